@@ -1,0 +1,43 @@
+/* sp_clock.h - injected time, and the Europe/Paris calendar.
+ *
+ * Every service reads "now" through a sp_clock, never time() directly, so that
+ * monthly refunds, voucher and envelope expiry and session expiry can be tested.
+ * The clock is system time plus an offset; when SP_CLOCK_OFFSET_FILE names a
+ * file, its content (a signed integer of milliseconds) is that offset, re-read
+ * at most every 200 ms: tests move time forward by writing the file. */
+#ifndef SP_CLOCK_H
+#define SP_CLOCK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "sp_error.h"
+
+typedef struct sp_clock {
+    const char *offset_file;          /* borrowed; NULL = plain system time */
+    pthread_mutex_t mutex;
+    int64_t offset_ms;
+    int64_t offset_read_at_ms;        /* monotonic time of the last read */
+} sp_clock;
+
+void sp_clock_init(sp_clock *clock, const char *offset_file /* may be NULL */);
+void sp_clock_destroy(sp_clock *clock);
+int64_t sp_clock_now_ms(sp_clock *clock);   /* Unix ms, UTC */
+
+/* --- the Europe/Paris calendar, pure functions --- */
+
+/* Dates are days since 1970-01-01 (proleptic Gregorian). */
+typedef int32_t sp_date;
+
+/* UTC offset of Europe/Paris at that instant: 3600000 (CET) or 7200000 (CEST),
+ * by the EU rule (last Sunday of March 01:00 UTC to last Sunday of October 01:00 UTC). */
+int64_t sp_paris_utc_offset_ms(int64_t utc_ms);
+sp_date sp_paris_date_of(int64_t utc_ms);
+/* "YYYY-MM-DD" strictly (real calendar date, year 2000..2199). */
+int sp_date_parse(const char *text, sp_date *out, sp_error *err);
+void sp_date_format(sp_date date, char out[11]);
+sp_date sp_date_from_ymd(int year, int month, int day);
+void sp_date_to_ymd(sp_date date, int *year, int *month, int *day);
+int sp_days_in_month(int year, int month);
+
+#endif

@@ -1,0 +1,139 @@
+/* sp_kafka.h - the producer and consumer every service uses, over librdkafka.
+ *
+ * Producer: idempotent (enable.idempotence=true, acks=all), partitioner
+ * murmur2_random (the Java client's placement for a key), low linger. A
+ * produce call may attach a sp_kafka_delivery that the delivery report fills;
+ * sp_kafka_producer_flush() waits for every outstanding message and fails if
+ * any was not delivered, so "flushed" means "durable on the broker".
+ *
+ * Consumer: either a group member (subscribe; offsets committed by
+ * sp_kafka_consumer_commit only after the caller made its effect durable;
+ * enable.auto.commit=false) or a plain reader of explicit partitions from
+ * explicit offsets (projection, rebuilds), which commits nothing.
+ *
+ * Ownership: handles are created and freed by the caller. A sp_kafka_msg in a
+ * batch points into librdkafka memory that stays valid until the next
+ * sp_kafka_consumer_poll_batch() call or the consumer's free. */
+#ifndef SP_KAFKA_H
+#define SP_KAFKA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <librdkafka/rdkafka.h>
+#include "sp_error.h"
+#include "sp_log.h"
+
+/* Topic names (docs/events.md). */
+#define SP_TOPIC_ACCOUNTS_COMMANDS "solipass.accounts.commands.v1"
+#define SP_TOPIC_ACCOUNTS_EVENTS "solipass.accounts.events.v1"
+#define SP_TOPIC_LEDGER_COMMANDS "solipass.ledger.commands.v1"
+#define SP_TOPIC_LEDGER_EVENTS "solipass.ledger.events.v1"
+#define SP_TOPIC_REPLIES "solipass.replies.v1"
+#define SP_TOPIC_DEADLETTER "solipass.deadletter.v1"
+
+#define SP_LEDGER_PARTITION_COUNT 8
+#define SP_ACCOUNTS_PARTITION_COUNT 1
+#define SP_REPLIES_PARTITION_COUNT 1
+#define SP_DEADLETTER_PARTITION_COUNT 1
+
+#define SP_KAFKA_BATCH_MAX 512
+
+/* ------------------------------------------------------------------ producer */
+
+typedef struct sp_kafka_producer sp_kafka_producer;
+
+/* Filled by the delivery report; read it only after a successful flush. */
+typedef struct sp_kafka_delivery {
+    int32_t partition;
+    int64_t offset;
+    rd_kafka_resp_err_t error;   /* RD_KAFKA_RESP_ERR_NO_ERROR when delivered */
+    bool done;
+} sp_kafka_delivery;
+
+sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client_id,
+                                         sp_log *log, sp_error *err);
+void sp_kafka_producer_free(sp_kafka_producer *producer);   /* flushes up to 5 s first */
+
+/* Queue one message. partition = RD_KAFKA_PARTITION_UA to place it by key.
+ * key may be NULL. The value is copied. delivery (may be NULL) must stay
+ * valid until the next flush returns. Thread-safe. */
+int sp_kafka_produce(sp_kafka_producer *producer, const char *topic, int32_t partition,
+                     const char *key, const void *value, size_t value_len,
+                     sp_kafka_delivery *delivery, sp_error *err);
+
+/* Wait until every queued message is delivered or failed (at most timeout_ms).
+ * -1 when any message produced since the previous flush failed or timed out. */
+int sp_kafka_producer_flush(sp_kafka_producer *producer, int timeout_ms, sp_error *err);
+
+/* Serve delivery reports without blocking (call from a loop when not flushing). */
+void sp_kafka_producer_poll(sp_kafka_producer *producer);
+
+/* ------------------------------------------------------------------ consumer */
+
+typedef struct sp_kafka_consumer sp_kafka_consumer;
+
+typedef struct sp_kafka_msg {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    int64_t timestamp_ms;
+} sp_kafka_msg;
+
+typedef struct sp_kafka_tp {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;      /* next offset to read; RD_KAFKA_OFFSET_BEGINNING / _END allowed */
+} sp_kafka_tp;
+
+/* Called (in the polling thread) after partitions are assigned to this group
+ * member and before any of their messages is returned: the place to rebuild
+ * state. A -1 return is fatal for the consumer (poll returns -1). */
+typedef int (*sp_kafka_assigned_fn)(void *ctx, const sp_kafka_tp *tps, size_t tp_count,
+                                    sp_error *err);
+/* Called before partitions are taken away; drop their state. */
+typedef void (*sp_kafka_revoked_fn)(void *ctx, const sp_kafka_tp *tps, size_t tp_count);
+
+sp_kafka_consumer *sp_kafka_consumer_new_group(const char *brokers, const char *group_id,
+                                               const char *const *topics, size_t topic_count,
+                                               sp_kafka_assigned_fn on_assigned,
+                                               sp_kafka_revoked_fn on_revoked, void *ctx,
+                                               sp_log *log, sp_error *err);
+sp_kafka_consumer *sp_kafka_consumer_new_assigned(const char *brokers, const char *client_id,
+                                                  const sp_kafka_tp *tps, size_t tp_count,
+                                                  sp_log *log, sp_error *err);
+void sp_kafka_consumer_free(sp_kafka_consumer *consumer);
+
+/* Wait up to timeout_ms for the first message, then take what is already
+ * there, up to msgs_max. Returns the number of messages (0 on timeout) or -1.
+ * Partition EOF and transient broker errors are not errors. */
+int sp_kafka_consumer_poll_batch(sp_kafka_consumer *consumer, sp_kafka_msg *msgs,
+                                 size_t msgs_max, int timeout_ms, sp_error *err);
+
+/* Group mode: commit, synchronously, "next offset = msg.offset + 1" for the
+ * last message of each partition in msgs. */
+int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *msgs,
+                             size_t count, sp_error *err);
+
+/* Low and high watermarks of one partition, asked of the broker. */
+int sp_kafka_watermarks(sp_kafka_consumer *consumer, const char *topic, int32_t partition,
+                        int64_t *low, int64_t *high, int timeout_ms, sp_error *err);
+
+/* Partition count of a topic, from metadata. */
+int sp_kafka_partition_count(const char *brokers, const char *topic, int timeout_ms,
+                             sp_error *err);
+
+/* Read partition [topic, partition] from its low watermark to the high
+ * watermark observed at the start, calling fn for every message in order.
+ * Fails (500 "log_truncated") when the low watermark is above zero: the log
+ * no longer holds the aggregate's whole history. Bounded by timeout_ms. */
+typedef int (*sp_kafka_msg_fn)(void *ctx, const sp_kafka_msg *msg, sp_error *err);
+int sp_kafka_replay_partition(const char *brokers, const char *topic, int32_t partition,
+                              sp_kafka_msg_fn fn, void *ctx, int timeout_ms, sp_log *log,
+                              sp_error *err);
+
+#endif
