@@ -25,10 +25,23 @@ typedef struct sp_config_item {
 
 typedef enum { SP_CONFIG_OK = 0, SP_CONFIG_HELP_SHOWN = 1, SP_CONFIG_FAILED = -1 } sp_config_result;
 
+/* A command-line switch a binary accepts besides --help (e.g. "--rebuild"). */
+typedef struct sp_config_flag {
+    const char *name;           /* with its dashes: "--rebuild" */
+    const char *help;
+    bool *target;               /* set to false, then true when the flag is given */
+} sp_config_flag;
+
 /* Parses argv (only --help / -h are known; anything else is an error) then
  * the environment. On SP_CONFIG_HELP_SHOWN the caller exits 0. */
 sp_config_result sp_config_load(const sp_config_item *items, size_t item_count, int argc,
                                 char **argv, const char *program, const char *summary,
                                 sp_error *err);
+
+/* The same, for a binary that also accepts the flags of `flags` (listed by --help). */
+sp_config_result sp_config_load_with_flags(const sp_config_item *items, size_t item_count,
+                                           const sp_config_flag *flags, size_t flag_count,
+                                           int argc, char **argv, const char *program,
+                                           const char *summary, sp_error *err);
 
 #endif

@@ -8,7 +8,9 @@
 #include "sp_error.h"
 #include "sp_log.h"
 
-/* Retries for up to wait_ms (the database may still be starting). */
+/* Retries for up to wait_ms (the database may still be starting). The
+ * server's notices go to log at debug level: log (may be NULL) is borrowed
+ * and must outlive the connection. */
 PGconn *sp_pg_connect(const char *dsn, int wait_ms, sp_log *log, sp_error *err);
 
 /* Apply, in name order, every NNNN_name.sql file of dir not yet recorded in
