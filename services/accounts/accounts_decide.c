@@ -1,0 +1,547 @@
+/* accounts_decide.c - validation of accounts commands and the decisions:
+ * which events a command produces, or why it is refused. Pure: it reads the
+ * state and never changes it; sp_accounts_handle() applies the decided events
+ * through sp_accounts_apply(), the one place the state changes. */
+#include "accounts_state.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "accounts_internal.h"
+
+#define EMAIL_LOCAL_MAX 64
+#define ID_TRIES_MAX 8        /* fresh UUIDs tried: a collision is already improbable */
+
+/* ------------------------------------------------------------------ validation */
+
+void sp_accounts_ascii_lower(const char *in, char *out, size_t out_size) {
+    assert(out_size > 0);
+    size_t i = 0;
+    for (; in[i] != '\0' && i + 1 < out_size; i++) {
+        char c = in[i];
+        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[i] = '\0';
+}
+
+static bool email_domain_valid(const char *domain) {
+    size_t len = strlen(domain);
+    if (len == 0 || domain[0] == '.' || domain[len - 1] == '.') return false;
+    if (strchr(domain, '.') == NULL || strstr(domain, "..") != NULL) return false;
+    return strchr(domain, '@') == NULL;
+}
+
+int sp_accounts_email_normalize(const char *email, char out[SP_ACCOUNTS_EMAIL_MAX + 1],
+                                const char *field, sp_error *err) {
+    size_t len = strlen(email);
+    if (len == 0) return sp_error_set(err, 400, "missing_field", field, "%s is required", field);
+    if (len > SP_ACCOUNTS_EMAIL_MAX)
+        return sp_error_set(err, 400, "invalid_email", field, "%s is longer than %d bytes", field,
+                            SP_ACCOUNTS_EMAIL_MAX);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)email[i];
+        if (c <= 0x20 || c >= 0x7f)
+            return sp_error_set(err, 400, "invalid_email", field,
+                                "%s may hold only printable ASCII without spaces", field);
+    }
+    const char *at = strchr(email, '@');
+    size_t local_len = at != NULL ? (size_t)(at - email) : 0;
+    if (at == NULL || local_len == 0 || local_len > EMAIL_LOCAL_MAX || !email_domain_valid(at + 1))
+        return sp_error_set(err, 400, "invalid_email", field,
+                            "%s is not an e-mail address (local@domain.tld)", field);
+    sp_accounts_ascii_lower(email, out, SP_ACCOUNTS_EMAIL_MAX + 1);
+    return 0;
+}
+
+bool sp_accounts_partner_category_valid(const char *category) {
+    size_t len = strlen(category);
+    if (len < 2 || len > SP_ACCOUNTS_CATEGORY_MAX) return false;
+    if (category[0] < 'a' || category[0] > 'z') return false;
+    for (size_t i = 1; i < len; i++) {
+        char c = category[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+    }
+    return strcmp(category, "general") != 0;
+}
+
+/* Length in bytes of the UTF-8 sequence at s and its code point, 0 when invalid. */
+static size_t utf8_decode(const unsigned char *s, uint32_t *cp) {
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t len = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0) return 0;
+    uint32_t value = s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        value = (value << 6) | (s[i] & 0x3f);
+    }
+    static const uint32_t min_of_len[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (value < min_of_len[len] || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff))
+        return 0;
+    *cp = value;
+    return len;
+}
+
+bool sp_accounts_text_valid(const char *text, size_t chars_min, size_t chars_max) {
+    const unsigned char *p = (const unsigned char *)text;
+    size_t chars = 0;
+    while (*p != '\0') {
+        uint32_t cp = 0;
+        size_t len = utf8_decode(p, &cp);
+        if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return false;
+        if (++chars > chars_max) return false;
+        p += len;
+    }
+    return chars >= chars_min;
+}
+
+bool sp_accounts_password_hash_valid(const char *hash) {
+    static const char prefix[] = "$argon2id$";
+    size_t len = strlen(hash);
+    if (len <= sizeof prefix - 1 || len > SP_ACCOUNTS_PASSWORD_HASH_MAX) return false;
+    if (strncmp(hash, prefix, sizeof prefix - 1) != 0) return false;
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)hash[i] <= 0x20 || (unsigned char)hash[i] >= 0x7f) return false;
+    }
+    return true;
+}
+
+int sp_accounts_status_of_code(const char *code) {
+    static const struct { const char *code; int status; } table[] = {
+        {"missing_field", 400}, {"invalid_value", 400}, {"invalid_email", 400},
+        {"forbidden", 403},     {"not_found", 404},     {"email_taken", 409},
+        {"conflict", 409},      {"idempotency_conflict", 409},
+        {"invalid_category", 422}, {"unavailable", 503},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(table[i].code, code) == 0) return table[i].status;
+    }
+    return 400;
+}
+
+/* A required text field: "missing_field" when empty, "invalid_value" otherwise. */
+static int check_text(const char *text, size_t chars_min, const char *field, sp_error *err) {
+    if (text[0] == '\0' && chars_min > 0)
+        return sp_error_set(err, 400, "missing_field", field, "%s is required", field);
+    if (!sp_accounts_text_valid(text, chars_min, SP_ACCOUNTS_NAME_CHARS_MAX))
+        return sp_error_set(err, 400, "invalid_value", field,
+                            "%s must be %zu to %d characters of UTF-8 text without control "
+                            "characters", field, chars_min, SP_ACCOUNTS_NAME_CHARS_MAX);
+    return 0;
+}
+
+static int check_password_hash(const char *hash, const char *field, sp_error *err) {
+    if (hash[0] == '\0') return sp_error_set(err, 400, "missing_field", field, "%s is required", field);
+    if (!sp_accounts_password_hash_valid(hash))
+        return sp_error_set(err, 400, "invalid_value", field, "%s must be an Argon2id hash string",
+                            field);
+    return 0;
+}
+
+/* A valid e-mail that no user has yet, lower-cased into out. */
+static int check_new_email(const sp_accounts_state *state, const char *email, const char *field,
+                           char out[SP_ACCOUNTS_EMAIL_MAX + 1], sp_error *err) {
+    if (sp_accounts_email_normalize(email, out, field, err) != 0) return -1;
+    if (sp_accounts_user_by_email(state, out) != NULL)
+        return sp_error_set(err, 409, "email_taken", field, "a user with this e-mail exists");
+    return 0;
+}
+
+static bool command_id_valid(const char *id) {
+    size_t len = strlen(id);
+    if (len == 0 || len > SP_ACCOUNTS_COMMAND_ID_MAX) return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+static int check_envelope(const sp_accounts_command *command, sp_error *err) {
+    if (!command_id_valid(command->command_id))
+        return sp_error_set(err, 400, "invalid_value", "command_id",
+                            "the command id must be 1 to %d characters of A-Z a-z 0-9 - _",
+                            SP_ACCOUNTS_COMMAND_ID_MAX);
+    if (command->actor_id[0] != '\0' && !sp_id_valid(command->actor_id))
+        return sp_error_set(err, 400, "invalid_value", "actor_id", "the actor id is not a user id");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ request hash */
+
+/* The e-mail as it is compared: lower-cased when it could be valid at all. */
+static const char *canonical_email(const char *email, char buffer[SP_ACCOUNTS_EMAIL_MAX + 1]) {
+    if (strlen(email) > SP_ACCOUNTS_EMAIL_MAX) return email;
+    sp_accounts_ascii_lower(email, buffer, SP_ACCOUNTS_EMAIL_MAX + 1);
+    return buffer;
+}
+
+void sp_accounts_request_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_LEN]) {
+    char email[SP_ACCOUNTS_EMAIL_MAX + 1];
+    char token[SP_ACCOUNTS_TOKEN_TEXT_MAX];
+    char expires[24];
+    const char *type = sp_accounts_command_type(c->kind);
+    switch (c->kind) {
+    case SP_ACCOUNTS_CMD_CREATE_PARTNER: {
+        const char *f[5] = {c->name, c->category, canonical_email(c->email, email),
+                            c->password_hash, c->full_name};
+        sp_accounts_hash_fields(type, f, out);
+        return;
+    }
+    case SP_ACCOUNTS_CMD_CREATE_BENEFICIARY: {
+        const char *f[5] = {canonical_email(c->email, email), c->password_hash, c->full_name, "", ""};
+        sp_accounts_hash_fields(type, f, out);
+        return;
+    }
+    case SP_ACCOUNTS_CMD_REGISTER_USER: {
+        const char *f[5] = {canonical_email(c->email, email), c->password_hash, c->full_name,
+                            sp_accounts_role_name(c->role), ""};
+        sp_accounts_hash_fields(type, f, out);
+        return;
+    }
+    case SP_ACCOUNTS_CMD_START_SESSION:
+    case SP_ACCOUNTS_CMD_END_SESSION:
+        break;
+    }
+    sp_accounts_token_text(c->token_hash, c->token_hash_len, token);
+    snprintf(expires, sizeof expires, "%" PRId64, c->expires_at_ms);
+    const char *start[5] = {c->user_id, token, expires, "", ""};
+    const char *end[5] = {token, "", "", "", ""};
+    sp_accounts_hash_fields(type, c->kind == SP_ACCOUNTS_CMD_START_SESSION ? start : end, out);
+}
+
+/* ------------------------------------------------------------------ events */
+
+static sp_accounts_event *event_add(sp_accounts_decision *d, sp_accounts_event_kind kind,
+                                    const char *aggregate_id, uint64_t version, int64_t now_ms,
+                                    const sp_accounts_command *command) {
+    assert(d->event_count < SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX);
+    sp_accounts_event *e = &d->events[d->event_count++];
+    memset(e, 0, sizeof *e);
+    e->kind = kind;
+    snprintf(e->aggregate_id, sizeof e->aggregate_id, "%s", aggregate_id);
+    e->aggregate_version = version;
+    e->occurred_at_ms = now_ms;
+    if (command != NULL) {
+        snprintf(e->command_id, sizeof e->command_id, "%s", command->command_id);
+        snprintf(e->actor_id, sizeof e->actor_id, "%s", command->actor_id);
+    }
+    return e;
+}
+
+static void user_fields(sp_accounts_event *e, const char *email_lower, const char *password_hash,
+                        const char *full_name, sp_accounts_role role) {
+    snprintf(e->user_id, sizeof e->user_id, "%s", e->aggregate_id);
+    snprintf(e->email, sizeof e->email, "%s", email_lower);
+    snprintf(e->password_hash, sizeof e->password_hash, "%s", password_hash);
+    snprintf(e->full_name, sizeof e->full_name, "%s", full_name);
+    e->role = role;
+}
+
+/* A fresh user id no user has. */
+static int new_user_id(const sp_accounts_state *state, char out[SP_ID_LEN + 1], sp_error *err) {
+    for (int i = 0; i < ID_TRIES_MAX; i++) {
+        sp_id_new(out);
+        if (sp_accounts_user_by_id(state, out) == NULL) return 0;
+    }
+    return sp_error_set(err, 503, "unavailable", "", "no free user id found");
+}
+
+/* ------------------------------------------------------------------ decisions */
+
+static int require_backoffice(const sp_accounts_state *state, const sp_accounts_command *command,
+                              sp_error *err) {
+    const sp_accounts_user *actor = sp_accounts_user_by_id(state, command->actor_id);
+    if (actor == NULL || actor->role != SP_ACCOUNTS_ROLE_BACKOFFICE)
+        return sp_error_set(err, 403, "forbidden", "", "only the back-office may do this");
+    return 0;
+}
+
+static int check_partner_command(const sp_accounts_state *state, const sp_accounts_command *c,
+                                 char email[SP_ACCOUNTS_EMAIL_MAX + 1], sp_error *err) {
+    if (require_backoffice(state, c, err) != 0) return -1;
+    if (check_text(c->name, 1, "name", err) != 0) return -1;
+    if (!sp_accounts_partner_category_valid(c->category))
+        return sp_error_set(err, 422, "invalid_category", "category",
+                            "category must match ^[a-z][a-z0-9_]{1,31}$ and not be \"general\"");
+    if (check_new_email(state, c->email, "admin_email", email, err) != 0) return -1;
+    if (check_password_hash(c->password_hash, "admin_password_hash", err) != 0) return -1;
+    if (check_text(c->full_name, 0, "admin_full_name", err) != 0) return -1;
+    if (sp_accounts_partners_full(state) || sp_accounts_users_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "user limit (%zu) reached",
+                            state->limits.users_max);
+    return 0;
+}
+
+static int new_partner_ids(const sp_accounts_state *state, char id[SP_ID_LEN + 1],
+                           char code[SP_PARTNER_CODE_LEN + 1], sp_error *err) {
+    int i = 0;
+    do {
+        sp_id_new(id);
+    } while (sp_accounts_partner_by_id(state, id) != NULL && ++i < ID_TRIES_MAX);
+    if (i == ID_TRIES_MAX) return sp_error_set(err, 503, "unavailable", "", "no free partner id found");
+    for (i = 0; i < SP_ACCOUNTS_PARTNER_CODE_TRIES_MAX; i++) {
+        sp_partner_code_new(code);
+        if (sp_accounts_partner_by_code(state, code) == NULL) return 0;
+    }
+    return sp_error_set(err, 503, "unavailable", "", "no free partner code found");
+}
+
+static void add_partner_admin(sp_accounts_decision *d, const sp_accounts_command *c,
+                              const char *user_id, const char *partner_id, const char *email,
+                              int64_t now_ms) {
+    sp_accounts_event *admin = event_add(d, SP_ACCOUNTS_EV_USER_REGISTERED, user_id, 1, now_ms, c);
+    user_fields(admin, email, c->password_hash, c->full_name, SP_ACCOUNTS_ROLE_PARTNER_ADMIN);
+    snprintf(admin->partner_id, sizeof admin->partner_id, "%s", partner_id);
+}
+
+static int decide_create_partner(const sp_accounts_state *state, const sp_accounts_command *c,
+                                 int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    char email[SP_ACCOUNTS_EMAIL_MAX + 1];
+    char partner_id[SP_ID_LEN + 1];
+    char code[SP_PARTNER_CODE_LEN + 1];
+    char user_id[SP_ID_LEN + 1];
+    if (check_partner_command(state, c, email, err) != 0) return -1;
+    if (new_partner_ids(state, partner_id, code, err) != 0) return -1;
+    if (new_user_id(state, user_id, err) != 0) return -1;
+    sp_accounts_event *p = event_add(d, SP_ACCOUNTS_EV_PARTNER_CREATED, partner_id, 1, now_ms, c);
+    snprintf(p->partner_id, sizeof p->partner_id, "%s", partner_id);
+    snprintf(p->partner_code, sizeof p->partner_code, "%s", code);
+    snprintf(p->name, sizeof p->name, "%s", c->name);
+    snprintf(p->category, sizeof p->category, "%s", c->category);
+    add_partner_admin(d, c, user_id, partner_id, email, now_ms);
+    return 0;
+}
+
+static int decide_create_beneficiary(const sp_accounts_state *state, const sp_accounts_command *c,
+                                     int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    char email[SP_ACCOUNTS_EMAIL_MAX + 1];
+    char user_id[SP_ID_LEN + 1];
+    if (require_backoffice(state, c, err) != 0) return -1;
+    if (check_new_email(state, c->email, "email", email, err) != 0) return -1;
+    if (check_password_hash(c->password_hash, "password_hash", err) != 0) return -1;
+    if (check_text(c->full_name, 1, "full_name", err) != 0) return -1;
+    if (sp_accounts_users_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "user limit (%zu) reached",
+                            state->limits.users_max);
+    if (new_user_id(state, user_id, err) != 0) return -1;
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_USER_REGISTERED, user_id, 1, now_ms, c);
+    user_fields(e, email, c->password_hash, c->full_name, SP_ACCOUNTS_ROLE_BENEFICIARY);
+    sp_id_new(e->pass_id);
+    return 0;
+}
+
+static int check_token_hash(const sp_accounts_command *c, sp_error *err) {
+    if (c->token_hash_len != SP_TOKEN_HASH_LEN)
+        return sp_error_set(err, 400, "invalid_value", "token_hash",
+                            "token_hash must be exactly %d bytes", SP_TOKEN_HASH_LEN);
+    return 0;
+}
+
+static int decide_start_session(const sp_accounts_state *state, const sp_accounts_command *c,
+                                int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    const sp_accounts_user *user = sp_accounts_user_by_id(state, c->user_id);
+    if (user == NULL) return sp_error_set(err, 404, "not_found", "user_id", "no such user");
+    if (check_token_hash(c, err) != 0) return -1;
+    if (c->expires_at_ms <= now_ms || c->expires_at_ms - now_ms > SP_ACCOUNTS_SESSION_TTL_MAX_MS)
+        return sp_error_set(err, 400, "invalid_value", "expires_at_ms",
+                            "a session must expire in the future, within 366 days");
+    if (sp_accounts_session_by_hash(state, c->token_hash) != NULL)
+        return sp_error_set(err, 409, "conflict", "token_hash", "this token is already in use");
+    if (sp_accounts_sessions_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "session limit (%zu) reached",
+                            state->limits.sessions_max);
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_SESSION_STARTED, user->user_id,
+                                     user->version + 1, now_ms, c);
+    snprintf(e->user_id, sizeof e->user_id, "%s", user->user_id);
+    memcpy(e->token_hash, c->token_hash, SP_TOKEN_HASH_LEN);
+    e->expires_at_ms = c->expires_at_ms;
+    return 0;
+}
+
+static int decide_end_session(const sp_accounts_state *state, const sp_accounts_command *c,
+                              int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    if (check_token_hash(c, err) != 0) return -1;
+    const sp_accounts_session *session = sp_accounts_session_by_hash(state, c->token_hash);
+    /* Someone else's session is reported like an unknown one. */
+    bool visible = session != NULL && !session->ended &&
+                   (c->actor_id[0] == '\0' || strcmp(c->actor_id, session->user_id) == 0);
+    if (!visible) return sp_error_set(err, 404, "not_found", "", "no such active session");
+    const sp_accounts_user *user = sp_accounts_user_by_id(state, session->user_id);
+    assert(user != NULL);
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_SESSION_ENDED, user->user_id,
+                                     user->version + 1, now_ms, c);
+    snprintf(e->user_id, sizeof e->user_id, "%s", user->user_id);
+    memcpy(e->token_hash, c->token_hash, SP_TOKEN_HASH_LEN);
+    return 0;
+}
+
+static int decide_new(const sp_accounts_state *state, const sp_accounts_command *c, int64_t now_ms,
+                      sp_accounts_decision *d, sp_error *err) {
+    switch (c->kind) {
+    case SP_ACCOUNTS_CMD_CREATE_PARTNER: return decide_create_partner(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_CREATE_BENEFICIARY:
+        return decide_create_beneficiary(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_START_SESSION: return decide_start_session(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_END_SESSION: return decide_end_session(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_REGISTER_USER: break;
+    }
+    /* Accounts other than the start-up one are created by their own commands. */
+    return sp_error_set(err, 403, "forbidden", "",
+                        "accounts.RegisterUser.v1 is reserved to the service's start-up account");
+}
+
+/* Refusals that are kept for ever (as CommandRejected) versus answered only:
+ * a full state may have room later, and an unknown session leaves no trace. */
+static bool rejection_kept(const sp_accounts_command *c, const sp_error *why) {
+    if (why->http_status >= 500) return false;
+    return !(c->kind == SP_ACCOUNTS_CMD_END_SESSION && why->http_status == 404);
+}
+
+static void reject(const sp_accounts_state *state, const sp_accounts_command *c, int64_t now_ms,
+                   const uint8_t hash[SP_KEY_LEN], const sp_error *why, sp_accounts_decision *d) {
+    const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
+    if (actor == NULL || !rejection_kept(c, why)) {
+        d->rejection = *why;
+        return;
+    }
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_COMMAND_REJECTED, actor->user_id,
+                                     actor->version + 1, now_ms, c);
+    snprintf(e->command_type, sizeof e->command_type, "%s", sp_accounts_command_type(c->kind));
+    snprintf(e->code, sizeof e->code, "%s", why->code);
+    snprintf(e->message, sizeof e->message, "%s", why->message);
+    snprintf(e->field, sizeof e->field, "%s", why->field);
+    memcpy(e->request_hash, hash, SP_KEY_LEN);
+    d->recorded = true;
+}
+
+/* A CreatePartner whose partner reached the log but not its admin user (the
+ * writer stopped in between): finish it with the same partner. */
+static void decide_resume_partner(const sp_accounts_state *state, const sp_accounts_command *c,
+                                  int64_t now_ms, const char *partner_id, sp_accounts_decision *d) {
+    const sp_accounts_partner *partner = sp_accounts_partner_by_id(state, partner_id);
+    assert(partner != NULL);
+    if (c->kind != SP_ACCOUNTS_CMD_CREATE_PARTNER || strcmp(partner->name, c->name) != 0 ||
+        strcmp(partner->category, c->category) != 0) {
+        sp_error_set(&d->rejection, 409, "idempotency_conflict", "",
+                     "this command id was used for another request");
+        return;
+    }
+    char email[SP_ACCOUNTS_EMAIL_MAX + 1];
+    char user_id[SP_ID_LEN + 1];
+    if (check_new_email(state, c->email, "admin_email", email, &d->rejection) != 0) return;
+    if (check_password_hash(c->password_hash, "admin_password_hash", &d->rejection) != 0) return;
+    if (check_text(c->full_name, 0, "admin_full_name", &d->rejection) != 0) return;
+    if (sp_accounts_users_full(state)) {
+        sp_error_set(&d->rejection, 503, "unavailable", "", "user limit (%zu) reached",
+                     state->limits.users_max);
+        return;
+    }
+    if (new_user_id(state, user_id, &d->rejection) != 0) return;
+    add_partner_admin(d, c, user_id, partner->partner_id, email, now_ms);
+    d->recorded = true;
+}
+
+void sp_accounts_decide(const sp_accounts_state *state, const sp_accounts_command *command,
+                        int64_t now_ms, sp_accounts_decision *d) {
+    assert(state != NULL && command != NULL && d != NULL);
+    assert(command->actor_id != NULL && command->command_id != NULL && command->name != NULL &&
+           command->category != NULL && command->email != NULL &&
+           command->password_hash != NULL && command->full_name != NULL &&
+           command->user_id != NULL);
+    assert(command->token_hash != NULL || command->token_hash_len == 0);
+    memset(d, 0, sizeof *d);
+    if (check_envelope(command, &d->rejection) != 0) return;
+    sp_accounts_key_of(command->actor_id, command->command_id, d->key);
+    uint8_t hash[SP_KEY_LEN];
+    sp_accounts_request_hash(command, hash);
+    const sp_accounts_record *record = sp_accounts_record_get(state, d->key);
+    const char *pending_partner = NULL;
+    if (record != NULL && sp_accounts_record_pending(record, &pending_partner)) {
+        decide_resume_partner(state, command, now_ms, pending_partner, d);
+        return;
+    }
+    if (record != NULL) {
+        if (sp_accounts_record_matches(record, hash)) {
+            d->recorded = true;
+            d->replayed = true;
+        } else {
+            sp_error_set(&d->rejection, 409, "idempotency_conflict", "",
+                         "this command id was used for another request");
+        }
+        return;
+    }
+    if (sp_accounts_records_full(state)) {
+        sp_error_set(&d->rejection, 503, "unavailable", "", "command record limit (%zu) reached",
+                     state->limits.records_max);
+        return;
+    }
+    sp_error why;
+    sp_error_clear(&why);
+    if (decide_new(state, command, now_ms, d, &why) == 0) {
+        d->recorded = true;
+        return;
+    }
+    d->event_count = 0;
+    reject(state, command, now_ms, hash, &why, d);
+}
+
+int sp_accounts_handle(sp_accounts_state *state, const sp_accounts_command *command,
+                       int64_t now_ms, sp_accounts_decision *decision, sp_error *err) {
+    sp_accounts_decide(state, command, now_ms, decision);
+    for (size_t i = 0; i < decision->event_count; i++) {
+        bool applied = false;
+        if (sp_accounts_apply(state, &decision->events[i], NULL, &applied, err) != 0) return -1;
+        if (!applied)
+            return sp_error_set(err, 500, "invariant", "", "a decided %s event did not apply",
+                                sp_accounts_event_type(decision->events[i].kind));
+    }
+    return 0;
+}
+
+void sp_accounts_decision_outcome(const sp_accounts_state *state,
+                                  const sp_accounts_decision *decision, sp_accounts_outcome *out) {
+    sp_error err;
+    sp_error_clear(&err);
+    if (decision->recorded && sp_accounts_outcome_get(state, decision->key, out, &err) == 0) {
+        out->replayed = decision->replayed;
+        return;
+    }
+    const sp_error *why = decision->recorded ? &err : &decision->rejection;
+    memset(out, 0, sizeof *out);
+    out->http_status = why->http_status;
+    snprintf(out->code, sizeof out->code, "%s", why->code);
+    snprintf(out->message, sizeof out->message, "%s", why->message);
+    snprintf(out->field, sizeof out->field, "%s", why->field);
+}
+
+int sp_accounts_decide_register(const sp_accounts_state *state, const char *email,
+                                const char *password_hash, const char *full_name,
+                                sp_accounts_role role, int64_t now_ms, sp_accounts_event *out,
+                                sp_error *err) {
+    char lower[SP_ACCOUNTS_EMAIL_MAX + 1];
+    char user_id[SP_ID_LEN + 1];
+    if (check_new_email(state, email, "email", lower, err) != 0) return -1;
+    if (check_password_hash(password_hash, "password_hash", err) != 0) return -1;
+    if (check_text(full_name, 1, "full_name", err) != 0) return -1;
+    bool partner_role = role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN || role == SP_ACCOUNTS_ROLE_PARTNER_USER;
+    if (sp_accounts_role_name(role)[0] == '\0' || partner_role)
+        return sp_error_set(err, 400, "invalid_value", "role", "not a role for a standalone user");
+    if (sp_accounts_users_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "user limit (%zu) reached",
+                            state->limits.users_max);
+    if (new_user_id(state, user_id, err) != 0) return -1;
+    sp_accounts_decision d;
+    memset(&d, 0, sizeof d);
+    sp_accounts_event *e = event_add(&d, SP_ACCOUNTS_EV_USER_REGISTERED, user_id, 1, now_ms, NULL);
+    user_fields(e, lower, password_hash, full_name, role);
+    if (role == SP_ACCOUNTS_ROLE_BENEFICIARY) sp_id_new(e->pass_id);
+    *out = *e;
+    return 0;
+}

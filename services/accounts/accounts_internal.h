@@ -1,0 +1,39 @@
+/* accounts_internal.h - helpers shared by the two halves of the accounts
+ * domain (accounts_state.c: state and apply; accounts_decide.c: validation
+ * and decisions). Not for use outside services/accounts. Nothing here
+ * allocates; records stay owned by the state. */
+#ifndef SP_ACCOUNTS_INTERNAL_H
+#define SP_ACCOUNTS_INTERNAL_H
+
+#include "accounts_state.h"
+
+#define SP_ACCOUNTS_HASHED_BYTES_MAX 64          /* token-hash bytes rendered in a request hash */
+#define SP_ACCOUNTS_TOKEN_TEXT_MAX (2 * SP_ACCOUNTS_HASHED_BYTES_MAX + 24)
+#define SP_ACCOUNTS_TIME_TEXT_MAX 96             /* "2026-11-27T10:00:00.123Z", room for any int */
+
+/* Lower-case hex of len bytes into out (2 * len + 1 bytes). */
+void sp_accounts_hex(const uint8_t *bytes, size_t len, char *out);
+/* ASCII lower-casing copy, truncated to out_size - 1 bytes. */
+void sp_accounts_ascii_lower(const char *in, char *out, size_t out_size);
+/* Request hash of a command type and five canonical fields (none NULL). */
+void sp_accounts_hash_fields(const char *type, const char *const fields[5],
+                             uint8_t out[SP_KEY_LEN]);
+/* "<length>:<hex of the first bytes>", the canonical text of a token hash. */
+void sp_accounts_token_text(const uint8_t *bytes, size_t len, char out[SP_ACCOUNTS_TOKEN_TEXT_MAX]);
+/* ISO 8601 UTC with milliseconds. */
+void sp_accounts_format_time(int64_t unix_ms, char out[SP_ACCOUNTS_TIME_TEXT_MAX]);
+
+bool sp_accounts_users_full(const sp_accounts_state *state);
+bool sp_accounts_partners_full(const sp_accounts_state *state);
+bool sp_accounts_sessions_full(const sp_accounts_state *state);
+bool sp_accounts_records_full(const sp_accounts_state *state);
+
+const sp_accounts_record *sp_accounts_record_get(const sp_accounts_state *state,
+                                                 const uint8_t key[SP_KEY_LEN]);
+/* A CreatePartner record whose admin user is not applied yet; *partner_id
+ * then names the partner. */
+bool sp_accounts_record_pending(const sp_accounts_record *record, const char **partner_id);
+/* The record is complete and was stored for a request with this hash. */
+bool sp_accounts_record_matches(const sp_accounts_record *record, const uint8_t hash[SP_KEY_LEN]);
+
+#endif

@@ -1,0 +1,703 @@
+/* accounts_state.c - the accounts state, its lookups, the stored command
+ * outcomes and sp_accounts_apply(), the only code that changes the state.
+ * Pure: no I/O. Deciding lives in accounts_decide.c. */
+#include "accounts_state.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "accounts_internal.h"
+
+/* A stored outcome, rebuilt from the events of its command. */
+struct sp_accounts_record {
+    uint8_t request_hash[SP_KEY_LEN];
+    bool pending;                              /* PartnerCreated applied, admin not yet */
+    char pending_partner_id[SP_ID_LEN + 1];
+    bool ok;
+    int http_status;
+    char *code;                                /* owned, never NULL */
+    char *message;
+    char *field;
+    char *result_json;
+    size_t ref_count;
+    sp_accounts_ref refs[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
+};
+
+/* ------------------------------------------------------------------ names */
+
+const char *sp_accounts_role_name(sp_accounts_role role) {
+    switch (role) {
+    case SP_ACCOUNTS_ROLE_BACKOFFICE: return "backoffice";
+    case SP_ACCOUNTS_ROLE_PARTNER_ADMIN: return "partner_admin";
+    case SP_ACCOUNTS_ROLE_PARTNER_USER: return "partner_user";
+    case SP_ACCOUNTS_ROLE_BENEFICIARY: return "beneficiary";
+    case SP_ACCOUNTS_ROLE_FINANCE: return "finance";
+    case SP_ACCOUNTS_ROLE_NONE: break;
+    }
+    return "";
+}
+
+const char *sp_accounts_command_type(sp_accounts_command_kind kind) {
+    switch (kind) {
+    case SP_ACCOUNTS_CMD_CREATE_PARTNER: return "accounts.CreatePartner.v1";
+    case SP_ACCOUNTS_CMD_CREATE_BENEFICIARY: return "accounts.CreateBeneficiary.v1";
+    case SP_ACCOUNTS_CMD_REGISTER_USER: return "accounts.RegisterUser.v1";
+    case SP_ACCOUNTS_CMD_START_SESSION: return "accounts.StartSession.v1";
+    case SP_ACCOUNTS_CMD_END_SESSION: return "accounts.EndSession.v1";
+    }
+    return "";
+}
+
+const char *sp_accounts_event_type(sp_accounts_event_kind kind) {
+    switch (kind) {
+    case SP_ACCOUNTS_EV_PARTNER_CREATED: return "accounts.PartnerCreated.v1";
+    case SP_ACCOUNTS_EV_USER_REGISTERED: return "accounts.UserRegistered.v1";
+    case SP_ACCOUNTS_EV_SESSION_STARTED: return "accounts.SessionStarted.v1";
+    case SP_ACCOUNTS_EV_SESSION_ENDED: return "accounts.SessionEnded.v1";
+    case SP_ACCOUNTS_EV_COMMAND_REJECTED: return "accounts.CommandRejected.v1";
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ keys */
+
+void sp_accounts_hex(const uint8_t *bytes, size_t len, char *out) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 0x0f];
+    }
+    out[2 * len] = '\0';
+}
+
+static void user_key(const char *user_id, uint8_t key[SP_KEY_LEN]) {
+    sp_key_of(key, "user", user_id, NULL, NULL);
+}
+
+static void email_key(const char *email_lower, uint8_t key[SP_KEY_LEN]) {
+    sp_key_of(key, "email", email_lower, NULL, NULL);
+}
+
+static void partner_key(const char *partner_id, uint8_t key[SP_KEY_LEN]) {
+    sp_key_of(key, "partner", partner_id, NULL, NULL);
+}
+
+static void partner_code_key(const char *code, uint8_t key[SP_KEY_LEN]) {
+    sp_key_of(key, "partner_code", code, NULL, NULL);
+}
+
+static void session_key(const uint8_t token_hash[SP_TOKEN_HASH_LEN], uint8_t key[SP_KEY_LEN]) {
+    char hex[2 * SP_TOKEN_HASH_LEN + 1];
+    sp_accounts_hex(token_hash, SP_TOKEN_HASH_LEN, hex);
+    sp_key_of(key, "session", hex, NULL, NULL);
+}
+
+void sp_accounts_key_of(const char *actor_id, const char *command_id, uint8_t out[SP_KEY_LEN]) {
+    assert(actor_id != NULL && command_id != NULL);
+    sp_key_of(out, actor_id, command_id, NULL, NULL);
+}
+
+/* Two rounds of sp_key_of so that a command type and up to five fields fit;
+ * every field is non-NULL ("" when unused). */
+void sp_accounts_hash_fields(const char *type, const char *const fields[5],
+                             uint8_t out[SP_KEY_LEN]) {
+    uint8_t first[SP_KEY_LEN];
+    char first_hex[2 * SP_KEY_LEN + 1];
+    sp_key_of(first, type, fields[0], fields[1], fields[2]);
+    sp_accounts_hex(first, SP_KEY_LEN, first_hex);
+    sp_key_of(out, first_hex, fields[3], fields[4], NULL);
+}
+
+/* Hex of at most SP_ACCOUNTS_HASHED_BYTES_MAX bytes plus the length: only a
+ * well-formed 32-byte token hash is ever accepted, so a longer value only
+ * needs a stable (not a collision-free) rendering. */
+void sp_accounts_token_text(const uint8_t *bytes, size_t len,
+                            char out[SP_ACCOUNTS_TOKEN_TEXT_MAX]) {
+    size_t shown = len < SP_ACCOUNTS_HASHED_BYTES_MAX ? len : SP_ACCOUNTS_HASHED_BYTES_MAX;
+    char hex[2 * SP_ACCOUNTS_HASHED_BYTES_MAX + 1];
+    sp_accounts_hex(bytes, shown, hex);
+    snprintf(out, SP_ACCOUNTS_TOKEN_TEXT_MAX, "%zu:%s", len, hex);
+}
+
+/* ------------------------------------------------------------------ state */
+
+int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *limits,
+                           sp_error *err) {
+    assert(state != NULL && limits != NULL);
+    assert(limits->users_max > 0 && limits->sessions_max > 0 && limits->records_max > 0);
+    memset(state, 0, sizeof *state);
+    state->limits = *limits;
+    sp_map *maps[] = {&state->users_by_id, &state->users_by_email, &state->partners_by_id,
+                      &state->partners_by_code, &state->sessions, &state->records};
+    size_t maxima[] = {limits->users_max, limits->users_max, limits->users_max,
+                       limits->users_max, limits->sessions_max, limits->records_max};
+    size_t ready = 0;
+    for (; ready < sizeof maps / sizeof maps[0]; ready++) {
+        if (sp_map_init(maps[ready], maxima[ready], err) != 0) goto fail;
+    }
+    state->initialised = true;
+    return 0;
+fail:
+    while (ready > 0) sp_map_destroy(maps[--ready]);
+    memset(state, 0, sizeof *state);
+    return -1;
+}
+
+static void free_user(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    (void)ctx;
+    (void)key;
+    sp_accounts_user *user = value;
+    free(user->email);
+    free(user->full_name);
+    free(user);
+}
+
+static void free_partner(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    (void)ctx;
+    (void)key;
+    sp_accounts_partner *partner = value;
+    free(partner->name);
+    free(partner);
+}
+
+static void free_plain(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    (void)ctx;
+    (void)key;
+    free(value);
+}
+
+static void record_free(sp_accounts_record *record) {
+    if (record == NULL) return;
+    free(record->code);
+    free(record->message);
+    free(record->field);
+    free(record->result_json);
+    free(record);
+}
+
+static void free_record(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    (void)ctx;
+    (void)key;
+    record_free(value);
+}
+
+/* Safe on a state zeroed by a failed init or a previous destroy. */
+void sp_accounts_state_destroy(sp_accounts_state *state) {
+    if (state == NULL || !state->initialised) return;
+    sp_map_foreach(&state->users_by_id, free_user, NULL);
+    sp_map_foreach(&state->partners_by_id, free_partner, NULL);
+    sp_map_foreach(&state->sessions, free_plain, NULL);
+    sp_map_foreach(&state->records, free_record, NULL);
+    sp_map_destroy(&state->users_by_id);
+    sp_map_destroy(&state->users_by_email);
+    sp_map_destroy(&state->partners_by_id);
+    sp_map_destroy(&state->partners_by_code);
+    sp_map_destroy(&state->sessions);
+    sp_map_destroy(&state->records);
+    memset(state, 0, sizeof *state);
+}
+
+/* ------------------------------------------------------------------ lookups */
+
+const sp_accounts_user *sp_accounts_user_by_id(const sp_accounts_state *state, const char *user_id) {
+    if (user_id == NULL || user_id[0] == '\0') return NULL;
+    uint8_t key[SP_KEY_LEN];
+    user_key(user_id, key);
+    return sp_map_get(&state->users_by_id, key);
+}
+
+const sp_accounts_user *sp_accounts_user_by_email(const sp_accounts_state *state, const char *email) {
+    if (email == NULL) return NULL;
+    char lower[SP_ACCOUNTS_EMAIL_MAX + 1];
+    size_t len = strlen(email);
+    if (len == 0 || len > SP_ACCOUNTS_EMAIL_MAX) return NULL;
+    sp_accounts_ascii_lower(email, lower, sizeof lower);
+    uint8_t key[SP_KEY_LEN];
+    email_key(lower, key);
+    return sp_map_get(&state->users_by_email, key);
+}
+
+const sp_accounts_partner *sp_accounts_partner_by_id(const sp_accounts_state *state,
+                                                     const char *partner_id) {
+    if (partner_id == NULL || partner_id[0] == '\0') return NULL;
+    uint8_t key[SP_KEY_LEN];
+    partner_key(partner_id, key);
+    return sp_map_get(&state->partners_by_id, key);
+}
+
+const sp_accounts_partner *sp_accounts_partner_by_code(const sp_accounts_state *state,
+                                                       const char *partner_code) {
+    if (partner_code == NULL || partner_code[0] == '\0') return NULL;
+    uint8_t key[SP_KEY_LEN];
+    partner_code_key(partner_code, key);
+    return sp_map_get(&state->partners_by_code, key);
+}
+
+const sp_accounts_session *sp_accounts_session_by_hash(const sp_accounts_state *state,
+                                                       const uint8_t token_hash[SP_TOKEN_HASH_LEN]) {
+    uint8_t key[SP_KEY_LEN];
+    session_key(token_hash, key);
+    const sp_accounts_session *session = sp_map_get(&state->sessions, key);
+    /* The map key is a digest of the hash: confirm the full value. */
+    if (session != NULL && memcmp(session->token_hash, token_hash, SP_TOKEN_HASH_LEN) != 0)
+        return NULL;
+    return session;
+}
+
+size_t sp_accounts_user_count(const sp_accounts_state *state) { return state->users_by_id.entry_count; }
+size_t sp_accounts_partner_count(const sp_accounts_state *state) { return state->partners_by_id.entry_count; }
+size_t sp_accounts_session_count(const sp_accounts_state *state) { return state->sessions.entry_count; }
+size_t sp_accounts_record_count(const sp_accounts_state *state) { return state->records.entry_count; }
+
+static bool map_full(const sp_map *map) { return map->entry_count >= map->entry_count_max; }
+
+bool sp_accounts_users_full(const sp_accounts_state *state) {
+    return map_full(&state->users_by_id) || map_full(&state->users_by_email);
+}
+bool sp_accounts_partners_full(const sp_accounts_state *state) {
+    return map_full(&state->partners_by_id) || map_full(&state->partners_by_code);
+}
+bool sp_accounts_sessions_full(const sp_accounts_state *state) { return map_full(&state->sessions); }
+bool sp_accounts_records_full(const sp_accounts_state *state) { return map_full(&state->records); }
+
+/* ------------------------------------------------------------------ records */
+
+const sp_accounts_record *sp_accounts_record_get(const sp_accounts_state *state,
+                                                 const uint8_t key[SP_KEY_LEN]) {
+    return sp_map_get(&state->records, key);
+}
+
+bool sp_accounts_record_pending(const sp_accounts_record *record, const char **partner_id) {
+    if (record->pending && partner_id != NULL) *partner_id = record->pending_partner_id;
+    return record->pending;
+}
+
+bool sp_accounts_record_matches(const sp_accounts_record *record, const uint8_t hash[SP_KEY_LEN]) {
+    return !record->pending && memcmp(record->request_hash, hash, SP_KEY_LEN) == 0;
+}
+
+int sp_accounts_outcome_get(const sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
+                            sp_accounts_outcome *out, sp_error *err) {
+    memset(out, 0, sizeof *out);
+    const sp_accounts_record *record = sp_map_get(&state->records, key);
+    if (record == NULL) return sp_error_set(err, 404, "not_found", "", "no outcome under this key");
+    if (record->pending)
+        return sp_error_set(err, 500, "incomplete", "", "the command's events are incomplete");
+    out->ok = record->ok;
+    out->http_status = record->http_status;
+    snprintf(out->code, sizeof out->code, "%s", record->code);
+    snprintf(out->message, sizeof out->message, "%s", record->message);
+    snprintf(out->field, sizeof out->field, "%s", record->field);
+    int written = snprintf(out->result_json, sizeof out->result_json, "%s", record->result_json);
+    assert(written >= 0 && (size_t)written < sizeof out->result_json);
+    (void)written;
+    out->ref_count = record->ref_count;
+    memcpy(out->refs, record->refs, sizeof out->refs);
+    return 0;
+}
+
+void sp_accounts_record_fill_refs(sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
+                                  const sp_accounts_ref *refs, size_t ref_count) {
+    sp_accounts_record *record = sp_map_get(&state->records, key);
+    if (record == NULL) return;
+    size_t next = 0;
+    for (size_t i = 0; i < record->ref_count && next < ref_count; i++) {
+        if (record->refs[i].offset < 0) record->refs[i] = refs[next++];
+    }
+}
+
+static void record_add_ref(sp_accounts_record *record, const sp_accounts_ref *ref) {
+    if (record->ref_count >= SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX) return;
+    sp_accounts_ref unknown = {.partition = -1, .offset = -1};
+    record->refs[record->ref_count++] = ref != NULL ? *ref : unknown;
+}
+
+/* Sets the outcome strings (copies); -1 when out of memory. */
+static int record_set(sp_accounts_record *record, bool ok, int http_status, const char *code,
+                      const char *message, const char *field, char *result_json_owned) {
+    record->ok = ok;
+    record->http_status = http_status;
+    record->code = strdup(code);
+    record->message = strdup(message);
+    record->field = strdup(field);
+    record->result_json = result_json_owned != NULL ? result_json_owned : strdup("");
+    if (record->code == NULL || record->message == NULL || record->field == NULL ||
+        record->result_json == NULL)
+        return -1;
+    return 0;
+}
+
+/* A new record under the event's (actor, command id), stored only when the
+ * command has an id and no record exists yet. *out = NULL when not wanted. */
+static int record_new(sp_accounts_state *state, const sp_accounts_event *event,
+                      sp_accounts_record **out, uint8_t key[SP_KEY_LEN], sp_error *err) {
+    *out = NULL;
+    if (event->command_id[0] == '\0') return 0;
+    sp_accounts_key_of(event->actor_id, event->command_id, key);
+    if (sp_map_get(&state->records, key) != NULL) return 0;
+    if (sp_accounts_records_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "command record limit (%zu) reached",
+                            state->limits.records_max);
+    *out = calloc(1, sizeof **out);
+    if (*out == NULL) return sp_error_set(err, 500, "out_of_memory", "", "no memory for a record");
+    return 0;
+}
+
+/* -1 (503) when the event would start a record and the record map is full:
+ * checked before any change so that a refused event leaves the state as it was. */
+static int record_room(const sp_accounts_state *state, const sp_accounts_event *event,
+                       sp_error *err) {
+    if (event->command_id[0] == '\0' || !sp_accounts_records_full(state)) return 0;
+    uint8_t key[SP_KEY_LEN];
+    sp_accounts_key_of(event->actor_id, event->command_id, key);
+    if (sp_map_get(&state->records, key) != NULL) return 0;
+    return sp_error_set(err, 503, "unavailable", "", "command record limit (%zu) reached",
+                        state->limits.records_max);
+}
+
+static int record_store(sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
+                        sp_accounts_record *record, sp_error *err) {
+    if (sp_map_put(&state->records, key, record, err) != 0) {
+        record_free(record);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ JSON results */
+
+void sp_accounts_format_time(int64_t unix_ms, char out[SP_ACCOUNTS_TIME_TEXT_MAX]) {
+    int64_t ms = unix_ms % 1000;
+    int64_t seconds = unix_ms / 1000;
+    if (ms < 0) {
+        ms += 1000;
+        seconds -= 1;
+    }
+    time_t t = (time_t)seconds;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, SP_ACCOUNTS_TIME_TEXT_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)ms);
+}
+
+/* Renders a JSON object built by the caller; NULL when out of memory. */
+static char *json_render(json_t *object) {
+    if (object == NULL) return NULL;
+    char *text = json_dumps(object, JSON_COMPACT);
+    json_decref(object);
+    assert(text == NULL || strlen(text) < SP_ACCOUNTS_RESULT_JSON_MAX);
+    return text;
+}
+
+static char *result_partner(const sp_accounts_partner *partner, const sp_accounts_user *admin) {
+    return json_render(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "partner_id",
+                                 partner->partner_id, "partner_code", partner->partner_code,
+                                 "name", partner->name, "category", partner->category,
+                                 "admin_user_id", admin->user_id, "admin_email", admin->email));
+}
+
+static char *result_user(const sp_accounts_user *user) {
+    if (user->role == SP_ACCOUNTS_ROLE_BENEFICIARY)
+        return json_render(json_pack("{s:s, s:s, s:s, s:s}", "user_id", user->user_id, "pass_id",
+                                     user->pass_id, "email", user->email, "full_name",
+                                     user->full_name));
+    return json_render(json_pack("{s:s, s:s, s:s, s:s}", "user_id", user->user_id, "email",
+                                 user->email, "full_name", user->full_name, "role",
+                                 sp_accounts_role_name(user->role)));
+}
+
+static char *result_session(const char *user_id, int64_t expires_at_ms) {
+    char expires[SP_ACCOUNTS_TIME_TEXT_MAX];
+    sp_accounts_format_time(expires_at_ms, expires);
+    return json_render(json_pack("{s:s, s:s}", "user_id", user_id, "expires_at", expires));
+}
+
+/* The canonical request fields of the command whose events these are: the
+ * same hash sp_accounts_request_hash() gives for that command. */
+static void hash_of_partner_command(const sp_accounts_partner *partner,
+                                    const sp_accounts_event *admin, uint8_t out[SP_KEY_LEN]) {
+    const char *fields[5] = {partner->name, partner->category, admin->email, admin->password_hash,
+                             admin->full_name};
+    sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_CREATE_PARTNER), fields, out);
+}
+
+static void hash_of_user_command(const sp_accounts_event *event, uint8_t out[SP_KEY_LEN]) {
+    if (event->role == SP_ACCOUNTS_ROLE_BENEFICIARY) {
+        const char *fields[5] = {event->email, event->password_hash, event->full_name, "", ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_CREATE_BENEFICIARY),
+                                fields, out);
+        return;
+    }
+    const char *fields[5] = {event->email, event->password_hash, event->full_name,
+                             sp_accounts_role_name(event->role), ""};
+    sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_REGISTER_USER), fields, out);
+}
+
+static void hash_of_session_command(const sp_accounts_event *event, uint8_t out[SP_KEY_LEN]) {
+    char token[SP_ACCOUNTS_TOKEN_TEXT_MAX];
+    sp_accounts_token_text(event->token_hash, SP_TOKEN_HASH_LEN, token);
+    if (event->kind == SP_ACCOUNTS_EV_SESSION_STARTED) {
+        char expires[24];
+        snprintf(expires, sizeof expires, "%" PRId64, event->expires_at_ms);
+        const char *fields[5] = {event->user_id, token, expires, "", ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_START_SESSION), fields,
+                                out);
+        return;
+    }
+    const char *fields[5] = {token, "", "", "", ""};
+    sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_END_SESSION), fields, out);
+}
+
+/* ------------------------------------------------------------------ apply */
+
+static int oom(sp_error *err, const char *what) {
+    return sp_error_set(err, 500, "out_of_memory", "", "no memory for %s", what);
+}
+
+static int apply_partner_created(sp_accounts_state *state, const sp_accounts_event *event,
+                                 const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    if (event->aggregate_version != 1 || strcmp(event->aggregate_id, event->partner_id) != 0)
+        return 0;
+    if (sp_accounts_partner_by_id(state, event->partner_id) != NULL ||
+        sp_accounts_partner_by_code(state, event->partner_code) != NULL)
+        return 0;
+    if (sp_accounts_partners_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "partner limit (%zu) reached",
+                            state->limits.users_max);
+    uint8_t record_key[SP_KEY_LEN];
+    sp_accounts_record *record = NULL;
+    if (record_new(state, event, &record, record_key, err) != 0) return -1;
+    sp_accounts_partner *partner = calloc(1, sizeof *partner);
+    if (partner == NULL || (partner->name = strdup(event->name)) == NULL) {
+        free(partner);
+        record_free(record);
+        return oom(err, "a partner");
+    }
+    snprintf(partner->partner_id, sizeof partner->partner_id, "%s", event->partner_id);
+    snprintf(partner->partner_code, sizeof partner->partner_code, "%s", event->partner_code);
+    snprintf(partner->category, sizeof partner->category, "%s", event->category);
+    partner->version = 1;
+    uint8_t key[SP_KEY_LEN];
+    partner_key(partner->partner_id, key);
+    if (sp_map_put(&state->partners_by_id, key, partner, err) != 0) {
+        free_partner(NULL, key, partner);
+        record_free(record);
+        return -1;
+    }
+    partner_code_key(partner->partner_code, key);
+    if (sp_map_put(&state->partners_by_code, key, partner, err) != 0) {
+        record_free(record);
+        return -1;
+    }
+    *applied = true;
+    if (record == NULL) return 0;
+    /* The outcome is known once the admin user is registered too. */
+    record->pending = true;
+    snprintf(record->pending_partner_id, sizeof record->pending_partner_id, "%s",
+             partner->partner_id);
+    record_add_ref(record, ref);
+    return record_store(state, record_key, record, err);
+}
+
+static bool user_event_acceptable(const sp_accounts_state *state, const sp_accounts_event *event) {
+    if (event->aggregate_version != 1 || strcmp(event->aggregate_id, event->user_id) != 0) return false;
+    if (sp_accounts_user_by_id(state, event->user_id) != NULL) return false;
+    if (sp_accounts_user_by_email(state, event->email) != NULL) return false;
+    bool partner_role = event->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN ||
+                        event->role == SP_ACCOUNTS_ROLE_PARTNER_USER;
+    if (partner_role && sp_accounts_partner_by_id(state, event->partner_id) == NULL) return false;
+    return sp_accounts_role_name(event->role)[0] != '\0';
+}
+
+static sp_accounts_user *user_new(const sp_accounts_event *event) {
+    sp_accounts_user *user = calloc(1, sizeof *user);
+    if (user == NULL) return NULL;
+    user->email = strdup(event->email);
+    user->full_name = strdup(event->full_name);
+    if (user->email == NULL || user->full_name == NULL) {
+        free(user->email);
+        free(user->full_name);
+        free(user);
+        return NULL;
+    }
+    sp_accounts_ascii_lower(event->email, user->email, strlen(event->email) + 1);
+    snprintf(user->user_id, sizeof user->user_id, "%s", event->user_id);
+    user->role = event->role;
+    snprintf(user->partner_id, sizeof user->partner_id, "%s", event->partner_id);
+    snprintf(user->pass_id, sizeof user->pass_id, "%s", event->pass_id);
+    user->version = 1;
+    return user;
+}
+
+static int user_insert(sp_accounts_state *state, sp_accounts_user *user, sp_error *err) {
+    uint8_t key[SP_KEY_LEN];
+    user_key(user->user_id, key);
+    if (sp_map_put(&state->users_by_id, key, user, err) != 0) {
+        free_user(NULL, key, user);
+        return -1;
+    }
+    email_key(user->email, key);
+    return sp_map_put(&state->users_by_email, key, user, err);
+}
+
+/* The record a UserRegistered completes (its partner's CreatePartner) or starts. */
+static int record_user_registered(sp_accounts_state *state, const sp_accounts_event *event,
+                                  const sp_accounts_user *user, const sp_accounts_ref *ref,
+                                  sp_error *err) {
+    if (event->command_id[0] == '\0') return 0;
+    uint8_t key[SP_KEY_LEN];
+    sp_accounts_key_of(event->actor_id, event->command_id, key);
+    sp_accounts_record *record = sp_map_get(&state->records, key);
+    if (record != NULL) {
+        if (!record->pending || event->role != SP_ACCOUNTS_ROLE_PARTNER_ADMIN ||
+            strcmp(record->pending_partner_id, event->partner_id) != 0)
+            return 0;
+        const sp_accounts_partner *partner = sp_accounts_partner_by_id(state, event->partner_id);
+        assert(partner != NULL);
+        char *json = result_partner(partner, user);
+        if (json == NULL) return oom(err, "a result");
+        record->pending = false;
+        hash_of_partner_command(partner, event, record->request_hash);
+        record_add_ref(record, ref);
+        return record_set(record, true, 201, "", "", "", json) == 0 ? 0 : oom(err, "a record");
+    }
+    if (record_new(state, event, &record, key, err) != 0) return -1;
+    assert(record != NULL);
+    hash_of_user_command(event, record->request_hash);
+    record_add_ref(record, ref);
+    char *json = result_user(user);
+    if (json == NULL || record_set(record, true, 201, "", "", "", json) != 0) {
+        record_free(record);
+        return oom(err, "a record");
+    }
+    return record_store(state, key, record, err);
+}
+
+static int apply_user_registered(sp_accounts_state *state, const sp_accounts_event *event,
+                                 const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    if (!user_event_acceptable(state, event)) return 0;
+    if (sp_accounts_users_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "user limit (%zu) reached",
+                            state->limits.users_max);
+    if (record_room(state, event, err) != 0) return -1;
+    sp_accounts_user *user = user_new(event);
+    if (user == NULL) return oom(err, "a user");
+    if (user_insert(state, user, err) != 0) return -1;
+    *applied = true;
+    return record_user_registered(state, event, user, ref, err);
+}
+
+/* The user aggregate an event of a session or a rejection belongs to, when
+ * the event is its next one. */
+static sp_accounts_user *next_of_user(sp_accounts_state *state, const sp_accounts_event *event) {
+    sp_accounts_user *user = (sp_accounts_user *)sp_accounts_user_by_id(state, event->aggregate_id);
+    if (user == NULL || event->aggregate_version != user->version + 1) return NULL;
+    return user;
+}
+
+/* A record for a one-event command; nothing when the command has no id or a record exists. */
+static int record_simple(sp_accounts_state *state, const sp_accounts_event *event,
+                         const sp_accounts_ref *ref, int http_status, char *json_owned,
+                         sp_error *err) {
+    uint8_t key[SP_KEY_LEN];
+    sp_accounts_record *record = NULL;
+    int rc = record_new(state, event, &record, key, err);
+    if (rc != 0 || record == NULL) {
+        free(json_owned);
+        return rc;
+    }
+    bool ok = event->kind != SP_ACCOUNTS_EV_COMMAND_REJECTED;
+    if (ok) {
+        hash_of_session_command(event, record->request_hash);
+    } else {
+        memcpy(record->request_hash, event->request_hash, SP_KEY_LEN);
+        http_status = sp_accounts_status_of_code(event->code);
+    }
+    record_add_ref(record, ref);
+    rc = ok ? record_set(record, true, http_status, "", "", "", json_owned)
+                : record_set(record, false, http_status, event->code, event->message, event->field,
+                             json_owned);
+    if (rc != 0) {
+        record_free(record);
+        return oom(err, "a record");
+    }
+    return record_store(state, key, record, err);
+}
+
+static int apply_session_started(sp_accounts_state *state, const sp_accounts_event *event,
+                                 const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    sp_accounts_user *user = next_of_user(state, event);
+    if (user == NULL || strcmp(event->user_id, event->aggregate_id) != 0) return 0;
+    if (sp_accounts_session_by_hash(state, event->token_hash) != NULL) return 0;
+    if (sp_accounts_sessions_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "session limit (%zu) reached",
+                            state->limits.sessions_max);
+    if (record_room(state, event, err) != 0) return -1;
+    sp_accounts_session *session = calloc(1, sizeof *session);
+    if (session == NULL) return oom(err, "a session");
+    memcpy(session->token_hash, event->token_hash, SP_TOKEN_HASH_LEN);
+    snprintf(session->user_id, sizeof session->user_id, "%s", user->user_id);
+    session->expires_at_ms = event->expires_at_ms;
+    uint8_t key[SP_KEY_LEN];
+    session_key(session->token_hash, key);
+    if (sp_map_put(&state->sessions, key, session, err) != 0) {
+        free(session);
+        return -1;
+    }
+    user->version++;
+    *applied = true;
+    char *json = result_session(user->user_id, event->expires_at_ms);
+    if (json == NULL) return oom(err, "a result");
+    return record_simple(state, event, ref, 200, json, err);
+}
+
+static int apply_session_ended(sp_accounts_state *state, const sp_accounts_event *event,
+                               const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    sp_accounts_user *user = next_of_user(state, event);
+    if (user == NULL || strcmp(event->user_id, event->aggregate_id) != 0) return 0;
+    sp_accounts_session *session =
+        (sp_accounts_session *)sp_accounts_session_by_hash(state, event->token_hash);
+    if (session == NULL || session->ended || strcmp(session->user_id, user->user_id) != 0) return 0;
+    if (record_room(state, event, err) != 0) return -1;
+    char *json = json_render(json_pack("{s:s}", "user_id", user->user_id));
+    if (json == NULL) return oom(err, "a result");
+    session->ended = true;
+    user->version++;
+    *applied = true;
+    return record_simple(state, event, ref, 204, json, err);
+}
+
+static int apply_command_rejected(sp_accounts_state *state, const sp_accounts_event *event,
+                                  const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    sp_accounts_user *user = next_of_user(state, event);
+    if (user == NULL) return 0;
+    bool wants_record = event->command_id[0] != '\0' && strcmp(event->actor_id, user->user_id) == 0;
+    if (wants_record && record_room(state, event, err) != 0) return -1;
+    user->version++;
+    *applied = true;
+    if (!wants_record) return 0;
+    return record_simple(state, event, ref, 0, NULL, err);
+}
+
+int sp_accounts_apply(sp_accounts_state *state, const sp_accounts_event *event,
+                      const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    assert(state != NULL && event != NULL && applied != NULL);
+    *applied = false;
+    if (err != NULL) sp_error_clear(err);
+    switch (event->kind) {
+    case SP_ACCOUNTS_EV_PARTNER_CREATED: return apply_partner_created(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_USER_REGISTERED: return apply_user_registered(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_SESSION_STARTED: return apply_session_started(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_SESSION_ENDED: return apply_session_ended(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_COMMAND_REJECTED:
+        return apply_command_rejected(state, event, ref, applied, err);
+    }
+    return 0;
+}

@@ -1,0 +1,292 @@
+/* accounts_state.h - the accounts domain: users, partners, sessions and the
+ * stored outcome of every command, as rebuilt from solipass.accounts.events.v1.
+ *
+ * Pure: no I/O. Decide functions read the state and a command and return the
+ * events to write (or a rejection); sp_accounts_apply() is the only code that
+ * changes the state, used both right after deciding and when rebuilding from
+ * the log. Random identifiers come from sp_id (libsodium's CSPRNG).
+ *
+ * Memory: a sp_accounts_state owns every user, partner, session and record it
+ * holds (heap; sp_accounts_state_destroy frees them). Entities are never
+ * removed, so the pointers returned by the lookups stay valid until the state
+ * is destroyed. A command borrows its strings from the caller (usually an
+ * unpacked protobuf message). Events, decisions and outcomes are plain values
+ * with fixed-size fields: nothing to free. */
+#ifndef SP_ACCOUNTS_STATE_H
+#define SP_ACCOUNTS_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sp_error.h"
+#include "sp_id.h"
+#include "sp_map.h"
+
+#define SP_ACCOUNTS_EMAIL_MAX 254             /* bytes, RFC 5321 path limit */
+#define SP_ACCOUNTS_NAME_CHARS_MAX 200        /* names: UTF-8 characters */
+#define SP_ACCOUNTS_NAME_BYTES_MAX (4 * SP_ACCOUNTS_NAME_CHARS_MAX)
+#define SP_ACCOUNTS_PASSWORD_HASH_MAX 255     /* an Argon2id string is ~100 bytes */
+#define SP_ACCOUNTS_CATEGORY_MAX 32
+#define SP_ACCOUNTS_COMMAND_ID_MAX 64         /* an Idempotency-Key */
+#define SP_ACCOUNTS_COMMAND_TYPE_MAX 64
+#define SP_ACCOUNTS_RESULT_JSON_MAX 4096
+#define SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX 2  /* CreatePartner: partner + its admin */
+#define SP_ACCOUNTS_PARTNER_CODE_TRIES_MAX 64 /* fresh random codes tried before giving up */
+#define SP_ACCOUNTS_SESSION_TTL_MAX_MS (INT64_C(366) * 24 * 3600 * 1000)
+
+/* Same numbers as solipass.accounts.Role. */
+typedef enum sp_accounts_role {
+    SP_ACCOUNTS_ROLE_NONE = 0,
+    SP_ACCOUNTS_ROLE_BACKOFFICE = 1,
+    SP_ACCOUNTS_ROLE_PARTNER_ADMIN = 2,
+    SP_ACCOUNTS_ROLE_PARTNER_USER = 3,
+    SP_ACCOUNTS_ROLE_BENEFICIARY = 4,
+    SP_ACCOUNTS_ROLE_FINANCE = 5,
+} sp_accounts_role;
+
+/* "backoffice", "partner_admin", ...; "" for NONE or an unknown value. */
+const char *sp_accounts_role_name(sp_accounts_role role);
+
+/* ------------------------------------------------------------------ commands */
+
+typedef enum sp_accounts_command_kind {
+    SP_ACCOUNTS_CMD_CREATE_PARTNER = 1,
+    SP_ACCOUNTS_CMD_CREATE_BENEFICIARY,
+    SP_ACCOUNTS_CMD_REGISTER_USER,
+    SP_ACCOUNTS_CMD_START_SESSION,
+    SP_ACCOUNTS_CMD_END_SESSION,
+} sp_accounts_command_kind;
+
+/* "accounts.CreatePartner.v1", ... */
+const char *sp_accounts_command_type(sp_accounts_command_kind kind);
+
+/* Every string is borrowed and never NULL ("" when absent). Which fields a
+ * kind reads: CreatePartner: name, category, email (admin_email),
+ * password_hash (admin_password_hash), full_name (admin_full_name);
+ * CreateBeneficiary and RegisterUser: email, password_hash, full_name (+ role);
+ * StartSession: user_id, token_hash, expires_at_ms; EndSession: token_hash. */
+typedef struct sp_accounts_command {
+    sp_accounts_command_kind kind;
+    const char *actor_id;          /* envelope.actor_id: "" or a user id */
+    const char *command_id;        /* envelope.command_id: the idempotency key */
+    const char *name;
+    const char *category;
+    const char *email;
+    const char *password_hash;
+    const char *full_name;
+    sp_accounts_role role;
+    const char *user_id;
+    const uint8_t *token_hash;     /* may be NULL when token_hash_len is 0 */
+    size_t token_hash_len;
+    int64_t expires_at_ms;
+} sp_accounts_command;
+
+/* ------------------------------------------------------------------ events */
+
+typedef enum sp_accounts_event_kind {
+    SP_ACCOUNTS_EV_PARTNER_CREATED = 1,
+    SP_ACCOUNTS_EV_USER_REGISTERED,
+    SP_ACCOUNTS_EV_SESSION_STARTED,
+    SP_ACCOUNTS_EV_SESSION_ENDED,
+    SP_ACCOUNTS_EV_COMMAND_REJECTED,
+} sp_accounts_event_kind;
+
+/* "accounts.PartnerCreated.v1", ...; NULL for an unknown kind. */
+const char *sp_accounts_event_type(sp_accounts_event_kind kind);
+
+/* One event with its envelope fields. Only the payload fields of `kind` are
+ * meaningful, the others are zero. */
+typedef struct sp_accounts_event {
+    sp_accounts_event_kind kind;
+    /* envelope */
+    char aggregate_id[SP_ID_LEN + 1];
+    uint64_t aggregate_version;
+    int64_t occurred_at_ms;
+    char command_id[SP_ACCOUNTS_COMMAND_ID_MAX + 1];
+    char actor_id[SP_ID_LEN + 1];
+    /* PartnerCreated (partner_id also: UserRegistered of a partner role) */
+    char partner_id[SP_ID_LEN + 1];
+    char partner_code[SP_PARTNER_CODE_LEN + 1];
+    char name[SP_ACCOUNTS_NAME_BYTES_MAX + 1];
+    char category[SP_ACCOUNTS_CATEGORY_MAX + 1];
+    /* UserRegistered (user_id also: Session*) */
+    char user_id[SP_ID_LEN + 1];
+    char email[SP_ACCOUNTS_EMAIL_MAX + 1];
+    char password_hash[SP_ACCOUNTS_PASSWORD_HASH_MAX + 1];
+    char full_name[SP_ACCOUNTS_NAME_BYTES_MAX + 1];
+    sp_accounts_role role;
+    char pass_id[SP_ID_LEN + 1];
+    /* SessionStarted, SessionEnded */
+    uint8_t token_hash[SP_TOKEN_HASH_LEN];
+    int64_t expires_at_ms;
+    /* CommandRejected */
+    char command_type[SP_ACCOUNTS_COMMAND_TYPE_MAX + 1];
+    char code[SP_ERROR_CODE_MAX];
+    char message[SP_ERROR_MESSAGE_MAX];
+    char field[SP_ERROR_FIELD_MAX];
+    uint8_t request_hash[SP_KEY_LEN];
+} sp_accounts_event;
+
+/* ------------------------------------------------------------------ state */
+
+typedef struct sp_accounts_user {
+    char user_id[SP_ID_LEN + 1];
+    char *email;                      /* owned, lower case */
+    char *full_name;                  /* owned */
+    sp_accounts_role role;
+    char partner_id[SP_ID_LEN + 1];   /* "" unless a partner role */
+    char pass_id[SP_ID_LEN + 1];      /* "" unless a beneficiary */
+    uint64_t version;                 /* of the user aggregate (sessions, rejections) */
+} sp_accounts_user;
+
+typedef struct sp_accounts_partner {
+    char partner_id[SP_ID_LEN + 1];
+    char partner_code[SP_PARTNER_CODE_LEN + 1];
+    char *name;                       /* owned */
+    char category[SP_ACCOUNTS_CATEGORY_MAX + 1];
+    uint64_t version;
+} sp_accounts_partner;
+
+typedef struct sp_accounts_session {
+    uint8_t token_hash[SP_TOKEN_HASH_LEN];
+    char user_id[SP_ID_LEN + 1];
+    int64_t expires_at_ms;
+    bool ended;
+} sp_accounts_session;
+
+/* Where an event landed on solipass.accounts.events.v1. offset -1 = not yet known. */
+typedef struct sp_accounts_ref {
+    int32_t partition;
+    int64_t offset;
+} sp_accounts_ref;
+
+/* Bounds of the maps; reaching one refuses new commands with 503 "unavailable". */
+typedef struct sp_accounts_limits {
+    size_t users_max;                 /* also bounds partners (each has an admin) */
+    size_t sessions_max;
+    size_t records_max;               /* stored command outcomes */
+} sp_accounts_limits;
+
+typedef struct sp_accounts_record sp_accounts_record;   /* private to accounts_state.c */
+
+typedef struct sp_accounts_state {
+    bool initialised;
+    sp_accounts_limits limits;
+    sp_map users_by_id;               /* owns the sp_accounts_user values */
+    sp_map users_by_email;            /* same values, borrowed */
+    sp_map partners_by_id;            /* owns the sp_accounts_partner values */
+    sp_map partners_by_code;          /* same values, borrowed */
+    sp_map sessions;                  /* owns sp_accounts_session, keyed by token hash */
+    sp_map records;                   /* owns sp_accounts_record, keyed by sp_key_of(actor, command id) */
+} sp_accounts_state;
+
+int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *limits,
+                           sp_error *err);
+void sp_accounts_state_destroy(sp_accounts_state *state);
+
+const sp_accounts_user *sp_accounts_user_by_id(const sp_accounts_state *state, const char *user_id);
+/* email is compared lower-cased. */
+const sp_accounts_user *sp_accounts_user_by_email(const sp_accounts_state *state, const char *email);
+const sp_accounts_partner *sp_accounts_partner_by_id(const sp_accounts_state *state,
+                                                     const char *partner_id);
+const sp_accounts_partner *sp_accounts_partner_by_code(const sp_accounts_state *state,
+                                                       const char *partner_code);
+const sp_accounts_session *sp_accounts_session_by_hash(const sp_accounts_state *state,
+                                                       const uint8_t token_hash[SP_TOKEN_HASH_LEN]);
+size_t sp_accounts_user_count(const sp_accounts_state *state);
+size_t sp_accounts_partner_count(const sp_accounts_state *state);
+size_t sp_accounts_session_count(const sp_accounts_state *state);
+size_t sp_accounts_record_count(const sp_accounts_state *state);
+
+/* ------------------------------------------------------------------ outcomes */
+
+/* What the reply to a command says. */
+typedef struct sp_accounts_outcome {
+    bool ok;
+    bool replayed;
+    int http_status;
+    char code[SP_ERROR_CODE_MAX];
+    char message[SP_ERROR_MESSAGE_MAX];
+    char field[SP_ERROR_FIELD_MAX];
+    char result_json[SP_ACCOUNTS_RESULT_JSON_MAX];   /* "" when !ok */
+    size_t ref_count;
+    sp_accounts_ref refs[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
+} sp_accounts_outcome;
+
+/* The idempotency key of a command: sp_key_of(actor_id, command_id). */
+void sp_accounts_key_of(const char *actor_id, const char *command_id, uint8_t out[SP_KEY_LEN]);
+
+/* The stored outcome under key (replayed = false). -1 (404) when there is none. */
+int sp_accounts_outcome_get(const sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
+                            sp_accounts_outcome *out, sp_error *err);
+
+/* Fill, in order, the refs of the record under key that are not known yet
+ * (events applied before they were produced). No-op without such a record. */
+void sp_accounts_record_fill_refs(sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
+                                  const sp_accounts_ref *refs, size_t ref_count);
+
+/* The request hash of a command: sp_key_of over its type and canonical fields
+ * (e-mail lower-cased), so that the same key with another body is detected. */
+void sp_accounts_request_hash(const sp_accounts_command *command, uint8_t out[SP_KEY_LEN]);
+
+/* ------------------------------------------------------------------ decide */
+
+typedef struct sp_accounts_decision {
+    uint8_t key[SP_KEY_LEN];
+    bool recorded;        /* the outcome is the record under key (after applying events) */
+    bool replayed;        /* an identical earlier command: no events */
+    size_t event_count;
+    sp_accounts_event events[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
+    sp_error rejection;   /* the outcome when !recorded; it is not stored */
+} sp_accounts_decision;
+
+/* Decide a command from the state; the state is not changed. */
+void sp_accounts_decide(const sp_accounts_state *state, const sp_accounts_command *command,
+                        int64_t now_ms, sp_accounts_decision *decision);
+
+/* Decide, then apply the decided events. -1 only when an event could not be
+ * applied (a broken invariant: the caller must not produce the events). */
+int sp_accounts_handle(sp_accounts_state *state, const sp_accounts_command *command,
+                       int64_t now_ms, sp_accounts_decision *decision, sp_error *err);
+
+/* The reply for a decision handled by sp_accounts_handle(). */
+void sp_accounts_decision_outcome(const sp_accounts_state *state,
+                                  const sp_accounts_decision *decision, sp_accounts_outcome *out);
+
+/* The start-up account: a UserRegistered event (no actor, no command id) for
+ * a new user of that role, or -1 when the input is invalid, the e-mail is
+ * taken or the state is full. */
+int sp_accounts_decide_register(const sp_accounts_state *state, const char *email,
+                                const char *password_hash, const char *full_name,
+                                sp_accounts_role role, int64_t now_ms, sp_accounts_event *out,
+                                sp_error *err);
+
+/* ------------------------------------------------------------------ apply */
+
+/* Apply one event. An event whose aggregate version is not the next one of
+ * its aggregate, or that contradicts the state (e-mail or partner code
+ * taken, unknown session), is ignored: *applied = false, return 0. ref is
+ * where the event sits in the log, NULL when not produced yet. -1 when a
+ * bound is reached (state unchanged) or memory runs out (the state must then
+ * be discarded: destroy it and rebuild). */
+int sp_accounts_apply(sp_accounts_state *state, const sp_accounts_event *event,
+                      const sp_accounts_ref *ref, bool *applied, sp_error *err);
+
+/* ------------------------------------------------------------------ validation */
+
+/* Strict e-mail check (one '@', non-empty local and domain parts, a dot in
+ * the domain, at most 254 bytes, printable ASCII without spaces), lower-cased
+ * into out. 400 "invalid_email" naming field otherwise. */
+int sp_accounts_email_normalize(const char *email, char out[SP_ACCOUNTS_EMAIL_MAX + 1],
+                                const char *field, sp_error *err);
+/* ^[a-z][a-z0-9_]{1,31}$ and not "general". */
+bool sp_accounts_partner_category_valid(const char *category);
+/* Valid UTF-8 without control characters, chars_min..chars_max characters. */
+bool sp_accounts_text_valid(const char *text, size_t chars_min, size_t chars_max);
+/* A libsodium Argon2id string: "$argon2id$...", printable ASCII, bounded. */
+bool sp_accounts_password_hash_valid(const char *hash);
+/* The HTTP status a stored rejection code is answered with. */
+int sp_accounts_status_of_code(const char *code);
+
+#endif
