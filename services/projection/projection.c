@@ -1,0 +1,845 @@
+/* projection.c - the projection service's I/O loop (see projection.h).
+ *
+ * One transaction per batch, sent through libpq's pipeline mode: BEGIN, one
+ * statement per event (projection_rows.c), one offset upsert per partition,
+ * COMMIT, then one sync and all the results. The offsets live in the same
+ * transaction as the rows, so a crash anywhere replays exactly what was not
+ * committed. Poison is decided before any SQL and dead-lettered. An event
+ * that passed validation yet was refused by the database (a constraint) is
+ * remembered: the batch runs again and dead-letters that event before SQL.
+ * Any other failure reconnects and re-reads from the stored offsets. */
+#include "projection.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libpq-fe.h>
+#include "projection_positions.h"
+#include "projection_rows.h"
+#include "sp_envelope.h"
+#include "sp_kafka.h"
+#include "sp_pg.h"
+
+#define PROJECTION_CLIENT_ID "solipass-projection"
+#define PROJECTION_SERVICE "projection"
+#define POLL_MS 20
+#define POLLS_PER_TXN_MAX (SP_PROJECTION_TXN_EVENTS_MAX / SP_KAFKA_BATCH_MAX + 2)
+#define STATEMENTS_MAX (SP_PROJECTION_TXN_EVENTS_MAX + SP_PROJECTION_POSITIONS_MAX + 2)
+#define PG_CONNECT_WAIT_MS 30000
+#define PG_LOCK_WAIT_MS 15000
+#define PG_LOCK_RETRY_MS 200
+/* pg_advisory_lock key held while projecting: "sp-proj" as ASCII bytes. One
+ * projection per database, or two would interleave their offsets. */
+#define PG_LOCK_KEY "32492962784112490"
+#define BATCH_RESULTS_TIMEOUT_MS 60000
+#define KAFKA_TIMEOUT_MS 10000
+#define LAG_WATERMARK_TIMEOUT_MS 1000
+#define DEADLETTER_FLUSH_MS 10000
+#define RECOVERIES_MAX 20               /* consecutive failed batches before giving up */
+#define RECOVERY_BACKOFF_MS_MAX 5000
+#define PROGRESS_LOG_MS 10000
+#define LAG_TEXT_MAX 4096
+/* Dead letters already on the broker for a batch that has to run again. */
+#define DEAD_LETTERS_REMEMBERED_MAX 256
+/* Events refused by the database awaiting the retry that skips them: more in
+ * the batches at hand means something else is wrong. */
+#define REFUSED_MAX 64
+#define NUMBER_TEXT_MAX 24
+
+typedef enum { FAIL_NONE = 0, FAIL_TRANSIENT, FAIL_DATA, FAIL_FATAL } failure;
+
+typedef enum { STMT_CONTROL, STMT_EVENT, STMT_OFFSETS } statement_kind;
+
+typedef struct counters {
+    int64_t events;          /* messages consumed */
+    int64_t applied;         /* changed a read model */
+    int64_t duplicates;      /* accounts event already there */
+    int64_t stale;           /* ledger event that was not the pass's next version */
+    int64_t no_ops;          /* known events no read model shows */
+    int64_t dead_letters;
+    int64_t batches;
+} counters;
+
+typedef struct dead_letter_key {
+    size_t position;
+    int64_t offset;
+} dead_letter_key;
+
+typedef struct dead_letter_keys {
+    dead_letter_key keys[DEAD_LETTERS_REMEMBERED_MAX];
+    size_t count;
+} dead_letter_keys;
+
+/* What the database refused, and why (the reason of its dead letter). */
+typedef struct refused_event {
+    dead_letter_key key;
+    char reason[SP_ERROR_MESSAGE_MAX];
+} refused_event;
+
+typedef struct statement_tag {
+    uint8_t kind;                      /* statement_kind */
+    bool versioned;
+    size_t position;                   /* STMT_EVENT: the message it applies */
+    int64_t offset;
+} statement_tag;
+
+typedef struct projector {
+    const sp_projection_options *options;
+    sp_clock *clock;
+    sp_log *log;
+    const volatile sig_atomic_t *stop;
+    PGconn *conn;
+    sp_kafka_consumer *consumer;
+    sp_kafka_producer *producer;       /* dead letters */
+    sp_projection_position positions[SP_PROJECTION_POSITIONS_MAX];
+    size_t position_count;
+    sp_kafka_msg *msgs;                /* SP_KAFKA_BATCH_MAX */
+    char *row_buf;                     /* SP_PROJECTION_ROW_BYTES_MAX */
+    statement_tag *statements;         /* the open pipeline's, in order */
+    size_t statement_count;
+    size_t failed_statement;           /* index of the first failed one, or statement_count */
+    bool pipeline_open;
+    counters total, batch;
+    dead_letter_keys dead_letters_queued;    /* this batch's, until flushed */
+    dead_letter_keys dead_letters_flushed;   /* until the batch that skips them commits */
+    int64_t recoveries;
+    refused_event refused[REFUSED_MAX];
+    size_t refused_count;
+    bool caught_up;
+    int64_t started_ms, next_progress_ms;
+} projector;
+
+static int64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms) {
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static void i64_text(int64_t value, char out[NUMBER_TEXT_MAX]) {
+    snprintf(out, NUMBER_TEXT_MAX, "%" PRId64, value);
+}
+
+/* libpq's messages end with a newline: one line for logs and errors. */
+static void pg_error_text(const char *message, char *out, size_t out_size) {
+    snprintf(out, out_size, "%s", message ? message : "");
+    for (char *c = out; *c != '\0'; c++)
+        if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
+}
+
+/* ------------------------------------------------------------ database */
+
+static int pg_lock(projector *p, sp_error *err) {
+    const char *params[1] = {PG_LOCK_KEY};
+    int64_t deadline_ms = monotonic_ms() + PG_LOCK_WAIT_MS;
+    for (int attempt = 0; attempt <= PG_LOCK_WAIT_MS / PG_LOCK_RETRY_MS; attempt++) {
+        PGresult *res = NULL;
+        if (sp_pg_exec(p->conn, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &res,
+                       err) != 0)
+            return -1;
+        bool locked = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+        if (locked) return 0;
+        if (attempt == 0)
+            sp_log_warn(p->log, "another projection holds the database, waiting", NULL);
+        if (monotonic_ms() + PG_LOCK_RETRY_MS > deadline_ms) break;
+        sleep_ms(PG_LOCK_RETRY_MS);
+    }
+    return sp_error_set(err, 503, "projection_busy", "",
+                        "another solipass-projection kept the database's projection lock for "
+                        "%d ms: stop it first", PG_LOCK_WAIT_MS);
+}
+
+/* Parsed and planned once per connection rather than once per event. */
+static int pg_prepare_all(projector *p, sp_error *err) {
+    for (size_t i = 0; i < sp_projection_statement_count; i++) {
+        const sp_projection_statement *st = &sp_projection_statements[i];
+        PGresult *res = PQprepare(p->conn, st->name, st->sql, st->param_count, NULL);
+        bool ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+        char text[SP_ERROR_MESSAGE_MAX];
+        pg_error_text(res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn), text, sizeof text);
+        PQclear(res);
+        if (!ok)
+            return sp_error_set(err, 500, "database_error", "", "preparing %s: %s", st->name, text);
+    }
+    return 0;
+}
+
+static int pg_open(projector *p, sp_error *err) {
+    assert(p->conn == NULL);
+    p->conn = sp_pg_connect(p->options->pg_dsn, PG_CONNECT_WAIT_MS, p->log, err);
+    if (p->conn == NULL) return -1;
+    if (PQsetClientEncoding(p->conn, "UTF8") != 0)
+        return sp_error_set(err, 500, "database_error", "", "cannot set client_encoding UTF8");
+    return pg_lock(p, err);
+}
+
+static void pg_close(projector *p) {
+    PQfinish(p->conn);   /* an open transaction rolls back with the session */
+    p->conn = NULL;
+    p->pipeline_open = false;
+}
+
+static int load_offsets(projector *p, sp_error *err) {
+    PGresult *res = NULL;
+    if (sp_pg_exec(p->conn, sp_projection_offsets_select_sql, 0, NULL, &res, err) != 0) return -1;
+    for (size_t i = 0; i < p->position_count; i++) p->positions[i].next_offset = 0;
+    for (int row = 0; row < PQntuples(res); row++) {
+        const char *topic = PQgetvalue(res, row, 0);
+        int32_t partition = (int32_t)strtol(PQgetvalue(res, row, 1), NULL, 10);
+        int64_t next_offset = strtoll(PQgetvalue(res, row, 2), NULL, 10);
+        int index = sp_projection_position_find(p->positions, p->position_count, topic, partition);
+        if (index < 0) {
+            sp_log_warn(p->log, "stored offset of a partition not read", "topic", topic,
+                        "partition", PQgetvalue(res, row, 1), NULL);
+            continue;
+        }
+        assert(next_offset >= 0);   /* CHECK (next_offset >= 0) */
+        p->positions[index].next_offset = next_offset;
+    }
+    PQclear(res);
+    for (size_t i = 0; i < p->position_count; i++)
+        p->positions[i].batch_next_offset = p->positions[i].next_offset;
+    return 0;
+}
+
+/* ------------------------------------------------------------ kafka */
+
+static int init_positions(projector *p, sp_error *err) {
+    int ledger_count = sp_kafka_partition_count(p->options->brokers, SP_TOPIC_LEDGER_EVENTS,
+                                                KAFKA_TIMEOUT_MS, err);
+    if (ledger_count < 0) return -1;
+    if (ledger_count > SP_PROJECTION_POSITIONS_MAX - 1)
+        return sp_error_set(err, 500, "invalid_config", "", "%s has %d partitions, more than %d",
+                            SP_TOPIC_LEDGER_EVENTS, ledger_count, SP_PROJECTION_POSITIONS_MAX - 1);
+    p->positions[0] = (sp_projection_position){.topic = SP_TOPIC_ACCOUNTS_EVENTS, .partition = 0};
+    for (int i = 0; i < ledger_count; i++)
+        p->positions[1 + i] = (sp_projection_position){.topic = SP_TOPIC_LEDGER_EVENTS,
+                                                       .partition = i};
+    p->position_count = 1 + (size_t)ledger_count;
+    return 0;
+}
+
+/* Refuses a log that lost messages the read model never saw; the first time,
+ * notes where the log ends (the catch-up target). */
+static int check_log(projector *p, bool first, sp_error *err) {
+    for (size_t i = 0; i < p->position_count; i++) {
+        sp_projection_position *pos = &p->positions[i];
+        int64_t low = 0, high = 0;
+        if (sp_kafka_watermarks(p->consumer, pos->topic, pos->partition, &low, &high,
+                                KAFKA_TIMEOUT_MS, err) != 0 ||
+            sp_projection_position_check_log(pos, low, high, err) != 0)
+            return -1;
+        if (first) pos->high_at_start = high;
+    }
+    return 0;
+}
+
+static int open_consumer(projector *p, sp_error *err) {
+    assert(p->consumer == NULL);
+    sp_kafka_tp tps[SP_PROJECTION_POSITIONS_MAX];
+    for (size_t i = 0; i < p->position_count; i++)
+        tps[i] = (sp_kafka_tp){.topic = p->positions[i].topic,
+                               .partition = p->positions[i].partition,
+                               .offset = p->positions[i].next_offset};
+    p->consumer = sp_kafka_consumer_new_assigned(p->options->brokers, PROJECTION_CLIENT_ID, tps,
+                                                 p->position_count, p->log, err);
+    return p->consumer != NULL ? 0 : -1;
+}
+
+/* From the database's offsets (the truth, whatever happened in memory) to a
+ * consumer reading from them. */
+static int attach(projector *p, bool first, sp_error *err) {
+    if (p->conn == NULL && pg_open(p, err) != 0) return -1;
+    if (pg_prepare_all(p, err) != 0 || load_offsets(p, err) != 0 || open_consumer(p, err) != 0)
+        return -1;
+    return check_log(p, first, err);
+}
+
+static void detach(projector *p) {
+    sp_kafka_consumer_free(p->consumer);
+    p->consumer = NULL;
+    pg_close(p);
+}
+
+/* Empties the read models, but only when the log still holds everything
+ * they would be rebuilt from: a refused rebuild leaves them as they were. */
+static int rebuild(projector *p, sp_error *err) {
+    for (size_t i = 0; i < p->position_count; i++) p->positions[i].next_offset = 0;
+    int rc = open_consumer(p, err) == 0 ? check_log(p, true, err) : -1;
+    sp_kafka_consumer_free(p->consumer);
+    p->consumer = NULL;
+    if (rc != 0) return -1;
+    if (sp_pg_command(p->conn, "BEGIN", err) != 0) return -1;
+    if (sp_pg_command(p->conn, sp_projection_truncate_sql, err) != 0 ||
+        sp_pg_command(p->conn, sp_projection_offsets_delete_sql, err) != 0 ||
+        sp_pg_command(p->conn, "COMMIT", err) != 0) {
+        PQclear(PQexec(p->conn, "ROLLBACK"));
+        return -1;
+    }
+    sp_log_info(p->log, "rebuild: read models and offsets emptied", NULL);
+    return 0;
+}
+
+/* ------------------------------------------------------------ errors */
+
+/* What a failed statement means for the batch. */
+static failure classify_result(const PGresult *res, sp_error *err) {
+    const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    char text[SP_ERROR_MESSAGE_MAX];
+    pg_error_text(PQresultErrorMessage(res), text, sizeof text);
+    sp_error_set(err, 500, "database_error", "", "%s: %s", sqlstate ? sqlstate : "no SQLSTATE",
+                 text);
+    if (sqlstate == NULL) return FAIL_TRANSIENT;    /* libpq's own: the connection */
+    /* data exceptions, constraint violations, limits: this event, not the database */
+    if (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ||
+        strncmp(sqlstate, "54", 2) == 0)
+        return FAIL_DATA;
+    /* connection, shutdown, resources, serialization, system: try again */
+    static const char *const transient[] = {"08", "57", "53", "40", "58"};
+    for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
+        if (strncmp(sqlstate, transient[i], 2) == 0) return FAIL_TRANSIENT;
+    return FAIL_FATAL;                               /* the SQL or the schema is wrong */
+}
+
+static failure connection_failure(projector *p, const char *what, sp_error *err) {
+    char text[SP_ERROR_MESSAGE_MAX];
+    pg_error_text(p->conn ? PQerrorMessage(p->conn) : "", text, sizeof text);
+    sp_error_set(err, 503, "database_unavailable", "", "%s: %s", what, text);
+    return FAIL_TRANSIENT;
+}
+
+/* ------------------------------------------------------------ messages */
+
+static bool dead_letter_known(const dead_letter_keys *keys, dead_letter_key key) {
+    for (size_t i = 0; i < keys->count; i++)
+        if (keys->keys[i].position == key.position && keys->keys[i].offset == key.offset) return true;
+    return false;
+}
+
+/* Past the bound a retried batch sends its dead letters again: harmless. */
+static void dead_letter_remember(dead_letter_keys *keys, dead_letter_key key) {
+    if (keys->count < DEAD_LETTERS_REMEMBERED_MAX) keys->keys[keys->count++] = key;
+}
+
+/* The queued dead letters are on the broker: a retry of this batch skips them. */
+static failure dead_letters_flush(projector *p, sp_error *err) {
+    if (p->dead_letters_queued.count == 0) return FAIL_NONE;
+    if (sp_kafka_producer_flush(p->producer, DEADLETTER_FLUSH_MS, err) != 0) return FAIL_TRANSIENT;
+    for (size_t i = 0; i < p->dead_letters_queued.count; i++)
+        dead_letter_remember(&p->dead_letters_flushed, p->dead_letters_queued.keys[i]);
+    p->dead_letters_queued.count = 0;
+    return FAIL_NONE;
+}
+
+static failure dead_letter(projector *p, size_t position, const sp_kafka_msg *msg,
+                           const sp_error *reason, sp_error *err) {
+    p->batch.dead_letters++;
+    dead_letter_key key = {.position = position, .offset = msg->offset};
+    if (dead_letter_known(&p->dead_letters_flushed, key)) return FAIL_NONE;
+    char why[SP_ERROR_CODE_MAX + SP_ERROR_MESSAGE_MAX + 4];
+    char partition[NUMBER_TEXT_MAX], offset[NUMBER_TEXT_MAX];
+    snprintf(why, sizeof why, "%s: %s", reason->code, reason->message);
+    i64_text(msg->partition, partition);
+    i64_text(msg->offset, offset);
+    sp_log_warn(p->log, "poison message sent to the dead-letter topic", "topic", msg->topic,
+                "partition", partition, "offset", offset, "reason", why, NULL);
+    if (sp_deadletter_send(p->producer, msg, PROJECTION_SERVICE, why, sp_clock_now_ms(p->clock),
+                           err) != 0)
+        return FAIL_TRANSIENT;
+    dead_letter_remember(&p->dead_letters_queued, key);
+    return FAIL_NONE;
+}
+
+/* Whether msg is the next one of its partition; a gap is only acceptable
+ * when the log still starts before it (offsets Kafka itself skipped). */
+static failure take_offset(projector *p, const sp_kafka_msg *msg, size_t *position, bool *skip,
+                           sp_error *err) {
+    int index = sp_projection_position_find(p->positions, p->position_count, msg->topic,
+                                            msg->partition);
+    if (index < 0) {
+        sp_error_set(err, 500, "unexpected_partition", "", "a message from %s [%" PRId32 "], "
+                     "which is not assigned", msg->topic, msg->partition);
+        return FAIL_FATAL;
+    }
+    *position = (size_t)index;
+    sp_projection_position *pos = &p->positions[index];
+    sp_projection_offset_kind kind = sp_projection_offset_classify(pos, msg->offset);
+    *skip = kind == SP_PROJECTION_OFFSET_SEEN;
+    if (kind == SP_PROJECTION_OFFSET_GAP) {
+        int64_t low = 0, high = 0;
+        sp_projection_position at_gap = *pos;
+        at_gap.next_offset = pos->batch_next_offset;
+        if (sp_kafka_watermarks(p->consumer, pos->topic, pos->partition, &low, &high,
+                                KAFKA_TIMEOUT_MS, err) != 0)
+            return FAIL_TRANSIENT;
+        if (sp_projection_position_check_log(&at_gap, low, high > msg->offset ? high : msg->offset,
+                                             err) != 0)
+            return FAIL_FATAL;
+        char partition[NUMBER_TEXT_MAX], expected[NUMBER_TEXT_MAX], got[NUMBER_TEXT_MAX];
+        i64_text(msg->partition, partition);
+        i64_text(pos->batch_next_offset, expected);
+        i64_text(msg->offset, got);
+        sp_log_warn(p->log, "offsets skipped by the log", "topic", msg->topic, "partition",
+                    partition, "expected", expected, "offset", got, NULL);
+    }
+    if (!*skip) pos->batch_next_offset = msg->offset + 1;
+    return FAIL_NONE;
+}
+
+/* Decode, validate, dead-letter or hand back the row to apply (row->sql NULL: nothing to do). */
+static failure prepare(projector *p, const sp_kafka_msg *msg, size_t *position,
+                       sp_projection_row *row, sp_error *err) {
+    bool skip = false;
+    row->sql = NULL;
+    failure f = take_offset(p, msg, position, &skip, err);
+    if (f != FAIL_NONE || skip) return f;
+    p->batch.events++;
+    sp_error reason;
+    sp_error_clear(&reason);
+    for (size_t i = 0; i < p->refused_count; i++) {
+        const refused_event *r = &p->refused[i];
+        if (r->key.position != *position || r->key.offset != msg->offset) continue;
+        sp_error_set(&reason, 422, "database_refused", "", "%s", r->reason);
+        return dead_letter(p, *position, msg, &reason, err);
+    }
+    if (sp_projection_row_build(msg, p->row_buf, SP_PROJECTION_ROW_BYTES_MAX, row, &reason) != 0)
+        return dead_letter(p, *position, msg, &reason, err);
+    if (row->sql == NULL) p->batch.no_ops++;
+    return FAIL_NONE;
+}
+
+static void count_outcome(projector *p, bool versioned, const char *count_text) {
+    if (strcmp(count_text, "0") != 0) p->batch.applied++;
+    else if (versioned) p->batch.stale++;
+    else p->batch.duplicates++;
+}
+
+/* ------------------------------------------------------------ pipeline */
+
+/* A prepared statement, or with prepared NULL the parameterless sql. */
+static failure send_statement(projector *p, statement_tag tag, const char *prepared,
+                              const char *sql, int param_count, const char *const *params,
+                              sp_error *err) {
+    assert(p->pipeline_open && p->statement_count < STATEMENTS_MAX);
+    int sent = prepared != NULL
+                   ? PQsendQueryPrepared(p->conn, prepared, param_count, params, NULL, NULL, 0)
+                   : PQsendQueryParams(p->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    if (sent != 1) return connection_failure(p, "sending a statement", err);
+    p->statements[p->statement_count++] = tag;
+    return FAIL_NONE;
+}
+
+static failure pipeline_begin(projector *p, sp_error *err) {
+    assert(!p->pipeline_open);
+    if (PQsetnonblocking(p->conn, 1) != 0 || PQenterPipelineMode(p->conn) != 1)
+        return connection_failure(p, "entering pipeline mode", err);
+    p->pipeline_open = true;
+    p->statement_count = 0;
+    statement_tag tag = {.kind = STMT_CONTROL};
+    return send_statement(p, tag, NULL, "BEGIN", 0, NULL, err);
+}
+
+/* The next result, waiting (bounded) while the socket has more to send or
+ * the server more to answer; never blocks inside libpq. */
+static failure next_result(projector *p, int64_t deadline_ms, PGresult **res, sp_error *err) {
+    while (PQisBusy(p->conn)) {
+        int flushing = PQflush(p->conn);
+        int64_t left_ms = deadline_ms - monotonic_ms();
+        if (flushing < 0 || PQstatus(p->conn) != CONNECTION_OK)
+            return connection_failure(p, "reading results", err);
+        if (left_ms <= 0) {
+            sp_error_set(err, 503, "database_timeout", "", "no result within %d ms",
+                         BATCH_RESULTS_TIMEOUT_MS);
+            return FAIL_TRANSIENT;
+        }
+        struct pollfd pfd = {.fd = PQsocket(p->conn),
+                             .events = (short)(POLLIN | (flushing == 1 ? POLLOUT : 0))};
+        if (poll(&pfd, 1, (int)left_ms) < 0 && errno != EINTR)
+            return connection_failure(p, "waiting for results", err);
+        if (PQconsumeInput(p->conn) != 1) return connection_failure(p, "reading results", err);
+    }
+    *res = PQgetResult(p->conn);
+    return FAIL_NONE;
+}
+
+/* One statement's result and the NULL that ends it. */
+static failure read_statement(projector *p, size_t index, int64_t deadline_ms, failure *first,
+                              sp_error *err) {
+    PGresult *res = NULL;
+    if (next_result(p, deadline_ms, &res, err) != FAIL_NONE) return FAIL_TRANSIENT;
+    if (res == NULL) return connection_failure(p, "a result is missing", err);
+    ExecStatusType status = PQresultStatus(res);
+    if (status == PGRES_TUPLES_OK && p->statements[index].kind == STMT_EVENT) {
+        assert(PQntuples(res) == 1 && PQnfields(res) == 1);   /* SELECT count(*) */
+        count_outcome(p, p->statements[index].versioned, PQgetvalue(res, 0, 0));
+    } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK &&
+               status != PGRES_PIPELINE_ABORTED && *first == FAIL_NONE) {
+        *first = classify_result(res, err);
+        p->failed_statement = index;
+    }
+    PQclear(res);
+    if (next_result(p, deadline_ms, &res, err) != FAIL_NONE) return FAIL_TRANSIENT;
+    if (res != NULL) {
+        PQclear(res);
+        return connection_failure(p, "more results than statements", err);
+    }
+    return FAIL_NONE;
+}
+
+/* Sync, then every result in order. The first failed statement decides. */
+static failure pipeline_finish(projector *p, sp_error *err) {
+    assert(p->pipeline_open);
+    if (PQpipelineSync(p->conn) != 1) return connection_failure(p, "sending the sync", err);
+    int64_t deadline_ms = monotonic_ms() + BATCH_RESULTS_TIMEOUT_MS;
+    failure first = FAIL_NONE;
+    p->failed_statement = p->statement_count;
+    for (size_t i = 0; i < p->statement_count; i++)
+        if (read_statement(p, i, deadline_ms, &first, err) != FAIL_NONE) return FAIL_TRANSIENT;
+    PGresult *res = NULL;
+    if (next_result(p, deadline_ms, &res, err) != FAIL_NONE) return FAIL_TRANSIENT;
+    bool synced = res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+    PQclear(res);
+    if (!synced) return connection_failure(p, "the sync result is missing", err);
+    if (PQexitPipelineMode(p->conn) != 1 || PQsetnonblocking(p->conn, 0) != 0)
+        return connection_failure(p, "leaving pipeline mode", err);
+    p->pipeline_open = false;
+    return first;
+}
+
+static failure send_offsets(projector *p, sp_error *err) {
+    for (size_t i = 0; i < p->position_count; i++) {
+        const sp_projection_position *pos = &p->positions[i];
+        if (pos->batch_next_offset == pos->next_offset) continue;
+        char partition[NUMBER_TEXT_MAX], offset[NUMBER_TEXT_MAX];
+        i64_text(pos->partition, partition);
+        i64_text(pos->batch_next_offset, offset);
+        const char *params[3] = {pos->topic, partition, offset};
+        statement_tag tag = {.kind = STMT_OFFSETS};
+        failure f = send_statement(p, tag, SP_PROJECTION_OFFSET_UPSERT_STATEMENT, NULL, 3,
+                                   params, err);
+        if (f != FAIL_NONE) return f;
+    }
+    return FAIL_NONE;
+}
+
+/* ------------------------------------------------------------ one batch */
+
+static void batch_reset(projector *p) {
+    memset(&p->batch, 0, sizeof p->batch);
+    p->dead_letters_queued.count = 0;
+    for (size_t i = 0; i < p->position_count; i++)
+        p->positions[i].batch_next_offset = p->positions[i].next_offset;
+}
+
+static void batch_done(projector *p) {
+    for (size_t i = 0; i < p->position_count; i++)
+        p->positions[i].next_offset = p->positions[i].batch_next_offset;
+    p->total.events += p->batch.events;
+    p->total.applied += p->batch.applied;
+    p->total.duplicates += p->batch.duplicates;
+    p->total.stale += p->batch.stale;
+    p->total.no_ops += p->batch.no_ops;
+    p->total.dead_letters += p->batch.dead_letters;
+    p->total.batches++;
+    /* Forget the dead letters whose offsets are now behind the stored ones. */
+    dead_letter_keys *flushed = &p->dead_letters_flushed;
+    size_t kept = 0;
+    for (size_t i = 0; i < flushed->count; i++)
+        if (flushed->keys[i].offset >= p->positions[flushed->keys[i].position].next_offset)
+            flushed->keys[kept++] = flushed->keys[i];
+    flushed->count = kept;
+    kept = 0;
+    for (size_t i = 0; i < p->refused_count; i++)
+        if (p->refused[i].key.offset >= p->positions[p->refused[i].key.position].next_offset)
+            p->refused[kept++] = p->refused[i];
+    p->refused_count = kept;
+}
+
+static failure send_polled(projector *p, int count, sp_error *err) {
+    for (int i = 0; i < count; i++) {
+        sp_projection_row row;
+        size_t position = 0;
+        failure f = prepare(p, &p->msgs[i], &position, &row, err);
+        if (f != FAIL_NONE) return f;
+        if (row.sql == NULL) continue;
+        statement_tag tag = {.kind = STMT_EVENT, .versioned = row.versioned,
+                             .position = position, .offset = p->msgs[i].offset};
+        f = send_statement(p, tag, row.statement, NULL, row.param_count, row.params, err);
+        if (f != FAIL_NONE) return f;
+    }
+    return FAIL_NONE;
+}
+
+/* Polls until the transaction is full or the consumer has nothing more at
+ * hand, sending each event's statement as it comes. */
+static failure collect(projector *p, size_t *polled, sp_error *err) {
+    *polled = 0;
+    for (int polls = 0; polls < POLLS_PER_TXN_MAX; polls++) {
+        size_t room = SP_PROJECTION_TXN_EVENTS_MAX - *polled;
+        size_t want = room < SP_KAFKA_BATCH_MAX ? room : SP_KAFKA_BATCH_MAX;
+        if (want == 0) break;
+        int n = sp_kafka_consumer_poll_batch(p->consumer, p->msgs, want, polls == 0 ? POLL_MS : 0,
+                                             err);
+        if (n < 0) return FAIL_FATAL;      /* a truncated log or a dead client */
+        if (n == 0) break;
+        if (!p->pipeline_open) {
+            failure f = pipeline_begin(p, err);
+            if (f != FAIL_NONE) return f;
+        }
+        failure f = send_polled(p, n, err);
+        if (f != FAIL_NONE) return f;
+        *polled += (size_t)n;
+        if ((size_t)n < want) break;
+    }
+    return FAIL_NONE;
+}
+
+static failure apply_pipelined(projector *p, sp_error *err) {
+    batch_reset(p);
+    size_t polled = 0;
+    failure f = collect(p, &polled, err);
+    if (f != FAIL_NONE || polled == 0) return f;
+    f = send_offsets(p, err);
+    if (f != FAIL_NONE) return f;
+    /* A dead letter is on the broker before the offset that skips it commits. */
+    f = dead_letters_flush(p, err);
+    if (f != FAIL_NONE) return f;
+    statement_tag commit = {.kind = STMT_CONTROL};
+    f = send_statement(p, commit, NULL, "COMMIT", 0, NULL, err);
+    if (f == FAIL_NONE) f = pipeline_finish(p, err);
+    if (f == FAIL_NONE) batch_done(p);
+    return f;
+}
+
+/* ------------------------------------------------------------ progress */
+
+static void lag_text(projector *p, char *out, size_t out_size, int64_t *lag_total) {
+    size_t used = 0;
+    *lag_total = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < p->position_count && used < out_size; i++) {
+        const sp_projection_position *pos = &p->positions[i];
+        int64_t low = 0, high = 0;
+        sp_error err;
+        int n;
+        if (sp_kafka_watermarks(p->consumer, pos->topic, pos->partition, &low, &high,
+                                LAG_WATERMARK_TIMEOUT_MS, &err) != 0) {
+            n = snprintf(out + used, out_size - used, "%s%s[%" PRId32 "]=?", used ? " " : "",
+                         pos->topic, pos->partition);
+        } else {
+            int64_t lag = high > pos->next_offset ? high - pos->next_offset : 0;
+            *lag_total += lag;
+            n = snprintf(out + used, out_size - used, "%s%s[%" PRId32 "]=%" PRId64,
+                         used ? " " : "", pos->topic, pos->partition, lag);
+        }
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+static void log_progress(projector *p) {
+    char lag[LAG_TEXT_MAX], lag_total[NUMBER_TEXT_MAX], events[NUMBER_TEXT_MAX],
+        applied[NUMBER_TEXT_MAX], duplicates[NUMBER_TEXT_MAX], stale[NUMBER_TEXT_MAX],
+        no_ops[NUMBER_TEXT_MAX], dead[NUMBER_TEXT_MAX], batches[NUMBER_TEXT_MAX],
+        mean[NUMBER_TEXT_MAX], recoveries[NUMBER_TEXT_MAX];
+    int64_t total_lag = 0;
+    lag_text(p, lag, sizeof lag, &total_lag);
+    i64_text(total_lag, lag_total);
+    i64_text(p->total.events, events);
+    i64_text(p->total.applied, applied);
+    i64_text(p->total.duplicates, duplicates);
+    i64_text(p->total.stale, stale);
+    i64_text(p->total.no_ops, no_ops);
+    i64_text(p->total.dead_letters, dead);
+    i64_text(p->total.batches, batches);
+    i64_text(p->total.batches > 0 ? p->total.events / p->total.batches : 0, mean);
+    i64_text(p->recoveries, recoveries);
+    sp_log_info(p->log, "progress", "lag_total", lag_total, "lag", lag, "events", events,
+                "applied", applied, "skipped_duplicate", duplicates, "skipped_version", stale,
+                "no_op", no_ops, "dead_letters", dead, "batches", batches, "mean_batch", mean,
+                "recoveries", recoveries, NULL);
+}
+
+static void note_caught_up(projector *p) {
+    if (p->caught_up || !sp_projection_caught_up(p->positions, p->position_count)) return;
+    p->caught_up = true;
+    int64_t elapsed_ms = monotonic_ms() - p->started_ms;
+    char events[NUMBER_TEXT_MAX], elapsed[NUMBER_TEXT_MAX], rate[NUMBER_TEXT_MAX];
+    i64_text(p->total.events, events);
+    i64_text(elapsed_ms, elapsed);
+    i64_text(elapsed_ms > 0 ? p->total.events * 1000 / elapsed_ms : p->total.events, rate);
+    sp_log_info(p->log, "caught up", "rebuild", p->options->rebuild ? "true" : "false",
+                "events", events, "elapsed_ms", elapsed, "events_per_s", rate, NULL);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+/* Remembers the event the database refused so that the retry dead-letters
+ * it before SQL; -1 when that cannot lead anywhere new. */
+static int note_refused(projector *p, const sp_error *cause, sp_error *err) {
+    if (p->failed_statement >= p->statement_count ||
+        p->statements[p->failed_statement].kind != STMT_EVENT) {
+        *err = *cause;   /* the offsets or COMMIT refused: not an event's fault */
+        return -1;
+    }
+    const statement_tag *tag = &p->statements[p->failed_statement];
+    dead_letter_key key = {.position = tag->position, .offset = tag->offset};
+    for (size_t i = 0; i < p->refused_count; i++)
+        if (p->refused[i].key.position == key.position && p->refused[i].key.offset == key.offset)
+            return sp_error_set(err, 500, "database_error", "", "refused again after being "
+                                "dead-lettered: %s", cause->message);
+    if (p->refused_count == REFUSED_MAX)
+        return sp_error_set(err, 500, "database_error", "", "more than %d events refused by "
+                            "the database: %s", REFUSED_MAX, cause->message);
+    refused_event *r = &p->refused[p->refused_count++];
+    r->key = key;
+    snprintf(r->reason, sizeof r->reason, "%s", cause->message);
+    return 0;
+}
+
+/* After a failed batch: a fresh connection and a consumer from the stored
+ * offsets (the batch rolled back, or committed if only its answer was lost). */
+static int recover(projector *p, failure f, int transient_in_a_row, const sp_error *cause,
+                   sp_error *err) {
+    p->recoveries++;
+    if (f == FAIL_DATA && note_refused(p, cause, err) != 0) return -1;
+    sp_log_warn(p->log, f == FAIL_DATA ? "database refused an event, applying the batch again "
+                                         "without it" : "batch failed, reconnecting",
+                "code", cause->code, "error", cause->message, NULL);
+    detach(p);
+    int64_t backoff_ms = f == FAIL_DATA ? 0 : 100 * (int64_t)transient_in_a_row;
+    sleep_ms(backoff_ms < RECOVERY_BACKOFF_MS_MAX ? backoff_ms : RECOVERY_BACKOFF_MS_MAX);
+    return attach(p, false, err);
+}
+
+static int run_loop(projector *p, sp_error *err) {
+    int transient_in_a_row = 0;
+    note_caught_up(p);
+    while (!*p->stop && !(p->options->exit_when_caught_up && p->caught_up)) {
+        if (monotonic_ms() >= p->next_progress_ms) {
+            log_progress(p);
+            p->next_progress_ms = monotonic_ms() + PROGRESS_LOG_MS;
+        }
+        sp_error cause;
+        sp_error_clear(&cause);
+        failure f = apply_pipelined(p, &cause);
+        if (f == FAIL_NONE) {
+            transient_in_a_row = 0;
+            note_caught_up(p);
+            continue;
+        }
+        /* A refusal is progress (one more event known); a transient failure is not. */
+        if (f == FAIL_FATAL || (f == FAIL_TRANSIENT && ++transient_in_a_row > RECOVERIES_MAX)) {
+            *err = cause;
+            return -1;
+        }
+        if (recover(p, f, transient_in_a_row, &cause, err) != 0) return -1;
+    }
+    log_progress(p);
+    return 0;
+}
+
+static int start(projector *p, sp_error *err) {
+    p->msgs = calloc(SP_KAFKA_BATCH_MAX, sizeof *p->msgs);
+    p->row_buf = malloc(SP_PROJECTION_ROW_BYTES_MAX);
+    p->statements = calloc(STATEMENTS_MAX, sizeof *p->statements);
+    if (!p->msgs || !p->row_buf || !p->statements)
+        return sp_error_set(err, 500, "out_of_memory", "", "projection buffers");
+    p->producer = sp_kafka_producer_new(p->options->brokers, PROJECTION_CLIENT_ID, p->log, err);
+    if (p->producer == NULL || init_positions(p, err) != 0 || pg_open(p, err) != 0 ||
+        sp_pg_migrate(p->conn, p->options->migrations_dir, p->log, err) != 0)
+        return -1;
+    if (p->options->rebuild && rebuild(p, err) != 0) return -1;
+    p->started_ms = monotonic_ms();
+    p->next_progress_ms = p->started_ms + PROGRESS_LOG_MS;
+    return attach(p, true, err);
+}
+
+int sp_projection_run(const sp_projection_options *options, sp_clock *clock, sp_log *log,
+                      const volatile sig_atomic_t *stop, sp_error *err) {
+    assert(options != NULL && clock != NULL && log != NULL && stop != NULL);
+    projector *p = calloc(1, sizeof *p);
+    if (p == NULL) return sp_error_set(err, 500, "out_of_memory", "", "projector");
+    p->options = options;
+    p->clock = clock;
+    p->log = log;
+    p->stop = stop;
+    int rc = start(p, err);
+    if (rc == 0) {
+        char partitions[NUMBER_TEXT_MAX], backlog[NUMBER_TEXT_MAX];
+        i64_text((int64_t)p->position_count, partitions);
+        i64_text(sp_projection_backlog(p->positions, p->position_count), backlog);
+        sp_log_info(log, "ready", "partitions", partitions, "backlog", backlog, NULL);
+        rc = run_loop(p, err);
+    }
+    detach(p);
+    sp_kafka_producer_free(p->producer);
+    free(p->msgs);
+    free(p->row_buf);
+    free(p->statements);
+    free(p);
+    return rc;
+}
+
+/* ------------------------------------------------------------ checksum */
+
+/* Text renderings that do not depend on the session's settings. */
+static int checksum_session(PGconn *conn, sp_error *err) {
+    static const char *const settings[] = {
+        "SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET bytea_output = 'hex'",
+        "SET IntervalStyle = 'postgres'", "SET extra_float_digits = 1",
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"};
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (sp_pg_command(conn, settings[i], err) != 0) return -1;
+    return 0;
+}
+
+static int checksum_lines(PGconn *conn, char *lines, size_t lines_size, sp_error *err) {
+    size_t used = 0;
+    for (size_t i = 0; i < sp_projection_table_count; i++) {
+        char sql[SP_PROJECTION_SQL_BYTES_MAX];
+        PGresult *res = NULL;
+        sp_projection_checksum_sql(&sp_projection_tables[i], sql, sizeof sql);
+        if (sp_pg_exec(conn, sql, 0, NULL, &res, err) != 0) return -1;
+        assert(PQntuples(res) == 1);
+        int n = snprintf(lines + used, lines_size - used, "%s=%s\n", sp_projection_tables[i].name,
+                         PQgetvalue(res, 0, 0));
+        PQclear(res);
+        assert(n > 0 && (size_t)n < lines_size - used);
+        used += (size_t)n;
+    }
+    return 0;
+}
+
+int sp_projection_checksum(const char *pg_dsn, FILE *out, sp_log *log, sp_error *err) {
+    assert(pg_dsn != NULL && out != NULL);
+    int rc = -1;
+    char lines[SP_PROJECTION_SQL_BYTES_MAX * 4];
+    PGresult *res = NULL;
+    PGconn *conn = sp_pg_connect(pg_dsn, PG_CONNECT_WAIT_MS, log, err);
+    if (conn == NULL) return -1;
+    if (checksum_session(conn, err) != 0 || checksum_lines(conn, lines, sizeof lines, err) != 0)
+        goto done;
+    const char *params[1] = {lines};
+    if (sp_pg_exec(conn, "SELECT md5($1::text)", 1, params, &res, err) != 0) goto done;
+    if (fprintf(out, "%sall=%s\n", lines, PQgetvalue(res, 0, 0)) < 0 || fflush(out) != 0) {
+        sp_error_set(err, 500, "output_failed", "", "cannot write the checksum");
+        goto done;
+    }
+    rc = 0;
+done:
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
+}

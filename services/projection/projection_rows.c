@@ -1,0 +1,934 @@
+/* projection_rows.c - from one log message to one parameterized statement
+ * over the read models (see projection_rows.h). Pure: no I/O, no clock.
+ *
+ * Ledger statements apply an event only when its aggregate version is the
+ * pass's stored version + 1: one statement of data-modifying CTEs whose every
+ * part hangs on the version-checked update of the pass (CTE "p"). Accounts
+ * statements are inserts that ignore a row already there. */
+#include "projection_rows.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "accounts.pb-c.h"
+#include "ledger.pb-c.h"
+#include "sp_clock.h"
+#include "sp_id.h"
+#include "sp_money.h"
+
+/* ------------------------------------------------------------------ SQL */
+
+static const char partner_created_sql[] =
+    "WITH i AS (INSERT INTO partners (partner_id, partner_code, name, category, owed_cents, "
+    "created_at) SELECT $1::uuid, $2::text, $3::text, $4::text, "
+    /* payments to the partner may have been applied first (another topic) */
+    "COALESCE((SELECT balance_cents FROM ledger_balances "
+    "WHERE account = 'partner:' || ($1::uuid)::text || ':owed'), 0), $5::timestamptz "
+    "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM i";
+
+static const char user_registered_sql[] =
+    "WITH i AS (INSERT INTO users (user_id, email, password_hash, full_name, role, partner_id, "
+    "pass_id, created_at) VALUES ($1::uuid, $2::text, $3::text, $4::text, $5::text, $6::uuid, "
+    "$7::uuid, $8::timestamptz) ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM i";
+
+static const char session_started_sql[] =
+    "WITH i AS (INSERT INTO sessions (token_hash, user_id, expires_at) "
+    "VALUES ($1::bytea, $2::uuid, $3::timestamptz) ON CONFLICT DO NOTHING RETURNING 1) "
+    "SELECT count(*) FROM i";
+
+static const char session_ended_sql[] =
+    "WITH u AS (UPDATE sessions SET ended_at = $3::timestamptz WHERE token_hash = $1::bytea "
+    "AND user_id = $2::uuid AND ended_at IS NULL RETURNING 1) SELECT count(*) FROM u";
+
+static const char pass_opened_sql[] =
+    "WITH p AS (INSERT INTO passes (pass_id, beneficiary_id, balance_cents, version, opened_at, "
+    "updated_at) VALUES ($1::uuid, $2::uuid, 0, 1, $3::timestamptz, $3::timestamptz) "
+    "ON CONFLICT (pass_id) DO NOTHING RETURNING pass_id), "
+    "e AS (INSERT INTO envelopes (pass_id, category, balance_cents, end_date, expired) "
+    "SELECT p.pass_id, u.category, 0, u.end_date, false "
+    "FROM p, unnest($4::text[], $5::date[]) AS u(category, end_date)) "
+    "SELECT count(*) FROM p";
+
+/* The parts every movement shares: the version-checked pass update, the
+ * operation row, and the ledger balances (one multi-row upsert: the accounts
+ * of one event are distinct, so no row is touched twice). */
+#define MOVEMENT_PASS_CTE                                                                \
+    "WITH p AS (UPDATE passes SET version = $2::bigint, balance_cents = $6::bigint, "    \
+    "updated_at = $3::timestamptz WHERE pass_id = $1::uuid AND version = $2::bigint - 1 " \
+    "RETURNING pass_id), "
+#define MOVEMENT_OPERATION_CTE(kind, condition)                                          \
+    "o AS (INSERT INTO operations (operation_id, kind, pass_id, partner_id, category, "   \
+    "amount_cents, pass_balance_after_cents, command_id, occurred_at, event_topic, "     \
+    "event_partition, event_offset) SELECT $7::uuid, '" kind "', p.pass_id, $15::uuid, "  \
+    "$4::text, $8::bigint, $6::bigint, $9::text, $3::timestamptz, $10::text, "           \
+    "$11::integer, $12::bigint FROM p WHERE " condition " ON CONFLICT DO NOTHING), "
+#define MOVEMENT_LEDGER_CTE                                                              \
+    "l AS (INSERT INTO ledger_balances (account, balance_cents) SELECT u.account, u.delta " \
+    "FROM unnest($13::text[], $14::bigint[]) AS u(account, delta) "                      \
+    "WHERE EXISTS (SELECT 1 FROM p) ON CONFLICT (account) DO UPDATE "                    \
+    "SET balance_cents = ledger_balances.balance_cents + EXCLUDED.balance_cents) "
+
+static const char pass_credited_sql[] =
+    MOVEMENT_PASS_CTE
+    "e AS (UPDATE envelopes SET balance_cents = $5::bigint WHERE pass_id = $1::uuid "
+    "AND category = $4::text AND EXISTS (SELECT 1 FROM p)), "
+    MOVEMENT_OPERATION_CTE("credit", "true")
+    MOVEMENT_LEDGER_CTE
+    "SELECT count(*) FROM p";
+
+static const char payment_accepted_sql[] =
+    MOVEMENT_PASS_CTE
+    "e AS (UPDATE envelopes SET balance_cents = $5::bigint WHERE pass_id = $1::uuid "
+    "AND category = $4::text AND EXISTS (SELECT 1 FROM p)), "
+    MOVEMENT_OPERATION_CTE("payment", "true")
+    "w AS (UPDATE partners SET owed_cents = owed_cents + $8::bigint "
+    "WHERE partner_id = $15::uuid AND EXISTS (SELECT 1 FROM p)), "
+    MOVEMENT_LEDGER_CTE
+    "SELECT count(*) FROM p";
+
+static const char envelope_expired_sql[] =
+    MOVEMENT_PASS_CTE
+    "e AS (UPDATE envelopes SET balance_cents = $5::bigint, expired = true "
+    "WHERE pass_id = $1::uuid AND category = $4::text AND EXISTS (SELECT 1 FROM p)), "
+    MOVEMENT_OPERATION_CTE("expiry", "$8::bigint > 0")
+    MOVEMENT_LEDGER_CTE
+    "SELECT count(*) FROM p";
+
+static const char ledger_rejected_sql[] =
+    "WITH p AS (UPDATE passes SET version = $2::bigint, updated_at = $3::timestamptz "
+    "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 RETURNING 1) SELECT count(*) FROM p";
+
+static const char offset_upsert_sql[] =
+    "INSERT INTO projection_offsets (consumer, topic, partition, next_offset) "
+    "VALUES ('projection', $1::text, $2::integer, $3::bigint) "
+    "ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset";
+
+const char *const sp_projection_offset_upsert_sql = offset_upsert_sql;
+
+const char *const sp_projection_offsets_select_sql =
+    "SELECT topic, partition, next_offset FROM projection_offsets WHERE consumer = 'projection'";
+
+const char *const sp_projection_truncate_sql =
+    "TRUNCATE partners, users, sessions, passes, envelopes, operations, ledger_balances";
+
+const char *const sp_projection_offsets_delete_sql =
+    "DELETE FROM projection_offsets WHERE consumer = 'projection'";
+
+const sp_projection_table sp_projection_tables[] = {
+    {"partners", "partner_id"},
+    {"users", "user_id"},
+    {"sessions", "token_hash"},
+    {"passes", "pass_id"},
+    {"envelopes", "pass_id, category"},
+    {"operations", "operation_id"},
+    {"ledger_balances", "account"},
+};
+const size_t sp_projection_table_count = sizeof sp_projection_tables / sizeof sp_projection_tables[0];
+
+void sp_projection_checksum_sql(const sp_projection_table *table, char *out, size_t out_size) {
+    assert(table != NULL && out != NULL);
+    int n = snprintf(out, out_size,
+                     "SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY %s)), md5('')) "
+                     "FROM %s AS t",
+                     table->order_by, table->name);
+    assert(n > 0 && (size_t)n < out_size);
+    (void)n;
+}
+
+/* ------------------------------------------------------------ pure helpers */
+
+#define TIME_MIN_MS INT64_C(946684800000)    /* 2000-01-01T00:00:00Z */
+#define TIME_END_MS INT64_C(7258118400000)   /* 2200-01-01T00:00:00Z */
+#define MS_PER_DAY INT64_C(86400000)
+
+bool sp_projection_time_valid(int64_t utc_ms) {
+    return utc_ms >= TIME_MIN_MS && utc_ms < TIME_END_MS;
+}
+
+void sp_projection_time_format(int64_t utc_ms, char *out) {
+    assert(sp_projection_time_valid(utc_ms));
+    int year, month, day;
+    sp_date_to_ymd((sp_date)(utc_ms / MS_PER_DAY), &year, &month, &day);
+    int64_t ms_of_day = utc_ms % MS_PER_DAY;
+    int n = snprintf(out, SP_PROJECTION_TIME_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                     year, month, day, (int)(ms_of_day / 3600000), (int)(ms_of_day / 60000 % 60),
+                     (int)(ms_of_day / 1000 % 60), (int)(ms_of_day % 1000));
+    assert(n == SP_PROJECTION_TIME_LEN);
+    (void)n;
+}
+
+/* Length of the UTF-8 sequence starting at s, 0 when it is not well formed
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
+static size_t utf8_sequence_length(const unsigned char *s) {
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    size_t len;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1Fu; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0Fu; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07u; }
+    else return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0u) != 0x80u) return 0;   /* also stops at the NUL */
+        cp = (cp << 6) | (s[i] & 0x3Fu);
+    }
+    if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
+    if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
+    return len;
+}
+
+bool sp_projection_text_valid(const char *s, size_t bytes_max) {
+    assert(s != NULL);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (p[i] != '\0') {
+        if (p[i] < 0x20 || p[i] == 0x7F) return false;
+        size_t len = utf8_sequence_length(p + i);
+        if (len == 0) return false;
+        i += len;
+        if (i > bytes_max) return false;
+    }
+    return true;
+}
+
+bool sp_projection_category_valid(const char *s) {
+    assert(s != NULL);
+    size_t len = strlen(s);
+    if (len < 2 || len > 32 || s[0] < 'a' || s[0] > 'z') return false;
+    for (size_t i = 1; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ parameter writer */
+
+typedef struct row_writer {
+    char *buf;
+    size_t size;
+    size_t used;
+    size_t param_start;
+    bool overflow;
+    sp_projection_row *row;
+} row_writer;
+
+static void writer_begin(row_writer *w) {
+    assert(w->row->param_count < SP_PROJECTION_PARAMS_MAX);
+    w->param_start = w->used;
+}
+
+static void writer_append(row_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void writer_append(row_writer *w, const char *fmt, ...) {
+    if (w->overflow) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(w->buf + w->used, w->size - w->used, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= w->size - w->used) {
+        w->overflow = true;
+        return;
+    }
+    w->used += (size_t)n;
+}
+
+static void writer_end(row_writer *w) {
+    sp_projection_row *row = w->row;
+    if (w->overflow || w->used >= w->size) {
+        w->overflow = true;
+        row->params[row->param_count++] = NULL;
+        return;
+    }
+    w->buf[w->used++] = '\0';   /* vsnprintf already wrote it; claim its byte */
+    row->params[row->param_count++] = w->buf + w->param_start;
+}
+
+static void put_text(row_writer *w, const char *text) {
+    writer_begin(w);
+    writer_append(w, "%s", text);
+    writer_end(w);
+}
+
+static void put_int(row_writer *w, int64_t value) {
+    writer_begin(w);
+    writer_append(w, "%" PRId64, value);
+    writer_end(w);
+}
+
+static void put_null(row_writer *w) {
+    assert(w->row->param_count < SP_PROJECTION_PARAMS_MAX);
+    w->row->params[w->row->param_count++] = NULL;
+}
+
+/* An id that may be absent: "" becomes SQL NULL. */
+static void put_id_or_null(row_writer *w, const char *id) {
+    if (id[0] == '\0') put_null(w);
+    else put_text(w, id);
+}
+
+static void put_time(row_writer *w, int64_t utc_ms) {
+    char text[SP_PROJECTION_TIME_LEN + 1];
+    sp_projection_time_format(utc_ms, text);
+    put_text(w, text);
+}
+
+/* bytea in PostgreSQL's hex input format. */
+static void put_bytes(row_writer *w, const uint8_t *data, size_t len) {
+    writer_begin(w);
+    writer_append(w, "\\x");
+    for (size_t i = 0; i < len; i++) writer_append(w, "%02x", data[i]);
+    writer_end(w);
+}
+
+/* ------------------------------------------------------------ validation */
+
+static int invalid(sp_error *err, const char *field, const char *fmt, const char *value) {
+    return sp_error_set(err, 422, "invalid_event", field, fmt, field, value);
+}
+
+static int need_uuid(const char *field, const char *value, sp_error *err) {
+    if (sp_id_valid(value)) return 0;
+    return invalid(err, field, "%s is not a canonical UUID: \"%.40s\"", value);
+}
+
+static int need_uuid_or_empty(const char *field, const char *value, sp_error *err) {
+    return value[0] == '\0' ? 0 : need_uuid(field, value, err);
+}
+
+static int need_category(const char *field, const char *value, sp_error *err) {
+    if (sp_projection_category_valid(value)) return 0;
+    return invalid(err, field, "%s is not a category (^[a-z][a-z0-9_]{1,31}$): \"%.40s\"", value);
+}
+
+static int need_text(const char *field, const char *value, bool empty_ok, size_t bytes_max,
+                     sp_error *err) {
+    if (!empty_ok && value[0] == '\0') return invalid(err, field, "%s is empty%s", "");
+    if (sp_projection_text_valid(value, bytes_max)) return 0;
+    return sp_error_set(err, 422, "invalid_event", field,
+                        "%s is not UTF-8 text without control characters of at most %zu bytes",
+                        field, bytes_max);
+}
+
+static int need_cents(const char *field, int64_t cents, int64_t min_cents, sp_error *err) {
+    if (cents >= min_cents && cents <= SP_MONEY_BALANCE_ABS_MAX_CENTS) return 0;
+    return sp_error_set(err, 422, "invalid_event", field, "%s is %" PRId64 ", outside %" PRId64
+                        "..%" PRId64, field, cents, min_cents, SP_MONEY_BALANCE_ABS_MAX_CENTS);
+}
+
+static int need_time(const char *field, int64_t utc_ms, sp_error *err) {
+    if (sp_projection_time_valid(utc_ms)) return 0;
+    return sp_error_set(err, 422, "invalid_event", field,
+                        "%s is %" PRId64 " ms, outside years 2000..2199", field, utc_ms);
+}
+
+static int need_same_id(const char *field, const char *payload_id, const char *aggregate_id,
+                        sp_error *err) {
+    if (strcmp(payload_id, aggregate_id) == 0) return 0;
+    return invalid(err, field, "%s differs from the envelope's aggregate_id \"%.40s\"",
+                   aggregate_id);
+}
+
+static int need_partner_code(const char *field, const char *code, sp_error *err) {
+    bool ok = strlen(code) == SP_PARTNER_CODE_LEN && code[0] >= '1' && code[0] <= '9';
+    for (size_t i = 1; ok && i < SP_PARTNER_CODE_LEN; i++) ok = code[i] >= '0' && code[i] <= '9';
+    if (ok && sp_luhn_valid(code)) return 0;
+    return invalid(err, field, "%s is not an 8-digit partner code with a Luhn check digit: "
+                   "\"%.40s\"", code);
+}
+
+/* ------------------------------------------------------------ ledger accounts */
+
+#define ACCOUNT_BYTES_MAX 96
+#define DELTAS_MAX (2 * SP_PROJECTION_POSTINGS_MAX)
+
+typedef struct ledger_delta {
+    char account[ACCOUNT_BYTES_MAX];
+    int64_t delta_cents;
+} ledger_delta;
+
+typedef struct ledger_deltas {
+    ledger_delta items[DELTAS_MAX];
+    size_t count;
+} ledger_deltas;
+
+/* "budget" | "pass:<uuid>:<category>" | "partner:<uuid>:owed" */
+static bool account_valid(const char *account) {
+    char id[SP_ID_LEN + 1];
+    if (strcmp(account, "budget") == 0) return true;
+    if (strncmp(account, "pass:", 5) == 0 && strlen(account) > 5 + SP_ID_LEN + 1) {
+        memcpy(id, account + 5, SP_ID_LEN);
+        id[SP_ID_LEN] = '\0';
+        return sp_id_valid(id) && account[5 + SP_ID_LEN] == ':' &&
+               sp_projection_category_valid(account + 5 + SP_ID_LEN + 1);
+    }
+    if (strncmp(account, "partner:", 8) == 0 && strlen(account) == 8 + SP_ID_LEN + 5) {
+        memcpy(id, account + 8, SP_ID_LEN);
+        id[SP_ID_LEN] = '\0';
+        return sp_id_valid(id) && strcmp(account + 8 + SP_ID_LEN, ":owed") == 0;
+    }
+    return false;
+}
+
+static int deltas_add(ledger_deltas *deltas, const char *account, int64_t delta_cents,
+                      sp_error *err) {
+    assert(strlen(account) < ACCOUNT_BYTES_MAX);
+    for (size_t i = 0; i < deltas->count; i++) {
+        ledger_delta *d = &deltas->items[i];
+        if (strcmp(d->account, account) != 0) continue;
+        if (!sp_money_add(d->delta_cents, delta_cents, &d->delta_cents))
+            return invalid(err, "postings", "%s overflow on account %.80s", account);
+        return 0;
+    }
+    assert(deltas->count < DELTAS_MAX);
+    ledger_delta *d = &deltas->items[deltas->count++];
+    snprintf(d->account, sizeof d->account, "%s", account);
+    d->delta_cents = delta_cents;
+    return 0;
+}
+
+/* The net effect of the postings on each account they name. */
+static int postings_net(Solipass__Ledger__Posting *const *postings, size_t count,
+                        ledger_deltas *net, sp_error *err) {
+    net->count = 0;
+    if (count > SP_PROJECTION_POSTINGS_MAX)
+        return sp_error_set(err, 422, "invalid_event", "postings", "postings: %zu, more than %d",
+                            count, SP_PROJECTION_POSTINGS_MAX);
+    for (size_t i = 0; i < count; i++) {
+        const Solipass__Ledger__Posting *p = postings[i];
+        if (!account_valid(p->debit_account))
+            return invalid(err, "postings", "%s: unknown debit account \"%.80s\"", p->debit_account);
+        if (!account_valid(p->credit_account))
+            return invalid(err, "postings", "%s: unknown credit account \"%.80s\"",
+                           p->credit_account);
+        if (strcmp(p->debit_account, p->credit_account) == 0)
+            return invalid(err, "postings", "%s: debit and credit are both \"%.80s\"",
+                           p->debit_account);
+        if (need_cents("postings.amount_cents", p->amount_cents, 1, err) != 0) return -1;
+        if (deltas_add(net, p->debit_account, -p->amount_cents, err) != 0) return -1;
+        if (deltas_add(net, p->credit_account, p->amount_cents, err) != 0) return -1;
+    }
+    return 0;
+}
+
+/* The postings must move exactly what the event says, nothing else. */
+static int postings_match(const ledger_deltas *net, const ledger_deltas *expected,
+                          sp_error *err) {
+    size_t nonzero = 0;
+    for (size_t i = 0; i < net->count; i++) {
+        const ledger_delta *d = &net->items[i];
+        if (d->delta_cents == 0) continue;
+        nonzero++;
+        bool found = false;
+        for (size_t j = 0; j < expected->count && !found; j++)
+            found = strcmp(expected->items[j].account, d->account) == 0 &&
+                    expected->items[j].delta_cents == d->delta_cents;
+        if (!found)
+            return invalid(err, "postings", "%s do not match the event's amount on \"%.80s\"",
+                           d->account);
+    }
+    if (nonzero != expected->count)
+        return invalid(err, "postings", "%s miss a movement the event describes%s", "");
+    return 0;
+}
+
+static void put_accounts(row_writer *w, const ledger_deltas *deltas) {
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0; i < deltas->count; i++)
+        writer_append(w, "%s\"%s\"", i ? "," : "", deltas->items[i].account);
+    writer_append(w, "}");
+    writer_end(w);
+}
+
+static void put_deltas(row_writer *w, const ledger_deltas *deltas) {
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0; i < deltas->count; i++)
+        writer_append(w, "%s%" PRId64, i ? "," : "", deltas->items[i].delta_cents);
+    writer_append(w, "}");
+    writer_end(w);
+}
+
+/* ------------------------------------------------------------ events */
+
+typedef struct build_ctx {
+    const Solipass__Envelope *env;
+    const sp_kafka_msg *msg;
+} build_ctx;
+
+static int undecodable_payload(sp_error *err, const char *type) {
+    return sp_error_set(err, 422, "undecodable", "payload", "the payload of a %s is not valid "
+                        "protobuf", type);
+}
+
+#define UNPACK(fn, ctx) fn(NULL, (ctx)->env->payload.len, (ctx)->env->payload.data)
+
+static int build_partner_created(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Accounts__PartnerCreated *m = UNPACK(solipass__accounts__partner_created__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_same_id("partner_id", m->partner_id, c->env->aggregate_id, err) != 0 ||
+        need_partner_code("partner_code", m->partner_code, err) != 0 ||
+        need_text("name", m->name, false, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
+        need_category("category", m->category, err) != 0)
+        goto done;
+    if (strcmp(m->category, "general") == 0) {
+        invalid(err, "category", "%s of a partner is never \"%s\"", "general");
+        goto done;
+    }
+    put_text(w, m->partner_id);
+    put_text(w, m->partner_code);
+    put_text(w, m->name);
+    put_text(w, m->category);
+    put_time(w, c->env->occurred_at_ms);
+    rc = 0;
+done:
+    solipass__accounts__partner_created__free_unpacked(m, NULL);
+    return rc;
+}
+
+static const char *role_name(Solipass__Accounts__Role role) {
+    switch (role) {
+    case SOLIPASS__ACCOUNTS__ROLE__ROLE_BACKOFFICE: return "backoffice";
+    case SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_ADMIN: return "partner_admin";
+    case SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_USER: return "partner_user";
+    case SOLIPASS__ACCOUNTS__ROLE__ROLE_BENEFICIARY: return "beneficiary";
+    case SOLIPASS__ACCOUNTS__ROLE__ROLE_FINANCE: return "finance";
+    default: return NULL;
+    }
+}
+
+/* Partner roles name their partner; only a beneficiary may name a pass. */
+static int need_user_links(const Solipass__Accounts__UserRegistered *m, sp_error *err) {
+    bool partner_role = m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_ADMIN ||
+                        m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_USER;
+    bool beneficiary = m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_BENEFICIARY;
+    if (partner_role) {
+        if (need_uuid("partner_id", m->partner_id, err) != 0) return -1;
+    } else if (m->partner_id[0] != '\0') {
+        return invalid(err, "partner_id", "%s is set for a %s", role_name(m->role));
+    }
+    if (beneficiary) {
+        if (need_uuid_or_empty("pass_id", m->pass_id, err) != 0) return -1;
+    } else if (m->pass_id[0] != '\0') {
+        return invalid(err, "pass_id", "%s is set for a %s", role_name(m->role));
+    }
+    return 0;
+}
+
+static int build_user_registered(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Accounts__UserRegistered *m = UNPACK(solipass__accounts__user_registered__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    const char *role = role_name(m->role);
+    if (need_uuid("user_id", m->user_id, err) != 0 ||
+        need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
+        need_text("email", m->email, false, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
+        need_text("password_hash", m->password_hash, true, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
+        need_text("full_name", m->full_name, true, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0)
+        goto done;
+    if (role == NULL) {
+        sp_error_set(err, 422, "invalid_event", "role", "role %d is not a known role", (int)m->role);
+        goto done;
+    }
+    if (need_user_links(m, err) != 0) goto done;
+    put_text(w, m->user_id);
+    put_text(w, m->email);
+    put_text(w, m->password_hash);
+    put_text(w, m->full_name);
+    put_text(w, role);
+    put_id_or_null(w, m->partner_id);
+    put_id_or_null(w, m->pass_id);
+    put_time(w, c->env->occurred_at_ms);
+    rc = 0;
+done:
+    solipass__accounts__user_registered__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int need_token_hash(const ProtobufCBinaryData *hash, sp_error *err) {
+    if (hash->len == SP_TOKEN_HASH_LEN) return 0;
+    return sp_error_set(err, 422, "invalid_event", "token_hash", "token_hash has %zu bytes, not %d",
+                        hash->len, SP_TOKEN_HASH_LEN);
+}
+
+static int build_session_started(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Accounts__SessionStarted *m = UNPACK(solipass__accounts__session_started__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_uuid("user_id", m->user_id, err) != 0 ||
+        need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
+        need_token_hash(&m->token_hash, err) != 0 ||
+        need_time("expires_at_ms", m->expires_at_ms, err) != 0)
+        goto done;
+    put_bytes(w, m->token_hash.data, m->token_hash.len);
+    put_text(w, m->user_id);
+    put_time(w, m->expires_at_ms);
+    rc = 0;
+done:
+    solipass__accounts__session_started__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_session_ended(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Accounts__SessionEnded *m = UNPACK(solipass__accounts__session_ended__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_uuid("user_id", m->user_id, err) != 0 ||
+        need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
+        need_token_hash(&m->token_hash, err) != 0)
+        goto done;
+    put_bytes(w, m->token_hash.data, m->token_hash.len);
+    put_text(w, m->user_id);
+    put_time(w, c->env->occurred_at_ms);
+    rc = 0;
+done:
+    solipass__accounts__session_ended__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* Recorded for the accounts service's own idempotence; no read model shows it. */
+static int build_accounts_rejected(const build_ctx *c, row_writer *w, sp_error *err) {
+    (void)w;
+    Solipass__Accounts__CommandRejected *m = UNPACK(solipass__accounts__command_rejected__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    solipass__accounts__command_rejected__free_unpacked(m, NULL);
+    return 0;
+}
+
+/* What every ledger event must satisfy: its pass is its aggregate. */
+static int need_ledger_event(const build_ctx *c, const char *pass_id, sp_error *err) {
+    if (need_uuid("pass_id", pass_id, err) != 0 ||
+        need_same_id("pass_id", pass_id, c->env->aggregate_id, err) != 0)
+        return -1;
+    if (c->env->aggregate_version < 1 || c->env->aggregate_version > (uint64_t)INT64_MAX)
+        return sp_error_set(err, 422, "invalid_event", "aggregate_version",
+                            "aggregate_version %" PRIu64 " of a ledger event is out of range",
+                            c->env->aggregate_version);
+    return 0;
+}
+
+static int need_envelope_specs(Solipass__Ledger__EnvelopeSpec *const *specs, size_t count,
+                               sp_error *err) {
+    if (count > SP_PROJECTION_ENVELOPES_MAX)
+        return sp_error_set(err, 422, "invalid_event", "envelopes", "envelopes: %zu, more than %d",
+                            count, SP_PROJECTION_ENVELOPES_MAX);
+    for (size_t i = 0; i < count; i++) {
+        sp_date date;
+        sp_error date_err;
+        if (need_category("envelopes.category", specs[i]->category, err) != 0) return -1;
+        if (specs[i]->end_date[0] != '\0' && sp_date_parse(specs[i]->end_date, &date, &date_err) != 0)
+            return invalid(err, "envelopes.end_date", "%s is not a YYYY-MM-DD date: \"%.40s\"",
+                           specs[i]->end_date);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(specs[i]->category, specs[j]->category) == 0)
+                return invalid(err, "envelopes.category", "%s \"%.40s\" appears twice",
+                               specs[i]->category);
+    }
+    return 0;
+}
+
+static void put_envelope_arrays(row_writer *w, Solipass__Ledger__EnvelopeSpec *const *specs,
+                                size_t count) {
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0; i < count; i++) writer_append(w, "%s\"%s\"", i ? "," : "", specs[i]->category);
+    writer_append(w, "}");
+    writer_end(w);
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0; i < count; i++)
+        writer_append(w, "%s%s", i ? "," : "", specs[i]->end_date[0] ? specs[i]->end_date : "NULL");
+    writer_append(w, "}");
+    writer_end(w);
+}
+
+static int build_pass_opened(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__PassOpened *m = UNPACK(solipass__ledger__pass_opened__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_ledger_event(c, m->pass_id, err) != 0 ||
+        need_uuid("beneficiary_id", m->beneficiary_id, err) != 0 ||
+        need_envelope_specs(m->envelopes, m->n_envelopes, err) != 0)
+        goto done;
+    if (c->env->aggregate_version != 1) {
+        sp_error_set(err, 422, "invalid_event", "aggregate_version",
+                     "a PassOpened has aggregate_version %" PRIu64 ", not 1",
+                     c->env->aggregate_version);
+        goto done;
+    }
+    put_text(w, m->pass_id);
+    put_text(w, m->beneficiary_id);
+    put_time(w, c->env->occurred_at_ms);
+    put_envelope_arrays(w, m->envelopes, m->n_envelopes);
+    rc = 0;
+done:
+    solipass__ledger__pass_opened__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* A movement of money on one envelope, in the shared parameter layout. */
+typedef struct movement {
+    const char *pass_id;
+    const char *category;
+    const char *operation_id;
+    const char *partner_id;          /* NULL except for a payment */
+    int64_t amount_cents;            /* >= 1, or >= 0 for an expiry */
+    int64_t envelope_balance_after_cents;
+    int64_t pass_balance_after_cents;
+    Solipass__Ledger__Posting *const *postings;
+    size_t posting_count;
+    ledger_deltas expected;          /* what the postings must add up to */
+} movement;
+
+static void expect(movement *mv, const char *account, int64_t delta_cents) {
+    assert(mv->expected.count < DELTAS_MAX);
+    ledger_delta *d = &mv->expected.items[mv->expected.count++];
+    int n = snprintf(d->account, sizeof d->account, "%s", account);
+    assert(n > 0 && (size_t)n < sizeof d->account);
+    (void)n;
+    d->delta_cents = delta_cents;
+}
+
+static void envelope_account(const movement *mv, char out[ACCOUNT_BYTES_MAX]) {
+    int n = snprintf(out, ACCOUNT_BYTES_MAX, "pass:%s:%s", mv->pass_id, mv->category);
+    assert(n > 0 && n < ACCOUNT_BYTES_MAX);
+    (void)n;
+}
+
+static int put_movement(const build_ctx *c, const movement *mv, row_writer *w, sp_error *err) {
+    ledger_deltas net;
+    if (need_ledger_event(c, mv->pass_id, err) != 0 ||
+        need_uuid("operation_id", mv->operation_id, err) != 0 ||
+        need_category("category", mv->category, err) != 0 ||
+        need_cents("envelope_balance_after_cents", mv->envelope_balance_after_cents, 0, err) != 0 ||
+        need_cents("pass_balance_after_cents", mv->pass_balance_after_cents, 0, err) != 0 ||
+        postings_net(mv->postings, mv->posting_count, &net, err) != 0 ||
+        postings_match(&net, &mv->expected, err) != 0)
+        return -1;
+    put_text(w, mv->pass_id);
+    put_int(w, (int64_t)c->env->aggregate_version);
+    put_time(w, c->env->occurred_at_ms);
+    put_text(w, mv->category);
+    put_int(w, mv->envelope_balance_after_cents);
+    put_int(w, mv->pass_balance_after_cents);
+    put_text(w, mv->operation_id);
+    put_int(w, mv->amount_cents);
+    put_text(w, c->env->command_id);
+    put_text(w, c->msg->topic);
+    put_int(w, c->msg->partition);
+    put_int(w, c->msg->offset);
+    put_accounts(w, &mv->expected);
+    put_deltas(w, &mv->expected);
+    if (mv->partner_id != NULL) put_text(w, mv->partner_id);
+    else put_null(w);
+    assert(w->row->param_count == SP_PROJECTION_MOVEMENT_PARAM_COUNT);
+    return 0;
+}
+
+static int build_pass_credited(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__PassCredited *m = UNPACK(solipass__ledger__pass_credited__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    movement mv = {.pass_id = m->pass_id, .category = m->category,
+                   .operation_id = m->operation_id, .amount_cents = m->amount_cents,
+                   .envelope_balance_after_cents = m->envelope_balance_after_cents,
+                   .pass_balance_after_cents = m->pass_balance_after_cents,
+                   .postings = m->postings, .posting_count = m->n_postings};
+    char account[ACCOUNT_BYTES_MAX];
+    if (need_cents("amount_cents", m->amount_cents, 1, err) != 0 ||
+        need_uuid("pass_id", m->pass_id, err) != 0 || need_category("category", m->category, err) != 0)
+        goto done;
+    envelope_account(&mv, account);
+    expect(&mv, "budget", -m->amount_cents);
+    expect(&mv, account, m->amount_cents);
+    rc = put_movement(c, &mv, w, err);
+done:
+    solipass__ledger__pass_credited__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_payment_accepted(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__PaymentAccepted *m = UNPACK(solipass__ledger__payment_accepted__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    movement mv = {.pass_id = m->pass_id, .category = m->category,
+                   .operation_id = m->operation_id, .partner_id = m->partner_id,
+                   .amount_cents = m->amount_cents,
+                   .envelope_balance_after_cents = m->envelope_balance_after_cents,
+                   .pass_balance_after_cents = m->pass_balance_after_cents,
+                   .postings = m->postings, .posting_count = m->n_postings};
+    char account[ACCOUNT_BYTES_MAX], owed[ACCOUNT_BYTES_MAX];
+    if (need_cents("amount_cents", m->amount_cents, 1, err) != 0 ||
+        need_uuid("pass_id", m->pass_id, err) != 0 || need_category("category", m->category, err) != 0 ||
+        need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_partner_code("partner_code", m->partner_code, err) != 0 ||
+        need_uuid_or_empty("beneficiary_id", m->beneficiary_id, err) != 0)
+        goto done;
+    envelope_account(&mv, account);
+    snprintf(owed, sizeof owed, "partner:%s:owed", m->partner_id);
+    expect(&mv, account, -m->amount_cents);
+    expect(&mv, owed, m->amount_cents);
+    rc = put_movement(c, &mv, w, err);
+done:
+    solipass__ledger__payment_accepted__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_envelope_expired(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__EnvelopeExpired *m = UNPACK(solipass__ledger__envelope_expired__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    sp_date date;
+    movement mv = {.pass_id = m->pass_id, .category = m->category,
+                   .operation_id = m->operation_id, .amount_cents = m->returned_cents,
+                   .envelope_balance_after_cents = 0,
+                   .pass_balance_after_cents = m->pass_balance_after_cents,
+                   .postings = m->postings, .posting_count = m->n_postings};
+    char account[ACCOUNT_BYTES_MAX];
+    if (need_cents("returned_cents", m->returned_cents, 0, err) != 0 ||
+        need_uuid("pass_id", m->pass_id, err) != 0 || need_category("category", m->category, err) != 0)
+        goto done;
+    if (sp_date_parse(m->end_date, &date, err) != 0) {
+        invalid(err, "end_date", "%s is not a YYYY-MM-DD date: \"%.40s\"", m->end_date);
+        goto done;
+    }
+    envelope_account(&mv, account);
+    if (m->returned_cents > 0) {
+        expect(&mv, account, -m->returned_cents);
+        expect(&mv, "budget", m->returned_cents);
+    }
+    rc = put_movement(c, &mv, w, err);
+done:
+    solipass__ledger__envelope_expired__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_ledger_rejected(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__CommandRejected *m = UNPACK(solipass__ledger__command_rejected__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_ledger_event(c, m->pass_id, err) != 0) goto done;
+    put_text(w, m->pass_id);
+    put_int(w, (int64_t)c->env->aggregate_version);
+    put_time(w, c->env->occurred_at_ms);
+    rc = 0;
+done:
+    solipass__ledger__command_rejected__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+typedef int (*build_fn)(const build_ctx *c, row_writer *w, sp_error *err);
+
+typedef struct event_type {
+    const char *type;
+    const char *topic;
+    sp_projection_event_kind kind;
+    bool versioned;
+    const sp_projection_statement *statement;   /* NULL: changes no read model */
+    build_fn build;
+} event_type;
+
+/* Statement names are the prepared statements' names on every connection. */
+const sp_projection_statement sp_projection_statements[] = {
+    {"sp_partner_created", partner_created_sql, 5},
+    {"sp_user_registered", user_registered_sql, 8},
+    {"sp_session_started", session_started_sql, 3},
+    {"sp_session_ended", session_ended_sql, 3},
+    {"sp_pass_opened", pass_opened_sql, 5},
+    {"sp_pass_credited", pass_credited_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT},
+    {"sp_payment_accepted", payment_accepted_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT},
+    {"sp_envelope_expired", envelope_expired_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT},
+    {"sp_ledger_rejected", ledger_rejected_sql, 3},
+    {SP_PROJECTION_OFFSET_UPSERT_STATEMENT, offset_upsert_sql, 3},
+};
+const size_t sp_projection_statement_count =
+    sizeof sp_projection_statements / sizeof sp_projection_statements[0];
+
+#define STATEMENT(i) (&sp_projection_statements[i])
+
+static const event_type event_types[] = {
+    {"accounts.PartnerCreated.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_PARTNER_CREATED, false,
+     STATEMENT(0), build_partner_created},
+    {"accounts.UserRegistered.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_USER_REGISTERED, false,
+     STATEMENT(1), build_user_registered},
+    {"accounts.SessionStarted.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_SESSION_STARTED, false,
+     STATEMENT(2), build_session_started},
+    {"accounts.SessionEnded.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_SESSION_ENDED, false,
+     STATEMENT(3), build_session_ended},
+    {"accounts.CommandRejected.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_ACCOUNTS_REJECTED, false,
+     NULL, build_accounts_rejected},
+    {"ledger.PassOpened.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_PASS_OPENED, true, STATEMENT(4),
+     build_pass_opened},
+    {"ledger.PassCredited.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_PASS_CREDITED, true,
+     STATEMENT(5), build_pass_credited},
+    {"ledger.PaymentAccepted.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_PAYMENT_ACCEPTED, true,
+     STATEMENT(6), build_payment_accepted},
+    {"ledger.EnvelopeExpired.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_ENVELOPE_EXPIRED, true,
+     STATEMENT(7), build_envelope_expired},
+    {"ledger.CommandRejected.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_LEDGER_REJECTED, true,
+     STATEMENT(8), build_ledger_rejected},
+};
+
+static const event_type *event_type_find(const char *type) {
+    for (size_t i = 0; i < sizeof event_types / sizeof event_types[0]; i++)
+        if (strcmp(event_types[i].type, type) == 0) return &event_types[i];
+    return NULL;
+}
+
+/* The envelope checks that do not depend on the type. */
+static int need_envelope(const Solipass__Envelope *env, const sp_kafka_msg *msg,
+                         const event_type **type_out, sp_error *err) {
+    const event_type *type = event_type_find(env->type);
+    if (type == NULL)
+        return sp_error_set(err, 422, "unknown_type", "type", "unknown event type \"%.60s\"",
+                            env->type);
+    if (strcmp(type->topic, msg->topic) != 0)
+        return sp_error_set(err, 422, "wrong_topic", "type", "a %s does not belong on %.60s",
+                            type->type, msg->topic);
+    if (need_time("occurred_at_ms", env->occurred_at_ms, err) != 0 ||
+        need_text("command_id", env->command_id, true, SP_PROJECTION_COMMAND_ID_BYTES_MAX, err) != 0)
+        return -1;
+    *type_out = type;
+    return 0;
+}
+
+int sp_projection_row_build(const sp_kafka_msg *msg, char *buf, size_t buf_size,
+                            sp_projection_row *row, sp_error *err) {
+    assert(msg != NULL && msg->topic != NULL && buf != NULL && buf_size > 0 && row != NULL);
+    memset(row, 0, sizeof *row);
+    if (msg->value == NULL || msg->value_len == 0)
+        return sp_error_set(err, 422, "undecodable", "", "empty message (no envelope)");
+    sp_error unpack_err;
+    Solipass__Envelope *env = sp_envelope_unpack(msg->value, msg->value_len, &unpack_err);
+    if (env == NULL)
+        return sp_error_set(err, 422, "undecodable", unpack_err.field, "envelope: %s",
+                            unpack_err.message);
+    int rc = -1;
+    const event_type *type = NULL;
+    if (need_envelope(env, msg, &type, err) != 0) goto done;
+    row_writer w = {.buf = buf, .size = buf_size, .row = row};
+    build_ctx c = {.env = env, .msg = msg};
+    if (type->build(&c, &w, err) != 0) goto done;
+    if (w.overflow) {
+        sp_error_set(err, 422, "too_large", "", "the parameters of this %s exceed %zu bytes",
+                     type->type, buf_size);
+        goto done;
+    }
+    assert(row->param_count == (type->statement ? type->statement->param_count : 0));
+    row->kind = type->kind;
+    row->type = type->type;
+    row->versioned = type->versioned;
+    row->sql = type->statement ? type->statement->sql : NULL;
+    row->statement = type->statement ? type->statement->name : NULL;
+    rc = 0;
+done:
+    if (rc != 0) memset(row, 0, sizeof *row);
+    solipass__envelope__free_unpacked(env, NULL);
+    return rc;
+}

@@ -1,0 +1,139 @@
+/* projection_rows.h - the pure half of the projection service: one log
+ * message in, one parameterized SQL statement out, or the precise reason why
+ * the message is poison.
+ *
+ * No I/O here: decoding the envelope and its payload, validating every field
+ * (ids, amounts, categories, dates, postings), and formatting the statement's
+ * text parameters. The decision "poison or not" is taken here, before any SQL
+ * is sent, so that a bad message never aborts a batch transaction.
+ *
+ * Every statement returns one row with one bigint column: 1 when the event
+ * changed the read model, 0 when it was skipped (already applied, or for a
+ * ledger event, not the pass's next aggregate version).
+ *
+ * Memory: sp_projection_row_build() writes every parameter string into the
+ * caller's buffer; row->params point into it and row->sql, row->statement and
+ * row->type point to static constants. Nothing is allocated that outlives
+ * the call. */
+#ifndef SP_PROJECTION_ROWS_H
+#define SP_PROJECTION_ROWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "sp_envelope.h"
+#include "sp_error.h"
+#include "sp_kafka.h"
+
+#define SP_PROJECTION_PARAMS_MAX 16
+/* Parameters are the payload's strings plus fixed-size numbers, arrays and
+ * hex: twice the largest envelope bounds them with room to spare. */
+#define SP_PROJECTION_ROW_BYTES_MAX (2 * SP_ENVELOPE_BYTES_MAX + 8192)
+#define SP_PROJECTION_ENVELOPES_MAX 32      /* envelopes of one pass */
+#define SP_PROJECTION_POSTINGS_MAX 8        /* postings of one event */
+#define SP_PROJECTION_TEXT_BYTES_MAX 1024   /* names, e-mails, password hashes */
+#define SP_PROJECTION_COMMAND_ID_BYTES_MAX 128
+
+typedef enum {
+    SP_PROJECTION_PARTNER_CREATED,
+    SP_PROJECTION_USER_REGISTERED,
+    SP_PROJECTION_SESSION_STARTED,
+    SP_PROJECTION_SESSION_ENDED,
+    SP_PROJECTION_ACCOUNTS_REJECTED,     /* changes no read model */
+    SP_PROJECTION_PASS_OPENED,
+    SP_PROJECTION_PASS_CREDITED,
+    SP_PROJECTION_PAYMENT_ACCEPTED,
+    SP_PROJECTION_ENVELOPE_EXPIRED,
+    SP_PROJECTION_LEDGER_REJECTED,
+} sp_projection_event_kind;
+
+/* Parameter positions (1-based, as in the SQL) shared by the three ledger
+ * movements (PassCredited, PaymentAccepted, EnvelopeExpired):
+ *   $1 pass_id  $2 aggregate_version  $3 occurred_at  $4 category
+ *   $5 envelope balance after (0 for an expiry)  $6 pass balance after
+ *   $7 operation_id  $8 amount (returned_cents for an expiry)  $9 command_id
+ *   $10 source topic  $11 source partition  $12 source offset
+ *   $13 ledger accounts (text[])  $14 their net deltas in cents (bigint[])
+ *   $15 partner_id (NULL except for a payment)
+ * The others:
+ *   PartnerCreated   $1 partner_id $2 partner_code $3 name $4 category $5 created_at
+ *   UserRegistered   $1 user_id $2 email $3 password_hash $4 full_name $5 role
+ *                    $6 partner_id|NULL $7 pass_id|NULL $8 created_at
+ *   SessionStarted   $1 token_hash (bytea hex) $2 user_id $3 expires_at
+ *   SessionEnded     $1 token_hash $2 user_id $3 ended_at
+ *   PassOpened       $1 pass_id $2 beneficiary_id $3 opened_at
+ *                    $4 categories (text[]) $5 end dates (date[], NULL = none)
+ *   ledger CommandRejected  $1 pass_id $2 aggregate_version $3 occurred_at
+ * Instants are ISO 8601 UTC with milliseconds, from the envelope's
+ * occurred_at_ms (never the wall clock: a rebuild yields the same rows). */
+#define SP_PROJECTION_MOVEMENT_PARAM_COUNT 15
+
+typedef struct sp_projection_row {
+    sp_projection_event_kind kind;
+    const char *type;           /* the envelope type, a static string */
+    bool versioned;             /* a ledger event: 0 rows means "not the next version" */
+    const char *sql;            /* NULL when the event changes no read model */
+    const char *statement;      /* the name sql is prepared under (see below) */
+    int param_count;
+    const char *params[SP_PROJECTION_PARAMS_MAX];   /* NULL = SQL NULL */
+} sp_projection_row;
+
+/* Decode and validate msg (topic, partition, offset and value are used) and
+ * fill row, its parameters written into buf. Returns 0, or -1 when the
+ * message is poison: err->code is a stable reason ("undecodable",
+ * "unknown_type", "invalid_event", "wrong_topic", "too_large") and
+ * err->message says which field and why. */
+int sp_projection_row_build(const sp_kafka_msg *msg, char *buf, size_t buf_size,
+                            sp_projection_row *row, sp_error *err);
+
+/* ------------------------------------------------------------ fixed SQL */
+
+/* Every statement a row or the offsets use, to prepare once per connection
+ * (parsed and planned once, not once per event). */
+typedef struct sp_projection_statement {
+    const char *name;
+    const char *sql;
+    int param_count;
+} sp_projection_statement;
+extern const sp_projection_statement sp_projection_statements[];
+extern const size_t sp_projection_statement_count;
+#define SP_PROJECTION_OFFSET_UPSERT_STATEMENT "sp_offset_upsert"
+
+/* $1 topic, $2 partition, $3 next offset: the consumer is 'projection'. */
+extern const char *const sp_projection_offset_upsert_sql;
+/* Stored offsets of the consumer: rows (topic, partition, next_offset). */
+extern const char *const sp_projection_offsets_select_sql;
+/* One statement emptying every read model (schema_migrations untouched). */
+extern const char *const sp_projection_truncate_sql;
+extern const char *const sp_projection_offsets_delete_sql;
+
+/* The read-model tables and the primary key that orders their checksum. */
+typedef struct sp_projection_table {
+    const char *name;
+    const char *order_by;
+} sp_projection_table;
+extern const sp_projection_table sp_projection_tables[];
+extern const size_t sp_projection_table_count;
+
+/* The checksum query of one table (one row, one text column: the md5 of its
+ * rows as text in primary-key order; md5('') for an empty table). out must
+ * hold SP_PROJECTION_SQL_BYTES_MAX bytes. */
+#define SP_PROJECTION_SQL_BYTES_MAX 512
+void sp_projection_checksum_sql(const sp_projection_table *table, char *out, size_t out_size);
+
+/* ------------------------------------------------------------ pure helpers */
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ"; out must hold SP_PROJECTION_TIME_LEN + 1.
+ * Only for instants validated by sp_projection_time_valid(). */
+#define SP_PROJECTION_TIME_LEN 24
+bool sp_projection_time_valid(int64_t utc_ms);   /* 2000-01-01 <= t < 2200-01-01 */
+void sp_projection_time_format(int64_t utc_ms, char *out);
+
+/* Strict UTF-8 (no overlong forms, no surrogates) without control
+ * characters (C0, DEL), at most bytes_max bytes. */
+bool sp_projection_text_valid(const char *s, size_t bytes_max);
+
+/* ^[a-z][a-z0-9_]{1,31}$ */
+bool sp_projection_category_valid(const char *s);
+
+#endif

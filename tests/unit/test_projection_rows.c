@@ -1,0 +1,572 @@
+/* test_projection_rows.c - the projection's pure layer: each event type maps
+ * to its statement and parameters, a poison message is refused with a
+ * reason before any SQL, and the position rules guard against a hole in a
+ * read model. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <sodium.h>
+#include "accounts.pb-c.h"
+#include "ledger.pb-c.h"
+#include "projection/projection_positions.h"
+#include "projection/projection_rows.h"
+#include "sp_id.h"
+
+#define PASS_ID "3b1f6c2e-8d4a-4c5e-9f10-2a3b4c5d6e7f"
+#define OTHER_ID "0a9b8c7d-6e5f-4a3b-8c1d-0e9f8a7b6c5d"
+#define PARTNER_ID "5d4c3b2a-1f0e-4d9c-ab8a-7f6e5d4c3b2a"
+#define USER_ID "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918"
+#define OPERATION_ID "9a8b7c6d-5e4f-4321-b0a9-8b7c6d5e4f32"
+#define T_MS INT64_C(1795773600123)          /* 2026-11-27T10:00:00.123Z */
+#define T_TEXT "2026-11-27T10:00:00.123Z"
+#define ENVELOPE_ACCOUNT "pass:" PASS_ID ":general"
+#define OWED_ACCOUNT "partner:" PARTNER_ID ":owed"
+
+/* A packed message, as the consumer would hand it over. */
+typedef struct fixture {
+    uint8_t *value;
+    size_t value_len;
+    sp_kafka_msg msg;
+    char buf[SP_PROJECTION_ROW_BYTES_MAX];
+    sp_projection_row row;
+    sp_error err;
+} fixture;
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    free(f->value);
+    free(f);
+    return 0;
+}
+
+static void pack(fixture *f, const char *topic, const char *type, const char *aggregate_id,
+                 uint64_t version, const ProtobufCMessage *payload) {
+    sp_envelope_meta meta = {.type = type, .aggregate_id = aggregate_id,
+                             .aggregate_version = version, .occurred_at_ms = T_MS,
+                             .command_id = "key-1", .causation_id = "", .reply_to = "",
+                             .actor_id = USER_ID};
+    sp_error err;
+    free(f->value);
+    f->value = NULL;
+    assert_int_equal(sp_envelope_pack(&meta, payload, &f->value, &f->value_len, NULL, &err), 0);
+    f->msg = (sp_kafka_msg){.topic = topic, .partition = 3, .offset = 41, .value = f->value,
+                            .value_len = f->value_len};
+}
+
+static int build(fixture *f) {
+    sp_error_clear(&f->err);
+    return sp_projection_row_build(&f->msg, f->buf, sizeof f->buf, &f->row, &f->err);
+}
+
+static void assert_poison(fixture *f, const char *code, const char *field) {
+    assert_int_equal(build(f), -1);
+    assert_string_equal(f->err.code, code);
+    if (field != NULL) assert_string_equal(f->err.field, field);
+    assert_null(f->row.sql);
+}
+
+static void assert_param(const fixture *f, int position, const char *expected) {
+    assert_true(position >= 1 && position <= f->row.param_count);
+    if (expected == NULL) assert_null(f->row.params[position - 1]);
+    else assert_string_equal(f->row.params[position - 1], expected);
+}
+
+static void partner_code(char out[SP_PARTNER_CODE_LEN + 1]) {
+    memcpy(out, "4820193", 7);
+    out[7] = sp_luhn_check_digit("4820193");
+    out[8] = '\0';
+}
+
+/* ------------------------------------------------------------ accounts events */
+
+static void test_partner_created(void **state) {
+    fixture *f = *state;
+    char code[SP_PARTNER_CODE_LEN + 1];
+    partner_code(code);
+    Solipass__Accounts__PartnerCreated m = SOLIPASS__ACCOUNTS__PARTNER_CREATED__INIT;
+    m.partner_id = PARTNER_ID;
+    m.partner_code = code;
+    m.name = "Club de lecture \xc3\xa9t\xc3\xa9";
+    m.category = "culture";
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerCreated.v1", PARTNER_ID, 1, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_int_equal(f->row.kind, SP_PROJECTION_PARTNER_CREATED);
+    assert_false(f->row.versioned);
+    assert_non_null(strstr(f->row.sql, "INSERT INTO partners"));
+    assert_int_equal(f->row.param_count, 5);
+    assert_param(f, 1, PARTNER_ID);
+    assert_param(f, 2, code);
+    assert_param(f, 3, "Club de lecture \xc3\xa9t\xc3\xa9");
+    assert_param(f, 4, "culture");
+    assert_param(f, 5, T_TEXT);
+
+    m.category = "general";   /* a partner's category is never "general" */
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerCreated.v1", PARTNER_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "category");
+    m.category = "culture";
+    code[7] = code[7] == '9' ? '0' : (char)(code[7] + 1);   /* wrong check digit */
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerCreated.v1", PARTNER_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "partner_code");
+}
+
+static void test_user_registered(void **state) {
+    fixture *f = *state;
+    Solipass__Accounts__UserRegistered m = SOLIPASS__ACCOUNTS__USER_REGISTERED__INIT;
+    m.user_id = USER_ID;
+    m.email = "admin@club.example";
+    m.password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA";
+    m.full_name = "Ada Admin";
+    m.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_ADMIN;
+    m.partner_id = PARTNER_ID;
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRegistered.v1", USER_ID, 1, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_int_equal(f->row.param_count, 8);
+    assert_param(f, 1, USER_ID);
+    assert_param(f, 2, "admin@club.example");
+    assert_param(f, 5, "partner_admin");
+    assert_param(f, 6, PARTNER_ID);
+    assert_param(f, 7, NULL);                 /* no pass: SQL NULL, not "" */
+    assert_param(f, 8, T_TEXT);
+
+    m.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_BENEFICIARY;
+    m.partner_id = "";
+    m.pass_id = PASS_ID;
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRegistered.v1", USER_ID, 1, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_param(f, 5, "beneficiary");
+    assert_param(f, 6, NULL);
+    assert_param(f, 7, PASS_ID);
+
+    m.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_UNSPECIFIED;
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRegistered.v1", USER_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "role");
+    m.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_USER;   /* without its partner */
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRegistered.v1", USER_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "partner_id");
+    m.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_BACKOFFICE;
+    m.pass_id = "";
+    m.full_name = "bad \xff byte";
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRegistered.v1", USER_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "full_name");
+    m.full_name = "Ada";
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRegistered.v1", OTHER_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "user_id");     /* not its own aggregate */
+}
+
+static void test_sessions(void **state) {
+    fixture *f = *state;
+    uint8_t hash[SP_TOKEN_HASH_LEN];
+    for (size_t i = 0; i < sizeof hash; i++) hash[i] = (uint8_t)(0xa0 + i);
+    Solipass__Accounts__SessionStarted started = SOLIPASS__ACCOUNTS__SESSION_STARTED__INIT;
+    started.user_id = USER_ID;
+    started.token_hash = (ProtobufCBinaryData){.len = sizeof hash, .data = hash};
+    started.expires_at_ms = T_MS + 3600000;
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.SessionStarted.v1", USER_ID, 2, &started.base);
+    assert_int_equal(build(f), 0);
+    assert_int_equal(f->row.param_count, 3);
+    assert_param(f, 1, "\\xa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf");
+    assert_param(f, 2, USER_ID);
+    assert_param(f, 3, "2026-11-27T11:00:00.123Z");
+
+    Solipass__Accounts__SessionEnded ended = SOLIPASS__ACCOUNTS__SESSION_ENDED__INIT;
+    ended.user_id = USER_ID;
+    ended.token_hash = (ProtobufCBinaryData){.len = sizeof hash, .data = hash};
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.SessionEnded.v1", USER_ID, 3, &ended.base);
+    assert_int_equal(build(f), 0);
+    assert_non_null(strstr(f->row.sql, "ended_at IS NULL"));
+    assert_param(f, 3, T_TEXT);
+
+    ended.token_hash.len = 16;
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.SessionEnded.v1", USER_ID, 3, &ended.base);
+    assert_poison(f, "invalid_event", "token_hash");
+}
+
+static void test_accounts_rejection_changes_nothing(void **state) {
+    fixture *f = *state;
+    Solipass__Accounts__CommandRejected m = SOLIPASS__ACCOUNTS__COMMAND_REJECTED__INIT;
+    m.command_type = "accounts.CreatePartner.v1";
+    m.code = "email_taken";
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.CommandRejected.v1", USER_ID, 4, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_null(f->row.sql);
+    assert_int_equal(f->row.param_count, 0);
+}
+
+/* ------------------------------------------------------------ ledger events */
+
+static void test_pass_opened(void **state) {
+    fixture *f = *state;
+    Solipass__Ledger__EnvelopeSpec general = SOLIPASS__LEDGER__ENVELOPE_SPEC__INIT;
+    Solipass__Ledger__EnvelopeSpec sport = SOLIPASS__LEDGER__ENVELOPE_SPEC__INIT;
+    general.category = "general";
+    sport.category = "sport";
+    sport.end_date = "2026-12-31";
+    Solipass__Ledger__EnvelopeSpec *specs[] = {&general, &sport};
+    Solipass__Ledger__PassOpened m = SOLIPASS__LEDGER__PASS_OPENED__INIT;
+    m.pass_id = PASS_ID;
+    m.beneficiary_id = USER_ID;
+    m.n_envelopes = 2;
+    m.envelopes = specs;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassOpened.v1", PASS_ID, 1, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_true(f->row.versioned);
+    assert_int_equal(f->row.param_count, 5);
+    assert_param(f, 1, PASS_ID);
+    assert_param(f, 2, USER_ID);
+    assert_param(f, 3, T_TEXT);
+    assert_param(f, 4, "{\"general\",\"sport\"}");
+    assert_param(f, 5, "{NULL,2026-12-31}");
+
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassOpened.v1", PASS_ID, 2, &m.base);
+    assert_poison(f, "invalid_event", "aggregate_version");
+    sport.end_date = "2026-02-30";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassOpened.v1", PASS_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "envelopes.end_date");
+    sport.end_date = "";
+    sport.category = "general";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassOpened.v1", PASS_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "envelopes.category");
+    sport.category = "Sport";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassOpened.v1", PASS_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "envelopes.category");
+}
+
+static void test_pass_credited(void **state) {
+    fixture *f = *state;
+    Solipass__Ledger__Posting posting = SOLIPASS__LEDGER__POSTING__INIT;
+    posting.debit_account = "budget";
+    posting.credit_account = ENVELOPE_ACCOUNT;
+    posting.amount_cents = 5000;
+    Solipass__Ledger__Posting *postings[] = {&posting};
+    Solipass__Ledger__PassCredited m = SOLIPASS__LEDGER__PASS_CREDITED__INIT;
+    m.operation_id = OPERATION_ID;
+    m.pass_id = PASS_ID;
+    m.category = "general";
+    m.amount_cents = 5000;
+    m.envelope_balance_after_cents = 7000;
+    m.pass_balance_after_cents = 9000;
+    m.n_postings = 1;
+    m.postings = postings;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassCredited.v1", PASS_ID, 3, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_int_equal(f->row.kind, SP_PROJECTION_PASS_CREDITED);
+    assert_int_equal(f->row.param_count, SP_PROJECTION_MOVEMENT_PARAM_COUNT);
+    assert_non_null(strstr(f->row.sql, "version = $2::bigint - 1"));
+    assert_string_equal(f->row.statement, "sp_pass_credited");
+    assert_non_null(strstr(f->row.sql, "'credit'"));
+    const char *expected[] = {PASS_ID, "3", T_TEXT, "general", "7000", "9000", OPERATION_ID,
+                              "5000", "key-1", SP_TOPIC_LEDGER_EVENTS, "3", "41",
+                              "{\"budget\",\"" ENVELOPE_ACCOUNT "\"}", "{-5000,5000}", NULL};
+    for (int i = 0; i < SP_PROJECTION_MOVEMENT_PARAM_COUNT; i++) assert_param(f, i + 1, expected[i]);
+
+    posting.amount_cents = 4999;                       /* postings disagree with the event */
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassCredited.v1", PASS_ID, 3, &m.base);
+    assert_poison(f, "invalid_event", "postings");
+    posting.amount_cents = 5000;
+    m.pass_balance_after_cents = -1;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassCredited.v1", PASS_ID, 3, &m.base);
+    assert_poison(f, "invalid_event", "pass_balance_after_cents");
+    m.pass_balance_after_cents = 9000;
+    m.amount_cents = 0;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassCredited.v1", PASS_ID, 3, &m.base);
+    assert_poison(f, "invalid_event", "amount_cents");
+    m.amount_cents = 5000;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassCredited.v1", PASS_ID, 0, &m.base);
+    assert_poison(f, "invalid_event", "aggregate_version");
+}
+
+static void test_payment_accepted(void **state) {
+    fixture *f = *state;
+    char code[SP_PARTNER_CODE_LEN + 1];
+    partner_code(code);
+    Solipass__Ledger__Posting posting = SOLIPASS__LEDGER__POSTING__INIT;
+    posting.debit_account = ENVELOPE_ACCOUNT;
+    posting.credit_account = OWED_ACCOUNT;
+    posting.amount_cents = 1250;
+    Solipass__Ledger__Posting *postings[] = {&posting};
+    Solipass__Ledger__PaymentAccepted m = SOLIPASS__LEDGER__PAYMENT_ACCEPTED__INIT;
+    m.operation_id = OPERATION_ID;
+    m.pass_id = PASS_ID;
+    m.partner_id = PARTNER_ID;
+    m.partner_code = code;
+    m.category = "general";
+    m.amount_cents = 1250;
+    m.envelope_balance_after_cents = 0;
+    m.pass_balance_after_cents = 750;
+    m.n_postings = 1;
+    m.postings = postings;
+    m.beneficiary_id = USER_ID;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PaymentAccepted.v1", PASS_ID, 4, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_non_null(strstr(f->row.sql, "UPDATE partners SET owed_cents = owed_cents + $8"));
+    assert_param(f, 2, "4");
+    assert_param(f, 5, "0");
+    assert_param(f, 6, "750");
+    assert_param(f, 8, "1250");
+    assert_param(f, 13, "{\"" ENVELOPE_ACCOUNT "\",\"" OWED_ACCOUNT "\"}");
+    assert_param(f, 14, "{-1250,1250}");
+    assert_param(f, 15, PARTNER_ID);
+
+    posting.credit_account = "partner:" OTHER_ID ":owed";   /* pays someone else */
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PaymentAccepted.v1", PASS_ID, 4, &m.base);
+    assert_poison(f, "invalid_event", "postings");
+    posting.credit_account = "cash";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PaymentAccepted.v1", PASS_ID, 4, &m.base);
+    assert_poison(f, "invalid_event", "postings");
+    posting.credit_account = OWED_ACCOUNT;
+    m.partner_id = "not-a-uuid";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PaymentAccepted.v1", PASS_ID, 4, &m.base);
+    assert_poison(f, "invalid_event", "partner_id");
+}
+
+static void test_envelope_expired(void **state) {
+    fixture *f = *state;
+    Solipass__Ledger__EnvelopeExpired m = SOLIPASS__LEDGER__ENVELOPE_EXPIRED__INIT;
+    m.operation_id = OPERATION_ID;
+    m.pass_id = PASS_ID;
+    m.category = "general";
+    m.end_date = "2026-11-26";
+    m.returned_cents = 0;
+    m.pass_balance_after_cents = 300;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.EnvelopeExpired.v1", PASS_ID, 5, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_non_null(strstr(f->row.sql, "expired = true"));
+    assert_non_null(strstr(f->row.sql, "'expiry'"));
+    assert_param(f, 5, "0");
+    assert_param(f, 8, "0");
+    assert_param(f, 13, "{}");      /* nothing returned: no posting */
+    assert_param(f, 14, "{}");
+
+    Solipass__Ledger__Posting posting = SOLIPASS__LEDGER__POSTING__INIT;
+    posting.debit_account = ENVELOPE_ACCOUNT;
+    posting.credit_account = "budget";
+    posting.amount_cents = 700;
+    Solipass__Ledger__Posting *postings[] = {&posting};
+    m.returned_cents = 700;
+    m.n_postings = 1;
+    m.postings = postings;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.EnvelopeExpired.v1", PASS_ID, 5, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_param(f, 8, "700");
+    assert_param(f, 14, "{-700,700}");
+
+    m.n_postings = 0;                /* money returned without its posting */
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.EnvelopeExpired.v1", PASS_ID, 5, &m.base);
+    assert_poison(f, "invalid_event", "postings");
+}
+
+static void test_ledger_rejection_bumps_the_version(void **state) {
+    fixture *f = *state;
+    Solipass__Ledger__CommandRejected m = SOLIPASS__LEDGER__COMMAND_REJECTED__INIT;
+    m.pass_id = PASS_ID;
+    m.command_type = "ledger.Pay.v1";
+    m.code = "insufficient_funds";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.CommandRejected.v1", PASS_ID, 6, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_true(f->row.versioned);
+    assert_int_equal(f->row.param_count, 3);
+    assert_param(f, 1, PASS_ID);
+    assert_param(f, 2, "6");
+    assert_param(f, 3, T_TEXT);
+    assert_null(strstr(f->row.sql, "balance_cents"));
+}
+
+/* ------------------------------------------------------------ poison */
+
+static void test_poison_messages(void **state) {
+    fixture *f = *state;
+    Solipass__Ledger__CommandRejected m = SOLIPASS__LEDGER__COMMAND_REJECTED__INIT;
+    m.pass_id = PASS_ID;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassClosed.v1", PASS_ID, 2, &m.base);
+    assert_poison(f, "unknown_type", "type");
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.Pay.v1", PASS_ID, 0, &m.base);   /* a command */
+    assert_poison(f, "unknown_type", "type");
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "ledger.CommandRejected.v1", PASS_ID, 2, &m.base);
+    assert_poison(f, "wrong_topic", "type");
+
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0x01, 0x02};
+    f->msg.topic = SP_TOPIC_LEDGER_EVENTS;
+    f->msg.value = garbage;
+    f->msg.value_len = sizeof garbage;
+    assert_poison(f, "undecodable", NULL);
+    f->msg.value = NULL;
+    f->msg.value_len = 0;
+    assert_poison(f, "undecodable", NULL);
+
+    /* A valid envelope whose payload is not the message its type says. */
+    sp_envelope_meta meta = {.type = "ledger.PassCredited.v1", .aggregate_id = PASS_ID,
+                             .aggregate_version = 2, .occurred_at_ms = T_MS, .command_id = "",
+                             .causation_id = "", .reply_to = "", .actor_id = ""};
+    Solipass__Envelope env = SOLIPASS__ENVELOPE__INIT;
+    char id[] = OPERATION_ID, type[] = "ledger.PassCredited.v1", aggregate[] = PASS_ID;
+    env.id = id;
+    env.type = type;
+    env.aggregate_id = aggregate;
+    env.aggregate_version = meta.aggregate_version;
+    env.occurred_at_ms = meta.occurred_at_ms;
+    env.payload = (ProtobufCBinaryData){.len = sizeof garbage, .data = (uint8_t *)garbage};
+    uint8_t packed[256];
+    size_t len = solipass__envelope__pack(&env, packed);
+    f->msg.value = packed;
+    f->msg.value_len = len;
+    assert_poison(f, "undecodable", "payload");
+
+    env.occurred_at_ms = 0;           /* an event from 1970 */
+    env.payload = (ProtobufCBinaryData){.len = 0, .data = NULL};
+    len = solipass__envelope__pack(&env, packed);
+    f->msg.value_len = len;
+    assert_poison(f, "invalid_event", "occurred_at_ms");
+}
+
+static void test_small_buffer_is_refused_not_overrun(void **state) {
+    fixture *f = *state;
+    Solipass__Ledger__CommandRejected m = SOLIPASS__LEDGER__COMMAND_REJECTED__INIT;
+    m.pass_id = PASS_ID;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.CommandRejected.v1", PASS_ID, 2, &m.base);
+    char small[48];
+    memset(small, 'x', sizeof small);
+    assert_int_equal(sp_projection_row_build(&f->msg, small, 40, &f->row, &f->err), -1);
+    assert_string_equal(f->err.code, "too_large");
+    for (size_t i = 40; i < sizeof small; i++) assert_int_equal(small[i], 'x');
+}
+
+/* ------------------------------------------------------------ helpers and SQL */
+
+static void test_time_format(void **state) {
+    (void)state;
+    char text[SP_PROJECTION_TIME_LEN + 1];
+    sp_projection_time_format(T_MS, text);
+    assert_string_equal(text, T_TEXT);
+    sp_projection_time_format(INT64_C(951782400000), text);        /* a leap day */
+    assert_string_equal(text, "2000-02-29T00:00:00.000Z");
+    sp_projection_time_format(INT64_C(7258118399999), text);
+    assert_string_equal(text, "2199-12-31T23:59:59.999Z");
+    assert_false(sp_projection_time_valid(INT64_C(7258118400000)));
+    assert_false(sp_projection_time_valid(-1));
+}
+
+static void test_text_and_category(void **state) {
+    (void)state;
+    assert_true(sp_projection_text_valid("Fran\xc3\xa7oise \xe2\x82\xac \xf0\x9f\x98\x80", 64));
+    assert_false(sp_projection_text_valid("line\nbreak", 64));
+    assert_false(sp_projection_text_valid("\xc0\xaf", 64));           /* overlong '/' */
+    assert_false(sp_projection_text_valid("\xed\xa0\x80", 64));       /* a surrogate */
+    assert_false(sp_projection_text_valid("\xe2\x82", 64));           /* cut short */
+    assert_false(sp_projection_text_valid("abcdef", 5));
+    assert_true(sp_projection_text_valid("", 5));
+    assert_true(sp_projection_category_valid("sport"));
+    assert_true(sp_projection_category_valid("e_pass_2"));
+    assert_false(sp_projection_category_valid("s"));
+    assert_false(sp_projection_category_valid("2sport"));
+    assert_false(sp_projection_category_valid("sport-culture"));
+    assert_false(sp_projection_category_valid("abcdefghijklmnopqrstuvwxyzabcdefg"));  /* 33 */
+}
+
+static void test_fixed_sql(void **state) {
+    (void)state;
+    char sql[SP_PROJECTION_SQL_BYTES_MAX];
+    bool saw_operations = false;
+    for (size_t i = 0; i < sp_projection_table_count; i++) {
+        const sp_projection_table *t = &sp_projection_tables[i];
+        assert_string_not_equal(t->name, "projection_offsets");
+        assert_string_not_equal(t->name, "schema_migrations");
+        assert_non_null(strstr(sp_projection_truncate_sql, t->name));
+        sp_projection_checksum_sql(t, sql, sizeof sql);
+        assert_non_null(strstr(sql, t->order_by));
+        if (strcmp(t->name, "operations") == 0) {
+            saw_operations = true;
+            assert_non_null(strstr(sql, "ORDER BY operation_id"));
+        }
+    }
+    assert_true(saw_operations);
+    assert_non_null(strstr(sp_projection_offset_upsert_sql, "'projection'"));
+
+    /* Prepared once per connection: unique names, and each statement uses
+     * exactly the parameters it declares. */
+    bool saw_offsets = false;
+    for (size_t i = 0; i < sp_projection_statement_count; i++) {
+        const sp_projection_statement *st = &sp_projection_statements[i];
+        char highest[16], beyond[16];
+        snprintf(highest, sizeof highest, "$%d:", st->param_count);
+        snprintf(beyond, sizeof beyond, "$%d:", st->param_count + 1);
+        assert_non_null(strstr(st->sql, highest));
+        assert_null(strstr(st->sql, beyond));
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(st->name, sp_projection_statements[j].name);
+        if (strcmp(st->name, SP_PROJECTION_OFFSET_UPSERT_STATEMENT) == 0) {
+            saw_offsets = true;
+            assert_string_equal(st->sql, sp_projection_offset_upsert_sql);
+        }
+    }
+    assert_true(saw_offsets);
+}
+
+/* ------------------------------------------------------------ positions */
+
+static void test_positions_guard_against_holes(void **state) {
+    (void)state;
+    sp_projection_position p = {.topic = SP_TOPIC_LEDGER_EVENTS, .partition = 2,
+                                .next_offset = 100, .batch_next_offset = 100};
+    sp_error err;
+    assert_int_equal(sp_projection_position_check_log(&p, 0, 150, &err), 0);
+    assert_int_equal(sp_projection_position_check_log(&p, 100, 100, &err), 0);
+    assert_int_equal(sp_projection_position_check_log(&p, 101, 150, &err), -1);
+    assert_string_equal(err.code, "log_truncated");
+    assert_non_null(strstr(err.message, SP_TOPIC_LEDGER_EVENTS " [2]"));
+    assert_int_equal(sp_projection_position_check_log(&p, 0, 99, &err), -1);
+    assert_string_equal(err.code, "log_reset");
+
+    assert_int_equal(sp_projection_offset_classify(&p, 100), SP_PROJECTION_OFFSET_NEXT);
+    assert_int_equal(sp_projection_offset_classify(&p, 99), SP_PROJECTION_OFFSET_SEEN);
+    assert_int_equal(sp_projection_offset_classify(&p, 102), SP_PROJECTION_OFFSET_GAP);
+}
+
+static void test_positions_catch_up(void **state) {
+    (void)state;
+    sp_projection_position ps[2] = {
+        {.topic = SP_TOPIC_ACCOUNTS_EVENTS, .partition = 0, .next_offset = 5, .high_at_start = 5},
+        {.topic = SP_TOPIC_LEDGER_EVENTS, .partition = 0, .next_offset = 7, .high_at_start = 10},
+    };
+    assert_int_equal(sp_projection_position_find(ps, 2, SP_TOPIC_LEDGER_EVENTS, 0), 1);
+    assert_int_equal(sp_projection_position_find(ps, 2, SP_TOPIC_LEDGER_EVENTS, 1), -1);
+    assert_false(sp_projection_caught_up(ps, 2));
+    assert_int_equal(sp_projection_backlog(ps, 2), 3);
+    ps[1].next_offset = 12;          /* messages appended after the start count too */
+    assert_true(sp_projection_caught_up(ps, 2));
+    assert_int_equal(sp_projection_backlog(ps, 2), 0);
+}
+
+int main(void) {
+    if (sodium_init() < 0) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_partner_created, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_registered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accounts_rejection_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pass_opened, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pass_credited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_payment_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_envelope_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ledger_rejection_bumps_the_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_poison_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_buffer_is_refused_not_overrun, setup, teardown),
+        cmocka_unit_test(test_time_format),
+        cmocka_unit_test(test_text_and_category),
+        cmocka_unit_test(test_fixed_sql),
+        cmocka_unit_test(test_positions_guard_against_holes),
+        cmocka_unit_test(test_positions_catch_up),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
