@@ -1,0 +1,298 @@
+/* ledger.h - the pure domain of the transactions service: the state of one
+ * ledger partition (passes and their envelopes, partner "owed" accounts, the
+ * partition's share of the budget, the outcome of every command), the one
+ * function that moves money (sp_ledger_post), the rules that turn a command
+ * into an event (sp_ledger_decide, sp_ledger_sweep_expiries) and the one
+ * function that applies an event, live or during a rebuild (sp_ledger_apply).
+ * No I/O: the Kafka edge lives in service.c.
+ *
+ * Memory: a sp_ledger_state owns its passes, partner accounts and command
+ * records (freed by sp_ledger_state_free). A state borrows the partner
+ * directory, which must outlive it. Pointers to passes and records returned by
+ * the getters stay valid until the state is freed (entries are never removed).
+ * Commands borrow their strings from the caller; events and decisions are
+ * plain values with fixed-size buffers. */
+#ifndef SP_LEDGER_H
+#define SP_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "sp_clock.h"
+#include "sp_error.h"
+#include "sp_id.h"
+#include "sp_map.h"
+
+#define SP_LEDGER_ENVELOPES_MAX 8
+#define SP_LEDGER_CATEGORY_LEN_MIN 2          /* ^[a-z][a-z0-9_]{1,31}$ */
+#define SP_LEDGER_CATEGORY_LEN_MAX 32
+#define SP_LEDGER_DATE_LEN 10                 /* "YYYY-MM-DD" */
+#define SP_LEDGER_COMMAND_ID_MAX 64           /* as the envelope allows */
+#define SP_LEDGER_COMMAND_TYPE_MAX 40
+#define SP_LEDGER_ACCOUNT_MAX 80              /* "pass:<uuid>:<category>" is at most 74 */
+#define SP_LEDGER_POSTINGS_MAX 8              /* per call of sp_ledger_post */
+#define SP_LEDGER_PARTNER_NAME_MAX 512        /* bytes, a partner name longer than this is refused */
+#define SP_LEDGER_GENERAL_CATEGORY "general"
+#define SP_LEDGER_BUDGET_ACCOUNT "budget"
+
+#define SP_LEDGER_TYPE_OPEN_PASS "ledger.OpenPass.v1"
+#define SP_LEDGER_TYPE_CREDIT_PASS "ledger.CreditPass.v1"
+#define SP_LEDGER_TYPE_PAY "ledger.Pay.v1"
+#define SP_LEDGER_TYPE_PASS_OPENED "ledger.PassOpened.v1"
+#define SP_LEDGER_TYPE_PASS_CREDITED "ledger.PassCredited.v1"
+#define SP_LEDGER_TYPE_PAYMENT_ACCEPTED "ledger.PaymentAccepted.v1"
+#define SP_LEDGER_TYPE_ENVELOPE_EXPIRED "ledger.EnvelopeExpired.v1"
+#define SP_LEDGER_TYPE_COMMAND_REJECTED "ledger.CommandRejected.v1"
+
+/* ------------------------------------------------------------ the directory */
+
+/* Partners known from solipass.accounts.events.v1, by partner code. One per
+ * process, shared (read-only while deciding) by every partition state. */
+typedef struct sp_ledger_partner {
+    char partner_id[SP_ID_LEN + 1];
+    char partner_code[SP_PARTNER_CODE_LEN + 1];
+    char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];
+    char *name;                                   /* owned, NUL-terminated */
+} sp_ledger_partner;
+
+typedef struct sp_ledger_directory {
+    sp_map by_code;                               /* sp_key_of(code) -> sp_ledger_partner * */
+} sp_ledger_directory;
+
+int sp_ledger_directory_init(sp_ledger_directory *dir, size_t partners_max, sp_error *err);
+void sp_ledger_directory_destroy(sp_ledger_directory *dir);
+/* Adds a partner (validated: uuid, 8-digit Luhn code, category, name length).
+ * A code already known keeps its first partner (events are replayed). */
+int sp_ledger_directory_add(sp_ledger_directory *dir, const char *partner_id,
+                            const char *partner_code, const char *name, const char *category,
+                            sp_error *err);
+const sp_ledger_partner *sp_ledger_directory_find(const sp_ledger_directory *dir,
+                                                  const char *partner_code);
+
+/* ------------------------------------------------------------ the state */
+
+typedef struct sp_ledger_limits {
+    size_t passes_max;             /* SP_PASSES_MAX */
+    size_t commands_max;           /* SP_COMMANDS_MAX: command outcomes kept */
+    size_t partners_max;           /* partner owed accounts */
+    int64_t payment_max_cents;     /* SP_PAYMENT_MAX_CENTS */
+    int64_t credit_max_cents;      /* SP_CREDIT_MAX_CENTS */
+} sp_ledger_limits;
+
+typedef struct sp_ledger_envelope {
+    char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];
+    int64_t balance_cents;
+    bool has_end_date;
+    sp_date end_date;              /* last day (Europe/Paris, inclusive) it can be used */
+    bool closed;                   /* expired: its remainder went back to the budget */
+} sp_ledger_envelope;
+
+struct sp_ledger_record;
+
+typedef struct sp_ledger_pass {
+    char pass_id[SP_ID_LEN + 1];
+    char beneficiary_id[SP_ID_LEN + 1];
+    uint64_t version;              /* of its last applied event */
+    size_t envelope_count;
+    sp_ledger_envelope envelopes[SP_LEDGER_ENVELOPES_MAX];
+    uint8_t open_request_hash[SP_KEY_LEN];
+    const struct sp_ledger_record *open_record;  /* the OpenPass outcome (owned by the state) */
+} sp_ledger_pass;
+
+/* The outcome of one command, kept for ever so that the same command id gets
+ * the same answer, byte for byte. */
+typedef struct sp_ledger_record {
+    uint8_t request_hash[SP_KEY_LEN];
+    bool ok;
+    int http_status;
+    char *result_json;             /* owned; ok only ("" otherwise) */
+    char *code;                    /* owned; !ok only ("" otherwise) */
+    char *message;
+    char *field;
+    bool has_event_ref;            /* where its event landed on the ledger events topic */
+    int32_t event_partition;
+    int64_t event_offset;
+} sp_ledger_record;
+
+typedef struct sp_ledger_state {
+    int32_t partition;
+    sp_ledger_limits limits;
+    const sp_ledger_directory *directory;   /* borrowed */
+    sp_map passes;                 /* sp_key_of(pass_id) -> sp_ledger_pass * */
+    sp_map owed;                   /* sp_key_of("partner", partner_id) -> sp_ledger_owed * */
+    sp_map records;                /* sp_key_of(pass_id, actor_id, command_id) -> sp_ledger_record * */
+    int64_t budget_cents;          /* this partition's share: minus what it handed out */
+    uint64_t events_applied;
+    uint64_t events_skipped;
+} sp_ledger_state;
+
+sp_ledger_state *sp_ledger_state_new(int32_t partition, const sp_ledger_limits *limits,
+                                     const sp_ledger_directory *directory, sp_error *err);
+void sp_ledger_state_free(sp_ledger_state *state);
+
+const sp_ledger_pass *sp_ledger_pass_find(const sp_ledger_state *state, const char *pass_id);
+/* The pass's total (sum of its envelopes). */
+int64_t sp_ledger_pass_balance_cents(const sp_ledger_pass *pass);
+/* 0 when the partner has no account yet. */
+int64_t sp_ledger_partner_owed_cents(const sp_ledger_state *state, const char *partner_id);
+/* Budget + every envelope + every partner account: 0 when the ledger is sound. */
+int64_t sp_ledger_balance_sum_cents(const sp_ledger_state *state);
+const sp_ledger_record *sp_ledger_record_find(const sp_ledger_state *state, const char *pass_id,
+                                              const char *actor_id, const char *command_id);
+/* Visits every pass (order unspecified). */
+typedef void (*sp_ledger_pass_visit_fn)(void *ctx, const sp_ledger_pass *pass);
+void sp_ledger_foreach_pass(const sp_ledger_state *state, sp_ledger_pass_visit_fn visit,
+                            void *ctx);
+
+/* ------------------------------------------------------------ postings */
+
+typedef struct sp_ledger_posting {
+    char debit_account[SP_LEDGER_ACCOUNT_MAX + 1];    /* the money leaves it */
+    char credit_account[SP_LEDGER_ACCOUNT_MAX + 1];   /* the money arrives */
+    int64_t amount_cents;
+} sp_ledger_posting;
+
+/* The one place a balance changes. Checks every posting (amount in
+ * 1..SP_MONEY_BALANCE_ABS_MAX_CENTS, debit != credit, both accounts of a known
+ * form and existing - a partner's owed account is opened on its first
+ * credit), computes every new balance with checked arithmetic, refuses when a
+ * non-budget account would go below zero or any balance past
+ * SP_MONEY_BALANCE_ABS_MAX_CENTS, and only then applies all of them. On -1
+ * nothing changed. count: 1..SP_LEDGER_POSTINGS_MAX. */
+int sp_ledger_post(sp_ledger_state *state, const sp_ledger_posting *postings, size_t count,
+                   sp_error *err);
+/* The same checks, changing nothing: would sp_ledger_post accept them? */
+int sp_ledger_post_check(const sp_ledger_state *state, const sp_ledger_posting *postings,
+                         size_t count, sp_error *err);
+
+/* ------------------------------------------------------------ events */
+
+typedef enum sp_ledger_event_kind {
+    SP_LEDGER_EVENT_PASS_OPENED = 1,
+    SP_LEDGER_EVENT_PASS_CREDITED,
+    SP_LEDGER_EVENT_PAYMENT_ACCEPTED,
+    SP_LEDGER_EVENT_ENVELOPE_EXPIRED,
+    SP_LEDGER_EVENT_COMMAND_REJECTED,
+} sp_ledger_event_kind;
+
+typedef struct sp_ledger_envelope_spec {
+    char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];
+    char end_date[SP_LEDGER_DATE_LEN + 1];            /* "" = none */
+} sp_ledger_envelope_spec;
+
+/* One ledger event with the envelope fields that matter to the ledger. Only
+ * the fields of its kind are meaningful; the rest are zero. */
+typedef struct sp_ledger_event {
+    sp_ledger_event_kind kind;
+    /* envelope */
+    char pass_id[SP_ID_LEN + 1];                      /* aggregate id */
+    uint64_t version;                                 /* aggregate version */
+    int64_t occurred_at_ms;
+    char command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
+    char actor_id[SP_ID_LEN + 1];                     /* "" = system */
+    /* payload */
+    char operation_id[SP_ID_LEN + 1];                 /* credited, payment, expired */
+    char beneficiary_id[SP_ID_LEN + 1];               /* opened, payment */
+    size_t envelope_count;                            /* opened */
+    sp_ledger_envelope_spec envelopes[SP_LEDGER_ENVELOPES_MAX];
+    char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];    /* credited, payment, expired */
+    int64_t amount_cents;                             /* credited, payment; expired: returned */
+    int64_t envelope_balance_after_cents;             /* credited, payment */
+    int64_t pass_balance_after_cents;                 /* credited, payment, expired */
+    char partner_id[SP_ID_LEN + 1];                   /* payment */
+    char partner_code[SP_PARTNER_CODE_LEN + 1];       /* payment */
+    char end_date[SP_LEDGER_DATE_LEN + 1];            /* expired */
+    char command_type[SP_LEDGER_COMMAND_TYPE_MAX + 1];/* rejected */
+    char code[SP_ERROR_CODE_MAX];                     /* rejected */
+    char message[SP_ERROR_MESSAGE_MAX];
+    char field[SP_ERROR_FIELD_MAX];
+    uint8_t request_hash[SP_KEY_LEN];
+    size_t posting_count;                             /* credited, payment, expired (0 or 1) */
+    sp_ledger_posting postings[1];
+} sp_ledger_event;
+
+/* The envelope type of an event kind ("ledger.PassOpened.v1" ...). */
+const char *sp_ledger_event_type(sp_ledger_event_kind kind);
+
+typedef struct sp_ledger_applied {
+    bool skipped;                  /* not the pass's next version: ignored */
+    sp_ledger_record *record;      /* the command outcome it recorded (NULL for expiry) */
+} sp_ledger_applied;
+
+/* Applies one event: the same function live (after deciding) and during a
+ * rebuild, so both reach the same state. An event whose version is not the
+ * pass's next one is skipped (a duplicate, a second writer's). Money moves
+ * only through sp_ledger_post. -1 and nothing changed: with code
+ * "invalid_event" when the event breaks a rule (malformed, a posting
+ * refused), with a 5xx status when a bound is reached or memory is out. */
+int sp_ledger_apply(sp_ledger_state *state, const sp_ledger_event *event,
+                    sp_ledger_applied *out, sp_error *err);
+
+void sp_ledger_record_set_event_ref(sp_ledger_record *record, int32_t partition,
+                                    int64_t offset);
+
+/* ------------------------------------------------------------ commands */
+
+typedef enum sp_ledger_command_kind {
+    SP_LEDGER_COMMAND_OPEN_PASS = 1,
+    SP_LEDGER_COMMAND_CREDIT_PASS,
+    SP_LEDGER_COMMAND_PAY,
+} sp_ledger_command_kind;
+
+/* A command as received; every string is borrowed and may be anything (the
+ * rules validate them). pass_id, actor_id ("" or a uuid) and command_id are
+ * already checked by the caller (sp_ledger_command_identity_valid). */
+typedef struct sp_ledger_command {
+    sp_ledger_command_kind kind;
+    const char *pass_id;
+    const char *actor_id;
+    const char *command_id;
+    const char *beneficiary_id;                       /* open */
+    size_t envelope_count;                            /* open, as received (may exceed the max) */
+    const char *envelope_categories[SP_LEDGER_ENVELOPES_MAX];
+    const char *envelope_end_dates[SP_LEDGER_ENVELOPES_MAX];
+    const char *category;                             /* credit */
+    const char *partner_code;                         /* pay */
+    int64_t amount_cents;                             /* credit, pay */
+} sp_ledger_command;
+
+/* pass_id a uuid, actor_id "" or a uuid, command_id 1..64 of [A-Za-z0-9_-]. */
+int sp_ledger_command_identity_valid(const char *pass_id, const char *actor_id,
+                                     const char *command_id, sp_error *err);
+/* ^[a-z][a-z0-9_]{1,31}$ */
+bool sp_ledger_category_valid(const char *category);
+
+typedef enum sp_ledger_decision_kind {
+    SP_LEDGER_DECIDED_EVENT = 1,   /* apply `event`, produce it, reply with its record */
+    SP_LEDGER_DECIDED_REPLAY,      /* seen before: reply `record` again (replayed) */
+    SP_LEDGER_DECIDED_REFUSED,     /* reply `error`, record nothing (no pass, 409, 503) */
+} sp_ledger_decision_kind;
+
+typedef struct sp_ledger_decision {
+    sp_ledger_decision_kind kind;
+    sp_ledger_event event;
+    const sp_ledger_record *record;
+    sp_error error;
+} sp_ledger_decision;
+
+/* Decides what a command does to the state at now_ms, without changing it.
+ * Rejections of an existing pass become a CommandRejected event (recorded);
+ * those of an unknown pass, idempotency conflicts and full bounds are refused
+ * without an event. The caller then applies the event (sp_ledger_apply). */
+void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *command,
+                      int64_t now_ms, sp_ledger_decision *out);
+
+/* Decides and applies an EnvelopeExpired event for every open envelope whose
+ * end date is before the Paris date of now_ms, at most events_max of them,
+ * copied to events[] for the caller to produce. -1 only on a broken invariant. */
+int sp_ledger_sweep_expiries(sp_ledger_state *state, int64_t now_ms, sp_ledger_event *events,
+                             size_t events_max, size_t *event_count, sp_error *err);
+
+/* ------------------------------------------------------------ helpers */
+
+/* The HTTP status the gateway answers for a ledger rejection code. */
+int sp_ledger_status_of_code(const char *code);
+/* "2026-11-27T10:00:00.123Z"; out holds at least 25 bytes. unix_ms >= 0. */
+void sp_ledger_format_instant(int64_t unix_ms, char out[25]);
+
+#endif

@@ -1,0 +1,478 @@
+/* ledger_codec.c - protobuf <-> ledger structs, with every field from the log
+ * checked before the ledger sees it. Pure: no I/O. */
+#include "ledger_codec.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "ledger_internal.h"
+#include "sp_kafka.h"
+
+#define ACCOUNTS_TYPE_PARTNER_CREATED "accounts.PartnerCreated.v1"
+
+/* protobuf-c messages take char *; what we hand them is only read by pack. */
+static char *borrow(const char *text) {
+    return (char *)text;
+}
+
+static const char *text_or_empty(const char *text) {
+    return text != NULL ? text : "";
+}
+
+static int malformed(sp_error *err, const char *what) {
+    return sp_error_set(err, 400, "malformed_message", NULL, "%s", what);
+}
+
+/* Copies a string field of the log into a fixed buffer; -1 when too long. */
+static int take(char *dst, size_t dst_size, const char *src, const char *what, sp_error *err) {
+    if (!sp_ledger_copy(dst, dst_size, text_or_empty(src))) {
+        return sp_error_set(err, 400, "malformed_message", NULL, "%s is too long", what);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ commands */
+
+void sp_ledger_command_pb_free(sp_ledger_command_pb *holder) {
+    if (holder == NULL || holder->payload == NULL) return;
+    protobuf_c_message_free_unpacked(holder->payload, NULL);
+    holder->payload = NULL;
+}
+
+static const ProtobufCMessageDescriptor *command_descriptor(const char *type,
+                                                            sp_ledger_command_kind *kind) {
+    if (strcmp(type, SP_LEDGER_TYPE_OPEN_PASS) == 0) {
+        *kind = SP_LEDGER_COMMAND_OPEN_PASS;
+        return &solipass__ledger__open_pass__descriptor;
+    }
+    if (strcmp(type, SP_LEDGER_TYPE_CREDIT_PASS) == 0) {
+        *kind = SP_LEDGER_COMMAND_CREDIT_PASS;
+        return &solipass__ledger__credit_pass__descriptor;
+    }
+    if (strcmp(type, SP_LEDGER_TYPE_PAY) == 0) {
+        *kind = SP_LEDGER_COMMAND_PAY;
+        return &solipass__ledger__pay__descriptor;
+    }
+    return NULL;
+}
+
+static void command_fields(sp_ledger_command *command, const ProtobufCMessage *payload) {
+    if (command->kind == SP_LEDGER_COMMAND_OPEN_PASS) {
+        const Solipass__Ledger__OpenPass *open = (const Solipass__Ledger__OpenPass *)payload;
+        command->pass_id = open->pass_id;
+        command->beneficiary_id = open->beneficiary_id;
+        command->envelope_count = open->n_envelopes;
+        for (size_t i = 0; i < open->n_envelopes && i < SP_LEDGER_ENVELOPES_MAX; i++) {
+            command->envelope_categories[i] = text_or_empty(open->envelopes[i]->category);
+            command->envelope_end_dates[i] = text_or_empty(open->envelopes[i]->end_date);
+        }
+    } else if (command->kind == SP_LEDGER_COMMAND_CREDIT_PASS) {
+        const Solipass__Ledger__CreditPass *credit = (const Solipass__Ledger__CreditPass *)payload;
+        command->pass_id = credit->pass_id;
+        command->category = credit->category;
+        command->amount_cents = credit->amount_cents;
+    } else {
+        const Solipass__Ledger__Pay *pay = (const Solipass__Ledger__Pay *)payload;
+        command->pass_id = pay->pass_id;
+        command->partner_code = pay->partner_code;
+        command->amount_cents = pay->amount_cents;
+    }
+}
+
+int sp_ledger_command_from_envelope(const Solipass__Envelope *envelope,
+                                    sp_ledger_command *command, sp_ledger_command_pb *holder,
+                                    sp_error *err) {
+    assert(envelope != NULL && command != NULL && holder != NULL);
+    memset(command, 0, sizeof *command);
+    holder->payload = NULL;
+    const ProtobufCMessageDescriptor *descriptor =
+        command_descriptor(text_or_empty(envelope->type), &command->kind);
+    if (descriptor == NULL) {
+        return sp_error_set(err, 400, "unknown_type", NULL, "not a ledger command type: '%.64s'",
+                            text_or_empty(envelope->type));
+    }
+    holder->payload = protobuf_c_message_unpack(descriptor, NULL, envelope->payload.len,
+                                                envelope->payload.data);
+    if (holder->payload == NULL) return malformed(err, "undecodable command payload");
+    command_fields(command, holder->payload);
+    command->actor_id = text_or_empty(envelope->actor_id);
+    command->command_id = text_or_empty(envelope->command_id);
+    int rc = sp_ledger_command_identity_valid(command->pass_id, command->actor_id,
+                                              command->command_id, err);
+    if (rc == 0 && strcmp(text_or_empty(envelope->aggregate_id), command->pass_id) != 0) {
+        rc = malformed(err, "the envelope's aggregate id is not the command's pass id");
+    }
+    if (rc != 0) sp_ledger_command_pb_free(holder);
+    return rc;
+}
+
+/* ------------------------------------------------------------ events in */
+
+static int take_posting(sp_ledger_event *event, size_t n_postings,
+                        Solipass__Ledger__Posting *const *postings, sp_error *err) {
+    if (n_postings > 1) return malformed(err, "more than one posting in a ledger event");
+    event->posting_count = n_postings;
+    for (size_t i = 0; i < n_postings; i++) {
+        sp_ledger_posting *posting = &event->postings[i];
+        if (take(posting->debit_account, sizeof posting->debit_account,
+                 postings[i]->debit_account, "debit account", err) != 0 ||
+            take(posting->credit_account, sizeof posting->credit_account,
+                 postings[i]->credit_account, "credit account", err) != 0) {
+            return -1;
+        }
+        posting->amount_cents = postings[i]->amount_cents;
+    }
+    return 0;
+}
+
+static int take_opened(sp_ledger_event *event, const Solipass__Ledger__PassOpened *m,
+                       sp_error *err) {
+    if (m->n_envelopes > SP_LEDGER_ENVELOPES_MAX) return malformed(err, "too many envelopes");
+    event->envelope_count = m->n_envelopes;
+    for (size_t i = 0; i < m->n_envelopes; i++) {
+        sp_ledger_envelope_spec *spec = &event->envelopes[i];
+        if (take(spec->category, sizeof spec->category, m->envelopes[i]->category, "category",
+                 err) != 0 ||
+            take(spec->end_date, sizeof spec->end_date, m->envelopes[i]->end_date, "end date",
+                 err) != 0) {
+            return -1;
+        }
+    }
+    return take(event->beneficiary_id, sizeof event->beneficiary_id, m->beneficiary_id,
+                "beneficiary id", err);
+}
+
+static int take_credited(sp_ledger_event *event, const Solipass__Ledger__PassCredited *m,
+                         sp_error *err) {
+    event->amount_cents = m->amount_cents;
+    event->envelope_balance_after_cents = m->envelope_balance_after_cents;
+    event->pass_balance_after_cents = m->pass_balance_after_cents;
+    if (take(event->operation_id, sizeof event->operation_id, m->operation_id, "operation id",
+             err) != 0 ||
+        take(event->category, sizeof event->category, m->category, "category", err) != 0) {
+        return -1;
+    }
+    return take_posting(event, m->n_postings, m->postings, err);
+}
+
+static int take_payment(sp_ledger_event *event, const Solipass__Ledger__PaymentAccepted *m,
+                        sp_error *err) {
+    event->amount_cents = m->amount_cents;
+    event->envelope_balance_after_cents = m->envelope_balance_after_cents;
+    event->pass_balance_after_cents = m->pass_balance_after_cents;
+    if (take(event->operation_id, sizeof event->operation_id, m->operation_id, "operation id",
+             err) != 0 ||
+        take(event->category, sizeof event->category, m->category, "category", err) != 0 ||
+        take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
+        take(event->partner_code, sizeof event->partner_code, m->partner_code, "partner code",
+             err) != 0 ||
+        take(event->beneficiary_id, sizeof event->beneficiary_id, m->beneficiary_id,
+             "beneficiary id", err) != 0) {
+        return -1;
+    }
+    return take_posting(event, m->n_postings, m->postings, err);
+}
+
+static int take_expired(sp_ledger_event *event, const Solipass__Ledger__EnvelopeExpired *m,
+                        sp_error *err) {
+    event->amount_cents = m->returned_cents;
+    event->pass_balance_after_cents = m->pass_balance_after_cents;
+    if (take(event->operation_id, sizeof event->operation_id, m->operation_id, "operation id",
+             err) != 0 ||
+        take(event->category, sizeof event->category, m->category, "category", err) != 0 ||
+        take(event->end_date, sizeof event->end_date, m->end_date, "end date", err) != 0) {
+        return -1;
+    }
+    return take_posting(event, m->n_postings, m->postings, err);
+}
+
+static int take_rejected(sp_ledger_event *event, const Solipass__Ledger__CommandRejected *m,
+                         sp_error *err) {
+    if (m->request_hash.len != SP_KEY_LEN) return malformed(err, "request hash is not 16 bytes");
+    memcpy(event->request_hash, m->request_hash.data, SP_KEY_LEN);
+    if (take(event->command_type, sizeof event->command_type, m->command_type, "command type",
+             err) != 0 ||
+        take(event->code, sizeof event->code, m->code, "code", err) != 0 ||
+        take(event->message, sizeof event->message, m->message, "message", err) != 0 ||
+        take(event->field, sizeof event->field, m->field, "field", err) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static const ProtobufCMessageDescriptor *event_descriptor(const char *type,
+                                                          sp_ledger_event_kind *kind) {
+    static const struct {
+        const char *type;
+        sp_ledger_event_kind kind;
+        const ProtobufCMessageDescriptor *descriptor;
+    } table[] = {
+        {SP_LEDGER_TYPE_PASS_OPENED, SP_LEDGER_EVENT_PASS_OPENED,
+         &solipass__ledger__pass_opened__descriptor},
+        {SP_LEDGER_TYPE_PASS_CREDITED, SP_LEDGER_EVENT_PASS_CREDITED,
+         &solipass__ledger__pass_credited__descriptor},
+        {SP_LEDGER_TYPE_PAYMENT_ACCEPTED, SP_LEDGER_EVENT_PAYMENT_ACCEPTED,
+         &solipass__ledger__payment_accepted__descriptor},
+        {SP_LEDGER_TYPE_ENVELOPE_EXPIRED, SP_LEDGER_EVENT_ENVELOPE_EXPIRED,
+         &solipass__ledger__envelope_expired__descriptor},
+        {SP_LEDGER_TYPE_COMMAND_REJECTED, SP_LEDGER_EVENT_COMMAND_REJECTED,
+         &solipass__ledger__command_rejected__descriptor},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(type, table[i].type) == 0) {
+            *kind = table[i].kind;
+            return table[i].descriptor;
+        }
+    }
+    return NULL;
+}
+
+/* Every ledger event payload has its pass id under the same C name. */
+static const char *payload_pass_id(sp_ledger_event_kind kind, const ProtobufCMessage *payload) {
+    switch (kind) {
+    case SP_LEDGER_EVENT_PASS_OPENED: return ((const Solipass__Ledger__PassOpened *)payload)->pass_id;
+    case SP_LEDGER_EVENT_PASS_CREDITED: return ((const Solipass__Ledger__PassCredited *)payload)->pass_id;
+    case SP_LEDGER_EVENT_PAYMENT_ACCEPTED:
+        return ((const Solipass__Ledger__PaymentAccepted *)payload)->pass_id;
+    case SP_LEDGER_EVENT_ENVELOPE_EXPIRED:
+        return ((const Solipass__Ledger__EnvelopeExpired *)payload)->pass_id;
+    case SP_LEDGER_EVENT_COMMAND_REJECTED:
+        return ((const Solipass__Ledger__CommandRejected *)payload)->pass_id;
+    }
+    return "";
+}
+
+static int take_payload(sp_ledger_event *event, const ProtobufCMessage *payload, sp_error *err) {
+    switch (event->kind) {
+    case SP_LEDGER_EVENT_PASS_OPENED:
+        return take_opened(event, (const Solipass__Ledger__PassOpened *)payload, err);
+    case SP_LEDGER_EVENT_PASS_CREDITED:
+        return take_credited(event, (const Solipass__Ledger__PassCredited *)payload, err);
+    case SP_LEDGER_EVENT_PAYMENT_ACCEPTED:
+        return take_payment(event, (const Solipass__Ledger__PaymentAccepted *)payload, err);
+    case SP_LEDGER_EVENT_ENVELOPE_EXPIRED:
+        return take_expired(event, (const Solipass__Ledger__EnvelopeExpired *)payload, err);
+    case SP_LEDGER_EVENT_COMMAND_REJECTED:
+        return take_rejected(event, (const Solipass__Ledger__CommandRejected *)payload, err);
+    }
+    return malformed(err, "unknown event kind");
+}
+
+static int take_envelope_fields(sp_ledger_event *event, const Solipass__Envelope *envelope,
+                                sp_error *err) {
+    event->version = envelope->aggregate_version;
+    event->occurred_at_ms = envelope->occurred_at_ms;
+    if (take(event->pass_id, sizeof event->pass_id, envelope->aggregate_id, "aggregate id",
+             err) != 0 ||
+        take(event->command_id, sizeof event->command_id, envelope->command_id, "command id",
+             err) != 0 ||
+        take(event->actor_id, sizeof event->actor_id, envelope->actor_id, "actor id", err) != 0) {
+        return -1;
+    }
+    if (!sp_id_valid(event->pass_id)) return malformed(err, "aggregate id is not a uuid");
+    if (event->actor_id[0] != '\0' && !sp_id_valid(event->actor_id)) {
+        return malformed(err, "actor id is not a uuid");
+    }
+    if (event->occurred_at_ms < 0) return malformed(err, "negative occurred_at_ms");
+    return 0;
+}
+
+int sp_ledger_event_from_envelope(const Solipass__Envelope *envelope, sp_ledger_event *event,
+                                  sp_error *err) {
+    assert(envelope != NULL && event != NULL);
+    memset(event, 0, sizeof *event);
+    const ProtobufCMessageDescriptor *descriptor =
+        event_descriptor(text_or_empty(envelope->type), &event->kind);
+    if (descriptor == NULL) {
+        return sp_error_set(err, 400, "unknown_type", NULL, "not a ledger event type: '%.64s'",
+                            text_or_empty(envelope->type));
+    }
+    if (take_envelope_fields(event, envelope, err) != 0) return -1;
+    ProtobufCMessage *payload = protobuf_c_message_unpack(descriptor, NULL, envelope->payload.len,
+                                                          envelope->payload.data);
+    if (payload == NULL) return malformed(err, "undecodable event payload");
+    int rc = take_payload(event, payload, err);
+    if (rc == 0 && strcmp(text_or_empty(payload_pass_id(event->kind, payload)), event->pass_id) != 0) {
+        rc = malformed(err, "the envelope's aggregate id is not the event's pass id");
+    }
+    protobuf_c_message_free_unpacked(payload, NULL);
+    return rc;
+}
+
+/* ------------------------------------------------------------ events out */
+
+static void postings_to_pb(const sp_ledger_event *event, sp_ledger_event_pb *holder,
+                           size_t *n_postings, Solipass__Ledger__Posting ***postings) {
+    assert(event->posting_count <= 1);
+    for (size_t i = 0; i < event->posting_count; i++) {
+        solipass__ledger__posting__init(&holder->postings[i]);
+        holder->postings[i].debit_account = borrow(event->postings[i].debit_account);
+        holder->postings[i].credit_account = borrow(event->postings[i].credit_account);
+        holder->postings[i].amount_cents = event->postings[i].amount_cents;
+        holder->posting_ptrs[i] = &holder->postings[i];
+    }
+    *n_postings = event->posting_count;
+    *postings = event->posting_count > 0 ? holder->posting_ptrs : NULL;
+}
+
+static const ProtobufCMessage *opened_to_pb(const sp_ledger_event *event,
+                                            sp_ledger_event_pb *holder) {
+    Solipass__Ledger__PassOpened *m = &holder->opened;
+    solipass__ledger__pass_opened__init(m);
+    m->pass_id = borrow(event->pass_id);
+    m->beneficiary_id = borrow(event->beneficiary_id);
+    assert(event->envelope_count <= SP_LEDGER_ENVELOPES_MAX);
+    for (size_t i = 0; i < event->envelope_count; i++) {
+        solipass__ledger__envelope_spec__init(&holder->specs[i]);
+        holder->specs[i].category = borrow(event->envelopes[i].category);
+        holder->specs[i].end_date = borrow(event->envelopes[i].end_date);
+        holder->spec_ptrs[i] = &holder->specs[i];
+    }
+    m->n_envelopes = event->envelope_count;
+    m->envelopes = holder->spec_ptrs;
+    return &m->base;
+}
+
+static const ProtobufCMessage *credited_to_pb(const sp_ledger_event *event,
+                                              sp_ledger_event_pb *holder) {
+    Solipass__Ledger__PassCredited *m = &holder->credited;
+    solipass__ledger__pass_credited__init(m);
+    m->operation_id = borrow(event->operation_id);
+    m->pass_id = borrow(event->pass_id);
+    m->category = borrow(event->category);
+    m->amount_cents = event->amount_cents;
+    m->envelope_balance_after_cents = event->envelope_balance_after_cents;
+    m->pass_balance_after_cents = event->pass_balance_after_cents;
+    postings_to_pb(event, holder, &m->n_postings, &m->postings);
+    return &m->base;
+}
+
+static const ProtobufCMessage *payment_to_pb(const sp_ledger_event *event,
+                                             sp_ledger_event_pb *holder) {
+    Solipass__Ledger__PaymentAccepted *m = &holder->payment;
+    solipass__ledger__payment_accepted__init(m);
+    m->operation_id = borrow(event->operation_id);
+    m->pass_id = borrow(event->pass_id);
+    m->partner_id = borrow(event->partner_id);
+    m->partner_code = borrow(event->partner_code);
+    m->category = borrow(event->category);
+    m->amount_cents = event->amount_cents;
+    m->envelope_balance_after_cents = event->envelope_balance_after_cents;
+    m->pass_balance_after_cents = event->pass_balance_after_cents;
+    m->beneficiary_id = borrow(event->beneficiary_id);
+    postings_to_pb(event, holder, &m->n_postings, &m->postings);
+    return &m->base;
+}
+
+static const ProtobufCMessage *expired_to_pb(const sp_ledger_event *event,
+                                             sp_ledger_event_pb *holder) {
+    Solipass__Ledger__EnvelopeExpired *m = &holder->expired;
+    solipass__ledger__envelope_expired__init(m);
+    m->operation_id = borrow(event->operation_id);
+    m->pass_id = borrow(event->pass_id);
+    m->category = borrow(event->category);
+    m->end_date = borrow(event->end_date);
+    m->returned_cents = event->amount_cents;
+    m->pass_balance_after_cents = event->pass_balance_after_cents;
+    postings_to_pb(event, holder, &m->n_postings, &m->postings);
+    return &m->base;
+}
+
+static const ProtobufCMessage *rejected_to_pb(const sp_ledger_event *event,
+                                              sp_ledger_event_pb *holder) {
+    Solipass__Ledger__CommandRejected *m = &holder->rejected;
+    solipass__ledger__command_rejected__init(m);
+    m->pass_id = borrow(event->pass_id);
+    m->command_type = borrow(event->command_type);
+    m->code = borrow(event->code);
+    m->message = borrow(event->message);
+    m->field = borrow(event->field);
+    m->request_hash.len = SP_KEY_LEN;
+    m->request_hash.data = (uint8_t *)event->request_hash;
+    return &m->base;
+}
+
+const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
+                                              sp_ledger_event_pb *holder) {
+    assert(event != NULL && holder != NULL);
+    switch (event->kind) {
+    case SP_LEDGER_EVENT_PASS_OPENED: return opened_to_pb(event, holder);
+    case SP_LEDGER_EVENT_PASS_CREDITED: return credited_to_pb(event, holder);
+    case SP_LEDGER_EVENT_PAYMENT_ACCEPTED: return payment_to_pb(event, holder);
+    case SP_LEDGER_EVENT_ENVELOPE_EXPIRED: return expired_to_pb(event, holder);
+    case SP_LEDGER_EVENT_COMMAND_REJECTED: return rejected_to_pb(event, holder);
+    }
+    assert(!"unknown ledger event kind");
+    return NULL;
+}
+
+void sp_ledger_event_meta(const sp_ledger_event *event, const char *causation_id,
+                          sp_envelope_meta *meta) {
+    assert(event != NULL && meta != NULL);
+    memset(meta, 0, sizeof *meta);
+    meta->type = sp_ledger_event_type(event->kind);
+    meta->aggregate_id = event->pass_id;
+    meta->aggregate_version = event->version;
+    meta->occurred_at_ms = event->occurred_at_ms;
+    meta->command_id = event->command_id;
+    meta->causation_id = text_or_empty(causation_id);
+    meta->reply_to = "";
+    meta->actor_id = event->actor_id;
+}
+
+/* ------------------------------------------------------------ replies */
+
+const ProtobufCMessage *sp_ledger_reply_of_record(const sp_ledger_record *record, bool replayed,
+                                                  sp_ledger_reply_pb *holder) {
+    assert(record != NULL && holder != NULL);
+    solipass__reply__init(&holder->reply);
+    Solipass__Reply *reply = &holder->reply;
+    reply->ok = record->ok;
+    reply->code = record->code;
+    reply->message = record->message;
+    reply->field = record->field;
+    reply->result_json = record->result_json;
+    reply->replayed = replayed;
+    reply->http_status = record->http_status;
+    if (record->has_event_ref) {
+        solipass__event_ref__init(&holder->ref);
+        holder->ref.topic = borrow(SP_TOPIC_LEDGER_EVENTS);
+        holder->ref.partition = record->event_partition;
+        holder->ref.offset = record->event_offset;
+        holder->ref_ptrs[0] = &holder->ref;
+        reply->n_events = 1;
+        reply->events = holder->ref_ptrs;
+    }
+    return &reply->base;
+}
+
+const ProtobufCMessage *sp_ledger_reply_of_error(const sp_error *error,
+                                                 sp_ledger_reply_pb *holder) {
+    assert(error != NULL && holder != NULL);
+    solipass__reply__init(&holder->reply);
+    Solipass__Reply *reply = &holder->reply;
+    reply->ok = false;
+    reply->code = borrow(error->code);
+    reply->message = borrow(error->message);
+    reply->field = borrow(error->field);
+    reply->http_status = error->http_status;
+    return &reply->base;
+}
+
+/* ------------------------------------------------------------ partners */
+
+int sp_ledger_directory_apply_envelope(sp_ledger_directory *dir,
+                                       const Solipass__Envelope *envelope, bool *added,
+                                       sp_error *err) {
+    assert(dir != NULL && envelope != NULL && added != NULL);
+    *added = false;
+    if (strcmp(text_or_empty(envelope->type), ACCOUNTS_TYPE_PARTNER_CREATED) != 0) return 0;
+    Solipass__Accounts__PartnerCreated *m = solipass__accounts__partner_created__unpack(
+        NULL, envelope->payload.len, envelope->payload.data);
+    if (m == NULL) return malformed(err, "undecodable PartnerCreated payload");
+    int rc = sp_ledger_directory_add(dir, m->partner_id, m->partner_code, m->name, m->category,
+                                     err);
+    solipass__accounts__partner_created__free_unpacked(m, NULL);
+    if (rc == 0) *added = true;
+    return rc;
+}

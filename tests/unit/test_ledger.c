@@ -1,0 +1,912 @@
+/* test_ledger.c - the ledger's rules: payments never overdraw an envelope,
+ * the sum of all balances stays zero, a command id keeps its first outcome,
+ * envelopes by category with the general fallback, expiry on the Paris
+ * calendar, version checks, and a rebuild from the events (through their
+ * protobuf encoding) reaching the very same state. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "sp_envelope.h"
+#include "sp_money.h"
+#include "transactions/ledger.h"
+#include "transactions/ledger_codec.h"
+
+/* 2026-03-10T10:00:00Z, a Tuesday in winter time. */
+#define T0_MS INT64_C(1773136800000)
+#define DAY_MS INT64_C(86400000)
+#define EVENTS_MAX 20000
+#define ACTOR "9b2e4c1a-1111-4222-8333-444455556666"
+
+typedef struct fixture {
+    sp_ledger_directory directory;
+    sp_ledger_state *state;
+    sp_ledger_partner sport, lecture, music;   /* copies of what the directory holds */
+    sp_ledger_event *events;                   /* every applied event, in order */
+    size_t event_count;
+    int64_t next_offset;
+} fixture;
+
+static void add_partner(fixture *fx, const char *name, const char *category,
+                        sp_ledger_partner *copy) {
+    char id[SP_ID_LEN + 1], code[SP_PARTNER_CODE_LEN + 1];
+    sp_id_new(id);
+    do {
+        sp_partner_code_new(code);
+    } while (sp_ledger_directory_find(&fx->directory, code) != NULL);
+    sp_error err;
+    assert_int_equal(sp_ledger_directory_add(&fx->directory, id, code, name, category, &err), 0);
+    *copy = *sp_ledger_directory_find(&fx->directory, code);
+}
+
+static sp_ledger_limits default_limits(void) {
+    return (sp_ledger_limits){.passes_max = 1000, .commands_max = 100000, .partners_max = 100,
+                              .payment_max_cents = 100000, .credit_max_cents = 1000000};
+}
+
+static int setup_with(void **state, const sp_ledger_limits *limits) {
+    fixture *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    sp_error err;
+    assert_int_equal(sp_ledger_directory_init(&fx->directory, 100, &err), 0);
+    add_partner(fx, "Stade Nautique", "sport", &fx->sport);
+    add_partner(fx, "Librairie des Arcades", "lecture", &fx->lecture);
+    add_partner(fx, "École de musique", "music", &fx->music);
+    fx->state = sp_ledger_state_new(3, limits, &fx->directory, &err);
+    assert_non_null(fx->state);
+    fx->events = calloc(EVENTS_MAX, sizeof *fx->events);
+    assert_non_null(fx->events);
+    *state = fx;
+    return 0;
+}
+
+static int setup(void **state) {
+    sp_ledger_limits limits = default_limits();
+    return setup_with(state, &limits);
+}
+
+static int teardown(void **state) {
+    fixture *fx = *state;
+    sp_ledger_state_free(fx->state);
+    sp_ledger_directory_destroy(&fx->directory);
+    free(fx->events);
+    free(fx);
+    return 0;
+}
+
+/* Applies like the service: the event, then its position on the log. */
+static void apply_logged(fixture *fx, const sp_ledger_event *event) {
+    sp_ledger_applied applied;
+    sp_error err;
+    assert_int_equal(sp_ledger_apply(fx->state, event, &applied, &err), 0);
+    assert_false(applied.skipped);
+    int64_t offset = fx->next_offset++;
+    if (applied.record != NULL) sp_ledger_record_set_event_ref(applied.record, 3, offset);
+    assert_true(fx->event_count < EVENTS_MAX);
+    fx->events[fx->event_count++] = *event;
+}
+
+static void run(fixture *fx, const sp_ledger_command *command, int64_t now_ms,
+                sp_ledger_decision *out) {
+    sp_ledger_decide(fx->state, command, now_ms, out);
+    if (out->kind == SP_LEDGER_DECIDED_EVENT) apply_logged(fx, &out->event);
+}
+
+static void open_pass(fixture *fx, const char *pass_id, const char *spec, sp_ledger_decision *out) {
+    /* spec: "general=,sport=2026-06-30" */
+    static char copy[256];
+    snprintf(copy, sizeof copy, "%s", spec);
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = pass_id,
+                                 .actor_id = ACTOR, .command_id = "open-1"};
+    command.beneficiary_id = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9";
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        assert_non_null(eq);
+        *eq = '\0';
+        /* A ninth envelope is counted (and refused) but has no slot. */
+        if (command.envelope_count < SP_LEDGER_ENVELOPES_MAX) {
+            command.envelope_categories[command.envelope_count] = item;
+            command.envelope_end_dates[command.envelope_count] = eq + 1;
+        }
+        command.envelope_count++;
+    }
+    run(fx, &command, T0_MS, out);
+}
+
+static void credit(fixture *fx, const char *pass_id, const char *category, int64_t amount_cents,
+                   const char *key, int64_t now_ms, sp_ledger_decision *out) {
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS, .pass_id = pass_id,
+                                 .actor_id = ACTOR, .command_id = key, .category = category,
+                                 .amount_cents = amount_cents};
+    run(fx, &command, now_ms, out);
+}
+
+static void pay(fixture *fx, const char *pass_id, const char *partner_code, int64_t amount_cents,
+                const char *key, int64_t now_ms, sp_ledger_decision *out) {
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_PAY, .pass_id = pass_id,
+                                 .actor_id = ACTOR, .command_id = key,
+                                 .partner_code = partner_code, .amount_cents = amount_cents};
+    run(fx, &command, now_ms, out);
+}
+
+static int64_t envelope_cents(const fixture *fx, const char *pass_id, const char *category) {
+    const sp_ledger_pass *pass = sp_ledger_pass_find(fx->state, pass_id);
+    assert_non_null(pass);
+    for (size_t i = 0; i < pass->envelope_count; i++) {
+        if (strcmp(pass->envelopes[i].category, category) == 0) return pass->envelopes[i].balance_cents;
+    }
+    fail_msg("no envelope %s", category);
+    return -1;
+}
+
+static const sp_ledger_record *record_of(const fixture *fx, const char *pass_id, const char *key) {
+    return sp_ledger_record_find(fx->state, pass_id, ACTOR, key);
+}
+
+static json_int_t json_int_field(const char *text, const char *key) {
+    json_error_t jerr;
+    json_t *root = json_loads(text, 0, &jerr);
+    assert_non_null(root);
+    json_t *value = json_object_get(root, key);
+    assert_true(json_is_integer(value));
+    json_int_t out = json_integer_value(value);
+    json_decref(root);
+    return out;
+}
+
+static const char *P1 = "0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8";
+static const char *P2 = "1c2d3e4f-5061-4b72-8c83-a4b5c6d7e8f9";
+
+/* ------------------------------------------------------------ payments */
+
+static void test_payment_within_balance(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_EVENT);
+    credit(fx, P1, "general", 5000, "c1", T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CREDITED);
+    pay(fx, P1, fx->sport.partner_code, 1200, "k1", T0_MS + 1234, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_EVENT);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
+    assert_int_equal(envelope_cents(fx, P1, "general"), 3800);
+    assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id), 1200);
+    assert_int_equal(fx->state->budget_cents, -5000);
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+
+    const sp_ledger_record *record = record_of(fx, P1, "k1");
+    assert_non_null(record);
+    assert_true(record->ok);
+    assert_int_equal(record->http_status, 201);
+    json_error_t jerr;
+    json_t *root = json_loads(record->result_json, 0, &jerr);
+    assert_non_null(root);
+    assert_string_equal(json_string_value(json_object_get(root, "kind")), "payment");
+    assert_string_equal(json_string_value(json_object_get(root, "status")), "accepted");
+    assert_string_equal(json_string_value(json_object_get(root, "partner_name")), "Stade Nautique");
+    assert_string_equal(json_string_value(json_object_get(root, "partner_code")),
+                        fx->sport.partner_code);
+    assert_string_equal(json_string_value(json_object_get(root, "category")), "general");
+    assert_string_equal(json_string_value(json_object_get(root, "occurred_at")),
+                        "2026-03-10T10:00:01.234Z");
+    assert_int_equal(json_integer_value(json_object_get(root, "amount_cents")), 1200);
+    assert_int_equal(json_integer_value(json_object_get(root, "envelope_balance_after_cents")), 3800);
+    assert_int_equal(json_integer_value(json_object_get(root, "pass_balance_after_cents")), 3800);
+    assert_string_equal(json_string_value(json_object_get(root, "operation_id")),
+                        d.event.operation_id);
+    json_decref(root);
+}
+
+static void test_payment_exactly_at_balance(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    credit(fx, P1, "general", 1000, "c1", T0_MS, &d);
+    pay(fx, P1, fx->sport.partner_code, 1000, "k1", T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
+    assert_int_equal(envelope_cents(fx, P1, "general"), 0);
+    assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id), 1000);
+    /* Nothing left: even one cent more is refused. */
+    pay(fx, P1, fx->sport.partner_code, 1, "k2", T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
+    assert_string_equal(d.event.code, "insufficient_funds");
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+}
+
+static void test_payment_above_balance_is_rejected_and_moves_nothing(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    credit(fx, P1, "general", 1000, "c1", T0_MS, &d);
+    uint64_t version = sp_ledger_pass_find(fx->state, P1)->version;
+    pay(fx, P1, fx->sport.partner_code, 1001, "k1", T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_EVENT);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
+    assert_int_equal(d.event.version, version + 1);
+    assert_string_equal(d.event.code, "insufficient_funds");
+    assert_string_equal(d.event.command_type, "ledger.Pay.v1");
+    assert_non_null(strstr(d.event.message, "10,00 €"));
+    assert_int_equal(envelope_cents(fx, P1, "general"), 1000);
+    assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id), 0);
+    assert_int_equal(fx->state->budget_cents, -1000);
+
+    const sp_ledger_record *record = record_of(fx, P1, "k1");
+    assert_non_null(record);
+    assert_false(record->ok);
+    assert_int_equal(record->http_status, 422);
+    assert_string_equal(record->code, "insufficient_funds");
+    assert_string_equal(record->field, "amount_cents");
+    assert_string_equal(record->result_json, "");
+}
+
+static void test_amount_bounds_and_unknown_pass(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    pay(fx, P1, fx->sport.partner_code, 100, "k0", T0_MS, &d);
+    /* An unknown pass: answered, not recorded (no aggregate to version). */
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REFUSED);
+    assert_int_equal(d.error.http_status, 404);
+    assert_string_equal(d.error.code, "pass_not_found");
+    assert_null(record_of(fx, P1, "k0"));
+
+    open_pass(fx, P1, "general=", &d);
+    credit(fx, P1, "general", 1000001, "c-big", T0_MS, &d);
+    assert_string_equal(d.event.code, "invalid_amount");
+    credit(fx, P1, "general", 0, "c-zero", T0_MS, &d);
+    assert_string_equal(d.event.code, "invalid_amount");
+    credit(fx, P1, "general", 200000, "c1", T0_MS, &d);
+    pay(fx, P1, fx->sport.partner_code, 100001, "k-big", T0_MS, &d);
+    assert_string_equal(d.event.code, "invalid_amount");
+    pay(fx, P1, fx->sport.partner_code, -5, "k-neg", T0_MS, &d);
+    assert_string_equal(d.event.code, "invalid_amount");
+    pay(fx, P1, "12345674", 100, "k-unknown", T0_MS, &d);   /* valid Luhn, no such partner */
+    assert_string_equal(d.event.code, "partner_not_found");
+    assert_int_equal(record_of(fx, P1, "k-unknown")->http_status, 404);
+    pay(fx, P1, "12345678", 100, "k-luhn", T0_MS, &d);
+    assert_string_equal(d.event.code, "invalid_partner_code");
+    assert_int_equal(envelope_cents(fx, P1, "general"), 200000);
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+}
+
+/* ------------------------------------------------------------ envelopes */
+
+static void test_general_envelope_pays_a_category_without_envelope(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=,lecture=", &d);
+    credit(fx, P1, "general", 3000, "c1", T0_MS, &d);
+    credit(fx, P1, "lecture", 2000, "c2", T0_MS, &d);
+    pay(fx, P1, fx->sport.partner_code, 500, "k1", T0_MS, &d);
+    assert_string_equal(d.event.category, "general");
+    assert_int_equal(envelope_cents(fx, P1, "general"), 2500);
+    assert_int_equal(envelope_cents(fx, P1, "lecture"), 2000);
+    assert_int_equal(json_int_field(record_of(fx, P1, "k1")->result_json,
+                                    "pass_balance_after_cents"), 4500);
+}
+
+static void test_category_envelope_is_preferred(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=,sport=", &d);
+    credit(fx, P1, "general", 3000, "c1", T0_MS, &d);
+    credit(fx, P1, "sport", 2000, "c2", T0_MS, &d);
+    pay(fx, P1, fx->sport.partner_code, 700, "k1", T0_MS, &d);
+    assert_string_equal(d.event.category, "sport");
+    assert_int_equal(envelope_cents(fx, P1, "sport"), 1300);
+    assert_int_equal(envelope_cents(fx, P1, "general"), 3000);
+    /* The category envelope does not borrow from general when short. */
+    pay(fx, P1, fx->sport.partner_code, 1301, "k2", T0_MS, &d);
+    assert_string_equal(d.event.code, "insufficient_funds");
+    assert_non_null(strstr(d.event.message, "13,00 €"));
+    assert_int_equal(envelope_cents(fx, P1, "general"), 3000);
+}
+
+static void test_no_envelope_for_category(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "lecture=", &d);
+    credit(fx, P1, "lecture", 3000, "c1", T0_MS, &d);
+    pay(fx, P1, fx->sport.partner_code, 100, "k1", T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
+    assert_string_equal(d.event.code, "no_envelope_for_category");
+    assert_int_equal(record_of(fx, P1, "k1")->http_status, 422);
+    credit(fx, P1, "sport", 100, "c2", T0_MS, &d);
+    assert_string_equal(d.event.code, "no_envelope_for_category");
+    pay(fx, P1, fx->lecture.partner_code, 100, "k2", T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
+    assert_int_equal(envelope_cents(fx, P1, "lecture"), 2900);
+}
+
+/* ------------------------------------------------------------ idempotency */
+
+static void test_same_key_same_body_replays_without_second_movement(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    credit(fx, P1, "general", 5000, "c1", T0_MS, &d);
+    pay(fx, P1, fx->music.partner_code, 1500, "k1", T0_MS, &d);
+    const sp_ledger_record *first = record_of(fx, P1, "k1");
+    char *first_json = strdup(first->result_json);
+    size_t events_before = fx->event_count;
+    char spaced[16];
+    snprintf(spaced, sizeof spaced, "%.4s %.4s", fx->music.partner_code, fx->music.partner_code + 4);
+    for (int i = 0; i < 10; i++) {
+        /* Later, and typed with a space: the same request. */
+        pay(fx, P1, spaced, 1500, "k1", T0_MS + 60000, &d);
+        assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
+        assert_ptr_equal(d.record, first);
+        assert_string_equal(d.record->result_json, first_json);
+    }
+    assert_int_equal(fx->event_count, events_before);
+    assert_int_equal(envelope_cents(fx, P1, "general"), 3500);
+    assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->music.partner_id), 1500);
+    /* A rejection is an outcome too: the same key keeps it. */
+    pay(fx, P1, fx->music.partner_code, 9999, "k2", T0_MS, &d);
+    assert_string_equal(d.event.code, "insufficient_funds");
+    credit(fx, P1, "general", 10000, "c2", T0_MS, &d);
+    pay(fx, P1, fx->music.partner_code, 9999, "k2", T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
+    assert_false(d.record->ok);
+    assert_string_equal(d.record->code, "insufficient_funds");
+    free(first_json);
+}
+
+static void test_same_key_other_body_is_a_conflict(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    credit(fx, P1, "general", 5000, "c1", T0_MS, &d);
+    pay(fx, P1, fx->music.partner_code, 1500, "k1", T0_MS, &d);
+    size_t events_before = fx->event_count;
+    pay(fx, P1, fx->music.partner_code, 1501, "k1", T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REFUSED);
+    assert_int_equal(d.error.http_status, 409);
+    assert_string_equal(d.error.code, "idempotency_conflict");
+    pay(fx, P1, fx->sport.partner_code, 1500, "k1", T0_MS, &d);
+    assert_string_equal(d.error.code, "idempotency_conflict");
+    credit(fx, P1, "general", 5000, "k1", T0_MS, &d);   /* another command type, same key */
+    assert_string_equal(d.error.code, "idempotency_conflict");
+    assert_int_equal(fx->event_count, events_before);
+    assert_int_equal(envelope_cents(fx, P1, "general"), 3500);
+    assert_true(record_of(fx, P1, "k1")->ok);
+}
+
+static void test_open_pass_rules(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=,general=", &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REFUSED);
+    assert_string_equal(d.error.code, "invalid_category");
+    open_pass(fx, P1, "Sport=", &d);
+    assert_string_equal(d.error.code, "invalid_category");
+    open_pass(fx, P1, "general=2026-02-30", &d);
+    assert_string_equal(d.error.code, "invalid_date");
+    open_pass(fx, P1, "a=,b1=,c2=,d3=,e4=,f5=,g6=,h7=,i8=", &d);
+    assert_string_equal(d.error.code, "invalid_value");
+    assert_null(sp_ledger_pass_find(fx->state, P1));
+
+    open_pass(fx, P1, "general=,sport=2026-06-30", &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_EVENT);
+    const sp_ledger_record *record = record_of(fx, P1, "open-1");
+    assert_non_null(record);
+    assert_non_null(strstr(record->result_json,
+                           "\"envelopes\":[{\"category\":\"general\",\"balance_cents\":0,"
+                           "\"end_date\":null,\"expired\":false},{\"category\":\"sport\","
+                           "\"balance_cents\":0,\"end_date\":\"2026-06-30\",\"expired\":false}]"));
+    /* Opening it again under the same key: the same answer. */
+    open_pass(fx, P1, "general=,sport=2026-06-30", &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
+    assert_ptr_equal(d.record, record);
+    /* Another key, other envelopes: the pass exists, refused and recorded. */
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = P1,
+                                 .actor_id = ACTOR, .command_id = "open-2",
+                                 .beneficiary_id = ACTOR, .envelope_count = 1,
+                                 .envelope_categories = {"general"}, .envelope_end_dates = {""}};
+    run(fx, &command, T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
+    assert_string_equal(d.event.code, "conflict");
+    assert_int_equal(record_of(fx, P1, "open-2")->http_status, 409);
+    assert_int_equal(sp_ledger_pass_find(fx->state, P1)->envelope_count, 2);
+}
+
+/* ------------------------------------------------------------ expiry */
+
+/* 2026-06-30 ends at 22:00 UTC (CEST); 2027-01-15 at 23:00 UTC (CET). */
+#define JUNE_30_LAST_MS INT64_C(1782856799999)   /* 2026-06-30T21:59:59.999Z */
+#define JAN_15_LAST_MS INT64_C(1800053999999)    /* 2027-01-15T22:59:59.999Z */
+
+static void test_expiry_the_day_after_end_date_in_paris(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    char when[25];
+    sp_ledger_format_instant(JUNE_30_LAST_MS, when);
+    assert_string_equal(when, "2026-06-30T21:59:59.999Z");
+    sp_ledger_format_instant(JAN_15_LAST_MS, when);
+    assert_string_equal(when, "2027-01-15T22:59:59.999Z");
+
+    open_pass(fx, P1, "general=,sport=2026-06-30", &d);
+    open_pass(fx, P2, "lecture=2027-01-15", &d);
+    credit(fx, P1, "sport", 4000, "c1", T0_MS, &d);
+    credit(fx, P2, "lecture", 2500, "c1", T0_MS, &d);
+    assert_int_equal(fx->state->budget_cents, -6500);
+
+    sp_ledger_event swept[4];
+    size_t count = 99;
+    sp_error err;
+    /* Last minute of June 30 in Paris: still usable. */
+    pay(fx, P1, fx->sport.partner_code, 1000, "k1", JUNE_30_LAST_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS, swept, 4, &count, &err), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + 1, swept, 4, &count, &err), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(swept[0].kind, SP_LEDGER_EVENT_ENVELOPE_EXPIRED);
+    assert_string_equal(swept[0].pass_id, P1);
+    assert_string_equal(swept[0].category, "sport");
+    assert_string_equal(swept[0].end_date, "2026-06-30");
+    assert_string_equal(swept[0].command_id, "expiry:0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8:sport");
+    assert_int_equal(swept[0].amount_cents, 3000);
+    assert_int_equal(swept[0].pass_balance_after_cents, 0);
+    assert_true(sp_ledger_pass_find(fx->state, P1)->envelopes[1].closed);
+    assert_int_equal(envelope_cents(fx, P1, "sport"), 0);
+    assert_int_equal(fx->state->budget_cents, -3500);
+    /* Swept once: never again. */
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + DAY_MS, swept, 4, &count, &err), 0);
+    assert_int_equal(count, 0);
+
+    /* In winter the Paris day ends at 23:00 UTC. */
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JAN_15_LAST_MS, swept, 4, &count, &err), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JAN_15_LAST_MS + 1, swept, 4, &count, &err), 0);
+    assert_int_equal(count, 1);
+    assert_string_equal(swept[0].pass_id, P2);
+    assert_int_equal(swept[0].amount_cents, 2500);
+    assert_int_equal(envelope_cents(fx, P2, "lecture"), 0);
+    assert_int_equal(fx->state->budget_cents, -1000);
+    assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id), 1000);
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+}
+
+static void test_expired_envelope_refuses_payment_and_credit(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=,sport=2026-06-30", &d);
+    credit(fx, P1, "sport", 4000, "c1", T0_MS, &d);
+    credit(fx, P1, "general", 4000, "c2", T0_MS, &d);
+    /* Not swept yet, but past its date: refused all the same, and no fallback to general. */
+    pay(fx, P1, fx->sport.partner_code, 100, "k1", JUNE_30_LAST_MS + 1, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
+    assert_string_equal(d.event.code, "envelope_expired");
+    credit(fx, P1, "sport", 100, "c3", JUNE_30_LAST_MS + 1, &d);
+    assert_string_equal(d.event.code, "envelope_expired");
+    sp_ledger_event swept[4];
+    size_t count = 0;
+    sp_error err;
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + 1, swept, 4, &count, &err), 0);
+    assert_int_equal(count, 1);
+    /* Closed now: refused even at a time before its end date (clock moved back). */
+    pay(fx, P1, fx->sport.partner_code, 100, "k2", T0_MS, &d);
+    assert_string_equal(d.event.code, "envelope_expired");
+    pay(fx, P1, fx->lecture.partner_code, 100, "k3", JUNE_30_LAST_MS + 1, &d);
+    assert_string_equal(d.event.category, "general");
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+}
+
+/* ------------------------------------------------------------ versions */
+
+static void test_event_with_wrong_version_is_skipped(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    credit(fx, P1, "general", 5000, "c1", T0_MS, &d);
+    sp_ledger_event duplicate = d.event;
+
+    sp_ledger_applied applied;
+    sp_error err;
+    /* The same event again (a redelivery): skipped. */
+    assert_int_equal(sp_ledger_apply(fx->state, &duplicate, &applied, &err), 0);
+    assert_true(applied.skipped);
+    /* A second writer's event for a version already taken, or one from the future. */
+    pay(fx, P1, fx->sport.partner_code, 100, "k1", T0_MS, &d);
+    sp_ledger_event stale = d.event;
+    sp_ledger_event future = d.event;
+    future.version += 5;
+    assert_int_equal(sp_ledger_apply(fx->state, &stale, &applied, &err), 0);
+    assert_true(applied.skipped);
+    assert_int_equal(sp_ledger_apply(fx->state, &future, &applied, &err), 0);
+    assert_true(applied.skipped);
+    /* An event of a pass never opened. */
+    sp_ledger_event orphan = duplicate;
+    snprintf(orphan.pass_id, sizeof orphan.pass_id, "%s", P2);
+    orphan.version = 1;
+    assert_int_equal(sp_ledger_apply(fx->state, &orphan, &applied, &err), 0);
+    assert_true(applied.skipped);
+    assert_int_equal(fx->state->events_skipped, 4);
+    assert_int_equal(envelope_cents(fx, P1, "general"), 4900);
+    assert_int_equal(sp_ledger_pass_find(fx->state, P1)->version, 3);
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+}
+
+static void test_invalid_event_is_refused_and_changes_nothing(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    credit(fx, P1, "general", 500, "c1", T0_MS, &d);
+    pay(fx, P1, fx->sport.partner_code, 100, "k1", T0_MS, &d);
+    sp_ledger_event overdraw = d.event;
+    overdraw.version++;
+    overdraw.amount_cents = 1000;
+    overdraw.postings[0].amount_cents = 1000;
+    snprintf(overdraw.command_id, sizeof overdraw.command_id, "k-evil");
+    sp_ledger_applied applied;
+    sp_error err;
+    assert_int_equal(sp_ledger_apply(fx->state, &overdraw, &applied, &err), -1);
+    assert_string_equal(err.code, "invalid_event");
+    sp_ledger_event mismatched = d.event;
+    mismatched.version++;
+    mismatched.postings[0].amount_cents = 1;   /* fields and posting disagree */
+    assert_int_equal(sp_ledger_apply(fx->state, &mismatched, &applied, &err), -1);
+    assert_string_equal(err.code, "invalid_event");
+    assert_int_equal(envelope_cents(fx, P1, "general"), 400);
+    assert_int_equal(sp_ledger_pass_find(fx->state, P1)->version, 3);
+    assert_null(record_of(fx, P1, "k-evil"));
+}
+
+/* ------------------------------------------------------------ bounds */
+
+static void test_full_maps_answer_503(void **state) {
+    (void)state;
+    void *fx_state = NULL;
+    sp_ledger_limits limits = default_limits();
+    limits.passes_max = 1;
+    limits.commands_max = 3;
+    setup_with(&fx_state, &limits);
+    fixture *fx = fx_state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_EVENT);
+    open_pass(fx, P2, "general=", &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REFUSED);
+    assert_int_equal(d.error.http_status, 503);
+    credit(fx, P1, "general", 100, "c1", T0_MS, &d);
+    pay(fx, P1, fx->sport.partner_code, 50, "k1", T0_MS, &d);
+    pay(fx, P1, fx->sport.partner_code, 50, "k2", T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REFUSED);
+    assert_int_equal(d.error.http_status, 503);
+    /* Known outcomes are still answered. */
+    pay(fx, P1, fx->sport.partner_code, 50, "k1", T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
+    assert_int_equal(envelope_cents(fx, P1, "general"), 50);
+    teardown(&fx_state);
+}
+
+/* ------------------------------------------------------------ postings */
+
+typedef struct snapshot {
+    int64_t budget_cents, general_cents, owed_cents;
+    size_t owed_accounts;
+} snapshot;
+
+static snapshot take_snapshot(const fixture *fx) {
+    return (snapshot){fx->state->budget_cents, envelope_cents(fx, P1, "general"),
+                      sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id),
+                      fx->state->owed.entry_count};
+}
+
+static void assert_refused_unchanged(fixture *fx, const sp_ledger_posting *postings, size_t count) {
+    snapshot before = take_snapshot(fx);
+    sp_error err;
+    sp_error_clear(&err);
+    assert_int_equal(sp_ledger_post_check(fx->state, postings, count, &err), -1);
+    assert_int_equal(sp_ledger_post(fx->state, postings, count, &err), -1);
+    assert_true(err.code[0] != '\0');
+    snapshot after = take_snapshot(fx);
+    assert_memory_equal(&before, &after, sizeof before);
+}
+
+static void test_post_refuses_and_changes_nothing(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    credit(fx, P1, "general", 1000, "c1", T0_MS, &d);
+    char envelope[SP_LEDGER_ACCOUNT_MAX + 1], owed[SP_LEDGER_ACCOUNT_MAX + 1];
+    snprintf(envelope, sizeof envelope, "pass:%s:general", P1);
+    snprintf(owed, sizeof owed, "partner:%s:owed", fx->sport.partner_id);
+    sp_ledger_posting p = {.amount_cents = 100};
+    snprintf(p.debit_account, sizeof p.debit_account, "%s", envelope);
+    snprintf(p.credit_account, sizeof p.credit_account, "%s", owed);
+
+    sp_ledger_posting bad[8];
+    for (int i = 0; i < 8; i++) bad[i] = p;
+    bad[0].amount_cents = 0;                                         /* nothing to move */
+    bad[1].amount_cents = -100;                                      /* backwards */
+    snprintf(bad[2].credit_account, sizeof bad[2].credit_account, "%s", envelope);   /* to itself */
+    snprintf(bad[3].debit_account, sizeof bad[3].debit_account, "pass:%s:sport", P1); /* no envelope */
+    snprintf(bad[4].credit_account, sizeof bad[4].credit_account, "bank");           /* no such form */
+    snprintf(bad[5].credit_account, sizeof bad[5].credit_account, "partner:nope:owed");
+    bad[6].amount_cents = 1001;                                      /* below zero */
+    bad[7].amount_cents = SP_MONEY_BALANCE_ABS_MAX_CENTS + 1;        /* above any limit */
+    for (int i = 0; i < 8; i++) assert_refused_unchanged(fx, &bad[i], 1);
+
+    /* The budget may go negative, but not past the limit. */
+    sp_ledger_posting fund = {.debit_account = "budget", .amount_cents = SP_MONEY_BALANCE_ABS_MAX_CENTS};
+    snprintf(fund.credit_account, sizeof fund.credit_account, "%s", envelope);
+    assert_refused_unchanged(fx, &fund, 1);
+    /* All or nothing: a good posting followed by a bad one moves nothing. */
+    sp_ledger_posting pair[2] = {p, bad[6]};
+    assert_refused_unchanged(fx, pair, 2);
+    /* Two postings that together overdraw, each fine alone. */
+    sp_ledger_posting two[2] = {p, p};
+    two[0].amount_cents = 600;
+    two[1].amount_cents = 600;
+    assert_refused_unchanged(fx, two, 2);
+    assert_int_equal(fx->state->owed.entry_count, 0);
+
+    sp_error err;
+    assert_int_equal(sp_ledger_post(fx->state, &p, 1, &err), 0);
+    assert_int_equal(envelope_cents(fx, P1, "general"), 900);
+    assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id), 100);
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+}
+
+/* ------------------------------------------------------------ long random run */
+
+static uint64_t rng_next(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+typedef struct balance_check {
+    bool ok;
+} balance_check;
+
+static void check_pass(void *ctx, const sp_ledger_pass *pass) {
+    balance_check *bc = ctx;
+    for (size_t i = 0; i < pass->envelope_count; i++) {
+        if (pass->envelopes[i].balance_cents < 0) bc->ok = false;
+    }
+}
+
+static void random_step(fixture *fx, uint64_t *seed, const char *const *pass_ids, int step,
+                        int64_t now_ms) {
+    const sp_ledger_partner *partners[] = {&fx->sport, &fx->lecture, &fx->music};
+    const char *categories[] = {"general", "sport", "lecture"};
+    sp_ledger_decision d;
+    char key[32];
+    /* One key in eight is a retry of an earlier command id. */
+    uint64_t r = rng_next(seed);
+    int key_number = (r % 8 == 0 && step > 0) ? (int)(rng_next(seed) % (uint64_t)step) : step;
+    snprintf(key, sizeof key, "k%d", key_number);
+    const char *pass_id = pass_ids[rng_next(seed) % 3];
+    int64_t amount_cents = (int64_t)(rng_next(seed) % 3000) + ((rng_next(seed) % 50 == 0) ? -10 : 0);
+    if (rng_next(seed) % 4 == 0) {
+        credit(fx, pass_id, categories[rng_next(seed) % 3], amount_cents, key, now_ms, &d);
+    } else {
+        pay(fx, pass_id, partners[rng_next(seed) % 3]->partner_code, amount_cents, key, now_ms, &d);
+    }
+    if (rng_next(seed) % 200 == 0) {
+        sp_ledger_event swept[8];
+        size_t count = 0;
+        sp_error err;
+        assert_int_equal(sp_ledger_sweep_expiries(fx->state, now_ms, swept, 8, &count, &err), 0);
+        for (size_t i = 0; i < count; i++) {
+            assert_true(fx->event_count < EVENTS_MAX);
+            fx->events[fx->event_count++] = swept[i];
+            fx->next_offset++;
+        }
+    }
+}
+
+static void run_random_sequence(fixture *fx, int steps, uint64_t seed) {
+    const char *pass_ids[3] = {P1, P2, "2d3e4f50-6172-4c83-9d94-b5c6d7e8f9a0"};
+    sp_ledger_decision d;
+    open_pass(fx, pass_ids[0], "general=,sport=2026-04-30", &d);
+    open_pass(fx, pass_ids[1], "lecture=,sport=", &d);
+    open_pass(fx, pass_ids[2], "general=2026-05-31", &d);
+    for (int step = 0; step < steps; step++) {
+        int64_t now_ms = T0_MS + (int64_t)step * 40 * 60 * 1000;   /* 40 minutes a step */
+        random_step(fx, &seed, pass_ids, step, now_ms);
+        balance_check bc = {.ok = true};
+        sp_ledger_foreach_pass(fx->state, check_pass, &bc);
+        assert_true(bc.ok);
+        for (int p = 0; p < 3; p++) {
+            const sp_ledger_partner *partner = (p == 0) ? &fx->sport : (p == 1) ? &fx->lecture : &fx->music;
+            assert_true(sp_ledger_partner_owed_cents(fx->state, partner->partner_id) >= 0);
+        }
+        assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+    }
+}
+
+static void test_long_random_sequence_never_below_zero_and_sums_to_zero(void **state) {
+    fixture *fx = *state;
+    run_random_sequence(fx, 6000, UINT64_C(0x9E3779B97F4A7C15));
+    assert_true(fx->state->budget_cents < 0);
+    assert_true(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id) > 0);
+    /* Every envelope with an end date in the run has been swept. */
+    assert_true(sp_ledger_pass_find(fx->state, P1)->envelopes[1].closed);
+}
+
+/* ------------------------------------------------------------ rebuild */
+
+/* Through the bytes that go on the log: envelope + protobuf payload. */
+static void roundtrip(const sp_ledger_event *event, sp_ledger_event *out) {
+    sp_ledger_event_pb holder;
+    const ProtobufCMessage *payload = sp_ledger_event_to_pb(event, &holder);
+    sp_envelope_meta meta;
+    sp_ledger_event_meta(event, "", &meta);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_envelope_pack(&meta, payload, &bytes, &len, NULL, &err), 0);
+    Solipass__Envelope *envelope = sp_envelope_unpack(bytes, len, &err);
+    assert_non_null(envelope);
+    assert_int_equal(sp_ledger_event_from_envelope(envelope, out, &err), 0);
+    solipass__envelope__free_unpacked(envelope, NULL);
+    free(bytes);
+}
+
+typedef struct compare_ctx {
+    const sp_ledger_state *other;
+    size_t compared;
+} compare_ctx;
+
+static void compare_pass(void *ctx, const sp_ledger_pass *pass) {
+    compare_ctx *cc = ctx;
+    const sp_ledger_pass *twin = sp_ledger_pass_find(cc->other, pass->pass_id);
+    assert_non_null(twin);
+    assert_int_equal(twin->version, pass->version);
+    assert_string_equal(twin->beneficiary_id, pass->beneficiary_id);
+    assert_int_equal(twin->envelope_count, pass->envelope_count);
+    for (size_t i = 0; i < pass->envelope_count; i++) {
+        assert_string_equal(twin->envelopes[i].category, pass->envelopes[i].category);
+        assert_int_equal(twin->envelopes[i].balance_cents, pass->envelopes[i].balance_cents);
+        assert_int_equal(twin->envelopes[i].closed, pass->envelopes[i].closed);
+    }
+    cc->compared++;
+}
+
+static void compare_records(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    const sp_map *other = ctx;
+    const sp_ledger_record *a = value;
+    const sp_ledger_record *b = sp_map_get(other, key);
+    assert_non_null(b);
+    assert_memory_equal(a->request_hash, b->request_hash, SP_KEY_LEN);
+    assert_int_equal(a->ok, b->ok);
+    assert_int_equal(a->http_status, b->http_status);
+    assert_string_equal(a->result_json, b->result_json);
+    assert_string_equal(a->code, b->code);
+    assert_string_equal(a->message, b->message);
+    assert_string_equal(a->field, b->field);
+    assert_int_equal(a->has_event_ref, b->has_event_ref);
+    assert_int_equal(a->event_offset, b->event_offset);
+}
+
+static void test_rebuild_from_events_reaches_the_same_state(void **state) {
+    fixture *fx = *state;
+    run_random_sequence(fx, 3000, UINT64_C(0x2545F4914F6CDD1D));
+    sp_ledger_decision d;
+    sp_ledger_command open_again = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = P1,
+                                    .actor_id = ACTOR, .command_id = "open-x",
+                                    .beneficiary_id = ACTOR, .envelope_count = 1,
+                                    .envelope_categories = {"general"}, .envelope_end_dates = {""}};
+    run(fx, &open_again, T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
+
+    sp_error err;
+    sp_ledger_limits limits = default_limits();
+    sp_ledger_state *rebuilt = sp_ledger_state_new(3, &limits, &fx->directory, &err);
+    assert_non_null(rebuilt);
+    for (size_t i = 0; i < fx->event_count; i++) {
+        sp_ledger_event decoded;
+        roundtrip(&fx->events[i], &decoded);
+        sp_ledger_applied applied;
+        assert_int_equal(sp_ledger_apply(rebuilt, &decoded, &applied, &err), 0);
+        assert_false(applied.skipped);
+        if (applied.record != NULL) sp_ledger_record_set_event_ref(applied.record, 3, (int64_t)i);
+    }
+    /* Replaying the whole log once more changes nothing: every event is a duplicate. */
+    for (size_t i = 0; i < fx->event_count; i++) {
+        sp_ledger_applied applied;
+        assert_int_equal(sp_ledger_apply(rebuilt, &fx->events[i], &applied, &err), 0);
+        assert_true(applied.skipped);
+    }
+    assert_int_equal(rebuilt->budget_cents, fx->state->budget_cents);
+    const sp_ledger_partner *partners[] = {&fx->sport, &fx->lecture, &fx->music};
+    for (int p = 0; p < 3; p++) {
+        assert_int_equal(sp_ledger_partner_owed_cents(rebuilt, partners[p]->partner_id),
+                         sp_ledger_partner_owed_cents(fx->state, partners[p]->partner_id));
+    }
+    compare_ctx cc = {.other = rebuilt};
+    sp_ledger_foreach_pass(fx->state, compare_pass, &cc);
+    assert_int_equal(cc.compared, 3);
+    assert_int_equal(rebuilt->records.entry_count, fx->state->records.entry_count);
+    sp_map_foreach(&fx->state->records, compare_records, &rebuilt->records);
+    assert_true(fx->state->records.entry_count > 1000);
+
+    /* A command answered before the rebuild is answered the same after it. */
+    sp_ledger_command again = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = P1,
+                               .actor_id = ACTOR, .command_id = "open-x",
+                               .beneficiary_id = ACTOR, .envelope_count = 1,
+                               .envelope_categories = {"general"}, .envelope_end_dates = {""}};
+    sp_ledger_decide(rebuilt, &again, T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
+    assert_string_equal(d.record->code, "conflict");
+    sp_ledger_state_free(rebuilt);
+}
+
+/* ------------------------------------------------------------ codec */
+
+static void test_command_from_envelope_checks_identity(void **state) {
+    (void)state;
+    Solipass__Ledger__Pay pay_msg = SOLIPASS__LEDGER__PAY__INIT;
+    pay_msg.pass_id = (char *)P1;
+    pay_msg.partner_code = (char *)"1234 5674";
+    pay_msg.amount_cents = 250;
+    uint8_t payload[256];
+    size_t payload_len = solipass__ledger__pay__pack(&pay_msg, payload);
+    Solipass__Envelope envelope = SOLIPASS__ENVELOPE__INIT;
+    envelope.type = (char *)"ledger.Pay.v1";
+    envelope.aggregate_id = (char *)P1;
+    envelope.command_id = (char *)"key-1";
+    envelope.actor_id = (char *)ACTOR;
+    envelope.payload.data = payload;
+    envelope.payload.len = payload_len;
+
+    sp_ledger_command command;
+    sp_ledger_command_pb holder;
+    sp_error err;
+    assert_int_equal(sp_ledger_command_from_envelope(&envelope, &command, &holder, &err), 0);
+    assert_int_equal(command.kind, SP_LEDGER_COMMAND_PAY);
+    assert_string_equal(command.partner_code, "1234 5674");
+    assert_int_equal(command.amount_cents, 250);
+    sp_ledger_command_pb_free(&holder);
+
+    envelope.aggregate_id = (char *)P2;   /* keyed to another pass */
+    assert_int_equal(sp_ledger_command_from_envelope(&envelope, &command, &holder, &err), -1);
+    envelope.aggregate_id = (char *)P1;
+    envelope.command_id = (char *)"key with spaces";
+    assert_int_equal(sp_ledger_command_from_envelope(&envelope, &command, &holder, &err), -1);
+    envelope.command_id = (char *)"key-1";
+    envelope.type = (char *)"ledger.Refund.v1";
+    assert_int_equal(sp_ledger_command_from_envelope(&envelope, &command, &holder, &err), -1);
+    assert_string_equal(err.code, "unknown_type");
+    envelope.type = (char *)"ledger.Pay.v1";
+    envelope.payload.len = 3;   /* truncated */
+    assert_int_equal(sp_ledger_command_from_envelope(&envelope, &command, &holder, &err), -1);
+}
+
+int main(void) {
+    if (sodium_init() < 0) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_payment_within_balance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_payment_exactly_at_balance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_payment_above_balance_is_rejected_and_moves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_amount_bounds_and_unknown_pass, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_general_envelope_pays_a_category_without_envelope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_category_envelope_is_preferred, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_envelope_for_category, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_key_same_body_replays_without_second_movement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_key_other_body_is_a_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_pass_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_the_day_after_end_date_in_paris, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_envelope_refuses_payment_and_credit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_with_wrong_version_is_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_event_is_refused_and_changes_nothing, setup, teardown),
+        cmocka_unit_test(test_full_maps_answer_503),
+        cmocka_unit_test_setup_teardown(test_post_refuses_and_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_random_sequence_never_below_zero_and_sums_to_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_from_events_reaches_the_same_state, setup, teardown),
+        cmocka_unit_test(test_command_from_envelope_checks_identity),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
