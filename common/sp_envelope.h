@@ -11,6 +11,12 @@
 #include "sp_kafka.h"
 
 #define SP_ENVELOPE_BYTES_MAX (64 * 1024)    /* larger messages are refused / dead-lettered */
+/* Field lengths in bytes that unpack accepts. Client Idempotency-Keys are at
+ * most 64; internal command ids such as "expiry:<pass>:<category>" need more. */
+#define SP_ENVELOPE_TYPE_MAX 64
+#define SP_ENVELOPE_AGGREGATE_ID_MAX 64
+#define SP_ENVELOPE_COMMAND_ID_MAX 96
+#define SP_ENVELOPE_REF_MAX 128          /* causation_id, reply_to, actor_id */
 
 typedef struct sp_envelope_meta {
     const char *type;                /* required */
