@@ -27,7 +27,7 @@
 #define SP_LEDGER_CATEGORY_LEN_MIN 2          /* ^[a-z][a-z0-9_]{1,31}$ */
 #define SP_LEDGER_CATEGORY_LEN_MAX 32
 #define SP_LEDGER_DATE_LEN 10                 /* "YYYY-MM-DD" */
-#define SP_LEDGER_COMMAND_ID_MAX 64           /* as the envelope allows */
+#define SP_LEDGER_COMMAND_ID_MAX 96           /* as the envelope allows */
 #define SP_LEDGER_COMMAND_TYPE_MAX 40
 #define SP_LEDGER_ACCOUNT_MAX 80              /* "pass:<uuid>:<category>" is at most 74 */
 #define SP_LEDGER_POSTINGS_MAX 8              /* per call of sp_ledger_post */

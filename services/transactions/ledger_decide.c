@@ -428,11 +428,11 @@ static void collect_due(void *ctx, const sp_ledger_pass *pass) {
 static void expiry_event(const sp_ledger_pass *pass, size_t index, int64_t now_ms,
                          sp_ledger_event *event) {
     const sp_ledger_envelope *envelope = &pass->envelopes[index];
-    /* Names the expiry in the log; cut to the envelope's limit for long
-     * categories (an expiry is never looked up by its command id). */
+    /* Names the expiry in the log: one per envelope, so it is its own id. */
+    _Static_assert(SP_LEDGER_COMMAND_ID_MAX >= sizeof "expiry::" - 1 + SP_ID_LEN + 32,
+                   "an expiry command id holds a pass id and a whole category");
     char command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
-    snprintf(command_id, sizeof command_id, "expiry:%s:%.*s", pass->pass_id,
-             (int)(SP_LEDGER_COMMAND_ID_MAX - strlen("expiry::") - SP_ID_LEN), envelope->category);
+    snprintf(command_id, sizeof command_id, "expiry:%s:%s", pass->pass_id, envelope->category);
     memset(event, 0, sizeof *event);
     event_header(event, SP_LEDGER_EVENT_ENVELOPE_EXPIRED, pass, pass->pass_id, "", command_id,
                  now_ms);
