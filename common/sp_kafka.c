@@ -172,7 +172,10 @@ sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client
     const char *const pairs[] = {
         "bootstrap.servers", brokers, "client.id", client_id,
         "enable.idempotence", "true", "acks", "all",
-        "partitioner", "murmur2_random", "linger.ms", "1", NULL};
+        "partitioner", "murmur2_random", "linger.ms", "1",
+        /* A broker that is gone must fail deliveries in seconds, not in
+         * librdkafka's default five minutes: callers answer 503 and retry. */
+        "message.timeout.ms", "10000", NULL};
     if (conf_set_all(conf, pairs, err) != 0) goto fail;
     rd_kafka_conf_set_opaque(conf, &producer->ctx);
     rd_kafka_conf_set_log_cb(conf, on_rk_log);

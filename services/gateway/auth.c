@@ -1,0 +1,242 @@
+/* auth.c - bearer sessions, role checks and Argon2id passwords (see auth.h). */
+#include "auth.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pgpool.h"
+
+#define SP_GW_PASSWORD_RAW_BYTES 32
+#define SP_GW_ARGON2_VERSION 19
+#define SP_GW_SALT_CONTEXT "solipass-gateway-password-salt"
+
+_Static_assert(SP_KEY_LEN == crypto_pwhash_SALTBYTES, "a sp_key_of digest is an Argon2 salt");
+
+struct sp_gw_auth {
+    char dummy_hash[SP_GW_PASSWORD_HASH_MAX];
+    pthread_mutex_t mutex;
+    pthread_cond_t slot_freed;
+    size_t hashing;            /* Argon2id computations running */
+};
+
+static const char session_sql[] =
+    "SELECT u.user_id, u.email, u.full_name, u.role, coalesce(u.partner_id::text, ''),"
+    " coalesce(u.pass_id::text, '')"
+    " FROM sessions s JOIN users u ON u.user_id = s.user_id"
+    " WHERE s.token_hash = $1::bytea AND s.ended_at IS NULL"
+    " AND s.expires_at > timestamptz 'epoch' + $2::bigint * interval '1 millisecond'";
+
+static const struct {
+    const char *name;
+    sp_gw_role bit;
+} role_names[] = {
+    {"backoffice", SP_GW_ROLE_BACKOFFICE},
+    {"partner_admin", SP_GW_ROLE_PARTNER_ADMIN},
+    {"partner_user", SP_GW_ROLE_PARTNER_USER},
+    {"beneficiary", SP_GW_ROLE_BENEFICIARY},
+    {"finance", SP_GW_ROLE_FINANCE},
+};
+
+static unsigned role_bit_of(const char *name) {
+    for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
+        if (strcmp(role_names[i].name, name) == 0) return role_names[i].bit;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ hashing slots */
+
+static int hashing_begin(sp_gw_auth *auth, sp_error *err) {
+    struct timespec until = sp_gw_deadline_timespec(sp_gw_monotonic_ms() + SP_GW_HASHING_WAIT_MS);
+    pthread_mutex_lock(&auth->mutex);
+    int wait_rc = 0;
+    while (auth->hashing >= SP_GW_HASHING_MAX && wait_rc != ETIMEDOUT) {
+        wait_rc = pthread_cond_timedwait(&auth->slot_freed, &auth->mutex, &until);
+    }
+    bool ok = auth->hashing < SP_GW_HASHING_MAX;
+    if (ok) auth->hashing++;
+    pthread_mutex_unlock(&auth->mutex);
+    if (!ok) return sp_error_set(err, 503, "unavailable", "", "too many logins at once: try again");
+    return 0;
+}
+
+static void hashing_end(sp_gw_auth *auth) {
+    pthread_mutex_lock(&auth->mutex);
+    assert(auth->hashing > 0);
+    auth->hashing--;
+    pthread_cond_signal(&auth->slot_freed);
+    pthread_mutex_unlock(&auth->mutex);
+}
+
+/* The encoded form libsodium's crypto_pwhash_str() writes and its verify reads. */
+static int encode_hash(const uint8_t salt[crypto_pwhash_SALTBYTES],
+                       const uint8_t raw[SP_GW_PASSWORD_RAW_BYTES], char *out) {
+    char salt_b64[sodium_base64_ENCODED_LEN(crypto_pwhash_SALTBYTES,
+                                            sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+    char raw_b64[sodium_base64_ENCODED_LEN(SP_GW_PASSWORD_RAW_BYTES,
+                                           sodium_base64_VARIANT_ORIGINAL_NO_PADDING)];
+    sodium_bin2base64(salt_b64, sizeof salt_b64, salt, crypto_pwhash_SALTBYTES,
+                      sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    sodium_bin2base64(raw_b64, sizeof raw_b64, raw, SP_GW_PASSWORD_RAW_BYTES,
+                      sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    int n = snprintf(out, SP_GW_PASSWORD_HASH_MAX, "%sv=%d$m=%zu,t=%llu,p=1$%s$%s",
+                     crypto_pwhash_argon2id_STRPREFIX, SP_GW_ARGON2_VERSION,
+                     (size_t)crypto_pwhash_MEMLIMIT_INTERACTIVE / 1024,
+                     (unsigned long long)crypto_pwhash_OPSLIMIT_INTERACTIVE, salt_b64, raw_b64);
+    return n > 0 && (size_t)n < SP_GW_PASSWORD_HASH_MAX ? 0 : -1;
+}
+
+static int hash_unlimited(const char *password, const char *actor_id, const char *command_id,
+                          const char *email, char *out) {
+    uint8_t salt[crypto_pwhash_SALTBYTES];
+    sp_key_of(salt, SP_GW_SALT_CONTEXT, actor_id, command_id, email);
+    uint8_t raw[SP_GW_PASSWORD_RAW_BYTES];
+    int rc = crypto_pwhash(raw, sizeof raw, password, strlen(password), salt,
+                           crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                           crypto_pwhash_ALG_ARGON2ID13);
+    if (rc == 0) rc = encode_hash(salt, raw, out);
+    sodium_memzero(raw, sizeof raw);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+static int self_test(sp_gw_auth *auth, sp_error *err) {
+    static const char probe[] = "self-test password";
+    char hash[SP_GW_PASSWORD_HASH_MAX];
+    if (hash_unlimited(probe, "actor", "command", "e@example.org", hash) != 0 ||
+        crypto_pwhash_str_verify(hash, probe, strlen(probe)) != 0 ||
+        crypto_pwhash_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                       crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        return sp_error_set(err, 500, "internal", NULL,
+                            "this libsodium does not read back the password hashes built here");
+    }
+    char dummy_password[SP_ID_LEN + 1];
+    sp_id_new(dummy_password);
+    if (crypto_pwhash_str(auth->dummy_hash, dummy_password, strlen(dummy_password),
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        return sp_error_set(err, 500, "out_of_memory", NULL, "password hashing");
+    }
+    return 0;
+}
+
+sp_gw_auth *sp_gw_auth_new(sp_error *err) {
+    sp_gw_auth *auth = calloc(1, sizeof *auth);
+    if (auth == NULL) {
+        sp_error_set(err, 500, "out_of_memory", NULL, "auth");
+        return NULL;
+    }
+    pthread_mutex_init(&auth->mutex, NULL);
+    if (sp_gw_cond_init(&auth->slot_freed) != 0) {
+        pthread_mutex_destroy(&auth->mutex);
+        free(auth);
+        sp_error_set(err, 500, "internal", NULL, "auth: condition variable");
+        return NULL;
+    }
+    if (self_test(auth, err) != 0) {
+        sp_gw_auth_free(auth);
+        return NULL;
+    }
+    return auth;
+}
+
+void sp_gw_auth_free(sp_gw_auth *auth) {
+    if (auth == NULL) return;
+    assert(auth->hashing == 0);
+    pthread_cond_destroy(&auth->slot_freed);
+    pthread_mutex_destroy(&auth->mutex);
+    free(auth);
+}
+
+/* ------------------------------------------------------------------ passwords */
+
+int sp_gw_auth_verify(sp_gw_auth *auth, const char *stored_hash, const char *password,
+                      bool *matches, sp_error *err) {
+    assert(auth != NULL && password != NULL && matches != NULL);
+    *matches = false;
+    if (hashing_begin(auth, err) != 0) return -1;
+    const char *hash = stored_hash != NULL ? stored_hash : auth->dummy_hash;
+    bool verified = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+    hashing_end(auth);
+    *matches = stored_hash != NULL && verified;
+    return 0;
+}
+
+int sp_gw_auth_hash(sp_gw_auth *auth, const char *password, const char *actor_id,
+                    const char *command_id, const char *email, char *out, sp_error *err) {
+    assert(auth != NULL && password != NULL && actor_id != NULL && command_id != NULL);
+    assert(email != NULL && out != NULL);
+    if (hashing_begin(auth, err) != 0) return -1;
+    int rc = hash_unlimited(password, actor_id, command_id, email, out);
+    hashing_end(auth);
+    if (rc != 0) return sp_error_set(err, 503, "unavailable", "", "out of memory: try again");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ sessions */
+
+static bool optional_id_valid(const char *id) { return id[0] == '\0' || sp_id_valid(id); }
+
+int sp_gw_user_from_row(const char *const values[6], sp_gw_user *user, sp_error *err) {
+    assert(values != NULL && user != NULL);
+    bool ok = sp_id_valid(values[0]) && strlen(values[1]) < sizeof user->email &&
+              strlen(values[2]) < sizeof user->full_name && role_bit_of(values[3]) != 0 &&
+              optional_id_valid(values[4]) && optional_id_valid(values[5]);
+    if (!ok) return sp_error_set(err, 500, "internal", "", "a user record is not valid");
+    snprintf(user->user_id, sizeof user->user_id, "%s", values[0]);
+    snprintf(user->email, sizeof user->email, "%s", values[1]);
+    snprintf(user->full_name, sizeof user->full_name, "%s", values[2]);
+    snprintf(user->role, sizeof user->role, "%s", values[3]);
+    user->role_bit = role_bit_of(values[3]);
+    snprintf(user->partner_id, sizeof user->partner_id, "%s", values[4]);
+    snprintf(user->pass_id, sizeof user->pass_id, "%s", values[5]);
+    return 0;
+}
+
+int sp_gw_auth_session(sp_gw_app *app, const char *authorization, sp_gw_user *user,
+                       sp_error *err) {
+    assert(app != NULL && user != NULL);
+    memset(user, 0, sizeof *user);
+    char token[SP_TOKEN_LEN + 1];
+    if (sp_gw_bearer_token(authorization, token, err) != 0) return -1;
+    sp_token_hash(token, user->token_hash);
+    sodium_memzero(token, sizeof token);
+    char hash_text[2 + 2 * SP_TOKEN_HASH_LEN + 1] = "\\x";
+    sodium_bin2hex(hash_text + 2, sizeof hash_text - 2, user->token_hash, SP_TOKEN_HASH_LEN);
+    char now_ms[24];
+    snprintf(now_ms, sizeof now_ms, "%" PRId64, sp_clock_now_ms(app->clock));
+    const char *params[2] = {hash_text, now_ms};
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(app->pool, session_sql, 2, params, &res, err) != 0) return -1;
+    int rc;
+    if (PQntuples(res) != 1) {
+        rc = sp_error_set(err, 401, "unauthenticated", "",
+                          "a valid session is required (Authorization: Bearer <token>)");
+    } else {
+        const char *values[6];
+        for (int i = 0; i < 6; i++) values[i] = PQgetvalue(res, 0, i);
+        rc = sp_gw_user_from_row(values, user, err);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int sp_gw_auth_require(const sp_gw_user *user, unsigned roles_mask, sp_error *err) {
+    assert(user != NULL);
+    if ((user->role_bit & roles_mask) != 0) return 0;
+    return sp_error_set(err, 403, "forbidden", "", "this account (%s) may not do this",
+                        user->role);
+}
+
+static json_t *id_or_null(const char *id) { return id[0] != '\0' ? json_string(id) : json_null(); }
+
+json_t *sp_gw_user_json(const sp_gw_user *user) {
+    assert(user != NULL);
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "user_id", user->user_id, "email",
+                     user->email, "full_name", user->full_name, "role", user->role, "partner_id",
+                     id_or_null(user->partner_id), "pass_id", id_or_null(user->pass_id));
+}

@@ -1,0 +1,83 @@
+/* auth.h - sessions, roles and passwords.
+ *
+ * A request's bearer token is hashed (sp_token_hash) and looked up in the
+ * sessions read model, not ended and not expired at the injected clock's
+ * now; any failure is the same 401 "unauthenticated", whatever the cause.
+ * Passwords are checked and hashed with Argon2id (libsodium); at most
+ * SP_GW_HASHING_MAX of those memory-hungry computations run at once. A new
+ * account's hash takes its salt from the command's identity, so that the
+ * same request retried under the same Idempotency-Key carries the same
+ * hash (and is recognised as the same command), while raw passwords never
+ * leave the gateway.
+ * Ownership: sp_gw_auth is created and freed by main; sp_gw_user is filled by
+ * value into the caller's struct. */
+#ifndef SP_GW_AUTH_H
+#define SP_GW_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sodium.h>
+#include "gateway.h"
+#include "sp_error.h"
+#include "sp_id.h"
+#include "validate.h"
+
+#define SP_GW_HASHING_MAX 4                 /* Argon2id runs at once (64 MiB each) */
+#define SP_GW_HASHING_WAIT_MS 3000
+#define SP_GW_ROLE_NAME_MAX 16
+#define SP_GW_PASSWORD_HASH_MAX crypto_pwhash_STRBYTES
+
+typedef enum {
+    SP_GW_ROLE_BACKOFFICE = 1u << 0,
+    SP_GW_ROLE_PARTNER_ADMIN = 1u << 1,
+    SP_GW_ROLE_PARTNER_USER = 1u << 2,
+    SP_GW_ROLE_BENEFICIARY = 1u << 3,
+    SP_GW_ROLE_FINANCE = 1u << 4,
+} sp_gw_role;
+
+#define SP_GW_ROLES_ANY 0x1Fu
+#define SP_GW_ROLES_PARTNER (SP_GW_ROLE_PARTNER_ADMIN | SP_GW_ROLE_PARTNER_USER)
+
+typedef struct sp_gw_user {
+    char user_id[SP_ID_LEN + 1];
+    char email[SP_GW_EMAIL_LEN_MAX + 1];
+    char full_name[SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX)];
+    char role[SP_GW_ROLE_NAME_MAX];
+    unsigned role_bit;                      /* one sp_gw_role, 0 when unknown */
+    char partner_id[SP_ID_LEN + 1];         /* "" when none */
+    char pass_id[SP_ID_LEN + 1];            /* "" when none */
+    uint8_t token_hash[SP_TOKEN_HASH_LEN];  /* of this request's session */
+} sp_gw_user;
+
+/* Prepares the dummy hash a login for an unknown e-mail is checked against,
+ * and checks this libsodium reads back the hashes built here. */
+sp_gw_auth *sp_gw_auth_new(sp_error *err);
+void sp_gw_auth_free(sp_gw_auth *auth);
+
+/* The session of `authorization` (the raw header, may be NULL). */
+int sp_gw_auth_session(sp_gw_app *app, const char *authorization, sp_gw_user *user,
+                       sp_error *err);
+
+/* 403 "forbidden" unless the user's role is in roles_mask. */
+int sp_gw_auth_require(const sp_gw_user *user, unsigned roles_mask, sp_error *err);
+
+/* Checks password against stored_hash, or against the dummy hash when
+ * stored_hash is NULL (then *matches is always false), so that the time
+ * taken does not tell whether the e-mail exists. */
+int sp_gw_auth_verify(sp_gw_auth *auth, const char *stored_hash, const char *password,
+                      bool *matches, sp_error *err);
+
+/* Argon2id string of password (interactive limits) into out
+ * (SP_GW_PASSWORD_HASH_MAX bytes), salted from (actor_id, command_id, email). */
+int sp_gw_auth_hash(sp_gw_auth *auth, const char *password, const char *actor_id,
+                    const char *command_id, const char *email, char *out, sp_error *err);
+
+/* The user as JSON: {user_id, email, full_name, role, partner_id, pass_id}
+ * (ids null when none). A new reference; NULL when out of memory. */
+json_t *sp_gw_user_json(const sp_gw_user *user);
+
+/* Fills user from one row (user_id, email, full_name, role, partner_id,
+ * pass_id as text, "" for none). 500 when a value breaks the schema. */
+int sp_gw_user_from_row(const char *const values[6], sp_gw_user *user, sp_error *err);
+
+#endif

@@ -1,0 +1,57 @@
+/* gateway.h - the gateway's settings and the handles every request reaches
+ * through: one sp_gw_app, built by main.c and shared read-only by the HTTP
+ * worker threads (each module it points to does its own locking).
+ * Ownership: main owns every handle in the app and frees them after the
+ * HTTP server and the background threads have stopped. */
+#ifndef SP_GW_GATEWAY_H
+#define SP_GW_GATEWAY_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+#include "sp_clock.h"
+#include "sp_log.h"
+
+#define SP_GW_INSTANCE_REPLY_TO_MAX 64     /* "gateway-<uuid>" */
+
+typedef struct sp_gw_config {
+    const char *kafka_brokers;
+    const char *pg_dsn;
+    const char *http_address;
+    const char *log_level;
+    const char *clock_offset_file;
+    int64_t http_port;
+    int64_t http_threads;
+    int64_t pg_pool_size;
+    int64_t command_timeout_ms;
+    int64_t session_ttl_s;
+    int64_t payment_max_cents;
+    int64_t credit_max_cents;
+} sp_gw_config;
+
+typedef struct sp_gw_pgpool sp_gw_pgpool;
+typedef struct sp_gw_commands sp_gw_commands;
+typedef struct sp_gw_projwait sp_gw_projwait;
+typedef struct sp_gw_metrics sp_gw_metrics;
+typedef struct sp_gw_auth sp_gw_auth;
+
+typedef struct sp_gw_app {
+    const sp_gw_config *config;
+    sp_log *log;
+    sp_clock *clock;
+    sp_gw_pgpool *pool;
+    sp_gw_commands *commands;
+    sp_gw_projwait *projwait;
+    sp_gw_metrics *metrics;
+    sp_gw_auth *auth;
+} sp_gw_app;
+
+/* Monotonic milliseconds: every deadline inside the gateway is on this clock
+ * (the injected sp_clock is business time and may jump). */
+int64_t sp_gw_monotonic_ms(void);
+/* A condition variable whose timed waits count on the monotonic clock. */
+int sp_gw_cond_init(pthread_cond_t *cond);
+/* The absolute time pthread_cond_timedwait() wants for a monotonic deadline. */
+struct timespec sp_gw_deadline_timespec(int64_t deadline_ms);
+
+#endif

@@ -1,0 +1,307 @@
+/* http.c - the civetweb server, request dispatch and JSON answers (see http.h). */
+#include "http.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <civetweb.h>
+#include "metrics.h"
+#include "routes.h"
+
+#define SP_GW_BODY_READS_MAX (SP_GW_BODY_BYTES_MAX + 1)   /* each read gives >= 1 byte */
+#define SP_GW_LISTEN_TEXT_MAX 96
+#define SP_GW_ALLOW_TEXT_MAX 32
+#define SP_GW_JSON_CONTENT_TYPE "application/json"
+
+struct sp_gw_http {
+    sp_gw_app *app;
+    struct mg_context *ctx;
+};
+
+typedef struct dispatch_entry {
+    sp_gw_route route;
+    sp_gw_route_fn fn;
+    bool session;          /* a bearer session is required */
+    unsigned roles;        /* roles allowed (with a session) */
+} dispatch_entry;
+
+static const dispatch_entry dispatch_table[] = {
+    {SP_GW_ROUTE_LOGIN, sp_gw_route_login, false, 0},
+    {SP_GW_ROUTE_LOGOUT, sp_gw_route_logout, true, SP_GW_ROLES_ANY},
+    {SP_GW_ROUTE_ME, sp_gw_route_me, true, SP_GW_ROLES_ANY},
+    {SP_GW_ROUTE_PASS_GET, sp_gw_route_pass_get, true, SP_GW_ROLE_BENEFICIARY},
+    {SP_GW_ROUTE_PASS_PAY, sp_gw_route_pass_pay, true, SP_GW_ROLE_BENEFICIARY},
+    {SP_GW_ROUTE_PASS_OPERATIONS, sp_gw_route_pass_operations, true, SP_GW_ROLE_BENEFICIARY},
+    {SP_GW_ROUTE_PARTNERS_CREATE, sp_gw_route_partners_create, true, SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_PARTNERS_LIST, sp_gw_route_partners_list, true, SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_BENEFICIARIES_CREATE, sp_gw_route_beneficiaries_create, true,
+     SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_PASSES_GET, sp_gw_route_passes_get, true, SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_PASSES_CREDIT, sp_gw_route_passes_credit, true, SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_PARTNER_GET, sp_gw_route_partner_get, true, SP_GW_ROLES_PARTNER},
+    {SP_GW_ROUTE_PARTNER_OPERATIONS, sp_gw_route_partner_operations, true, SP_GW_ROLES_PARTNER},
+    {SP_GW_ROUTE_HEALTHZ, sp_gw_route_healthz, false, 0},
+    {SP_GW_ROUTE_METRICS, sp_gw_route_metrics, false, 0},
+};
+
+static const dispatch_entry *dispatch_of(sp_gw_route route) {
+    for (size_t i = 0; i < sizeof dispatch_table / sizeof dispatch_table[0]; i++) {
+        if (dispatch_table[i].route == route) return &dispatch_table[i];
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ answers */
+
+const char *sp_gw_request_header(const sp_gw_request *req, const char *name) {
+    assert(req != NULL && name != NULL);
+    return mg_get_header(req->conn, name);
+}
+
+static int answer_raw(sp_gw_request *req, int status, const char *content_type,
+                      const char *body, size_t body_len, bool replayed, const char *allow) {
+    assert(req->status == 0 && status >= 200 && status <= 599);
+    char length[24];
+    snprintf(length, sizeof length, "%zu", body_len);
+    mg_response_header_start(req->conn, status);
+    if (content_type != NULL) mg_response_header_add(req->conn, "Content-Type", content_type, -1);
+    if (status != 204) mg_response_header_add(req->conn, "Content-Length", length, -1);
+    mg_response_header_add(req->conn, "Cache-Control", "no-store", -1);
+    mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
+    if (replayed) mg_response_header_add(req->conn, "Idempotent-Replayed", "true", -1);
+    if (allow != NULL) mg_response_header_add(req->conn, "Allow", allow, -1);
+    mg_response_header_send(req->conn);
+    if (body_len > 0) mg_write(req->conn, body, body_len);
+    req->status = status;
+    return 0;
+}
+
+int sp_gw_answer_text(sp_gw_request *req, int status, const char *content_type,
+                      const char *body, size_t body_len, bool replayed) {
+    assert(req != NULL && (body != NULL || body_len == 0));
+    return answer_raw(req, status, content_type ? content_type : SP_GW_JSON_CONTENT_TYPE, body,
+                      body_len, replayed, NULL);
+}
+
+int sp_gw_answer_no_content(sp_gw_request *req) {
+    return answer_raw(req, 204, NULL, NULL, 0, false, NULL);
+}
+
+int sp_gw_answer_json(sp_gw_request *req, int status, json_t *value, bool replayed) {
+    assert(req != NULL);
+    char *text = value != NULL ? json_dumps(value, JSON_COMPACT) : NULL;
+    json_decref(value);
+    if (text == NULL) {
+        sp_error err;
+        sp_error_set(&err, 500, "internal", "", "the answer could not be built");
+        return sp_gw_answer_error(req, &err);
+    }
+    sp_gw_answer_text(req, status, NULL, text, strlen(text), replayed);
+    free(text);
+    return 0;
+}
+
+static bool is_public_5xx(const sp_error *err) {
+    return (err->http_status == 503 &&
+            (strcmp(err->code, "timeout") == 0 || strcmp(err->code, "unavailable") == 0)) ||
+           (err->http_status == 500 && strcmp(err->code, "internal") == 0);
+}
+
+/* What the client is told: 4xx as is; 5xx only with the public codes,
+ * the detail going to the log. */
+static sp_error shown_error(sp_gw_request *req, const sp_error *err) {
+    sp_error shown = *err;
+    if (err->http_status < 400 || err->http_status > 599) {
+        sp_error_set(&shown, 500, "internal", "", "the request could not be completed");
+    } else if (err->http_status >= 500 && !is_public_5xx(err)) {
+        if (err->http_status == 503) {
+            sp_error_set(&shown, 503, "unavailable", "", "a service is unavailable: try again");
+        } else {
+            sp_error_set(&shown, 500, "internal", "", "the request could not be completed");
+        }
+    }
+    if (err->http_status >= 500 || shown.http_status >= 500) {
+        char status[16];
+        snprintf(status, sizeof status, "%d", err->http_status);
+        sp_log_warn(req->app->log, "request failed", "route", sp_gw_route_name(req->match.route),
+                    "status", status, "code", err->code, "error", err->message, NULL);
+    }
+    return shown;
+}
+
+static int answer_error_full(sp_gw_request *req, const sp_error *err, bool replayed) {
+    sp_error shown = shown_error(req, err);
+    char allow[SP_GW_ALLOW_TEXT_MAX] = "";
+    if (shown.http_status == 405) sp_gw_route_allowed(req->path, allow, sizeof allow);
+    char *text = sp_gw_error_json(&shown);
+    static const char fallback[] = "{\"code\":\"internal\",\"message\":\"\",\"field\":\"\"}";
+    const char *body = text != NULL ? text : fallback;
+    int rc = answer_raw(req, text != NULL ? shown.http_status : 500, SP_GW_JSON_CONTENT_TYPE,
+                        body, strlen(body), replayed, allow[0] != '\0' ? allow : NULL);
+    free(text);
+    return rc;
+}
+
+int sp_gw_answer_error(sp_gw_request *req, const sp_error *err) {
+    assert(req != NULL && err != NULL);
+    return answer_error_full(req, err, false);
+}
+
+void sp_gw_reply_error(const Solipass__Reply *reply, sp_error *err) {
+    assert(reply != NULL);
+    int status = reply->http_status >= 400 && reply->http_status <= 599 ? reply->http_status : 500;
+    const char *code = reply->code != NULL && reply->code[0] != '\0' ? reply->code : "rejected";
+    sp_error_set(err, status, code, reply->field != NULL ? reply->field : "", "%s",
+                 reply->message != NULL ? reply->message : "");
+}
+
+int sp_gw_answer_reply(sp_gw_request *req, const Solipass__Reply *reply, sp_error *err) {
+    assert(req != NULL && reply != NULL);
+    if (!reply->ok) {
+        sp_error refused;
+        sp_gw_reply_error(reply, &refused);
+        return answer_error_full(req, &refused, reply->replayed);
+    }
+    const char *body = reply->result_json != NULL && reply->result_json[0] != '\0'
+                           ? reply->result_json
+                           : "{}";
+    json_error_t jerr;
+    json_t *parsed = json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
+    bool valid = json_is_object(parsed) && reply->http_status >= 200 && reply->http_status <= 299;
+    json_decref(parsed);
+    if (!valid) {
+        return sp_error_set(err, 500, "internal_reply", "",
+                            "a reply with status %d is not a JSON object", reply->http_status);
+    }
+    return sp_gw_answer_text(req, reply->http_status, NULL, body, strlen(body), reply->replayed);
+}
+
+/* ------------------------------------------------------------------ requests */
+
+static int read_body(sp_gw_request *req, const struct mg_request_info *info, char **buffer,
+                     sp_error *err) {
+    if (info->content_length > SP_GW_BODY_BYTES_MAX) {
+        return sp_error_set(err, 413, "body_too_large", "", "the body is larger than %d bytes",
+                            SP_GW_BODY_BYTES_MAX);
+    }
+    char *buf = malloc(SP_GW_BODY_BYTES_MAX + 2);
+    if (buf == NULL) return sp_error_set(err, 503, "unavailable", "", "out of memory");
+    size_t total = 0;
+    for (size_t reads = 0; reads < SP_GW_BODY_READS_MAX && total <= SP_GW_BODY_BYTES_MAX; reads++) {
+        int n = mg_read(req->conn, buf + total, SP_GW_BODY_BYTES_MAX + 1 - total);
+        if (n <= 0) break;
+        total += (size_t)n;
+    }
+    buf[total] = '\0';
+    *buffer = buf;
+    if (total > SP_GW_BODY_BYTES_MAX) {
+        return sp_error_set(err, 413, "body_too_large", "", "the body is larger than %d bytes",
+                            SP_GW_BODY_BYTES_MAX);
+    }
+    req->body = buf;
+    req->body_len = total;
+    return 0;
+}
+
+static int dispatch(sp_gw_request *req, const struct mg_request_info *info, char **body,
+                    sp_error *err) {
+    if (sp_gw_route_find(req->method, req->path, &req->match, err) != 0) return -1;
+    const dispatch_entry *entry = dispatch_of(req->match.route);
+    assert(entry != NULL);
+    if (strcmp(req->method, "POST") == 0 && read_body(req, info, body, err) != 0) return -1;
+    if (entry->session) {
+        const char *authorization = sp_gw_request_header(req, "Authorization");
+        if (sp_gw_auth_session(req->app, authorization, &req->user, err) != 0) return -1;
+        if (sp_gw_auth_require(&req->user, entry->roles, err) != 0) return -1;
+    }
+    return entry->fn(req, err);
+}
+
+static void log_request(const sp_gw_request *req) {
+    int64_t duration_ms = sp_gw_monotonic_ms() - req->started_ms;
+    sp_gw_metrics_request(req->app->metrics, req->match.route, req->status, duration_ms);
+    char status[16], duration[24];
+    snprintf(status, sizeof status, "%d", req->status);
+    snprintf(duration, sizeof duration, "%" PRId64, duration_ms);
+    sp_log_debug(req->app->log, "request", "method", req->method, "route",
+                 sp_gw_route_name(req->match.route), "status", status, "duration_ms", duration,
+                 NULL);
+}
+
+static int on_request(struct mg_connection *conn) {
+    sp_gw_http *http = mg_get_user_data(mg_get_context(conn));
+    const struct mg_request_info *info = mg_get_request_info(conn);
+    assert(http != NULL && info != NULL);
+    sp_gw_request req;
+    memset(&req, 0, sizeof req);
+    req.conn = conn;
+    req.app = http->app;
+    req.method = info->request_method != NULL ? info->request_method : "";
+    req.path = info->local_uri != NULL ? info->local_uri : "";
+    req.query = info->query_string;
+    req.body = "";
+    req.started_ms = sp_gw_monotonic_ms();
+    req.deadline_ms = req.started_ms + http->app->config->command_timeout_ms;
+    char *body = NULL;
+    sp_error err;
+    sp_error_clear(&err);
+    int rc = dispatch(&req, info, &body, &err);
+    if (req.status == 0) {
+        if (rc == 0) sp_error_set(&err, 500, "internal", "", "the request got no answer");
+        sp_gw_answer_error(&req, &err);
+    }
+    free(body);
+    log_request(&req);
+    return req.status;
+}
+
+static int on_log_message(const struct mg_connection *conn, const char *message) {
+    const struct mg_context *ctx = conn != NULL ? mg_get_context(conn) : NULL;
+    sp_gw_http *http = ctx != NULL ? mg_get_user_data(ctx) : NULL;
+    if (http == NULL) return 0;
+    sp_log_warn(http->app->log, "civetweb", "detail", message, NULL);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ server */
+
+sp_gw_http *sp_gw_http_start(sp_gw_app *app, sp_error *err) {
+    assert(app != NULL && app->config != NULL);
+    const sp_gw_config *config = app->config;
+    sp_gw_http *http = calloc(1, sizeof *http);
+    if (http == NULL) {
+        sp_error_set(err, 500, "out_of_memory", NULL, "http");
+        return NULL;
+    }
+    http->app = app;
+    char listen[SP_GW_LISTEN_TEXT_MAX], threads[16], timeout[16], keep_alive[16];
+    bool ipv6 = strchr(config->http_address, ':') != NULL;
+    snprintf(listen, sizeof listen, ipv6 ? "[%s]:%" PRId64 : "%s:%" PRId64, config->http_address,
+             config->http_port);
+    snprintf(threads, sizeof threads, "%" PRId64, config->http_threads);
+    snprintf(timeout, sizeof timeout, "%d", SP_GW_HTTP_REQUEST_TIMEOUT_MS);
+    snprintf(keep_alive, sizeof keep_alive, "%d", SP_GW_HTTP_KEEP_ALIVE_MS);
+    const char *options[] = {"listening_ports", listen, "num_threads", threads,
+                             "request_timeout_ms", timeout, "enable_keep_alive", "yes",
+                             "keep_alive_timeout_ms", keep_alive, NULL};
+    struct mg_callbacks callbacks;
+    memset(&callbacks, 0, sizeof callbacks);
+    callbacks.begin_request = on_request;
+    callbacks.log_message = on_log_message;
+    http->ctx = mg_start(&callbacks, http, options);
+    if (http->ctx == NULL) {
+        sp_error_set(err, 500, "http_listen_failed", "SP_HTTP_PORT",
+                     "cannot serve HTTP on %s (address in use or not local?)", listen);
+        free(http);
+        return NULL;
+    }
+    return http;
+}
+
+void sp_gw_http_stop(sp_gw_http *http) {
+    if (http == NULL) return;
+    mg_stop(http->ctx);
+    free(http);
+}

@@ -1,0 +1,67 @@
+/* http.h - the civetweb server: one handler for every path, which reads the
+ * body (at most 16 KiB), finds the route, checks the session and role the
+ * route needs, calls the route's function, and answers JSON - errors as
+ * {"code","message","field"} - then logs and counts the request.
+ *
+ * A route function answers through sp_gw_answer_*() and returns 0, or
+ * returns -1 with err filled and lets this module answer the error. Errors
+ * of status 500 and above are logged here with their detail and answered
+ * with a generic message.
+ * Ownership: a sp_gw_request lives on the worker thread's stack for one
+ * request; its body buffer is owned by this module. */
+#ifndef SP_GW_HTTP_H
+#define SP_GW_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "auth.h"
+#include "gateway.h"
+#include "reply.pb-c.h"
+#include "sp_error.h"
+#include "validate.h"
+
+#define SP_GW_HTTP_REQUEST_TIMEOUT_MS 10000    /* civetweb's network read/write timeout */
+#define SP_GW_HTTP_KEEP_ALIVE_MS 5000
+
+struct mg_connection;
+typedef struct sp_gw_http sp_gw_http;
+
+typedef struct sp_gw_request {
+    struct mg_connection *conn;
+    sp_gw_app *app;
+    const char *method;
+    const char *path;
+    const char *query;           /* raw query string, NULL when none */
+    sp_gw_route_match match;
+    const char *body;            /* NUL-terminated; "" when none */
+    size_t body_len;
+    sp_gw_user user;             /* filled when the route needs a session */
+    int64_t started_ms;          /* monotonic */
+    int64_t deadline_ms;         /* started_ms + SP_COMMAND_TIMEOUT_MS */
+    int status;                  /* what was answered, 0 until then */
+} sp_gw_request;
+
+/* Starts listening; NULL + err when the address cannot be bound. */
+sp_gw_http *sp_gw_http_start(sp_gw_app *app, sp_error *err);
+/* Stops accepting, waits for the requests in progress, frees. */
+void sp_gw_http_stop(sp_gw_http *http);
+
+/* A request header (case-insensitive name), NULL when absent. */
+const char *sp_gw_request_header(const sp_gw_request *req, const char *name);
+
+/* Body text (content_type NULL: application/json). */
+int sp_gw_answer_text(sp_gw_request *req, int status, const char *content_type,
+                      const char *body, size_t body_len, bool replayed);
+/* Dumps and answers value, then drops the reference (the value is stolen). */
+int sp_gw_answer_json(sp_gw_request *req, int status, json_t *value, bool replayed);
+int sp_gw_answer_no_content(sp_gw_request *req);
+int sp_gw_answer_error(sp_gw_request *req, const sp_error *err);
+/* A command's reply as the answer: its http_status with result_json, or its
+ * error; Idempotent-Replayed: true when it was replayed. */
+int sp_gw_answer_reply(sp_gw_request *req, const Solipass__Reply *reply, sp_error *err);
+/* The error a refused command's reply carries. */
+void sp_gw_reply_error(const Solipass__Reply *reply, sp_error *err);
+
+#endif

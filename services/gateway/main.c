@@ -1,0 +1,169 @@
+/* main.c - solipass-gateway: reads the settings, builds the app's modules,
+ * serves HTTP until SIGINT/SIGTERM, then stops everything in reverse order. */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <civetweb.h>
+#include <sodium.h>
+
+#include "auth.h"
+#include "commands.h"
+#include "gateway.h"
+#include "http.h"
+#include "metrics.h"
+#include "pgpool.h"
+#include "projwait.h"
+#include "sp_config.h"
+#include "sp_log.h"
+#include "sp_money.h"
+
+#define SP_GW_PG_START_WAIT_MS 30000
+#define SP_GW_STOP_POLL_MS 100
+#define SP_GW_ADDRESS_LEN_MAX 64
+#define SP_GW_SESSION_TTL_MAX_S (31 * 24 * 3600)
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_stop_signal(int signal_number) {
+    (void)signal_number;
+    stop_requested = 1;
+}
+
+static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_error *err) {
+    const sp_config_item items[] = {
+        {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0,
+         "Kafka bootstrap servers, host:port[,...]", &c->kafka_brokers},
+        {"SP_PG_DSN", SP_CONFIG_STRING, NULL, 0, 0,
+         "PostgreSQL connection string of the read models", &c->pg_dsn},
+        {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0,
+         "debug | info | warn | error (debug logs every request)", &c->log_level},
+        {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,
+         "file holding a clock offset in ms (tests); empty: system time", &c->clock_offset_file},
+        {"SP_HTTP_ADDRESS", SP_CONFIG_STRING, "127.0.0.1", 0, 0,
+         "IP address to listen on", &c->http_address},
+        {"SP_HTTP_PORT", SP_CONFIG_INT, "8080", 1, 65535, "TCP port to listen on", &c->http_port},
+        {"SP_HTTP_THREADS", SP_CONFIG_INT, "16", 1, 256,
+         "HTTP worker threads (requests served at once)", &c->http_threads},
+        {"SP_PG_POOL_SIZE", SP_CONFIG_INT, "8", 1, SP_GW_PGPOOL_SIZE_MAX,
+         "PostgreSQL connections of the pool", &c->pg_pool_size},
+        {"SP_COMMAND_TIMEOUT_MS", SP_CONFIG_INT, "5000", 100, 600000,
+         "wait for a command's outcome (and its projection) before answering 503 timeout",
+         &c->command_timeout_ms},
+        {"SP_SESSION_TTL_S", SP_CONFIG_INT, "43200", 60, SP_GW_SESSION_TTL_MAX_S,
+         "lifetime of a login session, in seconds", &c->session_ttl_s},
+        {"SP_PAYMENT_MAX_CENTS", SP_CONFIG_INT, "100000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
+         "largest payment, in euro cents", &c->payment_max_cents},
+        {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
+         "largest credit of a pass, in euro cents", &c->credit_max_cents},
+    };
+    return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-gateway",
+                          "The HTTP JSON API of solipass: validates requests, sends commands "
+                          "to the event log, waits for their outcome, reads the read models.",
+                          err);
+}
+
+/* An IPv4 or IPv6 literal: civetweb is never handed a host name to resolve. */
+static int check_address(const char *address, sp_error *err) {
+    size_t len = strlen(address);
+    bool ok = len >= 2 && len <= SP_GW_ADDRESS_LEN_MAX;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = strchr("0123456789abcdefABCDEF.:", address[i]) != NULL;
+    }
+    if (ok) return 0;
+    return sp_error_set(err, 500, "invalid_config", "SP_HTTP_ADDRESS",
+                        "SP_HTTP_ADDRESS must be an IP address, got '%s'", address);
+}
+
+static void install_signals(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    /* A client gone mid-answer must not end the process. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Builds every module the requests use; on failure err says which. */
+static int app_start(sp_gw_app *app, sp_error *err) {
+    app->auth = sp_gw_auth_new(err);
+    if (app->auth == NULL) return -1;
+    app->pool = sp_gw_pgpool_new(app->config->pg_dsn, (size_t)app->config->pg_pool_size,
+                                 SP_GW_PG_START_WAIT_MS, app->log, err);
+    if (app->pool == NULL) return -1;
+    app->projwait = sp_gw_projwait_new(app->config->pg_dsn, app->metrics, app->log, err);
+    if (app->projwait == NULL) return -1;
+    /* Returns once the replies consumer has its position: no reply to a
+     * command sent from now on can be missed. */
+    app->commands = sp_gw_commands_new(app->config->kafka_brokers, app->metrics, app->log, err);
+    if (app->commands == NULL) return -1;
+    return 0;
+}
+
+static void app_stop(sp_gw_app *app) {
+    sp_gw_commands_free(app->commands);
+    sp_gw_projwait_free(app->projwait);
+    sp_gw_pgpool_free(app->pool);
+    sp_gw_auth_free(app->auth);
+}
+
+static void serve_until_stopped(sp_gw_app *app, sp_gw_http *http) {
+    char port[16];
+    snprintf(port, sizeof port, "%" PRId64, app->config->http_port);
+    sp_log_info(app->log, "ready", "address", app->config->http_address, "port", port,
+                "reply_to", sp_gw_commands_reply_to(app->commands), NULL);
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = SP_GW_STOP_POLL_MS * 1000000L};
+    while (!stop_requested) nanosleep(&pause, NULL);
+    sp_log_info(app->log, "stopping", NULL);
+    sp_gw_http_stop(http);
+}
+
+int main(int argc, char **argv) {
+    sp_log log;
+    sp_log_init(&log, "gateway", SP_LOG_INFO, stderr);
+    sp_gw_config config;
+    memset(&config, 0, sizeof config);
+    sp_error err;
+    sp_error_clear(&err);
+    sp_config_result loaded = load_config(&config, argc, argv, &err);
+    if (loaded == SP_CONFIG_HELP_SHOWN) {
+        sp_log_destroy(&log);
+        return 0;
+    }
+    int level = loaded == SP_CONFIG_OK ? sp_log_level_parse(config.log_level) : 0;
+    if (loaded == SP_CONFIG_OK && level < 0) {
+        sp_error_set(&err, 500, "invalid_config", "SP_LOG_LEVEL",
+                     "SP_LOG_LEVEL must be debug, info, warn or error");
+    }
+    if (loaded != SP_CONFIG_OK || level < 0 || check_address(config.http_address, &err) != 0 ||
+        sodium_init() < 0) {
+        sp_log_error(&log, "cannot start", "error", err.message, "field", err.field, NULL);
+        sp_log_destroy(&log);
+        return 1;
+    }
+    log.level_min = (sp_log_level)level;
+    install_signals();
+    sp_clock clock;
+    sp_clock_init(&clock, config.clock_offset_file[0] != '\0' ? config.clock_offset_file : NULL);
+    sp_gw_metrics metrics;
+    sp_gw_metrics_init(&metrics);
+    sp_gw_app app = {.config = &config, .log = &log, .clock = &clock, .metrics = &metrics};
+    mg_init_library(0);
+    int rc = 1;
+    sp_gw_http *http = NULL;
+    if (app_start(&app, &err) != 0 || (http = sp_gw_http_start(&app, &err)) == NULL) {
+        sp_log_error(&log, "cannot start", "error", err.message, "code", err.code, NULL);
+    } else {
+        serve_until_stopped(&app, http);
+        rc = 0;
+    }
+    app_stop(&app);
+    mg_exit_library();
+    sp_clock_destroy(&clock);
+    sp_log_info(&log, "stopped", NULL);
+    sp_log_destroy(&log);
+    return rc;
+}

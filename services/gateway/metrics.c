@@ -1,0 +1,189 @@
+/* metrics.c - recording and rendering the gateway's Prometheus metrics. */
+#include "metrics.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const int status_slots[SP_GW_STATUS_SLOT_COUNT - 1] = {
+    200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 422, 428, 500, 503};
+static const int64_t bucket_bounds_ms[SP_GW_HISTOGRAM_BUCKET_COUNT] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
+static void histogram_init(sp_gw_histogram *h) {
+    for (size_t i = 0; i <= SP_GW_HISTOGRAM_BUCKET_COUNT; i++) atomic_init(&h->buckets[i], 0);
+    atomic_init(&h->sum_ms, 0);
+    atomic_init(&h->count, 0);
+}
+
+static void histogram_record(sp_gw_histogram *h, int64_t value_ms) {
+    if (value_ms < 0) value_ms = 0;
+    size_t slot = SP_GW_HISTOGRAM_BUCKET_COUNT;
+    for (size_t i = 0; i < SP_GW_HISTOGRAM_BUCKET_COUNT; i++) {
+        if (value_ms <= bucket_bounds_ms[i]) {
+            slot = i;
+            break;
+        }
+    }
+    atomic_fetch_add(&h->buckets[slot], 1);
+    atomic_fetch_add(&h->sum_ms, (uint_fast64_t)value_ms);
+    atomic_fetch_add(&h->count, 1);
+}
+
+void sp_gw_metrics_init(sp_gw_metrics *metrics) {
+    assert(metrics != NULL);
+    for (size_t r = 0; r < SP_GW_ROUTE_COUNT; r++) {
+        for (size_t s = 0; s < SP_GW_STATUS_SLOT_COUNT; s++) {
+            atomic_init(&metrics->requests[r][s], 0);
+        }
+    }
+    histogram_init(&metrics->request_duration);
+    histogram_init(&metrics->command_latency);
+    histogram_init(&metrics->projection_wait);
+    atomic_init(&metrics->command_timeouts, 0);
+    atomic_init(&metrics->command_unavailable, 0);
+    atomic_init(&metrics->projection_wait_timeouts, 0);
+    atomic_init(&metrics->replies_unmatched, 0);
+}
+
+static size_t status_slot(int status) {
+    for (size_t i = 0; i < SP_GW_STATUS_SLOT_COUNT - 1; i++) {
+        if (status_slots[i] == status) return i;
+    }
+    return SP_GW_STATUS_SLOT_COUNT - 1;
+}
+
+void sp_gw_metrics_request(sp_gw_metrics *metrics, sp_gw_route route, int status,
+                           int64_t duration_ms) {
+    assert(metrics != NULL && route >= 0 && route < SP_GW_ROUTE_COUNT);
+    atomic_fetch_add(&metrics->requests[route][status_slot(status)], 1);
+    histogram_record(&metrics->request_duration, duration_ms);
+}
+
+void sp_gw_metrics_command(sp_gw_metrics *metrics, sp_gw_command_outcome outcome,
+                           int64_t duration_ms) {
+    assert(metrics != NULL);
+    if (outcome == SP_GW_COMMAND_TIMEOUT) atomic_fetch_add(&metrics->command_timeouts, 1);
+    if (outcome == SP_GW_COMMAND_UNAVAILABLE) atomic_fetch_add(&metrics->command_unavailable, 1);
+    if (outcome == SP_GW_COMMAND_REPLIED) histogram_record(&metrics->command_latency, duration_ms);
+}
+
+void sp_gw_metrics_projection_wait(sp_gw_metrics *metrics, bool reached, int64_t duration_ms) {
+    assert(metrics != NULL);
+    if (!reached) atomic_fetch_add(&metrics->projection_wait_timeouts, 1);
+    histogram_record(&metrics->projection_wait, duration_ms);
+}
+
+void sp_gw_metrics_reply_unmatched(sp_gw_metrics *metrics) {
+    assert(metrics != NULL);
+    atomic_fetch_add(&metrics->replies_unmatched, 1);
+}
+
+/* ------------------------------------------------------------------ rendering */
+
+typedef struct text_buf {
+    char *data;
+    size_t len;
+    bool overflow;
+} text_buf;
+
+static void put(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text_buf *b, const char *fmt, ...) {
+    if (b->overflow) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->data + b->len, SP_GW_METRICS_TEXT_MAX - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= SP_GW_METRICS_TEXT_MAX - b->len) {
+        b->overflow = true;
+        return;
+    }
+    b->len += (size_t)n;
+}
+
+static void put_header(text_buf *b, const char *name, const char *type, const char *help) {
+    put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void put_histogram(text_buf *b, const char *name, const char *help,
+                          const sp_gw_histogram *h) {
+    put_header(b, name, "histogram", help);
+    uint_fast64_t cumulative = 0;
+    for (size_t i = 0; i < SP_GW_HISTOGRAM_BUCKET_COUNT; i++) {
+        cumulative += atomic_load(&h->buckets[i]);
+        put(b, "%s_bucket{le=\"%" PRId64 "\"} %" PRIuFAST64 "\n", name, bucket_bounds_ms[i],
+            cumulative);
+    }
+    cumulative += atomic_load(&h->buckets[SP_GW_HISTOGRAM_BUCKET_COUNT]);
+    put(b, "%s_bucket{le=\"+Inf\"} %" PRIuFAST64 "\n", name, cumulative);
+    put(b, "%s_sum %" PRIuFAST64 "\n%s_count %" PRIuFAST64 "\n", name, atomic_load(&h->sum_ms),
+        name, atomic_load(&h->count));
+}
+
+static void put_counter(text_buf *b, const char *name, const char *help,
+                        const atomic_uint_fast64_t *value) {
+    put_header(b, name, "counter", help);
+    put(b, "%s %" PRIuFAST64 "\n", name, atomic_load(value));
+}
+
+static void put_requests(text_buf *b, const sp_gw_metrics *m) {
+    const char *name = "solipass_gateway_requests_total";
+    put_header(b, name, "counter", "HTTP requests answered, by route and status.");
+    for (size_t r = 0; r < SP_GW_ROUTE_COUNT; r++) {
+        for (size_t s = 0; s < SP_GW_STATUS_SLOT_COUNT; s++) {
+            uint_fast64_t count = atomic_load(&m->requests[r][s]);
+            if (count == 0) continue;
+            char status[16];
+            if (s < SP_GW_STATUS_SLOT_COUNT - 1) {
+                snprintf(status, sizeof status, "%d", status_slots[s]);
+            } else {
+                snprintf(status, sizeof status, "other");
+            }
+            put(b, "%s{route=\"%s\",status=\"%s\"} %" PRIuFAST64 "\n", name,
+                sp_gw_route_name((sp_gw_route)r), status, count);
+        }
+    }
+}
+
+char *sp_gw_metrics_render(const sp_gw_metrics *metrics, const sp_gw_gauges *gauges) {
+    assert(metrics != NULL && gauges != NULL);
+    text_buf b = {.data = malloc(SP_GW_METRICS_TEXT_MAX), .len = 0, .overflow = false};
+    if (b.data == NULL) return NULL;
+    b.data[0] = '\0';
+    put_requests(&b, metrics);
+    put_histogram(&b, "solipass_gateway_request_duration_ms", "HTTP request handling time.",
+                  &metrics->request_duration);
+    put_histogram(&b, "solipass_gateway_command_duration_ms",
+                  "From producing a command to its reply.", &metrics->command_latency);
+    put_histogram(&b, "solipass_gateway_projection_wait_ms",
+                  "Wait for the read models to show a command's events.",
+                  &metrics->projection_wait);
+    put_counter(&b, "solipass_gateway_command_timeouts_total",
+                "Commands whose reply did not come in time (outcome unknown).",
+                &metrics->command_timeouts);
+    put_counter(&b, "solipass_gateway_command_unavailable_total",
+                "Commands not delivered to the log, or refused for lack of room to wait.",
+                &metrics->command_unavailable);
+    put_counter(&b, "solipass_gateway_projection_wait_timeouts_total",
+                "Replies whose events the read models did not show in time.",
+                &metrics->projection_wait_timeouts);
+    put_counter(&b, "solipass_gateway_replies_unmatched_total",
+                "Replies for this gateway that no request waited for (late or duplicate).",
+                &metrics->replies_unmatched);
+    put_header(&b, "solipass_gateway_pending_commands", "gauge", "Requests waiting for a reply.");
+    put(&b, "solipass_gateway_pending_commands %zu\n", gauges->pending_commands);
+    put_header(&b, "solipass_gateway_pending_commands_max", "gauge",
+               "Room for requests waiting for a reply.");
+    put(&b, "solipass_gateway_pending_commands_max %zu\n", gauges->pending_commands_max);
+    put_header(&b, "solipass_gateway_projection_waiters", "gauge",
+               "Requests waiting for the read models.");
+    put(&b, "solipass_gateway_projection_waiters %zu\n", gauges->projection_waiters);
+    if (b.overflow) {
+        /* Never a half-written line: the output stops at the last whole one. */
+        char *last = b.len > 0 ? b.data + b.len : b.data;
+        *last = '\0';
+    }
+    return b.data;
+}

@@ -1,0 +1,58 @@
+/* metrics.h - the gateway's Prometheus counters: requests by route and
+ * status, command round-trip latency, projection wait, timeouts.
+ * Lock-free (C11 atomics): any thread records, /metrics renders.
+ * Ownership: the caller owns the struct (main's stack); render returns a
+ * malloc'd text the caller frees. */
+#ifndef SP_GW_METRICS_H
+#define SP_GW_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "validate.h"
+
+#define SP_GW_STATUS_SLOT_COUNT 15          /* the statuses the API uses + "other" */
+#define SP_GW_HISTOGRAM_BUCKET_COUNT 13     /* finite upper bounds, in ms */
+#define SP_GW_METRICS_TEXT_MAX (64 * 1024)
+
+typedef struct sp_gw_histogram {
+    atomic_uint_fast64_t buckets[SP_GW_HISTOGRAM_BUCKET_COUNT + 1];   /* last: +Inf */
+    atomic_uint_fast64_t sum_ms;
+    atomic_uint_fast64_t count;
+} sp_gw_histogram;
+
+typedef enum {
+    SP_GW_COMMAND_REPLIED,        /* a reply came back (ok or not) */
+    SP_GW_COMMAND_TIMEOUT,        /* no reply in time: outcome unknown */
+    SP_GW_COMMAND_UNAVAILABLE     /* not delivered to the log, or no room to wait */
+} sp_gw_command_outcome;
+
+typedef struct sp_gw_metrics {
+    atomic_uint_fast64_t requests[SP_GW_ROUTE_COUNT][SP_GW_STATUS_SLOT_COUNT];
+    sp_gw_histogram request_duration;
+    sp_gw_histogram command_latency;
+    sp_gw_histogram projection_wait;
+    atomic_uint_fast64_t command_timeouts;
+    atomic_uint_fast64_t command_unavailable;
+    atomic_uint_fast64_t projection_wait_timeouts;
+    atomic_uint_fast64_t replies_unmatched;
+} sp_gw_metrics;
+
+/* What is read at render time from the modules that own it. */
+typedef struct sp_gw_gauges {
+    size_t pending_commands;
+    size_t pending_commands_max;
+    size_t projection_waiters;
+} sp_gw_gauges;
+
+void sp_gw_metrics_init(sp_gw_metrics *metrics);
+void sp_gw_metrics_request(sp_gw_metrics *metrics, sp_gw_route route, int status,
+                           int64_t duration_ms);
+void sp_gw_metrics_command(sp_gw_metrics *metrics, sp_gw_command_outcome outcome,
+                           int64_t duration_ms);
+void sp_gw_metrics_projection_wait(sp_gw_metrics *metrics, bool reached, int64_t duration_ms);
+void sp_gw_metrics_reply_unmatched(sp_gw_metrics *metrics);
+/* Prometheus text exposition format; NULL when out of memory. */
+char *sp_gw_metrics_render(const sp_gw_metrics *metrics, const sp_gw_gauges *gauges);
+
+#endif

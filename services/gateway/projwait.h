@@ -1,0 +1,33 @@
+/* projwait.h - read-your-writes: waiting until the projection has applied
+ * the events a reply names. One thread reads projection_offsets (every 2 ms
+ * while somebody waits, every 100 ms otherwise) and publishes the latest
+ * next_offset of every partition; waiters sleep on a condition variable.
+ * Ownership: the module owns its thread and its own PostgreSQL connection
+ * (not the pool's: a busy pool must not delay the wake-ups). */
+#ifndef SP_GW_PROJWAIT_H
+#define SP_GW_PROJWAIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "gateway.h"
+#include "metrics.h"
+#include "reply.pb-c.h"
+#include "sp_error.h"
+
+#define SP_GW_PROJWAIT_PARTITIONS_MAX 64     /* (topic, partition) pairs followed */
+#define SP_GW_PROJWAIT_BUSY_POLL_MS 2
+#define SP_GW_PROJWAIT_IDLE_POLL_MS 100
+
+sp_gw_projwait *sp_gw_projwait_new(const char *dsn, sp_gw_metrics *metrics, sp_log *log,
+                                   sp_error *err);
+/* Stops and joins the thread, closes the connection. */
+void sp_gw_projwait_free(sp_gw_projwait *projwait);
+
+/* Returns 0 once next_offset > ref.offset for every ref, or 503 "timeout"
+ * at deadline_ms (monotonic). */
+int sp_gw_projwait_until(sp_gw_projwait *projwait, Solipass__EventRef *const *refs,
+                         size_t ref_count, int64_t deadline_ms, sp_error *err);
+
+size_t sp_gw_projwait_waiters(sp_gw_projwait *projwait);
+
+#endif

@@ -1,0 +1,124 @@
+/* routes_auth.c - login, logout and "who am I". A login is checked here
+ * against the users read model; the session itself is a StartSession
+ * command to the accounts service, answered once the projection stores it,
+ * so the token works on the very next request. */
+#include "routes.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "accounts.pb-c.h"
+#include "commands.h"
+#include "pgpool.h"
+#include "sp_kafka.h"
+
+static const char login_sql[] =
+    "SELECT user_id, email, full_name, role, coalesce(partner_id::text, ''),"
+    " coalesce(pass_id::text, ''), password_hash FROM users WHERE email = $1";
+
+/* The user row of email and its password hash (hash "" when unknown). */
+static int find_user(sp_gw_request *req, const char *email, sp_gw_user *user, bool *found,
+                     char *hash, sp_error *err) {
+    const char *params[1] = {email};
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, login_sql, 1, params, &res, err) != 0) return -1;
+    int rc = 0;
+    *found = PQntuples(res) == 1;
+    hash[0] = '\0';
+    if (*found) {
+        const char *values[6];
+        for (int i = 0; i < 6; i++) values[i] = PQgetvalue(res, 0, i);
+        rc = sp_gw_user_from_row(values, user, err);
+        /* A value too long for an Argon2id string can only fail to verify. */
+        snprintf(hash, SP_GW_PASSWORD_HASH_MAX, "%s", PQgetvalue(res, 0, 6));
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int check_credentials(sp_gw_request *req, sp_gw_user *user, sp_error *err) {
+    sp_gw_login_req body;
+    if (sp_gw_parse_login(req->body, req->body_len, &body, err) != 0) return -1;
+    bool found = false;
+    char hash[SP_GW_PASSWORD_HASH_MAX];
+    int rc = find_user(req, body.email, user, &found, hash, err);
+    /* An account without a usable hash (none set yet) costs the same time
+     * as an unknown e-mail. */
+    bool usable = found && strncmp(hash, crypto_pwhash_argon2id_STRPREFIX,
+                                   strlen(crypto_pwhash_argon2id_STRPREFIX)) == 0;
+    bool matches = false;
+    if (rc == 0) {
+        rc = sp_gw_auth_verify(req->app->auth, usable ? hash : NULL, body.password, &matches, err);
+    }
+    sodium_memzero(body.password, sizeof body.password);
+    if (rc != 0) return -1;
+    if (!matches) {
+        return sp_error_set(err, 401, "invalid_credentials", "",
+                            "the e-mail or the password is not right");
+    }
+    return 0;
+}
+
+static int answer_login(sp_gw_request *req, const char *token, int64_t expires_at_ms) {
+    char expires_at[SP_GW_INSTANT_LEN + 1];
+    sp_gw_instant_format(expires_at_ms, expires_at);
+    json_t *body = json_pack("{s:s, s:s, s:o}", "token", token, "expires_at", expires_at, "user",
+                             sp_gw_user_json(&req->user));
+    return sp_gw_answer_json(req, 200, body, false);
+}
+
+int sp_gw_route_login(sp_gw_request *req, sp_error *err) {
+    if (check_credentials(req, &req->user, err) != 0) return -1;
+    char token[SP_TOKEN_LEN + 1];
+    uint8_t token_hash[SP_TOKEN_HASH_LEN];
+    sp_token_new(token);
+    sp_token_hash(token, token_hash);
+    int64_t expires_at_ms = sp_clock_now_ms(req->app->clock) +
+                            req->app->config->session_ttl_s * 1000;
+    Solipass__Accounts__StartSession start = SOLIPASS__ACCOUNTS__START_SESSION__INIT;
+    start.user_id = req->user.user_id;
+    start.token_hash.data = token_hash;
+    start.token_hash.len = sizeof token_hash;
+    start.expires_at_ms = expires_at_ms;
+    char command_id[SP_ID_LEN + 1];
+    sp_id_new(command_id);   /* every login is a new session */
+    sp_envelope_meta meta = sp_gw_command_meta(req, "accounts.StartSession.v1",
+                                               req->user.user_id, command_id);
+    Solipass__Reply *reply = NULL;
+    int rc = sp_gw_commands_run(req->app->commands, req->app->projwait,
+                                SP_TOPIC_ACCOUNTS_COMMANDS, &meta, &start.base, req->deadline_ms,
+                                &reply, err);
+    if (rc == 0 && !reply->ok) {
+        rc = sp_gw_answer_reply(req, reply, err);
+    } else if (rc == 0) {
+        rc = answer_login(req, token, expires_at_ms);
+    }
+    if (reply != NULL) solipass__reply__free_unpacked(reply, NULL);
+    sodium_memzero(token, sizeof token);
+    return rc;
+}
+
+int sp_gw_route_logout(sp_gw_request *req, sp_error *err) {
+    Solipass__Accounts__EndSession end = SOLIPASS__ACCOUNTS__END_SESSION__INIT;
+    end.token_hash.data = req->user.token_hash;
+    end.token_hash.len = sizeof req->user.token_hash;
+    char command_id[SP_ID_LEN + 1];
+    sp_id_new(command_id);
+    sp_envelope_meta meta = sp_gw_command_meta(req, "accounts.EndSession.v1", req->user.user_id,
+                                               command_id);
+    Solipass__Reply *reply = NULL;
+    if (sp_gw_commands_run(req->app->commands, req->app->projwait, SP_TOPIC_ACCOUNTS_COMMANDS,
+                           &meta, &end.base, req->deadline_ms, &reply, err) != 0) {
+        return -1;
+    }
+    int rc = reply->ok ? sp_gw_answer_no_content(req) : sp_gw_answer_reply(req, reply, err);
+    solipass__reply__free_unpacked(reply, NULL);
+    return rc;
+}
+
+int sp_gw_route_me(sp_gw_request *req, sp_error *err) {
+    json_t *user = sp_gw_user_json(&req->user);
+    if (user == NULL) return sp_error_set(err, 500, "internal", "", "the user could not be shown");
+    return sp_gw_answer_json(req, 200, user, false);
+}

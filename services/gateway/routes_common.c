@@ -1,0 +1,248 @@
+/* routes_common.c - what several endpoints share: command metadata, the
+ * send-wait-answer sequence, and the pass and operations read models. */
+#include "routes.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "commands.h"
+#include "pgpool.h"
+
+static const char pass_sql[] =
+    "SELECT p.balance_cents, e.category, e.balance_cents, coalesce(e.end_date::text, ''),"
+    " e.expired"
+    " FROM passes p LEFT JOIN envelopes e ON e.pass_id = p.pass_id"
+    " WHERE p.pass_id = $1::uuid ORDER BY e.category";
+
+static const char pass_exists_sql[] = "SELECT 1 FROM passes WHERE pass_id = $1::uuid";
+
+/* Newest first; the order matches the (…, occurred_at DESC, operation_id)
+ * indexes, and the cursor is the last row of the previous page. */
+#define OPERATIONS_SELECT \
+    "SELECT o.operation_id, o.kind, o.status, o.pass_id, coalesce(o.partner_id::text, ''),"  \
+    " coalesce(p.partner_code, ''), o.category, o.amount_cents, o.pass_balance_after_cents," \
+    " floor(extract(epoch FROM o.occurred_at) * 1000)::bigint"                               \
+    " FROM operations o LEFT JOIN partners p ON p.partner_id = o.partner_id"
+#define OPERATIONS_AFTER_CURSOR                                                              \
+    " AND ($2::bigint IS NULL"                                                               \
+    " OR o.occurred_at < timestamptz 'epoch' + $2::bigint * interval '1 millisecond'"        \
+    " OR (o.occurred_at = timestamptz 'epoch' + $2::bigint * interval '1 millisecond'"       \
+    " AND o.operation_id > $3::uuid))"                                                       \
+    " ORDER BY o.occurred_at DESC, o.operation_id ASC LIMIT $4::integer"
+
+static const char pass_operations_sql[] =
+    OPERATIONS_SELECT " WHERE o.pass_id = $1::uuid" OPERATIONS_AFTER_CURSOR;
+static const char partner_operations_sql[] =
+    OPERATIONS_SELECT " WHERE o.partner_id = $1::uuid AND o.kind = 'payment'"
+    OPERATIONS_AFTER_CURSOR;
+
+enum { OP_ID, OP_KIND, OP_STATUS, OP_PASS, OP_PARTNER, OP_CODE, OP_CATEGORY, OP_AMOUNT,
+       OP_BALANCE, OP_AT_MS, OP_COLUMNS };
+
+/* ------------------------------------------------------------------ commands */
+
+int sp_gw_idempotency_key(const sp_gw_request *req, const char **key, sp_error *err) {
+    assert(req != NULL && key != NULL);
+    *key = sp_gw_request_header(req, "Idempotency-Key");
+    return sp_gw_idempotency_key_check(*key, err);
+}
+
+sp_envelope_meta sp_gw_command_meta(const sp_gw_request *req, const char *type,
+                                    const char *aggregate_id, const char *command_id) {
+    assert(req != NULL && type != NULL && aggregate_id != NULL && command_id != NULL);
+    return (sp_envelope_meta){.type = type,
+                              .aggregate_id = aggregate_id,
+                              .aggregate_version = 0,
+                              .occurred_at_ms = sp_clock_now_ms(req->app->clock),
+                              .command_id = command_id,
+                              .causation_id = "",
+                              .reply_to = "",
+                              .actor_id = req->user.user_id};
+}
+
+int sp_gw_run_and_answer(sp_gw_request *req, const char *topic, const sp_envelope_meta *meta,
+                         const ProtobufCMessage *payload, sp_error *err) {
+    Solipass__Reply *reply = NULL;
+    if (sp_gw_commands_run(req->app->commands, req->app->projwait, topic, meta, payload,
+                           req->deadline_ms, &reply, err) != 0) {
+        return -1;
+    }
+    int rc = sp_gw_answer_reply(req, reply, err);
+    solipass__reply__free_unpacked(reply, NULL);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ values */
+
+int sp_gw_int64_of(const char *text, int64_t *out, sp_error *err) {
+    assert(text != NULL && out != NULL);
+    errno = 0;
+    char *end = NULL;
+    long long value = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0') {
+        return sp_error_set(err, 500, "internal", "", "a stored number is not valid");
+    }
+    *out = (int64_t)value;
+    return 0;
+}
+
+static json_t *text_or_null(const char *text) {
+    return text[0] != '\0' ? json_string(text) : json_null();
+}
+
+json_t *sp_gw_partner_json(const PGresult *res, int row, int first, sp_error *err) {
+    int64_t owed_cents = 0;
+    if (sp_gw_int64_of(PQgetvalue(res, row, first + 4), &owed_cents, err) != 0) return NULL;
+    json_t *partner = json_pack("{s:s, s:s, s:s, s:s, s:I}", "partner_id",
+                                PQgetvalue(res, row, first), "partner_code",
+                                PQgetvalue(res, row, first + 1), "name",
+                                PQgetvalue(res, row, first + 2), "category",
+                                PQgetvalue(res, row, first + 3), "owed_cents",
+                                (json_int_t)owed_cents);
+    if (partner == NULL) sp_error_set(err, 500, "internal", "", "a partner could not be shown");
+    return partner;
+}
+
+/* ------------------------------------------------------------------ passes */
+
+int sp_gw_pass_exists(sp_gw_request *req, const char *pass_id, bool *exists, sp_error *err) {
+    assert(sp_id_valid(pass_id) && exists != NULL);
+    const char *params[1] = {pass_id};
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, pass_exists_sql, 1, params, &res, err) != 0) return -1;
+    *exists = PQntuples(res) == 1;
+    PQclear(res);
+    return 0;
+}
+
+static json_t *envelope_json(const PGresult *res, int row, sp_error *err) {
+    int64_t balance_cents = 0;
+    if (sp_gw_int64_of(PQgetvalue(res, row, 2), &balance_cents, err) != 0) return NULL;
+    json_t *envelope = json_pack("{s:s, s:I, s:o, s:b}", "category", PQgetvalue(res, row, 1),
+                                 "balance_cents", (json_int_t)balance_cents, "end_date",
+                                 text_or_null(PQgetvalue(res, row, 3)), "expired",
+                                 strcmp(PQgetvalue(res, row, 4), "t") == 0);
+    if (envelope == NULL) sp_error_set(err, 500, "internal", "", "an envelope could not be shown");
+    return envelope;
+}
+
+static json_t *pass_json(const PGresult *res, const char *pass_id, sp_error *err) {
+    int64_t balance_cents = 0;
+    if (sp_gw_int64_of(PQgetvalue(res, 0, 0), &balance_cents, err) != 0) return NULL;
+    json_t *envelopes = json_array();
+    for (int row = 0; envelopes != NULL && row < PQntuples(res); row++) {
+        if (PQgetisnull(res, row, 1)) continue;   /* a pass without envelopes */
+        json_t *envelope = envelope_json(res, row, err);
+        if (envelope == NULL || json_array_append_new(envelopes, envelope) != 0) {
+            json_decref(envelopes);
+            return NULL;
+        }
+    }
+    json_t *pass = json_pack("{s:s, s:I, s:o}", "pass_id", pass_id, "balance_cents",
+                             (json_int_t)balance_cents, "envelopes", envelopes);
+    if (pass == NULL) sp_error_set(err, 500, "internal", "", "a pass could not be shown");
+    return pass;
+}
+
+int sp_gw_answer_pass(sp_gw_request *req, const char *pass_id, sp_error *err) {
+    assert(req != NULL && pass_id != NULL);
+    if (!sp_id_valid(pass_id)) {
+        return sp_error_set(err, 404, "pass_not_found", "pass_id", "no pass has this id");
+    }
+    const char *params[1] = {pass_id};
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, pass_sql, 1, params, &res, err) != 0) return -1;
+    json_t *pass = NULL;
+    if (PQntuples(res) == 0) {
+        sp_error_set(err, 404, "pass_not_found", "pass_id", "no pass has this id");
+    } else {
+        pass = pass_json(res, pass_id, err);
+    }
+    PQclear(res);
+    if (pass == NULL) return -1;
+    return sp_gw_answer_json(req, 200, pass, false);
+}
+
+/* ------------------------------------------------------------------ operations */
+
+static json_t *operation_json(const PGresult *res, int row, sp_gw_operations_scope scope,
+                              int64_t *at_ms, sp_error *err) {
+    int64_t amount_cents = 0, balance_cents = 0;
+    if (sp_gw_int64_of(PQgetvalue(res, row, OP_AMOUNT), &amount_cents, err) != 0 ||
+        sp_gw_int64_of(PQgetvalue(res, row, OP_BALANCE), &balance_cents, err) != 0 ||
+        sp_gw_int64_of(PQgetvalue(res, row, OP_AT_MS), at_ms, err) != 0) {
+        return NULL;
+    }
+    char occurred_at[SP_GW_INSTANT_LEN + 1];
+    sp_gw_instant_format(*at_ms, occurred_at);
+    json_t *op = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:s}", "operation_id",
+                           PQgetvalue(res, row, OP_ID), "kind", PQgetvalue(res, row, OP_KIND),
+                           "status", PQgetvalue(res, row, OP_STATUS), "partner_id",
+                           text_or_null(PQgetvalue(res, row, OP_PARTNER)), "partner_code",
+                           text_or_null(PQgetvalue(res, row, OP_CODE)), "category",
+                           PQgetvalue(res, row, OP_CATEGORY), "amount_cents",
+                           (json_int_t)amount_cents, "occurred_at", occurred_at);
+    int set_rc = op == NULL ? -1 : 0;
+    if (op != NULL && scope == SP_GW_OPERATIONS_OF_PASS) {
+        set_rc |= json_object_set_new(op, "pass_id", json_string(PQgetvalue(res, row, OP_PASS)));
+        set_rc |= json_object_set_new(op, "pass_balance_after_cents", json_integer(balance_cents));
+    } else if (op != NULL) {
+        /* A partner learns neither who paid nor what is left on the pass. */
+        char pass_ref[SP_GW_PASS_REF_LEN + 1];
+        sp_gw_pass_ref(PQgetvalue(res, row, OP_PASS), pass_ref);
+        set_rc |= json_object_set_new(op, "pass_ref", json_string(pass_ref));
+    }
+    if (set_rc != 0) {
+        json_decref(op);
+        sp_error_set(err, 500, "internal", "", "an operation could not be shown");
+        return NULL;
+    }
+    return op;
+}
+
+static json_t *operations_page_json(const PGresult *res, sp_gw_operations_scope scope,
+                                    int limit, sp_error *err) {
+    int rows = PQntuples(res);
+    json_t *ops = json_array();
+    json_t *next_cursor = json_null();
+    for (int row = 0; ops != NULL && row < rows && row < limit; row++) {
+        int64_t at_ms = 0;
+        json_t *op = operation_json(res, row, scope, &at_ms, err);
+        if (op == NULL || json_array_append_new(ops, op) != 0) {
+            json_decref(ops);
+            return NULL;
+        }
+        if (row == limit - 1 && rows > limit) {
+            char cursor[SP_GW_CURSOR_LEN_MAX + 1];
+            sp_gw_cursor_encode(at_ms, PQgetvalue(res, row, OP_ID), cursor);
+            next_cursor = json_string(cursor);
+        }
+    }
+    json_t *page = json_pack("{s:o, s:o}", "operations", ops, "next_cursor", next_cursor);
+    if (page == NULL) sp_error_set(err, 500, "internal", "", "the operations could not be shown");
+    return page;
+}
+
+int sp_gw_answer_operations(sp_gw_request *req, sp_gw_operations_scope scope, const char *id,
+                            sp_error *err) {
+    assert(req != NULL && sp_id_valid(id));
+    sp_gw_page page;
+    if (sp_gw_page_parse(req->query, &page, err) != 0) return -1;
+    char after_ms[24], limit_plus_one[16];
+    snprintf(after_ms, sizeof after_ms, "%" PRId64, page.after_occurred_at_ms);
+    /* One row more than asked tells whether there is a next page. */
+    snprintf(limit_plus_one, sizeof limit_plus_one, "%d", page.limit + 1);
+    const char *params[4] = {id, page.has_cursor ? after_ms : NULL,
+                             page.has_cursor ? page.after_operation_id : NULL, limit_plus_one};
+    const char *sql = scope == SP_GW_OPERATIONS_OF_PASS ? pass_operations_sql
+                                                        : partner_operations_sql;
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, sql, 4, params, &res, err) != 0) return -1;
+    json_t *body = operations_page_json(res, scope, page.limit, err);
+    PQclear(res);
+    if (body == NULL) return -1;
+    return sp_gw_answer_json(req, 200, body, false);
+}

@@ -1,0 +1,39 @@
+/* routes_ops.c - what operators poll: /healthz and /metrics. */
+#include "routes.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "commands.h"
+#include "metrics.h"
+#include "pgpool.h"
+#include "projwait.h"
+#include "sp_kafka.h"
+
+#define SP_GW_HEALTH_KAFKA_TIMEOUT_MS 2000
+#define SP_GW_PROMETHEUS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+int sp_gw_route_healthz(sp_gw_request *req, sp_error *err) {
+    sp_error pg_err, kafka_err;
+    PGresult *res = NULL;
+    bool pg_ok = sp_gw_pgpool_query(req->app->pool, "SELECT 1", 0, NULL, &res, &pg_err) == 0;
+    PQclear(res);
+    bool kafka_ok = sp_kafka_partition_count(req->app->config->kafka_brokers, SP_TOPIC_REPLIES,
+                                             SP_GW_HEALTH_KAFKA_TIMEOUT_MS, &kafka_err) > 0;
+    if (!pg_ok || !kafka_ok) {
+        return sp_error_set(err, 503, "unavailable", "", "postgresql: %s, kafka: %s",
+                            pg_ok ? "ok" : "not answering", kafka_ok ? "ok" : "not answering");
+    }
+    static const char ok[] = "{\"status\":\"ok\"}";
+    return sp_gw_answer_text(req, 200, NULL, ok, strlen(ok), false);
+}
+
+int sp_gw_route_metrics(sp_gw_request *req, sp_error *err) {
+    sp_gw_gauges gauges = {.pending_commands = sp_gw_commands_pending(req->app->commands),
+                           .pending_commands_max = SP_GW_WAITERS_MAX,
+                           .projection_waiters = sp_gw_projwait_waiters(req->app->projwait)};
+    char *text = sp_gw_metrics_render(req->app->metrics, &gauges);
+    if (text == NULL) return sp_error_set(err, 503, "unavailable", "", "out of memory");
+    int rc = sp_gw_answer_text(req, 200, SP_GW_PROMETHEUS_CONTENT_TYPE, text, strlen(text), false);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,207 @@
+/* validate.h - the gateway's pure request checks: routing table, JSON bodies
+ * against a per-endpoint schema, amounts, partner codes, e-mails, categories,
+ * dates, Idempotency-Key and bearer headers, paging parameters and cursors, and
+ * the small JSON/text helpers of the answers. No I/O, no clock, no globals.
+ *
+ * Memory: every sp_gw_*_req is filled by value (fixed-size buffers), so the
+ * caller owns it on its stack and frees nothing. sp_gw_body_parse() returns a
+ * new jansson reference the caller json_decref()s. sp_gw_error_json() returns
+ * a malloc'd string the caller free()s. Everything else writes into buffers
+ * the caller provides, sized by the constants below. */
+#ifndef SP_GW_VALIDATE_H
+#define SP_GW_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "sp_clock.h"
+#include "sp_error.h"
+#include "sp_id.h"
+
+#define SP_GW_BODY_BYTES_MAX (16 * 1024)
+#define SP_GW_IDEMPOTENCY_KEY_LEN_MAX 64
+#define SP_GW_EMAIL_LEN_MAX 254          /* bytes, all ASCII */
+#define SP_GW_EMAIL_LOCAL_LEN_MAX 64
+#define SP_GW_EMAIL_LABEL_LEN_MAX 63
+#define SP_GW_PASSWORD_LEN_MIN 10        /* characters, for new accounts */
+#define SP_GW_PASSWORD_LEN_MAX 128       /* characters */
+#define SP_GW_NAME_LEN_MAX 200           /* characters: names of people and partners */
+#define SP_GW_CATEGORY_LEN_MAX 32
+#define SP_GW_ENVELOPES_MAX 16
+#define SP_GW_PAGE_LIMIT_DEFAULT 50
+#define SP_GW_PAGE_LIMIT_MAX 200
+#define SP_GW_CURSOR_LEN_MAX 96
+#define SP_GW_INSTANT_LEN 24             /* "2026-11-27T10:00:00.123Z" */
+#define SP_GW_PASS_REF_LEN 4
+#define SP_GW_UTF8_BYTES_PER_CHAR_MAX 4
+
+/* Text buffers large enough for a string field of n characters plus the NUL. */
+#define SP_GW_TEXT_BYTES(n) ((n) * SP_GW_UTF8_BYTES_PER_CHAR_MAX + 1)
+
+/* ------------------------------------------------------------------ routes */
+
+typedef enum {
+    SP_GW_ROUTE_NONE = 0,
+    SP_GW_ROUTE_LOGIN,
+    SP_GW_ROUTE_LOGOUT,
+    SP_GW_ROUTE_ME,
+    SP_GW_ROUTE_PASS_GET,
+    SP_GW_ROUTE_PASS_PAY,
+    SP_GW_ROUTE_PASS_OPERATIONS,
+    SP_GW_ROUTE_PARTNERS_CREATE,
+    SP_GW_ROUTE_PARTNERS_LIST,
+    SP_GW_ROUTE_BENEFICIARIES_CREATE,
+    SP_GW_ROUTE_PASSES_GET,
+    SP_GW_ROUTE_PASSES_CREDIT,
+    SP_GW_ROUTE_PARTNER_GET,
+    SP_GW_ROUTE_PARTNER_OPERATIONS,
+    SP_GW_ROUTE_HEALTHZ,
+    SP_GW_ROUTE_METRICS,
+    SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
+} sp_gw_route;
+
+typedef struct sp_gw_route_match {
+    sp_gw_route route;
+    char path_id[SP_ID_LEN + 1];   /* the {pass_id} segment, "" when none */
+} sp_gw_route_match;
+
+/* Finds the route of (method, path). 404 "not_found" for an unknown path,
+ * 405 "method_not_allowed" for a known path with another method, 404
+ * "pass_not_found" when a {pass_id} segment is not a canonical id. */
+int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *out,
+                     sp_error *err);
+/* The methods a known path accepts, as an Allow header value ("GET, POST"). */
+void sp_gw_route_allowed(const char *path, char *out, size_t out_size);
+/* Stable label of a route for logs and metrics ("pass_pay", "unknown"). */
+const char *sp_gw_route_name(sp_gw_route route);
+
+/* ------------------------------------------------------------------ bodies */
+
+typedef enum { SP_GW_FIELD_STRING, SP_GW_FIELD_INTEGER, SP_GW_FIELD_ARRAY } sp_gw_field_type;
+
+/* One member of a request object. Lengths count characters for strings and
+ * items for arrays; integers have no length (their range is checked by the
+ * endpoint: every integer field is an amount in cents). */
+typedef struct sp_gw_field {
+    const char *name;
+    sp_gw_field_type type;
+    bool required;
+    size_t length_min;
+    size_t length_max;
+} sp_gw_field;
+
+typedef struct sp_gw_schema {
+    const sp_gw_field *fields;
+    size_t field_count;
+} sp_gw_schema;
+
+extern const sp_gw_schema sp_gw_schema_login;
+extern const sp_gw_schema sp_gw_schema_payment;
+extern const sp_gw_schema sp_gw_schema_partner;
+extern const sp_gw_schema sp_gw_schema_beneficiary;
+extern const sp_gw_schema sp_gw_schema_envelope;
+extern const sp_gw_schema sp_gw_schema_credit;
+
+/* Parses body (exactly len bytes, NUL not needed) as one JSON object and checks
+ * it against schema: 400 malformed_json | unknown_field | missing_field |
+ * invalid_type | invalid_value (length, control characters), 413
+ * body_too_large, 422 invalid_amount (an integer beyond 64 bits). */
+json_t *sp_gw_body_parse(const char *body, size_t len, const sp_gw_schema *schema,
+                         sp_error *err);
+/* The same checks on an already parsed object; prefix ("envelopes[2].")
+ * is put before field names in errors. */
+int sp_gw_object_check(const json_t *object, const sp_gw_schema *schema, const char *prefix,
+                       sp_error *err);
+
+typedef struct sp_gw_login_req {
+    char email[SP_GW_EMAIL_LEN_MAX + 1];                      /* lower-cased */
+    char password[SP_GW_TEXT_BYTES(SP_GW_PASSWORD_LEN_MAX)];
+} sp_gw_login_req;
+
+typedef struct sp_gw_payment_req {
+    char partner_code[SP_PARTNER_CODE_LEN + 1];               /* 8 digits, Luhn-valid */
+    int64_t amount_cents;
+} sp_gw_payment_req;
+
+typedef struct sp_gw_partner_req {
+    char name[SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX)];
+    char category[SP_GW_CATEGORY_LEN_MAX + 1];
+    char admin_email[SP_GW_EMAIL_LEN_MAX + 1];
+    char admin_password[SP_GW_TEXT_BYTES(SP_GW_PASSWORD_LEN_MAX)];
+    char admin_full_name[SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX)];
+} sp_gw_partner_req;
+
+typedef struct sp_gw_envelope_req {
+    char category[SP_GW_CATEGORY_LEN_MAX + 1];
+    char end_date[11];                                        /* "YYYY-MM-DD" or "" */
+} sp_gw_envelope_req;
+
+typedef struct sp_gw_beneficiary_req {
+    char email[SP_GW_EMAIL_LEN_MAX + 1];
+    char password[SP_GW_TEXT_BYTES(SP_GW_PASSWORD_LEN_MAX)];
+    char full_name[SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX)];
+    sp_gw_envelope_req envelopes[SP_GW_ENVELOPES_MAX];
+    size_t envelope_count;
+} sp_gw_beneficiary_req;
+
+typedef struct sp_gw_credit_req {
+    char category[SP_GW_CATEGORY_LEN_MAX + 1];
+    int64_t amount_cents;
+} sp_gw_credit_req;
+
+int sp_gw_parse_login(const char *body, size_t len, sp_gw_login_req *out, sp_error *err);
+int sp_gw_parse_payment(const char *body, size_t len, int64_t amount_max_cents,
+                        sp_gw_payment_req *out, sp_error *err);
+int sp_gw_parse_partner(const char *body, size_t len, sp_gw_partner_req *out, sp_error *err);
+/* today: the Europe/Paris date of now; an end_date before it is refused. */
+int sp_gw_parse_beneficiary(const char *body, size_t len, sp_date today,
+                            sp_gw_beneficiary_req *out, sp_error *err);
+int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents,
+                       sp_gw_credit_req *out, sp_error *err);
+
+/* ------------------------------------------------------------------ values */
+
+/* Syntax check and lower-casing into out (SP_GW_EMAIL_LEN_MAX + 1 bytes);
+ * 400 invalid_email naming field. */
+int sp_gw_email_normalize(const char *in, const char *field, char *out, sp_error *err);
+/* ^[a-z][a-z0-9_]{1,31}$, and not "general" unless allowed: 422 invalid_category. */
+int sp_gw_category_check(const char *category, const char *field, bool general_allowed,
+                         sp_error *err);
+/* Spaces and dashes dropped, 8 digits, first non-zero, Luhn check digit:
+ * 422 invalid_partner_code. out holds SP_PARTNER_CODE_LEN + 1 bytes. */
+int sp_gw_partner_code_check(const char *in, const char *field, char *out, sp_error *err);
+/* NULL: 428 idempotency_key_required; otherwise 1..64 of [A-Za-z0-9_-] or
+ * 400 invalid_value, field "Idempotency-Key". */
+int sp_gw_idempotency_key_check(const char *header_value, sp_error *err);
+/* "Bearer <43 base64url chars>" into token (SP_TOKEN_LEN + 1); else 401 unauthenticated. */
+int sp_gw_bearer_token(const char *authorization, char *token, sp_error *err);
+
+/* ------------------------------------------------------------------ paging */
+
+typedef struct sp_gw_page {
+    int limit;                          /* 1..SP_GW_PAGE_LIMIT_MAX */
+    bool has_cursor;
+    int64_t after_occurred_at_ms;       /* the last row of the previous page */
+    char after_operation_id[SP_ID_LEN + 1];
+} sp_gw_page;
+
+/* Raw (undecoded) query string, may be NULL: "limit=20&cursor=...". 400
+ * invalid_value (field limit or cursor) or unknown_field for another name. */
+int sp_gw_page_parse(const char *query, sp_gw_page *out, sp_error *err);
+/* Opaque text for "after this row"; out holds SP_GW_CURSOR_LEN_MAX + 1 bytes. */
+void sp_gw_cursor_encode(int64_t occurred_at_ms, const char *operation_id, char *out);
+int sp_gw_cursor_decode(const char *text, int64_t *occurred_at_ms, char *operation_id,
+                        sp_error *err);
+
+/* ------------------------------------------------------------------ answers */
+
+/* "2026-11-27T10:00:00.123Z" into out (SP_GW_INSTANT_LEN + 1 bytes). */
+void sp_gw_instant_format(int64_t utc_ms, char *out);
+/* The last SP_GW_PASS_REF_LEN characters of a pass id: what a partner sees
+ * of a beneficiary. out holds SP_GW_PASS_REF_LEN + 1 bytes. */
+void sp_gw_pass_ref(const char *pass_id, char *out);
+/* {"code","message","field"} as compact JSON; NULL when out of memory. */
+char *sp_gw_error_json(const sp_error *err);
+
+#endif
