@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""payments.py - the payments benchmark (run it through tests/bench/payments).
+
+Starts a stack from the release build `build` in var/bench on free ports,
+creates beneficiaries with large balances and a few partners over HTTP, logs
+the beneficiaries in, then drives POST /api/v1/pass/payments with wrk
+(keep-alive connections, a unique Idempotency-Key per request) for a fixed
+duration. Prints payments/s and the p50/p99 latency, checks the ledger still
+sums to zero, then runs the PostgreSQL-only anchor
+(../shared/anchors/pg-ledger/run) against the same PostgreSQL and prints its
+tps and the ratio ours/anchor."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "deploy", "local"))
+import stack as stack_module  # noqa: E402
+import demo_data  # noqa: E402
+
+ANCHOR = os.path.join(os.path.dirname(REPO), "shared", "anchors", "pg-ledger", "run")
+CREDIT_CENTS = 1000000       # SP_CREDIT_MAX_CENTS: the largest single credit
+CREDITS_PER_PASS = 5
+PASSWORD = "bench-password-1"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=20, help="measured duration (default 20)")
+    parser.add_argument("--warmup-seconds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--passes", type=int, default=64, help="beneficiaries paying (default 64)")
+    parser.add_argument("--partners", type=int, default=4)
+    parser.add_argument("--anchor-clients", type=int, default=8)
+    parser.add_argument("--build-dir", default="build")
+    return parser.parse_args()
+
+
+def api(base_url, method, path, body=None, token=None, key=None):
+    return demo_data.call(base_url, method, path, body, token=token, key=key)
+
+
+def populate(base_url, stack, passes, partners):
+    bo = api(base_url, "POST", "/api/v1/auth/login",
+             {"email": stack.bootstrap_email, "password": stack.bootstrap_password})["token"]
+    codes = []
+    for i in range(partners):
+        created = api(base_url, "POST", "/api/v1/partners", {
+            "name": "Bench partner %d" % i, "category": ("sport", "culture", "leisure")[i % 3],
+            "admin_email": "bench-partner-%d@example.org" % i, "admin_password": PASSWORD,
+            "admin_full_name": "Bench admin %d" % i}, token=bo, key="bench-partner-%d" % i)
+        codes.append(created["partner_code"])
+    tokens = []
+    for i in range(passes):
+        email = "bench-%d@example.org" % i
+        created = api(base_url, "POST", "/api/v1/beneficiaries", {
+            "email": email, "password": PASSWORD, "full_name": "Bench %d" % i,
+            "envelopes": [{"category": "general"}]}, token=bo, key="bench-beneficiary-%d" % i)
+        for c in range(CREDITS_PER_PASS):
+            api(base_url, "POST", "/api/v1/passes/%s/credits" % created["pass_id"],
+                {"category": "general", "amount_cents": CREDIT_CENTS}, token=bo,
+                key="bench-credit-%d-%d" % (i, c))
+        tokens.append(api(base_url, "POST", "/api/v1/auth/login",
+                          {"email": email, "password": PASSWORD})["token"])
+    return tokens, codes
+
+
+def run_wrk(stack, args, seconds, tokens_file, codes_file, run_name):
+    env = dict(os.environ, SOLIPASS_BENCH_TOKENS=tokens_file, SOLIPASS_BENCH_CODES=codes_file,
+               SOLIPASS_BENCH_RUN=run_name)
+    argv = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", "%ds" % seconds,
+            "--timeout", "10s", "-s", os.path.join(HERE, "payments.lua"),
+            stack.gateway_url + "/api/v1/pass/payments"]
+    done = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=seconds + 120)
+    for line in done.stdout.splitlines():
+        if line.startswith("WRK_RESULT "):
+            return json.loads(line[len("WRK_RESULT "):])
+    raise SystemExit("wrk gave no result:\n" + done.stdout)
+
+
+def run_anchor(stack, seconds, clients):
+    if not os.access(ANCHOR, os.X_OK):
+        print("anchor: %s not found, no ratio" % ANCHOR)
+        return None
+    done = subprocess.run(["sh", ANCHOR, stack.pg_socket_dir, str(stack.pg_port), str(seconds),
+                           str(clients), stack_module.PG_USER, stack_module.PG_DATABASE],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=seconds + 300)
+    if done.returncode != 0:
+        print("anchor failed:\n" + done.stdout + done.stderr)
+        return None
+    for line in done.stdout.splitlines():
+        if line.startswith("anchor_pg_ledger_tps="):
+            return int(line.split("=", 1)[1])
+    print("anchor printed no tps:\n" + done.stdout)
+    return None
+
+
+def main():
+    args = parse_args()
+    stack = stack_module.Stack(
+        build_dir=args.build_dir, var_dir=os.path.join(REPO, "var", "bench"),
+        service_env={"gateway": {"SP_HTTP_THREADS": str(max(16, args.connections * 2))}}, quiet=False)
+    stack.start()
+    try:
+        started = time.monotonic()
+        tokens, codes = populate(stack.gateway_url, stack, args.passes, args.partners)
+        print("populated %d passes and %d partners in %.1f s" % (len(tokens), len(codes),
+                                                                   time.monotonic() - started))
+        with tempfile.TemporaryDirectory(prefix="solipass-bench-") as tmp:
+            tokens_file = os.path.join(tmp, "tokens")
+            codes_file = os.path.join(tmp, "codes")
+            with open(tokens_file, "w") as f:
+                f.write("\n".join(tokens) + "\n")
+            with open(codes_file, "w") as f:
+                f.write("\n".join(codes) + "\n")
+            run_id = uuid.uuid4().hex[:8]
+            if args.warmup_seconds > 0:
+                run_wrk(stack, args, args.warmup_seconds, tokens_file, codes_file, "warm-" + run_id)
+            result = run_wrk(stack, args, args.seconds, tokens_file, codes_file, "bench-" + run_id)
+        seconds = result["duration_us"] / 1e6
+        ours = result["created"] / seconds
+        print("payments: %d created, %d refused, %d failed, %d socket errors in %.1f s "
+              "(%d connections)" % (result["created"], result["refused"], result["failed"],
+                                    result["socket_errors"], seconds, args.connections))
+        print("payments_per_s=%.0f" % ours)
+        print("latency_p50_ms=%.2f latency_p90_ms=%.2f latency_p99_ms=%.2f latency_max_ms=%.2f" % (
+            result["p50_us"] / 1000, result["p90_us"] / 1000, result["p99_us"] / 1000,
+            result["max_us"] / 1000))
+        total = stack.psql("SELECT coalesce(sum(balance_cents), 0) FROM ledger_balances")
+        print("ledger sum after the run: %s (must be 0)" % total)
+        anchor = run_anchor(stack, args.seconds, args.anchor_clients)
+        if anchor:
+            print("anchor_pg_ledger_tps=%d" % anchor)
+            print("ratio_ours_over_anchor=%.3f" % (ours / anchor))
+        return 0 if total == "0" else 1
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""conftest.py - one fresh solipass stack for the whole integration session.
+
+The stack (PostgreSQL, devbroker, projection, accounts, transactions, gateway)
+is started from the build folder named by SOLIPASS_BUILD_DIR (default
+"build"; tests/run uses the sanitizer build "build-asan") in the folder named
+by SOLIPASS_VAR_DIR (default var/pytest), on free loopback ports, and stopped
+at the end of the session."""
+
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "deploy", "local"))
+sys.path.insert(0, HERE)
+
+import stack as stack_module  # noqa: E402
+from solipass_api import World  # noqa: E402
+
+SANITIZER_ENV = {
+    # Services stopped with SIGTERM report leaks and exit non-zero; the last
+    # test (test_zz_shutdown.py) checks that they do not.
+    "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=86",
+    "LSAN_OPTIONS": "exitcode=87",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=88",
+}
+# Short enough for the tests to move past it, long enough for a test to run.
+SESSION_TTL_S = 3600
+
+
+@pytest.fixture(scope="session")
+def stack():
+    build_dir = os.environ.get("SOLIPASS_BUILD_DIR", "build")
+    var_dir = os.environ.get("SOLIPASS_VAR_DIR", os.path.join(REPO, "var", "pytest"))
+    the_stack = stack_module.Stack(
+        build_dir=build_dir, var_dir=var_dir, fast_pg=True, extra_env=SANITIZER_ENV,
+        service_env={"gateway": {"SP_SESSION_TTL_S": str(SESSION_TTL_S),
+                                 "SP_COMMAND_TIMEOUT_MS": "5000"},
+                     "transactions": {"SP_EXPIRY_CHECK_MS": "500"}},
+        quiet=False)
+    try:
+        the_stack.start()
+    except stack_module.StackError as e:
+        pytest.exit("the stack did not start: %s" % e, returncode=3)
+    yield the_stack
+    the_stack.stop()
+
+
+@pytest.fixture(autouse=True)
+def stack_alive(request):
+    """Each test starts and ends with every started program running: one that
+    died on its own (crash, sanitizer abort, a signal from outside) is named
+    with the end of its log."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    the_stack = request.getfixturevalue("stack")
+    dead = the_stack.exited()
+    if dead:
+        pytest.fail("not running before the test: " + describe_dead(the_stack, dead))
+    yield
+    dead = the_stack.exited()
+    if dead:
+        pytest.fail("died during the test: " + describe_dead(the_stack, dead))
+
+
+def describe_dead(the_stack, dead):
+    return "; ".join("%s exited with status %s, its log ends with:\n%s"
+                     % (name, code, stack_module.tail(the_stack.log_path(name), 15))
+                     for name, code in dead.items())
+
+
+@pytest.fixture(scope="session")
+def world(stack):
+    return World(stack)
+
+
+@pytest.fixture
+def backoffice(world):
+    api = world.backoffice()
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def partners(world):
+    """Two partners shared by the read-mostly tests: sport and culture."""
+    bo = world.backoffice()
+    sport = world.create_partner(bo, "sport", "Club de football de Fontenay")
+    culture = world.create_partner(bo, "culture", "Médiathèque Louis-Aragon")
+    bo.close()
+    return {"sport": sport, "culture": culture}

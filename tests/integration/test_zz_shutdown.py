@@ -1,0 +1,55 @@
+"""Runs last (file order): after the whole session, nothing valid was
+dead-lettered, the ledger sums to zero, and every service stops cleanly on
+SIGTERM (exit 0: no sanitizer report, no leak) with no sanitizer report in
+its log for the whole run."""
+
+import re
+
+import pytest
+
+from solipass_api import TOPIC_ACCOUNTS_COMMANDS, TOPIC_DEADLETTER, TOPIC_LEDGER_COMMANDS
+
+SANITIZER_REPORT = re.compile(rb"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: |SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def test_only_poison_was_dead_lettered(world):
+    keys = world.message_keys(TOPIC_DEADLETTER)
+    assert set(keys) <= {TOPIC_LEDGER_COMMANDS, TOPIC_ACCOUNTS_COMMANDS}, keys
+
+
+def test_the_ledger_sums_to_zero(world):
+    assert int(world.sql("SELECT coalesce(sum(balance_cents), 0) FROM ledger_balances")) == 0
+    assert int(world.sql("SELECT count(*) FROM ledger_balances WHERE account <> 'budget' "
+                         "AND balance_cents < 0")) == 0
+
+
+def test_read_models_agree_with_the_ledger_accounts(world):
+    """Each envelope's balance is its ledger account's; each partner's owed too."""
+    mismatched = world.sql(
+        "SELECT count(*) FROM envelopes e LEFT JOIN ledger_balances l "
+        "ON l.account = 'pass:' || e.pass_id || ':' || e.category "
+        "WHERE coalesce(l.balance_cents, 0) <> e.balance_cents")
+    assert mismatched == "0"
+    mismatched = world.sql(
+        "SELECT count(*) FROM partners p LEFT JOIN ledger_balances l "
+        "ON l.account = 'partner:' || p.partner_id || ':owed' "
+        "WHERE coalesce(l.balance_cents, 0) <> p.owed_cents")
+    assert mismatched == "0"
+    mismatched = world.sql(
+        "SELECT count(*) FROM passes p WHERE balance_cents <> "
+        "(SELECT coalesce(sum(balance_cents), 0) FROM envelopes e WHERE e.pass_id = p.pass_id)")
+    assert mismatched == "0"
+
+
+@pytest.mark.parametrize("name", ["gateway", "transactions", "accounts", "projection", "devbroker"])
+def test_service_stops_cleanly(world, name):
+    stack = world.stack
+    if not stack.is_running(name):
+        pytest.fail("%s is not running at the end of the session" % name)
+    code = stack.stop_service(name)
+    with open(stack.log_path(name), "rb") as f:
+        log = f.read()
+    report = SANITIZER_REPORT.search(log)
+    assert report is None, log[max(0, report.start() - 200):report.start() + 3000].decode(errors="replace")
+    assert code == 0, "%s exited with %d on SIGTERM; log tail:\n%s" % (
+        name, code, log[-3000:].decode(errors="replace"))
