@@ -175,7 +175,10 @@ sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client
         "partitioner", "murmur2_random", "linger.ms", "1",
         /* A broker that is gone must fail deliveries in seconds, not in
          * librdkafka's default five minutes: callers answer 503 and retry. */
-        "message.timeout.ms", "10000", NULL};
+        "message.timeout.ms", "10000",
+        /* Small requests pipelined on one connection: with Nagle's algorithm
+         * the second waits for the broker's delayed ACK, 40 ms a flush. */
+        "socket.nagle.disable", "true", NULL};
     if (conf_set_all(conf, pairs, err) != 0) goto fail;
     rd_kafka_conf_set_opaque(conf, &producer->ctx);
     rd_kafka_conf_set_log_cb(conf, on_rk_log);
@@ -343,6 +346,17 @@ static void on_assign(sp_kafka_consumer *consumer, rd_kafka_topic_partition_list
     free(tps);
 }
 
+/* The outcome of an asynchronous commit, served by the consumer's poll. */
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque) {
+    (void)rk;
+    (void)offsets;
+    const sp_kafka_ctx *ctx = opaque;
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+    sp_log_warn(ctx->log, "kafka commit failed (the commands will be redelivered and replayed)",
+                "error", rd_kafka_err2str(e), NULL);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *list, void *opaque) {
     sp_kafka_consumer *consumer = opaque;
@@ -386,12 +400,15 @@ static sp_kafka_consumer *consumer_create(const char *brokers, const char *clien
         "enable.partition.eof", "false", "partition.assignment.strategy", "range",
         "session.timeout.ms", SP_KAFKA_SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms", SP_KAFKA_HEARTBEAT_INTERVAL_MS,
-        "fetch.wait.max.ms", SP_KAFKA_FETCH_WAIT_MAX_MS, NULL};
+        "fetch.wait.max.ms", SP_KAFKA_FETCH_WAIT_MAX_MS, "socket.nagle.disable", "true", NULL};
     if (conf_set_all(conf, pairs, err) != 0) goto fail;
     rd_kafka_conf_set_opaque(conf, &consumer->ctx);
     rd_kafka_conf_set_log_cb(conf, on_rk_log);
     rd_kafka_conf_set_error_cb(conf, on_rk_error);
-    if (group_mode) rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    if (group_mode) {
+        rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+        rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+    }
     char errstr[SP_KAFKA_ERRSTR_MAX];
     consumer->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (consumer->rk == NULL) {
@@ -579,12 +596,8 @@ int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *ms
                                                                msgs[i].partition);
         if (tp->offset < msgs[i].offset + 1) tp->offset = msgs[i].offset + 1;
     }
-    rd_kafka_resp_err_t e = rd_kafka_commit(consumer->rk, list, 0 /* synchronous */);
+    rd_kafka_resp_err_t e = rd_kafka_commit(consumer->rk, list, 1 /* async */);
     int rc = 0;
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int i = 0; i < list->cnt && e == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
-            e = list->elems[i].err;
-    }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         rc = sp_error_set(err, 503, "kafka_commit_failed", NULL, "commit: %s",
                           rd_kafka_err2str(e));

@@ -114,8 +114,13 @@ void sp_kafka_consumer_free(sp_kafka_consumer *consumer);
 int sp_kafka_consumer_poll_batch(sp_kafka_consumer *consumer, sp_kafka_msg *msgs,
                                  size_t msgs_max, int timeout_ms, sp_error *err);
 
-/* Group mode: commit, synchronously, "next offset = msg.offset + 1" for the
- * last message of each partition in msgs. */
+/* Group mode: commit "next offset = msg.offset + 1" for the last message of
+ * each partition in msgs. The commit is sent without waiting for the broker's
+ * answer (a synchronous one costs a broker round trip per batch, which every
+ * waiting command would pay); librdkafka sends commits in order, and a commit
+ * that fails is logged. Callers commit only what is already durable, so a
+ * lost commit means a redelivery, which idempotency answers. -1 only when the
+ * commit cannot even be sent. */
 int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *msgs,
                              size_t count, sp_error *err);
 

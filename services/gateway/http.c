@@ -285,7 +285,11 @@ sp_gw_http *sp_gw_http_start(sp_gw_app *app, sp_error *err) {
     snprintf(keep_alive, sizeof keep_alive, "%d", SP_GW_HTTP_KEEP_ALIVE_MS);
     const char *options[] = {"listening_ports", listen, "num_threads", threads,
                              "request_timeout_ms", timeout, "enable_keep_alive", "yes",
-                             "keep_alive_timeout_ms", keep_alive, NULL};
+                             "keep_alive_timeout_ms", keep_alive,
+                             /* Headers and body go out in separate writes: without
+                              * TCP_NODELAY the second waits for the client's delayed
+                              * ACK, 40 ms per answer. */
+                             "tcp_nodelay", "1", NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.begin_request = on_request;

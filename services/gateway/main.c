@@ -44,8 +44,9 @@ static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_e
         {"SP_HTTP_ADDRESS", SP_CONFIG_STRING, "127.0.0.1", 0, 0,
          "IP address to listen on", &c->http_address},
         {"SP_HTTP_PORT", SP_CONFIG_INT, "8080", 1, 65535, "TCP port to listen on", &c->http_port},
-        {"SP_HTTP_THREADS", SP_CONFIG_INT, "16", 1, 256,
-         "HTTP worker threads (requests served at once)", &c->http_threads},
+        {"SP_HTTP_THREADS", SP_CONFIG_INT, "64", 1, 1024,
+         "HTTP worker threads; a keep-alive connection holds one, so this bounds the "
+         "connections served at once", &c->http_threads},
         {"SP_PG_POOL_SIZE", SP_CONFIG_INT, "8", 1, SP_GW_PGPOOL_SIZE_MAX,
          "PostgreSQL connections of the pool", &c->pg_pool_size},
         {"SP_COMMAND_TIMEOUT_MS", SP_CONFIG_INT, "5000", 100, 600000,

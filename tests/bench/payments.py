@@ -105,11 +105,29 @@ def run_anchor(stack, seconds, clients):
     return None
 
 
+def print_gateway_breakdown(base_url):
+    """Where a payment's time goes, from the gateway's own metrics: the command
+    round trip through the log, then the wait for the projection."""
+    import urllib.request
+    with urllib.request.urlopen(base_url + "/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        name, value = line.rsplit(" ", 1)
+        values[name] = float(value)
+    for what in ("command_duration_ms", "projection_wait_ms"):
+        count = values.get("solipass_gateway_%s_count" % what, 0)
+        if count:
+            print("gateway_%s_mean=%.2f" % (what, values["solipass_gateway_%s_sum" % what] / count))
+
+
 def main():
     args = parse_args()
     stack = stack_module.Stack(
         build_dir=args.build_dir, var_dir=os.path.join(REPO, "var", "bench"),
-        service_env={"gateway": {"SP_HTTP_THREADS": str(max(16, args.connections * 2))}}, quiet=False)
+        service_env={"gateway": {"SP_HTTP_THREADS": str(min(1024, max(16, args.connections * 2)))}}, quiet=False)
     stack.start()
     try:
         started = time.monotonic()
@@ -136,6 +154,7 @@ def main():
         print("latency_p50_ms=%.2f latency_p90_ms=%.2f latency_p99_ms=%.2f latency_max_ms=%.2f" % (
             result["p50_us"] / 1000, result["p90_us"] / 1000, result["p99_us"] / 1000,
             result["max_us"] / 1000))
+        print_gateway_breakdown(stack.gateway_url)
         total = stack.psql("SELECT coalesce(sum(balance_cents), 0) FROM ledger_balances")
         print("ledger sum after the run: %s (must be 0)" % total)
         anchor = run_anchor(stack, args.seconds, args.anchor_clients)

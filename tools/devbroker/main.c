@@ -83,7 +83,12 @@ static rd_kafka_t *handle_new(sp_log *log, sp_error *err) {
      * "no bootstrap.servers" notice is noise. */
     if (rd_kafka_conf_set(conf, "client.id", "solipass-devbroker", errstr, sizeof errstr) !=
             RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr) != RD_KAFKA_CONF_OK ||
+        /* The mock brokers' sockets take this handle's settings: without
+         * TCP_NODELAY, back-to-back responses wait for the client's delayed
+         * ACK (40 ms per flush of a multi-partition batch). */
+        rd_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, sizeof errstr) !=
+            RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(conf);
         sp_error_set(err, 500, "kafka_config", NULL, "%s", errstr);
         return NULL;
