@@ -4,8 +4,9 @@ the integration tests and the benchmarks.
 
 A Stack owns one folder (var/ under the repository by default) and everything
 it starts: a PostgreSQL 15 cluster created there, the devbroker (an in-memory
-Kafka-protocol broker), and the services projection, accounts, transactions
-and gateway, each in its own process group, each logging to
+Kafka-protocol broker), an SMTP sink (smtp_sink.py: every e-mail becomes a file
+in <folder>/mail/), and the services projection, accounts, transactions,
+gateway and notifications, each in its own process group, each logging to
 <folder>/logs/<name>.log. It stops what it started and nothing else.
 
 Because the devbroker keeps the log in memory, every start() is a fresh
@@ -27,6 +28,7 @@ import atexit
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -45,12 +47,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_DATABASE = "solipass"
 PG_USER = "postgres"
-SERVICES = ("projection", "accounts", "transactions", "gateway")
+SERVICES = ("projection", "accounts", "transactions", "gateway", "notifications")
 BINARIES = {
     "projection": "services/projection/solipass-projection",
     "accounts": "services/accounts/solipass-accounts",
     "transactions": "services/transactions/solipass-transactions",
     "gateway": "services/gateway/solipass-gateway",
+    "notifications": "services/notifications/solipass-notifications",
     "devbroker": "tools/devbroker/solipass-devbroker",
 }
 # The longest a Unix socket path may be (sun_path is 108 bytes with the NUL).
@@ -59,6 +62,8 @@ LOG_TAIL_LINES = 40
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 20.0
 PG_START_TIMEOUT_S = 60
+SMTP_SINK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smtp_sink.py")
+SMTP_FROM = "pass-solidarite@solipass.example"
 
 
 class StackError(Exception):
@@ -112,13 +117,15 @@ class Stack:
     def __init__(self, build_dir="build", var_dir=None, gateway_port=None, fast_pg=False,
                  bootstrap_email="backoffice@example.org", bootstrap_password="backoffice-pass-1",
                  bootstrap_full_name="Back-office", log_level="info", service_env=None,
-                 extra_env=None, ready_timeout_s=READY_TIMEOUT_S, quiet=True):
+                 extra_env=None, ready_timeout_s=READY_TIMEOUT_S, quiet=True, notifications=True):
         """build_dir: meson build folder (relative to the repository or absolute).
         var_dir: the folder this stack owns (default <repo>/var).
         gateway_port: wanted port (a free one is used when it is taken or None).
         fast_pg: fsync=off etc. - for tests and benchmarks only, never the product.
         service_env: {"gateway": {"SP_SESSION_TTL_S": "60"}, ...} extra variables per service.
-        extra_env: variables for every started program (e.g. ASAN_OPTIONS)."""
+        extra_env: variables for every started program (e.g. ASAN_OPTIONS).
+        notifications: False starts neither the notifications service nor the
+        SMTP sink (e.g. a benchmark of the payment path alone)."""
         self.repo = REPO
         self.build_dir = build_dir if os.path.isabs(build_dir) else os.path.join(REPO, build_dir)
         self.var_dir = os.path.abspath(var_dir) if var_dir else os.path.join(REPO, "var")
@@ -131,11 +138,16 @@ class Stack:
         self.service_env = {k: dict(v) for k, v in (service_env or {}).items()}
         self.extra_env = dict(extra_env or {})
         self.ready_timeout_s = ready_timeout_s
+        self.notifications = notifications
         self.quiet = quiet
         self.logs_dir = os.path.join(self.var_dir, "logs")
         self.run_dir = os.path.join(self.var_dir, "run")
         self.clock_offset_file = os.path.join(self.var_dir, "clock_offset_ms")
         self.address_file = os.path.join(self.run_dir, "devbroker.address")
+        self.mail_dir = os.path.join(self.var_dir, "mail")
+        self.smtp_port = None
+        # Authenticates activation links between the gateway and notifications.
+        self.link_secret = secrets.token_urlsafe(48)
         self.pg_home = None            # folder holding data/ and the socket folder
         self.pg_home_is_temp = False
         self.pg_port = None
@@ -183,6 +195,8 @@ class Stack:
         started) when a part does not become ready in time."""
         self._register_cleanup()
         for name in SERVICES + ("devbroker",):
+            if name == "notifications" and not self.notifications:
+                continue
             if not os.access(self.binary(name), os.X_OK):
                 raise StackError("%s is not built: %s is missing (run meson/ninja in %s)"
                                  % (name, self.binary(name), self.build_dir))
@@ -192,8 +206,12 @@ class Stack:
             self.start_postgres()
             self.start_devbroker()
             self.gateway_port = free_port(self.wanted_gateway_port)
+            self.smtp_port = free_port()
+            if self.notifications:
+                self.start_service("smtp")
             self.start_service("projection")
-            self.start_services(["accounts", "transactions", "gateway"])
+            self.start_services(["accounts", "transactions", "gateway"]
+                                + (["notifications"] if self.notifications else []))
             if self.bootstrap_email:
                 self.wait_for_sql("SELECT count(*) FROM users WHERE email = '%s'"
                                   % self.bootstrap_email.replace("'", "''"), "1",
@@ -207,7 +225,8 @@ class Stack:
         """Stop every started program (SIGTERM, then SIGKILL after a bound),
         services first, PostgreSQL last. Returns {name: exit status}."""
         with self._lock:
-            for name in ("gateway", "transactions", "accounts", "projection", "devbroker"):
+            for name in ("gateway", "notifications", "transactions", "accounts", "projection",
+                         "smtp", "devbroker"):
                 if name in self.processes:
                     self.stop_service(name)
             self.stop_postgres()
@@ -229,10 +248,11 @@ class Stack:
     def _reset_folder(self):
         os.makedirs(self.var_dir, exist_ok=True)
         self.kill_leftovers()
-        for sub in ("logs", "run", "pg"):
+        for sub in ("logs", "run", "pg", "mail"):
             shutil.rmtree(os.path.join(self.var_dir, sub), ignore_errors=True)
         os.makedirs(self.logs_dir)
         os.makedirs(self.run_dir)
+        os.makedirs(self.mail_dir)
 
     def kill_leftovers(self):
         """A previous Stack on this folder that was killed with -9 may have left
@@ -451,6 +471,15 @@ class Stack:
         if name == "gateway":
             env["SP_HTTP_ADDRESS"] = "127.0.0.1"
             env["SP_HTTP_PORT"] = str(self.gateway_port)
+            env["SP_LINK_SECRET"] = self.link_secret
+        if name == "notifications":
+            env["SP_PG_DSN"] = self.pg_dsn
+            env["SP_MIGRATIONS_DIR"] = os.path.join(self.repo, "migrations")
+            env["SP_SMTP_URL"] = "smtp://127.0.0.1:%d" % self.smtp_port
+            env["SP_SMTP_TLS"] = "off"      # the sink is on this machine
+            env["SP_SMTP_FROM"] = SMTP_FROM
+            env["SP_PUBLIC_BASE_URL"] = self.gateway_url
+            env["SP_LINK_SECRET"] = self.link_secret
         env.update(self.service_env.get(name, {}))
         return env
 
@@ -474,6 +503,12 @@ class Stack:
         self.exit_codes.pop(name, None)
         return proc
 
+    def _argv(self, name):
+        if name == "smtp":
+            return ["/usr/bin/python3", SMTP_SINK, "--port", str(self.smtp_port),
+                    "--dir", self.mail_dir]
+        return [self.binary(name)]
+
     def start_service(self, name):
         """Start (or restart) one service and wait until it is ready."""
         self.start_services([name])
@@ -484,7 +519,7 @@ class Stack:
             for name in names:
                 if name in self.processes:
                     raise StackError("%s is already running" % name)
-                started.append(self._spawn(name, [self.binary(name)],
+                started.append(self._spawn(name, self._argv(name),
                                            self.service_environment(name)))
         for proc in started:
             self._wait_ready(proc)
@@ -635,6 +670,8 @@ def _print_banner(stack, demo):
     print("  PostgreSQL:   psql -h %s -p %d -U %s %s" % (stack.pg_socket_dir, stack.pg_port,
                                                        PG_USER, PG_DATABASE))
     print("  Kafka:        %s (devbroker, in memory)" % stack.kafka_brokers)
+    print("  e-mail:       SMTP sink on 127.0.0.1:%d; every message is a file in %s"
+          % (stack.smtp_port, stack.mail_dir))
     print("  logs:         %s" % stack.logs_dir)
     print("")
     print("Logins (POST %s/api/v1/auth/login with {\"email\", \"password\"}):" % stack.gateway_url)

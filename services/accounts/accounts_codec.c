@@ -27,6 +27,10 @@ static const type_entry command_types[] = {
      &solipass__accounts__start_session__descriptor},
     {"accounts.EndSession.v1", SP_ACCOUNTS_CMD_END_SESSION,
      &solipass__accounts__end_session__descriptor},
+    {"accounts.SetPassword.v1", SP_ACCOUNTS_CMD_SET_PASSWORD,
+     &solipass__accounts__set_password__descriptor},
+    {"accounts.RequestPasswordReset.v1", SP_ACCOUNTS_CMD_REQUEST_RESET,
+     &solipass__accounts__request_password_reset__descriptor},
 };
 
 static const type_entry event_types[] = {
@@ -40,20 +44,29 @@ static const type_entry event_types[] = {
      &solipass__accounts__session_ended__descriptor},
     {"accounts.CommandRejected.v1", SP_ACCOUNTS_EV_COMMAND_REJECTED,
      &solipass__accounts__command_rejected__descriptor},
+    {"accounts.ActivationIssued.v1", SP_ACCOUNTS_EV_ACTIVATION_ISSUED,
+     &solipass__accounts__activation_issued__descriptor},
+    {"accounts.PasswordSet.v1", SP_ACCOUNTS_EV_PASSWORD_SET,
+     &solipass__accounts__password_set__descriptor},
 };
 
-#define TYPE_COUNT 5
+#define COMMAND_TYPE_COUNT (sizeof command_types / sizeof command_types[0])
+#define EVENT_TYPE_COUNT (sizeof event_types / sizeof event_types[0])
 
-static const type_entry *find_type(const type_entry table[TYPE_COUNT], const char *type) {
+static const type_entry *find_type(const type_entry *table, size_t count, const char *type) {
     if (type == NULL) return NULL;
-    for (size_t i = 0; i < TYPE_COUNT; i++) {
+    for (size_t i = 0; i < count; i++) {
         if (strcmp(table[i].type, type) == 0) return &table[i];
     }
     return NULL;
 }
 
-bool sp_accounts_is_command_type(const char *type) { return find_type(command_types, type) != NULL; }
-bool sp_accounts_is_event_type(const char *type) { return find_type(event_types, type) != NULL; }
+bool sp_accounts_is_command_type(const char *type) {
+    return find_type(command_types, COMMAND_TYPE_COUNT, type) != NULL;
+}
+bool sp_accounts_is_event_type(const char *type) {
+    return find_type(event_types, EVENT_TYPE_COUNT, type) != NULL;
+}
 
 static ProtobufCMessage *unpack_payload(const Solipass__Envelope *envelope, const type_entry *entry,
                                         sp_error *err) {
@@ -107,6 +120,18 @@ static void command_fields(sp_accounts_command *c, const ProtobufCMessage *paylo
         c->token_hash_len = m->token_hash.len;
         return;
     }
+    case SP_ACCOUNTS_CMD_SET_PASSWORD: {
+        const Solipass__Accounts__SetPassword *m = (const void *)payload;
+        c->activation_id = m->activation_id;
+        c->password_hash = m->password_hash;
+        c->purpose = m->purpose;
+        return;
+    }
+    case SP_ACCOUNTS_CMD_REQUEST_RESET: {
+        const Solipass__Accounts__RequestPasswordReset *m = (const void *)payload;
+        c->email = m->email;
+        return;
+    }
     }
 }
 
@@ -114,7 +139,7 @@ int sp_accounts_command_decode(const Solipass__Envelope *envelope, sp_accounts_c
                                sp_error *err) {
     assert(envelope != NULL && out != NULL);
     memset(out, 0, sizeof *out);
-    const type_entry *entry = find_type(command_types, envelope->type);
+    const type_entry *entry = find_type(command_types, COMMAND_TYPE_COUNT, envelope->type);
     if (entry == NULL)
         return sp_error_set(err, 400, "malformed", "type", "not an accounts command type");
     out->payload = unpack_payload(envelope, entry, err);
@@ -124,6 +149,7 @@ int sp_accounts_command_decode(const Solipass__Envelope *envelope, sp_accounts_c
     c->actor_id = envelope->actor_id != NULL ? envelope->actor_id : "";
     c->command_id = envelope->command_id != NULL ? envelope->command_id : "";
     c->name = c->category = c->email = c->password_hash = c->full_name = c->user_id = "";
+    c->activation_id = c->purpose = "";
     command_fields(c, out->payload);
     return 0;
 }
@@ -206,6 +232,25 @@ static int event_fields_rejected(sp_accounts_event *e, const ProtobufCMessage *p
     return copy_bytes(e->request_hash, SP_KEY_LEN, m->request_hash, "request_hash", err);
 }
 
+static int event_fields_activation(sp_accounts_event *e, const ProtobufCMessage *payload,
+                                   sp_error *err) {
+    if (e->kind == SP_ACCOUNTS_EV_ACTIVATION_ISSUED) {
+        const Solipass__Accounts__ActivationIssued *m = (const void *)payload;
+        COPY(e->activation_id, m->activation_id, "activation_id");
+        COPY(e->user_id, m->user_id, "user_id");
+        COPY(e->email, m->email, "email");
+        COPY(e->purpose, m->purpose, "purpose");
+        e->expires_at_ms = m->expires_at_ms;
+        return 0;
+    }
+    const Solipass__Accounts__PasswordSet *m = (const void *)payload;
+    COPY(e->user_id, m->user_id, "user_id");
+    COPY(e->activation_id, m->activation_id, "activation_id");
+    COPY(e->password_hash, m->password_hash, "password_hash");
+    COPY(e->purpose, m->purpose, "purpose");
+    return 0;
+}
+
 static int event_envelope(sp_accounts_event *e, const Solipass__Envelope *envelope, sp_error *err) {
     COPY(e->aggregate_id, envelope->aggregate_id, "aggregate_id");
     COPY(e->command_id, envelope->command_id, "command_id");
@@ -219,7 +264,7 @@ int sp_accounts_event_decode(const Solipass__Envelope *envelope, sp_accounts_eve
                              sp_error *err) {
     assert(envelope != NULL && out != NULL);
     memset(out, 0, sizeof *out);
-    const type_entry *entry = find_type(event_types, envelope->type);
+    const type_entry *entry = find_type(event_types, EVENT_TYPE_COUNT, envelope->type);
     if (entry == NULL) return sp_error_set(err, 400, "malformed", "type", "not an accounts event type");
     out->kind = (sp_accounts_event_kind)entry->kind;
     if (event_envelope(out, envelope, err) != 0) return -1;
@@ -232,6 +277,8 @@ int sp_accounts_event_decode(const Solipass__Envelope *envelope, sp_accounts_eve
     case SP_ACCOUNTS_EV_SESSION_STARTED:
     case SP_ACCOUNTS_EV_SESSION_ENDED: rc = event_fields_session(out, payload, err); break;
     case SP_ACCOUNTS_EV_COMMAND_REJECTED: rc = event_fields_rejected(out, payload, err); break;
+    case SP_ACCOUNTS_EV_ACTIVATION_ISSUED:
+    case SP_ACCOUNTS_EV_PASSWORD_SET: rc = event_fields_activation(out, payload, err); break;
     }
     protobuf_c_message_free_unpacked(payload, NULL);
     return rc;
@@ -289,6 +336,25 @@ const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_a
         solipass__accounts__session_ended__init(m);
         m->user_id = BORROW(e->user_id);
         m->token_hash = BORROW_BYTES(e->token_hash);
+        return &m->base;
+    }
+    case SP_ACCOUNTS_EV_ACTIVATION_ISSUED: {
+        Solipass__Accounts__ActivationIssued *m = &pb->u.activation_issued;
+        solipass__accounts__activation_issued__init(m);
+        m->activation_id = BORROW(e->activation_id);
+        m->user_id = BORROW(e->user_id);
+        m->email = BORROW(e->email);
+        m->purpose = BORROW(e->purpose);
+        m->expires_at_ms = e->expires_at_ms;
+        return &m->base;
+    }
+    case SP_ACCOUNTS_EV_PASSWORD_SET: {
+        Solipass__Accounts__PasswordSet *m = &pb->u.password_set;
+        solipass__accounts__password_set__init(m);
+        m->user_id = BORROW(e->user_id);
+        m->activation_id = BORROW(e->activation_id);
+        m->password_hash = BORROW(e->password_hash);
+        m->purpose = BORROW(e->purpose);
         return &m->base;
     }
     case SP_ACCOUNTS_EV_COMMAND_REJECTED: break;

@@ -24,7 +24,7 @@ typedef struct sp_accounts_command_msg {
     ProtobufCMessage *payload;      /* owned */
 } sp_accounts_command_msg;
 
-/* "accounts.CreatePartner.v1" ... "accounts.EndSession.v1". */
+/* "accounts.CreatePartner.v1" ... "accounts.RequestPasswordReset.v1". */
 bool sp_accounts_is_command_type(const char *type);
 bool sp_accounts_is_event_type(const char *type);
 
@@ -51,6 +51,8 @@ typedef struct sp_accounts_event_pb {
         Solipass__Accounts__SessionStarted session_started;
         Solipass__Accounts__SessionEnded session_ended;
         Solipass__Accounts__CommandRejected command_rejected;
+        Solipass__Accounts__ActivationIssued activation_issued;
+        Solipass__Accounts__PasswordSet password_set;
     } u;
 } sp_accounts_event_pb;
 

@@ -116,6 +116,7 @@ int sp_accounts_status_of_code(const char *code) {
         {"forbidden", 403},     {"not_found", 404},     {"email_taken", 409},
         {"conflict", 409},      {"idempotency_conflict", 409},
         {"invalid_category", 422}, {"unavailable", 503},
+        {"invalid_token", 400},  {"token_expired", 410}, {"token_used", 410},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].code, code) == 0) return table[i].status;
@@ -182,6 +183,8 @@ static const char *canonical_email(const char *email, char buffer[SP_ACCOUNTS_EM
     return buffer;
 }
 
+static const char *text_or_empty(const char *text) { return text != NULL ? text : ""; }
+
 void sp_accounts_request_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_LEN]) {
     char email[SP_ACCOUNTS_EMAIL_MAX + 1];
     char token[SP_ACCOUNTS_TOKEN_TEXT_MAX];
@@ -202,6 +205,17 @@ void sp_accounts_request_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_L
     case SP_ACCOUNTS_CMD_REGISTER_USER: {
         const char *f[5] = {canonical_email(c->email, email), c->password_hash, c->full_name,
                             sp_accounts_role_name(c->role), ""};
+        sp_accounts_hash_fields(type, f, out);
+        return;
+    }
+    case SP_ACCOUNTS_CMD_SET_PASSWORD: {
+        const char *f[5] = {text_or_empty(c->activation_id), c->password_hash,
+                            text_or_empty(c->purpose), "", ""};
+        sp_accounts_hash_fields(type, f, out);
+        return;
+    }
+    case SP_ACCOUNTS_CMD_REQUEST_RESET: {
+        const char *f[5] = {canonical_email(c->email, email), "", "", "", ""};
         sp_accounts_hash_fields(type, f, out);
         return;
     }
@@ -271,8 +285,13 @@ static int check_partner_command(const sp_accounts_state *state, const sp_accoun
         return sp_error_set(err, 422, "invalid_category", "category",
                             "category must match ^[a-z][a-z0-9_]{1,31}$ and not be \"general\"");
     if (check_new_email(state, c->email, "admin_email", email, err) != 0) return -1;
-    if (check_password_hash(c->password_hash, "admin_password_hash", err) != 0) return -1;
+    /* No password yet: the administrator sets it through an activation link. */
+    if (c->password_hash[0] != '\0' &&
+        check_password_hash(c->password_hash, "admin_password_hash", err) != 0)
+        return -1;
     if (check_text(c->full_name, 0, "admin_full_name", err) != 0) return -1;
+    if (c->password_hash[0] == '\0' && sp_accounts_activations_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "activation limit reached");
     if (sp_accounts_partners_full(state) || sp_accounts_users_full(state))
         return sp_error_set(err, 503, "unavailable", "", "user limit (%zu) reached",
                             state->limits.users_max);
@@ -293,12 +312,43 @@ static int new_partner_ids(const sp_accounts_state *state, char id[SP_ID_LEN + 1
     return sp_error_set(err, 503, "unavailable", "", "no free partner code found");
 }
 
-static void add_partner_admin(sp_accounts_decision *d, const sp_accounts_command *c,
-                              const char *user_id, const char *partner_id, const char *email,
-                              int64_t now_ms) {
+/* A fresh activation id no link has. */
+static int new_activation_id(const sp_accounts_state *state, char out[SP_ID_LEN + 1],
+                             sp_error *err) {
+    for (int i = 0; i < ID_TRIES_MAX; i++) {
+        sp_id_new(out);
+        if (sp_accounts_activation_by_id(state, out) == NULL) return 0;
+    }
+    return sp_error_set(err, 503, "unavailable", "", "no free activation id found");
+}
+
+static void add_activation(const sp_accounts_state *state, sp_accounts_decision *d,
+                           const sp_accounts_command *c, const char *user_id,
+                           uint64_t user_version, const char *email, const char *purpose,
+                           const char *activation_id, int64_t now_ms) {
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_ACTIVATION_ISSUED, user_id,
+                                     user_version + 1, now_ms, c);
+    snprintf(e->user_id, sizeof e->user_id, "%s", user_id);
+    snprintf(e->email, sizeof e->email, "%s", email);
+    snprintf(e->purpose, sizeof e->purpose, "%s", purpose);
+    snprintf(e->activation_id, sizeof e->activation_id, "%s", activation_id);
+    e->expires_at_ms = now_ms + state->limits.activation_ttl_ms;
+}
+
+/* The admin user, and its activation link when the command has no password. */
+static int add_partner_admin(const sp_accounts_state *state, sp_accounts_decision *d,
+                             const sp_accounts_command *c, const char *user_id,
+                             const char *partner_id, const char *email, int64_t now_ms,
+                             sp_error *err) {
+    char activation_id[SP_ID_LEN + 1];
+    if (c->password_hash[0] == '\0' && new_activation_id(state, activation_id, err) != 0)
+        return -1;
     sp_accounts_event *admin = event_add(d, SP_ACCOUNTS_EV_USER_REGISTERED, user_id, 1, now_ms, c);
     user_fields(admin, email, c->password_hash, c->full_name, SP_ACCOUNTS_ROLE_PARTNER_ADMIN);
     snprintf(admin->partner_id, sizeof admin->partner_id, "%s", partner_id);
+    if (c->password_hash[0] == '\0')
+        add_activation(state, d, c, user_id, 1, email, "activation", activation_id, now_ms);
+    return 0;
 }
 
 static int decide_create_partner(const sp_accounts_state *state, const sp_accounts_command *c,
@@ -315,8 +365,7 @@ static int decide_create_partner(const sp_accounts_state *state, const sp_accoun
     snprintf(p->partner_code, sizeof p->partner_code, "%s", code);
     snprintf(p->name, sizeof p->name, "%s", c->name);
     snprintf(p->category, sizeof p->category, "%s", c->category);
-    add_partner_admin(d, c, user_id, partner_id, email, now_ms);
-    return 0;
+    return add_partner_admin(state, d, c, user_id, partner_id, email, now_ms, err);
 }
 
 static int decide_create_beneficiary(const sp_accounts_state *state, const sp_accounts_command *c,
@@ -382,6 +431,52 @@ static int decide_end_session(const sp_accounts_state *state, const sp_accounts_
     return 0;
 }
 
+static bool purpose_valid(const char *purpose) {
+    return strcmp(purpose, "activation") == 0 || strcmp(purpose, "reset") == 0;
+}
+
+/* A link is spent by the first PasswordSet and dies at its expiry; which of
+ * the two is told precisely (410), an unknown or misused one is not. */
+static int decide_set_password(const sp_accounts_state *state, const sp_accounts_command *c,
+                               int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    const char *purpose = text_or_empty(c->purpose);
+    const sp_accounts_activation *a =
+        sp_accounts_activation_by_id(state, text_or_empty(c->activation_id));
+    if (a == NULL || !purpose_valid(purpose) || strcmp(a->purpose, purpose) != 0)
+        return sp_error_set(err, 400, "invalid_token", "token", "this link is not valid");
+    if (a->used)
+        return sp_error_set(err, 410, "token_used", "token", "this link was already used");
+    if (now_ms >= a->expires_at_ms)
+        return sp_error_set(err, 410, "token_expired", "token", "this link has expired");
+    if (check_password_hash(c->password_hash, "password_hash", err) != 0) return -1;
+    const sp_accounts_user *user = sp_accounts_user_by_id(state, a->user_id);
+    assert(user != NULL);
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_PASSWORD_SET, user->user_id,
+                                     user->version + 1, now_ms, c);
+    snprintf(e->user_id, sizeof e->user_id, "%s", user->user_id);
+    snprintf(e->activation_id, sizeof e->activation_id, "%s", a->activation_id);
+    snprintf(e->password_hash, sizeof e->password_hash, "%s", c->password_hash);
+    snprintf(e->purpose, sizeof e->purpose, "%s", purpose);
+    return 0;
+}
+
+/* An unknown e-mail is a 404 the gateway never shows (it always answers 202). */
+static int decide_request_reset(const sp_accounts_state *state, const sp_accounts_command *c,
+                                int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    char email[SP_ACCOUNTS_EMAIL_MAX + 1];
+    char activation_id[SP_ID_LEN + 1];
+    if (sp_accounts_email_normalize(c->email, email, "email", err) != 0) return -1;
+    const sp_accounts_user *user = sp_accounts_user_by_email(state, email);
+    if (user == NULL) return sp_error_set(err, 404, "not_found", "email", "no such user");
+    if (sp_accounts_activations_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "activation limit (%zu) reached",
+                            state->limits.activations_max);
+    if (new_activation_id(state, activation_id, err) != 0) return -1;
+    add_activation(state, d, c, user->user_id, user->version, user->email, "reset",
+                   activation_id, now_ms);
+    return 0;
+}
+
 static int decide_new(const sp_accounts_state *state, const sp_accounts_command *c, int64_t now_ms,
                       sp_accounts_decision *d, sp_error *err) {
     switch (c->kind) {
@@ -390,6 +485,8 @@ static int decide_new(const sp_accounts_state *state, const sp_accounts_command 
         return decide_create_beneficiary(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_START_SESSION: return decide_start_session(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_END_SESSION: return decide_end_session(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_SET_PASSWORD: return decide_set_password(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_REQUEST_RESET: return decide_request_reset(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_REGISTER_USER: break;
     }
     /* Accounts other than the start-up one are created by their own commands. */
@@ -436,7 +533,9 @@ static void decide_resume_partner(const sp_accounts_state *state, const sp_accou
     char email[SP_ACCOUNTS_EMAIL_MAX + 1];
     char user_id[SP_ID_LEN + 1];
     if (check_new_email(state, c->email, "admin_email", email, &d->rejection) != 0) return;
-    if (check_password_hash(c->password_hash, "admin_password_hash", &d->rejection) != 0) return;
+    if (c->password_hash[0] != '\0' &&
+        check_password_hash(c->password_hash, "admin_password_hash", &d->rejection) != 0)
+        return;
     if (check_text(c->full_name, 0, "admin_full_name", &d->rejection) != 0) return;
     if (sp_accounts_users_full(state)) {
         sp_error_set(&d->rejection, 503, "unavailable", "", "user limit (%zu) reached",
@@ -444,7 +543,11 @@ static void decide_resume_partner(const sp_accounts_state *state, const sp_accou
         return;
     }
     if (new_user_id(state, user_id, &d->rejection) != 0) return;
-    add_partner_admin(d, c, user_id, partner->partner_id, email, now_ms);
+    if (add_partner_admin(state, d, c, user_id, partner->partner_id, email, now_ms,
+                          &d->rejection) != 0) {
+        d->event_count = 0;
+        return;
+    }
     d->recorded = true;
 }
 

@@ -27,6 +27,7 @@ bool sp_accounts_users_full(const sp_accounts_state *state);
 bool sp_accounts_partners_full(const sp_accounts_state *state);
 bool sp_accounts_sessions_full(const sp_accounts_state *state);
 bool sp_accounts_records_full(const sp_accounts_state *state);
+bool sp_accounts_activations_full(const sp_accounts_state *state);
 
 const sp_accounts_record *sp_accounts_record_get(const sp_accounts_state *state,
                                                  const uint8_t key[SP_KEY_LEN]);

@@ -50,6 +50,8 @@ const char *sp_accounts_command_type(sp_accounts_command_kind kind) {
     case SP_ACCOUNTS_CMD_REGISTER_USER: return "accounts.RegisterUser.v1";
     case SP_ACCOUNTS_CMD_START_SESSION: return "accounts.StartSession.v1";
     case SP_ACCOUNTS_CMD_END_SESSION: return "accounts.EndSession.v1";
+    case SP_ACCOUNTS_CMD_SET_PASSWORD: return "accounts.SetPassword.v1";
+    case SP_ACCOUNTS_CMD_REQUEST_RESET: return "accounts.RequestPasswordReset.v1";
     }
     return "";
 }
@@ -61,6 +63,8 @@ const char *sp_accounts_event_type(sp_accounts_event_kind kind) {
     case SP_ACCOUNTS_EV_SESSION_STARTED: return "accounts.SessionStarted.v1";
     case SP_ACCOUNTS_EV_SESSION_ENDED: return "accounts.SessionEnded.v1";
     case SP_ACCOUNTS_EV_COMMAND_REJECTED: return "accounts.CommandRejected.v1";
+    case SP_ACCOUNTS_EV_ACTIVATION_ISSUED: return "accounts.ActivationIssued.v1";
+    case SP_ACCOUNTS_EV_PASSWORD_SET: return "accounts.PasswordSet.v1";
     }
     return NULL;
 }
@@ -90,6 +94,10 @@ static void partner_key(const char *partner_id, uint8_t key[SP_KEY_LEN]) {
 
 static void partner_code_key(const char *code, uint8_t key[SP_KEY_LEN]) {
     sp_key_of(key, "partner_code", code, NULL, NULL);
+}
+
+static void activation_key(const char *activation_id, uint8_t key[SP_KEY_LEN]) {
+    sp_key_of(key, "activation", activation_id, NULL, NULL);
 }
 
 static void session_key(const uint8_t token_hash[SP_TOKEN_HASH_LEN], uint8_t key[SP_KEY_LEN]) {
@@ -133,10 +141,16 @@ int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *l
     assert(limits->users_max > 0 && limits->sessions_max > 0 && limits->records_max > 0);
     memset(state, 0, sizeof *state);
     state->limits = *limits;
+    if (state->limits.activations_max == 0)
+        state->limits.activations_max = limits->users_max * SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX;
+    if (state->limits.activation_ttl_ms <= 0)
+        state->limits.activation_ttl_ms = SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS;
     sp_map *maps[] = {&state->users_by_id, &state->users_by_email, &state->partners_by_id,
-                      &state->partners_by_code, &state->sessions, &state->records};
+                      &state->partners_by_code, &state->sessions, &state->records,
+                      &state->activations};
     size_t maxima[] = {limits->users_max, limits->users_max, limits->users_max,
-                       limits->users_max, limits->sessions_max, limits->records_max};
+                       limits->users_max, limits->sessions_max, limits->records_max,
+                       state->limits.activations_max};
     size_t ready = 0;
     for (; ready < sizeof maps / sizeof maps[0]; ready++) {
         if (sp_map_init(maps[ready], maxima[ready], err) != 0) goto fail;
@@ -194,6 +208,8 @@ void sp_accounts_state_destroy(sp_accounts_state *state) {
     sp_map_foreach(&state->partners_by_id, free_partner, NULL);
     sp_map_foreach(&state->sessions, free_plain, NULL);
     sp_map_foreach(&state->records, free_record, NULL);
+    sp_map_foreach(&state->activations, free_plain, NULL);
+    sp_map_destroy(&state->activations);
     sp_map_destroy(&state->users_by_id);
     sp_map_destroy(&state->users_by_email);
     sp_map_destroy(&state->partners_by_id);
@@ -250,6 +266,16 @@ const sp_accounts_session *sp_accounts_session_by_hash(const sp_accounts_state *
     return session;
 }
 
+const sp_accounts_activation *sp_accounts_activation_by_id(const sp_accounts_state *state,
+                                                           const char *activation_id) {
+    if (activation_id == NULL || activation_id[0] == '\0') return NULL;
+    uint8_t key[SP_KEY_LEN];
+    activation_key(activation_id, key);
+    const sp_accounts_activation *a = sp_map_get(&state->activations, key);
+    if (a != NULL && strcmp(a->activation_id, activation_id) != 0) return NULL;
+    return a;
+}
+
 size_t sp_accounts_user_count(const sp_accounts_state *state) { return state->users_by_id.entry_count; }
 size_t sp_accounts_partner_count(const sp_accounts_state *state) { return state->partners_by_id.entry_count; }
 size_t sp_accounts_session_count(const sp_accounts_state *state) { return state->sessions.entry_count; }
@@ -265,6 +291,9 @@ bool sp_accounts_partners_full(const sp_accounts_state *state) {
 }
 bool sp_accounts_sessions_full(const sp_accounts_state *state) { return map_full(&state->sessions); }
 bool sp_accounts_records_full(const sp_accounts_state *state) { return map_full(&state->records); }
+bool sp_accounts_activations_full(const sp_accounts_state *state) {
+    return map_full(&state->activations);
+}
 
 /* ------------------------------------------------------------------ records */
 
@@ -440,7 +469,22 @@ static void hash_of_user_command(const sp_accounts_event *event, uint8_t out[SP_
     sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_REGISTER_USER), fields, out);
 }
 
+/* The request hash of the command behind a one-event outcome (sessions,
+ * password links). */
 static void hash_of_session_command(const sp_accounts_event *event, uint8_t out[SP_KEY_LEN]) {
+    if (event->kind == SP_ACCOUNTS_EV_ACTIVATION_ISSUED) {
+        const char *fields[5] = {event->email, "", "", "", ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_REQUEST_RESET), fields,
+                                out);
+        return;
+    }
+    if (event->kind == SP_ACCOUNTS_EV_PASSWORD_SET) {
+        const char *fields[5] = {event->activation_id, event->password_hash, event->purpose, "",
+                                 ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_SET_PASSWORD), fields,
+                                out);
+        return;
+    }
     char token[SP_ACCOUNTS_TOKEN_TEXT_MAX];
     sp_accounts_token_text(event->token_hash, SP_TOKEN_HASH_LEN, token);
     if (event->kind == SP_ACCOUNTS_EV_SESSION_STARTED) {
@@ -686,6 +730,52 @@ static int apply_command_rejected(sp_accounts_state *state, const sp_accounts_ev
     return record_simple(state, event, ref, 0, NULL, err);
 }
 
+static int apply_activation_issued(sp_accounts_state *state, const sp_accounts_event *event,
+                                   const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    sp_accounts_user *user = next_of_user(state, event);
+    if (user == NULL || strcmp(event->user_id, event->aggregate_id) != 0) return 0;
+    if (sp_accounts_activation_by_id(state, event->activation_id) != NULL) return 0;
+    if (sp_accounts_activations_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "activation limit (%zu) reached",
+                            state->limits.activations_max);
+    if (record_room(state, event, err) != 0) return -1;
+    sp_accounts_activation *a = calloc(1, sizeof *a);
+    if (a == NULL) return oom(err, "an activation");
+    snprintf(a->activation_id, sizeof a->activation_id, "%s", event->activation_id);
+    snprintf(a->user_id, sizeof a->user_id, "%s", user->user_id);
+    snprintf(a->purpose, sizeof a->purpose, "%s", event->purpose);
+    a->expires_at_ms = event->expires_at_ms;
+    uint8_t key[SP_KEY_LEN];
+    activation_key(a->activation_id, key);
+    if (sp_map_put(&state->activations, key, a, err) != 0) {
+        free(a);
+        return -1;
+    }
+    user->version++;
+    *applied = true;
+    /* A link issued by CreatePartner belongs to that command's record already. */
+    char *json = json_render(json_pack("{s:s}", "user_id", user->user_id));
+    if (json == NULL) return oom(err, "a result");
+    return record_simple(state, event, ref, 202, json, err);
+}
+
+static int apply_password_set(sp_accounts_state *state, const sp_accounts_event *event,
+                              const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    sp_accounts_user *user = next_of_user(state, event);
+    if (user == NULL || strcmp(event->user_id, event->aggregate_id) != 0) return 0;
+    sp_accounts_activation *a =
+        (sp_accounts_activation *)sp_accounts_activation_by_id(state, event->activation_id);
+    if (a == NULL || a->used || strcmp(a->user_id, user->user_id) != 0) return 0;
+    if (record_room(state, event, err) != 0) return -1;
+    char *json = json_render(json_pack("{s:s, s:s}", "user_id", user->user_id, "email",
+                                       user->email));
+    if (json == NULL) return oom(err, "a result");
+    a->used = true;
+    user->version++;
+    *applied = true;
+    return record_simple(state, event, ref, 200, json, err);
+}
+
 int sp_accounts_apply(sp_accounts_state *state, const sp_accounts_event *event,
                       const sp_accounts_ref *ref, bool *applied, sp_error *err) {
     assert(state != NULL && event != NULL && applied != NULL);
@@ -698,6 +788,9 @@ int sp_accounts_apply(sp_accounts_state *state, const sp_accounts_event *event,
     case SP_ACCOUNTS_EV_SESSION_ENDED: return apply_session_ended(state, event, ref, applied, err);
     case SP_ACCOUNTS_EV_COMMAND_REJECTED:
         return apply_command_rejected(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_ACTIVATION_ISSUED:
+        return apply_activation_issued(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_PASSWORD_SET: return apply_password_set(state, event, ref, applied, err);
     }
     return 0;
 }

@@ -1,13 +1,14 @@
-/* accounts_state.h - the accounts domain: users, partners, sessions and the
- * stored outcome of every command, as rebuilt from solipass.accounts.events.v1.
+/* accounts_state.h - the accounts domain: users, partners, sessions,
+ * activation and reset links (single use, expiring) and the stored outcome of
+ * every command, as rebuilt from solipass.accounts.events.v1.
  *
  * Pure: no I/O. Decide functions read the state and a command and return the
  * events to write (or a rejection); sp_accounts_apply() is the only code that
  * changes the state, used both right after deciding and when rebuilding from
  * the log. Random identifiers come from sp_id (libsodium's CSPRNG).
  *
- * Memory: a sp_accounts_state owns every user, partner, session and record it
- * holds (heap; sp_accounts_state_destroy frees them). Entities are never
+ * Memory: a sp_accounts_state owns every user, partner, session, link and
+ * record it holds (heap; sp_accounts_state_destroy frees them). Entities are never
  * removed, so the pointers returned by the lookups stay valid until the state
  * is destroyed. A command borrows its strings from the caller (usually an
  * unpacked protobuf message). Events, decisions and outcomes are plain values
@@ -31,9 +32,12 @@
 #define SP_ACCOUNTS_COMMAND_ID_MAX 64         /* an Idempotency-Key */
 #define SP_ACCOUNTS_COMMAND_TYPE_MAX 64
 #define SP_ACCOUNTS_RESULT_JSON_MAX 4096
-#define SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX 2  /* CreatePartner: partner + its admin */
+#define SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX 3  /* CreatePartner: partner, its admin, its link */
 #define SP_ACCOUNTS_PARTNER_CODE_TRIES_MAX 64 /* fresh random codes tried before giving up */
 #define SP_ACCOUNTS_SESSION_TTL_MAX_MS (INT64_C(366) * 24 * 3600 * 1000)
+#define SP_ACCOUNTS_PURPOSE_MAX 16            /* "activation" | "reset" */
+#define SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS (INT64_C(72) * 3600 * 1000)
+#define SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX 4 /* default bound of the activations map */
 
 /* Same numbers as solipass.accounts.Role. */
 typedef enum sp_accounts_role {
@@ -56,6 +60,8 @@ typedef enum sp_accounts_command_kind {
     SP_ACCOUNTS_CMD_REGISTER_USER,
     SP_ACCOUNTS_CMD_START_SESSION,
     SP_ACCOUNTS_CMD_END_SESSION,
+    SP_ACCOUNTS_CMD_SET_PASSWORD,
+    SP_ACCOUNTS_CMD_REQUEST_RESET,
 } sp_accounts_command_kind;
 
 /* "accounts.CreatePartner.v1", ... */
@@ -65,7 +71,9 @@ const char *sp_accounts_command_type(sp_accounts_command_kind kind);
  * kind reads: CreatePartner: name, category, email (admin_email),
  * password_hash (admin_password_hash), full_name (admin_full_name);
  * CreateBeneficiary and RegisterUser: email, password_hash, full_name (+ role);
- * StartSession: user_id, token_hash, expires_at_ms; EndSession: token_hash. */
+ * StartSession: user_id, token_hash, expires_at_ms; EndSession: token_hash;
+ * SetPassword: activation_id, password_hash, purpose; RequestPasswordReset:
+ * email. CreatePartner with password_hash "" also issues an activation link. */
 typedef struct sp_accounts_command {
     sp_accounts_command_kind kind;
     const char *actor_id;          /* envelope.actor_id: "" or a user id */
@@ -80,6 +88,8 @@ typedef struct sp_accounts_command {
     const uint8_t *token_hash;     /* may be NULL when token_hash_len is 0 */
     size_t token_hash_len;
     int64_t expires_at_ms;
+    const char *activation_id;
+    const char *purpose;           /* "activation" | "reset" */
 } sp_accounts_command;
 
 /* ------------------------------------------------------------------ events */
@@ -90,6 +100,8 @@ typedef enum sp_accounts_event_kind {
     SP_ACCOUNTS_EV_SESSION_STARTED,
     SP_ACCOUNTS_EV_SESSION_ENDED,
     SP_ACCOUNTS_EV_COMMAND_REJECTED,
+    SP_ACCOUNTS_EV_ACTIVATION_ISSUED,
+    SP_ACCOUNTS_EV_PASSWORD_SET,
 } sp_accounts_event_kind;
 
 /* "accounts.PartnerCreated.v1", ...; NULL for an unknown kind. */
@@ -117,9 +129,13 @@ typedef struct sp_accounts_event {
     char full_name[SP_ACCOUNTS_NAME_BYTES_MAX + 1];
     sp_accounts_role role;
     char pass_id[SP_ID_LEN + 1];
-    /* SessionStarted, SessionEnded */
+    /* SessionStarted, SessionEnded (expires_at_ms also: ActivationIssued) */
     uint8_t token_hash[SP_TOKEN_HASH_LEN];
     int64_t expires_at_ms;
+    /* ActivationIssued (with user_id, email, expires_at_ms), PasswordSet
+     * (with user_id, password_hash) */
+    char activation_id[SP_ID_LEN + 1];
+    char purpose[SP_ACCOUNTS_PURPOSE_MAX + 1];
     /* CommandRejected */
     char command_type[SP_ACCOUNTS_COMMAND_TYPE_MAX + 1];
     char code[SP_ERROR_CODE_MAX];
@@ -155,6 +171,15 @@ typedef struct sp_accounts_session {
     bool ended;
 } sp_accounts_session;
 
+/* A single-use link to set a password. */
+typedef struct sp_accounts_activation {
+    char activation_id[SP_ID_LEN + 1];
+    char user_id[SP_ID_LEN + 1];
+    char purpose[SP_ACCOUNTS_PURPOSE_MAX + 1];
+    int64_t expires_at_ms;
+    bool used;
+} sp_accounts_activation;
+
 /* Where an event landed on solipass.accounts.events.v1. offset -1 = not yet known. */
 typedef struct sp_accounts_ref {
     int32_t partition;
@@ -166,6 +191,8 @@ typedef struct sp_accounts_limits {
     size_t users_max;                 /* also bounds partners (each has an admin) */
     size_t sessions_max;
     size_t records_max;               /* stored command outcomes */
+    size_t activations_max;           /* 0: SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX * users_max */
+    int64_t activation_ttl_ms;        /* life of a link; 0: SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS */
 } sp_accounts_limits;
 
 typedef struct sp_accounts_record sp_accounts_record;   /* private to accounts_state.c */
@@ -179,6 +206,7 @@ typedef struct sp_accounts_state {
     sp_map partners_by_code;          /* same values, borrowed */
     sp_map sessions;                  /* owns sp_accounts_session, keyed by token hash */
     sp_map records;                   /* owns sp_accounts_record, keyed by sp_key_of(actor, command id) */
+    sp_map activations;               /* owns sp_accounts_activation, keyed by its id */
 } sp_accounts_state;
 
 int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *limits,
@@ -194,6 +222,8 @@ const sp_accounts_partner *sp_accounts_partner_by_code(const sp_accounts_state *
                                                        const char *partner_code);
 const sp_accounts_session *sp_accounts_session_by_hash(const sp_accounts_state *state,
                                                        const uint8_t token_hash[SP_TOKEN_HASH_LEN]);
+const sp_accounts_activation *sp_accounts_activation_by_id(const sp_accounts_state *state,
+                                                           const char *activation_id);
 size_t sp_accounts_user_count(const sp_accounts_state *state);
 size_t sp_accounts_partner_count(const sp_accounts_state *state);
 size_t sp_accounts_session_count(const sp_accounts_state *state);

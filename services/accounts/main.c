@@ -51,6 +51,9 @@ int main(int argc, char **argv) {
         {"SP_USERS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
          "most users (and partners) held in memory; sessions and stored command outcomes are "
          "bounded at 8 and 16 times that", &config.users_max},
+        {"SP_ACTIVATION_TTL_S", SP_CONFIG_INT, "259200", 60, 31 * 24 * 3600,
+         "life of an account activation or password reset link, in seconds (single use)",
+         &config.activation_ttl_s},
     };
     sp_log log;
     sp_log_init(&log, SP_ACCOUNTS_SERVICE_NAME, SP_LOG_INFO, stderr);

@@ -439,7 +439,9 @@ int sp_accounts_service_run(const sp_accounts_config *config, sp_log *log, sp_cl
     svc->limits = (sp_accounts_limits){
         .users_max = users_max,
         .sessions_max = users_max * SP_ACCOUNTS_SESSIONS_PER_USER_MAX,
-        .records_max = users_max * SP_ACCOUNTS_RECORDS_PER_USER_MAX};
+        .records_max = users_max * SP_ACCOUNTS_RECORDS_PER_USER_MAX,
+        .activations_max = users_max * SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX,
+        .activation_ttl_ms = config->activation_ttl_s * 1000};
     int rc = start(svc, err);
     if (rc == 0) rc = loop(svc, stop, err);
     /* The consumer leaves its group before the producer's last flush. */

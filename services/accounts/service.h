@@ -27,6 +27,7 @@ typedef struct sp_accounts_config {
     const char *bootstrap_password;
     const char *bootstrap_full_name;
     int64_t users_max;
+    int64_t activation_ttl_s;           /* life of an activation or reset link */
 } sp_accounts_config;
 
 /* Runs until *stop becomes non-zero (returns 0 after a clean stop) or a

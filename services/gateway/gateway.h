@@ -13,6 +13,12 @@
 #include "sp_log.h"
 
 #define SP_GW_INSTANCE_REPLY_TO_MAX 64     /* "gateway-<uuid>" */
+/* Wrong voucher numbers (mistyped or unknown) one user may type within the
+ * window before 429 too_many_attempts: with about 2^49.7 numbers, guessing a
+ * live one at this pace is hopeless. */
+#define SP_GW_VOUCHER_FAILURES_MAX 10
+#define SP_GW_VOUCHER_WINDOW_MS (10 * 60 * 1000)
+#define SP_GW_VOUCHER_RATELIMIT_SLOTS 16384
 
 typedef struct sp_gw_config {
     const char *kafka_brokers;
@@ -27,6 +33,10 @@ typedef struct sp_gw_config {
     int64_t session_ttl_s;
     int64_t payment_max_cents;
     int64_t credit_max_cents;
+    const char *link_secret;              /* SP_LINK_SECRET; "" = no activation links */
+    int64_t login_failures_per_account_max;
+    int64_t login_failures_per_address_max;
+    int64_t login_window_s;
 } sp_gw_config;
 
 typedef struct sp_gw_pgpool sp_gw_pgpool;
@@ -34,6 +44,7 @@ typedef struct sp_gw_commands sp_gw_commands;
 typedef struct sp_gw_projwait sp_gw_projwait;
 typedef struct sp_gw_metrics sp_gw_metrics;
 typedef struct sp_gw_auth sp_gw_auth;
+typedef struct sp_gw_ratelimit sp_gw_ratelimit;
 
 typedef struct sp_gw_app {
     const sp_gw_config *config;
@@ -44,6 +55,9 @@ typedef struct sp_gw_app {
     sp_gw_projwait *projwait;
     sp_gw_metrics *metrics;
     sp_gw_auth *auth;
+    sp_gw_ratelimit *login_by_account;    /* failed logins per e-mail */
+    sp_gw_ratelimit *login_by_address;    /* failed logins and reset requests per client */
+    sp_gw_ratelimit *voucher_by_user;     /* wrong voucher numbers typed, per partner user */
 } sp_gw_app;
 
 /* Monotonic milliseconds: every deadline inside the gateway is on this clock

@@ -30,6 +30,9 @@ typedef struct dispatch_entry {
 static const dispatch_entry dispatch_table[] = {
     {SP_GW_ROUTE_LOGIN, sp_gw_route_login, false, 0},
     {SP_GW_ROUTE_LOGOUT, sp_gw_route_logout, true, SP_GW_ROLES_ANY},
+    {SP_GW_ROUTE_ACTIVATE, sp_gw_route_activate, false, 0},
+    {SP_GW_ROUTE_RESET_REQUEST, sp_gw_route_reset_request, false, 0},
+    {SP_GW_ROUTE_RESET_CONFIRM, sp_gw_route_reset_confirm, false, 0},
     {SP_GW_ROUTE_ME, sp_gw_route_me, true, SP_GW_ROLES_ANY},
     {SP_GW_ROUTE_PASS_GET, sp_gw_route_pass_get, true, SP_GW_ROLE_BENEFICIARY},
     {SP_GW_ROUTE_PASS_PAY, sp_gw_route_pass_pay, true, SP_GW_ROLE_BENEFICIARY},
@@ -42,6 +45,25 @@ static const dispatch_entry dispatch_table[] = {
     {SP_GW_ROUTE_PASSES_CREDIT, sp_gw_route_passes_credit, true, SP_GW_ROLE_BACKOFFICE},
     {SP_GW_ROUTE_PARTNER_GET, sp_gw_route_partner_get, true, SP_GW_ROLES_PARTNER},
     {SP_GW_ROUTE_PARTNER_OPERATIONS, sp_gw_route_partner_operations, true, SP_GW_ROLES_PARTNER},
+    {SP_GW_ROUTE_PASS_VOUCHERS_ISSUE, sp_gw_route_pass_vouchers_issue, true,
+     SP_GW_ROLE_BENEFICIARY},
+    {SP_GW_ROUTE_PASS_VOUCHERS_LIST, sp_gw_route_pass_vouchers_list, true, SP_GW_ROLE_BENEFICIARY},
+    {SP_GW_ROUTE_PASSES_VOUCHERS_ISSUE, sp_gw_route_passes_vouchers_issue, true,
+     SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_PASSES_VOUCHERS_LIST, sp_gw_route_passes_vouchers_list, true,
+     SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_VOUCHER_GET, sp_gw_route_voucher_get, true,
+     SP_GW_ROLE_BENEFICIARY | SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_VOUCHER_PRINT, sp_gw_route_voucher_print, true,
+     SP_GW_ROLE_BENEFICIARY | SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_VOUCHER_QR_PNG, sp_gw_route_voucher_qr_png, true,
+     SP_GW_ROLE_BENEFICIARY | SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_VOUCHER_QR_SVG, sp_gw_route_voucher_qr_svg, true,
+     SP_GW_ROLE_BENEFICIARY | SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_VOUCHER_CANCEL, sp_gw_route_voucher_cancel, true,
+     SP_GW_ROLE_BENEFICIARY | SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_PARTNER_VOUCHERS_REDEEM, sp_gw_route_partner_vouchers_redeem, true,
+     SP_GW_ROLES_PARTNER},
     {SP_GW_ROUTE_HEALTHZ, sp_gw_route_healthz, false, 0},
     {SP_GW_ROUTE_METRICS, sp_gw_route_metrics, false, 0},
 };
@@ -54,6 +76,12 @@ static const dispatch_entry *dispatch_of(sp_gw_route route) {
 }
 
 /* ------------------------------------------------------------------ answers */
+
+const char *sp_gw_request_address(const sp_gw_request *req) {
+    assert(req != NULL);
+    const struct mg_request_info *info = mg_get_request_info(req->conn);
+    return info != NULL ? info->remote_addr : "";
+}
 
 const char *sp_gw_request_header(const sp_gw_request *req, const char *name) {
     assert(req != NULL && name != NULL);
@@ -72,6 +100,11 @@ static int answer_raw(sp_gw_request *req, int status, const char *content_type,
     mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
     if (replayed) mg_response_header_add(req->conn, "Idempotent-Replayed", "true", -1);
     if (allow != NULL) mg_response_header_add(req->conn, "Allow", allow, -1);
+    if (req->retry_after_s > 0) {
+        char retry_after[24];
+        snprintf(retry_after, sizeof retry_after, "%" PRId64, req->retry_after_s);
+        mg_response_header_add(req->conn, "Retry-After", retry_after, -1);
+    }
     mg_response_header_send(req->conn);
     if (body_len > 0) mg_write(req->conn, body, body_len);
     req->status = status;

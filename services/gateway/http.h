@@ -41,12 +41,16 @@ typedef struct sp_gw_request {
     int64_t started_ms;          /* monotonic */
     int64_t deadline_ms;         /* started_ms + SP_COMMAND_TIMEOUT_MS */
     int status;                  /* what was answered, 0 until then */
+    int64_t retry_after_s;       /* > 0: a Retry-After header goes with the answer */
 } sp_gw_request;
 
 /* Starts listening; NULL + err when the address cannot be bound. */
 sp_gw_http *sp_gw_http_start(sp_gw_app *app, sp_error *err);
 /* Stops accepting, waits for the requests in progress, frees. */
 void sp_gw_http_stop(sp_gw_http *http);
+
+/* The client's IP address as text (civetweb's remote_addr). */
+const char *sp_gw_request_address(const sp_gw_request *req);
 
 /* A request header (case-insensitive name), NULL when absent. */
 const char *sp_gw_request_header(const sp_gw_request *req, const char *name);

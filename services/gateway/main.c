@@ -15,7 +15,9 @@
 #include "metrics.h"
 #include "pgpool.h"
 #include "projwait.h"
+#include "ratelimit.h"
 #include "sp_config.h"
+#include "sp_link.h"
 #include "sp_log.h"
 #include "sp_money.h"
 
@@ -58,6 +60,19 @@ static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_e
          "largest payment, in euro cents", &c->payment_max_cents},
         {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
          "largest credit of a pass, in euro cents", &c->credit_max_cents},
+        {"SP_LINK_SECRET", SP_CONFIG_STRING, "", 0, 0,
+         "secret (32 to 1024 bytes) shared with the notifications service that authenticates "
+         "activation and password-reset links; empty: those endpoints answer 503",
+         &c->link_secret},
+        {"SP_LOGIN_FAILURES_PER_ACCOUNT_MAX", SP_CONFIG_INT, "5", 1, 1000,
+         "failed logins of one e-mail within SP_LOGIN_WINDOW_S before 429 too_many_attempts",
+         &c->login_failures_per_account_max},
+        {"SP_LOGIN_FAILURES_PER_ADDRESS_MAX", SP_CONFIG_INT, "20", 1, 100000,
+         "failed logins (and password-reset requests) of one client address within "
+         "SP_LOGIN_WINDOW_S before 429 too_many_attempts", &c->login_failures_per_address_max},
+        {"SP_LOGIN_WINDOW_S", SP_CONFIG_INT, "900", 1, 86400,
+         "the window of those counts, in seconds, from a key's first failure",
+         &c->login_window_s},
     };
     return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-gateway",
                           "The HTTP JSON API of solipass: validates requests, sends commands "
@@ -77,6 +92,13 @@ static int check_address(const char *address, sp_error *err) {
                         "SP_HTTP_ADDRESS must be an IP address, got '%s'", address);
 }
 
+static int check_link_secret(const char *secret, sp_error *err) {
+    if (secret[0] == '\0' || sp_link_secret_valid(secret)) return 0;
+    return sp_error_set(err, 500, "invalid_config", "SP_LINK_SECRET",
+                        "SP_LINK_SECRET must be %d to %d bytes", SP_LINK_SECRET_LEN_MIN,
+                        SP_LINK_SECRET_LEN_MAX);
+}
+
 static void install_signals(void) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -92,6 +114,18 @@ static void install_signals(void) {
 static int app_start(sp_gw_app *app, sp_error *err) {
     app->auth = sp_gw_auth_new(err);
     if (app->auth == NULL) return -1;
+    const sp_gw_config *c = app->config;
+    app->login_by_account = sp_gw_ratelimit_new(SP_GW_RATELIMIT_SLOTS_DEFAULT,
+                                                c->login_failures_per_account_max,
+                                                c->login_window_s * 1000);
+    app->login_by_address = sp_gw_ratelimit_new(SP_GW_RATELIMIT_SLOTS_DEFAULT,
+                                                c->login_failures_per_address_max,
+                                                c->login_window_s * 1000);
+    app->voucher_by_user = sp_gw_ratelimit_new(SP_GW_VOUCHER_RATELIMIT_SLOTS,
+                                               SP_GW_VOUCHER_FAILURES_MAX, SP_GW_VOUCHER_WINDOW_MS);
+    if (app->login_by_account == NULL || app->login_by_address == NULL ||
+        app->voucher_by_user == NULL)
+        return sp_error_set(err, 500, "out_of_memory", NULL, "rate limits");
     app->pool = sp_gw_pgpool_new(app->config->pg_dsn, (size_t)app->config->pg_pool_size,
                                  SP_GW_PG_START_WAIT_MS, app->log, err);
     if (app->pool == NULL) return -1;
@@ -109,6 +143,9 @@ static void app_stop(sp_gw_app *app) {
     sp_gw_projwait_free(app->projwait);
     sp_gw_pgpool_free(app->pool);
     sp_gw_auth_free(app->auth);
+    sp_gw_ratelimit_free(app->login_by_account);
+    sp_gw_ratelimit_free(app->login_by_address);
+    sp_gw_ratelimit_free(app->voucher_by_user);
 }
 
 static void serve_until_stopped(sp_gw_app *app, sp_gw_http *http) {
@@ -140,6 +177,7 @@ int main(int argc, char **argv) {
                      "SP_LOG_LEVEL must be debug, info, warn or error");
     }
     if (loaded != SP_CONFIG_OK || level < 0 || check_address(config.http_address, &err) != 0 ||
+        check_link_secret(config.link_secret, &err) != 0 ||
         sodium_init() < 0) {
         sp_log_error(&log, "cannot start", "error", err.message, "field", err.field, NULL);
         sp_log_destroy(&log);

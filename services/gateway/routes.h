@@ -16,6 +16,10 @@ typedef int (*sp_gw_route_fn)(sp_gw_request *req, sp_error *err);
 int sp_gw_route_login(sp_gw_request *req, sp_error *err);
 int sp_gw_route_logout(sp_gw_request *req, sp_error *err);
 int sp_gw_route_me(sp_gw_request *req, sp_error *err);
+/* routes_links.c (activation and password reset, no session) */
+int sp_gw_route_activate(sp_gw_request *req, sp_error *err);
+int sp_gw_route_reset_request(sp_gw_request *req, sp_error *err);
+int sp_gw_route_reset_confirm(sp_gw_request *req, sp_error *err);
 /* routes_pass.c (beneficiary) */
 int sp_gw_route_pass_get(sp_gw_request *req, sp_error *err);
 int sp_gw_route_pass_pay(sp_gw_request *req, sp_error *err);
@@ -29,6 +33,17 @@ int sp_gw_route_passes_credit(sp_gw_request *req, sp_error *err);
 /* routes_partner.c */
 int sp_gw_route_partner_get(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_operations(sp_gw_request *req, sp_error *err);
+/* routes_vouchers.c (exchange vouchers) */
+int sp_gw_route_pass_vouchers_issue(sp_gw_request *req, sp_error *err);
+int sp_gw_route_pass_vouchers_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_passes_vouchers_issue(sp_gw_request *req, sp_error *err);
+int sp_gw_route_passes_vouchers_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_voucher_get(sp_gw_request *req, sp_error *err);
+int sp_gw_route_voucher_print(sp_gw_request *req, sp_error *err);
+int sp_gw_route_voucher_qr_png(sp_gw_request *req, sp_error *err);
+int sp_gw_route_voucher_qr_svg(sp_gw_request *req, sp_error *err);
+int sp_gw_route_voucher_cancel(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_vouchers_redeem(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_metrics(sp_gw_request *req, sp_error *err);

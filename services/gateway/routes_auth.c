@@ -1,7 +1,9 @@
 /* routes_auth.c - login, logout and "who am I". A login is checked here
  * against the users read model; the session itself is a StartSession
  * command to the accounts service, answered once the projection stores it,
- * so the token works on the very next request. */
+ * so the token works on the very next request. Failed logins are counted
+ * per e-mail and per client address (ratelimit.h): past the limit a login
+ * is refused with 429 before its password is even checked. */
 #include "routes.h"
 
 #include <assert.h>
@@ -11,6 +13,7 @@
 #include "accounts.pb-c.h"
 #include "commands.h"
 #include "pgpool.h"
+#include "ratelimit.h"
 #include "sp_kafka.h"
 
 static const char login_sql[] =
@@ -37,26 +40,43 @@ static int find_user(sp_gw_request *req, const char *email, sp_gw_user *user, bo
     return rc;
 }
 
-static int check_credentials(sp_gw_request *req, sp_gw_user *user, sp_error *err) {
-    sp_gw_login_req body;
-    if (sp_gw_parse_login(req->body, req->body_len, &body, err) != 0) return -1;
+/* 429 "too_many_attempts" (with Retry-After) while the e-mail or the
+ * client's address is over its limit of failures. */
+static int check_attempts(sp_gw_request *req, const char *email, int64_t now_ms, sp_error *err) {
+    int64_t account_ms = sp_gw_ratelimit_wait_ms(req->app->login_by_account, email, now_ms);
+    int64_t address_ms = sp_gw_ratelimit_wait_ms(req->app->login_by_address,
+                                                 sp_gw_request_address(req), now_ms);
+    int64_t wait_ms = account_ms > address_ms ? account_ms : address_ms;
+    if (wait_ms <= 0) return 0;
+    req->retry_after_s = (wait_ms + 999) / 1000;
+    return sp_error_set(err, 429, "too_many_attempts", "",
+                        "too many failed attempts: try again in %" PRId64 " s",
+                        req->retry_after_s);
+}
+
+static int check_credentials(sp_gw_request *req, sp_gw_login_req *body, sp_gw_user *user,
+                             sp_error *err) {
     bool found = false;
     char hash[SP_GW_PASSWORD_HASH_MAX];
-    int rc = find_user(req, body.email, user, &found, hash, err);
+    int rc = find_user(req, body->email, user, &found, hash, err);
     /* An account without a usable hash (none set yet) costs the same time
      * as an unknown e-mail. */
     bool usable = found && strncmp(hash, crypto_pwhash_argon2id_STRPREFIX,
                                    strlen(crypto_pwhash_argon2id_STRPREFIX)) == 0;
     bool matches = false;
     if (rc == 0) {
-        rc = sp_gw_auth_verify(req->app->auth, usable ? hash : NULL, body.password, &matches, err);
+        rc = sp_gw_auth_verify(req->app->auth, usable ? hash : NULL, body->password, &matches,
+                               err);
     }
-    sodium_memzero(body.password, sizeof body.password);
     if (rc != 0) return -1;
+    int64_t now_ms = sp_clock_now_ms(req->app->clock);
     if (!matches) {
+        sp_gw_ratelimit_fail(req->app->login_by_account, body->email, now_ms);
+        sp_gw_ratelimit_fail(req->app->login_by_address, sp_gw_request_address(req), now_ms);
         return sp_error_set(err, 401, "invalid_credentials", "",
                             "the e-mail or the password is not right");
     }
+    sp_gw_ratelimit_clear(req->app->login_by_account, body->email);
     return 0;
 }
 
@@ -69,7 +89,12 @@ static int answer_login(sp_gw_request *req, const char *token, int64_t expires_a
 }
 
 int sp_gw_route_login(sp_gw_request *req, sp_error *err) {
-    if (check_credentials(req, &req->user, err) != 0) return -1;
+    sp_gw_login_req body;
+    if (sp_gw_parse_login(req->body, req->body_len, &body, err) != 0) return -1;
+    int checked = check_attempts(req, body.email, sp_clock_now_ms(req->app->clock), err);
+    if (checked == 0) checked = check_credentials(req, &body, &req->user, err);
+    sodium_memzero(body.password, sizeof body.password);
+    if (checked != 0) return -1;
     char token[SP_TOKEN_LEN + 1];
     uint8_t token_hash[SP_TOKEN_HASH_LEN];
     sp_token_new(token);

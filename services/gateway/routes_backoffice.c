@@ -24,9 +24,13 @@ int sp_gw_route_partners_create(sp_gw_request *req, sp_error *err) {
     if (sp_gw_idempotency_key(req, &key, err) != 0) return -1;
     sp_gw_partner_req body;
     if (sp_gw_parse_partner(req->body, req->body_len, &body, err) != 0) return -1;
-    char hash[SP_GW_PASSWORD_HASH_MAX];
-    int rc = sp_gw_auth_hash(req->app->auth, body.admin_password, req->user.user_id, key,
-                             body.admin_email, hash, err);
+    /* Without a password the accounts service issues an activation link,
+     * which the notifications service mails to the administrator. */
+    char hash[SP_GW_PASSWORD_HASH_MAX] = "";
+    int rc = body.admin_password[0] == '\0'
+                 ? 0
+                 : sp_gw_auth_hash(req->app->auth, body.admin_password, req->user.user_id, key,
+                                   body.admin_email, hash, err);
     sodium_memzero(body.admin_password, sizeof body.admin_password);
     if (rc != 0) return -1;
     Solipass__Accounts__CreatePartner create = SOLIPASS__ACCOUNTS__CREATE_PARTNER__INIT;

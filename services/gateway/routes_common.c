@@ -24,7 +24,7 @@ static const char pass_exists_sql[] = "SELECT 1 FROM passes WHERE pass_id = $1::
 #define OPERATIONS_SELECT \
     "SELECT o.operation_id, o.kind, o.status, o.pass_id, coalesce(o.partner_id::text, ''),"  \
     " coalesce(p.partner_code, ''), o.category, o.amount_cents, o.pass_balance_after_cents," \
-    " floor(extract(epoch FROM o.occurred_at) * 1000)::bigint"                               \
+    " floor(extract(epoch FROM o.occurred_at) * 1000)::bigint, coalesce(o.channel, '')"      \
     " FROM operations o LEFT JOIN partners p ON p.partner_id = o.partner_id"
 #define OPERATIONS_AFTER_CURSOR                                                              \
     " AND ($2::bigint IS NULL"                                                               \
@@ -40,7 +40,7 @@ static const char partner_operations_sql[] =
     OPERATIONS_AFTER_CURSOR;
 
 enum { OP_ID, OP_KIND, OP_STATUS, OP_PASS, OP_PARTNER, OP_CODE, OP_CATEGORY, OP_AMOUNT,
-       OP_BALANCE, OP_AT_MS, OP_COLUMNS };
+       OP_BALANCE, OP_AT_MS, OP_CHANNEL, OP_COLUMNS };
 
 /* ------------------------------------------------------------------ commands */
 
@@ -186,6 +186,10 @@ static json_t *operation_json(const PGresult *res, int row, sp_gw_operations_sco
                            PQgetvalue(res, row, OP_CATEGORY), "amount_cents",
                            (json_int_t)amount_cents, "occurred_at", occurred_at);
     int set_rc = op == NULL ? -1 : 0;
+    /* How a payment was made: "code" or "voucher"; null for other kinds. */
+    if (op != NULL) {
+        set_rc |= json_object_set_new(op, "channel", text_or_null(PQgetvalue(res, row, OP_CHANNEL)));
+    }
     if (op != NULL && scope == SP_GW_OPERATIONS_OF_PASS) {
         set_rc |= json_object_set_new(op, "pass_id", json_string(PQgetvalue(res, row, OP_PASS)));
         set_rc |= json_object_set_new(op, "pass_balance_after_cents", json_integer(balance_cents));

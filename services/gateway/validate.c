@@ -34,6 +34,10 @@ typedef struct route_entry {
 static const route_entry route_table[] = {
     {SP_GW_ROUTE_LOGIN, "POST", "/api/v1/auth/login", "login"},
     {SP_GW_ROUTE_LOGOUT, "POST", "/api/v1/auth/logout", "logout"},
+    {SP_GW_ROUTE_ACTIVATE, "POST", "/api/v1/auth/activate", "activate"},
+    {SP_GW_ROUTE_RESET_REQUEST, "POST", "/api/v1/auth/password-reset", "password_reset"},
+    {SP_GW_ROUTE_RESET_CONFIRM, "POST", "/api/v1/auth/password-reset/confirm",
+     "password_reset_confirm"},
     {SP_GW_ROUTE_ME, "GET", "/api/v1/me", "me"},
     {SP_GW_ROUTE_PASS_GET, "GET", "/api/v1/pass", "pass_get"},
     {SP_GW_ROUTE_PASS_PAY, "POST", "/api/v1/pass/payments", "pass_pay"},
@@ -45,6 +49,19 @@ static const route_entry route_table[] = {
     {SP_GW_ROUTE_PASSES_CREDIT, "POST", "/api/v1/passes/{id}/credits", "passes_credit"},
     {SP_GW_ROUTE_PARTNER_GET, "GET", "/api/v1/partner", "partner_get"},
     {SP_GW_ROUTE_PARTNER_OPERATIONS, "GET", "/api/v1/partner/operations", "partner_operations"},
+    {SP_GW_ROUTE_PASS_VOUCHERS_ISSUE, "POST", "/api/v1/pass/vouchers", "pass_vouchers_issue"},
+    {SP_GW_ROUTE_PASS_VOUCHERS_LIST, "GET", "/api/v1/pass/vouchers", "pass_vouchers_list"},
+    {SP_GW_ROUTE_PASSES_VOUCHERS_ISSUE, "POST", "/api/v1/passes/{id}/vouchers",
+     "passes_vouchers_issue"},
+    {SP_GW_ROUTE_PASSES_VOUCHERS_LIST, "GET", "/api/v1/passes/{id}/vouchers",
+     "passes_vouchers_list"},
+    {SP_GW_ROUTE_VOUCHER_GET, "GET", "/api/v1/vouchers/{id}", "voucher_get"},
+    {SP_GW_ROUTE_VOUCHER_PRINT, "GET", "/api/v1/vouchers/{id}/print", "voucher_print"},
+    {SP_GW_ROUTE_VOUCHER_QR_PNG, "GET", "/api/v1/vouchers/{id}/qr.png", "voucher_qr_png"},
+    {SP_GW_ROUTE_VOUCHER_QR_SVG, "GET", "/api/v1/vouchers/{id}/qr.svg", "voucher_qr_svg"},
+    {SP_GW_ROUTE_VOUCHER_CANCEL, "POST", "/api/v1/vouchers/{id}/cancel", "voucher_cancel"},
+    {SP_GW_ROUTE_PARTNER_VOUCHERS_REDEEM, "POST", "/api/v1/partner/vouchers/redeem",
+     "partner_vouchers_redeem"},
     {SP_GW_ROUTE_HEALTHZ, "GET", "/healthz", "healthz"},
     {SP_GW_ROUTE_METRICS, "GET", "/metrics", "metrics"},
 };
@@ -90,6 +107,10 @@ int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *ou
         if (strcmp(route_table[i].method, method) != 0) continue;
         bool has_id = strstr(route_table[i].pattern, "{id}") != NULL;
         if (has_id && (too_long || !sp_id_valid(segment))) {
+            if (strncmp(route_table[i].pattern, "/api/v1/vouchers/", 17) == 0) {
+                return sp_error_set(err, 404, "voucher_not_found", "voucher_id",
+                                    "no voucher has this id");
+            }
             return sp_error_set(err, 404, "pass_not_found", "pass_id",
                                 "no pass has this id");
         }
@@ -142,7 +163,8 @@ static const sp_gw_field partner_fields[] = {
     {"name", SP_GW_FIELD_STRING, true, 1, SP_GW_NAME_LEN_MAX},
     {"category", SP_GW_FIELD_STRING, true, 1, SP_GW_CATEGORY_LEN_MAX},
     {"admin_email", SP_GW_FIELD_STRING, true, 1, SP_GW_EMAIL_LEN_MAX},
-    {"admin_password", SP_GW_FIELD_STRING, true, SP_GW_PASSWORD_LEN_MIN, SP_GW_PASSWORD_LEN_MAX},
+    /* Optional: without it the administrator receives an activation link. */
+    {"admin_password", SP_GW_FIELD_STRING, false, SP_GW_PASSWORD_LEN_MIN, SP_GW_PASSWORD_LEN_MAX},
     {"admin_full_name", SP_GW_FIELD_STRING, true, 1, SP_GW_NAME_LEN_MAX},
 };
 static const sp_gw_field beneficiary_fields[] = {
@@ -154,6 +176,21 @@ static const sp_gw_field beneficiary_fields[] = {
 static const sp_gw_field envelope_fields[] = {
     {"category", SP_GW_FIELD_STRING, true, 1, SP_GW_CATEGORY_LEN_MAX},
     {"end_date", SP_GW_FIELD_STRING, false, 0, 10},
+};
+static const sp_gw_field set_password_fields[] = {
+    {"token", SP_GW_FIELD_STRING, true, 1, SP_GW_LINK_TOKEN_LEN_MAX},
+    {"password", SP_GW_FIELD_STRING, true, SP_GW_PASSWORD_LEN_MIN, SP_GW_PASSWORD_LEN_MAX},
+};
+static const sp_gw_field reset_request_fields[] = {
+    {"email", SP_GW_FIELD_STRING, true, 1, SP_GW_EMAIL_LEN_MAX},
+};
+static const sp_gw_field voucher_issue_fields[] = {
+    {"amount_cents", SP_GW_FIELD_INTEGER, true, 0, 0},
+    {"category", SP_GW_FIELD_STRING, false, 1, SP_GW_CATEGORY_LEN_MAX},
+    {"partner_code", SP_GW_FIELD_STRING, false, 1, 32},
+};
+static const sp_gw_field voucher_redeem_fields[] = {
+    {"number", SP_GW_FIELD_STRING, true, 1, SP_VOUCHER_NUMBER_TYPED_MAX},
 };
 static const sp_gw_field credit_fields[] = {
     {"category", SP_GW_FIELD_STRING, true, 1, SP_GW_CATEGORY_LEN_MAX},
@@ -167,6 +204,10 @@ const sp_gw_schema sp_gw_schema_partner = SCHEMA_OF(partner_fields);
 const sp_gw_schema sp_gw_schema_beneficiary = SCHEMA_OF(beneficiary_fields);
 const sp_gw_schema sp_gw_schema_envelope = SCHEMA_OF(envelope_fields);
 const sp_gw_schema sp_gw_schema_credit = SCHEMA_OF(credit_fields);
+const sp_gw_schema sp_gw_schema_voucher_issue = SCHEMA_OF(voucher_issue_fields);
+const sp_gw_schema sp_gw_schema_voucher_redeem = SCHEMA_OF(voucher_redeem_fields);
+const sp_gw_schema sp_gw_schema_set_password = SCHEMA_OF(set_password_fields);
+const sp_gw_schema sp_gw_schema_reset_request = SCHEMA_OF(reset_request_fields);
 
 /* ------------------------------------------------------------------ bodies */
 
@@ -420,6 +461,31 @@ done:
     return rc;
 }
 
+int sp_gw_parse_set_password(const char *body, size_t len, sp_gw_set_password_req *out,
+                             sp_error *err) {
+    assert(out != NULL);
+    memset(out, 0, sizeof *out);
+    json_t *root = sp_gw_body_parse(body, len, &sp_gw_schema_set_password, err);
+    if (root == NULL) return -1;
+    copy_member(root, "token", out->token, sizeof out->token);
+    copy_member(root, "password", out->password, sizeof out->password);
+    json_decref(root);
+    return 0;
+}
+
+int sp_gw_parse_reset_request(const char *body, size_t len, sp_gw_reset_request_req *out,
+                              sp_error *err) {
+    assert(out != NULL);
+    memset(out, 0, sizeof *out);
+    json_t *root = sp_gw_body_parse(body, len, &sp_gw_schema_reset_request, err);
+    if (root == NULL) return -1;
+    char email[SP_GW_TEXT_BYTES(SP_GW_EMAIL_LEN_MAX)];
+    copy_member(root, "email", email, sizeof email);
+    int rc = sp_gw_email_normalize(email, "email", out->email, err);
+    json_decref(root);
+    return rc;
+}
+
 static int parse_envelope(const json_t *item, size_t index, sp_date today,
                           sp_gw_envelope_req *out, sp_error *err) {
     char prefix[SP_GW_PREFIX_BYTES];
@@ -484,6 +550,50 @@ int sp_gw_parse_beneficiary(const char *body, size_t len, sp_date today,
     if (parse_envelopes(json_object_get(root, "envelopes"), today, out, err) != 0) goto done;
     rc = 0;
 done:
+    json_decref(root);
+    return rc;
+}
+
+int sp_gw_parse_voucher_issue(const char *body, size_t len, int64_t amount_max_cents,
+                              sp_gw_voucher_issue_req *out, sp_error *err) {
+    assert(out != NULL && amount_max_cents > 0);
+    memset(out, 0, sizeof *out);
+    json_t *root = sp_gw_body_parse(body, len, &sp_gw_schema_voucher_issue, err);
+    if (root == NULL) return -1;
+    int rc = -1;
+    out->amount_cents = integer_member(root, "amount_cents");
+    if (sp_money_validate_amount(out->amount_cents, amount_max_cents, "amount_cents", err) != 0) {
+        goto done;
+    }
+    char category[SP_GW_TEXT_BYTES(SP_GW_CATEGORY_LEN_MAX)];
+    copy_member(root, "category", category, sizeof category);
+    if (category[0] != '\0' && sp_gw_category_check(category, "category", true, err) != 0) {
+        goto done;
+    }
+    size_t category_len = strlen(category);   /* checked: ASCII, at most 32 */
+    assert(category_len < sizeof out->category);
+    memcpy(out->category, category, category_len + 1);
+    char code[SP_GW_TEXT_BYTES(32)];
+    copy_member(root, "partner_code", code, sizeof code);
+    if (code[0] != '\0' &&
+        sp_gw_partner_code_check(code, "partner_code", out->partner_code, err) != 0) {
+        goto done;
+    }
+    rc = 0;
+done:
+    json_decref(root);
+    return rc;
+}
+
+int sp_gw_parse_voucher_redeem(const char *body, size_t len, sp_gw_voucher_redeem_req *out,
+                               sp_error *err) {
+    assert(out != NULL);
+    memset(out, 0, sizeof *out);
+    json_t *root = sp_gw_body_parse(body, len, &sp_gw_schema_voucher_redeem, err);
+    if (root == NULL) return -1;
+    char typed[SP_GW_TEXT_BYTES(SP_VOUCHER_NUMBER_TYPED_MAX)];
+    copy_member(root, "number", typed, sizeof typed);
+    int rc = sp_gw_voucher_number_check(typed, "number", out->number, err);
     json_decref(root);
     return rc;
 }
@@ -597,6 +707,21 @@ int sp_gw_partner_code_check(const char *in, const char *field, char *out, sp_er
     if (!sp_luhn_valid(out)) {
         out[0] = '\0';
         return sp_error_set(err, 422, "invalid_partner_code", field,
+                            "%s is mistyped: its check digit does not match", field);
+    }
+    return 0;
+}
+
+int sp_gw_voucher_number_check(const char *in, const char *field, char *out, sp_error *err) {
+    assert(in != NULL && field != NULL && out != NULL);
+    if (!sp_voucher_number_normalize(in, out) || out[0] == '0') {
+        out[0] = '\0';
+        return sp_error_set(err, 422, "invalid_voucher_number", field,
+                            "%s must be the voucher's 16 digits", field);
+    }
+    if (!sp_voucher_number_valid(out)) {
+        out[0] = '\0';
+        return sp_error_set(err, 422, "invalid_voucher_number", field,
                             "%s is mistyped: its check digit does not match", field);
     }
     return 0;

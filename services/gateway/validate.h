@@ -18,6 +18,7 @@
 #include "sp_clock.h"
 #include "sp_error.h"
 #include "sp_id.h"
+#include "sp_voucher_number.h"
 
 #define SP_GW_BODY_BYTES_MAX (16 * 1024)
 #define SP_GW_IDEMPOTENCY_KEY_LEN_MAX 64
@@ -58,17 +59,31 @@ typedef enum {
     SP_GW_ROUTE_PARTNER_OPERATIONS,
     SP_GW_ROUTE_HEALTHZ,
     SP_GW_ROUTE_METRICS,
+    SP_GW_ROUTE_ACTIVATE,
+    SP_GW_ROUTE_RESET_REQUEST,
+    SP_GW_ROUTE_RESET_CONFIRM,
+    SP_GW_ROUTE_PASS_VOUCHERS_ISSUE,
+    SP_GW_ROUTE_PASS_VOUCHERS_LIST,
+    SP_GW_ROUTE_PASSES_VOUCHERS_ISSUE,
+    SP_GW_ROUTE_PASSES_VOUCHERS_LIST,
+    SP_GW_ROUTE_VOUCHER_GET,
+    SP_GW_ROUTE_VOUCHER_PRINT,
+    SP_GW_ROUTE_VOUCHER_QR_PNG,
+    SP_GW_ROUTE_VOUCHER_QR_SVG,
+    SP_GW_ROUTE_VOUCHER_CANCEL,
+    SP_GW_ROUTE_PARTNER_VOUCHERS_REDEEM,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 
 typedef struct sp_gw_route_match {
     sp_gw_route route;
-    char path_id[SP_ID_LEN + 1];   /* the {pass_id} segment, "" when none */
+    char path_id[SP_ID_LEN + 1];   /* the {pass_id} or {voucher_id} segment, "" when none */
 } sp_gw_route_match;
 
 /* Finds the route of (method, path). 404 "not_found" for an unknown path,
  * 405 "method_not_allowed" for a known path with another method, 404
- * "pass_not_found" when a {pass_id} segment is not a canonical id. */
+ * "pass_not_found" ("voucher_not_found" under /api/v1/vouchers/) when the
+ * {id} segment is not a canonical id. */
 int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *out,
                      sp_error *err);
 /* The methods a known path accepts, as an Allow header value ("GET, POST"). */
@@ -102,6 +117,10 @@ extern const sp_gw_schema sp_gw_schema_partner;
 extern const sp_gw_schema sp_gw_schema_beneficiary;
 extern const sp_gw_schema sp_gw_schema_envelope;
 extern const sp_gw_schema sp_gw_schema_credit;
+extern const sp_gw_schema sp_gw_schema_voucher_issue;
+extern const sp_gw_schema sp_gw_schema_voucher_redeem;
+extern const sp_gw_schema sp_gw_schema_set_password;
+extern const sp_gw_schema sp_gw_schema_reset_request;
 
 /* Parses body (exactly len bytes, NUL not needed) as one JSON object and checks
  * it against schema: 400 malformed_json | unknown_field | missing_field |
@@ -124,11 +143,23 @@ typedef struct sp_gw_payment_req {
     int64_t amount_cents;
 } sp_gw_payment_req;
 
+/* POST /auth/activate and /auth/password-reset/confirm. The token is only
+ * bounded here; its MAC is checked with the link secret (sp_link). */
+#define SP_GW_LINK_TOKEN_LEN_MAX 128
+typedef struct sp_gw_set_password_req {
+    char token[SP_GW_TEXT_BYTES(SP_GW_LINK_TOKEN_LEN_MAX)];
+    char password[SP_GW_TEXT_BYTES(SP_GW_PASSWORD_LEN_MAX)];
+} sp_gw_set_password_req;
+
+typedef struct sp_gw_reset_request_req {
+    char email[SP_GW_EMAIL_LEN_MAX + 1];                      /* lower-cased */
+} sp_gw_reset_request_req;
+
 typedef struct sp_gw_partner_req {
     char name[SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX)];
     char category[SP_GW_CATEGORY_LEN_MAX + 1];
     char admin_email[SP_GW_EMAIL_LEN_MAX + 1];
-    char admin_password[SP_GW_TEXT_BYTES(SP_GW_PASSWORD_LEN_MAX)];
+    char admin_password[SP_GW_TEXT_BYTES(SP_GW_PASSWORD_LEN_MAX)];   /* "": activation link */
     char admin_full_name[SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX)];
 } sp_gw_partner_req;
 
@@ -145,6 +176,16 @@ typedef struct sp_gw_beneficiary_req {
     size_t envelope_count;
 } sp_gw_beneficiary_req;
 
+typedef struct sp_gw_voucher_issue_req {
+    int64_t amount_cents;
+    char category[SP_GW_CATEGORY_LEN_MAX + 1];                /* "" when absent */
+    char partner_code[SP_PARTNER_CODE_LEN + 1];               /* "" when absent, else Luhn-valid */
+} sp_gw_voucher_issue_req;
+
+typedef struct sp_gw_voucher_redeem_req {
+    char number[SP_VOUCHER_NUMBER_LEN + 1];                   /* 16 digits, Damm-valid */
+} sp_gw_voucher_redeem_req;
+
 typedef struct sp_gw_credit_req {
     char category[SP_GW_CATEGORY_LEN_MAX + 1];
     int64_t amount_cents;
@@ -154,11 +195,22 @@ int sp_gw_parse_login(const char *body, size_t len, sp_gw_login_req *out, sp_err
 int sp_gw_parse_payment(const char *body, size_t len, int64_t amount_max_cents,
                         sp_gw_payment_req *out, sp_error *err);
 int sp_gw_parse_partner(const char *body, size_t len, sp_gw_partner_req *out, sp_error *err);
+int sp_gw_parse_set_password(const char *body, size_t len, sp_gw_set_password_req *out,
+                             sp_error *err);
+int sp_gw_parse_reset_request(const char *body, size_t len, sp_gw_reset_request_req *out,
+                              sp_error *err);
 /* today: the Europe/Paris date of now; an end_date before it is refused. */
 int sp_gw_parse_beneficiary(const char *body, size_t len, sp_date today,
                             sp_gw_beneficiary_req *out, sp_error *err);
 int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents,
                        sp_gw_credit_req *out, sp_error *err);
+/* {amount_cents, category?, partner_code?}: 422 invalid_amount |
+ * invalid_category ("general" allowed) | invalid_partner_code. */
+int sp_gw_parse_voucher_issue(const char *body, size_t len, int64_t amount_max_cents,
+                              sp_gw_voucher_issue_req *out, sp_error *err);
+/* {number}: 422 invalid_voucher_number (see sp_gw_voucher_number_check). */
+int sp_gw_parse_voucher_redeem(const char *body, size_t len, sp_gw_voucher_redeem_req *out,
+                               sp_error *err);
 
 /* ------------------------------------------------------------------ values */
 
@@ -171,6 +223,10 @@ int sp_gw_category_check(const char *category, const char *field, bool general_a
 /* Spaces and dashes dropped, 8 digits, first non-zero, Luhn check digit:
  * 422 invalid_partner_code. out holds SP_PARTNER_CODE_LEN + 1 bytes. */
 int sp_gw_partner_code_check(const char *in, const char *field, char *out, sp_error *err);
+/* Spaces and dashes dropped, 16 digits, first non-zero, Damm check digit:
+ * 422 invalid_voucher_number (the message says whether it is the length or
+ * a mistyped digit). out holds SP_VOUCHER_NUMBER_LEN + 1 bytes. */
+int sp_gw_voucher_number_check(const char *in, const char *field, char *out, sp_error *err);
 /* NULL: 428 idempotency_key_required; otherwise 1..64 of [A-Za-z0-9_-] or
  * 400 invalid_value, field "Idempotency-Key". */
 int sp_gw_idempotency_key_check(const char *header_value, sp_error *err);

@@ -17,6 +17,7 @@
 #include "sp_clock.h"
 #include "sp_id.h"
 #include "sp_money.h"
+#include "sp_voucher_number.h"
 
 /* ------------------------------------------------------------------ SQL */
 
@@ -42,6 +43,10 @@ static const char session_ended_sql[] =
     "WITH u AS (UPDATE sessions SET ended_at = $3::timestamptz WHERE token_hash = $1::bytea "
     "AND user_id = $2::uuid AND ended_at IS NULL RETURNING 1) SELECT count(*) FROM u";
 
+static const char password_set_sql[] =
+    "WITH u AS (UPDATE users SET password_hash = $2::text WHERE user_id = $1::uuid "
+    "AND password_hash IS DISTINCT FROM $2::text RETURNING 1) SELECT count(*) FROM u";
+
 static const char pass_opened_sql[] =
     "WITH p AS (INSERT INTO passes (pass_id, beneficiary_id, balance_cents, version, opened_at, "
     "updated_at) VALUES ($1::uuid, $2::uuid, 0, 1, $3::timestamptz, $3::timestamptz) "
@@ -61,9 +66,10 @@ static const char pass_opened_sql[] =
 #define MOVEMENT_OPERATION_CTE(kind, condition)                                          \
     "o AS (INSERT INTO operations (operation_id, kind, pass_id, partner_id, category, "   \
     "amount_cents, pass_balance_after_cents, command_id, occurred_at, event_topic, "     \
-    "event_partition, event_offset) SELECT $7::uuid, '" kind "', p.pass_id, $15::uuid, "  \
-    "$4::text, $8::bigint, $6::bigint, $9::text, $3::timestamptz, $10::text, "           \
-    "$11::integer, $12::bigint FROM p WHERE " condition " ON CONFLICT DO NOTHING), "
+    "event_partition, event_offset, channel) SELECT $7::uuid, '" kind "', p.pass_id, "    \
+    "$15::uuid, $4::text, $8::bigint, $6::bigint, $9::text, $3::timestamptz, $10::text, " \
+    "$11::integer, $12::bigint, (CASE '" kind "' WHEN 'payment' THEN 'code' END) "       \
+    "FROM p WHERE " condition " ON CONFLICT DO NOTHING), "
 #define MOVEMENT_LEDGER_CTE                                                              \
     "l AS (INSERT INTO ledger_balances (account, balance_cents) SELECT u.account, u.delta " \
     "FROM unnest($13::text[], $14::bigint[]) AS u(account, delta) "                      \
@@ -100,6 +106,53 @@ static const char ledger_rejected_sql[] =
     "WITH p AS (UPDATE passes SET version = $2::bigint, updated_at = $3::timestamptz "
     "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 RETURNING 1) SELECT count(*) FROM p";
 
+/* Voucher events: the same version-checked pass update, in their own
+ * parameter layout (projection_rows.h). */
+#define VOUCHER_PASS_CTE                                                                 \
+    "WITH p AS (UPDATE passes SET version = $2::bigint, balance_cents = $7::bigint, "    \
+    "updated_at = $3::timestamptz WHERE pass_id = $1::uuid AND version = $2::bigint - 1 " \
+    "RETURNING pass_id), "
+#define VOUCHER_LEDGER_CTE                                                               \
+    "l AS (INSERT INTO ledger_balances (account, balance_cents) SELECT u.account, u.delta " \
+    "FROM unnest($8::text[], $9::bigint[]) AS u(account, delta) "                        \
+    "WHERE EXISTS (SELECT 1 FROM p) ON CONFLICT (account) DO UPDATE "                    \
+    "SET balance_cents = ledger_balances.balance_cents + EXCLUDED.balance_cents) "
+
+static const char voucher_issued_sql[] =
+    VOUCHER_PASS_CTE
+    "e AS (UPDATE envelopes SET balance_cents = $6::bigint WHERE pass_id = $1::uuid "
+    "AND category = $5::text AND EXISTS (SELECT 1 FROM p)), "
+    "v AS (INSERT INTO vouchers (voucher_id, pass_id, number, category, amount_cents, "
+    "partner_id, status, valid_until, issued_at) SELECT $4::uuid, p.pass_id, $11::text, "
+    "$5::text, $10::bigint, $13::uuid, 'active', $12::date, $3::timestamptz FROM p "
+    "ON CONFLICT DO NOTHING), "
+    VOUCHER_LEDGER_CTE
+    "SELECT count(*) FROM p";
+
+static const char voucher_redeemed_sql[] =
+    VOUCHER_PASS_CTE
+    "v AS (UPDATE vouchers SET status = 'redeemed', closed_at = $3::timestamptz, "
+    "redeemed_partner_id = $11::uuid, operation_id = $10::uuid WHERE voucher_id = $4::uuid "
+    "AND status = 'active' AND EXISTS (SELECT 1 FROM p)), "
+    "o AS (INSERT INTO operations (operation_id, kind, channel, pass_id, partner_id, category, "
+    "amount_cents, pass_balance_after_cents, command_id, occurred_at, event_topic, "
+    "event_partition, event_offset) SELECT $10::uuid, 'payment', 'voucher', p.pass_id, "
+    "$11::uuid, $5::text, $6::bigint, $7::bigint, $12::text, $3::timestamptz, $13::text, "
+    "$14::integer, $15::bigint FROM p ON CONFLICT DO NOTHING), "
+    "w AS (UPDATE partners SET owed_cents = owed_cents + $6::bigint "
+    "WHERE partner_id = $11::uuid AND EXISTS (SELECT 1 FROM p)), "
+    VOUCHER_LEDGER_CTE
+    "SELECT count(*) FROM p";
+
+static const char voucher_released_sql[] =
+    VOUCHER_PASS_CTE
+    "e AS (UPDATE envelopes SET balance_cents = $6::bigint WHERE pass_id = $1::uuid "
+    "AND category = $5::text AND $11::boolean AND EXISTS (SELECT 1 FROM p)), "
+    "v AS (UPDATE vouchers SET status = $10::text, closed_at = $3::timestamptz "
+    "WHERE voucher_id = $4::uuid AND status = 'active' AND EXISTS (SELECT 1 FROM p)), "
+    VOUCHER_LEDGER_CTE
+    "SELECT count(*) FROM p";
+
 static const char offset_upsert_sql[] =
     "INSERT INTO projection_offsets (consumer, topic, partition, next_offset) "
     "VALUES ('projection', $1::text, $2::integer, $3::bigint) "
@@ -111,7 +164,8 @@ const char *const sp_projection_offsets_select_sql =
     "SELECT topic, partition, next_offset FROM projection_offsets WHERE consumer = 'projection'";
 
 const char *const sp_projection_truncate_sql =
-    "TRUNCATE partners, users, sessions, passes, envelopes, operations, ledger_balances";
+    "TRUNCATE partners, users, sessions, passes, envelopes, operations, ledger_balances, "
+    "vouchers";
 
 const char *const sp_projection_offsets_delete_sql =
     "DELETE FROM projection_offsets WHERE consumer = 'projection'";
@@ -124,6 +178,7 @@ const sp_projection_table sp_projection_tables[] = {
     {"envelopes", "pass_id, category"},
     {"operations", "operation_id"},
     {"ledger_balances", "account"},
+    {"vouchers", "voucher_id"},
 };
 const size_t sp_projection_table_count = sizeof sp_projection_tables / sizeof sp_projection_tables[0];
 
@@ -353,10 +408,11 @@ typedef struct ledger_deltas {
     size_t count;
 } ledger_deltas;
 
-/* "budget" | "pass:<uuid>:<category>" | "partner:<uuid>:owed" */
+/* "budget" | "pass:<uuid>:<category>" | "partner:<uuid>:owed" | "voucher:<uuid>" */
 static bool account_valid(const char *account) {
     char id[SP_ID_LEN + 1];
     if (strcmp(account, "budget") == 0) return true;
+    if (strncmp(account, "voucher:", 8) == 0) return sp_id_valid(account + 8);
     if (strncmp(account, "pass:", 5) == 0 && strlen(account) > 5 + SP_ID_LEN + 1) {
         memcpy(id, account + 5, SP_ID_LEN);
         id[SP_ID_LEN] = '\0';
@@ -599,6 +655,48 @@ static int build_accounts_rejected(const build_ctx *c, row_writer *w, sp_error *
     return 0;
 }
 
+static int need_purpose(const char *purpose, sp_error *err) {
+    if (strcmp(purpose, "activation") == 0 || strcmp(purpose, "reset") == 0) return 0;
+    return invalid(err, "purpose", "%s is \"%.16s\", not activation or reset", purpose);
+}
+
+/* A link was issued: the notifications service mails it; no read model shows it. */
+static int build_activation_issued(const build_ctx *c, row_writer *w, sp_error *err) {
+    (void)w;
+    Solipass__Accounts__ActivationIssued *m =
+        UNPACK(solipass__accounts__activation_issued__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_uuid("activation_id", m->activation_id, err) != 0 ||
+        need_uuid("user_id", m->user_id, err) != 0 ||
+        need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
+        need_text("email", m->email, false, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
+        need_purpose(m->purpose, err) != 0 || need_time("expires_at_ms", m->expires_at_ms, err) != 0)
+        goto done;
+    rc = 0;
+done:
+    solipass__accounts__activation_issued__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_password_set(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Accounts__PasswordSet *m = UNPACK(solipass__accounts__password_set__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_uuid("user_id", m->user_id, err) != 0 ||
+        need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
+        need_uuid("activation_id", m->activation_id, err) != 0 ||
+        need_text("password_hash", m->password_hash, false, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
+        need_purpose(m->purpose, err) != 0)
+        goto done;
+    put_text(w, m->user_id);
+    put_text(w, m->password_hash);
+    rc = 0;
+done:
+    solipass__accounts__password_set__free_unpacked(m, NULL);
+    return rc;
+}
+
 /* What every ledger event must satisfy: its pass is its aggregate. */
 static int need_ledger_event(const build_ctx *c, const char *pass_id, sp_error *err) {
     if (need_uuid("pass_id", pass_id, err) != 0 ||
@@ -821,6 +919,143 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------ vouchers */
+
+/* The parameters every voucher event starts with ($1..$9), once its
+ * postings are checked against what the event describes. */
+static int put_voucher_head(const build_ctx *c, const char *pass_id, const char *voucher_id,
+                            const char *category, int64_t envelope_after_cents,
+                            int64_t pass_after_cents, Solipass__Ledger__Posting *const *postings,
+                            size_t posting_count, const ledger_deltas *expected, row_writer *w,
+                            sp_error *err) {
+    ledger_deltas net;
+    if (need_ledger_event(c, pass_id, err) != 0 || need_uuid("voucher_id", voucher_id, err) != 0 ||
+        need_category("category", category, err) != 0 ||
+        need_cents("envelope_balance_after_cents", envelope_after_cents, 0, err) != 0 ||
+        need_cents("pass_balance_after_cents", pass_after_cents, 0, err) != 0 ||
+        postings_net(postings, posting_count, &net, err) != 0 ||
+        postings_match(&net, expected, err) != 0)
+        return -1;
+    put_text(w, pass_id);
+    put_int(w, (int64_t)c->env->aggregate_version);
+    put_time(w, c->env->occurred_at_ms);
+    put_text(w, voucher_id);
+    put_text(w, category);
+    put_int(w, envelope_after_cents);
+    put_int(w, pass_after_cents);
+    put_accounts(w, expected);
+    put_deltas(w, expected);
+    return 0;
+}
+
+static void expect_move(ledger_deltas *deltas, const char *from, const char *to, int64_t cents) {
+    assert(deltas->count + 2 <= DELTAS_MAX);
+    snprintf(deltas->items[deltas->count].account, ACCOUNT_BYTES_MAX, "%s", from);
+    deltas->items[deltas->count++].delta_cents = -cents;
+    snprintf(deltas->items[deltas->count].account, ACCOUNT_BYTES_MAX, "%s", to);
+    deltas->items[deltas->count++].delta_cents = cents;
+}
+
+static int need_voucher_number(const char *number, sp_error *err) {
+    if (sp_voucher_number_valid(number)) return 0;
+    return invalid(err, "voucher_number", "%s is not 16 digits with a Damm check digit: \"%.40s\"",
+                   number);
+}
+
+static int build_voucher_issued(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__VoucherIssued *m = UNPACK(solipass__ledger__voucher_issued__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    ledger_deltas expected = {.count = 0};
+    char from[ACCOUNT_BYTES_MAX], to[ACCOUNT_BYTES_MAX];
+    sp_date date;
+    if (need_uuid("pass_id", m->pass_id, err) != 0 || need_uuid("voucher_id", m->voucher_id, err) != 0 ||
+        need_category("category", m->category, err) != 0 ||
+        need_cents("amount_cents", m->amount_cents, 1, err) != 0 ||
+        need_voucher_number(m->voucher_number, err) != 0 ||
+        need_uuid_or_empty("partner_id", m->partner_id, err) != 0)
+        goto done;
+    if (sp_date_parse(m->valid_until, &date, err) != 0) {
+        invalid(err, "valid_until", "%s is not a YYYY-MM-DD date: \"%.40s\"", m->valid_until);
+        goto done;
+    }
+    snprintf(from, sizeof from, "pass:%s:%s", m->pass_id, m->category);
+    snprintf(to, sizeof to, "voucher:%s", m->voucher_id);
+    expect_move(&expected, from, to, m->amount_cents);
+    if (put_voucher_head(c, m->pass_id, m->voucher_id, m->category, m->envelope_balance_after_cents,
+                         m->pass_balance_after_cents, m->postings, m->n_postings, &expected, w,
+                         err) != 0)
+        goto done;
+    put_int(w, m->amount_cents);
+    put_text(w, m->voucher_number);
+    put_text(w, m->valid_until);
+    put_id_or_null(w, m->partner_id);
+    rc = 0;
+done:
+    solipass__ledger__voucher_issued__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_voucher_redeemed(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__VoucherRedeemed *m = UNPACK(solipass__ledger__voucher_redeemed__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    ledger_deltas expected = {.count = 0};
+    char from[ACCOUNT_BYTES_MAX], to[ACCOUNT_BYTES_MAX];
+    if (need_uuid("pass_id", m->pass_id, err) != 0 || need_uuid("voucher_id", m->voucher_id, err) != 0 ||
+        need_uuid("operation_id", m->operation_id, err) != 0 ||
+        need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_partner_code("partner_code", m->partner_code, err) != 0 ||
+        need_cents("amount_cents", m->amount_cents, 1, err) != 0)
+        goto done;
+    snprintf(from, sizeof from, "voucher:%s", m->voucher_id);
+    snprintf(to, sizeof to, "partner:%s:owed", m->partner_id);
+    expect_move(&expected, from, to, m->amount_cents);
+    /* No envelope changes: $6 carries the amount paid to the partner. */
+    if (put_voucher_head(c, m->pass_id, m->voucher_id, m->category, m->amount_cents,
+                         m->pass_balance_after_cents, m->postings, m->n_postings, &expected, w,
+                         err) != 0)
+        goto done;
+    put_text(w, m->operation_id);
+    put_text(w, m->partner_id);
+    put_text(w, c->env->command_id);
+    put_text(w, c->msg->topic);
+    put_int(w, c->msg->partition);
+    put_int(w, c->msg->offset);
+    rc = 0;
+done:
+    solipass__ledger__voucher_redeemed__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_voucher_released(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__VoucherReleased *m = UNPACK(solipass__ledger__voucher_released__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    ledger_deltas expected = {.count = 0};
+    char from[ACCOUNT_BYTES_MAX], to[ACCOUNT_BYTES_MAX];
+    if (need_uuid("pass_id", m->pass_id, err) != 0 || need_uuid("voucher_id", m->voucher_id, err) != 0 ||
+        need_category("category", m->category, err) != 0 ||
+        need_cents("amount_cents", m->amount_cents, 1, err) != 0)
+        goto done;
+    /* Back to its envelope, or to the budget when the envelope expired meanwhile. */
+    bool to_budget = m->n_postings == 1 && strcmp(m->postings[0]->credit_account, "budget") == 0;
+    snprintf(from, sizeof from, "voucher:%s", m->voucher_id);
+    if (to_budget) snprintf(to, sizeof to, "budget");
+    else snprintf(to, sizeof to, "pass:%s:%s", m->pass_id, m->category);
+    expect_move(&expected, from, to, m->amount_cents);
+    if (put_voucher_head(c, m->pass_id, m->voucher_id, m->category, m->envelope_balance_after_cents,
+                         m->pass_balance_after_cents, m->postings, m->n_postings, &expected, w,
+                         err) != 0)
+        goto done;
+    put_text(w, strcmp(c->env->type, "ledger.VoucherExpired.v1") == 0 ? "expired" : "cancelled");
+    put_text(w, to_budget ? "false" : "true");
+    rc = 0;
+done:
+    solipass__ledger__voucher_released__free_unpacked(m, NULL);
+    return rc;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 typedef int (*build_fn)(const build_ctx *c, row_writer *w, sp_error *err);
@@ -846,6 +1081,10 @@ const sp_projection_statement sp_projection_statements[] = {
     {"sp_envelope_expired", envelope_expired_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT},
     {"sp_ledger_rejected", ledger_rejected_sql, 3},
     {SP_PROJECTION_OFFSET_UPSERT_STATEMENT, offset_upsert_sql, 3},
+    {"sp_password_set", password_set_sql, 2},
+    {"sp_voucher_issued", voucher_issued_sql, 13},
+    {"sp_voucher_redeemed", voucher_redeemed_sql, 15},
+    {"sp_voucher_released", voucher_released_sql, 11},
 };
 const size_t sp_projection_statement_count =
     sizeof sp_projection_statements / sizeof sp_projection_statements[0];
@@ -863,6 +1102,10 @@ static const event_type event_types[] = {
      STATEMENT(3), build_session_ended},
     {"accounts.CommandRejected.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_ACCOUNTS_REJECTED, false,
      NULL, build_accounts_rejected},
+    {"accounts.ActivationIssued.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_ACTIVATION_ISSUED,
+     false, NULL, build_activation_issued},
+    {"accounts.PasswordSet.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_PASSWORD_SET, false,
+     STATEMENT(10), build_password_set},
     {"ledger.PassOpened.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_PASS_OPENED, true, STATEMENT(4),
      build_pass_opened},
     {"ledger.PassCredited.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_PASS_CREDITED, true,
@@ -873,6 +1116,14 @@ static const event_type event_types[] = {
      STATEMENT(7), build_envelope_expired},
     {"ledger.CommandRejected.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_LEDGER_REJECTED, true,
      STATEMENT(8), build_ledger_rejected},
+    {"ledger.VoucherIssued.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_VOUCHER_ISSUED, true,
+     STATEMENT(11), build_voucher_issued},
+    {"ledger.VoucherRedeemed.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_VOUCHER_REDEEMED, true,
+     STATEMENT(12), build_voucher_redeemed},
+    {"ledger.VoucherCancelled.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_VOUCHER_RELEASED, true,
+     STATEMENT(13), build_voucher_released},
+    {"ledger.VoucherExpired.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_VOUCHER_RELEASED, true,
+     STATEMENT(13), build_voucher_released},
 };
 
 static const event_type *event_type_find(const char *type) {

@@ -45,6 +45,11 @@ typedef enum {
     SP_PROJECTION_PAYMENT_ACCEPTED,
     SP_PROJECTION_ENVELOPE_EXPIRED,
     SP_PROJECTION_LEDGER_REJECTED,
+    SP_PROJECTION_ACTIVATION_ISSUED,     /* changes no read model */
+    SP_PROJECTION_PASSWORD_SET,
+    SP_PROJECTION_VOUCHER_ISSUED,
+    SP_PROJECTION_VOUCHER_REDEEMED,
+    SP_PROJECTION_VOUCHER_RELEASED,      /* VoucherCancelled and VoucherExpired */
 } sp_projection_event_kind;
 
 /* Parameter positions (1-based, as in the SQL) shared by the three ledger
@@ -61,9 +66,17 @@ typedef enum {
  *                    $6 partner_id|NULL $7 pass_id|NULL $8 created_at
  *   SessionStarted   $1 token_hash (bytea hex) $2 user_id $3 expires_at
  *   SessionEnded     $1 token_hash $2 user_id $3 ended_at
+ *   PasswordSet      $1 user_id $2 password_hash
  *   PassOpened       $1 pass_id $2 beneficiary_id $3 opened_at
  *                    $4 categories (text[]) $5 end dates (date[], NULL = none)
  *   ledger CommandRejected  $1 pass_id $2 aggregate_version $3 occurred_at
+ *   voucher events   $1 pass_id $2 aggregate_version $3 occurred_at $4 voucher_id
+ *                    $5 category $6 envelope balance after (redeemed: amount)
+ *                    $7 pass balance after $8 ledger accounts (text[]) $9 net deltas
+ *     VoucherIssued    $10 amount $11 number $12 valid_until $13 partner_id|NULL
+ *     VoucherRedeemed  $10 operation_id $11 partner_id $12 command_id $13 source topic
+ *                      $14 source partition $15 source offset
+ *     VoucherCancelled/Expired  $10 new status $11 returned to the envelope (boolean)
  * Instants are ISO 8601 UTC with milliseconds, from the envelope's
  * occurred_at_ms (never the wall clock: a rebuild yields the same rows). */
 #define SP_PROJECTION_MOVEMENT_PARAM_COUNT 15

@@ -17,6 +17,7 @@
 #define PASS_PREFIX "pass:"
 #define PARTNER_PREFIX "partner:"
 #define PARTNER_SUFFIX ":owed"
+#define VOUCHER_PREFIX "voucher:"
 /* Every posting touches two accounts. */
 #define PLAN_ACCOUNTS_MAX (2 * SP_LEDGER_POSTINGS_MAX)
 
@@ -61,6 +62,12 @@ void sp_ledger_envelope_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char 
     (void)len;
 }
 
+void sp_ledger_voucher_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *voucher_id) {
+    int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, VOUCHER_PREFIX "%s", voucher_id);
+    assert(len > 0 && len <= SP_LEDGER_ACCOUNT_MAX);
+    (void)len;
+}
+
 void sp_ledger_partner_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *partner_id) {
     int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, PARTNER_PREFIX "%s" PARTNER_SUFFIX,
                        partner_id);
@@ -86,6 +93,8 @@ int sp_ledger_status_of_code(const char *code) {
         {"invalid_value", 400},          {"pass_not_found", 404},
         {"partner_not_found", 404},      {"conflict", 409},
         {"idempotency_conflict", 409},   {"unavailable", 503},
+        {"voucher_not_found", 404},      {"voucher_used", 409},
+        {"voucher_cancelled", 409},      {"voucher_expired", 409},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].code, code) == 0) return table[i].status;
@@ -197,6 +206,10 @@ static void owed_key(uint8_t key[SP_KEY_LEN], const char *partner_id) {
     sp_key_of(key, "partner", partner_id, NULL, NULL);
 }
 
+static void voucher_key(uint8_t key[SP_KEY_LEN], const char *voucher_id) {
+    sp_key_of(key, "voucher", voucher_id, NULL, NULL);
+}
+
 static void record_key(uint8_t key[SP_KEY_LEN], const char *pass_id, const char *actor_id,
                        const char *command_id) {
     sp_key_of(key, pass_id, actor_id, command_id, NULL);
@@ -214,14 +227,19 @@ sp_ledger_state *sp_ledger_state_new(int32_t partition, const sp_ledger_limits *
     state->partition = partition;
     state->limits = *limits;
     state->directory = directory;
-    bool passes_ok = false, owed_ok = false;
+    bool passes_ok = false, owed_ok = false, records_ok = false;
     if (sp_map_init(&state->passes, limits->passes_max, err) != 0) goto fail;
     passes_ok = true;
     if (sp_map_init(&state->owed, limits->partners_max, err) != 0) goto fail;
     owed_ok = true;
     if (sp_map_init(&state->records, limits->commands_max, err) != 0) goto fail;
+    records_ok = true;
+    /* vouchers_max 0: no voucher can be issued (the map still needs a slot). */
+    size_t vouchers_map_max = limits->vouchers_max > 0 ? limits->vouchers_max : 1;
+    if (sp_map_init(&state->vouchers, vouchers_map_max, err) != 0) goto fail;
     return state;
 fail:
+    if (records_ok) sp_map_destroy(&state->records);
     if (owed_ok) sp_map_destroy(&state->owed);
     if (passes_ok) sp_map_destroy(&state->passes);
     free(state);
@@ -254,6 +272,8 @@ void sp_ledger_state_free(sp_ledger_state *state) {
     sp_map_foreach(&state->passes, free_value, NULL);
     sp_map_foreach(&state->owed, free_value, NULL);
     sp_map_foreach(&state->records, free_record_visit, NULL);
+    sp_map_foreach(&state->vouchers, free_value, NULL);
+    sp_map_destroy(&state->vouchers);
     sp_map_destroy(&state->passes);
     sp_map_destroy(&state->owed);
     sp_map_destroy(&state->records);
@@ -282,6 +302,18 @@ int64_t sp_ledger_pass_balance_cents(const sp_ledger_pass *pass) {
     return total_cents;
 }
 
+static sp_ledger_voucher *voucher_get(const sp_ledger_state *state, const char *voucher_id) {
+    uint8_t key[SP_KEY_LEN];
+    voucher_key(key, voucher_id);
+    return sp_map_get(&state->vouchers, key);
+}
+
+const sp_ledger_voucher *sp_ledger_voucher_find(const sp_ledger_state *state,
+                                                const char *voucher_id) {
+    assert(state != NULL);
+    return voucher_id != NULL ? voucher_get(state, voucher_id) : NULL;
+}
+
 int64_t sp_ledger_partner_owed_cents(const sp_ledger_state *state, const char *partner_id) {
     uint8_t key[SP_KEY_LEN];
     owed_key(key, partner_id);
@@ -308,10 +340,16 @@ static void sum_owed(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
     sum_add(ctx, ((const sp_ledger_owed *)value)->balance_cents);
 }
 
+static void sum_voucher(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    (void)key;
+    sum_add(ctx, ((const sp_ledger_voucher *)value)->balance_cents);
+}
+
 int64_t sp_ledger_balance_sum_cents(const sp_ledger_state *state) {
     sum_ctx ctx = {.sum_cents = state->budget_cents, .overflow = false};
     sp_map_foreach(&state->passes, sum_pass, &ctx);
     sp_map_foreach(&state->owed, sum_owed, &ctx);
+    sp_map_foreach(&state->vouchers, sum_voucher, &ctx);
     assert(!ctx.overflow);
     return ctx.sum_cents;
 }
@@ -350,12 +388,13 @@ void sp_ledger_record_set_event_ref(sp_ledger_record *record, int32_t partition,
 
 /* ------------------------------------------------------------ postings */
 
-typedef enum { ACCOUNT_BUDGET, ACCOUNT_ENVELOPE, ACCOUNT_PARTNER } account_kind;
+typedef enum { ACCOUNT_BUDGET, ACCOUNT_ENVELOPE, ACCOUNT_PARTNER, ACCOUNT_VOUCHER } account_kind;
 
 typedef struct plan_account {
     char name[SP_LEDGER_ACCOUNT_MAX + 1];
     account_kind kind;
-    int64_t *balance_cents;        /* NULL: the budget, or a partner account to open */
+    int64_t *balance_cents;        /* NULL: the budget, a partner account to open, or a voucher
+                                    * not issued yet */
     char partner_id[SP_ID_LEN + 1];
     int64_t before_cents;
     int64_t after_cents;
@@ -403,6 +442,13 @@ static int resolve_account(const sp_ledger_state *state, const char *name, plan_
         sp_ledger_owed *owed = sp_map_get(&state->owed, key);
         out->balance_cents = owed != NULL ? &owed->balance_cents : NULL;
         out->before_cents = owed != NULL ? owed->balance_cents : 0;
+    } else if (strncmp(name, VOUCHER_PREFIX, strlen(VOUCHER_PREFIX)) == 0) {
+        const char *voucher_id = name + strlen(VOUCHER_PREFIX);
+        if (!sp_id_valid(voucher_id)) goto unknown;
+        out->kind = ACCOUNT_VOUCHER;
+        sp_ledger_voucher *voucher = voucher_get(state, voucher_id);
+        out->balance_cents = voucher != NULL ? &voucher->balance_cents : NULL;
+        out->before_cents = voucher != NULL ? voucher->balance_cents : 0;
     } else {
         goto unknown;
     }
@@ -521,6 +567,13 @@ int sp_ledger_post(sp_ledger_state *state, const sp_ledger_posting *postings, si
                    sp_error *err) {
     post_plan plan;
     if (plan_postings(state, postings, count, &plan, err) != 0) return -1;
+    for (size_t i = 0; i < plan.account_count; i++) {
+        /* A voucher's account exists once the voucher is issued, never before. */
+        if (plan.accounts[i].kind == ACCOUNT_VOUCHER && plan.accounts[i].balance_cents == NULL) {
+            return sp_error_set(err, 422, "invalid_posting", NULL, "no voucher account '%.80s'",
+                                plan.accounts[i].name);
+        }
+    }
     /* An account opened here and left empty by a later failure moves no money. */
     if (open_partner_accounts(state, &plan, err) != 0) return -1;
     for (size_t i = 0; i < plan.account_count; i++) {
@@ -859,6 +912,53 @@ static int apply_rejected(sp_ledger_state *state, const sp_ledger_event *event,
                         &out->record, err);
 }
 
+/* ------------------------------------------------------------ for ledger_voucher.c */
+
+int sp_ledger_invalid_event(sp_error *err, const char *why) {
+    return invalid_event(err, why);
+}
+
+int sp_ledger_post_refused(sp_error *err) {
+    return post_refused(err);
+}
+
+bool sp_ledger_postings_match(const sp_ledger_event *event, const sp_ledger_posting *derived,
+                              size_t derived_count) {
+    return postings_match(event, derived, derived_count);
+}
+
+int sp_ledger_records_room(const sp_ledger_state *state, sp_error *err) {
+    return records_room(state, err);
+}
+
+int sp_ledger_record_keep(sp_ledger_state *state, const sp_ledger_event *event,
+                          const uint8_t hash[SP_KEY_LEN], int http_status, char *result_json,
+                          sp_ledger_applied *out, sp_error *err) {
+    return record_store(state, event, record_new(hash, http_status, result_json, NULL),
+                        &out->record, err);
+}
+
+sp_ledger_voucher *sp_ledger_voucher_of(sp_ledger_state *state, const char *voucher_id) {
+    return voucher_get(state, voucher_id);
+}
+
+int sp_ledger_voucher_insert(sp_ledger_state *state, sp_ledger_voucher *voucher, sp_error *err) {
+    assert(voucher != NULL && voucher_get(state, voucher->voucher_id) == NULL);
+    if (state->vouchers.entry_count >= state->limits.vouchers_max) {
+        free(voucher);
+        return sp_error_set(err, 503, "unavailable", NULL,
+                            "vouchers limit reached (SP_VOUCHERS_MAX=%zu)",
+                            state->limits.vouchers_max);
+    }
+    uint8_t key[SP_KEY_LEN];
+    voucher_key(key, voucher->voucher_id);
+    if (sp_map_put(&state->vouchers, key, voucher, err) != 0) {
+        free(voucher);
+        return -1;
+    }
+    return 0;
+}
+
 static int apply_to_pass(sp_ledger_state *state, sp_ledger_pass *pass,
                          const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err) {
     switch (event->kind) {
@@ -866,6 +966,11 @@ static int apply_to_pass(sp_ledger_state *state, sp_ledger_pass *pass,
     case SP_LEDGER_EVENT_PAYMENT_ACCEPTED: return apply_payment(state, pass, event, out, err);
     case SP_LEDGER_EVENT_ENVELOPE_EXPIRED: return apply_expired(state, pass, event, err);
     case SP_LEDGER_EVENT_COMMAND_REJECTED: return apply_rejected(state, event, out, err);
+    case SP_LEDGER_EVENT_VOUCHER_ISSUED:
+    case SP_LEDGER_EVENT_VOUCHER_REDEEMED:
+    case SP_LEDGER_EVENT_VOUCHER_CANCELLED:
+    case SP_LEDGER_EVENT_VOUCHER_EXPIRED:
+        return sp_ledger_apply_voucher(state, pass, event, out, err);
     case SP_LEDGER_EVENT_PASS_OPENED: break;
     }
     return invalid_event(err, "unknown kind");
@@ -903,6 +1008,10 @@ const char *sp_ledger_event_type(sp_ledger_event_kind kind) {
     case SP_LEDGER_EVENT_PAYMENT_ACCEPTED: return SP_LEDGER_TYPE_PAYMENT_ACCEPTED;
     case SP_LEDGER_EVENT_ENVELOPE_EXPIRED: return SP_LEDGER_TYPE_ENVELOPE_EXPIRED;
     case SP_LEDGER_EVENT_COMMAND_REJECTED: return SP_LEDGER_TYPE_COMMAND_REJECTED;
+    case SP_LEDGER_EVENT_VOUCHER_ISSUED: return SP_LEDGER_TYPE_VOUCHER_ISSUED;
+    case SP_LEDGER_EVENT_VOUCHER_REDEEMED: return SP_LEDGER_TYPE_VOUCHER_REDEEMED;
+    case SP_LEDGER_EVENT_VOUCHER_CANCELLED: return SP_LEDGER_TYPE_VOUCHER_CANCELLED;
+    case SP_LEDGER_EVENT_VOUCHER_EXPIRED: return SP_LEDGER_TYPE_VOUCHER_EXPIRED;
     }
     assert(!"unknown ledger event kind");
     return "";

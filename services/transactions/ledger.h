@@ -22,6 +22,7 @@
 #include "sp_error.h"
 #include "sp_id.h"
 #include "sp_map.h"
+#include "sp_voucher_number.h"
 
 #define SP_LEDGER_ENVELOPES_MAX 8
 #define SP_LEDGER_CATEGORY_LEN_MIN 2          /* ^[a-z][a-z0-9_]{1,31}$ */
@@ -43,6 +44,13 @@
 #define SP_LEDGER_TYPE_PAYMENT_ACCEPTED "ledger.PaymentAccepted.v1"
 #define SP_LEDGER_TYPE_ENVELOPE_EXPIRED "ledger.EnvelopeExpired.v1"
 #define SP_LEDGER_TYPE_COMMAND_REJECTED "ledger.CommandRejected.v1"
+#define SP_LEDGER_TYPE_ISSUE_VOUCHER "ledger.IssueVoucher.v1"
+#define SP_LEDGER_TYPE_REDEEM_VOUCHER "ledger.RedeemVoucher.v1"
+#define SP_LEDGER_TYPE_CANCEL_VOUCHER "ledger.CancelVoucher.v1"
+#define SP_LEDGER_TYPE_VOUCHER_ISSUED "ledger.VoucherIssued.v1"
+#define SP_LEDGER_TYPE_VOUCHER_REDEEMED "ledger.VoucherRedeemed.v1"
+#define SP_LEDGER_TYPE_VOUCHER_CANCELLED "ledger.VoucherCancelled.v1"
+#define SP_LEDGER_TYPE_VOUCHER_EXPIRED "ledger.VoucherExpired.v1"
 
 /* ------------------------------------------------------------ the directory */
 
@@ -77,6 +85,9 @@ typedef struct sp_ledger_limits {
     size_t partners_max;           /* partner owed accounts */
     int64_t payment_max_cents;     /* SP_PAYMENT_MAX_CENTS */
     int64_t credit_max_cents;      /* SP_CREDIT_MAX_CENTS */
+    size_t vouchers_max;           /* SP_VOUCHERS_MAX: vouchers kept, whatever their status;
+                                    * 0: none can be issued */
+    int voucher_validity_days;     /* SP_VOUCHER_VALIDITY_DAYS: days after the day of issue */
 } sp_ledger_limits;
 
 typedef struct sp_ledger_envelope {
@@ -98,6 +109,31 @@ typedef struct sp_ledger_pass {
     uint8_t open_request_hash[SP_KEY_LEN];
     const struct sp_ledger_record *open_record;  /* the OpenPass outcome (owned by the state) */
 } sp_ledger_pass;
+
+/* An exchange voucher. Its life: active -> redeemed | cancelled | expired;
+ * the last three never change again. While active, its account
+ * "voucher:<voucher_id>" holds amount_cents, reserved from its envelope. */
+typedef enum sp_ledger_voucher_status {
+    SP_LEDGER_VOUCHER_ACTIVE = 1,
+    SP_LEDGER_VOUCHER_REDEEMED,
+    SP_LEDGER_VOUCHER_CANCELLED,
+    SP_LEDGER_VOUCHER_EXPIRED,
+} sp_ledger_voucher_status;
+
+typedef struct sp_ledger_voucher {
+    char voucher_id[SP_ID_LEN + 1];
+    char pass_id[SP_ID_LEN + 1];
+    char number[SP_VOUCHER_NUMBER_LEN + 1];
+    char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];    /* the envelope it was reserved from */
+    char partner_id[SP_ID_LEN + 1];                   /* the only partner allowed; "" = any */
+    int64_t amount_cents;
+    int64_t balance_cents;                            /* amount_cents while active, then 0 */
+    sp_date valid_until;                              /* last day (Europe/Paris) it can be redeemed */
+    sp_ledger_voucher_status status;
+} sp_ledger_voucher;
+
+/* "active", "redeemed", "cancelled", "expired". */
+const char *sp_ledger_voucher_status_name(sp_ledger_voucher_status status);
 
 /* The outcome of one command, kept for ever so that the same command id gets
  * the same answer, byte for byte. */
@@ -121,6 +157,7 @@ typedef struct sp_ledger_state {
     sp_map passes;                 /* sp_key_of(pass_id) -> sp_ledger_pass * */
     sp_map owed;                   /* sp_key_of("partner", partner_id) -> sp_ledger_owed * */
     sp_map records;                /* sp_key_of(pass_id, actor_id, command_id) -> sp_ledger_record * */
+    sp_map vouchers;               /* sp_key_of("voucher", voucher_id) -> sp_ledger_voucher * */
     int64_t budget_cents;          /* this partition's share: minus what it handed out */
     uint64_t events_applied;
     uint64_t events_skipped;
@@ -135,7 +172,10 @@ const sp_ledger_pass *sp_ledger_pass_find(const sp_ledger_state *state, const ch
 int64_t sp_ledger_pass_balance_cents(const sp_ledger_pass *pass);
 /* 0 when the partner has no account yet. */
 int64_t sp_ledger_partner_owed_cents(const sp_ledger_state *state, const char *partner_id);
-/* Budget + every envelope + every partner account: 0 when the ledger is sound. */
+/* NULL when unknown. */
+const sp_ledger_voucher *sp_ledger_voucher_find(const sp_ledger_state *state,
+                                                const char *voucher_id);
+/* Budget + every envelope, partner and voucher account: 0 when the ledger is sound. */
 int64_t sp_ledger_balance_sum_cents(const sp_ledger_state *state);
 const sp_ledger_record *sp_ledger_record_find(const sp_ledger_state *state, const char *pass_id,
                                               const char *actor_id, const char *command_id);
@@ -173,6 +213,10 @@ typedef enum sp_ledger_event_kind {
     SP_LEDGER_EVENT_PAYMENT_ACCEPTED,
     SP_LEDGER_EVENT_ENVELOPE_EXPIRED,
     SP_LEDGER_EVENT_COMMAND_REJECTED,
+    SP_LEDGER_EVENT_VOUCHER_ISSUED,
+    SP_LEDGER_EVENT_VOUCHER_REDEEMED,
+    SP_LEDGER_EVENT_VOUCHER_CANCELLED,
+    SP_LEDGER_EVENT_VOUCHER_EXPIRED,
 } sp_ledger_event_kind;
 
 typedef struct sp_ledger_envelope_spec {
@@ -191,22 +235,25 @@ typedef struct sp_ledger_event {
     char command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
     char actor_id[SP_ID_LEN + 1];                     /* "" = system */
     /* payload */
-    char operation_id[SP_ID_LEN + 1];                 /* credited, payment, expired */
-    char beneficiary_id[SP_ID_LEN + 1];               /* opened, payment */
+    char operation_id[SP_ID_LEN + 1];                 /* credited, payment, expired, redeemed */
+    char beneficiary_id[SP_ID_LEN + 1];               /* opened, payment, issued, redeemed */
     size_t envelope_count;                            /* opened */
     sp_ledger_envelope_spec envelopes[SP_LEDGER_ENVELOPES_MAX];
     char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];    /* credited, payment, expired */
     int64_t amount_cents;                             /* credited, payment; expired: returned */
     int64_t envelope_balance_after_cents;             /* credited, payment */
     int64_t pass_balance_after_cents;                 /* credited, payment, expired */
-    char partner_id[SP_ID_LEN + 1];                   /* payment */
-    char partner_code[SP_PARTNER_CODE_LEN + 1];       /* payment */
+    char partner_id[SP_ID_LEN + 1];                   /* payment, redeemed; issued: restriction */
+    char partner_code[SP_PARTNER_CODE_LEN + 1];       /* payment, redeemed; issued: restriction */
     char end_date[SP_LEDGER_DATE_LEN + 1];            /* expired */
     char command_type[SP_LEDGER_COMMAND_TYPE_MAX + 1];/* rejected */
     char code[SP_ERROR_CODE_MAX];                     /* rejected */
     char message[SP_ERROR_MESSAGE_MAX];
     char field[SP_ERROR_FIELD_MAX];
     uint8_t request_hash[SP_KEY_LEN];
+    char voucher_id[SP_ID_LEN + 1];                   /* voucher events */
+    char voucher_number[SP_VOUCHER_NUMBER_LEN + 1];   /* issued */
+    char valid_until[SP_LEDGER_DATE_LEN + 1];         /* issued */
     size_t posting_count;                             /* credited, payment, expired (0 or 1) */
     sp_ledger_posting postings[1];
 } sp_ledger_event;
@@ -237,6 +284,9 @@ typedef enum sp_ledger_command_kind {
     SP_LEDGER_COMMAND_OPEN_PASS = 1,
     SP_LEDGER_COMMAND_CREDIT_PASS,
     SP_LEDGER_COMMAND_PAY,
+    SP_LEDGER_COMMAND_ISSUE_VOUCHER,
+    SP_LEDGER_COMMAND_REDEEM_VOUCHER,
+    SP_LEDGER_COMMAND_CANCEL_VOUCHER,
 } sp_ledger_command_kind;
 
 /* A command as received; every string is borrowed and may be anything (the
@@ -251,9 +301,11 @@ typedef struct sp_ledger_command {
     size_t envelope_count;                            /* open, as received (may exceed the max) */
     const char *envelope_categories[SP_LEDGER_ENVELOPES_MAX];
     const char *envelope_end_dates[SP_LEDGER_ENVELOPES_MAX];
-    const char *category;                             /* credit */
-    const char *partner_code;                         /* pay */
-    int64_t amount_cents;                             /* credit, pay */
+    const char *category;                             /* credit, issue ("" = implied) */
+    const char *partner_code;                         /* pay, redeem, issue ("" = none) */
+    int64_t amount_cents;                             /* credit, pay, issue */
+    const char *voucher_id;                           /* redeem, cancel */
+    const char *voucher_number;                       /* redeem */
 } sp_ledger_command;
 
 /* pass_id a uuid, actor_id "" or a uuid, command_id 1..64 of [A-Za-z0-9_-]. */
@@ -286,6 +338,11 @@ void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *com
  * end date is before the Paris date of now_ms, at most events_max of them,
  * copied to events[] for the caller to produce. -1 only on a broken invariant. */
 int sp_ledger_sweep_expiries(sp_ledger_state *state, int64_t now_ms, sp_ledger_event *events,
+                             size_t events_max, size_t *event_count, sp_error *err);
+
+/* The same for every active voucher whose validity ended before the Paris
+ * date of now_ms: a VoucherExpired event returns its amount. */
+int sp_ledger_sweep_vouchers(sp_ledger_state *state, int64_t now_ms, sp_ledger_event *events,
                              size_t events_max, size_t *event_count, sp_error *err);
 
 /* ------------------------------------------------------------ helpers */

@@ -53,7 +53,39 @@ static const ProtobufCMessageDescriptor *command_descriptor(const char *type,
         *kind = SP_LEDGER_COMMAND_PAY;
         return &solipass__ledger__pay__descriptor;
     }
+    if (strcmp(type, SP_LEDGER_TYPE_ISSUE_VOUCHER) == 0) {
+        *kind = SP_LEDGER_COMMAND_ISSUE_VOUCHER;
+        return &solipass__ledger__issue_voucher__descriptor;
+    }
+    if (strcmp(type, SP_LEDGER_TYPE_REDEEM_VOUCHER) == 0) {
+        *kind = SP_LEDGER_COMMAND_REDEEM_VOUCHER;
+        return &solipass__ledger__redeem_voucher__descriptor;
+    }
+    if (strcmp(type, SP_LEDGER_TYPE_CANCEL_VOUCHER) == 0) {
+        *kind = SP_LEDGER_COMMAND_CANCEL_VOUCHER;
+        return &solipass__ledger__cancel_voucher__descriptor;
+    }
     return NULL;
+}
+
+static void voucher_command_fields(sp_ledger_command *command, const ProtobufCMessage *payload) {
+    if (command->kind == SP_LEDGER_COMMAND_ISSUE_VOUCHER) {
+        const Solipass__Ledger__IssueVoucher *m = (const Solipass__Ledger__IssueVoucher *)payload;
+        command->pass_id = m->pass_id;
+        command->amount_cents = m->amount_cents;
+        command->category = m->category;
+        command->partner_code = m->partner_code;
+    } else if (command->kind == SP_LEDGER_COMMAND_REDEEM_VOUCHER) {
+        const Solipass__Ledger__RedeemVoucher *m = (const Solipass__Ledger__RedeemVoucher *)payload;
+        command->pass_id = m->pass_id;
+        command->voucher_id = m->voucher_id;
+        command->voucher_number = m->voucher_number;
+        command->partner_code = m->partner_code;
+    } else {
+        const Solipass__Ledger__CancelVoucher *m = (const Solipass__Ledger__CancelVoucher *)payload;
+        command->pass_id = m->pass_id;
+        command->voucher_id = m->voucher_id;
+    }
 }
 
 static void command_fields(sp_ledger_command *command, const ProtobufCMessage *payload) {
@@ -71,11 +103,13 @@ static void command_fields(sp_ledger_command *command, const ProtobufCMessage *p
         command->pass_id = credit->pass_id;
         command->category = credit->category;
         command->amount_cents = credit->amount_cents;
-    } else {
+    } else if (command->kind == SP_LEDGER_COMMAND_PAY) {
         const Solipass__Ledger__Pay *pay = (const Solipass__Ledger__Pay *)payload;
         command->pass_id = pay->pass_id;
         command->partner_code = pay->partner_code;
         command->amount_cents = pay->amount_cents;
+    } else {
+        voucher_command_fields(command, payload);
     }
 }
 
@@ -200,6 +234,68 @@ static int take_rejected(sp_ledger_event *event, const Solipass__Ledger__Command
     return 0;
 }
 
+static int take_hash(sp_ledger_event *event, const ProtobufCBinaryData *hash, bool required,
+                     sp_error *err) {
+    if (hash->len == 0 && !required) return 0;
+    if (hash->len != SP_KEY_LEN) return malformed(err, "request hash is not 16 bytes");
+    memcpy(event->request_hash, hash->data, SP_KEY_LEN);
+    return 0;
+}
+
+static int take_issued(sp_ledger_event *event, const Solipass__Ledger__VoucherIssued *m,
+                       sp_error *err) {
+    event->amount_cents = m->amount_cents;
+    event->envelope_balance_after_cents = m->envelope_balance_after_cents;
+    event->pass_balance_after_cents = m->pass_balance_after_cents;
+    if (take(event->voucher_id, sizeof event->voucher_id, m->voucher_id, "voucher id", err) != 0 ||
+        take(event->voucher_number, sizeof event->voucher_number, m->voucher_number,
+             "voucher number", err) != 0 ||
+        take(event->category, sizeof event->category, m->category, "category", err) != 0 ||
+        take(event->valid_until, sizeof event->valid_until, m->valid_until, "valid until", err) != 0 ||
+        take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
+        take(event->partner_code, sizeof event->partner_code, m->partner_code, "partner code",
+             err) != 0 ||
+        take(event->beneficiary_id, sizeof event->beneficiary_id, m->beneficiary_id,
+             "beneficiary id", err) != 0 ||
+        take_hash(event, &m->request_hash, true, err) != 0) {
+        return -1;
+    }
+    return take_posting(event, m->n_postings, m->postings, err);
+}
+
+static int take_redeemed(sp_ledger_event *event, const Solipass__Ledger__VoucherRedeemed *m,
+                         sp_error *err) {
+    event->amount_cents = m->amount_cents;
+    event->pass_balance_after_cents = m->pass_balance_after_cents;
+    if (take(event->operation_id, sizeof event->operation_id, m->operation_id, "operation id",
+             err) != 0 ||
+        take(event->voucher_id, sizeof event->voucher_id, m->voucher_id, "voucher id", err) != 0 ||
+        take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
+        take(event->partner_code, sizeof event->partner_code, m->partner_code, "partner code",
+             err) != 0 ||
+        take(event->category, sizeof event->category, m->category, "category", err) != 0 ||
+        take(event->beneficiary_id, sizeof event->beneficiary_id, m->beneficiary_id,
+             "beneficiary id", err) != 0 ||
+        take_hash(event, &m->request_hash, true, err) != 0) {
+        return -1;
+    }
+    return take_posting(event, m->n_postings, m->postings, err);
+}
+
+static int take_released(sp_ledger_event *event, const Solipass__Ledger__VoucherReleased *m,
+                         sp_error *err) {
+    event->amount_cents = m->amount_cents;
+    event->envelope_balance_after_cents = m->envelope_balance_after_cents;
+    event->pass_balance_after_cents = m->pass_balance_after_cents;
+    bool cancelled = event->kind == SP_LEDGER_EVENT_VOUCHER_CANCELLED;
+    if (take(event->voucher_id, sizeof event->voucher_id, m->voucher_id, "voucher id", err) != 0 ||
+        take(event->category, sizeof event->category, m->category, "category", err) != 0 ||
+        take_hash(event, &m->request_hash, cancelled, err) != 0) {
+        return -1;
+    }
+    return take_posting(event, m->n_postings, m->postings, err);
+}
+
 static const ProtobufCMessageDescriptor *event_descriptor(const char *type,
                                                           sp_ledger_event_kind *kind) {
     static const struct {
@@ -217,6 +313,14 @@ static const ProtobufCMessageDescriptor *event_descriptor(const char *type,
          &solipass__ledger__envelope_expired__descriptor},
         {SP_LEDGER_TYPE_COMMAND_REJECTED, SP_LEDGER_EVENT_COMMAND_REJECTED,
          &solipass__ledger__command_rejected__descriptor},
+        {SP_LEDGER_TYPE_VOUCHER_ISSUED, SP_LEDGER_EVENT_VOUCHER_ISSUED,
+         &solipass__ledger__voucher_issued__descriptor},
+        {SP_LEDGER_TYPE_VOUCHER_REDEEMED, SP_LEDGER_EVENT_VOUCHER_REDEEMED,
+         &solipass__ledger__voucher_redeemed__descriptor},
+        {SP_LEDGER_TYPE_VOUCHER_CANCELLED, SP_LEDGER_EVENT_VOUCHER_CANCELLED,
+         &solipass__ledger__voucher_released__descriptor},
+        {SP_LEDGER_TYPE_VOUCHER_EXPIRED, SP_LEDGER_EVENT_VOUCHER_EXPIRED,
+         &solipass__ledger__voucher_released__descriptor},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(type, table[i].type) == 0) {
@@ -238,6 +342,13 @@ static const char *payload_pass_id(sp_ledger_event_kind kind, const ProtobufCMes
         return ((const Solipass__Ledger__EnvelopeExpired *)payload)->pass_id;
     case SP_LEDGER_EVENT_COMMAND_REJECTED:
         return ((const Solipass__Ledger__CommandRejected *)payload)->pass_id;
+    case SP_LEDGER_EVENT_VOUCHER_ISSUED:
+        return ((const Solipass__Ledger__VoucherIssued *)payload)->pass_id;
+    case SP_LEDGER_EVENT_VOUCHER_REDEEMED:
+        return ((const Solipass__Ledger__VoucherRedeemed *)payload)->pass_id;
+    case SP_LEDGER_EVENT_VOUCHER_CANCELLED:
+    case SP_LEDGER_EVENT_VOUCHER_EXPIRED:
+        return ((const Solipass__Ledger__VoucherReleased *)payload)->pass_id;
     }
     return "";
 }
@@ -254,6 +365,13 @@ static int take_payload(sp_ledger_event *event, const ProtobufCMessage *payload,
         return take_expired(event, (const Solipass__Ledger__EnvelopeExpired *)payload, err);
     case SP_LEDGER_EVENT_COMMAND_REJECTED:
         return take_rejected(event, (const Solipass__Ledger__CommandRejected *)payload, err);
+    case SP_LEDGER_EVENT_VOUCHER_ISSUED:
+        return take_issued(event, (const Solipass__Ledger__VoucherIssued *)payload, err);
+    case SP_LEDGER_EVENT_VOUCHER_REDEEMED:
+        return take_redeemed(event, (const Solipass__Ledger__VoucherRedeemed *)payload, err);
+    case SP_LEDGER_EVENT_VOUCHER_CANCELLED:
+    case SP_LEDGER_EVENT_VOUCHER_EXPIRED:
+        return take_released(event, (const Solipass__Ledger__VoucherReleased *)payload, err);
     }
     return malformed(err, "unknown event kind");
 }
@@ -392,6 +510,65 @@ static const ProtobufCMessage *rejected_to_pb(const sp_ledger_event *event,
     return &m->base;
 }
 
+static ProtobufCBinaryData hash_of(const sp_ledger_event *event, bool set) {
+    ProtobufCBinaryData hash = {.len = set ? SP_KEY_LEN : 0,
+                                .data = set ? (uint8_t *)event->request_hash : NULL};
+    return hash;
+}
+
+static const ProtobufCMessage *issued_to_pb(const sp_ledger_event *event,
+                                            sp_ledger_event_pb *holder) {
+    Solipass__Ledger__VoucherIssued *m = &holder->issued;
+    solipass__ledger__voucher_issued__init(m);
+    m->voucher_id = borrow(event->voucher_id);
+    m->pass_id = borrow(event->pass_id);
+    m->voucher_number = borrow(event->voucher_number);
+    m->category = borrow(event->category);
+    m->amount_cents = event->amount_cents;
+    m->valid_until = borrow(event->valid_until);
+    m->partner_id = borrow(event->partner_id);
+    m->partner_code = borrow(event->partner_code);
+    m->envelope_balance_after_cents = event->envelope_balance_after_cents;
+    m->pass_balance_after_cents = event->pass_balance_after_cents;
+    m->beneficiary_id = borrow(event->beneficiary_id);
+    m->request_hash = hash_of(event, true);
+    postings_to_pb(event, holder, &m->n_postings, &m->postings);
+    return &m->base;
+}
+
+static const ProtobufCMessage *redeemed_to_pb(const sp_ledger_event *event,
+                                              sp_ledger_event_pb *holder) {
+    Solipass__Ledger__VoucherRedeemed *m = &holder->redeemed;
+    solipass__ledger__voucher_redeemed__init(m);
+    m->operation_id = borrow(event->operation_id);
+    m->voucher_id = borrow(event->voucher_id);
+    m->pass_id = borrow(event->pass_id);
+    m->partner_id = borrow(event->partner_id);
+    m->partner_code = borrow(event->partner_code);
+    m->category = borrow(event->category);
+    m->amount_cents = event->amount_cents;
+    m->pass_balance_after_cents = event->pass_balance_after_cents;
+    m->beneficiary_id = borrow(event->beneficiary_id);
+    m->request_hash = hash_of(event, true);
+    postings_to_pb(event, holder, &m->n_postings, &m->postings);
+    return &m->base;
+}
+
+static const ProtobufCMessage *released_to_pb(const sp_ledger_event *event,
+                                              sp_ledger_event_pb *holder) {
+    Solipass__Ledger__VoucherReleased *m = &holder->released;
+    solipass__ledger__voucher_released__init(m);
+    m->voucher_id = borrow(event->voucher_id);
+    m->pass_id = borrow(event->pass_id);
+    m->category = borrow(event->category);
+    m->amount_cents = event->amount_cents;
+    m->envelope_balance_after_cents = event->envelope_balance_after_cents;
+    m->pass_balance_after_cents = event->pass_balance_after_cents;
+    m->request_hash = hash_of(event, event->kind == SP_LEDGER_EVENT_VOUCHER_CANCELLED);
+    postings_to_pb(event, holder, &m->n_postings, &m->postings);
+    return &m->base;
+}
+
 const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
     assert(event != NULL && holder != NULL);
@@ -401,6 +578,10 @@ const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
     case SP_LEDGER_EVENT_PAYMENT_ACCEPTED: return payment_to_pb(event, holder);
     case SP_LEDGER_EVENT_ENVELOPE_EXPIRED: return expired_to_pb(event, holder);
     case SP_LEDGER_EVENT_COMMAND_REJECTED: return rejected_to_pb(event, holder);
+    case SP_LEDGER_EVENT_VOUCHER_ISSUED: return issued_to_pb(event, holder);
+    case SP_LEDGER_EVENT_VOUCHER_REDEEMED: return redeemed_to_pb(event, holder);
+    case SP_LEDGER_EVENT_VOUCHER_CANCELLED:
+    case SP_LEDGER_EVENT_VOUCHER_EXPIRED: return released_to_pb(event, holder);
     }
     assert(!"unknown ledger event kind");
     return NULL;

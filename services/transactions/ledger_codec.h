@@ -47,6 +47,9 @@ typedef struct sp_ledger_event_pb {
     Solipass__Ledger__PaymentAccepted payment;
     Solipass__Ledger__EnvelopeExpired expired;
     Solipass__Ledger__CommandRejected rejected;
+    Solipass__Ledger__VoucherIssued issued;
+    Solipass__Ledger__VoucherRedeemed redeemed;
+    Solipass__Ledger__VoucherReleased released;
     Solipass__Ledger__EnvelopeSpec specs[SP_LEDGER_ENVELOPES_MAX];
     Solipass__Ledger__EnvelopeSpec *spec_ptrs[SP_LEDGER_ENVELOPES_MAX];
     Solipass__Ledger__Posting postings[1];

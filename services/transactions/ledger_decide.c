@@ -54,6 +54,32 @@ void sp_ledger_hash_pay(uint8_t out[SP_KEY_LEN], const char *pass_id, const char
               amount_text);
 }
 
+void sp_ledger_hash_issue(uint8_t out[SP_KEY_LEN], const char *pass_id, int64_t amount_cents,
+                         const char *category, const char *partner_code) {
+    char amount_text[24];
+    snprintf(amount_text, sizeof amount_text, "%" PRId64, amount_cents);
+    uint8_t head[SP_KEY_LEN];
+    sp_key_of(head, SP_LEDGER_TYPE_ISSUE_VOUCHER, text_or_empty(pass_id), amount_text, NULL);
+    char head_hex[2 * SP_KEY_LEN + 1];
+    for (size_t b = 0; b < SP_KEY_LEN; b++) snprintf(head_hex + 2 * b, 3, "%02x", head[b]);
+    sp_key_of(out, head_hex, text_or_empty(category), text_or_empty(partner_code), NULL);
+}
+
+void sp_ledger_hash_redeem(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *voucher_id,
+                          const char *voucher_number, const char *partner_code) {
+    uint8_t head[SP_KEY_LEN];
+    sp_key_of(head, SP_LEDGER_TYPE_REDEEM_VOUCHER, text_or_empty(pass_id),
+              text_or_empty(voucher_id), NULL);
+    char head_hex[2 * SP_KEY_LEN + 1];
+    for (size_t b = 0; b < SP_KEY_LEN; b++) snprintf(head_hex + 2 * b, 3, "%02x", head[b]);
+    sp_key_of(out, head_hex, text_or_empty(voucher_number), text_or_empty(partner_code), NULL);
+}
+
+void sp_ledger_hash_cancel(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *voucher_id) {
+    sp_key_of(out, SP_LEDGER_TYPE_CANCEL_VOUCHER, text_or_empty(pass_id),
+              text_or_empty(voucher_id), NULL);
+}
+
 /* A code as typed ("1234 5678") is compared in its normalized form. */
 static bool partner_code_of(const char *typed, char code[SP_PARTNER_CODE_LEN + 1]) {
     if (typed == NULL || !sp_partner_code_normalize(typed, code)) return false;
@@ -77,6 +103,17 @@ static void command_hash(const sp_ledger_command *command, uint8_t out[SP_KEY_LE
                            command->amount_cents);
         return;
     }
+    case SP_LEDGER_COMMAND_ISSUE_VOUCHER:
+        sp_ledger_hash_issue(out, command->pass_id, command->amount_cents, command->category,
+                             command->partner_code);
+        return;
+    case SP_LEDGER_COMMAND_REDEEM_VOUCHER:
+        sp_ledger_hash_redeem(out, command->pass_id, command->voucher_id, command->voucher_number,
+                              command->partner_code);
+        return;
+    case SP_LEDGER_COMMAND_CANCEL_VOUCHER:
+        sp_ledger_hash_cancel(out, command->pass_id, command->voucher_id);
+        return;
     }
     assert(!"unknown ledger command kind");
 }
@@ -86,6 +123,9 @@ static const char *command_type(sp_ledger_command_kind kind) {
     case SP_LEDGER_COMMAND_OPEN_PASS: return SP_LEDGER_TYPE_OPEN_PASS;
     case SP_LEDGER_COMMAND_CREDIT_PASS: return SP_LEDGER_TYPE_CREDIT_PASS;
     case SP_LEDGER_COMMAND_PAY: return SP_LEDGER_TYPE_PAY;
+    case SP_LEDGER_COMMAND_ISSUE_VOUCHER: return SP_LEDGER_TYPE_ISSUE_VOUCHER;
+    case SP_LEDGER_COMMAND_REDEEM_VOUCHER: return SP_LEDGER_TYPE_REDEEM_VOUCHER;
+    case SP_LEDGER_COMMAND_CANCEL_VOUCHER: return SP_LEDGER_TYPE_CANCEL_VOUCHER;
     }
     return "";
 }
@@ -395,9 +435,34 @@ void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *com
         out->kind = SP_LEDGER_DECIDED_REFUSED;
     } else if (command->kind == SP_LEDGER_COMMAND_CREDIT_PASS) {
         decide_credit(state, pass, command, hash, now_ms, out);
+    } else if (command->kind == SP_LEDGER_COMMAND_ISSUE_VOUCHER) {
+        sp_ledger_decide_issue(state, pass, command, hash, now_ms, out);
+    } else if (command->kind == SP_LEDGER_COMMAND_REDEEM_VOUCHER) {
+        sp_ledger_decide_redeem(state, pass, command, hash, now_ms, out);
+    } else if (command->kind == SP_LEDGER_COMMAND_CANCEL_VOUCHER) {
+        sp_ledger_decide_cancel(state, pass, command, hash, now_ms, out);
     } else {
         decide_pay(state, pass, command, hash, now_ms, out);
     }
+}
+
+/* ------------------------------------------------------------ for ledger_voucher.c */
+
+void sp_ledger_decided_header(sp_ledger_event *event, sp_ledger_event_kind kind,
+                              const sp_ledger_pass *pass, const sp_ledger_command *command,
+                              int64_t now_ms) {
+    event_header(event, kind, pass, pass->pass_id, command->actor_id, command->command_id, now_ms);
+}
+
+void sp_ledger_decided_reject(sp_ledger_decision *out, const sp_ledger_pass *pass,
+                              const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
+                              int64_t now_ms, const sp_error *why) {
+    reject(out, pass, command, hash, now_ms, why);
+}
+
+int sp_ledger_pay_envelope(const sp_ledger_pass *pass, const sp_ledger_partner *partner,
+                           sp_error *err) {
+    return pay_envelope(pass, partner, err);
 }
 
 /* ------------------------------------------------------------ expiry */

@@ -15,6 +15,13 @@ void sp_ledger_hash_credit(uint8_t out[SP_KEY_LEN], const char *pass_id, const c
 void sp_ledger_hash_pay(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *partner_code,
                         int64_t amount_cents);
 
+void sp_ledger_hash_issue(uint8_t out[SP_KEY_LEN], const char *pass_id, int64_t amount_cents,
+                         const char *category, const char *partner_code);
+void sp_ledger_hash_redeem(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *voucher_id,
+                          const char *voucher_number, const char *partner_code);
+void sp_ledger_hash_cancel(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *voucher_id);
+
+void sp_ledger_voucher_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *voucher_id);
 void sp_ledger_envelope_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *pass_id,
                                 const char *category);
 void sp_ledger_partner_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *partner_id);
@@ -26,5 +33,53 @@ bool sp_ledger_envelope_expired_at(const sp_ledger_envelope *envelope, int64_t n
 
 /* Copies src into dst[dst_size]; false (dst = "") when it does not fit. */
 bool sp_ledger_copy(char *dst, size_t dst_size, const char *src);
+
+/* ---- ledger.c, for the voucher rules of ledger_voucher.c ---- */
+
+/* 422 "invalid_event" with why. */
+int sp_ledger_invalid_event(sp_error *err, const char *why);
+/* A posting refused while applying: the event is wrong (422), unless it is
+ * our own failure (a bound, memory: 5xx kept). */
+int sp_ledger_post_refused(sp_error *err);
+/* The event's postings, when it carries any, are exactly derived[]. */
+bool sp_ledger_postings_match(const sp_ledger_event *event, const sp_ledger_posting *derived,
+                              size_t derived_count);
+/* 503 when no more command outcomes can be kept. */
+int sp_ledger_records_room(const sp_ledger_state *state, sp_error *err);
+/* Keeps the accepted outcome of the event's command (result_json is taken,
+ * NULL meaning out of memory); out->record is it, or NULL for a repeat. */
+int sp_ledger_record_keep(sp_ledger_state *state, const sp_ledger_event *event,
+                          const uint8_t hash[SP_KEY_LEN], int http_status, char *result_json,
+                          sp_ledger_applied *out, sp_error *err);
+sp_ledger_voucher *sp_ledger_voucher_of(sp_ledger_state *state, const char *voucher_id);
+/* Takes the voucher (freed on failure): 503 when SP_VOUCHERS_MAX is reached. */
+int sp_ledger_voucher_insert(sp_ledger_state *state, sp_ledger_voucher *voucher, sp_error *err);
+
+/* ---- ledger_decide.c, for ledger_voucher.c ---- */
+
+void sp_ledger_decided_header(sp_ledger_event *event, sp_ledger_event_kind kind,
+                              const sp_ledger_pass *pass, const sp_ledger_command *command,
+                              int64_t now_ms);
+/* A rule refused the command: a CommandRejected event (503: a refusal without event). */
+void sp_ledger_decided_reject(sp_ledger_decision *out, const sp_ledger_pass *pass,
+                              const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
+                              int64_t now_ms, const sp_error *why);
+/* The envelope that pays a partner: its category's, else "general"; -1 with err. */
+int sp_ledger_pay_envelope(const sp_ledger_pass *pass, const sp_ledger_partner *partner,
+                           sp_error *err);
+
+/* ---- ledger_voucher.c ---- */
+
+void sp_ledger_decide_issue(const sp_ledger_state *state, const sp_ledger_pass *pass,
+                            const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
+                            int64_t now_ms, sp_ledger_decision *out);
+void sp_ledger_decide_redeem(const sp_ledger_state *state, const sp_ledger_pass *pass,
+                             const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
+                             int64_t now_ms, sp_ledger_decision *out);
+void sp_ledger_decide_cancel(const sp_ledger_state *state, const sp_ledger_pass *pass,
+                             const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
+                             int64_t now_ms, sp_ledger_decision *out);
+int sp_ledger_apply_voucher(sp_ledger_state *state, sp_ledger_pass *pass,
+                            const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err);
 
 #endif

@@ -51,8 +51,14 @@ int main(int argc, char **argv) {
         {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
          "largest credit of a pass, in euro cents", &config.credit_max_cents},
         {"SP_EXPIRY_CHECK_MS", SP_CONFIG_INT, "1000", 10, 3600000,
-         "how often envelopes past their end date are expired, in milliseconds",
+         "how often envelopes and vouchers past their end date are expired, in milliseconds",
          &config.expiry_check_ms},
+        {"SP_VOUCHER_VALIDITY_DAYS", SP_CONFIG_INT, "90", 1, 3660,
+         "days an exchange voucher can be redeemed after the day it is issued (never past "
+         "its envelope's end date)", &config.voucher_validity_days},
+        {"SP_VOUCHERS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
+         "most exchange vouchers held in memory per ledger partition; past it, new vouchers "
+         "get 503", &config.vouchers_max},
     };
     sp_log log;
     sp_log_init(&log, SP_TRANSACTIONS_SERVICE_NAME, SP_LOG_INFO, stderr);

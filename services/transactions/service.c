@@ -234,12 +234,15 @@ int tx_produce_event(tx_service *svc, int32_t partition, const sp_ledger_event *
                                delivery, NULL, err);
 }
 
-static int sweep_partition(tx_service *svc, tx_partition *part, int64_t now_ms, size_t *produced,
-                           sp_error *err) {
+/* sp_ledger_sweep_expiries (envelopes) or sp_ledger_sweep_vouchers. */
+typedef int (*sweep_fn)(sp_ledger_state *state, int64_t now_ms, sp_ledger_event *events,
+                        size_t events_max, size_t *event_count, sp_error *err);
+
+static int sweep_partition(tx_service *svc, tx_partition *part, sweep_fn sweep, int64_t now_ms,
+                           size_t *produced, sp_error *err) {
     for (int round = 0; round < TX_SWEEP_ROUNDS_MAX; round++) {
         size_t count = 0;
-        if (sp_ledger_sweep_expiries(part->state, now_ms, svc->sweep_events, TX_SWEEP_EVENTS_MAX,
-                                     &count, err) != 0) {
+        if (sweep(part->state, now_ms, svc->sweep_events, TX_SWEEP_EVENTS_MAX, &count, err) != 0) {
             return -1;
         }
         for (size_t i = 0; i < count; i++) {
@@ -259,7 +262,13 @@ static int sweep_expiries(tx_service *svc, sp_error *err) {
     size_t produced = 0;
     for (int32_t p = 0; p < svc->partition_count; p++) {
         if (svc->partitions[p].state == NULL) continue;
-        if (sweep_partition(svc, &svc->partitions[p], now_ms, &produced, err) != 0) return -1;
+        /* Envelopes first: a voucher of an envelope that ends today returns to the budget. */
+        if (sweep_partition(svc, &svc->partitions[p], sp_ledger_sweep_expiries, now_ms, &produced,
+                            err) != 0 ||
+            sweep_partition(svc, &svc->partitions[p], sp_ledger_sweep_vouchers, now_ms, &produced,
+                            err) != 0) {
+            return -1;
+        }
     }
     if (produced == 0) return 0;
     /* Applied already: if they cannot be made durable, only a rebuild is true. */
@@ -267,7 +276,7 @@ static int sweep_expiries(tx_service *svc, sp_error *err) {
     svc->counters.expiries += produced;
     char count[24];
     text_of(count, sizeof count, (int64_t)produced);
-    sp_log_info(svc->log, "envelopes expired", "count", count, NULL);
+    sp_log_info(svc->log, "envelopes and vouchers expired", "count", count, NULL);
     return 0;
 }
 
@@ -404,7 +413,9 @@ int sp_transactions_service_run(const sp_transactions_config *config, sp_log *lo
                                      .commands_max = (size_t)config->commands_max,
                                      .partners_max = (size_t)config->passes_max,
                                      .payment_max_cents = config->payment_max_cents,
-                                     .credit_max_cents = config->credit_max_cents};
+                                     .credit_max_cents = config->credit_max_cents,
+                                     .vouchers_max = (size_t)config->vouchers_max,
+                                     .voucher_validity_days = (int)config->voucher_validity_days};
     for (int32_t p = 0; p < TX_PARTITIONS_MAX; p++) svc->partitions[p].next_offset = -1;
     int rc = start(svc, err);
     if (rc == 0) rc = run_loop(svc, stop, err);

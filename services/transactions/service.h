@@ -27,6 +27,8 @@ typedef struct sp_transactions_config {
     int64_t payment_max_cents;
     int64_t credit_max_cents;
     int64_t expiry_check_ms;
+    int64_t vouchers_max;          /* vouchers kept, per partition */
+    int64_t voucher_validity_days;
 } sp_transactions_config;
 
 /* Runs until *stop becomes non-zero (returns 0 after a clean stop) or a

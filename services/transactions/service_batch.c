@@ -46,10 +46,13 @@ static int take_reply_fields(tx_pending *p, const Solipass__Envelope *envelope, 
     return 0;
 }
 
-/* A Pay naming a partner this process has not read yet: read on first. */
+/* A command naming a partner this process has not read yet: read on first. */
 static void know_partner(tx_service *svc, const sp_ledger_command *command) {
     char code[SP_PARTNER_CODE_LEN + 1];
-    if (command->kind != SP_LEDGER_COMMAND_PAY || command->partner_code == NULL ||
+    bool names_partner = command->kind == SP_LEDGER_COMMAND_PAY ||
+                         command->kind == SP_LEDGER_COMMAND_ISSUE_VOUCHER ||
+                         command->kind == SP_LEDGER_COMMAND_REDEEM_VOUCHER;
+    if (!names_partner || command->partner_code == NULL || command->partner_code[0] == '\0' ||
         !sp_partner_code_normalize(command->partner_code, code) ||
         sp_ledger_directory_find(&svc->directory, code) != NULL) {
         return;

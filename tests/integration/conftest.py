@@ -1,6 +1,7 @@
 """conftest.py - one fresh solipass stack for the whole integration session.
 
-The stack (PostgreSQL, devbroker, projection, accounts, transactions, gateway)
+The stack (PostgreSQL, devbroker, SMTP sink, projection, accounts,
+transactions, gateway, notifications)
 is started from the build folder named by SOLIPASS_BUILD_DIR (default
 "build"; tests/run uses the sanitizer build "build-asan") in the folder named
 by SOLIPASS_VAR_DIR (default var/pytest), on free loopback ports, and stopped
@@ -28,6 +29,11 @@ SANITIZER_ENV = {
 }
 # Short enough for the tests to move past it, long enough for a test to run.
 SESSION_TTL_S = 3600
+ACTIVATION_TTL_S = 600
+# E-mail retries fast enough for a test to see an SMTP outage end (about a
+# minute of attempts before a mail is dead-lettered).
+MAIL_RETRY_ENV = {"SP_MAIL_RETRY_BASE_MS": "200", "SP_MAIL_RETRY_MAX_MS": "1000",
+                  "SP_MAIL_RETRIES_MAX": "60"}
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +44,9 @@ def stack():
         build_dir=build_dir, var_dir=var_dir, fast_pg=True, extra_env=SANITIZER_ENV,
         service_env={"gateway": {"SP_SESSION_TTL_S": str(SESSION_TTL_S),
                                  "SP_COMMAND_TIMEOUT_MS": "5000"},
-                     "transactions": {"SP_EXPIRY_CHECK_MS": "500"}},
+                     "transactions": {"SP_EXPIRY_CHECK_MS": "500"},
+                     "accounts": {"SP_ACTIVATION_TTL_S": str(ACTIVATION_TTL_S)},
+                     "notifications": MAIL_RETRY_ENV},
         quiet=False)
     try:
         the_stack.start()

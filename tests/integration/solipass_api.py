@@ -6,8 +6,11 @@ models with psql only to check what the API cannot show (dead letters,
 ledger balances, command ids)."""
 
 import datetime
+import email
+import email.policy
 import json
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -254,6 +257,42 @@ class World:
         out = self.kcat(["-Q", "-t", "%s:%d:-1" % (topic, partition)]).decode()
         # "<topic> [<partition>] offset <n>"
         return int(out.strip().rsplit(" ", 1)[1])
+
+    # --- e-mail (the stack's SMTP sink keeps each message as a file) ---------
+
+    def mails(self, to=None):
+        """Every message the SMTP sink accepted (oldest first), as dicts:
+        to (envelope recipients), subject, text, html, kind, message_id, raw."""
+        found = []
+        folder = self.stack.mail_dir
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".eml"):
+                continue
+            with open(os.path.join(folder, name), "rb") as f:
+                raw = f.read()
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            text = msg.get_body(preferencelist=("plain",))
+            html = msg.get_body(preferencelist=("html",))
+            mail = {"to": [a.lower() for a in msg.get_all("X-Sink-Rcpt", [])],
+                    "subject": str(msg["Subject"]), "kind": str(msg["X-Solipass-Kind"]),
+                    "message_id": str(msg["Message-ID"]), "from": str(msg["From"]),
+                    "text": text.get_content() if text else "",
+                    "html": html.get_content() if html else "", "raw": raw}
+            if to is None or to.lower() in mail["to"]:
+                found.append(mail)
+        return found
+
+    def wait_for_mails(self, to, count=1, timeout_s=60.0):
+        return wait_until(lambda: self.mails(to) if len(self.mails(to)) >= count else None,
+                          "%d e-mail(s) to %s" % (count, to), timeout_s=timeout_s)
+
+    @staticmethod
+    def link_token(mail, path):
+        """The token of the link to path (/activate, /reset-password) in a mail."""
+        found = re.search(r"https?://[^\s]+%s\?token=([A-Za-z0-9._-]+)" % re.escape(path),
+                          mail["text"])
+        assert found, "no %s link in: %s" % (path, mail["text"])
+        return found.group(1)
 
     def sql(self, query):
         return self.stack.psql(query)

@@ -598,6 +598,113 @@ static void test_partner_without_admin_is_completed(void **state) {
 
 /* ------------------------------------------------------------------ validation */
 
+/* ------------------------------------------------------------------ links */
+
+static sp_accounts_command link_command(const char *activation_id, const char *purpose,
+                                        const char *command_id) {
+    sp_accounts_command c = {
+        .kind = SP_ACCOUNTS_CMD_SET_PASSWORD, .actor_id = "", .command_id = command_id,
+        .name = "", .category = "", .email = "", .password_hash = HASH_B, .full_name = "",
+        .user_id = "", .activation_id = activation_id, .purpose = purpose};
+    return c;
+}
+
+static void expect_refused(fixture *f, const sp_accounts_command *c, int64_t now_ms, int status,
+                           const char *code) {
+    sp_accounts_decision d;
+    sp_error err;
+    assert_int_equal(sp_accounts_handle(&f->state, c, now_ms, &d, &err), 0);
+    assert_int_equal(d.event_count, 0);            /* a bad link writes nothing */
+    sp_accounts_outcome out;
+    sp_accounts_decision_outcome(&f->state, &d, &out);
+    assert_false(out.ok);
+    assert_int_equal(out.http_status, status);
+    assert_string_equal(out.code, code);
+}
+
+static void test_activation_link_single_use_and_expiring(void **state) {
+    fixture *f = *state;
+    sp_accounts_command c =
+        partner_command(f->backoffice_id, "act-1", "Club sans mot de passe", "Coach@Club.Example");
+    c.password_hash = "";
+    sp_accounts_decision d;
+    sp_accounts_outcome out = run(f, &c, &d);
+    assert_true(out.ok);
+    assert_int_equal(d.event_count, 3);
+    const sp_accounts_event *issued = &d.events[2];
+    assert_int_equal(issued->kind, SP_ACCOUNTS_EV_ACTIVATION_ISSUED);
+    assert_string_equal(issued->user_id, d.events[1].user_id);
+    assert_int_equal(issued->aggregate_version, 2);
+    assert_string_equal(issued->email, "coach@club.example");
+    assert_string_equal(issued->purpose, "activation");
+    assert_true(issued->expires_at_ms == NOW_MS + SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS);
+    char activation_id[SP_ID_LEN + 1];
+    snprintf(activation_id, sizeof activation_id, "%s", issued->activation_id);
+
+    sp_accounts_command wrong = link_command(activation_id, "reset", "l1");
+    expect_refused(f, &wrong, NOW_MS, 400, "invalid_token");
+    sp_accounts_command unknown = link_command("00000000-0000-4000-8000-000000000000",
+                                               "activation", "l2");
+    expect_refused(f, &unknown, NOW_MS, 400, "invalid_token");
+    sp_accounts_command set = link_command(activation_id, "activation", "l3");
+    expect_refused(f, &set, issued->expires_at_ms, 410, "token_expired");
+
+    out = run(f, &set, &d);
+    assert_true(out.ok);
+    assert_int_equal(d.event_count, 1);
+    assert_int_equal(d.events[0].kind, SP_ACCOUNTS_EV_PASSWORD_SET);
+    assert_string_equal(d.events[0].password_hash, HASH_B);
+    assert_int_equal(d.events[0].aggregate_version, 3);
+    sp_accounts_command again = link_command(activation_id, "activation", "l4");
+    expect_refused(f, &again, NOW_MS, 410, "token_used");
+
+    /* Rebuilt from the wire form, the link is still spent. */
+    sp_accounts_state rebuilt;
+    sp_error err;
+    assert_int_equal(sp_accounts_state_init(&rebuilt, &limits, &err), 0);
+    for (size_t i = 0; i < f->event_count; i++) {
+        sp_accounts_event e;
+        wire_round_trip(&f->events[i], &e);
+        bool applied = false;
+        assert_int_equal(sp_accounts_apply(&rebuilt, &e, NULL, &applied, &err), 0);
+        assert_true(applied);
+    }
+    const sp_accounts_activation *a = sp_accounts_activation_by_id(&rebuilt, activation_id);
+    assert_non_null(a);
+    assert_true(a->used);
+    sp_accounts_state_destroy(&rebuilt);
+}
+
+static void test_password_reset_request(void **state) {
+    fixture *f = *state;
+    sp_accounts_command c = {
+        .kind = SP_ACCOUNTS_CMD_REQUEST_RESET, .actor_id = "", .command_id = "r1", .name = "",
+        .category = "", .email = "nobody@example.org", .password_hash = "", .full_name = "",
+        .user_id = ""};
+    expect_refused(f, &c, NOW_MS, 404, "not_found");
+    c.command_id = "r2";
+    c.email = "BACK.office@city.example";
+    sp_accounts_decision d;
+    sp_accounts_outcome out = run(f, &c, &d);
+    assert_true(out.ok);
+    assert_int_equal(out.http_status, 202);
+    assert_int_equal(d.event_count, 1);
+    assert_int_equal(d.events[0].kind, SP_ACCOUNTS_EV_ACTIVATION_ISSUED);
+    assert_string_equal(d.events[0].purpose, "reset");
+    assert_string_equal(d.events[0].user_id, f->backoffice_id);
+    assert_string_equal(d.events[0].email, "back.office@city.example");
+    /* The same request again is its stored outcome, not a second link. */
+    out = run(f, &c, &d);
+    assert_true(out.replayed);
+    assert_int_equal(d.event_count, 0);
+    sp_accounts_command set = link_command(f->events[f->event_count - 1].activation_id,
+                                           "activation", "r3");
+    expect_refused(f, &set, NOW_MS, 400, "invalid_token");
+    set.purpose = "reset";
+    out = run(f, &set, &d);
+    assert_true(out.ok);
+}
+
 static void test_validation_helpers(void **state) {
     (void)state;
     char out[SP_ACCOUNTS_EMAIL_MAX + 1];
@@ -730,6 +837,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_version_gaps_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partner_without_admin_is_completed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codec_refuses_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_activation_link_single_use_and_expiring, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_password_reset_request, setup, teardown),
         cmocka_unit_test(test_validation_helpers),
         cmocka_unit_test(test_bounds_refuse_with_503),
     };

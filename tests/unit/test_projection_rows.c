@@ -204,6 +204,37 @@ static void test_accounts_rejection_changes_nothing(void **state) {
     assert_int_equal(f->row.param_count, 0);
 }
 
+static void test_links(void **state) {
+    fixture *f = *state;
+    Solipass__Accounts__ActivationIssued issued = SOLIPASS__ACCOUNTS__ACTIVATION_ISSUED__INIT;
+    issued.activation_id = OPERATION_ID;
+    issued.user_id = USER_ID;
+    issued.email = "coach@club.example";
+    issued.purpose = "activation";
+    issued.expires_at_ms = T_MS + 3600000;
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.ActivationIssued.v1", USER_ID, 2, &issued.base);
+    assert_int_equal(build(f), 0);
+    assert_null(f->row.sql);                       /* no read model shows a link */
+    issued.purpose = "anything";
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.ActivationIssued.v1", USER_ID, 2, &issued.base);
+    assert_poison(f, "invalid_event", "purpose");
+
+    Solipass__Accounts__PasswordSet set = SOLIPASS__ACCOUNTS__PASSWORD_SET__INIT;
+    set.user_id = USER_ID;
+    set.activation_id = OPERATION_ID;
+    set.password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA";
+    set.purpose = "reset";
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PasswordSet.v1", USER_ID, 3, &set.base);
+    assert_int_equal(build(f), 0);
+    assert_non_null(strstr(f->row.sql, "UPDATE users SET password_hash"));
+    assert_int_equal(f->row.param_count, 2);
+    assert_param(f, 1, USER_ID);
+    assert_param(f, 2, set.password_hash);
+    set.password_hash = "";
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PasswordSet.v1", USER_ID, 3, &set.base);
+    assert_poison(f, "invalid_event", "password_hash");
+}
+
 /* ------------------------------------------------------------ ledger events */
 
 static void test_pass_opened(void **state) {
@@ -555,6 +586,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_user_registered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accounts_rejection_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_links, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pass_opened, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pass_credited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payment_accepted, setup, teardown),

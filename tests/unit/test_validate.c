@@ -335,6 +335,50 @@ static void test_partner_body(void **state) {
     expect_error(&err, 400, "invalid_email", "admin_email");
 }
 
+/* Without admin_password (absent or null) the administrator gets a link. */
+static void test_partner_without_password(void **state) {
+    (void)state;
+    sp_gw_partner_req req;
+    sp_error err;
+    const char *body = "{\"name\": \"Club\", \"category\": \"sport\", \"admin_email\": "
+                       "\"c@club.fr\", \"admin_full_name\": \"L\"}";
+    assert_int_equal(partner(body, &req, &err), 0);
+    assert_string_equal(req.admin_password, "");
+    body = "{\"name\": \"Club\", \"category\": \"sport\", \"admin_email\": \"c@club.fr\", "
+           "\"admin_password\": null, \"admin_full_name\": \"L\"}";
+    assert_int_equal(partner(body, &req, &err), 0);
+    assert_string_equal(req.admin_password, "");
+}
+
+static void test_link_bodies(void **state) {
+    (void)state;
+    sp_gw_set_password_req set;
+    sp_gw_reset_request_req reset;
+    sp_error err;
+    const char *body = "{\"token\": \"abc.def\", \"password\": \"0123456789\"}";
+    assert_int_equal(sp_gw_parse_set_password(body, strlen(body), &set, &err), 0);
+    assert_string_equal(set.token, "abc.def");
+    assert_string_equal(set.password, "0123456789");
+    body = "{\"token\": \"abc.def\", \"password\": \"short\"}";
+    assert_int_equal(sp_gw_parse_set_password(body, strlen(body), &set, &err), -1);
+    expect_error(&err, 400, "invalid_value", "password");
+    body = "{\"password\": \"0123456789\"}";
+    assert_int_equal(sp_gw_parse_set_password(body, strlen(body), &set, &err), -1);
+    expect_error(&err, 400, "missing_field", "token");
+    body = "{\"email\": \"Coach@Club.fr\"}";
+    assert_int_equal(sp_gw_parse_reset_request(body, strlen(body), &reset, &err), 0);
+    assert_string_equal(reset.email, "coach@club.fr");
+    body = "{\"email\": \"coach\"}";
+    assert_int_equal(sp_gw_parse_reset_request(body, strlen(body), &reset, &err), -1);
+    expect_error(&err, 400, "invalid_email", "email");
+    sp_gw_route_match match;
+    assert_int_equal(sp_gw_route_find("POST", "/api/v1/auth/password-reset/confirm", &match,
+                                      &err), 0);
+    assert_int_equal(match.route, SP_GW_ROUTE_RESET_CONFIRM);
+    assert_int_equal(sp_gw_route_find("GET", "/api/v1/auth/activate", &match, &err), -1);
+    expect_error(&err, 405, "method_not_allowed", "");
+}
+
 static void test_password_too_long(void **state) {
     (void)state;
     char body[1024];
@@ -608,6 +652,8 @@ int main(void) {
         cmocka_unit_test(test_login),
         cmocka_unit_test(test_emails),
         cmocka_unit_test(test_partner_body),
+        cmocka_unit_test(test_partner_without_password),
+        cmocka_unit_test(test_link_bodies),
         cmocka_unit_test(test_password_too_long),
         cmocka_unit_test(test_beneficiary_ok),
         cmocka_unit_test(test_beneficiary_refused),

@@ -1,0 +1,325 @@
+/* notify_mail.c - the French e-mails, their MIME form, the retry schedule
+ * (see notify_mail.h). Pure: no I/O, no clock. */
+#include "notify_mail.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sodium.h>
+#include "sp_clock.h"
+#include "sp_money.h"
+
+#define B64_LINE_BYTES 57            /* 57 bytes give a 76-character base64 line */
+#define ENCODED_WORD_BYTES 39        /* text per RFC 2047 word: 52 base64 chars, a line < 78 */
+#define SERVICE_NAME "Pass solidarité"
+
+typedef struct writer {
+    char *buf;
+    size_t size;
+    size_t len;
+    bool overflow;
+} writer;
+
+static void put_n(writer *w, const char *s, size_t n) {
+    if (w->overflow || w->len + n + 1 > w->size) {
+        w->overflow = true;
+        return;
+    }
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+static void put(writer *w, const char *s) { put_n(w, s, strlen(s)); }
+
+static void putf(writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(writer *w, const char *fmt, ...) {
+    if (w->overflow) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(w->buf + w->len, w->size - w->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= w->size - w->len) {
+        w->overflow = true;
+        w->buf[w->len] = '\0';
+        return;
+    }
+    w->len += (size_t)n;
+}
+
+static void put_html(writer *w, const char *text) {
+    for (const char *p = text; *p != '\0' && !w->overflow; p++) {
+        switch (*p) {
+        case '&': put(w, "&amp;"); break;
+        case '<': put(w, "&lt;"); break;
+        case '>': put(w, "&gt;"); break;
+        case '"': put(w, "&quot;"); break;
+        case '\'': put(w, "&#39;"); break;
+        default: put_n(w, p, 1);
+        }
+    }
+}
+
+static void put_base64_lines(writer *w, const char *data, size_t len) {
+    char line[sodium_base64_ENCODED_LEN(B64_LINE_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+    for (size_t at = 0; at < len && !w->overflow; at += B64_LINE_BYTES) {
+        size_t n = len - at < B64_LINE_BYTES ? len - at : B64_LINE_BYTES;
+        sodium_bin2base64(line, sizeof line, (const unsigned char *)data + at, n,
+                          sodium_base64_VARIANT_ORIGINAL);
+        put(w, line);
+        put(w, "\r\n");
+    }
+}
+
+static bool plain_ascii(const char *text) {
+    for (const char *p = text; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) return false;
+    }
+    return strstr(text, "=?") == NULL;
+}
+
+/* RFC 2047 encoded words, folded, each cut on a UTF-8 character boundary. */
+static void put_header_text(writer *w, const char *text) {
+    if (plain_ascii(text)) {
+        put(w, text);
+        return;
+    }
+    size_t len = strlen(text);
+    char word[sodium_base64_ENCODED_LEN(ENCODED_WORD_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+    for (size_t at = 0; at < len && !w->overflow;) {
+        size_t n = len - at < ENCODED_WORD_BYTES ? len - at : ENCODED_WORD_BYTES;
+        while (n > 1 && at + n < len && ((unsigned char)text[at + n] & 0xC0) == 0x80) n--;
+        sodium_bin2base64(word, sizeof word, (const unsigned char *)text + at, n,
+                          sodium_base64_VARIANT_ORIGINAL);
+        putf(w, "%s=?UTF-8?B?%s?=", at > 0 ? "\r\n " : "", word);
+        at += n;
+    }
+}
+
+/* ------------------------------------------------------------------ values */
+
+const char *sp_notify_kind_name(sp_notify_kind kind) {
+    switch (kind) {
+    case SP_NOTIFY_ACTIVATION: return "activation";
+    case SP_NOTIFY_PASSWORD_RESET: return "password_reset";
+    case SP_NOTIFY_PAYMENT_RECEIVED: return "payment_received";
+    }
+    return "";
+}
+
+sp_notify_kind sp_notify_kind_parse(const char *name) {
+    static const sp_notify_kind kinds[] = {SP_NOTIFY_ACTIVATION, SP_NOTIFY_PASSWORD_RESET,
+                                           SP_NOTIFY_PAYMENT_RECEIVED};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (name != NULL && strcmp(name, sp_notify_kind_name(kinds[i])) == 0) return kinds[i];
+    }
+    return 0;
+}
+
+bool sp_notify_address_valid(const char *address) {
+    size_t len = strlen(address);
+    if (len < 3 || len > SP_NOTIFY_ADDRESS_MAX) return false;
+    const char *at = strchr(address, '@');
+    if (at == NULL || at == address || at[1] == '\0' || strchr(at + 1, '@') != NULL) return false;
+    for (const char *p = address; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= 0x20 || c >= 0x7f || strchr("<>\",;", c) != NULL) return false;
+    }
+    return true;
+}
+
+static void utc_parts(int64_t utc_ms, struct tm *tm) {
+    int64_t seconds = utc_ms / 1000 - (utc_ms % 1000 < 0 ? 1 : 0);
+    time_t t = (time_t)seconds;
+    gmtime_r(&t, tm);
+}
+
+void sp_notify_paris_time(int64_t utc_ms, char out[SP_NOTIFY_PARIS_TIME_MAX]) {
+    struct tm tm;
+    utc_parts(utc_ms + sp_paris_utc_offset_ms(utc_ms), &tm);
+    snprintf(out, SP_NOTIFY_PARIS_TIME_MAX, "%02d/%02d/%04d à %02d:%02d", tm.tm_mday,
+             tm.tm_mon + 1, tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+}
+
+static void rfc5322_date(int64_t utc_ms, char out[64]) {
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+    utc_parts(utc_ms, &tm);
+    snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
+             tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+             tm.tm_sec);
+}
+
+int64_t sp_notify_backoff_ms(int64_t attempts, int64_t base_ms, int64_t max_ms) {
+    assert(attempts >= 1 && base_ms > 0 && max_ms >= base_ms);
+    int64_t delay_ms = base_ms;
+    for (int64_t i = 1; i < attempts && delay_ms < max_ms; i++) delay_ms *= 2;
+    return delay_ms < max_ms ? delay_ms : max_ms;
+}
+
+bool sp_notify_smtp_permanent(long smtp_code) {
+    return smtp_code >= 500 && smtp_code <= 599 && smtp_code != 530 && smtp_code != 535;
+}
+
+/* ------------------------------------------------------------------ templates */
+
+static const char *subject_of(const sp_notify_mail *m, char *buf, size_t size) {
+    char amount[SP_MONEY_FORMAT_MAX];
+    switch (m->kind) {
+    case SP_NOTIFY_ACTIVATION: return "Activez votre compte partenaire du " SERVICE_NAME;
+    case SP_NOTIFY_PASSWORD_RESET: return "Nouveau mot de passe pour le " SERVICE_NAME;
+    case SP_NOTIFY_PAYMENT_RECEIVED:
+        sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+        snprintf(buf, size, "Paiement reçu : %s (%s)", amount, m->partner_name);
+        return buf;
+    }
+    return SERVICE_NAME;
+}
+
+static void text_link(const sp_notify_mail *m, writer *w) {
+    char until[SP_NOTIFY_PARIS_TIME_MAX];
+    sp_notify_paris_time(m->expires_at_ms, until);
+    put(w, "Bonjour,\r\n\r\n");
+    if (m->kind == SP_NOTIFY_ACTIVATION) {
+        put(w, "Un compte d'administrateur vous a été ouvert dans l'espace partenaire du "
+               SERVICE_NAME ".\r\nPour l'activer, choisissez votre mot de passe en suivant ce "
+               "lien :\r\n\r\n");
+    } else {
+        putf(w, "Un nouveau mot de passe a été demandé pour votre compte (%s).\r\nPour le "
+                "choisir, suivez ce lien :\r\n\r\n", m->to_address);
+    }
+    putf(w, "%s\r\n\r\nCe lien ne sert qu'une fois et expire le %s (heure de Paris).\r\n",
+         m->link, until);
+    if (m->kind == SP_NOTIFY_ACTIVATION) {
+        putf(w, "Ensuite, connectez-vous avec votre adresse e-mail (%s) et ce mot de passe."
+                "\r\n\r\nSi vous n'attendiez pas ce message, ignorez-le.\r\n", m->to_address);
+    } else {
+        put(w, "\r\nSi vous n'avez rien demandé, ignorez ce message : votre mot de passe "
+               "actuel reste valable.\r\n");
+    }
+    put(w, "\r\n-- \r\n" SERVICE_NAME "\r\n");
+}
+
+static void html_link(const sp_notify_mail *m, writer *w) {
+    char until[SP_NOTIFY_PARIS_TIME_MAX];
+    sp_notify_paris_time(m->expires_at_ms, until);
+    bool activation = m->kind == SP_NOTIFY_ACTIVATION;
+    put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+           "<p>Bonjour,</p>\r\n<p>");
+    if (activation) {
+        put(w, "Un compte d'administrateur vous a été ouvert dans l'espace partenaire du "
+               SERVICE_NAME ".");
+    } else {
+        put(w, "Un nouveau mot de passe a été demandé pour votre compte (");
+        put_html(w, m->to_address);
+        put(w, ").");
+    }
+    put(w, "</p>\r\n<p><a href=\"");
+    put_html(w, m->link);
+    put(w, activation ? "\">Activer mon compte</a></p>\r\n" : "\">Choisir un mot de passe</a></p>\r\n");
+    putf(w, "<p>Ce lien ne sert qu'une fois et expire le %s (heure de Paris).</p>\r\n", until);
+    put(w, "<p>Si vous n'attendiez pas ce message, ignorez-le.</p>\r\n<p>-- <br>" SERVICE_NAME
+           "</p>\r\n</body></html>\r\n");
+}
+
+static void text_payment(const sp_notify_mail *m, writer *w) {
+    char amount[SP_MONEY_FORMAT_MAX], owed[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
+    sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+    sp_money_format_eur(m->owed_cents, owed, sizeof owed);
+    sp_notify_paris_time(m->occurred_at_ms, when);
+    putf(w, "Bonjour,\r\n\r\n%s a reçu un paiement par " SERVICE_NAME ".\r\n\r\n"
+            "  Montant :      %s\r\n  Date :         %s\r\n  Bénéficiaire : pass n° …%s\r\n"
+            "  Opération :    %s\r\n\r\n"
+            "Montant que la ville vous doit à ce jour : %s.\r\n"
+            "L'opération est visible dans votre espace partenaire.\r\n\r\n-- \r\n"
+            SERVICE_NAME "\r\n",
+         m->partner_name, amount, when, m->pass_ref, m->operation_id, owed);
+}
+
+static void html_payment(const sp_notify_mail *m, writer *w) {
+    char amount[SP_MONEY_FORMAT_MAX], owed[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
+    sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+    sp_money_format_eur(m->owed_cents, owed, sizeof owed);
+    sp_notify_paris_time(m->occurred_at_ms, when);
+    put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+           "<p>Bonjour,</p>\r\n<p>");
+    put_html(w, m->partner_name);
+    put(w, " a reçu un paiement par " SERVICE_NAME ".</p>\r\n<table>\r\n");
+    putf(w, "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+            "<tr><th align=\"left\">Date</th><td>%s</td></tr>\r\n"
+            "<tr><th align=\"left\">Bénéficiaire</th><td>pass n° …%s</td></tr>\r\n"
+            "<tr><th align=\"left\">Opération</th><td>%s</td></tr>\r\n</table>\r\n"
+            "<p>Montant que la ville vous doit à ce jour : <strong>%s</strong>.</p>\r\n"
+            "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
+         amount, when, m->pass_ref, m->operation_id, owed);
+}
+
+/* ------------------------------------------------------------------ message */
+
+static bool mail_valid(const sp_notify_mail *m) {
+    if (!sp_notify_address_valid(m->from_address) || !sp_notify_address_valid(m->to_address))
+        return false;
+    if (m->kind == SP_NOTIFY_PAYMENT_RECEIVED)
+        return m->partner_name != NULL && m->pass_ref != NULL && m->operation_id != NULL &&
+               strlen(m->pass_ref) == SP_NOTIFY_PASS_REF_LEN && plain_ascii(m->operation_id);
+    return m->link != NULL && plain_ascii(m->link) && strlen(m->link) <= SP_NOTIFY_LINK_MAX;
+}
+
+static void put_headers(const sp_notify_mail *m, writer *w) {
+    char date[64], subject_buf[512];
+    rfc5322_date(m->date_ms, date);
+    put(w, "From: ");
+    put_header_text(w, m->from_name != NULL && m->from_name[0] != '\0' ? m->from_name
+                                                                      : SERVICE_NAME);
+    putf(w, " <%s>\r\nTo: <%s>\r\nSubject: ", m->from_address, m->to_address);
+    put_header_text(w, subject_of(m, subject_buf, sizeof subject_buf));
+    putf(w, "\r\nDate: %s\r\nMessage-ID: <%s@solipass>\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: multipart/alternative;\r\n boundary=\"sp-%s\"\r\n"
+            "X-Solipass-Kind: %s\r\n\r\n",
+         date, m->event_id, m->event_id, sp_notify_kind_name(m->kind));
+}
+
+static void put_part(writer *w, const char *event_id, const char *type, const char *body,
+                     size_t len) {
+    putf(w, "--sp-%s\r\nContent-Type: %s; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n", event_id, type);
+    put_base64_lines(w, body, len);
+}
+
+int sp_notify_render(const sp_notify_mail *m, char *out, size_t out_size, size_t *out_len,
+                     sp_error *err) {
+    assert(m != NULL && out != NULL && out_size > 0 && out_len != NULL && m->event_id != NULL);
+    *out_len = 0;
+    out[0] = '\0';
+    if (sp_notify_kind_name(m->kind)[0] == '\0' || !mail_valid(m) || !plain_ascii(m->event_id))
+        return sp_error_set(err, 400, "invalid_mail", "", "a %s e-mail with an invalid address "
+                            "or field", sp_notify_kind_name(m->kind));
+    char text_buf[SP_NOTIFY_BODY_BYTES_MAX], html_buf[SP_NOTIFY_BODY_BYTES_MAX];
+    writer text = {.buf = text_buf, .size = sizeof text_buf};
+    writer html = {.buf = html_buf, .size = sizeof html_buf};
+    if (m->kind == SP_NOTIFY_PAYMENT_RECEIVED) {
+        text_payment(m, &text);
+        html_payment(m, &html);
+    } else {
+        text_link(m, &text);
+        html_link(m, &html);
+    }
+    writer w = {.buf = out, .size = out_size};
+    put_headers(m, &w);
+    put(&w, "This is a MIME message.\r\n\r\n");
+    put_part(&w, m->event_id, "text/plain", text.buf, text.len);
+    put_part(&w, m->event_id, "text/html", html.buf, html.len);
+    putf(&w, "--sp-%s--\r\n", m->event_id);
+    if (text.overflow || html.overflow || w.overflow) {
+        out[0] = '\0';
+        return sp_error_set(err, 500, "too_large", "", "the %s e-mail exceeds its buffer",
+                            sp_notify_kind_name(m->kind));
+    }
+    *out_len = w.len;
+    return 0;
+}

@@ -1,0 +1,77 @@
+/* notify_mail.h - the pure half of the notifications service: the French
+ * e-mail of each kind (plain text and HTML, as one MIME message ready for
+ * SMTP), the retry schedule, and which SMTP replies are final.
+ *
+ * No I/O, no clock: every instant is given. Messages are written into the
+ * caller's buffer with CRLF line ends; both bodies are base64 (lines of 76)
+ * so that no line is too long for any server, and every header that may
+ * hold non-ASCII text is an RFC 2047 encoded word.
+ *
+ * Memory: sp_notify_mail borrows every string; nothing is allocated. */
+#ifndef SP_NOTIFY_MAIL_H
+#define SP_NOTIFY_MAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "sp_error.h"
+
+#define SP_NOTIFY_MESSAGE_BYTES_MAX (64 * 1024)
+#define SP_NOTIFY_BODY_BYTES_MAX (12 * 1024)        /* one part before base64 */
+#define SP_NOTIFY_ADDRESS_MAX 254
+#define SP_NOTIFY_LINK_MAX 1024
+#define SP_NOTIFY_PARIS_TIME_MAX 40                  /* "27/11/2026 à 11:40" */
+#define SP_NOTIFY_PASS_REF_LEN 4                     /* what a partner sees of a pass id */
+
+typedef enum {
+    SP_NOTIFY_ACTIVATION = 1,
+    SP_NOTIFY_PASSWORD_RESET,
+    SP_NOTIFY_PAYMENT_RECEIVED,
+} sp_notify_kind;
+
+/* "activation" | "password_reset" | "payment_received" (the table's kind column). */
+const char *sp_notify_kind_name(sp_notify_kind kind);
+/* 0 when name is not a kind. */
+sp_notify_kind sp_notify_kind_parse(const char *name);
+
+typedef struct sp_notify_mail {
+    sp_notify_kind kind;
+    const char *event_id;          /* Message-ID and MIME boundary: a canonical id */
+    const char *from_address;      /* bare address */
+    const char *from_name;         /* display name, UTF-8 */
+    const char *to_address;        /* bare address */
+    int64_t date_ms;               /* the Date header */
+    /* activation, password reset */
+    const char *link;              /* the whole URL */
+    int64_t expires_at_ms;
+    /* payment received */
+    const char *partner_name;
+    int64_t amount_cents;
+    int64_t occurred_at_ms;
+    const char *pass_ref;          /* SP_NOTIFY_PASS_REF_LEN characters */
+    const char *operation_id;
+    int64_t owed_cents;            /* what the city owes the partner now */
+} sp_notify_mail;
+
+/* The whole message (headers and body) into out. 400 "invalid_mail" when
+ * an address holds a character that could break a header, 500 "too_large"
+ * when out is too small. *out_len excludes the NUL. */
+int sp_notify_render(const sp_notify_mail *mail, char *out, size_t out_size, size_t *out_len,
+                     sp_error *err);
+
+/* An address a header can carry: 3..254 bytes of printable ASCII without
+ * spaces, '<', '>', '"', ',' or ';', one '@' that is neither first nor last. */
+bool sp_notify_address_valid(const char *address);
+
+/* "27/11/2026 à 11:40", Europe/Paris. */
+void sp_notify_paris_time(int64_t utc_ms, char out[SP_NOTIFY_PARIS_TIME_MAX]);
+
+/* The delay before attempt number attempts + 1, after `attempts` failed
+ * ones (>= 1): base_ms doubled each time, at most max_ms. */
+int64_t sp_notify_backoff_ms(int64_t attempts, int64_t base_ms, int64_t max_ms);
+
+/* A reply of the SMTP server that retrying cannot change: 5xx, except the
+ * authentication ones (530, 535), which a corrected configuration fixes. */
+bool sp_notify_smtp_permanent(long smtp_code);
+
+#endif

@@ -1,0 +1,157 @@
+/* test_notify_mail.c - the e-mails as a recipient reads them: headers, the
+ * French text and HTML of each kind (decoded from base64), what a partner
+ * may see of a beneficiary, refused header injection, and the retry
+ * schedule. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "notifications/notify_mail.h"
+
+#define NOW_MS INT64_C(1795766400000)          /* 2026-11-27T08:00:00.000Z = 09:00 in Paris */
+#define EVENT_ID "5b0f7c1e-2d3a-4e5f-8a9b-0c1d2e3f4a5b"
+#define BUF_MAX SP_NOTIFY_MESSAGE_BYTES_MAX
+
+static char message[BUF_MAX];
+
+/* The decoded body of the part of that content type. */
+static void part_of(const char *msg, const char *type, char *out, size_t out_size) {
+    char marker[64];
+    snprintf(marker, sizeof marker, "Content-Type: %s; charset=utf-8", type);
+    const char *start = strstr(msg, marker);
+    assert_non_null(start);
+    start = strstr(start, "\r\n\r\n");
+    assert_non_null(start);
+    start += 4;
+    const char *end = strstr(start, "\r\n--sp-");
+    assert_non_null(end);
+    char b64[BUF_MAX];
+    size_t n = 0;
+    for (const char *p = start; p < end; p++) {
+        if (*p != '\r' && *p != '\n') b64[n++] = *p;
+    }
+    size_t len = 0;
+    assert_int_equal(sodium_base642bin((unsigned char *)out, out_size - 1, b64, n, NULL, &len,
+                                       NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+    out[len] = '\0';
+}
+
+static sp_notify_mail link_mail(sp_notify_kind kind) {
+    sp_notify_mail m = {.kind = kind, .event_id = EVENT_ID,
+                        .from_address = "pass@ville.example", .from_name = "Pass solidarité",
+                        .to_address = "coach@club.example", .date_ms = NOW_MS,
+                        .link = "https://pass.ville.example/activate?token=abc.def",
+                        .expires_at_ms = NOW_MS + 3 * 24 * 3600 * INT64_C(1000)};
+    return m;
+}
+
+static void test_activation_mail(void **state) {
+    (void)state;
+    sp_notify_mail m = link_mail(SP_NOTIFY_ACTIVATION);
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), 0);
+    assert_int_equal(strlen(message), len);
+    assert_non_null(strstr(message, "To: <coach@club.example>\r\n"));
+    assert_non_null(strstr(message, "Message-ID: <" EVENT_ID "@solipass>\r\n"));
+    assert_non_null(strstr(message, "Date: Fri, 27 Nov 2026 08:00:00 +0000\r\n"));
+    assert_non_null(strstr(message, "Subject: =?UTF-8?B?"));
+    char text[SP_NOTIFY_BODY_BYTES_MAX], html[SP_NOTIFY_BODY_BYTES_MAX];
+    part_of(message, "text/plain", text, sizeof text);
+    part_of(message, "text/html", html, sizeof html);
+    assert_non_null(strstr(text, "Bonjour,"));
+    assert_non_null(strstr(text, "\r\nhttps://pass.ville.example/activate?token=abc.def\r\n"));
+    assert_non_null(strstr(text, "expire le 30/11/2026 à 09:00"));
+    assert_non_null(strstr(text, "coach@club.example"));
+    assert_non_null(strstr(html, "<a href=\"https://pass.ville.example/activate?token=abc.def\">"));
+    /* every line fits any SMTP server */
+    for (const char *line = message; *line != '\0';) {
+        const char *eol = strstr(line, "\r\n");
+        assert_non_null(eol);
+        assert_true(eol - line <= 78);
+        line = eol + 2;
+    }
+}
+
+static void test_payment_mail_shows_no_beneficiary(void **state) {
+    (void)state;
+    sp_notify_mail m = {.kind = SP_NOTIFY_PAYMENT_RECEIVED, .event_id = EVENT_ID,
+                        .from_address = "pass@ville.example", .from_name = "",
+                        .to_address = "coach@club.example", .date_ms = NOW_MS,
+                        .partner_name = "Club <Foot> & Co", .amount_cents = 2500,
+                        .occurred_at_ms = NOW_MS, .pass_ref = "154d",
+                        .operation_id = "6d929103-f39c-4cf2-85ee-7a397f088cf4",
+                        .owed_cents = 12550};
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), 0);
+    char text[SP_NOTIFY_BODY_BYTES_MAX], html[SP_NOTIFY_BODY_BYTES_MAX];
+    part_of(message, "text/plain", text, sizeof text);
+    part_of(message, "text/html", html, sizeof html);
+    assert_non_null(strstr(text, "Club <Foot> & Co a reçu un paiement"));
+    assert_non_null(strstr(text, "25,00 €"));
+    assert_non_null(strstr(text, "27/11/2026 à 09:00"));
+    assert_non_null(strstr(text, "pass n° …154d"));
+    assert_non_null(strstr(text, "125,50 €"));
+    assert_non_null(strstr(html, "Club &lt;Foot&gt; &amp; Co"));
+    assert_null(strstr(html, "<Foot>"));
+}
+
+static void test_header_injection_refused(void **state) {
+    (void)state;
+    sp_notify_mail m = link_mail(SP_NOTIFY_PASSWORD_RESET);
+    m.to_address = "a@b.example\r\nBcc: victim@example.org";
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
+    assert_string_equal(err.code, "invalid_mail");
+    m = link_mail(SP_NOTIFY_PASSWORD_RESET);
+    m.link = "https://x.example/\r\nX-Evil: 1";
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
+    assert_false(sp_notify_address_valid("<a@b.example>"));
+    assert_false(sp_notify_address_valid("ab.example"));
+    assert_true(sp_notify_address_valid("a.b+c@d.example"));
+}
+
+static void test_too_small_buffer(void **state) {
+    (void)state;
+    sp_notify_mail m = link_mail(SP_NOTIFY_ACTIVATION);
+    char small[256];
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_notify_render(&m, small, sizeof small, &len, &err), -1);
+    assert_string_equal(err.code, "too_large");
+    assert_int_equal(len, 0);
+}
+
+static void test_retry_schedule_and_final_replies(void **state) {
+    (void)state;
+    assert_int_equal(sp_notify_backoff_ms(1, 2000, 600000), 2000);
+    assert_int_equal(sp_notify_backoff_ms(2, 2000, 600000), 4000);
+    assert_int_equal(sp_notify_backoff_ms(5, 2000, 600000), 32000);
+    assert_int_equal(sp_notify_backoff_ms(40, 2000, 600000), 600000);
+    assert_true(sp_notify_smtp_permanent(550));
+    assert_true(sp_notify_smtp_permanent(554));
+    assert_false(sp_notify_smtp_permanent(535));
+    assert_false(sp_notify_smtp_permanent(451));
+    assert_false(sp_notify_smtp_permanent(0));
+    assert_int_equal(sp_notify_kind_parse("payment_received"), SP_NOTIFY_PAYMENT_RECEIVED);
+    assert_int_equal(sp_notify_kind_parse("nope"), 0);
+}
+
+int main(void) {
+    if (sodium_init() < 0) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_activation_mail),
+        cmocka_unit_test(test_payment_mail_shows_no_beneficiary),
+        cmocka_unit_test(test_header_injection_refused),
+        cmocka_unit_test(test_too_small_buffer),
+        cmocka_unit_test(test_retry_schedule_and_final_replies),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
