@@ -41,6 +41,9 @@ def parse_args():
     parser.add_argument("--partners", type=int, default=4)
     parser.add_argument("--anchor-clients", type=int, default=8)
     parser.add_argument("--build-dir", default="build")
+    parser.add_argument("--with-notifications", action="store_true",
+                        help="also run the notifications service (a mail per payment); off by "
+                             "default so that the figure is the payment path alone, like the anchor")
     return parser.parse_args()
 
 
@@ -127,7 +130,8 @@ def main():
     args = parse_args()
     stack = stack_module.Stack(
         build_dir=args.build_dir, var_dir=os.path.join(REPO, "var", "bench"),
-        service_env={"gateway": {"SP_HTTP_THREADS": str(min(1024, max(16, args.connections * 2)))}}, quiet=False)
+        service_env={"gateway": {"SP_HTTP_THREADS": str(min(1024, max(16, args.connections * 2)))}},
+        notifications=args.with_notifications, quiet=False)
     stack.start()
     try:
         started = time.monotonic()
