@@ -103,12 +103,19 @@ static int result_error(PGconn *conn, PGresult *res, sp_error *err) {
                         sqlstate ? sqlstate : "?????", text);
 }
 
+static int take_result(PGconn *conn, PGresult *res, PGresult **out, sp_error *err);
+
 int sp_pg_exec(PGconn *conn, const char *sql, int param_count, const char *const *params,
                PGresult **out, sp_error *err) {
     assert(conn != NULL && sql != NULL);
     assert(param_count >= 0 && (params != NULL || param_count == 0));
     if (out != NULL) *out = NULL;
-    PGresult *res = PQexecParams(conn, sql, param_count, NULL, params, NULL, NULL, 0);
+    return take_result(conn, PQexecParams(conn, sql, param_count, NULL, params, NULL, NULL, 0),
+                       out, err);
+}
+
+/* The result of a statement run either way, checked the same way. */
+static int take_result(PGconn *conn, PGresult *res, PGresult **out, sp_error *err) {
     ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (res == NULL || (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)) {
         int rc = result_error(conn, res, err);
@@ -121,6 +128,21 @@ int sp_pg_exec(PGconn *conn, const char *sql, int param_count, const char *const
         PQclear(res);
     }
     return 0;
+}
+
+int sp_pg_prepare(PGconn *conn, const char *name, const char *sql, int param_count,
+                  sp_error *err) {
+    assert(conn != NULL && name != NULL && sql != NULL && param_count >= 0);
+    return take_result(conn, PQprepare(conn, name, sql, param_count, NULL), NULL, err);
+}
+
+int sp_pg_exec_prepared(PGconn *conn, const char *name, int param_count,
+                        const char *const *params, PGresult **out, sp_error *err) {
+    assert(conn != NULL && name != NULL);
+    assert(param_count >= 0 && (params != NULL || param_count == 0));
+    if (out != NULL) *out = NULL;
+    return take_result(conn, PQexecPrepared(conn, name, param_count, params, NULL, NULL, 0), out,
+                       err);
 }
 
 int sp_pg_command(PGconn *conn, const char *sql, sp_error *err) {

@@ -13,11 +13,28 @@
  * request fails fast and the next one tries again. */
 #define SP_GW_PGPOOL_RECONNECT_WAIT_MS 0
 
-typedef struct pool_slot {
+/* Statements prepared on one connection, by their text: the gateway's
+ * statements are a fixed set, so each is parsed and planned once per
+ * connection instead of once per request. Past the bound (statements built
+ * from filters, say), a statement simply runs unprepared. */
+#define SP_GW_PG_PREPARED_MAX 64
+#define SP_GW_PG_PREPARED_NAME_MAX 32
+
+typedef struct prepared_statement {
+    uint64_t hash;     /* FNV-1a of the text, to skip most comparisons */
+    char *sql;         /* owned copy of the text */
+} prepared_statement;
+
+typedef struct pool_slot pool_slot;
+static void forget_prepared(pool_slot *slot);
+
+struct pool_slot {
     PGconn *conn;      /* NULL: to be opened by the next borrower */
     bool busy;
     uint64_t epoch;    /* the pool's epoch when conn was opened */
-} pool_slot;
+    prepared_statement prepared[SP_GW_PG_PREPARED_MAX];   /* on conn */
+    size_t prepared_count;
+};
 
 struct sp_gw_pgpool {
     const char *dsn;   /* borrowed from the configuration */
@@ -76,7 +93,10 @@ sp_gw_pgpool *sp_gw_pgpool_new(const char *dsn, size_t size, int connect_wait_ms
 void sp_gw_pgpool_free(sp_gw_pgpool *pool) {
     if (pool == NULL) return;
     assert(pool->busy_count == 0);
-    for (size_t i = 0; i < pool->size; i++) PQfinish(pool->slots[i].conn);
+    for (size_t i = 0; i < pool->size; i++) {
+        PQfinish(pool->slots[i].conn);
+        forget_prepared(&pool->slots[i]);
+    }
     pthread_cond_destroy(&pool->freed);
     pthread_mutex_destroy(&pool->mutex);
     free(pool->slots);
@@ -92,6 +112,51 @@ static pool_slot *free_slot(sp_gw_pgpool *pool) {
         if (unopened == NULL) unopened = &pool->slots[i];
     }
     return unopened;
+}
+
+/* Forget what was prepared on a connection being closed or replaced. */
+static void forget_prepared(pool_slot *slot) {
+    for (size_t i = 0; i < slot->prepared_count; i++) free(slot->prepared[i].sql);
+    slot->prepared_count = 0;
+}
+
+static uint64_t text_hash(const char *text) {
+    uint64_t hash = UINT64_C(14695981039346656037);
+    for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
+        hash = (hash ^ *c) * UINT64_C(1099511628211);
+    }
+    return hash;
+}
+
+/* The index of sql's prepared statement on the slot's connection, preparing
+ * it first if needed; -1 when it is to run unprepared. */
+static int prepared_index(pool_slot *slot, const char *sql, int param_count) {
+    uint64_t hash = text_hash(sql);
+    for (size_t i = 0; i < slot->prepared_count; i++) {
+        if (slot->prepared[i].hash == hash && strcmp(slot->prepared[i].sql, sql) == 0) return (int)i;
+    }
+    if (slot->prepared_count == SP_GW_PG_PREPARED_MAX) return -1;
+    char *copy = strdup(sql);
+    if (copy == NULL) return -1;
+    char name[SP_GW_PG_PREPARED_NAME_MAX];
+    snprintf(name, sizeof name, "sp_gw_%zu", slot->prepared_count);
+    sp_error ignored;
+    /* A statement that cannot be prepared runs unprepared and reports its error then. */
+    if (sp_pg_prepare(slot->conn, name, sql, param_count, &ignored) != 0) {
+        free(copy);
+        return -1;
+    }
+    slot->prepared[slot->prepared_count] = (prepared_statement){.hash = hash, .sql = copy};
+    return (int)slot->prepared_count++;
+}
+
+static int exec_on_slot(pool_slot *slot, const char *sql, int param_count,
+                        const char *const *params, PGresult **out, sp_error *err) {
+    int index = prepared_index(slot, sql, param_count);
+    if (index < 0) return sp_pg_exec(slot->conn, sql, param_count, params, out, err);
+    char name[SP_GW_PG_PREPARED_NAME_MAX];
+    snprintf(name, sizeof name, "sp_gw_%d", index);
+    return sp_pg_exec_prepared(slot->conn, name, param_count, params, out, err);
 }
 
 static void give_back(sp_gw_pgpool *pool, pool_slot *slot) {
@@ -127,6 +192,7 @@ int sp_gw_pgpool_acquire(sp_gw_pgpool *pool, int wait_ms, sp_gw_pg_lease *lease,
     /* The slot is ours now: its connection is changed outside the mutex. */
     if (slot->conn == NULL || PQstatus(slot->conn) != CONNECTION_OK || slot->epoch != epoch) {
         PQfinish(slot->conn);
+        forget_prepared(slot);
         sp_error open_err;
         slot->epoch = epoch;
         slot->conn = open_connection(pool, SP_GW_PGPOOL_RECONNECT_WAIT_MS, &open_err);
@@ -149,6 +215,7 @@ void sp_gw_pgpool_release(sp_gw_pgpool *pool, sp_gw_pg_lease *lease) {
     /* A connection left broken or inside a transaction is not lent again. */
     if (PQstatus(slot->conn) != CONNECTION_OK || PQtransactionStatus(slot->conn) != PQTRANS_IDLE) {
         PQfinish(slot->conn);
+        forget_prepared(slot);
         slot->conn = NULL;
     }
     lease->conn = NULL;
@@ -167,7 +234,7 @@ static int query_once(sp_gw_pgpool *pool, const char *sql, int param_count,
     *lost = false;
     sp_gw_pg_lease lease;
     if (sp_gw_pgpool_acquire(pool, SP_GW_PGPOOL_ACQUIRE_WAIT_MS, &lease, err) != 0) return -1;
-    int rc = sp_pg_exec(lease.conn, sql, param_count, params, out, err);
+    int rc = exec_on_slot(&pool->slots[lease.slot], sql, param_count, params, out, err);
     *lost = rc != 0 && PQstatus(lease.conn) != CONNECTION_OK;
     sp_gw_pgpool_release(pool, &lease);
     if (*lost) connection_lost(pool);
