@@ -2,6 +2,7 @@
  * domain structs. Pure: no I/O. Events read from the log are checked as
  * untrusted input (sizes, UTF-8), commands are checked later by decide. */
 #include "accounts_codec.h"
+#include "accounts_internal.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -31,6 +32,20 @@ static const type_entry command_types[] = {
      &solipass__accounts__set_password__descriptor},
     {"accounts.RequestPasswordReset.v1", SP_ACCOUNTS_CMD_REQUEST_RESET,
      &solipass__accounts__request_password_reset__descriptor},
+    {"accounts.UpdatePartnerProfile.v1", SP_ACCOUNTS_CMD_UPDATE_PROFILE,
+     &solipass__accounts__update_partner_profile__descriptor},
+    {"accounts.SetPartnerImage.v1", SP_ACCOUNTS_CMD_SET_IMAGE,
+     &solipass__accounts__set_partner_image__descriptor},
+    {"accounts.AddPartnerUser.v1", SP_ACCOUNTS_CMD_ADD_PARTNER_USER,
+     &solipass__accounts__add_partner_user__descriptor},
+    {"accounts.ChangeUserRole.v1", SP_ACCOUNTS_CMD_CHANGE_ROLE,
+     &solipass__accounts__change_user_role__descriptor},
+    {"accounts.RemoveUser.v1", SP_ACCOUNTS_CMD_REMOVE_USER,
+     &solipass__accounts__remove_user__descriptor},
+    {"accounts.PublishConvention.v1", SP_ACCOUNTS_CMD_PUBLISH_CONVENTION,
+     &solipass__accounts__publish_convention__descriptor},
+    {"accounts.AcceptConvention.v1", SP_ACCOUNTS_CMD_ACCEPT_CONVENTION,
+     &solipass__accounts__accept_convention__descriptor},
 };
 
 static const type_entry event_types[] = {
@@ -48,6 +63,18 @@ static const type_entry event_types[] = {
      &solipass__accounts__activation_issued__descriptor},
     {"accounts.PasswordSet.v1", SP_ACCOUNTS_EV_PASSWORD_SET,
      &solipass__accounts__password_set__descriptor},
+    {"accounts.PartnerProfileUpdated.v1", SP_ACCOUNTS_EV_PROFILE_UPDATED,
+     &solipass__accounts__partner_profile_updated__descriptor},
+    {"accounts.PartnerImageSet.v1", SP_ACCOUNTS_EV_IMAGE_SET,
+     &solipass__accounts__partner_image_set__descriptor},
+    {"accounts.UserRoleChanged.v1", SP_ACCOUNTS_EV_ROLE_CHANGED,
+     &solipass__accounts__user_role_changed__descriptor},
+    {"accounts.UserRemoved.v1", SP_ACCOUNTS_EV_USER_REMOVED,
+     &solipass__accounts__user_removed__descriptor},
+    {"accounts.ConventionPublished.v1", SP_ACCOUNTS_EV_CONVENTION_PUBLISHED,
+     &solipass__accounts__convention_published__descriptor},
+    {"accounts.ConventionAccepted.v1", SP_ACCOUNTS_EV_CONVENTION_ACCEPTED,
+     &solipass__accounts__convention_accepted__descriptor},
 };
 
 #define COMMAND_TYPE_COUNT (sizeof command_types / sizeof command_types[0])
@@ -78,7 +105,96 @@ static ProtobufCMessage *unpack_payload(const Solipass__Envelope *envelope, cons
     return payload;
 }
 
+/* ------------------------------------------------------------------ profiles */
+
+/* A profile from the wire into fixed fields; the first member that does not
+ * fit is named in overflow (a command is then refused, an event is poison). */
+static void profile_from_pb(const Solipass__Accounts__PartnerProfile *m, sp_accounts_profile *p,
+                            char *overflow, size_t overflow_size) {
+    memset(p, 0, sizeof *p);
+    overflow[0] = '\0';
+    if (m == NULL) return;
+    struct { char *dst; size_t size; const char *src; const char *name; } items[] = {
+        {p->legal_name, sizeof p->legal_name, m->legal_name, "legal_name"},
+        {p->public_name, sizeof p->public_name, m->public_name, "public_name"},
+        {p->description, sizeof p->description, m->description, "description"},
+        {p->website, sizeof p->website, m->website, "website"},
+        {p->hq_address, sizeof p->hq_address, m->hq_address, "hq_address"},
+        {p->activity_address, sizeof p->activity_address, m->activity_address,
+         "activity_address"},
+        {p->contact_phone, sizeof p->contact_phone, m->contact_phone, "contact_phone"},
+        {p->contact_email, sizeof p->contact_email, m->contact_email, "contact_email"},
+        {p->iban, sizeof p->iban, m->iban, "iban"},
+        {p->bic, sizeof p->bic, m->bic, "bic"},
+        {p->bank_holder, sizeof p->bank_holder, m->bank_holder, "bank_holder"},
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        const char *src = items[i].src != NULL ? items[i].src : "";
+        if (strlen(src) >= items[i].size) {
+            if (overflow[0] == '\0') snprintf(overflow, overflow_size, "%s", items[i].name);
+            continue;
+        }
+        memcpy(items[i].dst, src, strlen(src) + 1);
+    }
+    if (m->n_social_links > SP_PROFILE_SOCIAL_LINKS_MAX) {
+        if (overflow[0] == '\0') snprintf(overflow, overflow_size, "social_links");
+        return;
+    }
+    for (size_t i = 0; i < m->n_social_links; i++) {
+        const char *src = m->social_links[i] != NULL ? m->social_links[i] : "";
+        if (strlen(src) >= sizeof p->social_links[i]) {
+            if (overflow[0] == '\0') snprintf(overflow, overflow_size, "social_links");
+            return;
+        }
+        memcpy(p->social_links[i], src, strlen(src) + 1);
+    }
+    p->social_link_count = m->n_social_links;
+}
+
 /* ------------------------------------------------------------------ commands */
+
+static void command_fields_partner_space(sp_accounts_command_msg *msg,
+                                         const ProtobufCMessage *payload) {
+    sp_accounts_command *c = &msg->command;
+    switch (c->kind) {
+    case SP_ACCOUNTS_CMD_UPDATE_PROFILE: {
+        const Solipass__Accounts__UpdatePartnerProfile *m = (const void *)payload;
+        c->partner_id = m->partner_id;
+        profile_from_pb(m->profile, &msg->profile, msg->profile_overflow,
+                        sizeof msg->profile_overflow);
+        c->profile = m->profile != NULL ? &msg->profile : NULL;
+        return;
+    }
+    case SP_ACCOUNTS_CMD_SET_IMAGE: {
+        const Solipass__Accounts__SetPartnerImage *m = (const void *)payload;
+        c->partner_id = m->partner_id;
+        c->slot = m->slot;
+        c->sha256 = m->sha256;
+        c->content_type = m->content_type;
+        return;
+    }
+    case SP_ACCOUNTS_CMD_ADD_PARTNER_USER: {
+        const Solipass__Accounts__AddPartnerUser *m = (const void *)payload;
+        c->partner_id = m->partner_id;
+        c->email = m->email;
+        c->full_name = m->full_name;
+        c->role = (sp_accounts_role)m->role;
+        return;
+    }
+    case SP_ACCOUNTS_CMD_CHANGE_ROLE: {
+        const Solipass__Accounts__ChangeUserRole *m = (const void *)payload;
+        c->user_id = m->user_id;
+        c->role = (sp_accounts_role)m->role;
+        return;
+    }
+    case SP_ACCOUNTS_CMD_REMOVE_USER: {
+        const Solipass__Accounts__RemoveUser *m = (const void *)payload;
+        c->user_id = m->user_id;
+        return;
+    }
+    default: return;
+    }
+}
 
 static void command_fields(sp_accounts_command *c, const ProtobufCMessage *payload) {
     switch (c->kind) {
@@ -132,6 +248,21 @@ static void command_fields(sp_accounts_command *c, const ProtobufCMessage *paylo
         c->email = m->email;
         return;
     }
+    case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION: {
+        const Solipass__Accounts__PublishConvention *m = (const void *)payload;
+        c->title = m->title;
+        c->version = m->version;
+        c->text = m->text;
+        c->effective_date = m->effective_date;
+        c->mandatory = m->mandatory;
+        return;
+    }
+    case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION: {
+        const Solipass__Accounts__AcceptConvention *m = (const void *)payload;
+        c->convention_id = m->convention_id;
+        return;
+    }
+    default: return;
     }
 }
 
@@ -150,7 +281,11 @@ int sp_accounts_command_decode(const Solipass__Envelope *envelope, sp_accounts_c
     c->command_id = envelope->command_id != NULL ? envelope->command_id : "";
     c->name = c->category = c->email = c->password_hash = c->full_name = c->user_id = "";
     c->activation_id = c->purpose = "";
+    c->partner_id = c->slot = c->sha256 = c->content_type = "";
+    c->convention_id = c->title = c->version = c->text = c->effective_date = "";
+    c->profile_overflow = out->profile_overflow;
     command_fields(c, out->payload);
+    command_fields_partner_space(out, out->payload);
     return 0;
 }
 
@@ -251,6 +386,65 @@ static int event_fields_activation(sp_accounts_event *e, const ProtobufCMessage 
     return 0;
 }
 
+static int event_fields_partner_space(sp_accounts_event *e, const ProtobufCMessage *payload,
+                                      sp_error *err) {
+    char overflow[32];
+    switch (e->kind) {
+    case SP_ACCOUNTS_EV_PROFILE_UPDATED: {
+        const Solipass__Accounts__PartnerProfileUpdated *m = (const void *)payload;
+        COPY(e->partner_id, m->partner_id, "partner_id");
+        profile_from_pb(m->profile, &e->profile, overflow, sizeof overflow);
+        if (m->profile == NULL || overflow[0] != '\0')
+            return sp_error_set(err, 400, "malformed", "profile", "the profile is missing or "
+                                "its %s is too long", overflow[0] ? overflow : "whole");
+        return 0;
+    }
+    case SP_ACCOUNTS_EV_IMAGE_SET: {
+        const Solipass__Accounts__PartnerImageSet *m = (const void *)payload;
+        COPY(e->partner_id, m->partner_id, "partner_id");
+        COPY(e->slot, m->slot, "slot");
+        COPY(e->sha256, m->sha256, "sha256");
+        COPY(e->content_type, m->content_type, "content_type");
+        return 0;
+    }
+    case SP_ACCOUNTS_EV_ROLE_CHANGED: {
+        const Solipass__Accounts__UserRoleChanged *m = (const void *)payload;
+        COPY(e->user_id, m->user_id, "user_id");
+        COPY(e->partner_id, m->partner_id, "partner_id");
+        e->role = (sp_accounts_role)m->role;
+        return 0;
+    }
+    default: {
+        const Solipass__Accounts__UserRemoved *m = (const void *)payload;
+        COPY(e->user_id, m->user_id, "user_id");
+        COPY(e->partner_id, m->partner_id, "partner_id");
+        return 0;
+    }
+    }
+}
+
+/* The text is not kept: its digest stands for it (request hashes). */
+static int event_fields_convention(sp_accounts_event *e, const ProtobufCMessage *payload,
+                                   sp_error *err) {
+    if (e->kind == SP_ACCOUNTS_EV_CONVENTION_PUBLISHED) {
+        const Solipass__Accounts__ConventionPublished *m = (const void *)payload;
+        COPY(e->convention_id, m->convention_id, "convention_id");
+        COPY(e->title, m->title, "title");
+        COPY(e->version, m->version, "version");
+        COPY(e->effective_date, m->effective_date, "effective_date");
+        COPY(e->user_id, m->published_by, "published_by");
+        e->mandatory = m->mandatory;
+        sp_accounts_text_sha256(m->text != NULL ? m->text : "", e->text_sha256);
+        return 0;
+    }
+    const Solipass__Accounts__ConventionAccepted *m = (const void *)payload;
+    COPY(e->partner_id, m->partner_id, "partner_id");
+    COPY(e->convention_id, m->convention_id, "convention_id");
+    COPY(e->version, m->version, "version");
+    COPY(e->user_id, m->user_id, "user_id");
+    return 0;
+}
+
 static int event_envelope(sp_accounts_event *e, const Solipass__Envelope *envelope, sp_error *err) {
     COPY(e->aggregate_id, envelope->aggregate_id, "aggregate_id");
     COPY(e->command_id, envelope->command_id, "command_id");
@@ -279,6 +473,12 @@ int sp_accounts_event_decode(const Solipass__Envelope *envelope, sp_accounts_eve
     case SP_ACCOUNTS_EV_COMMAND_REJECTED: rc = event_fields_rejected(out, payload, err); break;
     case SP_ACCOUNTS_EV_ACTIVATION_ISSUED:
     case SP_ACCOUNTS_EV_PASSWORD_SET: rc = event_fields_activation(out, payload, err); break;
+    case SP_ACCOUNTS_EV_PROFILE_UPDATED:
+    case SP_ACCOUNTS_EV_IMAGE_SET:
+    case SP_ACCOUNTS_EV_ROLE_CHANGED:
+    case SP_ACCOUNTS_EV_USER_REMOVED: rc = event_fields_partner_space(out, payload, err); break;
+    case SP_ACCOUNTS_EV_CONVENTION_PUBLISHED:
+    case SP_ACCOUNTS_EV_CONVENTION_ACCEPTED: rc = event_fields_convention(out, payload, err); break;
     }
     protobuf_c_message_free_unpacked(payload, NULL);
     return rc;
@@ -289,6 +489,68 @@ int sp_accounts_event_decode(const Solipass__Envelope *envelope, sp_accounts_eve
 /* protobuf-c declares message strings `char *` although packing only reads them. */
 #define BORROW(s) ((char *)(s))
 #define BORROW_BYTES(b) ((ProtobufCBinaryData){.len = sizeof(b), .data = (uint8_t *)(b)})
+
+/* The profile's strings, borrowed into pb->profile. */
+static Solipass__Accounts__PartnerProfile *profile_to_pb(const sp_accounts_profile *p,
+                                                         sp_accounts_event_pb *pb) {
+    Solipass__Accounts__PartnerProfile *m = &pb->profile;
+    solipass__accounts__partner_profile__init(m);
+    m->legal_name = BORROW(p->legal_name);
+    m->public_name = BORROW(p->public_name);
+    m->description = BORROW(p->description);
+    m->website = BORROW(p->website);
+    m->hq_address = BORROW(p->hq_address);
+    m->activity_address = BORROW(p->activity_address);
+    m->contact_phone = BORROW(p->contact_phone);
+    m->contact_email = BORROW(p->contact_email);
+    m->iban = BORROW(p->iban);
+    m->bic = BORROW(p->bic);
+    m->bank_holder = BORROW(p->bank_holder);
+    assert(p->social_link_count <= SP_PROFILE_SOCIAL_LINKS_MAX);
+    for (size_t i = 0; i < p->social_link_count; i++)
+        pb->social_links[i] = BORROW(p->social_links[i]);
+    m->n_social_links = p->social_link_count;
+    m->social_links = p->social_link_count > 0 ? pb->social_links : NULL;
+    return m;
+}
+
+static const ProtobufCMessage *partner_space_to_pb(const sp_accounts_event *e,
+                                                   sp_accounts_event_pb *pb) {
+    switch (e->kind) {
+    case SP_ACCOUNTS_EV_PROFILE_UPDATED: {
+        Solipass__Accounts__PartnerProfileUpdated *m = &pb->u.profile_updated;
+        solipass__accounts__partner_profile_updated__init(m);
+        m->partner_id = BORROW(e->partner_id);
+        m->profile = profile_to_pb(&e->profile, pb);
+        return &m->base;
+    }
+    case SP_ACCOUNTS_EV_IMAGE_SET: {
+        Solipass__Accounts__PartnerImageSet *m = &pb->u.image_set;
+        solipass__accounts__partner_image_set__init(m);
+        m->partner_id = BORROW(e->partner_id);
+        m->slot = BORROW(e->slot);
+        m->sha256 = BORROW(e->sha256);
+        m->content_type = BORROW(e->content_type);
+        return &m->base;
+    }
+    case SP_ACCOUNTS_EV_ROLE_CHANGED: {
+        Solipass__Accounts__UserRoleChanged *m = &pb->u.role_changed;
+        solipass__accounts__user_role_changed__init(m);
+        m->user_id = BORROW(e->user_id);
+        m->partner_id = BORROW(e->partner_id);
+        m->role = (Solipass__Accounts__Role)e->role;
+        return &m->base;
+    }
+    case SP_ACCOUNTS_EV_USER_REMOVED: {
+        Solipass__Accounts__UserRemoved *m = &pb->u.user_removed;
+        solipass__accounts__user_removed__init(m);
+        m->user_id = BORROW(e->user_id);
+        m->partner_id = BORROW(e->partner_id);
+        return &m->base;
+    }
+    default: return NULL;
+    }
+}
 
 const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_accounts_event_pb *pb) {
     memset(pb, 0, sizeof *pb);
@@ -355,6 +617,33 @@ const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_a
         m->activation_id = BORROW(e->activation_id);
         m->password_hash = BORROW(e->password_hash);
         m->purpose = BORROW(e->purpose);
+        return &m->base;
+    }
+    case SP_ACCOUNTS_EV_PROFILE_UPDATED:
+    case SP_ACCOUNTS_EV_IMAGE_SET:
+    case SP_ACCOUNTS_EV_ROLE_CHANGED:
+    case SP_ACCOUNTS_EV_USER_REMOVED: return partner_space_to_pb(e, pb);
+    case SP_ACCOUNTS_EV_CONVENTION_PUBLISHED: {
+        Solipass__Accounts__ConventionPublished *m = &pb->u.convention_published;
+        solipass__accounts__convention_published__init(m);
+        assert(e->text != NULL);   /* only a decided event is encoded */
+        m->convention_id = BORROW(e->convention_id);
+        m->title = BORROW(e->title);
+        m->version = BORROW(e->version);
+        m->text = BORROW(e->text);
+        m->effective_date = BORROW(e->effective_date);
+        m->mandatory = e->mandatory;
+        m->published_by = BORROW(e->user_id);
+        return &m->base;
+    }
+    case SP_ACCOUNTS_EV_CONVENTION_ACCEPTED: {
+        Solipass__Accounts__ConventionAccepted *m = &pb->u.convention_accepted;
+        solipass__accounts__convention_accepted__init(m);
+        m->partner_id = BORROW(e->partner_id);
+        m->convention_id = BORROW(e->convention_id);
+        m->version = BORROW(e->version);
+        m->user_id = BORROW(e->user_id);
+        m->accepted_at_ms = e->occurred_at_ms;
         return &m->base;
     }
     case SP_ACCOUNTS_EV_COMMAND_REJECTED: break;

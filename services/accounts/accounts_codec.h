@@ -22,6 +22,8 @@
 typedef struct sp_accounts_command_msg {
     sp_accounts_command command;
     ProtobufCMessage *payload;      /* owned */
+    sp_accounts_profile profile;    /* UpdatePartnerProfile: command.profile points here */
+    char profile_overflow[32];      /* the member that did not fit, "" if none */
 } sp_accounts_command_msg;
 
 /* "accounts.CreatePartner.v1" ... "accounts.RequestPasswordReset.v1". */
@@ -53,7 +55,15 @@ typedef struct sp_accounts_event_pb {
         Solipass__Accounts__CommandRejected command_rejected;
         Solipass__Accounts__ActivationIssued activation_issued;
         Solipass__Accounts__PasswordSet password_set;
+        Solipass__Accounts__PartnerProfileUpdated profile_updated;
+        Solipass__Accounts__PartnerImageSet image_set;
+        Solipass__Accounts__UserRoleChanged role_changed;
+        Solipass__Accounts__UserRemoved user_removed;
+        Solipass__Accounts__ConventionPublished convention_published;
+        Solipass__Accounts__ConventionAccepted convention_accepted;
     } u;
+    Solipass__Accounts__PartnerProfile profile;
+    char *social_links[SP_PROFILE_SOCIAL_LINKS_MAX];
 } sp_accounts_event_pb;
 
 /* Fills pb from event and returns its payload message (points into pb). */

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "accounts_internal.h"
+#include "sp_clock.h"
 
 #define EMAIL_LOCAL_MAX 64
 #define ID_TRIES_MAX 8        /* fresh UUIDs tried: a collision is already improbable */
@@ -117,6 +120,9 @@ int sp_accounts_status_of_code(const char *code) {
         {"conflict", 409},      {"idempotency_conflict", 409},
         {"invalid_category", 422}, {"unavailable", 503},
         {"invalid_token", 400},  {"token_expired", 410}, {"token_used", 410},
+        {"user_not_found", 404}, {"partner_not_found", 404}, {"last_admin", 409},
+        {"invalid_url", 400},    {"invalid_phone", 400},  {"invalid_iban", 422},
+        {"invalid_bic", 422},    {"convention_not_found", 404}, {"invalid_date", 422},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].code, code) == 0) return table[i].status;
@@ -185,6 +191,52 @@ static const char *canonical_email(const char *email, char buffer[SP_ACCOUNTS_EM
 
 static const char *text_or_empty(const char *text) { return text != NULL ? text : ""; }
 
+/* Length-prefixed so that no two profiles give the same text. */
+static void digest_add(crypto_generichash_state *st, const char *text) {
+    char length[24];
+    int n = snprintf(length, sizeof length, "%zu:", strlen(text));
+    crypto_generichash_update(st, (const unsigned char *)length, (unsigned long long)n);
+    crypto_generichash_update(st, (const unsigned char *)text, strlen(text));
+}
+
+void sp_accounts_profile_digest(const sp_accounts_profile *p, char out[65]) {
+    crypto_generichash_state st;
+    uint8_t digest[32];
+    crypto_generichash_init(&st, NULL, 0, sizeof digest);
+    const char *fields[] = {p->legal_name, p->public_name, p->description, p->website,
+                            p->hq_address, p->activity_address, p->contact_phone,
+                            p->contact_email, p->iban, p->bic, p->bank_holder};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) digest_add(&st, fields[i]);
+    assert(p->social_link_count <= SP_PROFILE_SOCIAL_LINKS_MAX);
+    for (size_t i = 0; i < p->social_link_count; i++) digest_add(&st, p->social_links[i]);
+    crypto_generichash_final(&st, digest, sizeof digest);
+    sp_accounts_hex(digest, sizeof digest, out);
+}
+
+static void partner_space_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_LEN]) {
+    char email[SP_ACCOUNTS_EMAIL_MAX + 1];
+    char digest[65] = "";
+    const char *type = sp_accounts_command_type(c->kind);
+    const char *partner_id = text_or_empty(c->partner_id);
+    const char *user_id = text_or_empty(c->user_id);
+    const char *role = sp_accounts_role_name(c->role);
+    if (c->kind == SP_ACCOUNTS_CMD_UPDATE_PROFILE && c->profile != NULL)
+        sp_accounts_profile_digest(c->profile, digest);
+    const char *profile[5] = {partner_id, digest, text_or_empty(c->profile_overflow), "", ""};
+    const char *image[5] = {partner_id, text_or_empty(c->slot), text_or_empty(c->sha256),
+                            text_or_empty(c->content_type), ""};
+    const char *add[5] = {partner_id, canonical_email(text_or_empty(c->email), email),
+                          text_or_empty(c->full_name), role, ""};
+    const char *change[5] = {user_id, role, "", "", ""};
+    const char *remove[5] = {user_id, "", "", "", ""};
+    const char *const *fields = c->kind == SP_ACCOUNTS_CMD_UPDATE_PROFILE ? profile
+                                : c->kind == SP_ACCOUNTS_CMD_SET_IMAGE    ? image
+                                : c->kind == SP_ACCOUNTS_CMD_ADD_PARTNER_USER ? add
+                                : c->kind == SP_ACCOUNTS_CMD_CHANGE_ROLE  ? change
+                                                                          : remove;
+    sp_accounts_hash_fields(type, fields, out);
+}
+
 void sp_accounts_request_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_LEN]) {
     char email[SP_ACCOUNTS_EMAIL_MAX + 1];
     char token[SP_ACCOUNTS_TOKEN_TEXT_MAX];
@@ -216,6 +268,26 @@ void sp_accounts_request_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_L
     }
     case SP_ACCOUNTS_CMD_REQUEST_RESET: {
         const char *f[5] = {canonical_email(c->email, email), "", "", "", ""};
+        sp_accounts_hash_fields(type, f, out);
+        return;
+    }
+    case SP_ACCOUNTS_CMD_UPDATE_PROFILE:
+    case SP_ACCOUNTS_CMD_SET_IMAGE:
+    case SP_ACCOUNTS_CMD_ADD_PARTNER_USER:
+    case SP_ACCOUNTS_CMD_CHANGE_ROLE:
+    case SP_ACCOUNTS_CMD_REMOVE_USER:
+        partner_space_hash(c, out);
+        return;
+    case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION: {
+        char digest[SP_ACCOUNTS_SHA256_HEX_LEN + 1];
+        sp_accounts_text_sha256(text_or_empty(c->text), digest);
+        const char *f[5] = {text_or_empty(c->title), text_or_empty(c->version), digest,
+                            text_or_empty(c->effective_date), c->mandatory ? "mandatory" : "optional"};
+        sp_accounts_hash_fields(type, f, out);
+        return;
+    }
+    case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION: {
+        const char *f[5] = {text_or_empty(c->convention_id), "", "", "", ""};
         sp_accounts_hash_fields(type, f, out);
         return;
     }
@@ -396,7 +468,8 @@ static int check_token_hash(const sp_accounts_command *c, sp_error *err) {
 static int decide_start_session(const sp_accounts_state *state, const sp_accounts_command *c,
                                 int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
     const sp_accounts_user *user = sp_accounts_user_by_id(state, c->user_id);
-    if (user == NULL) return sp_error_set(err, 404, "not_found", "user_id", "no such user");
+    if (user == NULL || user->removed)
+        return sp_error_set(err, 404, "not_found", "user_id", "no such user");
     if (check_token_hash(c, err) != 0) return -1;
     if (c->expires_at_ms <= now_ms || c->expires_at_ms - now_ms > SP_ACCOUNTS_SESSION_TTL_MAX_MS)
         return sp_error_set(err, 400, "invalid_value", "expires_at_ms",
@@ -424,6 +497,8 @@ static int decide_end_session(const sp_accounts_state *state, const sp_accounts_
     if (!visible) return sp_error_set(err, 404, "not_found", "", "no such active session");
     const sp_accounts_user *user = sp_accounts_user_by_id(state, session->user_id);
     assert(user != NULL);
+    /* A removed user's sessions ended with the removal. */
+    if (user->removed) return sp_error_set(err, 404, "not_found", "", "no such active session");
     sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_SESSION_ENDED, user->user_id,
                                      user->version + 1, now_ms, c);
     snprintf(e->user_id, sizeof e->user_id, "%s", user->user_id);
@@ -451,6 +526,8 @@ static int decide_set_password(const sp_accounts_state *state, const sp_accounts
     if (check_password_hash(c->password_hash, "password_hash", err) != 0) return -1;
     const sp_accounts_user *user = sp_accounts_user_by_id(state, a->user_id);
     assert(user != NULL);
+    if (user->removed)
+        return sp_error_set(err, 400, "invalid_token", "token", "this link is not valid");
     sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_PASSWORD_SET, user->user_id,
                                      user->version + 1, now_ms, c);
     snprintf(e->user_id, sizeof e->user_id, "%s", user->user_id);
@@ -467,13 +544,349 @@ static int decide_request_reset(const sp_accounts_state *state, const sp_account
     char activation_id[SP_ID_LEN + 1];
     if (sp_accounts_email_normalize(c->email, email, "email", err) != 0) return -1;
     const sp_accounts_user *user = sp_accounts_user_by_email(state, email);
-    if (user == NULL) return sp_error_set(err, 404, "not_found", "email", "no such user");
+    if (user == NULL || user->removed)
+        return sp_error_set(err, 404, "not_found", "email", "no such user");
     if (sp_accounts_activations_full(state))
         return sp_error_set(err, 503, "unavailable", "", "activation limit (%zu) reached",
                             state->limits.activations_max);
     if (new_activation_id(state, activation_id, err) != 0) return -1;
     add_activation(state, d, c, user->user_id, user->version, user->email, "reset",
                    activation_id, now_ms);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ partner space */
+
+static bool profile_text_ok(const char *text, size_t chars_min, size_t chars_max) {
+    return sp_accounts_text_valid(text, chars_min, chars_max);
+}
+
+static int check_profile_text(const char *text, bool required, size_t chars_max,
+                              const char *field, sp_error *err) {
+    if (required && text[0] == '\0')
+        return sp_error_set(err, 400, "missing_field", field, "%s is required", field);
+    if (!profile_text_ok(text, required ? 1 : 0, chars_max))
+        return sp_error_set(err, 400, "invalid_value", field,
+                            "%s must be at most %zu characters of UTF-8 text without control "
+                            "characters", field, chars_max);
+    return 0;
+}
+
+static int check_profile_url(const char *url, const char *field, sp_error *err) {
+    if (url[0] == '\0' || sp_profile_url_valid(url)) return 0;
+    return sp_error_set(err, 400, "invalid_url", field,
+                        "%s must be an http:// or https:// address of at most %d characters",
+                        field, SP_PROFILE_URL_MAX);
+}
+
+static int check_profile_bank(const sp_accounts_profile *p, sp_error *err) {
+    char normal[SP_PROFILE_IBAN_MAX + 1];
+    if (p->iban[0] != '\0' &&
+        (sp_profile_iban_normalize(p->iban, normal) != SP_PROFILE_IBAN_OK ||
+         strcmp(normal, p->iban) != 0))
+        return sp_error_set(err, 422, "invalid_iban", "iban", "iban is not a valid IBAN");
+    char bic[SP_PROFILE_BIC_MAX + 1];
+    if (p->bic[0] != '\0' && (!sp_profile_bic_normalize(p->bic, bic) || strcmp(bic, p->bic) != 0))
+        return sp_error_set(err, 422, "invalid_bic", "bic", "bic is not a valid BIC");
+    if (check_profile_text(p->bank_holder, p->iban[0] != '\0', SP_PROFILE_NAME_CHARS_MAX,
+                           "bank_holder", err) != 0)
+        return -1;
+    return 0;
+}
+
+int sp_accounts_profile_check(const sp_accounts_profile *p, sp_error *err) {
+    assert(p != NULL);
+    const size_t name_max = SP_PROFILE_NAME_CHARS_MAX;
+    if (check_profile_text(p->legal_name, true, name_max, "legal_name", err) != 0 ||
+        check_profile_text(p->public_name, true, name_max, "public_name", err) != 0 ||
+        check_profile_text(p->description, false, SP_PROFILE_DESCRIPTION_CHARS_MAX, "description",
+                           err) != 0 ||
+        check_profile_url(p->website, "website", err) != 0)
+        return -1;
+    if (p->social_link_count > SP_PROFILE_SOCIAL_LINKS_MAX)
+        return sp_error_set(err, 400, "invalid_value", "social_links",
+                            "at most %d social_links", SP_PROFILE_SOCIAL_LINKS_MAX);
+    for (size_t i = 0; i < p->social_link_count; i++) {
+        if (p->social_links[i][0] == '\0' || !sp_profile_url_valid(p->social_links[i]))
+            return sp_error_set(err, 400, "invalid_url", "social_links",
+                                "social_links[%zu] must be an http:// or https:// address", i);
+    }
+    if (check_profile_text(p->hq_address, false, SP_PROFILE_ADDRESS_CHARS_MAX, "hq_address",
+                           err) != 0 ||
+        check_profile_text(p->activity_address, false, SP_PROFILE_ADDRESS_CHARS_MAX,
+                           "activity_address", err) != 0)
+        return -1;
+    if (p->contact_phone[0] != '\0' && !sp_profile_phone_valid(p->contact_phone))
+        return sp_error_set(err, 400, "invalid_phone", "contact_phone",
+                            "contact_phone must hold 6 to 15 digits (spaces, dots, dashes, "
+                            "brackets and a leading + allowed)");
+    char email[SP_ACCOUNTS_EMAIL_MAX + 1];
+    if (p->contact_email[0] != '\0' &&
+        (sp_accounts_email_normalize(p->contact_email, email, "contact_email", err) != 0))
+        return -1;
+    if (p->contact_email[0] != '\0' && strcmp(email, p->contact_email) != 0)
+        return sp_error_set(err, 400, "invalid_email", "contact_email",
+                            "contact_email must be lower case");
+    return check_profile_bank(p, err);
+}
+
+/* The actor: an administrator of partner_id, not removed (403 otherwise). */
+static int require_partner_admin(const sp_accounts_state *state, const sp_accounts_command *c,
+                                 const char *partner_id, const sp_accounts_user **actor_out,
+                                 sp_error *err) {
+    const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
+    if (actor == NULL || actor->removed || actor->role != SP_ACCOUNTS_ROLE_PARTNER_ADMIN ||
+        strcmp(actor->partner_id, partner_id) != 0)
+        return sp_error_set(err, 403, "forbidden", "",
+                            "only an administrator of this partner may do this");
+    if (actor_out != NULL) *actor_out = actor;
+    return 0;
+}
+
+static const sp_accounts_partner *partner_of_command(const sp_accounts_state *state,
+                                                     const sp_accounts_command *c,
+                                                     sp_error *err) {
+    const sp_accounts_partner *partner =
+        sp_accounts_partner_by_id(state, text_or_empty(c->partner_id));
+    if (partner == NULL)
+        sp_error_set(err, 404, "partner_not_found", "partner_id", "no such partner");
+    else if (require_partner_admin(state, c, partner->partner_id, NULL, err) != 0)
+        partner = NULL;
+    return partner;
+}
+
+static int decide_update_profile(const sp_accounts_state *state, const sp_accounts_command *c,
+                                 int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    const sp_accounts_partner *partner = partner_of_command(state, c, err);
+    if (partner == NULL) return -1;
+    const char *overflow = text_or_empty(c->profile_overflow);
+    if (c->profile == NULL || overflow[0] != '\0')
+        return sp_error_set(err, 400, "invalid_value", overflow[0] ? overflow : "profile",
+                            "the profile is missing or a member is too long");
+    if (sp_accounts_profile_check(c->profile, err) != 0) return -1;
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_PROFILE_UPDATED, partner->partner_id,
+                                     partner->version + 1, now_ms, c);
+    snprintf(e->partner_id, sizeof e->partner_id, "%s", partner->partner_id);
+    e->profile = *c->profile;
+    return 0;
+}
+
+static bool sha256_hex_valid(const char *hex) {
+    if (strlen(hex) != SP_ACCOUNTS_SHA256_HEX_LEN) return false;
+    for (size_t i = 0; i < SP_ACCOUNTS_SHA256_HEX_LEN; i++) {
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f'))) return false;
+    }
+    return true;
+}
+
+static int decide_set_image(const sp_accounts_state *state, const sp_accounts_command *c,
+                            int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    const sp_accounts_partner *partner = partner_of_command(state, c, err);
+    if (partner == NULL) return -1;
+    const char *slot = text_or_empty(c->slot), *type = text_or_empty(c->content_type);
+    if (strcmp(slot, "logo") != 0 && strcmp(slot, "cover") != 0)
+        return sp_error_set(err, 400, "invalid_value", "slot", "slot is logo or cover");
+    if (!sha256_hex_valid(text_or_empty(c->sha256)))
+        return sp_error_set(err, 400, "invalid_value", "sha256", "sha256 is 64 hex digits");
+    if (strcmp(type, "image/png") != 0 && strcmp(type, "image/jpeg") != 0)
+        return sp_error_set(err, 400, "invalid_value", "content_type",
+                            "content_type is image/png or image/jpeg");
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_IMAGE_SET, partner->partner_id,
+                                     partner->version + 1, now_ms, c);
+    snprintf(e->partner_id, sizeof e->partner_id, "%s", partner->partner_id);
+    snprintf(e->slot, sizeof e->slot, "%s", slot);
+    snprintf(e->sha256, sizeof e->sha256, "%s", c->sha256);
+    snprintf(e->content_type, sizeof e->content_type, "%s", type);
+    return 0;
+}
+
+static int check_partner_role(sp_accounts_role role, sp_error *err) {
+    if (role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN || role == SP_ACCOUNTS_ROLE_PARTNER_USER) return 0;
+    return sp_error_set(err, 400, "invalid_value", "role", "role is partner_admin or partner_user");
+}
+
+/* A new user of the partner, without a password: the activation link mails it. */
+static int decide_add_partner_user(const sp_accounts_state *state, const sp_accounts_command *c,
+                                   int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    char email[SP_ACCOUNTS_EMAIL_MAX + 1];
+    char user_id[SP_ID_LEN + 1];
+    char activation_id[SP_ID_LEN + 1];
+    const sp_accounts_partner *partner = partner_of_command(state, c, err);
+    if (partner == NULL) return -1;
+    if (check_new_email(state, text_or_empty(c->email), "email", email, err) != 0 ||
+        check_text(text_or_empty(c->full_name), 1, "full_name", err) != 0 ||
+        check_partner_role(c->role, err) != 0)
+        return -1;
+    if (sp_accounts_users_full(state) || sp_accounts_activations_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "user limit (%zu) reached",
+                            state->limits.users_max);
+    if (new_user_id(state, user_id, err) != 0 || new_activation_id(state, activation_id, err) != 0)
+        return -1;
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_USER_REGISTERED, user_id, 1, now_ms, c);
+    user_fields(e, email, "", c->full_name, c->role);
+    snprintf(e->partner_id, sizeof e->partner_id, "%s", partner->partner_id);
+    add_activation(state, d, c, user_id, 1, email, "activation", activation_id, now_ms);
+    return 0;
+}
+
+/* The target of ChangeUserRole / RemoveUser: a user of the actor's own
+ * partner, not removed; another partner's user is not told apart from an
+ * unknown one (404). A partner keeps at least one administrator (409). */
+static const sp_accounts_user *target_user(const sp_accounts_state *state,
+                                           const sp_accounts_command *c, bool demotes,
+                                           sp_error *err) {
+    const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
+    if (actor == NULL || actor->removed || actor->role != SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
+        sp_error_set(err, 403, "forbidden", "", "only a partner administrator may do this");
+        return NULL;
+    }
+    const sp_accounts_user *user = sp_accounts_user_by_id(state, text_or_empty(c->user_id));
+    if (user == NULL || user->removed || strcmp(user->partner_id, actor->partner_id) != 0) {
+        sp_error_set(err, 404, "user_not_found", "user_id", "no such user in this partner");
+        return NULL;
+    }
+    const sp_accounts_partner *partner = sp_accounts_partner_by_id(state, user->partner_id);
+    assert(partner != NULL);
+    if (demotes && user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN && partner->admin_count <= 1) {
+        sp_error_set(err, 409, "last_admin", "user_id",
+                     "a partner keeps at least one administrator");
+        return NULL;
+    }
+    return user;
+}
+
+static int decide_change_role(const sp_accounts_state *state, const sp_accounts_command *c,
+                              int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    if (check_partner_role(c->role, err) != 0) return -1;
+    const sp_accounts_user *user =
+        target_user(state, c, c->role != SP_ACCOUNTS_ROLE_PARTNER_ADMIN, err);
+    if (user == NULL) return -1;
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_ROLE_CHANGED, user->user_id,
+                                     user->version + 1, now_ms, c);
+    snprintf(e->user_id, sizeof e->user_id, "%s", user->user_id);
+    snprintf(e->partner_id, sizeof e->partner_id, "%s", user->partner_id);
+    e->role = c->role;
+    return 0;
+}
+
+static int decide_remove_user(const sp_accounts_state *state, const sp_accounts_command *c,
+                              int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    const sp_accounts_user *user = target_user(state, c, true, err);
+    if (user == NULL) return -1;
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_USER_REMOVED, user->user_id,
+                                     user->version + 1, now_ms, c);
+    snprintf(e->user_id, sizeof e->user_id, "%s", user->user_id);
+    snprintf(e->partner_id, sizeof e->partner_id, "%s", user->partner_id);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ conventions */
+
+void sp_accounts_text_sha256(const char *text, char out[SP_ACCOUNTS_SHA256_HEX_LEN + 1]) {
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)text, strlen(text));
+    sp_accounts_hex(digest, sizeof digest, out);
+}
+
+/* A convention's text: valid UTF-8, 1 byte to 32 KiB, no control character
+ * but line breaks and tabs. */
+static bool convention_text_valid(const char *text) {
+    const unsigned char *p = (const unsigned char *)text;
+    size_t bytes = strlen(text);
+    if (bytes == 0 || bytes > SP_ACCOUNTS_CONVENTION_TEXT_BYTES_MAX) return false;
+    while (*p != '\0') {
+        uint32_t cp = 0;
+        size_t len = utf8_decode(p, &cp);
+        if (len == 0 || (cp < 0x20 && cp != '\n' && cp != '\r' && cp != '\t') ||
+            (cp >= 0x7f && cp <= 0x9f))
+            return false;
+        p += len;
+    }
+    return true;
+}
+
+/* 1 to 32 of A-Z a-z 0-9 . _ - */
+static bool convention_version_valid(const char *version) {
+    size_t len = strlen(version);
+    if (len == 0 || len > SP_ACCOUNTS_CONVENTION_VERSION_MAX) return false;
+    return strspn(version, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+           len;
+}
+
+static int check_convention(const sp_accounts_command *c, sp_error *err) {
+    const char *title = text_or_empty(c->title), *version = text_or_empty(c->version);
+    const char *text = text_or_empty(c->text), *date = text_or_empty(c->effective_date);
+    if (!sp_accounts_text_valid(title, 1, SP_ACCOUNTS_CONVENTION_TITLE_CHARS_MAX))
+        return sp_error_set(err, 400, "invalid_value", "title",
+                            "title must be 1 to %d characters without control characters",
+                            SP_ACCOUNTS_CONVENTION_TITLE_CHARS_MAX);
+    if (!convention_version_valid(version))
+        return sp_error_set(err, 400, "invalid_value", "version",
+                            "version must be 1 to %d of A-Z a-z 0-9 . _ -",
+                            SP_ACCOUNTS_CONVENTION_VERSION_MAX);
+    if (!convention_text_valid(text))
+        return sp_error_set(err, 400, "invalid_value", "text",
+                            "text must be 1 byte to %d KiB of UTF-8 (line breaks allowed)",
+                            SP_ACCOUNTS_CONVENTION_TEXT_BYTES_MAX / 1024);
+    sp_date parsed = 0;
+    sp_error ignored;
+    if (strlen(date) != SP_ACCOUNTS_DATE_LEN || sp_date_parse(date, &parsed, &ignored) != 0)
+        return sp_error_set(err, 422, "invalid_date", "effective_date",
+                            "effective_date must be a real YYYY-MM-DD date");
+    return 0;
+}
+
+static int decide_publish_convention(const sp_accounts_state *state,
+                                     const sp_accounts_command *c, int64_t now_ms,
+                                     sp_accounts_decision *d, sp_error *err) {
+    if (require_backoffice(state, c, err) != 0 || check_convention(c, err) != 0) return -1;
+    if (state->conventions.entry_count >= SP_ACCOUNTS_CONVENTIONS_MAX)
+        return sp_error_set(err, 503, "unavailable", "", "convention limit (%d) reached",
+                            SP_ACCOUNTS_CONVENTIONS_MAX);
+    char id[SP_ID_LEN + 1];
+    int tries = 0;
+    do {
+        sp_id_new(id);
+    } while (sp_accounts_convention_by_id(state, id) != NULL && ++tries < ID_TRIES_MAX);
+    if (tries == ID_TRIES_MAX)
+        return sp_error_set(err, 503, "unavailable", "", "no free convention id found");
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_CONVENTION_PUBLISHED, id, 1, now_ms, c);
+    snprintf(e->convention_id, sizeof e->convention_id, "%s", id);
+    snprintf(e->title, sizeof e->title, "%s", c->title);
+    snprintf(e->version, sizeof e->version, "%s", c->version);
+    snprintf(e->effective_date, sizeof e->effective_date, "%s", c->effective_date);
+    e->mandatory = c->mandatory;
+    e->text = c->text;
+    sp_accounts_text_sha256(c->text, e->text_sha256);
+    snprintf(e->user_id, sizeof e->user_id, "%s", c->actor_id);
+    return 0;
+}
+
+/* A partner administrator accepts, for its own partner, a convention not
+ * accepted yet; who and when are the event's. */
+static int decide_accept_convention(const sp_accounts_state *state,
+                                    const sp_accounts_command *c, int64_t now_ms,
+                                    sp_accounts_decision *d, sp_error *err) {
+    const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
+    const sp_accounts_partner *partner =
+        actor != NULL ? sp_accounts_partner_by_id(state, actor->partner_id) : NULL;
+    if (partner == NULL || require_partner_admin(state, c, partner->partner_id, NULL, err) != 0)
+        return sp_error_set(err, 403, "forbidden", "",
+                            "only an administrator of a partner may accept a convention");
+    const sp_accounts_convention *convention =
+        sp_accounts_convention_by_id(state, text_or_empty(c->convention_id));
+    if (convention == NULL)
+        return sp_error_set(err, 404, "convention_not_found", "convention_id",
+                            "no convention has this id");
+    if (sp_accounts_convention_accepted(state, partner->partner_id, convention->convention_id))
+        return sp_error_set(err, 409, "conflict", "convention_id",
+                            "this partner has already accepted this convention");
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_CONVENTION_ACCEPTED, partner->partner_id,
+                                     partner->version + 1, now_ms, c);
+    snprintf(e->partner_id, sizeof e->partner_id, "%s", partner->partner_id);
+    snprintf(e->convention_id, sizeof e->convention_id, "%s", convention->convention_id);
+    snprintf(e->version, sizeof e->version, "%s", convention->version);
+    snprintf(e->user_id, sizeof e->user_id, "%s", actor->user_id);
     return 0;
 }
 
@@ -487,6 +900,16 @@ static int decide_new(const sp_accounts_state *state, const sp_accounts_command 
     case SP_ACCOUNTS_CMD_END_SESSION: return decide_end_session(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_SET_PASSWORD: return decide_set_password(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_REQUEST_RESET: return decide_request_reset(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_UPDATE_PROFILE: return decide_update_profile(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_SET_IMAGE: return decide_set_image(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_ADD_PARTNER_USER:
+        return decide_add_partner_user(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_CHANGE_ROLE: return decide_change_role(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_REMOVE_USER: return decide_remove_user(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION:
+        return decide_publish_convention(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION:
+        return decide_accept_convention(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_REGISTER_USER: break;
     }
     /* Accounts other than the start-up one are created by their own commands. */

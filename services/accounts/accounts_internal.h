@@ -20,6 +20,9 @@ void sp_accounts_hash_fields(const char *type, const char *const fields[5],
                              uint8_t out[SP_KEY_LEN]);
 /* "<length>:<hex of the first bytes>", the canonical text of a token hash. */
 void sp_accounts_token_text(const uint8_t *bytes, size_t len, char out[SP_ACCOUNTS_TOKEN_TEXT_MAX]);
+/* SHA-256 of a NUL-terminated text as 64 lower-case hex digits (a
+ * convention's text stands as it in request hashes). */
+void sp_accounts_text_sha256(const char *text, char out[SP_ACCOUNTS_SHA256_HEX_LEN + 1]);
 /* ISO 8601 UTC with milliseconds. */
 void sp_accounts_format_time(int64_t unix_ms, char out[SP_ACCOUNTS_TIME_TEXT_MAX]);
 

@@ -52,6 +52,13 @@ const char *sp_accounts_command_type(sp_accounts_command_kind kind) {
     case SP_ACCOUNTS_CMD_END_SESSION: return "accounts.EndSession.v1";
     case SP_ACCOUNTS_CMD_SET_PASSWORD: return "accounts.SetPassword.v1";
     case SP_ACCOUNTS_CMD_REQUEST_RESET: return "accounts.RequestPasswordReset.v1";
+    case SP_ACCOUNTS_CMD_UPDATE_PROFILE: return "accounts.UpdatePartnerProfile.v1";
+    case SP_ACCOUNTS_CMD_SET_IMAGE: return "accounts.SetPartnerImage.v1";
+    case SP_ACCOUNTS_CMD_ADD_PARTNER_USER: return "accounts.AddPartnerUser.v1";
+    case SP_ACCOUNTS_CMD_CHANGE_ROLE: return "accounts.ChangeUserRole.v1";
+    case SP_ACCOUNTS_CMD_REMOVE_USER: return "accounts.RemoveUser.v1";
+    case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION: return "accounts.PublishConvention.v1";
+    case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION: return "accounts.AcceptConvention.v1";
     }
     return "";
 }
@@ -65,6 +72,12 @@ const char *sp_accounts_event_type(sp_accounts_event_kind kind) {
     case SP_ACCOUNTS_EV_COMMAND_REJECTED: return "accounts.CommandRejected.v1";
     case SP_ACCOUNTS_EV_ACTIVATION_ISSUED: return "accounts.ActivationIssued.v1";
     case SP_ACCOUNTS_EV_PASSWORD_SET: return "accounts.PasswordSet.v1";
+    case SP_ACCOUNTS_EV_PROFILE_UPDATED: return "accounts.PartnerProfileUpdated.v1";
+    case SP_ACCOUNTS_EV_IMAGE_SET: return "accounts.PartnerImageSet.v1";
+    case SP_ACCOUNTS_EV_ROLE_CHANGED: return "accounts.UserRoleChanged.v1";
+    case SP_ACCOUNTS_EV_USER_REMOVED: return "accounts.UserRemoved.v1";
+    case SP_ACCOUNTS_EV_CONVENTION_PUBLISHED: return "accounts.ConventionPublished.v1";
+    case SP_ACCOUNTS_EV_CONVENTION_ACCEPTED: return "accounts.ConventionAccepted.v1";
     }
     return NULL;
 }
@@ -147,10 +160,11 @@ int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *l
         state->limits.activation_ttl_ms = SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS;
     sp_map *maps[] = {&state->users_by_id, &state->users_by_email, &state->partners_by_id,
                       &state->partners_by_code, &state->sessions, &state->records,
-                      &state->activations};
+                      &state->activations, &state->conventions, &state->acceptances};
     size_t maxima[] = {limits->users_max, limits->users_max, limits->users_max,
                        limits->users_max, limits->sessions_max, limits->records_max,
-                       state->limits.activations_max};
+                       state->limits.activations_max, SP_ACCOUNTS_CONVENTIONS_MAX,
+                       limits->users_max};
     size_t ready = 0;
     for (; ready < sizeof maps / sizeof maps[0]; ready++) {
         if (sp_map_init(maps[ready], maxima[ready], err) != 0) goto fail;
@@ -209,7 +223,10 @@ void sp_accounts_state_destroy(sp_accounts_state *state) {
     sp_map_foreach(&state->sessions, free_plain, NULL);
     sp_map_foreach(&state->records, free_record, NULL);
     sp_map_foreach(&state->activations, free_plain, NULL);
+    sp_map_foreach(&state->conventions, free_plain, NULL);
     sp_map_destroy(&state->activations);
+    sp_map_destroy(&state->conventions);
+    sp_map_destroy(&state->acceptances);
     sp_map_destroy(&state->users_by_id);
     sp_map_destroy(&state->users_by_email);
     sp_map_destroy(&state->partners_by_id);
@@ -274,6 +291,32 @@ const sp_accounts_activation *sp_accounts_activation_by_id(const sp_accounts_sta
     const sp_accounts_activation *a = sp_map_get(&state->activations, key);
     if (a != NULL && strcmp(a->activation_id, activation_id) != 0) return NULL;
     return a;
+}
+
+static void convention_key(const char *convention_id, uint8_t key[SP_KEY_LEN]) {
+    sp_key_of(key, "convention", convention_id, NULL, NULL);
+}
+
+static void acceptance_key(const char *partner_id, const char *convention_id,
+                           uint8_t key[SP_KEY_LEN]) {
+    sp_key_of(key, "acceptance", partner_id, convention_id, NULL);
+}
+
+const sp_accounts_convention *sp_accounts_convention_by_id(const sp_accounts_state *state,
+                                                           const char *convention_id) {
+    assert(state != NULL);
+    if (convention_id == NULL) return NULL;
+    uint8_t key[SP_KEY_LEN];
+    convention_key(convention_id, key);
+    return sp_map_get(&state->conventions, key);
+}
+
+bool sp_accounts_convention_accepted(const sp_accounts_state *state, const char *partner_id,
+                                     const char *convention_id) {
+    assert(state != NULL && partner_id != NULL && convention_id != NULL);
+    uint8_t key[SP_KEY_LEN];
+    acceptance_key(partner_id, convention_id, key);
+    return sp_map_get(&state->acceptances, key) != NULL;
 }
 
 size_t sp_accounts_user_count(const sp_accounts_state *state) { return state->users_by_id.entry_count; }
@@ -458,6 +501,16 @@ static void hash_of_partner_command(const sp_accounts_partner *partner,
 }
 
 static void hash_of_user_command(const sp_accounts_event *event, uint8_t out[SP_KEY_LEN]) {
+    if (event->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN ||
+        event->role == SP_ACCOUNTS_ROLE_PARTNER_USER) {
+        /* Outside a CreatePartner (which keeps its own record), a partner's
+         * user comes from AddPartnerUser. */
+        const char *fields[5] = {event->partner_id, event->email, event->full_name,
+                                 sp_accounts_role_name(event->role), ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_ADD_PARTNER_USER),
+                                fields, out);
+        return;
+    }
     if (event->role == SP_ACCOUNTS_ROLE_BENEFICIARY) {
         const char *fields[5] = {event->email, event->password_hash, event->full_name, "", ""};
         sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_CREATE_BENEFICIARY),
@@ -469,9 +522,53 @@ static void hash_of_user_command(const sp_accounts_event *event, uint8_t out[SP_
     sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_REGISTER_USER), fields, out);
 }
 
+/* The request hash of a partner-space command from its event; false for
+ * other kinds. Mirrors sp_accounts_request_hash(). */
+static bool hash_of_partner_space_command(const sp_accounts_event *e, uint8_t out[SP_KEY_LEN]) {
+    char digest[65];
+    switch (e->kind) {
+    case SP_ACCOUNTS_EV_PROFILE_UPDATED: {
+        sp_accounts_profile_digest(&e->profile, digest);
+        const char *f[5] = {e->partner_id, digest, "", "", ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_UPDATE_PROFILE), f, out);
+        return true;
+    }
+    case SP_ACCOUNTS_EV_IMAGE_SET: {
+        const char *f[5] = {e->partner_id, e->slot, e->sha256, e->content_type, ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_SET_IMAGE), f, out);
+        return true;
+    }
+    case SP_ACCOUNTS_EV_ROLE_CHANGED: {
+        const char *f[5] = {e->user_id, sp_accounts_role_name(e->role), "", "", ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_CHANGE_ROLE), f, out);
+        return true;
+    }
+    case SP_ACCOUNTS_EV_USER_REMOVED: {
+        const char *f[5] = {e->user_id, "", "", "", ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_REMOVE_USER), f, out);
+        return true;
+    }
+    case SP_ACCOUNTS_EV_CONVENTION_PUBLISHED: {
+        const char *f[5] = {e->title, e->version, e->text_sha256, e->effective_date,
+                            e->mandatory ? "mandatory" : "optional"};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_PUBLISH_CONVENTION), f,
+                                out);
+        return true;
+    }
+    case SP_ACCOUNTS_EV_CONVENTION_ACCEPTED: {
+        const char *f[5] = {e->convention_id, "", "", "", ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_ACCEPT_CONVENTION), f,
+                                out);
+        return true;
+    }
+    default: return false;
+    }
+}
+
 /* The request hash of the command behind a one-event outcome (sessions,
- * password links). */
+ * password links, partner-space changes). */
 static void hash_of_session_command(const sp_accounts_event *event, uint8_t out[SP_KEY_LEN]) {
+    if (hash_of_partner_space_command(event, out)) return;
     if (event->kind == SP_ACCOUNTS_EV_ACTIVATION_ISSUED) {
         const char *fields[5] = {event->email, "", "", "", ""};
         sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_REQUEST_RESET), fields,
@@ -634,6 +731,12 @@ static int apply_user_registered(sp_accounts_state *state, const sp_accounts_eve
     sp_accounts_user *user = user_new(event);
     if (user == NULL) return oom(err, "a user");
     if (user_insert(state, user, err) != 0) return -1;
+    if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
+        sp_accounts_partner *partner =
+            (sp_accounts_partner *)sp_accounts_partner_by_id(state, user->partner_id);
+        assert(partner != NULL);
+        partner->admin_count++;
+    }
     *applied = true;
     return record_user_registered(state, event, user, ref, err);
 }
@@ -776,6 +879,128 @@ static int apply_password_set(sp_accounts_state *state, const sp_accounts_event 
     return record_simple(state, event, ref, 200, json, err);
 }
 
+/* ------------------------------------------------------------------ partner space */
+
+/* The partner an event of its own belongs to, when the event is its next one. */
+static sp_accounts_partner *next_of_partner(sp_accounts_state *state,
+                                            const sp_accounts_event *event) {
+    sp_accounts_partner *partner =
+        (sp_accounts_partner *)sp_accounts_partner_by_id(state, event->aggregate_id);
+    if (partner == NULL || event->aggregate_version != partner->version + 1 ||
+        strcmp(partner->partner_id, event->partner_id) != 0)
+        return NULL;
+    return partner;
+}
+
+static int apply_partner_changed(sp_accounts_state *state, const sp_accounts_event *event,
+                                 const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    sp_accounts_partner *partner = next_of_partner(state, event);
+    if (partner == NULL) return 0;
+    if (record_room(state, event, err) != 0) return -1;
+    json_t *result = event->kind == SP_ACCOUNTS_EV_IMAGE_SET
+                         ? json_pack("{s:s, s:s, s:s, s:s}", "partner_id", partner->partner_id,
+                                     "slot", event->slot, "sha256", event->sha256,
+                                     "content_type", event->content_type)
+                         : json_pack("{s:s}", "partner_id", partner->partner_id);
+    char *json = json_render(result);
+    if (json == NULL) return oom(err, "a result");
+    partner->version++;
+    *applied = true;
+    return record_simple(state, event, ref, 200, json, err);
+}
+
+static bool partner_role(sp_accounts_role role) {
+    return role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN || role == SP_ACCOUNTS_ROLE_PARTNER_USER;
+}
+
+/* UserRoleChanged and UserRemoved: a partner's user, not removed, whose next
+ * event this is; the administrator count follows. */
+static int apply_user_changed(sp_accounts_state *state, const sp_accounts_event *event,
+                              const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    sp_accounts_user *user = next_of_user(state, event);
+    if (user == NULL || user->removed || strcmp(event->user_id, event->aggregate_id) != 0 ||
+        !partner_role(user->role) || strcmp(user->partner_id, event->partner_id) != 0)
+        return 0;
+    bool role_change = event->kind == SP_ACCOUNTS_EV_ROLE_CHANGED;
+    if (role_change && !partner_role(event->role)) return 0;
+    sp_accounts_partner *partner =
+        (sp_accounts_partner *)sp_accounts_partner_by_id(state, user->partner_id);
+    assert(partner != NULL);
+    if (record_room(state, event, err) != 0) return -1;
+    char *json = role_change ? json_render(json_pack("{s:s, s:s}", "user_id", user->user_id,
+                                                     "role", sp_accounts_role_name(event->role)))
+                             : json_render(json_pack("{s:s}", "user_id", user->user_id));
+    if (json == NULL) return oom(err, "a result");
+    if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) partner->admin_count--;
+    if (role_change) {
+        user->role = event->role;
+        if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) partner->admin_count++;
+    } else {
+        user->removed = true;
+    }
+    user->version++;
+    *applied = true;
+    return record_simple(state, event, ref, 200, json, err);
+}
+
+/* ConventionPublished: a new convention, its only event. */
+static int apply_convention_published(sp_accounts_state *state, const sp_accounts_event *event,
+                                      const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    if (event->aggregate_version != 1 || strcmp(event->aggregate_id, event->convention_id) != 0 ||
+        !sp_id_valid(event->convention_id) ||
+        sp_accounts_convention_by_id(state, event->convention_id) != NULL)
+        return 0;
+    if (record_room(state, event, err) != 0) return -1;
+    sp_accounts_convention *c = calloc(1, sizeof *c);
+    if (c == NULL) return oom(err, "a convention");
+    snprintf(c->convention_id, sizeof c->convention_id, "%s", event->convention_id);
+    snprintf(c->version, sizeof c->version, "%s", event->version);
+    char published_at[SP_ACCOUNTS_TIME_TEXT_MAX];
+    sp_accounts_format_time(event->occurred_at_ms, published_at);
+    char *json = json_render(json_pack(
+        "{s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "convention_id", c->convention_id, "title",
+        event->title, "version", c->version, "effective_date", event->effective_date,
+        "mandatory", event->mandatory, "text_sha256", event->text_sha256, "published_at",
+        published_at));
+    uint8_t key[SP_KEY_LEN];
+    convention_key(c->convention_id, key);
+    if (json == NULL || sp_map_put(&state->conventions, key, c, err) != 0) {
+        free(c);
+        free(json);
+        return json == NULL ? oom(err, "a result") : -1;
+    }
+    *applied = true;
+    return record_simple(state, event, ref, 201, json, err);
+}
+
+/* ConventionAccepted: the partner's next event, of a known convention it
+ * had not accepted yet. */
+static int apply_convention_accepted(sp_accounts_state *state, const sp_accounts_event *event,
+                                     const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    sp_accounts_partner *partner = next_of_partner(state, event);
+    const sp_accounts_convention *c = sp_accounts_convention_by_id(state, event->convention_id);
+    if (partner == NULL || c == NULL ||
+        sp_accounts_convention_accepted(state, partner->partner_id, c->convention_id))
+        return 0;
+    if (record_room(state, event, err) != 0) return -1;
+    char accepted_at[SP_ACCOUNTS_TIME_TEXT_MAX];
+    sp_accounts_format_time(event->occurred_at_ms, accepted_at);
+    char *json = json_render(json_pack(
+        "{s:s, s:s, s:s, s:s, s:s}", "partner_id", partner->partner_id, "convention_id",
+        c->convention_id, "version", event->version, "accepted_by", event->user_id,
+        "accepted_at", accepted_at));
+    if (json == NULL) return oom(err, "a result");
+    uint8_t key[SP_KEY_LEN];
+    acceptance_key(partner->partner_id, c->convention_id, key);
+    if (sp_map_put(&state->acceptances, key, (void *)c, err) != 0) {
+        free(json);
+        return -1;
+    }
+    partner->version++;
+    *applied = true;
+    return record_simple(state, event, ref, 201, json, err);
+}
+
 int sp_accounts_apply(sp_accounts_state *state, const sp_accounts_event *event,
                       const sp_accounts_ref *ref, bool *applied, sp_error *err) {
     assert(state != NULL && event != NULL && applied != NULL);
@@ -791,6 +1016,14 @@ int sp_accounts_apply(sp_accounts_state *state, const sp_accounts_event *event,
     case SP_ACCOUNTS_EV_ACTIVATION_ISSUED:
         return apply_activation_issued(state, event, ref, applied, err);
     case SP_ACCOUNTS_EV_PASSWORD_SET: return apply_password_set(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_PROFILE_UPDATED:
+    case SP_ACCOUNTS_EV_IMAGE_SET: return apply_partner_changed(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_ROLE_CHANGED:
+    case SP_ACCOUNTS_EV_USER_REMOVED: return apply_user_changed(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_CONVENTION_PUBLISHED:
+        return apply_convention_published(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_CONVENTION_ACCEPTED:
+        return apply_convention_accepted(state, event, ref, applied, err);
     }
     return 0;
 }

@@ -9,10 +9,11 @@
  *
  * Memory: a sp_accounts_state owns every user, partner, session, link and
  * record it holds (heap; sp_accounts_state_destroy frees them). Entities are never
- * removed, so the pointers returned by the lookups stay valid until the state
- * is destroyed. A command borrows its strings from the caller (usually an
- * unpacked protobuf message). Events, decisions and outcomes are plain values
- * with fixed-size fields: nothing to free. */
+ * removed (a removed user is only flagged), so the pointers returned by the
+ * lookups stay valid until the state is destroyed. A command borrows its
+ * strings from the caller (usually an unpacked protobuf message). Events,
+ * decisions and outcomes are plain values with fixed-size fields: nothing to
+ * free. */
 #ifndef SP_ACCOUNTS_STATE_H
 #define SP_ACCOUNTS_STATE_H
 
@@ -23,6 +24,7 @@
 #include "sp_error.h"
 #include "sp_id.h"
 #include "sp_map.h"
+#include "sp_profile.h"
 
 #define SP_ACCOUNTS_EMAIL_MAX 254             /* bytes, RFC 5321 path limit */
 #define SP_ACCOUNTS_NAME_CHARS_MAX 200        /* names: UTF-8 characters */
@@ -62,10 +64,52 @@ typedef enum sp_accounts_command_kind {
     SP_ACCOUNTS_CMD_END_SESSION,
     SP_ACCOUNTS_CMD_SET_PASSWORD,
     SP_ACCOUNTS_CMD_REQUEST_RESET,
+    SP_ACCOUNTS_CMD_UPDATE_PROFILE,
+    SP_ACCOUNTS_CMD_SET_IMAGE,
+    SP_ACCOUNTS_CMD_ADD_PARTNER_USER,
+    SP_ACCOUNTS_CMD_CHANGE_ROLE,
+    SP_ACCOUNTS_CMD_REMOVE_USER,
+    SP_ACCOUNTS_CMD_PUBLISH_CONVENTION,
+    SP_ACCOUNTS_CMD_ACCEPT_CONVENTION,
 } sp_accounts_command_kind;
 
 /* "accounts.CreatePartner.v1", ... */
 const char *sp_accounts_command_type(sp_accounts_command_kind kind);
+
+#define SP_ACCOUNTS_TEXT_BYTES(chars) (4 * (chars) + 1)   /* UTF-8 text of that many characters */
+#define SP_ACCOUNTS_SLOT_MAX 8                            /* "logo" | "cover" */
+#define SP_ACCOUNTS_SHA256_HEX_LEN 64
+#define SP_ACCOUNTS_CONTENT_TYPE_MAX 16                   /* "image/png" | "image/jpeg" */
+#define SP_ACCOUNTS_CONVENTION_TITLE_CHARS_MAX 200
+#define SP_ACCOUNTS_CONVENTION_VERSION_MAX 32             /* bytes of [A-Za-z0-9._-] */
+#define SP_ACCOUNTS_CONVENTION_TEXT_BYTES_MAX (32 * 1024) /* the event stays < 64 KiB */
+#define SP_ACCOUNTS_CONVENTIONS_MAX 256
+#define SP_ACCOUNTS_DATE_LEN 10                           /* "YYYY-MM-DD" */
+
+/* A partner structure's profile (proto PartnerProfile), by value. */
+typedef struct sp_accounts_profile {
+    char legal_name[SP_ACCOUNTS_TEXT_BYTES(SP_PROFILE_NAME_CHARS_MAX)];
+    char public_name[SP_ACCOUNTS_TEXT_BYTES(SP_PROFILE_NAME_CHARS_MAX)];
+    char description[SP_ACCOUNTS_TEXT_BYTES(SP_PROFILE_DESCRIPTION_CHARS_MAX)];
+    char website[SP_PROFILE_URL_MAX + 1];
+    char social_links[SP_PROFILE_SOCIAL_LINKS_MAX][SP_PROFILE_URL_MAX + 1];
+    size_t social_link_count;
+    char hq_address[SP_ACCOUNTS_TEXT_BYTES(SP_PROFILE_ADDRESS_CHARS_MAX)];
+    char activity_address[SP_ACCOUNTS_TEXT_BYTES(SP_PROFILE_ADDRESS_CHARS_MAX)];
+    char contact_phone[SP_PROFILE_PHONE_MAX + 1];
+    char contact_email[SP_ACCOUNTS_EMAIL_MAX + 1];
+    char iban[SP_PROFILE_IBAN_MAX + 1];
+    char bic[SP_PROFILE_BIC_MAX + 1];
+    char bank_holder[SP_ACCOUNTS_TEXT_BYTES(SP_PROFILE_NAME_CHARS_MAX)];
+} sp_accounts_profile;
+
+/* The profile's canonical digest as 64 hex digits (request hashes). */
+void sp_accounts_profile_digest(const sp_accounts_profile *profile, char out[65]);
+/* Checks every value of a profile: 400 missing_field | invalid_value |
+ * invalid_email | invalid_url | invalid_phone, 422 invalid_iban |
+ * invalid_bic; the field is the JSON member's name. The values must already
+ * be normalized (IBAN and BIC upper case, e-mail lower). */
+int sp_accounts_profile_check(const sp_accounts_profile *profile, sp_error *err);
 
 /* Every string is borrowed and never NULL ("" when absent). Which fields a
  * kind reads: CreatePartner: name, category, email (admin_email),
@@ -90,6 +134,23 @@ typedef struct sp_accounts_command {
     int64_t expires_at_ms;
     const char *activation_id;
     const char *purpose;           /* "activation" | "reset" */
+    /* Partner space (UpdatePartnerProfile, SetPartnerImage, AddPartnerUser
+     * with email, full_name, role; ChangeUserRole with user_id, role;
+     * RemoveUser with user_id). NULL pointers count as "" / no profile. */
+    const char *partner_id;
+    const sp_accounts_profile *profile;
+    const char *profile_overflow;  /* the profile member that did not fit, "" or NULL if none */
+    const char *slot;
+    const char *sha256;
+    const char *content_type;
+    /* Conventions: PublishConvention (title, version, text, effective_date,
+     * mandatory), AcceptConvention (convention_id, for the actor's partner). */
+    const char *convention_id;
+    const char *title;
+    const char *version;
+    const char *text;
+    const char *effective_date;
+    bool mandatory;
 } sp_accounts_command;
 
 /* ------------------------------------------------------------------ events */
@@ -102,6 +163,12 @@ typedef enum sp_accounts_event_kind {
     SP_ACCOUNTS_EV_COMMAND_REJECTED,
     SP_ACCOUNTS_EV_ACTIVATION_ISSUED,
     SP_ACCOUNTS_EV_PASSWORD_SET,
+    SP_ACCOUNTS_EV_PROFILE_UPDATED,
+    SP_ACCOUNTS_EV_IMAGE_SET,
+    SP_ACCOUNTS_EV_ROLE_CHANGED,
+    SP_ACCOUNTS_EV_USER_REMOVED,
+    SP_ACCOUNTS_EV_CONVENTION_PUBLISHED,
+    SP_ACCOUNTS_EV_CONVENTION_ACCEPTED,
 } sp_accounts_event_kind;
 
 /* "accounts.PartnerCreated.v1", ...; NULL for an unknown kind. */
@@ -136,6 +203,24 @@ typedef struct sp_accounts_event {
      * (with user_id, password_hash) */
     char activation_id[SP_ID_LEN + 1];
     char purpose[SP_ACCOUNTS_PURPOSE_MAX + 1];
+    /* PartnerProfileUpdated (with partner_id), PartnerImageSet (with
+     * partner_id), UserRoleChanged (user_id, partner_id, role), UserRemoved
+     * (user_id, partner_id) */
+    sp_accounts_profile profile;
+    char slot[SP_ACCOUNTS_SLOT_MAX + 1];
+    char sha256[SP_ACCOUNTS_SHA256_HEX_LEN + 1];
+    char content_type[SP_ACCOUNTS_CONTENT_TYPE_MAX + 1];
+    /* ConventionPublished (user_id: who published), ConventionAccepted
+     * (partner_id, user_id: who accepted, occurred_at_ms: when). text is
+     * borrowed from the command that decided it (NULL in a decoded event):
+     * only the encoder reads it; text_sha256 stands for it everywhere else. */
+    char convention_id[SP_ID_LEN + 1];
+    char title[SP_ACCOUNTS_TEXT_BYTES(SP_ACCOUNTS_CONVENTION_TITLE_CHARS_MAX)];
+    char version[SP_ACCOUNTS_CONVENTION_VERSION_MAX + 1];
+    char effective_date[SP_ACCOUNTS_DATE_LEN + 1];
+    bool mandatory;
+    const char *text;
+    char text_sha256[SP_ACCOUNTS_SHA256_HEX_LEN + 1];
     /* CommandRejected */
     char command_type[SP_ACCOUNTS_COMMAND_TYPE_MAX + 1];
     char code[SP_ERROR_CODE_MAX];
@@ -154,6 +239,7 @@ typedef struct sp_accounts_user {
     char partner_id[SP_ID_LEN + 1];   /* "" unless a partner role */
     char pass_id[SP_ID_LEN + 1];      /* "" unless a beneficiary */
     uint64_t version;                 /* of the user aggregate (sessions, rejections) */
+    bool removed;                     /* UserRemoved: no login, no session, e-mail stays taken */
 } sp_accounts_user;
 
 typedef struct sp_accounts_partner {
@@ -162,6 +248,7 @@ typedef struct sp_accounts_partner {
     char *name;                       /* owned */
     char category[SP_ACCOUNTS_CATEGORY_MAX + 1];
     uint64_t version;
+    size_t admin_count;               /* its users of role partner_admin, not removed */
 } sp_accounts_partner;
 
 typedef struct sp_accounts_session {
@@ -195,6 +282,13 @@ typedef struct sp_accounts_limits {
     int64_t activation_ttl_ms;        /* life of a link; 0: SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS */
 } sp_accounts_limits;
 
+/* A published convention: what deciding an acceptance needs (the text
+ * itself is only in the log and the read model). */
+typedef struct sp_accounts_convention {
+    char convention_id[SP_ID_LEN + 1];
+    char version[SP_ACCOUNTS_CONVENTION_VERSION_MAX + 1];
+} sp_accounts_convention;
+
 typedef struct sp_accounts_record sp_accounts_record;   /* private to accounts_state.c */
 
 typedef struct sp_accounts_state {
@@ -207,6 +301,8 @@ typedef struct sp_accounts_state {
     sp_map sessions;                  /* owns sp_accounts_session, keyed by token hash */
     sp_map records;                   /* owns sp_accounts_record, keyed by sp_key_of(actor, command id) */
     sp_map activations;               /* owns sp_accounts_activation, keyed by its id */
+    sp_map conventions;               /* owns sp_accounts_convention, keyed by its id */
+    sp_map acceptances;               /* (partner, convention) -> its convention, borrowed */
 } sp_accounts_state;
 
 int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *limits,
@@ -224,6 +320,10 @@ const sp_accounts_session *sp_accounts_session_by_hash(const sp_accounts_state *
                                                        const uint8_t token_hash[SP_TOKEN_HASH_LEN]);
 const sp_accounts_activation *sp_accounts_activation_by_id(const sp_accounts_state *state,
                                                            const char *activation_id);
+const sp_accounts_convention *sp_accounts_convention_by_id(const sp_accounts_state *state,
+                                                           const char *convention_id);
+bool sp_accounts_convention_accepted(const sp_accounts_state *state, const char *partner_id,
+                                     const char *convention_id);
 size_t sp_accounts_user_count(const sp_accounts_state *state);
 size_t sp_accounts_partner_count(const sp_accounts_state *state);
 size_t sp_accounts_session_count(const sp_accounts_state *state);

@@ -277,13 +277,15 @@ static int handle_message(service *svc, const sp_kafka_msg *msg, plan *p, sp_err
     p->envelope = envelope;
     int rc = sp_accounts_handle(&svc->state, &command.command, sp_clock_now_ms(svc->clock),
                                 &p->decision, err);
-    sp_accounts_command_msg_free(&command);
-    if (rc != 0) return -1;
-    count_decision(svc, &p->decision);
-    for (size_t i = 0; i < p->decision.event_count; i++) {
-        if (produce_event(svc, &p->decision.events[i], envelope->id, &p->deliveries[i], err) != 0)
-            return -1;
+    if (rc == 0) count_decision(svc, &p->decision);
+    /* A convention's text goes from the command into its event: the
+     * command stays until its events are produced. */
+    for (size_t i = 0; rc == 0 && i < p->decision.event_count; i++) {
+        rc = produce_event(svc, &p->decision.events[i], envelope->id, &p->deliveries[i], err);
     }
+    sp_accounts_command_msg_free(&command);
+    for (size_t i = 0; i < p->decision.event_count; i++) p->decision.events[i].text = NULL;
+    if (rc != 0) return -1;
     sp_log_debug(svc->log, "command decided", "type", envelope->type, "command_id",
                  envelope->command_id, "actor_id", envelope->actor_id, NULL);
     return 0;

@@ -26,7 +26,7 @@ static const char session_sql[] =
     "SELECT u.user_id, u.email, u.full_name, u.role, coalesce(u.partner_id::text, ''),"
     " coalesce(u.pass_id::text, '')"
     " FROM sessions s JOIN users u ON u.user_id = s.user_id"
-    " WHERE s.token_hash = $1::bytea AND s.ended_at IS NULL"
+    " WHERE s.token_hash = $1::bytea AND s.ended_at IS NULL AND u.removed_at IS NULL"
     " AND s.expires_at > timestamptz 'epoch' + $2::bigint * interval '1 millisecond'";
 
 static const struct {

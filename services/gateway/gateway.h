@@ -37,6 +37,12 @@ typedef struct sp_gw_config {
     int64_t login_failures_per_account_max;
     int64_t login_failures_per_address_max;
     int64_t login_window_s;
+    int64_t image_bytes_max;              /* SP_IMAGE_BYTES_MAX: an uploaded logo or cover */
+    const char *contact_hours;            /* SP_CONTACT_*: the service's contact block */
+    const char *contact_email;
+    const char *contact_phones;
+    int64_t sse_streams_max;              /* live operation streams open at once */
+    int64_t sse_max_s;                    /* a stream ends after this; the client reconnects */
 } sp_gw_config;
 
 typedef struct sp_gw_pgpool sp_gw_pgpool;
@@ -45,6 +51,8 @@ typedef struct sp_gw_projwait sp_gw_projwait;
 typedef struct sp_gw_metrics sp_gw_metrics;
 typedef struct sp_gw_auth sp_gw_auth;
 typedef struct sp_gw_ratelimit sp_gw_ratelimit;
+typedef struct sp_gw_streams sp_gw_streams;
+typedef struct sp_gw_contact sp_gw_contact;
 
 typedef struct sp_gw_app {
     const sp_gw_config *config;
@@ -58,6 +66,8 @@ typedef struct sp_gw_app {
     sp_gw_ratelimit *login_by_account;    /* failed logins per e-mail */
     sp_gw_ratelimit *login_by_address;    /* failed logins and reset requests per client */
     sp_gw_ratelimit *voucher_by_user;     /* wrong voucher numbers typed, per partner user */
+    const sp_gw_contact *contact;         /* checked SP_CONTACT_* settings */
+    sp_gw_streams *streams;               /* slots of the live operation streams */
 } sp_gw_app;
 
 /* Monotonic milliseconds: every deadline inside the gateway is on this clock

@@ -10,7 +10,6 @@
 #include "metrics.h"
 #include "routes.h"
 
-#define SP_GW_BODY_READS_MAX (SP_GW_BODY_BYTES_MAX + 1)   /* each read gives >= 1 byte */
 #define SP_GW_LISTEN_TEXT_MAX 96
 #define SP_GW_ALLOW_TEXT_MAX 32
 #define SP_GW_JSON_CONTENT_TYPE "application/json"
@@ -64,6 +63,34 @@ static const dispatch_entry dispatch_table[] = {
      SP_GW_ROLE_BENEFICIARY | SP_GW_ROLE_BACKOFFICE},
     {SP_GW_ROUTE_PARTNER_VOUCHERS_REDEEM, sp_gw_route_partner_vouchers_redeem, true,
      SP_GW_ROLES_PARTNER},
+    {SP_GW_ROUTE_PARTNER_QR_PNG, sp_gw_route_partner_qr_png, true, SP_GW_ROLES_PARTNER},
+    {SP_GW_ROUTE_PARTNER_QR_SVG, sp_gw_route_partner_qr_svg, true, SP_GW_ROLES_PARTNER},
+    {SP_GW_ROUTE_PARTNER_POSTER, sp_gw_route_partner_poster, true, SP_GW_ROLES_PARTNER},
+    {SP_GW_ROUTE_PARTNER_CONTACT, sp_gw_route_contact, true, SP_GW_ROLES_PARTNER},
+    {SP_GW_ROUTE_CONTACT, sp_gw_route_contact, false, 0},
+    {SP_GW_ROUTE_PARTNER_OPERATIONS_STREAM, sp_gw_route_partner_operations_stream, true,
+     SP_GW_ROLES_PARTNER},
+    {SP_GW_ROUTE_CONVENTIONS_PUBLISH, sp_gw_route_conventions_publish, true,
+     SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_CONVENTIONS_LIST, sp_gw_route_conventions_list, true, SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_PARTNER_CONVENTIONS, sp_gw_route_partner_conventions, true,
+     SP_GW_ROLES_PARTNER},
+    {SP_GW_ROUTE_PARTNER_CONVENTION_ACCEPT, sp_gw_route_partner_convention_accept, true,
+     SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_STRUCTURE_GET, sp_gw_route_structure_get, true, SP_GW_ROLES_PARTNER},
+    {SP_GW_ROUTE_STRUCTURE_PUT, sp_gw_route_structure_put, true, SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_STRUCTURE_LOGO, sp_gw_route_structure_logo, true, SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_STRUCTURE_COVER, sp_gw_route_structure_cover, true, SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_MEDIA_GET, sp_gw_route_media_get, false, 0},
+    {SP_GW_ROUTE_DIRECTORY_PARTNERS, sp_gw_route_directory_partners, false, 0},
+    {SP_GW_ROUTE_PARTNER_USERS_LIST, sp_gw_route_partner_users_list, true,
+     SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_PARTNER_USERS_ADD, sp_gw_route_partner_users_add, true,
+     SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_PARTNER_USERS_PATCH, sp_gw_route_partner_users_patch, true,
+     SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_PARTNER_USERS_DELETE, sp_gw_route_partner_users_delete, true,
+     SP_GW_ROLE_PARTNER_ADMIN},
     {SP_GW_ROUTE_HEALTHZ, sp_gw_route_healthz, false, 0},
     {SP_GW_ROUTE_METRICS, sp_gw_route_metrics, false, 0},
 };
@@ -116,6 +143,25 @@ int sp_gw_answer_text(sp_gw_request *req, int status, const char *content_type,
     assert(req != NULL && (body != NULL || body_len == 0));
     return answer_raw(req, status, content_type ? content_type : SP_GW_JSON_CONTENT_TYPE, body,
                       body_len, replayed, NULL);
+}
+
+/* Content named by its own hash never changes: caches may keep it for ever. */
+int sp_gw_answer_immutable(sp_gw_request *req, const char *content_type, const void *body,
+                           size_t body_len, const char *etag) {
+    assert(req != NULL && req->status == 0 && content_type != NULL && etag != NULL);
+    char length[24], quoted[80];
+    snprintf(length, sizeof length, "%zu", body_len);
+    snprintf(quoted, sizeof quoted, "\"%.64s\"", etag);
+    mg_response_header_start(req->conn, 200);
+    mg_response_header_add(req->conn, "Content-Type", content_type, -1);
+    mg_response_header_add(req->conn, "Content-Length", length, -1);
+    mg_response_header_add(req->conn, "Cache-Control", "public, max-age=31536000, immutable", -1);
+    mg_response_header_add(req->conn, "ETag", quoted, -1);
+    mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
+    mg_response_header_send(req->conn);
+    if (body_len > 0) mg_write(req->conn, body, body_len);
+    req->status = 200;
+    return 0;
 }
 
 int sp_gw_answer_no_content(sp_gw_request *req) {
@@ -213,25 +259,28 @@ int sp_gw_answer_reply(sp_gw_request *req, const Solipass__Reply *reply, sp_erro
 
 /* ------------------------------------------------------------------ requests */
 
+/* The body, at most bytes_max (16 KiB for JSON, SP_IMAGE_BYTES_MAX for an
+ * uploaded image); each read gives at least one byte, so bytes_max + 1 reads
+ * bound the loop. */
 static int read_body(sp_gw_request *req, const struct mg_request_info *info, char **buffer,
-                     sp_error *err) {
-    if (info->content_length > SP_GW_BODY_BYTES_MAX) {
-        return sp_error_set(err, 413, "body_too_large", "", "the body is larger than %d bytes",
-                            SP_GW_BODY_BYTES_MAX);
+                     size_t bytes_max, const char *too_large_code, sp_error *err) {
+    if (info->content_length > (long long)bytes_max) {
+        return sp_error_set(err, 413, too_large_code, "", "the body is larger than %zu bytes",
+                            bytes_max);
     }
-    char *buf = malloc(SP_GW_BODY_BYTES_MAX + 2);
+    char *buf = malloc(bytes_max + 2);
     if (buf == NULL) return sp_error_set(err, 503, "unavailable", "", "out of memory");
     size_t total = 0;
-    for (size_t reads = 0; reads < SP_GW_BODY_READS_MAX && total <= SP_GW_BODY_BYTES_MAX; reads++) {
-        int n = mg_read(req->conn, buf + total, SP_GW_BODY_BYTES_MAX + 1 - total);
+    for (size_t reads = 0; reads < bytes_max + 1 && total <= bytes_max; reads++) {
+        int n = mg_read(req->conn, buf + total, bytes_max + 1 - total);
         if (n <= 0) break;
         total += (size_t)n;
     }
     buf[total] = '\0';
     *buffer = buf;
-    if (total > SP_GW_BODY_BYTES_MAX) {
-        return sp_error_set(err, 413, "body_too_large", "", "the body is larger than %d bytes",
-                            SP_GW_BODY_BYTES_MAX);
+    if (total > bytes_max) {
+        return sp_error_set(err, 413, too_large_code, "", "the body is larger than %zu bytes",
+                            bytes_max);
     }
     req->body = buf;
     req->body_len = total;
@@ -243,12 +292,25 @@ static int dispatch(sp_gw_request *req, const struct mg_request_info *info, char
     if (sp_gw_route_find(req->method, req->path, &req->match, err) != 0) return -1;
     const dispatch_entry *entry = dispatch_of(req->match.route);
     assert(entry != NULL);
-    if (strcmp(req->method, "POST") == 0 && read_body(req, info, body, err) != 0) return -1;
+    /* An image upload (up to SP_IMAGE_BYTES_MAX) is read only once its
+     * session and role are known: no one else makes the gateway hold a
+     * megabyte. */
+    bool image = req->match.route == SP_GW_ROUTE_STRUCTURE_LOGO ||
+                 req->match.route == SP_GW_ROUTE_STRUCTURE_COVER;
+    bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
+                    strcmp(req->method, "PATCH") == 0;
+    if (has_body && !image &&
+        read_body(req, info, body, SP_GW_BODY_BYTES_MAX, "body_too_large", err) != 0)
+        return -1;
     if (entry->session) {
         const char *authorization = sp_gw_request_header(req, "Authorization");
         if (sp_gw_auth_session(req->app, authorization, &req->user, err) != 0) return -1;
         if (sp_gw_auth_require(&req->user, entry->roles, err) != 0) return -1;
     }
+    if (has_body && image &&
+        read_body(req, info, body, (size_t)req->app->config->image_bytes_max, "image_too_large",
+                  err) != 0)
+        return -1;
     return entry->fn(req, err);
 }
 

@@ -13,6 +13,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "metrics.h"
+#include "partner_space.h"
 #include "pgpool.h"
 #include "projwait.h"
 #include "ratelimit.h"
@@ -73,6 +74,24 @@ static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_e
         {"SP_LOGIN_WINDOW_S", SP_CONFIG_INT, "900", 1, 86400,
          "the window of those counts, in seconds, from a key's first failure",
          &c->login_window_s},
+        {"SP_IMAGE_BYTES_MAX", SP_CONFIG_INT, "1048576", 1024, 8388608,
+         "largest logo or cover photo a partner may upload, in bytes (PNG or JPEG)",
+         &c->image_bytes_max},
+        {"SP_CONTACT_HOURS", SP_CONFIG_STRING,
+         "Du lundi au vendredi, de 9 h à 12 h et de 14 h à 17 h", 0, 0,
+         "desk hours shown in the partner space (1 to 200 characters)", &c->contact_hours},
+        {"SP_CONTACT_EMAIL", SP_CONFIG_STRING, "pass.solidarite@ville.example.fr", 0, 0,
+         "the service's e-mail address shown in the partner space", &c->contact_email},
+        {"SP_CONTACT_PHONES", SP_CONFIG_STRING, "01 23 45 67 89", 0, 0,
+         "the service's phone numbers shown in the partner space, 1 to 4 separated by ';'",
+         &c->contact_phones},
+        {"SP_SSE_STREAMS_MAX", SP_CONFIG_INT, "16", 0, 512,
+         "live operation streams (Server-Sent Events) open at once; each holds an HTTP "
+         "thread, so never more than half of SP_HTTP_THREADS (lowered to that)",
+         &c->sse_streams_max},
+        {"SP_SSE_MAX_S", SP_CONFIG_INT, "300", 5, 3600,
+         "a live operation stream ends after this many seconds (the client reconnects with "
+         "Last-Event-ID)", &c->sse_max_s},
     };
     return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-gateway",
                           "The HTTP JSON API of solipass: validates requests, sends commands "
@@ -99,6 +118,17 @@ static int check_link_secret(const char *secret, sp_error *err) {
                         SP_LINK_SECRET_LEN_MAX);
 }
 
+/* A stream holds a worker thread for its whole life: streams must leave
+ * at least half the threads to ordinary requests, whatever was asked. */
+static void clamp_streams(sp_gw_config *c, sp_log *log) {
+    if (c->sse_streams_max <= c->http_threads / 2) return;
+    c->sse_streams_max = c->http_threads / 2;
+    char max[24];
+    snprintf(max, sizeof max, "%" PRId64, c->sse_streams_max);
+    sp_log_info(log, "SP_SSE_STREAMS_MAX lowered to half of SP_HTTP_THREADS", "streams_max",
+                max, NULL);
+}
+
 static void install_signals(void) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -123,8 +153,9 @@ static int app_start(sp_gw_app *app, sp_error *err) {
                                                 c->login_window_s * 1000);
     app->voucher_by_user = sp_gw_ratelimit_new(SP_GW_VOUCHER_RATELIMIT_SLOTS,
                                                SP_GW_VOUCHER_FAILURES_MAX, SP_GW_VOUCHER_WINDOW_MS);
+    app->streams = sp_gw_streams_new(c->sse_streams_max);
     if (app->login_by_account == NULL || app->login_by_address == NULL ||
-        app->voucher_by_user == NULL)
+        app->voucher_by_user == NULL || app->streams == NULL)
         return sp_error_set(err, 500, "out_of_memory", NULL, "rate limits");
     app->pool = sp_gw_pgpool_new(app->config->pg_dsn, (size_t)app->config->pg_pool_size,
                                  SP_GW_PG_START_WAIT_MS, app->log, err);
@@ -146,6 +177,7 @@ static void app_stop(sp_gw_app *app) {
     sp_gw_ratelimit_free(app->login_by_account);
     sp_gw_ratelimit_free(app->login_by_address);
     sp_gw_ratelimit_free(app->voucher_by_user);
+    sp_gw_streams_free(app->streams);
 }
 
 static void serve_until_stopped(sp_gw_app *app, sp_gw_http *http) {
@@ -156,6 +188,8 @@ static void serve_until_stopped(sp_gw_app *app, sp_gw_http *http) {
     struct timespec pause = {.tv_sec = 0, .tv_nsec = SP_GW_STOP_POLL_MS * 1000000L};
     while (!stop_requested) nanosleep(&pause, NULL);
     sp_log_info(app->log, "stopping", NULL);
+    /* Live streams would keep their threads until they time out. */
+    sp_gw_streams_stop(app->streams);
     sp_gw_http_stop(http);
 }
 
@@ -166,6 +200,8 @@ int main(int argc, char **argv) {
     memset(&config, 0, sizeof config);
     sp_error err;
     sp_error_clear(&err);
+    sp_gw_contact contact;
+    memset(&contact, 0, sizeof contact);
     sp_config_result loaded = load_config(&config, argc, argv, &err);
     if (loaded == SP_CONFIG_HELP_SHOWN) {
         sp_log_destroy(&log);
@@ -178,18 +214,22 @@ int main(int argc, char **argv) {
     }
     if (loaded != SP_CONFIG_OK || level < 0 || check_address(config.http_address, &err) != 0 ||
         check_link_secret(config.link_secret, &err) != 0 ||
+        sp_gw_contact_parse(config.contact_hours, config.contact_email, config.contact_phones,
+                            &contact, &err) != 0 ||
         sodium_init() < 0) {
         sp_log_error(&log, "cannot start", "error", err.message, "field", err.field, NULL);
         sp_log_destroy(&log);
         return 1;
     }
     log.level_min = (sp_log_level)level;
+    clamp_streams(&config, &log);
     install_signals();
     sp_clock clock;
     sp_clock_init(&clock, config.clock_offset_file[0] != '\0' ? config.clock_offset_file : NULL);
     sp_gw_metrics metrics;
     sp_gw_metrics_init(&metrics);
-    sp_gw_app app = {.config = &config, .log = &log, .clock = &clock, .metrics = &metrics};
+    sp_gw_app app = {.config = &config, .log = &log, .clock = &clock, .metrics = &metrics,
+                     .contact = &contact};
     mg_init_library(0);
     int rc = 1;
     sp_gw_http *http = NULL;

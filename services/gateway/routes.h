@@ -44,6 +44,29 @@ int sp_gw_route_voucher_qr_png(sp_gw_request *req, sp_error *err);
 int sp_gw_route_voucher_qr_svg(sp_gw_request *req, sp_error *err);
 int sp_gw_route_voucher_cancel(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_vouchers_redeem(sp_gw_request *req, sp_error *err);
+/* routes_partner_space.c (the partner's QR code, poster, contact, live operations) */
+int sp_gw_route_partner_qr_png(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_qr_svg(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_poster(sp_gw_request *req, sp_error *err);
+int sp_gw_route_contact(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_operations_stream(sp_gw_request *req, sp_error *err);
+/* routes_conventions.c (published by the back-office, accepted by a partner administrator) */
+int sp_gw_route_conventions_publish(sp_gw_request *req, sp_error *err);
+int sp_gw_route_conventions_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_conventions(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_convention_accept(sp_gw_request *req, sp_error *err);
+/* routes_structure.c (the partner's structure, its images, the public directory) */
+int sp_gw_route_structure_get(sp_gw_request *req, sp_error *err);
+int sp_gw_route_structure_put(sp_gw_request *req, sp_error *err);
+int sp_gw_route_structure_logo(sp_gw_request *req, sp_error *err);
+int sp_gw_route_structure_cover(sp_gw_request *req, sp_error *err);
+int sp_gw_route_media_get(sp_gw_request *req, sp_error *err);
+int sp_gw_route_directory_partners(sp_gw_request *req, sp_error *err);
+/* routes_users.c (a partner administrator's users) */
+int sp_gw_route_partner_users_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_users_add(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_users_patch(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_users_delete(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_metrics(sp_gw_request *req, sp_error *err);
@@ -76,5 +99,24 @@ typedef enum { SP_GW_OPERATIONS_OF_PASS, SP_GW_OPERATIONS_OF_PARTNER } sp_gw_ope
  * shown as pass_ref (its id's last 4 characters) and no balance. */
 int sp_gw_answer_operations(sp_gw_request *req, sp_gw_operations_scope scope, const char *id,
                             sp_error *err);
+/* Payments at partner $1 after the position ($2 occurred_at ms, $3
+ * operation id), not before $4 ms and not among the ids of the uuid[] $6,
+ * oldest first, at most $5 rows; each
+ * row (column 0: operation_id) is shown by sp_gw_operation_json(). */
+extern const char sp_gw_partner_operations_stream_sql[];
+/* One row of the operations read model as shown to scope; *at_ms its occurred_at. */
+json_t *sp_gw_operation_json(const PGresult *res, int row, sp_gw_operations_scope scope,
+                             int64_t *at_ms, sp_error *err);
+
+/* The Idempotency-Key when given (checked: NULL + 400), else a fresh random
+ * command id written into fresh: for PUT, PATCH and DELETE, idempotent by
+ * themselves. */
+const char *sp_gw_optional_key(const sp_gw_request *req, char fresh[SP_ID_LEN + 1],
+                               sp_error *err);
+/* Runs an accounts command: a refusal is answered here (*ok false, 0); an
+ * acceptance is left to the caller to answer (*ok true, *replayed). */
+int sp_gw_run_accounts(sp_gw_request *req, const char *type, const char *aggregate_id,
+                       const char *key, const ProtobufCMessage *payload, bool *ok,
+                       bool *replayed, sp_error *err);
 
 #endif

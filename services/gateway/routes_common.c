@@ -39,6 +39,17 @@ static const char partner_operations_sql[] =
     OPERATIONS_SELECT " WHERE o.partner_id = $1::uuid AND o.kind = 'payment'"
     OPERATIONS_AFTER_CURSOR;
 
+/* Oldest first, for the live stream: after the position ($2, $3), not
+ * before $4 (rows that became visible late are looked for again) and not
+ * among the ids already sent ($6). */
+const char sp_gw_partner_operations_stream_sql[] =
+    OPERATIONS_SELECT " WHERE o.partner_id = $1::uuid AND o.kind = 'payment'"
+    " AND (o.occurred_at, o.operation_id) >"
+    " (timestamptz 'epoch' + $2::bigint * interval '1 millisecond', $3::uuid)"
+    " AND o.occurred_at >= timestamptz 'epoch' + $4::bigint * interval '1 millisecond'"
+    " AND NOT (o.operation_id = ANY ($6::uuid[]))"
+    " ORDER BY o.occurred_at ASC, o.operation_id ASC LIMIT $5::integer";
+
 enum { OP_ID, OP_KIND, OP_STATUS, OP_PASS, OP_PARTNER, OP_CODE, OP_CATEGORY, OP_AMOUNT,
        OP_BALANCE, OP_AT_MS, OP_CHANNEL, OP_COLUMNS };
 
@@ -205,6 +216,12 @@ static json_t *operation_json(const PGresult *res, int row, sp_gw_operations_sco
         return NULL;
     }
     return op;
+}
+
+json_t *sp_gw_operation_json(const PGresult *res, int row, sp_gw_operations_scope scope,
+                             int64_t *at_ms, sp_error *err) {
+    assert(res != NULL && at_ms != NULL && PQnfields(res) == OP_COLUMNS);
+    return operation_json(res, row, scope, at_ms, err);
 }
 
 static json_t *operations_page_json(const PGresult *res, sp_gw_operations_scope scope,

@@ -19,7 +19,7 @@
 #include "ratelimit.h"
 #include "sp_kafka.h"
 #include "sp_money.h"
-#include "voucher_qr.h"
+#include "qr.h"
 
 #define VOUCHERS_LIST_MAX 500
 #define PRINT_PAGE_BYTES_MAX (128 * 1024)

@@ -62,6 +62,30 @@ static const route_entry route_table[] = {
     {SP_GW_ROUTE_VOUCHER_CANCEL, "POST", "/api/v1/vouchers/{id}/cancel", "voucher_cancel"},
     {SP_GW_ROUTE_PARTNER_VOUCHERS_REDEEM, "POST", "/api/v1/partner/vouchers/redeem",
      "partner_vouchers_redeem"},
+    {SP_GW_ROUTE_PARTNER_QR_PNG, "GET", "/api/v1/partner/qr.png", "partner_qr_png"},
+    {SP_GW_ROUTE_PARTNER_QR_SVG, "GET", "/api/v1/partner/qr.svg", "partner_qr_svg"},
+    {SP_GW_ROUTE_PARTNER_POSTER, "GET", "/api/v1/partner/poster", "partner_poster"},
+    {SP_GW_ROUTE_PARTNER_CONTACT, "GET", "/api/v1/partner/contact", "partner_contact"},
+    {SP_GW_ROUTE_CONTACT, "GET", "/api/v1/contact", "contact"},
+    {SP_GW_ROUTE_PARTNER_OPERATIONS_STREAM, "GET", "/api/v1/partner/operations/stream",
+     "partner_operations_stream"},
+    {SP_GW_ROUTE_CONVENTIONS_PUBLISH, "POST", "/api/v1/conventions", "conventions_publish"},
+    {SP_GW_ROUTE_CONVENTIONS_LIST, "GET", "/api/v1/conventions", "conventions_list"},
+    {SP_GW_ROUTE_PARTNER_CONVENTIONS, "GET", "/api/v1/partner/conventions", "partner_conventions"},
+    {SP_GW_ROUTE_PARTNER_CONVENTION_ACCEPT, "POST", "/api/v1/partner/conventions/{id}/accept",
+     "partner_convention_accept"},
+    {SP_GW_ROUTE_STRUCTURE_GET, "GET", "/api/v1/partner/structure", "structure_get"},
+    {SP_GW_ROUTE_STRUCTURE_PUT, "PUT", "/api/v1/partner/structure", "structure_put"},
+    {SP_GW_ROUTE_STRUCTURE_LOGO, "PUT", "/api/v1/partner/structure/logo", "structure_logo"},
+    {SP_GW_ROUTE_STRUCTURE_COVER, "PUT", "/api/v1/partner/structure/cover", "structure_cover"},
+    {SP_GW_ROUTE_MEDIA_GET, "GET", "/api/v1/media/{id}", "media_get"},
+    {SP_GW_ROUTE_DIRECTORY_PARTNERS, "GET", "/api/v1/directory/partners", "directory_partners"},
+    {SP_GW_ROUTE_PARTNER_USERS_LIST, "GET", "/api/v1/partner/users", "partner_users_list"},
+    {SP_GW_ROUTE_PARTNER_USERS_ADD, "POST", "/api/v1/partner/users", "partner_users_add"},
+    {SP_GW_ROUTE_PARTNER_USERS_PATCH, "PATCH", "/api/v1/partner/users/{id}",
+     "partner_users_patch"},
+    {SP_GW_ROUTE_PARTNER_USERS_DELETE, "DELETE", "/api/v1/partner/users/{id}",
+     "partner_users_delete"},
     {SP_GW_ROUTE_HEALTHZ, "GET", "/healthz", "healthz"},
     {SP_GW_ROUTE_METRICS, "GET", "/metrics", "metrics"},
 };
@@ -92,6 +116,15 @@ static bool pattern_match(const char *pattern, const char *path, char *segment,
     return *s == '\0';
 }
 
+static bool sha256_hex_valid(const char *text) {
+    size_t len = strlen(text);
+    for (size_t i = 0; i < len; i++) {
+        if (!((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f')))
+            return false;
+    }
+    return len == 64;
+}
+
 int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *out,
                      sp_error *err) {
     assert(method != NULL && path != NULL && out != NULL);
@@ -106,10 +139,26 @@ int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *ou
         path_known = true;
         if (strcmp(route_table[i].method, method) != 0) continue;
         bool has_id = strstr(route_table[i].pattern, "{id}") != NULL;
+        if (route_table[i].route == SP_GW_ROUTE_MEDIA_GET) {
+            /* Images are named by the SHA-256 of their bytes, not by an id. */
+            if (too_long || !sha256_hex_valid(segment))
+                return sp_error_set(err, 404, "not_found", "sha256", "no image has this SHA-256");
+            out->route = route_table[i].route;
+            snprintf(out->path_key, sizeof out->path_key, "%s", segment);
+            return 0;
+        }
+        if (has_id && (too_long || !sp_id_valid(segment)) &&
+            strncmp(route_table[i].pattern, "/api/v1/partner/users/", 22) == 0) {
+            return sp_error_set(err, 404, "user_not_found", "user_id", "no user has this id");
+        }
         if (has_id && (too_long || !sp_id_valid(segment))) {
             if (strncmp(route_table[i].pattern, "/api/v1/vouchers/", 17) == 0) {
                 return sp_error_set(err, 404, "voucher_not_found", "voucher_id",
                                     "no voucher has this id");
+            }
+            if (strncmp(route_table[i].pattern, "/api/v1/partner/conventions/", 28) == 0) {
+                return sp_error_set(err, 404, "convention_not_found", "convention_id",
+                                    "no convention has this id");
             }
             return sp_error_set(err, 404, "pass_not_found", "pass_id",
                                 "no pass has this id");

@@ -72,12 +72,33 @@ typedef enum {
     SP_GW_ROUTE_VOUCHER_QR_SVG,
     SP_GW_ROUTE_VOUCHER_CANCEL,
     SP_GW_ROUTE_PARTNER_VOUCHERS_REDEEM,
+    SP_GW_ROUTE_PARTNER_QR_PNG,
+    SP_GW_ROUTE_PARTNER_QR_SVG,
+    SP_GW_ROUTE_PARTNER_POSTER,
+    SP_GW_ROUTE_PARTNER_CONTACT,
+    SP_GW_ROUTE_CONTACT,
+    SP_GW_ROUTE_PARTNER_OPERATIONS_STREAM,
+    SP_GW_ROUTE_CONVENTIONS_PUBLISH,
+    SP_GW_ROUTE_CONVENTIONS_LIST,
+    SP_GW_ROUTE_PARTNER_CONVENTIONS,
+    SP_GW_ROUTE_PARTNER_CONVENTION_ACCEPT,
+    SP_GW_ROUTE_STRUCTURE_GET,
+    SP_GW_ROUTE_STRUCTURE_PUT,
+    SP_GW_ROUTE_STRUCTURE_LOGO,
+    SP_GW_ROUTE_STRUCTURE_COVER,
+    SP_GW_ROUTE_MEDIA_GET,
+    SP_GW_ROUTE_DIRECTORY_PARTNERS,
+    SP_GW_ROUTE_PARTNER_USERS_LIST,
+    SP_GW_ROUTE_PARTNER_USERS_ADD,
+    SP_GW_ROUTE_PARTNER_USERS_PATCH,
+    SP_GW_ROUTE_PARTNER_USERS_DELETE,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 
 typedef struct sp_gw_route_match {
     sp_gw_route route;
     char path_id[SP_ID_LEN + 1];   /* the {pass_id} or {voucher_id} segment, "" when none */
+    char path_key[65];             /* the {sha256} of /api/v1/media/, "" when none */
 } sp_gw_route_match;
 
 /* Finds the route of (method, path). 404 "not_found" for an unknown path,

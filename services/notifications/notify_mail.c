@@ -186,7 +186,7 @@ static void text_link(const sp_notify_mail *m, writer *w) {
     sp_notify_paris_time(m->expires_at_ms, until);
     put(w, "Bonjour,\r\n\r\n");
     if (m->kind == SP_NOTIFY_ACTIVATION) {
-        put(w, "Un compte d'administrateur vous a été ouvert dans l'espace partenaire du "
+        put(w, "Un compte vous a été ouvert dans l'espace partenaire du "
                SERVICE_NAME ".\r\nPour l'activer, choisissez votre mot de passe en suivant ce "
                "lien :\r\n\r\n");
     } else {
@@ -212,7 +212,7 @@ static void html_link(const sp_notify_mail *m, writer *w) {
     put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
            "<p>Bonjour,</p>\r\n<p>");
     if (activation) {
-        put(w, "Un compte d'administrateur vous a été ouvert dans l'espace partenaire du "
+        put(w, "Un compte vous a été ouvert dans l'espace partenaire du "
                SERVICE_NAME ".");
     } else {
         put(w, "Un nouveau mot de passe a été demandé pour votre compte (");

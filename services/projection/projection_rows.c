@@ -17,6 +17,7 @@
 #include "sp_clock.h"
 #include "sp_id.h"
 #include "sp_money.h"
+#include "sp_profile.h"
 #include "sp_voucher_number.h"
 
 /* ------------------------------------------------------------------ SQL */
@@ -42,6 +43,49 @@ static const char session_started_sql[] =
 static const char session_ended_sql[] =
     "WITH u AS (UPDATE sessions SET ended_at = $3::timestamptz WHERE token_hash = $1::bytea "
     "AND user_id = $2::uuid AND ended_at IS NULL RETURNING 1) SELECT count(*) FROM u";
+
+static const char convention_published_sql[] =
+    "WITH i AS (INSERT INTO conventions (convention_id, title, version, body, effective_date, "
+    "mandatory, published_by, published_at) VALUES ($1::uuid, $2::text, $3::text, $4::text, "
+    "$5::date, $6::boolean, $7::uuid, $8::timestamptz) ON CONFLICT DO NOTHING RETURNING 1) "
+    "SELECT count(*) FROM i";
+
+static const char convention_accepted_sql[] =
+    "WITH i AS (INSERT INTO convention_acceptances (partner_id, convention_id, version, "
+    "accepted_by, accepted_at) VALUES ($1::uuid, $2::uuid, $3::text, $4::uuid, "
+    "$5::timestamptz) ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM i";
+
+/* Partner-space events take the partner's aggregate version: applied once,
+ * in order, even when the log is read again. */
+static const char partner_profile_updated_sql[] =
+    "WITH u AS (UPDATE partners SET profile_version = $2::bigint, legal_name = $3::text, "
+    "name = $4::text, description = $5::text, website = $6::text, social_links = $7::text[], "
+    "hq_address = $8::text, activity_address = $9::text, contact_phone = $10::text, "
+    "contact_email = $11::text, iban = $12::text, bic = $13::text, bank_holder = $14::text "
+    "WHERE partner_id = $1::uuid AND profile_version < $2::bigint RETURNING 1) "
+    "SELECT count(*) FROM u";
+
+static const char partner_image_set_sql[] =
+    "WITH u AS (UPDATE partners SET profile_version = $2::bigint, "
+    "logo_sha256 = CASE WHEN $3::text = 'logo' THEN $4::text ELSE logo_sha256 END, "
+    "logo_type = CASE WHEN $3::text = 'logo' THEN $5::text ELSE logo_type END, "
+    "cover_sha256 = CASE WHEN $3::text = 'cover' THEN $4::text ELSE cover_sha256 END, "
+    "cover_type = CASE WHEN $3::text = 'cover' THEN $5::text ELSE cover_type END "
+    "WHERE partner_id = $1::uuid AND profile_version < $2::bigint RETURNING 1) "
+    "SELECT count(*) FROM u";
+
+static const char user_role_changed_sql[] =
+    "WITH u AS (UPDATE users SET role = $2::text WHERE user_id = $1::uuid "
+    "AND partner_id = $3::uuid AND removed_at IS NULL AND role <> $2::text RETURNING 1) "
+    "SELECT count(*) FROM u";
+
+/* The removal ends every session of the user in the same statement. */
+static const char user_removed_sql[] =
+    "WITH u AS (UPDATE users SET removed_at = $3::timestamptz WHERE user_id = $1::uuid "
+    "AND partner_id = $2::uuid AND removed_at IS NULL RETURNING 1), "
+    "s AS (UPDATE sessions SET ended_at = $3::timestamptz WHERE user_id = $1::uuid "
+    "AND ended_at IS NULL AND EXISTS (SELECT 1 FROM u)) "
+    "SELECT count(*) FROM u";
 
 static const char password_set_sql[] =
     "WITH u AS (UPDATE users SET password_hash = $2::text WHERE user_id = $1::uuid "
@@ -165,7 +209,7 @@ const char *const sp_projection_offsets_select_sql =
 
 const char *const sp_projection_truncate_sql =
     "TRUNCATE partners, users, sessions, passes, envelopes, operations, ledger_balances, "
-    "vouchers";
+    "vouchers, conventions, convention_acceptances";
 
 const char *const sp_projection_offsets_delete_sql =
     "DELETE FROM projection_offsets WHERE consumer = 'projection'";
@@ -179,6 +223,8 @@ const sp_projection_table sp_projection_tables[] = {
     {"operations", "operation_id"},
     {"ledger_balances", "account"},
     {"vouchers", "voucher_id"},
+    {"conventions", "convention_id"},
+    {"convention_acceptances", "partner_id, convention_id"},
 };
 const size_t sp_projection_table_count = sizeof sp_projection_tables / sizeof sp_projection_tables[0];
 
@@ -1056,6 +1102,234 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------ partner space */
+
+/* A text[] literal; elements quoted, '"' and '\' escaped. */
+static void put_text_array(row_writer *w, char *const *items, size_t count) {
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0; i < count; i++) {
+        writer_append(w, "%s\"", i ? "," : "");
+        for (const char *p = items[i]; *p != '\0'; p++) {
+            if (*p == '"' || *p == '\\') writer_append(w, "\\%c", *p);
+            else writer_append(w, "%c", *p);
+        }
+        writer_append(w, "\"");
+    }
+    writer_append(w, "}");
+    writer_end(w);
+}
+
+static int need_profile(const Solipass__Accounts__PartnerProfile *p, sp_error *err) {
+    if (p == NULL) return invalid(err, "profile", "%s is missing%s", "");
+    const char *texts[] = {p->legal_name, p->description, p->website, p->hq_address,
+                           p->activity_address, p->contact_phone, p->contact_email, p->iban,
+                           p->bic, p->bank_holder};
+    if (need_text("public_name", p->public_name, false, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        if (need_text("profile", texts[i], true, 4 * SP_PROFILE_DESCRIPTION_CHARS_MAX, err) != 0)
+            return -1;
+    }
+    if (p->n_social_links > SP_PROFILE_SOCIAL_LINKS_MAX)
+        return invalid(err, "social_links", "%s: more than %s links", "8");
+    for (size_t i = 0; i < p->n_social_links; i++) {
+        if (!sp_profile_url_valid(p->social_links[i]))
+            return invalid(err, "social_links", "%s: not an http(s) URL: \"%.80s\"",
+                           p->social_links[i]);
+    }
+    return 0;
+}
+
+static int build_partner_profile_updated(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Accounts__PartnerProfileUpdated *m =
+        UNPACK(solipass__accounts__partner_profile_updated__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_same_id("partner_id", m->partner_id, c->env->aggregate_id, err) != 0 ||
+        need_profile(m->profile, err) != 0)
+        goto done;
+    const Solipass__Accounts__PartnerProfile *p = m->profile;
+    put_text(w, m->partner_id);
+    put_int(w, (int64_t)c->env->aggregate_version);
+    put_text(w, p->legal_name);
+    put_text(w, p->public_name);
+    put_text(w, p->description);
+    put_text(w, p->website);
+    put_text_array(w, p->social_links, p->n_social_links);
+    put_text(w, p->hq_address);
+    put_text(w, p->activity_address);
+    put_text(w, p->contact_phone);
+    put_text(w, p->contact_email);
+    put_text(w, p->iban);
+    put_text(w, p->bic);
+    put_text(w, p->bank_holder);
+    rc = 0;
+done:
+    solipass__accounts__partner_profile_updated__free_unpacked(m, NULL);
+    return rc;
+}
+
+static bool sha256_hex(const char *s) {
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    }
+    return len == 64;
+}
+
+static int build_partner_image_set(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Accounts__PartnerImageSet *m =
+        UNPACK(solipass__accounts__partner_image_set__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_same_id("partner_id", m->partner_id, c->env->aggregate_id, err) != 0)
+        goto done;
+    if (strcmp(m->slot, "logo") != 0 && strcmp(m->slot, "cover") != 0) {
+        invalid(err, "slot", "%s is \"%.16s\", not logo or cover", m->slot);
+        goto done;
+    }
+    if (!sha256_hex(m->sha256)) {
+        invalid(err, "sha256", "%s is not 64 hex digits: \"%.70s\"", m->sha256);
+        goto done;
+    }
+    if (strcmp(m->content_type, "image/png") != 0 && strcmp(m->content_type, "image/jpeg") != 0) {
+        invalid(err, "content_type", "%s is \"%.40s\", not image/png or image/jpeg",
+                m->content_type);
+        goto done;
+    }
+    put_text(w, m->partner_id);
+    put_int(w, (int64_t)c->env->aggregate_version);
+    put_text(w, m->slot);
+    put_text(w, m->sha256);
+    put_text(w, m->content_type);
+    rc = 0;
+done:
+    solipass__accounts__partner_image_set__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_user_role_changed(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Accounts__UserRoleChanged *m =
+        UNPACK(solipass__accounts__user_role_changed__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    bool partner_role = m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_ADMIN ||
+                        m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_USER;
+    if (need_uuid("user_id", m->user_id, err) != 0 ||
+        need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
+        need_uuid("partner_id", m->partner_id, err) != 0)
+        goto done;
+    if (!partner_role) {
+        sp_error_set(err, 422, "invalid_event", "role", "role %d is not a partner role",
+                     (int)m->role);
+        goto done;
+    }
+    put_text(w, m->user_id);
+    put_text(w, role_name(m->role));
+    put_text(w, m->partner_id);
+    rc = 0;
+done:
+    solipass__accounts__user_role_changed__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_user_removed(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Accounts__UserRemoved *m = UNPACK(solipass__accounts__user_removed__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_uuid("user_id", m->user_id, err) != 0 ||
+        need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
+        need_uuid("partner_id", m->partner_id, err) != 0)
+        goto done;
+    put_text(w, m->user_id);
+    put_text(w, m->partner_id);
+    put_time(w, c->env->occurred_at_ms);
+    rc = 0;
+done:
+    solipass__accounts__user_removed__free_unpacked(m, NULL);
+    return rc;
+}
+
+#define CONVENTION_TITLE_BYTES_MAX 800          /* 200 characters of UTF-8 */
+#define CONVENTION_VERSION_BYTES_MAX 32
+#define CONVENTION_TEXT_BYTES_MAX (32 * 1024)
+
+static int need_date(const char *field, const char *value, sp_error *err) {
+    sp_date date = 0;
+    sp_error ignored;
+    if (strlen(value) == 10 && sp_date_parse(value, &date, &ignored) == 0) return 0;
+    return invalid(err, field, "%s is not a YYYY-MM-DD date: \"%.16s\"", value);
+}
+
+/* A convention's text: UTF-8, line breaks and tabs allowed, bounded. */
+static int need_body(const char *field, const char *value, sp_error *err) {
+    const unsigned char *p = (const unsigned char *)value;
+    size_t i = 0;
+    while (p[i] != '\0' && i <= CONVENTION_TEXT_BYTES_MAX) {
+        bool spacing = p[i] == '\n' || p[i] == '\r' || p[i] == '\t';
+        size_t len = utf8_sequence_length(p + i);
+        if (len == 0 || ((p[i] < 0x20 || p[i] == 0x7F) && !spacing)) break;
+        i += len;
+    }
+    if (p[i] == '\0' && i <= CONVENTION_TEXT_BYTES_MAX) return 0;
+    return sp_error_set(err, 422, "invalid_event", field,
+                        "%s is not UTF-8 text of at most %d bytes", field,
+                        CONVENTION_TEXT_BYTES_MAX);
+}
+
+static int build_convention_published(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Accounts__ConventionPublished *m =
+        UNPACK(solipass__accounts__convention_published__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_uuid("convention_id", m->convention_id, err) != 0 ||
+        need_same_id("convention_id", m->convention_id, c->env->aggregate_id, err) != 0 ||
+        need_text("title", m->title, false, CONVENTION_TITLE_BYTES_MAX, err) != 0 ||
+        need_text("version", m->version, false, CONVENTION_VERSION_BYTES_MAX, err) != 0 ||
+        need_body("text", m->text, err) != 0 ||
+        need_date("effective_date", m->effective_date, err) != 0 ||
+        need_uuid("published_by", m->published_by, err) != 0)
+        goto done;
+    put_text(w, m->convention_id);
+    put_text(w, m->title);
+    put_text(w, m->version);
+    put_text(w, m->text);
+    put_text(w, m->effective_date);
+    put_text(w, m->mandatory ? "true" : "false");
+    put_text(w, m->published_by);
+    put_time(w, c->env->occurred_at_ms);
+    rc = 0;
+done:
+    solipass__accounts__convention_published__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_convention_accepted(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Accounts__ConventionAccepted *m =
+        UNPACK(solipass__accounts__convention_accepted__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_same_id("partner_id", m->partner_id, c->env->aggregate_id, err) != 0 ||
+        need_uuid("convention_id", m->convention_id, err) != 0 ||
+        need_text("version", m->version, false, CONVENTION_VERSION_BYTES_MAX, err) != 0 ||
+        need_uuid("user_id", m->user_id, err) != 0 ||
+        need_time("accepted_at_ms", m->accepted_at_ms, err) != 0)
+        goto done;
+    put_text(w, m->partner_id);
+    put_text(w, m->convention_id);
+    put_text(w, m->version);
+    put_text(w, m->user_id);
+    put_time(w, m->accepted_at_ms);
+    rc = 0;
+done:
+    solipass__accounts__convention_accepted__free_unpacked(m, NULL);
+    return rc;
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 typedef int (*build_fn)(const build_ctx *c, row_writer *w, sp_error *err);
@@ -1085,6 +1359,12 @@ const sp_projection_statement sp_projection_statements[] = {
     {"sp_voucher_issued", voucher_issued_sql, 13},
     {"sp_voucher_redeemed", voucher_redeemed_sql, 15},
     {"sp_voucher_released", voucher_released_sql, 11},
+    {"sp_partner_profile_updated", partner_profile_updated_sql, 14},
+    {"sp_partner_image_set", partner_image_set_sql, 5},
+    {"sp_user_role_changed", user_role_changed_sql, 3},
+    {"sp_user_removed", user_removed_sql, 3},
+    {"sp_convention_published", convention_published_sql, 8},
+    {"sp_convention_accepted", convention_accepted_sql, 5},
 };
 const size_t sp_projection_statement_count =
     sizeof sp_projection_statements / sizeof sp_projection_statements[0];
@@ -1124,6 +1404,18 @@ static const event_type event_types[] = {
      STATEMENT(13), build_voucher_released},
     {"ledger.VoucherExpired.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_VOUCHER_RELEASED, true,
      STATEMENT(13), build_voucher_released},
+    {"accounts.PartnerProfileUpdated.v1", SP_TOPIC_ACCOUNTS_EVENTS,
+     SP_PROJECTION_PARTNER_PROFILE_UPDATED, false, STATEMENT(14), build_partner_profile_updated},
+    {"accounts.PartnerImageSet.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_PARTNER_IMAGE_SET,
+     false, STATEMENT(15), build_partner_image_set},
+    {"accounts.UserRoleChanged.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_USER_ROLE_CHANGED,
+     false, STATEMENT(16), build_user_role_changed},
+    {"accounts.UserRemoved.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_USER_REMOVED, false,
+     STATEMENT(17), build_user_removed},
+    {"accounts.ConventionPublished.v1", SP_TOPIC_ACCOUNTS_EVENTS,
+     SP_PROJECTION_CONVENTION_PUBLISHED, false, STATEMENT(18), build_convention_published},
+    {"accounts.ConventionAccepted.v1", SP_TOPIC_ACCOUNTS_EVENTS,
+     SP_PROJECTION_CONVENTION_ACCEPTED, false, STATEMENT(19), build_convention_accepted},
 };
 
 static const event_type *event_type_find(const char *type) {

@@ -50,6 +50,12 @@ typedef enum {
     SP_PROJECTION_VOUCHER_ISSUED,
     SP_PROJECTION_VOUCHER_REDEEMED,
     SP_PROJECTION_VOUCHER_RELEASED,      /* VoucherCancelled and VoucherExpired */
+    SP_PROJECTION_PARTNER_PROFILE_UPDATED,
+    SP_PROJECTION_PARTNER_IMAGE_SET,
+    SP_PROJECTION_USER_ROLE_CHANGED,
+    SP_PROJECTION_USER_REMOVED,
+    SP_PROJECTION_CONVENTION_PUBLISHED,
+    SP_PROJECTION_CONVENTION_ACCEPTED,
 } sp_projection_event_kind;
 
 /* Parameter positions (1-based, as in the SQL) shared by the three ledger
@@ -67,6 +73,17 @@ typedef enum {
  *   SessionStarted   $1 token_hash (bytea hex) $2 user_id $3 expires_at
  *   SessionEnded     $1 token_hash $2 user_id $3 ended_at
  *   PasswordSet      $1 user_id $2 password_hash
+ *   PartnerProfileUpdated  $1 partner_id $2 aggregate_version $3 legal_name
+ *                    $4 public_name $5 description $6 website $7 social_links (text[])
+ *                    $8 hq_address $9 activity_address $10 contact_phone
+ *                    $11 contact_email $12 iban $13 bic $14 bank_holder
+ *   PartnerImageSet  $1 partner_id $2 aggregate_version $3 slot $4 sha256 $5 content_type
+ *   UserRoleChanged  $1 user_id $2 role $3 partner_id
+ *   UserRemoved      $1 user_id $2 partner_id $3 removed_at (also ends its sessions)
+ *   ConventionPublished  $1 convention_id $2 title $3 version $4 text
+ *                    $5 effective_date $6 mandatory $7 published_by $8 published_at
+ *   ConventionAccepted   $1 partner_id $2 convention_id $3 version $4 accepted_by
+ *                    $5 accepted_at
  *   PassOpened       $1 pass_id $2 beneficiary_id $3 opened_at
  *                    $4 categories (text[]) $5 end dates (date[], NULL = none)
  *   ledger CommandRejected  $1 pass_id $2 aggregate_version $3 occurred_at

@@ -127,7 +127,19 @@ static void directory_key(uint8_t key[SP_KEY_LEN], const char *partner_code) {
 
 int sp_ledger_directory_init(sp_ledger_directory *dir, size_t partners_max, sp_error *err) {
     assert(dir != NULL);
-    return sp_map_init(&dir->by_code, partners_max, err);
+    memset(dir, 0, sizeof *dir);
+    dir->conventions = calloc(SP_LEDGER_CONVENTIONS_MAX, sizeof *dir->conventions);
+    if (dir->conventions == NULL) return sp_error_set(err, 503, "unavailable", NULL, "out of memory");
+    if (sp_map_init(&dir->acceptances, SP_LEDGER_ACCEPTANCES_MAX, err) != 0) {
+        free(dir->conventions);
+        return -1;
+    }
+    if (sp_map_init(&dir->by_code, partners_max, err) != 0) {
+        sp_map_destroy(&dir->acceptances);
+        free(dir->conventions);
+        return -1;
+    }
+    return 0;
 }
 
 static void free_partner(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
@@ -142,6 +154,8 @@ void sp_ledger_directory_destroy(sp_ledger_directory *dir) {
     if (dir == NULL) return;
     sp_map_foreach(&dir->by_code, free_partner, NULL);
     sp_map_destroy(&dir->by_code);
+    sp_map_destroy(&dir->acceptances);   /* its values are the conventions' slots */
+    free(dir->conventions);
 }
 
 int sp_ledger_directory_add(sp_ledger_directory *dir, const char *partner_id,

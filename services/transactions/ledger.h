@@ -63,8 +63,28 @@ typedef struct sp_ledger_partner {
     char *name;                                   /* owned, NUL-terminated */
 } sp_ledger_partner;
 
+/* A convention the city published (accounts.ConventionPublished.v1). A
+ * mandatory one in force (effective date reached, Europe/Paris) must be
+ * accepted by a partner before it can be paid. */
+#define SP_LEDGER_CONVENTIONS_MAX 256
+#define SP_LEDGER_CONVENTION_TITLE_MAX 800    /* bytes: 200 characters of UTF-8 */
+#define SP_LEDGER_CONVENTION_VERSION_MAX 32
+#define SP_LEDGER_ACCEPTANCES_MAX (1u << 20)  /* (partner, convention) pairs */
+
+typedef struct sp_ledger_convention {
+    char convention_id[SP_ID_LEN + 1];
+    char title[SP_LEDGER_CONVENTION_TITLE_MAX + 1];
+    char version[SP_LEDGER_CONVENTION_VERSION_MAX + 1];
+    sp_date effective_date;
+    bool mandatory;
+} sp_ledger_convention;
+
 typedef struct sp_ledger_directory {
     sp_map by_code;                               /* sp_key_of(code) -> sp_ledger_partner * */
+    sp_ledger_convention *conventions;            /* owned, SP_LEDGER_CONVENTIONS_MAX slots */
+    size_t convention_count;                      /* in publication order */
+    sp_map acceptances;                           /* sp_key_of(partner, convention) -> its
+                                                   * convention (borrowed) */
 } sp_ledger_directory;
 
 int sp_ledger_directory_init(sp_ledger_directory *dir, size_t partners_max, sp_error *err);
@@ -76,6 +96,25 @@ int sp_ledger_directory_add(sp_ledger_directory *dir, const char *partner_id,
                             sp_error *err);
 const sp_ledger_partner *sp_ledger_directory_find(const sp_ledger_directory *dir,
                                                   const char *partner_code);
+/* Adds a published convention (validated: uuid, title 1..800 bytes,
+ * version 1..32 bytes, "YYYY-MM-DD"). An id already known keeps its first
+ * publication (events are replayed); SP_LEDGER_CONVENTIONS_MAX: 503. */
+int sp_ledger_directory_add_convention(sp_ledger_directory *dir, const char *convention_id,
+                                       const char *title, const char *version,
+                                       const char *effective_date, bool mandatory,
+                                       sp_error *err);
+/* Records that a partner accepted a convention (both must be known: 404
+ * otherwise). Accepting twice changes nothing. */
+int sp_ledger_directory_accept(sp_ledger_directory *dir, const char *partner_id,
+                               const char *convention_id, sp_error *err);
+/* The first mandatory convention in force on the Paris date of now_ms that
+ * the partner has not accepted, NULL when it may be paid. */
+const sp_ledger_convention *sp_ledger_convention_missing(const sp_ledger_directory *dir,
+                                                         const char *partner_id, int64_t now_ms);
+/* The rule of payments and redemptions: 422 convention_not_accepted naming
+ * that convention, or 0. */
+int sp_ledger_convention_check(const sp_ledger_directory *dir, const char *partner_id,
+                               int64_t now_ms, sp_error *err);
 
 /* ------------------------------------------------------------ the state */
 

@@ -9,6 +9,8 @@
 #include "sp_kafka.h"
 
 #define ACCOUNTS_TYPE_PARTNER_CREATED "accounts.PartnerCreated.v1"
+#define ACCOUNTS_TYPE_CONVENTION_PUBLISHED "accounts.ConventionPublished.v1"
+#define ACCOUNTS_TYPE_CONVENTION_ACCEPTED "accounts.ConventionAccepted.v1"
 
 /* protobuf-c messages take char *; what we hand them is only read by pack. */
 static char *borrow(const char *text) {
@@ -642,12 +644,44 @@ const ProtobufCMessage *sp_ledger_reply_of_error(const sp_error *error,
 
 /* ------------------------------------------------------------ partners */
 
+static int directory_apply_convention(sp_ledger_directory *dir,
+                                      const Solipass__Envelope *envelope, bool *added,
+                                      sp_error *err) {
+    Solipass__Accounts__ConventionPublished *m = solipass__accounts__convention_published__unpack(
+        NULL, envelope->payload.len, envelope->payload.data);
+    if (m == NULL) return malformed(err, "undecodable ConventionPublished payload");
+    int rc = sp_ledger_directory_add_convention(dir, m->convention_id, m->title, m->version,
+                                                m->effective_date, m->mandatory, err);
+    solipass__accounts__convention_published__free_unpacked(m, NULL);
+    if (rc == 0) *added = true;
+    return rc;
+}
+
+static int directory_apply_acceptance(sp_ledger_directory *dir,
+                                      const Solipass__Envelope *envelope, bool *added,
+                                      sp_error *err) {
+    Solipass__Accounts__ConventionAccepted *m = solipass__accounts__convention_accepted__unpack(
+        NULL, envelope->payload.len, envelope->payload.data);
+    if (m == NULL) return malformed(err, "undecodable ConventionAccepted payload");
+    int rc = sp_ledger_directory_accept(dir, m->partner_id, m->convention_id, err);
+    solipass__accounts__convention_accepted__free_unpacked(m, NULL);
+    if (rc == 0) *added = true;
+    return rc;
+}
+
 int sp_ledger_directory_apply_envelope(sp_ledger_directory *dir,
                                        const Solipass__Envelope *envelope, bool *added,
                                        sp_error *err) {
     assert(dir != NULL && envelope != NULL && added != NULL);
     *added = false;
-    if (strcmp(text_or_empty(envelope->type), ACCOUNTS_TYPE_PARTNER_CREATED) != 0) return 0;
+    const char *type = text_or_empty(envelope->type);
+    if (strcmp(type, ACCOUNTS_TYPE_CONVENTION_PUBLISHED) == 0) {
+        return directory_apply_convention(dir, envelope, added, err);
+    }
+    if (strcmp(type, ACCOUNTS_TYPE_CONVENTION_ACCEPTED) == 0) {
+        return directory_apply_acceptance(dir, envelope, added, err);
+    }
+    if (strcmp(type, ACCOUNTS_TYPE_PARTNER_CREATED) != 0) return 0;
     Solipass__Accounts__PartnerCreated *m = solipass__accounts__partner_created__unpack(
         NULL, envelope->payload.len, envelope->payload.data);
     if (m == NULL) return malformed(err, "undecodable PartnerCreated payload");

@@ -81,7 +81,8 @@ const ProtobufCMessage *sp_ledger_reply_of_error(const sp_error *error,
 /* ------------------------------------------------------------ partners */
 
 /* Feeds the directory from one accounts event: PartnerCreated adds a
- * partner (*added = true), other types are ignored. -1 when malformed. */
+ * partner, ConventionPublished a convention, ConventionAccepted an
+ * acceptance (*added = true); other types are ignored. -1 when malformed. */
 int sp_ledger_directory_apply_envelope(sp_ledger_directory *dir,
                                        const Solipass__Envelope *envelope, bool *added,
                                        sp_error *err);

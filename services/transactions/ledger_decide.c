@@ -347,6 +347,9 @@ static int pay_rules(const sp_ledger_state *state, const sp_ledger_pass *pass,
         return sp_error_set(err, 404, "partner_not_found", "partner_code",
                             "no partner has the code %s", code);
     }
+    if (sp_ledger_convention_check(state->directory, (*partner)->partner_id, now_ms, err) != 0) {
+        return -1;
+    }
     *index = pay_envelope(pass, *partner, err);
     if (*index < 0) return -1;
     const sp_ledger_envelope *envelope = &pass->envelopes[*index];

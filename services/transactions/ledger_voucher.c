@@ -268,6 +268,9 @@ static int redeem_rules(const sp_ledger_state *state, const sp_ledger_pass *pass
         return sp_error_set(err, 422, "voucher_restricted", "number",
                             "this voucher can only be used at another partner");
     }
+    if (sp_ledger_convention_check(state->directory, (*partner)->partner_id, now_ms, err) != 0) {
+        return -1;
+    }
     sp_error ignored;
     int index = sp_ledger_pay_envelope(pass, *partner, &ignored);
     if (index < 0 || strcmp(pass->envelopes[index].category, (*voucher)->category) != 0) {

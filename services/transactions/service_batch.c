@@ -85,11 +85,28 @@ static int apply_and_produce(tx_service *svc, sp_ledger_state *state, int32_t pa
     return tx_produce_event(svc, partition, event, p->causation_id, &p->delivery, err);
 }
 
+/* A refusal for a convention not accepted is recorded for ever: make sure
+ * first that it is not only this process that has not read the acceptance. */
+static bool convention_refusal(const sp_ledger_decision *decision) {
+    return decision->kind == SP_LEDGER_DECIDED_EVENT &&
+           decision->event.kind == SP_LEDGER_EVENT_COMMAND_REJECTED &&
+           strcmp(decision->event.code, "convention_not_accepted") == 0;
+}
+
 static int decide(tx_service *svc, sp_ledger_state *state, int32_t partition,
                   const sp_ledger_command *command, tx_pending *p, sp_error *err) {
     know_partner(svc, command);
     sp_ledger_decision *decision = &svc->decision;
     sp_ledger_decide(state, command, sp_clock_now_ms(svc->clock), decision);
+    if (convention_refusal(decision)) {
+        sp_error why;
+        sp_error_clear(&why);
+        if (tx_partners_catch_up(svc, TX_PARTNER_CATCH_UP_MS, &why) != 0) {
+            sp_log_warn(svc->log, "partner directory behind", "code", why.code, "detail",
+                        why.message, NULL);
+        }
+        sp_ledger_decide(state, command, sp_clock_now_ms(svc->clock), decision);
+    }
     switch (decision->kind) {
     case SP_LEDGER_DECIDED_REPLAY:
         p->kind = TX_REPLY_RECORD;

@@ -885,6 +885,108 @@ static void test_command_from_envelope_checks_identity(void **state) {
     assert_int_equal(sp_ledger_command_from_envelope(&envelope, &command, &holder, &err), -1);
 }
 
+/* ------------------------------------------------------------ conventions */
+
+#define CONV_A "7d3f1e2a-5b6c-4d7e-8f90-a1b2c3d4e5f6"
+#define CONV_B "8e4a2f3b-6c7d-4e8f-9a01-b2c3d4e5f6a7"
+
+static void test_mandatory_convention_in_force_blocks_payment_until_accepted(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    sp_error err;
+    open_pass(fx, P1, "general=", &d);
+    credit(fx, P1, "general", 5000, "c1", T0_MS, &d);
+    /* T0 is 2026-03-10 in Paris: in force from that day, and an optional one */
+    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A,
+                                                        "Convention de partenariat", "2026-1",
+                                                        "2026-03-10", true, &err), 0);
+    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_B, "Charte", "1",
+                                                        "2026-01-01", false, &err), 0);
+    pay(fx, P1, fx->sport.partner_code, 100, "k1", T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
+    assert_string_equal(d.event.code, "convention_not_accepted");
+    assert_non_null(strstr(d.event.message, "Convention de partenariat"));
+    assert_non_null(strstr(d.event.message, "cannot take payments yet"));
+    assert_int_equal(envelope_cents(fx, P1, "general"), 5000);
+    /* another partner is blocked as well; accepting is per partner */
+    assert_int_equal(sp_ledger_directory_accept(&fx->directory, fx->sport.partner_id, CONV_A, &err),
+                     0);
+    assert_int_equal(sp_ledger_directory_accept(&fx->directory, fx->sport.partner_id, CONV_A, &err),
+                     0);
+    pay(fx, P1, fx->sport.partner_code, 100, "k2", T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
+    pay(fx, P1, fx->lecture.partner_code, 100, "k3", T0_MS, &d);
+    assert_string_equal(d.event.code, "convention_not_accepted");
+    /* the refusal is the key's stored outcome, accepted or not afterwards */
+    assert_int_equal(sp_ledger_directory_accept(&fx->directory, fx->lecture.partner_id, CONV_A,
+                                                &err), 0);
+    pay(fx, P1, fx->lecture.partner_code, 100, "k3", T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
+    pay(fx, P1, fx->lecture.partner_code, 100, "k4", T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+}
+
+static void test_convention_applies_from_its_paris_effective_date(void **state) {
+    fixture *fx = *state;
+    sp_error err;
+    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "Avenant", "2",
+                                                        "2026-03-11", true, &err), 0);
+    /* 2026-03-10T22:59:59.999Z is still the 10th in Paris (UTC+1), 23:00Z the 11th */
+    int64_t before_ms = INT64_C(1773183599999), from_ms = before_ms + 1;
+    assert_null(sp_ledger_convention_missing(&fx->directory, fx->music.partner_id, before_ms));
+    const sp_ledger_convention *c =
+        sp_ledger_convention_missing(&fx->directory, fx->music.partner_id, from_ms);
+    assert_non_null(c);
+    assert_string_equal(c->convention_id, CONV_A);
+    assert_int_equal(sp_ledger_convention_check(&fx->directory, fx->music.partner_id, from_ms,
+                                                &err), -1);
+    assert_string_equal(err.code, "convention_not_accepted");
+    assert_string_equal(err.field, "partner_code");
+}
+
+static void test_convention_directory_validates_and_is_replay_safe(void **state) {
+    fixture *fx = *state;
+    sp_error err;
+    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, "nope", "T", "1",
+                                                        "2026-01-01", true, &err), -1);
+    assert_string_equal(err.field, "convention_id");
+    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "", "1",
+                                                        "2026-01-01", true, &err), -1);
+    assert_string_equal(err.field, "title");
+    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "T", "",
+                                                        "2026-01-01", true, &err), -1);
+    assert_string_equal(err.field, "version");
+    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "T", "1",
+                                                        "2026-02-30", true, &err), -1);
+    assert_string_equal(err.field, "effective_date");
+    assert_int_equal(sp_ledger_directory_accept(&fx->directory, fx->sport.partner_id, CONV_A,
+                                                &err), -1);
+    assert_string_equal(err.code, "convention_not_found");
+    /* a replayed publication keeps the first one */
+    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "Optional", "1",
+                                                        "2026-01-01", false, &err), 0);
+    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "Mandatory", "1",
+                                                        "2026-01-01", true, &err), 0);
+    assert_int_equal(fx->directory.convention_count, 1);
+    assert_null(sp_ledger_convention_missing(&fx->directory, fx->sport.partner_id, T0_MS));
+    /* a long title is cut on a character boundary in the message */
+    char title[SP_LEDGER_CONVENTION_TITLE_MAX + 1];
+    size_t len = 0;
+    while (len + 2 <= SP_LEDGER_CONVENTION_TITLE_MAX) {
+        memcpy(title + len, "\xc3\xa9", 2);   /* é */
+        len += 2;
+    }
+    title[len] = '\0';
+    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_B, title, "1",
+                                                        "2026-01-01", true, &err), 0);
+    assert_int_equal(sp_ledger_convention_check(&fx->directory, fx->sport.partner_id, T0_MS, &err),
+                     -1);
+    json_t *probe = json_string(err.message);
+    assert_non_null(probe);
+    json_decref(probe);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -907,6 +1009,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_long_random_sequence_never_below_zero_and_sums_to_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_from_events_reaches_the_same_state, setup, teardown),
         cmocka_unit_test(test_command_from_envelope_checks_identity),
+        cmocka_unit_test_setup_teardown(test_mandatory_convention_in_force_blocks_payment_until_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_convention_applies_from_its_paris_effective_date, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_convention_directory_validates_and_is_replay_safe, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -193,6 +193,73 @@ static void test_sessions(void **state) {
     assert_poison(f, "invalid_event", "token_hash");
 }
 
+static void test_partner_space_events(void **state) {
+    fixture *f = *state;
+    char *links[] = {"https://social.example/a\"b", "http://video.example/c"};
+    Solipass__Accounts__PartnerProfile profile = SOLIPASS__ACCOUNTS__PARTNER_PROFILE__INIT;
+    profile.legal_name = "Association";
+    profile.public_name = "Le Club";
+    profile.n_social_links = 2;
+    profile.social_links = links;
+    profile.iban = "FR7630006000011234567890189";
+    Solipass__Accounts__PartnerProfileUpdated updated =
+        SOLIPASS__ACCOUNTS__PARTNER_PROFILE_UPDATED__INIT;
+    updated.partner_id = PARTNER_ID;
+    updated.profile = &profile;
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerProfileUpdated.v1", PARTNER_ID, 2,
+         &updated.base);
+    /* A quote in a URL is refused: the accounts service never writes one. */
+    assert_poison(f, "invalid_event", "social_links");
+    links[0] = "https://social.example/a";
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerProfileUpdated.v1", PARTNER_ID, 2,
+         &updated.base);
+    assert_int_equal(build(f), 0);
+    assert_int_equal(f->row.param_count, 14);
+    assert_non_null(strstr(f->row.sql, "profile_version < $2"));
+    assert_param(f, 2, "2");
+    assert_param(f, 4, "Le Club");
+    assert_param(f, 7, "{\"https://social.example/a\",\"http://video.example/c\"}");
+    assert_param(f, 12, "FR7630006000011234567890189");
+    updated.profile = NULL;
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerProfileUpdated.v1", PARTNER_ID, 2,
+         &updated.base);
+    assert_poison(f, "invalid_event", "profile");
+
+    Solipass__Accounts__PartnerImageSet image = SOLIPASS__ACCOUNTS__PARTNER_IMAGE_SET__INIT;
+    image.partner_id = PARTNER_ID;
+    image.slot = "logo";
+    image.sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    image.content_type = "image/png";
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerImageSet.v1", PARTNER_ID, 3, &image.base);
+    assert_int_equal(build(f), 0);
+    assert_param(f, 3, "logo");
+    image.content_type = "image/svg+xml";
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerImageSet.v1", PARTNER_ID, 3, &image.base);
+    assert_poison(f, "invalid_event", "content_type");
+
+    Solipass__Accounts__UserRoleChanged role = SOLIPASS__ACCOUNTS__USER_ROLE_CHANGED__INIT;
+    role.user_id = USER_ID;
+    role.partner_id = PARTNER_ID;
+    role.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_ADMIN;
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRoleChanged.v1", USER_ID, 4, &role.base);
+    assert_int_equal(build(f), 0);
+    assert_param(f, 2, "partner_admin");
+    role.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_BACKOFFICE;
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRoleChanged.v1", USER_ID, 4, &role.base);
+    assert_poison(f, "invalid_event", "role");
+
+    Solipass__Accounts__UserRemoved removed = SOLIPASS__ACCOUNTS__USER_REMOVED__INIT;
+    removed.user_id = USER_ID;
+    removed.partner_id = PARTNER_ID;
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRemoved.v1", USER_ID, 5, &removed.base);
+    assert_int_equal(build(f), 0);
+    /* One statement removes the user and ends its sessions. */
+    assert_non_null(strstr(f->row.sql, "UPDATE sessions SET ended_at"));
+    assert_param(f, 3, T_TEXT);
+    pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRemoved.v1", OTHER_ID, 5, &removed.base);
+    assert_poison(f, "invalid_event", "user_id");
+}
+
 static void test_accounts_rejection_changes_nothing(void **state) {
     fixture *f = *state;
     Solipass__Accounts__CommandRejected m = SOLIPASS__ACCOUNTS__COMMAND_REJECTED__INIT;
@@ -586,6 +653,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_user_registered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accounts_rejection_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partner_space_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_links, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pass_opened, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pass_credited, setup, teardown),

@@ -269,6 +269,27 @@ static void test_redeem_credits_the_partner_once(void **state) {
     assert_int_equal(envelope_cents(fx, "sport"), 3800);
 }
 
+static void test_redeem_needs_the_partners_accepted_conventions(void **state) {
+    fixture *fx = *state;
+    open_and_credit(fx, "");
+    issued v = issue_ok(fx, "v", 1200, "sport", "");
+    sp_error err;
+    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory,
+                                                        "7d3f1e2a-5b6c-4d7e-8f90-a1b2c3d4e5f6",
+                                                        "Convention 2026", "1", "2026-01-01",
+                                                        true, &err), 0);
+    sp_ledger_decision d;
+    redeem(fx, "r1", v.voucher_id, v.number, &fx->sport, T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
+    assert_string_equal(d.event.code, "convention_not_accepted");
+    assert_int_equal(sp_ledger_voucher_find(fx->state, v.voucher_id)->status,
+                     SP_LEDGER_VOUCHER_ACTIVE);
+    assert_int_equal(sp_ledger_directory_accept(&fx->directory, fx->sport.partner_id,
+                                                "7d3f1e2a-5b6c-4d7e-8f90-a1b2c3d4e5f6", &err), 0);
+    redeem(fx, "r2", v.voucher_id, v.number, &fx->sport, T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_VOUCHER_REDEEMED);
+}
+
 static void test_redeem_needs_the_right_number(void **state) {
     fixture *fx = *state;
     open_and_credit(fx, "");
@@ -469,6 +490,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_redeem_credits_the_partner_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redeem_needs_the_right_number, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redeem_needs_the_partners_accepted_conventions, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_restrictions_follow_partner_and_envelope, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancel_returns_the_amount_and_is_final, setup, teardown),

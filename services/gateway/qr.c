@@ -1,5 +1,5 @@
-/* voucher_qr.c - QR codes of voucher numbers as SVG and PNG (see voucher_qr.h). */
-#include "voucher_qr.h"
+/* qr.c - QR codes of voucher numbers and partner codes as SVG and PNG (see qr.h). */
+#include "qr.h"
 
 #include <assert.h>
 #include <png.h>
