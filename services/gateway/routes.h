@@ -33,6 +33,8 @@ int sp_gw_route_passes_credit(sp_gw_request *req, sp_error *err);
 /* routes_partner.c */
 int sp_gw_route_partner_get(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_operations(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_operation_reference(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_operation_cancel(sp_gw_request *req, sp_error *err);
 /* routes_vouchers.c (exchange vouchers) */
 int sp_gw_route_pass_vouchers_issue(sp_gw_request *req, sp_error *err);
 int sp_gw_route_pass_vouchers_list(sp_gw_request *req, sp_error *err);

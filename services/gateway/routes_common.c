@@ -24,7 +24,8 @@ static const char pass_exists_sql[] = "SELECT 1 FROM passes WHERE pass_id = $1::
 #define OPERATIONS_SELECT \
     "SELECT o.operation_id, o.kind, o.status, o.pass_id, coalesce(o.partner_id::text, ''),"  \
     " coalesce(p.partner_code, ''), o.category, o.amount_cents, o.pass_balance_after_cents," \
-    " floor(extract(epoch FROM o.occurred_at) * 1000)::bigint, coalesce(o.channel, '')"      \
+    " floor(extract(epoch FROM o.occurred_at) * 1000)::bigint, coalesce(o.channel, ''),"     \
+    " o.reference"                                                                           \
     " FROM operations o LEFT JOIN partners p ON p.partner_id = o.partner_id"
 #define OPERATIONS_AFTER_CURSOR                                                              \
     " AND ($2::bigint IS NULL"                                                               \
@@ -35,9 +36,29 @@ static const char pass_exists_sql[] = "SELECT 1 FROM passes WHERE pass_id = $1::
 
 static const char pass_operations_sql[] =
     OPERATIONS_SELECT " WHERE o.pass_id = $1::uuid" OPERATIONS_AFTER_CURSOR;
+/* A partner's filters, every one optional (NULL): Paris days from and to
+ * (inclusive), status, channel, amount bounds, exact reference, and q as an
+ * ILIKE pattern whose wildcards the gateway has escaped. */
+#define OPERATIONS_FILTER(from, to, status, channel, min, max, ref, q)                       \
+    " AND ($" from "::date IS NULL OR o.occurred_at >="                                      \
+    " ($" from "::date)::timestamp AT TIME ZONE 'Europe/Paris')"                             \
+    " AND ($" to "::date IS NULL OR o.occurred_at <"                                         \
+    " ($" to "::date + 1)::timestamp AT TIME ZONE 'Europe/Paris')"                           \
+    " AND ($" status "::text IS NULL OR o.status = $" status "::text)"                       \
+    " AND ($" channel "::text IS NULL OR o.channel = $" channel "::text)"                    \
+    " AND ($" min "::bigint IS NULL OR o.amount_cents >= $" min "::bigint)"                  \
+    " AND ($" max "::bigint IS NULL OR o.amount_cents <= $" max "::bigint)"                  \
+    " AND ($" ref "::text IS NULL OR o.reference = $" ref "::text)"                          \
+    " AND ($" q "::text IS NULL OR o.reference ILIKE '%' || $" q "::text || '%' ESCAPE '\\')"
 static const char partner_operations_sql[] =
     OPERATIONS_SELECT " WHERE o.partner_id = $1::uuid AND o.kind = 'payment'"
-    OPERATIONS_AFTER_CURSOR;
+    OPERATIONS_FILTER("5", "6", "7", "8", "9", "10", "11", "12") OPERATIONS_AFTER_CURSOR;
+/* The totals of the whole filter, whatever the page. */
+static const char partner_operations_totals_sql[] =
+    "SELECT count(*), coalesce(sum(o.amount_cents), 0)::bigint FROM operations o"
+    " WHERE o.partner_id = $1::uuid AND o.kind = 'payment'"
+    OPERATIONS_FILTER("2", "3", "4", "5", "6", "7", "8", "9");
+#define FILTER_PARAMS 8
 
 /* Oldest first, for the live stream: after the position ($2, $3), not
  * before $4 (rows that became visible late are looked for again) and not
@@ -51,7 +72,7 @@ const char sp_gw_partner_operations_stream_sql[] =
     " ORDER BY o.occurred_at ASC, o.operation_id ASC LIMIT $5::integer";
 
 enum { OP_ID, OP_KIND, OP_STATUS, OP_PASS, OP_PARTNER, OP_CODE, OP_CATEGORY, OP_AMOUNT,
-       OP_BALANCE, OP_AT_MS, OP_CHANNEL, OP_COLUMNS };
+       OP_BALANCE, OP_AT_MS, OP_CHANNEL, OP_REFERENCE, OP_COLUMNS };
 
 /* ------------------------------------------------------------------ commands */
 
@@ -179,6 +200,18 @@ int sp_gw_answer_pass(sp_gw_request *req, const char *pass_id, sp_error *err) {
 
 /* ------------------------------------------------------------------ operations */
 
+/* What only the partner sees: its internal reference, and whether the
+ * payment can still be cancelled (a cancelled one never changes again). */
+static int partner_fields(json_t *op, const PGresult *res, int row) {
+    bool cancellable = strcmp(PQgetvalue(res, row, OP_STATUS), "accepted") == 0;
+    int rc = json_object_set_new(op, "reference", json_string(PQgetvalue(res, row, OP_REFERENCE)));
+    rc |= json_object_set_new(op, "cancellable", json_boolean(cancellable));
+    if (!cancellable) {
+        rc |= json_object_set_new(op, "cancellable_reason", json_string("operation_cancelled"));
+    }
+    return rc;
+}
+
 static json_t *operation_json(const PGresult *res, int row, sp_gw_operations_scope scope,
                               int64_t *at_ms, sp_error *err) {
     int64_t amount_cents = 0, balance_cents = 0;
@@ -209,6 +242,7 @@ static json_t *operation_json(const PGresult *res, int row, sp_gw_operations_sco
         char pass_ref[SP_GW_PASS_REF_LEN + 1];
         sp_gw_pass_ref(PQgetvalue(res, row, OP_PASS), pass_ref);
         set_rc |= json_object_set_new(op, "pass_ref", json_string(pass_ref));
+        set_rc |= partner_fields(op, res, row);
     }
     if (set_rc != 0) {
         json_decref(op);
@@ -247,23 +281,93 @@ static json_t *operations_page_json(const PGresult *res, sp_gw_operations_scope 
     return page;
 }
 
-int sp_gw_answer_operations(sp_gw_request *req, sp_gw_operations_scope scope, const char *id,
-                            sp_error *err) {
-    assert(req != NULL && sp_id_valid(id));
+static int answer_pass_operations(sp_gw_request *req, const char *pass_id, sp_error *err) {
     sp_gw_page page;
     if (sp_gw_page_parse(req->query, &page, err) != 0) return -1;
     char after_ms[24], limit_plus_one[16];
     snprintf(after_ms, sizeof after_ms, "%" PRId64, page.after_occurred_at_ms);
     /* One row more than asked tells whether there is a next page. */
     snprintf(limit_plus_one, sizeof limit_plus_one, "%d", page.limit + 1);
-    const char *params[4] = {id, page.has_cursor ? after_ms : NULL,
+    const char *params[4] = {pass_id, page.has_cursor ? after_ms : NULL,
                              page.has_cursor ? page.after_operation_id : NULL, limit_plus_one};
-    const char *sql = scope == SP_GW_OPERATIONS_OF_PASS ? pass_operations_sql
-                                                        : partner_operations_sql;
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, sql, 4, params, &res, err) != 0) return -1;
-    json_t *body = operations_page_json(res, scope, page.limit, err);
+    if (sp_gw_pgpool_query(req->app->pool, pass_operations_sql, 4, params, &res, err) != 0) {
+        return -1;
+    }
+    json_t *body = operations_page_json(res, SP_GW_OPERATIONS_OF_PASS, page.limit, err);
     PQclear(res);
     if (body == NULL) return -1;
     return sp_gw_answer_json(req, 200, body, false);
+}
+
+/* texts[] hold the amounts; params[] the filter in OPERATIONS_FILTER order. */
+static void filter_params(const sp_gw_operations_filter *filter, char texts[2][24],
+                          const char *params[FILTER_PARAMS]) {
+    snprintf(texts[0], sizeof texts[0], "%" PRId64, filter->amount_min_cents);
+    snprintf(texts[1], sizeof texts[1], "%" PRId64, filter->amount_max_cents);
+    params[0] = filter->from[0] != '\0' ? filter->from : NULL;
+    params[1] = filter->to[0] != '\0' ? filter->to : NULL;
+    params[2] = filter->status[0] != '\0' ? filter->status : NULL;
+    params[3] = filter->channel[0] != '\0' ? filter->channel : NULL;
+    params[4] = filter->has_amount_min ? texts[0] : NULL;
+    params[5] = filter->has_amount_max ? texts[1] : NULL;
+    params[6] = filter->has_reference ? filter->reference : NULL;
+    params[7] = filter->q[0] != '\0' ? filter->q_pattern : NULL;
+}
+
+static json_t *totals_json(sp_gw_request *req, const char *partner_id,
+                           const char *const filter[FILTER_PARAMS], sp_error *err) {
+    const char *params[1 + FILTER_PARAMS] = {partner_id};
+    memcpy(params + 1, filter, FILTER_PARAMS * sizeof params[0]);
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, partner_operations_totals_sql, 1 + FILTER_PARAMS,
+                           params, &res, err) != 0) {
+        return NULL;
+    }
+    int64_t count = 0, amount_cents = 0;
+    json_t *totals = NULL;
+    if (PQntuples(res) == 1 && sp_gw_int64_of(PQgetvalue(res, 0, 0), &count, err) == 0 &&
+        sp_gw_int64_of(PQgetvalue(res, 0, 1), &amount_cents, err) == 0) {
+        totals = json_pack("{s:I, s:I}", "count", (json_int_t)count, "amount_cents",
+                           (json_int_t)amount_cents);
+    }
+    PQclear(res);
+    if (totals == NULL) sp_error_set(err, 500, "internal", "", "the totals could not be shown");
+    return totals;
+}
+
+static int answer_partner_operations(sp_gw_request *req, const char *partner_id,
+                                     sp_error *err) {
+    sp_gw_operations_filter filter;
+    if (sp_gw_operations_filter_parse(req->query, &filter, err) != 0) return -1;
+    char after_ms[24], limit_plus_one[16], amounts[2][24];
+    snprintf(after_ms, sizeof after_ms, "%" PRId64, filter.page.after_occurred_at_ms);
+    snprintf(limit_plus_one, sizeof limit_plus_one, "%d", filter.page.limit + 1);
+    const char *params[4 + FILTER_PARAMS] = {
+        partner_id, filter.page.has_cursor ? after_ms : NULL,
+        filter.page.has_cursor ? filter.page.after_operation_id : NULL, limit_plus_one};
+    filter_params(&filter, amounts, params + 4);
+    json_t *totals = totals_json(req, partner_id, params + 4, err);
+    if (totals == NULL) return -1;
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, partner_operations_sql, 4 + FILTER_PARAMS, params,
+                           &res, err) != 0) {
+        json_decref(totals);
+        return -1;
+    }
+    json_t *body = operations_page_json(res, SP_GW_OPERATIONS_OF_PARTNER, filter.page.limit, err);
+    PQclear(res);
+    if (body == NULL || json_object_set_new(body, "totals", totals) != 0) {
+        if (body == NULL) json_decref(totals);
+        json_decref(body);
+        return body == NULL ? -1 : sp_error_set(err, 500, "internal", "", "out of memory");
+    }
+    return sp_gw_answer_json(req, 200, body, false);
+}
+
+int sp_gw_answer_operations(sp_gw_request *req, sp_gw_operations_scope scope, const char *id,
+                            sp_error *err) {
+    assert(req != NULL && sp_id_valid(id));
+    return scope == SP_GW_OPERATIONS_OF_PASS ? answer_pass_operations(req, id, err)
+                                             : answer_partner_operations(req, id, err);
 }

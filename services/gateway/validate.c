@@ -86,6 +86,10 @@ static const route_entry route_table[] = {
      "partner_users_patch"},
     {SP_GW_ROUTE_PARTNER_USERS_DELETE, "DELETE", "/api/v1/partner/users/{id}",
      "partner_users_delete"},
+    {SP_GW_ROUTE_PARTNER_OPERATION_REFERENCE, "PUT", "/api/v1/partner/operations/{id}/reference",
+     "partner_operation_reference"},
+    {SP_GW_ROUTE_PARTNER_OPERATION_CANCEL, "POST", "/api/v1/partner/operations/{id}/cancel",
+     "partner_operation_cancel"},
     {SP_GW_ROUTE_HEALTHZ, "GET", "/healthz", "healthz"},
     {SP_GW_ROUTE_METRICS, "GET", "/metrics", "metrics"},
 };
@@ -155,6 +159,10 @@ int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *ou
             if (strncmp(route_table[i].pattern, "/api/v1/vouchers/", 17) == 0) {
                 return sp_error_set(err, 404, "voucher_not_found", "voucher_id",
                                     "no voucher has this id");
+            }
+            if (strncmp(route_table[i].pattern, "/api/v1/partner/operations/", 27) == 0) {
+                return sp_error_set(err, 404, "operation_not_found", "operation_id",
+                                    "no operation has this id");
             }
             if (strncmp(route_table[i].pattern, "/api/v1/partner/conventions/", 28) == 0) {
                 return sp_error_set(err, 404, "convention_not_found", "convention_id",
@@ -230,6 +238,9 @@ static const sp_gw_field set_password_fields[] = {
     {"token", SP_GW_FIELD_STRING, true, 1, SP_GW_LINK_TOKEN_LEN_MAX},
     {"password", SP_GW_FIELD_STRING, true, SP_GW_PASSWORD_LEN_MIN, SP_GW_PASSWORD_LEN_MAX},
 };
+static const sp_gw_field operation_reference_fields[] = {
+    {"reference", SP_GW_FIELD_STRING, true, 0, SP_GW_REFERENCE_LEN_MAX},
+};
 static const sp_gw_field reset_request_fields[] = {
     {"email", SP_GW_FIELD_STRING, true, 1, SP_GW_EMAIL_LEN_MAX},
 };
@@ -257,6 +268,7 @@ const sp_gw_schema sp_gw_schema_voucher_issue = SCHEMA_OF(voucher_issue_fields);
 const sp_gw_schema sp_gw_schema_voucher_redeem = SCHEMA_OF(voucher_redeem_fields);
 const sp_gw_schema sp_gw_schema_set_password = SCHEMA_OF(set_password_fields);
 const sp_gw_schema sp_gw_schema_reset_request = SCHEMA_OF(reset_request_fields);
+const sp_gw_schema sp_gw_schema_operation_reference = SCHEMA_OF(operation_reference_fields);
 
 /* ------------------------------------------------------------------ bodies */
 
@@ -977,4 +989,200 @@ char *sp_gw_error_json(const sp_error *err) {
     char *text = json_dumps(object, JSON_COMPACT);
     json_decref(object);
     return text;
+}
+
+/* ------------------------------------------------------------------ operation filters */
+
+enum { FILTER_LIMIT, FILTER_CURSOR, FILTER_FROM, FILTER_TO, FILTER_STATUS, FILTER_CHANNEL,
+       FILTER_AMOUNT_MIN, FILTER_AMOUNT_MAX, FILTER_REFERENCE, FILTER_Q, FILTER_COUNT };
+
+static const char *const filter_names[FILTER_COUNT] = {
+    "limit", "cursor", "from", "to", "status", "channel", "amount_min_cents",
+    "amount_max_cents", "reference", "q"};
+
+#define FILTER_AMOUNT_DIGITS_MAX 15         /* 10^15 cents: beyond any balance */
+
+/* Strict UTF-8: no overlong form, no surrogate, nothing past U+10FFFF. */
+static bool utf8_valid(const unsigned char *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                                 : (c & 0xF8) == 0xF0 ? 3 : 4;
+        if (extra == 4 || (extra > 0 && i + extra >= len)) return false;
+        uint32_t cp = extra == 0 ? c : c & (0x3F >> extra);
+        for (size_t k = 1; k <= extra; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return false;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        static const uint32_t min_of[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min_of[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
+int sp_gw_reference_check(const char *text, size_t byte_len, sp_error *err) {
+    assert(text != NULL);
+    if (!utf8_valid((const unsigned char *)text, byte_len) || has_control_char(text, byte_len) ||
+        utf8_char_count(text, byte_len) > SP_GW_REFERENCE_LEN_MAX) {
+        return sp_error_set(err, 400, "invalid_value", "reference",
+                            "a reference is at most %d characters, without control characters",
+                            SP_GW_REFERENCE_LEN_MAX);
+    }
+    return 0;
+}
+
+/* Decodes %XX and '+' of a query value into out[out_size]; false when
+ * malformed or too long. */
+static bool query_decode(const char *value, size_t value_len, char *out, size_t out_size,
+                         size_t *out_len) {
+    size_t n = 0;
+    for (size_t i = 0; i < value_len; i++) {
+        if (n + 1 >= out_size) return false;
+        char c = value[i];
+        if (c == '%') {
+            int hi = i + 2 < value_len ? hex_value((char)(value[i + 1] | 0x20)) : -1;
+            int lo = hi >= 0 ? hex_value((char)(value[i + 2] | 0x20)) : -1;
+            if (hi < 0 || lo < 0) return false;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    *out_len = n;
+    return true;
+}
+
+static int filter_invalid(const char *field, const char *why, sp_error *err) {
+    return sp_error_set(err, 400, "invalid_value", field, "%s %s", field, why);
+}
+
+static int filter_amount(const char *field, const char *text, size_t len, int64_t *out,
+                         sp_error *err) {
+    bool ok = len >= 1 && len <= FILTER_AMOUNT_DIGITS_MAX;
+    int64_t n = 0;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = text[i] >= '0' && text[i] <= '9';
+        n = n * 10 + (text[i] - '0');
+    }
+    if (!ok) return filter_invalid(field, "must be a non-negative integer of cents", err);
+    *out = n;
+    return 0;
+}
+
+static int filter_choice(const char *field, const char *text, const char *a, const char *b,
+                         char *out, sp_error *err) {
+    if (strcmp(text, a) != 0 && strcmp(text, b) != 0) {
+        return sp_error_set(err, 400, "invalid_value", field, "%s must be %s or %s", field, a, b);
+    }
+    snprintf(out, SP_GW_FILTER_STATUS_MAX, "%s", text);
+    return 0;
+}
+
+static int filter_date(const char *field, const char *text, char *out, sp_error *err) {
+    sp_date date;
+    sp_error ignored;
+    if (strlen(text) != SP_GW_FILTER_DATE_LEN || sp_date_parse(text, &date, &ignored) != 0) {
+        return filter_invalid(field, "must be a date YYYY-MM-DD", err);
+    }
+    sp_date_format(date, out);
+    return 0;
+}
+
+/* '\\', '%' and '_' escaped so that q matches as plain text. */
+static void like_escape(const char *text, char *out, size_t out_size) {
+    size_t n = 0;
+    for (const char *p = text; *p != '\0' && n + 2 < out_size; p++) {
+        if (*p == '\\' || *p == '%' || *p == '_') out[n++] = '\\';
+        out[n++] = *p;
+    }
+    out[n] = '\0';
+}
+
+static int filter_value(int which, const char *text, size_t len, sp_gw_operations_filter *out,
+                        sp_error *err) {
+    const char *field = filter_names[which];
+    switch (which) {
+    case FILTER_FROM: return filter_date(field, text, out->from, err);
+    case FILTER_TO: return filter_date(field, text, out->to, err);
+    case FILTER_STATUS: return filter_choice(field, text, "accepted", "cancelled", out->status, err);
+    case FILTER_CHANNEL: return filter_choice(field, text, "code", "voucher", out->channel, err);
+    case FILTER_AMOUNT_MIN:
+        out->has_amount_min = true;
+        return filter_amount(field, text, len, &out->amount_min_cents, err);
+    case FILTER_AMOUNT_MAX:
+        out->has_amount_max = true;
+        return filter_amount(field, text, len, &out->amount_max_cents, err);
+    default: break;
+    }
+    if (sp_gw_reference_check(text, len, err) != 0) {
+        snprintf(err->field, sizeof err->field, "%s", field);
+        return -1;
+    }
+    if (which == FILTER_REFERENCE) {
+        out->has_reference = true;
+        memcpy(out->reference, text, len + 1);
+        return 0;
+    }
+    memcpy(out->q, text, len + 1);
+    like_escape(out->q, out->q_pattern, sizeof out->q_pattern);
+    return 0;
+}
+
+static int filter_param(const char *name, size_t name_len, const char *value, size_t value_len,
+                        sp_gw_operations_filter *out, bool seen[FILTER_COUNT], sp_error *err) {
+    int which = 0;
+    while (which < FILTER_COUNT && (strlen(filter_names[which]) != name_len ||
+                                    strncmp(filter_names[which], name, name_len) != 0)) {
+        which++;
+    }
+    if (which == FILTER_LIMIT || which == FILTER_CURSOR || which == FILTER_COUNT) {
+        /* The paging parameters keep their own rules and words. */
+        bool page_seen[2] = {seen[FILTER_LIMIT], seen[FILTER_CURSOR]};
+        if (which != FILTER_COUNT) seen[which] = true;
+        return page_param(name, name_len, value, value_len, &out->page, page_seen, err);
+    }
+    const char *field = filter_names[which];
+    if (seen[which]) return filter_invalid(field, "is given twice", err);
+    seen[which] = true;
+    char text[SP_GW_TEXT_BYTES(SP_GW_REFERENCE_LEN_MAX)];
+    size_t len = 0;
+    if (!query_decode(value, value_len, text, sizeof text, &len) || memchr(text, '\0', len)) {
+        return filter_invalid(field, "is not a valid value", err);
+    }
+    return filter_value(which, text, len, out, err);
+}
+
+int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out,
+                                  sp_error *err) {
+    assert(out != NULL);
+    memset(out, 0, sizeof *out);
+    out->page.limit = SP_GW_PAGE_LIMIT_DEFAULT;
+    bool seen[FILTER_COUNT] = {false};
+    const char *p = query != NULL ? query : "";
+    for (size_t count = 0; *p != '\0'; count++) {
+        if (count == SP_GW_FILTER_PARAMS_MAX) {
+            return sp_error_set(err, 400, "invalid_value", "", "too many query parameters");
+        }
+        size_t len = strcspn(p, "&");
+        const char *eq = memchr(p, '=', len);
+        size_t name_len = eq != NULL ? (size_t)(eq - p) : len;
+        const char *value = eq != NULL ? eq + 1 : p + len;
+        size_t value_len = eq != NULL ? len - name_len - 1 : 0;
+        if (len > 0 && filter_param(p, name_len, value, value_len, out, seen, err) != 0) return -1;
+        p += len;
+        if (*p == '&') p++;
+    }
+    if (out->from[0] != '\0' && out->to[0] != '\0' && strcmp(out->from, out->to) > 0) {
+        return filter_invalid("from", "is after to", err);
+    }
+    if (out->has_amount_min && out->has_amount_max &&
+        out->amount_min_cents > out->amount_max_cents) {
+        return filter_invalid("amount_min_cents", "is above amount_max_cents", err);
+    }
+    return 0;
 }

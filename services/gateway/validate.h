@@ -92,6 +92,8 @@ typedef enum {
     SP_GW_ROUTE_PARTNER_USERS_ADD,
     SP_GW_ROUTE_PARTNER_USERS_PATCH,
     SP_GW_ROUTE_PARTNER_USERS_DELETE,
+    SP_GW_ROUTE_PARTNER_OPERATION_REFERENCE,
+    SP_GW_ROUTE_PARTNER_OPERATION_CANCEL,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 
@@ -142,6 +144,7 @@ extern const sp_gw_schema sp_gw_schema_voucher_issue;
 extern const sp_gw_schema sp_gw_schema_voucher_redeem;
 extern const sp_gw_schema sp_gw_schema_set_password;
 extern const sp_gw_schema sp_gw_schema_reset_request;
+extern const sp_gw_schema sp_gw_schema_operation_reference;
 
 /* Parses body (exactly len bytes, NUL not needed) as one JSON object and checks
  * it against schema: 400 malformed_json | unknown_field | missing_field |
@@ -270,6 +273,44 @@ int sp_gw_page_parse(const char *query, sp_gw_page *out, sp_error *err);
 void sp_gw_cursor_encode(int64_t occurred_at_ms, const char *operation_id, char *out);
 int sp_gw_cursor_decode(const char *text, int64_t *occurred_at_ms, char *operation_id,
                         sp_error *err);
+
+/* ------------------------------------------------------------------ operation filters */
+
+#define SP_GW_REFERENCE_LEN_MAX 100         /* characters of a partner's internal reference */
+#define SP_GW_FILTER_DATE_LEN 10            /* "YYYY-MM-DD" */
+#define SP_GW_FILTER_STATUS_MAX 16
+#define SP_GW_FILTER_PARAMS_MAX 16          /* query parameters of a filtered listing */
+
+/* GET /partner/operations: paging plus filters, each optional. Dates are
+ * Europe/Paris days, both inclusive; text filters are decoded (%XX, '+'),
+ * valid UTF-8 of at most SP_GW_REFERENCE_LEN_MAX characters, no control
+ * character. An absent filter is "" (texts) or has_* false (amounts). */
+typedef struct sp_gw_operations_filter {
+    sp_gw_page page;
+    char from[SP_GW_FILTER_DATE_LEN + 1];
+    char to[SP_GW_FILTER_DATE_LEN + 1];
+    char status[SP_GW_FILTER_STATUS_MAX];           /* "", "accepted", "cancelled" */
+    char channel[SP_GW_FILTER_STATUS_MAX];          /* "", "code", "voucher" */
+    bool has_amount_min;
+    int64_t amount_min_cents;
+    bool has_amount_max;
+    int64_t amount_max_cents;
+    bool has_reference;                             /* reference= may ask for "" */
+    char reference[SP_GW_TEXT_BYTES(SP_GW_REFERENCE_LEN_MAX)];
+    char q[SP_GW_TEXT_BYTES(SP_GW_REFERENCE_LEN_MAX)];
+    /* q with '\', '%' and '_' escaped (backslash), ready for ILIKE ... ESCAPE '\' */
+    char q_pattern[2 * SP_GW_TEXT_BYTES(SP_GW_REFERENCE_LEN_MAX)];
+} sp_gw_operations_filter;
+
+/* Raw (undecoded) query string, may be NULL. 400 invalid_value naming the
+ * parameter (a bad value, a parameter given twice, from after to,
+ * amount_min_cents above amount_max_cents) or unknown_field. */
+int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out,
+                                  sp_error *err);
+/* A partner's internal reference: 0..SP_GW_REFERENCE_LEN_MAX characters of
+ * valid UTF-8 without control characters (byte_len bytes of text). 400
+ * invalid_value, field "reference". */
+int sp_gw_reference_check(const char *text, size_t byte_len, sp_error *err);
 
 /* ------------------------------------------------------------------ answers */
 

@@ -197,6 +197,26 @@ static const char voucher_released_sql[] =
     VOUCHER_LEDGER_CTE
     "SELECT count(*) FROM p";
 
+/* A cancelled payment: its money back from the partner to the envelope (or
+ * to the budget when the envelope expired since), never changed again. */
+static const char operation_cancelled_sql[] =
+    VOUCHER_PASS_CTE
+    "e AS (UPDATE envelopes SET balance_cents = $6::bigint WHERE pass_id = $1::uuid "
+    "AND category = $5::text AND $12::boolean AND EXISTS (SELECT 1 FROM p)), "
+    "o AS (UPDATE operations SET status = 'cancelled', cancelled_at = $3::timestamptz "
+    "WHERE operation_id = $4::uuid AND status = 'accepted' AND EXISTS (SELECT 1 FROM p)), "
+    "w AS (UPDATE partners SET owed_cents = owed_cents - $11::bigint "
+    "WHERE partner_id = $10::uuid AND EXISTS (SELECT 1 FROM p)), "
+    VOUCHER_LEDGER_CTE
+    "SELECT count(*) FROM p";
+
+static const char operation_reference_set_sql[] =
+    "WITH p AS (UPDATE passes SET version = $2::bigint, updated_at = $3::timestamptz "
+    "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 RETURNING 1), "
+    "o AS (UPDATE operations SET reference = $6::text WHERE operation_id = $4::uuid "
+    "AND partner_id = $5::uuid AND EXISTS (SELECT 1 FROM p)) "
+    "SELECT count(*) FROM p";
+
 static const char offset_upsert_sql[] =
     "INSERT INTO projection_offsets (consumer, topic, partition, next_offset) "
     "VALUES ('projection', $1::text, $2::integer, $3::bigint) "
@@ -1102,6 +1122,77 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------ partner operations */
+
+static int build_operation_cancelled(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__OperationCancelled *m =
+        UNPACK(solipass__ledger__operation_cancelled__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    ledger_deltas expected = {.count = 0};
+    char from[ACCOUNT_BYTES_MAX], to[ACCOUNT_BYTES_MAX];
+    if (need_uuid("pass_id", m->pass_id, err) != 0 ||
+        need_uuid("operation_id", m->operation_id, err) != 0 ||
+        need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_uuid_or_empty("voucher_id", m->voucher_id, err) != 0 ||
+        need_category("category", m->category, err) != 0 ||
+        need_cents("amount_cents", m->amount_cents, 1, err) != 0)
+        goto done;
+    /* Back to its envelope, or to the budget when the envelope expired since. */
+    bool to_budget = m->n_postings == 1 && strcmp(m->postings[0]->credit_account, "budget") == 0;
+    snprintf(from, sizeof from, "partner:%s:owed", m->partner_id);
+    if (to_budget) snprintf(to, sizeof to, "budget");
+    else snprintf(to, sizeof to, "pass:%s:%s", m->pass_id, m->category);
+    expect_move(&expected, from, to, m->amount_cents);
+    /* put_voucher_head's layout, with the operation in the voucher's place. */
+    if (put_voucher_head(c, m->pass_id, m->operation_id, m->category,
+                         m->envelope_balance_after_cents, m->pass_balance_after_cents,
+                         m->postings, m->n_postings, &expected, w, err) != 0)
+        goto done;
+    put_text(w, m->partner_id);
+    put_int(w, m->amount_cents);
+    put_text(w, to_budget ? "false" : "true");
+    rc = 0;
+done:
+    solipass__ledger__operation_cancelled__free_unpacked(m, NULL);
+    return rc;
+}
+
+#define REFERENCE_BYTES_MAX 400          /* 100 characters of UTF-8 */
+#define REFERENCE_CHARS_MAX 100
+
+static int need_reference(const char *reference, sp_error *err) {
+    if (need_text("reference", reference, true, REFERENCE_BYTES_MAX, err) != 0) return -1;
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)reference; *p != '\0'; p++) {
+        if ((*p & 0xC0) != 0x80) chars++;
+    }
+    if (chars <= REFERENCE_CHARS_MAX) return 0;
+    return invalid(err, "reference", "%s is longer than 100 characters%s", "");
+}
+
+static int build_operation_reference_set(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__OperationReferenceSet *m =
+        UNPACK(solipass__ledger__operation_reference_set__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_uuid("pass_id", m->pass_id, err) != 0 ||
+        need_uuid("operation_id", m->operation_id, err) != 0 ||
+        need_uuid("partner_id", m->partner_id, err) != 0 || need_reference(m->reference, err) != 0 ||
+        need_ledger_event(c, m->pass_id, err) != 0)
+        goto done;
+    put_text(w, m->pass_id);
+    put_int(w, (int64_t)c->env->aggregate_version);
+    put_time(w, c->env->occurred_at_ms);
+    put_text(w, m->operation_id);
+    put_text(w, m->partner_id);
+    put_text(w, m->reference);
+    rc = 0;
+done:
+    solipass__ledger__operation_reference_set__free_unpacked(m, NULL);
+    return rc;
+}
+
 /* ------------------------------------------------------------ partner space */
 
 /* A text[] literal; elements quoted, '"' and '\' escaped. */
@@ -1365,6 +1456,8 @@ const sp_projection_statement sp_projection_statements[] = {
     {"sp_user_removed", user_removed_sql, 3},
     {"sp_convention_published", convention_published_sql, 8},
     {"sp_convention_accepted", convention_accepted_sql, 5},
+    {"sp_operation_cancelled", operation_cancelled_sql, 12},
+    {"sp_operation_reference_set", operation_reference_set_sql, 6},
 };
 const size_t sp_projection_statement_count =
     sizeof sp_projection_statements / sizeof sp_projection_statements[0];
@@ -1416,6 +1509,10 @@ static const event_type event_types[] = {
      SP_PROJECTION_CONVENTION_PUBLISHED, false, STATEMENT(18), build_convention_published},
     {"accounts.ConventionAccepted.v1", SP_TOPIC_ACCOUNTS_EVENTS,
      SP_PROJECTION_CONVENTION_ACCEPTED, false, STATEMENT(19), build_convention_accepted},
+    {"ledger.OperationCancelled.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATION_CANCELLED,
+     true, STATEMENT(20), build_operation_cancelled},
+    {"ledger.OperationReferenceSet.v1", SP_TOPIC_LEDGER_EVENTS,
+     SP_PROJECTION_OPERATION_REFERENCE_SET, true, STATEMENT(21), build_operation_reference_set},
 };
 
 static const event_type *event_type_find(const char *type) {

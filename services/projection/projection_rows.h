@@ -56,6 +56,8 @@ typedef enum {
     SP_PROJECTION_USER_REMOVED,
     SP_PROJECTION_CONVENTION_PUBLISHED,
     SP_PROJECTION_CONVENTION_ACCEPTED,
+    SP_PROJECTION_OPERATION_CANCELLED,
+    SP_PROJECTION_OPERATION_REFERENCE_SET,
 } sp_projection_event_kind;
 
 /* Parameter positions (1-based, as in the SQL) shared by the three ledger
@@ -94,6 +96,12 @@ typedef enum {
  *     VoucherRedeemed  $10 operation_id $11 partner_id $12 command_id $13 source topic
  *                      $14 source partition $15 source offset
  *     VoucherCancelled/Expired  $10 new status $11 returned to the envelope (boolean)
+ *   OperationCancelled  $1 pass_id $2 aggregate_version $3 occurred_at $4 operation_id
+ *                    $5 category $6 envelope balance after $7 pass balance after
+ *                    $8 ledger accounts (text[]) $9 net deltas $10 partner_id $11 amount
+ *                    $12 returned to the envelope (boolean)
+ *   OperationReferenceSet  $1 pass_id $2 aggregate_version $3 occurred_at
+ *                    $4 operation_id $5 partner_id $6 reference ("" = none)
  * Instants are ISO 8601 UTC with milliseconds, from the envelope's
  * occurred_at_ms (never the wall clock: a rebuild yields the same rows). */
 #define SP_PROJECTION_MOVEMENT_PARAM_COUNT 15

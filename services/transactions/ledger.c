@@ -95,6 +95,7 @@ int sp_ledger_status_of_code(const char *code) {
         {"idempotency_conflict", 409},   {"unavailable", 503},
         {"voucher_not_found", 404},      {"voucher_used", 409},
         {"voucher_cancelled", 409},      {"voucher_expired", 409},
+        {"operation_not_found", 404},    {"operation_cancelled", 409},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].code, code) == 0) return table[i].status;
@@ -281,9 +282,17 @@ static void free_record_visit(void *ctx, const uint8_t key[SP_KEY_LEN], void *va
     free_record(value);
 }
 
+static void free_pass(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    (void)ctx;
+    (void)key;
+    sp_ledger_pass *pass = value;
+    free(pass->operations);
+    free(pass);
+}
+
 void sp_ledger_state_free(sp_ledger_state *state) {
     if (state == NULL) return;
-    sp_map_foreach(&state->passes, free_value, NULL);
+    sp_map_foreach(&state->passes, free_pass, NULL);
     sp_map_foreach(&state->owed, free_value, NULL);
     sp_map_foreach(&state->records, free_record_visit, NULL);
     sp_map_foreach(&state->vouchers, free_value, NULL);
@@ -870,8 +879,10 @@ static int apply_payment(sp_ledger_state *state, sp_ledger_pass *pass,
     sp_ledger_envelope_account(posting.debit_account, pass->pass_id, event->category);
     sp_ledger_partner_account(posting.credit_account, event->partner_id);
     if (!postings_match(event, &posting, 1)) return invalid_event(err, "postings");
+    if (!sp_id_valid(event->operation_id)) return invalid_event(err, "operation id");
     if (records_room(state, err) != 0) return -1;
     if (sp_ledger_post_check(state, &posting, 1, err) != 0) return post_refused(err);
+    if (sp_ledger_operation_reserve(pass, err) != 0) return -1;
     const sp_ledger_partner *partner = sp_ledger_directory_find(state->directory, event->partner_code);
     operation_view view = {
         .event = event, .kind = "payment",
@@ -886,7 +897,10 @@ static int apply_payment(sp_ledger_state *state, sp_ledger_pass *pass,
     }
     int rc = sp_ledger_post(state, &posting, 1, err);
     assert(rc == 0);   /* sp_ledger_post_check accepted it just now */
-    return rc;
+    if (rc != 0) return -1;
+    sp_ledger_operation_remember(pass, event->operation_id, event->partner_id, event->category, "",
+                                 event->amount_cents);
+    return 0;
 }
 
 static int apply_expired(sp_ledger_state *state, sp_ledger_pass *pass,
@@ -985,6 +999,9 @@ static int apply_to_pass(sp_ledger_state *state, sp_ledger_pass *pass,
     case SP_LEDGER_EVENT_VOUCHER_CANCELLED:
     case SP_LEDGER_EVENT_VOUCHER_EXPIRED:
         return sp_ledger_apply_voucher(state, pass, event, out, err);
+    case SP_LEDGER_EVENT_OPERATION_CANCELLED:
+    case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET:
+        return sp_ledger_apply_operation(state, pass, event, out, err);
     case SP_LEDGER_EVENT_PASS_OPENED: break;
     }
     return invalid_event(err, "unknown kind");
@@ -1026,6 +1043,8 @@ const char *sp_ledger_event_type(sp_ledger_event_kind kind) {
     case SP_LEDGER_EVENT_VOUCHER_REDEEMED: return SP_LEDGER_TYPE_VOUCHER_REDEEMED;
     case SP_LEDGER_EVENT_VOUCHER_CANCELLED: return SP_LEDGER_TYPE_VOUCHER_CANCELLED;
     case SP_LEDGER_EVENT_VOUCHER_EXPIRED: return SP_LEDGER_TYPE_VOUCHER_EXPIRED;
+    case SP_LEDGER_EVENT_OPERATION_CANCELLED: return SP_LEDGER_TYPE_OPERATION_CANCELLED;
+    case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET: return SP_LEDGER_TYPE_OPERATION_REFERENCE_SET;
     }
     assert(!"unknown ledger event kind");
     return "";

@@ -6,8 +6,9 @@
  * function that applies an event, live or during a rebuild (sp_ledger_apply).
  * No I/O: the Kafka edge lives in service.c.
  *
- * Memory: a sp_ledger_state owns its passes, partner accounts and command
- * records (freed by sp_ledger_state_free). A state borrows the partner
+ * Memory: a sp_ledger_state owns its passes (and their remembered
+ * payments), partner accounts and command records (freed by
+ * sp_ledger_state_free). A state borrows the partner
  * directory, which must outlive it. Pointers to passes and records returned by
  * the getters stay valid until the state is freed (entries are never removed).
  * Commands borrow their strings from the caller; events and decisions are
@@ -51,6 +52,15 @@
 #define SP_LEDGER_TYPE_VOUCHER_REDEEMED "ledger.VoucherRedeemed.v1"
 #define SP_LEDGER_TYPE_VOUCHER_CANCELLED "ledger.VoucherCancelled.v1"
 #define SP_LEDGER_TYPE_VOUCHER_EXPIRED "ledger.VoucherExpired.v1"
+#define SP_LEDGER_TYPE_CANCEL_OPERATION "ledger.CancelOperation.v1"
+#define SP_LEDGER_TYPE_SET_OPERATION_REFERENCE "ledger.SetOperationReference.v1"
+#define SP_LEDGER_TYPE_OPERATION_CANCELLED "ledger.OperationCancelled.v1"
+#define SP_LEDGER_TYPE_OPERATION_REFERENCE_SET "ledger.OperationReferenceSet.v1"
+
+#define SP_LEDGER_REFERENCE_MAX 400           /* bytes: 100 characters of UTF-8 */
+#define SP_LEDGER_REFERENCE_CHARS_MAX 100
+#define SP_LEDGER_PASS_OPERATIONS_MAX 1024    /* payments a pass remembers; the oldest is
+                                               * forgotten first and can no longer change */
 
 /* ------------------------------------------------------------ the directory */
 
@@ -139,6 +149,22 @@ typedef struct sp_ledger_envelope {
 
 struct sp_ledger_record;
 
+/* A payment as the ledger remembers it, so that its partner can cancel it:
+ * accepted -> cancelled, never changed again. */
+typedef enum sp_ledger_operation_status {
+    SP_LEDGER_OPERATION_ACCEPTED = 1,
+    SP_LEDGER_OPERATION_CANCELLED,
+} sp_ledger_operation_status;
+
+typedef struct sp_ledger_operation {
+    char operation_id[SP_ID_LEN + 1];
+    char partner_id[SP_ID_LEN + 1];
+    char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];    /* the envelope it came from */
+    char voucher_id[SP_ID_LEN + 1];                   /* "" = paid with the partner's code */
+    int64_t amount_cents;
+    sp_ledger_operation_status status;
+} sp_ledger_operation;
+
 typedef struct sp_ledger_pass {
     char pass_id[SP_ID_LEN + 1];
     char beneficiary_id[SP_ID_LEN + 1];
@@ -147,6 +173,9 @@ typedef struct sp_ledger_pass {
     sp_ledger_envelope envelopes[SP_LEDGER_ENVELOPES_MAX];
     uint8_t open_request_hash[SP_KEY_LEN];
     const struct sp_ledger_record *open_record;  /* the OpenPass outcome (owned by the state) */
+    sp_ledger_operation *operations;  /* owned, oldest first, at most SP_LEDGER_PASS_OPERATIONS_MAX */
+    size_t operation_count;
+    size_t operation_capacity;
 } sp_ledger_pass;
 
 /* An exchange voucher. Its life: active -> redeemed | cancelled | expired;
@@ -207,6 +236,11 @@ sp_ledger_state *sp_ledger_state_new(int32_t partition, const sp_ledger_limits *
 void sp_ledger_state_free(sp_ledger_state *state);
 
 const sp_ledger_pass *sp_ledger_pass_find(const sp_ledger_state *state, const char *pass_id);
+/* The payment of this pass the ledger still remembers, or NULL. */
+const sp_ledger_operation *sp_ledger_operation_find(const sp_ledger_pass *pass,
+                                                    const char *operation_id);
+/* "accepted", "cancelled". */
+const char *sp_ledger_operation_status_name(sp_ledger_operation_status status);
 /* The pass's total (sum of its envelopes). */
 int64_t sp_ledger_pass_balance_cents(const sp_ledger_pass *pass);
 /* 0 when the partner has no account yet. */
@@ -256,6 +290,8 @@ typedef enum sp_ledger_event_kind {
     SP_LEDGER_EVENT_VOUCHER_REDEEMED,
     SP_LEDGER_EVENT_VOUCHER_CANCELLED,
     SP_LEDGER_EVENT_VOUCHER_EXPIRED,
+    SP_LEDGER_EVENT_OPERATION_CANCELLED,
+    SP_LEDGER_EVENT_OPERATION_REFERENCE_SET,
 } sp_ledger_event_kind;
 
 typedef struct sp_ledger_envelope_spec {
@@ -274,7 +310,8 @@ typedef struct sp_ledger_event {
     char command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
     char actor_id[SP_ID_LEN + 1];                     /* "" = system */
     /* payload */
-    char operation_id[SP_ID_LEN + 1];                 /* credited, payment, expired, redeemed */
+    char operation_id[SP_ID_LEN + 1];                 /* credited, payment, expired, redeemed,
+                                                       * operation events */
     char beneficiary_id[SP_ID_LEN + 1];               /* opened, payment, issued, redeemed */
     size_t envelope_count;                            /* opened */
     sp_ledger_envelope_spec envelopes[SP_LEDGER_ENVELOPES_MAX];
@@ -282,7 +319,8 @@ typedef struct sp_ledger_event {
     int64_t amount_cents;                             /* credited, payment; expired: returned */
     int64_t envelope_balance_after_cents;             /* credited, payment */
     int64_t pass_balance_after_cents;                 /* credited, payment, expired */
-    char partner_id[SP_ID_LEN + 1];                   /* payment, redeemed; issued: restriction */
+    char partner_id[SP_ID_LEN + 1];                   /* payment, redeemed, operation events;
+                                                       * issued: restriction */
     char partner_code[SP_PARTNER_CODE_LEN + 1];       /* payment, redeemed; issued: restriction */
     char end_date[SP_LEDGER_DATE_LEN + 1];            /* expired */
     char command_type[SP_LEDGER_COMMAND_TYPE_MAX + 1];/* rejected */
@@ -290,9 +328,11 @@ typedef struct sp_ledger_event {
     char message[SP_ERROR_MESSAGE_MAX];
     char field[SP_ERROR_FIELD_MAX];
     uint8_t request_hash[SP_KEY_LEN];
-    char voucher_id[SP_ID_LEN + 1];                   /* voucher events */
+    char voucher_id[SP_ID_LEN + 1];                   /* voucher events; operation cancelled:
+                                                       * the redeemed voucher or "" */
     char voucher_number[SP_VOUCHER_NUMBER_LEN + 1];   /* issued */
     char valid_until[SP_LEDGER_DATE_LEN + 1];         /* issued */
+    char reference[SP_LEDGER_REFERENCE_MAX + 1];      /* reference set ("" clears it) */
     size_t posting_count;                             /* credited, payment, expired (0 or 1) */
     sp_ledger_posting postings[1];
 } sp_ledger_event;
@@ -326,6 +366,8 @@ typedef enum sp_ledger_command_kind {
     SP_LEDGER_COMMAND_ISSUE_VOUCHER,
     SP_LEDGER_COMMAND_REDEEM_VOUCHER,
     SP_LEDGER_COMMAND_CANCEL_VOUCHER,
+    SP_LEDGER_COMMAND_CANCEL_OPERATION,
+    SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE,
 } sp_ledger_command_kind;
 
 /* A command as received; every string is borrowed and may be anything (the
@@ -345,6 +387,10 @@ typedef struct sp_ledger_command {
     int64_t amount_cents;                             /* credit, pay, issue */
     const char *voucher_id;                           /* redeem, cancel */
     const char *voucher_number;                       /* redeem */
+    const char *operation_id;                         /* cancel operation, set reference */
+    const char *partner_id;                           /* cancel operation, set reference: the
+                                                       * acting partner */
+    const char *reference;                            /* set reference */
 } sp_ledger_command;
 
 /* pass_id a uuid, actor_id "" or a uuid, command_id 1..64 of [A-Za-z0-9_-]. */

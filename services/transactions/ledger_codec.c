@@ -67,6 +67,14 @@ static const ProtobufCMessageDescriptor *command_descriptor(const char *type,
         *kind = SP_LEDGER_COMMAND_CANCEL_VOUCHER;
         return &solipass__ledger__cancel_voucher__descriptor;
     }
+    if (strcmp(type, SP_LEDGER_TYPE_CANCEL_OPERATION) == 0) {
+        *kind = SP_LEDGER_COMMAND_CANCEL_OPERATION;
+        return &solipass__ledger__cancel_operation__descriptor;
+    }
+    if (strcmp(type, SP_LEDGER_TYPE_SET_OPERATION_REFERENCE) == 0) {
+        *kind = SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE;
+        return &solipass__ledger__set_operation_reference__descriptor;
+    }
     return NULL;
 }
 
@@ -110,6 +118,18 @@ static void command_fields(sp_ledger_command *command, const ProtobufCMessage *p
         command->pass_id = pay->pass_id;
         command->partner_code = pay->partner_code;
         command->amount_cents = pay->amount_cents;
+    } else if (command->kind == SP_LEDGER_COMMAND_CANCEL_OPERATION) {
+        const Solipass__Ledger__CancelOperation *m = (const Solipass__Ledger__CancelOperation *)payload;
+        command->pass_id = m->pass_id;
+        command->operation_id = m->operation_id;
+        command->partner_id = m->partner_id;
+    } else if (command->kind == SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE) {
+        const Solipass__Ledger__SetOperationReference *m =
+            (const Solipass__Ledger__SetOperationReference *)payload;
+        command->pass_id = m->pass_id;
+        command->operation_id = m->operation_id;
+        command->partner_id = m->partner_id;
+        command->reference = m->reference;
     } else {
         voucher_command_fields(command, payload);
     }
@@ -298,6 +318,35 @@ static int take_released(sp_ledger_event *event, const Solipass__Ledger__Voucher
     return take_posting(event, m->n_postings, m->postings, err);
 }
 
+static int take_cancelled(sp_ledger_event *event, const Solipass__Ledger__OperationCancelled *m,
+                          sp_error *err) {
+    event->amount_cents = m->amount_cents;
+    event->envelope_balance_after_cents = m->envelope_balance_after_cents;
+    event->pass_balance_after_cents = m->pass_balance_after_cents;
+    if (take(event->operation_id, sizeof event->operation_id, m->operation_id, "operation id",
+             err) != 0 ||
+        take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
+        take(event->category, sizeof event->category, m->category, "category", err) != 0 ||
+        take(event->voucher_id, sizeof event->voucher_id, m->voucher_id, "voucher id", err) != 0 ||
+        take(event->beneficiary_id, sizeof event->beneficiary_id, m->beneficiary_id,
+             "beneficiary id", err) != 0 ||
+        take_hash(event, &m->request_hash, true, err) != 0) {
+        return -1;
+    }
+    return take_posting(event, m->n_postings, m->postings, err);
+}
+
+static int take_reference_set(sp_ledger_event *event,
+                              const Solipass__Ledger__OperationReferenceSet *m, sp_error *err) {
+    if (take(event->operation_id, sizeof event->operation_id, m->operation_id, "operation id",
+             err) != 0 ||
+        take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
+        take(event->reference, sizeof event->reference, m->reference, "reference", err) != 0) {
+        return -1;
+    }
+    return take_hash(event, &m->request_hash, true, err);
+}
+
 static const ProtobufCMessageDescriptor *event_descriptor(const char *type,
                                                           sp_ledger_event_kind *kind) {
     static const struct {
@@ -323,6 +372,10 @@ static const ProtobufCMessageDescriptor *event_descriptor(const char *type,
          &solipass__ledger__voucher_released__descriptor},
         {SP_LEDGER_TYPE_VOUCHER_EXPIRED, SP_LEDGER_EVENT_VOUCHER_EXPIRED,
          &solipass__ledger__voucher_released__descriptor},
+        {SP_LEDGER_TYPE_OPERATION_CANCELLED, SP_LEDGER_EVENT_OPERATION_CANCELLED,
+         &solipass__ledger__operation_cancelled__descriptor},
+        {SP_LEDGER_TYPE_OPERATION_REFERENCE_SET, SP_LEDGER_EVENT_OPERATION_REFERENCE_SET,
+         &solipass__ledger__operation_reference_set__descriptor},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(type, table[i].type) == 0) {
@@ -351,6 +404,10 @@ static const char *payload_pass_id(sp_ledger_event_kind kind, const ProtobufCMes
     case SP_LEDGER_EVENT_VOUCHER_CANCELLED:
     case SP_LEDGER_EVENT_VOUCHER_EXPIRED:
         return ((const Solipass__Ledger__VoucherReleased *)payload)->pass_id;
+    case SP_LEDGER_EVENT_OPERATION_CANCELLED:
+        return ((const Solipass__Ledger__OperationCancelled *)payload)->pass_id;
+    case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET:
+        return ((const Solipass__Ledger__OperationReferenceSet *)payload)->pass_id;
     }
     return "";
 }
@@ -374,6 +431,11 @@ static int take_payload(sp_ledger_event *event, const ProtobufCMessage *payload,
     case SP_LEDGER_EVENT_VOUCHER_CANCELLED:
     case SP_LEDGER_EVENT_VOUCHER_EXPIRED:
         return take_released(event, (const Solipass__Ledger__VoucherReleased *)payload, err);
+    case SP_LEDGER_EVENT_OPERATION_CANCELLED:
+        return take_cancelled(event, (const Solipass__Ledger__OperationCancelled *)payload, err);
+    case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET:
+        return take_reference_set(event, (const Solipass__Ledger__OperationReferenceSet *)payload,
+                                  err);
     }
     return malformed(err, "unknown event kind");
 }
@@ -571,6 +633,36 @@ static const ProtobufCMessage *released_to_pb(const sp_ledger_event *event,
     return &m->base;
 }
 
+static const ProtobufCMessage *cancelled_to_pb(const sp_ledger_event *event,
+                                               sp_ledger_event_pb *holder) {
+    Solipass__Ledger__OperationCancelled *m = &holder->cancelled;
+    solipass__ledger__operation_cancelled__init(m);
+    m->operation_id = borrow(event->operation_id);
+    m->pass_id = borrow(event->pass_id);
+    m->partner_id = borrow(event->partner_id);
+    m->category = borrow(event->category);
+    m->amount_cents = event->amount_cents;
+    m->envelope_balance_after_cents = event->envelope_balance_after_cents;
+    m->pass_balance_after_cents = event->pass_balance_after_cents;
+    m->voucher_id = borrow(event->voucher_id);
+    m->beneficiary_id = borrow(event->beneficiary_id);
+    m->request_hash = hash_of(event, true);
+    postings_to_pb(event, holder, &m->n_postings, &m->postings);
+    return &m->base;
+}
+
+static const ProtobufCMessage *reference_set_to_pb(const sp_ledger_event *event,
+                                                   sp_ledger_event_pb *holder) {
+    Solipass__Ledger__OperationReferenceSet *m = &holder->reference_set;
+    solipass__ledger__operation_reference_set__init(m);
+    m->operation_id = borrow(event->operation_id);
+    m->pass_id = borrow(event->pass_id);
+    m->partner_id = borrow(event->partner_id);
+    m->reference = borrow(event->reference);
+    m->request_hash = hash_of(event, true);
+    return &m->base;
+}
+
 const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
     assert(event != NULL && holder != NULL);
@@ -584,6 +676,8 @@ const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
     case SP_LEDGER_EVENT_VOUCHER_REDEEMED: return redeemed_to_pb(event, holder);
     case SP_LEDGER_EVENT_VOUCHER_CANCELLED:
     case SP_LEDGER_EVENT_VOUCHER_EXPIRED: return released_to_pb(event, holder);
+    case SP_LEDGER_EVENT_OPERATION_CANCELLED: return cancelled_to_pb(event, holder);
+    case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET: return reference_set_to_pb(event, holder);
     }
     assert(!"unknown ledger event kind");
     return NULL;

@@ -50,6 +50,8 @@ typedef struct sp_ledger_event_pb {
     Solipass__Ledger__VoucherIssued issued;
     Solipass__Ledger__VoucherRedeemed redeemed;
     Solipass__Ledger__VoucherReleased released;
+    Solipass__Ledger__OperationCancelled cancelled;
+    Solipass__Ledger__OperationReferenceSet reference_set;
     Solipass__Ledger__EnvelopeSpec specs[SP_LEDGER_ENVELOPES_MAX];
     Solipass__Ledger__EnvelopeSpec *spec_ptrs[SP_LEDGER_ENVELOPES_MAX];
     Solipass__Ledger__Posting postings[1];

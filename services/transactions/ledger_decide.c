@@ -114,6 +114,14 @@ static void command_hash(const sp_ledger_command *command, uint8_t out[SP_KEY_LE
     case SP_LEDGER_COMMAND_CANCEL_VOUCHER:
         sp_ledger_hash_cancel(out, command->pass_id, command->voucher_id);
         return;
+    case SP_LEDGER_COMMAND_CANCEL_OPERATION:
+        sp_ledger_hash_cancel_operation(out, command->pass_id, command->operation_id,
+                                        command->partner_id);
+        return;
+    case SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE:
+        sp_ledger_hash_set_reference(out, command->pass_id, command->operation_id,
+                                     command->partner_id, command->reference);
+        return;
     }
     assert(!"unknown ledger command kind");
 }
@@ -126,6 +134,8 @@ static const char *command_type(sp_ledger_command_kind kind) {
     case SP_LEDGER_COMMAND_ISSUE_VOUCHER: return SP_LEDGER_TYPE_ISSUE_VOUCHER;
     case SP_LEDGER_COMMAND_REDEEM_VOUCHER: return SP_LEDGER_TYPE_REDEEM_VOUCHER;
     case SP_LEDGER_COMMAND_CANCEL_VOUCHER: return SP_LEDGER_TYPE_CANCEL_VOUCHER;
+    case SP_LEDGER_COMMAND_CANCEL_OPERATION: return SP_LEDGER_TYPE_CANCEL_OPERATION;
+    case SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE: return SP_LEDGER_TYPE_SET_OPERATION_REFERENCE;
     }
     return "";
 }
@@ -444,6 +454,10 @@ void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *com
         sp_ledger_decide_redeem(state, pass, command, hash, now_ms, out);
     } else if (command->kind == SP_LEDGER_COMMAND_CANCEL_VOUCHER) {
         sp_ledger_decide_cancel(state, pass, command, hash, now_ms, out);
+    } else if (command->kind == SP_LEDGER_COMMAND_CANCEL_OPERATION) {
+        sp_ledger_decide_cancel_operation(state, pass, command, hash, now_ms, out);
+    } else if (command->kind == SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE) {
+        sp_ledger_decide_set_reference(state, pass, command, hash, now_ms, out);
     } else {
         decide_pay(state, pass, command, hash, now_ms, out);
     }

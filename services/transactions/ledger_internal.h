@@ -21,6 +21,12 @@ void sp_ledger_hash_redeem(uint8_t out[SP_KEY_LEN], const char *pass_id, const c
                           const char *voucher_number, const char *partner_code);
 void sp_ledger_hash_cancel(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *voucher_id);
 
+void sp_ledger_hash_cancel_operation(uint8_t out[SP_KEY_LEN], const char *pass_id,
+                                     const char *operation_id, const char *partner_id);
+void sp_ledger_hash_set_reference(uint8_t out[SP_KEY_LEN], const char *pass_id,
+                                  const char *operation_id, const char *partner_id,
+                                  const char *reference);
+
 void sp_ledger_voucher_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *voucher_id);
 void sp_ledger_envelope_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *pass_id,
                                 const char *category);
@@ -81,5 +87,27 @@ void sp_ledger_decide_cancel(const sp_ledger_state *state, const sp_ledger_pass 
                              int64_t now_ms, sp_ledger_decision *out);
 int sp_ledger_apply_voucher(sp_ledger_state *state, sp_ledger_pass *pass,
                             const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err);
+
+/* ---- ledger_operation.c ---- */
+
+/* Room for one more remembered payment (503 when out of memory): called
+ * before money moves, so that remembering it cannot fail afterwards. */
+int sp_ledger_operation_reserve(sp_ledger_pass *pass, sp_error *err);
+/* Remembers a payment (room reserved); at SP_LEDGER_PASS_OPERATIONS_MAX
+ * the oldest is forgotten. */
+void sp_ledger_operation_remember(sp_ledger_pass *pass, const char *operation_id,
+                                  const char *partner_id, const char *category,
+                                  const char *voucher_id, int64_t amount_cents);
+void sp_ledger_decide_cancel_operation(const sp_ledger_state *state, const sp_ledger_pass *pass,
+                                       const sp_ledger_command *command,
+                                       const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
+                                       sp_ledger_decision *out);
+void sp_ledger_decide_set_reference(const sp_ledger_state *state, const sp_ledger_pass *pass,
+                                    const sp_ledger_command *command,
+                                    const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
+                                    sp_ledger_decision *out);
+int sp_ledger_apply_operation(sp_ledger_state *state, sp_ledger_pass *pass,
+                              const sp_ledger_event *event, sp_ledger_applied *out,
+                              sp_error *err);
 
 #endif

@@ -463,6 +463,7 @@ static int apply_redeemed(sp_ledger_state *state, sp_ledger_pass *pass,
     }
     if (sp_ledger_records_room(state, err) != 0) return -1;
     if (sp_ledger_post_check(state, &posting, 1, err) != 0) return sp_ledger_post_refused(err);
+    if (sp_ledger_operation_reserve(pass, err) != 0) return -1;
     const sp_ledger_partner *partner = sp_ledger_directory_find(state->directory, event->partner_code);
     if (sp_ledger_record_keep(state, event, event->request_hash, 201,
                               redeemed_json(event, partner != NULL ? partner->name : ""), out,
@@ -473,6 +474,10 @@ static int apply_redeemed(sp_ledger_state *state, sp_ledger_pass *pass,
     assert(rc == 0);   /* sp_ledger_post_check accepted it just now */
     if (rc != 0) return -1;
     voucher->status = SP_LEDGER_VOUCHER_REDEEMED;
+    /* Cancelling the payment later returns the amount to the pass, not to
+     * the voucher: the voucher stays redeemed. */
+    sp_ledger_operation_remember(pass, event->operation_id, event->partner_id, voucher->category,
+                                 voucher->voucher_id, voucher->amount_cents);
     return 0;
 }
 

@@ -429,6 +429,60 @@ static void test_payment_accepted(void **state) {
     assert_poison(f, "invalid_event", "partner_id");
 }
 
+static void test_operation_cancelled(void **state) {
+    fixture *f = *state;
+    Solipass__Ledger__Posting posting = SOLIPASS__LEDGER__POSTING__INIT;
+    posting.debit_account = OWED_ACCOUNT;
+    posting.credit_account = ENVELOPE_ACCOUNT;
+    posting.amount_cents = 1250;
+    Solipass__Ledger__Posting *postings[] = {&posting};
+    Solipass__Ledger__OperationCancelled m = SOLIPASS__LEDGER__OPERATION_CANCELLED__INIT;
+    m.operation_id = OPERATION_ID;
+    m.pass_id = PASS_ID;
+    m.partner_id = PARTNER_ID;
+    m.category = "general";
+    m.amount_cents = 1250;
+    m.envelope_balance_after_cents = 1250;
+    m.pass_balance_after_cents = 2000;
+    m.n_postings = 1;
+    m.postings = postings;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.OperationCancelled.v1", PASS_ID, 5, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_non_null(strstr(f->row.sql, "status = 'cancelled'"));
+    assert_non_null(strstr(f->row.sql, "owed_cents = owed_cents - $11"));
+    assert_param(f, 2, "5");
+    assert_param(f, 4, OPERATION_ID);
+    assert_param(f, 6, "1250");
+    assert_param(f, 7, "2000");
+    assert_param(f, 8, "{\"" OWED_ACCOUNT "\",\"" ENVELOPE_ACCOUNT "\"}");
+    assert_param(f, 9, "{-1250,1250}");
+    assert_param(f, 10, PARTNER_ID);
+    assert_param(f, 11, "1250");
+    assert_param(f, 12, "true");
+    /* Expired since: to the budget, the envelope untouched. */
+    posting.credit_account = "budget";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.OperationCancelled.v1", PASS_ID, 5, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_param(f, 12, "false");
+    /* Money to anywhere else is refused. */
+    posting.credit_account = "pass:" OTHER_ID ":general";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.OperationCancelled.v1", PASS_ID, 5, &m.base);
+    assert_poison(f, "invalid_event", "postings");
+
+    Solipass__Ledger__OperationReferenceSet r = SOLIPASS__LEDGER__OPERATION_REFERENCE_SET__INIT;
+    r.operation_id = OPERATION_ID;
+    r.pass_id = PASS_ID;
+    r.partner_id = PARTNER_ID;
+    r.reference = "Facture 12";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.OperationReferenceSet.v1", PASS_ID, 6, &r.base);
+    assert_int_equal(build(f), 0);
+    assert_non_null(strstr(f->row.sql, "SET reference = $6"));
+    assert_param(f, 6, "Facture 12");
+    r.reference = "tab\there";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.OperationReferenceSet.v1", PASS_ID, 6, &r.base);
+    assert_poison(f, "invalid_event", "reference");
+}
+
 static void test_envelope_expired(void **state) {
     fixture *f = *state;
     Solipass__Ledger__EnvelopeExpired m = SOLIPASS__LEDGER__ENVELOPE_EXPIRED__INIT;
@@ -658,6 +712,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pass_opened, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pass_credited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payment_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_operation_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_envelope_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ledger_rejection_bumps_the_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_poison_messages, setup, teardown),

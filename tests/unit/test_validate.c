@@ -637,6 +637,59 @@ static void test_error_json(void **state) {
     free(text);
 }
 
+static void test_operations_filter(void **state) {
+    (void)state;
+    sp_gw_operations_filter f;
+    sp_error err;
+    assert_int_equal(sp_gw_operations_filter_parse(NULL, &f, &err), 0);
+    assert_int_equal(f.page.limit, SP_GW_PAGE_LIMIT_DEFAULT);
+    assert_string_equal(f.status, "");
+    assert_false(f.has_reference || f.has_amount_min || f.has_amount_max);
+    assert_int_equal(sp_gw_operations_filter_parse(
+                         "from=2026-03-01&to=2026-03-31&status=cancelled&channel=voucher"
+                         "&amount_min_cents=0&amount_max_cents=2500&limit=5"
+                         "&reference=Facture+n%C2%B0+12&q=50%25_off%5C",
+                         &f, &err),
+                     0);
+    assert_string_equal(f.from, "2026-03-01");
+    assert_string_equal(f.to, "2026-03-31");
+    assert_string_equal(f.status, "cancelled");
+    assert_string_equal(f.channel, "voucher");
+    assert_true(f.has_amount_min && f.amount_min_cents == 0);
+    assert_true(f.has_amount_max && f.amount_max_cents == 2500);
+    assert_int_equal(f.page.limit, 5);
+    assert_true(f.has_reference);
+    assert_string_equal(f.reference, "Facture n\xc2\xb0 12");
+    assert_string_equal(f.q, "50%_off\\");
+    assert_string_equal(f.q_pattern, "50\\%\\_off\\\\");
+    assert_int_equal(sp_gw_operations_filter_parse("reference=", &f, &err), 0);
+    assert_true(f.has_reference);
+    assert_string_equal(f.reference, "");
+    const struct { const char *query; const char *field; } bad[] = {
+        {"status=refunded", "status"}, {"channel=cash", "channel"},
+        {"from=2026-13-01", "from"}, {"to=yesterday", "to"}, {"from=2026-3-1", "from"},
+        {"amount_min_cents=-1", "amount_min_cents"}, {"amount_max_cents=1.5", "amount_max_cents"},
+        {"amount_max_cents=", "amount_max_cents"},
+        {"amount_min_cents=9&amount_max_cents=1", "amount_min_cents"},
+        {"from=2026-03-02&to=2026-03-01", "from"}, {"q=%0A", "q"}, {"q=%ZZ", "q"},
+        {"q=%C3", "q"}, {"reference=%00", "reference"}, {"status=accepted&status=accepted", "status"},
+        {"limit=0", "limit"},
+        {"q=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+         "q"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(sp_gw_operations_filter_parse(bad[i].query, &f, &err), -1);
+        if (strcmp(err.code, "invalid_value") != 0 || strcmp(err.field, bad[i].field) != 0) {
+            fail_msg("%s: %s %s", bad[i].query, err.code, err.field);
+        }
+    }
+    assert_int_equal(sp_gw_operations_filter_parse("colour=red", &f, &err), -1);
+    expect_error(&err, 400, "unknown_field", "colour");
+    char many[256] = "";
+    for (int i = 0; i <= SP_GW_FILTER_PARAMS_MAX; i++) strcat(many, "limit=1&");
+    assert_int_equal(sp_gw_operations_filter_parse(many, &f, &err), -1);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -661,6 +714,7 @@ int main(void) {
         cmocka_unit_test(test_idempotency_key),
         cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_page),
+        cmocka_unit_test(test_operations_filter),
         cmocka_unit_test(test_cursor),
         cmocka_unit_test(test_instant_and_pass_ref),
         cmocka_unit_test(test_error_json),
