@@ -1,0 +1,121 @@
+"""The operators' tools against the shared stack: solipass-audit proves the
+ledger from its log and finds a read-model row that differs from it;
+solipass-log shows the ledger events and the dead letters as JSON lines."""
+
+import json
+import os
+import subprocess
+import uuid
+
+from solipass_api import TOPIC_ACCOUNTS_COMMANDS, TOPIC_LEDGER_EVENTS, new_key, wait_until
+
+AUDIT = "tools/audit/solipass-audit"
+LOG = "tools/log/solipass-log"
+CHECKS = ("events decodable", "postings balanced and positive",
+          "pass, partner and voucher accounts never negative", "balances sum to zero",
+          "pass versions contiguous", "operation ids unique",
+          "ledger_balances matches the ledger", "passes match the ledger",
+          "envelopes match the ledger", "partners owed match the ledger")
+
+
+def run(stack, binary, args=(), with_pg=True, timeout_s=120):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SP_")}
+    env.update(stack.extra_env)
+    env["SP_KAFKA_BROKERS"] = stack.kafka_brokers
+    if with_pg:
+        env["SP_PG_DSN"] = stack.pg_dsn
+    return subprocess.run([os.path.join(stack.build_dir, binary)] + list(args), env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=timeout_s)
+
+
+def audit(stack):
+    return run(stack, AUDIT)
+
+
+def some_activity(world, backoffice, partners):
+    """A credit, a payment and a voucher issued then redeemed: every kind of posting."""
+    beneficiary = world.create_beneficiary(backoffice, [("general", None), ("sport", None)],
+                                           {"general": 3000, "sport": 2000})
+    api = world.login(beneficiary["email"], beneficiary["password"])
+    paid = world.pay(api, partners["sport"]["partner_code"], 730)
+    assert paid.status_code == 201, paid.text
+    issued = api.post("/api/v1/pass/vouchers", {"amount_cents": 400, "category": "general"},
+                      key=new_key())
+    assert issued.status_code == 201, issued.text
+    number = issued.json()["number"]
+    partner_api = world.login(partners["culture"]["admin_email"],
+                              partners["culture"]["admin_password"])
+    redeemed = partner_api.post("/api/v1/partner/vouchers/redeem", {"number": number},
+                                key=new_key())
+    assert redeemed.status_code == 201, redeemed.text
+    return beneficiary["pass_id"]
+
+
+def test_audit_proves_the_ledger_and_finds_a_corrupt_read_model(world, backoffice, partners):
+    pass_id = some_activity(world, backoffice, partners)
+
+    # The read models follow the log asynchronously: wait for them to agree.
+    wait_until(lambda: audit(world.stack).returncode == 0, "the audit passes", timeout_s=60)
+    done = audit(world.stack)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ["ok " + check for check in CHECKS] == lines[:len(CHECKS)], done.stdout
+    assert lines[-1].startswith("summary: ") and lines[-1].endswith("the ledger holds")
+
+    world.sql("UPDATE passes SET balance_cents = balance_cents + 1 WHERE pass_id = '%s'"
+              % pass_id)
+    try:
+        corrupt = audit(world.stack)
+    finally:
+        world.sql("UPDATE passes SET balance_cents = balance_cents - 1 WHERE pass_id = '%s'"
+                  % pass_id)
+    assert corrupt.returncode == 1, corrupt.stdout + corrupt.stderr
+    failed = [line for line in corrupt.stdout.splitlines() if line.startswith("FAIL")]
+    assert len(failed) == 1, corrupt.stdout
+    assert failed[0].startswith("FAIL passes match the ledger: ") and pass_id in failed[0]
+    # The log checks still hold: only the read model is wrong.
+    assert "ok pass versions contiguous" in corrupt.stdout
+    assert audit(world.stack).returncode == 0
+
+
+def test_log_tail_shows_a_payment_with_its_amount(world, backoffice, partners):
+    pass_id = some_activity(world, backoffice, partners)
+    done = run(world.stack, LOG, ["tail", TOPIC_LEDGER_EVENTS, "--from-beginning", "--type",
+                                  "ledger.PaymentAccepted.v1", "--aggregate", pass_id],
+               with_pg=False)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(lines) == 1, done.stdout
+    envelope = lines[0]["envelope"]
+    assert lines[0]["topic"] == TOPIC_LEDGER_EVENTS
+    assert envelope["type"] == "ledger.PaymentAccepted.v1"
+    assert envelope["aggregate_id"] == pass_id
+    assert envelope["payload"]["amount_cents"] == 730
+    assert envelope["payload"]["pass_id"] == pass_id
+    posting = envelope["payload"]["postings"][0]
+    assert posting["debit_account"] == "pass:%s:sport" % pass_id
+    assert posting["amount_cents"] == 730
+
+    bounded = run(world.stack, LOG, ["tail", TOPIC_LEDGER_EVENTS, "--from-beginning",
+                                     "--max", "3"], with_pg=False)
+    assert bounded.returncode == 0, bounded.stderr
+    assert len(bounded.stdout.splitlines()) == 3
+
+
+def test_log_deadletters_lists_a_poison_message(world):
+    marker = "poison-%s" % uuid.uuid4()
+    world.produce_raw(TOPIC_ACCOUNTS_COMMANDS, 0, b"\x00\xff" + marker.encode())
+
+    def listed():
+        done = run(world.stack, LOG, ["deadletters", "--max", "100000"], with_pg=False)
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines()
+                if marker.encode().hex() in line]
+
+    wait_until(lambda: len(listed()) == 1, "the poison message dead-lettered", timeout_s=60)
+    dead = listed()[0]
+    assert dead["source_topic"] == TOPIC_ACCOUNTS_COMMANDS
+    assert dead["source_partition"] == 0 and dead["source_offset"] >= 0
+    assert dead["service"] and dead["reason"]
+    assert dead["original_type"] is None
