@@ -18,6 +18,7 @@
 #include <civetweb.h>
 #include "partner_space.h"
 #include "pgpool.h"
+#include "html_page.h"
 #include "qr.h"
 
 #define POSTER_BYTES_MAX (128 * 1024)
@@ -83,43 +84,10 @@ int sp_gw_route_partner_qr_png(sp_gw_request *req, sp_error *err) {
 
 /* ------------------------------------------------------------------ poster */
 
-typedef struct page {
-    char *data;
-    size_t len;
-    bool overflow;
-} page;
-
-static void page_add(page *p, const char *format, ...) {
-    if (p->overflow) return;
-    va_list args;
-    va_start(args, format);
-    int n = vsnprintf(p->data + p->len, POSTER_BYTES_MAX - p->len, format, args);
-    va_end(args);
-    if (n < 0 || (size_t)n >= POSTER_BYTES_MAX - p->len) {
-        p->overflow = true;
-        return;
-    }
-    p->len += (size_t)n;
-}
-
-/* Text from the database or the configuration into HTML. */
-static void page_add_escaped(page *p, const char *text) {
-    for (const char *c = text; *c != '\0' && !p->overflow; c++) {
-        switch (*c) {
-        case '&': page_add(p, "&amp;"); break;
-        case '<': page_add(p, "&lt;"); break;
-        case '>': page_add(p, "&gt;"); break;
-        case '"': page_add(p, "&quot;"); break;
-        case '\'': page_add(p, "&#39;"); break;
-        default: page_add(p, "%c", *c); break;
-        }
-    }
-}
-
-static void poster_head(page *p, const char *name) {
-    page_add(p, "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>");
-    page_add_escaped(p, name);
-    page_add(p, " — Pass solidarité</title><style>"
+static void poster_head(sp_gw_html *p, const char *name) {
+    sp_gw_html_add(p, "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>");
+    sp_gw_html_add_escaped(p, name);
+    sp_gw_html_add(p, " — Pass solidarité</title><style>"
              "@page { size: A4; margin: 15mm; }"
              "body { font-family: sans-serif; color: #000; margin: 0; font-size: 14pt;"
              " text-align: center; }"
@@ -136,28 +104,28 @@ static void poster_head(page *p, const char *name) {
 }
 
 static int build_poster(const char *name, const char *code, const char *svg,
-                        const sp_gw_contact *contact, page *p, sp_error *err) {
+                        const sp_gw_contact *contact, sp_gw_html *p, sp_error *err) {
     poster_head(p, name);
-    page_add(p, "<h1>");
-    page_add_escaped(p, name);
-    page_add(p, "</h1><p class=\"accepte\">Ici, payez avec votre <strong>Pass solidarité"
+    sp_gw_html_add(p, "<h1>");
+    sp_gw_html_add_escaped(p, name);
+    sp_gw_html_add(p, "</h1><p class=\"accepte\">Ici, payez avec votre <strong>Pass solidarité"
              "</strong></p><div class=\"qr\">%s</div><p>Code partenaire :</p>"
              "<p class=\"code\">%.4s %.4s</p>", svg, code, code + 4);
-    page_add(p, "<ol><li>Ouvrez l'application Pass solidarité et touchez « Utiliser ».</li>"
+    sp_gw_html_add(p, "<ol><li>Ouvrez l'application Pass solidarité et touchez « Utiliser ».</li>"
              "<li>Scannez ce QR code, ou tapez le code partenaire ci-dessus.</li>"
              "<li>Saisissez le montant, puis validez : le paiement est immédiat et le solde "
              "de votre pass est mis à jour.</li>"
              "<li>Montrez l'écran de confirmation au guichet.</li></ol>"
              "<p>Pas de téléphone ? Demandez un bon d'échange au CCAS et remettez-le ici.</p>"
              "<p class=\"contact\">Pass solidarité — ");
-    page_add_escaped(p, contact->hours);
-    page_add(p, " — ");
-    page_add_escaped(p, contact->email);
+    sp_gw_html_add_escaped(p, contact->hours);
+    sp_gw_html_add(p, " — ");
+    sp_gw_html_add_escaped(p, contact->email);
     for (size_t i = 0; i < contact->phone_count; i++) {
-        page_add(p, " — ");
-        page_add_escaped(p, contact->phones[i]);
+        sp_gw_html_add(p, " — ");
+        sp_gw_html_add_escaped(p, contact->phones[i]);
     }
-    page_add(p, "</p></main></body></html>\n");
+    sp_gw_html_add(p, "</p></main></body></html>\n");
     if (p->overflow) {
         return sp_error_set(err, 500, "internal", "", "the poster is larger than %d bytes",
                             POSTER_BYTES_MAX);
@@ -173,7 +141,7 @@ int sp_gw_route_partner_poster(sp_gw_request *req, sp_error *err) {
     if (own_partner(req, &res, err) != 0) return -1;
     char *svg = NULL;
     size_t svg_len = 0;
-    page p = {.data = malloc(POSTER_BYTES_MAX)};
+    sp_gw_html p = {.data = malloc(POSTER_BYTES_MAX), .size = POSTER_BYTES_MAX};
     int rc = p.data != NULL ? 0 : sp_error_set(err, 503, "unavailable", "", "out of memory");
     if (rc == 0) rc = sp_gw_qr_svg(PQgetvalue(res, 0, 0), &svg, &svg_len, err);
     if (rc == 0) {

@@ -19,6 +19,7 @@
 #include "ratelimit.h"
 #include "sp_kafka.h"
 #include "sp_money.h"
+#include "html_page.h"
 #include "qr.h"
 
 #define VOUCHERS_LIST_MAX 500
@@ -214,39 +215,6 @@ int sp_gw_route_voucher_qr_png(sp_gw_request *req, sp_error *err) {
 
 /* ------------------------------------------------------------------ print page */
 
-typedef struct page {
-    char *data;
-    size_t len;
-    bool overflow;
-} page;
-
-static void page_add(page *p, const char *format, ...) {
-    if (p->overflow) return;
-    va_list args;
-    va_start(args, format);
-    int n = vsnprintf(p->data + p->len, PRINT_PAGE_BYTES_MAX - p->len, format, args);
-    va_end(args);
-    if (n < 0 || (size_t)n >= PRINT_PAGE_BYTES_MAX - p->len) {
-        p->overflow = true;
-        return;
-    }
-    p->len += (size_t)n;
-}
-
-/* Text from the database into HTML: the five characters that matter escaped. */
-static void page_add_escaped(page *p, const char *text) {
-    for (const char *c = text; *c != '\0' && !p->overflow; c++) {
-        switch (*c) {
-        case '&': page_add(p, "&amp;"); break;
-        case '<': page_add(p, "&lt;"); break;
-        case '>': page_add(p, "&gt;"); break;
-        case '"': page_add(p, "&quot;"); break;
-        case '\'': page_add(p, "&#39;"); break;
-        default: page_add(p, "%c", *c); break;
-        }
-    }
-}
-
 /* "format=a4" (the default) or "format=a6". */
 static int print_format(const char *query, bool *a6, sp_error *err) {
     *a6 = false;
@@ -268,8 +236,8 @@ static const char *status_notice(const char *status) {
     return NULL;
 }
 
-static void page_head(page *p, bool a6, const char *grouped) {
-    page_add(p, "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
+static void page_head(sp_gw_html *p, bool a6, const char *grouped) {
+    sp_gw_html_add(p, "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
              "<title>Bon d'échange %s</title><style>"
              "@page { size: %s; margin: %s; }"
              "body { font-family: sans-serif; color: #000; margin: 0; font-size: %s; }"
@@ -286,7 +254,7 @@ static void page_head(page *p, bool a6, const char *grouped) {
              a6 ? "none" : "150mm", a6 ? "38mm" : "60mm");
 }
 
-static int build_print_page(const PGresult *res, bool a6, const char *svg, page *p,
+static int build_print_page(const PGresult *res, bool a6, const char *svg, sp_gw_html *p,
                             sp_error *err) {
     int64_t amount_cents = 0;
     if (sp_gw_int64_of(PQgetvalue(res, 0, V_AMOUNT), &amount_cents, err) != 0) return -1;
@@ -299,20 +267,20 @@ static int build_print_page(const PGresult *res, bool a6, const char *svg, page 
     sp_voucher_number_group(number, grouped);
     sp_money_format_eur(amount_cents, amount, sizeof amount);
     page_head(p, a6, grouped);
-    page_add(p, "<h1>Bon d'échange — Pass solidarité</h1><p class=\"nom\">Bénéficiaire : ");
-    page_add_escaped(p, PQgetvalue(res, 0, V_HOLDER));
-    page_add(p, "</p><p class=\"montant\">%s</p><p>Numéro du bon :</p>"
+    sp_gw_html_add(p, "<h1>Bon d'échange — Pass solidarité</h1><p class=\"nom\">Bénéficiaire : ");
+    sp_gw_html_add_escaped(p, PQgetvalue(res, 0, V_HOLDER));
+    sp_gw_html_add(p, "</p><p class=\"montant\">%s</p><p>Numéro du bon :</p>"
              "<p class=\"numero\">%s</p><div class=\"qr\">%s</div>"
              "<p>Valable jusqu'au <strong>%.2s/%.2s/%.4s</strong> inclus.</p>",
              amount, grouped, svg, until + 8, until + 5, until);
     if (PQgetvalue(res, 0, V_CODE)[0] != '\0') {
-        page_add(p, "<p>Utilisable uniquement chez : <strong>");
-        page_add_escaped(p, PQgetvalue(res, 0, V_PARTNER_NAME));
-        page_add(p, "</strong> (code partenaire %s).</p>", PQgetvalue(res, 0, V_CODE));
+        sp_gw_html_add(p, "<p>Utilisable uniquement chez : <strong>");
+        sp_gw_html_add_escaped(p, PQgetvalue(res, 0, V_PARTNER_NAME));
+        sp_gw_html_add(p, "</strong> (code partenaire %s).</p>", PQgetvalue(res, 0, V_CODE));
     }
     const char *notice = status_notice(PQgetvalue(res, 0, V_STATUS));
-    if (notice != NULL) page_add(p, "<p class=\"avis\">%s</p>", notice);
-    page_add(p, "<ol><li>Remettez ce bon à un partenaire du Pass solidarité.</li>"
+    if (notice != NULL) sp_gw_html_add(p, "<p class=\"avis\">%s</p>", notice);
+    sp_gw_html_add(p, "<ol><li>Remettez ce bon à un partenaire du Pass solidarité.</li>"
              "<li>Le partenaire scanne le QR code ou saisit le numéro dans son espace "
              "partenaire : il est crédité du montant, en une seule fois.</li>"
              "<li>Un bon ne sert qu'une fois. Gardez-le comme un billet : qui a le numéro "
@@ -333,7 +301,7 @@ int sp_gw_route_voucher_print(sp_gw_request *req, sp_error *err) {
     if (voucher_of_request(req, &res, err) != 0) return -1;
     char *svg = NULL;
     size_t svg_len = 0;
-    page p = {.data = malloc(PRINT_PAGE_BYTES_MAX)};
+    sp_gw_html p = {.data = malloc(PRINT_PAGE_BYTES_MAX), .size = PRINT_PAGE_BYTES_MAX};
     int rc = p.data != NULL ? 0 : sp_error_set(err, 503, "unavailable", "", "out of memory");
     if (rc == 0) rc = sp_gw_qr_svg(PQgetvalue(res, 0, V_NUMBER), &svg, &svg_len, err);
     if (rc == 0) rc = build_print_page(res, a6, svg, &p, err);
