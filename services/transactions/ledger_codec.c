@@ -43,37 +43,32 @@ void sp_ledger_command_pb_free(sp_ledger_command_pb *holder) {
 
 static const ProtobufCMessageDescriptor *command_descriptor(const char *type,
                                                             sp_ledger_command_kind *kind) {
-    if (strcmp(type, SP_LEDGER_TYPE_OPEN_PASS) == 0) {
-        *kind = SP_LEDGER_COMMAND_OPEN_PASS;
-        return &solipass__ledger__open_pass__descriptor;
-    }
-    if (strcmp(type, SP_LEDGER_TYPE_CREDIT_PASS) == 0) {
-        *kind = SP_LEDGER_COMMAND_CREDIT_PASS;
-        return &solipass__ledger__credit_pass__descriptor;
-    }
-    if (strcmp(type, SP_LEDGER_TYPE_PAY) == 0) {
-        *kind = SP_LEDGER_COMMAND_PAY;
-        return &solipass__ledger__pay__descriptor;
-    }
-    if (strcmp(type, SP_LEDGER_TYPE_ISSUE_VOUCHER) == 0) {
-        *kind = SP_LEDGER_COMMAND_ISSUE_VOUCHER;
-        return &solipass__ledger__issue_voucher__descriptor;
-    }
-    if (strcmp(type, SP_LEDGER_TYPE_REDEEM_VOUCHER) == 0) {
-        *kind = SP_LEDGER_COMMAND_REDEEM_VOUCHER;
-        return &solipass__ledger__redeem_voucher__descriptor;
-    }
-    if (strcmp(type, SP_LEDGER_TYPE_CANCEL_VOUCHER) == 0) {
-        *kind = SP_LEDGER_COMMAND_CANCEL_VOUCHER;
-        return &solipass__ledger__cancel_voucher__descriptor;
-    }
-    if (strcmp(type, SP_LEDGER_TYPE_CANCEL_OPERATION) == 0) {
-        *kind = SP_LEDGER_COMMAND_CANCEL_OPERATION;
-        return &solipass__ledger__cancel_operation__descriptor;
-    }
-    if (strcmp(type, SP_LEDGER_TYPE_SET_OPERATION_REFERENCE) == 0) {
-        *kind = SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE;
-        return &solipass__ledger__set_operation_reference__descriptor;
+    static const struct {
+        const char *type;
+        sp_ledger_command_kind kind;
+        const ProtobufCMessageDescriptor *descriptor;
+    } table[] = {
+        {SP_LEDGER_TYPE_OPEN_PASS, SP_LEDGER_COMMAND_OPEN_PASS,
+         &solipass__ledger__open_pass__descriptor},
+        {SP_LEDGER_TYPE_CREDIT_PASS, SP_LEDGER_COMMAND_CREDIT_PASS,
+         &solipass__ledger__credit_pass__descriptor},
+        {SP_LEDGER_TYPE_PAY, SP_LEDGER_COMMAND_PAY, &solipass__ledger__pay__descriptor},
+        {SP_LEDGER_TYPE_ISSUE_VOUCHER, SP_LEDGER_COMMAND_ISSUE_VOUCHER,
+         &solipass__ledger__issue_voucher__descriptor},
+        {SP_LEDGER_TYPE_REDEEM_VOUCHER, SP_LEDGER_COMMAND_REDEEM_VOUCHER,
+         &solipass__ledger__redeem_voucher__descriptor},
+        {SP_LEDGER_TYPE_CANCEL_VOUCHER, SP_LEDGER_COMMAND_CANCEL_VOUCHER,
+         &solipass__ledger__cancel_voucher__descriptor},
+        {SP_LEDGER_TYPE_CANCEL_OPERATION, SP_LEDGER_COMMAND_CANCEL_OPERATION,
+         &solipass__ledger__cancel_operation__descriptor},
+        {SP_LEDGER_TYPE_SET_OPERATION_REFERENCE, SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE,
+         &solipass__ledger__set_operation_reference__descriptor},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(type, table[i].type) == 0) {
+            *kind = table[i].kind;
+            return table[i].descriptor;
+        }
     }
     return NULL;
 }
