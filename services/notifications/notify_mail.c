@@ -106,13 +106,15 @@ const char *sp_notify_kind_name(sp_notify_kind kind) {
     case SP_NOTIFY_ACTIVATION: return "activation";
     case SP_NOTIFY_PASSWORD_RESET: return "password_reset";
     case SP_NOTIFY_PAYMENT_RECEIVED: return "payment_received";
+    case SP_NOTIFY_VOUCHER_REDEEMED: return "voucher_redeemed";
     }
     return "";
 }
 
 sp_notify_kind sp_notify_kind_parse(const char *name) {
     static const sp_notify_kind kinds[] = {SP_NOTIFY_ACTIVATION, SP_NOTIFY_PASSWORD_RESET,
-                                           SP_NOTIFY_PAYMENT_RECEIVED};
+                                           SP_NOTIFY_PAYMENT_RECEIVED,
+                                           SP_NOTIFY_VOUCHER_REDEEMED};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (name != NULL && strcmp(name, sp_notify_kind_name(kinds[i])) == 0) return kinds[i];
     }
@@ -177,6 +179,7 @@ static const char *subject_of(const sp_notify_mail *m, char *buf, size_t size) {
         sp_money_format_eur(m->amount_cents, amount, sizeof amount);
         snprintf(buf, size, "Paiement reçu : %s (%s)", amount, m->partner_name);
         return buf;
+    case SP_NOTIFY_VOUCHER_REDEEMED: return "Votre bon d'échange a été utilisé";
     }
     return SERVICE_NAME;
 }
@@ -259,6 +262,50 @@ static void html_payment(const sp_notify_mail *m, writer *w) {
          amount, when, m->pass_ref, m->operation_id, owed);
 }
 
+/* The beneficiary sees only the end of the number, in its printed groups:
+ * the mail may be read by someone else, the full number pays. */
+static void text_voucher(const sp_notify_mail *m, writer *w) {
+    char amount[SP_MONEY_FORMAT_MAX], balance[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
+    sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+    sp_notify_paris_time(m->occurred_at_ms, when);
+    putf(w, "Bonjour,\r\n\r\nVotre bon d'échange a été utilisé chez %s.\r\n\r\n"
+            "  Bon :       **** **** **** %s\r\n  Montant :   %s\r\n  Date :      %s\r\n",
+         m->partner_name, m->voucher_ref, amount, when);
+    if (m->has_balance) {
+        sp_money_format_eur(m->balance_cents, balance, sizeof balance);
+        putf(w, "\r\nSolde restant sur votre pass : %s.\r\n", balance);
+    }
+    put(w, "\r\nSi vous n'avez pas utilisé ce bon, signalez-le au " SERVICE_NAME ".\r\n"
+           "\r\n-- \r\n" SERVICE_NAME "\r\n");
+}
+
+static void html_voucher(const sp_notify_mail *m, writer *w) {
+    char amount[SP_MONEY_FORMAT_MAX], balance[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
+    sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+    sp_notify_paris_time(m->occurred_at_ms, when);
+    put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+           "<p>Bonjour,</p>\r\n<p>Votre bon d'échange a été utilisé chez ");
+    put_html(w, m->partner_name);
+    putf(w, ".</p>\r\n<table>\r\n"
+            "<tr><th align=\"left\">Bon</th><td>**** **** **** %s</td></tr>\r\n"
+            "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+            "<tr><th align=\"left\">Date</th><td>%s</td></tr>\r\n</table>\r\n",
+         m->voucher_ref, amount, when);
+    if (m->has_balance) {
+        sp_money_format_eur(m->balance_cents, balance, sizeof balance);
+        putf(w, "<p>Solde restant sur votre pass : <strong>%s</strong>.</p>\r\n", balance);
+    }
+    put(w, "<p>Si vous n'avez pas utilisé ce bon, signalez-le au " SERVICE_NAME ".</p>\r\n"
+           "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n");
+}
+
+static bool digits(const char *text, size_t len) {
+    if (text == NULL || strlen(text) != len) return false;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] < '0' || text[i] > '9') return false;
+    return true;
+}
+
 /* ------------------------------------------------------------------ message */
 
 static bool mail_valid(const sp_notify_mail *m) {
@@ -267,6 +314,8 @@ static bool mail_valid(const sp_notify_mail *m) {
     if (m->kind == SP_NOTIFY_PAYMENT_RECEIVED)
         return m->partner_name != NULL && m->pass_ref != NULL && m->operation_id != NULL &&
                strlen(m->pass_ref) == SP_NOTIFY_PASS_REF_LEN && plain_ascii(m->operation_id);
+    if (m->kind == SP_NOTIFY_VOUCHER_REDEEMED)
+        return m->partner_name != NULL && digits(m->voucher_ref, SP_NOTIFY_VOUCHER_REF_LEN);
     return m->link != NULL && plain_ascii(m->link) && strlen(m->link) <= SP_NOTIFY_LINK_MAX;
 }
 
@@ -278,10 +327,12 @@ static void put_headers(const sp_notify_mail *m, writer *w) {
                                                                       : SERVICE_NAME);
     putf(w, " <%s>\r\nTo: <%s>\r\nSubject: ", m->from_address, m->to_address);
     put_header_text(w, subject_of(m, subject_buf, sizeof subject_buf));
-    putf(w, "\r\nDate: %s\r\nMessage-ID: <%s@solipass>\r\nMIME-Version: 1.0\r\n"
+    bool voucher = m->kind == SP_NOTIFY_VOUCHER_REDEEMED;
+    putf(w, "\r\nDate: %s\r\nMessage-ID: <%s%s@solipass>\r\nMIME-Version: 1.0\r\n"
             "Content-Type: multipart/alternative;\r\n boundary=\"sp-%s\"\r\n"
             "X-Solipass-Kind: %s\r\n\r\n",
-         date, m->event_id, m->event_id, sp_notify_kind_name(m->kind));
+         date, m->event_id, voucher ? ".voucher_redeemed" : "", m->event_id,
+         sp_notify_kind_name(m->kind));
 }
 
 static void put_part(writer *w, const char *event_id, const char *type, const char *body,
@@ -305,6 +356,9 @@ int sp_notify_render(const sp_notify_mail *m, char *out, size_t out_size, size_t
     if (m->kind == SP_NOTIFY_PAYMENT_RECEIVED) {
         text_payment(m, &text);
         html_payment(m, &html);
+    } else if (m->kind == SP_NOTIFY_VOUCHER_REDEEMED) {
+        text_voucher(m, &text);
+        html_voucher(m, &html);
     } else {
         text_link(m, &text);
         html_link(m, &html);

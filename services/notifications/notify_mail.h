@@ -22,14 +22,17 @@
 #define SP_NOTIFY_LINK_MAX 1024
 #define SP_NOTIFY_PARIS_TIME_MAX 40                  /* "27/11/2026 à 11:40" */
 #define SP_NOTIFY_PASS_REF_LEN 4                     /* what a partner sees of a pass id */
+#define SP_NOTIFY_VOUCHER_REF_LEN 4                  /* what a mail shows of a voucher number */
 
 typedef enum {
     SP_NOTIFY_ACTIVATION = 1,
     SP_NOTIFY_PASSWORD_RESET,
     SP_NOTIFY_PAYMENT_RECEIVED,
+    SP_NOTIFY_VOUCHER_REDEEMED,    /* to the beneficiary whose exchange voucher was used */
 } sp_notify_kind;
 
-/* "activation" | "password_reset" | "payment_received" (the table's kind column). */
+/* "activation" | "password_reset" | "payment_received" | "voucher_redeemed"
+ * (the table's kind column). */
 const char *sp_notify_kind_name(sp_notify_kind kind);
 /* 0 when name is not a kind. */
 sp_notify_kind sp_notify_kind_parse(const char *name);
@@ -51,11 +54,17 @@ typedef struct sp_notify_mail {
     const char *pass_ref;          /* SP_NOTIFY_PASS_REF_LEN characters */
     const char *operation_id;
     int64_t owed_cents;            /* what the city owes the partner now */
+    /* voucher redeemed (also partner_name, amount_cents, occurred_at_ms) */
+    const char *voucher_ref;       /* the number's last SP_NOTIFY_VOUCHER_REF_LEN digits */
+    bool has_balance;
+    int64_t balance_cents;         /* the pass's balance after the redemption */
 } sp_notify_mail;
 
-/* The whole message (headers and body) into out. 400 "invalid_mail" when
- * an address holds a character that could break a header, 500 "too_large"
- * when out is too small. *out_len excludes the NUL. */
+/* The whole message (headers and body) into out. The Message-ID is the
+ * event id, followed by ".voucher_redeemed" for that kind (the same event
+ * also mails the partner). 400 "invalid_mail" when an address holds a
+ * character that could break a header, 500 "too_large" when out is too
+ * small. *out_len excludes the NUL. */
 int sp_notify_render(const sp_notify_mail *mail, char *out, size_t out_size, size_t *out_len,
                      sp_error *err);
 

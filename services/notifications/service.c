@@ -104,7 +104,7 @@ static const char insert_sql[] =
     " $5::integer, $6::bigint, decode($7, 'hex'),"
     " timestamptz 'epoch' + $8::bigint * interval '1 millisecond',"
     " timestamptz 'epoch' + $8::bigint * interval '1 millisecond')"
-    " ON CONFLICT (event_id) DO NOTHING";
+    " ON CONFLICT (event_id, kind) DO NOTHING";
 
 /* The template's inputs of an ActivationIssued that still deserves a mail. */
 static json_t *params_activation(const service *svc, const Solipass__Envelope *env,
@@ -159,6 +159,24 @@ static json_t *params_payment(const Solipass__Envelope *env, sp_notify_kind *kin
     return params;
 }
 
+/* The beneficiary's e-mail of a redeemed voucher: the read models give the
+ * address and the number; the event gives the rest. */
+static json_t *params_voucher(const Solipass__Envelope *env) {
+    Solipass__Ledger__VoucherRedeemed *m =
+        solipass__ledger__voucher_redeemed__unpack(NULL, env->payload.len, env->payload.data);
+    if (m == NULL) return NULL;
+    json_t *params = NULL;
+    if (sp_id_valid(m->voucher_id) && sp_id_valid(m->partner_id) && sp_id_valid(m->pass_id) &&
+        m->amount_cents > 0 && m->pass_balance_after_cents >= 0)
+        params = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "voucher_id", m->voucher_id,
+                           "partner_id", m->partner_id, "pass_id", m->pass_id, "amount_cents",
+                           (json_int_t)m->amount_cents, "balance_cents",
+                           (json_int_t)m->pass_balance_after_cents, "occurred_at_ms",
+                           (json_int_t)env->occurred_at_ms);
+    solipass__ledger__voucher_redeemed__free_unpacked(m, NULL);
+    return params;
+}
+
 /* The e-mail an event asks for, or NULL: other types, undecodable messages
  * (the projection dead-letters those), events too old to mail. */
 static json_t *params_of(service *svc, const Solipass__Envelope *env, sp_notify_kind *kind) {
@@ -188,12 +206,9 @@ static int insert_row(service *svc, const sp_kafka_msg *msg, const Solipass__Env
     return rc;
 }
 
-static int stage_message(service *svc, const sp_kafka_msg *msg, sp_error *err) {
-    sp_error why;
-    Solipass__Envelope *env = sp_envelope_unpack(msg->value, msg->value_len, &why);
-    if (env == NULL) return 0;
-    sp_notify_kind kind = 0;
-    json_t *params = params_of(svc, env, &kind);
+/* One row of the outbox; takes params (NULL: nothing to stage). */
+static int stage_row(service *svc, const sp_kafka_msg *msg, const Solipass__Envelope *env,
+                     sp_notify_kind kind, json_t *params, sp_error *err) {
     char *text = params != NULL ? json_dumps(params, JSON_COMPACT) : NULL;
     json_decref(params);
     int rc = 0;
@@ -202,6 +217,20 @@ static int stage_message(service *svc, const sp_kafka_msg *msg, sp_error *err) {
         if (rc == 0) svc->counters.staged++;
     }
     free(text);
+    return rc;
+}
+
+static int stage_message(service *svc, const sp_kafka_msg *msg, sp_error *err) {
+    sp_error why;
+    Solipass__Envelope *env = sp_envelope_unpack(msg->value, msg->value_len, &why);
+    if (env == NULL) return 0;
+    sp_notify_kind kind = 0;
+    json_t *params = params_of(svc, env, &kind);
+    /* A redeemed voucher also tells its beneficiary, unless too old to mail. */
+    bool voucher = params != NULL && strcmp(env->type, "ledger.VoucherRedeemed.v1") == 0;
+    int rc = stage_row(svc, msg, env, kind, params, err);
+    if (rc == 0 && voucher)
+        rc = stage_row(svc, msg, env, SP_NOTIFY_VOUCHER_REDEEMED, params_voucher(env), err);
     solipass__envelope__free_unpacked(env, NULL);
     return rc;
 }
@@ -318,6 +347,56 @@ static int compose_payment(service *svc, json_t *params, sp_notify_mail *mail, c
     return 0;
 }
 
+static const char voucher_sql[] =
+    "SELECT p.name, v.number, (SELECT u.email FROM users u WHERE u.pass_id = $3::uuid"
+    " AND u.role = 'beneficiary' ORDER BY u.created_at, u.user_id LIMIT 1)"
+    " FROM partners p, vouchers v WHERE p.partner_id = $1::uuid AND v.voucher_id = $2::uuid"
+    " AND v.status = 'redeemed'";
+
+/* The partner's name, the voucher's number and the beneficiary's address,
+ * from the read models; a transient failure until they show the redemption. */
+static int compose_voucher(service *svc, json_t *params, sp_notify_mail *mail, char *name,
+                           char *voucher_ref, attempt *a, sp_error *err) {
+    const char *partner_id = json_string_value(json_object_get(params, "partner_id"));
+    const char *voucher_id = json_string_value(json_object_get(params, "voucher_id"));
+    const char *pass_id = json_string_value(json_object_get(params, "pass_id"));
+    json_t *amount = json_object_get(params, "amount_cents");
+    json_t *balance = json_object_get(params, "balance_cents");
+    json_t *at = json_object_get(params, "occurred_at_ms");
+    if (!sp_id_valid(partner_id) || !sp_id_valid(voucher_id) || !sp_id_valid(pass_id) ||
+        !json_is_integer(amount) || !json_is_integer(at)) {
+        return give_up(a, true, "the stored parameters are incomplete");
+    }
+    const char *values[3] = {partner_id, voucher_id, pass_id};
+    PGresult *res = NULL;
+    if (sp_pg_exec(svc->pg, voucher_sql, 3, values, &res, err) != 0) {
+        snprintf(a->reason, sizeof a->reason, "PostgreSQL: %s", err->message);
+        return -1;
+    }
+    bool known = PQntuples(res) == 1 && !PQgetisnull(res, 0, 2) &&
+                 strlen(PQgetvalue(res, 0, 1)) >= SP_NOTIFY_VOUCHER_REF_LEN;
+    if (known) {
+        const char *number = PQgetvalue(res, 0, 1);
+        snprintf(name, NAME_BYTES_MAX, "%s", PQgetvalue(res, 0, 0));
+        snprintf(voucher_ref, SP_NOTIFY_VOUCHER_REF_LEN + 1, "%s",
+                 number + strlen(number) - SP_NOTIFY_VOUCHER_REF_LEN);
+        snprintf(a->recipient, sizeof a->recipient, "%s", PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    if (!known) {
+        a->behind = sp_clock_now_ms(svc->clock) - json_integer_value(at) < BEHIND_FREE_MS;
+        return give_up(a, false, "the read models do not show the redeemed voucher or its "
+                                 "beneficiary yet");
+    }
+    mail->partner_name = name;
+    mail->voucher_ref = voucher_ref;
+    mail->amount_cents = json_integer_value(amount);
+    mail->occurred_at_ms = json_integer_value(at);
+    mail->has_balance = json_is_integer(balance);
+    mail->balance_cents = json_integer_value(balance);
+    return 0;
+}
+
 /* Composes and sends one row's e-mail; the outcome is in *a. */
 static void try_row(service *svc, const mail_row *row, attempt *a) {
     memset(a, 0, sizeof *a);
@@ -328,11 +407,14 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
                            .from_name = svc->config->from_name,
                            .date_ms = sp_clock_now_ms(svc->clock)};
     char link[SP_NOTIFY_LINK_MAX + 1], name[NAME_BYTES_MAX];
+    char voucher_ref[SP_NOTIFY_VOUCHER_REF_LEN + 1];
     sp_error err;
     sp_error_clear(&err);
     /* mail borrows strings of params: it lives until the mail is rendered. */
     int rc = row->kind == SP_NOTIFY_PAYMENT_RECEIVED
                  ? compose_payment(svc, params, &mail, name, a, &err)
+             : row->kind == SP_NOTIFY_VOUCHER_REDEEMED
+                 ? compose_voucher(svc, params, &mail, name, voucher_ref, a, &err)
                  : compose_link(svc, row, params, &mail, link, a);
     mail.to_address = a->recipient;
     size_t len = 0;
@@ -355,20 +437,20 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
 static const char sent_sql[] =
     "UPDATE notification_mails SET status = 'sent', attempts = attempts + 1, recipient = $2,"
     " last_error = NULL, done_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
-    " WHERE event_id = $1 AND status = 'pending'";
+    " WHERE event_id = $1 AND kind = $4 AND status = 'pending'";
 static const char retry_sql[] =
     "UPDATE notification_mails SET attempts = attempts + 1, recipient = nullif($2, ''),"
     " last_error = $4, next_attempt_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
-    " WHERE event_id = $1 AND status = 'pending'";
+    " WHERE event_id = $1 AND kind = $5 AND status = 'pending'";
 static const char behind_sql[] =
     "UPDATE notification_mails SET last_error = $3,"
     " next_attempt_at = timestamptz 'epoch' + $2::bigint * interval '1 millisecond'"
-    " WHERE event_id = $1 AND status = 'pending'";
+    " WHERE event_id = $1 AND kind = $4 AND status = 'pending'";
 static const char dead_sql[] =
     "UPDATE notification_mails SET status = 'dead_lettered', attempts = attempts + 1,"
     " recipient = nullif($2, ''), last_error = $4,"
     " done_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
-    " WHERE event_id = $1 AND status = 'pending'";
+    " WHERE event_id = $1 AND kind = $5 AND status = 'pending'";
 
 static int dead_letter(service *svc, const mail_row *row, const char *reason, sp_error *err) {
     size_t hex_len = strlen(row->original_hex);
@@ -404,24 +486,25 @@ static int record_outcome(service *svc, const mail_row *row, const attempt *a, s
     int64_t now_ms = sp_clock_now_ms(svc->clock);
     char now[24], at[24];
     i64_text(now_ms, now);
+    const char *kind = sp_notify_kind_name(row->kind);
     if (a->sent) {
         svc->counters.sent++;
         log_outcome(svc, row, a, "mail sent", 0);
-        const char *values[3] = {row->event_id, a->recipient, now};
-        return sp_pg_exec(svc->pg, sent_sql, 3, values, NULL, err);
+        const char *values[4] = {row->event_id, a->recipient, now, kind};
+        return sp_pg_exec(svc->pg, sent_sql, 4, values, NULL, err);
     }
     if (a->behind) {
         i64_text(now_ms + BEHIND_RETRY_MS, at);
         log_outcome(svc, row, a, "mail waits for the read models", BEHIND_RETRY_MS);
-        const char *values[3] = {row->event_id, at, a->reason};
-        return sp_pg_exec(svc->pg, behind_sql, 3, values, NULL, err);
+        const char *values[4] = {row->event_id, at, a->reason, kind};
+        return sp_pg_exec(svc->pg, behind_sql, 4, values, NULL, err);
     }
     bool last = a->permanent || row->attempts + 1 >= svc->config->retries_max;
     if (last && dead_letter(svc, row, a->reason, err) == 0) {
         svc->counters.dead_lettered++;
         log_outcome(svc, row, a, "mail dead-lettered", 0);
-        const char *values[4] = {row->event_id, a->recipient, now, a->reason};
-        return sp_pg_exec(svc->pg, dead_sql, 4, values, NULL, err);
+        const char *values[5] = {row->event_id, a->recipient, now, a->reason, kind};
+        return sp_pg_exec(svc->pg, dead_sql, 5, values, NULL, err);
     }
     /* Not the last attempt, or the dead letter could not be written: later. */
     int64_t delay_ms = sp_notify_backoff_ms(row->attempts + 1, svc->config->retry_base_ms,
@@ -429,8 +512,8 @@ static int record_outcome(service *svc, const mail_row *row, const attempt *a, s
     i64_text(now_ms + delay_ms, at);
     svc->counters.retried++;
     log_outcome(svc, row, a, "mail not sent, will retry", delay_ms);
-    const char *values[4] = {row->event_id, a->recipient, at, a->reason};
-    return sp_pg_exec(svc->pg, retry_sql, 4, values, NULL, err);
+    const char *values[5] = {row->event_id, a->recipient, at, a->reason, kind};
+    return sp_pg_exec(svc->pg, retry_sql, 5, values, NULL, err);
 }
 
 /* ------------------------------------------------------------------ sending */
@@ -440,17 +523,17 @@ static int record_outcome(service *svc, const mail_row *row, const attempt *a, s
 static const char due_sql[] =
     "UPDATE notification_mails m SET next_attempt_at ="
     " timestamptz 'epoch' + ($1::bigint + $3::bigint) * interval '1 millisecond'"
-    " FROM (SELECT event_id FROM notification_mails WHERE status = 'pending'"
+    " FROM (SELECT event_id, kind FROM notification_mails WHERE status = 'pending'"
     " AND next_attempt_at <= timestamptz 'epoch' + $1::bigint * interval '1 millisecond'"
-    " ORDER BY next_attempt_at, event_id LIMIT $2::integer FOR UPDATE SKIP LOCKED) d"
-    " WHERE m.event_id = d.event_id"
+    " ORDER BY next_attempt_at, event_id, kind LIMIT $2::integer FOR UPDATE SKIP LOCKED) d"
+    " WHERE m.event_id = d.event_id AND m.kind = d.kind"
     " RETURNING m.event_id, m.kind, m.params::text, m.attempts, m.source_topic,"
     " m.source_partition, m.source_offset, encode(m.original, 'hex')";
 
 static const char release_sql[] =
     "UPDATE notification_mails SET next_attempt_at ="
     " timestamptz 'epoch' + $2::bigint * interval '1 millisecond'"
-    " WHERE event_id = $1 AND status = 'pending'";
+    " WHERE event_id = $1 AND kind = $3 AND status = 'pending'";
 
 static void row_of(const PGresult *res, int i, mail_row *row) {
     row->event_id = PQgetvalue(res, i, 0);
@@ -483,8 +566,8 @@ static int send_due(service *svc, int *count, sp_error *err) {
         assert(sp_notify_kind_name(row.kind)[0] != '\0');   /* the table's CHECK */
         if (monotonic_ms() - started_ms >= SEND_ROUND_MS_MAX) {
             /* Out of time: the row is due again at once, for the next round. */
-            const char *release[2] = {row.event_id, now};
-            rc = sp_pg_exec(svc->pg, release_sql, 2, release, NULL, err);
+            const char *release[3] = {row.event_id, now, sp_notify_kind_name(row.kind)};
+            rc = sp_pg_exec(svc->pg, release_sql, 3, release, NULL, err);
             continue;
         }
         attempt a;

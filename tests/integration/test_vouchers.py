@@ -7,6 +7,7 @@ the pass. The ledger sums to zero after every step."""
 import re
 import subprocess
 import tempfile
+import time
 
 from solipass_api import DAY_MS, expect_error, new_key, run_parallel, wait_until
 
@@ -147,6 +148,29 @@ def test_issue_print_and_redeem_by_number(world, backoffice, partners):
     # Once only.
     expect_error(redeem(admin, number), 409, "voucher_used", "number")
     assert admin.get("/api/v1/partner").json()["owed_cents"] == owed_before + 1500
+
+
+def test_the_beneficiary_is_mailed_once_when_a_voucher_is_used(world, backoffice, partners):
+    sport = partners["sport"]
+    beneficiary, api = beneficiary_with(world, backoffice)
+    voucher = issue(api, 1250).json()
+    number = voucher["number"]
+    admin = world.login(sport["admin_email"], sport["admin_password"])
+    assert redeem(admin, number).status_code == 201
+    mine = world.wait_for_mails(beneficiary["email"])
+    # The partner's payment mail of the same event is sent too.
+    wait_until(lambda: [m for m in world.mails(sport["admin_email"]) if "12,50" in m["subject"]],
+               "the partner's payment mail", timeout_s=60)
+    time.sleep(2)
+    mine = world.mails(beneficiary["email"])
+    assert len(mine) == 1, [m["subject"] for m in mine]
+    mail = mine[0]
+    assert mail["kind"] == "voucher_redeemed"
+    assert mail["subject"] == "Votre bon d'échange a été utilisé"
+    text = mail["text"]
+    assert "**** **** **** %s" % number[-4:] in text and number[:12] not in text
+    assert "12,50" in text and "Club de football de Fontenay" in text and "37,50" in text
+    assert number[:12] not in mail["html"]
 
 
 def test_payments_by_code_say_so(world, backoffice, partners):

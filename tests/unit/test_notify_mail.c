@@ -118,6 +118,44 @@ static void test_header_injection_refused(void **state) {
     assert_true(sp_notify_address_valid("a.b+c@d.example"));
 }
 
+static sp_notify_mail voucher_mail(void) {
+    sp_notify_mail m = {.kind = SP_NOTIFY_VOUCHER_REDEEMED, .event_id = EVENT_ID,
+                        .from_address = "pass@ville.example", .from_name = "Pass solidarité",
+                        .to_address = "lea@exemple.example", .date_ms = NOW_MS,
+                        .partner_name = "Club <Sport>", .amount_cents = 1250,
+                        .occurred_at_ms = NOW_MS, .voucher_ref = "4821",
+                        .has_balance = true, .balance_cents = 3775};
+    return m;
+}
+
+static void test_voucher_mail_to_the_beneficiary(void **state) {
+    (void)state;
+    sp_notify_mail m = voucher_mail();
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), 0);
+    assert_non_null(strstr(message, "To: <lea@exemple.example>\r\n"));
+    assert_non_null(strstr(message, "Message-ID: <" EVENT_ID ".voucher_redeemed@solipass>"));
+    assert_non_null(strstr(message, "X-Solipass-Kind: voucher_redeemed\r\n"));
+    char text[SP_NOTIFY_BODY_BYTES_MAX], html[SP_NOTIFY_BODY_BYTES_MAX];
+    part_of(message, "text/plain", text, sizeof text);
+    part_of(message, "text/html", html, sizeof html);
+    assert_non_null(strstr(text, "Votre bon d'échange a été utilisé chez Club <Sport>."));
+    assert_non_null(strstr(text, "**** **** **** 4821"));
+    assert_non_null(strstr(text, "12,50"));
+    assert_non_null(strstr(text, "27/11/2026 à 09:00"));
+    assert_non_null(strstr(text, "Solde restant sur votre pass : 37,75"));
+    assert_non_null(strstr(html, "Club &lt;Sport&gt;"));
+    assert_null(strstr(html, "<Sport>"));
+    m.has_balance = false;
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), 0);
+    part_of(message, "text/plain", text, sizeof text);
+    assert_null(strstr(text, "Solde"));
+    m.voucher_ref = "48x1";               /* only digits of the number */
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
+    assert_string_equal(err.code, "invalid_mail");
+}
+
 static void test_too_small_buffer(void **state) {
     (void)state;
     sp_notify_mail m = link_mail(SP_NOTIFY_ACTIVATION);
@@ -141,6 +179,7 @@ static void test_retry_schedule_and_final_replies(void **state) {
     assert_false(sp_notify_smtp_permanent(451));
     assert_false(sp_notify_smtp_permanent(0));
     assert_int_equal(sp_notify_kind_parse("payment_received"), SP_NOTIFY_PAYMENT_RECEIVED);
+    assert_int_equal(sp_notify_kind_parse("voucher_redeemed"), SP_NOTIFY_VOUCHER_REDEEMED);
     assert_int_equal(sp_notify_kind_parse("nope"), 0);
 }
 
@@ -149,6 +188,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activation_mail),
         cmocka_unit_test(test_payment_mail_shows_no_beneficiary),
+        cmocka_unit_test(test_voucher_mail_to_the_beneficiary),
         cmocka_unit_test(test_header_injection_refused),
         cmocka_unit_test(test_too_small_buffer),
         cmocka_unit_test(test_retry_schedule_and_final_replies),
