@@ -696,6 +696,92 @@ static void test_rebuild_reaches_the_same_state(void **state) {
     sp_ledger_state_free(twin);
 }
 
+/* ------------------------------------------------------------ commands from the log */
+
+/* Packs a command payload in an envelope and decodes it as the service does. */
+static int decode(const char *type, const char *aggregate_id, const ProtobufCMessage *payload,
+                  sp_ledger_command *command, sp_ledger_command_pb *holder, sp_error *err) {
+    sp_envelope_meta meta = {.type = type, .aggregate_id = aggregate_id, .occurred_at_ms = T0_MS,
+                             .command_id = "idem-1", .causation_id = "", .reply_to = "",
+                             .actor_id = ADMIN};
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    assert_int_equal(sp_envelope_pack(&meta, payload, &bytes, &len, NULL, err), 0);
+    Solipass__Envelope *envelope = sp_envelope_unpack(bytes, len, err);
+    assert_non_null(envelope);
+    int rc = sp_ledger_command_from_envelope(envelope, command, holder, err);
+    solipass__envelope__free_unpacked(envelope, NULL);
+    free(bytes);
+    return rc;
+}
+
+static void test_commands_are_keyed_by_their_aggregate(void **state) {
+    (void)state;
+    assert_true(sodium_init() >= 0);   /* envelope ids */
+    char pass_id[] = P1, request_id[] = R1, operation_id[] = UNKNOWN_OP;
+    char partner_id[] = ADMIN, manual[] = "manual", none[] = "";
+    char *ids[] = {operation_id};
+    Solipass__Ledger__RefundPart part = SOLIPASS__LEDGER__REFUND_PART__INIT;
+    part.pass_id = pass_id;
+    part.n_operation_ids = 1;
+    part.operation_ids = ids;
+    Solipass__Ledger__RefundPart *part_ptrs[] = {&part};
+    Solipass__Ledger__OpenRefundRequest open = SOLIPASS__LEDGER__OPEN_REFUND_REQUEST__INIT;
+    open.request_id = request_id;
+    open.partner_id = partner_id;
+    open.kind = manual;
+    open.period = none;
+    open.n_parts = 1;
+    open.parts = part_ptrs;
+    open.expected_total_cents = 100;
+    sp_ledger_command command;
+    sp_ledger_command_pb holder;
+    sp_error err;
+    assert_int_equal(decode(SP_LEDGER_TYPE_OPEN_REFUND_REQUEST, R1, &open.base, &command,
+                            &holder, &err), 0);
+    assert_int_equal(command.kind, SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST);
+    assert_true(sp_ledger_command_is_refund_request(command.kind));
+    assert_string_equal(command.pass_id, R1);
+    assert_int_equal(command.part_count, 1);
+    assert_string_equal(command.parts[0].pass_id, P1);
+    assert_string_equal(command.parts[0].operation_ids[0], UNKNOWN_OP);
+    assert_int_equal(command.expected_total_cents, 100);
+    sp_ledger_command_pb_free(&holder);
+    /* A request's command keyed by anything but the request is malformed. */
+    assert_int_equal(decode(SP_LEDGER_TYPE_OPEN_REFUND_REQUEST, P1, &open.base, &command,
+                            &holder, &err), -1);
+    assert_string_equal(err.code, "malformed_message");
+
+    Solipass__Ledger__ReserveOperations reserve_pb = SOLIPASS__LEDGER__RESERVE_OPERATIONS__INIT;
+    reserve_pb.pass_id = pass_id;
+    reserve_pb.request_id = request_id;
+    reserve_pb.partner_id = partner_id;
+    reserve_pb.n_operation_ids = 1;
+    reserve_pb.operation_ids = ids;
+    reserve_pb.skip_unavailable = true;
+    assert_int_equal(decode(SP_LEDGER_TYPE_RESERVE_OPERATIONS, P1, &reserve_pb.base, &command,
+                            &holder, &err), 0);
+    assert_false(sp_ledger_command_is_refund_request(command.kind));
+    assert_string_equal(command.pass_id, P1);
+    assert_string_equal(command.request_id, R1);
+    assert_true(command.skip_unavailable);
+    assert_int_equal(command.operation_id_count, 1);
+    sp_ledger_command_pb_free(&holder);
+    assert_int_equal(decode(SP_LEDGER_TYPE_RESERVE_OPERATIONS, R1, &reserve_pb.base, &command,
+                            &holder, &err), -1);
+
+    Solipass__Ledger__MarkRefundRequestPaid paid = SOLIPASS__LEDGER__MARK_REFUND_REQUEST_PAID__INIT;
+    char reference[] = "VIR 1", paid_on[] = "2026-03-31";
+    paid.request_id = request_id;
+    paid.transfer_reference = reference;
+    paid.paid_on = paid_on;
+    assert_int_equal(decode(SP_LEDGER_TYPE_MARK_REFUND_REQUEST_PAID, R1, &paid.base, &command,
+                            &holder, &err), 0);
+    assert_string_equal(command.pass_id, R1);
+    assert_string_equal(command.transfer_reference, "VIR 1");
+    sp_ledger_command_pb_free(&holder);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cancelled_request_gives_everything_back, setup,
@@ -710,6 +796,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_the_same_command_twice_answers_the_same, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_reaches_the_same_state, setup, teardown),
+        cmocka_unit_test(test_commands_are_keyed_by_their_aggregate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
