@@ -492,6 +492,25 @@ typedef struct post_plan {
     size_t refunds_to_open;
 } post_plan;
 
+/* "bank", or "refund:<request_id>" (opened on its first credit); -1 when malformed. */
+static int resolve_refund_account(const sp_ledger_state *state, const char *name,
+                                  plan_account *out) {
+    if (strcmp(name, SP_LEDGER_BANK_ACCOUNT) == 0) {
+        out->kind = ACCOUNT_BANK;
+        out->balance_cents = &((sp_ledger_state *)state)->bank_cents;   /* written only by post */
+        out->before_cents = state->bank_cents;
+        return 0;
+    }
+    const char *request_id = name + strlen(REFUND_PREFIX);
+    if (!sp_id_valid(request_id)) return -1;
+    out->kind = ACCOUNT_REFUND;
+    sp_ledger_copy(out->partner_id, sizeof out->partner_id, request_id);
+    sp_ledger_refund_account *account = refund_account_get(state, request_id);
+    out->balance_cents = account != NULL ? &account->balance_cents : NULL;
+    out->before_cents = account != NULL ? account->balance_cents : 0;
+    return 0;
+}
+
 /* Resolves an account name to its balance; fills err when unknown. */
 static int resolve_account(const sp_ledger_state *state, const char *name, plan_account *out,
                            sp_error *err) {
@@ -502,18 +521,9 @@ static int resolve_account(const sp_ledger_state *state, const char *name, plan_
     if (strcmp(name, SP_LEDGER_BUDGET_ACCOUNT) == 0) {
         out->kind = ACCOUNT_BUDGET;
         out->before_cents = state->budget_cents;
-    } else if (strcmp(name, SP_LEDGER_BANK_ACCOUNT) == 0) {
-        out->kind = ACCOUNT_BANK;
-        out->balance_cents = &((sp_ledger_state *)state)->bank_cents;   /* written only by post */
-        out->before_cents = state->bank_cents;
-    } else if (strncmp(name, REFUND_PREFIX, strlen(REFUND_PREFIX)) == 0) {
-        const char *request_id = name + strlen(REFUND_PREFIX);
-        if (!sp_id_valid(request_id)) goto unknown;
-        out->kind = ACCOUNT_REFUND;
-        sp_ledger_copy(out->partner_id, sizeof out->partner_id, request_id);
-        sp_ledger_refund_account *account = refund_account_get(state, request_id);
-        out->balance_cents = account != NULL ? &account->balance_cents : NULL;
-        out->before_cents = account != NULL ? account->balance_cents : 0;
+    } else if (strcmp(name, SP_LEDGER_BANK_ACCOUNT) == 0 ||
+               strncmp(name, REFUND_PREFIX, strlen(REFUND_PREFIX)) == 0) {
+        if (resolve_refund_account(state, name, out) != 0) goto unknown;
     } else if (strncmp(name, PASS_PREFIX, strlen(PASS_PREFIX)) == 0) {
         char pass_id[SP_ID_LEN + 1];
         const char *rest = name + strlen(PASS_PREFIX);

@@ -230,20 +230,48 @@ static const char *json_of(const fixture *fx, const char *aggregate_id, const ch
     return record->result_json;
 }
 
-/* ------------------------------------------------------------ the whole life */
+/* Two passes; a, b (1000, 2000) paid on P1 and c (500) on P2 at the sport
+ * partner; parts: the request of all three. */
+typedef struct three_ops {
+    char a[SP_ID_LEN + 1], b[SP_ID_LEN + 1], c[SP_ID_LEN + 1];
+    const char *p1_ids[2], *p2_ids[1];
+    sp_ledger_refund_part parts[2];
+} three_ops;
 
-static void test_cancelled_request_gives_everything_back(void **state) {
-    fixture *fx = *state;
+static void three_operations(fixture *fx, three_ops *t) {
     open_and_credit(fx, P1);
     open_and_credit(fx, P2);
-    char a[SP_ID_LEN + 1], b[SP_ID_LEN + 1], c[SP_ID_LEN + 1];
-    pay_ok(fx, P1, "pa", &fx->sport, 1000, a);
-    pay_ok(fx, P1, "pb", &fx->sport, 2000, b);
-    pay_ok(fx, P2, "pc", &fx->sport, 500, c);
-    const char *p1_ids[] = {a, b}, *p2_ids[] = {c};
-    sp_ledger_refund_part parts[] = {{P1, p1_ids, 2}, {P2, p2_ids, 1}};
+    pay_ok(fx, P1, "pa", &fx->sport, 1000, t->a);
+    pay_ok(fx, P1, "pb", &fx->sport, 2000, t->b);
+    pay_ok(fx, P2, "pc", &fx->sport, 500, t->c);
+    t->p1_ids[0] = t->a;
+    t->p1_ids[1] = t->b;
+    t->p2_ids[0] = t->c;
+    t->parts[0] = (sp_ledger_refund_part){P1, t->p1_ids, 2};
+    t->parts[1] = (sp_ledger_refund_part){P2, t->p2_ids, 1};
+}
+
+/* One pass, one sport payment of amount_cents, and the part asking for it. */
+typedef struct one_op {
+    char a[SP_ID_LEN + 1];
+    const char *ids[1];
+    sp_ledger_refund_part parts[1];
+} one_op;
+
+static void one_operation(fixture *fx, int64_t amount_cents, one_op *o) {
+    open_and_credit(fx, P1);
+    pay_ok(fx, P1, "pa", &fx->sport, amount_cents, o->a);
+    o->ids[0] = o->a;
+    o->parts[0] = (sp_ledger_refund_part){P1, o->ids, 1};
+}
+
+/* ------------------------------------------------------------ the whole life */
+
+/* Opened, reserved by both passes, confirmed: pending. */
+static void pending_request(fixture *fx, three_ops *t) {
+    three_operations(fx, t);
     sp_ledger_decision d;
-    open_request(fx, R1, "idem-1", &fx->sport, parts, 2, 3500, &d);
+    open_request(fx, R1, "idem-1", &fx->sport, t->parts, 2, 3500, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_REFUND_REQUEST_OPENED);
     assert_int_equal(d.event.operation_count, 3);
     const sp_ledger_refund_request *request = sp_ledger_refund_request_find(fx->state, R1);
@@ -253,26 +281,33 @@ static void test_cancelled_request_gives_everything_back(void **state) {
     assert_non_null(strstr(json_of(fx, R1, ADMIN, "idem-1"), "\"status\":\"opening\""));
     assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id), 3500);
 
-    reserve(fx, P1, R1, &fx->sport, p1_ids, 2, false, "reserve-" R1, &d);
+    reserve(fx, P1, R1, &fx->sport, t->p1_ids, 2, false, "reserve-" R1, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_OPERATIONS_RESERVED);
     assert_int_equal(d.event.amount_cents, 3000);
     assert_string_equal(d.event.postings[0].credit_account, "refund:" R1);
-    reserve(fx, P2, R1, &fx->sport, p2_ids, 1, false, "reserve-" R1, &d);
+    reserve(fx, P2, R1, &fx->sport, t->p2_ids, 1, false, "reserve-" R1, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_OPERATIONS_RESERVED);
     assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id), 0);
     assert_int_equal(sp_ledger_refund_account_cents(fx->state, R1), 3500);
-    assert_int_equal(status_of(fx, P1, a), SP_LEDGER_OPERATION_REQUESTED);
-    assert_string_equal(sp_ledger_operation_find(sp_ledger_pass_find(fx->state, P1), a)->request_id,
-                        R1);
+    assert_int_equal(status_of(fx, P1, t->a), SP_LEDGER_OPERATION_REQUESTED);
+    assert_string_equal(
+        sp_ledger_operation_find(sp_ledger_pass_find(fx->state, P1), t->a)->request_id, R1);
     assert_string_equal(sp_ledger_operation_status_name(SP_LEDGER_OPERATION_REQUESTED), "requested");
 
     confirm(fx, R1, 3500, 3, "confirm", &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED);
     assert_int_equal(request->status, SP_LEDGER_REFUND_PENDING);
     assert_non_null(strstr(json_of(fx, R1, "", "confirm"), "\"total_cents\":3500"));
+}
 
+static void test_cancelled_request_gives_everything_back(void **state) {
+    fixture *fx = *state;
+    three_ops t;
+    pending_request(fx, &t);
+    const sp_ledger_refund_request *request = sp_ledger_refund_request_find(fx->state, R1);
+    sp_ledger_decision d;
     /* While requested, its partner cannot cancel the payment. */
-    cancel_operation(fx, P1, a, &fx->sport, "cancel-a", &d);
+    cancel_operation(fx, P1, t.a, &fx->sport, "cancel-a", &d);
     assert_rejected(&d, "operation_in_refund_request");
     assert_non_null(strstr(d.event.message, R1));
     assert_int_equal(sp_ledger_status_of_code("operation_in_refund_request"), 409);
@@ -300,8 +335,8 @@ static void test_cancelled_request_gives_everything_back(void **state) {
     assert_int_equal(d.event.amount_cents, 500);
     assert_int_equal(sp_ledger_refund_account_cents(fx->state, R1), 0);
     assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id), 3500);
-    assert_int_equal(status_of(fx, P1, a), SP_LEDGER_OPERATION_ACCEPTED);
-    assert_int_equal(status_of(fx, P2, c), SP_LEDGER_OPERATION_ACCEPTED);
+    assert_int_equal(status_of(fx, P1, t.a), SP_LEDGER_OPERATION_ACCEPTED);
+    assert_int_equal(status_of(fx, P2, t.c), SP_LEDGER_OPERATION_ACCEPTED);
     /* Nothing left to release: an event all the same, moving nothing. */
     step(fx, SP_LEDGER_COMMAND_RELEASE_OPERATIONS, P1, R1, "release-again", &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_OPERATIONS_RELEASED);
@@ -309,7 +344,7 @@ static void test_cancelled_request_gives_everything_back(void **state) {
     assert_int_equal(d.event.posting_count, 0);
     assert_non_null(strstr(json_of(fx, P1, "", "release-again"), "\"operation_ids\":[]"));
 
-    cancel_operation(fx, P1, a, &fx->sport, "cancel-a2", &d);
+    cancel_operation(fx, P1, t.a, &fx->sport, "cancel-a2", &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_OPERATION_CANCELLED);
     assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id), 2500);
 }
@@ -509,11 +544,9 @@ static void test_selections_are_bounded_and_checked(void **state) {
 
 static void test_abort_only_while_opening(void **state) {
     fixture *fx = *state;
-    open_and_credit(fx, P1);
-    char a[SP_ID_LEN + 1];
-    pay_ok(fx, P1, "pa", &fx->sport, 100, a);
-    const char *ids[] = {a};
-    sp_ledger_refund_part parts[] = {{P1, ids, 1}};
+    one_op o;
+    one_operation(fx, 100, &o);
+    const sp_ledger_refund_part *parts = o.parts;
     sp_ledger_decision d;
     open_request(fx, R1, "o1", &fx->sport, parts, 1, 100, &d);
     abort_request(fx, R1, "abort", &d);
@@ -550,11 +583,10 @@ static void test_abort_only_while_opening(void **state) {
 
 static void test_the_same_command_twice_answers_the_same(void **state) {
     fixture *fx = *state;
-    open_and_credit(fx, P1);
-    char a[SP_ID_LEN + 1];
-    pay_ok(fx, P1, "pa", &fx->sport, 700, a);
-    const char *ids[] = {a};
-    sp_ledger_refund_part parts[] = {{P1, ids, 1}};
+    one_op o;
+    one_operation(fx, 700, &o);
+    const sp_ledger_refund_part *parts = o.parts;
+    const char *const *ids = o.ids;
     sp_ledger_decision d;
     open_request(fx, R1, "idem-1", &fx->sport, parts, 1, 700, &d);
     const sp_ledger_record *opened = sp_ledger_record_find(fx->state, R1, ADMIN, "idem-1");
@@ -616,30 +648,9 @@ static void same_record(const sp_ledger_state *x, const sp_ledger_state *y, cons
     assert_memory_equal(r1->request_hash, r2->request_hash, SP_KEY_LEN);
 }
 
-static void test_rebuild_reaches_the_same_state(void **state) {
-    fixture *fx = *state;
-    open_and_credit(fx, P1);
-    open_and_credit(fx, P2);
-    char a[SP_ID_LEN + 1], b[SP_ID_LEN + 1], c[SP_ID_LEN + 1];
-    pay_ok(fx, P1, "pa", &fx->sport, 1000, a);
-    pay_ok(fx, P1, "pb", &fx->sport, 2000, b);
-    pay_ok(fx, P2, "pc", &fx->sport, 500, c);
-    const char *p1_ids[] = {a, b}, *p2_ids[] = {c}, *b_only[] = {b};
-    sp_ledger_refund_part r1_parts[] = {{P1, p1_ids, 2}, {P2, p2_ids, 1}};
-    sp_ledger_refund_part r2_parts[] = {{P1, b_only, 1}};
-    sp_ledger_decision d;
-    open_request(fx, R1, "o1", &fx->sport, r1_parts, 2, 3500, &d);
-    reserve(fx, P1, R1, &fx->sport, p1_ids, 2, false, "reserve-" R1, &d);
-    reserve(fx, P2, R1, &fx->sport, p2_ids, 1, false, "reserve-" R1, &d);
-    confirm(fx, R1, 3500, 3, "confirm", &d);
-    mark_paid(fx, R1, "VIR 1", "2026-03-31", "paid", &d);
-    step(fx, SP_LEDGER_COMMAND_SETTLE_OPERATIONS, P2, R1, "settle-" R1, &d);
-    open_request(fx, R2, "o2", &fx->sport, r2_parts, 1, 2000, &d);
-    reserve(fx, P1, R2, &fx->sport, b_only, 1, false, "reserve-" R2, &d);   /* refused */
-    abort_request(fx, R2, "abort", &d);
-    cancel_request(fx, R1, &fx->sport, "c1", &d);                         /* refused */
-    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
-
+/* Every event of fx, encoded and decoded, applied to a fresh state (twice:
+ * the second time is a duplicate, skipped). */
+static sp_ledger_state *rebuilt(fixture *fx) {
     sp_ledger_limits l = limits();
     sp_error err;
     sp_ledger_state *twin = sp_ledger_state_new(3, &l, &fx->directory, &err);
@@ -651,11 +662,28 @@ static void test_rebuild_reaches_the_same_state(void **state) {
         sp_ledger_applied applied;
         assert_int_equal(sp_ledger_apply(twin, decoded, &applied, &err), 0);
         assert_false(applied.skipped);
-        /* The same event again is a duplicate: skipped, nothing changes. */
         assert_int_equal(sp_ledger_apply(twin, decoded, &applied, &err), 0);
         assert_true(applied.skipped);
     }
     free(decoded);
+    return twin;
+}
+
+static void test_rebuild_reaches_the_same_state(void **state) {
+    fixture *fx = *state;
+    three_ops t;
+    pending_request(fx, &t);
+    const char *b_only[] = {t.b};
+    sp_ledger_refund_part r2_parts[] = {{P1, b_only, 1}};
+    sp_ledger_decision d;
+    mark_paid(fx, R1, "VIR 1", "2026-03-31", "paid", &d);
+    step(fx, SP_LEDGER_COMMAND_SETTLE_OPERATIONS, P2, R1, "settle-" R1, &d);
+    open_request(fx, R2, "o2", &fx->sport, r2_parts, 1, 2000, &d);
+    reserve(fx, P1, R2, &fx->sport, b_only, 1, false, "reserve-" R2, &d);   /* refused */
+    abort_request(fx, R2, "abort", &d);
+    cancel_request(fx, R1, &fx->sport, "c1", &d);                         /* refused */
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+    sp_ledger_state *twin = rebuilt(fx);
     const char *requests[] = {R1, R2};
     for (size_t i = 0; i < 2; i++) {
         const sp_ledger_refund_request *x = sp_ledger_refund_request_find(fx->state, requests[i]);
@@ -677,23 +705,34 @@ static void test_rebuild_reaches_the_same_state(void **state) {
     assert_int_equal(twin->bank_cents, 500);
     assert_int_equal(sp_ledger_partner_owed_cents(twin, fx->sport.partner_id), 0);
     assert_int_equal(sp_ledger_balance_sum_cents(twin), 0);
-    same_record(fx->state, twin, R1, ADMIN, "o1");
+    same_record(fx->state, twin, R1, ADMIN, "idem-1");
     same_record(fx->state, twin, P1, "", "reserve-" R1);
     same_record(fx->state, twin, R1, ADMIN, "paid");
     same_record(fx->state, twin, P1, "", "reserve-" R2);
     same_record(fx->state, twin, R2, "", "abort");
     same_record(fx->state, twin, R1, ADMIN, "c1");
-    /* A decoded opening is never produced again: its parts are not kept. */
+    sp_ledger_state_free(twin);
+}
+
+static void test_a_decoded_opening_is_not_produced_again(void **state) {
+    fixture *fx = *state;
+    one_op o;
+    one_operation(fx, 100, &o);
+    sp_ledger_decision d;
+    open_request(fx, R1, "o1", &fx->sport, o.parts, 1, 100, &d);
+    sp_ledger_event *decoded = calloc(1, sizeof *decoded);
+    assert_non_null(decoded);
+    roundtrip(&d.event, decoded);
+    assert_null(decoded->parts);
+    assert_int_equal(decoded->part_count, 1);
+    assert_int_equal(decoded->operation_count, 1);
+    /* Its parts are not kept: it cannot be encoded again. */
     sp_ledger_event_pb *holder = calloc(1, sizeof *holder);
     assert_non_null(holder);
-    size_t first_opening = 0;
-    while (fx->events[first_opening].kind != SP_LEDGER_EVENT_REFUND_REQUEST_OPENED) first_opening++;
-    sp_ledger_event opened_copy = fx->events[first_opening];
-    opened_copy.parts = NULL;
-    assert_null(sp_ledger_event_to_pb(&opened_copy, holder));
+    assert_null(sp_ledger_event_to_pb(decoded, holder));
     sp_ledger_event_pb_release(holder);
     free(holder);
-    sp_ledger_state_free(twin);
+    free(decoded);
 }
 
 /* ------------------------------------------------------------ commands from the log */
@@ -796,6 +835,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_the_same_command_twice_answers_the_same, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_reaches_the_same_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_decoded_opening_is_not_produced_again, setup,
+                                        teardown),
         cmocka_unit_test(test_commands_are_keyed_by_their_aggregate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
