@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1157,6 +1158,14 @@ int sp_ledger_apply(sp_ledger_state *state, const sp_ledger_event *event,
     assert(sp_ledger_pass_find(state, event->pass_id)->version == event->version);
     state->events_applied++;
     return 0;
+}
+
+void sp_ledger_event_clear(sp_ledger_event *event) {
+    _Static_assert(offsetof(sp_ledger_event, operation_ids) + sizeof event->operation_ids +
+                           _Alignof(sp_ledger_event) > sizeof(sp_ledger_event),
+                   "the operation id slots are the event's last field");
+    assert(event != NULL);
+    memset(event, 0, offsetof(sp_ledger_event, operation_ids));
 }
 
 const char *sp_ledger_event_type(sp_ledger_event_kind kind) {

@@ -454,6 +454,11 @@ typedef struct sp_ledger_event {
     char operation_ids[SP_LEDGER_REFUND_PART_OPERATIONS_MAX][SP_ID_LEN + 1];
 } sp_ledger_event;
 
+/* Zeroes every field of an event but the operation id slots, of which only
+ * the first changed_count + skipped_count mean anything: most events never
+ * touch those 37 KiB. */
+void sp_ledger_event_clear(sp_ledger_event *event);
+
 /* The envelope type of an event kind ("ledger.PassOpened.v1" ...). */
 const char *sp_ledger_event_type(sp_ledger_event_kind kind);
 

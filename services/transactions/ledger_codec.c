@@ -727,7 +727,7 @@ static int take_envelope_fields(sp_ledger_event *event, const Solipass__Envelope
 int sp_ledger_event_from_envelope(const Solipass__Envelope *envelope, sp_ledger_event *event,
                                   sp_error *err) {
     assert(envelope != NULL && event != NULL);
-    memset(event, 0, sizeof *event);
+    sp_ledger_event_clear(event);
     const ProtobufCMessageDescriptor *descriptor =
         event_descriptor(text_or_empty(envelope->type), &event->kind);
     if (descriptor == NULL) {

@@ -447,7 +447,10 @@ void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *com
     assert(state != NULL && command != NULL && out != NULL);
     assert(sp_ledger_command_identity_valid(command->pass_id, command->actor_id,
                                             command->command_id, NULL) == 0);
-    memset(out, 0, sizeof *out);
+    out->kind = 0;
+    out->record = NULL;
+    sp_error_clear(&out->error);
+    sp_ledger_event_clear(&out->event);
     uint8_t hash[SP_KEY_LEN];
     command_hash(command, hash);
     const sp_ledger_record *seen =
@@ -551,7 +554,7 @@ static void expiry_event(const sp_ledger_pass *pass, size_t index, int64_t now_m
                    "an expiry command id holds a pass id and a whole category");
     char command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
     snprintf(command_id, sizeof command_id, "expiry:%s:%s", pass->pass_id, envelope->category);
-    memset(event, 0, sizeof *event);
+    sp_ledger_event_clear(event);
     event_header(event, SP_LEDGER_EVENT_ENVELOPE_EXPIRED, pass, pass->pass_id, "", command_id,
                  now_ms);
     sp_id_new(event->operation_id);

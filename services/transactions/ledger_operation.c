@@ -240,7 +240,7 @@ void sp_ledger_decide_cancel_operation(const sp_ledger_state *state, const sp_le
         rc = sp_ledger_post_check(state, event->postings, 1, &why);
     }
     if (rc != 0) {
-        memset(event, 0, sizeof *event);
+        sp_ledger_event_clear(event);
         sp_ledger_decided_reject(out, pass, command, hash, now_ms, &why);
         return;
     }

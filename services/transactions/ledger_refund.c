@@ -658,7 +658,7 @@ void sp_ledger_decide_refund_part(const sp_ledger_state *state, const sp_ledger_
         char request_id[SP_ID_LEN + 1], operation_id[SP_ID_LEN + 1];
         sp_ledger_copy(request_id, sizeof request_id, event->request_id);
         sp_ledger_copy(operation_id, sizeof operation_id, event->operation_id);
-        memset(event, 0, sizeof *event);
+        sp_ledger_event_clear(event);
         sp_ledger_decided_reject(out, pass, command, hash, now_ms, &why);
         if (out->kind == SP_LEDGER_DECIDED_EVENT) {
             sp_ledger_copy(event->request_id, sizeof event->request_id, request_id);
