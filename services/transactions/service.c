@@ -147,15 +147,17 @@ static int rebuild_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
 
 static void log_rebuilt(tx_service *svc, const sp_ledger_state *state, uint64_t messages,
                         int64_t elapsed_ms) {
-    char partition[16], events[24], applied[24], skipped[24], passes[24], ms[24];
+    char partition[16], events[24], applied[24], skipped[24], passes[24], requests[24], ms[24];
     text_of(partition, sizeof partition, state->partition);
     text_of(events, sizeof events, (int64_t)messages);
     text_of(applied, sizeof applied, (int64_t)state->events_applied);
     text_of(skipped, sizeof skipped, (int64_t)state->events_skipped);
     text_of(passes, sizeof passes, (int64_t)state->passes.entry_count);
+    text_of(requests, sizeof requests, (int64_t)state->refund_requests.entry_count);
     text_of(ms, sizeof ms, elapsed_ms);
     sp_log_info(svc->log, "ledger partition rebuilt", "partition", partition, "events", events,
-                "applied", applied, "skipped", skipped, "passes", passes, "ms", ms, NULL);
+                "applied", applied, "skipped", skipped, "passes", passes, "refund_requests",
+                requests, "ms", ms, NULL);
 }
 
 static int rebuild_partition(tx_service *svc, int32_t partition, sp_error *err) {
