@@ -20,15 +20,12 @@
 #include "commands.h"
 #include "ledger.pb-c.h"
 #include "pgpool.h"
+#include "refund_request.h"
 #include "sp_kafka.h"
 #include "sp_money.h"
 
 #define WAIT_SLICE_MS 25
-#define TRANSFER_REFERENCE_CHARS_MAX 35
-#define SELECTION_QUERY_BYTES_MAX 4096          /* the "all" filters as a query string */
 #define NUMBER_TEXT_MAX 24
-/* One id a line of the selection check: "{id,id,...}" */
-#define IDS_ARRAY_BYTES_MAX (SP_REFUND_REQUEST_OPERATIONS_MAX * (SP_ID_LEN + 1) + 3)
 #define REQUEST_OPERATIONS_SHOWN_MAX SP_REFUND_REQUEST_OPERATIONS_MAX
 
 /* ------------------------------------------------------------------ SQL */
@@ -337,6 +334,7 @@ typedef struct selected_op {
 
 /* What a request asks: accepted payments of the partner, ordered by pass. */
 typedef struct selection {
+    sp_gw_refund_selection asked;              /* the body, checked */
     selected_op ops[SP_REFUND_REQUEST_OPERATIONS_MAX];
     size_t count;
     int64_t total_cents;
@@ -344,44 +342,6 @@ typedef struct selection {
     int refusal_status;
     char refusal_operation_id[SP_ID_LEN + 1];
 } selection;
-
-static const char *const filter_names[] = {"from", "to", "channel", "amount_min_cents",
-                                           "amount_max_cents", "reference", "q"};
-#define FILTER_NAME_COUNT (sizeof filter_names / sizeof filter_names[0])
-
-static bool is_filter_name(const char *name) {
-    for (size_t i = 0; i < FILTER_NAME_COUNT; i++)
-        if (strcmp(name, filter_names[i]) == 0) return true;
-    return false;
-}
-
-static json_t *body_root(const sp_gw_request *req, sp_error *err) {
-    json_error_t jerr;
-    json_t *root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        sp_error_set(err, 400, "malformed_json", "", "the body must be one JSON object");
-        return NULL;
-    }
-    const char *name;
-    json_t *value;
-    json_object_foreach(root, name, value) {
-        if (strcmp(name, "operation_ids") == 0 || strcmp(name, "all") == 0 || is_filter_name(name))
-            continue;
-        sp_error_set(err, 400, "unknown_field", name, "unknown field %.40s", name);
-        json_decref(root);
-        return NULL;
-    }
-    bool has_ids = json_object_get(root, "operation_ids") != NULL;
-    bool all = json_object_get(root, "all") != NULL;
-    if (has_ids == all) {
-        json_decref(root);
-        sp_error_set(err, 400, "missing_field", "operation_ids",
-                     "give operation_ids, or all: true with the operations' filters");
-        return NULL;
-    }
-    return root;
-}
 
 static int selection_add(selection *sel, const char *operation_id, const char *pass_id,
                          const char *amount_text, sp_error *err) {
@@ -392,42 +352,6 @@ static int selection_add(selection *sel, const char *operation_id, const char *p
     if (sp_gw_int64_of(amount_text, &op->amount_cents, err) != 0) return -1;
     if (!sp_money_add(sel->total_cents, op->amount_cents, &sel->total_cents))
         return sp_error_set(err, 422, "selection_too_large", "operation_ids", "the total overflows");
-    return 0;
-}
-
-static int selection_bounds(size_t count, sp_error *err) {
-    if (count == 0)
-        return sp_error_set(err, 422, "empty_selection", "operation_ids",
-                            "no accepted operation is selected");
-    if (count > SP_REFUND_REQUEST_OPERATIONS_MAX)
-        return sp_error_set(err, 422, "selection_too_large", "operation_ids",
-                            "at most %d operations per refund request",
-                            SP_REFUND_REQUEST_OPERATIONS_MAX);
-    return 0;
-}
-
-/* The ids of the body, checked, as "{id,id,...}" into array. */
-static int ids_array(const json_t *ids, char *array, size_t array_size, sp_error *err) {
-    if (!json_is_array(ids))
-        return sp_error_set(err, 400, "invalid_type", "operation_ids", "operation_ids is a list of ids");
-    size_t count = json_array_size(ids);
-    if (selection_bounds(count, err) != 0) return -1;
-    size_t used = 0;
-    array[used++] = '{';
-    for (size_t i = 0; i < count; i++) {
-        const char *id = json_string_value(json_array_get(ids, i));
-        if (id == NULL || !sp_id_valid(id) || strlen(id) != SP_ID_LEN)
-            return sp_error_set(err, 400, "invalid_value", "operation_ids",
-                                "operation_ids[%zu] is not an operation id", i);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(id, json_string_value(json_array_get(ids, j))) == 0)
-                return sp_error_set(err, 400, "invalid_value", "operation_ids",
-                                    "operation %s appears twice", id);
-        assert(used + SP_ID_LEN + 2 < array_size);
-        used += (size_t)snprintf(array + used, array_size - used, "%s%s", i ? "," : "", id);
-    }
-    array[used++] = '}';
-    array[used] = '\0';
     return 0;
 }
 
@@ -455,76 +379,28 @@ static int check_operation(const PGresult *res, const char *id, selection *sel, 
                         "operation %s was cancelled", id);
 }
 
-static int select_ids(sp_gw_request *req, const json_t *ids, selection *sel, sp_error *err) {
-    char *array = malloc(IDS_ARRAY_BYTES_MAX);
+static int select_ids(sp_gw_request *req, selection *sel, sp_error *err) {
+    char *array = malloc(SP_GW_REFUND_IDS_ARRAY_BYTES);
     if (array == NULL) return sp_error_set(err, 503, "unavailable", "", "out of memory");
-    PGresult *res = NULL;
-    int rc = ids_array(ids, array, IDS_ARRAY_BYTES_MAX, err);
+    sp_gw_refund_ids_array(&sel->asked, array);
     const char *params[2] = {req->user.partner_id, array};
-    if (rc == 0)
-        rc = sp_gw_pgpool_query(req->app->pool, selected_operations_sql, 2, params, &res, err);
+    PGresult *res = NULL;
+    int rc = sp_gw_pgpool_query(req->app->pool, selected_operations_sql, 2, params, &res, err);
+    free(array);
     /* In the body's order: the first operation that cannot be requested is named. */
-    for (size_t i = 0; rc == 0 && i < json_array_size(ids); i++)
-        rc = check_operation(res, json_string_value(json_array_get(ids, i)), sel, err);
-    for (int row = 0; rc == 0 && res != NULL && row < PQntuples(res); row++)
+    for (size_t i = 0; rc == 0 && i < sel->asked.id_count; i++)
+        rc = check_operation(res, sel->asked.ids[i], sel, err);
+    for (int row = 0; rc == 0 && row < PQntuples(res); row++)
         rc = selection_add(sel, PQgetvalue(res, row, 0), PQgetvalue(res, row, 1),
                            PQgetvalue(res, row, 2), err);
     PQclear(res);
-    free(array);
     return rc;
 }
 
-/* Appends "&name=value" with the value percent-encoded. */
-static int query_append(char *out, size_t size, size_t *used, const char *name,
-                        const char *value) {
-    int n = snprintf(out + *used, size - *used, "%s%s=", *used ? "&" : "", name);
-    if (n < 0 || (size_t)n >= size - *used) return -1;
-    *used += (size_t)n;
-    for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
-        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.';
-        n = plain ? snprintf(out + *used, size - *used, "%c", *p)
-                  : snprintf(out + *used, size - *used, "%%%02X", *p);
-        if (n < 0 || (size_t)n >= size - *used) return -1;
-        *used += (size_t)n;
-    }
-    return 0;
-}
-
-/* The body's filters as the operations listing's query string, so that
- * "all" means exactly what the listing shows (and is checked the same way). */
-static int filters_query(const json_t *root, char *out, size_t size, sp_error *err) {
-    if (!json_is_true(json_object_get(root, "all")))
-        return sp_error_set(err, 400, "invalid_value", "all", "all must be true");
-    size_t used = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < FILTER_NAME_COUNT; i++) {
-        const json_t *value = json_object_get(root, filter_names[i]);
-        char number[NUMBER_TEXT_MAX];
-        const char *text = json_string_value(value);
-        if (value == NULL) continue;
-        if (json_is_integer(value)) {
-            snprintf(number, sizeof number, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
-            text = number;
-        }
-        if (text == NULL)
-            return sp_error_set(err, 400, "invalid_type", filter_names[i],
-                                "%s must be a string or an integer", filter_names[i]);
-        if (query_append(out, size, &used, filter_names[i], text) != 0)
-            return sp_error_set(err, 400, "invalid_value", filter_names[i], "%s is too long",
-                                filter_names[i]);
-    }
-    return 0;
-}
-
-static int select_all(sp_gw_request *req, const json_t *root, selection *sel, sp_error *err) {
-    char query[SELECTION_QUERY_BYTES_MAX], amounts[2][24], limit[NUMBER_TEXT_MAX];
-    sp_gw_operations_filter filter;
-    if (filters_query(root, query, sizeof query, err) != 0 ||
-        sp_gw_operations_filter_parse(query, &filter, err) != 0)
-        return -1;
+static int select_all(sp_gw_request *req, selection *sel, sp_error *err) {
+    char amounts[2][24], limit[NUMBER_TEXT_MAX];
     const char *params[2 + SP_GW_FILTER_PARAMS] = {req->user.partner_id};
-    sp_gw_operations_filter_params(&filter, amounts, params + 1);
+    sp_gw_operations_filter_params(&sel->asked.filter, amounts, params + 1);
     /* One row more than allowed tells a selection that is too large. */
     snprintf(limit, sizeof limit, "%d", SP_REFUND_REQUEST_OPERATIONS_MAX + 1);
     params[1 + SP_GW_FILTER_PARAMS] = limit;
@@ -532,7 +408,14 @@ static int select_all(sp_gw_request *req, const json_t *root, selection *sel, sp
     if (sp_gw_pgpool_query(req->app->pool, sp_gw_partner_accepted_operations_sql,
                            2 + SP_GW_FILTER_PARAMS, params, &res, err) != 0)
         return -1;
-    int rc = selection_bounds((size_t)PQntuples(res), err);
+    int rc = 0;
+    if (PQntuples(res) == 0)
+        rc = sp_error_set(err, 422, "empty_selection", "operation_ids",
+                          "no accepted operation matches the filters");
+    else if (PQntuples(res) > SP_REFUND_REQUEST_OPERATIONS_MAX)
+        rc = sp_error_set(err, 422, "selection_too_large", "operation_ids",
+                          "more than %d operations match the filters: narrow them",
+                          SP_REFUND_REQUEST_OPERATIONS_MAX);
     for (int row = 0; rc == 0 && row < PQntuples(res); row++)
         rc = selection_add(sel, PQgetvalue(res, row, 0), PQgetvalue(res, row, 1),
                            PQgetvalue(res, row, 2), err);
@@ -628,16 +511,10 @@ static int answer_refusal(sp_gw_request *req, const selection *sel, const sp_err
 int sp_gw_route_partner_refunds_create(sp_gw_request *req, sp_error *err) {
     const char *key = NULL;
     if (own_partner(req, err) != 0 || sp_gw_idempotency_key(req, &key, err) != 0) return -1;
-    json_t *root = body_root(req, err);
-    if (root == NULL) return -1;
     selection *sel = calloc(1, sizeof *sel);
-    if (sel == NULL) {
-        json_decref(root);
-        return sp_error_set(err, 503, "unavailable", "", "out of memory");
-    }
-    const json_t *ids = json_object_get(root, "operation_ids");
-    int rc = ids != NULL ? select_ids(req, ids, sel, err) : select_all(req, root, sel, err);
-    json_decref(root);
+    if (sel == NULL) return sp_error_set(err, 503, "unavailable", "", "out of memory");
+    int rc = sp_gw_refund_selection_parse(req->body, req->body_len, &sel->asked, err);
+    if (rc == 0) rc = sel->asked.all ? select_all(req, sel, err) : select_ids(req, sel, err);
     char request_id[SP_ID_LEN + 1];
     bool answered = false;
     if (rc != 0 && sel->refusal_status != 0) {
@@ -654,65 +531,6 @@ int sp_gw_route_partner_refunds_create(sp_gw_request *req, sp_error *err) {
 }
 
 /* ------------------------------------------------------------------ listing */
-
-typedef struct list_query {
-    char status[16];                        /* "" = any */
-    char partner_id[SP_ID_LEN + 1];         /* finance: "" = every partner */
-    char page_query[SP_GW_CURSOR_LEN_MAX + 64];
-    sp_gw_page page;
-} list_query;
-
-static int list_param(const char *name, size_t name_len, const char *value, size_t value_len,
-                      bool finance, list_query *q, size_t *page_used, sp_error *err) {
-    /* Both values are shorter than an id; a longer one is cut and then refused. */
-    char text[SP_ID_LEN + 2];
-    size_t kept = value_len < sizeof text - 1 ? value_len : sizeof text - 1;
-    memcpy(text, value, kept);
-    text[kept] = '\0';
-    if (name_len == 6 && strncmp(name, "status", 6) == 0) {
-        bool known = strcmp(text, "pending") == 0 || strcmp(text, "paid") == 0 ||
-                     strcmp(text, "cancelled") == 0 || strcmp(text, "opening") == 0;
-        if (!known || value_len >= sizeof q->status || q->status[0] != '\0')
-            return sp_error_set(err, 400, "invalid_value", "status",
-                                "status must be given once: pending, paid, cancelled or opening");
-        memcpy(q->status, text, value_len + 1);   /* a known status: it fits */
-        return 0;
-    }
-    if (finance && name_len == 10 && strncmp(name, "partner_id", 10) == 0) {
-        if (value_len != SP_ID_LEN || !sp_id_valid(text) || q->partner_id[0] != '\0')
-            return sp_error_set(err, 400, "invalid_value", "partner_id",
-                                "partner_id must be given once, a partner id");
-        memcpy(q->partner_id, text, SP_ID_LEN + 1);
-        return 0;
-    }
-    /* limit, cursor and anything else: the paging parser decides. */
-    int n = snprintf(q->page_query + *page_used, sizeof q->page_query - *page_used, "%s%.*s=%.*s",
-                     *page_used ? "&" : "", (int)name_len, name, (int)value_len, value);
-    if (n < 0 || (size_t)n >= sizeof q->page_query - *page_used)
-        return sp_error_set(err, 400, "invalid_value", "", "the query string is too long");
-    *page_used += (size_t)n;
-    return 0;
-}
-
-static int list_query_parse(const char *query, bool finance, list_query *q, sp_error *err) {
-    memset(q, 0, sizeof *q);
-    size_t page_used = 0;
-    const char *p = query != NULL ? query : "";
-    for (size_t count = 0; *p != '\0'; count++) {
-        if (count == SP_GW_FILTER_PARAMS_MAX)
-            return sp_error_set(err, 400, "invalid_value", "", "too many query parameters");
-        size_t len = strcspn(p, "&");
-        const char *eq = memchr(p, '=', len);
-        size_t name_len = eq != NULL ? (size_t)(eq - p) : len;
-        const char *value = eq != NULL ? eq + 1 : p + len;
-        size_t value_len = eq != NULL ? len - name_len - 1 : 0;
-        if (len > 0 && list_param(p, name_len, value, value_len, finance, q, &page_used, err) != 0)
-            return -1;
-        p += len;
-        if (*p == '&') p++;
-    }
-    return sp_gw_page_parse(q->page_query, &q->page, err);
-}
 
 static json_t *list_totals(sp_gw_request *req, const char *const *filter, sp_error *err) {
     PGresult *res = NULL;
@@ -754,8 +572,8 @@ static json_t *list_page(const PGresult *res, int limit, sp_error *err) {
 }
 
 static int answer_list(sp_gw_request *req, bool finance, sp_error *err) {
-    list_query q;
-    if (list_query_parse(req->query, finance, &q, err) != 0) return -1;
+    sp_gw_refunds_filter q;
+    if (sp_gw_refunds_filter_parse(req->query, finance, &q, err) != 0) return -1;
     const char *partner = finance ? (q.partner_id[0] ? q.partner_id : NULL) : req->user.partner_id;
     char after_ms[NUMBER_TEXT_MAX], limit[NUMBER_TEXT_MAX];
     snprintf(after_ms, sizeof after_ms, "%" PRId64, q.page.after_occurred_at_ms);
@@ -828,20 +646,10 @@ int sp_gw_route_partner_refund_cancel(sp_gw_request *req, sp_error *err) {
 }
 
 static const sp_gw_field paid_fields[] = {
-    {"transfer_reference", SP_GW_FIELD_STRING, true, 1, TRANSFER_REFERENCE_CHARS_MAX},
+    {"transfer_reference", SP_GW_FIELD_STRING, true, 1, SP_GW_TRANSFER_REFERENCE_CHARS_MAX},
     {"paid_on", SP_GW_FIELD_STRING, true, 10, 10},
 };
 static const sp_gw_schema paid_schema = {paid_fields, sizeof paid_fields / sizeof paid_fields[0]};
-
-/* The SEPA character set of a remittance reference. */
-static int transfer_reference_check(const char *text, sp_error *err) {
-    static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                  "0123456789/-?:().,'+ ";
-    if (strspn(text, allowed) == strlen(text)) return 0;
-    return sp_error_set(err, 422, "invalid_transfer_reference", "transfer_reference",
-                        "a transfer reference is 1 to %d of A-Z a-z 0-9 / - ? : ( ) . , ' + "
-                        "and space", TRANSFER_REFERENCE_CHARS_MAX);
-}
 
 static int paid_on_check(sp_gw_request *req, const char *text, sp_error *err) {
     sp_date date;
@@ -859,12 +667,13 @@ int sp_gw_route_finance_refund_paid(sp_gw_request *req, sp_error *err) {
     if (sp_gw_idempotency_key(req, &key, err) != 0) return -1;
     json_t *root = sp_gw_body_parse(req->body, req->body_len, &paid_schema, err);
     if (root == NULL) return -1;
-    char reference[SP_GW_TEXT_BYTES(TRANSFER_REFERENCE_CHARS_MAX)], paid_on[11];
+    char reference[SP_GW_TEXT_BYTES(SP_GW_TRANSFER_REFERENCE_CHARS_MAX)], paid_on[11];
     snprintf(reference, sizeof reference, "%s",
              json_string_value(json_object_get(root, "transfer_reference")));
     snprintf(paid_on, sizeof paid_on, "%s", json_string_value(json_object_get(root, "paid_on")));
     json_decref(root);
-    if (transfer_reference_check(reference, err) != 0 || paid_on_check(req, paid_on, err) != 0 ||
+    if (sp_gw_transfer_reference_check(reference, err) != 0 ||
+        paid_on_check(req, paid_on, err) != 0 ||
         request_exists(req, NULL, err) != 0)
         return -1;
     Solipass__Ledger__MarkRefundRequestPaid command =

@@ -884,14 +884,12 @@ static int page_param(const char *name, size_t name_len, const char *value, size
     return sp_error_set(err, 400, "unknown_field", field, "unknown query parameter %s", field);
 }
 
-int sp_gw_page_parse(const char *query, sp_gw_page *out, sp_error *err) {
-    assert(out != NULL);
-    memset(out, 0, sizeof *out);
-    out->limit = SP_GW_PAGE_LIMIT_DEFAULT;
-    bool seen[2] = {false, false};
+int sp_gw_query_foreach(const char *query, size_t params_max, sp_gw_query_param_fn fn, void *ctx,
+                        sp_error *err) {
+    assert(fn != NULL);
     const char *p = query != NULL ? query : "";
     for (size_t count = 0; *p != '\0'; count++) {
-        if (count == SP_GW_QUERY_PARAMS_MAX) {
+        if (count == params_max) {
             return sp_error_set(err, 400, "invalid_value", "", "too many query parameters");
         }
         size_t len = strcspn(p, "&");
@@ -899,11 +897,30 @@ int sp_gw_page_parse(const char *query, sp_gw_page *out, sp_error *err) {
         size_t name_len = eq != NULL ? (size_t)(eq - p) : len;
         const char *value = eq != NULL ? eq + 1 : p + len;
         size_t value_len = eq != NULL ? len - name_len - 1 : 0;
-        if (len > 0 && page_param(p, name_len, value, value_len, out, seen, err) != 0) return -1;
+        if (len > 0 && fn(ctx, p, name_len, value, value_len, err) != 0) return -1;
         p += len;
         if (*p == '&') p++;
     }
     return 0;
+}
+
+typedef struct page_parse {
+    sp_gw_page *out;
+    bool seen[2];
+} page_parse;
+
+static int page_param_of(void *ctx, const char *name, size_t name_len, const char *value,
+                         size_t value_len, sp_error *err) {
+    page_parse *parse = ctx;
+    return page_param(name, name_len, value, value_len, parse->out, parse->seen, err);
+}
+
+int sp_gw_page_parse(const char *query, sp_gw_page *out, sp_error *err) {
+    assert(out != NULL);
+    memset(out, 0, sizeof *out);
+    out->limit = SP_GW_PAGE_LIMIT_DEFAULT;
+    page_parse parse = {.out = out, .seen = {false, false}};
+    return sp_gw_query_foreach(query, SP_GW_QUERY_PARAMS_MAX, page_param_of, &parse, err);
 }
 
 static int hex_value(char c) {
@@ -1187,26 +1204,25 @@ static int filter_param(const char *name, size_t name_len, const char *value, si
     return filter_value(which, text, len, out, err);
 }
 
+typedef struct filter_parse {
+    sp_gw_operations_filter *out;
+    bool seen[FILTER_COUNT];
+} filter_parse;
+
+static int filter_param_of(void *ctx, const char *name, size_t name_len, const char *value,
+                           size_t value_len, sp_error *err) {
+    filter_parse *parse = ctx;
+    return filter_param(name, name_len, value, value_len, parse->out, parse->seen, err);
+}
+
 int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out,
                                   sp_error *err) {
     assert(out != NULL);
     memset(out, 0, sizeof *out);
     out->page.limit = SP_GW_PAGE_LIMIT_DEFAULT;
-    bool seen[FILTER_COUNT] = {false};
-    const char *p = query != NULL ? query : "";
-    for (size_t count = 0; *p != '\0'; count++) {
-        if (count == SP_GW_FILTER_PARAMS_MAX) {
-            return sp_error_set(err, 400, "invalid_value", "", "too many query parameters");
-        }
-        size_t len = strcspn(p, "&");
-        const char *eq = memchr(p, '=', len);
-        size_t name_len = eq != NULL ? (size_t)(eq - p) : len;
-        const char *value = eq != NULL ? eq + 1 : p + len;
-        size_t value_len = eq != NULL ? len - name_len - 1 : 0;
-        if (len > 0 && filter_param(p, name_len, value, value_len, out, seen, err) != 0) return -1;
-        p += len;
-        if (*p == '&') p++;
-    }
+    filter_parse parse = {.out = out, .seen = {false}};
+    if (sp_gw_query_foreach(query, SP_GW_FILTER_PARAMS_MAX, filter_param_of, &parse, err) != 0)
+        return -1;
     if (out->from[0] != '\0' && out->to[0] != '\0' && strcmp(out->from, out->to) > 0) {
         return filter_invalid("from", "is after to", err);
     }

@@ -276,6 +276,13 @@ typedef struct sp_gw_page {
 /* Raw (undecoded) query string, may be NULL: "limit=20&cursor=...". 400
  * invalid_value (field limit or cursor) or unknown_field for another name. */
 int sp_gw_page_parse(const char *query, sp_gw_page *out, sp_error *err);
+/* Calls fn for each "name=value" of a raw query string (may be NULL), with
+ * the undecoded name and value and their lengths; at most params_max of
+ * them (400 invalid_value beyond). Stops at fn's first -1. */
+typedef int (*sp_gw_query_param_fn)(void *ctx, const char *name, size_t name_len,
+                                    const char *value, size_t value_len, sp_error *err);
+int sp_gw_query_foreach(const char *query, size_t params_max, sp_gw_query_param_fn fn, void *ctx,
+                        sp_error *err);
 /* Opaque text for "after this row"; out holds SP_GW_CURSOR_LEN_MAX + 1 bytes. */
 void sp_gw_cursor_encode(int64_t occurred_at_ms, const char *operation_id, char *out);
 int sp_gw_cursor_decode(const char *text, int64_t *occurred_at_ms, char *operation_id,
