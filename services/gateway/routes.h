@@ -69,6 +69,9 @@ int sp_gw_route_partner_users_list(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_add(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_patch(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_delete(sp_gw_request *req, sp_error *err);
+/* routes_finance.c (finance staff: the SEPA transfer file of pending refund requests) */
+#define SP_GW_ROLES_FINANCE (SP_GW_ROLE_FINANCE | SP_GW_ROLE_BACKOFFICE)
+int sp_gw_route_finance_sepa(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_metrics(sp_gw_request *req, sp_error *err);

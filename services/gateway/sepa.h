@@ -19,7 +19,8 @@
 #include "sp_error.h"
 #include "sp_profile.h"
 
-#define SP_SEPA_TRANSFERS_MAX 500        /* CdtTrfTxInf per file */
+/* CdtTrfTxInf per file: the ids of that many requests fit in one request body. */
+#define SP_SEPA_TRANSFERS_MAX 300
 #define SP_SEPA_ID_MAX 35                /* MsgId, PmtInfId, EndToEndId (Max35Text) */
 #define SP_SEPA_NAME_MAX 70              /* Nm (Max70Text) */
 #define SP_SEPA_REMITTANCE_MAX 140       /* Ustrd (Max140Text) */

@@ -90,6 +90,7 @@ static const route_entry route_table[] = {
      "partner_operation_reference"},
     {SP_GW_ROUTE_PARTNER_OPERATION_CANCEL, "POST", "/api/v1/partner/operations/{id}/cancel",
      "partner_operation_cancel"},
+    {SP_GW_ROUTE_FINANCE_SEPA, "POST", "/api/v1/finance/sepa", "finance_sepa"},
     {SP_GW_ROUTE_HEALTHZ, "GET", "/healthz", "healthz"},
     {SP_GW_ROUTE_METRICS, "GET", "/metrics", "metrics"},
 };

@@ -94,6 +94,7 @@ typedef enum {
     SP_GW_ROUTE_PARTNER_USERS_DELETE,
     SP_GW_ROUTE_PARTNER_OPERATION_REFERENCE,
     SP_GW_ROUTE_PARTNER_OPERATION_CANCEL,
+    SP_GW_ROUTE_FINANCE_SEPA,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 

@@ -4,11 +4,13 @@ twin solipass.finance.json.v1, keyed by the partner; refund requests mail
 their partner; a SEPA credit transfer file (pain.001.001.03) pays pending
 requests and passes the schema (xmllint)."""
 
+import datetime
 import json
 import os
 import subprocess
+import uuid
 
-from solipass_api import new_key, wait_until
+from solipass_api import expect_error, new_key, wait_until
 
 TOPIC_FINANCE = "solipass.finance.v1"
 TOPIC_FINANCE_JSON = "solipass.finance.json.v1"
@@ -86,3 +88,31 @@ def test_payment_and_its_cancellation_reach_finance(world, backoffice):
     assert payloads[0]["payment_accepted"]["amount_cents"] == 1234
     assert payloads[1]["type"] == "operation_cancelled"
     assert payloads[1]["operation_cancelled"]["operation_id"] == operation_id
+
+
+# ---------------------------------------------------------------- SEPA file: refusals
+
+SEPA = "/api/v1/finance/sepa"
+
+
+def sepa(api, request_ids, execution_date=None, world=None):
+    date = execution_date or (world.paris_today() + datetime.timedelta(days=1)).isoformat()
+    return api.post(SEPA, {"request_ids": request_ids, "execution_date": date})
+
+
+def test_sepa_file_refusals(world, backoffice):
+    expect_error(sepa(backoffice, [], world=world), 422, "no_requests", "request_ids")
+    too_many = [str(uuid.uuid4()) for _ in range(301)]
+    expect_error(sepa(backoffice, too_many, world=world), 422, "too_many_requests", "request_ids")
+    unknown = str(uuid.uuid4())
+    answer = sepa(backoffice, [unknown], world=world)
+    expect_error(answer, 404, "refund_request_not_found", "request_ids")
+    assert unknown in answer.json()["message"]
+    expect_error(sepa(backoffice, ["not-an-id"], world=world), 400, "invalid_value", "request_ids")
+    expect_error(sepa(backoffice, [unknown, unknown], world=world), 400, "invalid_value",
+                 "request_ids")
+    yesterday = (world.paris_today() - datetime.timedelta(days=1)).isoformat()
+    expect_error(sepa(backoffice, [unknown], yesterday), 422, "invalid_date", "execution_date")
+    partner = world.create_partner(backoffice)
+    admin = world.login(partner["admin_email"], partner["admin_password"])
+    expect_error(sepa(admin, [unknown], world=world), 403, "forbidden")

@@ -244,9 +244,9 @@ static void limits(void **state) {
     assert_non_null(xml);
     char text[64];
     element(xml, "NbOfTxs", 0, text, sizeof text);
-    assert_string_equal(text, "500");
+    assert_string_equal(text, "300");
     element(xml, "CtrlSum", 0, text, sizeof text);
-    assert_string_equal(text, "499999995.00");   /* 500 x 999999.99 */
+    assert_string_equal(text, "299999997.00");   /* 300 x 999999.99 */
     assert_int_equal(validate_with_xmllint(xml, len), 0);
     free(xml);
     f.transfer_count = n + 1;
