@@ -22,9 +22,11 @@ static const sp_gw_field sepa_fields[] = {
 };
 static const sp_gw_schema sepa_schema = {sepa_fields, sizeof sepa_fields / sizeof sepa_fields[0]};
 
-/* The requests with their partner's name and bank details, in one query. */
+/* The requests with their partner's bank details, in one query; the
+ * creditor is the account's holder, else the partner's name. */
 static const char sepa_requests_sql[] =
-    "SELECT r.request_id, r.status, r.total_cents, r.kind, r.period, p.name, p.iban, p.bic"
+    "SELECT r.request_id, r.status, r.total_cents, r.kind, r.period,"
+    " coalesce(nullif(p.bank_holder, ''), p.name), p.iban, p.bic"
     " FROM refund_requests r JOIN partners p ON p.partner_id = r.partner_id"
     " WHERE r.request_id = ANY($1::uuid[])";
 

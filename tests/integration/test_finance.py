@@ -116,3 +116,123 @@ def test_sepa_file_refusals(world, backoffice):
     partner = world.create_partner(backoffice)
     admin = world.login(partner["admin_email"], partner["admin_password"])
     expect_error(sepa(admin, [unknown], world=world), 403, "forbidden")
+
+
+# ---------------------------------------------------------------- refund requests end to end
+
+REFUNDS = "/api/v1/partner/refund-requests"
+XSD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pain.001.001.03.subset.xsd")
+BANK = {"legal_name": "Association Judo Élan", "public_name": "Judo Élan",
+        "description": "", "website": "", "social_links": [], "hq_address": "1 rue du Stade",
+        "activity_address": "", "contact_phone": "+33 1 23 45 67 89",
+        "contact_email": "judo@example.org", "iban": "FR76 3000 6000 0112 3456 7890 189",
+        "bic": "bnpafrpp", "bank_holder": "Judo Élan & Co"}
+
+
+def partner_with_payments(world, backoffice, amounts, bank=True):
+    partner = world.create_partner(backoffice)
+    admin = world.login(partner["admin_email"], partner["admin_password"])
+    if bank:
+        answer = admin.request("PUT", "/api/v1/partner/structure", body=BANK)
+        assert answer.status_code == 200, answer.text
+    beneficiary = world.create_beneficiary(backoffice, credits={"general": 100000})
+    api = world.login(beneficiary["email"], beneficiary["password"])
+    operation_ids = []
+    for cents in amounts:
+        paid = world.pay(api, partner["partner_code"], cents)
+        assert paid.status_code == 201, paid.text
+        operation_ids.append(paid.json()["operation_id"])
+    return partner, admin, operation_ids
+
+
+def request_refund(admin, operation_ids):
+    answer = admin.post(REFUNDS, {"operation_ids": operation_ids}, key=new_key())
+    assert answer.status_code == 201, answer.text
+    request = answer.json()
+    assert request["status"] == "pending", request
+    return request
+
+
+def mail_of(world, partner, kind):
+    mails = wait_until(lambda: [m for m in world.mails(partner["admin_email"]) if m["kind"] == kind]
+                       or None, "a %s e-mail to %s" % (kind, partner["admin_email"]), timeout_s=60)
+    assert len(mails) == 1, mails
+    return mails[0]
+
+
+def xmllint(xml_bytes, tmp_path):
+    path = tmp_path / "transfer.xml"
+    path.write_bytes(xml_bytes)
+    return subprocess.run(["xmllint", "--noout", "--schema", XSD, str(path)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+
+
+def test_refund_requests_reach_finance_mail_partners_and_are_paid_by_sepa(world, backoffice,
+                                                                           tmp_path):
+    judo, judo_admin, judo_ops = partner_with_payments(world, backoffice, [1000, 2345])
+    club, club_admin, club_ops = partner_with_payments(world, backoffice, [505])
+    bare, bare_admin, bare_ops = partner_with_payments(world, backoffice, [700], bank=False)
+    judo_request = request_refund(judo_admin, judo_ops)
+    club_request = request_refund(club_admin, club_ops)
+    bare_request = request_refund(bare_admin, bare_ops)
+    assert judo_request["total_cents"] == 3345 and bare_request["bank_account_missing"] is True
+
+    # finance.v1 and its JSON twin: the pending request with its opening's facts.
+    pending = wait_for_finance(world, judo["partner_id"],
+                               lambda e: e["type"] == "refund_request_pending",
+                               "the pending request on the finance JSON topic")[0]
+    assert pending["amount_cents"] == 3345 and pending["amount_eur"] == "33.45"
+    assert pending["refund_request_pending"] == {
+        "request_id": judo_request["request_id"], "kind": "manual", "period": "",
+        "total_cents": 3345, "operation_count": 2, "bank_account_missing": False}
+    decoded = [m["payload"] for m in finance_protobuf(world, judo["partner_id"])
+               if m["payload"]["type"] == "refund_request_pending"]
+    assert len(decoded) == 1 and decoded[0]["event_id"] == pending["event_id"]
+    assert decoded[0]["refund_request_pending"]["total_cents"] == 3345
+    bare_pending = wait_for_finance(world, bare["partner_id"],
+                                    lambda e: e["type"] == "refund_request_pending",
+                                    "the request without bank details")[0]
+    assert bare_pending["refund_request_pending"]["bank_account_missing"] is True
+
+    # The partners' administrators are mailed.
+    mail = mail_of(world, judo, "refund_requested")
+    assert "33,45 €" in mail["subject"]
+    assert judo_request["request_id"] in mail["text"] and "Opérations :  2" in mail["text"]
+    assert "coordonnées bancaires" not in mail["text"]
+    assert "coordonnées bancaires" in mail_of(world, bare, "refund_requested")["text"]
+
+    # The SEPA file of the two payable requests; the one without IBAN is refused by name.
+    refused = sepa(backoffice, [judo_request["request_id"], bare_request["request_id"]],
+                   world=world)
+    expect_error(refused, 409, "bank_account_missing", "request_ids")
+    assert bare_request["request_id"] in refused.json()["message"]
+    answer = sepa(backoffice, [judo_request["request_id"], club_request["request_id"]],
+                  world=world)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"].startswith("application/xml")
+    assert answer.headers["Content-Disposition"].startswith("attachment; filename=\"sepa-")
+    xml = answer.text
+    assert xml.count("<NbOfTxs>2</NbOfTxs>") == 2
+    assert xml.count("<CtrlSum>38.50</CtrlSum>") == 2          # 33.45 + 5.05
+    assert '<InstdAmt Ccy="EUR">33.45</InstdAmt>' in xml
+    assert "<Nm>Judo Elan + Co</Nm>" in xml
+    assert "<EndToEndId>%s</EndToEndId>" % judo_request["request_id"].replace("-", "") in xml
+    checked = xmllint(answer.content, tmp_path)
+    assert checked.returncode == 0, checked.stderr
+
+    # Marked paid: the paid event on finance.v1 and the e-mail.
+    paid_on = world.paris_today().isoformat()
+    marked = backoffice.post("/api/v1/finance/refund-requests/%s/paid" % judo_request["request_id"],
+                             {"transfer_reference": "VIR-2026-0042", "paid_on": paid_on},
+                             key=new_key())
+    assert marked.status_code == 200, marked.text
+    paid = wait_for_finance(world, judo["partner_id"], lambda e: e["type"] == "refund_request_paid",
+                            "the paid request on the finance JSON topic")[0]
+    assert paid["refund_request_paid"] == {"request_id": judo_request["request_id"],
+                                           "transfer_reference": "VIR-2026-0042",
+                                           "paid_on": paid_on, "total_cents": 3345}
+    mail = mail_of(world, judo, "refund_paid")
+    assert "VIR-2026-0042" in mail["text"] and "33,45 €" in mail["text"]
+    assert world.paris_today().strftime("%d/%m/%Y") in mail["text"]
+    again = sepa(backoffice, [judo_request["request_id"]], world=world)
+    expect_error(again, 409, "refund_request_not_pending", "request_ids")
