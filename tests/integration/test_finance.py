@@ -90,6 +90,33 @@ def test_payment_and_its_cancellation_reach_finance(world, backoffice):
     assert payloads[1]["operation_cancelled"]["operation_id"] == operation_id
 
 
+def test_a_killed_finance_service_loses_nothing(world, backoffice):
+    """Payments made while the service is down (killed, offsets not committed
+    for what it was doing) reach the finance topics once it is back; a
+    reader deduping by event_id sees each once."""
+    partner = world.create_partner(backoffice)
+    beneficiary = world.create_beneficiary(backoffice, credits={"general": 5000})
+    api = world.login(beneficiary["email"], beneficiary["password"])
+    before = world.pay(api, partner["partner_code"], 101)
+    assert before.status_code == 201, before.text
+    wait_for_finance(world, partner["partner_id"], lambda e: e["type"] == "payment_accepted",
+                     "the first payment")
+    world.stack.kill("finance")
+    operation_ids = {before.json()["operation_id"]}
+    for cents in (202, 303):
+        paid = world.pay(api, partner["partner_code"], cents)
+        assert paid.status_code == 201, paid.text
+        operation_ids.add(paid.json()["operation_id"])
+    world.stack.start_service("finance")
+    events = wait_until(lambda: (lambda found: found if len(found) >= 3 else None)(
+                            finance_json(world, partner["partner_id"])),
+                        "the three payments after the restart", timeout_s=90)
+    by_id = {e["event_id"]: e for e in events}
+    assert len(by_id) == 3
+    assert {e["payment_accepted"]["operation_id"] for e in by_id.values()} == operation_ids
+    assert sorted(e["amount_cents"] for e in by_id.values()) == [101, 202, 303]
+
+
 # ---------------------------------------------------------------- SEPA file: refusals
 
 SEPA = "/api/v1/finance/sepa"
