@@ -69,12 +69,12 @@ static const char opening_requests_sql[] =
     " WHERE r.status = 'opening' GROUP BY r.request_id, r.part_count, r.created_at"
     " ORDER BY r.created_at LIMIT $1::integer";
 
-/* $1: 'cancelled' (release) or 'paid' (settle). */
+/* $1: 'cancelled' (release) or 'paid' (settle): the partial index
+ * refund_request_parts_to_finish holds exactly these rows. */
 static const char reserved_parts_sql[] =
     "SELECT p.request_id, p.pass_id FROM refund_request_parts p"
-    " JOIN refund_requests r ON r.request_id = p.request_id"
-    " WHERE p.status = 'reserved' AND r.status = $1::text"
-    " ORDER BY r.created_at, p.request_id, p.pass_id LIMIT $2::integer";
+    " WHERE p.status = 'reserved' AND p.request_status = $1::text"
+    " ORDER BY p.request_status, p.request_id, p.pass_id LIMIT $2::integer";
 
 #define BEFORE_RUN " o.occurred_at < timestamptz 'epoch' + $1::bigint * interval '1 millisecond'"
 /* Partners with accepted payments before the run instant ($1 ms) and no
