@@ -104,6 +104,7 @@ static const route_entry route_table[] = {
      "finance_refund_get"},
     {SP_GW_ROUTE_FINANCE_REFUND_PAID, "POST", "/api/v1/finance/refund-requests/{id}/paid",
      "finance_refund_paid"},
+    {SP_GW_ROUTE_FINANCE_SEPA, "POST", "/api/v1/finance/sepa", "finance_sepa"},
     {SP_GW_ROUTE_HEALTHZ, "GET", "/healthz", "healthz"},
     {SP_GW_ROUTE_METRICS, "GET", "/metrics", "metrics"},
 };

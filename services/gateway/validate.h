@@ -101,6 +101,7 @@ typedef enum {
     SP_GW_ROUTE_FINANCE_REFUNDS_LIST,
     SP_GW_ROUTE_FINANCE_REFUND_GET,
     SP_GW_ROUTE_FINANCE_REFUND_PAID,
+    SP_GW_ROUTE_FINANCE_SEPA,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 

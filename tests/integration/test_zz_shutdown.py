@@ -58,8 +58,8 @@ def test_read_models_agree_with_the_ledger_accounts(world):
     assert mismatched == "0"
 
 
-@pytest.mark.parametrize("name", ["gateway", "notifications", "transactions", "accounts",
-                                  "projection", "devbroker"])
+@pytest.mark.parametrize("name", ["gateway", "refunds", "notifications", "finance", "transactions",
+                                  "accounts", "projection", "devbroker"])
 def test_service_stops_cleanly(world, name):
     stack = world.stack
     if not stack.is_running(name):
