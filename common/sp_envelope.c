@@ -171,13 +171,15 @@ static void count_outcome(sp_kafka_producer *producer, const ProtobufCMessage *p
     if (metrics == NULL || payload == NULL || payload->descriptor != &solipass__reply__descriptor)
         return;
     const Solipass__Reply *reply = (const Solipass__Reply *)payload;
+    bool has_code = reply->code != NULL && reply->code[0] != '\0';
+    const char *code[] = {reply->ok ? "ok" : has_code ? reply->code : "unknown"};
     static const char *const label_names[] = {"code"};
-    const char *code[] = {reply->ok ? "ok" : reply->code != NULL && reply->code[0] != '\0' ? reply->code : "unknown"};
-    sp_metric_add(sp_metrics_counter(metrics, "solipass_command_outcomes_total",
-                                     "Commands answered, by outcome code (\"ok\" or the error code); "
-                                     "a replayed outcome counts again.",
-                                     label_names, 1),
-                  code, 1);
+    sp_metric *outcomes = sp_metrics_counter(
+        metrics, "solipass_command_outcomes_total",
+        "Commands answered, by outcome code (\"ok\" or the error code); a replayed outcome "
+        "counts again.",
+        label_names, 1);
+    sp_metric_add(outcomes, code, 1);
 }
 
 int sp_envelope_produce(sp_kafka_producer *producer, const char *topic, int32_t partition,

@@ -357,21 +357,26 @@ static void release_held(sp_kafka_consumer *consumer) {
     consumer->held_count = 0;
 }
 
-/* Sets the lag gauge of every assigned partition whose position and high
- * watermark are known (a partition not read from yet has no position). */
+/* Sets the lag gauge of every assigned partition whose high watermark is
+ * known. Until a message of a partition was returned its position is
+ * unknown: the offset it was assigned from stands for it. */
 static void update_lag(sp_kafka_consumer *consumer) {
     int64_t now_ms = monotonic_ms();
-    if (consumer->ctx.counts.lag == NULL || now_ms - consumer->lag_updated_ms < SP_KAFKA_LAG_UPDATE_MS)
+    if (consumer->ctx.counts.lag == NULL ||
+        now_ms - consumer->lag_updated_ms < SP_KAFKA_LAG_UPDATE_MS)
         return;
     consumer->lag_updated_ms = now_ms;
-    rd_kafka_topic_partition_list_t *list = NULL;
-    if (rd_kafka_assignment(consumer->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR || list == NULL)
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(consumer->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        assigned == NULL)
         return;
-    if (rd_kafka_position(consumer->rk, list) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        for (int i = 0; i < list->cnt; i++) {
-            const rd_kafka_topic_partition_t *tp = &list->elems[i];
+    rd_kafka_topic_partition_list_t *positions = rd_kafka_topic_partition_list_copy(assigned);
+    if (rd_kafka_position(consumer->rk, positions) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < positions->cnt; i++) {
+            const rd_kafka_topic_partition_t *tp = &positions->elems[i];
+            int64_t position = tp->offset >= 0 ? tp->offset : assigned->elems[i].offset;
             int64_t low = -1, high = -1;
-            if (tp->offset < 0 ||
+            if (position < 0 ||
                 rd_kafka_get_watermark_offsets(consumer->rk, tp->topic, tp->partition, &low,
                                                &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
                 high < 0)
@@ -379,10 +384,12 @@ static void update_lag(sp_kafka_consumer *consumer) {
             char partition[16];
             snprintf(partition, sizeof partition, "%" PRId32, tp->partition);
             const char *labels[] = {tp->topic, partition};
-            sp_metric_set(consumer->ctx.counts.lag, labels, high > tp->offset ? high - tp->offset : 0);
+            sp_metric_set(consumer->ctx.counts.lag, labels,
+                          high > position ? high - position : 0);
         }
     }
-    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_topic_partition_list_destroy(positions);
+    rd_kafka_topic_partition_list_destroy(assigned);
 }
 
 /* Copies librdkafka's list into an array of sp_kafka_tp (borrowing the topic
@@ -442,6 +449,7 @@ static void on_assign(sp_kafka_consumer *consumer, rd_kafka_topic_partition_list
                                      &consumer->assign_err) != 0) {
         consumer->assign_failed = true;
     }
+    consumer->lag_updated_ms = 0;   /* the new partitions' gauges at the next poll */
     char count[16];
     snprintf(count, sizeof count, "%d", list->cnt);
     sp_log_info(consumer->ctx.log, "kafka partitions assigned", "count", count, "ok",
@@ -469,6 +477,17 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                 "error", rd_kafka_err2str(e), NULL);
 }
 
+/* A partition another member now reads has no lag here: its gauge would
+ * otherwise freeze at its last value beside the new owner's. */
+static void clear_lag(sp_kafka_consumer *consumer, const rd_kafka_topic_partition_list_t *list) {
+    for (int i = 0; consumer->ctx.counts.lag != NULL && i < list->cnt; i++) {
+        char partition[16];
+        snprintf(partition, sizeof partition, "%" PRId32, list->elems[i].partition);
+        const char *labels[] = {list->elems[i].topic, partition};
+        sp_metric_set(consumer->ctx.counts.lag, labels, 0);
+    }
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *list, void *opaque) {
     sp_kafka_consumer *consumer = opaque;
@@ -478,6 +497,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         return;
     }
     if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        clear_lag(consumer, list);
         sp_kafka_tp *tps = tps_of(list);
         if (consumer->on_revoked != NULL && tps != NULL)
             consumer->on_revoked(consumer->cb_ctx, tps, (size_t)list->cnt);

@@ -24,7 +24,8 @@ struct sp_metrics_http {
 static int check_address(const char *address, sp_error *err) {
     size_t len = strlen(address);
     bool ok = len >= 2 && len <= SP_METRICS_ADDRESS_LEN_MAX;
-    for (size_t i = 0; ok && i < len; i++) ok = strchr("0123456789abcdefABCDEF.:", address[i]) != NULL;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = strchr("0123456789abcdefABCDEF.:", address[i]) != NULL;
     if (ok) return 0;
     return sp_error_set(err, 500, "invalid_config", "SP_METRICS_ADDRESS",
                         "SP_METRICS_ADDRESS must be an IP address, got '%s'", address);

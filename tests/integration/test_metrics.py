@@ -8,7 +8,7 @@ import re
 
 import requests
 
-from solipass_api import TOPIC_LEDGER_COMMANDS, wait_until
+from solipass_api import LEDGER_PARTITIONS, TOPIC_LEDGER_COMMANDS, wait_until
 
 SERVICES = ("projection", "accounts", "transactions", "notifications")
 LEDGER_EVENTS = "solipass.ledger.events.v1"
@@ -146,21 +146,33 @@ def test_a_payment_moves_every_service_s_counters(world, backoffice, partners):
 
 
 def test_lag_is_reported_per_partition_and_drains(world):
-    def drained():
-        now = {name: scrape(world.stack, name) for name in ("transactions", "projection")}
-        lags = [v for (name, labels), v in now["projection"].items()
-                if name == "solipass_consumer_lag_messages" and ("topic", LEDGER_EVENTS) in labels]
-        tx_lags = [v for (name, labels), v in now["transactions"].items()
-                   if name == "solipass_consumer_lag_messages"
-                   and ("topic", TOPIC_LEDGER_COMMANDS) in labels]
-        return lags and tx_lags and max(lags) == 0 and max(tx_lags) == 0
+    """Every partition a service reads has its gauge, traffic or not, and
+    the ledger's drain back to 0 once the payments are handled."""
+    reads = (("projection", LEDGER_EVENTS), ("projection", ACCOUNTS_EVENTS),
+             ("transactions", TOPIC_LEDGER_COMMANDS), ("notifications", LEDGER_EVENTS),
+             ("accounts", ACCOUNTS_COMMANDS))
 
-    wait_until(drained, "the ledger lag of transactions and projection back to 0", timeout_s=30)
-    projection = scrape(world.stack, "projection")
-    partitions = {dict(labels)["partition"] for (name, labels) in projection
-                  if name == "solipass_consumer_lag_messages"
-                  and ("topic", LEDGER_EVENTS) in labels}
-    assert partitions and partitions <= {str(p) for p in range(8)}, partitions
+    def lags():
+        found = {}
+        for service in {service for service, _ in reads}:
+            for (name, labels), v in scrape(world.stack, service).items():
+                if name == "solipass_consumer_lag_messages":
+                    found[(service, dict(labels)["topic"], dict(labels)["partition"])] = v
+        return found
+
+    def drained():
+        found = lags()
+        for service, topic in reads:
+            expected = LEDGER_PARTITIONS if "ledger" in topic else 1
+            for partition in range(expected):
+                if found.get((service, topic, str(partition))) != 0:
+                    return False
+        return True
+
+    try:
+        wait_until(drained, "every partition's lag gauge, at 0", timeout_s=30)
+    except AssertionError:
+        raise AssertionError("lag gauges: %s" % sorted(lags().items()))
 
 
 def test_a_poison_command_counts_as_a_dead_letter(world):

@@ -65,7 +65,8 @@ static void test_counter_by_label(void **state) {
 static void test_unlabelled_counter_and_gauge(void **state) {
     (void)state;
     sp_metrics *m = sp_metrics_new();
-    sp_metric *dead = sp_metrics_counter(m, "solipass_dead_letters_total", "Dead letters.", NULL, 0);
+    sp_metric *dead =
+        sp_metrics_counter(m, "solipass_dead_letters_total", "Dead letters.", NULL, 0);
     sp_metric *lag = sp_metrics_gauge(m, "solipass_consumer_lag_messages", "Lag.",
                                       (const char *const[]){"topic", "partition"}, 2);
     sp_metric_add(dead, NULL, 1);
