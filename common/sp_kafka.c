@@ -188,7 +188,8 @@ static void warm_metadata(rd_kafka_t *rk, sp_log *log, const char *const *topics
 
 static const char *const sp_kafka_topics[] = {
     SP_TOPIC_ACCOUNTS_COMMANDS, SP_TOPIC_ACCOUNTS_EVENTS, SP_TOPIC_LEDGER_COMMANDS,
-    SP_TOPIC_LEDGER_EVENTS,     SP_TOPIC_REPLIES,         SP_TOPIC_DEADLETTER};
+    SP_TOPIC_LEDGER_EVENTS,     SP_TOPIC_REPLIES,         SP_TOPIC_DEADLETTER,
+    SP_TOPIC_FINANCE,           SP_TOPIC_FINANCE_JSON};
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;

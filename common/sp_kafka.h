@@ -38,11 +38,15 @@
 #define SP_TOPIC_LEDGER_EVENTS "solipass.ledger.events.v1"
 #define SP_TOPIC_REPLIES "solipass.replies.v1"
 #define SP_TOPIC_DEADLETTER "solipass.deadletter.v1"
+/* For finance staff (D4): written by the finance service, keyed by partner id. */
+#define SP_TOPIC_FINANCE "solipass.finance.v1"
+#define SP_TOPIC_FINANCE_JSON "solipass.finance.json.v1"
 
 #define SP_LEDGER_PARTITION_COUNT 8
 #define SP_ACCOUNTS_PARTITION_COUNT 1
 #define SP_REPLIES_PARTITION_COUNT 1
 #define SP_DEADLETTER_PARTITION_COUNT 1
+#define SP_FINANCE_PARTITION_COUNT 4
 
 #define SP_KAFKA_BATCH_MAX 512
 

@@ -6,7 +6,7 @@ A Stack owns one folder (var/ under the repository by default) and everything
 it starts: a PostgreSQL 15 cluster created there, the devbroker (an in-memory
 Kafka-protocol broker), an SMTP sink (smtp_sink.py: every e-mail becomes a file
 in <folder>/mail/), and the services projection, accounts, transactions,
-gateway and notifications, each in its own process group, each logging to
+gateway, notifications, refunds and finance, each in its own process group, each logging to
 <folder>/logs/<name>.log. It stops what it started and nothing else.
 
 Because the devbroker keeps the log in memory, every start() is a fresh
@@ -47,13 +47,16 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_DATABASE = "solipass"
 PG_USER = "postgres"
-SERVICES = ("projection", "accounts", "transactions", "gateway", "notifications")
+SERVICES = ("projection", "accounts", "transactions", "gateway", "notifications", "refunds",
+            "finance")
 BINARIES = {
     "projection": "services/projection/solipass-projection",
     "accounts": "services/accounts/solipass-accounts",
     "transactions": "services/transactions/solipass-transactions",
     "gateway": "services/gateway/solipass-gateway",
     "notifications": "services/notifications/solipass-notifications",
+    "refunds": "services/refunds/solipass-refunds",
+    "finance": "services/finance/solipass-finance",
     "devbroker": "tools/devbroker/solipass-devbroker",
 }
 # The longest a Unix socket path may be (sun_path is 108 bytes with the NUL).
@@ -64,6 +67,10 @@ STOP_TIMEOUT_S = 20.0
 PG_START_TIMEOUT_S = 60
 SMTP_SINK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smtp_sink.py")
 SMTP_FROM = "pass-solidarite@solipass.example"
+# A demonstration debtor (a valid test IBAN, not a real account).
+SEPA_DEBTOR_NAME = "Ville de Solipass - CCAS"
+SEPA_DEBTOR_IBAN = "FR7630006000011234567890189"
+SEPA_DEBTOR_BIC = "AGRIFRPPXXX"
 
 
 class StackError(Exception):
@@ -224,7 +231,7 @@ class Stack:
             if self.notifications:
                 self.start_service("smtp")
             self.start_service("projection")
-            self.start_services(["accounts", "transactions", "gateway"]
+            self.start_services(["accounts", "transactions", "gateway", "refunds", "finance"]
                                 + (["notifications"] if self.notifications else []))
             if self.bootstrap_email:
                 self.wait_for_sql("SELECT count(*) FROM users WHERE email = '%s'"
@@ -239,8 +246,8 @@ class Stack:
         """Stop every started program (SIGTERM, then SIGKILL after a bound),
         services first, PostgreSQL last. Returns {name: exit status}."""
         with self._lock:
-            for name in ("gateway", "notifications", "transactions", "accounts", "projection",
-                         "smtp", "devbroker"):
+            for name in ("gateway", "refunds", "notifications", "finance", "transactions",
+                         "accounts", "projection", "smtp", "devbroker"):
                 if name in self.processes:
                     self.stop_service(name)
             self.stop_postgres()
@@ -474,7 +481,7 @@ class Stack:
             "SP_LOG_LEVEL": self.log_level,
             "SP_CLOCK_OFFSET_FILE": self.clock_offset_file,
         })
-        if name in ("projection", "gateway"):
+        if name in ("projection", "gateway", "refunds"):
             env["SP_PG_DSN"] = self.pg_dsn
         if name == "projection":
             env["SP_MIGRATIONS_DIR"] = os.path.join(self.repo, "migrations")
@@ -489,6 +496,10 @@ class Stack:
             env["SP_HTTP_ADDRESS"] = "127.0.0.1"
             env["SP_HTTP_PORT"] = str(self.gateway_port)
             env["SP_LINK_SECRET"] = self.link_secret
+            # The city's account that SEPA credit transfer files pay from.
+            env["SP_SEPA_DEBTOR_NAME"] = SEPA_DEBTOR_NAME
+            env["SP_SEPA_DEBTOR_IBAN"] = SEPA_DEBTOR_IBAN
+            env["SP_SEPA_DEBTOR_BIC"] = SEPA_DEBTOR_BIC
         if name == "notifications":
             env["SP_PG_DSN"] = self.pg_dsn
             env["SP_MIGRATIONS_DIR"] = os.path.join(self.repo, "migrations")

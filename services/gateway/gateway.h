@@ -43,6 +43,9 @@ typedef struct sp_gw_config {
     const char *contact_phones;
     int64_t sse_streams_max;              /* live operation streams open at once */
     int64_t sse_max_s;                    /* a stream ends after this; the client reconnects */
+    const char *sepa_debtor_name;         /* SP_SEPA_DEBTOR_*: the city's account; "" = none */
+    const char *sepa_debtor_iban;
+    const char *sepa_debtor_bic;
 } sp_gw_config;
 
 typedef struct sp_gw_pgpool sp_gw_pgpool;
@@ -53,6 +56,7 @@ typedef struct sp_gw_auth sp_gw_auth;
 typedef struct sp_gw_ratelimit sp_gw_ratelimit;
 typedef struct sp_gw_streams sp_gw_streams;
 typedef struct sp_gw_contact sp_gw_contact;
+typedef struct sp_sepa_debtor sp_sepa_debtor;
 
 typedef struct sp_gw_app {
     const sp_gw_config *config;
@@ -68,6 +72,7 @@ typedef struct sp_gw_app {
     sp_gw_ratelimit *voucher_by_user;     /* wrong voucher numbers typed, per partner user */
     const sp_gw_contact *contact;         /* checked SP_CONTACT_* settings */
     sp_gw_streams *streams;               /* slots of the live operation streams */
+    const sp_sepa_debtor *sepa_debtor;    /* checked SP_SEPA_DEBTOR_*; NULL: no SEPA files */
 } sp_gw_app;
 
 /* Monotonic milliseconds: every deadline inside the gateway is on this clock

@@ -95,6 +95,21 @@ static const dispatch_entry dispatch_table[] = {
      SP_GW_ROLE_PARTNER_ADMIN},
     {SP_GW_ROUTE_PARTNER_USERS_DELETE, sp_gw_route_partner_users_delete, true,
      SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_PARTNER_REFUNDS_CREATE, sp_gw_route_partner_refunds_create, true,
+     SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_PARTNER_REFUNDS_LIST, sp_gw_route_partner_refunds_list, true,
+     SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_PARTNER_REFUND_GET, sp_gw_route_partner_refund_get, true,
+     SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_PARTNER_REFUND_CANCEL, sp_gw_route_partner_refund_cancel, true,
+     SP_GW_ROLE_PARTNER_ADMIN},
+    {SP_GW_ROUTE_FINANCE_REFUNDS_LIST, sp_gw_route_finance_refunds_list, true,
+     SP_GW_ROLE_FINANCE | SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_FINANCE_REFUND_GET, sp_gw_route_finance_refund_get, true,
+     SP_GW_ROLE_FINANCE | SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_FINANCE_REFUND_PAID, sp_gw_route_finance_refund_paid, true,
+     SP_GW_ROLE_FINANCE | SP_GW_ROLE_BACKOFFICE},
+    {SP_GW_ROUTE_FINANCE_SEPA, sp_gw_route_finance_sepa, true, SP_GW_ROLES_FINANCE},
     {SP_GW_ROUTE_HEALTHZ, sp_gw_route_healthz, false, 0},
     {SP_GW_ROUTE_METRICS, sp_gw_route_metrics, false, 0},
 };
@@ -161,6 +176,26 @@ int sp_gw_answer_immutable(sp_gw_request *req, const char *content_type, const v
     mg_response_header_add(req->conn, "Content-Length", length, -1);
     mg_response_header_add(req->conn, "Cache-Control", "public, max-age=31536000, immutable", -1);
     mg_response_header_add(req->conn, "ETag", quoted, -1);
+    mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
+    mg_response_header_send(req->conn);
+    if (body_len > 0) mg_write(req->conn, body, body_len);
+    req->status = 200;
+    return 0;
+}
+
+/* A download: the browser saves it under filename instead of showing it. */
+int sp_gw_answer_attachment(sp_gw_request *req, const char *content_type, const char *filename,
+                            const void *body, size_t body_len) {
+    assert(req != NULL && req->status == 0 && content_type != NULL && filename != NULL);
+    assert(strpbrk(filename, "\"\\\r\n/") == NULL);
+    char length[24], disposition[160];
+    snprintf(length, sizeof length, "%zu", body_len);
+    snprintf(disposition, sizeof disposition, "attachment; filename=\"%.120s\"", filename);
+    mg_response_header_start(req->conn, 200);
+    mg_response_header_add(req->conn, "Content-Type", content_type, -1);
+    mg_response_header_add(req->conn, "Content-Length", length, -1);
+    mg_response_header_add(req->conn, "Content-Disposition", disposition, -1);
+    mg_response_header_add(req->conn, "Cache-Control", "no-store", -1);
     mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
     mg_response_header_send(req->conn);
     if (body_len > 0) mg_write(req->conn, body, body_len);

@@ -61,6 +61,10 @@ int sp_gw_answer_text(sp_gw_request *req, int status, const char *content_type,
 /* Dumps and answers value, then drops the reference (the value is stolen). */
 int sp_gw_answer_json(sp_gw_request *req, int status, json_t *value, bool replayed);
 int sp_gw_answer_no_content(sp_gw_request *req);
+/* 200 with a file to save (Content-Disposition: attachment) under filename,
+ * which holds no quote, backslash, slash or line break. */
+int sp_gw_answer_attachment(sp_gw_request *req, const char *content_type, const char *filename,
+                            const void *body, size_t body_len);
 /* 200 with content that never changes under its name (images by SHA-256):
  * Cache-Control public and immutable, ETag "<etag>". */
 int sp_gw_answer_immutable(sp_gw_request *req, const char *content_type, const void *body,

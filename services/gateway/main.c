@@ -17,6 +17,7 @@
 #include "pgpool.h"
 #include "projwait.h"
 #include "ratelimit.h"
+#include "sepa.h"
 #include "sp_config.h"
 #include "sp_link.h"
 #include "sp_log.h"
@@ -93,6 +94,13 @@ static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_e
         {"SP_SSE_MAX_S", SP_CONFIG_INT, "300", 5, 3600,
          "a live operation stream ends after this many seconds (the client reconnects with "
          "Last-Event-ID)", &c->sse_max_s},
+        {"SP_SEPA_DEBTOR_NAME", SP_CONFIG_STRING, "", 0, 0,
+         "the city's account holder that SEPA transfer files pay refunds from; empty (with "
+         "the two below): POST /api/v1/finance/sepa answers 503", &c->sepa_debtor_name},
+        {"SP_SEPA_DEBTOR_IBAN", SP_CONFIG_STRING, "", 0, 0, "that account's IBAN",
+         &c->sepa_debtor_iban},
+        {"SP_SEPA_DEBTOR_BIC", SP_CONFIG_STRING, "", 0, 0, "that account's bank's BIC",
+         &c->sepa_debtor_bic},
     };
     return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-gateway",
                           "The HTTP JSON API of solipass: validates requests, sends commands "
@@ -117,6 +125,16 @@ static int check_link_secret(const char *secret, sp_error *err) {
     return sp_error_set(err, 500, "invalid_config", "SP_LINK_SECRET",
                         "SP_LINK_SECRET must be %d to %d bytes", SP_LINK_SECRET_LEN_MIN,
                         SP_LINK_SECRET_LEN_MAX);
+}
+
+/* The SEPA debtor: all three settings or none. */
+static int check_sepa(const sp_gw_config *c, sp_sepa_debtor *debtor, bool *configured,
+                      sp_error *err) {
+    *configured = c->sepa_debtor_name[0] != '\0' || c->sepa_debtor_iban[0] != '\0' ||
+                  c->sepa_debtor_bic[0] != '\0';
+    if (!*configured) return 0;
+    return sp_sepa_debtor_parse(c->sepa_debtor_name, c->sepa_debtor_iban, c->sepa_debtor_bic,
+                                debtor, err);
 }
 
 /* A stream holds a worker thread for its whole life: streams must leave
@@ -203,6 +221,8 @@ int main(int argc, char **argv) {
     sp_error_clear(&err);
     sp_gw_contact contact;
     memset(&contact, 0, sizeof contact);
+    sp_sepa_debtor sepa_debtor;
+    bool sepa_configured = false;
     sp_config_result loaded = load_config(&config, argc, argv, &err);
     if (loaded == SP_CONFIG_HELP_SHOWN) {
         sp_log_destroy(&log);
@@ -217,7 +237,7 @@ int main(int argc, char **argv) {
         check_link_secret(config.link_secret, &err) != 0 ||
         sp_gw_contact_parse(config.contact_hours, config.contact_email, config.contact_phones,
                             &contact, &err) != 0 ||
-        sodium_init() < 0) {
+        check_sepa(&config, &sepa_debtor, &sepa_configured, &err) != 0 || sodium_init() < 0) {
         sp_log_error(&log, "cannot start", "error", err.message, "field", err.field, NULL);
         sp_log_destroy(&log);
         return 1;
@@ -233,7 +253,8 @@ int main(int argc, char **argv) {
      * gateway's own metrics on /metrics. */
     log.metrics = sp_metrics_new();
     sp_gw_app app = {.config = &config, .log = &log, .clock = &clock, .metrics = &metrics,
-                     .contact = &contact};
+                     .contact = &contact,
+                     .sepa_debtor = sepa_configured ? &sepa_debtor : NULL};
     mg_init_library(0);
     int rc = 1;
     sp_gw_http *http = NULL;

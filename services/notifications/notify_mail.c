@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sodium.h>
@@ -107,6 +108,8 @@ const char *sp_notify_kind_name(sp_notify_kind kind) {
     case SP_NOTIFY_PASSWORD_RESET: return "password_reset";
     case SP_NOTIFY_PAYMENT_RECEIVED: return "payment_received";
     case SP_NOTIFY_VOUCHER_REDEEMED: return "voucher_redeemed";
+    case SP_NOTIFY_REFUND_REQUESTED: return "refund_requested";
+    case SP_NOTIFY_REFUND_PAID: return "refund_paid";
     }
     return "";
 }
@@ -114,7 +117,8 @@ const char *sp_notify_kind_name(sp_notify_kind kind) {
 sp_notify_kind sp_notify_kind_parse(const char *name) {
     static const sp_notify_kind kinds[] = {SP_NOTIFY_ACTIVATION, SP_NOTIFY_PASSWORD_RESET,
                                            SP_NOTIFY_PAYMENT_RECEIVED,
-                                           SP_NOTIFY_VOUCHER_REDEEMED};
+                                           SP_NOTIFY_VOUCHER_REDEEMED, SP_NOTIFY_REFUND_REQUESTED,
+                                           SP_NOTIFY_REFUND_PAID};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (name != NULL && strcmp(name, sp_notify_kind_name(kinds[i])) == 0) return kinds[i];
     }
@@ -180,6 +184,14 @@ static const char *subject_of(const sp_notify_mail *m, char *buf, size_t size) {
         snprintf(buf, size, "Paiement reçu : %s (%s)", amount, m->partner_name);
         return buf;
     case SP_NOTIFY_VOUCHER_REDEEMED: return "Votre bon d'échange a été utilisé";
+    case SP_NOTIFY_REFUND_REQUESTED:
+        sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+        snprintf(buf, size, "Demande de remboursement enregistrée : %s", amount);
+        return buf;
+    case SP_NOTIFY_REFUND_PAID:
+        sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+        snprintf(buf, size, "Remboursement payé : %s", amount);
+        return buf;
     }
     return SERVICE_NAME;
 }
@@ -299,23 +311,135 @@ static void html_voucher(const sp_notify_mail *m, writer *w) {
            "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n");
 }
 
-static bool digits(const char *text, size_t len) {
-    if (text == NULL || strlen(text) != len) return false;
+static const char *const month_names[12] = {
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre"};
+
+void sp_notify_period_text(const char *period, char out[SP_NOTIFY_PERIOD_TEXT_MAX]) {
+    out[0] = '\0';
+    if (period == NULL || strlen(period) != 7 || period[4] != '-') return;
+    for (size_t i = 0; i < 7; i++)
+        if (i != 4 && (period[i] < '0' || period[i] > '9')) return;
+    int year = atoi(period);
+    int month = (period[5] - '0') * 10 + (period[6] - '0');
+    if (month < 1 || month > 12) return;
+    snprintf(out, SP_NOTIFY_PERIOD_TEXT_MAX, "%s %04d", month_names[month - 1], year % 10000);
+}
+
+/* "30/11/2026" from "2026-11-30" (checked by mail_valid). */
+static void french_date(const char *iso, char out[11]) {
+    snprintf(out, 11, "%.2s/%.2s/%.4s", iso + 8, iso + 5, iso);
+}
+
+static const char bank_details_text[] =
+    "Attention : votre structure n'a pas encore de coordonnées bancaires complètes (IBAN et "
+    "BIC). Renseignez-les dans l'onglet Structure de votre espace partenaire : la ville ne "
+    "peut pas vous payer sans elles.";
+
+static void text_refund_requested(const sp_notify_mail *m, writer *w) {
+    char amount[SP_MONEY_FORMAT_MAX], period[SP_NOTIFY_PERIOD_TEXT_MAX];
+    sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+    sp_notify_period_text(m->period, period);
+    putf(w, "Bonjour,\r\n\r\nUne demande de remboursement a été enregistrée pour %s.\r\n\r\n"
+            "  Demande :     %s\r\n  Montant :     %s\r\n  Opérations :  %" PRId64 "\r\n",
+         m->partner_name, m->request_id, amount, m->operation_count);
+    if (period[0] != '\0')
+        putf(w, "  Période :     %s (remboursement automatique)\r\n", period);
+    put(w, "\r\nLa ville vous versera ce montant par virement sur le compte bancaire de votre "
+           "structure.\r\n");
+    if (m->bank_details_missing) putf(w, "\r\n%s\r\n", bank_details_text);
+    put(w, "\r\n-- \r\n" SERVICE_NAME "\r\n");
+}
+
+static void html_refund_requested(const sp_notify_mail *m, writer *w) {
+    char amount[SP_MONEY_FORMAT_MAX], period[SP_NOTIFY_PERIOD_TEXT_MAX];
+    sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+    sp_notify_period_text(m->period, period);
+    put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+           "<p>Bonjour,</p>\r\n<p>Une demande de remboursement a été enregistrée pour ");
+    put_html(w, m->partner_name);
+    putf(w, ".</p>\r\n<table>\r\n"
+            "<tr><th align=\"left\">Demande</th><td>%s</td></tr>\r\n"
+            "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+            "<tr><th align=\"left\">Opérations</th><td>%" PRId64 "</td></tr>\r\n",
+         m->request_id, amount, m->operation_count);
+    if (period[0] != '\0')
+        putf(w, "<tr><th align=\"left\">Période</th><td>%s (remboursement automatique)</td></tr>"
+                "\r\n", period);
+    put(w, "</table>\r\n<p>La ville vous versera ce montant par virement sur le compte bancaire "
+           "de votre structure.</p>\r\n");
+    if (m->bank_details_missing) putf(w, "<p><strong>%s</strong></p>\r\n", bank_details_text);
+    put(w, "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n");
+}
+
+static void text_refund_paid(const sp_notify_mail *m, writer *w) {
+    char amount[SP_MONEY_FORMAT_MAX], paid_on[11];
+    sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+    french_date(m->paid_on, paid_on);
+    putf(w, "Bonjour,\r\n\r\nLa demande de remboursement %s de %s a été payée par virement."
+            "\r\n\r\n  Montant :                %s\r\n  Référence du virement :  %s\r\n"
+            "  Date du virement :       %s\r\n\r\n"
+            "Le montant arrive sur votre compte dans les délais de votre banque.\r\n"
+            "\r\n-- \r\n" SERVICE_NAME "\r\n",
+         m->request_id, m->partner_name, amount, m->transfer_reference, paid_on);
+}
+
+static void html_refund_paid(const sp_notify_mail *m, writer *w) {
+    char amount[SP_MONEY_FORMAT_MAX], paid_on[11];
+    sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+    french_date(m->paid_on, paid_on);
+    putf(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+            "<p>Bonjour,</p>\r\n<p>La demande de remboursement %s de ", m->request_id);
+    put_html(w, m->partner_name);
+    put(w, " a été payée par virement.</p>\r\n<table>\r\n");
+    putf(w, "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+            "<tr><th align=\"left\">Référence du virement</th><td>", amount);
+    put_html(w, m->transfer_reference);
+    putf(w, "</td></tr>\r\n<tr><th align=\"left\">Date du virement</th><td>%s</td></tr>\r\n"
+            "</table>\r\n<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n", paid_on);
+}
+
+static bool digits_prefix(const char *text, size_t len) {
     for (size_t i = 0; i < len; i++)
         if (text[i] < '0' || text[i] > '9') return false;
     return true;
 }
 
+static bool digits(const char *text, size_t len) {
+    return text != NULL && strlen(text) == len && digits_prefix(text, len);
+}
+
 /* ------------------------------------------------------------------ message */
+
+/* "YYYY-MM-DD" by its shape: what french_date() rearranges. */
+static bool iso_date_shaped(const char *text) {
+    return text != NULL && strlen(text) == 10 && digits_prefix(text, 4) && text[4] == '-' &&
+           digits_prefix(text + 5, 2) && text[7] == '-' && digits_prefix(text + 8, 2);
+}
+
+static bool refund_valid(const sp_notify_mail *m) {
+    return m->partner_name != NULL && m->request_id != NULL && plain_ascii(m->request_id) &&
+           m->request_id[0] != '\0' && m->amount_cents >= 0;
+}
 
 static bool mail_valid(const sp_notify_mail *m) {
     if (!sp_notify_address_valid(m->from_address) || !sp_notify_address_valid(m->to_address))
         return false;
+    if (m->cc_count > SP_NOTIFY_CC_MAX || (m->cc_count > 0 && m->cc_addresses == NULL))
+        return false;
+    for (size_t i = 0; i < m->cc_count; i++)
+        if (!sp_notify_address_valid(m->cc_addresses[i])) return false;
     if (m->kind == SP_NOTIFY_PAYMENT_RECEIVED)
         return m->partner_name != NULL && m->pass_ref != NULL && m->operation_id != NULL &&
                strlen(m->pass_ref) == SP_NOTIFY_PASS_REF_LEN && plain_ascii(m->operation_id);
     if (m->kind == SP_NOTIFY_VOUCHER_REDEEMED)
         return m->partner_name != NULL && digits(m->voucher_ref, SP_NOTIFY_VOUCHER_REF_LEN);
+    if (m->kind == SP_NOTIFY_REFUND_REQUESTED)
+        return refund_valid(m) && m->operation_count >= 0;
+    if (m->kind == SP_NOTIFY_REFUND_PAID)
+        return refund_valid(m) && iso_date_shaped(m->paid_on) && m->transfer_reference != NULL &&
+               m->transfer_reference[0] != '\0' && plain_ascii(m->transfer_reference) &&
+               strlen(m->transfer_reference) <= SP_NOTIFY_TRANSFER_REFERENCE_MAX;
     return m->link != NULL && plain_ascii(m->link) && strlen(m->link) <= SP_NOTIFY_LINK_MAX;
 }
 
@@ -325,7 +449,11 @@ static void put_headers(const sp_notify_mail *m, writer *w) {
     put(w, "From: ");
     put_header_text(w, m->from_name != NULL && m->from_name[0] != '\0' ? m->from_name
                                                                       : SERVICE_NAME);
-    putf(w, " <%s>\r\nTo: <%s>\r\nSubject: ", m->from_address, m->to_address);
+    putf(w, " <%s>\r\nTo: <%s>\r\n", m->from_address, m->to_address);
+    for (size_t i = 0; i < m->cc_count; i++)
+        putf(w, "%s<%s>%s", i == 0 ? "Cc: " : " ", m->cc_addresses[i],
+             i + 1 < m->cc_count ? ",\r\n" : "\r\n");
+    put(w, "Subject: ");
     put_header_text(w, subject_of(m, subject_buf, sizeof subject_buf));
     bool voucher = m->kind == SP_NOTIFY_VOUCHER_REDEEMED;
     putf(w, "\r\nDate: %s\r\nMessage-ID: <%s%s@solipass>\r\nMIME-Version: 1.0\r\n"
@@ -359,6 +487,12 @@ int sp_notify_render(const sp_notify_mail *m, char *out, size_t out_size, size_t
     } else if (m->kind == SP_NOTIFY_VOUCHER_REDEEMED) {
         text_voucher(m, &text);
         html_voucher(m, &html);
+    } else if (m->kind == SP_NOTIFY_REFUND_REQUESTED) {
+        text_refund_requested(m, &text);
+        html_refund_requested(m, &html);
+    } else if (m->kind == SP_NOTIFY_REFUND_PAID) {
+        text_refund_paid(m, &text);
+        html_refund_paid(m, &html);
     } else {
         text_link(m, &text);
         html_link(m, &html);

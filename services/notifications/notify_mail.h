@@ -23,16 +23,20 @@
 #define SP_NOTIFY_PARIS_TIME_MAX 40                  /* "27/11/2026 à 11:40" */
 #define SP_NOTIFY_PASS_REF_LEN 4                     /* what a partner sees of a pass id */
 #define SP_NOTIFY_VOUCHER_REF_LEN 4                  /* what a mail shows of a voucher number */
+#define SP_NOTIFY_CC_MAX 15                          /* copies: a partner's other administrators */
+#define SP_NOTIFY_TRANSFER_REFERENCE_MAX 35
 
 typedef enum {
     SP_NOTIFY_ACTIVATION = 1,
     SP_NOTIFY_PASSWORD_RESET,
     SP_NOTIFY_PAYMENT_RECEIVED,
     SP_NOTIFY_VOUCHER_REDEEMED,    /* to the beneficiary whose exchange voucher was used */
+    SP_NOTIFY_REFUND_REQUESTED,    /* to a partner's administrators: a refund request is pending */
+    SP_NOTIFY_REFUND_PAID,         /* to a partner's administrators: a refund request was paid */
 } sp_notify_kind;
 
-/* "activation" | "password_reset" | "payment_received" | "voucher_redeemed"
- * (the table's kind column). */
+/* "activation" | "password_reset" | "payment_received" | "voucher_redeemed" |
+ * "refund_requested" | "refund_paid" (the table's kind column). */
 const char *sp_notify_kind_name(sp_notify_kind kind);
 /* 0 when name is not a kind. */
 sp_notify_kind sp_notify_kind_parse(const char *name);
@@ -43,6 +47,8 @@ typedef struct sp_notify_mail {
     const char *from_address;      /* bare address */
     const char *from_name;         /* display name, UTF-8 */
     const char *to_address;        /* bare address */
+    const char *const *cc_addresses; /* bare addresses, each also a recipient; may be NULL */
+    size_t cc_count;               /* 0..SP_NOTIFY_CC_MAX */
     int64_t date_ms;               /* the Date header */
     /* activation, password reset */
     const char *link;              /* the whole URL */
@@ -58,7 +64,18 @@ typedef struct sp_notify_mail {
     const char *voucher_ref;       /* the number's last SP_NOTIFY_VOUCHER_REF_LEN digits */
     bool has_balance;
     int64_t balance_cents;         /* the pass's balance after the redemption */
+    /* refund requested, refund paid (also partner_name; amount_cents is the request's total) */
+    const char *request_id;
+    int64_t operation_count;
+    const char *period;            /* automatic: "YYYY-MM"; manual: "" */
+    bool bank_details_missing;     /* asks the administrators to fill their bank details */
+    const char *transfer_reference;/* paid: the bank transfer's reference */
+    const char *paid_on;           /* paid: "YYYY-MM-DD" */
 } sp_notify_mail;
+
+/* "octobre 2026" from "2026-10"; "" when period is not such a month. */
+#define SP_NOTIFY_PERIOD_TEXT_MAX 24
+void sp_notify_period_text(const char *period, char out[SP_NOTIFY_PERIOD_TEXT_MAX]);
 
 /* The whole message (headers and body) into out. The Message-ID is the
  * event id, followed by ".voucher_redeemed" for that kind (the same event

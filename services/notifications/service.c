@@ -85,6 +85,9 @@ typedef struct attempt {
     bool permanent;
     bool behind;                     /* the read models do not show the event yet */
     char recipient[SP_NOTIFY_ADDRESS_MAX + 1];
+    char cc[SP_NOTIFY_CC_MAX][SP_NOTIFY_ADDRESS_MAX + 1];   /* copies (refund e-mails) */
+    const char *cc_list[SP_NOTIFY_CC_MAX];
+    size_t cc_count;
     char reason[SP_NOTIFY_SMTP_REASON_MAX];
 } attempt;
 
@@ -177,6 +180,47 @@ static json_t *params_voucher(const Solipass__Envelope *env) {
     return params;
 }
 
+/* A refund request's e-mails: confirmed (now pending) or paid. The kind,
+ * period and the partner's bank details are read from the read models when
+ * the e-mail is written; the event gives the rest. */
+static json_t *params_refund(const Solipass__Envelope *env, sp_notify_kind *kind) {
+    json_t *params = NULL;
+    if (strcmp(env->type, "ledger.RefundRequestConfirmed.v1") == 0) {
+        Solipass__Ledger__RefundRequestConfirmed *m =
+            solipass__ledger__refund_request_confirmed__unpack(NULL, env->payload.len,
+                                                               env->payload.data);
+        if (m == NULL) return NULL;
+        if (sp_id_valid(m->request_id) && sp_id_valid(m->partner_id) && m->total_cents >= 0 &&
+            m->operation_count >= 0) {
+            *kind = SP_NOTIFY_REFUND_REQUESTED;
+            params = json_pack("{s:s, s:s, s:I, s:I, s:I}", "request_id", m->request_id,
+                               "partner_id", m->partner_id, "total_cents",
+                               (json_int_t)m->total_cents, "operation_count",
+                               (json_int_t)m->operation_count, "occurred_at_ms",
+                               (json_int_t)env->occurred_at_ms);
+        }
+        solipass__ledger__refund_request_confirmed__free_unpacked(m, NULL);
+        return params;
+    }
+    Solipass__Ledger__RefundRequestPaid *m = solipass__ledger__refund_request_paid__unpack(
+        NULL, env->payload.len, env->payload.data);
+    if (m == NULL) return NULL;
+    sp_date paid_on;
+    sp_error why;
+    size_t reference_len = strlen(m->transfer_reference);
+    if (sp_id_valid(m->request_id) && sp_id_valid(m->partner_id) && m->total_cents >= 0 &&
+        reference_len > 0 && reference_len <= SP_NOTIFY_TRANSFER_REFERENCE_MAX &&
+        sp_date_parse(m->paid_on, &paid_on, &why) == 0) {
+        *kind = SP_NOTIFY_REFUND_PAID;
+        params = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I}", "request_id", m->request_id,
+                           "partner_id", m->partner_id, "total_cents", (json_int_t)m->total_cents,
+                           "transfer_reference", m->transfer_reference, "paid_on", m->paid_on,
+                           "occurred_at_ms", (json_int_t)env->occurred_at_ms);
+    }
+    solipass__ledger__refund_request_paid__free_unpacked(m, NULL);
+    return params;
+}
+
 /* The e-mail an event asks for, or NULL: other types, undecodable messages
  * (the projection dead-letters those), events too old to mail. */
 static json_t *params_of(service *svc, const Solipass__Envelope *env, sp_notify_kind *kind) {
@@ -187,6 +231,9 @@ static json_t *params_of(service *svc, const Solipass__Envelope *env, sp_notify_
     if (strcmp(env->type, "ledger.PaymentAccepted.v1") == 0 ||
         strcmp(env->type, "ledger.VoucherRedeemed.v1") == 0)
         return params_payment(env, kind);
+    if (strcmp(env->type, "ledger.RefundRequestConfirmed.v1") == 0 ||
+        strcmp(env->type, "ledger.RefundRequestPaid.v1") == 0)
+        return params_refund(env, kind);
     return NULL;
 }
 
@@ -397,6 +444,82 @@ static int compose_voucher(service *svc, json_t *params, sp_notify_mail *mail, c
     return 0;
 }
 
+/* The request as the read models show it, its partner's name, whether the
+ * partner lacks bank details now, and its administrators (oldest first). */
+static const char refund_sql[] =
+    "SELECT p.name, r.status, r.period, (p.iban = '' OR p.bic = ''),"
+    " (SELECT string_agg(a.email, ',' ORDER BY a.created_at, a.user_id) FROM"
+    "  (SELECT u.email, u.created_at, u.user_id FROM users u WHERE u.partner_id = p.partner_id"
+    "   AND u.role = 'partner_admin' AND u.removed_at IS NULL ORDER BY u.created_at, u.user_id"
+    "   LIMIT $3::integer) a)"
+    " FROM refund_requests r JOIN partners p ON p.partner_id = r.partner_id"
+    " WHERE r.request_id = $1::uuid AND r.partner_id = $2::uuid";
+
+/* "a,b,c" into the attempt's recipient (the first) and copies (the rest). */
+static void refund_recipients(const char *emails, attempt *a) {
+    char list[(SP_NOTIFY_CC_MAX + 1) * (SP_NOTIFY_ADDRESS_MAX + 1)];
+    snprintf(list, sizeof list, "%s", emails);
+    char *saved = NULL;
+    for (char *one = strtok_r(list, ",", &saved); one != NULL; one = strtok_r(NULL, ",", &saved)) {
+        if (!sp_notify_address_valid(one)) continue;
+        if (a->recipient[0] == '\0') {
+            snprintf(a->recipient, sizeof a->recipient, "%s", one);
+        } else if (a->cc_count < SP_NOTIFY_CC_MAX) {
+            snprintf(a->cc[a->cc_count], sizeof a->cc[a->cc_count], "%s", one);
+            a->cc_list[a->cc_count] = a->cc[a->cc_count];
+            a->cc_count++;
+        }
+    }
+}
+
+/* A refund request's e-mail to its partner's administrators; a transient
+ * failure until the projection shows the request in the event's state. */
+static int compose_refund(service *svc, json_t *params, sp_notify_mail *mail, char *name,
+                          char *period, attempt *a, sp_error *err) {
+    const char *request_id = json_string_value(json_object_get(params, "request_id"));
+    const char *partner_id = json_string_value(json_object_get(params, "partner_id"));
+    json_t *total = json_object_get(params, "total_cents");
+    json_t *at = json_object_get(params, "occurred_at_ms");
+    if (!sp_id_valid(request_id) || !sp_id_valid(partner_id) || !json_is_integer(total) ||
+        !json_is_integer(at))
+        return give_up(a, true, "the stored parameters are incomplete");
+    char limit[24];
+    i64_text(SP_NOTIFY_CC_MAX + 1, limit);
+    const char *values[3] = {request_id, partner_id, limit};
+    PGresult *res = NULL;
+    if (sp_pg_exec(svc->pg, refund_sql, 3, values, &res, err) != 0) {
+        snprintf(a->reason, sizeof a->reason, "PostgreSQL: %s", err->message);
+        return -1;
+    }
+    /* Confirmed: no longer opening (it may be paid or cancelled since); paid: paid. */
+    const char *status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "";
+    bool shown = mail->kind == SP_NOTIFY_REFUND_PAID ? strcmp(status, "paid") == 0
+                                                     : strcmp(status, "opening") != 0;
+    bool known = PQntuples(res) == 1 && !PQgetisnull(res, 0, 4) && shown;
+    if (known) {
+        snprintf(name, NAME_BYTES_MAX, "%s", PQgetvalue(res, 0, 0));
+        snprintf(period, SP_NOTIFY_PERIOD_TEXT_MAX, "%s", PQgetvalue(res, 0, 2));
+        mail->bank_details_missing = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+        refund_recipients(PQgetvalue(res, 0, 4), a);
+    }
+    PQclear(res);
+    if (!known || a->recipient[0] == '\0') {
+        a->behind = sp_clock_now_ms(svc->clock) - json_integer_value(at) < BEHIND_FREE_MS;
+        return give_up(a, false, "the read models do not show the refund request or the "
+                                 "partner's administrators yet");
+    }
+    mail->partner_name = name;
+    mail->request_id = request_id;
+    mail->amount_cents = json_integer_value(total);
+    mail->operation_count = json_integer_value(json_object_get(params, "operation_count"));
+    mail->period = period;
+    mail->transfer_reference = json_string_value(json_object_get(params, "transfer_reference"));
+    mail->paid_on = json_string_value(json_object_get(params, "paid_on"));
+    mail->cc_addresses = a->cc_list;
+    mail->cc_count = a->cc_count;
+    return 0;
+}
+
 /* Composes and sends one row's e-mail; the outcome is in *a. */
 static void try_row(service *svc, const mail_row *row, attempt *a) {
     memset(a, 0, sizeof *a);
@@ -407,15 +530,17 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
                            .from_name = svc->config->from_name,
                            .date_ms = sp_clock_now_ms(svc->clock)};
     char link[SP_NOTIFY_LINK_MAX + 1], name[NAME_BYTES_MAX];
-    char voucher_ref[SP_NOTIFY_VOUCHER_REF_LEN + 1];
+    char voucher_ref[SP_NOTIFY_VOUCHER_REF_LEN + 1], period[SP_NOTIFY_PERIOD_TEXT_MAX];
     sp_error err;
     sp_error_clear(&err);
+    bool refund = row->kind == SP_NOTIFY_REFUND_REQUESTED || row->kind == SP_NOTIFY_REFUND_PAID;
     /* mail borrows strings of params: it lives until the mail is rendered. */
     int rc = row->kind == SP_NOTIFY_PAYMENT_RECEIVED
                  ? compose_payment(svc, params, &mail, name, a, &err)
              : row->kind == SP_NOTIFY_VOUCHER_REDEEMED
                  ? compose_voucher(svc, params, &mail, name, voucher_ref, a, &err)
-                 : compose_link(svc, row, params, &mail, link, a);
+             : refund ? compose_refund(svc, params, &mail, name, period, a, &err)
+                      : compose_link(svc, row, params, &mail, link, a);
     mail.to_address = a->recipient;
     size_t len = 0;
     if (rc == 0 &&
@@ -426,7 +551,8 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
     json_decref(params);
     if (rc != 0) return;
     sp_notify_smtp_result result;
-    sp_notify_smtp_send(svc->smtp, a->recipient, svc->message, len, &result);
+    sp_notify_smtp_send(svc->smtp, a->recipient, a->cc_list, a->cc_count, svc->message, len,
+                        &result);
     a->sent = result.sent;
     a->permanent = result.permanent;
     snprintf(a->reason, sizeof a->reason, "%s", result.reason);

@@ -122,13 +122,31 @@ static void set_options(sp_notify_smtp *s, upload *u, struct curl_slist *rcpt, c
     curl_easy_setopt(curl, CURLOPT_DEBUGDATA, u);
 }
 
-void sp_notify_smtp_send(sp_notify_smtp *smtp, const char *to_address, const char *message,
-                         size_t message_len, sp_notify_smtp_result *result) {
-    assert(smtp != NULL && to_address != NULL && message != NULL && result != NULL);
-    memset(result, 0, sizeof *result);
+/* <to>, then <cc...>, as libcurl's recipient list; NULL when out of memory. */
+static struct curl_slist *recipients_of(const char *to_address, const char *const *cc,
+                                        size_t cc_count) {
     char rcpt_arg[SP_NOTIFY_SMTP_ADDRESS_ARG_MAX];
     snprintf(rcpt_arg, sizeof rcpt_arg, "<%s>", to_address);
     struct curl_slist *rcpt = curl_slist_append(NULL, rcpt_arg);
+    for (size_t i = 0; i < cc_count && rcpt != NULL; i++) {
+        snprintf(rcpt_arg, sizeof rcpt_arg, "<%s>", cc[i]);
+        struct curl_slist *more = curl_slist_append(rcpt, rcpt_arg);
+        if (more == NULL) {
+            curl_slist_free_all(rcpt);
+            return NULL;
+        }
+        rcpt = more;
+    }
+    return rcpt;
+}
+
+void sp_notify_smtp_send(sp_notify_smtp *smtp, const char *to_address,
+                         const char *const *cc, size_t cc_count, const char *message,
+                         size_t message_len, sp_notify_smtp_result *result) {
+    assert(smtp != NULL && to_address != NULL && message != NULL && result != NULL);
+    assert(cc_count <= SP_NOTIFY_CC_MAX && (cc != NULL || cc_count == 0));
+    memset(result, 0, sizeof *result);
+    struct curl_slist *rcpt = recipients_of(to_address, cc, cc_count);
     if (rcpt == NULL) {
         snprintf(result->reason, sizeof result->reason, "out of memory");
         return;

@@ -41,9 +41,12 @@ typedef struct sp_notify_smtp sp_notify_smtp;
 sp_notify_smtp *sp_notify_smtp_new(const sp_notify_smtp_config *config, sp_error *err);
 void sp_notify_smtp_free(sp_notify_smtp *smtp);
 
-/* Sends message (message_len bytes, CRLF lines) to one recipient. The
- * outcome is in *result; the call itself does not fail. */
-void sp_notify_smtp_send(sp_notify_smtp *smtp, const char *to_address, const char *message,
+/* Sends message (message_len bytes, CRLF lines) to to_address and the
+ * cc_count addresses of cc (may be NULL when 0): one SMTP transaction, so a
+ * recipient the server refuses fails the whole send. The outcome is in
+ * *result; the call itself does not fail. */
+void sp_notify_smtp_send(sp_notify_smtp *smtp, const char *to_address,
+                         const char *const *cc, size_t cc_count, const char *message,
                          size_t message_len, sp_notify_smtp_result *result);
 
 #endif

@@ -156,6 +156,99 @@ static void test_voucher_mail_to_the_beneficiary(void **state) {
     assert_string_equal(err.code, "invalid_mail");
 }
 
+#define REQUEST_ID "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
+static const char *const other_admins[] = {"second@club.example", "third@club.example"};
+
+static sp_notify_mail refund_mail(sp_notify_kind kind) {
+    sp_notify_mail m = {.kind = kind, .event_id = EVENT_ID,
+                        .from_address = "pass@ville.example", .from_name = "Pass solidarité",
+                        .to_address = "coach@club.example", .cc_addresses = other_admins,
+                        .cc_count = 2, .date_ms = NOW_MS, .partner_name = "Club <Judo>",
+                        .request_id = REQUEST_ID, .amount_cents = 123456, .operation_count = 7,
+                        .period = "", .transfer_reference = "VIR 2026/11-42",
+                        .paid_on = "2026-11-30"};
+    return m;
+}
+
+static void test_refund_requested_mail(void **state) {
+    (void)state;
+    sp_notify_mail m = refund_mail(SP_NOTIFY_REFUND_REQUESTED);
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), 0);
+    assert_non_null(strstr(message, "To: <coach@club.example>\r\n"
+                                    "Cc: <second@club.example>,\r\n <third@club.example>\r\n"));
+    assert_non_null(strstr(message, "X-Solipass-Kind: refund_requested\r\n"));
+    char text[SP_NOTIFY_BODY_BYTES_MAX], html[SP_NOTIFY_BODY_BYTES_MAX];
+    part_of(message, "text/plain", text, sizeof text);
+    part_of(message, "text/html", html, sizeof html);
+    assert_non_null(strstr(text, "Une demande de remboursement a été enregistrée pour Club <Judo>."));
+    assert_non_null(strstr(text, "Demande :     " REQUEST_ID "\r\n"));
+    assert_non_null(strstr(text, "Montant :     1234,56 €\r\n"));   /* a decimal comma */
+    assert_non_null(strstr(text, "Opérations :  7\r\n"));
+    assert_null(strstr(text, "Période"));           /* a manual request has none */
+    assert_null(strstr(text, "coordonnées bancaires"));
+    assert_non_null(strstr(html, "Club &lt;Judo&gt;"));
+
+    m.period = "2026-10";
+    m.bank_details_missing = true;
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), 0);
+    part_of(message, "text/plain", text, sizeof text);
+    part_of(message, "text/html", html, sizeof html);
+    assert_non_null(strstr(text, "Période :     octobre 2026 (remboursement automatique)"));
+    assert_non_null(strstr(text, "pas encore de coordonnées bancaires complètes (IBAN et BIC)"));
+    assert_non_null(strstr(text, "onglet Structure"));
+    assert_non_null(strstr(html, "octobre 2026"));
+    assert_non_null(strstr(html, "coordonnées bancaires"));
+
+    m.cc_count = SP_NOTIFY_CC_MAX + 1;                 /* beyond the bound */
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
+    static const char *const injected[] = {"x@y.example>\r\nBcc: <victim@example.org"};
+    m.cc_addresses = injected;
+    m.cc_count = 1;
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
+    assert_string_equal(err.code, "invalid_mail");
+}
+
+static void test_refund_paid_mail(void **state) {
+    (void)state;
+    sp_notify_mail m = refund_mail(SP_NOTIFY_REFUND_PAID);
+    m.cc_count = 0;
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), 0);
+    assert_null(strstr(message, "Cc:"));
+    char text[SP_NOTIFY_BODY_BYTES_MAX], html[SP_NOTIFY_BODY_BYTES_MAX];
+    part_of(message, "text/plain", text, sizeof text);
+    part_of(message, "text/html", html, sizeof html);
+    assert_non_null(strstr(text, "La demande de remboursement " REQUEST_ID " de Club <Judo> a été "
+                                 "payée par virement."));
+    assert_non_null(strstr(text, "Montant :                1234,56 €\r\n"));
+    assert_non_null(strstr(text, "Référence du virement :  VIR 2026/11-42\r\n"));
+    assert_non_null(strstr(text, "Date du virement :       30/11/2026\r\n"));
+    assert_non_null(strstr(html, "<td>30/11/2026</td>"));
+    m.transfer_reference = "VIR\r\nBcc: x@y.example";
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
+    m.transfer_reference = "VIR-1";
+    m.paid_on = "30/11/2026";
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
+    assert_int_equal(sp_notify_kind_parse("refund_paid"), SP_NOTIFY_REFUND_PAID);
+    assert_string_equal(sp_notify_kind_name(SP_NOTIFY_REFUND_REQUESTED), "refund_requested");
+}
+
+static void test_period_text(void **state) {
+    (void)state;
+    char text[SP_NOTIFY_PERIOD_TEXT_MAX];
+    sp_notify_period_text("2027-02", text);
+    assert_string_equal(text, "février 2027");
+    sp_notify_period_text("2026-13", text);
+    assert_string_equal(text, "");
+    sp_notify_period_text("2026-1x", text);
+    assert_string_equal(text, "");
+    sp_notify_period_text("", text);
+    assert_string_equal(text, "");
+}
+
 static void test_too_small_buffer(void **state) {
     (void)state;
     sp_notify_mail m = link_mail(SP_NOTIFY_ACTIVATION);
@@ -190,6 +283,9 @@ int main(void) {
         cmocka_unit_test(test_payment_mail_shows_no_beneficiary),
         cmocka_unit_test(test_voucher_mail_to_the_beneficiary),
         cmocka_unit_test(test_header_injection_refused),
+        cmocka_unit_test(test_refund_requested_mail),
+        cmocka_unit_test(test_refund_paid_mail),
+        cmocka_unit_test(test_period_text),
         cmocka_unit_test(test_too_small_buffer),
         cmocka_unit_test(test_retry_schedule_and_final_replies),
     };

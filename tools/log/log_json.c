@@ -9,6 +9,7 @@
 
 #include "accounts.pb-c.h"
 #include "envelope.pb-c.h"
+#include "finance.pb-c.h"
 #include "ledger.pb-c.h"
 #include "reply.pb-c.h"
 
@@ -56,6 +57,7 @@ static const ProtobufCMessageDescriptor *const log_json_descriptors[] = {
     &solipass__accounts__accept_convention__descriptor,
     &solipass__accounts__convention_published__descriptor,
     &solipass__accounts__convention_accepted__descriptor,
+    &solipass__finance__finance_event__descriptor,
 };
 
 /* Envelope types whose message is not named after them. */
