@@ -40,8 +40,8 @@ NOT_YET_BUILT_OK = {"refunds", "finance", "exports"}
 # Container targets that are not services.
 STAGES = {"build", "runtime", "tools"}
 KEPT_FOR_A_DAY = {"solipass.replies.v1"}
-HELP_LINE = re.compile(r"^  (SP_[A-Z0-9_]+) \((required|default (?:\"[^\"]*\"|-?\d+)"
-                       r"(?:, integer (-?\d+)\.\.(-?\d+))?)\)$")
+HELP_LINE = re.compile(r"^  (SP_[A-Z0-9_]+) \((.*)\)$")
+INTEGER_BOUNDS = re.compile(r", integer (-?\d+)\.\.(-?\d+)$")
 
 
 def binary(name):
@@ -49,17 +49,22 @@ def binary(name):
 
 
 def help_variables(name):
-    """{variable: (required, (min, max) or None)} from the binary's --help."""
+    """{variable: (required, kind)} from the binary's --help; kind is
+    (min, max) for an integer, "bool", or None for a string."""
     done = subprocess.run([binary(name), "--help"], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, timeout=30, env={"PATH": "/usr/bin"})
     assert done.returncode == 0, done.stderr
     found = {}
     for line in done.stdout.splitlines():
+        if not line.startswith("  SP_"):
+            continue
         match = HELP_LINE.match(line)
-        if match:
-            variable, kind, low, high = match.groups()
-            bounds = (int(low), int(high)) if low is not None else None
-            found[variable] = (kind == "required", bounds)
+        assert match, "unexpected --help line of solipass-%s: %r" % (name, line)
+        variable, text = match.groups()
+        bounds = INTEGER_BOUNDS.search(text)
+        kind = ((int(bounds.group(1)), int(bounds.group(2))) if bounds
+                else "bool" if text.endswith("true|false") else None)
+        found[variable] = (text == "required", kind)
     assert "SP_KAFKA_BROKERS" in found, done.stdout
     return found
 
@@ -140,11 +145,14 @@ def check_variables(name, where, env):
     assert not missing, "%s leaves required variables of solipass-%s unset: %s" % (where, name,
                                                                                   missing)
     for variable, value in env.items():
-        bounds = known[variable][1]
-        if bounds is None or "${" in str(value):
+        kind = known[variable][1]
+        if kind is None or "${" in str(value):
+            continue
+        if kind == "bool":
+            assert str(value) in ("true", "false"), (where, variable, value)
             continue
         assert re.fullmatch(r"-?\d+", str(value)), (where, variable, value)
-        assert bounds[0] <= int(value) <= bounds[1], (where, variable, value, bounds)
+        assert kind[0] <= int(value) <= kind[1], (where, variable, value, kind)
 
 
 # ------------------------------------------------------------ one service, three files

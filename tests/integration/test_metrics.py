@@ -10,7 +10,7 @@ import requests
 
 from solipass_api import LEDGER_PARTITIONS, TOPIC_LEDGER_COMMANDS, wait_until
 
-SERVICES = ("projection", "accounts", "transactions", "notifications")
+SERVICES = ("projection", "accounts", "transactions", "notifications", "refunds", "finance")
 LEDGER_EVENTS = "solipass.ledger.events.v1"
 ACCOUNTS_EVENTS = "solipass.accounts.events.v1"
 ACCOUNTS_COMMANDS = "solipass.accounts.commands.v1"
@@ -110,6 +110,10 @@ def test_a_payment_moves_every_service_s_counters(world, backoffice, partners):
                 and value(proj, "solipass_messages_processed_total", topic=ACCOUNTS_EVENTS)
                 > value(before["projection"], "solipass_messages_processed_total",
                         topic=ACCOUNTS_EVENTS),
+            "finance read the payment":
+                value(now["finance"], "solipass_messages_processed_total", topic=LEDGER_EVENTS)
+                > value(before["finance"], "solipass_messages_processed_total",
+                        topic=LEDGER_EVENTS),
             "notifications read the payment":
                 value(notif, "solipass_messages_processed_total", topic=LEDGER_EVENTS)
                 > value(before["notifications"], "solipass_messages_processed_total",
