@@ -10,6 +10,7 @@
 #include "sp_config.h"
 #include "sp_error.h"
 #include "sp_log.h"
+#include "sp_metrics_http.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -31,6 +32,7 @@ int main(int argc, char **argv) {
     const char *brokers = NULL, *pg_dsn = NULL, *migrations_dir = NULL, *log_level = NULL;
     const char *clock_offset_file = NULL;
     bool rebuild = false, checksum = false, exit_when_caught_up = false;
+    sp_metrics_http_config metrics_config = {0};
     const sp_config_item items[] = {
         {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0, "Kafka bootstrap servers (host:port,...)",
          &brokers},
@@ -41,6 +43,7 @@ int main(int argc, char **argv) {
         {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug | info | warn | error", &log_level},
         {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,
          "file holding a clock offset in ms (tests); empty: system time", &clock_offset_file},
+        SP_METRICS_HTTP_CONFIG_ITEMS(&metrics_config),
     };
     const sp_config_flag flags[] = {
         {"--rebuild", "empty every read model and the stored offsets in one transaction, then "
@@ -76,6 +79,12 @@ int main(int argc, char **argv) {
     }
     sp_log_destroy(&log);
     sp_log_init(&log, "projection", (sp_log_level)level, stderr);
+    sp_metrics_http *metrics = NULL;
+    if (!checksum && sp_metrics_http_start(&metrics_config, &log, &metrics, &err) != 0) {
+        sp_log_error(&log, "cannot start", "code", err.code, "error", err.message, NULL);
+        sp_log_destroy(&log);
+        return 2;
+    }
 
     sp_clock clock;
     sp_clock_init(&clock, clock_offset_file[0] != '\0' ? clock_offset_file : NULL);
@@ -87,6 +96,7 @@ int main(int argc, char **argv) {
     if (rc != 0) sp_log_error(&log, "projection stopped", "code", err.code, "error", err.message, NULL);
     else if (!checksum) sp_log_info(&log, "stopped", NULL);
     sp_clock_destroy(&clock);
+    sp_metrics_http_stop(metrics, &log);
     sp_log_destroy(&log);
     return rc == 0 ? 0 : 1;
 }
