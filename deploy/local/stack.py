@@ -6,7 +6,7 @@ A Stack owns one folder (var/ under the repository by default) and everything
 it starts: a PostgreSQL 15 cluster created there, the devbroker (an in-memory
 Kafka-protocol broker), an SMTP sink (smtp_sink.py: every e-mail becomes a file
 in <folder>/mail/), and the services projection, accounts, transactions,
-gateway and notifications, each in its own process group, each logging to
+gateway, notifications and refunds, each in its own process group, each logging to
 <folder>/logs/<name>.log. It stops what it started and nothing else.
 
 Because the devbroker keeps the log in memory, every start() is a fresh
@@ -47,13 +47,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_DATABASE = "solipass"
 PG_USER = "postgres"
-SERVICES = ("projection", "accounts", "transactions", "gateway", "notifications")
+SERVICES = ("projection", "accounts", "transactions", "gateway", "notifications", "refunds")
 BINARIES = {
     "projection": "services/projection/solipass-projection",
     "accounts": "services/accounts/solipass-accounts",
     "transactions": "services/transactions/solipass-transactions",
     "gateway": "services/gateway/solipass-gateway",
     "notifications": "services/notifications/solipass-notifications",
+    "refunds": "services/refunds/solipass-refunds",
     "devbroker": "tools/devbroker/solipass-devbroker",
 }
 # The longest a Unix socket path may be (sun_path is 108 bytes with the NUL).
@@ -210,7 +211,7 @@ class Stack:
             if self.notifications:
                 self.start_service("smtp")
             self.start_service("projection")
-            self.start_services(["accounts", "transactions", "gateway"]
+            self.start_services(["accounts", "transactions", "gateway", "refunds"]
                                 + (["notifications"] if self.notifications else []))
             if self.bootstrap_email:
                 self.wait_for_sql("SELECT count(*) FROM users WHERE email = '%s'"
@@ -225,8 +226,8 @@ class Stack:
         """Stop every started program (SIGTERM, then SIGKILL after a bound),
         services first, PostgreSQL last. Returns {name: exit status}."""
         with self._lock:
-            for name in ("gateway", "notifications", "transactions", "accounts", "projection",
-                         "smtp", "devbroker"):
+            for name in ("gateway", "refunds", "notifications", "transactions", "accounts",
+                         "projection", "smtp", "devbroker"):
                 if name in self.processes:
                     self.stop_service(name)
             self.stop_postgres()
@@ -460,7 +461,7 @@ class Stack:
             "SP_LOG_LEVEL": self.log_level,
             "SP_CLOCK_OFFSET_FILE": self.clock_offset_file,
         })
-        if name in ("projection", "gateway"):
+        if name in ("projection", "gateway", "refunds"):
             env["SP_PG_DSN"] = self.pg_dsn
         if name == "projection":
             env["SP_MIGRATIONS_DIR"] = os.path.join(self.repo, "migrations")

@@ -69,6 +69,14 @@ int sp_gw_route_partner_users_list(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_add(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_patch(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_delete(sp_gw_request *req, sp_error *err);
+/* routes_refunds.c (refund requests: a partner administrator's, and finance's) */
+int sp_gw_route_partner_refunds_create(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_refunds_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_refund_get(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_refund_cancel(sp_gw_request *req, sp_error *err);
+int sp_gw_route_finance_refunds_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_finance_refund_get(sp_gw_request *req, sp_error *err);
+int sp_gw_route_finance_refund_paid(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_metrics(sp_gw_request *req, sp_error *err);
@@ -106,6 +114,15 @@ int sp_gw_answer_operations(sp_gw_request *req, sp_gw_operations_scope scope, co
  * oldest first, at most $5 rows; each
  * row (column 0: operation_id) is shown by sp_gw_operation_json(). */
 extern const char sp_gw_partner_operations_stream_sql[];
+/* The operations listing's filters as statement parameters: params[] in
+ * the order from, to, status, channel, amount min, amount max, reference,
+ * q pattern (NULL = not filtered); texts[] hold the amounts' text. */
+#define SP_GW_FILTER_PARAMS 8
+void sp_gw_operations_filter_params(const sp_gw_operations_filter *filter, char texts[2][24],
+                                    const char *params[SP_GW_FILTER_PARAMS]);
+/* $1 partner, $2..$9 the filter (above), $10 the most rows: operation_id,
+ * pass_id, amount_cents of its accepted payments, ordered by pass. */
+extern const char sp_gw_partner_accepted_operations_sql[];
 /* One row of the operations read model as shown to scope; *at_ms its occurred_at. */
 json_t *sp_gw_operation_json(const PGresult *res, int row, sp_gw_operations_scope scope,
                              int64_t *at_ms, sp_error *err);

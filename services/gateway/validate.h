@@ -94,6 +94,13 @@ typedef enum {
     SP_GW_ROUTE_PARTNER_USERS_DELETE,
     SP_GW_ROUTE_PARTNER_OPERATION_REFERENCE,
     SP_GW_ROUTE_PARTNER_OPERATION_CANCEL,
+    SP_GW_ROUTE_PARTNER_REFUNDS_CREATE,
+    SP_GW_ROUTE_PARTNER_REFUNDS_LIST,
+    SP_GW_ROUTE_PARTNER_REFUND_GET,
+    SP_GW_ROUTE_PARTNER_REFUND_CANCEL,
+    SP_GW_ROUTE_FINANCE_REFUNDS_LIST,
+    SP_GW_ROUTE_FINANCE_REFUND_GET,
+    SP_GW_ROUTE_FINANCE_REFUND_PAID,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 
@@ -289,7 +296,7 @@ typedef struct sp_gw_operations_filter {
     sp_gw_page page;
     char from[SP_GW_FILTER_DATE_LEN + 1];
     char to[SP_GW_FILTER_DATE_LEN + 1];
-    char status[SP_GW_FILTER_STATUS_MAX];           /* "", "accepted", "cancelled" */
+    char status[SP_GW_FILTER_STATUS_MAX];  /* "", "accepted", "requested", "paid", "cancelled" */
     char channel[SP_GW_FILTER_STATUS_MAX];          /* "", "code", "voucher" */
     bool has_amount_min;
     int64_t amount_min_cents;
