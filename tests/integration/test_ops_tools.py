@@ -13,10 +13,12 @@ from solipass_api import (TOPIC_ACCOUNTS_COMMANDS, TOPIC_ACCOUNTS_EVENTS, TOPIC_
 AUDIT = "tools/audit/solipass-audit"
 LOG = "tools/log/solipass-log"
 CHECKS = ("events decodable", "postings balanced and positive",
-          "pass, partner and voucher accounts never negative", "balances sum to zero",
-          "pass versions contiguous", "operation ids unique",
+          "pass, partner, voucher, refund and bank accounts never negative",
+          "balances sum to zero", "pass versions contiguous", "operation ids unique",
+          "every operation in exactly one state", "refund request totals equal their operations",
           "ledger_balances matches the ledger", "passes match the ledger",
-          "envelopes match the ledger", "partners owed match the ledger")
+          "envelopes match the ledger", "partners owed match the ledger",
+          "operations match the ledger", "refund requests match the ledger")
 
 
 def run(stack, binary, args=(), with_pg=True, timeout_s=120):

@@ -6,7 +6,7 @@ corrupted row named by the audit is repaired by a replay."""
 
 import threading
 
-from solipass_api import wait_until
+from solipass_api import new_key, wait_until
 from test_ops_tools import audit, some_activity
 
 SHADOW_SCHEMA = "solipass_replay"
@@ -128,4 +128,53 @@ def test_audit_names_a_corrupted_row_and_a_replay_repairs_it(world, backoffice, 
     tables, _ = replay_lines(done)
     assert list(tables) == ["envelopes"], done.stdout
     assert tables["envelopes"][2] == "differs", done.stdout
+    assert audit(world.stack).returncode == 0
+
+
+def test_audit_follows_refund_requests_and_names_a_wrong_operation_state(world, backoffice):
+    """A log with a paid and a cancelled refund request: every operation in
+    one state, request totals equal their operations; a read-model row
+    made wrong is named by the audit, and a replay of its table repairs it."""
+    from test_operations import cancel, fresh_partner_and_pass, pay
+    from test_refunds import FINANCE, REQUESTS, requested
+
+    partner, admin, _, api = fresh_partner_and_pass(world, backoffice)
+    paid_ops = [pay(world, api, partner, 300), pay(world, api, partner, 200)]
+    returned_op = pay(world, api, partner, 100)
+    cancelled_op = pay(world, api, partner, 50)
+    assert cancel(admin, cancelled_op).status_code == 200
+    paid_request = requested(admin, paid_ops)["request_id"]
+    answer = backoffice.post("%s/%s/paid" % (FINANCE, paid_request),
+                             {"transfer_reference": "VIR-REPLAY-1",
+                              "paid_on": world.paris_today().isoformat()}, key=new_key())
+    assert answer.status_code == 200, answer.text
+    given_back = requested(admin, [returned_op])["request_id"]
+    answer = admin.post("%s/%s/cancel" % (REQUESTS, given_back), key=new_key())
+    assert answer.status_code == 200, answer.text
+    wait_until(lambda: world.sql("SELECT status FROM operations WHERE operation_id = '%s'"
+                                 % returned_op) == "accepted", "the payment given back")
+    wait_until(lambda: audit(world.stack).returncode == 0, "the audit passes", timeout_s=60)
+    done = audit(world.stack)
+    assert "ok every operation in exactly one state" in done.stdout, done.stdout
+    assert "ok refund request totals equal their operations" in done.stdout
+    assert "ok refund requests match the ledger" in done.stdout
+
+    world.sql("UPDATE operations SET status = 'accepted', paid_at = NULL, refund_request_id = NULL"
+              " WHERE operation_id = '%s'" % paid_ops[0])
+    world.sql("UPDATE refund_requests SET total_cents = total_cents + 1 WHERE request_id = '%s'"
+              % paid_request)
+    corrupt = audit(world.stack)
+    assert corrupt.returncode == 1, corrupt.stdout + corrupt.stderr
+    failed = sorted(line for line in corrupt.stdout.splitlines() if line.startswith("FAIL"))
+    assert len(failed) == 2, corrupt.stdout
+    assert failed[0] == ("FAIL operations match the ledger: operations.status of %s is accepted, "
+                         "the ledger says paid" % paid_ops[0]), failed
+    assert failed[1].startswith("FAIL refund requests match the ledger: ") and \
+        paid_request in failed[1] and "is 501, the ledger says 500" in failed[1], failed
+
+    done = replay(world.stack, "--tables", "operations,refund_requests")
+    assert done.returncode == 0, done.stderr
+    tables, _ = replay_lines(done)
+    assert list(tables) == ["operations", "refund_requests"], done.stdout
+    assert [tables[t][2] for t in tables] == ["differs", "differs"], done.stdout
     assert audit(world.stack).returncode == 0
