@@ -34,6 +34,9 @@ def parse_args():
     parser.add_argument("--partitions", type=int, default=48,
                         help="ledger partitions of the devbroker (48; 5 MiB each)")
     parser.add_argument("--build-dir", default="build")
+    parser.add_argument("--also-with-pgoptions", default="",
+                        help="a third replay with these PGOPTIONS (e.g. \"-c plan_cache_mode="
+                             "force_generic_plan\"), to compare server settings")
     return parser.parse_args()
 
 
@@ -67,9 +70,12 @@ def log_lines(stderr, msg):
     return found
 
 
-def timed_replay(stack, name):
+def timed_replay(stack, name, pgoptions=""):
     argv = ["/usr/bin/time", "-f", "TIME_RESULT %M %e %U %S", stack.binary("projection"), "--replay"]
-    done = subprocess.run(argv, env=tool_env(stack), stdout=subprocess.PIPE,
+    env = tool_env(stack)
+    if pgoptions:
+        env["PGOPTIONS"] = pgoptions
+    done = subprocess.run(argv, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, timeout=3600)
     if done.returncode != 0:
         raise SystemExit("%s failed:\n%s" % (name, done.stderr[-4000:]))
@@ -151,6 +157,9 @@ def main():
         print("checksums: %s, %s" % (first_sums, "same on the second replay"
                                      if first_sums == second_sums else "DIFFERENT: %s" % second_sums))
         print("replay_events_per_s=%.0f" % (events / seconds))
+        if args.also_with_pgoptions:
+            timed_replay(stack, "replay 3 (PGOPTIONS=%s)" % args.also_with_pgoptions,
+                         args.also_with_pgoptions)
         anchor = copy_anchor(stack, events)
         print("anchor_copy_rows_per_s=%.0f" % anchor)
         print("ratio_replay_over_copy=%.3f" % (events / seconds / anchor))

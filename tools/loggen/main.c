@@ -8,6 +8,7 @@
  * accept every one. Keyed by pass id: one pass, one partition.
  *
  * Prints one line "events=N passes=P partners=Q bytes=B" on stdout. */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,16 +150,15 @@ static int pay(loggen *g, const char *pass_id, uint64_t version, int64_t balance
                    &m.base, err);
 }
 
-/* Passes one after the other, each with its share of the payments. */
+/* Passes one after the other, the payments shared evenly: a pass's events
+ * all land on its partition, and a partition keeps at most 5 MiB. */
 static int passes_create(loggen *g, int64_t events_max, int64_t pass_count, sp_error *err) {
-    int64_t left = events_max - g->events;
-    int64_t per_pass = left / pass_count - 2;
-    if (per_pass < 0) per_pass = 0;
-    for (int64_t i = 0; i < pass_count && g->events < events_max; i++) {
+    int64_t payments_total = events_max - g->events - 2 * pass_count;
+    assert(payments_total >= 0);
+    for (int64_t i = 0; i < pass_count; i++) {
         char pass_id[SP_ID_LEN + 1];
         sp_id_new(pass_id);
-        int64_t payments = i == pass_count - 1 ? events_max - g->events - 2 : per_pass;
-        if (payments < 0) payments = 0;
+        int64_t payments = payments_total / pass_count + (i < payments_total % pass_count ? 1 : 0);
         if (pass_open(g, pass_id, payments, err) != 0) return -1;
         g->passes++;
         for (int64_t k = 0; k < payments; k++) {
