@@ -178,3 +178,51 @@ def test_audit_follows_refund_requests_and_names_a_wrong_operation_state(world, 
     assert list(tables) == ["operations", "refund_requests"], done.stdout
     assert [tables[t][2] for t in tables] == ["differs", "differs"], done.stdout
     assert audit(world.stack).returncode == 0
+
+
+def test_a_truncated_log_is_refused_by_replay_and_audit(world, tmp_path):
+    """A second devbroker whose ledger partition 0 outgrew its 5 MiB: the
+    replay refuses before changing anything and names the partition and its
+    low watermark; so does the audit."""
+    import os
+    import subprocess
+    import time
+
+    address_file = tmp_path / "devbroker.address"
+    env = dict(os.environ, SP_DEVBROKER_ADDRESS_FILE=str(address_file), SP_LOG_LEVEL="warn")
+    env.update(world.stack.extra_env)
+    broker = subprocess.Popen([world.stack.binary("devbroker")], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        brokers = wait_until(lambda: address_file.exists() and address_file.read_text().strip(),
+                             "the second devbroker's address")
+        line = ("x" * 60000 + "\n").encode()
+        subprocess.run(["kcat", "-b", brokers, "-q", "-P", "-t", "solipass.ledger.events.v1",
+                        "-p", "0"], input=line * 120, check=True, timeout=120)
+        before = checksums(world.stack)
+        env = world.stack.service_environment("projection")
+        env["SP_KAFKA_BROKERS"] = brokers
+        done = subprocess.run([world.stack.binary("projection"), "--replay"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=120)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert '"code":"log_truncated"' in done.stderr, done.stderr
+        low = int(done.stderr.split("solipass.ledger.events.v1[0]: low watermark ")[1].split()[0])
+        assert low > 0
+        assert done.stdout == "" and not shadow_schema_exists(world)
+        assert checksums(world.stack) == before
+
+        env["SP_LOG_LEVEL"] = "warn"
+        audited = subprocess.run([os.path.join(world.stack.build_dir, "tools/audit/solipass-audit")],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, timeout=120)
+        assert audited.returncode == 2, audited.stdout + audited.stderr
+        assert audited.stdout.startswith("log truncated at solipass.ledger.events.v1[0]: ")
+        assert "starts at offset %d" % low in audited.stdout, audited.stdout
+    finally:
+        broker.terminate()
+        try:
+            broker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            broker.kill()
+            time.sleep(0.1)
