@@ -24,11 +24,11 @@ static void on_stop_signal(int signo) {
 /* --tables LIST / --tables=LIST is taken out of argv (sp_config knows only
  * switches); *tables stays NULL when absent. -1 when it has no value. */
 static int take_tables_option(int *argc, char **argv, const char **tables) {
-    int kept = 1;
+    int kept = 1, rc = 0;
     for (int i = 1; i < *argc; i++) {
         if (strcmp(argv[i], "--tables") == 0) {
-            if (i + 1 >= *argc) return -1;
-            *tables = argv[++i];
+            if (i + 1 < *argc) *tables = argv[++i];
+            else rc = -1;
         } else if (strncmp(argv[i], "--tables=", 9) == 0) {
             *tables = argv[i] + 9;
         } else {
@@ -36,7 +36,19 @@ static int take_tables_option(int *argc, char **argv, const char **tables) {
         }
     }
     *argc = kept;
-    return 0;
+    return rc;
+}
+
+/* The modes exclude each other; --tables goes with --replay only. */
+static void check_modes(bool checksum, bool replay, bool running, bool tables_misplaced,
+                        sp_error *err) {
+    if (checksum && (running || replay))
+        sp_error_set(err, 500, "invalid_config", "", "--checksum goes alone");
+    else if (replay && running)
+        sp_error_set(err, 500, "invalid_config", "", "--replay goes alone (with --tables)");
+    else if (tables_misplaced)
+        sp_error_set(err, 500, "invalid_config", "--tables",
+                     "--tables takes a comma-separated list of read models, with --replay");
 }
 
 static int install_signal_handlers(void) {
@@ -92,13 +104,9 @@ int main(int argc, char **argv) {
     int level = sp_log_level_parse(log_level ? log_level : "");
     if (loaded == SP_CONFIG_OK && level < 0)
         sp_error_set(&err, 500, "invalid_config", "SP_LOG_LEVEL", "SP_LOG_LEVEL: unknown level");
-    if (loaded == SP_CONFIG_OK && checksum && (rebuild || exit_when_caught_up || replay))
-        sp_error_set(&err, 500, "invalid_config", "", "--checksum goes alone");
-    if (loaded == SP_CONFIG_OK && replay && (rebuild || exit_when_caught_up))
-        sp_error_set(&err, 500, "invalid_config", "", "--replay goes alone (with --tables)");
-    if (loaded == SP_CONFIG_OK && (tables_bad != 0 || (tables != NULL && !replay)))
-        sp_error_set(&err, 500, "invalid_config", "--tables",
-                     "--tables takes a comma-separated list of read models, with --replay");
+    if (loaded == SP_CONFIG_OK)
+        check_modes(checksum, replay, rebuild || exit_when_caught_up,
+                    tables_bad != 0 || (tables != NULL && !replay), &err);
     if (loaded != SP_CONFIG_OK || err.code[0] != '\0' || sodium_init() < 0 ||
         install_signal_handlers() != 0) {
         sp_log_error(&log, "cannot start", "code", err.code[0] ? err.code : "startup_failed",
