@@ -384,7 +384,7 @@ static void tick(refunds_service *s) {
     if (rc == 0) rc = decide_opening_requests(s, now_ms, &err);
     if (rc == 0) rc = release_or_settle(s, SP_REFUNDS_STEP_RELEASE, now_ms, &err);
     if (rc == 0) rc = release_or_settle(s, SP_REFUNDS_STEP_SETTLE, now_ms, &err);
-    if (rc == 0 && monotonic_ms() >= s->next_run_check_ms) {
+    if (rc == 0 && s->config->monthly_run && monotonic_ms() >= s->next_run_check_ms) {
         s->next_run_check_ms = monotonic_ms() + RUN_CHECK_INTERVAL_MS;
         rc = monthly_run(s, now_ms, &err);
     }
@@ -434,7 +434,7 @@ int sp_refunds_service_run(const sp_refunds_config *config, sp_log *log, sp_cloc
     if (s.conn == NULL) goto done;
     s.producer = sp_kafka_producer_new(config->brokers, "solipass-refunds", log, err);
     if (s.producer == NULL) goto done;
-    sp_log_info(log, "ready", NULL);
+    sp_log_info(log, "ready", "monthly_run", config->monthly_run ? "true" : "false", NULL);
     while (!*stop) {
         int64_t started_ms = monotonic_ms();
         tick(&s);

@@ -66,7 +66,8 @@ static const audit_event_type audit_event_types[] = {
     {"ledger.OperationCancelled.v1", &solipass__ledger__operation_cancelled__descriptor, false},
     {"ledger.OperationReferenceSet.v1", &solipass__ledger__operation_reference_set__descriptor,
      false},
-    /* Refund requests: the request aggregate, and each pass's part. */
+    /* Refund requests: the request's own events move no money; each pass's
+     * reserve, release and settle post between partner, refund:<id> and bank. */
     {"ledger.RefundRequestOpened.v1", &solipass__ledger__refund_request_opened__descriptor, false},
     {"ledger.RefundRequestConfirmed.v1", &solipass__ledger__refund_request_confirmed__descriptor,
      false},
