@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reply.pb-c.h"
 #include "sp_id.h"
+#include "sp_metrics.h"
 
 #define SP_DEADLETTER_TYPE "DeadLetter.v1"
 /* Room left in a dead letter's envelope for everything but the original
@@ -162,6 +164,24 @@ invalid:
     return NULL;
 }
 
+/* Every command's outcome leaves its service as a Reply: counted here, by
+ * code ("ok" when it succeeded), for every service at once. */
+static void count_outcome(sp_kafka_producer *producer, const ProtobufCMessage *payload) {
+    sp_metrics *metrics = sp_kafka_producer_metrics(producer);
+    if (metrics == NULL || payload == NULL || payload->descriptor != &solipass__reply__descriptor)
+        return;
+    const Solipass__Reply *reply = (const Solipass__Reply *)payload;
+    bool has_code = reply->code != NULL && reply->code[0] != '\0';
+    const char *code[] = {reply->ok ? "ok" : has_code ? reply->code : "unknown"};
+    static const char *const label_names[] = {"code"};
+    sp_metric *outcomes = sp_metrics_counter(
+        metrics, "solipass_command_outcomes_total",
+        "Commands answered, by outcome code (\"ok\" or the error code); a replayed outcome "
+        "counts again.",
+        label_names, 1);
+    sp_metric_add(outcomes, code, 1);
+}
+
 int sp_envelope_produce(sp_kafka_producer *producer, const char *topic, int32_t partition,
                         const sp_envelope_meta *meta, const ProtobufCMessage *payload,
                         sp_kafka_delivery *delivery, char *id_out, sp_error *err) {
@@ -172,6 +192,7 @@ int sp_envelope_produce(sp_kafka_producer *producer, const char *topic, int32_t 
     int rc = sp_kafka_produce(producer, topic, partition, meta->aggregate_id, buf, len, delivery,
                               err);
     free(buf);
+    if (rc == 0) count_outcome(producer, payload);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "sp_id.h"
+#include "sp_metrics.h"
 
 #define SP_KAFKA_ERRSTR_MAX 512
 #define SP_KAFKA_QUEUE_FULL_TRIES_MAX 500     /* x 10 ms of polling: 5 s of back-pressure */
@@ -32,11 +33,26 @@
  * command (gateway, service, reply, projection) would wait that long. At
  * 10 ms an idle reader costs about 1% of a core. */
 #define SP_KAFKA_FETCH_WAIT_MAX_MS "10"
+/* The lag gauges are refreshed at most this often, from librdkafka's cached
+ * watermarks: no broker round trip. */
+#define SP_KAFKA_LAG_UPDATE_MS 1000
+
+/* Where a handle counts (sp_metrics.h), found once when it is created from
+ * the logger's registry; every member NULL when metrics are off. */
+typedef struct sp_kafka_counts {
+    sp_metric *processed;          /* messages a poll loop finished with, by topic */
+    sp_metric *produced;           /* messages delivered, by topic */
+    sp_metric *produce_failures;   /* messages not delivered, by topic */
+    sp_metric *dead_letters;       /* delivered to SP_TOPIC_DEADLETTER */
+    sp_metric *lag;                /* high watermark - position, by topic and partition */
+    sp_metric *command_duration;   /* command timestamp to committed offset, by topic */
+} sp_kafka_counts;
 
 /* What librdkafka's callbacks get as opaque, on every handle. */
 typedef struct sp_kafka_ctx {
     sp_log *log;
     const char *role;   /* "producer" | "consumer", a literal */
+    sp_kafka_counts counts;
 } sp_kafka_ctx;
 
 struct sp_kafka_producer {
@@ -58,6 +74,7 @@ struct sp_kafka_consumer {
     sp_error assign_err;
     rd_kafka_message_t *held[SP_KAFKA_BATCH_MAX];  /* the last batch, owned */
     size_t held_count;
+    int64_t lag_updated_ms;      /* monotonic; 0: never */
 };
 
 /* ------------------------------------------------------------------ common */
@@ -66,6 +83,45 @@ static int64_t monotonic_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *const sp_kafka_topic_label[] = {"topic"};
+static const char *const sp_kafka_partition_labels[] = {"topic", "partition"};
+
+/* Names and meanings are listed in docs/operations.md (Metrics). */
+static sp_kafka_counts counts_of(sp_log *log) {
+    sp_metrics *m = log->metrics;
+    if (m == NULL) return (sp_kafka_counts){0};
+    return (sp_kafka_counts){
+        .processed = sp_metrics_counter(
+            m, "solipass_messages_processed_total",
+            "Messages the service finished with (applied, answered or dead-lettered), by topic.",
+            sp_kafka_topic_label, 1),
+        .produced = sp_metrics_counter(m, "solipass_messages_produced_total",
+                                       "Messages delivered to the broker (acks=all), by topic.",
+                                       sp_kafka_topic_label, 1),
+        .produce_failures = sp_metrics_counter(m, "solipass_produce_failures_total",
+                                               "Messages the broker did not take, by topic.",
+                                               sp_kafka_topic_label, 1),
+        .dead_letters = sp_metrics_counter(
+            m, "solipass_dead_letters_total",
+            "Messages this service sent to " SP_TOPIC_DEADLETTER " (delivered).", NULL, 0),
+        .lag = sp_metrics_gauge(m, "solipass_consumer_lag_messages",
+                                "Messages in the partition not yet read: high watermark minus "
+                                "the consumer's position.",
+                                sp_kafka_partition_labels, 2),
+        .command_duration = sp_metrics_histogram(
+            m, "solipass_command_duration_ms",
+            "From a command's Kafka timestamp to its offset commit, its events and reply durable.",
+            sp_kafka_topic_label, 1, sp_metrics_latency_bounds_ms,
+            sp_metrics_latency_bound_count),
+    };
 }
 
 static void on_rk_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
@@ -145,7 +201,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         delivery->error = m->err;
         delivery->done = true;
     }
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    const char *topic_label[] = {m->rkt ? rd_kafka_topic_name(m->rkt) : ""};
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        sp_metric_add(producer->ctx.counts.produced, topic_label, 1);
+        if (strcmp(topic_label[0], SP_TOPIC_DEADLETTER) == 0)
+            sp_metric_add(producer->ctx.counts.dead_letters, NULL, 1);
+        return;
+    }
+    sp_metric_add(producer->ctx.counts.produce_failures, topic_label, 1);
     if (!atomic_exchange(&producer->failed_since_flush, true)) {
         pthread_mutex_lock(&producer->first_failure_mutex);
         producer->first_failure = m->err;
@@ -166,7 +229,7 @@ sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client
         sp_error_set(err, 500, "out_of_memory", NULL, "kafka producer");
         return NULL;
     }
-    producer->ctx = (sp_kafka_ctx){.log = log, .role = "producer"};
+    producer->ctx = (sp_kafka_ctx){.log = log, .role = "producer", .counts = counts_of(log)};
     atomic_init(&producer->failed_since_flush, false);
     pthread_mutex_init(&producer->first_failure_mutex, NULL);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -262,6 +325,11 @@ int sp_kafka_producer_flush(sp_kafka_producer *producer, int timeout_ms, sp_erro
     return 0;
 }
 
+sp_metrics *sp_kafka_producer_metrics(const sp_kafka_producer *producer) {
+    assert(producer != NULL);
+    return producer->ctx.counts.produced != NULL ? producer->ctx.log->metrics : NULL;
+}
+
 void sp_kafka_producer_poll(sp_kafka_producer *producer) {
     assert(producer != NULL);
     rd_kafka_poll(producer->rk, 0);
@@ -269,9 +337,60 @@ void sp_kafka_producer_poll(sp_kafka_producer *producer) {
 
 /* ------------------------------------------------------------------ consumer */
 
+/* The caller polls again (or closes) only once it is done with the last
+ * batch: that is when its messages count as processed, a run of one topic
+ * at a time. */
+static void count_processed(sp_kafka_consumer *consumer) {
+    size_t run_start = 0;
+    for (size_t i = 1; i <= consumer->held_count; i++) {
+        if (i < consumer->held_count &&
+            consumer->held[i]->rkt == consumer->held[run_start]->rkt)
+            continue;
+        const char *topic[] = {rd_kafka_topic_name(consumer->held[run_start]->rkt)};
+        sp_metric_add(consumer->ctx.counts.processed, topic, (uint64_t)(i - run_start));
+        run_start = i;
+    }
+}
+
 static void release_held(sp_kafka_consumer *consumer) {
+    if (consumer->ctx.counts.processed != NULL) count_processed(consumer);
     for (size_t i = 0; i < consumer->held_count; i++) rd_kafka_message_destroy(consumer->held[i]);
     consumer->held_count = 0;
+}
+
+/* Sets the lag gauge of every assigned partition whose high watermark is
+ * known. Until a message of a partition was returned its position is
+ * unknown: the offset it was assigned from stands for it. */
+static void update_lag(sp_kafka_consumer *consumer) {
+    int64_t now_ms = monotonic_ms();
+    if (consumer->ctx.counts.lag == NULL ||
+        now_ms - consumer->lag_updated_ms < SP_KAFKA_LAG_UPDATE_MS)
+        return;
+    consumer->lag_updated_ms = now_ms;
+    rd_kafka_topic_partition_list_t *assigned = NULL;
+    if (rd_kafka_assignment(consumer->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        assigned == NULL)
+        return;
+    rd_kafka_topic_partition_list_t *positions = rd_kafka_topic_partition_list_copy(assigned);
+    if (rd_kafka_position(consumer->rk, positions) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < positions->cnt; i++) {
+            const rd_kafka_topic_partition_t *tp = &positions->elems[i];
+            int64_t position = tp->offset >= 0 ? tp->offset : assigned->elems[i].offset;
+            int64_t low = -1, high = -1;
+            if (position < 0 ||
+                rd_kafka_get_watermark_offsets(consumer->rk, tp->topic, tp->partition, &low,
+                                               &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+                high < 0)
+                continue;
+            char partition[16];
+            snprintf(partition, sizeof partition, "%" PRId32, tp->partition);
+            const char *labels[] = {tp->topic, partition};
+            sp_metric_set(consumer->ctx.counts.lag, labels,
+                          high > position ? high - position : 0);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(positions);
+    rd_kafka_topic_partition_list_destroy(assigned);
 }
 
 /* Copies librdkafka's list into an array of sp_kafka_tp (borrowing the topic
@@ -331,6 +450,7 @@ static void on_assign(sp_kafka_consumer *consumer, rd_kafka_topic_partition_list
                                      &consumer->assign_err) != 0) {
         consumer->assign_failed = true;
     }
+    consumer->lag_updated_ms = 0;   /* the new partitions' gauges at the next poll */
     char count[16];
     snprintf(count, sizeof count, "%d", list->cnt);
     sp_log_info(consumer->ctx.log, "kafka partitions assigned", "count", count, "ok",
@@ -358,6 +478,17 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                 "error", rd_kafka_err2str(e), NULL);
 }
 
+/* A partition another member now reads has no lag here: its gauge would
+ * otherwise freeze at its last value beside the new owner's. */
+static void clear_lag(sp_kafka_consumer *consumer, const rd_kafka_topic_partition_list_t *list) {
+    for (int i = 0; consumer->ctx.counts.lag != NULL && i < list->cnt; i++) {
+        char partition[16];
+        snprintf(partition, sizeof partition, "%" PRId32, list->elems[i].partition);
+        const char *labels[] = {list->elems[i].topic, partition};
+        sp_metric_set(consumer->ctx.counts.lag, labels, 0);
+    }
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *list, void *opaque) {
     sp_kafka_consumer *consumer = opaque;
@@ -367,6 +498,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         return;
     }
     if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        clear_lag(consumer, list);
         sp_kafka_tp *tps = tps_of(list);
         if (consumer->on_revoked != NULL && tps != NULL)
             consumer->on_revoked(consumer->cb_ctx, tps, (size_t)list->cnt);
@@ -389,7 +521,7 @@ static sp_kafka_consumer *consumer_create(const char *brokers, const char *clien
         sp_error_set(err, 500, "out_of_memory", NULL, "kafka consumer");
         return NULL;
     }
-    consumer->ctx = (sp_kafka_ctx){.log = log, .role = "consumer"};
+    consumer->ctx = (sp_kafka_ctx){.log = log, .role = "consumer", .counts = counts_of(log)};
     consumer->group_mode = group_mode;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* A reader of explicit offsets must hear about a truncated log rather
@@ -556,6 +688,7 @@ int sp_kafka_consumer_poll_batch(sp_kafka_consumer *consumer, sp_kafka_msg *msgs
                                  size_t msgs_max, int timeout_ms, sp_error *err) {
     assert(consumer != NULL && msgs != NULL && msgs_max > 0 && timeout_ms >= 0);
     release_held(consumer);
+    update_lag(consumer);
     if (msgs_max > SP_KAFKA_BATCH_MAX) msgs_max = SP_KAFKA_BATCH_MAX;
     int64_t deadline_ms = monotonic_ms() + timeout_ms;
     int errors = 0;
@@ -585,6 +718,21 @@ int sp_kafka_consumer_poll_batch(sp_kafka_consumer *consumer, sp_kafka_msg *msgs
     return (int)consumer->held_count;
 }
 
+/* Commands are committed once their events and reply are durable: the time
+ * since the producer stamped them is what a client waited (both clocks are
+ * the wall clock; a negative difference counts as 0). */
+static void observe_command_durations(sp_kafka_consumer *consumer, const sp_kafka_msg *msgs,
+                                      size_t count) {
+    if (consumer->ctx.counts.command_duration == NULL) return;
+    int64_t now_ms = wall_ms();
+    for (size_t i = 0; i < count; i++) {
+        if (strstr(msgs[i].topic, ".commands.") == NULL || msgs[i].timestamp_ms <= 0) continue;
+        const char *topic[] = {msgs[i].topic};
+        sp_metric_observe(consumer->ctx.counts.command_duration, topic,
+                          now_ms - msgs[i].timestamp_ms);
+    }
+}
+
 int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *msgs,
                              size_t count, sp_error *err) {
     assert(consumer != NULL && consumer->group_mode && (msgs != NULL || count == 0));
@@ -597,6 +745,7 @@ int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *ms
                                                                msgs[i].partition);
         if (tp->offset < msgs[i].offset + 1) tp->offset = msgs[i].offset + 1;
     }
+    observe_command_durations(consumer, msgs, count);
     rd_kafka_resp_err_t e = rd_kafka_commit(consumer->rk, list, 1 /* async */);
     int rc = 0;
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -722,6 +871,9 @@ int sp_kafka_replay_partition(const char *brokers, const char *topic, int32_t pa
     assert(log != NULL && timeout_ms > 0);
     sp_kafka_consumer *consumer = assigned_create(brokers, "solipass-replay", log, err);
     if (consumer == NULL) return -1;
+    /* A rebuild is not live traffic: its reads would fake the counters and
+     * leave a lag gauge behind once this reader is gone. */
+    consumer->ctx.counts = (sp_kafka_counts){0};
     int rc = 0;
     replay_state st = {.topic = topic, .partition = partition, .high = 0, .next = 0};
     int64_t low = 0;

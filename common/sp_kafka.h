@@ -11,6 +11,13 @@
  * enable.auto.commit=false) or a plain reader of explicit partitions from
  * explicit offsets (projection, rebuilds), which commits nothing.
  *
+ * Metrics: when the logger given to a handle carries a registry
+ * (log->metrics, sp_metrics_http.h), the handle counts into it: messages
+ * processed (at the next poll), delivered and failed per topic, dead
+ * letters, the lag of every assigned partition (refreshed by the poll, at
+ * most once a second, from cached watermarks) and, at commit, the time from
+ * each command's timestamp to its commit. Partition replays count nothing.
+ *
  * Ownership: handles are created and freed by the caller. A sp_kafka_msg in a
  * batch points into librdkafka memory that stays valid until the next
  * sp_kafka_consumer_poll_batch() call or the consumer's free. */
@@ -69,6 +76,9 @@ int sp_kafka_produce(sp_kafka_producer *producer, const char *topic, int32_t par
 /* Wait until every queued message is delivered or failed (at most timeout_ms).
  * -1 when any message produced since the previous flush failed or timed out. */
 int sp_kafka_producer_flush(sp_kafka_producer *producer, int timeout_ms, sp_error *err);
+
+/* The registry this producer counts into (NULL when metrics are off). */
+struct sp_metrics *sp_kafka_producer_metrics(const sp_kafka_producer *producer);
 
 /* Serve delivery reports without blocking (call from a loop when not flushing). */
 void sp_kafka_producer_poll(sp_kafka_producer *producer);

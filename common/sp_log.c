@@ -24,6 +24,7 @@ void sp_log_init(sp_log *log, const char *service, sp_log_level level_min, FILE 
     log->service = service;
     log->level_min = level_min;
     log->out = out;
+    log->metrics = NULL;
     int rc = pthread_mutex_init(&log->mutex, NULL);
     assert(rc == 0);
     (void)rc;

@@ -1,6 +1,9 @@
 /* sp_log.h - one JSON object per line on stderr:
  *   {"ts":"2026-11-27T10:00:00.123Z","level":"info","service":"gateway","msg":"...",...}
- * A logger is created in main and passed down; it is thread-safe. */
+ * A logger is created in main and passed down; it is thread-safe. It also
+ * carries where the process counts (its metrics registry, borrowed, NULL
+ * when metrics are off), so that the Kafka handles built with it count
+ * their messages without any service passing a registry around. */
 #ifndef SP_LOG_H
 #define SP_LOG_H
 
@@ -14,6 +17,7 @@ typedef struct sp_log {
     sp_log_level level_min;
     FILE *out;               /* borrowed (stderr) */
     pthread_mutex_t mutex;
+    struct sp_metrics *metrics;  /* borrowed; NULL: nothing counted (sp_metrics_http.h sets it) */
 } sp_log;
 
 void sp_log_init(sp_log *log, const char *service, sp_log_level level_min, FILE *out);

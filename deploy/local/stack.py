@@ -160,6 +160,7 @@ class Stack:
         self.pg_port = None
         self.gateway_port = None
         self.kafka_brokers = None
+        self.metrics_ports = {}        # service -> its SP_METRICS_PORT (the gateway: its HTTP port)
         self.processes = {}            # name -> Process, for what runs now
         self.exit_codes = {}           # name -> exit status of its last stop/kill
         self.pg_started = False
@@ -184,6 +185,19 @@ class Stack:
     @property
     def gateway_url(self):
         return "http://127.0.0.1:%d" % self.gateway_port
+
+    def metrics_url(self, name):
+        """Where a service answers GET /metrics (Prometheus text)."""
+        if name == "gateway":
+            return self.gateway_url + "/metrics"
+        return "http://127.0.0.1:%d/metrics" % self.metrics_port(name)
+
+    def metrics_port(self, name):
+        """The service's metrics port, chosen once per Stack and kept across
+        restarts so that a scraper keeps finding it."""
+        if name not in self.metrics_ports:
+            self.metrics_ports[name] = free_port()
+        return self.metrics_ports[name]
 
     def binary(self, name):
         return os.path.join(self.build_dir, BINARIES[name])
@@ -475,6 +489,9 @@ class Stack:
             env["SP_BOOTSTRAP_EMAIL"] = self.bootstrap_email
             env["SP_BOOTSTRAP_PASSWORD"] = self.bootstrap_password
             env["SP_BOOTSTRAP_FULL_NAME"] = self.bootstrap_full_name
+        if name != "gateway":
+            env["SP_METRICS_ADDRESS"] = "127.0.0.1"
+            env["SP_METRICS_PORT"] = str(self.metrics_port(name))
         if name == "gateway":
             env["SP_HTTP_ADDRESS"] = "127.0.0.1"
             env["SP_HTTP_PORT"] = str(self.gateway_port)
@@ -642,8 +659,11 @@ class Stack:
 
     def run_tool(self, name, args, timeout_s=300):
         """Run a service binary once with its environment and extra arguments
-        (e.g. projection --checksum); returns the CompletedProcess."""
-        return subprocess.run([self.binary(name)] + list(args), env=self.service_environment(name),
+        (e.g. projection --checksum); returns the CompletedProcess. It serves
+        no metrics: the running service may hold the port."""
+        env = self.service_environment(name)
+        env["SP_METRICS_PORT"] = "0"
+        return subprocess.run([self.binary(name)] + list(args), env=env,
                               cwd=self.var_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=timeout_s)
 

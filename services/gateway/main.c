@@ -21,6 +21,7 @@
 #include "sp_config.h"
 #include "sp_link.h"
 #include "sp_log.h"
+#include "sp_metrics.h"
 #include "sp_money.h"
 
 #define SP_GW_PG_START_WAIT_MS 30000
@@ -248,6 +249,9 @@ int main(int argc, char **argv) {
     sp_clock_init(&clock, config.clock_offset_file[0] != '\0' ? config.clock_offset_file : NULL);
     sp_gw_metrics metrics;
     sp_gw_metrics_init(&metrics);
+    /* What the Kafka handles count (messages, replies lag), shown after the
+     * gateway's own metrics on /metrics. */
+    log.metrics = sp_metrics_new();
     sp_gw_app app = {.config = &config, .log = &log, .clock = &clock, .metrics = &metrics,
                      .contact = &contact,
                      .sepa_debtor = sepa_configured ? &sepa_debtor : NULL};
@@ -261,6 +265,8 @@ int main(int argc, char **argv) {
         rc = 0;
     }
     app_stop(&app);
+    sp_metrics_free(log.metrics);
+    log.metrics = NULL;
     mg_exit_library();
     sp_clock_destroy(&clock);
     sp_log_info(&log, "stopped", NULL);

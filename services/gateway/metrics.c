@@ -39,7 +39,10 @@ void sp_gw_metrics_init(sp_gw_metrics *metrics) {
             atomic_init(&metrics->requests[r][s], 0);
         }
     }
-    histogram_init(&metrics->request_duration);
+    for (size_t r = 0; r < SP_GW_ROUTE_COUNT; r++) {
+        for (size_t s = 0; s < SP_GW_STATUS_SLOT_COUNT; s++)
+            histogram_init(&metrics->request_duration[r][s]);
+    }
     histogram_init(&metrics->command_latency);
     histogram_init(&metrics->projection_wait);
     atomic_init(&metrics->command_timeouts, 0);
@@ -58,8 +61,9 @@ static size_t status_slot(int status) {
 void sp_gw_metrics_request(sp_gw_metrics *metrics, sp_gw_route route, int status,
                            int64_t duration_ms) {
     assert(metrics != NULL && route >= 0 && route < SP_GW_ROUTE_COUNT);
-    atomic_fetch_add(&metrics->requests[route][status_slot(status)], 1);
-    histogram_record(&metrics->request_duration, duration_ms);
+    size_t slot = status_slot(status);
+    atomic_fetch_add(&metrics->requests[route][slot], 1);
+    histogram_record(&metrics->request_duration[route][slot], duration_ms);
 }
 
 void sp_gw_metrics_command(sp_gw_metrics *metrics, sp_gw_command_outcome outcome,
@@ -107,19 +111,49 @@ static void put_header(text_buf *b, const char *name, const char *type, const ch
     put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void put_histogram(text_buf *b, const char *name, const char *help,
-                          const sp_gw_histogram *h) {
-    put_header(b, name, "histogram", help);
+/* The series of one histogram; labels: "" or `route="x",status="y"`. */
+static void put_histogram_series(text_buf *b, const char *name, const char *labels,
+                                 const sp_gw_histogram *h) {
+    const char *comma = labels[0] != '\0' ? "," : "";
     uint_fast64_t cumulative = 0;
     for (size_t i = 0; i < SP_GW_HISTOGRAM_BUCKET_COUNT; i++) {
         cumulative += atomic_load(&h->buckets[i]);
-        put(b, "%s_bucket{le=\"%" PRId64 "\"} %" PRIuFAST64 "\n", name, bucket_bounds_ms[i],
-            cumulative);
+        put(b, "%s_bucket{%s%sle=\"%" PRId64 "\"} %" PRIuFAST64 "\n", name, labels, comma,
+            bucket_bounds_ms[i], cumulative);
     }
     cumulative += atomic_load(&h->buckets[SP_GW_HISTOGRAM_BUCKET_COUNT]);
-    put(b, "%s_bucket{le=\"+Inf\"} %" PRIuFAST64 "\n", name, cumulative);
-    put(b, "%s_sum %" PRIuFAST64 "\n%s_count %" PRIuFAST64 "\n", name, atomic_load(&h->sum_ms),
-        name, atomic_load(&h->count));
+    put(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIuFAST64 "\n", name, labels, comma, cumulative);
+    const char *open = labels[0] != '\0' ? "{" : "", *close = labels[0] != '\0' ? "}" : "";
+    /* _count is the +Inf bucket: a scrape never sees them differ. */
+    put(b, "%s_sum%s%s%s %" PRIuFAST64 "\n%s_count%s%s%s %" PRIuFAST64 "\n", name, open, labels,
+        close, atomic_load(&h->sum_ms), name, open, labels, close, cumulative);
+}
+
+static void put_histogram(text_buf *b, const char *name, const char *help,
+                          const sp_gw_histogram *h) {
+    put_header(b, name, "histogram", help);
+    put_histogram_series(b, name, "", h);
+}
+
+static void status_text(size_t slot, char *out, size_t out_size) {
+    if (slot < SP_GW_STATUS_SLOT_COUNT - 1) snprintf(out, out_size, "%d", status_slots[slot]);
+    else snprintf(out, out_size, "other");
+}
+
+static void put_request_durations(text_buf *b, const sp_gw_metrics *m) {
+    const char *name = "solipass_gateway_request_duration_ms";
+    put_header(b, name, "histogram", "HTTP request handling time, by route and status.");
+    for (size_t r = 0; r < SP_GW_ROUTE_COUNT; r++) {
+        for (size_t s = 0; s < SP_GW_STATUS_SLOT_COUNT; s++) {
+            const sp_gw_histogram *h = &m->request_duration[r][s];
+            if (atomic_load(&h->count) == 0) continue;
+            char status[16], labels[96];
+            status_text(s, status, sizeof status);
+            snprintf(labels, sizeof labels, "route=\"%s\",status=\"%s\"",
+                     sp_gw_route_name((sp_gw_route)r), status);
+            put_histogram_series(b, name, labels, h);
+        }
+    }
 }
 
 static void put_counter(text_buf *b, const char *name, const char *help,
@@ -136,25 +170,21 @@ static void put_requests(text_buf *b, const sp_gw_metrics *m) {
             uint_fast64_t count = atomic_load(&m->requests[r][s]);
             if (count == 0) continue;
             char status[16];
-            if (s < SP_GW_STATUS_SLOT_COUNT - 1) {
-                snprintf(status, sizeof status, "%d", status_slots[s]);
-            } else {
-                snprintf(status, sizeof status, "other");
-            }
+            status_text(s, status, sizeof status);
             put(b, "%s{route=\"%s\",status=\"%s\"} %" PRIuFAST64 "\n", name,
                 sp_gw_route_name((sp_gw_route)r), status, count);
         }
     }
 }
 
-char *sp_gw_metrics_render(const sp_gw_metrics *metrics, const sp_gw_gauges *gauges) {
+char *sp_gw_metrics_render(const sp_gw_metrics *metrics, const sp_gw_gauges *gauges,
+                           const char *extra) {
     assert(metrics != NULL && gauges != NULL);
     text_buf b = {.data = malloc(SP_GW_METRICS_TEXT_MAX), .len = 0, .overflow = false};
     if (b.data == NULL) return NULL;
     b.data[0] = '\0';
     put_requests(&b, metrics);
-    put_histogram(&b, "solipass_gateway_request_duration_ms", "HTTP request handling time.",
-                  &metrics->request_duration);
+    put_request_durations(&b, metrics);
     put_histogram(&b, "solipass_gateway_command_duration_ms",
                   "From producing a command to its reply.", &metrics->command_latency);
     put_histogram(&b, "solipass_gateway_projection_wait_ms",
@@ -180,6 +210,7 @@ char *sp_gw_metrics_render(const sp_gw_metrics *metrics, const sp_gw_gauges *gau
     put_header(&b, "solipass_gateway_projection_waiters", "gauge",
                "Requests waiting for the read models.");
     put(&b, "solipass_gateway_projection_waiters %zu\n", gauges->projection_waiters);
+    if (extra != NULL) put(&b, "%s", extra);
     if (b.overflow) {
         /* Never a half-written line: the output stops at the last whole one. */
         char *last = b.len > 0 ? b.data + b.len : b.data;

@@ -1,5 +1,6 @@
-/* metrics.h - the gateway's Prometheus counters: requests by route and
- * status, command round-trip latency, projection wait, timeouts.
+/* metrics.h - the gateway's Prometheus counters: requests and their
+ * duration histograms by route and status, command round-trip latency,
+ * projection wait, timeouts.
  * Lock-free (C11 atomics): any thread records, /metrics renders.
  * Ownership: the caller owns the struct (main's stack); render returns a
  * malloc'd text the caller frees. */
@@ -13,7 +14,7 @@
 
 #define SP_GW_STATUS_SLOT_COUNT 15          /* the statuses the API uses + "other" */
 #define SP_GW_HISTOGRAM_BUCKET_COUNT 13     /* finite upper bounds, in ms */
-#define SP_GW_METRICS_TEXT_MAX (64 * 1024)
+#define SP_GW_METRICS_TEXT_MAX (2 * 1024 * 1024)
 
 typedef struct sp_gw_histogram {
     atomic_uint_fast64_t buckets[SP_GW_HISTOGRAM_BUCKET_COUNT + 1];   /* last: +Inf */
@@ -29,7 +30,9 @@ typedef enum {
 
 typedef struct sp_gw_metrics {
     atomic_uint_fast64_t requests[SP_GW_ROUTE_COUNT][SP_GW_STATUS_SLOT_COUNT];
-    sp_gw_histogram request_duration;
+    /* One histogram per route and status: only those that counted a
+     * request are rendered. */
+    sp_gw_histogram request_duration[SP_GW_ROUTE_COUNT][SP_GW_STATUS_SLOT_COUNT];
     sp_gw_histogram command_latency;
     sp_gw_histogram projection_wait;
     atomic_uint_fast64_t command_timeouts;
@@ -52,7 +55,9 @@ void sp_gw_metrics_command(sp_gw_metrics *metrics, sp_gw_command_outcome outcome
                            int64_t duration_ms);
 void sp_gw_metrics_projection_wait(sp_gw_metrics *metrics, bool reached, int64_t duration_ms);
 void sp_gw_metrics_reply_unmatched(sp_gw_metrics *metrics);
-/* Prometheus text exposition format; NULL when out of memory. */
-char *sp_gw_metrics_render(const sp_gw_metrics *metrics, const sp_gw_gauges *gauges);
+/* Prometheus text exposition format, then `extra` (the process's common
+ * registry, sp_metrics.h; may be NULL); NULL when out of memory. */
+char *sp_gw_metrics_render(const sp_gw_metrics *metrics, const sp_gw_gauges *gauges,
+                           const char *extra);
 
 #endif

@@ -29,13 +29,13 @@
 #define PROJECTION_SERVICE "projection"
 #define POLL_MS 20
 #define POLLS_PER_TXN_MAX (SP_PROJECTION_TXN_EVENTS_MAX / SP_KAFKA_BATCH_MAX + 2)
-#define STATEMENTS_MAX (SP_PROJECTION_TXN_EVENTS_MAX + SP_PROJECTION_POSITIONS_MAX + 2)
+#define STATEMENTS_MAX (SP_PROJECTION_TXN_EVENTS_MAX + SP_PROJECTION_POSITIONS_MAX + 3)
 #define PG_CONNECT_WAIT_MS 30000
 #define PG_LOCK_WAIT_MS 15000
 #define PG_LOCK_RETRY_MS 200
-/* pg_advisory_lock key held while projecting: "sp-proj" as ASCII bytes. One
- * projection per database, or two would interleave their offsets. */
-#define PG_LOCK_KEY "32492962784112490"
+/* pg_advisory_lock key held while projecting. One projection per database,
+ * or two would interleave their offsets. */
+#define PG_LOCK_KEY SP_PROJECTION_LOCK_KEY
 #define BATCH_RESULTS_TIMEOUT_MS 60000
 #define KAFKA_TIMEOUT_MS 10000
 #define LAG_WATERMARK_TIMEOUT_MS 1000
@@ -50,6 +50,8 @@
  * the batches at hand means something else is wrong. */
 #define REFUSED_MAX 64
 #define NUMBER_TEXT_MAX 24
+#define SHADOW_SQL_MAX 256
+#define SHADOW_PROGRESS_MS_DEFAULT 1000
 
 typedef enum { FAIL_NONE = 0, FAIL_TRANSIENT, FAIL_DATA, FAIL_FATAL } failure;
 
@@ -111,7 +113,8 @@ typedef struct projector {
     refused_event refused[REFUSED_MAX];
     size_t refused_count;
     bool caught_up;
-    int64_t started_ms, next_progress_ms;
+    int64_t started_ms, next_progress_ms, progress_ms;
+    int64_t backlog_at_start;          /* shadow: events to its targets when it started */
 } projector;
 
 static int64_t monotonic_ms(void) {
@@ -138,6 +141,12 @@ static void pg_error_text(const char *message, char *out, size_t out_size) {
 }
 
 /* ------------------------------------------------------------ database */
+
+static int connection_failure_text(PGconn *conn, const char *what, sp_error *err) {
+    char text[SP_ERROR_MESSAGE_MAX];
+    pg_error_text(PQerrorMessage(conn), text, sizeof text);
+    return sp_error_set(err, 503, "database_unavailable", "", "%s: %s", what, text);
+}
 
 static int pg_lock(projector *p, sp_error *err) {
     const char *params[1] = {PG_LOCK_KEY};
@@ -175,6 +184,20 @@ static int pg_prepare_all(projector *p, sp_error *err) {
     return 0;
 }
 
+/* In a shadow schema every statement's unqualified table resolves to the
+ * shadow table: the same SQL builds the same rows there. The replay, not
+ * this connection, holds the locks. */
+static int shadow_search_path(projector *p, sp_error *err) {
+    char *quoted = PQescapeIdentifier(p->conn, p->options->schema, strlen(p->options->schema));
+    if (quoted == NULL) return connection_failure_text(p->conn, "quoting the schema", err);
+    char sql[SHADOW_SQL_MAX];
+    int n = snprintf(sql, sizeof sql, "SET search_path TO %s", quoted);
+    PQfreemem(quoted);
+    if (n < 0 || (size_t)n >= sizeof sql)
+        return sp_error_set(err, 400, "invalid_config", "", "schema name too long");
+    return sp_pg_command(p->conn, sql, err);
+}
+
 static int pg_open(projector *p, sp_error *err) {
     assert(p->conn == NULL);
     p->conn = sp_pg_connect(p->options->pg_dsn, PG_CONNECT_WAIT_MS, p->log, err);
@@ -186,7 +209,8 @@ static int pg_open(projector *p, sp_error *err) {
      * its offsets and applied again from the log. So a commit need not wait
      * for the WAL flush (an fsync per batch otherwise bounds the projection). */
     if (sp_pg_command(p->conn, "SET synchronous_commit TO off", err) != 0) return -1;
-    return pg_lock(p, err);
+    if (p->options->schema == NULL) return pg_lock(p, err);
+    return shadow_search_path(p, err);
 }
 
 static void pg_close(projector *p) {
@@ -235,6 +259,15 @@ static int init_positions(projector *p, sp_error *err) {
     return 0;
 }
 
+/* A shadow build's end in this partition (0 when not listed: nothing to read). */
+static int64_t target_of(const projector *p, const sp_projection_position *pos) {
+    for (size_t i = 0; i < p->options->target_count; i++) {
+        const sp_kafka_tp *t = &p->options->targets[i];
+        if (t->partition == pos->partition && strcmp(t->topic, pos->topic) == 0) return t->offset;
+    }
+    return 0;
+}
+
 /* Refuses a log that lost messages the read model never saw; the first time,
  * notes where the log ends (the catch-up target). */
 static int check_log(projector *p, bool first, sp_error *err) {
@@ -245,7 +278,11 @@ static int check_log(projector *p, bool first, sp_error *err) {
                                 KAFKA_TIMEOUT_MS, err) != 0 ||
             sp_projection_position_check_log(pos, low, high, err) != 0)
             return -1;
-        if (first) pos->high_at_start = high;
+        if (first) pos->high_at_start = p->options->schema != NULL ? target_of(p, pos) : high;
+        if (pos->high_at_start > high)
+            return sp_error_set(err, 500, "log_reset", "", "%s [%" PRId32 "] ends at offset %"
+                                PRId64 ", before the replay's target %" PRId64, pos->topic,
+                                pos->partition, high, pos->high_at_start);
     }
     return 0;
 }
@@ -350,6 +387,7 @@ static failure dead_letters_flush(projector *p, sp_error *err) {
 static failure dead_letter(projector *p, size_t position, const sp_kafka_msg *msg,
                            const sp_error *reason, sp_error *err) {
     p->batch.dead_letters++;
+    if (p->options->schema != NULL) return FAIL_NONE;   /* the live projection sent it */
     dead_letter_key key = {.position = position, .offset = msg->offset};
     if (dead_letter_known(&p->dead_letters_flushed, key)) return FAIL_NONE;
     char why[SP_ERROR_CODE_MAX + SP_ERROR_MESSAGE_MAX + 4];
@@ -380,7 +418,9 @@ static failure take_offset(projector *p, const sp_kafka_msg *msg, size_t *positi
     *position = (size_t)index;
     sp_projection_position *pos = &p->positions[index];
     sp_projection_offset_kind kind = sp_projection_offset_classify(pos, msg->offset);
-    *skip = kind == SP_PROJECTION_OFFSET_SEEN;
+    *skip = kind == SP_PROJECTION_OFFSET_SEEN ||
+            (p->options->schema != NULL && msg->offset >= pos->high_at_start);
+    if (*skip) return FAIL_NONE;
     if (kind == SP_PROJECTION_OFFSET_GAP) {
         int64_t low = 0, high = 0;
         sp_projection_position at_gap = *pos;
@@ -452,7 +492,14 @@ static failure pipeline_begin(projector *p, sp_error *err) {
     p->pipeline_open = true;
     p->statement_count = 0;
     statement_tag tag = {.kind = STMT_CONTROL};
-    return send_statement(p, tag, NULL, "BEGIN", 0, NULL, err);
+    failure f = send_statement(p, tag, NULL, "BEGIN", 0, NULL, err);
+    /* A replay swapping its tables in holds this lock exclusively: the batch
+     * waits for the swap before it touches any table. */
+    if (f == FAIL_NONE && p->options->schema == NULL)
+        f = send_statement(p, tag, NULL,
+                           "SELECT pg_advisory_xact_lock_shared(" SP_PROJECTION_SWAP_LOCK_KEY ")",
+                           0, NULL, err);
+    return f;
 }
 
 /* The next result, waiting (bounded) while the socket has more to send or
@@ -676,6 +723,24 @@ static void log_progress(projector *p) {
                 "recoveries", recoveries, NULL);
 }
 
+/* A replay's progress: what is done, its rate, what is left to its targets
+ * and when, at this rate, it will be done. */
+static void log_shadow_progress(projector *p) {
+    int64_t left = sp_projection_backlog(p->positions, p->position_count);
+    int64_t done = p->backlog_at_start > left ? p->backlog_at_start - left : 0;
+    int64_t elapsed_ms = monotonic_ms() - p->started_ms;
+    int64_t rate = elapsed_ms > 0 ? done * 1000 / elapsed_ms : 0;
+    char events[NUMBER_TEXT_MAX], per_s[NUMBER_TEXT_MAX], lag[NUMBER_TEXT_MAX],
+        eta[NUMBER_TEXT_MAX], elapsed[NUMBER_TEXT_MAX];
+    i64_text(done, events);
+    i64_text(rate, per_s);
+    i64_text(left, lag);
+    i64_text(rate > 0 ? (left + rate - 1) / rate : (left > 0 ? -1 : 0), eta);
+    i64_text(elapsed_ms, elapsed);
+    sp_log_info(p->log, "replay progress", "schema", p->options->schema, "events", events,
+                "events_per_s", per_s, "lag", lag, "eta_s", eta, "elapsed_ms", elapsed, NULL);
+}
+
 static void note_caught_up(projector *p) {
     if (p->caught_up || !sp_projection_caught_up(p->positions, p->position_count)) return;
     p->caught_up = true;
@@ -733,8 +798,9 @@ static int run_loop(projector *p, sp_error *err) {
     note_caught_up(p);
     while (!*p->stop && !(p->options->exit_when_caught_up && p->caught_up)) {
         if (monotonic_ms() >= p->next_progress_ms) {
-            log_progress(p);
-            p->next_progress_ms = monotonic_ms() + PROGRESS_LOG_MS;
+            if (p->options->schema != NULL) log_shadow_progress(p);
+            else log_progress(p);
+            p->next_progress_ms = monotonic_ms() + p->progress_ms;
         }
         sp_error cause;
         sp_error_clear(&cause);
@@ -751,7 +817,8 @@ static int run_loop(projector *p, sp_error *err) {
         }
         if (recover(p, f, transient_in_a_row, &cause, err) != 0) return -1;
     }
-    log_progress(p);
+    if (p->options->schema != NULL) log_shadow_progress(p);
+    else log_progress(p);
     return 0;
 }
 
@@ -761,13 +828,22 @@ static int start(projector *p, sp_error *err) {
     p->statements = calloc(STATEMENTS_MAX, sizeof *p->statements);
     if (!p->msgs || !p->row_buf || !p->statements)
         return sp_error_set(err, 500, "out_of_memory", "", "projection buffers");
-    p->producer = sp_kafka_producer_new(p->options->brokers, PROJECTION_CLIENT_ID, p->log, err);
-    if (p->producer == NULL || init_positions(p, err) != 0 || pg_open(p, err) != 0 ||
-        sp_pg_migrate(p->conn, p->options->migrations_dir, p->log, err) != 0)
+    bool shadow = p->options->schema != NULL;
+    assert(!shadow || (!p->options->rebuild && p->options->exit_when_caught_up));
+    if (!shadow) {
+        p->producer = sp_kafka_producer_new(p->options->brokers, PROJECTION_CLIENT_ID, p->log,
+                                            err);
+        if (p->producer == NULL) return -1;
+    }
+    if (init_positions(p, err) != 0 || pg_open(p, err) != 0 ||
+        (!shadow && sp_pg_migrate(p->conn, p->options->migrations_dir, p->log, err) != 0))
         return -1;
     if (p->options->rebuild && rebuild(p, err) != 0) return -1;
     p->started_ms = monotonic_ms();
-    p->next_progress_ms = p->started_ms + PROGRESS_LOG_MS;
+    p->progress_ms = p->options->progress_ms > 0 ? p->options->progress_ms
+                     : shadow                    ? SHADOW_PROGRESS_MS_DEFAULT
+                                                 : PROGRESS_LOG_MS;
+    p->next_progress_ms = p->started_ms + p->progress_ms;
     return attach(p, true, err);
 }
 
@@ -781,11 +857,13 @@ int sp_projection_run(const sp_projection_options *options, sp_clock *clock, sp_
     p->log = log;
     p->stop = stop;
     int rc = start(p, err);
+    if (rc == 0) p->backlog_at_start = sp_projection_backlog(p->positions, p->position_count);
     if (rc == 0) {
         char partitions[NUMBER_TEXT_MAX], backlog[NUMBER_TEXT_MAX];
         i64_text((int64_t)p->position_count, partitions);
         i64_text(sp_projection_backlog(p->positions, p->position_count), backlog);
-        sp_log_info(log, "ready", "partitions", partitions, "backlog", backlog, NULL);
+        sp_log_info(log, options->schema != NULL ? "replay started" : "ready", "partitions",
+                    partitions, "backlog", backlog, NULL);
         rc = run_loop(p, err);
     }
     detach(p);
@@ -800,27 +878,34 @@ int sp_projection_run(const sp_projection_options *options, sp_clock *clock, sp_
 /* ------------------------------------------------------------ checksum */
 
 /* Text renderings that do not depend on the session's settings. */
-static int checksum_session(PGconn *conn, sp_error *err) {
+int sp_projection_checksum_settings(PGconn *conn, sp_error *err) {
     static const char *const settings[] = {
         "SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET bytea_output = 'hex'",
-        "SET IntervalStyle = 'postgres'", "SET extra_float_digits = 1",
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"};
+        "SET IntervalStyle = 'postgres'", "SET extra_float_digits = 1"};
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (sp_pg_command(conn, settings[i], err) != 0) return -1;
+    return 0;
+}
+
+int sp_projection_table_checksum(PGconn *conn, const sp_projection_table *table,
+                                 char md5_out[SP_PROJECTION_MD5_TEXT_LEN + 1], sp_error *err) {
+    char sql[SP_PROJECTION_SQL_BYTES_MAX];
+    PGresult *res = NULL;
+    sp_projection_checksum_sql(table, sql, sizeof sql);
+    if (sp_pg_exec(conn, sql, 0, NULL, &res, err) != 0) return -1;
+    assert(PQntuples(res) == 1 && PQgetlength(res, 0, 0) == SP_PROJECTION_MD5_TEXT_LEN);
+    snprintf(md5_out, SP_PROJECTION_MD5_TEXT_LEN + 1, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
     return 0;
 }
 
 static int checksum_lines(PGconn *conn, char *lines, size_t lines_size, sp_error *err) {
     size_t used = 0;
     for (size_t i = 0; i < sp_projection_table_count; i++) {
-        char sql[SP_PROJECTION_SQL_BYTES_MAX];
-        PGresult *res = NULL;
-        sp_projection_checksum_sql(&sp_projection_tables[i], sql, sizeof sql);
-        if (sp_pg_exec(conn, sql, 0, NULL, &res, err) != 0) return -1;
-        assert(PQntuples(res) == 1);
+        char md5[SP_PROJECTION_MD5_TEXT_LEN + 1];
+        if (sp_projection_table_checksum(conn, &sp_projection_tables[i], md5, err) != 0) return -1;
         int n = snprintf(lines + used, lines_size - used, "%s=%s\n", sp_projection_tables[i].name,
-                         PQgetvalue(res, 0, 0));
-        PQclear(res);
+                         md5);
         assert(n > 0 && (size_t)n < lines_size - used);
         used += (size_t)n;
     }
@@ -834,7 +919,9 @@ int sp_projection_checksum(const char *pg_dsn, FILE *out, sp_log *log, sp_error 
     PGresult *res = NULL;
     PGconn *conn = sp_pg_connect(pg_dsn, PG_CONNECT_WAIT_MS, log, err);
     if (conn == NULL) return -1;
-    if (checksum_session(conn, err) != 0 || checksum_lines(conn, lines, sizeof lines, err) != 0)
+    if (sp_projection_checksum_settings(conn, err) != 0 ||
+        sp_pg_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) != 0 ||
+        checksum_lines(conn, lines, sizeof lines, err) != 0)
         goto done;
     const char *params[1] = {lines};
     if (sp_pg_exec(conn, "SELECT md5($1::text)", 1, params, &res, err) != 0) goto done;

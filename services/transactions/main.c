@@ -10,6 +10,7 @@
 #include "sp_config.h"
 #include "sp_error.h"
 #include "sp_log.h"
+#include "sp_metrics_http.h"
 #include "sp_money.h"
 
 #include "service.h"
@@ -32,11 +33,13 @@ static int install_signals(void) {
 
 int main(int argc, char **argv) {
     const char *log_level = NULL, *clock_offset_file = NULL;
+    sp_metrics_http_config metrics_config = {0};
     sp_transactions_config config = {0};
     const sp_config_item items[] = {
         {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0,
          "Kafka bootstrap servers, host:port[,host:port...]", &config.brokers},
         {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug, info, warn or error", &log_level},
+        SP_METRICS_HTTP_CONFIG_ITEMS(&metrics_config),
         {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,
          "file holding a clock offset in milliseconds (tests); empty: system time",
          &clock_offset_file},
@@ -91,10 +94,16 @@ int main(int argc, char **argv) {
         sp_log_error(&log, "cannot initialise libsodium or signal handlers", NULL);
         goto done;
     }
+    sp_metrics_http *metrics = NULL;
+    if (sp_metrics_http_start(&metrics_config, &log, &metrics, &err) != 0) {
+        sp_log_error(&log, "invalid configuration", "field", err.field, "detail", err.message, NULL);
+        goto done;
+    }
     sp_clock clock;
     sp_clock_init(&clock, clock_offset_file);
     int rc = sp_transactions_service_run(&config, &log, &clock, &stop_requested, &err);
     sp_clock_destroy(&clock);
+    sp_metrics_http_stop(metrics, &log);
     if (rc != 0) {
         sp_log_error(&log, "fatal", "code", err.code, "detail", err.message, NULL);
         goto done;

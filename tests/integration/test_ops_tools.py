@@ -7,15 +7,18 @@ import os
 import subprocess
 import uuid
 
-from solipass_api import TOPIC_ACCOUNTS_COMMANDS, TOPIC_LEDGER_EVENTS, new_key, wait_until
+from solipass_api import (TOPIC_ACCOUNTS_COMMANDS, TOPIC_ACCOUNTS_EVENTS, TOPIC_LEDGER_EVENTS,
+                          new_key, wait_until)
 
 AUDIT = "tools/audit/solipass-audit"
 LOG = "tools/log/solipass-log"
 CHECKS = ("events decodable", "postings balanced and positive",
-          "pass, partner and voucher accounts never negative", "balances sum to zero",
-          "pass versions contiguous", "operation ids unique",
+          "pass, partner, voucher, refund and bank accounts never negative",
+          "balances sum to zero", "pass versions contiguous", "operation ids unique",
+          "every operation in exactly one state", "refund request totals equal their operations",
           "ledger_balances matches the ledger", "passes match the ledger",
-          "envelopes match the ledger", "partners owed match the ledger")
+          "envelopes match the ledger", "partners owed match the ledger",
+          "operations match the ledger", "refund requests match the ledger")
 
 
 def run(stack, binary, args=(), with_pg=True, timeout_s=120):
@@ -119,3 +122,90 @@ def test_log_deadletters_lists_a_poison_message(world):
     assert dead["source_partition"] == 0 and dead["source_offset"] >= 0
     assert dead["service"] and dead["reason"]
     assert dead["original_type"] is None
+
+
+def dead_letters(stack):
+    done = run(stack, LOG, ["deadletters", "--max", "1000000"], with_pg=False)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def requeue(stack, offset):
+    return run(stack, LOG, ["requeue", str(offset)], with_pg=False)
+
+
+def test_a_dead_letter_requeued_once_its_cause_is_fixed_is_applied_once(world, backoffice):
+    """The read model refuses a new partner (a constraint an operator added
+    by mistake): the projection dead-letters its PartnerCreated and the
+    administrator's UserRegistered. Once the constraint is gone, both are
+    requeued, in order, and applied; a second requeue is refused."""
+    name = "Requeue club %s" % uuid.uuid4().hex[:8]
+    world.sql("ALTER TABLE partners ADD CONSTRAINT test_requeue_block CHECK (name <> '%s')" % name)
+    try:
+        before = len(dead_letters(world.stack))
+        email = "requeue-%s@example.org" % uuid.uuid4().hex[:8]
+        backoffice.post("/api/v1/partners", {
+            "name": name, "category": "sport", "admin_email": email,
+            "admin_password": "correct-horse-battery", "admin_full_name": "Requeue admin"},
+            key=new_key())
+        fresh = wait_until(lambda: [d for d in dead_letters(world.stack)[before:]
+                                    if d.get("service") == "projection"
+                                    and d["original_type"] in ("accounts.PartnerCreated.v1",
+                                                               "accounts.UserRegistered.v1")
+                                    ] if len(dead_letters(world.stack)) >= before + 2 else None,
+                           "the partner and its administrator dead-lettered", timeout_s=60)
+    finally:
+        world.sql("ALTER TABLE partners DROP CONSTRAINT test_requeue_block")
+    assert [d["original_type"] for d in fresh] == ["accounts.PartnerCreated.v1",
+                                                   "accounts.UserRegistered.v1"], fresh
+    assert "test_requeue_block" in fresh[0]["reason"]
+    assert fresh[0]["source_topic"] == TOPIC_ACCOUNTS_EVENTS
+    assert world.sql("SELECT count(*) FROM partners WHERE name = '%s'" % name) == "0"
+
+    copies = []
+    for dead in fresh:
+        done = requeue(world.stack, dead["offset"])
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        copies.append(result["to_offset"])
+        assert result["requeued_offset"] == dead["offset"]
+        assert result["to_topic"] == TOPIC_ACCOUNTS_EVENTS and result["to_offset"] > \
+            dead["source_offset"]
+    wait_until(lambda: world.sql("SELECT count(*) FROM users WHERE email = '%s'" % email) == "1",
+               "the requeued administrator in the read model", timeout_s=30)
+    assert world.sql("SELECT count(*) FROM partners WHERE name = '%s'" % name) == "1"
+    api = world.login(email, "correct-horse-battery")
+    assert api.token
+    api.close()
+
+    again = requeue(world.stack, fresh[0]["offset"])
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert '"code":"already_requeued"' in again.stderr and again.stdout == ""
+    markers = [d for d in dead_letters(world.stack) if d.get("type") == "DeadLetterRequeued.v1"]
+    assert {m["source_offset"] for m in markers} >= {d["offset"] for d in fresh}
+    marker = requeue(world.stack, markers[-1]["offset"])
+    assert marker.returncode == 2 and '"code":"not_a_dead_letter"' in marker.stderr
+    nowhere = requeue(world.stack, 10 ** 9)
+    assert nowhere.returncode == 2 and '"code":"no_such_message"' in nowhere.stderr
+    # Nothing of the requeued copies was refused again.
+    assert not [d for d in dead_letters(world.stack)
+                if d.get("service") == "projection" and d["source_topic"] == TOPIC_ACCOUNTS_EVENTS
+                and d["source_offset"] in copies]
+    assert world.sql("SELECT count(*) FROM partners WHERE name = '%s'" % name) == "1"
+
+
+def test_log_lag_lists_the_groups_and_the_projection(world, partners):
+    done = run(world.stack, LOG, ["lag"])
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    groups = {line["group"] for line in lines}
+    assert {"solipass-accounts", "solipass-transactions", "projection"} <= groups, groups
+    projection = [line for line in lines if line["group"] == "projection"]
+    assert all(line["store"] == "postgresql" for line in projection)
+    assert TOPIC_LEDGER_EVENTS in {line["topic"] for line in projection}
+    for line in lines:
+        if line.get("committed") is not None:
+            assert line["high"] >= 0 and line["lag"] == max(0, line["high"] - line["committed"])
+    accounts = [line for line in lines if line["group"] == "solipass-accounts"
+                and line.get("topic") == TOPIC_ACCOUNTS_COMMANDS]
+    assert accounts and accounts[0]["committed"] >= 1, lines

@@ -21,13 +21,28 @@ typedef struct audit_pass {
     uint64_t version;                 /* the last version applied */
 } audit_pass;
 
-/* Operation ids only need to be remembered, not described: one shared marker. */
-static int audit_seen_marker;
+/* Every operation created; state 0 for those without a life (credits,
+ * expiries), else its sp_audit_op_state. */
+typedef struct audit_operation {
+    char id[SP_AUDIT_ID_MAX];
+    uint8_t state;
+    int64_t amount_cents;
+    uint8_t request[SP_KEY_LEN];      /* requested / paid: the request's key */
+} audit_operation;
+
+typedef struct audit_request {
+    char id[SP_AUDIT_ID_MAX];
+    uint8_t state;                    /* sp_audit_request_state */
+    int64_t total_cents;              /* confirmed */
+    int64_t operation_count;          /* confirmed */
+    int64_t held_cents, held_count;   /* sp_audit_finish: its requested and paid operations */
+} audit_request;
 
 struct sp_audit {
     sp_map accounts;                  /* key_of(account) -> audit_account */
     sp_map passes;                    /* key_of(pass id) -> audit_pass */
-    sp_map operations;                /* key_of(operation id) -> &audit_seen_marker */
+    sp_map operations;                /* key_of(operation id) -> audit_operation */
+    sp_map requests;                  /* key_of(request id) -> audit_request */
     sp_audit_verdict verdicts[SP_AUDIT_CHECK_COUNT];
     int64_t total_cents;              /* sum of every balance */
     size_t event_count;
@@ -36,10 +51,12 @@ struct sp_audit {
 
 static const char *const audit_check_names[SP_AUDIT_CHECK_COUNT] = {
     [SP_AUDIT_POSTINGS] = "postings balanced and positive",
-    [SP_AUDIT_NON_NEGATIVE] = "pass, partner and voucher accounts never negative",
+    [SP_AUDIT_NON_NEGATIVE] = "pass, partner, voucher, refund and bank accounts never negative",
     [SP_AUDIT_ZERO_SUM] = "balances sum to zero",
     [SP_AUDIT_VERSIONS] = "pass versions contiguous",
     [SP_AUDIT_OPERATIONS] = "operation ids unique",
+    [SP_AUDIT_OPERATION_STATES] = "every operation in exactly one state",
+    [SP_AUDIT_REFUND_TOTALS] = "refund request totals equal their operations",
 };
 
 sp_audit *sp_audit_new(size_t accounts_max, size_t passes_max, size_t operations_max,
@@ -55,7 +72,12 @@ sp_audit *sp_audit_new(size_t accounts_max, size_t passes_max, size_t operations
         goto fail_passes;
     if (sp_map_init(&audit->operations, operations_max, err) != 0)
         goto fail_operations;
+    /* A request holds at least one operation: no more requests than operations. */
+    if (sp_map_init(&audit->requests, operations_max, err) != 0)
+        goto fail_requests;
     return audit;
+fail_requests:
+    sp_map_destroy(&audit->operations);
 fail_operations:
     sp_map_destroy(&audit->passes);
 fail_passes:
@@ -76,9 +98,12 @@ void sp_audit_free(sp_audit *audit) {
         return;
     sp_map_foreach(&audit->accounts, free_value, NULL);
     sp_map_foreach(&audit->passes, free_value, NULL);
+    sp_map_foreach(&audit->operations, free_value, NULL);
+    sp_map_foreach(&audit->requests, free_value, NULL);
     sp_map_destroy(&audit->accounts);
     sp_map_destroy(&audit->passes);
     sp_map_destroy(&audit->operations);
+    sp_map_destroy(&audit->requests);
     free(audit);
 }
 
@@ -119,8 +144,8 @@ static bool has_suffix(const char *text, const char *suffix) {
 /* Accounts that hold someone's money, as opposed to the budget (their source). */
 static bool account_must_stay_non_negative(const char *account) {
     return has_prefix(account, "pass:") || has_prefix(account, "voucher:")
-        || (has_prefix(account, "partner:") && has_suffix(account, ":owed"))
-        || has_prefix(account, "refund:") || strcmp(account, "bank") == 0;
+        || has_prefix(account, "refund:") || strcmp(account, "bank") == 0
+        || (has_prefix(account, "partner:") && has_suffix(account, ":owed"));
 }
 
 static bool account_name_known(const char *account) {
@@ -267,6 +292,12 @@ static int check_version(sp_audit *audit, const sp_audit_event *event, sp_error 
     return 1;
 }
 
+/* Payments (by code or by voucher) are the operations with a life. */
+static bool creates_payment(const sp_audit_event *event) {
+    return event->type != NULL && (strcmp(event->type, "ledger.PaymentAccepted.v1") == 0 ||
+                                   strcmp(event->type, "ledger.VoucherRedeemed.v1") == 0);
+}
+
 static int check_operation(sp_audit *audit, const sp_audit_event *event, sp_error *err) {
     if (event->operation_id == NULL || event->operation_id[0] == '\0')
         return 0;
@@ -277,7 +308,171 @@ static int check_operation(sp_audit *audit, const sp_audit_event *event, sp_erro
                    event->operation_id);
         return 0;
     }
-    return sp_map_put(&audit->operations, key, &audit_seen_marker, err);
+    audit_operation *op = calloc(1, sizeof *op);
+    if (op == NULL) return sp_error_set(err, 500, "out_of_memory", "", "operation");
+    snprintf(op->id, sizeof op->id, "%s", event->operation_id);
+    if (creates_payment(event) && event->posting_count > 0) {
+        op->state = SP_AUDIT_OP_ACCEPTED;
+        op->amount_cents = event->postings[0].amount_cents;
+    }
+    if (sp_map_put(&audit->operations, key, op, err) != 0) {
+        free(op);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ refund life */
+
+static const char *const op_state_names[] = {
+    [SP_AUDIT_OP_ACCEPTED] = "accepted", [SP_AUDIT_OP_REQUESTED] = "requested",
+    [SP_AUDIT_OP_PAID] = "paid", [SP_AUDIT_OP_CANCELLED] = "cancelled"};
+
+const char *sp_audit_op_state_name(sp_audit_op_state state) {
+    assert(state >= SP_AUDIT_OP_ACCEPTED && state <= SP_AUDIT_OP_CANCELLED);
+    return op_state_names[state];
+}
+
+static bool type_is(const sp_audit_event *event, const char *type) {
+    return event->type != NULL && strcmp(event->type, type) == 0;
+}
+
+static audit_request *request_get_or_add(sp_audit *audit, const char *request_id, sp_error *err) {
+    uint8_t key[SP_KEY_LEN];
+    sp_key_of(key, request_id, NULL, NULL, NULL);
+    audit_request *request = sp_map_get(&audit->requests, key);
+    if (request != NULL) return request;
+    request = calloc(1, sizeof *request);
+    if (request == NULL) {
+        sp_error_set(err, 500, "out_of_memory", "", "request");
+        return NULL;
+    }
+    snprintf(request->id, sizeof request->id, "%s", request_id);
+    request->state = SP_AUDIT_REQUEST_OPENING;
+    if (sp_map_put(&audit->requests, key, request, err) != 0) {
+        free(request);
+        return NULL;
+    }
+    return request;
+}
+
+/* What an Operations* event may move: from one state to another, within
+ * the event's request. */
+typedef struct part_move {
+    const char *what;                 /* "reserved", "released", "settled" */
+    uint8_t from, to;
+} part_move;
+
+static const part_move *part_move_of(const sp_audit_event *event) {
+    static const part_move moves[] = {
+        {"reserved", SP_AUDIT_OP_ACCEPTED, SP_AUDIT_OP_REQUESTED},
+        {"released", SP_AUDIT_OP_REQUESTED, SP_AUDIT_OP_ACCEPTED},
+        {"settled", SP_AUDIT_OP_REQUESTED, SP_AUDIT_OP_PAID},
+    };
+    if (type_is(event, "ledger.OperationsReserved.v1")) return &moves[0];
+    if (type_is(event, "ledger.OperationsReleased.v1")) return &moves[1];
+    if (type_is(event, "ledger.OperationsSettled.v1")) return &moves[2];
+    return NULL;
+}
+
+/* One operation of a part: it must be a payment in the move's from state
+ * (and of this request when leaving requested). Returns its amount, or -1. */
+static int64_t move_operation(sp_audit *audit, const sp_audit_event *event, const part_move *move,
+                              const char *operation_id, const uint8_t request_key[SP_KEY_LEN]) {
+    uint8_t key[SP_KEY_LEN];
+    sp_key_of(key, operation_id, NULL, NULL, NULL);
+    audit_operation *op = sp_map_get(&audit->operations, key);
+    if (op == NULL || op->state == 0) {
+        audit_fail(audit, SP_AUDIT_OPERATION_STATES, event, "operation %s %s is not a payment "
+                   "of the log", operation_id, move->what);
+        return -1;
+    }
+    bool same_request = memcmp(op->request, request_key, SP_KEY_LEN) == 0;
+    if (op->state != move->from || (move->from == SP_AUDIT_OP_REQUESTED && !same_request)) {
+        audit_fail(audit, SP_AUDIT_OPERATION_STATES, event, "operation %s %s while %s%s",
+                   operation_id, move->what, op_state_names[op->state],
+                   op->state == SP_AUDIT_OP_REQUESTED && !same_request ? " by another request"
+                                                                        : "");
+        return -1;
+    }
+    op->state = move->to;
+    if (move->to == SP_AUDIT_OP_ACCEPTED) memset(op->request, 0, SP_KEY_LEN);
+    else memcpy(op->request, request_key, SP_KEY_LEN);
+    return op->amount_cents;
+}
+
+static int apply_part(sp_audit *audit, const sp_audit_event *event, const part_move *move,
+                      sp_error *err) {
+    const char *request_id = event->request_id ? event->request_id : "";
+    audit_request *request = request_get_or_add(audit, request_id, err);
+    if (request == NULL) return -1;
+    uint8_t request_key[SP_KEY_LEN];
+    sp_key_of(request_key, request_id, NULL, NULL, NULL);
+    int64_t sum = 0;
+    bool all_moved = true;
+    for (size_t i = 0; i < event->operation_id_count; i++) {
+        int64_t amount = move_operation(audit, event, move, event->operation_ids[i], request_key);
+        all_moved = all_moved && amount >= 0;
+        if (amount >= 0 && !sp_money_add(sum, amount, &sum))
+            return sp_error_set(err, 500, "overflow", "", "a part's sum overflows");
+    }
+    /* An operation that could not move is reported as such, not as a sum. */
+    if (all_moved && sum != event->amount_cents)
+        audit_fail(audit, SP_AUDIT_REFUND_TOTALS, event, "%s part of request %s says %" PRId64
+                   " cents, its operations sum to %" PRId64, move->what, request_id,
+                   event->amount_cents, sum);
+    return 0;
+}
+
+static void cancel_operation(sp_audit *audit, const sp_audit_event *event) {
+    for (size_t i = 0; i < event->operation_id_count; i++) {
+        uint8_t key[SP_KEY_LEN];
+        sp_key_of(key, event->operation_ids[i], NULL, NULL, NULL);
+        audit_operation *op = sp_map_get(&audit->operations, key);
+        if (op == NULL || op->state != SP_AUDIT_OP_ACCEPTED) {
+            audit_fail(audit, SP_AUDIT_OPERATION_STATES, event, "operation %s cancelled while %s",
+                       event->operation_ids[i], op == NULL || op->state == 0
+                                                    ? "not a payment of the log"
+                                                    : op_state_names[op->state]);
+            continue;
+        }
+        op->state = SP_AUDIT_OP_CANCELLED;
+    }
+}
+
+/* The request aggregate's own events. Its parts are on its passes'
+ * partitions, read in no order relative to its own: the total is compared
+ * with its operations at the end (sp_audit_finish). */
+static int apply_request(sp_audit *audit, const sp_audit_event *event, sp_error *err) {
+    const char *id = event->aggregate_id ? event->aggregate_id : "";
+    audit_request *request = request_get_or_add(audit, id, err);
+    if (request == NULL) return -1;
+    if (type_is(event, "ledger.RefundRequestConfirmed.v1")) {
+        request->total_cents = event->amount_cents;
+        request->operation_count = event->operation_count;
+        request->state = SP_AUDIT_REQUEST_PENDING;
+    } else if (type_is(event, "ledger.RefundRequestPaid.v1")) {
+        if (event->amount_cents != request->total_cents)
+            audit_fail(audit, SP_AUDIT_REFUND_TOTALS, event, "request %s paid %" PRId64
+                       " cents, it was confirmed for %" PRId64, id, event->amount_cents,
+                       request->total_cents);
+        request->state = SP_AUDIT_REQUEST_PAID;
+    } else if (type_is(event, "ledger.RefundRequestCancelled.v1")) {
+        request->state = SP_AUDIT_REQUEST_CANCELLED;
+    }
+    return 0;
+}
+
+static int life_apply(sp_audit *audit, const sp_audit_event *event, sp_error *err) {
+    const part_move *move = part_move_of(event);
+    if (move != NULL) return apply_part(audit, event, move, err);
+    if (type_is(event, "ledger.OperationCancelled.v1")) {
+        cancel_operation(audit, event);
+        return 0;
+    }
+    if (event->type != NULL && has_prefix(event->type, "ledger.RefundRequest"))
+        return apply_request(audit, event, err);
+    return 0;
 }
 
 int sp_audit_feed(sp_audit *audit, const sp_audit_event *event, sp_error *err) {
@@ -287,7 +482,7 @@ int sp_audit_feed(sp_audit *audit, const sp_audit_event *event, sp_error *err) {
     int applies = check_version(audit, event, err);
     if (applies <= 0)
         return applies;
-    if (check_operation(audit, event, err) != 0)
+    if (check_operation(audit, event, err) != 0 || life_apply(audit, event, err) != 0)
         return -1;
     return apply_postings(audit, event, err);
 }
@@ -305,7 +500,32 @@ static void sum_account(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
         sum->overflowed = true;
 }
 
+static void hold_operation(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    (void)key;
+    sp_audit *audit = ctx;
+    const audit_operation *op = value;
+    if (op->state != SP_AUDIT_OP_REQUESTED && op->state != SP_AUDIT_OP_PAID) return;
+    audit_request *request = sp_map_get(&audit->requests, op->request);
+    if (request == NULL) return;   /* a part without its request: reported when the part moved */
+    request->held_cents += op->amount_cents;
+    request->held_count++;
+}
+
+static void check_request_total(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    (void)key;
+    sp_audit *audit = ctx;
+    const audit_request *r = value;
+    if (r->state != SP_AUDIT_REQUEST_PENDING && r->state != SP_AUDIT_REQUEST_PAID) return;
+    if (r->held_cents != r->total_cents || r->held_count != r->operation_count)
+        audit_fail(audit, SP_AUDIT_REFUND_TOTALS, NULL, "at the end: request %s was confirmed "
+                   "for %" PRId64 " cents and %" PRId64 " operations, its operations hold %"
+                   PRId64 " cents and %" PRId64, r->id, r->total_cents, r->operation_count,
+                   r->held_cents, r->held_count);
+}
+
 void sp_audit_finish(sp_audit *audit) {
+    sp_map_foreach(&audit->operations, hold_operation, audit);
+    sp_map_foreach(&audit->requests, check_request_total, audit);
     audit_sum sum = {0, false};
     sp_map_foreach(&audit->accounts, sum_account, &sum);
     if (sum.overflowed)
@@ -359,4 +579,39 @@ static void visit_account(void *ctx, const uint8_t key[SP_KEY_LEN], void *value)
 void sp_audit_foreach_account(const sp_audit *audit, sp_audit_account_fn fn, void *ctx) {
     audit_visit visit = {fn, ctx};
     sp_map_foreach(&audit->accounts, visit_account, &visit);
+}
+
+typedef struct audit_op_visit {
+    sp_audit_operation_fn fn;
+    void *ctx;
+} audit_op_visit;
+
+static void visit_operation(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    (void)key;
+    audit_op_visit *visit = ctx;
+    const audit_operation *op = value;
+    if (op->state != 0) visit->fn(visit->ctx, op->id, (sp_audit_op_state)op->state);
+}
+
+void sp_audit_foreach_operation(const sp_audit *audit, sp_audit_operation_fn fn, void *ctx) {
+    audit_op_visit visit = {fn, ctx};
+    sp_map_foreach(&audit->operations, visit_operation, &visit);
+}
+
+typedef struct audit_request_visit {
+    sp_audit_request_fn fn;
+    void *ctx;
+} audit_request_visit;
+
+static void visit_request(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    (void)key;
+    audit_request_visit *visit = ctx;
+    const audit_request *request = value;
+    visit->fn(visit->ctx, request->id, (sp_audit_request_state)request->state,
+              request->total_cents);
+}
+
+void sp_audit_foreach_request(const sp_audit *audit, sp_audit_request_fn fn, void *ctx) {
+    audit_request_visit visit = {fn, ctx};
+    sp_map_foreach(&audit->requests, visit_request, &visit);
 }

@@ -1,5 +1,6 @@
 /* audit_pg.c - compares ledger_balances, passes, envelopes and partners with
- * the balances computed from the log (see audit_pg.h). */
+ * the balances computed from the log, operations with their states and
+ * refund requests with their confirmed totals (see audit_pg.h). */
 #include "audit_pg.h"
 
 #include <errno.h>
@@ -35,22 +36,36 @@ typedef struct audit_model {
     const char *check;                   /* printed after ok / FAIL */
     const char *label;                   /* what a row's value is called */
     const char *sql;                     /* SELECT name, cents */
+    const char *const *value_names;      /* NULL: the value is cents; else its words */
 } audit_model;
+
+/* sp_audit_op_state by value; 0 = a status the ledger does not know. */
+static const char *const op_state_words[] = {"an unknown status", "accepted", "requested", "paid",
+                                             "cancelled"};
 
 static const audit_model audit_models[] = {
     {"ledger_balances matches the ledger", "ledger_balances.balance_cents",
-     "SELECT account, balance_cents FROM ledger_balances"},
+     "SELECT account, balance_cents FROM ledger_balances", NULL},
     {"passes match the ledger", "passes.balance_cents",
-     "SELECT pass_id::text, balance_cents FROM passes"},
+     "SELECT pass_id::text, balance_cents FROM passes", NULL},
     {"envelopes match the ledger", "envelopes.balance_cents",
-     "SELECT 'pass:' || pass_id::text || ':' || category, balance_cents FROM envelopes"},
+     "SELECT 'pass:' || pass_id::text || ':' || category, balance_cents FROM envelopes", NULL},
     /* What a partner is owed also counts its payments reserved by a refund
      * request (moved to refund:<id>, not yet paid); its owed account does not. */
     {"partners owed match the ledger", "partners.owed_cents less the requested payments",
      "SELECT 'partner:' || p.partner_id::text || ':owed', p.owed_cents - coalesce((SELECT"
      " sum(o.amount_cents) FROM operations o WHERE o.partner_id = p.partner_id"
-     " AND o.status = 'requested'), 0)::bigint FROM partners p"},
+     " AND o.status = 'requested'), 0)::bigint FROM partners p", NULL},
+    {"operations match the ledger", "operations.status",
+     "SELECT operation_id::text, CASE status WHEN 'accepted' THEN 1 WHEN 'requested' THEN 2 "
+     "WHEN 'paid' THEN 3 WHEN 'cancelled' THEN 4 ELSE 0 END FROM operations "
+     "WHERE kind = 'payment'", op_state_words},
+    {"refund requests match the ledger", "refund_requests.total_cents",
+     "SELECT request_id::text, total_cents FROM refund_requests "
+     "WHERE status IN ('pending', 'paid')", NULL},
 };
+#define MODEL_OPERATIONS 4
+#define MODEL_REQUESTS 5
 #define AUDIT_MODEL_COUNT (sizeof audit_models / sizeof audit_models[0])
 
 static void free_row(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
@@ -117,6 +132,18 @@ static void computed_add_account(void *ctx, const char *account, int64_t balance
     }
 }
 
+static void computed_add_operation(void *ctx, const char *operation_id, sp_audit_op_state state) {
+    audit_computed *computed = ctx;
+    table_add(&computed->tables[MODEL_OPERATIONS], operation_id, strlen(operation_id), state);
+}
+
+static void computed_add_request(void *ctx, const char *request_id, sp_audit_request_state state,
+                                 int64_t total_cents) {
+    audit_computed *computed = ctx;
+    if (state == SP_AUDIT_REQUEST_PENDING || state == SP_AUDIT_REQUEST_PAID)
+        table_add(&computed->tables[MODEL_REQUESTS], request_id, strlen(request_id), total_cents);
+}
+
 static int parse_cents(const char *text, int64_t *out) {
     char *end = NULL;
     errno = 0;
@@ -173,7 +200,21 @@ static void diff_row(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
     int64_t db_cents = diff->this_side_is_db ? row->cents : other_cents;
     int64_t ledger_cents = diff->this_side_is_db ? other_cents : row->cents;
     bool db_row_missing = !diff->this_side_is_db && other == NULL;
-    if (db_row_missing)
+    const char *const *words = diff->model->value_names;
+    size_t word_count = sizeof op_state_words / sizeof op_state_words[0];
+    if (words != NULL) {
+        const char *db_word = db_cents >= 0 && (uint64_t)db_cents < word_count
+                                  ? words[db_cents] : words[0];
+        const char *ledger_word = ledger_cents >= 0 && (uint64_t)ledger_cents < word_count
+                                      ? words[ledger_cents] : words[0];
+        if (db_row_missing)
+            snprintf(diff->why, sizeof diff->why, "%s: no row for %s, the ledger says %s",
+                     diff->model->label, row->name, ledger_word);
+        else
+            snprintf(diff->why, sizeof diff->why, "%s of %s is %s, the ledger says %s",
+                     diff->model->label, row->name, db_word,
+                     ledger_cents == 0 ? "it is no payment" : ledger_word);
+    } else if (db_row_missing)
         snprintf(diff->why, sizeof diff->why, "%s: no row for %s, the ledger says %" PRId64
                  " cents", diff->model->label, row->name, ledger_cents);
     else
@@ -223,6 +264,8 @@ int sp_audit_pg_compare(const sp_audit *audit, const char *dsn, sp_log *log, sp_
         goto done;
     db_ready = true;
     sp_audit_foreach_account(audit, computed_add_account, &computed);
+    sp_audit_foreach_operation(audit, computed_add_operation, &computed);
+    sp_audit_foreach_request(audit, computed_add_request, &computed);
     for (size_t i = 0; i < AUDIT_MODEL_COUNT; i++) {
         if (computed.tables[i].failed) {
             sp_error_set(err, 500, "audit_limit", "", "computed %s: too many rows",

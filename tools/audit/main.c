@@ -106,6 +106,43 @@ static const char *string_field(const ProtobufCMessage *message, const char *nam
     return *(const char *const *)((const char *)message + field->offset);
 }
 
+static const ProtobufCFieldDescriptor *field_of(const ProtobufCMessage *message, const char *name,
+                                               ProtobufCType type, bool repeated) {
+    const ProtobufCFieldDescriptor *field =
+        protobuf_c_message_descriptor_get_field_by_name(message->descriptor, name);
+    if (field == NULL || field->type != type ||
+        (field->label == PROTOBUF_C_LABEL_REPEATED) != repeated)
+        return NULL;
+    return field;
+}
+
+/* The message's int64 field `name`, or 0 when it has none. */
+static int64_t int64_field(const ProtobufCMessage *message, const char *name) {
+    const ProtobufCFieldDescriptor *field = field_of(message, name, PROTOBUF_C_TYPE_INT64, false);
+    return field ? *(const int64_t *)((const char *)message + field->offset) : 0;
+}
+
+/* The refund life's fields (audit.h), found by name like the postings. */
+static void refund_fields_of(const ProtobufCMessage *payload, const char *type,
+                             sp_audit_event *event, const char **single) {
+    event->request_id = string_field(payload, "request_id");
+    event->amount_cents = int64_field(payload, "amount_cents");
+    if (strncmp(type, "ledger.RefundRequest", 20) == 0)
+        event->amount_cents = int64_field(payload, "total_cents");
+    event->operation_count = int64_field(payload, "operation_count");
+    const ProtobufCFieldDescriptor *ids = field_of(payload, "operation_ids", PROTOBUF_C_TYPE_STRING,
+                                                   true);
+    if (ids != NULL) {
+        event->operation_id_count = *(const size_t *)((const char *)payload +
+                                                      ids->quantifier_offset);
+        event->operation_ids = *(const char *const *const *)((const char *)payload + ids->offset);
+    } else if (strcmp(type, "ledger.OperationCancelled.v1") == 0) {
+        *single = string_field(payload, "operation_id");
+        event->operation_ids = single;
+        event->operation_id_count = *single != NULL ? 1 : 0;
+    }
+}
+
 /* Copies the message's repeated Posting field "postings" into out. */
 static int postings_of(const ProtobufCMessage *message, sp_audit_posting *out, size_t out_max,
                        size_t *count) {
@@ -143,6 +180,8 @@ static int feed_payload(audit_reader *reader, const sp_kafka_msg *msg,
                                                       : NULL,
         .postings = postings,
     };
+    const char *single_operation = NULL;
+    refund_fields_of(payload, envelope->type, &event, &single_operation);
     if (postings_of(payload, postings, AUDIT_POSTINGS_MAX, &event.posting_count) != 0) {
         note_undecodable(reader, msg, envelope->type, "too many postings");
         return 0;
@@ -188,8 +227,9 @@ static int read_ledger(const audit_settings *settings, audit_reader *reader, sp_
             continue;
         if (strcmp(err->code, "log_truncated") != 0)
             return -1;
-        printf("log truncated at %s[%" PRId32 "]: the audit cannot prove the ledger\n",
-               SP_TOPIC_LEDGER_EVENTS, p);
+        /* err says where the log starts now: the low watermark. */
+        printf("log truncated at %s[%" PRId32 "]: the audit cannot prove the ledger (%s)\n",
+               SP_TOPIC_LEDGER_EVENTS, p, err->message);
         return 1;
     }
     return 0;
@@ -214,8 +254,9 @@ static bool print_log_checks(const audit_reader *reader) {
 
 static const char audit_summary[] =
     "Proves the ledger from solipass.ledger.events.v1 (balanced positive postings, no pass,\n"
-    "partner or voucher account below zero, zero sum, contiguous pass versions, unique\n"
-    "operation ids) and, with SP_PG_DSN, compares the read models with it.\n"
+    "partner, voucher, refund or bank account below zero, zero sum, contiguous versions,\n"
+    "unique operation ids, every operation in one state, refund request totals equal to\n"
+    "their operations) and, with SP_PG_DSN, compares the read models with it.\n"
     "Exit: 0 every check holds, 1 a check failed, 2 the audit could not be made.";
 
 static int audit_run(const audit_settings *settings, sp_log *log) {

@@ -2,7 +2,10 @@
  * development and tests: librdkafka's in-memory mock cluster (one broker)
  * with every solipass topic created at its documented partition count.
  * It keeps at most 5 MiB (or 100000 message batches) per partition and
- * drops older data: readers see a low watermark above zero.
+ * drops older data: readers see a low watermark above zero. The mock
+ * cluster has no setting for that bound, so a larger log (the replay
+ * benchmark) takes more ledger partitions: SP_DEVBROKER_LEDGER_PARTITIONS
+ * (both ledger topics, which must have the same count).
  *
  * Prints `bootstrap.servers=HOST:PORT` on stdout once the topics exist,
  * writes HOST:PORT to SP_DEVBROKER_ADDRESS_FILE when set, and runs until
@@ -37,11 +40,12 @@ typedef struct devbroker_topic {
     int partition_count;
 } devbroker_topic;
 
+/* partition_count 0: the ledger topics' count, from the configuration. */
 static const devbroker_topic devbroker_topics[] = {
     {SP_TOPIC_ACCOUNTS_COMMANDS, SP_ACCOUNTS_PARTITION_COUNT},
     {SP_TOPIC_ACCOUNTS_EVENTS, SP_ACCOUNTS_PARTITION_COUNT},
-    {SP_TOPIC_LEDGER_COMMANDS, SP_LEDGER_PARTITION_COUNT},
-    {SP_TOPIC_LEDGER_EVENTS, SP_LEDGER_PARTITION_COUNT},
+    {SP_TOPIC_LEDGER_COMMANDS, 0},
+    {SP_TOPIC_LEDGER_EVENTS, 0},
     {SP_TOPIC_REPLIES, SP_REPLIES_PARTITION_COUNT},
     {SP_TOPIC_DEADLETTER, SP_DEADLETTER_PARTITION_COUNT},
     {SP_TOPIC_FINANCE, SP_FINANCE_PARTITION_COUNT},
@@ -105,11 +109,12 @@ static rd_kafka_t *handle_new(sp_log *log, sp_error *err) {
     return rk;
 }
 
-static int create_topics(rd_kafka_mock_cluster_t *mcluster, sp_error *err) {
+static int create_topics(rd_kafka_mock_cluster_t *mcluster, int ledger_partitions,
+                         sp_error *err) {
     for (size_t i = 0; i < sizeof devbroker_topics / sizeof devbroker_topics[0]; i++) {
         const devbroker_topic *t = &devbroker_topics[i];
-        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mcluster, t->name,
-                                                           t->partition_count, 1);
+        int count = t->partition_count > 0 ? t->partition_count : ledger_partitions;
+        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mcluster, t->name, count, 1);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
             return sp_error_set(err, 500, "kafka_topic_create", NULL, "%s: %s", t->name,
                                 rd_kafka_err2str(e));
@@ -128,7 +133,7 @@ static void install_signals(void) {
 }
 
 /* Creates the cluster and its topics, announces the address, then waits. */
-static int serve(sp_log *log, const char *address_file, sp_error *err) {
+static int serve(sp_log *log, const char *address_file, int ledger_partitions, sp_error *err) {
     int rc = -1;
     rd_kafka_mock_cluster_t *mcluster = NULL;
     rd_kafka_t *rk = handle_new(log, err);
@@ -138,7 +143,7 @@ static int serve(sp_log *log, const char *address_file, sp_error *err) {
         sp_error_set(err, 500, "kafka_mock", NULL, "could not start the mock cluster");
         goto done;
     }
-    if (create_topics(mcluster, err) != 0) goto done;
+    if (create_topics(mcluster, ledger_partitions, err) != 0) goto done;
     const char *address = rd_kafka_mock_cluster_bootstraps(mcluster);
     if (address_file[0] != '\0' && write_address_file(address_file, address, err) != 0)
         goto done;
@@ -157,12 +162,17 @@ done:
 int main(int argc, char **argv) {
     const char *address_file = "";
     const char *log_level = "info";
+    int64_t ledger_partitions = SP_LEDGER_PARTITION_COUNT;
     const sp_config_item items[] = {
         {"SP_DEVBROKER_ADDRESS_FILE", SP_CONFIG_STRING, "", 0, 0,
          "file that receives HOST:PORT of the broker once its topics exist (\"\": none)",
          &address_file},
         {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug | info | warn | error",
          &log_level},
+        /* 64: the projection reads at most 64 ledger partitions. */
+        {"SP_DEVBROKER_LEDGER_PARTITIONS", SP_CONFIG_INT, "8", 1, 64,
+         "partitions of the ledger command and event topics (each keeps at most 5 MiB)",
+         &ledger_partitions},
     };
     sp_log log;
     sp_log_init(&log, "devbroker", SP_LOG_INFO, stderr);
@@ -189,7 +199,7 @@ int main(int argc, char **argv) {
     }
     log.level_min = (sp_log_level)level;
     install_signals();
-    rc = serve(&log, address_file, &err) == 0 ? 0 : 1;
+    rc = serve(&log, address_file, (int)ledger_partitions, &err) == 0 ? 0 : 1;
     if (rc != 0)
         sp_log_error(&log, "devbroker failed", "code", err.code, "error", err.message, NULL);
 done:

@@ -3,6 +3,8 @@
  *   solipass-log tail TOPIC [--from-beginning] [--follow] [--type T]
  *                           [--aggregate A] [--max N]
  *   solipass-log deadletters [--follow] [--max N]
+ *   solipass-log requeue OFFSET [--partition P]
+ *   solipass-log lag [--group G]...
  *
  * tail decodes each message's envelope and its payload (by the envelope's
  * type, through log_json.h) into one JSON object per line on stdout. Without
@@ -11,7 +13,8 @@
  * until SIGINT/SIGTERM); it never prints more than --max lines (default 1000).
  * deadletters lists solipass.deadletter.v1 from its beginning: reason,
  * service, the original topic, partition and offset, and the original type
- * when the original message decodes as an envelope.
+ * when the original message decodes as an envelope. requeue and lag are in
+ * log_ops.c.
  *
  * Exit status: 0 done, 2 bad usage or a broker error. */
 #include <errno.h>
@@ -26,6 +29,7 @@
 
 #include "envelope.pb-c.h"
 #include "log_json.h"
+#include "log_ops.h"
 #include "sp_config.h"
 #include "sp_envelope.h"
 #include "sp_error.h"
@@ -44,8 +48,15 @@ static void on_stop_signal(int sig) {
     stop_requested = 1;
 }
 
+typedef enum { LOG_TAIL, LOG_DEADLETTERS, LOG_REQUEUE, LOG_LAG } log_command;
+
 typedef struct log_options {
+    log_command command;
     bool deadletters;
+    int64_t requeue_offset;
+    int64_t requeue_partition;
+    const char *groups[SP_LOG_GROUPS_MAX];
+    size_t group_count;
     const char *topic;
     bool from_beginning;
     bool follow;
@@ -57,6 +68,7 @@ typedef struct log_options {
 
 typedef struct log_settings {
     const char *brokers;
+    const char *pg_dsn;
     const char *log_level;
     int64_t timeout_ms;
 } log_settings;
@@ -64,15 +76,51 @@ typedef struct log_settings {
 static const char log_usage[] =
     "usage: solipass-log tail TOPIC [--from-beginning] [--follow] [--type T] [--aggregate A]"
     " [--max N]\n"
-    "       solipass-log deadletters [--follow] [--max N]\n";
+    "       solipass-log deadletters [--follow] [--max N]\n"
+    "       solipass-log requeue OFFSET [--partition P]\n"
+    "       solipass-log lag [--group G]...\n";
 
-static int parse_max(const char *text, int64_t *out) {
+static int parse_integer(const char *text, int64_t min, int64_t max, int64_t *out) {
     char *end = NULL;
     errno = 0;
     long long value = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < 1 || value > LOG_MAX_LIMIT)
+    if (errno != 0 || end == text || *end != '\0' || value < min || value > max)
         return -1;
     *out = value;
+    return 0;
+}
+
+static int parse_max(const char *text, int64_t *out) {
+    return parse_integer(text, 1, LOG_MAX_LIMIT, out);
+}
+
+/* requeue OFFSET [--partition P] | lag [--group G]... */
+static int parse_ops(int argc, char **argv, log_options *opts) {
+    int i = 2;
+    if (opts->command == LOG_REQUEUE) {
+        if (argc < 3 || parse_integer(argv[2], 0, INT64_MAX, &opts->requeue_offset) != 0) {
+            fprintf(stderr, "solipass-log: requeue: OFFSET is the dead letter's offset, an "
+                            "integer >= 0\n%s", log_usage);
+            return -1;
+        }
+        i = 3;
+    }
+    for (; i < argc; i++) {
+        bool has_value = i + 1 < argc;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            opts->help = true;
+        } else if (opts->command == LOG_REQUEUE && strcmp(argv[i], "--partition") == 0 &&
+                   has_value && parse_integer(argv[i + 1], 0, LOG_PARTITIONS_MAX - 1,
+                                              &opts->requeue_partition) == 0) {
+            i++;
+        } else if (opts->command == LOG_LAG && strcmp(argv[i], "--group") == 0 && has_value &&
+                   opts->group_count < SP_LOG_GROUPS_MAX / 2) {
+            opts->groups[opts->group_count++] = argv[++i];
+        } else {
+            fprintf(stderr, "solipass-log: unexpected argument \"%s\"\n%s", argv[i], log_usage);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -84,10 +132,15 @@ static int parse_options(int argc, char **argv, log_options *opts) {
         opts->help = true;
         return 0;
     }
+    if (argc >= 2 && (strcmp(argv[1], "requeue") == 0 || strcmp(argv[1], "lag") == 0)) {
+        opts->command = strcmp(argv[1], "lag") == 0 ? LOG_LAG : LOG_REQUEUE;
+        return parse_ops(argc, argv, opts);
+    }
     if (argc >= 3 && strcmp(argv[1], "tail") == 0) {
         opts->topic = argv[2];
         i = 3;
     } else if (argc >= 2 && strcmp(argv[1], "deadletters") == 0) {
+        opts->command = LOG_DEADLETTERS;
         opts->deadletters = true;
         opts->topic = SP_TOPIC_DEADLETTER;
         opts->from_beginning = true;
@@ -273,9 +326,12 @@ static json_t *dead_letter_line(const sp_kafka_msg *msg) {
     Solipass__DeadLetter *dead = envelope == NULL ? NULL
         : solipass__dead_letter__unpack(NULL, envelope->payload.len, envelope->payload.data);
     int rc = 0;
-    if (dead != NULL)
+    /* Requeue markers (log_ops.h) carry a DeadLetter too: the type tells them apart. */
+    if (envelope != NULL)
+        rc = set_text(line, "type", envelope->type, strlen(envelope->type));
+    if (dead != NULL && rc == 0)
         rc = describe_dead_letter(line, dead);
-    else
+    else if (rc == 0)
         rc = json_object_set_new(line, "error", json_string(envelope == NULL ? err.message
                                  : "the payload is not a DeadLetter"));
     if (dead != NULL)
@@ -373,10 +429,30 @@ done:
     return rc == 0 ? 0 : 2;
 }
 
+/* requeue and lag: 0 done, 2 refused or failed (the reason on stderr). */
+static int log_ops_run(const log_settings *settings, const log_options *opts, sp_log *log) {
+    sp_log_ops_settings ops = {.brokers = settings->brokers, .pg_dsn = settings->pg_dsn,
+                               .timeout_ms = settings->timeout_ms};
+    sp_error err;
+    sp_error_clear(&err);
+    int rc = opts->command == LOG_REQUEUE
+                 ? sp_log_requeue(&ops, (int32_t)opts->requeue_partition, opts->requeue_offset,
+                                  stdout, log, &err)
+                 : sp_log_lag(&ops, opts->groups, opts->group_count, stdout, log, &err);
+    if (rc != 0) {
+        sp_log_error(log, opts->command == LOG_REQUEUE ? "not requeued" : "lag not shown",
+                     "code", err.code, "error", err.message, NULL);
+        return 2;
+    }
+    return 0;
+}
+
 static const char log_summary[] =
     "Reads a solipass topic as JSON lines (envelope and payload decoded):\n"
     "  solipass-log tail TOPIC [--from-beginning] [--follow] [--type T] [--aggregate A] [--max N]\n"
     "  solipass-log deadletters [--follow] [--max N]\n"
+    "  solipass-log requeue OFFSET [--partition P]   (a dead letter back to its topic, once)\n"
+    "  solipass-log lag [--group G]...   (committed offsets vs high watermarks)\n"
     "Stops at the high watermarks seen at start unless --follow; --max defaults to 1000.";
 
 int main(int argc, char **argv) {
@@ -391,6 +467,9 @@ int main(int argc, char **argv) {
          &settings.log_level},
         {"SP_LOG_TIMEOUT_MS", SP_CONFIG_INT, "30000", 1000, 3600000,
          "without --follow: give up when no message came for this long", &settings.timeout_ms},
+        {"SP_PG_DSN", SP_CONFIG_STRING, "", 0, 0,
+         "lag: the read models' database, to show the projection's offsets (\"\": none)",
+         &settings.pg_dsn},
     };
     char help_flag[] = "--help";
     char *config_argv[] = {argv[0], opts.help ? help_flag : NULL, NULL};
@@ -413,7 +492,9 @@ int main(int argc, char **argv) {
     signal(SIGTERM, on_stop_signal);
     sp_log log;
     sp_log_init(&log, "log", (sp_log_level)level, stderr);
-    int status = log_run(&settings, &opts, &log);
+    int status = opts.command == LOG_REQUEUE || opts.command == LOG_LAG
+                     ? log_ops_run(&settings, &opts, &log)
+                     : log_run(&settings, &opts, &log);
     sp_log_destroy(&log);
     return status;
 }

@@ -1,0 +1,509 @@
+/* projection_replay.c - rebuild the read models into shadow tables, compare,
+ * swap them in (see projection_replay.h). The shadow is built by the
+ * projection's own loop (projection.c) in schema SP_REPLAY_SCHEMA; this file
+ * holds the steps around it: checks, the shadow schema, the convergence on
+ * the live offsets and the swap transaction. */
+#include "projection_replay.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libpq-fe.h>
+#include "projection.h"
+#include "projection_positions.h"
+#include "projection_rows.h"
+#include "sp_kafka.h"
+#include "sp_pg.h"
+
+#define REPLAY_CLIENT_ID "solipass-replay"
+#define REPLAY_SQL_MAX 2048
+#define REPLAY_NAME_MAX 128
+#define REPLAY_TABLES_MAX 64
+#define REPLAY_PG_CONNECT_WAIT_MS 30000
+#define REPLAY_KAFKA_TIMEOUT_MS 10000
+#define REPLAY_LIVE_WAIT_MS 500          /* the live projection is behind the shadow */
+#define REPLAY_LOCK_TIMEOUT "30s"        /* the swap lock waits for one live batch */
+/* Held for the whole replay: one replay per database ("sp-rply" in ASCII). */
+#define REPLAY_LOCK_KEY "32492962835540089"
+#define REPLAY_LINES_MAX (REPLAY_TABLES_MAX * (REPLAY_NAME_MAX + 2 * 40 + 16))
+
+typedef struct replay {
+    const sp_replay_options *options;
+    sp_clock *clock;
+    sp_log *log;
+    const volatile sig_atomic_t *stop;
+    FILE *out;
+    PGconn *conn;
+    char live_schema[REPLAY_NAME_MAX];   /* quoted identifier */
+    char shadow_schema[REPLAY_NAME_MAX]; /* quoted identifier */
+    bool chosen[REPLAY_TABLES_MAX];
+    sp_kafka_tp tps[SP_PROJECTION_POSITIONS_MAX];   /* offset: the shadow's target */
+    size_t tp_count;
+    bool holds_projection_lock;          /* no live projection: the replay writes the offsets */
+} replay;
+
+static void replay_sleep_ms(int64_t ms) {
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int sql_format(char *out, size_t out_size, sp_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int sql_format(char *out, size_t out_size, sp_error *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, out_size, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= out_size)
+        return sp_error_set(err, 500, "sql_too_long", "", "a replay statement exceeds %zu bytes",
+                            out_size);
+    return 0;
+}
+
+/* ------------------------------------------------------------ tables */
+
+static int table_index(const char *name, size_t name_len) {
+    for (size_t i = 0; i < sp_projection_table_count; i++)
+        if (strlen(sp_projection_tables[i].name) == name_len &&
+            strncmp(sp_projection_tables[i].name, name, name_len) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void known_tables(char *out, size_t out_size) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sp_projection_table_count && used < out_size; i++) {
+        int n = snprintf(out + used, out_size - used, "%s%s", i ? ", " : "",
+                         sp_projection_tables[i].name);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+int sp_replay_tables_parse(const char *list, bool *chosen, sp_error *err) {
+    assert(list != NULL && chosen != NULL);
+    assert(sp_projection_table_count <= REPLAY_TABLES_MAX);
+    bool all = list[0] == '\0';
+    for (size_t i = 0; i < sp_projection_table_count; i++) chosen[i] = all;
+    for (const char *at = list; !all;) {
+        const char *comma = strchr(at, ',');
+        size_t len = comma ? (size_t)(comma - at) : strlen(at);
+        int index = table_index(at, len);
+        if (index < 0) {
+            char known[1024];
+            known_tables(known, sizeof known);
+            return sp_error_set(err, 400, "unknown_table", "--tables",
+                                "unknown read model \"%.*s\": the read models are %s",
+                                (int)(len < 64 ? len : 64), at, known);
+        }
+        chosen[index] = true;
+        if (comma == NULL) break;
+        at = comma + 1;
+    }
+    return 0;
+}
+
+/* TRUNCATE needs every table that references a chosen one: they are chosen
+ * too (and must be read models). */
+static int expand_references(replay *r, sp_error *err) {
+    static const char sql[] =
+        "WITH RECURSIVE c(rel) AS (SELECT to_regclass(quote_ident(current_schema()) || '.' || "
+        "quote_ident(n)) FROM unnest($1::text[]) AS n UNION SELECT k.conrelid FROM "
+        "pg_constraint k JOIN c ON k.confrelid = c.rel WHERE k.contype = 'f') "
+        "SELECT cl.relname FROM c JOIN pg_class cl ON cl.oid = c.rel";
+    char names[REPLAY_SQL_MAX];
+    size_t used = 0;
+    names[used++] = '{';
+    for (size_t i = 0; i < sp_projection_table_count; i++) {
+        if (!r->chosen[i]) continue;
+        int n = snprintf(names + used, sizeof names - used, "%s%s", used > 1 ? "," : "",
+                         sp_projection_tables[i].name);
+        assert(n > 0 && (size_t)n < sizeof names - used - 1);
+        used += (size_t)n;
+    }
+    snprintf(names + used, sizeof names - used, "}");
+    const char *params[1] = {names};
+    PGresult *res = NULL;
+    if (sp_pg_exec(r->conn, sql, 1, params, &res, err) != 0) return -1;
+    int rc = 0;
+    for (int row = 0; row < PQntuples(res) && rc == 0; row++) {
+        const char *name = PQgetvalue(res, row, 0);
+        int index = table_index(name, strlen(name));
+        if (index < 0)
+            rc = sp_error_set(err, 500, "not_a_read_model", "", "table %s references a read "
+                              "model but is not one: the replay cannot swap", name);
+        else
+            r->chosen[index] = true;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the log */
+
+/* The high watermarks (the shadow's first targets); a partition whose low
+ * watermark is above 0 lost its first events: nothing can be rebuilt. */
+static int read_watermarks(replay *r, sp_error *err) {
+    int ledger = sp_kafka_partition_count(r->options->brokers, SP_TOPIC_LEDGER_EVENTS,
+                                          REPLAY_KAFKA_TIMEOUT_MS, err);
+    if (ledger < 0) return -1;
+    if (ledger > SP_PROJECTION_POSITIONS_MAX - 1)
+        return sp_error_set(err, 500, "invalid_config", "", "%s has %d partitions, more than %d",
+                            SP_TOPIC_LEDGER_EVENTS, ledger, SP_PROJECTION_POSITIONS_MAX - 1);
+    r->tps[0] = (sp_kafka_tp){.topic = SP_TOPIC_ACCOUNTS_EVENTS, .partition = 0,
+                              .offset = RD_KAFKA_OFFSET_END};
+    for (int i = 0; i < ledger; i++)
+        r->tps[1 + i] = (sp_kafka_tp){.topic = SP_TOPIC_LEDGER_EVENTS, .partition = i,
+                                      .offset = RD_KAFKA_OFFSET_END};
+    r->tp_count = 1 + (size_t)ledger;
+    sp_kafka_consumer *consumer = sp_kafka_consumer_new_assigned(
+        r->options->brokers, REPLAY_CLIENT_ID, r->tps, r->tp_count, r->log, err);
+    if (consumer == NULL) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < r->tp_count && rc == 0; i++) {
+        int64_t low = 0, high = 0;
+        rc = sp_kafka_watermarks(consumer, r->tps[i].topic, r->tps[i].partition, &low, &high,
+                                 REPLAY_KAFKA_TIMEOUT_MS, err);
+        if (rc == 0 && low > 0)
+            rc = sp_error_set(err, 500, "log_truncated", "", "log truncated at %s[%" PRId32 "]: "
+                              "low watermark %" PRId64 " (the events before it are gone): the "
+                              "read models cannot be rebuilt from this log, nothing swapped",
+                              r->tps[i].topic, r->tps[i].partition, low);
+        r->tps[i].offset = high;
+    }
+    sp_kafka_consumer_free(consumer);
+    return rc;
+}
+
+/* ------------------------------------------------------------ database */
+
+static int quote_into(PGconn *conn, const char *name, char *out, size_t out_size,
+                      sp_error *err) {
+    char *quoted = PQescapeIdentifier(conn, name, strlen(name));
+    if (quoted == NULL) return sp_error_set(err, 500, "database_error", "", "quoting %s", name);
+    int n = snprintf(out, out_size, "%s", quoted);
+    PQfreemem(quoted);
+    if (n < 0 || (size_t)n >= out_size)
+        return sp_error_set(err, 500, "database_error", "", "schema name too long");
+    return 0;
+}
+
+static int replay_connect(replay *r, sp_error *err) {
+    r->conn = sp_pg_connect(r->options->pg_dsn, REPLAY_PG_CONNECT_WAIT_MS, r->log, err);
+    if (r->conn == NULL) return -1;
+    PGresult *res = NULL;
+    const char *params[1] = {REPLAY_LOCK_KEY};
+    if (PQsetClientEncoding(r->conn, "UTF8") != 0)
+        return sp_error_set(err, 500, "database_error", "", "cannot set client_encoding UTF8");
+    if (sp_pg_migrate(r->conn, r->options->migrations_dir, r->log, err) != 0 ||
+        sp_projection_checksum_settings(r->conn, err) != 0 ||
+        sp_pg_command(r->conn, "SET lock_timeout = '" REPLAY_LOCK_TIMEOUT "'", err) != 0 ||
+        sp_pg_exec(r->conn, "SELECT current_schema(), pg_try_advisory_lock($1::bigint)", 1,
+                   params, &res, err) != 0)
+        return -1;
+    bool locked = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    int rc = quote_into(r->conn, PQgetvalue(res, 0, 0), r->live_schema, sizeof r->live_schema,
+                        err);
+    PQclear(res);
+    if (rc != 0) return -1;
+    if (!locked)
+        return sp_error_set(err, 409, "replay_busy", "", "another replay is running on this "
+                            "database");
+    return quote_into(r->conn, SP_REPLAY_SCHEMA, r->shadow_schema, sizeof r->shadow_schema, err);
+}
+
+static int create_shadow_table(replay *r, const char *table, sp_error *err) {
+    char sql[REPLAY_SQL_MAX];
+    if (sql_format(sql, sizeof sql, err, "CREATE UNLOGGED TABLE %s.%s (LIKE %s.%s INCLUDING ALL)",
+                   r->shadow_schema, table, r->live_schema, table) != 0)
+        return -1;
+    return sp_pg_command(r->conn, sql, err);
+}
+
+/* Fresh shadow tables, in one transaction: a previous replay's are gone. */
+static int create_shadow(replay *r, sp_error *err) {
+    char drop[REPLAY_SQL_MAX], create[REPLAY_SQL_MAX];
+    if (sql_format(drop, sizeof drop, err, "DROP SCHEMA IF EXISTS %s CASCADE", r->shadow_schema) !=
+            0 ||
+        sql_format(create, sizeof create, err, "CREATE SCHEMA %s", r->shadow_schema) != 0)
+        return -1;
+    if (sp_pg_command(r->conn, "BEGIN", err) != 0) return -1;
+    int rc = sp_pg_command(r->conn, drop, err) == 0 && sp_pg_command(r->conn, create, err) == 0 &&
+                     create_shadow_table(r, "projection_offsets", err) == 0
+                 ? 0
+                 : -1;
+    for (size_t i = 0; i < sp_projection_table_count && rc == 0; i++)
+        rc = create_shadow_table(r, sp_projection_tables[i].name, err);
+    if (rc == 0) rc = sp_pg_command(r->conn, "COMMIT", err);
+    if (rc != 0) PQclear(PQexec(r->conn, "ROLLBACK"));
+    return rc;
+}
+
+static void drop_shadow(replay *r) {
+    char drop[REPLAY_SQL_MAX];
+    sp_error err;
+    if (sql_format(drop, sizeof drop, &err, "DROP SCHEMA IF EXISTS %s CASCADE",
+                   r->shadow_schema) != 0 ||
+        sp_pg_command(r->conn, drop, &err) != 0)
+        sp_log_warn(r->log, "the shadow schema stays", "error", err.message, NULL);
+}
+
+/* The projection's stored offsets in schema (quoted); 0 for a partition
+ * without a row. */
+static int read_offsets(replay *r, const char *schema, int64_t *offsets, sp_error *err) {
+    char sql[REPLAY_SQL_MAX];
+    PGresult *res = NULL;
+    if (sql_format(sql, sizeof sql, err, "SELECT topic, partition, next_offset FROM "
+                   "%s.projection_offsets WHERE consumer = 'projection'", schema) != 0 ||
+        sp_pg_exec(r->conn, sql, 0, NULL, &res, err) != 0)
+        return -1;
+    for (size_t i = 0; i < r->tp_count; i++) offsets[i] = 0;
+    for (int row = 0; row < PQntuples(res); row++) {
+        int32_t partition = (int32_t)strtol(PQgetvalue(res, row, 1), NULL, 10);
+        for (size_t i = 0; i < r->tp_count; i++)
+            if (r->tps[i].partition == partition && strcmp(r->tps[i].topic,
+                                                           PQgetvalue(res, row, 0)) == 0)
+                offsets[i] = strtoll(PQgetvalue(res, row, 2), NULL, 10);
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* The projection's own loop, on the shadow tables, up to r->tps[].offset. */
+static int build_shadow(replay *r, sp_error *err) {
+    sp_projection_options options = {.brokers = r->options->brokers,
+                                     .pg_dsn = r->options->pg_dsn,
+                                     .migrations_dir = r->options->migrations_dir,
+                                     .exit_when_caught_up = true,
+                                     .schema = SP_REPLAY_SCHEMA,
+                                     .targets = r->tps,
+                                     .target_count = r->tp_count};
+    if (sp_projection_run(&options, r->clock, r->log, r->stop, err) != 0) return -1;
+    if (*r->stop) return sp_error_set(err, 503, "interrupted", "", "stopped before the swap");
+    return 0;
+}
+
+/* ------------------------------------------------------------ the swap */
+
+static int advisory(replay *r, const char *sql, const char *key, bool *got, sp_error *err) {
+    const char *params[1] = {key};
+    PGresult *res = NULL;
+    if (sp_pg_exec(r->conn, sql, 1, params, &res, err) != 0) return -1;
+    if (got != NULL) *got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return 0;
+}
+
+/* Checksums of the chosen tables, shadow then live, into lines. */
+static int compare_tables(replay *r, char *lines, size_t lines_size, sp_error *err) {
+    char sql[REPLAY_SQL_MAX];
+    size_t used = 0;
+    lines[0] = '\0';
+    for (size_t i = 0; i < sp_projection_table_count; i++) {
+        if (!r->chosen[i]) continue;
+        char shadow[SP_PROJECTION_MD5_TEXT_LEN + 1], live[SP_PROJECTION_MD5_TEXT_LEN + 1];
+        const sp_projection_table *t = &sp_projection_tables[i];
+        if (sql_format(sql, sizeof sql, err, "SET LOCAL search_path TO %s", r->shadow_schema) != 0 ||
+            sp_pg_command(r->conn, sql, err) != 0 ||
+            sp_projection_table_checksum(r->conn, t, shadow, err) != 0 ||
+            sql_format(sql, sizeof sql, err, "SET LOCAL search_path TO %s", r->live_schema) != 0 ||
+            sp_pg_command(r->conn, sql, err) != 0 ||
+            sp_projection_table_checksum(r->conn, t, live, err) != 0)
+            return -1;
+        int n = snprintf(lines + used, lines_size - used, "%s=%s live=%s %s\n", t->name, shadow,
+                         live, strcmp(shadow, live) == 0 ? "same" : "differs");
+        assert(n > 0 && (size_t)n < lines_size - used);
+        used += (size_t)n;
+    }
+    return 0;
+}
+
+/* Empties the chosen live tables and copies the shadow rows in (parents
+ * before children: sp_projection_tables' order); with no live projection,
+ * its offsets become the shadow's. */
+static int copy_in(replay *r, sp_error *err) {
+    char sql[REPLAY_SQL_MAX];
+    size_t used = (size_t)snprintf(sql, sizeof sql, "TRUNCATE ");
+    for (size_t i = 0; i < sp_projection_table_count; i++) {
+        if (!r->chosen[i]) continue;
+        int n = snprintf(sql + used, sizeof sql - used, "%s%s.%s", used > 9 ? ", " : "",
+                         r->live_schema, sp_projection_tables[i].name);
+        if (n < 0 || (size_t)n >= sizeof sql - used)
+            return sp_error_set(err, 500, "sql_too_long", "", "the TRUNCATE statement");
+        used += (size_t)n;
+    }
+    if (sp_pg_command(r->conn, sql, err) != 0) return -1;
+    for (size_t i = 0; i < sp_projection_table_count; i++) {
+        const char *t = sp_projection_tables[i].name;
+        if (r->chosen[i] &&
+            (sql_format(sql, sizeof sql, err, "INSERT INTO %s.%s SELECT * FROM %s.%s",
+                        r->live_schema, t, r->shadow_schema, t) != 0 ||
+             sp_pg_command(r->conn, sql, err) != 0))
+            return -1;
+    }
+    if (!r->holds_projection_lock) return 0;
+    if (sql_format(sql, sizeof sql, err, "DELETE FROM %s.projection_offsets WHERE consumer = "
+                   "'projection'", r->live_schema) != 0 ||
+        sp_pg_command(r->conn, sql, err) != 0 ||
+        sql_format(sql, sizeof sql, err, "INSERT INTO %s.projection_offsets SELECT * FROM "
+                   "%s.projection_offsets", r->live_schema, r->shadow_schema) != 0)
+        return -1;
+    return sp_pg_command(r->conn, sql, err);
+}
+
+/* One transaction: compare, empty, copy in. The "all" line hashes the
+ * "<table>=<md5>" parts only, like --checksum's. */
+static int swap(replay *r, int64_t events, sp_error *err) {
+    static char lines[REPLAY_LINES_MAX];   /* written once per replay, in one thread */
+    char plain[REPLAY_LINES_MAX];
+    if (sp_pg_command(r->conn, "BEGIN", err) != 0) return -1;
+    if (compare_tables(r, lines, sizeof lines, err) != 0 || copy_in(r, err) != 0 ||
+        sp_pg_command(r->conn, "COMMIT", err) != 0) {
+        PQclear(PQexec(r->conn, "ROLLBACK"));
+        return -1;
+    }
+    size_t used = 0;
+    for (const char *line = lines; *line != '\0';) {
+        const char *space = strchr(line, ' ');
+        const char *end = strchr(line, '\n');
+        assert(space != NULL && end != NULL && space < end);
+        used += (size_t)snprintf(plain + used, sizeof plain - used, "%.*s\n",
+                                 (int)(space - line), line);
+        line = end + 1;
+    }
+    const char *params[1] = {plain};
+    PGresult *res = NULL;
+    if (sp_pg_exec(r->conn, "SELECT md5($1::text)", 1, params, &res, err) != 0) return -1;
+    size_t tables = 0;
+    for (size_t i = 0; i < sp_projection_table_count; i++) tables += r->chosen[i] ? 1 : 0;
+    int n = fprintf(r->out, "%sall=%s\nswapped tables=%zu events=%" PRId64 "\n", lines,
+                    PQgetvalue(res, 0, 0), tables, events);
+    PQclear(res);
+    if (n < 0 || fflush(r->out) != 0)
+        return sp_error_set(err, 500, "output_failed", "", "cannot write the checksums");
+    return 0;
+}
+
+static int unlock_all(replay *r, sp_error *err) {
+    const char *key = r->holds_projection_lock ? SP_PROJECTION_LOCK_KEY
+                                               : SP_PROJECTION_SWAP_LOCK_KEY;
+    return advisory(r, "SELECT pg_advisory_unlock($1::bigint)", key, NULL, err);
+}
+
+/* Takes the projection lock when no live projection holds it, else the swap
+ * lock (waiting for the live batch at hand), then reads where the shadow
+ * must stand at the swap: the live projection's stored offsets (it pauses
+ * there), or without one the log's ends. */
+static int lock_and_target(replay *r, int64_t *target, sp_error *err) {
+    if (advisory(r, "SELECT pg_try_advisory_lock($1::bigint)", SP_PROJECTION_LOCK_KEY,
+                 &r->holds_projection_lock, err) != 0)
+        return -1;
+    if (!r->holds_projection_lock &&
+        advisory(r, "SELECT pg_advisory_lock($1::bigint)::text", SP_PROJECTION_SWAP_LOCK_KEY,
+                 NULL, err) != 0)
+        return -1;
+    if (!r->holds_projection_lock) return read_offsets(r, r->live_schema, target, err);
+    if (read_watermarks(r, err) != 0) return -1;
+    for (size_t i = 0; i < r->tp_count; i++) target[i] = r->tps[i].offset;
+    return 0;
+}
+
+typedef enum { STEP_SWAPPED, STEP_AGAIN, STEP_FAILED } swap_step;
+
+/* One attempt, locks held: catch up the last events and swap, or say why
+ * not yet (the live projection is behind the shadow, or too far ahead to
+ * keep it waiting). */
+static swap_step try_swap(replay *r, const int64_t *target, int64_t *events, sp_error *err) {
+    int64_t shadow_at[SP_PROJECTION_POSITIONS_MAX];
+    if (read_offsets(r, r->shadow_schema, shadow_at, err) != 0) return STEP_FAILED;
+    int64_t missing = 0;
+    *events = 0;
+    for (size_t i = 0; i < r->tp_count; i++) {
+        if (shadow_at[i] > target[i]) return STEP_AGAIN;   /* the live projection lags */
+        missing += target[i] - shadow_at[i];
+        *events += target[i];
+        r->tps[i].offset = target[i];
+    }
+    if (!r->holds_projection_lock && missing > SP_REPLAY_SWAP_EVENTS_MAX) {
+        /* Catch up without the lock, the live projection carrying on. */
+        if (unlock_all(r, err) != 0 || build_shadow(r, err) != 0) return STEP_FAILED;
+        return STEP_AGAIN;
+    }
+    if (missing > 0 && build_shadow(r, err) != 0) return STEP_FAILED;
+    return swap(r, *events, err) == 0 ? STEP_SWAPPED : STEP_FAILED;
+}
+
+static int converge_and_swap(replay *r, sp_error *err) {
+    for (int attempt = 0; attempt < SP_REPLAY_SWAP_ATTEMPTS_MAX; attempt++) {
+        int64_t target[SP_PROJECTION_POSITIONS_MAX], events = 0;
+        if (*r->stop) return sp_error_set(err, 503, "interrupted", "", "stopped before the swap");
+        swap_step step = lock_and_target(r, target, err) == 0 ? try_swap(r, target, &events, err)
+                                                              : STEP_FAILED;
+        sp_error unlock_err;
+        /* A lock already released (catch-up outside it) unlocks to false: harmless. */
+        int unlocked = unlock_all(r, &unlock_err);
+        if (step == STEP_FAILED) return -1;
+        if (unlocked != 0) {
+            *err = unlock_err;
+            return -1;
+        }
+        if (step == STEP_SWAPPED) return 0;
+        replay_sleep_ms(REPLAY_LIVE_WAIT_MS);
+    }
+    return sp_error_set(err, 503, "replay_not_converged", "", "the live projection's offsets "
+                        "stayed behind the shadow tables' for %d attempts: is it stuck?",
+                        SP_REPLAY_SWAP_ATTEMPTS_MAX);
+}
+
+static int64_t replay_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void log_done(replay *r, int64_t started_ms, int64_t built_ms) {
+    char events[24], total[24], build[24], rate[24];
+    int64_t count = 0;
+    for (size_t i = 0; i < r->tp_count; i++) count += r->tps[i].offset;
+    int64_t now_ms = replay_now_ms();
+    snprintf(events, sizeof events, "%" PRId64, count);
+    snprintf(total, sizeof total, "%" PRId64, now_ms - started_ms);
+    snprintf(build, sizeof build, "%" PRId64, built_ms - started_ms);
+    snprintf(rate, sizeof rate, "%" PRId64,
+             now_ms > started_ms ? count * 1000 / (now_ms - started_ms) : count);
+    sp_log_info(r->log, "replay swapped", "events", events, "elapsed_ms", total,
+                "shadow_built_ms", build, "events_per_s", rate, "live_projection",
+                r->holds_projection_lock ? "absent" : "running", NULL);
+}
+
+int sp_projection_replay(const sp_replay_options *options, sp_clock *clock, sp_log *log,
+                         const volatile sig_atomic_t *stop, FILE *out, sp_error *err) {
+    assert(options != NULL && clock != NULL && log != NULL && stop != NULL && out != NULL);
+    replay *r = calloc(1, sizeof *r);
+    if (r == NULL) return sp_error_set(err, 500, "out_of_memory", "", "replay");
+    *r = (replay){.options = options, .clock = clock, .log = log, .stop = stop, .out = out};
+    int rc = -1;
+    bool shadow_made = false;
+    int64_t started_ms = replay_now_ms();
+    if (sp_replay_tables_parse(options->tables, r->chosen, err) != 0 ||
+        replay_connect(r, err) != 0 || expand_references(r, err) != 0 ||
+        read_watermarks(r, err) != 0 || create_shadow(r, err) != 0)
+        goto done;
+    shadow_made = true;
+    if (build_shadow(r, err) != 0) goto done;
+    int64_t built_ms = replay_now_ms();
+    if (converge_and_swap(r, err) != 0) goto done;
+    log_done(r, started_ms, built_ms);
+    rc = 0;
+done:
+    if (shadow_made) drop_shadow(r);
+    PQfinish(r->conn);
+    free(r);
+    return rc;
+}

@@ -1,0 +1,61 @@
+/* projection_replay.h - `solipass-projection --replay`: rebuilds the read
+ * models from offset zero into shadow tables while the live projection keeps
+ * serving, compares them with the live tables (a checksum per table) and
+ * swaps them in, in one transaction, at the live projection's offsets.
+ *
+ *  1. The tables named (all read models by default) are checked against the
+ *     known read models before anything changes; every partition's low
+ *     watermark must be 0 (a truncated log cannot rebuild anything).
+ *  2. Schema SP_REPLAY_SCHEMA is created afresh with an UNLOGGED copy of
+ *     every read model and of projection_offsets (CREATE TABLE ... (LIKE ...
+ *     INCLUDING ALL)); the projection's own statements (projection.c in a
+ *     shadow schema) build it up to the high watermarks seen at start.
+ *  3. The shadow catches up with the live projection's stored offsets (never
+ *     past them), then, holding SP_PROJECTION_SWAP_LOCK_KEY (the live
+ *     projection waits between two batches), applies the last events and in
+ *     one transaction prints each table's checksum beside the live one,
+ *     empties the live tables and copies the shadow rows in. With no live
+ *     projection running, the replay holds the projection lock instead and
+ *     also writes its offsets.
+ *
+ * The live projection's offsets equal the shadow's at the swap, so it
+ * carries on from exactly where the swapped tables stand.
+ *
+ * Memory: options, clock, log and out are the caller's; nothing outlives the
+ * call. */
+#ifndef SP_PROJECTION_REPLAY_H
+#define SP_PROJECTION_REPLAY_H
+
+#include <signal.h>
+#include <stdio.h>
+#include "sp_clock.h"
+#include "sp_error.h"
+#include "sp_log.h"
+
+#define SP_REPLAY_SCHEMA "solipass_replay"
+/* Events the shadow may still lack when the swap lock is taken: more, and
+ * it catches up first without the lock (the live projection keeps going). */
+#define SP_REPLAY_SWAP_EVENTS_MAX 2000
+#define SP_REPLAY_SWAP_ATTEMPTS_MAX 30
+
+typedef struct sp_replay_options {
+    const char *brokers;
+    const char *pg_dsn;
+    const char *migrations_dir;
+    const char *tables;   /* "a,b,c" or "" for every read model */
+} sp_replay_options;
+
+/* 0 once swapped; -1 with err: "unknown_table" (nothing changed),
+ * "log_truncated" (topic, partition and low watermark in the message; nothing
+ * swapped), "replay_busy", database or broker failures. Prints to out one
+ * line per swapped table "<table>=<shadow md5> live=<md5 before> same|differs",
+ * then "all=<md5 of the table lines>" and "swapped tables=N events=E". */
+int sp_projection_replay(const sp_replay_options *options, sp_clock *clock, sp_log *log,
+                         const volatile sig_atomic_t *stop, FILE *out, sp_error *err);
+
+/* Pure: marks in chosen[] (sp_projection_table_count entries) the read
+ * models named in the comma-separated list ("" = all). -1 with err
+ * "unknown_table" naming the first unknown name and the known ones. */
+int sp_replay_tables_parse(const char *list, bool *chosen, sp_error *err);
+
+#endif
