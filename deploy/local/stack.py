@@ -657,12 +657,18 @@ class Stack:
         except OSError:
             pass
 
-    def run_tool(self, name, args, timeout_s=300):
-        """Run a service binary once with its environment and extra arguments
-        (e.g. projection --checksum); returns the CompletedProcess. It serves
-        no metrics: the running service may hold the port."""
+    def tool_environment(self, name):
+        """A service's environment for a one-off run of its binary (e.g.
+        projection --replay): the same, but serving no metrics, since the
+        running service holds its port."""
         env = self.service_environment(name)
         env["SP_METRICS_PORT"] = "0"
+        return env
+
+    def run_tool(self, name, args, timeout_s=300):
+        """Run a service binary once with its environment and extra arguments
+        (e.g. projection --checksum); returns the CompletedProcess."""
+        env = self.tool_environment(name)
         return subprocess.run([self.binary(name)] + list(args), env=env,
                               cwd=self.var_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=timeout_s)
