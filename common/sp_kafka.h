@@ -31,11 +31,13 @@
 #define SP_TOPIC_LEDGER_EVENTS "solipass.ledger.events.v1"
 #define SP_TOPIC_REPLIES "solipass.replies.v1"
 #define SP_TOPIC_DEADLETTER "solipass.deadletter.v1"
+#define SP_TOPIC_EXPORTS_COMMANDS "solipass.exports.commands.v1"
 
 #define SP_LEDGER_PARTITION_COUNT 8
 #define SP_ACCOUNTS_PARTITION_COUNT 1
 #define SP_REPLIES_PARTITION_COUNT 1
 #define SP_DEADLETTER_PARTITION_COUNT 1
+#define SP_EXPORTS_PARTITION_COUNT 1
 
 #define SP_KAFKA_BATCH_MAX 512
 

@@ -43,6 +43,7 @@ typedef struct sp_gw_config {
     const char *contact_phones;
     int64_t sse_streams_max;              /* live operation streams open at once */
     int64_t sse_max_s;                    /* a stream ends after this; the client reconnects */
+    const char *exports_dir;              /* SP_EXPORTS_DIR: the exports service's files */
 } sp_gw_config;
 
 typedef struct sp_gw_pgpool sp_gw_pgpool;

@@ -92,6 +92,9 @@ static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_e
         {"SP_SSE_MAX_S", SP_CONFIG_INT, "300", 5, 3600,
          "a live operation stream ends after this many seconds (the client reconnects with "
          "Last-Event-ID)", &c->sse_max_s},
+        {"SP_EXPORTS_DIR", SP_CONFIG_STRING, "", 0, 0,
+         "folder of the exports service's files, served by the downloads; empty: no downloads",
+         &c->exports_dir},
     };
     return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-gateway",
                           "The HTTP JSON API of solipass: validates requests, sends commands "

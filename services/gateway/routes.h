@@ -69,6 +69,11 @@ int sp_gw_route_partner_users_list(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_add(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_patch(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_delete(sp_gw_request *req, sp_error *err);
+/* routes_exports.c (a partner's CSV exports) */
+int sp_gw_route_partner_exports_create(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_exports_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_export_download(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_export_delete(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_metrics(sp_gw_request *req, sp_error *err);
