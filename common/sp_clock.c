@@ -231,3 +231,59 @@ void sp_date_format(sp_date date, char out[11]) {
     out[9] = (char)('0' + day % 10);
     out[10] = '\0';
 }
+
+/* ------------------------------------------------------------ the monthly refund run */
+
+#define SP_REFUND_RUN_DAY_MAX 30
+
+int sp_clock_refund_run_day(int year, int month) {
+    int days = sp_days_in_month(year, month);
+    return days < SP_REFUND_RUN_DAY_MAX ? days : SP_REFUND_RUN_DAY_MAX;
+}
+
+/* Midnight is never inside a summer-time change (they happen at 02:00 and
+ * 03:00 local), so exactly one of the two offsets gives an instant whose own
+ * offset is that one. */
+int64_t sp_paris_midnight_ms(sp_date date) {
+    int64_t local_ms = (int64_t)date * MS_PER_DAY;
+    int64_t winter_ms = local_ms - MS_PER_HOUR;
+    if (sp_paris_utc_offset_ms(winter_ms) == MS_PER_HOUR) return winter_ms;
+    int64_t summer_ms = local_ms - 2 * MS_PER_HOUR;
+    assert(sp_paris_utc_offset_ms(summer_ms) == 2 * MS_PER_HOUR);
+    return summer_ms;
+}
+
+int64_t sp_clock_refund_run_ms(sp_refund_period period) {
+    assert(period.month >= 1 && period.month <= 12);
+    int day = sp_clock_refund_run_day(period.year, period.month);
+    return sp_paris_midnight_ms(sp_date_from_ymd(period.year, period.month, day));
+}
+
+sp_refund_period sp_clock_refund_period_due(int64_t now_ms) {
+    int year, month, day;
+    sp_date_to_ymd(sp_paris_date_of(now_ms), &year, &month, &day);
+    sp_refund_period period = {.year = year, .month = month};
+    if (sp_clock_refund_run_ms(period) <= now_ms) return period;
+    /* Before this month's run: the previous month is the latest one due. */
+    if (period.month == 1) {
+        period.year--;
+        period.month = 12;
+    } else {
+        period.month--;
+    }
+    assert(sp_clock_refund_run_ms(period) <= now_ms);
+    return period;
+}
+
+void sp_clock_refund_period_format(sp_refund_period period, char *out) {
+    assert(out != NULL && period.year >= 0 && period.year <= 9999);
+    assert(period.month >= 1 && period.month <= 12);
+    out[0] = (char)('0' + period.year / 1000);
+    out[1] = (char)('0' + period.year / 100 % 10);
+    out[2] = (char)('0' + period.year / 10 % 10);
+    out[3] = (char)('0' + period.year % 10);
+    out[4] = '-';
+    out[5] = (char)('0' + period.month / 10);
+    out[6] = (char)('0' + period.month % 10);
+    out[7] = '\0';
+}

@@ -40,4 +40,25 @@ sp_date sp_date_from_ymd(int year, int month, int day);
 void sp_date_to_ymd(sp_date date, int *year, int *month, int *day);
 int sp_days_in_month(int year, int month);
 
+/* --- the monthly refund run (P19), pure functions ---
+ * Period M (a calendar month) is refunded at its run instant: 00:00
+ * Europe/Paris on day min(30, days in M) - the 30th, or the last day of a
+ * shorter month (February 28 or 29). */
+typedef struct sp_refund_period {
+    int year;    /* 2000..2199 */
+    int month;   /* 1..12 */
+} sp_refund_period;
+
+#define SP_REFUND_PERIOD_TEXT_LEN 7   /* "YYYY-MM" */
+
+/* The UTC instant of 00:00 Europe/Paris on date. */
+int64_t sp_paris_midnight_ms(sp_date date);
+int sp_clock_refund_run_day(int year, int month);
+/* Unix ms (UTC) of the run instant of period. */
+int64_t sp_clock_refund_run_ms(sp_refund_period period);
+/* The period due at now_ms: the latest month whose run instant is <= now_ms. */
+sp_refund_period sp_clock_refund_period_due(int64_t now_ms);
+/* "YYYY-MM" into out (SP_REFUND_PERIOD_TEXT_LEN + 1 bytes). */
+void sp_clock_refund_period_format(sp_refund_period period, char *out);
+
 #endif

@@ -17,6 +17,10 @@
 #define SP_ENVELOPE_AGGREGATE_ID_MAX 64
 #define SP_ENVELOPE_COMMAND_ID_MAX 96
 #define SP_ENVELOPE_REF_MAX 128          /* causation_id, reply_to, actor_id */
+/* Operations one refund request may cover: its OpenRefundRequest (and the
+ * RefundRequestOpened that repeats its parts) must fit in one envelope, and
+ * at worst each operation is on its own pass (~80 bytes of ids each). */
+#define SP_REFUND_REQUEST_OPERATIONS_MAX 600
 
 typedef struct sp_envelope_meta {
     const char *type;                /* required */

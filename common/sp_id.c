@@ -17,10 +17,8 @@ static bool is_hex_lower(char c) {
 
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-void sp_id_new(char *out) {
-    assert(out != NULL);
-    uint8_t bytes[SP_ID_BYTES];
-    randombytes_buf(bytes, sizeof bytes);
+/* 16 bytes as a version-4, RFC 4122 variant UUID text. */
+static void format_v4(uint8_t bytes[SP_ID_BYTES], char *out) {
     bytes[6] = (uint8_t)((bytes[6] & 0x0f) | 0x40);   /* version 4 */
     bytes[8] = (uint8_t)((bytes[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
     size_t pos = 0;
@@ -32,6 +30,21 @@ void sp_id_new(char *out) {
     assert(pos == SP_ID_LEN);
     out[pos] = '\0';
     assert(sp_id_valid(out));
+}
+
+void sp_id_new(char *out) {
+    assert(out != NULL);
+    uint8_t bytes[SP_ID_BYTES];
+    randombytes_buf(bytes, sizeof bytes);
+    format_v4(bytes, out);
+}
+
+void sp_id_from_key(const uint8_t key[SP_KEY_LEN], char *out) {
+    assert(key != NULL && out != NULL);
+    uint8_t bytes[SP_ID_BYTES];
+    _Static_assert(SP_ID_BYTES == SP_KEY_LEN, "a key fills a uuid");
+    memcpy(bytes, key, sizeof bytes);
+    format_v4(bytes, out);
 }
 
 bool sp_id_valid(const char *s) {

@@ -31,6 +31,11 @@ char sp_luhn_check_digit(const char *digits);
  * prefixed by its length (so ("ab","c") != ("a","bc")). NULL parts end the list. */
 void sp_key_of(uint8_t out[SP_KEY_LEN], const char *a, const char *b, const char *c,
                const char *d);
+/* A key (e.g. sp_key_of of a name's parts) as a UUID shaped like a v4 one
+ * (version and variant bits forced): the same parts always give the same
+ * id, e.g. the automatic refund request of (partner, period). out must hold
+ * SP_ID_LEN + 1 bytes. */
+void sp_id_from_key(const uint8_t key[SP_KEY_LEN], char *out);
 
 /* Bearer tokens: 32 random bytes as base64url without padding (43 chars),
  * and their BLAKE2b-256 hash, which is all that is ever stored or sent. */

@@ -6,9 +6,10 @@ A Stack owns one folder (var/ under the repository by default) and everything
 it starts: a PostgreSQL 15 cluster created there, the devbroker (an in-memory
 Kafka-protocol broker), an SMTP sink (smtp_sink.py: every e-mail becomes a file
 in <folder>/mail/), and the services projection, accounts, transactions,
-gateway, notifications and exports, each in its own process group, each
-logging to <folder>/logs/<name>.log. The exports service writes its files to
-<folder>/exports/, which the gateway serves. It stops what it started and nothing else.
+gateway, notifications, refunds and exports, each in its own process group,
+each logging to <folder>/logs/<name>.log. The exports service writes its files
+to <folder>/exports/, which the gateway serves. It stops what it started and
+nothing else.
 
 Because the devbroker keeps the log in memory, every start() is a fresh
 product: the PostgreSQL read models are created anew to match the empty log.
@@ -48,7 +49,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_DATABASE = "solipass"
 PG_USER = "postgres"
-SERVICES = ("projection", "accounts", "transactions", "gateway", "notifications", "exports")
+SERVICES = ("projection", "accounts", "transactions", "gateway", "notifications", "refunds",
+            "exports")
 BINARIES = {
     "projection": "services/projection/solipass-projection",
     "accounts": "services/accounts/solipass-accounts",
@@ -56,6 +58,7 @@ BINARIES = {
     "gateway": "services/gateway/solipass-gateway",
     "notifications": "services/notifications/solipass-notifications",
     "exports": "services/exports/solipass-exports",
+    "refunds": "services/refunds/solipass-refunds",
     "devbroker": "tools/devbroker/solipass-devbroker",
 }
 # The longest a Unix socket path may be (sun_path is 108 bytes with the NUL).
@@ -213,7 +216,7 @@ class Stack:
             if self.notifications:
                 self.start_service("smtp")
             self.start_service("projection")
-            self.start_services(["accounts", "transactions", "gateway", "exports"]
+            self.start_services(["accounts", "transactions", "gateway", "refunds", "exports"]
                                 + (["notifications"] if self.notifications else []))
             if self.bootstrap_email:
                 self.wait_for_sql("SELECT count(*) FROM users WHERE email = '%s'"
@@ -228,9 +231,8 @@ class Stack:
         """Stop every started program (SIGTERM, then SIGKILL after a bound),
         services first, PostgreSQL last. Returns {name: exit status}."""
         with self._lock:
-            for name in ("gateway", "exports", "notifications", "transactions", "accounts",
-                         "projection",
-                         "smtp", "devbroker"):
+            for name in ("gateway", "exports", "refunds", "notifications", "transactions",
+                         "accounts", "projection", "smtp", "devbroker"):
                 if name in self.processes:
                     self.stop_service(name)
             self.stop_postgres()
@@ -465,7 +467,7 @@ class Stack:
             "SP_LOG_LEVEL": self.log_level,
             "SP_CLOCK_OFFSET_FILE": self.clock_offset_file,
         })
-        if name in ("projection", "gateway", "exports"):
+        if name in ("projection", "gateway", "refunds", "exports"):
             env["SP_PG_DSN"] = self.pg_dsn
         if name in ("gateway", "exports"):
             env["SP_EXPORTS_DIR"] = self.exports_dir

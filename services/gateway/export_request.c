@@ -166,15 +166,6 @@ void sp_gw_export_id_of(const char *user_id, const char *key, char out[SP_ID_LEN
     assert(user_id != NULL && key != NULL && out != NULL);
     uint8_t digest[SP_KEY_LEN];
     sp_key_of(digest, "export", user_id, key, NULL);
-    digest[6] = (uint8_t)((digest[6] & 0x0F) | 0x40);   /* version 4 */
-    digest[8] = (uint8_t)((digest[8] & 0x3F) | 0x80);   /* RFC 4122 variant */
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-    for (size_t i = 0; i < SP_KEY_LEN; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[n++] = '-';
-        out[n++] = hex[digest[i] >> 4];
-        out[n++] = hex[digest[i] & 0x0F];
-    }
-    out[n] = '\0';
-    assert(n == SP_ID_LEN && sp_id_valid(out));
+    sp_id_from_key(digest, out);
+    assert(sp_id_valid(out));
 }

@@ -74,6 +74,14 @@ int sp_gw_route_partner_exports_create(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_exports_list(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_export_download(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_export_delete(sp_gw_request *req, sp_error *err);
+/* routes_refunds.c (refund requests: a partner administrator's, and finance's) */
+int sp_gw_route_partner_refunds_create(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_refunds_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_refund_get(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_refund_cancel(sp_gw_request *req, sp_error *err);
+int sp_gw_route_finance_refunds_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_finance_refund_get(sp_gw_request *req, sp_error *err);
+int sp_gw_route_finance_refund_paid(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_metrics(sp_gw_request *req, sp_error *err);
@@ -111,6 +119,12 @@ int sp_gw_answer_operations(sp_gw_request *req, sp_gw_operations_scope scope, co
  * oldest first, at most $5 rows; each
  * row (column 0: operation_id) is shown by sp_gw_operation_json(). */
 extern const char sp_gw_partner_operations_stream_sql[];
+/* The operations listing's filters as statement parameters:
+ * sp_gw_operations_filter_params() of validate.h. */
+#define SP_GW_FILTER_PARAMS SP_GW_OPERATIONS_FILTER_PARAMS
+/* $1 partner, $2..$9 the filter (above), $10 the most rows: operation_id,
+ * pass_id, amount_cents of its accepted payments, ordered by pass. */
+extern const char sp_gw_partner_accepted_operations_sql[];
 /* One row of the operations read model as shown to scope; *at_ms its occurred_at. */
 json_t *sp_gw_operation_json(const PGresult *res, int row, sp_gw_operations_scope scope,
                              int64_t *at_ms, sp_error *err);

@@ -25,7 +25,7 @@ static const char pass_exists_sql[] = "SELECT 1 FROM passes WHERE pass_id = $1::
     "SELECT o.operation_id, o.kind, o.status, o.pass_id, coalesce(o.partner_id::text, ''),"  \
     " coalesce(p.partner_code, ''), o.category, o.amount_cents, o.pass_balance_after_cents," \
     " floor(extract(epoch FROM o.occurred_at) * 1000)::bigint, coalesce(o.channel, ''),"     \
-    " o.reference"                                                                           \
+    " o.reference, coalesce(o.refund_request_id::text, '')"                                  \
     " FROM operations o LEFT JOIN partners p ON p.partner_id = o.partner_id"
 #define OPERATIONS_AFTER_CURSOR                                                              \
     " AND ($2::bigint IS NULL"                                                               \
@@ -48,6 +48,14 @@ static const char partner_operations_totals_sql[] =
     OPERATIONS_FILTER("2", "3", "4", "5", "6", "7", "8", "9");
 #define FILTER_PARAMS SP_GW_OPERATIONS_FILTER_PARAMS
 
+/* A refund of "all" (routes_refunds.c): the accepted payments the filter
+ * matches, grouped by pass, at most $10 of them. */
+const char sp_gw_partner_accepted_operations_sql[] =
+    "SELECT o.operation_id, o.pass_id, o.amount_cents FROM operations o"
+    " WHERE o.partner_id = $1::uuid AND o.kind = 'payment' AND o.status = 'accepted'"
+    OPERATIONS_FILTER("2", "3", "4", "5", "6", "7", "8", "9")
+    " ORDER BY o.pass_id, o.occurred_at, o.operation_id LIMIT $10::integer";
+
 /* Oldest first, for the live stream: after the position ($2, $3), not
  * before $4 (rows that became visible late are looked for again) and not
  * among the ids already sent ($6). */
@@ -60,7 +68,7 @@ const char sp_gw_partner_operations_stream_sql[] =
     " ORDER BY o.occurred_at ASC, o.operation_id ASC LIMIT $5::integer";
 
 enum { OP_ID, OP_KIND, OP_STATUS, OP_PASS, OP_PARTNER, OP_CODE, OP_CATEGORY, OP_AMOUNT,
-       OP_BALANCE, OP_AT_MS, OP_CHANNEL, OP_REFERENCE, OP_COLUMNS };
+       OP_BALANCE, OP_AT_MS, OP_CHANNEL, OP_REFERENCE, OP_REFUND, OP_COLUMNS };
 
 /* ------------------------------------------------------------------ commands */
 
@@ -188,14 +196,26 @@ int sp_gw_answer_pass(sp_gw_request *req, const char *pass_id, sp_error *err) {
 
 /* ------------------------------------------------------------------ operations */
 
-/* What only the partner sees: its internal reference, and whether the
- * payment can still be cancelled (a cancelled one never changes again). */
+/* Why a payment cannot be cancelled: the code its cancel would be refused
+ * with (an accepted one can). */
+static const char *not_cancellable_reason(const char *status) {
+    if (strcmp(status, "requested") == 0) return "operation_in_refund_request";
+    if (strcmp(status, "paid") == 0) return "operation_paid";
+    return "operation_cancelled";
+}
+
+/* What only the partner sees: its internal reference, its refund request,
+ * and whether the payment can still be cancelled (only an accepted one:
+ * a requested one once its request is cancelled). */
 static int partner_fields(json_t *op, const PGresult *res, int row) {
-    bool cancellable = strcmp(PQgetvalue(res, row, OP_STATUS), "accepted") == 0;
+    const char *status = PQgetvalue(res, row, OP_STATUS);
+    bool cancellable = strcmp(status, "accepted") == 0;
     int rc = json_object_set_new(op, "reference", json_string(PQgetvalue(res, row, OP_REFERENCE)));
+    rc |= json_object_set_new(op, "refund_request_id", text_or_null(PQgetvalue(res, row, OP_REFUND)));
     rc |= json_object_set_new(op, "cancellable", json_boolean(cancellable));
     if (!cancellable) {
-        rc |= json_object_set_new(op, "cancellable_reason", json_string("operation_cancelled"));
+        rc |= json_object_set_new(op, "cancellable_reason",
+                                  json_string(not_cancellable_reason(status)));
     }
     return rc;
 }
@@ -288,12 +308,6 @@ static int answer_pass_operations(sp_gw_request *req, const char *pass_id, sp_er
     return sp_gw_answer_json(req, 200, body, false);
 }
 
-/* texts[] hold the amounts; params[] the filter in OPERATIONS_FILTER order. */
-static void filter_params(const sp_gw_operations_filter *filter, char texts[2][24],
-                          const char *params[FILTER_PARAMS]) {
-    sp_gw_operations_filter_params(filter, texts, params);
-}
-
 static json_t *totals_json(sp_gw_request *req, const char *partner_id,
                            const char *const filter[FILTER_PARAMS], sp_error *err) {
     const char *params[1 + FILTER_PARAMS] = {partner_id};
@@ -325,7 +339,7 @@ static int answer_partner_operations(sp_gw_request *req, const char *partner_id,
     const char *params[4 + FILTER_PARAMS] = {
         partner_id, filter.page.has_cursor ? after_ms : NULL,
         filter.page.has_cursor ? filter.page.after_operation_id : NULL, limit_plus_one};
-    filter_params(&filter, amounts, params + 4);
+    sp_gw_operations_filter_params(&filter, amounts, params + 4);
     json_t *totals = totals_json(req, partner_id, params + 4, err);
     if (totals == NULL) return -1;
     PGresult *res = NULL;

@@ -97,6 +97,20 @@ static const route_entry route_table[] = {
      "partner_export_download"},
     {SP_GW_ROUTE_PARTNER_EXPORT_DELETE, "DELETE", "/api/v1/partner/exports/{id}",
      "partner_export_delete"},
+    {SP_GW_ROUTE_PARTNER_REFUNDS_CREATE, "POST", "/api/v1/partner/refund-requests",
+     "partner_refunds_create"},
+    {SP_GW_ROUTE_PARTNER_REFUNDS_LIST, "GET", "/api/v1/partner/refund-requests",
+     "partner_refunds_list"},
+    {SP_GW_ROUTE_PARTNER_REFUND_GET, "GET", "/api/v1/partner/refund-requests/{id}",
+     "partner_refund_get"},
+    {SP_GW_ROUTE_PARTNER_REFUND_CANCEL, "POST", "/api/v1/partner/refund-requests/{id}/cancel",
+     "partner_refund_cancel"},
+    {SP_GW_ROUTE_FINANCE_REFUNDS_LIST, "GET", "/api/v1/finance/refund-requests",
+     "finance_refunds_list"},
+    {SP_GW_ROUTE_FINANCE_REFUND_GET, "GET", "/api/v1/finance/refund-requests/{id}",
+     "finance_refund_get"},
+    {SP_GW_ROUTE_FINANCE_REFUND_PAID, "POST", "/api/v1/finance/refund-requests/{id}/paid",
+     "finance_refund_paid"},
     {SP_GW_ROUTE_HEALTHZ, "GET", "/healthz", "healthz"},
     {SP_GW_ROUTE_METRICS, "GET", "/metrics", "metrics"},
 };
@@ -174,6 +188,10 @@ int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *ou
             if (strncmp(route_table[i].pattern, "/api/v1/partner/exports/", 24) == 0) {
                 return sp_error_set(err, 404, "export_not_found", "export_id",
                                     "no export has this id");
+            }
+            if (strstr(route_table[i].pattern, "/refund-requests/") != NULL) {
+                return sp_error_set(err, 404, "refund_request_not_found", "request_id",
+                                    "no refund request has this id");
             }
             if (strncmp(route_table[i].pattern, "/api/v1/partner/conventions/", 28) == 0) {
                 return sp_error_set(err, 404, "convention_not_found", "convention_id",
@@ -1094,6 +1112,18 @@ static int filter_choice(const char *field, const char *text, const char *a, con
     return 0;
 }
 
+/* An operation's life: accepted, then requested and paid by a refund, or cancelled. */
+static int filter_status(const char *field, const char *text, char *out, sp_error *err) {
+    static const char *const statuses[] = {"accepted", "requested", "paid", "cancelled"};
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
+        if (strcmp(text, statuses[i]) != 0) continue;
+        snprintf(out, SP_GW_FILTER_STATUS_MAX, "%s", text);
+        return 0;
+    }
+    return sp_error_set(err, 400, "invalid_value", field,
+                        "%s must be accepted, requested, paid or cancelled", field);
+}
+
 static int filter_date(const char *field, const char *text, char *out, sp_error *err) {
     sp_date date;
     sp_error ignored;
@@ -1120,7 +1150,7 @@ static int filter_value(int which, const char *text, size_t len, sp_gw_operation
     switch (which) {
     case FILTER_FROM: return filter_date(field, text, out->from, err);
     case FILTER_TO: return filter_date(field, text, out->to, err);
-    case FILTER_STATUS: return filter_choice(field, text, "accepted", "cancelled", out->status, err);
+    case FILTER_STATUS: return filter_status(field, text, out->status, err);
     case FILTER_CHANNEL: return filter_choice(field, text, "code", "voucher", out->channel, err);
     case FILTER_AMOUNT_MIN:
         out->has_amount_min = true;

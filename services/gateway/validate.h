@@ -98,6 +98,13 @@ typedef enum {
     SP_GW_ROUTE_PARTNER_EXPORTS_LIST,
     SP_GW_ROUTE_PARTNER_EXPORT_DOWNLOAD,
     SP_GW_ROUTE_PARTNER_EXPORT_DELETE,
+    SP_GW_ROUTE_PARTNER_REFUNDS_CREATE,
+    SP_GW_ROUTE_PARTNER_REFUNDS_LIST,
+    SP_GW_ROUTE_PARTNER_REFUND_GET,
+    SP_GW_ROUTE_PARTNER_REFUND_CANCEL,
+    SP_GW_ROUTE_FINANCE_REFUNDS_LIST,
+    SP_GW_ROUTE_FINANCE_REFUND_GET,
+    SP_GW_ROUTE_FINANCE_REFUND_PAID,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 
@@ -293,7 +300,7 @@ typedef struct sp_gw_operations_filter {
     sp_gw_page page;
     char from[SP_GW_FILTER_DATE_LEN + 1];
     char to[SP_GW_FILTER_DATE_LEN + 1];
-    char status[SP_GW_FILTER_STATUS_MAX];           /* "", "accepted", "cancelled" */
+    char status[SP_GW_FILTER_STATUS_MAX];  /* "", "accepted", "requested", "paid", "cancelled" */
     char channel[SP_GW_FILTER_STATUS_MAX];          /* "", "code", "voucher" */
     bool has_amount_min;
     int64_t amount_min_cents;

@@ -27,7 +27,10 @@ static const char partner_created_sql[] =
     "created_at) SELECT $1::uuid, $2::text, $3::text, $4::text, "
     /* payments to the partner may have been applied first (another topic) */
     "COALESCE((SELECT balance_cents FROM ledger_balances "
-    "WHERE account = 'partner:' || ($1::uuid)::text || ':owed'), 0), $5::timestamptz "
+    "WHERE account = 'partner:' || ($1::uuid)::text || ':owed'), 0) "
+    /* reserved by a refund request: moved to refund:<id>, still owed */
+    "+ COALESCE((SELECT sum(amount_cents) FROM operations WHERE partner_id = $1::uuid "
+    "AND status = 'requested'), 0), $5::timestamptz "
     "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM i";
 
 static const char user_registered_sql[] =
@@ -146,9 +149,14 @@ static const char envelope_expired_sql[] =
     MOVEMENT_LEDGER_CTE
     "SELECT count(*) FROM p";
 
+/* The aggregate of a refusal is a pass, or a refund request for its own
+ * commands: whichever it is takes the version. */
 static const char ledger_rejected_sql[] =
     "WITH p AS (UPDATE passes SET version = $2::bigint, updated_at = $3::timestamptz "
-    "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 RETURNING 1) SELECT count(*) FROM p";
+    "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 RETURNING 1), "
+    "r AS (UPDATE refund_requests SET version = $2::bigint "
+    "WHERE request_id = $1::uuid AND version = $2::bigint - 1 RETURNING 1) "
+    "SELECT (SELECT count(*) FROM p) + (SELECT count(*) FROM r)";
 
 /* Voucher events: the same version-checked pass update, in their own
  * parameter layout (projection_rows.h). */
@@ -217,6 +225,104 @@ static const char operation_reference_set_sql[] =
     "AND partner_id = $5::uuid AND EXISTS (SELECT 1 FROM p)) "
     "SELECT count(*) FROM p";
 
+/* ------------------------------------------------------------ refund requests
+ *
+ * The request's own events take refund_requests.version. A part row is
+ * upserted by both sides (migration 0010): the request writes what was
+ * asked (operation_ids), the pass what it did (status, amounts), so that
+ * any interleaving of the two partitions gives the same row. */
+static const char refund_request_opened_sql[] =
+    "WITH r AS (INSERT INTO refund_requests (request_id, partner_id, kind, period, status, "
+    "expected_total_cents, part_count, bank_account_missing, requested_by, created_at, version) "
+    "VALUES ($1::uuid, $2::uuid, $3::text, $4::text, 'opening', $5::bigint, $6::integer, "
+    "$7::boolean, $8::uuid, $9::timestamptz, 1) ON CONFLICT DO NOTHING RETURNING request_id), "
+    "pt AS (INSERT INTO refund_request_parts (request_id, pass_id, operation_ids, status, "
+    "updated_at) SELECT r.request_id, x.pass_id, "
+    "ARRAY(SELECT jsonb_array_elements_text(x.operation_ids)::uuid), 'asked', $9::timestamptz "
+    "FROM r, jsonb_to_recordset($10::jsonb) AS x(pass_id uuid, operation_ids jsonb) "
+    "ON CONFLICT (request_id, pass_id) DO UPDATE SET operation_ids = EXCLUDED.operation_ids) "
+    "SELECT count(*) FROM r";
+
+#define REFUND_REQUEST_NEXT_VERSION \
+    "WHERE request_id = $1::uuid AND version = $2::bigint - 1 RETURNING 1) SELECT count(*) FROM r"
+
+static const char refund_request_confirmed_sql[] =
+    "WITH r AS (UPDATE refund_requests SET version = $2::bigint, status = 'pending', "
+    "confirmed_at = $3::timestamptz, total_cents = $4::bigint, operation_count = $5::bigint "
+    REFUND_REQUEST_NEXT_VERSION;
+
+static const char refund_request_cancelled_sql[] =
+    "WITH r AS (UPDATE refund_requests SET version = $2::bigint, status = 'cancelled', "
+    "cancelled_at = $3::timestamptz, cancel_reason = $4::text, cancel_code = $5::text, "
+    "cancel_message = $6::text, cancel_operation_id = $7::uuid "
+    REFUND_REQUEST_NEXT_VERSION;
+
+static const char refund_request_paid_sql[] =
+    "WITH r AS (UPDATE refund_requests SET version = $2::bigint, status = 'paid', "
+    "paid_at = $3::timestamptz, transfer_reference = $4::text, paid_on = $5::date "
+    REFUND_REQUEST_NEXT_VERSION;
+
+/* Per pass, version-checked like every pass event:
+ *   $1 pass_id $2 aggregate_version $3 occurred_at $4 request_id $5 partner_id
+ *   $6 operation_ids (uuid[]) $7 amount_cents $8 ledger accounts $9 net deltas */
+#define PART_PASS_CTE                                                                    \
+    "WITH p AS (UPDATE passes SET version = $2::bigint, updated_at = $3::timestamptz "   \
+    "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 RETURNING pass_id), "
+#define PART_UPSERT_CTE(status)                                                          \
+    "pt AS (INSERT INTO refund_request_parts (request_id, pass_id, operation_ids, status, " \
+    "amount_cents, operation_count, updated_at) SELECT $4::uuid, p.pass_id, $6::uuid[], '" \
+    status "', $7::bigint, cardinality($6::uuid[]), $3::timestamptz FROM p "              \
+    "ON CONFLICT (request_id, pass_id) DO UPDATE SET status = '" status "', "            \
+    "updated_at = EXCLUDED.updated_at" 
+#define PART_LEDGER_CTE                                                                  \
+    "l AS (INSERT INTO ledger_balances (account, balance_cents) SELECT u.account, u.delta " \
+    "FROM unnest($8::text[], $9::bigint[]) AS u(account, delta) "                        \
+    "WHERE EXISTS (SELECT 1 FROM p) ON CONFLICT (account) DO UPDATE "                    \
+    "SET balance_cents = ledger_balances.balance_cents + EXCLUDED.balance_cents) "
+
+static const char operations_reserved_sql[] =
+    PART_PASS_CTE
+    "o AS (UPDATE operations SET status = 'requested', refund_request_id = $4::uuid "
+    "WHERE operation_id = ANY ($6::uuid[]) AND pass_id = $1::uuid AND status = 'accepted' "
+    "AND EXISTS (SELECT 1 FROM p)), "
+    PART_UPSERT_CTE("reserved") ", amount_cents = EXCLUDED.amount_cents, "
+    "operation_count = EXCLUDED.operation_count), "
+    PART_LEDGER_CTE
+    "SELECT count(*) FROM p";
+
+static const char operations_released_sql[] =
+    PART_PASS_CTE
+    "o AS (UPDATE operations SET status = 'accepted', refund_request_id = NULL "
+    "WHERE operation_id = ANY ($6::uuid[]) AND pass_id = $1::uuid AND status = 'requested' "
+    "AND refund_request_id = $4::uuid AND EXISTS (SELECT 1 FROM p)), "
+    PART_UPSERT_CTE("released") "), "
+    PART_LEDGER_CTE
+    "SELECT count(*) FROM p";
+
+/* Only a settlement lowers what the partner is owed. */
+static const char operations_settled_sql[] =
+    PART_PASS_CTE
+    "o AS (UPDATE operations SET status = 'paid', paid_at = $3::timestamptz "
+    "WHERE operation_id = ANY ($6::uuid[]) AND pass_id = $1::uuid AND status = 'requested' "
+    "AND refund_request_id = $4::uuid AND EXISTS (SELECT 1 FROM p)), "
+    PART_UPSERT_CTE("settled") "), "
+    "w AS (UPDATE partners SET owed_cents = owed_cents - $7::bigint "
+    "WHERE partner_id = $5::uuid AND EXISTS (SELECT 1 FROM p)), "
+    PART_LEDGER_CTE
+    "SELECT count(*) FROM p";
+
+/* A refused ReserveOperations: $1 pass_id $2 aggregate_version $3 occurred_at
+ * $4 request_id $5 code $6 message $7 operation_id|NULL */
+static const char reserve_rejected_sql[] =
+    PART_PASS_CTE
+    "pt AS (INSERT INTO refund_request_parts (request_id, pass_id, operation_ids, status, "
+    "refusal_code, refusal_message, refusal_operation_id, updated_at) SELECT $4::uuid, "
+    "p.pass_id, '{}', 'refused', $5::text, $6::text, $7::uuid, $3::timestamptz FROM p "
+    "ON CONFLICT (request_id, pass_id) DO UPDATE SET status = 'refused', "
+    "refusal_code = EXCLUDED.refusal_code, refusal_message = EXCLUDED.refusal_message, "
+    "refusal_operation_id = EXCLUDED.refusal_operation_id, updated_at = EXCLUDED.updated_at) "
+    "SELECT count(*) FROM p";
+
 static const char offset_upsert_sql[] =
     "INSERT INTO projection_offsets (consumer, topic, partition, next_offset) "
     "VALUES ('projection', $1::text, $2::integer, $3::bigint) "
@@ -229,7 +335,7 @@ const char *const sp_projection_offsets_select_sql =
 
 const char *const sp_projection_truncate_sql =
     "TRUNCATE partners, users, sessions, passes, envelopes, operations, ledger_balances, "
-    "vouchers, conventions, convention_acceptances";
+    "vouchers, conventions, convention_acceptances, refund_requests, refund_request_parts";
 
 const char *const sp_projection_offsets_delete_sql =
     "DELETE FROM projection_offsets WHERE consumer = 'projection'";
@@ -245,6 +351,8 @@ const sp_projection_table sp_projection_tables[] = {
     {"vouchers", "voucher_id"},
     {"conventions", "convention_id"},
     {"convention_acceptances", "partner_id, convention_id"},
+    {"refund_requests", "request_id"},
+    {"refund_request_parts", "request_id, pass_id"},
 };
 const size_t sp_projection_table_count = sizeof sp_projection_tables / sizeof sp_projection_tables[0];
 
@@ -474,11 +582,13 @@ typedef struct ledger_deltas {
     size_t count;
 } ledger_deltas;
 
-/* "budget" | "pass:<uuid>:<category>" | "partner:<uuid>:owed" | "voucher:<uuid>" */
+/* "budget" | "bank" | "pass:<uuid>:<category>" | "partner:<uuid>:owed" |
+ * "voucher:<uuid>" | "refund:<uuid>" */
 static bool account_valid(const char *account) {
     char id[SP_ID_LEN + 1];
-    if (strcmp(account, "budget") == 0) return true;
+    if (strcmp(account, "budget") == 0 || strcmp(account, "bank") == 0) return true;
     if (strncmp(account, "voucher:", 8) == 0) return sp_id_valid(account + 8);
+    if (strncmp(account, "refund:", 7) == 0) return sp_id_valid(account + 7);
     if (strncmp(account, "pass:", 5) == 0 && strlen(account) > 5 + SP_ID_LEN + 1) {
         memcpy(id, account + 5, SP_ID_LEN);
         id[SP_ID_LEN] = '\0';
@@ -578,6 +688,9 @@ static void put_deltas(row_writer *w, const ledger_deltas *deltas) {
 typedef struct build_ctx {
     const Solipass__Envelope *env;
     const sp_kafka_msg *msg;
+    /* set by a builder whose event takes another statement than its type's
+     * (a refused ReserveOperations); points into the caller's frame */
+    const struct sp_projection_statement **statement_override;
 } build_ctx;
 
 static int undecodable_payload(sp_error *err, const char *type) {
@@ -971,6 +1084,25 @@ done:
     return rc;
 }
 
+#define STATEMENT_RESERVE_REJECTED 29
+#define RESERVE_OPERATIONS_TYPE "ledger.ReserveOperations.v1"
+
+/* A refused ReserveOperations also tells its request why (the part's row). */
+static int put_reserve_refusal(const build_ctx *c, const Solipass__Ledger__CommandRejected *m,
+                               row_writer *w, sp_error *err) {
+    if (need_uuid("request_id", m->request_id, err) != 0 ||
+        need_text("code", m->code, false, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
+        need_text("message", m->message, true, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
+        need_uuid_or_empty("operation_id", m->operation_id, err) != 0)
+        return -1;
+    *c->statement_override = &sp_projection_statements[STATEMENT_RESERVE_REJECTED];
+    put_text(w, m->request_id);
+    put_text(w, m->code);
+    put_text(w, m->message);
+    put_id_or_null(w, m->operation_id);
+    return 0;
+}
+
 static int build_ledger_rejected(const build_ctx *c, row_writer *w, sp_error *err) {
     Solipass__Ledger__CommandRejected *m = UNPACK(solipass__ledger__command_rejected__unpack, c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
@@ -979,6 +1111,9 @@ static int build_ledger_rejected(const build_ctx *c, row_writer *w, sp_error *er
     put_text(w, m->pass_id);
     put_int(w, (int64_t)c->env->aggregate_version);
     put_time(w, c->env->occurred_at_ms);
+    if (strcmp(m->command_type, RESERVE_OPERATIONS_TYPE) == 0 && m->request_id[0] != '\0' &&
+        put_reserve_refusal(c, m, w, err) != 0)
+        goto done;
     rc = 0;
 done:
     solipass__ledger__command_rejected__free_unpacked(m, NULL);
@@ -1421,6 +1556,258 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------ refund requests */
+
+#define REFUND_PARTS_MAX 10000             /* SP_LEDGER_REFUND_PARTS_MAX */
+#define REFUND_PART_OPERATIONS_MAX 1024    /* SP_LEDGER_REFUND_PART_OPERATIONS_MAX */
+#define TRANSFER_REFERENCE_CHARS_MAX 35
+
+/* What every event of a request's own aggregate must satisfy. */
+static int need_request_event(const build_ctx *c, const char *request_id, sp_error *err) {
+    if (need_uuid("request_id", request_id, err) != 0 ||
+        need_same_id("request_id", request_id, c->env->aggregate_id, err) != 0)
+        return -1;
+    if (c->env->aggregate_version < 1 || c->env->aggregate_version > (uint64_t)INT64_MAX)
+        return sp_error_set(err, 422, "invalid_event", "aggregate_version",
+                            "aggregate_version %" PRIu64 " of a refund request is out of range",
+                            c->env->aggregate_version);
+    return 0;
+}
+
+static int need_uuid_list(const char *field, char *const *ids, size_t count, size_t min,
+                          sp_error *err) {
+    if (count < min || count > REFUND_PART_OPERATIONS_MAX)
+        return sp_error_set(err, 422, "invalid_event", field, "%s: %zu ids, not %zu..%d", field,
+                            count, min, REFUND_PART_OPERATIONS_MAX);
+    for (size_t i = 0; i < count; i++)
+        if (need_uuid(field, ids[i], err) != 0) return -1;
+    return 0;
+}
+
+static int need_period(const char *kind, const char *period, sp_error *err) {
+    bool automatic = strcmp(kind, "automatic") == 0;
+    if (!automatic && strcmp(kind, "manual") != 0)
+        return invalid(err, "kind", "%s is \"%.16s\", not manual or automatic", kind);
+    if (!automatic) {
+        if (period[0] == '\0') return 0;
+        return invalid(err, "period", "%s of a manual request must be empty: \"%.16s\"", period);
+    }
+    char day[11];
+    sp_date date;
+    sp_error ignored;
+    int n = snprintf(day, sizeof day, "%.7s-01", period);
+    if (strlen(period) == 7 && n == 10 && sp_date_parse(day, &date, &ignored) == 0) return 0;
+    return invalid(err, "period", "%s is not YYYY-MM: \"%.16s\"", period);
+}
+
+static int need_parts(Solipass__Ledger__RefundPart *const *parts, size_t count, sp_error *err) {
+    if (count < 1 || count > REFUND_PARTS_MAX)
+        return sp_error_set(err, 422, "invalid_event", "parts", "parts: %zu, not 1..%d", count,
+                            REFUND_PARTS_MAX);
+    for (size_t i = 0; i < count; i++) {
+        if (need_uuid("parts.pass_id", parts[i]->pass_id, err) != 0 ||
+            need_uuid_list("parts.operation_ids", parts[i]->operation_ids,
+                           parts[i]->n_operation_ids, 1, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* [{"pass_id": ..., "operation_ids": [...]}, ...]: ids are checked UUIDs. */
+static void put_parts_json(row_writer *w, Solipass__Ledger__RefundPart *const *parts,
+                           size_t count) {
+    writer_begin(w);
+    writer_append(w, "[");
+    for (size_t i = 0; i < count; i++) {
+        writer_append(w, "%s{\"pass_id\":\"%s\",\"operation_ids\":[", i ? "," : "",
+                      parts[i]->pass_id);
+        for (size_t j = 0; j < parts[i]->n_operation_ids; j++)
+            writer_append(w, "%s\"%s\"", j ? "," : "", parts[i]->operation_ids[j]);
+        writer_append(w, "]}");
+    }
+    writer_append(w, "]");
+    writer_end(w);
+}
+
+static int build_refund_request_opened(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__RefundRequestOpened *m =
+        UNPACK(solipass__ledger__refund_request_opened__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_request_event(c, m->request_id, err) != 0 ||
+        need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_period(m->kind, m->period, err) != 0 || need_parts(m->parts, m->n_parts, err) != 0 ||
+        need_cents("expected_total_cents", m->expected_total_cents, 0, err) != 0 ||
+        need_uuid_or_empty("actor_id", c->env->actor_id, err) != 0)
+        goto done;
+    if (c->env->aggregate_version != 1) {
+        sp_error_set(err, 422, "invalid_event", "aggregate_version",
+                     "a RefundRequestOpened has aggregate_version %" PRIu64 ", not 1",
+                     c->env->aggregate_version);
+        goto done;
+    }
+    put_text(w, m->request_id);
+    put_text(w, m->partner_id);
+    put_text(w, m->kind);
+    put_text(w, m->period);
+    put_int(w, m->expected_total_cents);
+    put_int(w, (int64_t)m->n_parts);
+    put_text(w, m->bank_account_missing ? "true" : "false");
+    put_id_or_null(w, c->env->actor_id);
+    put_time(w, c->env->occurred_at_ms);
+    put_parts_json(w, m->parts, m->n_parts);
+    rc = 0;
+done:
+    solipass__ledger__refund_request_opened__free_unpacked(m, NULL);
+    return rc;
+}
+
+/* $1 request_id $2 aggregate_version $3 occurred_at: what every later
+ * event of the request starts with. */
+static void put_request_head(const build_ctx *c, const char *request_id, row_writer *w) {
+    put_text(w, request_id);
+    put_int(w, (int64_t)c->env->aggregate_version);
+    put_time(w, c->env->occurred_at_ms);
+}
+
+static int build_refund_request_confirmed(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__RefundRequestConfirmed *m =
+        UNPACK(solipass__ledger__refund_request_confirmed__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_request_event(c, m->request_id, err) != 0 ||
+        need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_cents("total_cents", m->total_cents, 0, err) != 0 ||
+        need_cents("operation_count", m->operation_count, 0, err) != 0)
+        goto done;
+    put_request_head(c, m->request_id, w);
+    put_int(w, m->total_cents);
+    put_int(w, m->operation_count);
+    rc = 0;
+done:
+    solipass__ledger__refund_request_confirmed__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_refund_request_cancelled(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__RefundRequestCancelled *m =
+        UNPACK(solipass__ledger__refund_request_cancelled__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_request_event(c, m->request_id, err) != 0 ||
+        need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_text("code", m->code, true, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
+        need_text("message", m->message, true, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
+        need_uuid_or_empty("operation_id", m->operation_id, err) != 0)
+        goto done;
+    if (strcmp(m->reason, "partner") != 0 && strcmp(m->reason, "aborted") != 0) {
+        invalid(err, "reason", "%s is \"%.16s\", not partner or aborted", m->reason);
+        goto done;
+    }
+    put_request_head(c, m->request_id, w);
+    put_text(w, m->reason);
+    put_text(w, m->code);
+    put_text(w, m->message);
+    put_id_or_null(w, m->operation_id);
+    rc = 0;
+done:
+    solipass__ledger__refund_request_cancelled__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_refund_request_paid(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__RefundRequestPaid *m =
+        UNPACK(solipass__ledger__refund_request_paid__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_request_event(c, m->request_id, err) != 0 ||
+        need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_text("transfer_reference", m->transfer_reference, false,
+                  TRANSFER_REFERENCE_CHARS_MAX, err) != 0 ||
+        need_date("paid_on", m->paid_on, err) != 0)
+        goto done;
+    put_request_head(c, m->request_id, w);
+    put_text(w, m->transfer_reference);
+    put_text(w, m->paid_on);
+    rc = 0;
+done:
+    solipass__ledger__refund_request_paid__free_unpacked(m, NULL);
+    return rc;
+}
+
+typedef enum { PART_RESERVED, PART_RELEASED, PART_SETTLED } part_change;
+
+static void put_uuid_array(row_writer *w, char *const *ids, size_t count) {
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0; i < count; i++) writer_append(w, "%s%s", i ? "," : "", ids[i]);
+    writer_append(w, "}");
+    writer_end(w);
+}
+
+/* The one posting a part change may carry, from the event's own amount. */
+static void part_expected(part_change change, const Solipass__Ledger__RefundPartChanged *m,
+                          ledger_deltas *expected) {
+    char owed[ACCOUNT_BYTES_MAX], refund[ACCOUNT_BYTES_MAX];
+    expected->count = 0;
+    if (m->amount_cents == 0) return;
+    snprintf(owed, sizeof owed, "partner:%s:owed", m->partner_id);
+    snprintf(refund, sizeof refund, "refund:%s", m->request_id);
+    if (change == PART_RESERVED) expect_move(expected, owed, refund, m->amount_cents);
+    else if (change == PART_RELEASED) expect_move(expected, refund, owed, m->amount_cents);
+    else expect_move(expected, refund, "bank", m->amount_cents);
+}
+
+static int build_part_changed(const build_ctx *c, row_writer *w, part_change change,
+                              sp_error *err) {
+    Solipass__Ledger__RefundPartChanged *m =
+        UNPACK(solipass__ledger__refund_part_changed__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    ledger_deltas expected, net;
+    if (need_ledger_event(c, m->pass_id, err) != 0 ||
+        need_uuid("request_id", m->request_id, err) != 0 ||
+        need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_uuid_list("operation_ids", m->operation_ids, m->n_operation_ids, 0, err) != 0 ||
+        need_uuid_list("skipped_operation_ids", m->skipped_operation_ids,
+                       m->n_skipped_operation_ids, 0, err) != 0 ||
+        need_cents("amount_cents", m->amount_cents, 0, err) != 0)
+        goto done;
+    if ((m->amount_cents == 0) != (m->n_operation_ids == 0)) {
+        invalid(err, "amount_cents", "%s must be 0 exactly when no operation changed%s", "");
+        goto done;
+    }
+    part_expected(change, m, &expected);
+    if (postings_net(m->postings, m->n_postings, &net, err) != 0 ||
+        postings_match(&net, &expected, err) != 0)
+        goto done;
+    put_text(w, m->pass_id);
+    put_int(w, (int64_t)c->env->aggregate_version);
+    put_time(w, c->env->occurred_at_ms);
+    put_text(w, m->request_id);
+    put_text(w, m->partner_id);
+    put_uuid_array(w, m->operation_ids, m->n_operation_ids);
+    put_int(w, m->amount_cents);
+    put_accounts(w, &expected);
+    put_deltas(w, &expected);
+    rc = 0;
+done:
+    solipass__ledger__refund_part_changed__free_unpacked(m, NULL);
+    return rc;
+}
+
+static int build_operations_reserved(const build_ctx *c, row_writer *w, sp_error *err) {
+    return build_part_changed(c, w, PART_RESERVED, err);
+}
+
+static int build_operations_released(const build_ctx *c, row_writer *w, sp_error *err) {
+    return build_part_changed(c, w, PART_RELEASED, err);
+}
+
+static int build_operations_settled(const build_ctx *c, row_writer *w, sp_error *err) {
+    return build_part_changed(c, w, PART_SETTLED, err);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 typedef int (*build_fn)(const build_ctx *c, row_writer *w, sp_error *err);
@@ -1458,6 +1845,14 @@ const sp_projection_statement sp_projection_statements[] = {
     {"sp_convention_accepted", convention_accepted_sql, 5},
     {"sp_operation_cancelled", operation_cancelled_sql, 12},
     {"sp_operation_reference_set", operation_reference_set_sql, 6},
+    {"sp_refund_request_opened", refund_request_opened_sql, 10},
+    {"sp_refund_request_confirmed", refund_request_confirmed_sql, 5},
+    {"sp_refund_request_cancelled", refund_request_cancelled_sql, 7},
+    {"sp_refund_request_paid", refund_request_paid_sql, 5},
+    {"sp_operations_reserved", operations_reserved_sql, 9},
+    {"sp_operations_released", operations_released_sql, 9},
+    {"sp_operations_settled", operations_settled_sql, 9},
+    {"sp_reserve_rejected", reserve_rejected_sql, 7},   /* STATEMENT_RESERVE_REJECTED */
 };
 const size_t sp_projection_statement_count =
     sizeof sp_projection_statements / sizeof sp_projection_statements[0];
@@ -1513,6 +1908,20 @@ static const event_type event_types[] = {
      true, STATEMENT(20), build_operation_cancelled},
     {"ledger.OperationReferenceSet.v1", SP_TOPIC_LEDGER_EVENTS,
      SP_PROJECTION_OPERATION_REFERENCE_SET, true, STATEMENT(21), build_operation_reference_set},
+    {"ledger.RefundRequestOpened.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_REFUND_REQUEST_OPENED,
+     true, STATEMENT(22), build_refund_request_opened},
+    {"ledger.RefundRequestConfirmed.v1", SP_TOPIC_LEDGER_EVENTS,
+     SP_PROJECTION_REFUND_REQUEST_CONFIRMED, true, STATEMENT(23), build_refund_request_confirmed},
+    {"ledger.RefundRequestCancelled.v1", SP_TOPIC_LEDGER_EVENTS,
+     SP_PROJECTION_REFUND_REQUEST_CANCELLED, true, STATEMENT(24), build_refund_request_cancelled},
+    {"ledger.RefundRequestPaid.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_REFUND_REQUEST_PAID,
+     true, STATEMENT(25), build_refund_request_paid},
+    {"ledger.OperationsReserved.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATIONS_RESERVED,
+     true, STATEMENT(26), build_operations_reserved},
+    {"ledger.OperationsReleased.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATIONS_RELEASED,
+     true, STATEMENT(27), build_operations_released},
+    {"ledger.OperationsSettled.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATIONS_SETTLED,
+     true, STATEMENT(28), build_operations_settled},
 };
 
 static const event_type *event_type_find(const char *type) {
@@ -1553,19 +1962,20 @@ int sp_projection_row_build(const sp_kafka_msg *msg, char *buf, size_t buf_size,
     const event_type *type = NULL;
     if (need_envelope(env, msg, &type, err) != 0) goto done;
     row_writer w = {.buf = buf, .size = buf_size, .row = row};
-    build_ctx c = {.env = env, .msg = msg};
+    const sp_projection_statement *statement = type->statement;
+    build_ctx c = {.env = env, .msg = msg, .statement_override = &statement};
     if (type->build(&c, &w, err) != 0) goto done;
     if (w.overflow) {
         sp_error_set(err, 422, "too_large", "", "the parameters of this %s exceed %zu bytes",
                      type->type, buf_size);
         goto done;
     }
-    assert(row->param_count == (type->statement ? type->statement->param_count : 0));
+    assert(row->param_count == (statement ? statement->param_count : 0));
     row->kind = type->kind;
     row->type = type->type;
     row->versioned = type->versioned;
-    row->sql = type->statement ? type->statement->sql : NULL;
-    row->statement = type->statement ? type->statement->name : NULL;
+    row->sql = statement ? statement->sql : NULL;
+    row->statement = statement ? statement->name : NULL;
     rc = 0;
 done:
     if (rc != 0) memset(row, 0, sizeof *row);

@@ -58,6 +58,13 @@ typedef enum {
     SP_PROJECTION_CONVENTION_ACCEPTED,
     SP_PROJECTION_OPERATION_CANCELLED,
     SP_PROJECTION_OPERATION_REFERENCE_SET,
+    SP_PROJECTION_REFUND_REQUEST_OPENED,
+    SP_PROJECTION_REFUND_REQUEST_CONFIRMED,
+    SP_PROJECTION_REFUND_REQUEST_CANCELLED,
+    SP_PROJECTION_REFUND_REQUEST_PAID,
+    SP_PROJECTION_OPERATIONS_RESERVED,
+    SP_PROJECTION_OPERATIONS_RELEASED,
+    SP_PROJECTION_OPERATIONS_SETTLED,
 } sp_projection_event_kind;
 
 /* Parameter positions (1-based, as in the SQL) shared by the three ledger
@@ -102,6 +109,20 @@ typedef enum {
  *                    $12 returned to the envelope (boolean)
  *   OperationReferenceSet  $1 pass_id $2 aggregate_version $3 occurred_at
  *                    $4 operation_id $5 partner_id $6 reference ("" = none)
+ *   ledger CommandRejected of a ReserveOperations (request_id set): also
+ *                    $4 request_id $5 code $6 message $7 operation_id|NULL
+ *   RefundRequestOpened  $1 request_id $2 partner_id $3 kind $4 period
+ *                    $5 expected_total_cents $6 part count $7 bank_account_missing
+ *                    $8 requested_by (the actor, NULL for the system) $9 created_at
+ *                    $10 parts as JSON [{"pass_id", "operation_ids": [...]}]
+ *   RefundRequestConfirmed  $1 request_id $2 aggregate_version $3 occurred_at
+ *                    $4 total_cents $5 operation_count
+ *   RefundRequestCancelled  $1..$3 as above $4 reason $5 code $6 message
+ *                    $7 operation_id|NULL
+ *   RefundRequestPaid  $1..$3 as above $4 transfer_reference $5 paid_on
+ *   OperationsReserved/Released/Settled  $1 pass_id $2 aggregate_version
+ *                    $3 occurred_at $4 request_id $5 partner_id $6 operation_ids
+ *                    (uuid[]) $7 amount_cents $8 ledger accounts $9 net deltas
  * Instants are ISO 8601 UTC with milliseconds, from the envelope's
  * occurred_at_ms (never the wall clock: a rebuild yields the same rows). */
 #define SP_PROJECTION_MOVEMENT_PARAM_COUNT 15

@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #define PARTNER_PREFIX "partner:"
 #define PARTNER_SUFFIX ":owed"
 #define VOUCHER_PREFIX "voucher:"
+#define REFUND_PREFIX "refund:"
 /* Every posting touches two accounts. */
 #define PLAN_ACCOUNTS_MAX (2 * SP_LEDGER_POSTINGS_MAX)
 
@@ -25,6 +27,12 @@ typedef struct sp_ledger_owed {
     char partner_id[SP_ID_LEN + 1];
     int64_t balance_cents;
 } sp_ledger_owed;
+
+/* "refund:<request_id>": what this partition's passes reserved for a request. */
+typedef struct sp_ledger_refund_account {
+    char request_id[SP_ID_LEN + 1];
+    int64_t balance_cents;
+} sp_ledger_refund_account;
 
 /* ------------------------------------------------------------ small helpers */
 
@@ -68,6 +76,12 @@ void sp_ledger_voucher_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *
     (void)len;
 }
 
+void sp_ledger_refund_account_name(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *request_id) {
+    int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, REFUND_PREFIX "%s", request_id);
+    assert(len > 0 && len <= SP_LEDGER_ACCOUNT_MAX);
+    (void)len;
+}
+
 void sp_ledger_partner_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *partner_id) {
     int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, PARTNER_PREFIX "%s" PARTNER_SUFFIX,
                        partner_id);
@@ -96,6 +110,10 @@ int sp_ledger_status_of_code(const char *code) {
         {"voucher_not_found", 404},      {"voucher_used", 409},
         {"voucher_cancelled", 409},      {"voucher_expired", 409},
         {"operation_not_found", 404},    {"operation_cancelled", 409},
+        {"operation_in_refund_request", 409}, {"operation_paid", 409},
+        {"refund_request_not_found", 404},    {"refund_request_exists", 409},
+        {"refund_request_opening", 409},      {"refund_request_pending", 409},
+        {"refund_request_paid", 409},         {"refund_request_cancelled", 409},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].code, code) == 0) return table[i].status;
@@ -225,6 +243,10 @@ static void voucher_key(uint8_t key[SP_KEY_LEN], const char *voucher_id) {
     sp_key_of(key, "voucher", voucher_id, NULL, NULL);
 }
 
+static void refund_account_key(uint8_t key[SP_KEY_LEN], const char *request_id) {
+    sp_key_of(key, "refund", request_id, NULL, NULL);
+}
+
 static void record_key(uint8_t key[SP_KEY_LEN], const char *pass_id, const char *actor_id,
                        const char *command_id) {
     sp_key_of(key, pass_id, actor_id, command_id, NULL);
@@ -242,7 +264,8 @@ sp_ledger_state *sp_ledger_state_new(int32_t partition, const sp_ledger_limits *
     state->partition = partition;
     state->limits = *limits;
     state->directory = directory;
-    bool passes_ok = false, owed_ok = false, records_ok = false;
+    bool passes_ok = false, owed_ok = false, records_ok = false, vouchers_ok = false,
+         requests_ok = false;
     if (sp_map_init(&state->passes, limits->passes_max, err) != 0) goto fail;
     passes_ok = true;
     if (sp_map_init(&state->owed, limits->partners_max, err) != 0) goto fail;
@@ -252,8 +275,16 @@ sp_ledger_state *sp_ledger_state_new(int32_t partition, const sp_ledger_limits *
     /* vouchers_max 0: no voucher can be issued (the map still needs a slot). */
     size_t vouchers_map_max = limits->vouchers_max > 0 ? limits->vouchers_max : 1;
     if (sp_map_init(&state->vouchers, vouchers_map_max, err) != 0) goto fail;
+    vouchers_ok = true;
+    /* The same for refund requests and their accounts. */
+    size_t refunds_map_max = limits->refund_requests_max > 0 ? limits->refund_requests_max : 1;
+    if (sp_map_init(&state->refund_requests, refunds_map_max, err) != 0) goto fail;
+    requests_ok = true;
+    if (sp_map_init(&state->refund_accounts, refunds_map_max, err) != 0) goto fail;
     return state;
 fail:
+    if (requests_ok) sp_map_destroy(&state->refund_requests);
+    if (vouchers_ok) sp_map_destroy(&state->vouchers);
     if (records_ok) sp_map_destroy(&state->records);
     if (owed_ok) sp_map_destroy(&state->owed);
     if (passes_ok) sp_map_destroy(&state->passes);
@@ -296,7 +327,11 @@ void sp_ledger_state_free(sp_ledger_state *state) {
     sp_map_foreach(&state->owed, free_value, NULL);
     sp_map_foreach(&state->records, free_record_visit, NULL);
     sp_map_foreach(&state->vouchers, free_value, NULL);
+    sp_map_foreach(&state->refund_requests, free_value, NULL);
+    sp_map_foreach(&state->refund_accounts, free_value, NULL);
     sp_map_destroy(&state->vouchers);
+    sp_map_destroy(&state->refund_requests);
+    sp_map_destroy(&state->refund_accounts);
     sp_map_destroy(&state->passes);
     sp_map_destroy(&state->owed);
     sp_map_destroy(&state->records);
@@ -337,6 +372,20 @@ const sp_ledger_voucher *sp_ledger_voucher_find(const sp_ledger_state *state,
     return voucher_id != NULL ? voucher_get(state, voucher_id) : NULL;
 }
 
+static sp_ledger_refund_account *refund_account_get(const sp_ledger_state *state,
+                                                    const char *request_id) {
+    uint8_t key[SP_KEY_LEN];
+    refund_account_key(key, request_id);
+    return sp_map_get(&state->refund_accounts, key);
+}
+
+int64_t sp_ledger_refund_account_cents(const sp_ledger_state *state, const char *request_id) {
+    assert(state != NULL);
+    const sp_ledger_refund_account *account =
+        request_id != NULL ? refund_account_get(state, request_id) : NULL;
+    return account != NULL ? account->balance_cents : 0;
+}
+
 int64_t sp_ledger_partner_owed_cents(const sp_ledger_state *state, const char *partner_id) {
     uint8_t key[SP_KEY_LEN];
     owed_key(key, partner_id);
@@ -368,11 +417,18 @@ static void sum_voucher(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
     sum_add(ctx, ((const sp_ledger_voucher *)value)->balance_cents);
 }
 
+static void sum_refund(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
+    (void)key;
+    sum_add(ctx, ((const sp_ledger_refund_account *)value)->balance_cents);
+}
+
 int64_t sp_ledger_balance_sum_cents(const sp_ledger_state *state) {
     sum_ctx ctx = {.sum_cents = state->budget_cents, .overflow = false};
     sp_map_foreach(&state->passes, sum_pass, &ctx);
     sp_map_foreach(&state->owed, sum_owed, &ctx);
     sp_map_foreach(&state->vouchers, sum_voucher, &ctx);
+    sp_map_foreach(&state->refund_accounts, sum_refund, &ctx);
+    sum_add(&ctx, state->bank_cents);
     assert(!ctx.overflow);
     return ctx.sum_cents;
 }
@@ -411,14 +467,21 @@ void sp_ledger_record_set_event_ref(sp_ledger_record *record, int32_t partition,
 
 /* ------------------------------------------------------------ postings */
 
-typedef enum { ACCOUNT_BUDGET, ACCOUNT_ENVELOPE, ACCOUNT_PARTNER, ACCOUNT_VOUCHER } account_kind;
+typedef enum {
+    ACCOUNT_BUDGET,
+    ACCOUNT_ENVELOPE,
+    ACCOUNT_PARTNER,
+    ACCOUNT_VOUCHER,
+    ACCOUNT_REFUND,
+    ACCOUNT_BANK,
+} account_kind;
 
 typedef struct plan_account {
     char name[SP_LEDGER_ACCOUNT_MAX + 1];
     account_kind kind;
-    int64_t *balance_cents;        /* NULL: the budget, a partner account to open, or a voucher
-                                    * not issued yet */
-    char partner_id[SP_ID_LEN + 1];
+    int64_t *balance_cents;        /* NULL: the budget, a partner or refund account to open, or
+                                    * a voucher not issued yet */
+    char partner_id[SP_ID_LEN + 1];                   /* partner: its id; refund: the request's */
     int64_t before_cents;
     int64_t after_cents;
 } plan_account;
@@ -427,7 +490,27 @@ typedef struct post_plan {
     size_t account_count;
     plan_account accounts[PLAN_ACCOUNTS_MAX];
     size_t partners_to_open;
+    size_t refunds_to_open;
 } post_plan;
+
+/* "bank", or "refund:<request_id>" (opened on its first credit); -1 when malformed. */
+static int resolve_refund_account(const sp_ledger_state *state, const char *name,
+                                  plan_account *out) {
+    if (strcmp(name, SP_LEDGER_BANK_ACCOUNT) == 0) {
+        out->kind = ACCOUNT_BANK;
+        out->balance_cents = &((sp_ledger_state *)state)->bank_cents;   /* written only by post */
+        out->before_cents = state->bank_cents;
+        return 0;
+    }
+    const char *request_id = name + strlen(REFUND_PREFIX);
+    if (!sp_id_valid(request_id)) return -1;
+    out->kind = ACCOUNT_REFUND;
+    sp_ledger_copy(out->partner_id, sizeof out->partner_id, request_id);
+    sp_ledger_refund_account *account = refund_account_get(state, request_id);
+    out->balance_cents = account != NULL ? &account->balance_cents : NULL;
+    out->before_cents = account != NULL ? account->balance_cents : 0;
+    return 0;
+}
 
 /* Resolves an account name to its balance; fills err when unknown. */
 static int resolve_account(const sp_ledger_state *state, const char *name, plan_account *out,
@@ -439,6 +522,9 @@ static int resolve_account(const sp_ledger_state *state, const char *name, plan_
     if (strcmp(name, SP_LEDGER_BUDGET_ACCOUNT) == 0) {
         out->kind = ACCOUNT_BUDGET;
         out->before_cents = state->budget_cents;
+    } else if (strcmp(name, SP_LEDGER_BANK_ACCOUNT) == 0 ||
+               strncmp(name, REFUND_PREFIX, strlen(REFUND_PREFIX)) == 0) {
+        if (resolve_refund_account(state, name, out) != 0) goto unknown;
     } else if (strncmp(name, PASS_PREFIX, strlen(PASS_PREFIX)) == 0) {
         char pass_id[SP_ID_LEN + 1];
         const char *rest = name + strlen(PASS_PREFIX);
@@ -491,6 +577,7 @@ static plan_account *plan_account_of(const sp_ledger_state *state, post_plan *pl
     if (resolve_account(state, name, account, err) != 0) return NULL;
     plan->account_count++;
     if (account->kind == ACCOUNT_PARTNER && account->balance_cents == NULL) plan->partners_to_open++;
+    if (account->kind == ACCOUNT_REFUND && account->balance_cents == NULL) plan->refunds_to_open++;
     return account;
 }
 
@@ -539,6 +626,12 @@ static int plan_check_limits(const sp_ledger_state *state, const post_plan *plan
         state->owed.entry_count + plan->partners_to_open > state->limits.partners_max) {
         return sp_error_set(err, 503, "unavailable", NULL, "partner accounts limit reached");
     }
+    if (plan->refunds_to_open > 0 && state->refund_accounts.entry_count + plan->refunds_to_open >
+                                         state->limits.refund_requests_max) {
+        return sp_error_set(err, 503, "unavailable", NULL,
+                            "refund accounts limit reached (SP_REFUND_REQUESTS_MAX=%zu)",
+                            state->limits.refund_requests_max);
+    }
     return 0;
 }
 
@@ -567,10 +660,28 @@ int sp_ledger_post_check(const sp_ledger_state *state, const sp_ledger_posting *
     return plan_postings(state, postings, count, &plan, err);
 }
 
-/* Opens the partner accounts the plan needs, before any balance moves. */
+static int open_refund_account(sp_ledger_state *state, plan_account *account, sp_error *err) {
+    sp_ledger_refund_account *refund = calloc(1, sizeof *refund);
+    if (refund == NULL) return sp_error_set(err, 503, "unavailable", NULL, "out of memory");
+    sp_ledger_copy(refund->request_id, sizeof refund->request_id, account->partner_id);
+    uint8_t key[SP_KEY_LEN];
+    refund_account_key(key, refund->request_id);
+    if (sp_map_put(&state->refund_accounts, key, refund, err) != 0) {
+        free(refund);
+        return -1;
+    }
+    account->balance_cents = &refund->balance_cents;
+    return 0;
+}
+
+/* Opens the partner and refund accounts the plan needs, before any balance moves. */
 static int open_partner_accounts(sp_ledger_state *state, post_plan *plan, sp_error *err) {
     for (size_t i = 0; i < plan->account_count; i++) {
         plan_account *account = &plan->accounts[i];
+        if (account->kind == ACCOUNT_REFUND && account->balance_cents == NULL) {
+            if (open_refund_account(state, account, err) != 0) return -1;
+            continue;
+        }
         if (account->kind != ACCOUNT_PARTNER || account->balance_cents != NULL) continue;
         sp_ledger_owed *owed = calloc(1, sizeof *owed);
         if (owed == NULL) return sp_error_set(err, 503, "unavailable", NULL, "out of memory");
@@ -942,6 +1053,11 @@ static int apply_rejected(sp_ledger_state *state, const sp_ledger_event *event,
 
 /* ------------------------------------------------------------ for ledger_voucher.c */
 
+int sp_ledger_apply_rejected(sp_ledger_state *state, const sp_ledger_event *event,
+                             sp_ledger_applied *out, sp_error *err) {
+    return apply_rejected(state, event, out, err);
+}
+
 int sp_ledger_invalid_event(sp_error *err, const char *why) {
     return invalid_event(err, why);
 }
@@ -1002,7 +1118,15 @@ static int apply_to_pass(sp_ledger_state *state, sp_ledger_pass *pass,
     case SP_LEDGER_EVENT_OPERATION_CANCELLED:
     case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET:
         return sp_ledger_apply_operation(state, pass, event, out, err);
-    case SP_LEDGER_EVENT_PASS_OPENED: break;
+    case SP_LEDGER_EVENT_OPERATIONS_RESERVED:
+    case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
+    case SP_LEDGER_EVENT_OPERATIONS_SETTLED:
+        return sp_ledger_apply_refund_part(state, pass, event, out, err);
+    case SP_LEDGER_EVENT_PASS_OPENED:
+    case SP_LEDGER_EVENT_REFUND_REQUEST_OPENED:
+    case SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED:
+    case SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED:
+    case SP_LEDGER_EVENT_REFUND_REQUEST_PAID: break;
     }
     return invalid_event(err, "unknown kind");
 }
@@ -1013,6 +1137,10 @@ int sp_ledger_apply(sp_ledger_state *state, const sp_ledger_event *event,
     memset(out, 0, sizeof *out);
     if (!sp_id_valid(event->pass_id) || event->occurred_at_ms < 0) {
         return invalid_event(err, "pass id or time");
+    }
+    /* A refund request is an aggregate of its own, with its own versions. */
+    if (sp_ledger_event_of_refund_request(event)) {
+        return sp_ledger_apply_refund_request(state, event, out, err);
     }
     sp_ledger_pass *pass = pass_get(state, event->pass_id);
     bool opening = event->kind == SP_LEDGER_EVENT_PASS_OPENED;
@@ -1032,6 +1160,14 @@ int sp_ledger_apply(sp_ledger_state *state, const sp_ledger_event *event,
     return 0;
 }
 
+void sp_ledger_event_clear(sp_ledger_event *event) {
+    _Static_assert(offsetof(sp_ledger_event, operation_ids) + sizeof event->operation_ids +
+                           _Alignof(sp_ledger_event) > sizeof(sp_ledger_event),
+                   "the operation id slots are the event's last field");
+    assert(event != NULL);
+    memset(event, 0, offsetof(sp_ledger_event, operation_ids));
+}
+
 const char *sp_ledger_event_type(sp_ledger_event_kind kind) {
     switch (kind) {
     case SP_LEDGER_EVENT_PASS_OPENED: return SP_LEDGER_TYPE_PASS_OPENED;
@@ -1045,6 +1181,13 @@ const char *sp_ledger_event_type(sp_ledger_event_kind kind) {
     case SP_LEDGER_EVENT_VOUCHER_EXPIRED: return SP_LEDGER_TYPE_VOUCHER_EXPIRED;
     case SP_LEDGER_EVENT_OPERATION_CANCELLED: return SP_LEDGER_TYPE_OPERATION_CANCELLED;
     case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET: return SP_LEDGER_TYPE_OPERATION_REFERENCE_SET;
+    case SP_LEDGER_EVENT_REFUND_REQUEST_OPENED: return SP_LEDGER_TYPE_REFUND_REQUEST_OPENED;
+    case SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED: return SP_LEDGER_TYPE_REFUND_REQUEST_CONFIRMED;
+    case SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED: return SP_LEDGER_TYPE_REFUND_REQUEST_CANCELLED;
+    case SP_LEDGER_EVENT_REFUND_REQUEST_PAID: return SP_LEDGER_TYPE_REFUND_REQUEST_PAID;
+    case SP_LEDGER_EVENT_OPERATIONS_RESERVED: return SP_LEDGER_TYPE_OPERATIONS_RESERVED;
+    case SP_LEDGER_EVENT_OPERATIONS_RELEASED: return SP_LEDGER_TYPE_OPERATIONS_RELEASED;
+    case SP_LEDGER_EVENT_OPERATIONS_SETTLED: return SP_LEDGER_TYPE_OPERATIONS_SETTLED;
     }
     assert(!"unknown ledger event kind");
     return "";

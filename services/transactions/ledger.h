@@ -56,11 +56,36 @@
 #define SP_LEDGER_TYPE_SET_OPERATION_REFERENCE "ledger.SetOperationReference.v1"
 #define SP_LEDGER_TYPE_OPERATION_CANCELLED "ledger.OperationCancelled.v1"
 #define SP_LEDGER_TYPE_OPERATION_REFERENCE_SET "ledger.OperationReferenceSet.v1"
+/* Refund requests: the request's own commands and events (aggregate: the
+ * request id), and the per-pass steps (aggregate: the pass id). */
+#define SP_LEDGER_TYPE_OPEN_REFUND_REQUEST "ledger.OpenRefundRequest.v1"
+#define SP_LEDGER_TYPE_CONFIRM_REFUND_REQUEST "ledger.ConfirmRefundRequest.v1"
+#define SP_LEDGER_TYPE_ABORT_REFUND_REQUEST "ledger.AbortRefundRequest.v1"
+#define SP_LEDGER_TYPE_CANCEL_REFUND_REQUEST "ledger.CancelRefundRequest.v1"
+#define SP_LEDGER_TYPE_MARK_REFUND_REQUEST_PAID "ledger.MarkRefundRequestPaid.v1"
+#define SP_LEDGER_TYPE_RESERVE_OPERATIONS "ledger.ReserveOperations.v1"
+#define SP_LEDGER_TYPE_RELEASE_OPERATIONS "ledger.ReleaseOperations.v1"
+#define SP_LEDGER_TYPE_SETTLE_OPERATIONS "ledger.SettleOperations.v1"
+#define SP_LEDGER_TYPE_REFUND_REQUEST_OPENED "ledger.RefundRequestOpened.v1"
+#define SP_LEDGER_TYPE_REFUND_REQUEST_CONFIRMED "ledger.RefundRequestConfirmed.v1"
+#define SP_LEDGER_TYPE_REFUND_REQUEST_CANCELLED "ledger.RefundRequestCancelled.v1"
+#define SP_LEDGER_TYPE_REFUND_REQUEST_PAID "ledger.RefundRequestPaid.v1"
+#define SP_LEDGER_TYPE_OPERATIONS_RESERVED "ledger.OperationsReserved.v1"
+#define SP_LEDGER_TYPE_OPERATIONS_RELEASED "ledger.OperationsReleased.v1"
+#define SP_LEDGER_TYPE_OPERATIONS_SETTLED "ledger.OperationsSettled.v1"
 
 #define SP_LEDGER_REFERENCE_MAX 400           /* bytes: 100 characters of UTF-8 */
 #define SP_LEDGER_REFERENCE_CHARS_MAX 100
 #define SP_LEDGER_PASS_OPERATIONS_MAX 1024    /* payments a pass remembers; the oldest is
                                                * forgotten first and can no longer change */
+
+#define SP_LEDGER_REFUND_PARTS_MAX 10000      /* passes in one refund request */
+#define SP_LEDGER_REFUND_PART_OPERATIONS_MAX 1024   /* operations of one pass in one request */
+#define SP_LEDGER_REFUND_KIND_MAX 9           /* "manual" | "automatic" */
+#define SP_LEDGER_REFUND_PERIOD_LEN 7         /* "YYYY-MM" */
+#define SP_LEDGER_REFUND_REASON_MAX 7         /* "partner" | "aborted" */
+#define SP_LEDGER_TRANSFER_REFERENCE_MAX 35   /* a SEPA remittance reference */
+#define SP_LEDGER_BANK_ACCOUNT "bank"
 
 /* ------------------------------------------------------------ the directory */
 
@@ -137,6 +162,8 @@ typedef struct sp_ledger_limits {
     size_t vouchers_max;           /* SP_VOUCHERS_MAX: vouchers kept, whatever their status;
                                     * 0: none can be issued */
     int voucher_validity_days;     /* SP_VOUCHER_VALIDITY_DAYS: days after the day of issue */
+    size_t refund_requests_max;    /* SP_REFUND_REQUESTS_MAX: refund requests decided here, and
+                                    * "refund:<id>" accounts held here; 0: none */
 } sp_ledger_limits;
 
 typedef struct sp_ledger_envelope {
@@ -149,11 +176,15 @@ typedef struct sp_ledger_envelope {
 
 struct sp_ledger_record;
 
-/* A payment as the ledger remembers it, so that its partner can cancel it:
- * accepted -> cancelled, never changed again. */
+/* A payment as the ledger remembers it, so that its partner can cancel it
+ * or have it refunded: accepted -> cancelled (final); accepted ->
+ * requested(request_id) -> paid (final); requested -> accepted when its
+ * request is cancelled or aborted (ReleaseOperations). */
 typedef enum sp_ledger_operation_status {
     SP_LEDGER_OPERATION_ACCEPTED = 1,
     SP_LEDGER_OPERATION_CANCELLED,
+    SP_LEDGER_OPERATION_REQUESTED,
+    SP_LEDGER_OPERATION_PAID,
 } sp_ledger_operation_status;
 
 typedef struct sp_ledger_operation {
@@ -163,6 +194,7 @@ typedef struct sp_ledger_operation {
     char voucher_id[SP_ID_LEN + 1];                   /* "" = paid with the partner's code */
     int64_t amount_cents;
     sp_ledger_operation_status status;
+    char request_id[SP_ID_LEN + 1];                   /* requested, paid: the refund request */
 } sp_ledger_operation;
 
 typedef struct sp_ledger_pass {
@@ -203,6 +235,41 @@ typedef struct sp_ledger_voucher {
 /* "active", "redeemed", "cancelled", "expired". */
 const char *sp_ledger_voucher_status_name(sp_ledger_voucher_status status);
 
+/* A partner's refund request: an aggregate of its own (its id is the
+ * aggregate id of its commands and events). It moves no money: the passes
+ * it covers reserve, release and settle their operations. Its life:
+ * opening -> pending -> paid | cancelled (reason "partner");
+ * opening -> cancelled (reason "aborted"). */
+typedef enum sp_ledger_refund_status {
+    SP_LEDGER_REFUND_OPENING = 1,
+    SP_LEDGER_REFUND_PENDING,
+    SP_LEDGER_REFUND_PAID,
+    SP_LEDGER_REFUND_CANCELLED,
+} sp_ledger_refund_status;
+
+typedef struct sp_ledger_refund_request {
+    char request_id[SP_ID_LEN + 1];
+    char partner_id[SP_ID_LEN + 1];
+    char kind[SP_LEDGER_REFUND_KIND_MAX + 1];         /* "manual" | "automatic" */
+    char period[SP_LEDGER_REFUND_PERIOD_LEN + 1];     /* automatic: "YYYY-MM"; manual: "" */
+    uint64_t version;                                 /* of its last applied event */
+    sp_ledger_refund_status status;
+    size_t part_count;                                /* passes asked */
+    int64_t asked_operation_count;                    /* operations asked, over all parts */
+    int64_t expected_total_cents;                     /* what the asker saw */
+    bool bank_account_missing;
+    int64_t total_cents;                              /* pending, paid: confirmed total */
+    int64_t operation_count;                          /* pending, paid: confirmed count */
+    char reason[SP_LEDGER_REFUND_REASON_MAX + 1];     /* cancelled: "partner" | "aborted" */
+    char transfer_reference[SP_LEDGER_TRANSFER_REFERENCE_MAX + 1];   /* paid */
+    char paid_on[SP_LEDGER_DATE_LEN + 1];             /* paid */
+    int64_t opened_at_ms;
+    int64_t updated_at_ms;                            /* of its last change of status */
+} sp_ledger_refund_request;
+
+/* "opening", "pending", "paid", "cancelled". */
+const char *sp_ledger_refund_status_name(sp_ledger_refund_status status);
+
 /* The outcome of one command, kept for ever so that the same command id gets
  * the same answer, byte for byte. */
 typedef struct sp_ledger_record {
@@ -226,7 +293,11 @@ typedef struct sp_ledger_state {
     sp_map owed;                   /* sp_key_of("partner", partner_id) -> sp_ledger_owed * */
     sp_map records;                /* sp_key_of(pass_id, actor_id, command_id) -> sp_ledger_record * */
     sp_map vouchers;               /* sp_key_of("voucher", voucher_id) -> sp_ledger_voucher * */
+    sp_map refund_requests;        /* sp_key_of("refund_request", id) -> sp_ledger_refund_request * */
+    sp_map refund_accounts;        /* sp_key_of("refund", request_id) -> its balance (int64_t *):
+                                    * what this partition's passes reserved for the request */
     int64_t budget_cents;          /* this partition's share: minus what it handed out */
+    int64_t bank_cents;            /* refunds paid out (settled): never below zero */
     uint64_t events_applied;
     uint64_t events_skipped;
 } sp_ledger_state;
@@ -248,7 +319,13 @@ int64_t sp_ledger_partner_owed_cents(const sp_ledger_state *state, const char *p
 /* NULL when unknown. */
 const sp_ledger_voucher *sp_ledger_voucher_find(const sp_ledger_state *state,
                                                 const char *voucher_id);
-/* Budget + every envelope, partner and voucher account: 0 when the ledger is sound. */
+/* NULL when unknown. */
+const sp_ledger_refund_request *sp_ledger_refund_request_find(const sp_ledger_state *state,
+                                                              const char *request_id);
+/* The balance of "refund:<request_id>" here: 0 when it has none. */
+int64_t sp_ledger_refund_account_cents(const sp_ledger_state *state, const char *request_id);
+/* Budget + every envelope, partner, voucher and refund account + the bank:
+ * 0 when the ledger is sound. */
 int64_t sp_ledger_balance_sum_cents(const sp_ledger_state *state);
 const sp_ledger_record *sp_ledger_record_find(const sp_ledger_state *state, const char *pass_id,
                                               const char *actor_id, const char *command_id);
@@ -292,7 +369,21 @@ typedef enum sp_ledger_event_kind {
     SP_LEDGER_EVENT_VOUCHER_EXPIRED,
     SP_LEDGER_EVENT_OPERATION_CANCELLED,
     SP_LEDGER_EVENT_OPERATION_REFERENCE_SET,
+    SP_LEDGER_EVENT_REFUND_REQUEST_OPENED,      /* aggregate: the request */
+    SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED,
+    SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED,
+    SP_LEDGER_EVENT_REFUND_REQUEST_PAID,
+    SP_LEDGER_EVENT_OPERATIONS_RESERVED,        /* aggregate: the pass */
+    SP_LEDGER_EVENT_OPERATIONS_RELEASED,
+    SP_LEDGER_EVENT_OPERATIONS_SETTLED,
 } sp_ledger_event_kind;
+
+/* One pass of a refund request and the operations asked of it (borrowed). */
+typedef struct sp_ledger_refund_part {
+    const char *pass_id;
+    const char *const *operation_ids;
+    size_t operation_id_count;
+} sp_ledger_refund_part;
 
 typedef struct sp_ledger_envelope_spec {
     char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];
@@ -300,11 +391,16 @@ typedef struct sp_ledger_envelope_spec {
 } sp_ledger_envelope_spec;
 
 /* One ledger event with the envelope fields that matter to the ledger. Only
- * the fields of its kind are meaningful; the rest are zero. */
+ * the fields of its kind are meaningful; the rest are zero. A plain value,
+ * except RefundRequestOpened's parts: borrowed from the command it was
+ * decided from (to be produced while that command lives), NULL once
+ * decoded from the log (the ledger keeps only their counts). */
 typedef struct sp_ledger_event {
     sp_ledger_event_kind kind;
     /* envelope */
-    char pass_id[SP_ID_LEN + 1];                      /* aggregate id */
+    char pass_id[SP_ID_LEN + 1];                      /* aggregate id: the pass, or the refund
+                                                       * request for its own events (and their
+                                                       * CommandRejected) */
     uint64_t version;                                 /* aggregate version */
     int64_t occurred_at_ms;
     char command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
@@ -333,9 +429,35 @@ typedef struct sp_ledger_event {
     char voucher_number[SP_VOUCHER_NUMBER_LEN + 1];   /* issued */
     char valid_until[SP_LEDGER_DATE_LEN + 1];         /* issued */
     char reference[SP_LEDGER_REFERENCE_MAX + 1];      /* reference set ("" clears it) */
-    size_t posting_count;                             /* credited, payment, expired (0 or 1) */
+    size_t posting_count;                             /* credited, payment, expired,
+                                                       * operations events (0 or 1) */
     sp_ledger_posting postings[1];
+    /* refunds */
+    char request_id[SP_ID_LEN + 1];                   /* every refund event; rejected reserve */
+    char refund_kind[SP_LEDGER_REFUND_KIND_MAX + 1];  /* opened */
+    char period[SP_LEDGER_REFUND_PERIOD_LEN + 1];     /* opened */
+    const sp_ledger_refund_part *parts;               /* opened, borrowed (see above) */
+    size_t part_count;                                /* opened */
+    int64_t operation_count;                          /* opened (asked), confirmed */
+    int64_t expected_total_cents;                     /* opened */
+    bool bank_account_missing;                        /* opened */
+    int64_t total_cents;                              /* confirmed, paid */
+    char reason[SP_LEDGER_REFUND_REASON_MAX + 1];     /* request cancelled; code, message and
+                                                       * operation_id: the abort's */
+    char transfer_reference[SP_LEDGER_TRANSFER_REFERENCE_MAX + 1];   /* paid */
+    char paid_on[SP_LEDGER_DATE_LEN + 1];             /* paid */
+    /* operations events: changed_count operation ids that changed, then
+     * skipped_count ids not available (reserved with skip_unavailable);
+     * amount_cents is the sum of the changed ones, partner_id their partner */
+    size_t changed_count;
+    size_t skipped_count;
+    char operation_ids[SP_LEDGER_REFUND_PART_OPERATIONS_MAX][SP_ID_LEN + 1];
 } sp_ledger_event;
+
+/* Zeroes every field of an event but the operation id slots, of which only
+ * the first changed_count + skipped_count mean anything: most events never
+ * touch those 37 KiB. */
+void sp_ledger_event_clear(sp_ledger_event *event);
 
 /* The envelope type of an event kind ("ledger.PassOpened.v1" ...). */
 const char *sp_ledger_event_type(sp_ledger_event_kind kind);
@@ -368,14 +490,26 @@ typedef enum sp_ledger_command_kind {
     SP_LEDGER_COMMAND_CANCEL_VOUCHER,
     SP_LEDGER_COMMAND_CANCEL_OPERATION,
     SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE,
+    SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST,      /* aggregate: the request */
+    SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST,
+    SP_LEDGER_COMMAND_ABORT_REFUND_REQUEST,
+    SP_LEDGER_COMMAND_CANCEL_REFUND_REQUEST,
+    SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID,
+    SP_LEDGER_COMMAND_RESERVE_OPERATIONS,       /* aggregate: the pass */
+    SP_LEDGER_COMMAND_RELEASE_OPERATIONS,
+    SP_LEDGER_COMMAND_SETTLE_OPERATIONS,
 } sp_ledger_command_kind;
+
+/* Commands whose aggregate is a refund request (the others: a pass). */
+bool sp_ledger_command_is_refund_request(sp_ledger_command_kind kind);
 
 /* A command as received; every string is borrowed and may be anything (the
  * rules validate them). pass_id, actor_id ("" or a uuid) and command_id are
  * already checked by the caller (sp_ledger_command_identity_valid). */
 typedef struct sp_ledger_command {
     sp_ledger_command_kind kind;
-    const char *pass_id;
+    const char *pass_id;                              /* the aggregate id: the pass, or the
+                                                       * request for a request's commands */
     const char *actor_id;
     const char *command_id;
     const char *beneficiary_id;                       /* open */
@@ -388,12 +522,31 @@ typedef struct sp_ledger_command {
     const char *voucher_id;                           /* redeem, cancel */
     const char *voucher_number;                       /* redeem */
     const char *operation_id;                         /* cancel operation, set reference */
-    const char *partner_id;                           /* cancel operation, set reference: the
-                                                       * acting partner */
+    const char *partner_id;                           /* cancel operation, set reference, cancel
+                                                       * request: the acting partner; open
+                                                       * request, reserve: the request's */
     const char *reference;                            /* set reference */
+    /* refunds */
+    const char *request_id;                           /* every refund command */
+    const char *refund_kind;                          /* open request */
+    const char *period;                               /* open request */
+    const sp_ledger_refund_part *parts;               /* open request */
+    size_t part_count;
+    int64_t expected_total_cents;                     /* open request */
+    bool bank_account_missing;                        /* open request */
+    int64_t total_cents;                              /* confirm */
+    int64_t operation_count;                          /* confirm */
+    const char *code;                                 /* abort: the refusing part's */
+    const char *message;                              /* abort */
+    const char *transfer_reference;                   /* mark paid */
+    const char *paid_on;                              /* mark paid */
+    const char *const *operation_ids;                 /* reserve */
+    size_t operation_id_count;
+    bool skip_unavailable;                            /* reserve */
 } sp_ledger_command;
 
-/* pass_id a uuid, actor_id "" or a uuid, command_id 1..64 of [A-Za-z0-9_-]. */
+/* pass_id (the aggregate id) a uuid, actor_id "" or a uuid, command_id
+ * 1..64 of [A-Za-z0-9_-]. */
 int sp_ledger_command_identity_valid(const char *pass_id, const char *actor_id,
                                      const char *command_id, sp_error *err);
 /* ^[a-z][a-z0-9_]{1,31}$ */

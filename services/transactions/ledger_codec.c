@@ -3,6 +3,7 @@
 #include "ledger_codec.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ledger_internal.h"
@@ -36,7 +37,10 @@ static int take(char *dst, size_t dst_size, const char *src, const char *what, s
 /* ------------------------------------------------------------ commands */
 
 void sp_ledger_command_pb_free(sp_ledger_command_pb *holder) {
-    if (holder == NULL || holder->payload == NULL) return;
+    if (holder == NULL) return;
+    free(holder->parts);
+    holder->parts = NULL;
+    if (holder->payload == NULL) return;
     protobuf_c_message_free_unpacked(holder->payload, NULL);
     holder->payload = NULL;
 }
@@ -63,6 +67,22 @@ static const ProtobufCMessageDescriptor *command_descriptor(const char *type,
          &solipass__ledger__cancel_operation__descriptor},
         {SP_LEDGER_TYPE_SET_OPERATION_REFERENCE, SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE,
          &solipass__ledger__set_operation_reference__descriptor},
+        {SP_LEDGER_TYPE_OPEN_REFUND_REQUEST, SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST,
+         &solipass__ledger__open_refund_request__descriptor},
+        {SP_LEDGER_TYPE_CONFIRM_REFUND_REQUEST, SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST,
+         &solipass__ledger__confirm_refund_request__descriptor},
+        {SP_LEDGER_TYPE_ABORT_REFUND_REQUEST, SP_LEDGER_COMMAND_ABORT_REFUND_REQUEST,
+         &solipass__ledger__abort_refund_request__descriptor},
+        {SP_LEDGER_TYPE_CANCEL_REFUND_REQUEST, SP_LEDGER_COMMAND_CANCEL_REFUND_REQUEST,
+         &solipass__ledger__cancel_refund_request__descriptor},
+        {SP_LEDGER_TYPE_MARK_REFUND_REQUEST_PAID, SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID,
+         &solipass__ledger__mark_refund_request_paid__descriptor},
+        {SP_LEDGER_TYPE_RESERVE_OPERATIONS, SP_LEDGER_COMMAND_RESERVE_OPERATIONS,
+         &solipass__ledger__reserve_operations__descriptor},
+        {SP_LEDGER_TYPE_RELEASE_OPERATIONS, SP_LEDGER_COMMAND_RELEASE_OPERATIONS,
+         &solipass__ledger__release_operations__descriptor},
+        {SP_LEDGER_TYPE_SETTLE_OPERATIONS, SP_LEDGER_COMMAND_SETTLE_OPERATIONS,
+         &solipass__ledger__settle_operations__descriptor},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(type, table[i].type) == 0) {
@@ -91,6 +111,110 @@ static void voucher_command_fields(sp_ledger_command *command, const ProtobufCMe
         command->pass_id = m->pass_id;
         command->voucher_id = m->voucher_id;
     }
+}
+
+/* protobuf-c gives char **; the ledger only reads them. */
+static const char *const *ids_of(char **ids) {
+    return (const char *const *)ids;
+}
+
+/* The parts of an OpenRefundRequest, as the ledger reads them (holder owns
+ * the array; the strings stay the payload's). */
+static int open_refund_fields(sp_ledger_command *command, const ProtobufCMessage *payload,
+                              sp_ledger_command_pb *holder, sp_error *err) {
+    const Solipass__Ledger__OpenRefundRequest *m =
+        (const Solipass__Ledger__OpenRefundRequest *)payload;
+    command->pass_id = m->request_id;
+    command->request_id = m->request_id;
+    command->partner_id = m->partner_id;
+    command->refund_kind = m->kind;
+    command->period = m->period;
+    command->expected_total_cents = m->expected_total_cents;
+    command->bank_account_missing = m->bank_account_missing;
+    command->part_count = m->n_parts;
+    if (m->n_parts == 0) return 0;
+    /* n_parts is bounded by the message size; the rules bound it further. */
+    holder->parts = calloc(m->n_parts, sizeof *holder->parts);
+    if (holder->parts == NULL) return sp_error_set(err, 503, "unavailable", NULL, "out of memory");
+    for (size_t i = 0; i < m->n_parts; i++) {
+        holder->parts[i].pass_id = m->parts[i]->pass_id;
+        holder->parts[i].operation_ids = ids_of(m->parts[i]->operation_ids);
+        holder->parts[i].operation_id_count = m->parts[i]->n_operation_ids;
+    }
+    command->parts = holder->parts;
+    return 0;
+}
+
+static void request_command_fields(sp_ledger_command *command, const ProtobufCMessage *payload) {
+    if (command->kind == SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST) {
+        const Solipass__Ledger__ConfirmRefundRequest *m =
+            (const Solipass__Ledger__ConfirmRefundRequest *)payload;
+        command->request_id = m->request_id;
+        command->total_cents = m->total_cents;
+        command->operation_count = m->operation_count;
+    } else if (command->kind == SP_LEDGER_COMMAND_ABORT_REFUND_REQUEST) {
+        const Solipass__Ledger__AbortRefundRequest *m =
+            (const Solipass__Ledger__AbortRefundRequest *)payload;
+        command->request_id = m->request_id;
+        command->code = m->code;
+        command->message = m->message;
+        command->operation_id = m->operation_id;
+    } else if (command->kind == SP_LEDGER_COMMAND_CANCEL_REFUND_REQUEST) {
+        const Solipass__Ledger__CancelRefundRequest *m =
+            (const Solipass__Ledger__CancelRefundRequest *)payload;
+        command->request_id = m->request_id;
+        command->partner_id = m->partner_id;
+    } else {
+        const Solipass__Ledger__MarkRefundRequestPaid *m =
+            (const Solipass__Ledger__MarkRefundRequestPaid *)payload;
+        command->request_id = m->request_id;
+        command->transfer_reference = m->transfer_reference;
+        command->paid_on = m->paid_on;
+    }
+    command->pass_id = command->request_id;   /* the request is the aggregate */
+}
+
+static void part_command_fields(sp_ledger_command *command, const ProtobufCMessage *payload) {
+    if (command->kind == SP_LEDGER_COMMAND_RESERVE_OPERATIONS) {
+        const Solipass__Ledger__ReserveOperations *m =
+            (const Solipass__Ledger__ReserveOperations *)payload;
+        command->pass_id = m->pass_id;
+        command->request_id = m->request_id;
+        command->partner_id = m->partner_id;
+        command->operation_ids = ids_of(m->operation_ids);
+        command->operation_id_count = m->n_operation_ids;
+        command->skip_unavailable = m->skip_unavailable;
+    } else if (command->kind == SP_LEDGER_COMMAND_RELEASE_OPERATIONS) {
+        const Solipass__Ledger__ReleaseOperations *m =
+            (const Solipass__Ledger__ReleaseOperations *)payload;
+        command->pass_id = m->pass_id;
+        command->request_id = m->request_id;
+    } else {
+        const Solipass__Ledger__SettleOperations *m =
+            (const Solipass__Ledger__SettleOperations *)payload;
+        command->pass_id = m->pass_id;
+        command->request_id = m->request_id;
+    }
+}
+
+static int refund_command_fields(sp_ledger_command *command, const ProtobufCMessage *payload,
+                                 sp_ledger_command_pb *holder, sp_error *err) {
+    if (command->kind == SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST) {
+        return open_refund_fields(command, payload, holder, err);
+    }
+    if (sp_ledger_command_is_refund_request(command->kind)) {
+        request_command_fields(command, payload);
+    } else {
+        part_command_fields(command, payload);
+    }
+    return 0;
+}
+
+static bool is_refund_command(sp_ledger_command_kind kind) {
+    return sp_ledger_command_is_refund_request(kind) ||
+           kind == SP_LEDGER_COMMAND_RESERVE_OPERATIONS ||
+           kind == SP_LEDGER_COMMAND_RELEASE_OPERATIONS ||
+           kind == SP_LEDGER_COMMAND_SETTLE_OPERATIONS;
 }
 
 static void command_fields(sp_ledger_command *command, const ProtobufCMessage *payload) {
@@ -136,6 +260,7 @@ int sp_ledger_command_from_envelope(const Solipass__Envelope *envelope,
     assert(envelope != NULL && command != NULL && holder != NULL);
     memset(command, 0, sizeof *command);
     holder->payload = NULL;
+    holder->parts = NULL;
     const ProtobufCMessageDescriptor *descriptor =
         command_descriptor(text_or_empty(envelope->type), &command->kind);
     if (descriptor == NULL) {
@@ -145,13 +270,19 @@ int sp_ledger_command_from_envelope(const Solipass__Envelope *envelope,
     holder->payload = protobuf_c_message_unpack(descriptor, NULL, envelope->payload.len,
                                                 envelope->payload.data);
     if (holder->payload == NULL) return malformed(err, "undecodable command payload");
-    command_fields(command, holder->payload);
+    if (!is_refund_command(command->kind)) {
+        command_fields(command, holder->payload);
+    } else if (refund_command_fields(command, holder->payload, holder, err) != 0) {
+        sp_ledger_command_pb_free(holder);
+        return -1;
+    }
     command->actor_id = text_or_empty(envelope->actor_id);
     command->command_id = text_or_empty(envelope->command_id);
     int rc = sp_ledger_command_identity_valid(command->pass_id, command->actor_id,
                                               command->command_id, err);
     if (rc == 0 && strcmp(text_or_empty(envelope->aggregate_id), command->pass_id) != 0) {
-        rc = malformed(err, "the envelope's aggregate id is not the command's pass id");
+        rc = malformed(err, "the envelope's aggregate id is not the command's pass id (or, "
+                            "for a refund request's commands, its request id)");
     }
     if (rc != 0) sp_ledger_command_pb_free(holder);
     return rc;
@@ -245,7 +376,10 @@ static int take_rejected(sp_ledger_event *event, const Solipass__Ledger__Command
              err) != 0 ||
         take(event->code, sizeof event->code, m->code, "code", err) != 0 ||
         take(event->message, sizeof event->message, m->message, "message", err) != 0 ||
-        take(event->field, sizeof event->field, m->field, "field", err) != 0) {
+        take(event->field, sizeof event->field, m->field, "field", err) != 0 ||
+        take(event->request_id, sizeof event->request_id, m->request_id, "request id", err) != 0 ||
+        take(event->operation_id, sizeof event->operation_id, m->operation_id, "operation id",
+             err) != 0) {
         return -1;
     }
     return 0;
@@ -342,6 +476,100 @@ static int take_reference_set(sp_ledger_event *event,
     return take_hash(event, &m->request_hash, true, err);
 }
 
+/* ---- refund events ---- */
+
+static int take_refund_opened(sp_ledger_event *event,
+                              const Solipass__Ledger__RefundRequestOpened *m, sp_error *err) {
+    if (m->n_parts > SP_LEDGER_REFUND_PARTS_MAX) return malformed(err, "too many refund parts");
+    int64_t operation_count = 0;
+    for (size_t i = 0; i < m->n_parts; i++) {
+        if (m->parts[i]->n_operation_ids > SP_LEDGER_REFUND_PART_OPERATIONS_MAX) {
+            return malformed(err, "too many operations in a refund part");
+        }
+        operation_count += (int64_t)m->parts[i]->n_operation_ids;
+    }
+    if (operation_count != m->operation_count) {
+        return malformed(err, "operation_count is not the parts' operations");
+    }
+    event->parts = NULL;   /* the ledger keeps only the counts */
+    event->part_count = m->n_parts;
+    event->operation_count = m->operation_count;
+    event->expected_total_cents = m->expected_total_cents;
+    event->bank_account_missing = m->bank_account_missing;
+    if (take(event->request_id, sizeof event->request_id, m->request_id, "request id", err) != 0 ||
+        take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
+        take(event->refund_kind, sizeof event->refund_kind, m->kind, "kind", err) != 0 ||
+        take(event->period, sizeof event->period, m->period, "period", err) != 0) {
+        return -1;
+    }
+    return take_hash(event, &m->request_hash, true, err);
+}
+
+static int take_refund_confirmed(sp_ledger_event *event,
+                                 const Solipass__Ledger__RefundRequestConfirmed *m,
+                                 sp_error *err) {
+    event->total_cents = m->total_cents;
+    event->operation_count = m->operation_count;
+    if (take(event->request_id, sizeof event->request_id, m->request_id, "request id", err) != 0 ||
+        take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0) {
+        return -1;
+    }
+    return take_hash(event, &m->request_hash, true, err);
+}
+
+static int take_refund_cancelled(sp_ledger_event *event,
+                                 const Solipass__Ledger__RefundRequestCancelled *m,
+                                 sp_error *err) {
+    if (take(event->request_id, sizeof event->request_id, m->request_id, "request id", err) != 0 ||
+        take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
+        take(event->reason, sizeof event->reason, m->reason, "reason", err) != 0 ||
+        take(event->code, sizeof event->code, m->code, "code", err) != 0 ||
+        take(event->message, sizeof event->message, m->message, "message", err) != 0 ||
+        take(event->operation_id, sizeof event->operation_id, m->operation_id, "operation id",
+             err) != 0) {
+        return -1;
+    }
+    return take_hash(event, &m->request_hash, true, err);
+}
+
+static int take_refund_paid(sp_ledger_event *event, const Solipass__Ledger__RefundRequestPaid *m,
+                            sp_error *err) {
+    event->total_cents = m->total_cents;
+    if (take(event->request_id, sizeof event->request_id, m->request_id, "request id", err) != 0 ||
+        take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
+        take(event->transfer_reference, sizeof event->transfer_reference, m->transfer_reference,
+             "transfer reference", err) != 0 ||
+        take(event->paid_on, sizeof event->paid_on, m->paid_on, "paid on", err) != 0) {
+        return -1;
+    }
+    return take_hash(event, &m->request_hash, true, err);
+}
+
+static int take_part_changed(sp_ledger_event *event, const Solipass__Ledger__RefundPartChanged *m,
+                             sp_error *err) {
+    if (m->n_operation_ids > SP_LEDGER_REFUND_PART_OPERATIONS_MAX ||
+        m->n_skipped_operation_ids > SP_LEDGER_REFUND_PART_OPERATIONS_MAX - m->n_operation_ids) {
+        return malformed(err, "too many operations in a refund part");
+    }
+    event->amount_cents = m->amount_cents;
+    event->changed_count = m->n_operation_ids;
+    event->skipped_count = m->n_skipped_operation_ids;
+    for (size_t i = 0; i < m->n_operation_ids + m->n_skipped_operation_ids; i++) {
+        const char *id = i < m->n_operation_ids ? m->operation_ids[i]
+                                                : m->skipped_operation_ids[i - m->n_operation_ids];
+        if (take(event->operation_ids[i], sizeof event->operation_ids[i], id, "operation id",
+                 err) != 0) {
+            return -1;
+        }
+    }
+    if (take(event->request_id, sizeof event->request_id, m->request_id, "request id", err) != 0 ||
+        take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
+        take_hash(event, &m->request_hash, true, err) != 0) {
+        return -1;
+    }
+    return take_posting(event, m->n_postings, m->postings, err);
+}
+
 static const ProtobufCMessageDescriptor *event_descriptor(const char *type,
                                                           sp_ledger_event_kind *kind) {
     static const struct {
@@ -371,6 +599,20 @@ static const ProtobufCMessageDescriptor *event_descriptor(const char *type,
          &solipass__ledger__operation_cancelled__descriptor},
         {SP_LEDGER_TYPE_OPERATION_REFERENCE_SET, SP_LEDGER_EVENT_OPERATION_REFERENCE_SET,
          &solipass__ledger__operation_reference_set__descriptor},
+        {SP_LEDGER_TYPE_REFUND_REQUEST_OPENED, SP_LEDGER_EVENT_REFUND_REQUEST_OPENED,
+         &solipass__ledger__refund_request_opened__descriptor},
+        {SP_LEDGER_TYPE_REFUND_REQUEST_CONFIRMED, SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED,
+         &solipass__ledger__refund_request_confirmed__descriptor},
+        {SP_LEDGER_TYPE_REFUND_REQUEST_CANCELLED, SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED,
+         &solipass__ledger__refund_request_cancelled__descriptor},
+        {SP_LEDGER_TYPE_REFUND_REQUEST_PAID, SP_LEDGER_EVENT_REFUND_REQUEST_PAID,
+         &solipass__ledger__refund_request_paid__descriptor},
+        {SP_LEDGER_TYPE_OPERATIONS_RESERVED, SP_LEDGER_EVENT_OPERATIONS_RESERVED,
+         &solipass__ledger__refund_part_changed__descriptor},
+        {SP_LEDGER_TYPE_OPERATIONS_RELEASED, SP_LEDGER_EVENT_OPERATIONS_RELEASED,
+         &solipass__ledger__refund_part_changed__descriptor},
+        {SP_LEDGER_TYPE_OPERATIONS_SETTLED, SP_LEDGER_EVENT_OPERATIONS_SETTLED,
+         &solipass__ledger__refund_part_changed__descriptor},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(type, table[i].type) == 0) {
@@ -381,9 +623,22 @@ static const ProtobufCMessageDescriptor *event_descriptor(const char *type,
     return NULL;
 }
 
-/* Every ledger event payload has its pass id under the same C name. */
+/* The aggregate id every ledger event payload names: its pass id, or its
+ * request id for a refund request's own events. */
 static const char *payload_pass_id(sp_ledger_event_kind kind, const ProtobufCMessage *payload) {
     switch (kind) {
+    case SP_LEDGER_EVENT_REFUND_REQUEST_OPENED:
+        return ((const Solipass__Ledger__RefundRequestOpened *)payload)->request_id;
+    case SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED:
+        return ((const Solipass__Ledger__RefundRequestConfirmed *)payload)->request_id;
+    case SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED:
+        return ((const Solipass__Ledger__RefundRequestCancelled *)payload)->request_id;
+    case SP_LEDGER_EVENT_REFUND_REQUEST_PAID:
+        return ((const Solipass__Ledger__RefundRequestPaid *)payload)->request_id;
+    case SP_LEDGER_EVENT_OPERATIONS_RESERVED:
+    case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
+    case SP_LEDGER_EVENT_OPERATIONS_SETTLED:
+        return ((const Solipass__Ledger__RefundPartChanged *)payload)->pass_id;
     case SP_LEDGER_EVENT_PASS_OPENED: return ((const Solipass__Ledger__PassOpened *)payload)->pass_id;
     case SP_LEDGER_EVENT_PASS_CREDITED: return ((const Solipass__Ledger__PassCredited *)payload)->pass_id;
     case SP_LEDGER_EVENT_PAYMENT_ACCEPTED:
@@ -431,6 +686,21 @@ static int take_payload(sp_ledger_event *event, const ProtobufCMessage *payload,
     case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET:
         return take_reference_set(event, (const Solipass__Ledger__OperationReferenceSet *)payload,
                                   err);
+    case SP_LEDGER_EVENT_REFUND_REQUEST_OPENED:
+        return take_refund_opened(event, (const Solipass__Ledger__RefundRequestOpened *)payload,
+                                  err);
+    case SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED:
+        return take_refund_confirmed(
+            event, (const Solipass__Ledger__RefundRequestConfirmed *)payload, err);
+    case SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED:
+        return take_refund_cancelled(
+            event, (const Solipass__Ledger__RefundRequestCancelled *)payload, err);
+    case SP_LEDGER_EVENT_REFUND_REQUEST_PAID:
+        return take_refund_paid(event, (const Solipass__Ledger__RefundRequestPaid *)payload, err);
+    case SP_LEDGER_EVENT_OPERATIONS_RESERVED:
+    case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
+    case SP_LEDGER_EVENT_OPERATIONS_SETTLED:
+        return take_part_changed(event, (const Solipass__Ledger__RefundPartChanged *)payload, err);
     }
     return malformed(err, "unknown event kind");
 }
@@ -457,7 +727,7 @@ static int take_envelope_fields(sp_ledger_event *event, const Solipass__Envelope
 int sp_ledger_event_from_envelope(const Solipass__Envelope *envelope, sp_ledger_event *event,
                                   sp_error *err) {
     assert(envelope != NULL && event != NULL);
-    memset(event, 0, sizeof *event);
+    sp_ledger_event_clear(event);
     const ProtobufCMessageDescriptor *descriptor =
         event_descriptor(text_or_empty(envelope->type), &event->kind);
     if (descriptor == NULL) {
@@ -566,6 +836,8 @@ static const ProtobufCMessage *rejected_to_pb(const sp_ledger_event *event,
     m->field = borrow(event->field);
     m->request_hash.len = SP_KEY_LEN;
     m->request_hash.data = (uint8_t *)event->request_hash;
+    m->request_id = borrow(event->request_id);
+    m->operation_id = borrow(event->operation_id);
     return &m->base;
 }
 
@@ -658,9 +930,109 @@ static const ProtobufCMessage *reference_set_to_pb(const sp_ledger_event *event,
     return &m->base;
 }
 
+/* ---- refund events ---- */
+
+/* NULL when out of memory, or for an event decoded from the log (its parts
+ * are not kept: it is never produced again). */
+static const ProtobufCMessage *refund_opened_to_pb(const sp_ledger_event *event,
+                                                   sp_ledger_event_pb *holder) {
+    if (event->parts == NULL || event->part_count == 0) return NULL;
+    holder->refund_parts = calloc(event->part_count, sizeof *holder->refund_parts);
+    holder->refund_part_ptrs = calloc(event->part_count, sizeof *holder->refund_part_ptrs);
+    if (holder->refund_parts == NULL || holder->refund_part_ptrs == NULL) return NULL;
+    for (size_t i = 0; i < event->part_count; i++) {
+        Solipass__Ledger__RefundPart *part = &holder->refund_parts[i];
+        solipass__ledger__refund_part__init(part);
+        part->pass_id = borrow(event->parts[i].pass_id);
+        part->n_operation_ids = event->parts[i].operation_id_count;
+        part->operation_ids = (char **)event->parts[i].operation_ids;
+        holder->refund_part_ptrs[i] = part;
+    }
+    Solipass__Ledger__RefundRequestOpened *m = &holder->refund_opened;
+    solipass__ledger__refund_request_opened__init(m);
+    m->request_id = borrow(event->request_id);
+    m->partner_id = borrow(event->partner_id);
+    m->kind = borrow(event->refund_kind);
+    m->period = borrow(event->period);
+    m->n_parts = event->part_count;
+    m->parts = holder->refund_part_ptrs;
+    m->expected_total_cents = event->expected_total_cents;
+    m->operation_count = event->operation_count;
+    m->bank_account_missing = event->bank_account_missing;
+    m->request_hash = hash_of(event, true);
+    return &m->base;
+}
+
+static const ProtobufCMessage *refund_request_to_pb(const sp_ledger_event *event,
+                                                    sp_ledger_event_pb *holder) {
+    if (event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED) {
+        Solipass__Ledger__RefundRequestConfirmed *m = &holder->refund_confirmed;
+        solipass__ledger__refund_request_confirmed__init(m);
+        m->request_id = borrow(event->request_id);
+        m->partner_id = borrow(event->partner_id);
+        m->total_cents = event->total_cents;
+        m->operation_count = event->operation_count;
+        m->request_hash = hash_of(event, true);
+        return &m->base;
+    }
+    if (event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED) {
+        Solipass__Ledger__RefundRequestCancelled *m = &holder->refund_cancelled;
+        solipass__ledger__refund_request_cancelled__init(m);
+        m->request_id = borrow(event->request_id);
+        m->partner_id = borrow(event->partner_id);
+        m->reason = borrow(event->reason);
+        m->code = borrow(event->code);
+        m->message = borrow(event->message);
+        m->operation_id = borrow(event->operation_id);
+        m->request_hash = hash_of(event, true);
+        return &m->base;
+    }
+    Solipass__Ledger__RefundRequestPaid *m = &holder->refund_paid;
+    solipass__ledger__refund_request_paid__init(m);
+    m->request_id = borrow(event->request_id);
+    m->partner_id = borrow(event->partner_id);
+    m->total_cents = event->total_cents;
+    m->transfer_reference = borrow(event->transfer_reference);
+    m->paid_on = borrow(event->paid_on);
+    m->request_hash = hash_of(event, true);
+    return &m->base;
+}
+
+static const ProtobufCMessage *part_changed_to_pb(const sp_ledger_event *event,
+                                                  sp_ledger_event_pb *holder) {
+    assert(event->changed_count + event->skipped_count <= SP_LEDGER_REFUND_PART_OPERATIONS_MAX);
+    Solipass__Ledger__RefundPartChanged *m = &holder->part_changed;
+    solipass__ledger__refund_part_changed__init(m);
+    for (size_t i = 0; i < event->changed_count + event->skipped_count; i++) {
+        holder->operation_id_ptrs[i] = borrow(event->operation_ids[i]);
+    }
+    m->pass_id = borrow(event->pass_id);
+    m->request_id = borrow(event->request_id);
+    m->partner_id = borrow(event->partner_id);
+    m->n_operation_ids = event->changed_count;
+    m->operation_ids = event->changed_count > 0 ? holder->operation_id_ptrs : NULL;
+    m->amount_cents = event->amount_cents;
+    m->n_skipped_operation_ids = event->skipped_count;
+    m->skipped_operation_ids =
+        event->skipped_count > 0 ? holder->operation_id_ptrs + event->changed_count : NULL;
+    m->request_hash = hash_of(event, true);
+    postings_to_pb(event, holder, &m->n_postings, &m->postings);
+    return &m->base;
+}
+
+void sp_ledger_event_pb_release(sp_ledger_event_pb *holder) {
+    if (holder == NULL) return;
+    free(holder->refund_parts);
+    free(holder->refund_part_ptrs);
+    holder->refund_parts = NULL;
+    holder->refund_part_ptrs = NULL;
+}
+
 const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
     assert(event != NULL && holder != NULL);
+    holder->refund_parts = NULL;
+    holder->refund_part_ptrs = NULL;
     switch (event->kind) {
     case SP_LEDGER_EVENT_PASS_OPENED: return opened_to_pb(event, holder);
     case SP_LEDGER_EVENT_PASS_CREDITED: return credited_to_pb(event, holder);
@@ -673,6 +1045,13 @@ const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
     case SP_LEDGER_EVENT_VOUCHER_EXPIRED: return released_to_pb(event, holder);
     case SP_LEDGER_EVENT_OPERATION_CANCELLED: return cancelled_to_pb(event, holder);
     case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET: return reference_set_to_pb(event, holder);
+    case SP_LEDGER_EVENT_REFUND_REQUEST_OPENED: return refund_opened_to_pb(event, holder);
+    case SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED:
+    case SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED:
+    case SP_LEDGER_EVENT_REFUND_REQUEST_PAID: return refund_request_to_pb(event, holder);
+    case SP_LEDGER_EVENT_OPERATIONS_RESERVED:
+    case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
+    case SP_LEDGER_EVENT_OPERATIONS_SETTLED: return part_changed_to_pb(event, holder);
     }
     assert(!"unknown ledger event kind");
     return NULL;

@@ -25,11 +25,13 @@
 
 typedef struct sp_ledger_command_pb {
     ProtobufCMessage *payload;     /* owned, unpacked */
+    sp_ledger_refund_part *parts;  /* owned: an OpenRefundRequest's parts (borrowing from payload) */
 } sp_ledger_command_pb;
 
 /* Decodes the payload of a ledger command envelope and checks its identity
- * (aggregate id = pass id, a uuid; actor ""/uuid; command id). -1 with a
- * reason when the type is unknown or the message malformed: a dead letter. */
+ * (aggregate id = pass id, or the request id for a refund request's own
+ * commands, a uuid; actor ""/uuid; command id). -1 with a reason when the
+ * type is unknown or the message malformed: a dead letter. */
 int sp_ledger_command_from_envelope(const Solipass__Envelope *envelope,
                                     sp_ledger_command *command, sp_ledger_command_pb *holder,
                                     sp_error *err);
@@ -52,15 +54,28 @@ typedef struct sp_ledger_event_pb {
     Solipass__Ledger__VoucherReleased released;
     Solipass__Ledger__OperationCancelled cancelled;
     Solipass__Ledger__OperationReferenceSet reference_set;
+    Solipass__Ledger__RefundRequestOpened refund_opened;
+    Solipass__Ledger__RefundRequestConfirmed refund_confirmed;
+    Solipass__Ledger__RefundRequestCancelled refund_cancelled;
+    Solipass__Ledger__RefundRequestPaid refund_paid;
+    Solipass__Ledger__RefundPartChanged part_changed;
+    Solipass__Ledger__RefundPart *refund_parts;        /* owned: sp_ledger_event_pb_release */
+    Solipass__Ledger__RefundPart **refund_part_ptrs;   /* owned */
+    char *operation_id_ptrs[SP_LEDGER_REFUND_PART_OPERATIONS_MAX];
     Solipass__Ledger__EnvelopeSpec specs[SP_LEDGER_ENVELOPES_MAX];
     Solipass__Ledger__EnvelopeSpec *spec_ptrs[SP_LEDGER_ENVELOPES_MAX];
     Solipass__Ledger__Posting postings[1];
     Solipass__Ledger__Posting *posting_ptrs[1];
 } sp_ledger_event_pb;
 
-/* The payload message of the event (borrowing from event and holder). */
+/* The payload message of the event (borrowing from event and holder). A
+ * RefundRequestOpened allocates its parts in the holder: call
+ * sp_ledger_event_pb_release once packed (harmless for any event). NULL
+ * when out of memory, or for a RefundRequestOpened without its parts (one
+ * decoded from the log). */
 const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder);
+void sp_ledger_event_pb_release(sp_ledger_event_pb *holder);
 /* The envelope fields of the event; causation_id may be "" (borrowed). */
 void sp_ledger_event_meta(const sp_ledger_event *event, const char *causation_id,
                           sp_envelope_meta *meta);

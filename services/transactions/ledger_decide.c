@@ -122,11 +122,21 @@ static void command_hash(const sp_ledger_command *command, uint8_t out[SP_KEY_LE
         sp_ledger_hash_set_reference(out, command->pass_id, command->operation_id,
                                      command->partner_id, command->reference);
         return;
+    case SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST:
+    case SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST:
+    case SP_LEDGER_COMMAND_ABORT_REFUND_REQUEST:
+    case SP_LEDGER_COMMAND_CANCEL_REFUND_REQUEST:
+    case SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID:
+    case SP_LEDGER_COMMAND_RESERVE_OPERATIONS:
+    case SP_LEDGER_COMMAND_RELEASE_OPERATIONS:
+    case SP_LEDGER_COMMAND_SETTLE_OPERATIONS:
+        sp_ledger_hash_refund(command, out);
+        return;
     }
     assert(!"unknown ledger command kind");
 }
 
-static const char *command_type(sp_ledger_command_kind kind) {
+const char *sp_ledger_command_type(sp_ledger_command_kind kind) {
     switch (kind) {
     case SP_LEDGER_COMMAND_OPEN_PASS: return SP_LEDGER_TYPE_OPEN_PASS;
     case SP_LEDGER_COMMAND_CREDIT_PASS: return SP_LEDGER_TYPE_CREDIT_PASS;
@@ -136,8 +146,24 @@ static const char *command_type(sp_ledger_command_kind kind) {
     case SP_LEDGER_COMMAND_CANCEL_VOUCHER: return SP_LEDGER_TYPE_CANCEL_VOUCHER;
     case SP_LEDGER_COMMAND_CANCEL_OPERATION: return SP_LEDGER_TYPE_CANCEL_OPERATION;
     case SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE: return SP_LEDGER_TYPE_SET_OPERATION_REFERENCE;
+    case SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST: return SP_LEDGER_TYPE_OPEN_REFUND_REQUEST;
+    case SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST: return SP_LEDGER_TYPE_CONFIRM_REFUND_REQUEST;
+    case SP_LEDGER_COMMAND_ABORT_REFUND_REQUEST: return SP_LEDGER_TYPE_ABORT_REFUND_REQUEST;
+    case SP_LEDGER_COMMAND_CANCEL_REFUND_REQUEST: return SP_LEDGER_TYPE_CANCEL_REFUND_REQUEST;
+    case SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID: return SP_LEDGER_TYPE_MARK_REFUND_REQUEST_PAID;
+    case SP_LEDGER_COMMAND_RESERVE_OPERATIONS: return SP_LEDGER_TYPE_RESERVE_OPERATIONS;
+    case SP_LEDGER_COMMAND_RELEASE_OPERATIONS: return SP_LEDGER_TYPE_RELEASE_OPERATIONS;
+    case SP_LEDGER_COMMAND_SETTLE_OPERATIONS: return SP_LEDGER_TYPE_SETTLE_OPERATIONS;
     }
     return "";
+}
+
+bool sp_ledger_command_is_refund_request(sp_ledger_command_kind kind) {
+    return kind == SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST ||
+           kind == SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST ||
+           kind == SP_LEDGER_COMMAND_ABORT_REFUND_REQUEST ||
+           kind == SP_LEDGER_COMMAND_CANCEL_REFUND_REQUEST ||
+           kind == SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID;
 }
 
 /* ------------------------------------------------------------ validation */
@@ -232,7 +258,8 @@ static void reject(sp_ledger_decision *out, const sp_ledger_pass *pass,
     sp_ledger_event *event = &out->event;
     event_header(event, SP_LEDGER_EVENT_COMMAND_REJECTED, pass, pass->pass_id, command->actor_id,
                  command->command_id, now_ms);
-    sp_ledger_copy(event->command_type, sizeof event->command_type, command_type(command->kind));
+    sp_ledger_copy(event->command_type, sizeof event->command_type,
+                   sp_ledger_command_type(command->kind));
     sp_ledger_copy(event->code, sizeof event->code, why->code);
     sp_ledger_copy(event->message, sizeof event->message, why->message);
     sp_ledger_copy(event->field, sizeof event->field, why->field);
@@ -420,7 +447,10 @@ void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *com
     assert(state != NULL && command != NULL && out != NULL);
     assert(sp_ledger_command_identity_valid(command->pass_id, command->actor_id,
                                             command->command_id, NULL) == 0);
-    memset(out, 0, sizeof *out);
+    out->kind = 0;
+    out->record = NULL;
+    sp_error_clear(&out->error);
+    sp_ledger_event_clear(&out->event);
     uint8_t hash[SP_KEY_LEN];
     command_hash(command, hash);
     const sp_ledger_record *seen =
@@ -438,6 +468,11 @@ void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *com
     if (state->records.entry_count >= state->limits.commands_max) {
         sp_error_set(&out->error, 503, "unavailable", "", "no room for another command outcome");
         out->kind = SP_LEDGER_DECIDED_REFUSED;
+        return;
+    }
+    /* The aggregate id names a refund request for its own commands, a pass otherwise. */
+    if (sp_ledger_command_is_refund_request(command->kind)) {
+        sp_ledger_decide_refund_request(state, command, hash, now_ms, out);
         return;
     }
     const sp_ledger_pass *pass = sp_ledger_pass_find(state, command->pass_id);
@@ -458,6 +493,10 @@ void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *com
         sp_ledger_decide_cancel_operation(state, pass, command, hash, now_ms, out);
     } else if (command->kind == SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE) {
         sp_ledger_decide_set_reference(state, pass, command, hash, now_ms, out);
+    } else if (command->kind == SP_LEDGER_COMMAND_RESERVE_OPERATIONS ||
+               command->kind == SP_LEDGER_COMMAND_RELEASE_OPERATIONS ||
+               command->kind == SP_LEDGER_COMMAND_SETTLE_OPERATIONS) {
+        sp_ledger_decide_refund_part(state, pass, command, hash, now_ms, out);
     } else {
         decide_pay(state, pass, command, hash, now_ms, out);
     }
@@ -515,7 +554,7 @@ static void expiry_event(const sp_ledger_pass *pass, size_t index, int64_t now_m
                    "an expiry command id holds a pass id and a whole category");
     char command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
     snprintf(command_id, sizeof command_id, "expiry:%s:%s", pass->pass_id, envelope->category);
-    memset(event, 0, sizeof *event);
+    sp_ledger_event_clear(event);
     event_header(event, SP_LEDGER_EVENT_ENVELOPE_EXPIRED, pass, pass->pass_id, "", command_id,
                  now_ms);
     sp_id_new(event->operation_id);

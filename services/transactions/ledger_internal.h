@@ -31,6 +31,7 @@ void sp_ledger_voucher_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *
 void sp_ledger_envelope_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *pass_id,
                                 const char *category);
 void sp_ledger_partner_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *partner_id);
+void sp_ledger_refund_account_name(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *request_id);
 
 /* Index of the envelope of that category, or -1. */
 int sp_ledger_envelope_index(const sp_ledger_pass *pass, const char *category);
@@ -42,6 +43,9 @@ bool sp_ledger_copy(char *dst, size_t dst_size, const char *src);
 
 /* ---- ledger.c, for the voucher rules of ledger_voucher.c ---- */
 
+/* Records a CommandRejected event's outcome (the caller checked its version). */
+int sp_ledger_apply_rejected(sp_ledger_state *state, const sp_ledger_event *event,
+                             sp_ledger_applied *out, sp_error *err);
 /* 422 "invalid_event" with why. */
 int sp_ledger_invalid_event(sp_error *err, const char *why);
 /* A posting refused while applying: the event is wrong (422), unless it is
@@ -73,6 +77,8 @@ void sp_ledger_decided_reject(sp_ledger_decision *out, const sp_ledger_pass *pas
 /* The envelope that pays a partner: its category's, else "general"; -1 with err. */
 int sp_ledger_pay_envelope(const sp_ledger_pass *pass, const sp_ledger_partner *partner,
                            sp_error *err);
+/* The envelope type of a command kind ("ledger.Pay.v1" ...). */
+const char *sp_ledger_command_type(sp_ledger_command_kind kind);
 
 /* ---- ledger_voucher.c ---- */
 
@@ -93,8 +99,10 @@ int sp_ledger_apply_voucher(sp_ledger_state *state, sp_ledger_pass *pass,
 /* Room for one more remembered payment (503 when out of memory): called
  * before money moves, so that remembering it cannot fail afterwards. */
 int sp_ledger_operation_reserve(sp_ledger_pass *pass, sp_error *err);
+/* The remembered payment, changeable (NULL when unknown). */
+sp_ledger_operation *sp_ledger_operation_of(sp_ledger_pass *pass, const char *operation_id);
 /* Remembers a payment (room reserved); at SP_LEDGER_PASS_OPERATIONS_MAX
- * the oldest is forgotten. */
+ * the oldest is forgotten (a requested one only when every one is). */
 void sp_ledger_operation_remember(sp_ledger_pass *pass, const char *operation_id,
                                   const char *partner_id, const char *category,
                                   const char *voucher_id, int64_t amount_cents);
@@ -110,4 +118,27 @@ int sp_ledger_apply_operation(sp_ledger_state *state, sp_ledger_pass *pass,
                               const sp_ledger_event *event, sp_ledger_applied *out,
                               sp_error *err);
 
+
+/* ---- ledger_refund.c ---- */
+
+/* The request hash of a refund command (any of the eight kinds). */
+void sp_ledger_hash_refund(const sp_ledger_command *command, uint8_t out[SP_KEY_LEN]);
+/* A request's own command (the request exists or not: its rules say). */
+void sp_ledger_decide_refund_request(const sp_ledger_state *state,
+                                     const sp_ledger_command *command,
+                                     const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
+                                     sp_ledger_decision *out);
+/* Reserve, release or settle the operations of an existing pass. */
+void sp_ledger_decide_refund_part(const sp_ledger_state *state, const sp_ledger_pass *pass,
+                                  const sp_ledger_command *command,
+                                  const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
+                                  sp_ledger_decision *out);
+/* A request's own event, or a CommandRejected of one of its commands. */
+bool sp_ledger_event_of_refund_request(const sp_ledger_event *event);
+/* Applies it with the request's versions (a stale one is skipped). */
+int sp_ledger_apply_refund_request(sp_ledger_state *state, const sp_ledger_event *event,
+                                   sp_ledger_applied *out, sp_error *err);
+int sp_ledger_apply_refund_part(sp_ledger_state *state, sp_ledger_pass *pass,
+                                const sp_ledger_event *event, sp_ledger_applied *out,
+                                sp_error *err);
 #endif

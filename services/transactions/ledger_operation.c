@@ -24,6 +24,8 @@ const char *sp_ledger_operation_status_name(sp_ledger_operation_status status) {
     switch (status) {
     case SP_LEDGER_OPERATION_ACCEPTED: return "accepted";
     case SP_LEDGER_OPERATION_CANCELLED: return "cancelled";
+    case SP_LEDGER_OPERATION_REQUESTED: return "requested";
+    case SP_LEDGER_OPERATION_PAID: return "paid";
     }
     return "unknown";
 }
@@ -61,6 +63,10 @@ static sp_ledger_operation *operation_of(sp_ledger_pass *pass, const char *opera
     return NULL;
 }
 
+sp_ledger_operation *sp_ledger_operation_of(sp_ledger_pass *pass, const char *operation_id) {
+    return operation_of(pass, operation_id);
+}
+
 const sp_ledger_operation *sp_ledger_operation_find(const sp_ledger_pass *pass,
                                                     const char *operation_id) {
     assert(pass != NULL);
@@ -88,8 +94,16 @@ void sp_ledger_operation_remember(sp_ledger_pass *pass, const char *operation_id
     assert(pass->operation_capacity > 0);   /* sp_ledger_operation_reserve first */
     if (pass->operation_count == pass->operation_capacity) {
         assert(pass->operation_count == SP_LEDGER_PASS_OPERATIONS_MAX);
-        memmove(&pass->operations[0], &pass->operations[1],
-                (pass->operation_count - 1) * sizeof pass->operations[0]);
+        /* A requested payment holds money in its request's account until it is
+         * released or settled: the oldest other one is forgotten first. */
+        size_t gone = 0;
+        while (gone < pass->operation_count &&
+               pass->operations[gone].status == SP_LEDGER_OPERATION_REQUESTED) {
+            gone++;
+        }
+        if (gone == pass->operation_count) gone = 0;
+        memmove(&pass->operations[gone], &pass->operations[gone + 1],
+                (pass->operation_count - 1 - gone) * sizeof pass->operations[0]);
         pass->operation_count--;
     }
     sp_ledger_operation *op = &pass->operations[pass->operation_count++];
@@ -163,6 +177,19 @@ static int partner_operation(const sp_ledger_pass *pass, const sp_ledger_command
     return 0;
 }
 
+/* Refunded or about to be: its money is no longer the partner's to give back. */
+static int cancellable(const sp_ledger_operation *op, sp_error *err) {
+    if (op->status == SP_LEDGER_OPERATION_REQUESTED) {
+        return sp_error_set(err, 409, "operation_in_refund_request", "operation_id",
+                            "this operation is in the refund request %s", op->request_id);
+    }
+    if (op->status == SP_LEDGER_OPERATION_PAID) {
+        return sp_error_set(err, 409, "operation_paid", "operation_id",
+                            "this operation was refunded by the request %s", op->request_id);
+    }
+    return 0;
+}
+
 /* The money goes back where it came from: its envelope, or the budget when
  * that envelope has expired since (its remainder went there). */
 static void cancel_posting(const sp_ledger_pass *pass, const sp_ledger_operation *op,
@@ -207,12 +234,13 @@ void sp_ledger_decide_cancel_operation(const sp_ledger_state *state, const sp_le
     const sp_ledger_operation *op = NULL;
     sp_ledger_event *event = &out->event;
     int rc = partner_operation(pass, command, &op, &why);
+    if (rc == 0) rc = cancellable(op, &why);
     if (rc == 0) {
         cancelled_event(pass, op, now_ms, event);
         rc = sp_ledger_post_check(state, event->postings, 1, &why);
     }
     if (rc != 0) {
-        memset(event, 0, sizeof *event);
+        sp_ledger_event_clear(event);
         sp_ledger_decided_reject(out, pass, command, hash, now_ms, &why);
         return;
     }
@@ -267,17 +295,19 @@ void sp_ledger_decide_set_reference(const sp_ledger_state *state, const sp_ledge
 
 /* ------------------------------------------------------------ apply */
 
-/* The event's payment, of this pass and its partner, still accepted. */
+/* The event's payment, of this pass and its partner, still accepted (or,
+ * when !accepted_only, anything but cancelled). */
 static sp_ledger_operation *changing_operation(sp_ledger_pass *pass, const sp_ledger_event *event,
-                                               sp_error *err) {
+                                               bool accepted_only, sp_error *err) {
     sp_ledger_operation *op =
         sp_id_valid(event->operation_id) ? operation_of(pass, event->operation_id) : NULL;
     if (op == NULL || strcmp(op->partner_id, event->partner_id) != 0) {
         sp_ledger_invalid_event(err, "no such payment of this partner on this pass");
         return NULL;
     }
-    if (op->status != SP_LEDGER_OPERATION_ACCEPTED) {
-        sp_ledger_invalid_event(err, "the payment was cancelled");
+    if (op->status == SP_LEDGER_OPERATION_CANCELLED ||
+        (accepted_only && op->status != SP_LEDGER_OPERATION_ACCEPTED)) {
+        sp_ledger_invalid_event(err, "the payment was cancelled, or is refunded");
         return NULL;
     }
     return op;
@@ -285,7 +315,7 @@ static sp_ledger_operation *changing_operation(sp_ledger_pass *pass, const sp_le
 
 static int apply_cancelled(sp_ledger_state *state, sp_ledger_pass *pass,
                            const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err) {
-    sp_ledger_operation *op = changing_operation(pass, event, err);
+    sp_ledger_operation *op = changing_operation(pass, event, true, err);
     if (op == NULL) return -1;
     if (event->amount_cents != op->amount_cents || strcmp(event->category, op->category) != 0) {
         return sp_ledger_invalid_event(err, "amount or category is not the payment's");
@@ -318,7 +348,7 @@ static int apply_cancelled(sp_ledger_state *state, sp_ledger_pass *pass,
 static int apply_reference_set(sp_ledger_state *state, sp_ledger_pass *pass,
                                const sp_ledger_event *event, sp_ledger_applied *out,
                                sp_error *err) {
-    if (changing_operation(pass, event, err) == NULL) return -1;
+    if (changing_operation(pass, event, false, err) == NULL) return -1;
     if (!reference_valid(event->reference)) return sp_ledger_invalid_event(err, "reference");
     if (sp_ledger_records_room(state, err) != 0) return -1;
     return sp_ledger_record_keep(state, event, event->request_hash, 200, reference_json(event),

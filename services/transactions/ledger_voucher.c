@@ -223,7 +223,7 @@ void sp_ledger_decide_issue(const sp_ledger_state *state, const sp_ledger_pass *
         rc = sp_ledger_post_check(state, event->postings, 1, &why);
     }
     if (rc != 0) {
-        memset(event, 0, sizeof *event);
+        sp_ledger_event_clear(event);
         sp_ledger_decided_reject(out, pass, command, hash, now_ms, &why);
         return;
     }
@@ -298,7 +298,7 @@ void sp_ledger_decide_redeem(const sp_ledger_state *state, const sp_ledger_pass 
         rc = sp_ledger_post_check(state, event->postings, 1, &why);
     }
     if (rc != 0) {
-        memset(event, 0, sizeof *event);
+        sp_ledger_event_clear(event);
         sp_ledger_decided_reject(out, pass, command, hash, now_ms, &why);
         return;
     }
@@ -359,7 +359,7 @@ void sp_ledger_decide_cancel(const sp_ledger_state *state, const sp_ledger_pass 
         rc = sp_ledger_post_check(state, event->postings, 1, &why);
     }
     if (rc != 0) {
-        memset(event, 0, sizeof *event);
+        sp_ledger_event_clear(event);
         if (strcmp(why.field, "number") == 0) sp_ledger_copy(why.field, sizeof why.field, "voucher_id");
         sp_ledger_decided_reject(out, pass, command, hash, now_ms, &why);
         return;
@@ -542,7 +542,7 @@ static void expiry_event(const sp_ledger_pass *pass, const sp_ledger_voucher *vo
                          int64_t now_ms, sp_ledger_event *event) {
     _Static_assert(SP_LEDGER_COMMAND_ID_MAX >= sizeof VOUCHER_EXPIRY_PREFIX - 1 + SP_ID_LEN,
                    "a voucher expiry command id holds the voucher id");
-    memset(event, 0, sizeof *event);
+    sp_ledger_event_clear(event);
     event->kind = SP_LEDGER_EVENT_VOUCHER_EXPIRED;
     sp_ledger_copy(event->pass_id, sizeof event->pass_id, pass->pass_id);
     event->version = pass->version + 1;

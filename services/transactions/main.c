@@ -59,6 +59,9 @@ int main(int argc, char **argv) {
         {"SP_VOUCHERS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
          "most exchange vouchers held in memory per ledger partition; past it, new vouchers "
          "get 503", &config.vouchers_max},
+        {"SP_REFUND_REQUESTS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
+         "most refund requests (and refund accounts) held in memory per ledger partition; past "
+         "it, new refund requests get 503", &config.refund_requests_max},
     };
     sp_log log;
     sp_log_init(&log, SP_TRANSACTIONS_SERVICE_NAME, SP_LOG_INFO, stderr);

@@ -147,15 +147,17 @@ static int rebuild_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
 
 static void log_rebuilt(tx_service *svc, const sp_ledger_state *state, uint64_t messages,
                         int64_t elapsed_ms) {
-    char partition[16], events[24], applied[24], skipped[24], passes[24], ms[24];
+    char partition[16], events[24], applied[24], skipped[24], passes[24], requests[24], ms[24];
     text_of(partition, sizeof partition, state->partition);
     text_of(events, sizeof events, (int64_t)messages);
     text_of(applied, sizeof applied, (int64_t)state->events_applied);
     text_of(skipped, sizeof skipped, (int64_t)state->events_skipped);
     text_of(passes, sizeof passes, (int64_t)state->passes.entry_count);
+    text_of(requests, sizeof requests, (int64_t)state->refund_requests.entry_count);
     text_of(ms, sizeof ms, elapsed_ms);
     sp_log_info(svc->log, "ledger partition rebuilt", "partition", partition, "events", events,
-                "applied", applied, "skipped", skipped, "passes", passes, "ms", ms, NULL);
+                "applied", applied, "skipped", skipped, "passes", passes, "refund_requests",
+                requests, "ms", ms, NULL);
 }
 
 static int rebuild_partition(tx_service *svc, int32_t partition, sp_error *err) {
@@ -226,12 +228,22 @@ static void on_revoked(void *ctx, const sp_kafka_tp *tps, size_t tp_count) {
 
 int tx_produce_event(tx_service *svc, int32_t partition, const sp_ledger_event *event,
                      const char *causation_id, sp_kafka_delivery *delivery, sp_error *err) {
-    sp_ledger_event_pb holder;
-    const ProtobufCMessage *payload = sp_ledger_event_to_pb(event, &holder);
-    sp_envelope_meta meta;
-    sp_ledger_event_meta(event, causation_id, &meta);
-    return sp_envelope_produce(svc->producer, SP_TOPIC_LEDGER_EVENTS, partition, &meta, payload,
-                               delivery, NULL, err);
+    /* Its RefundPart array can be large: not on the stack. */
+    sp_ledger_event_pb *holder = malloc(sizeof *holder);
+    const ProtobufCMessage *payload = holder != NULL ? sp_ledger_event_to_pb(event, holder) : NULL;
+    int rc;
+    if (payload == NULL) {
+        rc = sp_error_set(err, 500, "ledger_invariant", NULL, "a %s event cannot be encoded",
+                          sp_ledger_event_type(event->kind));
+    } else {
+        sp_envelope_meta meta;
+        sp_ledger_event_meta(event, causation_id, &meta);
+        rc = sp_envelope_produce(svc->producer, SP_TOPIC_LEDGER_EVENTS, partition, &meta, payload,
+                                 delivery, NULL, err);
+    }
+    sp_ledger_event_pb_release(holder);
+    free(holder);
+    return rc;
 }
 
 /* sp_ledger_sweep_expiries (envelopes) or sp_ledger_sweep_vouchers. */
@@ -415,7 +427,8 @@ int sp_transactions_service_run(const sp_transactions_config *config, sp_log *lo
                                      .payment_max_cents = config->payment_max_cents,
                                      .credit_max_cents = config->credit_max_cents,
                                      .vouchers_max = (size_t)config->vouchers_max,
-                                     .voucher_validity_days = (int)config->voucher_validity_days};
+                                     .voucher_validity_days = (int)config->voucher_validity_days,
+                                     .refund_requests_max = (size_t)config->refund_requests_max};
     for (int32_t p = 0; p < TX_PARTITIONS_MAX; p++) svc->partitions[p].next_offset = -1;
     int rc = start(svc, err);
     if (rc == 0) rc = run_loop(svc, stop, err);

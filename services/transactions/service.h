@@ -29,6 +29,7 @@ typedef struct sp_transactions_config {
     int64_t expiry_check_ms;
     int64_t vouchers_max;          /* vouchers kept, per partition */
     int64_t voucher_validity_days;
+    int64_t refund_requests_max;   /* refund requests (and refund accounts) kept, per partition */
 } sp_transactions_config;
 
 /* Runs until *stop becomes non-zero (returns 0 after a clean stop) or a

@@ -287,6 +287,80 @@ def test_refund_requests_export(world, backoffice):
     assert [r[1] for r in rows] == [pending, paid]   # 23:30 UTC on the 30th is the 31st in Paris
 
 
+def refund_listing(admin, query=""):
+    answer = admin.get("/api/v1/partner/refund-requests" + query)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["refund_requests"]
+
+
+def request_refund(admin, operation_ids):
+    answer = admin.post("/api/v1/partner/refund-requests", {"operation_ids": operation_ids},
+                        key=new_key())
+    assert answer.status_code in (201, 202), answer.text
+    request_id = answer.json()["request_id"]
+    wait_until(lambda: [r for r in refund_listing(admin) if r["request_id"] == request_id
+                        and r["status"] == "pending"], "request %s pending" % request_id)
+    return request_id
+
+
+def compare_refunds(rows, requests):
+    assert len(rows) == len(requests)
+    for row, r in zip(rows, requests):
+        total = r["expected_total_cents"] if r["status"] == "opening" else r["total_cents"]
+        assert row[0] == paris_minute(r["created_at"])
+        assert row[1] == r["request_id"]
+        assert row[2] == {"manual": "Manuelle", "automatic": "Automatique"}[r["kind"]]
+        assert row[3] == (r["period"] or "")
+        assert row[4] == REFUND_STATUSES[r["status"]]
+        assert row[5] == euros(total)
+        assert row[6] == str(r["operation_count"])
+        assert row[7] == (paris_minute(r["paid_at"]) if r["paid_at"] else "")
+        assert row[8] == (r["transfer_reference"] or "")
+        if r["cancel_reason"] == "partner":
+            assert row[9] == "Annulée par le partenaire"
+        elif r["cancel_reason"] == "aborted":
+            assert unescaped(row[9]) == (r["cancel_message"] or "Refusée")
+        else:
+            assert row[9] == ""
+
+
+def test_refund_requests_export_equals_the_listing(world, backoffice):
+    """Requests made, paid and cancelled through the API; the operations
+    export then shows each payment's refund state and request."""
+    partner, admin, ids = partner_with_payments(world, backoffice)
+    paid = request_refund(admin, [ids[0], ids[1]])
+    pending = request_refund(admin, [ids[3]])
+    answer = backoffice.post("/api/v1/finance/refund-requests/%s/paid" % paid,
+                             {"transfer_reference": "=VIR 2026-118", "paid_on":
+                              str(world.paris_today())}, key=new_key())
+    assert answer.status_code == 200, answer.text
+    wait_until(lambda: [r for r in refund_listing(admin, "?status=paid")
+                        if r["request_id"] == paid], "request %s paid" % paid)
+    export = ask_ok(admin, "refund_requests")
+    wait_status(admin, export["export_id"], "ready")
+    content = download(admin, export["export_id"]).content
+    rows = parse_csv(content, REFUND_COLUMNS)
+    compare_refunds(rows, refund_listing(admin))
+    assert [r[1] for r in rows] == [pending, paid]
+    assert b"'=VIR 2026-118" in content
+    export = ask_ok(admin, "refund_requests", {"status": "paid"})
+    wait_status(admin, export["export_id"], "ready")
+    rows = parse_csv(download(admin, export["export_id"]).content, REFUND_COLUMNS)
+    compare_refunds(rows, refund_listing(admin, "?status=paid"))
+    # The operations export says which request each payment is in, and its state.
+    export = ask_ok(admin, "operations", {"status": "paid"})
+    wait_status(admin, export["export_id"], "ready")
+    rows = parse_csv(download(admin, export["export_id"]).content, OPERATION_COLUMNS)
+    compare_operations(rows, listing(admin, "?status=paid")["operations"])
+    assert sorted(r[7] for r in rows) == sorted([ids[0], ids[1]])
+    assert {r[8] for r in rows} == {paid} and {r[4] for r in rows} == {"Remboursée"}
+    export = ask_ok(admin, "operations")
+    wait_status(admin, export["export_id"], "ready")
+    rows = parse_csv(download(admin, export["export_id"]).content, OPERATION_COLUMNS)
+    compare_operations(rows, listing(admin)["operations"])
+    assert [r[4] for r in rows if r[7] == ids[3]] == ["Remboursement demandé"]
+
+
 # ---------------------------------------------------------------- failure, pending, expiry
 
 def test_pending_then_failed_midway_leaves_no_file(world, backoffice, stack):

@@ -209,6 +209,79 @@ static void test_clock_follows_offset_file(void **state) {
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* ------------------------------------------------------------ the monthly refund run */
+
+static void assert_run(int year, int month, int64_t expected_utc_ms) {
+    sp_refund_period period = {.year = year, .month = month};
+    assert_int_equal(sp_clock_refund_run_ms(period), expected_utc_ms);
+}
+
+static void assert_due(int64_t now_ms, const char *expected) {
+    char text[SP_REFUND_PERIOD_TEXT_LEN + 1];
+    sp_clock_refund_period_format(sp_clock_refund_period_due(now_ms), text);
+    assert_string_equal(text, expected);
+}
+
+static void test_refund_run_day(void **state) {
+    (void)state;
+    assert_int_equal(sp_clock_refund_run_day(2026, 11), 30);
+    assert_int_equal(sp_clock_refund_run_day(2026, 12), 30);   /* 31 days: still the 30th */
+    assert_int_equal(sp_clock_refund_run_day(2026, 4), 30);    /* 30 days: its last day */
+    assert_int_equal(sp_clock_refund_run_day(2026, 2), 28);
+    assert_int_equal(sp_clock_refund_run_day(2024, 2), 29);    /* leap year */
+    assert_int_equal(sp_clock_refund_run_day(2100, 2), 28);    /* century, not leap */
+    assert_int_equal(sp_clock_refund_run_day(2000, 2), 29);    /* 400 years, leap */
+}
+
+static void test_paris_midnight_on_dst_change_days(void **state) {
+    (void)state;
+    /* Summer time starts at 01:00 UTC on 2026-03-29: its midnight is still CET. */
+    assert_int_equal(sp_paris_midnight_ms(sp_date_from_ymd(2026, 3, 29)),
+                     utc_ms(2026, 3, 28, 23, 0, 0, 0));
+    assert_int_equal(sp_paris_midnight_ms(sp_date_from_ymd(2026, 3, 30)),
+                     utc_ms(2026, 3, 29, 22, 0, 0, 0));
+    /* Summer time ends at 01:00 UTC on 2026-10-25: its midnight is still CEST. */
+    assert_int_equal(sp_paris_midnight_ms(sp_date_from_ymd(2026, 10, 25)),
+                     utc_ms(2026, 10, 24, 22, 0, 0, 0));
+    assert_int_equal(sp_paris_midnight_ms(sp_date_from_ymd(2026, 10, 26)),
+                     utc_ms(2026, 10, 25, 23, 0, 0, 0));
+}
+
+static void test_refund_run_instant(void **state) {
+    (void)state;
+    assert_run(2026, 11, utc_ms(2026, 11, 29, 23, 0, 0, 0));   /* CET */
+    assert_run(2026, 4, utc_ms(2026, 4, 29, 22, 0, 0, 0));     /* CEST, a month of 30 days */
+    assert_run(2026, 2, utc_ms(2026, 2, 27, 23, 0, 0, 0));
+    assert_run(2024, 2, utc_ms(2024, 2, 28, 23, 0, 0, 0));
+    assert_run(2100, 2, utc_ms(2100, 2, 27, 23, 0, 0, 0));
+    assert_run(2000, 2, utc_ms(2000, 2, 28, 23, 0, 0, 0));
+    /* The runs of the months whose summer time changes (2026-03-29, 2026-10-25). */
+    assert_run(2026, 3, utc_ms(2026, 3, 29, 22, 0, 0, 0));
+    assert_run(2026, 10, utc_ms(2026, 10, 29, 23, 0, 0, 0));
+    /* Years whose change day is the 30th itself: still midnight before it. */
+    assert_run(2025, 3, utc_ms(2025, 3, 29, 23, 0, 0, 0));
+    assert_run(2022, 10, utc_ms(2022, 10, 29, 22, 0, 0, 0));
+}
+
+static void test_refund_period_due(void **state) {
+    (void)state;
+    int64_t run_ms = utc_ms(2026, 11, 29, 23, 0, 0, 0);
+    assert_due(run_ms - 1, "2026-10");
+    assert_due(run_ms, "2026-11");
+    assert_due(run_ms + 1, "2026-11");
+    assert_due(utc_ms(2026, 11, 30, 23, 30, 0, 0), "2026-11");   /* already December 1st in Paris */
+    assert_due(utc_ms(2027, 1, 15, 12, 0, 0, 0), "2026-12");     /* across the year */
+    assert_due(utc_ms(2026, 12, 31, 22, 59, 59, 999), "2026-12");
+    int64_t february_ms = utc_ms(2024, 2, 28, 23, 0, 0, 0);      /* Feb 29 00:00 Paris */
+    assert_due(february_ms - 1, "2024-01");
+    assert_due(february_ms, "2024-02");
+    assert_due(utc_ms(2026, 2, 27, 23, 0, 0, 0), "2026-02");     /* Feb 28 in a common year */
+    assert_due(utc_ms(2026, 3, 29, 21, 59, 59, 999), "2026-02"); /* just before March's run */
+    assert_due(utc_ms(2026, 3, 29, 22, 0, 0, 0), "2026-03");
+    assert_due(utc_ms(2026, 10, 29, 22, 59, 59, 999), "2026-09");
+    assert_due(utc_ms(2026, 10, 29, 23, 0, 0, 1), "2026-10");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_civil_dates),
@@ -218,6 +291,10 @@ int main(void) {
         cmocka_unit_test(test_date_parse_strict),
         cmocka_unit_test(test_clock_without_file_is_system_time),
         cmocka_unit_test(test_clock_follows_offset_file),
+        cmocka_unit_test(test_refund_run_day),
+        cmocka_unit_test(test_paris_midnight_on_dst_change_days),
+        cmocka_unit_test(test_refund_run_instant),
+        cmocka_unit_test(test_refund_period_due),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

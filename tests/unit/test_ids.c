@@ -166,6 +166,22 @@ static void test_key_of_separates_parts(void **state) {
     assert_memory_equal(k1, expected, SP_KEY_LEN);
 }
 
+static void test_id_from_key_is_stable_v4(void **state) {
+    (void)state;
+    uint8_t key[SP_KEY_LEN], other[SP_KEY_LEN];
+    char id[SP_ID_LEN + 1], again[SP_ID_LEN + 1], next[SP_ID_LEN + 1];
+    sp_key_of(key, "refund-request", "5d4c3b2a-1f0e-4d9c-ab8a-7f6e5d4c3b2a", "2026-11", NULL);
+    sp_key_of(other, "refund-request", "5d4c3b2a-1f0e-4d9c-ab8a-7f6e5d4c3b2a", "2026-12", NULL);
+    sp_id_from_key(key, id);
+    sp_id_from_key(key, again);
+    sp_id_from_key(other, next);
+    assert_true(sp_id_valid(id));
+    assert_int_equal(id[14], '4');
+    assert_true(strchr("89ab", id[19]) != NULL);
+    assert_string_equal(id, again);
+    assert_string_not_equal(id, next);
+}
+
 static void test_token_new_and_hash(void **state) {
     (void)state;
     char t1[SP_TOKEN_LEN + 1], t2[SP_TOKEN_LEN + 1];
@@ -205,6 +221,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_id_new_is_valid_v4_and_distinct),
         cmocka_unit_test(test_id_valid_is_strict),
+        cmocka_unit_test(test_id_from_key_is_stable_v4),
         cmocka_unit_test(test_luhn_known_values),
         cmocka_unit_test(test_partner_code_new_valid_and_catches_typos),
         cmocka_unit_test(test_any_seven_digits_plus_check_digit_validates),

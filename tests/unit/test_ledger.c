@@ -630,7 +630,7 @@ static void test_post_refuses_and_changes_nothing(void **state) {
     bad[1].amount_cents = -100;                                      /* backwards */
     snprintf(bad[2].credit_account, sizeof bad[2].credit_account, "%s", envelope);   /* to itself */
     snprintf(bad[3].debit_account, sizeof bad[3].debit_account, "pass:%s:sport", P1); /* no envelope */
-    snprintf(bad[4].credit_account, sizeof bad[4].credit_account, "bank");           /* no such form */
+    snprintf(bad[4].credit_account, sizeof bad[4].credit_account, "treasury");       /* no such form */
     snprintf(bad[5].credit_account, sizeof bad[5].credit_account, "partner:nope:owed");
     bad[6].amount_cents = 1001;                                      /* below zero */
     bad[7].amount_cents = SP_MONEY_BALANCE_ABS_MAX_CENTS + 1;        /* above any limit */

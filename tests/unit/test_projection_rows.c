@@ -535,6 +535,210 @@ static void test_ledger_rejection_bumps_the_version(void **state) {
     assert_null(strstr(f->row.sql, "balance_cents"));
 }
 
+/* ------------------------------------------------------------ refund requests */
+
+#define REQUEST_ID "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"
+#define REFUND_ACCOUNT "refund:" REQUEST_ID
+
+static void test_refund_request_opened(void **state) {
+    fixture *f = *state;
+    char *ops[] = {OPERATION_ID, OTHER_ID};
+    Solipass__Ledger__RefundPart part = SOLIPASS__LEDGER__REFUND_PART__INIT;
+    part.pass_id = PASS_ID;
+    part.n_operation_ids = 2;
+    part.operation_ids = ops;
+    Solipass__Ledger__RefundPart *parts[] = {&part};
+    Solipass__Ledger__RefundRequestOpened m = SOLIPASS__LEDGER__REFUND_REQUEST_OPENED__INIT;
+    m.request_id = REQUEST_ID;
+    m.partner_id = PARTNER_ID;
+    m.kind = "automatic";
+    m.period = "2026-11";
+    m.n_parts = 1;
+    m.parts = parts;
+    m.expected_total_cents = 2500;
+    m.operation_count = 2;
+    m.bank_account_missing = true;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestOpened.v1", REQUEST_ID, 1, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_int_equal(f->row.kind, SP_PROJECTION_REFUND_REQUEST_OPENED);
+    assert_true(f->row.versioned);
+    assert_non_null(strstr(f->row.sql, "'opening'"));
+    assert_non_null(strstr(f->row.sql, "'asked'"));
+    assert_param(f, 1, REQUEST_ID);
+    assert_param(f, 3, "automatic");
+    assert_param(f, 4, "2026-11");
+    assert_param(f, 5, "2500");
+    assert_param(f, 6, "1");
+    assert_param(f, 7, "true");
+    assert_param(f, 8, USER_ID);
+    assert_param(f, 9, T_TEXT);
+    assert_param(f, 10, "[{\"pass_id\":\"" PASS_ID "\",\"operation_ids\":[\"" OPERATION_ID
+                        "\",\"" OTHER_ID "\"]}]");
+
+    m.period = "2026-13";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestOpened.v1", REQUEST_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "period");
+    m.kind = "manual";   /* a manual request has no period */
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestOpened.v1", REQUEST_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "period");
+    m.period = "";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestOpened.v1", PASS_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "request_id");   /* not its own aggregate */
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestOpened.v1", REQUEST_ID, 2, &m.base);
+    assert_poison(f, "invalid_event", "aggregate_version");
+    part.n_operation_ids = 0;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestOpened.v1", REQUEST_ID, 1, &m.base);
+    assert_poison(f, "invalid_event", "parts.operation_ids");
+}
+
+static void test_refund_request_life(void **state) {
+    fixture *f = *state;
+    Solipass__Ledger__RefundRequestConfirmed confirmed =
+        SOLIPASS__LEDGER__REFUND_REQUEST_CONFIRMED__INIT;
+    confirmed.request_id = REQUEST_ID;
+    confirmed.partner_id = PARTNER_ID;
+    confirmed.total_cents = 2500;
+    confirmed.operation_count = 2;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestConfirmed.v1", REQUEST_ID, 2,
+         &confirmed.base);
+    assert_int_equal(build(f), 0);
+    assert_non_null(strstr(f->row.sql, "status = 'pending'"));
+    assert_non_null(strstr(f->row.sql, "version = $2::bigint - 1"));
+    assert_param(f, 2, "2");
+    assert_param(f, 4, "2500");
+    assert_param(f, 5, "2");
+
+    Solipass__Ledger__RefundRequestCancelled cancelled =
+        SOLIPASS__LEDGER__REFUND_REQUEST_CANCELLED__INIT;
+    cancelled.request_id = REQUEST_ID;
+    cancelled.partner_id = PARTNER_ID;
+    cancelled.reason = "aborted";
+    cancelled.code = "operation_cancelled";
+    cancelled.message = "operation was cancelled";
+    cancelled.operation_id = OPERATION_ID;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestCancelled.v1", REQUEST_ID, 2,
+         &cancelled.base);
+    assert_int_equal(build(f), 0);
+    assert_param(f, 4, "aborted");
+    assert_param(f, 5, "operation_cancelled");
+    assert_param(f, 7, OPERATION_ID);
+    cancelled.reason = "partner";
+    cancelled.code = cancelled.message = cancelled.operation_id = "";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestCancelled.v1", REQUEST_ID, 3,
+         &cancelled.base);
+    assert_int_equal(build(f), 0);
+    assert_param(f, 7, NULL);
+    cancelled.reason = "bored";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestCancelled.v1", REQUEST_ID, 3,
+         &cancelled.base);
+    assert_poison(f, "invalid_event", "reason");
+
+    Solipass__Ledger__RefundRequestPaid paid = SOLIPASS__LEDGER__REFUND_REQUEST_PAID__INIT;
+    paid.request_id = REQUEST_ID;
+    paid.partner_id = PARTNER_ID;
+    paid.total_cents = 2500;
+    paid.transfer_reference = "VIR-2026-11-0042";
+    paid.paid_on = "2026-12-02";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestPaid.v1", REQUEST_ID, 3, &paid.base);
+    assert_int_equal(build(f), 0);
+    assert_non_null(strstr(f->row.sql, "status = 'paid'"));
+    assert_param(f, 4, "VIR-2026-11-0042");
+    assert_param(f, 5, "2026-12-02");
+    paid.paid_on = "2026-02-30";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestPaid.v1", REQUEST_ID, 3, &paid.base);
+    assert_poison(f, "invalid_event", "paid_on");
+}
+
+static void pack_part(fixture *f, const char *type, Solipass__Ledger__RefundPartChanged *m) {
+    pack(f, SP_TOPIC_LEDGER_EVENTS, type, PASS_ID, 7, &m->base);
+}
+
+static void test_refund_parts_move_money(void **state) {
+    fixture *f = *state;
+    char *ops[] = {OPERATION_ID};
+    Solipass__Ledger__Posting posting = SOLIPASS__LEDGER__POSTING__INIT;
+    posting.debit_account = OWED_ACCOUNT;
+    posting.credit_account = REFUND_ACCOUNT;
+    posting.amount_cents = 1250;
+    Solipass__Ledger__Posting *postings[] = {&posting};
+    Solipass__Ledger__RefundPartChanged m = SOLIPASS__LEDGER__REFUND_PART_CHANGED__INIT;
+    m.pass_id = PASS_ID;
+    m.request_id = REQUEST_ID;
+    m.partner_id = PARTNER_ID;
+    m.n_operation_ids = 1;
+    m.operation_ids = ops;
+    m.amount_cents = 1250;
+    m.n_postings = 1;
+    m.postings = postings;
+    pack_part(f, "ledger.OperationsReserved.v1", &m);
+    assert_int_equal(build(f), 0);
+    assert_int_equal(f->row.kind, SP_PROJECTION_OPERATIONS_RESERVED);
+    assert_non_null(strstr(f->row.sql, "status = 'requested'"));
+    assert_null(strstr(f->row.sql, "owed_cents"));   /* still owed */
+    assert_param(f, 2, "7");
+    assert_param(f, 4, REQUEST_ID);
+    assert_param(f, 6, "{" OPERATION_ID "}");
+    assert_param(f, 7, "1250");
+    assert_param(f, 8, "{\"" OWED_ACCOUNT "\",\"" REFUND_ACCOUNT "\"}");
+    assert_param(f, 9, "{-1250,1250}");
+    /* The same posting does not describe a release. */
+    pack_part(f, "ledger.OperationsReleased.v1", &m);
+    assert_poison(f, "invalid_event", "postings");
+    posting.debit_account = REFUND_ACCOUNT;
+    posting.credit_account = OWED_ACCOUNT;
+    pack_part(f, "ledger.OperationsReleased.v1", &m);
+    assert_int_equal(build(f), 0);
+    assert_non_null(strstr(f->row.sql, "refund_request_id = NULL"));
+    posting.credit_account = "bank";
+    pack_part(f, "ledger.OperationsSettled.v1", &m);
+    assert_int_equal(build(f), 0);
+    assert_non_null(strstr(f->row.sql, "owed_cents = owed_cents - $7"));
+    assert_param(f, 8, "{\"" REFUND_ACCOUNT "\",\"bank\"}");
+    /* Nothing left to release: no operation, no money, no posting. */
+    m.n_operation_ids = 0;
+    m.amount_cents = 0;
+    m.n_postings = 0;
+    pack_part(f, "ledger.OperationsReleased.v1", &m);
+    assert_int_equal(build(f), 0);
+    assert_param(f, 6, "{}");
+    assert_param(f, 8, "{}");
+    m.amount_cents = 100;   /* money without an operation */
+    pack_part(f, "ledger.OperationsReleased.v1", &m);
+    assert_poison(f, "invalid_event", "amount_cents");
+}
+
+static void test_refused_reservation_tells_its_request(void **state) {
+    fixture *f = *state;
+    Solipass__Ledger__CommandRejected m = SOLIPASS__LEDGER__COMMAND_REJECTED__INIT;
+    m.pass_id = PASS_ID;
+    m.command_type = "ledger.ReserveOperations.v1";
+    m.code = "operation_cancelled";
+    m.message = "the operation was cancelled";
+    m.request_id = REQUEST_ID;
+    m.operation_id = OPERATION_ID;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.CommandRejected.v1", PASS_ID, 8, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_string_equal(f->row.statement, "sp_reserve_rejected");
+    assert_non_null(strstr(f->row.sql, "'refused'"));
+    assert_int_equal(f->row.param_count, 7);
+    assert_param(f, 2, "8");
+    assert_param(f, 4, REQUEST_ID);
+    assert_param(f, 5, "operation_cancelled");
+    assert_param(f, 7, OPERATION_ID);
+    m.request_id = "not-a-uuid";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.CommandRejected.v1", PASS_ID, 8, &m.base);
+    assert_poison(f, "invalid_event", "request_id");
+    /* A refused command of the request itself takes the request's version. */
+    m.pass_id = REQUEST_ID;
+    m.command_type = "ledger.CancelRefundRequest.v1";
+    m.request_id = "";
+    m.operation_id = "";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.CommandRejected.v1", REQUEST_ID, 4, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_string_equal(f->row.statement, "sp_ledger_rejected");
+    assert_non_null(strstr(f->row.sql, "UPDATE refund_requests SET version"));
+}
+
 /* ------------------------------------------------------------ poison */
 
 static void test_poison_messages(void **state) {
@@ -643,6 +847,7 @@ static void test_fixed_sql(void **state) {
         }
     }
     assert_true(saw_operations);
+    assert_non_null(strstr(sp_projection_truncate_sql, "refund_request_parts"));
     assert_non_null(strstr(sp_projection_offset_upsert_sql, "'projection'"));
 
     /* Prepared once per connection: unique names, and each statement uses
@@ -715,6 +920,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_operation_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_envelope_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ledger_rejection_bumps_the_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refund_request_opened, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refund_request_life, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refund_parts_move_money, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_reservation_tells_its_request, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_poison_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_buffer_is_refused_not_overrun, setup, teardown),
         cmocka_unit_test(test_time_format),

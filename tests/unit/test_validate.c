@@ -63,6 +63,17 @@ static void test_routes_known(void **state) {
     assert_int_equal(sp_gw_route_find("GET", path, &m, &err), 0);
     assert_int_equal(m.route, SP_GW_ROUTE_PASSES_GET);
     assert_string_equal(sp_gw_route_name(SP_GW_ROUTE_PASS_PAY), "pass_pay");
+    snprintf(path, sizeof path, "/api/v1/partner/refund-requests/%s/cancel", id);
+    assert_int_equal(sp_gw_route_find("POST", path, &m, &err), 0);
+    assert_int_equal(m.route, SP_GW_ROUTE_PARTNER_REFUND_CANCEL);
+    assert_string_equal(m.path_id, id);
+    snprintf(path, sizeof path, "/api/v1/finance/refund-requests/%s/paid", id);
+    assert_int_equal(sp_gw_route_find("POST", path, &m, &err), 0);
+    assert_int_equal(m.route, SP_GW_ROUTE_FINANCE_REFUND_PAID);
+    /* A malformed id is a request that does not exist, not a pass. */
+    assert_int_equal(sp_gw_route_find("GET", "/api/v1/partner/refund-requests/42", &m, &err), -1);
+    assert_string_equal(err.code, "refund_request_not_found");
+    assert_int_equal(err.http_status, 404);
 }
 
 static void test_routes_refused(void **state) {
@@ -662,6 +673,11 @@ static void test_operations_filter(void **state) {
     assert_string_equal(f.reference, "Facture n\xc2\xb0 12");
     assert_string_equal(f.q, "50%_off\\");
     assert_string_equal(f.q_pattern, "50\\%\\_off\\\\");
+    /* The refund life of an operation is a filter too. */
+    assert_int_equal(sp_gw_operations_filter_parse("status=requested", &f, &err), 0);
+    assert_string_equal(f.status, "requested");
+    assert_int_equal(sp_gw_operations_filter_parse("status=paid", &f, &err), 0);
+    assert_string_equal(f.status, "paid");
     assert_int_equal(sp_gw_operations_filter_parse("reference=", &f, &err), 0);
     assert_true(f.has_reference);
     assert_string_equal(f.reference, "");

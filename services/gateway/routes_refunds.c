@@ -1,0 +1,876 @@
+/* routes_refunds.c - refund requests (P18-P20): a partner administrator
+ * asks for the refund of a selection of its accepted payments, follows and
+ * cancels its requests; finance (or the back-office) lists them and marks
+ * them paid.
+ *
+ * The gateway checks the selection against the read model (precise 4xx,
+ * nothing sent), then sends one command to the request's own aggregate and
+ * waits - bounded by the request's deadline - until the read model shows
+ * where the refunds service and the passes took it: pending (201) or
+ * aborted (409 naming the operation), cancelled and released, paid and
+ * settled; still on its way at the deadline: 202 with what it shows. */
+#include "routes.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "commands.h"
+#include "ledger.pb-c.h"
+#include "pgpool.h"
+#include "sp_kafka.h"
+#include "sp_money.h"
+
+#define WAIT_SLICE_MS 25
+#define TRANSFER_REFERENCE_CHARS_MAX 35
+#define SELECTION_QUERY_BYTES_MAX 4096          /* the "all" filters as a query string */
+#define NUMBER_TEXT_MAX 24
+/* One id a line of the selection check: "{id,id,...}" */
+#define IDS_ARRAY_BYTES_MAX (SP_REFUND_REQUEST_OPERATIONS_MAX * (SP_ID_LEN + 1) + 3)
+#define REQUEST_OPERATIONS_SHOWN_MAX SP_REFUND_REQUEST_OPERATIONS_MAX
+
+/* ------------------------------------------------------------------ SQL */
+
+#define MS_OF(column) "floor(extract(epoch FROM " column ") * 1000)::bigint"
+#define MS_OR_EMPTY(column) "coalesce(" MS_OF(column) "::text, '')"
+#define REQUEST_COLUMNS                                                                      \
+    "r.request_id, r.partner_id, r.kind, r.period, r.status, r.expected_total_cents,"        \
+    " r.total_cents, r.operation_count, r.part_count, r.bank_account_missing, "              \
+    MS_OF("r.created_at") ", " MS_OR_EMPTY("r.confirmed_at") ", "                            \
+    MS_OR_EMPTY("r.cancelled_at") ", " MS_OR_EMPTY("r.paid_at") ", r.cancel_reason,"         \
+    " r.cancel_code, r.cancel_message, coalesce(r.cancel_operation_id::text, ''),"           \
+    " r.transfer_reference, coalesce(r.paid_on::text, ''),"                                  \
+    " (SELECT count(*) FROM refund_request_parts p WHERE p.request_id = r.request_id"        \
+    " AND p.status = 'reserved')"
+enum { RQ_ID, RQ_PARTNER, RQ_KIND, RQ_PERIOD, RQ_STATUS, RQ_EXPECTED, RQ_TOTAL, RQ_COUNT,
+       RQ_PARTS, RQ_BANK_MISSING, RQ_CREATED, RQ_CONFIRMED, RQ_CANCELLED, RQ_PAID,
+       RQ_CANCEL_REASON, RQ_CANCEL_CODE, RQ_CANCEL_MESSAGE, RQ_CANCEL_OPERATION, RQ_TRANSFER,
+       RQ_PAID_ON, RQ_RESERVED_PARTS, RQ_COLUMNS };
+
+/* $2: the partner, or NULL for finance (every partner). */
+static const char request_sql[] =
+    "SELECT " REQUEST_COLUMNS " FROM refund_requests r WHERE r.request_id = $1::uuid"
+    " AND ($2::uuid IS NULL OR r.partner_id = $2::uuid)";
+
+/* Every operation asked, with where it stands now. */
+static const char request_operations_sql[] =
+    "SELECT o.operation_id, o.pass_id, o.amount_cents, o.status, " MS_OF("o.occurred_at") ","
+    " o.reference, coalesce(o.channel, ''), coalesce(o.refund_request_id::text, '')"
+    " FROM refund_request_parts p CROSS JOIN LATERAL unnest(p.operation_ids) AS u(id)"
+    " JOIN operations o ON o.operation_id = u.id WHERE p.request_id = $1::uuid"
+    " ORDER BY o.occurred_at DESC, o.operation_id LIMIT $2::integer";
+
+/* Newest first, keyset-paged by (created_at, request_id) like the operations. */
+#define REQUESTS_FILTER                                                                      \
+    " WHERE ($1::uuid IS NULL OR r.partner_id = $1::uuid)"                                   \
+    " AND ($2::text IS NULL OR r.status = $2::text)"
+static const char requests_page_sql[] =
+    "SELECT " REQUEST_COLUMNS " FROM refund_requests r" REQUESTS_FILTER
+    " AND ($3::bigint IS NULL"
+    " OR r.created_at < timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
+    " OR (r.created_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
+    " AND r.request_id > $4::uuid))"
+    " ORDER BY r.created_at DESC, r.request_id ASC LIMIT $5::integer";
+static const char requests_totals_sql[] =
+    "SELECT count(*), coalesce(sum(r.total_cents), 0)::bigint FROM refund_requests r"
+    REQUESTS_FILTER;
+
+static const char selected_operations_sql[] =
+    "SELECT o.operation_id, o.pass_id, o.amount_cents, o.status,"
+    " coalesce(o.refund_request_id::text, '') FROM operations o"
+    " WHERE o.partner_id = $1::uuid AND o.kind = 'payment' AND o.operation_id = ANY ($2::uuid[])"
+    " ORDER BY o.pass_id, o.occurred_at, o.operation_id";
+
+/* ------------------------------------------------------------------ small helpers */
+
+static int64_t monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms) {
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static json_t *text_or_null(const char *text) {
+    return text[0] != '\0' ? json_string(text) : json_null();
+}
+
+static json_t *instant_or_null(const char *ms_text, sp_error *err) {
+    int64_t ms = 0;
+    if (ms_text[0] == '\0') return json_null();
+    if (sp_gw_int64_of(ms_text, &ms, err) != 0) return NULL;
+    char text[SP_GW_INSTANT_LEN + 1];
+    sp_gw_instant_format(ms, text);
+    return json_string(text);
+}
+
+static int own_partner(const sp_gw_request *req, sp_error *err) {
+    if (sp_id_valid(req->user.partner_id)) return 0;
+    return sp_error_set(err, 403, "forbidden", "", "this account belongs to no partner");
+}
+
+static int not_found(sp_error *err) {
+    return sp_error_set(err, 404, "refund_request_not_found", "request_id",
+                        "no refund request has this id");
+}
+
+/* A command endpoint's body: none, or an empty object. */
+static int no_body(const sp_gw_request *req, sp_error *err) {
+    if (req->body_len == 0 || strspn(req->body, " \t\r\n") == req->body_len ||
+        strcmp(req->body, "{}") == 0)
+        return 0;
+    return sp_error_set(err, 400, "unknown_field", "", "this endpoint takes no body");
+}
+
+/* ------------------------------------------------------------------ a request as JSON */
+
+static int put_amounts(json_t *r, const PGresult *res, int row, sp_error *err) {
+    static const struct { int column; const char *name; } amounts[] = {
+        {RQ_EXPECTED, "expected_total_cents"}, {RQ_TOTAL, "total_cents"},
+        {RQ_COUNT, "operation_count"}, {RQ_PARTS, "part_count"}};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof amounts / sizeof amounts[0]; i++) {
+        int64_t value = 0;
+        if (sp_gw_int64_of(PQgetvalue(res, row, amounts[i].column), &value, err) != 0) return -1;
+        rc = json_object_set_new(r, amounts[i].name, json_integer(value));
+    }
+    return rc;
+}
+
+static int put_instants(json_t *r, const PGresult *res, int row, sp_error *err) {
+    static const struct { int column; const char *name; } instants[] = {
+        {RQ_CREATED, "created_at"}, {RQ_CONFIRMED, "confirmed_at"},
+        {RQ_CANCELLED, "cancelled_at"}, {RQ_PAID, "paid_at"}};
+    for (size_t i = 0; i < sizeof instants / sizeof instants[0]; i++) {
+        json_t *value = instant_or_null(PQgetvalue(res, row, instants[i].column), err);
+        if (value == NULL || json_object_set_new(r, instants[i].name, value) != 0) return -1;
+    }
+    return 0;
+}
+
+static json_t *request_json(const PGresult *res, int row, sp_error *err) {
+    assert(PQnfields(res) == RQ_COLUMNS);
+    json_t *r = json_pack(
+        "{s:s, s:s, s:s, s:o, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "request_id",
+        PQgetvalue(res, row, RQ_ID), "partner_id", PQgetvalue(res, row, RQ_PARTNER), "kind",
+        PQgetvalue(res, row, RQ_KIND), "period", text_or_null(PQgetvalue(res, row, RQ_PERIOD)),
+        "status", PQgetvalue(res, row, RQ_STATUS), "bank_account_missing",
+        strcmp(PQgetvalue(res, row, RQ_BANK_MISSING), "t") == 0, "cancel_reason",
+        text_or_null(PQgetvalue(res, row, RQ_CANCEL_REASON)), "cancel_code",
+        text_or_null(PQgetvalue(res, row, RQ_CANCEL_CODE)), "cancel_message",
+        text_or_null(PQgetvalue(res, row, RQ_CANCEL_MESSAGE)), "cancel_operation_id",
+        text_or_null(PQgetvalue(res, row, RQ_CANCEL_OPERATION)), "transfer_reference",
+        text_or_null(PQgetvalue(res, row, RQ_TRANSFER)), "paid_on",
+        text_or_null(PQgetvalue(res, row, RQ_PAID_ON)));
+    if (r == NULL || put_amounts(r, res, row, err) != 0 || put_instants(r, res, row, err) != 0) {
+        json_decref(r);
+        if (err->code[0] == '\0') sp_error_set(err, 500, "internal", "", "a request could not be shown");
+        return NULL;
+    }
+    return r;
+}
+
+static json_t *request_operation_json(const PGresult *res, int row, sp_error *err) {
+    int64_t amount_cents = 0, at_ms = 0;
+    if (sp_gw_int64_of(PQgetvalue(res, row, 2), &amount_cents, err) != 0 ||
+        sp_gw_int64_of(PQgetvalue(res, row, 4), &at_ms, err) != 0)
+        return NULL;
+    char occurred_at[SP_GW_INSTANT_LEN + 1], pass_ref[SP_GW_PASS_REF_LEN + 1];
+    sp_gw_instant_format(at_ms, occurred_at);
+    sp_gw_pass_ref(PQgetvalue(res, row, 1), pass_ref);
+    json_t *op = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o, s:o}", "operation_id",
+                           PQgetvalue(res, row, 0), "pass_ref", pass_ref, "amount_cents",
+                           (json_int_t)amount_cents, "status", PQgetvalue(res, row, 3),
+                           "occurred_at", occurred_at, "reference", PQgetvalue(res, row, 5),
+                           "channel", text_or_null(PQgetvalue(res, row, 6)),
+                           "refund_request_id", text_or_null(PQgetvalue(res, row, 7)));
+    if (op == NULL) sp_error_set(err, 500, "internal", "", "an operation could not be shown");
+    return op;
+}
+
+/* The request's operations into r (as "operations"). */
+static int put_operations(sp_gw_request *req, json_t *r, const char *request_id, sp_error *err) {
+    char limit[NUMBER_TEXT_MAX];
+    snprintf(limit, sizeof limit, "%d", REQUEST_OPERATIONS_SHOWN_MAX);
+    const char *params[2] = {request_id, limit};
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, request_operations_sql, 2, params, &res, err) != 0)
+        return -1;
+    json_t *ops = json_array();
+    for (int row = 0; ops != NULL && row < PQntuples(res); row++) {
+        json_t *op = request_operation_json(res, row, err);
+        if (op == NULL || json_array_append_new(ops, op) != 0) {
+            json_decref(ops);
+            ops = NULL;
+        }
+    }
+    PQclear(res);
+    if (ops == NULL || json_object_set_new(r, "operations", ops) != 0) {
+        if (err->code[0] == '\0') sp_error_set(err, 500, "internal", "", "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* One request as the read model shows it (partner_id NULL: any partner's):
+ * *found false when there is none. */
+static int load_request(sp_gw_request *req, const char *request_id, const char *partner_id,
+                        PGresult **res, sp_error *err) {
+    const char *params[2] = {request_id, partner_id};
+    return sp_gw_pgpool_query(req->app->pool, request_sql, 2, params, res, err);
+}
+
+static json_t *request_with_operations(sp_gw_request *req, const char *request_id,
+                                       const char *partner_id, sp_error *err) {
+    PGresult *res = NULL;
+    if (load_request(req, request_id, partner_id, &res, err) != 0) return NULL;
+    json_t *r = NULL;
+    if (PQntuples(res) == 1) r = request_json(res, 0, err);
+    else not_found(err);
+    PQclear(res);
+    if (r != NULL && put_operations(req, r, request_id, err) != 0) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* ------------------------------------------------------------------ waiting */
+
+typedef enum {
+    GOAL_LEFT_OPENING,       /* pending, or cancelled (aborted) */
+    GOAL_RELEASED,           /* cancelled, no part reserved any more */
+    GOAL_SETTLED,            /* paid, no part reserved any more */
+} wait_goal;
+
+static bool goal_reached(wait_goal goal, const char *status, const char *reserved_parts) {
+    bool none_reserved = strcmp(reserved_parts, "0") == 0;
+    switch (goal) {
+    case GOAL_LEFT_OPENING: return strcmp(status, "opening") != 0;
+    case GOAL_RELEASED: return strcmp(status, "cancelled") == 0 && none_reserved;
+    case GOAL_SETTLED: return strcmp(status, "paid") == 0 && none_reserved;
+    }
+    return false;
+}
+
+/* Looks at the request until it reaches goal or the request's deadline;
+ * *res is its last row (the caller PQclear()s it). */
+static int wait_for(sp_gw_request *req, const char *request_id, wait_goal goal, PGresult **res,
+                    bool *reached, sp_error *err) {
+    *reached = false;
+    *res = NULL;
+    /* Bounded by the deadline: each pass sleeps WAIT_SLICE_MS. */
+    for (;;) {
+        if (load_request(req, request_id, NULL, res, err) != 0) return -1;
+        if (PQntuples(*res) != 1) return not_found(err);
+        *reached = goal_reached(goal, PQgetvalue(*res, 0, RQ_STATUS),
+                                PQgetvalue(*res, 0, RQ_RESERVED_PARTS));
+        if (*reached || monotonic_ms() + WAIT_SLICE_MS >= req->deadline_ms) return 0;
+        PQclear(*res);
+        *res = NULL;
+        sleep_ms(WAIT_SLICE_MS);
+    }
+}
+
+/* The request once it got where it was going (200/201), or as it stands
+ * at the deadline (202). An aborted opening is the refusal that aborted it. */
+static int answer_after_wait(sp_gw_request *req, const char *request_id, wait_goal goal,
+                             int done_status, sp_error *err) {
+    PGresult *res = NULL;
+    bool reached = false;
+    if (wait_for(req, request_id, goal, &res, &reached, err) != 0) {
+        PQclear(res);
+        return -1;
+    }
+    bool aborted = reached && goal == GOAL_LEFT_OPENING &&
+                   strcmp(PQgetvalue(res, 0, RQ_STATUS), "cancelled") == 0;
+    if (aborted) {
+        json_t *body = json_pack("{s:s, s:s, s:s, s:o, s:s}", "code",
+                                 PQgetvalue(res, 0, RQ_CANCEL_CODE), "message",
+                                 PQgetvalue(res, 0, RQ_CANCEL_MESSAGE), "field", "operation_ids",
+                                 "operation_id",
+                                 text_or_null(PQgetvalue(res, 0, RQ_CANCEL_OPERATION)),
+                                 "request_id", request_id);
+        PQclear(res);
+        if (body == NULL) return sp_error_set(err, 500, "internal", "", "out of memory");
+        return sp_gw_answer_json(req, 409, body, false);
+    }
+    PQclear(res);
+    json_t *r = request_with_operations(req, request_id, NULL, err);
+    if (r == NULL) return -1;
+    return sp_gw_answer_json(req, reached ? done_status : 202, r, false);
+}
+
+/* Sends a command to the request's aggregate; a refusal is answered here
+ * (*answered true). */
+static int run_request_command(sp_gw_request *req, const char *type, const char *request_id,
+                               const char *key, const ProtobufCMessage *payload, bool *answered,
+                               sp_error *err) {
+    *answered = false;
+    sp_envelope_meta meta = sp_gw_command_meta(req, type, request_id, key);
+    Solipass__Reply *reply = NULL;
+    if (sp_gw_commands_run(req->app->commands, req->app->projwait, SP_TOPIC_LEDGER_COMMANDS,
+                           &meta, payload, req->deadline_ms, &reply, err) != 0)
+        return -1;
+    int rc = 0;
+    if (!reply->ok) {
+        *answered = true;
+        rc = sp_gw_answer_reply(req, reply, err);
+    }
+    solipass__reply__free_unpacked(reply, NULL);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ the selection */
+
+typedef struct selected_op {
+    char operation_id[SP_ID_LEN + 1];
+    char pass_id[SP_ID_LEN + 1];
+    int64_t amount_cents;
+} selected_op;
+
+/* What a request asks: accepted payments of the partner, ordered by pass. */
+typedef struct selection {
+    selected_op ops[SP_REFUND_REQUEST_OPERATIONS_MAX];
+    size_t count;
+    int64_t total_cents;
+    /* a refusal naming one operation, answered by the route */
+    int refusal_status;
+    char refusal_operation_id[SP_ID_LEN + 1];
+} selection;
+
+static const char *const filter_names[] = {"from", "to", "channel", "amount_min_cents",
+                                           "amount_max_cents", "reference", "q"};
+#define FILTER_NAME_COUNT (sizeof filter_names / sizeof filter_names[0])
+
+static bool is_filter_name(const char *name) {
+    for (size_t i = 0; i < FILTER_NAME_COUNT; i++)
+        if (strcmp(name, filter_names[i]) == 0) return true;
+    return false;
+}
+
+static json_t *body_root(const sp_gw_request *req, sp_error *err) {
+    json_error_t jerr;
+    json_t *root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        sp_error_set(err, 400, "malformed_json", "", "the body must be one JSON object");
+        return NULL;
+    }
+    const char *name;
+    json_t *value;
+    json_object_foreach(root, name, value) {
+        if (strcmp(name, "operation_ids") == 0 || strcmp(name, "all") == 0 || is_filter_name(name))
+            continue;
+        sp_error_set(err, 400, "unknown_field", name, "unknown field %.40s", name);
+        json_decref(root);
+        return NULL;
+    }
+    bool has_ids = json_object_get(root, "operation_ids") != NULL;
+    bool all = json_object_get(root, "all") != NULL;
+    if (has_ids == all) {
+        json_decref(root);
+        sp_error_set(err, 400, "missing_field", "operation_ids",
+                     "give operation_ids, or all: true with the operations' filters");
+        return NULL;
+    }
+    return root;
+}
+
+static int selection_add(selection *sel, const char *operation_id, const char *pass_id,
+                         const char *amount_text, sp_error *err) {
+    assert(sel->count < SP_REFUND_REQUEST_OPERATIONS_MAX);
+    selected_op *op = &sel->ops[sel->count++];
+    snprintf(op->operation_id, sizeof op->operation_id, "%s", operation_id);
+    snprintf(op->pass_id, sizeof op->pass_id, "%s", pass_id);
+    if (sp_gw_int64_of(amount_text, &op->amount_cents, err) != 0) return -1;
+    if (!sp_money_add(sel->total_cents, op->amount_cents, &sel->total_cents))
+        return sp_error_set(err, 422, "selection_too_large", "operation_ids", "the total overflows");
+    return 0;
+}
+
+static int selection_bounds(size_t count, sp_error *err) {
+    if (count == 0)
+        return sp_error_set(err, 422, "empty_selection", "operation_ids",
+                            "no accepted operation is selected");
+    if (count > SP_REFUND_REQUEST_OPERATIONS_MAX)
+        return sp_error_set(err, 422, "selection_too_large", "operation_ids",
+                            "at most %d operations per refund request",
+                            SP_REFUND_REQUEST_OPERATIONS_MAX);
+    return 0;
+}
+
+/* The ids of the body, checked, as "{id,id,...}" into array. */
+static int ids_array(const json_t *ids, char *array, size_t array_size, sp_error *err) {
+    if (!json_is_array(ids))
+        return sp_error_set(err, 400, "invalid_type", "operation_ids", "operation_ids is a list of ids");
+    size_t count = json_array_size(ids);
+    if (selection_bounds(count, err) != 0) return -1;
+    size_t used = 0;
+    array[used++] = '{';
+    for (size_t i = 0; i < count; i++) {
+        const char *id = json_string_value(json_array_get(ids, i));
+        if (id == NULL || !sp_id_valid(id) || strlen(id) != SP_ID_LEN)
+            return sp_error_set(err, 400, "invalid_value", "operation_ids",
+                                "operation_ids[%zu] is not an operation id", i);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(id, json_string_value(json_array_get(ids, j))) == 0)
+                return sp_error_set(err, 400, "invalid_value", "operation_ids",
+                                    "operation %s appears twice", id);
+        assert(used + SP_ID_LEN + 2 < array_size);
+        used += (size_t)snprintf(array + used, array_size - used, "%s%s", i ? "," : "", id);
+    }
+    array[used++] = '}';
+    array[used] = '\0';
+    return 0;
+}
+
+/* Why one asked operation cannot be requested, or 0 when it can. */
+static int check_operation(const PGresult *res, const char *id, selection *sel, sp_error *err) {
+    int row = 0;
+    while (row < PQntuples(res) && strcmp(PQgetvalue(res, row, 0), id) != 0) row++;
+    snprintf(sel->refusal_operation_id, sizeof sel->refusal_operation_id, "%s", id);
+    if (row == PQntuples(res)) {
+        sel->refusal_status = 404;
+        return sp_error_set(err, 404, "operation_not_found", "operation_ids",
+                            "operation %s is not one of this partner's payments", id);
+    }
+    const char *status = PQgetvalue(res, row, 3);
+    if (strcmp(status, "accepted") == 0) return 0;
+    sel->refusal_status = 409;
+    if (strcmp(status, "requested") == 0)
+        return sp_error_set(err, 409, "operation_in_refund_request", "operation_ids",
+                            "operation %s is already in refund request %s", id,
+                            PQgetvalue(res, row, 4));
+    if (strcmp(status, "paid") == 0)
+        return sp_error_set(err, 409, "operation_paid", "operation_ids",
+                            "operation %s is already refunded", id);
+    return sp_error_set(err, 409, "operation_cancelled", "operation_ids",
+                        "operation %s was cancelled", id);
+}
+
+static int select_ids(sp_gw_request *req, const json_t *ids, selection *sel, sp_error *err) {
+    char *array = malloc(IDS_ARRAY_BYTES_MAX);
+    if (array == NULL) return sp_error_set(err, 503, "unavailable", "", "out of memory");
+    PGresult *res = NULL;
+    int rc = ids_array(ids, array, IDS_ARRAY_BYTES_MAX, err);
+    const char *params[2] = {req->user.partner_id, array};
+    if (rc == 0)
+        rc = sp_gw_pgpool_query(req->app->pool, selected_operations_sql, 2, params, &res, err);
+    /* In the body's order: the first operation that cannot be requested is named. */
+    for (size_t i = 0; rc == 0 && i < json_array_size(ids); i++)
+        rc = check_operation(res, json_string_value(json_array_get(ids, i)), sel, err);
+    for (int row = 0; rc == 0 && res != NULL && row < PQntuples(res); row++)
+        rc = selection_add(sel, PQgetvalue(res, row, 0), PQgetvalue(res, row, 1),
+                           PQgetvalue(res, row, 2), err);
+    PQclear(res);
+    free(array);
+    return rc;
+}
+
+/* Appends "&name=value" with the value percent-encoded. */
+static int query_append(char *out, size_t size, size_t *used, const char *name,
+                        const char *value) {
+    int n = snprintf(out + *used, size - *used, "%s%s=", *used ? "&" : "", name);
+    if (n < 0 || (size_t)n >= size - *used) return -1;
+    *used += (size_t)n;
+    for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.';
+        n = plain ? snprintf(out + *used, size - *used, "%c", *p)
+                  : snprintf(out + *used, size - *used, "%%%02X", *p);
+        if (n < 0 || (size_t)n >= size - *used) return -1;
+        *used += (size_t)n;
+    }
+    return 0;
+}
+
+/* The body's filters as the operations listing's query string, so that
+ * "all" means exactly what the listing shows (and is checked the same way). */
+static int filters_query(const json_t *root, char *out, size_t size, sp_error *err) {
+    if (!json_is_true(json_object_get(root, "all")))
+        return sp_error_set(err, 400, "invalid_value", "all", "all must be true");
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < FILTER_NAME_COUNT; i++) {
+        const json_t *value = json_object_get(root, filter_names[i]);
+        char number[NUMBER_TEXT_MAX];
+        const char *text = json_string_value(value);
+        if (value == NULL) continue;
+        if (json_is_integer(value)) {
+            snprintf(number, sizeof number, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+            text = number;
+        }
+        if (text == NULL)
+            return sp_error_set(err, 400, "invalid_type", filter_names[i],
+                                "%s must be a string or an integer", filter_names[i]);
+        if (query_append(out, size, &used, filter_names[i], text) != 0)
+            return sp_error_set(err, 400, "invalid_value", filter_names[i], "%s is too long",
+                                filter_names[i]);
+    }
+    return 0;
+}
+
+static int select_all(sp_gw_request *req, const json_t *root, selection *sel, sp_error *err) {
+    char query[SELECTION_QUERY_BYTES_MAX], amounts[2][24], limit[NUMBER_TEXT_MAX];
+    sp_gw_operations_filter filter;
+    if (filters_query(root, query, sizeof query, err) != 0 ||
+        sp_gw_operations_filter_parse(query, &filter, err) != 0)
+        return -1;
+    const char *params[2 + SP_GW_FILTER_PARAMS] = {req->user.partner_id};
+    sp_gw_operations_filter_params(&filter, amounts, params + 1);
+    /* One row more than allowed tells a selection that is too large. */
+    snprintf(limit, sizeof limit, "%d", SP_REFUND_REQUEST_OPERATIONS_MAX + 1);
+    params[1 + SP_GW_FILTER_PARAMS] = limit;
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, sp_gw_partner_accepted_operations_sql,
+                           2 + SP_GW_FILTER_PARAMS, params, &res, err) != 0)
+        return -1;
+    int rc = selection_bounds((size_t)PQntuples(res), err);
+    for (int row = 0; rc == 0 && row < PQntuples(res); row++)
+        rc = selection_add(sel, PQgetvalue(res, row, 0), PQgetvalue(res, row, 1),
+                           PQgetvalue(res, row, 2), err);
+    PQclear(res);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ opening a request */
+
+static const char bank_missing_sql[] =
+    "SELECT (iban = '' OR bic = '') FROM partners WHERE partner_id = $1::uuid";
+
+static int bank_account_missing(sp_gw_request *req, bool *missing, sp_error *err) {
+    const char *params[1] = {req->user.partner_id};
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, bank_missing_sql, 1, params, &res, err) != 0) return -1;
+    int rc = 0;
+    if (PQntuples(res) == 1) *missing = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    else rc = sp_error_set(err, 404, "partner_not_found", "", "this account's partner is not known yet");
+    PQclear(res);
+    return rc;
+}
+
+/* The same partner, user and Idempotency-Key always name the same request:
+ * a retry reaches the same aggregate, whose writer replays its outcome. */
+static void manual_request_id(const sp_gw_request *req, const char *key, char *out) {
+    uint8_t digest[SP_KEY_LEN];
+    sp_key_of(digest, "refund-request-manual", req->user.partner_id, req->user.user_id, key);
+    sp_id_from_key(digest, out);
+}
+
+/* One part per pass of the selection (ordered by pass); the parts point
+ * into sel, the caller frees parts, part_ptrs and ids. */
+static size_t build_parts(const selection *sel, Solipass__Ledger__RefundPart *parts,
+                          Solipass__Ledger__RefundPart **part_ptrs, char **ids) {
+    size_t part_count = 0;
+    for (size_t i = 0; i < sel->count; i++) {
+        ids[i] = (char *)sel->ops[i].operation_id;
+        if (i > 0 && strcmp(sel->ops[i].pass_id, sel->ops[i - 1].pass_id) == 0) {
+            parts[part_count - 1].n_operation_ids++;
+            continue;
+        }
+        Solipass__Ledger__RefundPart init = SOLIPASS__LEDGER__REFUND_PART__INIT;
+        parts[part_count] = init;
+        parts[part_count].pass_id = (char *)sel->ops[i].pass_id;
+        parts[part_count].n_operation_ids = 1;
+        parts[part_count].operation_ids = ids + i;
+        part_ptrs[part_count] = &parts[part_count];
+        part_count++;
+    }
+    return part_count;
+}
+
+static int send_open(sp_gw_request *req, const selection *sel, const char *request_id,
+                     const char *key, bool *answered, sp_error *err) {
+    bool missing = false;
+    if (bank_account_missing(req, &missing, err) != 0) return -1;
+    Solipass__Ledger__RefundPart *parts = calloc(sel->count, sizeof *parts);
+    Solipass__Ledger__RefundPart **part_ptrs = calloc(sel->count, sizeof *part_ptrs);
+    char **ids = calloc(sel->count, sizeof *ids);
+    int rc = -1;
+    if (parts == NULL || part_ptrs == NULL || ids == NULL) {
+        sp_error_set(err, 503, "unavailable", "", "out of memory");
+        goto done;
+    }
+    Solipass__Ledger__OpenRefundRequest command = SOLIPASS__LEDGER__OPEN_REFUND_REQUEST__INIT;
+    command.request_id = (char *)request_id;
+    command.partner_id = req->user.partner_id;
+    command.kind = "manual";
+    command.period = "";
+    command.n_parts = build_parts(sel, parts, part_ptrs, ids);
+    command.parts = part_ptrs;
+    command.expected_total_cents = sel->total_cents;
+    command.bank_account_missing = missing;
+    rc = run_request_command(req, "ledger.OpenRefundRequest.v1", request_id, key, &command.base,
+                             answered, err);
+done:
+    free(parts);
+    free(part_ptrs);
+    free(ids);
+    return rc;
+}
+
+/* A refusal naming one operation also carries its id. */
+static int answer_refusal(sp_gw_request *req, const selection *sel, const sp_error *refused) {
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "code", refused->code, "message",
+                             refused->message, "field", refused->field, "operation_id",
+                             sel->refusal_operation_id);
+    if (body == NULL) return sp_gw_answer_error(req, refused);
+    return sp_gw_answer_json(req, refused->http_status, body, false);
+}
+
+int sp_gw_route_partner_refunds_create(sp_gw_request *req, sp_error *err) {
+    const char *key = NULL;
+    if (own_partner(req, err) != 0 || sp_gw_idempotency_key(req, &key, err) != 0) return -1;
+    json_t *root = body_root(req, err);
+    if (root == NULL) return -1;
+    selection *sel = calloc(1, sizeof *sel);
+    if (sel == NULL) {
+        json_decref(root);
+        return sp_error_set(err, 503, "unavailable", "", "out of memory");
+    }
+    const json_t *ids = json_object_get(root, "operation_ids");
+    int rc = ids != NULL ? select_ids(req, ids, sel, err) : select_all(req, root, sel, err);
+    json_decref(root);
+    char request_id[SP_ID_LEN + 1];
+    bool answered = false;
+    if (rc != 0 && sel->refusal_status != 0) {
+        rc = answer_refusal(req, sel, err);
+        answered = true;
+    }
+    if (rc == 0 && !answered) {
+        manual_request_id(req, key, request_id);
+        rc = send_open(req, sel, request_id, key, &answered, err);
+    }
+    free(sel);
+    if (rc != 0 || answered) return rc;
+    return answer_after_wait(req, request_id, GOAL_LEFT_OPENING, 201, err);
+}
+
+/* ------------------------------------------------------------------ listing */
+
+typedef struct list_query {
+    char status[16];                        /* "" = any */
+    char partner_id[SP_ID_LEN + 1];         /* finance: "" = every partner */
+    char page_query[SP_GW_CURSOR_LEN_MAX + 64];
+    sp_gw_page page;
+} list_query;
+
+static int list_param(const char *name, size_t name_len, const char *value, size_t value_len,
+                      bool finance, list_query *q, size_t *page_used, sp_error *err) {
+    char text[SP_ID_LEN + 2];
+    snprintf(text, sizeof text, "%.*s", (int)(value_len < sizeof text - 1 ? value_len : sizeof text - 1), value);
+    if (name_len == 6 && strncmp(name, "status", 6) == 0) {
+        bool known = strcmp(text, "pending") == 0 || strcmp(text, "paid") == 0 ||
+                     strcmp(text, "cancelled") == 0 || strcmp(text, "opening") == 0;
+        if (!known || value_len >= sizeof q->status || q->status[0] != '\0')
+            return sp_error_set(err, 400, "invalid_value", "status",
+                                "status must be given once: pending, paid, cancelled or opening");
+        memcpy(q->status, text, value_len + 1);   /* a known status: it fits */
+        return 0;
+    }
+    if (finance && name_len == 10 && strncmp(name, "partner_id", 10) == 0) {
+        if (value_len != SP_ID_LEN || !sp_id_valid(text) || q->partner_id[0] != '\0')
+            return sp_error_set(err, 400, "invalid_value", "partner_id",
+                                "partner_id must be given once, a partner id");
+        memcpy(q->partner_id, text, SP_ID_LEN + 1);
+        return 0;
+    }
+    /* limit, cursor and anything else: the paging parser decides. */
+    int n = snprintf(q->page_query + *page_used, sizeof q->page_query - *page_used, "%s%.*s=%.*s",
+                     *page_used ? "&" : "", (int)name_len, name, (int)value_len, value);
+    if (n < 0 || (size_t)n >= sizeof q->page_query - *page_used)
+        return sp_error_set(err, 400, "invalid_value", "", "the query string is too long");
+    *page_used += (size_t)n;
+    return 0;
+}
+
+static int list_query_parse(const char *query, bool finance, list_query *q, sp_error *err) {
+    memset(q, 0, sizeof *q);
+    size_t page_used = 0;
+    const char *p = query != NULL ? query : "";
+    for (size_t count = 0; *p != '\0'; count++) {
+        if (count == SP_GW_FILTER_PARAMS_MAX)
+            return sp_error_set(err, 400, "invalid_value", "", "too many query parameters");
+        size_t len = strcspn(p, "&");
+        const char *eq = memchr(p, '=', len);
+        size_t name_len = eq != NULL ? (size_t)(eq - p) : len;
+        const char *value = eq != NULL ? eq + 1 : p + len;
+        size_t value_len = eq != NULL ? len - name_len - 1 : 0;
+        if (len > 0 && list_param(p, name_len, value, value_len, finance, q, &page_used, err) != 0)
+            return -1;
+        p += len;
+        if (*p == '&') p++;
+    }
+    return sp_gw_page_parse(q->page_query, &q->page, err);
+}
+
+static json_t *list_totals(sp_gw_request *req, const char *const *filter, sp_error *err) {
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, requests_totals_sql, 2, filter, &res, err) != 0)
+        return NULL;
+    int64_t count = 0, total_cents = 0;
+    json_t *totals = NULL;
+    if (PQntuples(res) == 1 && sp_gw_int64_of(PQgetvalue(res, 0, 0), &count, err) == 0 &&
+        sp_gw_int64_of(PQgetvalue(res, 0, 1), &total_cents, err) == 0)
+        totals = json_pack("{s:I, s:I}", "count", (json_int_t)count, "total_cents",
+                           (json_int_t)total_cents);
+    PQclear(res);
+    if (totals == NULL && err->code[0] == '\0')
+        sp_error_set(err, 500, "internal", "", "the totals could not be shown");
+    return totals;
+}
+
+static json_t *list_page(const PGresult *res, int limit, sp_error *err) {
+    json_t *requests = json_array();
+    json_t *next_cursor = json_null();
+    for (int row = 0; requests != NULL && row < PQntuples(res) && row < limit; row++) {
+        json_t *r = request_json(res, row, err);
+        int64_t created_ms = 0;
+        if (r == NULL || json_array_append_new(requests, r) != 0 ||
+            sp_gw_int64_of(PQgetvalue(res, row, RQ_CREATED), &created_ms, err) != 0) {
+            json_decref(requests);
+            json_decref(next_cursor);
+            return NULL;
+        }
+        if (row == limit - 1 && PQntuples(res) > limit) {
+            char cursor[SP_GW_CURSOR_LEN_MAX + 1];
+            sp_gw_cursor_encode(created_ms, PQgetvalue(res, row, RQ_ID), cursor);
+            next_cursor = json_string(cursor);
+        }
+    }
+    json_t *page = json_pack("{s:o, s:o}", "refund_requests", requests, "next_cursor", next_cursor);
+    if (page == NULL) sp_error_set(err, 500, "internal", "", "the requests could not be shown");
+    return page;
+}
+
+static int answer_list(sp_gw_request *req, bool finance, sp_error *err) {
+    list_query q;
+    if (list_query_parse(req->query, finance, &q, err) != 0) return -1;
+    const char *partner = finance ? (q.partner_id[0] ? q.partner_id : NULL) : req->user.partner_id;
+    char after_ms[NUMBER_TEXT_MAX], limit[NUMBER_TEXT_MAX];
+    snprintf(after_ms, sizeof after_ms, "%" PRId64, q.page.after_occurred_at_ms);
+    snprintf(limit, sizeof limit, "%d", q.page.limit + 1);
+    const char *params[5] = {partner, q.status[0] ? q.status : NULL,
+                             q.page.has_cursor ? after_ms : NULL,
+                             q.page.has_cursor ? q.page.after_operation_id : NULL, limit};
+    json_t *totals = list_totals(req, params, err);
+    if (totals == NULL) return -1;
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, requests_page_sql, 5, params, &res, err) != 0) {
+        json_decref(totals);
+        return -1;
+    }
+    json_t *body = list_page(res, q.page.limit, err);
+    PQclear(res);
+    if (body == NULL || json_object_set_new(body, "totals", totals) != 0) {
+        if (body == NULL) json_decref(totals);
+        json_decref(body);
+        return body == NULL ? -1 : sp_error_set(err, 500, "internal", "", "out of memory");
+    }
+    return sp_gw_answer_json(req, 200, body, false);
+}
+
+int sp_gw_route_partner_refunds_list(sp_gw_request *req, sp_error *err) {
+    if (own_partner(req, err) != 0) return -1;
+    return answer_list(req, false, err);
+}
+
+int sp_gw_route_finance_refunds_list(sp_gw_request *req, sp_error *err) {
+    return answer_list(req, true, err);
+}
+
+int sp_gw_route_partner_refund_get(sp_gw_request *req, sp_error *err) {
+    if (own_partner(req, err) != 0) return -1;
+    json_t *r = request_with_operations(req, req->match.path_id, req->user.partner_id, err);
+    return r == NULL ? -1 : sp_gw_answer_json(req, 200, r, false);
+}
+
+int sp_gw_route_finance_refund_get(sp_gw_request *req, sp_error *err) {
+    json_t *r = request_with_operations(req, req->match.path_id, NULL, err);
+    return r == NULL ? -1 : sp_gw_answer_json(req, 200, r, false);
+}
+
+/* ------------------------------------------------------------------ cancel and paid */
+
+/* The request exists (and, for a partner, is its own): another partner's is not found. */
+static int request_exists(sp_gw_request *req, const char *partner_id, sp_error *err) {
+    PGresult *res = NULL;
+    if (load_request(req, req->match.path_id, partner_id, &res, err) != 0) return -1;
+    int rc = PQntuples(res) == 1 ? 0 : not_found(err);
+    PQclear(res);
+    return rc;
+}
+
+int sp_gw_route_partner_refund_cancel(sp_gw_request *req, sp_error *err) {
+    const char *key = NULL;
+    if (own_partner(req, err) != 0 || sp_gw_idempotency_key(req, &key, err) != 0 ||
+        no_body(req, err) != 0 || request_exists(req, req->user.partner_id, err) != 0)
+        return -1;
+    Solipass__Ledger__CancelRefundRequest command = SOLIPASS__LEDGER__CANCEL_REFUND_REQUEST__INIT;
+    command.request_id = req->match.path_id;
+    command.partner_id = req->user.partner_id;
+    bool answered = false;
+    if (run_request_command(req, "ledger.CancelRefundRequest.v1", req->match.path_id, key,
+                            &command.base, &answered, err) != 0)
+        return -1;
+    if (answered) return 0;
+    return answer_after_wait(req, req->match.path_id, GOAL_RELEASED, 200, err);
+}
+
+static const sp_gw_field paid_fields[] = {
+    {"transfer_reference", SP_GW_FIELD_STRING, true, 1, TRANSFER_REFERENCE_CHARS_MAX},
+    {"paid_on", SP_GW_FIELD_STRING, true, 10, 10},
+};
+static const sp_gw_schema paid_schema = {paid_fields, sizeof paid_fields / sizeof paid_fields[0]};
+
+/* The SEPA character set of a remittance reference. */
+static int transfer_reference_check(const char *text, sp_error *err) {
+    static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789/-?:().,'+ ";
+    if (strspn(text, allowed) == strlen(text) && text[0] != ' ') return 0;
+    return sp_error_set(err, 400, "invalid_value", "transfer_reference",
+                        "transfer_reference takes letters, digits, spaces and /-?:().,'+ only");
+}
+
+static int paid_on_check(sp_gw_request *req, const char *text, sp_error *err) {
+    sp_date date;
+    if (sp_date_parse(text, &date, err) != 0) {
+        snprintf(err->field, sizeof err->field, "paid_on");
+        return -1;
+    }
+    if (date > sp_paris_date_of(sp_clock_now_ms(req->app->clock)))
+        return sp_error_set(err, 422, "invalid_date", "paid_on", "paid_on is in the future");
+    return 0;
+}
+
+int sp_gw_route_finance_refund_paid(sp_gw_request *req, sp_error *err) {
+    const char *key = NULL;
+    if (sp_gw_idempotency_key(req, &key, err) != 0) return -1;
+    json_t *root = sp_gw_body_parse(req->body, req->body_len, &paid_schema, err);
+    if (root == NULL) return -1;
+    char reference[SP_GW_TEXT_BYTES(TRANSFER_REFERENCE_CHARS_MAX)], paid_on[11];
+    snprintf(reference, sizeof reference, "%s",
+             json_string_value(json_object_get(root, "transfer_reference")));
+    snprintf(paid_on, sizeof paid_on, "%s", json_string_value(json_object_get(root, "paid_on")));
+    json_decref(root);
+    if (transfer_reference_check(reference, err) != 0 || paid_on_check(req, paid_on, err) != 0 ||
+        request_exists(req, NULL, err) != 0)
+        return -1;
+    Solipass__Ledger__MarkRefundRequestPaid command =
+        SOLIPASS__LEDGER__MARK_REFUND_REQUEST_PAID__INIT;
+    command.request_id = req->match.path_id;
+    command.transfer_reference = reference;
+    command.paid_on = paid_on;
+    bool answered = false;
+    if (run_request_command(req, "ledger.MarkRefundRequestPaid.v1", req->match.path_id, key,
+                            &command.base, &answered, err) != 0)
+        return -1;
+    if (answered) return 0;
+    return answer_after_wait(req, req->match.path_id, GOAL_SETTLED, 200, err);
+}

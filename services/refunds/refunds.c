@@ -1,0 +1,125 @@
+/* refunds.c - what the refunds service sends next, decided from read-model
+ * rows (see refunds.h). Pure: no I/O, no clock. */
+#include "refunds.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+#include "sp_money.h"
+
+static const char *step_name(sp_refunds_step step) {
+    switch (step) {
+    case SP_REFUNDS_STEP_RESERVE: return "reserve";
+    case SP_REFUNDS_STEP_RELEASE: return "release";
+    case SP_REFUNDS_STEP_SETTLE: return "settle";
+    case SP_REFUNDS_STEP_CONFIRM: return "confirm";
+    case SP_REFUNDS_STEP_ABORT: return "abort";
+    case SP_REFUNDS_STEP_OPEN: return "auto";
+    }
+    assert(!"unknown refund step");
+    return "";
+}
+
+void sp_refunds_command_id(sp_refunds_step step, const char *request_id, sp_refund_period period,
+                           char *out) {
+    assert(out != NULL && sp_id_valid(request_id));
+    int n;
+    if (step == SP_REFUNDS_STEP_CONFIRM || step == SP_REFUNDS_STEP_ABORT) {
+        /* Scoped by the request's own aggregate: the step's name is enough. */
+        n = snprintf(out, SP_REFUNDS_COMMAND_ID_MAX + 1, "%s", step_name(step));
+    } else if (step == SP_REFUNDS_STEP_OPEN) {
+        char text[SP_REFUND_PERIOD_TEXT_LEN + 1];
+        sp_clock_refund_period_format(period, text);
+        n = snprintf(out, SP_REFUNDS_COMMAND_ID_MAX + 1, "auto-%s", text);
+    } else {
+        n = snprintf(out, SP_REFUNDS_COMMAND_ID_MAX + 1, "%s-%s", step_name(step), request_id);
+    }
+    assert(n > 0 && n <= SP_REFUNDS_COMMAND_ID_MAX);
+    (void)n;
+}
+
+void sp_refunds_auto_request_id(const char *partner_id, sp_refund_period period, char *out) {
+    assert(sp_id_valid(partner_id) && out != NULL);
+    char text[SP_REFUND_PERIOD_TEXT_LEN + 1];
+    sp_clock_refund_period_format(period, text);
+    uint8_t key[SP_KEY_LEN];
+    sp_key_of(key, "refund-request", partner_id, text, NULL);
+    sp_id_from_key(key, out);
+}
+
+sp_refunds_decision sp_refunds_decide_opening(const sp_refunds_opening *o) {
+    assert(o != NULL && o->part_count >= 1);
+    assert(o->parts_reserved + o->parts_refused <= o->parts_seen);
+    /* One refusal is enough: the request cannot be whole any more. */
+    if (o->parts_refused > 0) return SP_REFUNDS_ABORT;
+    if (o->parts_seen == o->part_count && o->parts_reserved == o->part_count)
+        return SP_REFUNDS_CONFIRM;
+    return SP_REFUNDS_WAIT;
+}
+
+/* ------------------------------------------------------------ resends */
+
+static size_t sent_key(sp_refunds_step step, const char *request_id, const char *aggregate_id,
+                       uint8_t key[SP_KEY_LEN]) {
+    sp_key_of(key, step_name(step), request_id, aggregate_id, NULL);
+    uint32_t h = (uint32_t)key[0] | (uint32_t)key[1] << 8 | (uint32_t)key[2] << 16 |
+                 (uint32_t)key[3] << 24;
+    return h % SP_REFUNDS_SENT_SLOTS;
+}
+
+void sp_refunds_sent_init(sp_refunds_sent *sent) {
+    assert(sent != NULL);
+    memset(sent, 0, sizeof *sent);
+}
+
+bool sp_refunds_sent_due(const sp_refunds_sent *sent, sp_refunds_step step,
+                         const char *request_id, const char *aggregate_id, int64_t now_ms,
+                         int64_t resend_ms) {
+    assert(sent != NULL && resend_ms > 0);
+    uint8_t key[SP_KEY_LEN];
+    const sp_refunds_sent_slot *slot = &sent->slots[sent_key(step, request_id, aggregate_id, key)];
+    if (!slot->used || memcmp(slot->key, key, SP_KEY_LEN) != 0) return true;
+    /* A clock moved backwards counts as "long ago": better a resend than silence. */
+    return now_ms - slot->sent_ms >= resend_ms || now_ms < slot->sent_ms;
+}
+
+void sp_refunds_sent_mark(sp_refunds_sent *sent, sp_refunds_step step, const char *request_id,
+                          const char *aggregate_id, int64_t now_ms) {
+    assert(sent != NULL);
+    uint8_t key[SP_KEY_LEN];
+    sp_refunds_sent_slot *slot = &sent->slots[sent_key(step, request_id, aggregate_id, key)];
+    memcpy(slot->key, key, SP_KEY_LEN);
+    slot->sent_ms = now_ms;
+    slot->used = true;
+}
+
+/* ------------------------------------------------------------ the monthly run */
+
+int sp_refunds_group(const sp_refunds_auto_op *ops, size_t op_count, sp_refunds_grouping *out,
+                     sp_error *err) {
+    assert(out != NULL && (ops != NULL || op_count == 0));
+    memset(out, 0, sizeof *out);
+    size_t taken = op_count < SP_REFUND_REQUEST_OPERATIONS_MAX ? op_count
+                                                               : SP_REFUND_REQUEST_OPERATIONS_MAX;
+    for (size_t i = 0; i < taken; i++) {
+        if (ops[i].amount_cents <= 0 || !sp_id_valid(ops[i].pass_id))
+            return sp_error_set(err, 500, "invalid_row", "operations",
+                                "operation %zu has no pass or no positive amount", i);
+        bool same_pass = out->part_count > 0 &&
+                         strcmp(ops[out->parts[out->part_count - 1].first].pass_id,
+                                ops[i].pass_id) == 0;
+        if (!same_pass) {
+            for (size_t p = 0; p < out->part_count; p++)
+                if (strcmp(ops[out->parts[p].first].pass_id, ops[i].pass_id) == 0)
+                    return sp_error_set(err, 500, "invalid_row", "operations",
+                                        "the operations are not grouped by pass");
+            assert(out->part_count < SP_REFUNDS_PARTS_MAX);
+            out->parts[out->part_count++] = (sp_refunds_part_range){.first = i, .count = 0};
+        }
+        out->parts[out->part_count - 1].count++;
+        if (!sp_money_add(out->total_cents, ops[i].amount_cents, &out->total_cents))
+            return sp_error_set(err, 500, "invalid_row", "operations", "the total overflows");
+    }
+    out->operation_count = taken;
+    return 0;
+}
