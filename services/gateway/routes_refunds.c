@@ -833,9 +833,10 @@ static const sp_gw_schema paid_schema = {paid_fields, sizeof paid_fields / sizeo
 static int transfer_reference_check(const char *text, sp_error *err) {
     static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                   "0123456789/-?:().,'+ ";
-    if (strspn(text, allowed) == strlen(text) && text[0] != ' ') return 0;
-    return sp_error_set(err, 400, "invalid_value", "transfer_reference",
-                        "transfer_reference takes letters, digits, spaces and /-?:().,'+ only");
+    if (strspn(text, allowed) == strlen(text)) return 0;
+    return sp_error_set(err, 422, "invalid_transfer_reference", "transfer_reference",
+                        "a transfer reference is 1 to %d of A-Z a-z 0-9 / - ? : ( ) . , ' + "
+                        "and space", TRANSFER_REFERENCE_CHARS_MAX);
 }
 
 static int paid_on_check(sp_gw_request *req, const char *text, sp_error *err) {

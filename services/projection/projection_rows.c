@@ -284,7 +284,7 @@ static const char operations_reserved_sql[] =
     PART_PASS_CTE
     "o AS (UPDATE operations SET status = 'requested', refund_request_id = $4::uuid "
     "WHERE operation_id = ANY ($6::uuid[]) AND pass_id = $1::uuid AND status = 'accepted' "
-    "AND EXISTS (SELECT 1 FROM p)), "
+    "AND partner_id = $5::uuid AND EXISTS (SELECT 1 FROM p)), "
     PART_UPSERT_CTE("reserved") ", amount_cents = EXCLUDED.amount_cents, "
     "operation_count = EXCLUDED.operation_count), "
     PART_LEDGER_CTE
@@ -294,7 +294,8 @@ static const char operations_released_sql[] =
     PART_PASS_CTE
     "o AS (UPDATE operations SET status = 'accepted', refund_request_id = NULL "
     "WHERE operation_id = ANY ($6::uuid[]) AND pass_id = $1::uuid AND status = 'requested' "
-    "AND refund_request_id = $4::uuid AND EXISTS (SELECT 1 FROM p)), "
+    "AND refund_request_id = $4::uuid AND partner_id IS NOT DISTINCT FROM $5::uuid "
+    "AND EXISTS (SELECT 1 FROM p)), "
     PART_UPSERT_CTE("released") "), "
     PART_LEDGER_CTE
     "SELECT count(*) FROM p";
@@ -1765,9 +1766,11 @@ static int build_part_changed(const build_ctx *c, row_writer *w, part_change cha
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     ledger_deltas expected, net;
+    /* Nothing to release or settle on this pass: no operation names a partner. */
     if (need_ledger_event(c, m->pass_id, err) != 0 ||
         need_uuid("request_id", m->request_id, err) != 0 ||
-        need_uuid("partner_id", m->partner_id, err) != 0 ||
+        (m->n_operation_ids > 0 ? need_uuid("partner_id", m->partner_id, err)
+                                : need_uuid_or_empty("partner_id", m->partner_id, err)) != 0 ||
         need_uuid_list("operation_ids", m->operation_ids, m->n_operation_ids, 0, err) != 0 ||
         need_uuid_list("skipped_operation_ids", m->skipped_operation_ids,
                        m->n_skipped_operation_ids, 0, err) != 0 ||
@@ -1785,7 +1788,7 @@ static int build_part_changed(const build_ctx *c, row_writer *w, part_change cha
     put_int(w, (int64_t)c->env->aggregate_version);
     put_time(w, c->env->occurred_at_ms);
     put_text(w, m->request_id);
-    put_text(w, m->partner_id);
+    put_id_or_null(w, m->partner_id);
     put_uuid_array(w, m->operation_ids, m->n_operation_ids);
     put_int(w, m->amount_cents);
     put_accounts(w, &expected);

@@ -698,8 +698,10 @@ static void test_refund_parts_move_money(void **state) {
     m.n_operation_ids = 0;
     m.amount_cents = 0;
     m.n_postings = 0;
+    m.partner_id = "";
     pack_part(f, "ledger.OperationsReleased.v1", &m);
     assert_int_equal(build(f), 0);
+    assert_param(f, 5, NULL);
     assert_param(f, 6, "{}");
     assert_param(f, 8, "{}");
     m.amount_cents = 100;   /* money without an operation */
