@@ -92,7 +92,8 @@ int main(int argc, char **argv) {
         goto done;
     }
     if (loaded != SP_CONFIG_OK || check(&config, log_level, &err) != 0) {
-        sp_log_error(&log, "invalid configuration", "field", err.field, "detail", err.message, NULL);
+        sp_log_error(&log, "invalid configuration", "field", err.field, "detail", err.message,
+                     NULL);
         goto done;
     }
     log.level_min = (sp_log_level)sp_log_level_parse(log_level);

@@ -83,8 +83,10 @@ static void accept_with(outcome *out, int http_status, bool replayed) {
 static const char insert_sql[] =
     "INSERT INTO exports (export_id, partner_id, requested_by, command_id, kind, filters, status,"
     " file_name, requested_at, expires_at) VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5,"
-    " $6::jsonb, 'pending', $1 || '.csv', timestamptz 'epoch' + $7::bigint * interval '1 millisecond',"
-    " timestamptz 'epoch' + $7::bigint * interval '1 millisecond' + $8::bigint * interval '1 second')"
+    " $6::jsonb, 'pending', $1 || '.csv',"
+    " timestamptz 'epoch' + $7::bigint * interval '1 millisecond',"
+    " timestamptz 'epoch' + $7::bigint * interval '1 millisecond'"
+    " + $8::bigint * interval '1 second')"
     " ON CONFLICT (export_id) DO NOTHING";
 
 /* The same id again: the same partner, user, kind and filters is the first

@@ -90,7 +90,8 @@ static json_t *export_json(const PGresult *res, int row, sp_error *err) {
     bool complete = out != NULL && json_object_size(out) == 11;
     if (complete && strcmp(PQgetvalue(res, row, EX_STATUS), "ready") == 0) {
         char url[96];
-        snprintf(url, sizeof url, "/api/v1/partner/exports/%s/download", PQgetvalue(res, row, EX_ID));
+        snprintf(url, sizeof url, "/api/v1/partner/exports/%s/download",
+                 PQgetvalue(res, row, EX_ID));
         complete = json_object_set_new(out, "download_url", json_string(url)) == 0;
     }
     if (!complete) {

@@ -1300,24 +1300,27 @@ int sp_gw_operations_filter_from_json(const json_t *filters, sp_gw_operations_fi
     return 0;
 }
 
+/* name: text, when set. */
+static int put_text(json_t *object, const char *name, const char *text, bool set) {
+    return set ? json_object_set_new(object, name, json_string(text)) : 0;
+}
+
+static int put_cents(json_t *object, const char *name, int64_t cents, bool set) {
+    return set ? json_object_set_new(object, name, json_integer(cents)) : 0;
+}
+
 json_t *sp_gw_operations_filter_json(const sp_gw_operations_filter *filter) {
     assert(filter != NULL);
+    const sp_gw_operations_filter *f = filter;
     json_t *out = json_object();
-    int rc = out != NULL ? 0 : -1;
-    if (rc == 0 && filter->from[0] != '\0') rc |= json_object_set_new(out, "from", json_string(filter->from));
-    if (rc == 0 && filter->to[0] != '\0') rc |= json_object_set_new(out, "to", json_string(filter->to));
-    if (rc == 0 && filter->status[0] != '\0')
-        rc |= json_object_set_new(out, "status", json_string(filter->status));
-    if (rc == 0 && filter->channel[0] != '\0')
-        rc |= json_object_set_new(out, "channel", json_string(filter->channel));
-    if (rc == 0 && filter->has_amount_min)
-        rc |= json_object_set_new(out, "amount_min_cents", json_integer(filter->amount_min_cents));
-    if (rc == 0 && filter->has_amount_max)
-        rc |= json_object_set_new(out, "amount_max_cents", json_integer(filter->amount_max_cents));
-    if (rc == 0 && filter->has_reference)
-        rc |= json_object_set_new(out, "reference", json_string(filter->reference));
-    if (rc == 0 && filter->q[0] != '\0') rc |= json_object_set_new(out, "q", json_string(filter->q));
-    if (rc != 0) {
+    if (out == NULL || put_text(out, "from", f->from, f->from[0] != '\0') != 0 ||
+        put_text(out, "to", f->to, f->to[0] != '\0') != 0 ||
+        put_text(out, "status", f->status, f->status[0] != '\0') != 0 ||
+        put_text(out, "channel", f->channel, f->channel[0] != '\0') != 0 ||
+        put_cents(out, "amount_min_cents", f->amount_min_cents, f->has_amount_min) != 0 ||
+        put_cents(out, "amount_max_cents", f->amount_max_cents, f->has_amount_max) != 0 ||
+        put_text(out, "reference", f->reference, f->has_reference) != 0 ||
+        put_text(out, "q", f->q, f->q[0] != '\0') != 0) {
         json_decref(out);
         return NULL;
     }

@@ -95,15 +95,16 @@ static void test_refund_filters(void **state) {
     assert_string_equal(params[2], "pending");
     assert_string_equal(params[3], "automatic");
     char *text = filters_text(&r);
-    assert_string_equal(text, "{\"from\":\"2026-11-01\",\"kind\":\"automatic\",\"status\":\"pending\"}");
+    assert_string_equal(text,
+                        "{\"from\":\"2026-11-01\",\"kind\":\"automatic\",\"status\":\"pending\"}");
     free(text);
     const struct { const char *body; const char *field; } bad[] = {
         {"{\"kind\":\"refund_requests\",\"filters\":{\"status\":\"accepted\"}}", "filters.status"},
         {"{\"kind\":\"refund_requests\",\"filters\":{\"kind\":\"monthly\"}}", "filters.kind"},
         {"{\"kind\":\"refund_requests\",\"filters\":{\"to\":\"2026-02-30\"}}", "filters.to"},
         {"{\"kind\":\"refund_requests\",\"filters\":{\"channel\":\"code\"}}", "filters.channel"},
-        {"{\"kind\":\"refund_requests\",\"filters\":{\"from\":\"2026-11-02\",\"to\":\"2026-11-01\"}}",
-         "filters.from"},
+        {"{\"kind\":\"refund_requests\",\"filters\":"
+         "{\"from\":\"2026-11-02\",\"to\":\"2026-11-01\"}}", "filters.from"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(parse(bad[i].body, &r, &err), -1);
