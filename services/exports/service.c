@@ -80,6 +80,32 @@ static void accept_with(outcome *out, int http_status, bool replayed) {
 
 /* ------------------------------------------------------------------ requests */
 
+/* The actor must be a (not removed) user of the partner it acts for: the
+ * gateway checked the session, and a command that got here otherwise is
+ * refused as the gateway would have. */
+static const char actor_sql[] =
+    "SELECT 1 FROM users WHERE user_id = $1::uuid AND partner_id = $2::uuid"
+    " AND removed_at IS NULL AND role IN ('partner_admin', 'partner_user')";
+
+/* 0 with *ok; -1 only when the database fails. */
+static int actor_of_partner(service *svc, const char *actor_id, const char *partner_id, bool *ok,
+                            sp_error *err) {
+    *ok = false;
+    if (!sp_id_valid(actor_id) || !sp_id_valid(partner_id)) return 0;
+    const char *params[2] = {actor_id, partner_id};
+    PGresult *res = NULL;
+    if (sp_pg_exec(svc->pg, actor_sql, 2, params, &res, err) != 0) return -1;
+    *ok = PQntuples(res) == 1;
+    PQclear(res);
+    return 0;
+}
+
+static void refuse_actor(outcome *out) {
+    sp_error why;
+    sp_error_set(&why, 403, "forbidden", "", "the actor is not a user of this partner");
+    refuse(out, &why);
+}
+
 static const char insert_sql[] =
     "INSERT INTO exports (export_id, partner_id, requested_by, command_id, kind, filters, status,"
     " file_name, requested_at, expires_at) VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5,"
@@ -132,9 +158,13 @@ static int on_request(service *svc, const Solipass__Envelope *env, outcome *out,
         refuse(out, &why);
         return 0;
     }
+    bool actor_ok = false;
     int rc = 0;
     if (request_check(cmd, env->actor_id, &filters, &why) != 0) {
         refuse(out, &why);
+    } else if ((rc = actor_of_partner(svc, env->actor_id, cmd->partner_id, &actor_ok, err)) != 0 ||
+               !actor_ok) {
+        if (rc == 0) refuse_actor(out);
     } else {
         char now[24], retention[24];
         snprintf(now, sizeof now, "%" PRId64, sp_clock_now_ms(svc->clock));
@@ -216,11 +246,18 @@ static int on_delete(service *svc, const Solipass__Envelope *env, outcome *out, 
         if (cmd != NULL) solipass__exports__delete_export__free_unpacked(cmd, NULL);
         return 0;
     }
+    bool actor_ok = false;
+    int rc = actor_of_partner(svc, env->actor_id, cmd->partner_id, &actor_ok, err);
+    if (rc != 0 || !actor_ok) {
+        if (rc == 0) refuse_actor(out);
+        solipass__exports__delete_export__free_unpacked(cmd, NULL);
+        return rc;
+    }
     char now[24];
     snprintf(now, sizeof now, "%" PRId64, sp_clock_now_ms(svc->clock));
     const char *params[3] = {cmd->export_id, cmd->partner_id, now};
     PGresult *res = NULL;
-    int rc = sp_pg_exec(svc->pg, delete_sql, 3, params, &res, err);
+    rc = sp_pg_exec(svc->pg, delete_sql, 3, params, &res, err);
     if (rc == 0 && PQntuples(res) == 1) {
         remove_files(svc, cmd->export_id);
         accept_with(out, 200, false);
