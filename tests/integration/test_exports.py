@@ -368,11 +368,14 @@ def test_pending_then_failed_midway_leaves_no_file(world, backoffice, stack):
     assert stack.stop_service("exports") == 0
     try:
         export_id = str(uuid.uuid4())
+        # The services' clock (other tests move it), not the database's.
+        now = world.now().isoformat()
         world.sql("INSERT INTO exports (export_id, partner_id, requested_by, command_id, kind,"
                   " filters, status, file_name, requested_at, expires_at) VALUES ('%s', '%s',"
                   " (SELECT user_id FROM users WHERE email = '%s'), 'k', 'operations', '{}',"
-                  " 'pending', '%s.csv', now(), now() + interval '1 day')"
-                  % (export_id, partner["partner_id"], partner["admin_email"], export_id))
+                  " 'pending', '%s.csv', '%s', timestamptz '%s' + interval '1 day')"
+                  % (export_id, partner["partner_id"], partner["admin_email"], export_id, now,
+                     now))
         expect_error(download(admin, export_id), 409, "export_pending")
         # Four rows are more than the limit: the build stops after two.
         stack.service_env["exports"] = {"SP_EXPORTS_ROWS_MAX": "2", "SP_EXPORTS_BATCH_ROWS": "1"}
