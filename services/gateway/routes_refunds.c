@@ -218,7 +218,7 @@ static int put_operations(sp_gw_request *req, json_t *r, const char *request_id,
 }
 
 /* One request as the read model shows it (partner_id NULL: any partner's):
- * *found false when there is none. */
+ * no row when there is none. */
 static int load_request(sp_gw_request *req, const char *request_id, const char *partner_id,
                         PGresult **res, sp_error *err) {
     const char *params[2] = {request_id, partner_id};
@@ -288,7 +288,8 @@ static int answer_after_wait(sp_gw_request *req, const char *request_id, wait_go
         return -1;
     }
     bool aborted = reached && goal == GOAL_LEFT_OPENING &&
-                   strcmp(PQgetvalue(res, 0, RQ_STATUS), "cancelled") == 0;
+                   strcmp(PQgetvalue(res, 0, RQ_STATUS), "cancelled") == 0 &&
+                   strcmp(PQgetvalue(res, 0, RQ_CANCEL_REASON), "aborted") == 0;
     if (aborted) {
         json_t *body = json_pack("{s:s, s:s, s:s, s:o, s:s}", "code",
                                  PQgetvalue(res, 0, RQ_CANCEL_CODE), "message",
@@ -663,8 +664,11 @@ typedef struct list_query {
 
 static int list_param(const char *name, size_t name_len, const char *value, size_t value_len,
                       bool finance, list_query *q, size_t *page_used, sp_error *err) {
+    /* Both values are shorter than an id; a longer one is cut and then refused. */
     char text[SP_ID_LEN + 2];
-    snprintf(text, sizeof text, "%.*s", (int)(value_len < sizeof text - 1 ? value_len : sizeof text - 1), value);
+    size_t kept = value_len < sizeof text - 1 ? value_len : sizeof text - 1;
+    memcpy(text, value, kept);
+    text[kept] = '\0';
     if (name_len == 6 && strncmp(name, "status", 6) == 0) {
         bool known = strcmp(text, "pending") == 0 || strcmp(text, "paid") == 0 ||
                      strcmp(text, "cancelled") == 0 || strcmp(text, "opening") == 0;

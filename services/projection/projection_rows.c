@@ -237,30 +237,35 @@ static const char refund_request_opened_sql[] =
     "VALUES ($1::uuid, $2::uuid, $3::text, $4::text, 'opening', $5::bigint, $6::integer, "
     "$7::boolean, $8::uuid, $9::timestamptz, 1) ON CONFLICT DO NOTHING RETURNING request_id), "
     "pt AS (INSERT INTO refund_request_parts (request_id, pass_id, operation_ids, status, "
-    "updated_at) SELECT r.request_id, x.pass_id, "
-    "ARRAY(SELECT jsonb_array_elements_text(x.operation_ids)::uuid), 'asked', $9::timestamptz "
-    "FROM r, jsonb_to_recordset($10::jsonb) AS x(pass_id uuid, operation_ids jsonb) "
-    "ON CONFLICT (request_id, pass_id) DO UPDATE SET operation_ids = EXCLUDED.operation_ids) "
+    "updated_at, request_status) SELECT r.request_id, x.pass_id, "
+    "ARRAY(SELECT jsonb_array_elements_text(x.operation_ids)::uuid), 'asked', $9::timestamptz, "
+    "'opening' FROM r, jsonb_to_recordset($10::jsonb) AS x(pass_id uuid, operation_ids jsonb) "
+    "ON CONFLICT (request_id, pass_id) DO UPDATE SET operation_ids = EXCLUDED.operation_ids, "
+    "request_status = EXCLUDED.request_status) "
     "SELECT count(*) FROM r";
 
-#define REFUND_REQUEST_NEXT_VERSION \
-    "WHERE request_id = $1::uuid AND version = $2::bigint - 1 RETURNING 1) SELECT count(*) FROM r"
+/* The new status is copied onto the request's parts (what the refunds
+ * service looks for). */
+#define REFUND_REQUEST_NEXT_VERSION(status)                                               \
+    "WHERE request_id = $1::uuid AND version = $2::bigint - 1 RETURNING 1), "            \
+    "pt AS (UPDATE refund_request_parts SET request_status = '" status "' "               \
+    "WHERE request_id = $1::uuid AND EXISTS (SELECT 1 FROM r)) SELECT count(*) FROM r"
 
 static const char refund_request_confirmed_sql[] =
     "WITH r AS (UPDATE refund_requests SET version = $2::bigint, status = 'pending', "
     "confirmed_at = $3::timestamptz, total_cents = $4::bigint, operation_count = $5::bigint "
-    REFUND_REQUEST_NEXT_VERSION;
+    REFUND_REQUEST_NEXT_VERSION("pending");
 
 static const char refund_request_cancelled_sql[] =
     "WITH r AS (UPDATE refund_requests SET version = $2::bigint, status = 'cancelled', "
     "cancelled_at = $3::timestamptz, cancel_reason = $4::text, cancel_code = $5::text, "
     "cancel_message = $6::text, cancel_operation_id = $7::uuid "
-    REFUND_REQUEST_NEXT_VERSION;
+    REFUND_REQUEST_NEXT_VERSION("cancelled");
 
 static const char refund_request_paid_sql[] =
     "WITH r AS (UPDATE refund_requests SET version = $2::bigint, status = 'paid', "
     "paid_at = $3::timestamptz, transfer_reference = $4::text, paid_on = $5::date "
-    REFUND_REQUEST_NEXT_VERSION;
+    REFUND_REQUEST_NEXT_VERSION("paid");
 
 /* Per pass, version-checked like every pass event:
  *   $1 pass_id $2 aggregate_version $3 occurred_at $4 request_id $5 partner_id
@@ -268,10 +273,15 @@ static const char refund_request_paid_sql[] =
 #define PART_PASS_CTE                                                                    \
     "WITH p AS (UPDATE passes SET version = $2::bigint, updated_at = $3::timestamptz "   \
     "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 RETURNING pass_id), "
+/* A part row the request has not written yet takes the request's status if
+ * the request is known (else NULL: its RefundRequestOpened sets it). */
+#define PART_REQUEST_STATUS \
+    "(SELECT rr.status FROM refund_requests rr WHERE rr.request_id = $4::uuid)"
 #define PART_UPSERT_CTE(status)                                                          \
     "pt AS (INSERT INTO refund_request_parts (request_id, pass_id, operation_ids, status, " \
-    "amount_cents, operation_count, updated_at) SELECT $4::uuid, p.pass_id, $6::uuid[], '" \
-    status "', $7::bigint, cardinality($6::uuid[]), $3::timestamptz FROM p "              \
+    "amount_cents, operation_count, updated_at, request_status) SELECT $4::uuid, p.pass_id, " \
+    "$6::uuid[], '" status "', $7::bigint, cardinality($6::uuid[]), $3::timestamptz, "    \
+    PART_REQUEST_STATUS " FROM p "                                                        \
     "ON CONFLICT (request_id, pass_id) DO UPDATE SET status = '" status "', "            \
     "updated_at = EXCLUDED.updated_at" 
 #define PART_LEDGER_CTE                                                                  \
@@ -317,8 +327,9 @@ static const char operations_settled_sql[] =
 static const char reserve_rejected_sql[] =
     PART_PASS_CTE
     "pt AS (INSERT INTO refund_request_parts (request_id, pass_id, operation_ids, status, "
-    "refusal_code, refusal_message, refusal_operation_id, updated_at) SELECT $4::uuid, "
-    "p.pass_id, '{}', 'refused', $5::text, $6::text, $7::uuid, $3::timestamptz FROM p "
+    "refusal_code, refusal_message, refusal_operation_id, updated_at, request_status) "
+    "SELECT $4::uuid, p.pass_id, '{}', 'refused', $5::text, $6::text, $7::uuid, "
+    "$3::timestamptz, " PART_REQUEST_STATUS " FROM p "
     "ON CONFLICT (request_id, pass_id) DO UPDATE SET status = 'refused', "
     "refusal_code = EXCLUDED.refusal_code, refusal_message = EXCLUDED.refusal_message, "
     "refusal_operation_id = EXCLUDED.refusal_operation_id, updated_at = EXCLUDED.updated_at) "

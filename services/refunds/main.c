@@ -45,6 +45,9 @@ static sp_config_result load(sp_refunds_config *c, const char **log_level,
         {"SP_REFUNDS_RESEND_MS", SP_CONFIG_INT, "5000", 100, 3600000,
          "a step the read model does not show done after this long is sent again",
          &c->resend_ms},
+        {"SP_REFUNDS_MONTHLY_RUN", SP_CONFIG_BOOL, "true", 0, 0,
+         "open the automatic requests of each month (false: refunds on request only)",
+         &c->monthly_run},
     };
     return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-refunds",
                           "The refunds service: drives each refund request across its passes "

@@ -69,12 +69,12 @@ static const char opening_requests_sql[] =
     " WHERE r.status = 'opening' GROUP BY r.request_id, r.part_count, r.created_at"
     " ORDER BY r.created_at LIMIT $1::integer";
 
-/* $1: 'cancelled' (release) or 'paid' (settle). */
+/* $1: 'cancelled' (release) or 'paid' (settle): the partial index
+ * refund_request_parts_to_finish holds exactly these rows. */
 static const char reserved_parts_sql[] =
     "SELECT p.request_id, p.pass_id FROM refund_request_parts p"
-    " JOIN refund_requests r ON r.request_id = p.request_id"
-    " WHERE p.status = 'reserved' AND r.status = $1::text"
-    " ORDER BY r.created_at, p.request_id, p.pass_id LIMIT $2::integer";
+    " WHERE p.status = 'reserved' AND p.request_status = $1::text"
+    " ORDER BY p.request_status, p.request_id, p.pass_id LIMIT $2::integer";
 
 #define BEFORE_RUN " o.occurred_at < timestamptz 'epoch' + $1::bigint * interval '1 millisecond'"
 /* Partners with accepted payments before the run instant ($1 ms) and no
@@ -384,7 +384,7 @@ static void tick(refunds_service *s) {
     if (rc == 0) rc = decide_opening_requests(s, now_ms, &err);
     if (rc == 0) rc = release_or_settle(s, SP_REFUNDS_STEP_RELEASE, now_ms, &err);
     if (rc == 0) rc = release_or_settle(s, SP_REFUNDS_STEP_SETTLE, now_ms, &err);
-    if (rc == 0 && monotonic_ms() >= s->next_run_check_ms) {
+    if (rc == 0 && s->config->monthly_run && monotonic_ms() >= s->next_run_check_ms) {
         s->next_run_check_ms = monotonic_ms() + RUN_CHECK_INTERVAL_MS;
         rc = monthly_run(s, now_ms, &err);
     }
@@ -434,7 +434,7 @@ int sp_refunds_service_run(const sp_refunds_config *config, sp_log *log, sp_cloc
     if (s.conn == NULL) goto done;
     s.producer = sp_kafka_producer_new(config->brokers, "solipass-refunds", log, err);
     if (s.producer == NULL) goto done;
-    sp_log_info(log, "ready", NULL);
+    sp_log_info(log, "ready", "monthly_run", config->monthly_run ? "true" : "false", NULL);
     while (!*stop) {
         int64_t started_ms = monotonic_ms();
         tick(&s);

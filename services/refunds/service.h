@@ -15,6 +15,7 @@
 #define SP_REFUNDS_SERVICE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "sp_clock.h"
 #include "sp_error.h"
@@ -27,6 +28,7 @@ typedef struct sp_refunds_config {
     const char *pg_dsn;
     int64_t poll_ms;          /* SP_REFUNDS_POLL_MS */
     int64_t resend_ms;        /* SP_REFUNDS_RESEND_MS */
+    bool monthly_run;         /* SP_REFUNDS_MONTHLY_RUN */
 } sp_refunds_config;
 
 /* Runs until *stop becomes non-zero (0) or a fatal error (-1, err). */

@@ -46,7 +46,10 @@ def stack():
                                  "SP_COMMAND_TIMEOUT_MS": "5000"},
                      "transactions": {"SP_EXPIRY_CHECK_MS": "500"},
                      "accounts": {"SP_ACTIVATION_TTL_S": str(ACTIVATION_TTL_S)},
-                     "notifications": MAIL_RETRY_ENV},
+                     "notifications": MAIL_RETRY_ENV,
+                     # Tests that move the clock past a 30th would see their payments
+                     # requested by the monthly run: test_refunds.py turns it on.
+                     "refunds": {"SP_REFUNDS_MONTHLY_RUN": "false"}},
         quiet=False)
     try:
         the_stack.start()

@@ -256,9 +256,18 @@ def insert_refund_request(world, partner_id, status, created_at, total_cents, co
     return request_id
 
 
-def test_refund_requests_export(world, backoffice):
+def test_refund_requests_export_of_every_kind_of_row(world, backoffice):
+    """Rows of each kind and state written straight into the read model (an
+    automatic paid request, a pending one, an aborted one), then removed:
+    the log does not hold them, so nothing else may see them."""
     partner, admin, _, _ = fresh_partner_and_pass(world, backoffice)
-    pid = partner["partner_id"]
+    try:
+        check_refund_rows(world, admin, partner["partner_id"])
+    finally:
+        world.sql("DELETE FROM refund_requests WHERE partner_id = '%s'" % partner["partner_id"])
+
+
+def check_refund_rows(world, admin, pid):
     paid = insert_refund_request(world, pid, "paid", "2026-10-30T23:30:00Z", 123456, 12,
                                  kind="automatic", period="2026-10",
                                  paid_at="2026-11-04T09:15:00Z", transfer_reference="VIR-77")

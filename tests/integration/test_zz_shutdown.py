@@ -36,10 +36,21 @@ def test_read_models_agree_with_the_ledger_accounts(world):
         "ON l.account = 'pass:' || e.pass_id || ':' || e.category "
         "WHERE coalesce(l.balance_cents, 0) <> e.balance_cents")
     assert mismatched == "0"
+    # What a partner is owed is its owed account plus what its refund requests
+    # reserved and have not paid yet.
     mismatched = world.sql(
         "SELECT count(*) FROM partners p LEFT JOIN ledger_balances l "
         "ON l.account = 'partner:' || p.partner_id || ':owed' "
-        "WHERE coalesce(l.balance_cents, 0) <> p.owed_cents")
+        "WHERE coalesce(l.balance_cents, 0) + (SELECT coalesce(sum(b.balance_cents), 0) "
+        "FROM refund_requests r JOIN ledger_balances b ON b.account = 'refund:' || r.request_id "
+        "WHERE r.partner_id = p.partner_id) <> p.owed_cents")
+    assert mismatched == "0"
+    # A request's account holds exactly its payments still requested.
+    mismatched = world.sql(
+        "SELECT count(*) FROM refund_requests r LEFT JOIN ledger_balances b "
+        "ON b.account = 'refund:' || r.request_id WHERE coalesce(b.balance_cents, 0) <> "
+        "(SELECT coalesce(sum(o.amount_cents), 0) FROM operations o "
+        "WHERE o.refund_request_id = r.request_id AND o.status = 'requested')")
     assert mismatched == "0"
     mismatched = world.sql(
         "SELECT count(*) FROM passes p WHERE balance_cents <> "

@@ -171,6 +171,31 @@ static void test_an_operation_created_twice_is_caught(void **state) {
     sp_audit_free(audit);
 }
 
+#define REQUEST "55555555-5555-4555-8555-555555555555"
+#define REFUND "refund:" REQUEST
+
+/* A refund request is its own aggregate; its passes reserve, then settle. */
+static void test_a_refund_moves_owed_money_to_the_bank(void **state) {
+    (void)state;
+    sp_audit *audit = new_audit();
+    feed_sound_log(audit);
+    feed(audit, 6, "ledger.RefundRequestOpened.v1", REQUEST, 1, NULL, NULL, NULL, 0);
+    feed(audit, 7, "ledger.OperationsReserved.v1", PASS_A, 7, NULL, OWED, REFUND, 2000);
+    feed(audit, 8, "ledger.RefundRequestConfirmed.v1", REQUEST, 2, NULL, NULL, NULL, 0);
+    feed(audit, 9, "ledger.RefundRequestPaid.v1", REQUEST, 3, NULL, NULL, NULL, 0);
+    feed(audit, 10, "ledger.OperationsSettled.v1", PASS_A, 8, NULL, REFUND, "bank", 2000);
+    sp_audit_finish(audit);
+    assert_true(sp_audit_all_ok(audit));
+    assert_true(sp_audit_balance(audit, OWED) == 0);
+    assert_true(sp_audit_balance(audit, REFUND) == 0);
+    assert_true(sp_audit_balance(audit, "bank") == 2000);
+    /* Settling more than was reserved takes the request's account below zero. */
+    feed(audit, 11, "ledger.OperationsSettled.v1", PASS_A, 9, NULL, REFUND, "bank", 1);
+    sp_audit_finish(audit);
+    assert_only_failure(audit, SP_AUDIT_NON_NEGATIVE, REFUND);
+    sp_audit_free(audit);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_sound_log_passes_every_check),
@@ -182,6 +207,7 @@ int main(void) {
         cmocka_unit_test(test_a_version_gap_is_caught_at_its_offset),
         cmocka_unit_test(test_a_duplicate_is_ignored_as_the_services_do),
         cmocka_unit_test(test_an_operation_created_twice_is_caught),
+        cmocka_unit_test(test_a_refund_moves_owed_money_to_the_bank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

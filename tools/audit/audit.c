@@ -119,15 +119,18 @@ static bool has_suffix(const char *text, const char *suffix) {
 /* Accounts that hold someone's money, as opposed to the budget (their source). */
 static bool account_must_stay_non_negative(const char *account) {
     return has_prefix(account, "pass:") || has_prefix(account, "voucher:")
-        || (has_prefix(account, "partner:") && has_suffix(account, ":owed"));
+        || (has_prefix(account, "partner:") && has_suffix(account, ":owed"))
+        || has_prefix(account, "refund:") || strcmp(account, "bank") == 0;
 }
 
 static bool account_name_known(const char *account) {
     size_t len = strlen(account);
     if (len == 0 || len >= SP_AUDIT_ACCOUNT_MAX)
         return false;
-    if (strcmp(account, "budget") == 0)
+    if (strcmp(account, "budget") == 0 || strcmp(account, "bank") == 0)
         return true;
+    if (has_prefix(account, "refund:"))
+        return len > strlen("refund:");
     if (has_prefix(account, "partner:"))
         return has_suffix(account, ":owed") && len > strlen("partner::owed");
     if (has_prefix(account, "voucher:"))

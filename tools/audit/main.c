@@ -66,6 +66,17 @@ static const audit_event_type audit_event_types[] = {
     {"ledger.OperationCancelled.v1", &solipass__ledger__operation_cancelled__descriptor, false},
     {"ledger.OperationReferenceSet.v1", &solipass__ledger__operation_reference_set__descriptor,
      false},
+    /* Refund requests: the request's own events move no money; each pass's
+     * reserve, release and settle post between partner, refund:<id> and bank. */
+    {"ledger.RefundRequestOpened.v1", &solipass__ledger__refund_request_opened__descriptor, false},
+    {"ledger.RefundRequestConfirmed.v1", &solipass__ledger__refund_request_confirmed__descriptor,
+     false},
+    {"ledger.RefundRequestCancelled.v1", &solipass__ledger__refund_request_cancelled__descriptor,
+     false},
+    {"ledger.RefundRequestPaid.v1", &solipass__ledger__refund_request_paid__descriptor, false},
+    {"ledger.OperationsReserved.v1", &solipass__ledger__refund_part_changed__descriptor, false},
+    {"ledger.OperationsReleased.v1", &solipass__ledger__refund_part_changed__descriptor, false},
+    {"ledger.OperationsSettled.v1", &solipass__ledger__refund_part_changed__descriptor, false},
 };
 
 static const audit_event_type *event_type_of(const char *type) {
