@@ -11,6 +11,7 @@
 #include "sp_config.h"
 #include "sp_error.h"
 #include "sp_log.h"
+#include "sp_metrics_http.h"
 
 #include "build.h"
 #include "service.h"
@@ -35,11 +36,13 @@ static int install_signals(void) {
 }
 
 static sp_config_result load(sp_exports_config *c, const char **log_level,
-                             const char **clock_file, int argc, char **argv, sp_error *err) {
+                             const char **clock_file, sp_metrics_http_config *metrics, int argc,
+                             char **argv, sp_error *err) {
     const sp_config_item items[] = {
         {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0,
          "Kafka bootstrap servers, host:port[,host:port...]", &c->brokers},
         {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug, info, warn or error", log_level},
+        SP_METRICS_HTTP_CONFIG_ITEMS(metrics),
         {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,
          "file holding a clock offset in milliseconds (tests); empty: system time", clock_file},
         {"SP_PG_DSN", SP_CONFIG_STRING, NULL, 0, 0,
@@ -86,7 +89,9 @@ int main(int argc, char **argv) {
     sp_error err;
     sp_error_clear(&err);
     int exit_code = 1;
-    sp_config_result loaded = load(&config, &log_level, &clock_file, argc, argv, &err);
+    sp_metrics_http_config metrics_config = {0};
+    sp_config_result loaded = load(&config, &log_level, &clock_file, &metrics_config, argc, argv,
+                                   &err);
     if (loaded == SP_CONFIG_HELP_SHOWN) {
         exit_code = 0;
         goto done;
@@ -101,10 +106,17 @@ int main(int argc, char **argv) {
         sp_log_error(&log, "cannot initialise libsodium or signal handlers", NULL);
         goto done;
     }
+    sp_metrics_http *metrics = NULL;
+    if (sp_metrics_http_start(&metrics_config, &log, &metrics, &err) != 0) {
+        sp_log_error(&log, "invalid configuration", "field", err.field, "detail", err.message,
+                     NULL);
+        goto done;
+    }
     sp_clock clock;
     sp_clock_init(&clock, clock_file[0] != '\0' ? clock_file : NULL);
     int rc = sp_exports_service_run(&config, &log, &clock, &stop_requested, &err);
     sp_clock_destroy(&clock);
+    sp_metrics_http_stop(metrics, &log);
     if (rc != 0) {
         sp_log_error(&log, "fatal", "code", err.code, "detail", err.message, NULL);
         goto done;
