@@ -41,12 +41,14 @@
 /* For finance staff (D4): written by the finance service, keyed by partner id. */
 #define SP_TOPIC_FINANCE "solipass.finance.v1"
 #define SP_TOPIC_FINANCE_JSON "solipass.finance.json.v1"
+#define SP_TOPIC_EXPORTS_COMMANDS "solipass.exports.commands.v1"
 
 #define SP_LEDGER_PARTITION_COUNT 8
 #define SP_ACCOUNTS_PARTITION_COUNT 1
 #define SP_REPLIES_PARTITION_COUNT 1
 #define SP_DEADLETTER_PARTITION_COUNT 1
 #define SP_FINANCE_PARTITION_COUNT 4
+#define SP_EXPORTS_PARTITION_COUNT 1
 
 #define SP_KAFKA_BATCH_MAX 512
 

@@ -6,8 +6,10 @@ A Stack owns one folder (var/ under the repository by default) and everything
 it starts: a PostgreSQL 15 cluster created there, the devbroker (an in-memory
 Kafka-protocol broker), an SMTP sink (smtp_sink.py: every e-mail becomes a file
 in <folder>/mail/), and the services projection, accounts, transactions,
-gateway, notifications, refunds and finance, each in its own process group, each logging to
-<folder>/logs/<name>.log. It stops what it started and nothing else.
+gateway, notifications, refunds, finance and exports, each in its own process
+group, each logging to <folder>/logs/<name>.log. The exports service writes its
+files to <folder>/exports/, which the gateway serves. It stops what it started
+and nothing else.
 
 Because the devbroker keeps the log in memory, every start() is a fresh
 product: the PostgreSQL read models are created anew to match the empty log.
@@ -48,13 +50,14 @@ PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_DATABASE = "solipass"
 PG_USER = "postgres"
 SERVICES = ("projection", "accounts", "transactions", "gateway", "notifications", "refunds",
-            "finance")
+            "finance", "exports")
 BINARIES = {
     "projection": "services/projection/solipass-projection",
     "accounts": "services/accounts/solipass-accounts",
     "transactions": "services/transactions/solipass-transactions",
     "gateway": "services/gateway/solipass-gateway",
     "notifications": "services/notifications/solipass-notifications",
+    "exports": "services/exports/solipass-exports",
     "refunds": "services/refunds/solipass-refunds",
     "finance": "services/finance/solipass-finance",
     "devbroker": "tools/devbroker/solipass-devbroker",
@@ -152,6 +155,7 @@ class Stack:
         self.clock_offset_file = os.path.join(self.var_dir, "clock_offset_ms")
         self.address_file = os.path.join(self.run_dir, "devbroker.address")
         self.mail_dir = os.path.join(self.var_dir, "mail")
+        self.exports_dir = os.path.join(self.var_dir, "exports")
         self.smtp_port = None
         # Authenticates activation links between the gateway and notifications.
         self.link_secret = secrets.token_urlsafe(48)
@@ -231,7 +235,8 @@ class Stack:
             if self.notifications:
                 self.start_service("smtp")
             self.start_service("projection")
-            self.start_services(["accounts", "transactions", "gateway", "refunds", "finance"]
+            self.start_services(["accounts", "transactions", "gateway", "refunds", "finance",
+                                 "exports"]
                                 + (["notifications"] if self.notifications else []))
             if self.bootstrap_email:
                 self.wait_for_sql("SELECT count(*) FROM users WHERE email = '%s'"
@@ -246,8 +251,8 @@ class Stack:
         """Stop every started program (SIGTERM, then SIGKILL after a bound),
         services first, PostgreSQL last. Returns {name: exit status}."""
         with self._lock:
-            for name in ("gateway", "refunds", "notifications", "finance", "transactions",
-                         "accounts", "projection", "smtp", "devbroker"):
+            for name in ("gateway", "exports", "refunds", "notifications", "finance",
+                         "transactions", "accounts", "projection", "smtp", "devbroker"):
                 if name in self.processes:
                     self.stop_service(name)
             self.stop_postgres()
@@ -269,11 +274,12 @@ class Stack:
     def _reset_folder(self):
         os.makedirs(self.var_dir, exist_ok=True)
         self.kill_leftovers()
-        for sub in ("logs", "run", "pg", "mail"):
+        for sub in ("logs", "run", "pg", "mail", "exports"):
             shutil.rmtree(os.path.join(self.var_dir, sub), ignore_errors=True)
         os.makedirs(self.logs_dir)
         os.makedirs(self.run_dir)
         os.makedirs(self.mail_dir)
+        os.makedirs(self.exports_dir)
 
     def kill_leftovers(self):
         """A previous Stack on this folder that was killed with -9 may have left
@@ -481,9 +487,11 @@ class Stack:
             "SP_LOG_LEVEL": self.log_level,
             "SP_CLOCK_OFFSET_FILE": self.clock_offset_file,
         })
-        if name in ("projection", "gateway", "refunds"):
+        if name in ("projection", "gateway", "refunds", "exports"):
             env["SP_PG_DSN"] = self.pg_dsn
-        if name == "projection":
+        if name in ("gateway", "exports"):
+            env["SP_EXPORTS_DIR"] = self.exports_dir
+        if name in ("projection", "exports"):
             env["SP_MIGRATIONS_DIR"] = os.path.join(self.repo, "migrations")
         if name == "accounts" and self.bootstrap_email:
             env["SP_BOOTSTRAP_EMAIL"] = self.bootstrap_email
@@ -657,12 +665,18 @@ class Stack:
         except OSError:
             pass
 
-    def run_tool(self, name, args, timeout_s=300):
-        """Run a service binary once with its environment and extra arguments
-        (e.g. projection --checksum); returns the CompletedProcess. It serves
-        no metrics: the running service may hold the port."""
+    def tool_environment(self, name):
+        """A service's environment for a one-off run of its binary (e.g.
+        projection --replay): the same, but serving no metrics, since the
+        running service holds its port."""
         env = self.service_environment(name)
         env["SP_METRICS_PORT"] = "0"
+        return env
+
+    def run_tool(self, name, args, timeout_s=300):
+        """Run a service binary once with its environment and extra arguments
+        (e.g. projection --checksum); returns the CompletedProcess."""
+        env = self.tool_environment(name)
         return subprocess.run([self.binary(name)] + list(args), env=env,
                               cwd=self.var_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=timeout_s)

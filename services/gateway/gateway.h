@@ -46,6 +46,7 @@ typedef struct sp_gw_config {
     const char *sepa_debtor_name;         /* SP_SEPA_DEBTOR_*: the city's account; "" = none */
     const char *sepa_debtor_iban;
     const char *sepa_debtor_bic;
+    const char *exports_dir;              /* SP_EXPORTS_DIR: the exports service's files */
 } sp_gw_config;
 
 typedef struct sp_gw_pgpool sp_gw_pgpool;

@@ -101,6 +101,9 @@ static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_e
          &c->sepa_debtor_iban},
         {"SP_SEPA_DEBTOR_BIC", SP_CONFIG_STRING, "", 0, 0, "that account's bank's BIC",
          &c->sepa_debtor_bic},
+        {"SP_EXPORTS_DIR", SP_CONFIG_STRING, "", 0, 0,
+         "folder of the exports service's files, served by the downloads; empty: no downloads",
+         &c->exports_dir},
     };
     return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-gateway",
                           "The HTTP JSON API of solipass: validates requests, sends commands "

@@ -69,6 +69,11 @@ int sp_gw_route_partner_users_list(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_add(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_patch(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_delete(sp_gw_request *req, sp_error *err);
+/* routes_exports.c (a partner's CSV exports) */
+int sp_gw_route_partner_exports_create(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_exports_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_export_download(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_export_delete(sp_gw_request *req, sp_error *err);
 /* routes_refunds.c (refund requests: a partner administrator's, and finance's) */
 int sp_gw_route_partner_refunds_create(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_refunds_list(sp_gw_request *req, sp_error *err);
@@ -117,12 +122,9 @@ int sp_gw_answer_operations(sp_gw_request *req, sp_gw_operations_scope scope, co
  * oldest first, at most $5 rows; each
  * row (column 0: operation_id) is shown by sp_gw_operation_json(). */
 extern const char sp_gw_partner_operations_stream_sql[];
-/* The operations listing's filters as statement parameters: params[] in
- * the order from, to, status, channel, amount min, amount max, reference,
- * q pattern (NULL = not filtered); texts[] hold the amounts' text. */
-#define SP_GW_FILTER_PARAMS 8
-void sp_gw_operations_filter_params(const sp_gw_operations_filter *filter, char texts[2][24],
-                                    const char *params[SP_GW_FILTER_PARAMS]);
+/* The operations listing's filters as statement parameters:
+ * sp_gw_operations_filter_params() of validate.h. */
+#define SP_GW_FILTER_PARAMS SP_GW_OPERATIONS_FILTER_PARAMS
 /* $1 partner, $2..$9 the filter (above), $10 the most rows: operation_id,
  * pass_id, amount_cents of its accepted payments, ordered by pass. */
 extern const char sp_gw_partner_accepted_operations_sql[];

@@ -36,20 +36,8 @@ static const char pass_exists_sql[] = "SELECT 1 FROM passes WHERE pass_id = $1::
 
 static const char pass_operations_sql[] =
     OPERATIONS_SELECT " WHERE o.pass_id = $1::uuid" OPERATIONS_AFTER_CURSOR;
-/* A partner's filters, every one optional (NULL): Paris days from and to
- * (inclusive), status, channel, amount bounds, exact reference, and q as an
- * ILIKE pattern whose wildcards the gateway has escaped. */
-#define OPERATIONS_FILTER(from, to, status, channel, min, max, ref, q)                       \
-    " AND ($" from "::date IS NULL OR o.occurred_at >="                                      \
-    " ($" from "::date)::timestamp AT TIME ZONE 'Europe/Paris')"                             \
-    " AND ($" to "::date IS NULL OR o.occurred_at <"                                         \
-    " ($" to "::date + 1)::timestamp AT TIME ZONE 'Europe/Paris')"                           \
-    " AND ($" status "::text IS NULL OR o.status = $" status "::text)"                       \
-    " AND ($" channel "::text IS NULL OR o.channel = $" channel "::text)"                    \
-    " AND ($" min "::bigint IS NULL OR o.amount_cents >= $" min "::bigint)"                  \
-    " AND ($" max "::bigint IS NULL OR o.amount_cents <= $" max "::bigint)"                  \
-    " AND ($" ref "::text IS NULL OR o.reference = $" ref "::text)"                          \
-    " AND ($" q "::text IS NULL OR o.reference ILIKE '%' || $" q "::text || '%' ESCAPE '\\')"
+/* A partner's filters (validate.h), shared with the exports service. */
+#define OPERATIONS_FILTER SP_GW_OPERATIONS_FILTER_SQL
 static const char partner_operations_sql[] =
     OPERATIONS_SELECT " WHERE o.partner_id = $1::uuid AND o.kind = 'payment'"
     OPERATIONS_FILTER("5", "6", "7", "8", "9", "10", "11", "12") OPERATIONS_AFTER_CURSOR;
@@ -58,7 +46,7 @@ static const char partner_operations_totals_sql[] =
     "SELECT count(*), coalesce(sum(o.amount_cents), 0)::bigint FROM operations o"
     " WHERE o.partner_id = $1::uuid AND o.kind = 'payment'"
     OPERATIONS_FILTER("2", "3", "4", "5", "6", "7", "8", "9");
-#define FILTER_PARAMS SP_GW_FILTER_PARAMS
+#define FILTER_PARAMS SP_GW_OPERATIONS_FILTER_PARAMS
 
 /* A refund of "all" (routes_refunds.c): the accepted payments the filter
  * matches, grouped by pass, at most $10 of them. */
@@ -318,20 +306,6 @@ static int answer_pass_operations(sp_gw_request *req, const char *pass_id, sp_er
     PQclear(res);
     if (body == NULL) return -1;
     return sp_gw_answer_json(req, 200, body, false);
-}
-
-void sp_gw_operations_filter_params(const sp_gw_operations_filter *filter, char texts[2][24],
-                                    const char *params[SP_GW_FILTER_PARAMS]) {
-    snprintf(texts[0], sizeof texts[0], "%" PRId64, filter->amount_min_cents);
-    snprintf(texts[1], sizeof texts[1], "%" PRId64, filter->amount_max_cents);
-    params[0] = filter->from[0] != '\0' ? filter->from : NULL;
-    params[1] = filter->to[0] != '\0' ? filter->to : NULL;
-    params[2] = filter->status[0] != '\0' ? filter->status : NULL;
-    params[3] = filter->channel[0] != '\0' ? filter->channel : NULL;
-    params[4] = filter->has_amount_min ? texts[0] : NULL;
-    params[5] = filter->has_amount_max ? texts[1] : NULL;
-    params[6] = filter->has_reference ? filter->reference : NULL;
-    params[7] = filter->q[0] != '\0' ? filter->q_pattern : NULL;
 }
 
 static json_t *totals_json(sp_gw_request *req, const char *partner_id,

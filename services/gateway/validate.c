@@ -90,6 +90,13 @@ static const route_entry route_table[] = {
      "partner_operation_reference"},
     {SP_GW_ROUTE_PARTNER_OPERATION_CANCEL, "POST", "/api/v1/partner/operations/{id}/cancel",
      "partner_operation_cancel"},
+    {SP_GW_ROUTE_PARTNER_EXPORTS_CREATE, "POST", "/api/v1/partner/exports",
+     "partner_exports_create"},
+    {SP_GW_ROUTE_PARTNER_EXPORTS_LIST, "GET", "/api/v1/partner/exports", "partner_exports_list"},
+    {SP_GW_ROUTE_PARTNER_EXPORT_DOWNLOAD, "GET", "/api/v1/partner/exports/{id}/download",
+     "partner_export_download"},
+    {SP_GW_ROUTE_PARTNER_EXPORT_DELETE, "DELETE", "/api/v1/partner/exports/{id}",
+     "partner_export_delete"},
     {SP_GW_ROUTE_PARTNER_REFUNDS_CREATE, "POST", "/api/v1/partner/refund-requests",
      "partner_refunds_create"},
     {SP_GW_ROUTE_PARTNER_REFUNDS_LIST, "GET", "/api/v1/partner/refund-requests",
@@ -178,6 +185,10 @@ int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *ou
             if (strncmp(route_table[i].pattern, "/api/v1/partner/operations/", 27) == 0) {
                 return sp_error_set(err, 404, "operation_not_found", "operation_id",
                                     "no operation has this id");
+            }
+            if (strncmp(route_table[i].pattern, "/api/v1/partner/exports/", 24) == 0) {
+                return sp_error_set(err, 404, "export_not_found", "export_id",
+                                    "no export has this id");
             }
             if (strstr(route_table[i].pattern, "/refund-requests/") != NULL) {
                 return sp_error_set(err, 404, "refund_request_not_found", "request_id",
@@ -1216,14 +1227,8 @@ static int filter_param_of(void *ctx, const char *name, size_t name_len, const c
     return filter_param(name, name_len, value, value_len, parse->out, parse->seen, err);
 }
 
-int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out,
-                                  sp_error *err) {
-    assert(out != NULL);
-    memset(out, 0, sizeof *out);
-    out->page.limit = SP_GW_PAGE_LIMIT_DEFAULT;
-    filter_parse parse = {.out = out, .seen = {false}};
-    if (sp_gw_query_foreach(query, SP_GW_FILTER_PARAMS_MAX, filter_param_of, &parse, err) != 0)
-        return -1;
+/* What no single value shows: from after to, min above max. */
+static int filter_cross_check(const sp_gw_operations_filter *out, sp_error *err) {
     if (out->from[0] != '\0' && out->to[0] != '\0' && strcmp(out->from, out->to) > 0) {
         return filter_invalid("from", "is after to", err);
     }
@@ -1232,4 +1237,125 @@ int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *ou
         return filter_invalid("amount_min_cents", "is above amount_max_cents", err);
     }
     return 0;
+}
+
+int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out,
+                                  sp_error *err) {
+    assert(out != NULL);
+    memset(out, 0, sizeof *out);
+    out->page.limit = SP_GW_PAGE_LIMIT_DEFAULT;
+    filter_parse parse = {.out = out, .seen = {false}};
+    if (sp_gw_query_foreach(query, SP_GW_FILTER_PARAMS_MAX, filter_param_of, &parse, err) != 0)
+        return -1;
+    return filter_cross_check(out, err);
+}
+
+/* ------------------------------------------------------------------ filters as JSON */
+
+/* An error of the JSON form: 422 invalid_filter, field "filters.<name>". */
+static int filter_json_error(sp_error *err) {
+    char field[SP_ERROR_FIELD_MAX];
+    snprintf(field, sizeof field, "filters%s%.48s", err->field[0] != '\0' ? "." : "",
+             err->field);
+    snprintf(err->field, sizeof err->field, "%s", field);
+    snprintf(err->code, sizeof err->code, "invalid_filter");
+    err->http_status = 422;
+    return -1;
+}
+
+/* One member: amounts are JSON integers, the others strings; both then go
+ * through the very checks of the query form. */
+static int filter_member(const char *name, const json_t *value, sp_gw_operations_filter *out,
+                         bool seen[FILTER_COUNT], sp_error *err) {
+    int which = FILTER_FROM;
+    while (which < FILTER_COUNT && strcmp(filter_names[which], name) != 0) which++;
+    if (which == FILTER_COUNT) {
+        return sp_error_set(err, 400, "unknown_field", name, "%.48s is not a filter", name);
+    }
+    seen[which] = true;
+    char text[SP_GW_TEXT_BYTES(SP_GW_REFERENCE_LEN_MAX)];
+    size_t len = 0;
+    bool amount = which == FILTER_AMOUNT_MIN || which == FILTER_AMOUNT_MAX;
+    if (amount && json_is_integer(value)) {
+        len = (size_t)snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT,
+                               json_integer_value(value));
+    } else if (!amount && json_is_string(value) && json_string_length(value) < sizeof text) {
+        len = json_string_length(value);
+        memcpy(text, json_string_value(value), len + 1);
+    } else if (!amount && json_is_string(value)) {
+        return filter_invalid(name, "is too long", err);
+    } else {
+        return sp_error_set(err, 400, "invalid_type", name, "%s must be %s", name,
+                            amount ? "an integer of cents" : "a string");
+    }
+    if (memchr(text, '\0', len) != NULL) return filter_invalid(name, "is not a valid value", err);
+    return filter_value(which, text, len, out, err);
+}
+
+int sp_gw_operations_filter_from_json(const json_t *filters, sp_gw_operations_filter *out,
+                                      sp_error *err) {
+    assert(out != NULL);
+    memset(out, 0, sizeof *out);
+    out->page.limit = SP_GW_PAGE_LIMIT_DEFAULT;
+    if (filters == NULL || json_is_null(filters)) return 0;
+    if (!json_is_object(filters)) {
+        sp_error_set(err, 400, "invalid_type", "", "filters must be an object");
+        return filter_json_error(err);
+    }
+    if (json_object_size(filters) > SP_GW_FILTER_PARAMS_MAX) {
+        sp_error_set(err, 400, "invalid_value", "", "too many filters");
+        return filter_json_error(err);
+    }
+    bool seen[FILTER_COUNT] = {false};
+    const char *name = NULL;
+    const json_t *value = NULL;
+    json_object_foreach((json_t *)filters, name, value) {
+        if (json_is_null(value)) continue;      /* null means absent, as in bodies */
+        if (filter_member(name, value, out, seen, err) != 0) return filter_json_error(err);
+    }
+    if (filter_cross_check(out, err) != 0) return filter_json_error(err);
+    return 0;
+}
+
+/* name: text, when set. */
+static int put_text(json_t *object, const char *name, const char *text, bool set) {
+    return set ? json_object_set_new(object, name, json_string(text)) : 0;
+}
+
+static int put_cents(json_t *object, const char *name, int64_t cents, bool set) {
+    return set ? json_object_set_new(object, name, json_integer(cents)) : 0;
+}
+
+json_t *sp_gw_operations_filter_json(const sp_gw_operations_filter *filter) {
+    assert(filter != NULL);
+    const sp_gw_operations_filter *f = filter;
+    json_t *out = json_object();
+    if (out == NULL || put_text(out, "from", f->from, f->from[0] != '\0') != 0 ||
+        put_text(out, "to", f->to, f->to[0] != '\0') != 0 ||
+        put_text(out, "status", f->status, f->status[0] != '\0') != 0 ||
+        put_text(out, "channel", f->channel, f->channel[0] != '\0') != 0 ||
+        put_cents(out, "amount_min_cents", f->amount_min_cents, f->has_amount_min) != 0 ||
+        put_cents(out, "amount_max_cents", f->amount_max_cents, f->has_amount_max) != 0 ||
+        put_text(out, "reference", f->reference, f->has_reference) != 0 ||
+        put_text(out, "q", f->q, f->q[0] != '\0') != 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+void sp_gw_operations_filter_params(const sp_gw_operations_filter *filter,
+                                    char texts[2][SP_GW_FILTER_AMOUNT_TEXT_MAX],
+                                    const char *params[SP_GW_OPERATIONS_FILTER_PARAMS]) {
+    assert(filter != NULL && texts != NULL && params != NULL);
+    snprintf(texts[0], SP_GW_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_min_cents);
+    snprintf(texts[1], SP_GW_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_max_cents);
+    params[0] = filter->from[0] != '\0' ? filter->from : NULL;
+    params[1] = filter->to[0] != '\0' ? filter->to : NULL;
+    params[2] = filter->status[0] != '\0' ? filter->status : NULL;
+    params[3] = filter->channel[0] != '\0' ? filter->channel : NULL;
+    params[4] = filter->has_amount_min ? texts[0] : NULL;
+    params[5] = filter->has_amount_max ? texts[1] : NULL;
+    params[6] = filter->has_reference ? filter->reference : NULL;
+    params[7] = filter->q[0] != '\0' ? filter->q_pattern : NULL;
 }

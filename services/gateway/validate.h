@@ -94,6 +94,10 @@ typedef enum {
     SP_GW_ROUTE_PARTNER_USERS_DELETE,
     SP_GW_ROUTE_PARTNER_OPERATION_REFERENCE,
     SP_GW_ROUTE_PARTNER_OPERATION_CANCEL,
+    SP_GW_ROUTE_PARTNER_EXPORTS_CREATE,
+    SP_GW_ROUTE_PARTNER_EXPORTS_LIST,
+    SP_GW_ROUTE_PARTNER_EXPORT_DOWNLOAD,
+    SP_GW_ROUTE_PARTNER_EXPORT_DELETE,
     SP_GW_ROUTE_PARTNER_REFUNDS_CREATE,
     SP_GW_ROUTE_PARTNER_REFUNDS_LIST,
     SP_GW_ROUTE_PARTNER_REFUND_GET,
@@ -322,6 +326,41 @@ typedef struct sp_gw_operations_filter {
  * amount_min_cents above amount_max_cents) or unknown_field. */
 int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out,
                                   sp_error *err);
+/* The same filters as a JSON object (an export's "filters"; NULL or null:
+ * none): members named as the query parameters except limit and cursor,
+ * amounts as JSON integers, the others as strings, each checked by the very
+ * rules of the query form. Any fault is 422 invalid_filter with field
+ * "filters.<name>" (the query form's message). */
+int sp_gw_operations_filter_from_json(const json_t *filters, sp_gw_operations_filter *out,
+                                      sp_error *err);
+/* The filters that are set, as a JSON object in the form above (canonical:
+ * what the exports record and show); NULL when out of memory. */
+json_t *sp_gw_operations_filter_json(const sp_gw_operations_filter *filter);
+
+/* The filters as the SQL fragment SP_GW_OPERATIONS_FILTER_SQL takes them:
+ * texts[] hold the amounts, params[] point into filter and texts (NULL: no
+ * such filter). */
+#define SP_GW_OPERATIONS_FILTER_PARAMS 8
+#define SP_GW_FILTER_AMOUNT_TEXT_MAX 24
+void sp_gw_operations_filter_params(const sp_gw_operations_filter *filter,
+                                    char texts[2][SP_GW_FILTER_AMOUNT_TEXT_MAX],
+                                    const char *params[SP_GW_OPERATIONS_FILTER_PARAMS]);
+/* The WHERE conditions of the filters over `operations o`, each parameter
+ * optional (NULL): Paris days from and to (inclusive), status, channel,
+ * amount bounds, exact reference, and q as an ILIKE pattern whose wildcards
+ * are escaped. The arguments are the parameter numbers, as strings. */
+#define SP_GW_OPERATIONS_FILTER_SQL(from, to, status, channel, min, max, ref, q)              \
+    " AND ($" from "::date IS NULL OR o.occurred_at >="                                      \
+    " ($" from "::date)::timestamp AT TIME ZONE 'Europe/Paris')"                             \
+    " AND ($" to "::date IS NULL OR o.occurred_at <"                                         \
+    " ($" to "::date + 1)::timestamp AT TIME ZONE 'Europe/Paris')"                           \
+    " AND ($" status "::text IS NULL OR o.status = $" status "::text)"                       \
+    " AND ($" channel "::text IS NULL OR o.channel = $" channel "::text)"                    \
+    " AND ($" min "::bigint IS NULL OR o.amount_cents >= $" min "::bigint)"                  \
+    " AND ($" max "::bigint IS NULL OR o.amount_cents <= $" max "::bigint)"                  \
+    " AND ($" ref "::text IS NULL OR o.reference = $" ref "::text)"                          \
+    " AND ($" q "::text IS NULL OR o.reference ILIKE '%' || $" q "::text || '%' ESCAPE '\\')"
+
 /* A partner's internal reference: 0..SP_GW_REFERENCE_LEN_MAX characters of
  * valid UTF-8 without control characters (byte_len bytes of text). 400
  * invalid_value, field "reference". */

@@ -41,7 +41,7 @@ def parse_args():
 
 
 def tool_env(stack):
-    env = stack.service_environment("projection")
+    env = stack.tool_environment("projection")
     env["SP_LOG_LEVEL"] = "info"
     return env
 

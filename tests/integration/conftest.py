@@ -1,7 +1,7 @@
 """conftest.py - one fresh solipass stack for the whole integration session.
 
 The stack (PostgreSQL, devbroker, SMTP sink, projection, accounts,
-transactions, gateway, notifications)
+transactions, gateway, notifications, refunds, exports)
 is started from the build folder named by SOLIPASS_BUILD_DIR (default
 "build"; tests/run uses the sanitizer build "build-asan") in the folder named
 by SOLIPASS_VAR_DIR (default var/pytest), on free loopback ports, and stopped

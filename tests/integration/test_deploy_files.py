@@ -242,7 +242,11 @@ def code_topics():
     assert table, "the devbroker's topic table moved: update this test"
     entries = re.findall(r"\{\s*(\w+)\s*,\s*(\w+)\s*\}", table.group(1))
     assert entries
-    return {defines.get(topic, topic): int(defines.get(count, count)) for topic, count in entries}
+    # A count of 0 stands for the ledger topics' configurable count, whose
+    # default is SP_LEDGER_PARTITION_COUNT.
+    ledger_default = int(defines["SP_LEDGER_PARTITION_COUNT"])
+    return {defines.get(topic, topic): int(defines.get(count, count)) or ledger_default
+            for topic, count in entries}
 
 
 def compose_topics(compose):

@@ -200,7 +200,7 @@ def test_a_truncated_log_is_refused_by_replay_and_audit(world, tmp_path):
         subprocess.run(["kcat", "-b", brokers, "-q", "-P", "-t", "solipass.ledger.events.v1",
                         "-p", "0"], input=line * 120, check=True, timeout=120)
         before = checksums(world.stack)
-        env = world.stack.service_environment("projection")
+        env = world.stack.tool_environment("projection")
         env["SP_KAFKA_BROKERS"] = brokers
         done = subprocess.run([world.stack.binary("projection"), "--replay"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -50,6 +50,7 @@ static const devbroker_topic devbroker_topics[] = {
     {SP_TOPIC_DEADLETTER, SP_DEADLETTER_PARTITION_COUNT},
     {SP_TOPIC_FINANCE, SP_FINANCE_PARTITION_COUNT},
     {SP_TOPIC_FINANCE_JSON, SP_FINANCE_PARTITION_COUNT},
+    {SP_TOPIC_EXPORTS_COMMANDS, SP_EXPORTS_PARTITION_COUNT},
 };
 
 static void on_rk_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
