@@ -11,6 +11,7 @@
 #include "sp_error.h"
 #include "sp_log.h"
 #include "sp_metrics_http.h"
+#include "sp_signal.h"
 
 #include "service.h"
 
@@ -19,15 +20,6 @@ static volatile sig_atomic_t stop_requested = 0;
 static void on_stop_signal(int signal_number) {
     (void)signal_number;
     stop_requested = 1;
-}
-
-static int install_signals(void) {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    if (sigaction(SIGINT, &action, NULL) != 0 || sigaction(SIGTERM, &action, NULL) != 0) return -1;
-    return 0;
 }
 
 static sp_config_result load(sp_finance_config *c, const char **log_level, const char **clock_file,
@@ -78,7 +70,7 @@ int main(int argc, char **argv) {
         goto done;
     }
     log.level_min = (sp_log_level)sp_log_level_parse(log_level);
-    if (sodium_init() < 0 || install_signals() != 0) {
+    if (sodium_init() < 0 || sp_signal_install_stop(on_stop_signal) != 0) {
         sp_log_error(&log, "cannot initialise libsodium or signal handlers", NULL);
         goto done;
     }

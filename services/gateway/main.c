@@ -23,6 +23,7 @@
 #include "sp_log.h"
 #include "sp_metrics.h"
 #include "sp_money.h"
+#include "sp_signal.h"
 
 #define SP_GW_PG_START_WAIT_MS 30000
 #define SP_GW_STOP_POLL_MS 100
@@ -151,17 +152,6 @@ static void clamp_streams(sp_gw_config *c, sp_log *log) {
                 max, NULL);
 }
 
-static void install_signals(void) {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-    /* A client gone mid-answer must not end the process. */
-    signal(SIGPIPE, SIG_IGN);
-}
-
 /* Builds every module the requests use; on failure err says which. */
 static int app_start(sp_gw_app *app, sp_error *err) {
     app->auth = sp_gw_auth_new(err);
@@ -247,7 +237,11 @@ int main(int argc, char **argv) {
     }
     log.level_min = (sp_log_level)level;
     clamp_streams(&config, &log);
-    install_signals();
+    if (sp_signal_install_stop(on_stop_signal) != 0) {
+        sp_log_error(&log, "cannot install the signal handlers", NULL);
+        sp_log_destroy(&log);
+        return 1;
+    }
     sp_clock clock;
     sp_clock_init(&clock, config.clock_offset_file[0] != '\0' ? config.clock_offset_file : NULL);
     sp_gw_metrics metrics;

@@ -9,65 +9,17 @@
 #include <time.h>
 #include "sp_id.h"
 #include "sp_money.h"
+#include "sp_text.h"
 
 #define SEPA_NS "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
 #define SEPA_DATETIME_LEN 19            /* "2026-11-27T11:00:00" */
 #define SEPA_AMOUNT_TEXT_MAX 24
 
-typedef struct writer {
-    char *buf;
-    size_t size;
-    size_t len;
-    bool overflow;
-} writer;
-
-static void put_n(writer *w, const char *s, size_t n) {
-    if (w->overflow || w->len + n + 1 > w->size) {
-        w->overflow = true;
-        return;
-    }
-    memcpy(w->buf + w->len, s, n);
-    w->len += n;
-    w->buf[w->len] = '\0';
-}
-
-static void put(writer *w, const char *s) { put_n(w, s, strlen(s)); }
-
-static void putf(writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(writer *w, const char *fmt, ...) {
-    if (w->overflow) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(w->buf + w->len, w->size - w->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= w->size - w->len) {
-        w->overflow = true;
-        w->buf[w->len] = '\0';
-        return;
-    }
-    w->len += (size_t)n;
-}
-
-/* Text content: the SEPA set needs no escaping but the apostrophe, which
- * is escaped anyway so that the output never depends on what came in. */
-static void put_xml(writer *w, const char *text) {
-    for (const char *p = text; *p != '\0' && !w->overflow; p++) {
-        switch (*p) {
-        case '&': put(w, "&amp;"); break;
-        case '<': put(w, "&lt;"); break;
-        case '>': put(w, "&gt;"); break;
-        case '"': put(w, "&quot;"); break;
-        case '\'': put(w, "&apos;"); break;
-        default: put_n(w, p, 1);
-        }
-    }
-}
-
 /* <tag>escaped text</tag> */
-static void put_element(writer *w, const char *indent, const char *tag, const char *text) {
-    putf(w, "%s<%s>", indent, tag);
-    put_xml(w, text);
-    putf(w, "</%s>\n", tag);
+static void put_element(sp_text *w, const char *indent, const char *tag, const char *text) {
+    sp_text_putf(w, "%s<%s>", indent, tag);
+    sp_text_put_markup(w, text);
+    sp_text_putf(w, "</%s>\n", tag);
 }
 
 /* ------------------------------------------------------------------ text */
@@ -271,7 +223,7 @@ static void remittance(const sp_sepa_transfer *t, char out[SP_SEPA_REMITTANCE_MA
     sp_sepa_transliterate(text, out, SP_SEPA_REMITTANCE_MAX);
 }
 
-static void put_transfer(writer *w, const sp_sepa_transfer *t) {
+static void put_transfer(sp_text *w, const sp_sepa_transfer *t) {
     char iban[SP_PROFILE_IBAN_MAX + 1], bic[SP_PROFILE_BIC_MAX + 1];
     char end_to_end[SP_SEPA_ID_MAX + 1], amount[SEPA_AMOUNT_TEXT_MAX];
     char name[SP_SEPA_NAME_MAX + 1], ustrd[SP_SEPA_REMITTANCE_MAX + 1];
@@ -284,54 +236,54 @@ static void put_transfer(writer *w, const sp_sepa_transfer *t) {
     sp_sepa_transliterate(t->partner_name != NULL ? t->partner_name : "", name, SP_SEPA_NAME_MAX);
     if (name[0] == '\0') snprintf(name, sizeof name, "Partenaire");
     remittance(t, ustrd);
-    put(w, "      <CdtTrfTxInf>\n        <PmtId>\n");
+    sp_text_put(w, "      <CdtTrfTxInf>\n        <PmtId>\n");
     put_element(w, "          ", "EndToEndId", end_to_end);
-    putf(w, "        </PmtId>\n        <Amt>\n          <InstdAmt Ccy=\"EUR\">%s</InstdAmt>\n"
+    sp_text_putf(w, "        </PmtId>\n        <Amt>\n          <InstdAmt Ccy=\"EUR\">%s</InstdAmt>\n"
             "        </Amt>\n        <CdtrAgt>\n          <FinInstnId>\n", amount);
     put_element(w, "            ", "BIC", bic);
-    put(w, "          </FinInstnId>\n        </CdtrAgt>\n        <Cdtr>\n");
+    sp_text_put(w, "          </FinInstnId>\n        </CdtrAgt>\n        <Cdtr>\n");
     put_element(w, "          ", "Nm", name);
-    put(w, "        </Cdtr>\n        <CdtrAcct>\n          <Id>\n");
+    sp_text_put(w, "        </Cdtr>\n        <CdtrAcct>\n          <Id>\n");
     put_element(w, "            ", "IBAN", iban);
-    put(w, "          </Id>\n        </CdtrAcct>\n        <RmtInf>\n");
+    sp_text_put(w, "          </Id>\n        </CdtrAcct>\n        <RmtInf>\n");
     put_element(w, "          ", "Ustrd", ustrd);
-    put(w, "        </RmtInf>\n      </CdtTrfTxInf>\n");
+    sp_text_put(w, "        </RmtInf>\n      </CdtTrfTxInf>\n");
 }
 
-static void put_group_header(writer *w, const sp_sepa_file *f, const char *count,
+static void put_group_header(sp_text *w, const sp_sepa_file *f, const char *count,
                              const char *sum) {
     char created[SEPA_DATETIME_LEN + 1];
     local_time(f->created_at_ms, created);
-    put(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"" SEPA_NS "\">\n"
+    sp_text_put(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"" SEPA_NS "\">\n"
            "  <CstmrCdtTrfInitn>\n    <GrpHdr>\n");
     put_element(w, "      ", "MsgId", f->message_id);
     put_element(w, "      ", "CreDtTm", created);
     put_element(w, "      ", "NbOfTxs", count);
     put_element(w, "      ", "CtrlSum", sum);
-    put(w, "      <InitgPty>\n");
+    sp_text_put(w, "      <InitgPty>\n");
     put_element(w, "        ", "Nm", f->debtor->name);
-    put(w, "      </InitgPty>\n    </GrpHdr>\n");
+    sp_text_put(w, "      </InitgPty>\n    </GrpHdr>\n");
 }
 
-static void put_payment_info(writer *w, const sp_sepa_file *f, const char *count,
+static void put_payment_info(sp_text *w, const sp_sepa_file *f, const char *count,
                              const char *sum) {
     char execution[11];
     sp_date_format(f->execution_date, execution);
-    put(w, "    <PmtInf>\n");
+    sp_text_put(w, "    <PmtInf>\n");
     put_element(w, "      ", "PmtInfId", f->payment_info_id);
-    put(w, "      <PmtMtd>TRF</PmtMtd>\n");
+    sp_text_put(w, "      <PmtMtd>TRF</PmtMtd>\n");
     put_element(w, "      ", "NbOfTxs", count);
     put_element(w, "      ", "CtrlSum", sum);
-    put(w, "      <PmtTpInf>\n        <SvcLvl>\n          <Cd>SEPA</Cd>\n        </SvcLvl>\n"
+    sp_text_put(w, "      <PmtTpInf>\n        <SvcLvl>\n          <Cd>SEPA</Cd>\n        </SvcLvl>\n"
            "      </PmtTpInf>\n");
     put_element(w, "      ", "ReqdExctnDt", execution);
-    put(w, "      <Dbtr>\n");
+    sp_text_put(w, "      <Dbtr>\n");
     put_element(w, "        ", "Nm", f->debtor->name);
-    put(w, "      </Dbtr>\n      <DbtrAcct>\n        <Id>\n");
+    sp_text_put(w, "      </Dbtr>\n      <DbtrAcct>\n        <Id>\n");
     put_element(w, "          ", "IBAN", f->debtor->iban);
-    put(w, "        </Id>\n      </DbtrAcct>\n      <DbtrAgt>\n        <FinInstnId>\n");
+    sp_text_put(w, "        </Id>\n      </DbtrAcct>\n      <DbtrAgt>\n        <FinInstnId>\n");
     put_element(w, "          ", "BIC", f->debtor->bic);
-    put(w, "        </FinInstnId>\n      </DbtrAgt>\n      <ChrgBr>SLEV</ChrgBr>\n");
+    sp_text_put(w, "        </FinInstnId>\n      </DbtrAgt>\n      <ChrgBr>SLEV</ChrgBr>\n");
 }
 
 int sp_sepa_build(const sp_sepa_file *file, char *out, size_t out_size, size_t *out_len,
@@ -345,12 +297,13 @@ int sp_sepa_build(const sp_sepa_file *file, char *out, size_t out_size, size_t *
     char count[24], sum[SEPA_AMOUNT_TEXT_MAX];
     snprintf(count, sizeof count, "%zu", file->transfer_count);
     sp_sepa_amount_text(control_sum_cents, sum);
-    writer w = {.buf = out, .size = out_size};
+    sp_text w;
+    sp_text_init(&w, out, out_size);
     put_group_header(&w, file, count, sum);
     put_payment_info(&w, file, count, sum);
     for (size_t i = 0; i < file->transfer_count && !w.overflow; i++)
         put_transfer(&w, &file->transfers[i]);
-    put(&w, "    </PmtInf>\n  </CstmrCdtTrfInitn>\n</Document>\n");
+    sp_text_put(&w, "    </PmtInf>\n  </CstmrCdtTrfInitn>\n</Document>\n");
     if (w.overflow) {
         out[0] = '\0';
         return sp_error_set(err, 500, "too_large", "", "the transfer file exceeds its buffer");

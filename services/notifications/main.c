@@ -14,6 +14,7 @@
 #include "sp_link.h"
 #include "sp_log.h"
 #include "sp_metrics_http.h"
+#include "sp_signal.h"
 
 #include "service.h"
 
@@ -24,16 +25,6 @@ static volatile sig_atomic_t stop_requested = 0;
 static void on_stop_signal(int signal_number) {
     (void)signal_number;
     stop_requested = 1;
-}
-
-static int install_signals(void) {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    if (sigaction(SIGINT, &action, NULL) != 0 || sigaction(SIGTERM, &action, NULL) != 0) return -1;
-    signal(SIGPIPE, SIG_IGN);
-    return 0;
 }
 
 static sp_config_result load(sp_notify_config *c, const char **log_level, const char **clock_file,
@@ -131,7 +122,7 @@ int main(int argc, char **argv) {
         goto done;
     }
     log.level_min = (sp_log_level)sp_log_level_parse(log_level);
-    if (sodium_init() < 0 || install_signals() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+    if (sodium_init() < 0 || sp_signal_install_stop(on_stop_signal) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         sp_log_error(&log, "cannot initialise libsodium, libcurl or signal handlers", NULL);
         goto done;
     }

@@ -12,66 +12,20 @@
 #include <sodium.h>
 #include "sp_clock.h"
 #include "sp_money.h"
+#include "sp_text.h"
 
 #define B64_LINE_BYTES 57            /* 57 bytes give a 76-character base64 line */
 #define ENCODED_WORD_BYTES 39        /* text per RFC 2047 word: 52 base64 chars, a line < 78 */
 #define SERVICE_NAME "Pass solidarité"
 
-typedef struct writer {
-    char *buf;
-    size_t size;
-    size_t len;
-    bool overflow;
-} writer;
-
-static void put_n(writer *w, const char *s, size_t n) {
-    if (w->overflow || w->len + n + 1 > w->size) {
-        w->overflow = true;
-        return;
-    }
-    memcpy(w->buf + w->len, s, n);
-    w->len += n;
-    w->buf[w->len] = '\0';
-}
-
-static void put(writer *w, const char *s) { put_n(w, s, strlen(s)); }
-
-static void putf(writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(writer *w, const char *fmt, ...) {
-    if (w->overflow) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(w->buf + w->len, w->size - w->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= w->size - w->len) {
-        w->overflow = true;
-        w->buf[w->len] = '\0';
-        return;
-    }
-    w->len += (size_t)n;
-}
-
-static void put_html(writer *w, const char *text) {
-    for (const char *p = text; *p != '\0' && !w->overflow; p++) {
-        switch (*p) {
-        case '&': put(w, "&amp;"); break;
-        case '<': put(w, "&lt;"); break;
-        case '>': put(w, "&gt;"); break;
-        case '"': put(w, "&quot;"); break;
-        case '\'': put(w, "&#39;"); break;
-        default: put_n(w, p, 1);
-        }
-    }
-}
-
-static void put_base64_lines(writer *w, const char *data, size_t len) {
+static void put_base64_lines(sp_text *w, const char *data, size_t len) {
     char line[sodium_base64_ENCODED_LEN(B64_LINE_BYTES, sodium_base64_VARIANT_ORIGINAL)];
     for (size_t at = 0; at < len && !w->overflow; at += B64_LINE_BYTES) {
         size_t n = len - at < B64_LINE_BYTES ? len - at : B64_LINE_BYTES;
         sodium_bin2base64(line, sizeof line, (const unsigned char *)data + at, n,
                           sodium_base64_VARIANT_ORIGINAL);
-        put(w, line);
-        put(w, "\r\n");
+        sp_text_put(w, line);
+        sp_text_put(w, "\r\n");
     }
 }
 
@@ -83,9 +37,9 @@ static bool plain_ascii(const char *text) {
 }
 
 /* RFC 2047 encoded words, folded, each cut on a UTF-8 character boundary. */
-static void put_header_text(writer *w, const char *text) {
+static void put_header_text(sp_text *w, const char *text) {
     if (plain_ascii(text)) {
-        put(w, text);
+        sp_text_put(w, text);
         return;
     }
     size_t len = strlen(text);
@@ -95,7 +49,7 @@ static void put_header_text(writer *w, const char *text) {
         while (n > 1 && at + n < len && ((unsigned char)text[at + n] & 0xC0) == 0x80) n--;
         sodium_bin2base64(word, sizeof word, (const unsigned char *)text + at, n,
                           sodium_base64_VARIANT_ORIGINAL);
-        putf(w, "%s=?UTF-8?B?%s?=", at > 0 ? "\r\n " : "", word);
+        sp_text_putf(w, "%s=?UTF-8?B?%s?=", at > 0 ? "\r\n " : "", word);
         at += n;
     }
 }
@@ -196,58 +150,58 @@ static const char *subject_of(const sp_notify_mail *m, char *buf, size_t size) {
     return SERVICE_NAME;
 }
 
-static void text_link(const sp_notify_mail *m, writer *w) {
+static void text_link(const sp_notify_mail *m, sp_text *w) {
     char until[SP_NOTIFY_PARIS_TIME_MAX];
     sp_notify_paris_time(m->expires_at_ms, until);
-    put(w, "Bonjour,\r\n\r\n");
+    sp_text_put(w, "Bonjour,\r\n\r\n");
     if (m->kind == SP_NOTIFY_ACTIVATION) {
-        put(w, "Un compte vous a été ouvert dans l'espace partenaire du "
+        sp_text_put(w, "Un compte vous a été ouvert dans l'espace partenaire du "
                SERVICE_NAME ".\r\nPour l'activer, choisissez votre mot de passe en suivant ce "
                "lien :\r\n\r\n");
     } else {
-        putf(w, "Un nouveau mot de passe a été demandé pour votre compte (%s).\r\nPour le "
+        sp_text_putf(w, "Un nouveau mot de passe a été demandé pour votre compte (%s).\r\nPour le "
                 "choisir, suivez ce lien :\r\n\r\n", m->to_address);
     }
-    putf(w, "%s\r\n\r\nCe lien ne sert qu'une fois et expire le %s (heure de Paris).\r\n",
+    sp_text_putf(w, "%s\r\n\r\nCe lien ne sert qu'une fois et expire le %s (heure de Paris).\r\n",
          m->link, until);
     if (m->kind == SP_NOTIFY_ACTIVATION) {
-        putf(w, "Ensuite, connectez-vous avec votre adresse e-mail (%s) et ce mot de passe."
+        sp_text_putf(w, "Ensuite, connectez-vous avec votre adresse e-mail (%s) et ce mot de passe."
                 "\r\n\r\nSi vous n'attendiez pas ce message, ignorez-le.\r\n", m->to_address);
     } else {
-        put(w, "\r\nSi vous n'avez rien demandé, ignorez ce message : votre mot de passe "
+        sp_text_put(w, "\r\nSi vous n'avez rien demandé, ignorez ce message : votre mot de passe "
                "actuel reste valable.\r\n");
     }
-    put(w, "\r\n-- \r\n" SERVICE_NAME "\r\n");
+    sp_text_put(w, "\r\n-- \r\n" SERVICE_NAME "\r\n");
 }
 
-static void html_link(const sp_notify_mail *m, writer *w) {
+static void html_link(const sp_notify_mail *m, sp_text *w) {
     char until[SP_NOTIFY_PARIS_TIME_MAX];
     sp_notify_paris_time(m->expires_at_ms, until);
     bool activation = m->kind == SP_NOTIFY_ACTIVATION;
-    put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+    sp_text_put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
            "<p>Bonjour,</p>\r\n<p>");
     if (activation) {
-        put(w, "Un compte vous a été ouvert dans l'espace partenaire du "
+        sp_text_put(w, "Un compte vous a été ouvert dans l'espace partenaire du "
                SERVICE_NAME ".");
     } else {
-        put(w, "Un nouveau mot de passe a été demandé pour votre compte (");
-        put_html(w, m->to_address);
-        put(w, ").");
+        sp_text_put(w, "Un nouveau mot de passe a été demandé pour votre compte (");
+        sp_text_put_markup(w, m->to_address);
+        sp_text_put(w, ").");
     }
-    put(w, "</p>\r\n<p><a href=\"");
-    put_html(w, m->link);
-    put(w, activation ? "\">Activer mon compte</a></p>\r\n" : "\">Choisir un mot de passe</a></p>\r\n");
-    putf(w, "<p>Ce lien ne sert qu'une fois et expire le %s (heure de Paris).</p>\r\n", until);
-    put(w, "<p>Si vous n'attendiez pas ce message, ignorez-le.</p>\r\n<p>-- <br>" SERVICE_NAME
+    sp_text_put(w, "</p>\r\n<p><a href=\"");
+    sp_text_put_markup(w, m->link);
+    sp_text_put(w, activation ? "\">Activer mon compte</a></p>\r\n" : "\">Choisir un mot de passe</a></p>\r\n");
+    sp_text_putf(w, "<p>Ce lien ne sert qu'une fois et expire le %s (heure de Paris).</p>\r\n", until);
+    sp_text_put(w, "<p>Si vous n'attendiez pas ce message, ignorez-le.</p>\r\n<p>-- <br>" SERVICE_NAME
            "</p>\r\n</body></html>\r\n");
 }
 
-static void text_payment(const sp_notify_mail *m, writer *w) {
+static void text_payment(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], owed[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_money_format_eur(m->owed_cents, owed, sizeof owed);
     sp_notify_paris_time(m->occurred_at_ms, when);
-    putf(w, "Bonjour,\r\n\r\n%s a reçu un paiement par " SERVICE_NAME ".\r\n\r\n"
+    sp_text_putf(w, "Bonjour,\r\n\r\n%s a reçu un paiement par " SERVICE_NAME ".\r\n\r\n"
             "  Montant :      %s\r\n  Date :         %s\r\n  Bénéficiaire : pass n° …%s\r\n"
             "  Opération :    %s\r\n\r\n"
             "Montant que la ville vous doit à ce jour : %s.\r\n"
@@ -256,16 +210,16 @@ static void text_payment(const sp_notify_mail *m, writer *w) {
          m->partner_name, amount, when, m->pass_ref, m->operation_id, owed);
 }
 
-static void html_payment(const sp_notify_mail *m, writer *w) {
+static void html_payment(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], owed[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_money_format_eur(m->owed_cents, owed, sizeof owed);
     sp_notify_paris_time(m->occurred_at_ms, when);
-    put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+    sp_text_put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
            "<p>Bonjour,</p>\r\n<p>");
-    put_html(w, m->partner_name);
-    put(w, " a reçu un paiement par " SERVICE_NAME ".</p>\r\n<table>\r\n");
-    putf(w, "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+    sp_text_put_markup(w, m->partner_name);
+    sp_text_put(w, " a reçu un paiement par " SERVICE_NAME ".</p>\r\n<table>\r\n");
+    sp_text_putf(w, "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
             "<tr><th align=\"left\">Date</th><td>%s</td></tr>\r\n"
             "<tr><th align=\"left\">Bénéficiaire</th><td>pass n° …%s</td></tr>\r\n"
             "<tr><th align=\"left\">Opération</th><td>%s</td></tr>\r\n</table>\r\n"
@@ -276,38 +230,38 @@ static void html_payment(const sp_notify_mail *m, writer *w) {
 
 /* The beneficiary sees only the end of the number, in its printed groups:
  * the mail may be read by someone else, the full number pays. */
-static void text_voucher(const sp_notify_mail *m, writer *w) {
+static void text_voucher(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], balance[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_paris_time(m->occurred_at_ms, when);
-    putf(w, "Bonjour,\r\n\r\nVotre bon d'échange a été utilisé chez %s.\r\n\r\n"
+    sp_text_putf(w, "Bonjour,\r\n\r\nVotre bon d'échange a été utilisé chez %s.\r\n\r\n"
             "  Bon :       **** **** **** %s\r\n  Montant :   %s\r\n  Date :      %s\r\n",
          m->partner_name, m->voucher_ref, amount, when);
     if (m->has_balance) {
         sp_money_format_eur(m->balance_cents, balance, sizeof balance);
-        putf(w, "\r\nSolde restant sur votre pass : %s.\r\n", balance);
+        sp_text_putf(w, "\r\nSolde restant sur votre pass : %s.\r\n", balance);
     }
-    put(w, "\r\nSi vous n'avez pas utilisé ce bon, signalez-le au " SERVICE_NAME ".\r\n"
+    sp_text_put(w, "\r\nSi vous n'avez pas utilisé ce bon, signalez-le au " SERVICE_NAME ".\r\n"
            "\r\n-- \r\n" SERVICE_NAME "\r\n");
 }
 
-static void html_voucher(const sp_notify_mail *m, writer *w) {
+static void html_voucher(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], balance[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_paris_time(m->occurred_at_ms, when);
-    put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+    sp_text_put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
            "<p>Bonjour,</p>\r\n<p>Votre bon d'échange a été utilisé chez ");
-    put_html(w, m->partner_name);
-    putf(w, ".</p>\r\n<table>\r\n"
+    sp_text_put_markup(w, m->partner_name);
+    sp_text_putf(w, ".</p>\r\n<table>\r\n"
             "<tr><th align=\"left\">Bon</th><td>**** **** **** %s</td></tr>\r\n"
             "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
             "<tr><th align=\"left\">Date</th><td>%s</td></tr>\r\n</table>\r\n",
          m->voucher_ref, amount, when);
     if (m->has_balance) {
         sp_money_format_eur(m->balance_cents, balance, sizeof balance);
-        putf(w, "<p>Solde restant sur votre pass : <strong>%s</strong>.</p>\r\n", balance);
+        sp_text_putf(w, "<p>Solde restant sur votre pass : <strong>%s</strong>.</p>\r\n", balance);
     }
-    put(w, "<p>Si vous n'avez pas utilisé ce bon, signalez-le au " SERVICE_NAME ".</p>\r\n"
+    sp_text_put(w, "<p>Si vous n'avez pas utilisé ce bon, signalez-le au " SERVICE_NAME ".</p>\r\n"
            "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n");
 }
 
@@ -336,47 +290,47 @@ static const char bank_details_text[] =
     "BIC). Renseignez-les dans l'onglet Structure de votre espace partenaire : la ville ne "
     "peut pas vous payer sans elles.";
 
-static void text_refund_requested(const sp_notify_mail *m, writer *w) {
+static void text_refund_requested(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], period[SP_NOTIFY_PERIOD_TEXT_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_period_text(m->period, period);
-    putf(w, "Bonjour,\r\n\r\nUne demande de remboursement a été enregistrée pour %s.\r\n\r\n"
+    sp_text_putf(w, "Bonjour,\r\n\r\nUne demande de remboursement a été enregistrée pour %s.\r\n\r\n"
             "  Demande :     %s\r\n  Montant :     %s\r\n  Opérations :  %" PRId64 "\r\n",
          m->partner_name, m->request_id, amount, m->operation_count);
     if (period[0] != '\0')
-        putf(w, "  Période :     %s (remboursement automatique)\r\n", period);
-    put(w, "\r\nLa ville vous versera ce montant par virement sur le compte bancaire de votre "
+        sp_text_putf(w, "  Période :     %s (remboursement automatique)\r\n", period);
+    sp_text_put(w, "\r\nLa ville vous versera ce montant par virement sur le compte bancaire de votre "
            "structure.\r\n");
-    if (m->bank_details_missing) putf(w, "\r\n%s\r\n", bank_details_text);
-    put(w, "\r\n-- \r\n" SERVICE_NAME "\r\n");
+    if (m->bank_details_missing) sp_text_putf(w, "\r\n%s\r\n", bank_details_text);
+    sp_text_put(w, "\r\n-- \r\n" SERVICE_NAME "\r\n");
 }
 
-static void html_refund_requested(const sp_notify_mail *m, writer *w) {
+static void html_refund_requested(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], period[SP_NOTIFY_PERIOD_TEXT_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_period_text(m->period, period);
-    put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+    sp_text_put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
            "<p>Bonjour,</p>\r\n<p>Une demande de remboursement a été enregistrée pour ");
-    put_html(w, m->partner_name);
-    putf(w, ".</p>\r\n<table>\r\n"
+    sp_text_put_markup(w, m->partner_name);
+    sp_text_putf(w, ".</p>\r\n<table>\r\n"
             "<tr><th align=\"left\">Demande</th><td>%s</td></tr>\r\n"
             "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
             "<tr><th align=\"left\">Opérations</th><td>%" PRId64 "</td></tr>\r\n",
          m->request_id, amount, m->operation_count);
     if (period[0] != '\0')
-        putf(w, "<tr><th align=\"left\">Période</th><td>%s (remboursement automatique)</td></tr>"
+        sp_text_putf(w, "<tr><th align=\"left\">Période</th><td>%s (remboursement automatique)</td></tr>"
                 "\r\n", period);
-    put(w, "</table>\r\n<p>La ville vous versera ce montant par virement sur le compte bancaire "
+    sp_text_put(w, "</table>\r\n<p>La ville vous versera ce montant par virement sur le compte bancaire "
            "de votre structure.</p>\r\n");
-    if (m->bank_details_missing) putf(w, "<p><strong>%s</strong></p>\r\n", bank_details_text);
-    put(w, "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n");
+    if (m->bank_details_missing) sp_text_putf(w, "<p><strong>%s</strong></p>\r\n", bank_details_text);
+    sp_text_put(w, "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n");
 }
 
-static void text_refund_paid(const sp_notify_mail *m, writer *w) {
+static void text_refund_paid(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], paid_on[11];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     french_date(m->paid_on, paid_on);
-    putf(w, "Bonjour,\r\n\r\nLa demande de remboursement %s de %s a été payée par virement."
+    sp_text_putf(w, "Bonjour,\r\n\r\nLa demande de remboursement %s de %s a été payée par virement."
             "\r\n\r\n  Montant :                %s\r\n  Référence du virement :  %s\r\n"
             "  Date du virement :       %s\r\n\r\n"
             "Le montant arrive sur votre compte dans les délais de votre banque.\r\n"
@@ -384,18 +338,18 @@ static void text_refund_paid(const sp_notify_mail *m, writer *w) {
          m->request_id, m->partner_name, amount, m->transfer_reference, paid_on);
 }
 
-static void html_refund_paid(const sp_notify_mail *m, writer *w) {
+static void html_refund_paid(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], paid_on[11];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     french_date(m->paid_on, paid_on);
-    putf(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+    sp_text_putf(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
             "<p>Bonjour,</p>\r\n<p>La demande de remboursement %s de ", m->request_id);
-    put_html(w, m->partner_name);
-    put(w, " a été payée par virement.</p>\r\n<table>\r\n");
-    putf(w, "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+    sp_text_put_markup(w, m->partner_name);
+    sp_text_put(w, " a été payée par virement.</p>\r\n<table>\r\n");
+    sp_text_putf(w, "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
             "<tr><th align=\"left\">Référence du virement</th><td>", amount);
-    put_html(w, m->transfer_reference);
-    putf(w, "</td></tr>\r\n<tr><th align=\"left\">Date du virement</th><td>%s</td></tr>\r\n"
+    sp_text_put_markup(w, m->transfer_reference);
+    sp_text_putf(w, "</td></tr>\r\n<tr><th align=\"left\">Date du virement</th><td>%s</td></tr>\r\n"
             "</table>\r\n<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n", paid_on);
 }
 
@@ -443,29 +397,29 @@ static bool mail_valid(const sp_notify_mail *m) {
     return m->link != NULL && plain_ascii(m->link) && strlen(m->link) <= SP_NOTIFY_LINK_MAX;
 }
 
-static void put_headers(const sp_notify_mail *m, writer *w) {
+static void put_headers(const sp_notify_mail *m, sp_text *w) {
     char date[64], subject_buf[512];
     rfc5322_date(m->date_ms, date);
-    put(w, "From: ");
+    sp_text_put(w, "From: ");
     put_header_text(w, m->from_name != NULL && m->from_name[0] != '\0' ? m->from_name
                                                                       : SERVICE_NAME);
-    putf(w, " <%s>\r\nTo: <%s>\r\n", m->from_address, m->to_address);
+    sp_text_putf(w, " <%s>\r\nTo: <%s>\r\n", m->from_address, m->to_address);
     for (size_t i = 0; i < m->cc_count; i++)
-        putf(w, "%s<%s>%s", i == 0 ? "Cc: " : " ", m->cc_addresses[i],
+        sp_text_putf(w, "%s<%s>%s", i == 0 ? "Cc: " : " ", m->cc_addresses[i],
              i + 1 < m->cc_count ? ",\r\n" : "\r\n");
-    put(w, "Subject: ");
+    sp_text_put(w, "Subject: ");
     put_header_text(w, subject_of(m, subject_buf, sizeof subject_buf));
     bool voucher = m->kind == SP_NOTIFY_VOUCHER_REDEEMED;
-    putf(w, "\r\nDate: %s\r\nMessage-ID: <%s%s@solipass>\r\nMIME-Version: 1.0\r\n"
+    sp_text_putf(w, "\r\nDate: %s\r\nMessage-ID: <%s%s@solipass>\r\nMIME-Version: 1.0\r\n"
             "Content-Type: multipart/alternative;\r\n boundary=\"sp-%s\"\r\n"
             "X-Solipass-Kind: %s\r\n\r\n",
          date, m->event_id, voucher ? ".voucher_redeemed" : "", m->event_id,
          sp_notify_kind_name(m->kind));
 }
 
-static void put_part(writer *w, const char *event_id, const char *type, const char *body,
+static void put_part(sp_text *w, const char *event_id, const char *type, const char *body,
                      size_t len) {
-    putf(w, "--sp-%s\r\nContent-Type: %s; charset=utf-8\r\n"
+    sp_text_putf(w, "--sp-%s\r\nContent-Type: %s; charset=utf-8\r\n"
             "Content-Transfer-Encoding: base64\r\n\r\n", event_id, type);
     put_base64_lines(w, body, len);
 }
@@ -479,8 +433,10 @@ int sp_notify_render(const sp_notify_mail *m, char *out, size_t out_size, size_t
         return sp_error_set(err, 400, "invalid_mail", "", "a %s e-mail with an invalid address "
                             "or field", sp_notify_kind_name(m->kind));
     char text_buf[SP_NOTIFY_BODY_BYTES_MAX], html_buf[SP_NOTIFY_BODY_BYTES_MAX];
-    writer text = {.buf = text_buf, .size = sizeof text_buf};
-    writer html = {.buf = html_buf, .size = sizeof html_buf};
+    sp_text text;
+    sp_text_init(&text, text_buf, sizeof text_buf);
+    sp_text html;
+    sp_text_init(&html, html_buf, sizeof html_buf);
     if (m->kind == SP_NOTIFY_PAYMENT_RECEIVED) {
         text_payment(m, &text);
         html_payment(m, &html);
@@ -497,12 +453,13 @@ int sp_notify_render(const sp_notify_mail *m, char *out, size_t out_size, size_t
         text_link(m, &text);
         html_link(m, &html);
     }
-    writer w = {.buf = out, .size = out_size};
+    sp_text w;
+    sp_text_init(&w, out, out_size);
     put_headers(m, &w);
-    put(&w, "This is a MIME message.\r\n\r\n");
+    sp_text_put(&w, "This is a MIME message.\r\n\r\n");
     put_part(&w, m->event_id, "text/plain", text.buf, text.len);
     put_part(&w, m->event_id, "text/html", html.buf, html.len);
-    putf(&w, "--sp-%s--\r\n", m->event_id);
+    sp_text_putf(&w, "--sp-%s--\r\n", m->event_id);
     if (text.overflow || html.overflow || w.overflow) {
         out[0] = '\0';
         return sp_error_set(err, 500, "too_large", "", "the %s e-mail exceeds its buffer",

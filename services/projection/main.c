@@ -14,6 +14,7 @@
 #include "sp_error.h"
 #include "sp_log.h"
 #include "sp_metrics_http.h"
+#include "sp_signal.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -50,15 +51,6 @@ static void check_modes(bool checksum, bool replay, bool running, bool tables_mi
     else if (tables_misplaced)
         sp_error_set(err, 500, "invalid_config", "--tables",
                      "--tables takes a comma-separated list of read models, with --replay");
-}
-
-static int install_signal_handlers(void) {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    if (sigaction(SIGINT, &action, NULL) != 0 || sigaction(SIGTERM, &action, NULL) != 0) return -1;
-    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -111,7 +103,7 @@ int main(int argc, char **argv) {
         check_modes(checksum, replay, rebuild || exit_when_caught_up,
                     tables_bad != 0 || (tables != NULL && !replay), &err);
     if (loaded != SP_CONFIG_OK || err.code[0] != '\0' || sodium_init() < 0 ||
-        install_signal_handlers() != 0) {
+        sp_signal_install_stop(on_stop_signal) != 0) {
         sp_log_error(&log, "cannot start", "code", err.code[0] ? err.code : "startup_failed",
                      "error", err.message, NULL);
         sp_log_destroy(&log);

@@ -172,7 +172,7 @@ static void names_escaped_and_cut(void **state) {
     assert_non_null(xml);
     char text[512];
     element(xml, "Nm", 2, text, sizeof text);   /* InitgPty, Dbtr, then Cdtr */
-    assert_string_equal(text, "L&apos;Atelier .b.+./b. &apos;Les Amis&apos; du quartier de la "
+    assert_string_equal(text, "L&#39;Atelier .b.+./b. &#39;Les Amis&#39; du quartier de la "
                               "gare et de ses environ");   /* 70 characters */
     assert_null(strstr(xml, "<b>"));
     assert_int_equal(validate_with_xmllint(xml, len), 0);

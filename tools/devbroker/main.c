@@ -24,6 +24,7 @@
 #include "sp_error.h"
 #include "sp_kafka.h"
 #include "sp_log.h"
+#include "sp_signal.h"
 
 #define DEVBROKER_POLL_MS 200
 #define DEVBROKER_PATH_MAX 4096
@@ -123,16 +124,6 @@ static int create_topics(rd_kafka_mock_cluster_t *mcluster, int ledger_partition
     return 0;
 }
 
-static void install_signals(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 /* Creates the cluster and its topics, announces the address, then waits. */
 static int serve(sp_log *log, const char *address_file, int ledger_partitions, sp_error *err) {
     int rc = -1;
@@ -199,7 +190,10 @@ int main(int argc, char **argv) {
         goto done;
     }
     log.level_min = (sp_log_level)level;
-    install_signals();
+    if (sp_signal_install_stop(on_stop_signal) != 0) {
+        sp_log_error(&log, "cannot install the signal handlers", NULL);
+        goto done;
+    }
     rc = serve(&log, address_file, (int)ledger_partitions, &err) == 0 ? 0 : 1;
     if (rc != 0)
         sp_log_error(&log, "devbroker failed", "code", err.code, "error", err.message, NULL);
