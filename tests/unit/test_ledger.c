@@ -18,6 +18,7 @@
 #include "sp_money.h"
 #include "transactions/ledger.h"
 #include "transactions/ledger_codec.h"
+#include "ledger_fixture.h"
 
 /* 2026-03-10T10:00:00Z, a Tuesday in winter time. */
 #define T0_MS INT64_C(1773136800000)
@@ -36,14 +37,7 @@ typedef struct fixture {
 
 static void add_partner(fixture *fx, const char *name, const char *category,
                         sp_ledger_partner *copy) {
-    char id[SP_ID_LEN + 1], code[SP_PARTNER_CODE_LEN + 1];
-    sp_id_new(id);
-    do {
-        sp_partner_code_new(code);
-    } while (sp_ledger_directory_find(&fx->directory, code) != NULL);
-    sp_error err;
-    assert_int_equal(sp_ledger_directory_add(&fx->directory, id, code, name, category, &err), 0);
-    *copy = *sp_ledger_directory_find(&fx->directory, code);
+    ledger_fixture_add_partner(&fx->directory, name, category, copy);
 }
 
 static sp_ledger_limits default_limits(void) {

@@ -18,6 +18,7 @@
 #include "sp_envelope.h"
 #include "transactions/ledger.h"
 #include "transactions/ledger_codec.h"
+#include "ledger_fixture.h"
 
 /* 2026-03-10T10:00:00Z, a Tuesday in winter time. */
 #define T0_MS INT64_C(1773136800000)
@@ -37,14 +38,7 @@ typedef struct fixture {
 
 static void add_partner(fixture *fx, const char *name, const char *category,
                         sp_ledger_partner *copy) {
-    char id[SP_ID_LEN + 1], code[SP_PARTNER_CODE_LEN + 1];
-    sp_id_new(id);
-    do {
-        sp_partner_code_new(code);
-    } while (sp_ledger_directory_find(&fx->directory, code) != NULL);
-    sp_error err;
-    assert_int_equal(sp_ledger_directory_add(&fx->directory, id, code, name, category, &err), 0);
-    *copy = *sp_ledger_directory_find(&fx->directory, code);
+    ledger_fixture_add_partner(&fx->directory, name, category, copy);
 }
 
 static sp_ledger_limits limits(void) {
@@ -78,14 +72,9 @@ static int teardown(void **state) {
 
 static void run(fixture *fx, const sp_ledger_command *command, int64_t now_ms,
                 sp_ledger_decision *out) {
-    sp_ledger_decide(fx->state, command, now_ms, out);
-    if (out->kind != SP_LEDGER_DECIDED_EVENT) return;
-    sp_ledger_applied applied;
-    sp_error err;
-    assert_int_equal(sp_ledger_apply(fx->state, &out->event, &applied, &err), 0);
-    assert_false(applied.skipped);
-    if (fx->event_count < EVENTS_MAX) fx->events[fx->event_count++] = out->event;
-    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+    ledger_fixture_run(fx->state, command, now_ms, out);
+    if (out->kind == SP_LEDGER_DECIDED_EVENT && fx->event_count < EVENTS_MAX)
+        fx->events[fx->event_count++] = out->event;
 }
 
 /* A pass with general 10 000, sport 5 000 (ending sport_end, or never). */
@@ -151,9 +140,7 @@ static int64_t envelope_cents(const fixture *fx, const char *category) {
 }
 
 static void assert_rejected(const sp_ledger_decision *d, const char *code) {
-    assert_int_equal(d->kind, SP_LEDGER_DECIDED_EVENT);
-    assert_int_equal(d->event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
-    assert_string_equal(d->event.code, code);
+    ledger_fixture_assert_rejected(d, code);
 }
 
 /* ------------------------------------------------------------ cancel */

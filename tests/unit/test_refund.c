@@ -20,6 +20,7 @@
 #include "sp_envelope.h"
 #include "transactions/ledger.h"
 #include "transactions/ledger_codec.h"
+#include "ledger_fixture.h"
 
 /* 2026-03-10T10:00:00Z */
 #define T0_MS INT64_C(1773136800000)
@@ -43,14 +44,7 @@ typedef struct fixture {
 
 static void add_partner(fixture *fx, const char *name, const char *category,
                         sp_ledger_partner *copy) {
-    char id[SP_ID_LEN + 1], code[SP_PARTNER_CODE_LEN + 1];
-    sp_id_new(id);
-    do {
-        sp_partner_code_new(code);
-    } while (sp_ledger_directory_find(&fx->directory, code) != NULL);
-    sp_error err;
-    assert_int_equal(sp_ledger_directory_add(&fx->directory, id, code, name, category, &err), 0);
-    *copy = *sp_ledger_directory_find(&fx->directory, code);
+    ledger_fixture_add_partner(&fx->directory, name, category, copy);
 }
 
 static sp_ledger_limits limits(void) {
@@ -88,16 +82,12 @@ static int teardown(void **state) {
 
 /* Decides and, for an event, applies it: the sum of balances stays zero. */
 static void run(fixture *fx, const sp_ledger_command *command, sp_ledger_decision *out) {
-    sp_ledger_decide(fx->state, command, T0_MS + (int64_t)fx->event_count * 1000, out);
+    const sp_ledger_record *record =
+        ledger_fixture_run(fx->state, command, T0_MS + (int64_t)fx->event_count * 1000, out);
     if (out->kind != SP_LEDGER_DECIDED_EVENT) return;
-    sp_ledger_applied applied;
-    sp_error err;
-    assert_int_equal(sp_ledger_apply(fx->state, &out->event, &applied, &err), 0);
-    assert_false(applied.skipped);
-    assert_non_null(applied.record);
+    assert_non_null(record);
     assert_true(fx->event_count < EVENTS_MAX);
     fx->events[fx->event_count++] = out->event;
-    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
 }
 
 static void open_and_credit(fixture *fx, const char *pass_id) {
@@ -205,9 +195,7 @@ static void cancel_operation(fixture *fx, const char *pass_id, const char *opera
 }
 
 static void assert_rejected(const sp_ledger_decision *d, const char *code) {
-    assert_int_equal(d->kind, SP_LEDGER_DECIDED_EVENT);
-    assert_int_equal(d->event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
-    assert_string_equal(d->event.code, code);
+    ledger_fixture_assert_rejected(d, code);
 }
 
 static void assert_refused(const sp_ledger_decision *d, const char *code) {
