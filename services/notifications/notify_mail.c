@@ -64,6 +64,7 @@ const char *sp_notify_kind_name(sp_notify_kind kind) {
     case SP_NOTIFY_VOUCHER_REDEEMED: return "voucher_redeemed";
     case SP_NOTIFY_REFUND_REQUESTED: return "refund_requested";
     case SP_NOTIFY_REFUND_PAID: return "refund_paid";
+    case SP_NOTIFY_OPERATION_CANCELLED: return "operation_cancelled";
     }
     return "";
 }
@@ -72,7 +73,7 @@ sp_notify_kind sp_notify_kind_parse(const char *name) {
     static const sp_notify_kind kinds[] = {SP_NOTIFY_ACTIVATION, SP_NOTIFY_PASSWORD_RESET,
                                            SP_NOTIFY_PAYMENT_RECEIVED,
                                            SP_NOTIFY_VOUCHER_REDEEMED, SP_NOTIFY_REFUND_REQUESTED,
-                                           SP_NOTIFY_REFUND_PAID};
+                                           SP_NOTIFY_REFUND_PAID, SP_NOTIFY_OPERATION_CANCELLED};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (name != NULL && strcmp(name, sp_notify_kind_name(kinds[i])) == 0) return kinds[i];
     }
@@ -146,6 +147,10 @@ static const char *subject_of(const sp_notify_mail *m, char *buf, size_t size) {
         sp_money_format_eur(m->amount_cents, amount, sizeof amount);
         snprintf(buf, size, "Remboursement payé : %s", amount);
         return buf;
+    case SP_NOTIFY_OPERATION_CANCELLED:
+        sp_money_format_eur(m->amount_cents, amount, sizeof amount);
+        snprintf(buf, size, "Paiement annulé : %s", amount);
+        return buf;
     }
     return SERVICE_NAME;
 }
@@ -196,27 +201,39 @@ static void html_link(const sp_notify_mail *m, sp_text *w) {
            "</p>\r\n</body></html>\r\n");
 }
 
+/* What a payment's or a cancellation's e-mail shows: its amount, a second
+ * sum (what the city owes the partner, the pass's balance) and its instant. */
+typedef struct figures {
+    char amount[SP_MONEY_FORMAT_MAX];
+    char sum[SP_MONEY_FORMAT_MAX];
+    char when[SP_NOTIFY_PARIS_TIME_MAX];
+} figures;
+
+static void figures_of(const sp_notify_mail *m, int64_t sum_cents, figures *f) {
+    sp_money_format_eur(m->amount_cents, f->amount, sizeof f->amount);
+    sp_money_format_eur(sum_cents, f->sum, sizeof f->sum);
+    sp_notify_paris_time(m->occurred_at_ms, f->when);
+}
+
+#define HTML_START "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head>" \
+                   "<body>\r\n<p>Bonjour,</p>\r\n<p>"
+
 static void text_payment(const sp_notify_mail *m, sp_text *w) {
-    char amount[SP_MONEY_FORMAT_MAX], owed[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
-    sp_money_format_eur(m->amount_cents, amount, sizeof amount);
-    sp_money_format_eur(m->owed_cents, owed, sizeof owed);
-    sp_notify_paris_time(m->occurred_at_ms, when);
+    figures f;
+    figures_of(m, m->owed_cents, &f);
     sp_text_putf(w, "Bonjour,\r\n\r\n%s a reçu un paiement par " SERVICE_NAME ".\r\n\r\n"
             "  Montant :      %s\r\n  Date :         %s\r\n  Bénéficiaire : pass n° …%s\r\n"
             "  Opération :    %s\r\n\r\n"
             "Montant que la ville vous doit à ce jour : %s.\r\n"
             "L'opération est visible dans votre espace partenaire.\r\n\r\n-- \r\n"
             SERVICE_NAME "\r\n",
-         m->partner_name, amount, when, m->pass_ref, m->operation_id, owed);
+         m->partner_name, f.amount, f.when, m->pass_ref, m->operation_id, f.sum);
 }
 
 static void html_payment(const sp_notify_mail *m, sp_text *w) {
-    char amount[SP_MONEY_FORMAT_MAX], owed[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
-    sp_money_format_eur(m->amount_cents, amount, sizeof amount);
-    sp_money_format_eur(m->owed_cents, owed, sizeof owed);
-    sp_notify_paris_time(m->occurred_at_ms, when);
-    sp_text_put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
-           "<p>Bonjour,</p>\r\n<p>");
+    figures f;
+    figures_of(m, m->owed_cents, &f);
+    sp_text_put(w, HTML_START);
     sp_text_put_markup(w, m->partner_name);
     sp_text_put(w, " a reçu un paiement par " SERVICE_NAME ".</p>\r\n<table>\r\n");
     sp_text_putf(w, "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
@@ -225,7 +242,7 @@ static void html_payment(const sp_notify_mail *m, sp_text *w) {
             "<tr><th align=\"left\">Opération</th><td>%s</td></tr>\r\n</table>\r\n"
             "<p>Montant que la ville vous doit à ce jour : <strong>%s</strong>.</p>\r\n"
             "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
-         amount, when, m->pass_ref, m->operation_id, owed);
+         f.amount, f.when, m->pass_ref, m->operation_id, f.sum);
 }
 
 /* The beneficiary sees only the end of the number, in its printed groups:
@@ -263,6 +280,37 @@ static void html_voucher(const sp_notify_mail *m, sp_text *w) {
     }
     sp_text_put(w, "<p>Si vous n'avez pas utilisé ce bon, signalez-le au " SERVICE_NAME ".</p>\r\n"
            "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n");
+}
+
+/* Where the amount of a cancelled payment went: the pass, or the budget when
+ * its envelope had expired (the beneficiary must not look for it). */
+static const char *cancel_outcome(const sp_notify_mail *m) {
+    return m->returned_to_budget
+               ? "Ce montant n'a pas pu revenir sur votre pass : l'enveloppe dont il venait a "
+                 "expiré entre-temps."
+               : "Ce montant est de nouveau disponible sur votre pass.";
+}
+
+static void text_cancelled(const sp_notify_mail *m, sp_text *w) {
+    figures f;
+    figures_of(m, m->balance_cents, &f);
+    sp_text_putf(w, "Bonjour,\r\n\r\n%s a annulé un de vos paiements.\r\n\r\n"
+            "  Montant :     %s\r\n  Annulé le :   %s\r\n\r\n%s\r\n"
+            "Solde de votre pass : %s.\r\n\r\n-- \r\n" SERVICE_NAME "\r\n",
+         m->partner_name, f.amount, f.when, cancel_outcome(m), f.sum);
+}
+
+static void html_cancelled(const sp_notify_mail *m, sp_text *w) {
+    figures f;
+    figures_of(m, m->balance_cents, &f);
+    sp_text_put(w, HTML_START);
+    sp_text_put_markup(w, m->partner_name);
+    sp_text_putf(w, " a annulé un de vos paiements.</p>\r\n<table>\r\n"
+            "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+            "<tr><th align=\"left\">Annulé le</th><td>%s</td></tr>\r\n</table>\r\n"
+            "<p>%s</p>\r\n<p>Solde de votre pass : <strong>%s</strong>.</p>\r\n"
+            "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
+         f.amount, f.when, cancel_outcome(m), f.sum);
 }
 
 static const char *const month_names[12] = {
@@ -390,6 +438,8 @@ static bool mail_valid(const sp_notify_mail *m) {
         return m->partner_name != NULL && digits(m->voucher_ref, SP_NOTIFY_VOUCHER_REF_LEN);
     if (m->kind == SP_NOTIFY_REFUND_REQUESTED)
         return refund_valid(m) && m->operation_count >= 0;
+    if (m->kind == SP_NOTIFY_OPERATION_CANCELLED)
+        return m->partner_name != NULL && m->amount_cents > 0 && m->balance_cents >= 0;
     if (m->kind == SP_NOTIFY_REFUND_PAID)
         return refund_valid(m) && iso_date_shaped(m->paid_on) && m->transfer_reference != NULL &&
                m->transfer_reference[0] != '\0' && plain_ascii(m->transfer_reference) &&
@@ -449,6 +499,9 @@ int sp_notify_render(const sp_notify_mail *m, char *out, size_t out_size, size_t
     } else if (m->kind == SP_NOTIFY_REFUND_PAID) {
         text_refund_paid(m, &text);
         html_refund_paid(m, &html);
+    } else if (m->kind == SP_NOTIFY_OPERATION_CANCELLED) {
+        text_cancelled(m, &text);
+        html_cancelled(m, &html);
     } else {
         text_link(m, &text);
         html_link(m, &html);

@@ -33,10 +33,12 @@ typedef enum {
     SP_NOTIFY_VOUCHER_REDEEMED,    /* to the beneficiary whose exchange voucher was used */
     SP_NOTIFY_REFUND_REQUESTED,    /* to a partner's administrators: a refund request is pending */
     SP_NOTIFY_REFUND_PAID,         /* to a partner's administrators: a refund request was paid */
+    SP_NOTIFY_OPERATION_CANCELLED, /* to the beneficiary whose payment a partner cancelled */
 } sp_notify_kind;
 
 /* "activation" | "password_reset" | "payment_received" | "voucher_redeemed" |
- * "refund_requested" | "refund_paid" (the table's kind column). */
+ * "refund_requested" | "refund_paid" | "operation_cancelled" (the table's
+ * kind column). */
 const char *sp_notify_kind_name(sp_notify_kind kind);
 /* 0 when name is not a kind. */
 sp_notify_kind sp_notify_kind_parse(const char *name);
@@ -71,6 +73,9 @@ typedef struct sp_notify_mail {
     bool bank_details_missing;     /* asks the administrators to fill their bank details */
     const char *transfer_reference;/* paid: the bank transfer's reference */
     const char *paid_on;           /* paid: "YYYY-MM-DD" */
+    /* operation cancelled (also partner_name, amount_cents, occurred_at_ms: the
+     * cancellation's instant, balance_cents: the pass's balance after it) */
+    bool returned_to_budget;       /* its envelope had expired: the amount left the pass */
 } sp_notify_mail;
 
 /* "octobre 2026" from "2026-10"; "" when period is not such a month. */

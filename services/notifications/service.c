@@ -180,6 +180,30 @@ static json_t *params_voucher(const Solipass__Envelope *env) {
     return params;
 }
 
+/* The beneficiary's e-mail of a cancelled payment: the read models give the
+ * address and the partner's name; the event gives the rest, including where
+ * the amount went (a posting to the budget: its envelope had expired). */
+static json_t *params_cancel(const Solipass__Envelope *env, sp_notify_kind *kind) {
+    Solipass__Ledger__OperationCancelled *m = solipass__ledger__operation_cancelled__unpack(
+        NULL, env->payload.len, env->payload.data);
+    if (m == NULL) return NULL;
+    json_t *params = NULL;
+    bool to_budget = false;
+    for (size_t i = 0; i < m->n_postings; i++)
+        to_budget = to_budget || strcmp(m->postings[i]->credit_account, "budget") == 0;
+    if (sp_id_valid(m->operation_id) && sp_id_valid(m->partner_id) && sp_id_valid(m->pass_id) &&
+        m->amount_cents > 0 && m->pass_balance_after_cents >= 0) {
+        *kind = SP_NOTIFY_OPERATION_CANCELLED;
+        params = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:I}", "operation_id",
+                           m->operation_id, "partner_id", m->partner_id, "pass_id", m->pass_id,
+                           "amount_cents", (json_int_t)m->amount_cents, "balance_cents",
+                           (json_int_t)m->pass_balance_after_cents, "to_budget", to_budget,
+                           "occurred_at_ms", (json_int_t)env->occurred_at_ms);
+    }
+    solipass__ledger__operation_cancelled__free_unpacked(m, NULL);
+    return params;
+}
+
 /* A refund request's e-mails: confirmed (now pending) or paid. The kind,
  * period and the partner's bank details are read from the read models when
  * the e-mail is written; the event gives the rest. */
@@ -234,6 +258,7 @@ static json_t *params_of(service *svc, const Solipass__Envelope *env, sp_notify_
     if (strcmp(env->type, "ledger.RefundRequestConfirmed.v1") == 0 ||
         strcmp(env->type, "ledger.RefundRequestPaid.v1") == 0)
         return params_refund(env, kind);
+    if (strcmp(env->type, "ledger.OperationCancelled.v1") == 0) return params_cancel(env, kind);
     return NULL;
 }
 
@@ -326,6 +351,21 @@ static int give_up(attempt *a, bool permanent, const char *reason) {
     return -1;
 }
 
+/* A read-model query of a composing e-mail; a failure is the attempt's reason. */
+static int read_models(service *svc, const char *sql, int param_count, const char *const *values,
+                       PGresult **res, attempt *a, sp_error *err) {
+    if (sp_pg_exec(svc->pg, sql, param_count, values, res, err) == 0) return 0;
+    snprintf(a->reason, sizeof a->reason, "PostgreSQL: %s", err->message);
+    return -1;
+}
+
+/* The read models do not show the event yet: waiting costs no attempt for
+ * BEHIND_FREE_MS after the event (at: its instant), then counts as failing. */
+static int not_shown_yet(service *svc, json_t *at, attempt *a, const char *reason) {
+    a->behind = sp_clock_now_ms(svc->clock) - json_integer_value(at) < BEHIND_FREE_MS;
+    return give_up(a, false, reason);
+}
+
 static const char partner_sql[] =
     "SELECT p.name, p.owed_cents, (SELECT u.email FROM users u WHERE u.partner_id ="
     " p.partner_id AND u.role = 'partner_admin' ORDER BY u.created_at, u.user_id LIMIT 1),"
@@ -354,25 +394,39 @@ static int compose_link(service *svc, const mail_row *row, json_t *params, sp_no
     return 0;
 }
 
+/* The stored parameters of a payment's or a cancellation's e-mail; they
+ * borrow from the params object. */
+typedef struct operation_params {
+    const char *operation_id;
+    const char *partner_id;
+    const char *pass_id;
+    json_t *amount;
+    json_t *at;
+} operation_params;
+
+/* False when a stored parameter is missing or malformed. */
+static bool operation_params_of(json_t *params, operation_params *p) {
+    p->operation_id = json_string_value(json_object_get(params, "operation_id"));
+    p->partner_id = json_string_value(json_object_get(params, "partner_id"));
+    p->pass_id = json_string_value(json_object_get(params, "pass_id"));
+    p->amount = json_object_get(params, "amount_cents");
+    p->at = json_object_get(params, "occurred_at_ms");
+    return sp_id_valid(p->operation_id) && sp_id_valid(p->partner_id) &&
+           sp_id_valid(p->pass_id) && json_is_integer(p->amount) && json_is_integer(p->at);
+}
+
 /* The partner's name, administrator and amount owed, from the read models;
  * a transient failure until the projection shows the payment. */
 static int compose_payment(service *svc, json_t *params, sp_notify_mail *mail, char *name,
                            attempt *a, sp_error *err) {
-    const char *operation_id = json_string_value(json_object_get(params, "operation_id"));
-    const char *partner_id = json_string_value(json_object_get(params, "partner_id"));
-    const char *pass_id = json_string_value(json_object_get(params, "pass_id"));
-    json_t *amount = json_object_get(params, "amount_cents");
-    json_t *at = json_object_get(params, "occurred_at_ms");
-    if (!sp_id_valid(operation_id) || !sp_id_valid(partner_id) || !sp_id_valid(pass_id) ||
-        !json_is_integer(amount) || !json_is_integer(at)) {
+    operation_params op;
+    if (!operation_params_of(params, &op))
         return give_up(a, true, "the stored parameters are incomplete");
-    }
-    const char *values[2] = {partner_id, operation_id};
+    const char *operation_id = op.operation_id, *pass_id = op.pass_id;
+    json_t *amount = op.amount, *at = op.at;
+    const char *values[2] = {op.partner_id, operation_id};
     PGresult *res = NULL;
-    if (sp_pg_exec(svc->pg, partner_sql, 2, values, &res, err) != 0) {
-        snprintf(a->reason, sizeof a->reason, "PostgreSQL: %s", err->message);
-        return -1;
-    }
+    if (read_models(svc, partner_sql, 2, values, &res, a, err) != 0) return -1;
     bool known = PQntuples(res) == 1 && !PQgetisnull(res, 0, 2) &&
                  strcmp(PQgetvalue(res, 0, 3), "t") == 0;
     if (known) {
@@ -382,9 +436,8 @@ static int compose_payment(service *svc, json_t *params, sp_notify_mail *mail, c
     }
     PQclear(res);
     if (!known) {
-        a->behind = sp_clock_now_ms(svc->clock) - json_integer_value(at) < BEHIND_FREE_MS;
-        return give_up(a, false, "the read models do not show the payment or the partner's "
-                                 "administrator yet");
+        return not_shown_yet(svc, at, a, "the read models do not show "
+                                         "the payment or the partner's administrator yet");
     }
     mail->partner_name = name;
     mail->amount_cents = json_integer_value(amount);
@@ -394,9 +447,14 @@ static int compose_payment(service *svc, json_t *params, sp_notify_mail *mail, c
     return 0;
 }
 
-static const char voucher_sql[] =
-    "SELECT p.name, v.number, (SELECT u.email FROM users u WHERE u.pass_id = $3::uuid"
+/* Whom a beneficiary's e-mail goes to: the oldest beneficiary user of the
+ * pass $3 (NULL when the pass has none). */
+#define BENEFICIARY_EMAIL_SQL                                                    \
+    "(SELECT u.email FROM users u WHERE u.pass_id = $3::uuid"                     \
     " AND u.role = 'beneficiary' ORDER BY u.created_at, u.user_id LIMIT 1)"
+
+static const char voucher_sql[] =
+    "SELECT p.name, v.number, " BENEFICIARY_EMAIL_SQL
     " FROM partners p, vouchers v WHERE p.partner_id = $1::uuid AND v.voucher_id = $2::uuid"
     " AND v.status = 'redeemed'";
 
@@ -416,10 +474,7 @@ static int compose_voucher(service *svc, json_t *params, sp_notify_mail *mail, c
     }
     const char *values[3] = {partner_id, voucher_id, pass_id};
     PGresult *res = NULL;
-    if (sp_pg_exec(svc->pg, voucher_sql, 3, values, &res, err) != 0) {
-        snprintf(a->reason, sizeof a->reason, "PostgreSQL: %s", err->message);
-        return -1;
-    }
+    if (read_models(svc, voucher_sql, 3, values, &res, a, err) != 0) return -1;
     bool known = PQntuples(res) == 1 && !PQgetisnull(res, 0, 2) &&
                  strlen(PQgetvalue(res, 0, 1)) >= SP_NOTIFY_VOUCHER_REF_LEN;
     if (known) {
@@ -431,9 +486,8 @@ static int compose_voucher(service *svc, json_t *params, sp_notify_mail *mail, c
     }
     PQclear(res);
     if (!known) {
-        a->behind = sp_clock_now_ms(svc->clock) - json_integer_value(at) < BEHIND_FREE_MS;
-        return give_up(a, false, "the read models do not show the redeemed voucher or its "
-                                 "beneficiary yet");
+        return not_shown_yet(svc, at, a, "the read models do not show "
+                                         "the redeemed voucher or its beneficiary yet");
     }
     mail->partner_name = name;
     mail->voucher_ref = voucher_ref;
@@ -441,6 +495,37 @@ static int compose_voucher(service *svc, json_t *params, sp_notify_mail *mail, c
     mail->occurred_at_ms = json_integer_value(at);
     mail->has_balance = json_is_integer(balance);
     mail->balance_cents = json_integer_value(balance);
+    return 0;
+}
+
+static const char cancel_sql[] =
+    "SELECT p.name, " BENEFICIARY_EMAIL_SQL " FROM partners p, operations o WHERE p.partner_id = $1::uuid AND o.operation_id = $2::uuid"
+    " AND o.status = 'cancelled'";
+
+/* The partner's name and the beneficiary's address, from the read models; a
+ * transient failure until they show the cancellation and a beneficiary. */
+static int compose_cancel(service *svc, json_t *params, sp_notify_mail *mail, char *name,
+                          attempt *a, sp_error *err) {
+    operation_params op;
+    json_t *balance = json_object_get(params, "balance_cents");
+    if (!operation_params_of(params, &op) || !json_is_integer(balance) ||
+        !json_is_boolean(json_object_get(params, "to_budget")))
+        return give_up(a, true, "the stored parameters are incomplete");
+    const char *values[3] = {op.partner_id, op.operation_id, op.pass_id};
+    PGresult *res = NULL;
+    if (read_models(svc, cancel_sql, 3, values, &res, a, err) != 0) return -1;
+    bool known = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1);
+    snprintf(name, NAME_BYTES_MAX, "%s", known ? PQgetvalue(res, 0, 0) : "");
+    snprintf(a->recipient, sizeof a->recipient, "%s", known ? PQgetvalue(res, 0, 1) : "");
+    PQclear(res);
+    if (!known)
+        return not_shown_yet(svc, op.at, a, "the read models do not show "
+                                         "the cancelled payment or its beneficiary yet");
+    mail->partner_name = name;
+    mail->amount_cents = json_integer_value(op.amount);
+    mail->balance_cents = json_integer_value(balance);
+    mail->occurred_at_ms = json_integer_value(op.at);
+    mail->returned_to_budget = json_is_true(json_object_get(params, "to_budget"));
     return 0;
 }
 
@@ -487,10 +572,7 @@ static int compose_refund(service *svc, json_t *params, sp_notify_mail *mail, ch
     i64_text(SP_NOTIFY_CC_MAX + 1, limit);
     const char *values[3] = {request_id, partner_id, limit};
     PGresult *res = NULL;
-    if (sp_pg_exec(svc->pg, refund_sql, 3, values, &res, err) != 0) {
-        snprintf(a->reason, sizeof a->reason, "PostgreSQL: %s", err->message);
-        return -1;
-    }
+    if (read_models(svc, refund_sql, 3, values, &res, a, err) != 0) return -1;
     /* Confirmed: no longer opening (it may be paid or cancelled since); paid: paid. */
     const char *status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "";
     bool shown = mail->kind == SP_NOTIFY_REFUND_PAID ? strcmp(status, "paid") == 0
@@ -504,9 +586,9 @@ static int compose_refund(service *svc, json_t *params, sp_notify_mail *mail, ch
     }
     PQclear(res);
     if (!known || a->recipient[0] == '\0') {
-        a->behind = sp_clock_now_ms(svc->clock) - json_integer_value(at) < BEHIND_FREE_MS;
-        return give_up(a, false, "the read models do not show the refund request or the "
-                                 "partner's administrators yet");
+        return not_shown_yet(svc, at, a, "the read models do not show "
+                                         "the refund request or the partner's "
+                                         "administrators yet");
     }
     mail->partner_name = name;
     mail->request_id = request_id;
@@ -540,7 +622,9 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
              : row->kind == SP_NOTIFY_VOUCHER_REDEEMED
                  ? compose_voucher(svc, params, &mail, name, voucher_ref, a, &err)
              : refund ? compose_refund(svc, params, &mail, name, period, a, &err)
-                      : compose_link(svc, row, params, &mail, link, a);
+             : row->kind == SP_NOTIFY_OPERATION_CANCELLED
+                 ? compose_cancel(svc, params, &mail, name, a, &err)
+                 : compose_link(svc, row, params, &mail, link, a);
     mail.to_address = a->recipient;
     size_t len = 0;
     if (rc == 0 &&

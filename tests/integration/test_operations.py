@@ -1,11 +1,12 @@
 """P14, P15, P17: a partner's operations. The partner lists its payments
 with filters and totals, gives one an internal reference, and cancels one:
 the amount returns to the pass (or to the budget when the envelope has
-expired since), what the city owes the partner drops by as much, and the
-ledger still sums to zero. A cancelled payment never changes again; another
+expired since), what the city owes the partner drops by as much, the
+beneficiary is mailed once, and the ledger still sums to zero. A cancelled payment never changes again; another
 partner's payment is not found. A rebuilt projection equals the live one."""
 
 import datetime
+import time
 
 from solipass_api import DAY_MS, expect_error, new_key, unique_email, wait_until
 from test_invariants import checksum, projection_caught_up
@@ -47,6 +48,10 @@ def cancel(admin, operation_id, key=None):
 def set_reference(admin, operation_id, reference, key=None):
     return admin.request("PUT", "%s/%s/reference" % (OPERATIONS, operation_id),
                          body={"reference": reference}, key=key)
+
+
+def cancel_mails(world, beneficiary):
+    return [m for m in world.mails(beneficiary["email"]) if m["kind"] == "operation_cancelled"]
 
 
 def listing(admin, query=""):
@@ -241,6 +246,41 @@ def test_cancel_after_the_envelope_expired_goes_to_the_budget(world, backoffice)
     assert world.pass_of(api)["balance_cents"] == 0
     assert owed_cents(admin) == owed_before - 600
     assert ledger_sum(world) == 0
+    # The beneficiary is told the amount could not come back to the pass.
+    mail = wait_until(lambda: cancel_mails(world, beneficiary), "the cancellation's e-mail")[0]
+    assert mail["subject"] == "Paiement annulé : 6,00 €"
+    assert "n'a pas pu revenir sur votre pass" in mail["text"]
+    assert "expiré" in mail["text"] and "de nouveau disponible" not in mail["text"]
+    assert "Solde de votre pass : 0,00 €." in mail["text"]
+
+
+def test_the_beneficiary_is_mailed_a_cancelled_payment_once(world, backoffice):
+    partner, admin, beneficiary, api = fresh_partner_and_pass(world, backoffice)
+    operation_id = pay(world, api, partner, 1250)
+    assert cancel(admin, operation_id).status_code == 200
+    mail = wait_until(lambda: cancel_mails(world, beneficiary), "the cancellation's e-mail")[0]
+    assert mail["to"] == [beneficiary["email"].lower()]
+    assert mail["subject"] == "Paiement annulé : 12,50 €"
+    text = mail["text"]
+    assert "%s a annulé un de vos paiements." % partner["name"] in text
+    assert "Montant :     12,50 €" in text and "Annulé le :" in text
+    assert "de nouveau disponible sur votre pass" in text
+    assert "Solde de votre pass : 50,00 €." in text
+    assert "<strong>50,00 €</strong>" in mail["html"]
+    # The partner is not mailed the cancellation; a restarted service mails
+    # nothing twice (a payment mailed after the restart shows it caught up).
+    assert [m for m in world.mails(partner["admin_email"]) if m["kind"] == "operation_cancelled"] == []
+    stack = world.stack
+    stack.stop_service("notifications")
+    stack.start_service("notifications")
+    pay(world, api, partner, 100)
+    wait_until(lambda: [m for m in world.mails(partner["admin_email"])
+                        if m["subject"].startswith("Paiement reçu : 1,00 €")],
+               "a payment's e-mail after the restart")
+    time.sleep(2)
+    assert len(cancel_mails(world, beneficiary)) == 1
+    assert world.sql("SELECT count(*) FROM notification_mails WHERE kind = 'operation_cancelled'"
+                     " AND params->>'operation_id' = '%s' AND status = 'sent'" % operation_id) == "1"
 
 
 def test_rebuilt_projection_with_operations_equals_the_live_one(world, backoffice):

@@ -236,6 +236,75 @@ static void test_refund_paid_mail(void **state) {
     assert_string_equal(sp_notify_kind_name(SP_NOTIFY_REFUND_REQUESTED), "refund_requested");
 }
 
+/* The voucher's beneficiary, amount and instant; another partner. */
+/* Renders m into message, which must succeed; its two parts decoded. */
+static void render_parts(const sp_notify_mail *m, char *text, char *html) {
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_notify_render(m, message, sizeof message, &len, &err), 0);
+    part_of(message, "text/plain", text, SP_NOTIFY_BODY_BYTES_MAX);
+    part_of(message, "text/html", html, SP_NOTIFY_BODY_BYTES_MAX);
+}
+
+static sp_notify_mail cancelled_mail(void) {
+    sp_notify_mail m = voucher_mail();
+    m.kind = SP_NOTIFY_OPERATION_CANCELLED;
+    m.voucher_ref = NULL;
+    m.has_balance = false;
+    m.partner_name = "Café \"Chez <Léa>\" & fils";
+    m.balance_cents = 4205;
+    return m;
+}
+
+static void test_cancelled_payment_mail_to_the_beneficiary(void **state) {
+    (void)state;
+    sp_notify_mail m = cancelled_mail();
+    char text[SP_NOTIFY_BODY_BYTES_MAX], html[SP_NOTIFY_BODY_BYTES_MAX];
+    render_parts(&m, text, html);
+    assert_non_null(strstr(message, "To: <lea@exemple.example>\r\n"));
+    assert_non_null(strstr(message, "Message-ID: <" EVENT_ID "@solipass>\r\n"));
+    assert_non_null(strstr(message, "X-Solipass-Kind: operation_cancelled\r\n"));
+    assert_non_null(strstr(text, "Café \"Chez <Léa>\" & fils a annulé un de vos paiements."));
+    assert_non_null(strstr(text, "Montant :     12,50 €\r\n"));      /* a decimal comma */
+    assert_non_null(strstr(text, "Annulé le :   27/11/2026 à 09:00\r\n"));
+    assert_non_null(strstr(text, "de nouveau disponible sur votre pass"));
+    assert_non_null(strstr(text, "Solde de votre pass : 42,05 €."));
+    assert_null(strstr(text, "expiré"));
+    assert_non_null(strstr(html, "Café &quot;Chez &lt;Léa&gt;&quot; &amp; fils a annulé"));
+    assert_null(strstr(html, "<Léa>"));
+    assert_non_null(strstr(html, "<td>12,50 €</td>"));
+    assert_non_null(strstr(html, "<strong>42,05 €</strong>"));
+
+    /* Less than a euro, and whole euros, keep two decimals after the comma. */
+    m.amount_cents = 5;
+    m.balance_cents = 300;
+    render_parts(&m, text, html);
+    assert_non_null(strstr(text, "Montant :     0,05 €\r\n"));
+    assert_non_null(strstr(text, "Solde de votre pass : 3,00 €."));
+
+    m.amount_cents = 0;                   /* a cancelled payment moved money */
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
+    assert_string_equal(err.code, "invalid_mail");
+    assert_int_equal(sp_notify_kind_parse("operation_cancelled"), SP_NOTIFY_OPERATION_CANCELLED);
+}
+
+static void test_cancelled_payment_to_an_expired_envelope(void **state) {
+    (void)state;
+    sp_notify_mail m = cancelled_mail();
+    m.returned_to_budget = true;
+    m.balance_cents = 0;
+    char text[SP_NOTIFY_BODY_BYTES_MAX], html[SP_NOTIFY_BODY_BYTES_MAX];
+    render_parts(&m, text, html);
+    assert_non_null(strstr(text, "n'a pas pu revenir sur votre pass"));
+    assert_non_null(strstr(text, "a expiré entre-temps"));
+    assert_null(strstr(text, "de nouveau disponible"));
+    assert_non_null(strstr(text, "Solde de votre pass : 0,00 €."));
+    assert_non_null(strstr(html, "<p>Ce montant n'a pas pu revenir sur votre pass"));
+    assert_null(strstr(html, "de nouveau disponible"));
+}
+
 static void test_period_text(void **state) {
     (void)state;
     char text[SP_NOTIFY_PERIOD_TEXT_MAX];
@@ -285,6 +354,8 @@ int main(void) {
         cmocka_unit_test(test_header_injection_refused),
         cmocka_unit_test(test_refund_requested_mail),
         cmocka_unit_test(test_refund_paid_mail),
+        cmocka_unit_test(test_cancelled_payment_mail_to_the_beneficiary),
+        cmocka_unit_test(test_cancelled_payment_to_an_expired_envelope),
         cmocka_unit_test(test_period_text),
         cmocka_unit_test(test_too_small_buffer),
         cmocka_unit_test(test_retry_schedule_and_final_replies),
