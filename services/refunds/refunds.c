@@ -47,6 +47,53 @@ void sp_refunds_auto_request_id(const char *partner_id, sp_refund_period period,
     sp_id_from_key(key, out);
 }
 
+void sp_refunds_batch_request_id(const char *partner_id, sp_refund_period period, size_t index,
+                                 char *out) {
+    assert(sp_id_valid(partner_id) && out != NULL && index < SP_REFUNDS_BATCH_REQUESTS_MAX);
+    if (index == 0) {
+        sp_refunds_auto_request_id(partner_id, period, out);
+        return;
+    }
+    char text[SP_REFUND_PERIOD_TEXT_LEN + 1], index_text[24];
+    sp_clock_refund_period_format(period, text);
+    snprintf(index_text, sizeof index_text, "%zu", index);
+    uint8_t key[SP_KEY_LEN];
+    sp_key_of(key, "refund-request", partner_id, text, index_text);
+    sp_id_from_key(key, out);
+}
+
+static const sp_refunds_batch_row *batch_row_of(const sp_refunds_batch_row *rows, size_t count,
+                                                const char *request_id) {
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(rows[i].request_id, request_id) == 0) return &rows[i];
+    return NULL;
+}
+
+sp_refunds_batch_decision sp_refunds_decide_batch(const char *partner_id,
+                                                  sp_refund_period period,
+                                                  const sp_refunds_batch_row *rows,
+                                                  size_t row_count, size_t *index,
+                                                  char *request_id) {
+    assert(index != NULL && request_id != NULL && (rows != NULL || row_count == 0));
+    const sp_refunds_batch_row *last = NULL;
+    /* Rows that are no request of the batch are not counted: at most
+     * row_count + 1 derivations find the first missing request. */
+    for (size_t k = 0; k <= row_count && k < SP_REFUNDS_BATCH_REQUESTS_MAX; k++) {
+        sp_refunds_batch_request_id(partner_id, period, k, request_id);
+        const sp_refunds_batch_row *row = batch_row_of(rows, row_count, request_id);
+        if (row == NULL) {
+            if (last != NULL && last->operations_asked != SP_REFUND_REQUEST_OPERATIONS_MAX)
+                return SP_REFUNDS_BATCH_DONE;
+            *index = k;
+            return SP_REFUNDS_BATCH_OPEN;
+        }
+        if (row->opening) return SP_REFUNDS_BATCH_WAIT;
+        if (row->cancelled) return SP_REFUNDS_BATCH_DONE;
+        last = row;
+    }
+    return SP_REFUNDS_BATCH_DONE;   /* SP_REFUNDS_BATCH_REQUESTS_MAX reached */
+}
+
 sp_refunds_decision sp_refunds_decide_opening(const sp_refunds_opening *o) {
     assert(o != NULL && o->part_count >= 1);
     assert(o->parts_reserved + o->parts_refused <= o->parts_seen);

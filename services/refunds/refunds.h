@@ -44,6 +44,50 @@ void sp_refunds_command_id(sp_refunds_step step, const char *request_id, sp_refu
  * aggregate's single writer sees the second open as a replay. */
 void sp_refunds_auto_request_id(const char *partner_id, sp_refund_period period, char *out);
 
+/* ------------------------------------------------------------ the month's batch */
+
+/* A partner with more accepted operations than one request holds
+ * (SP_REFUND_REQUEST_OPERATIONS_MAX, one envelope) gets a batch of
+ * automatic requests for the period: request k (k = 0, 1, ...) of
+ * (partner, period). Request 0 is sp_refunds_auto_request_id (so existing
+ * logs keep their meaning); request k >= 1 is a UUID derived from
+ * sp_key_of("refund-request", partner_id, "YYYY-MM", "<k>" in decimal).
+ * Every request of the batch is its own aggregate and is opened with the
+ * command id "auto-YYYY-MM": a second sender is a replay at the ledger.
+ * At most SP_REFUNDS_BATCH_REQUESTS_MAX requests per partner and period. */
+#define SP_REFUNDS_BATCH_REQUESTS_MAX 1024
+
+void sp_refunds_batch_request_id(const char *partner_id, sp_refund_period period, size_t index,
+                                 char *out /* SP_ID_LEN + 1 */);
+
+/* An automatic request of (partner, period) as the read model shows it. */
+typedef struct sp_refunds_batch_row {
+    const char *request_id;       /* borrowed */
+    bool opening;                 /* status 'opening' */
+    bool cancelled;               /* status 'cancelled' (by the partner or aborted) */
+    int64_t operations_asked;     /* operations its parts asked for */
+} sp_refunds_batch_row;
+
+typedef enum {
+    SP_REFUNDS_BATCH_OPEN,        /* open request *index */
+    SP_REFUNDS_BATCH_WAIT,        /* a request of the batch is still opening */
+    SP_REFUNDS_BATCH_DONE,        /* nothing more this period */
+} sp_refunds_batch_decision;
+
+/* Which request of (partner, period) to open next, from the partner's
+ * automatic requests of the period (any order). Request k is opened when
+ * requests 0..k-1 exist, none is opening, none was cancelled (a partner who
+ * cancels an automatic request keeps its operations until next month) and
+ * request k-1 asked exactly SP_REFUND_REQUEST_OPERATIONS_MAX operations (it
+ * was full, so operations may have been left out); request 0 when there is
+ * none. Whether accepted operations remain is the caller's to check. On
+ * SP_REFUNDS_BATCH_OPEN, *index and request_id (SP_ID_LEN + 1) name it. */
+sp_refunds_batch_decision sp_refunds_decide_batch(const char *partner_id,
+                                                  sp_refund_period period,
+                                                  const sp_refunds_batch_row *rows,
+                                                  size_t row_count, size_t *index,
+                                                  char *request_id);
+
 /* ------------------------------------------------------------ opening requests */
 
 /* An opening request's parts as the read model shows them. */
@@ -115,7 +159,8 @@ typedef struct sp_refunds_grouping {
 
 /* Groups ops (ordered by pass) into one part per pass, at most
  * SP_REFUND_REQUEST_OPERATIONS_MAX operations in all (so that the request
- * fits in one envelope): the operations left out wait for the next run.
+ * fits in one envelope): the operations left out go into the next request
+ * of the batch (sp_refunds_decide_batch).
  * -1 with err when ops are not grouped by pass or an amount is not positive. */
 int sp_refunds_group(const sp_refunds_auto_op *ops, size_t op_count, sp_refunds_grouping *out,
                      sp_error *err);

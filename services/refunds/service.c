@@ -1,6 +1,7 @@
 /* service.c - the refunds service's loop (see service.h): read the refund
  * read models, send the next step of each request, open the monthly
- * automatic requests. The decisions are refunds.c's. */
+ * automatic requests (a batch of them per partner and period when one
+ * request cannot hold the month). The decisions are refunds.c's. */
 #include "service.h"
 
 #include <assert.h>
@@ -44,6 +45,7 @@ typedef struct refunds_service {
     Solipass__Ledger__RefundPart *parts;          /* SP_REFUNDS_PARTS_MAX */
     Solipass__Ledger__RefundPart **part_ptrs;
     char **auto_ids;                              /* SP_REFUND_REQUEST_OPERATIONS_MAX */
+    sp_refunds_batch_row *batch;                  /* SP_REFUNDS_BATCH_REQUESTS_MAX */
 } refunds_service;
 
 /* ------------------------------------------------------------ SQL */
@@ -77,15 +79,32 @@ static const char reserved_parts_sql[] =
     " ORDER BY p.request_status, p.request_id, p.pass_id LIMIT $2::integer";
 
 #define BEFORE_RUN " o.occurred_at < timestamptz 'epoch' + $1::bigint * interval '1 millisecond'"
-/* Partners with accepted payments before the run instant ($1 ms) and no
- * automatic request for the period ($2). */
+/* The operations a request's parts asked for (what "full" is measured on:
+ * with skip_unavailable, fewer may have been reserved). */
+#define ASKED(request) \
+    " (SELECT coalesce(sum(cardinality(p.operation_ids)), 0) FROM refund_request_parts p" \
+    " WHERE p.request_id = " request ")"
+#define AUTOMATIC_OF_PERIOD \
+    " r.partner_id = pa.partner_id AND r.kind = 'automatic' AND r.period = $2::text"
+/* Partners with accepted payments before the run instant ($1 ms) whose
+ * batch for the period ($2) may take another request: none yet, or every
+ * one full ($4 operations asked), none opening or cancelled, fewer than $5.
+ * sp_refunds_decide_batch decides; this only keeps the partners it would
+ * leave alone from hiding the others behind the LIMIT. */
 static const char run_partners_sql[] =
     "SELECT pa.partner_id, (pa.iban = '' OR pa.bic = '') FROM partners pa"
     " WHERE EXISTS (SELECT 1 FROM operations o WHERE o.partner_id = pa.partner_id"
     " AND o.kind = 'payment' AND o.status = 'accepted' AND" BEFORE_RUN ")"
-    " AND NOT EXISTS (SELECT 1 FROM refund_requests r WHERE r.partner_id = pa.partner_id"
-    " AND r.kind = 'automatic' AND r.period = $2::text)"
+    " AND NOT EXISTS (SELECT 1 FROM refund_requests r WHERE" AUTOMATIC_OF_PERIOD
+    " AND (r.status IN ('opening', 'cancelled') OR" ASKED("r.request_id") " <> $4::bigint))"
+    " AND (SELECT count(*) FROM refund_requests r WHERE" AUTOMATIC_OF_PERIOD ") < $5::bigint"
     " ORDER BY pa.partner_id LIMIT $3::integer";
+
+/* The partner's ($1) automatic requests of the period ($2). */
+static const char run_batch_sql[] =
+    "SELECT r.request_id, r.status = 'opening', r.status = 'cancelled'," ASKED("r.request_id")
+    " FROM refund_requests r WHERE r.partner_id = $1::uuid AND r.kind = 'automatic'"
+    " AND r.period = $2::text ORDER BY r.created_at, r.request_id LIMIT $3::integer";
 
 /* The oldest of them ($3: at most), grouped by pass. */
 static const char run_operations_sql[] =
@@ -304,12 +323,38 @@ static void auto_parts(refunds_service *s, const PGresult *res, size_t count) {
     }
 }
 
+/* Which request of the partner's batch is to be opened: 1 with request_id
+ * filled, 0 when none (yet), -1 on error. */
+static int batch_next(refunds_service *s, const char *partner_id, sp_refund_period period,
+                      char *request_id, sp_error *err) {
+    char period_text[SP_REFUND_PERIOD_TEXT_LEN + 1], limit[NUMBER_TEXT_MAX];
+    sp_clock_refund_period_format(period, period_text);
+    const char *params[3] = {partner_id, period_text,
+                             limit_text(limit, SP_REFUNDS_BATCH_REQUESTS_MAX)};
+    PGresult *res = NULL;
+    if (query(s, run_batch_sql, 3, params, &res, err) != 0) return -1;
+    size_t count = (size_t)PQntuples(res);
+    assert(count <= SP_REFUNDS_BATCH_REQUESTS_MAX);
+    for (size_t i = 0; i < count; i++)
+        s->batch[i] = (sp_refunds_batch_row){
+            .request_id = PQgetvalue(res, (int)i, 0),
+            .opening = strcmp(PQgetvalue(res, (int)i, 1), "t") == 0,
+            .cancelled = strcmp(PQgetvalue(res, (int)i, 2), "t") == 0,
+            .operations_asked = int64_of(PQgetvalue(res, (int)i, 3))};
+    size_t index = 0;
+    sp_refunds_batch_decision decision =
+        sp_refunds_decide_batch(partner_id, period, s->batch, count, &index, request_id);
+    PQclear(res);
+    return decision == SP_REFUNDS_BATCH_OPEN ? 1 : 0;
+}
+
 static int open_automatic(refunds_service *s, const char *partner_id, bool bank_missing,
                           sp_refund_period period, const char *run_ms_text, int64_t now_ms,
                           sp_error *err) {
     char request_id[SP_ID_LEN + 1], period_text[SP_REFUND_PERIOD_TEXT_LEN + 1];
     char limit[NUMBER_TEXT_MAX], command_id[SP_REFUNDS_COMMAND_ID_MAX + 1];
-    sp_refunds_auto_request_id(partner_id, period, request_id);
+    int next = batch_next(s, partner_id, period, request_id, err);
+    if (next <= 0) return next;
     if (!sp_refunds_sent_due(s->sent, SP_REFUNDS_STEP_OPEN, request_id, request_id, now_ms,
                              s->config->resend_ms))
         return 0;
@@ -360,9 +405,12 @@ static int monthly_run(refunds_service *s, int64_t now_ms, sp_error *err) {
     char limit[NUMBER_TEXT_MAX];
     limit_text(run_ms, sp_clock_refund_run_ms(period));
     sp_clock_refund_period_format(period, period_text);
-    const char *params[3] = {run_ms, period_text, limit_text(limit, RUN_PARTNERS_MAX)};
+    char full[NUMBER_TEXT_MAX], batch_max[NUMBER_TEXT_MAX];
+    const char *params[5] = {run_ms, period_text, limit_text(limit, RUN_PARTNERS_MAX),
+                             limit_text(full, SP_REFUND_REQUEST_OPERATIONS_MAX),
+                             limit_text(batch_max, SP_REFUNDS_BATCH_REQUESTS_MAX)};
     PGresult *res = NULL;
-    if (query(s, run_partners_sql, 3, params, &res, err) != 0) return -1;
+    if (query(s, run_partners_sql, 5, params, &res, err) != 0) return -1;
     int rc = 0;
     for (int row = 0; rc == 0 && row < PQntuples(res); row++) {
         const char *partner_id = PQgetvalue(res, row, 0);
@@ -406,8 +454,9 @@ static int buffers_new(refunds_service *s, sp_error *err) {
     s->parts = calloc(SP_REFUNDS_PARTS_MAX, sizeof *s->parts);
     s->part_ptrs = calloc(SP_REFUNDS_PARTS_MAX, sizeof *s->part_ptrs);
     s->auto_ids = calloc(SP_REFUND_REQUEST_OPERATIONS_MAX, sizeof *s->auto_ids);
+    s->batch = calloc(SP_REFUNDS_BATCH_REQUESTS_MAX, sizeof *s->batch);
     if (!s->sent || !s->ids_text || !s->ids || !s->auto_ops || !s->grouping || !s->parts ||
-        !s->part_ptrs || !s->auto_ids)
+        !s->part_ptrs || !s->auto_ids || !s->batch)
         return sp_error_set(err, 500, "out_of_memory", "", "cannot allocate the buffers");
     sp_refunds_sent_init(s->sent);
     return 0;
@@ -422,6 +471,7 @@ static void buffers_free(refunds_service *s) {
     free(s->parts);
     free(s->part_ptrs);
     free(s->auto_ids);
+    free(s->batch);
 }
 
 int sp_refunds_service_run(const sp_refunds_config *config, sp_log *log, sp_clock *clock,

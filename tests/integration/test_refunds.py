@@ -6,8 +6,9 @@ request gives the payments back; finance marks a request paid, which
 settles its payments and lowers what is owed. A request and a cancellation
 racing for one payment: exactly one wins, and the ledger still sums to zero.
 The monthly run (the 30th, or February's last day) opens one automatic
-request per partner and period, across a restart of the refunds service and
-a rebuild of the projection.
+request per partner and period - a batch of as many as needed when one
+request cannot hold the month - across a restart of the refunds service
+and a rebuild of the projection.
 
 The last test moves every service's clock forward by months (as
 test_vouchers.py does): later files log in again and only make new payments."""
@@ -269,6 +270,25 @@ def set_monthly_run(stack, on):
     stack.start_service("refunds")
 
 
+def many_payments(world, backoffice, partner, count, passes=8, amount_cents=10):
+    """count payments to partner from `passes` passes paying in parallel."""
+    apis = []
+    for _ in range(passes):
+        beneficiary = world.create_beneficiary(backoffice, credits={"general": 5000})
+        apis.append(world.login(beneficiary["email"], beneficiary["password"]))
+
+    def pay_share(i):
+        return [pay(world, apis[i], partner, amount_cents) for _ in range(i, count, passes)]
+
+    return [op for share in run_parallel(passes, pay_share) for op in share]
+
+
+def batch_of(world, partner_id, period):
+    """The automatic requests of (partner, period) once two are pending."""
+    rows = automatic_requests(world, partner_id, period)
+    return rows if len(rows) == 2 and all(r[2] == "pending" for r in rows) else None
+
+
 def test_zz_monthly_run_once_per_partner_and_period(world, backoffice):
     """Last in this file: it moves every service's clock forward by months."""
     stack = world.stack
@@ -290,6 +310,9 @@ def monthly_run(world, backoffice):
     pay(world, no_iban_api, no_iban, 650)
     nothing, nothing_admin, _, nothing_api = fresh_partner_and_pass(world, backoffice)
     assert cancel(nothing_admin, pay(world, nothing_api, nothing, 50)).status_code == 200
+    # More accepted payments than one request holds (600): a batch of two.
+    big = world.create_partner(backoffice, "sport")
+    big_ops = many_payments(world, backoffice, big, 620)
 
     instant, period = next_run_after(world.now())
     move_clock_to(world, instant - datetime.timedelta(seconds=30))
@@ -307,6 +330,16 @@ def monthly_run(world, backoffice):
                       "the automatic request of the partner without a bank account")
     assert rows[0][4] == "t" and int(rows[0][3]) == 650
     assert automatic_requests(world, nothing["partner_id"]) == []
+    batch = wait_until(lambda: batch_of(world, big["partner_id"], period),
+                       "the batch of two automatic requests of " + period, timeout_s=60)
+    assert sum(int(r[3]) for r in batch) == 10 * len(big_ops)
+    held = dict(world.sql_rows(
+        "SELECT refund_request_id, count(*) FROM operations WHERE partner_id = '%s'"
+        " AND status = 'requested' GROUP BY refund_request_id" % big["partner_id"]))
+    assert sorted(held.values()) == sorted([str(len(big_ops) - 600), "600"])
+    assert sorted(held) == sorted(r[0] for r in batch)
+    assert world.sql_rows("SELECT count(*) FROM operations WHERE partner_id = '%s'"
+                          " AND status = 'accepted'" % big["partner_id"]) == [["0"]]
 
     # Restarted, and later in the same period: still one request per partner.
     set_monthly_run(stack, True)
@@ -315,6 +348,7 @@ def monthly_run(world, backoffice):
     wait_until(lambda: projection_caught_up(world), "the projection to catch up")
     assert len(automatic_requests(world, with_iban["partner_id"], period)) == 1
     assert len(automatic_requests(world, no_iban["partner_id"], period)) == 1
+    assert len(automatic_requests(world, big["partner_id"], period)) == 2
 
     # February has no 30th: its run is on its last day.
     february, february_period = next_run_after(world.now(), months=(2,))
@@ -327,9 +361,11 @@ def monthly_run(world, backoffice):
     admin = world.login(with_iban["admin_email"], with_iban["admin_password"])
     assert operation_of(admin, late)["refund_request_id"] == rows[0][0]
 
-    # A rebuilt projection equals the live one, one request per partner and period.
+    # A rebuilt projection equals the live one: one request per partner and
+    # period, two for the partner whose month did not fit in one.
     per_period = "SELECT partner_id, period, count(*) FROM refund_requests WHERE kind = 'automatic'" \
                  " GROUP BY partner_id, period HAVING count(*) > 1"
+    batches = [[big["partner_id"], period, "2"]]
     writers = ["refunds", "accounts", "transactions"]
     for name in writers:
         stack.stop_service(name)
@@ -340,7 +376,7 @@ def monthly_run(world, backoffice):
         rebuild = stack.run_tool("projection", ["--rebuild", "--exit-when-caught-up"], timeout_s=600)
         assert rebuild.returncode == 0, rebuild.stderr[-3000:]
         assert checksum(world) == live
-        assert world.sql_rows(per_period) == []
+        assert world.sql_rows(per_period) == batches
     finally:
         for name in ["projection"] + writers:
             if not stack.is_running(name):

@@ -1,7 +1,8 @@
 /* test_refunds.c - the refunds service's decisions: deterministic command
  * ids and automatic request ids, when an opening request is confirmed or
- * aborted, when a step is sent again, and how the monthly run groups a
- * partner's operations into parts. */
+ * aborted, when a step is sent again, how the monthly run groups a
+ * partner's operations into parts, and which request of a partner's
+ * monthly batch it opens next. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -137,6 +138,86 @@ static void test_grouping_keeps_a_request_within_one_envelope(void **state) {
     free(g);
 }
 
+static void test_batch_ids_keep_request_zero_and_differ_after(void **state) {
+    (void)state;
+    sp_refund_period november = {.year = 2026, .month = 11};
+    char zero[SP_ID_LEN + 1], auto_id[SP_ID_LEN + 1], one[SP_ID_LEN + 1], again[SP_ID_LEN + 1];
+    char two[SP_ID_LEN + 1], other[SP_ID_LEN + 1];
+    sp_refunds_batch_request_id(PARTNER_ID, november, 0, zero);
+    sp_refunds_auto_request_id(PARTNER_ID, november, auto_id);
+    assert_string_equal(zero, auto_id);          /* existing logs keep their meaning */
+    sp_refunds_batch_request_id(PARTNER_ID, november, 1, one);
+    sp_refunds_batch_request_id(PARTNER_ID, november, 1, again);
+    sp_refunds_batch_request_id(PARTNER_ID, november, 2, two);
+    sp_refunds_batch_request_id(OTHER_PARTNER_ID, november, 1, other);
+    assert_true(sp_id_valid(one) && sp_id_valid(two));
+    assert_string_equal(one, again);
+    assert_string_not_equal(one, zero);
+    assert_string_not_equal(two, one);
+    assert_string_not_equal(two, zero);
+    assert_string_not_equal(other, one);
+}
+
+/* Rows for requests 0..count-1 of PARTNER_ID in November, each as given. */
+static void batch_rows(sp_refunds_batch_row *rows, char ids[][SP_ID_LEN + 1], size_t count) {
+    sp_refund_period november = {.year = 2026, .month = 11};
+    for (size_t k = 0; k < count; k++) {
+        sp_refunds_batch_request_id(PARTNER_ID, november, k, ids[k]);
+        rows[k] = (sp_refunds_batch_row){.request_id = ids[k],
+                                         .operations_asked = SP_REFUND_REQUEST_OPERATIONS_MAX};
+    }
+}
+
+/* The decision over two rows for (partner, period), its request's index in *index. */
+static sp_refunds_batch_decision decide_two(const char *partner_id, sp_refund_period period,
+                                            const sp_refunds_batch_row rows[2], size_t *index) {
+    char id[SP_ID_LEN + 1];
+    return sp_refunds_decide_batch(partner_id, period, rows, 2, index, id);
+}
+
+static void test_batch_decision(void **state) {
+    (void)state;
+    sp_refund_period november = {.year = 2026, .month = 11};
+    char ids[3][SP_ID_LEN + 1], id[SP_ID_LEN + 1], expected[SP_ID_LEN + 1];
+    sp_refunds_batch_row rows[3];
+    size_t index = 99;
+    /* None yet: request 0. */
+    assert_int_equal(sp_refunds_decide_batch(PARTNER_ID, november, NULL, 0, &index, id),
+                     SP_REFUNDS_BATCH_OPEN);
+    assert_int_equal(index, 0);
+    sp_refunds_auto_request_id(PARTNER_ID, november, expected);
+    assert_string_equal(id, expected);
+    /* Two full ones, listed in any order: request 2. */
+    batch_rows(rows, ids, 2);
+    sp_refunds_batch_row swapped[2] = {rows[1], rows[0]};
+    assert_int_equal(sp_refunds_decide_batch(PARTNER_ID, november, swapped, 2, &index, id),
+                     SP_REFUNDS_BATCH_OPEN);
+    assert_int_equal(index, 2);
+    sp_refunds_batch_request_id(PARTNER_ID, november, 2, expected);
+    assert_string_equal(id, expected);
+    /* The last one was not full: the month is in the batch. */
+    rows[1].operations_asked = SP_REFUND_REQUEST_OPERATIONS_MAX - 1;
+    assert_int_equal(decide_two(PARTNER_ID, november, rows, &index), SP_REFUNDS_BATCH_DONE);
+    /* Full but cancelled: its operations stay with the partner until next month. */
+    rows[1].operations_asked = SP_REFUND_REQUEST_OPERATIONS_MAX;
+    rows[1].cancelled = true;
+    assert_int_equal(decide_two(PARTNER_ID, november, rows, &index), SP_REFUNDS_BATCH_DONE);
+    rows[1].cancelled = false;
+    rows[0].cancelled = true;
+    assert_int_equal(decide_two(PARTNER_ID, november, rows, &index), SP_REFUNDS_BATCH_DONE);
+    /* Still opening: its operations are not reserved yet, wait. */
+    rows[0].cancelled = false;
+    rows[1].opening = true;
+    assert_int_equal(decide_two(PARTNER_ID, november, rows, &index), SP_REFUNDS_BATCH_WAIT);
+    /* Another period's or partner's requests are not this batch: request 0. */
+    sp_refund_period december = {.year = 2026, .month = 12};
+    rows[1].opening = false;
+    assert_int_equal(decide_two(PARTNER_ID, december, rows, &index), SP_REFUNDS_BATCH_OPEN);
+    assert_int_equal(index, 0);
+    assert_int_equal(decide_two(OTHER_PARTNER_ID, november, rows, &index), SP_REFUNDS_BATCH_OPEN);
+    assert_int_equal(index, 0);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -146,6 +227,8 @@ int main(void) {
         cmocka_unit_test(test_steps_are_sent_again_only_after_the_resend_delay),
         cmocka_unit_test(test_grouping_by_pass),
         cmocka_unit_test(test_grouping_keeps_a_request_within_one_envelope),
+        cmocka_unit_test(test_batch_ids_keep_request_zero_and_differ_after),
+        cmocka_unit_test(test_batch_decision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
