@@ -94,6 +94,12 @@ def web(stack, tmp_path_factory):
             proc.kill()
             proc.wait()
         log.close()
+    # A clean stop, and under the sanitizers no leak or undefined behaviour.
+    with open(log.name, "rb") as f:
+        text = f.read()
+    assert proc.returncode == 0, "the web gateway stopped with %d: see %s" % (proc.returncode,
+                                                                            log.name)
+    assert b"runtime error" not in text and b"Sanitizer" not in text, log.name
 
 
 def raw_get(url, path, method="GET"):
@@ -308,3 +314,22 @@ def test_partner_qr_code_is_the_payment_link_and_pages_carry_the_csp(world, back
     assert "<style" not in poster.text and "<script" not in poster.text
     sheet = requests.get(world.url + "/api/v1/styles/poster.css")
     assert sheet.status_code == 200 and sheet.headers["Content-Type"].startswith("text/css")
+
+
+@pytest.mark.parametrize("setting, value, field", [
+    ("SP_WEB_DIR", "FILE", "SP_WEB_DIR"),
+    ("SP_PUBLIC_URL", "https://pass.ville.example/", "SP_PUBLIC_URL"),
+    ("SP_PUBLIC_URL", "pass.ville.example", "SP_PUBLIC_URL"),
+    ("SP_PUBLIC_URL", "https://pass.ville.example:443", "SP_PUBLIC_URL"),
+])
+def test_bad_web_settings_stop_the_gateway_at_start(stack, tmp_path, setting, value, field):
+    if value == "FILE":
+        value = str(tmp_path / "not-a-folder")
+        with open(value, "w") as f:
+            f.write("x")
+    env = stack.service_environment("gateway")
+    env.update({"SP_HTTP_PORT": str(stack_module.free_port()), setting: value})
+    done = subprocess.run([stack.binary("gateway")], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=60)
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert b'"cannot start"' in done.stdout and field.encode() in done.stdout, done.stdout[-2000:]
