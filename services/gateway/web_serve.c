@@ -211,8 +211,8 @@ bool sp_gw_web_serve(sp_gw_request *req, const char *path, const char *request_u
     const char *web_dir = req->app->config->web_dir;
     if (web_dir == NULL || web_dir[0] == '\0') return false;
     sp_gw_web_target target;
-    /* The decoded path says what is asked; the raw one must pass the same
-     * checks, so that an encoded "/" or "." never reaches a file name. */
+    /* The decoded path says what is asked; the target as civetweb hands
+     * it must pass the same checks (see web_serve.h). */
     sp_gw_web_decision decision = sp_gw_web_route(req->method, path, 0, &target);
     if (decision == SP_GW_WEB_API) return false;
     char raw_path[SP_GW_WEB_PATH_LEN_MAX + 2];

@@ -181,7 +181,7 @@ def test_assets_are_immutable_and_precompressed_siblings_follow_accept_encoding(
     "/assets/..%2f..%2fsecret.txt", "/assets/%2E%2E%2Fsecret.txt", "//secret.txt",
     "/assets//" + ASSET, "/assets/.." "\\secret.txt",
     "/assets/link-1A2B.txt", "/assets/" + ASSET + ".gz", "/assets/missing-1234.js",
-    "/beneficiaire/", "/nowhere", "/index.html/x", "/" + "a" * 2000,
+    "/beneficiaire/", "/nowhere", "/index.html/x", "/" + "a" * 2000, "/assets/a%2Fb.js",
 ])
 def test_paths_outside_the_files_answer_404_before_any_file_is_read(web, path):
     # civetweb decodes the path in place before the gateway sees it: a %00
