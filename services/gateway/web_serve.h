@@ -3,7 +3,8 @@
  * gateway's print stylesheets, and the security headers of HTML answers.
  * Files are opened one path component at a time with O_NOFOLLOW beneath the
  * folder (no symbolic link is followed), must be regular files of at most
- * SP_GW_WEB_FILE_BYTES_MAX, and are read whole before the answer starts.
+ * SP_GW_WEB_FILE_BYTES_MAX, and are sent in 16 KiB pieces (a worker
+ * thread holds no more than that of a file).
  * Ownership: nothing outlives a call. */
 #ifndef SP_GW_WEB_SERVE_H
 #define SP_GW_WEB_SERVE_H

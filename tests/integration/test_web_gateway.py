@@ -33,7 +33,9 @@ ASSET_TEXT = b"console.log('the identity asset');\n" * 40
 ASSET_BR = b"pretend-brotli-bytes"   # never decoded: only which file was sent matters
 HOME = b"<!DOCTYPE html><title>Accueil</title><p>home page</p>"
 PARTNER_HOME = b"<!DOCTYPE html><title>Espace partenaire</title><p>partner app</p>"
+BIG = bytes(range(256)) * 1000 + b"end"   # many 16 KiB pieces, not a multiple of one
 START_TIMEOUT_S = 30
+FILE_BYTES_MAX = 8 * 1024 * 1024
 
 
 # ------------------------------------------------------------------ the file gateway
@@ -52,6 +54,10 @@ def fill_web_folder(root):
         f.write(gzip.compress(ASSET_TEXT))
     with open(os.path.join(root, "assets", ASSET + ".br"), "wb") as f:
         f.write(ASSET_BR)
+    with open(os.path.join(root, "assets", "big-7E7E.png"), "wb") as f:
+        f.write(BIG)
+    with open(os.path.join(root, "assets", "huge-7E7E.png"), "wb") as f:
+        f.truncate(FILE_BYTES_MAX + 1)
     with open(os.path.join(root, "robots.txt"), "wb") as f:
         f.write(b"User-agent: *\nDisallow: /api/\n")
     # Outside the folder: what a traversal would be after.
@@ -171,6 +177,10 @@ def test_assets_are_immutable_and_precompressed_siblings_follow_accept_encoding(
     star, body = fetch("br;q=0, *")
     assert star.headers["Content-Encoding"] == "gzip"
 
+    big = requests.get(web + "/assets/big-7E7E.png")
+    assert big.status_code == 200 and big.content == BIG
+    assert big.headers["Content-Type"] == "image/png"
+
     head = requests.head(url, headers={"Accept-Encoding": "identity"})
     assert head.status_code == 200 and head.content == b""
     assert head.headers["Content-Length"] == str(len(ASSET_TEXT))
@@ -181,6 +191,7 @@ def test_assets_are_immutable_and_precompressed_siblings_follow_accept_encoding(
     "/assets/..%2f..%2fsecret.txt", "/assets/%2E%2E%2Fsecret.txt", "//secret.txt",
     "/assets//" + ASSET, "/assets/.." "\\secret.txt",
     "/assets/link-1A2B.txt", "/assets/" + ASSET + ".gz", "/assets/missing-1234.js",
+    "/assets/huge-7E7E.png",
     "/beneficiaire/", "/nowhere", "/index.html/x", "/" + "a" * 2000, "/assets/a%2Fb.js",
 ])
 def test_paths_outside_the_files_answer_404_before_any_file_is_read(web, path):
