@@ -89,16 +89,21 @@ static int error_parse(error_set *set, const char *text, const char *route, sp_e
 static int error_common(error_set *set, const sp_gw_endpoint *e, sp_error *err) {
     bool reads_body = strcmp(e->method, "POST") == 0 || strcmp(e->method, "PUT") == 0 ||
                       strcmp(e->method, "PATCH") == 0;
+    const char *name = e->name;
     int rc = 0;
     if (e->id_not_found_code != NULL) rc |= error_add(set, 404, e->id_not_found_code, err);
-    if (e->body_media == SP_GW_MEDIA_JSON) rc |= error_parse(set, "400:malformed_json,unknown_field", e->name, err);
-    if (reads_body && e->body_media != SP_GW_MEDIA_IMAGE) rc |= error_add(set, 413, "body_too_large", err);
-    if (e->key != SP_GW_KEY_NONE) rc |= error_parse(set, "400:invalid_value 409:idempotency_conflict", e->name, err);
+    if (e->body_media == SP_GW_MEDIA_JSON)
+        rc |= error_parse(set, "400:malformed_json,unknown_field", name, err);
+    if (reads_body && e->body_media != SP_GW_MEDIA_IMAGE)
+        rc |= error_add(set, 413, "body_too_large", err);
+    if (e->key != SP_GW_KEY_NONE)
+        rc |= error_parse(set, "400:invalid_value 409:idempotency_conflict", name, err);
     if (e->key == SP_GW_KEY_REQUIRED) rc |= error_add(set, 428, "idempotency_key_required", err);
     if (e->session) rc |= error_add(set, 401, "unauthenticated", err);
     if (e->session && e->roles != SP_GW_ROLES_ANY) rc |= error_add(set, 403, "forbidden", err);
+    /* A cookie session's state-changing request needs the right Origin. */
     if (e->session && strcmp(e->method, "GET") != 0) rc |= error_add(set, 403, "bad_origin", err);
-    rc |= error_parse(set, "500:internal 503:unavailable", e->name, err);
+    rc |= error_parse(set, "500:internal 503:unavailable", name, err);
     return rc != 0 ? -1 : 0;
 }
 
@@ -146,8 +151,10 @@ static int put_errors(json_t *responses, const sp_gw_endpoint *e, sp_error *err)
 static json_t *media_content(sp_gw_media media, const char *schema) {
     json_t *content = json_object();
     if (media == SP_GW_MEDIA_IMAGE) {
-        json_object_set_new(content, "image/png", json_pack("{s:{s:s}}", "schema", "type", "string"));
-        json_object_set_new(content, "image/jpeg", json_pack("{s:{s:s}}", "schema", "type", "string"));
+        json_object_set_new(content, "image/png",
+                            json_pack("{s:{s:s}}", "schema", "type", "string"));
+        json_object_set_new(content, "image/jpeg",
+                            json_pack("{s:{s:s}}", "schema", "type", "string"));
     } else if (media == SP_GW_MEDIA_JSON) {
         json_t *s = schema != NULL ? ref_to(SCHEMA_REF_PREFIX, schema)
                                    : json_pack("{s:s}", "type", "object");
@@ -202,9 +209,9 @@ static json_t *parameters(const sp_gw_endpoint *e) {
         while (*p == ' ') p++;
     }
     if (e->key != SP_GW_KEY_NONE) {
-        json_array_append_new(list, ref_to(PARAMETER_REF_PREFIX,
-                                           e->key == SP_GW_KEY_REQUIRED ? "Idempotency-Key"
-                                                                        : "Idempotency-Key-optional"));
+        const char *key = e->key == SP_GW_KEY_REQUIRED ? "Idempotency-Key"
+                                                       : "Idempotency-Key-optional";
+        json_array_append_new(list, ref_to(PARAMETER_REF_PREFIX, key));
     }
     return list;
 }

@@ -136,7 +136,8 @@ static void test_every_route_is_an_operation(void **state) {
 /* Every "$ref" of value names something that doc has. */
 static void check_refs(json_t *doc, json_t *value) {
     if (json_is_array(value)) {
-        for (size_t i = 0; i < json_array_size(value); i++) check_refs(doc, json_array_get(value, i));
+        for (size_t i = 0; i < json_array_size(value); i++)
+            check_refs(doc, json_array_get(value, i));
         return;
     }
     if (!json_is_object(value)) return;
