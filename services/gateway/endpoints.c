@@ -40,7 +40,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .summary = "Opens a session: a bearer token, or the sp_session cookie",
         .body_media = SP_GW_MEDIA_JSON, .body_schema = "LoginRequest", .body_required = true,
         .answers = {JSON(200, "Session", "the session (no token in the body with session cookie)")},
-        .errors = "400:missing_field,invalid_type,invalid_value 401:invalid_credentials "
+        .errors = "400:invalid_email 401:invalid_credentials "
                   "403:bad_origin 429:too_many_attempts 503:timeout"},
     [SP_GW_ROUTE_LOGOUT] = {ENTRY(SP_GW_ROUTE_LOGOUT, sp_gw_route_logout),
         .method = "POST", .path = "/api/v1/auth/logout", .name = "logout",
