@@ -1,7 +1,9 @@
 /* http.h - the civetweb server: one handler for every path, which reads the
  * body (at most 16 KiB), finds the route, checks the session and role the
- * route needs, calls the route's function, and answers JSON - errors as
- * {"code","message","field"} - then logs and counts the request.
+ * route needs (all from the endpoint table, endpoints.h), calls the route's
+ * function, and answers JSON - errors as application/problem+json (RFC 9457,
+ * with the members code, message and field) - then logs and counts the
+ * request.
  *
  * A session is a bearer token or the browser's sp_session cookie
  * (session_cookie.h): a cookie-authenticated request that may change
@@ -77,7 +79,14 @@ int sp_gw_answer_attachment(sp_gw_request *req, const char *content_type, const 
  * Cache-Control public and immutable, ETag "<etag>". */
 int sp_gw_answer_immutable(sp_gw_request *req, const char *content_type, const void *body,
                            size_t body_len, const char *etag);
+/* 200 with content that may change (Cache-Control: no-cache, ETag
+ * "<etag>"), or 304 without it when If-None-Match names that ETag. */
+int sp_gw_answer_revalidated(sp_gw_request *req, const char *content_type, const void *body,
+                             size_t body_len, const char *etag);
 int sp_gw_answer_error(sp_gw_request *req, const sp_error *err);
+/* A problem object (sp_gw_problem_new(), maybe with more members) as
+ * application/problem+json with its "status"; takes the reference. */
+int sp_gw_answer_problem(sp_gw_request *req, json_t *problem, bool replayed);
 /* A command's reply as the answer: its http_status with result_json, or its
  * error; Idempotent-Replayed: true when it was replayed. */
 int sp_gw_answer_reply(sp_gw_request *req, const Solipass__Reply *reply, sp_error *err);

@@ -17,6 +17,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "deploy", "local"))
 sys.path.insert(0, HERE)
 
+import api_schema  # noqa: E402
 import stack as stack_module  # noqa: E402
 from solipass_api import World  # noqa: E402
 
@@ -71,10 +72,14 @@ def stack_alive(request):
     dead = the_stack.exited()
     if dead:
         pytest.fail("not running before the test: " + describe_dead(the_stack, dead))
+    api_schema.take_mismatches()
     yield
     dead = the_stack.exited()
     if dead:
         pytest.fail("died during the test: " + describe_dead(the_stack, dead))
+    mismatches = api_schema.take_mismatches()
+    if mismatches:
+        pytest.fail("answers that docs/openapi.json does not accept:\n" + "\n".join(mismatches))
 
 
 def describe_dead(the_stack, dead):
