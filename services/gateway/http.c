@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <civetweb.h>
+#include "json_limits.h"
 #include "metrics.h"
 #include "routes.h"
 
@@ -294,7 +295,7 @@ int sp_gw_answer_reply(sp_gw_request *req, const Solipass__Reply *reply, sp_erro
                            ? reply->result_json
                            : "{}";
     json_error_t jerr;
-    json_t *parsed = json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *parsed = sp_gw_json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
     bool valid = json_is_object(parsed) && reply->http_status >= 200 && reply->http_status <= 299;
     json_decref(parsed);
     if (!valid) {
