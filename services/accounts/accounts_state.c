@@ -1019,6 +1019,7 @@ static int apply_password_set(sp_accounts_state *state, const sp_accounts_event 
                                        user->email));
     if (json == NULL) return oom(err, "a result");
     a->used = true;
+    sessions_free_expired(state, user, INT64_MAX);   /* the projection ends them too */
     user->version++;
     *applied = true;
     return record_simple(state, event, ref, 200, json, err);

@@ -1,7 +1,8 @@
 /* test_accounts_lifetimes.c - sessions and stored outcomes are freed, so a
  * bounded accounts state never fills up for good: ended and expired
  * sessions, a login beyond the per-user bound (the oldest session ends),
- * outcomes past their window, single-use outcomes first when room runs out;
+ * outcomes past their window, single-use outcomes first when room runs out,
+ * every session of a user whose password is reset;
  * and the state rebuilt from the events frees the same ones. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -256,6 +257,40 @@ static void test_single_use_outcomes_make_room_first(void **state) {
     world_free(w);
 }
 
+/* A new password (reset link) ends every session of the user: a stolen
+ * token stops working with the reset. */
+static void test_a_password_reset_ends_every_session(void **state) {
+    (void)state;
+    world *w = world_new((sp_accounts_limits){.users_max = 1, .sessions_max = 8,
+                                              .records_max = 16});
+    sp_accounts_decision d;
+    for (size_t n = 0; n < 3; n++) assert_true(login(w, n, T0 + (int64_t)n, HOUR_MS, &d).ok);
+    sp_accounts_command reset = {.kind = SP_ACCOUNTS_CMD_REQUEST_RESET, .actor_id = "",
+                                 .command_id = "r1", .name = "", .category = "",
+                                 .email = "bo@city.example", .password_hash = "",
+                                 .full_name = "", .user_id = ""};
+    assert_true(run(w, &reset, T0 + 10, &d).ok);
+    assert_int_equal(d.events[0].kind, SP_ACCOUNTS_EV_ACTIVATION_ISSUED);
+    char activation_id[SP_ID_LEN + 1];
+    snprintf(activation_id, sizeof activation_id, "%s", d.events[0].activation_id);
+    sp_accounts_command set = {.kind = SP_ACCOUNTS_CMD_SET_PASSWORD, .actor_id = "",
+                               .command_id = "s1", .name = "", .category = "", .email = "",
+                               .password_hash = HASH_A, .full_name = "", .user_id = "",
+                               .activation_id = activation_id, .purpose = "reset"};
+    sp_accounts_outcome out = run(w, &set, T0 + 20, &d);
+    assert_true(out.ok);
+    assert_int_equal(d.event_count, 1);
+    assert_int_equal(d.events[0].kind, SP_ACCOUNTS_EV_PASSWORD_SET);
+    assert_int_equal(sp_accounts_session_count(&w->state), 0);
+    for (size_t n = 0; n < 3; n++) {
+        assert_false(has_session(&w->state, n));
+        assert_int_equal(logout(w, n, T0 + 30).http_status, 404);
+    }
+    assert_true(login(w, 3, T0 + 40, HOUR_MS, &d).ok);
+    assert_rebuilt_same(w, 4);
+    world_free(w);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -264,6 +299,7 @@ int main(void) {
         cmocka_unit_test(test_a_login_beyond_the_bound_ends_the_oldest_session),
         cmocka_unit_test(test_outcomes_are_kept_for_their_window_then_freed),
         cmocka_unit_test(test_single_use_outcomes_make_room_first),
+        cmocka_unit_test(test_a_password_reset_ends_every_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
