@@ -47,6 +47,7 @@ typedef struct sp_gw_config {
     const char *sepa_debtor_iban;
     const char *sepa_debtor_bic;
     const char *exports_dir;              /* SP_EXPORTS_DIR: the exports service's files */
+    const char *trusted_proxies;          /* SP_TRUSTED_PROXIES: addresses and CIDR networks */
 } sp_gw_config;
 
 typedef struct sp_gw_pgpool sp_gw_pgpool;
@@ -58,6 +59,7 @@ typedef struct sp_gw_ratelimit sp_gw_ratelimit;
 typedef struct sp_gw_streams sp_gw_streams;
 typedef struct sp_gw_contact sp_gw_contact;
 typedef struct sp_sepa_debtor sp_sepa_debtor;
+typedef struct sp_gw_proxies sp_gw_proxies;
 
 typedef struct sp_gw_app {
     const sp_gw_config *config;
@@ -74,6 +76,7 @@ typedef struct sp_gw_app {
     const sp_gw_contact *contact;         /* checked SP_CONTACT_* settings */
     sp_gw_streams *streams;               /* slots of the live operation streams */
     const sp_sepa_debtor *sepa_debtor;    /* checked SP_SEPA_DEBTOR_*; NULL: no SEPA files */
+    const sp_gw_proxies *proxies;         /* checked SP_TRUSTED_PROXIES */
 } sp_gw_app;
 
 /* Monotonic milliseconds: every deadline inside the gateway is on this clock

@@ -134,8 +134,7 @@ static const dispatch_entry *dispatch_of(sp_gw_route route) {
 
 const char *sp_gw_request_address(const sp_gw_request *req) {
     assert(req != NULL);
-    const struct mg_request_info *info = mg_get_request_info(req->conn);
-    return info != NULL ? info->remote_addr : "";
+    return req->client_address;
 }
 
 const char *sp_gw_request_header(const sp_gw_request *req, const char *name) {
@@ -385,6 +384,8 @@ static int on_request(struct mg_connection *conn) {
     req.path = info->local_uri != NULL ? info->local_uri : "";
     req.query = info->query_string;
     req.body = "";
+    sp_gw_client_address(http->app->proxies, info->remote_addr,
+                         mg_get_header(conn, "X-Forwarded-For"), req.client_address);
     req.started_ms = sp_gw_monotonic_ms();
     req.deadline_ms = req.started_ms + http->app->config->command_timeout_ms;
     char *body = NULL;

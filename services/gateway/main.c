@@ -16,6 +16,7 @@
 #include "partner_space.h"
 #include "pgpool.h"
 #include "projwait.h"
+#include "proxies.h"
 #include "ratelimit.h"
 #include "sepa.h"
 #include "sp_config.h"
@@ -105,6 +106,11 @@ static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_e
         {"SP_EXPORTS_DIR", SP_CONFIG_STRING, "", 0, 0,
          "folder of the exports service's files, served by the downloads; empty: no downloads",
          &c->exports_dir},
+        {"SP_TRUSTED_PROXIES", SP_CONFIG_STRING, "", 0, 0,
+         "reverse proxies in front of the gateway: IP addresses and CIDR networks separated "
+         "by commas; only from them is X-Forwarded-For read (its right-most address that is "
+         "not one of them is the client's, for the limits per address); empty: none",
+         &c->trusted_proxies},
     };
     return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-gateway",
                           "The HTTP JSON API of solipass: validates requests, sends commands "
@@ -216,6 +222,8 @@ int main(int argc, char **argv) {
     memset(&contact, 0, sizeof contact);
     sp_sepa_debtor sepa_debtor;
     bool sepa_configured = false;
+    sp_gw_proxies proxies;
+    memset(&proxies, 0, sizeof proxies);
     sp_config_result loaded = load_config(&config, argc, argv, &err);
     if (loaded == SP_CONFIG_HELP_SHOWN) {
         sp_log_destroy(&log);
@@ -230,7 +238,8 @@ int main(int argc, char **argv) {
         check_link_secret(config.link_secret, &err) != 0 ||
         sp_gw_contact_parse(config.contact_hours, config.contact_email, config.contact_phones,
                             &contact, &err) != 0 ||
-        check_sepa(&config, &sepa_debtor, &sepa_configured, &err) != 0 || sodium_init() < 0) {
+        check_sepa(&config, &sepa_debtor, &sepa_configured, &err) != 0 ||
+        sp_gw_proxies_parse(config.trusted_proxies, &proxies, &err) != 0 || sodium_init() < 0) {
         sp_log_error(&log, "cannot start", "error", err.message, "field", err.field, NULL);
         sp_log_destroy(&log);
         return 1;
@@ -251,7 +260,7 @@ int main(int argc, char **argv) {
     log.metrics = sp_metrics_new();
     sp_gw_app app = {.config = &config, .log = &log, .clock = &clock, .metrics = &metrics,
                      .contact = &contact,
-                     .sepa_debtor = sepa_configured ? &sepa_debtor : NULL};
+                     .sepa_debtor = sepa_configured ? &sepa_debtor : NULL, .proxies = &proxies};
     mg_init_library(0);
     int rc = 1;
     sp_gw_http *http = NULL;
