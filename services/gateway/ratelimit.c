@@ -69,9 +69,18 @@ static key_ref key_ref_of(const sp_gw_ratelimit *limit, const char *key) {
     return ref;
 }
 
+/* Concurrent requests read the clock before they take the mutex, so a
+ * slightly earlier now_ms than the window's start is the same window; only
+ * a clock moved back by a whole window starts again. */
 static bool stale(const sp_gw_ratelimit *limit, const slot *s, int64_t now_ms) {
     return !s->used || now_ms >= s->window_start_ms + limit->window_ms ||
-           now_ms < s->window_start_ms;   /* a clock moved back: start again */
+           now_ms <= s->window_start_ms - limit->window_ms;
+}
+
+/* Until s's window ends, at most window_ms. */
+static int64_t wait_of(const sp_gw_ratelimit *limit, const slot *s, int64_t now_ms) {
+    int64_t wait_ms = s->window_start_ms + limit->window_ms - now_ms;
+    return wait_ms > limit->window_ms ? limit->window_ms : wait_ms;
 }
 
 static bool locked(const sp_gw_ratelimit *limit, const slot *s, int64_t now_ms) {
@@ -102,7 +111,7 @@ static slot *claim(sp_gw_ratelimit *limit, const key_ref *ref, int64_t now_ms,
         slot *s = probe(limit, ref, i);
         if (stale(limit, s, now_ms)) return s;
         if (locked(limit, s, now_ms)) {
-            int64_t end_ms = s->window_start_ms + limit->window_ms;
+            int64_t end_ms = now_ms + wait_of(limit, s, now_ms);
             if (end_ms < first_end_ms) first_end_ms = end_ms;
         } else if (oldest_unlocked == NULL ||
                    s->window_start_ms < oldest_unlocked->window_start_ms) {
@@ -133,8 +142,7 @@ int64_t sp_gw_ratelimit_wait_ms(sp_gw_ratelimit *limit, const char *key, int64_t
     int64_t wait_ms = 0;
     pthread_mutex_lock(&limit->mutex);
     slot *s = find(limit, &ref);
-    if (s != NULL && locked(limit, s, now_ms))
-        wait_ms = s->window_start_ms + limit->window_ms - now_ms;
+    if (s != NULL && locked(limit, s, now_ms)) wait_ms = wait_of(limit, s, now_ms);
     pthread_mutex_unlock(&limit->mutex);
     return wait_ms;
 }
@@ -146,7 +154,7 @@ int64_t sp_gw_ratelimit_take(sp_gw_ratelimit *limit, const char *key, int64_t no
     pthread_mutex_lock(&limit->mutex);
     slot *s = live_slot(limit, &ref, now_ms, &wait_ms);
     if (s != NULL && s->failures >= limit->failures_max) {
-        wait_ms = s->window_start_ms + limit->window_ms - now_ms;
+        wait_ms = wait_of(limit, s, now_ms);
     } else if (s != NULL) {
         s->failures++;
     }
