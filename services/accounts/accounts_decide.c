@@ -559,7 +559,7 @@ static int decide_request_reset(const sp_accounts_state *state, const sp_account
     const sp_accounts_user *user = sp_accounts_user_by_email(state, email);
     if (user == NULL || user->removed)
         return sp_error_set(err, 404, "not_found", "email", "no such user");
-    if (sp_accounts_activations_full(state))
+    if (!sp_accounts_activations_room(state, user, now_ms))
         return sp_error_set(err, 503, "unavailable", "", "activation limit (%zu) reached",
                             state->limits.activations_max);
     if (new_activation_id(state, activation_id, err) != 0) return -1;

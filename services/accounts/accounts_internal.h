@@ -41,6 +41,10 @@ bool sp_accounts_sessions_room(const sp_accounts_state *state, const sp_accounts
 size_t sp_accounts_user_sessions_live(const sp_accounts_user *user, int64_t now_ms,
                                       const sp_accounts_session **oldest);
 bool sp_accounts_activations_full(const sp_accounts_state *state);
+/* A link can be issued at now_ms for user (NULL: a user not yet registered):
+ * the map has room, or the user has a link that issuing one frees. */
+bool sp_accounts_activations_room(const sp_accounts_state *state, const sp_accounts_user *user,
+                                  int64_t now_ms);
 
 const sp_accounts_record *sp_accounts_record_get(const sp_accounts_state *state,
                                                  const uint8_t key[SP_KEY_LEN]);

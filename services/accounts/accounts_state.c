@@ -978,17 +978,67 @@ static int apply_command_rejected(sp_accounts_state *state, const sp_accounts_ev
     return record_simple(state, event, ref, 0, NULL, err);
 }
 
+/* ------------------------------------------------------------------ links */
+
+static bool activation_spent(const sp_accounts_activation *a, int64_t now_ms) {
+    return a->used || now_ms >= a->expires_at_ms;
+}
+
+bool sp_accounts_activations_room(const sp_accounts_state *state, const sp_accounts_user *user,
+                                  int64_t now_ms) {
+    if (!sp_accounts_activations_full(state)) return true;
+    if (user == NULL) return false;
+    if (user->activation_count >= SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX) return true;
+    const sp_accounts_activation *a = user->activations;
+    for (size_t i = 0; a != NULL && i < user->activation_count; i++, a = a->next_of_user) {
+        if (activation_spent(a, now_ms)) return true;
+    }
+    return false;
+}
+
+/* Takes the link out of the map and of its user's list, and frees it. */
+static void activation_free(sp_accounts_state *state, sp_accounts_user *user,
+                            sp_accounts_activation *a) {
+    sp_accounts_activation **link = &user->activations;
+    for (size_t i = 0; *link != NULL && *link != a && i < user->activation_count; i++)
+        link = &(*link)->next_of_user;
+    assert(*link == a);
+    *link = a->next_of_user;
+    user->activation_count--;
+    uint8_t key[SP_KEY_LEN];
+    activation_key(a->activation_id, key);
+    void *removed = sp_map_remove(&state->activations, key);
+    assert(removed == a);
+    (void)removed;
+    free(a);
+}
+
+/* Before a new link of user at now_ms: its used and expired links go, then
+ * the oldest while it would hold more than its bound. */
+static void activations_make_room(sp_accounts_state *state, sp_accounts_user *user,
+                                  int64_t now_ms) {
+    sp_accounts_activation *a = user->activations;
+    for (size_t i = 0, n = user->activation_count; a != NULL && i < n; i++) {
+        sp_accounts_activation *next = a->next_of_user;
+        if (activation_spent(a, now_ms)) activation_free(state, user, a);
+        a = next;
+    }
+    while (user->activation_count >= SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX)
+        activation_free(state, user, user->activations);
+}
+
 static int apply_activation_issued(sp_accounts_state *state, const sp_accounts_event *event,
                                    const sp_accounts_ref *ref, bool *applied, sp_error *err) {
     sp_accounts_user *user = next_of_user(state, event);
     if (user == NULL || strcmp(event->user_id, event->aggregate_id) != 0) return 0;
     if (sp_accounts_activation_by_id(state, event->activation_id) != NULL) return 0;
-    if (sp_accounts_activations_full(state))
+    if (!sp_accounts_activations_room(state, user, event->occurred_at_ms))
         return sp_error_set(err, 503, "unavailable", "", "activation limit (%zu) reached",
                             state->limits.activations_max);
     if (record_room(state, event, err) != 0) return -1;
     sp_accounts_activation *a = calloc(1, sizeof *a);
     if (a == NULL) return oom(err, "an activation");
+    activations_make_room(state, user, event->occurred_at_ms);
     snprintf(a->activation_id, sizeof a->activation_id, "%s", event->activation_id);
     snprintf(a->user_id, sizeof a->user_id, "%s", user->user_id);
     snprintf(a->purpose, sizeof a->purpose, "%s", event->purpose);
@@ -999,6 +1049,12 @@ static int apply_activation_issued(sp_accounts_state *state, const sp_accounts_e
         free(a);
         return -1;
     }
+    sp_accounts_activation **tail = &user->activations;
+    for (size_t i = 0; *tail != NULL && i < user->activation_count; i++)
+        tail = &(*tail)->next_of_user;
+    assert(*tail == NULL);
+    *tail = a;
+    user->activation_count++;
     user->version++;
     *applied = true;
     /* A link issued by CreatePartner belongs to that command's record already. */

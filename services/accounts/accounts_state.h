@@ -246,6 +246,7 @@ typedef struct sp_accounts_event {
 /* ------------------------------------------------------------------ state */
 
 typedef struct sp_accounts_session sp_accounts_session;
+typedef struct sp_accounts_activation sp_accounts_activation;
 
 typedef struct sp_accounts_user {
     char user_id[SP_ID_LEN + 1];
@@ -258,6 +259,8 @@ typedef struct sp_accounts_user {
     bool removed;                     /* UserRemoved: no login, no session, e-mail stays taken */
     sp_accounts_session *sessions;    /* its sessions in start order (owned by state->sessions) */
     size_t session_count;
+    sp_accounts_activation *activations; /* its links in issue order (owned by state->activations) */
+    size_t activation_count;
 } sp_accounts_user;
 
 typedef struct sp_accounts_partner {
@@ -278,14 +281,18 @@ struct sp_accounts_session {
     sp_accounts_session *next_of_user; /* the user's next younger session */
 };
 
-/* A single-use link to set a password. */
-typedef struct sp_accounts_activation {
+/* A single-use link to set a password. Kept after its use or expiry (to
+ * answer 410 token_used / token_expired) until its user's next link is
+ * issued; a user holds at most SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX links,
+ * a new one beyond that frees the oldest (it then reads as unknown). */
+struct sp_accounts_activation {
     char activation_id[SP_ID_LEN + 1];
     char user_id[SP_ID_LEN + 1];
     char purpose[SP_ACCOUNTS_PURPOSE_MAX + 1];
     int64_t expires_at_ms;
     bool used;
-} sp_accounts_activation;
+    sp_accounts_activation *next_of_user; /* the user's next younger link */
+};
 
 /* Where an event landed on solipass.accounts.events.v1. offset -1 = not yet known. */
 typedef struct sp_accounts_ref {

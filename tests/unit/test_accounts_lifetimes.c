@@ -2,7 +2,8 @@
  * bounded accounts state never fills up for good: ended and expired
  * sessions, a login beyond the per-user bound (the oldest session ends),
  * outcomes past their window, single-use outcomes first when room runs out,
- * every session of a user whose password is reset;
+ * every session of a user whose password is reset, used, expired and
+ * superseded password links;
  * and the state rebuilt from the events frees the same ones. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,6 +127,7 @@ static void assert_rebuilt_same(world *w, size_t sessions_upto) {
     }
     assert_int_equal(sp_accounts_session_count(&rebuilt), sp_accounts_session_count(&w->state));
     assert_int_equal(sp_accounts_record_count(&rebuilt), sp_accounts_record_count(&w->state));
+    assert_int_equal(rebuilt.activations.entry_count, w->state.activations.entry_count);
     for (size_t n = 0; n < sessions_upto; n++)
         assert_int_equal(has_session(&rebuilt, n), has_session(&w->state, n));
     sp_accounts_state_destroy(&rebuilt);
@@ -291,6 +293,63 @@ static void test_a_password_reset_ends_every_session(void **state) {
     world_free(w);
 }
 
+static sp_accounts_outcome request_reset(world *w, size_t n, int64_t now_ms, char *activation_id) {
+    char id[32];
+    snprintf(id, sizeof id, "reset-%zu", n);
+    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_REQUEST_RESET, .actor_id = "",
+                             .command_id = id, .name = "", .category = "",
+                             .email = "bo@city.example", .password_hash = "", .full_name = "",
+                             .user_id = ""};
+    sp_accounts_decision d;
+    sp_accounts_outcome out = run(w, &c, now_ms, &d);
+    if (out.ok) snprintf(activation_id, SP_ID_LEN + 1, "%s", d.events[0].activation_id);
+    return out;
+}
+
+static sp_accounts_outcome use_link(world *w, const char *activation_id, size_t n, int64_t now_ms) {
+    char id[32];
+    snprintf(id, sizeof id, "set-%zu", n);
+    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_SET_PASSWORD, .actor_id = "",
+                             .command_id = id, .name = "", .category = "", .email = "",
+                             .password_hash = HASH_A, .full_name = "", .user_id = "",
+                             .activation_id = activation_id, .purpose = "reset"};
+    sp_accounts_decision d;
+    return run(w, &c, now_ms, &d);
+}
+
+/* Password links never fill their map (4 per user of SP_USERS_MAX): used and
+ * expired links go at the user's next link, and a link beyond 4 live ones
+ * frees the oldest; a used link still says so until then. */
+static void test_password_links_are_freed(void **state) {
+    (void)state;
+    world *w = world_new((sp_accounts_limits){.users_max = 1, .sessions_max = 8,
+                                              .records_max = 16});
+    enum { LINKS = 40 };
+    static char ids[LINKS][SP_ID_LEN + 1];
+    int64_t now = T0;
+    for (size_t n = 0; n < LINKS; n++) {
+        assert_int_equal(request_reset(w, n, now, ids[n]).http_status, 202);
+        now += 1000;
+        if (n % 3 == 0) {
+            assert_true(use_link(w, ids[n], n, now).ok);
+            assert_int_equal(use_link(w, ids[n], n + 1000, now).http_status, 410);
+        }
+        assert_true(w->state.activations.entry_count <= SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX);
+    }
+    /* The newest links work; an old one superseded reads as unknown. */
+    assert_true(use_link(w, ids[LINKS - 2], 2000, now).ok);   /* 38: not used yet */
+    sp_accounts_outcome out = use_link(w, ids[1], 2001, now);
+    assert_int_equal(out.http_status, 400);
+    assert_string_equal(out.code, "invalid_token");
+    /* An expired one is freed at the next link. */
+    char later[SP_ID_LEN + 1];
+    int64_t expired = now + SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS;
+    assert_int_equal(request_reset(w, LINKS, expired, later).http_status, 202);
+    assert_int_equal(w->state.activations.entry_count, 1);
+    assert_rebuilt_same(w, 0);
+    world_free(w);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -300,6 +359,7 @@ int main(void) {
         cmocka_unit_test(test_outcomes_are_kept_for_their_window_then_freed),
         cmocka_unit_test(test_single_use_outcomes_make_room_first),
         cmocka_unit_test(test_a_password_reset_ends_every_session),
+        cmocka_unit_test(test_password_links_are_freed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
