@@ -195,7 +195,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .answers = {OF(200, SP_GW_MEDIA_EVENTS,
                        "events `operation` whose data is a PartnerOperation (JSON), id "
                        "`<ms>|<operation_id>`; comments `: keep-alive`")},
-        .errors = "400:invalid_value,unknown_field"},
+        .errors = "400:invalid_value,unknown_field 429:too_many_streams"},
     [SP_GW_ROUTE_PARTNER_VOUCHERS_REDEEM] = {
         ENTRY(SP_GW_ROUTE_PARTNER_VOUCHERS_REDEEM, sp_gw_route_partner_vouchers_redeem),
         .method = "POST", .path = "/api/v1/partner/vouchers/redeem",

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <civetweb.h>
 #include "endpoints.h"
+#include "json_limits.h"
 #include "metrics.h"
 #include "routes.h"
 #include "web_serve.h"
@@ -26,8 +27,7 @@ struct sp_gw_http {
 
 const char *sp_gw_request_address(const sp_gw_request *req) {
     assert(req != NULL);
-    const struct mg_request_info *info = mg_get_request_info(req->conn);
-    return info != NULL ? info->remote_addr : "";
+    return req->client_address;
 }
 
 const char *sp_gw_request_header(const sp_gw_request *req, const char *name) {
@@ -237,7 +237,7 @@ int sp_gw_answer_reply(sp_gw_request *req, const Solipass__Reply *reply, sp_erro
                            ? reply->result_json
                            : "{}";
     json_error_t jerr;
-    json_t *parsed = json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *parsed = sp_gw_json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
     bool valid = json_is_object(parsed) && reply->http_status >= 200 && reply->http_status <= 299;
     json_decref(parsed);
     if (!valid) {
@@ -333,6 +333,8 @@ static int on_request(struct mg_connection *conn) {
     req.path = info->local_uri != NULL ? info->local_uri : "";
     req.query = info->query_string;
     req.body = "";
+    sp_gw_client_address(http->app->proxies, info->remote_addr,
+                         mg_get_header(conn, "X-Forwarded-For"), req.client_address);
     req.started_ms = sp_gw_monotonic_ms();
     req.deadline_ms = req.started_ms + http->app->config->command_timeout_ms;
     if (sp_gw_web_serve(&req, info->local_uri_raw != NULL ? info->local_uri_raw : req.path,

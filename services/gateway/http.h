@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include "auth.h"
 #include "gateway.h"
+#include "proxies.h"
 #include "reply.pb-c.h"
 #include "session_cookie.h"
 #include "sp_error.h"
@@ -52,6 +53,7 @@ typedef struct sp_gw_request {
     int status;                  /* what was answered, 0 until then */
     int64_t retry_after_s;       /* > 0: a Retry-After header goes with the answer */
     char set_cookie[SP_GW_SET_COOKIE_LEN_MAX + 1];   /* "" or a Set-Cookie for the answer */
+    char client_address[SP_GW_CLIENT_ADDRESS_MAX];   /* see sp_gw_request_address */
 } sp_gw_request;
 
 /* Starts listening; NULL + err when the address cannot be bound. */
@@ -59,7 +61,8 @@ sp_gw_http *sp_gw_http_start(sp_gw_app *app, sp_error *err);
 /* Stops accepting, waits for the requests in progress, frees. */
 void sp_gw_http_stop(sp_gw_http *http);
 
-/* The client's IP address as text (civetweb's remote_addr). */
+/* The client's IP address as text: civetweb's remote_addr, or behind a
+ * trusted proxy the address it forwarded for (proxies.h). */
 const char *sp_gw_request_address(const sp_gw_request *req);
 
 /* A request header (case-insensitive name), NULL when absent. */

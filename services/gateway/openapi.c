@@ -95,10 +95,10 @@ static int error_common(error_set *set, const sp_gw_endpoint *e, sp_error *err) 
     /* A body checked against its fields (validate.c); one that must be
      * empty or {} is refused only as malformed or with a member. */
     if (e->body_media == SP_GW_MEDIA_JSON && e->body_required)
-        rc |= error_parse(set, "400:malformed_json,unknown_field,missing_field,invalid_type,"
-                          "invalid_value", name, err);
+        rc |= error_parse(set, "400:malformed_json,too_deep,unknown_field,missing_field,"
+                          "invalid_type,invalid_value", name, err);
     else if (e->body_media == SP_GW_MEDIA_JSON)
-        rc |= error_parse(set, "400:malformed_json,unknown_field", name, err);
+        rc |= error_parse(set, "400:malformed_json,too_deep,unknown_field", name, err);
     if (reads_body && e->body_media != SP_GW_MEDIA_IMAGE)
         rc |= error_add(set, 413, "body_too_large", err);
     if (e->key != SP_GW_KEY_NONE)

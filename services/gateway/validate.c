@@ -3,6 +3,7 @@
  * syntax of amounts, partner codes, e-mails, categories, dates and headers.
  * Every refusal names its code and field so that the client can fix it. */
 #include "validate.h"
+#include "json_limits.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -230,6 +231,7 @@ json_t *sp_gw_body_parse(const char *body, size_t len, const sp_gw_schema *schem
                      "the body is empty: a JSON object is expected");
         return NULL;
     }
+    if (sp_gw_json_depth_check(body, len, SP_GW_JSON_DEPTH_MAX, err) != 0) return NULL;
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {

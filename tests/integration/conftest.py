@@ -30,6 +30,7 @@ SANITIZER_ENV = {
 }
 # Short enough for the tests to move past it, long enough for a test to run.
 SESSION_TTL_S = 3600
+TRUSTED_PROXIES = "127.0.0.1, ::1"
 ACTIVATION_TTL_S = 600
 # E-mail retries fast enough for a test to see an SMTP outage end (about a
 # minute of attempts before a mail is dead-lettered).
@@ -43,8 +44,12 @@ def stack():
     var_dir = os.environ.get("SOLIPASS_VAR_DIR", os.path.join(REPO, "var", "pytest"))
     the_stack = stack_module.Stack(
         build_dir=build_dir, var_dir=var_dir, fast_pg=True, extra_env=SANITIZER_ENV,
+        # The tests' client is the gateway's only peer: trusting it as a proxy
+        # lets test_trusted_proxies.py speak for several clients (a request
+        # without X-Forwarded-For is still counted under 127.0.0.1).
         service_env={"gateway": {"SP_SESSION_TTL_S": str(SESSION_TTL_S),
-                                 "SP_COMMAND_TIMEOUT_MS": "5000"},
+                                 "SP_COMMAND_TIMEOUT_MS": "5000",
+                                 "SP_TRUSTED_PROXIES": TRUSTED_PROXIES},
                      "transactions": {"SP_EXPIRY_CHECK_MS": "500"},
                      "accounts": {"SP_ACTIVATION_TTL_S": str(ACTIVATION_TTL_S)},
                      "notifications": MAIL_RETRY_ENV,
