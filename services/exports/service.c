@@ -17,7 +17,7 @@
 
 #include "build.h"
 #include "exports.pb-c.h"
-#include "gateway/export_request.h"
+#include "sp_export_request.h"
 #include "reply.pb-c.h"
 #include "sp_clock.h"
 #include "sp_envelope.h"
@@ -132,12 +132,12 @@ static int request_check(const Solipass__Exports__RequestExport *cmd, const char
     }
     json_error_t jerr;
     json_t *filters = json_loads(cmd->filters_json, JSON_REJECT_DUPLICATES, &jerr);
-    sp_gw_export_request request;
-    int rc = filters != NULL ? sp_gw_export_filters_parse(kind, filters, &request, err)
+    sp_export_request request;
+    int rc = filters != NULL ? sp_export_filters_parse(kind, filters, &request, err)
                              : sp_error_set(err, 422, "invalid_filter", "filters",
                                             "filters_json is not JSON");
     json_decref(filters);
-    json_t *shown = rc == 0 ? sp_gw_export_filters_json(&request) : NULL;
+    json_t *shown = rc == 0 ? sp_export_filters_json(&request) : NULL;
     *canonical = shown != NULL ? json_dumps(shown, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(shown);
     if (rc == 0 && *canonical == NULL) rc = sp_error_set(err, 500, "out_of_memory", "", "filters");

@@ -18,13 +18,13 @@
 #include "pgpool.h"
 #include "projwait.h"
 #include "ratelimit.h"
-#include "sepa.h"
 #include "session_cookie.h"
 #include "sp_config.h"
 #include "sp_link.h"
 #include "sp_log.h"
 #include "sp_metrics.h"
 #include "sp_money.h"
+#include "sp_sepa.h"
 #include "sp_service.h"
 
 #define SP_GW_PG_START_WAIT_MS 30000

@@ -387,9 +387,9 @@ static int select_ids(sp_gw_request *req, selection *sel, sp_error *err) {
 }
 
 static int select_all(sp_gw_request *req, selection *sel, sp_error *err) {
-    char amounts[2][24], limit[NUMBER_TEXT_MAX];
+    char amounts[2][SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX], limit[NUMBER_TEXT_MAX];
     const char *params[2 + SP_GW_FILTER_PARAMS] = {req->user.partner_id};
-    sp_gw_operations_filter_params(&sel->asked.filter, amounts, params + 1);
+    sp_operations_filter_params(&sel->asked.filter.filters, amounts, params + 1);
     /* One row more than allowed tells a selection that is too large. */
     snprintf(limit, sizeof limit, "%d", SP_REFUND_REQUEST_OPERATIONS_MAX + 1);
     params[1 + SP_GW_FILTER_PARAMS] = limit;
