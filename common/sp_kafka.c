@@ -113,7 +113,7 @@ static sp_kafka_counts counts_of(sp_log *log) {
                                 "the consumer's position.",
                                 sp_kafka_partition_labels, 2),
         .command_duration = sp_metrics_histogram(
-            m, "solipass_command_duration_ms",
+            m, "solipass_command_duration_seconds",
             "From a command's Kafka timestamp to its offset commit, its events and reply durable.",
             sp_kafka_topic_label, 1, sp_metrics_latency_bounds_ms,
             sp_metrics_latency_bound_count),
@@ -724,8 +724,8 @@ static void observe_command_durations(sp_kafka_consumer *consumer, const sp_kafk
     for (size_t i = 0; i < count; i++) {
         if (strstr(msgs[i].topic, ".commands.") == NULL || msgs[i].timestamp_ms <= 0) continue;
         const char *topic[] = {msgs[i].topic};
-        sp_metric_observe(consumer->ctx.counts.command_duration, topic,
-                          now_ms - msgs[i].timestamp_ms);
+        sp_metric_observe_ms(consumer->ctx.counts.command_duration, topic,
+                             now_ms - msgs[i].timestamp_ms);
     }
 }
 
