@@ -31,6 +31,15 @@ static int64_t timespec_ms(clockid_t id) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t sp_clock_monotonic_ms(void) { return timespec_ms(CLOCK_MONOTONIC); }
+
+void sp_clock_sleep_ms(int64_t ms) {
+    assert(ms >= 0);
+    struct timespec pause = {.tv_sec = (time_t)(ms / 1000),
+                             .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
 static int64_t floor_div(int64_t a, int64_t b) {
     assert(b > 0);
     int64_t q = a / b;

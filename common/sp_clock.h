@@ -24,6 +24,13 @@ void sp_clock_init(sp_clock *clock, const char *offset_file /* may be NULL */);
 void sp_clock_destroy(sp_clock *clock);
 int64_t sp_clock_now_ms(sp_clock *clock);   /* Unix ms, UTC */
 
+/* Durations, timeouts and deadlines are measured on the monotonic clock,
+ * which neither the offset file nor a change of system time moves. */
+int64_t sp_clock_monotonic_ms(void);
+/* Sleeps ms (>= 0) or less: a signal ends the sleep early, so that a loop
+ * sleeping between checks of its stop flag sees SIGTERM at once. */
+void sp_clock_sleep_ms(int64_t ms);
+
 /* --- the Europe/Paris calendar, pure functions --- */
 
 /* Dates are days since 1970-01-01 (proleptic Gregorian). */

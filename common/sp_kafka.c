@@ -4,6 +4,8 @@
  * service's JSON log, so that stderr stays one JSON object per line. */
 #include "sp_kafka.h"
 
+#include "sp_clock.h"
+
 #include <assert.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -79,12 +81,6 @@ struct sp_kafka_consumer {
 
 /* ------------------------------------------------------------------ common */
 
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t wall_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -117,7 +113,7 @@ static sp_kafka_counts counts_of(sp_log *log) {
                                 "the consumer's position.",
                                 sp_kafka_partition_labels, 2),
         .command_duration = sp_metrics_histogram(
-            m, "solipass_command_duration_ms",
+            m, "solipass_command_duration_seconds",
             "From a command's Kafka timestamp to its offset commit, its events and reply durable.",
             sp_kafka_topic_label, 1, sp_metrics_latency_bounds_ms,
             sp_metrics_latency_bound_count),
@@ -362,7 +358,7 @@ static void release_held(sp_kafka_consumer *consumer) {
  * known. Until a message of a partition was returned its position is
  * unknown: the offset it was assigned from stands for it. */
 static void update_lag(sp_kafka_consumer *consumer) {
-    int64_t now_ms = monotonic_ms();
+    int64_t now_ms = sp_clock_monotonic_ms();
     if (consumer->ctx.counts.lag == NULL ||
         now_ms - consumer->lag_updated_ms < SP_KAFKA_LAG_UPDATE_MS)
         return;
@@ -690,10 +686,10 @@ int sp_kafka_consumer_poll_batch(sp_kafka_consumer *consumer, sp_kafka_msg *msgs
     release_held(consumer);
     update_lag(consumer);
     if (msgs_max > SP_KAFKA_BATCH_MAX) msgs_max = SP_KAFKA_BATCH_MAX;
-    int64_t deadline_ms = monotonic_ms() + timeout_ms;
+    int64_t deadline_ms = sp_clock_monotonic_ms() + timeout_ms;
     int errors = 0;
     while (consumer->held_count < msgs_max && errors < SP_KAFKA_POLL_ERRORS_MAX) {
-        int64_t left_ms = consumer->held_count == 0 ? deadline_ms - monotonic_ms() : 0;
+        int64_t left_ms = consumer->held_count == 0 ? deadline_ms - sp_clock_monotonic_ms() : 0;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer->rk,
                                                        left_ms > 0 ? (int)left_ms : 0);
         if (consumer->assign_failed) {
@@ -728,8 +724,8 @@ static void observe_command_durations(sp_kafka_consumer *consumer, const sp_kafk
     for (size_t i = 0; i < count; i++) {
         if (strstr(msgs[i].topic, ".commands.") == NULL || msgs[i].timestamp_ms <= 0) continue;
         const char *topic[] = {msgs[i].topic};
-        sp_metric_observe(consumer->ctx.counts.command_duration, topic,
-                          now_ms - msgs[i].timestamp_ms);
+        sp_metric_observe_ms(consumer->ctx.counts.command_duration, topic,
+                             now_ms - msgs[i].timestamp_ms);
     }
 }
 
@@ -842,10 +838,10 @@ static int replay_read(sp_kafka_consumer *consumer, replay_state *st, sp_kafka_m
     if (assign_explicit(consumer, &tp, 1, err) != 0) return -1;
     sp_kafka_msg *msgs = calloc(SP_KAFKA_BATCH_MAX, sizeof *msgs);
     if (msgs == NULL) return sp_error_set(err, 500, "out_of_memory", NULL, "replay batch");
-    int64_t deadline_ms = monotonic_ms() + timeout_ms;
+    int64_t deadline_ms = sp_clock_monotonic_ms() + timeout_ms;
     int rc = 0;
     for (;;) {
-        int64_t left_ms = deadline_ms - monotonic_ms();
+        int64_t left_ms = deadline_ms - sp_clock_monotonic_ms();
         if (left_ms <= 0) {
             rc = sp_error_set(err, 503, "kafka_unavailable", NULL,
                               "replay of %s [%" PRId32 "] reached offset %" PRId64

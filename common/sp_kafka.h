@@ -111,7 +111,7 @@ typedef struct sp_kafka_tp {
  * state. A -1 return is fatal for the consumer (poll returns -1). */
 typedef int (*sp_kafka_assigned_fn)(void *ctx, const sp_kafka_tp *tps, size_t tp_count,
                                     sp_error *err);
-/* Called before partitions are taken away; drop their state. */
+/* Called before partitions are taken away; drop their state. NULL: nothing to drop. */
 typedef void (*sp_kafka_revoked_fn)(void *ctx, const sp_kafka_tp *tps, size_t tp_count);
 
 sp_kafka_consumer *sp_kafka_consumer_new_group(const char *brokers, const char *group_id,

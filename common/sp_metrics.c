@@ -26,7 +26,7 @@ typedef struct sp_series {
     char labels[SP_METRICS_LABELS_MAX][SP_METRICS_LABEL_VALUE_MAX];
     atomic_uint_fast64_t count;                 /* counter value, histogram count */
     atomic_int_fast64_t gauge;
-    atomic_uint_fast64_t sum;                   /* histogram */
+    atomic_uint_fast64_t sum;                   /* histogram, in ms */
     atomic_uint_fast64_t buckets[SP_METRICS_BUCKETS_MAX + 1];   /* per bucket; last: +Inf */
 } sp_series;
 
@@ -151,10 +151,10 @@ sp_metric *sp_metrics_gauge(sp_metrics *metrics, const char *name, const char *h
 
 sp_metric *sp_metrics_histogram(sp_metrics *metrics, const char *name, const char *help,
                                 const char *const *label_names, size_t label_count,
-                                const int64_t *bounds, size_t bound_count) {
-    assert(bounds != NULL && bound_count > 0);
-    return family_get(metrics, name, help, SP_METRIC_HISTOGRAM, label_names, label_count, bounds,
-                      bound_count);
+                                const int64_t *bounds_ms, size_t bound_count) {
+    assert(bounds_ms != NULL && bound_count > 0 && bounds_ms[0] >= 0);
+    return family_get(metrics, name, help, SP_METRIC_HISTOGRAM, label_names, label_count,
+                      bounds_ms, bound_count);
 }
 
 /* ------------------------------------------------------------------ series */
@@ -241,7 +241,9 @@ void sp_metric_set(sp_metric *gauge, const char *const *label_values, int64_t va
     if (s != NULL) atomic_store_explicit(&s->gauge, value, memory_order_relaxed);
 }
 
-void sp_metric_observe(sp_metric *histogram, const char *const *label_values, int64_t value) {
+void sp_metric_observe_ms(sp_metric *histogram, const char *const *label_values,
+                          int64_t duration_ms) {
+    int64_t value = duration_ms;
     if (histogram == NULL) return;
     assert(histogram->kind == SP_METRIC_HISTOGRAM);
     sp_series *s = series_get(histogram, label_values);
@@ -260,6 +262,18 @@ void sp_metric_observe(sp_metric *histogram, const char *const *label_values, in
 }
 
 /* ------------------------------------------------------------------ rendering */
+
+void sp_metrics_seconds_text(uint64_t ms, char out[SP_METRICS_SECONDS_TEXT_MAX]) {
+    assert(out != NULL);
+    unsigned fraction = (unsigned)(ms % 1000);
+    if (fraction == 0) {
+        snprintf(out, SP_METRICS_SECONDS_TEXT_MAX, "%" PRIu64, ms / 1000);
+        return;
+    }
+    int digits = fraction % 100 == 0 ? 1 : fraction % 10 == 0 ? 2 : 3;
+    unsigned shown = digits == 1 ? fraction / 100 : digits == 2 ? fraction / 10 : fraction;
+    snprintf(out, SP_METRICS_SECONDS_TEXT_MAX, "%" PRIu64 ".%0*u", ms / 1000, digits, shown);
+}
 
 typedef struct text_buf {
     char *data;
@@ -322,10 +336,10 @@ static void put_labels(text_buf *b, const sp_metric *f, const sp_series *s, cons
 
 static void put_histogram_series(text_buf *b, const sp_metric *f, const sp_series *s) {
     uint_fast64_t cumulative = 0;
-    char le[24];
+    char le[SP_METRICS_SECONDS_TEXT_MAX], sum[SP_METRICS_SECONDS_TEXT_MAX];
     for (size_t i = 0; i <= f->bound_count; i++) {
         cumulative += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
-        if (i < f->bound_count) snprintf(le, sizeof le, "%" PRId64, f->bounds[i]);
+        if (i < f->bound_count) sp_metrics_seconds_text((uint64_t)f->bounds[i], le);
         else snprintf(le, sizeof le, "+Inf");
         put(b, "%s_bucket", f->name);
         put_labels(b, f, s, le);
@@ -334,7 +348,8 @@ static void put_histogram_series(text_buf *b, const sp_metric *f, const sp_serie
     /* _count is the +Inf bucket, so that a scrape never sees them differ. */
     put(b, "%s_sum", f->name);
     put_labels(b, f, s, NULL);
-    put(b, " %" PRIuFAST64 "\n%s_count", atomic_load(&s->sum), f->name);
+    sp_metrics_seconds_text(atomic_load(&s->sum), sum);
+    put(b, " %s\n%s_count", sum, f->name);
     put_labels(b, f, s, NULL);
     put(b, " %" PRIuFAST64 "\n", cumulative);
 }

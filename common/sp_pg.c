@@ -3,6 +3,8 @@
  * parameterized execution whose failures carry the SQLSTATE and message. */
 #include "sp_pg.h"
 
+#include "sp_clock.h"
+
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
@@ -21,18 +23,6 @@
 #define SP_PG_MIGRATION_LOCK_KEY "8317986236889396083"
 
 typedef char migration_name[SP_PG_MIGRATION_NAME_MAX];
-
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* libpq messages end with a newline and may span lines: one line for logs. */
 static void one_line(const char *in, char *out, size_t out_size) {
@@ -57,7 +47,7 @@ static void log_notice(void *ctx, const char *message) {
 
 PGconn *sp_pg_connect(const char *dsn, int wait_ms, sp_log *log, sp_error *err) {
     assert(dsn != NULL && wait_ms >= 0);
-    int64_t deadline_ms = monotonic_ms() + wait_ms;
+    int64_t deadline_ms = sp_clock_monotonic_ms() + wait_ms;
     int attempts_max = wait_ms / SP_PG_CONNECT_RETRY_MS + 1;
     char last_error[SP_ERROR_MESSAGE_MAX] = "";
     for (int attempt = 1; attempt <= attempts_max; attempt++) {
@@ -71,8 +61,8 @@ PGconn *sp_pg_connect(const char *dsn, int wait_ms, sp_log *log, sp_error *err) 
         if (log != NULL && attempt == 1) {
             sp_log_warn(log, "PostgreSQL not reachable yet, retrying", "error", last_error, NULL);
         }
-        if (monotonic_ms() + SP_PG_CONNECT_RETRY_MS > deadline_ms) break;
-        sleep_ms(SP_PG_CONNECT_RETRY_MS);
+        if (sp_clock_monotonic_ms() + SP_PG_CONNECT_RETRY_MS > deadline_ms) break;
+        sp_clock_sleep_ms(SP_PG_CONNECT_RETRY_MS);
     }
     sp_error_set(err, 503, "unavailable", NULL, "cannot connect to PostgreSQL within %d ms: %s",
                  wait_ms, last_error);

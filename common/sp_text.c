@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,4 +58,43 @@ void sp_text_put_markup(sp_text *text, const char *s) {
         default: sp_text_put_n(text, p, 1);
         }
     }
+}
+
+bool sp_text_utf8_valid(const char *s, size_t byte_len) {
+    assert(s != NULL || byte_len == 0);
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < byte_len) {
+        unsigned char c = u[i];
+        size_t extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                                 : (c & 0xF8) == 0xF0 ? 3 : 4;
+        if (extra == 4 || (extra > 0 && i + extra >= byte_len)) return false;
+        uint32_t cp = extra == 0 ? c : c & (0x3F >> extra);
+        for (size_t k = 1; k <= extra; k++) {
+            if ((u[i + k] & 0xC0) != 0x80) return false;
+            cp = cp << 6 | (u[i + k] & 0x3F);
+        }
+        static const uint32_t min_of[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min_of[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
+size_t sp_text_utf8_char_count(const char *s, size_t byte_len) {
+    assert(s != NULL || byte_len == 0);
+    size_t count = 0;
+    for (size_t i = 0; i < byte_len; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) count++;
+    }
+    return count;
+}
+
+bool sp_text_has_control_char(const char *s, size_t byte_len) {
+    assert(s != NULL || byte_len == 0);
+    for (size_t i = 0; i < byte_len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7F) return true;
+    }
+    return false;
 }

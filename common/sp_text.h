@@ -1,5 +1,6 @@
-/* sp_text.h - a bounded text builder over a caller's buffer, and the one
- * escape of text put into XML or HTML.
+/* sp_text.h - a bounded text builder over a caller's buffer, the one
+ * escape of text put into XML or HTML, and the UTF-8 checks of text that
+ * comes from outside.
  *
  * Appending never writes past the buffer: the first append that does not fit
  * sets `overflow`, and every later append does nothing, so a caller checks
@@ -27,5 +28,15 @@ void sp_text_putf(sp_text *text, const char *fmt, ...) __attribute__((format(pri
 /* s with & < > " ' as entities (&amp; &lt; &gt; &quot; &#39;), valid in
  * both XML and HTML text and attribute values. */
 void sp_text_put_markup(sp_text *text, const char *s);
+
+/* --- UTF-8 text from outside; byte_len bytes of s, NUL not needed --- */
+
+/* Strict UTF-8: no overlong form, no surrogate, nothing past U+10FFFF. */
+bool sp_text_utf8_valid(const char *s, size_t byte_len);
+/* Characters of valid UTF-8: every byte that is not a continuation byte
+ * starts one. */
+size_t sp_text_utf8_char_count(const char *s, size_t byte_len);
+/* A C0 control character or DEL. */
+bool sp_text_has_control_char(const char *s, size_t byte_len);
 
 #endif

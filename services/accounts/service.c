@@ -15,8 +15,10 @@
 #include <sodium.h>
 
 #include "reply.pb-c.h"
+#include "sp_clock.h"
 #include "sp_envelope.h"
 #include "sp_kafka.h"
+#include "sp_service.h"
 
 #include "accounts_codec.h"
 #include "accounts_state.h"
@@ -62,18 +64,12 @@ typedef struct service {
     sp_kafka_msg *msgs;               /* SP_KAFKA_BATCH_MAX */
     plan *plans;                      /* SP_KAFKA_BATCH_MAX */
     bool rebuild_needed;              /* partitions were revoked: another writer may have run */
-    bool ready;
+    sp_service_readiness readiness;
     int64_t next_offset;              /* next command offset to read, NEXT_OFFSET_UNKNOWN */
     int64_t stats_at_ms;              /* monotonic */
     counters counters;
     char bootstrap_email[SP_ACCOUNTS_EMAIL_MAX + 1];   /* lower-cased */
 } service;
-
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void u64_text(uint64_t value, char out[24]) { snprintf(out, 24, "%" PRIu64, value); }
 static void i64_text(int64_t value, char out[24]) { snprintf(out, 24, "%" PRId64, value); }
@@ -229,10 +225,7 @@ static int on_assigned(void *ctx, const sp_kafka_tp *tps, size_t tp_count, sp_er
     for (size_t i = 0; i < tp_count; i++) {
         if (tps[i].offset >= 0) svc->next_offset = tps[i].offset;
     }
-    if (!svc->ready) {
-        svc->ready = true;
-        sp_log_info(svc->log, "ready", NULL);
-    }
+    sp_service_ready(&svc->readiness);
     return 0;
 }
 
@@ -402,16 +395,16 @@ static void log_stats(service *svc) {
 }
 
 static int loop(service *svc, volatile sig_atomic_t *stop, sp_error *err) {
-    svc->stats_at_ms = monotonic_ms();
+    svc->stats_at_ms = sp_clock_monotonic_ms();
     while (!*stop) {
         int n = sp_kafka_consumer_poll_batch(svc->consumer, svc->msgs, SP_KAFKA_BATCH_MAX,
                                              POLL_TIMEOUT_MS, err);
         if (n < 0) return -1;
         if (n > 0 && process_batch(svc, (size_t)n, err) != 0) return -1;
         sp_kafka_producer_poll(svc->producer);
-        if (monotonic_ms() - svc->stats_at_ms >= STATS_INTERVAL_MS) {
+        if (sp_clock_monotonic_ms() - svc->stats_at_ms >= STATS_INTERVAL_MS) {
             log_stats(svc);
-            svc->stats_at_ms = monotonic_ms();
+            svc->stats_at_ms = sp_clock_monotonic_ms();
         }
     }
     sp_log_info(svc->log, "stopping", NULL);
@@ -446,6 +439,7 @@ int sp_accounts_service_run(const sp_accounts_config *config, sp_log *log, sp_cl
     if (svc == NULL) return sp_error_set(err, 500, "out_of_memory", "", "service");
     svc->config = config;
     svc->log = log;
+    svc->readiness.log = log;
     svc->clock = clock;
     svc->next_offset = NEXT_OFFSET_UNKNOWN;
     size_t users_max = (size_t)config->users_max;

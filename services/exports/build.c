@@ -13,7 +13,7 @@
 
 #include "csv.h"
 #include "export_rows.h"
-#include "gateway/export_request.h"
+#include "sp_export_request.h"
 #include "sp_pg.h"
 
 #define WRITE_TRIES_MAX 1024                 /* short writes of one buffer */
@@ -49,7 +49,7 @@ static const char operations_sql[] =
     " coalesce(o.channel, ''), o.amount_cents, o.status, o.pass_id, o.category, o.operation_id,"
     " coalesce(o.refund_request_id::text, '')"
     " FROM operations o WHERE o.partner_id = $1::uuid AND o.kind = 'payment'"
-    SP_GW_OPERATIONS_FILTER_SQL("2", "3", "4", "5", "6", "7", "8", "9")
+    SP_OPERATIONS_FILTER_SQL("2", "3", "4", "5", "6", "7", "8", "9")
     " ORDER BY o.occurred_at DESC, o.operation_id ASC";
 
 static const char refunds_sql[] =
@@ -61,7 +61,7 @@ static const char refunds_sql[] =
     " coalesce(floor(extract(epoch FROM r.paid_at) * 1000)::bigint, 0), r.transfer_reference,"
     " r.cancel_reason, r.cancel_message"
     " FROM refund_requests r WHERE r.partner_id = $1::uuid"
-    SP_GW_REFUND_FILTER_SQL("2", "3", "4", "5")
+    SP_EXPORT_REFUND_FILTER_SQL("2", "3", "4", "5")
     " ORDER BY r.created_at DESC, r.request_id ASC";
 
 static const char ready_sql[] =
@@ -216,17 +216,17 @@ static int fail(sp_export_build *b, const sp_error *why, sp_error *err) {
 
 static int open_cursor(sp_export_build *b, const char *partner_id, const json_t *filters,
                        sp_error *err) {
-    sp_gw_export_request request;
-    if (sp_gw_export_filters_parse(b->kind, filters, &request, err) != 0) return -1;
-    const char *params[1 + SP_GW_OPERATIONS_FILTER_PARAMS] = {partner_id};
-    char amounts[2][SP_GW_FILTER_AMOUNT_TEXT_MAX];
+    sp_export_request request;
+    if (sp_export_filters_parse(b->kind, filters, &request, err) != 0) return -1;
+    const char *params[1 + SP_OPERATIONS_FILTER_PARAMS] = {partner_id};
+    char amounts[2][SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX];
     int count = 1;
     if (b->kind == SP_EXPORT_OPERATIONS) {
-        sp_gw_operations_filter_params(&request.operations, amounts, params + 1);
-        count += SP_GW_OPERATIONS_FILTER_PARAMS;
+        sp_operations_filter_params(&request.operations, amounts, params + 1);
+        count += SP_OPERATIONS_FILTER_PARAMS;
     } else {
-        sp_gw_refund_filter_params(&request.refunds, params + 1);
-        count += SP_GW_REFUND_FILTER_PARAMS;
+        sp_export_refund_filter_params(&request.refunds, params + 1);
+        count += SP_EXPORT_REFUND_FILTER_PARAMS;
     }
     /* One snapshot for the whole file, however long it takes. */
     if (sp_pg_command(b->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) != 0) {

@@ -1,41 +1,30 @@
-/* main.c - solipass-exports: configuration, logging, clock and signals;
- * everything else is in service.c and build.c. */
-#include <signal.h>
-#include <stdbool.h>
-#include <stdio.h>
+/* main.c - solipass-exports: its settings; the start and stop are
+ * sp_service's, everything else is in service.c and build.c. */
 #include <string.h>
 
-#include <sodium.h>
-
-#include "sp_clock.h"
-#include "sp_config.h"
-#include "sp_error.h"
-#include "sp_log.h"
-#include "sp_metrics_http.h"
-#include "sp_signal.h"
+#include "sp_service.h"
 
 #include "build.h"
 #include "service.h"
 
 #define RETENTION_S_MAX (366 * 24 * 3600)
 
-static volatile sig_atomic_t stop_requested = 0;
-
-static void on_stop_signal(int signal_number) {
-    (void)signal_number;
-    stop_requested = 1;
+static int check(void *ctx, sp_service *svc, sp_error *err) {
+    (void)svc;
+    const sp_exports_config *c = ctx;
+    size_t len = strlen(c->dir);
+    /* room for "/<uuid>.csv.tmp" */
+    if (len == 0 || c->dir[0] != '/' || len + SP_ID_LEN + 10 >= SP_EXPORT_PATH_MAX)
+        return sp_error_set(err, 500, "invalid_config", "SP_EXPORTS_DIR",
+                            "SP_EXPORTS_DIR must be an absolute path");
+    return 0;
 }
 
-static sp_config_result load(sp_exports_config *c, const char **log_level,
-                             const char **clock_file, sp_metrics_http_config *metrics, int argc,
-                             char **argv, sp_error *err) {
+static int start(sp_service *svc, sp_exports_config *c, int argc, char **argv) {
     const sp_config_item items[] = {
         {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0,
          "Kafka bootstrap servers, host:port[,host:port...]", &c->brokers},
-        {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug, info, warn or error", log_level},
-        SP_METRICS_HTTP_CONFIG_ITEMS(metrics),
-        {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,
-         "file holding a clock offset in milliseconds (tests); empty: system time", clock_file},
+        SP_SERVICE_CONFIG_ITEMS(svc),
         {"SP_PG_DSN", SP_CONFIG_STRING, NULL, 0, 0,
          "PostgreSQL connection string (the read models and the exports table)", &c->pg_dsn},
         {"SP_MIGRATIONS_DIR", SP_CONFIG_STRING, NULL, 0, 0,
@@ -54,67 +43,19 @@ static sp_config_result load(sp_exports_config *c, const char **log_level,
          "rows read from the database at a time (commands are answered between batches)",
          &c->batch_rows},
     };
-    return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-exports",
-                          "The exports service: partners' CSV exports of their operations and "
-                          "refund requests, built from the read models.", err);
-}
-
-static int check(const sp_exports_config *c, const char *log_level, sp_error *err) {
-    if (sp_log_level_parse(log_level) < 0)
-        return sp_error_set(err, 500, "invalid_config", "SP_LOG_LEVEL",
-                            "SP_LOG_LEVEL must be debug, info, warn or error");
-    size_t len = strlen(c->dir);
-    /* room for "/<uuid>.csv.tmp" */
-    if (len == 0 || c->dir[0] != '/' || len + SP_ID_LEN + 10 >= SP_EXPORT_PATH_MAX)
-        return sp_error_set(err, 500, "invalid_config", "SP_EXPORTS_DIR",
-                            "SP_EXPORTS_DIR must be an absolute path");
-    return 0;
+    const sp_service_spec spec = {
+        .name = SP_EXPORTS_SERVICE_NAME, .program = "solipass-exports",
+        .summary = "The exports service: partners' CSV exports of their operations and "
+            "refund requests, built from the read models.",
+        .items = items, .item_count = sizeof items / sizeof items[0], .check = check,
+        .check_ctx = c};
+    return sp_service_start(svc, &spec, argc, argv);
 }
 
 int main(int argc, char **argv) {
-    const char *log_level = NULL, *clock_file = NULL;
-    sp_exports_config config;
-    memset(&config, 0, sizeof config);
-    sp_log log;
-    sp_log_init(&log, SP_EXPORTS_SERVICE_NAME, SP_LOG_INFO, stderr);
-    sp_error err;
-    sp_error_clear(&err);
-    int exit_code = 1;
-    sp_metrics_http_config metrics_config = {0};
-    sp_config_result loaded = load(&config, &log_level, &clock_file, &metrics_config, argc, argv,
-                                   &err);
-    if (loaded == SP_CONFIG_HELP_SHOWN) {
-        exit_code = 0;
-        goto done;
-    }
-    if (loaded != SP_CONFIG_OK || check(&config, log_level, &err) != 0) {
-        sp_log_error(&log, "invalid configuration", "field", err.field, "detail", err.message,
-                     NULL);
-        goto done;
-    }
-    log.level_min = (sp_log_level)sp_log_level_parse(log_level);
-    if (sodium_init() < 0 || sp_signal_install_stop(on_stop_signal) != 0) {
-        sp_log_error(&log, "cannot initialise libsodium or signal handlers", NULL);
-        goto done;
-    }
-    sp_metrics_http *metrics = NULL;
-    if (sp_metrics_http_start(&metrics_config, &log, &metrics, &err) != 0) {
-        sp_log_error(&log, "invalid configuration", "field", err.field, "detail", err.message,
-                     NULL);
-        goto done;
-    }
-    sp_clock clock;
-    sp_clock_init(&clock, clock_file[0] != '\0' ? clock_file : NULL);
-    int rc = sp_exports_service_run(&config, &log, &clock, &stop_requested, &err);
-    sp_clock_destroy(&clock);
-    sp_metrics_http_stop(metrics, &log);
-    if (rc != 0) {
-        sp_log_error(&log, "fatal", "code", err.code, "detail", err.message, NULL);
-        goto done;
-    }
-    sp_log_info(&log, "stopped", NULL);
-    exit_code = 0;
-done:
-    sp_log_destroy(&log);
-    return exit_code;
+    sp_service svc;
+    sp_exports_config config = {0};
+    if (start(&svc, &config, argc, argv) != 0) return svc.exit_code;
+    int rc = sp_exports_service_run(&config, &svc.log, &svc.clock, svc.stop, &svc.err);
+    return sp_service_finish(&svc, rc);
 }

@@ -17,12 +17,14 @@
 
 #include "build.h"
 #include "exports.pb-c.h"
-#include "gateway/export_request.h"
+#include "sp_export_request.h"
 #include "reply.pb-c.h"
+#include "sp_clock.h"
 #include "sp_envelope.h"
 #include "sp_id.h"
 #include "sp_kafka.h"
 #include "sp_pg.h"
+#include "sp_service.h"
 
 #define POLL_IDLE_MS 100
 #define PG_WAIT_MS 30000
@@ -43,7 +45,7 @@ typedef struct service {
     sp_kafka_consumer *consumer;
     sp_kafka_msg *msgs;              /* SP_KAFKA_BATCH_MAX */
     sp_export_build *build;          /* the export being built, NULL when none */
-    bool ready;
+    sp_service_readiness readiness;
     int64_t next_pick_ms;            /* monotonic */
     int64_t next_purge_ms;           /* monotonic */
 } service;
@@ -57,12 +59,6 @@ typedef struct outcome {
     char message[SP_ERROR_MESSAGE_MAX];
     char field[SP_ERROR_FIELD_MAX];
 } outcome;
-
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void refuse(outcome *out, const sp_error *why) {
     out->ok = false;
@@ -136,12 +132,12 @@ static int request_check(const Solipass__Exports__RequestExport *cmd, const char
     }
     json_error_t jerr;
     json_t *filters = json_loads(cmd->filters_json, JSON_REJECT_DUPLICATES, &jerr);
-    sp_gw_export_request request;
-    int rc = filters != NULL ? sp_gw_export_filters_parse(kind, filters, &request, err)
+    sp_export_request request;
+    int rc = filters != NULL ? sp_export_filters_parse(kind, filters, &request, err)
                              : sp_error_set(err, 422, "invalid_filter", "filters",
                                             "filters_json is not JSON");
     json_decref(filters);
-    json_t *shown = rc == 0 ? sp_gw_export_filters_json(&request) : NULL;
+    json_t *shown = rc == 0 ? sp_export_filters_json(&request) : NULL;
     *canonical = shown != NULL ? json_dumps(shown, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(shown);
     if (rc == 0 && *canonical == NULL) rc = sp_error_set(err, 500, "out_of_memory", "", "filters");
@@ -360,8 +356,8 @@ static int process_batch(service *svc, size_t count, volatile sig_atomic_t *stop
 
 static int build_tick(service *svc, sp_error *err) {
     if (svc->build == NULL) {
-        if (monotonic_ms() < svc->next_pick_ms) return 0;
-        svc->next_pick_ms = monotonic_ms() + PICK_IDLE_MS;
+        if (sp_clock_monotonic_ms() < svc->next_pick_ms) return 0;
+        svc->next_pick_ms = sp_clock_monotonic_ms() + PICK_IDLE_MS;
         return sp_export_build_next(svc->build_pg, svc->config->dir, svc->config->rows_max,
                                     svc->config->batch_rows, svc->log, &svc->build, err);
     }
@@ -399,32 +395,14 @@ static int purge(service *svc, sp_error *err) {
 }
 
 static int tick(service *svc, sp_error *err) {
-    if (monotonic_ms() >= svc->next_purge_ms) {
-        svc->next_purge_ms = monotonic_ms() + svc->config->purge_ms;
+    if (sp_clock_monotonic_ms() >= svc->next_purge_ms) {
+        svc->next_purge_ms = sp_clock_monotonic_ms() + svc->config->purge_ms;
         if (purge(svc, err) != 0) return -1;
     }
     return build_tick(svc, err);
 }
 
 /* ------------------------------------------------------------------ loop */
-
-static int on_assigned(void *ctx, const sp_kafka_tp *tps, size_t tp_count, sp_error *err) {
-    (void)tps;
-    (void)tp_count;
-    (void)err;
-    service *svc = ctx;
-    if (!svc->ready) {
-        svc->ready = true;
-        sp_log_info(svc->log, "ready", NULL);
-    }
-    return 0;
-}
-
-static void on_revoked(void *ctx, const sp_kafka_tp *tps, size_t tp_count) {
-    (void)ctx;
-    (void)tps;
-    (void)tp_count;
-}
 
 static int loop(service *svc, volatile sig_atomic_t *stop, sp_error *err) {
     while (!*stop) {
@@ -480,7 +458,8 @@ static int start(service *svc, sp_error *err) {
     if (svc->producer == NULL) return -1;
     const char *const topics[] = {SP_TOPIC_EXPORTS_COMMANDS};
     svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_EXPORTS_GROUP_ID, topics,
-                                                1, on_assigned, on_revoked, svc, svc->log, err);
+                                                1, sp_service_on_assigned, NULL, &svc->readiness,
+                                                svc->log, err);
     return svc->consumer != NULL ? 0 : -1;
 }
 
@@ -493,6 +472,7 @@ int sp_exports_service_run(const sp_exports_config *config, sp_log *log, sp_cloc
     if (svc == NULL) return sp_error_set(err, 500, "out_of_memory", "", "service");
     svc->config = config;
     svc->log = log;
+    svc->readiness.log = log;
     svc->clock = clock;
     int rc = start(svc, err);
     if (rc == 0) rc = loop(svc, stop, err);

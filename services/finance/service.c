@@ -12,8 +12,10 @@
 #include <time.h>
 
 #include "finance_map.h"
+#include "sp_clock.h"
 #include "sp_envelope.h"
 #include "sp_kafka.h"
+#include "sp_service.h"
 
 #define POLL_MS 200
 #define FLUSH_TIMEOUT_MS 10000
@@ -36,20 +38,9 @@ typedef struct service {
     sp_kafka_msg *msgs;             /* SP_KAFKA_BATCH_MAX */
     sp_finance_requests requests;
     bool requests_ready;
-    bool ready;
+    sp_service_readiness readiness;
     counters counters;
 } service;
-
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms) {
-    struct timespec pause = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&pause, NULL);
-}
 
 static void skip(service *svc, const sp_kafka_msg *msg, const char *why) {
     char partition[16], offset[24];
@@ -80,7 +71,7 @@ static int note_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
 static int on_assigned(void *ctx, const sp_kafka_tp *tps, size_t tp_count, sp_error *err) {
     service *svc = ctx;
     for (size_t i = 0; i < tp_count; i++) {
-        int64_t started_ms = monotonic_ms();
+        int64_t started_ms = sp_clock_monotonic_ms();
         if (sp_kafka_replay_partition(svc->config->brokers, SP_TOPIC_LEDGER_EVENTS,
                                       tps[i].partition, note_message, svc, REPLAY_TIMEOUT_MS,
                                       svc->log, err) != 0)
@@ -88,22 +79,12 @@ static int on_assigned(void *ctx, const sp_kafka_tp *tps, size_t tp_count, sp_er
         char partition[16], requests[24], ms[24];
         snprintf(partition, sizeof partition, "%" PRId32, tps[i].partition);
         snprintf(requests, sizeof requests, "%zu", svc->requests.map.entry_count);
-        snprintf(ms, sizeof ms, "%" PRId64, monotonic_ms() - started_ms);
+        snprintf(ms, sizeof ms, "%" PRId64, sp_clock_monotonic_ms() - started_ms);
         sp_log_info(svc->log, "refund request openings read", "partition", partition,
                     "requests", requests, "ms", ms, NULL);
     }
-    if (!svc->ready) {
-        svc->ready = true;
-        sp_log_info(svc->log, "ready", NULL);
-    }
+    sp_service_ready(&svc->readiness);
     return 0;
-}
-
-static void on_revoked(void *ctx, const sp_kafka_tp *tps, size_t tp_count) {
-    /* The openings remembered are facts of the log: they stay true. */
-    (void)ctx;
-    (void)tps;
-    (void)tp_count;
 }
 
 /* ------------------------------------------------------------------ publish */
@@ -182,7 +163,7 @@ static int publish_batch(service *svc, size_t count, volatile sig_atomic_t *stop
             return -1;
         sp_log_warn(svc->log, "finance events not delivered: publishing the batch again",
                     "code", err->code, "detail", err->message, NULL);
-        sleep_ms(RETRY_PAUSE_MS);
+        sp_clock_sleep_ms(RETRY_PAUSE_MS);
     }
     if (*stop) return 0;   /* not committed: read and published again after a restart */
     return sp_error_set(err, 503, "unavailable", "", "the finance topics refused a batch "
@@ -201,16 +182,16 @@ static void log_stats(service *svc) {
 }
 
 static int loop(service *svc, volatile sig_atomic_t *stop, sp_error *err) {
-    int64_t stats_at_ms = monotonic_ms();
+    int64_t stats_at_ms = sp_clock_monotonic_ms();
     while (!*stop) {
         int n = sp_kafka_consumer_poll_batch(svc->consumer, svc->msgs, SP_KAFKA_BATCH_MAX,
                                              POLL_MS, err);
         if (n < 0) return -1;
         if (n > 0 && publish_batch(svc, (size_t)n, stop, err) != 0) return -1;
         sp_kafka_producer_poll(svc->producer);
-        if (monotonic_ms() - stats_at_ms >= STATS_INTERVAL_MS) {
+        if (sp_clock_monotonic_ms() - stats_at_ms >= STATS_INTERVAL_MS) {
             log_stats(svc);
-            stats_at_ms = monotonic_ms();
+            stats_at_ms = sp_clock_monotonic_ms();
         }
     }
     sp_log_info(svc->log, "stopping", NULL);
@@ -227,8 +208,10 @@ static int start(service *svc, sp_error *err) {
                                           err);
     if (svc->producer == NULL) return -1;
     const char *const topics[] = {SP_TOPIC_LEDGER_EVENTS};
+    /* Nothing to drop on a revocation: the openings remembered are facts of
+     * the log, they stay true. */
     svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_FINANCE_GROUP_ID,
-                                                topics, 1, on_assigned, on_revoked, svc,
+                                                topics, 1, on_assigned, NULL, svc,
                                                 svc->log, err);
     return svc->consumer != NULL ? 0 : -1;
 }
@@ -241,6 +224,7 @@ int sp_finance_service_run(const sp_finance_config *config, sp_log *log, sp_cloc
     if (svc == NULL) return sp_error_set(err, 500, "out_of_memory", "", "service");
     svc->config = config;
     svc->log = log;
+    svc->readiness.log = log;
     svc->clock = clock;
     int rc = start(svc, err);
     if (rc == 0) rc = loop(svc, stop, err);

@@ -1,73 +1,18 @@
-/* export_request.h - what a partner's export asks for, checked the same way
- * by the gateway (the HTTP body) and by the exports service (the command,
- * which is input like any other): its kind, its filters (for operations,
- * the listing's own filters and checks, validate.h; for refund requests,
- * the request's Paris day, status and kind), the filters' canonical JSON,
- * the SQL conditions of the refund filters, and the export id a client's
- * Idempotency-Key stands for. Pure: no I/O.
+/* export_request.h - the body of POST /partner/exports, {"kind": ...,
+ * "filters": {...}?}, checked into the export request the gateway and the
+ * exports service share (sp_export_request.h). Pure: no I/O.
  *
- * Memory: a sp_gw_export_request is filled by value (fixed-size buffers);
- * sp_gw_export_filters_json() returns a reference the caller json_decref()s. */
+ * Memory: the request is filled by value, in the caller's struct. */
 #ifndef SP_GW_EXPORT_REQUEST_H
 #define SP_GW_EXPORT_REQUEST_H
 
-#include <stdbool.h>
 #include <stddef.h>
-#include <jansson.h>
 #include "sp_error.h"
-#include "sp_id.h"
-#include "validate.h"
+#include "sp_export_request.h"
 
-typedef enum { SP_EXPORT_OPERATIONS = 1, SP_EXPORT_REFUND_REQUESTS = 2 } sp_export_kind;
-
-#define SP_EXPORT_FILTERS_JSON_MAX 2048      /* canonical filters, bytes: far above the largest */
-
-/* The refund requests' filters, each optional ("" = absent): from and to are
- * Paris days of the request's creation, both inclusive. */
-typedef struct sp_gw_refund_filter {
-    char from[SP_GW_FILTER_DATE_LEN + 1];
-    char to[SP_GW_FILTER_DATE_LEN + 1];
-    char status[SP_GW_FILTER_STATUS_MAX];           /* opening|pending|paid|cancelled */
-    char kind[SP_GW_FILTER_STATUS_MAX];             /* manual|automatic */
-} sp_gw_refund_filter;
-
-typedef struct sp_gw_export_request {
-    sp_export_kind kind;
-    sp_gw_operations_filter operations;             /* kind operations */
-    sp_gw_refund_filter refunds;                    /* kind refund_requests */
-} sp_gw_export_request;
-
-/* "operations" | "refund_requests"; NULL for another value. */
-const char *sp_export_kind_name(sp_export_kind kind);
-/* false when text names no kind. */
-bool sp_export_kind_parse(const char *text, sp_export_kind *out);
-
-/* POST /partner/exports {"kind": ..., "filters": {...}?}: 400 malformed_json |
- * unknown_field | missing_field | invalid_type | invalid_value (kind),
- * 422 invalid_filter naming "filters.<name>". */
-int sp_gw_export_request_parse(const char *body, size_t len, sp_gw_export_request *out,
+/* 400 malformed_json | unknown_field | missing_field | invalid_type |
+ * invalid_value (kind), 422 invalid_filter naming "filters.<name>". */
+int sp_gw_export_request_parse(const char *body, size_t len, sp_export_request *out,
                                sp_error *err);
-/* The filters of kind (NULL or null: none) into out, with the errors above. */
-int sp_gw_export_filters_parse(sp_export_kind kind, const json_t *filters,
-                               sp_gw_export_request *out, sp_error *err);
-/* The filters that are set, canonical; NULL when out of memory. */
-json_t *sp_gw_export_filters_json(const sp_gw_export_request *request);
-
-/* The refund filters as SQL conditions over `refund_requests r` ($from,
- * $to, $status, $kind, each NULL when absent) and their parameters. */
-#define SP_GW_REFUND_FILTER_PARAMS 4
-#define SP_GW_REFUND_FILTER_SQL(from, to, status, kind)                                       \
-    " AND ($" from "::date IS NULL OR r.created_at >="                                       \
-    " ($" from "::date)::timestamp AT TIME ZONE 'Europe/Paris')"                             \
-    " AND ($" to "::date IS NULL OR r.created_at <"                                          \
-    " ($" to "::date + 1)::timestamp AT TIME ZONE 'Europe/Paris')"                           \
-    " AND ($" status "::text IS NULL OR r.status = $" status "::text)"                       \
-    " AND ($" kind "::text IS NULL OR r.kind = $" kind "::text)"
-void sp_gw_refund_filter_params(const sp_gw_refund_filter *filter,
-                                const char *params[SP_GW_REFUND_FILTER_PARAMS]);
-
-/* The export a user's Idempotency-Key names: a uuid (v4-shaped) derived
- * from (user id, key), so that the same key asks for the same export. */
-void sp_gw_export_id_of(const char *user_id, const char *key, char out[SP_ID_LEN + 1]);
 
 #endif

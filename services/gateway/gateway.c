@@ -4,11 +4,7 @@
 
 #include <assert.h>
 
-int64_t sp_gw_monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t sp_gw_monotonic_ms(void) { return sp_clock_monotonic_ms(); }
 
 int sp_gw_cond_init(pthread_cond_t *cond) {
     assert(cond != NULL);

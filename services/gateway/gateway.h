@@ -24,8 +24,6 @@ typedef struct sp_gw_config {
     const char *kafka_brokers;
     const char *pg_dsn;
     const char *http_address;
-    const char *log_level;
-    const char *clock_offset_file;
     int64_t http_port;
     int64_t http_threads;
     int64_t pg_pool_size;

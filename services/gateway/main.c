@@ -1,14 +1,13 @@
-/* main.c - solipass-gateway: reads the settings, builds the app's modules,
- * serves HTTP until SIGINT/SIGTERM, then stops everything in reverse order. */
+/* main.c - solipass-gateway: its settings and their checks, the app's
+ * modules built, HTTP served until SIGINT/SIGTERM, then everything stopped in
+ * reverse order; the start and stop common to every service are sp_service's. */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <civetweb.h>
-#include <sodium.h>
 
 #include "auth.h"
 #include "commands.h"
@@ -20,37 +19,44 @@
 #include "projwait.h"
 #include "proxies.h"
 #include "ratelimit.h"
-#include "sepa.h"
 #include "session_cookie.h"
 #include "sp_config.h"
 #include "sp_link.h"
 #include "sp_log.h"
 #include "sp_metrics.h"
 #include "sp_money.h"
-#include "sp_signal.h"
+#include "sp_sepa.h"
+#include "sp_service.h"
 
 #define SP_GW_PG_START_WAIT_MS 30000
 #define SP_GW_STOP_POLL_MS 100
 #define SP_GW_ADDRESS_LEN_MAX 64
 #define SP_GW_SESSION_TTL_MAX_S (31 * 24 * 3600)
 
-static volatile sig_atomic_t stop_requested = 0;
+/* The settings main checks once read, and where the checked forms go. */
+typedef struct gw_settings {
+    sp_gw_config *config;
+    sp_gw_contact *contact;
+    sp_sepa_debtor *sepa_debtor;
+    bool sepa_configured;
+    char public_url[SP_GW_PUBLIC_URL_LEN_MAX + 1];
+    sp_gw_proxies *proxies;
+} gw_settings;
 
-static void on_stop_signal(int signal_number) {
-    (void)signal_number;
-    stop_requested = 1;
-}
+static int check_settings(void *ctx, sp_service *svc, sp_error *err);
 
-static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_error *err) {
+static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) {
+    sp_gw_config *c = settings->config;
     const sp_config_item items[] = {
         {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0,
          "Kafka bootstrap servers, host:port[,...]", &c->kafka_brokers},
         {"SP_PG_DSN", SP_CONFIG_STRING, NULL, 0, 0,
          "PostgreSQL connection string of the read models", &c->pg_dsn},
         {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0,
-         "debug | info | warn | error (debug logs every request)", &c->log_level},
+         "debug | info | warn | error (debug logs every request)", &svc->log_level},
         {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,
-         "file holding a clock offset in ms (tests); empty: system time", &c->clock_offset_file},
+         "file holding a clock offset in ms (tests); empty: system time",
+         &svc->clock_offset_file},
         {"SP_HTTP_ADDRESS", SP_CONFIG_STRING, "127.0.0.1", 0, 0,
          "IP address to listen on", &c->http_address},
         {"SP_HTTP_PORT", SP_CONFIG_INT, "8080", 1, 65535, "TCP port to listen on", &c->http_port},
@@ -122,10 +128,13 @@ static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_e
          "not one of them is the client's, for the limits per address); empty: none",
          &c->trusted_proxies},
     };
-    return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-gateway",
-                          "The HTTP JSON API of solipass: validates requests, sends commands "
-                          "to the event log, waits for their outcome, reads the read models.",
-                          err);
+    const sp_service_spec spec = {
+        .name = "gateway", .program = "solipass-gateway",
+        .summary = "The HTTP JSON API of solipass: validates requests, sends commands to the "
+                   "event log, waits for their outcome, reads the read models.",
+        .items = items, .item_count = sizeof items / sizeof items[0],
+        .check = check_settings, .check_ctx = settings};
+    return sp_service_start(svc, &spec, argc, argv);
 }
 
 /* An IPv4 or IPv6 literal: civetweb is never handed a host name to resolve. */
@@ -200,6 +209,21 @@ static void clamp_streams(sp_gw_config *c, sp_log *log) {
                 max, NULL);
 }
 
+static int check_settings(void *ctx, sp_service *svc, sp_error *err) {
+    gw_settings *s = ctx;
+    sp_gw_config *c = s->config;
+    if (check_address(c->http_address, err) != 0 || check_link_secret(c->link_secret, err) != 0 ||
+        sp_gw_contact_parse(c->contact_hours, c->contact_email, c->contact_phones, s->contact,
+                            err) != 0 ||
+        check_sepa(c, s->sepa_debtor, &s->sepa_configured, err) != 0 ||
+        check_public_url(c, s->public_url, err) != 0 ||
+        check_web_dir(c->web_dir, &svc->log, err) != 0 ||
+        sp_gw_proxies_parse(c->trusted_proxies, s->proxies, err) != 0)
+        return -1;
+    clamp_streams(c, &svc->log);
+    return 0;
+}
+
 /* Builds every module the requests use; on failure err says which. */
 static int app_start(sp_gw_app *app, sp_error *err) {
     app->auth = sp_gw_auth_new(err);
@@ -240,13 +264,13 @@ static void app_stop(sp_gw_app *app) {
     sp_gw_streams_free(app->streams);
 }
 
-static void serve_until_stopped(sp_gw_app *app, sp_gw_http *http) {
+static void serve_until_stopped(sp_gw_app *app, sp_gw_http *http, const sp_service *svc) {
     char port[16];
     snprintf(port, sizeof port, "%" PRId64, app->config->http_port);
     sp_log_info(app->log, "ready", "address", app->config->http_address, "port", port,
                 "reply_to", sp_gw_commands_reply_to(app->commands), NULL);
     struct timespec pause = {.tv_sec = 0, .tv_nsec = SP_GW_STOP_POLL_MS * 1000000L};
-    while (!stop_requested) nanosleep(&pause, NULL);
+    while (!sp_service_stopping(svc)) nanosleep(&pause, NULL);
     sp_log_info(app->log, "stopping", NULL);
     /* Live streams would keep their threads until they time out. */
     sp_gw_streams_stop(app->streams);
@@ -254,73 +278,36 @@ static void serve_until_stopped(sp_gw_app *app, sp_gw_http *http) {
 }
 
 int main(int argc, char **argv) {
-    sp_log log;
-    sp_log_init(&log, "gateway", SP_LOG_INFO, stderr);
+    sp_service svc;
     sp_gw_config config;
     memset(&config, 0, sizeof config);
-    sp_error err;
-    sp_error_clear(&err);
     sp_gw_contact contact;
     memset(&contact, 0, sizeof contact);
     sp_sepa_debtor sepa_debtor;
-    bool sepa_configured = false;
-    char public_url[SP_GW_PUBLIC_URL_LEN_MAX + 1] = "";
     sp_gw_proxies proxies;
     memset(&proxies, 0, sizeof proxies);
-    sp_config_result loaded = load_config(&config, argc, argv, &err);
-    if (loaded == SP_CONFIG_HELP_SHOWN) {
-        sp_log_destroy(&log);
-        return 0;
-    }
-    int level = loaded == SP_CONFIG_OK ? sp_log_level_parse(config.log_level) : 0;
-    if (loaded == SP_CONFIG_OK && level < 0) {
-        sp_error_set(&err, 500, "invalid_config", "SP_LOG_LEVEL",
-                     "SP_LOG_LEVEL must be debug, info, warn or error");
-    }
-    if (loaded != SP_CONFIG_OK || level < 0 || check_address(config.http_address, &err) != 0 ||
-        check_link_secret(config.link_secret, &err) != 0 ||
-        sp_gw_contact_parse(config.contact_hours, config.contact_email, config.contact_phones,
-                            &contact, &err) != 0 ||
-        check_sepa(&config, &sepa_debtor, &sepa_configured, &err) != 0 ||
-        check_public_url(&config, public_url, &err) != 0 ||
-        check_web_dir(config.web_dir, &log, &err) != 0 ||
-        sp_gw_proxies_parse(config.trusted_proxies, &proxies, &err) != 0 || sodium_init() < 0) {
-        sp_log_error(&log, "cannot start", "error", err.message, "field", err.field, NULL);
-        sp_log_destroy(&log);
-        return 1;
-    }
-    log.level_min = (sp_log_level)level;
-    clamp_streams(&config, &log);
-    if (sp_signal_install_stop(on_stop_signal) != 0) {
-        sp_log_error(&log, "cannot install the signal handlers", NULL);
-        sp_log_destroy(&log);
-        return 1;
-    }
-    sp_clock clock;
-    sp_clock_init(&clock, config.clock_offset_file[0] != '\0' ? config.clock_offset_file : NULL);
+    gw_settings settings = {.config = &config, .contact = &contact, .sepa_debtor = &sepa_debtor,
+                            .proxies = &proxies};
+    if (start(&svc, &settings, argc, argv) != 0) return svc.exit_code;
     sp_gw_metrics metrics;
     sp_gw_metrics_init(&metrics);
     /* What the Kafka handles count (messages, replies lag), shown after the
      * gateway's own metrics on /metrics. */
-    log.metrics = sp_metrics_new();
-    sp_gw_app app = {.config = &config, .log = &log, .clock = &clock, .metrics = &metrics,
+    svc.log.metrics = sp_metrics_new();
+    sp_gw_app app = {.config = &config, .log = &svc.log, .clock = &svc.clock, .metrics = &metrics,
                      .contact = &contact,
-                     .sepa_debtor = sepa_configured ? &sepa_debtor : NULL, .proxies = &proxies};
+                     .sepa_debtor = settings.sepa_configured ? &sepa_debtor : NULL,
+                     .proxies = &proxies};
     mg_init_library(0);
-    int rc = 1;
+    int rc = -1;
     sp_gw_http *http = NULL;
-    if (app_start(&app, &err) != 0 || (http = sp_gw_http_start(&app, &err)) == NULL) {
-        sp_log_error(&log, "cannot start", "error", err.message, "code", err.code, NULL);
-    } else {
-        serve_until_stopped(&app, http);
+    if (app_start(&app, &svc.err) == 0 && (http = sp_gw_http_start(&app, &svc.err)) != NULL) {
+        serve_until_stopped(&app, http, &svc);
         rc = 0;
     }
     app_stop(&app);
-    sp_metrics_free(log.metrics);
-    log.metrics = NULL;
+    sp_metrics_free(svc.log.metrics);
+    svc.log.metrics = NULL;
     mg_exit_library();
-    sp_clock_destroy(&clock);
-    sp_log_info(&log, "stopped", NULL);
-    sp_log_destroy(&log);
-    return rc;
+    return sp_service_finish(&svc, rc);
 }

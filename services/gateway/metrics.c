@@ -7,9 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "endpoints.h"
+#include "sp_metrics.h"
 
-static const int status_slots[SP_GW_STATUS_SLOT_COUNT - 1] = {
-    200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 422, 428, 500, 503};
 static const int64_t bucket_bounds_ms[SP_GW_HISTOGRAM_BUCKET_COUNT] = {
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
 
@@ -35,6 +34,8 @@ static void histogram_record(sp_gw_histogram *h, int64_t value_ms) {
 
 void sp_gw_metrics_init(sp_gw_metrics *metrics) {
     assert(metrics != NULL);
+    for (size_t s = 0; s < SP_GW_STATUS_SLOT_COUNT; s++) atomic_init(&metrics->statuses[s], 0);
+    atomic_init(&metrics->statuses_unslotted, 0);
     for (size_t r = 0; r < SP_GW_ROUTE_COUNT; r++) {
         for (size_t s = 0; s < SP_GW_STATUS_SLOT_COUNT; s++) {
             atomic_init(&metrics->requests[r][s], 0);
@@ -52,17 +53,29 @@ void sp_gw_metrics_init(sp_gw_metrics *metrics) {
     atomic_init(&metrics->replies_unmatched, 0);
 }
 
-static size_t status_slot(int status) {
-    for (size_t i = 0; i < SP_GW_STATUS_SLOT_COUNT - 1; i++) {
-        if (status_slots[i] == status) return i;
+/* The slot of status, claimed by the first request that answers it (two
+ * threads racing for a free slot: the loser takes the next one, or finds
+ * its status in the winner's). SP_GW_STATUS_SLOT_COUNT when all are taken,
+ * or for what is no HTTP status (0 marks a free slot). */
+static size_t status_slot(sp_gw_metrics *metrics, int status) {
+    if (status < 100 || status > 599) return SP_GW_STATUS_SLOT_COUNT;
+    for (size_t i = 0; i < SP_GW_STATUS_SLOT_COUNT; i++) {
+        int held = atomic_load(&metrics->statuses[i]);
+        if (held == 0 && atomic_compare_exchange_strong(&metrics->statuses[i], &held, status))
+            return i;
+        if (held == status) return i;
     }
-    return SP_GW_STATUS_SLOT_COUNT - 1;
+    return SP_GW_STATUS_SLOT_COUNT;
 }
 
 void sp_gw_metrics_request(sp_gw_metrics *metrics, sp_gw_route route, int status,
                            int64_t duration_ms) {
     assert(metrics != NULL && route >= 0 && route < SP_GW_ROUTE_COUNT);
-    size_t slot = status_slot(status);
+    size_t slot = status_slot(metrics, status);
+    if (slot == SP_GW_STATUS_SLOT_COUNT) {
+        atomic_fetch_add(&metrics->statuses_unslotted, 1);
+        return;
+    }
     atomic_fetch_add(&metrics->requests[route][slot], 1);
     histogram_record(&metrics->request_duration[route][slot], duration_ms);
 }
@@ -117,17 +130,20 @@ static void put_histogram_series(text_buf *b, const char *name, const char *labe
                                  const sp_gw_histogram *h) {
     const char *comma = labels[0] != '\0' ? "," : "";
     uint_fast64_t cumulative = 0;
+    char seconds[SP_METRICS_SECONDS_TEXT_MAX];
     for (size_t i = 0; i < SP_GW_HISTOGRAM_BUCKET_COUNT; i++) {
         cumulative += atomic_load(&h->buckets[i]);
-        put(b, "%s_bucket{%s%sle=\"%" PRId64 "\"} %" PRIuFAST64 "\n", name, labels, comma,
-            bucket_bounds_ms[i], cumulative);
+        sp_metrics_seconds_text((uint64_t)bucket_bounds_ms[i], seconds);
+        put(b, "%s_bucket{%s%sle=\"%s\"} %" PRIuFAST64 "\n", name, labels, comma, seconds,
+            cumulative);
     }
     cumulative += atomic_load(&h->buckets[SP_GW_HISTOGRAM_BUCKET_COUNT]);
     put(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIuFAST64 "\n", name, labels, comma, cumulative);
     const char *open = labels[0] != '\0' ? "{" : "", *close = labels[0] != '\0' ? "}" : "";
     /* _count is the +Inf bucket: a scrape never sees them differ. */
-    put(b, "%s_sum%s%s%s %" PRIuFAST64 "\n%s_count%s%s%s %" PRIuFAST64 "\n", name, open, labels,
-        close, atomic_load(&h->sum_ms), name, open, labels, close, cumulative);
+    sp_metrics_seconds_text(atomic_load(&h->sum_ms), seconds);
+    put(b, "%s_sum%s%s%s %s\n%s_count%s%s%s %" PRIuFAST64 "\n", name, open, labels, close,
+        seconds, name, open, labels, close, cumulative);
 }
 
 static void put_histogram(text_buf *b, const char *name, const char *help,
@@ -136,22 +152,16 @@ static void put_histogram(text_buf *b, const char *name, const char *help,
     put_histogram_series(b, name, "", h);
 }
 
-static void status_text(size_t slot, char *out, size_t out_size) {
-    if (slot < SP_GW_STATUS_SLOT_COUNT - 1) snprintf(out, out_size, "%d", status_slots[slot]);
-    else snprintf(out, out_size, "other");
-}
-
 static void put_request_durations(text_buf *b, const sp_gw_metrics *m) {
-    const char *name = "solipass_gateway_request_duration_ms";
+    const char *name = "solipass_gateway_request_duration_seconds";
     put_header(b, name, "histogram", "HTTP request handling time, by route and status.");
     for (size_t r = 0; r < SP_GW_ROUTE_COUNT; r++) {
         for (size_t s = 0; s < SP_GW_STATUS_SLOT_COUNT; s++) {
             const sp_gw_histogram *h = &m->request_duration[r][s];
             if (atomic_load(&h->count) == 0) continue;
-            char status[16], labels[96];
-            status_text(s, status, sizeof status);
-            snprintf(labels, sizeof labels, "route=\"%s\",status=\"%s\"",
-                     sp_gw_route_name((sp_gw_route)r), status);
+            char labels[96];
+            snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"",
+                     sp_gw_route_name((sp_gw_route)r), atomic_load(&m->statuses[s]));
             put_histogram_series(b, name, labels, h);
         }
     }
@@ -170,10 +180,8 @@ static void put_requests(text_buf *b, const sp_gw_metrics *m) {
         for (size_t s = 0; s < SP_GW_STATUS_SLOT_COUNT; s++) {
             uint_fast64_t count = atomic_load(&m->requests[r][s]);
             if (count == 0) continue;
-            char status[16];
-            status_text(s, status, sizeof status);
-            put(b, "%s{route=\"%s\",status=\"%s\"} %" PRIuFAST64 "\n", name,
-                sp_gw_route_name((sp_gw_route)r), status, count);
+            put(b, "%s{route=\"%s\",status=\"%d\"} %" PRIuFAST64 "\n", name,
+                sp_gw_route_name((sp_gw_route)r), atomic_load(&m->statuses[s]), count);
         }
     }
 }
@@ -186,9 +194,9 @@ char *sp_gw_metrics_render(const sp_gw_metrics *metrics, const sp_gw_gauges *gau
     b.data[0] = '\0';
     put_requests(&b, metrics);
     put_request_durations(&b, metrics);
-    put_histogram(&b, "solipass_gateway_command_duration_ms",
+    put_histogram(&b, "solipass_gateway_command_duration_seconds",
                   "From producing a command to its reply.", &metrics->command_latency);
-    put_histogram(&b, "solipass_gateway_projection_wait_ms",
+    put_histogram(&b, "solipass_gateway_projection_wait_seconds",
                   "Wait for the read models to show a command's events.",
                   &metrics->projection_wait);
     put_counter(&b, "solipass_gateway_command_timeouts_total",
@@ -200,6 +208,10 @@ char *sp_gw_metrics_render(const sp_gw_metrics *metrics, const sp_gw_gauges *gau
     put_counter(&b, "solipass_gateway_projection_wait_timeouts_total",
                 "Replies whose events the read models did not show in time.",
                 &metrics->projection_wait_timeouts);
+    put_counter(&b, "solipass_gateway_statuses_unslotted_total",
+                "Requests not counted by route and status: more distinct status codes than "
+                "the gateway keeps slots for (never expected).",
+                &metrics->statuses_unslotted);
     put_counter(&b, "solipass_gateway_replies_unmatched_total",
                 "Replies for this gateway that no request waited for (late or duplicate).",
                 &metrics->replies_unmatched);

@@ -1,6 +1,7 @@
 /* metrics.h - the gateway's Prometheus counters: requests and their
- * duration histograms by route and status, command round-trip latency,
- * projection wait, timeouts.
+ * duration histograms by route and status (each status code labelled as
+ * itself), command round-trip latency, projection wait, timeouts. Durations
+ * are recorded in integer milliseconds and shown in seconds (sp_metrics.h).
  * Lock-free (C11 atomics): any thread records, /metrics renders.
  * Ownership: the caller owns the struct (main's stack); render returns a
  * malloc'd text the caller frees. */
@@ -12,8 +13,11 @@
 #include <stdint.h>
 #include "validate.h"
 
-#define SP_GW_STATUS_SLOT_COUNT 15          /* the statuses the API uses + "other" */
-#define SP_GW_HISTOGRAM_BUCKET_COUNT 13     /* finite upper bounds, in ms */
+/* Distinct status codes counted, each in the slot it claims at its first
+ * answer: far above the twenty-odd the gateway answers. A status past them
+ * (or outside 100..599) is counted in statuses_unslotted only. */
+#define SP_GW_STATUS_SLOT_COUNT 32
+#define SP_GW_HISTOGRAM_BUCKET_COUNT 13     /* finite upper bounds */
 #define SP_GW_METRICS_TEXT_MAX (2 * 1024 * 1024)
 
 typedef struct sp_gw_histogram {
@@ -29,6 +33,8 @@ typedef enum {
 } sp_gw_command_outcome;
 
 typedef struct sp_gw_metrics {
+    atomic_int statuses[SP_GW_STATUS_SLOT_COUNT];     /* the status of each slot; 0: free */
+    atomic_uint_fast64_t statuses_unslotted;
     atomic_uint_fast64_t requests[SP_GW_ROUTE_COUNT][SP_GW_STATUS_SLOT_COUNT];
     /* One histogram per route and status: only those that counted a
      * request are rendered. */

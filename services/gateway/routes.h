@@ -124,8 +124,8 @@ int sp_gw_answer_operations(sp_gw_request *req, sp_gw_operations_scope scope, co
  * row (column 0: operation_id) is shown by sp_gw_operation_json(). */
 extern const char sp_gw_partner_operations_stream_sql[];
 /* The operations listing's filters as statement parameters:
- * sp_gw_operations_filter_params() of validate.h. */
-#define SP_GW_FILTER_PARAMS SP_GW_OPERATIONS_FILTER_PARAMS
+ * sp_operations_filter_params() of sp_operations_filter.h. */
+#define SP_GW_FILTER_PARAMS SP_OPERATIONS_FILTER_PARAMS
 /* $1 partner, $2..$9 the filter (above), $10 the most rows: operation_id,
  * pass_id, amount_cents of its accepted payments, ordered by pass. */
 extern const char sp_gw_partner_accepted_operations_sql[];

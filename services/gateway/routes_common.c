@@ -37,7 +37,7 @@ static const char pass_exists_sql[] = "SELECT 1 FROM passes WHERE pass_id = $1::
 static const char pass_operations_sql[] =
     OPERATIONS_SELECT " WHERE o.pass_id = $1::uuid" OPERATIONS_AFTER_CURSOR;
 /* A partner's filters (validate.h), shared with the exports service. */
-#define OPERATIONS_FILTER SP_GW_OPERATIONS_FILTER_SQL
+#define OPERATIONS_FILTER SP_OPERATIONS_FILTER_SQL
 static const char partner_operations_sql[] =
     OPERATIONS_SELECT " WHERE o.partner_id = $1::uuid AND o.kind = 'payment'"
     OPERATIONS_FILTER("5", "6", "7", "8", "9", "10", "11", "12") OPERATIONS_AFTER_CURSOR;
@@ -46,7 +46,7 @@ static const char partner_operations_totals_sql[] =
     "SELECT count(*), coalesce(sum(o.amount_cents), 0)::bigint FROM operations o"
     " WHERE o.partner_id = $1::uuid AND o.kind = 'payment'"
     OPERATIONS_FILTER("2", "3", "4", "5", "6", "7", "8", "9");
-#define FILTER_PARAMS SP_GW_OPERATIONS_FILTER_PARAMS
+#define FILTER_PARAMS SP_OPERATIONS_FILTER_PARAMS
 
 /* A refund of "all" (routes_refunds.c): the accepted payments the filter
  * matches, grouped by pass, at most $10 of them. */
@@ -333,13 +333,13 @@ static int answer_partner_operations(sp_gw_request *req, const char *partner_id,
                                      sp_error *err) {
     sp_gw_operations_filter filter;
     if (sp_gw_operations_filter_parse(req->query, &filter, err) != 0) return -1;
-    char after_ms[24], limit_plus_one[16], amounts[2][24];
+    char after_ms[24], limit_plus_one[16], amounts[2][SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX];
     snprintf(after_ms, sizeof after_ms, "%" PRId64, filter.page.after_occurred_at_ms);
     snprintf(limit_plus_one, sizeof limit_plus_one, "%d", filter.page.limit + 1);
     const char *params[4 + FILTER_PARAMS] = {
         partner_id, filter.page.has_cursor ? after_ms : NULL,
         filter.page.has_cursor ? filter.page.after_operation_id : NULL, limit_plus_one};
-    sp_gw_operations_filter_params(&filter, amounts, params + 4);
+    sp_operations_filter_params(&filter.filters, amounts, params + 4);
     json_t *totals = totals_json(req, partner_id, params + 4, err);
     if (totals == NULL) return -1;
     PGresult *res = NULL;

@@ -120,10 +120,10 @@ static int answer_export(sp_gw_request *req, const char *export_id, int status, 
 
 /* ------------------------------------------------------------------ POST */
 
-static int send_request(sp_gw_request *req, const sp_gw_export_request *request,
+static int send_request(sp_gw_request *req, const sp_export_request *request,
                         const char *export_id, const char *key, Solipass__Reply **reply,
                         sp_error *err) {
-    json_t *filters = sp_gw_export_filters_json(request);
+    json_t *filters = sp_export_filters_json(request);
     char *filters_text = filters != NULL ? json_dumps(filters, JSON_COMPACT | JSON_SORT_KEYS)
                                          : NULL;
     json_decref(filters);
@@ -145,10 +145,10 @@ int sp_gw_route_partner_exports_create(sp_gw_request *req, sp_error *err) {
     char fresh[SP_ID_LEN + 1];
     const char *key = sp_gw_optional_key(req, fresh, err);
     if (key == NULL) return -1;
-    sp_gw_export_request request;
+    sp_export_request request;
     if (sp_gw_export_request_parse(req->body, req->body_len, &request, err) != 0) return -1;
     char export_id[SP_ID_LEN + 1];
-    sp_gw_export_id_of(req->user.user_id, key, export_id);
+    sp_export_id_of(req->user.user_id, key, export_id);
     Solipass__Reply *reply = NULL;
     if (send_request(req, &request, export_id, key, &reply, err) != 0) return -1;
     int rc = 0;

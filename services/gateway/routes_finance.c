@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pgpool.h"
-#include "sepa.h"
+#include "sp_sepa.h"
 
 #define SEPA_IDS_TEXT_MAX (SP_SEPA_TRANSFERS_MAX * (SP_ID_LEN + 1) + 3)
 #define SEPA_FILENAME_MAX 64

@@ -73,12 +73,12 @@ int sp_gw_route_partner_operation_reference(sp_gw_request *req, sp_error *err) {
     json_t *root = sp_gw_body_parse(req->body, req->body_len, &sp_gw_schema_operation_reference,
                                     err);
     if (root == NULL) return -1;
-    char reference[SP_GW_TEXT_BYTES(SP_GW_REFERENCE_LEN_MAX)];
+    char reference[SP_OPERATIONS_FILTER_TEXT_BYTES];
     snprintf(reference, sizeof reference, "%s",
              json_string_value(json_object_get(root, "reference")));
     json_decref(root);
     char pass_id[SP_ID_LEN + 1];
-    if (sp_gw_reference_check(reference, strlen(reference), err) != 0 ||
+    if (sp_operations_reference_check(reference, strlen(reference), err) != 0 ||
         operation_pass(req, pass_id, err) != 0) {
         return -1;
     }

@@ -82,17 +82,6 @@ static const char selected_operations_sql[] =
 
 /* ------------------------------------------------------------------ small helpers */
 
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms) {
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static json_t *text_or_null(const char *text) {
     return text[0] != '\0' ? json_string(text) : json_null();
 }
@@ -267,10 +256,10 @@ static int wait_for(sp_gw_request *req, const char *request_id, wait_goal goal, 
         if (PQntuples(*res) != 1) return not_found(err);
         *reached = goal_reached(goal, PQgetvalue(*res, 0, RQ_STATUS),
                                 PQgetvalue(*res, 0, RQ_RESERVED_PARTS));
-        if (*reached || monotonic_ms() + WAIT_SLICE_MS >= req->deadline_ms) return 0;
+        if (*reached || sp_gw_monotonic_ms() + WAIT_SLICE_MS >= req->deadline_ms) return 0;
         PQclear(*res);
         *res = NULL;
-        sleep_ms(WAIT_SLICE_MS);
+        sp_clock_sleep_ms(WAIT_SLICE_MS);
     }
 }
 
@@ -403,9 +392,9 @@ static int select_ids(sp_gw_request *req, selection *sel, sp_error *err) {
 }
 
 static int select_all(sp_gw_request *req, selection *sel, sp_error *err) {
-    char amounts[2][24], limit[NUMBER_TEXT_MAX];
+    char amounts[2][SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX], limit[NUMBER_TEXT_MAX];
     const char *params[2 + SP_GW_FILTER_PARAMS] = {req->user.partner_id};
-    sp_gw_operations_filter_params(&sel->asked.filter, amounts, params + 1);
+    sp_operations_filter_params(&sel->asked.filter.filters, amounts, params + 1);
     /* One row more than allowed tells a selection that is too large. */
     snprintf(limit, sizeof limit, "%d", SP_REFUND_REQUEST_OPERATIONS_MAX + 1);
     params[1 + SP_GW_FILTER_PARAMS] = limit;

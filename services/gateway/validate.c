@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sodium.h>
 #include "sp_money.h"
+#include "sp_text.h"
 
 #define SP_GW_QUERY_PARAMS_MAX 8
 #define SP_GW_CURSOR_BYTES 24            /* 8 bytes of milliseconds + 16 of the uuid */
@@ -56,7 +57,7 @@ static const sp_gw_field set_password_fields[] = {
     {"password", SP_GW_FIELD_STRING, true, SP_GW_PASSWORD_LEN_MIN, SP_GW_PASSWORD_LEN_MAX},
 };
 static const sp_gw_field operation_reference_fields[] = {
-    {"reference", SP_GW_FIELD_STRING, true, 0, SP_GW_REFERENCE_LEN_MAX},
+    {"reference", SP_GW_FIELD_STRING, true, 0, SP_OPERATIONS_REFERENCE_LEN_MAX},
 };
 static const sp_gw_field reset_request_fields[] = {
     {"email", SP_GW_FIELD_STRING, true, 1, SP_GW_EMAIL_LEN_MAX},
@@ -96,24 +97,6 @@ static const sp_gw_field *schema_field(const sp_gw_schema *schema, const char *n
     return NULL;
 }
 
-/* jansson has already checked that strings are valid UTF-8: every byte that
- * is not a continuation byte starts a character. */
-static size_t utf8_char_count(const char *s, size_t byte_len) {
-    size_t count = 0;
-    for (size_t i = 0; i < byte_len; i++) {
-        if (((unsigned char)s[i] & 0xC0) != 0x80) count++;
-    }
-    return count;
-}
-
-static bool has_control_char(const char *s, size_t byte_len) {
-    for (size_t i = 0; i < byte_len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7F) return true;
-    }
-    return false;
-}
-
 static const char *type_words(sp_gw_field_type type) {
     switch (type) {
     case SP_GW_FIELD_STRING: return "a string";
@@ -139,11 +122,12 @@ static int check_length(const json_t *value, const sp_gw_field *field, const cha
     if (field->type == SP_GW_FIELD_STRING) {
         const char *text = json_string_value(value);
         size_t bytes = json_string_length(value);
-        if (has_control_char(text, bytes)) {
+        if (sp_text_has_control_char(text, bytes)) {
             return sp_error_set(err, 400, "invalid_value", name,
                                 "%s must not contain control characters", name);
         }
-        length = utf8_char_count(text, bytes);
+        /* jansson has already checked that the string is valid UTF-8. */
+        length = sp_text_utf8_char_count(text, bytes);
         unit = "characters";
     } else if (field->type == SP_GW_FIELD_ARRAY) {
         length = json_array_size(value);
@@ -863,46 +847,6 @@ char *sp_gw_error_json(const sp_error *err) {
 
 /* ------------------------------------------------------------------ operation filters */
 
-enum { FILTER_LIMIT, FILTER_CURSOR, FILTER_FROM, FILTER_TO, FILTER_STATUS, FILTER_CHANNEL,
-       FILTER_AMOUNT_MIN, FILTER_AMOUNT_MAX, FILTER_REFERENCE, FILTER_Q, FILTER_COUNT };
-
-static const char *const filter_names[FILTER_COUNT] = {
-    "limit", "cursor", "from", "to", "status", "channel", "amount_min_cents",
-    "amount_max_cents", "reference", "q"};
-
-#define FILTER_AMOUNT_DIGITS_MAX 15         /* 10^15 cents: beyond any balance */
-
-/* Strict UTF-8: no overlong form, no surrogate, nothing past U+10FFFF. */
-static bool utf8_valid(const unsigned char *s, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                                 : (c & 0xF8) == 0xF0 ? 3 : 4;
-        if (extra == 4 || (extra > 0 && i + extra >= len)) return false;
-        uint32_t cp = extra == 0 ? c : c & (0x3F >> extra);
-        for (size_t k = 1; k <= extra; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return false;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        static const uint32_t min_of[4] = {0, 0x80, 0x800, 0x10000};
-        if (cp < min_of[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-        i += extra + 1;
-    }
-    return true;
-}
-
-int sp_gw_reference_check(const char *text, size_t byte_len, sp_error *err) {
-    assert(text != NULL);
-    if (!utf8_valid((const unsigned char *)text, byte_len) || has_control_char(text, byte_len) ||
-        utf8_char_count(text, byte_len) > SP_GW_REFERENCE_LEN_MAX) {
-        return sp_error_set(err, 400, "invalid_value", "reference",
-                            "a reference is at most %d characters, without control characters",
-                            SP_GW_REFERENCE_LEN_MAX);
-    }
-    return 0;
-}
-
 /* Decodes %XX and '+' of a query value into out[out_size]; false when
  * malformed or too long. */
 static bool query_decode(const char *value, size_t value_len, char *out, size_t out_size,
@@ -927,139 +871,30 @@ static bool query_decode(const char *value, size_t value_len, char *out, size_t 
     return true;
 }
 
-static int filter_invalid(const char *field, const char *why, sp_error *err) {
-    return sp_error_set(err, 400, "invalid_value", field, "%s %s", field, why);
-}
-
-static int filter_amount(const char *field, const char *text, size_t len, int64_t *out,
-                         sp_error *err) {
-    bool ok = len >= 1 && len <= FILTER_AMOUNT_DIGITS_MAX;
-    int64_t n = 0;
-    for (size_t i = 0; ok && i < len; i++) {
-        ok = text[i] >= '0' && text[i] <= '9';
-        n = n * 10 + (text[i] - '0');
-    }
-    if (!ok) return filter_invalid(field, "must be a non-negative integer of cents", err);
-    *out = n;
-    return 0;
-}
-
-static int filter_choice(const char *field, const char *text, const char *a, const char *b,
-                         char *out, sp_error *err) {
-    if (strcmp(text, a) != 0 && strcmp(text, b) != 0) {
-        return sp_error_set(err, 400, "invalid_value", field, "%s must be %s or %s", field, a, b);
-    }
-    snprintf(out, SP_GW_FILTER_STATUS_MAX, "%s", text);
-    return 0;
-}
-
-/* An operation's life: accepted, then requested and paid by a refund, or cancelled. */
-static int filter_status(const char *field, const char *text, char *out, sp_error *err) {
-    static const char *const statuses[] = {"accepted", "requested", "paid", "cancelled"};
-    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
-        if (strcmp(text, statuses[i]) != 0) continue;
-        snprintf(out, SP_GW_FILTER_STATUS_MAX, "%s", text);
-        return 0;
-    }
-    return sp_error_set(err, 400, "invalid_value", field,
-                        "%s must be accepted, requested, paid or cancelled", field);
-}
-
-static int filter_date(const char *field, const char *text, char *out, sp_error *err) {
-    sp_date date;
-    sp_error ignored;
-    if (strlen(text) != SP_GW_FILTER_DATE_LEN || sp_date_parse(text, &date, &ignored) != 0) {
-        return filter_invalid(field, "must be a date YYYY-MM-DD", err);
-    }
-    sp_date_format(date, out);
-    return 0;
-}
-
-/* '\\', '%' and '_' escaped so that q matches as plain text. */
-static void like_escape(const char *text, char *out, size_t out_size) {
-    size_t n = 0;
-    for (const char *p = text; *p != '\0' && n + 2 < out_size; p++) {
-        if (*p == '\\' || *p == '%' || *p == '_') out[n++] = '\\';
-        out[n++] = *p;
-    }
-    out[n] = '\0';
-}
-
-static int filter_value(int which, const char *text, size_t len, sp_gw_operations_filter *out,
-                        sp_error *err) {
-    const char *field = filter_names[which];
-    switch (which) {
-    case FILTER_FROM: return filter_date(field, text, out->from, err);
-    case FILTER_TO: return filter_date(field, text, out->to, err);
-    case FILTER_STATUS: return filter_status(field, text, out->status, err);
-    case FILTER_CHANNEL: return filter_choice(field, text, "code", "voucher", out->channel, err);
-    case FILTER_AMOUNT_MIN:
-        out->has_amount_min = true;
-        return filter_amount(field, text, len, &out->amount_min_cents, err);
-    case FILTER_AMOUNT_MAX:
-        out->has_amount_max = true;
-        return filter_amount(field, text, len, &out->amount_max_cents, err);
-    default: break;
-    }
-    if (sp_gw_reference_check(text, len, err) != 0) {
-        snprintf(err->field, sizeof err->field, "%s", field);
-        return -1;
-    }
-    if (which == FILTER_REFERENCE) {
-        out->has_reference = true;
-        memcpy(out->reference, text, len + 1);
-        return 0;
-    }
-    memcpy(out->q, text, len + 1);
-    like_escape(out->q, out->q_pattern, sizeof out->q_pattern);
-    return 0;
-}
-
-static int filter_param(const char *name, size_t name_len, const char *value, size_t value_len,
-                        sp_gw_operations_filter *out, bool seen[FILTER_COUNT], sp_error *err) {
-    int which = 0;
-    while (which < FILTER_COUNT && (strlen(filter_names[which]) != name_len ||
-                                    strncmp(filter_names[which], name, name_len) != 0)) {
-        which++;
-    }
-    if (which == FILTER_LIMIT || which == FILTER_CURSOR || which == FILTER_COUNT) {
-        /* The paging parameters keep their own rules and words. */
-        bool page_seen[2] = {seen[FILTER_LIMIT], seen[FILTER_CURSOR]};
-        if (which != FILTER_COUNT) seen[which] = true;
-        return page_param(name, name_len, value, value_len, &out->page, page_seen, err);
-    }
-    const char *field = filter_names[which];
-    if (seen[which]) return filter_invalid(field, "is given twice", err);
-    seen[which] = true;
-    char text[SP_GW_TEXT_BYTES(SP_GW_REFERENCE_LEN_MAX)];
-    size_t len = 0;
-    if (!query_decode(value, value_len, text, sizeof text, &len) || memchr(text, '\0', len)) {
-        return filter_invalid(field, "is not a valid value", err);
-    }
-    return filter_value(which, text, len, out, err);
-}
-
 typedef struct filter_parse {
     sp_gw_operations_filter *out;
-    bool seen[FILTER_COUNT];
+    bool seen[SP_OPERATIONS_FILTER_COUNT];
+    bool page_seen[2];                  /* limit, cursor */
 } filter_parse;
 
 static int filter_param_of(void *ctx, const char *name, size_t name_len, const char *value,
                            size_t value_len, sp_error *err) {
     filter_parse *parse = ctx;
-    return filter_param(name, name_len, value, value_len, parse->out, parse->seen, err);
-}
-
-/* What no single value shows: from after to, min above max. */
-static int filter_cross_check(const sp_gw_operations_filter *out, sp_error *err) {
-    if (out->from[0] != '\0' && out->to[0] != '\0' && strcmp(out->from, out->to) > 0) {
-        return filter_invalid("from", "is after to", err);
+    sp_operations_filter_which which = sp_operations_filter_find(name, name_len);
+    if (which == SP_OPERATIONS_FILTER_COUNT) {
+        /* The paging parameters keep their own rules and words. */
+        return page_param(name, name_len, value, value_len, &parse->out->page, parse->page_seen,
+                          err);
     }
-    if (out->has_amount_min && out->has_amount_max &&
-        out->amount_min_cents > out->amount_max_cents) {
-        return filter_invalid("amount_min_cents", "is above amount_max_cents", err);
-    }
-    return 0;
+    const char *field = sp_operations_filter_name(which);
+    if (parse->seen[which])
+        return sp_error_set(err, 400, "invalid_value", field, "%s is given twice", field);
+    parse->seen[which] = true;
+    char text[SP_OPERATIONS_FILTER_TEXT_BYTES];
+    size_t len = 0;
+    if (!query_decode(value, value_len, text, sizeof text, &len) || memchr(text, '\0', len))
+        return sp_error_set(err, 400, "invalid_value", field, "%s is not a valid value", field);
+    return sp_operations_filter_set(which, text, len, &parse->out->filters, err);
 }
 
 int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out,
@@ -1067,118 +902,8 @@ int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *ou
     assert(out != NULL);
     memset(out, 0, sizeof *out);
     out->page.limit = SP_GW_PAGE_LIMIT_DEFAULT;
-    filter_parse parse = {.out = out, .seen = {false}};
+    filter_parse parse = {.out = out, .seen = {false}, .page_seen = {false, false}};
     if (sp_gw_query_foreach(query, SP_GW_FILTER_PARAMS_MAX, filter_param_of, &parse, err) != 0)
         return -1;
-    return filter_cross_check(out, err);
-}
-
-/* ------------------------------------------------------------------ filters as JSON */
-
-/* An error of the JSON form: 422 invalid_filter, field "filters.<name>". */
-static int filter_json_error(sp_error *err) {
-    char field[SP_ERROR_FIELD_MAX];
-    snprintf(field, sizeof field, "filters%s%.48s", err->field[0] != '\0' ? "." : "",
-             err->field);
-    snprintf(err->field, sizeof err->field, "%s", field);
-    snprintf(err->code, sizeof err->code, "invalid_filter");
-    err->http_status = 422;
-    return -1;
-}
-
-/* One member: amounts are JSON integers, the others strings; both then go
- * through the very checks of the query form. */
-static int filter_member(const char *name, const json_t *value, sp_gw_operations_filter *out,
-                         bool seen[FILTER_COUNT], sp_error *err) {
-    int which = FILTER_FROM;
-    while (which < FILTER_COUNT && strcmp(filter_names[which], name) != 0) which++;
-    if (which == FILTER_COUNT) {
-        return sp_error_set(err, 400, "unknown_field", name, "%.48s is not a filter", name);
-    }
-    seen[which] = true;
-    char text[SP_GW_TEXT_BYTES(SP_GW_REFERENCE_LEN_MAX)];
-    size_t len = 0;
-    bool amount = which == FILTER_AMOUNT_MIN || which == FILTER_AMOUNT_MAX;
-    if (amount && json_is_integer(value)) {
-        len = (size_t)snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT,
-                               json_integer_value(value));
-    } else if (!amount && json_is_string(value) && json_string_length(value) < sizeof text) {
-        len = json_string_length(value);
-        memcpy(text, json_string_value(value), len + 1);
-    } else if (!amount && json_is_string(value)) {
-        return filter_invalid(name, "is too long", err);
-    } else {
-        return sp_error_set(err, 400, "invalid_type", name, "%s must be %s", name,
-                            amount ? "an integer of cents" : "a string");
-    }
-    if (memchr(text, '\0', len) != NULL) return filter_invalid(name, "is not a valid value", err);
-    return filter_value(which, text, len, out, err);
-}
-
-int sp_gw_operations_filter_from_json(const json_t *filters, sp_gw_operations_filter *out,
-                                      sp_error *err) {
-    assert(out != NULL);
-    memset(out, 0, sizeof *out);
-    out->page.limit = SP_GW_PAGE_LIMIT_DEFAULT;
-    if (filters == NULL || json_is_null(filters)) return 0;
-    if (!json_is_object(filters)) {
-        sp_error_set(err, 400, "invalid_type", "", "filters must be an object");
-        return filter_json_error(err);
-    }
-    if (json_object_size(filters) > SP_GW_FILTER_PARAMS_MAX) {
-        sp_error_set(err, 400, "invalid_value", "", "too many filters");
-        return filter_json_error(err);
-    }
-    bool seen[FILTER_COUNT] = {false};
-    const char *name = NULL;
-    const json_t *value = NULL;
-    json_object_foreach((json_t *)filters, name, value) {
-        if (json_is_null(value)) continue;      /* null means absent, as in bodies */
-        if (filter_member(name, value, out, seen, err) != 0) return filter_json_error(err);
-    }
-    if (filter_cross_check(out, err) != 0) return filter_json_error(err);
-    return 0;
-}
-
-/* name: text, when set. */
-static int put_text(json_t *object, const char *name, const char *text, bool set) {
-    return set ? json_object_set_new(object, name, json_string(text)) : 0;
-}
-
-static int put_cents(json_t *object, const char *name, int64_t cents, bool set) {
-    return set ? json_object_set_new(object, name, json_integer(cents)) : 0;
-}
-
-json_t *sp_gw_operations_filter_json(const sp_gw_operations_filter *filter) {
-    assert(filter != NULL);
-    const sp_gw_operations_filter *f = filter;
-    json_t *out = json_object();
-    if (out == NULL || put_text(out, "from", f->from, f->from[0] != '\0') != 0 ||
-        put_text(out, "to", f->to, f->to[0] != '\0') != 0 ||
-        put_text(out, "status", f->status, f->status[0] != '\0') != 0 ||
-        put_text(out, "channel", f->channel, f->channel[0] != '\0') != 0 ||
-        put_cents(out, "amount_min_cents", f->amount_min_cents, f->has_amount_min) != 0 ||
-        put_cents(out, "amount_max_cents", f->amount_max_cents, f->has_amount_max) != 0 ||
-        put_text(out, "reference", f->reference, f->has_reference) != 0 ||
-        put_text(out, "q", f->q, f->q[0] != '\0') != 0) {
-        json_decref(out);
-        return NULL;
-    }
-    return out;
-}
-
-void sp_gw_operations_filter_params(const sp_gw_operations_filter *filter,
-                                    char texts[2][SP_GW_FILTER_AMOUNT_TEXT_MAX],
-                                    const char *params[SP_GW_OPERATIONS_FILTER_PARAMS]) {
-    assert(filter != NULL && texts != NULL && params != NULL);
-    snprintf(texts[0], SP_GW_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_min_cents);
-    snprintf(texts[1], SP_GW_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_max_cents);
-    params[0] = filter->from[0] != '\0' ? filter->from : NULL;
-    params[1] = filter->to[0] != '\0' ? filter->to : NULL;
-    params[2] = filter->status[0] != '\0' ? filter->status : NULL;
-    params[3] = filter->channel[0] != '\0' ? filter->channel : NULL;
-    params[4] = filter->has_amount_min ? texts[0] : NULL;
-    params[5] = filter->has_amount_max ? texts[1] : NULL;
-    params[6] = filter->has_reference ? filter->reference : NULL;
-    params[7] = filter->q[0] != '\0' ? filter->q_pattern : NULL;
+    return sp_operations_filter_cross_check(&out->filters, err);
 }

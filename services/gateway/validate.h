@@ -18,6 +18,7 @@
 #include "sp_clock.h"
 #include "sp_error.h"
 #include "sp_id.h"
+#include "sp_operations_filter.h"
 #include "sp_voucher_number.h"
 
 #define SP_GW_BODY_BYTES_MAX (16 * 1024)
@@ -289,30 +290,14 @@ int sp_gw_cursor_decode(const char *text, int64_t *occurred_at_ms, char *operati
 
 /* ------------------------------------------------------------------ operation filters */
 
-#define SP_GW_REFERENCE_LEN_MAX 100         /* characters of a partner's internal reference */
-#define SP_GW_FILTER_DATE_LEN 10            /* "YYYY-MM-DD" */
-#define SP_GW_FILTER_STATUS_MAX 16
 #define SP_GW_FILTER_PARAMS_MAX 16          /* query parameters of a filtered listing */
 
-/* GET /partner/operations: paging plus filters, each optional. Dates are
- * Europe/Paris days, both inclusive; text filters are decoded (%XX, '+'),
- * valid UTF-8 of at most SP_GW_REFERENCE_LEN_MAX characters, no control
- * character. An absent filter is "" (texts) or has_* false (amounts). */
+/* GET /partner/operations: paging plus the operations' filters
+ * (sp_operations_filter.h), each optional; text filters are decoded (%XX,
+ * '+') before their checks. */
 typedef struct sp_gw_operations_filter {
     sp_gw_page page;
-    char from[SP_GW_FILTER_DATE_LEN + 1];
-    char to[SP_GW_FILTER_DATE_LEN + 1];
-    char status[SP_GW_FILTER_STATUS_MAX];  /* "", "accepted", "requested", "paid", "cancelled" */
-    char channel[SP_GW_FILTER_STATUS_MAX];          /* "", "code", "voucher" */
-    bool has_amount_min;
-    int64_t amount_min_cents;
-    bool has_amount_max;
-    int64_t amount_max_cents;
-    bool has_reference;                             /* reference= may ask for "" */
-    char reference[SP_GW_TEXT_BYTES(SP_GW_REFERENCE_LEN_MAX)];
-    char q[SP_GW_TEXT_BYTES(SP_GW_REFERENCE_LEN_MAX)];
-    /* q with '\', '%' and '_' escaped (backslash), ready for ILIKE ... ESCAPE '\' */
-    char q_pattern[2 * SP_GW_TEXT_BYTES(SP_GW_REFERENCE_LEN_MAX)];
+    sp_operations_filter filters;
 } sp_gw_operations_filter;
 
 /* Raw (undecoded) query string, may be NULL. 400 invalid_value naming the
@@ -320,45 +305,6 @@ typedef struct sp_gw_operations_filter {
  * amount_min_cents above amount_max_cents) or unknown_field. */
 int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out,
                                   sp_error *err);
-/* The same filters as a JSON object (an export's "filters"; NULL or null:
- * none): members named as the query parameters except limit and cursor,
- * amounts as JSON integers, the others as strings, each checked by the very
- * rules of the query form. Any fault is 422 invalid_filter with field
- * "filters.<name>" (the query form's message). */
-int sp_gw_operations_filter_from_json(const json_t *filters, sp_gw_operations_filter *out,
-                                      sp_error *err);
-/* The filters that are set, as a JSON object in the form above (canonical:
- * what the exports record and show); NULL when out of memory. */
-json_t *sp_gw_operations_filter_json(const sp_gw_operations_filter *filter);
-
-/* The filters as the SQL fragment SP_GW_OPERATIONS_FILTER_SQL takes them:
- * texts[] hold the amounts, params[] point into filter and texts (NULL: no
- * such filter). */
-#define SP_GW_OPERATIONS_FILTER_PARAMS 8
-#define SP_GW_FILTER_AMOUNT_TEXT_MAX 24
-void sp_gw_operations_filter_params(const sp_gw_operations_filter *filter,
-                                    char texts[2][SP_GW_FILTER_AMOUNT_TEXT_MAX],
-                                    const char *params[SP_GW_OPERATIONS_FILTER_PARAMS]);
-/* The WHERE conditions of the filters over `operations o`, each parameter
- * optional (NULL): Paris days from and to (inclusive), status, channel,
- * amount bounds, exact reference, and q as an ILIKE pattern whose wildcards
- * are escaped. The arguments are the parameter numbers, as strings. */
-#define SP_GW_OPERATIONS_FILTER_SQL(from, to, status, channel, min, max, ref, q)              \
-    " AND ($" from "::date IS NULL OR o.occurred_at >="                                      \
-    " ($" from "::date)::timestamp AT TIME ZONE 'Europe/Paris')"                             \
-    " AND ($" to "::date IS NULL OR o.occurred_at <"                                         \
-    " ($" to "::date + 1)::timestamp AT TIME ZONE 'Europe/Paris')"                           \
-    " AND ($" status "::text IS NULL OR o.status = $" status "::text)"                       \
-    " AND ($" channel "::text IS NULL OR o.channel = $" channel "::text)"                    \
-    " AND ($" min "::bigint IS NULL OR o.amount_cents >= $" min "::bigint)"                  \
-    " AND ($" max "::bigint IS NULL OR o.amount_cents <= $" max "::bigint)"                  \
-    " AND ($" ref "::text IS NULL OR o.reference = $" ref "::text)"                          \
-    " AND ($" q "::text IS NULL OR o.reference ILIKE '%' || $" q "::text || '%' ESCAPE '\\')"
-
-/* A partner's internal reference: 0..SP_GW_REFERENCE_LEN_MAX characters of
- * valid UTF-8 without control characters (byte_len bytes of text). 400
- * invalid_value, field "reference". */
-int sp_gw_reference_check(const char *text, size_t byte_len, sp_error *err);
 
 /* ------------------------------------------------------------------ answers */
 

@@ -17,11 +17,13 @@
 
 #include "accounts.pb-c.h"
 #include "ledger.pb-c.h"
+#include "sp_clock.h"
 #include "sp_envelope.h"
 #include "sp_id.h"
 #include "sp_kafka.h"
 #include "sp_link.h"
 #include "sp_pg.h"
+#include "sp_service.h"
 
 #include "notify_mail.h"
 
@@ -62,7 +64,7 @@ typedef struct service {
     sp_notify_smtp *smtp;
     sp_kafka_msg *msgs;               /* SP_KAFKA_BATCH_MAX */
     char *message;                    /* SP_NOTIFY_MESSAGE_BYTES_MAX */
-    bool ready;
+    sp_service_readiness readiness;
     int64_t stats_at_ms;
     counters counters;
 } service;
@@ -90,12 +92,6 @@ typedef struct attempt {
     size_t cc_count;
     char reason[SP_NOTIFY_SMTP_REASON_MAX];
 } attempt;
-
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void i64_text(int64_t value, char out[24]) { snprintf(out, 24, "%" PRId64, value); }
 
@@ -769,12 +765,12 @@ static int send_due(service *svc, int *count, sp_error *err) {
     if (sp_pg_exec(svc->pg, due_sql, 3, values, &res, err) != 0) return -1;
     int rc = 0;
     *count = PQntuples(res);
-    int64_t started_ms = monotonic_ms();
+    int64_t started_ms = sp_clock_monotonic_ms();
     for (int i = 0; i < *count && rc == 0; i++) {
         mail_row row;
         row_of(res, i, &row);
         assert(sp_notify_kind_name(row.kind)[0] != '\0');   /* the table's CHECK */
-        if (monotonic_ms() - started_ms >= SEND_ROUND_MS_MAX) {
+        if (sp_clock_monotonic_ms() - started_ms >= SEND_ROUND_MS_MAX) {
             /* Out of time: the row is due again at once, for the next round. */
             const char *release[3] = {row.event_id, now, sp_notify_kind_name(row.kind)};
             rc = sp_pg_exec(svc->pg, release_sql, 3, release, NULL, err);
@@ -789,24 +785,6 @@ static int send_due(service *svc, int *count, sp_error *err) {
 }
 
 /* ------------------------------------------------------------------ loop */
-
-static int on_assigned(void *ctx, const sp_kafka_tp *tps, size_t tp_count, sp_error *err) {
-    (void)tps;
-    (void)tp_count;
-    (void)err;
-    service *svc = ctx;
-    if (!svc->ready) {
-        svc->ready = true;
-        sp_log_info(svc->log, "ready", NULL);
-    }
-    return 0;
-}
-
-static void on_revoked(void *ctx, const sp_kafka_tp *tps, size_t tp_count) {
-    (void)ctx;
-    (void)tps;
-    (void)tp_count;
-}
 
 /* The backlog: e-mails recorded and not yet sent nor given up on. */
 static void pending_text(service *svc, char out[24]) {
@@ -834,7 +812,7 @@ static void log_stats(service *svc) {
 
 static int loop(service *svc, volatile sig_atomic_t *stop, sp_error *err) {
     int due = 0;
-    svc->stats_at_ms = monotonic_ms();
+    svc->stats_at_ms = sp_clock_monotonic_ms();
     while (!*stop) {
         int timeout_ms = due >= SENDS_PER_ROUND_MAX ? POLL_BUSY_MS : POLL_IDLE_MS;
         int n = sp_kafka_consumer_poll_batch(svc->consumer, svc->msgs, SP_KAFKA_BATCH_MAX,
@@ -848,9 +826,9 @@ static int loop(service *svc, volatile sig_atomic_t *stop, sp_error *err) {
         }
         if (svc->pg == NULL && reconnect(svc, err) != 0) svc->pg = NULL;
         sp_kafka_producer_poll(svc->producer);
-        if (monotonic_ms() - svc->stats_at_ms >= STATS_INTERVAL_MS) {
+        if (sp_clock_monotonic_ms() - svc->stats_at_ms >= STATS_INTERVAL_MS) {
             log_stats(svc);
-            svc->stats_at_ms = monotonic_ms();
+            svc->stats_at_ms = sp_clock_monotonic_ms();
         }
     }
     sp_log_info(svc->log, "stopping", NULL);
@@ -873,7 +851,8 @@ static int start(service *svc, sp_error *err) {
     if (svc->producer == NULL) return -1;
     const char *const topics[] = {SP_TOPIC_ACCOUNTS_EVENTS, SP_TOPIC_LEDGER_EVENTS};
     svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_NOTIFY_GROUP_ID, topics,
-                                                2, on_assigned, on_revoked, svc, svc->log, err);
+                                                2, sp_service_on_assigned, NULL, &svc->readiness,
+                                                svc->log, err);
     return svc->consumer != NULL ? 0 : -1;
 }
 
@@ -885,6 +864,7 @@ int sp_notify_service_run(const sp_notify_config *config, sp_log *log, sp_clock 
     if (svc == NULL) return sp_error_set(err, 500, "out_of_memory", "", "service");
     svc->config = config;
     svc->log = log;
+    svc->readiness.log = log;
     svc->clock = clock;
     int rc = start(svc, err);
     if (rc == 0) rc = loop(svc, stop, err);

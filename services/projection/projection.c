@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 #include "projection_positions.h"
 #include "projection_rows.h"
+#include "sp_clock.h"
 #include "sp_envelope.h"
 #include "sp_kafka.h"
 #include "sp_pg.h"
@@ -117,18 +118,6 @@ typedef struct projector {
     int64_t backlog_at_start;          /* shadow: events to its targets when it started */
 } projector;
 
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms) {
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 static void i64_text(int64_t value, char out[NUMBER_TEXT_MAX]) {
     snprintf(out, NUMBER_TEXT_MAX, "%" PRId64, value);
 }
@@ -150,7 +139,7 @@ static int connection_failure_text(PGconn *conn, const char *what, sp_error *err
 
 static int pg_lock(projector *p, sp_error *err) {
     const char *params[1] = {PG_LOCK_KEY};
-    int64_t deadline_ms = monotonic_ms() + PG_LOCK_WAIT_MS;
+    int64_t deadline_ms = sp_clock_monotonic_ms() + PG_LOCK_WAIT_MS;
     for (int attempt = 0; attempt <= PG_LOCK_WAIT_MS / PG_LOCK_RETRY_MS; attempt++) {
         PGresult *res = NULL;
         if (sp_pg_exec(p->conn, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &res,
@@ -161,8 +150,8 @@ static int pg_lock(projector *p, sp_error *err) {
         if (locked) return 0;
         if (attempt == 0)
             sp_log_warn(p->log, "another projection holds the database, waiting", NULL);
-        if (monotonic_ms() + PG_LOCK_RETRY_MS > deadline_ms) break;
-        sleep_ms(PG_LOCK_RETRY_MS);
+        if (sp_clock_monotonic_ms() + PG_LOCK_RETRY_MS > deadline_ms) break;
+        sp_clock_sleep_ms(PG_LOCK_RETRY_MS);
     }
     return sp_error_set(err, 503, "projection_busy", "",
                         "another solipass-projection kept the database's projection lock for "
@@ -507,7 +496,7 @@ static failure pipeline_begin(projector *p, sp_error *err) {
 static failure next_result(projector *p, int64_t deadline_ms, PGresult **res, sp_error *err) {
     while (PQisBusy(p->conn)) {
         int flushing = PQflush(p->conn);
-        int64_t left_ms = deadline_ms - monotonic_ms();
+        int64_t left_ms = deadline_ms - sp_clock_monotonic_ms();
         if (flushing < 0 || PQstatus(p->conn) != CONNECTION_OK)
             return connection_failure(p, "reading results", err);
         if (left_ms <= 0) {
@@ -553,7 +542,7 @@ static failure read_statement(projector *p, size_t index, int64_t deadline_ms, f
 static failure pipeline_finish(projector *p, sp_error *err) {
     assert(p->pipeline_open);
     if (PQpipelineSync(p->conn) != 1) return connection_failure(p, "sending the sync", err);
-    int64_t deadline_ms = monotonic_ms() + BATCH_RESULTS_TIMEOUT_MS;
+    int64_t deadline_ms = sp_clock_monotonic_ms() + BATCH_RESULTS_TIMEOUT_MS;
     failure first = FAIL_NONE;
     p->failed_statement = p->statement_count;
     for (size_t i = 0; i < p->statement_count; i++)
@@ -728,7 +717,7 @@ static void log_progress(projector *p) {
 static void log_shadow_progress(projector *p) {
     int64_t left = sp_projection_backlog(p->positions, p->position_count);
     int64_t done = p->backlog_at_start > left ? p->backlog_at_start - left : 0;
-    int64_t elapsed_ms = monotonic_ms() - p->started_ms;
+    int64_t elapsed_ms = sp_clock_monotonic_ms() - p->started_ms;
     int64_t rate = elapsed_ms > 0 ? done * 1000 / elapsed_ms : 0;
     char events[NUMBER_TEXT_MAX], per_s[NUMBER_TEXT_MAX], lag[NUMBER_TEXT_MAX],
         eta[NUMBER_TEXT_MAX], elapsed[NUMBER_TEXT_MAX];
@@ -744,7 +733,7 @@ static void log_shadow_progress(projector *p) {
 static void note_caught_up(projector *p) {
     if (p->caught_up || !sp_projection_caught_up(p->positions, p->position_count)) return;
     p->caught_up = true;
-    int64_t elapsed_ms = monotonic_ms() - p->started_ms;
+    int64_t elapsed_ms = sp_clock_monotonic_ms() - p->started_ms;
     char events[NUMBER_TEXT_MAX], elapsed[NUMBER_TEXT_MAX], rate[NUMBER_TEXT_MAX];
     i64_text(p->total.events, events);
     i64_text(elapsed_ms, elapsed);
@@ -789,7 +778,7 @@ static int recover(projector *p, failure f, int transient_in_a_row, const sp_err
                 "code", cause->code, "error", cause->message, NULL);
     detach(p);
     int64_t backoff_ms = f == FAIL_DATA ? 0 : 100 * (int64_t)transient_in_a_row;
-    sleep_ms(backoff_ms < RECOVERY_BACKOFF_MS_MAX ? backoff_ms : RECOVERY_BACKOFF_MS_MAX);
+    sp_clock_sleep_ms(backoff_ms < RECOVERY_BACKOFF_MS_MAX ? backoff_ms : RECOVERY_BACKOFF_MS_MAX);
     return attach(p, false, err);
 }
 
@@ -797,10 +786,10 @@ static int run_loop(projector *p, sp_error *err) {
     int transient_in_a_row = 0;
     note_caught_up(p);
     while (!*p->stop && !(p->options->exit_when_caught_up && p->caught_up)) {
-        if (monotonic_ms() >= p->next_progress_ms) {
+        if (sp_clock_monotonic_ms() >= p->next_progress_ms) {
             if (p->options->schema != NULL) log_shadow_progress(p);
             else log_progress(p);
-            p->next_progress_ms = monotonic_ms() + p->progress_ms;
+            p->next_progress_ms = sp_clock_monotonic_ms() + p->progress_ms;
         }
         sp_error cause;
         sp_error_clear(&cause);
@@ -839,7 +828,7 @@ static int start(projector *p, sp_error *err) {
         (!shadow && sp_pg_migrate(p->conn, p->options->migrations_dir, p->log, err) != 0))
         return -1;
     if (p->options->rebuild && rebuild(p, err) != 0) return -1;
-    p->started_ms = monotonic_ms();
+    p->started_ms = sp_clock_monotonic_ms();
     p->progress_ms = p->options->progress_ms > 0 ? p->options->progress_ms
                      : shadow                    ? SHADOW_PROGRESS_MS_DEFAULT
                                                  : PROGRESS_LOG_MS;

@@ -16,6 +16,7 @@
 #include "projection.h"
 #include "projection_positions.h"
 #include "projection_rows.h"
+#include "sp_clock.h"
 #include "sp_kafka.h"
 #include "sp_pg.h"
 
@@ -45,12 +46,6 @@ typedef struct replay {
     size_t tp_count;
     bool holds_projection_lock;          /* no live projection: the replay writes the offsets */
 } replay;
-
-static void replay_sleep_ms(int64_t ms) {
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static int sql_format(char *out, size_t out_size, sp_error *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -454,7 +449,7 @@ static int converge_and_swap(replay *r, sp_error *err) {
             return -1;
         }
         if (step == STEP_SWAPPED) return 0;
-        replay_sleep_ms(REPLAY_LIVE_WAIT_MS);
+        sp_clock_sleep_ms(REPLAY_LIVE_WAIT_MS);
     }
     return sp_error_set(err, 503, "replay_not_converged", "", "the live projection's offsets "
                         "stayed behind the shadow tables' for %d attempts: is it stuck?",

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <libpq-fe.h>
 #include "ledger.pb-c.h"
+#include "sp_clock.h"
 #include "sp_envelope.h"
 #include "sp_kafka.h"
 #include "sp_pg.h"
@@ -115,18 +116,6 @@ static const char run_operations_sql[] =
     " ORDER BY s.pass_id, s.occurred_at, s.operation_id";
 
 /* ------------------------------------------------------------ edges */
-
-static int64_t monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms) {
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static int query(refunds_service *s, const char *sql, int count, const char *const *params,
                  PGresult **res, sp_error *err) {
@@ -432,8 +421,8 @@ static void tick(refunds_service *s) {
     if (rc == 0) rc = decide_opening_requests(s, now_ms, &err);
     if (rc == 0) rc = release_or_settle(s, SP_REFUNDS_STEP_RELEASE, now_ms, &err);
     if (rc == 0) rc = release_or_settle(s, SP_REFUNDS_STEP_SETTLE, now_ms, &err);
-    if (rc == 0 && s->config->monthly_run && monotonic_ms() >= s->next_run_check_ms) {
-        s->next_run_check_ms = monotonic_ms() + RUN_CHECK_INTERVAL_MS;
+    if (rc == 0 && s->config->monthly_run && sp_clock_monotonic_ms() >= s->next_run_check_ms) {
+        s->next_run_check_ms = sp_clock_monotonic_ms() + RUN_CHECK_INTERVAL_MS;
         rc = monthly_run(s, now_ms, &err);
     }
     if (rc != 0)
@@ -486,10 +475,10 @@ int sp_refunds_service_run(const sp_refunds_config *config, sp_log *log, sp_cloc
     if (s.producer == NULL) goto done;
     sp_log_info(log, "ready", "monthly_run", config->monthly_run ? "true" : "false", NULL);
     while (!*stop) {
-        int64_t started_ms = monotonic_ms();
+        int64_t started_ms = sp_clock_monotonic_ms();
         tick(&s);
-        while (!*stop && monotonic_ms() - started_ms < config->poll_ms)
-            sleep_ms(SLEEP_SLICE_MS < config->poll_ms ? SLEEP_SLICE_MS : config->poll_ms);
+        while (!*stop && sp_clock_monotonic_ms() - started_ms < config->poll_ms)
+            sp_clock_sleep_ms(SLEEP_SLICE_MS < config->poll_ms ? SLEEP_SLICE_MS : config->poll_ms);
     }
     rc = 0;
 done:

@@ -13,12 +13,7 @@
 
 #include "ledger_codec.h"
 #include "service_internal.h"
-
-int64_t tx_monotonic_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "sp_clock.h"
 
 static void text_of(char *out, size_t out_size, int64_t value) {
     snprintf(out, out_size, "%" PRId64, value);
@@ -51,7 +46,7 @@ static int partners_read(tx_service *svc, int64_t until_offset, int64_t deadline
                          int batches_max, sp_error *err) {
     for (int b = 0; b < batches_max; b++) {
         if (until_offset >= 0 && svc->partners_next_offset >= until_offset) return 0;
-        int64_t left_ms = deadline_ms - tx_monotonic_ms();
+        int64_t left_ms = deadline_ms - sp_clock_monotonic_ms();
         if (left_ms < 0) left_ms = 0;
         int n = sp_kafka_consumer_poll_batch(svc->partners, svc->partner_batch,
                                              SP_KAFKA_BATCH_MAX, (int)left_ms, err);
@@ -83,7 +78,7 @@ int tx_partners_catch_up(tx_service *svc, int timeout_ms, sp_error *err) {
                             ": partners created before it are lost",
                             SP_TOPIC_ACCOUNTS_EVENTS, low);
     }
-    int64_t deadline_ms = tx_monotonic_ms() + timeout_ms;
+    int64_t deadline_ms = sp_clock_monotonic_ms() + timeout_ms;
     /* A poll waits (until the deadline) for at least one message: one round
      * per missing message at worst, and a last one that finds the deadline. */
     int64_t rounds = high - svc->partners_next_offset + 2;
@@ -164,7 +159,7 @@ static int rebuild_partition(tx_service *svc, int32_t partition, sp_error *err) 
     tx_partition *part = &svc->partitions[partition];
     sp_ledger_state_free(part->state);   /* anything held before is stale */
     part->state = NULL;
-    int64_t started_ms = tx_monotonic_ms();
+    int64_t started_ms = sp_clock_monotonic_ms();
     sp_ledger_state *state = sp_ledger_state_new(partition, &svc->limits, &svc->directory, err);
     if (state == NULL) return -1;
     rebuild_ctx ctx = {.svc = svc, .state = state};
@@ -178,7 +173,7 @@ static int rebuild_partition(tx_service *svc, int32_t partition, sp_error *err) 
         return -1;
     }
     part->state = state;
-    log_rebuilt(svc, state, ctx.messages, tx_monotonic_ms() - started_ms);
+    log_rebuilt(svc, state, ctx.messages, sp_clock_monotonic_ms() - started_ms);
     return 0;
 }
 
@@ -204,10 +199,7 @@ static int on_assigned(void *ctx, const sp_kafka_tp *tps, size_t tp_count, sp_er
         svc->partitions[partition].next_offset =
             offset >= 0 ? offset : offset == RD_KAFKA_OFFSET_BEGINNING ? 0 : -1;
     }
-    if (!svc->ready) {
-        svc->ready = true;
-        sp_log_info(svc->log, "ready", NULL);
-    }
+    sp_service_ready(&svc->readiness);
     return 0;
 }
 
@@ -393,14 +385,14 @@ static void stop_all(tx_service *svc) {
 }
 
 static int run_loop(tx_service *svc, volatile sig_atomic_t *stop, sp_error *err) {
-    int64_t last_sweep_ms = tx_monotonic_ms(), last_lag_ms = last_sweep_ms;
+    int64_t last_sweep_ms = sp_clock_monotonic_ms(), last_lag_ms = last_sweep_ms;
     while (!*stop) {
         int n = sp_kafka_consumer_poll_batch(svc->commands, svc->batch, SP_KAFKA_BATCH_MAX,
                                              TX_POLL_TIMEOUT_MS, err);
         if (n < 0) return -1;
         if (n > 0 && tx_process_batch(svc, (size_t)n, err) != 0) return -1;
-        int64_t now_ms = tx_monotonic_ms();
-        if (svc->ready && now_ms - last_sweep_ms >= svc->config->expiry_check_ms) {
+        int64_t now_ms = sp_clock_monotonic_ms();
+        if (svc->readiness.ready && now_ms - last_sweep_ms >= svc->config->expiry_check_ms) {
             if (sweep_expiries(svc, err) != 0) return -1;
             last_sweep_ms = now_ms;
         }
@@ -420,6 +412,7 @@ int sp_transactions_service_run(const sp_transactions_config *config, sp_log *lo
     if (svc == NULL) return sp_error_set(err, 500, "out_of_memory", NULL, "service");
     svc->config = config;
     svc->log = log;
+    svc->readiness.log = log;
     svc->clock = clock;
     svc->limits = (sp_ledger_limits){.passes_max = (size_t)config->passes_max,
                                      .commands_max = (size_t)config->commands_max,

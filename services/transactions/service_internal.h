@@ -11,6 +11,7 @@
 #include "service.h"
 #include "sp_envelope.h"
 #include "sp_kafka.h"
+#include "sp_service.h"
 
 #define TX_PARTITIONS_MAX 256              /* ledger partitions one process can hold */
 #define TX_PARTNERS_MAX 1000000            /* partner directory entries */
@@ -73,7 +74,7 @@ typedef struct tx_service {
     int64_t partners_next_offset;
     int32_t partition_count;
     tx_partition partitions[TX_PARTITIONS_MAX];
-    bool ready;
+    sp_service_readiness readiness;
     tx_counters counters;
     sp_kafka_msg *batch;                   /* SP_KAFKA_BATCH_MAX commands */
     sp_kafka_msg *partner_batch;           /* SP_KAFKA_BATCH_MAX accounts events */
@@ -82,7 +83,6 @@ typedef struct tx_service {
     sp_ledger_decision decision;           /* scratch: too large for the stack of every call */
 } tx_service;
 
-int64_t tx_monotonic_ms(void);
 
 /* Reads the accounts events already fetched (non-blocking) into the directory. */
 void tx_partners_drain(tx_service *svc);

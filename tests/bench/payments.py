@@ -120,10 +120,11 @@ def print_gateway_breakdown(base_url):
             continue
         name, value = line.rsplit(" ", 1)
         values[name] = float(value)
-    for what in ("command_duration_ms", "projection_wait_ms"):
-        count = values.get("solipass_gateway_%s_count" % what, 0)
+    for what in ("command_duration", "projection_wait"):
+        name = "solipass_gateway_%s_seconds" % what
+        count = values.get(name + "_count", 0)
         if count:
-            print("gateway_%s_mean=%.2f" % (what, values["solipass_gateway_%s_sum" % what] / count))
+            print("gateway_%s_ms_mean=%.2f" % (what, 1000 * values[name + "_sum"] / count))
 
 
 def main():

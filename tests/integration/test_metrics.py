@@ -76,6 +76,13 @@ def test_a_payment_moves_every_service_s_counters(world, backoffice, partners):
     refused_code = refused.json()["code"]
     assert refused_code == "insufficient_funds", refused.text
 
+    # 415 was counted as "other" once: every status is now labelled as itself.
+    partner = partners["sport"]
+    admin = world.login(partner["admin_email"], partner["admin_password"])
+    unsupported = admin.request("PUT", "/api/v1/partner/structure/logo", raw=b"GIF89a",
+                                headers={"Content-Type": "image/gif"})
+    assert unsupported.status_code == 415, unsupported.text
+
     def moved():
         now = scrape_all(world.stack)
         tx, acc = now["transactions"], now["accounts"]
@@ -89,8 +96,8 @@ def test_a_payment_moves_every_service_s_counters(world, backoffice, partners):
                 value(tx, "solipass_command_outcomes_total", code="ok")
                 >= value(before["transactions"], "solipass_command_outcomes_total", code="ok") + 2,
             "transactions latency observed":
-                value(tx, "solipass_command_duration_ms_count", topic=TOPIC_LEDGER_COMMANDS)
-                >= value(before["transactions"], "solipass_command_duration_ms_count",
+                value(tx, "solipass_command_duration_seconds_count", topic=TOPIC_LEDGER_COMMANDS)
+                >= value(before["transactions"], "solipass_command_duration_seconds_count",
                          topic=TOPIC_LEDGER_COMMANDS) + 2,
             "transactions wrote ledger events":
                 value(tx, "solipass_messages_produced_total", topic=LEDGER_EVENTS)
@@ -130,17 +137,24 @@ def test_a_payment_moves_every_service_s_counters(world, backoffice, partners):
     tx = after["transactions"]
     assert value(tx, "solipass_command_outcomes_total", code=refused_code) >= 1, refused_code
     # Histogram series are cumulative and end with +Inf = _count.
-    inf = value(tx, "solipass_command_duration_ms_bucket", topic=TOPIC_LEDGER_COMMANDS, le="+Inf")
-    assert inf == value(tx, "solipass_command_duration_ms_count", topic=TOPIC_LEDGER_COMMANDS)
-    assert value(tx, "solipass_command_duration_ms_bucket", topic=TOPIC_LEDGER_COMMANDS,
-                 le="1") <= inf
+    inf = value(tx, "solipass_command_duration_seconds_bucket", topic=TOPIC_LEDGER_COMMANDS, le="+Inf")
+    assert inf == value(tx, "solipass_command_duration_seconds_count", topic=TOPIC_LEDGER_COMMANDS)
+    # Durations are in seconds: the 1 ms bucket is le="0.001", the 10 s one le="10".
+    assert value(tx, "solipass_command_duration_seconds_bucket", topic=TOPIC_LEDGER_COMMANDS,
+                 le="0.001") <= value(tx, "solipass_command_duration_seconds_bucket",
+                                      topic=TOPIC_LEDGER_COMMANDS, le="10") <= inf
+    assert value(tx, "solipass_command_duration_seconds_sum", topic=TOPIC_LEDGER_COMMANDS) \
+        <= 10 * inf + 3600, "a sum in seconds, not milliseconds"
 
     gateway = after["gateway"]
-    for status, route in (("201", "pass_pay"), (str(refused.status_code), "pass_pay")):
-        count = value(gateway, "solipass_gateway_request_duration_ms_count", route=route,
+    assert not [labels for (name, labels) in gateway
+                if name == "solipass_gateway_requests_total" and ("status", "other") in labels]
+    for status, route in (("201", "pass_pay"), (str(refused.status_code), "pass_pay"),
+                          ("415", "structure_logo")):
+        count = value(gateway, "solipass_gateway_request_duration_seconds_count", route=route,
                       status=status)
         assert count >= 1, (route, status)
-        assert value(gateway, "solipass_gateway_request_duration_ms_bucket", route=route,
+        assert value(gateway, "solipass_gateway_request_duration_seconds_bucket", route=route,
                      status=status, le="+Inf") == count
         assert value(gateway, "solipass_gateway_requests_total", route=route,
                      status=status) == count

@@ -12,13 +12,13 @@
 
 #include "gateway/export_request.h"
 
-static int parse(const char *body, sp_gw_export_request *out, sp_error *err) {
+static int parse(const char *body, sp_export_request *out, sp_error *err) {
     sp_error_clear(err);
     return sp_gw_export_request_parse(body, strlen(body), out, err);
 }
 
-static char *filters_text(const sp_gw_export_request *request) {
-    json_t *filters = sp_gw_export_filters_json(request);
+static char *filters_text(const sp_export_request *request) {
+    json_t *filters = sp_export_filters_json(request);
     assert_non_null(filters);
     char *text = json_dumps(filters, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(filters);
@@ -27,7 +27,7 @@ static char *filters_text(const sp_gw_export_request *request) {
 
 static void test_operations_filters_as_json(void **state) {
     (void)state;
-    sp_gw_export_request r;
+    sp_export_request r;
     sp_error err;
     assert_int_equal(parse("{\"kind\":\"operations\",\"filters\":{\"from\":\"2026-03-01\","
                            "\"to\":\"2026-03-31\",\"status\":\"accepted\",\"channel\":\"code\","
@@ -71,7 +71,7 @@ static void test_operations_filters_refused_like_the_listing(void **state) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char body[256];
         snprintf(body, sizeof body, "{\"kind\":\"operations\",\"filters\":%s}", bad[i].filters);
-        sp_gw_export_request r;
+        sp_export_request r;
         sp_error err;
         assert_int_equal(parse(body, &r, &err), -1);
         if (err.http_status != 422 || strcmp(err.code, "invalid_filter") != 0 ||
@@ -83,13 +83,13 @@ static void test_operations_filters_refused_like_the_listing(void **state) {
 
 static void test_refund_filters(void **state) {
     (void)state;
-    sp_gw_export_request r;
+    sp_export_request r;
     sp_error err;
     assert_int_equal(parse("{\"kind\":\"refund_requests\",\"filters\":{\"from\":\"2026-11-01\","
                            "\"status\":\"pending\",\"kind\":\"automatic\"}}", &r, &err), 0);
     assert_int_equal(r.kind, SP_EXPORT_REFUND_REQUESTS);
-    const char *params[SP_GW_REFUND_FILTER_PARAMS];
-    sp_gw_refund_filter_params(&r.refunds, params);
+    const char *params[SP_EXPORT_REFUND_FILTER_PARAMS];
+    sp_export_refund_filter_params(&r.refunds, params);
     assert_string_equal(params[0], "2026-11-01");
     assert_null(params[1]);
     assert_string_equal(params[2], "pending");
@@ -115,7 +115,7 @@ static void test_refund_filters(void **state) {
 
 static void test_body_errors(void **state) {
     (void)state;
-    sp_gw_export_request r;
+    sp_export_request r;
     sp_error err;
     assert_int_equal(parse("not json", &r, &err), -1);
     assert_string_equal(err.code, "malformed_json");
@@ -135,13 +135,13 @@ static void test_export_id_of_a_key(void **state) {
     (void)state;
     const char *user = "6d929103-f39c-4cf2-85ee-7a397f088cf4";
     char a[SP_ID_LEN + 1], b[SP_ID_LEN + 1], c[SP_ID_LEN + 1];
-    sp_gw_export_id_of(user, "key-1", a);
-    sp_gw_export_id_of(user, "key-1", b);
-    sp_gw_export_id_of(user, "key-2", c);
+    sp_export_id_of(user, "key-1", a);
+    sp_export_id_of(user, "key-1", b);
+    sp_export_id_of(user, "key-2", c);
     assert_true(sp_id_valid(a));
     assert_string_equal(a, b);
     assert_string_not_equal(a, c);
-    sp_gw_export_id_of("712e7401-5e98-4f9c-aa28-3bd6c3216cd9", "key-1", c);
+    sp_export_id_of("712e7401-5e98-4f9c-aa28-3bd6c3216cd9", "key-1", c);
     assert_string_not_equal(a, c);
 }
 

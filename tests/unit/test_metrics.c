@@ -107,31 +107,31 @@ static void test_histogram_cumulative_buckets(void **state) {
     (void)state;
     sp_metrics *m = sp_metrics_new();
     const int64_t bounds[] = {1, 5, 10};
-    sp_metric *h = sp_metrics_histogram(m, "solipass_gateway_request_duration_ms", "Time.",
+    sp_metric *h = sp_metrics_histogram(m, "solipass_gateway_request_duration_seconds", "Time.",
                                         route_status, 2, bounds, 3);
     const char *pay[] = {"pass_pay", "201"};
-    sp_metric_observe(h, pay, -4);    /* counts as 0 */
-    sp_metric_observe(h, pay, 1);     /* on a bound: that bucket */
-    sp_metric_observe(h, pay, 7);
-    sp_metric_observe(h, pay, 11);    /* past every bound: +Inf only */
-    sp_metric_observe(h, (const char *[]){"pass_pay", "409"}, 3);
+    sp_metric_observe_ms(h, pay, -4);    /* counts as 0 */
+    sp_metric_observe_ms(h, pay, 1);     /* on a bound: that bucket */
+    sp_metric_observe_ms(h, pay, 7);
+    sp_metric_observe_ms(h, pay, 11);    /* past every bound: +Inf only */
+    sp_metric_observe_ms(h, (const char *[]){"pass_pay", "409"}, 3);
     char *text = render(m);
-    assert_line(text, "# TYPE solipass_gateway_request_duration_ms histogram");
-    const char *p = "solipass_gateway_request_duration_ms";
+    assert_line(text, "# TYPE solipass_gateway_request_duration_seconds histogram");
+    const char *p = "solipass_gateway_request_duration_seconds";
     char line[256];
-    const char *lines[][2] = {{"1", "2"}, {"5", "2"}, {"10", "3"}, {"+Inf", "4"}};
+    const char *lines[][2] = {{"0.001", "2"}, {"0.005", "2"}, {"0.01", "3"}, {"+Inf", "4"}};
     for (size_t i = 0; i < 4; i++) {
         snprintf(line, sizeof line, "%s_bucket{route=\"pass_pay\",status=\"201\",le=\"%s\"} %s", p,
                  lines[i][0], lines[i][1]);
         assert_line(text, line);
     }
-    snprintf(line, sizeof line, "%s_sum{route=\"pass_pay\",status=\"201\"} 19", p);
+    snprintf(line, sizeof line, "%s_sum{route=\"pass_pay\",status=\"201\"} 0.019", p);
     assert_line(text, line);
     snprintf(line, sizeof line, "%s_count{route=\"pass_pay\",status=\"201\"} 4", p);
     assert_line(text, line);
-    snprintf(line, sizeof line, "%s_bucket{route=\"pass_pay\",status=\"409\",le=\"1\"} 0", p);
+    snprintf(line, sizeof line, "%s_bucket{route=\"pass_pay\",status=\"409\",le=\"0.001\"} 0", p);
     assert_line(text, line);
-    snprintf(line, sizeof line, "%s_bucket{route=\"pass_pay\",status=\"409\",le=\"5\"} 1", p);
+    snprintf(line, sizeof line, "%s_bucket{route=\"pass_pay\",status=\"409\",le=\"0.005\"} 1", p);
     assert_line(text, line);
     free(text);
     sp_metrics_free(m);
@@ -140,18 +140,32 @@ static void test_histogram_cumulative_buckets(void **state) {
 static void test_unlabelled_histogram(void **state) {
     (void)state;
     sp_metrics *m = sp_metrics_new();
-    sp_metric *h = sp_metrics_histogram(m, "d_ms", "D.", NULL, 0, sp_metrics_latency_bounds_ms,
+    sp_metric *h = sp_metrics_histogram(m, "d_seconds", "D.", NULL, 0,
+                                        sp_metrics_latency_bounds_ms,
                                         sp_metrics_latency_bound_count);
-    sp_metric_observe(h, NULL, 30);
+    sp_metric_observe_ms(h, NULL, 30);
     char *text = render(m);
-    assert_line(text, "d_ms_bucket{le=\"25\"} 0");
-    assert_line(text, "d_ms_bucket{le=\"50\"} 1");
-    assert_line(text, "d_ms_bucket{le=\"10000\"} 1");
-    assert_line(text, "d_ms_bucket{le=\"+Inf\"} 1");
-    assert_line(text, "d_ms_sum 30");
-    assert_line(text, "d_ms_count 1");
+    assert_line(text, "d_seconds_bucket{le=\"0.025\"} 0");
+    assert_line(text, "d_seconds_bucket{le=\"0.05\"} 1");
+    assert_line(text, "d_seconds_bucket{le=\"10\"} 1");
+    assert_line(text, "d_seconds_bucket{le=\"+Inf\"} 1");
+    assert_line(text, "d_seconds_sum 0.03");
+    assert_line(text, "d_seconds_count 1");
     free(text);
     sp_metrics_free(m);
+}
+
+/* Prometheus reads seconds: the shortest exact decimal of the milliseconds. */
+static void test_seconds_text(void **state) {
+    (void)state;
+    const struct { uint64_t ms; const char *text; } cases[] = {
+        {0, "0"}, {1, "0.001"}, {25, "0.025"}, {250, "0.25"}, {1000, "1"}, {1234, "1.234"},
+        {2500, "2.5"}, {10000, "10"}, {60010, "60.01"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[SP_METRICS_SECONDS_TEXT_MAX];
+        sp_metrics_seconds_text(cases[i].ms, text);
+        assert_string_equal(text, cases[i].text);
+    }
 }
 
 static void test_series_bounded(void **state) {
@@ -200,13 +214,13 @@ static void test_text_bounded(void **state) {
     static char names[8][16];
     char value[32];
     for (int f = 0; f < 8; f++) {
-        snprintf(names[f], sizeof names[f], "h%d_ms", f);
+        snprintf(names[f], sizeof names[f], "h%d_seconds", f);
         sp_metric *h = sp_metrics_histogram(m, names[f], "H.", topic_label, 1,
                                             sp_metrics_latency_bounds_ms,
                                             sp_metrics_latency_bound_count);
         for (int i = 0; i < SP_METRICS_SERIES_MAX; i++) {
             snprintf(value, sizeof value, "a-fairly-long-topic-name-%d", i);
-            sp_metric_observe(h, (const char *[]){value}, i);
+            sp_metric_observe_ms(h, (const char *[]){value}, i);
         }
     }
     size_t len = 0;
@@ -214,8 +228,8 @@ static void test_text_bounded(void **state) {
     assert_non_null(text);
     assert_true(len <= SP_METRICS_TEXT_MAX && len > 0);
     assert_int_equal(text[len - 1], '\n');
-    assert_non_null(strstr(text, "# TYPE h0_ms histogram"));
-    assert_null(strstr(text, "# TYPE h7_ms histogram"));
+    assert_non_null(strstr(text, "# TYPE h0_seconds histogram"));
+    assert_null(strstr(text, "# TYPE h7_seconds histogram"));
     /* the last family written is complete: its last series' _count line ends the text */
     const char *last = text + len - 1;
     while (last > text && last[-1] != '\n') last--;
@@ -237,7 +251,7 @@ static void *add_many(void *arg) {
     for (int i = 0; i < ADDS_PER_THREAD; i++) {
         sp_metric_add(a->counter, (const char *[]){"shared"}, 1);
         sp_metric_add(a->counter, (const char *[]){own}, 1);
-        sp_metric_observe(a->histogram, NULL, i % 20);
+        sp_metric_observe_ms(a->histogram, NULL, i % 20);
     }
     return NULL;
 }
@@ -276,6 +290,7 @@ int main(void) {
         cmocka_unit_test(test_label_values_escaped_and_cut),
         cmocka_unit_test(test_histogram_cumulative_buckets),
         cmocka_unit_test(test_unlabelled_histogram),
+        cmocka_unit_test(test_seconds_text),
         cmocka_unit_test(test_series_bounded),
         cmocka_unit_test(test_families_bounded_and_null_safe),
         cmocka_unit_test(test_text_bounded),

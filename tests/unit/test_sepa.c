@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "gateway/sepa.h"
+#include "sp_sepa.h"
 #include "sp_id.h"
 
 #define R1 "11111111-1111-4111-8111-111111111111"

@@ -69,6 +69,27 @@ static void test_markup_that_does_not_fit_stops_at_a_whole_entity(void **state) 
     assert_string_equal(buf, "ab&amp;");   /* never half an entity */
 }
 
+/* Text from outside: strict UTF-8, characters counted, control characters seen. */
+static void test_utf8_checks(void **state) {
+    (void)state;
+    const char *good = "Caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";   /* é, €, an emoji */
+    assert_true(sp_text_utf8_valid(good, strlen(good)));
+    assert_int_equal(sp_text_utf8_char_count(good, strlen(good)), 8);
+    const char *bad[] = {
+        "\xc3",                 /* cut short */
+        "\xc0\xaf",             /* overlong '/' */
+        "\xed\xa0\x80",         /* a surrogate */
+        "\xf4\x90\x80\x80",     /* past U+10FFFF */
+        "\xff",                 /* never a lead byte */
+        "a\x80",                /* a lone continuation byte */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(sp_text_utf8_valid(bad[i], strlen(bad[i])));
+    assert_false(sp_text_has_control_char(good, strlen(good)));
+    assert_true(sp_text_has_control_char("a\tb", 3));
+    assert_true(sp_text_has_control_char("\x7f", 1));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_appends_until_the_buffer_is_exactly_full),
@@ -76,6 +97,7 @@ int main(void) {
         cmocka_unit_test(test_a_formatted_append_that_does_not_fit_leaves_no_cut_copy),
         cmocka_unit_test(test_markup_escapes_the_five_characters),
         cmocka_unit_test(test_markup_that_does_not_fit_stops_at_a_whole_entity),
+        cmocka_unit_test(test_utf8_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -679,33 +679,33 @@ static void test_operations_filter(void **state) {
     sp_error err;
     assert_int_equal(sp_gw_operations_filter_parse(NULL, &f, &err), 0);
     assert_int_equal(f.page.limit, SP_GW_PAGE_LIMIT_DEFAULT);
-    assert_string_equal(f.status, "");
-    assert_false(f.has_reference || f.has_amount_min || f.has_amount_max);
+    assert_string_equal(f.filters.status, "");
+    assert_false(f.filters.has_reference || f.filters.has_amount_min || f.filters.has_amount_max);
     assert_int_equal(sp_gw_operations_filter_parse(
                          "from=2026-03-01&to=2026-03-31&status=cancelled&channel=voucher"
                          "&amount_min_cents=0&amount_max_cents=2500&limit=5"
                          "&reference=Facture+n%C2%B0+12&q=50%25_off%5C",
                          &f, &err),
                      0);
-    assert_string_equal(f.from, "2026-03-01");
-    assert_string_equal(f.to, "2026-03-31");
-    assert_string_equal(f.status, "cancelled");
-    assert_string_equal(f.channel, "voucher");
-    assert_true(f.has_amount_min && f.amount_min_cents == 0);
-    assert_true(f.has_amount_max && f.amount_max_cents == 2500);
+    assert_string_equal(f.filters.from, "2026-03-01");
+    assert_string_equal(f.filters.to, "2026-03-31");
+    assert_string_equal(f.filters.status, "cancelled");
+    assert_string_equal(f.filters.channel, "voucher");
+    assert_true(f.filters.has_amount_min && f.filters.amount_min_cents == 0);
+    assert_true(f.filters.has_amount_max && f.filters.amount_max_cents == 2500);
     assert_int_equal(f.page.limit, 5);
-    assert_true(f.has_reference);
-    assert_string_equal(f.reference, "Facture n\xc2\xb0 12");
-    assert_string_equal(f.q, "50%_off\\");
-    assert_string_equal(f.q_pattern, "50\\%\\_off\\\\");
+    assert_true(f.filters.has_reference);
+    assert_string_equal(f.filters.reference, "Facture n\xc2\xb0 12");
+    assert_string_equal(f.filters.q, "50%_off\\");
+    assert_string_equal(f.filters.q_pattern, "50\\%\\_off\\\\");
     /* The refund life of an operation is a filter too. */
     assert_int_equal(sp_gw_operations_filter_parse("status=requested", &f, &err), 0);
-    assert_string_equal(f.status, "requested");
+    assert_string_equal(f.filters.status, "requested");
     assert_int_equal(sp_gw_operations_filter_parse("status=paid", &f, &err), 0);
-    assert_string_equal(f.status, "paid");
+    assert_string_equal(f.filters.status, "paid");
     assert_int_equal(sp_gw_operations_filter_parse("reference=", &f, &err), 0);
-    assert_true(f.has_reference);
-    assert_string_equal(f.reference, "");
+    assert_true(f.filters.has_reference);
+    assert_string_equal(f.filters.reference, "");
     const struct { const char *query; const char *field; } bad[] = {
         {"status=refunded", "status"}, {"channel=cash", "channel"},
         {"from=2026-13-01", "from"}, {"to=yesterday", "to"}, {"from=2026-3-1", "from"},

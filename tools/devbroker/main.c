@@ -29,13 +29,6 @@
 #define DEVBROKER_POLL_MS 200
 #define DEVBROKER_PATH_MAX 4096
 
-static volatile sig_atomic_t stop_requested = 0;
-
-static void on_stop_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
 typedef struct devbroker_topic {
     const char *name;
     int partition_count;
@@ -125,7 +118,8 @@ static int create_topics(rd_kafka_mock_cluster_t *mcluster, int ledger_partition
 }
 
 /* Creates the cluster and its topics, announces the address, then waits. */
-static int serve(sp_log *log, const char *address_file, int ledger_partitions, sp_error *err) {
+static int serve(sp_log *log, const char *address_file, int ledger_partitions,
+                 volatile sig_atomic_t *stop, sp_error *err) {
     int rc = -1;
     rd_kafka_mock_cluster_t *mcluster = NULL;
     rd_kafka_t *rk = handle_new(log, err);
@@ -142,7 +136,7 @@ static int serve(sp_log *log, const char *address_file, int ledger_partitions, s
     printf("bootstrap.servers=%s\n", address);
     fflush(stdout);
     sp_log_info(log, "ready", "bootstrap_servers", address, NULL);
-    while (!stop_requested) rd_kafka_poll(rk, DEVBROKER_POLL_MS);
+    while (!*stop) rd_kafka_poll(rk, DEVBROKER_POLL_MS);
     sp_log_info(log, "stopping", NULL);
     rc = 0;
 done:
@@ -190,11 +184,12 @@ int main(int argc, char **argv) {
         goto done;
     }
     log.level_min = (sp_log_level)level;
-    if (sp_signal_install_stop(on_stop_signal) != 0) {
+    volatile sig_atomic_t *stop = sp_signal_install_stop();
+    if (stop == NULL) {
         sp_log_error(&log, "cannot install the signal handlers", NULL);
         goto done;
     }
-    rc = serve(&log, address_file, (int)ledger_partitions, &err) == 0 ? 0 : 1;
+    rc = serve(&log, address_file, (int)ledger_partitions, stop, &err) == 0 ? 0 : 1;
     if (rc != 0)
         sp_log_error(&log, "devbroker failed", "code", err.code, "error", err.message, NULL);
 done:

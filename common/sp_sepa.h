@@ -1,7 +1,8 @@
-/* sepa.h - SEPA credit transfer files (ISO 20022 pain.001.001.03, with the
+/* sp_sepa.h - SEPA credit transfer files (ISO 20022 pain.001.001.03, with the
  * rules of the EPC implementation guidelines) that pay pending refund
  * requests: one payment information block from the city's account, one
- * CdtTrfTxInf per request.
+ * CdtTrfTxInf per request. Finance logic: the gateway answers
+ * POST /api/v1/finance/sepa with it, and any service may write one.
  *
  * Pure: no I/O, no clock (the creation instant is given). Every text is
  * transliterated to the SEPA character set (a-z A-Z 0-9 / - ? : ( ) . , ' +

@@ -1,5 +1,5 @@
-/* sepa.c - SEPA credit transfer files, pain.001.001.03 (see sepa.h). Pure. */
-#include "sepa.h"
+/* sp_sepa.c - SEPA credit transfer files, pain.001.001.03 (see sp_sepa.h). Pure. */
+#include "sp_sepa.h"
 
 #include <assert.h>
 #include <inttypes.h>
