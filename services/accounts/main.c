@@ -17,7 +17,8 @@ int main(int argc, char **argv) {
          "SP_BOOTSTRAP_PASSWORD); an existing account is never changed",
          &config.bootstrap_email},
         {"SP_BOOTSTRAP_PASSWORD", SP_CONFIG_STRING, "", 0, 0,
-         "password of that account (hashed with Argon2id before it is stored)",
+         "password of that account (hashed with Argon2id before it is stored): at least 12 "
+         "bytes, no placeholder (change-me...), else the service does not start",
          &config.bootstrap_password},
         {"SP_BOOTSTRAP_FULL_NAME", SP_CONFIG_STRING, "Back-office", 0, 0,
          "full name of that account", &config.bootstrap_full_name},

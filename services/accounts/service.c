@@ -18,6 +18,7 @@
 #include "sp_clock.h"
 #include "sp_envelope.h"
 #include "sp_kafka.h"
+#include "sp_secret.h"
 #include "sp_service.h"
 
 #include "accounts_codec.h"
@@ -169,6 +170,9 @@ static int bootstrap_check(service *svc, sp_error *err) {
                             "or neither");
     if (sp_accounts_email_normalize(c->bootstrap_email, svc->bootstrap_email, "SP_BOOTSTRAP_EMAIL",
                                     err) != 0)
+        return -1;
+    if (sp_secret_check(c->bootstrap_password, "SP_BOOTSTRAP_PASSWORD",
+                        SP_SECRET_PASSWORD_LEN_MIN, SP_SECRET_PASSWORD_DISTINCT_MIN, err) != 0)
         return -1;
     if (strlen(c->bootstrap_password) > SP_ACCOUNTS_BOOTSTRAP_PASSWORD_MAX)
         return sp_error_set(err, 500, "invalid_config", "SP_BOOTSTRAP_PASSWORD",

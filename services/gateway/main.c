@@ -22,6 +22,7 @@
 #include "session_cookie.h"
 #include "sp_config.h"
 #include "sp_link.h"
+#include "sp_secret.h"
 #include "sp_log.h"
 #include "sp_metrics.h"
 #include "sp_money.h"
@@ -75,8 +76,10 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
         {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
          "largest credit of a pass, in euro cents", &c->credit_max_cents},
         {"SP_LINK_SECRET", SP_CONFIG_STRING, "", 0, 0,
-         "secret (32 to 1024 bytes) shared with the notifications service that authenticates "
-         "activation and password-reset links; empty: those endpoints answer 503",
+         "secret (32 to 1024 bytes, random: openssl rand -base64 48) shared with the "
+         "notifications service that authenticates activation and password-reset links; a "
+         "placeholder (change-me...) or one of few different characters stops the start; "
+         "empty: those endpoints answer 503",
          &c->link_secret},
         {"SP_LOGIN_FAILURES_PER_ACCOUNT_MAX", SP_CONFIG_INT, "5", 1, 1000,
          "failed logins of one e-mail within SP_LOGIN_WINDOW_S before 429 too_many_attempts",
@@ -150,7 +153,11 @@ static int check_address(const char *address, sp_error *err) {
 }
 
 static int check_link_secret(const char *secret, sp_error *err) {
-    if (secret[0] == '\0' || sp_link_secret_valid(secret)) return 0;
+    if (secret[0] == '\0') return 0;
+    if (sp_secret_check(secret, "SP_LINK_SECRET", SP_SECRET_KEY_LEN_MIN,
+                        SP_SECRET_KEY_DISTINCT_MIN, err) != 0)
+        return -1;
+    if (sp_link_secret_valid(secret)) return 0;
     return sp_error_set(err, 500, "invalid_config", "SP_LINK_SECRET",
                         "SP_LINK_SECRET must be %d to %d bytes", SP_LINK_SECRET_LEN_MIN,
                         SP_LINK_SECRET_LEN_MAX);

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 
 #include "sp_link.h"
+#include "sp_secret.h"
 #include "sp_service.h"
 
 #include "service.h"
@@ -15,6 +16,9 @@
 static int check(void *ctx, sp_service *svc, sp_error *err) {
     (void)svc;
     const sp_notify_config *c = ctx;
+    if (sp_secret_check(c->link_secret, "SP_LINK_SECRET", SP_SECRET_KEY_LEN_MIN,
+                        SP_SECRET_KEY_DISTINCT_MIN, err) != 0)
+        return -1;
     if (!sp_link_secret_valid(c->link_secret))
         return sp_error_set(err, 500, "invalid_config", "SP_LINK_SECRET",
                             "SP_LINK_SECRET must be %d to %d bytes", SP_LINK_SECRET_LEN_MIN,
@@ -62,7 +66,8 @@ static int start(sp_service *svc, sp_notify_config *c, int argc, char **argv) {
          "base of the links in e-mails (the partner space), e.g. https://pass.ville.example",
          &c->public_base_url},
         {"SP_LINK_SECRET", SP_CONFIG_STRING, NULL, 0, 0,
-         "secret (32 to 1024 bytes) shared with the gateway that authenticates the links",
+         "secret (32 to 1024 bytes, random: openssl rand -base64 48) shared with the gateway "
+         "that authenticates the links; a placeholder (change-me...) stops the start",
          &c->link_secret},
         {"SP_MAIL_RETRIES_MAX", SP_CONFIG_INT, "10", 1, 1000,
          "attempts of one e-mail before it goes to the dead-letter topic", &c->retries_max},
