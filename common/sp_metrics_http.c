@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,33 @@ struct sp_metrics_http {
     struct mg_context *ctx;
     sp_metrics *registry;
     sp_log *log;
+    pthread_mutex_t extra_lock;       /* held while extra is called or changed */
+    sp_metrics_http_extra_fn extra;
+    void *extra_ctx;
 };
+
+/* The page: the extra text (when set) then the registry's. */
+static char *render_page(sp_metrics_http *endpoint, size_t *len) {
+    char *text = sp_metrics_render(endpoint->registry, len);
+    pthread_mutex_lock(&endpoint->extra_lock);
+    if (text != NULL && endpoint->extra != NULL) {
+        char *page = endpoint->extra(endpoint->extra_ctx, text);
+        free(text);
+        text = page;
+        *len = page != NULL ? strlen(page) : 0;
+    }
+    pthread_mutex_unlock(&endpoint->extra_lock);
+    return text;
+}
+
+void sp_metrics_http_set_extra(sp_metrics_http *endpoint, sp_metrics_http_extra_fn fn,
+                               void *ctx) {
+    if (endpoint == NULL) return;
+    pthread_mutex_lock(&endpoint->extra_lock);
+    endpoint->extra = fn;
+    endpoint->extra_ctx = ctx;
+    pthread_mutex_unlock(&endpoint->extra_lock);
+}
 
 /* An IPv4 or IPv6 literal: civetweb is never handed a host name to resolve. */
 static int check_address(const char *address, sp_error *err) {
@@ -40,7 +67,7 @@ static int serve_metrics(struct mg_connection *conn, void *cbdata) {
         return 405;
     }
     size_t len = 0;
-    char *text = sp_metrics_render(endpoint->registry, &len);
+    char *text = render_page(endpoint, &len);
     if (text == NULL) {
         mg_printf(conn, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
                         "Connection: close\r\n\r\n");
@@ -101,13 +128,15 @@ int sp_metrics_http_start(const sp_metrics_http_config *config, sp_log *log,
     if (endpoint == NULL) return sp_error_set(err, 500, "out_of_memory", NULL, "metrics endpoint");
     endpoint->log = log;
     endpoint->registry = sp_metrics_new();
-    if (endpoint->registry == NULL) {
+    if (endpoint->registry == NULL || pthread_mutex_init(&endpoint->extra_lock, NULL) != 0) {
+        sp_metrics_free(endpoint->registry);
         free(endpoint);
         return sp_error_set(err, 500, "out_of_memory", NULL, "metrics registry");
     }
     mg_init_library(0);
     if (listen_on(endpoint, config, err) != 0) {
         mg_exit_library();
+        pthread_mutex_destroy(&endpoint->extra_lock);
         sp_metrics_free(endpoint->registry);
         free(endpoint);
         return -1;
@@ -126,6 +155,7 @@ void sp_metrics_http_stop(sp_metrics_http *endpoint, sp_log *log) {
     mg_stop(endpoint->ctx);
     mg_exit_library();
     log->metrics = NULL;
+    pthread_mutex_destroy(&endpoint->extra_lock);
     sp_metrics_free(endpoint->registry);
     free(endpoint);
 }

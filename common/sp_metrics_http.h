@@ -6,8 +6,11 @@
  * every Kafka handle built with that logger counts into it (sp_kafka.h).
  * With SP_METRICS_PORT=0 nothing listens and nothing is counted.
  *
- * The gateway serves /metrics on its own HTTP port and does not use this
- * endpoint (civetweb is initialised once per process, by the gateway there).
+ * The gateway uses it too, on its own port apart from the public API's (the
+ * API port faces the Internet; this one stays on loopback or a private
+ * network), and adds its own metrics with sp_metrics_http_set_extra().
+ * civetweb counts its initialisations, so the gateway's and this one's
+ * mg_init_library() calls live side by side.
  *
  * Ownership: main owns the endpoint; stop it after every Kafka handle that
  * counts into it is freed (it frees the registry and clears log->metrics). */
@@ -41,6 +44,14 @@ typedef struct sp_metrics_http sp_metrics_http;
  * the settings are invalid or the port cannot be bound. */
 int sp_metrics_http_start(const sp_metrics_http_config *config, sp_log *log,
                           sp_metrics_http **out, sp_error *err);
+/* Text put before the registry's at each scrape: fn(ctx, registry_text)
+ * returns a malloc'd whole page (the caller's own metrics, then
+ * registry_text) or NULL (500). fn NULL: the registry's text alone. Set it
+ * once what fn reads exists, and set it back to NULL before that goes: a
+ * scrape in progress finishes first. endpoint NULL is fine (no endpoint). */
+typedef char *(*sp_metrics_http_extra_fn)(void *ctx, const char *registry_text);
+void sp_metrics_http_set_extra(sp_metrics_http *endpoint, sp_metrics_http_extra_fn fn,
+                               void *ctx);
 /* Stops listening, clears log->metrics and frees the registry. NULL is fine. */
 void sp_metrics_http_stop(sp_metrics_http *endpoint, sp_log *log);
 

@@ -164,7 +164,7 @@ class Stack:
         self.pg_port = None
         self.gateway_port = None
         self.kafka_brokers = None
-        self.metrics_ports = {}        # service -> its SP_METRICS_PORT (the gateway: its HTTP port)
+        self.metrics_ports = {}        # service -> its SP_METRICS_PORT (the gateway's too)
         self.processes = {}            # name -> Process, for what runs now
         self.exit_codes = {}           # name -> exit status of its last stop/kill
         self.pg_started = False
@@ -191,9 +191,8 @@ class Stack:
         return "http://127.0.0.1:%d" % self.gateway_port
 
     def metrics_url(self, name):
-        """Where a service answers GET /metrics (Prometheus text)."""
-        if name == "gateway":
-            return self.gateway_url + "/metrics"
+        """Where a service answers GET /metrics (Prometheus text): its own
+        loopback port, the gateway's too (not its public HTTP port)."""
         return "http://127.0.0.1:%d/metrics" % self.metrics_port(name)
 
     def metrics_port(self, name):
@@ -497,9 +496,8 @@ class Stack:
             env["SP_BOOTSTRAP_EMAIL"] = self.bootstrap_email
             env["SP_BOOTSTRAP_PASSWORD"] = self.bootstrap_password
             env["SP_BOOTSTRAP_FULL_NAME"] = self.bootstrap_full_name
-        if name != "gateway":
-            env["SP_METRICS_ADDRESS"] = "127.0.0.1"
-            env["SP_METRICS_PORT"] = str(self.metrics_port(name))
+        env["SP_METRICS_ADDRESS"] = "127.0.0.1"
+        env["SP_METRICS_PORT"] = str(self.metrics_port(name))
         if name == "gateway":
             env["SP_HTTP_ADDRESS"] = "127.0.0.1"
             env["SP_HTTP_PORT"] = str(self.gateway_port)

@@ -744,7 +744,9 @@ static int decide_add_partner_user(const sp_accounts_state *state, const sp_acco
 
 /* The target of ChangeUserRole / RemoveUser: a user of the actor's own
  * partner, not removed; another partner's user is not told apart from an
- * unknown one (404). A partner keeps at least one administrator (409). */
+ * unknown one (404). A partner keeps at least one administrator (409), and
+ * one who can log in: the others may never have followed their activation
+ * link, and then nobody could administer the partner (409 too). */
 static const sp_accounts_user *target_user(const sp_accounts_state *state,
                                            const sp_accounts_command *c, bool demotes,
                                            sp_error *err) {
@@ -763,6 +765,13 @@ static const sp_accounts_user *target_user(const sp_accounts_state *state,
     if (demotes && user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN && partner->admin_count <= 1) {
         sp_error_set(err, 409, "last_admin", "user_id",
                      "a partner keeps at least one administrator");
+        return NULL;
+    }
+    if (demotes && user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN &&
+        partner->admin_can_login_count <= (user->has_password ? 1u : 0u)) {
+        sp_error_set(err, 409, "last_admin", "user_id",
+                     "the other administrators of this partner have not activated their "
+                     "account yet: a partner keeps at least one administrator who can log in");
         return NULL;
     }
     return user;

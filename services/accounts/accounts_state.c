@@ -757,6 +757,7 @@ static sp_accounts_user *user_new(const sp_accounts_event *event) {
     snprintf(user->partner_id, sizeof user->partner_id, "%s", event->partner_id);
     snprintf(user->pass_id, sizeof user->pass_id, "%s", event->pass_id);
     user->version = 1;
+    user->has_password = event->password_hash[0] != '\0';
     return user;
 }
 
@@ -819,6 +820,7 @@ static int apply_user_registered(sp_accounts_state *state, const sp_accounts_eve
             (sp_accounts_partner *)sp_accounts_partner_by_id(state, user->partner_id);
         assert(partner != NULL);
         partner->admin_count++;
+        if (user->has_password) partner->admin_can_login_count++;
     }
     *applied = true;
     return record_user_registered(state, event, user, ref, err);
@@ -1075,6 +1077,13 @@ static int apply_password_set(sp_accounts_state *state, const sp_accounts_event 
                                        user->email));
     if (json == NULL) return oom(err, "a result");
     a->used = true;
+    if (!user->has_password && !user->removed && user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
+        sp_accounts_partner *partner =
+            (sp_accounts_partner *)sp_accounts_partner_by_id(state, user->partner_id);
+        assert(partner != NULL);
+        partner->admin_can_login_count++;
+    }
+    user->has_password = true;
     sessions_free_expired(state, user, INT64_MAX);   /* the projection ends them too */
     user->version++;
     *applied = true;
@@ -1133,10 +1142,16 @@ static int apply_user_changed(sp_accounts_state *state, const sp_accounts_event 
                                                      "role", sp_accounts_role_name(event->role)))
                              : json_render(json_pack("{s:s}", "user_id", user->user_id));
     if (json == NULL) return oom(err, "a result");
-    if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) partner->admin_count--;
+    if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
+        partner->admin_count--;
+        if (user->has_password) partner->admin_can_login_count--;
+    }
     if (role_change) {
         user->role = event->role;
-        if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) partner->admin_count++;
+        if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
+            partner->admin_count++;
+            if (user->has_password) partner->admin_can_login_count++;
+        }
     } else {
         user->removed = true;
         sessions_free_expired(state, user, INT64_MAX);   /* ended with the removal */

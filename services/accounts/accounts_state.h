@@ -257,6 +257,7 @@ typedef struct sp_accounts_user {
     char pass_id[SP_ID_LEN + 1];      /* "" unless a beneficiary */
     uint64_t version;                 /* of the user aggregate (sessions, rejections) */
     bool removed;                     /* UserRemoved: no login, no session, e-mail stays taken */
+    bool has_password;                /* registered with one or a link used: it can log in */
     sp_accounts_session *sessions;    /* its sessions in start order (owned by state->sessions) */
     size_t session_count;
     sp_accounts_activation *activations; /* its links in issue order (owned by state->activations) */
@@ -270,6 +271,7 @@ typedef struct sp_accounts_partner {
     char category[SP_ACCOUNTS_CATEGORY_MAX + 1];
     uint64_t version;
     size_t admin_count;               /* its users of role partner_admin, not removed */
+    size_t admin_can_login_count;     /* those of them with a password (has_password) */
 } sp_accounts_partner;
 
 /* A session that has not ended: an ended one is freed at once, an expired

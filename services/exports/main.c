@@ -42,6 +42,9 @@ static int start(sp_service *svc, sp_exports_config *c, int argc, char **argv) {
         {"SP_EXPORTS_BATCH_ROWS", SP_CONFIG_INT, "2000", 1, 100000,
          "rows read from the database at a time (commands are answered between batches)",
          &c->batch_rows},
+        {"SP_EXPORTS_PER_PARTNER_MAX", SP_CONFIG_INT, "10", 1, 1000,
+         "exports one partner may have pending or ready at once; one more is refused with "
+         "429 too_many_exports until one is deleted or expires", &c->per_partner_max},
     };
     const sp_service_spec spec = {
         .name = SP_EXPORTS_SERVICE_NAME, .program = "solipass-exports",

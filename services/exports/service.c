@@ -117,6 +117,35 @@ static const char same_sql[] =
     "SELECT partner_id = $2::uuid AND requested_by = $3::uuid AND kind = $4"
     " AND filters = $5::jsonb FROM exports WHERE export_id = $1::uuid";
 
+/* Exports a partner keeps or waits for (pending, ready), this id aside,
+ * and whether this id is known already (a request sent again). */
+static const char quota_sql[] =
+    "SELECT count(*) FILTER (WHERE status IN ('pending', 'ready') AND export_id <> $2::uuid),"
+    " EXISTS (SELECT 1 FROM exports WHERE export_id = $2::uuid)"
+    " FROM exports WHERE partner_id = $1::uuid";
+
+/* 0 with *full when the partner has its SP_EXPORTS_PER_PARTNER_MAX exports
+ * and this is a new request; a request sent again is answered as before. */
+static int quota_full(service *svc, const char *partner_id, const char *export_id, bool *full,
+                      sp_error *err) {
+    const char *params[2] = {partner_id, export_id};
+    PGresult *res = NULL;
+    if (sp_pg_exec(svc->pg, quota_sql, 2, params, &res, err) != 0) return -1;
+    int64_t kept = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    bool known = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    PQclear(res);
+    *full = !known && kept >= svc->config->per_partner_max;
+    return 0;
+}
+
+static void refuse_quota(service *svc, outcome *out) {
+    sp_error why;
+    sp_error_set(&why, 429, "too_many_exports", "",
+                 "this partner already has %" PRId64 " exports kept or in progress: delete one "
+                 "or wait until one expires", svc->config->per_partner_max);
+    refuse(out, &why);
+}
+
 /* The command's filters, checked again (the topic is input like any
  * other), in their canonical text. */
 static int request_check(const Solipass__Exports__RequestExport *cmd, const char *actor_id,
@@ -154,13 +183,15 @@ static int on_request(service *svc, const Solipass__Envelope *env, outcome *out,
         refuse(out, &why);
         return 0;
     }
-    bool actor_ok = false;
+    bool actor_ok = false, full = false;
     int rc = 0;
     if (request_check(cmd, env->actor_id, &filters, &why) != 0) {
         refuse(out, &why);
     } else if ((rc = actor_of_partner(svc, env->actor_id, cmd->partner_id, &actor_ok, err)) != 0 ||
                !actor_ok) {
         if (rc == 0) refuse_actor(out);
+    } else if ((rc = quota_full(svc, cmd->partner_id, cmd->export_id, &full, err)) != 0 || full) {
+        if (rc == 0) refuse_quota(svc, out);
     } else {
         char now[24], retention[24];
         snprintf(now, sizeof now, "%" PRId64, sp_clock_now_ms(svc->clock));

@@ -2,7 +2,9 @@
  *
  * A consumer group (solipass-exports) reads solipass.exports.commands.v1.
  * RequestExport records a row of the `exports` table (status pending) and
- * replies 202 once it is committed; DeleteExport marks the row deleted,
+ * replies 202 once it is committed, unless the partner already has
+ * SP_EXPORTS_PER_PARTNER_MAX exports pending or ready (429
+ * too_many_exports: the files take disk for SP_EXPORTS_RETENTION_S); DeleteExport marks the row deleted,
  * removes its file, and replies. Offsets are committed after the replies are
  * flushed, so a command is never lost, and its row (keyed by the export id)
  * is written once however often it is read again.
@@ -36,6 +38,7 @@ typedef struct sp_exports_config {
     int64_t purge_ms;                /* SP_EXPORTS_PURGE_MS */
     int64_t rows_max;                /* SP_EXPORTS_ROWS_MAX: a larger export fails */
     int64_t batch_rows;              /* SP_EXPORTS_BATCH_ROWS: rows fetched at a time */
+    int64_t per_partner_max;         /* SP_EXPORTS_PER_PARTNER_MAX: pending or ready at once */
 } sp_exports_config;
 
 /* Runs until *stop is set (0) or a fatal error (-1, err). */

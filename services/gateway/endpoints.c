@@ -450,7 +450,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .body_required = true, .key = SP_GW_KEY_OPTIONAL,
         .answers = {JSON(202, "Export", "the export, pending")},
         .errors = "400:missing_field,invalid_type,invalid_value 422:invalid_filter "
-                  "503:timeout"},
+                  "429:too_many_exports 503:timeout"},
     [SP_GW_ROUTE_PARTNER_EXPORTS_LIST] = {ENTRY(SP_GW_ROUTE_PARTNER_EXPORTS_LIST,
                                                 sp_gw_route_partner_exports_list),
         .method = "GET", .path = "/api/v1/partner/exports", .name = "partner_exports_list",
@@ -572,10 +572,6 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .method = "GET", .path = "/healthz", .name = "healthz",
         .summary = "Whether PostgreSQL and Kafka answer",
         .answers = {JSON(200, "Health", "both answer")}},
-    [SP_GW_ROUTE_METRICS] = {ENTRY(SP_GW_ROUTE_METRICS, sp_gw_route_metrics),
-        .method = "GET", .path = "/metrics", .name = "metrics",
-        .summary = "Prometheus metrics",
-        .answers = {OF(200, SP_GW_MEDIA_PROMETHEUS, "the metrics")}},
     [SP_GW_ROUTE_OPENAPI] = {ENTRY(SP_GW_ROUTE_OPENAPI, sp_gw_route_openapi),
         .method = "GET", .path = "/api/v1/openapi.json", .name = "openapi",
         .summary = "This description (OpenAPI 3.1)",
@@ -590,6 +586,39 @@ _Static_assert(__COUNTER__ - ENTRY_COUNTER_FIRST - 1 == SP_GW_ROUTE_COUNT - 1,
 const sp_gw_endpoint *sp_gw_endpoint_of(sp_gw_route route) {
     assert(route > SP_GW_ROUTE_NONE && route < SP_GW_ROUTE_COUNT);
     return &endpoint_table[route];
+}
+
+/* Whether name (name_len bytes, undecoded) is one of the space-separated words of list. */
+static bool query_name_listed(const char *list, const char *name, size_t name_len) {
+    const char *p = list != NULL ? list : "";
+    while (*p != '\0') {
+        size_t len = strcspn(p, " ");
+        if (len == name_len && len > 0 && strncmp(p, name, len) == 0) return true;
+        p += len;
+        while (*p == ' ') p++;
+    }
+    return false;
+}
+
+static int query_param_listed(void *ctx, const char *name, size_t name_len, const char *value,
+                              size_t value_len, sp_error *err) {
+    (void)value;
+    (void)value_len;
+    const char *names = ctx;
+    if (query_name_listed(names, name, name_len)) return 0;
+    char field[SP_ERROR_FIELD_MAX];
+    snprintf(field, sizeof field, "%.*s", (int)(name_len < 32 ? name_len : 32), name);
+    if (names[0] == '\0')
+        return sp_error_set(err, 400, "unknown_field", field,
+                            "unknown query parameter %s: this endpoint takes none", field);
+    return sp_error_set(err, 400, "unknown_field", field,
+                        "unknown query parameter %s: this endpoint takes %.120s", field, names);
+}
+
+int sp_gw_endpoint_query_check(const char *names, const char *query, sp_error *err) {
+    assert(names != NULL);
+    return sp_gw_query_foreach(query, SP_GW_ENDPOINT_QUERY_PARAMS_MAX, query_param_listed,
+                               (void *)names, err);
 }
 
 const char *sp_gw_media_type(sp_gw_media media) {

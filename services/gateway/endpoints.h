@@ -18,6 +18,8 @@
 
 #define SP_GW_ANSWERS_MAX 3          /* success answers of one endpoint (200, 202, ...) */
 #define SP_GW_PATH_SEGMENT_LEN_MAX 64
+#define SP_GW_ENDPOINT_QUERY_PARAMS_MAX 16  /* parameters of one query string */
+#define SP_GW_QUERY_NAMES_LEN_MAX 255       /* an entry's query parameter names, joined */
 
 /* What a body or an answer is; JSON ones name a schema of
  * services/gateway/api/components.json. */
@@ -74,6 +76,16 @@ typedef struct sp_gw_endpoint {
 
 /* The entry of a route (SP_GW_ROUTE_NONE < route < SP_GW_ROUTE_COUNT). */
 const sp_gw_endpoint *sp_gw_endpoint_of(sp_gw_route route);
+
+/* Refuses a raw query string (may be NULL) naming a parameter that is not
+ * one of names (space-separated query parameter names, "" for none): 400
+ * "unknown_field" with the parameter as field; at most
+ * SP_GW_ENDPOINT_QUERY_PARAMS_MAX parameters (400 invalid_value). names are
+ * an entry's query list resolved by sp_gw_openapi_query_names() (the
+ * table lists components, whose "name" is the parameter's): the table is the
+ * one source, http.c checks every request before its handler runs, the
+ * handler then checks the values. */
+int sp_gw_endpoint_query_check(const char *names, const char *query, sp_error *err);
 
 /* Finds the route of (method, path). 404 "not_found" for an unknown path,
  * 405 "method_not_allowed" for a known path with another method, 404 with

@@ -10,17 +10,21 @@
 #include "endpoints.h"
 #include "json_limits.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "routes.h"
 #include "web_serve.h"
 
 #define SP_GW_LISTEN_TEXT_MAX 96
 #define SP_GW_ALLOW_TEXT_MAX 32
+#define SP_GW_HTTP_HEAD_BYTES_MAX 16384   /* request line and headers (civetweb's buffer) */
 #define SP_GW_JSON_CONTENT_TYPE "application/json"
 #define SP_GW_PROBLEM_CONTENT_TYPE "application/problem+json"
 
 struct sp_gw_http {
     sp_gw_app *app;
     struct mg_context *ctx;
+    /* Per route, the query parameter names its table entry lists. */
+    char query_names[SP_GW_ROUTE_COUNT][SP_GW_QUERY_NAMES_LEN_MAX + 1];
 };
 
 /* ------------------------------------------------------------------ answers */
@@ -277,8 +281,8 @@ static int read_body(sp_gw_request *req, const struct mg_request_info *info, cha
     return 0;
 }
 
-static int dispatch(sp_gw_request *req, const struct mg_request_info *info, char **body,
-                    sp_error *err) {
+static int dispatch(const sp_gw_http *http, sp_gw_request *req,
+                    const struct mg_request_info *info, char **body, sp_error *err) {
     if (sp_gw_route_find(req->method, req->path, &req->match, err) != 0) return -1;
     const sp_gw_endpoint *endpoint = sp_gw_endpoint_of(req->match.route);
     /* An image upload (up to SP_IMAGE_BYTES_MAX) is read only once its
@@ -303,6 +307,8 @@ static int dispatch(sp_gw_request *req, const struct mg_request_info *info, char
         if (sp_gw_auth_session(req->app, authorization, cookie, &req->user, err) != 0) return -1;
         if (sp_gw_auth_require(&req->user, endpoint->roles, err) != 0) return -1;
     }
+    if (sp_gw_endpoint_query_check(http->query_names[req->match.route], req->query, err) != 0)
+        return -1;
     if (has_body && image &&
         read_body(req, info, body, (size_t)req->app->config->image_bytes_max, "image_too_large",
                   err) != 0)
@@ -345,7 +351,7 @@ static int on_request(struct mg_connection *conn) {
     char *body = NULL;
     sp_error err;
     sp_error_clear(&err);
-    int rc = dispatch(&req, info, &body, &err);
+    int rc = dispatch(http, &req, info, &body, &err);
     if (req.status == 0) {
         if (rc == 0) sp_error_set(&err, 500, "internal", "", "the request got no answer");
         sp_gw_answer_error(&req, &err);
@@ -353,6 +359,42 @@ static int on_request(struct mg_connection *conn) {
     free(body);
     log_request(&req);
     return req.status;
+}
+
+/* The code of an error civetweb answers itself, before any handler runs: a
+ * request line or headers it cannot parse, or too large for its buffer. */
+static const char *civetweb_error_code(int status) {
+    if (status == 413 || status == 431) return "headers_too_large";
+    if (status == 408) return "request_timeout";
+    if (status == 505) return "http_version_not_supported";
+    if (status >= 500) return "internal";
+    return "malformed_request";
+}
+
+/* civetweb's own error answers (plain text) become problems like every
+ * other; the connection is closed after them, as civetweb would. */
+static int on_http_error(struct mg_connection *conn, int status, const char *errmsg) {
+    sp_error err;
+    const char *why = errmsg != NULL && errmsg[0] != '\0' ? errmsg : "malformed request";
+    /* civetweb reads at most SP_GW_HTTP_HEAD_BYTES_MAX of request line and
+     * headers; beyond, it calls the request malformed. */
+    if (status == 400)
+        sp_error_set(&err, 400, "malformed_request", "",
+                     "the request line or headers are malformed or larger than %d bytes (%.80s)",
+                     SP_GW_HTTP_HEAD_BYTES_MAX, why);
+    else
+        sp_error_set(&err, status >= 400 && status <= 599 ? status : 400,
+                     civetweb_error_code(status), "", "%.120s", why);
+    char *text = sp_gw_error_json(&err);
+    if (text == NULL) return 1;                     /* civetweb's own text, then */
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: " SP_GW_PROBLEM_CONTENT_TYPE "\r\n"
+              "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+              "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n%s",
+              err.http_status, mg_get_response_code_text(conn, err.http_status), strlen(text),
+              text);
+    free(text);
+    return 0;
 }
 
 static int on_log_message(const struct mg_connection *conn, const char *message) {
@@ -374,6 +416,10 @@ sp_gw_http *sp_gw_http_start(sp_gw_app *app, sp_error *err) {
         return NULL;
     }
     http->app = app;
+    if (sp_gw_openapi_query_names(http->query_names, SP_GW_ROUTE_COUNT, err) != 0) {
+        free(http);
+        return NULL;
+    }
     char listen[SP_GW_LISTEN_TEXT_MAX], threads[16], timeout[16], keep_alive[16];
     bool ipv6 = strchr(config->http_address, ':') != NULL;
     snprintf(listen, sizeof listen, ipv6 ? "[%s]:%" PRId64 : "%s:%" PRId64, config->http_address,
@@ -381,17 +427,21 @@ sp_gw_http *sp_gw_http_start(sp_gw_app *app, sp_error *err) {
     snprintf(threads, sizeof threads, "%" PRId64, config->http_threads);
     snprintf(timeout, sizeof timeout, "%d", SP_GW_HTTP_REQUEST_TIMEOUT_MS);
     snprintf(keep_alive, sizeof keep_alive, "%d", SP_GW_HTTP_KEEP_ALIVE_MS);
+    char head_bytes[16];
+    snprintf(head_bytes, sizeof head_bytes, "%d", SP_GW_HTTP_HEAD_BYTES_MAX);
     const char *options[] = {"listening_ports", listen, "num_threads", threads,
                              "request_timeout_ms", timeout, "enable_keep_alive", "yes",
                              "keep_alive_timeout_ms", keep_alive,
                              /* Headers and body go out in separate writes: without
                               * TCP_NODELAY the second waits for the client's delayed
                               * ACK, 40 ms per answer. */
-                             "tcp_nodelay", "1", NULL};
+                             "tcp_nodelay", "1",
+                             "max_request_size", head_bytes, NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.begin_request = on_request;
     callbacks.log_message = on_log_message;
+    callbacks.http_error = on_http_error;
     http->ctx = mg_start(&callbacks, http, options);
     if (http->ctx == NULL) {
         sp_error_set(err, 500, "http_listen_failed", "SP_HTTP_PORT",

@@ -58,6 +58,8 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
         {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,
          "file holding a clock offset in ms (tests); empty: system time",
          &svc->clock_offset_file},
+        /* Not on the API port, which faces the clients. */
+        SP_METRICS_HTTP_CONFIG_ITEMS(&svc->metrics_config),
         {"SP_HTTP_ADDRESS", SP_CONFIG_STRING, "127.0.0.1", 0, 0,
          "IP address to listen on", &c->http_address},
         {"SP_HTTP_PORT", SP_CONFIG_INT, "8080", 1, 65535, "TCP port to listen on", &c->http_port},
@@ -260,6 +262,14 @@ static int app_start(sp_gw_app *app, sp_error *err) {
     return 0;
 }
 
+static char *metrics_page(void *ctx, const char *registry_text) {
+    sp_gw_app *app = ctx;
+    sp_gw_gauges gauges = {.pending_commands = sp_gw_commands_pending(app->commands),
+                           .pending_commands_max = SP_GW_WAITERS_MAX,
+                           .projection_waiters = sp_gw_projwait_waiters(app->projwait)};
+    return sp_gw_metrics_render(app->metrics, &gauges, registry_text);
+}
+
 static void app_stop(sp_gw_app *app) {
     sp_gw_commands_free(app->commands);
     sp_gw_projwait_free(app->projwait);
@@ -298,9 +308,6 @@ int main(int argc, char **argv) {
     if (start(&svc, &settings, argc, argv) != 0) return svc.exit_code;
     sp_gw_metrics metrics;
     sp_gw_metrics_init(&metrics);
-    /* What the Kafka handles count (messages, replies lag), shown after the
-     * gateway's own metrics on /metrics. */
-    svc.log.metrics = sp_metrics_new();
     sp_gw_app app = {.config = &config, .log = &svc.log, .clock = &svc.clock, .metrics = &metrics,
                      .contact = &contact,
                      .sepa_debtor = settings.sepa_configured ? &sepa_debtor : NULL,
@@ -309,12 +316,14 @@ int main(int argc, char **argv) {
     int rc = -1;
     sp_gw_http *http = NULL;
     if (app_start(&app, &svc.err) == 0 && (http = sp_gw_http_start(&app, &svc.err)) != NULL) {
+        /* The requests, commands and waits before what the Kafka handles
+         * count (messages, replies lag) on SP_METRICS_PORT's /metrics. */
+        sp_metrics_http_set_extra(svc.metrics, metrics_page, &app);
         serve_until_stopped(&app, http, &svc);
+        sp_metrics_http_set_extra(svc.metrics, NULL, NULL);
         rc = 0;
     }
     app_stop(&app);
-    sp_metrics_free(svc.log.metrics);
-    svc.log.metrics = NULL;
     mg_exit_library();
     return sp_service_finish(&svc, rc);
 }

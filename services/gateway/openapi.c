@@ -92,6 +92,8 @@ static int error_common(error_set *set, const sp_gw_endpoint *e, sp_error *err) 
     const char *name = e->name;
     int rc = 0;
     if (e->id_not_found_code != NULL) rc |= error_add(set, 404, e->id_not_found_code, err);
+    /* A query parameter the table does not list (http.c, every endpoint). */
+    rc |= error_add(set, 400, "unknown_field", err);
     /* A body checked against its fields (validate.c); one that must be
      * empty or {} is refused only as malformed or with a member. */
     if (e->body_media == SP_GW_MEDIA_JSON && e->body_required)
@@ -319,6 +321,52 @@ json_t *sp_gw_openapi_build(sp_error *err) {
                             "components", components);
     if (doc == NULL) sp_error_set(err, 500, "internal", "", "out of memory");
     return doc;
+}
+
+/* The query parameter names of one entry, from components' parameters. */
+static int query_names_of(const sp_gw_endpoint *e, const json_t *parameters, char *out,
+                          size_t out_size, sp_error *err) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (const char *p = e->query != NULL ? e->query : ""; *p != '\0';) {
+        size_t len = strcspn(p, " ");
+        char key[PARAM_NAME_MAX];
+        snprintf(key, sizeof key, "%.*s", (int)len, p);
+        const json_t *parameter = json_object_get(parameters, key);
+        const char *in = json_string_value(json_object_get(parameter, "in"));
+        const char *name = json_string_value(json_object_get(parameter, "name"));
+        if (in == NULL || name == NULL)
+            return sp_error_set(err, 500, "internal", "", "%s lists parameter %s, which "
+                                "components.json does not describe", e->name, key);
+        if (strcmp(in, "query") == 0) {
+            int n = snprintf(out + used, out_size - used, "%s%s", used > 0 ? " " : "", name);
+            if (n < 0 || (size_t)n >= out_size - used)
+                return sp_error_set(err, 500, "internal", "", "query names of %s: too long",
+                                    e->name);
+            used += (size_t)n;
+        }
+        p += len;
+        while (*p == ' ') p++;
+    }
+    return 0;
+}
+
+int sp_gw_openapi_query_names(char names[][SP_GW_QUERY_NAMES_LEN_MAX + 1], size_t count,
+                              sp_error *err) {
+    assert(names != NULL && count == SP_GW_ROUTE_COUNT);
+    json_error_t jerr;
+    json_t *components = json_loadb(sp_gw_api_components_json, sp_gw_api_components_json_len,
+                                    JSON_REJECT_DUPLICATES, &jerr);
+    const json_t *parameters = json_object_get(components, "parameters");
+    int rc = json_is_object(parameters)
+                 ? 0
+                 : sp_error_set(err, 500, "internal", "", "components.json has no parameters");
+    names[SP_GW_ROUTE_NONE][0] = '\0';
+    for (int r = SP_GW_ROUTE_NONE + 1; rc == 0 && r < SP_GW_ROUTE_COUNT; r++)
+        rc = query_names_of(sp_gw_endpoint_of(r), parameters, names[r],
+                            SP_GW_QUERY_NAMES_LEN_MAX + 1, err);
+    json_decref(components);
+    return rc;
 }
 
 char *sp_gw_openapi_text(sp_error *err) {

@@ -87,7 +87,6 @@ int sp_gw_route_finance_refund_paid(sp_gw_request *req, sp_error *err);
 int sp_gw_route_finance_sepa(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
-int sp_gw_route_metrics(sp_gw_request *req, sp_error *err);
 int sp_gw_route_openapi(sp_gw_request *req, sp_error *err);
 
 /* ---- shared by the route files (routes_common.c) ---- */

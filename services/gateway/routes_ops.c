@@ -1,20 +1,16 @@
-/* routes_ops.c - what operators poll: /healthz and /metrics; and the API
- * description, /api/v1/openapi.json. */
+/* routes_ops.c - what operators poll on the API port: /healthz (the
+ * metrics are on SP_METRICS_PORT, main.c); and the API description,
+ * /api/v1/openapi.json. */
 #include "routes.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
-#include "commands.h"
-#include "metrics.h"
 #include "openapi.h"
 #include "pgpool.h"
-#include "projwait.h"
 #include "sp_kafka.h"
-#include "sp_metrics.h"
 
 #define SP_GW_HEALTH_KAFKA_TIMEOUT_MS 2000
-#define SP_GW_PROMETHEUS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err) {
     sp_error pg_err, kafka_err;
@@ -29,23 +25,6 @@ int sp_gw_route_healthz(sp_gw_request *req, sp_error *err) {
     }
     static const char ok[] = "{\"status\":\"ok\"}";
     return sp_gw_answer_text(req, 200, NULL, ok, strlen(ok), false);
-}
-
-int sp_gw_route_metrics(sp_gw_request *req, sp_error *err) {
-    sp_gw_gauges gauges = {.pending_commands = sp_gw_commands_pending(req->app->commands),
-                           .pending_commands_max = SP_GW_WAITERS_MAX,
-                           .projection_waiters = sp_gw_projwait_waiters(req->app->projwait)};
-    /* The gateway's Kafka handles count into the logger's registry. */
-    size_t common_len = 0;
-    char *common = req->app->log->metrics != NULL
-                       ? sp_metrics_render(req->app->log->metrics, &common_len)
-                       : NULL;
-    char *text = sp_gw_metrics_render(req->app->metrics, &gauges, common);
-    free(common);
-    if (text == NULL) return sp_error_set(err, 503, "unavailable", "", "out of memory");
-    int rc = sp_gw_answer_text(req, 200, SP_GW_PROMETHEUS_CONTENT_TYPE, text, strlen(text), false);
-    free(text);
-    return rc;
 }
 
 /* Built at each request from the table and the embedded components (a few

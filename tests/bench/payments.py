@@ -108,11 +108,11 @@ def run_anchor(stack, seconds, clients):
     return None
 
 
-def print_gateway_breakdown(base_url):
+def print_gateway_breakdown(metrics_url):
     """Where a payment's time goes, from the gateway's own metrics: the command
     round trip through the log, then the wait for the projection."""
     import urllib.request
-    with urllib.request.urlopen(base_url + "/metrics", timeout=10) as answer:
+    with urllib.request.urlopen(metrics_url, timeout=10) as answer:
         text = answer.read().decode()
     values = {}
     for line in text.splitlines():
@@ -159,7 +159,7 @@ def main():
         print("latency_p50_ms=%.2f latency_p90_ms=%.2f latency_p99_ms=%.2f latency_max_ms=%.2f" % (
             result["p50_us"] / 1000, result["p90_us"] / 1000, result["p99_us"] / 1000,
             result["max_us"] / 1000))
-        print_gateway_breakdown(stack.gateway_url)
+        print_gateway_breakdown(stack.metrics_url("gateway"))
         total = stack.psql("SELECT coalesce(sum(balance_cents), 0) FROM ledger_balances")
         print("ledger sum after the run: %s (must be 0)" % total)
         anchor = run_anchor(stack, args.seconds, args.anchor_clients)

@@ -236,6 +236,26 @@ def test_delete_removes_the_file_and_another_partner_sees_nothing(world, backoff
     expect_error(download(admin, "not-an-id"), 404, "export_not_found")
 
 
+def test_a_partner_keeps_at_most_ten_exports(world, backoffice):
+    """The 11th export pending or kept is 429 too_many_exports; the same
+    request sent again is still its first answer; a deletion makes room;
+    another partner has its own ten."""
+    partner, admin, _, _ = fresh_partner_and_pass(world, backoffice)
+    keys = [new_key() for _ in range(10)]
+    exports = [ask_ok(admin, "operations", key=key) for key in keys]
+    body = expect_error(ask(admin, "operations"), 429, "too_many_exports")
+    assert "10" in body["message"], body
+    again = ask(admin, "operations", key=keys[3])
+    assert again.status_code == 202 and again.headers.get("Idempotent-Replayed") == "true"
+    assert len(exports_of(admin)) == 10
+    other, other_admin, _, _ = fresh_partner_and_pass(world, backoffice)
+    ask_ok(other_admin, "operations")
+    deleted = admin.request("DELETE", "%s/%s" % (EXPORTS, exports[0]["export_id"]))
+    assert deleted.status_code == 204, deleted.text
+    ask_ok(admin, "refund_requests")
+    expect_error(ask(admin, "refund_requests"), 429, "too_many_exports")
+
+
 # ---------------------------------------------------------------- refund requests
 
 def insert_refund_request(world, partner_id, status, created_at, total_cents, count, **extra):

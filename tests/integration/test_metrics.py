@@ -1,5 +1,5 @@
 """Every service answers GET /metrics in Prometheus text on its own loopback
-port (the gateway on its HTTP port), and a payment moves what an operator
+port (the gateway too, not on its public HTTP port), and a payment moves what an operator
 watches: the commands each writer handled and their outcomes, their
 latency, the events the readers applied, the consumer lag back to zero,
 the dead letters, and the gateway's per-route histograms."""
@@ -60,9 +60,21 @@ def scrape_all(stack):
 
 
 def test_metrics_endpoint_answers_only_get_metrics(stack):
-    url = stack.metrics_url("transactions")
-    assert requests.get(url.replace("/metrics", "/other"), timeout=10).status_code == 404
-    assert requests.post(url, data=b"x", timeout=10).status_code == 405
+    for name in ("transactions", "gateway"):
+        url = stack.metrics_url(name)
+        assert requests.get(url.replace("/metrics", "/other"), timeout=10).status_code == 404
+        assert requests.post(url, data=b"x", timeout=10).status_code == 405
+
+
+def test_the_gateway_metrics_are_not_on_the_public_port(stack):
+    """The API port faces the clients: /metrics there is an unknown route,
+    while the metrics port answers; /healthz stays on the API port."""
+    public = requests.get(stack.gateway_url + "/metrics", timeout=10)
+    assert public.status_code == 404 and public.json()["code"] == "not_found", public.text
+    assert stack.metrics_url("gateway") != stack.gateway_url + "/metrics"
+    assert requests.get(stack.gateway_url + "/healthz", timeout=10).status_code == 200
+    assert "solipass_gateway_requests_total" in requests.get(stack.metrics_url("gateway"),
+                                                             timeout=10).text
 
 
 def test_a_payment_moves_every_service_s_counters(world, backoffice, partners):

@@ -2,6 +2,8 @@
 partners and beneficiaries and credits passes (P9), a beneficiary pays a
 partner by code (P10) and the partner sees it at once (P11, P14)."""
 
+import requests
+
 from solipass_api import expect_error, luhn_valid, new_key
 
 
@@ -205,6 +207,8 @@ def test_same_key_same_body_replays_the_first_answer(world, backoffice, partners
 def test_healthz_and_metrics_answer(world):
     health = world.anonymous().get("/healthz")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
-    metrics = world.anonymous().get("/metrics")
+    # The metrics are on the gateway's own loopback port, not the public one.
+    assert world.anonymous().get("/metrics").status_code == 404
+    metrics = requests.get(world.stack.metrics_url("gateway"), timeout=10)
     assert metrics.status_code == 200
-    assert "# TYPE" in metrics.text
+    assert "solipass_gateway_requests_total" in metrics.text

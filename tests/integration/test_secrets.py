@@ -24,12 +24,10 @@ def example_value(service, variable):
 
 
 def start_output(stack, service, settings):
-    env = stack.service_environment(service)
+    env = stack.tool_environment(service)      # no metrics port: the stack's holds it
     env.update(settings)
     if service == "gateway":
         env["SP_HTTP_PORT"] = str(stack_module.free_port())
-    else:
-        env["SP_METRICS_PORT"] = "0"
     done = subprocess.run([stack.binary(service)], env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, timeout=60)
     return done.returncode, done.stdout.decode("utf-8", "replace")

@@ -235,7 +235,14 @@ def test_roles_change_and_the_last_admin_stays(world, backoffice):
                              body={"role": "partner_admin"})
     assert promoted.status_code == 200, promoted.text
     assert promoted.json()["role"] == "partner_admin"
-    # Two administrators: the first may now step down.
+    # The second has not followed its activation link yet: nobody else
+    # could log in, so the first may neither step down nor leave.
+    refused = expect_error(admin.request("PATCH", "/api/v1/partner/users/" + admin_id,
+                                         body={"role": "partner_user"}), 409, "last_admin")
+    assert "activ" in refused["message"], refused
+    expect_error(admin.request("DELETE", "/api/v1/partner/users/" + admin_id), 409, "last_admin")
+    activate(world, email).close()
+    # Two administrators who can log in: the first may now step down.
     stepped = admin.request("PATCH", "/api/v1/partner/users/" + admin_id,
                             body={"role": "partner_user"})
     assert stepped.status_code == 200, stepped.text

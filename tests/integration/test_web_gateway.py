@@ -75,7 +75,7 @@ def web(stack, tmp_path_factory):
     fill_web_folder(root)
     port = stack_module.free_port()
     url = "http://127.0.0.1:%d" % port
-    env = stack.service_environment("gateway")
+    env = stack.tool_environment("gateway")     # its own ports: no metrics
     env.update({"SP_HTTP_PORT": str(port), "SP_WEB_DIR": root, "SP_PUBLIC_URL": url})
     log = open(os.path.join(base, "gateway.log"), "wb")
     proc = subprocess.Popen([stack.binary("gateway")], env=env, stdout=log,
@@ -338,7 +338,7 @@ def test_bad_web_settings_stop_the_gateway_at_start(stack, tmp_path, setting, va
         value = str(tmp_path / "not-a-folder")
         with open(value, "w") as f:
             f.write("x")
-    env = stack.service_environment("gateway")
+    env = stack.tool_environment("gateway")     # its own ports: no metrics
     env.update({"SP_HTTP_PORT": str(stack_module.free_port()), setting: value})
     done = subprocess.run([stack.binary("gateway")], env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, timeout=60)

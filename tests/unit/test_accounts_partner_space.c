@@ -200,13 +200,38 @@ static void the_last_administrator_stays(void **state) {
     sp_accounts_decision d;
     add_user(f, f->admin_a, f->partner_a, "r3", "second@club-a.example",
              SP_ACCOUNTS_ROLE_PARTNER_USER, &d);
-    char second[SP_ID_LEN + 1];
+    char second[SP_ID_LEN + 1], activation_id[SP_ID_LEN + 1];
     snprintf(second, sizeof second, "%s", d.events[0].user_id);
+    snprintf(activation_id, sizeof activation_id, "%s", d.events[1].activation_id);
     out = change_role(f, f->admin_a, "r4", second, SP_ACCOUNTS_ROLE_PARTNER_ADMIN);
     assert_true(out.ok);
-    assert_int_equal(sp_accounts_partner_by_id(&f->state, f->partner_a)->admin_count, 2);
+    const sp_accounts_partner *a = sp_accounts_partner_by_id(&f->state, f->partner_a);
+    assert_int_equal(a->admin_count, 2);
+    assert_int_equal(a->admin_can_login_count, 1);
+    /* The second administrator never followed its activation link: the
+     * first may neither leave nor step down, else nobody could log in to
+     * administer the partner. */
     out = change_role(f, f->admin_a, "r5", f->admin_a, SP_ACCOUNTS_ROLE_PARTNER_USER);
+    expect(&out, 409, "last_admin");
+    assert_non_null(strstr(out.message, "not activated"));
+    out = remove_user(f, f->admin_a, "r5b", f->admin_a);
+    expect(&out, 409, "last_admin");
+    /* Removing the one who never activated is allowed. */
+    assert_int_equal(add_user(f, f->admin_a, f->partner_a, "r5c", "third@club-a.example",
+                              SP_ACCOUNTS_ROLE_PARTNER_ADMIN, &d).http_status, 201);
+    char third[SP_ID_LEN + 1];
+    snprintf(third, sizeof third, "%s", d.events[0].user_id);
+    assert_true(remove_user(f, f->admin_a, "r5d", third).ok);
+    /* Once the second has set its password, the first may step down. */
+    sp_accounts_command set = command(SP_ACCOUNTS_CMD_SET_PASSWORD, "", "r5e");
+    set.activation_id = activation_id;
+    set.password_hash = HASH_A;
+    set.purpose = "activation";
+    assert_true(run(f, &set, &d).ok);
+    assert_int_equal(a->admin_can_login_count, 2);
+    out = change_role(f, f->admin_a, "r5f", f->admin_a, SP_ACCOUNTS_ROLE_PARTNER_USER);
     assert_true(out.ok);
+    assert_int_equal(a->admin_can_login_count, 1);
     /* Now the second one is the last: it can be neither demoted nor removed. */
     out = remove_user(f, second, "r6", second);
     expect(&out, 409, "last_admin");
@@ -343,6 +368,7 @@ static void rebuilt_from_the_log_the_state_is_the_same(void **state) {
     }
     free(e);
     assert_int_equal(sp_accounts_partner_by_id(&rebuilt, f->partner_a)->admin_count, 1);
+    assert_int_equal(sp_accounts_partner_by_id(&rebuilt, f->partner_a)->admin_can_login_count, 1);
     assert_int_equal(sp_accounts_partner_by_id(&rebuilt, f->partner_a)->version,
                      sp_accounts_partner_by_id(&f->state, f->partner_a)->version);
     assert_int_equal(sp_accounts_user_by_id(&rebuilt, f->admin_a)->role,
@@ -350,7 +376,7 @@ static void rebuilt_from_the_log_the_state_is_the_same(void **state) {
     assert_true(sp_accounts_user_by_email(&rebuilt, "gone@club-a.example")->removed);
     /* Re-sent commands (all by A's first administrator) get their first
      * answers, refusals included. */
-    const char *keys[] = {"r1", "r4", "m2", "x1"};
+    const char *keys[] = {"r1", "r4", "r5", "r5f", "m2", "x1"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         uint8_t key[SP_KEY_LEN];
         sp_accounts_key_of(f->admin_a, keys[i], key);

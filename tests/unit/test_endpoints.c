@@ -196,6 +196,49 @@ static void test_committed_description_is_current(void **state) {
     free(committed);
 }
 
+/* The query parameters each entry lists, resolved to their names: a
+ * component key ("refund_status") gives its parameter's name ("status"), a
+ * header parameter (Last-Event-ID) is no query parameter. */
+static void test_query_names_come_from_the_table(void **state) {
+    (void)state;
+    static char names[SP_GW_ROUTE_COUNT][SP_GW_QUERY_NAMES_LEN_MAX + 1];
+    sp_error err;
+    assert_int_equal(sp_gw_openapi_query_names(names, SP_GW_ROUTE_COUNT, &err), 0);
+    assert_string_equal(names[SP_GW_ROUTE_STRUCTURE_GET], "");
+    assert_string_equal(names[SP_GW_ROUTE_PASS_OPERATIONS], "limit cursor");
+    assert_string_equal(names[SP_GW_ROUTE_PARTNER_REFUNDS_LIST], "status limit cursor");
+    assert_string_equal(names[SP_GW_ROUTE_FINANCE_REFUNDS_LIST],
+                        "status partner_id limit cursor");
+    assert_string_equal(names[SP_GW_ROUTE_PARTNER_OPERATIONS_STREAM], "");
+    assert_string_equal(names[SP_GW_ROUTE_VOUCHER_PRINT], "format");
+}
+
+static void test_unlisted_query_parameters_are_unknown_fields(void **state) {
+    (void)state;
+    sp_error err;
+    assert_int_equal(sp_gw_endpoint_query_check("", NULL, &err), 0);
+    assert_int_equal(sp_gw_endpoint_query_check("", "", &err), 0);
+    assert_int_equal(sp_gw_endpoint_query_check("", "partner_id=x", &err), -1);
+    assert_int_equal(err.http_status, 400);
+    assert_string_equal(err.code, "unknown_field");
+    assert_string_equal(err.field, "partner_id");
+    assert_int_equal(sp_gw_endpoint_query_check("status limit cursor", "limit=5&status=paid",
+                                                &err), 0);
+    assert_int_equal(sp_gw_endpoint_query_check("status limit cursor", "limit=5&stat=paid",
+                                                &err), -1);
+    assert_string_equal(err.field, "stat");
+    /* A name is matched whole: neither a prefix nor a longer name passes. */
+    assert_int_equal(sp_gw_endpoint_query_check("limit cursor", "limits=5", &err), -1);
+    assert_int_equal(sp_gw_endpoint_query_check("limit cursor", "lim=5", &err), -1);
+    assert_int_equal(sp_gw_endpoint_query_check("format", "flag", &err), -1);
+    assert_string_equal(err.field, "flag");
+    char many[256] = "";
+    for (int i = 0; i < SP_GW_ENDPOINT_QUERY_PARAMS_MAX + 1; i++)
+        strcat(many, i == 0 ? "limit=1" : "&limit=1");
+    assert_int_equal(sp_gw_endpoint_query_check("limit", many, &err), -1);
+    assert_string_equal(err.code, "invalid_value");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_route_has_a_complete_entry),
@@ -204,6 +247,8 @@ int main(void) {
         cmocka_unit_test(test_every_route_is_an_operation),
         cmocka_unit_test(test_every_reference_resolves),
         cmocka_unit_test(test_committed_description_is_current),
+        cmocka_unit_test(test_query_names_come_from_the_table),
+        cmocka_unit_test(test_unlisted_query_parameters_are_unknown_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
