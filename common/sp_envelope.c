@@ -64,8 +64,9 @@ static int check_field(const field_rule *rule, int status, sp_error *err) {
 /* The checks shared by pack (status 500: our own bug) and unpack (400). */
 static int check_meta(const char *type, const char *aggregate_id, const char *command_id,
                       const char *causation_id, const char *reply_to, const char *actor_id,
-                      int status, sp_error *err) {
+                      const char *actor_role, int status, sp_error *err) {
     const field_rule rules[] = {
+        {"actor_role", actor_role, SP_ENVELOPE_ROLE_MAX, false},
         {"type", type, SP_ENVELOPE_TYPE_MAX, true},
         {"aggregate_id", aggregate_id, SP_ENVELOPE_AGGREGATE_ID_MAX, true},
         {"command_id", command_id, SP_ENVELOPE_COMMAND_ID_MAX, false},
@@ -92,7 +93,7 @@ int sp_envelope_pack(const sp_envelope_meta *meta, const ProtobufCMessage *paylo
     *out = NULL;
     *out_len = 0;
     if (check_meta(meta->type, meta->aggregate_id, meta->command_id, meta->causation_id,
-                   meta->reply_to, meta->actor_id, 500, err) != 0)
+                   meta->reply_to, meta->actor_id, meta->actor_role, 500, err) != 0)
         return -1;
     size_t payload_len = payload ? protobuf_c_message_get_packed_size(payload) : 0;
     if (payload_len > SP_ENVELOPE_BYTES_MAX)
@@ -114,6 +115,7 @@ int sp_envelope_pack(const sp_envelope_meta *meta, const ProtobufCMessage *paylo
     env.causation_id = or_empty(meta->causation_id);
     env.reply_to = or_empty(meta->reply_to);
     env.actor_id = or_empty(meta->actor_id);
+    env.actor_role = or_empty(meta->actor_role);
     env.payload.data = payload_buf;
     env.payload.len = payload_len;
     int rc = 0;
@@ -155,7 +157,7 @@ Solipass__Envelope *sp_envelope_unpack(const void *buf, size_t len, sp_error *er
         goto invalid;
     }
     if (check_meta(env->type, env->aggregate_id, env->command_id, env->causation_id,
-                   env->reply_to, env->actor_id, 400, err) != 0)
+                   env->reply_to, env->actor_id, env->actor_role, 400, err) != 0)
         goto invalid;
     assert(env->type[0] != '\0' && env->aggregate_id[0] != '\0');
     return env;

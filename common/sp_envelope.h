@@ -17,6 +17,7 @@
 #define SP_ENVELOPE_AGGREGATE_ID_MAX 64
 #define SP_ENVELOPE_COMMAND_ID_MAX 96
 #define SP_ENVELOPE_REF_MAX 128          /* causation_id, reply_to, actor_id */
+#define SP_ENVELOPE_ROLE_MAX 32          /* actor_role */
 /* Operations one refund request may cover: its OpenRefundRequest (and the
  * RefundRequestOpened that repeats its parts) must fit in one envelope, and
  * at worst each operation is on its own pass (~80 bytes of ids each). */
@@ -31,6 +32,7 @@ typedef struct sp_envelope_meta {
     const char *causation_id;        /* may be "" */
     const char *reply_to;            /* may be "" */
     const char *actor_id;            /* may be "" */
+    const char *actor_role;          /* may be "" or NULL: the actor's role ("beneficiary") */
 } sp_envelope_meta;
 
 /* Packs meta + payload into a new envelope with a fresh random id, written to

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "sp_id.h"
+#include "sp_kafka_security.h"
 #include "sp_metrics.h"
 
 #define SP_KAFKA_ERRSTR_MAX 512
@@ -148,6 +149,20 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
     return 0;
 }
 
+int sp_kafka_conf_security(struct rd_kafka_conf_s *conf, sp_error *err) {
+    assert(conf != NULL);
+    const char *names[SP_KAFKA_SECURITY_PAIRS_MAX], *values[SP_KAFKA_SECURITY_PAIRS_MAX];
+    size_t n = sp_kafka_security_properties(sp_kafka_security_installed(), names, values);
+    for (size_t i = 0; i < n; i++) {
+        char errstr[SP_KAFKA_ERRSTR_MAX];
+        /* The value may be a password: it never goes into the error. */
+        if (rd_kafka_conf_set(conf, names[i], values[i], errstr, sizeof errstr) !=
+            RD_KAFKA_CONF_OK)
+            return sp_error_set(err, 500, "kafka_config", NULL, "%s: %s", names[i], errstr);
+    }
+    return 0;
+}
+
 /* Sets pairs {name, value, ..., NULL}. */
 static int conf_set_all(rd_kafka_conf_t *conf, const char *const *pairs, sp_error *err) {
     for (size_t i = 0; pairs[i] != NULL; i += 2) {
@@ -239,7 +254,7 @@ sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client
         /* Small requests pipelined on one connection: with Nagle's algorithm
          * the second waits for the broker's delayed ACK, 40 ms a flush. */
         "socket.nagle.disable", "true", NULL};
-    if (conf_set_all(conf, pairs, err) != 0) goto fail;
+    if (conf_set_all(conf, pairs, err) != 0 || sp_kafka_conf_security(conf, err) != 0) goto fail;
     rd_kafka_conf_set_opaque(conf, &producer->ctx);
     rd_kafka_conf_set_log_cb(conf, on_rk_log);
     rd_kafka_conf_set_error_cb(conf, on_rk_error);
@@ -530,7 +545,7 @@ static sp_kafka_consumer *consumer_create(const char *brokers, const char *clien
         "session.timeout.ms", SP_KAFKA_SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms", SP_KAFKA_HEARTBEAT_INTERVAL_MS,
         "fetch.wait.max.ms", SP_KAFKA_FETCH_WAIT_MAX_MS, "socket.nagle.disable", "true", NULL};
-    if (conf_set_all(conf, pairs, err) != 0) goto fail;
+    if (conf_set_all(conf, pairs, err) != 0 || sp_kafka_conf_security(conf, err) != 0) goto fail;
     rd_kafka_conf_set_opaque(conf, &consumer->ctx);
     rd_kafka_conf_set_log_cb(conf, on_rk_log);
     rd_kafka_conf_set_error_cb(conf, on_rk_error);
@@ -793,7 +808,8 @@ int sp_kafka_partition_count(const char *brokers, const char *topic, int timeout
     /* A consumer-type handle asks metadata without creating the topic. */
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf_set(conf, "bootstrap.servers", brokers, err) != 0 ||
-        conf_set(conf, "allow.auto.create.topics", "false", err) != 0) {
+        conf_set(conf, "allow.auto.create.topics", "false", err) != 0 ||
+        sp_kafka_conf_security(conf, err) != 0) {
         rd_kafka_conf_destroy(conf);
         return -1;
     }

@@ -157,4 +157,10 @@ int sp_kafka_replay_partition(const char *brokers, const char *topic, int32_t pa
                               sp_kafka_msg_fn fn, void *ctx, int timeout_ms, sp_log *log,
                               sp_error *err);
 
+/* Sets the installed security settings (sp_kafka_security.h) on a
+ * librdkafka configuration: every client this module makes has them; a
+ * tool that makes its own client calls this. */
+struct rd_kafka_conf_s;
+int sp_kafka_conf_security(struct rd_kafka_conf_s *conf, sp_error *err);
+
 #endif

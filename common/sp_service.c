@@ -23,6 +23,12 @@ static int load_and_check(sp_service *svc, const sp_service_spec *spec, int argc
         return sp_error_set(&svc->err, 500, "invalid_config", "SP_LOG_LEVEL",
                             "SP_LOG_LEVEL must be debug, info, warn or error");
     svc->log.level_min = (sp_log_level)level;
+    if (svc->kafka_security.protocol != NULL) {
+        if (sp_kafka_security_check(&svc->kafka_security, &svc->err) != 0 ||
+            sp_kafka_security_files_check(&svc->kafka_security, &svc->err) != 0)
+            return -1;
+        sp_kafka_security_install(&svc->kafka_security);
+    }
     if (spec->check != NULL && spec->check(spec->check_ctx, svc, &svc->err) != 0) return -1;
     if (sodium_init() < 0)
         return sp_error_set(&svc->err, 500, "startup_failed", NULL, "cannot initialise libsodium");

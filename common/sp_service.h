@@ -14,8 +14,9 @@
  *   int rc = my_service_run(&config, &svc.log, &svc.clock, svc.stop, &svc.err);
  *   return sp_service_finish(&svc, rc);
  *
- * Start: reads the table (--help prints it and exits 0), checks SP_LOG_LEVEL
- * and then the binary's own check, initialises libsodium, installs the stop
+ * Start: reads the table (--help prints it and exits 0), checks SP_LOG_LEVEL,
+ * the Kafka security settings (installed then for every Kafka client of
+ * the process, sp_kafka_security.h) and then the binary's own check, initialises libsodium, installs the stop
  * signals (sp_signal.h), starts the metrics endpoint when the table holds its
  * two settings (sp_metrics_http.h) and the injected clock (sp_clock.h). A
  * refusal is one "cannot start" log line naming the variable (field) and the
@@ -40,6 +41,7 @@
 #include "sp_config.h"
 #include "sp_error.h"
 #include "sp_kafka.h"
+#include "sp_kafka_security.h"
 #include "sp_log.h"
 #include "sp_metrics_http.h"
 
@@ -71,6 +73,9 @@ struct sp_service {
     const char *clock_offset_file;    /* NULL or "": system time */
     sp_metrics_http_config metrics_config;   /* address NULL: no endpoint items, none */
     sp_metrics_http *metrics;         /* NULL when SP_METRICS_PORT is 0 */
+    /* SP_KAFKA_SECURITY_* (protocol NULL: not in the table, plaintext),
+     * checked and installed for every Kafka client at start. */
+    sp_kafka_security kafka_security;
 };
 
 /* The settings every service shares, in the order their --help lists them. */
@@ -78,6 +83,7 @@ struct sp_service {
     {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug, info, warn or error",             \
      &(svc)->log_level},                                                                       \
     SP_METRICS_HTTP_CONFIG_ITEMS(&(svc)->metrics_config),                                      \
+    SP_KAFKA_SECURITY_CONFIG_ITEMS(&(svc)->kafka_security),                                    \
     {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,                                       \
      "file holding a clock offset in milliseconds (tests); empty: system time",               \
      &(svc)->clock_offset_file}

@@ -60,6 +60,7 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
          &svc->clock_offset_file},
         /* Not on the API port, which faces the clients. */
         SP_METRICS_HTTP_CONFIG_ITEMS(&svc->metrics_config),
+        SP_KAFKA_SECURITY_CONFIG_ITEMS(&svc->kafka_security),
         {"SP_HTTP_ADDRESS", SP_CONFIG_STRING, "127.0.0.1", 0, 0,
          "IP address to listen on", &c->http_address},
         {"SP_HTTP_PORT", SP_CONFIG_INT, "8080", 1, 65535, "TCP port to listen on", &c->http_port},

@@ -88,7 +88,8 @@ sp_envelope_meta sp_gw_command_meta(const sp_gw_request *req, const char *type,
                               .command_id = command_id,
                               .causation_id = "",
                               .reply_to = "",
-                              .actor_id = req->user.user_id};
+                              .actor_id = req->user.user_id,
+                              .actor_role = req->user.role};
 }
 
 int sp_gw_run_and_answer(sp_gw_request *req, const char *topic, const sp_envelope_meta *meta,

@@ -68,6 +68,7 @@ static int start(sp_service *svc, const char **brokers, const char **pg_dsn,
         {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,
          "file holding a clock offset in ms (tests); empty: system time", &svc->clock_offset_file},
         SP_METRICS_HTTP_CONFIG_ITEMS(&svc->metrics_config),
+        SP_KAFKA_SECURITY_CONFIG_ITEMS(&svc->kafka_security),
     };
     const sp_config_flag flags[] = {
         {"--rebuild", "empty every read model and the stored offsets in one transaction, then "

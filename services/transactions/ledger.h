@@ -511,6 +511,7 @@ typedef struct sp_ledger_command {
     const char *pass_id;                              /* the aggregate id: the pass, or the
                                                        * request for a request's commands */
     const char *actor_id;
+    const char *actor_role;                           /* the envelope's: "" for the system */
     const char *command_id;
     const char *beneficiary_id;                       /* open */
     size_t envelope_count;                            /* open, as received (may exceed the max) */
@@ -544,6 +545,14 @@ typedef struct sp_ledger_command {
     size_t operation_id_count;
     bool skip_unavailable;                            /* reserve */
 } sp_ledger_command;
+
+/* Whether the command's actor may ask for it (ledger_actor.c): its role
+ * (the envelope's actor_role; actor_id "" with no role is the system) among
+ * those that may ask for the kind, and a beneficiary on its own pass. 403
+ * "forbidden" with the reason otherwise: the service answers it as a
+ * refusal, records nothing. Pure. */
+int sp_ledger_actor_check(const sp_ledger_state *state, const sp_ledger_command *command,
+                          sp_error *err);
 
 /* pass_id (the aggregate id) a uuid, actor_id "" or a uuid, command_id
  * 1..64 of [A-Za-z0-9_-]. */

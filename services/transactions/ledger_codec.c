@@ -277,6 +277,7 @@ int sp_ledger_command_from_envelope(const Solipass__Envelope *envelope,
         return -1;
     }
     command->actor_id = text_or_empty(envelope->actor_id);
+    command->actor_role = text_or_empty(envelope->actor_role);
     command->command_id = text_or_empty(envelope->command_id);
     int rc = sp_ledger_command_identity_valid(command->pass_id, command->actor_id,
                                               command->command_id, err);

@@ -284,15 +284,46 @@ def test_three_kraft_nodes_replicate_every_write_twice_at_least(compose):
         assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"
         assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
         assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-        assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://%s:9092" % name
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == \
+            "SASL_SSL://%s:9092,BROKER://%s:9094" % (name, name)
         voters.add("%s@%s:9093" % (env["KAFKA_NODE_ID"], name))
-        assert svc["volumes"] == ["%s-data:/var/lib/kafka/data" % name]
+        assert svc["volumes"] == ["%s-data:/var/lib/kafka/data" % name,
+                                  "./kafka/tls:/etc/kafka/tls:ro"]
     assert len({s["environment"]["CLUSTER_ID"] for s in nodes.values()}) == 1
     for svc in nodes.values():
         assert set(svc["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == voters
     brokers = {",".join(sorted("%s:9092" % n for n in nodes))}
     for name, svc in solipass_services(compose).items():
         assert {",".join(sorted(svc["environment"]["SP_KAFKA_BROKERS"].split(",")))} == brokers
+
+
+def test_kafka_needs_scram_over_tls_and_acls_decide_who_writes(compose):
+    """No listener in clear: clients on SASL_SSL (SCRAM-SHA-512), brokers and
+    controllers on TLS with client certificates, an authorizer that refuses
+    what no ACL grants; every service its own user over SASL_SSL; the ACL
+    script grants each topic's writers only, the ledger commands to the
+    gateway and the refunds service."""
+    env = compose["services"]["kafka-1"]["environment"]
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert "PLAINTEXT" not in protocols.values() and "SASL_PLAINTEXT" not in protocols.values()
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_LISTENER_NAME_BROKER_SSL_CLIENT_AUTH"] == "required"
+    for name, svc in solipass_services(compose).items():
+        e = svc["environment"]
+        assert e["SP_KAFKA_SECURITY_PROTOCOL"] == "sasl_ssl", name
+        assert e["SP_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", name
+        assert e["SP_KAFKA_SASL_USERNAME"] == "solipass-" + name, name
+        assert e["SP_KAFKA_SASL_PASSWORD"].startswith("${SP_KAFKA_PASSWORD_%s:?" % name.upper())
+        assert e["SP_KAFKA_SSL_ENDPOINT_IDENTIFICATION"] == "https", name
+    with open(os.path.join(DEPLOY, "kafka", "acls.sh")) as f:
+        script = f.read()
+    writers = dict(re.findall(r'^\s*\[(solipass\.[a-z.0-9]+)\]="([a-z ]+)"$', script, re.M))
+    assert set(writers) == set(code_topics()), writers
+    assert writers["solipass.ledger.commands.v1"].split() == ["gateway", "refunds"]
+    assert writers["solipass.ledger.events.v1"].split() == ["transactions"]
+    assert "--operation Write --topic \"$topic\"" in script
 
 
 # ------------------------------------------------------------ systemd

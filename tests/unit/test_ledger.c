@@ -981,9 +981,82 @@ static void test_convention_directory_validates_and_is_replay_safe(void **state)
     json_decref(probe);
 }
 
+/* Defence in depth: whatever the gateway and the brokers let through, the
+ * ledger refuses a command its actor's role could not ask for. */
+static void expect_actor(const fixture *fx, sp_ledger_command_kind kind, const char *pass_id,
+                         const char *actor_id, const char *role, bool allowed) {
+    sp_ledger_command c = {.kind = kind, .pass_id = pass_id, .actor_id = actor_id,
+                           .actor_role = role, .command_id = "k"};
+    sp_error err;
+    sp_error_clear(&err);
+    int rc = sp_ledger_actor_check(fx->state, &c, &err);
+    if (allowed) {
+        assert_int_equal(rc, 0);
+        return;
+    }
+    assert_int_equal(rc, -1);
+    assert_int_equal(err.http_status, 403);
+    assert_string_equal(err.code, "forbidden");
+    assert_true(strlen(err.message) > 0);
+}
+
+#define BENEFICIARY "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9"   /* open_pass's */
+#define OTHER_USER "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
+#define P_ACTOR "3d9c0e2a-1b4f-4c5d-9e6f-7a8b9c0d1e2f"
+#define REQUEST_ID "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d"
+
+static void test_actor_roles_are_checked(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_EVENT);
+    /* A credit: the back office only; not a beneficiary, a partner, the system. */
+    expect_actor(fx, SP_LEDGER_COMMAND_CREDIT_PASS, P1, ACTOR, "backoffice", true);
+    expect_actor(fx, SP_LEDGER_COMMAND_CREDIT_PASS, P1, BENEFICIARY, "beneficiary", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_CREDIT_PASS, P1, P_ACTOR, "partner_admin", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_CREDIT_PASS, P1, "", "", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_OPEN_PASS, P2, P_ACTOR, "finance", false);
+    /* A payment: the pass's own beneficiary only. */
+    expect_actor(fx, SP_LEDGER_COMMAND_PAY, P1, BENEFICIARY, "beneficiary", true);
+    expect_actor(fx, SP_LEDGER_COMMAND_PAY, P1, OTHER_USER, "beneficiary", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_PAY, P1, ACTOR, "backoffice", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_PAY, P1, BENEFICIARY, "", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_PAY, P1, BENEFICIARY, "Beneficiary", false);
+    /* An unknown pass is the decider's 404, not a refusal here. */
+    expect_actor(fx, SP_LEDGER_COMMAND_PAY, P2, OTHER_USER, "beneficiary", true);
+    /* Vouchers: issued or cancelled by the beneficiary or the back office,
+     * redeemed by a partner's user. */
+    expect_actor(fx, SP_LEDGER_COMMAND_ISSUE_VOUCHER, P1, BENEFICIARY, "beneficiary", true);
+    expect_actor(fx, SP_LEDGER_COMMAND_ISSUE_VOUCHER, P1, OTHER_USER, "beneficiary", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_ISSUE_VOUCHER, P1, ACTOR, "backoffice", true);
+    expect_actor(fx, SP_LEDGER_COMMAND_CANCEL_VOUCHER, P1, P_ACTOR, "partner_user", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_REDEEM_VOUCHER, P1, P_ACTOR, "partner_user", true);
+    expect_actor(fx, SP_LEDGER_COMMAND_REDEEM_VOUCHER, P1, BENEFICIARY, "beneficiary", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_CANCEL_OPERATION, P1, P_ACTOR, "partner_admin", true);
+    expect_actor(fx, SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE, P1, ACTOR, "backoffice", false);
+    /* Refunds: a partner administrator opens and cancels, finance marks
+     * paid, the system (no actor, no role) does the rest; a role without an
+     * actor, or an actor without a role, is nobody. */
+    expect_actor(fx, SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST, REQUEST_ID, P_ACTOR, "partner_admin",
+                 true);
+    expect_actor(fx, SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST, REQUEST_ID, P_ACTOR, "partner_user",
+                 false);
+    expect_actor(fx, SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST, REQUEST_ID, "", "", true);
+    expect_actor(fx, SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID, REQUEST_ID, ACTOR, "finance",
+                 true);
+    expect_actor(fx, SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID, REQUEST_ID, P_ACTOR,
+                 "partner_admin", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST, REQUEST_ID, "", "", true);
+    expect_actor(fx, SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST, REQUEST_ID, P_ACTOR,
+                 "partner_admin", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_SETTLE_OPERATIONS, P1, "", "backoffice", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_RESERVE_OPERATIONS, P1, ACTOR, "", false);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_actor_roles_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payment_within_balance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payment_exactly_at_balance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payment_above_balance_is_rejected_and_moves_nothing, setup, teardown),

@@ -23,6 +23,7 @@
 #include "sp_envelope.h"
 #include "sp_error.h"
 #include "sp_kafka.h"
+#include "sp_kafka_security.h"
 #include "sp_log.h"
 
 #define AUDIT_POSTINGS_MAX 16          /* legs of one event; the ledger writes one */
@@ -293,9 +294,11 @@ done:
 
 int main(int argc, char **argv) {
     audit_settings settings = {0};
+    sp_kafka_security kafka_security = {0};
     const sp_config_item items[] = {
         {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0, "Kafka bootstrap servers",
          &settings.brokers},
+        SP_KAFKA_SECURITY_CONFIG_ITEMS(&kafka_security),
         {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug | info | warn | error",
          &settings.log_level},
         {"SP_PG_DSN", SP_CONFIG_STRING, "", 0, 0,
@@ -312,6 +315,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "solipass-audit: %s\n", err.message);
         return 2;
     }
+    if (sp_kafka_security_check(&kafka_security, &err) != 0 ||
+        sp_kafka_security_files_check(&kafka_security, &err) != 0) {
+        fprintf(stderr, "solipass-audit: %s\n", err.message);
+        return 2;
+    }
+    sp_kafka_security_install(&kafka_security);
     int level = sp_log_level_parse(settings.log_level);
     if (level < 0) {
         fprintf(stderr, "solipass-audit: SP_LOG_LEVEL: unknown level \"%s\"\n", settings.log_level);

@@ -267,6 +267,10 @@ static rd_kafka_t *lag_handle(const char *brokers, const char *group, sp_error *
         sp_error_set(err, 500, "kafka_config", "", "%s", errstr);
         return NULL;
     }
+    if (sp_kafka_conf_security(conf, err) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);

@@ -34,6 +34,7 @@
 #include "sp_envelope.h"
 #include "sp_error.h"
 #include "sp_kafka.h"
+#include "sp_kafka_security.h"
 #include "sp_log.h"
 
 #define LOG_PARTITIONS_MAX 256
@@ -460,9 +461,11 @@ int main(int argc, char **argv) {
     if (parse_options(argc, argv, &opts) != 0)
         return 2;
     log_settings settings = {0};
+    sp_kafka_security kafka_security = {0};
     const sp_config_item items[] = {
         {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0, "Kafka bootstrap servers",
          &settings.brokers},
+        SP_KAFKA_SECURITY_CONFIG_ITEMS(&kafka_security),
         {"SP_LOG_LEVEL", SP_CONFIG_STRING, "warn", 0, 0, "debug | info | warn | error",
          &settings.log_level},
         {"SP_LOG_TIMEOUT_MS", SP_CONFIG_INT, "30000", 1000, 3600000,
@@ -483,6 +486,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "solipass-log: %s\n", err.message);
         return 2;
     }
+    if (sp_kafka_security_check(&kafka_security, &err) != 0 ||
+        sp_kafka_security_files_check(&kafka_security, &err) != 0) {
+        fprintf(stderr, "solipass-log: %s\n", err.message);
+        return 2;
+    }
+    sp_kafka_security_install(&kafka_security);
     int level = sp_log_level_parse(settings.log_level);
     if (level < 0) {
         fprintf(stderr, "solipass-log: SP_LOG_LEVEL: unknown level \"%s\"\n", settings.log_level);
