@@ -26,6 +26,8 @@ typedef struct sp_gw_config {
     const char *http_address;
     int64_t http_port;
     int64_t http_threads;
+    int64_t http_request_timeout_ms;      /* civetweb: headers, and each read or write */
+    int64_t http_requests_per_address_max; /* requests in progress of one client address */
     int64_t pg_pool_size;
     int64_t command_timeout_ms;
     int64_t session_ttl_s;
@@ -77,6 +79,7 @@ typedef struct sp_gw_app {
     sp_gw_streams *streams;               /* slots of the live operation streams */
     const sp_sepa_debtor *sepa_debtor;    /* checked SP_SEPA_DEBTOR_*; NULL: no SEPA files */
     const sp_gw_proxies *proxies;         /* checked SP_TRUSTED_PROXIES */
+    struct sp_gw_inflight *inflight;      /* requests in progress per client address */
 } sp_gw_app;
 
 /* Monotonic milliseconds: every deadline inside the gateway is on this clock

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <civetweb.h>
 #include "endpoints.h"
+#include "inflight.h"
 #include "json_limits.h"
 #include "metrics.h"
 #include "openapi.h"
@@ -327,6 +328,27 @@ static void log_request(const sp_gw_request *req) {
                  NULL);
 }
 
+/* The request once its address may have one more in progress. */
+static int serve(const sp_gw_http *http, sp_gw_request *req,
+                 const struct mg_request_info *info) {
+    if (sp_gw_web_serve(req, info->local_uri_raw != NULL ? info->local_uri_raw : req->path,
+                        info->request_uri != NULL ? info->request_uri : req->path)) {
+        log_request(req);
+        return req->status;
+    }
+    char *body = NULL;
+    sp_error err;
+    sp_error_clear(&err);
+    int rc = dispatch(http, req, info, &body, &err);
+    if (req->status == 0) {
+        if (rc == 0) sp_error_set(&err, 500, "internal", "", "the request got no answer");
+        sp_gw_answer_error(req, &err);
+    }
+    free(body);
+    log_request(req);
+    return req->status;
+}
+
 static int on_request(struct mg_connection *conn) {
     sp_gw_http *http = mg_get_user_data(mg_get_context(conn));
     const struct mg_request_info *info = mg_get_request_info(conn);
@@ -343,22 +365,21 @@ static int on_request(struct mg_connection *conn) {
                          mg_get_header(conn, "X-Forwarded-For"), req.client_address);
     req.started_ms = sp_gw_monotonic_ms();
     req.deadline_ms = req.started_ms + http->app->config->command_timeout_ms;
-    if (sp_gw_web_serve(&req, info->local_uri_raw != NULL ? info->local_uri_raw : req.path,
-                        info->request_uri != NULL ? info->request_uri : req.path)) {
+    /* One address's slow bodies, streams and slow readers cannot take every
+     * thread; refused before anything is read. */
+    if (!sp_gw_inflight_enter(http->app->inflight, req.client_address)) {
+        sp_error busy;
+        sp_error_set(&busy, 429, "too_many_requests", "",
+                     "this address already has %" PRId64 " requests in progress: wait for one "
+                     "to end", http->app->config->http_requests_per_address_max);
+        req.retry_after_s = 1;
+        sp_gw_answer_error(&req, &busy);
         log_request(&req);
         return req.status;
     }
-    char *body = NULL;
-    sp_error err;
-    sp_error_clear(&err);
-    int rc = dispatch(http, &req, info, &body, &err);
-    if (req.status == 0) {
-        if (rc == 0) sp_error_set(&err, 500, "internal", "", "the request got no answer");
-        sp_gw_answer_error(&req, &err);
-    }
-    free(body);
-    log_request(&req);
-    return req.status;
+    int status = serve(http, &req, info);
+    sp_gw_inflight_leave(http->app->inflight, req.client_address);
+    return status;
 }
 
 /* The code of an error civetweb answers itself, before any handler runs: a
@@ -425,7 +446,7 @@ sp_gw_http *sp_gw_http_start(sp_gw_app *app, sp_error *err) {
     snprintf(listen, sizeof listen, ipv6 ? "[%s]:%" PRId64 : "%s:%" PRId64, config->http_address,
              config->http_port);
     snprintf(threads, sizeof threads, "%" PRId64, config->http_threads);
-    snprintf(timeout, sizeof timeout, "%d", SP_GW_HTTP_REQUEST_TIMEOUT_MS);
+    snprintf(timeout, sizeof timeout, "%" PRId64, config->http_request_timeout_ms);
     snprintf(keep_alive, sizeof keep_alive, "%d", SP_GW_HTTP_KEEP_ALIVE_MS);
     char head_bytes[16];
     snprintf(head_bytes, sizeof head_bytes, "%d", SP_GW_HTTP_HEAD_BYTES_MAX);

@@ -32,7 +32,6 @@
 #include "sp_error.h"
 #include "validate.h"
 
-#define SP_GW_HTTP_REQUEST_TIMEOUT_MS 10000    /* civetweb's network read/write timeout */
 #define SP_GW_HTTP_KEEP_ALIVE_MS 5000
 
 struct mg_connection;

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "gateway.h"
 #include "http.h"
+#include "inflight.h"
 #include "metrics.h"
 #include "partner_space.h"
 #include "pgpool.h"
@@ -67,6 +68,14 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
         {"SP_HTTP_THREADS", SP_CONFIG_INT, "64", 1, 1024,
          "HTTP worker threads; a keep-alive connection holds one, so this bounds the "
          "connections served at once", &c->http_threads},
+        {"SP_HTTP_REQUEST_TIMEOUT_MS", SP_CONFIG_INT, "5000", 500, 60000,
+         "a client must send its request line and headers within this, and may not stay "
+         "longer silent while its body is read or its answer written; a slower one is "
+         "disconnected (civetweb's request_timeout_ms)", &c->http_request_timeout_ms},
+        {"SP_HTTP_REQUESTS_PER_ADDRESS_MAX", SP_CONFIG_INT, "32", 1, 1024,
+         "requests in progress of one client address (once its headers are read; live "
+         "streams included); one more is 429 too_many_requests",
+         &c->http_requests_per_address_max},
         {"SP_PG_POOL_SIZE", SP_CONFIG_INT, "8", 1, SP_GW_PGPOOL_SIZE_MAX,
          "PostgreSQL connections of the pool", &c->pg_pool_size},
         {"SP_COMMAND_TIMEOUT_MS", SP_CONFIG_INT, "5000", 100, 600000,
@@ -248,8 +257,10 @@ static int app_start(sp_gw_app *app, sp_error *err) {
     app->voucher_by_user = sp_gw_ratelimit_new(SP_GW_VOUCHER_RATELIMIT_SLOTS,
                                                SP_GW_VOUCHER_FAILURES_MAX, SP_GW_VOUCHER_WINDOW_MS);
     app->streams = sp_gw_streams_new(c->sse_streams_max);
+    app->inflight = sp_gw_inflight_new((size_t)c->http_threads,
+                                       (size_t)c->http_requests_per_address_max);
     if (app->login_by_account == NULL || app->login_by_address == NULL ||
-        app->voucher_by_user == NULL || app->streams == NULL)
+        app->voucher_by_user == NULL || app->streams == NULL || app->inflight == NULL)
         return sp_error_set(err, 500, "out_of_memory", NULL, "rate limits");
     app->pool = sp_gw_pgpool_new(app->config->pg_dsn, (size_t)app->config->pg_pool_size,
                                  SP_GW_PG_START_WAIT_MS, app->log, err);
@@ -280,6 +291,7 @@ static void app_stop(sp_gw_app *app) {
     sp_gw_ratelimit_free(app->login_by_address);
     sp_gw_ratelimit_free(app->voucher_by_user);
     sp_gw_streams_free(app->streams);
+    sp_gw_inflight_free(app->inflight);
 }
 
 static void serve_until_stopped(sp_gw_app *app, sp_gw_http *http, const sp_service *svc) {

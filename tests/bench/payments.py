@@ -131,7 +131,10 @@ def main():
     args = parse_args()
     stack = stack_module.Stack(
         build_dir=args.build_dir, var_dir=os.path.join(REPO, "var", "bench"),
-        service_env={"gateway": {"SP_HTTP_THREADS": str(min(1024, max(16, args.connections * 2)))}},
+        service_env={"gateway": {"SP_HTTP_THREADS": str(min(1024, max(16, args.connections * 2))),
+                                 # wrk's connections all come from 127.0.0.1
+                                 "SP_HTTP_REQUESTS_PER_ADDRESS_MAX":
+                                     str(min(1024, max(32, args.connections * 2)))}},
         notifications=args.with_notifications, quiet=False)
     stack.start()
     try:
