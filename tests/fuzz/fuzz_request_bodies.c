@@ -40,7 +40,7 @@ typedef union parsed {
     sp_gw_profile_req profile;
     sp_gw_user_add_req user_add;
     char role[16];
-    sp_gw_export_request export_request;
+    sp_export_request export_request;
     sp_gw_refund_selection refund_selection;
 } parsed;
 
