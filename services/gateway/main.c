@@ -65,9 +65,10 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
         {"SP_HTTP_ADDRESS", SP_CONFIG_STRING, "127.0.0.1", 0, 0,
          "IP address to listen on", &c->http_address},
         {"SP_HTTP_PORT", SP_CONFIG_INT, "8080", 1, 65535, "TCP port to listen on", &c->http_port},
-        {"SP_HTTP_THREADS", SP_CONFIG_INT, "64", 1, 1024,
-         "HTTP worker threads; a keep-alive connection holds one, so this bounds the "
-         "connections served at once", &c->http_threads},
+        {"SP_HTTP_THREADS", SP_CONFIG_INT, "512", 1, 1024,
+         "HTTP worker threads; a connection holds one from its accept (a keep-alive or a "
+         "slow one too), so this bounds the connections served at once: 200 slow clients "
+         "leave 64 threads no room for anyone else", &c->http_threads},
         {"SP_HTTP_REQUEST_TIMEOUT_MS", SP_CONFIG_INT, "5000", 500, 60000,
          "a client must send its request line and headers within this, and may not stay "
          "longer silent while its body is read or its answer written; a slower one is "
