@@ -504,6 +504,11 @@ class Stack:
             env["SP_HTTP_ADDRESS"] = "127.0.0.1"
             env["SP_HTTP_PORT"] = str(self.gateway_port)
             env["SP_LINK_SECRET"] = self.link_secret
+            # The web apps as built by web/ (the folder may not be there yet:
+            # the gateway then answers pages with 404), served at the
+            # gateway's own address, which cookie sessions' Origin must be.
+            env["SP_WEB_DIR"] = os.path.join(self.repo, "web", "dist")
+            env["SP_PUBLIC_URL"] = self.gateway_url
             # The city's account that SEPA credit transfer files pay from.
             env["SP_SEPA_DEBTOR_NAME"] = SEPA_DEBTOR_NAME
             env["SP_SEPA_DEBTOR_IBAN"] = SEPA_DEBTOR_IBAN

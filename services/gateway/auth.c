@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pgpool.h"
+#include "session_cookie.h"
 
 #define SP_GW_PASSWORD_RAW_BYTES 32
 #define SP_GW_ARGON2_VERSION 19
@@ -197,12 +198,30 @@ int sp_gw_user_from_row(const char *const values[6], sp_gw_user *user, sp_error 
     return 0;
 }
 
-int sp_gw_auth_session(sp_gw_app *app, const char *authorization, sp_gw_user *user,
-                       sp_error *err) {
+int sp_gw_auth_origin(const sp_gw_app *app, const char *method, const char *authorization,
+                      const char *cookie, const char *origin, sp_error *err) {
+    assert(app != NULL && method != NULL);
+    char token[SP_TOKEN_LEN + 1];
+    sp_gw_credential credential = sp_gw_credential_of(authorization, cookie, token);
+    sodium_memzero(token, sizeof token);
+    if (credential != SP_GW_CREDENTIAL_COOKIE || !sp_gw_method_unsafe(method)) return 0;
+    return sp_gw_origin_check(origin, app->config->public_url, err);
+}
+
+int sp_gw_auth_session(sp_gw_app *app, const char *authorization, const char *cookie,
+                       sp_gw_user *user, sp_error *err) {
     assert(app != NULL && user != NULL);
     memset(user, 0, sizeof *user);
     char token[SP_TOKEN_LEN + 1];
-    if (sp_gw_bearer_token(authorization, token, err) != 0) return -1;
+    sp_gw_credential credential = sp_gw_credential_of(authorization, cookie, token);
+    if (credential == SP_GW_CREDENTIAL_COOKIE && token[0] == '\0') {
+        return sp_error_set(err, 401, "unauthenticated", "",
+                            "a valid session is required (the sp_session cookie is not one)");
+    }
+    if (credential != SP_GW_CREDENTIAL_COOKIE &&
+        sp_gw_bearer_token(authorization, token, err) != 0)
+        return -1;
+    user->by_cookie = credential == SP_GW_CREDENTIAL_COOKIE;
     sp_token_hash(token, user->token_hash);
     sodium_memzero(token, sizeof token);
     char hash_text[2 + 2 * SP_TOKEN_HASH_LEN + 1] = "\\x";
@@ -213,6 +232,7 @@ int sp_gw_auth_session(sp_gw_app *app, const char *authorization, sp_gw_user *us
     PGresult *res = NULL;
     if (sp_gw_pgpool_query(app->pool, session_sql, 2, params, &res, err) != 0) return -1;
     int rc;
+    bool by_cookie = user->by_cookie;
     if (PQntuples(res) != 1) {
         rc = sp_error_set(err, 401, "unauthenticated", "",
                           "a valid session is required (Authorization: Bearer <token>)");
@@ -220,6 +240,7 @@ int sp_gw_auth_session(sp_gw_app *app, const char *authorization, sp_gw_user *us
         const char *values[6];
         for (int i = 0; i < 6; i++) values[i] = PQgetvalue(res, 0, i);
         rc = sp_gw_user_from_row(values, user, err);
+        user->by_cookie = by_cookie;
     }
     PQclear(res);
     return rc;

@@ -1,6 +1,7 @@
 /* auth.h - sessions, roles and passwords.
  *
- * A request's bearer token is hashed (sp_token_hash) and looked up in the
+ * A request's bearer token (or, without an Authorization header, its
+ * sp_session cookie: session_cookie.h) is hashed (sp_token_hash) and looked up in the
  * sessions read model, not ended and not expired at the injected clock's
  * now; any failure is the same 401 "unauthenticated", whatever the cause.
  * Passwords are checked and hashed with Argon2id (libsodium); at most
@@ -47,6 +48,7 @@ typedef struct sp_gw_user {
     char partner_id[SP_ID_LEN + 1];         /* "" when none */
     char pass_id[SP_ID_LEN + 1];            /* "" when none */
     uint8_t token_hash[SP_TOKEN_HASH_LEN];  /* of this request's session */
+    bool by_cookie;                         /* the session came in the sp_session cookie */
 } sp_gw_user;
 
 /* Prepares the dummy hash a login for an unknown e-mail is checked against,
@@ -54,9 +56,17 @@ typedef struct sp_gw_user {
 sp_gw_auth *sp_gw_auth_new(sp_error *err);
 void sp_gw_auth_free(sp_gw_auth *auth);
 
-/* The session of `authorization` (the raw header, may be NULL). */
-int sp_gw_auth_session(sp_gw_app *app, const char *authorization, sp_gw_user *user,
-                       sp_error *err);
+/* The session of `authorization` (the raw header, may be NULL) or, when
+ * there is none, of the sp_session cookie in `cookie` (the Cookie header,
+ * may be NULL): the same 401 whatever the cause. */
+int sp_gw_auth_session(sp_gw_app *app, const char *authorization, const char *cookie,
+                       sp_gw_user *user, sp_error *err);
+
+/* Before anything else is done (the body is not read yet): 403 bad_origin
+ * when the request would be authenticated by the cookie, its method may
+ * change something and its Origin is not SP_PUBLIC_URL. */
+int sp_gw_auth_origin(const sp_gw_app *app, const char *method, const char *authorization,
+                      const char *cookie, const char *origin, sp_error *err);
 
 /* 403 "forbidden" unless the user's role is in roles_mask. */
 int sp_gw_auth_require(const sp_gw_user *user, unsigned roles_mask, sp_error *err);

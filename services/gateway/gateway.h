@@ -47,6 +47,8 @@ typedef struct sp_gw_config {
     const char *sepa_debtor_iban;
     const char *sepa_debtor_bic;
     const char *exports_dir;              /* SP_EXPORTS_DIR: the exports service's files */
+    const char *web_dir;                  /* SP_WEB_DIR: the built web apps; "" = API only */
+    const char *public_url;               /* SP_PUBLIC_URL, checked (session_cookie.h) */
 } sp_gw_config;
 
 typedef struct sp_gw_pgpool sp_gw_pgpool;

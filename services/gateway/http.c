@@ -9,6 +9,7 @@
 #include <civetweb.h>
 #include "metrics.h"
 #include "routes.h"
+#include "web_serve.h"
 
 #define SP_GW_LISTEN_TEXT_MAX 96
 #define SP_GW_ALLOW_TEXT_MAX 32
@@ -151,7 +152,12 @@ static int answer_raw(sp_gw_request *req, int status, const char *content_type,
     if (content_type != NULL) mg_response_header_add(req->conn, "Content-Type", content_type, -1);
     if (status != 204) mg_response_header_add(req->conn, "Content-Length", length, -1);
     mg_response_header_add(req->conn, "Cache-Control", "no-store", -1);
-    mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
+    if (content_type != NULL && strncmp(content_type, "text/html", 9) == 0) {
+        sp_gw_web_add_security_headers(req->conn);
+    } else {
+        mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
+    }
+    if (req->set_cookie[0] != '\0') mg_response_header_add(req->conn, "Set-Cookie", req->set_cookie, -1);
     if (replayed) mg_response_header_add(req->conn, "Idempotent-Replayed", "true", -1);
     if (allow != NULL) mg_response_header_add(req->conn, "Allow", allow, -1);
     if (req->retry_after_s > 0) {
@@ -346,12 +352,17 @@ static int dispatch(sp_gw_request *req, const struct mg_request_info *info, char
                  req->match.route == SP_GW_ROUTE_STRUCTURE_COVER;
     bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
                     strcmp(req->method, "PATCH") == 0;
+    if (entry->session && sp_gw_auth_origin(req->app, req->method, sp_gw_request_header(req, "Authorization"),
+                                            sp_gw_request_header(req, "Cookie"),
+                                            sp_gw_request_header(req, "Origin"), err) != 0)
+        return -1;
     if (has_body && !image &&
         read_body(req, info, body, SP_GW_BODY_BYTES_MAX, "body_too_large", err) != 0)
         return -1;
     if (entry->session) {
         const char *authorization = sp_gw_request_header(req, "Authorization");
-        if (sp_gw_auth_session(req->app, authorization, &req->user, err) != 0) return -1;
+        const char *cookie = sp_gw_request_header(req, "Cookie");
+        if (sp_gw_auth_session(req->app, authorization, cookie, &req->user, err) != 0) return -1;
         if (sp_gw_auth_require(&req->user, entry->roles, err) != 0) return -1;
     }
     if (has_body && image &&
@@ -386,6 +397,11 @@ static int on_request(struct mg_connection *conn) {
     req.body = "";
     req.started_ms = sp_gw_monotonic_ms();
     req.deadline_ms = req.started_ms + http->app->config->command_timeout_ms;
+    if (sp_gw_web_serve(&req, info->local_uri_raw != NULL ? info->local_uri_raw : req.path,
+                        info->request_uri != NULL ? info->request_uri : req.path)) {
+        log_request(&req);
+        return req.status;
+    }
     char *body = NULL;
     sp_error err;
     sp_error_clear(&err);

@@ -3,6 +3,12 @@
  * route needs, calls the route's function, and answers JSON - errors as
  * {"code","message","field"} - then logs and counts the request.
  *
+ * A session is a bearer token or the browser's sp_session cookie
+ * (session_cookie.h): a cookie-authenticated request that may change
+ * something is refused with 403 bad_origin before its body is read unless
+ * its Origin is SP_PUBLIC_URL. Paths outside the API are the web apps'
+ * files (web_serve.h). Every text/html answer carries the security headers.
+ *
  * A route function answers through sp_gw_answer_*() and returns 0, or
  * returns -1 with err filled and lets this module answer the error. Errors
  * of status 500 and above are logged here with their detail and answered
@@ -19,6 +25,7 @@
 #include "auth.h"
 #include "gateway.h"
 #include "reply.pb-c.h"
+#include "session_cookie.h"
 #include "sp_error.h"
 #include "validate.h"
 
@@ -42,6 +49,7 @@ typedef struct sp_gw_request {
     int64_t deadline_ms;         /* started_ms + SP_COMMAND_TIMEOUT_MS */
     int status;                  /* what was answered, 0 until then */
     int64_t retry_after_s;       /* > 0: a Retry-After header goes with the answer */
+    char set_cookie[SP_GW_SET_COOKIE_LEN_MAX + 1];   /* "" or a Set-Cookie for the answer */
 } sp_gw_request;
 
 /* Starts listening; NULL + err when the address cannot be bound. */

@@ -1,9 +1,11 @@
 /* main.c - solipass-gateway: reads the settings, builds the app's modules,
  * serves HTTP until SIGINT/SIGTERM, then stops everything in reverse order. */
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <civetweb.h>
 #include <sodium.h>
@@ -18,6 +20,7 @@
 #include "projwait.h"
 #include "ratelimit.h"
 #include "sepa.h"
+#include "session_cookie.h"
 #include "sp_config.h"
 #include "sp_link.h"
 #include "sp_log.h"
@@ -105,6 +108,13 @@ static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_e
         {"SP_EXPORTS_DIR", SP_CONFIG_STRING, "", 0, 0,
          "folder of the exports service's files, served by the downloads; empty: no downloads",
          &c->exports_dir},
+        {"SP_WEB_DIR", SP_CONFIG_STRING, "", 0, 0,
+         "folder of the built web apps (web/dist) served outside /api/; empty: the API only, "
+         "every other path answers 404", &c->web_dir},
+        {"SP_PUBLIC_URL", SP_CONFIG_STRING, "", 0, 0,
+         "the origin browsers reach the service at, http(s)://host[:port] with no path: the "
+         "Origin cookie sessions must come from, the QR codes' links, Secure cookies when "
+         "https; empty: http://SP_HTTP_ADDRESS:SP_HTTP_PORT", &c->public_url},
     };
     return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-gateway",
                           "The HTTP JSON API of solipass: validates requests, sends commands "
@@ -129,6 +139,38 @@ static int check_link_secret(const char *secret, sp_error *err) {
     return sp_error_set(err, 500, "invalid_config", "SP_LINK_SECRET",
                         "SP_LINK_SECRET must be %d to %d bytes", SP_LINK_SECRET_LEN_MIN,
                         SP_LINK_SECRET_LEN_MAX);
+}
+
+/* SP_PUBLIC_URL, or the URL of the listening address when empty. */
+static int check_public_url(sp_gw_config *c, char url[SP_GW_PUBLIC_URL_LEN_MAX + 1],
+                            sp_error *err) {
+    if (c->public_url[0] == '\0') {
+        bool ipv6 = strchr(c->http_address, ':') != NULL;
+        char port[16] = "";
+        if (c->http_port != 80) snprintf(port, sizeof port, ":%" PRId64, c->http_port);
+        snprintf(url, SP_GW_PUBLIC_URL_LEN_MAX + 1, ipv6 ? "http://[%s]%s" : "http://%s%s",
+                 c->http_address, port);
+    } else {
+        snprintf(url, SP_GW_PUBLIC_URL_LEN_MAX + 1, "%s", c->public_url);
+        if (strlen(c->public_url) > SP_GW_PUBLIC_URL_LEN_MAX) url[0] = '\0';
+    }
+    c->public_url = url;
+    return sp_gw_public_url_check(url, err);
+}
+
+/* SP_WEB_DIR: a folder, or not there yet (an API-only deployment, or the
+ * apps not built yet: pages answer 404 until it appears); a file there
+ * is a mistake. */
+static int check_web_dir(const char *dir, sp_log *log, sp_error *err) {
+    if (dir[0] == '\0') return 0;
+    struct stat st;
+    if (stat(dir, &st) != 0 && errno == ENOENT) {
+        sp_log_warn(log, "SP_WEB_DIR does not exist (yet): pages answer 404", "dir", dir, NULL);
+        return 0;
+    }
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+    return sp_error_set(err, 500, "invalid_config", "SP_WEB_DIR",
+                        "SP_WEB_DIR must be a folder, got '%.200s'", dir);
 }
 
 /* The SEPA debtor: all three settings or none. */
@@ -216,6 +258,7 @@ int main(int argc, char **argv) {
     memset(&contact, 0, sizeof contact);
     sp_sepa_debtor sepa_debtor;
     bool sepa_configured = false;
+    char public_url[SP_GW_PUBLIC_URL_LEN_MAX + 1] = "";
     sp_config_result loaded = load_config(&config, argc, argv, &err);
     if (loaded == SP_CONFIG_HELP_SHOWN) {
         sp_log_destroy(&log);
@@ -230,7 +273,9 @@ int main(int argc, char **argv) {
         check_link_secret(config.link_secret, &err) != 0 ||
         sp_gw_contact_parse(config.contact_hours, config.contact_email, config.contact_phones,
                             &contact, &err) != 0 ||
-        check_sepa(&config, &sepa_debtor, &sepa_configured, &err) != 0 || sodium_init() < 0) {
+        check_sepa(&config, &sepa_debtor, &sepa_configured, &err) != 0 ||
+        check_public_url(&config, public_url, &err) != 0 ||
+        check_web_dir(config.web_dir, &log, &err) != 0 || sodium_init() < 0) {
         sp_log_error(&log, "cannot start", "error", err.message, "field", err.field, NULL);
         sp_log_destroy(&log);
         return 1;

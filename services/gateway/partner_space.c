@@ -248,3 +248,16 @@ bool sp_gw_streams_stopping(sp_gw_streams *streams) {
     assert(streams != NULL);
     return atomic_load(&streams->stopping);
 }
+
+/* ------------------------------------------------------------------ payment link */
+
+int sp_gw_payer_url(const char *public_url, const char *partner_code,
+                    char out[SP_GW_PAYER_URL_LEN_MAX + 1]) {
+    assert(public_url != NULL && partner_code != NULL && out != NULL);
+    int n = snprintf(out, SP_GW_PAYER_URL_LEN_MAX + 1, "%s/payer/%s", public_url, partner_code);
+    if (n < 0 || n > SP_GW_PAYER_URL_LEN_MAX) {
+        out[0] = '\0';
+        return -1;
+    }
+    return 0;
+}

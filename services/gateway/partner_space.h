@@ -43,6 +43,16 @@ int sp_gw_contact_parse(const char *hours, const char *email, const char *phones
 /* {hours, email, phones: [...]}; NULL when out of memory. */
 json_t *sp_gw_contact_json(const sp_gw_contact *contact);
 
+/* ------------------------------------------------------------------ payment link */
+
+#define SP_GW_PAYER_URL_LEN_MAX (255 + 7 + 8)   /* SP_PUBLIC_URL + "/payer/" + code */
+
+/* "<public_url>/payer/<partner_code>": what the partner's QR code and
+ * poster encode, the beneficiary app's payment screen for this partner.
+ * out: SP_GW_PAYER_URL_LEN_MAX + 1 bytes; -1 when it does not fit. */
+int sp_gw_payer_url(const char *public_url, const char *partner_code,
+                    char out[SP_GW_PAYER_URL_LEN_MAX + 1]);
+
 /* ------------------------------------------------------------------ SSE */
 
 #define SP_GW_SSE_ID_LEN_MAX (20 + 1 + SP_ID_LEN)   /* "<ms>|<operation id>" */

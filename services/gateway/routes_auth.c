@@ -3,7 +3,11 @@
  * command to the accounts service, answered once the projection stores it,
  * so the token works on the very next request. Failed logins are counted
  * per e-mail and per client address (ratelimit.h): past the limit a login
- * is refused with 429 before its password is even checked. */
+ * is refused with 429 before its password is even checked.
+ *
+ * A browser logs in with "session": "cookie" from the service's own pages
+ * (Origin SP_PUBLIC_URL): the token then goes into an HttpOnly cookie and
+ * never into the body, out of reach of the pages' scripts. */
 #include "routes.h"
 
 #include <assert.h>
@@ -14,6 +18,7 @@
 #include "commands.h"
 #include "pgpool.h"
 #include "ratelimit.h"
+#include "session_cookie.h"
 #include "sp_kafka.h"
 
 static const char login_sql[] =
@@ -81,17 +86,37 @@ static int check_credentials(sp_gw_request *req, sp_gw_login_req *body, sp_gw_us
     return 0;
 }
 
-static int answer_login(sp_gw_request *req, const char *token, int64_t expires_at_ms) {
+static int answer_login(sp_gw_request *req, const char *token, int64_t expires_at_ms,
+                        bool cookie) {
     char expires_at[SP_GW_INSTANT_LEN + 1];
     sp_gw_instant_format(expires_at_ms, expires_at);
-    json_t *body = json_pack("{s:s, s:s, s:o}", "token", token, "expires_at", expires_at, "user",
-                             sp_gw_user_json(&req->user));
-    return sp_gw_answer_json(req, 200, body, false);
+    json_t *body;
+    if (cookie) {
+        sp_gw_set_cookie_format(token, req->app->config->session_ttl_s,
+                                sp_gw_public_url_secure(req->app->config->public_url),
+                                req->set_cookie);
+        body = json_pack("{s:s, s:o}", "expires_at", expires_at, "user",
+                         sp_gw_user_json(&req->user));
+    } else {
+        body = json_pack("{s:s, s:s, s:o}", "token", token, "expires_at", expires_at, "user",
+                         sp_gw_user_json(&req->user));
+    }
+    int rc = sp_gw_answer_json(req, 200, body, false);
+    sodium_memzero(req->set_cookie, sizeof req->set_cookie);
+    return rc;
 }
 
 int sp_gw_route_login(sp_gw_request *req, sp_error *err) {
     sp_gw_login_req body;
     if (sp_gw_parse_login(req->body, req->body_len, &body, err) != 0) return -1;
+    /* Another site's page could otherwise log a browser in to an account
+     * of its choosing (login CSRF). */
+    if (body.session_cookie &&
+        sp_gw_origin_check(sp_gw_request_header(req, "Origin"), req->app->config->public_url,
+                           err) != 0) {
+        sodium_memzero(body.password, sizeof body.password);
+        return -1;
+    }
     int checked = check_attempts(req, body.email, sp_clock_now_ms(req->app->clock), err);
     if (checked == 0) checked = check_credentials(req, &body, &req->user, err);
     sodium_memzero(body.password, sizeof body.password);
@@ -118,7 +143,7 @@ int sp_gw_route_login(sp_gw_request *req, sp_error *err) {
     if (rc == 0 && !reply->ok) {
         rc = sp_gw_answer_reply(req, reply, err);
     } else if (rc == 0) {
-        rc = answer_login(req, token, expires_at_ms);
+        rc = answer_login(req, token, expires_at_ms, body.session_cookie);
     }
     if (reply != NULL) solipass__reply__free_unpacked(reply, NULL);
     sodium_memzero(token, sizeof token);
@@ -137,6 +162,10 @@ int sp_gw_route_logout(sp_gw_request *req, sp_error *err) {
     if (sp_gw_commands_run(req->app->commands, req->app->projwait, SP_TOPIC_ACCOUNTS_COMMANDS,
                            &meta, &end.base, req->deadline_ms, &reply, err) != 0) {
         return -1;
+    }
+    if (reply->ok && req->user.by_cookie) {
+        sp_gw_set_cookie_format("", 0, sp_gw_public_url_secure(req->app->config->public_url),
+                                req->set_cookie);
     }
     int rc = reply->ok ? sp_gw_answer_no_content(req) : sp_gw_answer_reply(req, reply, err);
     solipass__reply__free_unpacked(reply, NULL);

@@ -3,9 +3,10 @@
  * contact block, and the live stream of the payments made at its place
  * (Server-Sent Events). The partner is always the session's.
  *
- * The QR code encodes the 8-digit partner code alone, exactly what a person
- * would type: the beneficiary app's scan fills the same field, and the same
- * checks (Luhn digit, lookup) apply to both. */
+ * The QR code encodes the link "<SP_PUBLIC_URL>/payer/<partner code>": a
+ * phone's camera opens the beneficiary app's payment screen for this
+ * partner, where the same checks (Luhn digit, lookup) apply to the code as
+ * when a person types it. The poster still shows the 8 digits to type. */
 #include "routes.h"
 
 #include <assert.h>
@@ -19,6 +20,7 @@
 #include "partner_space.h"
 #include "pgpool.h"
 #include "html_page.h"
+#include "web_files.h"
 #include "qr.h"
 
 #define POSTER_BYTES_MAX (128 * 1024)
@@ -56,12 +58,21 @@ static int own_partner(sp_gw_request *req, PGresult **res, sp_error *err) {
 
 /* ------------------------------------------------------------------ QR code */
 
+/* The payment link of the partner whose code is in res. */
+static int payer_url_of(const sp_gw_request *req, const PGresult *res,
+                        char url[SP_GW_PAYER_URL_LEN_MAX + 1], sp_error *err) {
+    if (sp_gw_payer_url(req->app->config->public_url, PQgetvalue(res, 0, 0), url) == 0) return 0;
+    return sp_error_set(err, 500, "internal", "", "the payment link is too long");
+}
+
 int sp_gw_route_partner_qr_svg(sp_gw_request *req, sp_error *err) {
     PGresult *res = NULL;
     if (own_partner(req, &res, err) != 0) return -1;
     char *svg = NULL;
     size_t len = 0;
-    int rc = sp_gw_qr_svg(PQgetvalue(res, 0, 0), &svg, &len, err);
+    char url[SP_GW_PAYER_URL_LEN_MAX + 1];
+    int rc = payer_url_of(req, res, url, err);
+    if (rc == 0) rc = sp_gw_qr_svg(url, &svg, &len, err);
     PQclear(res);
     if (rc != 0) return -1;
     sp_gw_answer_text(req, 200, "image/svg+xml", svg, len, false);
@@ -74,7 +85,9 @@ int sp_gw_route_partner_qr_png(sp_gw_request *req, sp_error *err) {
     if (own_partner(req, &res, err) != 0) return -1;
     unsigned char *png = NULL;
     size_t len = 0;
-    int rc = sp_gw_qr_png(PQgetvalue(res, 0, 0), &png, &len, err);
+    char url[SP_GW_PAYER_URL_LEN_MAX + 1];
+    int rc = payer_url_of(req, res, url, err);
+    if (rc == 0) rc = sp_gw_qr_png(url, &png, &len, err);
     PQclear(res);
     if (rc != 0) return -1;
     sp_gw_answer_text(req, 200, "image/png", (const char *)png, len, false);
@@ -84,23 +97,14 @@ int sp_gw_route_partner_qr_png(sp_gw_request *req, sp_error *err) {
 
 /* ------------------------------------------------------------------ poster */
 
+/* The style is a stylesheet of the gateway's (web_files.h): the page's
+ * Content-Security-Policy allows no inline style. */
 static void poster_head(sp_gw_html *p, const char *name) {
     sp_gw_html_add(p, "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>");
     sp_gw_html_add_escaped(p, name);
-    sp_gw_html_add(p, " — Pass solidarité</title><style>"
-             "@page { size: A4; margin: 15mm; }"
-             "body { font-family: sans-serif; color: #000; margin: 0; font-size: 14pt;"
-             " text-align: center; }"
-             ".affiche { max-width: 180mm; margin: 1em auto; }"
-             "h1 { font-size: 2em; margin: 0 0 .3em; }"
-             ".accepte { font-size: 1.4em; margin: 0 0 1em; }"
-             ".qr svg { width: 110mm; height: auto; display: block; margin: 0 auto; }"
-             ".code { font-family: monospace; font-size: 2.6em; font-weight: bold;"
-             " letter-spacing: .15em; margin: .3em 0; }"
-             "ol { text-align: left; display: inline-block; margin: 1em auto; }"
-             ".contact { font-size: .8em; margin-top: 1.5em; }"
-             "@media print { .affiche { margin: 0 auto; } }"
-             "</style></head><body><main class=\"affiche\">");
+    sp_gw_html_add(p, " — Pass solidarité</title>"
+             "<link rel=\"stylesheet\" href=\"" SP_GW_STYLE_PATH_PREFIX "poster.css\">"
+             "</head><body><main class=\"affiche\">");
 }
 
 static int build_poster(const char *name, const char *code, const char *svg,
@@ -111,8 +115,10 @@ static int build_poster(const char *name, const char *code, const char *svg,
     sp_gw_html_add(p, "</h1><p class=\"accepte\">Ici, payez avec votre <strong>Pass solidarité"
              "</strong></p><div class=\"qr\">%s</div><p>Code partenaire :</p>"
              "<p class=\"code\">%.4s %.4s</p>", svg, code, code + 4);
-    sp_gw_html_add(p, "<ol><li>Ouvrez l'application Pass solidarité et touchez « Utiliser ».</li>"
-             "<li>Scannez ce QR code, ou tapez le code partenaire ci-dessus.</li>"
+    sp_gw_html_add(p, "<ol><li>Scannez ce QR code avec l'appareil photo de votre téléphone : "
+             "la page de paiement du Pass solidarité s'ouvre pour ce lieu.</li>"
+             "<li>Ou bien ouvrez l'application Pass solidarité, touchez « Utiliser » et tapez "
+             "le code partenaire ci-dessus.</li>"
              "<li>Saisissez le montant, puis validez : le paiement est immédiat et le solde "
              "de votre pass est mis à jour.</li>"
              "<li>Montrez l'écran de confirmation au guichet.</li></ol>"
@@ -143,7 +149,9 @@ int sp_gw_route_partner_poster(sp_gw_request *req, sp_error *err) {
     size_t svg_len = 0;
     sp_gw_html p = {.data = malloc(POSTER_BYTES_MAX), .size = POSTER_BYTES_MAX};
     int rc = p.data != NULL ? 0 : sp_error_set(err, 503, "unavailable", "", "out of memory");
-    if (rc == 0) rc = sp_gw_qr_svg(PQgetvalue(res, 0, 0), &svg, &svg_len, err);
+    char url[SP_GW_PAYER_URL_LEN_MAX + 1];
+    if (rc == 0) rc = payer_url_of(req, res, url, err);
+    if (rc == 0) rc = sp_gw_qr_svg(url, &svg, &svg_len, err);
     if (rc == 0) {
         rc = build_poster(PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), svg, req->app->contact,
                           &p, err);

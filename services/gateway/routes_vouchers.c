@@ -20,6 +20,7 @@
 #include "sp_kafka.h"
 #include "sp_money.h"
 #include "html_page.h"
+#include "web_files.h"
 #include "qr.h"
 
 #define VOUCHERS_LIST_MAX 500
@@ -236,22 +237,14 @@ static const char *status_notice(const char *status) {
     return NULL;
 }
 
+/* The style is a stylesheet of the gateway's (web_files.h): the pages'
+ * Content-Security-Policy allows no inline style. */
 static void page_head(sp_gw_html *p, bool a6, const char *grouped) {
     sp_gw_html_add(p, "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
-             "<title>Bon d'échange %s</title><style>"
-             "@page { size: %s; margin: %s; }"
-             "body { font-family: sans-serif; color: #000; margin: 0; font-size: %s; }"
-             ".bon { border: 2px dashed #000; padding: 1em; max-width: %s; margin: 1em auto; }"
-             "h1 { font-size: 1.4em; margin: 0 0 .5em; }"
-             ".montant { font-size: 2em; font-weight: bold; margin: .3em 0; }"
-             ".numero { font-family: monospace; font-size: 1.6em; letter-spacing: .1em; }"
-             ".qr svg { width: %s; height: auto; display: block; margin: .5em 0; }"
-             ".avis { border: 2px solid #000; padding: .4em; font-weight: bold; }"
-             "ol { padding-left: 1.2em; }"
-             "@media print { .bon { margin: 0; max-width: none; } }"
-             "</style></head><body><main class=\"bon\">",
-             grouped, a6 ? "A6" : "A4", a6 ? "6mm" : "15mm", a6 ? "9pt" : "12pt",
-             a6 ? "none" : "150mm", a6 ? "38mm" : "60mm");
+             "<title>Bon d'échange %s</title>"
+             "<link rel=\"stylesheet\" href=\"" SP_GW_STYLE_PATH_PREFIX "voucher-%s.css\">"
+             "</head><body><main class=\"bon\">",
+             grouped, a6 ? "a6" : "a4");
 }
 
 static int build_print_page(const PGresult *res, bool a6, const char *svg, sp_gw_html *p,

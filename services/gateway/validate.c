@@ -241,6 +241,7 @@ const char *sp_gw_route_name(sp_gw_route route) {
 static const sp_gw_field login_fields[] = {
     {"email", SP_GW_FIELD_STRING, true, 1, SP_GW_EMAIL_LEN_MAX},
     {"password", SP_GW_FIELD_STRING, true, 1, SP_GW_PASSWORD_LEN_MAX},
+    {"session", SP_GW_FIELD_STRING, false, 1, 6},    /* "bearer" (default) or "cookie" */
 };
 static const sp_gw_field payment_fields[] = {
     {"partner_code", SP_GW_FIELD_STRING, true, 1, 32},
@@ -504,6 +505,12 @@ int sp_gw_parse_login(const char *body, size_t len, sp_gw_login_req *out, sp_err
     copy_member(root, "email", email, sizeof email);
     if (sp_gw_email_normalize(email, "email", out->email, err) != 0) goto done;
     copy_member(root, "password", out->password, sizeof out->password);
+    const char *session = json_string_value(json_object_get(root, "session"));
+    if (session != NULL && strcmp(session, "cookie") != 0 && strcmp(session, "bearer") != 0) {
+        sp_error_set(err, 400, "invalid_value", "session", "session must be cookie or bearer");
+        goto done;
+    }
+    out->session_cookie = session != NULL && strcmp(session, "cookie") == 0;
     rc = 0;
 done:
     json_decref(root);

@@ -172,6 +172,7 @@ int sp_gw_object_check(const json_t *object, const sp_gw_schema *schema, const c
 typedef struct sp_gw_login_req {
     char email[SP_GW_EMAIL_LEN_MAX + 1];                      /* lower-cased */
     char password[SP_GW_TEXT_BYTES(SP_GW_PASSWORD_LEN_MAX)];
+    bool session_cookie;                                      /* "session": "cookie" */
 } sp_gw_login_req;
 
 typedef struct sp_gw_payment_req {

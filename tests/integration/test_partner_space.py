@@ -1,6 +1,7 @@
 """P8, P10, P11, P23: the partner space. A partner downloads its QR code
-(PNG, SVG) and prints its poster; the QR code decodes to the partner code,
-and paying with what was scanned reaches the same partner as typing it. The
+(PNG, SVG) and prints its poster; the QR code decodes to the payment link
+"<public URL>/payer/<partner code>", and paying with the code it carries
+reaches the same partner as typing it. The
 service's contact block is shown. The partner follows its payments live
 (Server-Sent Events): a payment shows there within a second, only at its own
 partner, and a reconnecting client carries on from its last event."""
@@ -77,11 +78,12 @@ def test_qr_code_decodes_to_the_partner_code_and_pays_the_same_partner(world, ba
     admin = partner_admin(world, partner)
     png = admin.get("/api/v1/partner/qr.png")
     assert png.status_code == 200 and png.headers["Content-Type"] == "image/png"
-    scanned = decode_png(png.content)
-    assert scanned == partner["partner_code"]
+    link = world.url + "/payer/" + partner["partner_code"]
+    assert decode_png(png.content) == link
     svg = admin.get("/api/v1/partner/qr.svg")
     assert svg.status_code == 200 and svg.headers["Content-Type"] == "image/svg+xml"
-    assert decode_svg(svg.text) == partner["partner_code"]
+    assert decode_svg(svg.text) == link
+    scanned = link.rsplit("/", 1)[1]   # what the payment screen reads from its address
 
     ben = paying_beneficiary(world, backoffice)
     by_scan = world.pay(ben, scanned, 700)
@@ -102,13 +104,20 @@ def test_poster_is_a_printable_french_a4_page(world, backoffice):
     assert page.status_code == 200, page.text
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
     html = page.text
-    assert "@page { size: A4" in html and 'lang="fr"' in html
+    assert 'lang="fr"' in html and "<style" not in html and "style=" not in html
+    assert "style-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    sheet = admin.get(html.split('<link rel="stylesheet" href="', 1)[1].split('"', 1)[0])
+    assert sheet.status_code == 200 and sheet.headers["Content-Type"].startswith("text/css")
+    assert "@page { size: A4" in sheet.text
     assert "Théâtre &lt;Les Tréteaux&gt; &amp; Cie" in html and "<Les Tréteaux>" not in html
     code = partner["partner_code"]
     assert "%s %s" % (code[:4], code[4:]) in html
-    assert "Scannez ce QR code" in html and "Saisissez le montant" in html
+    assert "Scannez ce QR code avec l'appareil photo de votre téléphone" in html
+    assert "la page de paiement" in html and "tapez le code partenaire" in html
+    assert "Saisissez le montant" in html
     svg = html[html.index("<svg"):html.index("</svg>") + 6]
-    assert decode_svg(svg) == code
+    assert decode_svg(svg) == world.url + "/payer/" + code
     expect_error(admin.get("/api/v1/partner/poster?format=a6"), 400, "unknown_field")
     admin.close()
 

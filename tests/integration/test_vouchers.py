@@ -113,7 +113,10 @@ def test_issue_print_and_redeem_by_number(world, backoffice, partners):
     assert page.headers["Content-Type"].startswith("text/html")
     html = page.text
     assert grouped in html and "15,00 €" in html and beneficiary["full_name"] in html
-    assert "Bon d'échange" in html and "size: A4" in html
+    assert "Bon d'échange" in html and "<style" not in html and "style=" not in html
+    assert "style-src 'self'" in page.headers["Content-Security-Policy"]
+    sheet = api.get(html.split('<link rel="stylesheet" href="', 1)[1].split('"', 1)[0])
+    assert sheet.status_code == 200 and "size: A4" in sheet.text
     inline_svg = html[html.index("<svg"):html.index("</svg>") + 6]
     assert decode_svg(inline_svg) == number
     svg = api.get("/api/v1/vouchers/%s/qr.svg" % voucher["voucher_id"])
@@ -124,7 +127,9 @@ def test_issue_print_and_redeem_by_number(world, backoffice, partners):
     assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert decode_png(png.content) == number
     a6 = api.get("/api/v1/vouchers/%s/print?format=a6" % voucher["voucher_id"])
-    assert a6.status_code == 200 and "size: A6" in a6.text and grouped in a6.text
+    assert a6.status_code == 200 and grouped in a6.text
+    a6_sheet = api.get(a6.text.split('<link rel="stylesheet" href="', 1)[1].split('"', 1)[0])
+    assert "size: A6" in a6_sheet.text
 
     admin = world.login(culture["admin_email"], culture["admin_password"])
     owed_before = admin.get("/api/v1/partner").json()["owed_cents"]

@@ -102,8 +102,9 @@ def test_mandatory_convention_in_force_blocks_until_accepted_then_payments_show_
         world, backoffice):
     partner = world.create_partner(backoffice, "sport", "Club de tennis de table")
     admin = partner_admin(world, partner)
-    scanned = decode_png(admin.get("/api/v1/partner/qr.png").content)
-    assert scanned == partner["partner_code"]
+    link = decode_png(admin.get("/api/v1/partner/qr.png").content)
+    assert link == world.url + "/payer/" + partner["partner_code"]
+    scanned = link.rsplit("/", 1)[1]
     ben = paying_beneficiary(world, backoffice)
     voucher = ben.post("/api/v1/pass/vouchers", {"amount_cents": 300}, key=new_key())
     assert voucher.status_code == 201, voucher.text
