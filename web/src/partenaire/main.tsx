@@ -129,8 +129,10 @@ function App() {
 
   const mustLogIn = state.status === 'anonymous' && !publicScreen && path !== loginPath;
   useEffect(() => {
-    if (mustLogIn) {
-      const back = path === BASE ? '' : `?retour=${encodeURIComponent(path + window.location.search)}`;
+    // The address bar, not `place`: a logout may have moved it already.
+    const current = window.location.pathname;
+    if (mustLogIn && current !== loginPath) {
+      const back = current === BASE ? '' : `?retour=${encodeURIComponent(current + window.location.search)}`;
       navigate(loginPath + back, { replace: true });
     }
   }, [mustLogIn, path]);

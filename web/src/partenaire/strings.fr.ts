@@ -174,6 +174,8 @@ export const T = {
     clear: 'Effacer les filtres',
     badAmount: 'Saisissez un montant en euros, par exemple 12,50.',
     minAboveMax: 'Le montant maximum doit être supérieur ou égal au minimum.',
+    dayHint: 'JJ/MM/AAAA',
+    badDay: 'Saisissez une date au format JJ/MM/AAAA, par exemple 01/12/2026.',
     fromAfterTo: 'La date de fin doit être après la date de début.',
     liveOn: 'Mise à jour en direct : active.',
     liveConnecting: 'Mise à jour en direct : connexion…',

@@ -82,3 +82,14 @@ export function formatCount(count: number): string {
 export function groupDigits(digits: string): string {
   return digits.replace(/(\d{4})(?=\d)/g, '$1 ');
 }
+
+/** `YYYY-MM-DD` from a day typed `JJ/MM/AAAA` (also `J/M/AAAA`, `JJ-MM-AAAA`,
+ * `JJ.MM.AAAA`); null when it is not a real calendar day. */
+export function parseDay(text: string): string | null {
+  const match = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(text.trim());
+  if (!match) return null;
+  const [day, month, year] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return null;
+  return `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+}

@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, type Query } from '../../shared/api';
 import { announce } from '../../shared/announce';
-import { centsToInput, formatCents, formatCount, formatDate, formatTime, parseEuros } from '../../shared/format';
+import { centsToInput, formatCents, formatCount, formatDate, formatDay, formatTime, parseDay, parseEuros } from '../../shared/format';
 import { messageFor } from '../../shared/errors.fr';
 import { navigate, setQuery, usePlace } from '../../shared/router';
 import { useSession } from '../../shared/session';
@@ -53,6 +53,8 @@ export function apiFilters(filters: Filters): OperationsQuery {
 function FilterForm(props: { filters: Filters; apiError: FieldError | null; onApply: (filters: Filters) => void }) {
   const [draft, setDraft] = useState(() => ({
     ...props.filters,
+    from: props.filters.from ? formatDay(props.filters.from) : '',
+    to: props.filters.to ? formatDay(props.filters.to) : '',
     amount_min_cents: props.filters.amount_min_cents ? centsToInput(Number(props.filters.amount_min_cents)) : '',
     amount_max_cents: props.filters.amount_max_cents ? centsToInput(Number(props.filters.amount_max_cents)) : '',
   }));
@@ -69,11 +71,17 @@ function FilterForm(props: { filters: Filters; apiError: FieldError | null; onAp
     if (draft.amount_min_cents.trim() && min === null) problems.push({ field: 'amount_min_cents', text: T.ops.badAmount });
     if (draft.amount_max_cents.trim() && max === null) problems.push({ field: 'amount_max_cents', text: T.ops.badAmount });
     if (min !== null && max !== null && min > max) problems.push({ field: 'amount_max_cents', text: T.ops.minAboveMax });
-    if (draft.from && draft.to && draft.from > draft.to) problems.push({ field: 'to', text: T.ops.fromAfterTo });
+    const from = draft.from.trim() ? parseDay(draft.from) : '';
+    const to = draft.to.trim() ? parseDay(draft.to) : '';
+    if (from === null) problems.push({ field: 'from', text: T.ops.badDay });
+    if (to === null) problems.push({ field: 'to', text: T.ops.badDay });
+    if (from && to && from > to) problems.push({ field: 'to', text: T.ops.fromAfterTo });
     setErrors(problems);
     if (problems.length) return;
     props.onApply({
       ...draft,
+      from: from ?? '',
+      to: to ?? '',
       q: draft.q.trim(),
       amount_min_cents: min === null ? '' : String(min),
       amount_max_cents: max === null ? '' : String(max),
@@ -94,8 +102,8 @@ function FilterForm(props: { filters: Filters; apiError: FieldError | null; onAp
       </h2>
       <ErrorSummary errors={errors} />
       <div class="filters-grid">
-        <TextField name="from" type="date" label={T.ops.from} value={draft.from} onValue={set('from')} error={errorOf('from')} />
-        <TextField name="to" type="date" label={T.ops.to} value={draft.to} onValue={set('to')} error={errorOf('to')} />
+        <TextField name="from" label={T.ops.from} hint={T.ops.dayHint} inputMode="numeric" value={draft.from} onValue={set('from')} error={errorOf('from')} />
+        <TextField name="to" label={T.ops.to} hint={T.ops.dayHint} inputMode="numeric" value={draft.to} onValue={set('to')} error={errorOf('to')} />
         <SelectField
           name="status"
           label={T.ops.status}
@@ -457,7 +465,7 @@ export function OperationsPage() {
               {T.ops.export}
             </button>
           </div>
-          {admin && (
+          {admin && totals && totals.count > 0 && (
             <div class="button-row" aria-label={T.ops.refundActions} role="group">
               <button type="button" class="button" disabled={selectedOps.length === 0} onClick={() => void openRefund(false)}>
                 {selectedOps.length ? T.ops.refundSelected(selectedOps.length, formatCents(selectedCents)) : T.ops.refundSelectedNone}
