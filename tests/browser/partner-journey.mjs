@@ -127,6 +127,27 @@ try {
     await screenshot(page, 'accueil-partenaire');
   });
 
+  await step('conventions: read and accept every waiting one; accepted ones show their date', async () => {
+    await gotoScreen(page, '/partenaire/conventions', 'Conventions');
+    await page.getByRole('heading', { name: 'Conventions acceptées' }).waitFor();
+    const waiting = page.locator('li.card:has(button:text("Accepter la convention"))');
+    const count = await waiting.count();
+    for (let i = 0; i < count; i++) {
+      const card = waiting.first();
+      const title = plain(await card.locator('h3').textContent());
+      await card.getByText('Lire la convention').click();
+      await card.locator('.convention-text').waitFor();
+      // Accepting without ticking the box is refused in words.
+      await card.getByRole('button', { name: 'Accepter la convention' }).click();
+      await card.getByText('Cochez la case').waitFor();
+      await card.getByRole('checkbox').check();
+      await card.getByRole('button', { name: 'Accepter la convention' }).click();
+      await page.locator('li.card', { hasText: title }).getByText(/Acceptée le \d\d\/\d\d\/\d{4}/).waitFor();
+    }
+    await screenshot(page, 'conventions');
+    return `${count} accepted`;
+  });
+
   await step('structure: public information with its preview, IBAN checked as typed, saved', async () => {
     await gotoScreen(page, '/partenaire/structure', 'Ma structure');
     await page.getByLabel('Raison sociale').fill('Association Sportive de Fontenay');
@@ -337,12 +358,6 @@ try {
     check(none.status === 403 && none.json?.code === 'bad_origin', `no Origin: ${none.status} ${none.text}`);
     const good = await api('PUT', path, { headers: { ...headers, Origin: BASE_URL }, body: { reference: 'Caisse 2' } });
     check(good.status === 200, `the right Origin: ${good.status} ${good.text}`);
-  });
-
-  await step('conventions screen lists the conventions', async () => {
-    await gotoScreen(page, '/partenaire/conventions', 'Conventions');
-    await page.getByRole('heading', { name: 'Conventions acceptées' }).waitFor();
-    await screenshot(page, 'conventions');
   });
 
   await step('session ended: back to login, then back to the page', async () => {

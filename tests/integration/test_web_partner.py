@@ -1,0 +1,79 @@
+"""test_web_partner.py - the partner space in a real browser.
+
+Prepares over the API what the partner guide's journey needs - a partner
+created by the back-office without a password (so that its administrator
+receives the activation e-mail), a beneficiary with a credited pass, a
+convention to read and accept - then runs tests/browser/partner-journey.mjs
+(playwright-core driving Debian's Chromium headless against this stack's
+gateway, which serves web/dist) and asserts that every step of it passed.
+The script's output, step by step, is shown on failure (and with -s)."""
+
+import os
+import shutil
+import subprocess
+import uuid
+
+from solipass_api import PASSWORD, new_key, unique_email
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+JOURNEY = os.path.join(REPO, "tests", "browser", "partner-journey.mjs")
+CHROMIUM = "/usr/bin/chromium"
+JOURNEY_TIMEOUT_S = 600
+
+
+def prerequisites():
+    """What the browser run needs on this machine, said plainly when missing."""
+    missing = []
+    if not os.path.isfile(os.path.join(REPO, "web", "dist", "partenaire", "index.html")):
+        missing.append("web/dist (run web/build)")
+    if not os.path.isdir(os.path.join(REPO, "web", "node_modules", "playwright-core")):
+        missing.append("web/node_modules (run web/build)")
+    if shutil.which("node") is None:
+        missing.append("node (apt-get install nodejs)")
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append(CHROMIUM + " (apt-get install chromium)")
+    if shutil.which("zbarimg") is None:
+        missing.append("zbarimg (apt-get install zbar-tools)")
+    return missing
+
+
+def test_partner_guide_in_chromium(stack, world, backoffice):
+    missing = prerequisites()
+    assert not missing, "cannot run the browser journey, missing: " + ", ".join(missing)
+
+    admin_email = unique_email("web-admin")
+    created = backoffice.post("/api/v1/partners", {
+        "name": "Club de football de Fontenay", "category": "sport",
+        "admin_email": admin_email, "admin_full_name": "Léa Martin"}, key=new_key())
+    assert created.status_code == 201, created.text
+    partner = created.json()
+
+    beneficiary = world.create_beneficiary(
+        backoffice, envelopes=(("general", None), ("sport", None)),
+        credits={"general": 20000, "sport": 20000})
+
+    # An optional convention in force: the journey reads and accepts it
+    # (a mandatory one would block the other tests' partners).
+    published = backoffice.post("/api/v1/conventions", {
+        "title": "Charte d'accueil des bénéficiaires",
+        "version": "web-" + uuid.uuid4().hex[:8],
+        "text": "Article 1. La structure accueille les bénéficiaires du Pass comme tout public.\n"
+                "Article 2. Elle affiche son QR code à l'accueil.",
+        "effective_date": world.paris_today().isoformat(), "mandatory": False}, key=new_key())
+    assert published.status_code == 201, published.text
+
+    env = dict(os.environ,
+               SP_TEST_BASE_URL=world.url,
+               SP_TEST_MAIL_DIR=stack.mail_dir,
+               SP_TEST_ADMIN_EMAIL=admin_email,
+               SP_TEST_PARTNER_CODE=partner["partner_code"],
+               SP_TEST_BENEFICIARY_EMAIL=beneficiary["email"],
+               SP_TEST_BENEFICIARY_PASSWORD=PASSWORD,
+               SP_TEST_SCREENSHOTS=os.path.join(REPO, "var", "screenshots"))
+    done = subprocess.run(["node", JOURNEY], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=JOURNEY_TIMEOUT_S)
+    output = done.stdout.decode(errors="replace")
+    print(output)
+    assert done.returncode == 0, "the partner journey in Chromium failed:\n" + output[-6000:]
+    assert "steps passed" in output and "failed:" not in output.splitlines()[-1], output[-2000:]
