@@ -3,7 +3,7 @@
 // console and CSP errors collected, screenshots under var/screenshots/,
 // axe-core injected for the accessibility checks, small assertions.
 import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -59,6 +59,13 @@ export async function openContext(browser, options = {}) {
 }
 
 let shotCount = 0;
+
+/** Empties the screenshot folder: each run's pictures, numbered in order. */
+export function freshScreenshots() {
+  rmSync(SCREENSHOTS, { recursive: true, force: true });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+}
+
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   shotCount += 1;

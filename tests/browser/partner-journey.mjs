@@ -21,7 +21,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE_URL, Failure, api, apiLogin, axe, check, launch, linkIn, log, makePng, newKey, openContext, plain, screenshot, waitForMail,
+  BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, linkIn, log, makePng, newKey, openContext, plain, screenshot, waitForMail,
 } from './lib.mjs';
 
 const env = (name) => {
@@ -85,6 +85,7 @@ async function beneficiaryPays(token, cents) {
   return answer.json;
 }
 
+freshScreenshots();
 const browser = await launch();
 let exitCode = 0;
 try {

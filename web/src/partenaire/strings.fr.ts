@@ -161,6 +161,7 @@ export const T = {
     title: 'Opérations',
     lead: 'Les paiements reçus, par code partenaire ou par bon d’échange. Les nouveaux paiements s’affichent d’eux-mêmes.',
     filtersTitle: 'Filtrer les opérations',
+    filtersActive: (count: number) => `Filtrer les opérations (${count} filtre${count > 1 ? 's' : ''} actif${count > 1 ? 's' : ''})`,
     from: 'Du',
     to: 'Au',
     status: 'Statut',

@@ -95,11 +95,13 @@ function FilterForm(props: { filters: Filters; apiError: FieldError | null; onAp
     props.onApply(empty);
   }
 
+  const active = FILTER_FIELDS.filter((n) => props.filters[n]).length;
+  // Open on a desk's screen; on a phone the list comes first.
+  const [open] = useState(() => active > 0 || window.matchMedia('(min-width: 40rem)').matches);
   return (
-    <form class="filters" onSubmit={apply} noValidate aria-labelledby="filters-title">
-      <h2 id="filters-title" class="visually-hidden">
-        {T.ops.filtersTitle}
-      </h2>
+    <details class="filters" open={open}>
+      <summary id="filters-title">{active ? T.ops.filtersActive(active) : T.ops.filtersTitle}</summary>
+    <form onSubmit={apply} noValidate aria-labelledby="filters-title">
       <ErrorSummary errors={errors} />
       <div class="filters-grid">
         <TextField name="from" label={T.ops.from} hint={T.ops.dayHint} inputMode="numeric" value={draft.from} onValue={set('from')} error={errorOf('from')} />
@@ -147,6 +149,7 @@ function FilterForm(props: { filters: Filters; apiError: FieldError | null; onAp
         </button>
       </div>
     </form>
+    </details>
   );
 }
 
