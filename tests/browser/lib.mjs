@@ -70,6 +70,8 @@ export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   shotCount += 1;
   const path = join(SCREENSHOTS, `${String(shotCount).padStart(2, '0')}-${name}.png`);
+  // From the top, so that sticky parts sit where a reader expects them.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path, fullPage: true });
   return path;
 }
