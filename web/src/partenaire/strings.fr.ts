@@ -155,6 +155,8 @@ export const T = {
     scanVideo: 'Image de la caméra',
     scanStop: 'Arrêter la caméra',
     scanned: 'Numéro lu : vérifiez-le puis encaissez le bon.',
+    usedAfterRetry: 'Ce bon est déjà encaissé. La connexion a été coupée pendant votre premier essai : c’est sans doute lui qui l’a encaissé. Vérifiez dans vos opérations, le bon n’a pas été encaissé deux fois.',
+    seeVoucherOps: 'Voir les bons encaissés dans les opérations',
     cameraRefused: 'La caméra n’est pas disponible : saisissez le numéro à la main.',
   },
   ops: {

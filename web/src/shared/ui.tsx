@@ -377,7 +377,9 @@ export function useSubmission() {
       setBusy(false);
     }
   }
-  return { run, busy, error, setError };
+  /** Whether the next run retries a submission whose outcome is unknown. */
+  const retrying = () => key.current !== null;
+  return { run, busy, error, setError, retrying };
 }
 
 /** Splits an API error into the error beside a field of this form, or the

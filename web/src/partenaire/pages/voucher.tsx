@@ -8,7 +8,7 @@ import { announce } from '../../shared/announce';
 import { checkVoucherNumber, voucherDigits, VOUCHER_DIGITS } from '../../shared/checks';
 import { formatCents, formatDateTime, groupDigits } from '../../shared/format';
 import { ErrorSummary, Field, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
-import { categoryLabel, refreshPartner } from '../data';
+import { BASE, categoryLabel, refreshPartner } from '../data';
 import { T } from '../strings.fr';
 
 type Redeemed = Answer<'/api/v1/partner/vouchers/redeem', 'post'>;
@@ -110,11 +110,15 @@ export function VoucherRedeem() {
   const immediate = check === 'not_digits' || check === 'too_long' || check === 'invalid' ? localProblem(typed) : null;
   const short = showLocal && check === 'incomplete' ? T.voucher.incomplete(voucherDigits(typed)?.length ?? 0) : null;
   const local = immediate ?? short;
-  const { byField, summary, general } = errorsOf(submission.error, ['number']);
+  // The gateway may refuse the retry of a redemption whose answer was lost
+  // as `voucher_used`: then the first try is what redeemed it.
+  const [wasRetry, setWasRetry] = useState(false);
+  const { byField, summary, general } = errorsOf(submission.error, ['number'], wasRetry ? { voucher_used: T.voucher.usedAfterRetry } : {});
   const fieldError = local ?? byField.number;
   const summaryErrors: FieldError[] = showLocal && local ? [{ field: 'number', text: local }] : summary;
 
   async function redeem(digits: string) {
+    setWasRetry(submission.retrying());
     const done = await submission.run((key) => call('post', '/api/v1/partner/vouchers/redeem', { body: { number: digits }, key }));
     if (done) {
       setResult(done);
@@ -149,6 +153,11 @@ export function VoucherRedeem() {
         </div>
       )}
       <ErrorSummary errors={summaryErrors} general={general} />
+      {wasRetry && submission.error?.code === 'voucher_used' && (
+        <p>
+          <a href={`${BASE}/operations?channel=voucher`}>{T.voucher.seeVoucherOps}</a>
+        </p>
+      )}
       <form onSubmit={submit} noValidate>
         <Field name="number" label={T.voucher.label} hint={T.voucher.hint} error={fieldError}>
           {({ id, describedBy, invalid }) => (
