@@ -3,7 +3,8 @@
 // console and CSP errors collected, screenshots under var/screenshots/,
 // axe-core injected for the accessibility checks, small assertions.
 import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { optimizePng } from './png.mjs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,7 +23,9 @@ const CHROMIUM_ARGS = [
 ];
 
 export async function launch() {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  // SP_TEST_NETLOG=<file> records Chromium's network log (a hang's diagnosis).
+  const netlog = process.env.SP_TEST_NETLOG ? [`--log-net-log=${process.env.SP_TEST_NETLOG}`] : [];
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...netlog], headless: true });
 }
 
 export class Failure extends Error {}
@@ -33,6 +36,14 @@ export function check(condition, message) {
 
 export function log(...parts) {
   console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...parts);
+}
+
+const pending = new Map();
+
+/** The requests still waiting for their answer (a failure's diagnosis). */
+export function pendingRequests() {
+  const now = Date.now();
+  return [...pending.entries()].filter(([r]) => !r.url().includes('/stream')).map(([r, at]) => `${r.method()} ${r.url()} for ${now - at} ms`);
 }
 
 /** A browser context with its page, the console errors and failed
@@ -54,7 +65,12 @@ export async function openContext(browser, options = {}) {
     if (message.type() === 'error') problems.push(`console: ${message.text()}`);
   });
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('request', (request) => requests.push({ method: request.method(), url: request.url() }));
+  page.on('request', (request) => {
+    requests.push({ method: request.method(), url: request.url() });
+    pending.set(request, Date.now());
+  });
+  page.on('requestfinished', (request) => pending.delete(request));
+  page.on('requestfailed', (request) => pending.delete(request));
   return { context, page, problems, requests };
 }
 
@@ -206,4 +222,18 @@ export async function makePng(width, height, [r, g, b]) {
 /** Normalises the spaces of formatted amounts (narrow no-break spaces). */
 export function plain(text) {
   return (text ?? '').replace(/\s+/g, ' ').trim();
+}
+
+export const GUIDE_DIR = process.env.SP_GUIDE_DIR ?? '';
+
+/** A picture for docs/guide-partenaire.md (when SP_GUIDE_DIR is set): what
+ * the screen shows, the viewport only, with `focus` scrolled into view. */
+export async function guideShot(page, name, focus = null) {
+  if (!GUIDE_DIR) return;
+  mkdirSync(GUIDE_DIR, { recursive: true });
+  if (focus) await focus.first().evaluate((element) => element.scrollIntoView({ block: 'start' }));
+  else await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(150);
+  const picture = await page.screenshot({ fullPage: false, animations: 'disabled', caret: 'hide' });
+  writeFileSync(join(GUIDE_DIR, `${name}.png`), optimizePng(picture));
 }

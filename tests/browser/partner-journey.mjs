@@ -21,7 +21,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, linkIn, log, makePng, newKey, openContext, plain, screenshot, waitForMail,
+  BASE_URL, Failure, GUIDE_DIR, api, apiLogin, axe, check, freshScreenshots, guideShot, launch, pendingRequests, linkIn, log, makePng, newKey, openContext, plain, screenshot, waitForMail,
 } from './lib.mjs';
 
 const env = (name) => {
@@ -50,6 +50,8 @@ async function step(name, action) {
   } catch (e) {
     results.push({ name, ok: false, ms: Date.now() - started, error: e });
     log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
+    const waiting = pendingRequests();
+    if (waiting.length) log(`requests without an answer:\n  ${waiting.join('\n  ')}`);
     throw e;
   }
 }
@@ -89,7 +91,8 @@ freshScreenshots();
 const browser = await launch();
 let exitCode = 0;
 try {
-  const main = await openContext(browser);
+  // The guide's pictures are taken at an office PC's size.
+  const main = await openContext(browser, GUIDE_DIR ? { viewport: { width: 960, height: 640 } } : {});
   const { page, context, problems, requests } = main;
   const beneficiaryToken = await apiLogin(BENEFICIARY_EMAIL, BENEFICIARY_PASSWORD);
   let payment = null;
@@ -112,6 +115,7 @@ try {
     await page.goto(link);
     await page.locator('h1', { hasText: 'Activer votre compte' }).waitFor();
     await screenshot(page, 'activation');
+    await guideShot(page, 'activation');
     // Two different passwords are refused in the page, before anything is sent.
     await page.getByLabel('Mot de passe', { exact: true }).fill(PASSWORD);
     await page.getByLabel('Confirmez le mot de passe').fill(`${PASSWORD}x`);
@@ -127,6 +131,7 @@ try {
     const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
     check(!stored.includes(session.value), 'the session token is kept in web storage');
     await screenshot(page, 'accueil-partenaire');
+    await guideShot(page, 'accueil');
   });
 
   await step('conventions: read and accept every waiting one; accepted ones show their date', async () => {
@@ -139,6 +144,7 @@ try {
       const title = plain(await card.locator('h3').textContent());
       await card.getByText('Lire la convention').click();
       await card.locator('.convention-text').waitFor();
+      if (i === 0) await guideShot(page, 'convention-a-accepter', card);
       // Accepting without ticking the box is refused in words.
       await card.getByRole('button', { name: 'Accepter la convention' }).click();
       await card.getByText('Cochez la case').waitFor();
@@ -165,12 +171,14 @@ try {
     check(requests.slice(before).every((r) => !r.url.includes('/structure')), 'a wrong IBAN was sent');
     await iban.fill('FR76 3000 6000 0112 3456 7890 189');
     await page.getByText('IBAN valide.').waitFor();
+    await guideShot(page, 'structure-banque', page.getByRole('heading', { name: 'Coordonnées bancaires' }));
     await page.getByLabel('BIC', { exact: true }).fill('BNPAFRPP');
     await page.getByLabel('Titulaire du compte').fill('AS Fontenay');
     await page.getByRole('button', { name: 'Enregistrer', exact: true }).click();
     await page.getByText('Informations enregistrées.').waitFor();
     await page.getByLabel('Adresse du site d’activité').fill('Stade Léo-Lagrange, avenue du Val-de-Fontenay');
     await preview.getByText('Stade Léo-Lagrange').waitFor();
+    await guideShot(page, 'structure');
   });
 
   await step('structure: a GIF is refused in French, a PNG logo is uploaded and shown', async () => {
@@ -185,6 +193,7 @@ try {
     check(structure.logo_url && structure.legal_name === 'Association Sportive de Fontenay' && structure.iban === 'FR7630006000011234567890189',
       `the structure was not saved: ${JSON.stringify(structure)}`);
     await screenshot(page, 'structure');
+    await guideShot(page, 'structure-logo', page.getByRole('heading', { name: 'Logo et photo de couverture' }));
   });
 
   await step('users: add a user, who receives the activation e-mail', async () => {
@@ -192,7 +201,7 @@ try {
     await page.getByLabel('Nom', { exact: true }).fill('Caisse Accueil');
     await page.getByLabel('Adresse e-mail', { exact: true }).fill(USER_EMAIL);
     await page.getByRole('button', { name: /^Ajouter l.utilisateur$/ }).click();
-    await page.getByText('Caisse Accueil a été ajouté').waitFor();
+    await page.locator('.notice', { hasText: 'Caisse Accueil a été ajouté' }).waitFor();
     await page.locator('td', { hasText: USER_EMAIL }).waitFor();
     const mail = await waitForMail(MAIL_DIR, USER_EMAIL, { contains: '/activate?token=' });
     linkIn(mail, '/activate');
@@ -203,6 +212,7 @@ try {
     await own.getByText('au moins un administrateur').waitFor();
     await own.locator('select').selectOption('partner_admin');
     await screenshot(page, 'utilisateurs');
+    await guideShot(page, 'utilisateurs');
   });
 
   await step('QR code shown large and decoded by zbarimg to the /payer/<code> URL', async () => {
@@ -218,6 +228,7 @@ try {
     check(decoded === `${BASE_URL}/payer/${PARTNER_CODE}`, `the QR code says ${decoded}`);
     check(plain(await page.getByTestId('partner-code').textContent()) === `${PARTNER_CODE.slice(0, 4)} ${PARTNER_CODE.slice(4)}`, 'the partner code is not shown');
     await screenshot(page, 'qr-code');
+    await guideShot(page, 'qr-code');
     return decoded;
   });
 
@@ -230,10 +241,11 @@ try {
     await page.getByTestId('live-notice').filter({ hasText: '12,50' }).waitFor({ timeout: 10000 });
     const noticeMs = Date.now() - answered;
     await row(page, payment.operation_id).waitFor({ timeout: 10000 });
-    const live = plain(await page.getByTestId('live-region').textContent());
-    check(live.includes('Nouveau paiement reçu'), `not announced to screen readers: "${live}"`);
+    const announced = await page.getByTestId('live-region').filter({ hasText: 'Nouveau paiement reçu' }).waitFor({ state: 'attached', timeout: 3000 }).then(() => true, () => false);
+    check(announced, `not announced to screen readers: "${plain(await page.getByTestId('live-region').textContent())}"`);
     check(noticeMs <= LIVE_BUDGET_MS, `the payment showed after ${noticeMs} ms`);
     await screenshot(page, 'operations-paiement-en-direct');
+    await guideShot(page, 'operations-en-direct', page.getByTestId('live-notice'));
     return `shown ${noticeMs} ms after the payment's answer (${answered - sent} ms to pay)`;
   });
 
@@ -245,6 +257,7 @@ try {
     await line.getByText('Facture 2026-118').waitFor();
     await page.reload();
     await row(page, payment.operation_id).getByText('Facture 2026-118').waitFor();
+    await guideShot(page, 'operations-reference', page.getByTestId('totals'));
   });
 
   await step('operations: cancel, with a confirmation that the amount returns to the beneficiary', async () => {
@@ -254,10 +267,9 @@ try {
     await question.waitFor();
     check(plain(await question.textContent()).includes('rendu au bénéficiaire'), 'the confirmation does not say where the money goes');
     await screenshot(page, 'operations-annulation');
+    await guideShot(page, 'operations-annulation');
     await question.getByRole('button', { name: 'Oui, annuler le paiement' }).click();
-    await page.getByText('Paiement de 12,50 € annulé'.replace(/ /g, ' ')).first().waitFor().catch(async () => {
-      await page.locator('.notice-success', { hasText: 'annulé' }).waitFor();
-    });
+    await page.locator('.notice-success', { hasText: /Paiement de 12,50\s€ annulé/ }).waitFor();
     await row(page, payment.operation_id).locator('.tag', { hasText: 'Annulée' }).waitFor();
   });
 
@@ -276,6 +288,7 @@ try {
     const after = requests.filter((r) => r.url.includes('/vouchers/redeem')).length;
     check(after === before, 'a request was sent for a mistyped voucher number');
     await screenshot(page, 'bon-mal-saisi');
+    await guideShot(page, 'bon-mal-saisi');
     await field.fill(number);
     check(plain(await field.inputValue()) === grouped(number), `the number is not shown in groups: ${await field.inputValue()}`);
     await page.getByText('Numéro complet et cohérent.').waitFor();
@@ -317,6 +330,7 @@ try {
     }
     check(plain(await result.textContent()).includes('15,00 €'), `the result does not say the amount: ${await result.textContent()}`);
     await screenshot(page, 'bon-encaisse');
+    await guideShot(page, 'bon-encaisse');
     const ops = await page.evaluate(async () => (await fetch('/api/v1/partner/operations?channel=voucher', { credentials: 'same-origin' })).json());
     voucherPayments = replayed ? 1 : 2;
     check(ops.totals.count === voucherPayments, `${ops.totals.count} voucher payments, expected ${voucherPayments}: one was redeemed twice`);
@@ -329,6 +343,7 @@ try {
     await gotoScreen(page, '/partenaire/operations', 'Opérations');
     const line = row(page, voucherOperationId);
     await line.locator('input[type="checkbox"]').check();
+    await guideShot(page, 'remboursement-selection', page.getByTestId('totals'));
     await page.getByRole('button', { name: /Demander le remboursement de la sélection \(1 opération/ }).click();
     await dialog(page).waitFor();
     await dialog(page).getByRole('button', { name: 'Demander le remboursement', exact: true }).click();
@@ -336,6 +351,7 @@ try {
     requestId = page.url().split('/remboursements/')[1].split('?')[0];
     await page.locator('.tag', { hasText: /Demandée|En préparation/ }).first().waitFor();
     await screenshot(page, 'remboursement-demande');
+    await guideShot(page, 'remboursement-demande');
   });
 
   await step('operations: a payment in a refund request has a disabled cancel, the reason in words and a link', async () => {
@@ -344,6 +360,7 @@ try {
     const button = line.getByRole('button', { name: /^Annuler/ });
     check(await button.isDisabled(), 'the cancel button of a requested payment is not disabled');
     await line.getByText('fait partie d’une demande de remboursement').waitFor();
+    await guideShot(page, 'operation-dans-une-demande', page.getByTestId('totals'));
     await line.getByRole('link', { name: 'Voir la demande' }).click();
     await page.waitForURL(`**/remboursements/${requestId}`);
     await page.locator('h1', { hasText: 'Demande de remboursement' }).waitFor();
@@ -357,6 +374,7 @@ try {
     await gotoScreen(page, '/partenaire/remboursements', 'Remboursements');
     await page.locator('tr', { hasText: 'Annulée' }).first().waitFor();
     await screenshot(page, 'remboursements');
+    await guideShot(page, 'remboursements');
     await gotoScreen(page, '/partenaire/operations', 'Opérations');
     await row(page, voucherOperationId).locator('.tag', { hasText: 'Acceptée' }).waitFor();
   });
@@ -367,6 +385,7 @@ try {
     const first = page.locator('tbody tr').first();
     await first.getByTestId('export-status').filter({ hasText: 'Prêt' }).waitFor({ timeout: 30000 });
     await screenshot(page, 'exports');
+    await guideShot(page, 'exports');
     const [download] = await Promise.all([page.waitForEvent('download'), first.getByRole('link', { name: /^Télécharger/ }).click()]);
     const path = await download.path();
     const csv = readFileSync(path, 'utf8');
@@ -403,6 +422,7 @@ try {
     await page.locator('nav a[href="/partenaire/operations"]').click();
     await page.locator('h1', { hasText: 'Connexion' }).waitFor();
     check(page.url().includes('retour='), `no page to return to: ${page.url()}`);
+    await guideShot(page, 'connexion');
     await logIn(page, ADMIN_EMAIL, PASSWORD);
     await page.locator('h1', { hasText: 'Opérations' }).waitFor();
   });
@@ -430,6 +450,9 @@ try {
     await other.page.getByText('Seuls les administrateurs').waitFor().catch(async (e) => {
       await screenshot(other.page, 'ECHEC-utilisateur-structure');
       log(other.problems.join('\n'));
+      log('url', other.page.url());
+      log('me now', await other.page.evaluate(async () => { const t = performance.now(); const r = await fetch('/api/v1/me'); return `${r.status} in ${Math.round(performance.now() - t)} ms`; }));
+      log('requests', other.requests.slice(-8).map((r) => `${r.method} ${r.url}`).join('\n'));
       throw e;
     });
     await screenshot(other.page, 'utilisateur-structure');
@@ -511,6 +534,7 @@ try {
     await logIn(m.page, ADMIN_EMAIL, PASSWORD);
     await m.page.locator('h1', { hasText: 'Bienvenue' }).waitFor();
     await fits('accueil');
+    await guideShot(m.page, 'telephone-accueil');
     const issued = await api('POST', '/api/v1/pass/vouchers', { token: beneficiaryToken, key: newKey(), body: { amount_cents: 700, partner_code: PARTNER_CODE } });
     check(issued.status === 201, `voucher issue: ${issued.status} ${issued.text}`);
     await m.page.getByLabel('Numéro du bon (16 chiffres)').fill(issued.json.number);

@@ -50,9 +50,11 @@ export function forgetPartner(): void {
 
 export function usePartner(): Partner | null {
   const [, setTick] = useState(0);
+  const rendered = partnerCache;
   useEffect(() => {
     const update = () => setTick((t) => t + 1);
     partnerListeners.add(update);
+    if (partnerCache !== rendered) update();
     if (!partnerCache) void refreshPartner();
     return () => {
       partnerListeners.delete(update);

@@ -48,9 +48,12 @@ export function setQuery(query: Record<string, string | undefined>): void {
 
 export function usePlace(): Place {
   const [place, setPlace] = useState(here);
+  const rendered = window.location.pathname + window.location.search;
   useEffect(() => {
     const update = () => setPlace(here());
     listeners.add(update);
+    // A navigation may have happened between the render and this effect.
+    if (window.location.pathname + window.location.search !== rendered) update();
     return () => {
       listeners.delete(update);
     };

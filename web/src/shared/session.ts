@@ -26,9 +26,12 @@ export function session(): SessionState {
 
 export function useSession(): SessionState {
   const [, setTick] = useState(0);
+  const rendered = state;
   useEffect(() => {
     const update = () => setTick((t) => t + 1);
     listeners.add(update);
+    // The answer of /me may have come between the render and this effect.
+    if (state !== rendered) update();
     return () => {
       listeners.delete(update);
     };

@@ -120,12 +120,13 @@ export function VoucherRedeem() {
   async function redeem(digits: string) {
     setWasRetry(submission.retrying());
     const done = await submission.run((key) => call('post', '/api/v1/partner/vouchers/redeem', { body: { number: digits }, key }));
+    // What the city owes may have changed even when the answer was lost.
+    void refreshPartner();
     if (done) {
       setResult(done);
       setTyped('');
       setShowLocal(false);
       announce(T.voucher.doneAnnounce(formatCents(done.amount_cents)));
-      void refreshPartner();
     }
   }
 
