@@ -157,7 +157,8 @@ static int answer_raw(sp_gw_request *req, int status, const char *content_type,
     } else {
         mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
     }
-    if (req->set_cookie[0] != '\0') mg_response_header_add(req->conn, "Set-Cookie", req->set_cookie, -1);
+    if (req->set_cookie[0] != '\0')
+        mg_response_header_add(req->conn, "Set-Cookie", req->set_cookie, -1);
     if (replayed) mg_response_header_add(req->conn, "Idempotent-Replayed", "true", -1);
     if (allow != NULL) mg_response_header_add(req->conn, "Allow", allow, -1);
     if (req->retry_after_s > 0) {
@@ -352,9 +353,12 @@ static int dispatch(sp_gw_request *req, const struct mg_request_info *info, char
                  req->match.route == SP_GW_ROUTE_STRUCTURE_COVER;
     bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
                     strcmp(req->method, "PATCH") == 0;
-    if (entry->session && sp_gw_auth_origin(req->app, req->method, sp_gw_request_header(req, "Authorization"),
-                                            sp_gw_request_header(req, "Cookie"),
-                                            sp_gw_request_header(req, "Origin"), err) != 0)
+    /* A cookie is sent by the browser whatever page asks: another site's
+     * request is refused before its body is even read. */
+    if (entry->session &&
+        sp_gw_auth_origin(req->app, req->method, sp_gw_request_header(req, "Authorization"),
+                          sp_gw_request_header(req, "Cookie"), sp_gw_request_header(req, "Origin"),
+                          err) != 0)
         return -1;
     if (has_body && !image &&
         read_body(req, info, body, SP_GW_BODY_BYTES_MAX, "body_too_large", err) != 0)

@@ -14,7 +14,8 @@
 #include "web_files.h"
 
 #define WEB_PATH_COMPONENTS_MAX 3     /* "assets/<name>", "<app>/index.html" */
-#define READS_MAX 1024                /* each read gives at least one byte or ends */
+#define CHUNK_BYTES (16 * 1024)       /* a file goes out in pieces of this: bounded memory */
+#define CHUNKS_MAX (SP_GW_WEB_FILE_BYTES_MAX / CHUNK_BYTES + 16)   /* short reads included */
 
 typedef struct web_file {
     int fd;
@@ -60,22 +61,19 @@ static int open_beneath(int root, const char *rel, web_file *out) {
     return 0;
 }
 
-/* The whole file (size_bytes of it, checked against what is read). */
-static char *read_whole(const web_file *file) {
-    char *data = malloc((size_t)file->size_bytes + 1);
-    if (data == NULL) return NULL;
-    size_t total = 0;
-    for (size_t reads = 0; reads < READS_MAX && total < (size_t)file->size_bytes; reads++) {
-        ssize_t got = read(file->fd, data + total, (size_t)file->size_bytes - total);
+/* Sends the file's size_bytes in chunks; a file cut short meanwhile ends
+ * the answer early (the client sees fewer bytes than Content-Length). */
+static void send_body(struct mg_connection *conn, const web_file *file) {
+    char chunk[CHUNK_BYTES];
+    int64_t sent = 0;
+    for (size_t n = 0; n < CHUNKS_MAX && sent < file->size_bytes; n++) {
+        int64_t left = file->size_bytes - sent;
+        size_t want = left < (int64_t)sizeof chunk ? (size_t)left : sizeof chunk;
+        ssize_t got = read(file->fd, chunk, want);
         if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) break;
-        total += (size_t)got;
+        if (got <= 0 || mg_write(conn, chunk, (size_t)got) != (int)got) break;
+        sent += got;
     }
-    if (total != (size_t)file->size_bytes) {
-        free(data);
-        return NULL;
-    }
-    return data;
 }
 
 static unsigned apps_present(int root) {
@@ -147,7 +145,7 @@ static const char *open_variant(sp_gw_request *req, int root, const sp_gw_web_ta
 }
 
 static void answer_file(sp_gw_request *req, const sp_gw_web_target *target, const char *suffix,
-                        const web_file *file, const char *body) {
+                        const web_file *file) {
     char etag[SP_GW_WEB_ETAG_LEN_MAX + 1] = "";
     bool immutable = target->cache == SP_GW_WEB_IMMUTABLE;
     if (!immutable) sp_gw_web_etag(file->size_bytes, file->mtime_ns, etag);
@@ -172,8 +170,7 @@ static void answer_file(sp_gw_request *req, const sp_gw_web_target *target, cons
         mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
     }
     mg_response_header_send(req->conn);
-    if (!not_modified && !is_head(req) && file->size_bytes > 0)
-        mg_write(req->conn, body, (size_t)file->size_bytes);
+    if (!not_modified && !is_head(req) && file->size_bytes > 0) send_body(req->conn, file);
     req->status = status;
 }
 
@@ -184,16 +181,8 @@ static void serve_target(sp_gw_request *req, int root, const sp_gw_web_target *t
         answer_not_found(req, 404);
         return;
     }
-    char *body = read_whole(&file);
+    answer_file(req, target, suffix, &file);
     close(file.fd);
-    if (body == NULL) {
-        static const char busy[] = "Service indisponible : réessayez.\n";
-        answer_simple(req, 503, "text/plain; charset=utf-8", "no-store", busy, sizeof busy - 1,
-                      false);
-        return;
-    }
-    answer_file(req, target, suffix, &file, body);
-    free(body);
 }
 
 static bool serve_style(sp_gw_request *req) {
@@ -211,8 +200,8 @@ bool sp_gw_web_serve(sp_gw_request *req, const char *path, const char *request_u
     const char *web_dir = req->app->config->web_dir;
     if (web_dir == NULL || web_dir[0] == '\0') return false;
     sp_gw_web_target target;
-    /* The decoded path says what is asked; the raw one must pass the same
-     * checks, so that an encoded "/" or "." never reaches a file name. */
+    /* The decoded path says what is asked; the target as civetweb hands
+     * it must pass the same checks (see web_serve.h). */
     sp_gw_web_decision decision = sp_gw_web_route(req->method, path, 0, &target);
     if (decision == SP_GW_WEB_API) return false;
     char raw_path[SP_GW_WEB_PATH_LEN_MAX + 2];

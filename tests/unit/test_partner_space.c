@@ -134,6 +134,23 @@ static void test_streams_are_bounded_and_stop(void **state) {
     sp_gw_streams_free(streams);
 }
 
+static void test_payer_url_is_the_public_url_and_the_code(void **state) {
+    (void)state;
+    char url[SP_GW_PAYER_URL_LEN_MAX + 1];
+    assert_int_equal(sp_gw_payer_url("https://pass.ville.fr", "12345674", url), 0);
+    assert_string_equal(url, "https://pass.ville.fr/payer/12345674");
+    char longest[256];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    assert_int_equal(sp_gw_payer_url(longest, "12345674", url), 0);
+    assert_int_equal(strlen(url), SP_GW_PAYER_URL_LEN_MAX);
+    char too_long[258];
+    memset(too_long, 'a', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+    assert_int_equal(sp_gw_payer_url(too_long, "12345674", url), -1);
+    assert_string_equal(url, "");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contact_accepts_french_settings),
@@ -142,6 +159,7 @@ int main(void) {
         cmocka_unit_test(test_event_framing),
         cmocka_unit_test(test_sent_ring_forgets_only_the_oldest),
         cmocka_unit_test(test_streams_are_bounded_and_stop),
+        cmocka_unit_test(test_payer_url_is_the_public_url_and_the_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
