@@ -231,7 +231,8 @@ export const GUIDE_DIR = process.env.SP_GUIDE_DIR ?? '';
 export async function guideShot(page, name, focus = null) {
   if (!GUIDE_DIR) return;
   mkdirSync(GUIDE_DIR, { recursive: true });
-  if (focus) await focus.first().evaluate((element) => element.scrollIntoView({ block: 'start' }));
+  // A little of what is above the focus stays in view, for context.
+  if (focus) await focus.first().evaluate((element) => window.scrollTo(0, element.getBoundingClientRect().top + window.scrollY - 110));
   else await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(150);
   const picture = await page.screenshot({ fullPage: false, animations: 'disabled', caret: 'hide' });

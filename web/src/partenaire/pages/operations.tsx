@@ -552,7 +552,7 @@ export function OperationsPage() {
                       <td data-label={T.ops.colStatus}>
                         <span class={`tag tag-${op.status}`}>{T.opStatus[op.status]}</span>
                       </td>
-                      <td data-label={T.ops.colPass}>…{op.pass_ref}</td>
+                      <td data-label={T.ops.colPass} class="nowrap">…{op.pass_ref}</td>
                       <td data-label={T.ops.colReference}>
                         <ReferenceCell
                           op={op}
@@ -566,7 +566,7 @@ export function OperationsPage() {
                           }}
                         />
                       </td>
-                      <td data-label={T.ops.colActions}>
+                      <td data-label={T.ops.colActions} class="actions">
                         <CancelCell op={op} admin={admin} onCancel={() => setToCancel(op)} />
                       </td>
                     </tr>
