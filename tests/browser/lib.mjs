@@ -2,6 +2,7 @@
 // playwright-core (never a downloaded browser), one context per scenario,
 // console and CSP errors collected, screenshots under var/screenshots/,
 // axe-core injected for the accessibility checks, small assertions.
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { optimizePng } from './png.mjs';
@@ -171,7 +172,8 @@ export async function apiLogin(email, password) {
 }
 
 export function newKey() {
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  // node:crypto, not the global one: Node 18 has no global `crypto`.
+  return randomBytes(16).toString('hex');
 }
 
 /** The first link to `path` (/activate, /reset-password) with its token in a mail. */
