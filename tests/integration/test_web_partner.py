@@ -77,3 +77,39 @@ def test_partner_guide_in_chromium(stack, world, backoffice):
     print(output)
     assert done.returncode == 0, "the partner journey in Chromium failed:\n" + output[-6000:]
     assert "steps passed" in output and "failed:" not in output.splitlines()[-1], output[-2000:]
+
+
+def error_codes_of_the_api():
+    """Every error code docs/api.md's status table and docs/openapi.json's
+    answers name."""
+    import json
+    import re
+    codes = set()
+    with open(os.path.join(REPO, "docs", "api.md"), encoding="utf-8") as f:
+        for line in f:
+            if re.match(r"^\| [45]\d\d \|", line):
+                codes |= set(re.findall(r"`([a-z][a-z0-9_]*)`", line))
+            for found in re.findall(r"\b[45]\d\d ((?:`[a-z_0-9]+`(?: \| |\s*\|\s*|, | or )?)+)", line):
+                codes |= set(re.findall(r"`([a-z][a-z0-9_]*)`", found))
+    openapi = os.path.join(REPO, "docs", "openapi.json")
+    if os.path.exists(openapi):
+        with open(openapi, encoding="utf-8") as f:
+            description = json.load(f)
+        for operations in description.get("paths", {}).values():
+            for operation in operations.values():
+                for status, answer in (operation.get("responses") or {}).items():
+                    if status[:1] in ("4", "5"):
+                        codes |= set(re.findall(r"`([a-z][a-z0-9_]*)`", answer.get("description", "")))
+    return codes
+
+
+def test_every_api_error_code_has_a_french_sentence():
+    """The web apps' catalogue (web/src/shared/errors.fr.ts) says every
+    error code of the API in French: none falls back to a generic message."""
+    import re
+    with open(os.path.join(REPO, "web", "src", "shared", "errors.fr.ts"), encoding="utf-8") as f:
+        catalogue = set(re.findall(r"^\s+([a-z][a-z0-9_]*): '", f.read(), re.M))
+    codes = error_codes_of_the_api()
+    assert len(codes) > 60, sorted(codes)
+    missing = sorted(codes - catalogue)
+    assert not missing, "error codes without a French sentence in web/src/shared/errors.fr.ts: %s" % missing
