@@ -113,3 +113,16 @@ def test_every_api_error_code_has_a_french_sentence():
     assert len(codes) > 60, sorted(codes)
     missing = sorted(codes - catalogue)
     assert not missing, "error codes without a French sentence in web/src/shared/errors.fr.ts: %s" % missing
+
+
+def test_web_shared_logic():
+    """The web apps' formatter and checks (tests/browser/shared-logic.mjs),
+    run in a zone far from Paris: amounts and dates are still French and
+    Parisian, the voucher and IBAN checks those of the server."""
+    assert shutil.which("node") is not None, "node is missing (apt-get install nodejs)"
+    assert os.path.isdir(os.path.join(REPO, "web", "node_modules", "esbuild")), "run web/build first"
+    done = subprocess.run(["node", os.path.join(REPO, "tests", "browser", "shared-logic.mjs")], cwd=REPO,
+                          env=dict(os.environ, TZ="America/New_York"), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=120)
+    output = done.stdout.decode(errors="replace")
+    assert done.returncode == 0, output[-4000:]
