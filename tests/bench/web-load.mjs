@@ -23,19 +23,31 @@ try {
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
     await cdp.send('Emulation.setCPUThrottlingRate', { rate });
+    await cdp.send('Performance.enable');
     await page.goto(`${BASE_URL}/partenaire/operations`, { waitUntil: 'commit' });
     const handle = await page.waitForFunction(
       () => {
         const totals = document.querySelector('[data-testid="totals"]');
         const rows = document.querySelectorAll('tbody tr[data-operation-id]').length;
-        return totals && rows > 0 ? { ms: performance.now(), rows, totals: totals.textContent } : false;
+        if (!(totals && rows > 0)) return false;
+        // Where the time went: when each request of the load ended.
+        const ended = {};
+        for (const entry of performance.getEntriesByType('resource')) {
+          const name = entry.name.replace(/^https?:\/\/[^/]+/, '').replace(/\?.*$/, '').replace(/-[A-Z0-9]{8}\./, '.');
+          if (!name.includes('/stream')) ended[name] = Math.round(entry.responseEnd);
+        }
+        const nav = performance.getEntriesByType('navigation')[0];
+        ended.html = Math.round(nav.responseEnd);
+        return { ms: performance.now(), rows, totals: totals.textContent, ended };
       },
       null,
       { polling: 'raf', timeout: 30000 },
     );
     const result = await handle.jsonValue();
+    const metrics = Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+    result.ended.cpu = ['ScriptDuration', 'LayoutDuration', 'RecalcStyleDuration', 'TaskDuration'].map((n) => `${n.replace('Duration', '')} ${Math.round(metrics[n] * 1000)} ms`).join(', ');
     timings.push(result.ms);
-    console.error(`run ${i + 1}: usable after ${Math.round(result.ms)} ms (${result.rows} rows shown, ${result.totals})`);
+    console.error(`run ${i + 1}: usable after ${Math.round(result.ms)} ms (${result.rows} rows shown, ${result.totals}); responses ended at ${JSON.stringify(result.ended)}`);
     await context.close();
   }
 } finally {

@@ -14,7 +14,7 @@ import { ForgotPasswordPage, LoginPage, SetPasswordPage } from './pages/auth';
 import { ConventionsPage } from './pages/conventions';
 import { ExportsPage } from './pages/exports';
 import { HomePage } from './pages/home';
-import { OperationsPage } from './pages/operations';
+import { OperationsPage, prefetchOperations } from './pages/operations';
 import { QrPage } from './pages/qr';
 import { RefundDetailPage, RefundsPage } from './pages/refunds';
 import { StructurePage } from './pages/structure';
@@ -205,5 +205,6 @@ setUnauthenticatedHandler(() => {
   if (wasLoggedIn) announce(T.login.expired);
 });
 void loadSession();
+if (window.location.pathname === `${BASE}/operations`) prefetchOperations(window.location.search);
 const root = document.getElementById('app');
 if (root) render(<App />, root);

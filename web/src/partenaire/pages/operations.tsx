@@ -22,7 +22,7 @@ import {
   useSubmission,
   type FieldError,
 } from '../../shared/ui';
-import { BASE, isAdmin, refreshPartner, useLoad, type Operation } from '../data';
+import { BASE, isAdmin, refreshPartner, useLoad, type Operation, type OperationsPage as OperationsList } from '../data';
 import { T } from '../strings.fr';
 
 const PAGE_SIZE = 25;
@@ -324,6 +324,41 @@ function useLiveOperations(onOperation: (op: Operation) => void): 'connecting' |
   return state;
 }
 
+/** The stream's state line, in a component of its own so that its changes
+ * do not render the whole list again. */
+function LiveStatus(props: { onOperation: (op: Operation) => void }) {
+  const live = useLiveOperations(props.onOperation);
+  return (
+    <p class="live-status" data-testid="live-status">
+      {live === 'live' ? T.ops.liveOn : live === 'connecting' ? T.ops.liveConnecting : T.ops.liveOff}
+    </p>
+  );
+}
+
+/** The query of the first page an address asks for. */
+export function firstPageQuery(search: string): OperationsQuery & { limit: number } {
+  return { ...apiFilters(filtersFrom(new URLSearchParams(search))), limit: PAGE_SIZE };
+}
+
+let prefetched: { search: string; page: Promise<OperationsList> } | null = null;
+
+/** Asks for the first page while the session is still being read, when the
+ * app opens on this screen (one round trip and a render earlier). */
+export function prefetchOperations(search: string): void {
+  const page = call('get', '/api/v1/partner/operations', { query: firstPageQuery(search) });
+  // Refused (not logged in yet): the page will ask again once it is shown.
+  page.catch(() => {
+    if (prefetched?.page === page) prefetched = null;
+  });
+  prefetched = { search, page };
+}
+
+function firstPage(search: string): Promise<OperationsList> | null {
+  const found = prefetched && prefetched.search === search ? prefetched.page : null;
+  prefetched = null;
+  return found;
+}
+
 export function OperationsPage() {
   const { me } = useSession();
   const admin = isAdmin(me);
@@ -333,7 +368,9 @@ export function OperationsPage() {
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors[cursors.length - 1];
   const list = useLoad(
-    () => call('get', '/api/v1/partner/operations', { query: { ...apiFilters(filters), limit: PAGE_SIZE, cursor } }),
+    () =>
+      (!cursor && firstPage(window.location.search)) ||
+      call('get', '/api/v1/partner/operations', { query: { ...apiFilters(filters), limit: PAGE_SIZE, cursor } }),
     [filterKey, cursor],
   );
   const [selected, setSelected] = useState<Set<string>>(new Set());
@@ -348,7 +385,7 @@ export function OperationsPage() {
   const known = useRef(new Set<string>());
   for (const op of list.value?.operations ?? []) known.current.add(op.operation_id);
 
-  const live = useLiveOperations((op) => {
+  const onLive = (op: Operation) => {
     if (known.current.has(op.operation_id)) return;
     known.current.add(op.operation_id);
     setNews((n) => ({ count: (n?.count ?? 0) + 1, last: op }));
@@ -356,7 +393,7 @@ export function OperationsPage() {
     announce(T.ops.liveAnnounce(formatCents(op.amount_cents), T.channel[op.channel]));
     void refreshPartner();
     if (cursors.length === 0) void list.reload();
-  });
+  };
 
   useEffect(() => setSelected(new Set()), [filterKey]);
 
@@ -447,9 +484,7 @@ export function OperationsPage() {
           )}
         </div>
       )}
-      <p class="live-status" data-testid="live-status">
-        {live === 'live' ? T.ops.liveOn : live === 'connecting' ? T.ops.liveConnecting : T.ops.liveOff}
-      </p>
+      <LiveStatus onOperation={onLive} />
       {done && (
         <Notice kind="success" title={done} role="status">
           <p>{T.ops.cancelledText}</p>
