@@ -461,6 +461,26 @@ try {
     await other.context.close();
   });
 
+  await step('forgotten password: the reset link from the e-mail sets a new password and logs in', async () => {
+    const other = await openContext(browser);
+    await other.page.goto(`${BASE_URL}/partenaire/connexion`);
+    await other.page.getByRole('link', { name: 'Mot de passe oublié ?' }).click();
+    await other.page.locator('h1', { hasText: 'Mot de passe oublié' }).waitFor();
+    await other.page.getByLabel('Adresse e-mail').fill(USER_EMAIL);
+    await other.page.getByRole('button', { name: 'Recevoir le lien' }).click();
+    await other.page.locator('.notice', { hasText: 'Demande envoyée' }).waitFor();
+    const mail = await waitForMail(MAIL_DIR, USER_EMAIL, { contains: '/reset-password?token=' });
+    await other.page.goto(linkIn(mail, '/reset-password'));
+    await other.page.locator('h1', { hasText: 'Choisir un nouveau mot de passe' }).waitFor();
+    await other.page.getByLabel('Mot de passe', { exact: true }).fill(`${USER_PASSWORD} 2`);
+    await other.page.getByLabel('Confirmez le mot de passe').fill(`${USER_PASSWORD} 2`);
+    await other.page.getByRole('button', { name: 'Enregistrer le mot de passe' }).click();
+    await other.page.locator('.notice', { hasText: 'Votre mot de passe est changé' }).waitFor();
+    const old = await api('POST', '/api/v1/auth/login', { body: { email: USER_EMAIL, password: USER_PASSWORD } });
+    check(old.status === 401, `the old password still logs in: ${old.status}`);
+    await other.context.close();
+  });
+
   await step('no error in the browser console during the journey', async () => {
     // Refusals the journey provokes on purpose (401 before logging in and
     // after the session ended, 409 last administrator) are logged by the

@@ -309,8 +309,10 @@ function useLiveOperations(onOperation: (op: Operation) => void): 'connecting' |
       });
       source.onerror = () => {
         if (!source || source.readyState !== EventSource.CLOSED) return;
-        // The browser gave up (the stream was refused): try again later.
+        // The browser gave up (the stream was refused): try again later;
+        // if the session has ended, reading it sends the page to the login.
         setState('interrupted');
+        void call('get', '/api/v1/me').catch(() => undefined);
         if (!closed) retry = window.setTimeout(open, 5000);
       };
     };
