@@ -379,6 +379,23 @@ try {
     await row(page, voucherOperationId).locator('.tag', { hasText: 'Acceptée' }).waitFor();
   });
 
+  await step('refunds: every accepted operation the filters select, requested at once, then cancelled', async () => {
+    await page.getByRole('button', { name: 'Demander le remboursement de toutes les opérations acceptées filtrées' }).click();
+    const question = dialog(page);
+    await question.waitFor();
+    const accepted = await page.evaluate(async () => (await (await fetch('/api/v1/partner/operations?status=accepted', { credentials: 'same-origin' })).json()).totals);
+    const text = plain(await question.textContent());
+    check(text.includes(`${accepted.count} opération`), `the confirmation does not count ${accepted.count} operations: ${text}`);
+    await question.getByRole('button', { name: 'Demander le remboursement', exact: true }).click();
+    await page.locator('h1', { hasText: 'Demande de remboursement' }).waitFor();
+    await page.locator('dd', { hasText: String(accepted.count) }).first().waitFor();
+    await page.getByRole('button', { name: 'Annuler la demande' }).click();
+    await dialog(page).getByRole('button', { name: 'Oui, annuler la demande' }).click();
+    await page.locator('.notice-success', { hasText: 'Demande annulée' }).waitFor();
+    await gotoScreen(page, '/partenaire/operations', 'Opérations');
+    return `${accepted.count} operations`;
+  });
+
   await step('exports: from the operations, pending then ready by itself, downloaded, read, deleted', async () => {
     await page.getByRole('button', { name: 'Exporter ces opérations (CSV)' }).click();
     await page.locator('h1', { hasText: 'Exports' }).waitFor();
