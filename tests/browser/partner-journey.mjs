@@ -557,13 +557,16 @@ try {
   });
 
   // --- a phone at the desk: 360 px wide ---------------------------------------
-  await step('360 px wide: login, voucher, operations, structure, without horizontal scrolling', async () => {
+  await step('360 px wide: every screen without horizontal scrolling', async () => {
     const m = await openContext(browser, { viewport: { width: 360, height: 740 } });
     const fits = async (name) => {
       await m.page.waitForTimeout(300);
       await screenshot(m.page, `360-${name}`);
       const width = await m.page.evaluate(() => document.documentElement.scrollWidth);
       check(width <= 360, `${name} is ${width} px wide at 360 px`);
+      // Nor scrolling inside a table.
+      const inner = await m.page.evaluate(() => [...document.querySelectorAll('.table-wrap')].map((e) => e.scrollWidth - e.clientWidth).filter((d) => d > 1));
+      check(inner.length === 0, `${name} has a table wider than the screen by ${inner.join(', ')} px`);
     };
     await m.page.goto(`${BASE_URL}/partenaire`);
     await m.page.locator('h1', { hasText: 'Connexion' }).waitFor();
@@ -585,6 +588,14 @@ try {
     await fits('structure');
     await gotoScreen(m.page, '/partenaire/qr-code', 'QR code');
     await fits('qr-code');
+    await gotoScreen(m.page, '/partenaire/remboursements', 'Remboursements');
+    await m.page.locator('tbody tr').first().waitFor();
+    await fits('remboursements');
+    await gotoScreen(m.page, '/partenaire/utilisateurs', 'Utilisateurs');
+    await m.page.locator('tbody tr').first().waitFor();
+    await fits('utilisateurs');
+    await gotoScreen(m.page, '/partenaire/exports', 'Exports');
+    await fits('exports');
     const real = m.problems.filter((p) => !p.includes('401'));
     check(real.length === 0, real.join('; '));
     await m.context.close();
