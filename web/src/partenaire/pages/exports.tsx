@@ -19,8 +19,8 @@ function filtersText(item: Export): string {
   if (f.from) parts.push(T.exports.fFrom(formatDay(String(f.from))));
   if (f.to) parts.push(T.exports.fTo(formatDay(String(f.to))));
   if (f.status) {
-    const labels = { ...T.opStatus, ...T.refundStatus } as Record<string, string>;
-    parts.push(T.exports.fStatus(item.kind === 'refund_requests' ? T.refundStatus[f.status as keyof typeof T.refundStatus] ?? String(f.status) : labels[String(f.status)] ?? String(f.status)));
+    const labels: Record<string, string> = item.kind === 'refund_requests' ? T.refundStatus : T.opStatus;
+    parts.push(T.exports.fStatus(labels[String(f.status)] ?? String(f.status)));
   }
   if (f.channel) parts.push(T.channel[f.channel as keyof typeof T.channel] ?? String(f.channel));
   if (f.kind) parts.push(f.kind === 'automatic' ? T.exports.fAutomatic : T.exports.fManual);

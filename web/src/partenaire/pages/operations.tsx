@@ -465,9 +465,8 @@ export function OperationsPage() {
   }
 
   async function startExport() {
-    const { ...query } = apiFilters(filters);
     const answer = await exportSubmission.run((key) =>
-      call('post', '/api/v1/partner/exports', { body: { kind: 'operations', filters: query }, key }),
+      call('post', '/api/v1/partner/exports', { body: { kind: 'operations', filters: apiFilters(filters) }, key }),
     );
     if (answer) navigate(`${BASE}/exports?nouveau=${answer.export_id}`);
   }
