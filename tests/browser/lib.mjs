@@ -21,6 +21,8 @@ export const CHROMIUM = process.env.SP_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // Chromium's own words (a file input's button) in French, as the people see them.
+  '--lang=fr-FR',
 ];
 
 export async function launch() {
