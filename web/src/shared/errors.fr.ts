@@ -85,6 +85,8 @@ const MESSAGES: Record<string, string> = {
   // 428, 429
   idempotency_key_required: 'La demande est incomplète. Rechargez la page puis réessayez.',
   too_many_attempts: 'Trop d’essais. Patientez quelques minutes avant de réessayer.',
+  too_deep: 'La demande envoyée est illisible. Rechargez la page puis réessayez.',
+  too_many_streams: 'Trop d’écrans suivent les opérations en direct pour votre structure. Fermez un onglet, puis rechargez la page.',
   // 5xx
   internal: 'Une erreur est survenue de notre côté. Réessayez dans un instant : rien n’a été fait deux fois.',
   timeout: 'Le service n’a pas confirmé à temps. Réessayez : la même demande sera reprise, sans être faite deux fois.',
