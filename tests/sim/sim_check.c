@@ -155,51 +155,62 @@ static bool allowed(sp_ledger_operation_status from, sp_ledger_operation_status 
     }
 }
 
-static int check_operations(sim_world *w, sim_failure *f) {
+static int check_operations(sim_world *w, const sp_ledger_operation **live, sim_failure *f) {
     for (size_t i = 0; i < w->op_count; i++) {
         sim_op_entry *o = &w->ops[i];
+        live[i] = NULL;
         if (o->partner < 0 || o->pass < 0) continue;   /* credits and expiries: not remembered */
         const sp_ledger_operation *op = live_op(w, o);
         if (op == NULL) return fail(f, "payment %s on the log is unknown to its writer", o->id);
         if (!allowed(o->last_status, op->status))
-            return fail(f, "operation %s moved from status %lld to a forbidden one", o->id,
-                        (long long)o->last_status);
+            return fail(f, "operation %s moved from status %d to %d, a forbidden transition", o->id,
+                        (int)o->last_status, (int)op->status);
         bool names_request = op->status == SP_LEDGER_OPERATION_REQUESTED ||
                              op->status == SP_LEDGER_OPERATION_PAID;
         if (names_request != (op->request_id[0] != '\0'))
-            return fail(f, "operation %s in status %lld and its request disagree", o->id,
-                        (long long)op->status);
+            return fail(f, "operation %s in status %d and its request disagree", o->id,
+                        (int)op->status);
         o->last_status = op->status;
+        live[i] = op;
     }
     return 0;
 }
 
 /* ------------------------------------------------------------ refund requests */
 
-static int check_requests(const sim_world *w, sim_failure *f) {
+typedef struct request_sums {
+    int64_t requested_cents;
+    int64_t cents;
+    int64_t count;
+} request_sums;
+
+static int check_requests(const sim_world *w, const sp_ledger_operation *const *live,
+                          sim_failure *f) {
+    request_sums sums[SIM_REQUESTS_MAX];
+    memset(sums, 0, sizeof sums);
+    for (size_t i = 0; i < w->op_count; i++) {
+        if (live[i] == NULL || live[i]->request_id[0] == '\0') continue;
+        int r = sim_find_request(w, live[i]->request_id);
+        if (r < 0) return fail(f, "operation %s names a request not on the log", w->ops[i].id);
+        sums[r].cents += live[i]->amount_cents;
+        sums[r].count++;
+        if (live[i]->status == SP_LEDGER_OPERATION_REQUESTED) sums[r].requested_cents += live[i]->amount_cents;
+    }
     for (size_t r = 0; r < w->request_count; r++) {
         const char *id = w->requests[r];
-        int64_t requested_cents = 0, sum_cents = 0, sum_count = 0, held_cents = 0;
-        for (size_t i = 0; i < w->op_count; i++) {
-            if (w->ops[i].partner < 0) continue;
-            const sp_ledger_operation *op = live_op(w, &w->ops[i]);
-            if (op == NULL || strcmp(op->request_id, id) != 0) continue;
-            sum_cents += op->amount_cents;
-            sum_count++;
-            if (op->status == SP_LEDGER_OPERATION_REQUESTED) requested_cents += op->amount_cents;
-        }
+        int64_t held_cents = 0;
         for (int p = 0; p < SIM_PARTITIONS; p++)
             held_cents += sp_ledger_refund_account_cents(w->partitions[p].state, id);
-        if (held_cents != requested_cents)
+        if (held_cents != sums[r].requested_cents)
             return fail(f, "refund request %s: its accounts hold %lld cents more than its "
-                        "requested operations", id, (long long)(held_cents - requested_cents));
+                        "requested operations", id, (long long)(held_cents - sums[r].requested_cents));
         const sp_ledger_refund_request *req =
             sp_ledger_refund_request_find(w->partitions[sim_partition_of(id)].state, id);
         if (req == NULL) return fail(f, "refund request %s on the log unknown to its writer", id);
         bool settled = req->status == SP_LEDGER_REFUND_PENDING || req->status == SP_LEDGER_REFUND_PAID;
-        if (settled && (req->total_cents != sum_cents || req->operation_count != sum_count))
+        if (settled && (req->total_cents != sums[r].cents || req->operation_count != sums[r].count))
             return fail(f, "refund request %s: total differs from its operations by %lld cents", id,
-                        (long long)(req->total_cents - sum_cents));
+                        (long long)(req->total_cents - sums[r].cents));
     }
     return 0;
 }
@@ -278,8 +289,9 @@ int sim_check(sim_world *w, sim_failure *f, sp_error *err) {
         if (check_state(w, p, part->state, f) != 0) return 1;
         if (check_twin(w, part->state, part->shadow, f) != 0) return 1;
     }
-    if (check_operations(w, f) != 0) return 1;
-    if (check_requests(w, f) != 0) return 1;
+    const sp_ledger_operation *live[SIM_OPS_MAX];
+    if (check_operations(w, live, f) != 0) return 1;
+    if (check_requests(w, live, f) != 0) return 1;
     return check_fold(w, f);
 }
 

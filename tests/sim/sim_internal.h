@@ -313,6 +313,8 @@ int sim_check_rebuild(sim_world *w, sim_failure *f, sp_error *err);
 int sim_check(sim_world *w, sim_failure *f, sp_error *err);
 /* sim_steps.c */
 int sim_step_run(sim_world *w, const sim_step *step, sim_failure *f, sp_error *err);
+/* The end of a plan: every pending request paid or cancelled. */
+int sim_back_office(sim_world *w, sp_error *err);
 
 /* sim_fold.c */
 void sim_fold_reset(sim_fold *fold);

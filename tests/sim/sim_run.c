@@ -53,6 +53,7 @@ static int settle(sim_world *w, sim_failure *f, sp_error *err) {
         if (rc != 0) return rc;
         w->now_ms += SIM_RESEND_MS;   /* what was not answered is sent again */
         if (sim_driver_tick(w, err) != 0) return -1;
+        if (round == SETTLE_ROUNDS_MAX / 2 && sim_back_office(w, err) != 0) return -1;
     }
     return sim_check_rebuild(w, f, err);
 }

@@ -104,7 +104,7 @@ static bool client_pass(sim_world *w, sim_step_kind kind, uint64_t a, sim_cmd *c
         cmd_begin(w, c, SP_LEDGER_COMMAND_OPEN_PASS, pass_id, w->admin, "open");
         snprintf(c->command_id, sizeof c->command_id, "open");   /* one per pass: a retry */
         snprintf(c->beneficiary, sizeof c->beneficiary, "%s", w->beneficiaries[pass]);
-        date_in_days(SIM_T0_MS, 15 + 4 * pass, c->end_date);
+        date_in_days(SIM_T0_MS, 30 + 8 * pass, c->end_date);
         return true;
     case SIM_CREDIT:
         cmd_begin(w, c, SP_LEDGER_COMMAND_CREDIT_PASS, pass_id, w->admin, "credit");
@@ -287,4 +287,26 @@ int sim_step_run(sim_world *w, const sim_step *step, sim_failure *f, sp_error *e
         part->lag_steps = 5 + n * 3;
         return 0;
     }
+}
+
+/* What the back office and the partners do with the requests left pending
+ * at the end of a plan, so that every run also pays and cancels: about a
+ * third cancelled by their partner, the rest marked paid. */
+int sim_back_office(sim_world *w, sp_error *err) {
+    for (size_t r = 0; r < w->request_count; r++) {
+        const sim_fold_request *row = &w->fold.requests[r];
+        if (!row->exists || row->status != RQ_PENDING) continue;
+        uint64_t state = w->seed ^ (uint64_t)r;
+        sim_step step = {.kind = splitmix(&state) % 3 == 0 ? SIM_CANCEL_REFUND : SIM_MARK_PAID};
+        sim_cmd *c = &w->scratch_cmd;
+        if (client_request(w, step.kind, 0, c)) {
+            /* client_request picked request 0 or a pending one: name this one. */
+            snprintf(c->aggregate, sizeof c->aggregate, "%s", w->requests[r]);
+            snprintf(c->request_id, sizeof c->request_id, "%s", w->requests[r]);
+            if (step.kind == SIM_CANCEL_REFUND)
+                snprintf(c->partner_id, sizeof c->partner_id, "%s", w->partner_ids[row->partner]);
+            if (sim_send(w, c, true, err) != 0) return -1;
+        }
+    }
+    return 0;
 }

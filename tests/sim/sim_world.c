@@ -532,8 +532,6 @@ static int append_event(sim_world *w, int32_t p, const sp_ledger_event *event,
     if (applied.record != NULL) sp_ledger_record_set_event_ref(applied.record, p, (int64_t)offset);
     if (register_ids(w, decoded, sim_find_pass(w, decoded->pass_id), err) != 0) return -1;
     fev_of(w, p, decoded, event, &entry->fev);
-    if (getenv("SIM_DEBUG")) fprintf(stderr, "DBG p%d off%zu %s agg=%s v=%llu partner=%s amount=%lld\n", p, offset, sp_ledger_event_type(decoded->kind), decoded->pass_id, (unsigned long long)decoded->version, decoded->partner_id, (long long)decoded->amount_cents);
-    if (getenv("SIM_DEBUG") && decoded->kind == SP_LEDGER_EVENT_COMMAND_REJECTED) fprintf(stderr, "REJ %s %s\n", decoded->command_type, decoded->code);
     return 0;
 }
 
@@ -558,8 +556,6 @@ static int writer_handle(sim_world *w, int32_t p, const sim_cmd *cmd, bool produ
     count_answer(w, d);
     if (d->kind == SP_LEDGER_DECIDED_REPLAY)
         return produce ? check_outcome(w, cmd, d->record, NULL, f, err) : 0;
-    if (d->kind == SP_LEDGER_DECIDED_REFUSED && getenv("SIM_DEBUG"))
-        fprintf(stderr, "REFUSED %d %s %s\n", (int)cmd->kind, d->error.code, d->error.message);
     if (d->kind == SP_LEDGER_DECIDED_REFUSED)
         return produce ? check_outcome(w, cmd, NULL, &d->error, f, err) : 0;
     sp_ledger_applied applied;

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include "sim.h"
 
-#define UNIT_SEEDS 200
+#define UNIT_SEEDS 300
 #define STEPS 200
 
 typedef struct fixture {
