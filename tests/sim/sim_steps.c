@@ -146,6 +146,14 @@ static bool client_cancel_operation(sim_world *w, uint64_t a, sim_cmd *c) {
     int count = payment_ops(w, ops);
     if (count == 0) return false;
     const sim_op_entry *o = &w->ops[ops[pick(&a, (uint64_t)count)]];
+    /* Half the time, a payment in a refund request or refunded: the race
+     * of a cancellation with its refund. */
+    int busy[SIM_OPS_MAX], busy_count = 0;
+    for (int i = 0; i < count; i++)
+        if (w->ops[ops[i]].last_status == SP_LEDGER_OPERATION_REQUESTED ||
+            w->ops[ops[i]].last_status == SP_LEDGER_OPERATION_PAID)
+            busy[busy_count++] = ops[i];
+    if (busy_count > 0 && pick(&a, 2) == 0) o = &w->ops[busy[pick(&a, (uint64_t)busy_count)]];
     /* Now and then another partner tries: it must be refused. */
     int partner = pick(&a, 8) == 0 ? (int)pick(&a, SIM_PARTNERS) : o->partner;
     cmd_begin(w, c, SP_LEDGER_COMMAND_CANCEL_OPERATION, w->pass_ids[o->pass],
