@@ -500,6 +500,72 @@ static int check_projection_row(sim_world *w, int32_t p, size_t offset, const ui
                      why.message);
 }
 
+/* The operations an event changes, and their statuses before it. */
+typedef struct op_moves {
+    size_t count;
+    const char *ids[SIM_PART_OPS_MAX];
+    sp_ledger_operation_status before[SIM_PART_OPS_MAX];
+} op_moves;
+
+static sp_ledger_operation_status status_of(const sp_ledger_state *s, const char *pass_id,
+                                            const char *op_id) {
+    const sp_ledger_pass *pass = sp_ledger_pass_find(s, pass_id);
+    const sp_ledger_operation *op = pass != NULL ? sp_ledger_operation_find(pass, op_id) : NULL;
+    return op != NULL ? op->status : 0;
+}
+
+static void moves_before(const sp_ledger_state *s, const sp_ledger_event *e, op_moves *m) {
+    m->count = 0;
+    switch (e->kind) {
+    case SP_LEDGER_EVENT_PAYMENT_ACCEPTED:
+    case SP_LEDGER_EVENT_VOUCHER_REDEEMED:
+    case SP_LEDGER_EVENT_OPERATION_CANCELLED:
+        m->ids[m->count++] = e->operation_id;
+        break;
+    case SP_LEDGER_EVENT_OPERATIONS_RESERVED:
+    case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
+    case SP_LEDGER_EVENT_OPERATIONS_SETTLED:
+        for (size_t i = 0; i < e->changed_count && i < SIM_PART_OPS_MAX; i++)
+            m->ids[m->count++] = e->operation_ids[i];
+        break;
+    default:
+        break;
+    }
+    for (size_t i = 0; i < m->count; i++) m->before[i] = status_of(s, e->pass_id, m->ids[i]);
+}
+
+/* Each event moves its operations one allowed step: new -> accepted,
+ * accepted -> cancelled | requested, requested -> paid | accepted. */
+static int moves_check(const sp_ledger_state *s, const sp_ledger_event *e, const op_moves *m,
+                       sim_failure *f) {
+    sp_ledger_operation_status from = 0, to = 0;
+    switch (e->kind) {
+    case SP_LEDGER_EVENT_PAYMENT_ACCEPTED:
+    case SP_LEDGER_EVENT_VOUCHER_REDEEMED: from = 0; to = SP_LEDGER_OPERATION_ACCEPTED; break;
+    case SP_LEDGER_EVENT_OPERATION_CANCELLED:
+        from = SP_LEDGER_OPERATION_ACCEPTED; to = SP_LEDGER_OPERATION_CANCELLED; break;
+    case SP_LEDGER_EVENT_OPERATIONS_RESERVED:
+        from = SP_LEDGER_OPERATION_ACCEPTED; to = SP_LEDGER_OPERATION_REQUESTED; break;
+    case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
+        from = SP_LEDGER_OPERATION_REQUESTED; to = SP_LEDGER_OPERATION_ACCEPTED; break;
+    case SP_LEDGER_EVENT_OPERATIONS_SETTLED:
+        from = SP_LEDGER_OPERATION_REQUESTED; to = SP_LEDGER_OPERATION_PAID; break;
+    default:
+        return 0;
+    }
+    for (size_t i = 0; i < m->count; i++) {
+        sp_ledger_operation_status after = status_of(s, e->pass_id, m->ids[i]);
+        if (m->before[i] != from || after != to) {
+            snprintf(f->message, sizeof f->message,
+                     "%s moved operation %s from status %d to %d (allowed: %d to %d)",
+                     sp_ledger_event_type(e->kind), m->ids[i], (int)m->before[i], (int)after,
+                     (int)from, (int)to);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Puts a decided (and applied) event on partition p's log: 0, 1 when an
  * invariant broke (f), -1 when the simulation cannot go on (err). */
 static int append_event(sim_world *w, int32_t p, const sp_ledger_event *event,
@@ -523,12 +589,15 @@ static int append_event(sim_world *w, int32_t p, const sp_ledger_event *event,
                              decoded->pass_id);
         slot->applied = true;
     }
+    op_moves moves;
+    moves_before(part->shadow, decoded, &moves);
     sp_ledger_applied applied;
     sp_error why;
     sp_error_clear(&why);
     if (sp_ledger_apply(part->shadow, decoded, &applied, &why) != 0 || applied.skipped)
         return violation(f, "an event on the log does not apply to a rebuild: %s %s", why.code,
                          why.message);
+    if (moves_check(part->shadow, decoded, &moves, f) != 0) return 1;
     if (applied.record != NULL) sp_ledger_record_set_event_ref(applied.record, p, (int64_t)offset);
     if (register_ids(w, decoded, sim_find_pass(w, decoded->pass_id), err) != 0) return -1;
     fev_of(w, p, decoded, event, &entry->fev);
