@@ -209,11 +209,15 @@ static int open_automatic(sim_world *w, int partner, sp_refund_period period, co
     snprintf(c->partner_id, sizeof c->partner_id, "%s", w->partner_ids[partner]);
     snprintf(c->refund_kind, sizeof c->refund_kind, "automatic");
     snprintf(c->period, sizeof c->period, "%s", period_text);
-    c->part_count = grouping.part_count < SIM_PARTS_MAX ? grouping.part_count : SIM_PARTS_MAX;
+    if (grouping.part_count > SIM_PARTS_MAX)
+        return sp_error_set(err, 507, "parts_full", NULL, "a request of more passes than the simulation holds");
+    c->part_count = grouping.part_count;
     for (size_t p = 0; p < c->part_count; p++) {
         const sp_refunds_part_range *range = &grouping.parts[p];
+        if (range->count > SIM_PART_OPS_MAX)
+            return sp_error_set(err, 507, "part_full", NULL, "a part of more operations than the simulation holds");
         c->part_pass[p] = (uint16_t)ops[range->first].pass;
-        c->part_op_count[p] = (uint16_t)(range->count < SIM_PART_OPS_MAX ? range->count : SIM_PART_OPS_MAX);
+        c->part_op_count[p] = (uint16_t)range->count;
         for (size_t i = 0; i < c->part_op_count[p]; i++)
             c->part_ops[p][i] = (uint16_t)ops[range->first + i].op;
     }

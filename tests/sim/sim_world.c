@@ -412,15 +412,19 @@ static void fev_refunds(const sim_world *w, const sp_ledger_event *d, const sp_l
     snprintf(f->code, sizeof f->code, "%s", d->code);
     snprintf(f->reason, sizeof f->reason, "%s", d->reason);
     f->refusal_op = sim_find_op(w, d->operation_id);
-    f->changed_count = d->changed_count;
-    for (size_t i = 0; i < d->changed_count && i < SIM_PART_OPS_MAX; i++)
+    /* Bounded by the commands the simulation builds (sim_driver.c refuses more). */
+    f->changed_count = d->changed_count < SIM_PART_OPS_MAX ? d->changed_count : SIM_PART_OPS_MAX;
+    for (size_t i = 0; i < f->changed_count; i++)
         f->changed[i] = (uint16_t)sim_find_op(w, d->operation_ids[i]);
     /* The parts travel in the envelope; the decoded event keeps only their
      * count, so the fold reads them from the event that was encoded. */
     f->part_count = o->parts != NULL ? o->part_count : 0;
+    if (f->part_count > SIM_PARTS_MAX) f->part_count = SIM_PARTS_MAX;
     for (size_t p = 0; p < f->part_count && p < SIM_PARTS_MAX; p++) {
         f->part_pass[p] = sim_find_pass(w, o->parts[p].pass_id);
-        f->part_op_count[p] = o->parts[p].operation_id_count;
+        f->part_op_count[p] = o->parts[p].operation_id_count < SIM_PART_OPS_MAX
+                                  ? o->parts[p].operation_id_count
+                                  : SIM_PART_OPS_MAX;
         for (size_t i = 0; i < f->part_op_count[p] && i < SIM_PART_OPS_MAX; i++)
             f->part_ops[p][i] = (uint16_t)sim_find_op(w, o->parts[p].operation_ids[i]);
     }
