@@ -280,6 +280,8 @@ struct sim_world {
     sim_cmd scratch_cmd;
     sim_cmd_view *view;                              /* scratch */
     char *row_buf;                                   /* SP_PROJECTION_ROW_BYTES_MAX */
+    bool dirty[SIM_PARTITIONS];                      /* a state changed since the last check */
+    bool fold_dirty;                                 /* the fold changed since the last check */
     sim_stats stats;
 };
 

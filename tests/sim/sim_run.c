@@ -30,6 +30,7 @@ static void corrupt(sim_world *w, bool *done) {
             if (pass->envelopes[e].balance_cents <= 0) continue;
             pass->envelopes[e].balance_cents -= 1;
             *done = true;
+            memset(w->dirty, 1, sizeof w->dirty);
         }
     }
 }

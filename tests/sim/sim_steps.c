@@ -283,6 +283,7 @@ int sim_step_run(sim_world *w, const sim_step *step, sim_failure *f, sp_error *e
     case SIM_REDELIVER: {
         size_t back = n < w->fold.next[p] ? n : w->fold.next[p];
         w->fold.next[p] -= back;
+        w->fold_dirty = true;
         w->stats.redeliveries++;
         return 0;
     }

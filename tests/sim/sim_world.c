@@ -218,6 +218,8 @@ static int world_reset(sim_world *w, uint64_t seed, sim_mutation mutation, sp_er
     w->fresh->balance_count = SIM_FOLD_BALANCES_MAX;
     sim_fold_reset(w->fresh);
     sp_refunds_sent_init(w->driver_sent);
+    memset(w->dirty, 1, sizeof w->dirty);
+    w->fold_dirty = true;
     return 0;
 }
 
@@ -578,6 +580,7 @@ static int append_event(sim_world *w, int32_t p, const sp_ledger_event *event,
     if (part->event_count == SIM_LOG_MAX)
         return sp_error_set(err, 507, "log_full", NULL, "a partition's event log is full");
     sim_event_entry *entry = &part->events[part->event_count];
+    w->dirty[p] = true;
     if (encode(event, &entry->bytes, &entry->len, err) != 0) return -1;
     size_t offset = part->event_count++;
     w->stats.events++;
@@ -623,6 +626,7 @@ static int count_answer(sim_world *w, const sp_ledger_decision *d) {
 static int writer_handle(sim_world *w, int32_t p, const sim_cmd *cmd, bool produce,
                          sim_failure *f, sp_error *err) {
     view_of(w, cmd, w->view);
+    w->dirty[p] = true;
     sp_ledger_state *state = w->partitions[p].state;
     sp_ledger_decision *d = w->decision;
     sp_ledger_decide(state, &w->view->c, w->now_ms, d);
@@ -695,12 +699,14 @@ int sim_writer_crash(sim_world *w, int32_t p, size_t count, bool lose_last, sim_
     if (rc != 0) return rc;
     sp_ledger_state_free(part->state);
     part->state = fresh;
+    w->dirty[p] = true;
     w->stats.crashes++;
     return 0;
 }
 
 int sim_sweep_turn(sim_world *w, int32_t p, sim_failure *f, sp_error *err) {
     sp_ledger_state *state = w->partitions[p].state;
+    w->dirty[p] = true;
     for (int round = 0; round < 2; round++) {
         size_t count = 0;
         sp_error why;
@@ -723,6 +729,7 @@ int sim_sweep_turn(sim_world *w, int32_t p, sim_failure *f, sp_error *err) {
 int sim_fold_turn(sim_world *w, int32_t p, size_t count, sp_error *err) {
     sim_partition *part = &w->partitions[p];
     bool check = w->mutation != SIM_MUTATION_FOLD_NO_VERSION_CHECK;
+    w->fold_dirty = true;
     for (size_t i = 0; i < count && w->fold.next[p] < part->event_count; i++) {
         sim_fold_apply(&w->fold, &part->events[w->fold.next[p]++].fev, check,
                        (const char(*)[SIM_ID_SIZE])w->partner_ids);
