@@ -28,7 +28,9 @@ const CHROMIUM_ARGS = [
 export async function launch() {
   // SP_TEST_NETLOG=<file> records Chromium's network log (a hang's diagnosis).
   const netlog = process.env.SP_TEST_NETLOG ? [`--log-net-log=${process.env.SP_TEST_NETLOG}`] : [];
-  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...netlog], headless: true });
+  // On Linux Chromium takes its own words from LANGUAGE, not from --lang alone.
+  const env = { ...process.env, LANGUAGE: 'fr', LANG: 'fr_FR.UTF-8' };
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...netlog], env, headless: true });
 }
 
 export class Failure extends Error {}
