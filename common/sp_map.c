@@ -108,6 +108,36 @@ int sp_map_put(sp_map *map, const uint8_t key[SP_KEY_LEN], void *value, sp_error
     return 0;
 }
 
+/* Backward-shift deletion for linear probing: each following entry of the
+ * run moves into the hole when its home slot does not lie (cyclically)
+ * between the hole and itself. */
+void *sp_map_remove(sp_map *map, const uint8_t key[SP_KEY_LEN]) {
+    assert(map != NULL && map->slots != NULL && key != NULL);
+    sp_map_slot *slot = find_slot(map->slots, map->slot_count, key);
+    void *value = slot->value;
+    if (value == NULL) return NULL;
+    size_t mask = map->slot_count - 1;
+    size_t start = (size_t)(slot - map->slots);
+    size_t hole = start;
+    /* The load factor leaves an empty slot: the run ends within slot_count steps. */
+    for (size_t step = 1; step < map->slot_count; step++) {
+        size_t next = (start + step) & mask;
+        sp_map_slot *candidate = &map->slots[next];
+        if (candidate->value == NULL) break;
+        size_t home = (size_t)key_hash(candidate->key) & mask;
+        size_t from_home = (next - home) & mask;
+        size_t from_hole = (next - hole) & mask;
+        if (from_home >= from_hole) {
+            map->slots[hole] = *candidate;
+            hole = next;
+        }
+    }
+    memset(&map->slots[hole], 0, sizeof map->slots[hole]);
+    assert(map->entry_count > 0);
+    map->entry_count--;
+    return value;
+}
+
 void sp_map_foreach(const sp_map *map, sp_map_visit_fn visit, void *ctx) {
     assert(map != NULL && visit != NULL);
     for (size_t i = 0; i < map->slot_count; i++) {

@@ -28,6 +28,10 @@ void sp_map_destroy(sp_map *map);
 void *sp_map_get(const sp_map *map, const uint8_t key[SP_KEY_LEN]);
 /* Inserts or replaces; value must not be NULL. */
 int sp_map_put(sp_map *map, const uint8_t key[SP_KEY_LEN], void *value, sp_error *err);
+/* Takes key out of the map and returns its value (the caller frees it), NULL
+ * when absent. The slots after it move back (no tombstones), so lookups stay
+ * as short as if the key had never been there. */
+void *sp_map_remove(sp_map *map, const uint8_t key[SP_KEY_LEN]);
 typedef void (*sp_map_visit_fn)(void *ctx, const uint8_t key[SP_KEY_LEN], void *value);
 void sp_map_foreach(const sp_map *map, sp_map_visit_fn visit, void *ctx);
 

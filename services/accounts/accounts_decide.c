@@ -476,11 +476,24 @@ static int decide_start_session(const sp_accounts_state *state, const sp_account
                             "a session must expire in the future, within 366 days");
     if (sp_accounts_session_by_hash(state, c->token_hash) != NULL)
         return sp_error_set(err, 409, "conflict", "token_hash", "this token is already in use");
-    if (sp_accounts_sessions_full(state))
+    if (!sp_accounts_sessions_room(state, user, now_ms))
         return sp_error_set(err, 503, "unavailable", "", "session limit (%zu) reached",
                             state->limits.sessions_max);
+    uint64_t version = user->version;
+    const sp_accounts_session *oldest = NULL;
+    if (sp_accounts_user_sessions_live(user, now_ms, &oldest) >=
+        state->limits.sessions_per_user_max) {
+        /* One login too many ends the user's oldest session first. The event
+         * carries no command id: it is part of this login's outcome, not one
+         * of its own. */
+        assert(oldest != NULL);
+        sp_accounts_event *ended = event_add(d, SP_ACCOUNTS_EV_SESSION_ENDED, user->user_id,
+                                             ++version, now_ms, NULL);
+        snprintf(ended->user_id, sizeof ended->user_id, "%s", user->user_id);
+        memcpy(ended->token_hash, oldest->token_hash, SP_TOKEN_HASH_LEN);
+    }
     sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_SESSION_STARTED, user->user_id,
-                                     user->version + 1, now_ms, c);
+                                     ++version, now_ms, c);
     snprintf(e->user_id, sizeof e->user_id, "%s", user->user_id);
     memcpy(e->token_hash, c->token_hash, SP_TOKEN_HASH_LEN);
     e->expires_at_ms = c->expires_at_ms;
@@ -492,7 +505,7 @@ static int decide_end_session(const sp_accounts_state *state, const sp_accounts_
     if (check_token_hash(c, err) != 0) return -1;
     const sp_accounts_session *session = sp_accounts_session_by_hash(state, c->token_hash);
     /* Someone else's session is reported like an unknown one. */
-    bool visible = session != NULL && !session->ended &&
+    bool visible = session != NULL &&
                    (c->actor_id[0] == '\0' || strcmp(c->actor_id, session->user_id) == 0);
     if (!visible) return sp_error_set(err, 404, "not_found", "", "no such active session");
     const sp_accounts_user *user = sp_accounts_user_by_id(state, session->user_id);
@@ -546,7 +559,7 @@ static int decide_request_reset(const sp_accounts_state *state, const sp_account
     const sp_accounts_user *user = sp_accounts_user_by_email(state, email);
     if (user == NULL || user->removed)
         return sp_error_set(err, 404, "not_found", "email", "no such user");
-    if (sp_accounts_activations_full(state))
+    if (!sp_accounts_activations_room(state, user, now_ms))
         return sp_error_set(err, 503, "unavailable", "", "activation limit (%zu) reached",
                             state->limits.activations_max);
     if (new_activation_id(state, activation_id, err) != 0) return -1;
@@ -1003,7 +1016,7 @@ void sp_accounts_decide(const sp_accounts_state *state, const sp_accounts_comman
         }
         return;
     }
-    if (sp_accounts_records_full(state)) {
+    if (!sp_accounts_records_room(state, now_ms)) {
         sp_error_set(&d->rejection, 503, "unavailable", "", "command record limit (%zu) reached",
                      state->limits.records_max);
         return;

@@ -30,7 +30,21 @@ bool sp_accounts_users_full(const sp_accounts_state *state);
 bool sp_accounts_partners_full(const sp_accounts_state *state);
 bool sp_accounts_sessions_full(const sp_accounts_state *state);
 bool sp_accounts_records_full(const sp_accounts_state *state);
+/* A new record can be stored at now_ms: the map has room, or makes it by
+ * freeing a record past its window or a single-use one. */
+bool sp_accounts_records_room(const sp_accounts_state *state, int64_t now_ms);
+/* A session can start for user at now_ms (sessions_per_user_max superseding
+ * included): the map has room, or the user has an expired session to free. */
+bool sp_accounts_sessions_room(const sp_accounts_state *state, const sp_accounts_user *user,
+                               int64_t now_ms);
+/* The user's sessions alive at now_ms, and the oldest of them (NULL if none). */
+size_t sp_accounts_user_sessions_live(const sp_accounts_user *user, int64_t now_ms,
+                                      const sp_accounts_session **oldest);
 bool sp_accounts_activations_full(const sp_accounts_state *state);
+/* A link can be issued at now_ms for user (NULL: a user not yet registered):
+ * the map has room, or the user has a link that issuing one frees. */
+bool sp_accounts_activations_room(const sp_accounts_state *state, const sp_accounts_user *user,
+                                  int64_t now_ms);
 
 const sp_accounts_record *sp_accounts_record_get(const sp_accounts_state *state,
                                                  const uint8_t key[SP_KEY_LEN]);

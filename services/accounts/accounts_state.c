@@ -27,6 +27,10 @@ struct sp_accounts_record {
     char *result_json;
     size_t ref_count;
     sp_accounts_ref refs[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
+    uint8_t key[SP_KEY_LEN];                   /* its key in state->records */
+    int64_t stored_at_ms;                      /* occurred_at of the event that stored it */
+    bool single_use;                           /* the gateway made its command id for one request */
+    sp_accounts_record *next;                  /* the next younger record of its list */
 };
 
 /* ------------------------------------------------------------------ names */
@@ -158,6 +162,11 @@ int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *l
         state->limits.activations_max = limits->users_max * SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX;
     if (state->limits.activation_ttl_ms <= 0)
         state->limits.activation_ttl_ms = SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS;
+    if (state->limits.sessions_per_user_max == 0)
+        state->limits.sessions_per_user_max = SP_ACCOUNTS_SESSIONS_PER_USER_DEFAULT;
+    if (state->limits.outcome_ttl_ms <= 0)
+        state->limits.outcome_ttl_ms = SP_ACCOUNTS_OUTCOME_TTL_DEFAULT_MS;
+    assert(state->limits.sessions_per_user_max <= SP_ACCOUNTS_SESSIONS_PER_USER_LIMIT);
     sp_map *maps[] = {&state->users_by_id, &state->users_by_email, &state->partners_by_id,
                       &state->partners_by_code, &state->sessions, &state->records,
                       &state->activations, &state->conventions, &state->acceptances};
@@ -405,6 +414,67 @@ static int record_set(sp_accounts_record *record, bool ok, int http_status, cons
     return 0;
 }
 
+/* The commands whose id the gateway makes for one request (login, logout,
+ * password links): no client can send the id again, so their outcomes are
+ * needed only for the reply and a redelivered command. */
+static bool record_single_use(const sp_accounts_event *event) {
+    switch (event->kind) {
+    case SP_ACCOUNTS_EV_SESSION_STARTED:
+    case SP_ACCOUNTS_EV_SESSION_ENDED:
+    case SP_ACCOUNTS_EV_PASSWORD_SET: return true;
+    case SP_ACCOUNTS_EV_ACTIVATION_ISSUED: return strcmp(event->purpose, "reset") == 0;
+    case SP_ACCOUNTS_EV_COMMAND_REJECTED: {
+        static const sp_accounts_command_kind kinds[] = {
+            SP_ACCOUNTS_CMD_START_SESSION, SP_ACCOUNTS_CMD_END_SESSION,
+            SP_ACCOUNTS_CMD_SET_PASSWORD, SP_ACCOUNTS_CMD_REQUEST_RESET};
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+            if (strcmp(event->command_type, sp_accounts_command_type(kinds[i])) == 0) return true;
+        }
+        return false;
+    }
+    default: return false;
+    }
+}
+
+static bool record_expired(const sp_accounts_state *state, const sp_accounts_record *record,
+                           int64_t now_ms) {
+    if (record == NULL) return false;
+    int64_t ttl_ms = record->single_use ? SP_ACCOUNTS_SINGLE_USE_OUTCOME_TTL_MS
+                                        : state->limits.outcome_ttl_ms;
+    return now_ms - record->stored_at_ms >= ttl_ms;
+}
+
+bool sp_accounts_records_room(const sp_accounts_state *state, int64_t now_ms) {
+    return !sp_accounts_records_full(state) || state->single_use_oldest != NULL ||
+           record_expired(state, state->kept_oldest, now_ms);
+}
+
+/* Frees the oldest record of a list. */
+static void record_drop_oldest(sp_accounts_state *state, sp_accounts_record **oldest,
+                               sp_accounts_record **newest) {
+    sp_accounts_record *record = *oldest;
+    assert(record != NULL);
+    *oldest = record->next;
+    if (*oldest == NULL) *newest = NULL;
+    void *removed = sp_map_remove(&state->records, record->key);
+    assert(removed == record);
+    (void)removed;
+    record_free(record);
+}
+
+/* Frees the records past their window at now_ms (the time of the event
+ * being applied: a rebuild frees the same ones at the same events), then,
+ * when the map is still full, the oldest single-use one. Each list is in
+ * storing order, so only its head can be due; every step frees one record. */
+static void records_make_room(sp_accounts_state *state, int64_t now_ms) {
+    while (record_expired(state, state->single_use_oldest, now_ms))
+        record_drop_oldest(state, &state->single_use_oldest, &state->single_use_newest);
+    while (record_expired(state, state->kept_oldest, now_ms))
+        record_drop_oldest(state, &state->kept_oldest, &state->kept_newest);
+    if (sp_accounts_records_full(state) && state->single_use_oldest != NULL)
+        record_drop_oldest(state, &state->single_use_oldest, &state->single_use_newest);
+}
+
 /* A new record under the event's (actor, command id), stored only when the
  * command has an id and no record exists yet. *out = NULL when not wanted. */
 static int record_new(sp_accounts_state *state, const sp_accounts_event *event,
@@ -413,19 +483,24 @@ static int record_new(sp_accounts_state *state, const sp_accounts_event *event,
     if (event->command_id[0] == '\0') return 0;
     sp_accounts_key_of(event->actor_id, event->command_id, key);
     if (sp_map_get(&state->records, key) != NULL) return 0;
+    records_make_room(state, event->occurred_at_ms);
     if (sp_accounts_records_full(state))
         return sp_error_set(err, 503, "unavailable", "", "command record limit (%zu) reached",
                             state->limits.records_max);
     *out = calloc(1, sizeof **out);
     if (*out == NULL) return sp_error_set(err, 500, "out_of_memory", "", "no memory for a record");
+    memcpy((*out)->key, key, SP_KEY_LEN);
+    (*out)->stored_at_ms = event->occurred_at_ms;
+    (*out)->single_use = record_single_use(event);
     return 0;
 }
 
-/* -1 (503) when the event would start a record and the record map is full:
+/* -1 (503) when the event would start a record and no room can be made:
  * checked before any change so that a refused event leaves the state as it was. */
 static int record_room(const sp_accounts_state *state, const sp_accounts_event *event,
                        sp_error *err) {
-    if (event->command_id[0] == '\0' || !sp_accounts_records_full(state)) return 0;
+    if (event->command_id[0] == '\0' || sp_accounts_records_room(state, event->occurred_at_ms))
+        return 0;
     uint8_t key[SP_KEY_LEN];
     sp_accounts_key_of(event->actor_id, event->command_id, key);
     if (sp_map_get(&state->records, key) != NULL) return 0;
@@ -435,10 +510,18 @@ static int record_room(const sp_accounts_state *state, const sp_accounts_event *
 
 static int record_store(sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
                         sp_accounts_record *record, sp_error *err) {
+    assert(memcmp(key, record->key, SP_KEY_LEN) == 0);
     if (sp_map_put(&state->records, key, record, err) != 0) {
         record_free(record);
         return -1;
     }
+    sp_accounts_record **oldest = record->single_use ? &state->single_use_oldest
+                                                     : &state->kept_oldest;
+    sp_accounts_record **newest = record->single_use ? &state->single_use_newest
+                                                     : &state->kept_newest;
+    if (*newest != NULL) (*newest)->next = record;
+    else *oldest = record;
+    *newest = record;
     return 0;
 }
 
@@ -778,17 +861,74 @@ static int record_simple(sp_accounts_state *state, const sp_accounts_event *even
     return record_store(state, key, record, err);
 }
 
+/* ------------------------------------------------------------------ sessions */
+
+size_t sp_accounts_user_sessions_live(const sp_accounts_user *user, int64_t now_ms,
+                                      const sp_accounts_session **oldest) {
+    size_t live = 0;
+    if (oldest != NULL) *oldest = NULL;
+    /* The list holds at most session_count entries. */
+    const sp_accounts_session *s = user->sessions;
+    for (size_t i = 0; s != NULL && i < user->session_count; i++, s = s->next_of_user) {
+        if (s->expires_at_ms <= now_ms) continue;
+        if (live == 0 && oldest != NULL) *oldest = s;
+        live++;
+    }
+    return live;
+}
+
+bool sp_accounts_sessions_room(const sp_accounts_state *state, const sp_accounts_user *user,
+                               int64_t now_ms) {
+    if (!sp_accounts_sessions_full(state)) return true;
+    size_t live = sp_accounts_user_sessions_live(user, now_ms, NULL);
+    return live < user->session_count || live >= state->limits.sessions_per_user_max;
+}
+
+/* Takes the session out of the map and of its user's list, and frees it. */
+static void session_free(sp_accounts_state *state, sp_accounts_user *user,
+                         sp_accounts_session *session) {
+    sp_accounts_session **link = &user->sessions;
+    for (size_t i = 0; *link != NULL && *link != session && i < user->session_count; i++)
+        link = &(*link)->next_of_user;
+    assert(*link == session);
+    *link = session->next_of_user;
+    user->session_count--;
+    uint8_t key[SP_KEY_LEN];
+    session_key(session->token_hash, key);
+    void *removed = sp_map_remove(&state->sessions, key);
+    assert(removed == session);
+    (void)removed;
+    free(session);
+}
+
+/* Frees the user's sessions expired at now_ms (all of them with INT64_MAX). */
+static void sessions_free_expired(sp_accounts_state *state, sp_accounts_user *user,
+                                  int64_t now_ms) {
+    sp_accounts_session *s = user->sessions;
+    for (size_t i = 0, n = user->session_count; s != NULL && i < n; i++) {
+        sp_accounts_session *next = s->next_of_user;
+        if (s->expires_at_ms <= now_ms) session_free(state, user, s);
+        s = next;
+    }
+}
+
 static int apply_session_started(sp_accounts_state *state, const sp_accounts_event *event,
                                  const sp_accounts_ref *ref, bool *applied, sp_error *err) {
     sp_accounts_user *user = next_of_user(state, event);
     if (user == NULL || strcmp(event->user_id, event->aggregate_id) != 0) return 0;
     if (sp_accounts_session_by_hash(state, event->token_hash) != NULL) return 0;
-    if (sp_accounts_sessions_full(state))
+    bool room = !sp_accounts_sessions_full(state) ||
+                sp_accounts_user_sessions_live(user, event->occurred_at_ms, NULL) <
+                    user->session_count;
+    if (!room)
         return sp_error_set(err, 503, "unavailable", "", "session limit (%zu) reached",
                             state->limits.sessions_max);
     if (record_room(state, event, err) != 0) return -1;
     sp_accounts_session *session = calloc(1, sizeof *session);
     if (session == NULL) return oom(err, "a session");
+    /* Expired sessions of the user go at its next login: a rebuild frees the
+     * same ones at the same event. */
+    sessions_free_expired(state, user, event->occurred_at_ms);
     memcpy(session->token_hash, event->token_hash, SP_TOKEN_HASH_LEN);
     snprintf(session->user_id, sizeof session->user_id, "%s", user->user_id);
     session->expires_at_ms = event->expires_at_ms;
@@ -798,6 +938,11 @@ static int apply_session_started(sp_accounts_state *state, const sp_accounts_eve
         free(session);
         return -1;
     }
+    sp_accounts_session **tail = &user->sessions;
+    for (size_t i = 0; *tail != NULL && i < user->session_count; i++) tail = &(*tail)->next_of_user;
+    assert(*tail == NULL);
+    *tail = session;
+    user->session_count++;
     user->version++;
     *applied = true;
     char *json = result_session(user->user_id, event->expires_at_ms);
@@ -811,11 +956,11 @@ static int apply_session_ended(sp_accounts_state *state, const sp_accounts_event
     if (user == NULL || strcmp(event->user_id, event->aggregate_id) != 0) return 0;
     sp_accounts_session *session =
         (sp_accounts_session *)sp_accounts_session_by_hash(state, event->token_hash);
-    if (session == NULL || session->ended || strcmp(session->user_id, user->user_id) != 0) return 0;
+    if (session == NULL || strcmp(session->user_id, user->user_id) != 0) return 0;
     if (record_room(state, event, err) != 0) return -1;
     char *json = json_render(json_pack("{s:s}", "user_id", user->user_id));
     if (json == NULL) return oom(err, "a result");
-    session->ended = true;
+    session_free(state, user, session);
     user->version++;
     *applied = true;
     return record_simple(state, event, ref, 204, json, err);
@@ -833,17 +978,67 @@ static int apply_command_rejected(sp_accounts_state *state, const sp_accounts_ev
     return record_simple(state, event, ref, 0, NULL, err);
 }
 
+/* ------------------------------------------------------------------ links */
+
+static bool activation_spent(const sp_accounts_activation *a, int64_t now_ms) {
+    return a->used || now_ms >= a->expires_at_ms;
+}
+
+bool sp_accounts_activations_room(const sp_accounts_state *state, const sp_accounts_user *user,
+                                  int64_t now_ms) {
+    if (!sp_accounts_activations_full(state)) return true;
+    if (user == NULL) return false;
+    if (user->activation_count >= SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX) return true;
+    const sp_accounts_activation *a = user->activations;
+    for (size_t i = 0; a != NULL && i < user->activation_count; i++, a = a->next_of_user) {
+        if (activation_spent(a, now_ms)) return true;
+    }
+    return false;
+}
+
+/* Takes the link out of the map and of its user's list, and frees it. */
+static void activation_free(sp_accounts_state *state, sp_accounts_user *user,
+                            sp_accounts_activation *a) {
+    sp_accounts_activation **link = &user->activations;
+    for (size_t i = 0; *link != NULL && *link != a && i < user->activation_count; i++)
+        link = &(*link)->next_of_user;
+    assert(*link == a);
+    *link = a->next_of_user;
+    user->activation_count--;
+    uint8_t key[SP_KEY_LEN];
+    activation_key(a->activation_id, key);
+    void *removed = sp_map_remove(&state->activations, key);
+    assert(removed == a);
+    (void)removed;
+    free(a);
+}
+
+/* Before a new link of user at now_ms: its used and expired links go, then
+ * the oldest while it would hold more than its bound. */
+static void activations_make_room(sp_accounts_state *state, sp_accounts_user *user,
+                                  int64_t now_ms) {
+    sp_accounts_activation *a = user->activations;
+    for (size_t i = 0, n = user->activation_count; a != NULL && i < n; i++) {
+        sp_accounts_activation *next = a->next_of_user;
+        if (activation_spent(a, now_ms)) activation_free(state, user, a);
+        a = next;
+    }
+    while (user->activation_count >= SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX)
+        activation_free(state, user, user->activations);
+}
+
 static int apply_activation_issued(sp_accounts_state *state, const sp_accounts_event *event,
                                    const sp_accounts_ref *ref, bool *applied, sp_error *err) {
     sp_accounts_user *user = next_of_user(state, event);
     if (user == NULL || strcmp(event->user_id, event->aggregate_id) != 0) return 0;
     if (sp_accounts_activation_by_id(state, event->activation_id) != NULL) return 0;
-    if (sp_accounts_activations_full(state))
+    if (!sp_accounts_activations_room(state, user, event->occurred_at_ms))
         return sp_error_set(err, 503, "unavailable", "", "activation limit (%zu) reached",
                             state->limits.activations_max);
     if (record_room(state, event, err) != 0) return -1;
     sp_accounts_activation *a = calloc(1, sizeof *a);
     if (a == NULL) return oom(err, "an activation");
+    activations_make_room(state, user, event->occurred_at_ms);
     snprintf(a->activation_id, sizeof a->activation_id, "%s", event->activation_id);
     snprintf(a->user_id, sizeof a->user_id, "%s", user->user_id);
     snprintf(a->purpose, sizeof a->purpose, "%s", event->purpose);
@@ -854,6 +1049,12 @@ static int apply_activation_issued(sp_accounts_state *state, const sp_accounts_e
         free(a);
         return -1;
     }
+    sp_accounts_activation **tail = &user->activations;
+    for (size_t i = 0; *tail != NULL && i < user->activation_count; i++)
+        tail = &(*tail)->next_of_user;
+    assert(*tail == NULL);
+    *tail = a;
+    user->activation_count++;
     user->version++;
     *applied = true;
     /* A link issued by CreatePartner belongs to that command's record already. */
@@ -874,6 +1075,7 @@ static int apply_password_set(sp_accounts_state *state, const sp_accounts_event 
                                        user->email));
     if (json == NULL) return oom(err, "a result");
     a->used = true;
+    sessions_free_expired(state, user, INT64_MAX);   /* the projection ends them too */
     user->version++;
     *applied = true;
     return record_simple(state, event, ref, 200, json, err);
@@ -937,6 +1139,7 @@ static int apply_user_changed(sp_accounts_state *state, const sp_accounts_event 
         if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) partner->admin_count++;
     } else {
         user->removed = true;
+        sessions_free_expired(state, user, INT64_MAX);   /* ended with the removal */
     }
     user->version++;
     *applied = true;

@@ -8,9 +8,12 @@
  * the log. Random identifiers come from sp_id (libsodium's CSPRNG).
  *
  * Memory: a sp_accounts_state owns every user, partner, session, link and
- * record it holds (heap; sp_accounts_state_destroy frees them). Entities are never
- * removed (a removed user is only flagged), so the pointers returned by the
- * lookups stay valid until the state is destroyed. A command borrows its
+ * record it holds (heap; sp_accounts_state_destroy frees them). Users,
+ * partners, links and conventions are never removed (a removed user is only
+ * flagged): their pointers stay valid until the state is destroyed. Sessions
+ * and stored outcomes are freed by sp_accounts_apply() (ended, expired,
+ * superseded, past their window): a session pointer is valid only until the
+ * next apply. A command borrows its
  * strings from the caller (usually an unpacked protobuf message). Events,
  * decisions and outcomes are plain values with fixed-size fields: nothing to
  * free. */
@@ -40,6 +43,17 @@
 #define SP_ACCOUNTS_PURPOSE_MAX 16            /* "activation" | "reset" */
 #define SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS (INT64_C(72) * 3600 * 1000)
 #define SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX 4 /* default bound of the activations map */
+/* Live sessions a user may hold at once: a login beyond it ends the user's
+ * oldest session (superseded). Default of sp_accounts_limits. */
+#define SP_ACCOUNTS_SESSIONS_PER_USER_DEFAULT 8
+#define SP_ACCOUNTS_SESSIONS_PER_USER_LIMIT 64
+/* How long the outcome of a command is kept for its Idempotency-Key (see
+ * docs/api.md): a key re-sent within it gets the first answer. */
+#define SP_ACCOUNTS_OUTCOME_TTL_DEFAULT_MS (INT64_C(24) * 3600 * 1000)
+/* The outcomes of commands whose id the gateway makes for one request (login,
+ * logout, password links: no client can send that id again) are kept this
+ * long, for a redelivered command, and are the first freed when room runs out. */
+#define SP_ACCOUNTS_SINGLE_USE_OUTCOME_TTL_MS (INT64_C(10) * 60 * 1000)
 
 /* Same numbers as solipass.accounts.Role. */
 typedef enum sp_accounts_role {
@@ -231,6 +245,9 @@ typedef struct sp_accounts_event {
 
 /* ------------------------------------------------------------------ state */
 
+typedef struct sp_accounts_session sp_accounts_session;
+typedef struct sp_accounts_activation sp_accounts_activation;
+
 typedef struct sp_accounts_user {
     char user_id[SP_ID_LEN + 1];
     char *email;                      /* owned, lower case */
@@ -240,6 +257,10 @@ typedef struct sp_accounts_user {
     char pass_id[SP_ID_LEN + 1];      /* "" unless a beneficiary */
     uint64_t version;                 /* of the user aggregate (sessions, rejections) */
     bool removed;                     /* UserRemoved: no login, no session, e-mail stays taken */
+    sp_accounts_session *sessions;    /* its sessions in start order (owned by state->sessions) */
+    size_t session_count;
+    sp_accounts_activation *activations; /* its links in issue order (owned by state->activations) */
+    size_t activation_count;
 } sp_accounts_user;
 
 typedef struct sp_accounts_partner {
@@ -251,21 +272,27 @@ typedef struct sp_accounts_partner {
     size_t admin_count;               /* its users of role partner_admin, not removed */
 } sp_accounts_partner;
 
-typedef struct sp_accounts_session {
+/* A session that has not ended: an ended one is freed at once, an expired
+ * one at its user's next login (or removal, or password change). */
+struct sp_accounts_session {
     uint8_t token_hash[SP_TOKEN_HASH_LEN];
     char user_id[SP_ID_LEN + 1];
     int64_t expires_at_ms;
-    bool ended;
-} sp_accounts_session;
+    sp_accounts_session *next_of_user; /* the user's next younger session */
+};
 
-/* A single-use link to set a password. */
-typedef struct sp_accounts_activation {
+/* A single-use link to set a password. Kept after its use or expiry (to
+ * answer 410 token_used / token_expired) until its user's next link is
+ * issued; a user holds at most SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX links,
+ * a new one beyond that frees the oldest (it then reads as unknown). */
+struct sp_accounts_activation {
     char activation_id[SP_ID_LEN + 1];
     char user_id[SP_ID_LEN + 1];
     char purpose[SP_ACCOUNTS_PURPOSE_MAX + 1];
     int64_t expires_at_ms;
     bool used;
-} sp_accounts_activation;
+    sp_accounts_activation *next_of_user; /* the user's next younger link */
+};
 
 /* Where an event landed on solipass.accounts.events.v1. offset -1 = not yet known. */
 typedef struct sp_accounts_ref {
@@ -276,8 +303,10 @@ typedef struct sp_accounts_ref {
 /* Bounds of the maps; reaching one refuses new commands with 503 "unavailable". */
 typedef struct sp_accounts_limits {
     size_t users_max;                 /* also bounds partners (each has an admin) */
-    size_t sessions_max;
+    size_t sessions_max;              /* at least users_max * sessions_per_user_max to never refuse */
+    size_t sessions_per_user_max;     /* 0: SP_ACCOUNTS_SESSIONS_PER_USER_DEFAULT */
     size_t records_max;               /* stored command outcomes */
+    int64_t outcome_ttl_ms;           /* 0: SP_ACCOUNTS_OUTCOME_TTL_DEFAULT_MS */
     size_t activations_max;           /* 0: SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX * users_max */
     int64_t activation_ttl_ms;        /* life of a link; 0: SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS */
 } sp_accounts_limits;
@@ -300,6 +329,10 @@ typedef struct sp_accounts_state {
     sp_map partners_by_code;          /* same values, borrowed */
     sp_map sessions;                  /* owns sp_accounts_session, keyed by token hash */
     sp_map records;                   /* owns sp_accounts_record, keyed by sp_key_of(actor, command id) */
+    /* The same records in the order they were stored, oldest first, in two
+     * lists freed at different ages (single-use ids, the others). */
+    sp_accounts_record *single_use_oldest, *single_use_newest;
+    sp_accounts_record *kept_oldest, *kept_newest;
     sp_map activations;               /* owns sp_accounts_activation, keyed by its id */
     sp_map conventions;               /* owns sp_accounts_convention, keyed by its id */
     sp_map acceptances;               /* (partner, convention) -> its convention, borrowed */

@@ -13,6 +13,7 @@
 #include "sp_metrics_http.h"
 #include "sp_signal.h"
 
+#include "accounts_state.h"
 #include "service.h"
 
 static volatile sig_atomic_t stop_requested = 0;
@@ -44,8 +45,14 @@ int main(int argc, char **argv) {
         {"SP_BOOTSTRAP_FULL_NAME", SP_CONFIG_STRING, "Back-office", 0, 0,
          "full name of that account", &config.bootstrap_full_name},
         {"SP_USERS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
-         "most users (and partners) held in memory; sessions and stored command outcomes are "
-         "bounded at 8 and 16 times that", &config.users_max},
+         "most users (and partners) held in memory; stored command outcomes are bounded at 16 "
+         "times that, sessions at SP_SESSIONS_PER_USER_MAX times that", &config.users_max},
+        {"SP_SESSIONS_PER_USER_MAX", SP_CONFIG_INT, "8", 1, SP_ACCOUNTS_SESSIONS_PER_USER_LIMIT,
+         "live sessions a user may hold at once; a login beyond it ends the user's oldest "
+         "session (ended and expired sessions are freed)", &config.sessions_per_user_max},
+        {"SP_OUTCOME_TTL_S", SP_CONFIG_INT, "86400", 60, 31 * 24 * 3600,
+         "how long, in seconds, the outcome of an accounts command answers its Idempotency-Key "
+         "again (then it is freed)", &config.outcome_ttl_s},
         {"SP_ACTIVATION_TTL_S", SP_CONFIG_INT, "259200", 60, 31 * 24 * 3600,
          "life of an account activation or password reset link, in seconds (single use)",
          &config.activation_ttl_s},

@@ -45,6 +45,9 @@ typedef struct counters {
 typedef struct plan {
     Solipass__Envelope *envelope;     /* owned; NULL when dead-lettered */
     sp_accounts_decision decision;
+    /* The reply, taken right after the decision: a later command of the
+     * batch may free the stored outcome to make room for its own. */
+    sp_accounts_outcome outcome;
     sp_kafka_delivery deliveries[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
 } plan;
 
@@ -277,7 +280,10 @@ static int handle_message(service *svc, const sp_kafka_msg *msg, plan *p, sp_err
     p->envelope = envelope;
     int rc = sp_accounts_handle(&svc->state, &command.command, sp_clock_now_ms(svc->clock),
                                 &p->decision, err);
-    if (rc == 0) count_decision(svc, &p->decision);
+    if (rc == 0) {
+        count_decision(svc, &p->decision);
+        sp_accounts_decision_outcome(&svc->state, &p->decision, &p->outcome);
+    }
     /* A convention's text goes from the command into its event: the
      * command stays until its events are produced. */
     for (size_t i = 0; rc == 0 && i < p->decision.event_count; i++) {
@@ -293,25 +299,31 @@ static int handle_message(service *svc, const sp_kafka_msg *msg, plan *p, sp_err
 
 /* ------------------------------------------------------------------ replies */
 
-/* The events are durable now: the stored outcomes learn where they landed. */
-static void fill_refs(service *svc, const plan *p) {
+/* The events are durable now: the reply and the stored outcome (when still
+ * kept) learn where they landed. Events without the command's id (a
+ * superseded session's end) belong to no outcome. */
+static void fill_refs(service *svc, plan *p) {
     const sp_accounts_decision *d = &p->decision;
     if (p->envelope == NULL || !d->recorded || d->event_count == 0) return;
     sp_accounts_ref refs[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
+    size_t ref_count = 0;
     for (size_t i = 0; i < d->event_count; i++) {
         assert(p->deliveries[i].done && p->deliveries[i].error == RD_KAFKA_RESP_ERR_NO_ERROR);
-        refs[i] = (sp_accounts_ref){.partition = p->deliveries[i].partition,
-                                    .offset = p->deliveries[i].offset};
+        if (d->events[i].command_id[0] == '\0') continue;
+        refs[ref_count++] = (sp_accounts_ref){.partition = p->deliveries[i].partition,
+                                              .offset = p->deliveries[i].offset};
     }
-    sp_accounts_record_fill_refs(&svc->state, d->key, refs, d->event_count);
+    sp_accounts_record_fill_refs(&svc->state, d->key, refs, ref_count);
+    size_t next = 0;
+    for (size_t i = 0; i < p->outcome.ref_count && next < ref_count; i++) {
+        if (p->outcome.refs[i].offset < 0) p->outcome.refs[i] = refs[next++];
+    }
 }
 
-static int send_reply(service *svc, const plan *p, sp_error *err) {
+static int send_reply(service *svc, plan *p, sp_error *err) {
     const Solipass__Envelope *envelope = p->envelope;
     if (envelope == NULL || envelope->reply_to[0] == '\0') return 0;
-    sp_accounts_outcome *out = malloc(sizeof *out);
-    if (out == NULL) return sp_error_set(err, 500, "out_of_memory", "", "reply");
-    sp_accounts_decision_outcome(&svc->state, &p->decision, out);
+    sp_accounts_outcome *out = &p->outcome;
     Solipass__EventRef refs[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
     Solipass__EventRef *ref_ptrs[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
     for (size_t i = 0; i < out->ref_count; i++) {
@@ -337,7 +349,6 @@ static int send_reply(service *svc, const plan *p, sp_error *err) {
                              .reply_to = "", .actor_id = envelope->actor_id};
     int rc = sp_envelope_produce(svc->producer, SP_TOPIC_REPLIES, RD_KAFKA_PARTITION_UA, &meta,
                                  &reply.base, NULL, NULL, err);
-    free(out);
     if (rc == 0) svc->counters.replies++;
     return rc;
 }
@@ -440,8 +451,10 @@ int sp_accounts_service_run(const sp_accounts_config *config, sp_log *log, sp_cl
     size_t users_max = (size_t)config->users_max;
     svc->limits = (sp_accounts_limits){
         .users_max = users_max,
-        .sessions_max = users_max * SP_ACCOUNTS_SESSIONS_PER_USER_MAX,
+        .sessions_max = users_max * (size_t)config->sessions_per_user_max,
+        .sessions_per_user_max = (size_t)config->sessions_per_user_max,
         .records_max = users_max * SP_ACCOUNTS_RECORDS_PER_USER_MAX,
+        .outcome_ttl_ms = config->outcome_ttl_s * 1000,
         .activations_max = users_max * SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX,
         .activation_ttl_ms = config->activation_ttl_s * 1000};
     int rc = start(svc, err);

@@ -16,8 +16,8 @@
 
 #define SP_ACCOUNTS_SERVICE_NAME "accounts"
 #define SP_ACCOUNTS_GROUP_ID "solipass-accounts"
-/* Bounds derived from SP_USERS_MAX (maps grow only as they fill). */
-#define SP_ACCOUNTS_SESSIONS_PER_USER_MAX 8
+/* Bounds derived from SP_USERS_MAX (maps grow only as they fill); sessions:
+ * SP_SESSIONS_PER_USER_MAX times it. */
 #define SP_ACCOUNTS_RECORDS_PER_USER_MAX 16
 #define SP_ACCOUNTS_BOOTSTRAP_PASSWORD_MAX 1024    /* bytes */
 
@@ -28,6 +28,8 @@ typedef struct sp_accounts_config {
     const char *bootstrap_full_name;
     int64_t users_max;
     int64_t activation_ttl_s;           /* life of an activation or reset link */
+    int64_t sessions_per_user_max;      /* live sessions per user; one more ends the oldest */
+    int64_t outcome_ttl_s;              /* how long a command's outcome answers its key */
 } sp_accounts_config;
 
 /* Runs until *stop becomes non-zero (returns 0 after a clean stop) or a

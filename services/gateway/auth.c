@@ -261,3 +261,29 @@ json_t *sp_gw_user_json(const sp_gw_user *user) {
                      user->email, "full_name", user->full_name, "role", user->role, "partner_id",
                      id_or_null(user->partner_id), "pass_id", id_or_null(user->pass_id));
 }
+
+int sp_gw_auth_still_valid(sp_gw_app *app, const sp_gw_user *user, sp_error *err) {
+    assert(app != NULL && user != NULL);
+    char hash_text[2 + 2 * SP_TOKEN_HASH_LEN + 1] = "\\x";
+    sodium_bin2hex(hash_text + 2, sizeof hash_text - 2, user->token_hash, SP_TOKEN_HASH_LEN);
+    char now_ms[24];
+    snprintf(now_ms, sizeof now_ms, "%" PRId64, sp_clock_now_ms(app->clock));
+    const char *params[2] = {hash_text, now_ms};
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(app->pool, session_sql, 2, params, &res, err) != 0) return -1;
+    sp_gw_user now;
+    int rc;
+    if (PQntuples(res) != 1) {
+        rc = sp_error_set(err, 401, "unauthenticated", "", "the session has ended");
+    } else {
+        const char *values[6];
+        for (int i = 0; i < 6; i++) values[i] = PQgetvalue(res, 0, i);
+        rc = sp_gw_user_from_row(values, &now, err);
+        if (rc == 0 && (strcmp(now.user_id, user->user_id) != 0 ||
+                        now.role_bit != user->role_bit ||
+                        strcmp(now.partner_id, user->partner_id) != 0))
+            rc = sp_error_set(err, 403, "forbidden", "", "the user's role has changed");
+    }
+    PQclear(res);
+    return rc;
+}

@@ -90,4 +90,10 @@ json_t *sp_gw_user_json(const sp_gw_user *user);
  * pass_id as text, "" for none). 500 when a value breaks the schema. */
 int sp_gw_user_from_row(const char *const values[6], sp_gw_user *user, sp_error *err);
 
+/* For an answer that lasts (the live stream): 0 while user's session (by its
+ * token hash) is still open and unexpired and its user not removed, with the
+ * same role and partner; else 401 "unauthenticated" (403 "forbidden" when
+ * the role or the partner changed). */
+int sp_gw_auth_still_valid(sp_gw_app *app, const sp_gw_user *user, sp_error *err);
+
 #endif

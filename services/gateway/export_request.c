@@ -1,5 +1,6 @@
 /* export_request.c - a partner export's kind and filters (see export_request.h). */
 #include "export_request.h"
+#include "json_limits.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -122,6 +123,7 @@ int sp_gw_export_request_parse(const char *body, size_t len, sp_gw_export_reques
     assert(body != NULL && out != NULL);
     static const sp_gw_field fields[] = {{"kind", SP_GW_FIELD_STRING, true, 1, 32}};
     static const sp_gw_schema kind_only = {fields, 1};
+    if (sp_gw_json_depth_check(body, len, SP_GW_JSON_DEPTH_MAX, err) != 0) return -1;
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(root)) {

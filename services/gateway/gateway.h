@@ -49,6 +49,7 @@ typedef struct sp_gw_config {
     const char *exports_dir;              /* SP_EXPORTS_DIR: the exports service's files */
     const char *web_dir;                  /* SP_WEB_DIR: the built web apps; "" = API only */
     const char *public_url;               /* SP_PUBLIC_URL, checked (session_cookie.h) */
+    const char *trusted_proxies;          /* SP_TRUSTED_PROXIES: addresses and CIDR networks */
 } sp_gw_config;
 
 typedef struct sp_gw_pgpool sp_gw_pgpool;
@@ -60,6 +61,7 @@ typedef struct sp_gw_ratelimit sp_gw_ratelimit;
 typedef struct sp_gw_streams sp_gw_streams;
 typedef struct sp_gw_contact sp_gw_contact;
 typedef struct sp_sepa_debtor sp_sepa_debtor;
+typedef struct sp_gw_proxies sp_gw_proxies;
 
 typedef struct sp_gw_app {
     const sp_gw_config *config;
@@ -76,6 +78,7 @@ typedef struct sp_gw_app {
     const sp_gw_contact *contact;         /* checked SP_CONTACT_* settings */
     sp_gw_streams *streams;               /* slots of the live operation streams */
     const sp_sepa_debtor *sepa_debtor;    /* checked SP_SEPA_DEBTOR_*; NULL: no SEPA files */
+    const sp_gw_proxies *proxies;         /* checked SP_TRUSTED_PROXIES */
 } sp_gw_app;
 
 /* Monotonic milliseconds: every deadline inside the gateway is on this clock

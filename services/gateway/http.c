@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <civetweb.h>
+#include "endpoints.h"
+#include "json_limits.h"
 #include "metrics.h"
 #include "routes.h"
 #include "web_serve.h"
@@ -14,128 +16,18 @@
 #define SP_GW_LISTEN_TEXT_MAX 96
 #define SP_GW_ALLOW_TEXT_MAX 32
 #define SP_GW_JSON_CONTENT_TYPE "application/json"
+#define SP_GW_PROBLEM_CONTENT_TYPE "application/problem+json"
 
 struct sp_gw_http {
     sp_gw_app *app;
     struct mg_context *ctx;
 };
 
-typedef struct dispatch_entry {
-    sp_gw_route route;
-    sp_gw_route_fn fn;
-    bool session;          /* a bearer session is required */
-    unsigned roles;        /* roles allowed (with a session) */
-} dispatch_entry;
-
-static const dispatch_entry dispatch_table[] = {
-    {SP_GW_ROUTE_LOGIN, sp_gw_route_login, false, 0},
-    {SP_GW_ROUTE_LOGOUT, sp_gw_route_logout, true, SP_GW_ROLES_ANY},
-    {SP_GW_ROUTE_ACTIVATE, sp_gw_route_activate, false, 0},
-    {SP_GW_ROUTE_RESET_REQUEST, sp_gw_route_reset_request, false, 0},
-    {SP_GW_ROUTE_RESET_CONFIRM, sp_gw_route_reset_confirm, false, 0},
-    {SP_GW_ROUTE_ME, sp_gw_route_me, true, SP_GW_ROLES_ANY},
-    {SP_GW_ROUTE_PASS_GET, sp_gw_route_pass_get, true, SP_GW_ROLE_BENEFICIARY},
-    {SP_GW_ROUTE_PASS_PAY, sp_gw_route_pass_pay, true, SP_GW_ROLE_BENEFICIARY},
-    {SP_GW_ROUTE_PASS_OPERATIONS, sp_gw_route_pass_operations, true, SP_GW_ROLE_BENEFICIARY},
-    {SP_GW_ROUTE_PARTNERS_CREATE, sp_gw_route_partners_create, true, SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_PARTNERS_LIST, sp_gw_route_partners_list, true, SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_BENEFICIARIES_CREATE, sp_gw_route_beneficiaries_create, true,
-     SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_PASSES_GET, sp_gw_route_passes_get, true, SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_PASSES_CREDIT, sp_gw_route_passes_credit, true, SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_PARTNER_GET, sp_gw_route_partner_get, true, SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_OPERATIONS, sp_gw_route_partner_operations, true, SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PASS_VOUCHERS_ISSUE, sp_gw_route_pass_vouchers_issue, true,
-     SP_GW_ROLE_BENEFICIARY},
-    {SP_GW_ROUTE_PASS_VOUCHERS_LIST, sp_gw_route_pass_vouchers_list, true, SP_GW_ROLE_BENEFICIARY},
-    {SP_GW_ROUTE_PASSES_VOUCHERS_ISSUE, sp_gw_route_passes_vouchers_issue, true,
-     SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_PASSES_VOUCHERS_LIST, sp_gw_route_passes_vouchers_list, true,
-     SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_VOUCHER_GET, sp_gw_route_voucher_get, true,
-     SP_GW_ROLE_BENEFICIARY | SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_VOUCHER_PRINT, sp_gw_route_voucher_print, true,
-     SP_GW_ROLE_BENEFICIARY | SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_VOUCHER_QR_PNG, sp_gw_route_voucher_qr_png, true,
-     SP_GW_ROLE_BENEFICIARY | SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_VOUCHER_QR_SVG, sp_gw_route_voucher_qr_svg, true,
-     SP_GW_ROLE_BENEFICIARY | SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_VOUCHER_CANCEL, sp_gw_route_voucher_cancel, true,
-     SP_GW_ROLE_BENEFICIARY | SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_PARTNER_VOUCHERS_REDEEM, sp_gw_route_partner_vouchers_redeem, true,
-     SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_QR_PNG, sp_gw_route_partner_qr_png, true, SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_QR_SVG, sp_gw_route_partner_qr_svg, true, SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_POSTER, sp_gw_route_partner_poster, true, SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_CONTACT, sp_gw_route_contact, true, SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_CONTACT, sp_gw_route_contact, false, 0},
-    {SP_GW_ROUTE_PARTNER_OPERATIONS_STREAM, sp_gw_route_partner_operations_stream, true,
-     SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_CONVENTIONS_PUBLISH, sp_gw_route_conventions_publish, true,
-     SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_CONVENTIONS_LIST, sp_gw_route_conventions_list, true, SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_PARTNER_CONVENTIONS, sp_gw_route_partner_conventions, true,
-     SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_CONVENTION_ACCEPT, sp_gw_route_partner_convention_accept, true,
-     SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_STRUCTURE_GET, sp_gw_route_structure_get, true, SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_STRUCTURE_PUT, sp_gw_route_structure_put, true, SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_STRUCTURE_LOGO, sp_gw_route_structure_logo, true, SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_STRUCTURE_COVER, sp_gw_route_structure_cover, true, SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_MEDIA_GET, sp_gw_route_media_get, false, 0},
-    {SP_GW_ROUTE_DIRECTORY_PARTNERS, sp_gw_route_directory_partners, false, 0},
-    {SP_GW_ROUTE_PARTNER_USERS_LIST, sp_gw_route_partner_users_list, true,
-     SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_PARTNER_USERS_ADD, sp_gw_route_partner_users_add, true,
-     SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_PARTNER_OPERATION_REFERENCE, sp_gw_route_partner_operation_reference, true,
-     SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_OPERATION_CANCEL, sp_gw_route_partner_operation_cancel, true,
-     SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_USERS_PATCH, sp_gw_route_partner_users_patch, true,
-     SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_PARTNER_USERS_DELETE, sp_gw_route_partner_users_delete, true,
-     SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_PARTNER_EXPORTS_CREATE, sp_gw_route_partner_exports_create, true,
-     SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_EXPORTS_LIST, sp_gw_route_partner_exports_list, true,
-     SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_EXPORT_DOWNLOAD, sp_gw_route_partner_export_download, true,
-     SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_EXPORT_DELETE, sp_gw_route_partner_export_delete, true,
-     SP_GW_ROLES_PARTNER},
-    {SP_GW_ROUTE_PARTNER_REFUNDS_CREATE, sp_gw_route_partner_refunds_create, true,
-     SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_PARTNER_REFUNDS_LIST, sp_gw_route_partner_refunds_list, true,
-     SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_PARTNER_REFUND_GET, sp_gw_route_partner_refund_get, true,
-     SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_PARTNER_REFUND_CANCEL, sp_gw_route_partner_refund_cancel, true,
-     SP_GW_ROLE_PARTNER_ADMIN},
-    {SP_GW_ROUTE_FINANCE_REFUNDS_LIST, sp_gw_route_finance_refunds_list, true,
-     SP_GW_ROLE_FINANCE | SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_FINANCE_REFUND_GET, sp_gw_route_finance_refund_get, true,
-     SP_GW_ROLE_FINANCE | SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_FINANCE_REFUND_PAID, sp_gw_route_finance_refund_paid, true,
-     SP_GW_ROLE_FINANCE | SP_GW_ROLE_BACKOFFICE},
-    {SP_GW_ROUTE_FINANCE_SEPA, sp_gw_route_finance_sepa, true, SP_GW_ROLES_FINANCE},
-    {SP_GW_ROUTE_HEALTHZ, sp_gw_route_healthz, false, 0},
-    {SP_GW_ROUTE_METRICS, sp_gw_route_metrics, false, 0},
-};
-
-static const dispatch_entry *dispatch_of(sp_gw_route route) {
-    for (size_t i = 0; i < sizeof dispatch_table / sizeof dispatch_table[0]; i++) {
-        if (dispatch_table[i].route == route) return &dispatch_table[i];
-    }
-    return NULL;
-}
-
 /* ------------------------------------------------------------------ answers */
 
 const char *sp_gw_request_address(const sp_gw_request *req) {
     assert(req != NULL);
-    const struct mg_request_info *info = mg_get_request_info(req->conn);
-    return info != NULL ? info->remote_addr : "";
+    return req->client_address;
 }
 
 const char *sp_gw_request_header(const sp_gw_request *req, const char *name) {
@@ -195,6 +87,30 @@ int sp_gw_answer_immutable(sp_gw_request *req, const char *content_type, const v
     mg_response_header_send(req->conn);
     if (body_len > 0) mg_write(req->conn, body, body_len);
     req->status = 200;
+    return 0;
+}
+
+/* Content that may change with the gateway: caches keep it but ask again,
+ * and an unchanged one costs a 304. */
+int sp_gw_answer_revalidated(sp_gw_request *req, const char *content_type, const void *body,
+                             size_t body_len, const char *etag) {
+    assert(req != NULL && req->status == 0 && content_type != NULL && etag != NULL);
+    char length[24], quoted[80];
+    snprintf(quoted, sizeof quoted, "\"%.64s\"", etag);
+    const char *if_none_match = mg_get_header(req->conn, "If-None-Match");
+    bool unchanged = if_none_match != NULL && strstr(if_none_match, quoted) != NULL;
+    int status = unchanged ? 304 : 200;
+    size_t sent_len = unchanged ? 0 : body_len;
+    snprintf(length, sizeof length, "%zu", sent_len);
+    mg_response_header_start(req->conn, status);
+    mg_response_header_add(req->conn, "Content-Type", content_type, -1);
+    if (!unchanged) mg_response_header_add(req->conn, "Content-Length", length, -1);
+    mg_response_header_add(req->conn, "Cache-Control", "no-cache", -1);
+    mg_response_header_add(req->conn, "ETag", quoted, -1);
+    mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff", -1);
+    mg_response_header_send(req->conn);
+    if (sent_len > 0) mg_write(req->conn, body, sent_len);
+    req->status = status;
     return 0;
 }
 
@@ -269,10 +185,30 @@ static int answer_error_full(sp_gw_request *req, const sp_error *err, bool repla
     char allow[SP_GW_ALLOW_TEXT_MAX] = "";
     if (shown.http_status == 405) sp_gw_route_allowed(req->path, allow, sizeof allow);
     char *text = sp_gw_error_json(&shown);
-    static const char fallback[] = "{\"code\":\"internal\",\"message\":\"\",\"field\":\"\"}";
+    static const char fallback[] =
+        "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500,"
+        "\"detail\":\"\",\"code\":\"internal\",\"message\":\"\",\"field\":\"\"}";
     const char *body = text != NULL ? text : fallback;
-    int rc = answer_raw(req, text != NULL ? shown.http_status : 500, SP_GW_JSON_CONTENT_TYPE,
+    int rc = answer_raw(req, text != NULL ? shown.http_status : 500, SP_GW_PROBLEM_CONTENT_TYPE,
                         body, strlen(body), replayed, allow[0] != '\0' ? allow : NULL);
+    free(text);
+    return rc;
+}
+
+int sp_gw_answer_problem(sp_gw_request *req, json_t *problem, bool replayed) {
+    assert(req != NULL);
+    json_t *status = json_object_get(problem, "status");
+    char *text = json_is_integer(status) ? json_dumps(problem, JSON_COMPACT) : NULL;
+    int status_code = text != NULL ? (int)json_integer_value(status) : 0;
+    json_decref(problem);
+    if (text == NULL || status_code < 400 || status_code > 599) {
+        free(text);
+        sp_error err;
+        sp_error_set(&err, 500, "internal", "", "the answer could not be built");
+        return sp_gw_answer_error(req, &err);
+    }
+    int rc = answer_raw(req, status_code, SP_GW_PROBLEM_CONTENT_TYPE, text, strlen(text),
+                        replayed, NULL);
     free(text);
     return rc;
 }
@@ -301,7 +237,7 @@ int sp_gw_answer_reply(sp_gw_request *req, const Solipass__Reply *reply, sp_erro
                            ? reply->result_json
                            : "{}";
     json_error_t jerr;
-    json_t *parsed = json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *parsed = sp_gw_json_loads(body, JSON_REJECT_DUPLICATES, &jerr);
     bool valid = json_is_object(parsed) && reply->http_status >= 200 && reply->http_status <= 299;
     json_decref(parsed);
     if (!valid) {
@@ -344,18 +280,16 @@ static int read_body(sp_gw_request *req, const struct mg_request_info *info, cha
 static int dispatch(sp_gw_request *req, const struct mg_request_info *info, char **body,
                     sp_error *err) {
     if (sp_gw_route_find(req->method, req->path, &req->match, err) != 0) return -1;
-    const dispatch_entry *entry = dispatch_of(req->match.route);
-    assert(entry != NULL);
+    const sp_gw_endpoint *endpoint = sp_gw_endpoint_of(req->match.route);
     /* An image upload (up to SP_IMAGE_BYTES_MAX) is read only once its
      * session and role are known: no one else makes the gateway hold a
      * megabyte. */
-    bool image = req->match.route == SP_GW_ROUTE_STRUCTURE_LOGO ||
-                 req->match.route == SP_GW_ROUTE_STRUCTURE_COVER;
+    bool image = endpoint->body_media == SP_GW_MEDIA_IMAGE;
     bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
                     strcmp(req->method, "PATCH") == 0;
     /* A cookie is sent by the browser whatever page asks: another site's
      * request is refused before its body is even read. */
-    if (entry->session &&
+    if (endpoint->session &&
         sp_gw_auth_origin(req->app, req->method, sp_gw_request_header(req, "Authorization"),
                           sp_gw_request_header(req, "Cookie"), sp_gw_request_header(req, "Origin"),
                           err) != 0)
@@ -363,17 +297,17 @@ static int dispatch(sp_gw_request *req, const struct mg_request_info *info, char
     if (has_body && !image &&
         read_body(req, info, body, SP_GW_BODY_BYTES_MAX, "body_too_large", err) != 0)
         return -1;
-    if (entry->session) {
+    if (endpoint->session) {
         const char *authorization = sp_gw_request_header(req, "Authorization");
         const char *cookie = sp_gw_request_header(req, "Cookie");
         if (sp_gw_auth_session(req->app, authorization, cookie, &req->user, err) != 0) return -1;
-        if (sp_gw_auth_require(&req->user, entry->roles, err) != 0) return -1;
+        if (sp_gw_auth_require(&req->user, endpoint->roles, err) != 0) return -1;
     }
     if (has_body && image &&
         read_body(req, info, body, (size_t)req->app->config->image_bytes_max, "image_too_large",
                   err) != 0)
         return -1;
-    return entry->fn(req, err);
+    return endpoint->handler(req, err);
 }
 
 static void log_request(const sp_gw_request *req) {
@@ -399,6 +333,8 @@ static int on_request(struct mg_connection *conn) {
     req.path = info->local_uri != NULL ? info->local_uri : "";
     req.query = info->query_string;
     req.body = "";
+    sp_gw_client_address(http->app->proxies, info->remote_addr,
+                         mg_get_header(conn, "X-Forwarded-For"), req.client_address);
     req.started_ms = sp_gw_monotonic_ms();
     req.deadline_ms = req.started_ms + http->app->config->command_timeout_ms;
     if (sp_gw_web_serve(&req, info->local_uri_raw != NULL ? info->local_uri_raw : req.path,

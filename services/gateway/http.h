@@ -1,7 +1,9 @@
 /* http.h - the civetweb server: one handler for every path, which reads the
  * body (at most 16 KiB), finds the route, checks the session and role the
- * route needs, calls the route's function, and answers JSON - errors as
- * {"code","message","field"} - then logs and counts the request.
+ * route needs (all from the endpoint table, endpoints.h), calls the route's
+ * function, and answers JSON - errors as application/problem+json (RFC 9457,
+ * with the members code, message and field) - then logs and counts the
+ * request.
  *
  * A session is a bearer token or the browser's sp_session cookie
  * (session_cookie.h): a cookie-authenticated request that may change
@@ -24,6 +26,7 @@
 #include <jansson.h>
 #include "auth.h"
 #include "gateway.h"
+#include "proxies.h"
 #include "reply.pb-c.h"
 #include "session_cookie.h"
 #include "sp_error.h"
@@ -50,6 +53,7 @@ typedef struct sp_gw_request {
     int status;                  /* what was answered, 0 until then */
     int64_t retry_after_s;       /* > 0: a Retry-After header goes with the answer */
     char set_cookie[SP_GW_SET_COOKIE_LEN_MAX + 1];   /* "" or a Set-Cookie for the answer */
+    char client_address[SP_GW_CLIENT_ADDRESS_MAX];   /* see sp_gw_request_address */
 } sp_gw_request;
 
 /* Starts listening; NULL + err when the address cannot be bound. */
@@ -57,7 +61,8 @@ sp_gw_http *sp_gw_http_start(sp_gw_app *app, sp_error *err);
 /* Stops accepting, waits for the requests in progress, frees. */
 void sp_gw_http_stop(sp_gw_http *http);
 
-/* The client's IP address as text (civetweb's remote_addr). */
+/* The client's IP address as text: civetweb's remote_addr, or behind a
+ * trusted proxy the address it forwarded for (proxies.h). */
 const char *sp_gw_request_address(const sp_gw_request *req);
 
 /* A request header (case-insensitive name), NULL when absent. */
@@ -77,7 +82,14 @@ int sp_gw_answer_attachment(sp_gw_request *req, const char *content_type, const 
  * Cache-Control public and immutable, ETag "<etag>". */
 int sp_gw_answer_immutable(sp_gw_request *req, const char *content_type, const void *body,
                            size_t body_len, const char *etag);
+/* 200 with content that may change (Cache-Control: no-cache, ETag
+ * "<etag>"), or 304 without it when If-None-Match names that ETag. */
+int sp_gw_answer_revalidated(sp_gw_request *req, const char *content_type, const void *body,
+                             size_t body_len, const char *etag);
 int sp_gw_answer_error(sp_gw_request *req, const sp_error *err);
+/* A problem object (sp_gw_problem_new(), maybe with more members) as
+ * application/problem+json with its "status"; takes the reference. */
+int sp_gw_answer_problem(sp_gw_request *req, json_t *problem, bool replayed);
 /* A command's reply as the answer: its http_status with result_json, or its
  * error; Idempotent-Replayed: true when it was replayed. */
 int sp_gw_answer_reply(sp_gw_request *req, const Solipass__Reply *reply, sp_error *err);

@@ -18,6 +18,7 @@
 #include "partner_space.h"
 #include "pgpool.h"
 #include "projwait.h"
+#include "proxies.h"
 #include "ratelimit.h"
 #include "sepa.h"
 #include "session_cookie.h"
@@ -115,6 +116,11 @@ static sp_config_result load_config(sp_gw_config *c, int argc, char **argv, sp_e
          "the origin browsers reach the service at, http(s)://host[:port] with no path: the "
          "Origin cookie sessions must come from, the QR codes' links, Secure cookies when "
          "https; empty: http://SP_HTTP_ADDRESS:SP_HTTP_PORT", &c->public_url},
+        {"SP_TRUSTED_PROXIES", SP_CONFIG_STRING, "", 0, 0,
+         "reverse proxies in front of the gateway: IP addresses and CIDR networks separated "
+         "by commas; only from them is X-Forwarded-For read (its right-most address that is "
+         "not one of them is the client's, for the limits per address); empty: none",
+         &c->trusted_proxies},
     };
     return sp_config_load(items, sizeof items / sizeof items[0], argc, argv, "solipass-gateway",
                           "The HTTP JSON API of solipass: validates requests, sends commands "
@@ -259,6 +265,8 @@ int main(int argc, char **argv) {
     sp_sepa_debtor sepa_debtor;
     bool sepa_configured = false;
     char public_url[SP_GW_PUBLIC_URL_LEN_MAX + 1] = "";
+    sp_gw_proxies proxies;
+    memset(&proxies, 0, sizeof proxies);
     sp_config_result loaded = load_config(&config, argc, argv, &err);
     if (loaded == SP_CONFIG_HELP_SHOWN) {
         sp_log_destroy(&log);
@@ -275,7 +283,8 @@ int main(int argc, char **argv) {
                             &contact, &err) != 0 ||
         check_sepa(&config, &sepa_debtor, &sepa_configured, &err) != 0 ||
         check_public_url(&config, public_url, &err) != 0 ||
-        check_web_dir(config.web_dir, &log, &err) != 0 || sodium_init() < 0) {
+        check_web_dir(config.web_dir, &log, &err) != 0 ||
+        sp_gw_proxies_parse(config.trusted_proxies, &proxies, &err) != 0 || sodium_init() < 0) {
         sp_log_error(&log, "cannot start", "error", err.message, "field", err.field, NULL);
         sp_log_destroy(&log);
         return 1;
@@ -296,7 +305,7 @@ int main(int argc, char **argv) {
     log.metrics = sp_metrics_new();
     sp_gw_app app = {.config = &config, .log = &log, .clock = &clock, .metrics = &metrics,
                      .contact = &contact,
-                     .sepa_debtor = sepa_configured ? &sepa_debtor : NULL};
+                     .sepa_debtor = sepa_configured ? &sepa_debtor : NULL, .proxies = &proxies};
     mg_init_library(0);
     int rc = 1;
     sp_gw_http *http = NULL;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "endpoints.h"
 
 static const int status_slots[SP_GW_STATUS_SLOT_COUNT - 1] = {
     200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 422, 428, 500, 503};

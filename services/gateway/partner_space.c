@@ -188,18 +188,27 @@ void sp_gw_sse_sent_array(const sp_gw_sse_sent *sent, char out[SP_GW_SSE_SENT_AR
 
 /* ------------------------------------------------------------------ stream slots */
 
+/* How many streams a partner has open; one entry per partner with any. */
+typedef struct stream_owner {
+    char partner_id[SP_ID_LEN + 1];
+    int64_t open;
+} stream_owner;
+
 struct sp_gw_streams {
     pthread_mutex_t lock;
     int64_t open;
     int64_t max;
     atomic_bool stopping;
+    stream_owner *owners;             /* max entries: each open stream has an owner */
 };
 
 sp_gw_streams *sp_gw_streams_new(int64_t max) {
     assert(max >= 0);
     sp_gw_streams *streams = calloc(1, sizeof *streams);
     if (streams == NULL) return NULL;
-    if (pthread_mutex_init(&streams->lock, NULL) != 0) {
+    streams->owners = calloc(max > 0 ? (size_t)max : 1, sizeof *streams->owners);
+    if (streams->owners == NULL || pthread_mutex_init(&streams->lock, NULL) != 0) {
+        free(streams->owners);
         free(streams);
         return NULL;
     }
@@ -212,6 +221,7 @@ void sp_gw_streams_free(sp_gw_streams *streams) {
     if (streams == NULL) return;
     assert(streams->open == 0);
     pthread_mutex_destroy(&streams->lock);
+    free(streams->owners);
     free(streams);
 }
 
@@ -260,4 +270,47 @@ int sp_gw_payer_url(const char *public_url, const char *partner_code,
         return -1;
     }
     return 0;
+}
+
+/* Under the lock: partner_id's entry, or a free one when create (NULL if none). */
+static stream_owner *owner_of(sp_gw_streams *streams, const char *partner_id, bool create) {
+    stream_owner *free_entry = NULL;
+    for (int64_t i = 0; i < streams->max; i++) {
+        stream_owner *o = &streams->owners[i];
+        if (o->open > 0 && strcmp(o->partner_id, partner_id) == 0) return o;
+        if (o->open == 0 && free_entry == NULL) free_entry = o;
+    }
+    if (!create || free_entry == NULL) return NULL;
+    snprintf(free_entry->partner_id, sizeof free_entry->partner_id, "%s", partner_id);
+    return free_entry;
+}
+
+sp_gw_streams_entry sp_gw_streams_enter_partner(sp_gw_streams *streams, const char *partner_id) {
+    assert(streams != NULL && partner_id != NULL);
+    pthread_mutex_lock(&streams->lock);
+    sp_gw_streams_entry entry = SP_GW_STREAMS_FULL;
+    if (streams->open < streams->max && !atomic_load(&streams->stopping)) {
+        /* Fewer than max streams are open, so a free entry exists. */
+        stream_owner *o = owner_of(streams, partner_id, true);
+        assert(o != NULL);
+        if (o->open >= SP_GW_SSE_STREAMS_PER_PARTNER_MAX) {
+            entry = SP_GW_STREAMS_PARTNER_FULL;
+        } else {
+            o->open++;
+            streams->open++;
+            entry = SP_GW_STREAMS_ENTERED;
+        }
+    }
+    pthread_mutex_unlock(&streams->lock);
+    return entry;
+}
+
+void sp_gw_streams_leave_partner(sp_gw_streams *streams, const char *partner_id) {
+    assert(streams != NULL && partner_id != NULL);
+    pthread_mutex_lock(&streams->lock);
+    stream_owner *o = owner_of(streams, partner_id, false);
+    assert(o != NULL && o->open > 0 && streams->open > 0);
+    o->open--;
+    streams->open--;
+    pthread_mutex_unlock(&streams->lock);
 }

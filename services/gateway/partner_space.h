@@ -95,6 +95,21 @@ void sp_gw_streams_free(sp_gw_streams *streams);
 /* Takes a slot: false when max streams are open or the server is stopping. */
 bool sp_gw_streams_enter(sp_gw_streams *streams);
 void sp_gw_streams_leave(sp_gw_streams *streams);
+
+/* At most this many streams of one partner at once, so that one partner
+ * cannot hold every slot (each holds an HTTP thread). */
+#define SP_GW_SSE_STREAMS_PER_PARTNER_MAX 4
+
+typedef enum sp_gw_streams_entry {
+    SP_GW_STREAMS_ENTERED = 0,
+    SP_GW_STREAMS_FULL,           /* max streams open, or stopping: 503, retry later */
+    SP_GW_STREAMS_PARTNER_FULL,   /* this partner has SP_GW_SSE_STREAMS_PER_PARTNER_MAX open */
+} sp_gw_streams_entry;
+
+/* Takes a slot for a stream of partner_id (a valid id). */
+sp_gw_streams_entry sp_gw_streams_enter_partner(sp_gw_streams *streams, const char *partner_id);
+/* Gives back a slot taken by sp_gw_streams_enter_partner() for partner_id. */
+void sp_gw_streams_leave_partner(sp_gw_streams *streams, const char *partner_id);
 int64_t sp_gw_streams_open(sp_gw_streams *streams);
 /* From now on every stream ends at its next tick and none is let in. */
 void sp_gw_streams_stop(sp_gw_streams *streams);

@@ -1,6 +1,7 @@
 /* refund_request.c - pure checks of the refund-request endpoints (see
  * refund_request.h). */
 #include "refund_request.h"
+#include "json_limits.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -119,6 +120,7 @@ int sp_gw_refund_selection_parse(const char *body, size_t len, sp_gw_refund_sele
                                  sp_error *err) {
     assert(body != NULL && out != NULL);
     memset(out, 0, sizeof *out);
+    if (sp_gw_json_depth_check(body, len, SP_GW_JSON_DEPTH_MAX, err) != 0) return -1;
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     int rc = -1;

@@ -1,6 +1,6 @@
 /* routes.h - one function per endpoint of docs/api.md. Each is called by
  * http.c after the route, the body size, the session and the role were
- * checked (see the dispatch table there); it checks the tenant, validates
+ * checked (see the endpoint table, endpoints.c); it checks the tenant, validates
  * the body, reads or sends commands, and answers (0) or fails (-1, err).
  * Ownership: nothing outlives the call. */
 #ifndef SP_GW_ROUTES_H
@@ -88,6 +88,7 @@ int sp_gw_route_finance_sepa(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_metrics(sp_gw_request *req, sp_error *err);
+int sp_gw_route_openapi(sp_gw_request *req, sp_error *err);
 
 /* ---- shared by the route files (routes_common.c) ---- */
 

@@ -46,13 +46,17 @@ static int find_user(sp_gw_request *req, const char *email, sp_gw_user *user, bo
     return rc;
 }
 
-/* 429 "too_many_attempts" (with Retry-After) while the e-mail or the
- * client's address is over its limit of failures. */
+/* Reserves the attempt for the e-mail and the client's address, counted as
+ * failed until it succeeds: concurrent logins cannot all pass a check made
+ * before the slow hash. 429 "too_many_attempts" (with Retry-After) while
+ * either is over its limit; then nothing is counted. */
 static int check_attempts(sp_gw_request *req, const char *email, int64_t now_ms, sp_error *err) {
-    int64_t account_ms = sp_gw_ratelimit_wait_ms(req->app->login_by_account, email, now_ms);
-    int64_t address_ms = sp_gw_ratelimit_wait_ms(req->app->login_by_address,
-                                                 sp_gw_request_address(req), now_ms);
-    int64_t wait_ms = account_ms > address_ms ? account_ms : address_ms;
+    int64_t wait_ms = sp_gw_ratelimit_take(req->app->login_by_account, email, now_ms);
+    if (wait_ms == 0) {
+        wait_ms = sp_gw_ratelimit_take(req->app->login_by_address, sp_gw_request_address(req),
+                                       now_ms);
+        if (wait_ms > 0) sp_gw_ratelimit_give_back(req->app->login_by_account, email, now_ms);
+    }
     if (wait_ms <= 0) return 0;
     req->retry_after_s = (wait_ms + 999) / 1000;
     return sp_error_set(err, 429, "too_many_attempts", "",
@@ -74,15 +78,18 @@ static int check_credentials(sp_gw_request *req, sp_gw_login_req *body, sp_gw_us
         rc = sp_gw_auth_verify(req->app->auth, usable ? hash : NULL, body->password, &matches,
                                err);
     }
-    if (rc != 0) return -1;
     int64_t now_ms = sp_clock_now_ms(req->app->clock);
+    /* The reserved attempt stays counted only when the password was wrong. */
+    if (rc != 0 || matches) {
+        sp_gw_ratelimit_give_back(req->app->login_by_address, sp_gw_request_address(req), now_ms);
+        if (rc != 0) sp_gw_ratelimit_give_back(req->app->login_by_account, body->email, now_ms);
+        else sp_gw_ratelimit_clear(req->app->login_by_account, body->email);
+    }
+    if (rc != 0) return -1;
     if (!matches) {
-        sp_gw_ratelimit_fail(req->app->login_by_account, body->email, now_ms);
-        sp_gw_ratelimit_fail(req->app->login_by_address, sp_gw_request_address(req), now_ms);
         return sp_error_set(err, 401, "invalid_credentials", "",
                             "the e-mail or the password is not right");
     }
-    sp_gw_ratelimit_clear(req->app->login_by_account, body->email);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* routes_backoffice.c - the city's back-office: onboarding partners and
  * beneficiaries, looking at and crediting passes. */
 #include "routes.h"
+#include "json_limits.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -70,8 +71,7 @@ int sp_gw_route_partners_list(sp_gw_request *req, sp_error *err) {
 static json_t *created_user(const Solipass__Reply *reply, const char **user_id,
                             const char **pass_id, sp_error *err) {
     json_error_t jerr;
-    json_t *result = json_loads(reply->result_json != NULL ? reply->result_json : "",
-                                JSON_REJECT_DUPLICATES, &jerr);
+    json_t *result = sp_gw_json_loads(reply->result_json, JSON_REJECT_DUPLICATES, &jerr);
     *user_id = json_string_value(json_object_get(result, "user_id"));
     *pass_id = json_string_value(json_object_get(result, "pass_id"));
     if (!json_is_object(result) || !sp_id_valid(*user_id) || !sp_id_valid(*pass_id)) {
@@ -109,8 +109,8 @@ static int open_pass(sp_gw_request *req, const sp_gw_beneficiary_req *body, cons
 static int answer_beneficiary(sp_gw_request *req, json_t *user, const Solipass__Reply *opened,
                               bool replayed, sp_error *err) {
     json_error_t jerr;
-    json_t *pass = json_loads(opened->result_json != NULL ? opened->result_json : "{}",
-                              JSON_REJECT_DUPLICATES, &jerr);
+    json_t *pass = sp_gw_json_loads(opened->result_json != NULL ? opened->result_json : "{}",
+                                    JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(pass) || json_object_update_missing(user, pass) != 0) {
         json_decref(pass);
         return sp_error_set(err, 500, "internal_reply", "", "OpenPass reply is not a JSON object");

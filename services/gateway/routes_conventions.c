@@ -4,6 +4,7 @@
  * one. The accounts service decides (single writer); the lists come from
  * the conventions read models. */
 #include "routes.h"
+#include "json_limits.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -116,6 +117,8 @@ static int body_string(json_t *root, const char *name, const char **out, sp_erro
  * here; the accounts service checks the values (lengths, date, text). */
 static int parse_convention(const sp_gw_request *req, convention_body *out, sp_error *err) {
     memset(out, 0, sizeof *out);
+    if (sp_gw_json_depth_check(req->body, req->body_len, SP_GW_JSON_DEPTH_MAX, err) != 0)
+        return -1;
     json_error_t jerr;
     out->root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(out->root)) {

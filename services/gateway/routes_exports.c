@@ -5,6 +5,7 @@
  * and the downloads read that table and SP_EXPORTS_DIR. Every export is the
  * session's partner's: another partner's is not found. */
 #include "routes.h"
+#include "json_limits.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -74,7 +75,7 @@ static json_t *count_or_null(const char *text, sp_error *err) {
 static json_t *export_json(const PGresult *res, int row, sp_error *err) {
     assert(PQnfields(res) == EX_COLUMNS);
     json_error_t jerr;
-    json_t *filters = json_loads(PQgetvalue(res, row, EX_FILTERS), 0, &jerr);
+    json_t *filters = sp_gw_json_loads(PQgetvalue(res, row, EX_FILTERS), 0, &jerr);
     json_t *by = json_pack("{s:s, s:s, s:s}", "user_id", PQgetvalue(res, row, EX_BY), "email",
                            PQgetvalue(res, row, EX_EMAIL), "full_name",
                            PQgetvalue(res, row, EX_NAME));

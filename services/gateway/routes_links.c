@@ -72,13 +72,13 @@ int sp_gw_route_reset_request(sp_gw_request *req, sp_error *err) {
     if (sp_gw_parse_reset_request(req->body, req->body_len, &body, err) != 0) return -1;
     const char *address = sp_gw_request_address(req);
     int64_t now_ms = sp_clock_now_ms(req->app->clock);
-    int64_t wait_ms = sp_gw_ratelimit_wait_ms(req->app->login_by_address, address, now_ms);
+    /* Checked and counted in one step: concurrent requests cannot all pass. */
+    int64_t wait_ms = sp_gw_ratelimit_take(req->app->login_by_address, address, now_ms);
     if (wait_ms > 0) {
         req->retry_after_s = (wait_ms + 999) / 1000;
         return sp_error_set(err, 429, "too_many_attempts", "",
                             "too many attempts from this address: try again later");
     }
-    sp_gw_ratelimit_fail(req->app->login_by_address, address, now_ms);
     Solipass__Accounts__RequestPasswordReset reset =
         SOLIPASS__ACCOUNTS__REQUEST_PASSWORD_RESET__INIT;
     reset.email = body.email;

@@ -1,10 +1,13 @@
-/* routes_ops.c - what operators poll: /healthz and /metrics. */
+/* routes_ops.c - what operators poll: /healthz and /metrics; and the API
+ * description, /api/v1/openapi.json. */
 #include "routes.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include "commands.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "pgpool.h"
 #include "projwait.h"
 #include "sp_kafka.h"
@@ -41,6 +44,23 @@ int sp_gw_route_metrics(sp_gw_request *req, sp_error *err) {
     free(common);
     if (text == NULL) return sp_error_set(err, 503, "unavailable", "", "out of memory");
     int rc = sp_gw_answer_text(req, 200, SP_GW_PROMETHEUS_CONTENT_TYPE, text, strlen(text), false);
+    free(text);
+    return rc;
+}
+
+/* Built at each request from the table and the embedded components (a few
+ * milliseconds): no state to keep. The ETag lets a client revalidate. */
+int sp_gw_route_openapi(sp_gw_request *req, sp_error *err) {
+    if (req->query != NULL && req->query[0] != '\0')
+        return sp_error_set(err, 400, "unknown_field", "", "this endpoint takes no parameter");
+    char *text = sp_gw_openapi_text(err);
+    if (text == NULL) return -1;
+    size_t len = strlen(text);
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)text, len);
+    char etag[crypto_hash_sha256_BYTES * 2 + 1];
+    sodium_bin2hex(etag, sizeof etag, digest, sizeof digest);
+    int rc = sp_gw_answer_revalidated(req, "application/json", text, len, etag);
     free(text);
     return rc;
 }

@@ -31,6 +31,7 @@
 #define STREAM_ROWS_PER_POLL_MAX 100
 #define STREAM_RETRY_MS 1000               /* the client's reconnection delay */
 #define STREAM_BUSY_RETRY_AFTER_S 5
+#define STREAM_SESSION_CHECK_MS 500        /* a logged-out or removed user's stream ends within 1 s */
 #define ZERO_ID "00000000-0000-0000-0000-000000000000"
 
 static const char partner_sql[] =
@@ -181,6 +182,7 @@ typedef struct stream {
     int64_t last_ms;                   /* occurred_at of the newest row sent */
     sp_gw_sse_sent sent;
     int64_t last_write_ms;             /* monotonic */
+    int64_t session_checked_ms;        /* monotonic */
 } stream;
 
 static int stream_write(stream *s, const char *data, size_t len) {
@@ -267,9 +269,17 @@ static void stream_run(stream *s) {
     static const char heartbeat[] = ": keep-alive\n\n";
     int64_t end_ms = sp_gw_monotonic_ms() + s->req->app->config->sse_max_s * 1000;
     struct timespec pause = {.tv_sec = 0, .tv_nsec = STREAM_POLL_MS * 1000000L};
+    s->session_checked_ms = sp_gw_monotonic_ms();
     while (!sp_gw_streams_stopping(s->req->app->streams) && sp_gw_monotonic_ms() < end_ms) {
         sp_error poll_err;
         sp_error_clear(&poll_err);
+        /* Authorised at every look, not only when it opened: a logout, a
+         * removal or a new role ends the stream (the client's reconnection
+         * then gets its 401 or 403). */
+        if (sp_gw_monotonic_ms() - s->session_checked_ms >= STREAM_SESSION_CHECK_MS) {
+            if (sp_gw_auth_still_valid(s->req->app, &s->req->user, &poll_err) != 0) break;
+            s->session_checked_ms = sp_gw_monotonic_ms();
+        }
         if (stream_poll(s, &poll_err) != 0) {
             if (poll_err.code[0] != '\0') {
                 sp_log_warn(s->req->app->log, "operations stream ends", "code", poll_err.code,
@@ -299,13 +309,20 @@ int sp_gw_route_partner_operations_stream(sp_gw_request *req, sp_error *err) {
     snprintf(s->partner_id, sizeof s->partner_id, "%s", req->user.partner_id);
     sp_gw_sse_sent_init(&s->sent);
     int rc = stream_start_position(s, err);
-    if (rc == 0 && !sp_gw_streams_enter(req->app->streams)) {
+    sp_gw_streams_entry entry = SP_GW_STREAMS_FULL;
+    if (rc == 0) entry = sp_gw_streams_enter_partner(req->app->streams, s->partner_id);
+    if (rc == 0 && entry == SP_GW_STREAMS_PARTNER_FULL) {
+        req->retry_after_s = STREAM_BUSY_RETRY_AFTER_S;
+        rc = sp_error_set(err, 429, "too_many_streams", "",
+                          "this partner already has %d live streams open",
+                          SP_GW_SSE_STREAMS_PER_PARTNER_MAX);
+    } else if (rc == 0 && entry == SP_GW_STREAMS_FULL) {
         req->retry_after_s = STREAM_BUSY_RETRY_AFTER_S;
         rc = sp_error_set(err, 503, "unavailable", "",
                           "too many live streams are open: retry later");
     } else if (rc == 0) {
         if (stream_headers(s) == 0) stream_run(s);
-        sp_gw_streams_leave(req->app->streams);
+        sp_gw_streams_leave_partner(req->app->streams, s->partner_id);
     }
     free(s);
     return rc;

@@ -288,15 +288,20 @@ static int answer_after_wait(sp_gw_request *req, const char *request_id, wait_go
                    strcmp(PQgetvalue(res, 0, RQ_STATUS), "cancelled") == 0 &&
                    strcmp(PQgetvalue(res, 0, RQ_CANCEL_REASON), "aborted") == 0;
     if (aborted) {
-        json_t *body = json_pack("{s:s, s:s, s:s, s:o, s:s}", "code",
-                                 PQgetvalue(res, 0, RQ_CANCEL_CODE), "message",
-                                 PQgetvalue(res, 0, RQ_CANCEL_MESSAGE), "field", "operation_ids",
-                                 "operation_id",
-                                 text_or_null(PQgetvalue(res, 0, RQ_CANCEL_OPERATION)),
-                                 "request_id", request_id);
+        sp_error aborted_err;
+        sp_error_set(&aborted_err, 409, PQgetvalue(res, 0, RQ_CANCEL_CODE), "operation_ids", "%s",
+                     PQgetvalue(res, 0, RQ_CANCEL_MESSAGE));
+        json_t *body = sp_gw_problem_new(&aborted_err);
+        if (body != NULL &&
+            (json_object_set_new(body, "operation_id",
+                                 text_or_null(PQgetvalue(res, 0, RQ_CANCEL_OPERATION))) != 0 ||
+             json_object_set_new(body, "request_id", json_string(request_id)) != 0)) {
+            json_decref(body);
+            body = NULL;
+        }
         PQclear(res);
         if (body == NULL) return sp_error_set(err, 500, "internal", "", "out of memory");
-        return sp_gw_answer_json(req, 409, body, false);
+        return sp_gw_answer_problem(req, body, false);
     }
     PQclear(res);
     json_t *r = request_with_operations(req, request_id, NULL, err);
@@ -501,11 +506,13 @@ done:
 
 /* A refusal naming one operation also carries its id. */
 static int answer_refusal(sp_gw_request *req, const selection *sel, const sp_error *refused) {
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "code", refused->code, "message",
-                             refused->message, "field", refused->field, "operation_id",
-                             sel->refusal_operation_id);
-    if (body == NULL) return sp_gw_answer_error(req, refused);
-    return sp_gw_answer_json(req, refused->http_status, body, false);
+    json_t *body = sp_gw_problem_new(refused);
+    if (body == NULL ||
+        json_object_set_new(body, "operation_id", json_string(sel->refusal_operation_id)) != 0) {
+        json_decref(body);
+        return sp_gw_answer_error(req, refused);
+    }
+    return sp_gw_answer_problem(req, body, false);
 }
 
 int sp_gw_route_partner_refunds_create(sp_gw_request *req, sp_error *err) {

@@ -4,6 +4,7 @@
  * images are stored first in the content-addressed media table (see
  * docs/architecture.md), and the command names them by SHA-256. */
 #include "routes.h"
+#include "json_limits.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ static json_t *media_url(const char *sha256) {
 
 static json_t *links_of(const char *json_text) {
     json_error_t jerr;
-    json_t *links = json_loads(json_text, 0, &jerr);
+    json_t *links = sp_gw_json_loads(json_text, 0, &jerr);
     if (!json_is_array(links)) {
         json_decref(links);
         return json_array();

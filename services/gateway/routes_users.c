@@ -3,6 +3,7 @@
  * partner is always the session's; the accounts service decides (the last
  * administrator stays, another partner's user is unknown). */
 #include "routes.h"
+#include "json_limits.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -90,7 +91,7 @@ static Solipass__Accounts__Role role_of(const char *name) {
 /* The user id the accounts service chose, from its reply. */
 static int added_user_id(const Solipass__Reply *reply, char *user_id, sp_error *err) {
     json_error_t jerr;
-    json_t *result = json_loads(reply->result_json != NULL ? reply->result_json : "", 0, &jerr);
+    json_t *result = sp_gw_json_loads(reply->result_json, 0, &jerr);
     const char *id = json_string_value(json_object_get(result, "user_id"));
     int rc = 0;
     if (!sp_id_valid(id)) {

@@ -3,6 +3,7 @@
  * syntax of amounts, partner codes, e-mails, categories, dates and headers.
  * Every refusal names its code and field so that the client can fix it. */
 #include "validate.h"
+#include "json_limits.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -14,227 +15,12 @@
 #include "sp_money.h"
 
 #define SP_GW_QUERY_PARAMS_MAX 8
-#define SP_GW_PATH_SEGMENT_LEN_MAX 64
 #define SP_GW_CURSOR_BYTES 24            /* 8 bytes of milliseconds + 16 of the uuid */
 #define SP_GW_INT64_REAL_LIMIT 9.2e18    /* a JSON integer this large did not fit int64 */
 #define SP_GW_UTF8_TRIM_MAX 3            /* bytes a truncated UTF-8 sequence can leave */
 #define SP_GW_PREFIX_BYTES 40              /* "envelopes[<index>]." */
 #define SP_GW_INSTANT_BUFFER_BYTES 64
 #define MS_PER_DAY INT64_C(86400000)
-
-/* ------------------------------------------------------------------ routes */
-
-typedef struct route_entry {
-    sp_gw_route route;
-    const char *method;
-    const char *pattern;     /* "{id}" stands for one path segment */
-    const char *name;
-} route_entry;
-
-static const route_entry route_table[] = {
-    {SP_GW_ROUTE_LOGIN, "POST", "/api/v1/auth/login", "login"},
-    {SP_GW_ROUTE_LOGOUT, "POST", "/api/v1/auth/logout", "logout"},
-    {SP_GW_ROUTE_ACTIVATE, "POST", "/api/v1/auth/activate", "activate"},
-    {SP_GW_ROUTE_RESET_REQUEST, "POST", "/api/v1/auth/password-reset", "password_reset"},
-    {SP_GW_ROUTE_RESET_CONFIRM, "POST", "/api/v1/auth/password-reset/confirm",
-     "password_reset_confirm"},
-    {SP_GW_ROUTE_ME, "GET", "/api/v1/me", "me"},
-    {SP_GW_ROUTE_PASS_GET, "GET", "/api/v1/pass", "pass_get"},
-    {SP_GW_ROUTE_PASS_PAY, "POST", "/api/v1/pass/payments", "pass_pay"},
-    {SP_GW_ROUTE_PASS_OPERATIONS, "GET", "/api/v1/pass/operations", "pass_operations"},
-    {SP_GW_ROUTE_PARTNERS_CREATE, "POST", "/api/v1/partners", "partners_create"},
-    {SP_GW_ROUTE_PARTNERS_LIST, "GET", "/api/v1/partners", "partners_list"},
-    {SP_GW_ROUTE_BENEFICIARIES_CREATE, "POST", "/api/v1/beneficiaries", "beneficiaries_create"},
-    {SP_GW_ROUTE_PASSES_GET, "GET", "/api/v1/passes/{id}", "passes_get"},
-    {SP_GW_ROUTE_PASSES_CREDIT, "POST", "/api/v1/passes/{id}/credits", "passes_credit"},
-    {SP_GW_ROUTE_PARTNER_GET, "GET", "/api/v1/partner", "partner_get"},
-    {SP_GW_ROUTE_PARTNER_OPERATIONS, "GET", "/api/v1/partner/operations", "partner_operations"},
-    {SP_GW_ROUTE_PASS_VOUCHERS_ISSUE, "POST", "/api/v1/pass/vouchers", "pass_vouchers_issue"},
-    {SP_GW_ROUTE_PASS_VOUCHERS_LIST, "GET", "/api/v1/pass/vouchers", "pass_vouchers_list"},
-    {SP_GW_ROUTE_PASSES_VOUCHERS_ISSUE, "POST", "/api/v1/passes/{id}/vouchers",
-     "passes_vouchers_issue"},
-    {SP_GW_ROUTE_PASSES_VOUCHERS_LIST, "GET", "/api/v1/passes/{id}/vouchers",
-     "passes_vouchers_list"},
-    {SP_GW_ROUTE_VOUCHER_GET, "GET", "/api/v1/vouchers/{id}", "voucher_get"},
-    {SP_GW_ROUTE_VOUCHER_PRINT, "GET", "/api/v1/vouchers/{id}/print", "voucher_print"},
-    {SP_GW_ROUTE_VOUCHER_QR_PNG, "GET", "/api/v1/vouchers/{id}/qr.png", "voucher_qr_png"},
-    {SP_GW_ROUTE_VOUCHER_QR_SVG, "GET", "/api/v1/vouchers/{id}/qr.svg", "voucher_qr_svg"},
-    {SP_GW_ROUTE_VOUCHER_CANCEL, "POST", "/api/v1/vouchers/{id}/cancel", "voucher_cancel"},
-    {SP_GW_ROUTE_PARTNER_VOUCHERS_REDEEM, "POST", "/api/v1/partner/vouchers/redeem",
-     "partner_vouchers_redeem"},
-    {SP_GW_ROUTE_PARTNER_QR_PNG, "GET", "/api/v1/partner/qr.png", "partner_qr_png"},
-    {SP_GW_ROUTE_PARTNER_QR_SVG, "GET", "/api/v1/partner/qr.svg", "partner_qr_svg"},
-    {SP_GW_ROUTE_PARTNER_POSTER, "GET", "/api/v1/partner/poster", "partner_poster"},
-    {SP_GW_ROUTE_PARTNER_CONTACT, "GET", "/api/v1/partner/contact", "partner_contact"},
-    {SP_GW_ROUTE_CONTACT, "GET", "/api/v1/contact", "contact"},
-    {SP_GW_ROUTE_PARTNER_OPERATIONS_STREAM, "GET", "/api/v1/partner/operations/stream",
-     "partner_operations_stream"},
-    {SP_GW_ROUTE_CONVENTIONS_PUBLISH, "POST", "/api/v1/conventions", "conventions_publish"},
-    {SP_GW_ROUTE_CONVENTIONS_LIST, "GET", "/api/v1/conventions", "conventions_list"},
-    {SP_GW_ROUTE_PARTNER_CONVENTIONS, "GET", "/api/v1/partner/conventions", "partner_conventions"},
-    {SP_GW_ROUTE_PARTNER_CONVENTION_ACCEPT, "POST", "/api/v1/partner/conventions/{id}/accept",
-     "partner_convention_accept"},
-    {SP_GW_ROUTE_STRUCTURE_GET, "GET", "/api/v1/partner/structure", "structure_get"},
-    {SP_GW_ROUTE_STRUCTURE_PUT, "PUT", "/api/v1/partner/structure", "structure_put"},
-    {SP_GW_ROUTE_STRUCTURE_LOGO, "PUT", "/api/v1/partner/structure/logo", "structure_logo"},
-    {SP_GW_ROUTE_STRUCTURE_COVER, "PUT", "/api/v1/partner/structure/cover", "structure_cover"},
-    {SP_GW_ROUTE_MEDIA_GET, "GET", "/api/v1/media/{id}", "media_get"},
-    {SP_GW_ROUTE_DIRECTORY_PARTNERS, "GET", "/api/v1/directory/partners", "directory_partners"},
-    {SP_GW_ROUTE_PARTNER_USERS_LIST, "GET", "/api/v1/partner/users", "partner_users_list"},
-    {SP_GW_ROUTE_PARTNER_USERS_ADD, "POST", "/api/v1/partner/users", "partner_users_add"},
-    {SP_GW_ROUTE_PARTNER_USERS_PATCH, "PATCH", "/api/v1/partner/users/{id}",
-     "partner_users_patch"},
-    {SP_GW_ROUTE_PARTNER_USERS_DELETE, "DELETE", "/api/v1/partner/users/{id}",
-     "partner_users_delete"},
-    {SP_GW_ROUTE_PARTNER_OPERATION_REFERENCE, "PUT", "/api/v1/partner/operations/{id}/reference",
-     "partner_operation_reference"},
-    {SP_GW_ROUTE_PARTNER_OPERATION_CANCEL, "POST", "/api/v1/partner/operations/{id}/cancel",
-     "partner_operation_cancel"},
-    {SP_GW_ROUTE_PARTNER_EXPORTS_CREATE, "POST", "/api/v1/partner/exports",
-     "partner_exports_create"},
-    {SP_GW_ROUTE_PARTNER_EXPORTS_LIST, "GET", "/api/v1/partner/exports", "partner_exports_list"},
-    {SP_GW_ROUTE_PARTNER_EXPORT_DOWNLOAD, "GET", "/api/v1/partner/exports/{id}/download",
-     "partner_export_download"},
-    {SP_GW_ROUTE_PARTNER_EXPORT_DELETE, "DELETE", "/api/v1/partner/exports/{id}",
-     "partner_export_delete"},
-    {SP_GW_ROUTE_PARTNER_REFUNDS_CREATE, "POST", "/api/v1/partner/refund-requests",
-     "partner_refunds_create"},
-    {SP_GW_ROUTE_PARTNER_REFUNDS_LIST, "GET", "/api/v1/partner/refund-requests",
-     "partner_refunds_list"},
-    {SP_GW_ROUTE_PARTNER_REFUND_GET, "GET", "/api/v1/partner/refund-requests/{id}",
-     "partner_refund_get"},
-    {SP_GW_ROUTE_PARTNER_REFUND_CANCEL, "POST", "/api/v1/partner/refund-requests/{id}/cancel",
-     "partner_refund_cancel"},
-    {SP_GW_ROUTE_FINANCE_REFUNDS_LIST, "GET", "/api/v1/finance/refund-requests",
-     "finance_refunds_list"},
-    {SP_GW_ROUTE_FINANCE_REFUND_GET, "GET", "/api/v1/finance/refund-requests/{id}",
-     "finance_refund_get"},
-    {SP_GW_ROUTE_FINANCE_REFUND_PAID, "POST", "/api/v1/finance/refund-requests/{id}/paid",
-     "finance_refund_paid"},
-    {SP_GW_ROUTE_FINANCE_SEPA, "POST", "/api/v1/finance/sepa", "finance_sepa"},
-    {SP_GW_ROUTE_HEALTHZ, "GET", "/healthz", "healthz"},
-    {SP_GW_ROUTE_METRICS, "GET", "/metrics", "metrics"},
-};
-#define ROUTE_TABLE_COUNT (sizeof route_table / sizeof route_table[0])
-
-/* Matches path against pattern; the {id} segment (when any) goes to segment,
- * cut to segment_size - 1 bytes and flagged by *segment_too_long. */
-static bool pattern_match(const char *pattern, const char *path, char *segment,
-                          size_t segment_size, bool *segment_too_long) {
-    const char *p = pattern;
-    const char *s = path;
-    while (*p != '\0') {
-        if (strncmp(p, "{id}", 4) == 0) {
-            size_t len = strcspn(s, "/");
-            if (len == 0) return false;
-            *segment_too_long = len >= segment_size;
-            size_t copy = *segment_too_long ? segment_size - 1 : len;
-            memcpy(segment, s, copy);
-            segment[copy] = '\0';
-            s += len;
-            p += 4;
-            continue;
-        }
-        if (*p != *s) return false;
-        p++;
-        s++;
-    }
-    return *s == '\0';
-}
-
-static bool sha256_hex_valid(const char *text) {
-    size_t len = strlen(text);
-    for (size_t i = 0; i < len; i++) {
-        if (!((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f')))
-            return false;
-    }
-    return len == 64;
-}
-
-int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *out,
-                     sp_error *err) {
-    assert(method != NULL && path != NULL && out != NULL);
-    memset(out, 0, sizeof *out);
-    bool path_known = false;
-    for (size_t i = 0; i < ROUTE_TABLE_COUNT; i++) {
-        char segment[SP_GW_PATH_SEGMENT_LEN_MAX + 1] = "";
-        bool too_long = false;
-        if (!pattern_match(route_table[i].pattern, path, segment, sizeof segment, &too_long)) {
-            continue;
-        }
-        path_known = true;
-        if (strcmp(route_table[i].method, method) != 0) continue;
-        bool has_id = strstr(route_table[i].pattern, "{id}") != NULL;
-        if (route_table[i].route == SP_GW_ROUTE_MEDIA_GET) {
-            /* Images are named by the SHA-256 of their bytes, not by an id. */
-            if (too_long || !sha256_hex_valid(segment))
-                return sp_error_set(err, 404, "not_found", "sha256", "no image has this SHA-256");
-            out->route = route_table[i].route;
-            snprintf(out->path_key, sizeof out->path_key, "%s", segment);
-            return 0;
-        }
-        if (has_id && (too_long || !sp_id_valid(segment)) &&
-            strncmp(route_table[i].pattern, "/api/v1/partner/users/", 22) == 0) {
-            return sp_error_set(err, 404, "user_not_found", "user_id", "no user has this id");
-        }
-        if (has_id && (too_long || !sp_id_valid(segment))) {
-            if (strncmp(route_table[i].pattern, "/api/v1/vouchers/", 17) == 0) {
-                return sp_error_set(err, 404, "voucher_not_found", "voucher_id",
-                                    "no voucher has this id");
-            }
-            if (strncmp(route_table[i].pattern, "/api/v1/partner/operations/", 27) == 0) {
-                return sp_error_set(err, 404, "operation_not_found", "operation_id",
-                                    "no operation has this id");
-            }
-            if (strncmp(route_table[i].pattern, "/api/v1/partner/exports/", 24) == 0) {
-                return sp_error_set(err, 404, "export_not_found", "export_id",
-                                    "no export has this id");
-            }
-            if (strstr(route_table[i].pattern, "/refund-requests/") != NULL) {
-                return sp_error_set(err, 404, "refund_request_not_found", "request_id",
-                                    "no refund request has this id");
-            }
-            if (strncmp(route_table[i].pattern, "/api/v1/partner/conventions/", 28) == 0) {
-                return sp_error_set(err, 404, "convention_not_found", "convention_id",
-                                    "no convention has this id");
-            }
-            return sp_error_set(err, 404, "pass_not_found", "pass_id",
-                                "no pass has this id");
-        }
-        out->route = route_table[i].route;
-        if (has_id) snprintf(out->path_id, sizeof out->path_id, "%s", segment);
-        return 0;
-    }
-    if (path_known) {
-        return sp_error_set(err, 405, "method_not_allowed", "",
-                            "method %.16s is not allowed on this path", method);
-    }
-    return sp_error_set(err, 404, "not_found", "", "no such endpoint");
-}
-
-void sp_gw_route_allowed(const char *path, char *out, size_t out_size) {
-    assert(path != NULL && out != NULL && out_size > 0);
-    out[0] = '\0';
-    size_t len = 0;
-    for (size_t i = 0; i < ROUTE_TABLE_COUNT; i++) {
-        char segment[SP_GW_PATH_SEGMENT_LEN_MAX + 1];
-        bool too_long = false;
-        if (!pattern_match(route_table[i].pattern, path, segment, sizeof segment, &too_long)) {
-            continue;
-        }
-        int n = snprintf(out + len, out_size - len, "%s%s", len > 0 ? ", " : "",
-                         route_table[i].method);
-        if (n < 0 || (size_t)n >= out_size - len) return;
-        len += (size_t)n;
-    }
-}
-
-const char *sp_gw_route_name(sp_gw_route route) {
-    for (size_t i = 0; i < ROUTE_TABLE_COUNT; i++) {
-        if (route_table[i].route == route) return route_table[i].name;
-    }
-    return "unknown";
-}
 
 /* ------------------------------------------------------------------ schemas */
 
@@ -445,6 +231,7 @@ json_t *sp_gw_body_parse(const char *body, size_t len, const sp_gw_schema *schem
                      "the body is empty: a JSON object is expected");
         return NULL;
     }
+    if (sp_gw_json_depth_check(body, len, SP_GW_JSON_DEPTH_MAX, err) != 0) return NULL;
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
@@ -1033,13 +820,42 @@ static json_t *json_text(const char *text) {
     return json_string("");
 }
 
-char *sp_gw_error_json(const sp_error *err) {
+const char *sp_gw_status_phrase(int status) {
+    static const struct { int status; const char *phrase; } phrases[] = {
+        {400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
+        {405, "Method Not Allowed"}, {409, "Conflict"}, {410, "Gone"},
+        {413, "Content Too Large"}, {415, "Unsupported Media Type"},
+        {422, "Unprocessable Content"}, {428, "Precondition Required"},
+        {429, "Too Many Requests"}, {500, "Internal Server Error"},
+        {503, "Service Unavailable"}};
+    for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++) {
+        if (phrases[i].status == status) return phrases[i].phrase;
+    }
+    return "Error";
+}
+
+json_t *sp_gw_problem_new(const sp_error *err) {
     assert(err != NULL);
     json_t *object = json_object();
     if (object == NULL) return NULL;
-    json_object_set_new(object, "code", json_text(err->code));
-    json_object_set_new(object, "message", json_text(err->message));
-    json_object_set_new(object, "field", json_text(err->field));
+    int rc = json_object_set_new(object, "type", json_string("about:blank"));
+    rc |= json_object_set_new(object, "title", json_string(sp_gw_status_phrase(err->http_status)));
+    rc |= json_object_set_new(object, "status", json_integer(err->http_status));
+    rc |= json_object_set_new(object, "detail", json_text(err->message));
+    rc |= json_object_set_new(object, "code", json_text(err->code));
+    rc |= json_object_set_new(object, "message", json_text(err->message));
+    rc |= json_object_set_new(object, "field", json_text(err->field));
+    if (rc != 0) {
+        json_decref(object);
+        return NULL;
+    }
+    return object;
+}
+
+char *sp_gw_error_json(const sp_error *err) {
+    assert(err != NULL);
+    json_t *object = sp_gw_problem_new(err);
+    if (object == NULL) return NULL;
     char *text = json_dumps(object, JSON_COMPACT);
     json_decref(object);
     return text;

@@ -1,4 +1,4 @@
-/* validate.h - the gateway's pure request checks: routing table, JSON bodies
+/* validate.h - the gateway's pure request checks: route ids, JSON bodies
  * against a per-endpoint schema, amounts, partner codes, e-mails, categories,
  * dates, Idempotency-Key and bearer headers, paging parameters and cursors, and
  * the small JSON/text helpers of the answers. No I/O, no clock, no globals.
@@ -106,6 +106,7 @@ typedef enum {
     SP_GW_ROUTE_FINANCE_REFUND_GET,
     SP_GW_ROUTE_FINANCE_REFUND_PAID,
     SP_GW_ROUTE_FINANCE_SEPA,
+    SP_GW_ROUTE_OPENAPI,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 
@@ -115,16 +116,8 @@ typedef struct sp_gw_route_match {
     char path_key[65];             /* the {sha256} of /api/v1/media/, "" when none */
 } sp_gw_route_match;
 
-/* Finds the route of (method, path). 404 "not_found" for an unknown path,
- * 405 "method_not_allowed" for a known path with another method, 404
- * "pass_not_found" ("voucher_not_found" under /api/v1/vouchers/) when the
- * {id} segment is not a canonical id. */
-int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *out,
-                     sp_error *err);
-/* The methods a known path accepts, as an Allow header value ("GET, POST"). */
-void sp_gw_route_allowed(const char *path, char *out, size_t out_size);
-/* Stable label of a route for logs and metrics ("pass_pay", "unknown"). */
-const char *sp_gw_route_name(sp_gw_route route);
+/* Routing by the endpoint table: sp_gw_route_find() and the others in
+ * endpoints.h. */
 
 /* ------------------------------------------------------------------ bodies */
 
@@ -374,7 +367,14 @@ void sp_gw_instant_format(int64_t utc_ms, char *out);
 /* The last SP_GW_PASS_REF_LEN characters of a pass id: what a partner sees
  * of a beneficiary. out holds SP_GW_PASS_REF_LEN + 1 bytes. */
 void sp_gw_pass_ref(const char *pass_id, char *out);
-/* {"code","message","field"} as compact JSON; NULL when out of memory. */
+/* The error as an RFC 9457 problem, compact JSON: type "about:blank",
+ * title the status phrase, status, detail (= message), and the extension
+ * members code, message and field; NULL when out of memory. */
 char *sp_gw_error_json(const sp_error *err);
+/* The same problem as a new object the caller json_decref()s (to add
+ * members, e.g. operation_id); NULL when out of memory. */
+json_t *sp_gw_problem_new(const sp_error *err);
+/* The reason phrase of an HTTP status ("Not Found"); "Error" when unknown. */
+const char *sp_gw_status_phrase(int status);
 
 #endif

@@ -90,9 +90,15 @@ static const char user_removed_sql[] =
     "AND ended_at IS NULL AND EXISTS (SELECT 1 FROM u)) "
     "SELECT count(*) FROM u";
 
+/* A new password ends every session of the user in the same statement (a
+ * stolen token stops with the reset). Argon2id hashes are salted: the same
+ * event read again finds its hash already set and ends nothing more. */
 static const char password_set_sql[] =
     "WITH u AS (UPDATE users SET password_hash = $2::text WHERE user_id = $1::uuid "
-    "AND password_hash IS DISTINCT FROM $2::text RETURNING 1) SELECT count(*) FROM u";
+    "AND password_hash IS DISTINCT FROM $2::text RETURNING 1), "
+    "s AS (UPDATE sessions SET ended_at = $3::timestamptz WHERE user_id = $1::uuid "
+    "AND ended_at IS NULL AND EXISTS (SELECT 1 FROM u)) "
+    "SELECT count(*) FROM u";
 
 static const char pass_opened_sql[] =
     "WITH p AS (INSERT INTO passes (pass_id, beneficiary_id, balance_cents, version, opened_at, "
@@ -882,6 +888,7 @@ static int build_password_set(const build_ctx *c, row_writer *w, sp_error *err) 
         goto done;
     put_text(w, m->user_id);
     put_text(w, m->password_hash);
+    put_time(w, c->env->occurred_at_ms);
     rc = 0;
 done:
     solipass__accounts__password_set__free_unpacked(m, NULL);
@@ -1847,7 +1854,7 @@ const sp_projection_statement sp_projection_statements[] = {
     {"sp_envelope_expired", envelope_expired_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT},
     {"sp_ledger_rejected", ledger_rejected_sql, 3},
     {SP_PROJECTION_OFFSET_UPSERT_STATEMENT, offset_upsert_sql, 3},
-    {"sp_password_set", password_set_sql, 2},
+    {"sp_password_set", password_set_sql, 3},
     {"sp_voucher_issued", voucher_issued_sql, 13},
     {"sp_voucher_redeemed", voucher_redeemed_sql, 15},
     {"sp_voucher_released", voucher_released_sql, 11},

@@ -17,6 +17,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "deploy", "local"))
 sys.path.insert(0, HERE)
 
+import api_schema  # noqa: E402
 import stack as stack_module  # noqa: E402
 from solipass_api import World  # noqa: E402
 
@@ -29,6 +30,7 @@ SANITIZER_ENV = {
 }
 # Short enough for the tests to move past it, long enough for a test to run.
 SESSION_TTL_S = 3600
+TRUSTED_PROXIES = "127.0.0.1, ::1"
 ACTIVATION_TTL_S = 600
 # E-mail retries fast enough for a test to see an SMTP outage end (about a
 # minute of attempts before a mail is dead-lettered).
@@ -42,8 +44,12 @@ def stack():
     var_dir = os.environ.get("SOLIPASS_VAR_DIR", os.path.join(REPO, "var", "pytest"))
     the_stack = stack_module.Stack(
         build_dir=build_dir, var_dir=var_dir, fast_pg=True, extra_env=SANITIZER_ENV,
+        # The tests' client is the gateway's only peer: trusting it as a proxy
+        # lets test_trusted_proxies.py speak for several clients (a request
+        # without X-Forwarded-For is still counted under 127.0.0.1).
         service_env={"gateway": {"SP_SESSION_TTL_S": str(SESSION_TTL_S),
-                                 "SP_COMMAND_TIMEOUT_MS": "5000"},
+                                 "SP_COMMAND_TIMEOUT_MS": "5000",
+                                 "SP_TRUSTED_PROXIES": TRUSTED_PROXIES},
                      "transactions": {"SP_EXPIRY_CHECK_MS": "500"},
                      "accounts": {"SP_ACTIVATION_TTL_S": str(ACTIVATION_TTL_S)},
                      "notifications": MAIL_RETRY_ENV,
@@ -71,10 +77,14 @@ def stack_alive(request):
     dead = the_stack.exited()
     if dead:
         pytest.fail("not running before the test: " + describe_dead(the_stack, dead))
+    api_schema.take_mismatches()
     yield
     dead = the_stack.exited()
     if dead:
         pytest.fail("died during the test: " + describe_dead(the_stack, dead))
+    mismatches = api_schema.take_mismatches()
+    if mismatches:
+        pytest.fail("answers that docs/openapi.json does not accept:\n" + "\n".join(mismatches))
 
 
 def describe_dead(the_stack, dead):

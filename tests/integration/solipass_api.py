@@ -20,6 +20,8 @@ import zoneinfo
 
 import requests
 
+import api_schema
+
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 HTTP_TIMEOUT_S = 60
 PASSWORD = "correct-horse-battery"
@@ -93,8 +95,11 @@ class Api:
             data = json.dumps(body).encode()
             all_headers["Content-Type"] = "application/json"
         all_headers.update(headers or {})
-        return self.http.request(method, self.base_url + path, data=data, headers=all_headers,
-                                 timeout=timeout_s)
+        answer = self.http.request(method, self.base_url + path, data=data, headers=all_headers,
+                                   timeout=timeout_s)
+        if not answer.headers.get("Content-Type", "").startswith("text/event-stream"):
+            api_schema.check_answer(method, self.base_url + path, answer)
+        return answer
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -112,13 +117,20 @@ class Api:
         self.http.close()
 
 
+PROBLEM_MEMBERS = {"type", "title", "status", "detail", "code", "message", "field"}
+
+
 def expect_error(answer, status, code, field=None):
-    """The answer is the documented error object with that status and code
-    (and field, when given)."""
+    """The answer is the documented error (an RFC 9457 problem with the
+    members code, message and field) with that status and code (and field,
+    when given)."""
     assert answer.status_code == status, "expected %d %s, got %d: %s" % (
         status, code, answer.status_code, answer.text)
+    assert answer.headers.get("Content-Type") == "application/problem+json", answer.headers
     body = answer.json()
-    assert set(body) == {"code", "message", "field"}, body
+    assert PROBLEM_MEMBERS <= set(body) <= PROBLEM_MEMBERS | {"operation_id", "request_id"}, body
+    assert body["type"] == "about:blank" and body["status"] == status, body
+    assert body["detail"] == body["message"], body
     assert body["code"] == code, body
     assert isinstance(body["message"], str) and body["message"], body
     if field is not None:

@@ -135,6 +135,43 @@ def test_body_over_16_kib_is_refused(world, payer, partners):
     assert snapshot(world, payer, partners) == before
 
 
+def nested(member, depth):
+    """A body whose member holds depth nested arrays: about 2 bytes a level."""
+    return '{"%s": %s%s, "amount_cents": 100}' % (member, "[" * depth, "]" * depth)
+
+
+def gateway_answers(world):
+    answer = world.anonymous().request("GET", "/healthz")
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize("depth", [100, 700, 5000])
+def test_deeply_nested_body_is_too_deep_and_the_gateway_lives(world, payer, partners, depth):
+    """700 nested arrays used to overflow a civetweb worker's stack inside
+    jansson and kill the gateway (SIGSEGV)."""
+    before = snapshot(world, payer, partners)
+    anonymous = world.anonymous()
+    answer = anonymous.request("POST", "/api/v1/auth/login", raw=nested("email", depth))
+    expect_error(answer, 400, "too_deep", "")
+    gateway_answers(world)
+    # Anonymous, a payment is refused before its body is parsed...
+    answer = anonymous.request("POST", "/api/v1/pass/payments", raw=nested("partner_code", depth),
+                               key=new_key())
+    expect_error(answer, 401, "unauthenticated")
+    gateway_answers(world)
+    # ...and with a session its body is bounded the same way.
+    answer = payer["api"].request("POST", "/api/v1/pass/payments",
+                                  raw=nested("partner_code", depth), key=new_key())
+    expect_error(answer, 400, "too_deep", "")
+    gateway_answers(world)
+    # Unbalanced, as an attacker would send it: the same answer.
+    answer = anonymous.request("POST", "/api/v1/auth/login",
+                               raw='{"email": ' + "[" * depth)
+    expect_error(answer, 400, "too_deep", "")
+    gateway_answers(world)
+    assert snapshot(world, payer, partners) == before
+
+
 def test_wrong_password_is_invalid_credentials(world, payer):
     answer = world.anonymous().post("/api/v1/auth/login",
                                     {"email": payer["email"], "password": "not-the-password"})

@@ -159,6 +159,27 @@ def test_password_reset_by_mail(world, backoffice):
     assert world.mails(unknown) == []
 
 
+
+def test_password_reset_ends_every_session(world, backoffice):
+    """A stolen token stops working when the password is reset (it used to
+    keep working up to SP_SESSION_TTL_S)."""
+    beneficiary = world.create_beneficiary(backoffice)
+    email = beneficiary["email"]
+    sessions = [world.login(email, beneficiary["password"]) for _ in range(2)]
+    assert all(api.get("/api/v1/me").status_code == 200 for api in sessions)
+    anonymous = world.anonymous()
+    assert anonymous.post("/api/v1/auth/password-reset", {"email": email}).status_code == 202
+    token = world.link_token(world.wait_for_mails(email)[0], "/reset-password")
+    answer = anonymous.post("/api/v1/auth/password-reset/confirm",
+                            {"token": token, "password": NEW_PASSWORD})
+    assert answer.status_code == 200, answer.text
+    # The answer waited for the sessions to end: no request gets through after it.
+    for api in sessions:
+        expect_error(api.get("/api/v1/me"), 401, "unauthenticated", "")
+        expect_error(api.get("/api/v1/pass"), 401, "unauthenticated", "")
+    fresh = world.login(email, NEW_PASSWORD)
+    assert fresh.get("/api/v1/me").status_code == 200
+
 # ---------------------------------------------------------------- payments (P11)
 
 def test_partner_is_mailed_each_payment_without_who_paid(world, backoffice):

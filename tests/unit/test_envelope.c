@@ -71,7 +71,7 @@ static void assert_refused(const Solipass__Envelope *env, const char *field) {
     free(buf);
 }
 
-static void round_trip_keeps_every_field(void **state) {
+static void test_round_trip_keeps_every_field(void **state) {
     (void)state;
     Solipass__Ledger__Pay pay = pay_payload();
     sp_envelope_meta meta = full_meta();
@@ -104,7 +104,7 @@ static void round_trip_keeps_every_field(void **state) {
     free(buf);
 }
 
-static void optional_fields_may_be_absent(void **state) {
+static void test_optional_fields_may_be_absent(void **state) {
     (void)state;
     sp_envelope_meta meta = {.type = "accounts.EndSession.v1", .aggregate_id = "u-1"};
     uint8_t *buf = NULL;
@@ -120,7 +120,7 @@ static void optional_fields_may_be_absent(void **state) {
     free(buf);
 }
 
-static void every_envelope_gets_its_own_id(void **state) {
+static void test_every_envelope_gets_its_own_id(void **state) {
     (void)state;
     sp_envelope_meta meta = full_meta();
     char first[SP_ID_LEN + 1], second[SP_ID_LEN + 1];
@@ -134,7 +134,7 @@ static void every_envelope_gets_its_own_id(void **state) {
     free(b);
 }
 
-static void pack_refuses_missing_type_and_aggregate(void **state) {
+static void test_pack_refuses_missing_type_and_aggregate(void **state) {
     (void)state;
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -151,7 +151,7 @@ static void pack_refuses_missing_type_and_aggregate(void **state) {
     assert_string_equal(err.field, "aggregate_id");
 }
 
-static void unpack_refuses_missing_required_fields(void **state) {
+static void test_unpack_refuses_missing_required_fields(void **state) {
     (void)state;
     Solipass__Envelope env = valid_raw();
     env.type = "";
@@ -161,7 +161,7 @@ static void unpack_refuses_missing_required_fields(void **state) {
     assert_refused(&env, "aggregate_id");
 }
 
-static void unpack_refuses_a_bad_id(void **state) {
+static void test_unpack_refuses_a_bad_id(void **state) {
     (void)state;
     Solipass__Envelope env = valid_raw();
     env.id = "";
@@ -174,7 +174,7 @@ static void unpack_refuses_a_bad_id(void **state) {
     assert_refused(&env, "id");
 }
 
-static void unpack_refuses_oversized_fields(void **state) {
+static void test_unpack_refuses_oversized_fields(void **state) {
     (void)state;
     char long_text[200];
     memset(long_text, 'x', sizeof long_text);
@@ -203,7 +203,7 @@ static void unpack_refuses_oversized_fields(void **state) {
     assert_refused(&env, "actor_id");
 }
 
-static void fields_at_their_limit_are_accepted(void **state) {
+static void test_fields_at_their_limit_are_accepted(void **state) {
     (void)state;
     char text64[65], text128[129];
     memset(text64, 'a', 64);
@@ -226,7 +226,7 @@ static void fields_at_their_limit_are_accepted(void **state) {
     free(buf);
 }
 
-static void unpack_refuses_control_characters_and_odd_type_names(void **state) {
+static void test_unpack_refuses_control_characters_and_odd_type_names(void **state) {
     (void)state;
     Solipass__Envelope env = valid_raw();
     env.aggregate_id = "pass\n{\"level\":\"error\"}";
@@ -236,7 +236,7 @@ static void unpack_refuses_control_characters_and_odd_type_names(void **state) {
     assert_refused(&env, "type");
 }
 
-static void oversized_messages_are_refused(void **state) {
+static void test_oversized_messages_are_refused(void **state) {
     (void)state;
     size_t big_len = SP_ENVELOPE_BYTES_MAX + 1;
     uint8_t *big = calloc(1, big_len);
@@ -258,7 +258,7 @@ static void oversized_messages_are_refused(void **state) {
     free(big);
 }
 
-static void garbage_is_refused_without_crash(void **state) {
+static void test_garbage_is_refused_without_crash(void **state) {
     (void)state;
     sp_error err;
     assert_null(sp_envelope_unpack(NULL, 0, &err));
@@ -283,7 +283,7 @@ static void garbage_is_refused_without_crash(void **state) {
 
 /* Every prefix of a valid envelope either fails or still holds a fully
  * valid envelope (a cut on a field boundary is a shorter valid message). */
-static void truncated_envelopes_never_pass_half_valid(void **state) {
+static void test_truncated_envelopes_never_pass_half_valid(void **state) {
     (void)state;
     Solipass__Ledger__Pay pay = pay_payload();
     sp_envelope_meta meta = full_meta();
@@ -313,18 +313,18 @@ static int setup(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(round_trip_keeps_every_field),
-        cmocka_unit_test(optional_fields_may_be_absent),
-        cmocka_unit_test(every_envelope_gets_its_own_id),
-        cmocka_unit_test(pack_refuses_missing_type_and_aggregate),
-        cmocka_unit_test(unpack_refuses_missing_required_fields),
-        cmocka_unit_test(unpack_refuses_a_bad_id),
-        cmocka_unit_test(unpack_refuses_oversized_fields),
-        cmocka_unit_test(fields_at_their_limit_are_accepted),
-        cmocka_unit_test(unpack_refuses_control_characters_and_odd_type_names),
-        cmocka_unit_test(oversized_messages_are_refused),
-        cmocka_unit_test(garbage_is_refused_without_crash),
-        cmocka_unit_test(truncated_envelopes_never_pass_half_valid),
+        cmocka_unit_test(test_round_trip_keeps_every_field),
+        cmocka_unit_test(test_optional_fields_may_be_absent),
+        cmocka_unit_test(test_every_envelope_gets_its_own_id),
+        cmocka_unit_test(test_pack_refuses_missing_type_and_aggregate),
+        cmocka_unit_test(test_unpack_refuses_missing_required_fields),
+        cmocka_unit_test(test_unpack_refuses_a_bad_id),
+        cmocka_unit_test(test_unpack_refuses_oversized_fields),
+        cmocka_unit_test(test_fields_at_their_limit_are_accepted),
+        cmocka_unit_test(test_unpack_refuses_control_characters_and_odd_type_names),
+        cmocka_unit_test(test_oversized_messages_are_refused),
+        cmocka_unit_test(test_garbage_is_refused_without_crash),
+        cmocka_unit_test(test_truncated_envelopes_never_pass_half_valid),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -77,7 +77,7 @@ static void confirm(fixture *f, const char *request_id, int64_t total_cents) {
     envelope_of(f, "ledger.RefundRequestConfirmed.v1", request_id, &m.base);
 }
 
-static void payment_by_code(void **state) {
+static void test_payment_by_code(void **state) {
     fixture *f = *state;
     Solipass__Ledger__PaymentAccepted m = SOLIPASS__LEDGER__PAYMENT_ACCEPTED__INIT;
     m.operation_id = OPERATION;
@@ -121,7 +121,7 @@ static void payment_by_code(void **state) {
     sp_finance_event_clear(&fe);
 }
 
-static void voucher_redemption_is_a_payment(void **state) {
+static void test_voucher_redemption_is_a_payment(void **state) {
     fixture *f = *state;
     Solipass__Ledger__VoucherRedeemed m = SOLIPASS__LEDGER__VOUCHER_REDEEMED__INIT;
     m.operation_id = OPERATION;
@@ -142,7 +142,7 @@ static void voucher_redemption_is_a_payment(void **state) {
     sp_finance_event_clear(&fe);
 }
 
-static void cancelled_operation(void **state) {
+static void test_cancelled_operation(void **state) {
     fixture *f = *state;
     Solipass__Ledger__OperationCancelled m = SOLIPASS__LEDGER__OPERATION_CANCELLED__INIT;
     m.operation_id = OPERATION;
@@ -159,7 +159,7 @@ static void cancelled_operation(void **state) {
     sp_finance_event_clear(&fe);
 }
 
-static void pending_request_takes_its_opening(void **state) {
+static void test_pending_request_takes_its_opening(void **state) {
     fixture *f = *state;
     open_request(f, REQUEST, "automatic", "2026-10", true);
     confirm(f, REQUEST, 123456);
@@ -188,7 +188,7 @@ static void pending_request_takes_its_opening(void **state) {
     sp_finance_event_clear(&fe);
 }
 
-static void confirmation_without_opening_refused(void **state) {
+static void test_confirmation_without_opening_refused(void **state) {
     fixture *f = *state;
     confirm(f, REQUEST, 10);
     sp_finance_event fe;
@@ -200,7 +200,7 @@ static void confirmation_without_opening_refused(void **state) {
     assert_non_null(strstr(err.message, REQUEST));
 }
 
-static void cancelled_and_paid_requests(void **state) {
+static void test_cancelled_and_paid_requests(void **state) {
     fixture *f = *state;
     Solipass__Ledger__RefundRequestCancelled c = SOLIPASS__LEDGER__REFUND_REQUEST_CANCELLED__INIT;
     c.request_id = REQUEST;
@@ -235,7 +235,7 @@ static void cancelled_and_paid_requests(void **state) {
     assert_string_equal(err.code, "invalid_event");
 }
 
-static void other_events_are_not_published(void **state) {
+static void test_other_events_are_not_published(void **state) {
     fixture *f = *state;
     Solipass__Ledger__PassCredited m = SOLIPASS__LEDGER__PASS_CREDITED__INIT;
     m.pass_id = PASS;
@@ -250,7 +250,7 @@ static void other_events_are_not_published(void **state) {
     assert_false(mapped);
 }
 
-static void broken_payment_refused(void **state) {
+static void test_broken_payment_refused(void **state) {
     fixture *f = *state;
     Solipass__Ledger__PaymentAccepted m = SOLIPASS__LEDGER__PAYMENT_ACCEPTED__INIT;
     m.operation_id = OPERATION;
@@ -271,7 +271,7 @@ static void broken_payment_refused(void **state) {
     assert_int_equal(sp_finance_map(&f->env, &f->requests, &fe, &mapped, &err), -1);
 }
 
-static void registry_is_bounded_and_checked(void **state) {
+static void test_registry_is_bounded_and_checked(void **state) {
     fixture *f = *state;
     char id[SP_ID_LEN + 1];
     sp_error err;
@@ -297,15 +297,15 @@ static void registry_is_bounded_and_checked(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(payment_by_code, setup, teardown),
-        cmocka_unit_test_setup_teardown(voucher_redemption_is_a_payment, setup, teardown),
-        cmocka_unit_test_setup_teardown(cancelled_operation, setup, teardown),
-        cmocka_unit_test_setup_teardown(pending_request_takes_its_opening, setup, teardown),
-        cmocka_unit_test_setup_teardown(confirmation_without_opening_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(cancelled_and_paid_requests, setup, teardown),
-        cmocka_unit_test_setup_teardown(other_events_are_not_published, setup, teardown),
-        cmocka_unit_test_setup_teardown(broken_payment_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(registry_is_bounded_and_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_payment_by_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_voucher_redemption_is_a_payment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancelled_operation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_request_takes_its_opening, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirmation_without_opening_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancelled_and_paid_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_events_are_not_published, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_payment_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_registry_is_bounded_and_checked, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

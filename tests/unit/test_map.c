@@ -139,6 +139,47 @@ static void visit(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
     tally->sum += n;
 }
 
+/* Removal in any order, including keys sharing a bucket and runs that wrap
+ * around the end of the slot array, leaves every other key reachable, and
+ * a map filled to its limit takes new keys again once some are removed. */
+static void test_remove_keeps_the_others_reachable(void **state) {
+    (void)state;
+    sp_map map;
+    sp_error err;
+    enum { N = 64 };
+    assert_int_equal(sp_map_init(&map, N, &err), 0);
+    uint8_t keys[N][SP_KEY_LEN];
+    int values[N];
+    for (size_t i = 0; i < N; i++) {
+        if (i % 4 == 0) {
+            memset(keys[i], 0xff, SP_KEY_LEN);   /* one bucket, at the array's end */
+            keys[i][15] = (uint8_t)i;
+        } else {
+            key_of_number(i, keys[i]);
+        }
+        values[i] = (int)i;
+        assert_int_equal(sp_map_put(&map, keys[i], &values[i], &err), 0);
+    }
+    uint8_t extra[SP_KEY_LEN];
+    key_of_number(N + 1, extra);
+    assert_int_equal(sp_map_put(&map, extra, &values[0], &err), -1);
+    for (size_t i = 0; i < N; i += 3) {
+        assert_ptr_equal(sp_map_remove(&map, keys[i]), &values[i]);
+        assert_null(sp_map_remove(&map, keys[i]));
+        for (size_t j = 0; j < N; j++) {
+            if (j % 3 == 0 && j <= i) {
+                assert_null(sp_map_get(&map, keys[j]));
+            } else {
+                assert_ptr_equal(sp_map_get(&map, keys[j]), &values[j]);
+            }
+        }
+    }
+    assert_int_equal(map.entry_count, N - (N + 2) / 3);
+    assert_int_equal(sp_map_put(&map, extra, &values[1], &err), 0);
+    assert_ptr_equal(sp_map_get(&map, extra), &values[1]);
+    sp_map_destroy(&map);
+}
+
 static void test_foreach_visits_each_once(void **state) {
     (void)state;
     static int values[100];
@@ -166,6 +207,7 @@ int main(void) {
         cmocka_unit_test(test_growth_keeps_every_entry),
         cmocka_unit_test(test_limit_is_an_error_not_a_crash),
         cmocka_unit_test(test_foreach_visits_each_once),
+        cmocka_unit_test(test_remove_keeps_the_others_reachable),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -151,6 +151,37 @@ static void test_payer_url_is_the_public_url_and_the_code(void **state) {
     assert_string_equal(url, "");
 }
 
+/* One partner gets at most SP_GW_SSE_STREAMS_PER_PARTNER_MAX of the slots;
+ * the others stay for other partners, and a stream that ends gives its
+ * partner's slot back. */
+static void test_one_partner_cannot_hold_every_stream(void **state) {
+    (void)state;
+    const char *a = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    const char *b = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+    sp_gw_streams *streams = sp_gw_streams_new(16);
+    assert_non_null(streams);
+    for (int i = 0; i < SP_GW_SSE_STREAMS_PER_PARTNER_MAX; i++)
+        assert_int_equal(sp_gw_streams_enter_partner(streams, a), SP_GW_STREAMS_ENTERED);
+    assert_int_equal(sp_gw_streams_enter_partner(streams, a), SP_GW_STREAMS_PARTNER_FULL);
+    assert_int_equal(sp_gw_streams_open(streams), SP_GW_SSE_STREAMS_PER_PARTNER_MAX);
+    assert_int_equal(sp_gw_streams_enter_partner(streams, b), SP_GW_STREAMS_ENTERED);
+    sp_gw_streams_leave_partner(streams, a);
+    assert_int_equal(sp_gw_streams_enter_partner(streams, a), SP_GW_STREAMS_ENTERED);
+    for (int i = 0; i < SP_GW_SSE_STREAMS_PER_PARTNER_MAX; i++) sp_gw_streams_leave_partner(streams, a);
+    sp_gw_streams_leave_partner(streams, b);
+    assert_int_equal(sp_gw_streams_open(streams), 0);
+    sp_gw_streams_free(streams);
+
+    /* The overall bound still holds, whoever asks. */
+    streams = sp_gw_streams_new(2);
+    assert_int_equal(sp_gw_streams_enter_partner(streams, a), SP_GW_STREAMS_ENTERED);
+    assert_int_equal(sp_gw_streams_enter_partner(streams, b), SP_GW_STREAMS_ENTERED);
+    assert_int_equal(sp_gw_streams_enter_partner(streams, b), SP_GW_STREAMS_FULL);
+    sp_gw_streams_leave_partner(streams, a);
+    sp_gw_streams_leave_partner(streams, b);
+    sp_gw_streams_free(streams);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_contact_accepts_french_settings),
@@ -160,6 +191,7 @@ int main(void) {
         cmocka_unit_test(test_sent_ring_forgets_only_the_oldest),
         cmocka_unit_test(test_streams_are_bounded_and_stop),
         cmocka_unit_test(test_payer_url_is_the_public_url_and_the_code),
+        cmocka_unit_test(test_one_partner_cannot_hold_every_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

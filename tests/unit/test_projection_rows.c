@@ -294,9 +294,11 @@ static void test_links(void **state) {
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PasswordSet.v1", USER_ID, 3, &set.base);
     assert_int_equal(build(f), 0);
     assert_non_null(strstr(f->row.sql, "UPDATE users SET password_hash"));
-    assert_int_equal(f->row.param_count, 2);
+    assert_non_null(strstr(f->row.sql, "UPDATE sessions SET ended_at"));   /* a reset ends them */
+    assert_int_equal(f->row.param_count, 3);
     assert_param(f, 1, USER_ID);
     assert_param(f, 2, set.password_hash);
+    assert_param(f, 3, T_TEXT);
     set.password_hash = "";
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PasswordSet.v1", USER_ID, 3, &set.base);
     assert_poison(f, "invalid_event", "password_hash");

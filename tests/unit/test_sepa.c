@@ -1,5 +1,5 @@
 /* test_sepa.c - SEPA credit transfer files (services/gateway/sepa.c): amounts,
- * control sum and counts, escaping, transliteration, limits, refusals that
+ * control sum and counts, escaping, transliteration, test_limits, refusals that
  * name the request, and the file against the pain.001.001.03 subset schema
  * (xmllint, schema path in SP_SEPA_XSD). */
 #include <setjmp.h>
@@ -82,7 +82,7 @@ static int validate_with_xmllint(const char *xml, size_t len) {
     return status;
 }
 
-static void amounts_in_two_decimals_from_cents(void **state) {
+static void test_amounts_in_two_decimals_from_cents(void **state) {
     (void)state;
     char text[24];
     sp_sepa_amount_text(1, text);
@@ -95,7 +95,7 @@ static void amounts_in_two_decimals_from_cents(void **state) {
     assert_string_equal(text, "999999999.99");
 }
 
-static void counts_and_control_sum(void **state) {
+static void test_counts_and_control_sum(void **state) {
     (void)state;
     sp_sepa_debtor d = debtor();
     sp_sepa_transfer t[3] = {
@@ -139,7 +139,7 @@ static void counts_and_control_sum(void **state) {
     free(xml);
 }
 
-static void transliteration_to_the_sepa_set(void **state) {
+static void test_transliteration_to_the_sepa_set(void **state) {
     (void)state;
     char out[SP_SEPA_NAME_MAX + 1];
     sp_sepa_transliterate("  Association Élan & Cœur – Ça bouge à Noël  ", out, SP_SEPA_NAME_MAX);
@@ -159,7 +159,7 @@ static void transliteration_to_the_sepa_set(void **state) {
     assert_string_equal(cut, "abO");
 }
 
-static void names_escaped_and_cut(void **state) {
+static void test_names_escaped_and_cut(void **state) {
     (void)state;
     sp_sepa_debtor d = debtor();
     char name[400];
@@ -179,7 +179,7 @@ static void names_escaped_and_cut(void **state) {
     free(xml);
 }
 
-static void partner_without_iban_refused_naming_the_request(void **state) {
+static void test_partner_without_iban_refused_naming_the_request(void **state) {
     (void)state;
     sp_sepa_debtor d = debtor();
     sp_sepa_transfer t[2] = {{R1, "A", IBAN_FR, "BNPAFRPP", 500, "manual", ""},
@@ -208,7 +208,7 @@ static void partner_without_iban_refused_naming_the_request(void **state) {
     assert_string_equal(err.code, "invalid_bic");
 }
 
-static void limits(void **state) {
+static void test_limits(void **state) {
     (void)state;
     sp_sepa_debtor d = debtor();
     sp_error err;
@@ -257,7 +257,7 @@ static void limits(void **state) {
     free(ids);
 }
 
-static void debtor_settings_checked(void **state) {
+static void test_debtor_settings_checked(void **state) {
     (void)state;
     sp_sepa_debtor d;
     sp_error err;
@@ -270,7 +270,7 @@ static void debtor_settings_checked(void **state) {
     assert_string_equal(err.field, "SP_SEPA_DEBTOR_BIC");
 }
 
-static void schema_refuses_what_it_should(void **state) {
+static void test_schema_refuses_what_it_should(void **state) {
     (void)state;
     sp_sepa_debtor d = debtor();
     sp_sepa_transfer t[1] = {{R1, "Club", IBAN_FR, "BNPAFRPP", 100, "manual", ""}};
@@ -288,14 +288,14 @@ static void schema_refuses_what_it_should(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(amounts_in_two_decimals_from_cents),
-        cmocka_unit_test(counts_and_control_sum),
-        cmocka_unit_test(transliteration_to_the_sepa_set),
-        cmocka_unit_test(names_escaped_and_cut),
-        cmocka_unit_test(partner_without_iban_refused_naming_the_request),
-        cmocka_unit_test(limits),
-        cmocka_unit_test(debtor_settings_checked),
-        cmocka_unit_test(schema_refuses_what_it_should),
+        cmocka_unit_test(test_amounts_in_two_decimals_from_cents),
+        cmocka_unit_test(test_counts_and_control_sum),
+        cmocka_unit_test(test_transliteration_to_the_sepa_set),
+        cmocka_unit_test(test_names_escaped_and_cut),
+        cmocka_unit_test(test_partner_without_iban_refused_naming_the_request),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_debtor_settings_checked),
+        cmocka_unit_test(test_schema_refuses_what_it_should),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

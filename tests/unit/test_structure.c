@@ -12,7 +12,7 @@
 #include "gateway/structure.h"
 #include "sp_profile.h"
 
-static void iban_accepts_valid_numbers_with_spaces_and_any_case(void **state) {
+static void test_iban_accepts_valid_numbers_with_spaces_and_any_case(void **state) {
     (void)state;
     char out[SP_PROFILE_IBAN_MAX + 1];
     assert_int_equal(sp_profile_iban_normalize("FR76 3000 6000 0112 3456 7890 189", out),
@@ -27,7 +27,7 @@ static void iban_accepts_valid_numbers_with_spaces_and_any_case(void **state) {
                      SP_PROFILE_IBAN_OK);
 }
 
-static void iban_refuses_a_wrong_check_or_shape(void **state) {
+static void test_iban_refuses_a_wrong_check_or_shape(void **state) {
     (void)state;
     char out[SP_PROFILE_IBAN_MAX + 1];
     /* One digit changed, two neighbours swapped: the mod-97 check catches both. */
@@ -49,7 +49,7 @@ static void iban_refuses_a_wrong_check_or_shape(void **state) {
                                                out), SP_PROFILE_IBAN_BAD_FORMAT);
 }
 
-static void bic_urls_and_phones(void **state) {
+static void test_bic_urls_and_phones(void **state) {
     (void)state;
     char bic[SP_PROFILE_BIC_MAX + 1];
     assert_true(sp_profile_bic_normalize("bnpafrpp", bic));
@@ -74,7 +74,7 @@ static void bic_urls_and_phones(void **state) {
 
 #define BODY(text) text, strlen(text)
 
-static void profile_body_errors_are_precise(void **state) {
+static void test_profile_body_errors_are_precise(void **state) {
     (void)state;
     sp_gw_profile_req p;
     sp_error err;
@@ -113,7 +113,7 @@ static void profile_body_errors_are_precise(void **state) {
     }
 }
 
-static void user_bodies(void **state) {
+static void test_user_bodies(void **state) {
     (void)state;
     sp_gw_user_add_req add;
     sp_error err;
@@ -146,7 +146,7 @@ static size_t tiny_png(uint8_t *out, uint32_t width, uint32_t height) {
     return n + sizeof tail;
 }
 
-static void images_are_recognised_by_content(void **state) {
+static void test_images_are_recognised_by_content(void **state) {
     (void)state;
     uint8_t png[64];
     size_t png_len = tiny_png(png, 640, 480);
@@ -182,12 +182,12 @@ static void images_are_recognised_by_content(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(iban_accepts_valid_numbers_with_spaces_and_any_case),
-        cmocka_unit_test(iban_refuses_a_wrong_check_or_shape),
-        cmocka_unit_test(bic_urls_and_phones),
-        cmocka_unit_test(profile_body_errors_are_precise),
-        cmocka_unit_test(user_bodies),
-        cmocka_unit_test(images_are_recognised_by_content),
+        cmocka_unit_test(test_iban_accepts_valid_numbers_with_spaces_and_any_case),
+        cmocka_unit_test(test_iban_refuses_a_wrong_check_or_shape),
+        cmocka_unit_test(test_bic_urls_and_phones),
+        cmocka_unit_test(test_profile_body_errors_are_precise),
+        cmocka_unit_test(test_user_bodies),
+        cmocka_unit_test(test_images_are_recognised_by_content),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

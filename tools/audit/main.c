@@ -4,8 +4,9 @@
  * Reads every partition of solipass.ledger.events.v1 from offset 0 to the
  * high watermark seen at start, decodes each event as the services do
  * (sp_envelope_unpack, then the payload by its type) and feeds it to the
- * pure checks of audit.h. With SP_PG_DSN set, compares ledger_balances,
- * passes, envelopes and partners with the computed balances.
+ * pure checks of audit.h. With SP_PG_DSN set, compares the six read models
+ * of audit_pg.c (ledger_balances, passes, envelopes, partners' owed amounts,
+ * operations' states, refund requests' totals) with what the log gives.
  *
  * Prints one line per check on stdout ("ok <check>" or "FAIL <check>: ..."),
  * then a summary line. Exit status: 0 all checks hold, 1 a check failed,

@@ -1,0 +1,209 @@
+/* test_endpoints.c - the endpoint table and the API description made from
+ * it: every route has a complete entry (its handler, its answers and their
+ * schemas), routing finds each route from its own path, every route is an
+ * operation of the description, every reference of the description
+ * resolves, and docs/openapi.json is what the gateway serves. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gateway/endpoints.h"
+#include "gateway/openapi.h"
+
+#define SAMPLE_ID "0b6f3c1e-8d2a-4f4b-9a51-3c7d2e1f0a99"
+#define SAMPLE_SHA256 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+#define PATH_TEXT_MAX 160
+#define COMMITTED_BYTES_MAX (4 * 1024 * 1024)
+
+static json_t *description(void) {
+    sp_error err;
+    sp_error_clear(&err);
+    json_t *doc = sp_gw_openapi_build(&err);
+    if (doc == NULL) fail_msg("the description is not built: %s", err.message);
+    return doc;
+}
+
+/* The path of a route with its {segment} filled with a valid value. */
+static void sample_path(const sp_gw_endpoint *e, char out[PATH_TEXT_MAX]) {
+    const char *open = strchr(e->path, '{');
+    if (open == NULL) {
+        snprintf(out, PATH_TEXT_MAX, "%s", e->path);
+        return;
+    }
+    const char *close = strchr(open, '}');
+    assert_non_null(close);
+    snprintf(out, PATH_TEXT_MAX, "%.*s%s%s", (int)(open - e->path), e->path,
+             e->route == SP_GW_ROUTE_MEDIA_GET ? SAMPLE_SHA256 : SAMPLE_ID, close + 1);
+}
+
+static void test_every_route_has_a_complete_entry(void **state) {
+    (void)state;
+    for (int r = SP_GW_ROUTE_NONE + 1; r < SP_GW_ROUTE_COUNT; r++) {
+        const sp_gw_endpoint *e = sp_gw_endpoint_of((sp_gw_route)r);
+        assert_int_equal(e->route, r);
+        assert_non_null(e->handler);
+        assert_non_null(e->method);
+        assert_non_null(e->path);
+        assert_non_null(e->name);
+        assert_non_null(e->summary);
+        assert_true(e->answers[0].status >= 200 && e->answers[0].status < 300);
+        for (size_t i = 0; i < SP_GW_ANSWERS_MAX && e->answers[i].status != 0; i++) {
+            bool json = e->answers[i].media == SP_GW_MEDIA_JSON;
+            /* Only the description itself is JSON without a schema. */
+            if (json && r != SP_GW_ROUTE_OPENAPI) assert_non_null(e->answers[i].schema);
+            assert_non_null(e->answers[i].description);
+        }
+        if (e->body_media == SP_GW_MEDIA_JSON) assert_non_null(e->body_schema);
+        if (strchr(e->path, '{') != NULL) assert_non_null(e->id_not_found_code);
+        if (e->session) assert_true(e->roles != 0);
+        for (int other = SP_GW_ROUTE_NONE + 1; other < r; other++) {
+            const sp_gw_endpoint *o = sp_gw_endpoint_of((sp_gw_route)other);
+            assert_string_not_equal(o->name, e->name);
+            assert_false(strcmp(o->path, e->path) == 0 && strcmp(o->method, e->method) == 0);
+        }
+    }
+    assert_string_equal(sp_gw_route_name(SP_GW_ROUTE_PARTNER_OPERATIONS), "partner_operations");
+    assert_string_equal(sp_gw_route_name(SP_GW_ROUTE_NONE), "unknown");
+}
+
+static void test_routing_finds_each_route(void **state) {
+    (void)state;
+    for (int r = SP_GW_ROUTE_NONE + 1; r < SP_GW_ROUTE_COUNT; r++) {
+        const sp_gw_endpoint *e = sp_gw_endpoint_of((sp_gw_route)r);
+        char path[PATH_TEXT_MAX];
+        sample_path(e, path);
+        sp_gw_route_match m;
+        sp_error err;
+        sp_error_clear(&err);
+        assert_int_equal(sp_gw_route_find(e->method, path, &m, &err), 0);
+        assert_int_equal(m.route, r);
+        if (strchr(e->path, '{') != NULL && r != SP_GW_ROUTE_MEDIA_GET)
+            assert_string_equal(m.path_id, SAMPLE_ID);
+        if (r == SP_GW_ROUTE_MEDIA_GET) assert_string_equal(m.path_key, SAMPLE_SHA256);
+    }
+}
+
+static void test_malformed_ids_answer_their_own_404(void **state) {
+    (void)state;
+    sp_gw_route_match m;
+    sp_error err;
+    static const struct { const char *method, *path, *code, *field; } cases[] = {
+        {"GET", "/api/v1/partner/refund-requests/42", "refund_request_not_found", "request_id"},
+        {"PATCH", "/api/v1/partner/users/x", "user_not_found", "user_id"},
+        {"PUT", "/api/v1/partner/operations/x/reference", "operation_not_found", "operation_id"},
+        {"DELETE", "/api/v1/partner/exports/x", "export_not_found", "export_id"},
+        {"POST", "/api/v1/partner/conventions/x/accept", "convention_not_found", "convention_id"},
+        {"GET", "/api/v1/vouchers/x/qr.png", "voucher_not_found", "voucher_id"},
+        {"GET", "/api/v1/media/ABC", "not_found", "sha256"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sp_error_clear(&err);
+        assert_int_equal(sp_gw_route_find(cases[i].method, cases[i].path, &m, &err), -1);
+        assert_int_equal(err.http_status, 404);
+        assert_string_equal(err.code, cases[i].code);
+        assert_string_equal(err.field, cases[i].field);
+    }
+}
+
+static void test_every_route_is_an_operation(void **state) {
+    (void)state;
+    json_t *doc = description();
+    assert_string_equal(json_string_value(json_object_get(doc, "openapi")), "3.1.0");
+    json_t *paths = json_object_get(doc, "paths");
+    for (int r = SP_GW_ROUTE_NONE + 1; r < SP_GW_ROUTE_COUNT; r++) {
+        const sp_gw_endpoint *e = sp_gw_endpoint_of((sp_gw_route)r);
+        char method[8];
+        snprintf(method, sizeof method, "%s", e->method);
+        for (char *c = method; *c != '\0'; c++) *c = (char)(*c - 'A' + 'a');
+        json_t *op = json_object_get(json_object_get(paths, e->path), method);
+        if (op == NULL) fail_msg("%s %s is not in the description", e->method, e->path);
+        assert_string_equal(json_string_value(json_object_get(op, "operationId")), e->name);
+        json_t *responses = json_object_get(op, "responses");
+        char status[8];
+        snprintf(status, sizeof status, "%d", e->answers[0].status);
+        assert_non_null(json_object_get(responses, status));
+        assert_non_null(json_object_get(responses, "500"));
+        if (e->session) assert_non_null(json_object_get(responses, "401"));
+    }
+    json_decref(doc);
+}
+
+/* Every "$ref" of value names something that doc has. */
+static void check_refs(json_t *doc, json_t *value) {
+    if (json_is_array(value)) {
+        for (size_t i = 0; i < json_array_size(value); i++)
+            check_refs(doc, json_array_get(value, i));
+        return;
+    }
+    if (!json_is_object(value)) return;
+    const char *key;
+    json_t *member;
+    json_object_foreach(value, key, member) {
+        if (strcmp(key, "$ref") != 0) {
+            check_refs(doc, member);
+            continue;
+        }
+        const char *ref = json_string_value(member);
+        assert_non_null(ref);
+        assert_true(strncmp(ref, "#/", 2) == 0);
+        char copy[128];
+        snprintf(copy, sizeof copy, "%s", ref + 2);
+        json_t *at = doc;
+        for (char *save = NULL, *part = strtok_r(copy, "/", &save); part != NULL && at != NULL;
+             part = strtok_r(NULL, "/", &save))
+            at = json_object_get(at, part);
+        if (at == NULL) fail_msg("%s does not resolve", ref);
+    }
+}
+
+static void test_every_reference_resolves(void **state) {
+    (void)state;
+    json_t *doc = description();
+    check_refs(doc, doc);
+    json_t *schemes = json_object_get(json_object_get(doc, "components"), "securitySchemes");
+    assert_non_null(json_object_get(schemes, "bearer"));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(schemes, "cookie"), "name")),
+        "sp_session");
+    json_decref(doc);
+}
+
+/* docs/openapi.json (SP_OPENAPI_JSON) is byte for byte what is served: run
+ * `ninja -C build openapi` after changing the table or the components. */
+static void test_committed_description_is_current(void **state) {
+    (void)state;
+    const char *path = getenv("SP_OPENAPI_JSON");
+    if (path == NULL) fail_msg("SP_OPENAPI_JSON is not set (tests/unit/meson.build sets it)");
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) fail_msg("cannot read %s", path);
+    char *committed = malloc(COMMITTED_BYTES_MAX + 1);
+    assert_non_null(committed);
+    size_t len = fread(committed, 1, COMMITTED_BYTES_MAX, f);
+    fclose(f);
+    committed[len] = '\0';
+    sp_error err;
+    sp_error_clear(&err);
+    char *served = sp_gw_openapi_text(&err);
+    assert_non_null(served);
+    if (strcmp(served, committed) != 0)
+        fail_msg("%s is not what the gateway serves: run `ninja -C build openapi`", path);
+    free(served);
+    free(committed);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_route_has_a_complete_entry),
+        cmocka_unit_test(test_routing_finds_each_route),
+        cmocka_unit_test(test_malformed_ids_answer_their_own_404),
+        cmocka_unit_test(test_every_route_is_an_operation),
+        cmocka_unit_test(test_every_reference_resolves),
+        cmocka_unit_test(test_committed_description_is_current),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
