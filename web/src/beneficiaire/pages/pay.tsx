@@ -150,7 +150,8 @@ function AmountAndConfirm(props: { partner: DirectoryPartner; pass: Pass }) {
       call('post', '/api/v1/pass/payments', { key, body: { partner_code: props.partner.partner_code, amount_cents: amount } }),
     );
     if (done) {
-      paymentsMade.set(done.operation_id, done);
+      // The name the person saw before paying (public), not the legal one.
+      paymentsMade.set(done.operation_id, { ...done, partner_name: props.partner.public_name });
       navigate(`${BASE}/paiement/${done.operation_id}`);
     }
   }
@@ -172,7 +173,7 @@ function AmountAndConfirm(props: { partner: DirectoryPartner; pass: Pass }) {
           <dd>{formatCents(env.balance_cents - confirming)}</dd>
         </dl>
         <div class="button-row">
-          <button type="button" class="button button-big" disabled={submission.busy} aria-disabled={!online ? 'true' : undefined} onClick={() => void pay()}>
+          <button type="button" class="button button-big" disabled={submission.busy} onClick={() => void pay()}>
             {submission.busy ? T.pay.paying : T.pay.confirm(formatCents(confirming))}
           </button>
           <button type="button" class="button button-secondary" disabled={submission.busy}

@@ -1,0 +1,316 @@
+// beneficiary-journey.mjs - the beneficiary app walked in Chromium against
+// the real stack, on a phone-sized screen (360 px): log in, the pass with its
+// envelopes and the one that ends soon, the partner's QR link opened logged
+// out (login, then back to it), the partner shown, 12,50 typed, the
+// confirmation naming the envelope, the proof, the home balance lowered, the
+// history reopening the proof, a voucher created (number, QR, print page)
+// and cancelled; offline: the app opens on the last balance with its time
+// and paying says it needs the network and sends nothing; the manifest and
+// service worker; a payment by keyboard alone. axe-core on every screen.
+//
+// Environment (tests/integration/test_web_beneficiary.py sets it):
+//   SP_TEST_BASE_URL        the gateway
+//   SP_TEST_PARTNER_CODE, SP_TEST_PARTNER_NAME, SP_TEST_PARTNER_ADDRESS  a sport partner
+//   SP_TEST_BENEFICIARY_EMAIL, SP_TEST_BENEFICIARY_PASSWORD  a pass with a sport
+//     envelope of 80,00 € ending within 30 days and a general one of 50,00 €
+//   SP_TEST_SCREENSHOTS     where to save a screenshot per screen
+// Exit status 0 when every check passed.
+import { BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, log, openContext, pendingRequests, plain, screenshot } from './lib.mjs';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Failure(`${name} is not set`);
+  return value;
+};
+const PARTNER_CODE = env('SP_TEST_PARTNER_CODE');
+const PARTNER_NAME = env('SP_TEST_PARTNER_NAME');
+const PARTNER_ADDRESS = env('SP_TEST_PARTNER_ADDRESS');
+const EMAIL = env('SP_TEST_BENEFICIARY_EMAIL');
+const PASSWORD = env('SP_TEST_BENEFICIARY_PASSWORD');
+const PHONE = { width: 360, height: 740 };
+
+const results = [];
+async function step(name, action) {
+  const started = Date.now();
+  try {
+    const detail = await action();
+    results.push({ name, ok: true });
+    log(`ok   ${name}${detail ? ` (${detail})` : ''} [${Date.now() - started} ms]`);
+  } catch (e) {
+    results.push({ name, ok: false });
+    log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
+    const waiting = pendingRequests();
+    if (waiting.length) log(`requests without an answer:\n  ${waiting.join('\n  ')}`);
+    throw e;
+  }
+}
+
+const screens = [];
+/** A screenshot and axe-core on the screen: no serious or critical violation. */
+async function screen(page, name) {
+  await screenshot(page, name);
+  const violations = await axe(page);
+  check(violations.length === 0, `axe on ${name}: ${JSON.stringify(violations)}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 0, `${name} is wider than the screen by ${overflow} px`);
+  screens.push(name);
+}
+
+async function logIn(page, email, password) {
+  await page.getByLabel('Adresse e-mail').fill(email);
+  await page.getByLabel('Mot de passe', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+}
+
+const h1 = (page, text) => page.locator('h1', { hasText: text }).first().waitFor();
+const euros = (text) => plain(text).replace(/\u202f|\u00a0/g, ' ');
+
+freshScreenshots();
+const browser = await launch();
+let exitCode = 0;
+try {
+  const token = await apiLogin(EMAIL, PASSWORD);
+  const before = await api('GET', '/api/v1/pass', { token });
+  check(before.status === 200, `the pass over the API: ${before.status}`);
+  const sportBefore = before.json.envelopes.find((e) => e.category === 'sport').balance_cents;
+
+  // bypassCSP only to inject axe-core; the app itself never needs it.
+  const main = await openContext(browser, { viewport: PHONE, bypassCSP: true });
+  const { page, context, problems, requests } = main;
+  const payments = () => requests.filter((r) => r.method === 'POST' && r.url.endsWith('/api/v1/pass/payments')).length;
+  let operationId = '';
+
+  await step('log in at 360 px: the home shows both envelopes in words, their end dates, the notice and the total', async () => {
+    await page.goto(`${BASE_URL}/beneficiaire`);
+    await h1(page, 'Connexion à mon Pass');
+    await screen(page, 'connexion');
+    await logIn(page, EMAIL, PASSWORD);
+    await h1(page, 'Mon Pass solidarité');
+    await page.locator('.total-amount').waitFor();
+    const text = euros(await page.locator('main').textContent());
+    check(text.includes('Sport') && text.includes('Général (tous les partenaires)'), `the envelopes are not named in words: ${text}`);
+    check(text.includes('80,00 €') && text.includes('50,00 €') && text.includes('130,00 €'), `amounts or total missing: ${text}`);
+    check(/Utilisable jusqu’au \d\d\/\d\d\/\d{4} inclus/.test(text) && text.includes('Sans date de fin'), `end dates missing: ${text}`);
+    check(text.includes('Un budget se termine bientôt') && /Votre budget Sport \(80,00 €\) se termine le/.test(text), `no notice of the ending envelope: ${text}`);
+    check(/Solde au \d\d\/\d\d à \d\d:\d\d/.test(text), `the balance has no time: ${text}`);
+    await screen(page, 'accueil');
+  });
+
+  await step('the partner QR link opened logged out: login, then back to the payment page; the partner shown', async () => {
+    await page.getByRole('button', { name: 'Se déconnecter' }).click();
+    await h1(page, 'Connexion à mon Pass');
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }));
+    check(!stored.includes('balance_cents'), 'the pass stays on the phone after logout');
+    await page.goto(`${BASE_URL}/payer/${PARTNER_CODE}`);
+    await h1(page, 'Connexion à mon Pass');
+    check(page.url().includes(`retour=${encodeURIComponent(`/payer/${PARTNER_CODE}`)}`), `no way back to the payment page: ${page.url()}`);
+    await page.getByText('Connectez-vous pour payer ce partenaire').waitFor();
+    await screen(page, 'connexion-pour-payer');
+    await logIn(page, EMAIL, PASSWORD);
+    await page.waitForURL(`**/payer/${PARTNER_CODE}`);
+    await h1(page, 'Payer un partenaire');
+    const card = euros(await page.locator('.partner-card').textContent());
+    check(card.includes(PARTNER_NAME) && card.includes(PARTNER_ADDRESS) && card.includes('Sport'), `the partner is not shown: ${card}`);
+    await page.getByText('Payé avec votre budget Sport (solde 80,00 €)').waitFor();
+    await screen(page, 'payer-partenaire');
+  });
+
+  await step('an amount above the envelope is refused with its balance, before anything is sent', async () => {
+    await page.getByLabel('Montant à payer, en euros').fill('80,01');
+    await page.getByRole('button', { name: 'Vérifier le paiement' }).click();
+    await page.locator('.error-summary', { hasText: 'dépasse le solde de ce budget : 80,00 €' }).waitFor();
+    check(payments() === 0, 'a payment was sent');
+  });
+
+  await step('12,50 typed → the confirmation names the envelope and its balance after → the proof (a double tap pays once)', async () => {
+    await page.getByLabel('Montant à payer, en euros').fill('12,50');
+    await page.getByRole('button', { name: 'Vérifier le paiement' }).click();
+    await h1(page, 'Confirmer le paiement');
+    const text = euros(await page.locator('main').textContent());
+    check(text.includes(PARTNER_NAME) && text.includes('12,50 €') && text.includes('Budget utiliséSport') && text.includes('67,50 €'), `the confirmation: ${text}`);
+    await screen(page, 'confirmation');
+    await page.getByRole('button', { name: 'Payer 12,50 €' }).dblclick();
+    await h1(page, 'Paiement accepté');
+    check(payments() === 1, `${payments()} payment requests for a double tap`);
+    const proof = euros(await page.locator('[data-testid="proof"]').textContent());
+    check(proof.includes('12,50 €') && proof.includes(PARTNER_NAME) && proof.includes('67,50 €') && proof.includes('117,50 €'), `the proof: ${proof}`);
+    check(/\d\d\/\d\d\/\d{4} à \d\d:\d\d/.test(proof), `the proof has no date and time: ${proof}`);
+    operationId = (await page.locator('.reference').textContent()).trim();
+    check(/^[0-9a-f-]{36}$/.test(operationId), `no operation reference: ${operationId}`);
+    const after = await api('GET', '/api/v1/pass', { token });
+    check(after.json.envelopes.find((e) => e.category === 'sport').balance_cents === sportBefore - 1250, 'the ledger did not take 12,50 € from the sport envelope');
+    await screen(page, 'preuve');
+  });
+
+  await step('back home: the balance is lowered; the history shows the payment and reopens its proof', async () => {
+    await page.getByRole('link', { name: 'Retour à mon Pass' }).click();
+    await h1(page, 'Mon Pass solidarité');
+    await page.locator('.total-amount', { hasText: '117,50' }).waitFor();
+    check(await page.evaluate(() => document.activeElement?.tagName === 'H1'), 'the focus did not move to the heading');
+    await page.locator('nav a', { hasText: 'Historique' }).click();
+    await h1(page, 'Historique');
+    const item = page.locator(`li[data-operation-id="${operationId}"]`);
+    await item.waitFor();
+    const text = euros(await item.textContent());
+    check(text.includes('Paiement') && text.includes('12,50 €') && text.includes('117,50 €'), `the history line: ${text}`);
+    await screen(page, 'historique');
+    await item.getByRole('link', { name: /Voir la preuve/ }).click();
+    await h1(page, 'Paiement accepté');
+    check((await page.locator('.reference').textContent()).trim() === operationId, 'the reopened proof is another operation');
+    check(euros(await page.locator('[data-testid="proof"]').textContent()).includes(PARTNER_NAME), 'the reopened proof does not name the partner');
+    await screen(page, 'preuve-historique');
+  });
+
+  await step('a voucher created: its number and QR code shown, printable, listed as valid, then cancelled', async () => {
+    await page.locator('nav a', { hasText: 'Bons d’échange' }).click();
+    await h1(page, 'Bons d’échange');
+    await page.getByLabel('Montant du bon, en euros').waitFor();
+    await screen(page, 'bons');
+    await page.getByLabel('Montant du bon, en euros').fill('15');
+    await page.getByLabel('Budget à utiliser').selectOption('general');
+    await page.getByRole('button', { name: 'Créer le bon' }).click();
+    await h1(page, 'Bon d’échange créé');
+    const number = (await page.locator('[data-testid="voucher-number"]').textContent()).trim();
+    check(/^\d{4} \d{4} \d{4} \d{4}$/.test(number), `the voucher number: ${number}`);
+    await page.waitForFunction(() => document.querySelector('img.voucher-qr')?.naturalWidth > 0);
+    const listed = await api('GET', '/api/v1/pass/vouchers', { token });
+    check(listed.json.vouchers.some((v) => v.number === number.replace(/ /g, '') && v.status === 'active' && v.amount_cents === 1500), 'the voucher is not on the pass');
+    await screen(page, 'bon-cree');
+    const printHref = await page.getByRole('link', { name: 'Imprimer le bon' }).getAttribute('href');
+    const print = await context.newPage();
+    await print.goto(BASE_URL + printHref);
+    check(plain(await print.locator('body').textContent()).includes(number), 'the print page does not show the number');
+    await print.close();
+    await page.getByRole('button', { name: 'Annuler ce bon' }).click();
+    await page.locator('dialog[open]').waitFor();
+    await page.getByRole('button', { name: 'Oui, annuler le bon' }).click();
+    await page.locator('.tag', { hasText: 'Annulé' }).first().waitFor();
+    await page.getByRole('link', { name: 'Tous mes bons' }).click();
+    await h1(page, 'Bons d’échange');
+    await page.locator('.card', { hasText: number }).locator('.tag', { hasText: 'Annulé' }).waitFor();
+  });
+
+  await step('installable: the French manifest, its icons, an active service worker', async () => {
+    const manifest = await api('GET', '/manifest.webmanifest');
+    check(manifest.status === 200 && manifest.headers.get('content-type').startsWith('application/manifest+json'), `manifest: ${manifest.status}`);
+    const m = manifest.json;
+    check(m.lang === 'fr' && m.display === 'standalone' && m.name && m.short_name && m.theme_color && m.start_url === '/beneficiaire', `manifest fields: ${manifest.text}`);
+    for (const size of ['192x192', '512x512']) {
+      const icon = m.icons.find((i) => i.sizes === size && i.type === 'image/png');
+      check(icon, `no ${size} PNG icon`);
+      const got = await fetch(BASE_URL + icon.src);
+      const bytes = Buffer.from(await got.arrayBuffer());
+      check(got.status === 200 && bytes.readUInt32BE(16) === Number(size.split('x')[0]), `icon ${icon.src} is not ${size}`);
+    }
+    await page.goto(`${BASE_URL}/beneficiaire`);
+    await h1(page, 'Mon Pass solidarité');
+    const active = await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.ready;
+      return Boolean(registration.active) && registration.scope;
+    });
+    check(active === `${BASE_URL}/`, `no active service worker for the site: ${active}`);
+    await page.reload();
+    await h1(page, 'Mon Pass solidarité');
+    check(await page.evaluate(() => Boolean(navigator.serviceWorker.controller)), 'the page is not controlled by the service worker');
+    const cdp = await context.newCDPSession(page);
+    const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+    // A test browser context is incognito, which alone forbids installing.
+    const errors = installabilityErrors.map((e) => e.errorId).filter((id) => id !== 'in-incognito');
+    check(errors.length === 0, `Chromium's installability checks: ${JSON.stringify(installabilityErrors)}`);
+    return 'Chromium reports no installability error but incognito';
+  });
+
+  await step('offline: paying says it needs the network and sends nothing; the app opens on the last balance with its time', async () => {
+    await page.locator('.total-amount', { hasText: '117,50' }).waitFor();
+    await page.goto(`${BASE_URL}/payer/${PARTNER_CODE}`);
+    await h1(page, 'Payer un partenaire');
+    await page.getByLabel('Montant à payer, en euros').fill('5');
+    await page.getByRole('button', { name: 'Vérifier le paiement' }).click();
+    await h1(page, 'Confirmer le paiement');
+    await context.setOffline(true);
+    await page.locator('.offline-banner').waitFor();
+    const sent = payments();
+    await page.getByRole('button', { name: 'Payer 5,00 €' }).click();
+    await page.getByText('le paiement n’a pas été envoyé').waitFor();
+    await screen(page, 'hors-connexion-paiement');
+    await page.reload();
+    await h1(page, 'Payer demande une connexion Internet');
+    await page.locator('nav a', { hasText: 'Mon Pass' }).click();
+    await h1(page, 'Mon Pass solidarité');
+    await page.reload();
+    await h1(page, 'Mon Pass solidarité');
+    const text = euros(await page.locator('main').textContent());
+    check(text.includes('Vous êtes hors connexion') && text.includes('117,50 €'), `the offline home: ${text}`);
+    check(/Solde au \d\d\/\d\d à \d\d:\d\d/.test(text), `the offline balance has no time: ${text}`);
+    await screen(page, 'hors-connexion-accueil');
+    await page.waitForTimeout(500);
+    check(payments() === sent, 'a payment was sent offline');
+    await context.setOffline(false);
+    await page.reload();
+    await h1(page, 'Mon Pass solidarité');
+    await page.locator('.total-amount', { hasText: '117,50' }).waitFor();
+    check(!(await page.getByText('Vous êtes hors connexion').count()), 'still said offline once online');
+    const after = await api('GET', '/api/v1/pass', { token });
+    check(after.json.balance_cents === 11750, `the pass changed while offline: ${after.json.balance_cents}`);
+  });
+
+  await step('the code typed: a mistyped check digit is said as typed, nothing asked of the server', async () => {
+    await page.locator('nav a', { hasText: 'Payer' }).click();
+    await h1(page, 'Payer un partenaire');
+    const wrong = PARTNER_CODE.slice(0, 7) + String((Number(PARTNER_CODE[7]) + 1) % 10);
+    const lookups = () => requests.filter((r) => r.url.includes('/directory/partners/')).length;
+    const seen = lookups();
+    await page.getByLabel('Code du partenaire').fill(wrong);
+    await page.getByText('Ce code est mal saisi').first().waitFor();
+    check(lookups() === seen, 'a mistyped code was looked up');
+    await screen(page, 'code-mal-saisi');
+  });
+
+  check(problems.filter((p) => !p.includes('ERR_INTERNET_DISCONNECTED') && !p.includes('Failed to load resource')).length === 0, `console errors: ${problems.join('; ')}`);
+  await context.close();
+
+  await step('keyboard alone: log in, type the partner code, the amount, confirm: paid', async () => {
+    const k = await openContext(browser, { viewport: PHONE });
+    const p = k.page;
+    const tabTo = async (predicate, what, limit = 40) => {
+      for (let i = 0; i < limit; i++) {
+        await p.keyboard.press('Tab');
+        if (await p.evaluate(predicate)) return;
+      }
+      throw new Failure(`Tab never reached ${what}`);
+    };
+    await p.goto(`${BASE_URL}/beneficiaire/payer`);
+    await h1(p, 'Connexion à mon Pass');
+    await tabTo(() => document.activeElement?.id === 'f-email', 'the e-mail field');
+    await p.keyboard.type(EMAIL);
+    await p.keyboard.press('Tab');
+    await p.keyboard.type(PASSWORD);
+    await p.keyboard.press('Enter');
+    await h1(p, 'Payer un partenaire');
+    await tabTo(() => document.activeElement?.id === 'f-partner_code', 'the partner code');
+    await p.keyboard.type(PARTNER_CODE);
+    await p.keyboard.press('Enter');
+    await p.locator('.partner-card').waitFor();
+    await tabTo(() => document.activeElement?.id === 'f-amount', 'the amount');
+    await p.keyboard.type('1,00');
+    await p.keyboard.press('Enter');
+    await h1(p, 'Confirmer le paiement');
+    await p.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    await tabTo(() => document.activeElement?.textContent.replace(/\s+/g, ' ') === 'Payer 1,00 €', 'the pay button', 10);
+    await p.keyboard.press('Enter');
+    await h1(p, 'Paiement accepté');
+    await screenshot(p, 'clavier-preuve');
+    await k.context.close();
+    const after = await api('GET', '/api/v1/pass', { token });
+    check(after.json.balance_cents === 11650, `the keyboard payment: ${after.json.balance_cents}`);
+  });
+} catch (e) {
+  exitCode = 1;
+  if (!(e instanceof Failure)) console.error(e);
+} finally {
+  await browser.close();
+}
+const failed = results.filter((r) => !r.ok);
+console.log(`axe-core on ${screens.length} screens: ${screens.join(', ')}`);
+console.log(`\n${results.length - failed.length} of ${results.length} steps passed${failed.length ? `; failed: ${failed.map((f) => f.name).join(', ')}` : ''}`);
+process.exit(exitCode || failed.length ? 1 : 0);
