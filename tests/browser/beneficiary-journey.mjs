@@ -304,6 +304,36 @@ try {
     const after = await api('GET', '/api/v1/pass', { token });
     check(after.json.balance_cents === 11650, `the keyboard payment: ${after.json.balance_cents}`);
   });
+
+  await step('a beneficiary who logs in on the partner space lands in its own app; the forgotten password page', async () => {
+    const o = await openContext(browser, { viewport: PHONE, bypassCSP: true });
+    const p = o.page;
+    await p.goto(`${BASE_URL}/partenaire/connexion`);
+    await logIn(p, EMAIL, PASSWORD);
+    await p.waitForURL('**/beneficiaire');
+    await h1(p, 'Mon Pass solidarité');
+    await p.getByRole('button', { name: 'Se déconnecter' }).click();
+    await h1(p, 'Connexion à mon Pass');
+    await p.getByRole('link', { name: 'Mot de passe oublié ?' }).click();
+    await h1(p, 'Mot de passe oublié');
+    await screen(p, 'mot-de-passe-oublie');
+    await p.getByLabel('Adresse e-mail').fill(EMAIL);
+    await p.getByRole('button', { name: 'Recevoir le lien' }).click();
+    await p.getByText('Lien envoyé').waitFor();
+    await o.context.close();
+  });
+
+  await step('the partners: the directory searched by name', async () => {
+    const o = await openContext(browser, { viewport: PHONE, bypassCSP: true });
+    const p = o.page;
+    await p.goto(`${BASE_URL}/beneficiaire/partenaires`);
+    await logIn(p, EMAIL, PASSWORD);
+    await h1(p, 'Partenaires');
+    await p.getByLabel('Rechercher par nom ou par ville').fill(PARTNER_NAME.slice(0, 12).toUpperCase());
+    await p.locator('.card', { hasText: PARTNER_NAME }).first().waitFor();
+    await screen(p, 'partenaires');
+    await o.context.close();
+  });
 } catch (e) {
   exitCode = 1;
   if (!(e instanceof Failure)) console.error(e);

@@ -103,7 +103,7 @@ export const T = {
     amountTooHigh: (balance: string) => `Le montant dépasse le solde de ce budget : ${balance} au plus.`,
     next: 'Vérifier le paiement',
     confirmTitle: 'Confirmer le paiement',
-    confirmTo: 'Bénéficiaire du paiement',
+    confirmTo: 'Vous payez',
     confirmAmount: 'Montant',
     confirmEnvelope: 'Budget utilisé',
     confirmAfter: 'Solde de ce budget après le paiement',

@@ -4,10 +4,16 @@
 import { call } from '../../shared/api';
 import { formatCents, formatDateTime } from '../../shared/format';
 import { LoadError, Loading, Page } from '../../shared/ui';
-import { BASE, useLoad } from '../data';
+import { BASE, partnerByCode, useLoad } from '../data';
 import { budgetName, T } from '../strings.fr';
 
 const PAGE_SIZE = 20;
+
+/** The public name of the partner paid (its code until it is known). */
+function PartnerName(props: { code: string }) {
+  const partner = useLoad(() => partnerByCode(props.code), [props.code]);
+  return <>{partner.value?.public_name ?? props.code}</>;
+}
 
 export function HistoryPage(props: { cursor: string | null }) {
   const page = useLoad(() => call('get', '/api/v1/pass/operations', { query: { limit: PAGE_SIZE, cursor: props.cursor ?? undefined } }), [props.cursor]);
@@ -28,6 +34,11 @@ export function HistoryPage(props: { cursor: string | null }) {
                   <span class="operation-kind">{kind}</span>
                   <span class="operation-amount">{payment || op.kind === 'expiry' ? '− ' : '+ '}{formatCents(op.amount_cents)}</span>
                 </p>
+                {op.partner_code && (
+                  <p class="operation-partner">
+                    <PartnerName code={op.partner_code} />
+                  </p>
+                )}
                 <p class="operation-meta">
                   {formatDateTime(op.occurred_at)} · {T.history.budget(budgetName(op.category))}
                 </p>
@@ -36,7 +47,7 @@ export function HistoryPage(props: { cursor: string | null }) {
                 {payment && (
                   <a href={`${BASE}/paiement/${op.operation_id}`}>
                     {T.history.proof}
-                    <span class="visually-hidden"> : {kind} {formatCents(op.amount_cents)} du {formatDateTime(op.occurred_at)}</span>
+                    <span class="visually-hidden"> : {kind} de {formatCents(op.amount_cents)} du {formatDateTime(op.occurred_at)}</span>
                   </a>
                 )}
               </li>

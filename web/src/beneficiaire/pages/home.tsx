@@ -2,6 +2,7 @@
  * category in words, its amount, its end date), the envelopes that end
  * within 30 days announced, the total; the last balance seen stays on the
  * phone so that the app shows it offline, marked with its time. */
+import type { ComponentChildren } from 'preact';
 import { formatCents, formatDate, formatDay, formatTime } from '../../shared/format';
 import { LoadError, Loading, Notice, Page } from '../../shared/ui';
 import { BASE, daysUntil, endingSoon, type Envelope, type SeenPass } from '../data';
@@ -26,7 +27,7 @@ function EnvelopeCard(props: { envelope: Envelope }) {
 }
 
 /** The pass as last seen: the total, the notices, each envelope. */
-export function PassView(props: { seen: SeenPass; offline: boolean }) {
+export function PassView(props: { seen: SeenPass; offline: boolean; children?: ComponentChildren }) {
   const { pass, seenAt } = props.seen;
   const ending = pass.envelopes.filter((e) => endingSoon(e));
   return (
@@ -36,6 +37,7 @@ export function PassView(props: { seen: SeenPass; offline: boolean }) {
         <p class="total-amount">{formatCents(pass.balance_cents)}</p>
         <p class={props.offline ? 'seen-at seen-at-offline' : 'seen-at'}>{T.home.seenAt(formatDate(seenAt).slice(0, 5), formatTime(seenAt))}</p>
       </section>
+      {props.children}
       {ending.map((e) => (
         <Notice key={e.category} kind="warning" title={T.home.endingTitle}>
           <p>{T.home.ending(budgetName(e.category), formatCents(e.balance_cents), formatDay(e.end_date), daysUntil(e.end_date!))}</p>
@@ -51,6 +53,19 @@ export function PassView(props: { seen: SeenPass; offline: boolean }) {
   );
 }
 
+function Actions() {
+  return (
+    <div class="actions">
+      <a class="button button-big" href={`${BASE}/payer`}>
+        {T.home.pay}
+      </a>
+      <a class="button button-secondary" href={`${BASE}/bons`}>
+        {T.home.voucher}
+      </a>
+    </div>
+  );
+}
+
 export function HomePage(props: { name: string; seen: SeenPass | null; error: import('../../shared/api').ApiError | null; reload: () => void; welcome: boolean }) {
   return (
     <Page title={T.home.title} lead={T.home.hello(props.name)}>
@@ -62,15 +77,12 @@ export function HomePage(props: { name: string; seen: SeenPass | null; error: im
         </Notice>
       )}
       {!props.seen && !props.error && <Loading />}
-      <div class="actions">
-        <a class="button button-big" href={`${BASE}/payer`}>
-          {T.home.pay}
-        </a>
-        <a class="button button-secondary" href={`${BASE}/bons`}>
-          {T.home.voucher}
-        </a>
-      </div>
-      {props.seen && <PassView seen={props.seen} offline={Boolean(props.error)} />}
+      {props.seen && (
+        <PassView seen={props.seen} offline={Boolean(props.error)}>
+          <Actions />
+        </PassView>
+      )}
+      {!props.seen && <Actions />}
       <p>
         <a href={`${BASE}/historique`}>{T.home.history}</a>
       </p>
