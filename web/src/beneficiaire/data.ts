@@ -54,9 +54,20 @@ function remember(seen: SeenPass | null): void {
   for (const listener of listeners) listener();
 }
 
+let prefetched: Promise<Pass> | null = null;
+
+/** Asks for the pass while the session is being read (the payment screen
+ * opened from a QR code needs both); used once by the next refreshPass. */
+export function prefetchPass(): void {
+  prefetched = call('get', '/api/v1/pass');
+  prefetched.catch(() => undefined);
+}
+
 /** Reads the pass again from the server (after a payment, on coming back home). */
 export async function refreshPass(userId: string): Promise<SeenPass> {
-  const pass = await call('get', '/api/v1/pass');
+  const early = prefetched;
+  prefetched = null;
+  const pass = await (early ?? call('get', '/api/v1/pass')).catch(() => call('get', '/api/v1/pass'));
   const seen = { pass, seenAt: new Date().toISOString(), userId };
   remember(seen);
   return seen;

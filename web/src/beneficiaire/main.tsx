@@ -12,7 +12,8 @@ import { Layout, type NavItem } from '../shared/layout';
 import { navigate, startRouter, usePlace } from '../shared/router';
 import { loadSession, logOut, session, sessionEnded, useSession } from '../shared/session';
 import { LoadError, Loading, Page, setAppTitle } from '../shared/ui';
-import { BASE, forgetPass, lastSeenPass, usePass } from './data';
+import { partnerCodeValid } from '../shared/checks';
+import { BASE, forgetPass, lastSeenPass, partnerByCode, prefetchPass, usePass } from './data';
 import { ForgotPasswordPage, LoginPage } from './pages/auth';
 import { HistoryPage } from './pages/history';
 import { HomePage, OfflineHomePage } from './pages/home';
@@ -156,6 +157,12 @@ setUnauthenticatedHandler(() => {
   if (wasLoggedIn) announce(T.login.expired);
 });
 void loadSession();
+// Opened from a partner's QR code: whom to pay is public, read while the session is.
+const qrCode = /^\/payer\/(\d{8})$/.exec(window.location.pathname)?.[1];
+if (qrCode && partnerCodeValid(qrCode)) {
+  partnerByCode(qrCode).catch(() => undefined);
+  prefetchPass();
+}
 if ('serviceWorker' in navigator) {
   // The app shell for offline opening; the API is never answered from it.
   window.addEventListener('load', () => void navigator.serviceWorker.register('/sw.js').catch(() => undefined));
