@@ -55,18 +55,35 @@ function remember(seen: SeenPass | null): void {
 }
 
 let prefetched: Promise<Pass> | null = null;
+let prefetchedPass: Pass | null = null;
 
 /** Asks for the pass while the session is being read (the payment screen
- * opened from a QR code needs both); used once by the next refreshPass. */
-export function prefetchPass(): void {
-  prefetched = call('get', '/api/v1/pass');
-  prefetched.catch(() => undefined);
+ * opened from a QR code needs both); used once by the next refreshPass or
+ * takePrefetchedPass. */
+export function prefetchPass(): Promise<unknown> {
+  const asked = call('get', '/api/v1/pass');
+  prefetched = asked;
+  return asked.then((pass) => {
+    if (prefetched === asked) prefetchedPass = pass;
+  }, () => undefined);
+}
+
+/** The prefetched pass when it has already come (the payment screen's
+ * first render then shows the amount field at once), remembered as seen. */
+export function takePrefetchedPass(userId: string): Pass | null {
+  const pass = prefetchedPass;
+  if (!pass) return null;
+  prefetched = null;
+  prefetchedPass = null;
+  remember({ pass, seenAt: new Date().toISOString(), userId });
+  return pass;
 }
 
 /** Reads the pass again from the server (after a payment, on coming back home). */
 export async function refreshPass(userId: string): Promise<SeenPass> {
   const early = prefetched;
   prefetched = null;
+  prefetchedPass = null;
   const pass = await (early ?? call('get', '/api/v1/pass')).catch(() => call('get', '/api/v1/pass'));
   const seen = { pass, seenAt: new Date().toISOString(), userId };
   remember(seen);
@@ -122,13 +139,15 @@ export function payingEnvelope(pass: Pass, category: string): Envelope | null {
 /* ------------------------------------------------------------- partners */
 
 const partners = new Map<string, Promise<DirectoryPartner>>();
+/** The partners whose answer has come, for a render that cannot wait. */
+export const partnersKnown = new Map<string, DirectoryPartner>();
 
 /** The partner's public information by its code (cached for the page's life). */
 export function partnerByCode(code: string): Promise<DirectoryPartner> {
   let found = partners.get(code);
   if (!found) {
     found = call('get', '/api/v1/directory/partners/{partner_code}', { params: { partner_code: code } });
-    found.catch(() => partners.delete(code));
+    found.then((partner) => partnersKnown.set(code, partner), () => partners.delete(code));
     partners.set(code, found);
   }
   return found;

@@ -156,13 +156,11 @@ setUnauthenticatedHandler(() => {
   sessionEnded();
   if (wasLoggedIn) announce(T.login.expired);
 });
-void loadSession();
-// Opened from a partner's QR code: whom to pay is public, read while the session is.
+// Opened from a partner's QR code: the partner (public) and the pass are
+// read while the session is, and the session is told once they have come,
+// so that the first screen drawn is the amount field.
 const qrCode = /^\/payer\/(\d{8})$/.exec(window.location.pathname)?.[1];
-if (qrCode && partnerCodeValid(qrCode)) {
-  partnerByCode(qrCode).catch(() => undefined);
-  prefetchPass();
-}
+void loadSession(qrCode && partnerCodeValid(qrCode) ? Promise.all([partnerByCode(qrCode).catch(() => undefined), prefetchPass()]) : undefined);
 if ('serviceWorker' in navigator) {
   // The app shell for offline opening; the API is never answered from it.
   window.addEventListener('load', () => void navigator.serviceWorker.register('/sw.js').catch(() => undefined));

@@ -12,7 +12,7 @@ import { messageFor } from '../../shared/errors.fr';
 import { formatCents, groupDigits, parseEuros } from '../../shared/format';
 import { navigate } from '../../shared/router';
 import { ErrorSummary, LoadError, Loading, Notice, Page, TextField, useSubmission, type FieldError } from '../../shared/ui';
-import { BASE, partnerByCode, payingEnvelope, paymentsMade, refreshPass, type DirectoryPartner, type Pass } from '../data';
+import { BASE, partnerByCode, partnersKnown, payingEnvelope, paymentsMade, refreshPass, takePrefetchedPass, type DirectoryPartner, type Pass } from '../data';
 import { useOnline } from '../online';
 import { budgetName, categoryLabel, T } from '../strings.fr';
 import { Scanner, scannerAvailable } from './scan';
@@ -226,14 +226,16 @@ export function PayOfflinePage() {
 
 export function PayPage(props: { code: string | null; userId: string }) {
   const online = useOnline();
-  const [partner, setPartner] = useState<DirectoryPartner | null>(null);
-  const [pass, setPass] = useState<Pass | null>(null);
+  // Opened from a QR code, both may have come with the session already.
+  const [partner, setPartner] = useState<DirectoryPartner | null>(() => (props.code && partnersKnown.get(props.code)) || null);
+  const [pass, setPass] = useState<Pass | null>(() => takePrefetchedPass(props.userId));
   const [error, setError] = useState<ApiError | null>(null);
   const [generation, setGeneration] = useState(0);
   const code = props.code;
   const valid = code !== null && partnerCodeValid(code);
   useEffect(() => {
     if (!valid || !code) return;
+    if (partner?.partner_code === code && pass) return;
     let live = true;
     setError(null);
     setPartner(null);
