@@ -11,11 +11,13 @@
 // Environment (tests/integration/test_web_beneficiary.py sets it):
 //   SP_TEST_BASE_URL        the gateway
 //   SP_TEST_PARTNER_CODE, SP_TEST_PARTNER_NAME, SP_TEST_PARTNER_ADDRESS  a sport partner
+//   SP_TEST_PAYMENT_URL     what its poster's QR code holds (decoded by zbarimg)
+//   SP_TEST_PARTNER_EMAIL, SP_TEST_PARTNER_PASSWORD  its administrator (redeems a voucher)
 //   SP_TEST_BENEFICIARY_EMAIL, SP_TEST_BENEFICIARY_PASSWORD  a pass with a sport
 //     envelope of 80,00 € ending within 30 days and a general one of 50,00 €
 //   SP_TEST_SCREENSHOTS     where to save a screenshot per screen
 // Exit status 0 when every check passed.
-import { BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, log, openContext, pendingRequests, plain, screenshot } from './lib.mjs';
+import { BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, log, newKey, openContext, pendingRequests, plain, screenshot } from './lib.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -25,6 +27,9 @@ const env = (name) => {
 const PARTNER_CODE = env('SP_TEST_PARTNER_CODE');
 const PARTNER_NAME = env('SP_TEST_PARTNER_NAME');
 const PARTNER_ADDRESS = env('SP_TEST_PARTNER_ADDRESS');
+const PAYMENT_URL = env('SP_TEST_PAYMENT_URL');
+const PARTNER_EMAIL = env('SP_TEST_PARTNER_EMAIL');
+const PARTNER_PASSWORD = env('SP_TEST_PARTNER_PASSWORD');
 const EMAIL = env('SP_TEST_BENEFICIARY_EMAIL');
 const PASSWORD = env('SP_TEST_BENEFICIARY_PASSWORD');
 const PHONE = { width: 360, height: 740 };
@@ -96,12 +101,13 @@ try {
     await screen(page, 'accueil');
   });
 
-  await step('the partner QR link opened logged out: login, then back to the payment page; the partner shown', async () => {
+  await step('the poster\'s QR code (decoded) opened logged out: login, then back to the payment page; the partner shown', async () => {
     await page.getByRole('button', { name: 'Se déconnecter' }).click();
     await h1(page, 'Connexion à mon Pass');
     const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }));
     check(!stored.includes('balance_cents'), 'the pass stays on the phone after logout');
-    await page.goto(`${BASE_URL}/payer/${PARTNER_CODE}`);
+    check(PAYMENT_URL === `${BASE_URL}/payer/${PARTNER_CODE}`, `the poster's QR code holds ${PAYMENT_URL}`);
+    await page.goto(PAYMENT_URL);
     await h1(page, 'Connexion à mon Pass');
     check(page.url().includes(`retour=${encodeURIComponent(`/payer/${PARTNER_CODE}`)}`), `no way back to the payment page: ${page.url()}`);
     await page.getByText('Connectez-vous pour payer ce partenaire').waitFor();
@@ -161,13 +167,13 @@ try {
     await screen(page, 'preuve-historique');
   });
 
-  await step('a voucher created: its number and QR code shown, printable, listed as valid, then cancelled', async () => {
+  await step('a voucher created: its number and QR code shown, printable, redeemed by the partner and shown used; another cancelled', async () => {
     await page.locator('nav a', { hasText: 'Bons d’échange' }).click();
     await h1(page, 'Bons d’échange');
     await page.getByLabel('Montant du bon, en euros').waitFor();
     await screen(page, 'bons');
     await page.getByLabel('Montant du bon, en euros').fill('15');
-    await page.getByLabel('Budget à utiliser').selectOption('general');
+    await page.getByLabel('Budget à utiliser').selectOption('sport');
     await page.getByRole('button', { name: 'Créer le bon' }).click();
     await h1(page, 'Bon d’échange créé');
     const number = (await page.locator('[data-testid="voucher-number"]').textContent()).trim();
@@ -181,13 +187,31 @@ try {
     await print.goto(BASE_URL + printHref);
     check(plain(await print.locator('body').textContent()).includes(number), 'the print page does not show the number');
     await print.close();
+    // The partner redeems it: the app then shows it used.
+    const partnerToken = await apiLogin(PARTNER_EMAIL, PARTNER_PASSWORD);
+    const redeemed = await api('POST', '/api/v1/partner/vouchers/redeem', { token: partnerToken, key: newKey(), body: { number } });
+    check(redeemed.status === 201, `the partner's redemption: ${redeemed.status} ${redeemed.text}`);
+    await page.reload();
+    await h1(page, 'Bon d’échange');
+    await page.locator('.voucher .tag', { hasText: 'Utilisé' }).waitFor();
+    check(!(await page.getByRole('button', { name: 'Annuler ce bon' }).count()), 'a used voucher can be cancelled');
+    // A second one, cancelled by the beneficiary.
+    await page.getByRole('link', { name: 'Tous mes bons' }).click();
+    await h1(page, 'Bons d’échange');
+    await page.getByLabel('Montant du bon, en euros').fill('5');
+    await page.getByLabel('Budget à utiliser').selectOption('general');
+    await page.getByRole('button', { name: 'Créer le bon' }).click();
+    await h1(page, 'Bon d’échange créé');
+    const second = (await page.locator('[data-testid="voucher-number"]').textContent()).trim();
     await page.getByRole('button', { name: 'Annuler ce bon' }).click();
     await page.locator('dialog[open]').waitFor();
     await page.getByRole('button', { name: 'Oui, annuler le bon' }).click();
     await page.locator('.tag', { hasText: 'Annulé' }).first().waitFor();
     await page.getByRole('link', { name: 'Tous mes bons' }).click();
     await h1(page, 'Bons d’échange');
-    await page.locator('.card', { hasText: number }).locator('.tag', { hasText: 'Annulé' }).waitFor();
+    await page.locator('.card', { hasText: second }).locator('.tag', { hasText: 'Annulé' }).waitFor();
+    await page.locator('.card', { hasText: number }).locator('.tag', { hasText: 'Utilisé' }).waitFor();
+    await screen(page, 'bons-liste');
   });
 
   await step('installable: the French manifest, its icons, an active service worker', async () => {
@@ -221,7 +245,7 @@ try {
   });
 
   await step('offline: paying says it needs the network and sends nothing; the app opens on the last balance with its time', async () => {
-    await page.locator('.total-amount', { hasText: '117,50' }).waitFor();
+    await page.locator('.total-amount', { hasText: '102,50' }).waitFor();
     await page.goto(`${BASE_URL}/payer/${PARTNER_CODE}`);
     await h1(page, 'Payer un partenaire');
     await page.getByLabel('Montant à payer, en euros').fill('5');
@@ -240,7 +264,7 @@ try {
     await page.reload();
     await h1(page, 'Mon Pass solidarité');
     const text = euros(await page.locator('main').textContent());
-    check(text.includes('Vous êtes hors connexion') && text.includes('117,50 €'), `the offline home: ${text}`);
+    check(text.includes('Vous êtes hors connexion') && text.includes('102,50 €'), `the offline home: ${text}`);
     check(/Solde au \d\d\/\d\d à \d\d:\d\d/.test(text), `the offline balance has no time: ${text}`);
     await screen(page, 'hors-connexion-accueil');
     await page.waitForTimeout(500);
@@ -248,10 +272,10 @@ try {
     await context.setOffline(false);
     await page.reload();
     await h1(page, 'Mon Pass solidarité');
-    await page.locator('.total-amount', { hasText: '117,50' }).waitFor();
+    await page.locator('.total-amount', { hasText: '102,50' }).waitFor();
     check(!(await page.getByText('Vous êtes hors connexion').count()), 'still said offline once online');
     const after = await api('GET', '/api/v1/pass', { token });
-    check(after.json.balance_cents === 11750, `the pass changed while offline: ${after.json.balance_cents}`);
+    check(after.json.balance_cents === 10250, `the pass changed while offline: ${after.json.balance_cents}`);
   });
 
   await step('the code typed: a mistyped check digit is said as typed, nothing asked of the server', async () => {
@@ -302,7 +326,7 @@ try {
     await screenshot(p, 'clavier-preuve');
     await k.context.close();
     const after = await api('GET', '/api/v1/pass', { token });
-    check(after.json.balance_cents === 11650, `the keyboard payment: ${after.json.balance_cents}`);
+    check(after.json.balance_cents === 10150, `the keyboard payment: ${after.json.balance_cents}`);
   });
 
   await step('a beneficiary who logs in on the partner space lands in its own app; the forgotten password page', async () => {

@@ -11,6 +11,7 @@ Screenshots go to var/screenshots/beneficiaire/."""
 import datetime
 import os
 import subprocess
+import tempfile
 
 from solipass_api import PASSWORD, new_key
 from test_web_partner import REPO, prerequisites
@@ -40,6 +41,16 @@ def test_beneficiary_app_in_chromium(stack, world, backoffice):
                               {}, key=new_key())
         assert accepted.status_code in (200, 201), accepted.text
 
+    # The poster's QR code, as the phone's camera reads it: the URL to open.
+    qr = admin.get("/api/v1/partner/qr.png")
+    assert qr.status_code == 200, qr.text
+    with tempfile.NamedTemporaryFile(suffix=".png") as picture:
+        picture.write(qr.content)
+        picture.flush()
+        decoded = subprocess.run(["zbarimg", "-q", "--raw", picture.name], stdout=subprocess.PIPE,
+                                 check=True).stdout.decode().strip()
+    assert decoded == world.url + "/payer/" + partner["partner_code"], decoded
+
     ending = (world.paris_today() + datetime.timedelta(days=20)).isoformat()
     beneficiary = world.create_beneficiary(
         backoffice, envelopes=(("general", None), ("sport", ending)),
@@ -48,6 +59,9 @@ def test_beneficiary_app_in_chromium(stack, world, backoffice):
     env = dict(os.environ,
                SP_TEST_BASE_URL=world.url,
                SP_TEST_PARTNER_CODE=partner["partner_code"],
+               SP_TEST_PAYMENT_URL=decoded,
+               SP_TEST_PARTNER_EMAIL=partner["admin_email"],
+               SP_TEST_PARTNER_PASSWORD=partner["admin_password"],
                SP_TEST_PARTNER_NAME=PARTNER_NAME,
                SP_TEST_PARTNER_ADDRESS=PARTNER_ADDRESS,
                SP_TEST_BENEFICIARY_EMAIL=beneficiary["email"],
@@ -59,3 +73,8 @@ def test_beneficiary_app_in_chromium(stack, world, backoffice):
     print(output)
     assert done.returncode == 0, "the beneficiary journey in Chromium failed:\n" + output[-6000:]
     assert "steps passed" in output and "failed:" not in output.splitlines()[-1], output[-2000:]
+
+    # The payment made in the app is in the partner's operations.
+    operations = admin.get("/api/v1/partner/operations").json()["operations"]
+    assert any(o["amount_cents"] == 1250 and o["kind"] == "payment" and o["status"] == "accepted"
+               for o in operations), operations

@@ -154,6 +154,7 @@ export const T = {
     amount: 'Montant du bon, en euros',
     amountHint: 'Le partenaire reçoit tout le montant en une fois. Par exemple 15',
     envelope: 'Budget à utiliser',
+    envelopeHint: 'Le bon ne sert que chez les partenaires payés par ce budget : ceux de sa catégorie ; pour Général, ceux des catégories où vous n’avez pas de budget.',
     envelopeOption: (category: string, balance: string) => `${category} (solde ${balance})`,
     partnerCode: 'Code d’un partenaire (facultatif)',
     partnerCodeHint: 'Pour que seul ce partenaire puisse utiliser le bon. Laissez vide sinon.',

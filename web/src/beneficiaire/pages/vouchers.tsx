@@ -57,7 +57,7 @@ function CreateForm(props: { pass: Pass; userId: string }) {
       <form class="form" onSubmit={submit} noValidate>
         <TextField name="amount_cents" label={T.vouchers.amount} hint={T.vouchers.amountHint} inputMode="decimal"
           autoComplete="off" class="input-amount" value={amount} onValue={setAmount} error={errorFor('amount_cents')} />
-        <SelectField name="category" label={T.vouchers.envelope} value={category} onValue={setCategory} error={errorFor('category')}
+        <SelectField name="category" label={T.vouchers.envelope} hint={T.vouchers.envelopeHint} value={category} onValue={setCategory} error={errorFor('category')}
           options={usable.map((e) => [e.category, T.vouchers.envelopeOption(budgetName(e.category), formatCents(e.balance_cents))])} />
         <TextField name="partner_code" label={T.vouchers.partnerCode} hint={T.vouchers.partnerCodeHint} inputMode="numeric"
           autoComplete="off" value={partnerCode} onValue={setPartnerCode} error={errorFor('partner_code')} />
