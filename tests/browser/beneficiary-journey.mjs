@@ -347,7 +347,34 @@ try {
     await o.context.close();
   });
 
-  await step('the partners: the directory searched by name', async () => {
+  await step('the scan in the app: the camera\'s QR code leads to the payment page (the decoder stubbed: headless Chromium has none)', async () => {
+    const o = await openContext(browser, { viewport: PHONE });
+    await o.context.addInitScript((url) => {
+      // Only what headless Chromium lacks: a camera and BarcodeDetector.
+      window.BarcodeDetector = class {
+        async detect() {
+          return [{ rawValue: url }];
+        }
+      };
+      navigator.mediaDevices.getUserMedia = async () => {
+        const canvas = document.createElement('canvas');
+        canvas.width = 64;
+        canvas.height = 64;
+        canvas.getContext('2d').fillRect(0, 0, 64, 64);
+        return canvas.captureStream(5);
+      };
+    }, PAYMENT_URL);
+    const p = o.page;
+    await p.goto(`${BASE_URL}/beneficiaire/payer`);
+    await logIn(p, EMAIL, PASSWORD);
+    await h1(p, 'Payer un partenaire');
+    await p.getByRole('button', { name: 'Scanner le QR code' }).click();
+    await p.waitForURL(`**/payer/${PARTNER_CODE}`);
+    await p.locator('.partner-card', { hasText: PARTNER_NAME }).waitFor();
+    await o.context.close();
+  });
+
+  await step('the partners: the directory searched by name, leading to its payment page', async () => {
     const o = await openContext(browser, { viewport: PHONE, bypassCSP: true });
     const p = o.page;
     await p.goto(`${BASE_URL}/beneficiaire/partenaires`);
@@ -356,6 +383,9 @@ try {
     await p.getByLabel('Rechercher par nom ou par ville').fill(PARTNER_NAME.slice(0, 12).toUpperCase());
     await p.locator('.card', { hasText: PARTNER_NAME }).first().waitFor();
     await screen(p, 'partenaires');
+    await p.getByRole('link', { name: `Payer ce partenaire : ${PARTNER_NAME}` }).click();
+    await p.waitForURL(`**/payer/${PARTNER_CODE}`);
+    await p.getByLabel('Montant à payer, en euros').waitFor();
     await o.context.close();
   });
 } catch (e) {

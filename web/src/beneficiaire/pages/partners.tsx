@@ -41,6 +41,12 @@ export function PartnersPage() {
                 {p.description && <p class="description">{p.description}</p>}
                 {p.address && <p>{p.address}</p>}
                 {p.website && <p><a href={p.website} rel="noopener noreferrer">{T.partners.website}<span class="visually-hidden"> {p.public_name}</span></a></p>}
+                <p>
+                  <a href={`/payer/${p.partner_code}`}>
+                    {T.partners.pay}
+                    <span class="visually-hidden"> : {p.public_name}</span>
+                  </a>
+                </p>
               </li>
             ))}
           </ul>
