@@ -269,9 +269,11 @@ try {
     await screen(page, 'hors-connexion-accueil');
     await page.waitForTimeout(500);
     check(payments() === sent, 'a payment was sent offline');
+    // Back online, without a reload: the app reads the session and the pass again.
     await context.setOffline(false);
-    await page.reload();
+    await page.getByRole('button', { name: 'Se déconnecter' }).waitFor();
     await h1(page, 'Mon Pass solidarité');
+    await page.locator('.seen-at:not(.seen-at-offline)').waitFor();
     await page.locator('.total-amount', { hasText: '102,50' }).waitFor();
     check(!(await page.getByText('Vous êtes hors connexion').count()), 'still said offline once online');
     const after = await api('GET', '/api/v1/pass', { token });

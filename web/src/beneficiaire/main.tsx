@@ -21,6 +21,7 @@ import { PartnersPage } from './pages/partners';
 import { PayOfflinePage, PayPage } from './pages/pay';
 import { ProofPage } from './pages/proof';
 import { VoucherPage, VouchersPage } from './pages/vouchers';
+import { useOnline } from './online';
 import { T } from './strings.fr';
 
 const LOGIN = `${BASE}/connexion`;
@@ -105,6 +106,13 @@ function App() {
   useEffect(() => {
     if (state.status === 'ready' && path === LOGIN) navigate(safeReturn(place.query.get('retour')), { replace: true });
   }, [state.status, path]);
+
+  // Opened offline, the app reads the session again as soon as the phone is online.
+  const online = useOnline();
+  const offlineStart = state.status === 'error' && state.error?.status === 0;
+  useEffect(() => {
+    if (online && offlineStart) void loadSession();
+  }, [online, offlineStart]);
 
   const current = SCREENS.filter((s) => path === s.path || (s.path !== BASE && path.startsWith(`${s.path}/`)) || (s.path === `${BASE}/payer` && isPayPath(path)));
   const nav: NavItem[] = SCREENS.map((s) => ({ href: s.path, text: s.nav, current: current.some((c) => c.path === s.path) }));

@@ -6,7 +6,7 @@
  * One Idempotency-Key per payment, reused on retry; offline nothing is sent
  * and nothing is queued. */
 import { useEffect, useState } from 'preact/hooks';
-import { call, type ApiError } from '../../shared/api';
+import { asApiError, call, type ApiError } from '../../shared/api';
 import { partnerCodeValid } from '../../shared/checks';
 import { messageFor } from '../../shared/errors.fr';
 import { formatCents, groupDigits, parseEuros } from '../../shared/format';
@@ -245,7 +245,7 @@ export function PayPage(props: { code: string | null; userId: string }) {
         setPartner(p);
         setPass(seen.pass);
       },
-      (e: unknown) => live && setError(e instanceof Error && 'error' in e ? (e as { error: ApiError }).error : null),
+      (e: unknown) => live && setError(asApiError(e)),
     );
     return () => {
       live = false;
