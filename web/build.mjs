@@ -1,5 +1,6 @@
 // build.mjs - bundles the web apps with esbuild into dist/: one HTML page per
-// app (the home app at the root, partenaire/index.html), their JS and CSS in
+// app (the home app at the root, partenaire/index.html, beneficiaire/index.html
+// with the installable app's files of pwa.mjs at the root), their JS and CSS in
 // dist/assets/ with content-hash names, minified, each with .gz and .br
 // siblings precompressed with node's zlib. The new tree is written beside
 // dist/ and swapped in at the end, so the gateway never serves half a build.

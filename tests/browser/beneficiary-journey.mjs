@@ -331,6 +331,37 @@ try {
     check(after.json.balance_cents === 10150, `the keyboard payment: ${after.json.balance_cents}`);
   });
 
+  await step('the answer of a payment lost on the way: said plainly, the retry reuses the key, paid once', async () => {
+    const o = await openContext(browser, { viewport: PHONE });
+    const p = o.page;
+    const keys = [];
+    let lost = false;
+    await p.route('**/api/v1/pass/payments', async (route) => {
+      keys.push(route.request().headers()['idempotency-key']);
+      if (!lost) {
+        // The server gets it and pays; the phone never hears back.
+        lost = true;
+        await route.fetch();
+        await route.abort('connectionreset');
+        return;
+      }
+      await route.continue();
+    });
+    await p.goto(PAYMENT_URL);
+    await logIn(p, EMAIL, PASSWORD);
+    await p.getByLabel('Montant à payer, en euros').fill('2');
+    await p.getByRole('button', { name: 'Vérifier le paiement' }).click();
+    await p.getByRole('button', { name: 'Payer 2,00 €' }).click();
+    await p.locator('.error-summary', { hasText: 'il ne sera jamais fait deux fois' }).waitFor();
+    check((await p.locator('.confirm-amount').textContent()).includes('2,00'), 'the amount was not kept');
+    await p.getByRole('button', { name: 'Payer 2,00 €' }).click();
+    await h1(p, 'Paiement accepté');
+    check(keys.length === 2 && keys[0] && keys[0] === keys[1], `the retry did not reuse the key: ${JSON.stringify(keys)}`);
+    await o.context.close();
+    const after = await api('GET', '/api/v1/pass', { token });
+    check(after.json.balance_cents === 9950, `paid twice or not at all: ${after.json.balance_cents}`);
+  });
+
   await step('a beneficiary who logs in on the partner space lands in its own app; the forgotten password page', async () => {
     const o = await openContext(browser, { viewport: PHONE, bypassCSP: true });
     const p = o.page;
