@@ -1,12 +1,18 @@
 // beneficiary-journey.mjs - the beneficiary app walked in Chromium against
 // the real stack, on a phone-sized screen (360 px): log in, the pass with its
-// envelopes and the one that ends soon, the partner's QR link opened logged
-// out (login, then back to it), the partner shown, 12,50 typed, the
-// confirmation naming the envelope, the proof, the home balance lowered, the
-// history reopening the proof, a voucher created (number, QR, print page)
-// and cancelled; offline: the app opens on the last balance with its time
-// and paying says it needs the network and sends nothing; the manifest and
-// service worker; a payment by keyboard alone. axe-core on every screen.
+// envelopes and the one that ends soon, the URL decoded from the partner's
+// poster QR code opened logged out (login, then back to it), the partner
+// shown, an amount above the envelope refused, 12,50 typed, the confirmation
+// naming the envelope, the proof (a double tap pays once), the home balance
+// lowered, the history reopening the proof, a voucher created (number, QR,
+// print page whose QR code zbarimg decodes), redeemed by the partner and
+// shown used, another cancelled; Chromium's installability check and the
+// service worker; offline: paying says it needs the network and sends
+// nothing, the app opens on the last balance with its time, and reads it
+// again once online; a mistyped code said as typed; a payment by keyboard
+// alone; a lost answer retried with the same key and paid once; the scan in
+// the app; the partner space sending a beneficiary to its app; the
+// directory. axe-core on every screen.
 //
 // Environment (tests/integration/test_web_beneficiary.py sets it):
 //   SP_TEST_BASE_URL        the gateway
@@ -17,6 +23,10 @@
 //     envelope of 80,00 € ending within 30 days and a general one of 50,00 €
 //   SP_TEST_SCREENSHOTS     where to save a screenshot per screen
 // Exit status 0 when every check passed.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, log, newKey, openContext, pendingRequests, plain, screenshot } from './lib.mjs';
 
 const env = (name) => {
@@ -186,6 +196,11 @@ try {
     const print = await context.newPage();
     await print.goto(BASE_URL + printHref);
     check(plain(await print.locator('body').textContent()).includes(number), 'the print page does not show the number');
+    // Its QR code, as a partner's scanner reads it from the paper.
+    const picture = join(mkdtempSync(join(tmpdir(), 'solipass-bon-')), 'bon.png');
+    await print.screenshot({ path: picture, fullPage: true });
+    const decoded = execFileSync('zbarimg', ['-q', '--raw', picture], { encoding: 'utf8' }).trim();
+    check(decoded === number.replace(/ /g, ''), `the printed QR code holds ${decoded}`);
     await print.close();
     // The partner redeems it: the app then shows it used.
     const partnerToken = await apiLogin(PARTNER_EMAIL, PARTNER_PASSWORD);
