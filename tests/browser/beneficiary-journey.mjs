@@ -431,7 +431,10 @@ try {
     await p.getByLabel('Rechercher par nom ou par ville').fill(PARTNER_NAME.slice(0, 12).toUpperCase());
     await p.locator('.card', { hasText: PARTNER_NAME }).first().waitFor();
     await screen(p, 'partenaires');
-    await p.getByRole('link', { name: `Payer ce partenaire : ${PARTNER_NAME}` }).click();
+    // Other tests' partners may bear the same name: this one has this code.
+    const link = p.locator(`.card a[href="/payer/${PARTNER_CODE}"]`);
+    check(plain(await link.textContent()) === `Payer ce partenaire : ${PARTNER_NAME}`, `the link says ${await link.textContent()}`);
+    await link.click();
     await p.waitForURL(`**/payer/${PARTNER_CODE}`);
     await p.getByLabel('Montant à payer, en euros').waitFor();
     await o.context.close();
