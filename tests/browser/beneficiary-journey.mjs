@@ -21,6 +21,7 @@
 //   SP_TEST_PARTNER_EMAIL, SP_TEST_PARTNER_PASSWORD  its administrator (redeems a voucher)
 //   SP_TEST_BENEFICIARY_EMAIL, SP_TEST_BENEFICIARY_PASSWORD  a pass with a sport
 //     envelope of 80,00 € ending within 30 days and a general one of 50,00 €
+//   SP_TEST_CLOCK_OFFSET_MS the services' clock offset (the phone's clock is set to it)
 //   SP_TEST_SCREENSHOTS     where to save a screenshot per screen
 // Exit status 0 when every check passed.
 import { execFileSync } from 'node:child_process';
@@ -43,6 +44,16 @@ const PARTNER_PASSWORD = env('SP_TEST_PARTNER_PASSWORD');
 const EMAIL = env('SP_TEST_BENEFICIARY_EMAIL');
 const PASSWORD = env('SP_TEST_BENEFICIARY_PASSWORD');
 const PHONE = { width: 360, height: 740 };
+// How far the services' injected clock is ahead of this machine's (other
+// tests move it forward): the phone must see the same day as the ledger, or
+// "ends within 30 days" means nothing.
+const CLOCK_OFFSET_MS = Number(process.env.SP_TEST_CLOCK_OFFSET_MS ?? 0);
+
+async function phoneContext(browser, options) {
+  const opened = await openContext(browser, options);
+  if (CLOCK_OFFSET_MS > 0) await opened.context.clock.install({ time: Date.now() + CLOCK_OFFSET_MS });
+  return opened;
+}
 
 const results = [];
 async function step(name, action) {
@@ -90,7 +101,7 @@ try {
   const sportBefore = before.json.envelopes.find((e) => e.category === 'sport').balance_cents;
 
   // bypassCSP only to inject axe-core; the app itself never needs it.
-  const main = await openContext(browser, { viewport: PHONE, bypassCSP: true });
+  const main = await phoneContext(browser, { viewport: PHONE, bypassCSP: true });
   const { page, context, problems, requests } = main;
   const payments = () => requests.filter((r) => r.method === 'POST' && r.url.endsWith('/api/v1/pass/payments')).length;
   let operationId = '';
@@ -311,7 +322,7 @@ try {
   await context.close();
 
   await step('keyboard alone: log in, type the partner code, the amount, confirm: paid', async () => {
-    const k = await openContext(browser, { viewport: PHONE });
+    const k = await phoneContext(browser, { viewport: PHONE });
     const p = k.page;
     const tabTo = async (predicate, what, limit = 40) => {
       for (let i = 0; i < limit; i++) {
@@ -347,7 +358,7 @@ try {
   });
 
   await step('the answer of a payment lost on the way: said plainly, the retry reuses the key, paid once', async () => {
-    const o = await openContext(browser, { viewport: PHONE });
+    const o = await phoneContext(browser, { viewport: PHONE });
     const p = o.page;
     const keys = [];
     let lost = false;
@@ -378,7 +389,7 @@ try {
   });
 
   await step('a beneficiary who logs in on the partner space lands in its own app; the forgotten password page', async () => {
-    const o = await openContext(browser, { viewport: PHONE, bypassCSP: true });
+    const o = await phoneContext(browser, { viewport: PHONE, bypassCSP: true });
     const p = o.page;
     await p.goto(`${BASE_URL}/partenaire/connexion`);
     await logIn(p, EMAIL, PASSWORD);
@@ -396,7 +407,7 @@ try {
   });
 
   await step('the scan in the app: the camera\'s QR code leads to the payment page (the decoder stubbed: headless Chromium has none)', async () => {
-    const o = await openContext(browser, { viewport: PHONE });
+    const o = await phoneContext(browser, { viewport: PHONE });
     await o.context.addInitScript((url) => {
       // Only what headless Chromium lacks: a camera and BarcodeDetector.
       window.BarcodeDetector = class {
@@ -423,7 +434,7 @@ try {
   });
 
   await step('the partners: the directory searched by name, leading to its payment page', async () => {
-    const o = await openContext(browser, { viewport: PHONE, bypassCSP: true });
+    const o = await phoneContext(browser, { viewport: PHONE, bypassCSP: true });
     const p = o.page;
     await p.goto(`${BASE_URL}/beneficiaire/partenaires`);
     await logIn(p, EMAIL, PASSWORD);

@@ -66,6 +66,7 @@ def test_beneficiary_app_in_chromium(stack, world, backoffice):
                SP_TEST_PARTNER_ADDRESS=PARTNER_ADDRESS,
                SP_TEST_BENEFICIARY_EMAIL=beneficiary["email"],
                SP_TEST_BENEFICIARY_PASSWORD=PASSWORD,
+               SP_TEST_CLOCK_OFFSET_MS=str(stack.clock_offset_ms()),
                SP_TEST_SCREENSHOTS=os.path.join(REPO, "var", "screenshots", "beneficiaire"))
     done = subprocess.run(["node", JOURNEY], cwd=REPO, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, timeout=JOURNEY_TIMEOUT_S)
