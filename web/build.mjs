@@ -1,5 +1,6 @@
 // build.mjs - bundles the web apps with esbuild into dist/: one HTML page per
-// app (the home app at the root, partenaire/index.html), their JS and CSS in
+// app (the home app at the root, partenaire/index.html, beneficiaire/index.html
+// with the installable app's files of pwa.mjs at the root), their JS and CSS in
 // dist/assets/ with content-hash names, minified, each with .gz and .br
 // siblings precompressed with node's zlib. The new tree is written beside
 // dist/ and swapped in at the end, so the gateway never serves half a build.
@@ -7,6 +8,7 @@ import { build } from 'esbuild';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
+import { THEME, writePwa } from './pwa.mjs';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -16,7 +18,13 @@ const next = join(here, 'dist.next');
 const apps = [
   { name: 'home', entry: 'src/home/main.tsx', html: 'index.html', title: 'Pass solidarité' },
   { name: 'partenaire', entry: 'src/partenaire/main.tsx', html: 'partenaire/index.html', title: 'Espace partenaire – Pass solidarité' },
+  { name: 'beneficiaire', entry: 'src/beneficiaire/main.tsx', html: 'beneficiaire/index.html', title: 'Mon Pass solidarité', pwa: true },
 ];
+const PWA_HEAD = `<link rel="manifest" href="/manifest.webmanifest">
+<meta name="theme-color" content="${THEME}">
+<link rel="apple-touch-icon" href="/icon-192.png">
+`;
+const appAssets = {};
 
 rmSync(next, { recursive: true, force: true });
 mkdirSync(join(next, 'assets'), { recursive: true });
@@ -55,19 +63,21 @@ for (const app of apps) {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light">
 <title>${escapeHtml(app.title)}</title>
-<link rel="icon" href="data:,">
-${css ? `<link rel="stylesheet" href="${css}">\n` : ''}<script type="module" src="${js}"></script>
+<link rel="icon" href="${app.pwa ? '/icon.svg' : 'data:,'}">
+${app.pwa ? PWA_HEAD : ''}${css ? `<link rel="stylesheet" href="${css}">\n` : ''}<script type="module" src="${js}"></script>
 </head>
 <body>
 <div id="app"><noscript><p>Cette page a besoin de JavaScript. Pour toute question, écrivez au service du Pass solidarité.</p></noscript></div>
 </body>
 </html>
 `;
+  appAssets[app.name] = [js, css].filter(Boolean);
   mkdirSync(dirname(join(next, app.html)), { recursive: true });
   writeFileSync(join(next, app.html), html);
 }
 
-writeFileSync(join(next, 'robots.txt'), 'User-agent: *\nDisallow: /partenaire\n');
+writeFileSync(join(next, 'robots.txt'), 'User-agent: *\nDisallow: /partenaire\nDisallow: /beneficiaire\nDisallow: /payer\n');
+writePwa(next, appAssets.beneficiaire);
 
 // Precompressed siblings of what the gateway serves with Content-Encoding.
 let sizes = [];
@@ -88,3 +98,5 @@ if (existsSync(dist)) renameSync(dist, old);
 renameSync(next, dist);
 rmSync(old, { recursive: true, force: true });
 console.log(`web: built ${apps.length} apps into dist/\n  ${sizes.join('\n  ')}`);
+const gzipOf = (asset) => readFileSync(join(dist, `${asset}.gz`)).length;
+console.log(`  beneficiary app (JS + CSS, gzip): ${appAssets.beneficiaire.map(gzipOf).reduce((a, b) => a + b, 0)} B`);

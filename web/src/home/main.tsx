@@ -1,5 +1,5 @@
 /* The home app (`/`): says what the service is and leads to each space;
- * the partner space is here, the beneficiary app and the back-office come. */
+ * the partner space and the beneficiary app are here, the back-office comes. */
 import { render } from 'preact';
 import '../shared/styles.css';
 import { Layout } from '../shared/layout';
@@ -21,7 +21,9 @@ function Home() {
           <li class="card">
             <h2>{T.beneficiaryTitle}</h2>
             <p>{T.beneficiaryText}</p>
-            <p class="soon">{T.soon}</p>
+            <a class="button" href="/beneficiaire">
+              {T.beneficiaryLink}
+            </a>
           </li>
           <li class="card">
             <h2>{T.backofficeTitle}</h2>

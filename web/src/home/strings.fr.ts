@@ -8,6 +8,7 @@ export const T = {
   partnerLink: 'Accéder à l’espace partenaire',
   beneficiaryTitle: 'Application bénéficiaire',
   beneficiaryText: 'Vous avez un Pass : consultez votre solde et payez chez les partenaires depuis votre téléphone.',
+  beneficiaryLink: 'Ouvrir mon Pass',
   backofficeTitle: 'Console de la ville',
   backofficeText: 'Pour les agents de la ville : inscriptions, crédits, partenaires et remboursements.',
   soon: 'Bientôt disponible.',

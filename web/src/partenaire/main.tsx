@@ -174,6 +174,11 @@ function App() {
     );
   }
   if (!isPartnerRole(state.me)) {
+    // A beneficiary (logged in here, or after an activation or reset link) has its own app.
+    if (state.me?.role === 'beneficiary') {
+      window.location.replace('/beneficiaire');
+      return null;
+    }
     return (
       <Layout {...base} account={<Account />}>
         <Page title={T.notPartner.title}>

@@ -31,6 +31,8 @@ export function Layout(props: {
   homeHref: string;
   nav?: NavItem[];
   account?: ComponentChildren;
+  /** What the offline banner says in this app (the default suits forms). */
+  offlineText?: string;
   children: ComponentChildren;
 }) {
   const online = useOnline();
@@ -65,7 +67,7 @@ export function Layout(props: {
       </header>
       {!online && (
         <div class="offline-banner" role="alert">
-          Vous êtes hors connexion : rien ne peut être envoyé pour le moment. Ce que vous saisissez est conservé.
+          {props.offlineText ?? 'Vous êtes hors connexion : rien ne peut être envoyé pour le moment. Ce que vous saisissez est conservé.'}
         </div>
       )}
       <main id="contenu" tabIndex={-1}>

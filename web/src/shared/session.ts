@@ -39,10 +39,11 @@ export function useSession(): SessionState {
   return state;
 }
 
-/** Reads the session the cookie holds, if any. */
-export async function loadSession(): Promise<void> {
+/** Reads the session the cookie holds, if any; `alongWith`: what the first
+ * screen also needs, read at the same time, awaited before the session is told. */
+export async function loadSession(alongWith?: Promise<unknown>): Promise<void> {
   try {
-    const me = await call('get', '/api/v1/me');
+    const [me] = await Promise.all([call('get', '/api/v1/me'), alongWith?.catch(() => undefined)]);
     set({ status: 'ready', me, error: null });
   } catch (e) {
     const error = asApiError(e);
