@@ -39,8 +39,13 @@ function CodeEntry(props: { initial?: string }) {
 
   function submit(event: Event) {
     event.preventDefault();
+    // What the field holds now, not the last render's state: on a slow phone
+    // the last digit and Enter can both arrive before that render.
+    const field = (event.currentTarget as HTMLFormElement).elements.namedItem('partner_code');
+    const value = field instanceof HTMLInputElement ? field.value : typed;
+    setTyped(value);
     setSubmitted(true);
-    if (checkCode(typed, true).ok) navigate(`/payer/${typed.replace(/[\s-]/g, '')}`);
+    if (checkCode(value, true).ok) navigate(`/payer/${value.replace(/[\s-]/g, '')}`);
   }
   return (
     <>
