@@ -581,6 +581,14 @@ class Stack:
         self.pg_started = True
         self.psql("CREATE DATABASE %s" % PG_DATABASE, database="postgres")
 
+    def restart_postgres(self):
+        """Restart the server on the same data (a fast shutdown: every
+        connection is cut), as a database failover would; returns when it
+        accepts connections again."""
+        log = os.path.join(self.pg_home, "postgresql.log")
+        self._pg_ctl(self.pg_home, ["restart", "-m", "fast", "-l", log, "-w", "-t",
+                                    str(PG_START_TIMEOUT_S)])
+
     def stop_postgres(self):
         if not self.pg_started:
             return
