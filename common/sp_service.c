@@ -9,15 +9,55 @@
 
 #include "sp_signal.h"
 
+int sp_service_check_environment(const char *environment, const char *clock_offset_file,
+                                 sp_error *err) {
+    assert(environment != NULL && err != NULL);
+    static const char *const known[] = {"development", "staging", "production"};
+    bool is_known = false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(environment, known[i]) == 0) is_known = true;
+    if (!is_known)
+        return sp_error_set(err, 500, "invalid_config", "SP_ENVIRONMENT",
+                            "SP_ENVIRONMENT must be development, staging or production");
+    /* A moved clock in production would date payments, expiries and the
+     * monthly refund run wrongly: public money paid on the wrong day. */
+    if (strcmp(environment, "production") == 0 && clock_offset_file != NULL &&
+        clock_offset_file[0] != '\0')
+        return sp_error_set(err, 500, "invalid_config", "SP_CLOCK_OFFSET_FILE",
+                            "SP_CLOCK_OFFSET_FILE moves the clock for tests and staging: "
+                            "it is refused when SP_ENVIRONMENT is production");
+    return 0;
+}
+
+/* The binary's table followed by the skeleton's own settings, which every
+ * service thus reads and lists in --help whatever its table holds. */
+static sp_config_result load_settings(sp_service *svc, const sp_service_spec *spec, int argc,
+                                      char **argv) {
+    sp_config_item all[SP_SERVICE_CONFIG_ITEMS_MAX];
+    if (spec->item_count + 1 > SP_SERVICE_CONFIG_ITEMS_MAX) {
+        sp_error_set(&svc->err, 500, "startup_failed", NULL,
+                     "the settings table is longer than SP_SERVICE_CONFIG_ITEMS_MAX");
+        return SP_CONFIG_FAILED;
+    }
+    if (spec->item_count > 0) memcpy(all, spec->items, spec->item_count * sizeof all[0]);
+    all[spec->item_count] = (sp_config_item){
+        "SP_ENVIRONMENT", SP_CONFIG_STRING, "development", 0, 0,
+        "development, staging or production; production refuses the test facilities "
+        "(SP_CLOCK_OFFSET_FILE)",
+        &svc->environment};
+    return sp_config_load_with_flags(all, spec->item_count + 1, spec->flags, spec->flag_count,
+                                     argc, argv, spec->program, spec->summary, &svc->err);
+}
+
 /* The settings, then what the process needs before any module runs. On
  * failure err names the variable and the reason. */
 static int load_and_check(sp_service *svc, const sp_service_spec *spec, int argc, char **argv,
                           bool *help_shown) {
-    sp_config_result loaded = sp_config_load_with_flags(
-        spec->items, spec->item_count, spec->flags, spec->flag_count, argc, argv, spec->program,
-        spec->summary, &svc->err);
+    sp_config_result loaded = load_settings(svc, spec, argc, argv);
     *help_shown = loaded == SP_CONFIG_HELP_SHOWN;
     if (loaded != SP_CONFIG_OK) return -1;
+    if (sp_service_check_environment(svc->environment, svc->clock_offset_file, &svc->err) != 0)
+        return -1;
     int level = sp_log_level_parse(svc->log_level != NULL ? svc->log_level : "info");
     if (level < 0)
         return sp_error_set(&svc->err, 500, "invalid_config", "SP_LOG_LEVEL",

@@ -14,10 +14,13 @@
  *   int rc = my_service_run(&config, &svc.log, &svc.clock, svc.stop, &svc.err);
  *   return sp_service_finish(&svc, rc);
  *
- * Start: reads the table (--help prints it and exits 0), checks SP_LOG_LEVEL,
- * the Kafka security settings (installed then for every Kafka client of
- * the process, sp_kafka_security.h) and then the binary's own check, initialises libsodium, installs the stop
- * signals (sp_signal.h), starts the metrics endpoint when the table holds its
+ * Start: reads the table plus SP_ENVIRONMENT, which the skeleton adds to
+ * every one (--help prints it and exits 0), checks SP_ENVIRONMENT against
+ * the clock offset file, SP_LOG_LEVEL, the Kafka security settings
+ * (installed then for every Kafka client of the process,
+ * sp_kafka_security.h) and then the binary's own check, initialises
+ * libsodium, installs the stop signals (sp_signal.h), starts the metrics
+ * endpoint when the table holds its
  * two settings (sp_metrics_http.h) and the injected clock (sp_clock.h). A
  * refusal is one "cannot start" log line naming the variable (field) and the
  * reason (detail); the process then exits svc.exit_code.
@@ -71,6 +74,7 @@ struct sp_service {
     /* Settings the table fills (SP_SERVICE_CONFIG_ITEMS or the binary's own items). */
     const char *log_level;            /* NULL: info */
     const char *clock_offset_file;    /* NULL or "": system time */
+    const char *environment;          /* SP_ENVIRONMENT, added to every table by the start */
     sp_metrics_http_config metrics_config;   /* address NULL: no endpoint items, none */
     sp_metrics_http *metrics;         /* NULL when SP_METRICS_PORT is 0 */
     /* SP_KAFKA_SECURITY_* (protocol NULL: not in the table, plaintext),
@@ -87,6 +91,16 @@ struct sp_service {
     {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,                                       \
      "file holding a clock offset in milliseconds (tests); empty: system time",               \
      &(svc)->clock_offset_file}
+
+/* The longest settings table a binary may give (the skeleton adds its own). */
+#define SP_SERVICE_CONFIG_ITEMS_MAX 96
+
+/* SP_ENVIRONMENT (development, staging or production) against the other
+ * settings: production refuses SP_CLOCK_OFFSET_FILE, a facility for tests
+ * and staging. 0, or -1 with err naming the variable. Pure; the start calls
+ * it for every service, after reading the table. */
+int sp_service_check_environment(const char *environment, const char *clock_offset_file,
+                                 sp_error *err);
 
 /* 0: running, finish it with sp_service_finish (or sp_service_close). -1:
  * --help was shown or the start was refused (logged); everything is

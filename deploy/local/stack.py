@@ -23,6 +23,14 @@ Standard library only; run with /usr/bin/python3.
 
 Command line (what deploy/local/up runs):
     stack.py up [--build-dir DIR] [--var-dir DIR] [--gateway-port N] [--no-demo]
+    stack.py restart SERVICE [--var-dir DIR]     (one service of a running up)
+    stack.py clean [--var-dir DIR]
+
+`up` supervises (Supervisor): a service that dies is started again after a
+back-off (0.5 s doubling to 10 s, from 0.5 s again once it stayed up 60 s),
+said on its output and in <folder>/logs/supervisor.log. A Stack used from
+Python (the tests) supervises only after stack.supervise(). Every start
+writes <folder>/env, the tools' settings for a shell (`. var/env`).
 """
 
 import argparse
@@ -32,6 +40,7 @@ import os
 import re
 import secrets
 import shutil
+import shlex
 import signal
 import socket
 import subprocess
@@ -68,6 +77,14 @@ LOG_TAIL_LINES = 40
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 20.0
 PG_START_TIMEOUT_S = 60
+# Supervision (stack.py up): a service that died is started again after a
+# back-off that doubles from the first to the last, and starts over once the
+# service stayed up long enough to count as healthy.
+RESTART_BACKOFF_FIRST_S = 0.5
+RESTART_BACKOFF_MAX_S = 10.0
+RESTART_HEALTHY_AFTER_S = 60.0
+SUPERVISE_INTERVAL_S = 0.2
+RESTART_REQUEST_TIMEOUT_S = READY_TIMEOUT_S + STOP_TIMEOUT_S + 10
 SMTP_SINK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smtp_sink.py")
 SMTP_FROM = "pass-solidarite@solipass.example"
 # A demonstration debtor (a valid test IBAN, not a real account).
@@ -121,6 +138,113 @@ class Process:
         self.popen = popen
         self.log_path = log_path
         self.log_offset = log_offset
+        self.started_at = time.monotonic()
+
+
+def restart_request_path(run_dir, name):
+    return os.path.join(run_dir, "restart." + name)
+
+
+def describe_exit(status):
+    """'exit status 3' or 'signal SIGKILL' for a Popen returncode."""
+    if status is not None and status < 0:
+        try:
+            return "signal %s" % signal.Signals(-status).name
+        except ValueError:
+            return "signal %d" % -status
+    return "exit status %s" % status
+
+
+class Supervisor:
+    """Starts again the services of a Stack that died on their own (a crash,
+    a sanitizer abort, a SIGKILL from outside), as systemd's Restart=on-failure
+    does in production. A service stopped through the Stack (stop_service,
+    kill) is no longer in Stack.processes and is left alone. Each death is
+    said on the Stack's output and in <var>/logs/supervisor.log with the
+    service, its exit status or signal and the end of its log.
+
+    step() does one round without blocking on a start: a restarted service is
+    spawned and followed until it logs "ready"; one that dies before that
+    counts as another death (the back-off doubles). It also serves restart
+    requests that `stack.py restart <service>` leaves in <var>/run/."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.backoff_s = {}        # name -> the wait before its next restart
+        self.due_at = {}           # name -> monotonic time of its pending restart
+        self.starting = {}         # name -> Process restarted, not ready yet
+        self.restarts = {}         # name -> restarts done (figures for tests)
+        self.log_path = os.path.join(stack.logs_dir, "supervisor.log")
+
+    def say(self, text):
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.stack._say(text)
+        try:
+            with open(self.log_path, "a") as f:
+                f.write("%s %s\n" % (stamp, text))
+        except OSError:
+            pass
+
+    def step(self):
+        stack = self.stack
+        with stack._lock:
+            if not stack.supervising:
+                return
+            now = time.monotonic()
+            for name, proc in list(stack.processes.items()):
+                if name in SERVICES or name == "smtp":
+                    if proc.popen.poll() is not None:
+                        self._died(name, proc, now)
+                    elif name in self.starting and stack._logged_ready(proc):
+                        del self.starting[name]
+                        self.say("%s is back (pid %d)" % (name, proc.popen.pid))
+            for name, due in list(self.due_at.items()):
+                if now >= due:
+                    del self.due_at[name]
+                    self._restart(name)
+            self._serve_requests()
+
+    def _died(self, name, proc, now):
+        stack = self.stack
+        del stack.processes[name]
+        stack.exit_codes[name] = proc.popen.returncode
+        stack._forget_pid(name)
+        self.starting.pop(name, None)
+        healthy = now - proc.started_at >= RESTART_HEALTHY_AFTER_S
+        previous = self.backoff_s.get(name)
+        if previous is None or healthy:
+            delay = RESTART_BACKOFF_FIRST_S
+        else:
+            delay = min(previous * 2, RESTART_BACKOFF_MAX_S)
+        self.backoff_s[name] = delay
+        self.due_at[name] = now + delay
+        self.say("%s died (%s, pid %d); restarting it in %.1f s; its log ends with:\n%s"
+                 % (name, describe_exit(proc.popen.returncode), proc.popen.pid, delay,
+                    tail(proc.log_path, 15)))
+
+    def _restart(self, name):
+        stack = self.stack
+        proc = stack._spawn(name, stack._argv(name), stack.service_environment(name))
+        self.starting[name] = proc
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        self.say("%s restarted (pid %d, restart %d)" % (name, proc.popen.pid,
+                                                       self.restarts[name]))
+
+    def _serve_requests(self):
+        """`stack.py restart <service>`: stop it cleanly, start it at once
+        (a deliberate restart has no back-off), answer when it is ready."""
+        stack = self.stack
+        for name in SERVICES:
+            request = restart_request_path(stack.run_dir, name)
+            if not os.path.exists(request) or name in self.starting:
+                continue
+            if name in stack.processes:
+                code = stack.stop_service(name)
+                self.say("%s stopped on request (%s)" % (name, describe_exit(code)))
+            self.due_at.pop(name, None)
+            self.backoff_s.pop(name, None)
+            self._restart(name)
+            os.unlink(request)
 
 
 class Stack:
@@ -168,6 +292,9 @@ class Stack:
         self.processes = {}            # name -> Process, for what runs now
         self.exit_codes = {}           # name -> exit status of its last stop/kill
         self.pg_started = False
+        self.supervising = False       # Supervisor.step restarts what died while True
+        self.supervisor = None
+        self._supervisor_thread = None
         self._lock = threading.RLock()
         self._atexit_registered = False
 
@@ -237,6 +364,7 @@ class Stack:
             self.start_services(["accounts", "transactions", "gateway", "refunds", "finance",
                                  "exports"]
                                 + (["notifications"] if self.notifications else []))
+            self.write_env_file()
             if self.bootstrap_email:
                 self.wait_for_sql("SELECT count(*) FROM users WHERE email = '%s'"
                                   % self.bootstrap_email.replace("'", "''"), "1",
@@ -249,6 +377,11 @@ class Stack:
     def stop(self):
         """Stop every started program (SIGTERM, then SIGKILL after a bound),
         services first, PostgreSQL last. Returns {name: exit status}."""
+        self.supervising = False
+        thread = self._supervisor_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=STOP_TIMEOUT_S)
+        self._supervisor_thread = None
         with self._lock:
             for name in ("gateway", "exports", "refunds", "notifications", "finance",
                          "transactions", "accounts", "projection", "smtp", "devbroker"):
@@ -256,6 +389,51 @@ class Stack:
                     self.stop_service(name)
             self.stop_postgres()
         return dict(self.exit_codes)
+
+    def supervise(self, background=True):
+        """Restart the services that die from now on (see Supervisor). With
+        background, a thread does it until stop(); without, the caller calls
+        self.supervisor.step() in its own loop (stack.py up). The test
+        fixtures do not call it: they want a death seen, not repaired."""
+        with self._lock:
+            if self.supervisor is None:
+                self.supervisor = Supervisor(self)
+            self.supervising = True
+        if background and self._supervisor_thread is None:
+            self._supervisor_thread = threading.Thread(target=self._supervise_loop,
+                                                       name="supervisor", daemon=True)
+            self._supervisor_thread.start()
+        return self.supervisor
+
+    def _supervise_loop(self):
+        while self.supervising:
+            self.supervisor.step()
+            time.sleep(SUPERVISE_INTERVAL_S)
+
+    def write_env_file(self):
+        """<var>/env: the settings the command-line tools need, for a shell:
+        `. var/env` then solipass-audit, solipass-log, solipass-projection
+        --replay run against this stack (the build's tools first on PATH)."""
+        env = self.tool_environment("projection")
+        values = {key: env[key] for key in ("SP_KAFKA_BROKERS", "SP_PG_DSN",
+                                            "SP_MIGRATIONS_DIR", "SP_CLOCK_OFFSET_FILE",
+                                            "SP_METRICS_PORT")}
+        values["SP_EXPORTS_DIR"] = self.exports_dir
+        tools = [os.path.join(self.build_dir, d) for d in ("tools/audit", "tools/log")]
+        tools += [os.path.join(self.build_dir, os.path.dirname(BINARIES[name]))
+                  for name in SERVICES]
+        path = os.path.join(self.var_dir, "env")
+        with open(path + ".tmp", "w") as f:
+            f.write("# Written by deploy/local/stack.py at each start: `. %s` in a shell,\n"
+                    "# then solipass-audit, solipass-log, solipass-projection --replay.\n"
+                    % path)
+            for key, value in values.items():
+                f.write("export %s=%s\n" % (key, shlex.quote(value)))
+            f.write("export PGHOST=%s PGPORT=%d PGDATABASE=%s PGUSER=%s\n"
+                    % (shlex.quote(self.pg_socket_dir), self.pg_port, PG_DATABASE, PG_USER))
+            f.write("export PATH=%s:\"$PATH\"\n" % shlex.quote(":".join(tools)))
+        os.replace(path + ".tmp", path)
+        return path
 
     def _register_cleanup(self):
         if self._atexit_registered:
@@ -275,6 +453,10 @@ class Stack:
         self.kill_leftovers()
         for sub in ("logs", "run", "pg", "mail", "exports"):
             shutil.rmtree(os.path.join(self.var_dir, sub), ignore_errors=True)
+        try:
+            os.unlink(os.path.join(self.var_dir, "env"))
+        except OSError:
+            pass
         os.makedirs(self.logs_dir)
         os.makedirs(self.run_dir)
         os.makedirs(self.mail_dir)
@@ -397,6 +579,14 @@ class Stack:
         self._pg_ctl(self.pg_home, ["-l", log, "-w", "-t", str(PG_START_TIMEOUT_S), "start"])
         self.pg_started = True
         self.psql("CREATE DATABASE %s" % PG_DATABASE, database="postgres")
+
+    def restart_postgres(self):
+        """Restart the server on the same data (a fast shutdown: every
+        connection is cut), as a database failover would; returns when it
+        accepts connections again."""
+        log = os.path.join(self.pg_home, "postgresql.log")
+        self._pg_ctl(self.pg_home, ["restart", "-m", "fast", "-l", log, "-w", "-t",
+                                    str(PG_START_TIMEOUT_S)])
 
     def stop_postgres(self):
         if not self.pg_started:
@@ -733,6 +923,50 @@ def _print_banner(stack, demo):
     print("Ctrl-C stops everything.", flush=True)
 
 
+def request_restart(stack, name):
+    """Asks the `up` running on stack's folder to restart one service, through
+    a file in <var>/run/ that its supervisor serves; waits for its answer."""
+    try:
+        with open(os.path.join(stack.run_dir, "up.owner")) as f:
+            up_pid = int(f.read().strip())
+        os.kill(up_pid, 0)
+    except (OSError, ValueError):
+        print("error: no `stack.py up` runs on %s" % stack.var_dir, file=sys.stderr)
+        return 2
+    request = restart_request_path(stack.run_dir, name)
+    with open(request, "w") as f:
+        f.write("%d\n" % os.getpid())
+    deadline = time.monotonic() + RESTART_REQUEST_TIMEOUT_S
+    while os.path.exists(request):
+        if time.monotonic() > deadline:
+            print("error: %s was not restarted within %.0f s; see %s"
+                  % (name, RESTART_REQUEST_TIMEOUT_S, stack.log_path(name)), file=sys.stderr)
+            return 1
+        time.sleep(0.1)
+    # The supervisor spawned it: wait for this start's "ready".
+    with open(os.path.join(stack.run_dir, name + ".pid")) as f:
+        pid = int(f.read().split("\n", 1)[0])
+    offset = _start_offset(stack.log_path(name))
+    proc = Process(name, None, stack.log_path(name), offset)
+    while not stack._logged_ready(proc):
+        if time.monotonic() > deadline or not os.path.exists("/proc/%d" % pid):
+            print("error: %s (pid %d) did not log \"ready\"; its log ends with:\n%s"
+                  % (name, pid, tail(proc.log_path)), file=sys.stderr)
+            return 1
+        time.sleep(0.1)
+    print("%s restarted (pid %d)" % (name, pid))
+    return 0
+
+
+def _start_offset(log_path):
+    """Where the last start's lines begin in a service log: _spawn separates
+    starts with an empty line."""
+    with open(log_path, "rb") as f:
+        data = f.read()
+    cut = data.rfind(b"\n\n")
+    return 0 if cut < 0 else cut + 2
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Run the whole solipass product on this machine.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -742,12 +976,18 @@ def main(argv=None):
     up.add_argument("--gateway-port", type=int, default=8080,
                     help="wanted gateway port (a free one when it is taken)")
     up.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    restart = sub.add_parser("restart", help="restart one service of a running `up` "
+                             "(stops it cleanly, starts it, waits until it is ready)")
+    restart.add_argument("service", choices=SERVICES)
+    restart.add_argument("--var-dir", default=None, help="folder the stack owns (default <repo>/var)")
     clean = sub.add_parser("clean", help="stop whatever a stack on that folder left running")
     clean.add_argument("--var-dir", default=None, help="folder the stack owns (default <repo>/var)")
     args = parser.parse_args(argv)
     if args.command == "clean":
         Stack(var_dir=args.var_dir).kill_leftovers()
         return 0
+    if args.command == "restart":
+        return request_restart(Stack(var_dir=args.var_dir), args.service)
 
     # Ctrl-C must stop the stack even when started from a shell that ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -760,13 +1000,19 @@ def main(argv=None):
             demo = demo_data.load(stack.gateway_url, stack.bootstrap_email,
                                   stack.bootstrap_password)
         _print_banner(stack, demo)
+        supervisor = stack.supervise(background=False)
+        up_pid = os.path.join(stack.run_dir, "up.owner")
+        with open(up_pid, "w") as f:
+            f.write("%d\n" % os.getpid())
         while True:
-            for name, proc in list(stack.processes.items()):
-                if proc.popen.poll() is not None:
-                    print("%s exited with status %d; its log ends with:\n%s"
-                          % (name, proc.popen.returncode, tail(proc.log_path)), flush=True)
-                    return 1
-            time.sleep(1)
+            supervisor.step()
+            if not stack.is_running("devbroker"):
+                # The log lived in its memory: nothing can be restarted on it.
+                print("the devbroker exited with status %s (the log is gone); its log ends "
+                      "with:\n%s" % (stack.exit_codes.get("devbroker", "?"),
+                                      tail(stack.log_path("devbroker"))), flush=True)
+                return 1
+            time.sleep(SUPERVISE_INTERVAL_S)
     except (StackError, demo_data.DemoError) as e:
         print("error: %s" % e, file=sys.stderr, flush=True)
         return 1

@@ -208,6 +208,31 @@ int sp_gw_auth_origin(const sp_gw_app *app, const char *method, const char *auth
     return sp_gw_origin_check(origin, app->config->public_url, err);
 }
 
+/* The user of the open, unexpired session whose token hashes to token_hash
+ * (user->token_hash is set; by_cookie is the caller's). 401 with `ended`
+ * as the message when there is none. */
+static int session_user(sp_gw_app *app, const uint8_t token_hash[SP_TOKEN_HASH_LEN],
+                        const char *ended, sp_gw_user *user, sp_error *err) {
+    char hash_text[2 + 2 * SP_TOKEN_HASH_LEN + 1] = "\\x";
+    sodium_bin2hex(hash_text + 2, sizeof hash_text - 2, token_hash, SP_TOKEN_HASH_LEN);
+    char now_ms[24];
+    snprintf(now_ms, sizeof now_ms, "%" PRId64, sp_clock_now_ms(app->clock));
+    const char *params[2] = {hash_text, now_ms};
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(app->pool, session_sql, 2, params, &res, err) != 0) return -1;
+    int rc;
+    if (PQntuples(res) != 1) {
+        rc = sp_error_set(err, 401, "unauthenticated", "", "%s", ended);
+    } else {
+        const char *values[6];
+        for (int i = 0; i < 6; i++) values[i] = PQgetvalue(res, 0, i);
+        rc = sp_gw_user_from_row(values, user, err);
+        memcpy(user->token_hash, token_hash, SP_TOKEN_HASH_LEN);
+    }
+    PQclear(res);
+    return rc;
+}
+
 int sp_gw_auth_session(sp_gw_app *app, const char *authorization, const char *cookie,
                        sp_gw_user *user, sp_error *err) {
     assert(app != NULL && user != NULL);
@@ -221,28 +246,12 @@ int sp_gw_auth_session(sp_gw_app *app, const char *authorization, const char *co
     if (credential != SP_GW_CREDENTIAL_COOKIE &&
         sp_gw_bearer_token(authorization, token, err) != 0)
         return -1;
-    user->by_cookie = credential == SP_GW_CREDENTIAL_COOKIE;
-    sp_token_hash(token, user->token_hash);
+    uint8_t token_hash[SP_TOKEN_HASH_LEN];
+    sp_token_hash(token, token_hash);
     sodium_memzero(token, sizeof token);
-    char hash_text[2 + 2 * SP_TOKEN_HASH_LEN + 1] = "\\x";
-    sodium_bin2hex(hash_text + 2, sizeof hash_text - 2, user->token_hash, SP_TOKEN_HASH_LEN);
-    char now_ms[24];
-    snprintf(now_ms, sizeof now_ms, "%" PRId64, sp_clock_now_ms(app->clock));
-    const char *params[2] = {hash_text, now_ms};
-    PGresult *res = NULL;
-    if (sp_gw_pgpool_query(app->pool, session_sql, 2, params, &res, err) != 0) return -1;
-    int rc;
-    bool by_cookie = user->by_cookie;
-    if (PQntuples(res) != 1) {
-        rc = sp_error_set(err, 401, "unauthenticated", "",
-                          "a valid session is required (Authorization: Bearer <token>)");
-    } else {
-        const char *values[6];
-        for (int i = 0; i < 6; i++) values[i] = PQgetvalue(res, 0, i);
-        rc = sp_gw_user_from_row(values, user, err);
-        user->by_cookie = by_cookie;
-    }
-    PQclear(res);
+    int rc = session_user(app, token_hash,
+                          "a valid session is required (Authorization: Bearer <token>)", user, err);
+    user->by_cookie = credential == SP_GW_CREDENTIAL_COOKIE;
     return rc;
 }
 
@@ -264,26 +273,11 @@ json_t *sp_gw_user_json(const sp_gw_user *user) {
 
 int sp_gw_auth_still_valid(sp_gw_app *app, const sp_gw_user *user, sp_error *err) {
     assert(app != NULL && user != NULL);
-    char hash_text[2 + 2 * SP_TOKEN_HASH_LEN + 1] = "\\x";
-    sodium_bin2hex(hash_text + 2, sizeof hash_text - 2, user->token_hash, SP_TOKEN_HASH_LEN);
-    char now_ms[24];
-    snprintf(now_ms, sizeof now_ms, "%" PRId64, sp_clock_now_ms(app->clock));
-    const char *params[2] = {hash_text, now_ms};
-    PGresult *res = NULL;
-    if (sp_gw_pgpool_query(app->pool, session_sql, 2, params, &res, err) != 0) return -1;
     sp_gw_user now;
-    int rc;
-    if (PQntuples(res) != 1) {
-        rc = sp_error_set(err, 401, "unauthenticated", "", "the session has ended");
-    } else {
-        const char *values[6];
-        for (int i = 0; i < 6; i++) values[i] = PQgetvalue(res, 0, i);
-        rc = sp_gw_user_from_row(values, &now, err);
-        if (rc == 0 && (strcmp(now.user_id, user->user_id) != 0 ||
-                        now.role_bit != user->role_bit ||
-                        strcmp(now.partner_id, user->partner_id) != 0))
-            rc = sp_error_set(err, 403, "forbidden", "", "the user's role has changed");
-    }
-    PQclear(res);
-    return rc;
+    memset(&now, 0, sizeof now);
+    if (session_user(app, user->token_hash, "the session has ended", &now, err) != 0) return -1;
+    if (strcmp(now.user_id, user->user_id) != 0 || now.role_bit != user->role_bit ||
+        strcmp(now.partner_id, user->partner_id) != 0)
+        return sp_error_set(err, 403, "forbidden", "", "the user's role has changed");
+    return 0;
 }

@@ -320,6 +320,15 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .summary = "The partners' public information, for the beneficiary app",
         .answers = {JSON(200, "Directory", "the partners, by name")},
         .errors = "400:unknown_field"},
+    [SP_GW_ROUTE_DIRECTORY_PARTNER] = {ENTRY(SP_GW_ROUTE_DIRECTORY_PARTNER,
+                                             sp_gw_route_directory_partner),
+        .method = "GET", .path = "/api/v1/directory/partners/{partner_code}",
+        .name = "directory_partner",
+        .summary = "One partner's public information by its code (whom the beneficiary pays)",
+        .answers = {JSON(200, "DirectoryPartner", "the partner")},
+        .errors = "400:unknown_field 404:partner_not_found 422:invalid_partner_code",
+        .id_not_found_code = "partner_not_found",
+        .id_not_found_message = "no partner has this code"},
     /* ---------------------------------------------------------- the partner's users */
     [SP_GW_ROUTE_PARTNER_USERS_LIST] = {ENTRY(SP_GW_ROUTE_PARTNER_USERS_LIST,
                                               sp_gw_route_partner_users_list),
@@ -685,6 +694,14 @@ static int take_segment(const sp_gw_endpoint *e, const char *segment, bool too_l
     if (e->route == SP_GW_ROUTE_MEDIA_GET) {
         /* Images are named by the SHA-256 of their bytes, not by an id. */
         if (too_long || !sha256_hex_valid(segment))
+            return sp_error_set(err, 404, e->id_not_found_code, field, "%s",
+                                e->id_not_found_message);
+        snprintf(out->path_key, sizeof out->path_key, "%s", segment);
+        return 0;
+    }
+    if (e->route == SP_GW_ROUTE_DIRECTORY_PARTNER) {
+        /* A partner code as typed; its route checks the digits and the check digit. */
+        if (too_long || strlen(segment) >= sizeof out->path_key)
             return sp_error_set(err, 404, e->id_not_found_code, field, "%s",
                                 e->id_not_found_message);
         snprintf(out->path_key, sizeof out->path_key, "%s", segment);

@@ -202,10 +202,13 @@ static json_t *parameters(const sp_gw_endpoint *e) {
         char name[PARAM_NAME_MAX];
         snprintf(name, sizeof name, "%.*s", (int)strcspn(open + 1, "}"), open + 1);
         bool media = e->route == SP_GW_ROUTE_MEDIA_GET;
+        bool code = e->route == SP_GW_ROUTE_DIRECTORY_PARTNER;
         json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "name", name,
                                               "in", "path", "required", true, "schema", "type",
-                                              "string", media ? "pattern" : "format",
-                                              media ? "^[0-9a-f]{64}$" : "uuid"));
+                                              "string", media || code ? "pattern" : "format",
+                                              media  ? "^[0-9a-f]{64}$"
+                                              : code ? "^[0-9]{8}$"
+                                                     : "uuid"));
     }
     for (const char *p = e->query != NULL ? e->query : ""; *p != '\0';) {
         size_t len = strcspn(p, " ");

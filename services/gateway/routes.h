@@ -64,6 +64,7 @@ int sp_gw_route_structure_logo(sp_gw_request *req, sp_error *err);
 int sp_gw_route_structure_cover(sp_gw_request *req, sp_error *err);
 int sp_gw_route_media_get(sp_gw_request *req, sp_error *err);
 int sp_gw_route_directory_partners(sp_gw_request *req, sp_error *err);
+int sp_gw_route_directory_partner(sp_gw_request *req, sp_error *err);
 /* routes_users.c (a partner administrator's users) */
 int sp_gw_route_partner_users_list(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_add(sp_gw_request *req, sp_error *err);

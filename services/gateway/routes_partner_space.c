@@ -25,8 +25,10 @@
 
 #define POSTER_BYTES_MAX (128 * 1024)
 #define STREAM_POLL_MS 200                 /* a payment shows within this (plus the query) */
-#define STREAM_HEARTBEAT_MS 15000          /* a comment line: proxies keep the stream, a gone
-                                            * client is noticed */
+/* A comment line every second: proxies keep the stream, and a client that
+ * left (a page changed, a tab closed) is noticed by the second write after
+ * it, so its thread and its partner's stream slot are free within ~2 s. */
+#define STREAM_HEARTBEAT_MS 1000
 #define STREAM_LOOKBACK_MS 5000            /* rows made visible this late are still sent */
 #define STREAM_ROWS_PER_POLL_MAX 100
 #define STREAM_RETRY_MS 1000               /* the client's reconnection delay */

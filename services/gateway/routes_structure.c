@@ -36,6 +36,12 @@ static const char directory_sql[] =
     " CASE WHEN activity_address <> '' THEN activity_address ELSE hq_address END,"
     " coalesce(logo_sha256, ''), coalesce(cover_sha256, '')"
     " FROM partners ORDER BY name, partner_code LIMIT $1::integer";
+static const char directory_one_sql[] =
+    "SELECT partner_code, name, category, description, website,"
+    " array_to_json(social_links)::text,"
+    " CASE WHEN activity_address <> '' THEN activity_address ELSE hq_address END,"
+    " coalesce(logo_sha256, ''), coalesce(cover_sha256, '')"
+    " FROM partners WHERE partner_code = $1";
 
 static const char media_insert_sql[] =
     "INSERT INTO media (sha256, content_type, bytes, width, height)"
@@ -302,4 +308,27 @@ int sp_gw_route_directory_partners(sp_gw_request *req, sp_error *err) {
     if (partners == NULL)
         return sp_error_set(err, 500, "internal", "", "the directory could not be shown");
     return sp_gw_answer_json(req, 200, json_pack("{s:o}", "partners", partners), false);
+}
+
+/* Whom the beneficiary is about to pay (the payment screen, before the
+ * amount): the code is checked as POST /api/v1/pass/payments checks it, so
+ * a mistyped code is said the same way here. */
+int sp_gw_route_directory_partner(sp_gw_request *req, sp_error *err) {
+    if (req->query != NULL && req->query[0] != '\0')
+        return sp_error_set(err, 400, "unknown_field", "", "this endpoint takes no parameters");
+    char code[SP_PARTNER_CODE_LEN + 1];
+    if (sp_gw_partner_code_check(req->match.path_key, "partner_code", code, err) != 0) return -1;
+    const char *params[1] = {code};
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, directory_one_sql, 1, params, &res, err) != 0) return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return sp_error_set(err, 404, "partner_not_found", "partner_code",
+                            "no partner has this code");
+    }
+    json_t *entry = directory_entry(res, 0);
+    PQclear(res);
+    if (entry == NULL)
+        return sp_error_set(err, 500, "internal", "", "the partner could not be shown");
+    return sp_gw_answer_json(req, 200, entry, false);
 }

@@ -41,7 +41,8 @@ static const char pass_vouchers_sql[] =
     " LIMIT $2::integer";
 /* Numbers are not unique (random): the active voucher wins, then the newest. */
 static const char by_number_sql[] =
-    "SELECT voucher_id, pass_id, status, valid_until < $2::date FROM vouchers"
+    "SELECT voucher_id, pass_id, status, valid_until < $2::date,"
+    " coalesce(redeemed_partner_id = $3::uuid, false) FROM vouchers"
     " WHERE number = $1 ORDER BY (status = 'active') DESC, issued_at DESC LIMIT 1";
 static const char partner_code_of_sql[] =
     "SELECT partner_code FROM partners WHERE partner_id = $1::uuid";
@@ -355,9 +356,9 @@ static int voucher_by_number(sp_gw_request *req, const char *number, found_vouch
                              sp_error *err) {
     char today[11];
     sp_date_format(sp_paris_date_of(sp_clock_now_ms(req->app->clock)), today);
-    const char *params[2] = {number, today};
+    const char *params[3] = {number, today, req->user.partner_id};
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, by_number_sql, 2, params, &res, err) != 0) return -1;
+    if (sp_gw_pgpool_query(req->app->pool, by_number_sql, 3, params, &res, err) != 0) return -1;
     int rc = 0;
     if (PQntuples(res) != 1) {
         sp_error_set(err, 404, "voucher_not_found", "number", "no voucher has this number");
@@ -365,7 +366,14 @@ static int voucher_by_number(sp_gw_request *req, const char *number, found_vouch
     } else {
         const char *status = PQgetvalue(res, 0, 2);
         bool past = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
-        if (strcmp(status, "redeemed") == 0) {
+        bool redeemed_here = strcmp(PQgetvalue(res, 0, 4), "t") == 0;
+        /* Redeemed here: the answer may have been lost, and the retry carries
+         * the same Idempotency-Key. The pass's writer remembers that command
+         * and replays its outcome (or refuses another key with voucher_used),
+         * so the decision is left to it. */
+        if (strcmp(status, "redeemed") == 0 && redeemed_here) {
+            rc = 0;
+        } else if (strcmp(status, "redeemed") == 0) {
             rc = sp_error_set(err, 409, "voucher_used", "number", "this voucher has already been used");
         } else if (strcmp(status, "cancelled") == 0) {
             rc = sp_error_set(err, 409, "voucher_cancelled", "number", "this voucher was cancelled");

@@ -88,6 +88,7 @@ typedef enum {
     SP_GW_ROUTE_STRUCTURE_COVER,
     SP_GW_ROUTE_MEDIA_GET,
     SP_GW_ROUTE_DIRECTORY_PARTNERS,
+    SP_GW_ROUTE_DIRECTORY_PARTNER,
     SP_GW_ROUTE_PARTNER_USERS_LIST,
     SP_GW_ROUTE_PARTNER_USERS_ADD,
     SP_GW_ROUTE_PARTNER_USERS_PATCH,
@@ -113,7 +114,8 @@ typedef enum {
 typedef struct sp_gw_route_match {
     sp_gw_route route;
     char path_id[SP_ID_LEN + 1];   /* the {pass_id} or {voucher_id} segment, "" when none */
-    char path_key[65];             /* the {sha256} of /api/v1/media/, "" when none */
+    char path_key[65];             /* the {sha256} of /api/v1/media/, the {partner_code} of
+                                      the directory (as typed, checked by the route); "" */
 } sp_gw_route_match;
 
 /* Routing by the endpoint table: sp_gw_route_find() and the others in

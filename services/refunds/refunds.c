@@ -170,3 +170,21 @@ int sp_refunds_group(const sp_refunds_auto_op *ops, size_t op_count, sp_refunds_
     out->operation_count = taken;
     return 0;
 }
+
+int sp_refunds_period_parse(const char *text, const char *field, sp_refund_period *out,
+                            sp_error *err) {
+    assert(out != NULL && field != NULL);
+    bool shaped = text != NULL && strlen(text) == SP_REFUND_PERIOD_TEXT_LEN && text[4] == '-';
+    for (size_t i = 0; shaped && i < SP_REFUND_PERIOD_TEXT_LEN; i++)
+        if (i != 4 && (text[i] < '0' || text[i] > '9')) shaped = false;
+    int year = 0, month = 0;
+    if (shaped) {
+        year = (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 + (text[3] - '0');
+        month = (text[5] - '0') * 10 + (text[6] - '0');
+    }
+    if (!shaped || year < 2000 || year > 2199 || month < 1 || month > 12)
+        return sp_error_set(err, 400, "invalid_period", field,
+                            "a period is a month written YYYY-MM (2000-01 to 2199-12)");
+    *out = (sp_refund_period){.year = year, .month = month};
+    return 0;
+}

@@ -165,4 +165,9 @@ typedef struct sp_refunds_grouping {
 int sp_refunds_group(const sp_refunds_auto_op *ops, size_t op_count, sp_refunds_grouping *out,
                      sp_error *err);
 
+/* "YYYY-MM" (exactly, year 2000..2199, month 01..12) into out: 0, or -1 with
+ * err naming field (the option that carried it). */
+int sp_refunds_period_parse(const char *text, const char *field, sp_refund_period *out,
+                            sp_error *err);
+
 #endif

@@ -388,8 +388,8 @@ done:
     return rc;
 }
 
-static int monthly_run(refunds_service *s, int64_t now_ms, sp_error *err) {
-    sp_refund_period period = sp_clock_refund_period_due(now_ms);
+static int monthly_run(refunds_service *s, sp_refund_period period, int64_t now_ms,
+                       sp_error *err) {
     char run_ms[NUMBER_TEXT_MAX], period_text[SP_REFUND_PERIOD_TEXT_LEN + 1];
     char limit[NUMBER_TEXT_MAX];
     limit_text(run_ms, sp_clock_refund_run_ms(period));
@@ -412,7 +412,46 @@ static int monthly_run(refunds_service *s, int64_t now_ms, sp_error *err) {
 
 /* ------------------------------------------------------------ the loop */
 
-static void tick(refunds_service *s) {
+/* The run of period is over when no partner is left for it and none of its
+ * requests is still opening: 1 with *requests (the period's automatic
+ * requests), 0 not yet, -1 on error. */
+static const char period_requests_sql[] =
+    "SELECT count(*) FILTER (WHERE status = 'opening'), count(*) FROM refund_requests"
+    " WHERE kind = 'automatic' AND period = $1::text";
+
+static int period_requests(refunds_service *s, sp_refund_period period, int64_t *opening,
+                           int64_t *requests, sp_error *err) {
+    char period_text[SP_REFUND_PERIOD_TEXT_LEN + 1];
+    sp_clock_refund_period_format(period, period_text);
+    const char *params[1] = {period_text};
+    PGresult *res = NULL;
+    if (query(s, period_requests_sql, 1, params, &res, err) != 0) return -1;
+    *opening = int64_of(PQgetvalue(res, 0, 0));
+    *requests = int64_of(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return 0;
+}
+
+static int run_over(refunds_service *s, sp_refund_period period, int64_t *requests,
+                    sp_error *err) {
+    char run_ms[NUMBER_TEXT_MAX], period_text[SP_REFUND_PERIOD_TEXT_LEN + 1];
+    char limit[NUMBER_TEXT_MAX], full[NUMBER_TEXT_MAX], batch_max[NUMBER_TEXT_MAX];
+    limit_text(run_ms, sp_clock_refund_run_ms(period));
+    sp_clock_refund_period_format(period, period_text);
+    const char *params[5] = {run_ms, period_text, limit_text(limit, 1),
+                             limit_text(full, SP_REFUND_REQUEST_OPERATIONS_MAX),
+                             limit_text(batch_max, SP_REFUNDS_BATCH_REQUESTS_MAX)};
+    PGresult *res = NULL;
+    if (query(s, run_partners_sql, 5, params, &res, err) != 0) return -1;
+    int partners_left = PQntuples(res);
+    PQclear(res);
+    int64_t opening = 0;
+    if (period_requests(s, period, &opening, requests, err) != 0) return -1;
+    return partners_left == 0 && opening == 0 ? 1 : 0;
+}
+
+/* One look at everything; run_now: the period to run instead of the due one. */
+static void tick(refunds_service *s, const sp_refund_period *run_now) {
     int64_t now_ms = sp_clock_now_ms(s->clock);
     sp_error err;
     sp_error_clear(&err);
@@ -421,9 +460,11 @@ static void tick(refunds_service *s) {
     if (rc == 0) rc = decide_opening_requests(s, now_ms, &err);
     if (rc == 0) rc = release_or_settle(s, SP_REFUNDS_STEP_RELEASE, now_ms, &err);
     if (rc == 0) rc = release_or_settle(s, SP_REFUNDS_STEP_SETTLE, now_ms, &err);
-    if (rc == 0 && s->config->monthly_run && sp_clock_monotonic_ms() >= s->next_run_check_ms) {
+    bool run = run_now != NULL || s->config->monthly_run;
+    if (rc == 0 && run && sp_clock_monotonic_ms() >= s->next_run_check_ms) {
         s->next_run_check_ms = sp_clock_monotonic_ms() + RUN_CHECK_INTERVAL_MS;
-        rc = monthly_run(s, now_ms, &err);
+        rc = monthly_run(s, run_now != NULL ? *run_now : sp_clock_refund_period_due(now_ms),
+                         now_ms, &err);
     }
     if (rc != 0)
         sp_log_warn(s->log, "tick failed, tried again at the next one", "code", err.code,
@@ -463,27 +504,90 @@ static void buffers_free(refunds_service *s) {
     free(s->batch);
 }
 
+static int open_edges(refunds_service *s, sp_error *err) {
+    if (buffers_new(s, err) != 0) return -1;
+    s->conn = sp_pg_connect(s->config->pg_dsn, PG_CONNECT_WAIT_MS, s->log, err);
+    if (s->conn == NULL) return -1;
+    s->producer = sp_kafka_producer_new(s->config->brokers, "solipass-refunds", s->log, err);
+    return s->producer == NULL ? -1 : 0;
+}
+
+static void close_edges(refunds_service *s) {
+    if (s->producer != NULL) sp_kafka_producer_free(s->producer);
+    if (s->conn != NULL) PQfinish(s->conn);
+    buffers_free(s);
+}
+
+static void wait_poll(const sp_refunds_config *config, int64_t started_ms,
+                      volatile sig_atomic_t *stop) {
+    while (!*stop && sp_clock_monotonic_ms() - started_ms < config->poll_ms)
+        sp_clock_sleep_ms(SLEEP_SLICE_MS < config->poll_ms ? SLEEP_SLICE_MS : config->poll_ms);
+}
+
 int sp_refunds_service_run(const sp_refunds_config *config, sp_log *log, sp_clock *clock,
                            volatile sig_atomic_t *stop, sp_error *err) {
     assert(config != NULL && log != NULL && clock != NULL && stop != NULL);
     refunds_service s = {.config = config, .log = log, .clock = clock};
     int rc = -1;
-    if (buffers_new(&s, err) != 0) goto done;
-    s.conn = sp_pg_connect(config->pg_dsn, PG_CONNECT_WAIT_MS, log, err);
-    if (s.conn == NULL) goto done;
-    s.producer = sp_kafka_producer_new(config->brokers, "solipass-refunds", log, err);
-    if (s.producer == NULL) goto done;
+    if (open_edges(&s, err) != 0) goto done;
     sp_log_info(log, "ready", "monthly_run", config->monthly_run ? "true" : "false", NULL);
     while (!*stop) {
         int64_t started_ms = sp_clock_monotonic_ms();
-        tick(&s);
-        while (!*stop && sp_clock_monotonic_ms() - started_ms < config->poll_ms)
-            sp_clock_sleep_ms(SLEEP_SLICE_MS < config->poll_ms ? SLEEP_SLICE_MS : config->poll_ms);
+        tick(&s, NULL);
+        wait_poll(config, started_ms, stop);
     }
     rc = 0;
 done:
-    if (s.producer != NULL) sp_kafka_producer_free(s.producer);
-    if (s.conn != NULL) PQfinish(s.conn);
-    buffers_free(&s);
+    close_edges(&s);
+    return rc;
+}
+
+int sp_refunds_run_now(const sp_refunds_config *config, sp_log *log, sp_clock *clock,
+                       volatile sig_atomic_t *stop, sp_error *err) {
+    assert(config != NULL && config->run_now != NULL && log != NULL && clock != NULL);
+    sp_refund_period period = *config->run_now;
+    char period_text[SP_REFUND_PERIOD_TEXT_LEN + 1];
+    sp_clock_refund_period_format(period, period_text);
+    if (sp_clock_now_ms(clock) < sp_clock_refund_run_ms(period))
+        return sp_error_set(err, 400, "period_not_due", "--monthly-run-now",
+                            "the run of %s is not due yet: its instant is still to come",
+                            period_text);
+    refunds_service s = {.config = config, .log = log, .clock = clock};
+    int rc = -1;
+    int64_t before = 0, after = 0, opening = 0;
+    if (open_edges(&s, err) != 0) goto done;
+    if (period_requests(&s, period, &opening, &before, err) != 0) goto done;
+    sp_log_info(log, "monthly run now", "period", period_text, NULL);
+    int64_t deadline_ms = sp_clock_monotonic_ms() + SP_REFUNDS_RUN_NOW_TIMEOUT_MS;
+    int over = 0;
+    bool sent_last_tick = true;     /* the first tick makes the run */
+    while (!*stop) {
+        if (sp_clock_monotonic_ms() > deadline_ms) {
+            sp_error_set(err, 503, "timeout", "--monthly-run-now",
+                         "the run of %s did not end within %d ms: run it again", period_text,
+                         SP_REFUNDS_RUN_NOW_TIMEOUT_MS);
+            goto done;
+        }
+        /* Over only when the run, due again, would find nothing, and the last
+         * tick sent nothing that the read models may not show yet. */
+        if (!sent_last_tick && sp_clock_monotonic_ms() >= s.next_run_check_ms)
+            over = run_over(&s, period, &after, err);
+        if (over != 0) break;
+        int64_t started_ms = sp_clock_monotonic_ms();
+        tick(&s, &period);
+        sent_last_tick = s.sent_this_tick > 0;
+        wait_poll(config, started_ms, stop);
+    }
+    if (over < 0) goto done;
+    if (over != 1) {
+        sp_error_set(err, 503, "stopped", "", "stopped before the run of %s ended", period_text);
+        goto done;
+    }
+    printf("monthly run %s: %" PRId64 " automatic requests (%" PRId64 " opened now)\n",
+           period_text, after, after - before);
+    fflush(stdout);
+    rc = 0;
+done:
+    close_edges(&s);
     return rc;
 }

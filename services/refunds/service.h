@@ -20,6 +20,7 @@
 #include "sp_clock.h"
 #include "sp_error.h"
 #include "sp_log.h"
+#include "refunds.h"
 
 #define SP_REFUNDS_SERVICE_NAME "refunds"
 
@@ -29,10 +30,26 @@ typedef struct sp_refunds_config {
     int64_t poll_ms;          /* SP_REFUNDS_POLL_MS */
     int64_t resend_ms;        /* SP_REFUNDS_RESEND_MS */
     bool monthly_run;         /* SP_REFUNDS_MONTHLY_RUN */
+    /* --monthly-run-now YYYY-MM: NULL for the service; else the period whose
+     * run is made once, then the process exits (sp_refunds_run_now). */
+    const sp_refund_period *run_now;
 } sp_refunds_config;
+
+#define SP_REFUNDS_RUN_NOW_TIMEOUT_MS 300000   /* the whole --monthly-run-now */
 
 /* Runs until *stop becomes non-zero (0) or a fatal error (-1, err). */
 int sp_refunds_service_run(const sp_refunds_config *config, sp_log *log, sp_clock *clock,
                            volatile sig_atomic_t *stop, sp_error *err);
+
+/* The monthly run of config->run_now, once, for recovery after an outage: the
+ * same decisions as the automatic run of that period (the same request ids,
+ * derived from partner and period, and command ids), so running it twice, or
+ * beside the service, or before the service's own run, opens each request
+ * once. Drives the requests it opened until none is opening (as the service
+ * would), then prints one line on stdout and returns 0; -1 with err on
+ * failure or after SP_REFUNDS_RUN_NOW_TIMEOUT_MS. The period's run instant
+ * must be past (err code period_not_due). */
+int sp_refunds_run_now(const sp_refunds_config *config, sp_log *log, sp_clock *clock,
+                       volatile sig_atomic_t *stop, sp_error *err);
 
 #endif

@@ -17,6 +17,7 @@
 
 #define SAMPLE_ID "0b6f3c1e-8d2a-4f4b-9a51-3c7d2e1f0a99"
 #define SAMPLE_SHA256 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+#define SAMPLE_PARTNER_CODE "83861484"
 #define PATH_TEXT_MAX 160
 #define COMMITTED_BYTES_MAX (4 * 1024 * 1024)
 
@@ -38,7 +39,10 @@ static void sample_path(const sp_gw_endpoint *e, char out[PATH_TEXT_MAX]) {
     const char *close = strchr(open, '}');
     assert_non_null(close);
     snprintf(out, PATH_TEXT_MAX, "%.*s%s%s", (int)(open - e->path), e->path,
-             e->route == SP_GW_ROUTE_MEDIA_GET ? SAMPLE_SHA256 : SAMPLE_ID, close + 1);
+             e->route == SP_GW_ROUTE_MEDIA_GET           ? SAMPLE_SHA256
+             : e->route == SP_GW_ROUTE_DIRECTORY_PARTNER ? SAMPLE_PARTNER_CODE
+                                                         : SAMPLE_ID,
+             close + 1);
 }
 
 static void test_every_route_has_a_complete_entry(void **state) {
@@ -82,9 +86,10 @@ static void test_routing_finds_each_route(void **state) {
         sp_error_clear(&err);
         assert_int_equal(sp_gw_route_find(e->method, path, &m, &err), 0);
         assert_int_equal(m.route, r);
-        if (strchr(e->path, '{') != NULL && r != SP_GW_ROUTE_MEDIA_GET)
-            assert_string_equal(m.path_id, SAMPLE_ID);
+        bool keyed = r == SP_GW_ROUTE_MEDIA_GET || r == SP_GW_ROUTE_DIRECTORY_PARTNER;
+        if (strchr(e->path, '{') != NULL && !keyed) assert_string_equal(m.path_id, SAMPLE_ID);
         if (r == SP_GW_ROUTE_MEDIA_GET) assert_string_equal(m.path_key, SAMPLE_SHA256);
+        if (r == SP_GW_ROUTE_DIRECTORY_PARTNER) assert_string_equal(m.path_key, SAMPLE_PARTNER_CODE);
     }
 }
 

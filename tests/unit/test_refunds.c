@@ -218,6 +218,25 @@ static void test_batch_decision(void **state) {
     assert_int_equal(index, 0);
 }
 
+static void test_period_parse(void **state) {
+    (void)state;
+    sp_refund_period period;
+    sp_error err;
+    sp_error_clear(&err);
+    assert_int_equal(sp_refunds_period_parse("2026-11", "--p", &period, &err), 0);
+    assert_int_equal(period.year, 2026);
+    assert_int_equal(period.month, 11);
+    assert_int_equal(sp_refunds_period_parse("2199-12", "--p", &period, &err), 0);
+    const char *bad[] = {"2026-13", "2026-00", "1999-12", "2200-01", "2026-1", "2026-011",
+                         "2026/11", "20x6-11", "", " 2026-11", "2026-11 "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(sp_refunds_period_parse(bad[i], "--p", &period, &err), -1);
+        assert_string_equal(err.field, "--p");
+        assert_string_equal(err.code, "invalid_period");
+    }
+    assert_int_equal(sp_refunds_period_parse(NULL, "--p", &period, &err), -1);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
@@ -229,6 +248,7 @@ int main(void) {
         cmocka_unit_test(test_grouping_keeps_a_request_within_one_envelope),
         cmocka_unit_test(test_batch_ids_keep_request_zero_and_differ_after),
         cmocka_unit_test(test_batch_decision),
+        cmocka_unit_test(test_period_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,6 +46,7 @@ static int reset_env(void **state) {
     unsetenv("SP_METRICS_PORT");
     unsetenv("SP_CLOCK_OFFSET_FILE");
     unsetenv("SP_TEST_ANSWER");
+    unsetenv("SP_ENVIRONMENT");
     return 0;
 }
 
@@ -101,6 +102,40 @@ static void test_refusals_name_the_variable(void **state) {
     assert_int_equal(svc.exit_code, 1);
 }
 
+static void test_production_refuses_the_clock_offset_file(void **state) {
+    (void)state;
+    sp_error err;
+    sp_error_clear(&err);
+    assert_int_equal(sp_service_check_environment("production", "", &err), 0);
+    assert_int_equal(sp_service_check_environment("production", NULL, &err), 0);
+    assert_int_equal(sp_service_check_environment("staging", "/tmp/offset", &err), 0);
+    assert_int_equal(sp_service_check_environment("development", "/tmp/offset", &err), 0);
+    assert_int_equal(sp_service_check_environment("production", "/tmp/offset", &err), -1);
+    assert_string_equal(err.field, "SP_CLOCK_OFFSET_FILE");
+    assert_int_equal(sp_service_check_environment("Production", "", &err), -1);
+    assert_string_equal(err.field, "SP_ENVIRONMENT");
+    assert_int_equal(sp_service_check_environment("", "", &err), -1);
+    assert_string_equal(err.field, "SP_ENVIRONMENT");
+
+    /* Through the start, for a table that does not name SP_ENVIRONMENT. */
+    sp_service svc;
+    own_settings own = {0};
+    char *argv[] = {"solipass-test", NULL};
+    setenv("SP_ENVIRONMENT", "production", 1);
+    setenv("SP_CLOCK_OFFSET_FILE", "/tmp/solipass-test-offset", 1);
+    assert_int_equal(start(&svc, &own, 1, argv, 2), -1);
+    assert_int_equal(svc.exit_code, 2);
+    assert_string_equal(svc.err.field, "SP_CLOCK_OFFSET_FILE");
+    unsetenv("SP_CLOCK_OFFSET_FILE");
+    assert_int_equal(start(&svc, &own, 1, argv, 0), 0);
+    assert_string_equal(svc.environment, "production");
+    assert_int_equal(sp_service_finish(&svc, 0), 0);
+    unsetenv("SP_ENVIRONMENT");
+    assert_int_equal(start(&svc, &own, 1, argv, 0), 0);
+    assert_string_equal(svc.environment, "development");
+    assert_int_equal(sp_service_finish(&svc, 0), 0);
+}
+
 static void test_help_exits_0(void **state) {
     (void)state;
     sp_service svc;
@@ -150,6 +185,7 @@ int main(void) {
         cmocka_unit_test_setup(test_start_reads_the_shared_settings, reset_env),
         cmocka_unit_test_setup(test_a_failed_run_exits_1, reset_env),
         cmocka_unit_test_setup(test_refusals_name_the_variable, reset_env),
+        cmocka_unit_test_setup(test_production_refuses_the_clock_offset_file, reset_env),
         cmocka_unit_test_setup(test_help_exits_0, reset_env),
         cmocka_unit_test_setup(test_ready_is_said_once, reset_env),
         cmocka_unit_test_setup(test_sigterm_sets_the_stop_flag, reset_env),

@@ -1,0 +1,246 @@
+// lib.mjs - what the browser tests share: Debian's Chromium driven by
+// playwright-core (never a downloaded browser), one context per scenario,
+// console and CSP errors collected, screenshots under var/screenshots/,
+// axe-core injected for the accessibility checks, small assertions.
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { optimizePng } from './png.mjs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const REPO = resolve(here, '..', '..');
+const require = createRequire(join(REPO, 'web', 'package.json'));
+const { chromium } = require('playwright-core');
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+export const BASE_URL = (process.env.SP_TEST_BASE_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
+export const SCREENSHOTS = process.env.SP_TEST_SCREENSHOTS ?? join(REPO, 'var', 'screenshots');
+export const CHROMIUM = process.env.SP_TEST_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // Chromium's own words (a file input's button) in French, as the people see them.
+  '--lang=fr-FR',
+];
+
+export async function launch() {
+  // SP_TEST_NETLOG=<file> records Chromium's network log (a hang's diagnosis).
+  const netlog = process.env.SP_TEST_NETLOG ? [`--log-net-log=${process.env.SP_TEST_NETLOG}`] : [];
+  // On Linux Chromium takes its own words from LANGUAGE, not from --lang alone.
+  const env = { ...process.env, LANGUAGE: 'fr', LANG: 'fr_FR.UTF-8' };
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...netlog], env, headless: true });
+}
+
+export class Failure extends Error {}
+
+export function check(condition, message) {
+  if (!condition) throw new Failure(message);
+}
+
+export function log(...parts) {
+  console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...parts);
+}
+
+const pending = new Map();
+
+/** The requests still waiting for their answer (a failure's diagnosis). */
+export function pendingRequests() {
+  const now = Date.now();
+  return [...pending.entries()].filter(([r]) => !r.url().includes('/stream')).map(([r, at]) => `${r.method()} ${r.url()} for ${now - at} ms`);
+}
+
+/** A browser context with its page, the console errors and failed
+ * requests it saw, and (when asked) the requests it made. */
+export async function openContext(browser, options = {}) {
+  const context = await browser.newContext({
+    viewport: options.viewport ?? { width: 1280, height: 900 },
+    locale: 'fr-FR',
+    timezoneId: 'Europe/Paris',
+    acceptDownloads: true,
+    bypassCSP: options.bypassCSP ?? false,
+    reducedMotion: 'reduce',
+  });
+  context.setDefaultTimeout(options.timeoutMs ?? 15000);
+  const page = await context.newPage();
+  const problems = [];
+  const requests = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('request', (request) => {
+    requests.push({ method: request.method(), url: request.url() });
+    pending.set(request, Date.now());
+  });
+  page.on('requestfinished', (request) => pending.delete(request));
+  page.on('requestfailed', (request) => pending.delete(request));
+  return { context, page, problems, requests };
+}
+
+let shotCount = 0;
+
+/** Empties the screenshot folder: each run's pictures, numbered in order. */
+export function freshScreenshots() {
+  rmSync(SCREENSHOTS, { recursive: true, force: true });
+  mkdirSync(SCREENSHOTS, { recursive: true });
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  shotCount += 1;
+  const path = join(SCREENSHOTS, `${String(shotCount).padStart(2, '0')}-${name}.png`);
+  // From the top, so that sticky parts sit where a reader expects them.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** Runs axe-core on the page (its context must bypass the CSP to inject it):
+ * returns the serious and critical violations. */
+export async function axe(page) {
+  await page.addScriptTag({ content: AXE_SOURCE });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await window.axe.run(document, { resultTypes: ['violations'], runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/** The h1 of the page once it is there. */
+export async function heading(page) {
+  return (await page.locator('h1').first().textContent())?.trim() ?? '';
+}
+
+export async function waitForHeading(page, text) {
+  await page.locator('h1', { hasText: text }).first().waitFor();
+}
+
+/** The newest mail file in the sink's folder for this address, waiting for it. */
+export async function waitForMail(folder, to, options = {}) {
+  const { readdirSync, statSync } = await import('node:fs');
+  const deadline = Date.now() + (options.timeoutMs ?? 30000);
+  while (Date.now() < deadline) {
+    let files = [];
+    try {
+      files = readdirSync(folder).map((name) => join(folder, name)).filter((p) => statSync(p).isFile());
+    } catch {
+      files = [];
+    }
+    const matching = files
+      .map((path) => ({ path, text: readFileSync(path, 'utf8'), mtime: statSync(path).mtimeMs }))
+      .filter((m) => m.text.toLowerCase().includes(`x-sink-rcpt: ${to.toLowerCase()}`) && (!options.contains || decodeMail(m.text).includes(options.contains)))
+      .sort((a, b) => b.mtime - a.mtime);
+    if (matching.length > 0) return decodeMail(matching[0].text);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Failure(`no e-mail to ${to} arrived in ${folder}`);
+}
+
+/** The text of a mail file with quoted-printable and base64 parts decoded
+ * enough to find a link in it. */
+export function decodeMail(raw) {
+  let text = raw;
+  const parts = [];
+  const base64 = /Content-Transfer-Encoding:\s*base64\s*\r?\n(?:[^\r\n]+\r?\n)*?\r?\n([A-Za-z0-9+/=\r\n]+)/gi;
+  let m;
+  while ((m = base64.exec(raw)) !== null) parts.push(Buffer.from(m[1].replace(/\s+/g, ''), 'base64').toString('utf8'));
+  text = raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_s, hex) => String.fromCharCode(parseInt(hex, 16)));
+  return [text, ...parts].join('\n');
+}
+
+/** The API, as a program calls it (bearer token), for what the journey needs
+ * done by someone else (a beneficiary paying). */
+export async function api(method, path, { token, body, key, headers } = {}) {
+  const all = { ...(headers ?? {}) };
+  if (token) all.Authorization = `Bearer ${token}`;
+  if (key) all['Idempotency-Key'] = key;
+  if (body !== undefined) all['Content-Type'] = 'application/json';
+  const response = await fetch(BASE_URL + path, { method, headers: all, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: response.status, json, text, headers: response.headers };
+}
+
+export async function apiLogin(email, password) {
+  const answer = await api('POST', '/api/v1/auth/login', { body: { email, password } });
+  check(answer.status === 200, `login of ${email} over the API: ${answer.status} ${answer.text}`);
+  return answer.json.token;
+}
+
+export function newKey() {
+  // node:crypto, not the global one: Node 18 has no global `crypto`.
+  return randomBytes(16).toString('hex');
+}
+
+/** The first link to `path` (/activate, /reset-password) with its token in a mail. */
+export function linkIn(mailText, path) {
+  const found = new RegExp(`https?://[^\\s"<>]+${path.replace(/[/]/g, '\\/')}\\?token=[A-Za-z0-9._-]+`).exec(mailText);
+  check(found, `no ${path} link in the e-mail:\n${mailText.slice(0, 2000)}`);
+  return found[0];
+}
+
+/** A small valid PNG (a solid colour), for the logo upload. */
+export async function makePng(width, height, [r, g, b]) {
+  const { deflateSync } = await import('node:zlib');
+  const table = Array.from({ length: 256 }, (_v, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes) => {
+    let c = 0xffffffff;
+    for (const byte of bytes) c = table[(c ^ byte) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  const row = Buffer.alloc(1 + width * 3);
+  for (let x = 0; x < width; x++) {
+    // A simple two-tone mark so that the logo is visibly a logo.
+    const inner = x > width / 4 && x < (3 * width) / 4;
+    row[1 + x * 3] = inner ? 255 : r;
+    row[2 + x * 3] = inner ? 255 : g;
+    row[3 + x * 3] = inner ? 255 : b;
+  }
+  const rows = Buffer.concat(Array.from({ length: height }, (_v, y) => (y > height / 4 && y < (3 * height) / 4 ? row : Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, 0)].map((part, i) => (i === 1 ? Buffer.from(Array.from({ length: width * 3 }, (_w, j) => [r, g, b][j % 3])) : part))))));
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** Normalises the spaces of formatted amounts (narrow no-break spaces). */
+export function plain(text) {
+  return (text ?? '').replace(/\s+/g, ' ').trim();
+}
+
+export const GUIDE_DIR = process.env.SP_GUIDE_DIR ?? '';
+
+/** A picture for docs/guide-partenaire.md (when SP_GUIDE_DIR is set): what
+ * the screen shows, the viewport only, with `focus` scrolled into view. */
+export async function guideShot(page, name, focus = null) {
+  if (!GUIDE_DIR) return;
+  mkdirSync(GUIDE_DIR, { recursive: true });
+  // A little of what is above the focus stays in view, for context.
+  if (focus) await focus.first().evaluate((element) => window.scrollTo(0, element.getBoundingClientRect().top + window.scrollY - 110));
+  else await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(150);
+  const picture = await page.screenshot({ fullPage: false, animations: 'disabled', caret: 'hide' });
+  writeFileSync(join(GUIDE_DIR, `${name}.png`), optimizePng(picture));
+}

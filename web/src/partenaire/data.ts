@@ -1,0 +1,106 @@
+/* data.ts - the partner space's types (all from the generated API
+ * description) and the few things every screen shares: the session's
+ * partner, the role check, the labels of statuses and channels. */
+import { useEffect, useState } from 'preact/hooks';
+import { asApiError, call, type Answer, type ApiError } from '../shared/api';
+import type { components } from '../shared/api.gen';
+import type { Me } from '../shared/session';
+import { T } from './strings.fr';
+
+export type Schemas = components['schemas'];
+export type Partner = Answer<'/api/v1/partner', 'get'>;
+export type Operation = Schemas['PartnerOperation'];
+export type OperationsPage = Answer<'/api/v1/partner/operations', 'get'>;
+export type RefundRequest = Schemas['RefundRequest'];
+export type Export = Schemas['Export'];
+export type PartnerUser = Schemas['PartnerUser'];
+export type Structure = Answer<'/api/v1/partner/structure', 'get'>;
+export type PartnerConventions = Answer<'/api/v1/partner/conventions', 'get'>;
+
+export const BASE = '/partenaire';
+
+export function isAdmin(me: Me | null): boolean {
+  return me?.role === 'partner_admin';
+}
+
+export function isPartnerRole(me: Me | null): boolean {
+  return me?.role === 'partner_admin' || me?.role === 'partner_user';
+}
+
+export function categoryLabel(category: string): string {
+  return (T.categories as Record<string, string>)[category] ?? category.charAt(0).toUpperCase() + category.slice(1).replace(/_/g, ' ');
+}
+
+let partnerCache: Partner | null = null;
+const partnerListeners = new Set<() => void>();
+
+/** Reads the session's partner again (after a payment, a refund, a new name). */
+export async function refreshPartner(): Promise<void> {
+  try {
+    partnerCache = await call('get', '/api/v1/partner');
+    for (const listener of partnerListeners) listener();
+  } catch {
+    // The screens that need it say why; the header simply shows less.
+  }
+}
+
+export function forgetPartner(): void {
+  partnerCache = null;
+}
+
+export function usePartner(): Partner | null {
+  const [, setTick] = useState(0);
+  const rendered = partnerCache;
+  useEffect(() => {
+    const update = () => setTick((t) => t + 1);
+    partnerListeners.add(update);
+    if (partnerCache !== rendered) update();
+    if (!partnerCache) void refreshPartner();
+    return () => {
+      partnerListeners.delete(update);
+    };
+  }, []);
+  return partnerCache;
+}
+
+/** Loads something for a screen: its value, its error, and how to load again. */
+export function useLoad<V>(load: () => Promise<V>, deps: unknown[]): {
+  value: V | null;
+  error: ApiError | null;
+  loading: boolean;
+  reload: () => Promise<void>;
+  setValue: (value: V) => void;
+} {
+  const [value, setValue] = useState<V | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [generation, setGeneration] = useState(0);
+  async function reload(): Promise<void> {
+    setGeneration((g) => g + 1);
+  }
+  useEffect(() => {
+    let current = true;
+    setLoading(true);
+    load().then(
+      (v) => {
+        if (!current) return;
+        setValue(v);
+        setError(null);
+        setLoading(false);
+      },
+      (e: unknown) => {
+        if (!current) return;
+        setError(asApiError(e));
+        setLoading(false);
+      },
+    );
+    return () => {
+      current = false;
+    };
+  }, [...deps, generation]);
+  return { value, error, loading, reload, setValue };
+}
+
+export function channelLabel(channel: string | null | undefined): string {
+  return channel ? (T.channel as Record<string, string>)[channel] ?? channel : '–';
+}
