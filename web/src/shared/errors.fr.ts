@@ -81,10 +81,12 @@ const MESSAGES: Record<string, string> = {
   selection_too_large: 'Une demande de remboursement compte au plus 600 opérations : réduisez la sélection.',
   invalid_transfer_reference: 'Cette référence de virement n’est pas acceptée.',
   no_requests: 'Choisissez au moins une demande.',
-  too_many_requests: 'Trop de demandes à la fois.',
   // 428, 429
   idempotency_key_required: 'La demande est incomplète. Rechargez la page puis réessayez.',
   too_many_attempts: 'Trop d’essais. Patientez quelques minutes avant de réessayer.',
+  too_many_exports: 'Vous avez déjà 10 exports en cours ou prêts. Supprimez-en un pour en créer un nouveau.',
+  too_many_requests: 'Trop de demandes à la fois depuis votre connexion. Patientez quelques secondes puis réessayez.',
+  malformed_request: 'La demande envoyée est illisible. Rechargez la page puis réessayez.',
   too_deep: 'La demande envoyée est illisible. Rechargez la page puis réessayez.',
   too_many_streams: 'Trop d’écrans suivent les opérations en direct pour votre structure. Fermez un onglet, puis rechargez la page.',
   // 5xx
