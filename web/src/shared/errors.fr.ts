@@ -87,6 +87,7 @@ const MESSAGES: Record<string, string> = {
   too_many_exports: 'Vous avez déjà 10 exports en cours ou prêts. Supprimez-en un pour en créer un nouveau.',
   too_many_requests: 'Trop de demandes à la fois depuis votre connexion. Patientez quelques secondes puis réessayez.',
   malformed_request: 'La demande envoyée est illisible. Rechargez la page puis réessayez.',
+  http_version_not_supported: 'Votre navigateur parle une version du web que le service ne connaît pas. Mettez-le à jour ou essayez un autre navigateur.',
   too_deep: 'La demande envoyée est illisible. Rechargez la page puis réessayez.',
   too_many_streams: 'Trop d’écrans suivent les opérations en direct pour votre structure. Fermez un onglet, puis rechargez la page.',
   // 5xx
