@@ -49,7 +49,12 @@ def stack():
         # without X-Forwarded-For is still counted under 127.0.0.1).
         service_env={"gateway": {"SP_SESSION_TTL_S": str(SESSION_TTL_S),
                                  "SP_COMMAND_TIMEOUT_MS": "5000",
-                                 "SP_TRUSTED_PROXIES": TRUSTED_PROXIES},
+                                 "SP_TRUSTED_PROXIES": TRUSTED_PROXIES,
+                                 # Every test client is 127.0.0.1, and the
+                                 # concurrency tests send 64+ requests at once:
+                                 # the bound per address is tested on its own
+                                 # gateway (test_slow_clients.py).
+                                 "SP_HTTP_REQUESTS_PER_ADDRESS_MAX": "1024"},
                      "transactions": {"SP_EXPIRY_CHECK_MS": "500"},
                      "accounts": {"SP_ACTIVATION_TTL_S": str(ACTIVATION_TTL_S)},
                      "notifications": MAIL_RETRY_ENV,
