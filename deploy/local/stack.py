@@ -70,6 +70,7 @@ BINARIES = {
     "refunds": "services/refunds/solipass-refunds",
     "finance": "services/finance/solipass-finance",
     "devbroker": "tools/devbroker/solipass-devbroker",
+    "receipt-key": "tools/receiptkey/solipass-receipt-key",
 }
 # The longest a Unix socket path may be (sun_path is 108 bytes with the NUL).
 SOCKET_PATH_MAX = 107
@@ -328,6 +329,19 @@ class Stack:
         if name not in self.metrics_ports:
             self.metrics_ports[name] = free_port()
         return self.metrics_ports[name]
+
+    def receipt_key(self):
+        """The stack's receipt signing key, made once per stack start (kept in
+        its run folder so that a restarted service signs with the same key)."""
+        path = os.path.join(self.run_dir, "receipt-key.env")
+        if not os.path.exists(path):
+            made = subprocess.run([self.binary("receipt-key")], check=True, capture_output=True,
+                                  text=True).stdout
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(made)
+        with open(path) as f:
+            return dict(line.strip().split("=", 1) for line in f if "=" in line)
 
     def binary(self, name):
         return os.path.join(self.build_dir, BINARIES[name])
@@ -692,6 +706,7 @@ class Stack:
             env["SP_HTTP_ADDRESS"] = "127.0.0.1"
             env["SP_HTTP_PORT"] = str(self.gateway_port)
             env["SP_LINK_SECRET"] = self.link_secret
+            env["SP_RECEIPT_PUBLIC_KEYS"] = self.receipt_key()["SP_RECEIPT_PUBLIC_KEY"]
             # The web apps as built by web/ (the folder may not be there yet:
             # the gateway then answers pages with 404), served at the
             # gateway's own address, which cookie sessions' Origin must be.
@@ -701,6 +716,8 @@ class Stack:
             env["SP_SEPA_DEBTOR_NAME"] = SEPA_DEBTOR_NAME
             env["SP_SEPA_DEBTOR_IBAN"] = SEPA_DEBTOR_IBAN
             env["SP_SEPA_DEBTOR_BIC"] = SEPA_DEBTOR_BIC
+        if name == "transactions":
+            env["SP_RECEIPT_SECRET_KEY"] = self.receipt_key()["SP_RECEIPT_SECRET_KEY"]
         if name == "notifications":
             env["SP_PG_DSN"] = self.pg_dsn
             env["SP_MIGRATIONS_DIR"] = os.path.join(self.repo, "migrations")

@@ -585,6 +585,28 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .method = "GET", .path = "/api/v1/openapi.json", .name = "openapi",
         .summary = "This description (OpenAPI 3.1)",
         .answers = {OF(200, SP_GW_MEDIA_JSON, "the OpenAPI document")}},
+    /* ---------------------------------------------------------- payment receipts */
+    [SP_GW_ROUTE_RECEIPT_KEYS] = {ENTRY(SP_GW_ROUTE_RECEIPT_KEYS, sp_gw_route_receipt_keys),
+        .method = "GET", .path = "/api/v1/receipts/keys", .name = "receipt_keys",
+        .summary = "The public keys that verify payment receipts, the current one first",
+        .answers = {JSON(200, "ReceiptKeys", "the keys")},
+        .errors = "400:unknown_field"},
+    [SP_GW_ROUTE_RECEIPT_VERIFY] = {ENTRY(SP_GW_ROUTE_RECEIPT_VERIFY,
+                                          sp_gw_route_receipt_verify),
+        .method = "POST", .path = "/api/v1/receipts/verify", .name = "receipt_verify",
+        .summary = "Whether a payment receipt's signature holds, which payment it is and "
+                   "what became of it (no session needed)",
+        .body_media = SP_GW_MEDIA_JSON, .body_schema = "ReceiptVerifyRequest",
+        .body_required = true,
+        .answers = {JSON(200, "ReceiptVerification", "valid, or not with the reason")},
+        .errors = "400:missing_field,invalid_type,invalid_value,unknown_field"},
+    [SP_GW_ROUTE_RECEIPT_QR_SVG] = {ENTRY(SP_GW_ROUTE_RECEIPT_QR_SVG,
+                                          sp_gw_route_receipt_qr_svg),
+        .method = "GET", .path = "/api/v1/receipts/qr.svg", .name = "receipt_qr_svg",
+        .summary = "The QR code of a valid receipt's text (SVG), given as r=<receipt>",
+        .query = "r",
+        .answers = {OF(200, SP_GW_MEDIA_SVG, "the QR code")},
+        .errors = "400:missing_field,invalid_value,unknown_field 422:invalid_receipt"},
 };
 
 /* Every route has exactly one entry: none twice (-Woverride-init), and as

@@ -50,6 +50,7 @@ typedef struct sp_gw_config {
     const char *web_dir;                  /* SP_WEB_DIR: the built web apps; "" = API only */
     const char *public_url;               /* SP_PUBLIC_URL, checked (session_cookie.h) */
     const char *trusted_proxies;          /* SP_TRUSTED_PROXIES: addresses and CIDR networks */
+    const char *receipt_public_keys;      /* SP_RECEIPT_PUBLIC_KEYS: base64 keys, current first */
 } sp_gw_config;
 
 typedef struct sp_gw_pgpool sp_gw_pgpool;
@@ -62,6 +63,7 @@ typedef struct sp_gw_streams sp_gw_streams;
 typedef struct sp_gw_contact sp_gw_contact;
 typedef struct sp_sepa_debtor sp_sepa_debtor;
 typedef struct sp_gw_proxies sp_gw_proxies;
+typedef struct sp_receipt_keyring sp_receipt_keyring;
 
 typedef struct sp_gw_app {
     const sp_gw_config *config;
@@ -80,6 +82,7 @@ typedef struct sp_gw_app {
     const sp_sepa_debtor *sepa_debtor;    /* checked SP_SEPA_DEBTOR_*; NULL: no SEPA files */
     const sp_gw_proxies *proxies;         /* checked SP_TRUSTED_PROXIES */
     struct sp_gw_inflight *inflight;      /* requests in progress per client address */
+    const sp_receipt_keyring *receipt_keys;   /* checked SP_RECEIPT_PUBLIC_KEYS (may be empty) */
 } sp_gw_app;
 
 /* Monotonic milliseconds: every deadline inside the gateway is on this clock

@@ -19,6 +19,7 @@
 #include "pgpool.h"
 #include "projwait.h"
 #include "proxies.h"
+#include "sp_receipt.h"
 #include "ratelimit.h"
 #include "session_cookie.h"
 #include "sp_config.h"
@@ -43,6 +44,7 @@ typedef struct gw_settings {
     bool sepa_configured;
     char public_url[SP_GW_PUBLIC_URL_LEN_MAX + 1];
     sp_gw_proxies *proxies;
+    sp_receipt_keyring *receipt_keys;
 } gw_settings;
 
 static int check_settings(void *ctx, sp_service *svc, sp_error *err);
@@ -143,6 +145,11 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
          "by commas; only from them is X-Forwarded-For read (its right-most address that is "
          "not one of them is the client's, for the limits per address); empty: none",
          &c->trusted_proxies},
+        {"SP_RECEIPT_PUBLIC_KEYS", SP_CONFIG_STRING, "", 0, 0,
+         "base64 Ed25519 public keys that verify payment receipts, comma-separated, the "
+         "current one (of the transactions service's SP_RECEIPT_SECRET_KEY) first, older ones "
+         "after it; empty: every receipt is refused as signed by an unknown key",
+         &c->receipt_public_keys},
     };
     const sp_service_spec spec = {
         .name = "gateway", .program = "solipass-gateway",
@@ -229,6 +236,13 @@ static void clamp_streams(sp_gw_config *c, sp_log *log) {
                 max, NULL);
 }
 
+static int check_receipt_keys(const char *list, sp_receipt_keyring *keys, sp_error *err) {
+    sp_error why;
+    sp_error_clear(&why);
+    if (sp_receipt_keyring_parse(list, keys, &why) == 0) return 0;
+    return sp_error_set(err, 400, "invalid_setting", "SP_RECEIPT_PUBLIC_KEYS", "%s", why.message);
+}
+
 static int check_settings(void *ctx, sp_service *svc, sp_error *err) {
     gw_settings *s = ctx;
     sp_gw_config *c = s->config;
@@ -238,7 +252,8 @@ static int check_settings(void *ctx, sp_service *svc, sp_error *err) {
         check_sepa(c, s->sepa_debtor, &s->sepa_configured, err) != 0 ||
         check_public_url(c, s->public_url, err) != 0 ||
         check_web_dir(c->web_dir, &svc->log, err) != 0 ||
-        sp_gw_proxies_parse(c->trusted_proxies, s->proxies, err) != 0)
+        sp_gw_proxies_parse(c->trusted_proxies, s->proxies, err) != 0 ||
+        check_receipt_keys(c->receipt_public_keys, s->receipt_keys, err) != 0)
         return -1;
     clamp_streams(c, &svc->log);
     return 0;
@@ -317,15 +332,17 @@ int main(int argc, char **argv) {
     sp_sepa_debtor sepa_debtor;
     sp_gw_proxies proxies;
     memset(&proxies, 0, sizeof proxies);
+    sp_receipt_keyring receipt_keys;
+    memset(&receipt_keys, 0, sizeof receipt_keys);
     gw_settings settings = {.config = &config, .contact = &contact, .sepa_debtor = &sepa_debtor,
-                            .proxies = &proxies};
+                            .proxies = &proxies, .receipt_keys = &receipt_keys};
     if (start(&svc, &settings, argc, argv) != 0) return svc.exit_code;
     sp_gw_metrics metrics;
     sp_gw_metrics_init(&metrics);
     sp_gw_app app = {.config = &config, .log = &svc.log, .clock = &svc.clock, .metrics = &metrics,
                      .contact = &contact,
                      .sepa_debtor = settings.sepa_configured ? &sepa_debtor : NULL,
-                     .proxies = &proxies};
+                     .proxies = &proxies, .receipt_keys = &receipt_keys};
     mg_init_library(0);
     int rc = -1;
     sp_gw_http *http = NULL;

@@ -65,6 +65,10 @@ int sp_gw_route_structure_cover(sp_gw_request *req, sp_error *err);
 int sp_gw_route_media_get(sp_gw_request *req, sp_error *err);
 int sp_gw_route_directory_partners(sp_gw_request *req, sp_error *err);
 int sp_gw_route_directory_partner(sp_gw_request *req, sp_error *err);
+/* routes_receipts.c */
+int sp_gw_route_receipt_keys(sp_gw_request *req, sp_error *err);
+int sp_gw_route_receipt_verify(sp_gw_request *req, sp_error *err);
+int sp_gw_route_receipt_qr_svg(sp_gw_request *req, sp_error *err);
 /* routes_users.c (a partner administrator's users) */
 int sp_gw_route_partner_users_list(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_users_add(sp_gw_request *req, sp_error *err);

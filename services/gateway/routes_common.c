@@ -25,7 +25,7 @@ static const char pass_exists_sql[] = "SELECT 1 FROM passes WHERE pass_id = $1::
     "SELECT o.operation_id, o.kind, o.status, o.pass_id, coalesce(o.partner_id::text, ''),"  \
     " coalesce(p.partner_code, ''), o.category, o.amount_cents, o.pass_balance_after_cents," \
     " floor(extract(epoch FROM o.occurred_at) * 1000)::bigint, coalesce(o.channel, ''),"     \
-    " o.reference, coalesce(o.refund_request_id::text, '')"                                  \
+    " o.reference, coalesce(o.refund_request_id::text, ''), coalesce(o.receipt, '')"        \
     " FROM operations o LEFT JOIN partners p ON p.partner_id = o.partner_id"
 #define OPERATIONS_AFTER_CURSOR                                                              \
     " AND ($2::bigint IS NULL"                                                               \
@@ -68,7 +68,7 @@ const char sp_gw_partner_operations_stream_sql[] =
     " ORDER BY o.occurred_at ASC, o.operation_id ASC LIMIT $5::integer";
 
 enum { OP_ID, OP_KIND, OP_STATUS, OP_PASS, OP_PARTNER, OP_CODE, OP_CATEGORY, OP_AMOUNT,
-       OP_BALANCE, OP_AT_MS, OP_CHANNEL, OP_REFERENCE, OP_REFUND, OP_COLUMNS };
+       OP_BALANCE, OP_AT_MS, OP_CHANNEL, OP_REFERENCE, OP_REFUND, OP_RECEIPT, OP_COLUMNS };
 
 /* ------------------------------------------------------------------ commands */
 
@@ -246,6 +246,8 @@ static json_t *operation_json(const PGresult *res, int row, sp_gw_operations_sco
     if (op != NULL && scope == SP_GW_OPERATIONS_OF_PASS) {
         set_rc |= json_object_set_new(op, "pass_id", json_string(PQgetvalue(res, row, OP_PASS)));
         set_rc |= json_object_set_new(op, "pass_balance_after_cents", json_integer(balance_cents));
+        /* The payment's signed receipt, for the proof reopened from the history. */
+        set_rc |= json_object_set_new(op, "receipt", text_or_null(PQgetvalue(res, row, OP_RECEIPT)));
     } else if (op != NULL) {
         /* A partner learns neither who paid nor what is left on the pass. */
         char pass_ref[SP_GW_PASS_REF_LEN + 1];

@@ -108,6 +108,9 @@ typedef enum {
     SP_GW_ROUTE_FINANCE_REFUND_PAID,
     SP_GW_ROUTE_FINANCE_SEPA,
     SP_GW_ROUTE_OPENAPI,
+    SP_GW_ROUTE_RECEIPT_KEYS,
+    SP_GW_ROUTE_RECEIPT_VERIFY,
+    SP_GW_ROUTE_RECEIPT_QR_SVG,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 

@@ -6,6 +6,7 @@
  * part hangs on the version-checked update of the pass (CTE "p"). Accounts
  * statements are inserts that ignore a row already there. */
 #include "projection_rows.h"
+#include "sp_receipt.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -119,9 +120,10 @@ static const char pass_opened_sql[] =
 #define MOVEMENT_OPERATION_CTE(kind, condition)                                          \
     "o AS (INSERT INTO operations (operation_id, kind, pass_id, partner_id, category, "   \
     "amount_cents, pass_balance_after_cents, command_id, occurred_at, event_topic, "     \
-    "event_partition, event_offset, channel) SELECT $7::uuid, '" kind "', p.pass_id, "    \
-    "$15::uuid, $4::text, $8::bigint, $6::bigint, $9::text, $3::timestamptz, $10::text, " \
-    "$11::integer, $12::bigint, (CASE '" kind "' WHEN 'payment' THEN 'code' END) "       \
+    "event_partition, event_offset, channel, receipt) SELECT $7::uuid, '" kind "', "     \
+    "p.pass_id, $15::uuid, $4::text, $8::bigint, $6::bigint, $9::text, $3::timestamptz, " \
+    "$10::text, $11::integer, $12::bigint, (CASE '" kind "' WHEN 'payment' THEN 'code' END), " \
+    "$16::text "                                                                         \
     "FROM p WHERE " condition " ON CONFLICT DO NOTHING), "
 #define MOVEMENT_LEDGER_CTE                                                              \
     "l AS (INSERT INTO ledger_balances (account, balance_cents) SELECT u.account, u.delta " \
@@ -972,6 +974,7 @@ typedef struct movement {
     const char *category;
     const char *operation_id;
     const char *partner_id;          /* NULL except for a payment */
+    const char *receipt;             /* NULL except for a signed payment */
     int64_t amount_cents;            /* >= 1, or >= 0 for an expiry */
     int64_t envelope_balance_after_cents;
     int64_t pass_balance_after_cents;
@@ -1021,6 +1024,8 @@ static int put_movement(const build_ctx *c, const movement *mv, row_writer *w, s
     put_deltas(w, &mv->expected);
     if (mv->partner_id != NULL) put_text(w, mv->partner_id);
     else put_null(w);
+    if (mv->receipt != NULL) put_text(w, mv->receipt);
+    else put_null(w);
     assert(w->row->param_count == SP_PROJECTION_MOVEMENT_PARAM_COUNT);
     return 0;
 }
@@ -1047,6 +1052,21 @@ done:
     return rc;
 }
 
+/* The receipt text of a signed payment (sp_receipt.h), as the ledger
+ * answered it: from the event alone, so a rebuild gives the same text. */
+static int payment_receipt(const build_ctx *c, const Solipass__Ledger__PaymentAccepted *m,
+                           char out[SP_RECEIPT_TEXT_MAX + 1], sp_error *err) {
+    if (m->receipt_signature.len != SP_RECEIPT_SIGNATURE_LEN) {
+        return invalid(err, "receipt_signature", "%s is not %s bytes long", "64");
+    }
+    sp_receipt receipt = {.key_id = m->receipt_key_id, .amount_cents = m->amount_cents,
+                          .occurred_at_ms = c->env->occurred_at_ms};
+    snprintf(receipt.operation_id, sizeof receipt.operation_id, "%s", m->operation_id);
+    snprintf(receipt.partner_id, sizeof receipt.partner_id, "%s", m->partner_id);
+    sp_receipt_pass_ref(m->pass_id, receipt.pass_ref);
+    return sp_receipt_encode(&receipt, m->receipt_signature.data, out, err);
+}
+
 static int build_payment_accepted(const build_ctx *c, row_writer *w, sp_error *err) {
     Solipass__Ledger__PaymentAccepted *m = UNPACK(solipass__ledger__payment_accepted__unpack, c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
@@ -1064,6 +1084,11 @@ static int build_payment_accepted(const build_ctx *c, row_writer *w, sp_error *e
         need_partner_code("partner_code", m->partner_code, err) != 0 ||
         need_uuid_or_empty("beneficiary_id", m->beneficiary_id, err) != 0)
         goto done;
+    char receipt[SP_RECEIPT_TEXT_MAX + 1];
+    if (m->receipt_signature.len != 0) {
+        if (payment_receipt(c, m, receipt, err) != 0) goto done;
+        mv.receipt = receipt;
+    }
     envelope_account(&mv, account);
     snprintf(owed, sizeof owed, "partner:%s:owed", m->partner_id);
     expect(&mv, account, -m->amount_cents);

@@ -74,7 +74,8 @@ typedef enum {
  *   $7 operation_id  $8 amount (returned_cents for an expiry)  $9 command_id
  *   $10 source topic  $11 source partition  $12 source offset
  *   $13 ledger accounts (text[])  $14 their net deltas in cents (bigint[])
- *   $15 partner_id (NULL except for a payment)
+ *   $15 partner_id (NULL except for a payment) $16 receipt (NULL except for a
+ *   signed payment, sp_receipt.h)
  * The others:
  *   PartnerCreated   $1 partner_id $2 partner_code $3 name $4 category $5 created_at
  *   UserRegistered   $1 user_id $2 email $3 password_hash $4 full_name $5 role
@@ -125,7 +126,7 @@ typedef enum {
  *                    (uuid[]) $7 amount_cents $8 ledger accounts $9 net deltas
  * Instants are ISO 8601 UTC with milliseconds, from the envelope's
  * occurred_at_ms (never the wall clock: a rebuild yields the same rows). */
-#define SP_PROJECTION_MOVEMENT_PARAM_COUNT 15
+#define SP_PROJECTION_MOVEMENT_PARAM_COUNT 16
 
 typedef struct sp_projection_row {
     sp_projection_event_kind kind;

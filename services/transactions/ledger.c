@@ -797,7 +797,24 @@ static char *operation_json(const operation_view *view) {
     failed |= set_cents(obj, "envelope_balance_after_cents", view->envelope_balance_after_cents);
     failed |= set_cents(obj, "pass_balance_after_cents", view->pass_balance_after_cents);
     failed |= set_string(obj, "occurred_at", occurred_at);
+    if (payment && event->has_receipt) {
+        char receipt[SP_RECEIPT_TEXT_MAX + 1];
+        sp_error why;
+        failed |= sp_ledger_receipt_text(event, receipt, &why) != 0;
+        failed |= set_string(obj, "receipt", receipt);
+    }
     return dump_json(obj, failed);
+}
+
+int sp_ledger_receipt_text(const sp_ledger_event *event, char out[SP_RECEIPT_TEXT_MAX + 1],
+                           sp_error *err) {
+    sp_receipt receipt = {.key_id = event->receipt_key_id, .amount_cents = event->amount_cents,
+                          .occurred_at_ms = event->occurred_at_ms};
+    snprintf(receipt.operation_id, sizeof receipt.operation_id, "%s", event->operation_id);
+    snprintf(receipt.partner_id, sizeof receipt.partner_id, "%s", event->partner_id);
+    sp_receipt_pass_ref(event->pass_id, receipt.pass_ref);
+    out[0] = '\0';
+    return sp_receipt_encode(&receipt, event->receipt_signature, out, err);
 }
 
 /* ------------------------------------------------------------ records */

@@ -23,6 +23,7 @@
 #include "sp_error.h"
 #include "sp_id.h"
 #include "sp_map.h"
+#include "sp_receipt.h"
 #include "sp_voucher_number.h"
 
 #define SP_LEDGER_ENVELOPES_MAX 8
@@ -418,6 +419,9 @@ typedef struct sp_ledger_event {
     char partner_id[SP_ID_LEN + 1];                   /* payment, redeemed, operation events;
                                                        * issued: restriction */
     char partner_code[SP_PARTNER_CODE_LEN + 1];       /* payment, redeemed; issued: restriction */
+    bool has_receipt;                                 /* payment: signed (sp_receipt.h) */
+    uint32_t receipt_key_id;
+    uint8_t receipt_signature[64];
     char end_date[SP_LEDGER_DATE_LEN + 1];            /* expired */
     char command_type[SP_LEDGER_COMMAND_TYPE_MAX + 1];/* rejected */
     char code[SP_ERROR_CODE_MAX];                     /* rejected */
@@ -461,6 +465,10 @@ void sp_ledger_event_clear(sp_ledger_event *event);
 
 /* The envelope type of an event kind ("ledger.PassOpened.v1" ...). */
 const char *sp_ledger_event_type(sp_ledger_event_kind kind);
+
+/* The receipt text of a signed PaymentAccepted (has_receipt). */
+int sp_ledger_receipt_text(const sp_ledger_event *event, char out[SP_RECEIPT_TEXT_MAX + 1],
+                           sp_error *err);
 
 typedef struct sp_ledger_applied {
     bool skipped;                  /* not the pass's next version: ignored */

@@ -353,6 +353,15 @@ static int take_payment(sp_ledger_event *event, const Solipass__Ledger__PaymentA
              "beneficiary id", err) != 0) {
         return -1;
     }
+    if (m->receipt_signature.len != 0) {
+        if (m->receipt_signature.len != sizeof event->receipt_signature) {
+            return malformed(err, "receipt signature of the wrong length");
+        }
+        event->has_receipt = true;
+        event->receipt_key_id = m->receipt_key_id;
+        memcpy(event->receipt_signature, m->receipt_signature.data,
+               sizeof event->receipt_signature);
+    }
     return take_posting(event, m->n_postings, m->postings, err);
 }
 
@@ -808,6 +817,11 @@ static const ProtobufCMessage *payment_to_pb(const sp_ledger_event *event,
     m->envelope_balance_after_cents = event->envelope_balance_after_cents;
     m->pass_balance_after_cents = event->pass_balance_after_cents;
     m->beneficiary_id = borrow(event->beneficiary_id);
+    if (event->has_receipt) {
+        m->receipt_key_id = event->receipt_key_id;
+        m->receipt_signature.len = sizeof event->receipt_signature;
+        m->receipt_signature.data = (uint8_t *)event->receipt_signature;
+    }
     postings_to_pb(event, holder, &m->n_postings, &m->postings);
     return &m->base;
 }

@@ -34,6 +34,10 @@ int main(int argc, char **argv) {
         {"SP_REFUND_REQUESTS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
          "most refund requests (and refund accounts) held in memory per ledger partition; past "
          "it, new refund requests get 503", &config.refund_requests_max},
+        {"SP_RECEIPT_SECRET_KEY", SP_CONFIG_STRING, "", 0, 0,
+         "base64 of the Ed25519 key that signs payment receipts (the 64-byte libsodium secret "
+         "key or its 32-byte seed); its public half goes in the gateway's "
+         "SP_RECEIPT_PUBLIC_KEYS. Empty: payments carry no receipt", &config.receipt_secret_key},
     };
     const sp_service_spec spec = {
         .name = SP_TRANSACTIONS_SERVICE_NAME, .program = "solipass-transactions",

@@ -13,6 +13,8 @@
 
 #include "ledger_codec.h"
 #include "service_internal.h"
+#include <sodium.h>
+
 #include "sp_clock.h"
 
 static void text_of(char *out, size_t out_size, int64_t value) {
@@ -423,10 +425,24 @@ int sp_transactions_service_run(const sp_transactions_config *config, sp_log *lo
                                      .voucher_validity_days = (int)config->voucher_validity_days,
                                      .refund_requests_max = (size_t)config->refund_requests_max};
     for (int32_t p = 0; p < TX_PARTITIONS_MAX; p++) svc->partitions[p].next_offset = -1;
-    int rc = start(svc, err);
+    int rc = 0;
+    const char *receipt_key = config->receipt_secret_key != NULL ? config->receipt_secret_key : "";
+    if (receipt_key[0] != '\0') {
+        sp_error why;
+        sp_error_clear(&why);
+        if (sp_receipt_signer_load(receipt_key, &svc->receipt_signer, &why) != 0) {
+            rc = sp_error_set(err, 400, "invalid_setting", "SP_RECEIPT_SECRET_KEY", "%s",
+                              why.message);
+        }
+        svc->receipts = rc == 0;
+    } else {
+        sp_log_warn(log, "SP_RECEIPT_SECRET_KEY is empty: payments carry no signed receipt", NULL);
+    }
+    if (rc == 0) rc = start(svc, err);
     if (rc == 0) rc = run_loop(svc, stop, err);
     if (rc == 0) log_lag(svc);
     stop_all(svc);
+    sodium_memzero(&svc->receipt_signer, sizeof svc->receipt_signer);
     free(svc);
     return rc;
 }

@@ -30,6 +30,7 @@ typedef struct sp_transactions_config {
     int64_t vouchers_max;          /* vouchers kept, per partition */
     int64_t voucher_validity_days;
     int64_t refund_requests_max;   /* refund requests (and refund accounts) kept, per partition */
+    const char *receipt_secret_key;/* base64 Ed25519 secret key or seed; "" = no receipts */
 } sp_transactions_config;
 
 /* Runs until *stop becomes non-zero (returns 0 after a clean stop) or a

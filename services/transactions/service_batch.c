@@ -106,6 +106,23 @@ static int refuse_actor(tx_service *svc, const sp_ledger_command *command, tx_pe
     return 0;
 }
 
+/* Signed at decision time and carried in the event: a rebuild reproduces
+ * the receipt without the key (Ed25519 signing is deterministic anyway). */
+static int sign_receipt(tx_service *svc, sp_ledger_event *event, sp_error *err) {
+    if (!svc->receipts || event->kind != SP_LEDGER_EVENT_PAYMENT_ACCEPTED) return 0;
+    sp_receipt receipt = {.amount_cents = event->amount_cents,
+                          .occurred_at_ms = event->occurred_at_ms};
+    snprintf(receipt.operation_id, sizeof receipt.operation_id, "%s", event->operation_id);
+    snprintf(receipt.partner_id, sizeof receipt.partner_id, "%s", event->partner_id);
+    sp_receipt_pass_ref(event->pass_id, receipt.pass_ref);
+    if (sp_receipt_sign(&svc->receipt_signer, &receipt, event->receipt_signature, err) != 0) {
+        return -1;
+    }
+    event->has_receipt = true;
+    event->receipt_key_id = receipt.key_id;
+    return 0;
+}
+
 static int decide(tx_service *svc, sp_ledger_state *state, int32_t partition,
                   const sp_ledger_command *command, tx_pending *p, sp_error *err) {
     sp_error refusal;
@@ -137,6 +154,7 @@ static int decide(tx_service *svc, sp_ledger_state *state, int32_t partition,
         svc->counters.rejected++;
         return 0;
     case SP_LEDGER_DECIDED_EVENT:
+        if (sign_receipt(svc, &decision->event, err) != 0) return -1;
         return apply_and_produce(svc, state, partition, &decision->event, p, err);
     }
     return sp_error_set(err, 500, "ledger_invariant", NULL, "unknown decision");

@@ -11,6 +11,7 @@
 #include "service.h"
 #include "sp_envelope.h"
 #include "sp_kafka.h"
+#include "sp_receipt.h"
 #include "sp_service.h"
 
 #define TX_PARTITIONS_MAX 256              /* ledger partitions one process can hold */
@@ -63,6 +64,8 @@ typedef struct tx_pending {
 
 typedef struct tx_service {
     const sp_transactions_config *config;
+    bool receipts;                         /* a receipt key was given */
+    sp_receipt_signer receipt_signer;
     sp_log *log;
     sp_clock *clock;
     sp_ledger_limits limits;

@@ -105,6 +105,7 @@ try {
   const { page, context, problems, requests } = main;
   const payments = () => requests.filter((r) => r.method === 'POST' && r.url.endsWith('/api/v1/pass/payments')).length;
   let operationId = '';
+  let receipt = '';
 
   await step('log in at 360 px: the home shows both envelopes in words, their end dates, the notice and the total', async () => {
     await page.goto(`${BASE_URL}/beneficiaire`);
@@ -166,6 +167,16 @@ try {
     check(/^[0-9a-f-]{36}$/.test(operationId), `no operation reference: ${operationId}`);
     const after = await api('GET', '/api/v1/pass', { token });
     check(after.json.envelopes.find((e) => e.category === 'sport').balance_cents === sportBefore - 1250, 'the ledger did not take 12,50 € from the sport envelope');
+    // The signed receipt: its QR code (as a partner's phone reads it) holds its text, which verifies.
+    receipt = (await page.locator('[data-testid="receipt-text"]').textContent()).trim();
+    check(receipt.startsWith('SPR1.'), `the proof shows no receipt: ${receipt}`);
+    await page.waitForFunction(() => document.querySelector('img.receipt-qr')?.naturalWidth > 0);
+    const qrPicture = join(mkdtempSync(join(tmpdir(), 'solipass-recu-')), 'recu.png');
+    await page.locator('img.receipt-qr').screenshot({ path: qrPicture });
+    const read = execFileSync('zbarimg', ['-q', '--raw', qrPicture], { encoding: 'utf8' }).trim();
+    check(read === receipt, `the receipt's QR code holds ${read}`);
+    const verified = await api('POST', '/api/v1/receipts/verify', { body: { receipt } });
+    check(verified.json.valid === true && verified.json.amount_cents === 1250 && verified.json.operation_id === operationId, `the receipt does not verify: ${verified.text}`);
     await screen(page, 'preuve');
   });
 
@@ -185,6 +196,7 @@ try {
     await h1(page, 'Paiement accepté');
     check((await page.locator('.reference').textContent()).trim() === operationId, 'the reopened proof is another operation');
     check(euros(await page.locator('[data-testid="proof"]').textContent()).includes(PARTNER_NAME), 'the reopened proof does not name the partner');
+    check((await page.locator('[data-testid="receipt-text"]').textContent()).trim() === receipt, 'the reopened proof shows another receipt');
     await screen(page, 'preuve-historique');
   });
 

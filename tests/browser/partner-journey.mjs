@@ -249,6 +249,29 @@ try {
     return `shown ${noticeMs} ms after the payment's answer (${answered - sent} ms to pay)`;
   });
 
+  await step('receipt: the payment\'s signed receipt verified in the partner space; one byte changed is refused', async () => {
+    check(typeof payment.receipt === 'string' && payment.receipt.startsWith('SPR1.'), `the payment has no receipt: ${JSON.stringify(payment)}`);
+    await gotoScreen(page, '/partenaire/recu', 'Vérifier un reçu');
+    const verifyReceipt = async (text, valid) => {
+      await page.getByLabel('Texte du reçu').fill(text);
+      await page.getByRole('button', { name: 'Vérifier', exact: true }).click();
+      const result = page.locator(`[data-testid="receipt-result"][data-valid="${valid}"]`);
+      await result.waitFor();
+      return plain(await result.textContent()).replace(/\u202f|\u00a0/g, ' ');
+    };
+    const shown = await verifyReceipt(payment.receipt, true);
+    check(shown.includes('Reçu authentique') && shown.includes('12,50 €') && shown.includes(payment.operation_id), `the verification: ${shown}`);
+    await screenshot(page, 'recu-verifie');
+    const i = 30;
+    const changed = payment.receipt.slice(0, i) + (payment.receipt[i] === 'A' ? 'B' : 'A') + payment.receipt.slice(i + 1);
+    const refused = await verifyReceipt(changed, false);
+    check(refused.includes('Reçu non valable'), `a changed receipt: ${refused}`);
+    await screenshot(page, 'recu-refuse');
+    // Back where the journey goes on.
+    await gotoScreen(page, '/partenaire/operations', 'Opérations');
+    await row(page, payment.operation_id).waitFor({ timeout: 10000 });
+  });
+
   await step('operations: the internal reference is edited in place and saved', async () => {
     const line = row(page, payment.operation_id);
     await line.getByRole('button', { name: /^Ajouter/ }).click();
@@ -538,7 +561,7 @@ try {
     for (const [path, title] of [
       ['/partenaire/operations', 'Opérations'], ['/partenaire/remboursements', 'Remboursements'], ['/partenaire/exports', 'Exports'],
       ['/partenaire/qr-code', 'QR code'], ['/partenaire/structure', 'Ma structure'], ['/partenaire/utilisateurs', 'Utilisateurs'],
-      ['/partenaire/conventions', 'Conventions'],
+      ['/partenaire/conventions', 'Conventions'], ['/partenaire/recu', 'Vérifier un reçu'],
     ]) {
       await gotoScreen(a.page, path, title);
       await audit(title);

@@ -156,6 +156,8 @@ static json_int_t json_int_field(const char *text, const char *key) {
     return out;
 }
 
+static void roundtrip(const sp_ledger_event *event, sp_ledger_event *out);
+
 static const char *P1 = "0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8";
 static const char *P2 = "1c2d3e4f-5061-4b72-8c83-a4b5c6d7e8f9";
 
@@ -196,6 +198,53 @@ static void test_payment_within_balance(void **state) {
     assert_int_equal(json_integer_value(json_object_get(root, "pass_balance_after_cents")), 3800);
     assert_string_equal(json_string_value(json_object_get(root, "operation_id")),
                         d.event.operation_id);
+    json_decref(root);
+}
+
+/* A payment signed as the service signs it: the signature survives the log's
+ * bytes, and the answer (first or rebuilt) carries a receipt that verifies. */
+static void test_signed_payment_receipt_round_trips(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    credit(fx, P1, "general", 5000, "c1", T0_MS, &d);
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_PAY, .pass_id = P1, .actor_id = ACTOR,
+                                 .command_id = "signed", .partner_code = fx->sport.partner_code,
+                                 .amount_cents = 700};
+    sp_ledger_decide(fx->state, &command, T0_MS + 5, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
+    sp_receipt_signer signer;
+    sp_error err;
+    assert_int_equal(sp_receipt_signer_load("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=", &signer,
+                                            &err), 0);
+    sp_receipt receipt = {.amount_cents = d.event.amount_cents,
+                          .occurred_at_ms = d.event.occurred_at_ms};
+    strcpy(receipt.operation_id, d.event.operation_id);
+    strcpy(receipt.partner_id, d.event.partner_id);
+    sp_receipt_pass_ref(d.event.pass_id, receipt.pass_ref);
+    assert_int_equal(sp_receipt_sign(&signer, &receipt, d.event.receipt_signature, &err), 0);
+    d.event.has_receipt = true;
+    d.event.receipt_key_id = receipt.key_id;
+    sp_ledger_event back;
+    roundtrip(&d.event, &back);
+    assert_true(back.has_receipt);
+    assert_int_equal(back.receipt_key_id, signer.key_id);
+    assert_memory_equal(back.receipt_signature, d.event.receipt_signature, 64);
+    apply_logged(fx, &back);
+    const sp_ledger_record *record = record_of(fx, P1, "signed");
+    assert_non_null(record);
+    json_error_t jerr;
+    json_t *root = json_loads(record->result_json, 0, &jerr);
+    assert_non_null(root);
+    const char *text = json_string_value(json_object_get(root, "receipt"));
+    assert_non_null(text);
+    sp_receipt_keyring keys = {.count = 1};
+    keys.keys[0].key_id = signer.key_id;
+    memcpy(keys.keys[0].public_key, signer.public_key, 32);
+    sp_receipt got;
+    assert_int_equal(sp_receipt_verify(text, &keys, &got, &err), 0);
+    assert_string_equal(got.operation_id, d.event.operation_id);
+    assert_int_equal(got.amount_cents, 700);
     json_decref(root);
 }
 
@@ -1059,6 +1108,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_actor_roles_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payment_within_balance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payment_exactly_at_balance, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signed_payment_receipt_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payment_above_balance_is_rejected_and_moves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_amount_bounds_and_unknown_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(test_general_envelope_pays_a_category_without_envelope, setup, teardown),

@@ -15,6 +15,7 @@
 #include "ledger.pb-c.h"
 #include "projection/projection_positions.h"
 #include "projection/projection_rows.h"
+#include "sp_receipt.h"
 #include "sp_id.h"
 
 #define PASS_ID "3b1f6c2e-8d4a-4c5e-9f10-2a3b4c5d6e7f"
@@ -368,7 +369,7 @@ static void test_pass_credited(void **state) {
     assert_non_null(strstr(f->row.sql, "'credit'"));
     const char *expected[] = {PASS_ID, "3", T_TEXT, "general", "7000", "9000", OPERATION_ID,
                               "5000", "key-1", SP_TOPIC_LEDGER_EVENTS, "3", "41",
-                              "{\"budget\",\"" ENVELOPE_ACCOUNT "\"}", "{-5000,5000}", NULL};
+                              "{\"budget\",\"" ENVELOPE_ACCOUNT "\"}", "{-5000,5000}", NULL, NULL};
     for (int i = 0; i < SP_PROJECTION_MOVEMENT_PARAM_COUNT; i++) assert_param(f, i + 1, expected[i]);
 
     posting.amount_cents = 4999;                       /* postings disagree with the event */
@@ -418,6 +419,22 @@ static void test_payment_accepted(void **state) {
     assert_param(f, 13, "{\"" ENVELOPE_ACCOUNT "\",\"" OWED_ACCOUNT "\"}");
     assert_param(f, 14, "{-1250,1250}");
     assert_param(f, 15, PARTNER_ID);
+    assert_param(f, 16, NULL);                        /* signed before receipts existed */
+
+    /* A signed payment keeps its receipt text; a cut signature is poison. */
+    uint8_t signature[SP_RECEIPT_SIGNATURE_LEN];
+    memset(signature, 0x5a, sizeof signature);
+    m.receipt_key_id = 0x01020304;
+    m.receipt_signature.data = signature;
+    m.receipt_signature.len = sizeof signature;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PaymentAccepted.v1", PASS_ID, 4, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_non_null(f->row.params[15]);
+    assert_true(strncmp(f->row.params[15], "SPR1.AQECAw", 11) == 0);
+    m.receipt_signature.len = 5;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PaymentAccepted.v1", PASS_ID, 4, &m.base);
+    assert_poison(f, "invalid_event", "receipt_signature");
+    m.receipt_signature.len = 0;
 
     posting.credit_account = "partner:" OTHER_ID ":owed";   /* pays someone else */
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PaymentAccepted.v1", PASS_ID, 4, &m.base);

@@ -133,6 +133,10 @@ export const T = {
     notFound: 'Ce paiement est introuvable dans votre historique.',
     home: 'Retour à mon Pass',
     history: 'Voir l’historique',
+    receiptTitle: 'Reçu signé',
+    receiptLead: 'Ce reçu est signé par le Pass Solidarité : le partenaire peut le vérifier en scannant ce code, personne ne peut le modifier.',
+    receiptQr: 'Code QR du reçu signé de ce paiement',
+    receiptText: 'Texte du reçu',
   },
   history: {
     title: 'Historique',

@@ -16,6 +16,7 @@ import { ExportsPage } from './pages/exports';
 import { HomePage } from './pages/home';
 import { OperationsPage, prefetchOperations } from './pages/operations';
 import { QrPage } from './pages/qr';
+import { ReceiptPage } from './pages/receipt';
 import { RefundDetailPage, RefundsPage } from './pages/refunds';
 import { StructurePage } from './pages/structure';
 import { UsersPage } from './pages/users';
@@ -36,6 +37,7 @@ const SCREENS: Screen[] = [
   { path: `${BASE}/structure`, nav: T.nav.structure, adminOnly: false },
   { path: `${BASE}/utilisateurs`, nav: T.nav.users, adminOnly: true },
   { path: `${BASE}/conventions`, nav: T.nav.conventions, adminOnly: false },
+  { path: `${BASE}/recu`, nav: T.nav.receipt, adminOnly: false },
 ];
 
 /** Only a path of this app may be returned to after logging in. */
@@ -109,6 +111,7 @@ function Screens(props: { path: string }) {
   if (path === `${BASE}/structure`) return <StructurePage />;
   if (path === `${BASE}/utilisateurs`) return <UsersPage />;
   if (path === `${BASE}/conventions`) return <ConventionsPage />;
+  if (path === `${BASE}/recu`) return <ReceiptPage />;
   return <NotFound />;
 }
 

@@ -66,6 +66,7 @@ const MESSAGES: Record<string, string> = {
   // 422
   invalid_amount: 'Ce montant n’est pas accepté.',
   invalid_partner_code: 'Ce code partenaire n’est pas valide : vérifiez les 8 chiffres.',
+  invalid_receipt: 'Ce reçu n’est pas valable : sa signature ne correspond pas.',
   insufficient_funds: 'Le solde du Pass est insuffisant.',
   no_envelope_for_category: 'Le Pass n’a pas de budget pour cette catégorie.',
   envelope_expired: 'Le budget de cette catégorie a expiré.',

@@ -19,6 +19,7 @@ interface Proof {
   envelopeAfterCents: number | null;
   passAfterCents: number;
   cancelled: boolean;
+  receipt: string | null;
 }
 
 async function loadProof(operationId: string): Promise<Proof | null> {
@@ -28,6 +29,7 @@ async function loadProof(operationId: string): Promise<Proof | null> {
       operationId, amountCents: made.amount_cents, partnerName: made.partner_name, partnerCode: made.partner_code,
       occurredAt: made.occurred_at, category: made.category, envelopeAfterCents: made.envelope_balance_after_cents,
       passAfterCents: made.pass_balance_after_cents, cancelled: false,
+      receipt: made.receipt ?? null,
     };
   }
   const op = await findOperation(operationId);
@@ -41,7 +43,22 @@ async function loadProof(operationId: string): Promise<Proof | null> {
   return {
     operationId, amountCents: op.amount_cents, partnerName, partnerCode: op.partner_code, occurredAt: op.occurred_at,
     category: op.category, envelopeAfterCents: null, passAfterCents: op.pass_balance_after_cents, cancelled: op.status === 'cancelled',
+    receipt: op.receipt ?? null,
   };
+}
+
+/** The signed receipt (docs/api.md, Payment receipts): its QR code, drawn by
+ * the gateway for a receipt it verifies, and its text for a partner who types it. */
+function Receipt(props: { text: string }) {
+  return (
+    <section class="receipt" aria-labelledby="receipt-title" data-testid="receipt">
+      <h2 id="receipt-title">{T.proof.receiptTitle}</h2>
+      <p>{T.proof.receiptLead}</p>
+      <img class="receipt-qr" src={`/api/v1/receipts/qr.svg?r=${encodeURIComponent(props.text)}`} alt={T.proof.receiptQr} width={240} height={240} />
+      <p class="receipt-label" id="receipt-text-label">{T.proof.receiptText}</p>
+      <p class="receipt-text" aria-labelledby="receipt-text-label" data-testid="receipt-text">{props.text}</p>
+    </section>
+  );
 }
 
 export function ProofPage(props: { operationId: string }) {
@@ -96,6 +113,7 @@ export function ProofPage(props: { operationId: string }) {
           <dt>{T.proof.passAfter}</dt>
           <dd>{formatCents(proof.passAfterCents)}</dd>
         </dl>
+        {proof.receipt && !proof.cancelled && <Receipt text={proof.receipt} />}
       </div>
       <div class="button-row">
         <a class="button" href={BASE}>{T.proof.home}</a>

@@ -21,7 +21,7 @@ interface Detector {
 }
 type DetectorConstructor = new (options: { formats: string[] }) => Detector;
 
-function barcodeDetector(): DetectorConstructor | null {
+export function barcodeDetector(): DetectorConstructor | null {
   const candidate = (window as unknown as { BarcodeDetector?: DetectorConstructor }).BarcodeDetector;
   return candidate && 'mediaDevices' in navigator ? candidate : null;
 }
@@ -45,7 +45,15 @@ function regroup(typed: string): string {
   return digits === null ? typed : groupDigits(digits);
 }
 
-function Scanner(props: { onNumber: (digits: string) => void; onClose: () => void }) {
+/** A voucher number's digits in a scanned text, or null. */
+function voucherIn(raw: string): string | null {
+  const digits = voucherDigits(raw);
+  return digits && digits.length === VOUCHER_DIGITS ? digits : null;
+}
+
+/** The camera scan: calls onNumber with the first code `pick` accepts
+ * (a voucher number by default; the receipt screen picks receipts). */
+export function Scanner(props: { onNumber: (value: string) => void; onClose: () => void; pick?: (raw: string) => string | null; help?: string }) {
   const video = useRef<HTMLVideoElement>(null);
   const [problem, setProblem] = useState<string | null>(null);
   useEffect(() => {
@@ -59,7 +67,8 @@ function Scanner(props: { onNumber: (digits: string) => void; onClose: () => voi
       if (stopped || !video.current) return;
       try {
         const codes = await detector.detect(video.current);
-        const digits = codes.map((c) => voucherDigits(c.rawValue)).find((d) => d && d.length === VOUCHER_DIGITS);
+        const pick = props.pick ?? voucherIn;
+        const digits = codes.map((c) => pick(c.rawValue)).find((d) => d);
         if (digits) {
           props.onNumber(digits);
           return;
@@ -87,7 +96,7 @@ function Scanner(props: { onNumber: (digits: string) => void; onClose: () => voi
   }, []);
   return (
     <div class="card">
-      <p>{T.voucher.scanHelp}</p>
+      <p>{props.help ?? T.voucher.scanHelp}</p>
       {problem ? <p class="error-message">{problem}</p> : <video ref={video} class="scan-video" muted playsInline aria-label={T.voucher.scanVideo} />}
       <div class="button-row">
         <button type="button" class="button button-secondary" onClick={props.onClose}>
