@@ -9,7 +9,13 @@
  *
  * Prints `bootstrap.servers=HOST:PORT` on stdout once the topics exist,
  * writes HOST:PORT to SP_DEVBROKER_ADDRESS_FILE when set, and runs until
- * SIGINT or SIGTERM. */
+ * SIGINT or SIGTERM.
+ *
+ * Every second it asks its own cluster for metadata over a real connection
+ * and logs a warning when the answer takes longer than a second ("broker
+ * slow to answer") or when its own loop was not run for that long ("not
+ * scheduled"): when every client of a test run times out at once, the log
+ * says whether the broker stalled or the whole machine did. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +26,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "sp_clock.h"
 #include "sp_config.h"
 #include "sp_error.h"
 #include "sp_kafka.h"
@@ -27,6 +34,11 @@
 #include "sp_signal.h"
 
 #define DEVBROKER_POLL_MS 200
+#define DEVBROKER_PROBE_INTERVAL_MS 1000
+#define DEVBROKER_PROBE_TIMEOUT_MS 10000
+/* A round trip or a loop gap above this is logged: a healthy loopback broker
+ * answers metadata in well under a millisecond. */
+#define DEVBROKER_STALL_MS_MIN 1000
 #define DEVBROKER_PATH_MAX 4096
 
 typedef struct devbroker_topic {
@@ -77,13 +89,18 @@ static int write_address_file(const char *path, const char *address, sp_error *e
     return 0;
 }
 
-static rd_kafka_t *handle_new(sp_log *log, sp_error *err) {
+/* bootstrap "": the handle that hosts the mock cluster and never connects
+ * anywhere (so its "no bootstrap.servers" notice, below warnings, is noise);
+ * else the probe's handle, a client of that cluster. */
+static rd_kafka_t *handle_new(sp_log *log, const char *client_id, const char *bootstrap,
+                              sp_error *err) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[512];
-    /* Warnings and errors only: this handle never connects anywhere, so its
-     * "no bootstrap.servers" notice is noise. */
-    if (rd_kafka_conf_set(conf, "client.id", "solipass-devbroker", errstr, sizeof errstr) !=
+    if (rd_kafka_conf_set(conf, "client.id", client_id, errstr, sizeof errstr) !=
             RD_KAFKA_CONF_OK ||
+        (bootstrap[0] != '\0' &&
+         rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof errstr) !=
+             RD_KAFKA_CONF_OK) ||
         rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr) != RD_KAFKA_CONF_OK ||
         /* The mock brokers' sockets take this handle's settings: without
          * TCP_NODELAY, back-to-back responses wait for the client's delayed
@@ -117,12 +134,48 @@ static int create_topics(rd_kafka_mock_cluster_t *mcluster, int ledger_partition
     return 0;
 }
 
+/* One metadata round trip to the cluster, timed; and the time since the
+ * previous probe, which is about the interval unless this process (or the
+ * machine) was not run. Both are logged only when they are long. */
+static void probe(rd_kafka_t *probe_rk, sp_log *log, int64_t *last_probe_ms) {
+    int64_t started_ms = sp_clock_monotonic_ms();
+    int64_t gap_ms = started_ms - *last_probe_ms;
+    if (gap_ms > DEVBROKER_PROBE_INTERVAL_MS + DEVBROKER_STALL_MS_MIN) {
+        char gap[32];
+        snprintf(gap, sizeof gap, "%lld", (long long)gap_ms);
+        sp_log_warn(log, "not scheduled", "since_last_probe_ms", gap, NULL);
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(probe_rk, 0, NULL, &md, DEVBROKER_PROBE_TIMEOUT_MS);
+    int64_t round_trip_ms = sp_clock_monotonic_ms() - started_ms;
+    if (md != NULL) rd_kafka_metadata_destroy(md);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR || round_trip_ms > DEVBROKER_STALL_MS_MIN) {
+        char took[32];
+        snprintf(took, sizeof took, "%lld", (long long)round_trip_ms);
+        sp_log_warn(log, "broker slow to answer", "round_trip_ms", took, "error",
+                    rd_kafka_err2str(e), NULL);
+    }
+    *last_probe_ms = sp_clock_monotonic_ms();
+}
+
+/* Serves until stopped, probing the cluster every DEVBROKER_PROBE_INTERVAL_MS. */
+static void serve_until_stopped(rd_kafka_t *rk, rd_kafka_t *probe_rk, sp_log *log,
+                                volatile sig_atomic_t *stop) {
+    int64_t last_probe_ms = sp_clock_monotonic_ms();
+    while (!*stop) {
+        rd_kafka_poll(rk, DEVBROKER_POLL_MS);
+        if (sp_clock_monotonic_ms() - last_probe_ms >= DEVBROKER_PROBE_INTERVAL_MS)
+            probe(probe_rk, log, &last_probe_ms);
+    }
+}
+
 /* Creates the cluster and its topics, announces the address, then waits. */
 static int serve(sp_log *log, const char *address_file, int ledger_partitions,
                  volatile sig_atomic_t *stop, sp_error *err) {
     int rc = -1;
     rd_kafka_mock_cluster_t *mcluster = NULL;
-    rd_kafka_t *rk = handle_new(log, err);
+    rd_kafka_t *probe_rk = NULL;
+    rd_kafka_t *rk = handle_new(log, "solipass-devbroker", "", err);
     if (rk == NULL) goto done;
     mcluster = rd_kafka_mock_cluster_new(rk, 1);
     if (mcluster == NULL) {
@@ -131,15 +184,18 @@ static int serve(sp_log *log, const char *address_file, int ledger_partitions,
     }
     if (create_topics(mcluster, ledger_partitions, err) != 0) goto done;
     const char *address = rd_kafka_mock_cluster_bootstraps(mcluster);
+    probe_rk = handle_new(log, "solipass-devbroker-probe", address, err);
+    if (probe_rk == NULL) goto done;
     if (address_file[0] != '\0' && write_address_file(address_file, address, err) != 0)
         goto done;
     printf("bootstrap.servers=%s\n", address);
     fflush(stdout);
     sp_log_info(log, "ready", "bootstrap_servers", address, NULL);
-    while (!*stop) rd_kafka_poll(rk, DEVBROKER_POLL_MS);
+    serve_until_stopped(rk, probe_rk, log, stop);
     sp_log_info(log, "stopping", NULL);
     rc = 0;
 done:
+    if (probe_rk != NULL) rd_kafka_destroy(probe_rk);
     if (mcluster != NULL) rd_kafka_mock_cluster_destroy(mcluster);
     if (rk != NULL) rd_kafka_destroy(rk);
     return rc;
