@@ -12,22 +12,13 @@
 
 import argparse
 import concurrent.futures
-import json
-import os
-import re
-import subprocess
-import sys
 import uuid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "deploy", "local"))
-import stack as stack_module  # noqa: E402
-import demo_data  # noqa: E402
+from web_budget import PASSWORD, api, backoffice_token, create_partner, new_key, new_stack, \
+    print_bytes, run_measure
 
 BYTES_BUDGET = 100 * 1024
 USABLE_BUDGET_MS = 2000
-PASSWORD = "bench-password-1"
 
 
 def parse_args():
@@ -39,31 +30,10 @@ def parse_args():
     return parser.parse_args()
 
 
-def shipped_bytes():
-    dist = os.path.join(REPO, "web", "dist")
-    with open(os.path.join(dist, "partenaire", "index.html")) as f:
-        html = f.read()
-    assets = re.findall(r'(?:src|href)="/assets/([^"]+)"', html)
-    raw = gz = br = 0
-    for name in assets:
-        path = os.path.join(dist, "assets", name)
-        raw += os.path.getsize(path)
-        gz += os.path.getsize(path + ".gz")
-        br += os.path.getsize(path + ".br")
-    return assets, raw, gz, br
-
-
-def api(base, method, path, body=None, token=None, key=None):
-    return demo_data.call(base, method, path, body, token=token, key=key)
-
-
 def load_payments(base, count):
-    bo = api(base, "POST", "/api/v1/auth/login",
-             {"email": "backoffice@example.org", "password": "backoffice-pass-1"})["token"]
+    bo = backoffice_token(base)
     email = "bench-%s@example.org" % uuid.uuid4().hex[:8]
-    partner = api(base, "POST", "/api/v1/partners",
-                  {"name": "Club de bench", "category": "sport", "admin_email": email,
-                   "admin_password": PASSWORD, "admin_full_name": "Bench"}, token=bo, key=uuid.uuid4().hex)
+    partner = create_partner(base, bo, email)
     # One pass per 100 payments: a pass's partition is its own writer, so
     # payments on several passes run side by side.
     passes = []
@@ -71,16 +41,16 @@ def load_payments(base, count):
         ben_email = "bench-ben-%s@example.org" % uuid.uuid4().hex[:8]
         ben = api(base, "POST", "/api/v1/beneficiaries",
                   {"email": ben_email, "password": PASSWORD, "full_name": "Bench %d" % i,
-                   "envelopes": [{"category": "sport"}]}, token=bo, key=uuid.uuid4().hex)
+                   "envelopes": [{"category": "sport"}]}, token=bo, key=new_key())
         api(base, "POST", "/api/v1/passes/%s/credits" % ben["pass_id"],
-            {"category": "sport", "amount_cents": 1000000}, token=bo, key=uuid.uuid4().hex)
+            {"category": "sport", "amount_cents": 1000000}, token=bo, key=new_key())
         token = api(base, "POST", "/api/v1/auth/login", {"email": ben_email, "password": PASSWORD})["token"]
         passes.append(token)
 
     def pay(i):
         api(base, "POST", "/api/v1/pass/payments",
             {"partner_code": partner["partner_code"], "amount_cents": 100 + i % 5000},
-            token=passes[i // 100], key=uuid.uuid4().hex)
+            token=passes[i // 100], key=new_key())
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(pay, range(count)))
@@ -89,27 +59,18 @@ def load_payments(base, count):
 
 def main():
     args = parse_args()
-    subprocess.run([os.path.join(REPO, "web", "build")], check=True)
-    assets, raw, gz, br = shipped_bytes()
-    print("partner space, first load: %s" % ", ".join(assets))
-    print("  JS+CSS: %d bytes, gzip %d bytes (%.1f KiB), brotli %d bytes (%.1f KiB)"
-          % (raw, gz, gz / 1024, br, br / 1024))
-    print("  budget 100 KiB after compression: gzip ratio %.2f, brotli ratio %.2f"
-          % (gz / BYTES_BUDGET, br / BYTES_BUDGET))
+    print_bytes("partner space", "partenaire", BYTES_BUDGET)
     if args.bytes_only:
         return
-    stack = stack_module.Stack(build_dir=args.build_dir, var_dir=os.path.join(REPO, "var", "bench-web"),
-                               notifications=False, quiet=True)
+    stack = new_stack(args.build_dir, "bench-web")
     stack.start()
     try:
         base = stack.gateway_url
         print("loading %d payments at one partner over HTTP..." % args.operations)
         email = load_payments(base, args.operations)
-        env = dict(os.environ, SP_TEST_BASE_URL=base, SP_BENCH_EMAIL=email, SP_BENCH_PASSWORD=PASSWORD,
-                   SP_BENCH_RUNS=str(args.runs), SP_BENCH_CPU_RATE="4")
-        done = subprocess.run(["node", os.path.join(HERE, "web-load.mjs")], env=env, cwd=REPO,
-                              stdout=subprocess.PIPE, check=True, timeout=900)
-        result = json.loads(done.stdout.decode().strip().splitlines()[-1])
+        result = run_measure("web-load.mjs", dict(
+            SP_TEST_BASE_URL=base, SP_BENCH_EMAIL=email, SP_BENCH_PASSWORD=PASSWORD,
+            SP_BENCH_RUNS=str(args.runs), SP_BENCH_CPU_RATE="4"))
         print("operations list usable (%d operations, CPU 4x slower, cold cache): runs %s ms"
               % (args.operations, result["runs"]))
         print("  median %d ms; budget 2 s: ratio %.2f" % (result["median_ms"], result["median_ms"] / USABLE_BUDGET_MS))

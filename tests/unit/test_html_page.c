@@ -8,7 +8,7 @@
 
 #include "gateway/html_page.h"
 
-static void text_from_outside_is_escaped(void **state) {
+static void test_text_from_outside_is_escaped(void **state) {
     (void)state;
     char buf[128];
     sp_gw_html page = {.data = buf, .size = sizeof buf};
@@ -19,7 +19,7 @@ static void text_from_outside_is_escaped(void **state) {
     assert_int_equal(page.len, strlen(buf));
 }
 
-static void a_page_too_long_is_flagged_not_overrun(void **state) {
+static void test_a_page_too_long_is_flagged_not_overrun(void **state) {
     (void)state;
     char buf[16 + 8];
     memset(buf, 'Z', sizeof buf);
@@ -35,8 +35,8 @@ static void a_page_too_long_is_flagged_not_overrun(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(text_from_outside_is_escaped),
-        cmocka_unit_test(a_page_too_long_is_flagged_not_overrun),
+        cmocka_unit_test(test_text_from_outside_is_escaped),
+        cmocka_unit_test(test_a_page_too_long_is_flagged_not_overrun),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

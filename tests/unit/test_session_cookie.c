@@ -13,7 +13,7 @@
 
 #define TOKEN "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234"   /* 43 characters */
 
-static void the_cookie_is_found_among_others(void **state) {
+static void test_the_cookie_is_found_among_others(void **state) {
     (void)state;
     char token[SP_TOKEN_LEN + 1];
     bool present = false;
@@ -37,7 +37,7 @@ static void the_cookie_is_found_among_others(void **state) {
     assert_false(present);
 }
 
-static void a_malformed_cookie_is_present_but_gives_no_token(void **state) {
+static void test_a_malformed_cookie_is_present_but_gives_no_token(void **state) {
     (void)state;
     char token[SP_TOKEN_LEN + 1];
     bool present = false;
@@ -54,7 +54,7 @@ static void a_malformed_cookie_is_present_but_gives_no_token(void **state) {
     assert_true(present);
 }
 
-static void the_header_and_the_cookie_count_are_bounded(void **state) {
+static void test_the_header_and_the_cookie_count_are_bounded(void **state) {
     (void)state;
     char token[SP_TOKEN_LEN + 1];
     bool present = false;
@@ -73,7 +73,7 @@ static void the_header_and_the_cookie_count_are_bounded(void **state) {
     assert_true(sp_gw_cookie_token(header, token, &present));
 }
 
-static void the_authorization_header_wins_over_the_cookie(void **state) {
+static void test_the_authorization_header_wins_over_the_cookie(void **state) {
     (void)state;
     char token[SP_TOKEN_LEN + 1];
     assert_int_equal(sp_gw_credential_of("Bearer x", "sp_session=" TOKEN, token),
@@ -89,7 +89,7 @@ static void the_authorization_header_wins_over_the_cookie(void **state) {
     assert_int_equal(sp_gw_credential_of(NULL, NULL, token), SP_GW_CREDENTIAL_NONE);
 }
 
-static void only_the_public_origin_may_change_something(void **state) {
+static void test_only_the_public_origin_may_change_something(void **state) {
     (void)state;
     sp_error err;
     assert_true(sp_gw_method_unsafe("POST"));
@@ -111,7 +111,7 @@ static void only_the_public_origin_may_change_something(void **state) {
     assert_string_equal(err.code, "bad_origin");
 }
 
-static void the_public_url_is_an_origin(void **state) {
+static void test_the_public_url_is_an_origin(void **state) {
     (void)state;
     sp_error err;
     const char *good[] = {"http://127.0.0.1:8080", "https://pass.ville.fr",
@@ -143,7 +143,7 @@ static void the_public_url_is_an_origin(void **state) {
     assert_false(sp_gw_public_url_secure("http://127.0.0.1:8080"));
 }
 
-static void the_set_cookie_text(void **state) {
+static void test_the_set_cookie_text(void **state) {
     (void)state;
     char out[SP_GW_SET_COOKIE_LEN_MAX + 1];
     sp_gw_set_cookie_format(TOKEN, 43200, false, out);
@@ -158,13 +158,13 @@ static void the_set_cookie_text(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(the_cookie_is_found_among_others),
-        cmocka_unit_test(a_malformed_cookie_is_present_but_gives_no_token),
-        cmocka_unit_test(the_header_and_the_cookie_count_are_bounded),
-        cmocka_unit_test(the_authorization_header_wins_over_the_cookie),
-        cmocka_unit_test(only_the_public_origin_may_change_something),
-        cmocka_unit_test(the_public_url_is_an_origin),
-        cmocka_unit_test(the_set_cookie_text),
+        cmocka_unit_test(test_the_cookie_is_found_among_others),
+        cmocka_unit_test(test_a_malformed_cookie_is_present_but_gives_no_token),
+        cmocka_unit_test(test_the_header_and_the_cookie_count_are_bounded),
+        cmocka_unit_test(test_the_authorization_header_wins_over_the_cookie),
+        cmocka_unit_test(test_only_the_public_origin_may_change_something),
+        cmocka_unit_test(test_the_public_url_is_an_origin),
+        cmocka_unit_test(test_the_set_cookie_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

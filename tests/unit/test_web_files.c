@@ -19,7 +19,7 @@ static sp_gw_web_target route_file(const char *path, unsigned apps) {
     return t;
 }
 
-static void the_home_and_the_apps_are_index_pages(void **state) {
+static void test_the_home_and_the_apps_are_index_pages(void **state) {
     (void)state;
     sp_gw_web_target t = route_file("/", 0);
     assert_string_equal(t.file, "index.html");
@@ -48,7 +48,7 @@ static void the_home_and_the_apps_are_index_pages(void **state) {
     assert_int_equal(sp_gw_web_route("HEAD", "/", 0, &t), SP_GW_WEB_FILE);
 }
 
-static void assets_are_immutable_and_typed_by_extension(void **state) {
+static void test_assets_are_immutable_and_typed_by_extension(void **state) {
     (void)state;
     sp_gw_web_target t = route_file("/assets/main-5XK2QJ3A.js", 0);
     assert_string_equal(t.file, "assets/main-5XK2QJ3A.js");
@@ -79,7 +79,7 @@ static void assets_are_immutable_and_typed_by_extension(void **state) {
     }
 }
 
-static void root_files_and_the_rest(void **state) {
+static void test_root_files_and_the_rest(void **state) {
     (void)state;
     sp_gw_web_target t = route_file("/favicon.ico", 0);
     assert_string_equal(t.file, "favicon.ico");
@@ -95,7 +95,7 @@ static void root_files_and_the_rest(void **state) {
     }
 }
 
-static void the_api_is_not_a_page(void **state) {
+static void test_the_api_is_not_a_page(void **state) {
     (void)state;
     sp_gw_web_target t;
     const char *api[] = {"/api", "/api/", "/api/v1/me", "/api/v1/../x", "/healthz", "/metrics"};
@@ -108,7 +108,7 @@ static void the_api_is_not_a_page(void **state) {
     assert_int_equal(sp_gw_web_route("DELETE", "/", ALL_APPS, &t), SP_GW_WEB_METHOD);
 }
 
-static void traversal_and_odd_paths_are_refused(void **state) {
+static void test_traversal_and_odd_paths_are_refused(void **state) {
     (void)state;
     sp_gw_web_target t;
     const char *refused[] = {
@@ -139,7 +139,7 @@ static void traversal_and_odd_paths_are_refused(void **state) {
     assert_int_equal(sp_gw_web_route("GET", long_name, 0, &t), SP_GW_WEB_NOT_FOUND);
 }
 
-static void accept_encoding_follows_q_values(void **state) {
+static void test_accept_encoding_follows_q_values(void **state) {
     (void)state;
     const unsigned both = SP_GW_ENCODING_BR | SP_GW_ENCODING_GZIP;
     assert_int_equal(sp_gw_accept_encoding(NULL), 0);
@@ -179,7 +179,7 @@ static void accept_encoding_follows_q_values(void **state) {
     assert_int_equal(sp_gw_accept_encoding(many), SP_GW_ENCODING_GZIP);
 }
 
-static void etags_match_if_none_match(void **state) {
+static void test_etags_match_if_none_match(void **state) {
     (void)state;
     char etag[SP_GW_WEB_ETAG_LEN_MAX + 1];
     sp_gw_web_etag(1234, 1700000000123456789, etag);
@@ -196,7 +196,7 @@ static void etags_match_if_none_match(void **state) {
     assert_false(sp_gw_web_etag_matches("4d2-1", tag));
 }
 
-static void html_answers_get_the_security_headers(void **state) {
+static void test_html_answers_get_the_security_headers(void **state) {
     (void)state;
     size_t count = 0;
     const sp_gw_header *headers = sp_gw_web_security_headers(&count);
@@ -214,7 +214,7 @@ static void html_answers_get_the_security_headers(void **state) {
     assert_null(strstr(page, "<script"));
 }
 
-static void the_print_pages_have_their_stylesheets(void **state) {
+static void test_the_print_pages_have_their_stylesheets(void **state) {
     (void)state;
     assert_non_null(strstr(sp_gw_page_style("/api/v1/styles/voucher-a4.css"), "size: A4"));
     assert_non_null(strstr(sp_gw_page_style("/api/v1/styles/voucher-a6.css"), "size: A6"));
@@ -227,15 +227,15 @@ static void the_print_pages_have_their_stylesheets(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(the_home_and_the_apps_are_index_pages),
-        cmocka_unit_test(assets_are_immutable_and_typed_by_extension),
-        cmocka_unit_test(root_files_and_the_rest),
-        cmocka_unit_test(the_api_is_not_a_page),
-        cmocka_unit_test(traversal_and_odd_paths_are_refused),
-        cmocka_unit_test(accept_encoding_follows_q_values),
-        cmocka_unit_test(etags_match_if_none_match),
-        cmocka_unit_test(html_answers_get_the_security_headers),
-        cmocka_unit_test(the_print_pages_have_their_stylesheets),
+        cmocka_unit_test(test_the_home_and_the_apps_are_index_pages),
+        cmocka_unit_test(test_assets_are_immutable_and_typed_by_extension),
+        cmocka_unit_test(test_root_files_and_the_rest),
+        cmocka_unit_test(test_the_api_is_not_a_page),
+        cmocka_unit_test(test_traversal_and_odd_paths_are_refused),
+        cmocka_unit_test(test_accept_encoding_follows_q_values),
+        cmocka_unit_test(test_etags_match_if_none_match),
+        cmocka_unit_test(test_html_answers_get_the_security_headers),
+        cmocka_unit_test(test_the_print_pages_have_their_stylesheets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
