@@ -22,12 +22,20 @@ static const sp_gw_field sepa_fields[] = {
 };
 static const sp_gw_schema sepa_schema = {sepa_fields, sizeof sepa_fields / sizeof sepa_fields[0]};
 
-/* The requests with their partner's bank details, in one query; the
- * creditor is the account's holder, else the partner's name. */
+/* The requests with the bank details their partner had when each was made
+ * (the latest partner_bank_details row at or before the request's time), in
+ * one query; when that row has no IBAN or no BIC (the request was flagged
+ * bank_account_missing) or predates the table, the partner's current ones.
+ * The creditor is the account's holder, else the partner's name. */
 static const char sepa_requests_sql[] =
     "SELECT r.request_id, r.status, r.total_cents, r.kind, r.period,"
-    " coalesce(nullif(p.bank_holder, ''), p.name), p.iban, p.bic"
+    " coalesce(nullif(CASE WHEN d.usable THEN d.bank_holder ELSE p.bank_holder END, ''), p.name),"
+    " CASE WHEN d.usable THEN d.iban ELSE p.iban END,"
+    " CASE WHEN d.usable THEN d.bic ELSE p.bic END"
     " FROM refund_requests r JOIN partners p ON p.partner_id = r.partner_id"
+    " LEFT JOIN LATERAL (SELECT b.iban, b.bic, b.bank_holder, (b.iban <> '' AND b.bic <> '') AS usable"
+    "  FROM partner_bank_details b WHERE b.partner_id = r.partner_id AND b.valid_from <= r.created_at"
+    "  ORDER BY b.valid_from DESC, b.profile_version DESC LIMIT 1) d ON true"
     " WHERE r.request_id = ANY($1::uuid[])";
 
 typedef struct sepa_ask {

@@ -60,13 +60,21 @@ static const char convention_accepted_sql[] =
     "$5::timestamptz) ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM i";
 
 /* Partner-space events take the partner's aggregate version: applied once,
- * in order, even when the log is read again. */
+ * in order, even when the log is read again. A change of bank details also
+ * keeps the new ones with the event's time in partner_bank_details: a refund
+ * request is paid to the details its partner had when it was made. */
 static const char partner_profile_updated_sql[] =
-    "WITH u AS (UPDATE partners SET profile_version = $2::bigint, legal_name = $3::text, "
+    "WITH old AS (SELECT iban, bic, bank_holder FROM partners "
+    "WHERE partner_id = $1::uuid AND profile_version < $2::bigint), "
+    "u AS (UPDATE partners SET profile_version = $2::bigint, legal_name = $3::text, "
     "name = $4::text, description = $5::text, website = $6::text, social_links = $7::text[], "
     "hq_address = $8::text, activity_address = $9::text, contact_phone = $10::text, "
     "contact_email = $11::text, iban = $12::text, bic = $13::text, bank_holder = $14::text "
-    "WHERE partner_id = $1::uuid AND profile_version < $2::bigint RETURNING 1) "
+    "WHERE partner_id = $1::uuid AND profile_version < $2::bigint RETURNING 1), "
+    "b AS (INSERT INTO partner_bank_details (partner_id, profile_version, valid_from, iban, bic, "
+    "bank_holder) SELECT $1::uuid, $2::bigint, $15::timestamptz, $12::text, $13::text, $14::text "
+    "FROM old WHERE (old.iban, old.bic, old.bank_holder) IS DISTINCT FROM "
+    "($12::text, $13::text, $14::text) RETURNING 1) "
     "SELECT count(*) FROM u";
 
 static const char partner_image_set_sql[] =
@@ -355,7 +363,8 @@ const char *const sp_projection_offsets_select_sql =
 
 const char *const sp_projection_truncate_sql =
     "TRUNCATE partners, users, sessions, passes, envelopes, operations, ledger_balances, "
-    "vouchers, conventions, convention_acceptances, refund_requests, refund_request_parts";
+    "vouchers, conventions, convention_acceptances, refund_requests, refund_request_parts, "
+    "partner_bank_details";
 
 const char *const sp_projection_offsets_delete_sql =
     "DELETE FROM projection_offsets WHERE consumer = 'projection'";
@@ -373,6 +382,7 @@ const sp_projection_table sp_projection_tables[] = {
     {"convention_acceptances", "partner_id, convention_id"},
     {"refund_requests", "request_id"},
     {"refund_request_parts", "request_id, pass_id"},
+    {"partner_bank_details", "partner_id, profile_version"},
 };
 const size_t sp_projection_table_count = sizeof sp_projection_tables / sizeof sp_projection_tables[0];
 
@@ -1435,6 +1445,7 @@ static int build_partner_profile_updated(const build_ctx *c, row_writer *w, sp_e
     put_text(w, p->iban);
     put_text(w, p->bic);
     put_text(w, p->bank_holder);
+    put_time(w, c->env->occurred_at_ms);
     rc = 0;
 done:
     solipass__accounts__partner_profile_updated__free_unpacked(m, NULL);
@@ -1883,7 +1894,7 @@ const sp_projection_statement sp_projection_statements[] = {
     {"sp_voucher_issued", voucher_issued_sql, 13},
     {"sp_voucher_redeemed", voucher_redeemed_sql, 15},
     {"sp_voucher_released", voucher_released_sql, 11},
-    {"sp_partner_profile_updated", partner_profile_updated_sql, 14},
+    {"sp_partner_profile_updated", partner_profile_updated_sql, 15},
     {"sp_partner_image_set", partner_image_set_sql, 5},
     {"sp_user_role_changed", user_role_changed_sql, 3},
     {"sp_user_removed", user_removed_sql, 3},

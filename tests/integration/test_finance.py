@@ -263,3 +263,40 @@ def test_refund_requests_reach_finance_mail_partners_and_are_paid_by_sepa(world,
     assert world.paris_today().strftime("%d/%m/%Y") in mail["text"]
     again = sepa(backoffice, [judo_request["request_id"]], world=world)
     expect_error(again, 409, "refund_request_not_pending", "request_ids")
+
+
+def test_a_request_is_paid_to_the_bank_details_of_when_it_was_made(world, backoffice, tmp_path):
+    """Whoever changes a partner's IBAN after a refund request was made (a
+    stolen partner account, say) does not redirect that request's money;
+    a request made without bank details is paid to the ones given since."""
+    partner, admin, ops = partner_with_payments(world, backoffice, [700, 800])
+    before = request_refund(admin, [ops[0]])
+    other_bank = dict(BANK, iban="DE89 3704 0044 0532 0130 00", bic="COBADEFFXXX",
+                      bank_holder="Someone Else")
+    changed = admin.request("PUT", "/api/v1/partner/structure", body=other_bank)
+    assert changed.status_code == 200, changed.text
+    after = request_refund(admin, [ops[1]])
+
+    answer = sepa(backoffice, [before["request_id"], after["request_id"]], world=world)
+    assert answer.status_code == 200, answer.text
+    xml = answer.text
+    first = xml.index(before["request_id"].replace("-", ""))
+    second = xml.index(after["request_id"].replace("-", ""))
+    block_before = xml[first:second] if first < second else xml[first:]
+    block_after = xml[second:first] if second < first else xml[second:]
+    assert "FR7630006000011234567890189" in block_before and "BNPAFRPP" in block_before
+    assert "Judo Elan + Co" in block_before and "DE89" not in block_before
+    assert "DE89370400440532013000" in block_after and "COBADEFFXXX" in block_after
+    assert "Someone Else" in block_after
+    assert xmllint(answer.content, tmp_path).returncode == 0
+
+    bare, bare_admin, bare_ops = partner_with_payments(world, backoffice, [900], bank=False)
+    flagged = request_refund(bare_admin, bare_ops)
+    assert flagged["bank_account_missing"] is True
+    expect_error(sepa(backoffice, [flagged["request_id"]], world=world), 409,
+                 "bank_account_missing", "request_ids")
+    given = bare_admin.request("PUT", "/api/v1/partner/structure", body=BANK)
+    assert given.status_code == 200, given.text
+    paid_later = sepa(backoffice, [flagged["request_id"]], world=world)
+    assert paid_later.status_code == 200, paid_later.text
+    assert "FR7630006000011234567890189" in paid_later.text

@@ -215,8 +215,11 @@ static void test_partner_space_events(void **state) {
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerProfileUpdated.v1", PARTNER_ID, 2,
          &updated.base);
     assert_int_equal(build(f), 0);
-    assert_int_equal(f->row.param_count, 14);
+    assert_int_equal(f->row.param_count, 15);
     assert_non_null(strstr(f->row.sql, "profile_version < $2"));
+    /* The bank details are kept with the event's time, for the SEPA file. */
+    assert_non_null(strstr(f->row.sql, "INSERT INTO partner_bank_details"));
+    assert_param(f, 15, "2026-11-27T10:00:00.123Z");
     assert_param(f, 2, "2");
     assert_param(f, 4, "Le Club");
     assert_param(f, 7, "{\"https://social.example/a\",\"http://video.example/c\"}");
