@@ -87,7 +87,8 @@ static const char user_role_changed_sql[] =
 /* The removal (a staff user's: its disabling) ends every session of the
  * user in the same statement. */
 static const char user_removed_sql[] =
-    "WITH u AS (UPDATE users SET removed_at = $3::timestamptz WHERE user_id = $1::uuid "
+    "WITH u AS (UPDATE users SET removed_at = $3::timestamptz, disabled_at = CASE WHEN role IN "
+    "('backoffice', 'finance') THEN $3::timestamptz END WHERE user_id = $1::uuid "
     "AND partner_id IS NOT DISTINCT FROM $2::uuid AND removed_at IS NULL RETURNING 1), "
     "s AS (UPDATE sessions SET ended_at = $3::timestamptz WHERE user_id = $1::uuid "
     "AND ended_at IS NULL AND EXISTS (SELECT 1 FROM u)) "
