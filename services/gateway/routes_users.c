@@ -38,11 +38,14 @@ static const char user_sql[] =
     " floor(extract(epoch FROM created_at) * 1000)::bigint"
     " FROM users WHERE user_id = $1::uuid AND partner_id = $2::uuid AND removed_at IS NULL";
 
-/* A staff user, disabled ones included: they stay in the history. */
-static const char staff_columns_sql[] =
-    "SELECT user_id, email, full_name, role, password_hash <> '',"
-    " floor(extract(epoch FROM created_at) * 1000)::bigint, disabled_at IS NOT NULL"
-    " FROM users WHERE role IN ('backoffice', 'finance')";
+/* Staff users, disabled ones included: they stay in the history. */
+#define STAFF_USERS_SELECT                                                                  \
+    "SELECT user_id, email, full_name, role, password_hash <> '',"                          \
+    " floor(extract(epoch FROM created_at) * 1000)::bigint, disabled_at IS NOT NULL"        \
+    " FROM users WHERE role IN ('backoffice', 'finance')"
+static const char staff_users_sql[] =
+    STAFF_USERS_SELECT " ORDER BY created_at, user_id LIMIT $1::integer";
+static const char staff_user_sql[] = STAFF_USERS_SELECT " AND user_id = $1::uuid";
 
 /* Columns user_id, email, full_name, role, activated, created_at (ms) and,
  * for a staff user (staff), disabled. */
@@ -224,16 +227,9 @@ int sp_gw_route_partner_users_delete(sp_gw_request *req, sp_error *err) {
 
 /* ------------------------------------------------------------------ staff users */
 
-static const char staff_users_sql_tail[] = " ORDER BY created_at, user_id LIMIT $1::integer";
-static const char staff_user_sql_tail[] = " AND user_id = $1::uuid";
-
-/* The statement of the staff columns followed by tail. */
-static int staff_query(sp_gw_request *req, const char *tail, const char *param, PGresult **res,
+/* A statement of one parameter. */
+static int staff_query(sp_gw_request *req, const char *sql, const char *param, PGresult **res,
                        sp_error *err) {
-    char sql[sizeof staff_columns_sql + sizeof staff_users_sql_tail + sizeof staff_user_sql_tail];
-    int n = snprintf(sql, sizeof sql, "%s%s", staff_columns_sql, tail);
-    assert(n > 0 && (size_t)n < sizeof sql);
-    (void)n;
     const char *params[1] = {param};
     return sp_gw_pgpool_query(req->app->pool, sql, 1, params, res, err);
 }
@@ -241,7 +237,7 @@ static int staff_query(sp_gw_request *req, const char *tail, const char *param, 
 static int answer_staff_user(sp_gw_request *req, const char *user_id, int status, bool replayed,
                              sp_error *err) {
     PGresult *res = NULL;
-    if (staff_query(req, staff_user_sql_tail, user_id, &res, err) != 0) return -1;
+    if (staff_query(req, staff_user_sql, user_id, &res, err) != 0) return -1;
     json_t *user = PQntuples(res) == 1
                        ? user_json_of(res, 0, true, err)
                        : (sp_error_set(err, 404, "user_not_found", "user_id", "no such staff user"),
@@ -255,7 +251,7 @@ int sp_gw_route_staff_users_list(sp_gw_request *req, sp_error *err) {
     char limit[16];
     snprintf(limit, sizeof limit, "%d", SP_GW_STAFF_USERS_MAX);
     PGresult *res = NULL;
-    if (staff_query(req, staff_users_sql_tail, limit, &res, err) != 0) return -1;
+    if (staff_query(req, staff_users_sql, limit, &res, err) != 0) return -1;
     return answer_users(req, res, true, err);
 }
 
