@@ -111,6 +111,12 @@ typedef enum {
     SP_GW_ROUTE_RECEIPT_KEYS,
     SP_GW_ROUTE_RECEIPT_VERIFY,
     SP_GW_ROUTE_RECEIPT_QR_SVG,
+    /* staff users and activation resend */
+    SP_GW_ROUTE_STAFF_USERS_LIST,
+    SP_GW_ROUTE_STAFF_USERS_ADD,
+    SP_GW_ROUTE_STAFF_USERS_PATCH,
+    SP_GW_ROUTE_STAFF_USERS_DELETE,
+    SP_GW_ROUTE_PARTNER_ACTIVATION_EMAIL,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 
