@@ -234,7 +234,7 @@ static const char operation_cancelled_sql[] =
 static const char pass_closed_sql[] =
     "WITH p AS (UPDATE passes SET version = $2::bigint, balance_cents = 0, "
     "closed_at = $3::timestamptz, updated_at = $3::timestamptz "
-    "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 AND closed_at IS NULL "
+    "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 "
     "RETURNING pass_id), "
     "e AS (UPDATE envelopes SET balance_cents = 0 WHERE pass_id = $1::uuid "
     "AND EXISTS (SELECT 1 FROM p)), "
