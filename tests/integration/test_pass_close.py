@@ -1,7 +1,8 @@
 """Closing a pass (its beneficiary left the city): only the back office
 closes, with an Idempotency-Key; every envelope's remainder and every open
 voucher's reservation go back to the budget (ledger_balances), the vouchers
-are cancelled, the pass shows status closed; afterwards a payment, a credit,
+are cancelled, the pass shows status closed, its beneficiary is mailed once;
+afterwards a payment, a credit,
 a voucher issue or redemption is refused 409; a partner's cancellation of an
 earlier payment returns the money to the budget, a refund request of an
 earlier payment goes on; the audit proves the books and a replay rebuilds
@@ -102,6 +103,16 @@ def test_close_returns_envelopes_and_vouchers_to_the_budget(world, backoffice, p
     assert balance(world, "budget") == budget_before + 4400
     assert ledger_sum(world) == 0
 
+    # The beneficiary is told once, in French, that the pass is closed.
+    def closed_mails():
+        return [m for m in world.mails(beneficiary["email"]) if m["kind"] == "pass_closed"]
+    mail = wait_until(closed_mails, "the close's e-mail")[0]
+    assert mail["subject"] == "Votre Pass solidarité est fermé", mail["subject"]
+    assert "Votre pass a été fermé le " in mail["text"]
+    assert "Son solde, 44,00" in mail["text"] and "rendu au budget de la ville" in mail["text"]
+    assert "Votre bon d'échange en cours a été annulé." in mail["text"]
+    assert "ne permet plus de payer un partenaire" in mail["text"]
+
     # The same key answers the same close; another key finds it closed.
     again = close(backoffice, pass_id, {"reason": "Déménagement hors de la commune"}, key=key)
     assert again.status_code == 200 and again.json() == closed, again.text
@@ -109,6 +120,7 @@ def test_close_returns_envelopes_and_vouchers_to_the_budget(world, backoffice, p
     # The same key with another body is another request.
     expect_error(close(backoffice, pass_id, {"reason": "autre"}, key=key), 409,
                  "idempotency_conflict")
+    assert len(closed_mails()) == 1
 
 
 def test_a_closed_pass_can_no_longer_pay_be_credited_or_use_vouchers(world, backoffice, partners):
@@ -153,6 +165,10 @@ def test_earlier_payments_cancel_to_the_budget_and_refund_as_before(world, backo
     request = requested(admin, [refunded_id])
     assert request["status"] == "pending" and request["total_cents"] == 700
     assert ledger_sum(world) == 0
+    # The cancellation's e-mail says the amount could not come back to the pass.
+    mail = wait_until(lambda: [m for m in world.mails(beneficiary["email"])
+                               if m["kind"] == "operation_cancelled"], "the cancellation's e-mail")[0]
+    assert "ou votre pass a été fermé" in mail["text"], mail["text"]
 
 
 def test_who_may_close_and_what_is_refused(world, backoffice, partners):
