@@ -1389,15 +1389,18 @@ static int put_close_postings(const Solipass__Ledger__PassClosed *m, row_writer 
     if (total_cents != m->returned_cents || vouchers != m->vouchers_cancelled)
         return invalid(err, "returned_cents", "%s or vouchers_cancelled is not what the postings "
                        "move%s", "");
+    /* Nothing held, nothing moved: no row of ledger_balances is touched. */
+    const char *budget = m->n_postings > 0 ? "\"budget\"" : "";
     writer_begin(w);
     writer_append(w, "{");
     for (size_t i = 0; i < m->n_postings; i++) writer_append(w, "\"%s\",", m->postings[i]->debit_account);
-    writer_append(w, "\"budget\"}");
+    writer_append(w, "%s}", budget);
     writer_end(w);
     writer_begin(w);
     writer_append(w, "{");
     for (size_t i = 0; i < m->n_postings; i++) writer_append(w, "%" PRId64 ",", -m->postings[i]->amount_cents);
-    writer_append(w, "%" PRId64 "}", total_cents);
+    if (m->n_postings > 0) writer_append(w, "%" PRId64, total_cents);
+    writer_append(w, "}");
     writer_end(w);
     writer_begin(w);
     writer_append(w, "{");

@@ -319,7 +319,7 @@ static void apply_closed(sim_fold *fold, const sim_fev *e, const sim_voucher_ent
         snprintf(account, sizeof account, "voucher:%s", vouchers[index].id);
         add_balance(fold, account, -e->close_voucher_cents[i]);
     }
-    add_balance(fold, "budget", e->amount_cents);
+    if (e->envelope_count + e->changed_count > 0) add_balance(fold, "budget", e->amount_cents);
 }
 
 bool sim_fold_apply(sim_fold *fold, const sim_fev *e, bool check_version,
