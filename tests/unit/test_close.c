@@ -23,7 +23,7 @@
 
 /* 2026-03-10T10:00:00Z */
 #define T0_MS INT64_C(1773136800000)
-#define EVENTS_MAX 64
+#define EVENTS_MAX 160
 #define ACTOR "9b2e4c1a-1111-4222-8333-444455556666"
 #define PARTNER_ACTOR "1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5"
 #define BENEFICIARY "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9"
@@ -289,6 +289,44 @@ static void test_only_the_back_office_closes_with_a_sound_reason(void **state) {
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CLOSED);
 }
 
+/* One close cancels at most SP_LEDGER_CLOSE_VOUCHERS_MAX vouchers: one more
+ * is refused, the pass left open; once one is cancelled, it closes. */
+static void test_a_close_cancels_at_most_its_bound_of_vouchers(void **state) {
+    fixture *fx = *state;
+    open_and_credit(fx);
+    sp_ledger_decision d;
+    char first[SP_ID_LEN + 1] = "";
+    for (int i = 0; i <= SP_LEDGER_CLOSE_VOUCHERS_MAX; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "v%d", i);
+        issue(fx, key, 10, "general", &d);
+        assert_int_equal(d.event.kind, SP_LEDGER_EVENT_VOUCHER_ISSUED);
+        if (i == 0) memcpy(first, d.event.voucher_id, sizeof first);
+    }
+    assert_int_equal(sp_ledger_pass_find(fx->state, P1)->active_voucher_count,
+                     SP_LEDGER_CLOSE_VOUCHERS_MAX + 1);
+    close_pass(fx, "close", "", &d);
+    ledger_fixture_assert_rejected(&d, "too_many_vouchers");
+    assert_int_equal(sp_ledger_status_of_code("too_many_vouchers"), 409);
+    assert_false(sp_ledger_pass_find(fx->state, P1)->closed);
+    sp_ledger_command cancel = {.kind = SP_LEDGER_COMMAND_CANCEL_VOUCHER, .pass_id = P1,
+                                .actor_id = BENEFICIARY, .actor_role = "beneficiary",
+                                .command_id = "cancel", .voucher_id = first};
+    run(fx, &cancel, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_VOUCHER_CANCELLED);
+    close_pass(fx, "close-again", "", &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CLOSED);
+    assert_int_equal(d.event.changed_count, SP_LEDGER_CLOSE_VOUCHERS_MAX);
+    assert_int_equal(d.event.amount_cents, 15000);
+    /* Its ids are in ascending order: every writer decides the same event. */
+    for (size_t i = 1; i < d.event.changed_count; i++)
+        assert_true(strcmp(d.event.operation_ids[i - 1], d.event.operation_ids[i]) < 0);
+    static sp_ledger_event decoded;
+    ledger_fixture_roundtrip(&d.event, &decoded);
+    assert_int_equal(decoded.changed_count, SP_LEDGER_CLOSE_VOUCHERS_MAX);
+    assert_int_equal(decoded.amount_cents, 15000);
+}
+
 static void test_forged_close_is_refused(void **state) {
     fixture *fx = *state;
     char vouchers[2][SP_ID_LEN + 1], payment[SP_ID_LEN + 1];
@@ -356,6 +394,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cancelled_payment_after_close_goes_to_the_budget,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_only_the_back_office_closes_with_a_sound_reason,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_close_cancels_at_most_its_bound_of_vouchers,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_close_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_from_encoded_events_reaches_the_same_close,
