@@ -446,12 +446,12 @@ static void decide_pay(const sp_ledger_state *state, const sp_ledger_pass *pass,
     event->postings[0] = posting;
 }
 
-/* What a closed pass no longer does. Cancelling a voucher or a payment,
- * its references and its refunds still go on: they concern the past. */
+/* What a closed pass no longer does (closing it again: decide_close says
+ * so). Cancelling a voucher or a payment, its references and its refunds
+ * still go on: they concern the past. */
 static bool closed_refuses(sp_ledger_command_kind kind) {
     return kind == SP_LEDGER_COMMAND_CREDIT_PASS || kind == SP_LEDGER_COMMAND_PAY ||
-           kind == SP_LEDGER_COMMAND_ISSUE_VOUCHER || kind == SP_LEDGER_COMMAND_REDEEM_VOUCHER ||
-           kind == SP_LEDGER_COMMAND_CLOSE_PASS;
+           kind == SP_LEDGER_COMMAND_ISSUE_VOUCHER || kind == SP_LEDGER_COMMAND_REDEEM_VOUCHER;
 }
 
 void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *command,
