@@ -65,6 +65,7 @@ const char *sp_notify_kind_name(sp_notify_kind kind) {
     case SP_NOTIFY_REFUND_REQUESTED: return "refund_requested";
     case SP_NOTIFY_REFUND_PAID: return "refund_paid";
     case SP_NOTIFY_OPERATION_CANCELLED: return "operation_cancelled";
+    case SP_NOTIFY_PASS_CLOSED: return "pass_closed";
     }
     return "";
 }
@@ -73,7 +74,8 @@ sp_notify_kind sp_notify_kind_parse(const char *name) {
     static const sp_notify_kind kinds[] = {SP_NOTIFY_ACTIVATION, SP_NOTIFY_PASSWORD_RESET,
                                            SP_NOTIFY_PAYMENT_RECEIVED,
                                            SP_NOTIFY_VOUCHER_REDEEMED, SP_NOTIFY_REFUND_REQUESTED,
-                                           SP_NOTIFY_REFUND_PAID, SP_NOTIFY_OPERATION_CANCELLED};
+                                           SP_NOTIFY_REFUND_PAID, SP_NOTIFY_OPERATION_CANCELLED,
+                                           SP_NOTIFY_PASS_CLOSED};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (name != NULL && strcmp(name, sp_notify_kind_name(kinds[i])) == 0) return kinds[i];
     }
@@ -151,6 +153,7 @@ static const char *subject_of(const sp_notify_mail *m, char *buf, size_t size) {
         sp_money_format_eur(m->amount_cents, amount, sizeof amount);
         snprintf(buf, size, "Paiement annulé : %s", amount);
         return buf;
+    case SP_NOTIFY_PASS_CLOSED: return "Votre " SERVICE_NAME " est fermé";
     }
     return SERVICE_NAME;
 }
@@ -283,11 +286,12 @@ static void html_voucher(const sp_notify_mail *m, sp_text *w) {
 }
 
 /* Where the amount of a cancelled payment went: the pass, or the budget when
- * its envelope had expired (the beneficiary must not look for it). */
+ * its envelope had expired or the pass was closed (the beneficiary must not
+ * look for it). */
 static const char *cancel_outcome(const sp_notify_mail *m) {
     return m->returned_to_budget
                ? "Ce montant n'a pas pu revenir sur votre pass : l'enveloppe dont il venait a "
-                 "expiré entre-temps."
+                 "expiré entre-temps, ou votre pass a été fermé."
                : "Ce montant est de nouveau disponible sur votre pass.";
 }
 
@@ -311,6 +315,47 @@ static void html_cancelled(const sp_notify_mail *m, sp_text *w) {
             "<p>%s</p>\r\n<p>Solde de votre pass : <strong>%s</strong>.</p>\r\n"
             "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
          f.amount, f.when, cancel_outcome(m), f.sum);
+}
+
+/* A closed pass: when, what went back to the city, what it no longer does. */
+#define CLOSED_AFTER "Votre pass ne permet plus de payer un partenaire ni de créer de bon " \
+                     "d'échange."
+#define CLOSED_CONTACT "Pour toute question, adressez-vous au service du " SERVICE_NAME \
+                       " de votre mairie."
+
+static void closed_vouchers(const sp_notify_mail *m, char *out, size_t size) {
+    if (m->vouchers_cancelled == 0) {
+        out[0] = '\0';
+        return;
+    }
+    snprintf(out, size, m->vouchers_cancelled == 1
+                            ? " Votre bon d'échange en cours a été annulé."
+                            : " Vos %lld bons d'échange en cours ont été annulés.",
+             (long long)m->vouchers_cancelled);
+}
+
+static void text_closed(const sp_notify_mail *m, sp_text *w) {
+    figures f;
+    figures_of(m, 0, &f);
+    char vouchers[96];
+    closed_vouchers(m, vouchers, sizeof vouchers);
+    sp_text_putf(w, "Bonjour,\r\n\r\nVotre pass a été fermé le %s par le service du "
+            SERVICE_NAME ".\r\n\r\nSon solde, %s, a été rendu au budget de la ville.%s\r\n"
+            CLOSED_AFTER "\r\n\r\n" CLOSED_CONTACT "\r\n\r\n-- \r\n" SERVICE_NAME "\r\n",
+         f.when, f.amount, vouchers);
+}
+
+static void html_closed(const sp_notify_mail *m, sp_text *w) {
+    figures f;
+    figures_of(m, 0, &f);
+    char vouchers[96];
+    closed_vouchers(m, vouchers, sizeof vouchers);
+    sp_text_put(w, HTML_START);
+    sp_text_putf(w, "Votre pass a été fermé le %s par le service du " SERVICE_NAME ".</p>\r\n"
+            "<p>Son solde, <strong>%s</strong>, a été rendu au budget de la ville.%s</p>\r\n"
+            "<p>" CLOSED_AFTER "</p>\r\n<p>" CLOSED_CONTACT "</p>\r\n"
+            "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
+         f.when, f.amount, vouchers);
 }
 
 static const char *const month_names[12] = {
@@ -440,6 +485,7 @@ static bool mail_valid(const sp_notify_mail *m) {
         return refund_valid(m) && m->operation_count >= 0;
     if (m->kind == SP_NOTIFY_OPERATION_CANCELLED)
         return m->partner_name != NULL && m->amount_cents > 0 && m->balance_cents >= 0;
+    if (m->kind == SP_NOTIFY_PASS_CLOSED) return m->amount_cents >= 0 && m->vouchers_cancelled >= 0;
     if (m->kind == SP_NOTIFY_REFUND_PAID)
         return refund_valid(m) && iso_date_shaped(m->paid_on) && m->transfer_reference != NULL &&
                m->transfer_reference[0] != '\0' && plain_ascii(m->transfer_reference) &&
@@ -502,6 +548,9 @@ int sp_notify_render(const sp_notify_mail *m, char *out, size_t out_size, size_t
     } else if (m->kind == SP_NOTIFY_OPERATION_CANCELLED) {
         text_cancelled(m, &text);
         html_cancelled(m, &html);
+    } else if (m->kind == SP_NOTIFY_PASS_CLOSED) {
+        text_closed(m, &text);
+        html_closed(m, &html);
     } else {
         text_link(m, &text);
         html_link(m, &html);

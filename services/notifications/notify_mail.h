@@ -34,11 +34,12 @@ typedef enum {
     SP_NOTIFY_REFUND_REQUESTED,    /* to a partner's administrators: a refund request is pending */
     SP_NOTIFY_REFUND_PAID,         /* to a partner's administrators: a refund request was paid */
     SP_NOTIFY_OPERATION_CANCELLED, /* to the beneficiary whose payment a partner cancelled */
+    SP_NOTIFY_PASS_CLOSED,         /* to the beneficiary whose pass the city closed */
 } sp_notify_kind;
 
 /* "activation" | "password_reset" | "payment_received" | "voucher_redeemed" |
- * "refund_requested" | "refund_paid" | "operation_cancelled" (the table's
- * kind column). */
+ * "refund_requested" | "refund_paid" | "operation_cancelled" | "pass_closed"
+ * (the table's kind column). */
 const char *sp_notify_kind_name(sp_notify_kind kind);
 /* 0 when name is not a kind. */
 sp_notify_kind sp_notify_kind_parse(const char *name);
@@ -76,6 +77,9 @@ typedef struct sp_notify_mail {
     /* operation cancelled (also partner_name, amount_cents, occurred_at_ms: the
      * cancellation's instant, balance_cents: the pass's balance after it) */
     bool returned_to_budget;       /* its envelope had expired: the amount left the pass */
+    /* pass closed (amount_cents: what went back to the budget, occurred_at_ms:
+     * when it closed) */
+    int64_t vouchers_cancelled;
 } sp_notify_mail;
 
 /* "octobre 2026" from "2026-10"; "" when period is not such a month. */

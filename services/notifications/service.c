@@ -200,6 +200,24 @@ static json_t *params_cancel(const Solipass__Envelope *env, sp_notify_kind *kind
     return params;
 }
 
+/* The beneficiary's e-mail of a closed pass: the read models give the
+ * address; the event gives what went back to the budget. */
+static json_t *params_closed(const Solipass__Envelope *env, sp_notify_kind *kind) {
+    Solipass__Ledger__PassClosed *m =
+        solipass__ledger__pass_closed__unpack(NULL, env->payload.len, env->payload.data);
+    if (m == NULL) return NULL;
+    json_t *params = NULL;
+    if (sp_id_valid(m->pass_id) && m->returned_cents >= 0 && m->vouchers_cancelled >= 0) {
+        *kind = SP_NOTIFY_PASS_CLOSED;
+        params = json_pack("{s:s, s:I, s:I, s:I}", "pass_id", m->pass_id, "returned_cents",
+                           (json_int_t)m->returned_cents, "vouchers_cancelled",
+                           (json_int_t)m->vouchers_cancelled, "occurred_at_ms",
+                           (json_int_t)env->occurred_at_ms);
+    }
+    solipass__ledger__pass_closed__free_unpacked(m, NULL);
+    return params;
+}
+
 /* A refund request's e-mails: confirmed (now pending) or paid. The kind,
  * period and the partner's bank details are read from the read models when
  * the e-mail is written; the event gives the rest. */
@@ -255,6 +273,7 @@ static json_t *params_of(service *svc, const Solipass__Envelope *env, sp_notify_
         strcmp(env->type, "ledger.RefundRequestPaid.v1") == 0)
         return params_refund(env, kind);
     if (strcmp(env->type, "ledger.OperationCancelled.v1") == 0) return params_cancel(env, kind);
+    if (strcmp(env->type, "ledger.PassClosed.v1") == 0) return params_closed(env, kind);
     return NULL;
 }
 
@@ -525,6 +544,38 @@ static int compose_cancel(service *svc, json_t *params, sp_notify_mail *mail, ch
     return 0;
 }
 
+/* The beneficiary of a pass the read models show closed. */
+static const char closed_sql[] =
+    "SELECT (SELECT u.email FROM users u WHERE u.pass_id = p.pass_id AND u.role = 'beneficiary'"
+    " ORDER BY u.created_at, u.user_id LIMIT 1) FROM passes p"
+    " WHERE p.pass_id = $1::uuid AND p.closed_at IS NOT NULL";
+
+/* The beneficiary's address, from the read models; a transient failure
+ * until they show the pass closed and its beneficiary. */
+static int compose_closed(service *svc, json_t *params, sp_notify_mail *mail, attempt *a,
+                          sp_error *err) {
+    const char *pass_id = json_string_value(json_object_get(params, "pass_id"));
+    json_t *returned = json_object_get(params, "returned_cents");
+    json_t *vouchers = json_object_get(params, "vouchers_cancelled");
+    json_t *at = json_object_get(params, "occurred_at_ms");
+    if (!sp_id_valid(pass_id) || !json_is_integer(returned) || !json_is_integer(vouchers) ||
+        !json_is_integer(at))
+        return give_up(a, true, "the stored parameters are incomplete");
+    const char *values[1] = {pass_id};
+    PGresult *res = NULL;
+    if (read_models(svc, closed_sql, 1, values, &res, a, err) != 0) return -1;
+    bool known = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
+    snprintf(a->recipient, sizeof a->recipient, "%s", known ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    if (!known)
+        return not_shown_yet(svc, at, a, "the read models do not show "
+                                         "the closed pass or its beneficiary yet");
+    mail->amount_cents = json_integer_value(returned);
+    mail->vouchers_cancelled = json_integer_value(vouchers);
+    mail->occurred_at_ms = json_integer_value(at);
+    return 0;
+}
+
 /* The request as the read models show it, its partner's name, whether the
  * partner lacks bank details now, and its administrators (oldest first). */
 static const char refund_sql[] =
@@ -620,6 +671,7 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
              : refund ? compose_refund(svc, params, &mail, name, period, a, &err)
              : row->kind == SP_NOTIFY_OPERATION_CANCELLED
                  ? compose_cancel(svc, params, &mail, name, a, &err)
+             : row->kind == SP_NOTIFY_PASS_CLOSED ? compose_closed(svc, params, &mail, a, &err)
                  : compose_link(svc, row, params, &mail, link, a);
     mail.to_address = a->recipient;
     size_t len = 0;

@@ -22,6 +22,7 @@
 //   SP_TEST_BENEFICIARY_EMAIL, SP_TEST_BENEFICIARY_PASSWORD  a pass with a sport
 //     envelope of 80,00 € ending within 30 days and a general one of 50,00 €
 //   SP_TEST_CLOCK_OFFSET_MS the services' clock offset (the phone's clock is set to it)
+//   SP_TEST_CLOSED_EMAIL    a beneficiary whose pass the city closed (same password)
 //   SP_TEST_SCREENSHOTS     where to save a screenshot per screen
 // Exit status 0 when every check passed.
 import { execFileSync } from 'node:child_process';
@@ -43,6 +44,7 @@ const PARTNER_EMAIL = env('SP_TEST_PARTNER_EMAIL');
 const PARTNER_PASSWORD = env('SP_TEST_PARTNER_PASSWORD');
 const EMAIL = env('SP_TEST_BENEFICIARY_EMAIL');
 const PASSWORD = env('SP_TEST_BENEFICIARY_PASSWORD');
+const CLOSED_EMAIL = env('SP_TEST_CLOSED_EMAIL');
 const PHONE = { width: 360, height: 740 };
 // How far the services' injected clock is ahead of this machine's (other
 // tests move it forward): the phone must see the same day as the ledger, or
@@ -460,6 +462,28 @@ try {
     await link.click();
     await p.waitForURL(`**/payer/${PARTNER_CODE}`);
     await p.getByLabel('Montant à payer, en euros').waitFor();
+    await o.context.close();
+  });
+
+  await step('a closed pass: the home says so plainly, with no pay or voucher action; the pay and voucher pages too', async () => {
+    const o = await phoneContext(browser, { viewport: PHONE, bypassCSP: true });
+    const p = o.page;
+    await p.goto(`${BASE_URL}/beneficiaire`);
+    await logIn(p, CLOSED_EMAIL, PASSWORD);
+    await h1(p, 'Mon Pass solidarité');
+    await p.locator('.notice', { hasText: 'Votre Pass est fermé' }).waitFor();
+    const text = euros(await p.locator('main').textContent());
+    check(/Votre Pass a été fermé le \d\d\/\d\d\/\d{4}\. Son solde a été rendu au budget de la ville/.test(text), `the close is not said: ${text}`);
+    check(text.includes('0,00 €') && !text.includes('Mes budgets'), `a closed pass shows its envelopes: ${text}`);
+    check(await p.getByRole('link', { name: 'Payer un partenaire' }).count() === 0, 'a closed pass offers to pay');
+    check(await p.getByRole('link', { name: 'Créer un bon d’échange' }).count() === 0, 'a closed pass offers a voucher');
+    await screen(p, 'pass-ferme');
+    await p.goto(`${BASE_URL}/payer/${PARTNER_CODE}`);
+    await p.locator('.notice', { hasText: 'Votre Pass est fermé' }).waitFor();
+    check(await p.getByLabel('Montant à payer, en euros').count() === 0, 'a closed pass is asked an amount to pay');
+    await p.goto(`${BASE_URL}/beneficiaire/bons`);
+    await p.locator('.notice', { hasText: 'Votre Pass est fermé' }).waitFor();
+    check(await p.getByRole('button', { name: /Créer le bon/ }).count() === 0, 'a closed pass is offered to create a voucher');
     await o.context.close();
   });
 } catch (e) {

@@ -3,7 +3,8 @@
 Prepares over the API a sport partner with a public name and address (its
 conventions in force accepted, so that it can take payments) and a
 beneficiary whose pass has a sport envelope ending within 30 days and a
-general one, both credited; then runs tests/browser/beneficiary-journey.mjs
+general one, both credited, and a second beneficiary whose pass the city
+closed; then runs tests/browser/beneficiary-journey.mjs
 (playwright-core driving Debian's Chromium headless at 360 px against this
 stack's gateway, which serves web/dist) and asserts that every step passed.
 Screenshots go to var/screenshots/beneficiaire/."""
@@ -56,6 +57,11 @@ def test_beneficiary_app_in_chromium(stack, world, backoffice):
         backoffice, envelopes=(("general", None), ("sport", ending)),
         credits={"general": 5000, "sport": 8000})
 
+    # Another beneficiary, who left the city: the city closed the pass.
+    closed = world.create_beneficiary(backoffice, credits={"general": 2000})
+    shut = backoffice.post("/api/v1/passes/%s/close" % closed["pass_id"], {}, key=new_key())
+    assert shut.status_code == 200, shut.text
+
     env = dict(os.environ,
                SP_TEST_BASE_URL=world.url,
                SP_TEST_PARTNER_CODE=partner["partner_code"],
@@ -66,6 +72,7 @@ def test_beneficiary_app_in_chromium(stack, world, backoffice):
                SP_TEST_PARTNER_ADDRESS=PARTNER_ADDRESS,
                SP_TEST_BENEFICIARY_EMAIL=beneficiary["email"],
                SP_TEST_BENEFICIARY_PASSWORD=PASSWORD,
+               SP_TEST_CLOSED_EMAIL=closed["email"],
                SP_TEST_CLOCK_OFFSET_MS=str(stack.clock_offset_ms()),
                SP_TEST_SCREENSHOTS=os.path.join(REPO, "var", "screenshots", "beneficiaire"))
     done = subprocess.run(["node", JOURNEY], cwd=REPO, env=env, stdout=subprocess.PIPE,

@@ -41,6 +41,7 @@ typedef enum sim_step_kind {
     SIM_OPEN_REFUND,
     SIM_CANCEL_REFUND,
     SIM_MARK_PAID,
+    SIM_CLOSE_PASS,         /* the back office closes a pass (its beneficiary left) */
     SIM_DUPLICATE,          /* a command sent again, same body */
     SIM_CONFLICT,           /* the same command id, another body */
     /* turns of the services */
@@ -84,6 +85,8 @@ typedef struct sim_stats {
     uint64_t redeliveries;
     uint64_t refund_requests;
     uint64_t payments;
+    uint64_t closes;            /* passes closed (PassClosed) */
+    uint64_t closed_vouchers;   /* active vouchers those closes cancelled */
 } sim_stats;
 
 typedef struct sim_world sim_world;

@@ -59,6 +59,8 @@ static void walk_pass(void *ctx, const sp_ledger_pass *pass) {
     if (walk->other == NULL) return;
     const sp_ledger_pass *twin = sp_ledger_pass_find(walk->other, pass->pass_id);
     bool same = twin != NULL && twin->version == pass->version &&
+                twin->closed == pass->closed && twin->closed_at_ms == pass->closed_at_ms &&
+                twin->active_voucher_count == pass->active_voucher_count &&
                 twin->envelope_count == pass->envelope_count &&
                 twin->operation_count == pass->operation_count;
     for (size_t i = 0; same && i < pass->envelope_count; i++)
@@ -230,6 +232,9 @@ static int check_fold_against_writers(const sim_world *w, sim_failure *f) {
         if (row->balance_cents != sp_ledger_pass_balance_cents(pass) || row->version != pass->version)
             return fail(f, "pass %s: read model balance off by %lld cents", w->pass_ids[i],
                         (long long)(row->balance_cents - sp_ledger_pass_balance_cents(pass)));
+        if ((row->closed_at_ms != 0) != pass->closed ||
+            (pass->closed && row->closed_at_ms != pass->closed_at_ms))
+            return fail(f, "pass %s: read model and ledger disagree on its close", w->pass_ids[i]);
         for (size_t e = 0; e < pass->envelope_count && e < SIM_CATEGORIES; e++)
             if (row->envelope_cents[e] != pass->envelopes[e].balance_cents)
                 return fail(f, "pass %s: read model envelope %lld differs", w->pass_ids[i], (long long)e);

@@ -299,8 +299,31 @@ static bool is_request_event(const sim_fev *e) {
            (e->kind == SP_LEDGER_EVENT_COMMAND_REJECTED && e->pass < 0);
 }
 
+/* The pass_closed statement: the pass and its envelopes at 0, closed_at
+ * set, the event's vouchers cancelled when still active, and the balances
+ * its postings move (each envelope and voucher to the budget). */
+static void apply_closed(sim_fold *fold, const sim_fev *e, const sim_voucher_entry *vouchers) {
+    sim_fold_pass *p = &fold->passes[e->pass];
+    p->balance_cents = 0;
+    p->closed_at_ms = e->at_ms;
+    for (size_t i = 0; i < p->envelope_count; i++) p->envelope_cents[i] = 0;
+    char account[SP_LEDGER_ACCOUNT_MAX + 1];
+    for (size_t i = 0; i < e->envelope_count; i++) {
+        snprintf(account, sizeof account, "pass:%s:%s", e->aggregate, e->envelope_categories[i]);
+        add_balance(fold, account, -e->close_envelope_cents[i]);
+    }
+    for (size_t i = 0; i < e->changed_count; i++) {
+        int index = e->changed[i];
+        sim_fold_voucher *v = &fold->vouchers[index];
+        if (v->exists && v->pass == e->pass && v->status == VO_ACTIVE) v->status = VO_CANCELLED;
+        snprintf(account, sizeof account, "voucher:%s", vouchers[index].id);
+        add_balance(fold, account, -e->close_voucher_cents[i]);
+    }
+    if (e->envelope_count + e->changed_count > 0) add_balance(fold, "budget", e->amount_cents);
+}
+
 bool sim_fold_apply(sim_fold *fold, const sim_fev *e, bool check_version,
-                    const char partner_ids[][SIM_ID_SIZE]) {
+                    const char partner_ids[][SIM_ID_SIZE], const sim_voucher_entry *vouchers) {
     int partner = partner_index(e, partner_ids);
     if (is_request_event(e)) {
         if (e->request < 0) return false;
@@ -336,6 +359,9 @@ bool sim_fold_apply(sim_fold *fold, const sim_fev *e, bool check_version,
         break;
     case SP_LEDGER_EVENT_COMMAND_REJECTED:
         if (e->request >= 0) apply_reserve_rejected(fold, e);
+        break;
+    case SP_LEDGER_EVENT_PASS_CLOSED:
+        apply_closed(fold, e, vouchers);
         break;
     default:   /* reference set: the version only, here */
         break;

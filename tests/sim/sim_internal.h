@@ -64,6 +64,7 @@ typedef struct sim_cmd {
     char transfer_reference[SP_LEDGER_TRANSFER_REFERENCE_MAX + 1];
     char paid_on[SP_LEDGER_DATE_LEN + 1];
     bool skip_unavailable;
+    char reason[32];                                 /* close */
     bool conflict_probe;                             /* last: not part of the body */
 } sim_cmd;
 
@@ -116,6 +117,10 @@ typedef struct sim_fev {
     char code[SP_ERROR_CODE_MAX];                   /* rejected reserve; cancelled request */
     int refusal_op;                                 /* registry index, -1 none */
     char reason[SP_LEDGER_REFUND_REASON_MAX + 1];
+    /* closed: envelope_count returns (envelope_categories), their cents;
+     * changed_count vouchers (registry indices in changed[]), their cents */
+    int64_t close_envelope_cents[SIM_CATEGORIES];
+    int64_t close_voucher_cents[SIM_PART_OPS_MAX];
 } sim_fev;
 
 /* ------------------------------------------------------------ the fold */
@@ -135,6 +140,7 @@ typedef struct sim_fold_pass {
     char categories[SIM_CATEGORIES][SP_LEDGER_CATEGORY_LEN_MAX + 1];
     int64_t envelope_cents[SIM_CATEGORIES];
     bool expired[SIM_CATEGORIES];
+    int64_t closed_at_ms;                            /* 0 = NULL: open */
 } sim_fold_pass;
 
 typedef struct sim_fold_op {
@@ -323,7 +329,7 @@ void sim_fold_reset(sim_fold *fold);
 /* Applies one event as the projection's statement would: false when the
  * statement would change nothing (not the aggregate's next version). */
 bool sim_fold_apply(sim_fold *fold, const sim_fev *e, bool check_version,
-                    const char partner_ids[][SIM_ID_SIZE]);
+                    const char partner_ids[][SIM_ID_SIZE], const sim_voucher_entry *vouchers);
 /* 0 when equal, else 1 and why. */
 int sim_fold_compare(const sim_fold *a, const sim_fold *b, char *why, size_t why_size);
 sim_fold_part *sim_fold_part_find(sim_fold *fold, int request, int pass);

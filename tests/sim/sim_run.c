@@ -18,6 +18,8 @@ static void add_stats(sim_stats *to, const sim_stats *from) {
     to->redeliveries += from->redeliveries;
     to->refund_requests += from->refund_requests;
     to->payments += from->payments;
+    to->closes += from->closes;
+    to->closed_vouchers += from->closed_vouchers;
 }
 
 /* The mutation that breaks a writer's state behind the ledger's back:

@@ -14,11 +14,11 @@
 static const char *const step_names[SIM_STEP_KIND_COUNT] = {
     "open-pass", "credit", "pay", "issue-voucher", "redeem-voucher", "cancel-voucher",
     "cancel-operation", "open-refund-request", "cancel-refund-request", "mark-paid",
-    "duplicate", "conflict", "writer", "sweep", "fold", "driver", "tick", "clock-jump",
+    "close-pass", "duplicate", "conflict", "writer", "sweep", "fold", "driver", "tick", "clock-jump",
     "redeliver", "writer-crash", "driver-restart", "lag"};
 
 static const unsigned step_weights[SIM_STEP_KIND_COUNT] = {
-    3, 12, 22, 5, 5, 2, 4, 4, 3, 4, 5, 2, 24, 3, 22, 10, 10, 2, 3, 3, 1, 2};
+    3, 12, 22, 5, 5, 2, 4, 4, 3, 4, 1, 5, 2, 24, 3, 22, 10, 10, 2, 3, 3, 1, 2};
 
 static uint64_t pick(uint64_t *arg, uint64_t n) {
     uint64_t v = *arg % n;
@@ -216,6 +216,14 @@ static bool client_request(sim_world *w, sim_step_kind kind, uint64_t a, sim_cmd
     return true;
 }
 
+/* The back office closes a pass; now and then with a reason. */
+static bool client_close_pass(sim_world *w, uint64_t a, sim_cmd *c) {
+    int pass = (int)pick(&a, SIM_PASSES);
+    cmd_begin(w, c, SP_LEDGER_COMMAND_CLOSE_PASS, w->pass_ids[pass], w->admin, "close");
+    if (pick(&a, 2)) snprintf(c->reason, sizeof c->reason, "départ %zu", w->sent_count);
+    return true;
+}
+
 static bool client_again(sim_world *w, sim_step_kind kind, uint64_t a, sim_cmd *c) {
     if (w->sent_count == 0) return false;
     *c = w->sent[pick(&a, w->sent_count)];
@@ -249,6 +257,9 @@ static int client_step(sim_world *w, const sim_step *step, sp_error *err) {
     case SIM_CANCEL_REFUND:
     case SIM_MARK_PAID:
         send = client_request(w, step->kind, step->arg, c);
+        break;
+    case SIM_CLOSE_PASS:
+        send = client_close_pass(w, step->arg, c);
         break;
     default:
         send = client_again(w, step->kind, step->arg, c);

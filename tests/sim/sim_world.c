@@ -281,6 +281,7 @@ static void view_of(const sim_world *w, const sim_cmd *s, sim_cmd_view *v) {
         c->operation_id_count = s->part_op_count[0];
     }
     c->skip_unavailable = s->skip_unavailable;
+    c->reason = s->reason;
 }
 
 /* ------------------------------------------------------------ keys and outcomes */
@@ -392,6 +393,10 @@ static int register_ids(sim_world *w, const sp_ledger_event *e, int pass, sp_err
                  e->voucher_number);
         w->vouchers[w->voucher_count++].pass = pass;
         return 0;
+    case SP_LEDGER_EVENT_PASS_CLOSED:
+        w->stats.closes++;
+        w->stats.closed_vouchers += e->changed_count;
+        return 0;
     case SP_LEDGER_EVENT_REFUND_REQUEST_OPENED:
         if (sim_find_request(w, e->pass_id) >= 0) return 0;
         if (w->request_count == SIM_REQUESTS_MAX)
@@ -432,6 +437,17 @@ static void fev_refunds(const sim_world *w, const sp_ledger_event *d, const sp_l
     }
 }
 
+/* A close's returns: envelopes by category, vouchers by registry index
+ * (the sim's passes hold at most SIM_VOUCHERS_MAX, and a close at most 120). */
+static void fev_closed(const sim_world *w, const sp_ledger_event *d, sim_fev *f) {
+    for (size_t i = 0; i < f->envelope_count; i++) f->close_envelope_cents[i] = d->close_envelope_cents[i];
+    f->changed_count = d->changed_count < SIM_PART_OPS_MAX ? d->changed_count : SIM_PART_OPS_MAX;
+    for (size_t i = 0; i < f->changed_count; i++) {
+        f->changed[i] = (uint16_t)find_voucher(w, d->operation_ids[i]);
+        f->close_voucher_cents[i] = d->close_voucher_cents[i];
+    }
+}
+
 static void fev_of(const sim_world *w, int32_t partition, const sp_ledger_event *d,
                    const sp_ledger_event *o, sim_fev *f) {
     memset(f, 0, offsetof(sim_fev, part_ops));
@@ -461,6 +477,7 @@ static void fev_of(const sim_world *w, int32_t partition, const sp_ledger_event 
     }
     f->to_envelope = d->posting_count == 1 && strcmp(d->postings[0].credit_account, "budget") != 0;
     fev_refunds(w, d, o, f);
+    if (d->kind == SP_LEDGER_EVENT_PASS_CLOSED) fev_closed(w, d, f);
 }
 
 /* Encodes the event as the service produces it; *bytes is malloc'd. */
@@ -572,6 +589,38 @@ static int moves_check(const sp_ledger_state *s, const sp_ledger_event *e, const
     return 0;
 }
 
+/* A closed pass is never credited, paid, given or spending a voucher, nor
+ * closed again. */
+static int closed_check_before(const sp_ledger_state *s, const sp_ledger_event *e, sim_failure *f) {
+    const sp_ledger_pass *pass = sp_ledger_pass_find(s, e->pass_id);
+    if (pass == NULL || !pass->closed) return 0;
+    if (e->kind == SP_LEDGER_EVENT_PASS_CREDITED || e->kind == SP_LEDGER_EVENT_PAYMENT_ACCEPTED ||
+        e->kind == SP_LEDGER_EVENT_VOUCHER_ISSUED || e->kind == SP_LEDGER_EVENT_VOUCHER_REDEEMED ||
+        e->kind == SP_LEDGER_EVENT_PASS_CLOSED)
+        return violation(f, "%s on the closed pass %s", sp_ledger_event_type(e->kind), e->pass_id);
+    return 0;
+}
+
+/* Once closed, a pass holds nothing: every envelope at 0, no active voucher. */
+static int closed_check_after(const sim_world *w, const sp_ledger_state *s,
+                              const sp_ledger_event *e, sim_failure *f) {
+    const sp_ledger_pass *pass = sp_ledger_pass_find(s, e->pass_id);
+    if (pass == NULL || !pass->closed) return 0;
+    for (size_t i = 0; i < pass->envelope_count; i++)
+        if (pass->envelopes[i].balance_cents != 0 || !pass->envelopes[i].closed)
+            return violation(f, "the closed pass %s holds money in %s", e->pass_id,
+                             pass->envelopes[i].category);
+    int index = sim_find_pass(w, e->pass_id);
+    for (size_t i = 0; i < w->voucher_count; i++) {
+        if (w->vouchers[i].pass != index) continue;
+        const sp_ledger_voucher *v = sp_ledger_voucher_find(s, w->vouchers[i].id);
+        if (v != NULL && v->status == SP_LEDGER_VOUCHER_ACTIVE)
+            return violation(f, "the closed pass %s keeps the active voucher %s", e->pass_id,
+                             v->voucher_id);
+    }
+    return 0;
+}
+
 /* Puts a decided (and applied) event on partition p's log: 0, 1 when an
  * invariant broke (f), -1 when the simulation cannot go on (err). */
 static int append_event(sim_world *w, int32_t p, const sp_ledger_event *event,
@@ -596,6 +645,7 @@ static int append_event(sim_world *w, int32_t p, const sp_ledger_event *event,
                              decoded->pass_id);
         slot->applied = true;
     }
+    if (closed_check_before(part->shadow, decoded, f) != 0) return 1;
     op_moves moves;
     moves_before(part->shadow, decoded, &moves);
     sp_ledger_applied applied;
@@ -605,6 +655,7 @@ static int append_event(sim_world *w, int32_t p, const sp_ledger_event *event,
         return violation(f, "an event on the log does not apply to a rebuild: %s %s", why.code,
                          why.message);
     if (moves_check(part->shadow, decoded, &moves, f) != 0) return 1;
+    if (closed_check_after(w, part->shadow, decoded, f) != 0) return 1;
     if (applied.record != NULL) sp_ledger_record_set_event_ref(applied.record, p, (int64_t)offset);
     if (register_ids(w, decoded, sim_find_pass(w, decoded->pass_id), err) != 0) return -1;
     fev_of(w, p, decoded, event, &entry->fev);
@@ -732,7 +783,7 @@ int sim_fold_turn(sim_world *w, int32_t p, size_t count, sp_error *err) {
     w->fold_dirty = true;
     for (size_t i = 0; i < count && w->fold.next[p] < part->event_count; i++) {
         sim_fold_apply(&w->fold, &part->events[w->fold.next[p]++].fev, check,
-                       (const char(*)[SIM_ID_SIZE])w->partner_ids);
+                       (const char(*)[SIM_ID_SIZE])w->partner_ids, w->vouchers);
         if (w->fold.next[p] > w->fold.read[p]) w->fold.read[p] = w->fold.next[p];
         if (w->fold.part_count == SIM_FOLD_PARTS_MAX || w->fold.balance_count == SIM_FOLD_BALANCES_MAX)
             return sp_error_set(err, 507, "fold_full", NULL, "the fold's tables are full");
@@ -747,7 +798,7 @@ void sim_fold_fresh(sim_world *w) {
     for (int p = 0; p < SIM_PARTITIONS; p++) {
         for (size_t i = 0; i < w->fold.read[p]; i++)
             sim_fold_apply(w->fresh, &w->partitions[p].events[i].fev, true,
-                           (const char(*)[SIM_ID_SIZE])w->partner_ids);
+                           (const char(*)[SIM_ID_SIZE])w->partner_ids, w->vouchers);
         w->fresh->next[p] = w->fresh->read[p] = w->fold.read[p];
     }
 }

@@ -68,6 +68,8 @@ static void test_seeds_hold_every_invariant(void **state) {
     assert_true(stats.payments > UNIT_SEEDS * 10);
     assert_true(stats.refund_requests > UNIT_SEEDS / 2);
     assert_true(stats.crashes > 0 && stats.redeliveries > 0 && stats.replays > 0);
+    /* Passes were closed, some holding vouchers. */
+    assert_true(stats.closes > UNIT_SEEDS / 2 && stats.closed_vouchers > 0);
 }
 
 static void test_a_seed_replays_the_same_run(void **state) {

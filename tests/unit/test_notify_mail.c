@@ -305,6 +305,37 @@ static void test_cancelled_payment_to_an_expired_envelope(void **state) {
     assert_null(strstr(html, "de nouveau disponible"));
 }
 
+static void test_closed_pass_mail_to_the_beneficiary(void **state) {
+    (void)state;
+    sp_notify_mail m = {.kind = SP_NOTIFY_PASS_CLOSED, .event_id = EVENT_ID,
+                        .from_address = "pass@ville.example", .from_name = "Pass solidarité",
+                        .to_address = "lea@exemple.example", .date_ms = NOW_MS,
+                        .amount_cents = 4400, .occurred_at_ms = NOW_MS, .vouchers_cancelled = 2};
+    char text[SP_NOTIFY_BODY_BYTES_MAX], html[SP_NOTIFY_BODY_BYTES_MAX];
+    render_parts(&m, text, html);
+    assert_non_null(strstr(message, "To: <lea@exemple.example>\r\n"));
+    assert_non_null(strstr(message, "X-Solipass-Kind: pass_closed\r\n"));
+    assert_non_null(strstr(message, "Subject: =?UTF-8?"));   /* "é": an encoded word */
+    assert_non_null(strstr(text, "Votre pass a été fermé le 27/11/2026 à 09:00"));
+    assert_non_null(strstr(text, "Son solde, 44,00 €, a été rendu au budget de la ville."));
+    assert_non_null(strstr(text, "Vos 2 bons d'échange en cours ont été annulés."));
+    assert_non_null(strstr(text, "ne permet plus de payer un partenaire"));
+    assert_non_null(strstr(html, "<strong>44,00 €</strong>"));
+    m.vouchers_cancelled = 1;
+    render_parts(&m, text, html);
+    assert_non_null(strstr(text, "Votre bon d'échange en cours a été annulé."));
+    m.vouchers_cancelled = 0;
+    m.amount_cents = 0;
+    render_parts(&m, text, html);
+    assert_non_null(strstr(text, "Son solde, 0,00 €, a été rendu"));
+    assert_null(strstr(text, "bon d'échange en cours"));
+    m.amount_cents = -1;
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
+    assert_int_equal(sp_notify_kind_parse("pass_closed"), SP_NOTIFY_PASS_CLOSED);
+}
+
 static void test_period_text(void **state) {
     (void)state;
     char text[SP_NOTIFY_PERIOD_TEXT_MAX];
@@ -356,6 +387,7 @@ int main(void) {
         cmocka_unit_test(test_refund_paid_mail),
         cmocka_unit_test(test_cancelled_payment_mail_to_the_beneficiary),
         cmocka_unit_test(test_cancelled_payment_to_an_expired_envelope),
+        cmocka_unit_test(test_closed_pass_mail_to_the_beneficiary),
         cmocka_unit_test(test_period_text),
         cmocka_unit_test(test_too_small_buffer),
         cmocka_unit_test(test_retry_schedule_and_final_replies),

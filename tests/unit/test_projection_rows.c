@@ -541,6 +541,69 @@ static void test_envelope_expired(void **state) {
     assert_poison(f, "invalid_event", "postings");
 }
 
+/* bo-close: a closed pass's envelopes and vouchers to the budget. */
+static void test_pass_closed(void **state) {
+    fixture *f = *state;
+    Solipass__Ledger__Posting envelope = SOLIPASS__LEDGER__POSTING__INIT;
+    envelope.debit_account = ENVELOPE_ACCOUNT;
+    envelope.credit_account = "budget";
+    envelope.amount_cents = 700;
+    Solipass__Ledger__Posting voucher = SOLIPASS__LEDGER__POSTING__INIT;
+    voucher.debit_account = "voucher:" OPERATION_ID;
+    voucher.credit_account = "budget";
+    voucher.amount_cents = 300;
+    Solipass__Ledger__Posting *postings[] = {&envelope, &voucher};
+    Solipass__Ledger__PassClosed m = SOLIPASS__LEDGER__PASS_CLOSED__INIT;
+    m.pass_id = PASS_ID;
+    m.beneficiary_id = USER_ID;
+    m.reason = "départ";
+    m.returned_cents = 1000;
+    m.vouchers_cancelled = 1;
+    m.n_postings = 2;
+    m.postings = postings;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassClosed.v1", PASS_ID, 9, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_true(f->row.versioned);
+    assert_non_null(strstr(f->row.sql, "closed_at = $3::timestamptz"));
+    assert_non_null(strstr(f->row.sql, "status = 'cancelled'"));
+    assert_param(f, 1, PASS_ID);
+    assert_param(f, 2, "9");
+    assert_param(f, 3, T_TEXT);
+    assert_param(f, 4, "{\"" ENVELOPE_ACCOUNT "\",\"voucher:" OPERATION_ID "\",\"budget\"}");
+    assert_param(f, 5, "{-700,-300,1000}");
+    assert_param(f, 6, "{" OPERATION_ID "}");
+    /* Nothing held: no posting, no balance touched. */
+    m.returned_cents = 0;
+    m.vouchers_cancelled = 0;
+    m.n_postings = 0;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassClosed.v1", PASS_ID, 9, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_param(f, 4, "{}");
+    assert_param(f, 5, "{}");
+    assert_param(f, 6, "{}");
+    /* The totals must be what the postings move. */
+    m.returned_cents = 999;
+    m.vouchers_cancelled = 1;
+    m.n_postings = 2;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassClosed.v1", PASS_ID, 9, &m.base);
+    assert_poison(f, "invalid_event", "returned_cents");
+    m.returned_cents = 1000;
+    /* Money from another pass, or to anywhere but the budget, is refused. */
+    envelope.debit_account = "pass:" OTHER_ID ":general";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassClosed.v1", PASS_ID, 9, &m.base);
+    assert_poison(f, "invalid_event", "postings");
+    envelope.debit_account = ENVELOPE_ACCOUNT;
+    voucher.credit_account = OWED_ACCOUNT;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassClosed.v1", PASS_ID, 9, &m.base);
+    assert_poison(f, "invalid_event", "postings");
+    /* The same account returned twice. */
+    voucher.credit_account = "budget";
+    voucher.debit_account = ENVELOPE_ACCOUNT;
+    m.vouchers_cancelled = 0;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassClosed.v1", PASS_ID, 9, &m.base);
+    assert_poison(f, "invalid_event", "postings");
+}
+
 static void test_ledger_rejection_bumps_the_version(void **state) {
     fixture *f = *state;
     Solipass__Ledger__CommandRejected m = SOLIPASS__LEDGER__COMMAND_REJECTED__INIT;
@@ -769,7 +832,7 @@ static void test_poison_messages(void **state) {
     fixture *f = *state;
     Solipass__Ledger__CommandRejected m = SOLIPASS__LEDGER__COMMAND_REJECTED__INIT;
     m.pass_id = PASS_ID;
-    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassClosed.v1", PASS_ID, 2, &m.base);
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassFrozen.v1", PASS_ID, 2, &m.base);
     assert_poison(f, "unknown_type", "type");
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.Pay.v1", PASS_ID, 0, &m.base);   /* a command */
     assert_poison(f, "unknown_type", "type");
@@ -943,6 +1006,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_payment_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_operation_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_envelope_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pass_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ledger_rejection_bumps_the_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refund_request_opened, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refund_request_life, setup, teardown),

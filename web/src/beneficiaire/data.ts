@@ -18,6 +18,12 @@ export type DirectoryPartner = Schemas['DirectoryPartner'];
 export const BASE = '/beneficiaire';
 export const ENDING_DAYS = 30;
 
+/** Closed by the city (the beneficiary left): it no longer pays. A pass
+ * kept on the phone before closes existed has no status: open. */
+export function passClosed(pass: Pass): boolean {
+  return pass.status === 'closed';
+}
+
 /* ------------------------------------------------------------- the pass */
 
 export interface SeenPass {

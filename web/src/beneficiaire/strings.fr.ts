@@ -48,6 +48,12 @@ export const T = {
     text: 'Ce compte n’est pas celui d’un bénéficiaire du Pass solidarité.',
     partner: 'Aller à l’espace partenaire',
   },
+  closed: {
+    title: 'Votre Pass est fermé',
+    text: (day: string) =>
+      `Votre Pass a été fermé le ${day}. Son solde a été rendu au budget de la ville : il ne permet plus de payer un partenaire ni de créer un bon d’échange.`,
+    contact: 'Pour toute question, adressez-vous au service du Pass solidarité de votre mairie.',
+  },
   home: {
     title: 'Mon Pass solidarité',
     hello: (name: string) => `Bonjour ${name}`,

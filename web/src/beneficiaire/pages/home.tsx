@@ -5,7 +5,7 @@
 import type { ComponentChildren } from 'preact';
 import { formatCents, formatDate, formatDay, formatTime } from '../../shared/format';
 import { LoadError, Loading, Notice, Page } from '../../shared/ui';
-import { BASE, daysUntil, endingSoon, type Envelope, type SeenPass } from '../data';
+import { BASE, daysUntil, endingSoon, passClosed, type Envelope, type Pass, type SeenPass } from '../data';
 import { budgetName, categoryLabel, T } from '../strings.fr';
 
 function EnvelopeCard(props: { envelope: Envelope }) {
@@ -26,10 +26,22 @@ function EnvelopeCard(props: { envelope: Envelope }) {
   );
 }
 
-/** The pass as last seen: the total, the notices, each envelope. */
+/** A closed pass says so, plainly, where its actions would be. */
+export function ClosedNotice(props: { pass: Pass }) {
+  return (
+    <Notice kind="info" title={T.closed.title}>
+      <p>{T.closed.text(formatDate(props.pass.closed_at))}</p>
+      <p>{T.closed.contact}</p>
+    </Notice>
+  );
+}
+
+/** The pass as last seen: the total, the notices, each envelope (a closed
+ * pass: the total and why it is empty). */
 export function PassView(props: { seen: SeenPass; offline: boolean; children?: ComponentChildren }) {
   const { pass, seenAt } = props.seen;
-  const ending = pass.envelopes.filter((e) => endingSoon(e));
+  const closed = passClosed(pass);
+  const ending = closed ? [] : pass.envelopes.filter((e) => endingSoon(e));
   return (
     <>
       <section class="total" aria-labelledby="total-title">
@@ -37,18 +49,22 @@ export function PassView(props: { seen: SeenPass; offline: boolean; children?: C
         <p class="total-amount">{formatCents(pass.balance_cents)}</p>
         <p class={props.offline ? 'seen-at seen-at-offline' : 'seen-at'}>{T.home.seenAt(formatDate(seenAt).slice(0, 5), formatTime(seenAt))}</p>
       </section>
-      {props.children}
+      {closed ? <ClosedNotice pass={pass} /> : props.children}
       {ending.map((e) => (
         <Notice key={e.category} kind="warning" title={T.home.endingTitle}>
           <p>{T.home.ending(budgetName(e.category), formatCents(e.balance_cents), formatDay(e.end_date), daysUntil(e.end_date!))}</p>
         </Notice>
       ))}
-      <h2>{T.home.envelopes}</h2>
-      <ul class="cards envelopes">
-        {pass.envelopes.map((e) => (
-          <EnvelopeCard key={e.category} envelope={e} />
-        ))}
-      </ul>
+      {!closed && (
+        <>
+          <h2>{T.home.envelopes}</h2>
+          <ul class="cards envelopes">
+            {pass.envelopes.map((e) => (
+              <EnvelopeCard key={e.category} envelope={e} />
+            ))}
+          </ul>
+        </>
+      )}
     </>
   );
 }

@@ -12,9 +12,10 @@ import { messageFor } from '../../shared/errors.fr';
 import { formatCents, groupDigits, parseEuros } from '../../shared/format';
 import { navigate } from '../../shared/router';
 import { ErrorSummary, LoadError, Loading, Notice, Page, TextField, useSubmission, type FieldError } from '../../shared/ui';
-import { BASE, partnerByCode, partnersKnown, payingEnvelope, paymentsMade, refreshPass, takePrefetchedPass, type DirectoryPartner, type Pass } from '../data';
+import { BASE, partnerByCode, partnersKnown, passClosed, payingEnvelope, paymentsMade, refreshPass, takePrefetchedPass, type DirectoryPartner, type Pass } from '../data';
 import { useOnline } from '../online';
 import { budgetName, categoryLabel, T } from '../strings.fr';
+import { ClosedNotice } from './home';
 import { Scanner, scannerAvailable } from './scan';
 
 type CodeCheck = { ok: true } | { ok: false; text: string | null };
@@ -283,6 +284,13 @@ export function PayPage(props: { code: string | null; userId: string }) {
     return (
       <Page title={T.pay.title}>
         <Loading />
+      </Page>
+    );
+  }
+  if (passClosed(pass)) {
+    return (
+      <Page title={T.pay.title}>
+        <ClosedNotice pass={pass} />
       </Page>
     );
   }

@@ -9,9 +9,10 @@ import { partnerCodeValid } from '../../shared/checks';
 import { formatCents, formatDate, formatDay, groupDigits, parseEuros } from '../../shared/format';
 import { navigate } from '../../shared/router';
 import { ConfirmDialog, ErrorSummary, LoadError, Loading, Notice, Page, SelectField, TextField, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
-import { BASE, refreshPass, useLoad, type Pass, type Voucher } from '../data';
+import { BASE, passClosed, refreshPass, useLoad, type Pass, type Voucher } from '../data';
 import { useOnline } from '../online';
 import { budgetName, T } from '../strings.fr';
+import { ClosedNotice } from './home';
 
 function StatusTag(props: { status: string }) {
   return <span class={`tag tag-voucher-${props.status}`}>{T.vouchers.status[props.status] ?? props.status}</span>;
@@ -80,7 +81,8 @@ export function VouchersPage(props: { userId: string }) {
     <Page title={T.vouchers.title} lead={T.vouchers.lead}>
       {data.error && <LoadError error={data.error} retry={data.reload} />}
       {!data.value && !data.error && <Loading />}
-      {data.value && <CreateForm pass={data.value.pass} userId={props.userId} />}
+      {data.value &&
+        (passClosed(data.value.pass) ? <ClosedNotice pass={data.value.pass} /> : <CreateForm pass={data.value.pass} userId={props.userId} />)}
       {data.value && (
         <section aria-labelledby="list-title">
           <h2 id="list-title">{T.vouchers.list}</h2>
