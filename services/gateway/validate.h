@@ -111,6 +111,11 @@ typedef enum {
     SP_GW_ROUTE_RECEIPT_KEYS,
     SP_GW_ROUTE_RECEIPT_VERIFY,
     SP_GW_ROUTE_RECEIPT_QR_SVG,
+    /* back-office lists and details (routes_backoffice_lists.c) */
+    SP_GW_ROUTE_BENEFICIARIES_LIST,
+    SP_GW_ROUTE_BENEFICIARY_GET,
+    SP_GW_ROUTE_PARTNER_DETAIL,
+    SP_GW_ROUTE_CONVENTION_ACCEPTANCES,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 
