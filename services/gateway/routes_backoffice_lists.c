@@ -216,7 +216,8 @@ static json_t *beneficiaries_page(const PGresult *res, int limit, sp_error *err)
 static int put_total(sp_gw_request *req, json_t *body, const char *sql, int param_count,
                      const char *const *params, sp_error *err) {
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, sql, param_count, params, &res, err) != 0) return -1;
+    if (sp_gw_pgpool_query_replanned(req->app->pool, sql, param_count, params, &res, err) != 0)
+        return -1;
     int64_t total = 0;
     int rc = PQntuples(res) == 1 ? sp_gw_int64_of(PQgetvalue(res, 0, 0), &total, err) : -1;
     PQclear(res);
@@ -238,7 +239,8 @@ int sp_gw_route_beneficiaries_list(sp_gw_request *req, sp_error *err) {
                              q.status[0] ? q.status : NULL, q.category[0] ? q.category : NULL,
                              q.page.has_cursor ? q.page.after_id : NULL, limit_plus_one};
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, beneficiaries_page_sql, 5, params, &res, err) != 0)
+    if (sp_gw_pgpool_query_replanned(req->app->pool, beneficiaries_page_sql, 5, params, &res,
+                                     err) != 0)
         return -1;
     json_t *body = beneficiaries_page(res, q.page.limit, err);
     PQclear(res);
@@ -345,7 +347,7 @@ int sp_gw_route_partners_list(sp_gw_request *req, sp_error *err) {
                              q.state[0] ? q.state : NULL,
                              q.page.has_cursor ? q.page.after_id : NULL, limit_plus_one};
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, partners_page_sql, 5, params, &res, err) != 0)
+    if (sp_gw_pgpool_query_replanned(req->app->pool, partners_page_sql, 5, params, &res, err) != 0)
         return -1;
     json_t *body = partners_page(res, q.page.limit, err);
     PQclear(res);
