@@ -179,6 +179,11 @@ static json_t *beneficiary_json(const PGresult *res, int row, sp_error *err) {
     if (sp_gw_int64_of(PQgetvalue(res, row, B_BALANCE), &balance_cents, err) != 0) return NULL;
     json_error_t jerr;
     json_t *categories = json_loads(PQgetvalue(res, row, B_CATEGORIES), 0, &jerr);
+    if (!json_is_array(categories)) {
+        json_decref(categories);
+        sp_error_set(err, 500, "internal", "", "a pass's categories could not be read");
+        return NULL;
+    }
     json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:I, s:o}", "user_id",
                           PQgetvalue(res, row, B_USER), "pass_id", PQgetvalue(res, row, B_PASS),
                           "full_name", PQgetvalue(res, row, B_NAME), "email",
@@ -186,12 +191,7 @@ static json_t *beneficiary_json(const PGresult *res, int row, sp_error *err) {
                           is_true(res, row, B_ACTIVATED), "pass_status",
                           is_true(res, row, B_CLOSED) ? "closed" : "open", "balance_cents",
                           (json_int_t)balance_cents, "categories", categories);
-    if (b == NULL || !json_is_array(categories))
-        sp_error_set(err, 500, "internal", "", "a beneficiary could not be shown");
-    if (b != NULL && !json_is_array(categories)) {
-        json_decref(b);
-        b = NULL;
-    }
+    if (b == NULL) sp_error_set(err, 500, "internal", "", "a beneficiary could not be shown");
     return b;
 }
 
