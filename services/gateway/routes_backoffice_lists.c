@@ -151,6 +151,27 @@ static int put_next_cursor(json_t *body, sp_gw_list list, const PGresult *res, i
     return json_object_set_new(body, "next_cursor", next);
 }
 
+/* One page of a list: {member: [row_fn of each row up to limit], next_cursor}. */
+static json_t *list_page(const PGresult *res, int limit, const char *member, sp_gw_list list,
+                         int id_column, json_t *(*row_fn)(const PGresult *, int, sp_error *),
+                         sp_error *err) {
+    json_t *rows = json_array();
+    for (int row = 0; rows != NULL && row < PQntuples(res) && row < limit; row++) {
+        json_t *item = row_fn(res, row, err);
+        if (item == NULL || json_array_append_new(rows, item) != 0) {
+            json_decref(rows);
+            return NULL;
+        }
+    }
+    json_t *body = rows != NULL ? json_pack("{s:o}", member, rows) : NULL;
+    if (body != NULL && put_next_cursor(body, list, res, limit, id_column) != 0) {
+        json_decref(body);
+        body = NULL;
+    }
+    if (body == NULL && err->code[0] == '\0') out_of_memory(err);
+    return body;
+}
+
 /* A detail's parts, fetched one after the other (a failure stops the
  * rest: their values stay NULL). */
 typedef struct detail_part {
@@ -195,24 +216,6 @@ static json_t *beneficiary_json(const PGresult *res, int row, sp_error *err) {
     return b;
 }
 
-static json_t *beneficiaries_page(const PGresult *res, int limit, sp_error *err) {
-    json_t *list = json_array();
-    for (int row = 0; list != NULL && row < PQntuples(res) && row < limit; row++) {
-        json_t *b = beneficiary_json(res, row, err);
-        if (b == NULL || json_array_append_new(list, b) != 0) {
-            json_decref(list);
-            return NULL;
-        }
-    }
-    json_t *body = list != NULL ? json_pack("{s:o}", "beneficiaries", list) : NULL;
-    if (body != NULL && put_next_cursor(body, SP_GW_LIST_BENEFICIARIES, res, limit, B_USER) != 0) {
-        json_decref(body);
-        body = NULL;
-    }
-    if (body == NULL && err->code[0] == '\0') out_of_memory(err);
-    return body;
-}
-
 static int put_total(sp_gw_request *req, json_t *body, const char *sql, int param_count,
                      const char *const *params, sp_error *err) {
     PGresult *res = NULL;
@@ -242,7 +245,8 @@ int sp_gw_route_beneficiaries_list(sp_gw_request *req, sp_error *err) {
     if (sp_gw_pgpool_query_replanned(req->app->pool, beneficiaries_page_sql, 5, params, &res,
                                      err) != 0)
         return -1;
-    json_t *body = beneficiaries_page(res, q.page.limit, err);
+    json_t *body = list_page(res, q.page.limit, "beneficiaries", SP_GW_LIST_BENEFICIARIES, B_USER,
+                             beneficiary_json, err);
     PQclear(res);
     if (body == NULL || put_total(req, body, beneficiaries_total_sql, 3, params, err) != 0) {
         json_decref(body);
@@ -317,24 +321,6 @@ static json_t *partner_listed_json(const PGresult *res, int row, sp_error *err) 
     return partner;
 }
 
-static json_t *partners_page(const PGresult *res, int limit, sp_error *err) {
-    json_t *list = json_array();
-    for (int row = 0; list != NULL && row < PQntuples(res) && row < limit; row++) {
-        json_t *partner = partner_listed_json(res, row, err);
-        if (partner == NULL || json_array_append_new(list, partner) != 0) {
-            json_decref(list);
-            return NULL;
-        }
-    }
-    json_t *body = list != NULL ? json_pack("{s:o}", "partners", list) : NULL;
-    if (body != NULL && put_next_cursor(body, SP_GW_LIST_PARTNERS, res, limit, 0) != 0) {
-        json_decref(body);
-        body = NULL;
-    }
-    if (body == NULL && err->code[0] == '\0') out_of_memory(err);
-    return body;
-}
-
 int sp_gw_route_partners_list(sp_gw_request *req, sp_error *err) {
     sp_gw_partners_query q;
     if (sp_gw_partners_query_parse(req->query, &q, err) != 0 ||
@@ -349,7 +335,8 @@ int sp_gw_route_partners_list(sp_gw_request *req, sp_error *err) {
     PGresult *res = NULL;
     if (sp_gw_pgpool_query_replanned(req->app->pool, partners_page_sql, 5, params, &res, err) != 0)
         return -1;
-    json_t *body = partners_page(res, q.page.limit, err);
+    json_t *body = list_page(res, q.page.limit, "partners", SP_GW_LIST_PARTNERS, 0,
+                             partner_listed_json, err);
     PQclear(res);
     if (body == NULL) return -1;
     return sp_gw_answer_json(req, 200, body, false);

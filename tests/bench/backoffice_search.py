@@ -28,6 +28,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "deploy", "local"))
 import stack as stack_module  # noqa: E402
 import demo_data  # noqa: E402
+from exports import psql_argv  # noqa: E402  (the exports benchmark's psql command line)
 
 FIRST = ["Amélie", "Bernard", "Chloé", "David", "Élodie", "Fatou", "Gaëlle", "Hugo", "Inès",
          "Jules", "Karim", "Léa", "Mamadou", "Nina", "Océane", "Paul", "Quentin", "Rose",
@@ -47,9 +48,7 @@ def parse_args():
 
 
 def copy(stack, table, columns, lines):
-    argv = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", stack.pg_socket_dir,
-            "-p", str(stack.pg_port), "-U", stack_module.PG_USER, "-d", stack_module.PG_DATABASE,
-            "-c", "COPY %s (%s) FROM STDIN" % (table, columns)]
+    argv = psql_argv(stack) + ["-c", "COPY %s (%s) FROM STDIN" % (table, columns)]
     done = subprocess.run(argv, input=("\n".join(lines) + "\n").encode(), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=600)
     if done.returncode != 0:
