@@ -151,8 +151,8 @@ static int prepared_index(pool_slot *slot, const char *sql, int param_count) {
 }
 
 static int exec_on_slot(pool_slot *slot, const char *sql, int param_count,
-                        const char *const *params, PGresult **out, sp_error *err) {
-    int index = prepared_index(slot, sql, param_count);
+                        const char *const *params, bool prepare, PGresult **out, sp_error *err) {
+    int index = prepare ? prepared_index(slot, sql, param_count) : -1;
     if (index < 0) return sp_pg_exec(slot->conn, sql, param_count, params, out, err);
     char name[SP_GW_PG_PREPARED_NAME_MAX];
     snprintf(name, sizeof name, "sp_gw_%d", index);
@@ -230,26 +230,28 @@ static void connection_lost(sp_gw_pgpool *pool) {
 
 /* One try; *lost tells whether the connection broke under it. */
 static int query_once(sp_gw_pgpool *pool, const char *sql, int param_count,
-                      const char *const *params, PGresult **out, bool *lost, sp_error *err) {
+                      const char *const *params, bool prepare, PGresult **out, bool *lost,
+                      sp_error *err) {
     *lost = false;
     sp_gw_pg_lease lease;
     if (sp_gw_pgpool_acquire(pool, SP_GW_PGPOOL_ACQUIRE_WAIT_MS, &lease, err) != 0) return -1;
-    int rc = exec_on_slot(&pool->slots[lease.slot], sql, param_count, params, out, err);
+    int rc = exec_on_slot(&pool->slots[lease.slot], sql, param_count, params, prepare, out, err);
     *lost = rc != 0 && PQstatus(lease.conn) != CONNECTION_OK;
     sp_gw_pgpool_release(pool, &lease);
     if (*lost) connection_lost(pool);
     return rc;
 }
 
-int sp_gw_pgpool_query(sp_gw_pgpool *pool, const char *sql, int param_count,
-                       const char *const *params, PGresult **out, sp_error *err) {
+static int query(sp_gw_pgpool *pool, const char *sql, int param_count,
+                 const char *const *params, bool prepare, PGresult **out, sp_error *err) {
     assert(pool != NULL && sql != NULL);
     sp_error db_err;
     bool lost = false;
-    int rc = query_once(pool, sql, param_count, params, out, &lost, &db_err);
+    int rc = query_once(pool, sql, param_count, params, prepare, out, &lost, &db_err);
     /* The gateway's statements only read: a statement cut by a lost
      * connection is run again once, on a fresh one. */
-    if (rc != 0 && lost) rc = query_once(pool, sql, param_count, params, out, &lost, &db_err);
+    if (rc != 0 && lost)
+        rc = query_once(pool, sql, param_count, params, prepare, out, &lost, &db_err);
     if (rc == 0) return 0;
     if (db_err.http_status == 503) {   /* no connection to be had: already worded */
         return sp_error_set(err, 503, "unavailable", "", "%s", db_err.message);
@@ -259,6 +261,16 @@ int sp_gw_pgpool_query(sp_gw_pgpool *pool, const char *sql, int param_count,
         return sp_error_set(err, 503, "unavailable", "", "the database is unavailable: try again");
     }
     return sp_error_set(err, 500, "internal", "", "the request could not be completed");
+}
+
+int sp_gw_pgpool_query(sp_gw_pgpool *pool, const char *sql, int param_count,
+                       const char *const *params, PGresult **out, sp_error *err) {
+    return query(pool, sql, param_count, params, true, out, err);
+}
+
+int sp_gw_pgpool_query_replanned(sp_gw_pgpool *pool, const char *sql, int param_count,
+                                 const char *const *params, PGresult **out, sp_error *err) {
+    return query(pool, sql, param_count, params, false, out, err);
 }
 
 void sp_gw_pgpool_usage(sp_gw_pgpool *pool, size_t *size, size_t *busy) {

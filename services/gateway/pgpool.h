@@ -41,6 +41,13 @@ void sp_gw_pgpool_release(sp_gw_pgpool *pool, sp_gw_pg_lease *lease);
 int sp_gw_pgpool_query(sp_gw_pgpool *pool, const char *sql, int param_count,
                        const char *const *params, PGresult **out, sp_error *err);
 
+/* The same, planned for its values at each call (never prepared): for a
+ * statement whose optional filters ("$1::text IS NULL OR ...") decide which
+ * index serves it, where a prepared statement's generic plan would scan the
+ * table (measured: 170 ms instead of 1 ms over 20,000 beneficiaries). */
+int sp_gw_pgpool_query_replanned(sp_gw_pgpool *pool, const char *sql, int param_count,
+                                 const char *const *params, PGresult **out, sp_error *err);
+
 /* Connections in the pool and how many are lent out now. */
 void sp_gw_pgpool_usage(sp_gw_pgpool *pool, size_t *size, size_t *busy);
 

@@ -73,8 +73,8 @@ static json_t *user_json(const PGresult *res, int row, sp_error *err) {
     return user_json_of(res, row, false, err);
 }
 
-/* {users: [...]} of every row of res (freed here). */
-static int answer_users(sp_gw_request *req, PGresult *res, bool staff, sp_error *err) {
+/* The users of every row of res (freed here); NULL when one cannot be shown. */
+static json_t *users_array(PGresult *res, bool staff, sp_error *err) {
     json_t *users = json_array();
     for (int row = 0; users != NULL && row < PQntuples(res); row++) {
         json_t *user = user_json_of(res, row, staff, err);
@@ -84,6 +84,14 @@ static int answer_users(sp_gw_request *req, PGresult *res, bool staff, sp_error 
         }
     }
     PQclear(res);
+    if (users == NULL && err->code[0] == '\0')
+        sp_error_set(err, 500, "internal", "", "the users could not be shown");
+    return users;
+}
+
+/* {users: [...]} of every row of res (freed here). */
+static int answer_users(sp_gw_request *req, PGresult *res, bool staff, sp_error *err) {
+    json_t *users = users_array(res, staff, err);
     if (users == NULL) return -1;
     return sp_gw_answer_json(req, 200, json_pack("{s:o}", "users", users), false);
 }
@@ -110,14 +118,20 @@ static int answer_user(sp_gw_request *req, const char *user_id, int status, bool
     return sp_gw_answer_json(req, status, user, replayed);
 }
 
-int sp_gw_route_partner_users_list(sp_gw_request *req, sp_error *err) {
-    if (own_partner(req, err) != 0) return -1;
+json_t *sp_gw_partner_users_of(sp_gw_request *req, const char *partner_id, sp_error *err) {
     char limit[16];
     snprintf(limit, sizeof limit, "%d", SP_GW_PARTNER_USERS_MAX);
-    const char *params[2] = {req->user.partner_id, limit};
+    const char *params[2] = {partner_id, limit};
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, users_sql, 2, params, &res, err) != 0) return -1;
-    return answer_users(req, res, false, err);
+    if (sp_gw_pgpool_query(req->app->pool, users_sql, 2, params, &res, err) != 0) return NULL;
+    return users_array(res, false, err);
+}
+
+int sp_gw_route_partner_users_list(sp_gw_request *req, sp_error *err) {
+    if (own_partner(req, err) != 0) return -1;
+    json_t *users = sp_gw_partner_users_of(req, req->user.partner_id, err);
+    if (users == NULL) return -1;
+    return sp_gw_answer_json(req, 200, json_pack("{s:o}", "users", users), false);
 }
 
 /* A role name the body parser accepted. */
