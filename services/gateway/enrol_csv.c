@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sp_text.h"
+
 #define EMAIL_SLOTS 16384        /* power of two above twice SP_GW_ENROL_CSV_LINES_MAX */
 #define HEADER_NAME_BYTES_MAX 64 /* a column name once folded */
 
@@ -34,37 +36,6 @@ typedef struct csv_parser {
 } csv_parser;
 
 /* ------------------------------------------------------------------ decoding */
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid;
- * *cp its code point. Overlong forms and surrogates are invalid. */
-static size_t utf8_next(const uint8_t *s, size_t n, uint32_t *cp) {
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    size_t len = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-    if (len == 0 || len > n) return 0;
-    uint32_t value = s[0] & (0x7fu >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        value = (value << 6) | (s[i] & 0x3f);
-    }
-    static const uint32_t min_of_len[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (value < min_of_len[len] || value > 0x10ffff || (value >= 0xd800 && value <= 0xdfff))
-        return 0;
-    *cp = value;
-    return len;
-}
-
-static bool utf8_valid(const uint8_t *s, size_t n) {
-    uint32_t cp = 0;
-    for (size_t i = 0; i < n;) {
-        size_t step = utf8_next(s + i, n - i, &cp);
-        if (step == 0) return false;
-        i += step;
-    }
-    return true;
-}
 
 /* 0x80..0x9f of Windows-1252; its five unassigned bytes stay the C1
  * controls they are in ISO-8859-1 (then refused as control characters). */
@@ -98,7 +69,7 @@ static char *decode(const uint8_t *bytes, size_t len, sp_gw_enrol_csv_encoding *
     bool has_bom = len >= 3 && memcmp(bytes, bom, 3) == 0;
     const uint8_t *s = has_bom ? bytes + 3 : bytes;
     size_t n = has_bom ? len - 3 : len;
-    bool utf8 = utf8_valid(s, n);
+    bool utf8 = sp_text_utf8_valid((const char *)s, n);
     *encoding = utf8 ? (has_bom ? SP_GW_ENROL_CSV_UTF8_BOM : SP_GW_ENROL_CSV_UTF8)
                      : SP_GW_ENROL_CSV_WINDOWS_1252;
     if (!utf8) {           /* a BOM of a file that is not UTF-8 is three 1252 characters */
@@ -234,21 +205,23 @@ static char latin1_base(uint32_t cp) {
     return 0;
 }
 
-/* The name folded: lower case, accents off, spaces, dashes, dots,
- * underscores and apostrophes dropped ("E-mail" -> "email"). */
+/* The name (valid UTF-8) folded: lower case, accents off, spaces, dashes,
+ * dots, underscores and apostrophes dropped ("E-mail" -> "email"); any
+ * other non-ASCII character becomes '?'. */
 static void fold_name(const char *name, size_t len, char out[HEADER_NAME_BYTES_MAX]) {
     size_t o = 0;
     const uint8_t *s = (const uint8_t *)name;
     for (size_t i = 0; i < len && o + 1 < HEADER_NAME_BYTES_MAX;) {
-        uint32_t cp = 0;
-        size_t step = utf8_next(s + i, len - i, &cp);
-        if (step == 0) {
-            step = 1;
-            cp = '?';
+        uint32_t cp = s[i];
+        size_t step = 1;
+        if (s[i] >= 0x80) {
+            while (i + step < len && (s[i + step] & 0xc0) == 0x80) step++;
+            cp = step == 2 ? (uint32_t)(s[i] & 0x1f) << 6 | (s[i + 1] & 0x3f)
+                 : step == 3 && memcmp(s + i, "\xe2\x80\x99", 3) == 0 ? '\'' : '?';
         }
         i += step;
         if (cp == ' ' || cp == '-' || cp == '_' || cp == '.' || cp == '\'' || cp == '\t' ||
-            cp == 0xa0 || cp == 0x2019)
+            cp == 0xa0)
             continue;
         if (cp >= 'A' && cp <= 'Z') cp += 'a' - 'A';
         char base = latin1_base(cp);
@@ -337,17 +310,21 @@ void sp_gw_enrol_csv_problem_add(sp_gw_enrol_csv *csv, int32_t line, const char 
     snprintf(p->message, sizeof p->message, "%s", message);
 }
 
-/* A name's characters (UTF-8 after decoding): 0 ok, else the problem code. */
+/* A C1 control character (U+0080..U+009F): what the bytes Windows-1252
+ * leaves unassigned decode to. */
+static bool has_c1_control(const char *text, size_t len) {
+    for (size_t i = 0; i + 1 < len; i++) {
+        if ((uint8_t)text[i] == 0xc2 && (uint8_t)text[i + 1] >= 0x80 && (uint8_t)text[i + 1] <= 0x9f)
+            return true;
+    }
+    return false;
+}
+
+/* A name's problem code (its text is valid UTF-8 after decoding), NULL if none. */
 static const char *name_problem(const char *text, size_t len) {
     if (len == 0) return "missing_value";
-    size_t chars = 0;
-    uint32_t cp = 0;
-    for (size_t i = 0; i < len; chars++) {
-        size_t step = utf8_next((const uint8_t *)text + i, len - i, &cp);
-        if (step == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return "invalid_value";
-        i += step;
-    }
-    return chars > SP_GW_ENROL_CSV_NAME_CHARS_MAX ? "too_long" : NULL;
+    if (sp_text_has_control_char(text, len) || has_c1_control(text, len)) return "invalid_value";
+    return sp_text_utf8_char_count(text, len) > SP_GW_ENROL_CSV_NAME_CHARS_MAX ? "too_long" : NULL;
 }
 
 static void name_check(sp_gw_enrol_csv *csv, int32_t line, int kind, const char *text,
