@@ -7,6 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <inttypes.h>
+
+#include <sodium.h>
+
+#include "sp_money.h"
 #include "sp_text.h"
 
 #define EMAIL_SLOTS 16384        /* power of two above twice SP_GW_ENROL_CSV_LINES_MAX */
@@ -535,4 +540,118 @@ done:
         out->encoding = encoding;
     }
     return rc;
+}
+
+/* Stable: an insertion sort, over at most SP_GW_ENROL_CSV_PROBLEMS_MAX. */
+void sp_gw_enrol_csv_problems_sort(sp_gw_enrol_csv *csv) {
+    assert(csv != NULL && csv->problem_count <= SP_GW_ENROL_CSV_PROBLEMS_MAX);
+    for (size_t i = 1; i < csv->problem_count; i++) {
+        sp_gw_enrol_problem moved = csv->problems[i];
+        size_t k = i;
+        for (; k > 0 && csv->problems[k - 1].line > moved.line; k--)
+            csv->problems[k] = csv->problems[k - 1];
+        csv->problems[k] = moved;
+    }
+}
+
+/* ------------------------------------------------------------------ the upload's query */
+
+typedef struct query_parse {
+    sp_gw_enrol_query *out;
+    bool seen[4];                                  /* dry_run, category, amount_cents, end_date */
+} query_parse;
+
+static bool value_is(const char *value, size_t len, const char *text) {
+    return len == strlen(text) && memcmp(value, text, len) == 0;
+}
+
+static int amount_param(const char *value, size_t len, sp_gw_enrol_query *out, sp_error *err) {
+    int64_t amount = 0;
+    bool digits = len > 0 && len <= 15;
+    for (size_t i = 0; digits && i < len; i++) {
+        digits = value[i] >= '0' && value[i] <= '9';
+        amount = amount * 10 + (value[i] - '0');
+    }
+    if (!digits)
+        return sp_error_set(err, 422, "invalid_amount", "amount_cents",
+                            "amount_cents must be a whole number of cents");
+    out->amount_cents = amount;
+    return 0;
+}
+
+static int query_param(void *ctx, const char *name, size_t name_len, const char *value,
+                       size_t value_len, sp_error *err) {
+    static const char *const names[4] = {"dry_run", "category", "amount_cents", "end_date"};
+    query_parse *parse = ctx;
+    size_t which = 0;
+    while (which < 4 && !value_is(name, name_len, names[which])) which++;
+    if (which == 4)
+        return sp_error_set(err, 400, "unknown_field", "", "unknown query parameter");
+    if (parse->seen[which])
+        return sp_error_set(err, 400, "invalid_value", names[which], "%s is given twice",
+                            names[which]);
+    parse->seen[which] = true;
+    sp_gw_enrol_query *out = parse->out;
+    char *text = which == 1 ? out->category : which == 3 ? out->end_date : NULL;
+    size_t size = which == 1 ? sizeof out->category : sizeof out->end_date;
+    if (which == 0) {
+        if (!value_is(value, value_len, "true") && !value_is(value, value_len, "false"))
+            return sp_error_set(err, 400, "invalid_value", "dry_run",
+                                "dry_run must be true or false");
+        out->dry_run = value_is(value, value_len, "true");
+    } else if (which == 2) {
+        return amount_param(value, value_len, out, err);
+    } else {
+        snprintf(text, size, "%.*s", (int)(value_len < size ? value_len : size - 1), value);
+        if (value_len >= size) text[0] = '?';     /* too long: refused by its check */
+    }
+    return 0;
+}
+
+int sp_gw_enrol_query_parse(const char *query, int64_t amount_max_cents, sp_date today,
+                            sp_gw_enrol_query *out, sp_error *err) {
+    assert(out != NULL && amount_max_cents > 0);
+    memset(out, 0, sizeof *out);
+    query_parse parse = {.out = out};
+    if (sp_gw_query_foreach(query, 8, query_param, &parse, err) != 0) return -1;
+    if (!parse.seen[1])
+        return sp_error_set(err, 400, "missing_field", "category", "category is required");
+    if (sp_gw_category_check(out->category, "category", true, err) != 0) return -1;
+    if (!parse.seen[2])
+        return sp_error_set(err, 400, "missing_field", "amount_cents", "amount_cents is required");
+    if (sp_money_validate_amount(out->amount_cents, amount_max_cents, "amount_cents", err) != 0)
+        return -1;
+    if (!parse.seen[3] || out->end_date[0] == '\0') return 0;
+    sp_date end_date;
+    sp_error date_err;
+    if (sp_date_parse(out->end_date, &end_date, &date_err) != 0)
+        return sp_error_set(err, 422, "invalid_date", "end_date",
+                            "end_date must be a real date YYYY-MM-DD (years 2000 to 2199)");
+    if (end_date < today)
+        return sp_error_set(err, 422, "invalid_date", "end_date", "end_date is in the past");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ command ids */
+
+void sp_gw_enrol_command_id(const char *file_sha256_hex, const sp_gw_enrol_query *allocation,
+                            const char *email, const char *step,
+                            char out[SP_GW_ENROL_COMMAND_ID_LEN + 1]) {
+    assert(file_sha256_hex != NULL && allocation != NULL && email != NULL && step != NULL);
+    /* Newline-separated: no field holds a newline, so no two inputs meet. */
+    char amount[24];
+    snprintf(amount, sizeof amount, "%" PRId64, allocation->amount_cents);
+    const char *parts[6] = {file_sha256_hex, allocation->category, amount, allocation->end_date,
+                            email, step};
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    for (size_t i = 0; i < 6; i++) {
+        crypto_hash_sha256_update(&st, (const unsigned char *)parts[i], strlen(parts[i]));
+        crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
+    }
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&st, digest);
+    char hex[2 * crypto_hash_sha256_BYTES + 1];
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    snprintf(out, SP_GW_ENROL_COMMAND_ID_LEN + 1, "imp-%.56s", hex);
 }

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sp_clock.h"
 #include "sp_error.h"
 #include "validate.h"
 
@@ -96,5 +97,42 @@ void sp_gw_enrol_csv_problem_add(sp_gw_enrol_csv *csv, int32_t line, const char 
 const char *sp_gw_enrol_csv_encoding_name(sp_gw_enrol_csv_encoding encoding);
 
 void sp_gw_enrol_csv_free(sp_gw_enrol_csv *csv);
+
+/* Problems by line, those of one line in the order they were added (the
+ * dry run adds e-mails already enrolled after the file's own problems). */
+void sp_gw_enrol_csv_problems_sort(sp_gw_enrol_csv *csv);
+
+/* ------------------------------------------------------------------ the upload's query */
+
+/* What every line of an upload receives: a pass with one envelope of
+ * category (ending on end_date, "" for never), credited amount_cents. */
+typedef struct sp_gw_enrol_query {
+    bool dry_run;
+    char category[SP_GW_CATEGORY_LEN_MAX + 1];
+    int64_t amount_cents;
+    char end_date[11];                             /* "YYYY-MM-DD" or "" */
+} sp_gw_enrol_query;
+
+/* The raw query string (may be NULL): dry_run=true|false (default false),
+ * category (required; "general" allowed), amount_cents (required, 1 to
+ * amount_max_cents), end_date (optional, not before today). 400
+ * missing_field | invalid_value | unknown_field, 422 invalid_category |
+ * invalid_amount | invalid_date, each naming its parameter. Values are taken
+ * as written (none of the valid ones needs %-encoding). */
+int sp_gw_enrol_query_parse(const char *query, int64_t amount_max_cents, sp_date today,
+                            sp_gw_enrol_query *out, sp_error *err);
+
+/* ------------------------------------------------------------------ command ids */
+
+#define SP_GW_ENROL_COMMAND_ID_LEN 60                /* "imp-" and 56 hex digits */
+
+/* The command id of one step ("enrol" or "credit") of one line: derived
+ * from the file's SHA-256 (64 hex digits), the allocation and the line's
+ * e-mail, so that the same file sent again, under any Idempotency-Key,
+ * sends the same commands, which the services answer with their first
+ * outcome instead of a second enrolment or credit. */
+void sp_gw_enrol_command_id(const char *file_sha256_hex, const sp_gw_enrol_query *allocation,
+                            const char *email, const char *step,
+                            char out[SP_GW_ENROL_COMMAND_ID_LEN + 1]);
 
 #endif

@@ -222,6 +222,85 @@ static void test_nul_and_controls_refused(void **state) {
     sp_gw_enrol_csv_free(&csv);
 }
 
+static void test_query_allocation_checked(void **state) {
+    (void)state;
+    sp_gw_enrol_query q;
+    sp_error err;
+    sp_date today = 0;
+    assert_int_equal(sp_date_parse("2026-12-07", &today, &err), 0);
+    assert_int_equal(sp_gw_enrol_query_parse("dry_run=true&category=sport&amount_cents=5000"
+                                             "&end_date=2027-06-30", 100000, today, &q, &err), 0);
+    assert_true(q.dry_run);
+    assert_string_equal(q.category, "sport");
+    assert_int_equal(q.amount_cents, 5000);
+    assert_string_equal(q.end_date, "2027-06-30");
+    assert_int_equal(sp_gw_enrol_query_parse("category=general&amount_cents=1", 100000, today, &q,
+                                             &err), 0);
+    assert_false(q.dry_run);
+    assert_string_equal(q.end_date, "");
+    struct { const char *query; int status; const char *code; const char *field; } bad[] = {
+        {"amount_cents=5000", 400, "missing_field", "category"},
+        {"category=sport", 400, "missing_field", "amount_cents"},
+        {"category=Sport&amount_cents=5000", 422, "invalid_category", "category"},
+        {"category=sport&amount_cents=0", 422, "invalid_amount", "amount_cents"},
+        {"category=sport&amount_cents=-5", 422, "invalid_amount", "amount_cents"},
+        {"category=sport&amount_cents=12.5", 422, "invalid_amount", "amount_cents"},
+        {"category=sport&amount_cents=100001", 422, "invalid_amount", "amount_cents"},
+        {"category=sport&amount_cents=5000&end_date=2026-02-30", 422, "invalid_date", "end_date"},
+        {"category=sport&amount_cents=5000&end_date=2026-12-06", 422, "invalid_date", "end_date"},
+        {"category=sport&amount_cents=5000&dry_run=yes", 400, "invalid_value", "dry_run"},
+        {"category=sport&amount_cents=5000&colour=red", 400, "unknown_field", ""},
+        {"category=sport&category=culture&amount_cents=5000", 400, "invalid_value", "category"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(sp_gw_enrol_query_parse(bad[i].query, 100000, today, &q, &err), -1);
+        assert_int_equal(err.http_status, bad[i].status);
+        assert_string_equal(err.code, bad[i].code);
+        assert_string_equal(err.field, bad[i].field);
+    }
+}
+
+static void test_command_ids_follow_file_allocation_and_email(void **state) {
+    (void)state;
+    const char sha[] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    sp_gw_enrol_query q = {.category = "sport", .amount_cents = 5000, .end_date = ""};
+    char a[SP_GW_ENROL_COMMAND_ID_LEN + 1], b[SP_GW_ENROL_COMMAND_ID_LEN + 1];
+    sp_gw_enrol_command_id(sha, &q, "zoe@example.org", "enrol", a);
+    sp_gw_enrol_command_id(sha, &q, "zoe@example.org", "enrol", b);
+    assert_string_equal(a, b);
+    assert_int_equal(strlen(a), SP_GW_ENROL_COMMAND_ID_LEN);
+    assert_int_equal(strncmp(a, "imp-", 4), 0);
+    assert_int_equal(strspn(a + 4, "0123456789abcdef"), 56);
+    sp_gw_enrol_command_id(sha, &q, "zoe@example.org", "credit", b);
+    assert_string_not_equal(a, b);
+    sp_gw_enrol_command_id(sha, &q, "leo@example.org", "enrol", b);
+    assert_string_not_equal(a, b);
+    q.amount_cents = 5001;
+    sp_gw_enrol_command_id(sha, &q, "zoe@example.org", "enrol", b);
+    assert_string_not_equal(a, b);
+    q.amount_cents = 5000;
+    sp_gw_enrol_command_id("0f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", &q,
+                           "zoe@example.org", "enrol", b);
+    assert_string_not_equal(a, b);
+}
+
+static void test_problems_sorted_by_line_stable(void **state) {
+    (void)state;
+    sp_gw_enrol_csv csv;
+    sp_error err;
+    assert_int_equal(parse("nom;prenom;email\n;A;a@example.org\nB;;x\nC;D;c@example.org\n", &csv,
+                           &err), 0);
+    sp_gw_enrol_csv_problem_add(&csv, 4, "email", "email_enrolled", "déjà inscrit ici");
+    sp_gw_enrol_csv_problem_add(&csv, 2, "email", "email_enrolled", "déjà inscrit ici");
+    sp_gw_enrol_csv_problems_sort(&csv);
+    assert_problem(&csv, 0, 2, "nom", "missing_value");
+    assert_problem(&csv, 1, 2, "email", "email_enrolled");
+    assert_problem(&csv, 2, 3, "prenom", "missing_value");
+    assert_problem(&csv, 3, 3, "email", "invalid_email");
+    assert_problem(&csv, 4, 4, "email", "email_enrolled");
+    sp_gw_enrol_csv_free(&csv);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8_semicolons_crlf),
@@ -233,6 +312,9 @@ int main(void) {
         cmocka_unit_test(test_bounds_lines_bytes_fields),
         cmocka_unit_test(test_problems_are_bounded_and_counted),
         cmocka_unit_test(test_nul_and_controls_refused),
+        cmocka_unit_test(test_query_allocation_checked),
+        cmocka_unit_test(test_command_ids_follow_file_allocation_and_email),
+        cmocka_unit_test(test_problems_sorted_by_line_stable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
