@@ -42,7 +42,7 @@
  * characters of a user's full name. */
 #define SP_GW_ENROL_CSV_NAME_CHARS_MAX 99
 #define SP_GW_ENROL_CSV_PROBLEMS_MAX 1000            /* problems listed; more are counted */
-#define SP_GW_ENROL_CSV_CODE_MAX 31
+#define SP_GW_ENROL_CSV_CODE_MAX (SP_ERROR_CODE_MAX - 1)
 #define SP_GW_ENROL_CSV_MESSAGE_MAX 239              /* bytes of the French sentence */
 #define SP_GW_ENROL_CSV_COLUMN_MAX 63                /* bytes of a column name in a problem */
 

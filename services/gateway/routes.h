@@ -90,6 +90,9 @@ int sp_gw_route_finance_refund_paid(sp_gw_request *req, sp_error *err);
 /* routes_finance.c (finance staff: the SEPA transfer file of pending refund requests) */
 #define SP_GW_ROLES_FINANCE (SP_GW_ROLE_FINANCE | SP_GW_ROLE_BACKOFFICE)
 int sp_gw_route_finance_sepa(sp_gw_request *req, sp_error *err);
+/* routes_imports.c (bo-import: enrolling beneficiaries from a CSV file) */
+int sp_gw_route_beneficiaries_imports(sp_gw_request *req, sp_error *err);
+int sp_gw_route_beneficiaries_import_get(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_openapi(sp_gw_request *req, sp_error *err);

@@ -111,6 +111,9 @@ typedef enum {
     SP_GW_ROUTE_RECEIPT_KEYS,
     SP_GW_ROUTE_RECEIPT_VERIFY,
     SP_GW_ROUTE_RECEIPT_QR_SVG,
+    /* bo-import: enrolling beneficiaries from a CSV file */
+    SP_GW_ROUTE_BENEFICIARIES_IMPORTS,
+    SP_GW_ROUTE_BENEFICIARIES_IMPORT_GET,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 

@@ -132,7 +132,7 @@ bool sp_notify_smtp_permanent(long smtp_code) {
 static const char *subject_of(const sp_notify_mail *m, char *buf, size_t size) {
     char amount[SP_MONEY_FORMAT_MAX];
     switch (m->kind) {
-    case SP_NOTIFY_ACTIVATION: return "Activez votre compte partenaire du " SERVICE_NAME;
+    case SP_NOTIFY_ACTIVATION: return "Activez votre compte du " SERVICE_NAME;
     case SP_NOTIFY_PASSWORD_RESET: return "Nouveau mot de passe pour le " SERVICE_NAME;
     case SP_NOTIFY_PAYMENT_RECEIVED:
         sp_money_format_eur(m->amount_cents, amount, sizeof amount);
