@@ -259,3 +259,40 @@ def test_beneficiary_enrolled_without_password_activates_by_mail(world, backoffi
     assert activated.status_code == 200, activated.text
     me = world.login(email, "chosen-password-1").get("/api/v1/me").json()
     assert (me["role"], me["pass_id"]) == ("beneficiary", answer.json()["pass_id"])
+
+
+def test_gateway_restarts_during_runs_then_the_file_sent_again(world, stack):
+    """A run lives in the gateway's memory: stopped (SIGTERM, between two
+    lines) or killed (SIGKILL, lines half done) it is lost, but the file
+    sent again finishes the work, each person enrolled and credited once."""
+    rows = people(300, "g")
+    data = csv_text(rows).encode()
+    emails = [r[2] for r in rows]
+    query = "category=culture&amount_cents=%d" % AMOUNT_CENTS
+
+    def start_and_interrupt(interrupt):
+        backoffice = world.backoffice()
+        answer = upload(backoffice, data, query, key=new_key())
+        assert answer.status_code == 202, answer.text
+        job = answer.json()
+        wait_until(lambda: backoffice.get(IMPORTS + "/" + job["import_id"]).json()["lines_done"]
+                   >= 20, "a run under way", timeout_s=60, interval_s=0.05)
+        backoffice.close()
+        status = interrupt()
+        world.stack.start_service("gateway")
+        return job, status
+
+    first, status = start_and_interrupt(lambda: stack.stop_service("gateway"))
+    assert status == 0       # its run stopped, its threads joined, nothing leaked
+    backoffice = world.backoffice()
+    expect_error(backoffice.get(IMPORTS + "/" + first["import_id"]), 404, "import_not_found")
+    start_and_interrupt(lambda: stack.kill("gateway"))
+
+    backoffice = world.backoffice()
+    answer = upload(backoffice, data, query, key=new_key())
+    assert answer.status_code == 202, answer.text
+    last = wait_done(backoffice, answer.json())
+    assert last["failed"] == 0 and last["enrolled"] + last["skipped"] == 300, last
+    assert last["skipped"] >= 20     # the interrupted runs did part of the work
+    assert set(balances(world, emails).values()) == {(AMOUNT_CENTS, 1)}
+    assert len(balances(world, emails)) == 300
