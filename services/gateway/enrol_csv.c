@@ -77,10 +77,8 @@ static char *decode(const uint8_t *bytes, size_t len, sp_gw_enrol_csv_encoding *
     bool utf8 = sp_text_utf8_valid((const char *)s, n);
     *encoding = utf8 ? (has_bom ? SP_GW_ENROL_CSV_UTF8_BOM : SP_GW_ENROL_CSV_UTF8)
                      : SP_GW_ENROL_CSV_WINDOWS_1252;
-    if (!utf8) {           /* a BOM of a file that is not UTF-8 is three 1252 characters */
-        s = bytes;
-        n = len;
-    }
+    /* A BOM before text that is not UTF-8 (a file pasted together) is
+     * dropped all the same: "ï»¿" is never what a header means. */
     char *text = malloc(utf8 ? n + 1 : 3 * n + 1);
     if (text == NULL) return NULL;
     size_t out = 0;

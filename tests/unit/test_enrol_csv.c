@@ -74,6 +74,11 @@ static void test_windows_1252_bytes_are_decoded(void **state) {
     assert_string_equal(csv.rows[1].full_name, "Œdile L’Hermite");
     assert_string_equal(sp_gw_enrol_csv_encoding_name(csv.encoding), "windows-1252");
     sp_gw_enrol_csv_free(&csv);
+    /* A BOM before Windows-1252 text is dropped too. */
+    assert_int_equal(parse("\xEF\xBB\xBFnom;pr\xE9nom;email\nA;B;b@example.org\n", &csv, &err), 0);
+    assert_int_equal(csv.encoding, SP_GW_ENROL_CSV_WINDOWS_1252);
+    assert_int_equal(csv.row_count, 1);
+    sp_gw_enrol_csv_free(&csv);
 }
 
 static void test_rfc4180_quotes_delimiters_and_line_breaks(void **state) {
