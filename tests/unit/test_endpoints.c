@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "gateway/auth.h"
 #include "gateway/endpoints.h"
 #include "gateway/openapi.h"
 
@@ -265,6 +266,41 @@ static void test_finance_pays_and_changes_nothing_else(void **state) {
     assert_true(finance_routes >= 4);
 }
 
+/* bo-import: enrolling from a CSV file is the back-office's alone (finance
+ * staff, partners and beneficiaries are refused), and a malformed import id
+ * is the import's own 404. */
+static void test_csv_enrolment_is_back_office_only(void **state) {
+    (void)state;
+    const sp_gw_route routes[] = {SP_GW_ROUTE_BENEFICIARIES_IMPORTS,
+                                  SP_GW_ROUTE_BENEFICIARIES_IMPORT_GET};
+    static const struct { const char *role; unsigned bit; } refused[] = {
+        {"finance", SP_GW_ROLE_FINANCE}, {"partner_admin", SP_GW_ROLE_PARTNER_ADMIN},
+        {"partner_user", SP_GW_ROLE_PARTNER_USER}, {"beneficiary", SP_GW_ROLE_BENEFICIARY}};
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const sp_gw_endpoint *e = sp_gw_endpoint_of(routes[i]);
+        assert_true(e->session);
+        assert_int_equal(e->roles, SP_GW_ROLE_BACKOFFICE);
+        sp_gw_user user;
+        memset(&user, 0, sizeof user);
+        sp_error err;
+        for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+            snprintf(user.role, sizeof user.role, "%s", refused[k].role);
+            user.role_bit = refused[k].bit;
+            assert_int_equal(sp_gw_auth_require(&user, e->roles, &err), -1);
+            assert_int_equal(err.http_status, 403);
+        }
+        snprintf(user.role, sizeof user.role, "backoffice");
+        user.role_bit = SP_GW_ROLE_BACKOFFICE;
+        assert_int_equal(sp_gw_auth_require(&user, e->roles, &err), 0);
+    }
+    sp_gw_route_match m;
+    sp_error err;
+    assert_int_equal(sp_gw_route_find("GET", "/api/v1/beneficiaries/imports/42", &m, &err), -1);
+    assert_int_equal(err.http_status, 404);
+    assert_string_equal(err.code, "import_not_found");
+    assert_string_equal(err.field, "import_id");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_route_has_a_complete_entry),
@@ -276,6 +312,7 @@ int main(void) {
         cmocka_unit_test(test_query_names_come_from_the_table),
         cmocka_unit_test(test_unlisted_query_parameters_are_unknown_fields),
         cmocka_unit_test(test_finance_pays_and_changes_nothing_else),
+        cmocka_unit_test(test_csv_enrolment_is_back_office_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
