@@ -5,6 +5,10 @@
 import type { JSX } from 'preact';
 import type { Me } from '../shared/session';
 import { BASE, type StaffRole } from './data';
+import { BeneficiariesPage, BeneficiaryPage, EnrolPage } from './pages/beneficiaries';
+import { AcceptancesPage, ConventionsPage } from './pages/conventions';
+import { PartnerCreatePage, PartnerPage, PartnersPage } from './pages/partners';
+import { TeamPage } from './pages/team';
 import { WelcomePage } from './pages/welcome';
 import { T } from './strings.fr';
 
@@ -23,10 +27,20 @@ export interface Screen {
 }
 
 const STAFF: readonly StaffRole[] = ['backoffice', 'finance'];
+const BACKOFFICE: readonly StaffRole[] = ['backoffice'];
 
 export const SCREENS: Screen[] = [
   { pattern: BASE, nav: T.nav.dashboard, roles: STAFF, render: ({ me, query }) => <WelcomePage me={me} welcome={query.get('bienvenue')} /> },
+  { pattern: `${BASE}/partenaires`, nav: T.nav.partners, roles: BACKOFFICE, render: ({ query }) => <PartnersPage query={query} /> },
+  { pattern: `${BASE}/partenaires/nouveau`, roles: BACKOFFICE, render: () => <PartnerCreatePage /> },
+  { pattern: `${BASE}/partenaires/:partnerId`, roles: BACKOFFICE, render: ({ params, query }) => <PartnerPage partnerId={params.partnerId!} created={query.has('cree')} /> },
+  { pattern: `${BASE}/beneficiaires`, nav: T.nav.beneficiaries, roles: BACKOFFICE, render: ({ query }) => <BeneficiariesPage query={query} /> },
+  { pattern: `${BASE}/beneficiaires/nouveau`, roles: BACKOFFICE, render: () => <EnrolPage /> },
+  { pattern: `${BASE}/beneficiaires/:userId`, roles: BACKOFFICE, render: ({ params, query }) => <BeneficiaryPage userId={params.userId!} enrolled={query.has('inscrit')} /> },
+  { pattern: `${BASE}/conventions`, nav: T.nav.conventions, roles: BACKOFFICE, render: () => <ConventionsPage /> },
+  { pattern: `${BASE}/conventions/:conventionId`, roles: BACKOFFICE, render: ({ params }) => <AcceptancesPage conventionId={params.conventionId!} /> },
   // The refunds' screens come here, before the team (their place in the menu).
+  { pattern: `${BASE}/equipe`, nav: T.nav.team, roles: BACKOFFICE, render: ({ me }) => <TeamPage me={me} /> },
 ];
 
 function matcher(pattern: string): { regex: RegExp; names: string[] } {
