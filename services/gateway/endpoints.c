@@ -90,6 +90,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .key = SP_GW_KEY_REQUIRED,
         .answers = {JSON(201, "Payment", "the payment, accepted")},
         .errors = "400:missing_field,invalid_type 404:partner_not_found,pass_not_found "
+                  "409:pass_closed "
                   "422:invalid_amount,invalid_partner_code,insufficient_funds,"
                   "no_envelope_for_category,envelope_expired,convention_not_accepted "
                   "503:timeout"},
@@ -141,9 +142,21 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .key = SP_GW_KEY_REQUIRED,
         .answers = {JSON(201, "Credit", "the credit, accepted")},
         .id_not_found_code = "pass_not_found", .id_not_found_message = "no pass has this id",
-        .errors = "400:missing_field,invalid_type "
+        .errors = "400:missing_field,invalid_type 409:pass_closed "
                   "422:invalid_amount,invalid_category,no_envelope_for_category,"
                   "envelope_expired 503:timeout"},
+    /* ---------------------------------------------------------- bo-close: closing a pass */
+    [SP_GW_ROUTE_PASSES_CLOSE] = {ENTRY(SP_GW_ROUTE_PASSES_CLOSE, sp_gw_route_passes_close),
+        .method = "POST", .path = "/api/v1/passes/{pass_id}/close", .name = "passes_close",
+        .session = true, .roles = BACKOFFICE,
+        .summary = "Closes a pass (its beneficiary left): its envelopes and open vouchers go "
+                   "back to the budget, it can no longer pay",
+        .body_media = SP_GW_MEDIA_JSON, .body_schema = "PassCloseRequest",
+        .key = SP_GW_KEY_REQUIRED,
+        .answers = {JSON(200, "PassClosed", "the pass, closed")},
+        .id_not_found_code = "pass_not_found", .id_not_found_message = "no pass has this id",
+        .errors = "400:invalid_type,invalid_value,unknown_field "
+                  "409:pass_closed,too_many_vouchers 503:timeout"},
     /* ---------------------------------------------------------- the partner space */
     [SP_GW_ROUTE_PARTNER_GET] = {ENTRY(SP_GW_ROUTE_PARTNER_GET, sp_gw_route_partner_get),
         .method = "GET", .path = "/api/v1/partner", .name = "partner_get",
@@ -207,7 +220,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .answers = {JSON(201, "RedeemedPayment", "the payment it becomes")},
         .errors = "400:missing_field,invalid_type,invalid_value "
                   "404:voucher_not_found,partner_not_found "
-                  "409:voucher_used,voucher_cancelled,voucher_expired "
+                  "409:voucher_used,voucher_cancelled,voucher_expired,pass_closed "
                   "422:invalid_voucher_number,voucher_restricted,convention_not_accepted "
                   "429:too_many_attempts 503:timeout"},
     [SP_GW_ROUTE_PARTNER_QR_PNG] = {ENTRY(SP_GW_ROUTE_PARTNER_QR_PNG, sp_gw_route_partner_qr_png),
@@ -378,6 +391,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .body_required = true, .key = SP_GW_KEY_REQUIRED,
         .answers = {JSON(201, "VoucherChange", "the voucher, active")},
         .errors = "400:missing_field,invalid_type 404:pass_not_found,partner_not_found "
+                  "409:pass_closed "
                   "422:invalid_amount,insufficient_funds,no_envelope_for_category,"
                   "envelope_expired,invalid_category,invalid_partner_code 503:timeout"},
     [SP_GW_ROUTE_PASS_VOUCHERS_LIST] = {ENTRY(SP_GW_ROUTE_PASS_VOUCHERS_LIST,
@@ -398,6 +412,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .answers = {JSON(201, "VoucherChange", "the voucher, active")},
         .id_not_found_code = "pass_not_found", .id_not_found_message = "no pass has this id",
         .errors = "400:missing_field,invalid_type 404:partner_not_found "
+                  "409:pass_closed "
                   "422:invalid_amount,insufficient_funds,no_envelope_for_category,"
                   "envelope_expired,invalid_category,invalid_partner_code 503:timeout"},
     [SP_GW_ROUTE_PASSES_VOUCHERS_LIST] = {ENTRY(SP_GW_ROUTE_PASSES_VOUCHERS_LIST,

@@ -30,6 +30,8 @@ int sp_gw_route_partners_list(sp_gw_request *req, sp_error *err);
 int sp_gw_route_beneficiaries_create(sp_gw_request *req, sp_error *err);
 int sp_gw_route_passes_get(sp_gw_request *req, sp_error *err);
 int sp_gw_route_passes_credit(sp_gw_request *req, sp_error *err);
+/* bo-close: closing a pass (routes_backoffice.c) */
+int sp_gw_route_passes_close(sp_gw_request *req, sp_error *err);
 /* routes_partner.c */
 int sp_gw_route_partner_get(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_operations(sp_gw_request *req, sp_error *err);

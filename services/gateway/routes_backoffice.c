@@ -11,6 +11,7 @@
 #include "ledger.pb-c.h"
 #include "pgpool.h"
 #include "sp_kafka.h"
+#include "sp_text.h"
 
 #define SP_GW_PARTNERS_LIST_MAX 1000
 
@@ -181,6 +182,46 @@ int sp_gw_route_beneficiaries_create(sp_gw_request *req, sp_error *err) {
 
 int sp_gw_route_passes_get(sp_gw_request *req, sp_error *err) {
     return sp_gw_answer_pass(req, req->match.path_id, err);
+}
+
+/* ------------------------------------------------------------------ bo-close: closing a pass */
+
+static const sp_gw_field pass_close_fields[] = {
+    {"reason", SP_GW_FIELD_STRING, false, 0, SP_GW_PASS_CLOSE_REASON_LEN_MAX},
+};
+static const sp_gw_schema pass_close_schema = {pass_close_fields, 1};
+
+/* The body is optional: none, or {"reason": "..."}. */
+static int parse_close(const sp_gw_request *req, char *reason, size_t reason_size, sp_error *err) {
+    reason[0] = '\0';
+    if (req->body_len == 0 || strspn(req->body, " \t\r\n") == req->body_len) return 0;
+    json_t *root = sp_gw_body_parse(req->body, req->body_len, &pass_close_schema, err);
+    if (root == NULL) return -1;
+    const char *given = json_string_value(json_object_get(root, "reason"));
+    snprintf(reason, reason_size, "%s", given != NULL ? given : "");
+    json_decref(root);
+    size_t len = strlen(reason);
+    if (sp_text_has_control_char(reason, len)) {
+        return sp_error_set(err, 400, "invalid_value", "reason",
+                            "a reason has no control characters");
+    }
+    return 0;
+}
+
+int sp_gw_route_passes_close(sp_gw_request *req, sp_error *err) {
+    const char *key = NULL;
+    if (sp_gw_idempotency_key(req, &key, err) != 0) return -1;
+    char reason[SP_GW_TEXT_BYTES(SP_GW_PASS_CLOSE_REASON_LEN_MAX)];
+    if (parse_close(req, reason, sizeof reason, err) != 0) return -1;
+    const char *pass_id = req->match.path_id;
+    bool exists = false;
+    if (sp_gw_pass_exists(req, pass_id, &exists, err) != 0) return -1;
+    if (!exists) return sp_error_set(err, 404, "pass_not_found", "pass_id", "no pass has this id");
+    Solipass__Ledger__ClosePass close = SOLIPASS__LEDGER__CLOSE_PASS__INIT;
+    close.pass_id = (char *)pass_id;
+    close.reason = reason;
+    sp_envelope_meta meta = sp_gw_command_meta(req, "ledger.ClosePass.v1", pass_id, key);
+    return sp_gw_run_and_answer(req, SP_TOPIC_LEDGER_COMMANDS, &meta, &close.base, err);
 }
 
 int sp_gw_route_passes_credit(sp_gw_request *req, sp_error *err) {

@@ -13,7 +13,7 @@
 
 static const char pass_sql[] =
     "SELECT p.balance_cents, e.category, e.balance_cents, coalesce(e.end_date::text, ''),"
-    " e.expired"
+    " e.expired, coalesce(floor(extract(epoch FROM p.closed_at) * 1000)::bigint::text, '')"
     " FROM passes p LEFT JOIN envelopes e ON e.pass_id = p.pass_id"
     " WHERE p.pass_id = $1::uuid ORDER BY e.category";
 
@@ -170,8 +170,21 @@ static json_t *pass_json(const PGresult *res, const char *pass_id, sp_error *err
             return NULL;
         }
     }
-    json_t *pass = json_pack("{s:s, s:I, s:o}", "pass_id", pass_id, "balance_cents",
-                             (json_int_t)balance_cents, "envelopes", envelopes);
+    /* A closed pass (its beneficiary left) says when. */
+    const char *closed_ms_text = PQgetvalue(res, 0, 5);
+    int64_t closed_ms = 0;
+    char closed_at[SP_GW_INSTANT_LEN + 1] = "";
+    if (closed_ms_text[0] != '\0') {
+        if (sp_gw_int64_of(closed_ms_text, &closed_ms, err) != 0) {
+            json_decref(envelopes);
+            return NULL;
+        }
+        sp_gw_instant_format(closed_ms, closed_at);
+    }
+    json_t *pass = json_pack("{s:s, s:I, s:o, s:s, s:o}", "pass_id", pass_id, "balance_cents",
+                             (json_int_t)balance_cents, "envelopes", envelopes, "status",
+                             closed_at[0] != '\0' ? "closed" : "open", "closed_at",
+                             text_or_null(closed_at));
     if (pass == NULL) sp_error_set(err, 500, "internal", "", "a pass could not be shown");
     return pass;
 }

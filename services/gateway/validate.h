@@ -37,6 +37,7 @@
 #define SP_GW_INSTANT_LEN 24             /* "2026-11-27T10:00:00.123Z" */
 #define SP_GW_PASS_REF_LEN 4
 #define SP_GW_UTF8_BYTES_PER_CHAR_MAX 4
+#define SP_GW_PASS_CLOSE_REASON_LEN_MAX 200  /* characters (bo-close) */
 
 /* Text buffers large enough for a string field of n characters plus the NUL. */
 #define SP_GW_TEXT_BYTES(n) ((n) * SP_GW_UTF8_BYTES_PER_CHAR_MAX + 1)
@@ -111,6 +112,8 @@ typedef enum {
     SP_GW_ROUTE_RECEIPT_KEYS,
     SP_GW_ROUTE_RECEIPT_VERIFY,
     SP_GW_ROUTE_RECEIPT_QR_SVG,
+    /* bo-close: closing a pass */
+    SP_GW_ROUTE_PASSES_CLOSE,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 

@@ -226,6 +226,27 @@ static const char operation_cancelled_sql[] =
     VOUCHER_LEDGER_CTE
     "SELECT count(*) FROM p";
 
+/* bo-close: a closed pass. Its envelopes are empty (their remainders went
+ * to the budget), its active vouchers cancelled, its balances moved by the
+ * postings; no operation row (the operations model has no kind for it: the
+ * pass's closed_at tells). $1 pass_id $2 aggregate_version $3 occurred_at
+ * $4 ledger accounts $5 net deltas $6 cancelled voucher ids (uuid[]) */
+static const char pass_closed_sql[] =
+    "WITH p AS (UPDATE passes SET version = $2::bigint, balance_cents = 0, "
+    "closed_at = $3::timestamptz, updated_at = $3::timestamptz "
+    "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 AND closed_at IS NULL "
+    "RETURNING pass_id), "
+    "e AS (UPDATE envelopes SET balance_cents = 0 WHERE pass_id = $1::uuid "
+    "AND EXISTS (SELECT 1 FROM p)), "
+    "v AS (UPDATE vouchers SET status = 'cancelled', closed_at = $3::timestamptz "
+    "WHERE voucher_id = ANY ($6::uuid[]) AND pass_id = $1::uuid AND status = 'active' "
+    "AND EXISTS (SELECT 1 FROM p)), "
+    "l AS (INSERT INTO ledger_balances (account, balance_cents) SELECT u.account, u.delta "
+    "FROM unnest($4::text[], $5::bigint[]) AS u(account, delta) "
+    "WHERE EXISTS (SELECT 1 FROM p) ON CONFLICT (account) DO UPDATE "
+    "SET balance_cents = ledger_balances.balance_cents + EXCLUDED.balance_cents) "
+    "SELECT count(*) FROM p";
+
 static const char operation_reference_set_sql[] =
     "WITH p AS (UPDATE passes SET version = $2::bigint, updated_at = $3::timestamptz "
     "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 RETURNING 1), "
@@ -1337,6 +1358,77 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------ bo-close: a closed pass */
+
+/* As the ledger writes them: at most 8 envelopes and 120 vouchers. */
+#define PASS_CLOSE_POSTINGS_MAX 128
+
+/* Every posting credits the budget, from a distinct envelope of this pass or
+ * voucher; the accounts are the debits then "budget", the deltas minus each
+ * amount then their sum. Voucher ids go to $6. */
+static int put_close_postings(const Solipass__Ledger__PassClosed *m, row_writer *w,
+                              sp_error *err) {
+    char envelope_prefix[ACCOUNT_BYTES_MAX];
+    snprintf(envelope_prefix, sizeof envelope_prefix, "pass:%s:", m->pass_id);
+    int64_t total_cents = 0, vouchers = 0;
+    for (size_t i = 0; i < m->n_postings; i++) {
+        const Solipass__Ledger__Posting *p = m->postings[i];
+        if (!account_valid(p->debit_account) || strcmp(p->credit_account, "budget") != 0 ||
+            (strncmp(p->debit_account, envelope_prefix, strlen(envelope_prefix)) != 0 &&
+             strncmp(p->debit_account, "voucher:", 8) != 0))
+            return invalid(err, "postings", "%s: a close moves an envelope of the pass or a "
+                           "voucher to the budget, not \"%.80s\"", p->debit_account);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(m->postings[j]->debit_account, p->debit_account) == 0)
+                return invalid(err, "postings", "%s: \"%.80s\" returned twice", p->debit_account);
+        if (need_cents("postings.amount_cents", p->amount_cents, 1, err) != 0 ||
+            !sp_money_add(total_cents, p->amount_cents, &total_cents))
+            return invalid(err, "postings", "%s: the returns overflow%s", "");
+        vouchers += strncmp(p->debit_account, "voucher:", 8) == 0;
+    }
+    if (total_cents != m->returned_cents || vouchers != m->vouchers_cancelled)
+        return invalid(err, "returned_cents", "%s or vouchers_cancelled is not what the postings "
+                       "move%s", "");
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0; i < m->n_postings; i++) writer_append(w, "\"%s\",", m->postings[i]->debit_account);
+    writer_append(w, "\"budget\"}");
+    writer_end(w);
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0; i < m->n_postings; i++) writer_append(w, "%" PRId64 ",", -m->postings[i]->amount_cents);
+    writer_append(w, "%" PRId64 "}", total_cents);
+    writer_end(w);
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0, n = 0; i < m->n_postings; i++)
+        if (strncmp(m->postings[i]->debit_account, "voucher:", 8) == 0)
+            writer_append(w, "%s%s", n++ ? "," : "", m->postings[i]->debit_account + 8);
+    writer_append(w, "}");
+    writer_end(w);
+    return 0;
+}
+
+static int build_pass_closed(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__PassClosed *m = UNPACK(solipass__ledger__pass_closed__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_ledger_event(c, m->pass_id, err) != 0) goto done;
+    if (m->n_postings > PASS_CLOSE_POSTINGS_MAX) {
+        sp_error_set(err, 422, "invalid_event", "postings", "postings: %zu, more than %d",
+                     m->n_postings, PASS_CLOSE_POSTINGS_MAX);
+        goto done;
+    }
+    put_text(w, m->pass_id);
+    put_int(w, (int64_t)c->env->aggregate_version);
+    put_time(w, c->env->occurred_at_ms);
+    if (put_close_postings(m, w, err) != 0) goto done;
+    rc = 0;
+done:
+    solipass__ledger__pass_closed__free_unpacked(m, NULL);
+    return rc;
+}
+
 #define REFERENCE_BYTES_MAX 400          /* 100 characters of UTF-8 */
 #define REFERENCE_CHARS_MAX 100
 
@@ -1899,6 +1991,7 @@ const sp_projection_statement sp_projection_statements[] = {
     {"sp_operations_released", operations_released_sql, 9},
     {"sp_operations_settled", operations_settled_sql, 9},
     {"sp_reserve_rejected", reserve_rejected_sql, 7},   /* STATEMENT_RESERVE_REJECTED */
+    {"sp_pass_closed", pass_closed_sql, 6},              /* bo-close */
 };
 const size_t sp_projection_statement_count =
     sizeof sp_projection_statements / sizeof sp_projection_statements[0];
@@ -1968,6 +2061,9 @@ static const event_type event_types[] = {
      true, STATEMENT(27), build_operations_released},
     {"ledger.OperationsSettled.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATIONS_SETTLED,
      true, STATEMENT(28), build_operations_settled},
+    /* bo-close */
+    {"ledger.PassClosed.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_PASS_CLOSED, true,
+     STATEMENT(30), build_pass_closed},
 };
 
 static const event_type *event_type_find(const char *type) {

@@ -91,6 +91,9 @@ const MESSAGES: Record<string, string> = {
   http_version_not_supported: 'Votre navigateur parle une version du web que le service ne connaît pas. Mettez-le à jour ou essayez un autre navigateur.',
   too_deep: 'La demande envoyée est illisible. Rechargez la page puis réessayez.',
   too_many_streams: 'Trop d’écrans suivent les opérations en direct pour votre structure. Fermez un onglet, puis rechargez la page.',
+  // bo-close: closing a pass
+  pass_closed: 'Ce Pass est fermé : il ne peut plus payer, recevoir de crédit ni émettre de bon d’échange.',
+  too_many_vouchers: 'Ce Pass a trop de bons d’échange en cours pour être fermé d’un coup : annulez-en quelques-uns puis recommencez.',
   // 5xx
   internal: 'Une erreur est survenue de notre côté. Réessayez dans un instant : rien n’a été fait deux fois.',
   timeout: 'Le service n’a pas confirmé à temps. Réessayez : la même demande sera reprise, sans être faite deux fois.',
