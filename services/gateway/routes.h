@@ -92,6 +92,13 @@ int sp_gw_route_finance_refund_paid(sp_gw_request *req, sp_error *err);
 /* routes_finance.c (finance staff: the SEPA transfer file of pending refund requests) */
 #define SP_GW_ROLES_FINANCE (SP_GW_ROLE_FINANCE | SP_GW_ROLE_BACKOFFICE)
 int sp_gw_route_finance_sepa(sp_gw_request *req, sp_error *err);
+/* routes_users.c: the back-office's staff users, and new activation links
+ * for a partner's users (staff users and activation resend) */
+int sp_gw_route_staff_users_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_staff_users_add(sp_gw_request *req, sp_error *err);
+int sp_gw_route_staff_users_patch(sp_gw_request *req, sp_error *err);
+int sp_gw_route_staff_users_delete(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_activation_email(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_openapi(sp_gw_request *req, sp_error *err);

@@ -114,6 +114,12 @@ typedef enum {
     SP_GW_ROUTE_RECEIPT_QR_SVG,
     /* bo-close: closing a pass */
     SP_GW_ROUTE_PASSES_CLOSE,
+    /* staff users and activation resend */
+    SP_GW_ROUTE_STAFF_USERS_LIST,
+    SP_GW_ROUTE_STAFF_USERS_ADD,
+    SP_GW_ROUTE_STAFF_USERS_PATCH,
+    SP_GW_ROUTE_STAFF_USERS_DELETE,
+    SP_GW_ROUTE_PARTNER_ACTIVATION_EMAIL,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 

@@ -78,15 +78,17 @@ static const char partner_image_set_sql[] =
     "WHERE partner_id = $1::uuid AND profile_version < $2::bigint RETURNING 1) "
     "SELECT count(*) FROM u";
 
+/* A partner's user (partner_id its partner) or a staff user (NULL: no partner). */
 static const char user_role_changed_sql[] =
     "WITH u AS (UPDATE users SET role = $2::text WHERE user_id = $1::uuid "
-    "AND partner_id = $3::uuid AND removed_at IS NULL AND role <> $2::text RETURNING 1) "
-    "SELECT count(*) FROM u";
+    "AND partner_id IS NOT DISTINCT FROM $3::uuid AND removed_at IS NULL AND role <> $2::text "
+    "RETURNING 1) SELECT count(*) FROM u";
 
-/* The removal ends every session of the user in the same statement. */
+/* The removal (a staff user's: its disabling) ends every session of the
+ * user in the same statement. */
 static const char user_removed_sql[] =
     "WITH u AS (UPDATE users SET removed_at = $3::timestamptz WHERE user_id = $1::uuid "
-    "AND partner_id = $2::uuid AND removed_at IS NULL RETURNING 1), "
+    "AND partner_id IS NOT DISTINCT FROM $2::uuid AND removed_at IS NULL RETURNING 1), "
     "s AS (UPDATE sessions SET ended_at = $3::timestamptz WHERE user_id = $1::uuid "
     "AND ended_at IS NULL AND EXISTS (SELECT 1 FROM u)) "
     "SELECT count(*) FROM u";
@@ -1580,18 +1582,21 @@ static int build_user_role_changed(const build_ctx *c, row_writer *w, sp_error *
     int rc = -1;
     bool partner_role = m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_ADMIN ||
                         m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_USER;
+    bool staff_role = m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_BACKOFFICE ||
+                      m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_FINANCE;
     if (need_uuid("user_id", m->user_id, err) != 0 ||
         need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
-        need_uuid("partner_id", m->partner_id, err) != 0)
+        need_uuid_or_empty("partner_id", m->partner_id, err) != 0)
         goto done;
-    if (!partner_role) {
-        sp_error_set(err, 422, "invalid_event", "role", "role %d is not a partner role",
+    /* A partner's user keeps a partner role, a staff user (no partner) a staff one. */
+    if (m->partner_id[0] != '\0' ? !partner_role : !staff_role) {
+        sp_error_set(err, 422, "invalid_event", "role", "role %d does not fit the user's partner",
                      (int)m->role);
         goto done;
     }
     put_text(w, m->user_id);
     put_text(w, role_name(m->role));
-    put_text(w, m->partner_id);
+    put_id_or_null(w, m->partner_id);
     rc = 0;
 done:
     solipass__accounts__user_role_changed__free_unpacked(m, NULL);
@@ -1604,10 +1609,10 @@ static int build_user_removed(const build_ctx *c, row_writer *w, sp_error *err) 
     int rc = -1;
     if (need_uuid("user_id", m->user_id, err) != 0 ||
         need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
-        need_uuid("partner_id", m->partner_id, err) != 0)
+        need_uuid_or_empty("partner_id", m->partner_id, err) != 0)
         goto done;
     put_text(w, m->user_id);
-    put_text(w, m->partner_id);
+    put_id_or_null(w, m->partner_id);
     put_time(w, c->env->occurred_at_ms);
     rc = 0;
 done:

@@ -98,6 +98,9 @@ const MESSAGES: Record<string, string> = {
   internal: 'Une erreur est survenue de notre côté. Réessayez dans un instant : rien n’a été fait deux fois.',
   timeout: 'Le service n’a pas confirmé à temps. Réessayez : la même demande sera reprise, sans être faite deux fois.',
   unavailable: 'Le service est momentanément indisponible. Réessayez dans un instant : ce que vous avez saisi est conservé.',
+  // staff users and activation resend (409)
+  last_backoffice_admin: 'L’équipe doit garder au moins un compte back-office activé : activez d’abord un autre compte back-office.',
+  already_activated: 'Tous les comptes de ce partenaire sont déjà activés : aucun e-mail n’a été envoyé.',
 };
 
 /** The French sentence for an error; `overrides` lets a page say it for its
