@@ -26,7 +26,6 @@ int sp_gw_route_pass_pay(sp_gw_request *req, sp_error *err);
 int sp_gw_route_pass_operations(sp_gw_request *req, sp_error *err);
 /* routes_backoffice.c */
 int sp_gw_route_partners_create(sp_gw_request *req, sp_error *err);
-int sp_gw_route_partners_list(sp_gw_request *req, sp_error *err);
 int sp_gw_route_beneficiaries_create(sp_gw_request *req, sp_error *err);
 int sp_gw_route_passes_get(sp_gw_request *req, sp_error *err);
 int sp_gw_route_passes_credit(sp_gw_request *req, sp_error *err);
@@ -99,6 +98,20 @@ int sp_gw_route_staff_users_add(sp_gw_request *req, sp_error *err);
 int sp_gw_route_staff_users_patch(sp_gw_request *req, sp_error *err);
 int sp_gw_route_staff_users_delete(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_activation_email(sp_gw_request *req, sp_error *err);
+/* routes_backoffice_lists.c (back-office lists and details of the read models) */
+int sp_gw_route_partners_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_beneficiaries_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_beneficiary_get(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_detail(sp_gw_request *req, sp_error *err);
+int sp_gw_route_convention_acceptances(sp_gw_request *req, sp_error *err);
+/* What the back-office's details show of a partner or a pass, each as the
+ * endpoint that owns it shows it: a new array or object the caller
+ * json_decref()s, NULL with err. */
+json_t *sp_gw_pass_vouchers_of(sp_gw_request *req, const char *pass_id, sp_error *err);
+json_t *sp_gw_partner_users_of(sp_gw_request *req, const char *partner_id, sp_error *err);
+json_t *sp_gw_structure_of(sp_gw_request *req, const char *partner_id, sp_error *err);
+json_t *sp_gw_refund_requests_latest(sp_gw_request *req, const char *partner_id, int limit,
+                                     sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_openapi(sp_gw_request *req, sp_error *err);
@@ -115,6 +128,8 @@ int sp_gw_run_and_answer(sp_gw_request *req, const char *topic, const sp_envelop
                          const ProtobufCMessage *payload, sp_error *err);
 /* {pass_id, balance_cents, envelopes:[...]} of a pass; 404 pass_not_found. */
 int sp_gw_answer_pass(sp_gw_request *req, const char *pass_id, sp_error *err);
+/* The same pass as a new object (NULL: err, 404 pass_not_found). */
+json_t *sp_gw_pass_of(sp_gw_request *req, const char *pass_id, sp_error *err);
 /* Whether a pass is in the read model. */
 int sp_gw_pass_exists(sp_gw_request *req, const char *pass_id, bool *exists, sp_error *err);
 
@@ -142,6 +157,10 @@ extern const char sp_gw_partner_operations_stream_sql[];
 /* $1 partner, $2..$9 the filter (above), $10 the most rows: operation_id,
  * pass_id, amount_cents of its accepted payments, ordered by pass. */
 extern const char sp_gw_partner_accepted_operations_sql[];
+/* The newest limit operations of a pass or a partner as shown to scope (an
+ * array the caller json_decref()s; NULL: err). */
+json_t *sp_gw_operations_latest(sp_gw_request *req, sp_gw_operations_scope scope, const char *id,
+                                int limit, sp_error *err);
 /* One row of the operations read model as shown to scope; *at_ms its occurred_at. */
 json_t *sp_gw_operation_json(const PGresult *res, int row, sp_gw_operations_scope scope,
                              int64_t *at_ms, sp_error *err);

@@ -13,12 +13,6 @@
 #include "sp_kafka.h"
 #include "sp_text.h"
 
-#define SP_GW_PARTNERS_LIST_MAX 1000
-
-static const char partners_sql[] =
-    "SELECT partner_id, partner_code, name, category, owed_cents FROM partners"
-    " ORDER BY name, partner_id LIMIT $1::integer";
-
 /* ------------------------------------------------------------------ partners */
 
 int sp_gw_route_partners_create(sp_gw_request *req, sp_error *err) {
@@ -45,25 +39,6 @@ int sp_gw_route_partners_create(sp_gw_request *req, sp_error *err) {
     sp_envelope_meta meta = sp_gw_command_meta(req, "accounts.CreatePartner.v1",
                                                req->user.user_id, key);
     return sp_gw_run_and_answer(req, SP_TOPIC_ACCOUNTS_COMMANDS, &meta, &create.base, err);
-}
-
-int sp_gw_route_partners_list(sp_gw_request *req, sp_error *err) {
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", SP_GW_PARTNERS_LIST_MAX);
-    const char *params[1] = {limit};
-    PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, partners_sql, 1, params, &res, err) != 0) return -1;
-    json_t *partners = json_array();
-    for (int row = 0; partners != NULL && row < PQntuples(res); row++) {
-        json_t *partner = sp_gw_partner_json(res, row, 0, err);
-        if (partner == NULL || json_array_append_new(partners, partner) != 0) {
-            json_decref(partners);
-            partners = NULL;
-        }
-    }
-    PQclear(res);
-    if (partners == NULL) return -1;
-    return sp_gw_answer_json(req, 200, json_pack("{s:o}", "partners", partners), false);
 }
 
 /* ------------------------------------------------------------------ beneficiaries */

@@ -107,14 +107,29 @@ static int answer_user(sp_gw_request *req, const char *user_id, int status, bool
     return sp_gw_answer_json(req, status, user, replayed);
 }
 
-int sp_gw_route_partner_users_list(sp_gw_request *req, sp_error *err) {
-    if (own_partner(req, err) != 0) return -1;
+json_t *sp_gw_partner_users_of(sp_gw_request *req, const char *partner_id, sp_error *err) {
     char limit[16];
     snprintf(limit, sizeof limit, "%d", SP_GW_PARTNER_USERS_MAX);
-    const char *params[2] = {req->user.partner_id, limit};
+    const char *params[2] = {partner_id, limit};
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, users_sql, 2, params, &res, err) != 0) return -1;
-    return answer_users(req, res, false, err);
+    if (sp_gw_pgpool_query(req->app->pool, users_sql, 2, params, &res, err) != 0) return NULL;
+    json_t *users = json_array();
+    for (int row = 0; users != NULL && row < PQntuples(res); row++) {
+        json_t *user = user_json(res, row, err);
+        if (user == NULL || json_array_append_new(users, user) != 0) {
+            json_decref(users);
+            users = NULL;
+        }
+    }
+    PQclear(res);
+    return users;
+}
+
+int sp_gw_route_partner_users_list(sp_gw_request *req, sp_error *err) {
+    if (own_partner(req, err) != 0) return -1;
+    json_t *users = sp_gw_partner_users_of(req, req->user.partner_id, err);
+    if (users == NULL) return -1;
+    return sp_gw_answer_json(req, 200, json_pack("{s:o}", "users", users), false);
 }
 
 /* A role name the body parser accepted. */

@@ -120,6 +120,11 @@ typedef enum {
     SP_GW_ROUTE_STAFF_USERS_PATCH,
     SP_GW_ROUTE_STAFF_USERS_DELETE,
     SP_GW_ROUTE_PARTNER_ACTIVATION_EMAIL,
+    /* back-office lists and details (routes_backoffice_lists.c) */
+    SP_GW_ROUTE_BENEFICIARIES_LIST,
+    SP_GW_ROUTE_BENEFICIARY_GET,
+    SP_GW_ROUTE_PARTNER_DETAIL,
+    SP_GW_ROUTE_CONVENTION_ACCEPTANCES,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 

@@ -35,6 +35,8 @@ const MESSAGES: Record<string, string> = {
   operation_not_found: 'Cette opération est introuvable.',
   export_not_found: 'Cet export est introuvable.',
   refund_request_not_found: 'Cette demande de remboursement est introuvable.',
+  // back-office lists and details
+  beneficiary_not_found: 'Ce bénéficiaire est introuvable.',
   method_not_allowed: 'Cette action n’est pas possible ici.',
   // 409
   idempotency_conflict: 'Cette demande a déjà été envoyée avec d’autres valeurs. Rechargez la page pour voir où elle en est.',
