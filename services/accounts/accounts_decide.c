@@ -452,16 +452,24 @@ static int decide_create_beneficiary(const sp_accounts_state *state, const sp_ac
     char email[SP_ACCOUNTS_EMAIL_MAX + 1];
     char user_id[SP_ID_LEN + 1];
     if (require_backoffice(state, c, err) != 0) return -1;
+    char activation_id[SP_ID_LEN + 1];
+    bool link = c->password_hash[0] == '\0';
     if (check_new_email(state, c->email, "email", email, err) != 0) return -1;
-    if (check_password_hash(c->password_hash, "password_hash", err) != 0) return -1;
+    /* No password (an enrolment from a CSV file, or by a desk that lets
+     * the person choose it): an activation link, mailed to the person. */
+    if (!link && check_password_hash(c->password_hash, "password_hash", err) != 0) return -1;
     if (check_text(c->full_name, 1, "full_name", err) != 0) return -1;
+    if (link && sp_accounts_activations_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "activation limit reached");
     if (sp_accounts_users_full(state))
         return sp_error_set(err, 503, "unavailable", "", "user limit (%zu) reached",
                             state->limits.users_max);
     if (new_user_id(state, user_id, err) != 0) return -1;
+    if (link && new_activation_id(state, activation_id, err) != 0) return -1;
     sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_USER_REGISTERED, user_id, 1, now_ms, c);
     user_fields(e, email, c->password_hash, c->full_name, SP_ACCOUNTS_ROLE_BENEFICIARY);
     sp_id_new(e->pass_id);
+    if (link) add_activation(state, d, c, user_id, 1, email, "activation", activation_id, now_ms);
     return 0;
 }
 

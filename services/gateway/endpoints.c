@@ -702,6 +702,29 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .answers = {JSON(200, "ConventionAcceptances", "both lists, by partner name")},
         .id_not_found_code = "convention_not_found",
         .id_not_found_message = "no convention has this id"},
+    /* ---------------------------------------------------------- bo-import: enrolling from a CSV file */
+    [SP_GW_ROUTE_BENEFICIARIES_IMPORTS] = {ENTRY(SP_GW_ROUTE_BENEFICIARIES_IMPORTS,
+                                                 sp_gw_route_beneficiaries_imports),
+        .method = "POST", .path = "/api/v1/beneficiaries/imports",
+        .name = "beneficiaries_imports", .session = true, .roles = BACKOFFICE,
+        .summary = "Enrols the beneficiaries of a CSV file, each with a pass credited the same "
+                   "allocation: checked only (dry_run=true, writes nothing) or run in the "
+                   "background (Idempotency-Key required)",
+        .query = "import_dry_run import_category import_amount_cents import_end_date",
+        .body_media = SP_GW_MEDIA_CSV, .body_required = true, .key = SP_GW_KEY_OPTIONAL,
+        .answers = {JSON(200, "ImportReport", "dry run: the file's lines and problems"),
+                    JSON(202, "ImportJob", "the run, started (or the one of this key)")},
+        .errors = "400:missing_field,invalid_value 409:idempotency_conflict "
+                  "413:body_too_large 415:unsupported_media_type 428:idempotency_key_required "
+                  "422:invalid_category,invalid_amount,invalid_date,csv_empty,csv_unknown_column,"
+                  "csv_missing_column,csv_duplicate_column,csv_too_many_lines 503:imports_busy"},
+    [SP_GW_ROUTE_BENEFICIARIES_IMPORT_GET] = {ENTRY(SP_GW_ROUTE_BENEFICIARIES_IMPORT_GET,
+                                                    sp_gw_route_beneficiaries_import_get),
+        .method = "GET", .path = "/api/v1/beneficiaries/imports/{import_id}",
+        .name = "beneficiaries_import_get", .session = true, .roles = BACKOFFICE,
+        .summary = "A CSV enrolment run's progress and problems (kept in the gateway's memory)",
+        .answers = {JSON(200, "ImportJob", "the run")},
+        .id_not_found_code = "import_not_found", .id_not_found_message = "no import has this id"},
 };
 
 /* Every route has exactly one entry: none twice (-Woverride-init), and as

@@ -112,6 +112,9 @@ json_t *sp_gw_partner_users_of(sp_gw_request *req, const char *partner_id, sp_er
 json_t *sp_gw_structure_of(sp_gw_request *req, const char *partner_id, sp_error *err);
 json_t *sp_gw_refund_requests_latest(sp_gw_request *req, const char *partner_id, int limit,
                                      sp_error *err);
+/* routes_imports.c (bo-import: enrolling beneficiaries from a CSV file) */
+int sp_gw_route_beneficiaries_imports(sp_gw_request *req, sp_error *err);
+int sp_gw_route_beneficiaries_import_get(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_openapi(sp_gw_request *req, sp_error *err);

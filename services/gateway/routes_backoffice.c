@@ -142,8 +142,9 @@ int sp_gw_route_beneficiaries_create(sp_gw_request *req, sp_error *err) {
     sp_gw_beneficiary_req *body = malloc(sizeof *body);
     if (body == NULL) return sp_error_set(err, 503, "unavailable", "", "out of memory");
     int rc = sp_gw_parse_beneficiary(req->body, req->body_len, today, body, err);
-    char hash[SP_GW_PASSWORD_HASH_MAX];
-    if (rc == 0) {
+    /* Without a password the accounts service issues an activation link. */
+    char hash[SP_GW_PASSWORD_HASH_MAX] = "";
+    if (rc == 0 && body->password[0] != '\0') {
         rc = sp_gw_auth_hash(req->app->auth, body->password, req->user.user_id, key, body->email,
                              hash, err);
     }

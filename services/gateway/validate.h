@@ -125,6 +125,9 @@ typedef enum {
     SP_GW_ROUTE_BENEFICIARY_GET,
     SP_GW_ROUTE_PARTNER_DETAIL,
     SP_GW_ROUTE_CONVENTION_ACCEPTANCES,
+    /* bo-import: enrolling beneficiaries from a CSV file */
+    SP_GW_ROUTE_BENEFICIARIES_IMPORTS,
+    SP_GW_ROUTE_BENEFICIARIES_IMPORT_GET,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 

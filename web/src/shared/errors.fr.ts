@@ -103,6 +103,14 @@ const MESSAGES: Record<string, string> = {
   // staff users and activation resend (409)
   last_backoffice_admin: 'L’équipe doit garder au moins un compte back-office activé : activez d’abord un autre compte back-office.',
   already_activated: 'Tous les comptes de ce partenaire sont déjà activés : aucun e-mail n’a été envoyé.',
+  // bo-import: enrolling beneficiaries from a CSV file
+  csv_empty: 'Le fichier est vide : sa première ligne doit nommer les colonnes nom, prenom et email.',
+  csv_unknown_column: 'Le fichier a une colonne inconnue : seules nom, prenom et email sont attendues.',
+  csv_missing_column: 'Il manque une colonne au fichier : nom, prenom et email sont attendues.',
+  csv_duplicate_column: 'Une colonne apparaît deux fois dans l’en-tête du fichier.',
+  csv_too_many_lines: 'Le fichier a plus de 5 000 lignes : découpez-le en plusieurs fichiers.',
+  import_not_found: 'Cet import est introuvable : le service a peut-être redémarré. Renvoyez le fichier, rien ne sera fait deux fois.',
+  imports_busy: 'Des imports sont déjà en cours. Réessayez quand ils seront terminés.',
 };
 
 /** The French sentence for an error; `overrides` lets a page say it for its
