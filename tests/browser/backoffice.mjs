@@ -232,8 +232,8 @@ try {
   const convention = { title: `Charte d’accueil ${STAMP}`, version: `v-${STAMP}` };
   await step('a convention is published; who accepted it and who has not', async () => {
     await gotoMenu(page, 'Conventions');
-    await page.getByLabel('Titre').fill(convention.title);
-    await page.getByLabel('Version').fill(convention.version);
+    await page.getByLabel('Titre', { exact: true }).fill(convention.title);
+    await page.getByLabel('Version', { exact: true }).fill(convention.version);
     await page.getByLabel('En vigueur à partir du').fill('01/01/2026');
     // Optional: a mandatory one would stop the other tests' partners from being paid.
     await page.getByLabel('Facultative').check();

@@ -12,7 +12,7 @@ import { formatCents, formatDate, formatDateTime, formatDay, parseDay, parseEuro
 import { useLoad } from '../../shared/load';
 import { navigate } from '../../shared/router';
 import { ConfirmDialog, ErrorSummary, LoadError, Loading, Notice, Page, SelectField, TextArea, TextField, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
-import { BASE, contract, type BeneficiaryDetail, type BeneficiaryList, type Envelope, type PassClosed } from '../data';
+import { BASE, type BeneficiaryDetail, type Envelope, type PassClosed } from '../data';
 import { T } from '../strings.fr';
 import { Badge, Pager, SearchForm } from './common';
 
@@ -33,7 +33,7 @@ export function BeneficiariesPage(props: { query: URLSearchParams }) {
   const [statusValue, setStatusValue] = useState(status);
   const [categoryValue, setCategoryValue] = useState(category);
   const list = useLoad(
-    () => contract<BeneficiaryList>('get', '/api/v1/beneficiaries', {
+    () => call('get', '/api/v1/beneficiaries', {
       query: { q: q || undefined, status: status || 'all', category: category || undefined, cursor: cursor || undefined, limit: 50 },
     }),
     [q, status, category, cursor],
@@ -117,7 +117,7 @@ export function EnrolPage() {
     setLocal(problems);
     if (problems.length) return;
     const created = await submission.run(async (key) => {
-      const enrolled = await contract<{ user_id: string; pass_id: string; full_name: string }>('post', '/api/v1/beneficiaries', {
+      const enrolled = await call('post', '/api/v1/beneficiaries', {
         key,
         body: { full_name: values.full_name.trim(), email: values.email.trim(), envelopes: [{ category: values.category, end_date: endDate || null }] },
       });
@@ -229,7 +229,7 @@ function ClosePass(props: { detail: BeneficiaryDetail; onClosed: (closed: PassCl
   const activeVouchers = props.detail.vouchers.filter((v) => v.status === 'active').length;
   async function close() {
     const closed = await submission.run((key) =>
-      contract<PassClosed>('post', '/api/v1/passes/{pass_id}/close', { params: { pass_id: pass.pass_id }, key, body: reason.trim() ? { reason: reason.trim() } : {} }),
+      call('post', '/api/v1/passes/{pass_id}/close', { params: { pass_id: pass.pass_id }, key, body: reason.trim() ? { reason: reason.trim() } : {} }),
     );
     if (closed) {
       setOpen(false);
@@ -258,7 +258,7 @@ function ClosePass(props: { detail: BeneficiaryDetail; onClosed: (closed: PassCl
 }
 
 export function BeneficiaryPage(props: { userId: string; enrolled: boolean }) {
-  const detail = useLoad(() => contract<BeneficiaryDetail>('get', '/api/v1/beneficiaries/{user_id}', { params: { user_id: props.userId } }), [props.userId]);
+  const detail = useLoad(() => call('get', '/api/v1/beneficiaries/{user_id}', { params: { user_id: props.userId } }), [props.userId]);
   const [closed, setClosed] = useState<PassClosed | null>(null);
   const d = detail.value;
   const isClosed = d?.pass.status === 'closed';

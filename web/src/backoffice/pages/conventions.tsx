@@ -7,7 +7,7 @@ import { announce } from '../../shared/announce';
 import { formatDate, formatDateTime, formatDay, parseDay } from '../../shared/format';
 import { useLoad } from '../../shared/load';
 import { ErrorSummary, LoadError, Loading, Notice, Page, Radios, TextArea, TextField, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
-import { BASE, contract, type Acceptances, type Convention } from '../data';
+import { BASE, type Convention } from '../data';
 import { T } from '../strings.fr';
 import { Badge } from './common';
 
@@ -118,7 +118,7 @@ export function ConventionsPage() {
 export function AcceptancesPage(props: { conventionId: string }) {
   const list = useLoad(() => call('get', '/api/v1/conventions'), []);
   const acceptances = useLoad(
-    () => contract<Acceptances>('get', '/api/v1/conventions/{convention_id}/acceptances', { params: { convention_id: props.conventionId } }),
+    () => call('get', '/api/v1/conventions/{convention_id}/acceptances', { params: { convention_id: props.conventionId } }),
     [props.conventionId],
   );
   const convention = list.value?.conventions.find((c) => c.convention_id === props.conventionId);

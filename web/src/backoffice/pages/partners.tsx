@@ -12,7 +12,7 @@ import { formatCents, formatDate, formatDateTime, formatMonth } from '../../shar
 import { useLoad } from '../../shared/load';
 import { navigate } from '../../shared/router';
 import { ErrorSummary, LoadError, Loading, Notice, Page, SelectField, TextField, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
-import { BASE, contract, type PartnerDetail, type PartnerList, type PartnerSummary } from '../data';
+import { BASE, type PartnerDetail, type PartnerSummary } from '../data';
 import { T } from '../strings.fr';
 import { Badge, Pager, SearchForm } from './common';
 
@@ -39,7 +39,7 @@ export function PartnersPage(props: { query: URLSearchParams }) {
   const [text, setText] = useState(q);
   const [stateValue, setStateValue] = useState(state);
   const list = useLoad(
-    () => contract<PartnerList>('get', '/api/v1/partners', { query: { q: q || undefined, state: state || undefined, cursor: cursor || undefined, limit: 50 } }),
+    () => call('get', '/api/v1/partners', { query: { q: q || undefined, state: state || undefined, cursor: cursor || undefined, limit: 50 } }),
     [q, state, cursor],
   );
   return (
@@ -144,7 +144,7 @@ function ResendActivation(props: { partnerId: string }) {
   const [sent, setSent] = useState(false);
   async function resend() {
     const done = await submission.run(async (key) => {
-      await contract<undefined>('post', '/api/v1/partners/{partner_id}/activation-email', { params: { partner_id: props.partnerId }, key });
+      await call('post', '/api/v1/partners/{partner_id}/activation-email', { params: { partner_id: props.partnerId }, key });
       return true;
     });
     if (done) {
@@ -261,7 +261,7 @@ function Refunds(props: { detail: PartnerDetail }) {
 }
 
 export function PartnerPage(props: { partnerId: string; created: boolean }) {
-  const detail = useLoad(() => contract<PartnerDetail>('get', '/api/v1/partners/{partner_id}', { params: { partner_id: props.partnerId } }), [props.partnerId]);
+  const detail = useLoad(() => call('get', '/api/v1/partners/{partner_id}', { params: { partner_id: props.partnerId } }), [props.partnerId]);
   const d = detail.value;
   const title = d ? d.partner.name : P.detailTitle;
   return (

@@ -10,7 +10,8 @@ import { formatDate } from '../../shared/format';
 import { useLoad } from '../../shared/load';
 import type { Me } from '../../shared/session';
 import { ConfirmDialog, ErrorSummary, LoadError, Loading, Notice, Page, Radios, TextField, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
-import { contract, type StaffRole, type StaffUser } from '../data';
+import { call } from '../../shared/api';
+import type { StaffRole, StaffUser } from '../data';
 import { T } from '../strings.fr';
 import { Badge } from './common';
 
@@ -33,7 +34,7 @@ function AddStaff(props: { onAdded: (user: StaffUser) => void }) {
     setLocal(problems);
     if (problems.length) return;
     const user = await submission.run((key) =>
-      contract<StaffUser>('post', '/api/v1/staff-users', { key, body: { full_name: values.full_name.trim(), email: values.email.trim(), role: values.role } }),
+      call('post', '/api/v1/staff-users', { key, body: { full_name: values.full_name.trim(), email: values.email.trim(), role: values.role as StaffRole } }),
     );
     if (user) {
       setValues({ full_name: '', email: '', role: 'backoffice' });
@@ -65,7 +66,7 @@ function StaffRow(props: { user: StaffUser; self: boolean; onChanged: () => void
   const submission = useSubmission();
   const selectId = `role-${u.user_id}`;
   async function save() {
-    const done = await submission.run((key) => contract<StaffUser>('patch', '/api/v1/staff-users/{user_id}', { params: { user_id: u.user_id }, body: { role }, key }));
+    const done = await submission.run((key) => call('patch', '/api/v1/staff-users/{user_id}', { params: { user_id: u.user_id }, body: { role }, key }));
     if (done) {
       announce(E.roleSaved(u.full_name, T.roles[role]!));
       props.onChanged();
@@ -110,7 +111,7 @@ function StaffRow(props: { user: StaffUser; self: boolean; onChanged: () => void
 }
 
 export function TeamPage(props: { me: Me }) {
-  const list = useLoad(() => contract<{ users: StaffUser[] }>('get', '/api/v1/staff-users'), []);
+  const list = useLoad(() => call('get', '/api/v1/staff-users'), []);
   const [added, setAdded] = useState<StaffUser | null>(null);
   const [toDisable, setToDisable] = useState<StaffUser | null>(null);
   const [disabled, setDisabled] = useState<string | null>(null);
@@ -120,7 +121,7 @@ export function TeamPage(props: { me: Me }) {
     const user = toDisable;
     if (!user) return;
     const done = await submission.run(async (key) => {
-      await contract<undefined>('delete', '/api/v1/staff-users/{user_id}', { params: { user_id: user.user_id }, key });
+      await call('delete', '/api/v1/staff-users/{user_id}', { params: { user_id: user.user_id }, key });
       return true;
     });
     if (done) {
