@@ -291,14 +291,14 @@ export function BeneficiaryPage(props: { userId: string; enrolled: boolean }) {
             {d.operations.length === 0 ? <p>{B.noOperations}</p> : (
               <div class="table-wrap">
                 <table class="data responsive">
-                  <thead><tr><th scope="col">{B.opWhen}</th><th scope="col">{B.opKind}</th><th scope="col">{B.category}</th><th scope="col" class="amount">{B.amount}</th><th scope="col">{B.opStatus}</th></tr></thead>
+                  <thead><tr><th scope="col">{B.opWhen}</th><th scope="col">{B.opKind}</th><th scope="col">{B.category}</th><th scope="col" class="amount">{B.opAmount}</th><th scope="col">{B.opStatus}</th></tr></thead>
                   <tbody>
                     {d.operations.map((o) => (
                       <tr key={o.operation_id}>
                         <td data-label={B.opWhen} class="nowrap">{formatDateTime(o.occurred_at)}</td>
                         <td data-label={B.opKind}>{B.kinds[o.kind] ?? o.kind}</td>
                         <td data-label={B.category}>{categoryLabel(o.category)}</td>
-                        <td data-label={B.amount} class="amount">{formatCents(o.amount_cents)}</td>
+                        <td data-label={B.opAmount} class="amount">{formatCents(o.amount_cents)}</td>
                         <td data-label={B.opStatus}>{T.opStatus[o.status]}</td>
                       </tr>
                     ))}

@@ -126,7 +126,7 @@ export function AcceptancesPage(props: { conventionId: string }) {
   return (
     <Page title={convention ? C.acceptTitle(convention.title, convention.version) : C.title}>
       <p><a href={LIST}>{C.backToList}</a></p>
-      {convention && <ConventionState convention={convention} />}
+      {convention && <p><ConventionState convention={convention} /></p>}
       {(acceptances.loading || list.loading) && !a && <Loading />}
       {acceptances.error && <LoadError error={acceptances.error} retry={() => void acceptances.reload()} />}
       {a && (
