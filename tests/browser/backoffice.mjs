@@ -11,6 +11,8 @@
 //   SP_TEST_BASE_URL              the gateway
 //   SP_TEST_MAIL_DIR              the SMTP sink's folder
 //   SP_TEST_BO_EMAIL, SP_TEST_BO_PASSWORD  a back-office account
+//   SP_TEST_PAGING_WORD, SP_TEST_PAGING_COUNT  that many beneficiaries (over
+//                                 one page of 50) share this word in their name
 //   SP_TEST_SCREENSHOTS           where to save the screenshots
 // Exit status 0 when every check passed; the output says what was checked.
 import {
@@ -25,6 +27,8 @@ const env = (name) => {
 const MAIL_DIR = env('SP_TEST_MAIL_DIR');
 const BO_EMAIL = env('SP_TEST_BO_EMAIL');
 const BO_PASSWORD = env('SP_TEST_BO_PASSWORD');
+const PAGING_WORD = env('SP_TEST_PAGING_WORD');
+const PAGING_COUNT = Number(env('SP_TEST_PAGING_COUNT'));
 const STAMP = Date.now().toString(36);
 const NARROW = { width: 390, height: 844 };
 
@@ -227,6 +231,26 @@ try {
     const detail = await api('GET', `/api/v1/beneficiaries/${userId}`, { token: boToken });
     check(detail.json?.pass?.status === 'closed' && detail.json.pass.balance_cents === 0, `the API does not say the pass is closed and empty: ${detail.text}`);
     await screen(page, 'beneficiaire-clos');
+  });
+
+  await step('the beneficiaries found by a word of their name are read page by page, with their total', async () => {
+    await gotoMenu(page, 'Bénéficiaires');
+    await page.getByLabel('Nom ou adresse e-mail').fill(PAGING_WORD.toLowerCase());
+    await page.getByRole('button', { name: 'Rechercher' }).click();
+    await page.locator('.totals', { hasText: `${PAGING_COUNT} bénéficiaires` }).waitFor();
+    const rows = page.locator('tbody tr');
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 50);
+    const first = (await rows.locator('th').allTextContents()).map((t) => t.trim());
+    check(first[0] === `${PAGING_WORD} 01` && first[49] === `${PAGING_WORD} 50`, `the first page is not the first 50 by name: ${first[0]} … ${first[49]}`);
+    await page.getByRole('link', { name: 'Page suivante' }).click();
+    await page.waitForURL(/curseur=/);
+    await page.waitForFunction((n) => document.querySelectorAll('tbody tr').length === n, PAGING_COUNT - 50);
+    const second = (await rows.locator('th').allTextContents()).map((t) => t.trim());
+    check(second[0] === `${PAGING_WORD} 51` && !second.some((name) => first.includes(name)), `the second page repeats or skips: ${second}`);
+    check(!(await page.getByRole('link', { name: 'Page suivante' }).isVisible()), 'the last page offers a next page');
+    await screen(page, 'beneficiaires-page-2');
+    await page.getByRole('link', { name: 'Revenir à la première page' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 50);
   });
 
   const convention = { title: `Charte d’accueil ${STAMP}`, version: `v-${STAMP}` };
