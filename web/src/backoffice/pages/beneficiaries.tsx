@@ -152,7 +152,7 @@ export function EnrolPage() {
   );
 }
 
-function Envelopes(props: { envelopes: Envelope[] }) {
+function Envelopes(props: { envelopes: Envelope[]; closed: boolean }) {
   return (
     <div class="table-wrap">
       <table class="data responsive">
@@ -163,7 +163,7 @@ function Envelopes(props: { envelopes: Envelope[] }) {
             <tr key={e.category}>
               <th scope="row" data-label={B.category}>{categoryLabel(e.category)}</th>
               <td data-label={B.balance} class="amount">{formatCents(e.balance_cents)}</td>
-              <td data-label={B.until}>{e.expired ? <Badge kind="closed">{B.expired(formatDay(e.end_date))}</Badge> : e.end_date ? formatDay(e.end_date) : B.noEnd}</td>
+              <td data-label={B.until}>{props.closed ? B.closed : e.expired ? <Badge kind="closed">{B.expired(formatDay(e.end_date))}</Badge> : e.end_date ? formatDay(e.end_date) : B.noEnd}</td>
             </tr>
           ))}
         </tbody>
@@ -284,7 +284,7 @@ export function BeneficiaryPage(props: { userId: string; enrolled: boolean }) {
             <dt>{B.pass}</dt><dd><PassState status={d.pass.status ?? 'open'} />{isClosed && d.pass.closed_at && <span class="reason">{B.closedOn(formatDate(d.pass.closed_at))}</span>}</dd>
             <dt>{B.balance}</dt><dd class="amount-big">{formatCents(d.pass.balance_cents)}</dd>
           </dl>
-          <Envelopes envelopes={d.pass.envelopes} />
+          <Envelopes envelopes={d.pass.envelopes} closed={isClosed} />
           {!isClosed && <CreditForm passId={d.pass.pass_id} envelopes={d.pass.envelopes} onDone={() => void detail.reload()} />}
           <section class="section" aria-labelledby="ops-title">
             <h2 id="ops-title">{B.operations}</h2>
