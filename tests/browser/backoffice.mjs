@@ -13,6 +13,7 @@
 //   SP_TEST_BO_EMAIL, SP_TEST_BO_PASSWORD  a back-office account
 //   SP_TEST_PAGING_WORD, SP_TEST_PAGING_COUNT  that many beneficiaries (over
 //                                 one page of 50) share this word in their name
+//   SP_TEST_PAID_PARTNER_ID       a partner paid 12,50 € by a beneficiary
 //   SP_TEST_SCREENSHOTS           where to save the screenshots
 // Exit status 0 when every check passed; the output says what was checked.
 import {
@@ -29,6 +30,7 @@ const BO_EMAIL = env('SP_TEST_BO_EMAIL');
 const BO_PASSWORD = env('SP_TEST_BO_PASSWORD');
 const PAGING_WORD = env('SP_TEST_PAGING_WORD');
 const PAGING_COUNT = Number(env('SP_TEST_PAGING_COUNT'));
+const PAID_PARTNER_ID = env('SP_TEST_PAID_PARTNER_ID');
 const STAMP = Date.now().toString(36);
 const NARROW = { width: 390, height: 844 };
 
@@ -141,6 +143,17 @@ try {
     check(await row.locator('.tag', { hasText: 'Activation en attente' }).isVisible(), 'the list does not show the partner as not activated');
     check((await page.locator('tbody tr').count()) === 1, 'the search found more than the new partner');
     await screen(page, 'partenaires-filtre');
+  });
+
+  await step('a paid partner’s page shows the payment among its operations and what the city owes it', async () => {
+    await page.goto(`${BASE_URL}/backoffice/partenaires/${PAID_PARTNER_ID}`);
+    await h1(page, 'Librairie du Marché');
+    const ops = page.locator('section', { hasText: 'Dernières opérations' });
+    await ops.locator('tbody tr', { hasText: '12,50' }).waitFor();
+    check(await ops.locator('tbody tr', { hasText: 'Acceptée' }).isVisible(), 'the payment is not shown as accepted');
+    const owed = (await page.locator('dd.amount-big').textContent()).replace(/\s/g, ' ');
+    check(/12,50\s€/.test(owed), `the amount owed is not 12,50 €: ${owed}`);
+    await screen(page, 'partenaire-paye');
   });
 
   const person = { name: `Awa Diallo ${STAMP}`, email: `awa-${STAMP}@example.org` };
@@ -313,6 +326,27 @@ try {
     await screen(f.page, 'finances-refus');
     await f.context.close();
     return `menu: ${items.join(', ')}`;
+  });
+
+  await step('the finance user’s account is disabled from Équipe: its open session ends at once', async () => {
+    const f = await openContext(browser);
+    await f.page.goto(`${BASE_URL}/backoffice`);
+    await logIn(f.page, finance.email, finance.password);
+    await h1(f.page, 'Bonjour');
+    await gotoMenu(page, 'Équipe');
+    const row = page.locator('tbody tr', { hasText: finance.email });
+    await row.getByRole('button', { name: /Désactiver/ }).click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.getByText('sera déconnecté tout de suite').waitFor();
+    await dialog.getByRole('button', { name: 'Désactiver le compte' }).click();
+    await page.locator('.notice', { hasText: `Le compte de ${finance.name} est désactivé` }).waitFor();
+    await row.locator('.tag', { hasText: 'Désactivé' }).waitFor();
+    await screen(page, 'equipe-desactive');
+    await f.page.reload();
+    await h1(f.page, 'Connexion à la console');
+    await logIn(f.page, finance.email, finance.password);
+    await f.page.locator('.error-summary').waitFor();
+    await f.context.close();
   });
 
   await step('no error in the console but the refusals the screens expected and said', async () => {

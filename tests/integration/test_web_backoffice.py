@@ -5,7 +5,8 @@ headless against this stack's gateway, which serves web/dist) as the
 stack's back-office account, and asserts that every step of it passed. The
 script creates what it needs through the console itself (a partner, a
 beneficiary, a convention, a finance user), but for the 52 beneficiaries
-whose list it reads in two pages, enrolled here over the API; the screenshots of every screen
+whose list it reads in two pages and a partner paid 12,50 €, made here
+over the API; the screenshots of every screen
 at 1280 px and 390 px go to var/screenshots/backoffice/. The script's
 output, step by step, is shown on failure (and with -s)."""
 
@@ -48,6 +49,13 @@ def test_backoffice_console_in_chromium(stack, world, backoffice):
             "email": unique_email("paging"), "full_name": "%s %02d" % (word, i + 1),
             "envelopes": [{"category": "general"}]}, key=new_key())
         assert enrolled.status_code == 201, enrolled.text
+    # A partner that has been paid, for its page's operations and amount owed.
+    paid = world.create_partner(backoffice, "culture", "Librairie du Marché " + word[-8:])
+    payer = world.create_beneficiary(backoffice, credits={"general": 5000})
+    paying = world.login(payer["email"], payer["password"])
+    payment = world.pay(paying, paid["partner_code"], 1250)
+    assert payment.status_code == 201, payment.text
+    paying.close()
     env = dict(os.environ,
                SP_TEST_BASE_URL=world.url,
                SP_TEST_MAIL_DIR=stack.mail_dir,
@@ -55,6 +63,7 @@ def test_backoffice_console_in_chromium(stack, world, backoffice):
                SP_TEST_BO_PASSWORD=stack.bootstrap_password,
                SP_TEST_PAGING_WORD=word,
                SP_TEST_PAGING_COUNT=str(PAGING_COUNT),
+               SP_TEST_PAID_PARTNER_ID=paid["partner_id"],
                SP_TEST_SCREENSHOTS=os.path.join(REPO, "var", "screenshots", "backoffice"))
     done = subprocess.run(["node", SCRIPT], cwd=REPO, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, timeout=TIMEOUT_S)

@@ -126,6 +126,7 @@ export function TeamPage(props: { me: Me }) {
     });
     if (done) {
       setToDisable(null);
+      setAdded(null);
       setDisabled(user.full_name);
       announce(E.disabledDone(user.full_name));
       void list.reload();
@@ -154,7 +155,7 @@ export function TeamPage(props: { me: Me }) {
           </table>
         </div>
       )}
-      <AddStaff onAdded={(user) => { setAdded(user); announce(E.addedTitle(user.full_name)); void list.reload(); }} />
+      <AddStaff onAdded={(user) => { setDisabled(null); setAdded(user); announce(E.addedTitle(user.full_name)); void list.reload(); }} />
       <ConfirmDialog open={toDisable !== null} title={E.disableTitle} confirm={E.disableConfirm} cancel={T.cancel} danger busy={submission.busy}
         onConfirm={() => void disable()} onClose={() => setToDisable(null)}>
         {toDisable && <p>{E.disableQuestion(toDisable.full_name, toDisable.email)}</p>}
