@@ -17,7 +17,7 @@
 //   SP_TEST_SCREENSHOTS           where to save the screenshots
 // Exit status 0 when every check passed; the output says what was checked.
 import {
-  BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, linkIn, log, openContext, pendingRequests, screenshot, waitForMail,
+  BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, journeySteps, launch, linkIn, openContext, screenshot, waitForMail,
 } from './lib.mjs';
 
 const env = (name) => {
@@ -34,21 +34,7 @@ const PAID_PARTNER_ID = env('SP_TEST_PAID_PARTNER_ID');
 const STAMP = Date.now().toString(36);
 const NARROW = { width: 390, height: 844 };
 
-const results = [];
-async function step(name, action) {
-  const started = Date.now();
-  try {
-    const detail = await action();
-    results.push({ name, ok: true });
-    log(`ok   ${name}${detail ? ` (${detail})` : ''} [${Date.now() - started} ms]`);
-  } catch (e) {
-    results.push({ name, ok: false });
-    log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
-    const waiting = pendingRequests();
-    if (waiting.length) log(`requests without an answer:\n  ${waiting.join('\n  ')}`);
-    throw e;
-  }
-}
+const { step, summary } = journeySteps();
 
 const h1 = (page, text) => page.locator('h1', { hasText: text }).waitFor();
 
@@ -361,6 +347,6 @@ try {
 } finally {
   await browser.close();
 }
-const failed = results.filter((r) => !r.ok);
-console.log(`\n${results.length - failed.length} of ${results.length} steps passed${failed.length ? `; failed: ${failed.map((f) => f.name).join(', ')}` : ''}`);
-process.exit(exitCode || failed.length ? 1 : 0);
+const { failed, text } = summary();
+console.log(text);
+process.exit(exitCode || failed ? 1 : 0);

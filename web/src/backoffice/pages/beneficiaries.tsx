@@ -11,7 +11,7 @@ import { USUAL_CATEGORIES, categoryLabel } from '../../shared/categories.fr';
 import { formatCents, formatDate, formatDateTime, formatDay, parseDay, parseEuros, parisToday } from '../../shared/format';
 import { useLoad } from '../../shared/load';
 import { navigate } from '../../shared/router';
-import { ConfirmDialog, ErrorSummary, LoadError, Loading, Notice, Page, SelectField, TextArea, TextField, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
+import { ConfirmDialog, ErrorSummary, LoadError, Loading, Notice, Page, SelectField, TextArea, TextField, errorsOf, useForm, useSubmission, type FieldError } from '../../shared/ui';
 import { BASE, type BeneficiaryDetail, type Envelope, type PassClosed } from '../data';
 import { T } from '../strings.fr';
 import { Badge, Pager, SearchForm } from './common';
@@ -94,16 +94,9 @@ function endDateOf(text: string): string | null {
 const ENROL_FIELDS = ['full_name', 'email', 'category', 'end_date', 'amount'];
 
 export function EnrolPage() {
-  const [values, setValues] = useState({ full_name: '', email: '', category: 'general', end_date: '', amount: '' });
-  const [local, setLocal] = useState<FieldError[]>([]);
-  const submission = useSubmission();
-  const { byField, summary, general } = errorsOf(submission.error, ENROL_FIELDS, {
-    email_taken: B.emailTaken,
-    invalid_date: B.endDateInvalid,
-    'invalid_value:full_name': B.nameMissing,
-  });
-  const errorOf = (name: string) => local.find((e) => e.field === name)?.text ?? byField[name];
-  const set = (name: keyof typeof values) => (value: string) => setValues({ ...values, [name]: value });
+  const { values, setLocal, submission, general, summary, errorOf, set } = useForm(
+    { full_name: '', email: '', category: 'general', end_date: '', amount: '' }, ENROL_FIELDS,
+    { email_taken: B.emailTaken, invalid_date: B.endDateInvalid, 'invalid_value:full_name': B.nameMissing });
 
   async function submit(event: Event) {
     event.preventDefault();
@@ -136,7 +129,7 @@ export function EnrolPage() {
 
   return (
     <Page title={B.enrolTitle} lead={B.enrolLead}>
-      <ErrorSummary errors={local.length ? local : summary} general={general} />
+      <ErrorSummary errors={summary} general={general} />
       <form class="form" onSubmit={submit} noValidate>
         <TextField name="full_name" label={B.fullName} value={values.full_name} onValue={set('full_name')} error={errorOf('full_name')} maxLength={200} autoComplete="off" />
         <TextField name="email" type="email" label={B.email} hint={B.emailHint} value={values.email} onValue={set('email')} error={errorOf('email')} spellcheck={false} autoComplete="off" />
