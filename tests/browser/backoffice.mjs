@@ -38,7 +38,7 @@ const { step, summary } = journeySteps();
 
 const h1 = (page, text) => page.locator('h1', { hasText: text }).waitFor();
 
-/** axe-core clean, then a screenshot at 1280 px and one at 390 px. */
+/** axe-core clean and a screenshot, at 1280 px then at 390 px (no sideways scrolling). */
 async function screen(page, name) {
   await page.waitForFunction(() => !document.querySelector('.loading'));
   const violations = await axe(page);
@@ -48,6 +48,8 @@ async function screen(page, name) {
   await page.setViewportSize(NARROW);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   check(overflow <= 0, `${name} scrolls sideways at 390 px (${overflow} px)`);
+  const narrow = await axe(page);
+  check(narrow.length === 0, `axe on ${name} at 390 px: ${JSON.stringify(narrow)}`);
   await screenshot(page, `${name}-390`);
   await page.setViewportSize(size);
 }
@@ -167,7 +169,9 @@ try {
     await tabTo(() => document.activeElement?.tagName === 'A' && document.activeElement.textContent === 'Bénéficiaires', 'the Bénéficiaires link');
     await p.keyboard.press('Enter');
     await h1(p, 'Bénéficiaires');
-    check(await p.evaluate(() => document.activeElement?.tagName === 'H1'), 'the focus did not move to the new page’s heading');
+    // The heading takes the focus once the page is drawn.
+    await p.waitForFunction(() => document.activeElement?.tagName === 'H1', null, { timeout: 3000 })
+      .catch(() => { throw new Failure('the focus did not move to the new page’s heading'); });
     await tabTo(() => document.activeElement?.textContent === 'Inscrire un bénéficiaire', 'the enrol link');
     await p.keyboard.press('Enter');
     await h1(p, 'Inscrire un bénéficiaire');
