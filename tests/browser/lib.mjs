@@ -244,3 +244,29 @@ export async function guideShot(page, name, focus = null) {
   const picture = await page.screenshot({ fullPage: false, animations: 'disabled', caret: 'hide' });
   writeFileSync(join(GUIDE_DIR, `${name}.png`), optimizePng(picture));
 }
+
+/** The steps of a journey: each logged with its time, the first failure
+ * stopping the journey (with the requests still waiting); `summary()` is
+ * the last line the integration test reads. */
+export function journeySteps() {
+  const results = [];
+  async function step(name, action) {
+    const started = Date.now();
+    try {
+      const detail = await action();
+      results.push({ name, ok: true });
+      log(`ok   ${name}${detail ? ` (${detail})` : ''} [${Date.now() - started} ms]`);
+    } catch (e) {
+      results.push({ name, ok: false });
+      log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
+      const waiting = pendingRequests();
+      if (waiting.length) log(`requests without an answer:\n  ${waiting.join('\n  ')}`);
+      throw e;
+    }
+  }
+  function summary() {
+    const failed = results.filter((r) => !r.ok);
+    return { failed: failed.length, text: `\n${results.length - failed.length} of ${results.length} steps passed${failed.length ? `; failed: ${failed.map((f) => f.name).join(', ')}` : ''}` };
+  }
+  return { step, summary };
+}
