@@ -39,6 +39,8 @@ extern const size_t sp_projection_figures_entry_count;
  * text (each is cast in the SQL; some statements leave a few unused). */
 extern const sp_projection_statement sp_projection_figures_statements[];
 extern const size_t sp_projection_figures_statement_count;
+/* The statement of that name, NULL when there is none. */
+const sp_projection_statement *sp_projection_figures_statement(const char *name);
 
 typedef struct sp_projection_figures_row {
     const char *statement;     /* NULL: the event writes no figure nor history */

@@ -23,13 +23,6 @@ static const sp_projection_statement *main_statement(const char *name) {
     return NULL;
 }
 
-static const sp_projection_statement *figures_statement(const char *name) {
-    for (size_t i = 0; i < sp_projection_figures_statement_count; i++)
-        if (strcmp(sp_projection_figures_statements[i].name, name) == 0)
-            return &sp_projection_figures_statements[i];
-    return NULL;
-}
-
 static bool code_like(const char *s) {
     if (s[0] == '\0') return false;
     for (; *s != '\0'; s++)
@@ -52,6 +45,7 @@ static void test_each_statement_takes_its_events_parameters(void **state) {
         assert_int_equal(st->param_count, SP_PROJECTION_FIGURES_META_PARAMS + event->param_count);
         assert_true(st->param_count <= SP_PROJECTION_FIGURES_PARAMS_MAX);
         assert_non_null(strstr(st->sql, "INSERT INTO history"));
+        assert_ptr_equal(sp_projection_figures_statement(st->name), st);
         for (size_t j = 0; j < i; j++)
             assert_string_not_equal(sp_projection_figures_statements[j].name, st->name);
     }
@@ -61,7 +55,7 @@ static void test_one_line_per_event_type_with_a_stable_action(void **state) {
     (void)state;
     for (size_t i = 0; i < sp_projection_figures_entry_count; i++) {
         const sp_projection_figures_entry *e = &sp_projection_figures_entries[i];
-        assert_non_null(figures_statement(e->statement));
+        assert_non_null(sp_projection_figures_statement(e->statement));
         assert_true(code_like(e->action));
         assert_string_equal(sp_projection_figures_action(e->type), e->action);
         for (size_t j = 0; j < i; j++) {
