@@ -81,9 +81,9 @@ def test_a_partner_reads_who_did_what_in_its_structure_and_nothing_else(world, b
     assert bank["details"]["iban_last4"] == GOOD_IBAN.replace(" ", "")[-4:]
     assert only(entries, "structure_updated")["details"]["changed"] == ["description"]
     cancelled = only(entries, "payment_cancelled")
-    # Events do not carry the actor's role: the one the cashier has now.
+    # The role the cashier acted in, not the one it was given afterwards.
     assert cancelled["actor"] == {"user_id": cashier_id, "full_name": "Caissier Un",
-                                  "role": "partner_admin"}
+                                  "role": "partner_user"}
     assert cancelled["details"]["operation_id"] == operation_id
     assert cancelled["details"]["amount_cents"] == 1200
     paid = only(entries, "payment_accepted")
