@@ -94,7 +94,7 @@ static void test_the_meta_then_the_events_own_parameters(void **state) {
     params[14] = NULL;   /* a credit names no partner */
     sp_projection_row row = credit_row(params, SP_PROJECTION_MOVEMENT_PARAM_COUNT);
     sp_projection_figures_row out;
-    assert_int_equal(sp_projection_figures_build(&row, &out), 0);
+    sp_projection_figures_build(&row, &out);
     assert_string_equal(out.statement, "spf_pass_credited");
     assert_string_equal(out.action, "credit");
     assert_int_equal(out.param_count, 5 + SP_PROJECTION_MOVEMENT_PARAM_COUNT);
@@ -108,13 +108,13 @@ static void test_the_meta_then_the_events_own_parameters(void **state) {
 
     /* The system (an expiry, the monthly run) has no actor and no role. */
     row.actor_id[0] = '\0';
-    assert_int_equal(sp_projection_figures_build(&row, &out), 0);
+    sp_projection_figures_build(&row, &out);
     assert_null(out.params[2]);
     assert_null(out.params[3]);
     /* An event with no role of its own: NULL, the API shows the user's. */
     snprintf(row.actor_id, sizeof row.actor_id, "%s", USER_ID);
     row.actor_role[0] = '\0';
-    assert_int_equal(sp_projection_figures_build(&row, &out), 0);
+    sp_projection_figures_build(&row, &out);
     assert_string_equal(out.params[2], USER_ID);
     assert_null(out.params[3]);
 }
@@ -125,12 +125,12 @@ static void test_events_outside_the_table_write_nothing(void **state) {
     sp_projection_row row = credit_row(params, 3);
     row.type = "accounts.SessionStarted.v1";
     sp_projection_figures_row out;
-    assert_int_equal(sp_projection_figures_build(&row, &out), 0);
+    sp_projection_figures_build(&row, &out);
     assert_null(out.statement);
     /* a listed event that changes no read model (sql NULL) neither */
     row = credit_row(params, 3);
     row.sql = NULL;
-    assert_int_equal(sp_projection_figures_build(&row, &out), 0);
+    sp_projection_figures_build(&row, &out);
     assert_null(out.statement);
 }
 
