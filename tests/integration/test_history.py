@@ -97,9 +97,21 @@ def test_a_partner_reads_who_did_what_in_its_structure_and_nothing_else(world, b
     assert only(entries, "user_removed")["details"]["email"] == email
     assert only(entries, "partner_created")["actor"]["role"] == "backoffice"
 
+    assert paid["details"]["pass_id"] == beneficiary["pass_id"]
+
     # The partner's own users read the same lines; pages of 3 give them all.
-    assert history(admin, "/api/v1/partner/history") == entries
-    assert history(admin, "/api/v1/partner/history", limit=3) == entries
+    own = history(admin, "/api/v1/partner/history")
+    assert [e["event_id"] for e in own] == [e["event_id"] for e in entries]
+    assert history(admin, "/api/v1/partner/history", limit=3) == own
+    # A beneficiary stays as anonymous as in the partner's operations.
+    own_paid = only(own, "payment_accepted")
+    assert own_paid["actor"] == {"user_id": None, "full_name": None, "role": "beneficiary"}
+    assert own_paid["details"]["pass_ref"] == beneficiary["pass_id"][-4:]
+    assert "pass_id" not in own_paid["details"]
+    text = admin.get("/api/v1/partner/history?limit=100").text
+    assert beneficiary["pass_id"] not in text and beneficiary["user_id"] not in text
+    assert full_name_of(world, beneficiary["user_id"]) not in text
+    assert only(own, "payment_cancelled")["actor"] == cancelled["actor"]
 
     # Another partner sees none of it, and no staff endpoint.
     other = world.create_partner(backoffice, "culture")
