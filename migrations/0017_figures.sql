@@ -5,12 +5,13 @@
 
 -- Payments per day (Europe/Paris) and category, net of their cancellations:
 -- a cancelled payment leaves the day it was made (not the day it was
--- cancelled), so a day shows what its payments still are.
+-- cancelled), so a day shows what its payments still are. Folded from the
+-- deltas of each batch (no CHECK: a batch may hold a cancellation alone).
 CREATE TABLE figures_daily (
   day             date   NOT NULL,
   category        text   NOT NULL,
-  payment_count   bigint NOT NULL CHECK (payment_count >= 0),
-  amount_cents    bigint NOT NULL CHECK (amount_cents >= 0),
+  payment_count   bigint NOT NULL,
+  amount_cents    bigint NOT NULL,
   PRIMARY KEY (day, category)
 );
 

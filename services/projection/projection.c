@@ -33,7 +33,7 @@
 #define POLL_MS 20
 #define POLLS_PER_TXN_MAX (SP_PROJECTION_TXN_EVENTS_MAX / SP_KAFKA_BATCH_MAX + 2)
 /* an event takes its own statement and its figures' (projection_figures.h) */
-#define STATEMENTS_MAX (2 * SP_PROJECTION_TXN_EVENTS_MAX + SP_PROJECTION_POSITIONS_MAX + 3)
+#define STATEMENTS_MAX (2 * SP_PROJECTION_TXN_EVENTS_MAX + SP_PROJECTION_POSITIONS_MAX + 4)
 #define PG_CONNECT_WAIT_MS 30000
 #define PG_LOCK_WAIT_MS 15000
 #define PG_LOCK_RETRY_MS 200
@@ -175,6 +175,8 @@ static int pg_prepare(projector *p, const sp_projection_statement *st, const Oid
 /* The figures' statements take every parameter as text and cast each. */
 #define TEXT_OID 25
 static int pg_prepare_figures(projector *p, sp_error *err) {
+    for (size_t i = 0; i < SP_PROJECTION_FIGURES_PENDING_TABLES; i++)
+        if (sp_pg_command(p->conn, sp_projection_figures_pending_sql[i], err) != 0) return -1;
     Oid types[SP_PROJECTION_FIGURES_PARAMS_MAX];
     for (size_t i = 0; i < SP_PROJECTION_FIGURES_PARAMS_MAX; i++) types[i] = TEXT_OID;
     for (size_t i = 0; i < sp_projection_figures_statement_count; i++) {
@@ -679,6 +681,10 @@ static failure apply_pipelined(projector *p, sp_error *err) {
     size_t polled = 0;
     failure f = collect(p, &polled, err);
     if (f != FAIL_NONE || polled == 0) return f;
+    /* The figures' deltas of the batch, folded into their rows at once. */
+    statement_tag fold = {.kind = STMT_CONTROL};
+    f = send_statement(p, fold, NULL, sp_projection_figures_fold_sql, 0, NULL, err);
+    if (f != FAIL_NONE) return f;
     f = send_offsets(p, err);
     if (f != FAIL_NONE) return f;
     /* A dead letter is on the broker before the offset that skips it commits. */

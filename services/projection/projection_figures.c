@@ -23,24 +23,23 @@
     " ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM h"
 #define ACTION "$5::text"
 
-/* Where the credited money of a category is; every column moves by a delta
- * (credited = spent + expired + reserved + available holds after each). */
+/* Where the credited money of a category is: every column moves by a delta
+ * (credited = spent + expired + reserved + available holds after each),
+ * appended to this transaction's pending deltas and folded into
+ * figures_budget once per batch (sp_projection_figures_fold_sql): one row
+ * a category updated by every event of a batch would make PostgreSQL walk
+ * a chain of that row's versions as long as the batch at each update. */
 #define BUDGET(category, credited, spent, expired, reserved, available)                  \
-    "b AS (INSERT INTO figures_budget AS f (category, credited_cents, spent_cents, "      \
+    "b AS (INSERT INTO figures_budget_pending (category, credited_cents, spent_cents, "   \
     "expired_cents, reserved_cents, available_cents) SELECT " category ", " credited ", " \
-    spent ", " expired ", " reserved ", " available " FROM c ON CONFLICT (category) DO "  \
-    "UPDATE SET credited_cents = f.credited_cents + EXCLUDED.credited_cents, "            \
-    "spent_cents = f.spent_cents + EXCLUDED.spent_cents, "                                \
-    "expired_cents = f.expired_cents + EXCLUDED.expired_cents, "                          \
-    "reserved_cents = f.reserved_cents + EXCLUDED.reserved_cents, "                       \
-    "available_cents = f.available_cents + EXCLUDED.available_cents), "
+    spent ", " expired ", " reserved ", " available " FROM c), "
 
-/* One more payment on its Europe/Paris day. */
-#define DAILY_PAYMENT(at, category, amount)                                              \
-    "d AS (INSERT INTO figures_daily AS f (day, category, payment_count, amount_cents) "  \
-    "SELECT (" at " AT TIME ZONE 'Europe/Paris')::date, " category ", 1, " amount         \
-    " FROM c ON CONFLICT (day, category) DO UPDATE SET payment_count = "                  \
-    "f.payment_count + 1, amount_cents = f.amount_cents + EXCLUDED.amount_cents), "
+/* A payment on its Europe/Paris day (+1), or one cancelled (-1). */
+#define DAILY(at, category, count, amount)                                               \
+    "d AS (INSERT INTO figures_daily_pending (day, category, payment_count, amount_cents) " \
+    "SELECT (" at " AT TIME ZONE 'Europe/Paris')::date, " category ", " count ", " amount  \
+    " FROM c), "
+#define DAILY_PAYMENT(at, category, amount) DAILY(at, category, "1", amount)
 
 /* The pass's next version ($1 pass_id, $2 aggregate_version of the event). */
 #define PASS_NEXT "EXISTS (SELECT 1 FROM passes WHERE pass_id = $6::uuid " \
@@ -194,9 +193,7 @@ static const char voucher_released_sql[] =
 static const char operation_cancelled_sql[] =
     "WITH c AS (SELECT (SELECT o.occurred_at FROM operations o WHERE o.operation_id = $9::uuid) "
     "AS paid_at WHERE " PASS_NEXT "), "
-    "d AS (UPDATE figures_daily f SET payment_count = f.payment_count - 1, "
-    "amount_cents = f.amount_cents - $16::bigint FROM c "
-    "WHERE f.day = (c.paid_at AT TIME ZONE 'Europe/Paris')::date AND f.category = $10::text), "
+    DAILY("c.paid_at", "$10::text", "-1", "0 - $16::bigint")
     BUDGET("$10::text", "0", "0 - $16::bigint", ZERO_OR_RETURNED("$17::boolean", "$16::bigint"),
            "0", RETURNED_OR_ZERO("$17::boolean", "$16::bigint"))
     HISTORY(ACTION, "$15::uuid", "$6::uuid",
@@ -239,6 +236,39 @@ static const char refund_request_paid_sql[] =
     REQUEST_C HISTORY(ACTION, "c.partner_id", "NULL::uuid",
                       "jsonb_build_object('request_id', $6::text, 'total_cents', c.total_cents, "
                       "'transfer_reference', $9::text, 'paid_on', $10::text)", "FROM c");
+
+/* Per connection, before the statements are prepared: the batch's pending
+ * deltas, emptied by the fold (and by any commit or rollback). */
+const char *const sp_projection_figures_pending_sql[SP_PROJECTION_FIGURES_PENDING_TABLES] = {
+    "CREATE TEMP TABLE IF NOT EXISTS figures_budget_pending (category text NOT NULL, "
+    "credited_cents bigint NOT NULL, spent_cents bigint NOT NULL, expired_cents bigint NOT NULL, "
+    "reserved_cents bigint NOT NULL, available_cents bigint NOT NULL) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS figures_daily_pending (day date NOT NULL, "
+    "category text NOT NULL, payment_count bigint NOT NULL, amount_cents bigint NOT NULL) "
+    "ON COMMIT DELETE ROWS",
+};
+
+/* Once per batch, after its events: one upsert per touched row. Any key a
+ * batch touched gets its row (even at zero), so a replay's other batch
+ * boundaries give the same rows. */
+const char *const sp_projection_figures_fold_sql =
+    "WITH pb AS (DELETE FROM figures_budget_pending RETURNING *), "
+    "pd AS (DELETE FROM figures_daily_pending RETURNING *), "
+    "b AS (INSERT INTO figures_budget AS f (category, credited_cents, spent_cents, "
+    "expired_cents, reserved_cents, available_cents) SELECT category, sum(credited_cents), "
+    "sum(spent_cents), sum(expired_cents), sum(reserved_cents), sum(available_cents) FROM pb "
+    "GROUP BY category ON CONFLICT (category) DO UPDATE SET "
+    "credited_cents = f.credited_cents + EXCLUDED.credited_cents, "
+    "spent_cents = f.spent_cents + EXCLUDED.spent_cents, "
+    "expired_cents = f.expired_cents + EXCLUDED.expired_cents, "
+    "reserved_cents = f.reserved_cents + EXCLUDED.reserved_cents, "
+    "available_cents = f.available_cents + EXCLUDED.available_cents), "
+    "d AS (INSERT INTO figures_daily AS f (day, category, payment_count, amount_cents) "
+    "SELECT day, category, sum(payment_count), sum(amount_cents) FROM pd GROUP BY day, category "
+    "ON CONFLICT (day, category) DO UPDATE SET "
+    "payment_count = f.payment_count + EXCLUDED.payment_count, "
+    "amount_cents = f.amount_cents + EXCLUDED.amount_cents) "
+    "SELECT 1";
 
 /* Prepared with every parameter typed text: 5 of the meta plus the event's. */
 #define STATEMENT(name, sql, event_params) {name, sql, META_PARAMS + (event_params)}

@@ -56,6 +56,14 @@ typedef struct sp_projection_figures_row {
  * (its occurred_at): both must outlive the statement's sending. */
 void sp_projection_figures_build(const sp_projection_row *row, sp_projection_figures_row *out);
 
+/* The pending deltas of a batch (temporary tables: to run on every new
+ * connection before preparing the statements), and their fold into
+ * figures_budget and figures_daily, to send once per batch after its
+ * events: the events append deltas, never update the figures' rows. */
+#define SP_PROJECTION_FIGURES_PENDING_TABLES 2
+extern const char *const sp_projection_figures_pending_sql[SP_PROJECTION_FIGURES_PENDING_TABLES];
+extern const char *const sp_projection_figures_fold_sql;
+
 /* The action of an event type, NULL when it has none. */
 const char *sp_projection_figures_action(const char *type);
 
