@@ -128,6 +128,11 @@ typedef enum {
     /* bo-import: enrolling beneficiaries from a CSV file */
     SP_GW_ROUTE_BENEFICIARIES_IMPORTS,
     SP_GW_ROUTE_BENEFICIARIES_IMPORT_GET,
+    /* bo-figures: the dashboard and the history */
+    SP_GW_ROUTE_DASHBOARD,
+    SP_GW_ROUTE_PARTNERS_HISTORY,
+    SP_GW_ROUTE_PASSES_HISTORY,
+    SP_GW_ROUTE_PARTNER_HISTORY,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 
