@@ -1,0 +1,169 @@
+/* history.fr.ts - the French sentence of each line of a history (the audit
+ * the projection writes for every event it applies: `GET .../history`):
+ * "who did what", one sentence per stable action code. The partner space and
+ * the back-office console both read histories through shared/history.tsx.
+ * Amounts and dates reach the sentences already formatted. An action code
+ * this catalogue does not know yet still gives a readable line (its code),
+ * never a blank one. */
+import { formatCents, formatDay } from './format';
+
+export interface HistoryActor {
+  user_id: string;
+  full_name: string;
+  role: string;
+}
+
+export interface HistoryEntry {
+  event_id: string;
+  occurred_at: string;
+  action: string;
+  actor: HistoryActor | null;
+  details: Record<string, unknown>;
+}
+
+export const H = {
+  colWhen: 'Date et heure',
+  colWhat: 'Ce qui s’est passé',
+  more: 'Voir les actions plus anciennes',
+  loadingMore: 'Chargement des actions plus anciennes…',
+  none: 'Aucune action enregistrée pour le moment.',
+  end: 'C’est le début de l’historique.',
+  count: (n: string) => `${n} action(s) affichée(s), de la plus récente à la plus ancienne.`,
+  system: 'Le service du Pass solidarité',
+  beneficiary: 'Le bénéficiaire',
+  roles: {
+    backoffice: 'agent du CCAS',
+    finance: 'service financier',
+    partner_admin: 'administrateur',
+    partner_user: 'utilisateur',
+    beneficiary: 'bénéficiaire',
+  } as Record<string, string>,
+  partnerRoles: {
+    partner_admin: 'administrateur',
+    partner_user: 'utilisateur',
+  } as Record<string, string>,
+  categories: {
+    general: 'Général',
+    sport: 'Sport',
+    culture: 'Culture',
+    loisirs: 'Loisirs',
+    leisure: 'Loisirs',
+    education: 'Éducation',
+    alimentation: 'Alimentation',
+    food: 'Alimentation',
+  } as Record<string, string>,
+  reference: (ref: string) => `Référence : ${ref}`,
+  operation: (id: string) => `Opération ${id}`,
+  request: (id: string) => `Demande ${id}`,
+};
+
+export function categoryName(category: string): string {
+  return H.categories[category] ?? category.charAt(0).toUpperCase() + category.slice(1).replace(/_/g, ' ');
+}
+
+/** The subject of the sentence: the person and their role, or the service
+ * itself for what the system did alone (the monthly run, an expiry). */
+export function actorText(actor: HistoryActor | null, options: { hideBeneficiaryName?: boolean } = {}): string {
+  if (!actor) return H.system;
+  if (actor.role === 'beneficiary' && options.hideBeneficiaryName) return H.beneficiary;
+  const role = H.roles[actor.role];
+  const name = actor.full_name || actor.user_id.slice(0, 8);
+  return role ? `${name} (${role})` : name;
+}
+
+type Details = Record<string, unknown>;
+
+function text(d: Details, name: string): string {
+  const value = d[name];
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '';
+}
+
+function amount(d: Details, name = 'amount_cents'): string {
+  const value = d[name];
+  return typeof value === 'number' ? formatCents(value) : '';
+}
+
+/** ` de 12,50 €` when the line carries an amount, else nothing. */
+function ofAmount(d: Details, name = 'amount_cents'): string {
+  const a = amount(d, name);
+  return a ? ` de ${a}` : '';
+}
+
+/** ` (enveloppe Sport)` when the line names a category. */
+function inCategory(d: Details): string {
+  const c = text(d, 'category');
+  return c ? ` (enveloppe ${categoryName(c)})` : '';
+}
+
+function who(d: Details): string {
+  const name = text(d, 'full_name');
+  const email = text(d, 'email');
+  if (name && email) return ` ${name} (${email})`;
+  return name || email ? ` ${name || email}` : '';
+}
+
+function roleOf(d: Details): string {
+  const role = text(d, 'role');
+  return role ? H.roles[role] ?? role : '';
+}
+
+/** "a fait ceci" for each action: the verb phrase after the subject. */
+const PHRASES: Record<string, (d: Details) => string> = {
+  payment_accepted: (d) => `a payé${ofAmount(d)}${inCategory(d)}${text(d, 'channel') === 'voucher' ? ' par bon d’échange' : ''}`,
+  payment_cancelled: (d) => `a annulé le paiement${ofAmount(d)}${inCategory(d)} : le montant est revenu sur le Pass`,
+  operation_cancelled: (d) => `a annulé le paiement${ofAmount(d)}${inCategory(d)} : le montant est revenu sur le Pass`,
+  operation_reference_set: (d) => `a noté la référence interne « ${text(d, 'reference')} » sur un paiement`,
+  reference_set: (d) => `a noté la référence interne « ${text(d, 'reference')} » sur un paiement`,
+  voucher_issued: (d) => `a créé un bon d’échange${ofAmount(d)}${inCategory(d)}`,
+  voucher_redeemed: (d) => `a encaissé un bon d’échange${ofAmount(d)}${inCategory(d)}`,
+  voucher_cancelled: (d) => `a annulé un bon d’échange${ofAmount(d)} : le montant est revenu sur le Pass`,
+  voucher_expired: (d) => `a clos un bon d’échange arrivé à échéance${ofAmount(d)}`,
+  credit: (d) => `a crédité le Pass${ofAmount(d)}${inCategory(d)}${text(d, 'end_date') ? `, valable jusqu’au ${formatDay(text(d, 'end_date'))}` : ''}`,
+  pass_credited: (d) => `a crédité le Pass${ofAmount(d)}${inCategory(d)}`,
+  pass_opened: () => 'a ouvert le Pass',
+  beneficiary_enrolled: (d) => `a inscrit le bénéficiaire${who(d)}`,
+  envelope_expired: (d) => `a rendu au budget de la ville le reste d’une enveloppe arrivée à échéance${ofAmount(d)}${inCategory(d)}`,
+  pass_closed: (d) => `a fermé le Pass${amount(d, 'returned_cents') ? ` : ${amount(d, 'returned_cents')} rendus au budget` : ''}${text(d, 'reason') ? ` (motif : ${text(d, 'reason')})` : ''}`,
+  partner_created: (d) => `a inscrit la structure${text(d, 'name') ? ` « ${text(d, 'name')} »` : ''}`,
+  structure_updated: () => 'a modifié les informations de la structure',
+  logo_changed: () => 'a changé le logo de la structure',
+  cover_changed: () => 'a changé la photo de couverture de la structure',
+  image_changed: () => 'a changé une image de la structure',
+  bank_details_changed: () => 'a modifié les coordonnées bancaires (IBAN, BIC ou titulaire)',
+  user_added: (d) => `a ajouté l’utilisateur${who(d)}${roleOf(d) ? ` comme ${roleOf(d)}` : ''}`,
+  user_removed: (d) => `a retiré l’utilisateur${who(d)}`,
+  role_changed: (d) => `a changé le rôle de${who(d) || ' un utilisateur'}${roleOf(d) ? ` en ${roleOf(d)}` : ''}`,
+  user_activated: (d) => `a activé son compte${who(d) ? ` :${who(d)}` : ''}`,
+  activation_sent: (d) => `a envoyé un lien d’activation${who(d) ? ` à${who(d)}` : ''}`,
+  convention_published: (d) => `a publié la convention${text(d, 'title') ? ` « ${text(d, 'title')} »` : ''}`,
+  convention_accepted: (d) => `a accepté la convention${text(d, 'title') ? ` « ${text(d, 'title')} »` : ''}`,
+  refund_requested: (d) =>
+    `a demandé le remboursement${text(d, 'kind') === 'automatic' ? ' automatique' : ''}${text(d, 'period') ? ` du mois ${text(d, 'period')}` : ''}${ofAmount(d, 'total_cents') || ofAmount(d)}${typeof d.operation_count === 'number' ? ` (${d.operation_count} paiement(s))` : ''}`,
+  refund_pending: (d) => `a enregistré la demande de remboursement${ofAmount(d, 'total_cents') || ofAmount(d)} : elle attend le virement`,
+  refund_cancelled: (d) => `a annulé la demande de remboursement${ofAmount(d, 'total_cents') || ofAmount(d)} : ses paiements sont de nouveau remboursables`,
+  refund_aborted: () => 'a abandonné une demande de remboursement : un de ses paiements avait été annulé entre-temps',
+  refund_paid: (d) =>
+    `a enregistré le virement du remboursement${ofAmount(d, 'total_cents') || ofAmount(d)}${text(d, 'transfer_reference') ? `, référence ${text(d, 'transfer_reference')}` : ''}${text(d, 'paid_on') ? `, le ${formatDay(text(d, 'paid_on'))}` : ''}`,
+};
+
+/** The whole sentence of one line: "Marie Dupont (administrateur) a annulé le paiement de 12,50 €." */
+export function historySentence(entry: HistoryEntry, options: { hideBeneficiaryName?: boolean } = {}): string {
+  const phrase = PHRASES[entry.action];
+  const details = entry.details ?? {};
+  const body = phrase ? phrase(details) : `a fait l’action « ${entry.action} »`;
+  return `${actorText(entry.actor, options)} ${body}.`;
+}
+
+/** The identifiers a person may need to find the line elsewhere. */
+export function historyRefs(entry: HistoryEntry): string[] {
+  const d = entry.details ?? {};
+  const refs: string[] = [];
+  const op = text(d, 'operation_id');
+  if (op) refs.push(H.operation(op));
+  const request = text(d, 'request_id');
+  if (request) refs.push(H.request(request));
+  return refs;
+}
+
+/** The action codes the sentences above know (a test checks the API's enum against it). */
+export const KNOWN_ACTIONS = Object.keys(PHRASES);
