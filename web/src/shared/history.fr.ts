@@ -95,6 +95,12 @@ function inCategory(d: Details): string {
   return c ? ` (enveloppe ${categoryName(c)})` : '';
 }
 
+/** ` chez Judo Élan` when the line names the partner (a pass's history). */
+function atPartner(d: Details): string {
+  const name = text(d, 'partner_name');
+  return name ? ` chez ${name}` : '';
+}
+
 function who(d: Details): string {
   const name = text(d, 'full_name');
   const email = text(d, 'email');
@@ -109,8 +115,8 @@ function roleOf(d: Details): string {
 
 /** "a fait ceci" for each action: the verb phrase after the subject. */
 const PHRASES: Record<string, (d: Details) => string> = {
-  payment_accepted: (d) => `a payé${ofAmount(d)}${inCategory(d)}${text(d, 'channel') === 'voucher' ? ' par bon d’échange' : ''}`,
-  payment_cancelled: (d) => `a annulé le paiement${ofAmount(d)}${inCategory(d)} : le montant est revenu sur le Pass`,
+  payment_accepted: (d) => `a payé${amount(d) ? ` ${amount(d)}` : ''}${atPartner(d)}${inCategory(d)}${text(d, 'channel') === 'voucher' ? ' par bon d’échange' : ''}`,
+  payment_cancelled: (d) => `a annulé le paiement${ofAmount(d)}${atPartner(d)}${inCategory(d)} : le montant est revenu sur le Pass`,
   operation_cancelled: (d) => `a annulé le paiement${ofAmount(d)}${inCategory(d)} : le montant est revenu sur le Pass`,
   operation_reference_set: (d) => `a noté la référence interne « ${text(d, 'reference')} » sur un paiement`,
   reference_set: (d) => `a noté la référence interne « ${text(d, 'reference')} » sur un paiement`,
