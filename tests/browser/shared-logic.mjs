@@ -110,7 +110,7 @@ equal(m.formatWholeEuros(123456), '1\u202f235\u00a0€', 'whole euros rounded, F
 equal(m.formatDayShort('2026-12-07'), '07/12', 'short day');
 equal(m.formatMonthShort('2026-12'), '12/26', 'short month');
 const actor = { user_id: 'u1', full_name: 'Léa Martin', role: 'partner_admin' };
-equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z', action: 'payment_cancelled', actor, details: { amount_cents: 1250, category: 'sport' } }),
+equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z', action: 'payment_cancelled', actor, details: { amount_cents: 1250, category: 'sport', returned_to_envelope: true } }),
   'Léa Martin (administrateur) a annulé le paiement de 12,50\u00a0€ (enveloppe Sport) : le montant est revenu sur le Pass.', 'history: a cancellation');
 equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z', action: 'refund_paid', actor: null, details: { total_cents: 359500, transfer_reference: 'VIR-1', paid_on: '2026-12-02' } }),
   'Le service du Pass solidarité a enregistré le virement du remboursement de 3\u202f595,00\u00a0€, référence VIR-1, le 02/12/2026.', 'history: a transfer, no actor');

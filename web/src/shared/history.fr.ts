@@ -9,8 +9,8 @@ import { formatCents, formatDay } from './format';
 
 export interface HistoryActor {
   user_id: string;
-  full_name: string;
-  role: string;
+  full_name: string | null;
+  role: string | null;
 }
 
 export interface HistoryEntry {
@@ -66,7 +66,7 @@ export function categoryName(category: string): string {
 export function actorText(actor: HistoryActor | null, options: { hideBeneficiaryName?: boolean } = {}): string {
   if (!actor) return H.system;
   if (actor.role === 'beneficiary' && options.hideBeneficiaryName) return H.beneficiary;
-  const role = H.roles[actor.role];
+  const role = actor.role ? H.roles[actor.role] : undefined;
   const name = actor.full_name || actor.user_id.slice(0, 8);
   return role ? `${name} (${role})` : name;
 }
@@ -101,6 +101,14 @@ function atPartner(d: Details): string {
   return name ? ` chez ${name}` : '';
 }
 
+/** Where the money went back: the pass's envelope, or the city's budget
+ * when that envelope had ended (or the pass was closed). */
+function returned(d: Details): string {
+  if (d.returned_to_envelope === true) return ' : le montant est revenu sur le Pass';
+  if (d.returned_to_envelope === false) return ' : le montant est revenu au budget de la ville';
+  return '';
+}
+
 function who(d: Details): string {
   const name = text(d, 'full_name');
   const email = text(d, 'email');
@@ -115,41 +123,36 @@ function roleOf(d: Details): string {
 
 /** "a fait ceci" for each action: the verb phrase after the subject. */
 const PHRASES: Record<string, (d: Details) => string> = {
-  payment_accepted: (d) => `a payé${amount(d) ? ` ${amount(d)}` : ''}${atPartner(d)}${inCategory(d)}${text(d, 'channel') === 'voucher' ? ' par bon d’échange' : ''}`,
-  payment_cancelled: (d) => `a annulé le paiement${ofAmount(d)}${atPartner(d)}${inCategory(d)} : le montant est revenu sur le Pass`,
-  operation_cancelled: (d) => `a annulé le paiement${ofAmount(d)}${inCategory(d)} : le montant est revenu sur le Pass`,
-  operation_reference_set: (d) => `a noté la référence interne « ${text(d, 'reference')} » sur un paiement`,
-  reference_set: (d) => `a noté la référence interne « ${text(d, 'reference')} » sur un paiement`,
-  voucher_issued: (d) => `a créé un bon d’échange${ofAmount(d)}${inCategory(d)}`,
-  voucher_redeemed: (d) => `a encaissé un bon d’échange${ofAmount(d)}${inCategory(d)}`,
-  voucher_cancelled: (d) => `a annulé un bon d’échange${ofAmount(d)} : le montant est revenu sur le Pass`,
-  voucher_expired: (d) => `a clos un bon d’échange arrivé à échéance${ofAmount(d)}`,
-  credit: (d) => `a crédité le Pass${ofAmount(d)}${inCategory(d)}${text(d, 'end_date') ? `, valable jusqu’au ${formatDay(text(d, 'end_date'))}` : ''}`,
-  pass_credited: (d) => `a crédité le Pass${ofAmount(d)}${inCategory(d)}`,
-  pass_opened: () => 'a ouvert le Pass',
-  beneficiary_enrolled: (d) => `a inscrit le bénéficiaire${who(d)}`,
-  envelope_expired: (d) => `a rendu au budget de la ville le reste d’une enveloppe arrivée à échéance${ofAmount(d)}${inCategory(d)}`,
-  pass_closed: (d) => `a fermé le Pass${amount(d, 'returned_cents') ? ` : ${amount(d, 'returned_cents')} rendus au budget` : ''}${text(d, 'reason') ? ` (motif : ${text(d, 'reason')})` : ''}`,
-  partner_created: (d) => `a inscrit la structure${text(d, 'name') ? ` « ${text(d, 'name')} »` : ''}`,
-  structure_updated: () => 'a modifié les informations de la structure',
-  logo_changed: () => 'a changé le logo de la structure',
-  cover_changed: () => 'a changé la photo de couverture de la structure',
-  image_changed: () => 'a changé une image de la structure',
-  bank_details_changed: () => 'a modifié les coordonnées bancaires (IBAN, BIC ou titulaire)',
-  user_added: (d) => `a ajouté l’utilisateur${who(d)}${roleOf(d) ? ` comme ${roleOf(d)}` : ''}`,
-  user_removed: (d) => `a retiré l’utilisateur${who(d)}`,
+  partner_created: (d) => `a inscrit la structure${text(d, 'name') ? ` « ${text(d, 'name')} »` : ''}${text(d, 'category') ? ` (catégorie ${categoryName(text(d, 'category'))})` : ''}`,
+  user_added: (d) => `a ajouté le compte de${who(d) || ' un utilisateur'}${roleOf(d) ? ` comme ${roleOf(d)}` : ''}`,
+  password_set: (d) => `a choisi le mot de passe du compte${who(d)}`,
   role_changed: (d) => `a changé le rôle de${who(d) || ' un utilisateur'}${roleOf(d) ? ` en ${roleOf(d)}` : ''}`,
-  user_activated: (d) => `a activé son compte${who(d) ? ` :${who(d)}` : ''}`,
-  activation_sent: (d) => `a envoyé un lien d’activation${who(d) ? ` à${who(d)}` : ''}`,
-  convention_published: (d) => `a publié la convention${text(d, 'title') ? ` « ${text(d, 'title')} »` : ''}`,
-  convention_accepted: (d) => `a accepté la convention${text(d, 'title') ? ` « ${text(d, 'title')} »` : ''}`,
+  user_removed: (d) => `a retiré le compte de${who(d) || ' un utilisateur'}`,
+  convention_published: (d) => `a publié la convention${text(d, 'title') ? ` « ${text(d, 'title')} »` : ''}${text(d, 'version') ? ` (version ${text(d, 'version')})` : ''}`,
+  convention_accepted: (d) => `a accepté la convention${text(d, 'title') ? ` « ${text(d, 'title')} »` : ''}${text(d, 'version') ? ` (version ${text(d, 'version')})` : ''}`,
+  structure_updated: () => 'a modifié les informations de la structure',
+  bank_details_changed: (d) => `a modifié les coordonnées bancaires${text(d, 'iban_last4') ? ` (IBAN se terminant par ${text(d, 'iban_last4')})` : ''}`,
+  structure_image_set: (d) => (text(d, 'slot') === 'cover' ? 'a changé la photo de couverture de la structure' : text(d, 'slot') === 'logo' ? 'a changé le logo de la structure' : 'a changé une image de la structure'),
+  pass_opened: () => 'a ouvert le Pass',
+  credit: (d) => `a crédité le Pass${ofAmount(d)}${inCategory(d)}`,
+  payment_accepted: (d) => `a payé${amount(d) ? ` ${amount(d)}` : ''}${atPartner(d)}${inCategory(d)}${text(d, 'channel') === 'voucher' ? ' par bon d’échange' : ''}`,
+  envelope_expired: (d) => `a rendu au budget de la ville le reste d’une enveloppe arrivée à échéance${ofAmount(d)}${inCategory(d)}`,
+  voucher_issued: (d) => `a créé un bon d’échange${ofAmount(d)}${inCategory(d)}${text(d, 'valid_until') ? `, valable jusqu’au ${formatDay(text(d, 'valid_until').slice(0, 10))}` : ''}`,
+  voucher_redeemed: (d) => `a encaissé un bon d’échange${ofAmount(d)}${atPartner(d)}${inCategory(d)}`,
+  voucher_cancelled: (d) => `a annulé un bon d’échange${ofAmount(d)}${returned(d)}`,
+  voucher_expired: (d) => `a clos un bon d’échange arrivé à échéance${ofAmount(d)}${returned(d)}`,
+  payment_cancelled: (d) => `a annulé le paiement${ofAmount(d)}${atPartner(d)}${inCategory(d)}${returned(d)}`,
+  operation_reference_set: (d) => `a noté la référence interne « ${text(d, 'reference')} » sur un paiement`,
   refund_requested: (d) =>
-    `a demandé le remboursement${text(d, 'kind') === 'automatic' ? ' automatique' : ''}${text(d, 'period') ? ` du mois ${text(d, 'period')}` : ''}${ofAmount(d, 'total_cents') || ofAmount(d)}${typeof d.operation_count === 'number' ? ` (${d.operation_count} paiement(s))` : ''}`,
-  refund_pending: (d) => `a enregistré la demande de remboursement${ofAmount(d, 'total_cents') || ofAmount(d)} : elle attend le virement`,
-  refund_cancelled: (d) => `a annulé la demande de remboursement${ofAmount(d, 'total_cents') || ofAmount(d)} : ses paiements sont de nouveau remboursables`,
-  refund_aborted: () => 'a abandonné une demande de remboursement : un de ses paiements avait été annulé entre-temps',
+    `a demandé le remboursement${text(d, 'kind') === 'automatic' ? ' automatique' : ''}${text(d, 'period') ? ` du mois ${text(d, 'period')}` : ''}${ofAmount(d, 'expected_total_cents') || ofAmount(d, 'total_cents')}`,
+  refund_confirmed: (d) => `a enregistré la demande de remboursement${ofAmount(d, 'total_cents')}${typeof d.operation_count === 'number' ? ` (${d.operation_count} paiement(s))` : ''} : elle attend le virement`,
+  refund_cancelled: (d) =>
+    text(d, 'reason') === 'aborted'
+      ? 'a abandonné une demande de remboursement : un de ses paiements avait été annulé entre-temps'
+      : 'a annulé une demande de remboursement : ses paiements sont de nouveau remboursables',
   refund_paid: (d) =>
-    `a enregistré le virement du remboursement${ofAmount(d, 'total_cents') || ofAmount(d)}${text(d, 'transfer_reference') ? `, référence ${text(d, 'transfer_reference')}` : ''}${text(d, 'paid_on') ? `, le ${formatDay(text(d, 'paid_on'))}` : ''}`,
+    `a enregistré le virement du remboursement${ofAmount(d, 'total_cents')}${text(d, 'transfer_reference') ? `, référence ${text(d, 'transfer_reference')}` : ''}${text(d, 'paid_on') ? `, le ${formatDay(text(d, 'paid_on'))}` : ''}`,
+  pass_closed: (d) => `a fermé le Pass${amount(d, 'returned_cents') ? ` : ${amount(d, 'returned_cents')} rendus au budget` : ''}`,
 };
 
 /** The whole sentence of one line: "Marie Dupont (administrateur) a annulé le paiement de 12,50 €." */
