@@ -93,6 +93,11 @@ int sp_gw_route_finance_sepa(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_openapi(sp_gw_request *req, sp_error *err);
+/* routes_figures.c (bo-figures: the dashboard and the history) */
+int sp_gw_route_dashboard(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partners_history(sp_gw_request *req, sp_error *err);
+int sp_gw_route_passes_history(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_history(sp_gw_request *req, sp_error *err);
 
 /* ---- shared by the route files (routes_common.c) ---- */
 

@@ -111,6 +111,11 @@ typedef enum {
     SP_GW_ROUTE_RECEIPT_KEYS,
     SP_GW_ROUTE_RECEIPT_VERIFY,
     SP_GW_ROUTE_RECEIPT_QR_SVG,
+    /* bo-figures: the dashboard and the history */
+    SP_GW_ROUTE_DASHBOARD,
+    SP_GW_ROUTE_PARTNERS_HISTORY,
+    SP_GW_ROUTE_PASSES_HISTORY,
+    SP_GW_ROUTE_PARTNER_HISTORY,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <libpq-fe.h>
+#include "projection_figures.h"
 #include "projection_positions.h"
 #include "projection_rows.h"
 #include "sp_clock.h"
@@ -30,7 +31,8 @@
 #define PROJECTION_SERVICE "projection"
 #define POLL_MS 20
 #define POLLS_PER_TXN_MAX (SP_PROJECTION_TXN_EVENTS_MAX / SP_KAFKA_BATCH_MAX + 2)
-#define STATEMENTS_MAX (SP_PROJECTION_TXN_EVENTS_MAX + SP_PROJECTION_POSITIONS_MAX + 3)
+/* an event takes its own statement and its figures' (projection_figures.h) */
+#define STATEMENTS_MAX (2 * SP_PROJECTION_TXN_EVENTS_MAX + SP_PROJECTION_POSITIONS_MAX + 3)
 #define PG_CONNECT_WAIT_MS 30000
 #define PG_LOCK_WAIT_MS 15000
 #define PG_LOCK_RETRY_MS 200
@@ -56,7 +58,7 @@
 
 typedef enum { FAIL_NONE = 0, FAIL_TRANSIENT, FAIL_DATA, FAIL_FATAL } failure;
 
-typedef enum { STMT_CONTROL, STMT_EVENT, STMT_OFFSETS } statement_kind;
+typedef enum { STMT_CONTROL, STMT_EVENT, STMT_FIGURES, STMT_OFFSETS } statement_kind;
 
 typedef struct counters {
     int64_t events;          /* messages consumed */
@@ -158,19 +160,34 @@ static int pg_lock(projector *p, sp_error *err) {
                         "%d ms: stop it first", PG_LOCK_WAIT_MS);
 }
 
-/* Parsed and planned once per connection rather than once per event. */
-static int pg_prepare_all(projector *p, sp_error *err) {
-    for (size_t i = 0; i < sp_projection_statement_count; i++) {
-        const sp_projection_statement *st = &sp_projection_statements[i];
-        PGresult *res = PQprepare(p->conn, st->name, st->sql, st->param_count, NULL);
-        bool ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
-        char text[SP_ERROR_MESSAGE_MAX];
-        pg_error_text(res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn), text, sizeof text);
-        PQclear(res);
-        if (!ok)
-            return sp_error_set(err, 500, "database_error", "", "preparing %s: %s", st->name, text);
+static int pg_prepare(projector *p, const sp_projection_statement *st, const Oid *types,
+                      sp_error *err) {
+    PGresult *res = PQprepare(p->conn, st->name, st->sql, st->param_count, types);
+    bool ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+    char text[SP_ERROR_MESSAGE_MAX];
+    pg_error_text(res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn), text, sizeof text);
+    PQclear(res);
+    if (!ok) return sp_error_set(err, 500, "database_error", "", "preparing %s: %s", st->name, text);
+    return 0;
+}
+
+/* The figures' statements take every parameter as text and cast each. */
+#define TEXT_OID 25
+static int pg_prepare_figures(projector *p, sp_error *err) {
+    Oid types[SP_PROJECTION_FIGURES_PARAMS_MAX];
+    for (size_t i = 0; i < SP_PROJECTION_FIGURES_PARAMS_MAX; i++) types[i] = TEXT_OID;
+    for (size_t i = 0; i < sp_projection_figures_statement_count; i++) {
+        assert(sp_projection_figures_statements[i].param_count <= SP_PROJECTION_FIGURES_PARAMS_MAX);
+        if (pg_prepare(p, &sp_projection_figures_statements[i], types, err) != 0) return -1;
     }
     return 0;
+}
+
+/* Parsed and planned once per connection rather than once per event. */
+static int pg_prepare_all(projector *p, sp_error *err) {
+    for (size_t i = 0; i < sp_projection_statement_count; i++)
+        if (pg_prepare(p, &sp_projection_statements[i], NULL, err) != 0) return -1;
+    return pg_prepare_figures(p, err);
 }
 
 /* In a shadow schema every statement's unqualified table resolves to the
@@ -616,6 +633,16 @@ static failure send_polled(projector *p, int count, sp_error *err) {
         if (row.sql == NULL) continue;
         statement_tag tag = {.kind = STMT_EVENT, .versioned = row.versioned,
                              .position = position, .offset = p->msgs[i].offset};
+        /* Before the event's statement: it sees the rows the event changes. */
+        sp_projection_figures_row figures;
+        sp_projection_figures_build(&row, &figures);
+        if (figures.statement != NULL) {
+            statement_tag figures_tag = tag;
+            figures_tag.kind = STMT_FIGURES;
+            f = send_statement(p, figures_tag, figures.statement, NULL, figures.param_count,
+                               figures.params, err);
+            if (f != FAIL_NONE) return f;
+        }
         f = send_statement(p, tag, row.statement, NULL, row.param_count, row.params, err);
         if (f != FAIL_NONE) return f;
     }
@@ -748,7 +775,8 @@ static void note_caught_up(projector *p) {
  * it before SQL; -1 when that cannot lead anywhere new. */
 static int note_refused(projector *p, const sp_error *cause, sp_error *err) {
     if (p->failed_statement >= p->statement_count ||
-        p->statements[p->failed_statement].kind != STMT_EVENT) {
+        (p->statements[p->failed_statement].kind != STMT_EVENT &&
+         p->statements[p->failed_statement].kind != STMT_FIGURES)) {
         *err = *cause;   /* the offsets or COMMIT refused: not an event's fault */
         return -1;
     }

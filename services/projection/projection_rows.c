@@ -355,7 +355,8 @@ const char *const sp_projection_offsets_select_sql =
 
 const char *const sp_projection_truncate_sql =
     "TRUNCATE partners, users, sessions, passes, envelopes, operations, ledger_balances, "
-    "vouchers, conventions, convention_acceptances, refund_requests, refund_request_parts";
+    "vouchers, conventions, convention_acceptances, refund_requests, refund_request_parts, "
+    "figures_daily, figures_budget, history";
 
 const char *const sp_projection_offsets_delete_sql =
     "DELETE FROM projection_offsets WHERE consumer = 'projection'";
@@ -373,6 +374,10 @@ const sp_projection_table sp_projection_tables[] = {
     {"convention_acceptances", "partner_id, convention_id"},
     {"refund_requests", "request_id"},
     {"refund_request_parts", "request_id, pass_id"},
+    /* figures and history (projection_figures.c) */
+    {"figures_daily", "day, category"},
+    {"figures_budget", "category"},
+    {"history", "event_id"},
 };
 const size_t sp_projection_table_count = sizeof sp_projection_tables / sizeof sp_projection_tables[0];
 
@@ -1993,6 +1998,18 @@ static int need_envelope(const Solipass__Envelope *env, const sp_kafka_msg *msg,
     return 0;
 }
 
+/* What the history needs of the envelope (unpack checked the id). */
+static void row_take_meta(const Solipass__Envelope *env, sp_projection_row *row) {
+    snprintf(row->event_id, sizeof row->event_id, "%s", env->id);
+    row->occurred_at_ms = env->occurred_at_ms;
+    const char *actor = env->actor_id != NULL && sp_id_valid(env->actor_id) ? env->actor_id : "";
+    snprintf(row->actor_id, sizeof row->actor_id, "%s", actor);
+    const char *role = env->actor_role != NULL && actor[0] != '\0' &&
+                       sp_projection_text_valid(env->actor_role, SP_ENVELOPE_ROLE_MAX)
+                           ? env->actor_role : "";
+    snprintf(row->actor_role, sizeof row->actor_role, "%s", role);
+}
+
 int sp_projection_row_build(const sp_kafka_msg *msg, char *buf, size_t buf_size,
                             sp_projection_row *row, sp_error *err) {
     assert(msg != NULL && msg->topic != NULL && buf != NULL && buf_size > 0 && row != NULL);
@@ -2022,6 +2039,7 @@ int sp_projection_row_build(const sp_kafka_msg *msg, char *buf, size_t buf_size,
     row->versioned = type->versioned;
     row->sql = statement ? statement->sql : NULL;
     row->statement = statement ? statement->name : NULL;
+    row_take_meta(env, row);
     rc = 0;
 done:
     if (rc != 0) memset(row, 0, sizeof *row);

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include "sp_envelope.h"
 #include "sp_error.h"
+#include "sp_id.h"
 #include "sp_kafka.h"
 
 #define SP_PROJECTION_PARAMS_MAX 16
@@ -136,6 +137,12 @@ typedef struct sp_projection_row {
     const char *statement;      /* the name sql is prepared under (see below) */
     int param_count;
     const char *params[SP_PROJECTION_PARAMS_MAX];   /* NULL = SQL NULL */
+    /* The envelope's, for the history (projection_figures.h): its id, when,
+     * and who asked ("" for the system, or an actor that is not a user id). */
+    char event_id[SP_ID_LEN + 1];
+    int64_t occurred_at_ms;
+    char actor_id[SP_ID_LEN + 1];
+    char actor_role[SP_ENVELOPE_ROLE_MAX + 1];
 } sp_projection_row;
 
 /* Decode and validate msg (topic, partition, offset and value are used) and

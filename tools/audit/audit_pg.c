@@ -1,6 +1,7 @@
-/* audit_pg.c - compares ledger_balances, passes, envelopes and partners with
- * the balances computed from the log, operations with their states and
- * refund requests with their confirmed totals (see audit_pg.h). */
+/* audit_pg.c - compares ledger_balances, passes, envelopes, partners and the
+ * budget figures per category with the balances computed from the log,
+ * operations with their states and refund requests with their confirmed
+ * totals (see audit_pg.h). */
 #include "audit_pg.h"
 
 #include <errno.h>
@@ -63,9 +64,13 @@ static const audit_model audit_models[] = {
     {"refund requests match the ledger", "refund_requests.total_cents",
      "SELECT request_id::text, total_cents FROM refund_requests "
      "WHERE status IN ('pending', 'paid')", NULL},
+    /* The dashboard's available money of a category is what its envelopes hold. */
+    {"budget figures match the ledger", "figures_budget.available_cents",
+     "SELECT category, available_cents FROM figures_budget", NULL},
 };
 #define MODEL_OPERATIONS 4
 #define MODEL_REQUESTS 5
+#define MODEL_BUDGET 6
 #define AUDIT_MODEL_COUNT (sizeof audit_models / sizeof audit_models[0])
 
 static void free_row(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
@@ -127,6 +132,9 @@ static void computed_add_account(void *ctx, const char *account, int64_t balance
         if (colon != NULL)
             table_add(&computed->tables[1], id, (size_t)(colon - id), balance_cents);
         table_add(&computed->tables[2], account, len, balance_cents);
+        const char *category = colon != NULL ? colon + 1 : NULL;
+        if (category != NULL && *category != '\0')
+            table_add(&computed->tables[MODEL_BUDGET], category, strlen(category), balance_cents);
     } else if (strncmp(account, "partner:", 8) == 0) {
         table_add(&computed->tables[3], account, len, balance_cents);
     }

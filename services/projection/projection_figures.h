@@ -1,0 +1,59 @@
+/* projection_figures.h - the city's figures (payments per day and category,
+ * the budget per category) and the history (who did what), kept by the
+ * projection in the same transaction as every other read model.
+ *
+ * One more statement per applied event, sent just BEFORE the event's own
+ * statement (projection_rows.h): it applies under exactly the condition
+ * that statement will (the pass's or the request's next version, a partner
+ * profile's newer version, an accounts event not yet seen), and it can read
+ * the rows as they were before the event (the payment a cancellation takes
+ * back, the IBAN a profile update replaces).
+ *
+ * The mapping from event type to history action is the one table
+ * sp_projection_figures_entries (projection_figures.c): an event type that is
+ * not listed writes no figure and no history line.
+ *
+ * Pure: no I/O. Memory: the built row points into the caller's row (its
+ * parameters and meta) and into its own small buffer; nothing is allocated. */
+#ifndef SP_PROJECTION_FIGURES_H
+#define SP_PROJECTION_FIGURES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "projection_rows.h"
+
+/* $1 event_id $2 occurred_at $3 actor_id|NULL $4 actor_role|NULL $5 action,
+ * then the event's own parameters from $6 on (its $k is $(k+5)). */
+#define SP_PROJECTION_FIGURES_META_PARAMS 5
+#define SP_PROJECTION_FIGURES_PARAMS_MAX (SP_PROJECTION_FIGURES_META_PARAMS + SP_PROJECTION_PARAMS_MAX)
+
+typedef struct sp_projection_figures_entry {
+    const char *type;          /* the envelope type */
+    const char *action;        /* the history's action code (a statement may refine it) */
+    const char *statement;     /* the name of its sp_projection_figures_statements entry */
+} sp_projection_figures_entry;
+extern const sp_projection_figures_entry sp_projection_figures_entries[];
+extern const size_t sp_projection_figures_entry_count;
+
+/* The statements, to prepare once per connection with every parameter typed
+ * text (each is cast in the SQL; some statements leave a few unused). */
+extern const sp_projection_statement sp_projection_figures_statements[];
+extern const size_t sp_projection_figures_statement_count;
+
+typedef struct sp_projection_figures_row {
+    const char *statement;     /* NULL: the event writes no figure nor history */
+    const char *action;
+    int param_count;
+    const char *params[SP_PROJECTION_FIGURES_PARAMS_MAX];
+    char occurred_at[SP_PROJECTION_TIME_LEN + 1];
+} sp_projection_figures_row;
+
+/* From a built row (sp_projection_row_build) to its figures statement.
+ * Returns 0; out->statement is NULL for an event the table does not list or
+ * that changes no read model. */
+int sp_projection_figures_build(const sp_projection_row *row, sp_projection_figures_row *out);
+
+/* The action of an event type, NULL when it has none. */
+const char *sp_projection_figures_action(const char *type);
+
+#endif
