@@ -5,20 +5,19 @@
  * a pass). */
 import { useEffect, useState } from 'preact/hooks';
 import './history.css';
-import { asApiError, call, type ApiError, type Path } from './api';
+import { asApiError, call, type Answer, type ApiError } from './api';
 import { formatCount, formatDateTime } from './format';
 import { H, historyRefs, historySentence, type HistoryEntry } from './history.fr';
 import { LoadError, Loading } from './ui';
 
-export interface HistoryAnswer {
-  entries: HistoryEntry[];
-  next_cursor: string | null;
-}
+/** The three histories of the API, all answering a HistoryPage. */
+export type HistoryPath = '/api/v1/partner/history' | '/api/v1/partners/{partner_id}/history' | '/api/v1/passes/{pass_id}/history';
+type HistoryAnswer = Answer<HistoryPath, 'get'>;
 
 const PAGE_LIMIT = 50;
 
 /** Reads a history page by page; `params` fills the path's `{...}`. */
-function useHistory(path: string, params: Record<string, string> | undefined) {
+function useHistory(path: HistoryPath, params: Record<string, string> | undefined) {
   const [entries, setEntries] = useState<HistoryEntry[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
@@ -27,10 +26,7 @@ function useHistory(path: string, params: Record<string, string> | undefined) {
   async function load(after: string | null, append: boolean, isCurrent: () => boolean) {
     setLoading(true);
     try {
-      const answer = (await call('get', path as Path, {
-        params,
-        query: { limit: PAGE_LIMIT, cursor: after ?? undefined },
-      } as never)) as unknown as HistoryAnswer;
+      const answer: HistoryAnswer = await call('get', path, { params, query: { limit: PAGE_LIMIT, cursor: after ?? undefined } });
       if (!isCurrent()) return;
       setEntries((old) => (append ? [...old, ...answer.entries] : answer.entries));
       setCursor(answer.next_cursor);
@@ -62,7 +58,7 @@ function useHistory(path: string, params: Record<string, string> | undefined) {
 }
 
 export function HistoryList(props: {
-  path: string;
+  path: HistoryPath;
   params?: Record<string, string>;
   /** The partner space does not name the beneficiaries who paid. */
   hideBeneficiaryName?: boolean;
