@@ -1,5 +1,6 @@
 // build.mjs - bundles the web apps with esbuild into dist/: one HTML page per
-// app (the home app at the root, partenaire/index.html, beneficiaire/index.html
+// app (the home app at the root, partenaire/index.html, beneficiaire/index.html,
+// backoffice/index.html
 // with the installable app's files of pwa.mjs at the root), their JS and CSS in
 // dist/assets/ with content-hash names, minified, each with .gz and .br
 // siblings precompressed with node's zlib. The new tree is written beside
@@ -19,6 +20,7 @@ const apps = [
   { name: 'home', entry: 'src/home/main.tsx', html: 'index.html', title: 'Pass solidarité' },
   { name: 'partenaire', entry: 'src/partenaire/main.tsx', html: 'partenaire/index.html', title: 'Espace partenaire – Pass solidarité' },
   { name: 'beneficiaire', entry: 'src/beneficiaire/main.tsx', html: 'beneficiaire/index.html', title: 'Mon Pass solidarité', pwa: true },
+  { name: 'backoffice', entry: 'src/backoffice/main.tsx', html: 'backoffice/index.html', title: 'Console de la ville – Pass solidarité' },
 ];
 const PWA_HEAD = `<link rel="manifest" href="/manifest.webmanifest">
 <meta name="theme-color" content="${THEME}">
@@ -76,7 +78,7 @@ ${app.pwa ? PWA_HEAD : ''}${css ? `<link rel="stylesheet" href="${css}">\n` : ''
   writeFileSync(join(next, app.html), html);
 }
 
-writeFileSync(join(next, 'robots.txt'), 'User-agent: *\nDisallow: /partenaire\nDisallow: /beneficiaire\nDisallow: /payer\n');
+writeFileSync(join(next, 'robots.txt'), 'User-agent: *\nDisallow: /partenaire\nDisallow: /beneficiaire\nDisallow: /payer\nDisallow: /backoffice\n');
 writePwa(next, appAssets.beneficiaire);
 
 // Precompressed siblings of what the gateway serves with Content-Encoding.

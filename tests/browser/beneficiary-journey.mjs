@@ -414,7 +414,7 @@ try {
     await screen(p, 'mot-de-passe-oublie');
     await p.getByLabel('Adresse e-mail').fill(EMAIL);
     await p.getByRole('button', { name: 'Recevoir le lien' }).click();
-    await p.getByText('Lien envoyé').waitFor();
+    await p.getByText('Demande envoyée').waitFor();
     await o.context.close();
   });
 

@@ -5,16 +5,17 @@
 import { render } from 'preact';
 import { useEffect } from 'preact/hooks';
 import '../shared/styles.css';
+import { ForgotPasswordPage, LoginPage, LogoutButton, useLoginGate } from '../shared/auth';
+import { A } from '../shared/auth.fr';
 import './beneficiaire.css';
 import { setUnauthenticatedHandler } from '../shared/api';
 import { announce } from '../shared/announce';
 import { Layout, type NavItem } from '../shared/layout';
-import { navigate, startRouter, usePlace } from '../shared/router';
-import { loadSession, logOut, session, sessionEnded, useSession } from '../shared/session';
+import { startRouter, usePlace } from '../shared/router';
+import { loadSession, session, sessionEnded, useSession } from '../shared/session';
 import { LoadError, Loading, Page, setAppTitle } from '../shared/ui';
 import { partnerCodeValid } from '../shared/checks';
 import { BASE, forgetPass, lastSeenPass, partnerByCode, prefetchPass, usePass } from './data';
-import { ForgotPasswordPage, LoginPage } from './pages/auth';
 import { HistoryPage } from './pages/history';
 import { HomePage, OfflineHomePage } from './pages/home';
 import { PartnersPage } from './pages/partners';
@@ -46,22 +47,7 @@ function isPayPath(path: string): boolean {
 function Account() {
   const { me } = useSession();
   if (!me) return null;
-  return (
-    <button
-      type="button"
-      class="button-link"
-      onClick={async () => {
-        try {
-          await logOut();
-        } finally {
-          forgetPass();
-          navigate(`${LOGIN}?deconnecte=1`, { replace: true });
-        }
-      }}
-    >
-      {T.nav.logout}
-    </button>
-  );
+  return <LogoutButton base={BASE} text={T.nav.logout} forget={forgetPass} />;
 }
 
 function Home(props: { userId: string; name: string; welcome: boolean }) {
@@ -96,16 +82,7 @@ function App() {
   const path = place.path;
   const forgot = path === `${BASE}/mot-de-passe-oublie`;
   const mustLogIn = state.status === 'anonymous' && !forgot && path !== LOGIN;
-  useEffect(() => {
-    const current = window.location.pathname;
-    if (mustLogIn && current !== LOGIN) {
-      const back = current === BASE || current === `${BASE}/` ? '' : `?retour=${encodeURIComponent(current + window.location.search)}`;
-      navigate(LOGIN + back, { replace: true });
-    }
-  }, [mustLogIn, path]);
-  useEffect(() => {
-    if (state.status === 'ready' && path === LOGIN) navigate(safeReturn(place.query.get('retour')), { replace: true });
-  }, [state.status, path]);
+  useLoginGate({ base: BASE, path, mustLogIn, loggedIn: state.status === 'ready', returnTo: safeReturn(place.query.get('retour')) });
 
   // Opened offline, the app reads the session again as soon as the phone is online.
   const online = useOnline();
@@ -118,7 +95,7 @@ function App() {
   const nav: NavItem[] = SCREENS.map((s) => ({ href: s.path, text: s.nav, current: current.some((c) => c.path === s.path) }));
   const base = { appName: T.appName, homeHref: BASE, offlineText: T.offlineBanner };
 
-  if (forgot) return <Layout {...base}><ForgotPasswordPage /></Layout>;
+  if (forgot) return <Layout {...base}><ForgotPasswordPage texts={T.auth} /></Layout>;
   if (state.status === 'loading' || mustLogIn) {
     return <Layout {...base}><div class="page"><Loading /></div></Layout>;
   }
@@ -136,7 +113,7 @@ function App() {
   if (state.status !== 'ready' || !state.me || path === LOGIN) {
     return (
       <Layout {...base}>
-        <LoginPage returnTo={safeReturn(place.query.get('retour'))} expired={place.query.has('retour')} loggedOut={place.query.has('deconnecte')} />
+        <LoginPage texts={T.auth} notice={isPayPath(place.query.get('retour') ?? '') ? T.toPay : undefined} returnTo={safeReturn(place.query.get('retour'))} expired={place.query.has('retour')} loggedOut={place.query.has('deconnecte')} />
       </Layout>
     );
   }
@@ -162,7 +139,7 @@ startRouter([BASE, '/payer']);
 setUnauthenticatedHandler(() => {
   const wasLoggedIn = session().status === 'ready';
   sessionEnded();
-  if (wasLoggedIn) announce(T.login.expired);
+  if (wasLoggedIn) announce(A.login.expired);
 });
 // Opened from a partner's QR code: the partner (public) and the pass are
 // read while the session is, and the session is told once they have come,

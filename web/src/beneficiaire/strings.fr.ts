@@ -1,5 +1,7 @@
 /* strings.fr.ts - every sentence of the beneficiary app, in French. Amounts
  * and dates arrive already formatted (shared/format.ts). */
+import { CATEGORY_NAMES, categoryLabel } from '../shared/categories.fr';
+
 export const T = {
   appName: 'Mon Pass solidarité',
   nav: {
@@ -10,39 +12,15 @@ export const T = {
     partners: 'Partenaires',
     logout: 'Se déconnecter',
   },
-  categories: {
-    general: 'Général (tous les partenaires)',
-    sport: 'Sport',
-    culture: 'Culture',
-    loisirs: 'Loisirs',
-    leisure: 'Loisirs',
-    education: 'Éducation',
-    alimentation: 'Alimentation',
-    food: 'Alimentation',
-  } as Record<string, string>,
-  login: {
-    title: 'Connexion à mon Pass',
-    lead: 'Connectez-vous avec l’adresse e-mail et le mot de passe de votre Pass solidarité.',
-    toPay: 'Connectez-vous pour payer ce partenaire : vous reviendrez ensuite à la page de paiement.',
-    email: 'Adresse e-mail',
-    password: 'Mot de passe',
-    submit: 'Se connecter',
-    submitting: 'Connexion…',
-    forgot: 'Mot de passe oublié ?',
-    emailMissing: 'Saisissez votre adresse e-mail.',
-    passwordMissing: 'Saisissez votre mot de passe.',
-    invalidCredentials: 'L’adresse e-mail ou le mot de passe est incorrect. Vérifiez-les, ou choisissez « Mot de passe oublié ? ».',
-    expired: 'Votre session a expiré : connectez-vous à nouveau.',
-    loggedOut: 'Vous êtes déconnecté.',
+  categories: CATEGORY_NAMES,
+  auth: {
+    base: '/beneficiaire',
+    loginTitle: 'Connexion à mon Pass',
+    loginLead: 'Connectez-vous avec l’adresse e-mail et le mot de passe de votre Pass solidarité.',
+    forgotLead: 'Saisissez l’adresse e-mail de votre Pass : nous vous enverrons un lien pour choisir un nouveau mot de passe.',
+    activateLead: 'Bienvenue ! Choisissez le mot de passe de votre Pass : vous serez ensuite connecté.',
   },
-  forgot: {
-    title: 'Mot de passe oublié',
-    lead: 'Saisissez l’adresse e-mail de votre Pass : nous vous enverrons un lien pour choisir un nouveau mot de passe.',
-    submit: 'Recevoir le lien',
-    sentTitle: 'Lien envoyé',
-    sentText: (email: string) => `Si un compte existe pour ${email}, un e-mail vient de partir avec un lien valable 24 heures. Pensez à regarder dans les courriers indésirables.`,
-    back: 'Retour à la connexion',
-  },
+  toPay: 'Connectez-vous pour payer ce partenaire : vous reviendrez ensuite à la page de paiement.',
   notBeneficiary: {
     title: 'Application réservée aux bénéficiaires',
     text: 'Ce compte n’est pas celui d’un bénéficiaire du Pass solidarité.',
@@ -205,9 +183,7 @@ export const T = {
   logo: (name: string) => `Logo de ${name}`,
 };
 
-export function categoryLabel(category: string): string {
-  return T.categories[category] ?? category.charAt(0).toUpperCase() + category.slice(1).replace(/_/g, ' ');
-}
+export { categoryLabel };
 
 /** The envelope's name in a sentence: « Sport », « Général ». */
 export function budgetName(category: string): string {

@@ -2,7 +2,7 @@
  * description) and the few things every screen shares: the session's
  * partner, the role check, the labels of statuses and channels. */
 import { useEffect, useState } from 'preact/hooks';
-import { asApiError, call, type Answer, type ApiError } from '../shared/api';
+import { call, type Answer } from '../shared/api';
 import type { components } from '../shared/api.gen';
 import type { Me } from '../shared/session';
 import { T } from './strings.fr';
@@ -27,9 +27,6 @@ export function isPartnerRole(me: Me | null): boolean {
   return me?.role === 'partner_admin' || me?.role === 'partner_user';
 }
 
-export function categoryLabel(category: string): string {
-  return (T.categories as Record<string, string>)[category] ?? category.charAt(0).toUpperCase() + category.slice(1).replace(/_/g, ' ');
-}
 
 let partnerCache: Partner | null = null;
 const partnerListeners = new Set<() => void>();
@@ -63,43 +60,8 @@ export function usePartner(): Partner | null {
   return partnerCache;
 }
 
-/** Loads something for a screen: its value, its error, and how to load again. */
-export function useLoad<V>(load: () => Promise<V>, deps: unknown[]): {
-  value: V | null;
-  error: ApiError | null;
-  loading: boolean;
-  reload: () => Promise<void>;
-  setValue: (value: V) => void;
-} {
-  const [value, setValue] = useState<V | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [generation, setGeneration] = useState(0);
-  async function reload(): Promise<void> {
-    setGeneration((g) => g + 1);
-  }
-  useEffect(() => {
-    let current = true;
-    setLoading(true);
-    load().then(
-      (v) => {
-        if (!current) return;
-        setValue(v);
-        setError(null);
-        setLoading(false);
-      },
-      (e: unknown) => {
-        if (!current) return;
-        setError(asApiError(e));
-        setLoading(false);
-      },
-    );
-    return () => {
-      current = false;
-    };
-  }, [...deps, generation]);
-  return { value, error, loading, reload, setValue };
-}
+export { useLoad } from '../shared/load';
+export { categoryLabel } from '../shared/categories.fr';
 
 export function channelLabel(channel: string | null | undefined): string {
   return channel ? (T.channel as Record<string, string>)[channel] ?? channel : '–';

@@ -1,16 +1,16 @@
 /* The partner space (`/partenaire`, and the e-mail links `/activate` and
  * `/reset-password`): the screens of the partner guide, in its order. */
 import { render } from 'preact';
-import { useEffect } from 'preact/hooks';
 import '../shared/styles.css';
+import { ForgotPasswordPage, LoginPage, SetPasswordPage, LogoutButton, spaceOf, useLoginGate } from '../shared/auth';
+import { A } from '../shared/auth.fr';
 import { setUnauthenticatedHandler } from '../shared/api';
 import { announce } from '../shared/announce';
 import { Layout, type NavItem } from '../shared/layout';
-import { navigate, startRouter, usePlace } from '../shared/router';
-import { loadSession, logOut, session, sessionEnded, useSession } from '../shared/session';
+import { startRouter, usePlace } from '../shared/router';
+import { loadSession, session, sessionEnded, useSession } from '../shared/session';
 import { LoadError, Loading, Page, setAppTitle } from '../shared/ui';
 import { BASE, forgetPartner, isAdmin, isPartnerRole, usePartner } from './data';
-import { ForgotPasswordPage, LoginPage, SetPasswordPage } from './pages/auth';
 import { ConventionsPage } from './pages/conventions';
 import { ExportsPage } from './pages/exports';
 import { HistoryPage } from './pages/history';
@@ -57,20 +57,7 @@ function Account() {
         {me.full_name}
         {partner ? ` · ${partner.name}` : ''}
       </span>
-      <button
-        type="button"
-        class="button-link"
-        onClick={async () => {
-          try {
-            await logOut();
-          } finally {
-            forgetPartner();
-            navigate(`${BASE}/connexion?deconnecte=1`, { replace: true });
-          }
-        }}
-      >
-        {T.nav.logout}
-      </button>
+      <LogoutButton base={BASE} text={T.nav.logout} forget={forgetPartner} />
     </>
   );
 }
@@ -126,27 +113,15 @@ function App() {
 
   const publicScreen =
     path === '/activate' ? (
-      <SetPasswordPage mode="activate" token={place.query.get('token') ?? ''} />
+      <SetPasswordPage texts={T.auth} mode="activate" token={place.query.get('token') ?? ''} />
     ) : path === '/reset-password' ? (
-      <SetPasswordPage mode="reset" token={place.query.get('token') ?? ''} />
+      <SetPasswordPage texts={T.auth} mode="reset" token={place.query.get('token') ?? ''} />
     ) : path === `${BASE}/mot-de-passe-oublie` ? (
-      <ForgotPasswordPage />
+      <ForgotPasswordPage texts={T.auth} />
     ) : null;
 
   const mustLogIn = state.status === 'anonymous' && !publicScreen && path !== loginPath;
-  useEffect(() => {
-    // The address bar, not `place`: a logout may have moved it already.
-    const current = window.location.pathname;
-    if (mustLogIn && current !== loginPath) {
-      const back = current === BASE ? '' : `?retour=${encodeURIComponent(current + window.location.search)}`;
-      navigate(loginPath + back, { replace: true });
-    }
-  }, [mustLogIn, path]);
-  useEffect(() => {
-    if (state.status === 'ready' && path === loginPath && isPartnerRole(state.me)) {
-      navigate(safeReturn(place.query.get('retour')), { replace: true });
-    }
-  }, [state.status, path]);
+  useLoginGate({ base: BASE, path, mustLogIn, loggedIn: state.status === 'ready' && isPartnerRole(state.me), returnTo: safeReturn(place.query.get('retour')) });
 
   const base = { appName: T.appName, homeHref: BASE };
   if (publicScreen) return <Layout {...base}>{publicScreen}</Layout>;
@@ -172,6 +147,7 @@ function App() {
     return (
       <Layout {...base}>
         <LoginPage
+          texts={T.auth}
           returnTo={safeReturn(place.query.get('retour'))}
           expired={place.query.has('retour')}
           loggedOut={place.query.has('deconnecte')}
@@ -180,9 +156,10 @@ function App() {
     );
   }
   if (!isPartnerRole(state.me)) {
-    // A beneficiary (logged in here, or after an activation or reset link) has its own app.
-    if (state.me?.role === 'beneficiary') {
-      window.location.replace('/beneficiaire');
+    // A beneficiary or the city's staff (logged in here, or after an
+    // activation or reset link) have their own app.
+    if (state.me && spaceOf(state.me.role) !== BASE) {
+      window.location.replace(spaceOf(state.me.role));
       return null;
     }
     return (
@@ -213,7 +190,7 @@ setUnauthenticatedHandler(() => {
   const wasLoggedIn = session().status === 'ready';
   sessionEnded();
   forgetPartner();
-  if (wasLoggedIn) announce(T.login.expired);
+  if (wasLoggedIn) announce(A.login.expired);
 });
 void loadSession();
 if (window.location.pathname === `${BASE}/operations`) prefetchOperations(window.location.search);

@@ -1,0 +1,65 @@
+/* routes.tsx - every screen of the console in one list: its address
+ * (`:name` for a part of the path), its name in the menu (in this order),
+ * and the staff roles that may open it. A new screen is one import and one
+ * entry here; main.tsx draws the menu and picks the screen from this list. */
+import type { JSX } from 'preact';
+import type { Me } from '../shared/session';
+import { BASE, type StaffRole } from './data';
+import { WelcomePage } from './pages/welcome';
+import { T } from './strings.fr';
+
+export interface ScreenArgs {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  me: Me;
+}
+
+export interface Screen {
+  pattern: string;
+  /** Its entry in the menu; none for the pages under another (a detail). */
+  nav?: string;
+  roles: readonly StaffRole[];
+  render: (args: ScreenArgs) => JSX.Element;
+}
+
+const STAFF: readonly StaffRole[] = ['backoffice', 'finance'];
+
+export const SCREENS: Screen[] = [
+  { pattern: BASE, nav: T.nav.dashboard, roles: STAFF, render: ({ me, query }) => <WelcomePage me={me} welcome={query.get('bienvenue')} /> },
+  // The refunds' screens come here, before the team (their place in the menu).
+];
+
+function matcher(pattern: string): { regex: RegExp; names: string[] } {
+  const names: string[] = [];
+  const source = pattern.replace(/:([A-Za-z]+)/g, (_m, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { regex: new RegExp(`^${source}$`), names };
+}
+
+/** The first screen whose pattern matches the path, with the path's parts. */
+export function findScreen(path: string): { screen: Screen; params: Record<string, string> } | null {
+  for (const screen of SCREENS) {
+    const { regex, names } = matcher(screen.pattern);
+    const found = regex.exec(path);
+    if (!found) continue;
+    const params: Record<string, string> = {};
+    names.forEach((name, i) => {
+      params[name] = decodeURIComponent(found[i + 1]!);
+    });
+    return { screen, params };
+  }
+  return null;
+}
+
+/** The menu's entry a path belongs to: its own, or the one above it. */
+export function navOwner(path: string): string | null {
+  let owner: string | null = null;
+  for (const screen of SCREENS) {
+    if (!screen.nav) continue;
+    const inside = path === screen.pattern || (screen.pattern !== BASE && path.startsWith(`${screen.pattern}/`));
+    if (inside && (owner === null || screen.pattern.length > owner.length)) owner = screen.pattern;
+  }
+  return owner;
+}
