@@ -5,7 +5,10 @@
 import type { JSX } from 'preact';
 import type { Me } from '../shared/session';
 import { BASE, type StaffRole } from './data';
-import { WelcomePage } from './pages/welcome';
+import { DashboardPage } from './pages/dashboard';
+import { PartnerHistoryPage, PassHistoryPage } from './pages/history';
+import { ImportPage } from './pages/import';
+import { RefundsPage } from './pages/refunds';
 import { T } from './strings.fr';
 
 export interface ScreenArgs {
@@ -23,10 +26,15 @@ export interface Screen {
 }
 
 const STAFF: readonly StaffRole[] = ['backoffice', 'finance'];
+const BACKOFFICE: readonly StaffRole[] = ['backoffice'];
 
 export const SCREENS: Screen[] = [
-  { pattern: BASE, nav: T.nav.dashboard, roles: STAFF, render: ({ me, query }) => <WelcomePage me={me} welcome={query.get('bienvenue')} /> },
-  // The refunds' screens come here, before the team (their place in the menu).
+  { pattern: BASE, nav: T.nav.dashboard, roles: STAFF, render: ({ me, query }) => <DashboardPage query={query} backoffice={me.role === 'backoffice'} welcome={query.get('bienvenue')} /> },
+  // Before any `/beneficiaires/:id` pattern, which would take "import" for an id.
+  { pattern: `${BASE}/beneficiaires/import`, roles: BACKOFFICE, render: ({ query }) => <ImportPage query={query} /> },
+  { pattern: `${BASE}/partenaires/:partnerId/historique`, roles: BACKOFFICE, render: ({ params }) => <PartnerHistoryPage partnerId={params.partnerId!} /> },
+  { pattern: `${BASE}/pass/:passId/historique`, roles: BACKOFFICE, render: ({ params, query }) => <PassHistoryPage passId={params.passId!} back={query.get('retour')} /> },
+  { pattern: `${BASE}/remboursements`, nav: T.nav.refunds, roles: STAFF, render: ({ me, query }) => <RefundsPage query={query} backoffice={me.role === 'backoffice'} /> },
 ];
 
 function matcher(pattern: string): { regex: RegExp; names: string[] } {

@@ -5,6 +5,7 @@
  * Amounts and dates reach the sentences already formatted. An action code
  * this catalogue does not know yet still gives a readable line (its code),
  * never a blank one. */
+import { categoryLabel } from './categories.fr';
 import { formatCents, formatDay } from './format';
 
 import type { components } from './api.gen';
@@ -29,28 +30,9 @@ export const H = {
     partner_user: 'utilisateur',
     beneficiary: 'bénéficiaire',
   } as Record<string, string>,
-  partnerRoles: {
-    partner_admin: 'administrateur',
-    partner_user: 'utilisateur',
-  } as Record<string, string>,
-  categories: {
-    general: 'Général',
-    sport: 'Sport',
-    culture: 'Culture',
-    loisirs: 'Loisirs',
-    leisure: 'Loisirs',
-    education: 'Éducation',
-    alimentation: 'Alimentation',
-    food: 'Alimentation',
-  } as Record<string, string>,
-  reference: (ref: string) => `Référence : ${ref}`,
   operation: (id: string) => `Opération ${id}`,
   request: (id: string) => `Demande ${id}`,
 };
-
-export function categoryName(category: string): string {
-  return H.categories[category] ?? category.charAt(0).toUpperCase() + category.slice(1).replace(/_/g, ' ');
-}
 
 /** The subject of the sentence: the person and their role, or the service
  * itself for what the system did alone (the monthly run, an expiry). */
@@ -83,7 +65,7 @@ function ofAmount(d: Details, name = 'amount_cents'): string {
 /** ` (enveloppe Sport)` when the line names a category. */
 function inCategory(d: Details): string {
   const c = text(d, 'category');
-  return c ? ` (enveloppe ${categoryName(c)})` : '';
+  return c ? ` (enveloppe ${categoryLabel(c)})` : '';
 }
 
 /** ` chez Judo Élan` when the line names the partner (a pass's history). */
@@ -117,7 +99,7 @@ function roleOf(d: Details): string {
  * API adds and this catalogue lacks a type error (pass_closed comes with the
  * closing of passes). */
 const PHRASES = {
-  partner_created: (d) => `a inscrit la structure${text(d, 'name') ? ` « ${text(d, 'name')} »` : ''}${text(d, 'category') ? ` (catégorie ${categoryName(text(d, 'category'))})` : ''}`,
+  partner_created: (d) => `a inscrit la structure${text(d, 'name') ? ` « ${text(d, 'name')} »` : ''}${text(d, 'category') ? ` (catégorie ${categoryLabel(text(d, 'category'))})` : ''}`,
   user_added: (d) => `a ajouté le compte de${who(d) || ' un utilisateur'}${roleOf(d) ? ` comme ${roleOf(d)}` : ''}`,
   password_set: (d) => `a choisi le mot de passe du compte${who(d)}`,
   role_changed: (d) => `a changé le rôle de${who(d) || ' un utilisateur'}${roleOf(d) ? ` en ${roleOf(d)}` : ''}`,
