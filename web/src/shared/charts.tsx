@@ -123,7 +123,8 @@ function DataTable(props: { table: ChartTable; words: ChartWords; open?: boolean
   return (
     <details class="chart-table" open={props.open}>
       <summary>{props.words.showTable}</summary>
-      <div class="table-wrap">
+      {/* Focusable so that a keyboard can scroll a table wider than the chart. */}
+      <div class="table-wrap" tabIndex={0} role="region" aria-label={t.caption}>
         <table class="data">
           <caption>{t.caption}</caption>
           <thead>
@@ -204,13 +205,14 @@ export interface BarChartProps extends FrameWords {
   value: (group: string, series: string) => number;
   /** Stacked (one bar per group, its series on top of each other) or side by side. */
   mode: 'stacked' | 'grouped';
-  /** Label only every n-th group on the axis (90 days cannot all be named). */
+  /** Label at most every n-th group on the axis (fewer when narrow). */
   labelEvery?: number;
   /** Words of a bar's tooltip: "Sport, 12/11/2026 : 12,50 €". */
   describe: (group: string, series: string, cents: number) => string;
 }
 
 const MARGIN = { top: 12, right: 12, bottom: 34, left: 72 };
+const LABEL_PX = 56;
 
 /** Bars of cents per group, stacked or grouped by series, with a euro axis. */
 export function BarChart(props: BarChartProps) {
@@ -230,7 +232,8 @@ export function BarChart(props: BarChartProps) {
   const y = (cents: number) => MARGIN.top + plotH - (Math.max(0, cents) / top) * plotH;
   const band = plotW / Math.max(1, props.groups.length);
   const gap = Math.min(band * 0.2, 12);
-  const every = props.labelEvery ?? 1;
+  // Axis labels at least LABEL_PX apart, whatever the width: fewer on a phone.
+  const every = Math.max(props.labelEvery ?? 1, Math.ceil(LABEL_PX / band));
   const bars = [];
   for (let gi = 0; gi < props.groups.length; gi++) {
     const g = props.groups[gi]!;
@@ -250,7 +253,7 @@ export function BarChart(props: BarChartProps) {
           key={`${g.key}-${s.key}`}
           x={x.toFixed(1)}
           y={yTop.toFixed(1)}
-          width={Math.max(1, w - (props.mode === 'grouped' ? 1 : 0)).toFixed(1)}
+          width={Math.max(2, w - (props.mode === "grouped" ? 1 : 0)).toFixed(1)}
           height={Math.max(1, yBottom - yTop).toFixed(1)}
           fill={fillOf(id, si)}
         >

@@ -103,7 +103,6 @@ function PaymentsByDay(props: { data: Dashboard; days: number }) {
       table={table}
       mode="stacked"
       groups={days.map((day) => ({ key: day, label: formatDayShort(day) }))}
-      labelEvery={Math.ceil(props.days / 8)}
       series={series}
       value={(day, category) => cell.get(`${day}|${category}`) ?? 0}
       describe={(day, category, cents) => D.bar(categoryLabel(category), formatDay(day), formatCents(cents))}
@@ -189,7 +188,6 @@ function RefundsByMonth(props: { data: Dashboard }) {
       }}
       mode="grouped"
       groups={months.map((m) => ({ key: m.month, label: formatMonthShort(m.month) }))}
-      labelEvery={months.length > 8 ? 2 : 1}
       series={series}
       value={(month, key) => {
         const m = byMonth.get(month);
@@ -249,10 +247,8 @@ export function DashboardPage(props: { query: URLSearchParams; backoffice: boole
           <KeyFigures data={data} days={days} />
           <PaymentsByDay data={data} days={days} />
           <Budget data={data} />
-          <div class="chart-grid-2">
-            <OwedMost data={data} linkPartners={props.backoffice} />
-            <RefundsByMonth data={data} />
-          </div>
+          <OwedMost data={data} linkPartners={props.backoffice} />
+          <RefundsByMonth data={data} />
           <p>
             <a href={`${BASE}/remboursements`}>{D.toRefunds}</a>
             {props.backoffice && (

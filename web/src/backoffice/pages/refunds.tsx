@@ -33,9 +33,16 @@ interface Owed {
  * back-office; finance may not read it, and sees the dashboard's ten. */
 async function loadPartners(backoffice: boolean): Promise<{ names: Map<string, string>; owed: Owed[]; complete: boolean }> {
   if (backoffice) {
-    const list = await contract<{ partners: Owed[] }>('get', '/api/v1/partners', { query: { limit: 500 } });
-    const owed = list.partners.filter((p) => p.owed_cents > 0).sort((a, b) => b.owed_cents - a.owed_cents);
-    return { names: new Map(list.partners.map((p) => [p.partner_id, p.name])), owed, complete: true };
+    const partners: Owed[] = [];
+    let cursor: string | null | undefined = null;
+    for (let page = 0; page < PAGES_MAX; page++) {
+      const list: { partners: Owed[]; next_cursor?: string | null } = await contract('get', '/api/v1/partners', { query: { cursor: cursor ?? undefined } });
+      partners.push(...list.partners);
+      cursor = list.next_cursor;
+      if (!cursor) break;
+    }
+    const owed = partners.filter((p) => p.owed_cents > 0).sort((a, b) => b.owed_cents - a.owed_cents);
+    return { names: new Map(partners.map((p) => [p.partner_id, p.name])), owed, complete: !cursor };
   }
   const dashboard = await loadDashboard(30);
   const owed = dashboard.partners_owed_most.filter((p) => p.owed_cents > 0);
