@@ -190,6 +190,7 @@ export const F = {
   },
   history: {
     partnerTitle: (name: string) => `Historique : ${name}`,
+    partnerUnnamed: 'Historique du partenaire',
     passTitle: 'Historique du Pass',
     passLead: (id: string) => `Pass ${id}. Chaque action sur ce Pass : crédits, paiements, bons d’échange, annulations, fermeture.`,
     partnerLead: 'Chaque action de la structure et de la ville à son sujet : paiements reçus, annulations, remboursements, changements de la structure et de ses utilisateurs.',

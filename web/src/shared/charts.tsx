@@ -130,7 +130,7 @@ function DataTable(props: { table: ChartTable; words: ChartWords; open?: boolean
           <thead>
             <tr>
               {t.columns.map((c, i) => (
-                <th key={i} scope="col" class={i > 0 ? 'number' : undefined}>
+                <th key={i} scope="col" class={i > 0 ? "amount" : undefined}>
                   {c}
                 </th>
               ))}
@@ -141,7 +141,7 @@ function DataTable(props: { table: ChartTable; words: ChartWords; open?: boolean
               <tr key={i}>
                 <th scope="row">{r.header}</th>
                 {r.cells.map((c, j) => (
-                  <td key={j} class="number">
+                  <td key={j} class="amount">
                     {c}
                   </td>
                 ))}

@@ -100,7 +100,10 @@ function roleOf(d: Details): string {
  * closing of passes). */
 const PHRASES = {
   partner_created: (d) => `a inscrit la structure${text(d, 'name') ? ` « ${text(d, 'name')} »` : ''}${text(d, 'category') ? ` (catégorie ${categoryLabel(text(d, 'category'))})` : ''}`,
-  user_added: (d) => `a ajouté le compte de${who(d) || ' un utilisateur'}${roleOf(d) ? ` comme ${roleOf(d)}` : ''}`,
+  user_added: (d) =>
+    text(d, 'role') === 'beneficiary'
+      ? `a inscrit le bénéficiaire${who(d)}`
+      : `a ajouté le compte de${who(d) || ' un utilisateur'}${roleOf(d) ? ` comme ${roleOf(d)}` : ''}`,
   password_set: (d) => `a choisi le mot de passe du compte${who(d)}`,
   role_changed: (d) => `a changé le rôle de${who(d) || ' un utilisateur'}${roleOf(d) ? ` en ${roleOf(d)}` : ''}`,
   user_removed: (d) => `a retiré le compte de${who(d) || ' un utilisateur'}`,
@@ -121,7 +124,7 @@ const PHRASES = {
   operation_reference_set: (d) => `a noté la référence interne « ${text(d, 'reference')} » sur un paiement`,
   refund_requested: (d) =>
     `a demandé le remboursement${text(d, 'kind') === 'automatic' ? ' automatique' : ''}${text(d, 'period') ? ` du mois ${text(d, 'period')}` : ''}${ofAmount(d, 'expected_total_cents') || ofAmount(d, 'total_cents')}`,
-  refund_confirmed: (d) => `a enregistré la demande de remboursement${ofAmount(d, 'total_cents')}${typeof d.operation_count === 'number' ? ` (${d.operation_count} paiement(s))` : ''} : elle attend le virement`,
+  refund_confirmed: (d) => `a enregistré la demande de remboursement${ofAmount(d, 'total_cents')}${typeof d.operation_count === 'number' ? ` pour ${d.operation_count} paiement(s)` : ''} : elle attend le virement`,
   refund_cancelled: (d) =>
     text(d, 'reason') === 'aborted'
       ? 'a abandonné une demande de remboursement : un de ses paiements avait été annulé entre-temps'

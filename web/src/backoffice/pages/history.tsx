@@ -13,9 +13,9 @@ const H = F.history;
 
 export function PartnerHistoryPage(props: { partnerId: string }) {
   const detail = useLoad(() => contract<PartnerDetail>('get', '/api/v1/partners/{partner_id}', { params: { partner_id: props.partnerId } }), [props.partnerId]);
-  const name = detail.value?.partner.name ?? props.partnerId.slice(0, 8);
+  const name = detail.value?.partner.name;
   return (
-    <Page title={H.partnerTitle(name)} lead={H.partnerLead} wide>
+    <Page title={name ? H.partnerTitle(name) : H.partnerUnnamed} lead={H.partnerLead} wide>
       <p>
         <a href={`${BASE}/partenaires/${props.partnerId}`}>{H.back}</a>
       </p>

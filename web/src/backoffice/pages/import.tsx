@@ -165,7 +165,7 @@ function Progress(props: { importId: string; onRestart: () => void }) {
               ).map(([key, label, value]) => (
                 <tr key={key}>
                   <th scope="row">{label}</th>
-                  <td class="number" data-testid={`import-${key}`}>
+                  <td class="amount" data-testid={`import-${key}`}>
                     {formatCount(value)}
                   </td>
                 </tr>

@@ -149,10 +149,10 @@ function RequestRow(props: { request: RefundRequest; partner: string; selected: 
         {r.kind === 'automatic' && r.period ? R.automatic(formatMonth(r.period)) : R.manual(formatDate(r.created_at))}
         {r.status === 'paid' && r.paid_on && <span class="reason">{R.paidOn(formatDay(r.paid_on), r.transfer_reference ?? '')}</span>}
       </td>
-      <td data-label={R.colPayments} class="number">
+      <td data-label={R.colPayments} class="amount">
         {formatCount(r.operation_count)}
       </td>
-      <td data-label={R.colAmount} class="number">
+      <td data-label={R.colAmount} class="amount">
         {formatCents(r.total_cents)}
       </td>
       <td data-label={R.colStatus}>
@@ -189,10 +189,10 @@ function OwedTable(props: { owed: Owed[]; complete: boolean; pendingByPartner: M
               <thead>
                 <tr>
                   <th scope="col">{R.colPartner}</th>
-                  <th scope="col" class="number">
+                  <th scope="col" class="amount">
                     {R.colOwed}
                   </th>
-                  <th scope="col" class="number">
+                  <th scope="col" class="amount">
                     {R.colPending}
                   </th>
                 </tr>
@@ -205,10 +205,10 @@ function OwedTable(props: { owed: Owed[]; complete: boolean; pendingByPartner: M
                         {p.name}
                       </a>
                     </th>
-                    <td data-label={R.colOwed} class="number">
+                    <td data-label={R.colOwed} class="amount">
                       {formatCents(p.owed_cents)}
                     </td>
-                    <td data-label={R.colPending} class="number">
+                    <td data-label={R.colPending} class="amount">
                       {formatCents(props.pendingByPartner.get(p.partner_id) ?? 0)}
                     </td>
                   </tr>
@@ -366,10 +366,10 @@ export function RefundsPage(props: { query: URLSearchParams; backoffice: boolean
                     </th>
                     <th scope="col">{R.colPartner}</th>
                     <th scope="col">{R.colRequest}</th>
-                    <th scope="col" class="number">
+                    <th scope="col" class="amount">
                       {R.colPayments}
                     </th>
-                    <th scope="col" class="number">
+                    <th scope="col" class="amount">
                       {R.colAmount}
                     </th>
                     <th scope="col">{R.colStatus}</th>
@@ -391,26 +391,28 @@ export function RefundsPage(props: { query: URLSearchParams; backoffice: boolean
               </table>
             </div>
           )}
-          <section class="sepa-box" aria-labelledby="sepa-title">
-            <h2 id="sepa-title">{R.sepa}</h2>
-            <p data-testid="selection">{chosen.length > 0 ? R.selection(formatCount(chosen.length), formatCents(chosenTotal)) : R.selectionNone}</p>
-            {sepaErrors.general && (
-              <Notice kind="error" title={sepaErrors.general} role="alert" />
-            )}
-            <TextField
-              name="execution_date"
-              label={R.executionDate}
-              hint={R.executionDateHint}
-              error={dateError || sepaErrors.byField.execution_date}
-              value={executionDate}
-              onValue={setExecutionDate}
-              inputMode="numeric"
-              class="input-short"
-            />
-            <button type="button" class="button" disabled={sepa.busy || chosen.length === 0} onClick={() => void download()}>
-              {sepa.busy ? R.sepaBusy : R.sepa}
-            </button>
-          </section>
+          {pendingShown.length > 0 && (
+            <section class="sepa-box" aria-labelledby="sepa-title">
+              <h2 id="sepa-title">{R.sepa}</h2>
+              <p data-testid="selection">{chosen.length > 0 ? R.selection(formatCount(chosen.length), formatCents(chosenTotal)) : R.selectionNone}</p>
+              {sepaErrors.general && (
+                <Notice kind="error" title={sepaErrors.general} role="alert" />
+              )}
+              <TextField
+                name="execution_date"
+                label={R.executionDate}
+                hint={R.executionDateHint}
+                error={dateError || sepaErrors.byField.execution_date}
+                value={executionDate}
+                onValue={setExecutionDate}
+                inputMode="numeric"
+                class="input-short"
+              />
+              <button type="button" class="button" disabled={sepa.busy || chosen.length === 0} onClick={() => void download()}>
+                {sepa.busy ? R.sepaBusy : R.sepa}
+              </button>
+            </section>
+          )}
         </>
       )}
       {partners.value && <OwedTable owed={partners.value.owed} complete={partners.value.complete} pendingByPartner={pendingByPartner} />}
