@@ -46,6 +46,8 @@ static const type_entry command_types[] = {
      &solipass__accounts__publish_convention__descriptor},
     {"accounts.AcceptConvention.v1", SP_ACCOUNTS_CMD_ACCEPT_CONVENTION,
      &solipass__accounts__accept_convention__descriptor},
+    {"accounts.IssueActivation.v1", SP_ACCOUNTS_CMD_ISSUE_ACTIVATION,
+     &solipass__accounts__issue_activation__descriptor},
 };
 
 static const type_entry event_types[] = {
@@ -246,6 +248,11 @@ static void command_fields(sp_accounts_command *c, const ProtobufCMessage *paylo
     case SP_ACCOUNTS_CMD_REQUEST_RESET: {
         const Solipass__Accounts__RequestPasswordReset *m = (const void *)payload;
         c->email = m->email;
+        return;
+    }
+    case SP_ACCOUNTS_CMD_ISSUE_ACTIVATION: {
+        const Solipass__Accounts__IssueActivation *m = (const void *)payload;
+        c->user_id = m->user_id;
         return;
     }
     case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION: {

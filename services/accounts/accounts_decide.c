@@ -123,6 +123,7 @@ int sp_accounts_status_of_code(const char *code) {
         {"user_not_found", 404}, {"partner_not_found", 404}, {"last_admin", 409},
         {"invalid_url", 400},    {"invalid_phone", 400},  {"invalid_iban", 422},
         {"invalid_bic", 422},    {"convention_not_found", 404}, {"invalid_date", 422},
+        {"last_backoffice_admin", 409}, {"already_activated", 409},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].code, code) == 0) return table[i].status;
@@ -291,6 +292,11 @@ void sp_accounts_request_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_L
         sp_accounts_hash_fields(type, f, out);
         return;
     }
+    case SP_ACCOUNTS_CMD_ISSUE_ACTIVATION: {
+        const char *f[5] = {c->user_id, "", "", "", ""};
+        sp_accounts_hash_fields(type, f, out);
+        return;
+    }
     case SP_ACCOUNTS_CMD_START_SESSION:
     case SP_ACCOUNTS_CMD_END_SESSION:
         break;
@@ -344,7 +350,8 @@ static int new_user_id(const sp_accounts_state *state, char out[SP_ID_LEN + 1], 
 static int require_backoffice(const sp_accounts_state *state, const sp_accounts_command *command,
                               sp_error *err) {
     const sp_accounts_user *actor = sp_accounts_user_by_id(state, command->actor_id);
-    if (actor == NULL || actor->role != SP_ACCOUNTS_ROLE_BACKOFFICE)
+    /* A disabled back-office user (removed) has no rights left, whatever the gateway did. */
+    if (actor == NULL || actor->removed || actor->role != SP_ACCOUNTS_ROLE_BACKOFFICE)
         return sp_error_set(err, 403, "forbidden", "", "only the back-office may do this");
     return 0;
 }
@@ -445,16 +452,24 @@ static int decide_create_beneficiary(const sp_accounts_state *state, const sp_ac
     char email[SP_ACCOUNTS_EMAIL_MAX + 1];
     char user_id[SP_ID_LEN + 1];
     if (require_backoffice(state, c, err) != 0) return -1;
+    char activation_id[SP_ID_LEN + 1];
+    bool link = c->password_hash[0] == '\0';
     if (check_new_email(state, c->email, "email", email, err) != 0) return -1;
-    if (check_password_hash(c->password_hash, "password_hash", err) != 0) return -1;
+    /* No password (an enrolment from a CSV file, or by a desk that lets
+     * the person choose it): an activation link, mailed to the person. */
+    if (!link && check_password_hash(c->password_hash, "password_hash", err) != 0) return -1;
     if (check_text(c->full_name, 1, "full_name", err) != 0) return -1;
+    if (link && sp_accounts_activations_full(state))
+        return sp_error_set(err, 503, "unavailable", "", "activation limit reached");
     if (sp_accounts_users_full(state))
         return sp_error_set(err, 503, "unavailable", "", "user limit (%zu) reached",
                             state->limits.users_max);
     if (new_user_id(state, user_id, err) != 0) return -1;
+    if (link && new_activation_id(state, activation_id, err) != 0) return -1;
     sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_USER_REGISTERED, user_id, 1, now_ms, c);
     user_fields(e, email, c->password_hash, c->full_name, SP_ACCOUNTS_ROLE_BENEFICIARY);
     sp_id_new(e->pass_id);
+    if (link) add_activation(state, d, c, user_id, 1, email, "activation", activation_id, now_ms);
     return 0;
 }
 
@@ -541,6 +556,12 @@ static int decide_set_password(const sp_accounts_state *state, const sp_accounts
     assert(user != NULL);
     if (user->removed)
         return sp_error_set(err, 400, "invalid_token", "token", "this link is not valid");
+    /* Several activation links may be out (the back-office sends a new one):
+     * the first used activates the account and spends the others. */
+    if (strcmp(purpose, "activation") == 0 && user->has_password)
+        return sp_error_set(err, 410, "token_used", "token",
+                            "this account is already activated: log in, or ask for a new "
+                            "password");
     sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_PASSWORD_SET, user->user_id,
                                      user->version + 1, now_ms, c);
     snprintf(e->user_id, sizeof e->user_id, "%s", user->user_id);
@@ -718,17 +739,71 @@ static int check_partner_role(sp_accounts_role role, sp_error *err) {
     return sp_error_set(err, 400, "invalid_value", "role", "role is partner_admin or partner_user");
 }
 
+/* ------------------------------------------------------------------ staff users */
+
+static int check_staff_role(sp_accounts_role role, sp_error *err) {
+    if (role == SP_ACCOUNTS_ROLE_BACKOFFICE || role == SP_ACCOUNTS_ROLE_FINANCE) return 0;
+    return sp_error_set(err, 400, "invalid_value", "role", "role is backoffice or finance");
+}
+
+/* The target of a back-office's ChangeUserRole / RemoveUser: a staff user,
+ * not removed (a partner's user or a beneficiary is not told apart from an
+ * unknown one: 404). A change that would leave no back-office user who can
+ * log in is 409 last_backoffice_admin: nobody could manage the staff any
+ * more. The one writer decides these one after the other, so two
+ * back-office users disabling each other at once cannot both succeed. */
+static const sp_accounts_user *staff_target(const sp_accounts_state *state,
+                                            const sp_accounts_command *c, bool demotes,
+                                            sp_error *err) {
+    if (require_backoffice(state, c, err) != 0) return NULL;
+    const sp_accounts_user *user = sp_accounts_user_by_id(state, text_or_empty(c->user_id));
+    if (user == NULL || user->removed ||
+        (user->role != SP_ACCOUNTS_ROLE_BACKOFFICE && user->role != SP_ACCOUNTS_ROLE_FINANCE)) {
+        sp_error_set(err, 404, "user_not_found", "user_id", "no such staff user");
+        return NULL;
+    }
+    bool counted = user->role == SP_ACCOUNTS_ROLE_BACKOFFICE && user->has_password;
+    if (demotes && counted && state->backoffice_can_login_count <= 1) {
+        sp_error_set(err, 409, "last_backoffice_admin", "user_id",
+                     "this is the last activated back-office user: another one must be "
+                     "activated first");
+        return NULL;
+    }
+    return user;
+}
+
+/* A new activation link for a user who has not set a password yet. */
+static int decide_issue_activation(const sp_accounts_state *state, const sp_accounts_command *c,
+                                   int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    char activation_id[SP_ID_LEN + 1];
+    if (require_backoffice(state, c, err) != 0) return -1;
+    const sp_accounts_user *user = sp_accounts_user_by_id(state, c->user_id);
+    if (user == NULL || user->removed)
+        return sp_error_set(err, 404, "user_not_found", "user_id", "no such user");
+    if (user->has_password)
+        return sp_error_set(err, 409, "already_activated", "user_id",
+                            "this account is already activated");
+    if (!sp_accounts_activations_room(state, user, now_ms))
+        return sp_error_set(err, 503, "unavailable", "", "activation limit (%zu) reached",
+                            state->limits.activations_max);
+    if (new_activation_id(state, activation_id, err) != 0) return -1;
+    add_activation(state, d, c, user->user_id, user->version, user->email, "activation",
+                   activation_id, now_ms);
+    return 0;
+}
+
 /* A new user of the partner, without a password: the activation link mails it. */
 static int decide_add_partner_user(const sp_accounts_state *state, const sp_accounts_command *c,
                                    int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
     char email[SP_ACCOUNTS_EMAIL_MAX + 1];
     char user_id[SP_ID_LEN + 1];
     char activation_id[SP_ID_LEN + 1];
-    const sp_accounts_partner *partner = partner_of_command(state, c, err);
-    if (partner == NULL) return -1;
+    bool staff = text_or_empty(c->partner_id)[0] == '\0';
+    const sp_accounts_partner *partner = staff ? NULL : partner_of_command(state, c, err);
+    if (staff ? require_backoffice(state, c, err) != 0 : partner == NULL) return -1;
     if (check_new_email(state, text_or_empty(c->email), "email", email, err) != 0 ||
         check_text(text_or_empty(c->full_name), 1, "full_name", err) != 0 ||
-        check_partner_role(c->role, err) != 0)
+        (staff ? check_staff_role(c->role, err) : check_partner_role(c->role, err)) != 0)
         return -1;
     if (sp_accounts_users_full(state) || sp_accounts_activations_full(state))
         return sp_error_set(err, 503, "unavailable", "", "user limit (%zu) reached",
@@ -737,7 +812,7 @@ static int decide_add_partner_user(const sp_accounts_state *state, const sp_acco
         return -1;
     sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_USER_REGISTERED, user_id, 1, now_ms, c);
     user_fields(e, email, "", c->full_name, c->role);
-    snprintf(e->partner_id, sizeof e->partner_id, "%s", partner->partner_id);
+    snprintf(e->partner_id, sizeof e->partner_id, "%s", staff ? "" : partner->partner_id);
     add_activation(state, d, c, user_id, 1, email, "activation", activation_id, now_ms);
     return 0;
 }
@@ -751,6 +826,9 @@ static const sp_accounts_user *target_user(const sp_accounts_state *state,
                                            const sp_accounts_command *c, bool demotes,
                                            sp_error *err) {
     const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
+    /* The same commands from the back-office address its staff users. */
+    if (actor != NULL && actor->role == SP_ACCOUNTS_ROLE_BACKOFFICE)
+        return staff_target(state, c, demotes, err);
     if (actor == NULL || actor->removed || actor->role != SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
         sp_error_set(err, 403, "forbidden", "", "only a partner administrator may do this");
         return NULL;
@@ -779,9 +857,14 @@ static const sp_accounts_user *target_user(const sp_accounts_state *state,
 
 static int decide_change_role(const sp_accounts_state *state, const sp_accounts_command *c,
                               int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
-    if (check_partner_role(c->role, err) != 0) return -1;
-    const sp_accounts_user *user =
-        target_user(state, c, c->role != SP_ACCOUNTS_ROLE_PARTNER_ADMIN, err);
+    /* A staff actor's roles are the staff ones (finance is then refused by target_user). */
+    const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
+    bool staff = actor != NULL && (actor->role == SP_ACCOUNTS_ROLE_BACKOFFICE ||
+                                   actor->role == SP_ACCOUNTS_ROLE_FINANCE);
+    if ((staff ? check_staff_role(c->role, err) : check_partner_role(c->role, err)) != 0)
+        return -1;
+    sp_accounts_role kept = staff ? SP_ACCOUNTS_ROLE_BACKOFFICE : SP_ACCOUNTS_ROLE_PARTNER_ADMIN;
+    const sp_accounts_user *user = target_user(state, c, c->role != kept, err);
     if (user == NULL) return -1;
     sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_ROLE_CHANGED, user->user_id,
                                      user->version + 1, now_ms, c);
@@ -932,6 +1015,8 @@ static int decide_new(const sp_accounts_state *state, const sp_accounts_command 
         return decide_publish_convention(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION:
         return decide_accept_convention(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_ISSUE_ACTIVATION:
+        return decide_issue_activation(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_REGISTER_USER: break;
     }
     /* Accounts other than the start-up one are created by their own commands. */

@@ -58,6 +58,7 @@ const char *sp_accounts_command_type(sp_accounts_command_kind kind) {
     case SP_ACCOUNTS_CMD_REQUEST_RESET: return "accounts.RequestPasswordReset.v1";
     case SP_ACCOUNTS_CMD_UPDATE_PROFILE: return "accounts.UpdatePartnerProfile.v1";
     case SP_ACCOUNTS_CMD_SET_IMAGE: return "accounts.SetPartnerImage.v1";
+    case SP_ACCOUNTS_CMD_ISSUE_ACTIVATION: return "accounts.IssueActivation.v1";
     case SP_ACCOUNTS_CMD_ADD_PARTNER_USER: return "accounts.AddPartnerUser.v1";
     case SP_ACCOUNTS_CMD_CHANGE_ROLE: return "accounts.ChangeUserRole.v1";
     case SP_ACCOUNTS_CMD_REMOVE_USER: return "accounts.RemoveUser.v1";
@@ -594,6 +595,16 @@ static void hash_of_user_command(const sp_accounts_event *event, uint8_t out[SP_
                                 fields, out);
         return;
     }
+    if (event->password_hash[0] == '\0' && (event->role == SP_ACCOUNTS_ROLE_BACKOFFICE ||
+                                             event->role == SP_ACCOUNTS_ROLE_FINANCE)) {
+        /* A staff user without a password comes from the back-office's
+         * AddPartnerUser with no partner (the start-up account has one). */
+        const char *fields[5] = {"", event->email, event->full_name,
+                                 sp_accounts_role_name(event->role), ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_ADD_PARTNER_USER),
+                                fields, out);
+        return;
+    }
     if (event->role == SP_ACCOUNTS_ROLE_BENEFICIARY) {
         const char *fields[5] = {event->email, event->password_hash, event->full_name, "", ""};
         sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_CREATE_BENEFICIARY),
@@ -652,6 +663,15 @@ static bool hash_of_partner_space_command(const sp_accounts_event *e, uint8_t ou
  * password links, partner-space changes). */
 static void hash_of_session_command(const sp_accounts_event *event, uint8_t out[SP_KEY_LEN]) {
     if (hash_of_partner_space_command(event, out)) return;
+    if (event->kind == SP_ACCOUNTS_EV_ACTIVATION_ISSUED &&
+        strcmp(event->purpose, "activation") == 0) {
+        /* The links of CreatePartner and AddPartnerUser belong to those
+         * commands' records: a link with a record of its own is IssueActivation's. */
+        const char *fields[5] = {event->user_id, "", "", "", ""};
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_ISSUE_ACTIVATION),
+                                fields, out);
+        return;
+    }
     if (event->kind == SP_ACCOUNTS_EV_ACTIVATION_ISSUED) {
         const char *fields[5] = {event->email, "", "", "", ""};
         sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_REQUEST_RESET), fields,
@@ -815,6 +835,8 @@ static int apply_user_registered(sp_accounts_state *state, const sp_accounts_eve
     sp_accounts_user *user = user_new(event);
     if (user == NULL) return oom(err, "a user");
     if (user_insert(state, user, err) != 0) return -1;
+    if (user->role == SP_ACCOUNTS_ROLE_BACKOFFICE && user->has_password)
+        state->backoffice_can_login_count++;
     if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
         sp_accounts_partner *partner =
             (sp_accounts_partner *)sp_accounts_partner_by_id(state, user->partner_id);
@@ -1073,10 +1095,12 @@ static int apply_password_set(sp_accounts_state *state, const sp_accounts_event 
         (sp_accounts_activation *)sp_accounts_activation_by_id(state, event->activation_id);
     if (a == NULL || a->used || strcmp(a->user_id, user->user_id) != 0) return 0;
     if (record_room(state, event, err) != 0) return -1;
-    char *json = json_render(json_pack("{s:s, s:s}", "user_id", user->user_id, "email",
-                                       user->email));
+    char *json = json_render(json_pack("{s:s, s:s, s:s}", "user_id", user->user_id, "email",
+                                       user->email, "role", sp_accounts_role_name(user->role)));
     if (json == NULL) return oom(err, "a result");
     a->used = true;
+    if (!user->has_password && !user->removed && user->role == SP_ACCOUNTS_ROLE_BACKOFFICE)
+        state->backoffice_can_login_count++;
     if (!user->has_password && !user->removed && user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
         sp_accounts_partner *partner =
             (sp_accounts_partner *)sp_accounts_partner_by_id(state, user->partner_id);
@@ -1124,30 +1148,50 @@ static bool partner_role(sp_accounts_role role) {
     return role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN || role == SP_ACCOUNTS_ROLE_PARTNER_USER;
 }
 
-/* UserRoleChanged and UserRemoved: a partner's user, not removed, whose next
- * event this is; the administrator count follows. */
+static bool staff_role(sp_accounts_role role) {
+    return role == SP_ACCOUNTS_ROLE_BACKOFFICE || role == SP_ACCOUNTS_ROLE_FINANCE;
+}
+
+/* A change of a user's role stays within its family: partner roles, or
+ * staff roles (whose users belong to no partner). */
+static bool role_family_same(sp_accounts_role a, sp_accounts_role b) {
+    return (partner_role(a) && partner_role(b)) || (staff_role(a) && staff_role(b));
+}
+
+/* The back-office users who can log in, before (delta -1) or after (+1) a change. */
+static void backoffice_count(sp_accounts_state *state, const sp_accounts_user *user, int delta) {
+    if (user->role != SP_ACCOUNTS_ROLE_BACKOFFICE || !user->has_password || user->removed) return;
+    assert(delta > 0 || state->backoffice_can_login_count > 0);
+    state->backoffice_can_login_count += delta > 0 ? 1 : (size_t)-1;
+}
+
+/* UserRoleChanged and UserRemoved: a partner's user or a staff user, not
+ * removed, whose next event this is; the administrator counts follow. */
 static int apply_user_changed(sp_accounts_state *state, const sp_accounts_event *event,
                               const sp_accounts_ref *ref, bool *applied, sp_error *err) {
     sp_accounts_user *user = next_of_user(state, event);
     if (user == NULL || user->removed || strcmp(event->user_id, event->aggregate_id) != 0 ||
-        !partner_role(user->role) || strcmp(user->partner_id, event->partner_id) != 0)
+        !(partner_role(user->role) || staff_role(user->role)) ||
+        strcmp(user->partner_id, event->partner_id) != 0)
         return 0;
     bool role_change = event->kind == SP_ACCOUNTS_EV_ROLE_CHANGED;
-    if (role_change && !partner_role(event->role)) return 0;
+    if (role_change && !role_family_same(user->role, event->role)) return 0;
     sp_accounts_partner *partner =
         (sp_accounts_partner *)sp_accounts_partner_by_id(state, user->partner_id);
-    assert(partner != NULL);
+    assert(partner != NULL || staff_role(user->role));
     if (record_room(state, event, err) != 0) return -1;
     char *json = role_change ? json_render(json_pack("{s:s, s:s}", "user_id", user->user_id,
                                                      "role", sp_accounts_role_name(event->role)))
                              : json_render(json_pack("{s:s}", "user_id", user->user_id));
     if (json == NULL) return oom(err, "a result");
+    backoffice_count(state, user, -1);
     if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
         partner->admin_count--;
         if (user->has_password) partner->admin_can_login_count--;
     }
     if (role_change) {
         user->role = event->role;
+        backoffice_count(state, user, +1);
         if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
             partner->admin_count++;
             if (user->has_password) partner->admin_can_login_count++;

@@ -85,6 +85,7 @@ typedef enum sp_accounts_command_kind {
     SP_ACCOUNTS_CMD_REMOVE_USER,
     SP_ACCOUNTS_CMD_PUBLISH_CONVENTION,
     SP_ACCOUNTS_CMD_ACCEPT_CONVENTION,
+    SP_ACCOUNTS_CMD_ISSUE_ACTIVATION,
 } sp_accounts_command_kind;
 
 /* "accounts.CreatePartner.v1", ... */
@@ -131,7 +132,8 @@ int sp_accounts_profile_check(const sp_accounts_profile *profile, sp_error *err)
  * CreateBeneficiary and RegisterUser: email, password_hash, full_name (+ role);
  * StartSession: user_id, token_hash, expires_at_ms; EndSession: token_hash;
  * SetPassword: activation_id, password_hash, purpose; RequestPasswordReset:
- * email. CreatePartner with password_hash "" also issues an activation link. */
+ * email; IssueActivation: user_id. CreatePartner with password_hash "" also
+ * issues an activation link. */
 typedef struct sp_accounts_command {
     sp_accounts_command_kind kind;
     const char *actor_id;          /* envelope.actor_id: "" or a user id */
@@ -150,7 +152,9 @@ typedef struct sp_accounts_command {
     const char *purpose;           /* "activation" | "reset" */
     /* Partner space (UpdatePartnerProfile, SetPartnerImage, AddPartnerUser
      * with email, full_name, role; ChangeUserRole with user_id, role;
-     * RemoveUser with user_id). NULL pointers count as "" / no profile. */
+     * RemoveUser with user_id). NULL pointers count as "" / no profile. The
+     * back-office's staff users take the same three commands with
+     * partner_id "" and the roles backoffice | finance. */
     const char *partner_id;
     const sp_accounts_profile *profile;
     const char *profile_overflow;  /* the profile member that did not fit, "" or NULL if none */
@@ -338,6 +342,9 @@ typedef struct sp_accounts_state {
     sp_map activations;               /* owns sp_accounts_activation, keyed by its id */
     sp_map conventions;               /* owns sp_accounts_convention, keyed by its id */
     sp_map acceptances;               /* (partner, convention) -> its convention, borrowed */
+    /* Back-office users not removed and with a password: no change may
+     * bring it to 0, or nobody could manage the staff any more. */
+    size_t backoffice_can_login_count;
 } sp_accounts_state;
 
 int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *limits,

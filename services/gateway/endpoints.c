@@ -90,6 +90,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .key = SP_GW_KEY_REQUIRED,
         .answers = {JSON(201, "Payment", "the payment, accepted")},
         .errors = "400:missing_field,invalid_type 404:partner_not_found,pass_not_found "
+                  "409:pass_closed "
                   "422:invalid_amount,invalid_partner_code,insufficient_funds,"
                   "no_envelope_for_category,envelope_expired,convention_not_accepted "
                   "503:timeout"},
@@ -115,8 +116,10 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
     [SP_GW_ROUTE_PARTNERS_LIST] = {ENTRY(SP_GW_ROUTE_PARTNERS_LIST, sp_gw_route_partners_list),
         .method = "GET", .path = "/api/v1/partners", .name = "partners_list",
         .session = true, .roles = BACKOFFICE,
-        .summary = "Every partner, by name",
-        .answers = {JSON(200, "PartnerList", "the partners")}},
+        .summary = "The partners by name, with their states, searched, filtered and paged",
+        .query = "partner_q partner_state partners_limit cursor",
+        .answers = {JSON(200, "PartnerList", "one page of partners")},
+        .errors = "400:invalid_value,unknown_field"},
     [SP_GW_ROUTE_BENEFICIARIES_CREATE] = {ENTRY(SP_GW_ROUTE_BENEFICIARIES_CREATE,
                                                 sp_gw_route_beneficiaries_create),
         .method = "POST", .path = "/api/v1/beneficiaries", .name = "beneficiaries_create",
@@ -141,9 +144,21 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .key = SP_GW_KEY_REQUIRED,
         .answers = {JSON(201, "Credit", "the credit, accepted")},
         .id_not_found_code = "pass_not_found", .id_not_found_message = "no pass has this id",
-        .errors = "400:missing_field,invalid_type "
+        .errors = "400:missing_field,invalid_type 409:pass_closed "
                   "422:invalid_amount,invalid_category,no_envelope_for_category,"
                   "envelope_expired 503:timeout"},
+    /* ---------------------------------------------------------- bo-close: closing a pass */
+    [SP_GW_ROUTE_PASSES_CLOSE] = {ENTRY(SP_GW_ROUTE_PASSES_CLOSE, sp_gw_route_passes_close),
+        .method = "POST", .path = "/api/v1/passes/{pass_id}/close", .name = "passes_close",
+        .session = true, .roles = BACKOFFICE,
+        .summary = "Closes a pass (its beneficiary left): its envelopes and open vouchers go "
+                   "back to the budget, it can no longer pay",
+        .body_media = SP_GW_MEDIA_JSON, .body_schema = "PassCloseRequest",
+        .key = SP_GW_KEY_REQUIRED,
+        .answers = {JSON(200, "PassClosed", "the pass, closed")},
+        .id_not_found_code = "pass_not_found", .id_not_found_message = "no pass has this id",
+        .errors = "400:invalid_type,invalid_value,unknown_field "
+                  "409:pass_closed,too_many_vouchers 503:timeout"},
     /* ---------------------------------------------------------- the partner space */
     [SP_GW_ROUTE_PARTNER_GET] = {ENTRY(SP_GW_ROUTE_PARTNER_GET, sp_gw_route_partner_get),
         .method = "GET", .path = "/api/v1/partner", .name = "partner_get",
@@ -207,7 +222,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .answers = {JSON(201, "RedeemedPayment", "the payment it becomes")},
         .errors = "400:missing_field,invalid_type,invalid_value "
                   "404:voucher_not_found,partner_not_found "
-                  "409:voucher_used,voucher_cancelled,voucher_expired "
+                  "409:voucher_used,voucher_cancelled,voucher_expired,pass_closed "
                   "422:invalid_voucher_number,voucher_restricted,convention_not_accepted "
                   "429:too_many_attempts 503:timeout"},
     [SP_GW_ROUTE_PARTNER_QR_PNG] = {ENTRY(SP_GW_ROUTE_PARTNER_QR_PNG, sp_gw_route_partner_qr_png),
@@ -378,6 +393,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .body_required = true, .key = SP_GW_KEY_REQUIRED,
         .answers = {JSON(201, "VoucherChange", "the voucher, active")},
         .errors = "400:missing_field,invalid_type 404:pass_not_found,partner_not_found "
+                  "409:pass_closed "
                   "422:invalid_amount,insufficient_funds,no_envelope_for_category,"
                   "envelope_expired,invalid_category,invalid_partner_code 503:timeout"},
     [SP_GW_ROUTE_PASS_VOUCHERS_LIST] = {ENTRY(SP_GW_ROUTE_PASS_VOUCHERS_LIST,
@@ -398,6 +414,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .answers = {JSON(201, "VoucherChange", "the voucher, active")},
         .id_not_found_code = "pass_not_found", .id_not_found_message = "no pass has this id",
         .errors = "400:missing_field,invalid_type 404:partner_not_found "
+                  "409:pass_closed "
                   "422:invalid_amount,insufficient_funds,no_envelope_for_category,"
                   "envelope_expired,invalid_category,invalid_partner_code 503:timeout"},
     [SP_GW_ROUTE_PASSES_VOUCHERS_LIST] = {ENTRY(SP_GW_ROUTE_PASSES_VOUCHERS_LIST,
@@ -607,6 +624,107 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .query = "r",
         .answers = {OF(200, SP_GW_MEDIA_SVG, "the QR code")},
         .errors = "400:missing_field,invalid_value,unknown_field 422:invalid_receipt"},
+    /* ---------------------------------------------------------- staff users and activation resend */
+    [SP_GW_ROUTE_STAFF_USERS_LIST] = {ENTRY(SP_GW_ROUTE_STAFF_USERS_LIST,
+                                            sp_gw_route_staff_users_list),
+        .method = "GET", .path = "/api/v1/staff-users", .name = "staff_users_list",
+        .session = true, .roles = BACKOFFICE,
+        .summary = "The back-office and finance users, disabled ones included, oldest first",
+        .answers = {JSON(200, "StaffUserList", "the staff users")},
+        .errors = "400:unknown_field"},
+    [SP_GW_ROUTE_STAFF_USERS_ADD] = {ENTRY(SP_GW_ROUTE_STAFF_USERS_ADD,
+                                           sp_gw_route_staff_users_add),
+        .method = "POST", .path = "/api/v1/staff-users", .name = "staff_users_add",
+        .session = true, .roles = BACKOFFICE,
+        .summary = "Adds a back-office or finance user (an activation e-mail is sent)",
+        .body_media = SP_GW_MEDIA_JSON, .body_schema = "StaffUserAdd", .body_required = true,
+        .key = SP_GW_KEY_REQUIRED,
+        .answers = {JSON(201, "StaffUser", "the staff user")},
+        .errors = "400:missing_field,invalid_type,invalid_value,invalid_email 409:email_taken "
+                  "503:timeout"},
+    [SP_GW_ROUTE_STAFF_USERS_PATCH] = {ENTRY(SP_GW_ROUTE_STAFF_USERS_PATCH,
+                                             sp_gw_route_staff_users_patch),
+        .method = "PATCH", .path = "/api/v1/staff-users/{user_id}", .name = "staff_users_patch",
+        .session = true, .roles = BACKOFFICE,
+        .summary = "Changes a staff user's role (backoffice or finance)",
+        .body_media = SP_GW_MEDIA_JSON, .body_schema = "StaffUserPatch", .body_required = true,
+        .key = SP_GW_KEY_OPTIONAL,
+        .answers = {JSON(200, "StaffUser", "the staff user with its new role")},
+        .id_not_found_code = "user_not_found", .id_not_found_message = "no user has this id",
+        .errors = "400:missing_field,invalid_type,invalid_value 409:last_backoffice_admin "
+                  "503:timeout"},
+    [SP_GW_ROUTE_STAFF_USERS_DELETE] = {ENTRY(SP_GW_ROUTE_STAFF_USERS_DELETE,
+                                              sp_gw_route_staff_users_delete),
+        .method = "DELETE", .path = "/api/v1/staff-users/{user_id}", .name = "staff_users_delete",
+        .session = true, .roles = BACKOFFICE,
+        .summary = "Disables a staff user: its sessions end at once, it can no longer log in",
+        .key = SP_GW_KEY_OPTIONAL,
+        .answers = {NO_CONTENT("the user is disabled")},
+        .id_not_found_code = "user_not_found", .id_not_found_message = "no user has this id",
+        .errors = "409:last_backoffice_admin 503:timeout"},
+    [SP_GW_ROUTE_PARTNER_ACTIVATION_EMAIL] = {ENTRY(SP_GW_ROUTE_PARTNER_ACTIVATION_EMAIL,
+                                                    sp_gw_route_partner_activation_email),
+        .method = "POST", .path = "/api/v1/partners/{partner_id}/activation-email",
+        .name = "partner_activation_email",
+        .session = true, .roles = BACKOFFICE,
+        .summary = "Mails a new activation link to each of the partner's users not yet activated",
+        .answers = {JSON(202, "ActivationEmailsSent", "the users a link was sent to")},
+        .id_not_found_code = "partner_not_found", .id_not_found_message = "no partner has this id",
+        .errors = "404:partner_not_found 409:already_activated 503:timeout"},
+    /* back-office lists and details of the read models (routes_backoffice_lists.c) */
+    [SP_GW_ROUTE_BENEFICIARIES_LIST] = {ENTRY(SP_GW_ROUTE_BENEFICIARIES_LIST,
+                                              sp_gw_route_beneficiaries_list),
+        .method = "GET", .path = "/api/v1/beneficiaries", .name = "beneficiaries_list",
+        .session = true, .roles = BACKOFFICE,
+        .summary = "The beneficiaries by name, searched, filtered and paged, with their total",
+        .query = "beneficiary_q beneficiary_status category beneficiaries_limit cursor",
+        .answers = {JSON(200, "BeneficiaryList", "one page of beneficiaries")},
+        .errors = "400:invalid_value,unknown_field 422:invalid_category"},
+    [SP_GW_ROUTE_BENEFICIARY_GET] = {ENTRY(SP_GW_ROUTE_BENEFICIARY_GET,
+                                           sp_gw_route_beneficiary_get),
+        .method = "GET", .path = "/api/v1/beneficiaries/{user_id}", .name = "beneficiary_get",
+        .session = true, .roles = BACKOFFICE,
+        .summary = "One beneficiary: its pass, latest operations and vouchers",
+        .answers = {JSON(200, "BeneficiaryDetail", "the beneficiary")},
+        .id_not_found_code = "beneficiary_not_found",
+        .id_not_found_message = "no beneficiary has this id"},
+    [SP_GW_ROUTE_PARTNER_DETAIL] = {ENTRY(SP_GW_ROUTE_PARTNER_DETAIL, sp_gw_route_partner_detail),
+        .method = "GET", .path = "/api/v1/partners/{partner_id}", .name = "partner_detail",
+        .session = true, .roles = BACKOFFICE,
+        .summary = "One partner: states, structure, users, latest operations and refund requests",
+        .answers = {JSON(200, "PartnerDetail", "the partner")},
+        .id_not_found_code = "partner_not_found", .id_not_found_message = "no partner has this id"},
+    [SP_GW_ROUTE_CONVENTION_ACCEPTANCES] = {ENTRY(SP_GW_ROUTE_CONVENTION_ACCEPTANCES,
+                                                  sp_gw_route_convention_acceptances),
+        .method = "GET", .path = "/api/v1/conventions/{convention_id}/acceptances",
+        .name = "convention_acceptances", .session = true, .roles = BACKOFFICE,
+        .summary = "Who accepted a convention (by whom, when) and who has not yet",
+        .answers = {JSON(200, "ConventionAcceptances", "both lists, by partner name")},
+        .id_not_found_code = "convention_not_found",
+        .id_not_found_message = "no convention has this id"},
+    /* ---------------------------------------------------------- bo-import: enrolling from a CSV file */
+    [SP_GW_ROUTE_BENEFICIARIES_IMPORTS] = {ENTRY(SP_GW_ROUTE_BENEFICIARIES_IMPORTS,
+                                                 sp_gw_route_beneficiaries_imports),
+        .method = "POST", .path = "/api/v1/beneficiaries/imports",
+        .name = "beneficiaries_imports", .session = true, .roles = BACKOFFICE,
+        .summary = "Enrols the beneficiaries of a CSV file, each with a pass credited the same "
+                   "allocation: checked only (dry_run=true, writes nothing) or run in the "
+                   "background (Idempotency-Key required)",
+        .query = "import_dry_run import_category import_amount_cents import_end_date",
+        .body_media = SP_GW_MEDIA_CSV, .body_required = true, .key = SP_GW_KEY_OPTIONAL,
+        .answers = {JSON(200, "ImportReport", "dry run: the file's lines and problems"),
+                    JSON(202, "ImportJob", "the run, started (or the one of this key)")},
+        .errors = "400:missing_field,invalid_value 409:idempotency_conflict "
+                  "413:body_too_large 415:unsupported_media_type 428:idempotency_key_required "
+                  "422:invalid_category,invalid_amount,invalid_date,csv_empty,csv_unknown_column,"
+                  "csv_missing_column,csv_duplicate_column,csv_too_many_lines 503:imports_busy"},
+    [SP_GW_ROUTE_BENEFICIARIES_IMPORT_GET] = {ENTRY(SP_GW_ROUTE_BENEFICIARIES_IMPORT_GET,
+                                                    sp_gw_route_beneficiaries_import_get),
+        .method = "GET", .path = "/api/v1/beneficiaries/imports/{import_id}",
+        .name = "beneficiaries_import_get", .session = true, .roles = BACKOFFICE,
+        .summary = "A CSV enrolment run's progress and problems (kept in the gateway's memory)",
+        .answers = {JSON(200, "ImportJob", "the run")},
+        .id_not_found_code = "import_not_found", .id_not_found_message = "no import has this id"},
     /* ---------------------------------------------------------- bo-figures: dashboard, history */
     [SP_GW_ROUTE_DASHBOARD] = {ENTRY(SP_GW_ROUTE_DASHBOARD, sp_gw_route_dashboard),
         .method = "GET", .path = "/api/v1/dashboard", .name = "dashboard",

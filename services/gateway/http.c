@@ -8,6 +8,7 @@
 #include <string.h>
 #include <civetweb.h>
 #include "endpoints.h"
+#include "enrol_csv.h"
 #include "inflight.h"
 #include "json_limits.h"
 #include "metrics.h"
@@ -290,6 +291,8 @@ static int dispatch(const sp_gw_http *http, sp_gw_request *req,
      * session and role are known: no one else makes the gateway hold a
      * megabyte. */
     bool image = endpoint->body_media == SP_GW_MEDIA_IMAGE;
+    /* bo-import: so is a CSV file of beneficiaries (up to SP_GW_ENROL_CSV_BYTES_MAX). */
+    bool large = image || endpoint->body_media == SP_GW_MEDIA_CSV;
     bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
                     strcmp(req->method, "PATCH") == 0;
     /* A cookie is sent by the browser whatever page asks: another site's
@@ -299,7 +302,7 @@ static int dispatch(const sp_gw_http *http, sp_gw_request *req,
                           sp_gw_request_header(req, "Cookie"), sp_gw_request_header(req, "Origin"),
                           err) != 0)
         return -1;
-    if (has_body && !image &&
+    if (has_body && !large &&
         read_body(req, info, body, SP_GW_BODY_BYTES_MAX, "body_too_large", err) != 0)
         return -1;
     if (endpoint->session) {
@@ -310,9 +313,10 @@ static int dispatch(const sp_gw_http *http, sp_gw_request *req,
     }
     if (sp_gw_endpoint_query_check(http->query_names[req->match.route], req->query, err) != 0)
         return -1;
-    if (has_body && image &&
-        read_body(req, info, body, (size_t)req->app->config->image_bytes_max, "image_too_large",
-                  err) != 0)
+    if (has_body && large &&
+        read_body(req, info, body,
+                  image ? (size_t)req->app->config->image_bytes_max : SP_GW_ENROL_CSV_BYTES_MAX,
+                  image ? "image_too_large" : "body_too_large", err) != 0)
         return -1;
     return endpoint->handler(req, err);
 }

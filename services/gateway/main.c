@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "gateway.h"
 #include "http.h"
+#include "imports.h"
 #include "inflight.h"
 #include "metrics.h"
 #include "partner_space.h"
@@ -287,6 +288,8 @@ static int app_start(sp_gw_app *app, sp_error *err) {
      * command sent from now on can be missed. */
     app->commands = sp_gw_commands_new(app->config->kafka_brokers, app->metrics, app->log, err);
     if (app->commands == NULL) return -1;
+    app->imports = sp_gw_imports_new(app, err);
+    if (app->imports == NULL) return -1;
     return 0;
 }
 
@@ -299,6 +302,8 @@ static char *metrics_page(void *ctx, const char *registry_text) {
 }
 
 static void app_stop(sp_gw_app *app) {
+    /* Its runs send commands: stopped (between two lines) before the commands go. */
+    sp_gw_imports_free(app->imports);
     sp_gw_commands_free(app->commands);
     sp_gw_projwait_free(app->projwait);
     sp_gw_pgpool_free(app->pool);

@@ -26,10 +26,11 @@ int sp_gw_route_pass_pay(sp_gw_request *req, sp_error *err);
 int sp_gw_route_pass_operations(sp_gw_request *req, sp_error *err);
 /* routes_backoffice.c */
 int sp_gw_route_partners_create(sp_gw_request *req, sp_error *err);
-int sp_gw_route_partners_list(sp_gw_request *req, sp_error *err);
 int sp_gw_route_beneficiaries_create(sp_gw_request *req, sp_error *err);
 int sp_gw_route_passes_get(sp_gw_request *req, sp_error *err);
 int sp_gw_route_passes_credit(sp_gw_request *req, sp_error *err);
+/* bo-close: closing a pass (routes_backoffice.c) */
+int sp_gw_route_passes_close(sp_gw_request *req, sp_error *err);
 /* routes_partner.c */
 int sp_gw_route_partner_get(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_operations(sp_gw_request *req, sp_error *err);
@@ -90,6 +91,30 @@ int sp_gw_route_finance_refund_paid(sp_gw_request *req, sp_error *err);
 /* routes_finance.c (finance staff: the SEPA transfer file of pending refund requests) */
 #define SP_GW_ROLES_FINANCE (SP_GW_ROLE_FINANCE | SP_GW_ROLE_BACKOFFICE)
 int sp_gw_route_finance_sepa(sp_gw_request *req, sp_error *err);
+/* routes_users.c: the back-office's staff users, and new activation links
+ * for a partner's users (staff users and activation resend) */
+int sp_gw_route_staff_users_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_staff_users_add(sp_gw_request *req, sp_error *err);
+int sp_gw_route_staff_users_patch(sp_gw_request *req, sp_error *err);
+int sp_gw_route_staff_users_delete(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_activation_email(sp_gw_request *req, sp_error *err);
+/* routes_backoffice_lists.c (back-office lists and details of the read models) */
+int sp_gw_route_partners_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_beneficiaries_list(sp_gw_request *req, sp_error *err);
+int sp_gw_route_beneficiary_get(sp_gw_request *req, sp_error *err);
+int sp_gw_route_partner_detail(sp_gw_request *req, sp_error *err);
+int sp_gw_route_convention_acceptances(sp_gw_request *req, sp_error *err);
+/* What the back-office's details show of a partner or a pass, each as the
+ * endpoint that owns it shows it: a new array or object the caller
+ * json_decref()s, NULL with err. */
+json_t *sp_gw_pass_vouchers_of(sp_gw_request *req, const char *pass_id, sp_error *err);
+json_t *sp_gw_partner_users_of(sp_gw_request *req, const char *partner_id, sp_error *err);
+json_t *sp_gw_structure_of(sp_gw_request *req, const char *partner_id, sp_error *err);
+json_t *sp_gw_refund_requests_latest(sp_gw_request *req, const char *partner_id, int limit,
+                                     sp_error *err);
+/* routes_imports.c (bo-import: enrolling beneficiaries from a CSV file) */
+int sp_gw_route_beneficiaries_imports(sp_gw_request *req, sp_error *err);
+int sp_gw_route_beneficiaries_import_get(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_openapi(sp_gw_request *req, sp_error *err);
@@ -111,6 +136,8 @@ int sp_gw_run_and_answer(sp_gw_request *req, const char *topic, const sp_envelop
                          const ProtobufCMessage *payload, sp_error *err);
 /* {pass_id, balance_cents, envelopes:[...]} of a pass; 404 pass_not_found. */
 int sp_gw_answer_pass(sp_gw_request *req, const char *pass_id, sp_error *err);
+/* The same pass as a new object (NULL: err, 404 pass_not_found). */
+json_t *sp_gw_pass_of(sp_gw_request *req, const char *pass_id, sp_error *err);
 /* Whether a pass is in the read model. */
 int sp_gw_pass_exists(sp_gw_request *req, const char *pass_id, bool *exists, sp_error *err);
 
@@ -138,6 +165,10 @@ extern const char sp_gw_partner_operations_stream_sql[];
 /* $1 partner, $2..$9 the filter (above), $10 the most rows: operation_id,
  * pass_id, amount_cents of its accepted payments, ordered by pass. */
 extern const char sp_gw_partner_accepted_operations_sql[];
+/* The newest limit operations of a pass or a partner as shown to scope (an
+ * array the caller json_decref()s; NULL: err). */
+json_t *sp_gw_operations_latest(sp_gw_request *req, sp_gw_operations_scope scope, const char *id,
+                                int limit, sp_error *err);
 /* One row of the operations read model as shown to scope; *at_ms its occurred_at. */
 json_t *sp_gw_operation_json(const PGresult *res, int row, sp_gw_operations_scope scope,
                              int64_t *at_ms, sp_error *err);

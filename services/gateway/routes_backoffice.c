@@ -11,12 +11,7 @@
 #include "ledger.pb-c.h"
 #include "pgpool.h"
 #include "sp_kafka.h"
-
-#define SP_GW_PARTNERS_LIST_MAX 1000
-
-static const char partners_sql[] =
-    "SELECT partner_id, partner_code, name, category, owed_cents FROM partners"
-    " ORDER BY name, partner_id LIMIT $1::integer";
+#include "sp_text.h"
 
 /* ------------------------------------------------------------------ partners */
 
@@ -44,25 +39,6 @@ int sp_gw_route_partners_create(sp_gw_request *req, sp_error *err) {
     sp_envelope_meta meta = sp_gw_command_meta(req, "accounts.CreatePartner.v1",
                                                req->user.user_id, key);
     return sp_gw_run_and_answer(req, SP_TOPIC_ACCOUNTS_COMMANDS, &meta, &create.base, err);
-}
-
-int sp_gw_route_partners_list(sp_gw_request *req, sp_error *err) {
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", SP_GW_PARTNERS_LIST_MAX);
-    const char *params[1] = {limit};
-    PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, partners_sql, 1, params, &res, err) != 0) return -1;
-    json_t *partners = json_array();
-    for (int row = 0; partners != NULL && row < PQntuples(res); row++) {
-        json_t *partner = sp_gw_partner_json(res, row, 0, err);
-        if (partner == NULL || json_array_append_new(partners, partner) != 0) {
-            json_decref(partners);
-            partners = NULL;
-        }
-    }
-    PQclear(res);
-    if (partners == NULL) return -1;
-    return sp_gw_answer_json(req, 200, json_pack("{s:o}", "partners", partners), false);
 }
 
 /* ------------------------------------------------------------------ beneficiaries */
@@ -166,8 +142,9 @@ int sp_gw_route_beneficiaries_create(sp_gw_request *req, sp_error *err) {
     sp_gw_beneficiary_req *body = malloc(sizeof *body);
     if (body == NULL) return sp_error_set(err, 503, "unavailable", "", "out of memory");
     int rc = sp_gw_parse_beneficiary(req->body, req->body_len, today, body, err);
-    char hash[SP_GW_PASSWORD_HASH_MAX];
-    if (rc == 0) {
+    /* Without a password the accounts service issues an activation link. */
+    char hash[SP_GW_PASSWORD_HASH_MAX] = "";
+    if (rc == 0 && body->password[0] != '\0') {
         rc = sp_gw_auth_hash(req->app->auth, body->password, req->user.user_id, key, body->email,
                              hash, err);
     }
@@ -181,6 +158,46 @@ int sp_gw_route_beneficiaries_create(sp_gw_request *req, sp_error *err) {
 
 int sp_gw_route_passes_get(sp_gw_request *req, sp_error *err) {
     return sp_gw_answer_pass(req, req->match.path_id, err);
+}
+
+/* ------------------------------------------------------------------ bo-close: closing a pass */
+
+static const sp_gw_field pass_close_fields[] = {
+    {"reason", SP_GW_FIELD_STRING, false, 0, SP_GW_PASS_CLOSE_REASON_LEN_MAX},
+};
+static const sp_gw_schema pass_close_schema = {pass_close_fields, 1};
+
+/* The body is optional: none, or {"reason": "..."}. */
+static int parse_close(const sp_gw_request *req, char *reason, size_t reason_size, sp_error *err) {
+    reason[0] = '\0';
+    if (req->body_len == 0 || strspn(req->body, " \t\r\n") == req->body_len) return 0;
+    json_t *root = sp_gw_body_parse(req->body, req->body_len, &pass_close_schema, err);
+    if (root == NULL) return -1;
+    const char *given = json_string_value(json_object_get(root, "reason"));
+    snprintf(reason, reason_size, "%s", given != NULL ? given : "");
+    json_decref(root);
+    size_t len = strlen(reason);
+    if (sp_text_has_control_char(reason, len)) {
+        return sp_error_set(err, 400, "invalid_value", "reason",
+                            "a reason has no control characters");
+    }
+    return 0;
+}
+
+int sp_gw_route_passes_close(sp_gw_request *req, sp_error *err) {
+    const char *key = NULL;
+    if (sp_gw_idempotency_key(req, &key, err) != 0) return -1;
+    char reason[SP_GW_TEXT_BYTES(SP_GW_PASS_CLOSE_REASON_LEN_MAX)];
+    if (parse_close(req, reason, sizeof reason, err) != 0) return -1;
+    const char *pass_id = req->match.path_id;
+    bool exists = false;
+    if (sp_gw_pass_exists(req, pass_id, &exists, err) != 0) return -1;
+    if (!exists) return sp_error_set(err, 404, "pass_not_found", "pass_id", "no pass has this id");
+    Solipass__Ledger__ClosePass close = SOLIPASS__LEDGER__CLOSE_PASS__INIT;
+    close.pass_id = (char *)pass_id;
+    close.reason = reason;
+    sp_envelope_meta meta = sp_gw_command_meta(req, "ledger.ClosePass.v1", pass_id, key);
+    return sp_gw_run_and_answer(req, SP_TOPIC_LEDGER_COMMANDS, &meta, &close.base, err);
 }
 
 int sp_gw_route_passes_credit(sp_gw_request *req, sp_error *err) {

@@ -13,7 +13,7 @@
 
 static const char pass_sql[] =
     "SELECT p.balance_cents, e.category, e.balance_cents, coalesce(e.end_date::text, ''),"
-    " e.expired"
+    " e.expired, coalesce(floor(extract(epoch FROM p.closed_at) * 1000)::bigint::text, '')"
     " FROM passes p LEFT JOIN envelopes e ON e.pass_id = p.pass_id"
     " WHERE p.pass_id = $1::uuid ORDER BY e.category";
 
@@ -170,20 +170,34 @@ static json_t *pass_json(const PGresult *res, const char *pass_id, sp_error *err
             return NULL;
         }
     }
-    json_t *pass = json_pack("{s:s, s:I, s:o}", "pass_id", pass_id, "balance_cents",
-                             (json_int_t)balance_cents, "envelopes", envelopes);
+    /* A closed pass (its beneficiary left) says when. */
+    const char *closed_ms_text = PQgetvalue(res, 0, 5);
+    int64_t closed_ms = 0;
+    char closed_at[SP_GW_INSTANT_LEN + 1] = "";
+    if (closed_ms_text[0] != '\0') {
+        if (sp_gw_int64_of(closed_ms_text, &closed_ms, err) != 0) {
+            json_decref(envelopes);
+            return NULL;
+        }
+        sp_gw_instant_format(closed_ms, closed_at);
+    }
+    json_t *pass = json_pack("{s:s, s:I, s:o, s:s, s:o}", "pass_id", pass_id, "balance_cents",
+                             (json_int_t)balance_cents, "envelopes", envelopes, "status",
+                             closed_at[0] != '\0' ? "closed" : "open", "closed_at",
+                             text_or_null(closed_at));
     if (pass == NULL) sp_error_set(err, 500, "internal", "", "a pass could not be shown");
     return pass;
 }
 
-int sp_gw_answer_pass(sp_gw_request *req, const char *pass_id, sp_error *err) {
+json_t *sp_gw_pass_of(sp_gw_request *req, const char *pass_id, sp_error *err) {
     assert(req != NULL && pass_id != NULL);
     if (!sp_id_valid(pass_id)) {
-        return sp_error_set(err, 404, "pass_not_found", "pass_id", "no pass has this id");
+        sp_error_set(err, 404, "pass_not_found", "pass_id", "no pass has this id");
+        return NULL;
     }
     const char *params[1] = {pass_id};
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, pass_sql, 1, params, &res, err) != 0) return -1;
+    if (sp_gw_pgpool_query(req->app->pool, pass_sql, 1, params, &res, err) != 0) return NULL;
     json_t *pass = NULL;
     if (PQntuples(res) == 0) {
         sp_error_set(err, 404, "pass_not_found", "pass_id", "no pass has this id");
@@ -191,6 +205,11 @@ int sp_gw_answer_pass(sp_gw_request *req, const char *pass_id, sp_error *err) {
         pass = pass_json(res, pass_id, err);
     }
     PQclear(res);
+    return pass;
+}
+
+int sp_gw_answer_pass(sp_gw_request *req, const char *pass_id, sp_error *err) {
+    json_t *pass = sp_gw_pass_of(req, pass_id, err);
     if (pass == NULL) return -1;
     return sp_gw_answer_json(req, 200, pass, false);
 }
@@ -366,4 +385,25 @@ int sp_gw_answer_operations(sp_gw_request *req, sp_gw_operations_scope scope, co
     assert(req != NULL && sp_id_valid(id));
     return scope == SP_GW_OPERATIONS_OF_PASS ? answer_pass_operations(req, id, err)
                                              : answer_partner_operations(req, id, err);
+}
+
+/* ------------------------------------------------------------------ latest operations */
+
+json_t *sp_gw_operations_latest(sp_gw_request *req, sp_gw_operations_scope scope, const char *id,
+                                int limit, sp_error *err) {
+    assert(req != NULL && sp_id_valid(id) && limit >= 1 && limit <= SP_GW_PAGE_LIMIT_MAX);
+    char limit_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    /* No cursor and, for a partner, no filter: the newest rows. */
+    const char *params[4 + FILTER_PARAMS] = {id, NULL, NULL, limit_text};
+    bool of_pass = scope == SP_GW_OPERATIONS_OF_PASS;
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, of_pass ? pass_operations_sql : partner_operations_sql,
+                           of_pass ? 4 : 4 + FILTER_PARAMS, params, &res, err) != 0)
+        return NULL;
+    json_t *page = operations_page_json(res, scope, limit, err);
+    PQclear(res);
+    json_t *ops = json_incref(json_object_get(page, "operations"));
+    json_decref(page);
+    return ops;
 }

@@ -594,6 +594,22 @@ static int answer_list(sp_gw_request *req, bool finance, sp_error *err) {
     return sp_gw_answer_json(req, 200, body, false);
 }
 
+json_t *sp_gw_refund_requests_latest(sp_gw_request *req, const char *partner_id, int limit,
+                                     sp_error *err) {
+    assert(sp_id_valid(partner_id) && limit >= 1);
+    char limit_text[NUMBER_TEXT_MAX];
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    const char *params[5] = {partner_id, NULL, NULL, NULL, limit_text};
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, requests_page_sql, 5, params, &res, err) != 0)
+        return NULL;
+    json_t *page = list_page(res, limit, err);
+    PQclear(res);
+    json_t *requests = json_incref(json_object_get(page, "refund_requests"));
+    json_decref(page);
+    return requests;
+}
+
 int sp_gw_route_partner_refunds_list(sp_gw_request *req, sp_error *err) {
     if (own_partner(req, err) != 0) return -1;
     return answer_list(req, false, err);

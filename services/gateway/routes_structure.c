@@ -86,10 +86,10 @@ static json_t *structure_json(const PGresult *res) {
         media_url(PQgetvalue(res, 0, S_LOGO)), "cover_url", media_url(PQgetvalue(res, 0, S_COVER)));
 }
 
-static int answer_structure(sp_gw_request *req, int status, bool replayed, sp_error *err) {
-    const char *params[1] = {req->user.partner_id};
+json_t *sp_gw_structure_of(sp_gw_request *req, const char *partner_id, sp_error *err) {
+    const char *params[1] = {partner_id};
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, structure_sql, 1, params, &res, err) != 0) return -1;
+    if (sp_gw_pgpool_query(req->app->pool, structure_sql, 1, params, &res, err) != 0) return NULL;
     json_t *body = NULL;
     if (PQntuples(res) != 1) {
         sp_error_set(err, 404, "partner_not_found", "", "this account's partner is not known yet");
@@ -97,6 +97,11 @@ static int answer_structure(sp_gw_request *req, int status, bool replayed, sp_er
         sp_error_set(err, 500, "internal", "", "the structure could not be shown");
     }
     PQclear(res);
+    return body;
+}
+
+static int answer_structure(sp_gw_request *req, int status, bool replayed, sp_error *err) {
+    json_t *body = sp_gw_structure_of(req, req->user.partner_id, err);
     if (body == NULL) return -1;
     return sp_gw_answer_json(req, status, body, replayed);
 }

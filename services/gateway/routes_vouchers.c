@@ -96,15 +96,13 @@ static int voucher_of_request(sp_gw_request *req, PGresult **res, sp_error *err)
     return sp_error_set(err, 404, "voucher_not_found", "voucher_id", "no voucher has this id");
 }
 
-static int answer_vouchers_of(sp_gw_request *req, const char *pass_id, sp_error *err) {
-    if (req->query != NULL && req->query[0] != '\0') {
-        return sp_error_set(err, 400, "unknown_field", "", "this endpoint takes no parameter");
-    }
+json_t *sp_gw_pass_vouchers_of(sp_gw_request *req, const char *pass_id, sp_error *err) {
     char limit[16];
     snprintf(limit, sizeof limit, "%d", VOUCHERS_LIST_MAX);
     const char *params[2] = {pass_id, limit};
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, pass_vouchers_sql, 2, params, &res, err) != 0) return -1;
+    if (sp_gw_pgpool_query(req->app->pool, pass_vouchers_sql, 2, params, &res, err) != 0)
+        return NULL;
     json_t *vouchers = json_array();
     for (int row = 0; vouchers != NULL && row < PQntuples(res); row++) {
         json_t *voucher = voucher_json(res, row, err);
@@ -114,6 +112,14 @@ static int answer_vouchers_of(sp_gw_request *req, const char *pass_id, sp_error 
         }
     }
     PQclear(res);
+    return vouchers;
+}
+
+static int answer_vouchers_of(sp_gw_request *req, const char *pass_id, sp_error *err) {
+    if (req->query != NULL && req->query[0] != '\0') {
+        return sp_error_set(err, 400, "unknown_field", "", "this endpoint takes no parameter");
+    }
+    json_t *vouchers = sp_gw_pass_vouchers_of(req, pass_id, err);
     if (vouchers == NULL) return -1;
     return sp_gw_answer_json(req, 200, json_pack("{s:o}", "vouchers", vouchers), false);
 }

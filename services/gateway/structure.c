@@ -32,6 +32,15 @@ static const sp_gw_field user_add_fields[] = {
 static const sp_gw_schema user_add_schema = {user_add_fields,
                                              sizeof user_add_fields / sizeof user_add_fields[0]};
 
+/* A staff user's role has no default: back-office rights are never implied. */
+static const sp_gw_field staff_add_fields[] = {
+    {"email", SP_GW_FIELD_STRING, true, 1, SP_GW_EMAIL_LEN_MAX},
+    {"full_name", SP_GW_FIELD_STRING, true, 1, SP_GW_NAME_LEN_MAX},
+    {"role", SP_GW_FIELD_STRING, true, 1, 16},
+};
+static const sp_gw_schema staff_add_schema = {staff_add_fields,
+                                              sizeof staff_add_fields / sizeof staff_add_fields[0]};
+
 static const sp_gw_field user_role_fields[] = {
     {"role", SP_GW_FIELD_STRING, true, 1, 16},
 };
@@ -144,16 +153,20 @@ int sp_gw_parse_profile(const char *body, size_t len, sp_gw_profile_req *out, sp
 
 /* ------------------------------------------------------------------ users */
 
-static int check_role(const char *role, sp_error *err) {
-    if (strcmp(role, "partner_admin") == 0 || strcmp(role, "partner_user") == 0) return 0;
-    return sp_error_set(err, 400, "invalid_value", "role",
-                        "role must be \"partner_admin\" or \"partner_user\"");
+/* The two roles of a family: a partner's users, or the city's staff. */
+static int check_role(const char *role, bool staff, sp_error *err) {
+    const char *first = staff ? "backoffice" : "partner_admin";
+    const char *second = staff ? "finance" : "partner_user";
+    if (strcmp(role, first) == 0 || strcmp(role, second) == 0) return 0;
+    return sp_error_set(err, 400, "invalid_value", "role", "role must be \"%s\" or \"%s\"",
+                        first, second);
 }
 
-int sp_gw_parse_user_add(const char *body, size_t len, sp_gw_user_add_req *out, sp_error *err) {
+static int parse_user_add(const char *body, size_t len, bool staff, sp_gw_user_add_req *out,
+                          sp_error *err) {
     assert(out != NULL);
     memset(out, 0, sizeof *out);
-    json_t *root = sp_gw_body_parse(body, len, &user_add_schema, err);
+    json_t *root = sp_gw_body_parse(body, len, staff ? &staff_add_schema : &user_add_schema, err);
     if (root == NULL) return -1;
     char email[SP_GW_TEXT_BYTES(SP_GW_EMAIL_LEN_MAX)];
     member(root, "email", email, sizeof email);
@@ -164,17 +177,33 @@ int sp_gw_parse_user_add(const char *body, size_t len, sp_gw_user_add_req *out, 
     if (sp_gw_email_normalize(email, "email", out->email, err) != 0) return -1;
     if (blank(out->full_name))
         return sp_error_set(err, 400, "invalid_value", "full_name", "full_name is blank");
-    return check_role(out->role, err);
+    return check_role(out->role, staff, err);
 }
 
-int sp_gw_parse_user_role(const char *body, size_t len, char *role, sp_error *err) {
+int sp_gw_parse_user_add(const char *body, size_t len, sp_gw_user_add_req *out, sp_error *err) {
+    return parse_user_add(body, len, false, out, err);
+}
+
+int sp_gw_parse_staff_add(const char *body, size_t len, sp_gw_user_add_req *out, sp_error *err) {
+    return parse_user_add(body, len, true, out, err);
+}
+
+static int parse_user_role(const char *body, size_t len, bool staff, char *role, sp_error *err) {
     assert(role != NULL);
     role[0] = '\0';
     json_t *root = sp_gw_body_parse(body, len, &user_role_schema, err);
     if (root == NULL) return -1;
     member(root, "role", role, 16);
     json_decref(root);
-    return check_role(role, err);
+    return check_role(role, staff, err);
+}
+
+int sp_gw_parse_user_role(const char *body, size_t len, char *role, sp_error *err) {
+    return parse_user_role(body, len, false, role, err);
+}
+
+int sp_gw_parse_staff_role(const char *body, size_t len, char *role, sp_error *err) {
+    return parse_user_role(body, len, true, role, err);
 }
 
 /* ------------------------------------------------------------------ images */

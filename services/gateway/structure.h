@@ -45,13 +45,17 @@ int sp_gw_parse_profile(const char *body, size_t len, sp_gw_profile_req *out, sp
 typedef struct sp_gw_user_add_req {
     char email[SP_GW_EMAIL_LEN_MAX + 1];             /* lower-cased */
     char full_name[SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX)];
-    char role[16];                                   /* "partner_admin" | "partner_user" */
+    char role[16];                 /* "partner_admin" | "partner_user", or a staff role */
 } sp_gw_user_add_req;
 
 /* {email, full_name, role?} (role defaults to partner_user). */
 int sp_gw_parse_user_add(const char *body, size_t len, sp_gw_user_add_req *out, sp_error *err);
 /* {role}: "partner_admin" | "partner_user" into role (16 bytes). */
 int sp_gw_parse_user_role(const char *body, size_t len, char *role, sp_error *err);
+/* The same for the city's staff users: {email, full_name, role} with role
+ * required, and {role}; role "backoffice" | "finance". */
+int sp_gw_parse_staff_add(const char *body, size_t len, sp_gw_user_add_req *out, sp_error *err);
+int sp_gw_parse_staff_role(const char *body, size_t len, char *role, sp_error *err);
 
 typedef struct sp_gw_image_info {
     const char *content_type;     /* "image/png" | "image/jpeg" (static) */

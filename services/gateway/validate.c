@@ -44,7 +44,8 @@ static const sp_gw_field partner_fields[] = {
 };
 static const sp_gw_field beneficiary_fields[] = {
     {"email", SP_GW_FIELD_STRING, true, 1, SP_GW_EMAIL_LEN_MAX},
-    {"password", SP_GW_FIELD_STRING, true, SP_GW_PASSWORD_LEN_MIN, SP_GW_PASSWORD_LEN_MAX},
+    /* Absent: the person chooses it through an activation link. */
+    {"password", SP_GW_FIELD_STRING, false, SP_GW_PASSWORD_LEN_MIN, SP_GW_PASSWORD_LEN_MAX},
     {"full_name", SP_GW_FIELD_STRING, true, 1, SP_GW_NAME_LEN_MAX},
     {"envelopes", SP_GW_FIELD_ARRAY, true, 1, SP_GW_ENVELOPES_MAX},
 };

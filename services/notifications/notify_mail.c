@@ -132,7 +132,7 @@ bool sp_notify_smtp_permanent(long smtp_code) {
 static const char *subject_of(const sp_notify_mail *m, char *buf, size_t size) {
     char amount[SP_MONEY_FORMAT_MAX];
     switch (m->kind) {
-    case SP_NOTIFY_ACTIVATION: return "Activez votre compte partenaire du " SERVICE_NAME;
+    case SP_NOTIFY_ACTIVATION: return "Activez votre compte du " SERVICE_NAME;
     case SP_NOTIFY_PASSWORD_RESET: return "Nouveau mot de passe pour le " SERVICE_NAME;
     case SP_NOTIFY_PAYMENT_RECEIVED:
         sp_money_format_eur(m->amount_cents, amount, sizeof amount);
@@ -160,7 +160,7 @@ static void text_link(const sp_notify_mail *m, sp_text *w) {
     sp_notify_paris_time(m->expires_at_ms, until);
     sp_text_put(w, "Bonjour,\r\n\r\n");
     if (m->kind == SP_NOTIFY_ACTIVATION) {
-        sp_text_put(w, "Un compte vous a été ouvert dans l'espace partenaire du "
+        sp_text_put(w, "Un compte vous a été ouvert sur le "
                SERVICE_NAME ".\r\nPour l'activer, choisissez votre mot de passe en suivant ce "
                "lien :\r\n\r\n");
     } else {
@@ -186,7 +186,7 @@ static void html_link(const sp_notify_mail *m, sp_text *w) {
     sp_text_put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
            "<p>Bonjour,</p>\r\n<p>");
     if (activation) {
-        sp_text_put(w, "Un compte vous a été ouvert dans l'espace partenaire du "
+        sp_text_put(w, "Un compte vous a été ouvert sur le "
                SERVICE_NAME ".");
     } else {
         sp_text_put(w, "Un nouveau mot de passe a été demandé pour votre compte (");

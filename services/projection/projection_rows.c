@@ -78,15 +78,17 @@ static const char partner_image_set_sql[] =
     "WHERE partner_id = $1::uuid AND profile_version < $2::bigint RETURNING 1) "
     "SELECT count(*) FROM u";
 
+/* A partner's user (partner_id its partner) or a staff user (NULL: no partner). */
 static const char user_role_changed_sql[] =
     "WITH u AS (UPDATE users SET role = $2::text WHERE user_id = $1::uuid "
-    "AND partner_id = $3::uuid AND removed_at IS NULL AND role <> $2::text RETURNING 1) "
-    "SELECT count(*) FROM u";
+    "AND partner_id IS NOT DISTINCT FROM $3::uuid AND removed_at IS NULL AND role <> $2::text "
+    "RETURNING 1) SELECT count(*) FROM u";
 
-/* The removal ends every session of the user in the same statement. */
+/* The removal (a staff user's: its disabling) ends every session of the
+ * user in the same statement. */
 static const char user_removed_sql[] =
     "WITH u AS (UPDATE users SET removed_at = $3::timestamptz WHERE user_id = $1::uuid "
-    "AND partner_id = $2::uuid AND removed_at IS NULL RETURNING 1), "
+    "AND partner_id IS NOT DISTINCT FROM $2::uuid AND removed_at IS NULL RETURNING 1), "
     "s AS (UPDATE sessions SET ended_at = $3::timestamptz WHERE user_id = $1::uuid "
     "AND ended_at IS NULL AND EXISTS (SELECT 1 FROM u)) "
     "SELECT count(*) FROM u";
@@ -224,6 +226,27 @@ static const char operation_cancelled_sql[] =
     "w AS (UPDATE partners SET owed_cents = owed_cents - $11::bigint "
     "WHERE partner_id = $10::uuid AND EXISTS (SELECT 1 FROM p)), "
     VOUCHER_LEDGER_CTE
+    "SELECT count(*) FROM p";
+
+/* bo-close: a closed pass. Its envelopes are empty (their remainders went
+ * to the budget), its active vouchers cancelled, its balances moved by the
+ * postings; no operation row (the operations model has no kind for it: the
+ * pass's closed_at tells). $1 pass_id $2 aggregate_version $3 occurred_at
+ * $4 ledger accounts $5 net deltas $6 cancelled voucher ids (uuid[]) */
+static const char pass_closed_sql[] =
+    "WITH p AS (UPDATE passes SET version = $2::bigint, balance_cents = 0, "
+    "closed_at = $3::timestamptz, updated_at = $3::timestamptz "
+    "WHERE pass_id = $1::uuid AND version = $2::bigint - 1 AND closed_at IS NULL "
+    "RETURNING pass_id), "
+    "e AS (UPDATE envelopes SET balance_cents = 0 WHERE pass_id = $1::uuid "
+    "AND EXISTS (SELECT 1 FROM p)), "
+    "v AS (UPDATE vouchers SET status = 'cancelled', closed_at = $3::timestamptz "
+    "WHERE voucher_id = ANY ($6::uuid[]) AND pass_id = $1::uuid AND status = 'active' "
+    "AND EXISTS (SELECT 1 FROM p)), "
+    "l AS (INSERT INTO ledger_balances (account, balance_cents) SELECT u.account, u.delta "
+    "FROM unnest($4::text[], $5::bigint[]) AS u(account, delta) "
+    "WHERE EXISTS (SELECT 1 FROM p) ON CONFLICT (account) DO UPDATE "
+    "SET balance_cents = ledger_balances.balance_cents + EXCLUDED.balance_cents) "
     "SELECT count(*) FROM p";
 
 static const char operation_reference_set_sql[] =
@@ -1342,6 +1365,77 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------ bo-close: a closed pass */
+
+/* As the ledger writes them: at most 8 envelopes and 120 vouchers. */
+#define PASS_CLOSE_POSTINGS_MAX 128
+
+/* Every posting credits the budget, from a distinct envelope of this pass or
+ * voucher; the accounts are the debits then "budget", the deltas minus each
+ * amount then their sum. Voucher ids go to $6. */
+static int put_close_postings(const Solipass__Ledger__PassClosed *m, row_writer *w,
+                              sp_error *err) {
+    char envelope_prefix[ACCOUNT_BYTES_MAX];
+    snprintf(envelope_prefix, sizeof envelope_prefix, "pass:%s:", m->pass_id);
+    int64_t total_cents = 0, vouchers = 0;
+    for (size_t i = 0; i < m->n_postings; i++) {
+        const Solipass__Ledger__Posting *p = m->postings[i];
+        if (!account_valid(p->debit_account) || strcmp(p->credit_account, "budget") != 0 ||
+            (strncmp(p->debit_account, envelope_prefix, strlen(envelope_prefix)) != 0 &&
+             strncmp(p->debit_account, "voucher:", 8) != 0))
+            return invalid(err, "postings", "%s: a close moves an envelope of the pass or a "
+                           "voucher to the budget, not \"%.80s\"", p->debit_account);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(m->postings[j]->debit_account, p->debit_account) == 0)
+                return invalid(err, "postings", "%s: \"%.80s\" returned twice", p->debit_account);
+        if (need_cents("postings.amount_cents", p->amount_cents, 1, err) != 0 ||
+            !sp_money_add(total_cents, p->amount_cents, &total_cents))
+            return invalid(err, "postings", "%s: the returns overflow%s", "");
+        vouchers += strncmp(p->debit_account, "voucher:", 8) == 0;
+    }
+    if (total_cents != m->returned_cents || vouchers != m->vouchers_cancelled)
+        return invalid(err, "returned_cents", "%s or vouchers_cancelled is not what the postings "
+                       "move%s", "");
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0; i < m->n_postings; i++) writer_append(w, "\"%s\",", m->postings[i]->debit_account);
+    writer_append(w, "\"budget\"}");
+    writer_end(w);
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0; i < m->n_postings; i++) writer_append(w, "%" PRId64 ",", -m->postings[i]->amount_cents);
+    writer_append(w, "%" PRId64 "}", total_cents);
+    writer_end(w);
+    writer_begin(w);
+    writer_append(w, "{");
+    for (size_t i = 0, n = 0; i < m->n_postings; i++)
+        if (strncmp(m->postings[i]->debit_account, "voucher:", 8) == 0)
+            writer_append(w, "%s%s", n++ ? "," : "", m->postings[i]->debit_account + 8);
+    writer_append(w, "}");
+    writer_end(w);
+    return 0;
+}
+
+static int build_pass_closed(const build_ctx *c, row_writer *w, sp_error *err) {
+    Solipass__Ledger__PassClosed *m = UNPACK(solipass__ledger__pass_closed__unpack, c);
+    if (m == NULL) return undecodable_payload(err, c->env->type);
+    int rc = -1;
+    if (need_ledger_event(c, m->pass_id, err) != 0) goto done;
+    if (m->n_postings > PASS_CLOSE_POSTINGS_MAX) {
+        sp_error_set(err, 422, "invalid_event", "postings", "postings: %zu, more than %d",
+                     m->n_postings, PASS_CLOSE_POSTINGS_MAX);
+        goto done;
+    }
+    put_text(w, m->pass_id);
+    put_int(w, (int64_t)c->env->aggregate_version);
+    put_time(w, c->env->occurred_at_ms);
+    if (put_close_postings(m, w, err) != 0) goto done;
+    rc = 0;
+done:
+    solipass__ledger__pass_closed__free_unpacked(m, NULL);
+    return rc;
+}
+
 #define REFERENCE_BYTES_MAX 400          /* 100 characters of UTF-8 */
 #define REFERENCE_CHARS_MAX 100
 
@@ -1493,18 +1587,21 @@ static int build_user_role_changed(const build_ctx *c, row_writer *w, sp_error *
     int rc = -1;
     bool partner_role = m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_ADMIN ||
                         m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_USER;
+    bool staff_role = m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_BACKOFFICE ||
+                      m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_FINANCE;
     if (need_uuid("user_id", m->user_id, err) != 0 ||
         need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
-        need_uuid("partner_id", m->partner_id, err) != 0)
+        need_uuid_or_empty("partner_id", m->partner_id, err) != 0)
         goto done;
-    if (!partner_role) {
-        sp_error_set(err, 422, "invalid_event", "role", "role %d is not a partner role",
+    /* A partner's user keeps a partner role, a staff user (no partner) a staff one. */
+    if (m->partner_id[0] != '\0' ? !partner_role : !staff_role) {
+        sp_error_set(err, 422, "invalid_event", "role", "role %d does not fit the user's partner",
                      (int)m->role);
         goto done;
     }
     put_text(w, m->user_id);
     put_text(w, role_name(m->role));
-    put_text(w, m->partner_id);
+    put_id_or_null(w, m->partner_id);
     rc = 0;
 done:
     solipass__accounts__user_role_changed__free_unpacked(m, NULL);
@@ -1517,10 +1614,10 @@ static int build_user_removed(const build_ctx *c, row_writer *w, sp_error *err) 
     int rc = -1;
     if (need_uuid("user_id", m->user_id, err) != 0 ||
         need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
-        need_uuid("partner_id", m->partner_id, err) != 0)
+        need_uuid_or_empty("partner_id", m->partner_id, err) != 0)
         goto done;
     put_text(w, m->user_id);
-    put_text(w, m->partner_id);
+    put_id_or_null(w, m->partner_id);
     put_time(w, c->env->occurred_at_ms);
     rc = 0;
 done:
@@ -1904,6 +2001,7 @@ const sp_projection_statement sp_projection_statements[] = {
     {"sp_operations_released", operations_released_sql, 9},
     {"sp_operations_settled", operations_settled_sql, 9},
     {"sp_reserve_rejected", reserve_rejected_sql, 7},   /* STATEMENT_RESERVE_REJECTED */
+    {"sp_pass_closed", pass_closed_sql, 6},              /* bo-close */
 };
 const size_t sp_projection_statement_count =
     sizeof sp_projection_statements / sizeof sp_projection_statements[0];
@@ -1973,6 +2071,9 @@ static const event_type event_types[] = {
      true, STATEMENT(27), build_operations_released},
     {"ledger.OperationsSettled.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATIONS_SETTLED,
      true, STATEMENT(28), build_operations_settled},
+    /* bo-close */
+    {"ledger.PassClosed.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_PASS_CLOSED, true,
+     STATEMENT(30), build_pass_closed},
 };
 
 static const event_type *event_type_find(const char *type) {

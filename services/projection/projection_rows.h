@@ -66,6 +66,7 @@ typedef enum {
     SP_PROJECTION_OPERATIONS_RESERVED,
     SP_PROJECTION_OPERATIONS_RELEASED,
     SP_PROJECTION_OPERATIONS_SETTLED,
+    SP_PROJECTION_PASS_CLOSED,           /* bo-close */
 } sp_projection_event_kind;
 
 /* Parameter positions (1-based, as in the SQL) shared by the three ledger
@@ -125,6 +126,8 @@ typedef enum {
  *   OperationsReserved/Released/Settled  $1 pass_id $2 aggregate_version
  *                    $3 occurred_at $4 request_id $5 partner_id $6 operation_ids
  *                    (uuid[]) $7 amount_cents $8 ledger accounts $9 net deltas
+ *   PassClosed       $1 pass_id $2 aggregate_version $3 occurred_at $4 ledger accounts
+ *                    $5 net deltas $6 cancelled voucher ids (uuid[])
  * Instants are ISO 8601 UTC with milliseconds, from the envelope's
  * occurred_at_ms (never the wall clock: a rebuild yields the same rows). */
 #define SP_PROJECTION_MOVEMENT_PARAM_COUNT 16

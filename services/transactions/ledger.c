@@ -114,6 +114,7 @@ int sp_ledger_status_of_code(const char *code) {
         {"refund_request_not_found", 404},    {"refund_request_exists", 409},
         {"refund_request_opening", 409},      {"refund_request_pending", 409},
         {"refund_request_paid", 409},         {"refund_request_cancelled", 409},
+        {"pass_closed", 409},                 {"too_many_vouchers", 409},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].code, code) == 0) return table[i].status;
@@ -1139,6 +1140,7 @@ static int apply_to_pass(sp_ledger_state *state, sp_ledger_pass *pass,
     case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
     case SP_LEDGER_EVENT_OPERATIONS_SETTLED:
         return sp_ledger_apply_refund_part(state, pass, event, out, err);
+    case SP_LEDGER_EVENT_PASS_CLOSED: return sp_ledger_apply_closed(state, pass, event, out, err);
     case SP_LEDGER_EVENT_PASS_OPENED:
     case SP_LEDGER_EVENT_REFUND_REQUEST_OPENED:
     case SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED:
@@ -1205,6 +1207,7 @@ const char *sp_ledger_event_type(sp_ledger_event_kind kind) {
     case SP_LEDGER_EVENT_OPERATIONS_RESERVED: return SP_LEDGER_TYPE_OPERATIONS_RESERVED;
     case SP_LEDGER_EVENT_OPERATIONS_RELEASED: return SP_LEDGER_TYPE_OPERATIONS_RELEASED;
     case SP_LEDGER_EVENT_OPERATIONS_SETTLED: return SP_LEDGER_TYPE_OPERATIONS_SETTLED;
+    case SP_LEDGER_EVENT_PASS_CLOSED: return SP_LEDGER_TYPE_PASS_CLOSED;
     }
     assert(!"unknown ledger event kind");
     return "";

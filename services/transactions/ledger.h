@@ -74,6 +74,16 @@
 #define SP_LEDGER_TYPE_OPERATIONS_RESERVED "ledger.OperationsReserved.v1"
 #define SP_LEDGER_TYPE_OPERATIONS_RELEASED "ledger.OperationsReleased.v1"
 #define SP_LEDGER_TYPE_OPERATIONS_SETTLED "ledger.OperationsSettled.v1"
+#define SP_LEDGER_TYPE_CLOSE_PASS "ledger.ClosePass.v1"
+#define SP_LEDGER_TYPE_PASS_CLOSED "ledger.PassClosed.v1"
+
+/* Closing a pass: the reason kept in its event, and the vouchers one close
+ * can cancel (each is one posting of PassClosed; a pass holding more
+ * active vouchers is refused 409 too_many_vouchers). */
+#define SP_LEDGER_CLOSE_REASON_CHARS_MAX 200
+#define SP_LEDGER_CLOSE_REASON_MAX 800        /* bytes: 200 characters of UTF-8 */
+#define SP_LEDGER_CLOSE_VOUCHERS_MAX 120
+#define SP_LEDGER_CLOSE_POSTINGS_MAX (SP_LEDGER_ENVELOPES_MAX + SP_LEDGER_CLOSE_VOUCHERS_MAX)
 
 #define SP_LEDGER_REFERENCE_MAX 400           /* bytes: 100 characters of UTF-8 */
 #define SP_LEDGER_REFERENCE_CHARS_MAX 100
@@ -209,6 +219,9 @@ typedef struct sp_ledger_pass {
     sp_ledger_operation *operations;  /* owned, oldest first, at most SP_LEDGER_PASS_OPERATIONS_MAX */
     size_t operation_count;
     size_t operation_capacity;
+    size_t active_voucher_count;   /* its vouchers still active (what a close cancels) */
+    bool closed;                   /* PassClosed applied: final */
+    int64_t closed_at_ms;
 } sp_ledger_pass;
 
 /* An exchange voucher. Its life: active -> redeemed | cancelled | expired;
@@ -377,6 +390,7 @@ typedef enum sp_ledger_event_kind {
     SP_LEDGER_EVENT_OPERATIONS_RESERVED,        /* aggregate: the pass */
     SP_LEDGER_EVENT_OPERATIONS_RELEASED,
     SP_LEDGER_EVENT_OPERATIONS_SETTLED,
+    SP_LEDGER_EVENT_PASS_CLOSED,
 } sp_ledger_event_kind;
 
 /* One pass of a refund request and the operations asked of it (borrowed). */
@@ -455,6 +469,13 @@ typedef struct sp_ledger_event {
      * amount_cents is the sum of the changed ones, partner_id their partner */
     size_t changed_count;
     size_t skipped_count;
+    /* closed: envelope_count envelopes that held money (envelopes[i].category,
+     * close_envelope_cents[i] their whole balance), changed_count active
+     * vouchers (their ids in operation_ids[i], close_voucher_cents[i] their
+     * reservation), amount_cents the sum, close_reason as given */
+    int64_t close_envelope_cents[SP_LEDGER_ENVELOPES_MAX];
+    int64_t close_voucher_cents[SP_LEDGER_CLOSE_VOUCHERS_MAX];
+    char close_reason[SP_LEDGER_CLOSE_REASON_MAX + 1];
     char operation_ids[SP_LEDGER_REFUND_PART_OPERATIONS_MAX][SP_ID_LEN + 1];
 } sp_ledger_event;
 
@@ -462,6 +483,11 @@ typedef struct sp_ledger_event {
  * the first changed_count + skipped_count mean anything: most events never
  * touch those 37 KiB. */
 void sp_ledger_event_clear(sp_ledger_event *event);
+
+/* The postings a PassClosed makes (ledger_close.c): one per envelope return,
+ * then one per voucher; returns their count. */
+size_t sp_ledger_close_postings(const sp_ledger_event *event,
+                                sp_ledger_posting postings[SP_LEDGER_CLOSE_POSTINGS_MAX]);
 
 /* The envelope type of an event kind ("ledger.PassOpened.v1" ...). */
 const char *sp_ledger_event_type(sp_ledger_event_kind kind);
@@ -506,6 +532,7 @@ typedef enum sp_ledger_command_kind {
     SP_LEDGER_COMMAND_RESERVE_OPERATIONS,       /* aggregate: the pass */
     SP_LEDGER_COMMAND_RELEASE_OPERATIONS,
     SP_LEDGER_COMMAND_SETTLE_OPERATIONS,
+    SP_LEDGER_COMMAND_CLOSE_PASS,
 } sp_ledger_command_kind;
 
 /* Commands whose aggregate is a refund request (the others: a pass). */
@@ -552,6 +579,7 @@ typedef struct sp_ledger_command {
     const char *const *operation_ids;                 /* reserve */
     size_t operation_id_count;
     bool skip_unavailable;                            /* reserve */
+    const char *reason;                               /* close ("" = none) */
 } sp_ledger_command;
 
 /* Whether the command's actor may ask for it (ledger_actor.c): its role

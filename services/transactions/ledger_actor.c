@@ -45,7 +45,8 @@ static unsigned role_of(const sp_ledger_command *c) {
 static unsigned roles_allowed(sp_ledger_command_kind kind) {
     switch (kind) {
     case SP_LEDGER_COMMAND_OPEN_PASS:
-    case SP_LEDGER_COMMAND_CREDIT_PASS: return ROLE_BACKOFFICE;
+    case SP_LEDGER_COMMAND_CREDIT_PASS:
+    case SP_LEDGER_COMMAND_CLOSE_PASS: return ROLE_BACKOFFICE;
     case SP_LEDGER_COMMAND_PAY: return ROLE_BENEFICIARY;
     case SP_LEDGER_COMMAND_ISSUE_VOUCHER:
     case SP_LEDGER_COMMAND_CANCEL_VOUCHER: return ROLE_BENEFICIARY | ROLE_BACKOFFICE;

@@ -83,6 +83,8 @@ static const ProtobufCMessageDescriptor *command_descriptor(const char *type,
          &solipass__ledger__release_operations__descriptor},
         {SP_LEDGER_TYPE_SETTLE_OPERATIONS, SP_LEDGER_COMMAND_SETTLE_OPERATIONS,
          &solipass__ledger__settle_operations__descriptor},
+        {SP_LEDGER_TYPE_CLOSE_PASS, SP_LEDGER_COMMAND_CLOSE_PASS,
+         &solipass__ledger__close_pass__descriptor},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(type, table[i].type) == 0) {
@@ -249,6 +251,10 @@ static void command_fields(sp_ledger_command *command, const ProtobufCMessage *p
         command->operation_id = m->operation_id;
         command->partner_id = m->partner_id;
         command->reference = m->reference;
+    } else if (command->kind == SP_LEDGER_COMMAND_CLOSE_PASS) {
+        const Solipass__Ledger__ClosePass *m = (const Solipass__Ledger__ClosePass *)payload;
+        command->pass_id = m->pass_id;
+        command->reason = text_or_empty(m->reason);
     } else {
         voucher_command_fields(command, payload);
     }
@@ -580,6 +586,51 @@ static int take_part_changed(sp_ledger_event *event, const Solipass__Ledger__Ref
     return take_posting(event, m->n_postings, m->postings, err);
 }
 
+/* A PassClosed's postings back into its returns: every one credits the
+ * budget; from an envelope of this pass, or from a voucher (ledger.proto). */
+static int take_close_posting(sp_ledger_event *event, const Solipass__Ledger__Posting *p,
+                              sp_error *err) {
+    char prefix[SP_LEDGER_ACCOUNT_MAX + 1];
+    sp_ledger_envelope_account(prefix, event->pass_id, "");
+    const char *debit = text_or_empty(p->debit_account);
+    if (strcmp(text_or_empty(p->credit_account), SP_LEDGER_BUDGET_ACCOUNT) != 0)
+        return malformed(err, "a close posting does not credit the budget");
+    if (strncmp(debit, prefix, strlen(prefix)) == 0) {
+        if (event->envelope_count >= SP_LEDGER_ENVELOPES_MAX)
+            return malformed(err, "too many envelope returns");
+        size_t k = event->envelope_count++;
+        event->close_envelope_cents[k] = p->amount_cents;
+        return take(event->envelopes[k].category, sizeof event->envelopes[k].category,
+                    debit + strlen(prefix), "category", err);
+    }
+    if (strncmp(debit, "voucher:", 8) == 0) {
+        if (event->changed_count >= SP_LEDGER_CLOSE_VOUCHERS_MAX)
+            return malformed(err, "too many voucher returns");
+        size_t k = event->changed_count++;
+        event->close_voucher_cents[k] = p->amount_cents;
+        return take(event->operation_ids[k], SP_ID_LEN + 1, debit + 8, "voucher id", err);
+    }
+    return malformed(err, "a close posting from neither an envelope of the pass nor a voucher");
+}
+
+static int take_closed(sp_ledger_event *event, const Solipass__Ledger__PassClosed *m,
+                       sp_error *err) {
+    event->amount_cents = m->returned_cents;
+    if (take(event->beneficiary_id, sizeof event->beneficiary_id, m->beneficiary_id,
+             "beneficiary id", err) != 0 ||
+        take(event->close_reason, sizeof event->close_reason, m->reason, "reason", err) != 0 ||
+        take_hash(event, &m->request_hash, true, err) != 0) {
+        return -1;
+    }
+    if (m->n_postings > SP_LEDGER_CLOSE_POSTINGS_MAX) return malformed(err, "too many postings");
+    for (size_t i = 0; i < m->n_postings; i++) {
+        if (take_close_posting(event, m->postings[i], err) != 0) return -1;
+    }
+    if (m->vouchers_cancelled != (int64_t)event->changed_count)
+        return malformed(err, "vouchers_cancelled is not the count of voucher postings");
+    return 0;
+}
+
 static const ProtobufCMessageDescriptor *event_descriptor(const char *type,
                                                           sp_ledger_event_kind *kind) {
     static const struct {
@@ -623,6 +674,8 @@ static const ProtobufCMessageDescriptor *event_descriptor(const char *type,
          &solipass__ledger__refund_part_changed__descriptor},
         {SP_LEDGER_TYPE_OPERATIONS_SETTLED, SP_LEDGER_EVENT_OPERATIONS_SETTLED,
          &solipass__ledger__refund_part_changed__descriptor},
+        {SP_LEDGER_TYPE_PASS_CLOSED, SP_LEDGER_EVENT_PASS_CLOSED,
+         &solipass__ledger__pass_closed__descriptor},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(type, table[i].type) == 0) {
@@ -668,6 +721,7 @@ static const char *payload_pass_id(sp_ledger_event_kind kind, const ProtobufCMes
         return ((const Solipass__Ledger__OperationCancelled *)payload)->pass_id;
     case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET:
         return ((const Solipass__Ledger__OperationReferenceSet *)payload)->pass_id;
+    case SP_LEDGER_EVENT_PASS_CLOSED: return ((const Solipass__Ledger__PassClosed *)payload)->pass_id;
     }
     return "";
 }
@@ -711,6 +765,8 @@ static int take_payload(sp_ledger_event *event, const ProtobufCMessage *payload,
     case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
     case SP_LEDGER_EVENT_OPERATIONS_SETTLED:
         return take_part_changed(event, (const Solipass__Ledger__RefundPartChanged *)payload, err);
+    case SP_LEDGER_EVENT_PASS_CLOSED:
+        return take_closed(event, (const Solipass__Ledger__PassClosed *)payload, err);
     }
     return malformed(err, "unknown event kind");
 }
@@ -1035,8 +1091,45 @@ static const ProtobufCMessage *part_changed_to_pb(const sp_ledger_event *event,
     return &m->base;
 }
 
+static const ProtobufCMessage *closed_to_pb(const sp_ledger_event *event,
+                                            sp_ledger_event_pb *holder) {
+    Solipass__Ledger__PassClosed *m = &holder->closed;
+    solipass__ledger__pass_closed__init(m);
+    m->pass_id = borrow(event->pass_id);
+    m->beneficiary_id = borrow(event->beneficiary_id);
+    m->reason = borrow(event->close_reason);
+    m->returned_cents = event->amount_cents;
+    m->vouchers_cancelled = (int64_t)event->changed_count;
+    m->request_hash = hash_of(event, true);
+    size_t count = event->envelope_count + event->changed_count;
+    if (count == 0) return &m->base;
+    holder->close_postings = calloc(SP_LEDGER_CLOSE_POSTINGS_MAX, sizeof *holder->close_postings);
+    holder->close_pb = calloc(count, sizeof *holder->close_pb);
+    holder->close_pb_ptrs = calloc(count, sizeof *holder->close_pb_ptrs);
+    if (holder->close_postings == NULL || holder->close_pb == NULL || holder->close_pb_ptrs == NULL)
+        return NULL;
+    size_t n = sp_ledger_close_postings(event, holder->close_postings);
+    assert(n == count);
+    for (size_t i = 0; i < n; i++) {
+        solipass__ledger__posting__init(&holder->close_pb[i]);
+        holder->close_pb[i].debit_account = borrow(holder->close_postings[i].debit_account);
+        holder->close_pb[i].credit_account = borrow(holder->close_postings[i].credit_account);
+        holder->close_pb[i].amount_cents = holder->close_postings[i].amount_cents;
+        holder->close_pb_ptrs[i] = &holder->close_pb[i];
+    }
+    m->n_postings = n;
+    m->postings = holder->close_pb_ptrs;
+    return &m->base;
+}
+
 void sp_ledger_event_pb_release(sp_ledger_event_pb *holder) {
     if (holder == NULL) return;
+    free(holder->close_postings);
+    free(holder->close_pb);
+    free(holder->close_pb_ptrs);
+    holder->close_postings = NULL;
+    holder->close_pb = NULL;
+    holder->close_pb_ptrs = NULL;
     free(holder->refund_parts);
     free(holder->refund_part_ptrs);
     holder->refund_parts = NULL;
@@ -1048,6 +1141,9 @@ const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
     assert(event != NULL && holder != NULL);
     holder->refund_parts = NULL;
     holder->refund_part_ptrs = NULL;
+    holder->close_postings = NULL;
+    holder->close_pb = NULL;
+    holder->close_pb_ptrs = NULL;
     switch (event->kind) {
     case SP_LEDGER_EVENT_PASS_OPENED: return opened_to_pb(event, holder);
     case SP_LEDGER_EVENT_PASS_CREDITED: return credited_to_pb(event, holder);
@@ -1067,6 +1163,7 @@ const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
     case SP_LEDGER_EVENT_OPERATIONS_RESERVED:
     case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
     case SP_LEDGER_EVENT_OPERATIONS_SETTLED: return part_changed_to_pb(event, holder);
+    case SP_LEDGER_EVENT_PASS_CLOSED: return closed_to_pb(event, holder);
     }
     assert(!"unknown ledger event kind");
     return NULL;

@@ -59,6 +59,10 @@ typedef struct sp_ledger_event_pb {
     Solipass__Ledger__RefundRequestCancelled refund_cancelled;
     Solipass__Ledger__RefundRequestPaid refund_paid;
     Solipass__Ledger__RefundPartChanged part_changed;
+    Solipass__Ledger__PassClosed closed;
+    sp_ledger_posting *close_postings;                 /* owned: a PassClosed's postings */
+    Solipass__Ledger__Posting *close_pb;               /* owned, borrowing close_postings */
+    Solipass__Ledger__Posting **close_pb_ptrs;         /* owned */
     Solipass__Ledger__RefundPart *refund_parts;        /* owned: sp_ledger_event_pb_release */
     Solipass__Ledger__RefundPart **refund_part_ptrs;   /* owned */
     char *operation_id_ptrs[SP_LEDGER_REFUND_PART_OPERATIONS_MAX];
@@ -69,7 +73,7 @@ typedef struct sp_ledger_event_pb {
 } sp_ledger_event_pb;
 
 /* The payload message of the event (borrowing from event and holder). A
- * RefundRequestOpened allocates its parts in the holder: call
+ * RefundRequestOpened allocates its parts, a PassClosed its postings, in the holder: call
  * sp_ledger_event_pb_release once packed (harmless for any event). NULL
  * when out of memory, or for a RefundRequestOpened without its parts (one
  * decoded from the log). */

@@ -132,6 +132,9 @@ static void command_hash(const sp_ledger_command *command, uint8_t out[SP_KEY_LE
     case SP_LEDGER_COMMAND_SETTLE_OPERATIONS:
         sp_ledger_hash_refund(command, out);
         return;
+    case SP_LEDGER_COMMAND_CLOSE_PASS:
+        sp_ledger_hash_close(out, command->pass_id, command->reason);
+        return;
     }
     assert(!"unknown ledger command kind");
 }
@@ -154,6 +157,7 @@ const char *sp_ledger_command_type(sp_ledger_command_kind kind) {
     case SP_LEDGER_COMMAND_RESERVE_OPERATIONS: return SP_LEDGER_TYPE_RESERVE_OPERATIONS;
     case SP_LEDGER_COMMAND_RELEASE_OPERATIONS: return SP_LEDGER_TYPE_RELEASE_OPERATIONS;
     case SP_LEDGER_COMMAND_SETTLE_OPERATIONS: return SP_LEDGER_TYPE_SETTLE_OPERATIONS;
+    case SP_LEDGER_COMMAND_CLOSE_PASS: return SP_LEDGER_TYPE_CLOSE_PASS;
     }
     return "";
 }
@@ -442,6 +446,14 @@ static void decide_pay(const sp_ledger_state *state, const sp_ledger_pass *pass,
     event->postings[0] = posting;
 }
 
+/* What a closed pass no longer does. Cancelling a voucher or a payment,
+ * its references and its refunds still go on: they concern the past. */
+static bool closed_refuses(sp_ledger_command_kind kind) {
+    return kind == SP_LEDGER_COMMAND_CREDIT_PASS || kind == SP_LEDGER_COMMAND_PAY ||
+           kind == SP_LEDGER_COMMAND_ISSUE_VOUCHER || kind == SP_LEDGER_COMMAND_REDEEM_VOUCHER ||
+           kind == SP_LEDGER_COMMAND_CLOSE_PASS;
+}
+
 void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *command,
                       int64_t now_ms, sp_ledger_decision *out) {
     assert(state != NULL && command != NULL && out != NULL);
@@ -481,6 +493,12 @@ void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *com
     } else if (pass == NULL) {
         sp_error_set(&out->error, 404, "pass_not_found", "pass_id", "no pass %s", command->pass_id);
         out->kind = SP_LEDGER_DECIDED_REFUSED;
+    } else if (pass->closed && closed_refuses(command->kind)) {
+        sp_error why;
+        sp_error_set(&why, 409, "pass_closed", "pass_id", "the pass is closed");
+        reject(out, pass, command, hash, now_ms, &why);
+    } else if (command->kind == SP_LEDGER_COMMAND_CLOSE_PASS) {
+        sp_ledger_decide_close(state, pass, command, hash, now_ms, out);
     } else if (command->kind == SP_LEDGER_COMMAND_CREDIT_PASS) {
         decide_credit(state, pass, command, hash, now_ms, out);
     } else if (command->kind == SP_LEDGER_COMMAND_ISSUE_VOUCHER) {

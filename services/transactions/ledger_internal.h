@@ -119,6 +119,15 @@ int sp_ledger_apply_operation(sp_ledger_state *state, sp_ledger_pass *pass,
                               sp_error *err);
 
 
+/* ---- ledger_close.c ---- */
+
+void sp_ledger_hash_close(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *reason);
+void sp_ledger_decide_close(const sp_ledger_state *state, const sp_ledger_pass *pass,
+                            const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
+                            int64_t now_ms, sp_ledger_decision *out);
+int sp_ledger_apply_closed(sp_ledger_state *state, sp_ledger_pass *pass,
+                           const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err);
+
 /* ---- ledger_refund.c ---- */
 
 /* The request hash of a refund command (any of the eight kinds). */

@@ -424,6 +424,7 @@ static int apply_issued(sp_ledger_state *state, sp_ledger_pass *pass, const sp_l
     int rc = sp_ledger_post(state, &posting, 1, err);
     assert(rc == 0);   /* checked just now; the voucher account exists */
     if (rc != 0) return -1;
+    pass->active_voucher_count++;
     return sp_ledger_record_keep(state, event, event->request_hash, 201,
                                  voucher_json(voucher, event), out, err);
 }
@@ -474,6 +475,8 @@ static int apply_redeemed(sp_ledger_state *state, sp_ledger_pass *pass,
     assert(rc == 0);   /* sp_ledger_post_check accepted it just now */
     if (rc != 0) return -1;
     voucher->status = SP_LEDGER_VOUCHER_REDEEMED;
+    assert(pass->active_voucher_count > 0);
+    pass->active_voucher_count--;
     /* Cancelling the payment later returns the amount to the pass, not to
      * the voucher: the voucher stays redeemed. */
     sp_ledger_operation_remember(pass, event->operation_id, event->partner_id, voucher->category,
@@ -503,7 +506,10 @@ static int apply_released(sp_ledger_state *state, sp_ledger_pass *pass,
     }
     int rc = sp_ledger_post(state, derived.postings, 1, err);
     assert(rc == 0);   /* sp_ledger_post_check accepted it just now */
-    return rc;
+    if (rc != 0) return -1;
+    assert(pass->active_voucher_count > 0);
+    pass->active_voucher_count--;
+    return 0;
 }
 
 int sp_ledger_apply_voucher(sp_ledger_state *state, sp_ledger_pass *pass,

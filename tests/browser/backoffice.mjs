@@ -14,7 +14,7 @@
 //   SP_TEST_SCREENSHOTS           where to save the screenshots
 // Exit status 0 when every check passed; the output says what was checked.
 import {
-  BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, linkIn, log, newKey, openContext, pendingRequests, screenshot, waitForMail,
+  BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, linkIn, log, openContext, pendingRequests, screenshot, waitForMail,
 } from './lib.mjs';
 
 const env = (name) => {
@@ -91,12 +91,204 @@ try {
     await logIn(page, BO_EMAIL, 'not the password at all');
     await page.locator('.error-summary', { hasText: 'incorrect' }).waitFor();
     await logIn(page, BO_EMAIL, BO_PASSWORD);
-    await h1(page, 'Page introuvable');
+    await h1(page, 'Partenaires');
     const items = await menu(page);
-    const expected = ['Tableau de bord'];
+    const expected = ['Tableau de bord', 'Partenaires', 'Bénéficiaires', 'Conventions', 'Équipe'];
     for (const item of expected) check(items.includes(item), `the menu lacks ${item}: ${items}`);
     await gotoMenu(page, 'Tableau de bord', 'Bonjour');
     await screen(page, 'accueil');
+  });
+
+  const boToken = await apiLogin(BO_EMAIL, BO_PASSWORD);
+  const partnerName = `Club de judo ${STAMP}`;
+  const partnerAdmin = `judo-${STAMP}@example.org`;
+  let partnerUrl = '';
+
+  await step('a partner is created; its activation e-mail arrives; its page and the list say it is not activated', async () => {
+    await gotoMenu(page, 'Partenaires');
+    await screen(page, 'partenaires');
+    await page.getByRole('link', { name: 'Inscrire un partenaire' }).click();
+    await h1(page, 'Inscrire un partenaire');
+    // Nothing typed: every problem said beside its field, nothing sent.
+    await page.getByRole('button', { name: 'Inscrire le partenaire' }).click();
+    await page.locator('.error-summary', { hasText: 'Saisissez le nom de la structure' }).waitFor();
+    await screen(page, 'partenaire-erreurs');
+    await page.getByLabel('Nom de la structure').fill(partnerName);
+    await page.getByLabel('Catégorie').selectOption('sport');
+    await page.getByLabel('Nom et prénom').fill('Judo Admin');
+    await page.getByLabel('Adresse e-mail').fill(partnerAdmin);
+    await page.getByRole('button', { name: 'Inscrire le partenaire' }).click();
+    await h1(page, partnerName);
+    await page.locator('.notice', { hasText: `Un e-mail d’activation vient d’être envoyé à ${partnerAdmin}` }).waitFor();
+    partnerUrl = page.url();
+    const mail = await waitForMail(MAIL_DIR, partnerAdmin, { contains: '/activate?token=' });
+    check(linkIn(mail, '/activate').startsWith(`${BASE_URL}/activate?token=`), 'the activation e-mail has no link to this site');
+    check(await page.locator('.tag', { hasText: 'Activation en attente' }).first().isVisible(), 'the partner page does not say the account is not activated');
+    await screen(page, 'partenaire-detail');
+    await page.getByRole('button', { name: 'Renvoyer l’e-mail d’activation' }).click();
+    await page.locator('.notice', { hasText: 'Un nouvel e-mail d’activation a été envoyé' }).waitFor();
+    await gotoMenu(page, 'Partenaires');
+    await page.getByLabel('Nom ou code partenaire').fill(`judo ${STAMP}`);
+    await page.getByLabel('État').selectOption('not_activated');
+    await page.getByRole('button', { name: 'Rechercher' }).click();
+    await page.waitForURL(/etat=not_activated/);
+    const row = page.locator('tbody tr', { hasText: partnerName });
+    await row.waitFor();
+    check(await row.locator('.tag', { hasText: 'Activation en attente' }).isVisible(), 'the list does not show the partner as not activated');
+    check((await page.locator('tbody tr').count()) === 1, 'the search found more than the new partner');
+    await screen(page, 'partenaires-filtre');
+  });
+
+  const person = { name: `Awa Diallo ${STAMP}`, email: `awa-${STAMP}@example.org` };
+  let beneficiaryUrl = '';
+
+  await step('keyboard only (Tab, Enter, typing): log in, open Bénéficiaires, enrol one with a first credit', async () => {
+    // This context keeps the page's CSP: a violation would be a console error.
+    const k = await openContext(browser);
+    const p = k.page;
+    const tabTo = async (predicate, what, max = 60) => {
+      for (let i = 0; i < max; i += 1) {
+        await p.keyboard.press('Tab');
+        if (await p.evaluate(predicate)) return;
+      }
+      throw new Failure(`Tab never reached ${what}`);
+    };
+    await p.goto(`${BASE_URL}/backoffice`);
+    await h1(p, 'Connexion à la console');
+    await tabTo(() => document.activeElement?.id === 'f-email', 'the e-mail field');
+    await p.keyboard.type(BO_EMAIL);
+    await p.keyboard.press('Tab');
+    await p.keyboard.type(BO_PASSWORD);
+    await p.keyboard.press('Enter');
+    await h1(p, 'Bonjour');
+    await tabTo(() => document.activeElement?.tagName === 'A' && document.activeElement.textContent === 'Bénéficiaires', 'the Bénéficiaires link');
+    await p.keyboard.press('Enter');
+    await h1(p, 'Bénéficiaires');
+    check(await p.evaluate(() => document.activeElement?.tagName === 'H1'), 'the focus did not move to the new page’s heading');
+    await tabTo(() => document.activeElement?.textContent === 'Inscrire un bénéficiaire', 'the enrol link');
+    await p.keyboard.press('Enter');
+    await h1(p, 'Inscrire un bénéficiaire');
+    await tabTo(() => document.activeElement?.id === 'f-full_name', 'the name field');
+    await p.keyboard.type(person.name);
+    await p.keyboard.press('Tab');
+    await p.keyboard.type(person.email);
+    await p.keyboard.press('Tab');
+    await p.keyboard.type('Sport');
+    check(await p.evaluate(() => document.getElementById('f-category')?.value === 'sport'), 'typing “Sport” did not choose the Sport envelope');
+    await p.keyboard.press('Tab');
+    await p.keyboard.type('31/12/2099');
+    await p.keyboard.press('Tab');
+    await p.keyboard.type('50');
+    await p.keyboard.press('Enter');
+    await h1(p, person.name);
+    await p.locator('.notice', { hasText: `Un e-mail d’activation vient d’être envoyé à ${person.email}` }).waitFor();
+    const text = await p.locator('main').textContent();
+    check(text.includes('50,00') && text.includes('31/12/2099'), `the new pass does not show its 50,00 € and its end date: ${text.slice(0, 400)}`);
+    beneficiaryUrl = p.url();
+    await waitForMail(MAIL_DIR, person.email, { contains: '/activate?token=' });
+    const real = k.problems.filter((x) => !/status of 401/.test(x));
+    check(real.length === 0, `console errors with the CSP on: ${real.join('; ')}`);
+    await screenshot(p, 'clavier-inscription');
+    await k.context.close();
+  });
+
+  await step('the beneficiary is found by the search; credited 25 €; its pass closed after a confirmation that says what it does', async () => {
+    await gotoMenu(page, 'Bénéficiaires');
+    await page.getByLabel('Nom ou adresse e-mail').fill(person.email.toUpperCase());
+    await page.getByRole('button', { name: 'Rechercher' }).click();
+    await page.locator('tbody tr', { hasText: person.name }).waitFor();
+    await page.locator('.totals', { hasText: '1 bénéficiaire' }).waitFor();
+    await screen(page, 'beneficiaires');
+    await page.getByRole('link', { name: person.name }).click();
+    await h1(page, person.name);
+    check(page.url() === beneficiaryUrl.split('?')[0], `the list leads elsewhere: ${page.url()}`);
+    await page.getByLabel('Montant en euros').fill('0');
+    await page.getByRole('button', { name: 'Créditer' }).click();
+    await page.locator('.error-summary', { hasText: 'supérieur à 0' }).waitFor();
+    await page.getByLabel('Montant en euros').fill('25');
+    await page.getByRole('button', { name: 'Créditer' }).click();
+    await page.locator('.notice', { hasText: 'Son solde est maintenant de 75,00' }).waitFor();
+    await screen(page, 'beneficiaire-detail');
+    await page.getByRole('button', { name: 'Clore le Pass…' }).click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.waitFor();
+    const said = await dialog.textContent();
+    check(/75,00\s€/.test(said) && said.includes('revient au budget') && said.includes('ne pourra plus payer') && said.includes('ne peut pas être rouvert'),
+      `the confirmation does not say what closing does: ${said}`);
+    await screenshot(page, 'cloture-confirmation-1280');
+    const violations = await axe(page);
+    check(violations.length === 0, `axe on the confirmation: ${JSON.stringify(violations)}`);
+    await dialog.getByLabel('Motif (facultatif)').fill('Déménagement');
+    await dialog.getByRole('button', { name: 'Clore définitivement le Pass' }).click();
+    await page.locator('.notice', { hasText: 'Solde rendu au budget du programme : 75,00' }).waitFor();
+    await page.locator('dd .tag', { hasText: 'Clos' }).waitFor();
+    check(!(await page.getByRole('button', { name: 'Créditer' }).isVisible()), 'a closed pass still offers a credit');
+    const userId = beneficiaryUrl.split('/').pop().split('?')[0];
+    const detail = await api('GET', `/api/v1/beneficiaries/${userId}`, { token: boToken });
+    check(detail.json?.pass?.status === 'closed' && detail.json.pass.balance_cents === 0, `the API does not say the pass is closed and empty: ${detail.text}`);
+    await screen(page, 'beneficiaire-clos');
+  });
+
+  const convention = { title: `Charte d’accueil ${STAMP}`, version: `v-${STAMP}` };
+  await step('a convention is published; who accepted it and who has not', async () => {
+    await gotoMenu(page, 'Conventions');
+    await page.getByLabel('Titre', { exact: true }).fill(convention.title);
+    await page.getByLabel('Version', { exact: true }).fill(convention.version);
+    await page.getByLabel('En vigueur à partir du').fill('01/01/2026');
+    // Optional: a mandatory one would stop the other tests' partners from being paid.
+    await page.getByLabel('Facultative').check();
+    await page.getByLabel('Texte de la convention').fill('Article 1. La structure accueille les bénéficiaires du Pass.');
+    await page.getByRole('button', { name: 'Publier la convention' }).click();
+    await page.locator('.notice', { hasText: `(version ${convention.version}) est publiée` }).waitFor();
+    await page.getByRole('link', { name: convention.title }).first().waitFor();
+    await screen(page, 'conventions');
+    await page.getByRole('link', { name: convention.title }).first().click();
+    await h1(page, convention.title);
+    await page.locator('section', { hasText: 'Pas encore acceptée' }).getByRole('link', { name: partnerName }).waitFor();
+    await screen(page, 'convention-acceptations');
+  });
+
+  const finance = { name: `Fanny Finances ${STAMP}`, email: `finances-${STAMP}@example.org`, password: 'une phrase de passe des finances' };
+  await step('Équipe: a finance user is added and receives its activation e-mail; the last back-office account is not removed', async () => {
+    await gotoMenu(page, 'Équipe');
+    await screen(page, 'equipe');
+    await page.getByLabel('Nom', { exact: true }).fill(finance.name);
+    await page.getByLabel('Adresse e-mail').fill(finance.email);
+    await page.getByLabel('Finances').check();
+    await page.getByRole('button', { name: 'Ajouter l’agent' }).click();
+    await page.locator('.notice', { hasText: `Un e-mail d’activation vient d’être envoyé à ${finance.email}` }).waitFor();
+    await page.locator('tbody tr', { hasText: finance.email }).waitFor();
+    const staff = await api('GET', '/api/v1/staff-users', { token: boToken });
+    const admins = staff.json.users.filter((u) => u.role === 'backoffice' && u.activated && !u.disabled);
+    if (admins.length === 1) {
+      const me = page.locator('tbody tr', { hasText: BO_EMAIL });
+      await me.locator('select').selectOption('finance');
+      await me.getByRole('button', { name: 'Enregistrer le profil' }).click();
+      await me.locator('.error-message', { hasText: 'il ne resterait aucun compte Back-office' }).waitFor();
+      await screen(page, 'equipe-dernier-admin');
+      return 'the last back-office refusal shown beside the role';
+    }
+    return `${admins.length} active back-office accounts: the last-one refusal is not reachable here`;
+  });
+
+  await step('the finance user activates its account from the e-mail and sees only the dashboard and the refunds', async () => {
+    const f = await openContext(browser, { bypassCSP: true });
+    const mail = await waitForMail(MAIL_DIR, finance.email, { contains: '/activate?token=' });
+    await f.page.goto(linkIn(mail, '/activate'));
+    await h1(f.page, 'Activer votre compte');
+    await f.page.getByLabel('Mot de passe', { exact: true }).fill(finance.password);
+    await f.page.getByLabel('Confirmez le mot de passe').fill(finance.password);
+    await f.page.getByRole('button', { name: 'Activer mon compte' }).click();
+    await h1(f.page, 'Bonjour');
+    check(f.page.url().includes('/backoffice'), `activation did not lead to the console: ${f.page.url()}`);
+    const items = await menu(f.page);
+    check(items.includes('Tableau de bord') && items.every((i) => ['Tableau de bord', 'Remboursements'].includes(i)), `the finance menu shows more than its pages: ${items}`);
+    await screen(f.page, 'finances-accueil');
+    await f.page.goto(`${BASE_URL}/backoffice/beneficiaires`);
+    await h1(f.page, 'Page réservée au back-office');
+    await screen(f.page, 'finances-refus');
+    await f.context.close();
+    return `menu: ${items.join(', ')}`;
   });
 
   await step('no error in the console but the refusals the screens expected and said', async () => {

@@ -330,7 +330,7 @@ def test_credit_above_ceiling_or_to_a_missing_envelope_is_refused(world, backoff
      "partner_id"),
     ("partner", "/api/v1/partner?partner_id=x", "partner_id"),
     ("partner", "/api/v1/partner/refund-requests?status=pending&colour=red", "colour"),
-    ("backoffice", "/api/v1/partners?limit=5", "limit"),
+    ("backoffice", "/api/v1/partners?colour=red", "colour"),
     ("backoffice", "/api/v1/me?debug", "debug"),
     ("anyone", "/api/v1/contact?x=1", "x"),
     ("anyone", "/healthz?verbose=1", "verbose"),

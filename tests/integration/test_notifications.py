@@ -46,7 +46,7 @@ def test_partner_admin_activates_by_mail_then_logs_in(world, backoffice):
                                         {"email": email, "password": NEW_PASSWORD}),
                  401, "invalid_credentials")
     mail = world.wait_for_mails(email)[0]
-    assert mail["subject"] == "Activez votre compte partenaire du Pass solidarité"
+    assert mail["subject"] == "Activez votre compte du Pass solidarité"
     assert "pass-solidarite@solipass.example" in mail["from"]
     assert "Bonjour" in mail["text"] and "expire le" in mail["text"]
     assert world.url + "/activate?token=" in mail["text"]

@@ -6,7 +6,10 @@
 #ifndef SP_TEST_LEDGER_FIXTURE_H
 #define SP_TEST_LEDGER_FIXTURE_H
 
+#include <stdlib.h>
+#include "sp_envelope.h"
 #include "transactions/ledger.h"
+#include "transactions/ledger_codec.h"
 
 /* Adds a partner with a new id and an unused code; *copy gets its entry. */
 static inline void ledger_fixture_add_partner(sp_ledger_directory *directory, const char *name,
@@ -45,6 +48,28 @@ static inline void ledger_fixture_assert_rejected(const sp_ledger_decision *d, c
     assert_int_equal(d->kind, SP_LEDGER_DECIDED_EVENT);
     assert_int_equal(d->event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
     assert_string_equal(d->event.code, code);
+}
+
+/* The event as the log carries it and back: encoded, packed in its
+ * envelope, unpacked and decoded into *out. */
+static inline void ledger_fixture_roundtrip(const sp_ledger_event *event, sp_ledger_event *out) {
+    sp_ledger_event_pb *holder = malloc(sizeof *holder);
+    assert_non_null(holder);
+    const ProtobufCMessage *payload = sp_ledger_event_to_pb(event, holder);
+    assert_non_null(payload);
+    sp_envelope_meta meta;
+    sp_ledger_event_meta(event, "", &meta);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_envelope_pack(&meta, payload, &bytes, &len, NULL, &err), 0);
+    sp_ledger_event_pb_release(holder);
+    free(holder);
+    Solipass__Envelope *envelope = sp_envelope_unpack(bytes, len, &err);
+    assert_non_null(envelope);
+    assert_int_equal(sp_ledger_event_from_envelope(envelope, out, &err), 0);
+    solipass__envelope__free_unpacked(envelope, NULL);
+    free(bytes);
 }
 
 #endif

@@ -2,7 +2,9 @@
  * decisions: a structure's profile (checked again, whatever the gateway
  * did), adding users with an activation link, roles, removal, the last
  * administrator rule, tenants, and the same state rebuilt from the events'
- * wire form. */
+ * wire form. The back-office's staff users are the same commands with no
+ * partner: added with a link, role changes, disabling, the last activated
+ * back-office user, and new activation links for who has not activated. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -348,6 +350,35 @@ static void wire_round_trip(const sp_accounts_event *in, sp_accounts_event *out)
     free(buf);
 }
 
+/* A new state from the fixture's events, each through its wire form. */
+static void rebuild(const fixture *f, sp_accounts_state *rebuilt) {
+    sp_error err;
+    assert_int_equal(sp_accounts_state_init(rebuilt, &limits, &err), 0);
+    sp_accounts_event *e = malloc(sizeof *e);
+    assert_non_null(e);
+    for (size_t i = 0; i < f->event_count; i++) {
+        wire_round_trip(&f->events[i], e);
+        bool applied = false;
+        assert_int_equal(sp_accounts_apply(rebuilt, e, NULL, &applied, &err), 0);
+        assert_true(applied);
+    }
+    free(e);
+}
+
+/* The stored outcome of actor's command key is the same in both states. */
+static void same_outcome(const sp_accounts_state *a, const sp_accounts_state *b,
+                         const char *actor, const char *command_key) {
+    uint8_t key[SP_KEY_LEN];
+    sp_accounts_key_of(actor, command_key, key);
+    sp_accounts_outcome x, y;
+    sp_error err;
+    assert_int_equal(sp_accounts_outcome_get(a, key, &x, &err), 0);
+    assert_int_equal(sp_accounts_outcome_get(b, key, &y, &err), 0);
+    assert_int_equal(x.http_status, y.http_status);
+    assert_string_equal(x.code, y.code);
+    assert_string_equal(x.result_json, y.result_json);
+}
+
 static void rebuilt_from_the_log_the_state_is_the_same(void **state) {
     fixture *f = *state;
     a_removed_user_can_no_longer_log_in(state);
@@ -356,17 +387,7 @@ static void rebuilt_from_the_log_the_state_is_the_same(void **state) {
     assert_true(update(f, f->admin_a, f->partner_a, "x1", &p, &d).ok);
     the_last_administrator_stays(state);
     sp_accounts_state rebuilt;
-    sp_error err;
-    assert_int_equal(sp_accounts_state_init(&rebuilt, &limits, &err), 0);
-    sp_accounts_event *e = malloc(sizeof *e);
-    assert_non_null(e);
-    for (size_t i = 0; i < f->event_count; i++) {
-        wire_round_trip(&f->events[i], e);
-        bool applied = false;
-        assert_int_equal(sp_accounts_apply(&rebuilt, e, NULL, &applied, &err), 0);
-        assert_true(applied);
-    }
-    free(e);
+    rebuild(f, &rebuilt);
     assert_int_equal(sp_accounts_partner_by_id(&rebuilt, f->partner_a)->admin_count, 1);
     assert_int_equal(sp_accounts_partner_by_id(&rebuilt, f->partner_a)->admin_can_login_count, 1);
     assert_int_equal(sp_accounts_partner_by_id(&rebuilt, f->partner_a)->version,
@@ -378,19 +399,232 @@ static void rebuilt_from_the_log_the_state_is_the_same(void **state) {
      * answers, refusals included. */
     const char *keys[] = {"r1", "r4", "r5", "r5f", "m2", "x1"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        uint8_t key[SP_KEY_LEN];
-        sp_accounts_key_of(f->admin_a, keys[i], key);
-        sp_accounts_outcome x, y;
-        assert_int_equal(sp_accounts_outcome_get(&f->state, key, &x, &err), 0);
-        assert_int_equal(sp_accounts_outcome_get(&rebuilt, key, &y, &err), 0);
-        assert_int_equal(x.http_status, y.http_status);
-        assert_string_equal(x.code, y.code);
-        assert_string_equal(x.result_json, y.result_json);
+        same_outcome(&f->state, &rebuilt, f->admin_a, keys[i]);
     }
     /* And the same profile under its key is still recognised as a replay. */
     sp_accounts_state_destroy(&f->state);
     f->state = rebuilt;
     assert_true(update(f, f->admin_a, f->partner_a, "x1", &p, &d).replayed);
+}
+
+/* ------------------------------------------------------------------ staff users */
+
+static sp_accounts_outcome add_staff(fixture *f, const char *actor, const char *key,
+                                     const char *email, sp_accounts_role role,
+                                     sp_accounts_decision *d) {
+    return add_user(f, actor, "", key, email, role, d);
+}
+
+static sp_accounts_outcome set_password(fixture *f, const char *key, const char *activation_id) {
+    sp_accounts_command set = command(SP_ACCOUNTS_CMD_SET_PASSWORD, "", key);
+    set.activation_id = activation_id;
+    set.password_hash = HASH_A;
+    set.purpose = "activation";
+    sp_accounts_decision d;
+    return run(f, &set, &d);
+}
+
+/* A back-office user added by the back-office and activated; its id into user_id. */
+static void activated_staff(fixture *f, const char *key, const char *email,
+                            sp_accounts_role role, char user_id[SP_ID_LEN + 1]) {
+    sp_accounts_decision d;
+    assert_int_equal(add_staff(f, f->backoffice_id, key, email, role, &d).http_status, 201);
+    snprintf(user_id, SP_ID_LEN + 1, "%s", d.events[0].user_id);
+    char activation_id[SP_ID_LEN + 1];
+    snprintf(activation_id, sizeof activation_id, "%s", d.events[1].activation_id);
+    char set_key[32];
+    snprintf(set_key, sizeof set_key, "%s-set", key);
+    sp_accounts_outcome out = set_password(f, set_key, activation_id);
+    assert_true(out.ok);
+    /* The activation page sends each person to its own space's login. */
+    assert_non_null(strstr(out.result_json, sp_accounts_role_name(role)));
+}
+
+static void staff_users_are_added_with_an_activation_link(void **state) {
+    fixture *f = *state;
+    sp_accounts_decision d;
+    sp_accounts_outcome out = add_staff(f, f->backoffice_id, "s1", "Compta@City.example",
+                                        SP_ACCOUNTS_ROLE_FINANCE, &d);
+    assert_true(out.ok);
+    assert_int_equal(out.http_status, 201);
+    assert_int_equal(d.event_count, 2);
+    assert_int_equal(d.events[0].role, SP_ACCOUNTS_ROLE_FINANCE);
+    assert_string_equal(d.events[0].partner_id, "");
+    assert_string_equal(d.events[0].email, "compta@city.example");
+    assert_int_equal(d.events[1].kind, SP_ACCOUNTS_EV_ACTIVATION_ISSUED);
+    assert_string_equal(d.events[1].purpose, "activation");
+    sp_accounts_outcome again = add_staff(f, f->backoffice_id, "s1", "compta@city.example",
+                                          SP_ACCOUNTS_ROLE_FINANCE, &d);
+    assert_true(again.ok && again.replayed);
+    assert_string_equal(again.result_json, out.result_json);
+    expect((out = add_staff(f, f->backoffice_id, "s1", "compta@city.example",
+                            SP_ACCOUNTS_ROLE_BACKOFFICE, &d), &out), 409, "idempotency_conflict");
+    out = add_staff(f, f->backoffice_id, "s2", "compta@city.example", SP_ACCOUNTS_ROLE_BACKOFFICE,
+                    &d);
+    expect(&out, 409, "email_taken");
+    out = add_staff(f, f->backoffice_id, "s3", "x@city.example", SP_ACCOUNTS_ROLE_PARTNER_ADMIN, &d);
+    expect(&out, 400, "invalid_value");
+    /* Only the back-office manages the staff: not a partner, not finance. */
+    out = add_staff(f, f->admin_a, "s4", "y@city.example", SP_ACCOUNTS_ROLE_BACKOFFICE, &d);
+    expect(&out, 403, "forbidden");
+    char finance[SP_ID_LEN + 1];
+    activated_staff(f, "s5", "finance@city.example", SP_ACCOUNTS_ROLE_FINANCE, finance);
+    out = add_staff(f, finance, "s6", "z@city.example", SP_ACCOUNTS_ROLE_BACKOFFICE, &d);
+    expect(&out, 403, "forbidden");
+    out = change_role(f, finance, "s7", finance, SP_ACCOUNTS_ROLE_BACKOFFICE);
+    expect(&out, 403, "forbidden");
+    assert_true(change_role(f, f->backoffice_id, "s8", finance, SP_ACCOUNTS_ROLE_BACKOFFICE).ok);
+    assert_int_equal(f->state.backoffice_can_login_count, 2);
+}
+
+static void staff_and_partner_users_stay_apart(void **state) {
+    fixture *f = *state;
+    char finance[SP_ID_LEN + 1];
+    activated_staff(f, "t1", "finance@city.example", SP_ACCOUNTS_ROLE_FINANCE, finance);
+    /* The back-office's commands address staff users only, a partner's its own. */
+    sp_accounts_outcome out =
+        change_role(f, f->backoffice_id, "t2", f->admin_a, SP_ACCOUNTS_ROLE_PARTNER_USER);
+    expect(&out, 400, "invalid_value");
+    out = change_role(f, f->backoffice_id, "t3", f->admin_a, SP_ACCOUNTS_ROLE_BACKOFFICE);
+    expect(&out, 404, "user_not_found");
+    out = remove_user(f, f->backoffice_id, "t4", f->admin_a);
+    expect(&out, 404, "user_not_found");
+    out = remove_user(f, f->admin_a, "t5", finance);
+    expect(&out, 404, "user_not_found");
+    out = change_role(f, f->admin_a, "t6", finance, SP_ACCOUNTS_ROLE_PARTNER_ADMIN);
+    expect(&out, 404, "user_not_found");
+    out = change_role(f, f->backoffice_id, "t7", finance, SP_ACCOUNTS_ROLE_PARTNER_USER);
+    expect(&out, 400, "invalid_value");
+    assert_int_equal(sp_accounts_user_by_id(&f->state, finance)->role, SP_ACCOUNTS_ROLE_FINANCE);
+}
+
+static void the_last_backoffice_user_stays(void **state) {
+    fixture *f = *state;
+    assert_int_equal(f->state.backoffice_can_login_count, 1);
+    sp_accounts_outcome out =
+        change_role(f, f->backoffice_id, "l1", f->backoffice_id, SP_ACCOUNTS_ROLE_FINANCE);
+    expect(&out, 409, "last_backoffice_admin");
+    out = remove_user(f, f->backoffice_id, "l2", f->backoffice_id);
+    expect(&out, 409, "last_backoffice_admin");
+    /* A second back-office user who never activated does not count. */
+    sp_accounts_decision d;
+    assert_true(add_staff(f, f->backoffice_id, "l3", "new@city.example",
+                          SP_ACCOUNTS_ROLE_BACKOFFICE, &d).ok);
+    char pending[SP_ID_LEN + 1];
+    snprintf(pending, sizeof pending, "%s", d.events[0].user_id);
+    out = remove_user(f, f->backoffice_id, "l4", f->backoffice_id);
+    expect(&out, 409, "last_backoffice_admin");
+    assert_true(change_role(f, f->backoffice_id, "l5", pending, SP_ACCOUNTS_ROLE_FINANCE).ok);
+    assert_true(remove_user(f, f->backoffice_id, "l6", pending).ok);
+    /* Two activated ones: each may go, but not both, whoever asks first. */
+    char second[SP_ID_LEN + 1];
+    activated_staff(f, "l7", "second@city.example", SP_ACCOUNTS_ROLE_BACKOFFICE, second);
+    assert_int_equal(f->state.backoffice_can_login_count, 2);
+    assert_true(change_role(f, f->backoffice_id, "l8", second, SP_ACCOUNTS_ROLE_FINANCE).ok);
+    out = change_role(f, second, "l9", f->backoffice_id, SP_ACCOUNTS_ROLE_FINANCE);
+    expect(&out, 403, "forbidden");
+    assert_true(change_role(f, f->backoffice_id, "l10", second, SP_ACCOUNTS_ROLE_BACKOFFICE).ok);
+    assert_true(remove_user(f, second, "l11", f->backoffice_id).ok);
+    out = remove_user(f, f->backoffice_id, "l12", second);
+    expect(&out, 403, "forbidden");
+    out = remove_user(f, second, "l13", second);
+    expect(&out, 409, "last_backoffice_admin");
+    assert_int_equal(f->state.backoffice_can_login_count, 1);
+}
+
+static void a_disabled_staff_user_can_neither_log_in_nor_reset(void **state) {
+    fixture *f = *state;
+    sp_accounts_decision d;
+    assert_true(add_staff(f, f->backoffice_id, "g1", "gone@city.example",
+                          SP_ACCOUNTS_ROLE_FINANCE, &d).ok);
+    char gone[SP_ID_LEN + 1], link[SP_ID_LEN + 1];
+    snprintf(gone, sizeof gone, "%s", d.events[0].user_id);
+    snprintf(link, sizeof link, "%s", d.events[1].activation_id);
+    uint8_t token[SP_TOKEN_HASH_LEN] = {7, 7, 7};
+    sp_accounts_command login = command(SP_ACCOUNTS_CMD_START_SESSION, "", "g2");
+    login.user_id = gone;
+    login.token_hash = token;
+    login.token_hash_len = sizeof token;
+    login.expires_at_ms = NOW_MS + 60000;
+    assert_true(run(f, &login, &d).ok);
+    assert_non_null(sp_accounts_session_by_hash(&f->state, token));
+    assert_true(remove_user(f, f->backoffice_id, "g3", gone).ok);
+    assert_null(sp_accounts_session_by_hash(&f->state, token));
+    login.command_id = "g4";
+    token[3] = 1;
+    sp_accounts_outcome out = run(f, &login, &d);
+    expect(&out, 404, "not_found");
+    sp_accounts_command reset = command(SP_ACCOUNTS_CMD_REQUEST_RESET, "", "g5");
+    reset.email = "gone@city.example";
+    out = run(f, &reset, &d);
+    expect(&out, 404, "not_found");
+    out = set_password(f, "g6", link);
+    expect(&out, 400, "invalid_token");
+    sp_accounts_command issue = command(SP_ACCOUNTS_CMD_ISSUE_ACTIVATION, f->backoffice_id, "g7");
+    issue.user_id = gone;
+    out = run(f, &issue, &d);
+    expect(&out, 404, "user_not_found");
+    out = add_staff(f, f->backoffice_id, "g8", "gone@city.example", SP_ACCOUNTS_ROLE_FINANCE, &d);
+    expect(&out, 409, "email_taken");
+}
+
+static void a_new_activation_link_goes_to_who_has_not_activated(void **state) {
+    fixture *f = *state;
+    sp_accounts_command c = command(SP_ACCOUNTS_CMD_CREATE_PARTNER, f->backoffice_id, "n1");
+    c.name = "Théâtre";
+    c.category = "culture";
+    c.email = "admin@theatre.example";
+    c.full_name = "Admin";
+    sp_accounts_decision d;
+    assert_true(run(f, &c, &d).ok);
+    char admin[SP_ID_LEN + 1], first_link[SP_ID_LEN + 1];
+    snprintf(admin, sizeof admin, "%s", d.events[1].user_id);
+    snprintf(first_link, sizeof first_link, "%s", d.events[2].activation_id);
+    sp_accounts_command issue = command(SP_ACCOUNTS_CMD_ISSUE_ACTIVATION, f->backoffice_id, "n2");
+    issue.user_id = admin;
+    sp_accounts_outcome out = run(f, &issue, &d);
+    assert_true(out.ok);
+    assert_int_equal(out.http_status, 202);
+    assert_int_equal(d.event_count, 1);
+    assert_int_equal(d.events[0].kind, SP_ACCOUNTS_EV_ACTIVATION_ISSUED);
+    assert_string_equal(d.events[0].purpose, "activation");
+    assert_string_equal(d.events[0].email, "admin@theatre.example");
+    char second_link[SP_ID_LEN + 1];
+    snprintf(second_link, sizeof second_link, "%s", d.events[0].activation_id);
+    assert_string_not_equal(second_link, first_link);
+    assert_true(run(f, &issue, &d).replayed);
+    /* Only the back-office sends links. */
+    issue.actor_id = f->admin_a;
+    issue.command_id = "n3";
+    out = run(f, &issue, &d);
+    expect(&out, 403, "forbidden");
+    /* The earlier link still works; the first one used spends the other. */
+    assert_true(set_password(f, "n4", first_link).ok);
+    out = set_password(f, "n5", second_link);
+    expect(&out, 410, "token_used");
+    issue.actor_id = f->backoffice_id;
+    issue.command_id = "n6";
+    out = run(f, &issue, &d);
+    expect(&out, 409, "already_activated");
+    issue.command_id = "n7";
+    issue.user_id = f->admin_a;
+    out = run(f, &issue, &d);
+    expect(&out, 409, "already_activated");
+}
+
+static void rebuilt_from_the_log_the_staff_is_the_same(void **state) {
+    fixture *f = *state;
+    a_new_activation_link_goes_to_who_has_not_activated(state);
+    the_last_backoffice_user_stays(state);
+    sp_accounts_state rebuilt;
+    rebuild(f, &rebuilt);
+    assert_int_equal(rebuilt.backoffice_can_login_count, f->state.backoffice_can_login_count);
+    assert_true(sp_accounts_user_by_id(&rebuilt, f->backoffice_id)->removed);
+    const char *keys[] = {"l1", "l3", "l5", "l6", "l8", "n2", "n6"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        same_outcome(&f->state, &rebuilt, f->backoffice_id, keys[i]);
+    }
+    sp_accounts_state_destroy(&rebuilt);
 }
 
 int main(void) {
@@ -401,6 +635,16 @@ int main(void) {
         cmocka_unit_test_setup_teardown(a_removed_user_can_no_longer_log_in, setup, teardown),
         cmocka_unit_test_setup_teardown(the_profile_is_checked_again, setup, teardown),
         cmocka_unit_test_setup_teardown(rebuilt_from_the_log_the_state_is_the_same, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(staff_users_are_added_with_an_activation_link, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(staff_and_partner_users_stay_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_last_backoffice_user_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_disabled_staff_user_can_neither_log_in_nor_reset,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_new_activation_link_goes_to_who_has_not_activated,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(rebuilt_from_the_log_the_staff_is_the_same, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -217,6 +217,47 @@ static void test_non_backoffice_refused(void **state) {
     assert_int_equal(d.event_count, 0);
 }
 
+/* A beneficiary enrolled without a password (from a CSV file) gets an
+ * activation link; the same command again replays, issuing no second link. */
+static void test_beneficiary_without_password_gets_a_link(void **state) {
+    fixture *f = *state;
+    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY,
+                             .actor_id = f->backoffice_id, .command_id = "imp-1", .name = "",
+                             .category = "", .email = "Zoe@Example.org", .password_hash = "",
+                             .full_name = "Zoé Durand", .user_id = ""};
+    sp_accounts_decision d;
+    sp_accounts_outcome out = run(f, &c, &d);
+    assert_true(out.ok);
+    assert_int_equal(out.http_status, 201);
+    assert_int_equal(d.event_count, 2);
+    assert_int_equal(d.events[0].kind, SP_ACCOUNTS_EV_USER_REGISTERED);
+    assert_string_equal(d.events[0].password_hash, "");
+    assert_true(d.events[0].pass_id[0] != '\0');
+    const sp_accounts_event *issued = &d.events[1];
+    assert_int_equal(issued->kind, SP_ACCOUNTS_EV_ACTIVATION_ISSUED);
+    assert_string_equal(issued->user_id, d.events[0].user_id);
+    assert_string_equal(issued->email, "zoe@example.org");
+    assert_string_equal(issued->purpose, "activation");
+    json_error_t jerr;
+    json_t *result = json_loads(out.result_json, 0, &jerr);
+    assert_non_null(result);
+    assert_string_equal(json_field(result, "user_id"), d.events[0].user_id);
+    json_decref(result);
+    const sp_accounts_user *user = sp_accounts_user_by_email(&f->state, "zoe@example.org");
+    assert_non_null(user);
+    assert_false(user->has_password);
+    assert_non_null(sp_accounts_activation_by_id(&f->state, issued->activation_id));
+
+    out = run(f, &c, &d);
+    assert_true(out.ok);
+    assert_true(out.replayed);
+    assert_int_equal(d.event_count, 0);
+    c.command_id = "imp-2";
+    out = run(f, &c, &d);
+    assert_false(out.ok);
+    assert_string_equal(out.code, "email_taken");
+}
+
 static void test_invalid_fields_refused(void **state) {
     fixture *f = *state;
     struct { sp_accounts_command c; int status; const char *code; const char *field; } cases[] = {
@@ -836,6 +877,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_version_gaps_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partner_without_admin_is_completed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codec_refuses_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beneficiary_without_password_gets_a_link, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_activation_link_single_use_and_expiring, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_password_reset_request, setup, teardown),

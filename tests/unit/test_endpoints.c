@@ -244,6 +244,27 @@ static void test_unlisted_query_parameters_are_unknown_fields(void **state) {
     assert_string_equal(err.code, "invalid_value");
 }
 
+/* Finance staff pays refunds: every /api/v1/finance/ endpoint is theirs,
+ * and outside it they may only read (the dashboard) or use what every
+ * session may (logout): nothing that enrols, credits, closes or onboards. */
+static void test_finance_pays_and_changes_nothing_else(void **state) {
+    (void)state;
+    static const char finance_prefix[] = "/api/v1/finance/";
+    size_t finance_routes = 0;
+    for (int r = SP_GW_ROUTE_NONE + 1; r < SP_GW_ROUTE_COUNT; r++) {
+        const sp_gw_endpoint *e = sp_gw_endpoint_of((sp_gw_route)r);
+        bool finance_path = strncmp(e->path, finance_prefix, sizeof finance_prefix - 1) == 0;
+        bool admits = e->session && (e->roles & SP_GW_ROLE_FINANCE) != 0;
+        if (finance_path) {
+            finance_routes++;
+            assert_true(admits);
+        } else if (admits && strcmp(e->method, "GET") != 0) {
+            assert_int_equal(e->roles, SP_GW_ROLES_ANY);
+        }
+    }
+    assert_true(finance_routes >= 4);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_route_has_a_complete_entry),
@@ -254,6 +275,7 @@ int main(void) {
         cmocka_unit_test(test_committed_description_is_current),
         cmocka_unit_test(test_query_names_come_from_the_table),
         cmocka_unit_test(test_unlisted_query_parameters_are_unknown_fields),
+        cmocka_unit_test(test_finance_pays_and_changes_nothing_else),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -766,7 +766,7 @@ static void test_poison_messages(void **state) {
     fixture *f = *state;
     Solipass__Ledger__CommandRejected m = SOLIPASS__LEDGER__COMMAND_REJECTED__INIT;
     m.pass_id = PASS_ID;
-    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassClosed.v1", PASS_ID, 2, &m.base);
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassFrozen.v1", PASS_ID, 2, &m.base);
     assert_poison(f, "unknown_type", "type");
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.Pay.v1", PASS_ID, 0, &m.base);   /* a command */
     assert_poison(f, "unknown_type", "type");

@@ -26,7 +26,8 @@
 #include "sp_kafka_security.h"
 #include "sp_log.h"
 
-#define AUDIT_POSTINGS_MAX 16          /* legs of one event; the ledger writes one */
+#define AUDIT_POSTINGS_MAX 128         /* legs of one event; the ledger writes one, a PassClosed
+                                        * one per envelope and open voucher (8 + 120) */
 #define AUDIT_ACCOUNTS_MAX 8000000
 #define AUDIT_PASSES_MAX 2000000
 #define AUDIT_OPERATIONS_MAX 16000000
@@ -78,6 +79,8 @@ static const audit_event_type audit_event_types[] = {
     {"ledger.RefundRequestPaid.v1", &solipass__ledger__refund_request_paid__descriptor, false},
     {"ledger.OperationsReserved.v1", &solipass__ledger__refund_part_changed__descriptor, false},
     {"ledger.OperationsReleased.v1", &solipass__ledger__refund_part_changed__descriptor, false},
+    /* A close returns the pass's envelopes and open vouchers to the budget. */
+    {"ledger.PassClosed.v1", &solipass__ledger__pass_closed__descriptor, false},
     {"ledger.OperationsSettled.v1", &solipass__ledger__refund_part_changed__descriptor, false},
 };
 

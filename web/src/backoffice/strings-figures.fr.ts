@@ -98,6 +98,7 @@ export const F = {
     allGood: 'Aucun problème : toutes les lignes peuvent être inscrites.',
     problemsTitle: (n: string) => `${n} problème(s) à corriger`,
     problemsLead: 'Les lignes ci-dessous ne seront pas inscrites. Corrigez le fichier puis vérifiez-le de nouveau, ou inscrivez seulement les lignes valables.',
+    problemsFirst: (n: string) => `Seuls les ${n} premiers sont listés ci-dessous.`,
     problemsCaption: 'Problèmes du fichier, par ligne et par champ',
     colLine: 'Ligne',
     colField: 'Champ',

@@ -1,6 +1,6 @@
 /* strings.fr.ts - every sentence of the beneficiary app, in French. Amounts
  * and dates arrive already formatted (shared/format.ts). */
-import { CATEGORY_NAMES, categoryLabel } from '../shared/categories.fr';
+import { CATEGORY_NAMES, categoryLabel as sharedCategoryLabel } from '../shared/categories.fr';
 
 export const T = {
   appName: 'Mon Pass solidarité',
@@ -12,7 +12,7 @@ export const T = {
     partners: 'Partenaires',
     logout: 'Se déconnecter',
   },
-  categories: CATEGORY_NAMES,
+  categories: { ...CATEGORY_NAMES, general: 'Général (tous les partenaires)' } as Record<string, string>,
   auth: {
     base: '/beneficiaire',
     loginTitle: 'Connexion à mon Pass',
@@ -183,7 +183,9 @@ export const T = {
   logo: (name: string) => `Logo de ${name}`,
 };
 
-export { categoryLabel };
+export function categoryLabel(category: string): string {
+  return T.categories[category] ?? sharedCategoryLabel(category);
+}
 
 /** The envelope's name in a sentence: « Sport », « Général ». */
 export function budgetName(category: string): string {

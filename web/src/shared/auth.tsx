@@ -139,7 +139,7 @@ export function SetPasswordPage(props: { texts: AuthTexts; mode: 'activate' | 'r
   const [confirmation, setConfirmation] = useState('');
   const [local, setLocal] = useState<FieldError[]>([]);
   // Once the link has set the password, a retry only logs in again.
-  const activatedEmail = useRef<string | null>(null);
+  const activated = useRef<{ email: string; role: Me['role'] } | null>(null);
   const submission = useSubmission();
   const { byField, summary, general } = errorsOf(submission.error, ['password'], {
     'invalid_value:password': A.password.length,
@@ -157,16 +157,18 @@ export function SetPasswordPage(props: { texts: AuthTexts; mode: 'activate' | 'r
     if (problems.length) return;
     const path = props.mode === 'activate' ? '/api/v1/auth/activate' : '/api/v1/auth/password-reset/confirm';
     const me = await submission.run(async () => {
-      if (activatedEmail.current === null) {
+      if (activated.current === null) {
         const answer = await call('post', path, { body: { token: props.token, password } });
-        activatedEmail.current = answer.email;
+        activated.current = { email: answer.email, role: answer.role };
       }
-      return logIn(activatedEmail.current, password);
+      return logIn(activated.current.email, password);
     });
-    if (!me) return;
-    const target = `${spaceOf(me.role)}?bienvenue=${props.mode === 'activate' ? '1' : '2'}`;
+    if (!me || !activated.current) return;
+    // The answer names the account's role: each person goes to its own space.
+    const space = spaceOf(activated.current.role);
+    const target = `${space}?bienvenue=${props.mode === 'activate' ? '1' : '2'}`;
     // Another space is another app: a page load, not a route of this one.
-    if (spaceOf(me.role) === base) navigate(target, { replace: true });
+    if (space === base) navigate(target, { replace: true });
     else window.location.replace(target);
   }
 

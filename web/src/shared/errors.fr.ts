@@ -35,6 +35,8 @@ const MESSAGES: Record<string, string> = {
   operation_not_found: 'Cette opération est introuvable.',
   export_not_found: 'Cet export est introuvable.',
   refund_request_not_found: 'Cette demande de remboursement est introuvable.',
+  // back-office lists and details
+  beneficiary_not_found: 'Ce bénéficiaire est introuvable.',
   method_not_allowed: 'Cette action n’est pas possible ici.',
   // 409
   idempotency_conflict: 'Cette demande a déjà été envoyée avec d’autres valeurs. Rechargez la page pour voir où elle en est.',
@@ -91,10 +93,24 @@ const MESSAGES: Record<string, string> = {
   http_version_not_supported: 'Votre navigateur parle une version du web que le service ne connaît pas. Mettez-le à jour ou essayez un autre navigateur.',
   too_deep: 'La demande envoyée est illisible. Rechargez la page puis réessayez.',
   too_many_streams: 'Trop d’écrans suivent les opérations en direct pour votre structure. Fermez un onglet, puis rechargez la page.',
+  // bo-close: closing a pass
+  pass_closed: 'Ce Pass est fermé : il ne peut plus payer, recevoir de crédit ni émettre de bon d’échange.',
+  too_many_vouchers: 'Ce Pass a trop de bons d’échange en cours pour être fermé d’un coup : annulez-en quelques-uns puis recommencez.',
   // 5xx
   internal: 'Une erreur est survenue de notre côté. Réessayez dans un instant : rien n’a été fait deux fois.',
   timeout: 'Le service n’a pas confirmé à temps. Réessayez : la même demande sera reprise, sans être faite deux fois.',
   unavailable: 'Le service est momentanément indisponible. Réessayez dans un instant : ce que vous avez saisi est conservé.',
+  // staff users and activation resend (409)
+  last_backoffice_admin: 'L’équipe doit garder au moins un compte back-office activé : activez d’abord un autre compte back-office.',
+  already_activated: 'Tous les comptes de ce partenaire sont déjà activés : aucun e-mail n’a été envoyé.',
+  // bo-import: enrolling beneficiaries from a CSV file
+  csv_empty: 'Le fichier est vide : sa première ligne doit nommer les colonnes nom, prenom et email.',
+  csv_unknown_column: 'Le fichier a une colonne inconnue : seules nom, prenom et email sont attendues.',
+  csv_missing_column: 'Il manque une colonne au fichier : nom, prenom et email sont attendues.',
+  csv_duplicate_column: 'Une colonne apparaît deux fois dans l’en-tête du fichier.',
+  csv_too_many_lines: 'Le fichier a plus de 5 000 lignes : découpez-le en plusieurs fichiers.',
+  import_not_found: 'Cet import est introuvable : le service a peut-être redémarré. Renvoyez le fichier, rien ne sera fait deux fois.',
+  imports_busy: 'Des imports sont déjà en cours. Réessayez quand ils seront terminés.',
 };
 
 /** The French sentence for an error; `overrides` lets a page say it for its

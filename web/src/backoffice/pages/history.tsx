@@ -6,13 +6,14 @@ import '../figures.css';
 import { HistoryList } from '../../shared/history';
 import { useLoad } from '../../shared/load';
 import { Page } from '../../shared/ui';
-import { BASE, contract, type PartnerDetail } from '../data';
+import { call } from '../../shared/api';
+import { BASE } from '../data';
 import { F } from '../strings-figures.fr';
 
 const H = F.history;
 
 export function PartnerHistoryPage(props: { partnerId: string }) {
-  const detail = useLoad(() => contract<PartnerDetail>('get', '/api/v1/partners/{partner_id}', { params: { partner_id: props.partnerId } }), [props.partnerId]);
+  const detail = useLoad(() => call('get', '/api/v1/partners/{partner_id}', { params: { partner_id: props.partnerId } }), [props.partnerId]);
   const name = detail.value?.partner.name;
   return (
     <Page title={name ? H.partnerTitle(name) : H.partnerUnnamed} lead={H.partnerLead} wide>

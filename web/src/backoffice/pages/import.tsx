@@ -8,45 +8,23 @@
  * following it. */
 import '../figures.css';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { asApiError, call, type ApiError, type Method } from '../../shared/api';
+import { asApiError, call, type ApiError } from '../../shared/api';
 import { announce } from '../../shared/announce';
 import { categoryLabel, USUAL_CATEGORIES } from '../../shared/categories.fr';
 import { formatCents, formatCount, parseDay, parseEuros } from '../../shared/format';
 import { setQuery } from '../../shared/router';
 import { ErrorSummary, errorsOf, Notice, Page, SelectField, TextField, useSubmission, type FieldError } from '../../shared/ui';
-import { BASE } from '../data';
+import { BASE, type Schemas } from '../data';
 import { F } from '../strings-figures.fr';
 
 const I = F.import;
 const FILE_BYTES_MAX = 2 * 1024 * 1024;
 const POLL_MS = 1000;
+const UPLOAD_TIMEOUT_MS = 60000;
 
-export interface ImportProblem {
-  line: number;
-  field: string;
-  code: string;
-  message: string;
-}
-
-export interface ImportReport {
-  lines_total: number;
-  lines_valid: number;
-  encoding: string;
-  delimiter: string;
-  problems: ImportProblem[];
-}
-
-export interface ImportJob {
-  import_id: string;
-  state: 'running' | 'done';
-  lines_total: number;
-  lines_done: number;
-  enrolled: number;
-  credited: number;
-  skipped: number;
-  failed: number;
-  problems: ImportProblem[];
-}
+export type ImportProblem = Schemas['ImportProblem'];
+export type ImportReport = Schemas['ImportReport'];
+export type ImportJob = Schemas['ImportJob'];
 
 interface Allocation {
   category: string;
@@ -54,20 +32,22 @@ interface Allocation {
   end_date?: string;
 }
 
-/** The CSV goes as the body, the allocation in the query. */
-function upload<T>(path: string, file: Blob, allocation: Allocation, options: { dryRun?: boolean; key?: string }): Promise<T> {
-  const untyped = call as unknown as (m: Method, p: string, o: object) => Promise<T>;
-  return untyped('post', path, {
-    blob: new Blob([file], { type: 'text/csv' }),
-    query: { dry_run: options.dryRun ? 'true' : undefined, category: allocation.category, amount_cents: allocation.amount_cents, end_date: allocation.end_date },
-    key: options.key,
-    timeoutMs: 60000,
-  });
+/** The CSV goes as the body, the allocation in the query; the dry run
+ * answers a report, the run (with its key) the job it started. */
+function check(file: Blob, allocation: Allocation): Promise<ImportReport> {
+  return call('post', '/api/v1/beneficiaries/imports', { blob: csvOf(file), query: { ...allocation, dry_run: 'true' }, timeoutMs: UPLOAD_TIMEOUT_MS }) as Promise<ImportReport>;
+}
+
+function start(file: Blob, allocation: Allocation, key: string): Promise<ImportJob> {
+  return call('post', '/api/v1/beneficiaries/imports', { blob: csvOf(file), query: { ...allocation }, key, timeoutMs: UPLOAD_TIMEOUT_MS }) as Promise<ImportJob>;
+}
+
+function csvOf(file: Blob): Blob {
+  return new Blob([file], { type: 'text/csv' });
 }
 
 function readJob(importId: string): Promise<ImportJob> {
-  const untyped = call as unknown as (m: Method, p: string, o: object) => Promise<ImportJob>;
-  return untyped('get', '/api/v1/beneficiaries/imports/{import_id}', { params: { import_id: importId } });
+  return call('get', '/api/v1/beneficiaries/imports/{import_id}', { params: { import_id: importId } });
 }
 
 function ProblemsTable(props: { problems: ImportProblem[] }) {
@@ -191,7 +171,7 @@ function Report(props: { report: ImportReport; allocation: Allocation; file: Fil
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), [r]);
   async function run() {
-    const job = await submission.run((key) => upload<ImportJob>('/api/v1/beneficiaries/imports', props.file, props.allocation, { key }));
+    const job = await submission.run((key) => start(props.file, props.allocation, key));
     if (job) props.onStarted(job.import_id);
   }
   const api = errorsOf(submission.error, []);
@@ -208,8 +188,9 @@ function Report(props: { report: ImportReport; allocation: Allocation; file: Fil
         <Notice kind="success" title={I.allGood} />
       ) : (
         <>
-          <h3>{I.problemsTitle(formatCount(r.problems.length))}</h3>
+          <h3>{I.problemsTitle(formatCount(r.problems_total))}</h3>
           <p>{I.problemsLead}</p>
+          {r.problems_total > r.problems.length && <p>{I.problemsFirst(formatCount(r.problems.length))}</p>}
           <ProblemsTable problems={r.problems} />
         </>
       )}
@@ -256,7 +237,7 @@ export function ImportPage(props: { query: URLSearchParams }) {
     );
   }
 
-  async function check(e: Event) {
+  async function submit(e: Event) {
     e.preventDefault();
     const problems: Record<string, string> = {};
     const cents = parseEuros(amount);
@@ -269,7 +250,7 @@ export function ImportPage(props: { query: URLSearchParams }) {
     setChecked(null);
     if (Object.keys(problems).length > 0 || !file || cents === null) return;
     const allocation: Allocation = { category, amount_cents: cents, end_date: day ?? undefined };
-    const report = await submission.run(() => upload<ImportReport>('/api/v1/beneficiaries/imports', file, allocation, { dryRun: true }));
+    const report = await submission.run(() => check(file, allocation));
     if (report) setChecked({ report, allocation, file });
   }
   return (
@@ -282,7 +263,7 @@ export function ImportPage(props: { query: URLSearchParams }) {
           ))}
         </ul>
       </details>
-      <form class="form" noValidate onSubmit={(e) => void check(e)}>
+      <form class="form" noValidate onSubmit={(e) => void submit(e)}>
         <ErrorSummary errors={summary} general={api.general} />
         <div class={`field${byField.file ? ' field-error' : ''}`}>
           <label for="f-file">{I.file}</label>

@@ -13,7 +13,7 @@ import { formatCents, formatCount, formatDate, formatDay, formatMonth, parisToda
 import { useLoad } from '../../shared/load';
 import { setQuery } from '../../shared/router';
 import { ConfirmDialog, ErrorSummary, errorsOf, LoadError, Loading, Notice, Page, TextField, useSubmission } from '../../shared/ui';
-import { BASE, contract, type RefundRequest } from '../data';
+import { BASE, type PartnerList, type RefundRequest } from '../data';
 import { F } from '../strings-figures.fr';
 import { loadDashboard } from './dashboard';
 
@@ -36,7 +36,7 @@ async function loadPartners(backoffice: boolean): Promise<{ names: Map<string, s
     const partners: Owed[] = [];
     let cursor: string | null | undefined = null;
     for (let page = 0; page < PAGES_MAX; page++) {
-      const list: { partners: Owed[]; next_cursor?: string | null } = await contract('get', '/api/v1/partners', { query: { cursor: cursor ?? undefined } });
+      const list: PartnerList = await call('get', '/api/v1/partners', { query: { cursor: cursor ?? undefined } });
       partners.push(...list.partners);
       cursor = list.next_cursor;
       if (!cursor) break;
