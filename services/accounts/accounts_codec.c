@@ -285,6 +285,7 @@ int sp_accounts_command_decode(const Solipass__Envelope *envelope, sp_accounts_c
     sp_accounts_command *c = &out->command;
     c->kind = (sp_accounts_command_kind)entry->kind;
     c->actor_id = envelope->actor_id != NULL ? envelope->actor_id : "";
+    c->actor_role = envelope->actor_role != NULL ? envelope->actor_role : "";
     c->command_id = envelope->command_id != NULL ? envelope->command_id : "";
     c->name = c->category = c->email = c->password_hash = c->full_name = c->user_id = "";
     c->activation_id = c->purpose = "";
@@ -456,6 +457,7 @@ static int event_envelope(sp_accounts_event *e, const Solipass__Envelope *envelo
     COPY(e->aggregate_id, envelope->aggregate_id, "aggregate_id");
     COPY(e->command_id, envelope->command_id, "command_id");
     COPY(e->actor_id, envelope->actor_id, "actor_id");
+    COPY(e->actor_role, envelope->actor_role, "actor_role");
     e->aggregate_version = envelope->aggregate_version;
     e->occurred_at_ms = envelope->occurred_at_ms;
     return 0;
@@ -570,6 +572,7 @@ const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_a
     pb->meta.causation_id = "";
     pb->meta.reply_to = "";
     pb->meta.actor_id = e->actor_id;
+    pb->meta.actor_role = e->actor_role;
     switch (e->kind) {
     case SP_ACCOUNTS_EV_PARTNER_CREATED: {
         Solipass__Accounts__PartnerCreated *m = &pb->u.partner_created;

@@ -323,6 +323,8 @@ static sp_accounts_event *event_add(sp_accounts_decision *d, sp_accounts_event_k
     if (command != NULL) {
         snprintf(e->command_id, sizeof e->command_id, "%s", command->command_id);
         snprintf(e->actor_id, sizeof e->actor_id, "%s", command->actor_id);
+        snprintf(e->actor_role, sizeof e->actor_role, "%s",
+                 command->actor_role != NULL ? command->actor_role : "");
     }
     return e;
 }

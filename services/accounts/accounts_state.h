@@ -126,6 +126,9 @@ void sp_accounts_profile_digest(const sp_accounts_profile *profile, char out[65]
  * be normalized (IBAN and BIC upper case, e-mail lower). */
 int sp_accounts_profile_check(const sp_accounts_profile *profile, sp_error *err);
 
+/* An actor role as the envelope carries it (SP_ENVELOPE_ROLE_MAX). */
+#define SP_ACCOUNTS_ACTOR_ROLE_MAX 32
+
 /* Every string is borrowed and never NULL ("" when absent). Which fields a
  * kind reads: CreatePartner: name, category, email (admin_email),
  * password_hash (admin_password_hash), full_name (admin_full_name);
@@ -137,6 +140,7 @@ int sp_accounts_profile_check(const sp_accounts_profile *profile, sp_error *err)
 typedef struct sp_accounts_command {
     sp_accounts_command_kind kind;
     const char *actor_id;          /* envelope.actor_id: "" or a user id */
+    const char *actor_role;        /* envelope.actor_role: "" (or NULL) for the system */
     const char *command_id;        /* envelope.command_id: the idempotency key */
     const char *name;
     const char *category;
@@ -202,6 +206,7 @@ typedef struct sp_accounts_event {
     int64_t occurred_at_ms;
     char command_id[SP_ACCOUNTS_COMMAND_ID_MAX + 1];
     char actor_id[SP_ID_LEN + 1];
+    char actor_role[SP_ACCOUNTS_ACTOR_ROLE_MAX + 1];   /* the command's: what the history shows */
     /* PartnerCreated (partner_id also: UserRegistered of a partner role) */
     char partner_id[SP_ID_LEN + 1];
     char partner_code[SP_PARTNER_CODE_LEN + 1];

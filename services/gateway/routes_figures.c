@@ -121,20 +121,37 @@ int sp_gw_route_dashboard(sp_gw_request *req, sp_error *err) {
 
 /* $1 the partner or pass, $2 after this instant (ms, NULL: from the newest)
  * $3 and event id, $4 rows. Each row: occurred_at ms, event_id, the entry.
- * The actor's name and, when the event did not carry it, its role are read
- * from users now: a person who was renamed is shown by today's name. */
-#define HISTORY_SQL(column)                                                              \
+ * The actor's name is read from users now (a renamed person shows by
+ * today's name); its role is the one the event carried, else the user's. */
+#define HISTORY_SQL(actor, details, column)                                              \
     "SELECT (extract(epoch FROM h.occurred_at) * 1000)::bigint, h.event_id, "             \
     "json_build_object('event_id', h.event_id, 'occurred_at', to_char(h.occurred_at AT "  \
-    "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'action', h.action, 'actor', " \
-    "CASE WHEN h.actor_id IS NULL THEN NULL ELSE json_build_object('user_id', h.actor_id, " \
-    "'full_name', u.full_name, 'role', coalesce(h.actor_role, u.role)) END, "             \
-    "'details', h.details)::text FROM history h LEFT JOIN users u ON u.user_id = h.actor_id " \
+    "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'action', h.action, "        \
+    "'actor', " actor ", 'details', " details ")::text "                                  \
+    "FROM history h LEFT JOIN users u ON u.user_id = h.actor_id "                         \
     "WHERE h." column " = $1::uuid AND ($2::bigint IS NULL OR (h.occurred_at, h.event_id) < " \
     "(timestamptz 'epoch' + $2::bigint * interval '1 millisecond', $3::uuid)) "           \
     "ORDER BY h.occurred_at DESC, h.event_id DESC LIMIT $4::integer"
-static const char partner_history_sql[] = HISTORY_SQL("partner_id");
-static const char pass_history_sql[] = HISTORY_SQL("pass_id");
+#define ACTOR_ROLE "coalesce(h.actor_role, u.role)"
+#define ACTOR_NAMED                                                                      \
+    "json_build_object('user_id', h.actor_id, 'full_name', u.full_name, 'role', " ACTOR_ROLE ")"
+#define ACTOR_STAFF_VIEW "CASE WHEN h.actor_id IS NULL THEN NULL ELSE " ACTOR_NAMED " END"
+/* A partner sees its beneficiaries as it does in its operations: no name,
+ * no id, the pass by the last characters of its id (pass_ref). */
+#define ACTOR_PARTNER_VIEW                                                               \
+    "CASE WHEN h.actor_id IS NULL THEN NULL WHEN " ACTOR_ROLE " = 'beneficiary' THEN "    \
+    "json_build_object('user_id', NULL, 'full_name', NULL, 'role', 'beneficiary') ELSE "  \
+    ACTOR_NAMED " END"
+#define DETAILS_WITH(member, value)                                                      \
+    "h.details || CASE WHEN h.pass_id IS NULL THEN '{}'::jsonb ELSE "                     \
+    "jsonb_build_object('" member "', " value ") END"
+static const char partners_history_sql[] =
+    HISTORY_SQL(ACTOR_STAFF_VIEW, DETAILS_WITH("pass_id", "h.pass_id"), "partner_id");
+static const char partner_own_history_sql[] =
+    HISTORY_SQL(ACTOR_PARTNER_VIEW, DETAILS_WITH("pass_ref", "right(h.pass_id::text, 4)"),
+                "partner_id");
+static const char pass_history_sql[] = HISTORY_SQL(ACTOR_STAFF_VIEW, "h.details", "pass_id");
+_Static_assert(SP_GW_PASS_REF_LEN == 4, "the pass_ref of partner_own_history_sql");
 
 static const char partner_exists_sql[] = "SELECT 1 FROM partners WHERE partner_id = $1::uuid";
 
@@ -200,7 +217,7 @@ int sp_gw_route_partners_history(sp_gw_request *req, sp_error *err) {
     PQclear(res);
     if (!exists)
         return sp_error_set(err, 404, "partner_not_found", "partner_id", "no partner has this id");
-    return answer_history(req, partner_history_sql, req->match.path_id, err);
+    return answer_history(req, partners_history_sql, req->match.path_id, err);
 }
 
 int sp_gw_route_passes_history(sp_gw_request *req, sp_error *err) {
@@ -214,5 +231,5 @@ int sp_gw_route_passes_history(sp_gw_request *req, sp_error *err) {
 int sp_gw_route_partner_history(sp_gw_request *req, sp_error *err) {
     if (!sp_id_valid(req->user.partner_id))
         return sp_error_set(err, 403, "forbidden", "", "this session belongs to no partner");
-    return answer_history(req, partner_history_sql, req->user.partner_id, err);
+    return answer_history(req, partner_own_history_sql, req->user.partner_id, err);
 }

@@ -1,7 +1,8 @@
 /* projection.c - the projection service's I/O loop (see projection.h).
  *
  * One transaction per batch, sent through libpq's pipeline mode: BEGIN, one
- * statement per event (projection_rows.c), one offset upsert per partition,
+ * statement per event (projection_rows.c), preceded by its figures' and
+ * history's (projection_figures.c), one offset upsert per partition,
  * COMMIT, then one sync and all the results. The offsets live in the same
  * transaction as the rows, so a crash anywhere replays exactly what was not
  * committed. Poison is decided before any SQL and dead-lettered. An event

@@ -316,7 +316,8 @@ static const sp_projection_figures_entry *entry_of(const char *type) {
     return NULL;
 }
 
-static const sp_projection_statement *statement_of(const char *name) {
+const sp_projection_statement *sp_projection_figures_statement(const char *name) {
+    assert(name != NULL);
     for (size_t i = 0; i < sp_projection_figures_statement_count; i++)
         if (strcmp(sp_projection_figures_statements[i].name, name) == 0)
             return &sp_projection_figures_statements[i];
@@ -329,12 +330,12 @@ const char *sp_projection_figures_action(const char *type) {
     return entry != NULL ? entry->action : NULL;
 }
 
-int sp_projection_figures_build(const sp_projection_row *row, sp_projection_figures_row *out) {
+void sp_projection_figures_build(const sp_projection_row *row, sp_projection_figures_row *out) {
     assert(row != NULL && out != NULL);
     memset(out, 0, sizeof *out);
     const sp_projection_figures_entry *entry = row->type != NULL ? entry_of(row->type) : NULL;
-    if (entry == NULL || row->sql == NULL) return 0;
-    const sp_projection_statement *statement = statement_of(entry->statement);
+    if (entry == NULL || row->sql == NULL) return;
+    const sp_projection_statement *statement = sp_projection_figures_statement(entry->statement);
     assert(statement != NULL && sp_id_valid(row->event_id));
     /* The statement reads the event's parameters by position: same layout. */
     assert(statement->param_count == META_PARAMS + row->param_count);
@@ -349,5 +350,4 @@ int sp_projection_figures_build(const sp_projection_row *row, sp_projection_figu
     out->params[4] = entry->action;
     for (int i = 0; i < row->param_count; i++) out->params[META_PARAMS + i] = row->params[i];
     out->param_count = META_PARAMS + row->param_count;
-    return 0;
 }

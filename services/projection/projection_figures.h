@@ -39,6 +39,8 @@ extern const size_t sp_projection_figures_entry_count;
  * text (each is cast in the SQL; some statements leave a few unused). */
 extern const sp_projection_statement sp_projection_figures_statements[];
 extern const size_t sp_projection_figures_statement_count;
+/* The statement of that name, NULL when there is none. */
+const sp_projection_statement *sp_projection_figures_statement(const char *name);
 
 typedef struct sp_projection_figures_row {
     const char *statement;     /* NULL: the event writes no figure nor history */
@@ -48,10 +50,11 @@ typedef struct sp_projection_figures_row {
     char occurred_at[SP_PROJECTION_TIME_LEN + 1];
 } sp_projection_figures_row;
 
-/* From a built row (sp_projection_row_build) to its figures statement.
- * Returns 0; out->statement is NULL for an event the table does not list or
- * that changes no read model. */
-int sp_projection_figures_build(const sp_projection_row *row, sp_projection_figures_row *out);
+/* From a built row (sp_projection_row_build) to its figures statement:
+ * out->statement is NULL for an event the table does not list or that
+ * changes no read model. out->params point into row and into out itself
+ * (its occurred_at): both must outlive the statement's sending. */
+void sp_projection_figures_build(const sp_projection_row *row, sp_projection_figures_row *out);
 
 /* The action of an event type, NULL when it has none. */
 const char *sp_projection_figures_action(const char *type);

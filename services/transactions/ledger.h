@@ -405,6 +405,9 @@ typedef struct sp_ledger_envelope_spec {
     char end_date[SP_LEDGER_DATE_LEN + 1];            /* "" = none */
 } sp_ledger_envelope_spec;
 
+/* An actor role as the envelope carries it (SP_ENVELOPE_ROLE_MAX). */
+#define SP_LEDGER_ACTOR_ROLE_MAX 32
+
 /* One ledger event with the envelope fields that matter to the ledger. Only
  * the fields of its kind are meaningful; the rest are zero. A plain value,
  * except RefundRequestOpened's parts: borrowed from the command it was
@@ -420,6 +423,8 @@ typedef struct sp_ledger_event {
     int64_t occurred_at_ms;
     char command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
     char actor_id[SP_ID_LEN + 1];                     /* "" = system */
+    char actor_role[SP_LEDGER_ACTOR_ROLE_MAX + 1];    /* the command's, "" = system: the
+                                                       * history shows it */
     /* payload */
     char operation_id[SP_ID_LEN + 1];                 /* credited, payment, expired, redeemed,
                                                        * operation events */

@@ -779,7 +779,9 @@ static int take_envelope_fields(sp_ledger_event *event, const Solipass__Envelope
              err) != 0 ||
         take(event->command_id, sizeof event->command_id, envelope->command_id, "command id",
              err) != 0 ||
-        take(event->actor_id, sizeof event->actor_id, envelope->actor_id, "actor id", err) != 0) {
+        take(event->actor_id, sizeof event->actor_id, envelope->actor_id, "actor id", err) != 0 ||
+        take(event->actor_role, sizeof event->actor_role, envelope->actor_role, "actor role",
+             err) != 0) {
         return -1;
     }
     if (!sp_id_valid(event->pass_id)) return malformed(err, "aggregate id is not a uuid");
@@ -1181,6 +1183,7 @@ void sp_ledger_event_meta(const sp_ledger_event *event, const char *causation_id
     meta->causation_id = text_or_empty(causation_id);
     meta->reply_to = "";
     meta->actor_id = event->actor_id;
+    meta->actor_role = event->actor_role;
 }
 
 /* ------------------------------------------------------------ replies */

@@ -154,6 +154,9 @@ static int decide(tx_service *svc, sp_ledger_state *state, int32_t partition,
         svc->counters.rejected++;
         return 0;
     case SP_LEDGER_DECIDED_EVENT:
+        /* The role the actor asked in goes on the event: the history shows it. */
+        snprintf(decision->event.actor_role, sizeof decision->event.actor_role, "%s",
+                 command->actor_role != NULL ? command->actor_role : "");
         if (sign_receipt(svc, &decision->event, err) != 0) return -1;
         return apply_and_produce(svc, state, partition, &decision->event, p, err);
     }

@@ -112,6 +112,10 @@ static void test_partner_created(void **state) {
     assert_param(f, 3, "Club de lecture \xc3\xa9t\xc3\xa9");
     assert_param(f, 4, "culture");
     assert_param(f, 5, T_TEXT);
+    /* what the history takes of the envelope */
+    assert_true(sp_id_valid(f->row.event_id));
+    assert_string_equal(f->row.actor_id, USER_ID);
+    assert_int_equal(f->row.occurred_at_ms, T_MS);
 
     m.category = "general";   /* a partner's category is never "general" */
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerCreated.v1", PARTNER_ID, 1, &m.base);
