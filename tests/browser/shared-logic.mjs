@@ -116,6 +116,8 @@ equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z'
   'Le service du Pass solidarité a enregistré le virement du remboursement de 3\u202f595,00\u00a0€, référence VIR-1, le 02/12/2026.', 'history: a transfer, no actor');
 equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z', action: 'payment_accepted', actor: { user_id: 'b', full_name: 'Jean Dupont', role: 'beneficiary' }, details: { amount_cents: 500 } }, { hideBeneficiaryName: true }),
   'Le bénéficiaire a payé 5,00\u00a0€.', 'history: the partner space does not name who paid');
+equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z', action: 'payment_accepted', actor: { user_id: null, full_name: null, role: 'beneficiary' }, details: { amount_cents: 500, pass_ref: '154d' } }),
+  'Le bénéficiaire du Pass se terminant par 154d a payé 5,00\u00a0€.', 'history: a partner reads the pass, not the person');
 equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z', action: 'something_new', actor, details: {} }),
   'Léa Martin (administrateur) a fait l’action « something_new ».', 'history: an unknown action still reads');
 

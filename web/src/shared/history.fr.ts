@@ -23,6 +23,8 @@ export const H = {
   count: (n: string) => `${n} action(s) affichée(s), de la plus récente à la plus ancienne.`,
   system: 'Le service du Pass solidarité',
   beneficiary: 'Le bénéficiaire',
+  beneficiaryOf: (passRef: string) => `Le bénéficiaire du Pass se terminant par ${passRef}`,
+  someone: 'Une personne',
   roles: {
     backoffice: 'agent du CCAS',
     finance: 'service financier',
@@ -35,12 +37,15 @@ export const H = {
 };
 
 /** The subject of the sentence: the person and their role, or the service
- * itself for what the system did alone (the monthly run, an expiry). */
-export function actorText(actor: HistoryActor | null, options: { hideBeneficiaryName?: boolean } = {}): string {
+ * itself for what the system did alone (the monthly run, an expiry). A
+ * beneficiary the reader may not know by name (a partner reading its own
+ * history gets no name nor id) is the pass's last four characters. */
+export function actorText(actor: HistoryActor | null, details: Record<string, unknown> = {}, options: { hideBeneficiaryName?: boolean } = {}): string {
   if (!actor) return H.system;
-  if (actor.role === 'beneficiary' && options.hideBeneficiaryName) return H.beneficiary;
+  const passRef = typeof details.pass_ref === 'string' ? details.pass_ref : '';
+  if (actor.role === 'beneficiary' && (options.hideBeneficiaryName || !actor.full_name)) return passRef ? H.beneficiaryOf(passRef) : H.beneficiary;
   const role = actor.role ? H.roles[actor.role] : undefined;
-  const name = actor.full_name || actor.user_id.slice(0, 8);
+  const name = actor.full_name || (actor.user_id ?? '').slice(0, 8) || H.someone;
   return role ? `${name} (${role})` : name;
 }
 
@@ -139,7 +144,7 @@ export function historySentence(entry: HistoryEntry, options: { hideBeneficiaryN
   const phrase = (PHRASES as Record<string, (d: Details) => string>)[entry.action];
   const details = entry.details ?? {};
   const body = phrase ? phrase(details) : `a fait l’action « ${entry.action} »`;
-  return `${actorText(entry.actor, options)} ${body}.`;
+  return `${actorText(entry.actor, details, options)} ${body}.`;
 }
 
 /** The identifiers a person may need to find the line elsewhere. */
