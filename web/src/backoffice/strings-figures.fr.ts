@@ -94,6 +94,7 @@ export const F = {
     reportTitle: 'Résultat de la vérification',
     reportLines: (valid: string, total: string) => `${valid} ligne(s) valable(s) sur ${total}.`,
     reportFormat: (encoding: string, delimiter: string) => `Fichier lu en ${encoding}, colonnes séparées par ${delimiter}.`,
+    encodings: { 'utf-8': 'UTF-8', 'utf-8-bom': 'UTF-8 (avec BOM)', 'windows-1252': 'Windows-1252 (Excel)' } as Record<string, string>,
     delimiters: { ';': 'des points-virgules', ',': 'des virgules' } as Record<string, string>,
     allGood: 'Aucun problème : toutes les lignes peuvent être inscrites.',
     problemsTitle: (n: string) => `${n} problème(s) à corriger`,

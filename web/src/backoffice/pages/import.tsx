@@ -183,7 +183,7 @@ function Report(props: { report: ImportReport; allocation: Allocation; file: Fil
       <p class="totals" data-testid="import-lines">
         {I.reportLines(formatCount(r.lines_valid), formatCount(r.lines_total))}
       </p>
-      <p class="muted">{I.reportFormat(r.encoding, I.delimiters[r.delimiter] ?? `« ${r.delimiter} »`)}</p>
+      <p class="muted">{I.reportFormat(I.encodings[r.encoding] ?? r.encoding, I.delimiters[r.delimiter] ?? `« ${r.delimiter} »`)}</p>
       {r.problems.length === 0 ? (
         <Notice kind="success" title={I.allGood} />
       ) : (
