@@ -17,7 +17,7 @@
 //   SP_TEST_REQUEST_TOTAL_CENTS  its total
 // Exit status 0 when every check passed.
 import { readFileSync } from 'node:fs';
-import { BASE_URL, Failure, axe, check, freshScreenshots, launch, log, openContext, pendingRequests, plain, screenshot } from './lib.mjs';
+import { BASE_URL, Failure, axe, check, freshScreenshots, launch, openContext, plain, screenshot, stepper } from './lib.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -36,21 +36,7 @@ const PHONE = { width: 390, height: 844 };
 const euros = new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'EUR' });
 const money = (cents) => plain(euros.format(cents / 100));
 
-const results = [];
-async function step(name, action) {
-  const started = Date.now();
-  try {
-    const detail = await action();
-    results.push({ name, ok: true });
-    log(`ok   ${name}${detail ? ` (${detail})` : ''} [${Date.now() - started} ms]`);
-  } catch (e) {
-    results.push({ name, ok: false });
-    log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
-    const waiting = pendingRequests();
-    if (waiting.length) log(`requests without an answer:\n  ${waiting.join('\n  ')}`);
-    throw e;
-  }
-}
+const { step, results } = stepper();
 
 async function logIn(page, path, [email, password]) {
   await page.goto(`${BASE_URL}${path}`);

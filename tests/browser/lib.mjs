@@ -244,3 +244,24 @@ export async function guideShot(page, name, focus = null) {
   const picture = await page.screenshot({ fullPage: false, animations: 'disabled', caret: 'hide' });
   writeFileSync(join(GUIDE_DIR, `${name}.png`), optimizePng(picture));
 }
+
+/** A script's steps: each runs, says ok or FAIL with its time and detail
+ * (and the requests still waiting when it fails), and is counted. */
+export function stepper() {
+  const results = [];
+  async function step(name, action) {
+    const started = Date.now();
+    try {
+      const detail = await action();
+      results.push({ name, ok: true });
+      log(`ok   ${name}${detail ? ` (${detail})` : ''} [${Date.now() - started} ms]`);
+    } catch (e) {
+      results.push({ name, ok: false });
+      log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
+      const waiting = pendingRequests();
+      if (waiting.length) log(`requests without an answer:\n  ${waiting.join('\n  ')}`);
+      throw e;
+    }
+  }
+  return { step, results };
+}
