@@ -11,10 +11,13 @@
 //   SP_TEST_BASE_URL              the gateway
 //   SP_TEST_MAIL_DIR              the SMTP sink's folder
 //   SP_TEST_BO_EMAIL, SP_TEST_BO_PASSWORD  a back-office account
+//   SP_TEST_PAGING_WORD, SP_TEST_PAGING_COUNT  that many beneficiaries (over
+//                                 one page of 50) share this word in their name
+//   SP_TEST_PAID_PARTNER_ID       a partner paid 12,50 € by a beneficiary
 //   SP_TEST_SCREENSHOTS           where to save the screenshots
 // Exit status 0 when every check passed; the output says what was checked.
 import {
-  BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, linkIn, log, openContext, pendingRequests, screenshot, waitForMail,
+  BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, journeySteps, launch, linkIn, openContext, screenshot, waitForMail,
 } from './lib.mjs';
 
 const env = (name) => {
@@ -25,24 +28,13 @@ const env = (name) => {
 const MAIL_DIR = env('SP_TEST_MAIL_DIR');
 const BO_EMAIL = env('SP_TEST_BO_EMAIL');
 const BO_PASSWORD = env('SP_TEST_BO_PASSWORD');
+const PAGING_WORD = env('SP_TEST_PAGING_WORD');
+const PAGING_COUNT = Number(env('SP_TEST_PAGING_COUNT'));
+const PAID_PARTNER_ID = env('SP_TEST_PAID_PARTNER_ID');
 const STAMP = Date.now().toString(36);
 const NARROW = { width: 390, height: 844 };
 
-const results = [];
-async function step(name, action) {
-  const started = Date.now();
-  try {
-    const detail = await action();
-    results.push({ name, ok: true });
-    log(`ok   ${name}${detail ? ` (${detail})` : ''} [${Date.now() - started} ms]`);
-  } catch (e) {
-    results.push({ name, ok: false });
-    log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
-    const waiting = pendingRequests();
-    if (waiting.length) log(`requests without an answer:\n  ${waiting.join('\n  ')}`);
-    throw e;
-  }
-}
+const { step, summary } = journeySteps();
 
 const h1 = (page, text) => page.locator('h1', { hasText: text }).waitFor();
 
@@ -139,6 +131,17 @@ try {
     await screen(page, 'partenaires-filtre');
   });
 
+  await step('a paid partner’s page shows the payment among its operations and what the city owes it', async () => {
+    await page.goto(`${BASE_URL}/backoffice/partenaires/${PAID_PARTNER_ID}`);
+    await h1(page, 'Librairie du Marché');
+    const ops = page.locator('section', { hasText: 'Dernières opérations' });
+    await ops.locator('tbody tr', { hasText: '12,50' }).waitFor();
+    check(await ops.locator('tbody tr', { hasText: 'Acceptée' }).isVisible(), 'the payment is not shown as accepted');
+    const owed = (await page.locator('dd.amount-big').textContent()).replace(/\s/g, ' ');
+    check(/12,50\s€/.test(owed), `the amount owed is not 12,50 €: ${owed}`);
+    await screen(page, 'partenaire-paye');
+  });
+
   const person = { name: `Awa Diallo ${STAMP}`, email: `awa-${STAMP}@example.org` };
   let beneficiaryUrl = '';
 
@@ -229,6 +232,26 @@ try {
     await screen(page, 'beneficiaire-clos');
   });
 
+  await step('the beneficiaries found by a word of their name are read page by page, with their total', async () => {
+    await gotoMenu(page, 'Bénéficiaires');
+    await page.getByLabel('Nom ou adresse e-mail').fill(PAGING_WORD.toLowerCase());
+    await page.getByRole('button', { name: 'Rechercher' }).click();
+    await page.locator('.totals', { hasText: `${PAGING_COUNT} bénéficiaires` }).waitFor();
+    const rows = page.locator('tbody tr');
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 50);
+    const first = (await rows.locator('th').allTextContents()).map((t) => t.trim());
+    check(first[0] === `${PAGING_WORD} 01` && first[49] === `${PAGING_WORD} 50`, `the first page is not the first 50 by name: ${first[0]} … ${first[49]}`);
+    await page.getByRole('link', { name: 'Page suivante' }).click();
+    await page.waitForURL(/curseur=/);
+    await page.waitForFunction((n) => document.querySelectorAll('tbody tr').length === n, PAGING_COUNT - 50);
+    const second = (await rows.locator('th').allTextContents()).map((t) => t.trim());
+    check(second[0] === `${PAGING_WORD} 51` && !second.some((name) => first.includes(name)), `the second page repeats or skips: ${second}`);
+    check(!(await page.getByRole('link', { name: 'Page suivante' }).isVisible()), 'the last page offers a next page');
+    await screen(page, 'beneficiaires-page-2');
+    await page.getByRole('link', { name: 'Revenir à la première page' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 50);
+  });
+
   const convention = { title: `Charte d’accueil ${STAMP}`, version: `v-${STAMP}` };
   await step('a convention is published; who accepted it and who has not', async () => {
     await gotoMenu(page, 'Conventions');
@@ -292,6 +315,27 @@ try {
     return `menu: ${items.join(', ')}`;
   });
 
+  await step('the finance user’s account is disabled from Équipe: its open session ends at once', async () => {
+    const f = await openContext(browser);
+    await f.page.goto(`${BASE_URL}/backoffice`);
+    await logIn(f.page, finance.email, finance.password);
+    await h1(f.page, 'Bonjour');
+    await gotoMenu(page, 'Équipe');
+    const row = page.locator('tbody tr', { hasText: finance.email });
+    await row.getByRole('button', { name: /Désactiver/ }).click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.getByText('sera déconnecté tout de suite').waitFor();
+    await dialog.getByRole('button', { name: 'Désactiver le compte' }).click();
+    await page.locator('.notice', { hasText: `Le compte de ${finance.name} est désactivé` }).waitFor();
+    await row.locator('.tag', { hasText: 'Désactivé' }).waitFor();
+    await screen(page, 'equipe-desactive');
+    await f.page.reload();
+    await h1(f.page, 'Connexion à la console');
+    await logIn(f.page, finance.email, finance.password);
+    await f.page.locator('.error-summary').waitFor();
+    await f.context.close();
+  });
+
   await step('no error in the console but the refusals the screens expected and said', async () => {
     // A refused login (401) or a refused action (409) is logged by Chromium
     // as a failed load; each was shown to the agent as a French sentence.
@@ -304,6 +348,6 @@ try {
 } finally {
   await browser.close();
 }
-const failed = results.filter((r) => !r.ok);
-console.log(`\n${results.length - failed.length} of ${results.length} steps passed${failed.length ? `; failed: ${failed.map((f) => f.name).join(', ')}` : ''}`);
-process.exit(exitCode || failed.length ? 1 : 0);
+const { failed, text } = summary();
+console.log(text);
+process.exit(exitCode || failed ? 1 : 0);

@@ -28,7 +28,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, log, newKey, openContext, pendingRequests, plain, screenshot } from './lib.mjs';
+import { BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, log, newKey, openContext, journeySteps, plain, screenshot } from './lib.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -55,21 +55,7 @@ async function phoneContext(browser, options) {
   return opened;
 }
 
-const results = [];
-async function step(name, action) {
-  const started = Date.now();
-  try {
-    const detail = await action();
-    results.push({ name, ok: true });
-    log(`ok   ${name}${detail ? ` (${detail})` : ''} [${Date.now() - started} ms]`);
-  } catch (e) {
-    results.push({ name, ok: false });
-    log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
-    const waiting = pendingRequests();
-    if (waiting.length) log(`requests without an answer:\n  ${waiting.join('\n  ')}`);
-    throw e;
-  }
-}
+const { step, summary } = journeySteps();
 
 const screens = [];
 /** A screenshot and axe-core on the screen: no serious or critical violation. */
@@ -468,7 +454,7 @@ try {
 } finally {
   await browser.close();
 }
-const failed = results.filter((r) => !r.ok);
+const { failed, text } = summary();
 console.log(`axe-core on ${screens.length} screens: ${screens.join(', ')}`);
-console.log(`\n${results.length - failed.length} of ${results.length} steps passed${failed.length ? `; failed: ${failed.map((f) => f.name).join(', ')}` : ''}`);
-process.exit(exitCode || failed.length ? 1 : 0);
+console.log(text);
+process.exit(exitCode || failed ? 1 : 0);

@@ -245,9 +245,10 @@ export async function guideShot(page, name, focus = null) {
   writeFileSync(join(GUIDE_DIR, `${name}.png`), optimizePng(picture));
 }
 
-/** A script's steps: each runs, says ok or FAIL with its time and detail
- * (and the requests still waiting when it fails), and is counted. */
-export function stepper() {
+/** The steps of a journey: each logged with its time, the first failure
+ * stopping the journey (with the requests still waiting); `summary()` is
+ * the last line the integration test reads. */
+export function journeySteps() {
   const results = [];
   async function step(name, action) {
     const started = Date.now();
@@ -263,5 +264,9 @@ export function stepper() {
       throw e;
     }
   }
-  return { step, results };
+  function summary() {
+    const failed = results.filter((r) => !r.ok);
+    return { failed: failed.length, text: `\n${results.length - failed.length} of ${results.length} steps passed${failed.length ? `; failed: ${failed.map((f) => f.name).join(', ')}` : ''}` };
+  }
+  return { step, summary };
 }

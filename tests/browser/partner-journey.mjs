@@ -21,7 +21,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE_URL, Failure, GUIDE_DIR, api, apiLogin, axe, check, freshScreenshots, guideShot, launch, pendingRequests, linkIn, log, makePng, newKey, openContext, plain, screenshot, waitForMail,
+  BASE_URL, Failure, GUIDE_DIR, api, apiLogin, axe, check, freshScreenshots, guideShot, launch, journeySteps, linkIn, log, makePng, newKey, openContext, plain, screenshot, waitForMail,
 } from './lib.mjs';
 
 const env = (name) => {
@@ -40,21 +40,7 @@ const USER_PASSWORD = 'caisse accueil mot de passe';
 const LIVE_BUDGET_MS = 3000;
 const work = mkdtempSync(join(tmpdir(), 'solipass-browser-'));
 
-const results = [];
-async function step(name, action) {
-  const started = Date.now();
-  try {
-    const detail = await action();
-    results.push({ name, ok: true, ms: Date.now() - started });
-    log(`ok   ${name}${detail ? ` (${detail})` : ''} [${Date.now() - started} ms]`);
-  } catch (e) {
-    results.push({ name, ok: false, ms: Date.now() - started, error: e });
-    log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
-    const waiting = pendingRequests();
-    if (waiting.length) log(`requests without an answer:\n  ${waiting.join('\n  ')}`);
-    throw e;
-  }
-}
+const { step, summary } = journeySteps();
 
 const dialog = (page) => page.locator('dialog[open]');
 const row = (page, operationId) => page.locator(`tr[data-operation-id="${operationId}"]`);
@@ -676,6 +662,6 @@ try {
 } finally {
   await browser.close();
 }
-const failed = results.filter((r) => !r.ok);
-console.log(`\n${results.length - failed.length} of ${results.length} steps passed${failed.length ? `; failed: ${failed.map((f) => f.name).join(', ')}` : ''}`);
-process.exit(exitCode || failed.length ? 1 : 0);
+const { failed, text } = summary();
+console.log(text);
+process.exit(exitCode || failed ? 1 : 0);

@@ -200,6 +200,7 @@ export const T = {
     noOperations: 'Aucune opération pour l’instant.',
     opWhen: 'Date',
     opKind: 'Opération',
+    opAmount: 'Montant',
     opStatus: 'État',
     kinds: { payment: 'Paiement', credit: 'Crédit', expiry: 'Expiration' } as Record<string, string>,
     vouchers: 'Bons d’échange',
@@ -298,6 +299,7 @@ export const T = {
   welcome: {
     title: (name: string) => `Bonjour, ${name}`,
     lead: 'Ce que vous pouvez faire depuis la console :',
+    nothingYet: 'Les écrans de votre profil apparaîtront dans le menu ci-dessus.',
     activated: 'Votre compte est activé : vous êtes connecté.',
     passwordChanged: 'Votre mot de passe est changé : vous êtes connecté.',
     cards: {

@@ -396,3 +396,23 @@ export function errorsOf(
   }
   return { byField: {}, summary: [], general: text };
 }
+
+/** A form's state: its values, the problems found before sending (`local`),
+ * the submission, and each field's error (local first, then the API's). */
+export function useForm<V extends Record<string, string>>(initial: V, fields: readonly string[], overrides: Record<string, string> = {}) {
+  const [values, setValues] = useState<V>(initial);
+  const [local, setLocal] = useState<FieldError[]>([]);
+  const submission = useSubmission();
+  const { byField, summary, general } = errorsOf(submission.error, fields, overrides);
+  return {
+    values,
+    setValues,
+    setLocal,
+    submission,
+    general,
+    /** What the error summary lists. */
+    summary: local.length ? local : summary,
+    errorOf: (name: string) => local.find((e) => e.field === name)?.text ?? byField[name],
+    set: (name: keyof V) => (value: string) => setValues({ ...values, [name]: value }),
+  };
+}

@@ -11,7 +11,7 @@ import { USUAL_CATEGORIES, categoryLabel } from '../../shared/categories.fr';
 import { formatCents, formatDate, formatDateTime, formatDay, parseDay, parseEuros, parisToday } from '../../shared/format';
 import { useLoad } from '../../shared/load';
 import { navigate } from '../../shared/router';
-import { ConfirmDialog, ErrorSummary, LoadError, Loading, Notice, Page, SelectField, TextArea, TextField, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
+import { ConfirmDialog, ErrorSummary, LoadError, Loading, Notice, Page, SelectField, TextArea, TextField, errorsOf, useForm, useSubmission, type FieldError } from '../../shared/ui';
 import { BASE, type BeneficiaryDetail, type Envelope, type PassClosed } from '../data';
 import { F } from '../strings-figures.fr';
 import { T } from '../strings.fr';
@@ -95,16 +95,9 @@ function endDateOf(text: string): string | null {
 const ENROL_FIELDS = ['full_name', 'email', 'category', 'end_date', 'amount'];
 
 export function EnrolPage() {
-  const [values, setValues] = useState({ full_name: '', email: '', category: 'general', end_date: '', amount: '' });
-  const [local, setLocal] = useState<FieldError[]>([]);
-  const submission = useSubmission();
-  const { byField, summary, general } = errorsOf(submission.error, ENROL_FIELDS, {
-    email_taken: B.emailTaken,
-    invalid_date: B.endDateInvalid,
-    'invalid_value:full_name': B.nameMissing,
-  });
-  const errorOf = (name: string) => local.find((e) => e.field === name)?.text ?? byField[name];
-  const set = (name: keyof typeof values) => (value: string) => setValues({ ...values, [name]: value });
+  const { values, setLocal, submission, general, summary, errorOf, set } = useForm(
+    { full_name: '', email: '', category: 'general', end_date: '', amount: '' }, ENROL_FIELDS,
+    { email_taken: B.emailTaken, invalid_date: B.endDateInvalid, 'invalid_value:full_name': B.nameMissing });
 
   async function submit(event: Event) {
     event.preventDefault();
@@ -137,7 +130,7 @@ export function EnrolPage() {
 
   return (
     <Page title={B.enrolTitle} lead={B.enrolLead}>
-      <ErrorSummary errors={local.length ? local : summary} general={general} />
+      <ErrorSummary errors={summary} general={general} />
       <form class="form" onSubmit={submit} noValidate>
         <TextField name="full_name" label={B.fullName} value={values.full_name} onValue={set('full_name')} error={errorOf('full_name')} maxLength={200} autoComplete="off" />
         <TextField name="email" type="email" label={B.email} hint={B.emailHint} value={values.email} onValue={set('email')} error={errorOf('email')} spellcheck={false} autoComplete="off" />
@@ -153,7 +146,7 @@ export function EnrolPage() {
   );
 }
 
-function Envelopes(props: { envelopes: Envelope[] }) {
+function Envelopes(props: { envelopes: Envelope[]; closed: boolean }) {
   return (
     <div class="table-wrap">
       <table class="data responsive">
@@ -164,7 +157,7 @@ function Envelopes(props: { envelopes: Envelope[] }) {
             <tr key={e.category}>
               <th scope="row" data-label={B.category}>{categoryLabel(e.category)}</th>
               <td data-label={B.balance} class="amount">{formatCents(e.balance_cents)}</td>
-              <td data-label={B.until}>{e.expired ? <Badge kind="closed">{B.expired(formatDay(e.end_date))}</Badge> : e.end_date ? formatDay(e.end_date) : B.noEnd}</td>
+              <td data-label={B.until}>{props.closed ? B.closed : e.expired ? <Badge kind="closed">{B.expired(formatDay(e.end_date))}</Badge> : e.end_date ? formatDay(e.end_date) : B.noEnd}</td>
             </tr>
           ))}
         </tbody>
@@ -286,21 +279,21 @@ export function BeneficiaryPage(props: { userId: string; enrolled: boolean }) {
             <dt>{B.balance}</dt><dd class="amount-big">{formatCents(d.pass.balance_cents)}</dd>
           </dl>
           <p><a href={`${BASE}/pass/${d.pass.pass_id}/historique?retour=${encodeURIComponent(`${LIST}/${d.user_id}`)}`}>{F.history.passLink}</a></p>
-          <Envelopes envelopes={d.pass.envelopes} />
+          <Envelopes envelopes={d.pass.envelopes} closed={isClosed} />
           {!isClosed && <CreditForm passId={d.pass.pass_id} envelopes={d.pass.envelopes} onDone={() => void detail.reload()} />}
           <section class="section" aria-labelledby="ops-title">
             <h2 id="ops-title">{B.operations}</h2>
             {d.operations.length === 0 ? <p>{B.noOperations}</p> : (
               <div class="table-wrap">
                 <table class="data responsive">
-                  <thead><tr><th scope="col">{B.opWhen}</th><th scope="col">{B.opKind}</th><th scope="col">{B.category}</th><th scope="col" class="amount">{B.amount}</th><th scope="col">{B.opStatus}</th></tr></thead>
+                  <thead><tr><th scope="col">{B.opWhen}</th><th scope="col">{B.opKind}</th><th scope="col">{B.category}</th><th scope="col" class="amount">{B.opAmount}</th><th scope="col">{B.opStatus}</th></tr></thead>
                   <tbody>
                     {d.operations.map((o) => (
                       <tr key={o.operation_id}>
                         <td data-label={B.opWhen} class="nowrap">{formatDateTime(o.occurred_at)}</td>
                         <td data-label={B.opKind}>{B.kinds[o.kind] ?? o.kind}</td>
                         <td data-label={B.category}>{categoryLabel(o.category)}</td>
-                        <td data-label={B.amount} class="amount">{formatCents(o.amount_cents)}</td>
+                        <td data-label={B.opAmount} class="amount">{formatCents(o.amount_cents)}</td>
                         <td data-label={B.opStatus}>{T.opStatus[o.status]}</td>
                       </tr>
                     ))}

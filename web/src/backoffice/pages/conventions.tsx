@@ -6,7 +6,7 @@ import { call } from '../../shared/api';
 import { announce } from '../../shared/announce';
 import { formatDate, formatDateTime, formatDay, parseDay } from '../../shared/format';
 import { useLoad } from '../../shared/load';
-import { ErrorSummary, LoadError, Loading, Notice, Page, Radios, TextArea, TextField, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
+import { ErrorSummary, LoadError, Loading, Notice, Page, Radios, TextArea, TextField, useForm, type FieldError } from '../../shared/ui';
 import { BASE, type Convention } from '../data';
 import { T } from '../strings.fr';
 import { Badge } from './common';
@@ -16,16 +16,10 @@ const LIST = `${BASE}/conventions`;
 const TEXT_BYTES_MAX = 15 * 1024;
 
 function PublishForm(props: { onPublished: () => void }) {
-  const [values, setValues] = useState({ title: '', version: '', effective_date: '', mandatory: 'yes', text: '' });
-  const [local, setLocal] = useState<FieldError[]>([]);
+  const { values, setValues, setLocal, submission, general, summary, errorOf, set } = useForm(
+    { title: '', version: '', effective_date: '', mandatory: 'yes', text: '' }, ['title', 'version', 'effective_date', 'text'],
+    { 'invalid_value:version': C.versionInvalid, invalid_date: C.dateInvalid });
   const [published, setPublished] = useState<string | null>(null);
-  const submission = useSubmission();
-  const { byField, summary, general } = errorsOf(submission.error, ['title', 'version', 'effective_date', 'text'], {
-    'invalid_value:version': C.versionInvalid,
-    invalid_date: C.dateInvalid,
-  });
-  const errorOf = (name: string) => local.find((e) => e.field === name)?.text ?? byField[name];
-  const set = (name: keyof typeof values) => (value: string) => setValues({ ...values, [name]: value });
 
   async function submit(event: Event) {
     event.preventDefault();
@@ -58,7 +52,7 @@ function PublishForm(props: { onPublished: () => void }) {
       <h2 id="publish-title">{C.publishTitle}</h2>
       <p>{C.publishLead}</p>
       {published && <Notice kind="success" role="status">{published}</Notice>}
-      <ErrorSummary errors={local.length ? local : summary} general={general} />
+      <ErrorSummary errors={summary} general={general} />
       <form class="form" onSubmit={submit} noValidate>
         <TextField name="title" label={C.titleLabel} value={values.title} onValue={set('title')} error={errorOf('title')} maxLength={200} autoComplete="off" />
         <TextField name="version" label={C.version} hint={C.versionHint} value={values.version} onValue={set('version')} error={errorOf('version')} class="input-short" autoComplete="off" spellcheck={false} />
@@ -126,7 +120,7 @@ export function AcceptancesPage(props: { conventionId: string }) {
   return (
     <Page title={convention ? C.acceptTitle(convention.title, convention.version) : C.title}>
       <p><a href={LIST}>{C.backToList}</a></p>
-      {convention && <ConventionState convention={convention} />}
+      {convention && <p><ConventionState convention={convention} /></p>}
       {(acceptances.loading || list.loading) && !a && <Loading />}
       {acceptances.error && <LoadError error={acceptances.error} retry={() => void acceptances.reload()} />}
       {a && (

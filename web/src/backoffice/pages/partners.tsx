@@ -11,7 +11,7 @@ import { messageFor } from '../../shared/errors.fr';
 import { formatCents, formatDate, formatDateTime, formatMonth } from '../../shared/format';
 import { useLoad } from '../../shared/load';
 import { navigate } from '../../shared/router';
-import { ErrorSummary, LoadError, Loading, Notice, Page, SelectField, TextField, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
+import { ErrorSummary, LoadError, Loading, Notice, Page, SelectField, TextField, useForm, useSubmission, type FieldError } from '../../shared/ui';
 import { BASE, type PartnerDetail, type PartnerSummary } from '../data';
 import { F } from '../strings-figures.fr';
 import { T } from '../strings.fr';
@@ -91,12 +91,8 @@ export function PartnersPage(props: { query: URLSearchParams }) {
 const CREATE_FIELDS = ['name', 'category', 'admin_full_name', 'admin_email'] as const;
 
 export function PartnerCreatePage() {
-  const [values, setValues] = useState({ name: '', category: 'sport', admin_full_name: '', admin_email: '' });
-  const [local, setLocal] = useState<FieldError[]>([]);
-  const submission = useSubmission();
-  const { byField, summary, general } = errorsOf(submission.error, CREATE_FIELDS, { email_taken: P.emailTaken });
-  const errorOf = (name: string) => local.find((e) => e.field === name)?.text ?? byField[name];
-  const set = (name: keyof typeof values) => (value: string) => setValues({ ...values, [name]: value });
+  const { values, setLocal, submission, general, summary, errorOf, set } = useForm(
+    { name: '', category: 'sport', admin_full_name: '', admin_email: '' }, CREATE_FIELDS, { email_taken: P.emailTaken });
 
   async function submit(event: Event) {
     event.preventDefault();
@@ -120,7 +116,7 @@ export function PartnerCreatePage() {
 
   return (
     <Page title={P.createTitle} lead={P.createLead}>
-      <ErrorSummary errors={local.length ? local : summary} general={general} />
+      <ErrorSummary errors={summary} general={general} />
       <form class="form" onSubmit={submit} noValidate>
         <TextField name="name" label={P.name} hint={P.nameHint} value={values.name} onValue={set('name')} error={errorOf('name')} maxLength={200} autoComplete="off" />
         <SelectField name="category" label={P.category} hint={P.categoryHint} value={values.category} onValue={set('category')} error={errorOf('category')}

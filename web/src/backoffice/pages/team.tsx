@@ -9,7 +9,7 @@ import { messageFor } from '../../shared/errors.fr';
 import { formatDate } from '../../shared/format';
 import { useLoad } from '../../shared/load';
 import type { Me } from '../../shared/session';
-import { ConfirmDialog, ErrorSummary, LoadError, Loading, Notice, Page, Radios, TextField, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
+import { ConfirmDialog, ErrorSummary, LoadError, Loading, Notice, Page, Radios, TextField, useForm, useSubmission, type FieldError } from '../../shared/ui';
 import { call } from '../../shared/api';
 import type { StaffRole, StaffUser } from '../data';
 import { T } from '../strings.fr';
@@ -19,12 +19,8 @@ const E = T.team;
 const LAST_ADMIN = { last_backoffice_admin: E.lastAdmin };
 
 function AddStaff(props: { onAdded: (user: StaffUser) => void }) {
-  const [values, setValues] = useState({ full_name: '', email: '', role: 'backoffice' });
-  const [local, setLocal] = useState<FieldError[]>([]);
-  const submission = useSubmission();
-  const { byField, summary, general } = errorsOf(submission.error, ['full_name', 'email', 'role'], { email_taken: E.emailTaken });
-  const errorOf = (name: string) => local.find((e) => e.field === name)?.text ?? byField[name];
-  const set = (name: keyof typeof values) => (value: string) => setValues({ ...values, [name]: value });
+  const { values, setValues, setLocal, submission, general, summary, errorOf, set } = useForm(
+    { full_name: '', email: '', role: 'backoffice' }, ['full_name', 'email', 'role'], { email_taken: E.emailTaken });
 
   async function submit(event: Event) {
     event.preventDefault();
@@ -46,7 +42,7 @@ function AddStaff(props: { onAdded: (user: StaffUser) => void }) {
     <section class="section" aria-labelledby="add-title">
       <h2 id="add-title">{E.addTitle}</h2>
       <p>{E.addLead}</p>
-      <ErrorSummary errors={local.length ? local : summary} general={general} />
+      <ErrorSummary errors={summary} general={general} />
       <form class="form" onSubmit={submit} noValidate>
         <TextField name="full_name" label={E.name} value={values.full_name} onValue={set('full_name')} error={errorOf('full_name')} maxLength={200} autoComplete="off" />
         <TextField name="email" type="email" label={E.email} value={values.email} onValue={set('email')} error={errorOf('email')} spellcheck={false} autoComplete="off" />
@@ -126,6 +122,7 @@ export function TeamPage(props: { me: Me }) {
     });
     if (done) {
       setToDisable(null);
+      setAdded(null);
       setDisabled(user.full_name);
       announce(E.disabledDone(user.full_name));
       void list.reload();
@@ -154,7 +151,7 @@ export function TeamPage(props: { me: Me }) {
           </table>
         </div>
       )}
-      <AddStaff onAdded={(user) => { setAdded(user); announce(E.addedTitle(user.full_name)); void list.reload(); }} />
+      <AddStaff onAdded={(user) => { setDisabled(null); setAdded(user); announce(E.addedTitle(user.full_name)); void list.reload(); }} />
       <ConfirmDialog open={toDisable !== null} title={E.disableTitle} confirm={E.disableConfirm} cancel={T.cancel} danger busy={submission.busy}
         onConfirm={() => void disable()} onClose={() => setToDisable(null)}>
         {toDisable && <p>{E.disableQuestion(toDisable.full_name, toDisable.email)}</p>}

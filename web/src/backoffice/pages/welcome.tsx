@@ -18,7 +18,7 @@ export function WelcomePage(props: { me: Me; welcome: string | null }) {
   const role = staffRole(props.me);
   const screens = SCREENS.filter((s) => s.nav && role && s.roles.includes(role) && CARD_OF[s.pattern]);
   return (
-    <Page title={T.welcome.title(props.me.full_name)} lead={T.welcome.lead}>
+    <Page title={T.welcome.title(props.me.full_name)} lead={screens.length ? T.welcome.lead : T.welcome.nothingYet}>
       {props.welcome === '1' && <Notice kind="success" role="status">{T.welcome.activated}</Notice>}
       {props.welcome === '2' && <Notice kind="success" role="status">{T.welcome.passwordChanged}</Notice>}
       <ul class="home-links">
