@@ -319,7 +319,7 @@ try {
     const f = await openContext(browser);
     await f.page.goto(`${BASE_URL}/backoffice`);
     await logIn(f.page, finance.email, finance.password);
-    await h1(f.page, 'Bonjour');
+    await h1(f.page, 'Tableau de bord');
     await gotoMenu(page, 'Équipe');
     const row = page.locator('tbody tr', { hasText: finance.email });
     await row.getByRole('button', { name: /Désactiver/ }).click();
