@@ -157,6 +157,8 @@ try {
     const bad = await page.locator('[data-testid="import-problems"] tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-line'))));
     for (const line of [3, 5, 6]) check(bad.includes(line), `line ${line} is not among the problems: ${bad}`);
     check(!bad.includes(2) && !bad.includes(4), `a good line is shown as a problem: ${bad}`);
+    const enrolled = await apiOfPage(page, `/api/v1/beneficiaries?q=${stamp}`);
+    check(enrolled.status === 200 && enrolled.json.total === 0, `the dry run enrolled someone: ${JSON.stringify(enrolled.json)}`);
     await accessible(page, 'import report');
     await screenshot(page, 'import-verification-1280');
     await onPhone(page, 'import-verification');
@@ -173,6 +175,8 @@ try {
     const enrolled = plain(await page.locator('[data-testid="import-enrolled"]').textContent());
     const credited = plain(await page.locator('[data-testid="import-credited"]').textContent());
     check(enrolled === '2' && credited === '2', `result: enrolled ${enrolled}, credited ${credited}`);
+    const listed = await apiOfPage(page, `/api/v1/beneficiaries?q=${stamp}`);
+    check(listed.json.total === 2 && listed.json.beneficiaries.every((b) => b.balance_cents === 4000), `after the run: ${JSON.stringify(listed.json)}`);
     await accessible(page, 'import result');
     await screenshot(page, 'import-resultat-1280');
     await onPhone(page, 'import-resultat');

@@ -12,36 +12,17 @@ on every screen, at 1280 px and 390 px. The script's output, step by step,
 is shown on failure (and with -s)."""
 
 import os
-import shutil
 import subprocess
 
 from solipass_api import PASSWORD, new_key, unique_email, wait_until
+from test_finance import BANK  # a structure with its IBAN and BIC
+from test_web_backoffice import prerequisites  # the console's build, node and Chromium
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SCRIPT = os.path.join(REPO, "tests", "browser", "backoffice-figures.mjs")
-CHROMIUM = "/usr/bin/chromium"
 SCRIPT_TIMEOUT_S = 600
 FINANCE_PASSWORD = "une phrase de passe des finances"
-
-BANK = {"legal_name": "Association Judo Élan", "public_name": "Judo Élan",
-        "description": "", "website": "", "social_links": [], "hq_address": "1 rue du Stade",
-        "activity_address": "", "contact_phone": "+33 1 23 45 67 89",
-        "contact_email": "judo@example.org", "iban": "FR76 3000 6000 0112 3456 7890 189",
-        "bic": "bnpafrpp", "bank_holder": "Judo Élan & Co"}
-
-
-def prerequisites():
-    missing = []
-    if not os.path.isfile(os.path.join(REPO, "web", "dist", "backoffice", "index.html")):
-        missing.append("web/dist/backoffice (run web/build)")
-    if not os.path.isdir(os.path.join(REPO, "web", "node_modules", "playwright-core")):
-        missing.append("web/node_modules (run web/build)")
-    if shutil.which("node") is None:
-        missing.append("node (apt-get install nodejs)")
-    if not os.access(CHROMIUM, os.X_OK):
-        missing.append(CHROMIUM + " (apt-get install chromium)")
-    return missing
 
 
 def partner_with_payments(world, backoffice, name, amounts, beneficiary_api):
