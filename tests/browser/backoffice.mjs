@@ -89,7 +89,7 @@ try {
     const items = await menu(page);
     const expected = ['Tableau de bord', 'Partenaires', 'Bénéficiaires', 'Conventions', 'Équipe'];
     for (const item of expected) check(items.includes(item), `the menu lacks ${item}: ${items}`);
-    await gotoMenu(page, 'Tableau de bord', 'Bonjour');
+    await gotoMenu(page, 'Tableau de bord', 'Tableau de bord');
     await screen(page, 'accueil');
   });
 
@@ -165,7 +165,7 @@ try {
     await p.keyboard.press('Tab');
     await p.keyboard.type(BO_PASSWORD);
     await p.keyboard.press('Enter');
-    await h1(p, 'Bonjour');
+    await h1(p, 'Tableau de bord');
     await tabTo(() => document.activeElement?.tagName === 'A' && document.activeElement.textContent === 'Bénéficiaires', 'the Bénéficiaires link');
     await p.keyboard.press('Enter');
     await h1(p, 'Bénéficiaires');
@@ -306,7 +306,8 @@ try {
     await f.page.getByLabel('Mot de passe', { exact: true }).fill(finance.password);
     await f.page.getByLabel('Confirmez le mot de passe').fill(finance.password);
     await f.page.getByRole('button', { name: 'Activer mon compte' }).click();
-    await h1(f.page, 'Bonjour');
+    await h1(f.page, 'Tableau de bord');
+    await f.page.locator('.notice-success', { hasText: 'Votre compte est activé' }).waitFor();
     check(f.page.url().includes('/backoffice'), `activation did not lead to the console: ${f.page.url()}`);
     const items = await menu(f.page);
     check(items.includes('Tableau de bord') && items.every((i) => ['Tableau de bord', 'Remboursements'].includes(i)), `the finance menu shows more than its pages: ${items}`);
@@ -322,7 +323,7 @@ try {
     const f = await openContext(browser);
     await f.page.goto(`${BASE_URL}/backoffice`);
     await logIn(f.page, finance.email, finance.password);
-    await h1(f.page, 'Bonjour');
+    await h1(f.page, 'Tableau de bord');
     await gotoMenu(page, 'Équipe');
     const row = page.locator('tbody tr', { hasText: finance.email });
     await row.getByRole('button', { name: /Désactiver/ }).click();

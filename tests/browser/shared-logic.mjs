@@ -15,7 +15,7 @@ const { build } = require('esbuild');
 const out = join(mkdtempSync(join(tmpdir(), 'solipass-shared-')), 'shared.mjs');
 await build({
   stdin: {
-    contents: "export * from './format'; export * from './checks';",
+    contents: "export * from './format'; export * from './checks'; export * from './history.fr';",
     resolveDir: join(REPO, 'web', 'src', 'shared'),
     loader: 'ts',
   },
@@ -104,6 +104,22 @@ equal(m.bicValid('BNPAFRPPXXX'), true, 'BIC 11');
 equal(m.bicValid('BNPA FR'), false, 'BIC short');
 equal(m.partnerCodeValid('8386 1484'), true, 'partner code of docs/api.md');
 equal(m.partnerCodeValid('83861485'), false, 'partner code wrong digit');
+
+// The figures' axis labels, and the histories' sentences (history.fr.ts).
+equal(m.formatWholeEuros(123456), '1\u202f235\u00a0€', 'whole euros rounded, French grouping');
+equal(m.formatDayShort('2026-12-07'), '07/12', 'short day');
+equal(m.formatMonthShort('2026-12'), '12/26', 'short month');
+const actor = { user_id: 'u1', full_name: 'Léa Martin', role: 'partner_admin' };
+equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z', action: 'payment_cancelled', actor, details: { amount_cents: 1250, category: 'sport', returned_to_envelope: true } }),
+  'Léa Martin (administrateur) a annulé le paiement de 12,50\u00a0€ (enveloppe Sport) : le montant est revenu sur le Pass.', 'history: a cancellation');
+equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z', action: 'refund_paid', actor: null, details: { total_cents: 359500, transfer_reference: 'VIR-1', paid_on: '2026-12-02' } }),
+  'Le service du Pass solidarité a enregistré le virement du remboursement de 3\u202f595,00\u00a0€, référence VIR-1, le 02/12/2026.', 'history: a transfer, no actor');
+equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z', action: 'payment_accepted', actor: { user_id: 'b', full_name: 'Jean Dupont', role: 'beneficiary' }, details: { amount_cents: 500 } }, { hideBeneficiaryName: true }),
+  'Le bénéficiaire a payé 5,00\u00a0€.', 'history: the partner space does not name who paid');
+equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z', action: 'payment_accepted', actor: { user_id: null, full_name: null, role: 'beneficiary' }, details: { amount_cents: 500, pass_ref: '154d' } }),
+  'Le bénéficiaire du Pass se terminant par 154d a payé 5,00\u00a0€.', 'history: a partner reads the pass, not the person');
+equal(m.historySentence({ event_id: 'e', occurred_at: '2026-12-07T10:00:00.000Z', action: 'something_new', actor, details: {} }),
+  'Léa Martin (administrateur) a fait l’action « something_new ».', 'history: an unknown action still reads');
 
 console.log(`${count - failures} of ${count} checks passed`);
 process.exit(failures ? 1 : 0);

@@ -7,9 +7,12 @@ import type { Me } from '../shared/session';
 import { BASE, type StaffRole } from './data';
 import { BeneficiariesPage, BeneficiaryPage, EnrolPage } from './pages/beneficiaries';
 import { AcceptancesPage, ConventionsPage } from './pages/conventions';
+import { DashboardPage } from './pages/dashboard';
+import { PartnerHistoryPage, PassHistoryPage } from './pages/history';
+import { ImportPage } from './pages/import';
 import { PartnerCreatePage, PartnerPage, PartnersPage } from './pages/partners';
+import { RefundsPage } from './pages/refunds';
 import { TeamPage } from './pages/team';
-import { WelcomePage } from './pages/welcome';
 import { T } from './strings.fr';
 
 export interface ScreenArgs {
@@ -30,16 +33,20 @@ const STAFF: readonly StaffRole[] = ['backoffice', 'finance'];
 const BACKOFFICE: readonly StaffRole[] = ['backoffice'];
 
 export const SCREENS: Screen[] = [
-  { pattern: BASE, nav: T.nav.dashboard, roles: STAFF, render: ({ me, query }) => <WelcomePage me={me} welcome={query.get('bienvenue')} /> },
+  { pattern: BASE, nav: T.nav.dashboard, roles: STAFF, render: ({ me, query }) => <DashboardPage query={query} backoffice={me.role === 'backoffice'} welcome={query.get('bienvenue')} /> },
   { pattern: `${BASE}/partenaires`, nav: T.nav.partners, roles: BACKOFFICE, render: ({ query }) => <PartnersPage query={query} /> },
   { pattern: `${BASE}/partenaires/nouveau`, roles: BACKOFFICE, render: () => <PartnerCreatePage /> },
   { pattern: `${BASE}/partenaires/:partnerId`, roles: BACKOFFICE, render: ({ params, query }) => <PartnerPage partnerId={params.partnerId!} created={query.has('cree')} /> },
+  { pattern: `${BASE}/partenaires/:partnerId/historique`, roles: BACKOFFICE, render: ({ params }) => <PartnerHistoryPage partnerId={params.partnerId!} /> },
   { pattern: `${BASE}/beneficiaires`, nav: T.nav.beneficiaries, roles: BACKOFFICE, render: ({ query }) => <BeneficiariesPage query={query} /> },
   { pattern: `${BASE}/beneficiaires/nouveau`, roles: BACKOFFICE, render: () => <EnrolPage /> },
+  // Before `/beneficiaires/:userId`, which would take "import" for an id.
+  { pattern: `${BASE}/beneficiaires/import`, roles: BACKOFFICE, render: ({ query }) => <ImportPage query={query} /> },
   { pattern: `${BASE}/beneficiaires/:userId`, roles: BACKOFFICE, render: ({ params, query }) => <BeneficiaryPage userId={params.userId!} enrolled={query.has('inscrit')} /> },
+  { pattern: `${BASE}/pass/:passId/historique`, roles: BACKOFFICE, render: ({ params, query }) => <PassHistoryPage passId={params.passId!} back={query.get('retour')} /> },
   { pattern: `${BASE}/conventions`, nav: T.nav.conventions, roles: BACKOFFICE, render: () => <ConventionsPage /> },
   { pattern: `${BASE}/conventions/:conventionId`, roles: BACKOFFICE, render: ({ params }) => <AcceptancesPage conventionId={params.conventionId!} /> },
-  // The refunds' screens come here, before the team (their place in the menu).
+  { pattern: `${BASE}/remboursements`, nav: T.nav.refunds, roles: STAFF, render: ({ me, query }) => <RefundsPage query={query} backoffice={me.role === 'backoffice'} /> },
   { pattern: `${BASE}/equipe`, nav: T.nav.team, roles: BACKOFFICE, render: ({ me }) => <TeamPage me={me} /> },
 ];
 

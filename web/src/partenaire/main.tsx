@@ -13,6 +13,7 @@ import { LoadError, Loading, Page, setAppTitle } from '../shared/ui';
 import { BASE, forgetPartner, isAdmin, isPartnerRole, usePartner } from './data';
 import { ConventionsPage } from './pages/conventions';
 import { ExportsPage } from './pages/exports';
+import { HistoryPage } from './pages/history';
 import { HomePage } from './pages/home';
 import { OperationsPage, prefetchOperations } from './pages/operations';
 import { QrPage } from './pages/qr';
@@ -37,6 +38,7 @@ const SCREENS: Screen[] = [
   { path: `${BASE}/structure`, nav: T.nav.structure, adminOnly: false },
   { path: `${BASE}/utilisateurs`, nav: T.nav.users, adminOnly: true },
   { path: `${BASE}/conventions`, nav: T.nav.conventions, adminOnly: false },
+  { path: `${BASE}/historique`, nav: T.nav.history, adminOnly: false },
   { path: `${BASE}/recu`, nav: T.nav.receipt, adminOnly: false },
 ];
 
@@ -99,6 +101,7 @@ function Screens(props: { path: string }) {
   if (path === `${BASE}/utilisateurs`) return <UsersPage />;
   if (path === `${BASE}/conventions`) return <ConventionsPage />;
   if (path === `${BASE}/recu`) return <ReceiptPage />;
+  if (path === `${BASE}/historique`) return <HistoryPage />;
   return <NotFound />;
 }
 

@@ -20,7 +20,12 @@ export const T = {
     users: 'Utilisateurs',
     conventions: 'Conventions',
     receipt: 'Vérifier un reçu',
+    history: 'Historique',
     logout: 'Se déconnecter',
+  },
+  history: {
+    title: 'Historique de la structure',
+    lead: 'Qui a fait quoi et quand : paiements, annulations, remboursements, changements de la structure et de ses utilisateurs. Les plus récents en premier.',
   },
   receipt: {
     title: 'Vérifier un reçu',

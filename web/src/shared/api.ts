@@ -167,3 +167,42 @@ export function asApiError(e: unknown): ApiError {
   if (e instanceof ApiFailure) return e.error;
   return errorOf(-1, { code: 'unexpected', message: String(e) }, null);
 }
+
+/** A call whose answer is a file (the SEPA transfer file): its bytes and the
+ * name its Content-Disposition gives. Errors as for `call`. */
+export async function callForFile(
+  method: Method,
+  path: string,
+  options: { params?: Record<string, string>; body?: unknown; key?: string; timeoutMs?: number } = {},
+): Promise<{ blob: Blob; filename: string }> {
+  const headers: Record<string, string> = { Accept: 'application/xml, application/json' };
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (options.key) headers['Idempotency-Key'] = options.key;
+  const controller = new AbortController();
+  const timer = window.setTimeout(() => controller.abort(), options.timeoutMs ?? TIMEOUT_MS_DEFAULT);
+  try {
+    const response = await fetch(fillPath(path, options.params), {
+      method: method.toUpperCase(),
+      headers,
+      body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      signal: controller.signal,
+    });
+    if (!response.ok) {
+      const data: unknown = await response.json().catch(() => undefined);
+      const error = errorOf(response.status, data, response.headers.get('Retry-After'));
+      if (response.status === 401 && error.code === 'unauthenticated' && onUnauthenticated) onUnauthenticated();
+      throw new ApiFailure(error);
+    }
+    const disposition = response.headers.get('Content-Disposition') ?? '';
+    const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? 'fichier';
+    return { blob: await response.blob(), filename };
+  } catch (e) {
+    if (e instanceof ApiFailure) throw e;
+    const timedOut = e instanceof DOMException && e.name === 'AbortError';
+    throw new ApiFailure({ ...errorOf(0, null, null), code: timedOut ? 'client_timeout' : 'network' });
+  } finally {
+    window.clearTimeout(timer);
+  }
+}

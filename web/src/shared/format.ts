@@ -93,3 +93,20 @@ export function parseDay(text: string): string | null {
   if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return null;
   return `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
 }
+
+/** `1 234 €` (whole euros, rounded), for a chart's axis where cents would crowd. */
+export function formatWholeEuros(cents: number): string {
+  return new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'EUR', maximumFractionDigits: 0, minimumFractionDigits: 0 }).format(Math.round(cents / 100));
+}
+
+/** `JJ/MM` of a calendar day `YYYY-MM-DD`, for a chart's axis. */
+export function formatDayShort(day: string): string {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  return match ? `${match[3]}/${match[2]}` : day;
+}
+
+/** `MM/AA` of a period `YYYY-MM`, for a chart's axis. */
+export function formatMonthShort(period: string): string {
+  const match = /^(\d{4})-(\d{2})$/.exec(period);
+  return match ? `${match[2]}/${match[1]!.slice(2)}` : period;
+}

@@ -13,6 +13,7 @@ import { useLoad } from '../../shared/load';
 import { navigate } from '../../shared/router';
 import { ConfirmDialog, ErrorSummary, LoadError, Loading, Notice, Page, SelectField, TextArea, TextField, errorsOf, useForm, useSubmission, type FieldError } from '../../shared/ui';
 import { BASE, type BeneficiaryDetail, type Envelope, type PassClosed } from '../data';
+import { F } from '../strings-figures.fr';
 import { T } from '../strings.fr';
 import { Badge, Pager, SearchForm } from './common';
 
@@ -41,7 +42,7 @@ export function BeneficiariesPage(props: { query: URLSearchParams }) {
   const rows = list.value?.beneficiaries ?? [];
   return (
     <Page title={B.title} lead={B.lead}>
-      <p><a class="button" href={`${LIST}/nouveau`}>{B.enrol}</a></p>
+      <p class="button-row"><a class="button" href={`${LIST}/nouveau`}>{B.enrol}</a> <a class="button button-secondary" href={`${LIST}/import`}>{F.dashboard.toImport}</a></p>
       <SearchForm path={LIST} values={{ q: text, statut: statusValue, categorie: categoryValue }} submit={B.search}>
         <TextField name="q" type="search" label={B.q} hint={B.qHint} value={text} onValue={setText} spellcheck={false} />
         <SelectField name="statut" label={B.status} value={statusValue} onValue={setStatusValue}
@@ -277,6 +278,7 @@ export function BeneficiaryPage(props: { userId: string; enrolled: boolean }) {
             <dt>{B.pass}</dt><dd><PassState status={d.pass.status ?? 'open'} />{isClosed && d.pass.closed_at && <span class="reason">{B.closedOn(formatDate(d.pass.closed_at))}</span>}</dd>
             <dt>{B.balance}</dt><dd class="amount-big">{formatCents(d.pass.balance_cents)}</dd>
           </dl>
+          <p><a href={`${BASE}/pass/${d.pass.pass_id}/historique?retour=${encodeURIComponent(`${LIST}/${d.user_id}`)}`}>{F.history.passLink}</a></p>
           <Envelopes envelopes={d.pass.envelopes} closed={isClosed} />
           {!isClosed && <CreditForm passId={d.pass.pass_id} envelopes={d.pass.envelopes} onDone={() => void detail.reload()} />}
           <section class="section" aria-labelledby="ops-title">

@@ -13,6 +13,7 @@ import { useLoad } from '../../shared/load';
 import { navigate } from '../../shared/router';
 import { ErrorSummary, LoadError, Loading, Notice, Page, SelectField, TextField, useForm, useSubmission, type FieldError } from '../../shared/ui';
 import { BASE, type PartnerDetail, type PartnerSummary } from '../data';
+import { F } from '../strings-figures.fr';
 import { T } from '../strings.fr';
 import { Badge, Pager, SearchForm } from './common';
 
@@ -278,6 +279,7 @@ export function PartnerPage(props: { partnerId: string; created: boolean }) {
             <dt>{P.states.title}</dt><dd><PartnerStates partner={d.partner} /></dd>
             <dt>{P.owed}</dt><dd class="amount-big">{formatCents(d.partner.owed_cents)}</dd>
           </dl>
+          <p><a href={`${BASE}/partenaires/${props.partnerId}/historique`}>{F.history.partnerLink}</a></p>
           {d.users.some((u) => !u.activated) && <ResendActivation partnerId={props.partnerId} />}
           <div class="detail-grid">
             <Structure detail={d} />
