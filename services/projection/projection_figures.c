@@ -94,8 +94,9 @@ static const char convention_accepted_sql[] =
 
 /* $1 partner_id $2 aggregate_version $3 legal_name $4 public_name
  * $5 description $6 website $7 social_links $8 hq_address $9 activity_address
- * $10 contact_phone $11 contact_email $12 iban $13 bic $14 bank_holder:
- * compared with the row the update replaces. */
+ * $10 contact_phone $11 contact_email $12 iban $13 bic $14 bank_holder
+ * ($15 occurred_at, for partner_bank_details): compared with the row the
+ * update replaces. */
 #define CHANGED(column, param, label) \
     "CASE WHEN p." column " IS DISTINCT FROM " param " THEN '" label "'::text END"
 #define BANK_CHANGED                                                                     \
@@ -237,6 +238,25 @@ static const char refund_request_paid_sql[] =
                       "jsonb_build_object('request_id', $6::text, 'total_cents', c.total_cents, "
                       "'transfer_reference', $9::text, 'paid_on', $10::text)", "FROM c");
 
+/* $1 pass_id $2 version $3 occurred_at $4 accounts $5 deltas $6 voucher_ids:
+ * each envelope's remainder (account pass:P:C, delta minus its amount) and
+ * each open voucher's reservation go back to the budget, as "expired" money
+ * (available or reserved before). Read before the close applies: the
+ * vouchers are still active and name their category. */
+static const char pass_closed_sql[] =
+    PASS_C
+    "r AS (SELECT u.account, 0 - u.delta AS amount FROM c, "
+    "unnest($9::text[], $10::bigint[]) AS u(account, delta) WHERE u.account <> 'budget'), "
+    "b AS (INSERT INTO figures_budget_pending (category, credited_cents, spent_cents, "
+    "expired_cents, reserved_cents, available_cents) "
+    "SELECT split_part(r.account, ':', 3), 0, 0, r.amount, 0, 0 - r.amount FROM r "
+    "WHERE r.account LIKE 'pass:%' UNION ALL "
+    "SELECT v.category, 0, 0, r.amount, 0 - r.amount, 0 FROM r JOIN vouchers v "
+    "ON r.account = 'voucher:' || v.voucher_id::text), "
+    HISTORY(ACTION, "NULL::uuid", "$6::uuid",
+            "jsonb_build_object('returned_cents', (SELECT coalesce(sum(r.amount), 0) FROM r), "
+            "'vouchers_cancelled', cardinality($11::uuid[]))", "FROM c");
+
 /* Per connection, before the statements are prepared: the batch's pending
  * deltas, emptied by the fold (and by any commit or rollback). */
 const char *const sp_projection_figures_pending_sql[SP_PROJECTION_FIGURES_PENDING_TABLES] = {
@@ -280,7 +300,7 @@ const sp_projection_statement sp_projection_figures_statements[] = {
     STATEMENT("spf_user_removed", user_removed_sql, 3),
     STATEMENT("spf_convention_published", convention_published_sql, 8),
     STATEMENT("spf_convention_accepted", convention_accepted_sql, 5),
-    STATEMENT("spf_partner_profile_updated", partner_profile_updated_sql, 14),
+    STATEMENT("spf_partner_profile_updated", partner_profile_updated_sql, 15),
     STATEMENT("spf_partner_image_set", partner_image_set_sql, 5),
     STATEMENT("spf_pass_opened", pass_opened_sql, 5),
     STATEMENT("spf_pass_credited", pass_credited_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT),
@@ -295,6 +315,7 @@ const sp_projection_statement sp_projection_figures_statements[] = {
     STATEMENT("spf_refund_request_confirmed", refund_request_confirmed_sql, 5),
     STATEMENT("spf_refund_request_cancelled", refund_request_cancelled_sql, 7),
     STATEMENT("spf_refund_request_paid", refund_request_paid_sql, 5),
+    STATEMENT("spf_pass_closed", pass_closed_sql, 6),
 };
 const size_t sp_projection_figures_statement_count =
     sizeof sp_projection_figures_statements / sizeof sp_projection_figures_statements[0];
@@ -333,6 +354,7 @@ const sp_projection_figures_entry sp_projection_figures_entries[] = {
     {"ledger.RefundRequestConfirmed.v1", "refund_confirmed", "spf_refund_request_confirmed"},
     {"ledger.RefundRequestCancelled.v1", "refund_cancelled", "spf_refund_request_cancelled"},
     {"ledger.RefundRequestPaid.v1", "refund_paid", "spf_refund_request_paid"},
+    {"ledger.PassClosed.v1", "pass_closed", "spf_pass_closed"},
 };
 const size_t sp_projection_figures_entry_count =
     sizeof sp_projection_figures_entries / sizeof sp_projection_figures_entries[0];

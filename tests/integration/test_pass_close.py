@@ -61,6 +61,13 @@ def forget_user(world, user_id):
     world.sql("DELETE FROM users WHERE user_id = '%s'" % user_id)
 
 
+def budget_figures(backoffice):
+    answer = backoffice.get("/api/v1/dashboard?days=1")
+    assert answer.status_code == 200, answer.text
+    return {row["category"]: {k: v for k, v in row.items() if k.endswith("_cents")}
+            for row in answer.json()["budget"]}
+
+
 def test_close_returns_envelopes_and_vouchers_to_the_budget(world, backoffice, partners):
     beneficiary = world.create_beneficiary(backoffice, [("general", None), ("sport", None)],
                                            {"general": 3000, "sport": 2000})
@@ -77,6 +84,7 @@ def test_close_returns_envelopes_and_vouchers_to_the_budget(world, backoffice, p
     assert before["status"] == "open" and before["closed_at"] is None
     wait_until(lambda: projection_caught_up(world), "the projection at rest")
     budget_before = balance(world, "budget")
+    figures_before = budget_figures(backoffice)
 
     key = new_key()
     answer = close(backoffice, pass_id, {"reason": "Déménagement hors de la commune"}, key=key)
@@ -102,6 +110,23 @@ def test_close_returns_envelopes_and_vouchers_to_the_budget(world, backoffice, p
     assert balance(world, "voucher:%s" % kept["voucher_id"]) == 0
     assert balance(world, "budget") == budget_before + 4400
     assert ledger_sum(world) == 0
+
+    # The dashboard counts what the pass held as gone back to the budget
+    # ("expired"), out of what was available or reserved; the pass's history
+    # says who closed it and what came back.
+    figures_after = budget_figures(backoffice)
+    moved = {c: {k: figures_after[c][k] - figures_before[c][k] for k in figures_after[c]}
+             for c in ("general", "sport")}
+    assert moved["general"] == {"credited_cents": 0, "spent_cents": 0, "expired_cents": 3000,
+                                "reserved_cents": -400, "available_cents": -2600}, moved
+    assert moved["sport"] == {"credited_cents": 0, "spent_cents": 0, "expired_cents": 1400,
+                              "reserved_cents": 0, "available_cents": -1400}, moved
+    history = backoffice.get("/api/v1/passes/%s/history" % pass_id)
+    assert history.status_code == 200, history.text
+    line = history.json()["entries"][0]
+    assert line["action"] == "pass_closed", line
+    assert line["actor"]["role"] == "backoffice"
+    assert line["details"] == {"returned_cents": 4400, "vouchers_cancelled": 1}
 
     # The beneficiary is told once, in French, that the pass is closed.
     def closed_mails():
@@ -153,6 +178,7 @@ def test_earlier_payments_cancel_to_the_budget_and_refund_as_before(world, backo
     assert close(backoffice, beneficiary["pass_id"]).status_code == 200
     wait_until(lambda: projection_caught_up(world), "the projection at rest")
     budget_before = balance(world, "budget")
+    figures_before = budget_figures(backoffice)
 
     answer = cancel(admin, cancelled_id)
     assert answer.status_code == 200, answer.text
