@@ -147,7 +147,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .errors = "400:missing_field,invalid_type 409:pass_closed "
                   "422:invalid_amount,invalid_category,no_envelope_for_category,"
                   "envelope_expired 503:timeout"},
-    /* ---------------------------------------------------------- bo-close: closing a pass */
+    /* ---------------------------------------------------------- closing a pass */
     [SP_GW_ROUTE_PASSES_CLOSE] = {ENTRY(SP_GW_ROUTE_PASSES_CLOSE, sp_gw_route_passes_close),
         .method = "POST", .path = "/api/v1/passes/{pass_id}/close", .name = "passes_close",
         .session = true, .roles = BACKOFFICE,
@@ -702,7 +702,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .answers = {JSON(200, "ConventionAcceptances", "both lists, by partner name")},
         .id_not_found_code = "convention_not_found",
         .id_not_found_message = "no convention has this id"},
-    /* ---------------------------------------------------------- bo-import: enrolling from a CSV file */
+    /* ---------------------------------------------------------- enrolling from a CSV file */
     [SP_GW_ROUTE_BENEFICIARIES_IMPORTS] = {ENTRY(SP_GW_ROUTE_BENEFICIARIES_IMPORTS,
                                                  sp_gw_route_beneficiaries_imports),
         .method = "POST", .path = "/api/v1/beneficiaries/imports",
@@ -725,7 +725,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .summary = "A CSV enrolment run's progress and problems (kept in the gateway's memory)",
         .answers = {JSON(200, "ImportJob", "the run")},
         .id_not_found_code = "import_not_found", .id_not_found_message = "no import has this id"},
-    /* ---------------------------------------------------------- bo-figures: dashboard, history */
+    /* ---------------------------------------------------------- dashboard, history */
     [SP_GW_ROUTE_DASHBOARD] = {ENTRY(SP_GW_ROUTE_DASHBOARD, sp_gw_route_dashboard),
         .method = "GET", .path = "/api/v1/dashboard", .name = "dashboard",
         .session = true, .roles = FINANCE,

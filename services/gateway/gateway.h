@@ -83,7 +83,7 @@ typedef struct sp_gw_app {
     const sp_gw_proxies *proxies;         /* checked SP_TRUSTED_PROXIES */
     struct sp_gw_inflight *inflight;      /* requests in progress per client address */
     const sp_receipt_keyring *receipt_keys;   /* checked SP_RECEIPT_PUBLIC_KEYS (may be empty) */
-    struct sp_gw_imports *imports;        /* bo-import: CSV enrolment runs (imports.h) */
+    struct sp_gw_imports *imports;        /* CSV enrolment runs (imports.h) */
 } sp_gw_app;
 
 /* Monotonic milliseconds: every deadline inside the gateway is on this clock

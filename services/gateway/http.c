@@ -291,7 +291,7 @@ static int dispatch(const sp_gw_http *http, sp_gw_request *req,
      * session and role are known: no one else makes the gateway hold a
      * megabyte. */
     bool image = endpoint->body_media == SP_GW_MEDIA_IMAGE;
-    /* bo-import: so is a CSV file of beneficiaries (up to SP_GW_ENROL_CSV_BYTES_MAX). */
+    /* so is a CSV file of beneficiaries (up to SP_GW_ENROL_CSV_BYTES_MAX). */
     bool large = image || endpoint->body_media == SP_GW_MEDIA_CSV;
     bool has_body = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0 ||
                     strcmp(req->method, "PATCH") == 0;

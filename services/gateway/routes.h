@@ -29,7 +29,7 @@ int sp_gw_route_partners_create(sp_gw_request *req, sp_error *err);
 int sp_gw_route_beneficiaries_create(sp_gw_request *req, sp_error *err);
 int sp_gw_route_passes_get(sp_gw_request *req, sp_error *err);
 int sp_gw_route_passes_credit(sp_gw_request *req, sp_error *err);
-/* bo-close: closing a pass (routes_backoffice.c) */
+/* closing a pass (routes_backoffice.c) */
 int sp_gw_route_passes_close(sp_gw_request *req, sp_error *err);
 /* routes_partner.c */
 int sp_gw_route_partner_get(sp_gw_request *req, sp_error *err);
@@ -112,13 +112,13 @@ json_t *sp_gw_partner_users_of(sp_gw_request *req, const char *partner_id, sp_er
 json_t *sp_gw_structure_of(sp_gw_request *req, const char *partner_id, sp_error *err);
 json_t *sp_gw_refund_requests_latest(sp_gw_request *req, const char *partner_id, int limit,
                                      sp_error *err);
-/* routes_imports.c (bo-import: enrolling beneficiaries from a CSV file) */
+/* routes_imports.c (enrolling beneficiaries from a CSV file) */
 int sp_gw_route_beneficiaries_imports(sp_gw_request *req, sp_error *err);
 int sp_gw_route_beneficiaries_import_get(sp_gw_request *req, sp_error *err);
 /* routes_ops.c */
 int sp_gw_route_healthz(sp_gw_request *req, sp_error *err);
 int sp_gw_route_openapi(sp_gw_request *req, sp_error *err);
-/* routes_figures.c (bo-figures: the dashboard and the history) */
+/* routes_figures.c (the dashboard and the history) */
 int sp_gw_route_dashboard(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partners_history(sp_gw_request *req, sp_error *err);
 int sp_gw_route_passes_history(sp_gw_request *req, sp_error *err);

@@ -160,7 +160,7 @@ int sp_gw_route_passes_get(sp_gw_request *req, sp_error *err) {
     return sp_gw_answer_pass(req, req->match.path_id, err);
 }
 
-/* ------------------------------------------------------------------ bo-close: closing a pass */
+/* ------------------------------------------------------------------ closing a pass */
 
 static const sp_gw_field pass_close_fields[] = {
     {"reason", SP_GW_FIELD_STRING, false, 0, SP_GW_PASS_CLOSE_REASON_LEN_MAX},

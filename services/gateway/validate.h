@@ -37,7 +37,7 @@
 #define SP_GW_INSTANT_LEN 24             /* "2026-11-27T10:00:00.123Z" */
 #define SP_GW_PASS_REF_LEN 4
 #define SP_GW_UTF8_BYTES_PER_CHAR_MAX 4
-#define SP_GW_PASS_CLOSE_REASON_LEN_MAX 200  /* characters (bo-close) */
+#define SP_GW_PASS_CLOSE_REASON_LEN_MAX 200  /* characters */
 
 /* Text buffers large enough for a string field of n characters plus the NUL. */
 #define SP_GW_TEXT_BYTES(n) ((n) * SP_GW_UTF8_BYTES_PER_CHAR_MAX + 1)
@@ -118,17 +118,17 @@ typedef enum {
     SP_GW_ROUTE_STAFF_USERS_PATCH,
     SP_GW_ROUTE_STAFF_USERS_DELETE,
     SP_GW_ROUTE_PARTNER_ACTIVATION_EMAIL,
-    /* bo-close: closing a pass */
+    /* closing a pass */
     SP_GW_ROUTE_PASSES_CLOSE,
     /* back-office lists and details (routes_backoffice_lists.c) */
     SP_GW_ROUTE_BENEFICIARIES_LIST,
     SP_GW_ROUTE_BENEFICIARY_GET,
     SP_GW_ROUTE_PARTNER_DETAIL,
     SP_GW_ROUTE_CONVENTION_ACCEPTANCES,
-    /* bo-import: enrolling beneficiaries from a CSV file */
+    /* enrolling beneficiaries from a CSV file */
     SP_GW_ROUTE_BENEFICIARIES_IMPORTS,
     SP_GW_ROUTE_BENEFICIARIES_IMPORT_GET,
-    /* bo-figures: the dashboard and the history */
+    /* the dashboard and the history */
     SP_GW_ROUTE_DASHBOARD,
     SP_GW_ROUTE_PARTNERS_HISTORY,
     SP_GW_ROUTE_PASSES_HISTORY,

@@ -237,7 +237,7 @@ static const char operation_cancelled_sql[] =
     VOUCHER_LEDGER_CTE
     "SELECT count(*) FROM p";
 
-/* bo-close: a closed pass. Its envelopes are empty (their remainders went
+/* a closed pass. Its envelopes are empty (their remainders went
  * to the budget), its active vouchers cancelled, its balances moved by the
  * postings; no operation row (the operations model has no kind for it: the
  * pass's closed_at tells). $1 pass_id $2 aggregate_version $3 occurred_at
@@ -1375,7 +1375,7 @@ done:
     return rc;
 }
 
-/* ------------------------------------------------------------ bo-close: a closed pass */
+/* ------------------------------------------------------------ a closed pass */
 
 /* As the ledger writes them: at most 8 envelopes and 120 vouchers. */
 #define PASS_CLOSE_POSTINGS_MAX 128
@@ -2015,7 +2015,7 @@ const sp_projection_statement sp_projection_statements[] = {
     {"sp_operations_released", operations_released_sql, 9},
     {"sp_operations_settled", operations_settled_sql, 9},
     {"sp_reserve_rejected", reserve_rejected_sql, 7},   /* STATEMENT_RESERVE_REJECTED */
-    {"sp_pass_closed", pass_closed_sql, 6},              /* bo-close */
+    {"sp_pass_closed", pass_closed_sql, 6},
 };
 const size_t sp_projection_statement_count =
     sizeof sp_projection_statements / sizeof sp_projection_statements[0];
@@ -2085,7 +2085,6 @@ static const event_type event_types[] = {
      true, STATEMENT(27), build_operations_released},
     {"ledger.OperationsSettled.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATIONS_SETTLED,
      true, STATEMENT(28), build_operations_settled},
-    /* bo-close */
     {"ledger.PassClosed.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_PASS_CLOSED, true,
      STATEMENT(30), build_pass_closed},
 };

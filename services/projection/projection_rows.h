@@ -66,7 +66,7 @@ typedef enum {
     SP_PROJECTION_OPERATIONS_RESERVED,
     SP_PROJECTION_OPERATIONS_RELEASED,
     SP_PROJECTION_OPERATIONS_SETTLED,
-    SP_PROJECTION_PASS_CLOSED,           /* bo-close */
+    SP_PROJECTION_PASS_CLOSED,
 } sp_projection_event_kind;
 
 /* Parameter positions (1-based, as in the SQL) shared by the three ledger

@@ -266,7 +266,7 @@ static void test_finance_pays_and_changes_nothing_else(void **state) {
     assert_true(finance_routes >= 4);
 }
 
-/* bo-import: enrolling from a CSV file is the back-office's alone (finance
+/* enrolling from a CSV file is the back-office's alone (finance
  * staff, partners and beneficiaries are refused), and a malformed import id
  * is the import's own 404. */
 static void test_csv_enrolment_is_back_office_only(void **state) {

@@ -545,7 +545,7 @@ static void test_envelope_expired(void **state) {
     assert_poison(f, "invalid_event", "postings");
 }
 
-/* bo-close: a closed pass's envelopes and vouchers to the budget. */
+/* a closed pass's envelopes and vouchers to the budget. */
 static void test_pass_closed(void **state) {
     fixture *f = *state;
     Solipass__Ledger__Posting envelope = SOLIPASS__LEDGER__POSTING__INIT;

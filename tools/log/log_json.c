@@ -58,7 +58,6 @@ static const ProtobufCMessageDescriptor *const log_json_descriptors[] = {
     &solipass__accounts__convention_published__descriptor,
     &solipass__accounts__convention_accepted__descriptor,
     &solipass__finance__finance_event__descriptor,
-    /* bo-close */
     &solipass__ledger__close_pass__descriptor, &solipass__ledger__pass_closed__descriptor,
 };
 

@@ -93,7 +93,7 @@ const MESSAGES: Record<string, string> = {
   http_version_not_supported: 'Votre navigateur parle une version du web que le service ne connaît pas. Mettez-le à jour ou essayez un autre navigateur.',
   too_deep: 'La demande envoyée est illisible. Rechargez la page puis réessayez.',
   too_many_streams: 'Trop d’écrans suivent les opérations en direct pour votre structure. Fermez un onglet, puis rechargez la page.',
-  // bo-close: closing a pass
+  // closing a pass
   pass_closed: 'Ce Pass est fermé : il ne peut plus payer, recevoir de crédit ni émettre de bon d’échange.',
   too_many_vouchers: 'Ce Pass a trop de bons d’échange en cours pour être fermé d’un coup : annulez-en quelques-uns puis recommencez.',
   // 5xx
@@ -103,7 +103,7 @@ const MESSAGES: Record<string, string> = {
   // staff users and activation resend (409)
   last_backoffice_admin: 'L’équipe doit garder au moins un compte back-office activé : activez d’abord un autre compte back-office.',
   already_activated: 'Tous les comptes de ce partenaire sont déjà activés : aucun e-mail n’a été envoyé.',
-  // bo-import: enrolling beneficiaries from a CSV file
+  // enrolling beneficiaries from a CSV file
   csv_empty: 'Le fichier est vide : sa première ligne doit nommer les colonnes nom, prenom et email.',
   csv_unknown_column: 'Le fichier a une colonne inconnue : seules nom, prenom et email sont attendues.',
   csv_missing_column: 'Il manque une colonne au fichier : nom, prenom et email sont attendues.',
