@@ -2,7 +2,8 @@
  * against the users read model; the session itself is a StartSession
  * command to the accounts service, answered once the projection stores it,
  * so the token works on the very next request. Failed logins are counted
- * per e-mail and per client address (ratelimit.h): past the limit a login
+ * per e-mail and per client address, in this gateway (ratelimit.h) and in
+ * the count every gateway shares (login_limits.h): past the limit a login
  * is refused with 429 before its password is even checked.
  *
  * A browser logs in with "session": "cookie" from the service's own pages
@@ -16,6 +17,7 @@
 #include <string.h>
 #include "accounts.pb-c.h"
 #include "commands.h"
+#include "login_limits.h"
 #include "pgpool.h"
 #include "ratelimit.h"
 #include "session_cookie.h"
@@ -46,16 +48,78 @@ static int find_user(sp_gw_request *req, const char *email, sp_gw_user *user, bo
     return rc;
 }
 
+/* The count shared by every gateway (login_limits.h) of e-mails or of
+ * client addresses; the same limits as the gateway's own tables. */
+static sp_gw_login_limit shared_limit(sp_gw_request *req, bool by_account) {
+    const sp_gw_config *c = req->app->config;
+    sp_gw_login_limit limit = {
+        .pool = req->app->pool, .secret = c->link_secret,
+        .kind = by_account ? "account" : "address",
+        .failures_max = by_account ? c->login_failures_per_account_max
+                                   : c->login_failures_per_address_max,
+        .window_ms = c->login_window_s * 1000};
+    return limit;
+}
+
+/* Gives back a reserved attempt (its check could not be made, or another
+ * count refused it); the account's count is cleared instead when
+ * clear_account (the password matched). */
+static int release_attempt(sp_gw_request *req, const char *email, bool clear_account,
+                           sp_error *err) {
+    int64_t now_ms = sp_clock_now_ms(req->app->clock);
+    const char *address = sp_gw_request_address(req);
+    sp_gw_ratelimit_give_back(req->app->login_by_address, address, now_ms);
+    if (clear_account) sp_gw_ratelimit_clear(req->app->login_by_account, email);
+    else sp_gw_ratelimit_give_back(req->app->login_by_account, email, now_ms);
+    sp_gw_login_limit by_account = shared_limit(req, true);
+    sp_gw_login_limit by_address = shared_limit(req, false);
+    sp_error ignored;
+    int rc = sp_gw_login_limit_give_back(&by_address, address, now_ms, err);
+    int rc_account = clear_account
+                         ? sp_gw_login_limit_clear(&by_account, email, rc == 0 ? err : &ignored)
+                         : sp_gw_login_limit_give_back(&by_account, email, now_ms,
+                                                       rc == 0 ? err : &ignored);
+    return rc == 0 ? rc_account : rc;
+}
+
+/* Reserves the attempt of the shared counts, account then address; on a
+ * refusal or an error nothing stays taken there. */
+static int take_shared(sp_gw_request *req, const char *email, int64_t now_ms, int64_t *wait_ms,
+                       sp_error *err) {
+    sp_gw_login_limit by_account = shared_limit(req, true);
+    sp_gw_login_limit by_address = shared_limit(req, false);
+    if (sp_gw_login_limit_take(&by_account, email, now_ms, wait_ms, err) != 0) return -1;
+    if (*wait_ms > 0) return 0;
+    sp_error ignored;
+    if (sp_gw_login_limit_take(&by_address, sp_gw_request_address(req), now_ms, wait_ms,
+                               err) != 0) {
+        sp_gw_login_limit_give_back(&by_account, email, now_ms, &ignored);
+        return -1;
+    }
+    if (*wait_ms > 0) sp_gw_login_limit_give_back(&by_account, email, now_ms, &ignored);
+    return 0;
+}
+
 /* Reserves the attempt for the e-mail and the client's address, counted as
  * failed until it succeeds: concurrent logins cannot all pass a check made
- * before the slow hash. 429 "too_many_attempts" (with Retry-After) while
- * either is over its limit; then nothing is counted. */
+ * before the slow hash. Counted in this gateway's tables (which also count
+ * reset requests per address) and in the count shared by every gateway
+ * (login_limits.h). 429 "too_many_attempts" (with Retry-After) while any is
+ * over its limit; then nothing is counted. */
 static int check_attempts(sp_gw_request *req, const char *email, int64_t now_ms, sp_error *err) {
+    const char *address = sp_gw_request_address(req);
     int64_t wait_ms = sp_gw_ratelimit_take(req->app->login_by_account, email, now_ms);
     if (wait_ms == 0) {
-        wait_ms = sp_gw_ratelimit_take(req->app->login_by_address, sp_gw_request_address(req),
-                                       now_ms);
+        wait_ms = sp_gw_ratelimit_take(req->app->login_by_address, address, now_ms);
         if (wait_ms > 0) sp_gw_ratelimit_give_back(req->app->login_by_account, email, now_ms);
+    }
+    if (wait_ms == 0) {
+        int rc = take_shared(req, email, now_ms, &wait_ms, err);
+        if (rc != 0 || wait_ms > 0) {
+            sp_gw_ratelimit_give_back(req->app->login_by_address, address, now_ms);
+            sp_gw_ratelimit_give_back(req->app->login_by_account, email, now_ms);
+        }
+        if (rc != 0) return -1;
     }
     if (wait_ms <= 0) return 0;
     req->retry_after_s = (wait_ms + 999) / 1000;
@@ -78,19 +142,19 @@ static int check_credentials(sp_gw_request *req, sp_gw_login_req *body, sp_gw_us
         rc = sp_gw_auth_verify(req->app->auth, usable ? hash : NULL, body->password, &matches,
                                err);
     }
-    int64_t now_ms = sp_clock_now_ms(req->app->clock);
     /* The reserved attempt stays counted only when the password was wrong. */
-    if (rc != 0 || matches) {
-        sp_gw_ratelimit_give_back(req->app->login_by_address, sp_gw_request_address(req), now_ms);
-        if (rc != 0) sp_gw_ratelimit_give_back(req->app->login_by_account, body->email, now_ms);
-        else sp_gw_ratelimit_clear(req->app->login_by_account, body->email);
+    if (rc != 0) {
+        sp_error ignored;
+        release_attempt(req, body->email, false, &ignored);
+        return -1;
     }
-    if (rc != 0) return -1;
     if (!matches) {
         return sp_error_set(err, 401, "invalid_credentials", "",
                             "the e-mail or the password is not right");
     }
-    return 0;
+    /* Not cleared: the next login of this account is refused sooner than it
+     * should, never later; the database's error answers this one. */
+    return release_attempt(req, body->email, true, err);
 }
 
 static int answer_login(sp_gw_request *req, const char *token, int64_t expires_at_ms,
