@@ -742,8 +742,15 @@ int sp_gw_cursor_decode(const char *text, int64_t *occurred_at_ms, char *operati
     uint8_t bytes[SP_GW_CURSOR_BYTES];
     size_t bin_len = 0;
     const char *end = NULL;
-    int rc = sodium_base642bin(bytes, sizeof bytes, text, strlen(text), NULL, &bin_len, &end,
-                               sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    /* libsodium reads some bytes outside the alphabet as letters of it (0xAB
+     * as '_', found by tests/fuzz/fuzz_cursors.c): one page, one spelling. */
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t text_len = strlen(text);
+    int rc = strspn(text, alphabet) == text_len
+                 ? sodium_base642bin(bytes, sizeof bytes, text, text_len, NULL, &bin_len, &end,
+                                     sodium_base64_VARIANT_URLSAFE_NO_PADDING)
+                 : -1;
     bool ok = rc == 0 && bin_len == SP_GW_CURSOR_BYTES && end != NULL && *end == '\0';
     uint64_t ms = 0;
     for (size_t i = 0; ok && i < 8; i++) ms = ms << 8 | bytes[i];
