@@ -7,7 +7,9 @@ inside its bounds, and every variable the binary requires is set; the topic
 job creates exactly the topics and partition counts the devbroker creates,
 kept for ever except the replies, with replication 3 and min.insync.replicas
 2; the three KRaft nodes form one quorum; the units pass systemd-analyze
-verify and carry the restart and hardening settings.
+verify and carry the restart and hardening settings; the units' Kafka
+security settings are compose's; the Kafka scripts parse. Compose with
+SASL_SSL has never been started by these tests: only read.
 
 Pure file checks: no stack is started. The binaries come from the build
 folder the tests use (SOLIPASS_BUILD_DIR)."""
@@ -324,6 +326,29 @@ def test_kafka_needs_scram_over_tls_and_acls_decide_who_writes(compose):
     assert writers["solipass.ledger.commands.v1"].split() == ["gateway", "refunds"]
     assert writers["solipass.ledger.events.v1"].split() == ["transactions"]
     assert "--operation Write --topic \"$topic\"" in script
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_units_speak_to_kafka_as_compose_does(compose, name):
+    """A host install uses the same Kafka security as compose: SASL_SSL with
+    SCRAM-SHA-512 as solipass-<name> (the user the ACL script grants), the
+    broker's host name checked, a CA file to check it with."""
+    unit = unit_environment(name)
+    container = solipass_services(compose)[name]["environment"]
+    for variable in ("SP_KAFKA_SECURITY_PROTOCOL", "SP_KAFKA_SASL_MECHANISM",
+                     "SP_KAFKA_SASL_USERNAME", "SP_KAFKA_SSL_ENDPOINT_IDENTIFICATION"):
+        assert unit.get(variable) == container[variable], (name, variable)
+    assert unit["SP_KAFKA_SSL_CA_FILE"].startswith("/"), name
+    assert unit["SP_KAFKA_SASL_PASSWORD"], name
+
+
+@pytest.mark.parametrize("script", ["acls.sh", "make-tls.sh"])
+def test_kafka_scripts_parse(script):
+    """The scripts compose's job and the operators run: bash reads them
+    without a syntax error (they are not run here: no broker to secure)."""
+    done = subprocess.run(["bash", "-n", os.path.join(DEPLOY, "kafka", script)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout
 
 
 # ------------------------------------------------------------ systemd
