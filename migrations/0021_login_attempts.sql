@@ -4,7 +4,10 @@
 -- before the password hash is checked (services/gateway/login_limits.c), so
 -- N gateways allow the limit, not N times it. Not a read model of the log:
 -- a replay leaves it alone; rows whose window ended are purged by logins.
-CREATE TABLE login_attempts (
+-- UNLOGGED: a failed guess writes no WAL nor waits for a disk flush (1.0 ms
+-- an upsert against 2.2-4.1 ms logged, measured on a loaded machine); a
+-- database crash empties it, which reopens at most one window of guesses.
+CREATE UNLOGGED TABLE login_attempts (
   key_hash text PRIMARY KEY,
   window_start_ms bigint NOT NULL,
   failures integer NOT NULL CHECK (failures >= 0),

@@ -76,7 +76,7 @@ int sp_gw_login_limit_take(const sp_gw_login_limit *limit, const char *key, int6
     snprintf(window, sizeof window, "%" PRId64, limit->window_ms);
     snprintf(max, sizeof max, "%" PRId64, limit->failures_max);
     *wait_ms = 0;
-    if (purge(limit, now, window, err) != 0) return -1;
+    if (limit->purges && purge(limit, now, window, err) != 0) return -1;
     const char *params[4] = {hash, now, window, max};
     PGresult *res = NULL;
     if (sp_gw_pgpool_query(limit->pool, take_sql, 4, params, &res, err) != 0) return -1;

@@ -23,6 +23,7 @@
 #ifndef SP_GW_LOGIN_LIMITS_H
 #define SP_GW_LOGIN_LIMITS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "sp_error.h"
 
@@ -36,14 +37,15 @@ typedef struct sp_gw_login_limit {
     const char *kind;            /* "account" or "address": keys of each kind apart */
     int64_t failures_max;
     int64_t window_ms;
+    bool purges;                 /* its takes delete ended rows (one kind per login) */
 } sp_gw_login_limit;
 
 /* hex = keyed BLAKE2b-256 of kind and key (pure). */
 void sp_gw_login_key_hash(const char *secret, const char *kind, const char *key,
                           char hex[SP_GW_LOGIN_KEY_HASH_HEX_LEN + 1]);
 /* Reserves one attempt of key: *wait_ms 0 when it may try now (counted as a
- * failure), else the milliseconds until it may (nothing counted). Also
- * purges a bounded number of rows whose window ended. -1 with err (503)
+ * failure), else the milliseconds until it may (nothing counted). When
+ * limit->purges, first deletes a bounded number of rows whose window ended. -1 with err (503)
  * when the database does not answer. */
 int sp_gw_login_limit_take(const sp_gw_login_limit *limit, const char *key, int64_t now_ms,
                            int64_t *wait_ms, sp_error *err);

@@ -57,7 +57,7 @@ static sp_gw_login_limit shared_limit(sp_gw_request *req, bool by_account) {
         .kind = by_account ? "account" : "address",
         .failures_max = by_account ? c->login_failures_per_account_max
                                    : c->login_failures_per_address_max,
-        .window_ms = c->login_window_s * 1000};
+        .window_ms = c->login_window_s * 1000, .purges = by_account};
     return limit;
 }
 
