@@ -152,8 +152,8 @@ static int check_credentials(sp_gw_request *req, sp_gw_login_req *body, sp_gw_us
         return sp_error_set(err, 401, "invalid_credentials", "",
                             "the e-mail or the password is not right");
     }
-    /* Not cleared: the next login of this account is refused sooner than it
-     * should, never later; the database's error answers this one. */
+    /* When the database fails here the login is answered 503: a count may
+     * stay one too high (refused sooner), never too low. */
     return release_attempt(req, body->email, true, err);
 }
 
