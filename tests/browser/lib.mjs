@@ -232,7 +232,7 @@ export function plain(text) {
 
 export const GUIDE_DIR = process.env.SP_GUIDE_DIR ?? '';
 
-/** A picture for docs/guide-partenaire.md (when SP_GUIDE_DIR is set): what
+/** A picture for a guide, docs/guide-*.md (when SP_GUIDE_DIR is set): what
  * the screen shows, the viewport only, with `focus` scrolled into view. */
 export async function guideShot(page, name, focus = null) {
   if (!GUIDE_DIR) return;
