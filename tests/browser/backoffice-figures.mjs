@@ -277,7 +277,7 @@ try {
     await page.locator('[data-testid="history"] li[data-action="payment_accepted"]').first().waitFor();
     await accessible(page, 'pass history');
     await screenshot(page, 'historique-pass-1280');
-    await guideShot(page, 'historique-pass');
+    await guideShot(page, 'historique-pass', null, 560);
     await onPhone(page, 'historique-pass');
     return `${actions.length} lines for the partner`;
   });
