@@ -760,6 +760,14 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .query = "limit cursor",
         .answers = {JSON(200, "HistoryPage", "one page")},
         .errors = "400:invalid_value,unknown_field"},
+    /* ---------------------------------------------------------- what is owed, for finance */
+    [SP_GW_ROUTE_FINANCE_OWED] = {ENTRY(SP_GW_ROUTE_FINANCE_OWED, sp_gw_route_finance_owed),
+        .method = "GET", .path = "/api/v1/finance/owed", .name = "finance_owed",
+        .session = true, .roles = FINANCE,
+        .summary = "What the city owes each partner, most owed first, paged, with totals",
+        .query = "limit cursor",
+        .answers = {JSON(200, "OwedPage", "one page")},
+        .errors = "400:invalid_value,unknown_field"},
 };
 
 /* Every route has exactly one entry: none twice (-Woverride-init), and as

@@ -123,6 +123,7 @@ int sp_gw_route_dashboard(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partners_history(sp_gw_request *req, sp_error *err);
 int sp_gw_route_passes_history(sp_gw_request *req, sp_error *err);
 int sp_gw_route_partner_history(sp_gw_request *req, sp_error *err);
+int sp_gw_route_finance_owed(sp_gw_request *req, sp_error *err);
 
 /* ---- shared by the route files (routes_common.c) ---- */
 
@@ -152,6 +153,10 @@ typedef enum { SP_GW_OPERATIONS_OF_PASS, SP_GW_OPERATIONS_OF_PARTNER } sp_gw_ope
 /* One page of operations, newest first, keyset-paged by (occurred_at,
  * operation_id). A partner sees only payments at its place, with the pass
  * shown as pass_ref (its id's last 4 characters) and no balance. */
+/* A page's answer (200) with its totals: takes both (body NULL: a failure
+ * already in err, totals freed). */
+int sp_gw_answer_page_with_totals(sp_gw_request *req, json_t *body, json_t *totals,
+                                  sp_error *err);
 int sp_gw_answer_operations(sp_gw_request *req, sp_gw_operations_scope scope, const char *id,
                             sp_error *err);
 /* Payments at partner $1 after the position ($2 occurred_at ms, $3

@@ -372,6 +372,11 @@ static int answer_partner_operations(sp_gw_request *req, const char *partner_id,
     }
     json_t *body = operations_page_json(res, SP_GW_OPERATIONS_OF_PARTNER, filter.page.limit, err);
     PQclear(res);
+    return sp_gw_answer_page_with_totals(req, body, totals, err);
+}
+
+int sp_gw_answer_page_with_totals(sp_gw_request *req, json_t *body, json_t *totals,
+                                  sp_error *err) {
     if (body == NULL || json_object_set_new(body, "totals", totals) != 0) {
         if (body == NULL) json_decref(totals);
         json_decref(body);

@@ -1,5 +1,6 @@
 /* routes_figures.c - the city's dashboard (GET /api/v1/dashboard) and the
- * history of a partner or a pass (GET .../history): reads of the tables the
+ * history of a partner or a pass (GET .../history), what the city owes each
+ * partner (GET /api/v1/finance/owed): reads of the tables the
  * projection keeps (projection_figures.h), never a scan of the operations.
  * PostgreSQL renders each answer's JSON from those rows in one query; this
  * file checks the query string, the tenant, and pages. */
@@ -150,14 +151,24 @@ static const char partners_history_sql[] =
 static const char partner_own_history_sql[] =
     HISTORY_SQL(ACTOR_PARTNER_VIEW, DETAILS_WITH("pass_ref", "right(h.pass_id::text, 4)"),
                 "partner_id");
-static const char pass_history_sql[] = HISTORY_SQL(ACTOR_STAFF_VIEW, "h.details", "pass_id");
+/* A pass's lines about a partner (a payment, a voucher redeemed) name it,
+ * by its name of today, as the actor is. */
+static const char pass_history_sql[] = HISTORY_SQL(
+    ACTOR_STAFF_VIEW,
+    "h.details || CASE WHEN h.partner_id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object("
+    "'partner_id', h.partner_id, 'partner_name', (SELECT p.name FROM partners p "
+    "WHERE p.partner_id = h.partner_id)) END",
+    "pass_id");
 _Static_assert(SP_GW_PASS_REF_LEN == 4, "the pass_ref of partner_own_history_sql");
 
 static const char partner_exists_sql[] = "SELECT 1 FROM partners WHERE partner_id = $1::uuid";
 
-static json_t *history_page_json(const PGresult *res, int limit, sp_error *err) {
+/* A keyset page whose rows are (sort key, id, the line as JSON text) and
+ * one row more than asked: {<member>: [lines], next_cursor}. */
+static json_t *rendered_page_json(const PGresult *res, int limit, const char *member,
+                                  sp_error *err) {
     json_t *entries = json_array();
-    json_t *body = json_pack("{s:o}", "entries", entries);
+    json_t *body = json_pack("{s:o}", member, entries);
     int rows = PQntuples(res);
     int shown = rows < limit ? rows : limit;
     for (int row = 0; body != NULL && row < shown; row++) {
@@ -181,7 +192,7 @@ static json_t *history_page_json(const PGresult *res, int limit, sp_error *err) 
     }
     if (body == NULL || json_object_set_new(body, "next_cursor", cursor) != 0) {
         json_decref(body);
-        sp_error_set(err, 500, "internal", "", "the history could not be shown");
+        sp_error_set(err, 500, "internal", "", "the %s could not be shown", member);
         return NULL;
     }
     return body;
@@ -202,7 +213,7 @@ static int answer_history(sp_gw_request *req, const char *sql, const char *id, s
                              page.has_cursor ? page.after_operation_id : NULL, limit_plus_one};
     PGresult *res = NULL;
     if (sp_gw_pgpool_query(req->app->pool, sql, 4, params, &res, err) != 0) return -1;
-    json_t *body = history_page_json(res, page.limit, err);
+    json_t *body = rendered_page_json(res, page.limit, "entries", err);
     PQclear(res);
     if (body == NULL) return -1;
     return sp_gw_answer_json(req, 200, body, false);
@@ -232,4 +243,54 @@ int sp_gw_route_partner_history(sp_gw_request *req, sp_error *err) {
     if (!sp_id_valid(req->user.partner_id))
         return sp_error_set(err, 403, "forbidden", "", "this session belongs to no partner");
     return answer_history(req, partner_own_history_sql, req->user.partner_id, err);
+}
+
+/* ------------------------------------------------------------ owed */
+
+/* What the city owes each partner (its `partner:X:owed` account), most
+ * first, for finance as for the back-office: $1 after this amount (cents,
+ * NULL: from the most owed) $2 and partner, $3 rows. `requested_cents` is
+ * the part of it already in an opening or pending refund request. */
+static const char owed_page_sql[] =
+    "SELECT p.owed_cents, p.partner_id, json_build_object('partner_id', p.partner_id, "
+    "'name', p.name, 'owed_cents', p.owed_cents, 'requested_cents', coalesce((SELECT "
+    "sum(CASE WHEN r.status = 'opening' THEN r.expected_total_cents ELSE r.total_cents END) "
+    "FROM refund_requests r WHERE r.partner_id = p.partner_id AND r.status IN ('opening', "
+    "'pending')), 0)::bigint, 'bank_details_missing', p.iban = '' OR p.bic = '')::text "
+    "FROM partners p WHERE p.owed_cents > 0 AND ($1::bigint IS NULL OR p.owed_cents < "
+    "$1::bigint OR (p.owed_cents = $1::bigint AND p.partner_id > $2::uuid)) "
+    "ORDER BY p.owed_cents DESC, p.partner_id LIMIT $3::integer";
+static const char owed_totals_sql[] =
+    "SELECT json_build_object('partner_count', count(*), 'owed_cents', "
+    "coalesce(sum(owed_cents), 0)::bigint)::text FROM partners WHERE owed_cents > 0";
+
+static json_t *owed_totals(sp_gw_request *req, sp_error *err) {
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, owed_totals_sql, 0, NULL, &res, err) != 0)
+        return NULL;
+    json_error_t json_err;
+    json_t *totals = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, &json_err) : NULL;
+    PQclear(res);
+    if (totals == NULL) sp_error_set(err, 500, "internal", "", "the totals could not be shown");
+    return totals;
+}
+
+int sp_gw_route_finance_owed(sp_gw_request *req, sp_error *err) {
+    sp_gw_page page;
+    if (sp_gw_page_parse(req->query, &page, err) != 0) return -1;
+    char after_cents[NUMBER_TEXT_MAX], limit_plus_one[NUMBER_TEXT_MAX];
+    snprintf(after_cents, sizeof after_cents, "%" PRId64, page.after_occurred_at_ms);
+    snprintf(limit_plus_one, sizeof limit_plus_one, "%d", page.limit + 1);
+    const char *params[3] = {page.has_cursor ? after_cents : NULL,
+                             page.has_cursor ? page.after_operation_id : NULL, limit_plus_one};
+    json_t *totals = owed_totals(req, err);
+    if (totals == NULL) return -1;
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(req->app->pool, owed_page_sql, 3, params, &res, err) != 0) {
+        json_decref(totals);
+        return -1;
+    }
+    json_t *body = rendered_page_json(res, page.limit, "partners", err);
+    PQclear(res);
+    return sp_gw_answer_page_with_totals(req, body, totals, err);
 }

@@ -40,11 +40,12 @@
     " r.cancel_code, r.cancel_message, coalesce(r.cancel_operation_id::text, ''),"           \
     " r.transfer_reference, coalesce(r.paid_on::text, ''),"                                  \
     " (SELECT count(*) FROM refund_request_parts p WHERE p.request_id = r.request_id"        \
-    " AND p.status = 'reserved')"
+    " AND p.status = 'reserved'),"                                                          \
+    " coalesce((SELECT n.name FROM partners n WHERE n.partner_id = r.partner_id), '')"
 enum { RQ_ID, RQ_PARTNER, RQ_KIND, RQ_PERIOD, RQ_STATUS, RQ_EXPECTED, RQ_TOTAL, RQ_COUNT,
        RQ_PARTS, RQ_BANK_MISSING, RQ_CREATED, RQ_CONFIRMED, RQ_CANCELLED, RQ_PAID,
        RQ_CANCEL_REASON, RQ_CANCEL_CODE, RQ_CANCEL_MESSAGE, RQ_CANCEL_OPERATION, RQ_TRANSFER,
-       RQ_PAID_ON, RQ_RESERVED_PARTS, RQ_COLUMNS };
+       RQ_PAID_ON, RQ_RESERVED_PARTS, RQ_PARTNER_NAME, RQ_COLUMNS };
 
 /* $2: the partner, or NULL for finance (every partner). */
 static const char request_sql[] =
@@ -142,8 +143,9 @@ static int put_instants(json_t *r, const PGresult *res, int row, sp_error *err) 
 static json_t *request_json(const PGresult *res, int row, sp_error *err) {
     assert(PQnfields(res) == RQ_COLUMNS);
     json_t *r = json_pack(
-        "{s:s, s:s, s:s, s:o, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "request_id",
-        PQgetvalue(res, row, RQ_ID), "partner_id", PQgetvalue(res, row, RQ_PARTNER), "kind",
+        "{s:s, s:s, s:s, s:s, s:o, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "request_id",
+        PQgetvalue(res, row, RQ_ID), "partner_id", PQgetvalue(res, row, RQ_PARTNER),
+        "partner_name", PQgetvalue(res, row, RQ_PARTNER_NAME), "kind",
         PQgetvalue(res, row, RQ_KIND), "period", text_or_null(PQgetvalue(res, row, RQ_PERIOD)),
         "status", PQgetvalue(res, row, RQ_STATUS), "bank_account_missing",
         strcmp(PQgetvalue(res, row, RQ_BANK_MISSING), "t") == 0, "cancel_reason",
@@ -586,12 +588,7 @@ static int answer_list(sp_gw_request *req, bool finance, sp_error *err) {
     }
     json_t *body = list_page(res, q.page.limit, err);
     PQclear(res);
-    if (body == NULL || json_object_set_new(body, "totals", totals) != 0) {
-        if (body == NULL) json_decref(totals);
-        json_decref(body);
-        return body == NULL ? -1 : sp_error_set(err, 500, "internal", "", "out of memory");
-    }
-    return sp_gw_answer_json(req, 200, body, false);
+    return sp_gw_answer_page_with_totals(req, body, totals, err);
 }
 
 json_t *sp_gw_refund_requests_latest(sp_gw_request *req, const char *partner_id, int limit,

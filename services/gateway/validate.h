@@ -133,6 +133,8 @@ typedef enum {
     SP_GW_ROUTE_PARTNERS_HISTORY,
     SP_GW_ROUTE_PASSES_HISTORY,
     SP_GW_ROUTE_PARTNER_HISTORY,
+    /* what the city owes each partner, for finance */
+    SP_GW_ROUTE_FINANCE_OWED,
     SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
 } sp_gw_route;
 

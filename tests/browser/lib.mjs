@@ -231,18 +231,27 @@ export function plain(text) {
 }
 
 export const GUIDE_DIR = process.env.SP_GUIDE_DIR ?? '';
+/** An office PC's screen: the guides' pictures are taken at this size. */
+export const GUIDE_VIEWPORT = { width: 960, height: 640 };
 
-/** A picture for docs/guide-partenaire.md (when SP_GUIDE_DIR is set): what
- * the screen shows, the viewport only, with `focus` scrolled into view. */
-export async function guideShot(page, name, focus = null) {
+/** A picture for a guide, docs/guide-*.md (when SP_GUIDE_DIR is set): what
+ * the screen shows, the viewport only (its top `heightPx` when given: a
+ * page dense with text stays under the pictures' 100 KB), with `focus`
+ * scrolled into view. */
+export async function guideShot(page, name, focus = null, heightPx = 0) {
   if (!GUIDE_DIR) return;
   mkdirSync(GUIDE_DIR, { recursive: true });
+  const size = page.viewportSize();
+  const resize = size.width !== GUIDE_VIEWPORT.width || size.height !== GUIDE_VIEWPORT.height;
+  if (resize) await page.setViewportSize(GUIDE_VIEWPORT);
   // A little of what is above the focus stays in view, for context.
   if (focus) await focus.first().evaluate((element) => window.scrollTo(0, element.getBoundingClientRect().top + window.scrollY - 110));
   else await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(150);
-  const picture = await page.screenshot({ fullPage: false, animations: 'disabled', caret: 'hide' });
+  const clip = heightPx > 0 ? { x: 0, y: 0, width: GUIDE_VIEWPORT.width, height: Math.min(heightPx, GUIDE_VIEWPORT.height) } : undefined;
+  const picture = await page.screenshot({ fullPage: false, animations: 'disabled', caret: 'hide', clip });
   writeFileSync(join(GUIDE_DIR, `${name}.png`), optimizePng(picture));
+  if (resize) await page.setViewportSize(size);
 }
 
 /** The steps of a journey: each logged with its time, the first failure

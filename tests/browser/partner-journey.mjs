@@ -21,7 +21,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASE_URL, Failure, GUIDE_DIR, api, apiLogin, axe, check, freshScreenshots, guideShot, launch, journeySteps, linkIn, log, makePng, newKey, openContext, plain, screenshot, waitForMail,
+  BASE_URL, Failure, GUIDE_DIR, GUIDE_VIEWPORT, api, apiLogin, axe, check, freshScreenshots, guideShot, launch, journeySteps, linkIn, log, makePng, newKey, openContext, plain, screenshot, waitForMail,
 } from './lib.mjs';
 
 const env = (name) => {
@@ -78,7 +78,7 @@ const browser = await launch();
 let exitCode = 0;
 try {
   // The guide's pictures are taken at an office PC's size.
-  const main = await openContext(browser, GUIDE_DIR ? { viewport: { width: 960, height: 640 } } : {});
+  const main = await openContext(browser, GUIDE_DIR ? { viewport: GUIDE_VIEWPORT } : {});
   const { page, context, problems, requests } = main;
   const beneficiaryToken = await apiLogin(BENEFICIARY_EMAIL, BENEFICIARY_PASSWORD);
   let payment = null;

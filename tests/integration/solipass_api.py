@@ -120,6 +120,23 @@ class Api:
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "code", "message", "field"}
 
 
+def all_pages(api, path, member, limit, pages_max=500):
+    """Every item of a keyset-paged list (`member`, `next_cursor`), pages of
+    `limit`; (items, the last page)."""
+    items, cursor = [], None
+    for _ in range(pages_max):
+        query = "?limit=%d" % limit + ("&cursor=" + cursor if cursor else "")
+        answer = api.get(path + query)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        assert len(page[member]) <= limit
+        items.extend(page[member])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items, page
+    raise AssertionError("too many pages of " + path)
+
+
 def expect_error(answer, status, code, field=None):
     """The answer is the documented error (an RFC 9457 problem with the
     members code, message and field) with that status and code (and field,

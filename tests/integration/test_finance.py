@@ -10,7 +10,7 @@ import os
 import subprocess
 import uuid
 
-from solipass_api import expect_error, new_key, wait_until
+from solipass_api import all_pages, expect_error, new_key, wait_until
 
 TOPIC_FINANCE = "solipass.finance.v1"
 TOPIC_FINANCE_JSON = "solipass.finance.json.v1"
@@ -300,3 +300,49 @@ def test_a_request_is_paid_to_the_bank_details_of_when_it_was_made(world, backof
     paid_later = sepa(backoffice, [flagged["request_id"]], world=world)
     assert paid_later.status_code == 200, paid_later.text
     assert "FR7630006000011234567890189" in paid_later.text
+
+
+def owed_pages(api, limit):
+    """Every partner GET /api/v1/finance/owed lists, page by page; the last totals."""
+    partners, last = all_pages(api, "/api/v1/finance/owed", "partners", limit)
+    return partners, last["totals"]
+
+
+def test_finance_reads_partner_names_and_what_is_owed_to_whom(world, backoffice):
+    from test_pass_close import finance_session, forget_user
+    judo, judo_admin, judo_ops = partner_with_payments(world, backoffice, [1200, 300])
+    bare, _, _ = partner_with_payments(world, backoffice, [450], bank=False)
+    judo_request = request_refund(judo_admin, judo_ops[:1])
+    name_of = lambda p: world.sql("SELECT name FROM partners WHERE partner_id = '%s'" % p["partner_id"])
+    finance, user_id = finance_session(world)
+    try:
+        assert finance.get("/api/v1/partners").status_code == 403
+        listed = finance.get("/api/v1/finance/refund-requests?partner_id=%s" % judo["partner_id"])
+        assert listed.status_code == 200, listed.text
+        assert [r["partner_name"] for r in listed.json()["refund_requests"]] == [name_of(judo)]
+        one = finance.get("/api/v1/finance/refund-requests/%s" % judo_request["request_id"])
+        assert one.status_code == 200 and one.json()["partner_name"] == name_of(judo)
+        assert judo_admin.get(REFUNDS).json()["refund_requests"][0]["partner_name"] == name_of(judo)
+
+        # Every partner owed, most owed first, page by page, with the totals of all.
+        partners, totals = owed_pages(finance, 2)
+        by_id = {p["partner_id"]: p for p in partners}
+        assert len(by_id) == len(partners) == totals["partner_count"]
+        owed = [p["owed_cents"] for p in partners]
+        assert owed == sorted(owed, reverse=True) and min(owed) > 0
+        assert totals["owed_cents"] == sum(owed) == int(world.sql(
+            "SELECT coalesce(sum(owed_cents), 0) FROM partners WHERE owed_cents > 0"))
+        assert by_id[judo["partner_id"]] == {
+            "partner_id": judo["partner_id"], "name": name_of(judo), "owed_cents": 1500,
+            "requested_cents": 1200, "bank_details_missing": False}
+        assert by_id[bare["partner_id"]] == {
+            "partner_id": bare["partner_id"], "name": name_of(bare), "owed_cents": 450,
+            "requested_cents": 0, "bank_details_missing": True}
+        assert owed_pages(backoffice, 200)[0] == partners
+
+        expect_error(finance.get("/api/v1/finance/owed?limit=0"), 400, "invalid_value", "limit")
+        expect_error(finance.get("/api/v1/finance/owed?cursor=nope"), 400, "invalid_value", "cursor")
+        expect_error(finance.get("/api/v1/finance/owed?partner=x"), 400, "unknown_field")
+        assert judo_admin.get("/api/v1/finance/owed").status_code == 403
+    finally:
+        forget_user(world, user_id)

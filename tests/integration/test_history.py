@@ -6,25 +6,14 @@ read their own structure's and never another's."""
 import datetime
 import uuid
 
-from solipass_api import DAY_MS, expect_error, new_key, unique_email, wait_until
+from solipass_api import DAY_MS, all_pages, expect_error, new_key, unique_email, wait_until
 from test_operations import cancel, pay
 from test_structure_users import GOOD_IBAN, PROFILE, activate, add_user, put
 
 
 def history(api, path, limit=100):
     """Every entry, following next_cursor with pages of `limit`."""
-    entries, cursor = [], None
-    for _ in range(200):
-        query = "?limit=%d" % limit + ("&cursor=" + cursor if cursor else "")
-        answer = api.get(path + query)
-        assert answer.status_code == 200, answer.text
-        page = answer.json()
-        assert len(page["entries"]) <= limit
-        entries.extend(page["entries"])
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return entries
-    raise AssertionError("too many pages")
+    return all_pages(api, path, "entries", limit, pages_max=200)[0]
 
 
 def full_name_of(world, user_id):
@@ -151,6 +140,12 @@ def test_a_pass_history_names_staff_beneficiary_and_the_system(world, backoffice
     for credit in credits:
         assert credit["actor"]["role"] == "backoffice"
         assert credit["actor"]["full_name"] == full_name_of(world, credit["actor"]["user_id"])
+    paid = only(entries, "payment_accepted")
+    culture = partners["culture"]
+    assert paid["details"]["partner_id"] == culture["partner_id"]
+    assert paid["details"]["partner_name"] == world.sql(
+        "SELECT name FROM partners WHERE partner_id = '%s'" % culture["partner_id"])
+    assert "partner_name" not in only(entries, "pass_opened")["details"]
     voucher = only(entries, "voucher_cancelled")
     assert voucher["actor"]["user_id"] == beneficiary["user_id"]
     assert voucher["details"]["voucher_id"] == voucher_id

@@ -46,7 +46,7 @@ export const SCREENS: Screen[] = [
   { pattern: `${BASE}/pass/:passId/historique`, roles: BACKOFFICE, render: ({ params, query }) => <PassHistoryPage passId={params.passId!} back={query.get('retour')} /> },
   { pattern: `${BASE}/conventions`, nav: T.nav.conventions, roles: BACKOFFICE, render: () => <ConventionsPage /> },
   { pattern: `${BASE}/conventions/:conventionId`, roles: BACKOFFICE, render: ({ params }) => <AcceptancesPage conventionId={params.conventionId!} /> },
-  { pattern: `${BASE}/remboursements`, nav: T.nav.refunds, roles: STAFF, render: ({ me, query }) => <RefundsPage query={query} backoffice={me.role === 'backoffice'} /> },
+  { pattern: `${BASE}/remboursements`, nav: T.nav.refunds, roles: STAFF, render: ({ query }) => <RefundsPage query={query} /> },
   { pattern: `${BASE}/equipe`, nav: T.nav.team, roles: BACKOFFICE, render: ({ me }) => <TeamPage me={me} /> },
 ];
 

@@ -4,7 +4,8 @@
  * the SEPA transfer file for the bank (`POST /api/v1/finance/sepa`), one
  * request marked paid with its transfer reference
  * (`POST .../{request_id}/paid`, one Idempotency-Key per submission), and
- * what the city owes to whom. Filters live in the address. */
+ * what the city owes to whom (`GET /api/v1/finance/owed`). Every request
+ * names its partner (`partner_name`). Filters live in the address. */
 import '../figures.css';
 import { useState } from 'preact/hooks';
 import { call, callForFile } from '../../shared/api';
@@ -13,9 +14,9 @@ import { formatCents, formatCount, formatDate, formatDay, formatMonth, parisToda
 import { useLoad } from '../../shared/load';
 import { setQuery } from '../../shared/router';
 import { ConfirmDialog, ErrorSummary, errorsOf, LoadError, Loading, Notice, Page, TextField, useSubmission } from '../../shared/ui';
-import { BASE, type PartnerList, type RefundRequest } from '../data';
+import type { paths } from '../../shared/api.gen';
+import { BASE, type RefundRequest } from '../data';
 import { F } from '../strings-figures.fr';
-import { loadDashboard } from './dashboard';
 
 const R = F.refunds;
 const PAGE_LIMIT = 200;
@@ -23,30 +24,23 @@ const PAGES_MAX = 10;
 const SEPA_MAX = 300;
 const STATUSES = ['pending', 'opening', 'paid', 'cancelled'];
 
-interface Owed {
-  partner_id: string;
-  name: string;
-  owed_cents: number;
-}
+type OwedPage = paths['/api/v1/finance/owed']['get']['responses'][200]['content']['application/json'];
+type Owed = OwedPage['partners'][number];
 
-/** Partner names and what each is owed: the partners' list for the
- * back-office; finance may not read it, and sees the dashboard's ten. */
-async function loadPartners(backoffice: boolean): Promise<{ names: Map<string, string>; owed: Owed[]; complete: boolean }> {
-  if (backoffice) {
-    const partners: Owed[] = [];
-    let cursor: string | null | undefined = null;
-    for (let page = 0; page < PAGES_MAX; page++) {
-      const list: PartnerList = await call('get', '/api/v1/partners', { query: { cursor: cursor ?? undefined } });
-      partners.push(...list.partners);
-      cursor = list.next_cursor;
-      if (!cursor) break;
-    }
-    const owed = partners.filter((p) => p.owed_cents > 0).sort((a, b) => b.owed_cents - a.owed_cents);
-    return { names: new Map(partners.map((p) => [p.partner_id, p.name])), owed, complete: !cursor };
+/** What the city owes to whom, most owed first, for finance as for the
+ * back-office (`GET /api/v1/finance/owed`), read page by page (bounded). */
+async function loadOwed(): Promise<{ owed: Owed[]; totals: OwedPage['totals']; complete: boolean }> {
+  const owed: Owed[] = [];
+  let cursor: string | null = null;
+  let totals: OwedPage['totals'] = { partner_count: 0, owed_cents: 0 };
+  for (let page = 0; page < PAGES_MAX; page++) {
+    const answer: OwedPage = await call('get', '/api/v1/finance/owed', { query: { limit: PAGE_LIMIT, cursor: cursor ?? undefined } });
+    owed.push(...answer.partners);
+    totals = answer.totals;
+    cursor = answer.next_cursor;
+    if (!cursor) break;
   }
-  const dashboard = await loadDashboard(30);
-  const owed = dashboard.partners_owed_most.filter((p) => p.owed_cents > 0);
-  return { names: new Map(owed.map((p) => [p.partner_id, p.name])), owed, complete: false };
+  return { owed, totals, complete: !cursor };
 }
 
 /** Every request of the filter, newest first, read page by page (bounded). */
@@ -172,17 +166,17 @@ function RequestRow(props: { request: RefundRequest; partner: string; selected: 
   );
 }
 
-function OwedTable(props: { owed: Owed[]; complete: boolean; pendingByPartner: Map<string, number> }) {
-  const total = props.owed.reduce((a, p) => a + p.owed_cents, 0);
+function OwedTable(props: { owed: Owed[]; totals: OwedPage['totals']; complete: boolean }) {
   return (
     <section aria-labelledby="owed-title" class="owed">
       <h2 id="owed-title">{R.owedTitle}</h2>
-      <p class="muted">{props.complete ? R.owedLead : R.owedFinanceLead}</p>
+      <p class="muted">{R.owedLead}</p>
       {props.owed.length === 0 ? (
         <p>{R.owedNone}</p>
       ) : (
         <>
-          {props.complete && <p class="totals">{R.owedTotal(formatCents(total), formatCount(props.owed.length))}</p>}
+          <p class="totals" data-testid="owed-total">{R.owedTotal(formatCents(props.totals.owed_cents), formatCount(props.totals.partner_count))}</p>
+          {!props.complete && <Notice kind="warning" title={R.owedTruncated(formatCount(props.owed.length))} />}
           <div class="table-wrap">
             <table class="data responsive" data-testid="owed">
               <caption class="visually-hidden">{R.owedCaption}</caption>
@@ -204,12 +198,13 @@ function OwedTable(props: { owed: Owed[]; complete: boolean; pendingByPartner: M
                       <a href={`${BASE}/remboursements?partenaire=${p.partner_id}&etat=pending`} aria-label={R.seeRequests(p.name)}>
                         {p.name}
                       </a>
+                      {p.bank_details_missing && <span class="reason">{R.bankMissing}</span>}
                     </th>
                     <td data-label={R.colOwed} class="amount">
                       {formatCents(p.owed_cents)}
                     </td>
                     <td data-label={R.colPending} class="amount">
-                      {formatCents(props.pendingByPartner.get(p.partner_id) ?? 0)}
+                      {formatCents(p.requested_cents)}
                     </td>
                   </tr>
                 ))}
@@ -277,12 +272,12 @@ function Filters(props: { status: string; partner: string; month: string; partne
   );
 }
 
-export function RefundsPage(props: { query: URLSearchParams; backoffice: boolean }) {
+export function RefundsPage(props: { query: URLSearchParams }) {
   const statusAsked = props.query.get('etat') ?? 'pending';
   const status = STATUSES.includes(statusAsked) ? statusAsked : '';
   const partnerId = props.query.get('partenaire') ?? '';
   const month = props.query.get('mois') ?? '';
-  const partners = useLoad(() => loadPartners(props.backoffice), [props.backoffice]);
+  const owed = useLoad(loadOwed, []);
   const list = useLoad(() => loadRequests(status, partnerId), [status, partnerId]);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [executionDate, setExecutionDate] = useState(formatDay(parisToday()));
@@ -290,16 +285,15 @@ export function RefundsPage(props: { query: URLSearchParams; backoffice: boolean
   const [paying, setPaying] = useState<RefundRequest | null>(null);
   const [done, setDone] = useState('');
   const sepa = useSubmission();
-  const names = partners.value?.names ?? new Map<string, string>();
-  const nameOf = (id: string) => names.get(id) ?? R.unknownPartner(id.slice(0, 8));
   const all = list.value?.requests ?? [];
+  /* The filter offers every partner owed and every partner of the requests read. */
+  const names = new Map<string, string>((owed.value?.owed ?? []).map((p) => [p.partner_id, p.name]));
+  for (const r of all) names.set(r.partner_id, r.partner_name);
   const months = [...new Set(all.map(monthOf))].sort().reverse();
   const shown = month ? all.filter((r) => monthOf(r) === month) : all;
   const chosen = shown.filter((r) => r.status === 'pending' && selected.has(r.request_id));
   const chosenTotal = chosen.reduce((a, r) => a + r.total_cents, 0);
   const pendingShown = shown.filter((r) => r.status === 'pending');
-  const pendingByPartner = new Map<string, number>();
-  for (const r of all) if (r.status === 'pending') pendingByPartner.set(r.partner_id, (pendingByPartner.get(r.partner_id) ?? 0) + r.total_cents);
 
   function select(id: string, on: boolean) {
     setSelected((old) => {
@@ -332,7 +326,7 @@ export function RefundsPage(props: { query: URLSearchParams; backoffice: boolean
       {done && (
         <Notice kind="success" title={done} role="status" />
       )}
-      {partners.error && <LoadError error={partners.error} retry={() => void partners.reload()} />}
+      {owed.error && <LoadError error={owed.error} retry={() => void owed.reload()} />}
       <Filters status={status} partner={partnerId} month={month} partners={names} months={months} />
       {list.loading && !list.value && <Loading />}
       {list.error && <LoadError error={list.error} retry={() => void list.reload()} />}
@@ -381,7 +375,7 @@ export function RefundsPage(props: { query: URLSearchParams; backoffice: boolean
                     <RequestRow
                       key={r.request_id}
                       request={r}
-                      partner={nameOf(r.partner_id)}
+                      partner={r.partner_name}
                       selected={selected.has(r.request_id)}
                       onSelect={(on) => select(r.request_id, on)}
                       onPay={() => setPaying(r)}
@@ -415,19 +409,19 @@ export function RefundsPage(props: { query: URLSearchParams; backoffice: boolean
           )}
         </>
       )}
-      {partners.value && <OwedTable owed={partners.value.owed} complete={partners.value.complete} pendingByPartner={pendingByPartner} />}
+      {owed.value && <OwedTable owed={owed.value.owed} totals={owed.value.totals} complete={owed.value.complete} />}
       <MarkPaidDialog
         request={paying}
-        partner={paying ? nameOf(paying.partner_id) : ''}
+        partner={paying ? paying.partner_name : ''}
         onClose={() => setPaying(null)}
         onPaid={(r) => {
-          const text = R.paidDone(nameOf(r.partner_id), formatCents(r.total_cents));
+          const text = R.paidDone(r.partner_name, formatCents(r.total_cents));
           setPaying(null);
           setDone(text);
           announce(text);
           select(r.request_id, false);
           void list.reload();
-          void partners.reload();
+          void owed.reload();
         }}
       />
     </Page>
