@@ -6,8 +6,6 @@ Kafka security settings that do not hold together stop the start, naming
 the variable. A second gateway with small bounds runs beside the stack's."""
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -16,45 +14,19 @@ import pytest
 import requests
 
 import stack as stack_module
+from second_gateway import second_gateway
 
-START_TIMEOUT_S = 30
 HEADER_TIMEOUT_MS = 1000
 PER_ADDRESS_MAX = 3
 
 
 @pytest.fixture(scope="module")
 def small_gateway(stack, tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("slow"))
-    port = stack_module.free_port()
-    env = stack.tool_environment("gateway")
-    env.update({"SP_HTTP_PORT": str(port), "SP_PUBLIC_URL": "http://127.0.0.1:%d" % port,
-                "SP_HTTP_REQUEST_TIMEOUT_MS": str(HEADER_TIMEOUT_MS),
-                "SP_HTTP_REQUESTS_PER_ADDRESS_MAX": str(PER_ADDRESS_MAX)})
-    log = open(os.path.join(base, "gateway.log"), "wb")
-    proc = subprocess.Popen([stack.binary("gateway")], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert proc.poll() is None, "the gateway exited: see %s" % log.name
-            try:
-                if requests.get("http://127.0.0.1:%d/healthz" % port, timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.1)
-        yield port
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-    assert proc.returncode == 0, "the gateway stopped with %d: see %s" % (proc.returncode,
-                                                                        log.name)
+    settings = {"SP_HTTP_REQUEST_TIMEOUT_MS": str(HEADER_TIMEOUT_MS),
+                "SP_HTTP_REQUESTS_PER_ADDRESS_MAX": str(PER_ADDRESS_MAX)}
+    with second_gateway(stack, str(tmp_path_factory.mktemp("slow")), settings,
+                        "small gateway") as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def test_a_client_that_never_finishes_its_headers_is_disconnected(small_gateway):

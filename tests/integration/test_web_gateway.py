@@ -13,15 +13,14 @@ import gzip
 import http.client
 import os
 import re
-import signal
 import subprocess
-import time
 import urllib.parse
 
 import pytest
 import requests
 
 import stack as stack_module
+from second_gateway import second_gateway
 from solipass_api import PASSWORD, expect_error, new_key
 from test_vouchers import decode_png
 
@@ -34,7 +33,6 @@ ASSET_BR = b"pretend-brotli-bytes"   # never decoded: only which file was sent m
 HOME = b"<!DOCTYPE html><title>Accueil</title><p>home page</p>"
 PARTNER_HOME = b"<!DOCTYPE html><title>Espace partenaire</title><p>partner app</p>"
 BIG = bytes(range(256)) * 1000 + b"end"   # many 16 KiB pieces, not a multiple of one
-START_TIMEOUT_S = 30
 FILE_BYTES_MAX = 8 * 1024 * 1024
 
 
@@ -73,39 +71,8 @@ def web(stack, tmp_path_factory):
     base = str(tmp_path_factory.mktemp("web"))
     root = os.path.join(base, "dist")
     fill_web_folder(root)
-    port = stack_module.free_port()
-    url = "http://127.0.0.1:%d" % port
-    env = stack.tool_environment("gateway")     # its own ports: no metrics
-    env.update({"SP_HTTP_PORT": str(port), "SP_WEB_DIR": root, "SP_PUBLIC_URL": url})
-    log = open(os.path.join(base, "gateway.log"), "wb")
-    proc = subprocess.Popen([stack.binary("gateway")], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert proc.poll() is None, "the web gateway exited: see %s" % log.name
-            try:
-                if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "the web gateway did not start"
-            time.sleep(0.1)
+    with second_gateway(stack, base, {"SP_WEB_DIR": root}, "web gateway") as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-    # A clean stop, and under the sanitizers no leak or undefined behaviour.
-    with open(log.name, "rb") as f:
-        text = f.read()
-    assert proc.returncode == 0, "the web gateway stopped with %d: see %s" % (proc.returncode,
-                                                                            log.name)
-    assert b"runtime error" not in text and b"Sanitizer" not in text, log.name
 
 
 def raw_get(url, path, method="GET"):
