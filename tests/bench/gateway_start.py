@@ -3,7 +3,9 @@
 (run it through tests/bench/gateway_start). Starts PostgreSQL and the
 devbroker in var/bench-gateway-start, writes --users beneficiaries with one
 open session each straight to the accounts events topic (solipass-loggen:
-two events a user), then starts a gateway and reports the "session
+two events a user, about 255 bytes each; the devbroker keeps at most 5 MiB
+of its one partition, about 8,000 such users: more and the gateway refuses
+to start, log_truncated), then starts a gateway and reports the "session
 directory read" line it logs before it answers anything (users, sessions,
 events, elapsed_ms) and the time until /healthz answers."""
 
@@ -28,12 +30,13 @@ START_TIMEOUT_S = 300
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--users", type=int, default=10000, help="users (10000)")
+    parser.add_argument("--users", type=int, default=8000, help="users (8000)")
     parser.add_argument("--build-dir", default="build")
     return parser.parse_args()
 
 
 def generate(stack, users):
+    stack.gateway_port = stack_module.free_port()
     env = stack.tool_environment("projection")
     env.update({"SP_LOGGEN_USERS": str(users), "SP_LOGGEN_PARTNERS": "1",
                 "SP_LOGGEN_PASSES": "1", "SP_LOGGEN_EVENTS": str(2 * users + 3)})
@@ -59,6 +62,7 @@ def directory_line(log_path):
 
 def start_gateway(stack, log_path):
     port = stack_module.free_port()
+    stack.gateway_port = port            # tool_environment() names it as the public URL
     env = stack.tool_environment("gateway")
     env.update({"SP_HTTP_PORT": str(port), "SP_PUBLIC_URL": "http://127.0.0.1:%d" % port})
     with open(log_path, "wb") as log:
