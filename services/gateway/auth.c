@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "directory_feed.h"
 #include "pgpool.h"
+#include "sp_kafka.h"
 #include "session_cookie.h"
 
 #define SP_GW_PASSWORD_RAW_BYTES 32
@@ -23,12 +25,11 @@ struct sp_gw_auth {
     size_t hashing;            /* Argon2id computations running */
 };
 
-static const char session_sql[] =
-    "SELECT u.user_id, u.email, u.full_name, u.role, coalesce(u.partner_id::text, ''),"
-    " coalesce(u.pass_id::text, '')"
-    " FROM sessions s JOIN users u ON u.user_id = s.user_id"
-    " WHERE s.token_hash = $1::bytea AND s.ended_at IS NULL AND u.removed_at IS NULL"
-    " AND s.expires_at > timestamptz 'epoch' + $2::bigint * interval '1 millisecond'";
+/* Where the projection is in the accounts events: what a session unknown
+ * to this gateway's directory waits for (below). */
+static const char accounts_offset_sql[] =
+    "SELECT next_offset FROM projection_offsets WHERE consumer = 'projection'"
+    " AND topic = $1 AND partition = 0";
 
 static const struct {
     const char *name;
@@ -208,29 +209,37 @@ int sp_gw_auth_origin(const sp_gw_app *app, const char *method, const char *auth
     return sp_gw_origin_check(origin, app->config->public_url, err);
 }
 
+int sp_gw_directory_catch_up(sp_gw_app *app, sp_error *err) {
+    assert(app != NULL && app->directory != NULL);
+    const char *params[1] = {SP_TOPIC_ACCOUNTS_EVENTS};
+    PGresult *res = NULL;
+    if (sp_gw_pgpool_query(app->pool, accounts_offset_sql, 1, params, &res, err) != 0) return -1;
+    int64_t projected = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
+    if (projected <= 0) return 0;
+    sp_error late;   /* not caught up in time: the lookup answers from what is read */
+    sp_gw_directory_feed_until(app->directory, projected - 1,
+                               sp_gw_monotonic_ms() + SP_GW_DIRECTORY_MISS_WAIT_MS, &late);
+    return 0;
+}
+
 /* The user of the open, unexpired session whose token hashes to token_hash
  * (user->token_hash is set; by_cookie is the caller's). 401 with `ended`
- * as the message when there is none. */
+ * as the message when there is none. Answered from the directory (no
+ * database); a token it does not know is asked again after
+ * sp_gw_directory_catch_up(). */
 static int session_user(sp_gw_app *app, const uint8_t token_hash[SP_TOKEN_HASH_LEN],
                         const char *ended, sp_gw_user *user, sp_error *err) {
-    char hash_text[2 + 2 * SP_TOKEN_HASH_LEN + 1] = "\\x";
-    sodium_bin2hex(hash_text + 2, sizeof hash_text - 2, token_hash, SP_TOKEN_HASH_LEN);
-    char now_ms[24];
-    snprintf(now_ms, sizeof now_ms, "%" PRId64, sp_clock_now_ms(app->clock));
-    const char *params[2] = {hash_text, now_ms};
-    PGresult *res = NULL;
-    if (sp_gw_pgpool_query(app->pool, session_sql, 2, params, &res, err) != 0) return -1;
-    int rc;
-    if (PQntuples(res) != 1) {
-        rc = sp_error_set(err, 401, "unauthenticated", "", "%s", ended);
-    } else {
-        const char *values[6];
-        for (int i = 0; i < 6; i++) values[i] = PQgetvalue(res, 0, i);
-        rc = sp_gw_user_from_row(values, user, err);
-        memcpy(user->token_hash, token_hash, SP_TOKEN_HASH_LEN);
-    }
-    PQclear(res);
-    return rc;
+    int64_t now_ms = sp_clock_now_ms(app->clock);
+    bool found = false;
+    if (sp_gw_directory_feed_session(app->directory, token_hash, now_ms, user, &found, err) != 0)
+        return -1;
+    if (!found && (sp_gw_directory_catch_up(app, err) != 0 ||
+                   sp_gw_directory_feed_session(app->directory, token_hash, now_ms, user, &found,
+                                                err) != 0))
+        return -1;
+    if (!found) return sp_error_set(err, 401, "unauthenticated", "", "%s", ended);
+    return 0;
 }
 
 int sp_gw_auth_session(sp_gw_app *app, const char *authorization, const char *cookie,

@@ -2,8 +2,8 @@
  *
  * A request's bearer token (or, without an Authorization header, its
  * sp_session cookie: session_cookie.h) is hashed (sp_token_hash) and looked up in the
- * sessions read model, not ended and not expired at the injected clock's
- * now; any failure is the same 401 "unauthenticated", whatever the cause.
+ * gateway's session directory (directory_feed.h, kept from the accounts
+ * events), not ended and not expired at the injected clock's now; any failure is the same 401 "unauthenticated", whatever the cause.
  * Passwords are checked and hashed with Argon2id (libsodium); at most
  * SP_GW_HASHING_MAX of those memory-hungry computations run at once. A new
  * account's hash takes its salt from the command's identity, so that the
@@ -25,6 +25,7 @@
 
 #define SP_GW_HASHING_MAX 4                 /* Argon2id runs at once (64 MiB each) */
 #define SP_GW_HASHING_WAIT_MS 3000
+#define SP_GW_DIRECTORY_MISS_WAIT_MS 1000   /* an unknown token: the directory catching up */
 #define SP_GW_ROLE_NAME_MAX 16
 #define SP_GW_PASSWORD_HASH_MAX crypto_pwhash_STRBYTES
 
@@ -81,6 +82,14 @@ int sp_gw_auth_verify(sp_gw_auth *auth, const char *stored_hash, const char *pas
  * (SP_GW_PASSWORD_HASH_MAX bytes), salted from (actor_id, command_id, email). */
 int sp_gw_auth_hash(sp_gw_auth *auth, const char *password, const char *actor_id,
                     const char *command_id, const char *email, char *out, sp_error *err);
+
+/* What the directory (directory_feed.h) does not know may be what another
+ * gateway answered a moment ago, once the projection showed it: this reads
+ * the projection's offset in the accounts events (the one database round
+ * trip left to the session check and the partner codes, for unknown tokens
+ * and codes only) and waits until the directory has read as far, up to
+ * SP_GW_DIRECTORY_MISS_WAIT_MS. Then the directory is asked again. */
+int sp_gw_directory_catch_up(sp_gw_app *app, sp_error *err);
 
 /* The user as JSON: {user_id, email, full_name, role, partner_id, pass_id}
  * (ids null when none). A new reference; NULL when out of memory. */

@@ -31,6 +31,9 @@ typedef struct sp_gw_config {
     int64_t pg_pool_size;
     int64_t command_timeout_ms;
     int64_t session_ttl_s;
+    int64_t users_max;                    /* SP_USERS_MAX: the directory's users, partners */
+    int64_t sessions_per_user_max;        /* SP_SESSIONS_PER_USER_MAX */
+    int64_t directory_start_ms;           /* SP_DIRECTORY_START_MS: reading the accounts log */
     int64_t payment_max_cents;
     int64_t credit_max_cents;
     const char *link_secret;              /* SP_LINK_SECRET; "" = no activation links */
@@ -56,6 +59,7 @@ typedef struct sp_gw_config {
 typedef struct sp_gw_pgpool sp_gw_pgpool;
 typedef struct sp_gw_commands sp_gw_commands;
 typedef struct sp_gw_projwait sp_gw_projwait;
+typedef struct sp_gw_directory_feed sp_gw_directory_feed;
 typedef struct sp_gw_metrics sp_gw_metrics;
 typedef struct sp_gw_auth sp_gw_auth;
 typedef struct sp_gw_ratelimit sp_gw_ratelimit;
@@ -72,6 +76,7 @@ typedef struct sp_gw_app {
     sp_gw_pgpool *pool;
     sp_gw_commands *commands;
     sp_gw_projwait *projwait;
+    sp_gw_directory_feed *directory;      /* sessions and partner codes, from the log */
     sp_gw_metrics *metrics;
     sp_gw_auth *auth;
     sp_gw_ratelimit *login_by_account;    /* failed logins per e-mail */

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "partner_space.h"
 #include "pgpool.h"
+#include "directory_feed.h"
 #include "projwait.h"
 #include "proxies.h"
 #include "sp_receipt.h"
@@ -36,6 +37,7 @@
 #define SP_GW_STOP_POLL_MS 100
 #define SP_GW_ADDRESS_LEN_MAX 64
 #define SP_GW_SESSION_TTL_MAX_S (31 * 24 * 3600)
+#define SP_GW_SESSIONS_PER_USER_LIMIT 64   /* the accounts service's own limit */
 
 /* The settings main checks once read, and where the checked forms go. */
 typedef struct gw_settings {
@@ -87,6 +89,16 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
          &c->command_timeout_ms},
         {"SP_SESSION_TTL_S", SP_CONFIG_INT, "43200", 60, SP_GW_SESSION_TTL_MAX_S,
          "lifetime of a login session, in seconds", &c->session_ttl_s},
+        {"SP_USERS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
+         "most users (and partners) the gateway's session directory holds: the accounts "
+         "service's own setting (sessions at SP_SESSIONS_PER_USER_MAX times that)",
+         &c->users_max},
+        {"SP_SESSIONS_PER_USER_MAX", SP_CONFIG_INT, "8", 1, SP_GW_SESSIONS_PER_USER_LIMIT,
+         "live sessions a user may hold at once: the accounts service's own setting",
+         &c->sessions_per_user_max},
+        {"SP_DIRECTORY_START_MS", SP_CONFIG_INT, "120000", 1000, 3600000,
+         "longest the start may take to read the accounts events into the session directory "
+         "(the gateway answers nothing before)", &c->directory_start_ms},
         {"SP_PAYMENT_MAX_CENTS", SP_CONFIG_INT, "100000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
          "largest payment, in euro cents", &c->payment_max_cents},
         {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
@@ -260,6 +272,29 @@ static int check_settings(void *ctx, sp_service *svc, sp_error *err) {
     return 0;
 }
 
+/* Reads the accounts events into the session directory before anything is
+ * served, and says how long it took. */
+static int directory_start(sp_gw_app *app, sp_error *err) {
+    const sp_gw_config *c = app->config;
+    int64_t started_ms = sp_gw_monotonic_ms();
+    app->directory = sp_gw_directory_feed_new(c->kafka_brokers, (size_t)c->users_max,
+                                              (size_t)c->sessions_per_user_max,
+                                              c->directory_start_ms, app->log, err);
+    if (app->directory == NULL) return -1;
+    sp_gw_projwait_set_directory(app->projwait, app->directory);
+    size_t users = 0, sessions = 0;
+    int64_t next_offset = 0;
+    sp_gw_directory_feed_counts(app->directory, &users, &sessions, &next_offset);
+    char users_text[24], sessions_text[24], events_text[24], elapsed_text[24];
+    snprintf(users_text, sizeof users_text, "%zu", users);
+    snprintf(sessions_text, sizeof sessions_text, "%zu", sessions);
+    snprintf(events_text, sizeof events_text, "%" PRId64, next_offset);
+    snprintf(elapsed_text, sizeof elapsed_text, "%" PRId64, sp_gw_monotonic_ms() - started_ms);
+    sp_log_info(app->log, "session directory read", "users", users_text, "sessions", sessions_text,
+                "events", events_text, "elapsed_ms", elapsed_text, NULL);
+    return 0;
+}
+
 /* Builds every module the requests use; on failure err says which. */
 static int app_start(sp_gw_app *app, sp_error *err) {
     app->auth = sp_gw_auth_new(err);
@@ -284,6 +319,7 @@ static int app_start(sp_gw_app *app, sp_error *err) {
     if (app->pool == NULL) return -1;
     app->projwait = sp_gw_projwait_new(app->config->pg_dsn, app->metrics, app->log, err);
     if (app->projwait == NULL) return -1;
+    if (directory_start(app, err) != 0) return -1;
     /* Returns once the replies consumer has its position: no reply to a
      * command sent from now on can be missed. */
     app->commands = sp_gw_commands_new(app->config->kafka_brokers, app->metrics, app->log, err);
@@ -305,6 +341,8 @@ static void app_stop(sp_gw_app *app) {
     /* Its runs send commands: stopped (between two lines) before the commands go. */
     sp_gw_imports_free(app->imports);
     sp_gw_commands_free(app->commands);
+    if (app->projwait != NULL) sp_gw_projwait_set_directory(app->projwait, NULL);
+    sp_gw_directory_feed_free(app->directory);
     sp_gw_projwait_free(app->projwait);
     sp_gw_pgpool_free(app->pool);
     sp_gw_auth_free(app->auth);

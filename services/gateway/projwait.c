@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <libpq-fe.h>
+#include "directory_feed.h"
+#include "sp_kafka.h"
 #include "sp_pg.h"
 
 #define SP_GW_TOPIC_NAME_MAX 128
@@ -39,6 +41,7 @@ struct sp_gw_projwait {
     size_t waiters;
     offset_entry offsets[SP_GW_PROJWAIT_PARTITIONS_MAX];
     size_t offset_count;
+    struct sp_gw_directory_feed *directory;   /* borrowed; NULL: none */
 };
 
 /* ------------------------------------------------------------------ the thread */
@@ -184,11 +187,23 @@ int sp_gw_projwait_until(sp_gw_projwait *pw, Solipass__EventRef *const *refs, si
     }
     pw->waiters--;
     pthread_mutex_unlock(&pw->mutex);
-    sp_gw_metrics_projection_wait(pw->metrics, reached, sp_gw_monotonic_ms() - started_ms);
-    if (reached) return 0;
-    return sp_error_set(err, 503, "timeout", "",
-                        "the request was carried out but is not visible yet: retry with the "
-                        "same Idempotency-Key to get its answer");
+    int rc = 0;
+    if (!reached) {
+        rc = sp_error_set(err, 503, "timeout", "",
+                          "the request was carried out but is not visible yet: retry with the "
+                          "same Idempotency-Key to get its answer");
+    }
+    for (size_t i = 0; i < ref_count && rc == 0 && pw->directory != NULL; i++) {
+        if (refs[i]->partition == 0 && strcmp(refs[i]->topic, SP_TOPIC_ACCOUNTS_EVENTS) == 0)
+            rc = sp_gw_directory_feed_until(pw->directory, refs[i]->offset, deadline_ms, err);
+    }
+    sp_gw_metrics_projection_wait(pw->metrics, rc == 0, sp_gw_monotonic_ms() - started_ms);
+    return rc;
+}
+
+void sp_gw_projwait_set_directory(sp_gw_projwait *pw, struct sp_gw_directory_feed *feed) {
+    assert(pw != NULL);
+    pw->directory = feed;
 }
 
 size_t sp_gw_projwait_waiters(sp_gw_projwait *pw) {

@@ -30,4 +30,12 @@ int sp_gw_projwait_until(sp_gw_projwait *projwait, Solipass__EventRef *const *re
 
 size_t sp_gw_projwait_waiters(sp_gw_projwait *projwait);
 
+/* From now on, an event of the accounts events topic is waited for in the
+ * gateway's own directory too (directory_feed.h: the session check and the
+ * partner codes), once the projection shows it: a logout or a removal is
+ * answered only when this gateway refuses the session. Borrowed; set
+ * before the gateway serves, cleared (NULL) before the feed is freed. */
+struct sp_gw_directory_feed;
+void sp_gw_projwait_set_directory(sp_gw_projwait *projwait, struct sp_gw_directory_feed *feed);
+
 #endif

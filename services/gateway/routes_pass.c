@@ -6,10 +6,8 @@
 #include <assert.h>
 #include <string.h>
 #include "ledger.pb-c.h"
-#include "pgpool.h"
+#include "directory_feed.h"
 #include "sp_kafka.h"
-
-static const char partner_code_sql[] = "SELECT 1 FROM partners WHERE partner_code = $1";
 
 static int own_pass(const sp_gw_request *req, sp_error *err) {
     if (sp_id_valid(req->user.pass_id)) return 0;
@@ -27,13 +25,15 @@ int sp_gw_route_pass_operations(sp_gw_request *req, sp_error *err) {
 }
 
 /* A Luhn-valid code nobody holds is refused here, so that it never
- * reaches the log. */
+ * reaches the log. The directory (directory.h) knows every partner code
+ * it has read: no database round trip, but for a code it does not know. */
 static int partner_code_known(sp_gw_request *req, const char *code, sp_error *err) {
-    const char *params[1] = {code};
-    PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, partner_code_sql, 1, params, &res, err) != 0) return -1;
-    bool known = PQntuples(res) == 1;
-    PQclear(res);
+    bool known = false;
+    sp_gw_directory_feed *directory = req->app->directory;
+    if (sp_gw_directory_feed_partner_code(directory, code, &known, err) != 0) return -1;
+    if (!known && (sp_gw_directory_catch_up(req->app, err) != 0 ||
+                   sp_gw_directory_feed_partner_code(directory, code, &known, err) != 0))
+        return -1;
     if (known) return 0;
     return sp_error_set(err, 404, "partner_not_found", "partner_code", "no partner has this code");
 }

@@ -25,7 +25,13 @@ sys.path.insert(0, os.path.join(REPO, "deploy", "local"))
 import stack as stack_module  # noqa: E402
 import demo_data  # noqa: E402
 
-ANCHOR = os.path.join(os.path.dirname(REPO), "shared", "anchors", "pg-ledger", "run")
+# ../shared/anchors beside the checkout, or two levels up for a worktree in a
+# folder of worktrees.
+ANCHOR = next((path for path in (
+    os.path.join(parent, "shared", "anchors", "pg-ledger", "run")
+    for parent in (os.path.dirname(REPO), os.path.dirname(os.path.dirname(REPO))))
+    if os.access(path, os.X_OK)),
+    os.path.join(os.path.dirname(REPO), "shared", "anchors", "pg-ledger", "run"))
 CREDIT_CENTS = 1000000       # SP_CREDIT_MAX_CENTS: the largest single credit
 CREDITS_PER_PASS = 5
 PASSWORD = "bench-password-1"
@@ -90,6 +96,53 @@ def run_wrk(stack, args, seconds, tokens_file, codes_file, run_name):
     raise SystemExit("wrk gave no result:\n" + done.stdout)
 
 
+def process_cpu_us(pid):
+    """User plus system CPU time of one process so far, in microseconds (0 once gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    ticks = int(fields[11]) + int(fields[12])            # utime, stime
+    return ticks * 1000000 // os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids(stack):
+    """The postmaster of the stack's PostgreSQL and its children (the backends)."""
+    try:
+        with open(os.path.join(stack.pg_data_dir, "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+    except (OSError, ValueError):
+        return []
+    pids = [postmaster]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == postmaster:
+                        pids.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return pids
+
+
+def cpu_snapshot(stack):
+    """CPU microseconds so far per program of the stack, PostgreSQL's processes summed."""
+    snapshot = {name: process_cpu_us(proc.popen.pid) for name, proc in stack.processes.items()}
+    snapshot["postgresql"] = sum(process_cpu_us(pid) for pid in postgres_pids(stack))
+    return snapshot
+
+
+def print_cpu_per_payment(before, after, payments):
+    """The CPU each program spent per created payment during the measured run."""
+    if payments <= 0:
+        return
+    costs = {name: (after[name] - before.get(name, 0)) / payments for name in after}
+    for name, us in sorted(costs.items(), key=lambda item: -item[1]):
+        print("cpu_us_per_payment_%s=%.0f" % (name, us))
+    print("cpu_us_per_payment_total=%.0f" % sum(costs.values()))
+
+
 def run_anchor(stack, seconds, clients):
     if not os.access(ANCHOR, os.X_OK):
         print("anchor: %s not found, no ratio" % ANCHOR)
@@ -152,7 +205,9 @@ def main():
             run_id = uuid.uuid4().hex[:8]
             if args.warmup_seconds > 0:
                 run_wrk(stack, args, args.warmup_seconds, tokens_file, codes_file, "warm-" + run_id)
+            cpu_before = cpu_snapshot(stack)
             result = run_wrk(stack, args, args.seconds, tokens_file, codes_file, "bench-" + run_id)
+            cpu_after = cpu_snapshot(stack)
         seconds = result["duration_us"] / 1e6
         ours = result["created"] / seconds
         print("payments: %d created, %d refused, %d failed, %d socket errors in %.1f s "
@@ -163,6 +218,7 @@ def main():
             result["p50_us"] / 1000, result["p90_us"] / 1000, result["p99_us"] / 1000,
             result["max_us"] / 1000))
         print_gateway_breakdown(stack.metrics_url("gateway"))
+        print_cpu_per_payment(cpu_before, cpu_after, result["created"])
         total = stack.psql("SELECT coalesce(sum(balance_cents), 0) FROM ledger_balances")
         print("ledger sum after the run: %s (must be 0)" % total)
         anchor = run_anchor(stack, args.seconds, args.anchor_clients)

@@ -8,16 +8,15 @@ earlier payment returns the money to the budget, a refund request of an
 earlier payment goes on; the audit proves the books and a replay rebuilds
 the same rows."""
 
-import hashlib
-import secrets
 import uuid
 
-from solipass_api import expect_error, new_key, unique_email, wait_until
+from solipass_api import expect_error, new_key, wait_until
 from test_invariants import projection_caught_up
 from test_operations import cancel, fresh_partner_and_pass, ledger_sum, pay
 from test_ops_tools import audit
 from test_refunds import requested
 from test_replay import quiet_checksums, replay, replay_lines
+from test_staff_users import new_staff
 
 CLOSE = "/api/v1/passes/%s/close"
 
@@ -37,28 +36,6 @@ def issue(api, amount_cents, category="general"):
                                                  "category": category}, key=new_key())
     assert answer.status_code == 201, answer.text
     return answer.json()
-
-
-def finance_session(world):
-    """A finance staff member's session, as the accounts service would have
-    projected it (no endpoint creates one here); (api, user_id). The rows
-    are not on the log: forget_user removes them so that a replay matches."""
-    user_id = str(uuid.uuid4())
-    token = secrets.token_urlsafe(32)[:43]
-    token_hash = hashlib.blake2b(token.encode(), digest_size=32).hexdigest()
-    world.sql("INSERT INTO users (user_id, email, password_hash, full_name, role, created_at) "
-              "VALUES ('%s', '%s', 'x', 'Finance', 'finance', now())"
-              % (user_id, unique_email("finance")))
-    world.sql("INSERT INTO sessions (token_hash, user_id, expires_at) "
-              "VALUES ('\\x%s', '%s', now() + interval '1 hour')" % (token_hash, user_id))
-    api = world.anonymous()
-    api.token = token
-    return api, user_id
-
-
-def forget_user(world, user_id):
-    world.sql("DELETE FROM sessions WHERE user_id = '%s'" % user_id)
-    world.sql("DELETE FROM users WHERE user_id = '%s'" % user_id)
 
 
 def budget_figures(backoffice):
@@ -204,11 +181,9 @@ def test_who_may_close_and_what_is_refused(world, backoffice, partners):
     partner_api = world.login(partners["sport"]["admin_email"], partners["sport"]["admin_password"])
     expect_error(close(api, pass_id), 403, "forbidden")
     expect_error(close(partner_api, pass_id), 403, "forbidden")
-    finance, finance_id = finance_session(world)
-    try:
-        expect_error(close(finance, pass_id), 403, "forbidden")
-    finally:
-        forget_user(world, finance_id)
+    _, finance = new_staff(world, backoffice, "finance")
+    expect_error(close(finance, pass_id), 403, "forbidden")
+    finance.close()
     expect_error(close(world.anonymous(), pass_id), 401, "unauthenticated")
     expect_error(close(backoffice, str(uuid.uuid4())), 404, "pass_not_found")
     expect_error(close(backoffice, "not-a-uuid"), 404, "pass_not_found")

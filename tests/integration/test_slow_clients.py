@@ -6,7 +6,6 @@ Kafka security settings that do not hold together stop the start, naming
 the variable. A second gateway with small bounds runs beside the stack's."""
 
 import json
-import os
 import socket
 import subprocess
 import time
@@ -14,8 +13,8 @@ import time
 import pytest
 import requests
 
-import second_gateway
 import stack as stack_module
+from second_gateway import second_gateway
 
 HEADER_TIMEOUT_MS = 1000
 PER_ADDRESS_MAX = 3
@@ -23,11 +22,11 @@ PER_ADDRESS_MAX = 3
 
 @pytest.fixture(scope="module")
 def small_gateway(stack, tmp_path_factory):
-    base = str(tmp_path_factory.mktemp("slow"))
-    with second_gateway.running(stack, base, {
-            "SP_HTTP_REQUEST_TIMEOUT_MS": str(HEADER_TIMEOUT_MS),
-            "SP_HTTP_REQUESTS_PER_ADDRESS_MAX": str(PER_ADDRESS_MAX)}) as port:
-        yield port
+    settings = {"SP_HTTP_REQUEST_TIMEOUT_MS": str(HEADER_TIMEOUT_MS),
+                "SP_HTTP_REQUESTS_PER_ADDRESS_MAX": str(PER_ADDRESS_MAX)}
+    with second_gateway(stack, str(tmp_path_factory.mktemp("slow")), settings,
+                        "small gateway") as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def test_a_client_that_never_finishes_its_headers_is_disconnected(small_gateway):

@@ -19,8 +19,8 @@ import urllib.parse
 import pytest
 import requests
 
-import second_gateway
 import stack as stack_module
+from second_gateway import second_gateway
 from solipass_api import PASSWORD, expect_error, new_key
 from test_vouchers import decode_png
 
@@ -71,8 +71,8 @@ def web(stack, tmp_path_factory):
     base = str(tmp_path_factory.mktemp("web"))
     root = os.path.join(base, "dist")
     fill_web_folder(root)
-    with second_gateway.running(stack, base, {"SP_WEB_DIR": root}) as port:
-        yield "http://127.0.0.1:%d" % port
+    with second_gateway(stack, base, {"SP_WEB_DIR": root}, "web gateway") as url:
+        yield url
 
 
 def raw_get(url, path, method="GET"):

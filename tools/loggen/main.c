@@ -6,6 +6,9 @@
  * carry its versions 1, 2, 3 ... and the balances and postings the
  * transactions service would have decided, so the projection and the audit
  * accept every one. Keyed by pass id: one pass, one partition.
+ * SP_LOGGEN_USERS beneficiaries (default 0), each a UserRegistered and a
+ * SessionStarted on the accounts topic, after the partners: what the
+ * gateway reads at start (tests/bench/gateway_start).
  *
  * Prints one line "events=N passes=P partners=Q bytes=B" on stdout. */
 #include <assert.h>
@@ -81,6 +84,40 @@ static int partners_create(loggen *g, sp_error *err) {
         m.category = "sport";
         if (produce(g, SP_TOPIC_ACCOUNTS_EVENTS, p->id, 1, "accounts.PartnerCreated.v1",
                     &m.base, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Beneficiaries enrolled without a password yet (as from a CSV file: they
+ * get an activation link), each with one open session. */
+static int users_create(loggen *g, int64_t user_count, sp_error *err) {
+    for (int64_t i = 0; i < user_count; i++) {
+        char user_id[SP_ID_LEN + 1], pass_id[SP_ID_LEN + 1], email[64], name[64];
+        sp_id_new(user_id);
+        sp_id_new(pass_id);
+        snprintf(email, sizeof email, "user-%" PRId64 "@bench.example.org", i);
+        snprintf(name, sizeof name, "Beneficiary %" PRId64, i);
+        Solipass__Accounts__UserRegistered user = SOLIPASS__ACCOUNTS__USER_REGISTERED__INIT;
+        user.user_id = user_id;
+        user.email = email;
+        user.password_hash = "";
+        user.full_name = name;
+        user.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_BENEFICIARY;
+        user.partner_id = "";
+        user.pass_id = pass_id;
+        if (produce(g, SP_TOPIC_ACCOUNTS_EVENTS, user_id, 1, "accounts.UserRegistered.v1",
+                    &user.base, err) != 0)
+            return -1;
+        uint8_t token_hash[SP_TOKEN_HASH_LEN];
+        randombytes_buf(token_hash, sizeof token_hash);
+        Solipass__Accounts__SessionStarted session = SOLIPASS__ACCOUNTS__SESSION_STARTED__INIT;
+        session.user_id = user_id;
+        session.token_hash.data = token_hash;
+        session.token_hash.len = sizeof token_hash;
+        session.expires_at_ms = LOGGEN_START_MS + INT64_C(86400000);
+        if (produce(g, SP_TOPIC_ACCOUNTS_EVENTS, user_id, 2, "accounts.SessionStarted.v1",
+                    &session.base, err) != 0)
             return -1;
     }
     return 0;
@@ -172,13 +209,15 @@ static int passes_create(loggen *g, int64_t events_max, int64_t pass_count, sp_e
 
 int main(int argc, char **argv) {
     const char *brokers = NULL, *log_level = NULL;
-    int64_t events_max = 0, pass_count = 0, partner_count = 0;
+    int64_t events_max = 0, pass_count = 0, partner_count = 0, user_count = 0;
     const sp_config_item items[] = {
         {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0, "Kafka bootstrap servers", &brokers},
         {"SP_LOGGEN_EVENTS", SP_CONFIG_INT, "300000", 10, 100000000,
          "events to write in all (partners included)", &events_max},
         {"SP_LOGGEN_PASSES", SP_CONFIG_INT, "20000", 1, 10000000, "passes", &pass_count},
         {"SP_LOGGEN_PARTNERS", SP_CONFIG_INT, "100", 1, 100000, "partners", &partner_count},
+        {"SP_LOGGEN_USERS", SP_CONFIG_INT, "0", 0, 1000000,
+         "beneficiaries with one open session each (two accounts events each)", &user_count},
         {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug | info | warn | error",
          &log_level},
     };
@@ -192,15 +231,17 @@ int main(int argc, char **argv) {
     int rc = loaded == SP_CONFIG_HELP_SHOWN ? 0 : 2;
     loggen g = {.partner_count = partner_count, .now_ms = LOGGEN_START_MS};
     if (loaded != SP_CONFIG_OK) goto done;
-    if (partner_count + 2 * pass_count > events_max || sodium_init() < 0) {
+    if (partner_count + 2 * user_count + 2 * pass_count > events_max || sodium_init() < 0) {
         sp_error_set(&err, 400, "invalid_config", "SP_LOGGEN_EVENTS",
-                     "SP_LOGGEN_EVENTS must cover the partners and two events per pass");
+                     "SP_LOGGEN_EVENTS must cover the partners and two events per user and "
+                     "per pass");
         goto done;
     }
     g.partners = calloc((size_t)partner_count, sizeof *g.partners);
     g.producer = sp_kafka_producer_new(brokers, LOGGEN_CLIENT_ID, &log, &err);
     rc = 1;
     if (g.partners == NULL || g.producer == NULL || partners_create(&g, &err) != 0 ||
+        users_create(&g, user_count, &err) != 0 ||
         passes_create(&g, events_max, pass_count, &err) != 0 ||
         sp_kafka_producer_flush(g.producer, LOGGEN_FLUSH_TIMEOUT_MS, &err) != 0)
         goto done;
