@@ -31,6 +31,8 @@ typedef struct sp_transactions_config {
     int64_t voucher_validity_days;
     int64_t refund_requests_max;   /* refund requests (and refund accounts) kept, per partition */
     const char *receipt_secret_key;/* base64 Ed25519 secret key or seed; "" = no receipts */
+    const char *snapshot_dir;      /* folder of the partitions' snapshots; "" = none */
+    int64_t snapshot_every_events; /* events applied to a partition between two snapshots */
 } sp_transactions_config;
 
 /* Runs until *stop becomes non-zero (returns 0 after a clean stop) or a
