@@ -57,7 +57,7 @@ def test_killed_transactions_comes_back_from_its_snapshots(world, backoffice, pa
 
 def run_killed_during_payments(world, backoffice, partners):
     stack = world.stack
-    pass_count, thread_count, payment_count = 6, 6, 240
+    pass_count, thread_count, payment_count = 6, 6, 300
     beneficiaries = [world.create_beneficiary(backoffice, [("general", None)], {"general": 100000})
                      for _ in range(pass_count)]
     tokens = [world.login(b["email"], b["password"]).token for b in beneficiaries]
@@ -66,10 +66,9 @@ def run_killed_during_payments(world, backoffice, partners):
              "key": "snap-%s-%d" % (uuid.uuid4().hex[:8], i)} for i in range(payment_count)]
     runner, outcome, done = pay_in_background(world, tokens, plan, lambda item: code,
                                               thread_count, time.monotonic() + 300)
-    wait_until(lambda: done[0] >= payment_count // 2, "half of the payments", timeout_s=300,
-               interval_s=0.02)
-    wait_until(lambda: glob.glob(os.path.join(stack.snapshot_dir, "ledger-*.snap")),
-               "a snapshot file", timeout_s=60)
+    wait_until(lambda: done[0] >= payment_count // 3 and
+               glob.glob(os.path.join(stack.snapshot_dir, "ledger-*.snap")),
+               "a third of the payments and a snapshot file", timeout_s=300, interval_s=0.02)
     stack.kill("transactions")
     done_at_kill = done[0]
     restarted_at = log_size(stack)
