@@ -1,6 +1,8 @@
 /* service.h - the transactions service at its edges: the single writer of
  * each ledger partition it is assigned. It rebuilds a partition's state from
- * solipass.ledger.events.v1 when the partition is assigned, keeps the partner
+ * its snapshot (SP_SNAPSHOT_DIR, service_snapshot.c) and the events of
+ * solipass.ledger.events.v1 after it, or from all of them, when the
+ * partition is assigned, keeps the partner
  * directory from solipass.accounts.events.v1, turns commands into events
  * (flushed before any reply or commit), and sweeps expired envelopes.
  *
