@@ -850,7 +850,7 @@ static int replay_batch(replay_state *st, const sp_kafka_msg *msgs, int count,
 
 static int replay_read(sp_kafka_consumer *consumer, replay_state *st, sp_kafka_msg_fn fn,
                        void *ctx, int timeout_ms, sp_error *err) {
-    sp_kafka_tp tp = {.topic = st->topic, .partition = st->partition, .offset = 0};
+    sp_kafka_tp tp = {.topic = st->topic, .partition = st->partition, .offset = st->next};
     if (assign_explicit(consumer, &tp, 1, err) != 0) return -1;
     sp_kafka_msg *msgs = calloc(SP_KAFKA_BATCH_MAX, sizeof *msgs);
     if (msgs == NULL) return sp_error_set(err, 500, "out_of_memory", NULL, "replay batch");
@@ -879,28 +879,41 @@ static int replay_read(sp_kafka_consumer *consumer, replay_state *st, sp_kafka_m
 int sp_kafka_replay_partition(const char *brokers, const char *topic, int32_t partition,
                               sp_kafka_msg_fn fn, void *ctx, int timeout_ms, sp_log *log,
                               sp_error *err) {
+    return sp_kafka_replay_partition_from(brokers, topic, partition, 0, fn, ctx, timeout_ms, log,
+                                          err);
+}
+
+int sp_kafka_replay_partition_from(const char *brokers, const char *topic, int32_t partition,
+                                   int64_t from_offset, sp_kafka_msg_fn fn, void *ctx,
+                                   int timeout_ms, sp_log *log, sp_error *err) {
     assert(brokers != NULL && topic != NULL && partition >= 0 && fn != NULL);
-    assert(log != NULL && timeout_ms > 0);
+    assert(log != NULL && timeout_ms > 0 && from_offset >= 0);
     sp_kafka_consumer *consumer = assigned_create(brokers, "solipass-replay", log, err);
     if (consumer == NULL) return -1;
     /* A rebuild is not live traffic: its reads would fake the counters and
      * leave a lag gauge behind once this reader is gone. */
     consumer->ctx.counts = (sp_kafka_counts){0};
     int rc = 0;
-    replay_state st = {.topic = topic, .partition = partition, .high = 0, .next = 0};
+    replay_state st = {.topic = topic, .partition = partition, .high = 0, .next = from_offset};
     int64_t low = 0;
     if (sp_kafka_watermarks(consumer, topic, partition, &low, &st.high, timeout_ms, err) != 0) {
         rc = -1;
         goto done;
     }
-    if (low > 0) {
+    if (low > from_offset) {
         rc = sp_error_set(err, 500, "log_truncated", NULL,
                           "%s [%" PRId32 "] starts at offset %" PRId64
-                          ": the log no longer holds the whole history",
-                          topic, partition, low);
+                          ": the log no longer holds the history from offset %" PRId64,
+                          topic, partition, low, from_offset);
         goto done;
     }
-    if (st.high > 0) rc = replay_read(consumer, &st, fn, ctx, timeout_ms, err);
+    if (st.high < from_offset) {
+        rc = sp_error_set(err, 500, "log_shorter", NULL,
+                          "%s [%" PRId32 "] ends at offset %" PRId64 ", before %" PRId64,
+                          topic, partition, st.high, from_offset);
+        goto done;
+    }
+    if (st.high > from_offset) rc = replay_read(consumer, &st, fn, ctx, timeout_ms, err);
 done:
     sp_kafka_consumer_free(consumer);
     return rc;

@@ -156,6 +156,12 @@ typedef int (*sp_kafka_msg_fn)(void *ctx, const sp_kafka_msg *msg, sp_error *err
 int sp_kafka_replay_partition(const char *brokers, const char *topic, int32_t partition,
                               sp_kafka_msg_fn fn, void *ctx, int timeout_ms, sp_log *log,
                               sp_error *err);
+/* The same from from_offset on (a snapshot's position): fails with
+ * "log_truncated" when the log starts after it, "log_shorter" when it ends
+ * before it (the topic was recreated since). */
+int sp_kafka_replay_partition_from(const char *brokers, const char *topic, int32_t partition,
+                                   int64_t from_offset, sp_kafka_msg_fn fn, void *ctx,
+                                   int timeout_ms, sp_log *log, sp_error *err);
 
 /* Sets the installed security settings (sp_kafka_security.h) on a
  * librdkafka configuration: every client this module makes has them; a

@@ -281,6 +281,8 @@ class Stack:
         self.address_file = os.path.join(self.run_dir, "devbroker.address")
         self.mail_dir = os.path.join(self.var_dir, "mail")
         self.exports_dir = os.path.join(self.var_dir, "exports")
+        # The transactions service's snapshots of its ledger partitions.
+        self.snapshot_dir = os.path.join(self.var_dir, "snapshots")
         self.smtp_port = None
         # Authenticates activation links between the gateway and notifications.
         self.link_secret = secrets.token_urlsafe(48)
@@ -465,7 +467,7 @@ class Stack:
     def _reset_folder(self):
         os.makedirs(self.var_dir, exist_ok=True)
         self.kill_leftovers()
-        for sub in ("logs", "run", "pg", "mail", "exports"):
+        for sub in ("logs", "run", "pg", "mail", "exports", "snapshots"):
             shutil.rmtree(os.path.join(self.var_dir, sub), ignore_errors=True)
         try:
             os.unlink(os.path.join(self.var_dir, "env"))
@@ -475,6 +477,7 @@ class Stack:
         os.makedirs(self.run_dir)
         os.makedirs(self.mail_dir)
         os.makedirs(self.exports_dir)
+        os.makedirs(self.snapshot_dir, exist_ok=True)
 
     def kill_leftovers(self):
         """A previous Stack on this folder that was killed with -9 may have left
@@ -718,6 +721,7 @@ class Stack:
             env["SP_SEPA_DEBTOR_BIC"] = SEPA_DEBTOR_BIC
         if name == "transactions":
             env["SP_RECEIPT_SECRET_KEY"] = self.receipt_key()["SP_RECEIPT_SECRET_KEY"]
+            env["SP_SNAPSHOT_DIR"] = self.snapshot_dir
         if name == "notifications":
             env["SP_PG_DSN"] = self.pg_dsn
             env["SP_MIGRATIONS_DIR"] = os.path.join(self.repo, "migrations")

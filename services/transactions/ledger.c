@@ -23,16 +23,6 @@
 /* Every posting touches two accounts. */
 #define PLAN_ACCOUNTS_MAX (2 * SP_LEDGER_POSTINGS_MAX)
 
-typedef struct sp_ledger_owed {
-    char partner_id[SP_ID_LEN + 1];
-    int64_t balance_cents;
-} sp_ledger_owed;
-
-/* "refund:<request_id>": what this partition's passes reserved for a request. */
-typedef struct sp_ledger_refund_account {
-    char request_id[SP_ID_LEN + 1];
-    int64_t balance_cents;
-} sp_ledger_refund_account;
 
 /* ------------------------------------------------------------ small helpers */
 

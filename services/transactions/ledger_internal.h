@@ -5,6 +5,18 @@
 
 #include "ledger.h"
 
+/* A partner's "owed" account (the state's owed map holds these). */
+typedef struct sp_ledger_owed {
+    char partner_id[SP_ID_LEN + 1];
+    int64_t balance_cents;
+} sp_ledger_owed;
+
+/* "refund:<request_id>": what this partition's passes reserved for a request. */
+typedef struct sp_ledger_refund_account {
+    char request_id[SP_ID_LEN + 1];
+    int64_t balance_cents;
+} sp_ledger_refund_account;
+
 /* Request hashes: the same function over the command's fields and over the
  * fields of the event that accepted it, so a rebuilt record compares equal. */
 void sp_ledger_hash_open(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *beneficiary_id,

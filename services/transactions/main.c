@@ -34,6 +34,14 @@ int main(int argc, char **argv) {
         {"SP_REFUND_REQUESTS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
          "most refund requests (and refund accounts) held in memory per ledger partition; past "
          "it, new refund requests get 503", &config.refund_requests_max},
+        {"SP_SNAPSHOT_DIR", SP_CONFIG_STRING, "", 0, 0,
+         "folder of the ledger partitions' snapshots (one file each, written every "
+         "SP_SNAPSHOT_EVERY_EVENTS events and at a clean stop, read at assignment so that only "
+         "the events after it are replayed). Empty: every start replays the whole log",
+         &config.snapshot_dir},
+        {"SP_SNAPSHOT_EVERY_EVENTS", SP_CONFIG_INT, "10000", 1, 1000000000,
+         "events applied to a ledger partition between two of its snapshots",
+         &config.snapshot_every_events},
         {"SP_RECEIPT_SECRET_KEY", SP_CONFIG_STRING, "", 0, 0,
          "base64 of the Ed25519 key that signs payment receipts (the 64-byte libsodium secret "
          "key or its 32-byte seed); its public half goes in the gateway's "

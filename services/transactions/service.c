@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ledger_codec.h"
 #include "service_internal.h"
@@ -99,9 +101,26 @@ int tx_partners_catch_up(tx_service *svc, int timeout_ms, sp_error *err) {
 
 typedef struct rebuild_ctx {
     tx_service *svc;
+    tx_partition *part;
     sp_ledger_state *state;
     uint64_t messages;
+    /* From a snapshot: the event it ends with, which the log must hold at
+     * the first offset read; then every event after it must apply. */
+    const sp_ledger_snapshot_position *snapshot;
 } rebuild_ctx;
+
+/* The snapshot's last event is not the log's: the log is not the one it
+ * was taken from (recreated topic, another cluster, a lost write). */
+static int snapshot_check_first(rebuild_ctx *rc, const sp_ledger_event *event, sp_error *err) {
+    const sp_ledger_snapshot_position *at = rc->snapshot;
+    if (strcmp(event->pass_id, at->last_aggregate_id) == 0 && event->version == at->last_version &&
+        strcmp(event->command_id, at->last_command_id) == 0) {
+        return 0;
+    }
+    return sp_error_set(err, 409, "snapshot_disagrees", NULL,
+                        "the log holds %s v%" PRIu64 " where the snapshot ends with %s v%" PRIu64,
+                        event->pass_id, event->version, at->last_aggregate_id, at->last_version);
+}
 
 static void rebuild_warn(tx_service *svc, const sp_kafka_msg *msg, const sp_error *why) {
     char partition[16], offset[24];
@@ -112,6 +131,14 @@ static void rebuild_warn(tx_service *svc, const sp_kafka_msg *msg, const sp_erro
                  offset, "code", why->code, "detail", why->message, NULL);
 }
 
+/* An event after the snapshot does not read or apply: the whole log
+ * decides (it may be a poison event a full rebuild also skips). */
+static int snapshot_disagrees(sp_error *err, const sp_kafka_msg *msg, const sp_error *why) {
+    return sp_error_set(err, 409, "snapshot_disagrees", NULL,
+                        "the event at offset %" PRId64 " after the snapshot: %s %s", msg->offset,
+                        why->code, why->message);
+}
+
 static int rebuild_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
     rebuild_ctx *rc = ctx;
     rc->messages++;
@@ -119,6 +146,7 @@ static int rebuild_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
     sp_error_clear(&why);
     Solipass__Envelope *envelope = sp_envelope_unpack(msg->value, msg->value_len, &why);
     if (envelope == NULL) {
+        if (rc->snapshot != NULL) return snapshot_disagrees(err, msg, &why);
         rebuild_warn(rc->svc, msg, &why);
         return 0;
     }
@@ -126,8 +154,12 @@ static int rebuild_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
     int decoded = sp_ledger_event_from_envelope(envelope, event, &why);
     solipass__envelope__free_unpacked(envelope, NULL);
     if (decoded != 0) {
+        if (rc->snapshot != NULL) return snapshot_disagrees(err, msg, &why);
         rebuild_warn(rc->svc, msg, &why);
         return 0;
+    }
+    if (rc->snapshot != NULL && rc->messages == 1 && rc->snapshot->next_offset > 0) {
+        return snapshot_check_first(rc, event, err);   /* in the snapshot already */
     }
     sp_ledger_applied applied;
     if (sp_ledger_apply(rc->state, event, &applied, &why) != 0) {
@@ -135,16 +167,20 @@ static int rebuild_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
             *err = why;   /* a bound or memory: the state would be partial */
             return -1;
         }
+        if (rc->snapshot != NULL) return snapshot_disagrees(err, msg, &why);
         rebuild_warn(rc->svc, msg, &why);
         return 0;
     }
     if (applied.record != NULL) sp_ledger_record_set_event_ref(applied.record, msg->partition, msg->offset);
+    tx_snapshot_note_event(rc->part, event);
     return 0;
 }
 
 static void log_rebuilt(tx_service *svc, const sp_ledger_state *state, uint64_t messages,
-                        int64_t elapsed_ms) {
-    char partition[16], events[24], applied[24], skipped[24], passes[24], requests[24], ms[24];
+                        int64_t from_offset, int64_t elapsed_ms) {
+    char partition[16], events[24], applied[24], skipped[24], passes[24], requests[24], ms[24],
+        from[24];
+    text_of(from, sizeof from, from_offset);
     text_of(partition, sizeof partition, state->partition);
     text_of(events, sizeof events, (int64_t)messages);
     text_of(applied, sizeof applied, (int64_t)state->events_applied);
@@ -152,19 +188,72 @@ static void log_rebuilt(tx_service *svc, const sp_ledger_state *state, uint64_t 
     text_of(passes, sizeof passes, (int64_t)state->passes.entry_count);
     text_of(requests, sizeof requests, (int64_t)state->refund_requests.entry_count);
     text_of(ms, sizeof ms, elapsed_ms);
-    sp_log_info(svc->log, "ledger partition rebuilt", "partition", partition, "events", events,
-                "applied", applied, "skipped", skipped, "passes", passes, "refund_requests",
-                requests, "ms", ms, NULL);
+    sp_log_info(svc->log, "ledger partition rebuilt", "partition", partition, "from_offset", from,
+                "events", events, "applied", applied, "skipped", skipped, "passes", passes,
+                "refund_requests", requests, "ms", ms, NULL);
+}
+
+static void log_fallback_rebuild(tx_service *svc, int32_t partition) {
+    char p[16];
+    text_of(p, sizeof p, partition);
+    sp_log_warn(svc->log, "ledger snapshot discarded: rebuilding from the whole log", "partition",
+                p, "code", "snapshot_disagrees", "detail", "the log does not reach its position",
+                NULL);
+}
+
+/* From the partition's snapshot and the log after it. 1: no usable
+ * snapshot, or it disagrees with the log (said in the log): rebuild from
+ * zero. -1: the log could not be read (a full rebuild would fail too). */
+static int rebuild_from_snapshot(tx_service *svc, int32_t partition, sp_error *err) {
+    tx_partition *part = &svc->partitions[partition];
+    int64_t started_ms = sp_clock_monotonic_ms();
+    sp_ledger_snapshot_position at;
+    sp_ledger_state *state = tx_snapshot_load(svc, partition, &at);
+    if (state == NULL) return 1;
+    part->last = at;
+    part->events_since_snapshot = 0;
+    rebuild_ctx ctx = {.svc = svc, .part = part, .state = state, .snapshot = &at};
+    /* Read from the snapshot's own last event, to check the log holds it. */
+    int64_t from = at.next_offset > 0 ? at.next_offset - 1 : 0;
+    sp_error why;
+    sp_error_clear(&why);
+    if (sp_kafka_replay_partition_from(svc->config->brokers, SP_TOPIC_LEDGER_EVENTS, partition,
+                                       from, rebuild_message, &ctx, TX_REPLAY_TIMEOUT_MS,
+                                       svc->log, &why) != 0) {
+        sp_ledger_state_free(state);
+        if (strcmp(why.code, "snapshot_disagrees") == 0 || strcmp(why.code, "log_shorter") == 0 ||
+            strcmp(why.code, "log_truncated") == 0) {
+            char p[16];
+            text_of(p, sizeof p, partition);
+            sp_log_warn(svc->log, "ledger snapshot discarded: rebuilding from the whole log",
+                        "partition", p, "code", why.code, "detail", why.message, NULL);
+            return 1;
+        }
+        *err = why;
+        return -1;
+    }
+    if (at.next_offset > 0 && ctx.messages == 0) {
+        sp_ledger_state_free(state);   /* its last event is not on the log */
+        log_fallback_rebuild(svc, partition);
+        return 1;
+    }
+    part->state = state;
+    log_rebuilt(svc, state, ctx.messages, from, sp_clock_monotonic_ms() - started_ms);
+    return 0;
 }
 
 static int rebuild_partition(tx_service *svc, int32_t partition, sp_error *err) {
     tx_partition *part = &svc->partitions[partition];
     sp_ledger_state_free(part->state);   /* anything held before is stale */
     part->state = NULL;
+    int from_snapshot = rebuild_from_snapshot(svc, partition, err);
+    if (from_snapshot <= 0) return from_snapshot;
     int64_t started_ms = sp_clock_monotonic_ms();
     sp_ledger_state *state = sp_ledger_state_new(partition, &svc->limits, &svc->directory, err);
     if (state == NULL) return -1;
-    rebuild_ctx ctx = {.svc = svc, .state = state};
+    part->last = (sp_ledger_snapshot_position){0};
+    part->events_since_snapshot = 0;
+    rebuild_ctx ctx = {.svc = svc, .part = part, .state = state};
     if (sp_kafka_replay_partition(svc->config->brokers, SP_TOPIC_LEDGER_EVENTS, partition,
                                   rebuild_message, &ctx, TX_REPLAY_TIMEOUT_MS, svc->log, err) != 0) {
         char partition_text[16];
@@ -175,7 +264,7 @@ static int rebuild_partition(tx_service *svc, int32_t partition, sp_error *err) 
         return -1;
     }
     part->state = state;
-    log_rebuilt(svc, state, ctx.messages, sp_clock_monotonic_ms() - started_ms);
+    log_rebuilt(svc, state, ctx.messages, 0, sp_clock_monotonic_ms() - started_ms);
     return 0;
 }
 
@@ -235,6 +324,7 @@ int tx_produce_event(tx_service *svc, int32_t partition, const sp_ledger_event *
         rc = sp_envelope_produce(svc->producer, SP_TOPIC_LEDGER_EVENTS, partition, &meta, payload,
                                  delivery, NULL, err);
     }
+    if (rc == 0) tx_snapshot_note_event(&svc->partitions[partition], event);
     sp_ledger_event_pb_release(holder);
     free(holder);
     return rc;
@@ -280,6 +370,7 @@ static int sweep_expiries(tx_service *svc, sp_error *err) {
     /* Applied already: if they cannot be made durable, only a rebuild is true. */
     if (sp_kafka_producer_flush(svc->producer, TX_FLUSH_TIMEOUT_MS, err) != 0) return -1;
     svc->counters.expiries += produced;
+    tx_snapshot_round(svc, false);
     char count[24];
     text_of(count, sizeof count, (int64_t)produced);
     sp_log_info(svc->log, "envelopes and vouchers expired", "count", count, NULL);
@@ -345,6 +436,12 @@ static int check_partitions(tx_service *svc, sp_error *err) {
 }
 
 static int start(tx_service *svc, sp_error *err) {
+    const char *snapshot_dir = svc->config->snapshot_dir;
+    if (snapshot_dir != NULL && snapshot_dir[0] != '\0' && access(snapshot_dir, W_OK | X_OK) != 0) {
+        return sp_error_set(err, 400, "invalid_setting", "SP_SNAPSHOT_DIR",
+                            "%s is not a folder this service can write: %s", snapshot_dir,
+                            strerror(errno));
+    }
     if (check_partitions(svc, err) != 0) return -1;
     if (sp_ledger_directory_init(&svc->directory, TX_PARTNERS_MAX, err) != 0) return -1;
     svc->directory_ready = true;
@@ -374,6 +471,9 @@ static int start(tx_service *svc, sp_error *err) {
 }
 
 static void stop_all(tx_service *svc) {
+    int write_rc = 0;
+    sp_error write_err;
+    tx_snapshot_writer_done(&svc->snapshot_writer, true, &write_rc, &write_err);
     /* Closing the group member revokes (and frees) the states it holds. */
     sp_kafka_consumer_free(svc->commands);
     sp_kafka_consumer_free(svc->partners);
@@ -393,6 +493,7 @@ static int run_loop(tx_service *svc, volatile sig_atomic_t *stop, sp_error *err)
                                              TX_POLL_TIMEOUT_MS, err);
         if (n < 0) return -1;
         if (n > 0 && tx_process_batch(svc, (size_t)n, err) != 0) return -1;
+        if (n > 0) tx_snapshot_round(svc, false);   /* its events are flushed */
         int64_t now_ms = sp_clock_monotonic_ms();
         if (svc->readiness.ready && now_ms - last_sweep_ms >= svc->config->expiry_check_ms) {
             if (sweep_expiries(svc, err) != 0) return -1;
@@ -441,6 +542,7 @@ int sp_transactions_service_run(const sp_transactions_config *config, sp_log *lo
     if (rc == 0) rc = start(svc, err);
     if (rc == 0) rc = run_loop(svc, stop, err);
     if (rc == 0) log_lag(svc);
+    if (rc == 0) tx_snapshot_round(svc, true);   /* a clean stop: the next start reads little */
     stop_all(svc);
     sodium_memzero(&svc->receipt_signer, sizeof svc->receipt_signer);
     free(svc);

@@ -1,6 +1,8 @@
 /* service.h - the transactions service at its edges: the single writer of
  * each ledger partition it is assigned. It rebuilds a partition's state from
- * solipass.ledger.events.v1 when the partition is assigned, keeps the partner
+ * its snapshot (SP_SNAPSHOT_DIR, service_snapshot.c) and the events of
+ * solipass.ledger.events.v1 after it, or from all of them, when the
+ * partition is assigned, keeps the partner
  * directory from solipass.accounts.events.v1, turns commands into events
  * (flushed before any reply or commit), and sweeps expired envelopes.
  *
@@ -31,6 +33,8 @@ typedef struct sp_transactions_config {
     int64_t voucher_validity_days;
     int64_t refund_requests_max;   /* refund requests (and refund accounts) kept, per partition */
     const char *receipt_secret_key;/* base64 Ed25519 secret key or seed; "" = no receipts */
+    const char *snapshot_dir;      /* folder of the partitions' snapshots; "" = none */
+    int64_t snapshot_every_events; /* events applied to a partition between two snapshots */
 } sp_transactions_config;
 
 /* Runs until *stop becomes non-zero (returns 0 after a clean stop) or a

@@ -8,7 +8,9 @@
 #include <stdint.h>
 
 #include "ledger.h"
+#include "ledger_snapshot.h"
 #include "service.h"
+#include "snapshot_file.h"
 #include "sp_envelope.h"
 #include "sp_kafka.h"
 #include "sp_receipt.h"
@@ -34,6 +36,9 @@
 typedef struct tx_partition {
     sp_ledger_state *state;                /* NULL when this partition is not ours */
     int64_t next_offset;                   /* next command to read; -1 unknown */
+    sp_ledger_snapshot_position last;      /* the last event in state: its identity (the
+                                            * offset is asked of the broker when needed) */
+    uint64_t events_since_snapshot;        /* applied since the last snapshot or rebuild */
 } tx_partition;
 
 typedef struct tx_counters {
@@ -84,6 +89,8 @@ typedef struct tx_service {
     tx_pending *pending;                   /* SP_KAFKA_BATCH_MAX */
     sp_ledger_event *sweep_events;         /* TX_SWEEP_EVENTS_MAX */
     sp_ledger_decision decision;           /* scratch: too large for the stack of every call */
+    tx_snapshot_writer snapshot_writer;    /* one snapshot file written at a time */
+    int32_t snapshot_next_partition;       /* where the next round of snapshots starts */
 } tx_service;
 
 
@@ -95,6 +102,23 @@ int tx_partners_catch_up(tx_service *svc, int timeout_ms, sp_error *err);
 /* Produces one ledger event to its partition, keyed by the pass id. */
 int tx_produce_event(tx_service *svc, int32_t partition, const sp_ledger_event *event,
                      const char *causation_id, sp_kafka_delivery *delivery, sp_error *err);
+
+/* ---- service_snapshot.c ---- */
+
+/* The identity of an event now in a partition's state (produced, or read
+ * at rebuild), for the snapshot's position. */
+void tx_snapshot_note_event(tx_partition *part, const sp_ledger_event *event);
+/* A state from the partition's snapshot file and the position it stands
+ * at, or NULL (no folder set, no file, or refused: logged with the reason)
+ * and the caller rebuilds from the whole log. */
+sp_ledger_state *tx_snapshot_load(tx_service *svc, int32_t partition,
+                                  sp_ledger_snapshot_position *position);
+/* Every partition held whose state moved SP_SNAPSHOT_EVERY_EVENTS since
+ * its last snapshot, at most one file being written at a time; all of them
+ * and waiting for the files when final (a clean stop). Called only when
+ * every event applied is flushed. Failures are logged, never fatal: a
+ * missing snapshot costs time at the next start, not correctness. */
+void tx_snapshot_round(tx_service *svc, bool final);
 
 /* Decides, applies and answers svc->batch[0..count): events flushed before
  * replies, replies flushed before the commit. -1 is fatal. */

@@ -116,6 +116,30 @@ def pay_until_answered(world, api, code, amount_cents, key, deadline):
     return last, RETRY_MAX
 
 
+def pay_in_background(world, tokens, plan, code_of, thread_count, deadline):
+    """The plan's payments from thread_count threads, each retried until
+    answered; returns (the thread running them, a list that gets the
+    per-thread lists of (item, answer, retries), [payments done])."""
+    done = [0]
+    lock = threading.Lock()
+
+    def worker(t):
+        apis = [Api(world.url, token) for token in tokens]
+        results = []
+        for item in plan[t::thread_count]:
+            answer, retries = pay_until_answered(world, apis[item["pass"]], code_of(item),
+                                                 item["amount"], item["key"], deadline)
+            results.append((item, answer, retries))
+            with lock:
+                done[0] += 1
+        return results
+
+    outcome = []
+    runner = threading.Thread(target=lambda: outcome.append(run_parallel(thread_count, worker)))
+    runner.start()
+    return runner, outcome, done
+
+
 def test_killed_services_lose_and_duplicate_no_payment(world, backoffice, partners):
     pass_count, thread_count, payment_count = 6, 6, 300
     credit_cents = 100000
@@ -126,25 +150,9 @@ def test_killed_services_lose_and_duplicate_no_payment(world, backoffice, partne
     owed_before = {p: owed(backoffice, partners[p]["partner_id"]) for p in ("sport", "culture")}
     plan = [{"pass": i % pass_count, "partner": ("sport", "culture")[i % 2], "amount": 100 + (i * 37) % 400,
              "key": "kill-%s-%d" % (uuid.uuid4().hex[:8], i)} for i in range(payment_count)]
-    done = [0]
-    lock = threading.Lock()
-    deadline = time.monotonic() + 300
-
-    def worker(t):
-        apis = [Api(world.url, token) for token in tokens]
-        results = []
-        for item in plan[t::thread_count]:
-            code = codes[0] if item["partner"] == "sport" else codes[1]
-            answer, retries = pay_until_answered(world, apis[item["pass"]], code, item["amount"],
-                                                 item["key"], deadline)
-            results.append((item, answer, retries))
-            with lock:
-                done[0] += 1
-        return results
-
-    outcome = []
-    runner = threading.Thread(target=lambda: outcome.append(run_parallel(thread_count, worker)))
-    runner.start()
+    runner, outcome, done = pay_in_background(
+        world, tokens, plan, lambda item: codes[0] if item["partner"] == "sport" else codes[1],
+        thread_count, time.monotonic() + 300)
     wait_until(lambda: done[0] >= payment_count // 3, "a third of the payments", timeout_s=300, interval_s=0.02)
     world.stack.kill("transactions")
     world.stack.kill("projection")

@@ -87,6 +87,8 @@ typedef struct sim_stats {
     uint64_t payments;
     uint64_t closes;            /* passes closed (PassClosed) */
     uint64_t closed_vouchers;   /* active vouchers those closes cancelled */
+    uint64_t snapshots;         /* writer snapshots taken */
+    uint64_t snapshot_restarts; /* crashes recovered from a snapshot and the log after it */
 } sim_stats;
 
 typedef struct sim_world sim_world;

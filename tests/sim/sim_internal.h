@@ -229,6 +229,8 @@ typedef struct sim_partition {
     size_t event_count;
     sim_event_entry *events;                         /* SIM_LOG_MAX */
     size_t lag_steps;                                /* steps its writer and fold sit still */
+    uint8_t *snapshot;                               /* the writer's last snapshot, or NULL */
+    size_t snapshot_len;
 } sim_partition;
 
 typedef struct sim_op_entry {
@@ -307,7 +309,10 @@ int sim_send(sim_world *w, const sim_cmd *cmd, bool keep, sp_error *err);
 int sim_world_start(sim_world *w, uint64_t seed, sim_mutation mutation, sp_error *err);
 /* Turns and faults: 0, 1 when an invariant broke (f), -1 on err. */
 int sim_writer_turn(sim_world *w, int32_t p, size_t count, sim_failure *f, sp_error *err);
-int sim_writer_crash(sim_world *w, int32_t p, size_t count, bool lose_last, sim_failure *f,
+/* The writer snapshots its state (it stands at the partition's last event). */
+int sim_writer_snapshot(sim_world *w, int32_t p, sp_error *err);
+int sim_writer_crash(sim_world *w, int32_t p, size_t count, bool lose_last, bool from_snapshot,
+                     sim_failure *f,
                      sp_error *err);
 int sim_sweep_turn(sim_world *w, int32_t p, sim_failure *f, sp_error *err);
 int sim_fold_turn(sim_world *w, int32_t p, size_t count, sp_error *err);

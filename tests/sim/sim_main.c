@@ -142,11 +142,12 @@ int main(int argc, char **argv) {
     printf("%" PRIu64 " seeds x %zu steps: %" PRIu64 " commands, %" PRIu64 " events, %" PRIu64
            " payments, %" PRIu64 " refund requests, %" PRIu64 " replays, %" PRIu64
            " rejections, %" PRIu64 " writer crashes, %" PRIu64 " redeliveries, %" PRIu64
-           " passes closed (%" PRIu64 " vouchers cancelled by them); %" PRIu64
+           " passes closed (%" PRIu64 " vouchers cancelled by them), %" PRIu64
+           " snapshots, %" PRIu64 " restarts from a snapshot; %" PRIu64
            " violations; %.1f s, %.1f s of CPU (%.0f seeds per CPU second)\n",
            o.seeds, o.steps, stats.commands, stats.events, stats.payments, stats.refund_requests,
            stats.replays, stats.rejections, stats.crashes, stats.redeliveries, stats.closes,
-           stats.closed_vouchers, failures, seconds,
+           stats.closed_vouchers, stats.snapshots, stats.snapshot_restarts, failures, seconds,
            cpu_seconds, cpu_seconds > 0 ? (double)o.seeds / cpu_seconds : 0.0);
     if (exit_code == 0 && failures > 0) exit_code = 1;
     sim_world_free(w);

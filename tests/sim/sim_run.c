@@ -15,6 +15,8 @@ static void add_stats(sim_stats *to, const sim_stats *from) {
     to->replays += from->replays;
     to->rejections += from->rejections;
     to->crashes += from->crashes;
+    to->snapshots += from->snapshots;
+    to->snapshot_restarts += from->snapshot_restarts;
     to->redeliveries += from->redeliveries;
     to->refund_requests += from->refund_requests;
     to->payments += from->payments;

@@ -277,8 +277,13 @@ int sim_step_run(sim_world *w, const sim_step *step, sim_failure *f, sp_error *e
     size_t n = 1 + (size_t)pick(&a, 32) % 8;
     sim_partition *part = &w->partitions[p];
     switch (step->kind) {
-    case SIM_WRITER:
-        return part->lag_steps > 0 ? 0 : sim_writer_turn(w, p, n, f, err);
+    case SIM_WRITER: {
+        if (part->lag_steps > 0) return 0;
+        int rc = sim_writer_turn(w, p, n, f, err);
+        /* A quarter of the turns end with a snapshot, as the service's
+         * periodic one after a flushed batch. */
+        return rc == 0 && pick(&a, 4) == 0 ? sim_writer_snapshot(w, p, err) : rc;
+    }
     case SIM_SWEEP:
         return part->lag_steps > 0 ? 0 : sim_sweep_turn(w, p, f, err);
     case SIM_FOLD:
@@ -299,7 +304,10 @@ int sim_step_run(sim_world *w, const sim_step *step, sim_failure *f, sp_error *e
         return 0;
     }
     case SIM_WRITER_CRASH:
-        return sim_writer_crash(w, p, n, pick(&a, 2) == 1, f, err);
+    {
+        bool lose_last = pick(&a, 2) == 1;
+        return sim_writer_crash(w, p, n, lose_last, pick(&a, 2) == 1, f, err);
+    }
     case SIM_DRIVER_RESTART:
         sp_refunds_sent_init(w->driver_sent);
         return 0;

@@ -21,6 +21,7 @@
 #include "sp_kafka.h"
 #include "projection/projection_rows.h"
 #include "transactions/ledger_codec.h"
+#include "transactions/ledger_snapshot.h"
 
 /* ------------------------------------------------------------ the generator */
 
@@ -134,6 +135,9 @@ static void world_clear(sim_world *w) {
         sp_ledger_state_free(part->state);
         sp_ledger_state_free(part->shadow);
         part->state = part->shadow = NULL;
+        free(part->snapshot);
+        part->snapshot = NULL;
+        part->snapshot_len = 0;
         for (size_t i = 0; i < part->event_count; i++) free(part->events[i].bytes);
         part->event_count = part->command_count = part->committed = part->lag_steps = 0;
     }
@@ -733,11 +737,101 @@ int sim_rebuild(sim_world *w, int32_t p, sp_ledger_state **out, sim_failure *f, 
     return 0;
 }
 
+#define SIM_BUILD_VERSION "sim"
+
+/* Where the partition's log stands: its next offset, and its last event. */
+static int log_position(sim_world *w, int32_t p, sp_ledger_snapshot_position *pos,
+                        sp_error *err) {
+    sim_partition *part = &w->partitions[p];
+    memset(pos, 0, sizeof *pos);
+    pos->next_offset = (int64_t)part->event_count;
+    if (part->event_count == 0) return 0;
+    const sim_event_entry *last = &part->events[part->event_count - 1];
+    if (decode(last->bytes, last->len, w->scratch_event, err) != 0) return -1;
+    snprintf(pos->last_aggregate_id, sizeof pos->last_aggregate_id, "%s",
+             w->scratch_event->pass_id);
+    pos->last_version = w->scratch_event->version;
+    snprintf(pos->last_command_id, sizeof pos->last_command_id, "%s",
+             w->scratch_event->command_id);
+    return 0;
+}
+
+int sim_writer_snapshot(sim_world *w, int32_t p, sp_error *err) {
+    sim_partition *part = &w->partitions[p];
+    sp_ledger_snapshot_position pos;
+    if (log_position(w, p, &pos, err) != 0) return -1;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (sp_ledger_snapshot_encode(part->state, &pos, SIM_BUILD_VERSION, &bytes, &len, err) != 0) {
+        return -1;
+    }
+    free(part->snapshot);
+    part->snapshot = bytes;
+    part->snapshot_len = len;
+    w->stats.snapshots++;
+    return 0;
+}
+
+/* The service's start from its snapshot: the snapshot decoded, checked
+ * against the log (its last event is the one the log holds there), then
+ * the events after it applied. It must equal the rebuild from the whole
+ * log (`full`), command outcomes and event references included. */
+static int restart_from_snapshot(sim_world *w, int32_t p, const sp_ledger_state *full,
+                                 sp_ledger_state **out, sim_failure *f, sp_error *err) {
+    sim_partition *part = &w->partitions[p];
+    sp_ledger_snapshot_position pos, at_log;
+    sp_error why;
+    sp_error_clear(&why);
+    sp_ledger_state *state = sp_ledger_snapshot_decode(part->snapshot, part->snapshot_len, p,
+                                                       &w->limits, &w->directory,
+                                                       SIM_BUILD_VERSION, &pos, &why);
+    if (state == NULL) return violation(f, "a snapshot of its own was refused: %s %s", why.code,
+                                        why.message);
+    size_t events_at_snapshot = part->event_count;
+    part->event_count = (size_t)pos.next_offset;
+    if (pos.next_offset > (int64_t)events_at_snapshot) {
+        sp_ledger_state_free(state);
+        return violation(f, "a snapshot stands past its log's end%s%s", "", "");
+    }
+    int rc = log_position(w, p, &at_log, err);
+    part->event_count = events_at_snapshot;
+    if (rc != 0) {
+        sp_ledger_state_free(state);
+        return -1;
+    }
+    if (strcmp(at_log.last_aggregate_id, pos.last_aggregate_id) != 0 ||
+        at_log.last_version != pos.last_version) {
+        sp_ledger_state_free(state);
+        return violation(f, "a snapshot disagrees with its log at %s %s", pos.last_aggregate_id,
+                         "");
+    }
+    for (size_t i = (size_t)pos.next_offset; i < part->event_count; i++) {
+        sp_ledger_applied applied;
+        if (decode(part->events[i].bytes, part->events[i].len, w->scratch_event, err) != 0 ||
+            sp_ledger_apply(state, w->scratch_event, &applied, &why) != 0) {
+            sp_ledger_state_free(state);
+            return violation(f, "the log after a snapshot does not apply to it: %s %s", why.code,
+                             why.message);
+        }
+        if (applied.record != NULL) sp_ledger_record_set_event_ref(applied.record, p, (int64_t)i);
+    }
+    bool equal = false;
+    if (sp_ledger_snapshot_equal(state, full, &equal, err) != 0 || !equal) {
+        sp_ledger_state_free(state);
+        return equal ? -1 : violation(f, "snapshot + the log after it differs from the whole "
+                                         "log's rebuild%s%s", "", "");
+    }
+    *out = state;
+    w->stats.snapshot_restarts++;
+    return 0;
+}
+
 /* Takes up to count commands and produces their events, but dies before
  * the commit (and, when lose_last, before the last event's flush): the
- * commands come again to a state rebuilt from the log. */
-int sim_writer_crash(sim_world *w, int32_t p, size_t count, bool lose_last, sim_failure *f,
-                     sp_error *err) {
+ * commands come again to a state rebuilt from the log - from the
+ * partition's last snapshot and the events after it when from_snapshot. */
+int sim_writer_crash(sim_world *w, int32_t p, size_t count, bool lose_last, bool from_snapshot,
+                     sim_failure *f, sp_error *err) {
     sim_partition *part = &w->partitions[p];
     size_t cursor = part->committed;
     for (size_t i = 0; i < count && cursor < part->command_count; i++, cursor++) {
@@ -748,6 +842,13 @@ int sim_writer_crash(sim_world *w, int32_t p, size_t count, bool lose_last, sim_
     sp_ledger_state *fresh = NULL;
     int rc = sim_rebuild(w, p, &fresh, f, err);
     if (rc != 0) return rc;
+    if (from_snapshot && part->snapshot != NULL) {
+        sp_ledger_state *restored = NULL;
+        rc = restart_from_snapshot(w, p, fresh, &restored, f, err);
+        sp_ledger_state_free(fresh);
+        if (rc != 0) return rc;
+        fresh = restored;
+    }
     sp_ledger_state_free(part->state);
     part->state = fresh;
     w->dirty[p] = true;

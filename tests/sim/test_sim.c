@@ -60,14 +60,18 @@ static void test_seeds_hold_every_invariant(void **state) {
         assert_int_equal(rc, 0);
     }
     print_message("%d seeds: %llu commands, %llu events, %llu payments, %llu refund requests, "
-                  "%llu writer crashes, %llu redeliveries\n",
+                  "%llu writer crashes (%llu restarted from a snapshot), %llu redeliveries\n",
                   UNIT_SEEDS, (unsigned long long)stats.commands, (unsigned long long)stats.events,
                   (unsigned long long)stats.payments, (unsigned long long)stats.refund_requests,
-                  (unsigned long long)stats.crashes, (unsigned long long)stats.redeliveries);
+                  (unsigned long long)stats.crashes,
+                  (unsigned long long)stats.snapshot_restarts,
+                  (unsigned long long)stats.redeliveries);
     /* The runs did work: money moved, requests went through. */
     assert_true(stats.payments > UNIT_SEEDS * 10);
     assert_true(stats.refund_requests > UNIT_SEEDS / 2);
     assert_true(stats.crashes > 0 && stats.redeliveries > 0 && stats.replays > 0);
+    /* Writers came back from their snapshots, equal to the whole log's rebuild. */
+    assert_true(stats.snapshots > 0 && stats.snapshot_restarts > 0);
     /* Passes were closed, some holding vouchers. */
     assert_true(stats.closes > UNIT_SEEDS / 2 && stats.closed_vouchers > 0);
 }

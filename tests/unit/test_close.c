@@ -20,6 +20,7 @@
 #include "transactions/ledger.h"
 #include "transactions/ledger_codec.h"
 #include "ledger_fixture.h"
+#include "snapshot_check.h"
 
 /* 2026-03-10T10:00:00Z */
 #define T0_MS INT64_C(1773136800000)
@@ -354,13 +355,19 @@ static void test_forged_close_is_refused(void **state) {
     assert_true(sp_ledger_pass_find(fx->state, P1)->closed);
 }
 
-static void test_rebuild_from_encoded_events_reaches_the_same_close(void **state) {
-    fixture *fx = *state;
-    char vouchers[2][SP_ID_LEN + 1], payment[SP_ID_LEN + 1];
-    pass_with_history(fx, vouchers, payment);
+/* pass_with_history, then its close and a payment refused after it. */
+static void closed_with_history(fixture *fx, char voucher_ids[2][SP_ID_LEN + 1]) {
+    char payment[SP_ID_LEN + 1];
+    pass_with_history(fx, voucher_ids, payment);
     sp_ledger_decision d;
     close_pass(fx, "close", "déménagement", &d);
     pay(fx, "pay-after", &fx->lecture, 1, &d);
+}
+
+static void test_rebuild_from_encoded_events_reaches_the_same_close(void **state) {
+    fixture *fx = *state;
+    char vouchers[2][SP_ID_LEN + 1];
+    closed_with_history(fx, vouchers);
     sp_ledger_limits l = limits();
     sp_error err;
     sp_ledger_state *twin = sp_ledger_state_new(3, &l, &fx->directory, &err);
@@ -386,6 +393,17 @@ static void test_rebuild_from_encoded_events_reaches_the_same_close(void **state
     sp_ledger_state_free(twin);
 }
 
+/* A pass with vouchers (one redeemed, two cancelled by its close), a
+ * payment, a close and a refusal after it: a snapshot at any
+ * point and the events after it reach the state of the whole log. */
+static void test_snapshot_then_the_log_reaches_the_same_close(void **state) {
+    fixture *fx = *state;
+    char vouchers[2][SP_ID_LEN + 1];
+    closed_with_history(fx, vouchers);
+    sp_ledger_limits l = limits();
+    snapshot_check_every_cut(fx->events, fx->event_count, 3, &l, &fx->directory);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_close_returns_everything_to_the_budget, setup, teardown),
@@ -399,6 +417,8 @@ int main(void) {
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_close_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_from_encoded_events_reaches_the_same_close,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_then_the_log_reaches_the_same_close,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

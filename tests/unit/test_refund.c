@@ -21,6 +21,7 @@
 #include "transactions/ledger.h"
 #include "transactions/ledger_codec.h"
 #include "ledger_fixture.h"
+#include "snapshot_check.h"
 
 /* 2026-03-10T10:00:00Z */
 #define T0_MS INT64_C(1773136800000)
@@ -657,8 +658,8 @@ static sp_ledger_state *rebuilt(fixture *fx) {
     return twin;
 }
 
-static void test_rebuild_reaches_the_same_state(void **state) {
-    fixture *fx = *state;
+/* A request paid and settled, one aborted, refusals recorded as events. */
+static void paid_and_aborted(fixture *fx) {
     three_ops t;
     pending_request(fx, &t);
     const char *b_only[] = {t.b};
@@ -671,6 +672,11 @@ static void test_rebuild_reaches_the_same_state(void **state) {
     abort_request(fx, R2, "abort", &d);
     cancel_request(fx, R1, &fx->sport, "c1", &d);                         /* refused */
     assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+}
+
+static void test_rebuild_reaches_the_same_state(void **state) {
+    fixture *fx = *state;
+    paid_and_aborted(fx);
     sp_ledger_state *twin = rebuilt(fx);
     const char *requests[] = {R1, R2};
     for (size_t i = 0; i < 2; i++) {
@@ -700,6 +706,82 @@ static void test_rebuild_reaches_the_same_state(void **state) {
     same_record(fx->state, twin, R2, "", "abort");
     same_record(fx->state, twin, R1, ADMIN, "c1");
     sp_ledger_state_free(twin);
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+static void test_snapshot_then_the_log_equals_the_whole_log(void **state) {
+    fixture *fx = *state;
+    paid_and_aborted(fx);
+    sp_ledger_limits l = limits();
+    snapshot_check_every_cut(fx->events, fx->event_count, 3, &l, &fx->directory);
+}
+
+/* A state read back from its snapshot answers a command it had decided
+ * with the first outcome, and a new one as the original state would. */
+static void test_a_restored_state_answers_retries_with_their_first_outcome(void **state) {
+    fixture *fx = *state;
+    paid_and_aborted(fx);
+    const sp_ledger_record *first = sp_ledger_record_find(fx->state, R1, ADMIN, "paid");
+    assert_non_null(first);
+    char *first_json = strdup(first->result_json);
+    sp_ledger_snapshot_position at = {.next_offset = (int64_t)fx->event_count};
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_ledger_snapshot_encode(fx->state, &at, "v1", &bytes, &len, &err), 0);
+    sp_ledger_limits l = limits();
+    sp_ledger_snapshot_position read_at;
+    sp_ledger_state *restored =
+        sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v1", &read_at, &err);
+    assert_non_null(restored);
+    sp_ledger_state_free(fx->state);
+    fx->state = restored;
+    sp_ledger_decision d;
+    mark_paid(fx, R1, "VIR 1", "2026-03-31", "paid", &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
+    assert_string_equal(d.record->result_json, first_json);
+    mark_paid(fx, R1, "VIR 2", "2026-03-31", "paid", &d);       /* same key, other body */
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REFUSED);
+    assert_string_equal(d.error.code, "idempotency_conflict");
+    free(first_json);
+    free(bytes);
+}
+
+/* Corrupt, truncated, another binary's or another partition's snapshot:
+ * refused with the reason, never half read. */
+static void test_a_bad_snapshot_is_refused(void **state) {
+    fixture *fx = *state;
+    paid_and_aborted(fx);
+    sp_ledger_snapshot_position at = {.next_offset = (int64_t)fx->event_count}, read_at;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    sp_error err;
+    assert_int_equal(sp_ledger_snapshot_encode(fx->state, &at, "v1", &bytes, &len, &err), 0);
+    sp_ledger_limits l = limits();
+    assert_null(sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v2", &read_at,
+                                          &err));
+    assert_string_equal(err.code, "snapshot_refused");
+    assert_non_null(strstr(err.message, "another binary"));
+    assert_null(sp_ledger_snapshot_decode(bytes, len, 4, &l, &fx->directory, "v1", &read_at,
+                                          &err));
+    assert_string_equal(err.code, "snapshot_refused");
+    assert_null(sp_ledger_snapshot_decode(bytes, len / 2, 3, &l, &fx->directory, "v1", &read_at,
+                                          &err));
+    assert_string_equal(err.code, "snapshot_refused");
+    for (size_t i = 0; i < len; i += 97) {
+        bytes[i] ^= 0x20;
+        assert_null(sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v1", &read_at,
+                                              &err));
+        assert_string_equal(err.code, "snapshot_refused");
+        bytes[i] ^= 0x20;
+    }
+    /* A state that no longer fits the configured limits is refused too. */
+    l.passes_max = 1;
+    assert_null(sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v1", &read_at,
+                                          &err));
+    assert_string_equal(err.code, "snapshot_refused");
+    free(bytes);
 }
 
 static void test_a_decoded_opening_is_not_produced_again(void **state) {
@@ -823,6 +905,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_the_same_command_twice_answers_the_same, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_reaches_the_same_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_then_the_log_equals_the_whole_log, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_restored_state_answers_retries_with_their_first_outcome, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_bad_snapshot_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_decoded_opening_is_not_produced_again, setup,
                                         teardown),
         cmocka_unit_test(test_commands_are_keyed_by_their_aggregate),
