@@ -1,9 +1,12 @@
 /* projection.c - the projection service's I/O loop (see projection.h).
  *
- * One transaction per batch, sent through libpq's pipeline mode: BEGIN, one
- * statement per event (projection_rows.c), preceded by its figures' and
- * history's (projection_figures.c), one offset upsert per partition,
- * COMMIT, then one sync and all the results. The offsets live in the same
+ * One transaction per batch, sent through libpq's pipeline mode. The batch's
+ * messages are polled and kept first; the passes whose events all fold
+ * (projection_fold.h) have their versions read in one query; then BEGIN,
+ * one statement per other event (projection_rows.c), preceded by its
+ * figures' and history's (projection_figures.c), the folded rows one
+ * statement per table, one offset upsert per partition, COMMIT, then one
+ * sync and all the results. The offsets live in the same
  * transaction as the rows, so a crash anywhere replays exactly what was not
  * committed. Poison is decided before any SQL and dead-lettered. An event
  * that passed validation yet was refused by the database (a constraint) is
