@@ -751,6 +751,10 @@ static failure fold_load_versions(projector *p, sp_error *err) {
         used += (size_t)snprintf(ids + used, size - used, "%s%s", used > 1 ? "," : "", id);
     }
     snprintf(ids + used, size - used, "}");
+    if (used == 1) {              /* no pass folds: no round trip */
+        free(ids);
+        return FAIL_NONE;
+    }
     const char *params[1] = {ids};
     PGresult *res = NULL;
     int rc = sp_pg_exec(p->conn, "SELECT pass_id, version FROM passes "
