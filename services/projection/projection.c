@@ -1,9 +1,12 @@
 /* projection.c - the projection service's I/O loop (see projection.h).
  *
- * One transaction per batch, sent through libpq's pipeline mode: BEGIN, one
- * statement per event (projection_rows.c), preceded by its figures' and
- * history's (projection_figures.c), one offset upsert per partition,
- * COMMIT, then one sync and all the results. The offsets live in the same
+ * One transaction per batch, sent through libpq's pipeline mode. The batch's
+ * messages are polled and kept first; the passes whose events all fold
+ * (projection_fold.h) have their versions read in one query; then BEGIN,
+ * one statement per other event (projection_rows.c), preceded by its
+ * figures' and history's (projection_figures.c), the folded rows one
+ * statement per table, one offset upsert per partition, COMMIT, then one
+ * sync and all the results. The offsets live in the same
  * transaction as the rows, so a crash anywhere replays exactly what was not
  * committed. Poison is decided before any SQL and dead-lettered. An event
  * that passed validation yet was refused by the database (a constraint) is
@@ -21,6 +24,7 @@
 #include <time.h>
 #include <libpq-fe.h>
 #include "projection_figures.h"
+#include "projection_fold.h"
 #include "projection_positions.h"
 #include "projection_rows.h"
 #include "sp_clock.h"
@@ -33,7 +37,9 @@
 #define POLL_MS 20
 #define POLLS_PER_TXN_MAX (SP_PROJECTION_TXN_EVENTS_MAX / SP_KAFKA_BATCH_MAX + 2)
 /* an event takes its own statement and its figures' (projection_figures.h) */
-#define STATEMENTS_MAX (2 * SP_PROJECTION_TXN_EVENTS_MAX + SP_PROJECTION_POSITIONS_MAX + 4)
+#define STATEMENTS_MAX (2 * SP_PROJECTION_TXN_EVENTS_MAX + SP_PROJECTION_POSITIONS_MAX + 4 + \
+                        SP_PROJECTION_FOLD_STATEMENTS_MAX)
+#define SP_PROJECTION_FOLD_STATEMENTS_MAX 16
 #define PG_CONNECT_WAIT_MS 30000
 #define PG_LOCK_WAIT_MS 15000
 #define PG_LOCK_RETRY_MS 200
@@ -59,7 +65,7 @@
 
 typedef enum { FAIL_NONE = 0, FAIL_TRANSIENT, FAIL_DATA, FAIL_FATAL } failure;
 
-typedef enum { STMT_CONTROL, STMT_EVENT, STMT_FIGURES, STMT_OFFSETS } statement_kind;
+typedef enum { STMT_CONTROL, STMT_EVENT, STMT_FIGURES, STMT_OFFSETS, STMT_FOLD } statement_kind;
 
 typedef struct counters {
     int64_t events;          /* messages consumed */
@@ -91,7 +97,7 @@ typedef struct statement_tag {
     uint8_t kind;                      /* statement_kind */
     bool versioned;
     size_t position;                   /* STMT_EVENT: the message it applies */
-    int64_t offset;
+    int64_t offset;                    /* STMT_FOLD: the count it must return, or -1 */
 } statement_tag;
 
 typedef struct projector {
@@ -105,6 +111,14 @@ typedef struct projector {
     sp_projection_position positions[SP_PROJECTION_POSITIONS_MAX];
     size_t position_count;
     sp_kafka_msg *msgs;                /* SP_KAFKA_BATCH_MAX */
+    /* The transaction's messages, copied out of the consumer's polls (each
+     * copy one allocation, freed when the next transaction starts): the
+     * fold plans on all of them before any is applied. */
+    sp_kafka_msg *batch_msgs;          /* SP_PROJECTION_TXN_EVENTS_MAX */
+    void **batch_copies;
+    size_t batch_count;
+    sp_projection_fold *fold;
+    bool fold_off;                     /* the fold's SQL was refused: this batch event by event */
     char *row_buf;                     /* SP_PROJECTION_ROW_BYTES_MAX */
     statement_tag *statements;         /* the open pipeline's, in order */
     size_t statement_count;
@@ -190,7 +204,10 @@ static int pg_prepare_figures(projector *p, sp_error *err) {
 static int pg_prepare_all(projector *p, sp_error *err) {
     for (size_t i = 0; i < sp_projection_statement_count; i++)
         if (pg_prepare(p, &sp_projection_statements[i], NULL, err) != 0) return -1;
-    return pg_prepare_figures(p, err);
+    if (pg_prepare_figures(p, err) != 0) return -1;   /* the pending tables the fold fills */
+    for (size_t i = 0; i < sp_projection_fold_statement_count; i++)
+        if (pg_prepare(p, &sp_projection_fold_statements[i], NULL, err) != 0) return -1;
+    return 0;
 }
 
 /* In a shadow schema every statement's unqualified table resolves to the
@@ -541,9 +558,21 @@ static failure read_statement(projector *p, size_t index, int64_t deadline_ms, f
     if (next_result(p, deadline_ms, &res, err) != FAIL_NONE) return FAIL_TRANSIENT;
     if (res == NULL) return connection_failure(p, "a result is missing", err);
     ExecStatusType status = PQresultStatus(res);
-    if (status == PGRES_TUPLES_OK && p->statements[index].kind == STMT_EVENT) {
+    const statement_tag *tag = &p->statements[index];
+    if (status == PGRES_TUPLES_OK && tag->kind == STMT_EVENT) {
         assert(PQntuples(res) == 1 && PQnfields(res) == 1);   /* SELECT count(*) */
-        count_outcome(p, p->statements[index].versioned, PQgetvalue(res, 0, 0));
+        count_outcome(p, tag->versioned, PQgetvalue(res, 0, 0));
+    } else if (status == PGRES_TUPLES_OK && tag->kind == STMT_FOLD && tag->offset >= 0 &&
+               *first == FAIL_NONE) {
+        assert(PQntuples(res) == 1 && PQnfields(res) == 1);
+        int64_t written = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        /* A pass moved since its version was read: read again, fold again. */
+        if (written != tag->offset) {
+            sp_error_set(err, 503, "fold_stale", "", "%" PRId64 " passes written instead of %"
+                         PRId64 ": the batch runs again", written, tag->offset);
+            *first = FAIL_TRANSIENT;
+            p->failed_statement = index;
+        }
     } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK &&
                status != PGRES_PIPELINE_ABORTED && *first == FAIL_NONE) {
         *first = classify_result(res, err);
@@ -604,6 +633,7 @@ static void batch_reset(projector *p) {
 }
 
 static void batch_done(projector *p) {
+    p->fold_off = false;
     for (size_t i = 0; i < p->position_count; i++)
         p->positions[i].next_offset = p->positions[i].batch_next_offset;
     p->total.events += p->batch.events;
@@ -627,71 +657,178 @@ static void batch_done(projector *p) {
     p->refused_count = kept;
 }
 
-static failure send_polled(projector *p, int count, sp_error *err) {
-    for (int i = 0; i < count; i++) {
-        sp_projection_row row;
-        size_t position = 0;
-        failure f = prepare(p, &p->msgs[i], &position, &row, err);
-        if (f != FAIL_NONE) return f;
-        if (row.sql == NULL) continue;
-        statement_tag tag = {.kind = STMT_EVENT, .versioned = row.versioned,
-                             .position = position, .offset = p->msgs[i].offset};
-        /* Before the event's statement: it sees the rows the event changes. */
-        sp_projection_figures_row figures;
-        sp_projection_figures_build(&row, &figures);
-        if (figures.statement != NULL) {
-            statement_tag figures_tag = tag;
-            figures_tag.kind = STMT_FIGURES;
-            f = send_statement(p, figures_tag, figures.statement, NULL, figures.param_count,
-                               figures.params, err);
-            if (f != FAIL_NONE) return f;
-        }
-        f = send_statement(p, tag, row.statement, NULL, row.param_count, row.params, err);
-        if (f != FAIL_NONE) return f;
+/* ------------------------------------------------------------ collecting */
+
+static void batch_free_copies(projector *p) {
+    for (size_t i = 0; i < p->batch_count; i++) free(p->batch_copies[i]);
+    p->batch_count = 0;
+}
+
+/* One allocation holding the message's topic, key and value. */
+static failure batch_keep(projector *p, const sp_kafka_msg *msg, sp_error *err) {
+    assert(p->batch_count < SP_PROJECTION_TXN_EVENTS_MAX);
+    size_t topic_len = strlen(msg->topic);
+    char *copy = malloc(topic_len + 1 + msg->key_len + msg->value_len + 1);
+    if (copy == NULL) {
+        sp_error_set(err, 500, "out_of_memory", "", "copying a message of %zu bytes",
+                     msg->value_len);
+        return FAIL_FATAL;
     }
+    sp_kafka_msg *kept = &p->batch_msgs[p->batch_count];
+    *kept = *msg;
+    memcpy(copy, msg->topic, topic_len + 1);
+    kept->topic = copy;
+    char *key = copy + topic_len + 1;
+    if (msg->key_len > 0) memcpy(key, msg->key, msg->key_len);
+    kept->key = msg->key != NULL ? key : NULL;
+    char *value = key + msg->key_len;
+    if (msg->value_len > 0) memcpy(value, msg->value, msg->value_len);
+    kept->value = msg->value != NULL ? value : NULL;
+    p->batch_copies[p->batch_count++] = copy;
     return FAIL_NONE;
 }
 
 /* Polls until the transaction is full or the consumer has nothing more at
- * hand, sending each event's statement as it comes. */
-static failure collect(projector *p, size_t *polled, sp_error *err) {
-    *polled = 0;
+ * hand, keeping every message. */
+static failure collect(projector *p, sp_error *err) {
+    batch_free_copies(p);
     for (int polls = 0; polls < POLLS_PER_TXN_MAX; polls++) {
-        size_t room = SP_PROJECTION_TXN_EVENTS_MAX - *polled;
+        size_t room = SP_PROJECTION_TXN_EVENTS_MAX - p->batch_count;
         size_t want = room < SP_KAFKA_BATCH_MAX ? room : SP_KAFKA_BATCH_MAX;
         if (want == 0) break;
         int n = sp_kafka_consumer_poll_batch(p->consumer, p->msgs, want, polls == 0 ? POLL_MS : 0,
                                              err);
         if (n < 0) return FAIL_FATAL;      /* a truncated log or a dead client */
-        if (n == 0) break;
-        if (!p->pipeline_open) {
-            failure f = pipeline_begin(p, err);
+        for (int i = 0; i < n; i++) {
+            failure f = batch_keep(p, &p->msgs[i], err);
             if (f != FAIL_NONE) return f;
         }
-        failure f = send_polled(p, n, err);
-        if (f != FAIL_NONE) return f;
-        *polled += (size_t)n;
         if ((size_t)n < want) break;
     }
     return FAIL_NONE;
 }
 
+/* ------------------------------------------------------------ the fold */
+
+/* Which passes the fold takes: those whose every event of the batch is one
+ * it folds. Poison and messages already applied are left to prepare(). */
+static failure fold_plan(projector *p, sp_error *err) {
+    sp_projection_fold_reset(p->fold);
+    if (p->fold_off) return FAIL_NONE;
+    for (size_t i = 0; i < p->batch_count; i++) {
+        const sp_kafka_msg *msg = &p->batch_msgs[i];
+        int index = sp_projection_position_find(p->positions, p->position_count, msg->topic,
+                                                msg->partition);
+        if (index < 0 || strcmp(msg->topic, SP_TOPIC_LEDGER_EVENTS) != 0 ||
+            sp_projection_offset_classify(&p->positions[index], msg->offset) ==
+                SP_PROJECTION_OFFSET_SEEN)
+            continue;
+        sp_projection_row row;
+        sp_error ignored;
+        if (sp_projection_row_build(msg, p->row_buf, SP_PROJECTION_ROW_BYTES_MAX, &row,
+                                    &ignored) != 0)
+            continue;
+        if (sp_projection_fold_plan(p->fold, &row, err) != 0) return FAIL_FATAL;
+    }
+    return FAIL_NONE;
+}
+
+/* The versions the database holds for the passes the fold takes (this
+ * projection is their only writer; the fold's update checks them again). */
+static failure fold_load_versions(projector *p, sp_error *err) {
+    size_t count = sp_projection_fold_pass_count(p->fold);
+    if (count == 0) return FAIL_NONE;
+    size_t size = count * (SP_ID_LEN + 3) + 3, used = 0;
+    char *ids = malloc(size);
+    if (ids == NULL) {
+        sp_error_set(err, 500, "out_of_memory", "", "pass ids");
+        return FAIL_FATAL;
+    }
+    ids[used++] = '{';
+    for (size_t i = 0; i < count; i++) {
+        const char *id = sp_projection_fold_pass_id(p->fold, i);
+        if (id == NULL) continue;
+        used += (size_t)snprintf(ids + used, size - used, "%s%s", used > 1 ? "," : "", id);
+    }
+    snprintf(ids + used, size - used, "}");
+    if (used == 1) {              /* no pass folds: no round trip */
+        free(ids);
+        return FAIL_NONE;
+    }
+    const char *params[1] = {ids};
+    PGresult *res = NULL;
+    int rc = sp_pg_exec(p->conn, "SELECT pass_id, version FROM passes "
+                        "WHERE pass_id = ANY ($1::uuid[])", 1, params, &res, err);
+    free(ids);
+    if (rc != 0) return FAIL_TRANSIENT;
+    for (int row = 0; row < PQntuples(res); row++)
+        sp_projection_fold_pass_known(p->fold, PQgetvalue(res, row, 0),
+                                      strtoll(PQgetvalue(res, row, 1), NULL, 10));
+    PQclear(res);
+    return FAIL_NONE;
+}
+
+static failure send_fold(projector *p, sp_error *err) {
+    sp_projection_fold_statement statements[SP_PROJECTION_FOLD_STATEMENTS_MAX];
+    assert(sp_projection_fold_statement_count <= SP_PROJECTION_FOLD_STATEMENTS_MAX);
+    size_t count = 0;
+    if (sp_projection_fold_render(p->fold, statements, &count, err) != 0) return FAIL_FATAL;
+    for (size_t i = 0; i < count; i++) {
+        statement_tag tag = {.kind = STMT_FOLD, .offset = statements[i].expected_count};
+        failure f = send_statement(p, tag, statements[i].name, NULL, statements[i].param_count,
+                                   statements[i].params, err);
+        if (f != FAIL_NONE) return f;
+    }
+    return FAIL_NONE;
+}
+
+/* ------------------------------------------------------------ one batch */
+
+static failure send_event(projector *p, size_t index, sp_error *err) {
+    sp_projection_row row;
+    size_t position = 0;
+    const sp_kafka_msg *msg = &p->batch_msgs[index];
+    failure f = prepare(p, msg, &position, &row, err);
+    if (f != FAIL_NONE || row.sql == NULL) return f;
+    if (!p->fold_off && sp_projection_fold_wants(p->fold, &row)) {
+        int applied = sp_projection_fold_add(p->fold, &row, err);
+        if (applied < 0) return FAIL_FATAL;
+        count_outcome(p, row.versioned, applied ? "1" : "0");
+        return FAIL_NONE;
+    }
+    statement_tag tag = {.kind = STMT_EVENT, .versioned = row.versioned, .position = position,
+                         .offset = msg->offset};
+    /* Before the event's statement: it sees the rows the event changes. */
+    sp_projection_figures_row figures;
+    sp_projection_figures_build(&row, &figures);
+    if (figures.statement != NULL) {
+        statement_tag figures_tag = tag;
+        figures_tag.kind = STMT_FIGURES;
+        f = send_statement(p, figures_tag, figures.statement, NULL, figures.param_count,
+                           figures.params, err);
+        if (f != FAIL_NONE) return f;
+    }
+    return send_statement(p, tag, row.statement, NULL, row.param_count, row.params, err);
+}
+
 static failure apply_pipelined(projector *p, sp_error *err) {
     batch_reset(p);
-    size_t polled = 0;
-    failure f = collect(p, &polled, err);
-    if (f != FAIL_NONE || polled == 0) return f;
-    /* The figures' deltas of the batch, folded into their rows at once. */
+    failure f = collect(p, err);
+    if (f != FAIL_NONE || p->batch_count == 0) return f;
+    f = fold_plan(p, err);
+    if (f == FAIL_NONE) f = fold_load_versions(p, err);
+    if (f == FAIL_NONE) f = pipeline_begin(p, err);
+    for (size_t i = 0; i < p->batch_count && f == FAIL_NONE; i++) f = send_event(p, i, err);
+    /* The folded rows, then the figures' deltas of the batch, at once. */
+    if (f == FAIL_NONE && !p->fold_off) f = send_fold(p, err);
     statement_tag fold = {.kind = STMT_CONTROL};
-    f = send_statement(p, fold, NULL, sp_projection_figures_fold_sql, 0, NULL, err);
-    if (f != FAIL_NONE) return f;
-    f = send_offsets(p, err);
-    if (f != FAIL_NONE) return f;
+    if (f == FAIL_NONE)
+        f = send_statement(p, fold, NULL, sp_projection_figures_fold_sql, 0, NULL, err);
+    if (f == FAIL_NONE) f = send_offsets(p, err);
     /* A dead letter is on the broker before the offset that skips it commits. */
-    f = dead_letters_flush(p, err);
-    if (f != FAIL_NONE) return f;
+    if (f == FAIL_NONE) f = dead_letters_flush(p, err);
     statement_tag commit = {.kind = STMT_CONTROL};
-    f = send_statement(p, commit, NULL, "COMMIT", 0, NULL, err);
+    if (f == FAIL_NONE) f = send_statement(p, commit, NULL, "COMMIT", 0, NULL, err);
     if (f == FAIL_NONE) f = pipeline_finish(p, err);
     if (f == FAIL_NONE) batch_done(p);
     return f;
@@ -781,6 +918,11 @@ static void note_caught_up(projector *p) {
 /* Remembers the event the database refused so that the retry dead-letters
  * it before SQL; -1 when that cannot lead anywhere new. */
 static int note_refused(projector *p, const sp_error *cause, sp_error *err) {
+    if (p->failed_statement < p->statement_count &&
+        p->statements[p->failed_statement].kind == STMT_FOLD) {
+        p->fold_off = true;   /* the batch again event by event: the refused one is found */
+        return 0;
+    }
     if (p->failed_statement >= p->statement_count ||
         (p->statements[p->failed_statement].kind != STMT_EVENT &&
          p->statements[p->failed_statement].kind != STMT_FIGURES)) {
@@ -850,7 +992,11 @@ static int start(projector *p, sp_error *err) {
     p->msgs = calloc(SP_KAFKA_BATCH_MAX, sizeof *p->msgs);
     p->row_buf = malloc(SP_PROJECTION_ROW_BYTES_MAX);
     p->statements = calloc(STATEMENTS_MAX, sizeof *p->statements);
-    if (!p->msgs || !p->row_buf || !p->statements)
+    p->batch_msgs = calloc(SP_PROJECTION_TXN_EVENTS_MAX, sizeof *p->batch_msgs);
+    p->batch_copies = calloc(SP_PROJECTION_TXN_EVENTS_MAX, sizeof *p->batch_copies);
+    p->fold = sp_projection_fold_new();
+    if (!p->msgs || !p->row_buf || !p->statements || !p->batch_msgs || !p->batch_copies ||
+        !p->fold)
         return sp_error_set(err, 500, "out_of_memory", "", "projection buffers");
     bool shadow = p->options->schema != NULL;
     assert(!shadow || (!p->options->rebuild && p->options->exit_when_caught_up));
@@ -895,6 +1041,10 @@ int sp_projection_run(const sp_projection_options *options, sp_clock *clock, sp_
     free(p->msgs);
     free(p->row_buf);
     free(p->statements);
+    batch_free_copies(p);
+    free(p->batch_msgs);
+    free(p->batch_copies);
+    sp_projection_fold_free(p->fold);
     free(p);
     return rc;
 }

@@ -2,7 +2,9 @@
  * the budget per category) and the history (who did what), kept by the
  * projection in the same transaction as every other read model.
  *
- * One more statement per applied event, sent just BEFORE the event's own
+ * The openings, credits, payments and expiries a batch folds write their
+ * history lines and figures' deltas with the fold (projection_fold.h); for
+ * every other event, one more statement, sent just BEFORE the event's own
  * statement (projection_rows.h): it applies under exactly the condition
  * that statement will (the pass's or the request's next version, a partner
  * profile's newer version, an accounts event not yet seen), and it can read

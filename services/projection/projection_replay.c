@@ -213,12 +213,20 @@ static int replay_connect(replay *r, sp_error *err) {
     return quote_into(r->conn, SP_REPLAY_SCHEMA, r->shadow_schema, sizeof r->shadow_schema, err);
 }
 
+/* With only its unique indexes (the keys the statements' ON CONFLICT and
+ * the checksums' order need): every other index would be kept up to date at
+ * each row for nothing, the swap's copy fills the live tables' own. */
 static int create_shadow_table(replay *r, const char *table, sp_error *err) {
-    char sql[REPLAY_SQL_MAX];
+    char sql[REPLAY_SQL_MAX], drop[REPLAY_SQL_MAX];
     if (sql_format(sql, sizeof sql, err, "CREATE UNLOGGED TABLE %s.%s (LIKE %s.%s INCLUDING ALL)",
-                   r->shadow_schema, table, r->live_schema, table) != 0)
+                   r->shadow_schema, table, r->live_schema, table) != 0 ||
+        sql_format(drop, sizeof drop, err,
+                   "DO $$DECLARE i regclass; BEGIN FOR i IN SELECT indexrelid::regclass FROM "
+                   "pg_index WHERE indrelid = '%s.%s'::regclass AND NOT indisunique LOOP "
+                   "EXECUTE 'DROP INDEX ' || i::text; END LOOP; END$$",
+                   r->shadow_schema, table) != 0)
         return -1;
-    return sp_pg_command(r->conn, sql, err);
+    return sp_pg_command(r->conn, sql, err) == 0 ? sp_pg_command(r->conn, drop, err) : -1;
 }
 
 /* Fresh shadow tables, in one transaction: a previous replay's are gone. */

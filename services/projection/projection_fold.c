@@ -1,0 +1,752 @@
+/* projection_fold.c - a batch's common pass events folded into final rows
+ * (see projection_fold.h). Pure: no I/O.
+ *
+ * The rows are kept as PostgreSQL array literals, one per column, grown as
+ * the events are folded (operations, history, daily figures: new rows) or
+ * rendered at the end from what is merged (passes, envelopes, ledger
+ * accounts, partners, budget: one row per key, sorted and summed). Each
+ * statement unnests its arrays: one statement per table. */
+#include "projection_fold.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "projection_figures.h"
+#include "sp_id.h"
+#include "sp_money.h"
+
+#define PASS_SLOTS 16384                  /* > 2 * SP_PROJECTION_FOLD_EVENTS_MAX, power of 2 */
+#define CATEGORY_BYTES_MAX 33             /* ^[a-z][a-z0-9_]{1,31}$ */
+#define DATE_BYTES_MAX 11
+#define ACCOUNT_BYTES_MAX 96
+#define ITEM_TEXT_MAX 128
+#define DETAILS_BYTES_MAX 1024
+/* An event moves at most 2 * SP_PROJECTION_POSTINGS_MAX accounts; a pass
+ * opens at most SP_PROJECTION_ENVELOPES_MAX envelopes. */
+#define LEDGER_ITEMS_MAX (SP_PROJECTION_FOLD_EVENTS_MAX * 2 * SP_PROJECTION_POSTINGS_MAX)
+#define ENVELOPE_ITEMS_MAX (SP_PROJECTION_FOLD_EVENTS_MAX * SP_PROJECTION_ENVELOPES_MAX)
+
+typedef struct text_buf {
+    char *data;
+    size_t len, cap;
+    bool failed;                          /* out of memory: the render refuses */
+} text_buf;
+
+typedef struct fold_pass {
+    char id[SP_ID_LEN + 1];
+    bool foldable;                        /* no event of the batch the fold does not take */
+    bool exists_at_start, exists;
+    bool opened;                          /* opened by this batch: a new row */
+    int64_t version_at_start, version;
+    int64_t balance_cents;
+    char beneficiary_id[SP_ID_LEN + 1];
+    char opened_at[SP_PROJECTION_TIME_LEN + 1];
+    char updated_at[SP_PROJECTION_TIME_LEN + 1];
+} fold_pass;
+
+typedef struct envelope_item {
+    uint32_t pass;                        /* index in passes */
+    uint32_t seq;                         /* log order within the batch */
+    bool insert;                          /* opened here (else a movement's update) */
+    bool expired;
+    int64_t balance_cents;
+    char category[CATEGORY_BYTES_MAX];
+    char end_date[DATE_BYTES_MAX];        /* "" = none */
+} envelope_item;
+
+typedef struct sum_item {                 /* one key's delta (ledger account, partner) */
+    char key[ACCOUNT_BYTES_MAX];
+    int64_t cents;
+} sum_item;
+
+typedef struct budget_item {
+    char category[CATEGORY_BYTES_MAX];
+    int64_t credited, spent, expired, reserved, available;
+} budget_item;
+
+/* Columns of the rows each event adds. */
+enum { OP_ID, OP_KIND, OP_PASS, OP_PARTNER, OP_CATEGORY, OP_AMOUNT, OP_BALANCE, OP_COMMAND,
+       OP_AT, OP_TOPIC, OP_PARTITION, OP_OFFSET, OP_CHANNEL, OP_RECEIPT, OP_COLUMNS };
+enum { H_EVENT, H_AT, H_ACTION, H_ACTOR, H_ROLE, H_PARTNER, H_PASS, H_DETAILS, H_COLUMNS };
+enum { D_AT, D_CATEGORY, D_AMOUNT, D_COLUMNS };
+#define RENDERED_COLUMNS 40
+
+struct sp_projection_fold {
+    fold_pass *passes;                    /* SP_PROJECTION_FOLD_EVENTS_MAX, in first-seen order */
+    size_t pass_count;
+    int32_t *slots;                       /* PASS_SLOTS: index + 1, 0 = empty */
+    envelope_item *envelopes;
+    size_t envelope_count, envelope_cap;
+    sum_item *ledger;
+    size_t ledger_count, ledger_cap;
+    sum_item *owed;                       /* partners: one payment each at most */
+    size_t owed_count;
+    budget_item *budget;
+    size_t budget_count;
+    size_t event_count;
+    size_t operation_count, history_count, daily_count;
+    text_buf operations[OP_COLUMNS];
+    text_buf history[H_COLUMNS];
+    text_buf daily[D_COLUMNS];
+    text_buf rendered[RENDERED_COLUMNS];  /* passes, envelopes and sums, at render */
+};
+
+/* ------------------------------------------------------------ text */
+
+static void buf_reserve(text_buf *b, size_t more) {
+    if (b->failed || b->len + more + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more + 1) cap *= 2;
+    char *data = realloc(b->data, cap);
+    if (data == NULL) {
+        b->failed = true;
+        return;
+    }
+    b->data = data;
+    b->cap = cap;
+}
+
+static void buf_add(text_buf *b, const char *s, size_t n) {
+    buf_reserve(b, n);
+    if (b->failed) return;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static void buf_clear(text_buf *b) {
+    b->len = 0;
+    b->failed = false;
+    if (b->data != NULL) b->data[0] = '\0';
+}
+
+/* One element of an array literal: quoted (backslash before " and \), or
+ * NULL for a NULL s. */
+static void arr_add(text_buf *b, const char *s) {
+    buf_add(b, b->len == 0 ? "{" : ",", 1);
+    if (s == NULL) {
+        buf_add(b, "NULL", 4);
+        return;
+    }
+    buf_add(b, "\"", 1);
+    for (const char *c = s; *c != '\0';) {
+        size_t run = strcspn(c, "\"\\");
+        buf_add(b, c, run);
+        c += run;
+        if (*c == '\0') break;
+        buf_add(b, "\\", 1);
+        buf_add(b, c, 1);
+        c++;
+    }
+    buf_add(b, "\"", 1);
+}
+
+static void arr_add_i64(text_buf *b, int64_t value) {
+    char text[24];
+    snprintf(text, sizeof text, "%" PRId64, value);
+    arr_add(b, text);
+}
+
+/* The literal, closed ("{}" when empty). */
+static const char *arr_text(text_buf *b) {
+    if (b->len == 0) buf_add(b, "{", 1);
+    buf_add(b, "}", 1);
+    return b->failed ? NULL : b->data;
+}
+
+/* The next element of an array literal as projection_rows.c writes them
+ * (quoted without escapes, or bare); false at its end. */
+static bool arr_next(const char **cursor, char *out, size_t out_size, bool *is_null) {
+    const char *c = *cursor;
+    if (*c == '{') c++;
+    if (*c == ',') c++;
+    if (*c == '}' || *c == '\0') return false;
+    size_t n = 0;
+    bool quoted = *c == '"';
+    if (quoted) c++;
+    while (*c != '\0' && (quoted ? *c != '"' : (*c != ',' && *c != '}'))) {
+        if (n + 1 < out_size) out[n++] = *c;
+        c++;
+    }
+    if (quoted && *c == '"') c++;
+    out[n] = '\0';
+    *is_null = !quoted && strcmp(out, "NULL") == 0;
+    *cursor = c;
+    return true;
+}
+
+static int64_t param_i64(const sp_projection_row *row, int index) {
+    assert(index < row->param_count && row->params[index] != NULL);
+    return strtoll(row->params[index], NULL, 10);
+}
+
+/* ------------------------------------------------------------ life */
+
+sp_projection_fold *sp_projection_fold_new(void) {
+    sp_projection_fold *f = calloc(1, sizeof *f);
+    if (f == NULL) return NULL;
+    f->passes = calloc(SP_PROJECTION_FOLD_EVENTS_MAX, sizeof *f->passes);
+    f->slots = calloc(PASS_SLOTS, sizeof *f->slots);
+    f->owed = calloc(SP_PROJECTION_FOLD_EVENTS_MAX, sizeof *f->owed);
+    f->budget = calloc(SP_PROJECTION_FOLD_EVENTS_MAX, sizeof *f->budget);
+    if (!f->passes || !f->slots || !f->owed || !f->budget) {
+        sp_projection_fold_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+static void bufs_free(text_buf *bufs, size_t count) {
+    for (size_t i = 0; i < count; i++) free(bufs[i].data);
+}
+
+void sp_projection_fold_free(sp_projection_fold *f) {
+    if (f == NULL) return;
+    bufs_free(f->operations, OP_COLUMNS);
+    bufs_free(f->history, H_COLUMNS);
+    bufs_free(f->daily, D_COLUMNS);
+    bufs_free(f->rendered, RENDERED_COLUMNS);
+    free(f->passes);
+    free(f->slots);
+    free(f->envelopes);
+    free(f->ledger);
+    free(f->owed);
+    free(f->budget);
+    free(f);
+}
+
+void sp_projection_fold_reset(sp_projection_fold *f) {
+    memset(f->slots, 0, PASS_SLOTS * sizeof *f->slots);
+    f->pass_count = f->envelope_count = f->ledger_count = f->owed_count = f->budget_count = 0;
+    f->event_count = f->operation_count = f->history_count = f->daily_count = 0;
+    for (size_t i = 0; i < OP_COLUMNS; i++) buf_clear(&f->operations[i]);
+    for (size_t i = 0; i < H_COLUMNS; i++) buf_clear(&f->history[i]);
+    for (size_t i = 0; i < D_COLUMNS; i++) buf_clear(&f->daily[i]);
+    for (size_t i = 0; i < RENDERED_COLUMNS; i++) buf_clear(&f->rendered[i]);
+}
+
+/* ------------------------------------------------------------ passes */
+
+bool sp_projection_fold_kind(sp_projection_event_kind kind) {
+    return kind == SP_PROJECTION_PASS_OPENED || kind == SP_PROJECTION_PASS_CREDITED ||
+           kind == SP_PROJECTION_PAYMENT_ACCEPTED || kind == SP_PROJECTION_ENVELOPE_EXPIRED;
+}
+
+const char *sp_projection_fold_pass_of(const sp_projection_row *row) {
+    if (row->sql == NULL || row->param_count < 1 || !row->versioned) return NULL;
+    switch (row->kind) {
+    case SP_PROJECTION_REFUND_REQUEST_OPENED:
+    case SP_PROJECTION_REFUND_REQUEST_CONFIRMED:
+    case SP_PROJECTION_REFUND_REQUEST_CANCELLED:
+    case SP_PROJECTION_REFUND_REQUEST_PAID:
+        return NULL;                      /* a request's own aggregate */
+    default:
+        return row->params[0];            /* every other ledger event: $1 is its aggregate */
+    }
+}
+
+static uint32_t id_hash(const char *id) {
+    uint32_t h = 2166136261u;              /* FNV-1a */
+    for (const char *c = id; *c; c++) h = (h ^ (uint8_t)*c) * 16777619u;
+    return h;
+}
+
+static fold_pass *pass_find(const sp_projection_fold *f, const char *id) {
+    for (uint32_t s = id_hash(id) & (PASS_SLOTS - 1);; s = (s + 1) & (PASS_SLOTS - 1)) {
+        if (f->slots[s] == 0) return NULL;
+        fold_pass *p = &f->passes[f->slots[s] - 1];
+        if (strcmp(p->id, id) == 0) return p;
+    }
+}
+
+static fold_pass *pass_add(sp_projection_fold *f, const char *id) {
+    assert(f->pass_count < SP_PROJECTION_FOLD_EVENTS_MAX);
+    uint32_t s = id_hash(id) & (PASS_SLOTS - 1);
+    while (f->slots[s] != 0) s = (s + 1) & (PASS_SLOTS - 1);
+    fold_pass *p = &f->passes[f->pass_count++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    p->foldable = true;
+    f->slots[s] = (int32_t)f->pass_count;
+    return p;
+}
+
+int sp_projection_fold_plan(sp_projection_fold *f, const sp_projection_row *row, sp_error *err) {
+    const char *id = sp_projection_fold_pass_of(row);
+    if (id == NULL) return 0;
+    fold_pass *p = pass_find(f, id);
+    if (p == NULL) {
+        if (f->pass_count == SP_PROJECTION_FOLD_EVENTS_MAX)
+            return sp_error_set(err, 500, "fold_full", "", "more than %d passes in a batch",
+                                SP_PROJECTION_FOLD_EVENTS_MAX);
+        p = pass_add(f, id);
+    }
+    if (!sp_projection_fold_kind(row->kind)) p->foldable = false;
+    return 0;
+}
+
+size_t sp_projection_fold_pass_count(const sp_projection_fold *f) { return f->pass_count; }
+
+const char *sp_projection_fold_pass_id(const sp_projection_fold *f, size_t index) {
+    assert(index < f->pass_count);
+    return f->passes[index].foldable ? f->passes[index].id : NULL;
+}
+
+void sp_projection_fold_pass_known(sp_projection_fold *f, const char *pass_id, int64_t version) {
+    fold_pass *p = pass_find(f, pass_id);
+    if (p == NULL) return;
+    p->exists_at_start = p->exists = true;
+    p->version_at_start = p->version = version;
+}
+
+bool sp_projection_fold_wants(const sp_projection_fold *f, const sp_projection_row *row) {
+    if (!sp_projection_fold_kind(row->kind)) return false;
+    const char *id = sp_projection_fold_pass_of(row);
+    const fold_pass *p = id != NULL ? pass_find(f, id) : NULL;
+    return p != NULL && p->foldable;
+}
+
+/* ------------------------------------------------------------ folding */
+
+static int full(sp_error *err, const char *what) {
+    return sp_error_set(err, 500, "fold_full", "", "a batch holds more %s than the fold", what);
+}
+
+static int envelope_add(sp_projection_fold *f, const fold_pass *p, const char *category,
+                        const char *end_date, bool insert, bool expired, int64_t balance_cents,
+                        sp_error *err) {
+    if (f->envelope_count == f->envelope_cap) {
+        size_t cap = f->envelope_cap ? 2 * f->envelope_cap : 4096;
+        if (cap > ENVELOPE_ITEMS_MAX) cap = ENVELOPE_ITEMS_MAX;
+        if (cap == f->envelope_count) return full(err, "envelopes");
+        envelope_item *items = realloc(f->envelopes, cap * sizeof *items);
+        if (items == NULL) return sp_error_set(err, 500, "out_of_memory", "", "fold envelopes");
+        f->envelopes = items;
+        f->envelope_cap = cap;
+    }
+    envelope_item *e = &f->envelopes[f->envelope_count];
+    e->pass = (uint32_t)(p - f->passes);
+    e->seq = (uint32_t)f->envelope_count++;
+    e->insert = insert;
+    e->expired = expired;
+    e->balance_cents = balance_cents;
+    snprintf(e->category, sizeof e->category, "%s", category);
+    snprintf(e->end_date, sizeof e->end_date, "%s", end_date != NULL ? end_date : "");
+    return 0;
+}
+
+static int ledger_add(sp_projection_fold *f, const char *account, int64_t cents, sp_error *err) {
+    if (f->ledger_count == f->ledger_cap) {
+        size_t cap = f->ledger_cap ? 2 * f->ledger_cap : 4096;
+        if (cap > LEDGER_ITEMS_MAX) cap = LEDGER_ITEMS_MAX;
+        if (cap == f->ledger_count) return full(err, "ledger deltas");
+        sum_item *items = realloc(f->ledger, cap * sizeof *items);
+        if (items == NULL) return sp_error_set(err, 500, "out_of_memory", "", "fold ledger");
+        f->ledger = items;
+        f->ledger_cap = cap;
+    }
+    sum_item *item = &f->ledger[f->ledger_count++];
+    snprintf(item->key, sizeof item->key, "%s", account);
+    item->cents = cents;
+    return 0;
+}
+
+static void budget_add(sp_projection_fold *f, const char *category, int64_t credited,
+                       int64_t spent, int64_t expired, int64_t available) {
+    assert(f->budget_count < SP_PROJECTION_FOLD_EVENTS_MAX);
+    budget_item *b = &f->budget[f->budget_count++];
+    snprintf(b->category, sizeof b->category, "%s", category);
+    b->credited = credited;
+    b->spent = spent;
+    b->expired = expired;
+    b->reserved = 0;
+    b->available = available;
+}
+
+/* The history line of an applied event: its envelope's meta, then its
+ * partner, pass and details. */
+static void history_add(sp_projection_fold *f, const sp_projection_row *row,
+                        const char *partner_id, const char *pass_id, const char *details) {
+    char at[SP_PROJECTION_TIME_LEN + 1];
+    sp_projection_time_format(row->occurred_at_ms, at);
+    bool actor = row->actor_id[0] != '\0';
+    arr_add(&f->history[H_EVENT], row->event_id);
+    arr_add(&f->history[H_AT], at);
+    arr_add(&f->history[H_ACTION], sp_projection_figures_action(row->type));
+    arr_add(&f->history[H_ACTOR], actor ? row->actor_id : NULL);
+    arr_add(&f->history[H_ROLE], actor && row->actor_role[0] != '\0' ? row->actor_role : NULL);
+    arr_add(&f->history[H_PARTNER], partner_id);
+    arr_add(&f->history[H_PASS], pass_id);
+    arr_add(&f->history[H_DETAILS], details);
+    f->history_count++;
+}
+
+/* $1 pass_id $2 beneficiary_id $3 opened_at $4 categories $5 end dates */
+static int fold_opened(sp_projection_fold *f, fold_pass *p, const sp_projection_row *row,
+                       sp_error *err) {
+    if (p->exists) return 0;
+    p->exists = p->opened = true;
+    p->version = 1;
+    p->balance_cents = 0;
+    snprintf(p->beneficiary_id, sizeof p->beneficiary_id, "%s", row->params[1]);
+    snprintf(p->opened_at, sizeof p->opened_at, "%s", row->params[2]);
+    snprintf(p->updated_at, sizeof p->updated_at, "%s", row->params[2]);
+    const char *categories = row->params[3], *dates = row->params[4];
+    char category[ITEM_TEXT_MAX], date[ITEM_TEXT_MAX], details[DETAILS_BYTES_MAX];
+    bool category_null = false, date_null = false;
+    int used = snprintf(details, sizeof details, "{\"beneficiary_id\": \"%s\", \"categories\": [",
+                        row->params[1]);
+    for (size_t i = 0; arr_next(&categories, category, sizeof category, &category_null); i++) {
+        if (!arr_next(&dates, date, sizeof date, &date_null)) date_null = true;
+        if (envelope_add(f, p, category, date_null ? NULL : date, true, false, 0, err) != 0)
+            return -1;
+        if (used > 0 && (size_t)used < sizeof details)
+            used += snprintf(details + used, sizeof details - (size_t)used, "%s\"%s\"",
+                             i ? ", " : "", category);
+    }
+    if (used < 0 || (size_t)used + 3 > sizeof details)
+        return sp_error_set(err, 500, "fold_full", "", "a pass's categories exceed the history");
+    snprintf(details + used, sizeof details - (size_t)used, "]}");
+    history_add(f, row, NULL, p->id, details);
+    return 1;
+}
+
+/* The shared movement layout (projection_rows.h): $1 pass_id $2 version
+ * $3 occurred_at $4 category $5 envelope balance $6 pass balance
+ * $7 operation_id $8 amount $9 command_id $10..$12 topic, partition, offset
+ * $13 accounts $14 deltas $15 partner_id $16 receipt. */
+static int fold_movement(sp_projection_fold *f, fold_pass *p, const sp_projection_row *row,
+                         sp_error *err) {
+    int64_t version = param_i64(row, 1);
+    if (!p->exists || version != p->version + 1) return 0;
+    const char *category = row->params[3];
+    int64_t amount = param_i64(row, 7);
+    bool expiry = row->kind == SP_PROJECTION_ENVELOPE_EXPIRED;
+    bool payment = row->kind == SP_PROJECTION_PAYMENT_ACCEPTED;
+    p->version = version;
+    p->balance_cents = param_i64(row, 5);
+    snprintf(p->updated_at, sizeof p->updated_at, "%s", row->params[2]);
+    if (envelope_add(f, p, category, NULL, false, expiry, param_i64(row, 4), err) != 0) return -1;
+    if (!expiry || amount > 0) {
+        static const int columns[] = {OP_ID, OP_PASS, OP_PARTNER, OP_CATEGORY, OP_AMOUNT,
+                                      OP_BALANCE, OP_COMMAND, OP_AT, OP_TOPIC, OP_PARTITION,
+                                      OP_OFFSET, OP_RECEIPT};
+        static const int params[] = {6, 0, 14, 3, 7, 5, 8, 2, 9, 10, 11, 15};
+        for (size_t i = 0; i < sizeof columns / sizeof columns[0]; i++)
+            arr_add(&f->operations[columns[i]], row->params[params[i]]);
+        arr_add(&f->operations[OP_KIND], payment ? "payment" : expiry ? "expiry" : "credit");
+        arr_add(&f->operations[OP_CHANNEL], payment ? "code" : NULL);
+        f->operation_count++;
+    }
+    const char *accounts = row->params[12], *deltas = row->params[13];
+    char account[ACCOUNT_BYTES_MAX], delta[ITEM_TEXT_MAX];
+    bool null_account = false, null_delta = false;
+    while (arr_next(&accounts, account, sizeof account, &null_account)) {
+        if (!arr_next(&deltas, delta, sizeof delta, &null_delta))
+            return sp_error_set(err, 500, "fold_invalid", "", "accounts and deltas differ");
+        if (ledger_add(f, account, strtoll(delta, NULL, 10), err) != 0) return -1;
+    }
+    char details[DETAILS_BYTES_MAX];
+    if (expiry) {
+        budget_add(f, category, 0, 0, amount, -amount);
+        snprintf(details, sizeof details, "{\"category\": \"%s\", \"amount_cents\": %" PRId64 "}",
+                 category, amount);
+    } else {
+        snprintf(details, sizeof details, "{\"operation_id\": \"%s\", \"category\": \"%s\", "
+                 "\"amount_cents\": %" PRId64 "%s}", row->params[6], category, amount,
+                 payment ? ", \"channel\": \"code\"" : "");
+        if (payment) budget_add(f, category, 0, amount, 0, -amount);
+        else budget_add(f, category, amount, 0, 0, amount);
+    }
+    if (payment) {
+        assert(f->owed_count < SP_PROJECTION_FOLD_EVENTS_MAX);
+        sum_item *owed = &f->owed[f->owed_count++];
+        snprintf(owed->key, sizeof owed->key, "%s", row->params[14]);
+        owed->cents = amount;
+        arr_add(&f->daily[D_AT], row->params[2]);
+        arr_add(&f->daily[D_CATEGORY], category);
+        arr_add_i64(&f->daily[D_AMOUNT], amount);
+        f->daily_count++;
+    }
+    history_add(f, row, payment ? row->params[14] : NULL, p->id, details);
+    return 1;
+}
+
+int sp_projection_fold_add(sp_projection_fold *f, const sp_projection_row *row, sp_error *err) {
+    assert(sp_projection_fold_wants(f, row));
+    if (f->event_count == SP_PROJECTION_FOLD_EVENTS_MAX) return full(err, "events");
+    fold_pass *p = pass_find(f, sp_projection_fold_pass_of(row));
+    assert(p != NULL && p->foldable);
+    f->event_count++;
+    if (row->kind == SP_PROJECTION_PASS_OPENED) return fold_opened(f, p, row, err);
+    assert(row->param_count == SP_PROJECTION_MOVEMENT_PARAM_COUNT);
+    return fold_movement(f, p, row, err);
+}
+
+/* ------------------------------------------------------------ statements */
+
+#define COUNTED(name, sql) "WITH w AS (" sql " RETURNING 1) SELECT count(*) FROM w"
+
+const sp_projection_statement sp_projection_fold_statements[] = {
+    {"spx_passes_insert",
+     COUNTED("passes", "INSERT INTO passes (pass_id, beneficiary_id, balance_cents, version, "
+             "opened_at, updated_at) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], "
+             "$4::bigint[], $5::timestamptz[], $6::timestamptz[]) ON CONFLICT (pass_id) DO NOTHING"),
+     6},
+    /* only where the version is still the one the fold started from */
+    {"spx_passes_update",
+     COUNTED("passes", "UPDATE passes AS p SET version = s.version, balance_cents = s.balance, "
+             "updated_at = s.updated_at FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], "
+             "$4::bigint[], $5::timestamptz[]) AS s(pass_id, from_version, version, balance, "
+             "updated_at) WHERE p.pass_id = s.pass_id AND p.version = s.from_version"),
+     5},
+    {"spx_envelopes_insert",
+     "INSERT INTO envelopes (pass_id, category, balance_cents, end_date, expired) "
+     "SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::date[], $5::boolean[])",
+     5},
+    {"spx_envelopes_update",
+     "UPDATE envelopes AS e SET balance_cents = s.balance, expired = e.expired OR s.expired "
+     "FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::boolean[]) "
+     "AS s(pass_id, category, balance, expired) "
+     "WHERE e.pass_id = s.pass_id AND e.category = s.category",
+     4},
+    {"spx_operations_insert",
+     "INSERT INTO operations (operation_id, kind, pass_id, partner_id, category, amount_cents, "
+     "pass_balance_after_cents, command_id, occurred_at, event_topic, event_partition, "
+     "event_offset, channel, receipt) SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], "
+     "$4::uuid[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::timestamptz[], "
+     "$10::text[], $11::integer[], $12::bigint[], $13::text[], $14::text[]) "
+     "ON CONFLICT DO NOTHING",
+     14},
+    {"spx_partners_owed",
+     "UPDATE partners AS p SET owed_cents = p.owed_cents + s.cents "
+     "FROM unnest($1::uuid[], $2::bigint[]) AS s(partner_id, cents) "
+     "WHERE p.partner_id = s.partner_id",
+     2},
+    {"spx_ledger_balances",
+     "INSERT INTO ledger_balances (account, balance_cents) "
+     "SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (account) DO UPDATE "
+     "SET balance_cents = ledger_balances.balance_cents + EXCLUDED.balance_cents",
+     2},
+    {"spx_figures_budget",
+     "INSERT INTO figures_budget_pending (category, credited_cents, spent_cents, expired_cents, "
+     "reserved_cents, available_cents) SELECT * FROM unnest($1::text[], $2::bigint[], "
+     "$3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])",
+     6},
+    {"spx_figures_daily",
+     "INSERT INTO figures_daily_pending (day, category, payment_count, amount_cents) "
+     "SELECT (s.at AT TIME ZONE 'Europe/Paris')::date, s.category, 1, s.amount "
+     "FROM unnest($1::timestamptz[], $2::text[], $3::bigint[]) AS s(at, category, amount)",
+     3},
+    {"spx_history_insert",
+     "INSERT INTO history (event_id, occurred_at, action, actor_id, actor_role, partner_id, "
+     "pass_id, details) SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], "
+     "$4::uuid[], $5::text[], $6::uuid[], $7::uuid[], $8::jsonb[]) ON CONFLICT DO NOTHING",
+     8},
+};
+const size_t sp_projection_fold_statement_count =
+    sizeof sp_projection_fold_statements / sizeof sp_projection_fold_statements[0];
+
+enum { S_PASSES_INSERT, S_PASSES_UPDATE, S_ENVELOPES_INSERT, S_ENVELOPES_UPDATE, S_OPERATIONS,
+       S_OWED, S_LEDGER, S_BUDGET, S_DAILY, S_HISTORY };
+
+/* ------------------------------------------------------------ render */
+
+static int envelope_cmp(const void *a, const void *b) {
+    const envelope_item *x = a, *y = b;
+    if (x->pass != y->pass) return x->pass < y->pass ? -1 : 1;
+    int c = strcmp(x->category, y->category);
+    if (c != 0) return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int sum_cmp(const void *a, const void *b) {
+    return strcmp(((const sum_item *)a)->key, ((const sum_item *)b)->key);
+}
+
+static int budget_cmp(const void *a, const void *b) {
+    return strcmp(((const budget_item *)a)->category, ((const budget_item *)b)->category);
+}
+
+/* Sums the items of equal keys into the first of each run; returns the
+ * number of keys, or -1 on an overflow. */
+static long sums_merge(sum_item *items, size_t count) {
+    qsort(items, count, sizeof *items, sum_cmp);
+    size_t keys = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (keys > 0 && strcmp(items[keys - 1].key, items[i].key) == 0) {
+            if (!sp_money_add(items[keys - 1].cents, items[i].cents, &items[keys - 1].cents))
+                return -1;
+        } else {
+            items[keys++] = items[i];
+        }
+    }
+    return (long)keys;
+}
+
+static bool budget_sum(budget_item *to, const budget_item *from) {
+    return sp_money_add(to->credited, from->credited, &to->credited) &&
+           sp_money_add(to->spent, from->spent, &to->spent) &&
+           sp_money_add(to->expired, from->expired, &to->expired) &&
+           sp_money_add(to->reserved, from->reserved, &to->reserved) &&
+           sp_money_add(to->available, from->available, &to->available);
+}
+
+typedef struct render {
+    sp_projection_fold *fold;
+    sp_projection_fold_statement *out;
+    size_t count;
+    size_t next_column;
+} render;
+
+static text_buf *column(render *r) {
+    assert(r->next_column < RENDERED_COLUMNS);
+    return &r->fold->rendered[r->next_column++];
+}
+
+/* A statement of `columns` rendered arrays (from bufs), when it has rows. */
+static void emit(render *r, int statement, size_t rows, text_buf *const *bufs, int64_t expected) {
+    if (rows == 0) return;
+    const sp_projection_statement *st = &sp_projection_fold_statements[statement];
+    sp_projection_fold_statement *s = &r->out[r->count++];
+    s->name = st->name;
+    s->param_count = st->param_count;
+    s->expected_count = expected;
+    for (int i = 0; i < st->param_count; i++) s->params[i] = arr_text(bufs[i]);
+}
+
+static void render_passes(render *r) {
+    sp_projection_fold *f = r->fold;
+    text_buf *ins[6], *upd[5];
+    for (size_t i = 0; i < 6; i++) ins[i] = column(r);
+    for (size_t i = 0; i < 5; i++) upd[i] = column(r);
+    size_t inserted = 0, updated = 0;
+    for (size_t i = 0; i < f->pass_count; i++) {
+        const fold_pass *p = &f->passes[i];
+        if (!p->foldable || p->version == p->version_at_start) continue;
+        if (p->opened) {
+            arr_add(ins[0], p->id);
+            arr_add(ins[1], p->beneficiary_id);
+            arr_add_i64(ins[2], p->balance_cents);
+            arr_add_i64(ins[3], p->version);
+            arr_add(ins[4], p->opened_at);
+            arr_add(ins[5], p->updated_at);
+            inserted++;
+        } else {
+            arr_add(upd[0], p->id);
+            arr_add_i64(upd[1], p->version_at_start);
+            arr_add_i64(upd[2], p->version);
+            arr_add_i64(upd[3], p->balance_cents);
+            arr_add(upd[4], p->updated_at);
+            updated++;
+        }
+    }
+    emit(r, S_PASSES_INSERT, inserted, ins, (int64_t)inserted);
+    emit(r, S_PASSES_UPDATE, updated, upd, (int64_t)updated);
+}
+
+/* An envelope's last balance; expired once any expiry touched it. A
+ * movement on a category a pass opened here does not have changes nothing,
+ * as its own statement would. */
+static void render_envelopes(render *r) {
+    sp_projection_fold *f = r->fold;
+    qsort(f->envelopes, f->envelope_count, sizeof *f->envelopes, envelope_cmp);
+    text_buf *ins[5], *upd[4];
+    for (size_t i = 0; i < 5; i++) ins[i] = column(r);
+    for (size_t i = 0; i < 4; i++) upd[i] = column(r);
+    size_t inserted = 0, updated = 0;
+    for (size_t i = 0; i < f->envelope_count;) {
+        const envelope_item *first = &f->envelopes[i];
+        envelope_item last = *first;
+        size_t j = i + 1;
+        for (; j < f->envelope_count && f->envelopes[j].pass == first->pass &&
+               strcmp(f->envelopes[j].category, first->category) == 0; j++) {
+            last.balance_cents = f->envelopes[j].balance_cents;
+            last.expired = last.expired || f->envelopes[j].expired;
+        }
+        const fold_pass *p = &f->passes[first->pass];
+        if (first->insert) {
+            arr_add(ins[0], p->id);
+            arr_add(ins[1], first->category);
+            arr_add_i64(ins[2], last.balance_cents);
+            arr_add(ins[3], first->end_date[0] ? first->end_date : NULL);
+            arr_add(ins[4], last.expired ? "t" : "f");
+            inserted++;
+        } else if (!p->opened) {
+            arr_add(upd[0], p->id);
+            arr_add(upd[1], first->category);
+            arr_add_i64(upd[2], last.balance_cents);
+            arr_add(upd[3], last.expired ? "t" : "f");
+            updated++;
+        }
+        i = j;
+    }
+    emit(r, S_ENVELOPES_INSERT, inserted, ins, -1);
+    emit(r, S_ENVELOPES_UPDATE, updated, upd, -1);
+}
+
+static int render_sums(render *r, sp_error *err) {
+    sp_projection_fold *f = r->fold;
+    long owed = sums_merge(f->owed, f->owed_count), ledger = sums_merge(f->ledger, f->ledger_count);
+    if (owed < 0 || ledger < 0)
+        return sp_error_set(err, 422, "fold_overflow", "", "a balance of the batch overflows");
+    text_buf *o[2] = {column(r), column(r)}, *l[2] = {column(r), column(r)};
+    for (long i = 0; i < owed; i++) {
+        arr_add(o[0], f->owed[i].key);
+        arr_add_i64(o[1], f->owed[i].cents);
+    }
+    for (long i = 0; i < ledger; i++) {
+        arr_add(l[0], f->ledger[i].key);
+        arr_add_i64(l[1], f->ledger[i].cents);
+    }
+    emit(r, S_OWED, (size_t)owed, o, -1);
+    emit(r, S_LEDGER, (size_t)ledger, l, -1);
+    qsort(f->budget, f->budget_count, sizeof *f->budget, budget_cmp);
+    size_t keys = 0;
+    for (size_t i = 0; i < f->budget_count; i++) {
+        if (keys > 0 && strcmp(f->budget[keys - 1].category, f->budget[i].category) == 0) {
+            if (!budget_sum(&f->budget[keys - 1], &f->budget[i]))
+                return sp_error_set(err, 422, "fold_overflow", "", "the budget overflows");
+        } else {
+            f->budget[keys++] = f->budget[i];
+        }
+    }
+    text_buf *b[6];
+    for (size_t i = 0; i < 6; i++) b[i] = column(r);
+    for (size_t i = 0; i < keys; i++) {
+        const budget_item *item = &f->budget[i];
+        arr_add(b[0], item->category);
+        arr_add_i64(b[1], item->credited);
+        arr_add_i64(b[2], item->spent);
+        arr_add_i64(b[3], item->expired);
+        arr_add_i64(b[4], item->reserved);
+        arr_add_i64(b[5], item->available);
+    }
+    emit(r, S_BUDGET, keys, b, -1);
+    return 0;
+}
+
+int sp_projection_fold_render(sp_projection_fold *f, sp_projection_fold_statement *out,
+                              size_t *count, sp_error *err) {
+    render r = {.fold = f, .out = out};
+    for (size_t i = 0; i < RENDERED_COLUMNS; i++) buf_clear(&f->rendered[i]);
+    render_passes(&r);
+    render_envelopes(&r);
+    text_buf *ops[OP_COLUMNS], *history[H_COLUMNS], *daily[D_COLUMNS];
+    for (size_t i = 0; i < OP_COLUMNS; i++) ops[i] = &f->operations[i];
+    for (size_t i = 0; i < H_COLUMNS; i++) history[i] = &f->history[i];
+    for (size_t i = 0; i < D_COLUMNS; i++) daily[i] = &f->daily[i];
+    emit(&r, S_OPERATIONS, f->operation_count, ops, -1);
+    if (render_sums(&r, err) != 0) return -1;
+    emit(&r, S_DAILY, f->daily_count, daily, -1);
+    emit(&r, S_HISTORY, f->history_count, history, -1);
+    for (size_t i = 0; i < r.count; i++)
+        for (int k = 0; k < r.out[i].param_count; k++)
+            if (r.out[i].params[k] == NULL)
+                return sp_error_set(err, 500, "out_of_memory", "", "rendering the fold");
+    *count = r.count;
+    return 0;
+}

@@ -1,0 +1,93 @@
+/* projection_fold.h - a batch's common pass events folded in memory into the
+ * final state of every row they touch, then written set-wise.
+ *
+ * The events folded are the ones nearly every batch is made of: PassOpened,
+ * PassCredited, PaymentAccepted and EnvelopeExpired, of the passes whose
+ * every event in the batch is one of these. Per batch: a pass's row once (its
+ * last version, balance and time), each envelope's last balance, the new
+ * operations and history rows, one delta per ledger account and per partner
+ * (owed), the figures' deltas per category and per payment. The other events
+ * (vouchers, cancellations, closes, refusals, refunds, accounts) keep their
+ * own statement (projection_rows.h): they are rare and read the rows they
+ * change, and a pass that has one in the batch is not folded at all, so no
+ * row is written by both paths in one batch.
+ *
+ * The version check is exactly the per-event one, done in memory: the
+ * caller tells the fold each pass's version in the database at the start of
+ * the batch (sp_projection_fold_pass_known), and an event applies only when
+ * it is the next version (a PassOpened only when the pass does not exist).
+ * The written statements check it again: the passes' update applies only
+ * where the version is still the one read, and each statement that writes
+ * passes returns its count, which must be the one expected
+ * (sp_projection_fold_statement.expected_count).
+ *
+ * Pure: no I/O. Memory: sp_projection_fold_new() allocates everything, bounded
+ * by SP_PROJECTION_FOLD_EVENTS_MAX events a batch; the rendered parameters
+ * belong to the fold and stay valid until the next reset or free. */
+#ifndef SP_PROJECTION_FOLD_H
+#define SP_PROJECTION_FOLD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "projection_rows.h"
+#include "sp_error.h"
+
+#define SP_PROJECTION_FOLD_EVENTS_MAX 5000
+#define SP_PROJECTION_FOLD_PARAMS_MAX 14
+
+typedef struct sp_projection_fold sp_projection_fold;
+
+sp_projection_fold *sp_projection_fold_new(void);
+void sp_projection_fold_free(sp_projection_fold *fold);
+/* Forgets the batch (passes, events, rendered statements). */
+void sp_projection_fold_reset(sp_projection_fold *fold);
+
+/* Whether the event kind is one the fold takes. */
+bool sp_projection_fold_kind(sp_projection_event_kind kind);
+
+/* The aggregate a ledger row moves, when it is a pass's event (NULL for the
+ * accounts topic and for a refund request's own events). */
+const char *sp_projection_fold_pass_of(const sp_projection_row *row);
+
+/* Planning, before the batch's events are folded: every pass event of the
+ * batch is noted; a pass with any event the fold does not take is left to
+ * the per-event statements (sp_projection_fold_wants() false). -1 when the
+ * batch has more passes than the fold holds. */
+int sp_projection_fold_plan(sp_projection_fold *fold, const sp_projection_row *row, sp_error *err);
+/* The passes to look up (foldable ones), for the caller's one query: the
+ * i-th id for i < sp_projection_fold_pass_count(). */
+size_t sp_projection_fold_pass_count(const sp_projection_fold *fold);
+const char *sp_projection_fold_pass_id(const sp_projection_fold *fold, size_t index);
+/* What the database holds for that pass (not called: no such pass). */
+void sp_projection_fold_pass_known(sp_projection_fold *fold, const char *pass_id, int64_t version);
+
+/* Whether row goes to the fold (a foldable event of a foldable pass). */
+bool sp_projection_fold_wants(const sp_projection_fold *fold, const sp_projection_row *row);
+
+/* Folds one row the fold wants, in log order: 1 when it applies, 0 when it
+ * is skipped (not the pass's next version, or a pass opened again); -1 with
+ * err when the batch holds more than the fold can. */
+int sp_projection_fold_add(sp_projection_fold *fold, const sp_projection_row *row,
+                           sp_error *err);
+
+/* The set-wise statements of the folded batch, in the order to send them
+ * (every parameter is text, mostly PostgreSQL array literals). A statement
+ * with expected_count >= 0 returns one row, one bigint: the rows it wrote,
+ * which must equal expected_count (else a pass changed since it was read). */
+typedef struct sp_projection_fold_statement {
+    const char *name;          /* prepared under this name (sp_projection_fold_statements) */
+    int param_count;
+    const char *params[SP_PROJECTION_FOLD_PARAMS_MAX];
+    int64_t expected_count;    /* -1: nothing to check */
+} sp_projection_fold_statement;
+
+extern const sp_projection_statement sp_projection_fold_statements[];
+extern const size_t sp_projection_fold_statement_count;
+
+/* Renders the statements into out (room for sp_projection_fold_statement_count),
+ * leaving out those with no row; returns how many. -1 when out of memory. */
+int sp_projection_fold_render(sp_projection_fold *fold, sp_projection_fold_statement *out,
+                              size_t *count, sp_error *err);
+
+#endif

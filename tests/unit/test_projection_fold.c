@@ -1,0 +1,353 @@
+/* test_projection_fold.c - the fold of a batch's pass events into final rows
+ * (services/projection/projection_fold.h): what it writes, that a batch
+ * delivered again writes nothing, that versions are checked one by one, and
+ * that the order in which partitions interleave changes no row. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "projection/projection_fold.h"
+
+#define PASS_A "11111111-1111-4111-8111-111111111111"
+#define PASS_B "22222222-2222-4222-8222-222222222222"
+#define PARTNER "33333333-3333-4333-8333-333333333333"
+#define ROWS_MAX 64
+#define ROW_TEXT_MAX 1024
+
+typedef struct event {
+    sp_projection_row row;
+    char text[SP_PROJECTION_PARAMS_MAX][128];
+} event;
+
+static void set_param(event *e, int index, const char *value) {
+    snprintf(e->text[index], sizeof e->text[index], "%s", value);
+    e->row.params[index] = e->text[index];
+}
+
+static void event_id(event *e, int n) {
+    snprintf(e->row.event_id, sizeof e->row.event_id, "aaaaaaaa-aaaa-4aaa-8aaa-%012d", n);
+    e->row.occurred_at_ms = 1780000000000 + n * 1000;
+}
+
+static event opened(const char *pass, int n) {
+    event e;
+    memset(&e, 0, sizeof e);
+    e.row.kind = SP_PROJECTION_PASS_OPENED;
+    e.row.type = "ledger.PassOpened.v1";
+    e.row.versioned = true;
+    e.row.sql = "x";
+    e.row.param_count = 5;
+    set_param(&e, 0, pass);
+    set_param(&e, 1, "44444444-4444-4444-8444-444444444444");
+    set_param(&e, 2, "2026-06-01T10:00:00.000Z");
+    set_param(&e, 3, "{\"food\",\"culture\"}");
+    set_param(&e, 4, "{2026-12-31,NULL}");
+    event_id(&e, n);
+    return e;
+}
+
+/* A credit (partner NULL) or a payment to PARTNER on "food". */
+static event moved(const char *pass, int64_t version, int64_t amount, int64_t envelope,
+                   int64_t balance, bool payment, int n) {
+    event e;
+    memset(&e, 0, sizeof e);
+    char text[128];
+    e.row.kind = payment ? SP_PROJECTION_PAYMENT_ACCEPTED : SP_PROJECTION_PASS_CREDITED;
+    e.row.type = payment ? "ledger.PaymentAccepted.v1" : "ledger.PassCredited.v1";
+    e.row.versioned = true;
+    e.row.sql = "x";
+    e.row.param_count = SP_PROJECTION_MOVEMENT_PARAM_COUNT;
+    set_param(&e, 0, pass);
+    snprintf(text, sizeof text, "%lld", (long long)version);
+    set_param(&e, 1, text);
+    snprintf(text, sizeof text, "2026-06-01T10:%02d:00.000Z", n % 60);
+    set_param(&e, 2, text);
+    set_param(&e, 3, "food");
+    snprintf(text, sizeof text, "%lld", (long long)envelope);
+    set_param(&e, 4, text);
+    snprintf(text, sizeof text, "%lld", (long long)balance);
+    set_param(&e, 5, text);
+    snprintf(text, sizeof text, "bbbbbbbb-bbbb-4bbb-8bbb-%012d", n);
+    set_param(&e, 6, text);
+    snprintf(text, sizeof text, "%lld", (long long)amount);
+    set_param(&e, 7, text);
+    snprintf(text, sizeof text, "cmd \"%d\"", n);   /* quoted in the array literal */
+    set_param(&e, 8, text);
+    set_param(&e, 9, "ledger.events");
+    set_param(&e, 10, "3");
+    snprintf(text, sizeof text, "%d", n);
+    set_param(&e, 11, text);
+    if (payment) {
+        snprintf(text, sizeof text, "{\"pass:%s:food\",\"partner:%s:owed\"}", pass, PARTNER);
+        set_param(&e, 12, text);
+        snprintf(text, sizeof text, "{%lld,%lld}", (long long)-amount, (long long)amount);
+        set_param(&e, 13, text);
+        set_param(&e, 14, PARTNER);
+    } else {
+        snprintf(text, sizeof text, "{\"budget\",\"pass:%s:food\"}", pass);
+        set_param(&e, 12, text);
+        snprintf(text, sizeof text, "{%lld,%lld}", (long long)-amount, (long long)amount);
+        set_param(&e, 13, text);
+    }
+    event_id(&e, n);
+    return e;
+}
+
+/* Events are copied by value: their parameters point back into their text. */
+static void repoint(event *e) {
+    for (int k = 0; k < e->row.param_count; k++)
+        if (e->row.params[k] != NULL) e->row.params[k] = e->text[k];
+}
+
+typedef struct known {
+    const char *pass;
+    int64_t version;
+} known;
+
+/* Plans, loads the known versions, folds: the applied count. */
+static int fold_batch(sp_projection_fold *fold, event *events, size_t count,
+                      const known *versions, size_t known_count) {
+    sp_error err;
+    sp_projection_fold_reset(fold);
+    for (size_t i = 0; i < count; i++) repoint(&events[i]);
+    for (size_t i = 0; i < count; i++)
+        assert_int_equal(sp_projection_fold_plan(fold, &events[i].row, &err), 0);
+    for (size_t i = 0; i < known_count; i++)
+        sp_projection_fold_pass_known(fold, versions[i].pass, versions[i].version);
+    int applied = 0;
+    for (size_t i = 0; i < count; i++) {
+        assert_true(sp_projection_fold_wants(fold, &events[i].row));
+        int rc = sp_projection_fold_add(fold, &events[i].row, &err);
+        assert_true(rc >= 0);
+        applied += rc;
+    }
+    return applied;
+}
+
+typedef struct rendered {
+    sp_projection_fold_statement statements[16];
+    size_t count;
+} rendered;
+
+static void render(sp_projection_fold *fold, rendered *out) {
+    sp_error err;
+    assert_int_equal(sp_projection_fold_render(fold, out->statements, &out->count, &err), 0);
+}
+
+static const sp_projection_fold_statement *statement(const rendered *r, const char *name) {
+    for (size_t i = 0; i < r->count; i++)
+        if (strcmp(r->statements[i].name, name) == 0) return &r->statements[i];
+    return NULL;
+}
+
+/* The statement's rows (its arrays zipped, one "a|b|c" per row), sorted. */
+typedef struct row_set {
+    char rows[ROWS_MAX][ROW_TEXT_MAX];
+    size_t count;
+} row_set;
+
+static size_t split(const char *literal, char items[ROWS_MAX][ROW_TEXT_MAX / 4]) {
+    size_t n = 0, len = 0;
+    bool quoted = false;
+    for (const char *c = literal + 1; *c != '\0' && n < ROWS_MAX; c++) {
+        if (*c == '\\' && quoted) {
+            c++;
+        } else if (*c == '"') {
+            quoted = !quoted;
+            continue;
+        } else if (!quoted && (*c == ',' || *c == '}')) {
+            items[n++][len] = '\0';
+            len = 0;
+            if (*c == '}') break;
+            continue;
+        }
+        if (len + 1 < ROW_TEXT_MAX / 4) items[n][len++] = *c;
+    }
+    return literal[1] == '}' ? 0 : n;
+}
+
+static int text_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+static void rows_of(const sp_projection_fold_statement *s, row_set *out) {
+    static char items[SP_PROJECTION_FOLD_PARAMS_MAX][ROWS_MAX][ROW_TEXT_MAX / 4];
+    memset(out, 0, sizeof *out);
+    if (s == NULL) return;
+    for (int k = 0; k < s->param_count; k++) {
+        size_t n = split(s->params[k], items[k]);
+        if (k == 0) out->count = n;
+        assert_int_equal(n, out->count);
+    }
+    for (size_t r = 0; r < out->count; r++)
+        for (int k = 0; k < s->param_count; k++) {
+            strncat(out->rows[r], items[k][r], ROW_TEXT_MAX - strlen(out->rows[r]) - 2);
+            strcat(out->rows[r], "|");
+        }
+    qsort(out->rows, out->count, sizeof out->rows[0], text_cmp);
+}
+
+static void assert_row(const rendered *r, const char *name, const char *expected) {
+    row_set set;
+    rows_of(statement(r, name), &set);
+    for (size_t i = 0; i < set.count; i++)
+        if (strcmp(set.rows[i], expected) == 0) return;
+    fail_msg("%s has no row %s", name, expected);
+}
+
+static int setup(void **state) {
+    *state = sp_projection_fold_new();
+    return *state != NULL ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    sp_projection_fold_free(*state);
+    return 0;
+}
+
+static void batch_of_one_pass(event *e) {
+    e[0] = opened(PASS_A, 1);
+    e[1] = moved(PASS_A, 2, 1000, 1000, 1000, false, 2);
+    e[2] = moved(PASS_A, 3, 300, 700, 700, true, 3);
+    e[3] = moved(PASS_A, 4, 200, 500, 500, true, 4);
+}
+
+static void test_a_batch_folds_into_final_rows(void **state) {
+    sp_projection_fold *fold = *state;
+    event e[4];
+    batch_of_one_pass(e);
+    assert_int_equal(fold_batch(fold, e, 4, NULL, 0), 4);
+    rendered r;
+    render(fold, &r);
+    /* the pass once, at its last version and balance */
+    assert_row(&r, "spx_passes_insert", PASS_A "|44444444-4444-4444-8444-444444444444|500|4|"
+               "2026-06-01T10:00:00.000Z|2026-06-01T10:04:00.000Z|");
+    assert_null(statement(&r, "spx_passes_update"));
+    assert_row(&r, "spx_envelopes_insert", PASS_A "|food|500|2026-12-31|f|");
+    assert_row(&r, "spx_envelopes_insert", PASS_A "|culture|0|NULL|f|");
+    row_set ops;
+    rows_of(statement(&r, "spx_operations_insert"), &ops);
+    assert_int_equal(ops.count, 3);
+    /* the partner's owed as one sum, one delta per account */
+    assert_row(&r, "spx_partners_owed", PARTNER "|500|");
+    assert_row(&r, "spx_ledger_balances", "budget|-1000|");
+    assert_row(&r, "spx_ledger_balances", "pass:" PASS_A ":food|500|");
+    assert_row(&r, "spx_ledger_balances", "partner:" PARTNER ":owed|500|");
+    assert_row(&r, "spx_figures_budget", "food|1000|500|0|0|500|");
+    row_set history, daily;
+    rows_of(statement(&r, "spx_history_insert"), &history);
+    rows_of(statement(&r, "spx_figures_daily"), &daily);
+    assert_int_equal(history.count, 4);
+    assert_int_equal(daily.count, 2);
+    /* a command id with quotes survives the array literal */
+    assert_non_null(strstr(statement(&r, "spx_operations_insert")->params[7], "cmd \\\"3\\\""));
+}
+
+static void test_a_batch_delivered_again_writes_nothing(void **state) {
+    sp_projection_fold *fold = *state;
+    event e[4];
+    batch_of_one_pass(e);
+    known at_end = {PASS_A, 4};
+    assert_int_equal(fold_batch(fold, e, 4, &at_end, 1), 0);
+    rendered r;
+    render(fold, &r);
+    assert_int_equal(r.count, 0);
+}
+
+/* Each event applies only as the next version: the ones the database has,
+ * and a duplicate inside the batch, are skipped; the update checks the
+ * version it started from. */
+static void test_versions_are_checked_one_by_one(void **state) {
+    sp_projection_fold *fold = *state;
+    event e[4];
+    batch_of_one_pass(e);
+    event batch[5] = {e[1], e[2], e[2], e[3], e[0]};
+    known at_three = {PASS_A, 3};
+    assert_int_equal(fold_batch(fold, batch, 5, &at_three, 1), 1);
+    rendered r;
+    render(fold, &r);
+    assert_row(&r, "spx_passes_update", PASS_A "|3|4|500|2026-06-01T10:04:00.000Z|");
+    assert_int_equal(statement(&r, "spx_passes_update")->expected_count, 1);
+    assert_null(statement(&r, "spx_passes_insert"));
+    assert_row(&r, "spx_envelopes_update", PASS_A "|food|500|f|");
+    assert_row(&r, "spx_partners_owed", PARTNER "|200|");
+    row_set history;
+    rows_of(statement(&r, "spx_history_insert"), &history);
+    assert_int_equal(history.count, 1);
+}
+
+/* Two passes on two partitions, an event of another topic between them: any
+ * interleaving that keeps each partition's order gives the same rows, and
+ * folding in two batches gives the rows of one. */
+static void test_interleaving_changes_no_row(void **state) {
+    sp_projection_fold *fold = *state;
+    event a[4], b[4];
+    batch_of_one_pass(a);
+    b[0] = opened(PASS_B, 11);
+    b[1] = moved(PASS_B, 2, 800, 800, 800, false, 12);
+    b[2] = moved(PASS_B, 3, 100, 700, 700, true, 13);
+    b[3] = moved(PASS_B, 4, 50, 650, 650, true, 14);
+    event first[8] = {a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]};
+    event second[8] = {b[0], a[0], b[1], a[1], a[2], b[2], b[3], a[3]};
+    assert_null(sp_projection_fold_pass_of(&(sp_projection_row){.sql = "x", .versioned = false,
+                                                                 .param_count = 1}));
+    static rendered r1, r2;
+    assert_int_equal(fold_batch(fold, first, 8, NULL, 0), 8);
+    render(fold, &r1);
+    static row_set s1, s2;
+    static char saved[16][ROWS_MAX][ROW_TEXT_MAX];
+    static size_t saved_count[16];
+    for (size_t i = 0; i < r1.count; i++) {
+        rows_of(&r1.statements[i], &s1);
+        memcpy(saved[i], s1.rows, sizeof s1.rows);
+        saved_count[i] = s1.count;
+    }
+    size_t count1 = r1.count;
+    assert_int_equal(fold_batch(fold, second, 8, NULL, 0), 8);
+    render(fold, &r2);
+    assert_int_equal(r2.count, count1);
+    for (size_t i = 0; i < r2.count; i++) {
+        rows_of(&r2.statements[i], &s2);
+        assert_int_equal(s2.count, saved_count[i]);
+        for (size_t k = 0; k < s2.count; k++) assert_string_equal(s2.rows[k], saved[i][k]);
+    }
+    /* the same pass over two batches ends on the same row */
+    assert_int_equal(fold_batch(fold, a, 2, NULL, 0), 2);
+    known at_two = {PASS_A, 2};
+    assert_int_equal(fold_batch(fold, a + 2, 2, &at_two, 1), 2);
+    render(fold, &r2);
+    assert_row(&r2, "spx_passes_update", PASS_A "|2|4|500|2026-06-01T10:04:00.000Z|");
+}
+
+/* A pass with an event the fold does not take is left whole to the
+ * per-event statements. */
+static void test_a_pass_with_another_event_is_not_folded(void **state) {
+    sp_projection_fold *fold = *state;
+    event e[2];
+    e[0] = moved(PASS_A, 2, 1000, 1000, 1000, false, 2);
+    e[1] = moved(PASS_A, 3, 300, 700, 700, true, 3);
+    e[1].row.kind = SP_PROJECTION_VOUCHER_ISSUED;
+    repoint(&e[0]);
+    repoint(&e[1]);
+    sp_error err;
+    sp_projection_fold_reset(fold);
+    assert_int_equal(sp_projection_fold_plan(fold, &e[0].row, &err), 0);
+    assert_int_equal(sp_projection_fold_plan(fold, &e[1].row, &err), 0);
+    assert_false(sp_projection_fold_wants(fold, &e[0].row));
+    assert_null(sp_projection_fold_pass_id(fold, 0));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_a_batch_folds_into_final_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_batch_delivered_again_writes_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_versions_are_checked_one_by_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interleaving_changes_no_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_pass_with_another_event_is_not_folded, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
