@@ -110,6 +110,7 @@ static void buf_reserve(text_buf *b, size_t more) {
 }
 
 static void buf_add(text_buf *b, const char *s, size_t n) {
+    if (n == 0) return;   /* s may be NULL then: memcpy must not see it */
     buf_reserve(b, n);
     if (b->failed) return;
     memcpy(b->data + b->len, s, n);
@@ -574,7 +575,8 @@ static int budget_cmp(const void *a, const void *b) {
 /* Sums the items of equal keys into the first of each run; returns the
  * number of keys, or -1 on an overflow. */
 static long sums_merge(sum_item *items, size_t count) {
-    qsort(items, count, sizeof *items, sum_cmp);
+    /* qsort must not see the NULL of an empty array. */
+    if (count > 1) qsort(items, count, sizeof *items, sum_cmp);
     size_t keys = 0;
     for (size_t i = 0; i < count; i++) {
         if (keys > 0 && strcmp(items[keys - 1].key, items[i].key) == 0) {
@@ -653,7 +655,8 @@ static void render_passes(render *r) {
  * as its own statement would. */
 static void render_envelopes(render *r) {
     sp_projection_fold *f = r->fold;
-    qsort(f->envelopes, f->envelope_count, sizeof *f->envelopes, envelope_cmp);
+    if (f->envelope_count > 1)
+        qsort(f->envelopes, f->envelope_count, sizeof *f->envelopes, envelope_cmp);
     text_buf *ins[5], *upd[4];
     for (size_t i = 0; i < 5; i++) ins[i] = column(r);
     for (size_t i = 0; i < 4; i++) upd[i] = column(r);
@@ -704,7 +707,7 @@ static int render_sums(render *r, sp_error *err) {
     }
     emit(r, S_OWED, (size_t)owed, o, -1);
     emit(r, S_LEDGER, (size_t)ledger, l, -1);
-    qsort(f->budget, f->budget_count, sizeof *f->budget, budget_cmp);
+    if (f->budget_count > 1) qsort(f->budget, f->budget_count, sizeof *f->budget, budget_cmp);
     size_t keys = 0;
     for (size_t i = 0; i < f->budget_count; i++) {
         if (keys > 0 && strcmp(f->budget[keys - 1].category, f->budget[i].category) == 0) {
