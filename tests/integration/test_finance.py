@@ -309,12 +309,12 @@ def owed_pages(api, limit):
 
 
 def test_finance_reads_partner_names_and_what_is_owed_to_whom(world, backoffice):
-    from test_pass_close import finance_session, forget_user
+    from test_staff_users import new_staff
     judo, judo_admin, judo_ops = partner_with_payments(world, backoffice, [1200, 300])
     bare, _, _ = partner_with_payments(world, backoffice, [450], bank=False)
     judo_request = request_refund(judo_admin, judo_ops[:1])
     name_of = lambda p: world.sql("SELECT name FROM partners WHERE partner_id = '%s'" % p["partner_id"])
-    finance, user_id = finance_session(world)
+    _, finance = new_staff(world, backoffice, "finance")
     try:
         assert finance.get("/api/v1/partners").status_code == 403
         listed = finance.get("/api/v1/finance/refund-requests?partner_id=%s" % judo["partner_id"])
@@ -345,4 +345,4 @@ def test_finance_reads_partner_names_and_what_is_owed_to_whom(world, backoffice)
         expect_error(finance.get("/api/v1/finance/owed?partner=x"), 400, "unknown_field")
         assert judo_admin.get("/api/v1/finance/owed").status_code == 403
     finally:
-        forget_user(world, user_id)
+        finance.close()
