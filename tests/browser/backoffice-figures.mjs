@@ -20,11 +20,12 @@
 //   SP_TEST_PASS_ID       a pass that paid that partner
 //   SP_TEST_REQUEST_ID    the partner's pending refund request
 //   SP_TEST_REQUEST_TOTAL_CENTS  its total
+//   SP_TEST_CLOCK_OFFSET_MS  the services' clock offset (the browser's clock is set to it)
 // Exit status 0 when every check passed.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BASE_URL, Failure, REPO, axe, check, freshScreenshots, guideShot, launch, openContext, plain, screenshot, journeySteps } from './lib.mjs';
+import { BASE_URL, Failure, REPO, axe, check, downloadFrom, freshScreenshots, guideShot, launch, openContext, plain, screenshot, journeySteps } from './lib.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -338,7 +339,7 @@ try {
     await p.keyboard.press('Space');
     await p.locator('[data-testid="selection"]', { hasText: money(REQUEST_TOTAL_CENTS) }).waitFor();
     await tabTo(() => document.activeElement?.textContent === 'Télécharger le fichier SEPA', 'the SEPA button', 120);
-    const [download] = await Promise.all([p.waitForEvent('download'), p.keyboard.press('Enter')]);
+    const download = await downloadFrom(p, () => p.keyboard.press('Enter'));
     check(readFileSync(await download.path(), 'utf8').includes(`<EndToEndId>${REQUEST_ID.replace(/-/g, '')}</EndToEndId>`), 'the keyboard’s SEPA file does not pay the request');
     const real = k.problems.filter((x) => !/status of 401/.test(x));
     check(real.length === 0, `console errors with the CSP on: ${real.join('; ')}`);
@@ -365,7 +366,7 @@ try {
     await onPhone(fpage, 'remboursements');
     await row.locator('input[type="checkbox"]').check();
     await fpage.locator('[data-testid="selection"]', { hasText: money(REQUEST_TOTAL_CENTS) }).waitFor();
-    const [download] = await Promise.all([fpage.waitForEvent('download'), fpage.getByRole('button', { name: 'Télécharger le fichier SEPA' }).click()]);
+    const download = await downloadFrom(fpage, () => fpage.getByRole('button', { name: 'Télécharger le fichier SEPA' }).click());
     const name = download.suggestedFilename();
     check(/^sepa-.*\.xml$/.test(name), `file name: ${name}`);
     const xml = readFileSync(await download.path(), 'utf8');

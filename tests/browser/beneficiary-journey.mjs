@@ -29,7 +29,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, log, newKey, openContext, journeySteps, plain, screenshot } from './lib.mjs';
+import { BASE_URL, Failure, api, apiLogin, axe, check, freshScreenshots, launch, log, newKey, openContext, journeySteps, plain, screenAfter, screenshot } from './lib.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -46,16 +46,10 @@ const EMAIL = env('SP_TEST_BENEFICIARY_EMAIL');
 const PASSWORD = env('SP_TEST_BENEFICIARY_PASSWORD');
 const CLOSED_EMAIL = env('SP_TEST_CLOSED_EMAIL');
 const PHONE = { width: 360, height: 740 };
-// How far the services' injected clock is ahead of this machine's (other
-// tests move it forward): the phone must see the same day as the ledger, or
-// "ends within 30 days" means nothing.
-const CLOCK_OFFSET_MS = Number(process.env.SP_TEST_CLOCK_OFFSET_MS ?? 0);
-
-async function phoneContext(browser, options) {
-  const opened = await openContext(browser, options);
-  if (CLOCK_OFFSET_MS > 0) await opened.context.clock.install({ time: Date.now() + CLOCK_OFFSET_MS });
-  return opened;
-}
+// openContext sets the phone's clock to the services' (SP_TEST_CLOCK_OFFSET_MS):
+// the phone must see the same day as the ledger, or "ends within 30 days"
+// means nothing.
+const phoneContext = openContext;
 
 const { step, summary } = journeySteps();
 
@@ -346,11 +340,11 @@ try {
     await tabTo(() => document.activeElement?.id === 'f-amount', 'the amount');
     await p.keyboard.type('1,00');
     await p.keyboard.press('Enter');
-    await h1(p, 'Confirmer le paiement');
+    await screenAfter(p, 'Confirmer le paiement');
     await p.waitForFunction(() => document.activeElement?.tagName === 'H1');
     await tabTo(() => document.activeElement?.textContent.replace(/\s+/g, ' ') === 'Payer 1,00 €', 'the pay button', 10);
     await p.keyboard.press('Enter');
-    await h1(p, 'Paiement accepté');
+    await screenAfter(p, 'Paiement accepté');
     await screenshot(p, 'clavier-preuve');
     await k.context.close();
     const after = await api('GET', '/api/v1/pass', { token });

@@ -44,6 +44,16 @@ export function log(...parts) {
 }
 
 const pending = new Map();
+const CLOCK_OFFSET_MS = Number(process.env.SP_TEST_CLOCK_OFFSET_MS ?? 0);
+// The last API answers of every context, bounded: a failure says what the
+// server answered last, not only what is still waiting.
+const ANSWERS_KEPT_MAX = 8;
+const answers = [];
+
+/** The last API answers seen (method, path, status, time taken). */
+export function lastAnswers() {
+  return answers.slice();
+}
 
 /** The requests still waiting for their answer (a failure's diagnosis). */
 export function pendingRequests() {
@@ -63,6 +73,10 @@ export async function openContext(browser, options = {}) {
     reducedMotion: 'reduce',
   });
   context.setDefaultTimeout(options.timeoutMs ?? 15000);
+  // The services' clock runs ahead of the machine's when tests moved it: the
+  // browser must see the same day as the ledger, or a date it proposes as
+  // "today" is already past for the server.
+  if (CLOCK_OFFSET_MS > 0) await context.clock.install({ time: Date.now() + CLOCK_OFFSET_MS });
   const page = await context.newPage();
   const problems = [];
   const requests = [];
@@ -76,6 +90,14 @@ export async function openContext(browser, options = {}) {
   });
   page.on('requestfinished', (request) => pending.delete(request));
   page.on('requestfailed', (request) => pending.delete(request));
+  page.on('response', (response) => {
+    const request = response.request();
+    const url = new URL(response.url());
+    if (!url.pathname.startsWith('/api/') || url.pathname.endsWith('/stream')) return;
+    const sentAt = pending.get(request);
+    answers.push(`${request.method()} ${url.pathname} → ${response.status()}${sentAt ? ` after ${Date.now() - sentAt} ms` : ''}`);
+    if (answers.length > ANSWERS_KEPT_MAX) answers.shift();
+  });
   return { context, page, problems, requests };
 }
 
@@ -254,6 +276,37 @@ export async function guideShot(page, name, focus = null, heightPx = 0) {
   if (resize) await page.setViewportSize(size);
 }
 
+/** Waits for the screen whose h1 holds `heading`; when the page shows an
+ * error instead, or nothing comes before the deadline, fails with what the
+ * page said and what the API answered. */
+export async function screenAfter(page, heading, timeoutMs = 30000) {
+  const refused = page.locator('[role="alert"]:visible, .error-message:visible').first();
+  const outcome = await Promise.race([
+    page.locator('h1', { hasText: heading }).first().waitFor({ timeout: timeoutMs }).then(() => ({})),
+    refused.waitFor({ timeout: timeoutMs }).then(async () => ({ refusal: plain(await refused.textContent()) })),
+  ]).catch((e) => ({ refusal: `nothing within ${timeoutMs} ms (${e.name})` }));
+  if (outcome.refusal === undefined) return;
+  const shown = plain(await page.locator('h1').first().textContent().catch(() => '(none)'));
+  throw new Failure(`“${heading}” was not shown (the page shows “${shown}”): ${outcome.refusal}; last API answers: ${lastAnswers().join(' | ')}`);
+}
+
+/** Does `act` (a click, a key) and returns the file the page then saves;
+ * when the page shows an error instead, or nothing comes before the
+ * deadline, fails with what the page said and what the API answered. */
+export async function downloadFrom(page, act, timeoutMs = 30000) {
+  const refused = page.locator('[role="alert"]:visible, .error-message:visible').first();
+  const outcome = await Promise.all([
+    Promise.race([
+      page.waitForEvent('download', { timeout: timeoutMs }).then((download) => ({ download })),
+      refused.waitFor({ timeout: timeoutMs }).then(async () => ({ refusal: plain(await refused.textContent()) })),
+    ]).catch((e) => ({ refusal: `nothing within ${timeoutMs} ms (${e.name})` })),
+    act(),
+  ]);
+  const { download, refusal } = outcome[0];
+  if (download) return download;
+  throw new Failure(`no file was saved: ${refusal}; last API answers: ${lastAnswers().join(' | ')}`);
+}
+
 /** The steps of a journey: each logged with its time, the first failure
  * stopping the journey (with the requests still waiting); `summary()` is
  * the last line the integration test reads. */
@@ -270,6 +323,8 @@ export function journeySteps() {
       log(`FAIL ${name}: ${e instanceof Failure ? e.message : e.stack}`);
       const waiting = pendingRequests();
       if (waiting.length) log(`requests without an answer:\n  ${waiting.join('\n  ')}`);
+      const answered = lastAnswers();
+      if (answered.length) log(`last API answers:\n  ${answered.join('\n  ')}`);
       throw e;
     }
   }

@@ -93,6 +93,7 @@ def test_backoffice_figures_in_chromium(stack, world, backoffice):
                SP_TEST_PASS_ID=beneficiary["pass_id"],
                SP_TEST_REQUEST_ID=request["request_id"],
                SP_TEST_REQUEST_TOTAL_CENTS=str(request["total_cents"]),
+               SP_TEST_CLOCK_OFFSET_MS=str(stack.clock_offset_ms()),
                SP_TEST_SCREENSHOTS=os.path.join(REPO, "var", "screenshots", "backoffice-figures"))
     done = subprocess.run(["node", SCRIPT], cwd=REPO, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, timeout=SCRIPT_TIMEOUT_S)
