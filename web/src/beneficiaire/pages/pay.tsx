@@ -16,7 +16,8 @@ import { BASE, partnerByCode, partnersKnown, passClosed, payingEnvelope, payment
 import { useOnline } from '../online';
 import { budgetName, categoryLabel, T } from '../strings.fr';
 import { ClosedNotice } from './home';
-import { Scanner, scannerAvailable } from './scan';
+import { cameraScanAvailable } from '../../shared/camera';
+import { Scanner } from './scan';
 
 type CodeCheck = { ok: true } | { ok: false; text: string | null };
 
@@ -50,7 +51,7 @@ function CodeEntry(props: { initial?: string }) {
   }
   return (
     <>
-      {scannerAvailable() ? (
+      {cameraScanAvailable() ? (
         scanning ? (
           <Scanner onCode={(code) => navigate(`/payer/${code}`)} onStop={() => setScanning(false)} />
         ) : (

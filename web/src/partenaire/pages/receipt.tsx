@@ -9,7 +9,8 @@ import { announce } from '../../shared/announce';
 import { formatCents, formatDateTime } from '../../shared/format';
 import { ErrorSummary, Field, Page, errorsOf, useSubmission } from '../../shared/ui';
 import { T } from '../strings.fr';
-import { barcodeDetector, Scanner } from './voucher';
+import { cameraScanAvailable } from '../../shared/camera';
+import { Scanner } from './voucher';
 
 type Verification = Answer<'/api/v1/receipts/verify', 'post'>;
 
@@ -110,7 +111,7 @@ export function ReceiptPage() {
           <button type="submit" class="button" disabled={submission.busy}>
             {submission.busy ? T.receipt.submitting : T.receipt.submit}
           </button>
-          {barcodeDetector() && !scanning && (
+          {cameraScanAvailable() && !scanning && (
             <button type="button" class="button button-secondary" onClick={() => setScanning(true)}>
               {T.receipt.scan}
             </button>

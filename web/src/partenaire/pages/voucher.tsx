@@ -2,9 +2,10 @@
  * is typed (Damm check digit, as the server does) and nothing is sent while
  * it is wrong; where the browser offers BarcodeDetector and a camera, the QR
  * code of the voucher can be scanned instead. */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { call, type Answer } from '../../shared/api';
 import { announce } from '../../shared/announce';
+import { cameraScanAvailable, useCameraScan } from '../../shared/camera';
 import { checkVoucherNumber, voucherDigits, VOUCHER_DIGITS } from '../../shared/checks';
 import { formatCents, formatDateTime, groupDigits } from '../../shared/format';
 import { ErrorSummary, Field, errorsOf, useSubmission, type FieldError } from '../../shared/ui';
@@ -12,19 +13,6 @@ import { BASE, categoryLabel, refreshPartner } from '../data';
 import { T } from '../strings.fr';
 
 type Redeemed = Answer<'/api/v1/partner/vouchers/redeem', 'post'>;
-
-interface DetectedCode {
-  rawValue: string;
-}
-interface Detector {
-  detect(source: HTMLVideoElement): Promise<DetectedCode[]>;
-}
-type DetectorConstructor = new (options: { formats: string[] }) => Detector;
-
-export function barcodeDetector(): DetectorConstructor | null {
-  const candidate = (window as unknown as { BarcodeDetector?: DetectorConstructor }).BarcodeDetector;
-  return candidate && 'mediaDevices' in navigator ? candidate : null;
-}
 
 function localProblem(typed: string): string | null {
   switch (checkVoucherNumber(typed)) {
@@ -54,46 +42,12 @@ function voucherIn(raw: string): string | null {
 /** The camera scan: calls onNumber with the first code `pick` accepts
  * (a voucher number by default; the receipt screen picks receipts). */
 export function Scanner(props: { onNumber: (value: string) => void; onClose: () => void; pick?: (raw: string) => string | null; help?: string }) {
-  const video = useRef<HTMLVideoElement>(null);
   const [problem, setProblem] = useState<string | null>(null);
-  useEffect(() => {
-    const Constructor = barcodeDetector();
-    if (!Constructor) return undefined;
-    let stream: MediaStream | null = null;
-    let stopped = false;
-    let timer = 0;
-    const detector = new Constructor({ formats: ['qr_code'] });
-    const look = async () => {
-      if (stopped || !video.current) return;
-      try {
-        const codes = await detector.detect(video.current);
-        const pick = props.pick ?? voucherIn;
-        const digits = codes.map((c) => pick(c.rawValue)).find((d) => d);
-        if (digits) {
-          props.onNumber(digits);
-          return;
-        }
-      } catch {
-        // A frame that cannot be read yet: try the next one.
-      }
-      timer = window.setTimeout(look, 250);
-    };
-    navigator.mediaDevices
-      .getUserMedia({ video: { facingMode: 'environment' }, audio: false })
-      .then(async (s) => {
-        stream = s;
-        if (stopped || !video.current) return;
-        video.current.srcObject = s;
-        await video.current.play();
-        void look();
-      })
-      .catch(() => setProblem(T.voucher.cameraRefused));
-    return () => {
-      stopped = true;
-      window.clearTimeout(timer);
-      stream?.getTracks().forEach((track) => track.stop());
-    };
-  }, []);
+  const video = useCameraScan({
+    pick: props.pick ?? voucherIn,
+    found: props.onNumber,
+    refused: () => setProblem(T.voucher.cameraRefused),
+  });
   return (
     <div class="card">
       <p>{props.help ?? T.voucher.scanHelp}</p>
@@ -201,7 +155,7 @@ export function VoucherRedeem() {
           <button type="submit" class="button" disabled={submission.busy}>
             {submission.busy ? T.voucher.submitting : T.voucher.submit}
           </button>
-          {barcodeDetector() && !scanning && (
+          {cameraScanAvailable() && !scanning && (
             <button type="button" class="button button-secondary" onClick={() => setScanning(true)}>
               {T.voucher.scan}
             </button>
