@@ -123,10 +123,15 @@ function DataTable(props: { table: ChartTable; words: ChartWords; open?: boolean
   return (
     <details class="chart-table" open={props.open}>
       <summary>{props.words.showTable}</summary>
+      {/* The title shown above the scrolling box, where a phone shows all of
+          it; screen readers have the caption, so it is said once. */}
+      <p class="chart-table-title" aria-hidden="true">
+        {t.caption}
+      </p>
       {/* Focusable so that a keyboard can scroll a table wider than the chart. */}
       <div class="table-wrap" tabIndex={0} role="region" aria-label={t.caption}>
         <table class="data">
-          <caption>{t.caption}</caption>
+          <caption class="visually-hidden">{t.caption}</caption>
           <thead>
             <tr>
               {t.columns.map((c, i) => (
