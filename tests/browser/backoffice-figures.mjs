@@ -183,7 +183,7 @@ try {
     await page.getByRole('button', { name: 'Vérifier le fichier' }).click();
     await page.locator('[data-testid="import-report"]').waitFor();
     const lines = plain(await page.locator('[data-testid="import-lines"]').textContent());
-    check(lines.startsWith(`${IMPORT_PEOPLE} ligne(s) valable(s) sur ${IMPORT_PEOPLE + 3}`), `report: ${lines}`);
+    check(lines.startsWith(`${IMPORT_PEOPLE} lignes valables sur ${IMPORT_PEOPLE + 3}`), `report: ${lines}`);
     const bad = await page.locator('[data-testid="import-problems"] tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-line'))));
     check(JSON.stringify([...new Set(bad)].sort((a, b) => a - b)) === JSON.stringify(badLines.map(([line]) => line)), `the problems are on lines ${bad}, not ${badLines.map(([l]) => l)}`);
     const enrolled = await enrolledOfRun();
@@ -235,7 +235,7 @@ try {
     await page.getByRole('button', { name: 'Vérifier le fichier' }).click();
     await page.locator('[data-testid="import-report"]').waitFor();
     const lines = plain(await page.locator('[data-testid="import-lines"]').textContent());
-    check(lines.startsWith(`0 ligne(s) valable(s) sur ${IMPORT_PEOPLE + 3}`), `the dry run of the same file: ${lines}`);
+    check(lines.startsWith(`0 ligne valable sur ${IMPORT_PEOPLE + 3}`), `the dry run of the same file: ${lines}`);
     check((await page.getByRole('button', { name: /^Inscrire \d+ bénéficiaires/ }).count()) === 0, 'the report offers to enrol them again');
     // A retried upload (a lost answer, another tab) reaches the API all the same.
     const again = await page.evaluate(async (body) => {

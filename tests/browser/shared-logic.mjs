@@ -60,6 +60,13 @@ equal(m.parseDay('29/02/2028'), '2028-02-29', 'parseDay leap day');
 equal(m.parisToday(new Date('2026-12-31T23:30:00Z')), '2027-01-01', 'parisToday at the new year');
 equal(m.formatMonth('2026-08'), 'août 2026', 'formatMonth');
 equal(m.groupDigits('4821093755162303'), '4821 0937 5516 2303', 'groupDigits');
+// Counts agree with their noun as French does: 0 and 1 singular.
+const grouped = m.formatCount(1000);
+equal(m.countOf(0, 'demande', 'demandes'), '0 demande', 'countOf 0');
+equal(m.countOf(1, 'demande', 'demandes'), '1 demande', 'countOf 1');
+equal(m.countOf(2, 'demande', 'demandes'), '2 demandes', 'countOf 2');
+equal(m.countOf(1000, 'demande', 'demandes'), `${grouped} demandes`, 'countOf 1000');
+equal(grouped.replace(/\D/g, ''), '1000', 'formatCount keeps the digits');
 
 // Damm: the example of Damm's paper (572 takes 4), then its promises on
 // numbers made here: every single wrong digit and every swap of two

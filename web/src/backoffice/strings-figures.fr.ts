@@ -3,7 +3,7 @@
  * Sentences with a value are functions; amounts and dates reach them already
  * formatted (shared/format.ts). API error codes are in shared/errors.fr.ts. */
 
-const s = (count: number, one: string, many: string) => (count > 1 ? many : one);
+import { countOf, formatCount, plural as s } from '../shared/format';
 
 export const F = {
   chart: {
@@ -24,16 +24,16 @@ export const F = {
     show: 'Afficher',
     keyFigures: 'Chiffres clés',
     paid: 'Payé chez les partenaires',
-    paidHint: (count: string, days: string) => `${count} paiement(s) sur ${days} jours, annulations déduites`,
+    paidHint: (count: number, days: number) => `${countOf(count, 'paiement', 'paiements')} sur ${countOf(days, 'jour', 'jours')}, annulations déduites`,
     available: 'Disponible dans les enveloppes',
     availableHint: 'solde des Pass ouverts, toutes catégories',
     credited: 'Crédité au total',
     creditedHint: 'depuis l’ouverture du programme',
     pendingRefunds: 'Remboursements en attente',
-    pendingHint: (count: string) => `${count} demande(s) à virer`,
+    pendingHint: (count: number) => `${countOf(count, 'demande', 'demandes')} à virer`,
     byDayTitle: (days: string) => `Paiements par jour et par catégorie (${days} jours)`,
-    byDaySummary: (total: string, count: string, best: string, bestDay: string) =>
-      `${total} payés en ${count} paiement(s). Le jour le plus fort : ${bestDay}, avec ${best}.`,
+    byDaySummary: (total: string, count: number, best: string, bestDay: string) =>
+      `${total} payés en ${countOf(count, 'paiement', 'paiements')}. Le jour le plus fort : ${bestDay}, avec ${best}.`,
     byDayEmpty: 'Aucun paiement sur la période.',
     byDayCaption: 'Montant payé par jour et par catégorie',
     colDay: 'Jour',
@@ -92,12 +92,12 @@ export const F = {
     check: 'Vérifier le fichier',
     checking: 'Vérification…',
     reportTitle: 'Résultat de la vérification',
-    reportLines: (valid: string, total: string) => `${valid} ligne(s) valable(s) sur ${total}.`,
+    reportLines: (valid: number, total: number) => `${countOf(valid, 'ligne valable', 'lignes valables')} sur ${formatCount(total)}.`,
     reportFormat: (encoding: string, delimiter: string) => `Fichier lu en ${encoding}, colonnes séparées par ${delimiter}.`,
     encodings: { 'utf-8': 'UTF-8', 'utf-8-bom': 'UTF-8 (avec BOM)', 'windows-1252': 'Windows-1252 (Excel)' } as Record<string, string>,
     delimiters: { ';': 'des points-virgules', ',': 'des virgules' } as Record<string, string>,
     allGood: 'Aucun problème : toutes les lignes peuvent être inscrites.',
-    problemsTitle: (n: string) => `${n} problème(s) à corriger`,
+    problemsTitle: (n: number) => `${countOf(n, 'problème', 'problèmes')} à corriger`,
     problemsLead: 'Les lignes ci-dessous ne seront pas inscrites. Corrigez le fichier puis vérifiez-le de nouveau, ou inscrivez seulement les lignes valables.',
     problemsFirst: (n: string) => `Seuls les ${n} premiers sont listés ci-dessous.`,
     problemsCaption: 'Problèmes du fichier, par ligne et par champ',
@@ -110,10 +110,10 @@ export const F = {
     running: 'Inscription en cours…',
     nothingToRun: 'Aucune ligne valable : rien ne peut être inscrit.',
     progressLabel: 'Avancement de l’inscription',
-    progress: (done: string, total: string) => `${done} ligne(s) traitée(s) sur ${total}`,
+    progress: (done: number, total: number) => `${countOf(done, 'ligne traitée', 'lignes traitées')} sur ${formatCount(total)}`,
     progressAnnounce: (percent: string) => `Inscription : ${percent} %`,
     doneTitle: 'Inscription terminée',
-    doneAnnounce: (enrolled: string) => `Inscription terminée : ${enrolled} bénéficiaire(s) inscrit(s).`,
+    doneAnnounce: (enrolled: number) => `Inscription terminée : ${countOf(enrolled, 'bénéficiaire inscrit', 'bénéficiaires inscrits')}.`,
     resultCaption: 'Résultat de l’inscription',
     enrolled: 'Bénéficiaires inscrits',
     creditedCount: 'Pass crédités',
@@ -140,7 +140,7 @@ export const F = {
     month: 'Mois de la demande',
     monthAll: 'Tous les mois',
     apply: 'Filtrer',
-    totals: (count: string, total: string) => `${count} demande(s), ${total}`,
+    totals: (count: number, total: string) => `${countOf(count, 'demande', 'demandes')}, ${total}`,
     truncated: (n: string) => `Seules les ${n} demandes les plus récentes sont affichées : filtrez par état ou par partenaire.`,
     none: 'Aucune demande ne correspond à ces filtres.',
     caption: 'Demandes de remboursement',
@@ -159,15 +159,15 @@ export const F = {
     bankMissing: 'Coordonnées bancaires manquantes',
     markPaid: 'Marquer payée',
     markPaidOf: (partner: string) => ` : demande de ${partner}`,
-    selection: (count: string, total: string) => `${count} demande(s) choisie(s), ${total}`,
+    selection: (count: number, total: string) => `${countOf(count, 'demande choisie', 'demandes choisies')}, ${total}`,
     selectionNone: 'Aucune demande choisie : cochez celles à payer (en attente de virement).',
     executionDate: 'Date d’exécution du virement',
     executionDateHint: 'Au format JJ/MM/AAAA, aujourd’hui ou plus tard.',
     dateInvalid: 'Saisissez une date au format JJ/MM/AAAA.',
     sepa: 'Télécharger le fichier SEPA',
     sepaBusy: 'Préparation du fichier…',
-    sepaDone: (count: string, total: string, name: string) =>
-      `Fichier ${name} téléchargé : ${count} virement(s), ${total}. Envoyez-le à la banque, puis marquez chaque demande payée une fois le virement fait.`,
+    sepaDone: (count: number, total: string, name: string) =>
+      `Fichier ${name} téléchargé : ${countOf(count, 'virement', 'virements')}, ${total}. Envoyez-le à la banque, puis marquez chaque demande payée une fois le virement fait.`,
     sepaTooMany: 'Un fichier SEPA paie au plus 300 demandes : choisissez-en moins.',
     paidTitle: 'Marquer la demande payée',
     paidLead: (partner: string, amount: string) => `Demande de ${partner}, ${amount}. Le partenaire la verra payée dans son espace.`,
@@ -184,7 +184,7 @@ export const F = {
     owedTruncated: (n: string) => `Seuls les ${n} partenaires à qui la ville doit le plus sont listés.`,
     owedCaption: 'Montant dû par partenaire',
     owedNone: 'La ville ne doit rien aux partenaires pour le moment.',
-    owedTotal: (total: string, n: string) => `Total : ${total} pour ${n} partenaire(s).`,
+    owedTotal: (total: string, n: number) => `Total : ${total} pour ${countOf(n, 'partenaire', 'partenaires')}.`,
     colOwed: 'Montant dû',
     colPending: 'Dont demandé, en attente',
     seeRequests: (partner: string) => `Voir les demandes de ${partner}`,

@@ -2,7 +2,7 @@
  * with a value are functions; amounts and dates reach them already
  * formatted (shared/format.ts). API error codes are in shared/errors.fr.ts. */
 
-const plural = (count: number, one: string, many: string) => (count > 1 ? many : one);
+import { plural } from '../shared/format';
 
 export const T = {
   appName: 'Pass solidarité – Espace partenaire',

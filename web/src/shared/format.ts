@@ -78,6 +78,17 @@ export function formatCount(count: number): string {
   return new Intl.NumberFormat('fr-FR').format(count);
 }
 
+/** A count and its noun, in French digit grouping and agreement: 0 and 1
+ * take the singular (`0 demande`, `1 demande`, `1 000 demandes`). */
+export function countOf(count: number, one: string, many: string): string {
+  return `${formatCount(count)} ${plural(count, one, many)}`;
+}
+
+/** The noun's form for a count, by French agreement (0 and 1 singular). */
+export function plural(count: number, one: string, many: string): string {
+  return count >= 2 ? many : one;
+}
+
 /** Digits in groups of four: `4821 0937 5516 2303`, `8386 1484`. */
 export function groupDigits(digits: string): string {
   return digits.replace(/(\d{4})(?=\d)/g, '$1 ');

@@ -6,7 +6,7 @@
  * this catalogue does not know yet still gives a readable line (its code),
  * never a blank one. */
 import { categoryLabel } from './categories.fr';
-import { formatCents, formatDay } from './format';
+import { countOf, formatCents, formatDay } from './format';
 
 import type { components } from './api.gen';
 
@@ -20,7 +20,7 @@ export const H = {
   loadingMore: 'Chargement des actions plus anciennes…',
   none: 'Aucune action enregistrée pour le moment.',
   end: 'C’est le début de l’historique.',
-  count: (n: string) => `${n} action(s) affichée(s), de la plus récente à la plus ancienne.`,
+  count: (n: number) => `${countOf(n, 'action affichée', 'actions affichées')}, de la plus récente à la plus ancienne.`,
   system: 'Le service du Pass solidarité',
   beneficiary: 'Le bénéficiaire',
   beneficiaryOf: (passRef: string) => `Le bénéficiaire du Pass se terminant par ${passRef}`,
@@ -129,7 +129,7 @@ const PHRASES = {
   operation_reference_set: (d) => `a noté la référence interne « ${text(d, 'reference')} » sur un paiement${atPartner(d)}`,
   refund_requested: (d) =>
     `a demandé le remboursement${text(d, 'kind') === 'automatic' ? ' automatique' : ''}${text(d, 'period') ? ` du mois ${text(d, 'period')}` : ''}${ofAmount(d, 'expected_total_cents') || ofAmount(d, 'total_cents')}`,
-  refund_confirmed: (d) => `a enregistré la demande de remboursement${ofAmount(d, 'total_cents')}${typeof d.operation_count === 'number' ? ` pour ${d.operation_count} paiement(s)` : ''} : elle attend le virement`,
+  refund_confirmed: (d) => `a enregistré la demande de remboursement${ofAmount(d, 'total_cents')}${typeof d.operation_count === 'number' ? ` pour ${countOf(d.operation_count, 'paiement', 'paiements')}` : ''} : elle attend le virement`,
   refund_cancelled: (d) =>
     text(d, 'reason') === 'aborted'
       ? 'a abandonné une demande de remboursement : un de ses paiements avait été annulé entre-temps'

@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import './history.css';
 import { asApiError, call, type Answer, type ApiError } from './api';
-import { formatCount, formatDateTime } from './format';
+import { formatDateTime } from './format';
 import { H, historyRefs, historySentence, type HistoryEntry } from './history.fr';
 import { LoadError, Loading } from './ui';
 
@@ -71,7 +71,7 @@ export function HistoryList(props: {
   return (
     <section aria-label={props.caption}>
       <p class="muted" role="status">
-        {H.count(formatCount(history.entries.length))}
+        {H.count(history.entries.length)}
       </p>
       <ol class="history" data-testid="history">
         {history.entries.map((entry) => {

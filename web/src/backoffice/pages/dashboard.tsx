@@ -42,10 +42,10 @@ function KeyFigures(props: { data: Dashboard; days: number }) {
   const pending = data.refunds_by_month.reduce((sum, r) => sum + r.pending_cents, 0);
   const pendingCount = data.refunds_by_month.reduce((sum, r) => sum + r.pending_count, 0);
   const figures: Array<[string, string, string, string]> = [
-    ['paid', D.paid, formatCents(paid), D.paidHint(formatCount(count), formatCount(props.days))],
+    ['paid', D.paid, formatCents(paid), D.paidHint(count, props.days)],
     ['available', D.available, formatCents(available), D.availableHint],
     ['credited', D.credited, formatCents(credited), D.creditedHint],
-    ['pending', D.pendingRefunds, formatCents(pending), D.pendingHint(formatCount(pendingCount))],
+    ['pending', D.pendingRefunds, formatCents(pending), D.pendingHint(pendingCount)],
   ];
   return (
     <section aria-labelledby="key-figures">
@@ -98,7 +98,7 @@ function PaymentsByDay(props: { data: Dashboard; days: number }) {
     <BarChart
       testId="chart-payments"
       title={D.byDayTitle(formatCount(props.days))}
-      summary={total > 0 ? D.byDaySummary(formatCents(total), formatCount(count), formatCents(best), formatDay(bestDay)) : D.byDayEmpty}
+      summary={total > 0 ? D.byDaySummary(formatCents(total), count, formatCents(best), formatDay(bestDay)) : D.byDayEmpty}
       words={W}
       table={table}
       mode="stacked"

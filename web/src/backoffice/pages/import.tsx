@@ -94,7 +94,7 @@ function Progress(props: { importId: string; onRestart: () => void }) {
         setJob(next);
         setError(null);
         if (next.state === 'done') {
-          announce(I.doneAnnounce(formatCount(next.enrolled)));
+          announce(I.doneAnnounce(next.enrolled));
           return;
         }
       } catch (e) {
@@ -126,7 +126,7 @@ function Progress(props: { importId: string; onRestart: () => void }) {
           </label>
           <progress id="import-bar" max={Math.max(1, job.lines_total)} value={job.lines_done} aria-describedby="import-bar-text" />
           <p id="import-bar-text" class="progress-text">
-            {I.progress(formatCount(job.lines_done), formatCount(job.lines_total))}
+            {I.progress(job.lines_done, job.lines_total)}
           </p>
         </>
       )}
@@ -181,14 +181,14 @@ function Report(props: { report: ImportReport; allocation: Allocation; file: Fil
         {I.reportTitle}
       </h2>
       <p class="totals" data-testid="import-lines">
-        {I.reportLines(formatCount(r.lines_valid), formatCount(r.lines_total))}
+        {I.reportLines(r.lines_valid, r.lines_total)}
       </p>
       <p class="muted">{I.reportFormat(I.encodings[r.encoding] ?? r.encoding, I.delimiters[r.delimiter] ?? `« ${r.delimiter} »`)}</p>
       {r.problems.length === 0 ? (
         <Notice kind="success" title={I.allGood} />
       ) : (
         <>
-          <h3>{I.problemsTitle(formatCount(r.problems_total))}</h3>
+          <h3>{I.problemsTitle(r.problems_total)}</h3>
           <p>{I.problemsLead}</p>
           {r.problems_total > r.problems.length && <p>{I.problemsFirst(formatCount(r.problems.length))}</p>}
           <ProblemsTable problems={r.problems} />

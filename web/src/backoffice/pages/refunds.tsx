@@ -175,7 +175,7 @@ function OwedTable(props: { owed: Owed[]; totals: OwedPage['totals']; complete: 
         <p>{R.owedNone}</p>
       ) : (
         <>
-          <p class="totals" data-testid="owed-total">{R.owedTotal(formatCents(props.totals.owed_cents), formatCount(props.totals.partner_count))}</p>
+          <p class="totals" data-testid="owed-total">{R.owedTotal(formatCents(props.totals.owed_cents), props.totals.partner_count)}</p>
           {!props.complete && <Notice kind="warning" title={R.owedTruncated(formatCount(props.owed.length))} />}
           <div class="table-wrap">
             <table class="data responsive" data-testid="owed">
@@ -314,7 +314,7 @@ export function RefundsPage(props: { query: URLSearchParams }) {
     const file = await sepa.run(() => callForFile('post', '/api/v1/finance/sepa', { body: { request_ids: chosen.map((r) => r.request_id), execution_date: day } }));
     if (file) {
       saveFile(file.blob, file.filename);
-      const text = R.sepaDone(formatCount(chosen.length), formatCents(chosenTotal), file.filename);
+      const text = R.sepaDone(chosen.length, formatCents(chosenTotal), file.filename);
       setDone(text);
       announce(text);
     }
@@ -333,7 +333,7 @@ export function RefundsPage(props: { query: URLSearchParams }) {
       {list.value && (
         <>
           <p class="totals" role="status" data-testid="refund-totals">
-            {R.totals(formatCount(shown.length), formatCents(totalShown))}
+            {R.totals(shown.length, formatCents(totalShown))}
           </p>
           {list.value.truncated && <Notice kind="warning" title={R.truncated(formatCount(all.length))} />}
           {shown.length === 0 ? (
@@ -388,7 +388,7 @@ export function RefundsPage(props: { query: URLSearchParams }) {
           {pendingShown.length > 0 && (
             <section class="sepa-box" aria-labelledby="sepa-title">
               <h2 id="sepa-title">{R.sepa}</h2>
-              <p data-testid="selection">{chosen.length > 0 ? R.selection(formatCount(chosen.length), formatCents(chosenTotal)) : R.selectionNone}</p>
+              <p data-testid="selection">{chosen.length > 0 ? R.selection(chosen.length, formatCents(chosenTotal)) : R.selectionNone}</p>
               {sepaErrors.general && (
                 <Notice kind="error" title={sepaErrors.general} role="alert" />
               )}
