@@ -21,6 +21,16 @@
 static const char offsets_sql[] =
     "SELECT topic, partition, next_offset FROM projection_offsets WHERE consumer = $1";
 
+/* One request waiting, on its own stack: the poller wakes only the waiters
+ * whose events are all applied, not every waiter at every read. */
+typedef struct projwait_waiter {
+    Solipass__EventRef *const *refs;   /* borrowed from the waiting request */
+    size_t ref_count;
+    pthread_cond_t reached_cond;       /* signalled once, when reached turns true */
+    bool reached;
+    struct projwait_waiter *next;
+} projwait_waiter;
+
 typedef struct offset_entry {
     char topic[SP_GW_TOPIC_NAME_MAX];
     int32_t partition;
@@ -36,15 +46,41 @@ struct sp_gw_projwait {
     bool thread_started;
     atomic_bool stop;
     pthread_mutex_t mutex;
-    pthread_cond_t changed;    /* broadcast after every read of the offsets */
     pthread_cond_t wake;       /* tells the thread that someone waits */
     size_t waiters;
+    projwait_waiter *waiting;  /* the waiters not yet removed; as many as request threads */
     offset_entry offsets[SP_GW_PROJWAIT_PARTITIONS_MAX];
     size_t offset_count;
     struct sp_gw_directory_feed *directory;   /* borrowed; NULL: none */
 };
 
 /* ------------------------------------------------------------------ the thread */
+
+/* Under the mutex. */
+static bool all_reached(const sp_gw_projwait *pw, Solipass__EventRef *const *refs,
+                        size_t ref_count) {
+    for (size_t i = 0; i < ref_count; i++) {
+        bool reached = false;
+        for (size_t k = 0; k < pw->offset_count && !reached; k++) {
+            const offset_entry *e = &pw->offsets[k];
+            reached = e->partition == refs[i]->partition &&
+                      strcmp(e->topic, refs[i]->topic) == 0 &&
+                      e->next_offset > refs[i]->offset;
+        }
+        if (!reached) return false;
+    }
+    return true;
+}
+
+/* Under the mutex, after new offsets: wakes each waiter they satisfy. */
+static void wake_reached(sp_gw_projwait *pw) {
+    for (projwait_waiter *w = pw->waiting; w != NULL; w = w->next) {
+        if (w->reached || !all_reached(pw, w->refs, w->ref_count)) continue;
+        w->reached = true;
+        pthread_cond_signal(&w->reached_cond);
+    }
+}
+
 
 /* Reads every offset into fresh (outside the mutex); -1 on a database failure. */
 static int read_offsets(sp_gw_projwait *pw, offset_entry *fresh, size_t *count) {
@@ -85,10 +121,12 @@ static void *run_poller(void *arg) {
         size_t count = 0;
         bool ok = read_offsets(pw, fresh, &count) == 0;
         pthread_mutex_lock(&pw->mutex);
-        if (ok) {
+        bool changed = ok && (count != pw->offset_count ||
+                              memcmp(pw->offsets, fresh, count * sizeof *fresh) != 0);
+        if (changed) {
             memcpy(pw->offsets, fresh, count * sizeof *fresh);
             pw->offset_count = count;
-            pthread_cond_broadcast(&pw->changed);
+            wake_reached(pw);
         }
         bool busy = ok && pw->waiters > 0;
         if (!busy && !atomic_load(&pw->stop)) {
@@ -123,7 +161,7 @@ sp_gw_projwait *sp_gw_projwait_new(const char *dsn, sp_gw_metrics *metrics, sp_l
     pw->metrics = metrics;
     atomic_init(&pw->stop, false);
     pthread_mutex_init(&pw->mutex, NULL);
-    if (sp_gw_cond_init(&pw->changed) != 0 || sp_gw_cond_init(&pw->wake) != 0) {
+    if (sp_gw_cond_init(&pw->wake) != 0) {
         sp_error_set(err, 500, "internal", NULL, "projection wait: condition variables");
         sp_gw_projwait_free(pw);
         return NULL;
@@ -147,27 +185,32 @@ void sp_gw_projwait_free(sp_gw_projwait *pw) {
         pthread_join(pw->thread, NULL);
     }
     assert(pw->waiters == 0);
+    assert(pw->waiting == NULL);
     PQfinish(pw->conn);
-    pthread_cond_destroy(&pw->changed);
     pthread_cond_destroy(&pw->wake);
     pthread_mutex_destroy(&pw->mutex);
     free(pw);
 }
 
-/* Under the mutex. */
-static bool all_reached(const sp_gw_projwait *pw, Solipass__EventRef *const *refs,
-                        size_t ref_count) {
-    for (size_t i = 0; i < ref_count; i++) {
-        bool reached = false;
-        for (size_t k = 0; k < pw->offset_count && !reached; k++) {
-            const offset_entry *e = &pw->offsets[k];
-            reached = e->partition == refs[i]->partition &&
-                      strcmp(e->topic, refs[i]->topic) == 0 &&
-                      e->next_offset > refs[i]->offset;
-        }
-        if (!reached) return false;
+/* Under the mutex: queues me, sleeps until the poller marks it reached or
+ * the deadline passes, and takes it out of the queue again. */
+static void wait_in_line(sp_gw_projwait *pw, projwait_waiter *me, int64_t deadline_ms) {
+    struct timespec until = sp_gw_deadline_timespec(deadline_ms > 0 ? deadline_ms : 0);
+    me->next = pw->waiting;
+    pw->waiting = me;
+    pw->waiters++;
+    pthread_cond_signal(&pw->wake);
+    int wait_rc = 0;
+    while (!me->reached && wait_rc != ETIMEDOUT)
+        wait_rc = pthread_cond_timedwait(&me->reached_cond, &pw->mutex, &until);
+    projwait_waiter **link = &pw->waiting;
+    while (*link != me) {
+        assert(*link != NULL);   /* me was queued above and only this thread removes it */
+        link = &(*link)->next;
     }
-    return true;
+    *link = me->next;
+    assert(pw->waiters > 0);
+    pw->waiters--;
 }
 
 int sp_gw_projwait_until(sp_gw_projwait *pw, Solipass__EventRef *const *refs, size_t ref_count,
@@ -175,20 +218,16 @@ int sp_gw_projwait_until(sp_gw_projwait *pw, Solipass__EventRef *const *refs, si
     assert(pw != NULL && (refs != NULL || ref_count == 0));
     for (size_t i = 0; i < ref_count; i++) assert(refs[i] != NULL && refs[i]->topic != NULL);
     int64_t started_ms = sp_gw_monotonic_ms();
-    struct timespec until = sp_gw_deadline_timespec(deadline_ms > 0 ? deadline_ms : 0);
-    pthread_mutex_lock(&pw->mutex);
-    pw->waiters++;
-    pthread_cond_signal(&pw->wake);
-    bool reached = all_reached(pw, refs, ref_count);
-    int wait_rc = 0;
-    while (!reached && wait_rc != ETIMEDOUT) {
-        wait_rc = pthread_cond_timedwait(&pw->changed, &pw->mutex, &until);
-        reached = all_reached(pw, refs, ref_count);
-    }
-    pw->waiters--;
-    pthread_mutex_unlock(&pw->mutex);
+    projwait_waiter me = {.refs = refs, .ref_count = ref_count};
     int rc = 0;
-    if (!reached) {
+    if (sp_gw_cond_init(&me.reached_cond) != 0)
+        return sp_error_set(err, 503, "unavailable", "", "projection wait: condition variable");
+    pthread_mutex_lock(&pw->mutex);
+    me.reached = all_reached(pw, refs, ref_count);
+    if (!me.reached) wait_in_line(pw, &me, deadline_ms);
+    pthread_mutex_unlock(&pw->mutex);
+    pthread_cond_destroy(&me.reached_cond);
+    if (!me.reached) {
         rc = sp_error_set(err, 503, "timeout", "",
                           "the request was carried out but is not visible yet: retry with the "
                           "same Idempotency-Key to get its answer");

@@ -1,7 +1,10 @@
 /* projwait.h - read-your-writes: waiting until the projection has applied
  * the events a reply names. One thread reads projection_offsets (every 2 ms
  * while somebody waits, every 100 ms otherwise) and publishes the latest
- * next_offset of every partition; waiters sleep on a condition variable.
+ * next_offset of every partition; each waiter sleeps on its own condition
+ * variable and is woken once, when the offsets it waits for are reached
+ * (not at every read: under load that woke every request thread 500 times
+ * a second).
  * Ownership: the module owns its thread and its own PostgreSQL connection
  * (not the pool's: a busy pool must not delay the wake-ups). */
 #ifndef SP_GW_PROJWAIT_H
