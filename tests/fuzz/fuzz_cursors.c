@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/backoffice_lists.h"
-#include "gateway/validate.h"
+#include "gateway/routes/backoffice_lists.h"
+#include "gateway/endpoints/validate.h"
 
 #define CURSOR_BYTES_MAX 4096
 

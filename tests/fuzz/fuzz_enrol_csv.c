@@ -1,5 +1,5 @@
 /* fuzz_enrol_csv.c - libFuzzer target: the CSV of beneficiaries to enrol
- * (services/gateway/enrol_csv.c), bytes as uploaded. Besides no crash, no
+ * (services/gateway/routes/enrol_csv.c), bytes as uploaded. Besides no crash, no
  * leak and no undefined behaviour, what it returns must hold together:
  * valid rows are lines, each with a lower-case e-mail and a UTF-8 name,
  * problems listed within their bound and counted.
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/enrol_csv.h"
+#include "gateway/routes/enrol_csv.h"
 #include "sp_text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

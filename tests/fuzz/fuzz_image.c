@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/structure.h"
+#include "gateway/routes/structure.h"
 
 #define IMAGE_BYTES_MAX (1024 * 1024)     /* SP_IMAGE_BYTES_MAX's default */
 #define IMAGE_SIDE_PX_MAX 8000

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/refund_request.h"
-#include "gateway/validate.h"
+#include "gateway/routes/refund_request.h"
+#include "gateway/endpoints/validate.h"
 
 #define QUERY_BYTES_MAX 8192    /* civetweb's whole request head is 16 KiB */
 

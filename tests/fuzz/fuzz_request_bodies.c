@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/export_request.h"
-#include "gateway/json_limits.h"
-#include "gateway/refund_request.h"
-#include "gateway/structure.h"
-#include "gateway/validate.h"
+#include "gateway/routes/export_request.h"
+#include "gateway/http/json_limits.h"
+#include "gateway/routes/refund_request.h"
+#include "gateway/routes/structure.h"
+#include "gateway/endpoints/validate.h"
 
 #define WORKER_STACK_BYTES (100 * 1024)
 #define AMOUNT_MAX_CENTS 100000

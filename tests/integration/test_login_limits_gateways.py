@@ -1,6 +1,6 @@
 """Login limits hold across several gateways: the failed logins of an
 account and of a client address are counted in the database that every
-gateway shares (services/gateway/login_limits.c), so two gateways allow
+gateway shares (services/gateway/http/login_limits.c), so two gateways allow
 the limit, not twice it (each used to count on its own in memory). A
 second gateway runs beside the stack's; wrong passwords alternate between
 the two, then race on both at once."""

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "gateway/backoffice_lists.h"
+#include "gateway/routes/backoffice_lists.h"
 
 #define USER_A "6d929103-f39c-4cf2-85ee-7a397f088cf4"
 #define PARTNER_A "712e7401-5e98-4f9c-aa28-3bd6c3216cd9"

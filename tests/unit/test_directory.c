@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "gateway/directory.h"
+#include "gateway/http/directory.h"
 
 #define T0 INT64_C(1795766400000)
 #define HOUR_MS INT64_C(3600000)

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gateway/auth.h"
-#include "gateway/endpoints.h"
-#include "gateway/openapi.h"
+#include "gateway/http/auth.h"
+#include "gateway/endpoints/endpoints.h"
+#include "gateway/endpoints/openapi.h"
 
 #define SAMPLE_ID "0b6f3c1e-8d2a-4f4b-9a51-3c7d2e1f0a99"
 #define SAMPLE_SHA256 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"

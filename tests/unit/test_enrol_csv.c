@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gateway/enrol_csv.h"
+#include "gateway/routes/enrol_csv.h"
 
 static int parse(const char *text, sp_gw_enrol_csv *csv, sp_error *err) {
     return sp_gw_enrol_csv_parse((const uint8_t *)text, strlen(text), csv, err);

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gateway/export_request.h"
+#include "gateway/routes/export_request.h"
 
 static int parse(const char *body, sp_export_request *out, sp_error *err) {
     sp_error_clear(err);

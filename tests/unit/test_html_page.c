@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gateway/html_page.h"
+#include "gateway/web/html_page.h"
 
 static void test_text_from_outside_is_escaped(void **state) {
     (void)state;

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gateway/inflight.h"
+#include "gateway/http/inflight.h"
 
 static void test_one_address_is_bounded_and_others_are_not(void **state) {
     (void)state;

@@ -12,8 +12,8 @@
 #include <pthread.h>
 #include <cmocka.h>
 
-#include "gateway/json_limits.h"
-#include "gateway/validate.h"
+#include "gateway/http/json_limits.h"
+#include "gateway/endpoints/validate.h"
 
 /* Debian's civetweb builds its worker threads with this stack (CMake's
  * CIVETWEB_THREAD_STACK_SIZE default). */

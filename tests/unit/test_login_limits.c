@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "gateway/login_limits.h"
+#include "gateway/http/login_limits.h"
 
 static void test_one_name_per_secret_kind_and_key(void **state) {
     (void)state;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gateway/partner_space.h"
+#include "gateway/routes/partner_space.h"
 
 #define OP_A "6d929103-f39c-4cf2-85ee-7a397f088cf4"
 #define OP_B "1c008500-ecb7-43bb-8c17-0674257bf837"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gateway/proxies.h"
+#include "gateway/http/proxies.h"
 
 static const char *client(const sp_gw_proxies *p, const char *peer, const char *xff) {
     static char out[SP_GW_CLIENT_ADDRESS_MAX];

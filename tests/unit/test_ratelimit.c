@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "gateway/ratelimit.h"
+#include "gateway/http/ratelimit.h"
 
 #define WINDOW_MS INT64_C(900000)
 #define T0 INT64_C(1795766400000)

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "gateway/refund_request.h"
+#include "gateway/routes/refund_request.h"
 
 #define OP_A "6d929103-f39c-4cf2-85ee-7a397f088cf4"
 #define OP_B "3c0e7b52-9f1a-4d86-b2a4-7e5d1c9f0a31"

@@ -1,4 +1,4 @@
-/* test_sepa.c - SEPA credit transfer files (services/gateway/sepa.c): amounts,
+/* test_sepa.c - SEPA credit transfer files (common/sp_sepa.c): amounts,
  * control sum and counts, escaping, transliteration, test_limits, refusals that
  * name the request, and the file against the pain.001.001.03 subset schema
  * (xmllint, schema path in SP_SEPA_XSD). */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gateway/session_cookie.h"
+#include "gateway/http/session_cookie.h"
 
 #define TOKEN "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234"   /* 43 characters */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gateway/structure.h"
+#include "gateway/routes/structure.h"
 #include "sp_profile.h"
 
 static void test_iban_accepts_valid_numbers_with_spaces_and_any_case(void **state) {

@@ -10,8 +10,8 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "gateway/endpoints.h"
-#include "gateway/validate.h"
+#include "gateway/endpoints/endpoints.h"
+#include "gateway/endpoints/validate.h"
 
 #define PAYMENT_MAX_CENTS 100000
 #define CREDIT_MAX_CENTS 1000000

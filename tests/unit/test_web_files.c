@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "gateway/web_files.h"
+#include "gateway/web/web_files.h"
 
 #define ALL_APPS (SP_GW_WEB_APP_PARTENAIRE | SP_GW_WEB_APP_BENEFICIAIRE | SP_GW_WEB_APP_BACKOFFICE)
 

@@ -1,6 +1,6 @@
 /* openapi.h - the API description (OpenAPI 3.1), built from the endpoint
  * table (endpoints.h) and the component schemas of
- * services/gateway/api/components.json, which the build embeds in the
+ * services/gateway/endpoints/api/components.json, which the build embeds in the
  * binary. Served at GET /api/v1/openapi.json and committed as
  * docs/openapi.json (solipass-openapi writes it).
  *

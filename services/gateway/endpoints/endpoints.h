@@ -22,7 +22,7 @@
 #define SP_GW_QUERY_NAMES_LEN_MAX 255       /* an entry's query parameter names, joined */
 
 /* What a body or an answer is; JSON ones name a schema of
- * services/gateway/api/components.json. */
+ * services/gateway/endpoints/api/components.json. */
 typedef enum {
     SP_GW_MEDIA_NONE = 0,     /* no body (204, or an endpoint without body) */
     SP_GW_MEDIA_JSON,         /* application/json */
