@@ -303,7 +303,7 @@ const sp_projection_statement sp_projection_figures_statements[] = {
     STATEMENT("spf_partner_profile_updated", partner_profile_updated_sql, 15),
     STATEMENT("spf_partner_image_set", partner_image_set_sql, 5),
     STATEMENT("spf_pass_opened", pass_opened_sql, 5),
-    STATEMENT("spf_pass_credited", pass_credited_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT),
+    STATEMENT("spf_pass_credited", pass_credited_sql, SP_PROJECTION_CREDIT_PARAM_COUNT),
     STATEMENT("spf_payment_accepted", payment_accepted_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT),
     STATEMENT("spf_envelope_expired", envelope_expired_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT),
     STATEMENT("spf_voucher_issued", voucher_issued_sql, 13),
