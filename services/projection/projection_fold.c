@@ -463,9 +463,13 @@ static int fold_movement(sp_projection_fold *f, fold_pass *p, const sp_projectio
         snprintf(details, sizeof details, "{\"category\": \"%s\", \"amount_cents\": %" PRId64 "}",
                  category, amount);
     } else {
+        /* as the figures' statements write it: a payment's channel, a
+         * credit's end date when its envelope has one */
+        char extra[64] = "";
+        if (payment) snprintf(extra, sizeof extra, ", \"channel\": \"code\"");
+        else if (end_date != NULL) snprintf(extra, sizeof extra, ", \"end_date\": \"%.10s\"", end_date);
         snprintf(details, sizeof details, "{\"operation_id\": \"%s\", \"category\": \"%s\", "
-                 "\"amount_cents\": %" PRId64 "%s}", row->params[6], category, amount,
-                 payment ? ", \"channel\": \"code\"" : "");
+                 "\"amount_cents\": %" PRId64 "%s}", row->params[6], category, amount, extra);
         if (payment) budget_add(f, category, 0, amount, 0, -amount);
         else budget_add(f, category, amount, 0, 0, amount);
     }

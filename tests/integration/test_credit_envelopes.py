@@ -55,6 +55,13 @@ def test_a_credit_opens_an_envelope_that_then_pays(world, backoffice, partners):
                  ["envelopes"] if e["category"] == "sport" and e["balance_cents"] == 600],
         "the back office's view of the credited envelope")
     assert envelopes[0]["end_date"] == end_date.isoformat()
+    # The pass's history says who credited it and until when.
+    history = backoffice.get("/api/v1/passes/%s/history?limit=100" % beneficiary["pass_id"])
+    assert history.status_code == 200, history.text
+    credits = [e["details"] for e in history.json()["entries"] if e["action"] == "credit"]
+    assert {"category": "sport", "amount_cents": 800, "end_date": end_date.isoformat()} \
+        .items() <= next(d for d in credits if d["amount_cents"] == 800).items()
+    assert "end_date" not in next(d for d in credits if d["category"] == "general")
 
 
 def test_an_extended_end_date_keeps_the_envelope_payable(world, backoffice, partners):

@@ -372,6 +372,9 @@ static void test_credits_open_and_extend_envelopes(void **state) {
     rows_of(statement(&r, "spx_envelopes_update"), &updated);
     assert_int_equal(inserted.count, 3);
     assert_int_equal(updated.count, 1);
+    /* the history names the end date a credit leaves, as the figures' SQL does */
+    const char *history = statement(&r, "spx_history_insert")->params[7];
+    assert_non_null(strstr(history, "\\\"end_date\\\": \\\"2026-09-30\\\""));
     for (size_t i = 0; i < sp_projection_fold_statement_count; i++)
         if (strcmp(sp_projection_fold_statements[i].name, "spx_envelopes_insert") == 0)
             assert_non_null(strstr(sp_projection_fold_statements[i].sql,
