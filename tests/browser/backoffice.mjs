@@ -130,7 +130,11 @@ try {
     const row = page.locator('tbody tr', { hasText: partnerName });
     await row.waitFor();
     check(await row.locator('.tag', { hasText: 'Activation en attente' }).isVisible(), 'the list does not show the partner as not activated');
-    check((await page.locator('tbody tr').count()) === 1, 'the search found more than the new partner');
+    // The list read before the search may still be on screen for a moment:
+    // wait (bounded) for the search's answer, one row.
+    const onlyOne = await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1, null, { timeout: 10000 })
+      .then(() => true, () => false);
+    check(onlyOne, 'the search found more than the new partner');
     await screen(page, 'partenaires-filtre');
   });
 
