@@ -142,9 +142,13 @@ static const char pass_opened_sql[] =
     "jsonb_build_object('operation_id', $12::text, 'category', $9::text, "                \
     "'amount_cents', $13::bigint" extra ")"
 
+/* A credit's details name the envelope's end date after it ($17 + 5), when
+ * it has one: the history shows who set or extended it. */
 static const char pass_credited_sql[] =
     PASS_C BUDGET("$9::text", "$13::bigint", "0", "0", "0", "$13::bigint")
-    HISTORY(ACTION, "NULL::uuid", "$6::uuid", MOVEMENT_DETAILS(""), "FROM c");
+    HISTORY(ACTION, "NULL::uuid", "$6::uuid",
+            "(" MOVEMENT_DETAILS("") " || CASE WHEN $22::text IS NULL THEN '{}'::jsonb "
+            "ELSE jsonb_build_object('end_date', $22::text) END)", "FROM c");
 
 static const char payment_accepted_sql[] =
     PASS_C BUDGET("$9::text", "0", "$13::bigint", "0", "0", "0 - $13::bigint")
@@ -303,7 +307,7 @@ const sp_projection_statement sp_projection_figures_statements[] = {
     STATEMENT("spf_partner_profile_updated", partner_profile_updated_sql, 15),
     STATEMENT("spf_partner_image_set", partner_image_set_sql, 5),
     STATEMENT("spf_pass_opened", pass_opened_sql, 5),
-    STATEMENT("spf_pass_credited", pass_credited_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT),
+    STATEMENT("spf_pass_credited", pass_credited_sql, SP_PROJECTION_CREDIT_PARAM_COUNT),
     STATEMENT("spf_payment_accepted", payment_accepted_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT),
     STATEMENT("spf_envelope_expired", envelope_expired_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT),
     STATEMENT("spf_voucher_issued", voucher_issued_sql, 13),

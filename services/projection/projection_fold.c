@@ -52,6 +52,8 @@ typedef struct envelope_item {
     uint32_t seq;                         /* log order within the batch */
     bool insert;                          /* opened here (else a movement's update) */
     bool expired;
+    bool credited;                        /* a credit: the row exists after it (the credit may
+                                           * open it) and is not expired */
     int64_t balance_cents;
     char category[CATEGORY_BYTES_MAX];
     char end_date[DATE_BYTES_MAX];        /* "" = none */
@@ -317,8 +319,8 @@ static int full(sp_error *err, const char *what) {
 }
 
 static int envelope_add(sp_projection_fold *f, const fold_pass *p, const char *category,
-                        const char *end_date, bool insert, bool expired, int64_t balance_cents,
-                        sp_error *err) {
+                        const char *end_date, bool insert, bool expired, bool credited,
+                        int64_t balance_cents, sp_error *err) {
     if (f->envelope_count == f->envelope_cap) {
         size_t cap = f->envelope_cap ? 2 * f->envelope_cap : 4096;
         if (cap > ENVELOPE_ITEMS_MAX) cap = ENVELOPE_ITEMS_MAX;
@@ -333,6 +335,7 @@ static int envelope_add(sp_projection_fold *f, const fold_pass *p, const char *c
     e->seq = (uint32_t)f->envelope_count++;
     e->insert = insert;
     e->expired = expired;
+    e->credited = credited;
     e->balance_cents = balance_cents;
     snprintf(e->category, sizeof e->category, "%s", category);
     snprintf(e->end_date, sizeof e->end_date, "%s", end_date != NULL ? end_date : "");
@@ -402,7 +405,7 @@ static int fold_opened(sp_projection_fold *f, fold_pass *p, const sp_projection_
                         row->params[1]);
     for (size_t i = 0; arr_next(&categories, category, sizeof category, &category_null); i++) {
         if (!arr_next(&dates, date, sizeof date, &date_null)) date_null = true;
-        if (envelope_add(f, p, category, date_null ? NULL : date, true, false, 0, err) != 0)
+        if (envelope_add(f, p, category, date_null ? NULL : date, true, false, false, 0, err) != 0)
             return -1;
         if (used > 0 && (size_t)used < sizeof details)
             used += snprintf(details + used, sizeof details - (size_t)used, "%s\"%s\"",
@@ -430,7 +433,11 @@ static int fold_movement(sp_projection_fold *f, fold_pass *p, const sp_projectio
     p->version = version;
     p->balance_cents = param_i64(row, 5);
     snprintf(p->updated_at, sizeof p->updated_at, "%s", row->params[2]);
-    if (envelope_add(f, p, category, NULL, false, expiry, param_i64(row, 4), err) != 0) return -1;
+    bool credit = row->kind == SP_PROJECTION_PASS_CREDITED;
+    /* A credit's $17: the envelope's end date after it, NULL = keep the row's. */
+    const char *end_date = credit ? row->params[SP_PROJECTION_CREDIT_PARAM_COUNT - 1] : NULL;
+    if (envelope_add(f, p, category, end_date, false, expiry, credit, param_i64(row, 4), err) != 0)
+        return -1;
     if (!expiry || amount > 0) {
         static const int columns[] = {OP_ID, OP_PASS, OP_PARTNER, OP_CATEGORY, OP_AMOUNT,
                                       OP_BALANCE, OP_COMMAND, OP_AT, OP_TOPIC, OP_PARTITION,
@@ -456,9 +463,13 @@ static int fold_movement(sp_projection_fold *f, fold_pass *p, const sp_projectio
         snprintf(details, sizeof details, "{\"category\": \"%s\", \"amount_cents\": %" PRId64 "}",
                  category, amount);
     } else {
+        /* as the figures' statements write it: a payment's channel, a
+         * credit's end date when its envelope has one */
+        char extra[64] = "";
+        if (payment) snprintf(extra, sizeof extra, ", \"channel\": \"code\"");
+        else if (end_date != NULL) snprintf(extra, sizeof extra, ", \"end_date\": \"%.10s\"", end_date);
         snprintf(details, sizeof details, "{\"operation_id\": \"%s\", \"category\": \"%s\", "
-                 "\"amount_cents\": %" PRId64 "%s}", row->params[6], category, amount,
-                 payment ? ", \"channel\": \"code\"" : "");
+                 "\"amount_cents\": %" PRId64 "%s}", row->params[6], category, amount, extra);
         if (payment) budget_add(f, category, 0, amount, 0, -amount);
         else budget_add(f, category, amount, 0, 0, amount);
     }
@@ -483,7 +494,9 @@ int sp_projection_fold_add(sp_projection_fold *f, const sp_projection_row *row, 
     assert(p != NULL && p->foldable);
     f->event_count++;
     if (row->kind == SP_PROJECTION_PASS_OPENED) return fold_opened(f, p, row, err);
-    assert(row->param_count == SP_PROJECTION_MOVEMENT_PARAM_COUNT);
+    assert(row->param_count == (row->kind == SP_PROJECTION_PASS_CREDITED
+                                    ? SP_PROJECTION_CREDIT_PARAM_COUNT
+                                    : SP_PROJECTION_MOVEMENT_PARAM_COUNT));
     return fold_movement(f, p, row, err);
 }
 
@@ -504,9 +517,13 @@ const sp_projection_statement sp_projection_fold_statements[] = {
              "$4::bigint[], $5::timestamptz[]) AS s(pass_id, from_version, version, balance, "
              "updated_at) WHERE p.pass_id = s.pass_id AND p.version = s.from_version"),
      5},
+    /* an envelope opened here, by its pass or by a credit, or one a credit
+     * touched: its final row (an end date is only ever set or extended) */
     {"spx_envelopes_insert",
      "INSERT INTO envelopes (pass_id, category, balance_cents, end_date, expired) "
-     "SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::date[], $5::boolean[])",
+     "SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::date[], $5::boolean[]) "
+     "ON CONFLICT (pass_id, category) DO UPDATE SET balance_cents = EXCLUDED.balance_cents, "
+     "end_date = COALESCE(EXCLUDED.end_date, envelopes.end_date), expired = EXCLUDED.expired",
      5},
     {"spx_envelopes_update",
      "UPDATE envelopes AS e SET balance_cents = s.balance, expired = e.expired OR s.expired "
@@ -650,9 +667,10 @@ static void render_passes(render *r) {
     emit(r, S_PASSES_UPDATE, updated, upd, (int64_t)updated);
 }
 
-/* An envelope's last balance; expired once any expiry touched it. A
- * movement on a category a pass opened here does not have changes nothing,
- * as its own statement would. */
+/* An envelope's last balance and end date; expired once any expiry touched
+ * it, unless a credit came after (a credit opens the envelope or finds it
+ * usable). A movement but a credit on a category a pass opened here does
+ * not have changes nothing, as its own statement would. */
 static void render_envelopes(render *r) {
     sp_projection_fold *f = r->fold;
     if (f->envelope_count > 1)
@@ -664,18 +682,22 @@ static void render_envelopes(render *r) {
     for (size_t i = 0; i < f->envelope_count;) {
         const envelope_item *first = &f->envelopes[i];
         envelope_item last = *first;
+        if (first->credited) last.expired = false;
         size_t j = i + 1;
         for (; j < f->envelope_count && f->envelopes[j].pass == first->pass &&
                strcmp(f->envelopes[j].category, first->category) == 0; j++) {
-            last.balance_cents = f->envelopes[j].balance_cents;
-            last.expired = last.expired || f->envelopes[j].expired;
+            const envelope_item *e = &f->envelopes[j];
+            last.balance_cents = e->balance_cents;
+            last.expired = e->credited ? false : last.expired || e->expired;
+            last.credited = last.credited || e->credited;
+            if (e->end_date[0] != '\0') memcpy(last.end_date, e->end_date, sizeof last.end_date);
         }
         const fold_pass *p = &f->passes[first->pass];
-        if (first->insert) {
+        if (first->insert || last.credited) {
             arr_add(ins[0], p->id);
             arr_add(ins[1], first->category);
             arr_add_i64(ins[2], last.balance_cents);
-            arr_add(ins[3], first->end_date[0] ? first->end_date : NULL);
+            arr_add(ins[3], last.end_date[0] ? last.end_date : NULL);
             arr_add(ins[4], last.expired ? "t" : "f");
             inserted++;
         } else if (!p->opened) {

@@ -142,10 +142,15 @@ static const char pass_opened_sql[] =
     "WHERE EXISTS (SELECT 1 FROM p) ON CONFLICT (account) DO UPDATE "                    \
     "SET balance_cents = ledger_balances.balance_cents + EXCLUDED.balance_cents) "
 
+/* A credit may open its envelope and sets or extends its end date (never
+ * shortens it: the ledger refuses that); a credited envelope is usable,
+ * also one that had expired and is given a later end date. */
 static const char pass_credited_sql[] =
     MOVEMENT_PASS_CTE
-    "e AS (UPDATE envelopes SET balance_cents = $5::bigint WHERE pass_id = $1::uuid "
-    "AND category = $4::text AND EXISTS (SELECT 1 FROM p)), "
+    "e AS (INSERT INTO envelopes (pass_id, category, balance_cents, end_date, expired) "
+    "SELECT p.pass_id, $4::text, $5::bigint, $17::date, false FROM p "
+    "ON CONFLICT (pass_id, category) DO UPDATE SET balance_cents = EXCLUDED.balance_cents, "
+    "end_date = COALESCE(EXCLUDED.end_date, envelopes.end_date), expired = false), "
     MOVEMENT_OPERATION_CTE("credit", "true")
     MOVEMENT_LEDGER_CTE
     "SELECT count(*) FROM p";
@@ -1078,13 +1083,23 @@ static int build_pass_credited(const build_ctx *c, row_writer *w, sp_error *err)
                    .pass_balance_after_cents = m->pass_balance_after_cents,
                    .postings = m->postings, .posting_count = m->n_postings};
     char account[ACCOUNT_BYTES_MAX];
+    sp_date end_date;
+    sp_error date_err;
     if (need_cents("amount_cents", m->amount_cents, 1, err) != 0 ||
         need_uuid("pass_id", m->pass_id, err) != 0 || need_category("category", m->category, err) != 0)
         goto done;
     envelope_account(&mv, account);
     expect(&mv, "budget", -m->amount_cents);
     expect(&mv, account, m->amount_cents);
+    if (m->end_date[0] != '\0' && sp_date_parse(m->end_date, &end_date, &date_err) != 0) {
+        rc = invalid(err, "end_date", "%s is not a YYYY-MM-DD date: \"%.40s\"", m->end_date);
+        goto done;
+    }
     rc = put_movement(c, &mv, w, err);
+    if (rc != 0) goto done;
+    if (m->end_date[0] != '\0') put_text(w, m->end_date);
+    else put_null(w);
+    assert(w->row->param_count == SP_PROJECTION_CREDIT_PARAM_COUNT);
 done:
     solipass__ledger__pass_credited__free_unpacked(m, NULL);
     return rc;
@@ -1990,7 +2005,7 @@ const sp_projection_statement sp_projection_statements[] = {
     {"sp_session_started", session_started_sql, 3},
     {"sp_session_ended", session_ended_sql, 3},
     {"sp_pass_opened", pass_opened_sql, 5},
-    {"sp_pass_credited", pass_credited_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT},
+    {"sp_pass_credited", pass_credited_sql, SP_PROJECTION_CREDIT_PARAM_COUNT},
     {"sp_payment_accepted", payment_accepted_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT},
     {"sp_envelope_expired", envelope_expired_sql, SP_PROJECTION_MOVEMENT_PARAM_COUNT},
     {"sp_ledger_rejected", ledger_rejected_sql, 3},

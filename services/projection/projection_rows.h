@@ -26,7 +26,7 @@
 #include "sp_id.h"
 #include "sp_kafka.h"
 
-#define SP_PROJECTION_PARAMS_MAX 16
+#define SP_PROJECTION_PARAMS_MAX 17
 /* Parameters are the payload's strings plus fixed-size numbers, arrays and
  * hex: twice the largest envelope bounds them with room to spare. */
 #define SP_PROJECTION_ROW_BYTES_MAX (2 * SP_ENVELOPE_BYTES_MAX + 8192)
@@ -131,6 +131,10 @@ typedef enum {
  * Instants are ISO 8601 UTC with milliseconds, from the envelope's
  * occurred_at_ms (never the wall clock: a rebuild yields the same rows). */
 #define SP_PROJECTION_MOVEMENT_PARAM_COUNT 16
+/* PassCredited: the movement's, then $17 the envelope's end date after the
+ * credit (NULL = none given: an event written before credits carried one
+ * keeps the row's). */
+#define SP_PROJECTION_CREDIT_PARAM_COUNT (SP_PROJECTION_MOVEMENT_PARAM_COUNT + 1)
 
 typedef struct sp_projection_row {
     sp_projection_event_kind kind;

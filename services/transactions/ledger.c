@@ -523,11 +523,14 @@ static int resolve_account(const sp_ledger_state *state, const char *name, plan_
         memcpy(pass_id, rest, SP_ID_LEN);
         pass_id[SP_ID_LEN] = '\0';
         sp_ledger_pass *pass = sp_id_valid(pass_id) ? pass_get(state, pass_id) : NULL;
-        int index = pass != NULL ? sp_ledger_envelope_index(pass, rest + SP_ID_LEN + 1) : -1;
-        if (index < 0) goto unknown;
+        const char *category = rest + SP_ID_LEN + 1;
+        if (pass == NULL || !sp_ledger_category_valid(category)) goto unknown;
+        int index = sp_ledger_envelope_index(pass, category);
         out->kind = ACCOUNT_ENVELOPE;
-        out->balance_cents = &pass->envelopes[index].balance_cents;
-        out->before_cents = *out->balance_cents;
+        /* An envelope a credit is about to open counts from zero when checked;
+         * sp_ledger_post refuses it until it is open. */
+        out->balance_cents = index >= 0 ? &pass->envelopes[index].balance_cents : NULL;
+        out->before_cents = index >= 0 ? *out->balance_cents : 0;
     } else if (strncmp(name, PARTNER_PREFIX, strlen(PARTNER_PREFIX)) == 0) {
         const char *rest = name + strlen(PARTNER_PREFIX);
         if (strnlen(rest, SP_ID_LEN + 1) <= SP_ID_LEN || strcmp(rest + SP_ID_LEN, PARTNER_SUFFIX) != 0) {
@@ -693,9 +696,12 @@ int sp_ledger_post(sp_ledger_state *state, const sp_ledger_posting *postings, si
     post_plan plan;
     if (plan_postings(state, postings, count, &plan, err) != 0) return -1;
     for (size_t i = 0; i < plan.account_count; i++) {
-        /* A voucher's account exists once the voucher is issued, never before. */
-        if (plan.accounts[i].kind == ACCOUNT_VOUCHER && plan.accounts[i].balance_cents == NULL) {
-            return sp_error_set(err, 422, "invalid_posting", NULL, "no voucher account '%.80s'",
+        /* A voucher's account exists once the voucher is issued, never before;
+         * an envelope's once its pass has it. */
+        bool missing = plan.accounts[i].balance_cents == NULL;
+        if (missing && (plan.accounts[i].kind == ACCOUNT_VOUCHER ||
+                        plan.accounts[i].kind == ACCOUNT_ENVELOPE)) {
+            return sp_error_set(err, 422, "invalid_posting", NULL, "no account '%.80s'",
                                 plan.accounts[i].name);
         }
     }
@@ -765,6 +771,7 @@ typedef struct operation_view {
     const char *partner_name;              /* payment only */
     int64_t envelope_balance_after_cents;
     int64_t pass_balance_after_cents;
+    const char *end_date;                  /* credit: the envelope's after it, "" = none */
 } operation_view;
 
 static char *operation_json(const operation_view *view) {
@@ -788,6 +795,12 @@ static char *operation_json(const operation_view *view) {
     failed |= set_cents(obj, "envelope_balance_after_cents", view->envelope_balance_after_cents);
     failed |= set_cents(obj, "pass_balance_after_cents", view->pass_balance_after_cents);
     failed |= set_string(obj, "occurred_at", occurred_at);
+    if (!payment) {
+        failed |= json_object_set_new(obj, "end_date", view->end_date[0] != '\0'
+                                                           ? json_string(view->end_date)
+                                                           : json_null());
+        failed |= json_object_set_new(obj, "envelope_opened", json_boolean(event->envelope_opened));
+    }
     if (payment && event->has_receipt) {
         char receipt[SP_RECEIPT_TEXT_MAX + 1];
         sp_error why;
@@ -963,10 +976,48 @@ static int apply_opened(sp_ledger_state *state, const sp_ledger_event *event,
     return 0;
 }
 
+/* The envelope a PassCredited pays into, as it is after the credit: its
+ * event opens it (envelope_opened) or finds it, and moves its end date
+ * only later. An event without end_date (written before credits carried
+ * one) keeps the envelope's. *opened: index is a new slot, not yet counted. */
+static int credited_envelope(const sp_ledger_pass *pass, const sp_ledger_event *event, int *index,
+                             sp_ledger_envelope *after, sp_error *err) {
+    *index = sp_ledger_envelope_index(pass, event->category);
+    if (event->envelope_opened) {
+        if (*index >= 0) return invalid_event(err, "envelope already open");
+        if (pass->envelope_count >= SP_LEDGER_ENVELOPES_MAX) return invalid_event(err, "envelopes");
+        sp_ledger_envelope_spec spec = {{0}, {0}};
+        sp_ledger_copy(spec.category, sizeof spec.category, event->category);
+        sp_ledger_copy(spec.end_date, sizeof spec.end_date, event->end_date);
+        *index = (int)pass->envelope_count;
+        return spec_to_envelope(&spec, after, err);
+    }
+    if (*index < 0) return invalid_event(err, "no such envelope");
+    *after = pass->envelopes[*index];
+    if (event->end_date[0] == '\0') {
+        if (after->closed) return invalid_event(err, "envelope closed");
+        return 0;
+    }
+    sp_date end_date;
+    if (sp_date_parse(event->end_date, &end_date, err) != 0) {
+        return invalid_event(err, "invalid end date");
+    }
+    if (after->has_end_date && end_date < after->end_date) {
+        return invalid_event(err, "end date earlier than the envelope's");
+    }
+    /* An expired envelope is used again only with a later end date. */
+    if (after->closed && !(end_date > after->end_date)) return invalid_event(err, "envelope closed");
+    after->closed = false;
+    after->has_end_date = true;
+    after->end_date = end_date;
+    return 0;
+}
+
 static int apply_credited(sp_ledger_state *state, sp_ledger_pass *pass,
                           const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err) {
-    int index = sp_ledger_envelope_index(pass, event->category);
-    if (index < 0) return invalid_event(err, "no such envelope");
+    int index = -1;
+    sp_ledger_envelope after;
+    if (credited_envelope(pass, event, &index, &after, err) != 0) return -1;
     sp_ledger_posting posting = {.debit_account = SP_LEDGER_BUDGET_ACCOUNT,
                                  .amount_cents = event->amount_cents};
     sp_ledger_envelope_account(posting.credit_account, pass->pass_id, event->category);
@@ -974,16 +1025,23 @@ static int apply_credited(sp_ledger_state *state, sp_ledger_pass *pass,
     if (records_room(state, err) != 0) return -1;
     if (sp_ledger_post_check(state, &posting, 1, err) != 0) return post_refused(err);
     /* Checked above: these sums stay within the balance limit. */
+    char end_date[SP_LEDGER_DATE_LEN + 1] = "";
+    if (after.has_end_date) sp_date_format(after.end_date, end_date);
     operation_view view = {
         .event = event, .kind = "credit",
-        .envelope_balance_after_cents = pass->envelopes[index].balance_cents + event->amount_cents,
-        .pass_balance_after_cents = sp_ledger_pass_balance_cents(pass) + event->amount_cents};
+        .envelope_balance_after_cents = after.balance_cents + event->amount_cents,
+        .pass_balance_after_cents = sp_ledger_pass_balance_cents(pass) + event->amount_cents,
+        .end_date = end_date};
     uint8_t hash[SP_KEY_LEN];
-    sp_ledger_hash_credit(hash, pass->pass_id, event->category, event->amount_cents);
+    sp_ledger_hash_credit(hash, pass->pass_id, event->category, event->amount_cents,
+                          event->requested_end_date);
     if (record_store(state, event, record_new(hash, 201, operation_json(&view), NULL),
                      &out->record, err) != 0) {
         return -1;
     }
+    /* Nothing can fail from here: the envelope takes its new shape, then the money. */
+    pass->envelopes[index] = after;
+    if (event->envelope_opened) pass->envelope_count++;
     int rc = sp_ledger_post(state, &posting, 1, err);
     assert(rc == 0);   /* sp_ledger_post_check accepted it just now */
     return rc;

@@ -441,7 +441,10 @@ typedef struct sp_ledger_event {
     bool has_receipt;                                 /* payment: signed (sp_receipt.h) */
     uint32_t receipt_key_id;
     uint8_t receipt_signature[64];
-    char end_date[SP_LEDGER_DATE_LEN + 1];            /* expired */
+    char end_date[SP_LEDGER_DATE_LEN + 1];            /* expired; credited: the envelope's
+                                                       * after the credit ("" = none) */
+    char requested_end_date[SP_LEDGER_DATE_LEN + 1];  /* credited: the command's ("" = none) */
+    bool envelope_opened;                             /* credited: the credit opened it */
     char command_type[SP_LEDGER_COMMAND_TYPE_MAX + 1];/* rejected */
     char code[SP_ERROR_CODE_MAX];                     /* rejected */
     char message[SP_ERROR_MESSAGE_MAX];
@@ -560,6 +563,7 @@ typedef struct sp_ledger_command {
     const char *category;                             /* credit, issue ("" = implied) */
     const char *partner_code;                         /* pay, redeem, issue ("" = none) */
     int64_t amount_cents;                             /* credit, pay, issue */
+    const char *end_date;                             /* credit: "YYYY-MM-DD", "" = keep */
     const char *voucher_id;                           /* redeem, cancel */
     const char *voucher_number;                       /* redeem */
     const char *operation_id;                         /* cancel operation, set reference */

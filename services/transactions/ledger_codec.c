@@ -234,6 +234,7 @@ static void command_fields(sp_ledger_command *command, const ProtobufCMessage *p
         command->pass_id = credit->pass_id;
         command->category = credit->category;
         command->amount_cents = credit->amount_cents;
+        command->end_date = text_or_empty(credit->end_date);
     } else if (command->kind == SP_LEDGER_COMMAND_PAY) {
         const Solipass__Ledger__Pay *pay = (const Solipass__Ledger__Pay *)payload;
         command->pass_id = pay->pass_id;
@@ -338,9 +339,13 @@ static int take_credited(sp_ledger_event *event, const Solipass__Ledger__PassCre
     event->pass_balance_after_cents = m->pass_balance_after_cents;
     if (take(event->operation_id, sizeof event->operation_id, m->operation_id, "operation id",
              err) != 0 ||
-        take(event->category, sizeof event->category, m->category, "category", err) != 0) {
+        take(event->category, sizeof event->category, m->category, "category", err) != 0 ||
+        take(event->end_date, sizeof event->end_date, m->end_date, "end date", err) != 0 ||
+        take(event->requested_end_date, sizeof event->requested_end_date, m->requested_end_date,
+             "requested end date", err) != 0) {
         return -1;
     }
+    event->envelope_opened = m->envelope_opened;
     return take_posting(event, m->n_postings, m->postings, err);
 }
 
@@ -858,6 +863,9 @@ static const ProtobufCMessage *credited_to_pb(const sp_ledger_event *event,
     m->amount_cents = event->amount_cents;
     m->envelope_balance_after_cents = event->envelope_balance_after_cents;
     m->pass_balance_after_cents = event->pass_balance_after_cents;
+    m->end_date = borrow(event->end_date);
+    m->envelope_opened = event->envelope_opened;
+    m->requested_end_date = borrow(event->requested_end_date);
     postings_to_pb(event, holder, &m->n_postings, &m->postings);
     return &m->base;
 }

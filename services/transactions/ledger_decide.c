@@ -39,11 +39,17 @@ void sp_ledger_hash_open(uint8_t out[SP_KEY_LEN], const char *pass_id, const cha
 }
 
 void sp_ledger_hash_credit(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *category,
-                           int64_t amount_cents) {
+                           int64_t amount_cents, const char *end_date) {
     char amount_text[24];
     snprintf(amount_text, sizeof amount_text, "%" PRId64, amount_cents);
     sp_key_of(out, SP_LEDGER_TYPE_CREDIT_PASS, text_or_empty(pass_id), text_or_empty(category),
               amount_text);
+    /* Without an end date the key is the one credits had before end dates
+     * existed, so a retry of such a credit still finds its outcome. */
+    if (end_date == NULL || end_date[0] == '\0') return;
+    char previous[2 * SP_KEY_LEN + 1];
+    for (size_t b = 0; b < SP_KEY_LEN; b++) snprintf(previous + 2 * b, 3, "%02x", out[b]);
+    sp_key_of(out, previous, "end_date", end_date, NULL);
 }
 
 void sp_ledger_hash_pay(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *partner_code,
@@ -94,7 +100,8 @@ static void command_hash(const sp_ledger_command *command, uint8_t out[SP_KEY_LE
                             command->envelope_end_dates);
         return;
     case SP_LEDGER_COMMAND_CREDIT_PASS:
-        sp_ledger_hash_credit(out, command->pass_id, command->category, command->amount_cents);
+        sp_ledger_hash_credit(out, command->pass_id, command->category, command->amount_cents,
+                              command->end_date);
         return;
     case SP_LEDGER_COMMAND_PAY: {
         char code[SP_PARTNER_CODE_LEN + 1];
@@ -313,18 +320,68 @@ static void decide_open(const sp_ledger_state *state, const sp_ledger_pass *pass
     }
 }
 
+/* What a credit does to its envelope's end date. */
+typedef struct credit_plan {
+    int index;                     /* the envelope credited, -1: the credit opens it */
+    bool has_end_date;             /* after the credit */
+    sp_date end_date;
+} credit_plan;
+
+/* The end date after the credit: the requested one sets a missing date or
+ * extends the current one; it is never in the past nor earlier than the
+ * current one (money promised until a date stays promised until then). */
+static int credit_end_date(const sp_ledger_envelope *envelope, const char *requested,
+                           int64_t now_ms, credit_plan *plan, sp_error *err) {
+    plan->has_end_date = envelope != NULL && envelope->has_end_date;
+    plan->end_date = plan->has_end_date ? envelope->end_date : 0;
+    if (requested[0] == '\0') {
+        if (envelope != NULL && sp_ledger_envelope_expired_at(envelope, now_ms)) {
+            return sp_error_set(err, 422, "envelope_expired", "category",
+                                "the envelope '%s' has expired: give a new end_date to use it "
+                                "again", envelope->category);
+        }
+        return 0;
+    }
+    sp_date wanted;
+    if (sp_date_parse(requested, &wanted, err) != 0) {
+        snprintf(err->field, sizeof err->field, "end_date");
+        return -1;
+    }
+    if (wanted < sp_paris_date_of(now_ms)) {
+        return sp_error_set(err, 422, "invalid_date", "end_date", "end_date is in the past");
+    }
+    if (plan->has_end_date && wanted < plan->end_date) {
+        char current[SP_LEDGER_DATE_LEN + 1];
+        sp_date_format(plan->end_date, current);
+        return sp_error_set(err, 422, "end_date_earlier", "end_date",
+                            "end_date is before the envelope's end date %s: an end date can "
+                            "only be set or extended", current);
+    }
+    plan->has_end_date = true;
+    plan->end_date = wanted;
+    return 0;
+}
+
+/* A credit pays into the envelope of its category, opening it when the pass
+ * has none (at most SP_LEDGER_ENVELOPES_MAX); an expired envelope is used
+ * again only with a new end date (which is then today or later). */
 static int credit_rules(const sp_ledger_state *state, const sp_ledger_pass *pass,
-                        const sp_ledger_command *command, int64_t now_ms, int *index,
+                        const sp_ledger_command *command, int64_t now_ms, credit_plan *plan,
                         sp_ledger_posting *posting, sp_error *err) {
     const char *category = text_or_empty(command->category);
-    *index = sp_ledger_category_valid(category) ? sp_ledger_envelope_index(pass, category) : -1;
-    if (*index < 0) {
-        return sp_error_set(err, 422, "no_envelope_for_category", "category",
-                            "the pass has no envelope '%.32s'", category);
+    if (!sp_ledger_category_valid(category)) {
+        return sp_error_set(err, 422, "invalid_category", "category",
+                            "a category is 2 to 32 of a-z 0-9 _ starting with a letter");
     }
-    if (sp_ledger_envelope_expired_at(&pass->envelopes[*index], now_ms)) {
-        return sp_error_set(err, 422, "envelope_expired", "category",
-                            "the envelope '%s' has expired", category);
+    plan->index = sp_ledger_envelope_index(pass, category);
+    if (plan->index < 0 && pass->envelope_count >= SP_LEDGER_ENVELOPES_MAX) {
+        return sp_error_set(err, 422, "too_many_envelopes", "category",
+                            "the pass already has %d envelopes, the most a pass can hold",
+                            SP_LEDGER_ENVELOPES_MAX);
+    }
+    const sp_ledger_envelope *envelope = plan->index >= 0 ? &pass->envelopes[plan->index] : NULL;
+    if (credit_end_date(envelope, text_or_empty(command->end_date), now_ms, plan, err) != 0) {
+        return -1;
     }
     if (sp_money_validate_amount(command->amount_cents, state->limits.credit_max_cents,
                                  "amount_cents", err) != 0) {
@@ -334,6 +391,7 @@ static int credit_rules(const sp_ledger_state *state, const sp_ledger_pass *pass
     sp_ledger_copy(posting->debit_account, sizeof posting->debit_account, SP_LEDGER_BUDGET_ACCOUNT);
     sp_ledger_envelope_account(posting->credit_account, pass->pass_id, category);
     posting->amount_cents = command->amount_cents;
+    /* An envelope to open counts from zero here; applying opens it first. */
     return sp_ledger_post_check(state, posting, 1, err);
 }
 
@@ -342,9 +400,9 @@ static void decide_credit(const sp_ledger_state *state, const sp_ledger_pass *pa
                           int64_t now_ms, sp_ledger_decision *out) {
     sp_error why;
     sp_error_clear(&why);
-    int index = -1;
+    credit_plan plan = {.index = -1, .has_end_date = false, .end_date = 0};
     sp_ledger_posting posting;
-    if (credit_rules(state, pass, command, now_ms, &index, &posting, &why) != 0) {
+    if (credit_rules(state, pass, command, now_ms, &plan, &posting, &why) != 0) {
         reject(out, pass, command, hash, now_ms, &why);
         return;
     }
@@ -355,8 +413,14 @@ static void decide_credit(const sp_ledger_state *state, const sp_ledger_pass *pa
     sp_id_new(event->operation_id);
     sp_ledger_copy(event->category, sizeof event->category, command->category);
     event->amount_cents = command->amount_cents;
+    event->envelope_opened = plan.index < 0;
+    if (plan.has_end_date) sp_date_format(plan.end_date, event->end_date);
+    /* Validated by credit_end_date: a real date of 10 characters, or "". */
+    sp_ledger_copy(event->requested_end_date, sizeof event->requested_end_date,
+                   text_or_empty(command->end_date));
+    int64_t before_cents = plan.index >= 0 ? pass->envelopes[plan.index].balance_cents : 0;
     /* sp_ledger_post_check proved these stay within the balance limit. */
-    event->envelope_balance_after_cents = pass->envelopes[index].balance_cents + command->amount_cents;
+    event->envelope_balance_after_cents = before_cents + command->amount_cents;
     event->pass_balance_after_cents = sp_ledger_pass_balance_cents(pass) + command->amount_cents;
     event->posting_count = 1;
     event->postings[0] = posting;

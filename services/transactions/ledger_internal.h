@@ -22,8 +22,9 @@ typedef struct sp_ledger_refund_account {
 void sp_ledger_hash_open(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *beneficiary_id,
                          size_t envelope_count, const char *const *categories,
                          const char *const *end_dates);
+/* end_date: the command's as given ("" or NULL: none, the key credits had before). */
 void sp_ledger_hash_credit(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *category,
-                           int64_t amount_cents);
+                           int64_t amount_cents, const char *end_date);
 void sp_ledger_hash_pay(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *partner_code,
                         int64_t amount_cents);
 

@@ -1,7 +1,8 @@
 // backoffice.mjs - the city's console walked in Chromium against the real
 // stack, as a CCAS agent at a desk would: logging in, the menu of its role,
 // a partner created (its activation e-mail arrives) and its detail, a
-// beneficiary enrolled by keyboard alone, credited, then its pass closed;
+// beneficiary enrolled by keyboard alone, credited, given a new envelope
+// with an end date by a credit, then its pass closed;
 // conventions and who accepted them; the team (a finance user created, the
 // last back-office administrator refused); the finance user sees only its
 // pages. axe-core on every screen, every screen at 1280 px and 390 px wide
@@ -129,7 +130,11 @@ try {
     const row = page.locator('tbody tr', { hasText: partnerName });
     await row.waitFor();
     check(await row.locator('.tag', { hasText: 'Activation en attente' }).isVisible(), 'the list does not show the partner as not activated');
-    check((await page.locator('tbody tr').count()) === 1, 'the search found more than the new partner');
+    // The list read before the search may still be on screen for a moment:
+    // wait (bounded) for the search's answer, one row.
+    const onlyOne = await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1, null, { timeout: 10000 })
+      .then(() => true, () => false);
+    check(onlyOne, 'the search found more than the new partner');
     await screen(page, 'partenaires-filtre');
   });
 
@@ -199,7 +204,7 @@ try {
     await k.context.close();
   });
 
-  await step('the beneficiary is found by the search; credited 25 €; its pass closed after a confirmation that says what it does', async () => {
+  await step('the beneficiary is found by the search; credited 25 €; a culture envelope opened by a credit with its end date; its pass closed after a confirmation that says what it does', async () => {
     await gotoMenu(page, 'Bénéficiaires');
     await page.getByLabel('Nom ou adresse e-mail').fill(person.email.toUpperCase());
     await page.getByRole('button', { name: 'Rechercher' }).click();
@@ -215,19 +220,39 @@ try {
     await page.getByLabel('Montant en euros').fill('25');
     await page.getByRole('button', { name: 'Créditer' }).click();
     await page.locator('.notice', { hasText: 'Son solde est maintenant de 75,00' }).waitFor();
+    // A credit opens an envelope the pass lacks, with an end date typed as
+    // JJ/MM/AAAA (400 days on: whatever the stack's test clock says).
+    const until = new Date(Date.now() + 400 * 86400000);
+    const untilText = `${String(until.getUTCDate()).padStart(2, '0')}/${String(until.getUTCMonth() + 1).padStart(2, '0')}/${until.getUTCFullYear()}`;
+    await page.getByLabel('Enveloppe', { exact: true }).selectOption({ label: 'Culture (nouvelle enveloppe)' });
+    await page.locator('.hint', { hasText: 'ce crédit l’ouvre' }).waitFor();
+    await page.getByLabel('Montant en euros').fill('10');
+    await page.getByLabel('Nouvelle date de fin (facultatif)').fill('01/01/2020');
+    await page.getByRole('button', { name: 'Créditer' }).click();
+    await page.locator('.error-summary', { hasText: 'aujourd’hui ou plus tard' }).waitFor();
+    const fieldError = await page.getByLabel('Nouvelle date de fin (facultatif)').getAttribute('aria-invalid');
+    check(fieldError === 'true', 'the end date field is not marked invalid beside its error');
+    await page.getByLabel('Nouvelle date de fin (facultatif)').fill(untilText);
+    await page.getByRole('button', { name: 'Créditer' }).click();
+    await page.locator('.notice', { hasText: `Enveloppe Culture ouverte et créditée de 10,00` }).waitFor();
+    await page.locator('.notice', { hasText: `utilisable jusqu’au ${untilText} inclus` }).waitFor();
+    const envelopes = page.locator('table', { has: page.locator('caption', { hasText: /^Enveloppes$/ }) });
+    const culture = envelopes.locator('tbody tr', { hasText: 'Culture' });
+    await culture.locator('td', { hasText: untilText }).waitFor();
+    check((await culture.textContent()).includes('10,00'), `the opened envelope's row: ${await culture.textContent()}`);
     await screen(page, 'beneficiaire-detail');
     await page.getByRole('button', { name: 'Clore le Pass…' }).click();
     const dialog = page.locator('dialog[open]');
     await dialog.waitFor();
     const said = await dialog.textContent();
-    check(/75,00\s€/.test(said) && said.includes('revient au budget') && said.includes('ne pourra plus payer') && said.includes('ne peut pas être rouvert'),
+    check(/85,00\s€/.test(said) && said.includes('revient au budget') && said.includes('ne pourra plus payer') && said.includes('ne peut pas être rouvert'),
       `the confirmation does not say what closing does: ${said}`);
     await screenshot(page, 'cloture-confirmation-1280');
     const violations = await axe(page);
     check(violations.length === 0, `axe on the confirmation: ${JSON.stringify(violations)}`);
     await dialog.getByLabel('Motif (facultatif)').fill('Déménagement');
     await dialog.getByRole('button', { name: 'Clore définitivement le Pass' }).click();
-    await page.locator('.notice', { hasText: 'Solde rendu au budget du programme : 75,00' }).waitFor();
+    await page.locator('.notice', { hasText: 'Solde rendu au budget du programme : 85,00' }).waitFor();
     await page.locator('dd .tag', { hasText: 'Clos' }).waitFor();
     check(!(await page.getByRole('button', { name: 'Créditer' }).isVisible()), 'a closed pass still offers a credit');
     const userId = beneficiaryUrl.split('/').pop().split('?')[0];

@@ -309,14 +309,21 @@ def test_bad_beneficiary_is_refused(backoffice, body, status, code, field):
     expect_error(backoffice.post("/api/v1/beneficiaries", body, key=new_key()), status, code, field)
 
 
-def test_credit_above_ceiling_or_to_a_missing_envelope_is_refused(world, backoffice, payer, partners):
+def test_credit_above_ceiling_or_with_a_bad_category_or_end_date_is_refused(world, backoffice, payer,
+                                                                           partners):
     before = snapshot(world, payer, partners)
     expect_error(world.credit(backoffice, payer["pass_id"], "general", 1000001),
                  422, "invalid_amount", "amount_cents")
     expect_error(world.credit(backoffice, payer["pass_id"], "general", -5),
                  422, "invalid_amount", "amount_cents")
-    expect_error(world.credit(backoffice, payer["pass_id"], "leisure", 100),
-                 422, "no_envelope_for_category", "category")
+    # A category the pass lacks would open its envelope: a malformed one, or
+    # an end date in the past, opens nothing.
+    expect_error(world.credit(backoffice, payer["pass_id"], "Leisure!", 100),
+                 422, "invalid_category", "category")
+    expect_error(backoffice.post("/api/v1/passes/%s/credits" % payer["pass_id"],
+                                 {"category": "leisure", "amount_cents": 100,
+                                  "end_date": "2020-01-01"}, key=new_key()),
+                 422, "invalid_date", "end_date")
     expect_error(world.credit(backoffice, "00000000-0000-4000-8000-000000000000", "general", 100),
                  404, "pass_not_found", "pass_id")
     assert snapshot(world, payer, partners) == before

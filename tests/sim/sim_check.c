@@ -36,7 +36,8 @@ typedef struct pass_walk {
 
 static bool same_envelope(const sp_ledger_envelope *a, const sp_ledger_envelope *b) {
     return strcmp(a->category, b->category) == 0 && a->balance_cents == b->balance_cents &&
-           a->has_end_date == b->has_end_date && a->closed == b->closed;
+           a->has_end_date == b->has_end_date && a->closed == b->closed &&
+           (!a->has_end_date || a->end_date == b->end_date);
 }
 
 static bool same_operation(const sp_ledger_operation *a, const sp_ledger_operation *b) {
@@ -235,9 +236,19 @@ static int check_fold_against_writers(const sim_world *w, sim_failure *f) {
         if ((row->closed_at_ms != 0) != pass->closed ||
             (pass->closed && row->closed_at_ms != pass->closed_at_ms))
             return fail(f, "pass %s: read model and ledger disagree on its close", w->pass_ids[i]);
-        for (size_t e = 0; e < pass->envelope_count && e < SIM_CATEGORIES; e++)
-            if (row->envelope_cents[e] != pass->envelopes[e].balance_cents)
+        if (row->envelope_count != pass->envelope_count)
+            return fail(f, "pass %s: read model has %zu envelopes, the ledger %zu", w->pass_ids[i],
+                        row->envelope_count, pass->envelope_count);
+        for (size_t e = 0; e < pass->envelope_count && e < SIM_CATEGORIES; e++) {
+            const sp_ledger_envelope *env = &pass->envelopes[e];
+            char end_date[SP_LEDGER_DATE_LEN + 1] = "";
+            if (env->has_end_date) sp_date_format(env->end_date, end_date);
+            if (row->envelope_cents[e] != env->balance_cents ||
+                strcmp(row->categories[e], env->category) != 0 ||
+                strcmp(row->end_dates[e], end_date) != 0 ||
+                (!pass->closed && row->expired[e] != env->closed))
                 return fail(f, "pass %s: read model envelope %lld differs", w->pass_ids[i], (long long)e);
+        }
     }
     for (size_t i = 0; i < w->op_count; i++) {
         if (w->ops[i].partner < 0) continue;

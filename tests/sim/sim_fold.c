@@ -126,14 +126,33 @@ static void apply_opened(sim_fold *fold, const sim_fev *e) {
     p->version = 1;
     p->updated_at_ms = e->at_ms;
     p->envelope_count = e->envelope_count;
-    for (size_t i = 0; i < e->envelope_count; i++)
+    for (size_t i = 0; i < e->envelope_count; i++) {
         snprintf(p->categories[i], sizeof p->categories[i], "%s", e->envelope_categories[i]);
+        snprintf(p->end_dates[i], sizeof p->end_dates[i], "%s", e->envelope_end_dates[i]);
+    }
+}
+
+/* `INSERT INTO envelopes ... ON CONFLICT DO UPDATE`: a credit opens its
+ * envelope or finds it, leaves it usable, sets or extends its end date. */
+static void credit_envelope(sim_fold *fold, const sim_fev *e) {
+    sim_fold_pass *p = &fold->passes[e->pass];
+    int i = envelope_of(p, e->category);
+    if (i < 0) {
+        if (p->envelope_count == SIM_CATEGORIES) return;
+        i = (int)p->envelope_count++;
+        snprintf(p->categories[i], sizeof p->categories[i], "%s", e->category);
+        p->end_dates[i][0] = '\0';
+    }
+    p->envelope_cents[i] = e->envelope_after_cents;
+    p->expired[i] = false;
+    if (e->end_date[0] != '\0') snprintf(p->end_dates[i], sizeof p->end_dates[i], "%s", e->end_date);
 }
 
 static void apply_movement(sim_fold *fold, const sim_fev *e, int owed_partner) {
     fold->passes[e->pass].balance_cents = e->pass_after_cents;
     bool expiry = e->kind == SP_LEDGER_EVENT_ENVELOPE_EXPIRED;
-    set_envelope(fold, e, e->envelope_after_cents, expiry);
+    if (e->kind == SP_LEDGER_EVENT_PASS_CREDITED) credit_envelope(fold, e);
+    else set_envelope(fold, e, e->envelope_after_cents, expiry);
     if (e->kind == SP_LEDGER_EVENT_PASS_CREDITED) op_insert(fold, e, OPK_CREDIT, e->amount_cents, "");
     if (e->kind == SP_LEDGER_EVENT_PAYMENT_ACCEPTED) {
         op_insert(fold, e, OPK_PAYMENT, e->amount_cents, e->partner_id);

@@ -17,7 +17,9 @@
 #define SIM_PARTITIONS 3
 #define SIM_PASSES 6
 #define SIM_PARTNERS 3
-#define SIM_CATEGORIES 2                  /* "general" (no end), "sport" (ends) */
+#define SIM_CATEGORIES 3                  /* "general" (no end), "sport" (ends), "lecture"
+                                           * (opened by a credit) */
+#define SIM_OPENED_CATEGORIES 2           /* what a pass opens with: general and sport */
 #define SIM_LOG_MAX 2048                  /* commands, and events, per partition */
 #define SIM_OPS_MAX 1024                  /* operations the log names */
 #define SIM_VOUCHERS_MAX 256
@@ -41,7 +43,8 @@ typedef struct sim_cmd {
     char actor[SIM_ID_SIZE];
     char command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
     char beneficiary[SIM_ID_SIZE];
-    char end_date[SP_LEDGER_DATE_LEN + 1];          /* open: the sport envelope's */
+    char end_date[SP_LEDGER_DATE_LEN + 1];          /* open: the sport envelope's; credit:
+                                                     * the one asked ("" = keep) */
     char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];
     char partner_code[SP_PARTNER_CODE_LEN + 1];
     int64_t amount_cents;
@@ -98,6 +101,8 @@ typedef struct sim_fev {
     bool to_envelope;                               /* released/cancelled: back to the pass */
     size_t envelope_count;                          /* opened */
     char envelope_categories[SIM_CATEGORIES][SP_LEDGER_CATEGORY_LEN_MAX + 1];
+    char envelope_end_dates[SIM_CATEGORIES][SP_LEDGER_DATE_LEN + 1];   /* opened */
+    char end_date[SP_LEDGER_DATE_LEN + 1];          /* credited: the envelope's after it */
     size_t posting_count;
     char debit[SP_LEDGER_ACCOUNT_MAX + 1];
     char credit[SP_LEDGER_ACCOUNT_MAX + 1];
@@ -140,6 +145,7 @@ typedef struct sim_fold_pass {
     char categories[SIM_CATEGORIES][SP_LEDGER_CATEGORY_LEN_MAX + 1];
     int64_t envelope_cents[SIM_CATEGORIES];
     bool expired[SIM_CATEGORIES];
+    char end_dates[SIM_CATEGORIES][SP_LEDGER_DATE_LEN + 1];   /* "" = NULL */
     int64_t closed_at_ms;                            /* 0 = NULL: open */
 } sim_fold_pass;
 

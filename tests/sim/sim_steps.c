@@ -108,9 +108,15 @@ static bool client_pass(sim_world *w, sim_step_kind kind, uint64_t a, sim_cmd *c
         return true;
     case SIM_CREDIT:
         cmd_begin(w, c, SP_LEDGER_COMMAND_CREDIT_PASS, pass_id, w->admin, "credit");
-        snprintf(c->category, sizeof c->category, "%s", pick(&a, 2) ? "sport" : "general");
+    {
+        /* "lecture" (one credit in five) opens an envelope the pass does not
+         * have; one credit in three asks for an end date (a few already past). */
+        static const char *const categories[] = {"sport", "general", "sport", "general", "lecture"};
+        snprintf(c->category, sizeof c->category, "%s", categories[pick(&a, 5)]);
         c->amount_cents = 5000 + (int64_t)pick(&a, 45000);
+        if (pick(&a, 3) == 0) date_in_days(w->now_ms, (int)pick(&a, 90) - 5, c->end_date);
         return true;
+    }
     case SIM_PAY:
         cmd_begin(w, c, SP_LEDGER_COMMAND_PAY, pass_id, w->partner_actors[partner], "pay");
         snprintf(c->partner_code, sizeof c->partner_code, "%s", w->partner_codes[partner]);

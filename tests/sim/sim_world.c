@@ -248,12 +248,13 @@ static void view_of(const sim_world *w, const sim_cmd *s, sim_cmd_view *v) {
     c->command_id = s->command_id;
     c->beneficiary_id = s->beneficiary;
     if (s->kind == SP_LEDGER_COMMAND_OPEN_PASS) {
-        c->envelope_count = SIM_CATEGORIES;
+        c->envelope_count = SIM_OPENED_CATEGORIES;
         c->envelope_categories[0] = SP_LEDGER_GENERAL_CATEGORY;
         c->envelope_end_dates[0] = "";
         c->envelope_categories[1] = "sport";
         c->envelope_end_dates[1] = s->end_date;
     }
+    if (s->kind == SP_LEDGER_COMMAND_CREDIT_PASS) c->end_date = s->end_date;
     c->category = s->category;
     c->partner_code = s->partner_code;
     c->amount_cents = s->amount_cents;
@@ -470,9 +471,14 @@ static void fev_of(const sim_world *w, int32_t partition, const sp_ledger_event 
     f->pass_after_cents = d->pass_balance_after_cents;
     snprintf(f->partner_id, sizeof f->partner_id, "%s", d->partner_id);
     f->envelope_count = d->envelope_count < SIM_CATEGORIES ? d->envelope_count : SIM_CATEGORIES;
-    for (size_t i = 0; i < f->envelope_count; i++)
+    for (size_t i = 0; i < f->envelope_count; i++) {
         snprintf(f->envelope_categories[i], sizeof f->envelope_categories[i], "%s",
                  d->envelopes[i].category);
+        snprintf(f->envelope_end_dates[i], sizeof f->envelope_end_dates[i], "%s",
+                 d->envelopes[i].end_date);
+    }
+    if (d->kind == SP_LEDGER_EVENT_PASS_CREDITED)
+        snprintf(f->end_date, sizeof f->end_date, "%s", d->end_date);
     f->posting_count = d->posting_count;
     if (d->posting_count > 0) {
         snprintf(f->debit, sizeof f->debit, "%s", d->postings[0].debit_account);

@@ -66,8 +66,10 @@ static void test_seeds_hold_every_invariant(void **state) {
                   (unsigned long long)stats.crashes,
                   (unsigned long long)stats.snapshot_restarts,
                   (unsigned long long)stats.redeliveries);
-    /* The runs did work: money moved, requests went through. */
-    assert_true(stats.payments > UNIT_SEEDS * 10);
+    /* The runs did work: money moved, requests went through (fewer payments
+     * since credits also open "lecture" envelopes: its partner no longer
+     * falls back on the better-funded general envelope once it has one). */
+    assert_true(stats.payments > UNIT_SEEDS * 8);
     assert_true(stats.refund_requests > UNIT_SEEDS / 2);
     assert_true(stats.crashes > 0 && stats.redeliveries > 0 && stats.replays > 0);
     /* Writers came back from their snapshots, equal to the whole log's rebuild. */

@@ -123,6 +123,15 @@ static void credit(fixture *fx, const char *pass_id, const char *category, int64
     run(fx, &command, now_ms, out);
 }
 
+static void credit_until(fixture *fx, const char *pass_id, const char *category,
+                         int64_t amount_cents, const char *end_date, const char *key,
+                         int64_t now_ms, sp_ledger_decision *out) {
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS, .pass_id = pass_id,
+                                 .actor_id = ACTOR, .command_id = key, .category = category,
+                                 .amount_cents = amount_cents, .end_date = end_date};
+    run(fx, &command, now_ms, out);
+}
+
 static void pay(fixture *fx, const char *pass_id, const char *partner_code, int64_t amount_cents,
                 const char *key, int64_t now_ms, sp_ledger_decision *out) {
     sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_PAY, .pass_id = pass_id,
@@ -361,8 +370,6 @@ static void test_no_envelope_for_category(void **state) {
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
     assert_string_equal(d.event.code, "no_envelope_for_category");
     assert_int_equal(record_of(fx, P1, "k1")->http_status, 422);
-    credit(fx, P1, "sport", 100, "c2", T0_MS, &d);
-    assert_string_equal(d.event.code, "no_envelope_for_category");
     pay(fx, P1, fx->lecture.partner_code, 100, "k2", T0_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
     assert_int_equal(envelope_cents(fx, P1, "lecture"), 2900);
@@ -541,6 +548,237 @@ static void test_expired_envelope_refuses_payment_and_credit(void **state) {
     pay(fx, P1, fx->lecture.partner_code, 100, "k3", JUNE_30_LAST_MS + 1, &d);
     assert_string_equal(d.event.category, "general");
     assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+}
+
+/* ------------------------------------------------------------ credits: envelopes, end dates */
+
+static bool envelope_of(const fixture *fx, const char *pass_id, const char *category,
+                        sp_ledger_envelope *out) {
+    const sp_ledger_pass *pass = sp_ledger_pass_find(fx->state, pass_id);
+    assert_non_null(pass);
+    for (size_t i = 0; i < pass->envelope_count; i++) {
+        if (strcmp(pass->envelopes[i].category, category) != 0) continue;
+        *out = pass->envelopes[i];
+        return true;
+    }
+    return false;
+}
+
+static char *end_date_of(const fixture *fx, const char *pass_id, const char *category,
+                         char out[SP_LEDGER_DATE_LEN + 1]) {
+    sp_ledger_envelope envelope;
+    assert_true(envelope_of(fx, pass_id, category, &envelope));
+    out[0] = '\0';
+    if (envelope.has_end_date) sp_date_format(envelope.end_date, out);
+    return out;
+}
+
+static void expect_rejected(const sp_ledger_decision *d, const char *code, const char *field) {
+    assert_int_equal(d->kind, SP_LEDGER_DECIDED_EVENT);
+    assert_int_equal(d->event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
+    assert_string_equal(d->event.code, code);
+    assert_string_equal(d->event.field, field);
+}
+
+static void test_credit_opens_an_envelope_that_then_pays(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    credit_until(fx, P1, "sport", 3000, "2026-06-30", "c1", T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CREDITED);
+    assert_true(d.event.envelope_opened);
+    assert_string_equal(d.event.end_date, "2026-06-30");
+    assert_int_equal(d.event.envelope_balance_after_cents, 3000);
+    assert_int_equal(sp_ledger_pass_find(fx->state, P1)->envelope_count, 2);
+    char date[SP_LEDGER_DATE_LEN + 1];
+    assert_string_equal(end_date_of(fx, P1, "sport", date), "2026-06-30");
+    /* What the back office is answered. */
+    const char *json = record_of(fx, P1, "c1")->result_json;
+    assert_non_null(strstr(json, "\"envelope_opened\":true"));
+    assert_non_null(strstr(json, "\"end_date\":\"2026-06-30\""));
+    /* The new envelope pays its category's partner, the general one does not. */
+    pay(fx, P1, fx->sport.partner_code, 1200, "k1", T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
+    assert_string_equal(d.event.category, "sport");
+    assert_int_equal(envelope_cents(fx, P1, "sport"), 1800);
+    assert_int_equal(envelope_cents(fx, P1, "general"), 0);
+    /* A second credit finds it: not opened again, end date kept. */
+    credit(fx, P1, "sport", 200, "c2", T0_MS, &d);
+    assert_false(d.event.envelope_opened);
+    assert_string_equal(d.event.end_date, "2026-06-30");
+    assert_int_equal(envelope_cents(fx, P1, "sport"), 2000);
+    /* A new envelope without end date has none. */
+    credit(fx, P1, "lecture", 100, "c3", T0_MS, &d);
+    assert_true(d.event.envelope_opened);
+    assert_string_equal(d.event.end_date, "");
+    assert_string_equal(end_date_of(fx, P1, "lecture", date), "");
+    assert_int_equal(fx->state->budget_cents, -3300);
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+    /* The event keeps what it says through the log's encoding. */
+    sp_ledger_event decoded;
+    roundtrip(&fx->events[1], &decoded);
+    assert_true(decoded.envelope_opened);
+    assert_string_equal(decoded.end_date, "2026-06-30");
+    assert_string_equal(decoded.requested_end_date, "2026-06-30");
+}
+
+static void test_credit_refuses_a_ninth_envelope_and_a_bad_category(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=,a1=,a2=,a3=,a4=,a5=,a6=", &d);
+    credit(fx, P1, "a7", 100, "c1", T0_MS, &d);   /* the eighth: accepted */
+    assert_true(d.event.envelope_opened);
+    int64_t budget_cents = fx->state->budget_cents;
+    credit(fx, P1, "a8", 100, "c2", T0_MS, &d);
+    expect_rejected(&d, "too_many_envelopes", "category");
+    assert_int_equal(record_of(fx, P1, "c2")->http_status, 422);
+    credit(fx, P1, "Sport!", 100, "c3", T0_MS, &d);
+    expect_rejected(&d, "invalid_category", "category");
+    /* An existing one is still credited. */
+    credit(fx, P1, "a3", 100, "c4", T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CREDITED);
+    assert_int_equal(sp_ledger_pass_find(fx->state, P1)->envelope_count, SP_LEDGER_ENVELOPES_MAX);
+    assert_int_equal(fx->state->budget_cents, budget_cents - 100);
+}
+
+static void test_credit_sets_and_extends_but_never_shortens_an_end_date(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    char date[SP_LEDGER_DATE_LEN + 1];
+    open_pass(fx, P1, "general=,sport=2026-06-30", &d);
+    /* T0 is 2026-03-10 in Paris. */
+    credit_until(fx, P1, "sport", 100, "2026-06-29", "c1", T0_MS, &d);
+    expect_rejected(&d, "end_date_earlier", "end_date");
+    assert_non_null(strstr(d.event.message, "2026-06-30"));
+    credit_until(fx, P1, "general", 100, "2026-03-09", "c2", T0_MS, &d);
+    expect_rejected(&d, "invalid_date", "end_date");
+    credit_until(fx, P1, "general", 100, "2026-02-30", "c3", T0_MS, &d);
+    expect_rejected(&d, "invalid_date", "end_date");
+    credit_until(fx, P1, "sport", 100, "30/06/2026", "c4", T0_MS, &d);
+    expect_rejected(&d, "invalid_date", "end_date");
+    assert_int_equal(fx->state->budget_cents, 0);   /* nothing moved */
+    /* The same date changes nothing; today is accepted; later extends. */
+    credit_until(fx, P1, "sport", 100, "2026-06-30", "c5", T0_MS, &d);
+    assert_string_equal(d.event.end_date, "2026-06-30");
+    credit_until(fx, P1, "general", 100, "2026-03-10", "c6", T0_MS, &d);
+    assert_string_equal(end_date_of(fx, P1, "general", date), "2026-03-10");
+    credit_until(fx, P1, "general", 100, "2026-12-31", "c7", T0_MS, &d);
+    assert_string_equal(end_date_of(fx, P1, "general", date), "2026-12-31");
+    credit_until(fx, P1, "sport", 4000, "2026-09-30", "c8", T0_MS, &d);
+    assert_string_equal(d.event.end_date, "2026-09-30");
+    assert_string_equal(end_date_of(fx, P1, "sport", date), "2026-09-30");
+    /* Past the old end date the envelope still pays, and the sweep leaves it. */
+    pay(fx, P1, fx->sport.partner_code, 500, "k1", JUNE_30_LAST_MS + 1, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
+    assert_string_equal(d.event.category, "sport");
+    sp_ledger_event swept[4];
+    size_t count = 0;
+    sp_error err;
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + 1, swept, 4, &count, &err), 0);
+    assert_int_equal(count, 0);
+    /* The new end date is the one that expires it. */
+    int64_t oct_1_ms = JUNE_30_LAST_MS + 1 + 92 * DAY_MS;
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, oct_1_ms, swept, 4, &count, &err), 0);
+    assert_int_equal(count, 1);
+    assert_string_equal(swept[0].category, "sport");
+    assert_string_equal(swept[0].end_date, "2026-09-30");
+    assert_int_equal(swept[0].amount_cents, 3600);
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+}
+
+static void test_expired_envelope_is_used_again_with_a_later_end_date(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=,sport=2026-06-30", &d);
+    credit(fx, P1, "sport", 4000, "c1", T0_MS, &d);
+    sp_ledger_event swept[4];
+    size_t count = 0;
+    sp_error err;
+    int64_t july_2_ms = JUNE_30_LAST_MS + 1 + DAY_MS;
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, july_2_ms, swept, 4, &count, &err), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(fx->state->budget_cents, 0);
+    /* Without a new end date it stays expired; one before today is refused. */
+    credit(fx, P1, "sport", 1000, "c2", july_2_ms, &d);
+    expect_rejected(&d, "envelope_expired", "category");
+    credit_until(fx, P1, "sport", 1000, "2026-07-01", "c3", july_2_ms, &d);
+    expect_rejected(&d, "invalid_date", "end_date");
+    credit_until(fx, P1, "sport", 1000, "2026-08-31", "c4", july_2_ms, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CREDITED);
+    assert_false(d.event.envelope_opened);
+    assert_int_equal(d.event.envelope_balance_after_cents, 1000);   /* the old remainder is gone */
+    sp_ledger_envelope envelope;
+    assert_true(envelope_of(fx, P1, "sport", &envelope));
+    assert_false(envelope.closed);
+    pay(fx, P1, fx->sport.partner_code, 300, "k1", july_2_ms, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
+    /* It expires again after its new end date, returning what is left. */
+    int64_t sept_1_ms = july_2_ms + 61 * DAY_MS;
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, sept_1_ms, swept, 4, &count, &err), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(swept[0].amount_cents, 700);
+    assert_int_equal(fx->state->budget_cents, -300);
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
+}
+
+static void test_credit_end_date_is_part_of_the_request(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    credit_until(fx, P1, "sport", 500, "2026-06-30", "c1", T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_EVENT);
+    credit_until(fx, P1, "sport", 500, "2026-06-30", "c1", T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
+    credit_until(fx, P1, "sport", 500, "2026-07-31", "c1", T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REFUSED);
+    assert_string_equal(d.error.code, "idempotency_conflict");
+    credit(fx, P1, "sport", 500, "c1", T0_MS, &d);
+    assert_string_equal(d.error.code, "idempotency_conflict");
+    /* No end date and "" are the same request, as before end dates existed. */
+    credit(fx, P1, "sport", 500, "c2", T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_EVENT);
+    credit_until(fx, P1, "sport", 500, "", "c2", T0_MS, &d);
+    assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
+    assert_int_equal(envelope_cents(fx, P1, "sport"), 1000);
+}
+
+static void test_closed_pass_refuses_a_credit_with_an_end_date(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=", &d);
+    sp_ledger_command close = {.kind = SP_LEDGER_COMMAND_CLOSE_PASS, .pass_id = P1,
+                               .actor_id = ACTOR, .command_id = "close", .reason = ""};
+    run(fx, &close, T0_MS, &d);
+    assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CLOSED);
+    credit_until(fx, P1, "sport", 500, "2026-06-30", "c1", T0_MS, &d);
+    expect_rejected(&d, "pass_closed", "pass_id");
+    assert_int_equal(record_of(fx, P1, "c1")->http_status, 409);
+    assert_int_equal(sp_ledger_pass_find(fx->state, P1)->envelope_count, 1);
+}
+
+static void test_credited_event_that_breaks_the_envelope_rules_is_refused(void **state) {
+    fixture *fx = *state;
+    sp_ledger_decision d;
+    open_pass(fx, P1, "general=,sport=2026-06-30", &d);
+    credit(fx, P1, "sport", 500, "c1", T0_MS, &d);
+    sp_ledger_event forged = d.event;
+    forged.version++;
+    snprintf(forged.command_id, sizeof forged.command_id, "forged");
+    sp_ledger_applied applied;
+    sp_error err;
+    forged.envelope_opened = true;   /* it exists already */
+    assert_int_equal(sp_ledger_apply(fx->state, &forged, &applied, &err), -1);
+    assert_string_equal(err.code, "invalid_event");
+    forged.envelope_opened = false;
+    snprintf(forged.end_date, sizeof forged.end_date, "2026-05-01");   /* shortens it */
+    assert_int_equal(sp_ledger_apply(fx->state, &forged, &applied, &err), -1);
+    assert_string_equal(err.code, "invalid_event");
+    /* An event from before end dates (none given) keeps the envelope's. */
+    forged.end_date[0] = '\0';
+    assert_int_equal(sp_ledger_apply(fx->state, &forged, &applied, &err), 0);
+    char date[SP_LEDGER_DATE_LEN + 1];
+    assert_string_equal(end_date_of(fx, P1, "sport", date), "2026-06-30");
+    assert_int_equal(envelope_cents(fx, P1, "sport"), 1000);
 }
 
 /* ------------------------------------------------------------ versions */
@@ -732,7 +970,19 @@ static void random_step(fixture *fx, uint64_t *seed, const char *const *pass_ids
     snprintf(key, sizeof key, "k%d", key_number);
     const char *pass_id = pass_ids[rng_next(seed) % 3];
     int64_t amount_cents = (int64_t)(rng_next(seed) % 3000) + ((rng_next(seed) % 50 == 0) ? -10 : 0);
-    if (rng_next(seed) % 4 == 0) {
+    uint64_t kind = rng_next(seed) % 8;
+    if (kind == 0) {
+        /* A credit that may open the envelope and sets or extends (or, too
+         * early, fails to shorten) its end date: a day up to 60 days from now,
+         * never past the end of July. */
+        char end_date[SP_LEDGER_DATE_LEN + 1];
+        sp_date day = sp_paris_date_of(now_ms) + (sp_date)(rng_next(seed) % 60);
+        sp_date last = sp_date_from_ymd(2026, 7, 31);
+        sp_date_format(day < last ? day : last, end_date);
+        const char *wider[] = {"general", "sport", "lecture", "music"};
+        credit_until(fx, pass_id, wider[rng_next(seed) % 4], amount_cents, end_date, key, now_ms,
+                     &d);
+    } else if (kind == 1) {
         credit(fx, pass_id, categories[rng_next(seed) % 3], amount_cents, key, now_ms, &d);
     } else {
         pay(fx, pass_id, partners[rng_next(seed) % 3]->partner_code, amount_cents, key, now_ms, &d);
@@ -775,8 +1025,19 @@ static void test_long_random_sequence_never_below_zero_and_sums_to_zero(void **s
     run_random_sequence(fx, 6000, UINT64_C(0x9E3779B97F4A7C15));
     assert_true(fx->state->budget_cents < 0);
     assert_true(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id) > 0);
-    /* Every envelope with an end date in the run has been swept. */
-    assert_true(sp_ledger_pass_find(fx->state, P1)->envelopes[1].closed);
+    /* Every end date in the run is at most July 31st and the run ends in
+     * August: once swept, every envelope with an end date is closed. */
+    sp_ledger_event swept[24];
+    size_t count = 0;
+    sp_error err;
+    int64_t end_ms = T0_MS + (int64_t)6000 * 40 * 60 * 1000;
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, end_ms, swept, 24, &count, &err), 0);
+    const sp_ledger_pass *p1 = sp_ledger_pass_find(fx->state, P1);
+    assert_true(p1->envelopes[1].closed);
+    size_t opened = 0;
+    for (size_t i = 0; i < fx->event_count; i++) opened += fx->events[i].envelope_opened;
+    assert_true(opened >= 1);   /* the run did open envelopes by credit */
+    assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
 }
 
 /* ------------------------------------------------------------ rebuild */
@@ -814,6 +1075,8 @@ static void compare_pass(void *ctx, const sp_ledger_pass *pass) {
         assert_string_equal(twin->envelopes[i].category, pass->envelopes[i].category);
         assert_int_equal(twin->envelopes[i].balance_cents, pass->envelopes[i].balance_cents);
         assert_int_equal(twin->envelopes[i].closed, pass->envelopes[i].closed);
+        assert_int_equal(twin->envelopes[i].has_end_date, pass->envelopes[i].has_end_date);
+        assert_int_equal(twin->envelopes[i].end_date, pass->envelopes[i].end_date);
     }
     cc->compared++;
 }
@@ -1119,6 +1382,13 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_open_pass_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_the_day_after_end_date_in_paris, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_envelope_refuses_payment_and_credit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credit_opens_an_envelope_that_then_pays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credit_refuses_a_ninth_envelope_and_a_bad_category, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credit_sets_and_extends_but_never_shortens_an_end_date, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_envelope_is_used_again_with_a_later_end_date, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credit_end_date_is_part_of_the_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closed_pass_refuses_a_credit_with_an_end_date, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credited_event_that_breaks_the_envelope_rules_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_with_wrong_version_is_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_event_is_refused_and_changes_nothing, setup, teardown),
         cmocka_unit_test(test_full_maps_answer_503),

@@ -85,25 +85,25 @@ static sp_projection_row credit_row(const char *const *params, int count) {
 
 static void test_the_meta_then_the_events_own_parameters(void **state) {
     (void)state;
-    const char *params[SP_PROJECTION_MOVEMENT_PARAM_COUNT];
-    char texts[SP_PROJECTION_MOVEMENT_PARAM_COUNT][8];
-    for (int i = 0; i < SP_PROJECTION_MOVEMENT_PARAM_COUNT; i++) {
+    const char *params[SP_PROJECTION_CREDIT_PARAM_COUNT];
+    char texts[SP_PROJECTION_CREDIT_PARAM_COUNT][8];
+    for (int i = 0; i < SP_PROJECTION_CREDIT_PARAM_COUNT; i++) {
         snprintf(texts[i], sizeof texts[i], "p%d", i + 1);
         params[i] = texts[i];
     }
     params[14] = NULL;   /* a credit names no partner */
-    sp_projection_row row = credit_row(params, SP_PROJECTION_MOVEMENT_PARAM_COUNT);
+    sp_projection_row row = credit_row(params, SP_PROJECTION_CREDIT_PARAM_COUNT);
     sp_projection_figures_row out;
     sp_projection_figures_build(&row, &out);
     assert_string_equal(out.statement, "spf_pass_credited");
     assert_string_equal(out.action, "credit");
-    assert_int_equal(out.param_count, 5 + SP_PROJECTION_MOVEMENT_PARAM_COUNT);
+    assert_int_equal(out.param_count, 5 + SP_PROJECTION_CREDIT_PARAM_COUNT);
     assert_string_equal(out.params[0], EVENT_ID);
     assert_string_equal(out.params[1], T_TEXT);
     assert_string_equal(out.params[2], USER_ID);
     assert_string_equal(out.params[3], "backoffice");
     assert_string_equal(out.params[4], "credit");
-    for (int i = 0; i < SP_PROJECTION_MOVEMENT_PARAM_COUNT; i++)
+    for (int i = 0; i < SP_PROJECTION_CREDIT_PARAM_COUNT; i++)
         assert_ptr_equal(out.params[5 + i], params[i]);
 
     /* The system (an expiry, the monthly run) has no actor and no role. */

@@ -60,7 +60,9 @@ static event moved(const char *pass, int64_t version, int64_t amount, int64_t en
     e.row.type = payment ? "ledger.PaymentAccepted.v1" : "ledger.PassCredited.v1";
     e.row.versioned = true;
     e.row.sql = "x";
-    e.row.param_count = SP_PROJECTION_MOVEMENT_PARAM_COUNT;
+    /* a credit's $17 (its end date) stays NULL: an event without one */
+    e.row.param_count = payment ? SP_PROJECTION_MOVEMENT_PARAM_COUNT
+                                : SP_PROJECTION_CREDIT_PARAM_COUNT;
     set_param(&e, 0, pass);
     snprintf(text, sizeof text, "%lld", (long long)version);
     set_param(&e, 1, text);
@@ -94,6 +96,19 @@ static event moved(const char *pass, int64_t version, int64_t amount, int64_t en
         set_param(&e, 13, text);
     }
     event_id(&e, n);
+    return e;
+}
+
+/* A credit of another category, with an end date ("" = none given). */
+static event credited(const char *pass, int64_t version, const char *category,
+                      const char *end_date, int64_t amount, int64_t envelope, int64_t balance,
+                      int n) {
+    event e = moved(pass, version, amount, envelope, balance, false, n);
+    char text[128];
+    set_param(&e, 3, category);
+    snprintf(text, sizeof text, "{\"budget\",\"pass:%s:%s\"}", pass, category);
+    set_param(&e, 12, text);
+    if (end_date[0] != '\0') set_param(&e, SP_PROJECTION_CREDIT_PARAM_COUNT - 1, end_date);
     return e;
 }
 
@@ -321,6 +336,57 @@ static void test_interleaving_changes_no_row(void **state) {
     assert_row(&r2, "spx_passes_update", PASS_A "|2|4|500|2026-06-01T10:04:00.000Z|");
 }
 
+/* On a pass the database has: a credit extends an end date, another opens
+ * an envelope, a third makes an expired envelope usable again; the rows are
+ * upserted with their final values. An expiry alone stays an update. */
+static void test_credits_open_and_extend_envelopes(void **state) {
+    sp_projection_fold *fold = *state;
+    event e[6];
+    e[0] = credited(PASS_A, 5, "food", "2027-03-31", 100, 600, 600, 5);
+    e[1] = credited(PASS_A, 6, "sport", "2026-09-30", 2000, 2000, 2600, 6);
+    e[2] = moved(PASS_A, 7, 50, 550, 2550, true, 7);
+    e[3] = moved(PASS_A, 8, 0, 0, 2550, false, 8);            /* culture expires */
+    e[3].row.kind = SP_PROJECTION_ENVELOPE_EXPIRED;
+    e[3].row.type = "ledger.EnvelopeExpired.v1";
+    e[3].row.param_count = SP_PROJECTION_MOVEMENT_PARAM_COUNT;
+    set_param(&e[3], 3, "culture");
+    set_param(&e[3], 12, "{}");
+    set_param(&e[3], 13, "{}");
+    e[4] = credited(PASS_A, 9, "culture", "2027-01-31", 300, 300, 2850, 9);
+    e[5] = moved(PASS_B, 2, 0, 0, 0, false, 10);             /* another pass's expiry only */
+    e[5].row.kind = SP_PROJECTION_ENVELOPE_EXPIRED;
+    e[5].row.type = "ledger.EnvelopeExpired.v1";
+    e[5].row.param_count = SP_PROJECTION_MOVEMENT_PARAM_COUNT;
+    set_param(&e[5], 12, "{}");
+    set_param(&e[5], 13, "{}");
+    known versions[2] = {{PASS_A, 4}, {PASS_B, 1}};
+    assert_int_equal(fold_batch(fold, e, 6, versions, 2), 6);
+    rendered r;
+    render(fold, &r);
+    assert_row(&r, "spx_envelopes_insert", PASS_A "|food|550|2027-03-31|f|");
+    assert_row(&r, "spx_envelopes_insert", PASS_A "|sport|2000|2026-09-30|f|");
+    assert_row(&r, "spx_envelopes_insert", PASS_A "|culture|300|2027-01-31|f|");
+    assert_row(&r, "spx_envelopes_update", PASS_B "|food|0|t|");
+    row_set inserted, updated;
+    rows_of(statement(&r, "spx_envelopes_insert"), &inserted);
+    rows_of(statement(&r, "spx_envelopes_update"), &updated);
+    assert_int_equal(inserted.count, 3);
+    assert_int_equal(updated.count, 1);
+    /* the history names the end date a credit leaves, as the figures' SQL does */
+    const char *history = statement(&r, "spx_history_insert")->params[7];
+    assert_non_null(strstr(history, "\\\"end_date\\\": \\\"2026-09-30\\\""));
+    for (size_t i = 0; i < sp_projection_fold_statement_count; i++)
+        if (strcmp(sp_projection_fold_statements[i].name, "spx_envelopes_insert") == 0)
+            assert_non_null(strstr(sp_projection_fold_statements[i].sql,
+                                   "COALESCE(EXCLUDED.end_date, envelopes.end_date)"));
+    /* a credit without end date keeps the row's: NULL in the upsert */
+    assert_int_equal(fold_batch(fold, e, 1, versions, 1), 1);
+    e[0] = credited(PASS_A, 5, "food", "", 100, 600, 600, 5);
+    assert_int_equal(fold_batch(fold, e, 1, versions, 1), 1);
+    render(fold, &r);
+    assert_row(&r, "spx_envelopes_insert", PASS_A "|food|600|NULL|f|");
+}
+
 /* A pass with an event the fold does not take is left whole to the
  * per-event statements. */
 static void test_a_pass_with_another_event_is_not_folded(void **state) {
@@ -345,6 +411,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_a_batch_delivered_again_writes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_versions_are_checked_one_by_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credits_open_and_extend_envelopes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interleaving_changes_no_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_pass_with_another_event_is_not_folded, setup,
                                         teardown),

@@ -370,14 +370,28 @@ static void test_pass_credited(void **state) {
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassCredited.v1", PASS_ID, 3, &m.base);
     assert_int_equal(build(f), 0);
     assert_int_equal(f->row.kind, SP_PROJECTION_PASS_CREDITED);
-    assert_int_equal(f->row.param_count, SP_PROJECTION_MOVEMENT_PARAM_COUNT);
+    assert_int_equal(f->row.param_count, SP_PROJECTION_CREDIT_PARAM_COUNT);
     assert_non_null(strstr(f->row.sql, "version = $2::bigint - 1"));
     assert_string_equal(f->row.statement, "sp_pass_credited");
     assert_non_null(strstr(f->row.sql, "'credit'"));
+    /* the credit may open the envelope, and never shortens its end date */
+    assert_non_null(strstr(f->row.sql, "ON CONFLICT (pass_id, category) DO UPDATE"));
+    assert_non_null(strstr(f->row.sql, "COALESCE(EXCLUDED.end_date, envelopes.end_date)"));
+    /* an event without end_date (written before it existed): $17 NULL */
     const char *expected[] = {PASS_ID, "3", T_TEXT, "general", "7000", "9000", OPERATION_ID,
                               "5000", "key-1", SP_TOPIC_LEDGER_EVENTS, "3", "41",
-                              "{\"budget\",\"" ENVELOPE_ACCOUNT "\"}", "{-5000,5000}", NULL, NULL};
-    for (int i = 0; i < SP_PROJECTION_MOVEMENT_PARAM_COUNT; i++) assert_param(f, i + 1, expected[i]);
+                              "{\"budget\",\"" ENVELOPE_ACCOUNT "\"}", "{-5000,5000}", NULL, NULL,
+                              NULL};
+    for (int i = 0; i < SP_PROJECTION_CREDIT_PARAM_COUNT; i++) assert_param(f, i + 1, expected[i]);
+    m.end_date = "2026-12-31";
+    m.envelope_opened = true;
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassCredited.v1", PASS_ID, 3, &m.base);
+    assert_int_equal(build(f), 0);
+    assert_param(f, 17, "2026-12-31");
+    m.end_date = "2026-12-32";
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassCredited.v1", PASS_ID, 3, &m.base);
+    assert_poison(f, "invalid_event", "end_date");
+    m.end_date = "";
 
     posting.amount_cents = 4999;                       /* postings disagree with the event */
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassCredited.v1", PASS_ID, 3, &m.base);

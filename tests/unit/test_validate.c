@@ -508,18 +508,35 @@ static void test_credit(void **state) {
     sp_gw_credit_req req;
     sp_error err;
     const char *body = "{\"category\": \"general\", \"amount_cents\": 1000000}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, &req, &err), 0);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), 0);
     assert_int_equal(req.amount_cents, 1000000);
     assert_string_equal(req.category, "general");
     body = "{\"category\": \"general\", \"amount_cents\": 1000001}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
     expect_error(&err, 422, "invalid_amount", "amount_cents");
     body = "{\"category\": \"general\", \"amount_cents\": \"1000\"}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
     expect_error(&err, 400, "invalid_type", "amount_cents");
     body = "{\"category\": \"9lives\", \"amount_cents\": 1000}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
     expect_error(&err, 422, "invalid_category", "category");
+    /* An end date: absent or "" is none; today (2026-11-27) is the earliest. */
+    assert_string_equal(req.end_date, "");
+    body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"2026-11-27\"}";
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), 0);
+    assert_string_equal(req.end_date, "2026-11-27");
+    body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"\"}";
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), 0);
+    assert_string_equal(req.end_date, "");
+    body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"2026-11-26\"}";
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
+    expect_error(&err, 422, "invalid_date", "end_date");
+    body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"2027-02-30\"}";
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
+    expect_error(&err, 422, "invalid_date", "end_date");
+    body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": 20270101}";
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
+    expect_error(&err, 400, "invalid_type", "end_date");
 }
 
 /* ------------------------------------------------------------------ headers */

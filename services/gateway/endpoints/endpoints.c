@@ -139,14 +139,15 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
     [SP_GW_ROUTE_PASSES_CREDIT] = {ENTRY(SP_GW_ROUTE_PASSES_CREDIT, sp_gw_route_passes_credit),
         .method = "POST", .path = "/api/v1/passes/{pass_id}/credits", .name = "passes_credit",
         .session = true, .roles = BACKOFFICE,
-        .summary = "Credits one envelope of a pass from the budget",
+        .summary = "Credits one envelope of a pass from the budget, opening it when the pass "
+                   "has none of that category, and sets or extends its end date",
         .body_media = SP_GW_MEDIA_JSON, .body_schema = "CreditRequest", .body_required = true,
         .key = SP_GW_KEY_REQUIRED,
         .answers = {JSON(201, "Credit", "the credit, accepted")},
         .id_not_found_code = "pass_not_found", .id_not_found_message = "no pass has this id",
         .errors = "400:missing_field,invalid_type 409:pass_closed "
-                  "422:invalid_amount,invalid_category,no_envelope_for_category,"
-                  "envelope_expired 503:timeout"},
+                  "422:invalid_amount,invalid_category,invalid_date,end_date_earlier,"
+                  "too_many_envelopes,envelope_expired 503:timeout"},
     /* ---------------------------------------------------------- closing a pass */
     [SP_GW_ROUTE_PASSES_CLOSE] = {ENTRY(SP_GW_ROUTE_PASSES_CLOSE, sp_gw_route_passes_close),
         .method = "POST", .path = "/api/v1/passes/{pass_id}/close", .name = "passes_close",

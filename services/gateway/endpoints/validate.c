@@ -74,6 +74,7 @@ static const sp_gw_field voucher_redeem_fields[] = {
 static const sp_gw_field credit_fields[] = {
     {"category", SP_GW_FIELD_STRING, true, 1, SP_GW_CATEGORY_LEN_MAX},
     {"amount_cents", SP_GW_FIELD_INTEGER, true, 0, 0},
+    {"end_date", SP_GW_FIELD_STRING, false, 0, 10},
 };
 
 #define SCHEMA_OF(fields) {fields, sizeof fields / sizeof fields[0]}
@@ -356,6 +357,22 @@ int sp_gw_parse_reset_request(const char *body, size_t len, sp_gw_reset_request_
     return rc;
 }
 
+/* An envelope's end date as given: "" (none), or a real date that is not
+ * before today (Europe/Paris). */
+static int end_date_check(const char *text, const char *field, sp_date today, sp_error *err) {
+    if (text[0] == '\0') return 0;
+    sp_date end_date;
+    sp_error date_err;
+    if (sp_date_parse(text, &end_date, &date_err) != 0) {
+        return sp_error_set(err, 422, "invalid_date", field,
+                            "%s must be a real date YYYY-MM-DD (years 2000 to 2199)", field);
+    }
+    if (end_date < today) {
+        return sp_error_set(err, 422, "invalid_date", field, "%s is in the past", field);
+    }
+    return 0;
+}
+
 static int parse_envelope(const json_t *item, size_t index, sp_date today,
                           sp_gw_envelope_req *out, sp_error *err) {
     char prefix[SP_GW_PREFIX_BYTES];
@@ -370,18 +387,8 @@ static int parse_envelope(const json_t *item, size_t index, sp_date today,
     copy_member(item, "end_date", out->end_date, sizeof out->end_date);
     snprintf(field, sizeof field, "%scategory", prefix);
     if (sp_gw_category_check(out->category, field, true, err) != 0) return -1;
-    if (out->end_date[0] == '\0') return 0;
     snprintf(field, sizeof field, "%send_date", prefix);
-    sp_date end_date;
-    sp_error date_err;
-    if (sp_date_parse(out->end_date, &end_date, &date_err) != 0) {
-        return sp_error_set(err, 422, "invalid_date", field,
-                            "%s must be a real date YYYY-MM-DD (years 2000 to 2199)", field);
-    }
-    if (end_date < today) {
-        return sp_error_set(err, 422, "invalid_date", field, "%s is in the past", field);
-    }
-    return 0;
+    return end_date_check(out->end_date, field, today, err);
 }
 
 static int parse_envelopes(const json_t *array, sp_date today, sp_gw_beneficiary_req *out,
@@ -468,7 +475,7 @@ int sp_gw_parse_voucher_redeem(const char *body, size_t len, sp_gw_voucher_redee
     return rc;
 }
 
-int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents,
+int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents, sp_date today,
                        sp_gw_credit_req *out, sp_error *err) {
     assert(out != NULL && amount_max_cents > 0);
     memset(out, 0, sizeof *out);
@@ -481,6 +488,8 @@ int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents,
     if (sp_money_validate_amount(out->amount_cents, amount_max_cents, "amount_cents", err) != 0) {
         goto done;
     }
+    copy_member(root, "end_date", out->end_date, sizeof out->end_date);
+    if (end_date_check(out->end_date, "end_date", today, err) != 0) goto done;
     rc = 0;
 done:
     json_decref(root);

@@ -248,6 +248,7 @@ typedef struct sp_gw_voucher_redeem_req {
 typedef struct sp_gw_credit_req {
     char category[SP_GW_CATEGORY_LEN_MAX + 1];
     int64_t amount_cents;
+    char end_date[11];                                        /* "YYYY-MM-DD" or "" */
 } sp_gw_credit_req;
 
 int sp_gw_parse_login(const char *body, size_t len, sp_gw_login_req *out, sp_error *err);
@@ -261,7 +262,10 @@ int sp_gw_parse_reset_request(const char *body, size_t len, sp_gw_reset_request_
 /* today: the Europe/Paris date of now; an end_date before it is refused. */
 int sp_gw_parse_beneficiary(const char *body, size_t len, sp_date today,
                             sp_gw_beneficiary_req *out, sp_error *err);
-int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents,
+/* {category, amount_cents, end_date?}: 422 invalid_category | invalid_amount
+ * | invalid_date (not a date, or before today, the Europe/Paris date). The
+ * ledger decides the rest (an envelope to open, an end date to extend). */
+int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents, sp_date today,
                        sp_gw_credit_req *out, sp_error *err);
 /* {amount_cents, category?, partner_code?}: 422 invalid_amount |
  * invalid_category ("general" allowed) | invalid_partner_code. */

@@ -204,8 +204,9 @@ int sp_gw_route_passes_credit(sp_gw_request *req, sp_error *err) {
     const char *key = NULL;
     if (sp_gw_idempotency_key(req, &key, err) != 0) return -1;
     sp_gw_credit_req body;
-    if (sp_gw_parse_credit(req->body, req->body_len, req->app->config->credit_max_cents, &body,
-                           err) != 0) {
+    sp_date today = sp_paris_date_of(sp_clock_now_ms(req->app->clock));
+    if (sp_gw_parse_credit(req->body, req->body_len, req->app->config->credit_max_cents, today,
+                           &body, err) != 0) {
         return -1;
     }
     const char *pass_id = req->match.path_id;
@@ -216,6 +217,7 @@ int sp_gw_route_passes_credit(sp_gw_request *req, sp_error *err) {
     credit.pass_id = (char *)pass_id;
     credit.category = body.category;
     credit.amount_cents = body.amount_cents;
+    credit.end_date = body.end_date;
     sp_envelope_meta meta = sp_gw_command_meta(req, "ledger.CreditPass.v1", pass_id, key);
     return sp_gw_run_and_answer(req, SP_TOPIC_LEDGER_COMMANDS, &meta, &credit.base, err);
 }

@@ -19,10 +19,13 @@
 
 /* ------------------------------------------------------------------ SQL */
 
-/* $1 q (ILIKE pattern), $2 'open' | 'closed', $3 category; NULL: any. */
+/* $1 q (ILIKE pattern), $2 'open' | 'closed', $3 category; NULL: any.
+ * Names are compared without their accents (sp_unaccent, migration 0023),
+ * as the trigram index on them is built. */
 #define BENEFICIARIES_FILTER                                                                 \
     " FROM users u JOIN passes p ON p.pass_id = u.pass_id WHERE u.role = 'beneficiary'"       \
-    " AND ($1::text IS NULL OR u.full_name ILIKE '%' || $1::text || '%' ESCAPE '\\'"          \
+    " AND ($1::text IS NULL OR sp_unaccent(u.full_name) ILIKE '%' || sp_unaccent($1::text)"   \
+    " || '%' ESCAPE '\\'"                                                                       \
     " OR u.email ILIKE '%' || $1::text || '%' ESCAPE '\\')"                                   \
     " AND ($2::text IS NULL OR (p.closed_at IS NULL) = ($2::text = 'open'))"                  \
     " AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM envelopes e"                              \
@@ -66,10 +69,12 @@ static const char beneficiary_cursor_sql[] =
     " FROM partners p CROSS JOIN (SELECT " LATEST_IN_FORCE " AS id) l"
 enum { P_ACTIVATED = 5, P_CONVENTION_ACCEPTED, P_BANK_MISSING, P_CREATED_MS, P_COLUMNS };
 
-/* $1 Paris day, $2 q (ILIKE pattern on the name, or the start of the
- * partner code), $3 state, $4 the cursor's partner, $5 the most rows. */
+/* $1 Paris day, $2 q (ILIKE pattern on the name without its accents, or
+ * the start of the partner code), $3 state, $4 the cursor's partner, $5 the
+ * most rows. */
 #define PARTNERS_FILTER                                                                      \
-    " WHERE ($2::text IS NULL OR p.name ILIKE '%' || $2::text || '%' ESCAPE '\\'"             \
+    " WHERE ($2::text IS NULL OR sp_unaccent(p.name) ILIKE '%' || sp_unaccent($2::text)"      \
+    " || '%' ESCAPE '\\'"                                                                       \
     " OR p.partner_code LIKE $2::text || '%' ESCAPE '\\')) s"                                 \
     " WHERE ($3::text IS NULL OR ($3::text = 'not_activated' AND NOT s.activated)"            \
     " OR ($3::text = 'convention_pending' AND NOT s.convention_accepted)"                    \

@@ -72,6 +72,8 @@ const MESSAGES: Record<string, string> = {
   insufficient_funds: 'Le solde du Pass est insuffisant.',
   no_envelope_for_category: 'Le Pass n’a pas de budget pour cette catégorie.',
   envelope_expired: 'Le budget de cette catégorie a expiré.',
+  end_date_earlier: 'Cette date est antérieure à la fin actuelle du budget : une date de fin ne peut qu’être fixée ou prolongée.',
+  too_many_envelopes: 'Ce Pass a déjà 8 budgets, le maximum : créditez l’un de ses budgets existants.',
   invalid_category: 'Cette catégorie n’est pas acceptée.',
   invalid_date: 'Saisissez une date valide.',
   invalid_voucher_number: 'Ce numéro de bon n’est pas valide : vérifiez les 16 chiffres.',

@@ -118,7 +118,7 @@ const PHRASES = {
   bank_details_changed: (d) => `a modifié les coordonnées bancaires${text(d, 'iban_last4') ? ` (IBAN se terminant par ${text(d, 'iban_last4')})` : ''}`,
   structure_image_set: (d) => (text(d, 'slot') === 'cover' ? 'a changé la photo de couverture de la structure' : text(d, 'slot') === 'logo' ? 'a changé le logo de la structure' : 'a changé une image de la structure'),
   pass_opened: () => 'a ouvert le Pass',
-  credit: (d) => `a crédité le Pass${ofAmount(d)}${inCategory(d)}`,
+  credit: (d) => `a crédité le Pass${ofAmount(d)}${inCategory(d)}${text(d, 'end_date') ? `, utilisable jusqu’au ${formatDay(text(d, 'end_date'))} inclus` : ''}`,
   payment_accepted: (d) => `a payé${amount(d) ? ` ${amount(d)}` : ''}${atPartner(d)}${inCategory(d)}${text(d, 'channel') === 'voucher' ? ' par bon d’échange' : ''}`,
   envelope_expired: (d) => `a rendu au budget de la ville le reste d’une enveloppe arrivée à échéance${ofAmount(d)}${inCategory(d)}`,
   voucher_issued: (d) => `a créé un bon d’échange${ofAmount(d)}${inCategory(d)}${text(d, 'partner_name') ? ` à utiliser chez ${text(d, 'partner_name')}` : ''}${text(d, 'valid_until') ? `, valable jusqu’au ${formatDay(text(d, 'valid_until').slice(0, 10))}` : ''}`,

@@ -2,7 +2,8 @@
  * e-mail, pass open or closed, envelope category) read page by page,
  * enrolling one (an activation e-mail, the envelope and its end date, a
  * first credit), and one beneficiary's page: the pass and its envelopes,
- * crediting an envelope, the latest operations and vouchers, and closing
+ * crediting an envelope (or opening one by its first credit, with an end
+ * date set or extended), the latest operations and vouchers, and closing
  * the pass after a confirmation that says what it does. */
 import { useState } from 'preact/hooks';
 import { call } from '../../shared/api';
@@ -166,37 +167,74 @@ function Envelopes(props: { envelopes: Envelope[]; closed: boolean }) {
   );
 }
 
+/** The envelopes a pass holds at most (the ledger refuses a ninth). */
+const ENVELOPES_MAX = 8;
+
+/** What the credit form offers: the pass's envelopes (an expired one can be
+ * credited again with a new end date), then the usual categories it lacks,
+ * which a credit opens (while the pass has room). */
+function creditOptions(envelopes: Envelope[]): Array<[string, string]> {
+  const own = envelopes.map((e): [string, string] => [
+    e.category,
+    e.expired ? B.expiredEnvelope(categoryLabel(e.category), formatDay(e.end_date)) : `${categoryLabel(e.category)} (${formatCents(e.balance_cents)})`,
+  ]);
+  if (envelopes.length >= ENVELOPES_MAX) return own;
+  const missing = USUAL_CATEGORIES.filter((c) => !envelopes.some((e) => e.category === c));
+  return [...own, ...missing.map((c): [string, string] => [c, B.newEnvelope(categoryLabel(c))])];
+}
+
+function categoryHint(envelope: Envelope | undefined): string {
+  if (!envelope) return B.opensEnvelope;
+  if (envelope.expired) return B.expiredNeedsDate;
+  return envelope.end_date ? B.usableUntil(formatDay(envelope.end_date)) : B.noEnd;
+}
+
+/** The problems seen before sending: an amount, an end date from today on
+ * and never before the envelope's own, a new one for an expired envelope. */
+function creditProblems(envelope: Envelope | undefined, amount: string, endDateText: string): FieldError[] {
+  const problems: FieldError[] = [];
+  if (!parseEuros(amount)) problems.push({ field: 'amount', text: B.amountInvalid });
+  const endDate = endDateOf(endDateText);
+  if (endDate === null) problems.push({ field: 'end_date', text: B.endDateInvalid });
+  else if (endDate && envelope?.end_date && endDate < envelope.end_date) problems.push({ field: 'end_date', text: B.endDateEarlier(formatDay(envelope.end_date)) });
+  else if (!endDate && envelope?.expired) problems.push({ field: 'end_date', text: B.expiredNeedsDate });
+  return problems;
+}
+
 function CreditForm(props: { passId: string; envelopes: Envelope[]; onDone: () => void }) {
-  const usable = props.envelopes.filter((e) => !e.expired);
-  const [category, setCategory] = useState(usable[0]?.category ?? '');
+  const options = creditOptions(props.envelopes);
+  const [category, setCategory] = useState(props.envelopes.find((e) => !e.expired)?.category ?? options[0]?.[0] ?? 'general');
   const [amount, setAmount] = useState('');
+  const [endDate, setEndDate] = useState('');
   const [local, setLocal] = useState<FieldError[]>([]);
   const [done, setDone] = useState<string | null>(null);
   const submission = useSubmission();
-  const { byField, summary, general } = errorsOf(submission.error, ['category', 'amount_cents'], { invalid_amount: B.amountInvalid });
+  const { byField, summary, general } = errorsOf(submission.error, ['category', 'amount_cents', 'end_date'], { invalid_amount: B.amountInvalid, invalid_date: B.endDateInvalid });
   const errorOf = (name: string) => local.find((e) => e.field === name)?.text ?? byField[name] ?? (name === 'amount' ? byField.amount_cents : undefined);
-  const envelope = usable.find((e) => e.category === category);
+  const envelope = props.envelopes.find((e) => e.category === category);
 
   async function submit(event: Event) {
     event.preventDefault();
-    const cents = parseEuros(amount);
-    const problems: FieldError[] = cents ? [] : [{ field: 'amount', text: B.amountInvalid }];
+    const problems = creditProblems(envelope, amount, endDate);
     setLocal(problems);
     setDone(null);
-    if (!cents) return;
-    const credit = await submission.run((key) =>
-      call('post', '/api/v1/passes/{pass_id}/credits', { params: { pass_id: props.passId }, key, body: { category, amount_cents: cents } }),
-    );
+    if (problems.length) return;
+    const cents = parseEuros(amount) ?? 0;
+    const day = endDateOf(endDate);
+    const body = day ? { category, amount_cents: cents, end_date: day } : { category, amount_cents: cents };
+    const credit = await submission.run((key) => call('post', '/api/v1/passes/{pass_id}/credits', { params: { pass_id: props.passId }, key, body }));
     if (credit) {
-      const said = B.credited(formatCents(credit.amount_cents), categoryLabel(credit.category), formatCents(credit.envelope_balance_after_cents));
+      const name = categoryLabel(credit.category);
+      const head = credit.envelope_opened ? B.creditedOpened(formatCents(credit.amount_cents), name) : B.credited(formatCents(credit.amount_cents), name, formatCents(credit.envelope_balance_after_cents));
+      const said = `${head} ${credit.end_date ? B.creditedUntil(formatDay(credit.end_date)) : B.creditedNoEnd}`;
       setDone(said);
       setAmount('');
+      setEndDate('');
       announce(said);
       props.onDone();
     }
   }
 
-  if (usable.length === 0) return <p>{B.noUsableEnvelope}</p>;
   return (
     <section class="section" aria-labelledby="credit-title">
       <h2 id="credit-title">{B.creditTitle}</h2>
@@ -204,9 +242,9 @@ function CreditForm(props: { passId: string; envelopes: Envelope[]; onDone: () =
       <ErrorSummary errors={local.length ? local : summary} general={general} />
       <form class="form" onSubmit={submit} noValidate>
         <SelectField name="category" label={B.envelope} value={category} onValue={setCategory} error={errorOf('category')}
-          hint={envelope ? (envelope.end_date ? B.usableUntil(formatDay(envelope.end_date)) : B.noEnd) : undefined}
-          options={usable.map((e): [string, string] => [e.category, `${categoryLabel(e.category)} (${formatCents(e.balance_cents)})`])} />
+          hint={`${B.creditCategoryHint} ${categoryHint(envelope)}`} options={options} />
         <TextField name="amount" label={B.amount} hint={B.amountHint} value={amount} onValue={setAmount} error={errorOf('amount')} class="input-short" inputMode="decimal" autoComplete="off" />
+        <TextField name="end_date" label={B.creditEndDate} hint={B.creditEndDateHint} value={endDate} onValue={setEndDate} error={errorOf('end_date')} class="input-short" inputMode="numeric" autoComplete="off" />
         <div class="button-row">
           <button type="submit" class="button" disabled={submission.busy}>{B.creditSubmit}</button>
         </div>
