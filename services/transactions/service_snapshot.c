@@ -37,13 +37,13 @@ sp_ledger_state *tx_snapshot_load(tx_service *svc, int32_t partition,
                                   sp_ledger_snapshot_position *position) {
     const char *dir = svc->config->snapshot_dir;
     if (dir == NULL || dir[0] == '\0') return NULL;
-    char path[TX_SNAPSHOT_PATH_MAX];
+    char path[SP_SNAPSHOT_PATH_MAX];
     uint8_t *bytes = NULL;
     size_t len = 0;
     sp_error why;
     sp_error_clear(&why);
-    if (tx_snapshot_path(dir, partition, path, &why) != 0 ||
-        tx_snapshot_read(path, SP_LEDGER_SNAPSHOT_BYTES_MAX, &bytes, &len, &why) != 0) {
+    if (sp_snapshot_path(dir, "ledger", partition, path, &why) != 0 ||
+        sp_snapshot_read(path, SP_LEDGER_SNAPSHOT_BYTES_MAX, &bytes, &len, &why) != 0) {
         if (why.http_status == 404) {   /* a first start, or a partition new to this host */
             char p[16];
             text_of(p, sizeof p, partition);
@@ -71,7 +71,7 @@ static void collect_write(tx_service *svc, bool wait) {
     int rc = 0;
     sp_error why;
     sp_error_clear(&why);
-    if (!tx_snapshot_writer_done(&svc->snapshot_writer, wait, &rc, &why)) return;
+    if (!sp_snapshot_writer_done(&svc->snapshot_writer, wait, &rc, &why)) return;
     if (rc != 0) {
         sp_log_error(svc->log, "ledger snapshot not written", "path", svc->snapshot_writer.path,
                      "code", why.code, "detail", why.message, NULL);
@@ -84,12 +84,12 @@ static void take_one(tx_service *svc, int32_t p, bool final) {
     tx_partition *part = &svc->partitions[p];
     sp_error why;
     sp_error_clear(&why);
-    char path[TX_SNAPSHOT_PATH_MAX];
+    char path[SP_SNAPSHOT_PATH_MAX];
     sp_ledger_snapshot_position position = part->last;
     int64_t low = 0;
     /* Every event applied is flushed and this is the partition's only
      * writer: the log ends with the last of them. A loader checks that. */
-    if (tx_snapshot_path(svc->config->snapshot_dir, p, path, &why) != 0 ||
+    if (sp_snapshot_path(svc->config->snapshot_dir, "ledger", p, path, &why) != 0 ||
         sp_kafka_watermarks(svc->commands, SP_TOPIC_LEDGER_EVENTS, p, &low,
                             &position.next_offset, TX_WATERMARK_TIMEOUT_MS, &why) != 0) {
         log_fallback(svc, p, "ledger snapshot not taken", &why);
@@ -104,8 +104,8 @@ static void take_one(tx_service *svc, int32_t p, bool final) {
         return;
     }
     int64_t encode_ms = sp_clock_monotonic_ms() - started_ms;
-    int rc = final ? tx_snapshot_write(path, bytes, len, &why)
-                   : tx_snapshot_writer_start(&svc->snapshot_writer, path, bytes, len, &why);
+    int rc = final ? sp_snapshot_write(path, bytes, len, &why)
+                   : sp_snapshot_writer_start(&svc->snapshot_writer, path, bytes, len, &why);
     if (final || rc != 0) free(bytes);
     if (rc != 0) {
         log_fallback(svc, p, "ledger snapshot not written", &why);
