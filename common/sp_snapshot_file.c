@@ -152,3 +152,21 @@ bool sp_snapshot_writer_done(sp_snapshot_writer *writer, bool wait, int *rc, sp_
     *err = writer->err;
     return true;
 }
+
+void sp_snapshot_writer_collect(sp_snapshot_writer *writer, bool wait, sp_log *log,
+                                const char *error_msg) {
+    int rc = 0;
+    sp_error why;
+    sp_error_clear(&why);
+    if (!sp_snapshot_writer_done(writer, wait, &rc, &why) || rc == 0) return;
+    sp_log_error(log, error_msg, "path", writer->path, "code", why.code, "detail", why.message,
+                 NULL);
+}
+
+int sp_snapshot_writer_save(sp_snapshot_writer *writer, const char *path, uint8_t *bytes,
+                            size_t len, bool wait, sp_error *err) {
+    int rc = wait ? sp_snapshot_write(path, bytes, len, err)
+                  : sp_snapshot_writer_start(writer, path, bytes, len, err);
+    if (wait || rc != 0) free(bytes);
+    return rc;
+}

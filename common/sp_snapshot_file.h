@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "sp_error.h"
+#include "sp_log.h"
 
 #define SP_SNAPSHOT_PATH_MAX 4096
 
@@ -53,5 +54,12 @@ int sp_snapshot_writer_start(sp_snapshot_writer *writer, const char *path, uint8
 /* Whether the running write ended; when it did, joins it and reports its
  * outcome in *rc and *err. Blocks when wait. */
 bool sp_snapshot_writer_done(sp_snapshot_writer *writer, bool wait, int *rc, sp_error *err);
+/* Writes bytes (taken: freed in every case) to path: here and now when
+ * wait, else on the writer's thread (-1 when a write is still running). */
+int sp_snapshot_writer_save(sp_snapshot_writer *writer, const char *path, uint8_t *bytes,
+                            size_t len, bool wait, sp_error *err);
+/* sp_snapshot_writer_done, a failed write said in the log as error_msg. */
+void sp_snapshot_writer_collect(sp_snapshot_writer *writer, bool wait, sp_log *log,
+                                const char *error_msg);
 
 #endif
