@@ -473,7 +473,7 @@ static void get_body(snap_decoding *d) {
     if (c.admins_of_users != c.admins_of_partners ||
         c.can_login_of_users != c.can_login_of_partners ||
         c.backoffice_can_login != s->backoffice_can_login_count) {
-        refuse(d, "counts of administrators that are not their users'");
+        refuse(d, "counts of administrators not those of the users");
     }
 }
 

@@ -5,7 +5,8 @@
  * freed as time passes), the state of events[0..k) written as a snapshot,
  * read back and given events[k..n) equals the state rebuilt from all n
  * events; every truncation, every flipped byte, another binary's, another
- * partition's and another configuration's snapshot is refused; and a body
+ * partition's and another configuration's snapshot is refused, and so is
+ * one whose administrator counts are not its users'; and a body
  * gone wrong under a valid checksum never crashes the reader. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -367,6 +368,34 @@ static void test_truncated_other_binary_partition_or_limits_refused(void **unuse
     history_free(&h);
 }
 
+/* A state whose counts are not its users' (a writer's bug): refused, the
+ * rebuild from the log decides. */
+static void test_counts_that_disagree_with_the_users_refused(void **unused) {
+    (void)unused;
+    history h = {0};
+    history_build(&h);
+    sp_accounts_partner *partner = NULL;
+    for (size_t i = 0; i < h.event_count && partner == NULL; i++) {
+        if (h.events[i].kind == SP_ACCOUNTS_EV_PARTNER_CREATED)
+            partner = (sp_accounts_partner *)sp_accounts_partner_by_id(&h.state,
+                                                                       h.events[i].partner_id);
+    }
+    assert_non_null(partner);
+    partner->admin_count++;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    encode(&h.state, (int64_t)h.event_count, &bytes, &len);
+    expect_refused(bytes, len, 0, &limits, VERSION, "counts of administrators");
+    free(bytes);
+    partner->admin_count--;
+    h.state.backoffice_can_login_count++;
+    encode(&h.state, (int64_t)h.event_count, &bytes, &len);
+    expect_refused(bytes, len, 0, &limits, VERSION, "counts of administrators");
+    h.state.backoffice_can_login_count--;
+    free(bytes);
+    history_free(&h);
+}
+
 /* Every byte flipped (each bit pattern of two): refused, or - were the
  * checksum ever to let one through - equal to the state written. */
 static void test_every_flipped_byte_refused_or_equal(void **unused) {
@@ -443,6 +472,7 @@ int main(void) {
         cmocka_unit_test(test_every_cut_then_the_rest_equals_the_whole_log),
         cmocka_unit_test(test_restored_state_answers_as_before),
         cmocka_unit_test(test_truncated_other_binary_partition_or_limits_refused),
+        cmocka_unit_test(test_counts_that_disagree_with_the_users_refused),
         cmocka_unit_test(test_every_flipped_byte_refused_or_equal),
         cmocka_unit_test(test_resealed_corruption_never_crashes),
     };
