@@ -281,7 +281,8 @@ class Stack:
         self.address_file = os.path.join(self.run_dir, "devbroker.address")
         self.mail_dir = os.path.join(self.var_dir, "mail")
         self.exports_dir = os.path.join(self.var_dir, "exports")
-        # The transactions service's snapshots of its ledger partitions.
+        # The transactions service's snapshots of its ledger partitions and
+        # the accounts service's of its state.
         self.snapshot_dir = os.path.join(self.var_dir, "snapshots")
         self.smtp_port = None
         # Authenticates activation links between the gateway and notifications.
@@ -721,6 +722,8 @@ class Stack:
             env["SP_SEPA_DEBTOR_BIC"] = SEPA_DEBTOR_BIC
         if name == "transactions":
             env["SP_RECEIPT_SECRET_KEY"] = self.receipt_key()["SP_RECEIPT_SECRET_KEY"]
+        if name in ("transactions", "accounts"):
+            # One folder: ledger-<p>.snap and accounts-0.snap.
             env["SP_SNAPSHOT_DIR"] = self.snapshot_dir
         if name == "notifications":
             env["SP_PG_DSN"] = self.pg_dsn

@@ -1,11 +1,49 @@
 /* accounts_internal.h - helpers shared by the two halves of the accounts
  * domain (accounts_state.c: state and apply; accounts_decide.c: validation
- * and decisions). Not for use outside services/accounts. Nothing here
- * allocates; records stay owned by the state. */
+ * and decisions; accounts_snapshot.c: the state as bytes). Not for use
+ * outside services/accounts. Nothing here allocates; records stay owned by
+ * the state. */
 #ifndef SP_ACCOUNTS_INTERNAL_H
 #define SP_ACCOUNTS_INTERNAL_H
 
 #include "accounts_state.h"
+
+/* A stored outcome, rebuilt from the events of its command. */
+struct sp_accounts_record {
+    uint8_t request_hash[SP_KEY_LEN];
+    bool pending;                              /* PartnerCreated applied, admin not yet */
+    char pending_partner_id[SP_ID_LEN + 1];
+    bool ok;
+    int http_status;
+    char *code;                                /* owned, never NULL */
+    char *message;
+    char *field;
+    char *result_json;
+    size_t ref_count;
+    sp_accounts_ref refs[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
+    uint8_t key[SP_KEY_LEN];                   /* its key in state->records */
+    int64_t stored_at_ms;                      /* occurred_at of the event that stored it */
+    bool single_use;                           /* the gateway made its command id for one request */
+    sp_accounts_record *next;                  /* the next younger record of its list */
+};
+
+/* The keys of the state's maps (sp_key_of of a name and the value). */
+void sp_accounts_user_key(const char *user_id, uint8_t key[SP_KEY_LEN]);
+void sp_accounts_email_key(const char *email_lower, uint8_t key[SP_KEY_LEN]);
+void sp_accounts_partner_key(const char *partner_id, uint8_t key[SP_KEY_LEN]);
+void sp_accounts_partner_code_key(const char *code, uint8_t key[SP_KEY_LEN]);
+void sp_accounts_activation_key(const char *activation_id, uint8_t key[SP_KEY_LEN]);
+void sp_accounts_session_key(const uint8_t token_hash[SP_TOKEN_HASH_LEN], uint8_t key[SP_KEY_LEN]);
+void sp_accounts_convention_key(const char *convention_id, uint8_t key[SP_KEY_LEN]);
+void sp_accounts_acceptance_key(const char *partner_id, const char *convention_id,
+                                uint8_t key[SP_KEY_LEN]);
+/* Frees a record not (or no longer) in the state; NULL is a no-op. */
+void sp_accounts_record_free(sp_accounts_record *record);
+/* Puts a new record under key and at the young end of its list (single-use
+ * or kept, by record->single_use). -1 when the map refuses it (the record
+ * is then freed). */
+int sp_accounts_record_store(sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
+                             sp_accounts_record *record, sp_error *err);
 
 #define SP_ACCOUNTS_HASHED_BYTES_MAX 64          /* token-hash bytes rendered in a request hash */
 #define SP_ACCOUNTS_TOKEN_TEXT_MAX (2 * SP_ACCOUNTS_HASHED_BYTES_MAX + 24)

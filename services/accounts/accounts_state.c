@@ -14,24 +14,6 @@
 
 #include "accounts_internal.h"
 
-/* A stored outcome, rebuilt from the events of its command. */
-struct sp_accounts_record {
-    uint8_t request_hash[SP_KEY_LEN];
-    bool pending;                              /* PartnerCreated applied, admin not yet */
-    char pending_partner_id[SP_ID_LEN + 1];
-    bool ok;
-    int http_status;
-    char *code;                                /* owned, never NULL */
-    char *message;
-    char *field;
-    char *result_json;
-    size_t ref_count;
-    sp_accounts_ref refs[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
-    uint8_t key[SP_KEY_LEN];                   /* its key in state->records */
-    int64_t stored_at_ms;                      /* occurred_at of the event that stored it */
-    bool single_use;                           /* the gateway made its command id for one request */
-    sp_accounts_record *next;                  /* the next younger record of its list */
-};
 
 /* ------------------------------------------------------------------ names */
 
@@ -98,27 +80,27 @@ void sp_accounts_hex(const uint8_t *bytes, size_t len, char *out) {
     out[2 * len] = '\0';
 }
 
-static void user_key(const char *user_id, uint8_t key[SP_KEY_LEN]) {
+void sp_accounts_user_key(const char *user_id, uint8_t key[SP_KEY_LEN]) {
     sp_key_of(key, "user", user_id, NULL, NULL);
 }
 
-static void email_key(const char *email_lower, uint8_t key[SP_KEY_LEN]) {
+void sp_accounts_email_key(const char *email_lower, uint8_t key[SP_KEY_LEN]) {
     sp_key_of(key, "email", email_lower, NULL, NULL);
 }
 
-static void partner_key(const char *partner_id, uint8_t key[SP_KEY_LEN]) {
+void sp_accounts_partner_key(const char *partner_id, uint8_t key[SP_KEY_LEN]) {
     sp_key_of(key, "partner", partner_id, NULL, NULL);
 }
 
-static void partner_code_key(const char *code, uint8_t key[SP_KEY_LEN]) {
+void sp_accounts_partner_code_key(const char *code, uint8_t key[SP_KEY_LEN]) {
     sp_key_of(key, "partner_code", code, NULL, NULL);
 }
 
-static void activation_key(const char *activation_id, uint8_t key[SP_KEY_LEN]) {
+void sp_accounts_activation_key(const char *activation_id, uint8_t key[SP_KEY_LEN]) {
     sp_key_of(key, "activation", activation_id, NULL, NULL);
 }
 
-static void session_key(const uint8_t token_hash[SP_TOKEN_HASH_LEN], uint8_t key[SP_KEY_LEN]) {
+void sp_accounts_session_key(const uint8_t token_hash[SP_TOKEN_HASH_LEN], uint8_t key[SP_KEY_LEN]) {
     char hex[2 * SP_TOKEN_HASH_LEN + 1];
     sp_accounts_hex(token_hash, SP_TOKEN_HASH_LEN, hex);
     sp_key_of(key, "session", hex, NULL, NULL);
@@ -210,7 +192,7 @@ static void free_plain(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
     free(value);
 }
 
-static void record_free(sp_accounts_record *record) {
+void sp_accounts_record_free(sp_accounts_record *record) {
     if (record == NULL) return;
     free(record->code);
     free(record->message);
@@ -222,7 +204,7 @@ static void record_free(sp_accounts_record *record) {
 static void free_record(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
     (void)ctx;
     (void)key;
-    record_free(value);
+    sp_accounts_record_free(value);
 }
 
 /* Safe on a state zeroed by a failed init or a previous destroy. */
@@ -251,7 +233,7 @@ void sp_accounts_state_destroy(sp_accounts_state *state) {
 const sp_accounts_user *sp_accounts_user_by_id(const sp_accounts_state *state, const char *user_id) {
     if (user_id == NULL || user_id[0] == '\0') return NULL;
     uint8_t key[SP_KEY_LEN];
-    user_key(user_id, key);
+    sp_accounts_user_key(user_id, key);
     return sp_map_get(&state->users_by_id, key);
 }
 
@@ -262,7 +244,7 @@ const sp_accounts_user *sp_accounts_user_by_email(const sp_accounts_state *state
     if (len == 0 || len > SP_ACCOUNTS_EMAIL_MAX) return NULL;
     sp_accounts_ascii_lower(email, lower, sizeof lower);
     uint8_t key[SP_KEY_LEN];
-    email_key(lower, key);
+    sp_accounts_email_key(lower, key);
     return sp_map_get(&state->users_by_email, key);
 }
 
@@ -270,7 +252,7 @@ const sp_accounts_partner *sp_accounts_partner_by_id(const sp_accounts_state *st
                                                      const char *partner_id) {
     if (partner_id == NULL || partner_id[0] == '\0') return NULL;
     uint8_t key[SP_KEY_LEN];
-    partner_key(partner_id, key);
+    sp_accounts_partner_key(partner_id, key);
     return sp_map_get(&state->partners_by_id, key);
 }
 
@@ -278,14 +260,14 @@ const sp_accounts_partner *sp_accounts_partner_by_code(const sp_accounts_state *
                                                        const char *partner_code) {
     if (partner_code == NULL || partner_code[0] == '\0') return NULL;
     uint8_t key[SP_KEY_LEN];
-    partner_code_key(partner_code, key);
+    sp_accounts_partner_code_key(partner_code, key);
     return sp_map_get(&state->partners_by_code, key);
 }
 
 const sp_accounts_session *sp_accounts_session_by_hash(const sp_accounts_state *state,
                                                        const uint8_t token_hash[SP_TOKEN_HASH_LEN]) {
     uint8_t key[SP_KEY_LEN];
-    session_key(token_hash, key);
+    sp_accounts_session_key(token_hash, key);
     const sp_accounts_session *session = sp_map_get(&state->sessions, key);
     /* The map key is a digest of the hash: confirm the full value. */
     if (session != NULL && memcmp(session->token_hash, token_hash, SP_TOKEN_HASH_LEN) != 0)
@@ -297,17 +279,17 @@ const sp_accounts_activation *sp_accounts_activation_by_id(const sp_accounts_sta
                                                            const char *activation_id) {
     if (activation_id == NULL || activation_id[0] == '\0') return NULL;
     uint8_t key[SP_KEY_LEN];
-    activation_key(activation_id, key);
+    sp_accounts_activation_key(activation_id, key);
     const sp_accounts_activation *a = sp_map_get(&state->activations, key);
     if (a != NULL && strcmp(a->activation_id, activation_id) != 0) return NULL;
     return a;
 }
 
-static void convention_key(const char *convention_id, uint8_t key[SP_KEY_LEN]) {
+void sp_accounts_convention_key(const char *convention_id, uint8_t key[SP_KEY_LEN]) {
     sp_key_of(key, "convention", convention_id, NULL, NULL);
 }
 
-static void acceptance_key(const char *partner_id, const char *convention_id,
+void sp_accounts_acceptance_key(const char *partner_id, const char *convention_id,
                            uint8_t key[SP_KEY_LEN]) {
     sp_key_of(key, "acceptance", partner_id, convention_id, NULL);
 }
@@ -317,7 +299,7 @@ const sp_accounts_convention *sp_accounts_convention_by_id(const sp_accounts_sta
     assert(state != NULL);
     if (convention_id == NULL) return NULL;
     uint8_t key[SP_KEY_LEN];
-    convention_key(convention_id, key);
+    sp_accounts_convention_key(convention_id, key);
     return sp_map_get(&state->conventions, key);
 }
 
@@ -325,7 +307,7 @@ bool sp_accounts_convention_accepted(const sp_accounts_state *state, const char 
                                      const char *convention_id) {
     assert(state != NULL && partner_id != NULL && convention_id != NULL);
     uint8_t key[SP_KEY_LEN];
-    acceptance_key(partner_id, convention_id, key);
+    sp_accounts_acceptance_key(partner_id, convention_id, key);
     return sp_map_get(&state->acceptances, key) != NULL;
 }
 
@@ -460,7 +442,7 @@ static void record_drop_oldest(sp_accounts_state *state, sp_accounts_record **ol
     void *removed = sp_map_remove(&state->records, record->key);
     assert(removed == record);
     (void)removed;
-    record_free(record);
+    sp_accounts_record_free(record);
 }
 
 /* Frees the records past their window at now_ms (the time of the event
@@ -509,11 +491,11 @@ static int record_room(const sp_accounts_state *state, const sp_accounts_event *
                         state->limits.records_max);
 }
 
-static int record_store(sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
+int sp_accounts_record_store(sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
                         sp_accounts_record *record, sp_error *err) {
     assert(memcmp(key, record->key, SP_KEY_LEN) == 0);
     if (sp_map_put(&state->records, key, record, err) != 0) {
-        record_free(record);
+        sp_accounts_record_free(record);
         return -1;
     }
     sp_accounts_record **oldest = record->single_use ? &state->single_use_oldest
@@ -721,7 +703,7 @@ static int apply_partner_created(sp_accounts_state *state, const sp_accounts_eve
     sp_accounts_partner *partner = calloc(1, sizeof *partner);
     if (partner == NULL || (partner->name = strdup(event->name)) == NULL) {
         free(partner);
-        record_free(record);
+        sp_accounts_record_free(record);
         return oom(err, "a partner");
     }
     snprintf(partner->partner_id, sizeof partner->partner_id, "%s", event->partner_id);
@@ -729,15 +711,15 @@ static int apply_partner_created(sp_accounts_state *state, const sp_accounts_eve
     snprintf(partner->category, sizeof partner->category, "%s", event->category);
     partner->version = 1;
     uint8_t key[SP_KEY_LEN];
-    partner_key(partner->partner_id, key);
+    sp_accounts_partner_key(partner->partner_id, key);
     if (sp_map_put(&state->partners_by_id, key, partner, err) != 0) {
         free_partner(NULL, key, partner);
-        record_free(record);
+        sp_accounts_record_free(record);
         return -1;
     }
-    partner_code_key(partner->partner_code, key);
+    sp_accounts_partner_code_key(partner->partner_code, key);
     if (sp_map_put(&state->partners_by_code, key, partner, err) != 0) {
-        record_free(record);
+        sp_accounts_record_free(record);
         return -1;
     }
     *applied = true;
@@ -747,7 +729,7 @@ static int apply_partner_created(sp_accounts_state *state, const sp_accounts_eve
     snprintf(record->pending_partner_id, sizeof record->pending_partner_id, "%s",
              partner->partner_id);
     record_add_ref(record, ref);
-    return record_store(state, record_key, record, err);
+    return sp_accounts_record_store(state, record_key, record, err);
 }
 
 static bool user_event_acceptable(const sp_accounts_state *state, const sp_accounts_event *event) {
@@ -783,12 +765,12 @@ static sp_accounts_user *user_new(const sp_accounts_event *event) {
 
 static int user_insert(sp_accounts_state *state, sp_accounts_user *user, sp_error *err) {
     uint8_t key[SP_KEY_LEN];
-    user_key(user->user_id, key);
+    sp_accounts_user_key(user->user_id, key);
     if (sp_map_put(&state->users_by_id, key, user, err) != 0) {
         free_user(NULL, key, user);
         return -1;
     }
-    email_key(user->email, key);
+    sp_accounts_email_key(user->email, key);
     return sp_map_put(&state->users_by_email, key, user, err);
 }
 
@@ -819,10 +801,10 @@ static int record_user_registered(sp_accounts_state *state, const sp_accounts_ev
     record_add_ref(record, ref);
     char *json = result_user(user);
     if (json == NULL || record_set(record, true, 201, "", "", "", json) != 0) {
-        record_free(record);
+        sp_accounts_record_free(record);
         return oom(err, "a record");
     }
-    return record_store(state, key, record, err);
+    return sp_accounts_record_store(state, key, record, err);
 }
 
 static int apply_user_registered(sp_accounts_state *state, const sp_accounts_event *event,
@@ -879,10 +861,10 @@ static int record_simple(sp_accounts_state *state, const sp_accounts_event *even
                 : record_set(record, false, http_status, event->code, event->message, event->field,
                              json_owned);
     if (rc != 0) {
-        record_free(record);
+        sp_accounts_record_free(record);
         return oom(err, "a record");
     }
-    return record_store(state, key, record, err);
+    return sp_accounts_record_store(state, key, record, err);
 }
 
 /* ------------------------------------------------------------------ sessions */
@@ -918,7 +900,7 @@ static void session_free(sp_accounts_state *state, sp_accounts_user *user,
     *link = session->next_of_user;
     user->session_count--;
     uint8_t key[SP_KEY_LEN];
-    session_key(session->token_hash, key);
+    sp_accounts_session_key(session->token_hash, key);
     void *removed = sp_map_remove(&state->sessions, key);
     assert(removed == session);
     (void)removed;
@@ -957,7 +939,7 @@ static int apply_session_started(sp_accounts_state *state, const sp_accounts_eve
     snprintf(session->user_id, sizeof session->user_id, "%s", user->user_id);
     session->expires_at_ms = event->expires_at_ms;
     uint8_t key[SP_KEY_LEN];
-    session_key(session->token_hash, key);
+    sp_accounts_session_key(session->token_hash, key);
     if (sp_map_put(&state->sessions, key, session, err) != 0) {
         free(session);
         return -1;
@@ -1030,7 +1012,7 @@ static void activation_free(sp_accounts_state *state, sp_accounts_user *user,
     *link = a->next_of_user;
     user->activation_count--;
     uint8_t key[SP_KEY_LEN];
-    activation_key(a->activation_id, key);
+    sp_accounts_activation_key(a->activation_id, key);
     void *removed = sp_map_remove(&state->activations, key);
     assert(removed == a);
     (void)removed;
@@ -1068,7 +1050,7 @@ static int apply_activation_issued(sp_accounts_state *state, const sp_accounts_e
     snprintf(a->purpose, sizeof a->purpose, "%s", event->purpose);
     a->expires_at_ms = event->expires_at_ms;
     uint8_t key[SP_KEY_LEN];
-    activation_key(a->activation_id, key);
+    sp_accounts_activation_key(a->activation_id, key);
     if (sp_map_put(&state->activations, key, a, err) != 0) {
         free(a);
         return -1;
@@ -1225,7 +1207,7 @@ static int apply_convention_published(sp_accounts_state *state, const sp_account
         "mandatory", event->mandatory, "text_sha256", event->text_sha256, "published_at",
         published_at));
     uint8_t key[SP_KEY_LEN];
-    convention_key(c->convention_id, key);
+    sp_accounts_convention_key(c->convention_id, key);
     if (json == NULL || sp_map_put(&state->conventions, key, c, err) != 0) {
         free(c);
         free(json);
@@ -1253,7 +1235,7 @@ static int apply_convention_accepted(sp_accounts_state *state, const sp_accounts
         "accepted_at", accepted_at));
     if (json == NULL) return oom(err, "a result");
     uint8_t key[SP_KEY_LEN];
-    acceptance_key(partner->partner_id, c->convention_id, key);
+    sp_accounts_acceptance_key(partner->partner_id, c->convention_id, key);
     if (sp_map_put(&state->acceptances, key, (void *)c, err) != 0) {
         free(json);
         return -1;

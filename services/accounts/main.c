@@ -34,6 +34,13 @@ int main(int argc, char **argv) {
         {"SP_ACTIVATION_TTL_S", SP_CONFIG_INT, "259200", 60, 31 * 24 * 3600,
          "life of an account activation or password reset link, in seconds (single use)",
          &config.activation_ttl_s},
+        {"SP_SNAPSHOT_DIR", SP_CONFIG_STRING, "", 0, 0,
+         "folder of the accounts state's snapshot (one file, accounts-0.snap, written every "
+         "SP_SNAPSHOT_EVERY_EVENTS events and at a clean stop, read at start and at each "
+         "assignment so that only the events after it are replayed). Empty: every start "
+         "replays the whole log", &config.snapshot_dir},
+        {"SP_SNAPSHOT_EVERY_EVENTS", SP_CONFIG_INT, "10000", 1, 1000000000,
+         "accounts events applied between two snapshots", &config.snapshot_every_events},
     };
     const sp_service_spec spec = {
         .name = SP_ACCOUNTS_SERVICE_NAME, .program = "solipass-accounts",

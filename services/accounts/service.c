@@ -2,15 +2,17 @@
  * topic, the start-up account, and the command loop (poll a batch, decide and
  * apply, produce the events, flush, then reply, flush, commit). The domain
  * rules live in accounts_state.c / accounts_decide.c. */
-#include "service.h"
+#include "service_internal.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -22,63 +24,41 @@
 #include "sp_service.h"
 
 #include "accounts_codec.h"
-#include "accounts_state.h"
-
-#define POLL_TIMEOUT_MS 200
-#define FLUSH_TIMEOUT_MS 10000
-#define REPLAY_TIMEOUT_MS 120000
-#define WATERMARK_TIMEOUT_MS 1000
-#define STATS_INTERVAL_MS 10000
-#define EVENTS_PARTITION 0
-#define NEXT_OFFSET_UNKNOWN INT64_C(-1)
-
-typedef struct counters {
-    uint64_t commands;
-    uint64_t events_written;
-    uint64_t replies;
-    uint64_t rejected;
-    uint64_t replayed;
-    uint64_t dead_letters;
-    uint64_t events_applied;          /* while rebuilding */
-    uint64_t events_ignored;          /* not the next version of their aggregate */
-    uint64_t events_unreadable;
-} counters;
-
-/* One command of the polled batch, from its decision to its reply. */
-typedef struct plan {
-    Solipass__Envelope *envelope;     /* owned; NULL when dead-lettered */
-    sp_accounts_decision decision;
-    /* The reply, taken right after the decision: a later command of the
-     * batch may free the stored outcome to make room for its own. */
-    sp_accounts_outcome outcome;
-    sp_kafka_delivery deliveries[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
-} plan;
-
-typedef struct service {
-    const sp_accounts_config *config;
-    sp_log *log;
-    sp_clock *clock;
-    sp_accounts_limits limits;
-    sp_accounts_state state;
-    sp_kafka_producer *producer;
-    sp_kafka_consumer *consumer;
-    sp_kafka_msg *msgs;               /* SP_KAFKA_BATCH_MAX */
-    plan *plans;                      /* SP_KAFKA_BATCH_MAX */
-    bool rebuild_needed;              /* partitions were revoked: another writer may have run */
-    sp_service_readiness readiness;
-    int64_t next_offset;              /* next command offset to read, NEXT_OFFSET_UNKNOWN */
-    int64_t stats_at_ms;              /* monotonic */
-    counters counters;
-    char bootstrap_email[SP_ACCOUNTS_EMAIL_MAX + 1];   /* lower-cased */
-} service;
 
 static void u64_text(uint64_t value, char out[24]) { snprintf(out, 24, "%" PRIu64, value); }
 static void i64_text(int64_t value, char out[24]) { snprintf(out, 24, "%" PRId64, value); }
 
 /* ------------------------------------------------------------------ rebuild */
 
+typedef struct rebuild_ctx {
+    service *svc;
+    uint64_t messages;
+    /* From a snapshot: the event it ends with must be the first read, and
+     * every event after it must read and apply (else the whole log decides). */
+    bool from_snapshot;
+} rebuild_ctx;
+
+static int snapshot_disagrees(sp_error *err, const sp_kafka_msg *msg, const char *why) {
+    return sp_error_set(err, 409, "snapshot_disagrees", NULL,
+                        "the event at offset %" PRId64 " after the snapshot: %s", msg->offset,
+                        why);
+}
+
+/* An event the log holds but no rebuild can read: the position moves past it. */
+static void skip_unreadable(service *svc, const sp_kafka_msg *msg, const sp_error *why) {
+    char offset[24];
+    i64_text(msg->offset, offset);
+    sp_log_warn(svc->log, "unreadable event skipped", "topic", msg->topic, "offset", offset,
+                "reason", why->message, NULL);
+    svc->counters.events_unreadable++;
+    svc->position = (sp_accounts_snapshot_position){.next_offset = msg->offset + 1};
+    svc->events_since_snapshot++;
+}
+
 static int on_event_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
-    service *svc = ctx;
+    rebuild_ctx *rc = ctx;
+    service *svc = rc->svc;
+    rc->messages++;
     sp_error why;
     sp_error_clear(&why);
     sp_accounts_event event;
@@ -86,12 +66,16 @@ static int on_event_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
     int decoded = envelope != NULL ? sp_accounts_event_decode(envelope, &event, &why) : -1;
     if (envelope != NULL) solipass__envelope__free_unpacked(envelope, NULL);
     if (decoded != 0) {
-        char offset[24];
-        i64_text(msg->offset, offset);
-        sp_log_warn(svc->log, "unreadable event skipped", "topic", msg->topic, "offset", offset,
-                    "reason", why.message, NULL);
-        svc->counters.events_unreadable++;
+        if (rc->from_snapshot) return snapshot_disagrees(err, msg, why.message);
+        skip_unreadable(svc, msg, &why);
         return 0;
+    }
+    if (rc->from_snapshot && rc->messages == 1 && svc->position.next_offset > 0) {
+        if (sp_accounts_snapshot_names(&svc->position, &event)) return 0;   /* in it already */
+        return sp_error_set(err, 409, "snapshot_disagrees", NULL,
+                            "the log holds %s v%" PRIu64 " where the snapshot ends with %s v%" PRIu64,
+                            event.aggregate_id, event.aggregate_version,
+                            svc->position.last_aggregate_id, svc->position.last_version);
     }
     sp_accounts_ref ref = {.partition = msg->partition, .offset = msg->offset};
     bool applied = false;
@@ -99,32 +83,81 @@ static int on_event_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
     if (applied) {
         svc->counters.events_applied++;
     } else {
+        if (rc->from_snapshot) return snapshot_disagrees(err, msg, "it does not apply");
         svc->counters.events_ignored++;
         sp_log_debug(svc->log, "event ignored (not the next version)", "aggregate_id",
                      event.aggregate_id, NULL);
     }
+    acc_snapshot_note_event(svc, &event, msg->offset);
     return 0;
 }
 
-static void log_state(service *svc, const char *msg) {
-    char users[24], partners[24], sessions[24], records[24], applied[24], ignored[24];
+static void log_state(service *svc, const char *msg, int64_t from_offset, uint64_t messages,
+                      int64_t elapsed_ms) {
+    char users[24], partners[24], sessions[24], records[24], applied[24], ignored[24], from[24],
+        events[24], ms[24];
     u64_text(sp_accounts_user_count(&svc->state), users);
     u64_text(sp_accounts_partner_count(&svc->state), partners);
     u64_text(sp_accounts_session_count(&svc->state), sessions);
     u64_text(sp_accounts_record_count(&svc->state), records);
     u64_text(svc->counters.events_applied, applied);
     u64_text(svc->counters.events_ignored, ignored);
+    i64_text(from_offset, from);
+    u64_text(messages, events);
+    i64_text(elapsed_ms, ms);
     sp_log_info(svc->log, msg, "users", users, "partners", partners, "sessions", sessions,
-                "outcomes", records, "events_applied", applied, "events_ignored", ignored, NULL);
+                "outcomes", records, "from_offset", from, "events", events, "events_applied",
+                applied, "events_ignored", ignored, "ms", ms, NULL);
 }
 
-/* Drops the state and reads the whole events partition again. */
+/* From the snapshot and the events after it. 1: no usable snapshot, or it
+ * disagrees with the log (said in the log): rebuild from zero. -1: the log
+ * could not be read (a rebuild from zero would fail too). */
+static int rebuild_from_snapshot(service *svc, sp_error *err) {
+    int64_t started_ms = sp_clock_monotonic_ms();
+    if (acc_snapshot_load(svc) != 0) return 1;
+    rebuild_ctx ctx = {.svc = svc, .from_snapshot = true};
+    /* Read from the snapshot's own last event, to check the log holds it. */
+    int64_t from = svc->position.next_offset > 0 ? svc->position.next_offset - 1 : 0;
+    sp_error why;
+    sp_error_clear(&why);
+    int rc = sp_kafka_replay_partition_from(svc->config->brokers, SP_TOPIC_ACCOUNTS_EVENTS,
+                                            EVENTS_PARTITION, from, on_event_message, &ctx,
+                                            REPLAY_TIMEOUT_MS, svc->log, &why);
+    if (rc == 0 && svc->position.next_offset > 0 && ctx.messages == 0) {
+        rc = sp_error_set(&why, 409, "snapshot_disagrees", NULL,
+                          "the log does not reach the snapshot's offset");
+    }
+    if (rc != 0) {
+        sp_accounts_state_destroy(&svc->state);
+        if (strcmp(why.code, "snapshot_disagrees") != 0 && strcmp(why.code, "log_shorter") != 0 &&
+            strcmp(why.code, "log_truncated") != 0) {
+            *err = why;
+            return -1;
+        }
+        sp_log_warn(svc->log, "accounts snapshot discarded: rebuilding from the whole log",
+                    "code", why.code, "detail", why.message, NULL);
+        return 1;
+    }
+    log_state(svc, "state rebuilt", from, ctx.messages, sp_clock_monotonic_ms() - started_ms);
+    return 0;
+}
+
+/* Drops the state and reads it again: from the snapshot and the events
+ * after it, or from the whole events partition. */
 static int rebuild(service *svc, sp_error *err) {
     sp_accounts_state_destroy(&svc->state);
+    svc->counters.events_applied = svc->counters.events_ignored = 0;
+    int from_snapshot = rebuild_from_snapshot(svc, err);
+    if (from_snapshot <= 0) return from_snapshot;
+    int64_t started_ms = sp_clock_monotonic_ms();
     if (sp_accounts_state_init(&svc->state, &svc->limits, err) != 0) return -1;
     svc->counters.events_applied = svc->counters.events_ignored = 0;
+    svc->position = (sp_accounts_snapshot_position){0};
+    svc->events_since_snapshot = 0;
+    rebuild_ctx ctx = {.svc = svc};
     if (sp_kafka_replay_partition(svc->config->brokers, SP_TOPIC_ACCOUNTS_EVENTS,
-                                  EVENTS_PARTITION, on_event_message, svc, REPLAY_TIMEOUT_MS,
+                                  EVENTS_PARTITION, on_event_message, &ctx, REPLAY_TIMEOUT_MS,
                                   svc->log, err) != 0) {
         if (strcmp(err->code, "log_truncated") == 0)
             sp_log_error(svc->log,
@@ -133,7 +166,7 @@ static int rebuild(service *svc, sp_error *err) {
                          "detail", err->message, NULL);
         return -1;
     }
-    log_state(svc, "state rebuilt");
+    log_state(svc, "state rebuilt", 0, ctx.messages, sp_clock_monotonic_ms() - started_ms);
     return 0;
 }
 
@@ -212,6 +245,7 @@ static int bootstrap(service *svc, sp_error *err) {
     bool applied = false;
     if (sp_accounts_apply(&svc->state, &event, &ref, &applied, err) != 0) return -1;
     assert(applied);
+    acc_snapshot_note_event(svc, &event, delivery.offset);
     sp_log_info(svc->log, "start-up account created", "user_id", event.user_id, "email", email,
                 NULL);
     return 0;
@@ -359,7 +393,12 @@ static int process_batch(service *svc, size_t count, sp_error *err) {
         if (handle_message(svc, &svc->msgs[i], &svc->plans[i], err) != 0) goto done;
     }
     if (flush(svc, "events", err) != 0) goto done;
-    for (size_t i = 0; i < count; i++) fill_refs(svc, &svc->plans[i]);
+    for (size_t i = 0; i < count; i++) {
+        plan *p = &svc->plans[i];
+        fill_refs(svc, p);
+        for (size_t k = 0; k < p->decision.event_count; k++)   /* in the order produced */
+            acc_snapshot_note_event(svc, &p->decision.events[k], p->deliveries[k].offset);
+    }
     for (size_t i = 0; i < count; i++) {
         if (send_reply(svc, &svc->plans[i], err) != 0) goto done;
     }
@@ -405,6 +444,7 @@ static int loop(service *svc, volatile sig_atomic_t *stop, sp_error *err) {
                                              POLL_TIMEOUT_MS, err);
         if (n < 0) return -1;
         if (n > 0 && process_batch(svc, (size_t)n, err) != 0) return -1;
+        if (n > 0) acc_snapshot_round(svc, false);   /* its events are flushed */
         sp_kafka_producer_poll(svc->producer);
         if (sp_clock_monotonic_ms() - svc->stats_at_ms >= STATS_INTERVAL_MS) {
             log_stats(svc);
@@ -418,6 +458,11 @@ static int loop(service *svc, volatile sig_atomic_t *stop, sp_error *err) {
 /* ------------------------------------------------------------------ run */
 
 static int start(service *svc, sp_error *err) {
+    const char *snapshot_dir = svc->config->snapshot_dir;
+    if (snapshot_dir != NULL && snapshot_dir[0] != '\0' && access(snapshot_dir, W_OK | X_OK) != 0)
+        return sp_error_set(err, 400, "invalid_setting", "SP_SNAPSHOT_DIR",
+                            "%s is not a folder this service can write: %s", snapshot_dir,
+                            strerror(errno));
     svc->msgs = calloc(SP_KAFKA_BATCH_MAX, sizeof *svc->msgs);
     svc->plans = calloc(SP_KAFKA_BATCH_MAX, sizeof *svc->plans);
     if (svc->msgs == NULL || svc->plans == NULL)
@@ -457,6 +502,10 @@ int sp_accounts_service_run(const sp_accounts_config *config, sp_log *log, sp_cl
         .activation_ttl_ms = config->activation_ttl_s * 1000};
     int rc = start(svc, err);
     if (rc == 0) rc = loop(svc, stop, err);
+    if (rc == 0) acc_snapshot_round(svc, true);   /* a clean stop: the next start reads little */
+    int write_rc = 0;
+    sp_error write_err;
+    sp_snapshot_writer_done(&svc->snapshot_writer, true, &write_rc, &write_err);
     /* The consumer leaves its group before the producer's last flush. */
     sp_kafka_consumer_free(svc->consumer);
     sp_kafka_producer_free(svc->producer);

@@ -1,5 +1,7 @@
 /* service.h - the accounts service at its edges: rebuilds the state from
- * solipass.accounts.events.v1, creates the start-up back-office account,
+ * its snapshot (SP_SNAPSHOT_DIR, service_snapshot.c) and the events of
+ * solipass.accounts.events.v1 after it - or from the whole topic when there
+ * is none or it is refused -, creates the start-up back-office account,
  * then turns commands into events and replies (one writer, one partition).
  *
  * Memory: the config strings are borrowed for the whole run; the service
@@ -30,6 +32,8 @@ typedef struct sp_accounts_config {
     int64_t activation_ttl_s;           /* life of an activation or reset link */
     int64_t sessions_per_user_max;      /* live sessions per user; one more ends the oldest */
     int64_t outcome_ttl_s;              /* how long a command's outcome answers its key */
+    const char *snapshot_dir;           /* folder of the state's snapshot; "" = none */
+    int64_t snapshot_every_events;      /* events applied between two snapshots */
 } sp_accounts_config;
 
 /* Runs until *stop becomes non-zero (returns 0 after a clean stop) or a

@@ -1,7 +1,7 @@
 /* ledger_snapshot.h - one ledger partition's state as bytes, and back: what
  * lets a restart apply only the events after the snapshot instead of the
  * whole log. Pure (no I/O): the file that holds the bytes is
- * snapshot_file.c's.
+ * common/sp_snapshot_file.c's.
  *
  * What a snapshot holds is everything sp_ledger_apply and sp_ledger_decide
  * read: every pass (envelopes, remembered operations, the opening record,
@@ -31,11 +31,12 @@
 
 #include "ledger.h"
 #include "sp_error.h"
+#include "sp_snapshot_codec.h"
 
 #define SP_LEDGER_SNAPSHOT_FORMAT 1u
 #define SP_LEDGER_SNAPSHOT_VERSION_MAX 64          /* bytes of the binary's version */
-#define SP_LEDGER_SNAPSHOT_BYTES_MAX ((size_t)1 << 32)   /* 4 GiB: far above 10^6 passes */
-#define SP_LEDGER_SNAPSHOT_CHECKSUM_LEN 32
+#define SP_LEDGER_SNAPSHOT_BYTES_MAX SP_SNAPSHOT_BYTES_MAX   /* 4 GiB: far above 10^6 passes */
+#define SP_LEDGER_SNAPSHOT_CHECKSUM_LEN SP_SNAPSHOT_CHECKSUM_LEN
 
 /* Where the snapshot stands on the partition's events: next_offset is the
  * first event not in it; the last one in it (next_offset - 1) is named by

@@ -473,7 +473,7 @@ static int start(tx_service *svc, sp_error *err) {
 static void stop_all(tx_service *svc) {
     int write_rc = 0;
     sp_error write_err;
-    tx_snapshot_writer_done(&svc->snapshot_writer, true, &write_rc, &write_err);
+    sp_snapshot_writer_done(&svc->snapshot_writer, true, &write_rc, &write_err);
     /* Closing the group member revokes (and frees) the states it holds. */
     sp_kafka_consumer_free(svc->commands);
     sp_kafka_consumer_free(svc->partners);

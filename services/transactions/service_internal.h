@@ -10,7 +10,7 @@
 #include "ledger.h"
 #include "ledger_snapshot.h"
 #include "service.h"
-#include "snapshot_file.h"
+#include "sp_snapshot_file.h"
 #include "sp_envelope.h"
 #include "sp_kafka.h"
 #include "sp_receipt.h"
@@ -89,7 +89,7 @@ typedef struct tx_service {
     tx_pending *pending;                   /* SP_KAFKA_BATCH_MAX */
     sp_ledger_event *sweep_events;         /* TX_SWEEP_EVENTS_MAX */
     sp_ledger_decision decision;           /* scratch: too large for the stack of every call */
-    tx_snapshot_writer snapshot_writer;    /* one snapshot file written at a time */
+    sp_snapshot_writer snapshot_writer;    /* one snapshot file written at a time */
     int32_t snapshot_next_partition;       /* where the next round of snapshots starts */
 } tx_service;
 

@@ -37,13 +37,13 @@ sp_ledger_state *tx_snapshot_load(tx_service *svc, int32_t partition,
                                   sp_ledger_snapshot_position *position) {
     const char *dir = svc->config->snapshot_dir;
     if (dir == NULL || dir[0] == '\0') return NULL;
-    char path[TX_SNAPSHOT_PATH_MAX];
+    char path[SP_SNAPSHOT_PATH_MAX];
     uint8_t *bytes = NULL;
     size_t len = 0;
     sp_error why;
     sp_error_clear(&why);
-    if (tx_snapshot_path(dir, partition, path, &why) != 0 ||
-        tx_snapshot_read(path, SP_LEDGER_SNAPSHOT_BYTES_MAX, &bytes, &len, &why) != 0) {
+    if (sp_snapshot_path(dir, "ledger", partition, path, &why) != 0 ||
+        sp_snapshot_read(path, SP_LEDGER_SNAPSHOT_BYTES_MAX, &bytes, &len, &why) != 0) {
         if (why.http_status == 404) {   /* a first start, or a partition new to this host */
             char p[16];
             text_of(p, sizeof p, partition);
@@ -66,30 +66,18 @@ sp_ledger_state *tx_snapshot_load(tx_service *svc, int32_t partition,
     return state;
 }
 
-/* Reports the background write that ended, if any (waiting when wait). */
-static void collect_write(tx_service *svc, bool wait) {
-    int rc = 0;
-    sp_error why;
-    sp_error_clear(&why);
-    if (!tx_snapshot_writer_done(&svc->snapshot_writer, wait, &rc, &why)) return;
-    if (rc != 0) {
-        sp_log_error(svc->log, "ledger snapshot not written", "path", svc->snapshot_writer.path,
-                     "code", why.code, "detail", why.message, NULL);
-    }
-}
-
 /* Encodes partition p's state at the log's end and writes it (on the
  * writer thread, or here when final). */
 static void take_one(tx_service *svc, int32_t p, bool final) {
     tx_partition *part = &svc->partitions[p];
     sp_error why;
     sp_error_clear(&why);
-    char path[TX_SNAPSHOT_PATH_MAX];
+    char path[SP_SNAPSHOT_PATH_MAX];
     sp_ledger_snapshot_position position = part->last;
     int64_t low = 0;
     /* Every event applied is flushed and this is the partition's only
      * writer: the log ends with the last of them. A loader checks that. */
-    if (tx_snapshot_path(svc->config->snapshot_dir, p, path, &why) != 0 ||
+    if (sp_snapshot_path(svc->config->snapshot_dir, "ledger", p, path, &why) != 0 ||
         sp_kafka_watermarks(svc->commands, SP_TOPIC_LEDGER_EVENTS, p, &low,
                             &position.next_offset, TX_WATERMARK_TIMEOUT_MS, &why) != 0) {
         log_fallback(svc, p, "ledger snapshot not taken", &why);
@@ -104,10 +92,7 @@ static void take_one(tx_service *svc, int32_t p, bool final) {
         return;
     }
     int64_t encode_ms = sp_clock_monotonic_ms() - started_ms;
-    int rc = final ? tx_snapshot_write(path, bytes, len, &why)
-                   : tx_snapshot_writer_start(&svc->snapshot_writer, path, bytes, len, &why);
-    if (final || rc != 0) free(bytes);
-    if (rc != 0) {
+    if (sp_snapshot_writer_save(&svc->snapshot_writer, path, bytes, len, final, &why) != 0) {
         log_fallback(svc, p, "ledger snapshot not written", &why);
         return;
     }
@@ -124,7 +109,8 @@ static void take_one(tx_service *svc, int32_t p, bool final) {
 void tx_snapshot_round(tx_service *svc, bool final) {
     const char *dir = svc->config->snapshot_dir;
     if (dir == NULL || dir[0] == '\0') return;
-    collect_write(svc, final);
+    sp_snapshot_writer_collect(&svc->snapshot_writer, final, svc->log,
+                               "ledger snapshot not written");
     uint64_t every = (uint64_t)svc->config->snapshot_every_events;
     for (int32_t i = 0; i < svc->partition_count; i++) {
         int32_t p = (svc->snapshot_next_partition + i) % svc->partition_count;

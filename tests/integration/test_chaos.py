@@ -57,7 +57,10 @@ def chaos_world():
         build_dir=build_dir, var_dir=var_dir, fast_pg=True, extra_env=conftest.SANITIZER_ENV,
         service_env={"gateway": {"SP_COMMAND_TIMEOUT_MS": "5000"},
                      "notifications": conftest.MAIL_RETRY_ENV,
-                     "refunds": {"SP_REFUNDS_MONTHLY_RUN": "false"}},
+                     "refunds": {"SP_REFUNDS_MONTHLY_RUN": "false"},
+                     # A snapshot every few accounts events: a killed accounts
+                     # service comes back from one and the events after it.
+                     "accounts": {"SP_SNAPSHOT_EVERY_EVENTS": "20"}},
         quiet=True)
     try:
         the_stack.start()

@@ -19,6 +19,8 @@
 #include "accounts/accounts_state.h"
 #include "sp_envelope.h"
 
+#include "accounts_fixture.h"
+
 #define NOW_MS INT64_C(1795766400000)          /* 2026-11-27T08:00:00.000Z */
 #define HASH_A "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
 #define EVENTS_MAX 64
@@ -336,20 +338,6 @@ static void the_profile_is_checked_again(void **state) {
 
 /* ------------------------------------------------------------------ rebuild */
 
-static void wire_round_trip(const sp_accounts_event *in, sp_accounts_event *out) {
-    sp_accounts_event_pb pb;
-    const ProtobufCMessage *payload = sp_accounts_event_to_pb(in, &pb);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    sp_error err;
-    assert_int_equal(sp_envelope_pack(&pb.meta, payload, &buf, &len, NULL, &err), 0);
-    Solipass__Envelope *env = sp_envelope_unpack(buf, len, &err);
-    assert_non_null(env);
-    assert_int_equal(sp_accounts_event_decode(env, out, &err), 0);
-    solipass__envelope__free_unpacked(env, NULL);
-    free(buf);
-}
-
 /* A new state from the fixture's events, each through its wire form. */
 static void rebuild(const fixture *f, sp_accounts_state *rebuilt) {
     sp_error err;
@@ -357,7 +345,7 @@ static void rebuild(const fixture *f, sp_accounts_state *rebuilt) {
     sp_accounts_event *e = malloc(sizeof *e);
     assert_non_null(e);
     for (size_t i = 0; i < f->event_count; i++) {
-        wire_round_trip(&f->events[i], e);
+        accounts_fixture_wire_round_trip(&f->events[i], e);
         bool applied = false;
         assert_int_equal(sp_accounts_apply(rebuilt, e, NULL, &applied, &err), 0);
         assert_true(applied);

@@ -16,6 +16,8 @@
 #include "accounts/accounts_state.h"
 #include "sp_envelope.h"
 
+#include "accounts_fixture.h"
+
 #define NOW_MS INT64_C(1795766400000)          /* 2026-11-27T08:00:00.000Z */
 #define HASH_A "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
 #define HASH_B "$argon2id$v=19$m=65536,t=2,p=1$b3RoZXJzYWx0b3RoZXI$b3RoZXJoYXNob3RoZXJoYQ"
@@ -443,21 +445,6 @@ static void test_session_refusals(void **state) {
 
 /* ------------------------------------------------------------------ rebuild */
 
-/* The event as it travels: packed in an envelope, unpacked, decoded. */
-static void wire_round_trip(const sp_accounts_event *in, sp_accounts_event *out) {
-    sp_accounts_event_pb pb;
-    const ProtobufCMessage *payload = sp_accounts_event_to_pb(in, &pb);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    sp_error err;
-    assert_int_equal(sp_envelope_pack(&pb.meta, payload, &buf, &len, NULL, &err), 0);
-    Solipass__Envelope *env = sp_envelope_unpack(buf, len, &err);
-    assert_non_null(env);
-    assert_int_equal(sp_accounts_event_decode(env, out, &err), 0);
-    solipass__envelope__free_unpacked(env, NULL);
-    free(buf);
-}
-
 static void assert_same_outcome(const sp_accounts_state *a, const sp_accounts_state *b,
                                 const char *actor, const char *command_id) {
     uint8_t key[SP_KEY_LEN];
@@ -526,7 +513,7 @@ static void test_rebuild_equivalence(void **state) {
     assert_int_equal(sp_accounts_state_init(&rebuilt, &limits, &err), 0);
     for (size_t i = 0; i < f->event_count; i++) {
         sp_accounts_event e;
-        wire_round_trip(&f->events[i], &e);
+        accounts_fixture_wire_round_trip(&f->events[i], &e);
         sp_accounts_ref ref = {.partition = 0, .offset = (int64_t)i};
         bool applied = false;
         assert_int_equal(sp_accounts_apply(&rebuilt, &e, &ref, &applied, &err), 0);
@@ -704,7 +691,7 @@ static void test_activation_link_single_use_and_expiring(void **state) {
     assert_int_equal(sp_accounts_state_init(&rebuilt, &limits, &err), 0);
     for (size_t i = 0; i < f->event_count; i++) {
         sp_accounts_event e;
-        wire_round_trip(&f->events[i], &e);
+        accounts_fixture_wire_round_trip(&f->events[i], &e);
         bool applied = false;
         assert_int_equal(sp_accounts_apply(&rebuilt, &e, NULL, &applied, &err), 0);
         assert_true(applied);

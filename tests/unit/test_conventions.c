@@ -16,6 +16,8 @@
 #include "accounts/accounts_codec.h"
 #include "accounts/accounts_state.h"
 
+#include "accounts_fixture.h"
+
 #define NOW_MS INT64_C(1795766400000)   /* 2026-11-27T08:00:00Z */
 #define HASH_A "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
 #define EVENTS_MAX 64
@@ -202,20 +204,6 @@ static void test_publish_and_accept_refusals(void **state) {
     assert_string_equal(d.rejection.code, "idempotency_conflict");
 }
 
-static void wire_round_trip(const sp_accounts_event *in, sp_accounts_event *out) {
-    sp_accounts_event_pb pb;
-    const ProtobufCMessage *payload = sp_accounts_event_to_pb(in, &pb);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    sp_error err;
-    assert_int_equal(sp_envelope_pack(&pb.meta, payload, &buf, &len, NULL, &err), 0);
-    Solipass__Envelope *env = sp_envelope_unpack(buf, len, &err);
-    assert_non_null(env);
-    assert_int_equal(sp_accounts_event_decode(env, out, &err), 0);
-    solipass__envelope__free_unpacked(env, NULL);
-    free(buf);
-}
-
 static void test_rebuilt_state_gives_the_same_answers(void **state) {
     fixture *f = *state;
     sp_accounts_decision d;
@@ -234,7 +222,7 @@ static void test_rebuilt_state_gives_the_same_answers(void **state) {
     sp_error err;
     assert_int_equal(sp_accounts_state_init(rebuilt, &limits, &err), 0);
     for (size_t i = 0; i < f->event_count; i++) {
-        wire_round_trip(&f->events[i], copy);
+        accounts_fixture_wire_round_trip(&f->events[i], copy);
         bool applied = false;
         sp_accounts_ref ref = {.partition = 0, .offset = (int64_t)i};
         assert_int_equal(sp_accounts_apply(rebuilt, copy, &ref, &applied, &err), 0);

@@ -8,7 +8,11 @@
  * accept every one. Keyed by pass id: one pass, one partition.
  * SP_LOGGEN_USERS beneficiaries (default 0), each a UserRegistered and a
  * SessionStarted on the accounts topic, after the partners: what the
- * gateway reads at start (tests/bench/gateway_start).
+ * gateway reads at start (tests/bench/gateway_start). SP_LOGGEN_LOGINS
+ * (default 0) more logins of those users in turn, each a SessionStarted and
+ * its SessionEnded a minute apart: an accounts history that grows while the
+ * state it leaves stays the same size (tests/bench/recovery --service
+ * accounts).
  *
  * Prints one line "events=N passes=P partners=Q bytes=B" on stdout. */
 #include <assert.h>
@@ -34,6 +38,8 @@
 #define LOGGEN_FLUSH_TIMEOUT_MS 60000
 #define LOGGEN_ACCOUNT_MAX 96
 #define LOGGEN_START_MS INT64_C(1793000000000)   /* 2026-10-26: a fixed, valid instant */
+#define LOGGEN_LOGIN_STEP_MS INT64_C(60000)      /* between two logins of the history */
+#define LOGGEN_SESSION_TTL_MS INT64_C(86400000)
 
 typedef struct loggen_partner {
     char id[SP_ID_LEN + 1];
@@ -46,6 +52,7 @@ typedef struct loggen {
     int64_t partner_count;
     int64_t events, bytes, passes;
     int64_t now_ms;
+    char (*user_ids)[SP_ID_LEN + 1];  /* SP_LOGGEN_USERS, for their later logins */
 } loggen;
 
 static int produce(loggen *g, const char *topic, const char *aggregate_id, uint64_t version,
@@ -89,6 +96,19 @@ static int partners_create(loggen *g, sp_error *err) {
     return 0;
 }
 
+/* A new session of the user (its token's hash in token_hash). */
+static int session_start(loggen *g, const char *user_id, uint64_t version,
+                         uint8_t token_hash[SP_TOKEN_HASH_LEN], sp_error *err) {
+    randombytes_buf(token_hash, SP_TOKEN_HASH_LEN);
+    Solipass__Accounts__SessionStarted session = SOLIPASS__ACCOUNTS__SESSION_STARTED__INIT;
+    session.user_id = (char *)user_id;
+    session.token_hash.data = token_hash;
+    session.token_hash.len = SP_TOKEN_HASH_LEN;
+    session.expires_at_ms = g->now_ms + LOGGEN_SESSION_TTL_MS;
+    return produce(g, SP_TOPIC_ACCOUNTS_EVENTS, user_id, version, "accounts.SessionStarted.v1",
+                   &session.base, err);
+}
+
 /* Beneficiaries enrolled without a password yet (as from a CSV file: they
  * get an activation link), each with one open session. */
 static int users_create(loggen *g, int64_t user_count, sp_error *err) {
@@ -110,14 +130,28 @@ static int users_create(loggen *g, int64_t user_count, sp_error *err) {
                     &user.base, err) != 0)
             return -1;
         uint8_t token_hash[SP_TOKEN_HASH_LEN];
-        randombytes_buf(token_hash, sizeof token_hash);
-        Solipass__Accounts__SessionStarted session = SOLIPASS__ACCOUNTS__SESSION_STARTED__INIT;
-        session.user_id = user_id;
-        session.token_hash.data = token_hash;
-        session.token_hash.len = sizeof token_hash;
-        session.expires_at_ms = LOGGEN_START_MS + INT64_C(86400000);
-        if (produce(g, SP_TOPIC_ACCOUNTS_EVENTS, user_id, 2, "accounts.SessionStarted.v1",
-                    &session.base, err) != 0)
+        if (session_start(g, user_id, 2, token_hash, err) != 0) return -1;
+        snprintf(g->user_ids[i], sizeof g->user_ids[i], "%s", user_id);
+    }
+    return 0;
+}
+
+/* login_count logins of the users in turn (each user's versions go on
+ * from 3: registered, first session), each ended a minute later. */
+static int logins_create(loggen *g, int64_t user_count, int64_t login_count, sp_error *err) {
+    for (int64_t k = 0; k < login_count && user_count > 0; k++) {
+        const char *user_id = g->user_ids[k % user_count];
+        uint64_t version = 3 + 2 * (uint64_t)(k / user_count);
+        g->now_ms += LOGGEN_LOGIN_STEP_MS;
+        uint8_t token_hash[SP_TOKEN_HASH_LEN];
+        if (session_start(g, user_id, version, token_hash, err) != 0) return -1;
+        g->now_ms += LOGGEN_LOGIN_STEP_MS;
+        Solipass__Accounts__SessionEnded ended = SOLIPASS__ACCOUNTS__SESSION_ENDED__INIT;
+        ended.user_id = (char *)user_id;
+        ended.token_hash.data = token_hash;
+        ended.token_hash.len = sizeof token_hash;
+        if (produce(g, SP_TOPIC_ACCOUNTS_EVENTS, user_id, version + 1,
+                    "accounts.SessionEnded.v1", &ended.base, err) != 0)
             return -1;
     }
     return 0;
@@ -209,7 +243,7 @@ static int passes_create(loggen *g, int64_t events_max, int64_t pass_count, sp_e
 
 int main(int argc, char **argv) {
     const char *brokers = NULL, *log_level = NULL;
-    int64_t events_max = 0, pass_count = 0, partner_count = 0, user_count = 0;
+    int64_t events_max = 0, pass_count = 0, partner_count = 0, user_count = 0, login_count = 0;
     const sp_config_item items[] = {
         {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0, "Kafka bootstrap servers", &brokers},
         {"SP_LOGGEN_EVENTS", SP_CONFIG_INT, "300000", 10, 100000000,
@@ -218,6 +252,9 @@ int main(int argc, char **argv) {
         {"SP_LOGGEN_PARTNERS", SP_CONFIG_INT, "100", 1, 100000, "partners", &partner_count},
         {"SP_LOGGEN_USERS", SP_CONFIG_INT, "0", 0, 1000000,
          "beneficiaries with one open session each (two accounts events each)", &user_count},
+        {"SP_LOGGEN_LOGINS", SP_CONFIG_INT, "0", 0, 100000000,
+         "more logins of those beneficiaries in turn, each ended a minute later (two accounts "
+         "events each, a minute apart)", &login_count},
         {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug | info | warn | error",
          &log_level},
     };
@@ -231,17 +268,20 @@ int main(int argc, char **argv) {
     int rc = loaded == SP_CONFIG_HELP_SHOWN ? 0 : 2;
     loggen g = {.partner_count = partner_count, .now_ms = LOGGEN_START_MS};
     if (loaded != SP_CONFIG_OK) goto done;
-    if (partner_count + 2 * user_count + 2 * pass_count > events_max || sodium_init() < 0) {
+    if (partner_count + 2 * user_count + 2 * login_count + 2 * pass_count > events_max ||
+        sodium_init() < 0) {
         sp_error_set(&err, 400, "invalid_config", "SP_LOGGEN_EVENTS",
-                     "SP_LOGGEN_EVENTS must cover the partners and two events per user and "
-                     "per pass");
+                     "SP_LOGGEN_EVENTS must cover the partners and two events per user, per "
+                     "login and per pass");
         goto done;
     }
     g.partners = calloc((size_t)partner_count, sizeof *g.partners);
+    g.user_ids = calloc((size_t)(user_count > 0 ? user_count : 1), sizeof *g.user_ids);
     g.producer = sp_kafka_producer_new(brokers, LOGGEN_CLIENT_ID, &log, &err);
     rc = 1;
-    if (g.partners == NULL || g.producer == NULL || partners_create(&g, &err) != 0 ||
-        users_create(&g, user_count, &err) != 0 ||
+    if (g.partners == NULL || g.user_ids == NULL || g.producer == NULL ||
+        partners_create(&g, &err) != 0 || users_create(&g, user_count, &err) != 0 ||
+        logins_create(&g, user_count, login_count, &err) != 0 ||
         passes_create(&g, events_max, pass_count, &err) != 0 ||
         sp_kafka_producer_flush(g.producer, LOGGEN_FLUSH_TIMEOUT_MS, &err) != 0)
         goto done;
@@ -254,6 +294,7 @@ done:
                      err.message, NULL);
     sp_kafka_producer_free(g.producer);
     free(g.partners);
+    free(g.user_ids);
     sp_log_destroy(&log);
     return rc;
 }

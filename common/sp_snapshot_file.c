@@ -1,6 +1,6 @@
-/* snapshot_file.c - a ledger snapshot's file: read whole, written beside
- * and renamed into place, on a thread of its own (see snapshot_file.h). */
-#include "snapshot_file.h"
+/* sp_snapshot_file.c - a snapshot's file: read whole, written beside and
+ * renamed into place, on a thread of its own (see sp_snapshot_file.h). */
+#include "sp_snapshot_file.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -13,16 +13,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int tx_snapshot_path(const char *dir, int32_t partition, char out[TX_SNAPSHOT_PATH_MAX],
-                     sp_error *err) {
-    int n = snprintf(out, TX_SNAPSHOT_PATH_MAX, "%s/ledger-%" PRId32 ".snap", dir, partition);
-    if (n < 0 || n >= TX_SNAPSHOT_PATH_MAX - 8) {   /* room for ".tmp" */
+int sp_snapshot_path(const char *dir, const char *kind, int32_t partition,
+                     char out[SP_SNAPSHOT_PATH_MAX], sp_error *err) {
+    int n = snprintf(out, SP_SNAPSHOT_PATH_MAX, "%s/%s-%" PRId32 ".snap", dir, kind, partition);
+    if (n < 0 || n >= SP_SNAPSHOT_PATH_MAX - 8) {   /* room for ".tmp" */
         return sp_error_set(err, 400, "invalid_setting", "SP_SNAPSHOT_DIR", "path too long");
     }
     return 0;
 }
 
-int tx_snapshot_read(const char *path, size_t bytes_max, uint8_t **out, size_t *out_len,
+int sp_snapshot_read(const char *path, size_t bytes_max, uint8_t **out, size_t *out_len,
                      sp_error *err) {
     *out = NULL;
     *out_len = 0;
@@ -76,7 +76,7 @@ static int write_all(int fd, const uint8_t *bytes, size_t len) {
 
 /* The folder's entry of the rename must reach the disk too. */
 static int fsync_folder_of(const char *path) {
-    char copy[TX_SNAPSHOT_PATH_MAX];
+    char copy[SP_SNAPSHOT_PATH_MAX];
     snprintf(copy, sizeof copy, "%s", path);
     int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -85,8 +85,8 @@ static int fsync_folder_of(const char *path) {
     return rc;
 }
 
-int tx_snapshot_write(const char *path, const uint8_t *bytes, size_t len, sp_error *err) {
-    char tmp[TX_SNAPSHOT_PATH_MAX];
+int sp_snapshot_write(const char *path, const uint8_t *bytes, size_t len, sp_error *err) {
+    char tmp[SP_SNAPSHOT_PATH_MAX];
     int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
     assert(n > 0 && n < (int)sizeof tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -116,16 +116,16 @@ int tx_snapshot_write(const char *path, const uint8_t *bytes, size_t len, sp_err
 }
 
 static void *writer_main(void *arg) {
-    tx_snapshot_writer *w = arg;
+    sp_snapshot_writer *w = arg;
     sp_error_clear(&w->err);
-    w->rc = tx_snapshot_write(w->path, w->bytes, w->len, &w->err);
+    w->rc = sp_snapshot_write(w->path, w->bytes, w->len, &w->err);
     free(w->bytes);
     w->bytes = NULL;
     atomic_store(&w->finished, true);
     return NULL;
 }
 
-int tx_snapshot_writer_start(tx_snapshot_writer *writer, const char *path, uint8_t *bytes,
+int sp_snapshot_writer_start(sp_snapshot_writer *writer, const char *path, uint8_t *bytes,
                              size_t len, sp_error *err) {
     if (writer->running) {
         return sp_error_set(err, 409, "snapshot_busy", NULL, "a snapshot is still being written");
@@ -143,7 +143,7 @@ int tx_snapshot_writer_start(tx_snapshot_writer *writer, const char *path, uint8
     return 0;
 }
 
-bool tx_snapshot_writer_done(tx_snapshot_writer *writer, bool wait, int *rc, sp_error *err) {
+bool sp_snapshot_writer_done(sp_snapshot_writer *writer, bool wait, int *rc, sp_error *err) {
     if (!writer->running) return false;
     if (!wait && !atomic_load(&writer->finished)) return false;
     pthread_join(writer->thread, NULL);
@@ -151,4 +151,22 @@ bool tx_snapshot_writer_done(tx_snapshot_writer *writer, bool wait, int *rc, sp_
     *rc = writer->rc;
     *err = writer->err;
     return true;
+}
+
+void sp_snapshot_writer_collect(sp_snapshot_writer *writer, bool wait, sp_log *log,
+                                const char *error_msg) {
+    int rc = 0;
+    sp_error why;
+    sp_error_clear(&why);
+    if (!sp_snapshot_writer_done(writer, wait, &rc, &why) || rc == 0) return;
+    sp_log_error(log, error_msg, "path", writer->path, "code", why.code, "detail", why.message,
+                 NULL);
+}
+
+int sp_snapshot_writer_save(sp_snapshot_writer *writer, const char *path, uint8_t *bytes,
+                            size_t len, bool wait, sp_error *err) {
+    int rc = wait ? sp_snapshot_write(path, bytes, len, err)
+                  : sp_snapshot_writer_start(writer, path, bytes, len, err);
+    if (wait || rc != 0) free(bytes);
+    return rc;
 }
