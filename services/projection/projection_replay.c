@@ -286,7 +286,9 @@ static int build_shadow(replay *r, sp_error *err) {
                                      .exit_when_caught_up = true,
                                      .schema = SP_REPLAY_SCHEMA,
                                      .targets = r->tps,
-                                     .target_count = r->tp_count};
+                                     .target_count = r->tp_count,
+                                     .batch_events_max = r->options->chunk_events,
+                                     .copy_new_rows = true};
     if (sp_projection_run(&options, r->clock, r->log, r->stop, err) != 0) return -1;
     if (*r->stop) return sp_error_set(err, 503, "interrupted", "", "stopped before the swap");
     return 0;

@@ -37,12 +37,20 @@
  * it catches up first without the lock (the live projection keeps going). */
 #define SP_REPLAY_SWAP_EVENTS_MAX 2000
 #define SP_REPLAY_SWAP_ATTEMPTS_MAX 30
+/* The shadow build's chunk (SP_REPLAY_CHUNK_EVENTS): about 1 KiB of memory
+ * an event; a log of more events is folded and written chunk by chunk. */
+#define SP_REPLAY_CHUNK_EVENTS_DEFAULT 100000
+#define SP_REPLAY_CHUNK_EVENTS_MIN 1000
+#define SP_REPLAY_CHUNK_EVENTS_MAX 2000000
 
 typedef struct sp_replay_options {
     const char *brokers;
     const char *pg_dsn;
     const char *migrations_dir;
     const char *tables;   /* "a,b,c" or "" for every read model */
+    /* Events read, folded and written per transaction of the shadow build
+     * (SP_REPLAY_CHUNK_EVENTS): the bound on what the replay holds in memory. */
+    size_t chunk_events;
 } sp_replay_options;
 
 /* 0 once swapped; -1 with err: "unknown_table" (nothing changed),
