@@ -810,12 +810,26 @@ static const char *fold_statement_sql(const char *name) {
     return NULL;
 }
 
-/* A replay's shadow keeps the fold's plain inserts for COPY (copy_new_rows). */
+/* Whether the COPY writes a read model: the COPYs run after every other
+ * statement of the batch, so none may read their rows (the figures' pending
+ * deltas, folded by the statement after the fold's, are not copied). */
+static bool copies_a_read_model(const char *copy_sql) {
+    for (size_t i = 0; i < sp_projection_table_count; i++) {
+        const char *name = sp_projection_tables[i].name;
+        size_t len = strlen(name);
+        if (strncmp(copy_sql + 5, name, len) == 0 && copy_sql[5 + len] == ' ') return true;
+    }
+    return false;
+}
+
+/* A replay's shadow keeps the fold's plain inserts of read models for COPY
+ * (copy_new_rows). */
 static bool fold_copied(projector *p, const sp_projection_fold_statement *st) {
     char copy_sql[SP_PROJECTION_COPY_SQL_MAX];
     const char *sql = fold_statement_sql(st->name);
     if (!p->options->copy_new_rows || sql == NULL ||
-        !sp_projection_copy_sql(sql, st->param_count, copy_sql, sizeof copy_sql))
+        !sp_projection_copy_sql(sql, st->param_count, copy_sql, sizeof copy_sql) ||
+        !copies_a_read_model(copy_sql))
         return false;
     assert(p->copy_count < SP_PROJECTION_FOLD_STATEMENTS_MAX);
     p->copies[p->copy_count++] = *st;

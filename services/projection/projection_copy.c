@@ -77,16 +77,17 @@ static int next_element(sp_projection_copy_buf *buf, const char **cursor, int co
     *more = *c != '}';
     if (!*more) return 0;
     if (*c == '"') {
-        /* Unescape the array's backslashes while escaping COPY's: a quoted
-         * element is at most as long as what remains of the literal. */
-        size_t left = strlen(c);
-        if (reserve(buf, 2 * left, err) != 0) return -1;
-        for (c++; *c != '"'; c++) {
+        /* Unescape the array's backslashes while escaping COPY's: the
+         * element's bytes, found first, bound what it writes. */
+        const char *end = c + 1;
+        while (*end != '"' && *end != '\0') end += end[0] == '\\' && end[1] != '\0' ? 2 : 1;
+        if (*end == '\0') return malformed(err, column, "an unterminated element");
+        if (reserve(buf, 2 * (size_t)(end - c), err) != 0) return -1;
+        for (c++; c < end; c++) {
             if (*c == '\\') c++;
-            if (*c == '\0') return malformed(err, column, "an unterminated element");
             put_escaped(buf, *c);
         }
-        c++;
+        c = end + 1;
     } else {
         size_t n = strcspn(c, ",}");
         if (n == 0 || c[n] == '\0') return malformed(err, column, "an empty or unterminated element");
