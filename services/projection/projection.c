@@ -11,7 +11,10 @@
  * committed. Poison is decided before any SQL and dead-lettered. An event
  * that passed validation yet was refused by the database (a constraint) is
  * remembered: the batch runs again and dead-letters that event before SQL.
- * Any other failure reconnects and re-reads from the stored offsets. */
+ * Any other failure reconnects and re-reads from the stored offsets.
+ * A replay's shadow build (options->copy_new_rows) folds far larger batches
+ * and writes the fold's new read-model rows with COPY after the pipeline,
+ * before its COMMIT (COPY cannot run inside a pipeline). */
 #include "projection.h"
 
 #include <assert.h>

@@ -8,13 +8,16 @@
  *     watermark must be 0 (a truncated log cannot rebuild anything).
  *  2. Schema SP_REPLAY_SCHEMA is created afresh with an UNLOGGED copy of
  *     every read model and of projection_offsets (CREATE TABLE ... (LIKE ...
- *     INCLUDING ALL)); the projection's own statements (projection.c in a
- *     shadow schema) build it up to the high watermarks seen at start.
+ *     INCLUDING ALL)) keeping only its unique indexes; the projection's own
+ *     fold and statements (projection.c in a shadow schema) build it up to
+ *     the high watermarks seen at start, options->chunk_events events a
+ *     transaction, the fold's new rows written with COPY (projection_copy.h).
  *  3. The shadow catches up with the live projection's stored offsets (never
  *     past them), then, holding SP_PROJECTION_SWAP_LOCK_KEY (the live
  *     projection waits between two batches), applies the last events and in
  *     one transaction prints each table's checksum beside the live one,
- *     empties the live tables and copies the shadow rows in. With no live
+ *     empties the live tables and copies the shadow rows in (their indexes
+ *     that no constraint needs dropped before and built again after). With no live
  *     projection running, the replay holds the projection lock instead and
  *     also writes its offsets.
  *
