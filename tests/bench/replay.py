@@ -14,6 +14,7 @@ ratio replay events/s over COPY rows/s."""
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -61,6 +62,35 @@ def generate(stack, args):
     print("log: %s written in %.1f s" % (done.stdout.strip(), time.monotonic() - started))
 
 
+def pg_cpu_s(stack):
+    """CPU seconds PostgreSQL has used so far: its postmaster's own and its
+    exited children's (reaped backends), plus its running children's. On a
+    loaded machine the CPU a replay costs says more than its wall time."""
+    tick = float(os.sysconf("SC_CLK_TCK"))
+    try:
+        with open(os.path.join(stack.pg_home, "data", "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+    except (OSError, ValueError):
+        return 0.0
+
+    def fields(pid):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+    own = fields(postmaster)
+    if own is None:
+        return 0.0
+    total = sum(int(v) for v in own[11:15])      # utime stime cutime cstime
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            child = fields(int(name))
+            if child is not None and int(child[1]) == postmaster:
+                total += int(child[11]) + int(child[12])
+    return total / tick
+
+
 def log_lines(stderr, msg):
     found = []
     for line in stderr.splitlines():
@@ -96,8 +126,11 @@ def timed_replay(stack, name, pgoptions="", binary=None):
     env = tool_env(stack)
     if pgoptions:
         env["PGOPTIONS"] = pgoptions
+    pg_before = pg_cpu_s(stack)
     done = subprocess.run(argv, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, timeout=3600)
+    time.sleep(0.3)                              # the backend reaped
+    pg_s = pg_cpu_s(stack) - pg_before
     if done.returncode != 0:
         raise SystemExit("%s failed:\n%s" % (name, done.stderr[-4000:]))
     rss_kib, seconds, cpu_s = None, None, None
@@ -116,6 +149,8 @@ def timed_replay(stack, name, pgoptions="", binary=None):
               (int(swapped["elapsed_ms"]) - int(swapped["shadow_built_ms"])) / 1000.0,
               cpu_s, int(rss_kib) // 1024, len(progress)))
     print("%s: %s" % (name, phases_text(done.stderr, swapped)))
+    print("%s: CPU %.2f s (replaying process %.2f s + PostgreSQL %.2f s): %.1f us an event"
+          % (name, cpu_s + pg_s, cpu_s, pg_s, (cpu_s + pg_s) * 1e6 / events))
     differing = [line for line in done.stdout.splitlines() if line.endswith(" differs")]
     if differing:
         print("%s: tables that differ from the ones it replaced: %s" % (name, "; ".join(differing)))
@@ -144,16 +179,24 @@ def copy_anchor(stack, rows):
     argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", stack.pg_socket_dir, "-p",
             str(stack.pg_port), "-U", stack_module.PG_USER, "-d", stack_module.PG_DATABASE,
             "-c", "COPY bench_copy_anchor (%s) FROM STDIN" % columns]
+    pg_before = pg_cpu_s(stack)
     started = time.monotonic()
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, timeout=600)
     seconds = time.monotonic() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    psql_s = usage.ru_utime + usage.ru_stime - usage_before.ru_utime - usage_before.ru_stime
+    time.sleep(0.3)                              # the backend reaped
+    pg_s = pg_cpu_s(stack) - pg_before
     if done.returncode != 0:
         raise SystemExit("the COPY anchor failed:\n" + done.stderr)
     count = int(stack.psql("SELECT count(*) FROM bench_copy_anchor"))
     stack.psql("DROP TABLE bench_copy_anchor")
     print("anchor: PostgreSQL COPY of %d operations rows in %.2f s: %.0f rows/s"
           % (count, seconds, count / seconds))
+    print("anchor: CPU %.2f s (psql %.2f s + PostgreSQL %.2f s): %.1f us a row"
+          % (psql_s + pg_s, psql_s, pg_s, (psql_s + pg_s) * 1e6 / count))
     return count / seconds
 
 
