@@ -1,8 +1,9 @@
 /* test_projection_copy.c - a replay's rows in COPY text format
  * (services/projection/projection_copy.h): every character class escaped
  * as PostgreSQL reads it back, NUL refused, UTF-8 untouched, the fold's
- * array literals transposed into rows, and the COPY statement derived only
- * from the fold's plain inserts. */
+ * array literals transposed into rows, the COPY statement derived only
+ * from the fold's plain inserts, and a replay's fold, larger than a live
+ * batch, rendered into as many COPY rows as it holds passes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,6 +189,63 @@ static void test_copy_sql_refuses_other_shapes(void **state) {
     assert_string_equal(out, "COPY t (a, b) FROM STDIN");
 }
 
+/* A PassOpened row as projection_rows.c builds it (one envelope). */
+static sp_projection_row opened_row(char params[5][64], int n) {
+    sp_projection_row row;
+    memset(&row, 0, sizeof row);
+    row.kind = SP_PROJECTION_PASS_OPENED;
+    row.type = "ledger.PassOpened.v1";
+    row.versioned = true;
+    row.sql = "x";
+    row.param_count = 5;
+    snprintf(params[0], 64, "11111111-1111-4111-8111-%012d", n);
+    snprintf(params[1], 64, "44444444-4444-4444-8444-%012d", n);
+    snprintf(params[2], 64, "2026-06-01T10:00:00.000Z");
+    snprintf(params[3], 64, "{\"general\"}");
+    snprintf(params[4], 64, "{NULL}");
+    for (int i = 0; i < 5; i++) row.params[i] = params[i];
+    snprintf(row.event_id, sizeof row.event_id, "aaaaaaaa-aaaa-4aaa-8aaa-%012d", n);
+    row.occurred_at_ms = 1780000000000;
+    return row;
+}
+
+static void test_a_replay_fold_holds_more_than_a_live_batch(void **state) {
+    (void)state;
+    enum { PASSES = SP_PROJECTION_FOLD_EVENTS_MAX + 1000 };
+    sp_projection_fold *fold = sp_projection_fold_new_sized(PASSES);
+    assert_non_null(fold);
+    sp_error err;
+    char params[5][64];
+    for (int n = 0; n < PASSES; n++) {
+        sp_projection_row row = opened_row(params, n);
+        assert_int_equal(sp_projection_fold_plan(fold, &row, &err), 0);
+    }
+    for (int n = 0; n < PASSES; n++) {
+        sp_projection_row row = opened_row(params, n);
+        assert_true(sp_projection_fold_wants(fold, &row));
+        assert_int_equal(sp_projection_fold_add(fold, &row, &err), 1);
+    }
+    sp_projection_row one_more = opened_row(params, PASSES);
+    assert_int_equal(sp_projection_fold_plan(fold, &one_more, &err), -1);
+    assert_string_equal(err.code, "fold_full");
+    sp_projection_fold_statement statements[16];
+    size_t count = 0;
+    assert_int_equal(sp_projection_fold_render(fold, statements, &count, &err), 0);
+    size_t copied = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(statements[i].name, "spx_passes_insert") != 0) continue;
+        sp_projection_copy_buf buf = {0};
+        assert_int_equal(sp_projection_copy_rows(&buf, statements[i].params,
+                                                 statements[i].param_count, &copied, &err), 0);
+        assert_memory_equal(buf.data, "11111111-1111-4111-8111-000000000000\t"
+                            "44444444-4444-4444-8444-000000000000\t0\t1\t"
+                            "2026-06-01T10:00:00.000Z\t2026-06-01T10:00:00.000Z\n", 121);
+        sp_projection_copy_buf_free(&buf);
+    }
+    assert_int_equal(copied, PASSES);
+    sp_projection_fold_free(fold);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escapes_each_class),
@@ -200,6 +258,7 @@ int main(void) {
         cmocka_unit_test(test_malformed_refused),
         cmocka_unit_test(test_copy_sql_of_the_fold_inserts),
         cmocka_unit_test(test_copy_sql_refuses_other_shapes),
+        cmocka_unit_test(test_a_replay_fold_holds_more_than_a_live_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
