@@ -22,7 +22,8 @@
  * (sp_projection_fold_statement.expected_count).
  *
  * Pure: no I/O. Memory: sp_projection_fold_new() allocates everything, bounded
- * by SP_PROJECTION_FOLD_EVENTS_MAX events a batch; the rendered parameters
+ * by SP_PROJECTION_FOLD_EVENTS_MAX events a batch (a replay's fold by the size
+ * given to sp_projection_fold_new_sized()); the rendered parameters
  * belong to the fold and stay valid until the next reset or free. */
 #ifndef SP_PROJECTION_FOLD_H
 #define SP_PROJECTION_FOLD_H
