@@ -172,8 +172,8 @@ static int column_list(const char *open, const char **close) {
 }
 
 /* After unnest's arguments, exactly $1::x[], ..., $n::x[], with nothing
- * but a conflict clause, a RETURNING or the WITH's parenthesis after: the
- * rest of the statement; NULL for any other shape. */
+ * but ON CONFLICT ... DO NOTHING, a RETURNING or the WITH's parenthesis
+ * after: the rest of the statement; NULL for any other shape. */
 static const char *unnest_params(const char *s, int param_count) {
     for (int i = 1; i <= param_count; i++) {
         char expected[16];
@@ -187,9 +187,11 @@ static const char *unnest_params(const char *s, int param_count) {
         s++;
     }
     s = skip_space(s);
-    if (*s == '\0' || *s == ')' || skip_word(s, "ON CONFLICT") != NULL ||
-        skip_word(s, "RETURNING") != NULL)
-        return s;
+    /* An upsert that changes the row in place has no COPY equivalent. */
+    if (skip_word(s, "ON CONFLICT") != NULL)
+        return strcasestr(s, "DO NOTHING") != NULL && strcasestr(s, "DO UPDATE") == NULL ? s
+                                                                                        : NULL;
+    if (*s == '\0' || *s == ')' || skip_word(s, "RETURNING") != NULL) return s;
     return NULL;
 }
 

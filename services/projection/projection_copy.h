@@ -5,10 +5,11 @@
  * The fold (projection_fold.h) renders each table's new rows as one
  * PostgreSQL array literal per column, the parameters of a statement of the
  * shape "INSERT INTO t (c1, ..., cn) SELECT * FROM unnest($1::..., ...,
- * $n::...) [ON CONFLICT ...]" (possibly inside "WITH w AS (...)").
+ * $n::...) [ON CONFLICT ... DO NOTHING]" (possibly inside "WITH w AS
+ * (...)").
  * sp_projection_copy_sql() derives "COPY t (c1, ..., cn) FROM STDIN" from
- * such a statement (and refuses any other shape: updates, computed
- * columns), sp_projection_copy_rows() transposes the arrays into COPY's text
+ * such a statement (and refuses any other shape: updates, upserts that
+ * change a row, computed columns), sp_projection_copy_rows() transposes the arrays into COPY's text
  * rows. Deriving both from the statement itself keeps one definition of the
  * columns: a column added to an insert is copied without a change here.
  * COPY has no ON CONFLICT: where the statement would skip a duplicate key,

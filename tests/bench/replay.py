@@ -47,6 +47,8 @@ def parse_args():
 def tool_env(stack):
     env = stack.tool_environment("projection")
     env["SP_LOG_LEVEL"] = "info"
+    if os.environ.get("SP_REPLAY_CHUNK_EVENTS"):
+        env["SP_REPLAY_CHUNK_EVENTS"] = os.environ["SP_REPLAY_CHUNK_EVENTS"]
     return env
 
 
@@ -131,6 +133,8 @@ def timed_replay(stack, name, pgoptions="", binary=None):
                           stderr=subprocess.PIPE, text=True, timeout=3600)
     time.sleep(0.3)                              # the backend reaped
     pg_s = pg_cpu_s(stack) - pg_before
+    with open(os.path.join(stack.var_dir, "logs", name.replace(" ", "-") + ".stderr"), "w") as f:
+        f.write(done.stderr)
     if done.returncode != 0:
         raise SystemExit("%s failed:\n%s" % (name, done.stderr[-4000:]))
     rss_kib, seconds, cpu_s = None, None, None

@@ -171,7 +171,8 @@ static void test_copy_sql_refuses_other_shapes(void **state) {
     char out[SP_PROJECTION_COPY_SQL_MAX] = "untouched";
     /* updates, upserts that add, computed columns */
     static const char *const names[] = {"spx_passes_update", "spx_envelopes_update",
-                                        "spx_partners_owed", "spx_figures_daily"};
+                                        "spx_partners_owed", "spx_figures_daily",
+                                        "spx_ledger_balances"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_false(sp_projection_copy_sql(statement_sql(names[i]), statement_params(names[i]),
                                             out, sizeof out));
@@ -184,8 +185,14 @@ static void test_copy_sql_refuses_other_shapes(void **state) {
                                         sizeof out));
     assert_false(sp_projection_copy_sql("INSERT INTO t (a, b) SELECT * FROM unnest($2::text[], "
                                         "$1::text[])", 2, out, sizeof out));
+    /* an upsert adding to the row it finds is not an insert */
+    assert_false(sp_projection_copy_sql("INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], "
+                                        "$2::bigint[]) ON CONFLICT (a) DO UPDATE SET b = t.b + "
+                                        "EXCLUDED.b", 2, out, sizeof out));
+    assert_string_equal(out, "untouched");
     assert_true(sp_projection_copy_sql("INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], "
-                                       "$2::text[])", 2, out, sizeof out));
+                                       "$2::text[]) ON CONFLICT (a) DO NOTHING", 2, out,
+                                       sizeof out));
     assert_string_equal(out, "COPY t (a, b) FROM STDIN");
 }
 
