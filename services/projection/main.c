@@ -70,7 +70,7 @@ static int start(sp_service *svc, const char **brokers, const char **pg_dsn,
          "file holding a clock offset in ms (tests); empty: system time", &svc->clock_offset_file},
         {"SP_REPLAY_CHUNK_EVENTS", SP_CONFIG_INT, "100000", SP_REPLAY_CHUNK_EVENTS_MIN,
          SP_REPLAY_CHUNK_EVENTS_MAX, "--replay: events folded in memory and written at once "
-         "(about 1 KiB each); a longer log is written in chunks of this size", chunk_events},
+         "(about 2.5 KiB each); a longer log is written in chunks of this size", chunk_events},
         SP_METRICS_HTTP_CONFIG_ITEMS(&svc->metrics_config),
         SP_KAFKA_SECURITY_CONFIG_ITEMS(&svc->kafka_security),
     };

@@ -32,7 +32,7 @@
 #include "sp_error.h"
 
 /* One COPY's rows at most (a replay chunk's history rows are the largest:
- * SP_REPLAY_CHUNK_EVENTS_MAX rows of well under 1 KiB). */
+ * SP_REPLAY_CHUNK_EVENTS_MAX rows of well under 1 KiB: under 1 GiB). */
 #define SP_PROJECTION_COPY_BYTES_MAX ((size_t)1 << 30)
 #define SP_PROJECTION_COPY_SQL_MAX 1024
 #define SP_PROJECTION_COPY_COLUMNS_MAX 32

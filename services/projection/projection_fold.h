@@ -42,7 +42,7 @@ typedef struct sp_projection_fold sp_projection_fold;
 sp_projection_fold *sp_projection_fold_new(void);
 /* A fold of up to events_max events a batch (1..SP_PROJECTION_FOLD_EVENTS_LIMIT)
  * instead of SP_PROJECTION_FOLD_EVENTS_MAX: a replay's chunk of the log. Its
- * memory grows with what is folded, about 1 KiB an event. */
+ * memory grows with what is folded. */
 #define SP_PROJECTION_FOLD_EVENTS_LIMIT 4000000
 sp_projection_fold *sp_projection_fold_new_sized(size_t events_max);
 void sp_projection_fold_free(sp_projection_fold *fold);

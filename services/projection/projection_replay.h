@@ -40,11 +40,12 @@
  * it catches up first without the lock (the live projection keeps going). */
 #define SP_REPLAY_SWAP_EVENTS_MAX 2000
 #define SP_REPLAY_SWAP_ATTEMPTS_MAX 30
-/* The shadow build's chunk (SP_REPLAY_CHUNK_EVENTS): about 1 KiB of memory
- * an event; a log of more events is folded and written chunk by chunk. */
+/* The shadow build's chunk (SP_REPLAY_CHUNK_EVENTS): about 2.5 KiB of the
+ * replay's memory an event (messages, fold, COPY text); a log of more
+ * events is folded and written chunk by chunk. */
 #define SP_REPLAY_CHUNK_EVENTS_DEFAULT 100000
 #define SP_REPLAY_CHUNK_EVENTS_MIN 1000
-#define SP_REPLAY_CHUNK_EVENTS_MAX 2000000
+#define SP_REPLAY_CHUNK_EVENTS_MAX 1000000
 
 typedef struct sp_replay_options {
     const char *brokers;
