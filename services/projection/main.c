@@ -54,7 +54,8 @@ static int check_modes(void *ctx, sp_service *svc, sp_error *err) {
 }
 
 static int start(sp_service *svc, const char **brokers, const char **pg_dsn,
-                 const char **migrations_dir, modes *m, int argc, char **argv) {
+                 const char **migrations_dir, int64_t *chunk_events, modes *m, int argc,
+                 char **argv) {
     m->tables_bad = take_tables_option(&argc, argv, &m->tables) != 0;
     const sp_config_item items[] = {
         {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0, "Kafka bootstrap servers (host:port,...)",
@@ -67,6 +68,9 @@ static int start(sp_service *svc, const char **brokers, const char **pg_dsn,
          &svc->log_level},
         {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,
          "file holding a clock offset in ms (tests); empty: system time", &svc->clock_offset_file},
+        {"SP_REPLAY_CHUNK_EVENTS", SP_CONFIG_INT, "100000", SP_REPLAY_CHUNK_EVENTS_MIN,
+         SP_REPLAY_CHUNK_EVENTS_MAX, "--replay: events folded in memory and written at once "
+         "(about 2.5 KiB each); a longer log is written in chunks of this size", chunk_events},
         SP_METRICS_HTTP_CONFIG_ITEMS(&svc->metrics_config),
         SP_KAFKA_SECURITY_CONFIG_ITEMS(&svc->kafka_security),
     };
@@ -94,15 +98,17 @@ static int start(sp_service *svc, const char **brokers, const char **pg_dsn,
 int main(int argc, char **argv) {
     sp_service svc;
     const char *brokers = NULL, *pg_dsn = NULL, *migrations_dir = NULL;
+    int64_t chunk_events = SP_REPLAY_CHUNK_EVENTS_DEFAULT;
     modes m = {0};
-    if (start(&svc, &brokers, &pg_dsn, &migrations_dir, &m, argc, argv) != 0)
+    if (start(&svc, &brokers, &pg_dsn, &migrations_dir, &chunk_events, &m, argc, argv) != 0)
         return svc.exit_code;
     sp_projection_options options = {.brokers = brokers, .pg_dsn = pg_dsn,
                                      .migrations_dir = migrations_dir, .rebuild = m.rebuild,
                                      .exit_when_caught_up = m.exit_when_caught_up};
     sp_replay_options replay_options = {.brokers = brokers, .pg_dsn = pg_dsn,
                                         .migrations_dir = migrations_dir,
-                                        .tables = m.tables ? m.tables : ""};
+                                        .tables = m.tables ? m.tables : "",
+                                        .chunk_events = (size_t)chunk_events};
     sp_error *err = &svc.err;
     int rc = m.checksum ? sp_projection_checksum(pg_dsn, stdout, &svc.log, err)
              : m.replay ? sp_projection_replay(&replay_options, &svc.clock, &svc.log, svc.stop,

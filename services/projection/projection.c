@@ -11,7 +11,10 @@
  * committed. Poison is decided before any SQL and dead-lettered. An event
  * that passed validation yet was refused by the database (a constraint) is
  * remembered: the batch runs again and dead-letters that event before SQL.
- * Any other failure reconnects and re-reads from the stored offsets. */
+ * Any other failure reconnects and re-reads from the stored offsets.
+ * A replay's shadow build (options->copy_new_rows) folds far larger batches
+ * and writes the fold's new read-model rows with COPY after the pipeline,
+ * before its COMMIT (COPY cannot run inside a pipeline). */
 #include "projection.h"
 
 #include <assert.h>
@@ -23,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 #include <libpq-fe.h>
+#include "projection_copy.h"
 #include "projection_figures.h"
 #include "projection_fold.h"
 #include "projection_positions.h"
@@ -35,10 +39,11 @@
 #define PROJECTION_CLIENT_ID "solipass-projection"
 #define PROJECTION_SERVICE "projection"
 #define POLL_MS 20
-#define POLLS_PER_TXN_MAX (SP_PROJECTION_TXN_EVENTS_MAX / SP_KAFKA_BATCH_MAX + 2)
+/* A poll returns at least one message, or the batch is done. */
+#define POLLS_PER_TXN_MAX(events_max) ((events_max) + 2)
 /* an event takes its own statement and its figures' (projection_figures.h) */
-#define STATEMENTS_MAX (2 * SP_PROJECTION_TXN_EVENTS_MAX + SP_PROJECTION_POSITIONS_MAX + 4 + \
-                        SP_PROJECTION_FOLD_STATEMENTS_MAX)
+#define STATEMENTS_MAX(events_max) (2 * (events_max) + SP_PROJECTION_POSITIONS_MAX + 4 + \
+                                    SP_PROJECTION_FOLD_STATEMENTS_MAX)
 #define SP_PROJECTION_FOLD_STATEMENTS_MAX 16
 #define PG_CONNECT_WAIT_MS 30000
 #define PG_LOCK_WAIT_MS 15000
@@ -62,8 +67,15 @@
 #define NUMBER_TEXT_MAX 24
 #define SHADOW_SQL_MAX 256
 #define SHADOW_PROGRESS_MS_DEFAULT 1000
+#define COPY_CHUNK_BYTES ((size_t)1 << 20)   /* one PQputCopyData */
 
 typedef enum { FAIL_NONE = 0, FAIL_TRANSIENT, FAIL_DATA, FAIL_FATAL } failure;
+
+/* Where a batch's time goes (logged at a shadow build's end): polling the
+ * log, folding and sending the statements (the server runs them meanwhile),
+ * waiting for their results, the COPYs, the COMMIT. */
+typedef enum { PHASE_READ, PHASE_FOLD, PHASE_STATEMENTS, PHASE_COPY, PHASE_COMMIT,
+               PHASE_COUNT } phase;
 
 typedef enum { STMT_CONTROL, STMT_EVENT, STMT_FIGURES, STMT_OFFSETS, STMT_FOLD } statement_kind;
 
@@ -114,7 +126,8 @@ typedef struct projector {
     /* The transaction's messages, copied out of the consumer's polls (each
      * copy one allocation, freed when the next transaction starts): the
      * fold plans on all of them before any is applied. */
-    sp_kafka_msg *batch_msgs;          /* SP_PROJECTION_TXN_EVENTS_MAX */
+    sp_kafka_msg *batch_msgs;          /* batch_events_max */
+    size_t batch_events_max;           /* a live batch's or a replay chunk's */
     void **batch_copies;
     size_t batch_count;
     sp_projection_fold *fold;
@@ -124,6 +137,15 @@ typedef struct projector {
     size_t statement_count;
     size_t failed_statement;           /* index of the first failed one, or statement_count */
     bool pipeline_open;
+    /* A replay's shadow: the fold's new rows go by COPY after the pipeline,
+     * before COMMIT (projection_copy.h); copy_refused: the database refused
+     * one, the batch runs again with the statements. */
+    sp_projection_fold_statement copies[SP_PROJECTION_FOLD_STATEMENTS_MAX];
+    size_t copy_count;
+    bool copy_refused;
+    sp_projection_copy_buf copy_buf;
+    int64_t phase_ms[PHASE_COUNT];
+    int64_t phase_started_ms;
     counters total, batch;
     dead_letter_keys dead_letters_queued;    /* this batch's, until flushed */
     dead_letter_keys dead_letters_flushed;   /* until the batch that skips them commits */
@@ -502,7 +524,7 @@ static void count_outcome(projector *p, bool versioned, const char *count_text) 
 static failure send_statement(projector *p, statement_tag tag, const char *prepared,
                               const char *sql, int param_count, const char *const *params,
                               sp_error *err) {
-    assert(p->pipeline_open && p->statement_count < STATEMENTS_MAX);
+    assert(p->pipeline_open && p->statement_count < STATEMENTS_MAX(p->batch_events_max));
     int sent = prepared != NULL
                    ? PQsendQueryPrepared(p->conn, prepared, param_count, params, NULL, NULL, 0)
                    : PQsendQueryParams(p->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
@@ -666,7 +688,7 @@ static void batch_free_copies(projector *p) {
 
 /* One allocation holding the message's topic, key and value. */
 static failure batch_keep(projector *p, const sp_kafka_msg *msg, sp_error *err) {
-    assert(p->batch_count < SP_PROJECTION_TXN_EVENTS_MAX);
+    assert(p->batch_count < p->batch_events_max);
     size_t topic_len = strlen(msg->topic);
     char *copy = malloc(topic_len + 1 + msg->key_len + msg->value_len + 1);
     if (copy == NULL) {
@@ -688,22 +710,38 @@ static failure batch_keep(projector *p, const sp_kafka_msg *msg, sp_error *err) 
     return FAIL_NONE;
 }
 
+/* Whether the messages kept reach every partition's end (a shadow's target). */
+static bool chunk_complete(const projector *p, const int64_t *kept_next) {
+    for (size_t i = 0; i < p->position_count; i++)
+        if (kept_next[i] < p->positions[i].high_at_start) return false;
+    return true;
+}
+
 /* Polls until the transaction is full or the consumer has nothing more at
- * hand, keeping every message. */
+ * hand, keeping every message. A replay's chunk waits for the log rather
+ * than stopping at the first short poll: the more it folds at once, the
+ * fewer rows it writes. */
 static failure collect(projector *p, sp_error *err) {
     batch_free_copies(p);
-    for (int polls = 0; polls < POLLS_PER_TXN_MAX; polls++) {
-        size_t room = SP_PROJECTION_TXN_EVENTS_MAX - p->batch_count;
+    bool fill = p->options->batch_events_max > 0;
+    int64_t kept_next[SP_PROJECTION_POSITIONS_MAX];   /* fill: past the last message kept */
+    for (size_t i = 0; i < p->position_count; i++) kept_next[i] = p->positions[i].next_offset;
+    for (size_t polls = 0; polls < POLLS_PER_TXN_MAX(p->batch_events_max); polls++) {
+        size_t room = p->batch_events_max - p->batch_count;
         size_t want = room < SP_KAFKA_BATCH_MAX ? room : SP_KAFKA_BATCH_MAX;
         if (want == 0) break;
-        int n = sp_kafka_consumer_poll_batch(p->consumer, p->msgs, want, polls == 0 ? POLL_MS : 0,
-                                             err);
+        int n = sp_kafka_consumer_poll_batch(p->consumer, p->msgs, want,
+                                             polls == 0 || fill ? POLL_MS : 0, err);
         if (n < 0) return FAIL_FATAL;      /* a truncated log or a dead client */
         for (int i = 0; i < n; i++) {
             failure f = batch_keep(p, &p->msgs[i], err);
             if (f != FAIL_NONE) return f;
+            int index = sp_projection_position_find(p->positions, p->position_count,
+                                                    p->msgs[i].topic, p->msgs[i].partition);
+            if (index >= 0 && p->msgs[i].offset >= kept_next[index])
+                kept_next[index] = p->msgs[i].offset + 1;
         }
-        if ((size_t)n < want) break;
+        if (fill ? n == 0 || chunk_complete(p, kept_next) : (size_t)n < want) break;
     }
     return FAIL_NONE;
 }
@@ -768,12 +806,46 @@ static failure fold_load_versions(projector *p, sp_error *err) {
     return FAIL_NONE;
 }
 
+static const char *fold_statement_sql(const char *name) {
+    for (size_t i = 0; i < sp_projection_fold_statement_count; i++)
+        if (strcmp(sp_projection_fold_statements[i].name, name) == 0)
+            return sp_projection_fold_statements[i].sql;
+    return NULL;
+}
+
+/* Whether the COPY writes a read model: the COPYs run after every other
+ * statement of the batch, so none may read their rows (the figures' pending
+ * deltas, folded by the statement after the fold's, are not copied). */
+static bool copies_a_read_model(const char *copy_sql) {
+    for (size_t i = 0; i < sp_projection_table_count; i++) {
+        const char *name = sp_projection_tables[i].name;
+        size_t len = strlen(name);
+        if (strncmp(copy_sql + 5, name, len) == 0 && copy_sql[5 + len] == ' ') return true;
+    }
+    return false;
+}
+
+/* A replay's shadow keeps the fold's plain inserts of read models for COPY
+ * (copy_new_rows). */
+static bool fold_copied(projector *p, const sp_projection_fold_statement *st) {
+    char copy_sql[SP_PROJECTION_COPY_SQL_MAX];
+    const char *sql = fold_statement_sql(st->name);
+    if (!p->options->copy_new_rows || sql == NULL ||
+        !sp_projection_copy_sql(sql, st->param_count, copy_sql, sizeof copy_sql) ||
+        !copies_a_read_model(copy_sql))
+        return false;
+    assert(p->copy_count < SP_PROJECTION_FOLD_STATEMENTS_MAX);
+    p->copies[p->copy_count++] = *st;
+    return true;
+}
+
 static failure send_fold(projector *p, sp_error *err) {
     sp_projection_fold_statement statements[SP_PROJECTION_FOLD_STATEMENTS_MAX];
     assert(sp_projection_fold_statement_count <= SP_PROJECTION_FOLD_STATEMENTS_MAX);
     size_t count = 0;
     if (sp_projection_fold_render(p->fold, statements, &count, err) != 0) return FAIL_FATAL;
     for (size_t i = 0; i < count; i++) {
+        if (fold_copied(p, &statements[i])) continue;
         statement_tag tag = {.kind = STMT_FOLD, .offset = statements[i].expected_count};
         failure f = send_statement(p, tag, statements[i].name, NULL, statements[i].param_count,
                                    statements[i].params, err);
@@ -811,9 +883,86 @@ static failure send_event(projector *p, size_t index, sp_error *err) {
     return send_statement(p, tag, row.statement, NULL, row.param_count, row.params, err);
 }
 
+/* ------------------------------------------------------------ COPY */
+
+/* Adds the time since the last mark to phase. */
+static void phase_mark(projector *p, phase which) {
+    int64_t now_ms = sp_clock_monotonic_ms();
+    p->phase_ms[which] += now_ms - p->phase_started_ms;
+    p->phase_started_ms = now_ms;
+}
+
+
+/* A refusal of the COPY itself (a duplicate key, a value the column
+ * refuses): the batch runs again with the fold's statements. */
+static failure copy_refusal(projector *p, const PGresult *res, sp_error *err) {
+    failure f = classify_result(res, err);
+    if (f == FAIL_DATA) p->copy_refused = true;
+    return f;
+}
+
+/* One table's new rows through COPY FROM STDIN, in the open transaction. */
+static failure copy_one(projector *p, const sp_projection_fold_statement *st, sp_error *err) {
+    char copy_sql[SP_PROJECTION_COPY_SQL_MAX];
+    bool copyable = sp_projection_copy_sql(fold_statement_sql(st->name), st->param_count,
+                                           copy_sql, sizeof copy_sql);
+    assert(copyable);
+    (void)copyable;
+    size_t rows = 0;
+    sp_projection_copy_buf_clear(&p->copy_buf);
+    if (sp_projection_copy_rows(&p->copy_buf, st->params, st->param_count, &rows, err) != 0) {
+        p->copy_refused = true;
+        return FAIL_DATA;
+    }
+    PGresult *res = PQexec(p->conn, copy_sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        failure f = res != NULL ? copy_refusal(p, res, err)
+                                : connection_failure(p, "starting a COPY", err);
+        PQclear(res);
+        return f;
+    }
+    PQclear(res);
+    for (size_t at = 0; at < p->copy_buf.len;) {
+        size_t n = p->copy_buf.len - at < COPY_CHUNK_BYTES ? p->copy_buf.len - at
+                                                           : COPY_CHUNK_BYTES;
+        if (PQputCopyData(p->conn, p->copy_buf.data + at, (int)n) != 1)
+            return connection_failure(p, "sending COPY rows", err);
+        at += n;
+    }
+    if (PQputCopyEnd(p->conn, NULL) != 1) return connection_failure(p, "ending a COPY", err);
+    failure f = FAIL_NONE;
+    while ((res = PQgetResult(p->conn)) != NULL) {
+        if (f == FAIL_NONE && PQresultStatus(res) != PGRES_COMMAND_OK) f = copy_refusal(p, res, err);
+        else if (f == FAIL_NONE && strtoull(PQcmdTuples(res), NULL, 10) != rows) {
+            sp_error_set(err, 500, "database_error", "", "COPY %s wrote %s rows of %zu",
+                         st->name, PQcmdTuples(res), rows);
+            f = FAIL_FATAL;
+        }
+        PQclear(res);
+    }
+    return f;
+}
+
+/* After the pipeline (its transaction still open): the copies, then COMMIT. */
+static failure copy_and_commit(projector *p, sp_error *err) {
+    failure f = FAIL_NONE;
+    for (size_t i = 0; i < p->copy_count && f == FAIL_NONE; i++) f = copy_one(p, &p->copies[i], err);
+    phase_mark(p, PHASE_COPY);
+    if (f != FAIL_NONE) return f;   /* recover() drops the connection, and the transaction */
+    PGresult *res = PQexec(p->conn, "COMMIT");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        f = res != NULL ? classify_result(res, err) : connection_failure(p, "COMMIT", err);
+    PQclear(res);
+    phase_mark(p, PHASE_COMMIT);
+    return f;
+}
+
 static failure apply_pipelined(projector *p, sp_error *err) {
     batch_reset(p);
+    p->copy_count = 0;
+    p->phase_started_ms = sp_clock_monotonic_ms();
     failure f = collect(p, err);
+    phase_mark(p, PHASE_READ);
     if (f != FAIL_NONE || p->batch_count == 0) return f;
     f = fold_plan(p, err);
     if (f == FAIL_NONE) f = fold_load_versions(p, err);
@@ -828,8 +977,12 @@ static failure apply_pipelined(projector *p, sp_error *err) {
     /* A dead letter is on the broker before the offset that skips it commits. */
     if (f == FAIL_NONE) f = dead_letters_flush(p, err);
     statement_tag commit = {.kind = STMT_CONTROL};
-    if (f == FAIL_NONE) f = send_statement(p, commit, NULL, "COMMIT", 0, NULL, err);
+    bool copying = p->options->copy_new_rows && !p->fold_off;
+    if (f == FAIL_NONE && !copying) f = send_statement(p, commit, NULL, "COMMIT", 0, NULL, err);
+    phase_mark(p, PHASE_FOLD);
     if (f == FAIL_NONE) f = pipeline_finish(p, err);
+    phase_mark(p, PHASE_STATEMENTS);
+    if (f == FAIL_NONE && copying) f = copy_and_commit(p, err);
     if (f == FAIL_NONE) batch_done(p);
     return f;
 }
@@ -901,6 +1054,16 @@ static void log_shadow_progress(projector *p) {
                 "events_per_s", per_s, "lag", lag, "eta_s", eta, "elapsed_ms", elapsed, NULL);
 }
 
+static void log_shadow_phases(projector *p) {
+    log_shadow_progress(p);
+    char ms[PHASE_COUNT][NUMBER_TEXT_MAX], batches[NUMBER_TEXT_MAX];
+    for (int i = 0; i < PHASE_COUNT; i++) i64_text(p->phase_ms[i], ms[i]);
+    i64_text(p->total.batches, batches);
+    sp_log_info(p->log, "replay shadow phases", "batches", batches, "read_log_ms", ms[PHASE_READ],
+                "fold_and_send_ms", ms[PHASE_FOLD], "statements_ms", ms[PHASE_STATEMENTS],
+                "copy_ms", ms[PHASE_COPY], "commit_ms", ms[PHASE_COMMIT], NULL);
+}
+
 static void note_caught_up(projector *p) {
     if (p->caught_up || !sp_projection_caught_up(p->positions, p->position_count)) return;
     p->caught_up = true;
@@ -918,8 +1081,10 @@ static void note_caught_up(projector *p) {
 /* Remembers the event the database refused so that the retry dead-letters
  * it before SQL; -1 when that cannot lead anywhere new. */
 static int note_refused(projector *p, const sp_error *cause, sp_error *err) {
-    if (p->failed_statement < p->statement_count &&
-        p->statements[p->failed_statement].kind == STMT_FOLD) {
+    if (p->copy_refused ||
+        (p->failed_statement < p->statement_count &&
+         p->statements[p->failed_statement].kind == STMT_FOLD)) {
+        p->copy_refused = false;
         p->fold_off = true;   /* the batch again event by event: the refused one is found */
         return 0;
     }
@@ -983,7 +1148,7 @@ static int run_loop(projector *p, sp_error *err) {
         }
         if (recover(p, f, transient_in_a_row, &cause, err) != 0) return -1;
     }
-    if (p->options->schema != NULL) log_shadow_progress(p);
+    if (p->options->schema != NULL) log_shadow_phases(p);
     else log_progress(p);
     return 0;
 }
@@ -991,15 +1156,20 @@ static int run_loop(projector *p, sp_error *err) {
 static int start(projector *p, sp_error *err) {
     p->msgs = calloc(SP_KAFKA_BATCH_MAX, sizeof *p->msgs);
     p->row_buf = malloc(SP_PROJECTION_ROW_BYTES_MAX);
-    p->statements = calloc(STATEMENTS_MAX, sizeof *p->statements);
-    p->batch_msgs = calloc(SP_PROJECTION_TXN_EVENTS_MAX, sizeof *p->batch_msgs);
-    p->batch_copies = calloc(SP_PROJECTION_TXN_EVENTS_MAX, sizeof *p->batch_copies);
-    p->fold = sp_projection_fold_new();
+    p->batch_events_max = p->options->batch_events_max > 0 ? p->options->batch_events_max
+                                                           : SP_PROJECTION_TXN_EVENTS_MAX;
+    p->statements = calloc(STATEMENTS_MAX(p->batch_events_max), sizeof *p->statements);
+    p->batch_msgs = calloc(p->batch_events_max, sizeof *p->batch_msgs);
+    p->batch_copies = calloc(p->batch_events_max, sizeof *p->batch_copies);
+    p->fold = sp_projection_fold_new_sized(p->batch_events_max);
     if (!p->msgs || !p->row_buf || !p->statements || !p->batch_msgs || !p->batch_copies ||
         !p->fold)
         return sp_error_set(err, 500, "out_of_memory", "", "projection buffers");
     bool shadow = p->options->schema != NULL;
     assert(!shadow || (!p->options->rebuild && p->options->exit_when_caught_up));
+    /* Only a shadow's tables are fresh and its own: the live ones keep
+     * their batches and their statements. */
+    assert(shadow || (p->options->batch_events_max == 0 && !p->options->copy_new_rows));
     if (!shadow) {
         p->producer = sp_kafka_producer_new(p->options->brokers, PROJECTION_CLIENT_ID, p->log,
                                             err);
@@ -1045,6 +1215,7 @@ int sp_projection_run(const sp_projection_options *options, sp_clock *clock, sp_
     free(p->batch_msgs);
     free(p->batch_copies);
     sp_projection_fold_free(p->fold);
+    sp_projection_copy_buf_free(&p->copy_buf);
     free(p);
     return rc;
 }

@@ -39,6 +39,11 @@ typedef struct sp_projection_options {
     const sp_kafka_tp *targets;
     size_t target_count;
     int64_t progress_ms;       /* progress log period; 0: the default (10 s) */
+    /* A replay's shadow build only: events folded in one transaction (0:
+     * SP_PROJECTION_TXN_EVENTS_MAX), and the fold's new rows written with
+     * COPY (projection_copy.h) instead of their INSERT statements. */
+    size_t batch_events_max;
+    bool copy_new_rows;
 } sp_projection_options;
 
 /* pg_advisory_lock key a replay holds exclusively to swap its shadow tables

@@ -18,7 +18,13 @@
 #include "sp_id.h"
 #include "sp_money.h"
 
-#define PASS_SLOTS 16384                  /* > 2 * SP_PROJECTION_FOLD_EVENTS_MAX, power of 2 */
+/* The batch bound is each fold's own (sp_projection_fold_new_sized: a
+ * replay folds far more than a live batch): inside this file the header's
+ * constant names the fold's capacity, and the pass table grows with it. */
+static const size_t fold_events_default = SP_PROJECTION_FOLD_EVENTS_MAX;
+#undef SP_PROJECTION_FOLD_EVENTS_MAX
+#define SP_PROJECTION_FOLD_EVENTS_MAX (f->events_max)
+#define PASS_SLOTS (f->slot_count)            /* > 2 * SP_PROJECTION_FOLD_EVENTS_MAX, power of 2 */
 #define CATEGORY_BYTES_MAX 33             /* ^[a-z][a-z0-9_]{1,31}$ */
 #define DATE_BYTES_MAX 11
 #define ACCOUNT_BYTES_MAX 96
@@ -77,6 +83,7 @@ enum { D_AT, D_CATEGORY, D_AMOUNT, D_COLUMNS };
 #define RENDERED_COLUMNS 40
 
 struct sp_projection_fold {
+    size_t events_max, slot_count;        /* capacity (sp_projection_fold_new_sized) */
     fold_pass *passes;                    /* SP_PROJECTION_FOLD_EVENTS_MAX, in first-seen order */
     size_t pass_count;
     int32_t *slots;                       /* PASS_SLOTS: index + 1, 0 = empty */
@@ -189,8 +196,15 @@ static int64_t param_i64(const sp_projection_row *row, int index) {
 /* ------------------------------------------------------------ life */
 
 sp_projection_fold *sp_projection_fold_new(void) {
+    return sp_projection_fold_new_sized(fold_events_default);
+}
+
+sp_projection_fold *sp_projection_fold_new_sized(size_t events_max) {
+    assert(events_max > 0 && events_max <= SP_PROJECTION_FOLD_EVENTS_LIMIT);
     sp_projection_fold *f = calloc(1, sizeof *f);
     if (f == NULL) return NULL;
+    f->events_max = events_max;
+    for (f->slot_count = 1024; f->slot_count <= 2 * events_max;) f->slot_count *= 2;
     f->passes = calloc(SP_PROJECTION_FOLD_EVENTS_MAX, sizeof *f->passes);
     f->slots = calloc(PASS_SLOTS, sizeof *f->slots);
     f->owed = calloc(SP_PROJECTION_FOLD_EVENTS_MAX, sizeof *f->owed);
@@ -283,7 +297,7 @@ int sp_projection_fold_plan(sp_projection_fold *f, const sp_projection_row *row,
     fold_pass *p = pass_find(f, id);
     if (p == NULL) {
         if (f->pass_count == SP_PROJECTION_FOLD_EVENTS_MAX)
-            return sp_error_set(err, 500, "fold_full", "", "more than %d passes in a batch",
+            return sp_error_set(err, 500, "fold_full", "", "more than %zu passes in a batch",
                                 SP_PROJECTION_FOLD_EVENTS_MAX);
         p = pass_add(f, id);
     }

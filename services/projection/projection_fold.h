@@ -22,7 +22,8 @@
  * (sp_projection_fold_statement.expected_count).
  *
  * Pure: no I/O. Memory: sp_projection_fold_new() allocates everything, bounded
- * by SP_PROJECTION_FOLD_EVENTS_MAX events a batch; the rendered parameters
+ * by SP_PROJECTION_FOLD_EVENTS_MAX events a batch (a replay's fold by the size
+ * given to sp_projection_fold_new_sized()); the rendered parameters
  * belong to the fold and stay valid until the next reset or free. */
 #ifndef SP_PROJECTION_FOLD_H
 #define SP_PROJECTION_FOLD_H
@@ -39,6 +40,11 @@
 typedef struct sp_projection_fold sp_projection_fold;
 
 sp_projection_fold *sp_projection_fold_new(void);
+/* A fold of up to events_max events a batch (1..SP_PROJECTION_FOLD_EVENTS_LIMIT)
+ * instead of SP_PROJECTION_FOLD_EVENTS_MAX: a replay's chunk of the log. Its
+ * memory grows with what is folded. */
+#define SP_PROJECTION_FOLD_EVENTS_LIMIT 4000000
+sp_projection_fold *sp_projection_fold_new_sized(size_t events_max);
 void sp_projection_fold_free(sp_projection_fold *fold);
 /* Forgets the batch (passes, events, rendered statements). */
 void sp_projection_fold_reset(sp_projection_fold *fold);

@@ -45,7 +45,10 @@ typedef struct replay {
     sp_kafka_tp tps[SP_PROJECTION_POSITIONS_MAX];   /* offset: the shadow's target */
     size_t tp_count;
     bool holds_projection_lock;          /* no live projection: the replay writes the offsets */
+    int64_t compare_ms, copy_in_ms;      /* the swap's two steps, for the log */
 } replay;
+
+static int64_t replay_now_ms(void);
 
 static int sql_format(char *out, size_t out_size, sp_error *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -286,7 +289,9 @@ static int build_shadow(replay *r, sp_error *err) {
                                      .exit_when_caught_up = true,
                                      .schema = SP_REPLAY_SCHEMA,
                                      .targets = r->tps,
-                                     .target_count = r->tp_count};
+                                     .target_count = r->tp_count,
+                                     .batch_events_max = r->options->chunk_events,
+                                     .copy_new_rows = true};
     if (sp_projection_run(&options, r->clock, r->log, r->stop, err) != 0) return -1;
     if (*r->stop) return sp_error_set(err, 503, "interrupted", "", "stopped before the swap");
     return 0;
@@ -327,6 +332,38 @@ static int compare_tables(replay *r, char *lines, size_t lines_size, sp_error *e
     return 0;
 }
 
+/* Runs the statement each row holds in column (a DROP or a CREATE INDEX). */
+static int run_each(replay *r, PGresult *res, int column, sp_error *err) {
+    for (int row = 0; row < PQntuples(res); row++)
+        if (sp_pg_command(r->conn, PQgetvalue(res, row, column), err) != 0) return -1;
+    return 0;
+}
+
+/* One live table, emptied, filled from its shadow: its indexes that no
+ * constraint needs are dropped first and built again once the rows are in
+ * (one sort each instead of an insertion per row), under their own names
+ * and definitions, in the swap's transaction. */
+static int copy_table_in(replay *r, const char *table, sp_error *err) {
+    char sql[REPLAY_SQL_MAX];
+    PGresult *indexes = NULL;
+    if (sql_format(sql, sizeof sql, err,
+                   "SELECT 'DROP INDEX ' || i.indexrelid::regclass::text, "
+                   "pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = "
+                   "'%s.%s'::regclass AND NOT i.indisunique AND NOT EXISTS (SELECT 1 FROM "
+                   "pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1",
+                   r->live_schema, table) != 0 ||
+        sp_pg_exec(r->conn, sql, 0, NULL, &indexes, err) != 0)
+        return -1;
+    int rc = run_each(r, indexes, 0, err) == 0 &&
+                     sql_format(sql, sizeof sql, err, "INSERT INTO %s.%s SELECT * FROM %s.%s",
+                                r->live_schema, table, r->shadow_schema, table) == 0 &&
+                     sp_pg_command(r->conn, sql, err) == 0 && run_each(r, indexes, 1, err) == 0
+                 ? 0
+                 : -1;
+    PQclear(indexes);
+    return rc;
+}
+
 /* Empties the chosen live tables and copies the shadow rows in (parents
  * before children: sp_projection_tables' order); with no live projection,
  * its offsets become the shadow's. */
@@ -342,14 +379,8 @@ static int copy_in(replay *r, sp_error *err) {
         used += (size_t)n;
     }
     if (sp_pg_command(r->conn, sql, err) != 0) return -1;
-    for (size_t i = 0; i < sp_projection_table_count; i++) {
-        const char *t = sp_projection_tables[i].name;
-        if (r->chosen[i] &&
-            (sql_format(sql, sizeof sql, err, "INSERT INTO %s.%s SELECT * FROM %s.%s",
-                        r->live_schema, t, r->shadow_schema, t) != 0 ||
-             sp_pg_command(r->conn, sql, err) != 0))
-            return -1;
-    }
+    for (size_t i = 0; i < sp_projection_table_count; i++)
+        if (r->chosen[i] && copy_table_in(r, sp_projection_tables[i].name, err) != 0) return -1;
     if (!r->holds_projection_lock) return 0;
     if (sql_format(sql, sizeof sql, err, "DELETE FROM %s.projection_offsets WHERE consumer = "
                    "'projection'", r->live_schema) != 0 ||
@@ -366,11 +397,15 @@ static int swap(replay *r, int64_t events, sp_error *err) {
     static char lines[REPLAY_LINES_MAX];   /* written once per replay, in one thread */
     char plain[REPLAY_LINES_MAX];
     if (sp_pg_command(r->conn, "BEGIN", err) != 0) return -1;
-    if (compare_tables(r, lines, sizeof lines, err) != 0 || copy_in(r, err) != 0 ||
-        sp_pg_command(r->conn, "COMMIT", err) != 0) {
+    int64_t started_ms = replay_now_ms();
+    int rc = compare_tables(r, lines, sizeof lines, err);
+    int64_t compared_ms = replay_now_ms();
+    if (rc != 0 || copy_in(r, err) != 0 || sp_pg_command(r->conn, "COMMIT", err) != 0) {
         PQclear(PQexec(r->conn, "ROLLBACK"));
         return -1;
     }
+    r->compare_ms = compared_ms - started_ms;
+    r->copy_in_ms = replay_now_ms() - compared_ms;
     size_t used = 0;
     for (const char *line = lines; *line != '\0';) {
         const char *space = strchr(line, ' ');
@@ -471,17 +506,20 @@ static int64_t replay_now_ms(void) {
 }
 
 static void log_done(replay *r, int64_t started_ms, int64_t built_ms) {
-    char events[24], total[24], build[24], rate[24];
+    char events[24], total[24], build[24], rate[24], compare[24], copy_in[24];
     int64_t count = 0;
     for (size_t i = 0; i < r->tp_count; i++) count += r->tps[i].offset;
     int64_t now_ms = replay_now_ms();
     snprintf(events, sizeof events, "%" PRId64, count);
     snprintf(total, sizeof total, "%" PRId64, now_ms - started_ms);
     snprintf(build, sizeof build, "%" PRId64, built_ms - started_ms);
+    snprintf(compare, sizeof compare, "%" PRId64, r->compare_ms);
+    snprintf(copy_in, sizeof copy_in, "%" PRId64, r->copy_in_ms);
     snprintf(rate, sizeof rate, "%" PRId64,
              now_ms > started_ms ? count * 1000 / (now_ms - started_ms) : count);
     sp_log_info(r->log, "replay swapped", "events", events, "elapsed_ms", total,
-                "shadow_built_ms", build, "events_per_s", rate, "live_projection",
+                "shadow_built_ms", build, "compare_ms", compare, "copy_in_ms", copy_in,
+                "events_per_s", rate, "live_projection",
                 r->holds_projection_lock ? "absent" : "running", NULL);
 }
 

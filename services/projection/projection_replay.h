@@ -8,13 +8,16 @@
  *     watermark must be 0 (a truncated log cannot rebuild anything).
  *  2. Schema SP_REPLAY_SCHEMA is created afresh with an UNLOGGED copy of
  *     every read model and of projection_offsets (CREATE TABLE ... (LIKE ...
- *     INCLUDING ALL)); the projection's own statements (projection.c in a
- *     shadow schema) build it up to the high watermarks seen at start.
+ *     INCLUDING ALL)) keeping only its unique indexes; the projection's own
+ *     fold and statements (projection.c in a shadow schema) build it up to
+ *     the high watermarks seen at start, options->chunk_events events a
+ *     transaction, the fold's new rows written with COPY (projection_copy.h).
  *  3. The shadow catches up with the live projection's stored offsets (never
  *     past them), then, holding SP_PROJECTION_SWAP_LOCK_KEY (the live
  *     projection waits between two batches), applies the last events and in
  *     one transaction prints each table's checksum beside the live one,
- *     empties the live tables and copies the shadow rows in. With no live
+ *     empties the live tables and copies the shadow rows in (their indexes
+ *     that no constraint needs dropped before and built again after). With no live
  *     projection running, the replay holds the projection lock instead and
  *     also writes its offsets.
  *
@@ -37,12 +40,21 @@
  * it catches up first without the lock (the live projection keeps going). */
 #define SP_REPLAY_SWAP_EVENTS_MAX 2000
 #define SP_REPLAY_SWAP_ATTEMPTS_MAX 30
+/* The shadow build's chunk (SP_REPLAY_CHUNK_EVENTS): about 2.5 KiB of the
+ * replay's memory an event (messages, fold, COPY text); a log of more
+ * events is folded and written chunk by chunk. */
+#define SP_REPLAY_CHUNK_EVENTS_DEFAULT 100000
+#define SP_REPLAY_CHUNK_EVENTS_MIN 1000
+#define SP_REPLAY_CHUNK_EVENTS_MAX 1000000
 
 typedef struct sp_replay_options {
     const char *brokers;
     const char *pg_dsn;
     const char *migrations_dir;
     const char *tables;   /* "a,b,c" or "" for every read model */
+    /* Events read, folded and written per transaction of the shadow build
+     * (SP_REPLAY_CHUNK_EVENTS): the bound on what the replay holds in memory. */
+    size_t chunk_events;
 } sp_replay_options;
 
 /* 0 once swapped; -1 with err: "unknown_table" (nothing changed),
