@@ -173,7 +173,7 @@ static int transfer_check(const sp_sepa_transfer *t, sp_error *err) {
     if (!sp_id_valid(t->request_id))
         return sp_error_set(err, 400, "invalid_value", "request_ids",
                             "a refund request id is not a canonical uuid");
-    if (t->amount_cents <= 0 || t->amount_cents > SP_SEPA_AMOUNT_MAX_CENTS)
+    if (t->amount_cents <= 0 || t->amount_cents > SP_SEPA_AMOUNT_CENTS_MAX)
         return sp_error_set(err, 422, "invalid_amount", "request_ids",
                             "refund request %s cannot be paid by transfer: its total is %s",
                             t->request_id, t->amount_cents <= 0 ? "zero" : "too large");

@@ -99,11 +99,11 @@ const sp_finance_request_info *sp_finance_requests_get(const sp_finance_requests
 /* ------------------------------------------------------------------ mapping */
 
 static bool amount_valid(int64_t amount_cents) {
-    return amount_cents > 0 && amount_cents <= SP_MONEY_BALANCE_ABS_MAX_CENTS;
+    return amount_cents > 0 && amount_cents <= SP_MONEY_BALANCE_ABS_CENTS_MAX;
 }
 
 static bool total_valid(int64_t total_cents) {
-    return total_cents >= 0 && total_cents <= SP_MONEY_BALANCE_ABS_MAX_CENTS;
+    return total_cents >= 0 && total_cents <= SP_MONEY_BALANCE_ABS_CENTS_MAX;
 }
 
 static int invalid(sp_error *err, const char *type, const char *what) {

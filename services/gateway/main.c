@@ -37,7 +37,7 @@
 #define SP_GW_PG_START_WAIT_MS 30000
 #define SP_GW_STOP_POLL_MS 100
 #define SP_GW_ADDRESS_LEN_MAX 64
-#define SP_GW_SESSION_TTL_MAX_S (31 * 24 * 3600)
+#define SP_GW_SESSION_TTL_S_MAX (31 * 24 * 3600)
 #define SP_GW_SESSIONS_PER_USER_LIMIT 64   /* the accounts service's own limit */
 
 /* The settings main checks once read, and where the checked forms go. */
@@ -108,7 +108,7 @@ static void add_service_items(sp_service *svc, sp_gw_config *c, sp_config_item *
 /* Sessions, amounts, links and the login limits. */
 static void add_session_items(sp_gw_config *c, sp_config_item *items, size_t *count) {
     const sp_config_item group[] = {
-        {"SP_SESSION_TTL_S", SP_CONFIG_INT, "43200", 60, SP_GW_SESSION_TTL_MAX_S,
+        {"SP_SESSION_TTL_S", SP_CONFIG_INT, "43200", 60, SP_GW_SESSION_TTL_S_MAX,
          "lifetime of a login session, in seconds", &c->session_ttl_s},
         {"SP_USERS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
          "most users (and partners) the gateway's session directory holds: the accounts "
@@ -120,9 +120,9 @@ static void add_session_items(sp_gw_config *c, sp_config_item *items, size_t *co
         {"SP_DIRECTORY_START_MS", SP_CONFIG_INT, "120000", 1000, 3600000,
          "longest the start may take to read the accounts events into the session directory "
          "(the gateway answers nothing before)", &c->directory_start_ms},
-        {"SP_PAYMENT_MAX_CENTS", SP_CONFIG_INT, "100000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
+        {"SP_PAYMENT_MAX_CENTS", SP_CONFIG_INT, "100000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
          "largest payment, in euro cents", &c->payment_max_cents},
-        {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
+        {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
          "largest credit of a pass, in euro cents", &c->credit_max_cents},
         {"SP_LINK_SECRET", SP_CONFIG_STRING, "", 0, 0,
          "secret (32 to 1024 bytes, random: openssl rand -base64 48) shared with the "
@@ -163,7 +163,7 @@ static void add_partner_space_items(sp_gw_config *c, sp_config_item *items, size
          &c->sse_streams_max},
         {"SP_SSE_MAX_S", SP_CONFIG_INT, "300", 5, 3600,
          "a live operation stream ends after this many seconds (the client reconnects with "
-         "Last-Event-ID)", &c->sse_max_s},
+         "Last-Event-ID)", &c->sse_s_max},
     };
     append_items(items, count, group, sizeof group / sizeof group[0]);
 }

@@ -118,11 +118,11 @@ static void rfc5322_date(int64_t utc_ms, char out[64]) {
              tm.tm_sec);
 }
 
-int64_t sp_notify_backoff_ms(int64_t attempts, int64_t base_ms, int64_t max_ms) {
-    assert(attempts >= 1 && base_ms > 0 && max_ms >= base_ms);
+int64_t sp_notify_backoff_ms(int64_t attempts, int64_t base_ms, int64_t delay_ms_max) {
+    assert(attempts >= 1 && base_ms > 0 && delay_ms_max >= base_ms);
     int64_t delay_ms = base_ms;
-    for (int64_t i = 1; i < attempts && delay_ms < max_ms; i++) delay_ms *= 2;
-    return delay_ms < max_ms ? delay_ms : max_ms;
+    for (int64_t i = 1; i < attempts && delay_ms < delay_ms_max; i++) delay_ms *= 2;
+    return delay_ms < delay_ms_max ? delay_ms : delay_ms_max;
 }
 
 bool sp_notify_smtp_permanent(long smtp_code) {

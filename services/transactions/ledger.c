@@ -343,7 +343,7 @@ const sp_ledger_pass *sp_ledger_pass_find(const sp_ledger_state *state, const ch
 int64_t sp_ledger_pass_balance_cents(const sp_ledger_pass *pass) {
     int64_t total_cents = 0;
     for (size_t i = 0; i < pass->envelope_count; i++) {
-        /* Each envelope is within SP_MONEY_BALANCE_ABS_MAX_CENTS: 8 of them cannot overflow. */
+        /* Each envelope is within SP_MONEY_BALANCE_ABS_CENTS_MAX: 8 of them cannot overflow. */
         bool ok = sp_money_add(total_cents, pass->envelopes[i].balance_cents, &total_cents);
         assert(ok);
         (void)ok;
@@ -574,10 +574,10 @@ static plan_account *plan_account_of(const sp_ledger_state *state, post_plan *pl
 
 static int plan_posting(const sp_ledger_state *state, post_plan *plan,
                         const sp_ledger_posting *posting, sp_error *err) {
-    if (posting->amount_cents <= 0 || posting->amount_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS) {
+    if (posting->amount_cents <= 0 || posting->amount_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX) {
         return sp_error_set(err, 422, "invalid_amount", "amount_cents",
                             "a posting amount must be 1 to %" PRId64 " cents, got %" PRId64,
-                            SP_MONEY_BALANCE_ABS_MAX_CENTS, posting->amount_cents);
+                            SP_MONEY_BALANCE_ABS_CENTS_MAX, posting->amount_cents);
     }
     if (strcmp(posting->debit_account, posting->credit_account) == 0) {
         return sp_error_set(err, 422, "invalid_posting", NULL,
@@ -604,8 +604,8 @@ static int plan_check_limits(const sp_ledger_state *state, const post_plan *plan
             return sp_error_set(err, 422, "insufficient_funds", "amount_cents",
                                 "insufficient funds: the available balance is %s", available);
         }
-        if (account->after_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS ||
-            account->after_cents < -SP_MONEY_BALANCE_ABS_MAX_CENTS) {
+        if (account->after_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX ||
+            account->after_cents < -SP_MONEY_BALANCE_ABS_CENTS_MAX) {
             return sp_error_set(err, 422, "invalid_amount", "amount_cents",
                                 "account %.80s would pass the balance limit", account->name);
         }
