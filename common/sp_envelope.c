@@ -89,7 +89,9 @@ static char *or_empty(const char *s) {
 
 int sp_envelope_pack(const sp_envelope_meta *meta, const ProtobufCMessage *payload,
                      uint8_t **out, size_t *out_len, char *id_out, sp_error *err) {
-    assert(meta != NULL && out != NULL && out_len != NULL);
+    assert(meta != NULL);
+    assert(out != NULL);
+    assert(out_len != NULL);
     *out = NULL;
     *out_len = 0;
     if (check_meta(meta->type, meta->aggregate_id, meta->command_id, meta->causation_id,
@@ -159,7 +161,8 @@ Solipass__Envelope *sp_envelope_unpack(const void *buf, size_t len, sp_error *er
     if (check_meta(env->type, env->aggregate_id, env->command_id, env->causation_id,
                    env->reply_to, env->actor_id, env->actor_role, 400, err) != 0)
         goto invalid;
-    assert(env->type[0] != '\0' && env->aggregate_id[0] != '\0');
+    assert(env->type[0] != '\0');
+    assert(env->aggregate_id[0] != '\0');
     return env;
 invalid:
     solipass__envelope__free_unpacked(env, NULL);
@@ -187,7 +190,9 @@ static void count_outcome(sp_kafka_producer *producer, const ProtobufCMessage *p
 int sp_envelope_produce(sp_kafka_producer *producer, const char *topic, int32_t partition,
                         const sp_envelope_meta *meta, const ProtobufCMessage *payload,
                         sp_kafka_delivery *delivery, char *id_out, sp_error *err) {
-    assert(producer != NULL && topic != NULL && meta != NULL);
+    assert(producer != NULL);
+    assert(topic != NULL);
+    assert(meta != NULL);
     uint8_t *buf = NULL;
     size_t len = 0;
     if (sp_envelope_pack(meta, payload, &buf, &len, id_out, err) != 0) return -1;
@@ -201,7 +206,9 @@ int sp_envelope_produce(sp_kafka_producer *producer, const char *topic, int32_t 
 int sp_deadletter_send(sp_kafka_producer *producer, const sp_kafka_msg *msg,
                        const char *service, const char *reason, int64_t now_ms,
                        sp_error *err) {
-    assert(producer != NULL && msg != NULL && msg->topic != NULL);
+    assert(producer != NULL);
+    assert(msg != NULL);
+    assert(msg->topic != NULL);
     const size_t value_max = SP_ENVELOPE_BYTES_MAX - SP_DEADLETTER_OVERHEAD_MAX;
     char why[SP_DEADLETTER_REASON_MAX];
     if (msg->value_len > value_max)

@@ -19,7 +19,8 @@ const char *sp_export_kind_name(sp_export_kind kind) {
 }
 
 bool sp_export_kind_parse(const char *text, sp_export_kind *out) {
-    assert(text != NULL && out != NULL);
+    assert(text != NULL);
+    assert(out != NULL);
     if (strcmp(text, "operations") == 0) {
         *out = SP_EXPORT_OPERATIONS;
     } else if (strcmp(text, "refund_requests") == 0) {
@@ -93,7 +94,8 @@ static int refund_filters_parse(const json_t *filters, sp_export_refund_filter *
 
 void sp_export_refund_filter_params(const sp_export_refund_filter *filter,
                                 const char *params[SP_EXPORT_REFUND_FILTER_PARAMS]) {
-    assert(filter != NULL && params != NULL);
+    assert(filter != NULL);
+    assert(params != NULL);
     params[0] = filter->from[0] != '\0' ? filter->from : NULL;
     params[1] = filter->to[0] != '\0' ? filter->to : NULL;
     params[2] = filter->status[0] != '\0' ? filter->status : NULL;
@@ -104,7 +106,8 @@ void sp_export_refund_filter_params(const sp_export_refund_filter *filter,
 
 int sp_export_filters_parse(sp_export_kind kind, const json_t *filters,
                                sp_export_request *out, sp_error *err) {
-    assert(out != NULL && sp_export_kind_name(kind) != NULL);
+    assert(out != NULL);
+    assert(sp_export_kind_name(kind) != NULL);
     memset(out, 0, sizeof *out);
     out->kind = kind;
     if (kind == SP_EXPORT_OPERATIONS) {
@@ -138,7 +141,9 @@ json_t *sp_export_filters_json(const sp_export_request *request) {
 }
 
 void sp_export_id_of(const char *user_id, const char *key, char out[SP_ID_LEN + 1]) {
-    assert(user_id != NULL && key != NULL && out != NULL);
+    assert(user_id != NULL);
+    assert(key != NULL);
+    assert(out != NULL);
     uint8_t digest[SP_KEY_LEN];
     sp_key_of(digest, "export", user_id, key, NULL);
     sp_id_from_key(digest, out);

@@ -26,7 +26,8 @@ sp_operations_filter_which sp_operations_filter_find(const char *name, size_t na
 }
 
 const char *sp_operations_filter_name(sp_operations_filter_which which) {
-    assert(which >= 0 && which < SP_OPERATIONS_FILTER_COUNT);
+    assert(which >= 0);
+    assert(which < SP_OPERATIONS_FILTER_COUNT);
     return filter_names[which];
 }
 
@@ -102,7 +103,9 @@ static void like_escape(const char *text, char *out, size_t out_size) {
 
 int sp_operations_filter_set(sp_operations_filter_which which, const char *text, size_t len,
                              sp_operations_filter *out, sp_error *err) {
-    assert(text != NULL && out != NULL && memchr(text, '\0', len) == NULL);
+    assert(text != NULL);
+    assert(out != NULL);
+    assert(memchr(text, '\0', len) == NULL);
     const char *field = sp_operations_filter_name(which);
     switch (which) {
     case SP_OPERATIONS_FILTER_FROM: return filter_date(field, text, out->from, err);
@@ -239,7 +242,9 @@ json_t *sp_operations_filter_json(const sp_operations_filter *filter) {
 void sp_operations_filter_params(const sp_operations_filter *filter,
                                  char texts[2][SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX],
                                  const char *params[SP_OPERATIONS_FILTER_PARAMS]) {
-    assert(filter != NULL && texts != NULL && params != NULL);
+    assert(filter != NULL);
+    assert(texts != NULL);
+    assert(params != NULL);
     snprintf(texts[0], SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_min_cents);
     snprintf(texts[1], SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_max_cents);
     params[0] = filter->from[0] != '\0' ? filter->from : NULL;

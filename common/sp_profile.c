@@ -41,7 +41,8 @@ static unsigned iban_mod97(const char *iban, size_t len) {
 }
 
 sp_profile_iban_status sp_profile_iban_normalize(const char *in, char *out) {
-    assert(in != NULL && out != NULL);
+    assert(in != NULL);
+    assert(out != NULL);
     size_t len = 0;
     out[0] = '\0';
     for (size_t i = 0; in[i] != '\0'; i++) {
@@ -64,7 +65,8 @@ sp_profile_iban_status sp_profile_iban_normalize(const char *in, char *out) {
 }
 
 bool sp_profile_bic_normalize(const char *in, char *out) {
-    assert(in != NULL && out != NULL);
+    assert(in != NULL);
+    assert(out != NULL);
     out[0] = '\0';
     size_t len = strlen(in);
     if (len != 8 && len != SP_PROFILE_BIC_MAX) return false;

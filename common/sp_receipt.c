@@ -187,7 +187,8 @@ int sp_receipt_encode(const sp_receipt *receipt, const uint8_t signature[SP_RECE
     sodium_bin2base64(body, sizeof body, bytes, sizeof bytes, B64URL);
     sodium_bin2base64(sig, sizeof sig, signature, SP_RECEIPT_SIGNATURE_LEN, B64URL);
     int n = snprintf(out, SP_RECEIPT_TEXT_MAX + 1, "%s%s.%s", SP_RECEIPT_PREFIX, body, sig);
-    assert(n > 0 && n <= SP_RECEIPT_TEXT_MAX);
+    assert(n > 0);
+    assert(n <= SP_RECEIPT_TEXT_MAX);
     return 0;
 }
 

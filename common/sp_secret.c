@@ -36,7 +36,9 @@ static size_t distinct_bytes(const char *value, size_t len) {
 
 int sp_secret_check(const char *value, const char *name, size_t len_min, size_t distinct_min,
                     sp_error *err) {
-    assert(name != NULL && len_min > 0 && distinct_min > 0);
+    assert(name != NULL);
+    assert(len_min > 0);
+    assert(distinct_min > 0);
     size_t len = value == NULL ? 0 : strnlen(value, SP_SECRET_SCAN_LEN_MAX + 1);
     if (len > SP_SECRET_SCAN_LEN_MAX)
         return sp_error_set(err, 500, "weak_secret", name, "%s is longer than %d bytes", name,

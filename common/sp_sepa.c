@@ -81,7 +81,8 @@ static const char *sepa_form(uint32_t c, char ascii[2]) {
 }
 
 void sp_sepa_transliterate(const char *text, char *out, size_t out_max) {
-    assert(text != NULL && out != NULL);
+    assert(text != NULL);
+    assert(out != NULL);
     size_t len = 0;
     const unsigned char *p = (const unsigned char *)text;
     while (*p != '\0' && len < out_max) {
@@ -135,7 +136,10 @@ static bool identifier_valid(const char *id) {
 
 int sp_sepa_debtor_parse(const char *name, const char *iban, const char *bic,
                          sp_sepa_debtor *out, sp_error *err) {
-    assert(name != NULL && iban != NULL && bic != NULL && out != NULL);
+    assert(name != NULL);
+    assert(iban != NULL);
+    assert(bic != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     sp_sepa_transliterate(name, out->name, SP_SEPA_NAME_MAX);
     if (out->name[0] == '\0')
@@ -288,7 +292,11 @@ static void put_payment_info(sp_text *w, const sp_sepa_file *f, const char *coun
 
 int sp_sepa_build(const sp_sepa_file *file, char *out, size_t out_size, size_t *out_len,
                   sp_error *err) {
-    assert(file != NULL && file->debtor != NULL && out != NULL && out_size > 0 && out_len != NULL);
+    assert(file != NULL);
+    assert(file->debtor != NULL);
+    assert(out != NULL);
+    assert(out_size > 0);
+    assert(out_len != NULL);
     assert(file->transfers != NULL || file->transfer_count == 0);
     *out_len = 0;
     out[0] = '\0';

@@ -8,7 +8,9 @@
 #include <string.h>
 
 void sp_text_init(sp_text *text, char *buf, size_t size) {
-    assert(text != NULL && buf != NULL && size >= 1);
+    assert(text != NULL);
+    assert(buf != NULL);
+    assert(size >= 1);
     text->buf = buf;
     text->size = size;
     text->len = 0;

@@ -79,7 +79,8 @@ refused:
 }
 
 void sp_voucher_number_group(const char *number, char *out) {
-    assert(sp_voucher_number_valid(number) && out != NULL);
+    assert(sp_voucher_number_valid(number));
+    assert(out != NULL);
     size_t pos = 0;
     for (size_t i = 0; i < SP_VOUCHER_NUMBER_LEN; i++) {
         if (i > 0 && i % 4 == 0) out[pos++] = ' ';

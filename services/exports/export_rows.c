@@ -60,7 +60,9 @@ int sp_export_operations_header(sp_csv *csv, sp_error *err) {
 }
 
 int sp_export_operation_write(sp_csv *csv, const sp_export_operation_row *row, sp_error *err) {
-    assert(csv != NULL && row != NULL && row->pass_id != NULL);
+    assert(csv != NULL);
+    assert(row != NULL);
+    assert(row->pass_id != NULL);
     size_t pass_len = strlen(row->pass_id);
     assert(pass_len >= SP_EXPORT_PASS_REF_LEN);
     sp_csv_date(csv, row->occurred_at_ms);
@@ -95,7 +97,8 @@ static void cancel_cell(sp_csv *csv, const sp_export_refund_row *row) {
 }
 
 int sp_export_refund_write(sp_csv *csv, const sp_export_refund_row *row, sp_error *err) {
-    assert(csv != NULL && row != NULL);
+    assert(csv != NULL);
+    assert(row != NULL);
     sp_csv_date(csv, row->created_at_ms);
     text(csv, row->request_id);
     text(csv, sp_export_refund_kind_label(row->kind));

@@ -20,7 +20,8 @@
 
 int sp_finance_requests_init(sp_finance_requests *requests, size_t requests_max,
                              sp_error *err) {
-    assert(requests != NULL && requests_max > 0);
+    assert(requests != NULL);
+    assert(requests_max > 0);
     return sp_map_init(&requests->map, requests_max, err);
 }
 
@@ -52,7 +53,8 @@ static bool kind_valid(const char *kind, const char *period) {
 
 int sp_finance_requests_note(sp_finance_requests *requests, const Solipass__Envelope *env,
                              sp_error *err) {
-    assert(requests != NULL && env != NULL);
+    assert(requests != NULL);
+    assert(env != NULL);
     if (strcmp(env->type, "ledger.RefundRequestOpened.v1") != 0) return 0;
     Solipass__Ledger__RefundRequestOpened *m = solipass__ledger__refund_request_opened__unpack(
         NULL, env->payload.len, env->payload.data);
@@ -90,7 +92,8 @@ done:
 
 const sp_finance_request_info *sp_finance_requests_get(const sp_finance_requests *requests,
                                                        const char *request_id) {
-    assert(requests != NULL && request_id != NULL);
+    assert(requests != NULL);
+    assert(request_id != NULL);
     uint8_t key[SP_KEY_LEN];
     sp_key_of(key, request_id, NULL, NULL, NULL);
     return sp_map_get(&requests->map, key);
@@ -266,7 +269,10 @@ static void event_init(sp_finance_event *out) {
 
 int sp_finance_map(const Solipass__Envelope *env, const sp_finance_requests *requests,
                    sp_finance_event *out, bool *mapped, sp_error *err) {
-    assert(env != NULL && requests != NULL && out != NULL && mapped != NULL);
+    assert(env != NULL);
+    assert(requests != NULL);
+    assert(out != NULL);
+    assert(mapped != NULL);
     event_init(out);
     *mapped = true;
     int rc;
@@ -293,7 +299,8 @@ int sp_finance_map(const Solipass__Envelope *env, const sp_finance_requests *req
     out->event.ledger_type = env->type;
     out->event.ledger_aggregate_id = env->aggregate_id;
     out->event.ledger_aggregate_version = env->aggregate_version;
-    assert(sp_id_valid(out->event.partner_id) && out->event.detail_case != 0);
+    assert(sp_id_valid(out->event.partner_id));
+    assert(out->event.detail_case != 0);
     return 0;
 }
 
@@ -365,7 +372,9 @@ static json_t *detail_json(const Solipass__Finance__FinanceEvent *e) {
 }
 
 char *sp_finance_json(const Solipass__Finance__FinanceEvent *e) {
-    assert(e != NULL && e->type != NULL && e->amount_cents >= 0);
+    assert(e != NULL);
+    assert(e->type != NULL);
+    assert(e->amount_cents >= 0);
     char at[SP_FINANCE_INSTANT_LEN + 1], eur[AMOUNT_EUR_MAX];
     sp_finance_instant(e->occurred_at_ms, at);
     amount_eur(e->amount_cents, eur);

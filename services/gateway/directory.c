@@ -68,7 +68,9 @@ static bool optional_id(const char *id) { return id[0] == '\0' || sp_id_valid(id
 
 int sp_gw_directory_init(sp_gw_directory *dir, size_t users_max, size_t sessions_per_user_max,
                          sp_error *err) {
-    assert(dir != NULL && users_max > 0 && sessions_per_user_max > 0);
+    assert(dir != NULL);
+    assert(users_max > 0);
+    assert(sessions_per_user_max > 0);
     memset(dir, 0, sizeof *dir);
     dir->sessions_per_user_max = sessions_per_user_max;
     if (sp_map_init(&dir->users, users_max, err) != 0 ||
@@ -315,7 +317,9 @@ static int apply_known(sp_gw_directory *dir, const char *type, const uint8_t *pa
 int sp_gw_directory_apply(sp_gw_directory *dir, int64_t offset, const char *type,
                           const uint8_t *payload, size_t payload_len, int64_t at_ms,
                           sp_error *err) {
-    assert(dir != NULL && type != NULL && (payload != NULL || payload_len == 0));
+    assert(dir != NULL);
+    assert(type != NULL);
+    assert(payload != NULL || payload_len == 0);
     assert(offset >= dir->next_offset);
     int rc = apply_known(dir, type, payload, payload_len, at_ms, err);
     if (rc < 0) return -1;
@@ -328,7 +332,9 @@ int sp_gw_directory_apply(sp_gw_directory *dir, int64_t offset, const char *type
 
 bool sp_gw_directory_session(const sp_gw_directory *dir, const uint8_t token_hash[SP_TOKEN_HASH_LEN],
                              int64_t now_ms, sp_gw_user *user) {
-    assert(dir != NULL && token_hash != NULL && user != NULL);
+    assert(dir != NULL);
+    assert(token_hash != NULL);
+    assert(user != NULL);
     const sp_gw_dir_session *s = session_of(dir, token_hash);
     if (s == NULL || s->expires_at_ms <= now_ms || s->user->removed) return false;
     const sp_gw_dir_user *u = s->user;
@@ -347,7 +353,8 @@ bool sp_gw_directory_session(const sp_gw_directory *dir, const uint8_t token_has
 }
 
 bool sp_gw_directory_partner_code(const sp_gw_directory *dir, const char *partner_code) {
-    assert(dir != NULL && partner_code != NULL);
+    assert(dir != NULL);
+    assert(partner_code != NULL);
     uint8_t key[SP_KEY_LEN];
     code_key(key, partner_code);
     const char *code = sp_map_get(&dir->partner_codes, key);

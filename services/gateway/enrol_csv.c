@@ -303,7 +303,10 @@ static int check_header(csv_parser *p, sp_error *err) {
 
 void sp_gw_enrol_csv_problem_add(sp_gw_enrol_csv *csv, int32_t line, const char *field,
                                  const char *code, const char *message) {
-    assert(csv != NULL && field != NULL && code != NULL && message != NULL);
+    assert(csv != NULL);
+    assert(field != NULL);
+    assert(code != NULL);
+    assert(message != NULL);
     csv->problems_total++;
     if (csv->problem_count >= SP_GW_ENROL_CSV_PROBLEMS_MAX || csv->problems == NULL) return;
     sp_gw_enrol_problem *p = &csv->problems[csv->problem_count++];
@@ -503,7 +506,8 @@ static int allocate(sp_gw_enrol_csv *out, csv_parser **p) {
 }
 
 int sp_gw_enrol_csv_parse(const uint8_t *bytes, size_t len, sp_gw_enrol_csv *out, sp_error *err) {
-    assert(out != NULL && (bytes != NULL || len == 0));
+    assert(out != NULL);
+    assert(bytes != NULL || len == 0);
     memset(out, 0, sizeof *out);
     if (len > SP_GW_ENROL_CSV_BYTES_MAX)
         return sp_error_set(err, 413, "body_too_large", "",
@@ -542,7 +546,8 @@ done:
 
 /* Stable: an insertion sort, over at most SP_GW_ENROL_CSV_PROBLEMS_MAX. */
 void sp_gw_enrol_csv_problems_sort(sp_gw_enrol_csv *csv) {
-    assert(csv != NULL && csv->problem_count <= SP_GW_ENROL_CSV_PROBLEMS_MAX);
+    assert(csv != NULL);
+    assert(csv->problem_count <= SP_GW_ENROL_CSV_PROBLEMS_MAX);
     for (size_t i = 1; i < csv->problem_count; i++) {
         sp_gw_enrol_problem moved = csv->problems[i];
         size_t k = i;
@@ -608,7 +613,8 @@ static int query_param(void *ctx, const char *name, size_t name_len, const char 
 
 int sp_gw_enrol_query_parse(const char *query, int64_t amount_max_cents, sp_date today,
                             sp_gw_enrol_query *out, sp_error *err) {
-    assert(out != NULL && amount_max_cents > 0);
+    assert(out != NULL);
+    assert(amount_max_cents > 0);
     memset(out, 0, sizeof *out);
     query_parse parse = {.out = out};
     if (sp_gw_query_foreach(query, 8, query_param, &parse, err) != 0) return -1;
@@ -635,7 +641,10 @@ int sp_gw_enrol_query_parse(const char *query, int64_t amount_max_cents, sp_date
 void sp_gw_enrol_command_id(const char *file_sha256_hex, const sp_gw_enrol_query *allocation,
                             const char *email, const char *step,
                             char out[SP_GW_ENROL_COMMAND_ID_LEN + 1]) {
-    assert(file_sha256_hex != NULL && allocation != NULL && email != NULL && step != NULL);
+    assert(file_sha256_hex != NULL);
+    assert(allocation != NULL);
+    assert(email != NULL);
+    assert(step != NULL);
     /* Newline-separated: no field holds a newline, so no two inputs meet. */
     char amount[24];
     snprintf(amount, sizeof amount, "%" PRId64, allocation->amount_cents);

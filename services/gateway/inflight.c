@@ -21,7 +21,8 @@ struct sp_gw_inflight {
 };
 
 sp_gw_inflight *sp_gw_inflight_new(size_t threads_max, size_t max_per_address) {
-    assert(threads_max >= 1 && max_per_address >= 1);
+    assert(threads_max >= 1);
+    assert(max_per_address >= 1);
     sp_gw_inflight *t = calloc(1, sizeof *t);
     if (t == NULL) return NULL;
     size_t n = 16;
@@ -99,7 +100,8 @@ void sp_gw_inflight_leave(sp_gw_inflight *inflight, const char *address) {
     key_of(address, key);
     pthread_mutex_lock(&inflight->mutex);
     slot *s = find(inflight, key);
-    assert(s != NULL && s->count > 0);
+    assert(s != NULL);
+    assert(s->count > 0);
     if (s != NULL && s->count > 0) {
         s->count--;
         if (s->count == 0) inflight->used--;

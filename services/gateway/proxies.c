@@ -57,7 +57,8 @@ static bool parse_net(const char *entry, sp_gw_proxy_net *net) {
 }
 
 int sp_gw_proxies_parse(const char *list, sp_gw_proxies *out, sp_error *err) {
-    assert(list != NULL && out != NULL);
+    assert(list != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     const char *p = list;
     /* Each turn consumes at least one byte. */
@@ -122,7 +123,8 @@ static bool previous_entry(const char *header, const char **end, char *entry, si
 
 void sp_gw_client_address(const sp_gw_proxies *proxies, const char *peer,
                           const char *forwarded_for, char out[SP_GW_CLIENT_ADDRESS_MAX]) {
-    assert(proxies != NULL && out != NULL);
+    assert(proxies != NULL);
+    assert(out != NULL);
     sp_gw_proxy_net ip;
     if (peer == NULL || !parse_ip(peer, &ip)) {
         snprintf(out, SP_GW_CLIENT_ADDRESS_MAX, "%s", peer != NULL ? peer : "");

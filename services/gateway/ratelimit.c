@@ -32,7 +32,9 @@ typedef struct key_ref {
 } key_ref;
 
 sp_gw_ratelimit *sp_gw_ratelimit_new(size_t slots_max, int64_t failures_max, int64_t window_ms) {
-    assert(slots_max > 0 && failures_max > 0 && window_ms > 0);
+    assert(slots_max > 0);
+    assert(failures_max > 0);
+    assert(window_ms > 0);
     size_t count = SP_GW_RATELIMIT_PROBES_MAX;
     while (count < slots_max) count *= 2;
     sp_gw_ratelimit *limit = calloc(1, sizeof *limit);
@@ -137,7 +139,8 @@ static slot *live_slot(sp_gw_ratelimit *limit, const key_ref *ref, int64_t now_m
 }
 
 int64_t sp_gw_ratelimit_wait_ms(sp_gw_ratelimit *limit, const char *key, int64_t now_ms) {
-    assert(limit != NULL && key != NULL);
+    assert(limit != NULL);
+    assert(key != NULL);
     key_ref ref = key_ref_of(limit, key);
     int64_t wait_ms = 0;
     pthread_mutex_lock(&limit->mutex);
@@ -148,7 +151,8 @@ int64_t sp_gw_ratelimit_wait_ms(sp_gw_ratelimit *limit, const char *key, int64_t
 }
 
 int64_t sp_gw_ratelimit_take(sp_gw_ratelimit *limit, const char *key, int64_t now_ms) {
-    assert(limit != NULL && key != NULL);
+    assert(limit != NULL);
+    assert(key != NULL);
     key_ref ref = key_ref_of(limit, key);
     int64_t wait_ms = 0;
     pthread_mutex_lock(&limit->mutex);
@@ -159,12 +163,14 @@ int64_t sp_gw_ratelimit_take(sp_gw_ratelimit *limit, const char *key, int64_t no
         s->failures++;
     }
     pthread_mutex_unlock(&limit->mutex);
-    assert(wait_ms >= 0 && wait_ms <= limit->window_ms);
+    assert(wait_ms >= 0);
+    assert(wait_ms <= limit->window_ms);
     return wait_ms;
 }
 
 void sp_gw_ratelimit_give_back(sp_gw_ratelimit *limit, const char *key, int64_t now_ms) {
-    assert(limit != NULL && key != NULL);
+    assert(limit != NULL);
+    assert(key != NULL);
     key_ref ref = key_ref_of(limit, key);
     pthread_mutex_lock(&limit->mutex);
     slot *s = find(limit, &ref);
@@ -173,7 +179,8 @@ void sp_gw_ratelimit_give_back(sp_gw_ratelimit *limit, const char *key, int64_t 
 }
 
 void sp_gw_ratelimit_fail(sp_gw_ratelimit *limit, const char *key, int64_t now_ms) {
-    assert(limit != NULL && key != NULL);
+    assert(limit != NULL);
+    assert(key != NULL);
     key_ref ref = key_ref_of(limit, key);
     int64_t wait_ms = 0;
     pthread_mutex_lock(&limit->mutex);
@@ -183,7 +190,8 @@ void sp_gw_ratelimit_fail(sp_gw_ratelimit *limit, const char *key, int64_t now_m
 }
 
 void sp_gw_ratelimit_clear(sp_gw_ratelimit *limit, const char *key) {
-    assert(limit != NULL && key != NULL);
+    assert(limit != NULL);
+    assert(key != NULL);
     key_ref ref = key_ref_of(limit, key);
     pthread_mutex_lock(&limit->mutex);
     slot *s = find(limit, &ref);

@@ -118,7 +118,8 @@ static int selection_fields(const json_t *root, sp_error *err) {
 
 int sp_gw_refund_selection_parse(const char *body, size_t len, sp_gw_refund_selection *out,
                                  sp_error *err) {
-    assert(body != NULL && out != NULL);
+    assert(body != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     if (sp_gw_json_depth_check(body, len, SP_GW_JSON_DEPTH_MAX, err) != 0) return -1;
     json_error_t jerr;
@@ -135,7 +136,8 @@ int sp_gw_refund_selection_parse(const char *body, size_t len, sp_gw_refund_sele
 }
 
 void sp_gw_refund_ids_array(const sp_gw_refund_selection *selection, char *out) {
-    assert(selection != NULL && out != NULL);
+    assert(selection != NULL);
+    assert(out != NULL);
     size_t used = 0;
     out[used++] = '{';
     for (size_t i = 0; i < selection->id_count; i++) {

@@ -27,7 +27,8 @@ static bool token_of(const char *value, size_t len, char token[SP_TOKEN_LEN + 1]
 }
 
 bool sp_gw_cookie_token(const char *cookie_header, char token[SP_TOKEN_LEN + 1], bool *present) {
-    assert(token != NULL && present != NULL);
+    assert(token != NULL);
+    assert(present != NULL);
     token[0] = '\0';
     *present = false;
     if (cookie_header == NULL) return false;
@@ -138,12 +139,15 @@ bool sp_gw_public_url_secure(const char *public_url) {
 
 void sp_gw_set_cookie_format(const char *token, int64_t max_age_s, bool secure,
                              char out[SP_GW_SET_COOKIE_LEN_MAX + 1]) {
-    assert(token != NULL && out != NULL && max_age_s >= 0);
+    assert(token != NULL);
+    assert(out != NULL);
+    assert(max_age_s >= 0);
     assert(strlen(token) == 0 || strlen(token) == SP_TOKEN_LEN);
     int n = snprintf(out, SP_GW_SET_COOKIE_LEN_MAX + 1,
                      SP_GW_COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%" PRId64
                                        "%s",
                      token, max_age_s, secure ? "; Secure" : "");
-    assert(n > 0 && n <= SP_GW_SET_COOKIE_LEN_MAX);
+    assert(n > 0);
+    assert(n <= SP_GW_SET_COOKIE_LEN_MAX);
     (void)n;
 }

@@ -263,7 +263,8 @@ static bool declared(const char *header, const char *type) {
 
 int sp_gw_image_check(const uint8_t *bytes, size_t len, const char *declared_type,
                       size_t bytes_max, sp_gw_image_info *out, sp_error *err) {
-    assert(out != NULL && (bytes != NULL || len == 0));
+    assert(out != NULL);
+    assert(bytes != NULL || len == 0);
     memset(out, 0, sizeof *out);
     bool png = declared_type != NULL && declared(declared_type, "image/png");
     bool jpeg = declared_type != NULL && declared(declared_type, "image/jpeg");

@@ -119,7 +119,9 @@ static int app_index(const char *segment, size_t len) {
 
 sp_gw_web_decision sp_gw_web_route(const char *method, const char *path, unsigned apps,
                                    sp_gw_web_target *out) {
-    assert(method != NULL && path != NULL && out != NULL);
+    assert(method != NULL);
+    assert(path != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     size_t len = strnlen(path, SP_GW_WEB_PATH_LEN_MAX + 1);
     if (len <= SP_GW_WEB_PATH_LEN_MAX && is_api(path)) return SP_GW_WEB_API;
@@ -230,7 +232,8 @@ unsigned sp_gw_accept_encoding(const char *header) {
 /* ------------------------------------------------------------------ ETags */
 
 void sp_gw_web_etag(int64_t size_bytes, int64_t mtime_ns, char out[SP_GW_WEB_ETAG_LEN_MAX + 1]) {
-    assert(size_bytes >= 0 && out != NULL);
+    assert(size_bytes >= 0);
+    assert(out != NULL);
     snprintf(out, SP_GW_WEB_ETAG_LEN_MAX + 1, "\"%" PRIx64 "-%" PRIx64 "\"", (uint64_t)size_bytes,
              (uint64_t)mtime_ns);
 }

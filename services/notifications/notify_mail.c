@@ -119,7 +119,9 @@ static void rfc5322_date(int64_t utc_ms, char out[64]) {
 }
 
 int64_t sp_notify_backoff_ms(int64_t attempts, int64_t base_ms, int64_t delay_ms_max) {
-    assert(attempts >= 1 && base_ms > 0 && delay_ms_max >= base_ms);
+    assert(attempts >= 1);
+    assert(base_ms > 0);
+    assert(delay_ms_max >= base_ms);
     int64_t delay_ms = base_ms;
     for (int64_t i = 1; i < attempts && delay_ms < delay_ms_max; i++) delay_ms *= 2;
     return delay_ms < delay_ms_max ? delay_ms : delay_ms_max;
@@ -522,7 +524,11 @@ static void put_part(sp_text *w, const char *event_id, const char *type, const c
 
 int sp_notify_render(const sp_notify_mail *m, char *out, size_t out_size, size_t *out_len,
                      sp_error *err) {
-    assert(m != NULL && out != NULL && out_size > 0 && out_len != NULL && m->event_id != NULL);
+    assert(m != NULL);
+    assert(out != NULL);
+    assert(out_size > 0);
+    assert(out_len != NULL);
+    assert(m->event_id != NULL);
     *out_len = 0;
     out[0] = '\0';
     if (sp_notify_kind_name(m->kind)[0] == '\0' || !mail_valid(m) || !plain_ascii(m->event_id))

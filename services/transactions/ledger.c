@@ -27,7 +27,8 @@
 /* ------------------------------------------------------------ small helpers */
 
 bool sp_ledger_copy(char *dst, size_t dst_size, const char *src) {
-    assert(dst != NULL && dst_size > 0);
+    assert(dst != NULL);
+    assert(dst_size > 0);
     size_t len = src != NULL ? strnlen(src, dst_size) : 0;
     if (len >= dst_size) {
         dst[0] = '\0';
@@ -56,26 +57,30 @@ bool sp_ledger_category_valid(const char *category) {
 void sp_ledger_envelope_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *pass_id,
                                 const char *category) {
     int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, PASS_PREFIX "%s:%s", pass_id, category);
-    assert(len > 0 && len <= SP_LEDGER_ACCOUNT_MAX);
+    assert(len > 0);
+    assert(len <= SP_LEDGER_ACCOUNT_MAX);
     (void)len;
 }
 
 void sp_ledger_voucher_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *voucher_id) {
     int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, VOUCHER_PREFIX "%s", voucher_id);
-    assert(len > 0 && len <= SP_LEDGER_ACCOUNT_MAX);
+    assert(len > 0);
+    assert(len <= SP_LEDGER_ACCOUNT_MAX);
     (void)len;
 }
 
 void sp_ledger_refund_account_name(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *request_id) {
     int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, REFUND_PREFIX "%s", request_id);
-    assert(len > 0 && len <= SP_LEDGER_ACCOUNT_MAX);
+    assert(len > 0);
+    assert(len <= SP_LEDGER_ACCOUNT_MAX);
     (void)len;
 }
 
 void sp_ledger_partner_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *partner_id) {
     int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, PARTNER_PREFIX "%s" PARTNER_SUFFIX,
                        partner_id);
-    assert(len > 0 && len <= SP_LEDGER_ACCOUNT_MAX);
+    assert(len > 0);
+    assert(len <= SP_LEDGER_ACCOUNT_MAX);
     (void)len;
 }
 
@@ -120,7 +125,8 @@ void sp_ledger_format_instant(int64_t unix_ms, char out[25]) {
     int year, month, day;
     assert(days <= INT32_MAX);
     sp_date_to_ymd((sp_date)days, &year, &month, &day);
-    assert(year >= 1970 && year <= 9999);
+    assert(year >= 1970);
+    assert(year <= 9999);
     unsigned hour = (unsigned)(ms_of_day / 3600000), minute = (unsigned)(ms_of_day / 60000 % 60);
     unsigned second = (unsigned)(ms_of_day / 1000 % 60), milli = (unsigned)(ms_of_day % 1000);
     /* The modulos only tell the compiler the widths, which the asserts guarantee. */
@@ -246,7 +252,8 @@ static void record_key(uint8_t key[SP_KEY_LEN], const char *pass_id, const char 
 sp_ledger_state *sp_ledger_state_new(int32_t partition, const sp_ledger_limits *limits,
                                      const sp_ledger_directory *directory, sp_error *err) {
     assert(limits != NULL);
-    assert(limits->payment_max_cents > 0 && limits->credit_max_cents > 0);
+    assert(limits->payment_max_cents > 0);
+    assert(limits->credit_max_cents > 0);
     sp_ledger_state *state = calloc(1, sizeof *state);
     if (state == NULL) {
         sp_error_set(err, 503, "unavailable", NULL, "out of memory");
@@ -450,7 +457,9 @@ void sp_ledger_foreach_pass(const sp_ledger_state *state, sp_ledger_pass_visit_f
 
 void sp_ledger_record_set_event_ref(sp_ledger_record *record, int32_t partition,
                                     int64_t offset) {
-    assert(record != NULL && partition >= 0 && offset >= 0);
+    assert(record != NULL);
+    assert(partition >= 0);
+    assert(offset >= 0);
     record->has_event_ref = true;
     record->event_partition = partition;
     record->event_offset = offset;
@@ -628,7 +637,8 @@ static int plan_check_limits(const sp_ledger_state *state, const post_plan *plan
 
 static int plan_postings(const sp_ledger_state *state, const sp_ledger_posting *postings,
                          size_t count, post_plan *plan, sp_error *err) {
-    assert(state != NULL && postings != NULL);
+    assert(state != NULL);
+    assert(postings != NULL);
     memset(plan, 0, sizeof *plan);
     if (count == 0 || count > SP_LEDGER_POSTINGS_MAX) {
         return sp_error_set(err, 422, "invalid_posting", NULL, "1 to %d postings at a time",
@@ -707,7 +717,8 @@ int sp_ledger_post(sp_ledger_state *state, const sp_ledger_posting *postings, si
             assert(state->budget_cents == account->before_cents);
             state->budget_cents = account->after_cents;
         } else {
-            assert(account->balance_cents != NULL && *account->balance_cents == account->before_cents);
+            assert(account->balance_cents != NULL);
+            assert(*account->balance_cents == account->before_cents);
             *account->balance_cents = account->after_cents;
         }
     }
@@ -1095,7 +1106,8 @@ sp_ledger_voucher *sp_ledger_voucher_of(sp_ledger_state *state, const char *vouc
 }
 
 int sp_ledger_voucher_insert(sp_ledger_state *state, sp_ledger_voucher *voucher, sp_error *err) {
-    assert(voucher != NULL && voucher_get(state, voucher->voucher_id) == NULL);
+    assert(voucher != NULL);
+    assert(voucher_get(state, voucher->voucher_id) == NULL);
     if (state->vouchers.entry_count >= state->limits.vouchers_max) {
         free(voucher);
         return sp_error_set(err, 503, "unavailable", NULL,
@@ -1142,7 +1154,9 @@ static int apply_to_pass(sp_ledger_state *state, sp_ledger_pass *pass,
 
 int sp_ledger_apply(sp_ledger_state *state, const sp_ledger_event *event,
                     sp_ledger_applied *out, sp_error *err) {
-    assert(state != NULL && event != NULL && out != NULL);
+    assert(state != NULL);
+    assert(event != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     if (!sp_id_valid(event->pass_id) || event->occurred_at_ms < 0) {
         return invalid_event(err, "pass id or time");
