@@ -337,6 +337,7 @@ void sp_ledger_state_free(sp_ledger_state *state) {
 }
 
 static sp_ledger_pass *pass_get(const sp_ledger_state *state, const char *pass_id) {
+    assert(pass_id != NULL);
     uint8_t key[SP_KEY_LEN];
     pass_key(key, pass_id);
     return sp_map_get(&state->passes, key);
@@ -348,6 +349,8 @@ const sp_ledger_pass *sp_ledger_pass_find(const sp_ledger_state *state, const ch
 }
 
 int64_t sp_ledger_pass_balance_cents(const sp_ledger_pass *pass) {
+    assert(pass != NULL);
+    assert(pass->envelope_count <= SP_LEDGER_ENVELOPES_MAX);
     int64_t total_cents = 0;
     for (size_t i = 0; i < pass->envelope_count; i++) {
         /* Each envelope is within SP_MONEY_BALANCE_ABS_CENTS_MAX: 8 of them cannot overflow. */
@@ -359,6 +362,7 @@ int64_t sp_ledger_pass_balance_cents(const sp_ledger_pass *pass) {
 }
 
 static sp_ledger_voucher *voucher_get(const sp_ledger_state *state, const char *voucher_id) {
+    assert(voucher_id != NULL);
     uint8_t key[SP_KEY_LEN];
     voucher_key(key, voucher_id);
     return sp_map_get(&state->vouchers, key);
@@ -372,6 +376,7 @@ const sp_ledger_voucher *sp_ledger_voucher_find(const sp_ledger_state *state,
 
 static sp_ledger_refund_account *refund_account_get(const sp_ledger_state *state,
                                                     const char *request_id) {
+    assert(request_id != NULL);
     uint8_t key[SP_KEY_LEN];
     refund_account_key(key, request_id);
     return sp_map_get(&state->refund_accounts, key);
@@ -385,6 +390,8 @@ int64_t sp_ledger_refund_account_cents(const sp_ledger_state *state, const char 
 }
 
 int64_t sp_ledger_partner_owed_cents(const sp_ledger_state *state, const char *partner_id) {
+    assert(state != NULL);
+    assert(partner_id != NULL);
     uint8_t key[SP_KEY_LEN];
     owed_key(key, partner_id);
     const sp_ledger_owed *owed = sp_map_get(&state->owed, key);
@@ -397,6 +404,7 @@ typedef struct sum_ctx {
 } sum_ctx;
 
 static void sum_add(sum_ctx *ctx, int64_t cents) {
+    assert(ctx != NULL);
     if (!sp_money_add(ctx->sum_cents, cents, &ctx->sum_cents)) ctx->overflow = true;
 }
 
@@ -421,6 +429,7 @@ static void sum_refund(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
 }
 
 int64_t sp_ledger_balance_sum_cents(const sp_ledger_state *state) {
+    assert(state != NULL);
     sum_ctx ctx = {.sum_cents = state->budget_cents, .overflow = false};
     sp_map_foreach(&state->passes, sum_pass, &ctx);
     sp_map_foreach(&state->owed, sum_owed, &ctx);
@@ -433,6 +442,10 @@ int64_t sp_ledger_balance_sum_cents(const sp_ledger_state *state) {
 
 const sp_ledger_record *sp_ledger_record_find(const sp_ledger_state *state, const char *pass_id,
                                               const char *actor_id, const char *command_id) {
+    assert(state != NULL);
+    assert(pass_id != NULL);
+    assert(actor_id != NULL);
+    assert(command_id != NULL);
     uint8_t key[SP_KEY_LEN];
     record_key(key, pass_id, actor_id, command_id);
     return sp_map_get(&state->records, key);
@@ -446,11 +459,14 @@ typedef struct pass_visit_ctx {
 static void pass_visit(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
     (void)key;
     pass_visit_ctx *pv = ctx;
+    assert(value != NULL);
     pv->visit(pv->ctx, value);
 }
 
 void sp_ledger_foreach_pass(const sp_ledger_state *state, sp_ledger_pass_visit_fn visit,
                             void *ctx) {
+    assert(state != NULL);
+    assert(visit != NULL);
     pass_visit_ctx pv = {.visit = visit, .ctx = ctx};
     sp_map_foreach(&state->passes, pass_visit, &pv);
 }
@@ -569,6 +585,8 @@ unknown:
 
 static plan_account *plan_account_of(const sp_ledger_state *state, post_plan *plan,
                                      const char *name, sp_error *err) {
+    assert(name != NULL);
+    assert(plan->account_count <= PLAN_ACCOUNTS_MAX);
     for (size_t i = 0; i < plan->account_count; i++) {
         if (strcmp(plan->accounts[i].name, name) == 0) return &plan->accounts[i];
     }
@@ -596,6 +614,7 @@ static int plan_posting(const sp_ledger_state *state, post_plan *plan,
     if (debit == NULL) return -1;
     plan_account *credit = plan_account_of(state, plan, posting->credit_account, err);
     if (credit == NULL) return -1;
+    assert(debit != credit);
     if (!sp_money_sub(debit->after_cents, posting->amount_cents, &debit->after_cents) ||
         !sp_money_add(credit->after_cents, posting->amount_cents, &credit->after_cents)) {
         return sp_error_set(err, 422, "invalid_amount", "amount_cents", "balance overflow");
@@ -604,6 +623,8 @@ static int plan_posting(const sp_ledger_state *state, post_plan *plan,
 }
 
 static int plan_check_limits(const sp_ledger_state *state, const post_plan *plan, sp_error *err) {
+    assert(plan->account_count >= 2);
+    assert(plan->account_count <= PLAN_ACCOUNTS_MAX);
     int64_t delta_sum_cents = 0;
     for (size_t i = 0; i < plan->account_count; i++) {
         const plan_account *account = &plan->accounts[i];
@@ -662,6 +683,8 @@ int sp_ledger_post_check(const sp_ledger_state *state, const sp_ledger_posting *
 }
 
 static int open_refund_account(sp_ledger_state *state, plan_account *account, sp_error *err) {
+    assert(account->kind == ACCOUNT_REFUND);
+    assert(account->balance_cents == NULL);
     sp_ledger_refund_account *refund = calloc(1, sizeof *refund);
     if (refund == NULL) return sp_error_set(err, 503, "unavailable", NULL, "out of memory");
     sp_ledger_copy(refund->request_id, sizeof refund->request_id, account->partner_id);
@@ -672,6 +695,7 @@ static int open_refund_account(sp_ledger_state *state, plan_account *account, sp
         return -1;
     }
     account->balance_cents = &refund->balance_cents;
+    assert(account->before_cents == 0);   /* a new account holds nothing */
     return 0;
 }
 
@@ -694,6 +718,7 @@ static int open_partner_accounts(sp_ledger_state *state, post_plan *plan, sp_err
             return -1;
         }
         account->balance_cents = &owed->balance_cents;
+        assert(account->before_cents == 0);   /* a new account holds nothing */
     }
     return 0;
 }
@@ -719,6 +744,8 @@ int sp_ledger_post(sp_ledger_state *state, const sp_ledger_posting *postings, si
         } else {
             assert(account->balance_cents != NULL);
             assert(*account->balance_cents == account->before_cents);
+            /* Only the budget, the source of every credit, goes below zero. */
+            assert(account->after_cents >= 0);
             *account->balance_cents = account->after_cents;
         }
     }
