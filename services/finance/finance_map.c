@@ -38,6 +38,7 @@ void sp_finance_requests_destroy(sp_finance_requests *requests) {
 }
 
 static bool period_valid(const char *period) {
+    assert(period != NULL);
     if (period[0] == '\0') return true;
     if (strlen(period) != SP_FINANCE_PERIOD_LEN || period[4] != '-') return false;
     for (size_t i = 0; i < SP_FINANCE_PERIOD_LEN; i++)
@@ -47,6 +48,8 @@ static bool period_valid(const char *period) {
 }
 
 static bool kind_valid(const char *kind, const char *period) {
+    assert(kind != NULL);
+    assert(period != NULL);
     if (strcmp(kind, "manual") == 0) return period[0] == '\0';
     return strcmp(kind, "automatic") == 0 && period[0] != '\0';
 }
@@ -110,10 +113,14 @@ static bool total_valid(int64_t total_cents) {
 }
 
 static int invalid(sp_error *err, const char *type, const char *what) {
+    assert(type != NULL);
+    assert(what != NULL);
     return sp_error_set(err, 422, "invalid_event", "payload", "%s: %s", type, what);
 }
 
 static int map_payment(const Solipass__Envelope *env, sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__PaymentAccepted *m = solipass__ledger__payment_accepted__unpack(
         NULL, env->payload.len, env->payload.data);
     if (m == NULL) return invalid(err, env->type, "the payload does not decode");
@@ -126,6 +133,7 @@ static int map_payment(const Solipass__Envelope *env, sp_finance_event *out, sp_
     d->channel = "code";
     d->partner_code = m->partner_code;
     d->amount_cents = m->amount_cents;
+    assert(d->amount_cents > 0);   /* a payment moves money to the partner */
     out->event.partner_id = m->partner_id;
     out->event.amount_cents = m->amount_cents;
     out->event.type = "payment_accepted";
@@ -135,6 +143,8 @@ static int map_payment(const Solipass__Envelope *env, sp_finance_event *out, sp_
 }
 
 static int map_voucher(const Solipass__Envelope *env, sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__VoucherRedeemed *m = solipass__ledger__voucher_redeemed__unpack(
         NULL, env->payload.len, env->payload.data);
     if (m == NULL) return invalid(err, env->type, "the payload does not decode");
@@ -148,6 +158,7 @@ static int map_voucher(const Solipass__Envelope *env, sp_finance_event *out, sp_
     d->partner_code = m->partner_code;
     d->voucher_id = m->voucher_id;
     d->amount_cents = m->amount_cents;
+    assert(d->amount_cents > 0);
     out->event.partner_id = m->partner_id;
     out->event.amount_cents = m->amount_cents;
     out->event.type = "payment_accepted";
@@ -157,6 +168,8 @@ static int map_voucher(const Solipass__Envelope *env, sp_finance_event *out, sp_
 }
 
 static int map_cancel(const Solipass__Envelope *env, sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__OperationCancelled *m = solipass__ledger__operation_cancelled__unpack(
         NULL, env->payload.len, env->payload.data);
     if (m == NULL) return invalid(err, env->type, "the payload does not decode");
@@ -170,6 +183,7 @@ static int map_cancel(const Solipass__Envelope *env, sp_finance_event *out, sp_e
     d->channel = voucher ? "voucher" : "code";
     d->voucher_id = m->voucher_id;
     d->amount_cents = m->amount_cents;
+    assert(d->amount_cents > 0);
     out->event.partner_id = m->partner_id;
     out->event.amount_cents = m->amount_cents;
     out->event.type = "operation_cancelled";
@@ -180,6 +194,8 @@ static int map_cancel(const Solipass__Envelope *env, sp_finance_event *out, sp_e
 
 static int map_confirmed(const Solipass__Envelope *env, const sp_finance_requests *requests,
                          sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__RefundRequestConfirmed *m =
         solipass__ledger__refund_request_confirmed__unpack(NULL, env->payload.len,
                                                            env->payload.data);
@@ -200,6 +216,8 @@ static int map_confirmed(const Solipass__Envelope *env, const sp_finance_request
     d->period = out->request.period;
     d->total_cents = m->total_cents;
     d->operation_count = m->operation_count;
+    assert(d->total_cents >= 0);
+    assert(d->operation_count >= 0);
     d->bank_account_missing = out->request.bank_account_missing;
     out->event.partner_id = m->partner_id;
     out->event.amount_cents = m->total_cents;
@@ -210,6 +228,8 @@ static int map_confirmed(const Solipass__Envelope *env, const sp_finance_request
 }
 
 static int map_cancelled(const Solipass__Envelope *env, sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__RefundRequestCancelled *m =
         solipass__ledger__refund_request_cancelled__unpack(NULL, env->payload.len,
                                                            env->payload.data);
@@ -231,6 +251,8 @@ static int map_cancelled(const Solipass__Envelope *env, sp_finance_event *out, s
 }
 
 static int map_paid(const Solipass__Envelope *env, sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__RefundRequestPaid *m = solipass__ledger__refund_request_paid__unpack(
         NULL, env->payload.len, env->payload.data);
     if (m == NULL) return invalid(err, env->type, "the payload does not decode");
@@ -249,6 +271,7 @@ static int map_paid(const Solipass__Envelope *env, sp_finance_event *out, sp_err
     d->transfer_reference = m->transfer_reference;
     d->paid_on = m->paid_on;
     d->total_cents = m->total_cents;
+    assert(d->total_cents >= 0);
     out->event.partner_id = m->partner_id;
     out->event.amount_cents = m->total_cents;
     out->event.type = "refund_request_paid";
@@ -258,6 +281,7 @@ static int map_paid(const Solipass__Envelope *env, sp_finance_event *out, sp_err
 }
 
 static void event_init(sp_finance_event *out) {
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     solipass__finance__finance_event__init(&out->event);
     solipass__finance__payment_accepted__init(&out->payment_accepted);
@@ -313,6 +337,7 @@ void sp_finance_event_clear(sp_finance_event *event) {
 /* ------------------------------------------------------------------ JSON */
 
 void sp_finance_instant(int64_t utc_ms, char out[SP_FINANCE_INSTANT_LEN + 1]) {
+    assert(out != NULL);
     int64_t ms = utc_ms % 1000;
     int64_t seconds = utc_ms / 1000;
     if (ms < 0) {
@@ -320,6 +345,8 @@ void sp_finance_instant(int64_t utc_ms, char out[SP_FINANCE_INSTANT_LEN + 1]) {
         seconds -= 1;
     }
     time_t t = (time_t)seconds;
+    assert(ms >= 0);
+    assert(ms < 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
     char text[64];   /* what the compiler cannot bound of int fields */
@@ -336,6 +363,7 @@ static void amount_eur(int64_t cents, char out[AMOUNT_EUR_MAX]) {
 }
 
 static json_t *detail_json(const Solipass__Finance__FinanceEvent *e) {
+    assert(e != NULL);
     switch (e->detail_case) {
     case SOLIPASS__FINANCE__FINANCE_EVENT__DETAIL_PAYMENT_ACCEPTED: {
         const Solipass__Finance__PaymentAccepted *d = e->payment_accepted;

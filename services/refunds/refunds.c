@@ -69,6 +69,8 @@ void sp_refunds_batch_request_id(const char *partner_id, sp_refund_period period
 
 static const sp_refunds_batch_row *batch_row_of(const sp_refunds_batch_row *rows, size_t count,
                                                 const char *request_id) {
+    assert(rows != NULL || count == 0);
+    assert(request_id != NULL);
     for (size_t i = 0; i < count; i++)
         if (strcmp(rows[i].request_id, request_id) == 0) return &rows[i];
     return NULL;
@@ -79,6 +81,7 @@ sp_refunds_batch_decision sp_refunds_decide_batch(const char *partner_id,
                                                   const sp_refunds_batch_row *rows,
                                                   size_t row_count, size_t *index,
                                                   char *request_id) {
+    assert(sp_id_valid(partner_id));
     assert(index != NULL);
     assert(request_id != NULL);
     assert(rows != NULL || row_count == 0);
@@ -116,6 +119,8 @@ sp_refunds_decision sp_refunds_decide_opening(const sp_refunds_opening *o) {
 
 static size_t sent_key(sp_refunds_step step, const char *request_id, const char *aggregate_id,
                        uint8_t key[SP_KEY_LEN]) {
+    assert(request_id != NULL);
+    assert(aggregate_id != NULL);
     sp_key_of(key, step_name(step), request_id, aggregate_id, NULL);
     uint32_t h = (uint32_t)key[0] | (uint32_t)key[1] << 8 | (uint32_t)key[2] << 16 |
                  (uint32_t)key[3] << 24;
@@ -130,6 +135,7 @@ void sp_refunds_sent_init(sp_refunds_sent *sent) {
 bool sp_refunds_sent_due(const sp_refunds_sent *sent, sp_refunds_step step,
                          const char *request_id, const char *aggregate_id, int64_t now_ms,
                          int64_t resend_ms) {
+    assert(now_ms >= 0);
     assert(sent != NULL);
     assert(resend_ms > 0);
     uint8_t key[SP_KEY_LEN];
@@ -141,6 +147,7 @@ bool sp_refunds_sent_due(const sp_refunds_sent *sent, sp_refunds_step step,
 
 void sp_refunds_sent_mark(sp_refunds_sent *sent, sp_refunds_step step, const char *request_id,
                           const char *aggregate_id, int64_t now_ms) {
+    assert(now_ms >= 0);
     assert(sent != NULL);
     uint8_t key[SP_KEY_LEN];
     sp_refunds_sent_slot *slot = &sent->slots[sent_key(step, request_id, aggregate_id, key)];
@@ -178,6 +185,10 @@ int sp_refunds_group(const sp_refunds_auto_op *ops, size_t op_count, sp_refunds_
             return sp_error_set(err, 500, "invalid_row", "operations", "the total overflows");
     }
     out->operation_count = taken;
+    /* Every operation taken is in exactly one part, and the total is their sum. */
+    assert(out->part_count <= out->operation_count);
+    assert(out->total_cents >= 0);
+    assert(taken == 0 || out->total_cents > 0);
     return 0;
 }
 
