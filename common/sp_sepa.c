@@ -49,7 +49,7 @@ static uint32_t next_code_point(const unsigned char **p) {
         *p = s + 1;
         return 0xFFFD;
     }
-    if (len > 1) c &= 0x3F >> (len - 1);
+    if (len > 1) c &= 0x3Fu >> (len - 1);
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xC0) != 0x80) {
             *p = s + i;
