@@ -362,6 +362,7 @@ const size_t sp_projection_figures_entry_count =
 /* ------------------------------------------------------------ building */
 
 static const sp_projection_figures_entry *entry_of(const char *type) {
+    assert(type != NULL);
     for (size_t i = 0; i < sp_projection_figures_entry_count; i++)
         if (strcmp(sp_projection_figures_entries[i].type, type) == 0)
             return &sp_projection_figures_entries[i];
