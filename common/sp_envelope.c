@@ -30,6 +30,7 @@ typedef struct field_rule {
 
 /* A type name is dotted words: letters, digits, '.', '_' only. */
 static bool type_chars_valid(const char *s) {
+    assert(s != NULL);
     for (const char *p = s; *p != '\0'; p++) {
         char c = *p;
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -41,12 +42,15 @@ static bool type_chars_valid(const char *s) {
 
 /* Identifiers end up in logs and keys: no control characters. */
 static bool printable(const char *s) {
+    assert(s != NULL);
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
         if (*p < 0x20 || *p == 0x7f) return false;
     return true;
 }
 
 static int check_field(const field_rule *rule, int status, sp_error *err) {
+    assert(rule != NULL);
+    assert(rule->name != NULL);
     const char *v = rule->value ? rule->value : "";
     size_t len = strnlen(v, rule->len_max + 1);
     if (rule->required && len == 0)
@@ -65,6 +69,7 @@ static int check_field(const field_rule *rule, int status, sp_error *err) {
 static int check_meta(const char *type, const char *aggregate_id, const char *command_id,
                       const char *causation_id, const char *reply_to, const char *actor_id,
                       const char *actor_role, int status, sp_error *err) {
+    assert(status >= 400);
     const field_rule rules[] = {
         {"actor_role", actor_role, SP_ENVELOPE_ROLE_MAX, false},
         {"type", type, SP_ENVELOPE_TYPE_MAX, true},
@@ -172,6 +177,7 @@ invalid:
 /* Every command's outcome leaves its service as a Reply: counted here, by
  * code ("ok" when it succeeded), for every service at once. */
 static void count_outcome(sp_kafka_producer *producer, const ProtobufCMessage *payload) {
+    assert(producer != NULL);
     sp_metrics *metrics = sp_kafka_producer_metrics(producer);
     if (metrics == NULL || payload == NULL || payload->descriptor != &solipass__reply__descriptor)
         return;

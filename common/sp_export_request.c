@@ -34,12 +34,16 @@ bool sp_export_kind_parse(const char *text, sp_export_kind *out) {
 /* ------------------------------------------------------------------ refund filters */
 
 static int refund_invalid(const char *name, const char *why, sp_error *err) {
+    assert(name != NULL);
+    assert(why != NULL);
     char field[SP_ERROR_FIELD_MAX];
     snprintf(field, sizeof field, "filters.%.48s", name);
     return sp_error_set(err, 422, "invalid_filter", field, "%.48s %s", name, why);
 }
 
 static bool one_of(const char *text, const char *const *choices, size_t count) {
+    assert(text != NULL);
+    assert(choices != NULL);
     for (size_t i = 0; i < count; i++) {
         if (strcmp(text, choices[i]) == 0) return true;
     }
@@ -48,6 +52,8 @@ static bool one_of(const char *text, const char *const *choices, size_t count) {
 
 static int refund_member(size_t which, const char *text, sp_export_refund_filter *out,
                          sp_error *err) {
+    assert(text != NULL);
+    assert(out != NULL);
     static const char *const statuses[] = {"opening", "pending", "paid", "cancelled"};
     static const char *const kinds[] = {"manual", "automatic"};
     const char *name = refund_names[which];
@@ -71,6 +77,7 @@ static int refund_member(size_t which, const char *text, sp_export_refund_filter
 }
 
 static int refund_filters_parse(const json_t *filters, sp_export_refund_filter *out, sp_error *err) {
+    assert(out != NULL);
     const char *name = NULL;
     const json_t *value = NULL;
     json_object_foreach((json_t *)filters, name, value) {
@@ -122,6 +129,8 @@ int sp_export_filters_parse(sp_export_kind kind, const json_t *filters,
 }
 
 static int set_text(json_t *object, const char *name, const char *text) {
+    assert(object != NULL);
+    assert(text != NULL);
     return text[0] != '\0' ? json_object_set_new(object, name, json_string(text)) : 0;
 }
 
