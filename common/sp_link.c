@@ -17,6 +17,9 @@ bool sp_link_secret_valid(const char *secret) {
 /* The secret of any length is first reduced to a BLAKE2b-256 key. */
 static void link_mac(const char *secret, const char *activation_id, const char *purpose,
                      unsigned char mac[SP_LINK_MAC_BYTES]) {
+    assert(sp_link_secret_valid(secret));
+    assert(activation_id != NULL);
+    assert(purpose != NULL);
     unsigned char key[crypto_generichash_KEYBYTES];
     crypto_generichash(key, sizeof key, (const unsigned char *)secret, strlen(secret), NULL, 0);
     crypto_generichash_state state;

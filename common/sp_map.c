@@ -10,6 +10,7 @@
 
 /* Keys are BLAKE2b digests: their first bytes are already uniformly spread. */
 static uint64_t key_hash(const uint8_t key[SP_KEY_LEN]) {
+    assert(key != NULL);
     uint64_t hash;
     memcpy(&hash, key, sizeof hash);
     return hash;
@@ -17,8 +18,10 @@ static uint64_t key_hash(const uint8_t key[SP_KEY_LEN]) {
 
 /* Smallest power of two that keeps entry_count_max entries at load <= 1/2. */
 static size_t slot_count_for(size_t entry_count_max) {
+    assert(entry_count_max <= SIZE_MAX / 4);
     size_t slots = 1;
     while (slots / 2 < entry_count_max) slots *= 2;
+    assert(slots >= 2 * entry_count_max);   /* at most half full */
     return slots;
 }
 

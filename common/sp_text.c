@@ -30,6 +30,7 @@ void sp_text_put_n(sp_text *text, const char *bytes, size_t n) {
 }
 
 void sp_text_put(sp_text *text, const char *s) {
+    assert(s != NULL);
     sp_text_put_n(text, s, strlen(s));
 }
 
@@ -50,6 +51,8 @@ void sp_text_putf(sp_text *text, const char *fmt, ...) {
 }
 
 void sp_text_put_markup(sp_text *text, const char *s) {
+    assert(text != NULL);
+    assert(s != NULL);
     for (const char *p = s; *p != '\0' && !text->overflow; p++) {
         switch (*p) {
         case '&': sp_text_put(text, "&amp;"); break;

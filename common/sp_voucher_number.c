@@ -21,6 +21,7 @@ static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* The interim digit after all of digits; -1 when one is not a digit. */
 static int damm_interim(const char *digits) {
+    assert(digits != NULL);
     unsigned interim = 0;
     for (const char *p = digits; *p != '\0'; p++) {
         if (!is_digit(*p)) return -1;

@@ -20,6 +20,9 @@ void sp_csv_init(sp_csv *csv, char *buf, size_t size) {
 }
 
 static void put(sp_csv *csv, const char *bytes, size_t len) {
+    assert(csv != NULL);
+    assert(bytes != NULL || len == 0);
+    assert(csv->len <= csv->size);
     if (csv->failed || len > csv->size - csv->len) {
         csv->failed = true;
         return;
@@ -29,6 +32,7 @@ static void put(sp_csv *csv, const char *bytes, size_t len) {
 }
 
 static void begin_cell(sp_csv *csv) {
+    assert(csv != NULL);
     if (csv->cells == 0) csv->row_start = csv->len;
     if (csv->cells > 0) put(csv, ";", 1);
     csv->cells++;
@@ -50,6 +54,7 @@ bool sp_csv_is_formula(const char *text, size_t len) {
 }
 
 static bool needs_quotes(const char *text, size_t len) {
+    assert(text != NULL || len == 0);
     if (len > 0 && (text[0] == ' ' || text[len - 1] == ' ')) return true;
     for (size_t i = 0; i < len; i++) {
         if (text[i] == ';' || text[i] == '"' || text[i] == '\r' || text[i] == '\n') return true;
@@ -96,6 +101,7 @@ int sp_csv_amount(sp_csv *csv, int64_t cents, sp_error *err) {
 }
 
 static int64_t floor_div(int64_t a, int64_t b) {
+    assert(b != 0);
     int64_t q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }

@@ -16,6 +16,8 @@ static bool is_token_char(char c) {
 
 /* Copies value[0..len) into token when it has a token's form. */
 static bool token_of(const char *value, size_t len, char token[SP_TOKEN_LEN + 1]) {
+    assert(value != NULL || len == 0);
+    assert(token != NULL);
     token[0] = '\0';
     if (len != SP_TOKEN_LEN) return false;
     for (size_t i = 0; i < len; i++) {
@@ -96,6 +98,7 @@ static bool is_ipv6_char(char c) {
 /* host is a name or IPv4 ([a-z0-9.-]+) or a bracketed IPv6 literal;
  * returns where it ends, NULL when it is not one. */
 static const char *host_end(const char *host) {
+    assert(host != NULL);
     const char *p = host;
     if (*p == '[') {
         p++;
@@ -110,6 +113,7 @@ static const char *host_end(const char *host) {
 }
 
 static bool port_valid(const char *port, bool https) {
+    assert(port != NULL);
     size_t len = strlen(port);
     if (len == 0 || len > PORT_DIGITS_MAX || port[0] == '0') return false;
     for (size_t i = 0; i < len; i++) {
