@@ -14,7 +14,7 @@
 /* The offset file holds a short decimal number; anything longer is garbage. */
 #define SP_CLOCK_OFFSET_FILE_BYTES_MAX 64
 /* A century either way: enough for any test, far from int64_t overflow. */
-#define SP_CLOCK_OFFSET_ABS_MAX_MS INT64_C(3155760000000)
+#define SP_CLOCK_OFFSET_ABS_MS_MAX INT64_C(3155760000000)
 #define SP_CLOCK_NEVER_READ INT64_MIN
 
 #define MS_PER_HOUR INT64_C(3600000)
@@ -75,7 +75,7 @@ static bool parse_offset_text(const char *text, int64_t *out_ms) {
     if (errno != 0 || end == p) return false;
     while (isspace((unsigned char)*end)) end++;
     if (*end != '\0') return false;
-    if (value > SP_CLOCK_OFFSET_ABS_MAX_MS || value < -SP_CLOCK_OFFSET_ABS_MAX_MS) return false;
+    if (value > SP_CLOCK_OFFSET_ABS_MS_MAX || value < -SP_CLOCK_OFFSET_ABS_MS_MAX) return false;
     *out_ms = (int64_t)value;
     return true;
 }
@@ -111,7 +111,7 @@ int64_t sp_clock_now_ms(sp_clock *clock) {
     }
     int64_t offset_ms = clock->offset_ms;
     pthread_mutex_unlock(&clock->mutex);
-    assert(offset_ms >= -SP_CLOCK_OFFSET_ABS_MAX_MS && offset_ms <= SP_CLOCK_OFFSET_ABS_MAX_MS);
+    assert(offset_ms >= -SP_CLOCK_OFFSET_ABS_MS_MAX && offset_ms <= SP_CLOCK_OFFSET_ABS_MS_MAX);
     return timespec_ms(CLOCK_REALTIME) + offset_ms;
 }
 

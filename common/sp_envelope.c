@@ -30,6 +30,7 @@ typedef struct field_rule {
 
 /* A type name is dotted words: letters, digits, '.', '_' only. */
 static bool type_chars_valid(const char *s) {
+    assert(s != NULL);
     for (const char *p = s; *p != '\0'; p++) {
         char c = *p;
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -41,12 +42,15 @@ static bool type_chars_valid(const char *s) {
 
 /* Identifiers end up in logs and keys: no control characters. */
 static bool printable(const char *s) {
+    assert(s != NULL);
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
         if (*p < 0x20 || *p == 0x7f) return false;
     return true;
 }
 
 static int check_field(const field_rule *rule, int status, sp_error *err) {
+    assert(rule != NULL);
+    assert(rule->name != NULL);
     const char *v = rule->value ? rule->value : "";
     size_t len = strnlen(v, rule->len_max + 1);
     if (rule->required && len == 0)
@@ -65,6 +69,7 @@ static int check_field(const field_rule *rule, int status, sp_error *err) {
 static int check_meta(const char *type, const char *aggregate_id, const char *command_id,
                       const char *causation_id, const char *reply_to, const char *actor_id,
                       const char *actor_role, int status, sp_error *err) {
+    assert(status >= 400);
     const field_rule rules[] = {
         {"actor_role", actor_role, SP_ENVELOPE_ROLE_MAX, false},
         {"type", type, SP_ENVELOPE_TYPE_MAX, true},
@@ -89,7 +94,9 @@ static char *or_empty(const char *s) {
 
 int sp_envelope_pack(const sp_envelope_meta *meta, const ProtobufCMessage *payload,
                      uint8_t **out, size_t *out_len, char *id_out, sp_error *err) {
-    assert(meta != NULL && out != NULL && out_len != NULL);
+    assert(meta != NULL);
+    assert(out != NULL);
+    assert(out_len != NULL);
     *out = NULL;
     *out_len = 0;
     if (check_meta(meta->type, meta->aggregate_id, meta->command_id, meta->causation_id,
@@ -159,7 +166,8 @@ Solipass__Envelope *sp_envelope_unpack(const void *buf, size_t len, sp_error *er
     if (check_meta(env->type, env->aggregate_id, env->command_id, env->causation_id,
                    env->reply_to, env->actor_id, env->actor_role, 400, err) != 0)
         goto invalid;
-    assert(env->type[0] != '\0' && env->aggregate_id[0] != '\0');
+    assert(env->type[0] != '\0');
+    assert(env->aggregate_id[0] != '\0');
     return env;
 invalid:
     solipass__envelope__free_unpacked(env, NULL);
@@ -169,6 +177,7 @@ invalid:
 /* Every command's outcome leaves its service as a Reply: counted here, by
  * code ("ok" when it succeeded), for every service at once. */
 static void count_outcome(sp_kafka_producer *producer, const ProtobufCMessage *payload) {
+    assert(producer != NULL);
     sp_metrics *metrics = sp_kafka_producer_metrics(producer);
     if (metrics == NULL || payload == NULL || payload->descriptor != &solipass__reply__descriptor)
         return;
@@ -187,7 +196,9 @@ static void count_outcome(sp_kafka_producer *producer, const ProtobufCMessage *p
 int sp_envelope_produce(sp_kafka_producer *producer, const char *topic, int32_t partition,
                         const sp_envelope_meta *meta, const ProtobufCMessage *payload,
                         sp_kafka_delivery *delivery, char *id_out, sp_error *err) {
-    assert(producer != NULL && topic != NULL && meta != NULL);
+    assert(producer != NULL);
+    assert(topic != NULL);
+    assert(meta != NULL);
     uint8_t *buf = NULL;
     size_t len = 0;
     if (sp_envelope_pack(meta, payload, &buf, &len, id_out, err) != 0) return -1;
@@ -201,7 +212,9 @@ int sp_envelope_produce(sp_kafka_producer *producer, const char *topic, int32_t 
 int sp_deadletter_send(sp_kafka_producer *producer, const sp_kafka_msg *msg,
                        const char *service, const char *reason, int64_t now_ms,
                        sp_error *err) {
-    assert(producer != NULL && msg != NULL && msg->topic != NULL);
+    assert(producer != NULL);
+    assert(msg != NULL);
+    assert(msg->topic != NULL);
     const size_t value_max = SP_ENVELOPE_BYTES_MAX - SP_DEADLETTER_OVERHEAD_MAX;
     char why[SP_DEADLETTER_REASON_MAX];
     if (msg->value_len > value_max)

@@ -1,11 +1,13 @@
 /* sp_error.c - filling the error struct every fallible function takes. */
 #include "sp_error.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
 int sp_error_set(sp_error *err, int http_status, const char *code, const char *field,
                  const char *fmt, ...) {
+    assert(fmt != NULL);
     if (err == NULL) return -1;
     err->http_status = http_status;
     snprintf(err->code, sizeof err->code, "%s", code ? code : "error");

@@ -19,7 +19,8 @@ const char *sp_export_kind_name(sp_export_kind kind) {
 }
 
 bool sp_export_kind_parse(const char *text, sp_export_kind *out) {
-    assert(text != NULL && out != NULL);
+    assert(text != NULL);
+    assert(out != NULL);
     if (strcmp(text, "operations") == 0) {
         *out = SP_EXPORT_OPERATIONS;
     } else if (strcmp(text, "refund_requests") == 0) {
@@ -33,12 +34,16 @@ bool sp_export_kind_parse(const char *text, sp_export_kind *out) {
 /* ------------------------------------------------------------------ refund filters */
 
 static int refund_invalid(const char *name, const char *why, sp_error *err) {
+    assert(name != NULL);
+    assert(why != NULL);
     char field[SP_ERROR_FIELD_MAX];
     snprintf(field, sizeof field, "filters.%.48s", name);
     return sp_error_set(err, 422, "invalid_filter", field, "%.48s %s", name, why);
 }
 
 static bool one_of(const char *text, const char *const *choices, size_t count) {
+    assert(text != NULL);
+    assert(choices != NULL);
     for (size_t i = 0; i < count; i++) {
         if (strcmp(text, choices[i]) == 0) return true;
     }
@@ -47,6 +52,8 @@ static bool one_of(const char *text, const char *const *choices, size_t count) {
 
 static int refund_member(size_t which, const char *text, sp_export_refund_filter *out,
                          sp_error *err) {
+    assert(text != NULL);
+    assert(out != NULL);
     static const char *const statuses[] = {"opening", "pending", "paid", "cancelled"};
     static const char *const kinds[] = {"manual", "automatic"};
     const char *name = refund_names[which];
@@ -70,6 +77,7 @@ static int refund_member(size_t which, const char *text, sp_export_refund_filter
 }
 
 static int refund_filters_parse(const json_t *filters, sp_export_refund_filter *out, sp_error *err) {
+    assert(out != NULL);
     const char *name = NULL;
     const json_t *value = NULL;
     json_object_foreach((json_t *)filters, name, value) {
@@ -93,7 +101,8 @@ static int refund_filters_parse(const json_t *filters, sp_export_refund_filter *
 
 void sp_export_refund_filter_params(const sp_export_refund_filter *filter,
                                 const char *params[SP_EXPORT_REFUND_FILTER_PARAMS]) {
-    assert(filter != NULL && params != NULL);
+    assert(filter != NULL);
+    assert(params != NULL);
     params[0] = filter->from[0] != '\0' ? filter->from : NULL;
     params[1] = filter->to[0] != '\0' ? filter->to : NULL;
     params[2] = filter->status[0] != '\0' ? filter->status : NULL;
@@ -104,7 +113,8 @@ void sp_export_refund_filter_params(const sp_export_refund_filter *filter,
 
 int sp_export_filters_parse(sp_export_kind kind, const json_t *filters,
                                sp_export_request *out, sp_error *err) {
-    assert(out != NULL && sp_export_kind_name(kind) != NULL);
+    assert(out != NULL);
+    assert(sp_export_kind_name(kind) != NULL);
     memset(out, 0, sizeof *out);
     out->kind = kind;
     if (kind == SP_EXPORT_OPERATIONS) {
@@ -119,6 +129,8 @@ int sp_export_filters_parse(sp_export_kind kind, const json_t *filters,
 }
 
 static int set_text(json_t *object, const char *name, const char *text) {
+    assert(object != NULL);
+    assert(text != NULL);
     return text[0] != '\0' ? json_object_set_new(object, name, json_string(text)) : 0;
 }
 
@@ -138,7 +150,9 @@ json_t *sp_export_filters_json(const sp_export_request *request) {
 }
 
 void sp_export_id_of(const char *user_id, const char *key, char out[SP_ID_LEN + 1]) {
-    assert(user_id != NULL && key != NULL && out != NULL);
+    assert(user_id != NULL);
+    assert(key != NULL);
+    assert(out != NULL);
     uint8_t digest[SP_KEY_LEN];
     sp_key_of(digest, "export", user_id, key, NULL);
     sp_id_from_key(digest, out);

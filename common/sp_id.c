@@ -40,7 +40,8 @@ void sp_id_new(char *out) {
 }
 
 void sp_id_from_key(const uint8_t key[SP_KEY_LEN], char *out) {
-    assert(key != NULL && out != NULL);
+    assert(key != NULL);
+    assert(out != NULL);
     uint8_t bytes[SP_ID_BYTES];
     _Static_assert(SP_ID_BYTES == SP_KEY_LEN, "a key fills a uuid");
     memcpy(bytes, key, sizeof bytes);
@@ -158,6 +159,7 @@ void sp_token_new(char *out) {
 }
 
 void sp_token_hash(const char *token, uint8_t out[SP_TOKEN_HASH_LEN]) {
-    assert(token != NULL && out != NULL);
+    assert(token != NULL);
+    assert(out != NULL);
     crypto_generichash(out, SP_TOKEN_HASH_LEN, (const uint8_t *)token, strlen(token), NULL, 0);
 }

@@ -35,7 +35,7 @@
  * even if data arrives meanwhile: with the default 500 ms every hop of a
  * command (gateway, service, reply, projection) would wait that long. At
  * 10 ms an idle reader costs about 1% of a core. */
-#define SP_KAFKA_FETCH_WAIT_MAX_MS "10"
+#define SP_KAFKA_FETCH_WAIT_MS_MAX "10"
 /* The lag gauges are refreshed at most this often, from librdkafka's cached
  * watermarks: no broker round trip. */
 #define SP_KAFKA_LAG_UPDATE_MS 1000
@@ -544,7 +544,7 @@ static sp_kafka_consumer *consumer_create(const char *brokers, const char *clien
         "enable.partition.eof", "false", "partition.assignment.strategy", "range",
         "session.timeout.ms", SP_KAFKA_SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms", SP_KAFKA_HEARTBEAT_INTERVAL_MS,
-        "fetch.wait.max.ms", SP_KAFKA_FETCH_WAIT_MAX_MS, "socket.nagle.disable", "true", NULL};
+        "fetch.wait.max.ms", SP_KAFKA_FETCH_WAIT_MS_MAX, "socket.nagle.disable", "true", NULL};
     if (conf_set_all(conf, pairs, err) != 0 || sp_kafka_conf_security(conf, err) != 0) goto fail;
     rd_kafka_conf_set_opaque(conf, &consumer->ctx);
     rd_kafka_conf_set_log_cb(conf, on_rk_log);

@@ -17,6 +17,9 @@ bool sp_link_secret_valid(const char *secret) {
 /* The secret of any length is first reduced to a BLAKE2b-256 key. */
 static void link_mac(const char *secret, const char *activation_id, const char *purpose,
                      unsigned char mac[SP_LINK_MAC_BYTES]) {
+    assert(sp_link_secret_valid(secret));
+    assert(activation_id != NULL);
+    assert(purpose != NULL);
     unsigned char key[crypto_generichash_KEYBYTES];
     crypto_generichash(key, sizeof key, (const unsigned char *)secret, strlen(secret), NULL, 0);
     crypto_generichash_state state;
@@ -33,7 +36,9 @@ static void link_mac(const char *secret, const char *activation_id, const char *
 
 void sp_link_token_make(const char *secret, const char *activation_id, const char *purpose,
                         char *token) {
-    assert(sp_link_secret_valid(secret) && sp_id_valid(activation_id) && purpose != NULL);
+    assert(sp_link_secret_valid(secret));
+    assert(sp_id_valid(activation_id));
+    assert(purpose != NULL);
     unsigned char mac[SP_LINK_MAC_BYTES];
     link_mac(secret, activation_id, purpose, mac);
     memcpy(token, activation_id, SP_ID_LEN);
@@ -45,7 +50,9 @@ void sp_link_token_make(const char *secret, const char *activation_id, const cha
 
 int sp_link_token_check(const char *secret, const char *token, const char *purpose,
                         char *activation_id, sp_error *err) {
-    assert(sp_link_secret_valid(secret) && token != NULL && purpose != NULL);
+    assert(sp_link_secret_valid(secret));
+    assert(token != NULL);
+    assert(purpose != NULL);
     activation_id[0] = '\0';
     char id[SP_ID_LEN + 1];
     bool ok = strlen(token) == SP_LINK_TOKEN_LEN && token[SP_ID_LEN] == '.';

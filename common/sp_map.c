@@ -10,6 +10,7 @@
 
 /* Keys are BLAKE2b digests: their first bytes are already uniformly spread. */
 static uint64_t key_hash(const uint8_t key[SP_KEY_LEN]) {
+    assert(key != NULL);
     uint64_t hash;
     memcpy(&hash, key, sizeof hash);
     return hash;
@@ -17,8 +18,10 @@ static uint64_t key_hash(const uint8_t key[SP_KEY_LEN]) {
 
 /* Smallest power of two that keeps entry_count_max entries at load <= 1/2. */
 static size_t slot_count_for(size_t entry_count_max) {
+    assert(entry_count_max <= SIZE_MAX / 4);
     size_t slots = 1;
     while (slots / 2 < entry_count_max) slots *= 2;
+    assert(slots >= 2 * entry_count_max);   /* at most half full */
     return slots;
 }
 
@@ -26,7 +29,8 @@ static size_t slot_count_limit(const sp_map *map) { return slot_count_for(map->e
 
 int sp_map_init(sp_map *map, size_t entry_count_max, sp_error *err) {
     assert(map != NULL);
-    assert(entry_count_max >= 1 && entry_count_max <= SIZE_MAX / 4 / sizeof(sp_map_slot));
+    assert(entry_count_max >= 1);
+    assert(entry_count_max <= SIZE_MAX / 4 / sizeof(sp_map_slot));
     memset(map, 0, sizeof *map);
     map->entry_count_max = entry_count_max;
     map->slot_count = slot_count_for(entry_count_max);
@@ -60,7 +64,9 @@ static sp_map_slot *find_slot(sp_map_slot *slots, size_t slot_count,
 }
 
 void *sp_map_get(const sp_map *map, const uint8_t key[SP_KEY_LEN]) {
-    assert(map != NULL && map->slots != NULL && key != NULL);
+    assert(map != NULL);
+    assert(map->slots != NULL);
+    assert(key != NULL);
     const sp_map_slot *slot = find_slot(map->slots, map->slot_count, key);
     return slot->value;
 }
@@ -86,7 +92,10 @@ static int grow(sp_map *map, sp_error *err) {
 }
 
 int sp_map_put(sp_map *map, const uint8_t key[SP_KEY_LEN], void *value, sp_error *err) {
-    assert(map != NULL && map->slots != NULL && key != NULL && value != NULL);
+    assert(map != NULL);
+    assert(map->slots != NULL);
+    assert(key != NULL);
+    assert(value != NULL);
     sp_map_slot *slot = find_slot(map->slots, map->slot_count, key);
     if (slot->value != NULL) {
         slot->value = value;
@@ -112,7 +121,9 @@ int sp_map_put(sp_map *map, const uint8_t key[SP_KEY_LEN], void *value, sp_error
  * run moves into the hole when its home slot does not lie (cyclically)
  * between the hole and itself. */
 void *sp_map_remove(sp_map *map, const uint8_t key[SP_KEY_LEN]) {
-    assert(map != NULL && map->slots != NULL && key != NULL);
+    assert(map != NULL);
+    assert(map->slots != NULL);
+    assert(key != NULL);
     sp_map_slot *slot = find_slot(map->slots, map->slot_count, key);
     void *value = slot->value;
     if (value == NULL) return NULL;
@@ -139,7 +150,8 @@ void *sp_map_remove(sp_map *map, const uint8_t key[SP_KEY_LEN]) {
 }
 
 void sp_map_foreach(const sp_map *map, sp_map_visit_fn visit, void *ctx) {
-    assert(map != NULL && visit != NULL);
+    assert(map != NULL);
+    assert(visit != NULL);
     for (size_t i = 0; i < map->slot_count; i++) {
         if (map->slots[i].value != NULL) visit(ctx, map->slots[i].key, map->slots[i].value);
     }

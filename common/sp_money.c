@@ -22,16 +22,16 @@ bool sp_money_sub(int64_t a_cents, int64_t b_cents, int64_t *out_cents) {
     return true;
 }
 
-int sp_money_validate_amount(int64_t amount_cents, int64_t amount_max_cents,
+int sp_money_validate_amount(int64_t amount_cents, int64_t amount_cents_max,
                              const char *field, sp_error *err) {
-    assert(amount_max_cents > 0);
-    if (amount_cents > 0 && amount_cents <= amount_max_cents) return 0;
+    assert(amount_cents_max > 0);
+    if (amount_cents > 0 && amount_cents <= amount_cents_max) return 0;
     char max_text[SP_MONEY_FORMAT_MAX];
-    sp_money_format_eur(amount_max_cents, max_text, sizeof max_text);
+    sp_money_format_eur(amount_cents_max, max_text, sizeof max_text);
     return sp_error_set(err, 422, "invalid_amount", field,
                         "%s must be more than 0,00 € and at most %s (in cents: 1 to %" PRId64
                         "), got %" PRId64,
-                        field ? field : "amount", max_text, amount_max_cents, amount_cents);
+                        field ? field : "amount", max_text, amount_cents_max, amount_cents);
 }
 
 void sp_money_format_eur(int64_t cents, char *out, size_t out_size) {

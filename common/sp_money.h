@@ -10,15 +10,17 @@
 
 /* Largest balance any ledger account may reach (10 million euros): sums of
  * such values never overflow int64_t. */
-#define SP_MONEY_BALANCE_ABS_MAX_CENTS INT64_C(1000000000)
+#define SP_MONEY_BALANCE_ABS_CENTS_MAX INT64_C(1000000000)
+/* Its former name, while some files still use it. */
+#define SP_MONEY_BALANCE_ABS_MAX_CENTS SP_MONEY_BALANCE_ABS_CENTS_MAX
 
 /* false on overflow (out untouched). */
 bool sp_money_add(int64_t a_cents, int64_t b_cents, int64_t *out_cents);
 bool sp_money_sub(int64_t a_cents, int64_t b_cents, int64_t *out_cents);
 
-/* A command amount: > 0 and <= amount_max_cents. Fills err with
+/* A command amount: > 0 and <= amount_cents_max. Fills err with
  * 422 "invalid_amount" naming `field` otherwise. */
-int sp_money_validate_amount(int64_t amount_cents, int64_t amount_max_cents,
+int sp_money_validate_amount(int64_t amount_cents, int64_t amount_cents_max,
                              const char *field, sp_error *err);
 
 /* "12,34 €" (French format, non-breaking space before the sign is NOT used:

@@ -26,7 +26,8 @@ sp_operations_filter_which sp_operations_filter_find(const char *name, size_t na
 }
 
 const char *sp_operations_filter_name(sp_operations_filter_which which) {
-    assert(which >= 0 && which < SP_OPERATIONS_FILTER_COUNT);
+    assert(which >= 0);
+    assert(which < SP_OPERATIONS_FILTER_COUNT);
     return filter_names[which];
 }
 
@@ -42,11 +43,15 @@ int sp_operations_reference_check(const char *text, size_t byte_len, sp_error *e
 }
 
 static int filter_invalid(const char *field, const char *why, sp_error *err) {
+    assert(field != NULL);
+    assert(why != NULL);
     return sp_error_set(err, 400, "invalid_value", field, "%s %s", field, why);
 }
 
 static int filter_amount(const char *field, const char *text, size_t len, int64_t *out,
                          sp_error *err) {
+    assert(text != NULL || len == 0);
+    assert(out != NULL);
     bool ok = len >= 1 && len <= AMOUNT_DIGITS_MAX;
     int64_t n = 0;
     for (size_t i = 0; ok && i < len; i++) {
@@ -55,11 +60,14 @@ static int filter_amount(const char *field, const char *text, size_t len, int64_
     }
     if (!ok) return filter_invalid(field, "must be a non-negative integer of cents", err);
     *out = n;
+    assert(n >= 0);   /* at most AMOUNT_DIGITS_MAX digits: no overflow */
     return 0;
 }
 
 static int filter_choice(const char *field, const char *text, const char *a, const char *b,
                          char *out, sp_error *err) {
+    assert(text != NULL);
+    assert(out != NULL);
     if (strcmp(text, a) != 0 && strcmp(text, b) != 0) {
         return sp_error_set(err, 400, "invalid_value", field, "%s must be %s or %s", field, a, b);
     }
@@ -69,6 +77,8 @@ static int filter_choice(const char *field, const char *text, const char *a, con
 
 /* An operation's life: accepted, then requested and paid by a refund, or cancelled. */
 static int filter_status(const char *field, const char *text, char *out, sp_error *err) {
+    assert(text != NULL);
+    assert(out != NULL);
     static const char *const statuses[] = {"accepted", "requested", "paid", "cancelled"};
     for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
         if (strcmp(text, statuses[i]) != 0) continue;
@@ -80,6 +90,8 @@ static int filter_status(const char *field, const char *text, char *out, sp_erro
 }
 
 static int filter_date(const char *field, const char *text, char *out, sp_error *err) {
+    assert(text != NULL);
+    assert(out != NULL);
     sp_date date;
     sp_error ignored;
     if (strlen(text) != SP_OPERATIONS_FILTER_DATE_LEN ||
@@ -92,6 +104,9 @@ static int filter_date(const char *field, const char *text, char *out, sp_error 
 
 /* '\\', '%' and '_' escaped so that q matches as plain text. */
 static void like_escape(const char *text, char *out, size_t out_size) {
+    assert(text != NULL);
+    assert(out != NULL);
+    assert(out_size >= 1);
     size_t n = 0;
     for (const char *p = text; *p != '\0' && n + 2 < out_size; p++) {
         if (*p == '\\' || *p == '%' || *p == '_') out[n++] = '\\';
@@ -102,7 +117,9 @@ static void like_escape(const char *text, char *out, size_t out_size) {
 
 int sp_operations_filter_set(sp_operations_filter_which which, const char *text, size_t len,
                              sp_operations_filter *out, sp_error *err) {
-    assert(text != NULL && out != NULL && memchr(text, '\0', len) == NULL);
+    assert(text != NULL);
+    assert(out != NULL);
+    assert(memchr(text, '\0', len) == NULL);
     const char *field = sp_operations_filter_name(which);
     switch (which) {
     case SP_OPERATIONS_FILTER_FROM: return filter_date(field, text, out->from, err);
@@ -149,6 +166,7 @@ int sp_operations_filter_cross_check(const sp_operations_filter *filter, sp_erro
 
 /* An error of the JSON form: 422 invalid_filter, field "filters.<name>". */
 static int filter_json_error(sp_error *err) {
+    assert(err != NULL);
     char field[SP_ERROR_FIELD_MAX];
     snprintf(field, sizeof field, "filters%s%.48s", err->field[0] != '\0' ? "." : "",
              err->field);
@@ -162,6 +180,8 @@ static int filter_json_error(sp_error *err) {
  * through the very checks of the query form. */
 static int filter_member(const char *name, const json_t *value, sp_operations_filter *out,
                          sp_error *err) {
+    assert(name != NULL);
+    assert(out != NULL);
     sp_operations_filter_which which = sp_operations_filter_find(name, strlen(name));
     if (which == SP_OPERATIONS_FILTER_COUNT) {
         return sp_error_set(err, 400, "unknown_field", name, "%.48s is not a filter", name);
@@ -211,10 +231,14 @@ int sp_operations_filter_from_json(const json_t *filters, sp_operations_filter *
 
 /* name: text, when set. */
 static int put_text(json_t *object, const char *name, const char *text, bool set) {
+    assert(object != NULL);
+    assert(!set || text != NULL);
     return set ? json_object_set_new(object, name, json_string(text)) : 0;
 }
 
 static int put_cents(json_t *object, const char *name, int64_t cents, bool set) {
+    assert(object != NULL);
+    assert(!set || cents >= 0);
     return set ? json_object_set_new(object, name, json_integer(cents)) : 0;
 }
 
@@ -239,7 +263,9 @@ json_t *sp_operations_filter_json(const sp_operations_filter *filter) {
 void sp_operations_filter_params(const sp_operations_filter *filter,
                                  char texts[2][SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX],
                                  const char *params[SP_OPERATIONS_FILTER_PARAMS]) {
-    assert(filter != NULL && texts != NULL && params != NULL);
+    assert(filter != NULL);
+    assert(texts != NULL);
+    assert(params != NULL);
     snprintf(texts[0], SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_min_cents);
     snprintf(texts[1], SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_max_cents);
     params[0] = filter->from[0] != '\0' ? filter->from : NULL;

@@ -22,6 +22,7 @@ static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static char to_upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c; }
 
 static size_t iban_length_of(const char *country) {
+    assert(country != NULL);
     for (size_t i = 0; i < sizeof iban_lengths / sizeof iban_lengths[0]; i++) {
         if (strncmp(iban_lengths[i].country, country, 2) == 0) return iban_lengths[i].length;
     }
@@ -31,6 +32,8 @@ static size_t iban_length_of(const char *country) {
 /* The number formed by moving the first four characters to the end and
  * replacing letters by 10..35, mod 97, computed digit by digit. */
 static unsigned iban_mod97(const char *iban, size_t len) {
+    assert(iban != NULL);
+    assert(len >= 4);   /* the country and check digits move to the end */
     unsigned rest = 0;
     for (size_t k = 0; k < len; k++) {
         char c = iban[(k + 4) % len];
@@ -41,7 +44,8 @@ static unsigned iban_mod97(const char *iban, size_t len) {
 }
 
 sp_profile_iban_status sp_profile_iban_normalize(const char *in, char *out) {
-    assert(in != NULL && out != NULL);
+    assert(in != NULL);
+    assert(out != NULL);
     size_t len = 0;
     out[0] = '\0';
     for (size_t i = 0; in[i] != '\0'; i++) {
@@ -64,7 +68,8 @@ sp_profile_iban_status sp_profile_iban_normalize(const char *in, char *out) {
 }
 
 bool sp_profile_bic_normalize(const char *in, char *out) {
-    assert(in != NULL && out != NULL);
+    assert(in != NULL);
+    assert(out != NULL);
     out[0] = '\0';
     size_t len = strlen(in);
     if (len != 8 && len != SP_PROFILE_BIC_MAX) return false;

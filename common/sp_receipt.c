@@ -12,27 +12,33 @@
 #define B64URL sodium_base64_VARIANT_URLSAFE_NO_PADDING
 
 static void put_u32(uint8_t *out, uint32_t v) {
+    assert(out != NULL);
     for (int i = 0; i < 4; i++) out[i] = (uint8_t)(v >> (24 - 8 * i));
 }
 
 static void put_i64(uint8_t *out, int64_t v) {
+    assert(out != NULL);
     uint64_t u = (uint64_t)v;
     for (int i = 0; i < 8; i++) out[i] = (uint8_t)(u >> (56 - 8 * i));
 }
 
 static uint32_t get_u32(const uint8_t *in) {
+    assert(in != NULL);
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) v = (v << 8) | in[i];
     return v;
 }
 
 static int64_t get_i64(const uint8_t *in) {
+    assert(in != NULL);
     uint64_t v = 0;
     for (int i = 0; i < 8; i++) v = (v << 8) | in[i];
     return (int64_t)v;
 }
 
 static bool uuid_to_bytes(const char *id, uint8_t out[UUID_BYTES]) {
+    assert(id != NULL);
+    assert(out != NULL);
     if (!sp_id_valid(id)) return false;
     char hex[2 * UUID_BYTES + 1];
     size_t n = 0;
@@ -58,6 +64,7 @@ static void uuid_from_bytes(const uint8_t in[UUID_BYTES], char out[SP_ID_LEN + 1
 }
 
 static bool pass_ref_valid(const char *ref) {
+    assert(ref != NULL);
     if (strlen(ref) != SP_RECEIPT_PASS_REF_LEN) return false;
     for (size_t i = 0; i < SP_RECEIPT_PASS_REF_LEN; i++) {
         char c = ref[i];
@@ -67,16 +74,21 @@ static bool pass_ref_valid(const char *ref) {
 }
 
 uint32_t sp_receipt_key_id(const uint8_t public_key[SP_RECEIPT_PUBLIC_KEY_LEN]) {
+    assert(public_key != NULL);
     uint8_t hash[32];
     crypto_generichash(hash, sizeof hash, public_key, SP_RECEIPT_PUBLIC_KEY_LEN, NULL, 0);
     return get_u32(hash);
 }
 
 void sp_receipt_key_id_text(uint32_t key_id, char out[SP_RECEIPT_KEY_ID_TEXT_LEN + 1]) {
+    assert(out != NULL);
     snprintf(out, SP_RECEIPT_KEY_ID_TEXT_LEN + 1, "%08x", key_id);
 }
 
 static int decode_base64(const char *text, uint8_t *out, size_t out_max, size_t *out_len) {
+    assert(text != NULL);
+    assert(out != NULL);
+    assert(out_len != NULL);
     size_t len = strnlen(text, SP_RECEIPT_KEY_SETTING_MAX + 1);
     if (len > SP_RECEIPT_KEY_SETTING_MAX) return -1;
     return sodium_base642bin(out, out_max, text, len, " \n", out_len, NULL,
@@ -84,6 +96,7 @@ static int decode_base64(const char *text, uint8_t *out, size_t out_max, size_t 
 }
 
 int sp_receipt_signer_load(const char *base64, sp_receipt_signer *out, sp_error *err) {
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     if (sodium_init() < 0) return sp_error_set(err, 500, "sodium_init", NULL, "libsodium init failed");
     uint8_t raw[SP_RECEIPT_SECRET_KEY_LEN];
@@ -119,6 +132,7 @@ int sp_receipt_signer_load(const char *base64, sp_receipt_signer *out, sp_error 
 }
 
 int sp_receipt_keyring_parse(const char *list, sp_receipt_keyring *out, sp_error *err) {
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     if (sodium_init() < 0) return sp_error_set(err, 500, "sodium_init", NULL, "libsodium init failed");
     const char *p = list != NULL ? list : "";
@@ -142,12 +156,15 @@ int sp_receipt_keyring_parse(const char *list, sp_receipt_keyring *out, sp_error
         }
         key->key_id = sp_receipt_key_id(key->public_key);
         out->count++;
+    assert(out->count <= SP_RECEIPT_KEYS_MAX);
         p = end != NULL ? end + 1 : p + len;
     }
     return 0;
 }
 
 void sp_receipt_pass_ref(const char *pass_id, char out[SP_RECEIPT_PASS_REF_LEN + 1]) {
+    assert(pass_id != NULL);
+    assert(out != NULL);
     size_t len = strlen(pass_id);
     snprintf(out, SP_RECEIPT_PASS_REF_LEN + 1, "%s",
              len >= SP_RECEIPT_PASS_REF_LEN ? pass_id + len - SP_RECEIPT_PASS_REF_LEN : "");
@@ -155,6 +172,8 @@ void sp_receipt_pass_ref(const char *pass_id, char out[SP_RECEIPT_PASS_REF_LEN +
 
 int sp_receipt_canonical(const sp_receipt *receipt, uint8_t out[SP_RECEIPT_CANONICAL_LEN],
                          sp_error *err) {
+    assert(receipt != NULL);
+    assert(out != NULL);
     if (receipt->amount_cents <= 0 || receipt->occurred_at_ms < 0 ||
         !pass_ref_valid(receipt->pass_ref) || !uuid_to_bytes(receipt->operation_id, out + 5) ||
         !uuid_to_bytes(receipt->partner_id, out + 21)) {
@@ -166,11 +185,18 @@ int sp_receipt_canonical(const sp_receipt *receipt, uint8_t out[SP_RECEIPT_CANON
     put_i64(out + 37, receipt->amount_cents);
     put_i64(out + 45, receipt->occurred_at_ms);
     memcpy(out + 53, receipt->pass_ref, SP_RECEIPT_PASS_REF_LEN);
+    /* The decoder's reading of what was just written gives the receipt back. */
+    assert(get_u32(out + 1) == receipt->key_id);
+    assert(get_i64(out + 37) == receipt->amount_cents);
+    assert(get_i64(out + 45) == receipt->occurred_at_ms);
     return 0;
 }
 
 int sp_receipt_sign(const sp_receipt_signer *signer, sp_receipt *receipt,
                     uint8_t signature[SP_RECEIPT_SIGNATURE_LEN], sp_error *err) {
+    assert(signer != NULL);
+    assert(receipt != NULL);
+    assert(signature != NULL);
     uint8_t bytes[SP_RECEIPT_CANONICAL_LEN];
     receipt->key_id = signer->key_id;
     if (sp_receipt_canonical(receipt, bytes, err) != 0) return -1;
@@ -187,15 +213,19 @@ int sp_receipt_encode(const sp_receipt *receipt, const uint8_t signature[SP_RECE
     sodium_bin2base64(body, sizeof body, bytes, sizeof bytes, B64URL);
     sodium_bin2base64(sig, sizeof sig, signature, SP_RECEIPT_SIGNATURE_LEN, B64URL);
     int n = snprintf(out, SP_RECEIPT_TEXT_MAX + 1, "%s%s.%s", SP_RECEIPT_PREFIX, body, sig);
-    assert(n > 0 && n <= SP_RECEIPT_TEXT_MAX);
+    assert(n > 0);
+    assert(n <= SP_RECEIPT_TEXT_MAX);
     return 0;
 }
 
 static int refuse(sp_error *err, const char *reason, const char *message) {
+    assert(reason != NULL);
     return sp_error_set(err, 422, reason, "receipt", "%s", message);
 }
 
 static int decode_part(const char *text, size_t len, uint8_t *out, size_t expected) {
+    assert(text != NULL);
+    assert(out != NULL);
     size_t bin_len = 0;
     const char *end = NULL;
     if (sodium_base642bin(out, expected, text, len, NULL, &bin_len, &end, B64URL) != 0) return -1;
@@ -204,6 +234,9 @@ static int decode_part(const char *text, size_t len, uint8_t *out, size_t expect
 
 int sp_receipt_verify(const char *text, const sp_receipt_keyring *keys, sp_receipt *out,
                       sp_error *err) {
+    assert(text != NULL);
+    assert(keys != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     size_t len = strnlen(text, SP_RECEIPT_TEXT_MAX + 1);
     if (len > SP_RECEIPT_TEXT_MAX) return refuse(err, "too_long", "this is not a receipt: too long");
@@ -237,6 +270,7 @@ int sp_receipt_verify(const char *text, const sp_receipt_keyring *keys, sp_recei
     out->occurred_at_ms = get_i64(bytes + 45);
     memcpy(out->pass_ref, bytes + 53, SP_RECEIPT_PASS_REF_LEN);
     out->pass_ref[SP_RECEIPT_PASS_REF_LEN] = '\0';
+    assert(out->key_id == key->key_id);
     if (out->amount_cents <= 0 || out->occurred_at_ms < 0 || !pass_ref_valid(out->pass_ref)) {
         return refuse(err, "malformed", "the receipt's content is not a payment");
     }

@@ -14,6 +14,8 @@ static const char *const placeholder_words[] = {
 };
 
 static bool contains_word_nocase(const char *value, size_t len, const char *word) {
+    assert(value != NULL || len == 0);   /* no setting: nothing to scan */
+    assert(word != NULL);
     size_t word_len = strlen(word);
     for (size_t i = 0; i + word_len <= len; i++) {
         size_t j = 0;
@@ -24,6 +26,7 @@ static bool contains_word_nocase(const char *value, size_t len, const char *word
 }
 
 static size_t distinct_bytes(const char *value, size_t len) {
+    assert(value != NULL || len == 0);
     bool seen[256] = {false};
     size_t distinct = 0;
     for (size_t i = 0; i < len; i++) {
@@ -36,7 +39,9 @@ static size_t distinct_bytes(const char *value, size_t len) {
 
 int sp_secret_check(const char *value, const char *name, size_t len_min, size_t distinct_min,
                     sp_error *err) {
-    assert(name != NULL && len_min > 0 && distinct_min > 0);
+    assert(name != NULL);
+    assert(len_min > 0);
+    assert(distinct_min > 0);
     size_t len = value == NULL ? 0 : strnlen(value, SP_SECRET_SCAN_LEN_MAX + 1);
     if (len > SP_SECRET_SCAN_LEN_MAX)
         return sp_error_set(err, 500, "weak_secret", name, "%s is longer than %d bytes", name,

@@ -17,6 +17,9 @@
 
 /* <tag>escaped text</tag> */
 static void put_element(sp_text *w, const char *indent, const char *tag, const char *text) {
+    assert(w != NULL);
+    assert(tag != NULL);
+    assert(text != NULL);
     sp_text_putf(w, "%s<%s>", indent, tag);
     sp_text_put_markup(w, text);
     sp_text_putf(w, "</%s>\n", tag);
@@ -41,6 +44,8 @@ static const char *const latin1[96] = {
 
 /* The code point at *p (advanced past it); 0xFFFD for a broken sequence. */
 static uint32_t next_code_point(const unsigned char **p) {
+    assert(p != NULL);
+    assert(**p != '\0');
     const unsigned char *s = *p;
     uint32_t c = s[0];
     size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
@@ -49,7 +54,7 @@ static uint32_t next_code_point(const unsigned char **p) {
         *p = s + 1;
         return 0xFFFD;
     }
-    if (len > 1) c &= 0x3F >> (len - 1);
+    if (len > 1) c &= 0x3Fu >> (len - 1);
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xC0) != 0x80) {
             *p = s + i;
@@ -58,11 +63,13 @@ static uint32_t next_code_point(const unsigned char **p) {
         c = (c << 6) | (s[i] & 0x3F);
     }
     *p = s + len;
+    assert(c <= 0x1FFFFF);   /* at most 21 bits from 4 bytes */
     return c;
 }
 
 /* What one code point becomes in the SEPA set. */
 static const char *sepa_form(uint32_t c, char ascii[2]) {
+    assert(ascii != NULL);
     if (c < 0x80) {
         ascii[0] = (char)c;
         ascii[1] = '\0';
@@ -81,7 +88,8 @@ static const char *sepa_form(uint32_t c, char ascii[2]) {
 }
 
 void sp_sepa_transliterate(const char *text, char *out, size_t out_max) {
-    assert(text != NULL && out != NULL);
+    assert(text != NULL);
+    assert(out != NULL);
     size_t len = 0;
     const unsigned char *p = (const unsigned char *)text;
     while (*p != '\0' && len < out_max) {
@@ -119,11 +127,13 @@ size_t sp_sepa_bytes_max(size_t transfer_count) {
 /* BICIdentifier of the schema: 4+2 letters, the location's first character
  * not 0 or 1, its second not O. */
 static bool bic_schema_valid(const char *bic) {
+    assert(bic != NULL);
     return strlen(bic) >= 8 && ((bic[6] >= 'A' && bic[6] <= 'Z') || (bic[6] >= '2' && bic[6] <= '9')) &&
            bic[7] != 'O';
 }
 
 static bool identifier_valid(const char *id) {
+    assert(id != NULL);
     size_t len = strlen(id);
     if (len == 0 || len > SP_SEPA_ID_MAX || id[0] == '/' || id[len - 1] == '/' ||
         strstr(id, "//") != NULL)
@@ -135,7 +145,10 @@ static bool identifier_valid(const char *id) {
 
 int sp_sepa_debtor_parse(const char *name, const char *iban, const char *bic,
                          sp_sepa_debtor *out, sp_error *err) {
-    assert(name != NULL && iban != NULL && bic != NULL && out != NULL);
+    assert(name != NULL);
+    assert(iban != NULL);
+    assert(bic != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     sp_sepa_transliterate(name, out->name, SP_SEPA_NAME_MAX);
     if (out->name[0] == '\0')
@@ -153,6 +166,9 @@ int sp_sepa_debtor_parse(const char *name, const char *iban, const char *bic,
 /* The creditor's account, checked; the refusal names the request. */
 static int creditor_account(const sp_sepa_transfer *t, char iban[SP_PROFILE_IBAN_MAX + 1],
                             char bic[SP_PROFILE_BIC_MAX + 1], sp_error *err) {
+    assert(t != NULL);
+    assert(iban != NULL);
+    assert(bic != NULL);
     if (t->iban == NULL || t->iban[0] == '\0' || t->bic == NULL || t->bic[0] == '\0')
         return sp_error_set(err, 409, "bank_account_missing", "request_ids",
                             "refund request %s cannot be paid: its partner has no %s in its "
@@ -170,19 +186,23 @@ static int creditor_account(const sp_sepa_transfer *t, char iban[SP_PROFILE_IBAN
 }
 
 static int transfer_check(const sp_sepa_transfer *t, sp_error *err) {
+    assert(t != NULL);
     if (!sp_id_valid(t->request_id))
         return sp_error_set(err, 400, "invalid_value", "request_ids",
                             "a refund request id is not a canonical uuid");
-    if (t->amount_cents <= 0 || t->amount_cents > SP_SEPA_AMOUNT_MAX_CENTS)
+    if (t->amount_cents <= 0 || t->amount_cents > SP_SEPA_AMOUNT_CENTS_MAX)
         return sp_error_set(err, 422, "invalid_amount", "request_ids",
                             "refund request %s cannot be paid by transfer: its total is %s",
                             t->request_id, t->amount_cents <= 0 ? "zero" : "too large");
     char iban[SP_PROFILE_IBAN_MAX + 1], bic[SP_PROFILE_BIC_MAX + 1];
+    assert(t->amount_cents > 0);
     return creditor_account(t, iban, bic, err);
 }
 
 /* Every transfer checked and summed before a byte is written. */
 static int file_check(const sp_sepa_file *f, int64_t *control_sum_cents, sp_error *err) {
+    assert(f != NULL);
+    assert(control_sum_cents != NULL);
     if (f->transfer_count == 0)
         return sp_error_set(err, 422, "no_requests", "request_ids", "no refund request to pay");
     if (f->transfer_count > SP_SEPA_TRANSFERS_MAX)
@@ -199,12 +219,14 @@ static int file_check(const sp_sepa_file *f, int64_t *control_sum_cents, sp_erro
             return sp_error_set(err, 422, "invalid_amount", "request_ids",
                                 "the transfers' sum overflows");
     }
+    assert(*control_sum_cents >= (int64_t)f->transfer_count);   /* each transfer >= 1 cent */
     return 0;
 }
 
 /* ------------------------------------------------------------------ XML */
 
 static void local_time(int64_t utc_ms, char out[SEPA_DATETIME_LEN + 1]) {
+    assert(out != NULL);
     int64_t local_ms = utc_ms + sp_paris_utc_offset_ms(utc_ms);
     time_t t = (time_t)(local_ms / 1000 - (local_ms % 1000 < 0 ? 1 : 0));
     struct tm tm;
@@ -216,6 +238,8 @@ static void local_time(int64_t utc_ms, char out[SEPA_DATETIME_LEN + 1]) {
 }
 
 static void remittance(const sp_sepa_transfer *t, char out[SP_SEPA_REMITTANCE_MAX + 1]) {
+    assert(t != NULL);
+    assert(sp_id_valid(t->request_id));
     bool automatic = t->period != NULL && t->period[0] != '\0';
     char text[SP_SEPA_REMITTANCE_MAX * 2];
     snprintf(text, sizeof text, "Pass solidarite remboursement %s %s%s", t->request_id,
@@ -252,6 +276,8 @@ static void put_transfer(sp_text *w, const sp_sepa_transfer *t) {
 
 static void put_group_header(sp_text *w, const sp_sepa_file *f, const char *count,
                              const char *sum) {
+    assert(w != NULL);
+    assert(f->debtor != NULL);
     char created[SEPA_DATETIME_LEN + 1];
     local_time(f->created_at_ms, created);
     sp_text_put(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"" SEPA_NS "\">\n"
@@ -267,6 +293,8 @@ static void put_group_header(sp_text *w, const sp_sepa_file *f, const char *coun
 
 static void put_payment_info(sp_text *w, const sp_sepa_file *f, const char *count,
                              const char *sum) {
+    assert(w != NULL);
+    assert(f->debtor != NULL);
     char execution[11];
     sp_date_format(f->execution_date, execution);
     sp_text_put(w, "    <PmtInf>\n");
@@ -288,7 +316,11 @@ static void put_payment_info(sp_text *w, const sp_sepa_file *f, const char *coun
 
 int sp_sepa_build(const sp_sepa_file *file, char *out, size_t out_size, size_t *out_len,
                   sp_error *err) {
-    assert(file != NULL && file->debtor != NULL && out != NULL && out_size > 0 && out_len != NULL);
+    assert(file != NULL);
+    assert(file->debtor != NULL);
+    assert(out != NULL);
+    assert(out_size > 0);
+    assert(out_len != NULL);
     assert(file->transfers != NULL || file->transfer_count == 0);
     *out_len = 0;
     out[0] = '\0';

@@ -26,7 +26,7 @@
 #define SP_SEPA_NAME_MAX 70              /* Nm (Max70Text) */
 #define SP_SEPA_REMITTANCE_MAX 140       /* Ustrd (Max140Text) */
 /* The EPC's largest amount of one transfer: 999 999 999.99 euros. */
-#define SP_SEPA_AMOUNT_MAX_CENTS INT64_C(99999999999)
+#define SP_SEPA_AMOUNT_CENTS_MAX INT64_C(99999999999)
 #define SP_SEPA_HEADER_BYTES_MAX 4096
 #define SP_SEPA_TRANSFER_BYTES_MAX 1536
 
@@ -43,7 +43,7 @@ typedef struct sp_sepa_transfer {
     const char *partner_name;        /* UTF-8, any length */
     const char *iban;                /* as stored in the partner's record; "" = none */
     const char *bic;                 /* idem */
-    int64_t amount_cents;            /* 1 .. SP_SEPA_AMOUNT_MAX_CENTS */
+    int64_t amount_cents;            /* 1 .. SP_SEPA_AMOUNT_CENTS_MAX */
     const char *kind;                /* "manual" | "automatic" */
     const char *period;              /* automatic: "YYYY-MM"; manual: "" */
 } sp_sepa_transfer;

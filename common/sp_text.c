@@ -8,7 +8,9 @@
 #include <string.h>
 
 void sp_text_init(sp_text *text, char *buf, size_t size) {
-    assert(text != NULL && buf != NULL && size >= 1);
+    assert(text != NULL);
+    assert(buf != NULL);
+    assert(size >= 1);
     text->buf = buf;
     text->size = size;
     text->len = 0;
@@ -28,6 +30,7 @@ void sp_text_put_n(sp_text *text, const char *bytes, size_t n) {
 }
 
 void sp_text_put(sp_text *text, const char *s) {
+    assert(s != NULL);
     sp_text_put_n(text, s, strlen(s));
 }
 
@@ -48,6 +51,8 @@ void sp_text_putf(sp_text *text, const char *fmt, ...) {
 }
 
 void sp_text_put_markup(sp_text *text, const char *s) {
+    assert(text != NULL);
+    assert(s != NULL);
     for (const char *p = s; *p != '\0' && !text->overflow; p++) {
         switch (*p) {
         case '&': sp_text_put(text, "&amp;"); break;
@@ -69,7 +74,7 @@ bool sp_text_utf8_valid(const char *s, size_t byte_len) {
         size_t extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
                                  : (c & 0xF8) == 0xF0 ? 3 : 4;
         if (extra == 4 || (extra > 0 && i + extra >= byte_len)) return false;
-        uint32_t cp = extra == 0 ? c : c & (0x3F >> extra);
+        uint32_t cp = extra == 0 ? c : c & (0x3Fu >> extra);
         for (size_t k = 1; k <= extra; k++) {
             if ((u[i + k] & 0xC0) != 0x80) return false;
             cp = cp << 6 | (u[i + k] & 0x3F);

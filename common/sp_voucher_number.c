@@ -21,6 +21,7 @@ static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* The interim digit after all of digits; -1 when one is not a digit. */
 static int damm_interim(const char *digits) {
+    assert(digits != NULL);
     unsigned interim = 0;
     for (const char *p = digits; *p != '\0'; p++) {
         if (!is_digit(*p)) return -1;
@@ -79,7 +80,8 @@ refused:
 }
 
 void sp_voucher_number_group(const char *number, char *out) {
-    assert(sp_voucher_number_valid(number) && out != NULL);
+    assert(sp_voucher_number_valid(number));
+    assert(out != NULL);
     size_t pos = 0;
     for (size_t i = 0; i < SP_VOUCHER_NUMBER_LEN; i++) {
         if (i > 0 && i % 4 == 0) out[pos++] = ' ';

@@ -11,13 +11,18 @@
 #define MS_PER_MINUTE INT64_C(60000)
 
 void sp_csv_init(sp_csv *csv, char *buf, size_t size) {
-    assert(csv != NULL && buf != NULL && size > 0);
+    assert(csv != NULL);
+    assert(buf != NULL);
+    assert(size > 0);
     memset(csv, 0, sizeof *csv);
     csv->buf = buf;
     csv->size = size;
 }
 
 static void put(sp_csv *csv, const char *bytes, size_t len) {
+    assert(csv != NULL);
+    assert(bytes != NULL || len == 0);
+    assert(csv->len <= csv->size);
     if (csv->failed || len > csv->size - csv->len) {
         csv->failed = true;
         return;
@@ -27,13 +32,15 @@ static void put(sp_csv *csv, const char *bytes, size_t len) {
 }
 
 static void begin_cell(sp_csv *csv) {
+    assert(csv != NULL);
     if (csv->cells == 0) csv->row_start = csv->len;
     if (csv->cells > 0) put(csv, ";", 1);
     csv->cells++;
 }
 
 int sp_csv_bom(sp_csv *csv, sp_error *err) {
-    assert(csv != NULL && csv->cells == 0);
+    assert(csv != NULL);
+    assert(csv->cells == 0);
     if (csv->len + 3 > csv->size) {
         return sp_error_set(err, 500, "csv_row_too_large", "", "no room for the byte-order mark");
     }
@@ -47,6 +54,7 @@ bool sp_csv_is_formula(const char *text, size_t len) {
 }
 
 static bool needs_quotes(const char *text, size_t len) {
+    assert(text != NULL || len == 0);
     if (len > 0 && (text[0] == ' ' || text[len - 1] == ' ')) return true;
     for (size_t i = 0; i < len; i++) {
         if (text[i] == ';' || text[i] == '"' || text[i] == '\r' || text[i] == '\n') return true;
@@ -55,7 +63,8 @@ static bool needs_quotes(const char *text, size_t len) {
 }
 
 void sp_csv_text(sp_csv *csv, const char *text, size_t len) {
-    assert(csv != NULL && (text != NULL || len == 0));
+    assert(csv != NULL);
+    assert(text != NULL || len == 0);
     begin_cell(csv);
     bool quoted = needs_quotes(text, len);
     if (quoted) put(csv, "\"", 1);
@@ -73,7 +82,8 @@ void sp_csv_text(sp_csv *csv, const char *text, size_t len) {
 }
 
 void sp_csv_amount_format(int64_t cents, char *out) {
-    assert(cents >= 0 && out != NULL);
+    assert(cents >= 0);
+    assert(out != NULL);
     snprintf(out, SP_CSV_AMOUNT_LEN_MAX + 1, "%" PRId64 ",%02" PRId64, cents / 100, cents % 100);
 }
 
@@ -91,6 +101,7 @@ int sp_csv_amount(sp_csv *csv, int64_t cents, sp_error *err) {
 }
 
 static int64_t floor_div(int64_t a, int64_t b) {
+    assert(b != 0);
     int64_t q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
@@ -111,7 +122,8 @@ void sp_csv_date_format(int64_t utc_ms, char *out) {
     int64_t minutes = (local_ms - days * MS_PER_DAY) / MS_PER_MINUTE;
     int year = 0, month = 0, day = 0;
     sp_date_to_ymd((sp_date)days, &year, &month, &day);
-    assert(year >= 0 && year <= 9999);
+    assert(year >= 0);
+    assert(year <= 9999);
     digits(out, day, 2);
     out[2] = '/';
     digits(out + 3, month, 2);
@@ -138,7 +150,8 @@ void sp_csv_empty(sp_csv *csv) {
 }
 
 int sp_csv_end_row(sp_csv *csv, sp_error *err) {
-    assert(csv != NULL && csv->cells > 0);
+    assert(csv != NULL);
+    assert(csv->cells > 0);
     put(csv, "\r\n", 2);
     bool failed = csv->failed;
     if (failed) csv->len = csv->row_start;
@@ -152,7 +165,8 @@ int sp_csv_end_row(sp_csv *csv, sp_error *err) {
 }
 
 void sp_csv_drain(sp_csv *csv) {
-    assert(csv != NULL && csv->cells == 0);
+    assert(csv != NULL);
+    assert(csv->cells == 0);
     csv->len = 0;
     csv->row_start = 0;
 }

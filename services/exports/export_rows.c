@@ -11,6 +11,8 @@ typedef struct label {
 } label;
 
 static const char *label_of(const label *labels, size_t count, const char *value) {
+    assert(labels != NULL);
+    assert(value != NULL);
     for (size_t i = 0; i < count; i++) {
         if (strcmp(labels[i].value, value) == 0) return labels[i].text;
     }
@@ -20,11 +22,13 @@ static const char *label_of(const label *labels, size_t count, const char *value
 #define LABEL_OF(table, value) label_of((table), sizeof(table) / sizeof((table)[0]), (value))
 
 const char *sp_export_channel_label(const char *channel) {
+    assert(channel != NULL);
     static const label labels[] = {{"code", "Code partenaire"}, {"voucher", "Bon d'échange"}};
     return LABEL_OF(labels, channel);
 }
 
 const char *sp_export_operation_status_label(const char *status) {
+    assert(status != NULL);
     static const label labels[] = {{"accepted", "Acceptée"},
                                    {"cancelled", "Annulée"},
                                    {"requested", "Remboursement demandé"},
@@ -33,6 +37,7 @@ const char *sp_export_operation_status_label(const char *status) {
 }
 
 const char *sp_export_refund_status_label(const char *status) {
+    assert(status != NULL);
     static const label labels[] = {{"opening", "En préparation"},
                                    {"pending", "Demandée"},
                                    {"paid", "Payée"},
@@ -41,6 +46,7 @@ const char *sp_export_refund_status_label(const char *status) {
 }
 
 const char *sp_export_refund_kind_label(const char *kind) {
+    assert(kind != NULL);
     static const label labels[] = {{"manual", "Manuelle"}, {"automatic", "Automatique"}};
     return LABEL_OF(labels, kind);
 }
@@ -48,11 +54,14 @@ const char *sp_export_refund_kind_label(const char *kind) {
 static void text(sp_csv *csv, const char *value) { sp_csv_text(csv, value, strlen(value)); }
 
 static int header(sp_csv *csv, const char *const *names, size_t count, sp_error *err) {
+    assert(csv != NULL);
+    assert(count > 0);
     for (size_t i = 0; i < count; i++) text(csv, names[i]);
     return sp_csv_end_row(csv, err);
 }
 
 int sp_export_operations_header(sp_csv *csv, sp_error *err) {
+    assert(csv != NULL);
     static const char *const names[] = {
         "Date", "Référence interne", "Canal", "Montant (€)", "Statut", "Bénéficiaire",
         "Catégorie", "Opération", "Demande de remboursement"};
@@ -60,7 +69,9 @@ int sp_export_operations_header(sp_csv *csv, sp_error *err) {
 }
 
 int sp_export_operation_write(sp_csv *csv, const sp_export_operation_row *row, sp_error *err) {
-    assert(csv != NULL && row != NULL && row->pass_id != NULL);
+    assert(csv != NULL);
+    assert(row != NULL);
+    assert(row->pass_id != NULL);
     size_t pass_len = strlen(row->pass_id);
     assert(pass_len >= SP_EXPORT_PASS_REF_LEN);
     sp_csv_date(csv, row->occurred_at_ms);
@@ -77,6 +88,7 @@ int sp_export_operation_write(sp_csv *csv, const sp_export_operation_row *row, s
 }
 
 int sp_export_refunds_header(sp_csv *csv, sp_error *err) {
+    assert(csv != NULL);
     static const char *const names[] = {
         "Date de la demande", "Demande de remboursement", "Type", "Période", "Statut",
         "Montant (€)", "Nombre d'opérations", "Date de paiement", "Référence du virement",
@@ -85,6 +97,7 @@ int sp_export_refunds_header(sp_csv *csv, sp_error *err) {
 }
 
 static void cancel_cell(sp_csv *csv, const sp_export_refund_row *row) {
+    assert(row->cancel_reason != NULL);
     if (strcmp(row->cancel_reason, "partner") == 0) {
         text(csv, "Annulée par le partenaire");
     } else if (strcmp(row->cancel_reason, "aborted") == 0) {
@@ -95,7 +108,8 @@ static void cancel_cell(sp_csv *csv, const sp_export_refund_row *row) {
 }
 
 int sp_export_refund_write(sp_csv *csv, const sp_export_refund_row *row, sp_error *err) {
-    assert(csv != NULL && row != NULL);
+    assert(csv != NULL);
+    assert(row != NULL);
     sp_csv_date(csv, row->created_at_ms);
     text(csv, row->request_id);
     text(csv, sp_export_refund_kind_label(row->kind));

@@ -20,7 +20,8 @@
 
 int sp_finance_requests_init(sp_finance_requests *requests, size_t requests_max,
                              sp_error *err) {
-    assert(requests != NULL && requests_max > 0);
+    assert(requests != NULL);
+    assert(requests_max > 0);
     return sp_map_init(&requests->map, requests_max, err);
 }
 
@@ -37,6 +38,7 @@ void sp_finance_requests_destroy(sp_finance_requests *requests) {
 }
 
 static bool period_valid(const char *period) {
+    assert(period != NULL);
     if (period[0] == '\0') return true;
     if (strlen(period) != SP_FINANCE_PERIOD_LEN || period[4] != '-') return false;
     for (size_t i = 0; i < SP_FINANCE_PERIOD_LEN; i++)
@@ -46,13 +48,16 @@ static bool period_valid(const char *period) {
 }
 
 static bool kind_valid(const char *kind, const char *period) {
+    assert(kind != NULL);
+    assert(period != NULL);
     if (strcmp(kind, "manual") == 0) return period[0] == '\0';
     return strcmp(kind, "automatic") == 0 && period[0] != '\0';
 }
 
 int sp_finance_requests_note(sp_finance_requests *requests, const Solipass__Envelope *env,
                              sp_error *err) {
-    assert(requests != NULL && env != NULL);
+    assert(requests != NULL);
+    assert(env != NULL);
     if (strcmp(env->type, "ledger.RefundRequestOpened.v1") != 0) return 0;
     Solipass__Ledger__RefundRequestOpened *m = solipass__ledger__refund_request_opened__unpack(
         NULL, env->payload.len, env->payload.data);
@@ -90,7 +95,8 @@ done:
 
 const sp_finance_request_info *sp_finance_requests_get(const sp_finance_requests *requests,
                                                        const char *request_id) {
-    assert(requests != NULL && request_id != NULL);
+    assert(requests != NULL);
+    assert(request_id != NULL);
     uint8_t key[SP_KEY_LEN];
     sp_key_of(key, request_id, NULL, NULL, NULL);
     return sp_map_get(&requests->map, key);
@@ -99,18 +105,22 @@ const sp_finance_request_info *sp_finance_requests_get(const sp_finance_requests
 /* ------------------------------------------------------------------ mapping */
 
 static bool amount_valid(int64_t amount_cents) {
-    return amount_cents > 0 && amount_cents <= SP_MONEY_BALANCE_ABS_MAX_CENTS;
+    return amount_cents > 0 && amount_cents <= SP_MONEY_BALANCE_ABS_CENTS_MAX;
 }
 
 static bool total_valid(int64_t total_cents) {
-    return total_cents >= 0 && total_cents <= SP_MONEY_BALANCE_ABS_MAX_CENTS;
+    return total_cents >= 0 && total_cents <= SP_MONEY_BALANCE_ABS_CENTS_MAX;
 }
 
 static int invalid(sp_error *err, const char *type, const char *what) {
+    assert(type != NULL);
+    assert(what != NULL);
     return sp_error_set(err, 422, "invalid_event", "payload", "%s: %s", type, what);
 }
 
 static int map_payment(const Solipass__Envelope *env, sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__PaymentAccepted *m = solipass__ledger__payment_accepted__unpack(
         NULL, env->payload.len, env->payload.data);
     if (m == NULL) return invalid(err, env->type, "the payload does not decode");
@@ -123,6 +133,7 @@ static int map_payment(const Solipass__Envelope *env, sp_finance_event *out, sp_
     d->channel = "code";
     d->partner_code = m->partner_code;
     d->amount_cents = m->amount_cents;
+    assert(d->amount_cents > 0);   /* a payment moves money to the partner */
     out->event.partner_id = m->partner_id;
     out->event.amount_cents = m->amount_cents;
     out->event.type = "payment_accepted";
@@ -132,6 +143,8 @@ static int map_payment(const Solipass__Envelope *env, sp_finance_event *out, sp_
 }
 
 static int map_voucher(const Solipass__Envelope *env, sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__VoucherRedeemed *m = solipass__ledger__voucher_redeemed__unpack(
         NULL, env->payload.len, env->payload.data);
     if (m == NULL) return invalid(err, env->type, "the payload does not decode");
@@ -145,6 +158,7 @@ static int map_voucher(const Solipass__Envelope *env, sp_finance_event *out, sp_
     d->partner_code = m->partner_code;
     d->voucher_id = m->voucher_id;
     d->amount_cents = m->amount_cents;
+    assert(d->amount_cents > 0);
     out->event.partner_id = m->partner_id;
     out->event.amount_cents = m->amount_cents;
     out->event.type = "payment_accepted";
@@ -154,6 +168,8 @@ static int map_voucher(const Solipass__Envelope *env, sp_finance_event *out, sp_
 }
 
 static int map_cancel(const Solipass__Envelope *env, sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__OperationCancelled *m = solipass__ledger__operation_cancelled__unpack(
         NULL, env->payload.len, env->payload.data);
     if (m == NULL) return invalid(err, env->type, "the payload does not decode");
@@ -167,6 +183,7 @@ static int map_cancel(const Solipass__Envelope *env, sp_finance_event *out, sp_e
     d->channel = voucher ? "voucher" : "code";
     d->voucher_id = m->voucher_id;
     d->amount_cents = m->amount_cents;
+    assert(d->amount_cents > 0);
     out->event.partner_id = m->partner_id;
     out->event.amount_cents = m->amount_cents;
     out->event.type = "operation_cancelled";
@@ -177,6 +194,8 @@ static int map_cancel(const Solipass__Envelope *env, sp_finance_event *out, sp_e
 
 static int map_confirmed(const Solipass__Envelope *env, const sp_finance_requests *requests,
                          sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__RefundRequestConfirmed *m =
         solipass__ledger__refund_request_confirmed__unpack(NULL, env->payload.len,
                                                            env->payload.data);
@@ -197,6 +216,8 @@ static int map_confirmed(const Solipass__Envelope *env, const sp_finance_request
     d->period = out->request.period;
     d->total_cents = m->total_cents;
     d->operation_count = m->operation_count;
+    assert(d->total_cents >= 0);
+    assert(d->operation_count >= 0);
     d->bank_account_missing = out->request.bank_account_missing;
     out->event.partner_id = m->partner_id;
     out->event.amount_cents = m->total_cents;
@@ -207,6 +228,8 @@ static int map_confirmed(const Solipass__Envelope *env, const sp_finance_request
 }
 
 static int map_cancelled(const Solipass__Envelope *env, sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__RefundRequestCancelled *m =
         solipass__ledger__refund_request_cancelled__unpack(NULL, env->payload.len,
                                                            env->payload.data);
@@ -228,6 +251,8 @@ static int map_cancelled(const Solipass__Envelope *env, sp_finance_event *out, s
 }
 
 static int map_paid(const Solipass__Envelope *env, sp_finance_event *out, sp_error *err) {
+    assert(env != NULL);
+    assert(out != NULL);
     Solipass__Ledger__RefundRequestPaid *m = solipass__ledger__refund_request_paid__unpack(
         NULL, env->payload.len, env->payload.data);
     if (m == NULL) return invalid(err, env->type, "the payload does not decode");
@@ -246,6 +271,7 @@ static int map_paid(const Solipass__Envelope *env, sp_finance_event *out, sp_err
     d->transfer_reference = m->transfer_reference;
     d->paid_on = m->paid_on;
     d->total_cents = m->total_cents;
+    assert(d->total_cents >= 0);
     out->event.partner_id = m->partner_id;
     out->event.amount_cents = m->total_cents;
     out->event.type = "refund_request_paid";
@@ -255,6 +281,7 @@ static int map_paid(const Solipass__Envelope *env, sp_finance_event *out, sp_err
 }
 
 static void event_init(sp_finance_event *out) {
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     solipass__finance__finance_event__init(&out->event);
     solipass__finance__payment_accepted__init(&out->payment_accepted);
@@ -266,7 +293,10 @@ static void event_init(sp_finance_event *out) {
 
 int sp_finance_map(const Solipass__Envelope *env, const sp_finance_requests *requests,
                    sp_finance_event *out, bool *mapped, sp_error *err) {
-    assert(env != NULL && requests != NULL && out != NULL && mapped != NULL);
+    assert(env != NULL);
+    assert(requests != NULL);
+    assert(out != NULL);
+    assert(mapped != NULL);
     event_init(out);
     *mapped = true;
     int rc;
@@ -293,7 +323,8 @@ int sp_finance_map(const Solipass__Envelope *env, const sp_finance_requests *req
     out->event.ledger_type = env->type;
     out->event.ledger_aggregate_id = env->aggregate_id;
     out->event.ledger_aggregate_version = env->aggregate_version;
-    assert(sp_id_valid(out->event.partner_id) && out->event.detail_case != 0);
+    assert(sp_id_valid(out->event.partner_id));
+    assert(out->event.detail_case != 0);
     return 0;
 }
 
@@ -306,6 +337,7 @@ void sp_finance_event_clear(sp_finance_event *event) {
 /* ------------------------------------------------------------------ JSON */
 
 void sp_finance_instant(int64_t utc_ms, char out[SP_FINANCE_INSTANT_LEN + 1]) {
+    assert(out != NULL);
     int64_t ms = utc_ms % 1000;
     int64_t seconds = utc_ms / 1000;
     if (ms < 0) {
@@ -313,6 +345,8 @@ void sp_finance_instant(int64_t utc_ms, char out[SP_FINANCE_INSTANT_LEN + 1]) {
         seconds -= 1;
     }
     time_t t = (time_t)seconds;
+    assert(ms >= 0);
+    assert(ms < 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
     char text[64];   /* what the compiler cannot bound of int fields */
@@ -329,6 +363,7 @@ static void amount_eur(int64_t cents, char out[AMOUNT_EUR_MAX]) {
 }
 
 static json_t *detail_json(const Solipass__Finance__FinanceEvent *e) {
+    assert(e != NULL);
     switch (e->detail_case) {
     case SOLIPASS__FINANCE__FINANCE_EVENT__DETAIL_PAYMENT_ACCEPTED: {
         const Solipass__Finance__PaymentAccepted *d = e->payment_accepted;
@@ -365,7 +400,9 @@ static json_t *detail_json(const Solipass__Finance__FinanceEvent *e) {
 }
 
 char *sp_finance_json(const Solipass__Finance__FinanceEvent *e) {
-    assert(e != NULL && e->type != NULL && e->amount_cents >= 0);
+    assert(e != NULL);
+    assert(e->type != NULL);
+    assert(e->amount_cents >= 0);
     char at[SP_FINANCE_INSTANT_LEN + 1], eur[AMOUNT_EUR_MAX];
     sp_finance_instant(e->occurred_at_ms, at);
     amount_eur(e->amount_cents, eur);

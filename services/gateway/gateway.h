@@ -45,7 +45,7 @@ typedef struct sp_gw_config {
     const char *contact_email;
     const char *contact_phones;
     int64_t sse_streams_max;              /* live operation streams open at once */
-    int64_t sse_max_s;                    /* a stream ends after this; the client reconnects */
+    int64_t sse_s_max;                    /* a stream ends after this; the client reconnects */
     const char *sepa_debtor_name;         /* SP_SEPA_DEBTOR_*: the city's account; "" = none */
     const char *sepa_debtor_iban;
     const char *sepa_debtor_bic;

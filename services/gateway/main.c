@@ -1,6 +1,7 @@
 /* main.c - solipass-gateway: its settings and their checks, the app's
  * modules built, HTTP served until SIGINT/SIGTERM, then everything stopped in
  * reverse order; the start and stop common to every service are sp_service's. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@
 #define SP_GW_PG_START_WAIT_MS 30000
 #define SP_GW_STOP_POLL_MS 100
 #define SP_GW_ADDRESS_LEN_MAX 64
-#define SP_GW_SESSION_TTL_MAX_S (31 * 24 * 3600)
+#define SP_GW_SESSION_TTL_S_MAX (31 * 24 * 3600)
 #define SP_GW_SESSIONS_PER_USER_LIMIT 64   /* the accounts service's own limit */
 
 /* The settings main checks once read, and where the checked forms go. */
@@ -52,9 +53,22 @@ typedef struct gw_settings {
 
 static int check_settings(void *ctx, sp_service *svc, sp_error *err);
 
-static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) {
-    sp_gw_config *c = settings->config;
-    const sp_config_item items[] = {
+/* The gateway's settings, in --help's order: the table is built from the
+ * groups below, each about one concern. */
+#define GW_CONFIG_ITEMS_MAX 64
+
+static void append_items(sp_config_item *items, size_t *count, const sp_config_item *group,
+                         size_t group_count) {
+    assert(*count <= GW_CONFIG_ITEMS_MAX);
+    assert(group_count <= GW_CONFIG_ITEMS_MAX - *count);
+    memcpy(items + *count, group, group_count * sizeof group[0]);
+    *count += group_count;
+}
+
+/* The services' common settings, then the HTTP server's and the command path's. */
+static void add_service_items(sp_service *svc, sp_gw_config *c, sp_config_item *items,
+                              size_t *count) {
+    const sp_config_item group[] = {
         {"SP_KAFKA_BROKERS", SP_CONFIG_STRING, NULL, 0, 0,
          "Kafka bootstrap servers, host:port[,...]", &c->kafka_brokers},
         {"SP_PG_DSN", SP_CONFIG_STRING, NULL, 0, 0,
@@ -87,7 +101,14 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
         {"SP_COMMAND_TIMEOUT_MS", SP_CONFIG_INT, "5000", 100, 600000,
          "wait for a command's outcome (and its projection) before answering 503 timeout",
          &c->command_timeout_ms},
-        {"SP_SESSION_TTL_S", SP_CONFIG_INT, "43200", 60, SP_GW_SESSION_TTL_MAX_S,
+    };
+    append_items(items, count, group, sizeof group / sizeof group[0]);
+}
+
+/* Sessions, amounts, links and the login limits. */
+static void add_session_items(sp_gw_config *c, sp_config_item *items, size_t *count) {
+    const sp_config_item group[] = {
+        {"SP_SESSION_TTL_S", SP_CONFIG_INT, "43200", 60, SP_GW_SESSION_TTL_S_MAX,
          "lifetime of a login session, in seconds", &c->session_ttl_s},
         {"SP_USERS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
          "most users (and partners) the gateway's session directory holds: the accounts "
@@ -99,9 +120,9 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
         {"SP_DIRECTORY_START_MS", SP_CONFIG_INT, "120000", 1000, 3600000,
          "longest the start may take to read the accounts events into the session directory "
          "(the gateway answers nothing before)", &c->directory_start_ms},
-        {"SP_PAYMENT_MAX_CENTS", SP_CONFIG_INT, "100000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
+        {"SP_PAYMENT_MAX_CENTS", SP_CONFIG_INT, "100000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
          "largest payment, in euro cents", &c->payment_max_cents},
-        {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
+        {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
          "largest credit of a pass, in euro cents", &c->credit_max_cents},
         {"SP_LINK_SECRET", SP_CONFIG_STRING, "", 0, 0,
          "secret (32 to 1024 bytes, random: openssl rand -base64 48) shared with the "
@@ -118,6 +139,13 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
         {"SP_LOGIN_WINDOW_S", SP_CONFIG_INT, "900", 1, 86400,
          "the window of those counts, in seconds, from a key's first failure",
          &c->login_window_s},
+    };
+    append_items(items, count, group, sizeof group / sizeof group[0]);
+}
+
+/* The partner space: images, the desk's contact, live streams. */
+static void add_partner_space_items(sp_gw_config *c, sp_config_item *items, size_t *count) {
+    const sp_config_item group[] = {
         {"SP_IMAGE_BYTES_MAX", SP_CONFIG_INT, "1048576", 1024, 8388608,
          "largest logo or cover photo a partner may upload, in bytes (PNG or JPEG)",
          &c->image_bytes_max},
@@ -135,7 +163,14 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
          &c->sse_streams_max},
         {"SP_SSE_MAX_S", SP_CONFIG_INT, "300", 5, 3600,
          "a live operation stream ends after this many seconds (the client reconnects with "
-         "Last-Event-ID)", &c->sse_max_s},
+         "Last-Event-ID)", &c->sse_s_max},
+    };
+    append_items(items, count, group, sizeof group / sizeof group[0]);
+}
+
+/* Files, the web apps, the public URL, proxies and receipt keys. */
+static void add_edge_items(sp_gw_config *c, sp_config_item *items, size_t *count) {
+    const sp_config_item group[] = {
         {"SP_SEPA_DEBTOR_NAME", SP_CONFIG_STRING, "", 0, 0,
          "the city's account holder that SEPA transfer files pay refunds from; empty (with "
          "the two below): POST /api/v1/finance/sepa answers 503", &c->sepa_debtor_name},
@@ -164,11 +199,22 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
          "after it; empty: every receipt is refused as signed by an unknown key",
          &c->receipt_public_keys},
     };
+    append_items(items, count, group, sizeof group / sizeof group[0]);
+}
+
+static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) {
+    sp_gw_config *c = settings->config;
+    sp_config_item items[GW_CONFIG_ITEMS_MAX];
+    size_t count = 0;
+    add_service_items(svc, c, items, &count);
+    add_session_items(c, items, &count);
+    add_partner_space_items(c, items, &count);
+    add_edge_items(c, items, &count);
     const sp_service_spec spec = {
         .name = "gateway", .program = "solipass-gateway",
         .summary = "The HTTP JSON API of solipass: validates requests, sends commands to the "
                    "event log, waits for their outcome, reads the read models.",
-        .items = items, .item_count = sizeof items / sizeof items[0],
+        .items = items, .item_count = count,
         .check = check_settings, .check_ctx = settings};
     return sp_service_start(svc, &spec, argc, argv);
 }

@@ -32,7 +32,7 @@ static int check(void *ctx, sp_service *svc, sp_error *err) {
         return sp_error_set(err, 500, "invalid_config", "SP_PUBLIC_BASE_URL",
                             "SP_PUBLIC_BASE_URL must be an http(s) URL without a final /, a query "
                             "or spaces");
-    if (c->retry_max_ms < c->retry_base_ms)
+    if (c->retry_ms_max < c->retry_base_ms)
         return sp_error_set(err, 500, "invalid_config", "SP_MAIL_RETRY_MAX_MS",
                             "SP_MAIL_RETRY_MAX_MS must be at least SP_MAIL_RETRY_BASE_MS");
     return 0;
@@ -74,7 +74,7 @@ static int start(sp_service *svc, sp_notify_config *c, int argc, char **argv) {
         {"SP_MAIL_RETRY_BASE_MS", SP_CONFIG_INT, "2000", 10, 3600000,
          "delay after a first failed attempt; doubled after each next one", &c->retry_base_ms},
         {"SP_MAIL_RETRY_MAX_MS", SP_CONFIG_INT, "600000", 10, 86400000,
-         "longest delay between two attempts", &c->retry_max_ms},
+         "longest delay between two attempts", &c->retry_ms_max},
         {"SP_MAIL_MAX_AGE_S", SP_CONFIG_INT, "172800", 60, 31 * 24 * 3600,
          "events older than this when read are not mailed (a first start on an old log)",
          &c->max_age_s},

@@ -19,6 +19,8 @@
 #define SERVICE_NAME "Pass solidarité"
 
 static void put_base64_lines(sp_text *w, const char *data, size_t len) {
+    assert(w != NULL);
+    assert(data != NULL || len == 0);
     char line[sodium_base64_ENCODED_LEN(B64_LINE_BYTES, sodium_base64_VARIANT_ORIGINAL)];
     for (size_t at = 0; at < len && !w->overflow; at += B64_LINE_BYTES) {
         size_t n = len - at < B64_LINE_BYTES ? len - at : B64_LINE_BYTES;
@@ -30,6 +32,7 @@ static void put_base64_lines(sp_text *w, const char *data, size_t len) {
 }
 
 static bool plain_ascii(const char *text) {
+    assert(text != NULL);
     for (const char *p = text; *p != '\0'; p++) {
         if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) return false;
     }
@@ -38,6 +41,8 @@ static bool plain_ascii(const char *text) {
 
 /* RFC 2047 encoded words, folded, each cut on a UTF-8 character boundary. */
 static void put_header_text(sp_text *w, const char *text) {
+    assert(w != NULL);
+    assert(text != NULL);
     if (plain_ascii(text)) {
         sp_text_put(w, text);
         return;
@@ -83,6 +88,7 @@ sp_notify_kind sp_notify_kind_parse(const char *name) {
 }
 
 bool sp_notify_address_valid(const char *address) {
+    assert(address != NULL);
     size_t len = strlen(address);
     if (len < 3 || len > SP_NOTIFY_ADDRESS_MAX) return false;
     const char *at = strchr(address, '@');
@@ -95,12 +101,14 @@ bool sp_notify_address_valid(const char *address) {
 }
 
 static void utc_parts(int64_t utc_ms, struct tm *tm) {
+    assert(tm != NULL);
     int64_t seconds = utc_ms / 1000 - (utc_ms % 1000 < 0 ? 1 : 0);
     time_t t = (time_t)seconds;
     gmtime_r(&t, tm);
 }
 
 void sp_notify_paris_time(int64_t utc_ms, char out[SP_NOTIFY_PARIS_TIME_MAX]) {
+    assert(out != NULL);
     struct tm tm;
     utc_parts(utc_ms + sp_paris_utc_offset_ms(utc_ms), &tm);
     snprintf(out, SP_NOTIFY_PARIS_TIME_MAX, "%02d/%02d/%04d à %02d:%02d", tm.tm_mday,
@@ -108,6 +116,7 @@ void sp_notify_paris_time(int64_t utc_ms, char out[SP_NOTIFY_PARIS_TIME_MAX]) {
 }
 
 static void rfc5322_date(int64_t utc_ms, char out[64]) {
+    assert(out != NULL);
     static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -118,11 +127,14 @@ static void rfc5322_date(int64_t utc_ms, char out[64]) {
              tm.tm_sec);
 }
 
-int64_t sp_notify_backoff_ms(int64_t attempts, int64_t base_ms, int64_t max_ms) {
-    assert(attempts >= 1 && base_ms > 0 && max_ms >= base_ms);
+int64_t sp_notify_backoff_ms(int64_t attempts, int64_t base_ms, int64_t delay_ms_max) {
+    assert(attempts >= 1);
+    assert(base_ms > 0);
+    assert(delay_ms_max >= base_ms);
     int64_t delay_ms = base_ms;
-    for (int64_t i = 1; i < attempts && delay_ms < max_ms; i++) delay_ms *= 2;
-    return delay_ms < max_ms ? delay_ms : max_ms;
+    for (int64_t i = 1; i < attempts && delay_ms < delay_ms_max; i++) delay_ms *= 2;
+    assert(delay_ms >= base_ms);
+    return delay_ms < delay_ms_max ? delay_ms : delay_ms_max;
 }
 
 bool sp_notify_smtp_permanent(long smtp_code) {
@@ -132,6 +144,8 @@ bool sp_notify_smtp_permanent(long smtp_code) {
 /* ------------------------------------------------------------------ templates */
 
 static const char *subject_of(const sp_notify_mail *m, char *buf, size_t size) {
+    assert(buf != NULL);
+    assert(size > 0);
     char amount[SP_MONEY_FORMAT_MAX];
     switch (m->kind) {
     case SP_NOTIFY_ACTIVATION: return "Activez votre compte du " SERVICE_NAME;
@@ -159,6 +173,8 @@ static const char *subject_of(const sp_notify_mail *m, char *buf, size_t size) {
 }
 
 static void text_link(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_ACTIVATION || m->kind == SP_NOTIFY_PASSWORD_RESET);
+    assert(m->link != NULL);
     char until[SP_NOTIFY_PARIS_TIME_MAX];
     sp_notify_paris_time(m->expires_at_ms, until);
     sp_text_put(w, "Bonjour,\r\n\r\n");
@@ -183,6 +199,8 @@ static void text_link(const sp_notify_mail *m, sp_text *w) {
 }
 
 static void html_link(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_ACTIVATION || m->kind == SP_NOTIFY_PASSWORD_RESET);
+    assert(m->link != NULL);
     char until[SP_NOTIFY_PARIS_TIME_MAX];
     sp_notify_paris_time(m->expires_at_ms, until);
     bool activation = m->kind == SP_NOTIFY_ACTIVATION;
@@ -213,6 +231,8 @@ typedef struct figures {
 } figures;
 
 static void figures_of(const sp_notify_mail *m, int64_t sum_cents, figures *f) {
+    assert(m != NULL);
+    assert(f != NULL);
     sp_money_format_eur(m->amount_cents, f->amount, sizeof f->amount);
     sp_money_format_eur(sum_cents, f->sum, sizeof f->sum);
     sp_notify_paris_time(m->occurred_at_ms, f->when);
@@ -222,6 +242,7 @@ static void figures_of(const sp_notify_mail *m, int64_t sum_cents, figures *f) {
                    "<body>\r\n<p>Bonjour,</p>\r\n<p>"
 
 static void text_payment(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_PAYMENT_RECEIVED);
     figures f;
     figures_of(m, m->owed_cents, &f);
     sp_text_putf(w, "Bonjour,\r\n\r\n%s a reçu un paiement par " SERVICE_NAME ".\r\n\r\n"
@@ -234,6 +255,7 @@ static void text_payment(const sp_notify_mail *m, sp_text *w) {
 }
 
 static void html_payment(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_PAYMENT_RECEIVED);
     figures f;
     figures_of(m, m->owed_cents, &f);
     sp_text_put(w, HTML_START);
@@ -251,6 +273,7 @@ static void html_payment(const sp_notify_mail *m, sp_text *w) {
 /* The beneficiary sees only the end of the number, in its printed groups:
  * the mail may be read by someone else, the full number pays. */
 static void text_voucher(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_VOUCHER_REDEEMED);
     char amount[SP_MONEY_FORMAT_MAX], balance[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_paris_time(m->occurred_at_ms, when);
@@ -266,6 +289,7 @@ static void text_voucher(const sp_notify_mail *m, sp_text *w) {
 }
 
 static void html_voucher(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_VOUCHER_REDEEMED);
     char amount[SP_MONEY_FORMAT_MAX], balance[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_paris_time(m->occurred_at_ms, when);
@@ -289,6 +313,7 @@ static void html_voucher(const sp_notify_mail *m, sp_text *w) {
  * its envelope had expired or the pass was closed (the beneficiary must not
  * look for it). */
 static const char *cancel_outcome(const sp_notify_mail *m) {
+    assert(m->kind == SP_NOTIFY_OPERATION_CANCELLED);
     return m->returned_to_budget
                ? "Ce montant n'a pas pu revenir sur votre pass : l'enveloppe dont il venait a "
                  "expiré entre-temps, ou votre pass a été fermé."
@@ -296,6 +321,8 @@ static const char *cancel_outcome(const sp_notify_mail *m) {
 }
 
 static void text_cancelled(const sp_notify_mail *m, sp_text *w) {
+    assert(m->amount_cents > 0);   /* checked by mail_valid */
+    assert(m->balance_cents >= 0);
     figures f;
     figures_of(m, m->balance_cents, &f);
     sp_text_putf(w, "Bonjour,\r\n\r\n%s a annulé un de vos paiements.\r\n\r\n"
@@ -305,6 +332,8 @@ static void text_cancelled(const sp_notify_mail *m, sp_text *w) {
 }
 
 static void html_cancelled(const sp_notify_mail *m, sp_text *w) {
+    assert(m->amount_cents > 0);
+    assert(m->balance_cents >= 0);
     figures f;
     figures_of(m, m->balance_cents, &f);
     sp_text_put(w, HTML_START);
@@ -324,6 +353,8 @@ static void html_cancelled(const sp_notify_mail *m, sp_text *w) {
                        " de votre mairie."
 
 static void closed_vouchers(const sp_notify_mail *m, char *out, size_t size) {
+    assert(size > 0);
+    assert(m->vouchers_cancelled >= 0);
     if (m->vouchers_cancelled == 0) {
         out[0] = '\0';
         return;
@@ -335,6 +366,8 @@ static void closed_vouchers(const sp_notify_mail *m, char *out, size_t size) {
 }
 
 static void text_closed(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_PASS_CLOSED);
+    assert(m->amount_cents >= 0);
     figures f;
     figures_of(m, 0, &f);
     char vouchers[96];
@@ -346,6 +379,8 @@ static void text_closed(const sp_notify_mail *m, sp_text *w) {
 }
 
 static void html_closed(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_PASS_CLOSED);
+    assert(m->amount_cents >= 0);
     figures f;
     figures_of(m, 0, &f);
     char vouchers[96];
@@ -363,6 +398,7 @@ static const char *const month_names[12] = {
     "juillet", "août", "septembre", "octobre", "novembre", "décembre"};
 
 void sp_notify_period_text(const char *period, char out[SP_NOTIFY_PERIOD_TEXT_MAX]) {
+    assert(out != NULL);
     out[0] = '\0';
     if (period == NULL || strlen(period) != 7 || period[4] != '-') return;
     for (size_t i = 0; i < 7; i++)
@@ -375,6 +411,8 @@ void sp_notify_period_text(const char *period, char out[SP_NOTIFY_PERIOD_TEXT_MA
 
 /* "30/11/2026" from "2026-11-30" (checked by mail_valid). */
 static void french_date(const char *iso, char out[11]) {
+    assert(iso != NULL);
+    assert(strlen(iso) == 10);   /* "YYYY-MM-DD" */
     snprintf(out, 11, "%.2s/%.2s/%.4s", iso + 8, iso + 5, iso);
 }
 
@@ -384,6 +422,8 @@ static const char bank_details_text[] =
     "peut pas vous payer sans elles.";
 
 static void text_refund_requested(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_REFUND_REQUESTED);
+    assert(m->amount_cents >= 0);
     char amount[SP_MONEY_FORMAT_MAX], period[SP_NOTIFY_PERIOD_TEXT_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_period_text(m->period, period);
@@ -399,6 +439,8 @@ static void text_refund_requested(const sp_notify_mail *m, sp_text *w) {
 }
 
 static void html_refund_requested(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_REFUND_REQUESTED);
+    assert(m->amount_cents >= 0);
     char amount[SP_MONEY_FORMAT_MAX], period[SP_NOTIFY_PERIOD_TEXT_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_period_text(m->period, period);
@@ -420,6 +462,8 @@ static void html_refund_requested(const sp_notify_mail *m, sp_text *w) {
 }
 
 static void text_refund_paid(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_REFUND_PAID);
+    assert(m->amount_cents >= 0);
     char amount[SP_MONEY_FORMAT_MAX], paid_on[11];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     french_date(m->paid_on, paid_on);
@@ -432,6 +476,8 @@ static void text_refund_paid(const sp_notify_mail *m, sp_text *w) {
 }
 
 static void html_refund_paid(const sp_notify_mail *m, sp_text *w) {
+    assert(m->kind == SP_NOTIFY_REFUND_PAID);
+    assert(m->amount_cents >= 0);
     char amount[SP_MONEY_FORMAT_MAX], paid_on[11];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     french_date(m->paid_on, paid_on);
@@ -447,6 +493,7 @@ static void html_refund_paid(const sp_notify_mail *m, sp_text *w) {
 }
 
 static bool digits_prefix(const char *text, size_t len) {
+    assert(text != NULL);
     for (size_t i = 0; i < len; i++)
         if (text[i] < '0' || text[i] > '9') return false;
     return true;
@@ -465,11 +512,13 @@ static bool iso_date_shaped(const char *text) {
 }
 
 static bool refund_valid(const sp_notify_mail *m) {
+    assert(m != NULL);
     return m->partner_name != NULL && m->request_id != NULL && plain_ascii(m->request_id) &&
            m->request_id[0] != '\0' && m->amount_cents >= 0;
 }
 
 static bool mail_valid(const sp_notify_mail *m) {
+    assert(m != NULL);
     if (!sp_notify_address_valid(m->from_address) || !sp_notify_address_valid(m->to_address))
         return false;
     if (m->cc_count > SP_NOTIFY_CC_MAX || (m->cc_count > 0 && m->cc_addresses == NULL))
@@ -494,6 +543,8 @@ static bool mail_valid(const sp_notify_mail *m) {
 }
 
 static void put_headers(const sp_notify_mail *m, sp_text *w) {
+    assert(w != NULL);
+    assert(m->event_id != NULL);
     char date[64], subject_buf[512];
     rfc5322_date(m->date_ms, date);
     sp_text_put(w, "From: ");
@@ -515,6 +566,9 @@ static void put_headers(const sp_notify_mail *m, sp_text *w) {
 
 static void put_part(sp_text *w, const char *event_id, const char *type, const char *body,
                      size_t len) {
+    assert(event_id != NULL);
+    assert(type != NULL);
+    assert(body != NULL);
     sp_text_putf(w, "--sp-%s\r\nContent-Type: %s; charset=utf-8\r\n"
             "Content-Transfer-Encoding: base64\r\n\r\n", event_id, type);
     put_base64_lines(w, body, len);
@@ -522,7 +576,11 @@ static void put_part(sp_text *w, const char *event_id, const char *type, const c
 
 int sp_notify_render(const sp_notify_mail *m, char *out, size_t out_size, size_t *out_len,
                      sp_error *err) {
-    assert(m != NULL && out != NULL && out_size > 0 && out_len != NULL && m->event_id != NULL);
+    assert(m != NULL);
+    assert(out != NULL);
+    assert(out_size > 0);
+    assert(out_len != NULL);
+    assert(m->event_id != NULL);
     *out_len = 0;
     out[0] = '\0';
     if (sp_notify_kind_name(m->kind)[0] == '\0' || !mail_valid(m) || !plain_ascii(m->event_id))

@@ -102,8 +102,8 @@ bool sp_notify_address_valid(const char *address);
 void sp_notify_paris_time(int64_t utc_ms, char out[SP_NOTIFY_PARIS_TIME_MAX]);
 
 /* The delay before attempt number attempts + 1, after `attempts` failed
- * ones (>= 1): base_ms doubled each time, at most max_ms. */
-int64_t sp_notify_backoff_ms(int64_t attempts, int64_t base_ms, int64_t max_ms);
+ * ones (>= 1): base_ms doubled each time, at most delay_ms_max. */
+int64_t sp_notify_backoff_ms(int64_t attempts, int64_t base_ms, int64_t delay_ms_max);
 
 /* A reply of the SMTP server that retrying cannot change: 5xx, except the
  * authentication ones (530, 535), which a corrected configuration fixes. */

@@ -766,7 +766,7 @@ static int record_outcome(service *svc, const mail_row *row, const attempt *a, s
     }
     /* Not the last attempt, or the dead letter could not be written: later. */
     int64_t delay_ms = sp_notify_backoff_ms(row->attempts + 1, svc->config->retry_base_ms,
-                                            svc->config->retry_max_ms);
+                                            svc->config->retry_ms_max);
     i64_text(now_ms + delay_ms, at);
     svc->counters.retried++;
     log_outcome(svc, row, a, "mail not sent, will retry", delay_ms);

@@ -40,7 +40,7 @@ typedef struct sp_notify_config {
     const char *link_secret;
     int64_t retries_max;           /* attempts before a mail is dead-lettered */
     int64_t retry_base_ms;
-    int64_t retry_max_ms;
+    int64_t retry_ms_max;
     int64_t max_age_s;             /* older events are not mailed (a first start on an old log) */
 } sp_notify_config;
 

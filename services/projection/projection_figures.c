@@ -366,6 +366,7 @@ const size_t sp_projection_figures_entry_count =
 /* ------------------------------------------------------------ building */
 
 static const sp_projection_figures_entry *entry_of(const char *type) {
+    assert(type != NULL);
     for (size_t i = 0; i < sp_projection_figures_entry_count; i++)
         if (strcmp(sp_projection_figures_entries[i].type, type) == 0)
             return &sp_projection_figures_entries[i];
@@ -387,12 +388,14 @@ const char *sp_projection_figures_action(const char *type) {
 }
 
 void sp_projection_figures_build(const sp_projection_row *row, sp_projection_figures_row *out) {
-    assert(row != NULL && out != NULL);
+    assert(row != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     const sp_projection_figures_entry *entry = row->type != NULL ? entry_of(row->type) : NULL;
     if (entry == NULL || row->sql == NULL) return;
     const sp_projection_statement *statement = sp_projection_figures_statement(entry->statement);
-    assert(statement != NULL && sp_id_valid(row->event_id));
+    assert(statement != NULL);
+    assert(sp_id_valid(row->event_id));
     /* The statement reads the event's parameters by position: same layout. */
     assert(statement->param_count == META_PARAMS + row->param_count);
     sp_projection_time_format(row->occurred_at_ms, out->occurred_at);

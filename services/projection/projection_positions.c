@@ -18,7 +18,10 @@ int sp_projection_position_find(const sp_projection_position *positions, size_t 
 
 int sp_projection_position_check_log(const sp_projection_position *position, int64_t low,
                                      int64_t high, sp_error *err) {
-    assert(position != NULL && low >= 0 && high >= low && position->next_offset >= 0);
+    assert(position != NULL);
+    assert(low >= 0);
+    assert(high >= low);
+    assert(position->next_offset >= 0);
     if (low > position->next_offset)
         return sp_error_set(err, 500, "log_truncated", "",
                             "%s [%" PRId32 "] starts at offset %" PRId64 " but the read model "
@@ -36,7 +39,8 @@ int sp_projection_position_check_log(const sp_projection_position *position, int
 
 sp_projection_offset_kind sp_projection_offset_classify(const sp_projection_position *position,
                                                         int64_t offset) {
-    assert(position != NULL && offset >= 0);
+    assert(position != NULL);
+    assert(offset >= 0);
     if (offset == position->batch_next_offset) return SP_PROJECTION_OFFSET_NEXT;
     return offset < position->batch_next_offset ? SP_PROJECTION_OFFSET_SEEN
                                                 : SP_PROJECTION_OFFSET_GAP;

@@ -22,7 +22,8 @@ static const char *step_name(sp_refunds_step step) {
 
 void sp_refunds_command_id(sp_refunds_step step, const char *request_id, sp_refund_period period,
                            char *out) {
-    assert(out != NULL && sp_id_valid(request_id));
+    assert(out != NULL);
+    assert(sp_id_valid(request_id));
     int n;
     if (step == SP_REFUNDS_STEP_CONFIRM || step == SP_REFUNDS_STEP_ABORT) {
         /* Scoped by the request's own aggregate: the step's name is enough. */
@@ -34,12 +35,14 @@ void sp_refunds_command_id(sp_refunds_step step, const char *request_id, sp_refu
     } else {
         n = snprintf(out, SP_REFUNDS_COMMAND_ID_MAX + 1, "%s-%s", step_name(step), request_id);
     }
-    assert(n > 0 && n <= SP_REFUNDS_COMMAND_ID_MAX);
+    assert(n > 0);
+    assert(n <= SP_REFUNDS_COMMAND_ID_MAX);
     (void)n;
 }
 
 void sp_refunds_auto_request_id(const char *partner_id, sp_refund_period period, char *out) {
-    assert(sp_id_valid(partner_id) && out != NULL);
+    assert(sp_id_valid(partner_id));
+    assert(out != NULL);
     char text[SP_REFUND_PERIOD_TEXT_LEN + 1];
     sp_clock_refund_period_format(period, text);
     uint8_t key[SP_KEY_LEN];
@@ -49,7 +52,9 @@ void sp_refunds_auto_request_id(const char *partner_id, sp_refund_period period,
 
 void sp_refunds_batch_request_id(const char *partner_id, sp_refund_period period, size_t index,
                                  char *out) {
-    assert(sp_id_valid(partner_id) && out != NULL && index < SP_REFUNDS_BATCH_REQUESTS_MAX);
+    assert(sp_id_valid(partner_id));
+    assert(out != NULL);
+    assert(index < SP_REFUNDS_BATCH_REQUESTS_MAX);
     if (index == 0) {
         sp_refunds_auto_request_id(partner_id, period, out);
         return;
@@ -64,6 +69,8 @@ void sp_refunds_batch_request_id(const char *partner_id, sp_refund_period period
 
 static const sp_refunds_batch_row *batch_row_of(const sp_refunds_batch_row *rows, size_t count,
                                                 const char *request_id) {
+    assert(rows != NULL || count == 0);
+    assert(request_id != NULL);
     for (size_t i = 0; i < count; i++)
         if (strcmp(rows[i].request_id, request_id) == 0) return &rows[i];
     return NULL;
@@ -74,7 +81,10 @@ sp_refunds_batch_decision sp_refunds_decide_batch(const char *partner_id,
                                                   const sp_refunds_batch_row *rows,
                                                   size_t row_count, size_t *index,
                                                   char *request_id) {
-    assert(index != NULL && request_id != NULL && (rows != NULL || row_count == 0));
+    assert(sp_id_valid(partner_id));
+    assert(index != NULL);
+    assert(request_id != NULL);
+    assert(rows != NULL || row_count == 0);
     const sp_refunds_batch_row *last = NULL;
     /* Rows that are no request of the batch are not counted: at most
      * row_count + 1 derivations find the first missing request. */
@@ -95,7 +105,8 @@ sp_refunds_batch_decision sp_refunds_decide_batch(const char *partner_id,
 }
 
 sp_refunds_decision sp_refunds_decide_opening(const sp_refunds_opening *o) {
-    assert(o != NULL && o->part_count >= 1);
+    assert(o != NULL);
+    assert(o->part_count >= 1);
     assert(o->parts_reserved + o->parts_refused <= o->parts_seen);
     /* One refusal is enough: the request cannot be whole any more. */
     if (o->parts_refused > 0) return SP_REFUNDS_ABORT;
@@ -108,6 +119,8 @@ sp_refunds_decision sp_refunds_decide_opening(const sp_refunds_opening *o) {
 
 static size_t sent_key(sp_refunds_step step, const char *request_id, const char *aggregate_id,
                        uint8_t key[SP_KEY_LEN]) {
+    assert(request_id != NULL);
+    assert(aggregate_id != NULL);
     sp_key_of(key, step_name(step), request_id, aggregate_id, NULL);
     uint32_t h = (uint32_t)key[0] | (uint32_t)key[1] << 8 | (uint32_t)key[2] << 16 |
                  (uint32_t)key[3] << 24;
@@ -122,7 +135,9 @@ void sp_refunds_sent_init(sp_refunds_sent *sent) {
 bool sp_refunds_sent_due(const sp_refunds_sent *sent, sp_refunds_step step,
                          const char *request_id, const char *aggregate_id, int64_t now_ms,
                          int64_t resend_ms) {
-    assert(sent != NULL && resend_ms > 0);
+    assert(now_ms >= 0);
+    assert(sent != NULL);
+    assert(resend_ms > 0);
     uint8_t key[SP_KEY_LEN];
     const sp_refunds_sent_slot *slot = &sent->slots[sent_key(step, request_id, aggregate_id, key)];
     if (!slot->used || memcmp(slot->key, key, SP_KEY_LEN) != 0) return true;
@@ -132,6 +147,7 @@ bool sp_refunds_sent_due(const sp_refunds_sent *sent, sp_refunds_step step,
 
 void sp_refunds_sent_mark(sp_refunds_sent *sent, sp_refunds_step step, const char *request_id,
                           const char *aggregate_id, int64_t now_ms) {
+    assert(now_ms >= 0);
     assert(sent != NULL);
     uint8_t key[SP_KEY_LEN];
     sp_refunds_sent_slot *slot = &sent->slots[sent_key(step, request_id, aggregate_id, key)];
@@ -144,7 +160,8 @@ void sp_refunds_sent_mark(sp_refunds_sent *sent, sp_refunds_step step, const cha
 
 int sp_refunds_group(const sp_refunds_auto_op *ops, size_t op_count, sp_refunds_grouping *out,
                      sp_error *err) {
-    assert(out != NULL && (ops != NULL || op_count == 0));
+    assert(out != NULL);
+    assert(ops != NULL || op_count == 0);
     memset(out, 0, sizeof *out);
     size_t taken = op_count < SP_REFUND_REQUEST_OPERATIONS_MAX ? op_count
                                                                : SP_REFUND_REQUEST_OPERATIONS_MAX;
@@ -168,12 +185,17 @@ int sp_refunds_group(const sp_refunds_auto_op *ops, size_t op_count, sp_refunds_
             return sp_error_set(err, 500, "invalid_row", "operations", "the total overflows");
     }
     out->operation_count = taken;
+    /* Every operation taken is in exactly one part, and the total is their sum. */
+    assert(out->part_count <= out->operation_count);
+    assert(out->total_cents >= 0);
+    assert(taken == 0 || out->total_cents > 0);
     return 0;
 }
 
 int sp_refunds_period_parse(const char *text, const char *field, sp_refund_period *out,
                             sp_error *err) {
-    assert(out != NULL && field != NULL);
+    assert(out != NULL);
+    assert(field != NULL);
     bool shaped = text != NULL && strlen(text) == SP_REFUND_PERIOD_TEXT_LEN && text[4] == '-';
     for (size_t i = 0; shaped && i < SP_REFUND_PERIOD_TEXT_LEN; i++)
         if (i != 4 && (text[i] < '0' || text[i] > '9')) shaped = false;

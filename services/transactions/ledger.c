@@ -27,7 +27,8 @@
 /* ------------------------------------------------------------ small helpers */
 
 bool sp_ledger_copy(char *dst, size_t dst_size, const char *src) {
-    assert(dst != NULL && dst_size > 0);
+    assert(dst != NULL);
+    assert(dst_size > 0);
     size_t len = src != NULL ? strnlen(src, dst_size) : 0;
     if (len >= dst_size) {
         dst[0] = '\0';
@@ -56,26 +57,30 @@ bool sp_ledger_category_valid(const char *category) {
 void sp_ledger_envelope_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *pass_id,
                                 const char *category) {
     int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, PASS_PREFIX "%s:%s", pass_id, category);
-    assert(len > 0 && len <= SP_LEDGER_ACCOUNT_MAX);
+    assert(len > 0);
+    assert(len <= SP_LEDGER_ACCOUNT_MAX);
     (void)len;
 }
 
 void sp_ledger_voucher_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *voucher_id) {
     int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, VOUCHER_PREFIX "%s", voucher_id);
-    assert(len > 0 && len <= SP_LEDGER_ACCOUNT_MAX);
+    assert(len > 0);
+    assert(len <= SP_LEDGER_ACCOUNT_MAX);
     (void)len;
 }
 
 void sp_ledger_refund_account_name(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *request_id) {
     int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, REFUND_PREFIX "%s", request_id);
-    assert(len > 0 && len <= SP_LEDGER_ACCOUNT_MAX);
+    assert(len > 0);
+    assert(len <= SP_LEDGER_ACCOUNT_MAX);
     (void)len;
 }
 
 void sp_ledger_partner_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *partner_id) {
     int len = snprintf(out, SP_LEDGER_ACCOUNT_MAX + 1, PARTNER_PREFIX "%s" PARTNER_SUFFIX,
                        partner_id);
-    assert(len > 0 && len <= SP_LEDGER_ACCOUNT_MAX);
+    assert(len > 0);
+    assert(len <= SP_LEDGER_ACCOUNT_MAX);
     (void)len;
 }
 
@@ -120,7 +125,8 @@ void sp_ledger_format_instant(int64_t unix_ms, char out[25]) {
     int year, month, day;
     assert(days <= INT32_MAX);
     sp_date_to_ymd((sp_date)days, &year, &month, &day);
-    assert(year >= 1970 && year <= 9999);
+    assert(year >= 1970);
+    assert(year <= 9999);
     unsigned hour = (unsigned)(ms_of_day / 3600000), minute = (unsigned)(ms_of_day / 60000 % 60);
     unsigned second = (unsigned)(ms_of_day / 1000 % 60), milli = (unsigned)(ms_of_day % 1000);
     /* The modulos only tell the compiler the widths, which the asserts guarantee. */
@@ -246,7 +252,8 @@ static void record_key(uint8_t key[SP_KEY_LEN], const char *pass_id, const char 
 sp_ledger_state *sp_ledger_state_new(int32_t partition, const sp_ledger_limits *limits,
                                      const sp_ledger_directory *directory, sp_error *err) {
     assert(limits != NULL);
-    assert(limits->payment_max_cents > 0 && limits->credit_max_cents > 0);
+    assert(limits->payment_max_cents > 0);
+    assert(limits->credit_max_cents > 0);
     sp_ledger_state *state = calloc(1, sizeof *state);
     if (state == NULL) {
         sp_error_set(err, 503, "unavailable", NULL, "out of memory");
@@ -330,6 +337,7 @@ void sp_ledger_state_free(sp_ledger_state *state) {
 }
 
 static sp_ledger_pass *pass_get(const sp_ledger_state *state, const char *pass_id) {
+    assert(pass_id != NULL);
     uint8_t key[SP_KEY_LEN];
     pass_key(key, pass_id);
     return sp_map_get(&state->passes, key);
@@ -341,9 +349,11 @@ const sp_ledger_pass *sp_ledger_pass_find(const sp_ledger_state *state, const ch
 }
 
 int64_t sp_ledger_pass_balance_cents(const sp_ledger_pass *pass) {
+    assert(pass != NULL);
+    assert(pass->envelope_count <= SP_LEDGER_ENVELOPES_MAX);
     int64_t total_cents = 0;
     for (size_t i = 0; i < pass->envelope_count; i++) {
-        /* Each envelope is within SP_MONEY_BALANCE_ABS_MAX_CENTS: 8 of them cannot overflow. */
+        /* Each envelope is within SP_MONEY_BALANCE_ABS_CENTS_MAX: 8 of them cannot overflow. */
         bool ok = sp_money_add(total_cents, pass->envelopes[i].balance_cents, &total_cents);
         assert(ok);
         (void)ok;
@@ -352,6 +362,7 @@ int64_t sp_ledger_pass_balance_cents(const sp_ledger_pass *pass) {
 }
 
 static sp_ledger_voucher *voucher_get(const sp_ledger_state *state, const char *voucher_id) {
+    assert(voucher_id != NULL);
     uint8_t key[SP_KEY_LEN];
     voucher_key(key, voucher_id);
     return sp_map_get(&state->vouchers, key);
@@ -365,6 +376,7 @@ const sp_ledger_voucher *sp_ledger_voucher_find(const sp_ledger_state *state,
 
 static sp_ledger_refund_account *refund_account_get(const sp_ledger_state *state,
                                                     const char *request_id) {
+    assert(request_id != NULL);
     uint8_t key[SP_KEY_LEN];
     refund_account_key(key, request_id);
     return sp_map_get(&state->refund_accounts, key);
@@ -378,6 +390,8 @@ int64_t sp_ledger_refund_account_cents(const sp_ledger_state *state, const char 
 }
 
 int64_t sp_ledger_partner_owed_cents(const sp_ledger_state *state, const char *partner_id) {
+    assert(state != NULL);
+    assert(partner_id != NULL);
     uint8_t key[SP_KEY_LEN];
     owed_key(key, partner_id);
     const sp_ledger_owed *owed = sp_map_get(&state->owed, key);
@@ -390,6 +404,7 @@ typedef struct sum_ctx {
 } sum_ctx;
 
 static void sum_add(sum_ctx *ctx, int64_t cents) {
+    assert(ctx != NULL);
     if (!sp_money_add(ctx->sum_cents, cents, &ctx->sum_cents)) ctx->overflow = true;
 }
 
@@ -414,6 +429,7 @@ static void sum_refund(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
 }
 
 int64_t sp_ledger_balance_sum_cents(const sp_ledger_state *state) {
+    assert(state != NULL);
     sum_ctx ctx = {.sum_cents = state->budget_cents, .overflow = false};
     sp_map_foreach(&state->passes, sum_pass, &ctx);
     sp_map_foreach(&state->owed, sum_owed, &ctx);
@@ -426,6 +442,10 @@ int64_t sp_ledger_balance_sum_cents(const sp_ledger_state *state) {
 
 const sp_ledger_record *sp_ledger_record_find(const sp_ledger_state *state, const char *pass_id,
                                               const char *actor_id, const char *command_id) {
+    assert(state != NULL);
+    assert(pass_id != NULL);
+    assert(actor_id != NULL);
+    assert(command_id != NULL);
     uint8_t key[SP_KEY_LEN];
     record_key(key, pass_id, actor_id, command_id);
     return sp_map_get(&state->records, key);
@@ -439,18 +459,23 @@ typedef struct pass_visit_ctx {
 static void pass_visit(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
     (void)key;
     pass_visit_ctx *pv = ctx;
+    assert(value != NULL);
     pv->visit(pv->ctx, value);
 }
 
 void sp_ledger_foreach_pass(const sp_ledger_state *state, sp_ledger_pass_visit_fn visit,
                             void *ctx) {
+    assert(state != NULL);
+    assert(visit != NULL);
     pass_visit_ctx pv = {.visit = visit, .ctx = ctx};
     sp_map_foreach(&state->passes, pass_visit, &pv);
 }
 
 void sp_ledger_record_set_event_ref(sp_ledger_record *record, int32_t partition,
                                     int64_t offset) {
-    assert(record != NULL && partition >= 0 && offset >= 0);
+    assert(record != NULL);
+    assert(partition >= 0);
+    assert(offset >= 0);
     record->has_event_ref = true;
     record->event_partition = partition;
     record->event_offset = offset;
@@ -563,6 +588,8 @@ unknown:
 
 static plan_account *plan_account_of(const sp_ledger_state *state, post_plan *plan,
                                      const char *name, sp_error *err) {
+    assert(name != NULL);
+    assert(plan->account_count <= PLAN_ACCOUNTS_MAX);
     for (size_t i = 0; i < plan->account_count; i++) {
         if (strcmp(plan->accounts[i].name, name) == 0) return &plan->accounts[i];
     }
@@ -577,10 +604,10 @@ static plan_account *plan_account_of(const sp_ledger_state *state, post_plan *pl
 
 static int plan_posting(const sp_ledger_state *state, post_plan *plan,
                         const sp_ledger_posting *posting, sp_error *err) {
-    if (posting->amount_cents <= 0 || posting->amount_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS) {
+    if (posting->amount_cents <= 0 || posting->amount_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX) {
         return sp_error_set(err, 422, "invalid_amount", "amount_cents",
                             "a posting amount must be 1 to %" PRId64 " cents, got %" PRId64,
-                            SP_MONEY_BALANCE_ABS_MAX_CENTS, posting->amount_cents);
+                            SP_MONEY_BALANCE_ABS_CENTS_MAX, posting->amount_cents);
     }
     if (strcmp(posting->debit_account, posting->credit_account) == 0) {
         return sp_error_set(err, 422, "invalid_posting", NULL,
@@ -590,6 +617,7 @@ static int plan_posting(const sp_ledger_state *state, post_plan *plan,
     if (debit == NULL) return -1;
     plan_account *credit = plan_account_of(state, plan, posting->credit_account, err);
     if (credit == NULL) return -1;
+    assert(debit != credit);
     if (!sp_money_sub(debit->after_cents, posting->amount_cents, &debit->after_cents) ||
         !sp_money_add(credit->after_cents, posting->amount_cents, &credit->after_cents)) {
         return sp_error_set(err, 422, "invalid_amount", "amount_cents", "balance overflow");
@@ -598,6 +626,8 @@ static int plan_posting(const sp_ledger_state *state, post_plan *plan,
 }
 
 static int plan_check_limits(const sp_ledger_state *state, const post_plan *plan, sp_error *err) {
+    assert(plan->account_count >= 2);
+    assert(plan->account_count <= PLAN_ACCOUNTS_MAX);
     int64_t delta_sum_cents = 0;
     for (size_t i = 0; i < plan->account_count; i++) {
         const plan_account *account = &plan->accounts[i];
@@ -607,8 +637,8 @@ static int plan_check_limits(const sp_ledger_state *state, const post_plan *plan
             return sp_error_set(err, 422, "insufficient_funds", "amount_cents",
                                 "insufficient funds: the available balance is %s", available);
         }
-        if (account->after_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS ||
-            account->after_cents < -SP_MONEY_BALANCE_ABS_MAX_CENTS) {
+        if (account->after_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX ||
+            account->after_cents < -SP_MONEY_BALANCE_ABS_CENTS_MAX) {
             return sp_error_set(err, 422, "invalid_amount", "amount_cents",
                                 "account %.80s would pass the balance limit", account->name);
         }
@@ -631,7 +661,8 @@ static int plan_check_limits(const sp_ledger_state *state, const post_plan *plan
 
 static int plan_postings(const sp_ledger_state *state, const sp_ledger_posting *postings,
                          size_t count, post_plan *plan, sp_error *err) {
-    assert(state != NULL && postings != NULL);
+    assert(state != NULL);
+    assert(postings != NULL);
     memset(plan, 0, sizeof *plan);
     if (count == 0 || count > SP_LEDGER_POSTINGS_MAX) {
         return sp_error_set(err, 422, "invalid_posting", NULL, "1 to %d postings at a time",
@@ -655,6 +686,8 @@ int sp_ledger_post_check(const sp_ledger_state *state, const sp_ledger_posting *
 }
 
 static int open_refund_account(sp_ledger_state *state, plan_account *account, sp_error *err) {
+    assert(account->kind == ACCOUNT_REFUND);
+    assert(account->balance_cents == NULL);
     sp_ledger_refund_account *refund = calloc(1, sizeof *refund);
     if (refund == NULL) return sp_error_set(err, 503, "unavailable", NULL, "out of memory");
     sp_ledger_copy(refund->request_id, sizeof refund->request_id, account->partner_id);
@@ -665,6 +698,7 @@ static int open_refund_account(sp_ledger_state *state, plan_account *account, sp
         return -1;
     }
     account->balance_cents = &refund->balance_cents;
+    assert(account->before_cents == 0);   /* a new account holds nothing */
     return 0;
 }
 
@@ -687,6 +721,7 @@ static int open_partner_accounts(sp_ledger_state *state, post_plan *plan, sp_err
             return -1;
         }
         account->balance_cents = &owed->balance_cents;
+        assert(account->before_cents == 0);   /* a new account holds nothing */
     }
     return 0;
 }
@@ -713,7 +748,10 @@ int sp_ledger_post(sp_ledger_state *state, const sp_ledger_posting *postings, si
             assert(state->budget_cents == account->before_cents);
             state->budget_cents = account->after_cents;
         } else {
-            assert(account->balance_cents != NULL && *account->balance_cents == account->before_cents);
+            assert(account->balance_cents != NULL);
+            assert(*account->balance_cents == account->before_cents);
+            /* Only the budget, the source of every credit, goes below zero. */
+            assert(account->after_cents >= 0);
             *account->balance_cents = account->after_cents;
         }
     }
@@ -1153,7 +1191,8 @@ sp_ledger_voucher *sp_ledger_voucher_of(sp_ledger_state *state, const char *vouc
 }
 
 int sp_ledger_voucher_insert(sp_ledger_state *state, sp_ledger_voucher *voucher, sp_error *err) {
-    assert(voucher != NULL && voucher_get(state, voucher->voucher_id) == NULL);
+    assert(voucher != NULL);
+    assert(voucher_get(state, voucher->voucher_id) == NULL);
     if (state->vouchers.entry_count >= state->limits.vouchers_max) {
         free(voucher);
         return sp_error_set(err, 503, "unavailable", NULL,
@@ -1200,7 +1239,9 @@ static int apply_to_pass(sp_ledger_state *state, sp_ledger_pass *pass,
 
 int sp_ledger_apply(sp_ledger_state *state, const sp_ledger_event *event,
                     sp_ledger_applied *out, sp_error *err) {
-    assert(state != NULL && event != NULL && out != NULL);
+    assert(state != NULL);
+    assert(event != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     if (!sp_id_valid(event->pass_id) || event->occurred_at_ms < 0) {
         return invalid_event(err, "pass id or time");

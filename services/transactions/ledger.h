@@ -357,11 +357,11 @@ typedef struct sp_ledger_posting {
 } sp_ledger_posting;
 
 /* The one place a balance changes. Checks every posting (amount in
- * 1..SP_MONEY_BALANCE_ABS_MAX_CENTS, debit != credit, both accounts of a known
+ * 1..SP_MONEY_BALANCE_ABS_CENTS_MAX, debit != credit, both accounts of a known
  * form and existing - a partner's owed account is opened on its first
  * credit), computes every new balance with checked arithmetic, refuses when a
  * non-budget account would go below zero or any balance past
- * SP_MONEY_BALANCE_ABS_MAX_CENTS, and only then applies all of them. On -1
+ * SP_MONEY_BALANCE_ABS_CENTS_MAX, and only then applies all of them. On -1
  * nothing changed. count: 1..SP_LEDGER_POSTINGS_MAX. */
 int sp_ledger_post(sp_ledger_state *state, const sp_ledger_posting *postings, size_t count,
                    sp_error *err);

@@ -18,9 +18,9 @@ int main(int argc, char **argv) {
         {"SP_COMMANDS_MAX", SP_CONFIG_INT, "4000000", 1, 1000000000,
          "most command outcomes kept per ledger partition (idempotency); past it, new "
          "commands get 503", &config.commands_max},
-        {"SP_PAYMENT_MAX_CENTS", SP_CONFIG_INT, "100000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
+        {"SP_PAYMENT_MAX_CENTS", SP_CONFIG_INT, "100000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
          "largest payment, in euro cents", &config.payment_max_cents},
-        {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_MAX_CENTS,
+        {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
          "largest credit of a pass, in euro cents", &config.credit_max_cents},
         {"SP_EXPIRY_CHECK_MS", SP_CONFIG_INT, "1000", 10, 3600000,
          "how often envelopes and vouchers past their end date are expired, in milliseconds",

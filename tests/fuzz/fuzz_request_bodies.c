@@ -18,7 +18,7 @@
 #include "gateway/endpoints/validate.h"
 
 #define WORKER_STACK_BYTES (100 * 1024)
-#define AMOUNT_MAX_CENTS 100000
+#define AMOUNT_CENTS_MAX 100000
 
 typedef struct fuzz_case {
     unsigned parser;
@@ -52,14 +52,14 @@ static void parse_one(const fuzz_case *c, parsed *out) {
     size_t n = c->len;
     switch (c->parser % PARSERS) {
     case 0: sp_gw_parse_login(b, n, &out->login, &err); break;
-    case 1: sp_gw_parse_payment(b, n, AMOUNT_MAX_CENTS, &out->payment, &err); break;
+    case 1: sp_gw_parse_payment(b, n, AMOUNT_CENTS_MAX, &out->payment, &err); break;
     case 2: sp_gw_parse_partner(b, n, &out->partner, &err); break;
     case 3: sp_gw_parse_set_password(b, n, &out->set_password, &err); break;
     case 4: sp_gw_parse_reset_request(b, n, &out->reset, &err); break;
     case 5: sp_gw_parse_beneficiary(b, n, sp_date_from_ymd(2026, 11, 27), &out->beneficiary,
                                     &err); break;
-    case 6: sp_gw_parse_credit(b, n, AMOUNT_MAX_CENTS, &out->credit, &err); break;
-    case 7: sp_gw_parse_voucher_issue(b, n, AMOUNT_MAX_CENTS, &out->voucher_issue, &err); break;
+    case 6: sp_gw_parse_credit(b, n, AMOUNT_CENTS_MAX, &out->credit, &err); break;
+    case 7: sp_gw_parse_voucher_issue(b, n, AMOUNT_CENTS_MAX, &out->voucher_issue, &err); break;
     case 8: sp_gw_parse_voucher_redeem(b, n, &out->voucher_redeem, &err); break;
     case 9: sp_gw_parse_profile(b, n, &out->profile, &err); break;
     case 10: sp_gw_parse_user_add(b, n, &out->user_add, &err); break;

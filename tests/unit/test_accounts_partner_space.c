@@ -140,7 +140,7 @@ static void expect(const sp_accounts_outcome *out, int status, const char *code)
 
 /* ------------------------------------------------------------------ users */
 
-static void added_user_gets_an_activation_link(void **state) {
+static void test_added_user_gets_an_activation_link(void **state) {
     fixture *f = *state;
     sp_accounts_decision d;
     sp_accounts_outcome out = add_user(f, f->admin_a, f->partner_a, "add-1", "Cash@Club-A.example",
@@ -165,7 +165,7 @@ static void added_user_gets_an_activation_link(void **state) {
     expect(&taken, 409, "email_taken");
 }
 
-static void users_are_refused_precisely(void **state) {
+static void test_users_are_refused_precisely(void **state) {
     fixture *f = *state;
     sp_accounts_decision d;
     sp_accounts_outcome out = add_user(f, f->admin_a, f->partner_a, "k1", "a@club-a.example",
@@ -194,7 +194,7 @@ static void users_are_refused_precisely(void **state) {
     expect(&out, 403, "forbidden");
 }
 
-static void the_last_administrator_stays(void **state) {
+static void test_the_last_administrator_stays(void **state) {
     fixture *f = *state;
     sp_accounts_outcome out =
         change_role(f, f->admin_a, "r1", f->admin_a, SP_ACCOUNTS_ROLE_PARTNER_USER);
@@ -245,7 +245,7 @@ static void the_last_administrator_stays(void **state) {
     assert_int_equal(sp_accounts_partner_by_id(&f->state, f->partner_a)->admin_count, 1);
 }
 
-static void a_removed_user_can_no_longer_log_in(void **state) {
+static void test_a_removed_user_can_no_longer_log_in(void **state) {
     fixture *f = *state;
     sp_accounts_decision d;
     add_user(f, f->admin_a, f->partner_a, "m1", "gone@club-a.example",
@@ -295,7 +295,7 @@ static sp_accounts_outcome update(fixture *f, const char *actor, const char *par
     return run(f, &c, d);
 }
 
-static void the_profile_is_checked_again(void **state) {
+static void test_the_profile_is_checked_again(void **state) {
     fixture *f = *state;
     sp_accounts_decision d;
     sp_accounts_profile p = valid_profile();
@@ -367,13 +367,13 @@ static void same_outcome(const sp_accounts_state *a, const sp_accounts_state *b,
     assert_string_equal(x.result_json, y.result_json);
 }
 
-static void rebuilt_from_the_log_the_state_is_the_same(void **state) {
+static void test_rebuilt_from_the_log_the_state_is_the_same(void **state) {
     fixture *f = *state;
-    a_removed_user_can_no_longer_log_in(state);
+    test_a_removed_user_can_no_longer_log_in(state);
     sp_accounts_decision d;
     sp_accounts_profile p = valid_profile();
     assert_true(update(f, f->admin_a, f->partner_a, "x1", &p, &d).ok);
-    the_last_administrator_stays(state);
+    test_the_last_administrator_stays(state);
     sp_accounts_state rebuilt;
     rebuild(f, &rebuilt);
     assert_int_equal(sp_accounts_partner_by_id(&rebuilt, f->partner_a)->admin_count, 1);
@@ -428,7 +428,7 @@ static void activated_staff(fixture *f, const char *key, const char *email,
     assert_non_null(strstr(out.result_json, sp_accounts_role_name(role)));
 }
 
-static void staff_users_are_added_with_an_activation_link(void **state) {
+static void test_staff_users_are_added_with_an_activation_link(void **state) {
     fixture *f = *state;
     sp_accounts_decision d;
     sp_accounts_outcome out = add_staff(f, f->backoffice_id, "s1", "Compta@City.example",
@@ -465,7 +465,7 @@ static void staff_users_are_added_with_an_activation_link(void **state) {
     assert_int_equal(f->state.backoffice_can_login_count, 2);
 }
 
-static void staff_and_partner_users_stay_apart(void **state) {
+static void test_staff_and_partner_users_stay_apart(void **state) {
     fixture *f = *state;
     char finance[SP_ID_LEN + 1];
     activated_staff(f, "t1", "finance@city.example", SP_ACCOUNTS_ROLE_FINANCE, finance);
@@ -486,7 +486,7 @@ static void staff_and_partner_users_stay_apart(void **state) {
     assert_int_equal(sp_accounts_user_by_id(&f->state, finance)->role, SP_ACCOUNTS_ROLE_FINANCE);
 }
 
-static void the_last_backoffice_user_stays(void **state) {
+static void test_the_last_backoffice_user_stays(void **state) {
     fixture *f = *state;
     assert_int_equal(f->state.backoffice_can_login_count, 1);
     sp_accounts_outcome out =
@@ -520,7 +520,7 @@ static void the_last_backoffice_user_stays(void **state) {
     assert_int_equal(f->state.backoffice_can_login_count, 1);
 }
 
-static void a_disabled_staff_user_can_neither_log_in_nor_reset(void **state) {
+static void test_a_disabled_staff_user_can_neither_log_in_nor_reset(void **state) {
     fixture *f = *state;
     sp_accounts_decision d;
     assert_true(add_staff(f, f->backoffice_id, "g1", "gone@city.example",
@@ -556,7 +556,7 @@ static void a_disabled_staff_user_can_neither_log_in_nor_reset(void **state) {
     expect(&out, 409, "email_taken");
 }
 
-static void a_new_activation_link_goes_to_who_has_not_activated(void **state) {
+static void test_a_new_activation_link_goes_to_who_has_not_activated(void **state) {
     fixture *f = *state;
     sp_accounts_command c = command(SP_ACCOUNTS_CMD_CREATE_PARTNER, f->backoffice_id, "n1");
     c.name = "Théâtre";
@@ -600,10 +600,10 @@ static void a_new_activation_link_goes_to_who_has_not_activated(void **state) {
     expect(&out, 409, "already_activated");
 }
 
-static void rebuilt_from_the_log_the_staff_is_the_same(void **state) {
+static void test_rebuilt_from_the_log_the_staff_is_the_same(void **state) {
     fixture *f = *state;
-    a_new_activation_link_goes_to_who_has_not_activated(state);
-    the_last_backoffice_user_stays(state);
+    test_a_new_activation_link_goes_to_who_has_not_activated(state);
+    test_the_last_backoffice_user_stays(state);
     sp_accounts_state rebuilt;
     rebuild(f, &rebuilt);
     assert_int_equal(rebuilt.backoffice_can_login_count, f->state.backoffice_can_login_count);
@@ -617,22 +617,22 @@ static void rebuilt_from_the_log_the_staff_is_the_same(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(added_user_gets_an_activation_link, setup, teardown),
-        cmocka_unit_test_setup_teardown(users_are_refused_precisely, setup, teardown),
-        cmocka_unit_test_setup_teardown(the_last_administrator_stays, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_removed_user_can_no_longer_log_in, setup, teardown),
-        cmocka_unit_test_setup_teardown(the_profile_is_checked_again, setup, teardown),
-        cmocka_unit_test_setup_teardown(rebuilt_from_the_log_the_state_is_the_same, setup,
+        cmocka_unit_test_setup_teardown(test_added_user_gets_an_activation_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users_are_refused_precisely, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_last_administrator_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_removed_user_can_no_longer_log_in, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_profile_is_checked_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rebuilt_from_the_log_the_state_is_the_same, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(staff_users_are_added_with_an_activation_link, setup,
+        cmocka_unit_test_setup_teardown(test_staff_users_are_added_with_an_activation_link, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(staff_and_partner_users_stay_apart, setup, teardown),
-        cmocka_unit_test_setup_teardown(the_last_backoffice_user_stays, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_disabled_staff_user_can_neither_log_in_nor_reset,
+        cmocka_unit_test_setup_teardown(test_staff_and_partner_users_stay_apart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_last_backoffice_user_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_disabled_staff_user_can_neither_log_in_nor_reset,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(a_new_activation_link_goes_to_who_has_not_activated,
+        cmocka_unit_test_setup_teardown(test_a_new_activation_link_goes_to_who_has_not_activated,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(rebuilt_from_the_log_the_staff_is_the_same, setup,
+        cmocka_unit_test_setup_teardown(test_rebuilt_from_the_log_the_staff_is_the_same, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -914,11 +914,11 @@ static void test_post_refuses_and_changes_nothing(void **state) {
     snprintf(bad[4].credit_account, sizeof bad[4].credit_account, "treasury");       /* no such form */
     snprintf(bad[5].credit_account, sizeof bad[5].credit_account, "partner:nope:owed");
     bad[6].amount_cents = 1001;                                      /* below zero */
-    bad[7].amount_cents = SP_MONEY_BALANCE_ABS_MAX_CENTS + 1;        /* above any limit */
+    bad[7].amount_cents = SP_MONEY_BALANCE_ABS_CENTS_MAX + 1;        /* above any limit */
     for (int i = 0; i < 8; i++) assert_refused_unchanged(fx, &bad[i], 1);
 
     /* The budget may go negative, but not past the limit. */
-    sp_ledger_posting fund = {.debit_account = "budget", .amount_cents = SP_MONEY_BALANCE_ABS_MAX_CENTS};
+    sp_ledger_posting fund = {.debit_account = "budget", .amount_cents = SP_MONEY_BALANCE_ABS_CENTS_MAX};
     snprintf(fund.credit_account, sizeof fund.credit_account, "%s", envelope);
     assert_refused_unchanged(fx, &fund, 1);
     /* All or nothing: a good posting followed by a bad one moves nothing. */

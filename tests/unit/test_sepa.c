@@ -91,7 +91,7 @@ static void test_amounts_in_two_decimals_from_cents(void **state) {
     assert_string_equal(text, "12.34");
     sp_sepa_amount_text(100, text);
     assert_string_equal(text, "1.00");
-    sp_sepa_amount_text(SP_SEPA_AMOUNT_MAX_CENTS, text);
+    sp_sepa_amount_text(SP_SEPA_AMOUNT_CENTS_MAX, text);
     assert_string_equal(text, "999999999.99");
 }
 
@@ -237,7 +237,7 @@ static void test_limits(void **state) {
     for (size_t i = 0; i <= n; i++) {
         snprintf(ids[i], sizeof ids[i], "%08zx-0000-4000-8000-000000000000", i);
         many[i] = (sp_sepa_transfer){ids[i], name, IBAN_FR, "BNPAFRPPXXX",
-                                     SP_SEPA_AMOUNT_MAX_CENTS / 1000, "automatic", "2026-10"};
+                                     SP_SEPA_AMOUNT_CENTS_MAX / 1000, "automatic", "2026-10"};
     }
     f = file_of(&d, many, n);
     char *xml = build(&f, &len, &err);

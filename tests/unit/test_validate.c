@@ -13,8 +13,8 @@
 #include "gateway/endpoints/endpoints.h"
 #include "gateway/endpoints/validate.h"
 
-#define PAYMENT_MAX_CENTS 100000
-#define CREDIT_MAX_CENTS 1000000
+#define PAYMENT_CENTS_MAX 100000
+#define CREDIT_CENTS_MAX 1000000
 
 static void expect_error(const sp_error *err, int status, const char *code, const char *field) {
     assert_int_equal(err->http_status, status);
@@ -31,7 +31,7 @@ static void valid_code(const char *seven, char out[SP_PARTNER_CODE_LEN + 1]) {
 }
 
 static int pay(const char *body, sp_gw_payment_req *req, sp_error *err) {
-    return sp_gw_parse_payment(body, strlen(body), PAYMENT_MAX_CENTS, req, err);
+    return sp_gw_parse_payment(body, strlen(body), PAYMENT_CENTS_MAX, req, err);
 }
 
 static void pay_refused(const char *body, int status, const char *code, const char *field) {
@@ -196,10 +196,10 @@ static void test_body_too_large(void **state) {
     body[len - 1] = '}';
     sp_gw_payment_req req;
     sp_error err;
-    assert_int_equal(sp_gw_parse_payment(body, len, PAYMENT_MAX_CENTS, &req, &err), -1);
+    assert_int_equal(sp_gw_parse_payment(body, len, PAYMENT_CENTS_MAX, &req, &err), -1);
     expect_error(&err, 413, "body_too_large", "");
     /* Exactly the limit is parsed (and then judged on its content). */
-    assert_int_equal(sp_gw_parse_payment(body, len - 1, PAYMENT_MAX_CENTS, &req, &err), -1);
+    assert_int_equal(sp_gw_parse_payment(body, len - 1, PAYMENT_CENTS_MAX, &req, &err), -1);
     assert_int_equal(err.http_status, 400);
     free(body);
 }
@@ -508,34 +508,34 @@ static void test_credit(void **state) {
     sp_gw_credit_req req;
     sp_error err;
     const char *body = "{\"category\": \"general\", \"amount_cents\": 1000000}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), 0);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), 0);
     assert_int_equal(req.amount_cents, 1000000);
     assert_string_equal(req.category, "general");
     body = "{\"category\": \"general\", \"amount_cents\": 1000001}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
     expect_error(&err, 422, "invalid_amount", "amount_cents");
     body = "{\"category\": \"general\", \"amount_cents\": \"1000\"}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
     expect_error(&err, 400, "invalid_type", "amount_cents");
     body = "{\"category\": \"9lives\", \"amount_cents\": 1000}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
     expect_error(&err, 422, "invalid_category", "category");
     /* An end date: absent or "" is none; today (2026-11-27) is the earliest. */
     assert_string_equal(req.end_date, "");
     body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"2026-11-27\"}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), 0);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), 0);
     assert_string_equal(req.end_date, "2026-11-27");
     body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"\"}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), 0);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), 0);
     assert_string_equal(req.end_date, "");
     body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"2026-11-26\"}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
     expect_error(&err, 422, "invalid_date", "end_date");
     body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"2027-02-30\"}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
     expect_error(&err, 422, "invalid_date", "end_date");
     body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": 20270101}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_MAX_CENTS, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
     expect_error(&err, 400, "invalid_type", "end_date");
 }
 

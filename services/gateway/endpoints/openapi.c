@@ -366,7 +366,7 @@ int sp_gw_openapi_query_names(char names[][SP_GW_QUERY_NAMES_LEN_MAX + 1], size_
                  : sp_error_set(err, 500, "internal", "", "components.json has no parameters");
     names[SP_GW_ROUTE_NONE][0] = '\0';
     for (int r = SP_GW_ROUTE_NONE + 1; rc == 0 && r < SP_GW_ROUTE_COUNT; r++)
-        rc = query_names_of(sp_gw_endpoint_of(r), parameters, names[r],
+        rc = query_names_of(sp_gw_endpoint_of((sp_gw_route)r), parameters, names[r],
                             SP_GW_QUERY_NAMES_LEN_MAX + 1, err);
     json_decref(components);
     return rc;

@@ -51,14 +51,17 @@ static int role_index(Solipass__Accounts__Role role) {
 }
 
 static void user_key(uint8_t key[SP_KEY_LEN], const char *user_id) {
+    assert(user_id != NULL);
     sp_key_of(key, DIR_CONTEXT_USER, user_id, "", "");
 }
 
 static void code_key(uint8_t key[SP_KEY_LEN], const char *code) {
+    assert(code != NULL);
     sp_key_of(key, DIR_CONTEXT_CODE, code, "", "");
 }
 
 static void password_digest(uint8_t out[SP_KEY_LEN], const char *hash) {
+    assert(hash != NULL);
     sp_key_of(out, DIR_CONTEXT_PASSWORD, hash, "", "");
 }
 
@@ -68,7 +71,9 @@ static bool optional_id(const char *id) { return id[0] == '\0' || sp_id_valid(id
 
 int sp_gw_directory_init(sp_gw_directory *dir, size_t users_max, size_t sessions_per_user_max,
                          sp_error *err) {
-    assert(dir != NULL && users_max > 0 && sessions_per_user_max > 0);
+    assert(dir != NULL);
+    assert(users_max > 0);
+    assert(sessions_per_user_max > 0);
     memset(dir, 0, sizeof *dir);
     dir->sessions_per_user_max = sessions_per_user_max;
     if (sp_map_init(&dir->users, users_max, err) != 0 ||
@@ -98,6 +103,8 @@ void sp_gw_directory_destroy(sp_gw_directory *dir) {
 }
 
 static int full(sp_error *err, const char *what, const char *setting) {
+    assert(what != NULL);
+    assert(setting != NULL);
     return sp_error_set(err, 500, "directory_full", NULL,
                         "the gateway's %s table is full: give it the accounts service's %s",
                         what, setting);
@@ -130,6 +137,8 @@ static void end_sessions(sp_gw_directory *dir, sp_gw_dir_user *user, bool all, i
 
 static int session_started(sp_gw_directory *dir, const Solipass__Accounts__SessionStarted *m,
                            int64_t at_ms, sp_error *err) {
+    assert(dir != NULL);
+    assert(m != NULL);
     if (m->token_hash.len != SP_TOKEN_HASH_LEN) return 1;
     uint8_t key[SP_KEY_LEN];
     user_key(key, m->user_id);
@@ -158,6 +167,8 @@ static int session_started(sp_gw_directory *dir, const Solipass__Accounts__Sessi
 
 static sp_gw_dir_session *session_of(const sp_gw_directory *dir,
                                      const uint8_t token_hash[SP_TOKEN_HASH_LEN]) {
+    assert(dir != NULL);
+    assert(token_hash != NULL);
     sp_gw_dir_session *s = sp_map_get(&dir->sessions, token_hash);
     if (s == NULL || memcmp(s->token_hash, token_hash, SP_TOKEN_HASH_LEN) != 0) return NULL;
     return s;
@@ -183,6 +194,8 @@ static int session_ended(sp_gw_directory *dir, const Solipass__Accounts__Session
 
 static int user_registered(sp_gw_directory *dir, const Solipass__Accounts__UserRegistered *m,
                            sp_error *err) {
+    assert(dir != NULL);
+    assert(m != NULL);
     bool ok = sp_id_valid(m->user_id) && strlen(m->email) <= SP_GW_EMAIL_LEN_MAX &&
               strlen(m->full_name) < SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX) &&
               role_index(m->role) >= 0 && optional_id(m->partner_id) && optional_id(m->pass_id);
@@ -208,6 +221,8 @@ static int user_registered(sp_gw_directory *dir, const Solipass__Accounts__UserR
 }
 
 static sp_gw_dir_user *user_of(sp_gw_directory *dir, const char *user_id) {
+    assert(dir != NULL);
+    assert(user_id != NULL);
     uint8_t key[SP_KEY_LEN];
     user_key(key, user_id);
     return sp_map_get(&dir->users, key);
@@ -216,12 +231,14 @@ static sp_gw_dir_user *user_of(sp_gw_directory *dir, const char *user_id) {
 /* As the projection: only a user of that partner (or a staff user for ""),
  * not removed. */
 static void role_changed(sp_gw_directory *dir, const Solipass__Accounts__UserRoleChanged *m) {
+    assert(m != NULL);
     sp_gw_dir_user *user = user_of(dir, m->user_id);
     if (user == NULL || user->removed || strcmp(user->partner_id, m->partner_id) != 0) return;
     if (role_index(m->role) >= 0) user->role = m->role;
 }
 
 static void user_removed(sp_gw_directory *dir, const Solipass__Accounts__UserRemoved *m) {
+    assert(m != NULL);
     sp_gw_dir_user *user = user_of(dir, m->user_id);
     if (user == NULL || user->removed || strcmp(user->partner_id, m->partner_id) != 0) return;
     user->removed = true;
@@ -229,6 +246,7 @@ static void user_removed(sp_gw_directory *dir, const Solipass__Accounts__UserRem
 }
 
 static void password_set(sp_gw_directory *dir, const Solipass__Accounts__PasswordSet *m) {
+    assert(m != NULL);
     sp_gw_dir_user *user = user_of(dir, m->user_id);
     if (user == NULL) return;
     uint8_t digest[SP_KEY_LEN];
@@ -240,6 +258,8 @@ static void password_set(sp_gw_directory *dir, const Solipass__Accounts__Passwor
 
 static int partner_created(sp_gw_directory *dir, const Solipass__Accounts__PartnerCreated *m,
                            sp_error *err) {
+    assert(dir != NULL);
+    assert(m != NULL);
     if (!sp_id_valid(m->partner_id) || strlen(m->partner_code) != SP_GW_PARTNER_CODE_LEN) return 1;
     uint8_t key[SP_KEY_LEN];
     code_key(key, m->partner_code);
@@ -261,6 +281,9 @@ static int partner_created(sp_gw_directory *dir, const Solipass__Accounts__Partn
 /* 0 applied, 1 not understood, -1 full. */
 static int apply_known(sp_gw_directory *dir, const char *type, const uint8_t *payload,
                        size_t payload_len, int64_t at_ms, sp_error *err) {
+    assert(dir != NULL);
+    assert(type != NULL);
+    assert(payload != NULL || payload_len == 0);
     int rc = 1;
     if (strcmp(type, "accounts.PartnerCreated.v1") == 0) {
         Solipass__Accounts__PartnerCreated *m =
@@ -315,7 +338,9 @@ static int apply_known(sp_gw_directory *dir, const char *type, const uint8_t *pa
 int sp_gw_directory_apply(sp_gw_directory *dir, int64_t offset, const char *type,
                           const uint8_t *payload, size_t payload_len, int64_t at_ms,
                           sp_error *err) {
-    assert(dir != NULL && type != NULL && (payload != NULL || payload_len == 0));
+    assert(dir != NULL);
+    assert(type != NULL);
+    assert(payload != NULL || payload_len == 0);
     assert(offset >= dir->next_offset);
     int rc = apply_known(dir, type, payload, payload_len, at_ms, err);
     if (rc < 0) return -1;
@@ -328,7 +353,9 @@ int sp_gw_directory_apply(sp_gw_directory *dir, int64_t offset, const char *type
 
 bool sp_gw_directory_session(const sp_gw_directory *dir, const uint8_t token_hash[SP_TOKEN_HASH_LEN],
                              int64_t now_ms, sp_gw_user *user) {
-    assert(dir != NULL && token_hash != NULL && user != NULL);
+    assert(dir != NULL);
+    assert(token_hash != NULL);
+    assert(user != NULL);
     const sp_gw_dir_session *s = session_of(dir, token_hash);
     if (s == NULL || s->expires_at_ms <= now_ms || s->user->removed) return false;
     const sp_gw_dir_user *u = s->user;
@@ -347,7 +374,8 @@ bool sp_gw_directory_session(const sp_gw_directory *dir, const uint8_t token_has
 }
 
 bool sp_gw_directory_partner_code(const sp_gw_directory *dir, const char *partner_code) {
-    assert(dir != NULL && partner_code != NULL);
+    assert(dir != NULL);
+    assert(partner_code != NULL);
     uint8_t key[SP_KEY_LEN];
     code_key(key, partner_code);
     const char *code = sp_map_get(&dir->partner_codes, key);
@@ -357,5 +385,6 @@ bool sp_gw_directory_partner_code(const sp_gw_directory *dir, const char *partne
 size_t sp_gw_directory_user_count(const sp_gw_directory *dir) { return dir->users.entry_count; }
 
 size_t sp_gw_directory_session_count(const sp_gw_directory *dir) {
+    assert(dir != NULL);
     return dir->sessions.entry_count;
 }

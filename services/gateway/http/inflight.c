@@ -21,7 +21,8 @@ struct sp_gw_inflight {
 };
 
 sp_gw_inflight *sp_gw_inflight_new(size_t threads_max, size_t max_per_address) {
-    assert(threads_max >= 1 && max_per_address >= 1);
+    assert(threads_max >= 1);
+    assert(max_per_address >= 1);
     sp_gw_inflight *t = calloc(1, sizeof *t);
     if (t == NULL) return NULL;
     size_t n = 16;
@@ -47,6 +48,7 @@ void sp_gw_inflight_free(sp_gw_inflight *inflight) {
 /* FNV-1a: placement only; the table never fills, so a chosen collision
  * only lengthens a probe. */
 static size_t hash_of(const char *address) {
+    assert(address != NULL);
     uint64_t h = UINT64_C(14695981039346656037);
     for (const unsigned char *p = (const unsigned char *)address; *p != '\0'; p++) {
         h ^= *p;
@@ -58,6 +60,9 @@ static size_t hash_of(const char *address) {
 /* The slot of address, or the first free one on its probe (linear; every
  * slot is looked at at most once). Called under the mutex. */
 static slot *find(sp_gw_inflight *t, const char *key) {
+    assert(t->slot_count > 0);
+    assert((t->slot_count & (t->slot_count - 1)) == 0);   /* a power of two: the mask works */
+    assert(key != NULL);
     size_t mask = t->slot_count - 1;
     slot *free_slot = NULL;
     for (size_t i = 0, at = hash_of(key) & mask; i < t->slot_count; i++, at = (at + 1) & mask) {
@@ -69,6 +74,7 @@ static slot *find(sp_gw_inflight *t, const char *key) {
 }
 
 static void key_of(const char *address, char key[SP_GW_INFLIGHT_ADDRESS_LEN_MAX + 1]) {
+    assert(key != NULL);
     size_t len = strnlen(address != NULL ? address : "", SP_GW_INFLIGHT_ADDRESS_LEN_MAX);
     memcpy(key, address != NULL ? address : "", len);
     key[len] = '\0';
@@ -99,7 +105,8 @@ void sp_gw_inflight_leave(sp_gw_inflight *inflight, const char *address) {
     key_of(address, key);
     pthread_mutex_lock(&inflight->mutex);
     slot *s = find(inflight, key);
-    assert(s != NULL && s->count > 0);
+    assert(s != NULL);
+    assert(s->count > 0);
     if (s != NULL && s->count > 0) {
         s->count--;
         if (s->count == 0) inflight->used--;

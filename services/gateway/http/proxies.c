@@ -11,6 +11,8 @@
 
 /* An IP address (IPv4-mapped IPv6 read as IPv4) into net->bytes. */
 static bool parse_ip(const char *text, sp_gw_proxy_net *net) {
+    assert(text != NULL);
+    assert(net != NULL);
     memset(net, 0, sizeof *net);
     if (inet_pton(AF_INET, text, net->bytes) == 1) return true;
     uint8_t v6[16];
@@ -26,6 +28,7 @@ static bool parse_ip(const char *text, sp_gw_proxy_net *net) {
 }
 
 static bool in_net(const sp_gw_proxy_net *net, const sp_gw_proxy_net *ip) {
+    assert(net->prefix_bits <= (net->v6 ? 128 : 32));
     if (net->v6 != ip->v6) return false;
     unsigned full = net->prefix_bits / 8, rest = net->prefix_bits % 8;
     if (memcmp(net->bytes, ip->bytes, full) != 0) return false;
@@ -36,6 +39,8 @@ static bool in_net(const sp_gw_proxy_net *net, const sp_gw_proxy_net *ip) {
 
 /* "a.b.c.d", "a.b.c.d/n", "x::y", "x::y/n": the network with host bits cleared. */
 static bool parse_net(const char *entry, sp_gw_proxy_net *net) {
+    assert(entry != NULL);
+    assert(net != NULL);
     char text[ENTRY_TEXT_MAX];
     if (strlen(entry) >= sizeof text) return false;
     snprintf(text, sizeof text, "%s", entry);
@@ -57,7 +62,8 @@ static bool parse_net(const char *entry, sp_gw_proxy_net *net) {
 }
 
 int sp_gw_proxies_parse(const char *list, sp_gw_proxies *out, sp_error *err) {
-    assert(list != NULL && out != NULL);
+    assert(list != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     const char *p = list;
     /* Each turn consumes at least one byte. */
@@ -86,6 +92,8 @@ int sp_gw_proxies_parse(const char *list, sp_gw_proxies *out, sp_error *err) {
 }
 
 static bool trusts_ip(const sp_gw_proxies *proxies, const sp_gw_proxy_net *ip) {
+    assert(proxies != NULL);
+    assert(ip != NULL);
     for (size_t i = 0; i < proxies->count; i++) {
         if (in_net(&proxies->nets[i], ip)) return true;
     }
@@ -100,6 +108,8 @@ bool sp_gw_proxies_trusts(const sp_gw_proxies *proxies, const char *address) {
 
 /* The canonical text of an address (so one client is one key whatever its spelling). */
 static void ip_text(const sp_gw_proxy_net *ip, char out[SP_GW_CLIENT_ADDRESS_MAX]) {
+    assert(ip != NULL);
+    assert(out != NULL);
     if (inet_ntop(ip->v6 ? AF_INET6 : AF_INET, ip->bytes, out, SP_GW_CLIENT_ADDRESS_MAX) == NULL)
         out[0] = '\0';
 }
@@ -122,7 +132,8 @@ static bool previous_entry(const char *header, const char **end, char *entry, si
 
 void sp_gw_client_address(const sp_gw_proxies *proxies, const char *peer,
                           const char *forwarded_for, char out[SP_GW_CLIENT_ADDRESS_MAX]) {
-    assert(proxies != NULL && out != NULL);
+    assert(proxies != NULL);
+    assert(out != NULL);
     sp_gw_proxy_net ip;
     if (peer == NULL || !parse_ip(peer, &ip)) {
         snprintf(out, SP_GW_CLIENT_ADDRESS_MAX, "%s", peer != NULL ? peer : "");

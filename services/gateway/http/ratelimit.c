@@ -32,7 +32,9 @@ typedef struct key_ref {
 } key_ref;
 
 sp_gw_ratelimit *sp_gw_ratelimit_new(size_t slots_max, int64_t failures_max, int64_t window_ms) {
-    assert(slots_max > 0 && failures_max > 0 && window_ms > 0);
+    assert(slots_max > 0);
+    assert(failures_max > 0);
+    assert(window_ms > 0);
     size_t count = SP_GW_RATELIMIT_PROBES_MAX;
     while (count < slots_max) count *= 2;
     sp_gw_ratelimit *limit = calloc(1, sizeof *limit);
@@ -59,6 +61,8 @@ void sp_gw_ratelimit_free(sp_gw_ratelimit *limit) {
 }
 
 static key_ref key_ref_of(const sp_gw_ratelimit *limit, const char *key) {
+    assert(limit != NULL);
+    assert(key != NULL);
     key_ref ref;
     sp_key_of(ref.digest, "ratelimit", key, NULL, NULL);
     uint8_t placement[crypto_shorthash_BYTES];
@@ -73,26 +77,34 @@ static key_ref key_ref_of(const sp_gw_ratelimit *limit, const char *key) {
  * slightly earlier now_ms than the window's start is the same window; only
  * a clock moved back by a whole window starts again. */
 static bool stale(const sp_gw_ratelimit *limit, const slot *s, int64_t now_ms) {
+    assert(s != NULL);
+    assert(limit->window_ms > 0);
     return !s->used || now_ms >= s->window_start_ms + limit->window_ms ||
            now_ms <= s->window_start_ms - limit->window_ms;
 }
 
 /* Until s's window ends, at most window_ms. */
 static int64_t wait_of(const sp_gw_ratelimit *limit, const slot *s, int64_t now_ms) {
+    assert(s != NULL);
+    assert(limit->window_ms > 0);
     int64_t wait_ms = s->window_start_ms + limit->window_ms - now_ms;
     return wait_ms > limit->window_ms ? limit->window_ms : wait_ms;
 }
 
 static bool locked(const sp_gw_ratelimit *limit, const slot *s, int64_t now_ms) {
+    assert(limit->failures_max > 0);
     return !stale(limit, s, now_ms) && s->failures >= limit->failures_max;
 }
 
 static slot *probe(sp_gw_ratelimit *limit, const key_ref *ref, size_t i) {
+    assert(i < SP_GW_RATELIMIT_PROBES_MAX);
+    assert((limit->slot_count & (limit->slot_count - 1)) == 0);   /* a power of two */
     return &limit->slots[(ref->start + i) & (limit->slot_count - 1)];
 }
 
 /* Under the mutex: key's slot, or NULL. */
 static slot *find(sp_gw_ratelimit *limit, const key_ref *ref) {
+    assert(ref != NULL);
     for (size_t i = 0; i < SP_GW_RATELIMIT_PROBES_MAX; i++) {
         slot *s = probe(limit, ref, i);
         if (s->used && memcmp(s->key, ref->digest, SP_KEY_LEN) == 0) return s;
@@ -105,6 +117,8 @@ static slot *find(sp_gw_ratelimit *limit, const key_ref *ref) {
  * (*wait_ms: until the first of them ends). */
 static slot *claim(sp_gw_ratelimit *limit, const key_ref *ref, int64_t now_ms,
                    int64_t *wait_ms) {
+    assert(ref != NULL);
+    assert(wait_ms != NULL);
     slot *oldest_unlocked = NULL;
     int64_t first_end_ms = INT64_MAX;
     for (size_t i = 0; i < SP_GW_RATELIMIT_PROBES_MAX; i++) {
@@ -125,6 +139,8 @@ static slot *claim(sp_gw_ratelimit *limit, const key_ref *ref, int64_t now_ms,
 /* Under the mutex: key's live slot, a fresh one in its place, or NULL (*wait_ms set). */
 static slot *live_slot(sp_gw_ratelimit *limit, const key_ref *ref, int64_t now_ms,
                        int64_t *wait_ms) {
+    assert(ref != NULL);
+    assert(wait_ms != NULL);
     slot *s = find(limit, ref);
     if (s != NULL && !stale(limit, s, now_ms)) return s;
     if (s == NULL) s = claim(limit, ref, now_ms, wait_ms);
@@ -137,7 +153,8 @@ static slot *live_slot(sp_gw_ratelimit *limit, const key_ref *ref, int64_t now_m
 }
 
 int64_t sp_gw_ratelimit_wait_ms(sp_gw_ratelimit *limit, const char *key, int64_t now_ms) {
-    assert(limit != NULL && key != NULL);
+    assert(limit != NULL);
+    assert(key != NULL);
     key_ref ref = key_ref_of(limit, key);
     int64_t wait_ms = 0;
     pthread_mutex_lock(&limit->mutex);
@@ -148,7 +165,8 @@ int64_t sp_gw_ratelimit_wait_ms(sp_gw_ratelimit *limit, const char *key, int64_t
 }
 
 int64_t sp_gw_ratelimit_take(sp_gw_ratelimit *limit, const char *key, int64_t now_ms) {
-    assert(limit != NULL && key != NULL);
+    assert(limit != NULL);
+    assert(key != NULL);
     key_ref ref = key_ref_of(limit, key);
     int64_t wait_ms = 0;
     pthread_mutex_lock(&limit->mutex);
@@ -159,12 +177,14 @@ int64_t sp_gw_ratelimit_take(sp_gw_ratelimit *limit, const char *key, int64_t no
         s->failures++;
     }
     pthread_mutex_unlock(&limit->mutex);
-    assert(wait_ms >= 0 && wait_ms <= limit->window_ms);
+    assert(wait_ms >= 0);
+    assert(wait_ms <= limit->window_ms);
     return wait_ms;
 }
 
 void sp_gw_ratelimit_give_back(sp_gw_ratelimit *limit, const char *key, int64_t now_ms) {
-    assert(limit != NULL && key != NULL);
+    assert(limit != NULL);
+    assert(key != NULL);
     key_ref ref = key_ref_of(limit, key);
     pthread_mutex_lock(&limit->mutex);
     slot *s = find(limit, &ref);
@@ -173,7 +193,8 @@ void sp_gw_ratelimit_give_back(sp_gw_ratelimit *limit, const char *key, int64_t 
 }
 
 void sp_gw_ratelimit_fail(sp_gw_ratelimit *limit, const char *key, int64_t now_ms) {
-    assert(limit != NULL && key != NULL);
+    assert(limit != NULL);
+    assert(key != NULL);
     key_ref ref = key_ref_of(limit, key);
     int64_t wait_ms = 0;
     pthread_mutex_lock(&limit->mutex);
@@ -183,7 +204,8 @@ void sp_gw_ratelimit_fail(sp_gw_ratelimit *limit, const char *key, int64_t now_m
 }
 
 void sp_gw_ratelimit_clear(sp_gw_ratelimit *limit, const char *key) {
-    assert(limit != NULL && key != NULL);
+    assert(limit != NULL);
+    assert(key != NULL);
     key_ref ref = key_ref_of(limit, key);
     pthread_mutex_lock(&limit->mutex);
     slot *s = find(limit, &ref);

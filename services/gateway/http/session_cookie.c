@@ -16,6 +16,8 @@ static bool is_token_char(char c) {
 
 /* Copies value[0..len) into token when it has a token's form. */
 static bool token_of(const char *value, size_t len, char token[SP_TOKEN_LEN + 1]) {
+    assert(value != NULL || len == 0);
+    assert(token != NULL);
     token[0] = '\0';
     if (len != SP_TOKEN_LEN) return false;
     for (size_t i = 0; i < len; i++) {
@@ -27,7 +29,8 @@ static bool token_of(const char *value, size_t len, char token[SP_TOKEN_LEN + 1]
 }
 
 bool sp_gw_cookie_token(const char *cookie_header, char token[SP_TOKEN_LEN + 1], bool *present) {
-    assert(token != NULL && present != NULL);
+    assert(token != NULL);
+    assert(present != NULL);
     token[0] = '\0';
     *present = false;
     if (cookie_header == NULL) return false;
@@ -95,6 +98,7 @@ static bool is_ipv6_char(char c) {
 /* host is a name or IPv4 ([a-z0-9.-]+) or a bracketed IPv6 literal;
  * returns where it ends, NULL when it is not one. */
 static const char *host_end(const char *host) {
+    assert(host != NULL);
     const char *p = host;
     if (*p == '[') {
         p++;
@@ -109,6 +113,7 @@ static const char *host_end(const char *host) {
 }
 
 static bool port_valid(const char *port, bool https) {
+    assert(port != NULL);
     size_t len = strlen(port);
     if (len == 0 || len > PORT_DIGITS_MAX || port[0] == '0') return false;
     for (size_t i = 0; i < len; i++) {
@@ -138,12 +143,15 @@ bool sp_gw_public_url_secure(const char *public_url) {
 
 void sp_gw_set_cookie_format(const char *token, int64_t max_age_s, bool secure,
                              char out[SP_GW_SET_COOKIE_LEN_MAX + 1]) {
-    assert(token != NULL && out != NULL && max_age_s >= 0);
+    assert(token != NULL);
+    assert(out != NULL);
+    assert(max_age_s >= 0);
     assert(strlen(token) == 0 || strlen(token) == SP_TOKEN_LEN);
     int n = snprintf(out, SP_GW_SET_COOKIE_LEN_MAX + 1,
                      SP_GW_COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%" PRId64
                                        "%s",
                      token, max_age_s, secure ? "; Secure" : "");
-    assert(n > 0 && n <= SP_GW_SET_COOKIE_LEN_MAX);
+    assert(n > 0);
+    assert(n <= SP_GW_SET_COOKIE_LEN_MAX);
     (void)n;
 }

@@ -51,6 +51,8 @@ static const uint16_t cp1252_high[32] = {
     0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178};
 
 static size_t utf8_put(uint32_t cp, char *out) {
+    assert(out != NULL);
+    assert(cp <= 0xFFFF);   /* Windows-1252 and ISO-8859-1 stay in the BMP */
     if (cp < 0x80) {
         out[0] = (char)cp;
         return 1;
@@ -70,6 +72,9 @@ static size_t utf8_put(uint32_t cp, char *out) {
  * NUL); NULL when out of memory. */
 static char *decode(const uint8_t *bytes, size_t len, sp_gw_enrol_csv_encoding *encoding,
                     size_t *text_len) {
+    assert(bytes != NULL || len == 0);
+    assert(encoding != NULL);
+    assert(text_len != NULL);
     static const uint8_t bom[3] = {0xef, 0xbb, 0xbf};
     bool has_bom = len >= 3 && memcmp(bytes, bom, 3) == 0;
     const uint8_t *s = has_bom ? bytes + 3 : bytes;
@@ -92,6 +97,7 @@ static char *decode(const uint8_t *bytes, size_t len, sp_gw_enrol_csv_encoding *
         }
     }
     text[out] = '\0';
+    assert(out <= (utf8 ? n : 3 * n));
     *text_len = out;
     return text;
 }
@@ -101,6 +107,7 @@ static char *decode(const uint8_t *bytes, size_t len, sp_gw_enrol_csv_encoding *
 /* ';' or ',': whichever the header line (up to its first line break outside
  * quotes) holds more of outside quotes; ';' when neither or a tie. */
 static char detect_delimiter(const char *s, size_t n) {
+    assert(s != NULL || n == 0);
     size_t semicolons = 0, commas = 0;
     bool quoted = false;
     for (size_t i = 0; i < n; i++) {
@@ -114,6 +121,7 @@ static char detect_delimiter(const char *s, size_t n) {
 }
 
 static void field_append(csv_record *r, char c) {
+    assert(r->count >= 1);   /* a field was begun */
     if (r->count > SP_GW_ENROL_CSV_COLUMNS_MAX) return;
     size_t f = r->count - 1;
     if (r->len[f] >= SP_GW_ENROL_CSV_FIELD_BYTES_MAX) {
@@ -125,6 +133,7 @@ static void field_append(csv_record *r, char c) {
 }
 
 static void field_begin(csv_record *r) {
+    assert(r != NULL);
     r->count++;
     if (r->count > SP_GW_ENROL_CSV_COLUMNS_MAX) return;
     r->len[r->count - 1] = 0;
@@ -137,6 +146,8 @@ static bool is_end(char c, char delimiter) { return c == delimiter || c == '\r' 
 /* A quoted field from the opening quote at *i; after it *i is on the
  * delimiter, the line break or the end. */
 static void read_quoted(const char *s, size_t n, size_t *i, char delimiter, csv_record *r) {
+    assert(*i < n);
+    assert(s[*i] == '"');
     size_t k = *i + 1;
     bool closed = false;
     while (k < n && !closed) {
@@ -159,6 +170,7 @@ static void read_quoted(const char *s, size_t n, size_t *i, char delimiter, csv_
 
 /* The record from *pos; *pos moves past its line break. */
 static void read_record(const char *s, size_t n, size_t *pos, char delimiter, csv_record *r) {
+    assert(*pos <= n);
     r->count = 0;
     r->bad_quotes = false;
     size_t i = *pos;
@@ -178,9 +190,11 @@ static void read_record(const char *s, size_t n, size_t *pos, char delimiter, cs
         break;
     }
     *pos = i;
+    assert(r->count >= 1);
 }
 
 static bool record_blank(const csv_record *r) {
+    assert(r != NULL);
     size_t seen = r->count < SP_GW_ENROL_CSV_COLUMNS_MAX ? r->count : SP_GW_ENROL_CSV_COLUMNS_MAX;
     for (size_t f = 0; f < seen; f++) {
         if (r->len[f] > 0 || r->too_long[f]) return false;
@@ -190,6 +204,7 @@ static bool record_blank(const csv_record *r) {
 
 /* Spaces and tabs off both ends, in place; the new length. */
 static size_t trim(char *text, size_t len) {
+    assert(text != NULL);
     size_t start = 0;
     while (start < len && (text[start] == ' ' || text[start] == '\t')) start++;
     while (len > start && (text[len - 1] == ' ' || text[len - 1] == '\t')) len--;
@@ -303,7 +318,10 @@ static int check_header(csv_parser *p, sp_error *err) {
 
 void sp_gw_enrol_csv_problem_add(sp_gw_enrol_csv *csv, int32_t line, const char *field,
                                  const char *code, const char *message) {
-    assert(csv != NULL && field != NULL && code != NULL && message != NULL);
+    assert(csv != NULL);
+    assert(field != NULL);
+    assert(code != NULL);
+    assert(message != NULL);
     csv->problems_total++;
     if (csv->problem_count >= SP_GW_ENROL_CSV_PROBLEMS_MAX || csv->problems == NULL) return;
     sp_gw_enrol_problem *p = &csv->problems[csv->problem_count++];
@@ -390,6 +408,9 @@ static void email_check(sp_gw_enrol_csv *csv, csv_parser *p, int32_t line, char 
 }
 
 static int arena_put(sp_gw_enrol_csv *csv, const char *first, const char *last, size_t *offset) {
+    assert(first != NULL);
+    assert(last != NULL);
+    assert(offset != NULL);
     size_t need = strlen(first) + 1 + strlen(last) + 1;
     if (csv->arena_used + need > csv->arena_size) {
         size_t size = csv->arena_size * 2 + need;
@@ -400,6 +421,7 @@ static int arena_put(sp_gw_enrol_csv *csv, const char *first, const char *last, 
     }
     *offset = csv->arena_used;
     csv->arena_used += (size_t)sprintf(csv->arena + csv->arena_used, "%s %s", first, last) + 1;
+    assert(csv->arena_used <= csv->arena_size);
     return 0;
 }
 
@@ -503,7 +525,8 @@ static int allocate(sp_gw_enrol_csv *out, csv_parser **p) {
 }
 
 int sp_gw_enrol_csv_parse(const uint8_t *bytes, size_t len, sp_gw_enrol_csv *out, sp_error *err) {
-    assert(out != NULL && (bytes != NULL || len == 0));
+    assert(out != NULL);
+    assert(bytes != NULL || len == 0);
     memset(out, 0, sizeof *out);
     if (len > SP_GW_ENROL_CSV_BYTES_MAX)
         return sp_error_set(err, 413, "body_too_large", "",
@@ -542,7 +565,8 @@ done:
 
 /* Stable: an insertion sort, over at most SP_GW_ENROL_CSV_PROBLEMS_MAX. */
 void sp_gw_enrol_csv_problems_sort(sp_gw_enrol_csv *csv) {
-    assert(csv != NULL && csv->problem_count <= SP_GW_ENROL_CSV_PROBLEMS_MAX);
+    assert(csv != NULL);
+    assert(csv->problem_count <= SP_GW_ENROL_CSV_PROBLEMS_MAX);
     for (size_t i = 1; i < csv->problem_count; i++) {
         sp_gw_enrol_problem moved = csv->problems[i];
         size_t k = i;
@@ -560,10 +584,14 @@ typedef struct query_parse {
 } query_parse;
 
 static bool value_is(const char *value, size_t len, const char *text) {
+    assert(value != NULL || len == 0);
+    assert(text != NULL);
     return len == strlen(text) && memcmp(value, text, len) == 0;
 }
 
 static int amount_param(const char *value, size_t len, sp_gw_enrol_query *out, sp_error *err) {
+    assert(value != NULL || len == 0);
+    assert(out != NULL);
     int64_t amount = 0;
     bool digits = len > 0 && len <= 15;
     for (size_t i = 0; digits && i < len; i++) {
@@ -574,11 +602,14 @@ static int amount_param(const char *value, size_t len, sp_gw_enrol_query *out, s
         return sp_error_set(err, 422, "invalid_amount", "amount_cents",
                             "amount_cents must be a whole number of cents");
     out->amount_cents = amount;
+    assert(amount >= 0);   /* at most 15 digits: no overflow */
     return 0;
 }
 
 static int query_param(void *ctx, const char *name, size_t name_len, const char *value,
                        size_t value_len, sp_error *err) {
+    assert(ctx != NULL);
+    assert(name != NULL);
     static const char *const names[4] = {"dry_run", "category", "amount_cents", "end_date"};
     query_parse *parse = ctx;
     size_t which = 0;
@@ -608,7 +639,8 @@ static int query_param(void *ctx, const char *name, size_t name_len, const char 
 
 int sp_gw_enrol_query_parse(const char *query, int64_t amount_max_cents, sp_date today,
                             sp_gw_enrol_query *out, sp_error *err) {
-    assert(out != NULL && amount_max_cents > 0);
+    assert(out != NULL);
+    assert(amount_max_cents > 0);
     memset(out, 0, sizeof *out);
     query_parse parse = {.out = out};
     if (sp_gw_query_foreach(query, 8, query_param, &parse, err) != 0) return -1;
@@ -635,7 +667,10 @@ int sp_gw_enrol_query_parse(const char *query, int64_t amount_max_cents, sp_date
 void sp_gw_enrol_command_id(const char *file_sha256_hex, const sp_gw_enrol_query *allocation,
                             const char *email, const char *step,
                             char out[SP_GW_ENROL_COMMAND_ID_LEN + 1]) {
-    assert(file_sha256_hex != NULL && allocation != NULL && email != NULL && step != NULL);
+    assert(file_sha256_hex != NULL);
+    assert(allocation != NULL);
+    assert(email != NULL);
+    assert(step != NULL);
     /* Newline-separated: no field holds a newline, so no two inputs meet. */
     char amount[24];
     snprintf(amount, sizeof amount, "%" PRId64, allocation->amount_cents);

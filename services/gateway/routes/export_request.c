@@ -7,7 +7,8 @@
 
 int sp_gw_export_request_parse(const char *body, size_t len, sp_export_request *out,
                                sp_error *err) {
-    assert(body != NULL && out != NULL);
+    assert(body != NULL);
+    assert(out != NULL);
     static const sp_gw_field fields[] = {{"kind", SP_GW_FIELD_STRING, true, 1, 32}};
     static const sp_gw_schema kind_only = {fields, 1};
     if (sp_gw_json_depth_check(body, len, SP_GW_JSON_DEPTH_MAX, err) != 0) return -1;

@@ -76,7 +76,10 @@ static int phones_parse(const char *phones, sp_gw_contact *out, sp_error *err) {
 
 int sp_gw_contact_parse(const char *hours, const char *email, const char *phones,
                         sp_gw_contact *out, sp_error *err) {
-    assert(hours != NULL && email != NULL && phones != NULL && out != NULL);
+    assert(hours != NULL);
+    assert(email != NULL);
+    assert(phones != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     if (!text_ok(hours, 1, SP_GW_CONTACT_HOURS_CHARS_MAX)) {
         return sp_error_set(err, 500, "invalid_config", "SP_CONTACT_HOURS",
@@ -92,7 +95,8 @@ int sp_gw_contact_parse(const char *hours, const char *email, const char *phones
 }
 
 json_t *sp_gw_contact_json(const sp_gw_contact *contact) {
-    assert(contact != NULL && contact->phone_count <= SP_GW_CONTACT_PHONES_MAX);
+    assert(contact != NULL);
+    assert(contact->phone_count <= SP_GW_CONTACT_PHONES_MAX);
     json_t *phones = json_array();
     for (size_t i = 0; phones != NULL && i < contact->phone_count; i++) {
         if (json_array_append_new(phones, json_string(contact->phones[i])) != 0) {
@@ -108,13 +112,16 @@ json_t *sp_gw_contact_json(const sp_gw_contact *contact) {
 /* ------------------------------------------------------------------ SSE */
 
 void sp_gw_sse_id_format(int64_t occurred_at_ms, const char *operation_id, char *out) {
-    assert(operation_id != NULL && out != NULL);
+    assert(operation_id != NULL);
+    assert(out != NULL);
     snprintf(out, SP_GW_SSE_ID_LEN_MAX + 1, "%" PRId64 "|%s", occurred_at_ms, operation_id);
 }
 
 int sp_gw_sse_id_parse(const char *text, int64_t *occurred_at_ms,
                        char operation_id[SP_ID_LEN + 1], sp_error *err) {
-    assert(text != NULL && occurred_at_ms != NULL && operation_id != NULL);
+    assert(text != NULL);
+    assert(occurred_at_ms != NULL);
+    assert(operation_id != NULL);
     const char *bar = strchr(text, '|');
     size_t digits = bar != NULL ? (size_t)(bar - text) : 0;
     bool ok = digits >= 1 && digits <= 15 && strlen(bar + 1) == SP_ID_LEN;
@@ -137,7 +144,10 @@ int sp_gw_sse_id_parse(const char *text, int64_t *occurred_at_ms,
 }
 
 char *sp_gw_sse_event_format(const char *id, const char *name, const char *data, size_t *len) {
-    assert(id != NULL && name != NULL && data != NULL && len != NULL);
+    assert(id != NULL);
+    assert(name != NULL);
+    assert(data != NULL);
+    assert(len != NULL);
     if (strpbrk(id, "\r\n") != NULL || strpbrk(name, "\r\n") != NULL ||
         strpbrk(data, "\r\n") != NULL) {
         return NULL;
@@ -146,7 +156,8 @@ char *sp_gw_sse_event_format(const char *id, const char *name, const char *data,
     char *out = malloc(size);
     if (out == NULL) return NULL;
     int n = snprintf(out, size, "id: %s\nevent: %s\ndata: %s\n\n", id, name, data);
-    assert(n > 0 && (size_t)n < size);
+    assert(n > 0);
+    assert((size_t)n < size);
     *len = (size_t)n;
     return out;
 }
@@ -157,7 +168,9 @@ void sp_gw_sse_sent_init(sp_gw_sse_sent *sent) {
 }
 
 bool sp_gw_sse_sent_has(const sp_gw_sse_sent *sent, const char *operation_id) {
-    assert(sent != NULL && operation_id != NULL && sent->count <= SP_GW_SSE_SENT_MAX);
+    assert(sent != NULL);
+    assert(operation_id != NULL);
+    assert(sent->count <= SP_GW_SSE_SENT_MAX);
     for (size_t i = 0; i < sent->count; i++) {
         if (strcmp(sent->ids[i], operation_id) == 0) return true;
     }
@@ -165,14 +178,18 @@ bool sp_gw_sse_sent_has(const sp_gw_sse_sent *sent, const char *operation_id) {
 }
 
 void sp_gw_sse_sent_add(sp_gw_sse_sent *sent, const char *operation_id) {
-    assert(sent != NULL && operation_id != NULL && strlen(operation_id) <= SP_ID_LEN);
+    assert(sent != NULL);
+    assert(operation_id != NULL);
+    assert(strlen(operation_id) <= SP_ID_LEN);
     snprintf(sent->ids[sent->next], sizeof sent->ids[sent->next], "%s", operation_id);
     sent->next = (sent->next + 1) % SP_GW_SSE_SENT_MAX;
     if (sent->count < SP_GW_SSE_SENT_MAX) sent->count++;
 }
 
 void sp_gw_sse_sent_array(const sp_gw_sse_sent *sent, char out[SP_GW_SSE_SENT_ARRAY_MAX + 1]) {
-    assert(sent != NULL && out != NULL && sent->count <= SP_GW_SSE_SENT_MAX);
+    assert(sent != NULL);
+    assert(out != NULL);
+    assert(sent->count <= SP_GW_SSE_SENT_MAX);
     size_t len = 0;
     out[len++] = '{';
     for (size_t i = 0; i < sent->count; i++) {
@@ -263,7 +280,9 @@ bool sp_gw_streams_stopping(sp_gw_streams *streams) {
 
 int sp_gw_payer_url(const char *public_url, const char *partner_code,
                     char out[SP_GW_PAYER_URL_LEN_MAX + 1]) {
-    assert(public_url != NULL && partner_code != NULL && out != NULL);
+    assert(public_url != NULL);
+    assert(partner_code != NULL);
+    assert(out != NULL);
     int n = snprintf(out, SP_GW_PAYER_URL_LEN_MAX + 1, "%s/payer/%s", public_url, partner_code);
     if (n < 0 || n > SP_GW_PAYER_URL_LEN_MAX) {
         out[0] = '\0';
@@ -286,7 +305,8 @@ static stream_owner *owner_of(sp_gw_streams *streams, const char *partner_id, bo
 }
 
 sp_gw_streams_entry sp_gw_streams_enter_partner(sp_gw_streams *streams, const char *partner_id) {
-    assert(streams != NULL && partner_id != NULL);
+    assert(streams != NULL);
+    assert(partner_id != NULL);
     pthread_mutex_lock(&streams->lock);
     sp_gw_streams_entry entry = SP_GW_STREAMS_FULL;
     if (streams->open < streams->max && !atomic_load(&streams->stopping)) {
@@ -306,10 +326,13 @@ sp_gw_streams_entry sp_gw_streams_enter_partner(sp_gw_streams *streams, const ch
 }
 
 void sp_gw_streams_leave_partner(sp_gw_streams *streams, const char *partner_id) {
-    assert(streams != NULL && partner_id != NULL);
+    assert(streams != NULL);
+    assert(partner_id != NULL);
     pthread_mutex_lock(&streams->lock);
     stream_owner *o = owner_of(streams, partner_id, false);
-    assert(o != NULL && o->open > 0 && streams->open > 0);
+    assert(o != NULL);
+    assert(o->open > 0);
+    assert(streams->open > 0);
     o->open--;
     streams->open--;
     pthread_mutex_unlock(&streams->lock);

@@ -17,6 +17,7 @@ static const char *const filter_names[] = {"from", "to", "channel", "amount_min_
 #define FILTER_NAME_COUNT (sizeof filter_names / sizeof filter_names[0])
 
 static bool is_filter_name(const char *name) {
+    assert(name != NULL);
     for (size_t i = 0; i < FILTER_NAME_COUNT; i++)
         if (strcmp(name, filter_names[i]) == 0) return true;
     return false;
@@ -36,6 +37,7 @@ static int selection_bounds(size_t count, sp_error *err) {
 }
 
 static int selection_ids(const json_t *ids, sp_gw_refund_selection *out, sp_error *err) {
+    assert(out != NULL);
     if (!json_is_array(ids))
         return sp_error_set(err, 400, "invalid_type", "operation_ids",
                             "operation_ids is a list of ids");
@@ -59,6 +61,11 @@ static int selection_ids(const json_t *ids, sp_gw_refund_selection *out, sp_erro
 /* Appends "&name=value" with the value percent-encoded. */
 static int query_append(char *out, size_t size, size_t *used, const char *name,
                         const char *value) {
+    assert(out != NULL);
+    assert(used != NULL);
+    assert(*used < size);
+    assert(name != NULL);
+    assert(value != NULL);
     int n = snprintf(out + *used, size - *used, "%s%s=", *used ? "&" : "", name);
     if (n < 0 || (size_t)n >= size - *used) return -1;
     *used += (size_t)n;
@@ -69,6 +76,7 @@ static int query_append(char *out, size_t size, size_t *used, const char *name,
                   : snprintf(out + *used, size - *used, "%%%02X", *p);
         if (n < 0 || (size_t)n >= size - *used) return -1;
         *used += (size_t)n;
+    assert(*used < size);   /* room left for the NUL */
     }
     return 0;
 }
@@ -76,6 +84,7 @@ static int query_append(char *out, size_t size, size_t *used, const char *name,
 /* The body's filters as the operations listing's query string, so that
  * "all" means exactly what the listing shows (and is checked the same way). */
 static int selection_filter(const json_t *root, sp_gw_refund_selection *out, sp_error *err) {
+    assert(out != NULL);
     if (!json_is_true(json_object_get(root, "all")))
         return sp_error_set(err, 400, "invalid_value", "all", "all must be true");
     char query[SELECTION_QUERY_BYTES_MAX] = "";
@@ -118,7 +127,8 @@ static int selection_fields(const json_t *root, sp_error *err) {
 
 int sp_gw_refund_selection_parse(const char *body, size_t len, sp_gw_refund_selection *out,
                                  sp_error *err) {
-    assert(body != NULL && out != NULL);
+    assert(body != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     if (sp_gw_json_depth_check(body, len, SP_GW_JSON_DEPTH_MAX, err) != 0) return -1;
     json_error_t jerr;
@@ -135,7 +145,8 @@ int sp_gw_refund_selection_parse(const char *body, size_t len, sp_gw_refund_sele
 }
 
 void sp_gw_refund_ids_array(const sp_gw_refund_selection *selection, char *out) {
-    assert(selection != NULL && out != NULL);
+    assert(selection != NULL);
+    assert(out != NULL);
     size_t used = 0;
     out[used++] = '{';
     for (size_t i = 0; i < selection->id_count; i++) {
@@ -151,6 +162,7 @@ void sp_gw_refund_ids_array(const sp_gw_refund_selection *selection, char *out) 
 /* ------------------------------------------------------------------ the listing */
 
 static bool is_request_status(const char *text) {
+    assert(text != NULL);
     return strcmp(text, "opening") == 0 || strcmp(text, "pending") == 0 ||
            strcmp(text, "paid") == 0 || strcmp(text, "cancelled") == 0;
 }
@@ -165,6 +177,8 @@ typedef struct refunds_parse {
 /* status and partner_id here; limit, cursor and anything else to page_query. */
 static int refunds_param(void *ctx, const char *name, size_t name_len, const char *value,
                          size_t value_len, sp_error *err) {
+    assert(ctx != NULL);
+    assert(name != NULL);
     refunds_parse *parse = ctx;
     sp_gw_refunds_filter *out = parse->out;
     /* Both values are shorter than an id; a longer one is cut and then refused. */
@@ -208,6 +222,7 @@ int sp_gw_refunds_filter_parse(const char *query, bool finance, sp_gw_refunds_fi
 /* ------------------------------------------------------------------ transfers */
 
 int sp_gw_transfer_reference_check(const char *text, sp_error *err) {
+    assert(text != NULL);
     static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                   "0123456789/-?:().,'+ ";
     size_t len = strlen(text);

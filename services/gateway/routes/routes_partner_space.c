@@ -269,7 +269,7 @@ static int stream_headers(stream *s) {
 /* Polls until the client leaves, the stream's time is up or the gateway stops. */
 static void stream_run(stream *s) {
     static const char heartbeat[] = ": keep-alive\n\n";
-    int64_t end_ms = sp_gw_monotonic_ms() + s->req->app->config->sse_max_s * 1000;
+    int64_t end_ms = sp_gw_monotonic_ms() + s->req->app->config->sse_s_max * 1000;
     struct timespec pause = {.tv_sec = 0, .tv_nsec = STREAM_POLL_MS * 1000000L};
     s->session_checked_ms = sp_gw_monotonic_ms();
     while (!sp_gw_streams_stopping(s->req->app->streams) && sp_gw_monotonic_ms() < end_ms) {

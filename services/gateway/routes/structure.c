@@ -49,11 +49,14 @@ static const sp_gw_schema user_role_schema = {user_role_fields,
 
 /* A string member into out ("" when absent or null); the schema bounded it. */
 static void member(const json_t *object, const char *name, char *out, size_t out_size) {
+    assert(out != NULL);
+    assert(out_size > 0);
     const char *value = json_string_value(json_object_get(object, name));
     snprintf(out, out_size, "%s", value != NULL ? value : "");
 }
 
 static bool blank(const char *text) {
+    assert(text != NULL);
     for (; *text != '\0'; text++) {
         if (*text != ' ') return false;
     }
@@ -82,6 +85,7 @@ static int check_links(const json_t *root, sp_gw_profile_req *out, sp_error *err
 }
 
 static int check_bank(sp_gw_profile_req *out, sp_error *err) {
+    assert(out != NULL);
     char iban[SP_PROFILE_IBAN_INPUT_MAX + 1];
     snprintf(iban, sizeof iban, "%s", out->iban);
     if (iban[0] != '\0') {
@@ -110,6 +114,7 @@ static int check_bank(sp_gw_profile_req *out, sp_error *err) {
 }
 
 static int check_profile(const json_t *root, sp_gw_profile_req *out, sp_error *err) {
+    assert(out != NULL);
     if (blank(out->legal_name))
         return sp_error_set(err, 400, "invalid_value", "legal_name", "legal_name is blank");
     if (blank(out->public_name))
@@ -155,6 +160,7 @@ int sp_gw_parse_profile(const char *body, size_t len, sp_gw_profile_req *out, sp
 
 /* The two roles of a family: a partner's users, or the city's staff. */
 static int check_role(const char *role, bool staff, sp_error *err) {
+    assert(role != NULL);
     const char *first = staff ? "backoffice" : "partner_admin";
     const char *second = staff ? "finance" : "partner_user";
     if (strcmp(role, first) == 0 || strcmp(role, second) == 0) return 0;
@@ -214,6 +220,8 @@ static uint32_t be32(const uint8_t *p) {
 static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | (uint32_t)p[1]; }
 
 static bool png_dimensions(const uint8_t *b, size_t len, sp_gw_image_info *out) {
+    assert(b != NULL);
+    assert(out != NULL);
     static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
     static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
     if (len < 8 + 25 + 12 || memcmp(b, signature, 8) != 0) return false;
@@ -231,6 +239,8 @@ static bool jpeg_frame_marker(uint8_t marker) {
 }
 
 static bool jpeg_dimensions(const uint8_t *b, size_t len, sp_gw_image_info *out) {
+    assert(b != NULL);
+    assert(out != NULL);
     if (len < 4 || b[0] != 0xff || b[1] != 0xd8 || b[len - 2] != 0xff || b[len - 1] != 0xd9)
         return false;
     size_t at = 2;
@@ -256,6 +266,8 @@ static bool jpeg_dimensions(const uint8_t *b, size_t len, sp_gw_image_info *out)
 }
 
 static bool declared(const char *header, const char *type) {
+    assert(header != NULL);
+    assert(type != NULL);
     size_t n = strlen(type);
     if (strncmp(header, type, n) != 0) return false;
     return header[n] == '\0' || header[n] == ';' || header[n] == ' ';
@@ -263,7 +275,8 @@ static bool declared(const char *header, const char *type) {
 
 int sp_gw_image_check(const uint8_t *bytes, size_t len, const char *declared_type,
                       size_t bytes_max, sp_gw_image_info *out, sp_error *err) {
-    assert(out != NULL && (bytes != NULL || len == 0));
+    assert(out != NULL);
+    assert(bytes != NULL || len == 0);
     memset(out, 0, sizeof *out);
     bool png = declared_type != NULL && declared(declared_type, "image/png");
     bool jpeg = declared_type != NULL && declared(declared_type, "image/jpeg");

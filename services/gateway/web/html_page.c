@@ -6,7 +6,9 @@
 #include <stdio.h>
 
 void sp_gw_html_add(sp_gw_html *page, const char *format, ...) {
-    assert(page != NULL && page->data != NULL && page->len < page->size);
+    assert(page != NULL);
+    assert(page->data != NULL);
+    assert(page->len < page->size);
     if (page->overflow) return;
     va_list args;
     va_start(args, format);
@@ -20,6 +22,8 @@ void sp_gw_html_add(sp_gw_html *page, const char *format, ...) {
 }
 
 void sp_gw_html_add_escaped(sp_gw_html *page, const char *text) {
+    assert(page != NULL);
+    assert(text != NULL);
     for (const char *c = text; *c != '\0' && !page->overflow; c++) {
         switch (*c) {
         case '&': sp_gw_html_add(page, "&amp;"); break;

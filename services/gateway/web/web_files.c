@@ -33,6 +33,7 @@ static const struct {
 };
 
 static const char *content_type_of(const char *name) {
+    assert(name != NULL);
     const char *dot = strrchr(name, '.');
     if (dot == NULL) return NULL;
     for (size_t i = 0; i < sizeof content_types / sizeof content_types[0]; i++) {
@@ -44,16 +45,20 @@ static const char *content_type_of(const char *name) {
 /* ------------------------------------------------------------------ paths */
 
 static bool starts_with(const char *text, const char *prefix) {
+    assert(text != NULL);
+    assert(prefix != NULL);
     return strncmp(text, prefix, strlen(prefix)) == 0;
 }
 
 static bool is_api(const char *path) {
+    assert(path != NULL);
     return strcmp(path, "/api") == 0 || starts_with(path, "/api/") ||
            strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0;
 }
 
 /* A path that could reach outside the folder, or that no page has. */
 static bool path_refused(const char *path, size_t len) {
+    assert(path != NULL);
     if (len == 0 || path[0] != '/' || len > SP_GW_WEB_PATH_LEN_MAX) return true;
     if (strstr(path, "//") != NULL || strchr(path, '\\') != NULL) return true;
     for (size_t i = 0; i < len; i++) {
@@ -79,6 +84,7 @@ static bool path_refused(const char *path, size_t len) {
 
 /* A file name we serve: [A-Za-z0-9._-], not hidden, with a known type. */
 static bool name_valid(const char *name, size_t len) {
+    assert(name != NULL || len == 0);
     if (len == 0 || len > SP_GW_WEB_NAME_LEN_MAX || name[0] == '.') return false;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
@@ -91,6 +97,9 @@ static bool name_valid(const char *name, size_t len) {
 
 static sp_gw_web_decision target_file(sp_gw_web_target *out, const char *folder,
                                       const char *name, sp_gw_web_cache cache) {
+    assert(out != NULL);
+    assert(folder != NULL);
+    assert(name != NULL);
     const char *type = content_type_of(name);
     if (type == NULL) return SP_GW_WEB_NOT_FOUND;
     int n = snprintf(out->file, sizeof out->file, "%s%s%s", folder, folder[0] ? "/" : "", name);
@@ -104,6 +113,7 @@ static sp_gw_web_decision target_file(sp_gw_web_target *out, const char *folder,
 }
 
 static int app_index(const char *segment, size_t len) {
+    assert(segment != NULL || len == 0);
     for (size_t i = 0; i < SP_GW_WEB_APP_COUNT; i++) {
         if (strlen(app_folders[i]) == len && memcmp(app_folders[i], segment, len) == 0)
             return (int)i;
@@ -119,7 +129,9 @@ static int app_index(const char *segment, size_t len) {
 
 sp_gw_web_decision sp_gw_web_route(const char *method, const char *path, unsigned apps,
                                    sp_gw_web_target *out) {
-    assert(method != NULL && path != NULL && out != NULL);
+    assert(method != NULL);
+    assert(path != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     size_t len = strnlen(path, SP_GW_WEB_PATH_LEN_MAX + 1);
     if (len <= SP_GW_WEB_PATH_LEN_MAX && is_api(path)) return SP_GW_WEB_API;
@@ -157,6 +169,7 @@ sp_gw_web_decision sp_gw_web_route(const char *method, const char *path, unsigne
 
 /* A q-value ("0", "0.5", "1.000") in thousandths; -1 when malformed. */
 static int qvalue_of(const char *text, size_t len) {
+    assert(text != NULL || len == 0);
     if (len == 0 || len > 5 || (text[0] != '0' && text[0] != '1')) return -1;
     int whole = text[0] - '0';
     int thousandths = 0;
@@ -174,12 +187,17 @@ static int qvalue_of(const char *text, size_t len) {
 }
 
 static void trim(const char **start, const char **end) {
+    assert(*start <= *end);
     while (*start < *end && (**start == ' ' || **start == '\t')) (*start)++;
     while (*end > *start && ((*end)[-1] == ' ' || (*end)[-1] == '\t')) (*end)--;
+    assert(*start <= *end);
 }
 
 /* One "coding[;q=x][;other=y]" item: its coding in [*name, *name_end) and q. */
 static int item_q(const char *start, const char *end, const char **name, const char **name_end) {
+    assert(start <= end);
+    assert(name != NULL);
+    assert(name_end != NULL);
     const char *semi = memchr(start, ';', (size_t)(end - start));
     *name = start;
     *name_end = semi != NULL ? semi : end;
@@ -198,6 +216,8 @@ static int item_q(const char *start, const char *end, const char **name, const c
 }
 
 static bool coding_is(const char *name, const char *name_end, const char *coding) {
+    assert(name <= name_end);
+    assert(coding != NULL);
     size_t len = strlen(coding);
     return (size_t)(name_end - name) == len && strncasecmp(name, coding, len) == 0;
 }
@@ -230,7 +250,8 @@ unsigned sp_gw_accept_encoding(const char *header) {
 /* ------------------------------------------------------------------ ETags */
 
 void sp_gw_web_etag(int64_t size_bytes, int64_t mtime_ns, char out[SP_GW_WEB_ETAG_LEN_MAX + 1]) {
-    assert(size_bytes >= 0 && out != NULL);
+    assert(size_bytes >= 0);
+    assert(out != NULL);
     snprintf(out, SP_GW_WEB_ETAG_LEN_MAX + 1, "\"%" PRIx64 "-%" PRIx64 "\"", (uint64_t)size_bytes,
              (uint64_t)mtime_ns);
 }
