@@ -272,7 +272,7 @@ static uint32_t id_hash(const char *id) {
 }
 
 static fold_pass *pass_find(const sp_projection_fold *f, const char *id) {
-    for (uint32_t s = id_hash(id) & (PASS_SLOTS - 1);; s = (s + 1) & (PASS_SLOTS - 1)) {
+    for (size_t s = id_hash(id) & (PASS_SLOTS - 1);; s = (s + 1) & (PASS_SLOTS - 1)) {
         if (f->slots[s] == 0) return NULL;
         fold_pass *p = &f->passes[f->slots[s] - 1];
         if (strcmp(p->id, id) == 0) return p;
@@ -281,7 +281,7 @@ static fold_pass *pass_find(const sp_projection_fold *f, const char *id) {
 
 static fold_pass *pass_add(sp_projection_fold *f, const char *id) {
     assert(f->pass_count < SP_PROJECTION_FOLD_EVENTS_MAX);
-    uint32_t s = id_hash(id) & (PASS_SLOTS - 1);
+    size_t s = id_hash(id) & (PASS_SLOTS - 1);
     while (f->slots[s] != 0) s = (s + 1) & (PASS_SLOTS - 1);
     fold_pass *p = &f->passes[f->pass_count++];
     memset(p, 0, sizeof *p);
