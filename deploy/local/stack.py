@@ -99,10 +99,32 @@ class StackError(Exception):
     which, and carries the tail of its log."""
 
 
+LISTEN_PORT_LOW = 10000
+FREE_PORT_TRIES_MAX = 200
+
+
+def ephemeral_port_low():
+    """The lowest port the kernel hands to outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(preferred=None):
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now, below the
+    ephemeral range: a port the kernel picked there (bind to port 0) can be
+    given to one of the stack's own outgoing connections (Kafka, PostgreSQL)
+    before the service that was meant to listen on it binds it."""
     if preferred is not None and port_is_free(preferred):
         return preferred
+    high = ephemeral_port_low()
+    if high - LISTEN_PORT_LOW >= 1000:
+        for _ in range(FREE_PORT_TRIES_MAX):
+            port = LISTEN_PORT_LOW + secrets.randbelow(high - LISTEN_PORT_LOW)
+            if port_is_free(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -25,7 +25,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BASE_URL, Failure, REPO, axe, check, downloadFrom, freshScreenshots, guideShot, launch, openContext, plain, screenshot, journeySteps } from './lib.mjs';
+import { BASE_URL, Failure, REPO, axe, check, downloadFrom, freshScreenshots, guideShot, launch, openContext, plain, screenAfter, screenshot, journeySteps } from './lib.mjs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -297,12 +297,15 @@ try {
     };
     const h1 = (text) => p.locator('h1', { hasText: text }).waitFor();
     await p.goto(`${BASE_URL}/backoffice`);
+    await h1('Connexion à la console');
     await tabTo(() => document.activeElement?.id === 'f-email', 'the e-mail field');
     await p.keyboard.type(BACKOFFICE[0]);
     await p.keyboard.press('Tab');
     await p.keyboard.type(BACKOFFICE[1]);
+    const typed = await p.evaluate(() => [document.querySelector('#f-email')?.value, document.activeElement?.id]);
+    check(typed[0] === BACKOFFICE[0], `the e-mail field holds “${typed[0]}” after typing, the focus is on #${typed[1]}`);
     await p.keyboard.press('Enter');
-    await h1('Tableau de bord');
+    await screenAfter(p, 'Tableau de bord');
     // The dashboard: another period, then a chart's table opened.
     await tabTo(() => document.activeElement?.id === 'dashboard-days', 'the period');
     await p.keyboard.type('30');
