@@ -198,6 +198,26 @@ static void command_fields_partner_space(sp_accounts_command_msg *msg,
     }
 }
 
+static void command_fields_convention(sp_accounts_command *c, const ProtobufCMessage *payload) {
+    switch (c->kind) {
+    case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION: {
+        const Solipass__Accounts__PublishConvention *m = (const void *)payload;
+        c->title = m->title;
+        c->version = m->version;
+        c->text = m->text;
+        c->effective_date = m->effective_date;
+        c->mandatory = m->mandatory;
+        return;
+    }
+    case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION: {
+        const Solipass__Accounts__AcceptConvention *m = (const void *)payload;
+        c->convention_id = m->convention_id;
+        return;
+    }
+    default: return;
+    }
+}
+
 static void command_fields(sp_accounts_command *c, const ProtobufCMessage *payload) {
     switch (c->kind) {
     case SP_ACCOUNTS_CMD_CREATE_PARTNER: {
@@ -255,20 +275,8 @@ static void command_fields(sp_accounts_command *c, const ProtobufCMessage *paylo
         c->user_id = m->user_id;
         return;
     }
-    case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION: {
-        const Solipass__Accounts__PublishConvention *m = (const void *)payload;
-        c->title = m->title;
-        c->version = m->version;
-        c->text = m->text;
-        c->effective_date = m->effective_date;
-        c->mandatory = m->mandatory;
-        return;
-    }
-    case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION: {
-        const Solipass__Accounts__AcceptConvention *m = (const void *)payload;
-        c->convention_id = m->convention_id;
-        return;
-    }
+    case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION:
+    case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION: command_fields_convention(c, payload); return;
     default: return;
     }
 }
@@ -561,40 +569,10 @@ static const ProtobufCMessage *partner_space_to_pb(const sp_accounts_event *e,
     }
 }
 
-const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_accounts_event_pb *pb) {
-    memset(pb, 0, sizeof *pb);
-    pb->meta.type = sp_accounts_event_type(e->kind);
-    assert(pb->meta.type != NULL);
-    pb->meta.aggregate_id = e->aggregate_id;
-    pb->meta.aggregate_version = e->aggregate_version;
-    pb->meta.occurred_at_ms = e->occurred_at_ms;
-    pb->meta.command_id = e->command_id;
-    pb->meta.causation_id = "";
-    pb->meta.reply_to = "";
-    pb->meta.actor_id = e->actor_id;
-    pb->meta.actor_role = e->actor_role;
+/* A user's sessions, activation links and passwords. */
+static const ProtobufCMessage *credentials_to_pb(const sp_accounts_event *e,
+                                                 sp_accounts_event_pb *pb) {
     switch (e->kind) {
-    case SP_ACCOUNTS_EV_PARTNER_CREATED: {
-        Solipass__Accounts__PartnerCreated *m = &pb->u.partner_created;
-        solipass__accounts__partner_created__init(m);
-        m->partner_id = BORROW(e->partner_id);
-        m->partner_code = BORROW(e->partner_code);
-        m->name = BORROW(e->name);
-        m->category = BORROW(e->category);
-        return &m->base;
-    }
-    case SP_ACCOUNTS_EV_USER_REGISTERED: {
-        Solipass__Accounts__UserRegistered *m = &pb->u.user_registered;
-        solipass__accounts__user_registered__init(m);
-        m->user_id = BORROW(e->user_id);
-        m->email = BORROW(e->email);
-        m->password_hash = BORROW(e->password_hash);
-        m->full_name = BORROW(e->full_name);
-        m->role = (Solipass__Accounts__Role)e->role;
-        m->partner_id = BORROW(e->partner_id);
-        m->pass_id = BORROW(e->pass_id);
-        return &m->base;
-    }
     case SP_ACCOUNTS_EV_SESSION_STARTED: {
         Solipass__Accounts__SessionStarted *m = &pb->u.session_started;
         solipass__accounts__session_started__init(m);
@@ -629,10 +607,14 @@ const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_a
         m->purpose = BORROW(e->purpose);
         return &m->base;
     }
-    case SP_ACCOUNTS_EV_PROFILE_UPDATED:
-    case SP_ACCOUNTS_EV_IMAGE_SET:
-    case SP_ACCOUNTS_EV_ROLE_CHANGED:
-    case SP_ACCOUNTS_EV_USER_REMOVED: return partner_space_to_pb(e, pb);
+    default: return NULL;
+    }
+}
+
+/* The conventions' events, and a refusal (every kind left). */
+static const ProtobufCMessage *convention_or_rejection_to_pb(const sp_accounts_event *e,
+                                                             sp_accounts_event_pb *pb) {
+    switch (e->kind) {
     case SP_ACCOUNTS_EV_CONVENTION_PUBLISHED: {
         Solipass__Accounts__ConventionPublished *m = &pb->u.convention_published;
         solipass__accounts__convention_published__init(m);
@@ -656,8 +638,9 @@ const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_a
         m->accepted_at_ms = e->occurred_at_ms;
         return &m->base;
     }
-    case SP_ACCOUNTS_EV_COMMAND_REJECTED: break;
+    default: break;
     }
+    assert(e->kind == SP_ACCOUNTS_EV_COMMAND_REJECTED);
     Solipass__Accounts__CommandRejected *m = &pb->u.command_rejected;
     solipass__accounts__command_rejected__init(m);
     m->command_type = BORROW(e->command_type);
@@ -666,4 +649,53 @@ const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_a
     m->field = BORROW(e->field);
     m->request_hash = BORROW_BYTES(e->request_hash);
     return &m->base;
+}
+
+const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_accounts_event_pb *pb) {
+    memset(pb, 0, sizeof *pb);
+    pb->meta.type = sp_accounts_event_type(e->kind);
+    assert(pb->meta.type != NULL);
+    pb->meta.aggregate_id = e->aggregate_id;
+    pb->meta.aggregate_version = e->aggregate_version;
+    pb->meta.occurred_at_ms = e->occurred_at_ms;
+    pb->meta.command_id = e->command_id;
+    pb->meta.causation_id = "";
+    pb->meta.reply_to = "";
+    pb->meta.actor_id = e->actor_id;
+    pb->meta.actor_role = e->actor_role;
+    switch (e->kind) {
+    case SP_ACCOUNTS_EV_PARTNER_CREATED: {
+        Solipass__Accounts__PartnerCreated *m = &pb->u.partner_created;
+        solipass__accounts__partner_created__init(m);
+        m->partner_id = BORROW(e->partner_id);
+        m->partner_code = BORROW(e->partner_code);
+        m->name = BORROW(e->name);
+        m->category = BORROW(e->category);
+        return &m->base;
+    }
+    case SP_ACCOUNTS_EV_USER_REGISTERED: {
+        Solipass__Accounts__UserRegistered *m = &pb->u.user_registered;
+        solipass__accounts__user_registered__init(m);
+        m->user_id = BORROW(e->user_id);
+        m->email = BORROW(e->email);
+        m->password_hash = BORROW(e->password_hash);
+        m->full_name = BORROW(e->full_name);
+        m->role = (Solipass__Accounts__Role)e->role;
+        m->partner_id = BORROW(e->partner_id);
+        m->pass_id = BORROW(e->pass_id);
+        return &m->base;
+    }
+    case SP_ACCOUNTS_EV_SESSION_STARTED:
+    case SP_ACCOUNTS_EV_SESSION_ENDED:
+    case SP_ACCOUNTS_EV_ACTIVATION_ISSUED:
+    case SP_ACCOUNTS_EV_PASSWORD_SET: return credentials_to_pb(e, pb);
+    case SP_ACCOUNTS_EV_PROFILE_UPDATED:
+    case SP_ACCOUNTS_EV_IMAGE_SET:
+    case SP_ACCOUNTS_EV_ROLE_CHANGED:
+    case SP_ACCOUNTS_EV_USER_REMOVED: return partner_space_to_pb(e, pb);
+    case SP_ACCOUNTS_EV_CONVENTION_PUBLISHED:
+    case SP_ACCOUNTS_EV_CONVENTION_ACCEPTED:
+    case SP_ACCOUNTS_EV_COMMAND_REJECTED: break;
+    }
+    return convention_or_rejection_to_pb(e, pb);
 }
