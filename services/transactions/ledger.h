@@ -87,8 +87,9 @@
 
 #define SP_LEDGER_REFERENCE_MAX 400           /* bytes: 100 characters of UTF-8 */
 #define SP_LEDGER_REFERENCE_CHARS_MAX 100
-#define SP_LEDGER_PASS_OPERATIONS_MAX 1024    /* payments a pass remembers; the oldest is
-                                               * forgotten first and can no longer change */
+/* payments a pass remembers; the oldest is forgotten first and can no
+ * longer change */
+#define SP_LEDGER_PASS_OPERATIONS_MAX 1024
 
 #define SP_LEDGER_REFUND_PARTS_MAX 10000      /* passes in one refund request */
 #define SP_LEDGER_REFUND_PART_OPERATIONS_MAX 1024   /* operations of one pass in one request */

@@ -17,8 +17,8 @@
 #define SIM_PARTITIONS 3
 #define SIM_PASSES 6
 #define SIM_PARTNERS 3
-#define SIM_CATEGORIES 3                  /* "general" (no end), "sport" (ends), "lecture"
-                                           * (opened by a credit) */
+/* "general" (no end), "sport" (ends), "lecture" (opened by a credit) */
+#define SIM_CATEGORIES 3
 #define SIM_OPENED_CATEGORIES 2           /* what a pass opens with: general and sport */
 #define SIM_LOG_MAX 2048                  /* commands, and events, per partition */
 #define SIM_OPS_MAX 1024                  /* operations the log names */

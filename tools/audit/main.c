@@ -26,8 +26,9 @@
 #include "sp_kafka_security.h"
 #include "sp_log.h"
 
-#define AUDIT_POSTINGS_MAX 128         /* legs of one event; the ledger writes one, a PassClosed
-                                        * one per envelope and open voucher (8 + 120) */
+/* legs of one event; the ledger writes one, a PassClosed one per envelope
+ * and open voucher (8 + 120) */
+#define AUDIT_POSTINGS_MAX 128
 #define AUDIT_ACCOUNTS_MAX 8000000
 #define AUDIT_PASSES_MAX 2000000
 #define AUDIT_OPERATIONS_MAX 16000000

@@ -33,6 +33,9 @@ enum { ENTRY_COUNTER_FIRST = __COUNTER__ };
 #define OPERATION_SELECTION_ERRORS \
     "404:operation_not_found 409:operation_cancelled,operation_in_refund_request,operation_paid"
 
+/* The table is laid out by hand: one endpoint a block, its fields grouped
+ * by what they say (route, who, body, answers, errors). */
+/* clang-format off */
 static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
     /* ---------------------------------------------------------- sessions */
     [SP_GW_ROUTE_LOGIN] = {ENTRY(SP_GW_ROUTE_LOGIN, sp_gw_route_login),
@@ -770,6 +773,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .answers = {JSON(200, "OwedPage", "one page")},
         .errors = "400:invalid_value,unknown_field"},
 };
+/* clang-format on */
 
 /* Every route has exactly one entry: none twice (-Woverride-init), and as
  * many entries as routes (SP_GW_ROUTE_NONE has none). */
