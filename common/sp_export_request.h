@@ -52,6 +52,7 @@ json_t *sp_export_filters_json(const sp_export_request *request);
 /* The refund filters as SQL conditions over `refund_requests r` ($from,
  * $to, $status, $kind, each NULL when absent) and their parameters. */
 #define SP_EXPORT_REFUND_FILTER_PARAMS 4
+/* clang-format off */
 #define SP_EXPORT_REFUND_FILTER_SQL(from, to, status, kind)                                   \
     " AND ($" from "::date IS NULL OR r.created_at >="                                       \
     " ($" from "::date)::timestamp AT TIME ZONE 'Europe/Paris')"                             \
@@ -59,6 +60,7 @@ json_t *sp_export_filters_json(const sp_export_request *request);
     " ($" to "::date + 1)::timestamp AT TIME ZONE 'Europe/Paris')"                           \
     " AND ($" status "::text IS NULL OR r.status = $" status "::text)"                       \
     " AND ($" kind "::text IS NULL OR r.kind = $" kind "::text)"
+/* clang-format on */
 void sp_export_refund_filter_params(const sp_export_refund_filter *filter,
                                     const char *params[SP_EXPORT_REFUND_FILTER_PARAMS]);
 

@@ -93,6 +93,7 @@ json_t *sp_operations_filter_json(const sp_operations_filter *filter);
 void sp_operations_filter_params(const sp_operations_filter *filter,
                                  char texts[2][SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX],
                                  const char *params[SP_OPERATIONS_FILTER_PARAMS]);
+/* clang-format off */
 /* The WHERE conditions of the filters over `operations o`, each parameter
  * optional (NULL): Paris days from and to (inclusive), status, channel,
  * amount bounds, exact reference, and q as an ILIKE pattern whose wildcards
@@ -108,5 +109,6 @@ void sp_operations_filter_params(const sp_operations_filter *filter,
     " AND ($" max "::bigint IS NULL OR o.amount_cents <= $" max "::bigint)"                  \
     " AND ($" ref "::text IS NULL OR o.reference = $" ref "::text)"                          \
     " AND ($" q "::text IS NULL OR o.reference ILIKE '%' || $" q "::text || '%' ESCAPE '\\')"
+/* clang-format on */
 
 #endif

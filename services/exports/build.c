@@ -38,6 +38,7 @@ struct sp_export_build {
     char *buffer;                            /* SP_EXPORT_BUFFER_BYTES */
 };
 
+/* clang-format off */
 static const char next_sql[] =
     "SELECT export_id, partner_id, kind, filters::text FROM exports WHERE status = 'pending'"
     " ORDER BY requested_at, export_id LIMIT 1";
@@ -72,6 +73,7 @@ static const char ready_sql[] =
 static const char failed_sql[] =
     "UPDATE exports SET status = 'failed', reason = $2"
     " WHERE export_id = $1::uuid AND status = 'pending'";
+/* clang-format on */
 
 bool sp_export_path(const char *dir, const char *export_id, bool temporary,
                     char out[SP_EXPORT_PATH_MAX]) {

@@ -76,12 +76,14 @@ static void accept_with(outcome *out, int http_status, bool replayed) {
 
 /* ------------------------------------------------------------------ requests */
 
+/* clang-format off */
 /* The actor must be a (not removed) user of the partner it acts for: the
  * gateway checked the session, and a command that got here otherwise is
  * refused as the gateway would have. */
 static const char actor_sql[] =
     "SELECT 1 FROM users WHERE user_id = $1::uuid AND partner_id = $2::uuid"
     " AND removed_at IS NULL AND role IN ('partner_admin', 'partner_user')";
+/* clang-format on */
 
 /* 0 with *ok; -1 only when the database fails. */
 static int actor_of_partner(service *svc, const char *actor_id, const char *partner_id, bool *ok,
@@ -102,6 +104,7 @@ static void refuse_actor(outcome *out) {
     refuse(out, &why);
 }
 
+/* clang-format off */
 static const char insert_sql[] =
     "INSERT INTO exports (export_id, partner_id, requested_by, command_id, kind, filters, status,"
     " file_name, requested_at, expires_at) VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5,"
@@ -123,6 +126,7 @@ static const char quota_sql[] =
     "SELECT count(*) FILTER (WHERE status IN ('pending', 'ready') AND export_id <> $2::uuid),"
     " EXISTS (SELECT 1 FROM exports WHERE export_id = $2::uuid)"
     " FROM exports WHERE partner_id = $1::uuid";
+/* clang-format on */
 
 /* 0 with *full when the partner has its SP_EXPORTS_PER_PARTNER_MAX exports
  * and this is a new request; a request sent again is answered as before. */
@@ -223,6 +227,7 @@ static int on_request(service *svc, const Solipass__Envelope *env, outcome *out,
 
 /* ------------------------------------------------------------------ deletions */
 
+/* clang-format off */
 static const char delete_sql[] =
     "UPDATE exports SET status = 'deleted',"
     " deleted_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
@@ -231,6 +236,7 @@ static const char delete_sql[] =
 
 static const char status_sql[] =
     "SELECT status FROM exports WHERE export_id = $1::uuid AND partner_id = $2::uuid";
+/* clang-format on */
 
 /* Its file goes with it: the one being built, or the finished one. */
 static void remove_files(service *svc, const char *export_id) {
@@ -402,6 +408,7 @@ static int build_tick(service *svc, sp_error *err) {
     return rc;
 }
 
+/* clang-format off */
 static const char purge_sql[] =
     "UPDATE exports SET status = 'expired',"
     " expired_at = timestamptz 'epoch' + $1::bigint * interval '1 millisecond'"
@@ -409,6 +416,7 @@ static const char purge_sql[] =
     " WHERE status IN ('pending', 'ready', 'failed')"
     " AND expires_at <= timestamptz 'epoch' + $1::bigint * interval '1 millisecond'"
     " ORDER BY expires_at LIMIT $2::integer) RETURNING export_id";
+/* clang-format on */
 
 static int purge(service *svc, sp_error *err) {
     char now[24], limit[16];

@@ -97,6 +97,7 @@ static void i64_text(int64_t value, char out[24]) { snprintf(out, 24, "%" PRId64
 
 /* ------------------------------------------------------------------ staging */
 
+/* clang-format off */
 static const char insert_sql[] =
     "INSERT INTO notification_mails (event_id, kind, params, source_topic, source_partition,"
     " source_offset, original, next_attempt_at, created_at) VALUES ($1, $2, $3::jsonb, $4,"
@@ -104,6 +105,7 @@ static const char insert_sql[] =
     " timestamptz 'epoch' + $8::bigint * interval '1 millisecond',"
     " timestamptz 'epoch' + $8::bigint * interval '1 millisecond')"
     " ON CONFLICT (event_id, kind) DO NOTHING";
+/* clang-format on */
 
 /* The template's inputs of an ActivationIssued that still deserves a mail. */
 static json_t *params_activation(const service *svc, const Solipass__Envelope *env,
@@ -381,11 +383,13 @@ static int not_shown_yet(service *svc, json_t *at, attempt *a, const char *reaso
     return give_up(a, false, reason);
 }
 
+/* clang-format off */
 static const char partner_sql[] =
     "SELECT p.name, p.owed_cents, (SELECT u.email FROM users u WHERE u.partner_id ="
     " p.partner_id AND u.role = 'partner_admin' ORDER BY u.created_at, u.user_id LIMIT 1),"
     " EXISTS (SELECT 1 FROM operations o WHERE o.operation_id = $2::uuid)"
     " FROM partners p WHERE p.partner_id = $1::uuid";
+/* clang-format on */
 
 static int compose_link(service *svc, const mail_row *row, json_t *params, sp_notify_mail *mail,
                         char *link, attempt *a) {
@@ -462,6 +466,7 @@ static int compose_payment(service *svc, json_t *params, sp_notify_mail *mail, c
     return 0;
 }
 
+/* clang-format off */
 /* Whom a beneficiary's e-mail goes to: the oldest beneficiary user of the
  * pass $3 (NULL when the pass has none). */
 #define BENEFICIARY_EMAIL_SQL                                                    \
@@ -472,6 +477,7 @@ static const char voucher_sql[] =
     "SELECT p.name, v.number, " BENEFICIARY_EMAIL_SQL
     " FROM partners p, vouchers v WHERE p.partner_id = $1::uuid AND v.voucher_id = $2::uuid"
     " AND v.status = 'redeemed'";
+/* clang-format on */
 
 /* The partner's name, the voucher's number and the beneficiary's address,
  * from the read models; a transient failure until they show the redemption. */
@@ -513,9 +519,11 @@ static int compose_voucher(service *svc, json_t *params, sp_notify_mail *mail, c
     return 0;
 }
 
+/* clang-format off */
 static const char cancel_sql[] =
     "SELECT p.name, " BENEFICIARY_EMAIL_SQL " FROM partners p, operations o WHERE p.partner_id = $1::uuid AND o.operation_id = $2::uuid"
     " AND o.status = 'cancelled'";
+/* clang-format on */
 
 /* The partner's name and the beneficiary's address, from the read models; a
  * transient failure until they show the cancellation and a beneficiary. */
@@ -544,11 +552,13 @@ static int compose_cancel(service *svc, json_t *params, sp_notify_mail *mail, ch
     return 0;
 }
 
+/* clang-format off */
 /* The beneficiary of a pass the read models show closed. */
 static const char closed_sql[] =
     "SELECT (SELECT u.email FROM users u WHERE u.pass_id = p.pass_id AND u.role = 'beneficiary'"
     " ORDER BY u.created_at, u.user_id LIMIT 1) FROM passes p"
     " WHERE p.pass_id = $1::uuid AND p.closed_at IS NOT NULL";
+/* clang-format on */
 
 /* The beneficiary's address, from the read models; a transient failure
  * until they show the pass closed and its beneficiary. */
@@ -576,6 +586,7 @@ static int compose_closed(service *svc, json_t *params, sp_notify_mail *mail, at
     return 0;
 }
 
+/* clang-format off */
 /* The request as the read models show it, its partner's name, whether the
  * partner lacks bank details now, and its administrators (oldest first). */
 static const char refund_sql[] =
@@ -586,6 +597,7 @@ static const char refund_sql[] =
     "   LIMIT $3::integer) a)"
     " FROM refund_requests r JOIN partners p ON p.partner_id = r.partner_id"
     " WHERE r.request_id = $1::uuid AND r.partner_id = $2::uuid";
+/* clang-format on */
 
 /* "a,b,c" into the attempt's recipient (the first) and copies (the rest). */
 static void refund_recipients(const char *emails, attempt *a) {
@@ -692,6 +704,7 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
 
 /* ------------------------------------------------------------------ outcomes */
 
+/* clang-format off */
 static const char sent_sql[] =
     "UPDATE notification_mails SET status = 'sent', attempts = attempts + 1, recipient = $2,"
     " last_error = NULL, done_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
@@ -709,6 +722,7 @@ static const char dead_sql[] =
     " recipient = nullif($2, ''), last_error = $4,"
     " done_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
     " WHERE event_id = $1 AND kind = $5 AND status = 'pending'";
+/* clang-format on */
 
 static int dead_letter(service *svc, const mail_row *row, const char *reason, sp_error *err) {
     size_t hex_len = strlen(row->original_hex);
@@ -776,6 +790,7 @@ static int record_outcome(service *svc, const mail_row *row, const attempt *a, s
 
 /* ------------------------------------------------------------------ sending */
 
+/* clang-format off */
 /* The due rows, leased for LEASE_MS (pushed into the future) as they are
  * taken, so that a second instance skips them and a crash only delays them. */
 static const char due_sql[] =
@@ -792,6 +807,7 @@ static const char release_sql[] =
     "UPDATE notification_mails SET next_attempt_at ="
     " timestamptz 'epoch' + $2::bigint * interval '1 millisecond'"
     " WHERE event_id = $1 AND kind = $3 AND status = 'pending'";
+/* clang-format on */
 
 static void row_of(const PGresult *res, int i, mail_row *row) {
     row->event_id = PQgetvalue(res, i, 0);

@@ -15,6 +15,7 @@
 
 #define META_PARAMS SP_PROJECTION_FIGURES_META_PARAMS
 
+/* clang-format off */
 /* The history line: the event's meta ($1..$5) then partner, pass, details. */
 #define HISTORY(action, partner, pass, details, from)                                    \
     "h AS (INSERT INTO history (event_id, occurred_at, action, actor_id, actor_role, "    \
@@ -293,6 +294,7 @@ const char *const sp_projection_figures_fold_sql =
     "payment_count = f.payment_count + EXCLUDED.payment_count, "
     "amount_cents = f.amount_cents + EXCLUDED.amount_cents) "
     "SELECT 1";
+/* clang-format on */
 
 /* Prepared with every parameter typed text: 5 of the meta plus the event's. */
 #define STATEMENT(name, sql, event_params) {name, sql, META_PARAMS + (event_params)}

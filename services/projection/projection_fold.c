@@ -75,9 +75,11 @@ typedef struct budget_item {
     int64_t credited, spent, expired, reserved, available;
 } budget_item;
 
+/* clang-format off */
 /* Columns of the rows each event adds. */
 enum { OP_ID, OP_KIND, OP_PASS, OP_PARTNER, OP_CATEGORY, OP_AMOUNT, OP_BALANCE, OP_COMMAND,
        OP_AT, OP_TOPIC, OP_PARTITION, OP_OFFSET, OP_CHANNEL, OP_RECEIPT, OP_COLUMNS };
+/* clang-format on */
 enum { H_EVENT, H_AT, H_ACTION, H_ACTOR, H_ROLE, H_PARTNER, H_PASS, H_DETAILS, H_COLUMNS };
 enum { D_AT, D_CATEGORY, D_AMOUNT, D_COLUMNS };
 #define RENDERED_COLUMNS 40
@@ -516,6 +518,7 @@ int sp_projection_fold_add(sp_projection_fold *f, const sp_projection_row *row, 
 
 /* ------------------------------------------------------------ statements */
 
+/* clang-format off */
 #define COUNTED(name, sql) "WITH w AS (" sql " RETURNING 1) SELECT count(*) FROM w"
 
 const sp_projection_statement sp_projection_fold_statements[] = {
@@ -579,11 +582,14 @@ const sp_projection_statement sp_projection_fold_statements[] = {
      "$4::uuid[], $5::text[], $6::uuid[], $7::uuid[], $8::jsonb[]) ON CONFLICT DO NOTHING",
      8},
 };
+/* clang-format on */
 const size_t sp_projection_fold_statement_count =
     sizeof sp_projection_fold_statements / sizeof sp_projection_fold_statements[0];
 
+/* clang-format off */
 enum { S_PASSES_INSERT, S_PASSES_UPDATE, S_ENVELOPES_INSERT, S_ENVELOPES_UPDATE, S_OPERATIONS,
        S_OWED, S_LEDGER, S_BUDGET, S_DAILY, S_HISTORY };
+/* clang-format on */
 
 /* ------------------------------------------------------------ render */
 

@@ -110,11 +110,13 @@ int sp_replay_tables_parse(const char *list, bool *chosen, sp_error *err) {
 /* TRUNCATE needs every table that references a chosen one: they are chosen
  * too (and must be read models). */
 static int expand_references(replay *r, sp_error *err) {
+    /* clang-format off */
     static const char sql[] =
         "WITH RECURSIVE c(rel) AS (SELECT to_regclass(quote_ident(current_schema()) || '.' || "
         "quote_ident(n)) FROM unnest($1::text[]) AS n UNION SELECT k.conrelid FROM "
         "pg_constraint k JOIN c ON k.confrelid = c.rel WHERE k.contype = 'f') "
         "SELECT cl.relname FROM c JOIN pg_class cl ON cl.oid = c.rel";
+    /* clang-format on */
     char names[REPLAY_SQL_MAX];
     size_t used = 0;
     names[used++] = '{';

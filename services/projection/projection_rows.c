@@ -23,6 +23,7 @@
 
 /* ------------------------------------------------------------------ SQL */
 
+/* clang-format off */
 static const char partner_created_sql[] =
     "WITH i AS (INSERT INTO partners (partner_id, partner_code, name, category, owed_cents, "
     "created_at) SELECT $1::uuid, $2::text, $3::text, $4::text, "
@@ -397,6 +398,7 @@ const char *const sp_projection_truncate_sql =
 
 const char *const sp_projection_offsets_delete_sql =
     "DELETE FROM projection_offsets WHERE consumer = 'projection'";
+/* clang-format on */
 
 const sp_projection_table sp_projection_tables[] = {
     {"partners", "partner_id"},

@@ -51,6 +51,7 @@ typedef struct refunds_service {
 
 /* ------------------------------------------------------------ SQL */
 
+/* clang-format off */
 static const char asked_parts_sql[] =
     "SELECT p.request_id, p.pass_id, r.partner_id, r.kind, array_to_string(p.operation_ids, ',')"
     " FROM refund_request_parts p JOIN refund_requests r ON r.request_id = p.request_id"
@@ -114,6 +115,7 @@ static const char run_operations_sql[] =
     " AND o.kind = 'payment' AND o.status = 'accepted' AND" BEFORE_RUN
     " ORDER BY o.occurred_at, o.operation_id LIMIT $3::integer) s"
     " ORDER BY s.pass_id, s.occurred_at, s.operation_id";
+/* clang-format on */
 
 /* ------------------------------------------------------------ edges */
 
@@ -412,12 +414,14 @@ static int monthly_run(refunds_service *s, sp_refund_period period, int64_t now_
 
 /* ------------------------------------------------------------ the loop */
 
+/* clang-format off */
 /* The run of period is over when no partner is left for it and none of its
  * requests is still opening: 1 with *requests (the period's automatic
  * requests), 0 not yet, -1 on error. */
 static const char period_requests_sql[] =
     "SELECT count(*) FILTER (WHERE status = 'opening'), count(*) FROM refund_requests"
     " WHERE kind = 'automatic' AND period = $1::text";
+/* clang-format on */
 
 static int period_requests(refunds_service *s, sp_refund_period period, int64_t *opening,
                            int64_t *requests, sp_error *err) {

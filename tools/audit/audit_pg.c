@@ -44,6 +44,7 @@ typedef struct audit_model {
 static const char *const op_state_words[] = {"an unknown status", "accepted", "requested", "paid",
                                              "cancelled"};
 
+/* clang-format off */
 static const audit_model audit_models[] = {
     {"ledger_balances matches the ledger", "ledger_balances.balance_cents",
      "SELECT account, balance_cents FROM ledger_balances", NULL},
@@ -68,6 +69,7 @@ static const audit_model audit_models[] = {
     {"budget figures match the ledger", "figures_budget.available_cents",
      "SELECT category, available_cents FROM figures_budget", NULL},
 };
+/* clang-format on */
 #define MODEL_OPERATIONS 4
 #define MODEL_REQUESTS 5
 #define MODEL_BUDGET 6

@@ -18,8 +18,10 @@
 #define SP_GW_TOPIC_NAME_MAX 128
 #define SP_GW_PROJWAIT_RECONNECT_MS 1000
 
+/* clang-format off */
 static const char offsets_sql[] =
     "SELECT topic, partition, next_offset FROM projection_offsets WHERE consumer = $1";
+/* clang-format on */
 
 /* One request waiting, on its own stack: the poller wakes only the waiters
  * whose events are all applied, not every waiter at every read. */

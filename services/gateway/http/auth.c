@@ -25,11 +25,13 @@ struct sp_gw_auth {
     size_t hashing;            /* Argon2id computations running */
 };
 
+/* clang-format off */
 /* Where the projection is in the accounts events: what a session unknown
  * to this gateway's directory waits for (below). */
 static const char accounts_offset_sql[] =
     "SELECT next_offset FROM projection_offsets WHERE consumer = 'projection'"
     " AND topic = $1 AND partition = 0";
+/* clang-format on */
 
 static const struct {
     const char *name;

@@ -23,10 +23,12 @@
 #include "session_cookie.h"
 #include "sp_kafka.h"
 
+/* clang-format off */
 static const char login_sql[] =
     "SELECT user_id, email, full_name, role, coalesce(partner_id::text, ''),"
     " coalesce(pass_id::text, ''), password_hash FROM users WHERE email = $1"
     " AND removed_at IS NULL";
+/* clang-format on */
 
 /* The user row of email and its password hash (hash "" when unknown). */
 static int find_user(sp_gw_request *req, const char *email, sp_gw_user *user, bool *found,

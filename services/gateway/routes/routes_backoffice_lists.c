@@ -15,6 +15,7 @@
 #define DETAIL_ROWS_SHOWN 20             /* latest operations, refund requests of a detail */
 #define ACCEPTANCES_ROWS_MAX 10000       /* partners listed on either side of a convention */
 #define NUMBER_TEXT_MAX 24
+/* clang-format off */
 #define MS_OF(column) "floor(extract(epoch FROM " column ") * 1000)::bigint"
 
 /* ------------------------------------------------------------------ SQL */
@@ -67,8 +68,10 @@ static const char beneficiary_cursor_sql[] =
     " WHERE a.partner_id = p.partner_id AND a.convention_id = l.id) AS convention_accepted,"  \
     " p.iban = '' AS bank_details_missing, " MS_OF("p.created_at") " AS created_ms"          \
     " FROM partners p CROSS JOIN (SELECT " LATEST_IN_FORCE " AS id) l"
+/* clang-format on */
 enum { P_ACTIVATED = 5, P_CONVENTION_ACCEPTED, P_BANK_MISSING, P_CREATED_MS, P_COLUMNS };
 
+/* clang-format off */
 /* $1 Paris day, $2 q (ILIKE pattern on the name without its accents, or
  * the start of the partner code), $3 state, $4 the cursor's partner, $5 the
  * most rows. */
@@ -100,6 +103,7 @@ static const char convention_pending_sql[] =
     "SELECT p.partner_id, p.name FROM partners p WHERE NOT EXISTS (SELECT 1"
     " FROM convention_acceptances a WHERE a.partner_id = p.partner_id"
     " AND a.convention_id = $1::uuid) ORDER BY p.name, p.partner_id LIMIT $2::integer";
+/* clang-format on */
 
 /* ------------------------------------------------------------------ helpers */
 

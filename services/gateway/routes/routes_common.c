@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "pgpool.h"
 
+/* clang-format off */
 static const char pass_sql[] =
     "SELECT p.balance_cents, e.category, e.balance_cents, coalesce(e.end_date::text, ''),"
     " e.expired, coalesce(floor(extract(epoch FROM p.closed_at) * 1000)::bigint::text, '')"
@@ -69,6 +70,7 @@ const char sp_gw_partner_operations_stream_sql[] =
 
 enum { OP_ID, OP_KIND, OP_STATUS, OP_PASS, OP_PARTNER, OP_CODE, OP_CATEGORY, OP_AMOUNT,
        OP_BALANCE, OP_AT_MS, OP_CHANNEL, OP_REFERENCE, OP_REFUND, OP_RECEIPT, OP_COLUMNS };
+/* clang-format on */
 
 /* ------------------------------------------------------------------ commands */
 

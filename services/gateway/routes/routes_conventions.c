@@ -15,6 +15,7 @@
 
 #define CONVENTIONS_LIST_MAX 256    /* as many as the accounts service keeps */
 
+/* clang-format off */
 static const char conventions_sql[] =
     "SELECT convention_id, title, version, body, effective_date::text, mandatory,"
     " published_by, floor(extract(epoch FROM published_at) * 1000)::bigint,"
@@ -35,6 +36,7 @@ static const char partner_conventions_sql[] =
 
 enum { C_ID, C_TITLE, C_VERSION, C_BODY, C_DATE, C_MANDATORY, C_BY, C_AT_MS, C_IN_FORCE,
        A_VERSION, A_AT_MS, A_BY, A_BY_NAME };
+/* clang-format on */
 
 static void paris_today(const sp_gw_request *req, char out[11]) {
     sp_date_format(sp_paris_date_of(sp_clock_now_ms(req->app->clock)), out);

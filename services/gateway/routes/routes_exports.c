@@ -25,6 +25,7 @@
 #define DOWNLOAD_CHUNK_BYTES (64 * 1024)
 #define DOWNLOAD_PATH_MAX 4096
 #define DOWNLOAD_NAME_MAX 96
+/* clang-format off */
 #define MS(column) "floor(extract(epoch FROM " column ") * 1000)::bigint"
 
 /* Newest first, keyset-paged like the operations (requested_at, export_id). */
@@ -49,6 +50,7 @@ enum { EX_ID, EX_KIND, EX_FILTERS, EX_STATUS, EX_REASON, EX_ROWS, EX_SIZE, EX_BY
 static const char download_sql[] =
     "SELECT status, reason, file_name, kind, " MS("requested_at") ", " MS("expires_at")
     " FROM exports WHERE partner_id = $1::uuid AND export_id = $2::uuid";
+/* clang-format on */
 
 static int own_partner(const sp_gw_request *req, sp_error *err) {
     if (sp_id_valid(req->user.partner_id)) return 0;

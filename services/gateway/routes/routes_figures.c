@@ -22,6 +22,7 @@
 
 /* ------------------------------------------------------------ dashboard */
 
+/* clang-format off */
 /* $1 first day, $2 today (Europe/Paris), $3 first day of the oldest month,
  * $4 now (the instant of as_of). Days without a payment left (all
  * cancelled) are not listed; the twelve months are, even when empty. */
@@ -55,6 +56,7 @@ static const char dashboard_sql[] =
     "date_trunc('month', r.created_at AT TIME ZONE 'Europe/Paris')::date = m.month "
     "GROUP BY m.month) x)"
     ")::text";
+/* clang-format on */
 _Static_assert(DASHBOARD_PARTNERS_MAX == 10, "the LIMIT of dashboard_sql");
 
 typedef struct days_parse {
@@ -120,6 +122,7 @@ int sp_gw_route_dashboard(sp_gw_request *req, sp_error *err) {
 
 /* ------------------------------------------------------------ history */
 
+/* clang-format off */
 /* $1 the partner or pass, $2 after this instant (ms, NULL: from the newest)
  * $3 and event id, $4 rows. Each row: occurred_at ms, event_id, the entry.
  * The actor's name is read from users now (a renamed person shows by
@@ -159,9 +162,12 @@ static const char pass_history_sql[] = HISTORY_SQL(
     "'partner_id', h.partner_id, 'partner_name', (SELECT p.name FROM partners p "
     "WHERE p.partner_id = h.partner_id)) END",
     "pass_id");
+/* clang-format on */
 _Static_assert(SP_GW_PASS_REF_LEN == 4, "the pass_ref of partner_own_history_sql");
 
+/* clang-format off */
 static const char partner_exists_sql[] = "SELECT 1 FROM partners WHERE partner_id = $1::uuid";
+/* clang-format on */
 
 /* A keyset page whose rows are (sort key, id, the line as JSON text) and
  * one row more than asked: {<member>: [lines], next_cursor}. */
@@ -247,6 +253,7 @@ int sp_gw_route_partner_history(sp_gw_request *req, sp_error *err) {
 
 /* ------------------------------------------------------------ owed */
 
+/* clang-format off */
 /* What the city owes each partner (its `partner:X:owed` account), most
  * first, for finance as for the back-office: $1 after this amount (cents,
  * NULL: from the most owed) $2 and partner, $3 rows. `requested_cents` is
@@ -263,6 +270,7 @@ static const char owed_page_sql[] =
 static const char owed_totals_sql[] =
     "SELECT json_build_object('partner_count', count(*), 'owed_cents', "
     "coalesce(sum(owed_cents), 0)::bigint)::text FROM partners WHERE owed_cents > 0";
+/* clang-format on */
 
 static json_t *owed_totals(sp_gw_request *req, sp_error *err) {
     PGresult *res = NULL;

@@ -22,6 +22,7 @@ static const sp_gw_field sepa_fields[] = {
 };
 static const sp_gw_schema sepa_schema = {sepa_fields, sizeof sepa_fields / sizeof sepa_fields[0]};
 
+/* clang-format off */
 /* The requests with the bank details their partner had when each was made
  * (the latest partner_bank_details row at or before the request's time), in
  * one query; when that row has no IBAN or no BIC (the request was flagged
@@ -37,6 +38,7 @@ static const char sepa_requests_sql[] =
     "  FROM partner_bank_details b WHERE b.partner_id = r.partner_id AND b.valid_from <= r.created_at"
     "  ORDER BY b.valid_from DESC, b.profile_version DESC LIMIT 1) d ON true"
     " WHERE r.request_id = ANY($1::uuid[])";
+/* clang-format on */
 
 typedef struct sepa_ask {
     char ids[SP_SEPA_TRANSFERS_MAX][SP_ID_LEN + 1];

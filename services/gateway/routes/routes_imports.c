@@ -13,12 +13,14 @@
 #include "imports.h"
 #include "pgpool.h"
 
+/* clang-format off */
 /* The lines (second array) whose e-mail (first array) a user has; both
  * arrays newline-joined, which no valid e-mail holds. */
 static const char enrolled_lines_sql[] =
     "SELECT l.line FROM unnest(string_to_array($1, E'\\n'),"
     " string_to_array($2, E'\\n')::integer[]) AS l(email, line)"
     " JOIN users u ON u.email = l.email ORDER BY l.line";
+/* clang-format on */
 
 /* What spreadsheets and browsers call a CSV file. */
 static int content_type_check(const sp_gw_request *req, sp_error *err) {

@@ -36,8 +36,10 @@
 #define STREAM_SESSION_CHECK_MS 500        /* a logged-out or removed user's stream ends within 1 s */
 #define ZERO_ID "00000000-0000-0000-0000-000000000000"
 
+/* clang-format off */
 static const char partner_sql[] =
     "SELECT partner_code, name FROM partners WHERE partner_id = $1::uuid";
+/* clang-format on */
 
 /* The session's partner's code and name (a result the caller PQclear()s). */
 static int own_partner(sp_gw_request *req, PGresult **res, sp_error *err) {

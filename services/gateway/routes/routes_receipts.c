@@ -18,12 +18,14 @@
 
 #define RECEIPT_FIELD_BYTES_MAX 1024   /* longer bodies are not receipts: 400 before any work */
 
+/* clang-format off */
 static const char operation_sql[] =
     "SELECT o.status, p.name, p.partner_code FROM operations o"
     " LEFT JOIN partners p ON p.partner_id = o.partner_id"
     " WHERE o.operation_id = $1::uuid AND o.kind = 'payment'";
 static const char partner_sql[] =
     "SELECT name, partner_code FROM partners WHERE partner_id = $1::uuid";
+/* clang-format on */
 
 static const sp_gw_field verify_fields[] = {
     {"receipt", SP_GW_FIELD_STRING, true, 1, RECEIPT_FIELD_BYTES_MAX},

@@ -30,6 +30,7 @@
 
 /* ------------------------------------------------------------------ SQL */
 
+/* clang-format off */
 #define MS_OF(column) "floor(extract(epoch FROM " column ") * 1000)::bigint"
 #define MS_OR_EMPTY(column) "coalesce(" MS_OF(column) "::text, '')"
 #define REQUEST_COLUMNS                                                                      \
@@ -80,6 +81,7 @@ static const char selected_operations_sql[] =
     " coalesce(o.refund_request_id::text, '') FROM operations o"
     " WHERE o.partner_id = $1::uuid AND o.kind = 'payment' AND o.operation_id = ANY ($2::uuid[])"
     " ORDER BY o.pass_id, o.occurred_at, o.operation_id";
+/* clang-format on */
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -421,8 +423,10 @@ static int select_all(sp_gw_request *req, selection *sel, sp_error *err) {
 
 /* ------------------------------------------------------------------ opening a request */
 
+/* clang-format off */
 static const char bank_missing_sql[] =
     "SELECT (iban = '' OR bic = '') FROM partners WHERE partner_id = $1::uuid";
+/* clang-format on */
 
 static int bank_account_missing(sp_gw_request *req, bool *missing, sp_error *err) {
     const char *params[1] = {req->user.partner_id};

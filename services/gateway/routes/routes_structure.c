@@ -21,6 +21,7 @@
 #define SP_GW_MEDIA_PATH "/api/v1/media/"
 #define SP_GW_MEDIA_URL_MAX (sizeof SP_GW_MEDIA_PATH + 64)
 
+/* clang-format off */
 static const char structure_sql[] =
     "SELECT partner_id, partner_code, name, category, legal_name, description, website,"
     " array_to_json(social_links)::text, hq_address, activity_address, contact_phone,"
@@ -48,6 +49,7 @@ static const char media_insert_sql[] =
     " VALUES ($1, $2, $3::bytea, $4::integer, $5::integer) ON CONFLICT (sha256) DO NOTHING";
 static const char media_select_sql[] =
     "SELECT content_type, encode(bytes, 'hex') FROM media WHERE sha256 = $1";
+/* clang-format on */
 
 /* ------------------------------------------------------------------ answers */
 

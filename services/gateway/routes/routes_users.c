@@ -27,6 +27,7 @@
  * activated, oldest first (a partner rarely has more than a handful). */
 #define SP_GW_ACTIVATION_RESEND_MAX 50
 
+/* clang-format off */
 static const char users_sql[] =
     "SELECT user_id, email, full_name, role, password_hash <> '',"
     " floor(extract(epoch FROM created_at) * 1000)::bigint"
@@ -46,6 +47,7 @@ static const char user_sql[] =
 static const char staff_users_sql[] =
     STAFF_USERS_SELECT " ORDER BY created_at, user_id LIMIT $1::integer";
 static const char staff_user_sql[] = STAFF_USERS_SELECT " AND user_id = $1::uuid";
+/* clang-format on */
 
 /* Columns user_id, email, full_name, role, activated, created_at (ms) and,
  * for a staff user (staff), disabled. */
@@ -286,11 +288,13 @@ int sp_gw_route_staff_users_delete(sp_gw_request *req, sp_error *err) {
 
 /* ------------------------------------------------------------------ activation links */
 
+/* clang-format off */
 static const char partner_known_sql[] = "SELECT 1 FROM partners WHERE partner_id = $1::uuid";
 
 static const char not_activated_sql[] =
     "SELECT user_id, email FROM users WHERE partner_id = $1::uuid AND removed_at IS NULL"
     " AND password_hash = '' ORDER BY created_at, user_id LIMIT $2::integer";
+/* clang-format on */
 
 /* One IssueActivation for user_id: *sent when a link went out; a user who
  * activated meanwhile (409 already_activated) is skipped. The command id is

@@ -26,6 +26,7 @@
 #define VOUCHERS_LIST_MAX 500
 #define PRINT_PAGE_BYTES_MAX (128 * 1024)
 
+/* clang-format off */
 #define VOUCHER_SELECT                                                                        \
     "SELECT v.voucher_id, v.number, v.status, v.pass_id, v.amount_cents, v.category,"         \
     " coalesce(v.partner_id::text, ''), coalesce(p.partner_code, ''), coalesce(p.name, ''),"  \
@@ -50,6 +51,7 @@ static const char partner_known_sql[] = "SELECT 1 FROM partners WHERE partner_co
 
 enum { V_ID, V_NUMBER, V_STATUS, V_PASS, V_AMOUNT, V_CATEGORY, V_PARTNER, V_CODE,
        V_PARTNER_NAME, V_UNTIL, V_ISSUED_MS, V_CLOSED_MS, V_REDEEMED_BY, V_HOLDER };
+/* clang-format on */
 
 /* ------------------------------------------------------------------ read model */
 
