@@ -244,6 +244,7 @@ sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client
     atomic_init(&producer->failed_since_flush, false);
     pthread_mutex_init(&producer->first_failure_mutex, NULL);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* clang-format off */
     const char *const pairs[] = {
         "bootstrap.servers", brokers, "client.id", client_id,
         "enable.idempotence", "true", "acks", "all",
@@ -254,6 +255,7 @@ sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client
         /* Small requests pipelined on one connection: with Nagle's algorithm
          * the second waits for the broker's delayed ACK, 40 ms a flush. */
         "socket.nagle.disable", "true", NULL};
+    /* clang-format on */
     if (conf_set_all(conf, pairs, err) != 0 || sp_kafka_conf_security(conf, err) != 0) goto fail;
     rd_kafka_conf_set_opaque(conf, &producer->ctx);
     rd_kafka_conf_set_log_cb(conf, on_rk_log);
@@ -537,6 +539,7 @@ static sp_kafka_consumer *consumer_create(const char *brokers, const char *clien
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* A reader of explicit offsets must hear about a truncated log rather
      * than silently skip to the oldest message left. */
+    /* clang-format off */
     const char *const pairs[] = {
         "bootstrap.servers", brokers, "client.id", client_id, "group.id", group_id,
         "enable.auto.commit", "false", "enable.auto.offset.store", "false",
@@ -545,6 +548,7 @@ static sp_kafka_consumer *consumer_create(const char *brokers, const char *clien
         "session.timeout.ms", SP_KAFKA_SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms", SP_KAFKA_HEARTBEAT_INTERVAL_MS,
         "fetch.wait.max.ms", SP_KAFKA_FETCH_WAIT_MS_MAX, "socket.nagle.disable", "true", NULL};
+    /* clang-format on */
     if (conf_set_all(conf, pairs, err) != 0 || sp_kafka_conf_security(conf, err) != 0) goto fail;
     rd_kafka_conf_set_opaque(conf, &consumer->ctx);
     rd_kafka_conf_set_log_cb(conf, on_rk_log);

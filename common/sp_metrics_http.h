@@ -30,12 +30,14 @@ typedef struct sp_metrics_http_config {
 } sp_metrics_http_config;
 
 /* The two entries of a binary's sp_config_item table (needs sp_config.h). */
+/* clang-format off */
 #define SP_METRICS_HTTP_CONFIG_ITEMS(config)                                                   \
     {"SP_METRICS_ADDRESS", SP_CONFIG_STRING, "127.0.0.1", 0, 0,                                \
      "IP address of the Prometheus endpoint (GET /metrics); keep it on loopback or a "         \
      "private network", &(config)->address},                                                   \
     {"SP_METRICS_PORT", SP_CONFIG_INT, "0", 0, 65535,                                          \
      "TCP port of the Prometheus endpoint; 0: no endpoint, nothing counted", &(config)->port}
+/* clang-format on */
 
 typedef struct sp_metrics_http sp_metrics_http;
 

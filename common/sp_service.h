@@ -83,6 +83,7 @@ struct sp_service {
 };
 
 /* The settings every service shares, in the order their --help lists them. */
+/* clang-format off */
 #define SP_SERVICE_CONFIG_ITEMS(svc)                                                           \
     {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug, info, warn or error",             \
      &(svc)->log_level},                                                                       \
@@ -91,6 +92,7 @@ struct sp_service {
     {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,                                       \
      "file holding a clock offset in milliseconds (tests); empty: system time",               \
      &(svc)->clock_offset_file}
+/* clang-format on */
 
 /* The longest settings table a binary may give (the skeleton adds its own). */
 #define SP_SERVICE_CONFIG_ITEMS_MAX 96

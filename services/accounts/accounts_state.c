@@ -150,6 +150,7 @@ int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *l
     if (state->limits.outcome_ttl_ms <= 0)
         state->limits.outcome_ttl_ms = SP_ACCOUNTS_OUTCOME_TTL_DEFAULT_MS;
     assert(state->limits.sessions_per_user_max <= SP_ACCOUNTS_SESSIONS_PER_USER_LIMIT);
+    /* clang-format off */
     sp_map *maps[] = {&state->users_by_id, &state->users_by_email, &state->partners_by_id,
                       &state->partners_by_code, &state->sessions, &state->records,
                       &state->activations, &state->conventions, &state->acceptances};
@@ -157,6 +158,7 @@ int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *l
                        limits->users_max, limits->sessions_max, limits->records_max,
                        state->limits.activations_max, SP_ACCOUNTS_CONVENTIONS_MAX,
                        limits->users_max};
+    /* clang-format on */
     size_t ready = 0;
     for (; ready < sizeof maps / sizeof maps[0]; ready++) {
         if (sp_map_init(maps[ready], maxima[ready], err) != 0) goto fail;

@@ -269,7 +269,8 @@ typedef struct sp_accounts_user {
     bool has_password;                /* registered with one or a link used: it can log in */
     sp_accounts_session *sessions;    /* its sessions in start order (owned by state->sessions) */
     size_t session_count;
-    sp_accounts_activation *activations; /* its links in issue order (owned by state->activations) */
+    /* its links in issue order (owned by state->activations) */
+    sp_accounts_activation *activations;
     size_t activation_count;
 } sp_accounts_user;
 

@@ -249,8 +249,8 @@ static void text_payment(const sp_notify_mail *m, sp_text *w) {
             "  Montant :      %s\r\n  Date :         %s\r\n  Bénéficiaire : pass n° …%s\r\n"
             "  Opération :    %s\r\n\r\n"
             "Montant que la ville vous doit à ce jour : %s.\r\n"
-            "L'opération est visible dans votre espace partenaire.\r\n\r\n-- \r\n"
-            SERVICE_NAME "\r\n",
+            "L'opération est visible dans votre espace partenaire.\r\n\r\n"
+            "-- \r\n" SERVICE_NAME "\r\n",
          m->partner_name, f.amount, f.when, m->pass_ref, m->operation_id, f.sum);
 }
 
@@ -372,9 +372,11 @@ static void text_closed(const sp_notify_mail *m, sp_text *w) {
     figures_of(m, 0, &f);
     char vouchers[96];
     closed_vouchers(m, vouchers, sizeof vouchers);
-    sp_text_putf(w, "Bonjour,\r\n\r\nVotre pass a été fermé le %s par le service du "
-            SERVICE_NAME ".\r\n\r\nSon solde, %s, a été rendu au budget de la ville.%s\r\n"
-            CLOSED_AFTER "\r\n\r\n" CLOSED_CONTACT "\r\n\r\n-- \r\n" SERVICE_NAME "\r\n",
+    sp_text_putf(w, "Bonjour,\r\n\r\n"
+            "Votre pass a été fermé le %s par le service du " SERVICE_NAME ".\r\n\r\n"
+            "Son solde, %s, a été rendu au budget de la ville.%s\r\n" CLOSED_AFTER
+            "\r\n\r\n" CLOSED_CONTACT "\r\n\r\n"
+            "-- \r\n" SERVICE_NAME "\r\n",
          f.when, f.amount, vouchers);
 }
 

@@ -37,6 +37,7 @@ static int reserve(sp_projection_copy_buf *buf, size_t more, sp_error *err) {
 /* One byte of a field, escaped: at most 2 bytes written (room reserved). */
 static void put_escaped(sp_projection_copy_buf *buf, char c) {
     char *at = buf->data + buf->len;
+    /* clang-format off */
     switch (c) {
     case '\\': at[0] = '\\'; at[1] = '\\'; buf->len += 2; return;
     case '\t': at[0] = '\\'; at[1] = 't'; buf->len += 2; return;
@@ -44,6 +45,7 @@ static void put_escaped(sp_projection_copy_buf *buf, char c) {
     case '\r': at[0] = '\\'; at[1] = 'r'; buf->len += 2; return;
     default: at[0] = c; buf->len += 1; return;
     }
+    /* clang-format on */
 }
 
 int sp_projection_copy_field(sp_projection_copy_buf *buf, const char *value, size_t value_len,

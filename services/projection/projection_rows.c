@@ -460,10 +460,12 @@ static size_t utf8_sequence_length(const unsigned char *s) {
     if (c < 0x80) return 1;
     size_t len;
     uint32_t cp;
+    /* clang-format off */
     if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1Fu; }
     else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0Fu; }
     else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07u; }
     else return 0;
+    /* clang-format on */
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xC0u) != 0x80u) return 0;   /* also stops at the NUL */
         cp = (cp << 6) | (s[i] & 0x3Fu);

@@ -217,7 +217,8 @@ typedef struct sp_ledger_pass {
     sp_ledger_envelope envelopes[SP_LEDGER_ENVELOPES_MAX];
     uint8_t open_request_hash[SP_KEY_LEN];
     const struct sp_ledger_record *open_record;  /* the OpenPass outcome (owned by the state) */
-    sp_ledger_operation *operations;  /* owned, oldest first, at most SP_LEDGER_PASS_OPERATIONS_MAX */
+    /* owned, oldest first, at most SP_LEDGER_PASS_OPERATIONS_MAX */
+    sp_ledger_operation *operations;
     size_t operation_count;
     size_t operation_capacity;
     size_t active_voucher_count;   /* its vouchers still active (what a close cancels) */

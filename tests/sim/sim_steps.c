@@ -11,6 +11,7 @@
 #include "sim_internal.h"
 #include "sp_clock.h"
 
+/* clang-format off */
 static const char *const step_names[SIM_STEP_KIND_COUNT] = {
     "open-pass", "credit", "pay", "issue-voucher", "redeem-voucher", "cancel-voucher",
     "cancel-operation", "open-refund-request", "cancel-refund-request", "mark-paid",
@@ -19,6 +20,7 @@ static const char *const step_names[SIM_STEP_KIND_COUNT] = {
 
 static const unsigned step_weights[SIM_STEP_KIND_COUNT] = {
     3, 12, 22, 5, 5, 2, 4, 4, 3, 4, 1, 5, 2, 24, 3, 22, 10, 10, 2, 3, 3, 1, 2};
+/* clang-format on */
 
 static uint64_t pick(uint64_t *arg, uint64_t n) {
     uint64_t v = *arg % n;

@@ -378,10 +378,12 @@ static void test_pass_credited(void **state) {
     assert_non_null(strstr(f->row.sql, "ON CONFLICT (pass_id, category) DO UPDATE"));
     assert_non_null(strstr(f->row.sql, "COALESCE(EXCLUDED.end_date, envelopes.end_date)"));
     /* an event without end_date (written before it existed): $17 NULL */
+    /* clang-format off */
     const char *expected[] = {PASS_ID, "3", T_TEXT, "general", "7000", "9000", OPERATION_ID,
                               "5000", "key-1", SP_TOPIC_LEDGER_EVENTS, "3", "41",
                               "{\"budget\",\"" ENVELOPE_ACCOUNT "\"}", "{-5000,5000}", NULL, NULL,
                               NULL};
+    /* clang-format on */
     for (int i = 0; i < SP_PROJECTION_CREDIT_PARAM_COUNT; i++) assert_param(f, i + 1, expected[i]);
     m.end_date = "2026-12-31";
     m.envelope_opened = true;

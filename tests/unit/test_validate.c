@@ -743,7 +743,8 @@ static void test_operations_filter(void **state) {
         {"from=2026-03-02&to=2026-03-01", "from"}, {"q=%0A", "q"}, {"q=%ZZ", "q"},
         {"q=%C3", "q"}, {"reference=%00", "reference"}, {"status=accepted&status=accepted", "status"},
         {"limit=0", "limit"},
-        {"q=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        {"q=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
          "q"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -72,7 +72,8 @@ typedef struct sp_audit_event {
 
 typedef enum {
     SP_AUDIT_POSTINGS = 0,   /* every posting positive, between two distinct known accounts */
-    SP_AUDIT_NON_NEGATIVE,   /* pass, partner owed, voucher, refund and bank accounts never below zero */
+    /* pass, partner owed, voucher, refund and bank accounts never below zero */
+    SP_AUDIT_NON_NEGATIVE,
     SP_AUDIT_ZERO_SUM,       /* the balances sum to zero after every event and at the end */
     SP_AUDIT_VERSIONS,       /* the events of a pass have versions 1, 2, 3 ... */
     SP_AUDIT_OPERATIONS,     /* an operation id is created by at most one event */

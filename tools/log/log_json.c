@@ -117,6 +117,7 @@ json_t *sp_log_json_text(const char *text, size_t len) {
 static json_t *message_at_depth(const ProtobufCMessage *message, int depth);
 
 static size_t element_size(const ProtobufCFieldDescriptor *field) {
+    /* clang-format off */
     switch (field->type) {
     case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
     case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32: return sizeof(int32_t);
@@ -130,6 +131,7 @@ static size_t element_size(const ProtobufCFieldDescriptor *field) {
     case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
     case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
     }
+    /* clang-format on */
     return 0;
 }
 
