@@ -20,21 +20,21 @@
 
 typedef enum { SP_EXPORT_OPERATIONS = 1, SP_EXPORT_REFUND_REQUESTS = 2 } sp_export_kind;
 
-#define SP_EXPORT_FILTERS_JSON_MAX 2048      /* canonical filters, bytes: far above the largest */
+#define SP_EXPORT_FILTERS_JSON_MAX 2048 /* canonical filters, bytes: far above the largest */
 
 /* The refund requests' filters, each optional ("" = absent): from and to are
  * Paris days of the request's creation, both inclusive. */
 typedef struct sp_export_refund_filter {
     char from[SP_OPERATIONS_FILTER_DATE_LEN + 1];
     char to[SP_OPERATIONS_FILTER_DATE_LEN + 1];
-    char status[SP_OPERATIONS_FILTER_STATUS_MAX];   /* opening|pending|paid|cancelled */
-    char kind[SP_OPERATIONS_FILTER_STATUS_MAX];     /* manual|automatic */
+    char status[SP_OPERATIONS_FILTER_STATUS_MAX]; /* opening|pending|paid|cancelled */
+    char kind[SP_OPERATIONS_FILTER_STATUS_MAX];   /* manual|automatic */
 } sp_export_refund_filter;
 
 typedef struct sp_export_request {
     sp_export_kind kind;
-    sp_operations_filter operations;                /* kind operations */
-    sp_export_refund_filter refunds;                /* kind refund_requests */
+    sp_operations_filter operations; /* kind operations */
+    sp_export_refund_filter refunds; /* kind refund_requests */
 } sp_export_request;
 
 /* "operations" | "refund_requests"; NULL for another value. */

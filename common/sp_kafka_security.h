@@ -36,7 +36,7 @@
 #define SP_KAFKA_SASL_PASSWORD_LEN_MIN 16 /* bytes; no placeholder (sp_secret.h) */
 
 typedef struct sp_kafka_security {
-    const char *protocol;                 /* SP_KAFKA_SECURITY_PROTOCOL */
+    const char *protocol; /* SP_KAFKA_SECURITY_PROTOCOL */
     const char *sasl_mechanism;
     const char *sasl_username;
     const char *sasl_password;

@@ -103,7 +103,8 @@ static ProtobufCMessage *unpack_payload(const Solipass__Envelope *envelope, cons
                                                           envelope->payload.len,
                                                           envelope->payload.data);
     if (payload == NULL)
-        sp_error_set(err, 400, "malformed", "payload", "the %s payload does not decode", entry->type);
+        sp_error_set(err, 400, "malformed", "payload", "the %s payload does not decode",
+                     entry->type);
     return payload;
 }
 
@@ -116,14 +117,18 @@ static void profile_from_pb(const Solipass__Accounts__PartnerProfile *m, sp_acco
     memset(p, 0, sizeof *p);
     overflow[0] = '\0';
     if (m == NULL) return;
-    struct { char *dst; size_t size; const char *src; const char *name; } items[] = {
+    struct {
+        char *dst;
+        size_t size;
+        const char *src;
+        const char *name;
+    } items[] = {
         {p->legal_name, sizeof p->legal_name, m->legal_name, "legal_name"},
         {p->public_name, sizeof p->public_name, m->public_name, "public_name"},
         {p->description, sizeof p->description, m->description, "description"},
         {p->website, sizeof p->website, m->website, "website"},
         {p->hq_address, sizeof p->hq_address, m->hq_address, "hq_address"},
-        {p->activity_address, sizeof p->activity_address, m->activity_address,
-         "activity_address"},
+        {p->activity_address, sizeof p->activity_address, m->activity_address, "activity_address"},
         {p->contact_phone, sizeof p->contact_phone, m->contact_phone, "contact_phone"},
         {p->contact_email, sizeof p->contact_email, m->contact_email, "contact_email"},
         {p->iban, sizeof p->iban, m->iban, "iban"},
@@ -314,10 +319,12 @@ void sp_accounts_command_msg_free(sp_accounts_command_msg *msg) {
 /* ------------------------------------------------------------------ events in */
 
 /* A string from the log into a fixed field: must fit and be UTF-8 text. */
-static int copy_text(char *dst, size_t dst_size, const char *src, const char *field, sp_error *err) {
+static int copy_text(char *dst, size_t dst_size, const char *src, const char *field,
+                     sp_error *err) {
     if (src == NULL) src = "";
     if (strlen(src) >= dst_size || !sp_accounts_text_valid(src, 0, SIZE_MAX))
-        return sp_error_set(err, 400, "malformed", field, "%s is too long or not UTF-8 text", field);
+        return sp_error_set(err, 400, "malformed", field, "%s is too long or not UTF-8 text",
+                            field);
     memcpy(dst, src, strlen(src) + 1);
     return 0;
 }
@@ -330,8 +337,10 @@ static int copy_bytes(uint8_t *dst, size_t dst_size, ProtobufCBinaryData src, co
     return 0;
 }
 
-#define COPY(dst, src, field) do { \
-    if (copy_text((dst), sizeof(dst), (src), (field), err) != 0) return -1; } while (0)
+#define COPY(dst, src, field) \
+    do { \
+        if (copy_text((dst), sizeof(dst), (src), (field), err) != 0) return -1; \
+    } while (0)
 
 static int event_fields_partner(sp_accounts_event *e, const ProtobufCMessage *payload,
                                 sp_error *err) {
@@ -411,8 +420,10 @@ static int event_fields_partner_space(sp_accounts_event *e, const ProtobufCMessa
         COPY(e->partner_id, m->partner_id, "partner_id");
         profile_from_pb(m->profile, &e->profile, overflow, sizeof overflow);
         if (m->profile == NULL || overflow[0] != '\0')
-            return sp_error_set(err, 400, "malformed", "profile", "the profile is missing or "
-                                "its %s is too long", overflow[0] ? overflow : "whole");
+            return sp_error_set(err, 400, "malformed", "profile",
+                                "the profile is missing or "
+                                "its %s is too long",
+                                overflow[0] ? overflow : "whole");
         return 0;
     }
     case SP_ACCOUNTS_EV_IMAGE_SET: {
@@ -476,7 +487,8 @@ int sp_accounts_event_decode(const Solipass__Envelope *envelope, sp_accounts_eve
     assert(envelope != NULL && out != NULL);
     memset(out, 0, sizeof *out);
     const type_entry *entry = find_type(event_types, EVENT_TYPE_COUNT, envelope->type);
-    if (entry == NULL) return sp_error_set(err, 400, "malformed", "type", "not an accounts event type");
+    if (entry == NULL)
+        return sp_error_set(err, 400, "malformed", "type", "not an accounts event type");
     out->kind = (sp_accounts_event_kind)entry->kind;
     if (event_envelope(out, envelope, err) != 0) return -1;
     ProtobufCMessage *payload = unpack_payload(envelope, entry, err);
@@ -618,7 +630,7 @@ static const ProtobufCMessage *convention_or_rejection_to_pb(const sp_accounts_e
     case SP_ACCOUNTS_EV_CONVENTION_PUBLISHED: {
         Solipass__Accounts__ConventionPublished *m = &pb->u.convention_published;
         solipass__accounts__convention_published__init(m);
-        assert(e->text != NULL);   /* only a decided event is encoded */
+        assert(e->text != NULL); /* only a decided event is encoded */
         m->convention_id = BORROW(e->convention_id);
         m->title = BORROW(e->title);
         m->version = BORROW(e->version);
@@ -651,7 +663,8 @@ static const ProtobufCMessage *convention_or_rejection_to_pb(const sp_accounts_e
     return &m->base;
 }
 
-const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_accounts_event_pb *pb) {
+const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e,
+                                                sp_accounts_event_pb *pb) {
     memset(pb, 0, sizeof *pb);
     pb->meta.type = sp_accounts_event_type(e->kind);
     assert(pb->meta.type != NULL);

@@ -30,13 +30,13 @@
 #define POLL_IDLE_MS 200
 #define POLL_BUSY_MS 10
 #define PG_WAIT_MS 30000
-#define STAGE_TRIES_MAX 120          /* one per second: PostgreSQL down for two minutes is fatal */
+#define STAGE_TRIES_MAX 120 /* one per second: PostgreSQL down for two minutes is fatal */
 #define SENDS_PER_ROUND_MAX 16
 /* A slow server must not keep the consumer from polling (librdkafka's
  * max.poll.interval.ms is 300 s): a round stops starting sends after this. */
 #define SEND_ROUND_MS_MAX 5000
-#define LEASE_MS 120000              /* a taken row is not due again before its round ends */
-#define BEHIND_RETRY_MS 250          /* the projection usually catches up within that */
+#define LEASE_MS 120000     /* a taken row is not due again before its round ends */
+#define BEHIND_RETRY_MS 250 /* the projection usually catches up within that */
 /* Waiting for the projection costs no attempt for that long after the event;
  * past it, the wait counts as failed attempts (a read model that never shows
  * it ends in the dead-letter topic). */
@@ -62,8 +62,8 @@ typedef struct service {
     sp_kafka_producer *producer;
     sp_kafka_consumer *consumer;
     sp_notify_smtp *smtp;
-    sp_kafka_msg *msgs;               /* SP_KAFKA_BATCH_MAX */
-    char *message;                    /* SP_NOTIFY_MESSAGE_BYTES_MAX */
+    sp_kafka_msg *msgs; /* SP_KAFKA_BATCH_MAX */
+    char *message;      /* SP_NOTIFY_MESSAGE_BYTES_MAX */
     sp_service_readiness readiness;
     int64_t stats_at_ms;
     counters counters;
@@ -85,15 +85,17 @@ typedef struct mail_row {
 typedef struct attempt {
     bool sent;
     bool permanent;
-    bool behind;                     /* the read models do not show the event yet */
+    bool behind; /* the read models do not show the event yet */
     char recipient[SP_NOTIFY_ADDRESS_MAX + 1];
-    char cc[SP_NOTIFY_CC_MAX][SP_NOTIFY_ADDRESS_MAX + 1];   /* copies (refund e-mails) */
+    char cc[SP_NOTIFY_CC_MAX][SP_NOTIFY_ADDRESS_MAX + 1]; /* copies (refund e-mails) */
     const char *cc_list[SP_NOTIFY_CC_MAX];
     size_t cc_count;
     char reason[SP_NOTIFY_SMTP_REASON_MAX];
 } attempt;
 
-static void i64_text(int64_t value, char out[24]) { snprintf(out, 24, "%" PRId64, value); }
+static void i64_text(int64_t value, char out[24]) {
+    snprintf(out, 24, "%" PRId64, value);
+}
 
 /* ------------------------------------------------------------------ staging */
 
@@ -110,8 +112,8 @@ static const char insert_sql[] =
 /* The template's inputs of an ActivationIssued that still deserves a mail. */
 static json_t *params_activation(const service *svc, const Solipass__Envelope *env,
                                  sp_notify_kind *kind) {
-    Solipass__Accounts__ActivationIssued *m =
-        solipass__accounts__activation_issued__unpack(NULL, env->payload.len, env->payload.data);
+    Solipass__Accounts__ActivationIssued *m = solipass__accounts__activation_issued__unpack(
+        NULL, env->payload.len, env->payload.data);
     if (m == NULL) return NULL;
     json_t *params = NULL;
     bool reset = strcmp(m->purpose, "reset") == 0;
@@ -143,19 +145,18 @@ static json_t *payment_params(const Solipass__Envelope *env, const char *operati
 static json_t *params_payment(const Solipass__Envelope *env, sp_notify_kind *kind) {
     json_t *params = NULL;
     if (strcmp(env->type, "ledger.PaymentAccepted.v1") == 0) {
-        Solipass__Ledger__PaymentAccepted *m =
-            solipass__ledger__payment_accepted__unpack(NULL, env->payload.len, env->payload.data);
+        Solipass__Ledger__PaymentAccepted *m = solipass__ledger__payment_accepted__unpack(
+            NULL, env->payload.len, env->payload.data);
         if (m == NULL) return NULL;
-        params = payment_params(env, m->operation_id, m->partner_id, m->pass_id,
-                                m->amount_cents, kind);
+        params = payment_params(env, m->operation_id, m->partner_id, m->pass_id, m->amount_cents,
+                                kind);
         solipass__ledger__payment_accepted__free_unpacked(m, NULL);
         return params;
     }
-    Solipass__Ledger__VoucherRedeemed *m =
-        solipass__ledger__voucher_redeemed__unpack(NULL, env->payload.len, env->payload.data);
+    Solipass__Ledger__VoucherRedeemed *m = solipass__ledger__voucher_redeemed__unpack(
+        NULL, env->payload.len, env->payload.data);
     if (m == NULL) return NULL;
-    params = payment_params(env, m->operation_id, m->partner_id, m->pass_id, m->amount_cents,
-                            kind);
+    params = payment_params(env, m->operation_id, m->partner_id, m->pass_id, m->amount_cents, kind);
     solipass__ledger__voucher_redeemed__free_unpacked(m, NULL);
     return params;
 }
@@ -163,8 +164,8 @@ static json_t *params_payment(const Solipass__Envelope *env, sp_notify_kind *kin
 /* The beneficiary's e-mail of a redeemed voucher: the read models give the
  * address and the number; the event gives the rest. */
 static json_t *params_voucher(const Solipass__Envelope *env) {
-    Solipass__Ledger__VoucherRedeemed *m =
-        solipass__ledger__voucher_redeemed__unpack(NULL, env->payload.len, env->payload.data);
+    Solipass__Ledger__VoucherRedeemed *m = solipass__ledger__voucher_redeemed__unpack(
+        NULL, env->payload.len, env->payload.data);
     if (m == NULL) return NULL;
     json_t *params = NULL;
     if (sp_id_valid(m->voucher_id) && sp_id_valid(m->partner_id) && sp_id_valid(m->pass_id) &&
@@ -192,9 +193,9 @@ static json_t *params_cancel(const Solipass__Envelope *env, sp_notify_kind *kind
     if (sp_id_valid(m->operation_id) && sp_id_valid(m->partner_id) && sp_id_valid(m->pass_id) &&
         m->amount_cents > 0 && m->pass_balance_after_cents >= 0) {
         *kind = SP_NOTIFY_OPERATION_CANCELLED;
-        params = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:I}", "operation_id",
-                           m->operation_id, "partner_id", m->partner_id, "pass_id", m->pass_id,
-                           "amount_cents", (json_int_t)m->amount_cents, "balance_cents",
+        params = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:I}", "operation_id", m->operation_id,
+                           "partner_id", m->partner_id, "pass_id", m->pass_id, "amount_cents",
+                           (json_int_t)m->amount_cents, "balance_cents",
                            (json_int_t)m->pass_balance_after_cents, "to_budget", to_budget,
                            "occurred_at_ms", (json_int_t)env->occurred_at_ms);
     }
@@ -205,8 +206,8 @@ static json_t *params_cancel(const Solipass__Envelope *env, sp_notify_kind *kind
 /* The beneficiary's e-mail of a closed pass: the read models give the
  * address; the event gives what went back to the budget. */
 static json_t *params_closed(const Solipass__Envelope *env, sp_notify_kind *kind) {
-    Solipass__Ledger__PassClosed *m =
-        solipass__ledger__pass_closed__unpack(NULL, env->payload.len, env->payload.data);
+    Solipass__Ledger__PassClosed *m = solipass__ledger__pass_closed__unpack(NULL, env->payload.len,
+                                                                            env->payload.data);
     if (m == NULL) return NULL;
     json_t *params = NULL;
     if (sp_id_valid(m->pass_id) && m->returned_cents >= 0 && m->vouchers_cancelled >= 0) {
@@ -288,8 +289,8 @@ static int insert_row(service *svc, const sp_kafka_msg *msg, const Solipass__Env
     char *hex = malloc(2 * msg->value_len + 1);
     if (hex == NULL) return sp_error_set(err, 500, "out_of_memory", "", "original bytes");
     sodium_bin2hex(hex, 2 * msg->value_len + 1, msg->value, msg->value_len);
-    const char *values[8] = {env->id, sp_notify_kind_name(kind), params, msg->topic, partition,
-                             offset, hex, now};
+    const char *values[8] = {
+        env->id, sp_notify_kind_name(kind), params, msg->topic, partition, offset, hex, now};
     int rc = sp_pg_exec(svc->pg, insert_sql, 8, values, NULL, err);
     free(hex);
     return rc;
@@ -352,11 +353,13 @@ static int stage_batch(service *svc, size_t count, volatile sig_atomic_t *stop, 
                     err->message, NULL);
         struct timespec pause = {.tv_sec = 1, .tv_nsec = 0};
         nanosleep(&pause, NULL);
-        reconnect(svc, err);   /* a failure leaves pg NULL: the next try reconnects again */
+        reconnect(svc, err); /* a failure leaves pg NULL: the next try reconnects again */
     }
     if (*stop) return 0;
-    return sp_error_set(err, 503, "unavailable", "", "PostgreSQL refused the e-mails' rows "
-                        "%d times", STAGE_TRIES_MAX);
+    return sp_error_set(err, 503, "unavailable", "",
+                        "PostgreSQL refused the e-mails' rows "
+                        "%d times",
+                        STAGE_TRIES_MAX);
 }
 
 /* ------------------------------------------------------------------ composing */
@@ -397,7 +400,8 @@ static int compose_link(service *svc, const mail_row *row, json_t *params, sp_no
     const char *activation_id = json_string_value(json_object_get(params, "activation_id"));
     const char *purpose = json_string_value(json_object_get(params, "purpose"));
     json_t *expires = json_object_get(params, "expires_at_ms");
-    if (email == NULL || !sp_id_valid(activation_id) || purpose == NULL || !json_is_integer(expires)) {
+    if (email == NULL || !sp_id_valid(activation_id) || purpose == NULL ||
+        !json_is_integer(expires)) {
         return give_up(a, true, "the stored parameters are incomplete");
     }
     snprintf(a->recipient, sizeof a->recipient, "%s", email);
@@ -430,8 +434,8 @@ static bool operation_params_of(json_t *params, operation_params *p) {
     p->pass_id = json_string_value(json_object_get(params, "pass_id"));
     p->amount = json_object_get(params, "amount_cents");
     p->at = json_object_get(params, "occurred_at_ms");
-    return sp_id_valid(p->operation_id) && sp_id_valid(p->partner_id) &&
-           sp_id_valid(p->pass_id) && json_is_integer(p->amount) && json_is_integer(p->at);
+    return sp_id_valid(p->operation_id) && sp_id_valid(p->partner_id) && sp_id_valid(p->pass_id) &&
+           json_is_integer(p->amount) && json_is_integer(p->at);
 }
 
 /* The partner's name, administrator and amount owed, from the read models;
@@ -455,8 +459,9 @@ static int compose_payment(service *svc, json_t *params, sp_notify_mail *mail, c
     }
     PQclear(res);
     if (!known) {
-        return not_shown_yet(svc, at, a, "the read models do not show "
-                                         "the payment or the partner's administrator yet");
+        return not_shown_yet(svc, at, a,
+                             "the read models do not show "
+                             "the payment or the partner's administrator yet");
     }
     mail->partner_name = name;
     mail->amount_cents = json_integer_value(amount);
@@ -507,8 +512,9 @@ static int compose_voucher(service *svc, json_t *params, sp_notify_mail *mail, c
     }
     PQclear(res);
     if (!known) {
-        return not_shown_yet(svc, at, a, "the read models do not show "
-                                         "the redeemed voucher or its beneficiary yet");
+        return not_shown_yet(svc, at, a,
+                             "the read models do not show "
+                             "the redeemed voucher or its beneficiary yet");
     }
     mail->partner_name = name;
     mail->voucher_ref = voucher_ref;
@@ -542,8 +548,9 @@ static int compose_cancel(service *svc, json_t *params, sp_notify_mail *mail, ch
     snprintf(a->recipient, sizeof a->recipient, "%s", known ? PQgetvalue(res, 0, 1) : "");
     PQclear(res);
     if (!known)
-        return not_shown_yet(svc, op.at, a, "the read models do not show "
-                                         "the cancelled payment or its beneficiary yet");
+        return not_shown_yet(svc, op.at, a,
+                             "the read models do not show "
+                             "the cancelled payment or its beneficiary yet");
     mail->partner_name = name;
     mail->amount_cents = json_integer_value(op.amount);
     mail->balance_cents = json_integer_value(balance);
@@ -578,8 +585,9 @@ static int compose_closed(service *svc, json_t *params, sp_notify_mail *mail, at
     snprintf(a->recipient, sizeof a->recipient, "%s", known ? PQgetvalue(res, 0, 0) : "");
     PQclear(res);
     if (!known)
-        return not_shown_yet(svc, at, a, "the read models do not show "
-                                         "the closed pass or its beneficiary yet");
+        return not_shown_yet(svc, at, a,
+                             "the read models do not show "
+                             "the closed pass or its beneficiary yet");
     mail->amount_cents = json_integer_value(returned);
     mail->vouchers_cancelled = json_integer_value(vouchers);
     mail->occurred_at_ms = json_integer_value(at);
@@ -645,9 +653,10 @@ static int compose_refund(service *svc, json_t *params, sp_notify_mail *mail, ch
     }
     PQclear(res);
     if (!known || a->recipient[0] == '\0') {
-        return not_shown_yet(svc, at, a, "the read models do not show "
-                                         "the refund request or the partner's "
-                                         "administrators yet");
+        return not_shown_yet(svc, at, a,
+                             "the read models do not show "
+                             "the refund request or the partner's "
+                             "administrators yet");
     }
     mail->partner_name = name;
     mail->request_id = request_id;
@@ -666,7 +675,8 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
     memset(a, 0, sizeof *a);
     json_error_t jerr;
     json_t *params = json_loads(row->params, 0, &jerr);
-    sp_notify_mail mail = {.kind = row->kind, .event_id = row->event_id,
+    sp_notify_mail mail = {.kind = row->kind,
+                           .event_id = row->event_id,
                            .from_address = svc->config->smtp.from_address,
                            .from_name = svc->config->from_name,
                            .date_ms = sp_clock_now_ms(svc->clock)};
@@ -684,7 +694,7 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
              : row->kind == SP_NOTIFY_OPERATION_CANCELLED
                  ? compose_cancel(svc, params, &mail, name, a, &err)
              : row->kind == SP_NOTIFY_PASS_CLOSED ? compose_closed(svc, params, &mail, a, &err)
-                 : compose_link(svc, row, params, &mail, link, a);
+                                                  : compose_link(svc, row, params, &mail, link, a);
     mail.to_address = a->recipient;
     size_t len = 0;
     if (rc == 0 &&
@@ -730,8 +740,11 @@ static int dead_letter(service *svc, const mail_row *row, const char *reason, sp
     if (original == NULL) return sp_error_set(err, 500, "out_of_memory", "", "dead letter");
     size_t len = 0;
     sodium_hex2bin(original, hex_len / 2 + 1, row->original_hex, hex_len, NULL, &len, NULL);
-    sp_kafka_msg msg = {.topic = row->topic, .partition = row->partition, .offset = row->offset,
-                        .value = original, .value_len = len};
+    sp_kafka_msg msg = {.topic = row->topic,
+                        .partition = row->partition,
+                        .offset = row->offset,
+                        .value = original,
+                        .value_len = len};
     char why[SP_NOTIFY_SMTP_REASON_MAX + 64];
     snprintf(why, sizeof why, "e-mail %s not delivered: %s", sp_notify_kind_name(row->kind),
              reason);
@@ -747,8 +760,10 @@ static void log_outcome(service *svc, const mail_row *row, const attempt *a, con
     char attempts[24], retry[24];
     i64_text(row->attempts + 1, attempts);
     i64_text(retry_in_ms, retry);
-    sp_log_level level = a->sent ? SP_LOG_INFO : retry_in_ms <= 0 ? SP_LOG_ERROR
-                                               : a->behind ? SP_LOG_DEBUG : SP_LOG_WARN;
+    sp_log_level level = a->sent            ? SP_LOG_INFO
+                         : retry_in_ms <= 0 ? SP_LOG_ERROR
+                         : a->behind        ? SP_LOG_DEBUG
+                                            : SP_LOG_WARN;
     sp_log_write(svc->log, level, what, "event_id", row->event_id, "kind",
                  sp_notify_kind_name(row->kind), "to", a->recipient, "attempts", attempts,
                  "retry_in_ms", retry, "reason", a->reason, NULL);
@@ -837,7 +852,7 @@ static int send_due(service *svc, int *count, sp_error *err) {
     for (int i = 0; i < *count && rc == 0; i++) {
         mail_row row;
         row_of(res, i, &row);
-        assert(sp_notify_kind_name(row.kind)[0] != '\0');   /* the table's CHECK */
+        assert(sp_notify_kind_name(row.kind)[0] != '\0'); /* the table's CHECK */
         if (sp_clock_monotonic_ms() - started_ms >= SEND_ROUND_MS_MAX) {
             /* Out of time: the row is due again at once, for the next round. */
             const char *release[3] = {row.event_id, now, sp_notify_kind_name(row.kind)};
@@ -914,12 +929,12 @@ static int start(service *svc, sp_error *err) {
     if (svc->pg == NULL) return -1;
     /* Safe beside the projection's own run: sp_pg_migrate holds an advisory lock. */
     if (sp_pg_migrate(svc->pg, svc->config->migrations_dir, svc->log, err) != 0) return -1;
-    svc->producer = sp_kafka_producer_new(svc->config->brokers, "solipass-notifications",
-                                          svc->log, err);
+    svc->producer = sp_kafka_producer_new(svc->config->brokers, "solipass-notifications", svc->log,
+                                          err);
     if (svc->producer == NULL) return -1;
     const char *const topics[] = {SP_TOPIC_ACCOUNTS_EVENTS, SP_TOPIC_LEDGER_EVENTS};
-    svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_NOTIFY_GROUP_ID, topics,
-                                                2, sp_service_on_assigned, NULL, &svc->readiness,
+    svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_NOTIFY_GROUP_ID, topics, 2,
+                                                sp_service_on_assigned, NULL, &svc->readiness,
                                                 svc->log, err);
     return svc->consumer != NULL ? 0 : -1;
 }

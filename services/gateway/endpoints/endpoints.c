@@ -16,9 +16,12 @@ enum { ENTRY_COUNTER_FIRST = __COUNTER__ };
 #define ENTRY(route_id, handler_fn) \
     .route = (sp_gw_route)((route_id) + 0 * __COUNTER__), .handler = &(handler_fn)
 
-#define JSON(status_code, schema_name, text) {status_code, SP_GW_MEDIA_JSON, schema_name, text}
-#define NO_CONTENT(text) {204, SP_GW_MEDIA_NONE, NULL, text}
-#define OF(status_code, media, text) {status_code, media, NULL, text}
+#define JSON(status_code, schema_name, text) \
+    { status_code, SP_GW_MEDIA_JSON, schema_name, text }
+#define NO_CONTENT(text) \
+    { 204, SP_GW_MEDIA_NONE, NULL, text }
+#define OF(status_code, media, text) \
+    { status_code, media, NULL, text }
 
 /* Roles of the partner space, and of finance staff. */
 #define PARTNERS SP_GW_ROLES_PARTNER
@@ -838,8 +841,8 @@ const char *sp_gw_media_type(sp_gw_media media) {
 
 /* Matches path against pattern; a "{name}" segment (when any) goes to
  * segment, cut to segment_size - 1 bytes and flagged by *segment_too_long. */
-static bool pattern_match(const char *pattern, const char *path, char *segment,
-                          size_t segment_size, bool *segment_too_long) {
+static bool pattern_match(const char *pattern, const char *path, char *segment, size_t segment_size,
+                          bool *segment_too_long) {
     const char *p = pattern;
     const char *s = path;
     while (*p != '\0') {
@@ -901,8 +904,7 @@ static int take_segment(const sp_gw_endpoint *e, const char *segment, bool too_l
     return 0;
 }
 
-int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *out,
-                     sp_error *err) {
+int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *out, sp_error *err) {
     assert(method != NULL && path != NULL && out != NULL);
     memset(out, 0, sizeof *out);
     bool path_known = false;

@@ -95,8 +95,8 @@ int sp_gw_login_limit_take(const sp_gw_login_limit *limit, const char *key, int6
     return rc;
 }
 
-int sp_gw_login_limit_give_back(const sp_gw_login_limit *limit, const char *key,
-                                int64_t now_ms, sp_error *err) {
+int sp_gw_login_limit_give_back(const sp_gw_login_limit *limit, const char *key, int64_t now_ms,
+                                sp_error *err) {
     char hash[SP_GW_LOGIN_KEY_HASH_HEX_LEN + 1], now[24], window[24];
     sp_gw_login_key_hash(limit->secret, limit->kind, key, hash);
     snprintf(now, sizeof now, "%" PRId64, now_ms);

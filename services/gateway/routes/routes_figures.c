@@ -68,10 +68,10 @@ static int days_param_of(void *ctx, const char *name, size_t name_len, const cha
                          size_t value_len, sp_error *err) {
     days_parse *parse = ctx;
     if (name_len != 4 || strncmp(name, "days", 4) != 0)
-        return sp_error_set(err, 400, "unknown_field", "", "unknown query parameter: this "
+        return sp_error_set(err, 400, "unknown_field", "",
+                            "unknown query parameter: this "
                             "endpoint takes days");
-    if (parse->seen)
-        return sp_error_set(err, 400, "invalid_value", "days", "days is given twice");
+    if (parse->seen) return sp_error_set(err, 400, "invalid_value", "days", "days is given twice");
     parse->seen = true;
     int days = 0;
     bool digits = value_len >= 1 && value_len <= 3;
@@ -90,7 +90,8 @@ static int days_param_of(void *ctx, const char *name, size_t name_len, const cha
 static int answer_rendered(sp_gw_request *req, PGresult *res, sp_error *err) {
     json_error_t json_err;
     json_t *body = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)
-                       ? json_loads(PQgetvalue(res, 0, 0), 0, &json_err) : NULL;
+                       ? json_loads(PQgetvalue(res, 0, 0), 0, &json_err)
+                       : NULL;
     if (body == NULL || !json_is_object(body)) {
         json_decref(body);
         return sp_error_set(err, 500, "internal", "", "the figures could not be shown");
@@ -105,7 +106,7 @@ int sp_gw_route_dashboard(sp_gw_request *req, sp_error *err) {
     sp_date today = sp_paris_date_of(now_ms);
     int year, month, day;
     sp_date_to_ymd(today, &year, &month, &day);
-    int oldest = year * 12 + (month - 1) - (DASHBOARD_MONTHS - 1);   /* months since year 0 */
+    int oldest = year * 12 + (month - 1) - (DASHBOARD_MONTHS - 1); /* months since year 0 */
     char first[DATE_TEXT_LEN + 1], last[DATE_TEXT_LEN + 1], oldest_month[DATE_TEXT_LEN + 1];
     char now_text[SP_GW_INSTANT_LEN + 1];
     sp_date_format(today - (parse.days - 1), first);
@@ -209,8 +210,8 @@ static int answer_history(sp_gw_request *req, const char *sql, const char *id, s
     sp_gw_page page;
     if (sp_gw_page_parse(req->query, &page, err) != 0) return -1;
     if (page.limit > HISTORY_LIMIT_MAX)
-        return sp_error_set(err, 400, "invalid_value", "limit",
-                            "limit must be from 1 to %d", HISTORY_LIMIT_MAX);
+        return sp_error_set(err, 400, "invalid_value", "limit", "limit must be from 1 to %d",
+                            HISTORY_LIMIT_MAX);
     char after_ms[NUMBER_TEXT_MAX], limit_plus_one[NUMBER_TEXT_MAX];
     snprintf(after_ms, sizeof after_ms, "%" PRId64, page.after_occurred_at_ms);
     /* One row more than asked tells whether there is a next page. */
@@ -274,8 +275,7 @@ static const char owed_totals_sql[] =
 
 static json_t *owed_totals(sp_gw_request *req, sp_error *err) {
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, owed_totals_sql, 0, NULL, &res, err) != 0)
-        return NULL;
+    if (sp_gw_pgpool_query(req->app->pool, owed_totals_sql, 0, NULL, &res, err) != 0) return NULL;
     json_error_t json_err;
     json_t *totals = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, &json_err) : NULL;
     PQclear(res);

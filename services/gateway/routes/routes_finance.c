@@ -110,8 +110,8 @@ static int row_of(const PGresult *res, const char *request_id, int *row, sp_erro
         *row = i;
         return 0;
     }
-    return sp_error_set(err, 404, "refund_request_not_found", "request_ids",
-                        "no refund request %s", request_id);
+    return sp_error_set(err, 404, "refund_request_not_found", "request_ids", "no refund request %s",
+                        request_id);
 }
 
 /* The transfers, in the order asked; strings point into res. */
@@ -138,14 +138,17 @@ static int answer_file(sp_gw_request *req, const sepa_ask *ask, const sp_sepa_tr
     char id[SP_ID_LEN + 1], hex[SP_SEPA_ID_MAX + 1], message_id[SP_SEPA_ID_MAX + 1];
     char payment_info_id[SP_SEPA_ID_MAX + 1], filename[SEPA_FILENAME_MAX];
     sp_id_new(id);
-    sp_sepa_end_to_end_id(id, hex);   /* 32 hex digits: unique per file */
+    sp_sepa_end_to_end_id(id, hex); /* 32 hex digits: unique per file */
     snprintf(message_id, sizeof message_id, "SP-%.32s", hex);
     snprintf(payment_info_id, sizeof payment_info_id, "PI-%.32s", hex);
     snprintf(filename, sizeof filename, "sepa-%s.xml", message_id);
-    sp_sepa_file file = {.message_id = message_id, .payment_info_id = payment_info_id,
+    sp_sepa_file file = {.message_id = message_id,
+                         .payment_info_id = payment_info_id,
                          .created_at_ms = sp_clock_now_ms(req->app->clock),
-                         .execution_date = ask->execution_date, .debtor = req->app->sepa_debtor,
-                         .transfers = transfers, .transfer_count = ask->count};
+                         .execution_date = ask->execution_date,
+                         .debtor = req->app->sepa_debtor,
+                         .transfers = transfers,
+                         .transfer_count = ask->count};
     size_t size = sp_sepa_bytes_max(ask->count), len = 0;
     char *xml = malloc(size);
     if (xml == NULL) return sp_error_set(err, 500, "out_of_memory", "", "transfer file");
@@ -161,7 +164,8 @@ static int answer_file(sp_gw_request *req, const sepa_ask *ask, const sp_sepa_tr
 
 int sp_gw_route_finance_sepa(sp_gw_request *req, sp_error *err) {
     if (req->app->sepa_debtor == NULL)
-        return sp_error_set(err, 503, "unavailable", "", "SEPA files need SP_SEPA_DEBTOR_NAME, "
+        return sp_error_set(err, 503, "unavailable", "",
+                            "SEPA files need SP_SEPA_DEBTOR_NAME, "
                             "SP_SEPA_DEBTOR_IBAN and SP_SEPA_DEBTOR_BIC");
     sepa_ask *ask = calloc(1, sizeof *ask);
     sp_sepa_transfer *transfers = calloc(SP_SEPA_TRANSFERS_MAX, sizeof *transfers);
@@ -175,8 +179,7 @@ int sp_gw_route_finance_sepa(sp_gw_request *req, sp_error *err) {
     if (ask_of(req, ask, err) != 0) goto done;
     ids_text(ask, ids, SEPA_IDS_TEXT_MAX);
     const char *params[1] = {ids};
-    if (sp_gw_pgpool_query(req->app->pool, sepa_requests_sql, 1, params, &res, err) != 0)
-        goto done;
+    if (sp_gw_pgpool_query(req->app->pool, sepa_requests_sql, 1, params, &res, err) != 0) goto done;
     if (transfers_of(res, ask, transfers, err) != 0) goto done;
     rc = answer_file(req, ask, transfers, err);
 done:

@@ -92,8 +92,8 @@ int sp_gw_route_partner_operation_reference(sp_gw_request *req, sp_error *err) {
     command.operation_id = req->match.path_id;
     command.partner_id = req->user.partner_id;
     command.reference = reference;
-    sp_envelope_meta meta =
-        sp_gw_command_meta(req, "ledger.SetOperationReference.v1", pass_id, key);
+    sp_envelope_meta meta = sp_gw_command_meta(req, "ledger.SetOperationReference.v1", pass_id,
+                                               key);
     return sp_gw_run_and_answer(req, SP_TOPIC_LEDGER_COMMANDS, &meta, &command.base, err);
 }
 
