@@ -31,7 +31,9 @@ static int64_t timespec_ms(clockid_t id) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t sp_clock_monotonic_ms(void) { return timespec_ms(CLOCK_MONOTONIC); }
+int64_t sp_clock_monotonic_ms(void) {
+    return timespec_ms(CLOCK_MONOTONIC);
+}
 
 void sp_clock_sleep_ms(int64_t ms) {
     assert(ms >= 0);
@@ -66,7 +68,8 @@ void sp_clock_destroy(sp_clock *clock) {
 static bool parse_offset_text(const char *text, int64_t *out_ms) {
     const char *p = text;
     while (isspace((unsigned char)*p)) p++;
-    if (!(isdigit((unsigned char)*p) || ((*p == '-' || *p == '+') && isdigit((unsigned char)p[1])))) {
+    if (!(isdigit((unsigned char)*p) ||
+          ((*p == '-' || *p == '+') && isdigit((unsigned char)p[1])))) {
         return false;
     }
     errno = 0;
@@ -126,15 +129,16 @@ static int64_t days_from_civil(int64_t year, int month, int day) {
     int64_t month_from_march = (month + 9) % 12;
     int64_t day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
     int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    return era * 146097 + day_of_era - 719468;   /* 719468 = days from 0000-03-01 to 1970-01-01 */
+    return era * 146097 + day_of_era - 719468; /* 719468 = days from 0000-03-01 to 1970-01-01 */
 }
 
 static void civil_from_days(int64_t days, int64_t *year, int *month, int *day) {
     days += 719468;
     int64_t era = floor_div(days, 146097);
     int64_t day_of_era = days - era * 146097;
-    int64_t year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+    int64_t year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36524 -
+                           day_of_era / 146096) /
+                          365;
     int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     int64_t month_from_march = (5 * day_of_year + 2) / 153;
     *day = (int)(day_of_year - (153 * month_from_march + 2) / 5 + 1);
@@ -174,7 +178,7 @@ static int64_t weekday_of(int64_t days) {
 }
 
 static int64_t last_sunday_utc_1am_ms(int64_t year, int month) {
-    int64_t last_day = days_from_civil(year, month, 31);   /* March and October have 31 days */
+    int64_t last_day = days_from_civil(year, month, 31); /* March and October have 31 days */
     int64_t sunday = last_day - weekday_of(last_day);
     return sunday * MS_PER_DAY + MS_PER_HOUR;
 }

@@ -14,15 +14,15 @@
 #include "sp_error.h"
 
 typedef struct sp_clock {
-    const char *offset_file;          /* borrowed; NULL = plain system time */
+    const char *offset_file; /* borrowed; NULL = plain system time */
     pthread_mutex_t mutex;
     int64_t offset_ms;
-    int64_t offset_read_at_ms;        /* monotonic time of the last read */
+    int64_t offset_read_at_ms; /* monotonic time of the last read */
 } sp_clock;
 
 void sp_clock_init(sp_clock *clock, const char *offset_file /* may be NULL */);
 void sp_clock_destroy(sp_clock *clock);
-int64_t sp_clock_now_ms(sp_clock *clock);   /* Unix ms, UTC */
+int64_t sp_clock_now_ms(sp_clock *clock); /* Unix ms, UTC */
 
 /* Durations, timeouts and deadlines are measured on the monotonic clock,
  * which neither the offset file nor a change of system time moves. */
@@ -52,11 +52,11 @@ int sp_days_in_month(int year, int month);
  * Europe/Paris on day min(30, days in M) - the 30th, or the last day of a
  * shorter month (February 28 or 29). */
 typedef struct sp_refund_period {
-    int year;    /* 2000..2199 */
-    int month;   /* 1..12 */
+    int year;  /* 2000..2199 */
+    int month; /* 1..12 */
 } sp_refund_period;
 
-#define SP_REFUND_PERIOD_TEXT_LEN 7   /* "YYYY-MM" */
+#define SP_REFUND_PERIOD_TEXT_LEN 7 /* "YYYY-MM" */
 
 /* The UTC instant of 00:00 Europe/Paris on date. */
 int64_t sp_paris_midnight_ms(sp_date date);

@@ -54,24 +54,21 @@ static int load_item(const sp_config_item *item, sp_error *err) {
                             item->help ? item->help : "no default");
     }
     switch (item->kind) {
-    case SP_CONFIG_STRING:
-        *(const char **)item->target = value;
-        return 0;
+    case SP_CONFIG_STRING: *(const char **)item->target = value; return 0;
     case SP_CONFIG_INT:
         if (parse_int_strict(value, item->int_min, item->int_max, (int64_t *)item->target)) {
             return 0;
         }
-        assert(!from_default);   /* a default outside its own bounds is a bug */
+        assert(!from_default); /* a default outside its own bounds is a bug */
         return sp_error_set(err, 500, "invalid_config", item->env,
-                            "%s must be an integer between %" PRId64 " and %" PRId64
-                            ", got '%s'",
+                            "%s must be an integer between %" PRId64 " and %" PRId64 ", got '%s'",
                             item->env, item->int_min, item->int_max, value);
     case SP_CONFIG_BOOL:
         if (parse_bool(value, (bool *)item->target)) return 0;
         assert(!from_default);
         return sp_error_set(err, 500, "invalid_config", item->env,
-                            "%s must be one of true, false, 1, 0, yes, no, got '%s'",
-                            item->env, value);
+                            "%s must be one of true, false, 1, 0, yes, no, got '%s'", item->env,
+                            value);
     }
     assert(!"unknown sp_config_kind");
     return -1;
@@ -94,9 +91,8 @@ static void print_item(const sp_config_item *item) {
     printf(")\n      %s\n", item->help ? item->help : "");
 }
 
-static void print_usage(const sp_config_item *items, size_t item_count,
-                        const sp_config_flag *flags, size_t flag_count, const char *program,
-                        const char *summary) {
+static void print_usage(const sp_config_item *items, size_t item_count, const sp_config_flag *flags,
+                        size_t flag_count, const char *program, const char *summary) {
     printf("Usage: %s [OPTIONS]\n%s\n\nOptions:\n", program, summary ? summary : "");
     printf("  --help, -h\n      Print this help and exit.\n");
     for (size_t i = 0; i < flag_count; i++) {
@@ -134,9 +130,9 @@ static int parse_args(const sp_config_flag *flags, size_t flag_count, int argc, 
 }
 
 sp_config_result sp_config_load_with_flags(const sp_config_item *items, size_t item_count,
-                                           const sp_config_flag *flags, size_t flag_count,
-                                           int argc, char **argv, const char *program,
-                                           const char *summary, sp_error *err) {
+                                           const sp_config_flag *flags, size_t flag_count, int argc,
+                                           char **argv, const char *program, const char *summary,
+                                           sp_error *err) {
     assert(items != NULL || item_count == 0);
     assert(flags != NULL || flag_count == 0);
     assert(argc >= 0 && (argv != NULL || argc == 0));
@@ -159,6 +155,5 @@ sp_config_result sp_config_load_with_flags(const sp_config_item *items, size_t i
 sp_config_result sp_config_load(const sp_config_item *items, size_t item_count, int argc,
                                 char **argv, const char *program, const char *summary,
                                 sp_error *err) {
-    return sp_config_load_with_flags(items, item_count, NULL, 0, argc, argv, program, summary,
-                                     err);
+    return sp_config_load_with_flags(items, item_count, NULL, 0, argc, argv, program, summary, err);
 }

@@ -15,21 +15,21 @@
 typedef enum { SP_CONFIG_STRING, SP_CONFIG_INT, SP_CONFIG_BOOL } sp_config_kind;
 
 typedef struct sp_config_item {
-    const char *env;            /* "SP_KAFKA_BROKERS" */
+    const char *env; /* "SP_KAFKA_BROKERS" */
     sp_config_kind kind;
-    const char *default_value;  /* NULL = required */
-    int64_t int_min, int_max;   /* SP_CONFIG_INT bounds, inclusive */
+    const char *default_value; /* NULL = required */
+    int64_t int_min, int_max;  /* SP_CONFIG_INT bounds, inclusive */
     const char *help;
-    void *target;               /* const char ** | int64_t * | bool * */
+    void *target; /* const char ** | int64_t * | bool * */
 } sp_config_item;
 
 typedef enum { SP_CONFIG_OK = 0, SP_CONFIG_HELP_SHOWN = 1, SP_CONFIG_FAILED = -1 } sp_config_result;
 
 /* A command-line switch a binary accepts besides --help (e.g. "--rebuild"). */
 typedef struct sp_config_flag {
-    const char *name;           /* with its dashes: "--rebuild" */
+    const char *name; /* with its dashes: "--rebuild" */
     const char *help;
-    bool *target;               /* set to false, then true when the flag is given */
+    bool *target; /* set to false, then true when the flag is given */
 } sp_config_flag;
 
 /* Parses argv (only --help / -h are known; anything else is an error) then
@@ -40,8 +40,8 @@ sp_config_result sp_config_load(const sp_config_item *items, size_t item_count, 
 
 /* The same, for a binary that also accepts the flags of `flags` (listed by --help). */
 sp_config_result sp_config_load_with_flags(const sp_config_item *items, size_t item_count,
-                                           const sp_config_flag *flags, size_t flag_count,
-                                           int argc, char **argv, const char *program,
-                                           const char *summary, sp_error *err);
+                                           const sp_config_flag *flags, size_t flag_count, int argc,
+                                           char **argv, const char *program, const char *summary,
+                                           sp_error *err);
 
 #endif

@@ -92,8 +92,8 @@ static char *or_empty(const char *s) {
     return (char *)(s ? s : "");
 }
 
-int sp_envelope_pack(const sp_envelope_meta *meta, const ProtobufCMessage *payload,
-                     uint8_t **out, size_t *out_len, char *id_out, sp_error *err) {
+int sp_envelope_pack(const sp_envelope_meta *meta, const ProtobufCMessage *payload, uint8_t **out,
+                     size_t *out_len, char *id_out, sp_error *err) {
     assert(meta != NULL);
     assert(out != NULL);
     assert(out_len != NULL);
@@ -129,8 +129,9 @@ int sp_envelope_pack(const sp_envelope_meta *meta, const ProtobufCMessage *paylo
     size_t len = solipass__envelope__get_packed_size(&env);
     uint8_t *buf = NULL;
     if (len > SP_ENVELOPE_BYTES_MAX) {
-        rc = sp_error_set(err, 500, "envelope_too_large", NULL, "%s envelope of %zu bytes exceeds %d",
-                          meta->type, len, SP_ENVELOPE_BYTES_MAX);
+        rc = sp_error_set(err, 500, "envelope_too_large", NULL,
+                          "%s envelope of %zu bytes exceeds %d", meta->type, len,
+                          SP_ENVELOPE_BYTES_MAX);
     } else if ((buf = malloc(len > 0 ? len : 1)) == NULL) {
         rc = sp_error_set(err, 500, "out_of_memory", NULL, "envelope");
     } else {
@@ -163,8 +164,8 @@ Solipass__Envelope *sp_envelope_unpack(const void *buf, size_t len, sp_error *er
         sp_error_set(err, 400, "invalid_envelope", "id", "id is not a UUID");
         goto invalid;
     }
-    if (check_meta(env->type, env->aggregate_id, env->command_id, env->causation_id,
-                   env->reply_to, env->actor_id, env->actor_role, 400, err) != 0)
+    if (check_meta(env->type, env->aggregate_id, env->command_id, env->causation_id, env->reply_to,
+                   env->actor_id, env->actor_role, 400, err) != 0)
         goto invalid;
     assert(env->type[0] != '\0');
     assert(env->aggregate_id[0] != '\0');
@@ -209,9 +210,8 @@ int sp_envelope_produce(sp_kafka_producer *producer, const char *topic, int32_t 
     return rc;
 }
 
-int sp_deadletter_send(sp_kafka_producer *producer, const sp_kafka_msg *msg,
-                       const char *service, const char *reason, int64_t now_ms,
-                       sp_error *err) {
+int sp_deadletter_send(sp_kafka_producer *producer, const sp_kafka_msg *msg, const char *service,
+                       const char *reason, int64_t now_ms, sp_error *err) {
     assert(producer != NULL);
     assert(msg != NULL);
     assert(msg->topic != NULL);
@@ -220,8 +220,7 @@ int sp_deadletter_send(sp_kafka_producer *producer, const sp_kafka_msg *msg,
     if (msg->value_len > value_max)
         snprintf(why, sizeof why, "%s (original value truncated from %zu bytes)",
                  reason ? reason : "", msg->value_len);
-    else
-        snprintf(why, sizeof why, "%s", reason ? reason : "");
+    else snprintf(why, sizeof why, "%s", reason ? reason : "");
     Solipass__DeadLetter dl = SOLIPASS__DEAD_LETTER__INIT;
     dl.source_topic = or_empty(msg->topic);
     dl.source_partition = msg->partition;
@@ -230,10 +229,11 @@ int sp_deadletter_send(sp_kafka_producer *producer, const sp_kafka_msg *msg,
     dl.reason = why;
     dl.original_key.data = (uint8_t *)msg->key;
     dl.original_key.len = msg->key_len < SP_DEADLETTER_KEY_MAX ? msg->key_len
-                                                                : SP_DEADLETTER_KEY_MAX;
+                                                               : SP_DEADLETTER_KEY_MAX;
     dl.original_value.data = (uint8_t *)msg->value;
     dl.original_value.len = msg->value_len < value_max ? msg->value_len : value_max;
-    sp_envelope_meta meta = {.type = SP_DEADLETTER_TYPE, .aggregate_id = msg->topic,
+    sp_envelope_meta meta = {.type = SP_DEADLETTER_TYPE,
+                             .aggregate_id = msg->topic,
                              .occurred_at_ms = now_ms};
     return sp_envelope_produce(producer, SP_TOPIC_DEADLETTER, RD_KAFKA_PARTITION_UA, &meta,
                                &dl.base, NULL, NULL, err);

@@ -14,10 +14,10 @@
 #define SP_ERROR_FIELD_MAX 64
 
 typedef struct sp_error {
-    int http_status;                       /* 4xx for the caller's fault, 5xx for ours */
-    char code[SP_ERROR_CODE_MAX];          /* e.g. "insufficient_funds" */
-    char message[SP_ERROR_MESSAGE_MAX];    /* for people */
-    char field[SP_ERROR_FIELD_MAX];        /* JSON field at fault, "" if none */
+    int http_status;                    /* 4xx for the caller's fault, 5xx for ours */
+    char code[SP_ERROR_CODE_MAX];       /* e.g. "insufficient_funds" */
+    char message[SP_ERROR_MESSAGE_MAX]; /* for people */
+    char field[SP_ERROR_FIELD_MAX];     /* JSON field at fault, "" if none */
 } sp_error;
 
 /* Fill err (when not NULL) and return -1, so that `return sp_error_set(...)` reads well. */

@@ -60,7 +60,8 @@ static int refund_member(size_t which, const char *text, sp_export_refund_filter
     if (which <= 1) {
         sp_date date;
         sp_error ignored;
-        if (strlen(text) != SP_OPERATIONS_FILTER_DATE_LEN || sp_date_parse(text, &date, &ignored) != 0) {
+        if (strlen(text) != SP_OPERATIONS_FILTER_DATE_LEN ||
+            sp_date_parse(text, &date, &ignored) != 0) {
             return refund_invalid(name, "must be a date YYYY-MM-DD", err);
         }
         sp_date_format(date, which == 0 ? out->from : out->to);
@@ -76,7 +77,8 @@ static int refund_member(size_t which, const char *text, sp_export_refund_filter
     return 0;
 }
 
-static int refund_filters_parse(const json_t *filters, sp_export_refund_filter *out, sp_error *err) {
+static int refund_filters_parse(const json_t *filters, sp_export_refund_filter *out,
+                                sp_error *err) {
     assert(out != NULL);
     const char *name = NULL;
     const json_t *value = NULL;
@@ -84,8 +86,10 @@ static int refund_filters_parse(const json_t *filters, sp_export_refund_filter *
         size_t which = 0;
         while (which < REFUND_FILTERS && strcmp(refund_names[which], name) != 0) which++;
         if (which == REFUND_FILTERS) {
-            return refund_invalid(name, "is not a filter of refund requests (from, to, "
-                                  "status, kind)", err);
+            return refund_invalid(name,
+                                  "is not a filter of refund requests (from, to, "
+                                  "status, kind)",
+                                  err);
         }
         if (json_is_null(value)) continue;
         if (!json_is_string(value)) {
@@ -100,7 +104,7 @@ static int refund_filters_parse(const json_t *filters, sp_export_refund_filter *
 }
 
 void sp_export_refund_filter_params(const sp_export_refund_filter *filter,
-                                const char *params[SP_EXPORT_REFUND_FILTER_PARAMS]) {
+                                    const char *params[SP_EXPORT_REFUND_FILTER_PARAMS]) {
     assert(filter != NULL);
     assert(params != NULL);
     params[0] = filter->from[0] != '\0' ? filter->from : NULL;
@@ -111,8 +115,8 @@ void sp_export_refund_filter_params(const sp_export_refund_filter *filter,
 
 /* ------------------------------------------------------------------ requests */
 
-int sp_export_filters_parse(sp_export_kind kind, const json_t *filters,
-                               sp_export_request *out, sp_error *err) {
+int sp_export_filters_parse(sp_export_kind kind, const json_t *filters, sp_export_request *out,
+                            sp_error *err) {
     assert(out != NULL);
     assert(sp_export_kind_name(kind) != NULL);
     memset(out, 0, sizeof *out);

@@ -20,21 +20,21 @@
 
 typedef enum { SP_EXPORT_OPERATIONS = 1, SP_EXPORT_REFUND_REQUESTS = 2 } sp_export_kind;
 
-#define SP_EXPORT_FILTERS_JSON_MAX 2048      /* canonical filters, bytes: far above the largest */
+#define SP_EXPORT_FILTERS_JSON_MAX 2048 /* canonical filters, bytes: far above the largest */
 
 /* The refund requests' filters, each optional ("" = absent): from and to are
  * Paris days of the request's creation, both inclusive. */
 typedef struct sp_export_refund_filter {
     char from[SP_OPERATIONS_FILTER_DATE_LEN + 1];
     char to[SP_OPERATIONS_FILTER_DATE_LEN + 1];
-    char status[SP_OPERATIONS_FILTER_STATUS_MAX];   /* opening|pending|paid|cancelled */
-    char kind[SP_OPERATIONS_FILTER_STATUS_MAX];     /* manual|automatic */
+    char status[SP_OPERATIONS_FILTER_STATUS_MAX]; /* opening|pending|paid|cancelled */
+    char kind[SP_OPERATIONS_FILTER_STATUS_MAX];   /* manual|automatic */
 } sp_export_refund_filter;
 
 typedef struct sp_export_request {
     sp_export_kind kind;
-    sp_operations_filter operations;                /* kind operations */
-    sp_export_refund_filter refunds;                /* kind refund_requests */
+    sp_operations_filter operations; /* kind operations */
+    sp_export_refund_filter refunds; /* kind refund_requests */
 } sp_export_request;
 
 /* "operations" | "refund_requests"; NULL for another value. */
@@ -52,6 +52,7 @@ json_t *sp_export_filters_json(const sp_export_request *request);
 /* The refund filters as SQL conditions over `refund_requests r` ($from,
  * $to, $status, $kind, each NULL when absent) and their parameters. */
 #define SP_EXPORT_REFUND_FILTER_PARAMS 4
+/* clang-format off */
 #define SP_EXPORT_REFUND_FILTER_SQL(from, to, status, kind)                                   \
     " AND ($" from "::date IS NULL OR r.created_at >="                                       \
     " ($" from "::date)::timestamp AT TIME ZONE 'Europe/Paris')"                             \
@@ -59,6 +60,7 @@ json_t *sp_export_filters_json(const sp_export_request *request);
     " ($" to "::date + 1)::timestamp AT TIME ZONE 'Europe/Paris')"                           \
     " AND ($" status "::text IS NULL OR r.status = $" status "::text)"                       \
     " AND ($" kind "::text IS NULL OR r.kind = $" kind "::text)"
+/* clang-format on */
 void sp_export_refund_filter_params(const sp_export_refund_filter *filter,
                                     const char *params[SP_EXPORT_REFUND_FILTER_PARAMS]);
 

@@ -15,12 +15,14 @@ static bool is_hex_lower(char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 /* 16 bytes as a version-4, RFC 4122 variant UUID text. */
 static void format_v4(uint8_t bytes[SP_ID_BYTES], char *out) {
-    bytes[6] = (uint8_t)((bytes[6] & 0x0f) | 0x40);   /* version 4 */
-    bytes[8] = (uint8_t)((bytes[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    bytes[6] = (uint8_t)((bytes[6] & 0x0f) | 0x40); /* version 4 */
+    bytes[8] = (uint8_t)((bytes[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     size_t pos = 0;
     for (size_t i = 0; i < SP_ID_BYTES; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10) out[pos++] = '-';
@@ -55,7 +57,7 @@ bool sp_id_valid(const char *s) {
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (c != '-') return false;
         } else if (!is_hex_lower(c)) {
-            return false;   /* also stops at the terminating NUL of a short string */
+            return false; /* also stops at the terminating NUL of a short string */
         }
     }
     if (s[SP_ID_LEN] != '\0') return false;

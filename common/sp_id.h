@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SP_ID_LEN 36                 /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" */
-#define SP_PARTNER_CODE_LEN 8        /* 7 random digits + 1 Luhn check digit */
-#define SP_KEY_LEN 16                /* BLAKE2b-128 digest used as a map key */
+#define SP_ID_LEN 36          /* "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" */
+#define SP_PARTNER_CODE_LEN 8 /* 7 random digits + 1 Luhn check digit */
+#define SP_KEY_LEN 16         /* BLAKE2b-128 digest used as a map key */
 
 /* out must hold SP_ID_LEN + 1 bytes. */
 void sp_id_new(char *out);
@@ -29,8 +29,7 @@ char sp_luhn_check_digit(const char *digits);
 
 /* BLAKE2b-128 of the concatenation of up to 4 NUL-terminated parts, each
  * prefixed by its length (so ("ab","c") != ("a","bc")). NULL parts end the list. */
-void sp_key_of(uint8_t out[SP_KEY_LEN], const char *a, const char *b, const char *c,
-               const char *d);
+void sp_key_of(uint8_t out[SP_KEY_LEN], const char *a, const char *b, const char *c, const char *d);
 /* A key (e.g. sp_key_of of a name's parts) as a UUID shaped like a v4 one
  * (version and variant bits forced): the same parts always give the same
  * id, e.g. the automatic refund request of (partner, period). out must hold

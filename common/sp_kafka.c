@@ -19,10 +19,10 @@
 #include "sp_metrics.h"
 
 #define SP_KAFKA_ERRSTR_MAX 512
-#define SP_KAFKA_QUEUE_FULL_TRIES_MAX 500     /* x 10 ms of polling: 5 s of back-pressure */
+#define SP_KAFKA_QUEUE_FULL_TRIES_MAX 500 /* x 10 ms of polling: 5 s of back-pressure */
 #define SP_KAFKA_QUEUE_FULL_POLL_MS 10
 #define SP_KAFKA_FREE_FLUSH_MS 5000
-#define SP_KAFKA_POLL_ERRORS_MAX 64           /* error events skipped in one poll_batch */
+#define SP_KAFKA_POLL_ERRORS_MAX 64 /* error events skipped in one poll_batch */
 #define SP_KAFKA_COMMITTED_TIMEOUT_MS 10000
 #define SP_KAFKA_GROUP_ID_MAX 160
 #define SP_KAFKA_METADATA_TIMEOUT_MS 5000
@@ -43,41 +43,41 @@
 /* Where a handle counts (sp_metrics.h), found once when it is created from
  * the logger's registry; every member NULL when metrics are off. */
 typedef struct sp_kafka_counts {
-    sp_metric *processed;          /* messages a poll loop finished with, by topic */
-    sp_metric *produced;           /* messages delivered, by topic */
-    sp_metric *produce_failures;   /* messages not delivered, by topic */
-    sp_metric *dead_letters;       /* delivered to SP_TOPIC_DEADLETTER */
-    sp_metric *lag;                /* high watermark - position, by topic and partition */
-    sp_metric *command_duration;   /* command timestamp to committed offset, by topic */
+    sp_metric *processed;        /* messages a poll loop finished with, by topic */
+    sp_metric *produced;         /* messages delivered, by topic */
+    sp_metric *produce_failures; /* messages not delivered, by topic */
+    sp_metric *dead_letters;     /* delivered to SP_TOPIC_DEADLETTER */
+    sp_metric *lag;              /* high watermark - position, by topic and partition */
+    sp_metric *command_duration; /* command timestamp to committed offset, by topic */
 } sp_kafka_counts;
 
 /* What librdkafka's callbacks get as opaque, on every handle. */
 typedef struct sp_kafka_ctx {
     sp_log *log;
-    const char *role;   /* "producer" | "consumer", a literal */
+    const char *role; /* "producer" | "consumer", a literal */
     sp_kafka_counts counts;
 } sp_kafka_ctx;
 
 struct sp_kafka_producer {
-    sp_kafka_ctx ctx;        /* first: the rd_kafka opaque points here */
+    sp_kafka_ctx ctx; /* first: the rd_kafka opaque points here */
     rd_kafka_t *rk;
     atomic_bool failed_since_flush;
     pthread_mutex_t first_failure_mutex;
-    rd_kafka_resp_err_t first_failure;   /* under first_failure_mutex */
+    rd_kafka_resp_err_t first_failure; /* under first_failure_mutex */
 };
 
 struct sp_kafka_consumer {
-    sp_kafka_ctx ctx;        /* first: the rd_kafka opaque points here */
+    sp_kafka_ctx ctx; /* first: the rd_kafka opaque points here */
     rd_kafka_t *rk;
     bool group_mode;
     sp_kafka_assigned_fn on_assigned;
     sp_kafka_revoked_fn on_revoked;
     void *cb_ctx;
-    bool assign_failed;          /* set in the rebalance callback (polling thread) */
+    bool assign_failed; /* set in the rebalance callback (polling thread) */
     sp_error assign_err;
-    rd_kafka_message_t *held[SP_KAFKA_BATCH_MAX];  /* the last batch, owned */
+    rd_kafka_message_t *held[SP_KAFKA_BATCH_MAX]; /* the last batch, owned */
     size_t held_count;
-    int64_t lag_updated_ms;      /* monotonic; 0: never */
+    int64_t lag_updated_ms; /* monotonic; 0: never */
 };
 
 /* ------------------------------------------------------------------ common */
@@ -106,9 +106,10 @@ static sp_kafka_counts counts_of(sp_log *log) {
         .produce_failures = sp_metrics_counter(m, "solipass_produce_failures_total",
                                                "Messages the broker did not take, by topic.",
                                                sp_kafka_topic_label, 1),
-        .dead_letters = sp_metrics_counter(
-            m, "solipass_dead_letters_total",
-            "Messages this service sent to " SP_TOPIC_DEADLETTER " (delivered).", NULL, 0),
+        .dead_letters = sp_metrics_counter(m, "solipass_dead_letters_total",
+                                           "Messages this service sent to " SP_TOPIC_DEADLETTER
+                                           " (delivered).",
+                                           NULL, 0),
         .lag = sp_metrics_gauge(m, "solipass_consumer_lag_messages",
                                 "Messages in the partition not yet read: high watermark minus "
                                 "the consumer's position.",
@@ -116,16 +117,17 @@ static sp_kafka_counts counts_of(sp_log *log) {
         .command_duration = sp_metrics_histogram(
             m, "solipass_command_duration_seconds",
             "From a command's Kafka timestamp to its offset commit, its events and reply durable.",
-            sp_kafka_topic_label, 1, sp_metrics_latency_bounds_ms,
-            sp_metrics_latency_bound_count),
+            sp_kafka_topic_label, 1, sp_metrics_latency_bounds_ms, sp_metrics_latency_bound_count),
     };
 }
 
 static void on_rk_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     const sp_kafka_ctx *ctx = rd_kafka_opaque(rk);
     if (ctx == NULL || ctx->log == NULL) return;
-    sp_log_level lvl = level <= 3 ? SP_LOG_ERROR : level == 4 ? SP_LOG_WARN
-                     : level <= 6 ? SP_LOG_INFO : SP_LOG_DEBUG;
+    sp_log_level lvl = level <= 3   ? SP_LOG_ERROR
+                       : level == 4 ? SP_LOG_WARN
+                       : level <= 6 ? SP_LOG_INFO
+                                    : SP_LOG_DEBUG;
     sp_log_write(ctx->log, lvl, "librdkafka", "client", rd_kafka_name(rk), "facility", fac,
                  "detail", buf, NULL);
 }
@@ -138,8 +140,8 @@ static void on_rk_error(rd_kafka_t *rk, int error, const char *reason, void *opa
      * itself: they are worth a warning, not an alarm. */
     sp_log_level lvl = error == RD_KAFKA_RESP_ERR__FATAL ? SP_LOG_ERROR : SP_LOG_WARN;
     sp_log_write(ctx->log, lvl, "kafka error", "client", rd_kafka_name(rk), "role", ctx->role,
-                 "error", rd_kafka_err2name((rd_kafka_resp_err_t)error), "reason", reason,
-                 "fatal", fatal, NULL);
+                 "error", rd_kafka_err2name((rd_kafka_resp_err_t)error), "reason", reason, "fatal",
+                 fatal, NULL);
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, sp_error *err) {
@@ -156,8 +158,7 @@ int sp_kafka_conf_security(struct rd_kafka_conf_s *conf, sp_error *err) {
     for (size_t i = 0; i < n; i++) {
         char errstr[SP_KAFKA_ERRSTR_MAX];
         /* The value may be a password: it never goes into the error. */
-        if (rd_kafka_conf_set(conf, names[i], values[i], errstr, sizeof errstr) !=
-            RD_KAFKA_CONF_OK)
+        if (rd_kafka_conf_set(conf, names[i], values[i], errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
             return sp_error_set(err, 500, "kafka_config", NULL, "%s: %s", names[i], errstr);
     }
     return 0;
@@ -197,14 +198,14 @@ static void warm_metadata(rd_kafka_t *rk, sp_log *log, const char *const *topics
 
 /* ------------------------------------------------------------------ producer */
 
-static const char *const sp_kafka_topics[] = {
-    SP_TOPIC_ACCOUNTS_COMMANDS, SP_TOPIC_ACCOUNTS_EVENTS, SP_TOPIC_LEDGER_COMMANDS,
-    SP_TOPIC_LEDGER_EVENTS,     SP_TOPIC_REPLIES,         SP_TOPIC_DEADLETTER,
-    SP_TOPIC_FINANCE,           SP_TOPIC_FINANCE_JSON};
+static const char *const sp_kafka_topics[] = {SP_TOPIC_ACCOUNTS_COMMANDS, SP_TOPIC_ACCOUNTS_EVENTS,
+                                              SP_TOPIC_LEDGER_COMMANDS,   SP_TOPIC_LEDGER_EVENTS,
+                                              SP_TOPIC_REPLIES,           SP_TOPIC_DEADLETTER,
+                                              SP_TOPIC_FINANCE,           SP_TOPIC_FINANCE_JSON};
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
-    sp_kafka_producer *producer = opaque;   /* &producer->ctx, its first member */
+    sp_kafka_producer *producer = opaque; /* &producer->ctx, its first member */
     sp_kafka_delivery *delivery = m->_private;
     if (delivery != NULL) {
         delivery->partition = m->partition;
@@ -232,8 +233,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
                  rd_kafka_err2name(m->err), NULL);
 }
 
-sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client_id,
-                                         sp_log *log, sp_error *err) {
+sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client_id, sp_log *log,
+                                         sp_error *err) {
     assert(brokers != NULL && client_id != NULL && log != NULL);
     sp_kafka_producer *producer = calloc(1, sizeof *producer);
     if (producer == NULL) {
@@ -244,6 +245,7 @@ sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client
     atomic_init(&producer->failed_since_flush, false);
     pthread_mutex_init(&producer->first_failure_mutex, NULL);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* clang-format off */
     const char *const pairs[] = {
         "bootstrap.servers", brokers, "client.id", client_id,
         "enable.idempotence", "true", "acks", "all",
@@ -254,6 +256,7 @@ sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client
         /* Small requests pipelined on one connection: with Nagle's algorithm
          * the second waits for the broker's delayed ACK, 40 ms a flush. */
         "socket.nagle.disable", "true", NULL};
+    /* clang-format on */
     if (conf_set_all(conf, pairs, err) != 0 || sp_kafka_conf_security(conf, err) != 0) goto fail;
     rd_kafka_conf_set_opaque(conf, &producer->ctx);
     rd_kafka_conf_set_log_cb(conf, on_rk_log);
@@ -267,7 +270,7 @@ sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client
     }
     warm_metadata(producer->rk, log, sp_kafka_topics,
                   sizeof sp_kafka_topics / sizeof sp_kafka_topics[0]);
-    return producer;   /* rd_kafka_new took conf */
+    return producer; /* rd_kafka_new took conf */
 fail:
     if (conf != NULL) rd_kafka_conf_destroy(conf);
     pthread_mutex_destroy(&producer->first_failure_mutex);
@@ -282,8 +285,8 @@ void sp_kafka_producer_free(sp_kafka_producer *producer) {
     if (left > 0) {
         char count[16];
         snprintf(count, sizeof count, "%d", left);
-        sp_log_error(producer->ctx.log, "kafka producer closed with undelivered messages",
-                     "count", count, NULL);
+        sp_log_error(producer->ctx.log, "kafka producer closed with undelivered messages", "count",
+                     count, NULL);
     }
     rd_kafka_destroy(producer->rk);
     pthread_mutex_destroy(&producer->first_failure_mutex);
@@ -354,8 +357,7 @@ void sp_kafka_producer_poll(sp_kafka_producer *producer) {
 static void count_processed(sp_kafka_consumer *consumer) {
     size_t run_start = 0;
     for (size_t i = 1; i <= consumer->held_count; i++) {
-        if (i < consumer->held_count &&
-            consumer->held[i]->rkt == consumer->held[run_start]->rkt)
+        if (i < consumer->held_count && consumer->held[i]->rkt == consumer->held[run_start]->rkt)
             continue;
         const char *topic[] = {rd_kafka_topic_name(consumer->held[run_start]->rkt)};
         sp_metric_add(consumer->ctx.counts.processed, topic, (uint64_t)(i - run_start));
@@ -396,8 +398,7 @@ static void update_lag(sp_kafka_consumer *consumer) {
             char partition[16];
             snprintf(partition, sizeof partition, "%" PRId32, tp->partition);
             const char *labels[] = {tp->topic, partition};
-            sp_metric_set(consumer->ctx.counts.lag, labels,
-                          high > position ? high - position : 0);
+            sp_metric_set(consumer->ctx.counts.lag, labels, high > position ? high - position : 0);
         }
     }
     rd_kafka_topic_partition_list_destroy(positions);
@@ -421,8 +422,7 @@ static sp_kafka_tp *tps_of(const rd_kafka_topic_partition_list_t *list) {
  * (auto.offset.reset=earliest), as a number: an absolute offset also spares
  * the fetcher a logical-offset lookup that can wait on a 500 ms retry timer
  * right after a rebalance. */
-static int64_t earliest_offset(sp_kafka_consumer *consumer, const char *topic,
-                               int32_t partition) {
+static int64_t earliest_offset(sp_kafka_consumer *consumer, const char *topic, int32_t partition) {
     int64_t low = 0, high = 0;
     rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(consumer->rk, topic, partition, &low,
                                                              &high, SP_KAFKA_COMMITTED_TIMEOUT_MS);
@@ -441,8 +441,7 @@ static void resolve_committed(sp_kafka_consumer *consumer, rd_kafka_topic_partit
         int64_t off = copy->elems[i].offset;
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR || copy->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
             tp->offset = RD_KAFKA_OFFSET_STORED;
-        else
-            tp->offset = off >= 0 ? off : earliest_offset(consumer, tp->topic, tp->partition);
+        else tp->offset = off >= 0 ? off : earliest_offset(consumer, tp->topic, tp->partition);
     }
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         sp_log_warn(consumer->ctx.log, "kafka committed offsets unknown", "error",
@@ -461,7 +460,7 @@ static void on_assign(sp_kafka_consumer *consumer, rd_kafka_topic_partition_list
                                      &consumer->assign_err) != 0) {
         consumer->assign_failed = true;
     }
-    consumer->lag_updated_ms = 0;   /* the new partitions' gauges at the next poll */
+    consumer->lag_updated_ms = 0; /* the new partitions' gauges at the next poll */
     char count[16];
     snprintf(count, sizeof count, "%d", list->cnt);
     sp_log_info(consumer->ctx.log, "kafka partitions assigned", "count", count, "ok",
@@ -537,6 +536,7 @@ static sp_kafka_consumer *consumer_create(const char *brokers, const char *clien
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* A reader of explicit offsets must hear about a truncated log rather
      * than silently skip to the oldest message left. */
+    /* clang-format off */
     const char *const pairs[] = {
         "bootstrap.servers", brokers, "client.id", client_id, "group.id", group_id,
         "enable.auto.commit", "false", "enable.auto.offset.store", "false",
@@ -545,6 +545,7 @@ static sp_kafka_consumer *consumer_create(const char *brokers, const char *clien
         "session.timeout.ms", SP_KAFKA_SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms", SP_KAFKA_HEARTBEAT_INTERVAL_MS,
         "fetch.wait.max.ms", SP_KAFKA_FETCH_WAIT_MS_MAX, "socket.nagle.disable", "true", NULL};
+    /* clang-format on */
     if (conf_set_all(conf, pairs, err) != 0 || sp_kafka_conf_security(conf, err) != 0) goto fail;
     rd_kafka_conf_set_opaque(conf, &consumer->ctx);
     rd_kafka_conf_set_log_cb(conf, on_rk_log);
@@ -570,8 +571,7 @@ fail:
 
 static int subscribe(sp_kafka_consumer *consumer, const char *const *topics, size_t topic_count,
                      sp_error *err) {
-    rd_kafka_topic_partition_list_t *list =
-        rd_kafka_topic_partition_list_new((int)topic_count);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)topic_count);
     for (size_t i = 0; i < topic_count; i++)
         rd_kafka_topic_partition_list_add(list, topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer->rk, list);
@@ -627,8 +627,8 @@ static int assign_explicit(sp_kafka_consumer *consumer, const sp_kafka_tp *tps, 
 
 /* An assigned reader never joins nor commits, yet its group id must not
  * collide with a real group: a random suffix. */
-static sp_kafka_consumer *assigned_create(const char *brokers, const char *client_id,
-                                          sp_log *log, sp_error *err) {
+static sp_kafka_consumer *assigned_create(const char *brokers, const char *client_id, sp_log *log,
+                                          sp_error *err) {
     char id[SP_ID_LEN + 1];
     char group_id[SP_KAFKA_GROUP_ID_MAX];
     sp_id_new(id);
@@ -657,8 +657,7 @@ void sp_kafka_consumer_free(sp_kafka_consumer *consumer) {
      * letting the group wait out the session timeout. */
     rd_kafka_resp_err_t e = rd_kafka_consumer_close(consumer->rk);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-        sp_log_warn(consumer->ctx.log, "kafka consumer close", "error", rd_kafka_err2name(e),
-                    NULL);
+        sp_log_warn(consumer->ctx.log, "kafka consumer close", "error", rd_kafka_err2name(e), NULL);
     rd_kafka_destroy(consumer->rk);
     free(consumer);
 }
@@ -695,8 +694,8 @@ static int handle_error_message(sp_kafka_consumer *consumer, const rd_kafka_mess
     return 0;
 }
 
-int sp_kafka_consumer_poll_batch(sp_kafka_consumer *consumer, sp_kafka_msg *msgs,
-                                 size_t msgs_max, int timeout_ms, sp_error *err) {
+int sp_kafka_consumer_poll_batch(sp_kafka_consumer *consumer, sp_kafka_msg *msgs, size_t msgs_max,
+                                 int timeout_ms, sp_error *err) {
     assert(consumer != NULL && msgs != NULL && msgs_max > 0 && timeout_ms >= 0);
     release_held(consumer);
     update_lag(consumer);
@@ -744,24 +743,23 @@ static void observe_command_durations(sp_kafka_consumer *consumer, const sp_kafk
     }
 }
 
-int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *msgs,
-                             size_t count, sp_error *err) {
+int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *msgs, size_t count,
+                             sp_error *err) {
     assert(consumer != NULL && consumer->group_mode && (msgs != NULL || count == 0));
     if (count == 0) return 0;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
     for (size_t i = 0; i < count; i++) {
-        rd_kafka_topic_partition_t *tp =
-            rd_kafka_topic_partition_list_find(list, msgs[i].topic, msgs[i].partition);
-        if (tp == NULL) tp = rd_kafka_topic_partition_list_add(list, msgs[i].topic,
-                                                               msgs[i].partition);
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(list, msgs[i].topic,
+                                                                            msgs[i].partition);
+        if (tp == NULL)
+            tp = rd_kafka_topic_partition_list_add(list, msgs[i].topic, msgs[i].partition);
         if (tp->offset < msgs[i].offset + 1) tp->offset = msgs[i].offset + 1;
     }
     observe_command_durations(consumer, msgs, count);
     rd_kafka_resp_err_t e = rd_kafka_commit(consumer->rk, list, 1 /* async */);
     int rc = 0;
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-        rc = sp_error_set(err, 503, "kafka_commit_failed", NULL, "commit: %s",
-                          rd_kafka_err2str(e));
+        rc = sp_error_set(err, 503, "kafka_commit_failed", NULL, "commit: %s", rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(list);
     return rc;
 }
@@ -769,8 +767,8 @@ int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *ms
 int sp_kafka_watermarks(sp_kafka_consumer *consumer, const char *topic, int32_t partition,
                         int64_t *low, int64_t *high, int timeout_ms, sp_error *err) {
     assert(consumer != NULL && topic != NULL && low != NULL && high != NULL);
-    rd_kafka_resp_err_t e =
-        rd_kafka_query_watermark_offsets(consumer->rk, topic, partition, low, high, timeout_ms);
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(consumer->rk, topic, partition, low,
+                                                             high, timeout_ms);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return sp_error_set(err, 503, "kafka_unavailable", NULL,
                             "watermarks of %s [%" PRId32 "]: %s", topic, partition,
@@ -779,8 +777,7 @@ int sp_kafka_watermarks(sp_kafka_consumer *consumer, const char *topic, int32_t 
     return 0;
 }
 
-static int count_from_metadata(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                               sp_error *err) {
+static int count_from_metadata(rd_kafka_t *rk, const char *topic, int timeout_ms, sp_error *err) {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (rkt == NULL)
         return sp_error_set(err, 500, "kafka_config", NULL, "topic %s: %s", topic,
@@ -795,8 +792,7 @@ static int count_from_metadata(rd_kafka_t *rk, const char *topic, int timeout_ms
              md->topics[0].partition_cnt <= 0)
         rc = sp_error_set(err, 503, "kafka_unknown_topic", NULL, "topic %s: %s", topic,
                           md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "absent");
-    else
-        rc = md->topics[0].partition_cnt;
+    else rc = md->topics[0].partition_cnt;
     if (md != NULL) rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     return rc;
@@ -833,23 +829,23 @@ typedef struct replay_state {
     const char *topic;
     int32_t partition;
     int64_t high;
-    int64_t next;         /* offset after the last message handed to fn */
+    int64_t next; /* offset after the last message handed to fn */
 } replay_state;
 
 /* Feeds one polled batch to fn; 1 when the high watermark was reached. */
-static int replay_batch(replay_state *st, const sp_kafka_msg *msgs, int count,
-                        sp_kafka_msg_fn fn, void *ctx, sp_error *err) {
+static int replay_batch(replay_state *st, const sp_kafka_msg *msgs, int count, sp_kafka_msg_fn fn,
+                        void *ctx, sp_error *err) {
     for (int i = 0; i < count; i++) {
         assert(msgs[i].partition == st->partition && strcmp(msgs[i].topic, st->topic) == 0);
-        if (msgs[i].offset >= st->high) return 1;   /* appended after the start */
+        if (msgs[i].offset >= st->high) return 1; /* appended after the start */
         if (fn(ctx, &msgs[i], err) != 0) return -1;
         st->next = msgs[i].offset + 1;
     }
     return st->next >= st->high ? 1 : 0;
 }
 
-static int replay_read(sp_kafka_consumer *consumer, replay_state *st, sp_kafka_msg_fn fn,
-                       void *ctx, int timeout_ms, sp_error *err) {
+static int replay_read(sp_kafka_consumer *consumer, replay_state *st, sp_kafka_msg_fn fn, void *ctx,
+                       int timeout_ms, sp_error *err) {
     sp_kafka_tp tp = {.topic = st->topic, .partition = st->partition, .offset = st->next};
     if (assign_explicit(consumer, &tp, 1, err) != 0) return -1;
     sp_kafka_msg *msgs = calloc(SP_KAFKA_BATCH_MAX, sizeof *msgs);
@@ -860,16 +856,21 @@ static int replay_read(sp_kafka_consumer *consumer, replay_state *st, sp_kafka_m
         int64_t left_ms = deadline_ms - sp_clock_monotonic_ms();
         if (left_ms <= 0) {
             rc = sp_error_set(err, 503, "kafka_unavailable", NULL,
-                              "replay of %s [%" PRId32 "] reached offset %" PRId64
-                              " of %" PRId64 " within %d ms",
+                              "replay of %s [%" PRId32 "] reached offset %" PRId64 " of %" PRId64
+                              " within %d ms",
                               st->topic, st->partition, st->next, st->high, timeout_ms);
             break;
         }
-        int n = sp_kafka_consumer_poll_batch(consumer, msgs, SP_KAFKA_BATCH_MAX, (int)left_ms,
-                                             err);
-        if (n < 0) { rc = -1; break; }
+        int n = sp_kafka_consumer_poll_batch(consumer, msgs, SP_KAFKA_BATCH_MAX, (int)left_ms, err);
+        if (n < 0) {
+            rc = -1;
+            break;
+        }
         int done = replay_batch(st, msgs, n, fn, ctx, err);
-        if (done < 0) { rc = -1; break; }
+        if (done < 0) {
+            rc = -1;
+            break;
+        }
         if (done == 1) break;
     }
     free(msgs);
@@ -909,8 +910,8 @@ int sp_kafka_replay_partition_from(const char *brokers, const char *topic, int32
     }
     if (st.high < from_offset) {
         rc = sp_error_set(err, 500, "log_shorter", NULL,
-                          "%s [%" PRId32 "] ends at offset %" PRId64 ", before %" PRId64,
-                          topic, partition, st.high, from_offset);
+                          "%s [%" PRId32 "] ends at offset %" PRId64 ", before %" PRId64, topic,
+                          partition, st.high, from_offset);
         goto done;
     }
     if (st.high > from_offset) rc = replay_read(consumer, &st, fn, ctx, timeout_ms, err);

@@ -60,13 +60,13 @@ typedef struct sp_kafka_producer sp_kafka_producer;
 typedef struct sp_kafka_delivery {
     int32_t partition;
     int64_t offset;
-    rd_kafka_resp_err_t error;   /* RD_KAFKA_RESP_ERR_NO_ERROR when delivered */
+    rd_kafka_resp_err_t error; /* RD_KAFKA_RESP_ERR_NO_ERROR when delivered */
     bool done;
 } sp_kafka_delivery;
 
-sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client_id,
-                                         sp_log *log, sp_error *err);
-void sp_kafka_producer_free(sp_kafka_producer *producer);   /* flushes up to 5 s first */
+sp_kafka_producer *sp_kafka_producer_new(const char *brokers, const char *client_id, sp_log *log,
+                                         sp_error *err);
+void sp_kafka_producer_free(sp_kafka_producer *producer); /* flushes up to 5 s first */
 
 /* Queue one message. partition = RD_KAFKA_PARTITION_UA to place it by key.
  * key may be NULL. The value is copied. delivery (may be NULL) must stay
@@ -103,7 +103,7 @@ typedef struct sp_kafka_msg {
 typedef struct sp_kafka_tp {
     const char *topic;
     int32_t partition;
-    int64_t offset;      /* next offset to read; RD_KAFKA_OFFSET_BEGINNING / _END allowed */
+    int64_t offset; /* next offset to read; RD_KAFKA_OFFSET_BEGINNING / _END allowed */
 } sp_kafka_tp;
 
 /* Called (in the polling thread) after partitions are assigned to this group
@@ -127,8 +127,8 @@ void sp_kafka_consumer_free(sp_kafka_consumer *consumer);
 /* Wait up to timeout_ms for the first message, then take what is already
  * there, up to msgs_max. Returns the number of messages (0 on timeout) or -1.
  * Partition EOF and transient broker errors are not errors. */
-int sp_kafka_consumer_poll_batch(sp_kafka_consumer *consumer, sp_kafka_msg *msgs,
-                                 size_t msgs_max, int timeout_ms, sp_error *err);
+int sp_kafka_consumer_poll_batch(sp_kafka_consumer *consumer, sp_kafka_msg *msgs, size_t msgs_max,
+                                 int timeout_ms, sp_error *err);
 
 /* Group mode: commit "next offset = msg.offset + 1" for the last message of
  * each partition in msgs. The commit is sent without waiting for the broker's
@@ -137,16 +137,15 @@ int sp_kafka_consumer_poll_batch(sp_kafka_consumer *consumer, sp_kafka_msg *msgs
  * that fails is logged. Callers commit only what is already durable, so a
  * lost commit means a redelivery, which idempotency answers. -1 only when the
  * commit cannot even be sent. */
-int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *msgs,
-                             size_t count, sp_error *err);
+int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *msgs, size_t count,
+                             sp_error *err);
 
 /* Low and high watermarks of one partition, asked of the broker. */
 int sp_kafka_watermarks(sp_kafka_consumer *consumer, const char *topic, int32_t partition,
                         int64_t *low, int64_t *high, int timeout_ms, sp_error *err);
 
 /* Partition count of a topic, from metadata. */
-int sp_kafka_partition_count(const char *brokers, const char *topic, int timeout_ms,
-                             sp_error *err);
+int sp_kafka_partition_count(const char *brokers, const char *topic, int timeout_ms, sp_error *err);
 
 /* Read partition [topic, partition] from its low watermark to the high
  * watermark observed at the start, calling fn for every message in order.

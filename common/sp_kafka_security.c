@@ -34,7 +34,10 @@ static bool is_tls(const char *protocol) {
 }
 
 static int check_lengths(const sp_kafka_security *s, sp_error *err) {
-    const struct { const char *name; const char *value; } all[] = {
+    const struct {
+        const char *name;
+        const char *value;
+    } all[] = {
         {"SP_KAFKA_SECURITY_PROTOCOL", s->protocol},
         {"SP_KAFKA_SASL_MECHANISM", s->sasl_mechanism},
         {"SP_KAFKA_SASL_USERNAME", s->sasl_username},
@@ -60,7 +63,8 @@ static int check_sasl(const sp_kafka_security *s, const char *protocol, sp_error
         if (set(s->sasl_mechanism) || set(s->sasl_username) || set(s->sasl_password))
             return sp_error_set(err, 500, "invalid_config", "SP_KAFKA_SASL_USERNAME",
                                 "SP_KAFKA_SASL_* are set but SP_KAFKA_SECURITY_PROTOCOL is %s: "
-                                "use sasl_ssl, or unset them", protocol);
+                                "use sasl_ssl, or unset them",
+                                protocol);
         return 0;
     }
     const char *mechanism = text_of(s->sasl_mechanism);
@@ -68,7 +72,8 @@ static int check_sasl(const sp_kafka_security *s, const char *protocol, sp_error
         strcmp(mechanism, "PLAIN") != 0)
         return sp_error_set(err, 500, "invalid_config", "SP_KAFKA_SASL_MECHANISM",
                             "SP_KAFKA_SASL_MECHANISM must be SCRAM-SHA-512, SCRAM-SHA-256 or "
-                            "PLAIN with %s, got '%.40s'", protocol, mechanism);
+                            "PLAIN with %s, got '%.40s'",
+                            protocol, mechanism);
     /* PLAIN sends the password itself: only inside TLS. */
     if (strcmp(mechanism, "PLAIN") == 0 && !is_tls(protocol))
         return sp_error_set(err, 500, "invalid_config", "SP_KAFKA_SASL_MECHANISM",
@@ -92,18 +97,21 @@ static int check_tls(const sp_kafka_security *s, const char *protocol, sp_error 
         strcmp(identification, "none") != 0)
         return sp_error_set(err, 500, "invalid_config", "SP_KAFKA_SSL_ENDPOINT_IDENTIFICATION",
                             "SP_KAFKA_SSL_ENDPOINT_IDENTIFICATION must be https or none, got "
-                            "'%.40s'", identification);
+                            "'%.40s'",
+                            identification);
     if (!is_tls(protocol)) {
         if (set(s->ssl_ca_file) || set(s->ssl_cert_file) || set(s->ssl_key_file) ||
             set(s->ssl_key_password))
             return sp_error_set(err, 500, "invalid_config", "SP_KAFKA_SSL_CA_FILE",
                                 "SP_KAFKA_SSL_* files are set but SP_KAFKA_SECURITY_PROTOCOL is "
-                                "%s: use ssl or sasl_ssl, or unset them", protocol);
+                                "%s: use ssl or sasl_ssl, or unset them",
+                                protocol);
         return 0;
     }
     if (set(s->ssl_cert_file) != set(s->ssl_key_file))
         return sp_error_set(err, 500, "invalid_config",
-                            set(s->ssl_cert_file) ? "SP_KAFKA_SSL_KEY_FILE" : "SP_KAFKA_SSL_CERT_FILE",
+                            set(s->ssl_cert_file) ? "SP_KAFKA_SSL_KEY_FILE"
+                                                  : "SP_KAFKA_SSL_CERT_FILE",
                             "SP_KAFKA_SSL_CERT_FILE and SP_KAFKA_SSL_KEY_FILE go together");
     if (set(s->ssl_key_password) && !set(s->ssl_key_file))
         return sp_error_set(err, 500, "invalid_config", "SP_KAFKA_SSL_KEY_PASSWORD",
@@ -118,14 +126,18 @@ int sp_kafka_security_check(const sp_kafka_security *s, sp_error *err) {
     if (protocol == NULL)
         return sp_error_set(err, 500, "invalid_config", "SP_KAFKA_SECURITY_PROTOCOL",
                             "SP_KAFKA_SECURITY_PROTOCOL must be plaintext, ssl, sasl_plaintext "
-                            "or sasl_ssl, got '%.40s'", text_of(s->protocol));
+                            "or sasl_ssl, got '%.40s'",
+                            text_of(s->protocol));
     if (check_sasl(s, protocol, err) != 0) return -1;
     return check_tls(s, protocol, err);
 }
 
 int sp_kafka_security_files_check(const sp_kafka_security *s, sp_error *err) {
     assert(s != NULL);
-    const struct { const char *name; const char *path; } files[] = {
+    const struct {
+        const char *name;
+        const char *path;
+    } files[] = {
         {"SP_KAFKA_SSL_CA_FILE", s->ssl_ca_file},
         {"SP_KAFKA_SSL_CERT_FILE", s->ssl_cert_file},
         {"SP_KAFKA_SSL_KEY_FILE", s->ssl_key_file},
@@ -133,8 +145,8 @@ int sp_kafka_security_files_check(const sp_kafka_security *s, sp_error *err) {
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         if (set(files[i].path) && access(files[i].path, R_OK) != 0)
             return sp_error_set(err, 500, "invalid_config", files[i].name,
-                                "%s names '%.200s', which this process cannot read",
-                                files[i].name, files[i].path);
+                                "%s names '%.200s', which this process cannot read", files[i].name,
+                                files[i].path);
     }
     return 0;
 }
@@ -152,7 +164,7 @@ size_t sp_kafka_security_properties(const sp_kafka_security *s,
                                     const char *values[SP_KAFKA_SECURITY_PAIRS_MAX]) {
     assert(s != NULL);
     const char *protocol = protocol_name(s->protocol);
-    assert(protocol != NULL);                 /* checked before */
+    assert(protocol != NULL); /* checked before */
     size_t n = add(names, values, 0, "security.protocol", protocol);
     if (is_sasl(protocol)) {
         n = add(names, values, n, "sasl.mechanisms", s->sasl_mechanism);
@@ -167,8 +179,7 @@ size_t sp_kafka_security_properties(const sp_kafka_security *s,
         if (set(s->ssl_key_password))
             n = add(names, values, n, "ssl.key.password", s->ssl_key_password);
         n = add(names, values, n, "ssl.endpoint.identification.algorithm",
-                strcmp(text_of(s->ssl_endpoint_identification), "none") == 0 ? "none"
-                                                                               : "https");
+                strcmp(text_of(s->ssl_endpoint_identification), "none") == 0 ? "none" : "https");
     }
     return n;
 }

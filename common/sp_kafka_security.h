@@ -36,7 +36,7 @@
 #define SP_KAFKA_SASL_PASSWORD_LEN_MIN 16 /* bytes; no placeholder (sp_secret.h) */
 
 typedef struct sp_kafka_security {
-    const char *protocol;                 /* SP_KAFKA_SECURITY_PROTOCOL */
+    const char *protocol; /* SP_KAFKA_SECURITY_PROTOCOL */
     const char *sasl_mechanism;
     const char *sasl_username;
     const char *sasl_password;
@@ -48,6 +48,7 @@ typedef struct sp_kafka_security {
 } sp_kafka_security;
 
 /* The entries of a binary's sp_config_item table (needs sp_config.h). */
+/* clang-format off */
 #define SP_KAFKA_SECURITY_CONFIG_ITEMS(s)                                                      \
     {"SP_KAFKA_SECURITY_PROTOCOL", SP_CONFIG_STRING, "plaintext", 0, 0,                        \
      "how Kafka clients connect: plaintext (a development broker on this host only), ssl, "    \
@@ -72,6 +73,7 @@ typedef struct sp_kafka_security {
     {"SP_KAFKA_SSL_ENDPOINT_IDENTIFICATION", SP_CONFIG_STRING, "https", 0, 0,                  \
      "with ssl or sasl_ssl: https (the broker's certificate must name the host dialled) or "   \
      "none (never in production)", &(s)->ssl_endpoint_identification}
+/* clang-format on */
 
 /* Whether the settings make sense together: a known protocol; the three
  * SASL settings all set with sasl_* and none without, the password of 16

@@ -17,9 +17,9 @@
 #include "sp_error.h"
 #include "sp_id.h"
 
-#define SP_LINK_MAC_TEXT_LEN 43                               /* 32 bytes, base64url */
+#define SP_LINK_MAC_TEXT_LEN 43 /* 32 bytes, base64url */
 #define SP_LINK_TOKEN_LEN (SP_ID_LEN + 1 + SP_LINK_MAC_TEXT_LEN)
-#define SP_LINK_SECRET_LEN_MIN 32                             /* bytes of SP_LINK_SECRET */
+#define SP_LINK_SECRET_LEN_MIN 32 /* bytes of SP_LINK_SECRET */
 #define SP_LINK_SECRET_LEN_MAX 1024
 
 /* Whether secret is usable: SP_LINK_SECRET_LEN_MIN..MAX bytes. */

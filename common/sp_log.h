@@ -13,11 +13,11 @@
 typedef enum { SP_LOG_DEBUG, SP_LOG_INFO, SP_LOG_WARN, SP_LOG_ERROR } sp_log_level;
 
 typedef struct sp_log {
-    const char *service;     /* borrowed, lives as long as the logger */
+    const char *service; /* borrowed, lives as long as the logger */
     sp_log_level level_min;
-    FILE *out;               /* borrowed (stderr) */
+    FILE *out; /* borrowed (stderr) */
     pthread_mutex_t mutex;
-    struct sp_metrics *metrics;  /* borrowed; NULL: nothing counted (sp_metrics_http.h sets it) */
+    struct sp_metrics *metrics; /* borrowed; NULL: nothing counted (sp_metrics_http.h sets it) */
 } sp_log;
 
 void sp_log_init(sp_log *log, const char *service, sp_log_level level_min, FILE *out);
@@ -27,8 +27,7 @@ int sp_log_level_parse(const char *text);
 
 /* Extra fields are given as key, value string pairs ending with NULL:
  *   sp_log_info(log, "payment accepted", "pass_id", id, "amount_cents", buf, NULL); */
-void sp_log_write(sp_log *log, sp_log_level level, const char *msg, ...)
-    __attribute__((sentinel));
+void sp_log_write(sp_log *log, sp_log_level level, const char *msg, ...) __attribute__((sentinel));
 #define sp_log_debug(log, ...) sp_log_write((log), SP_LOG_DEBUG, __VA_ARGS__)
 #define sp_log_info(log, ...) sp_log_write((log), SP_LOG_INFO, __VA_ARGS__)
 #define sp_log_warn(log, ...) sp_log_write((log), SP_LOG_WARN, __VA_ARGS__)

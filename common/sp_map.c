@@ -21,11 +21,13 @@ static size_t slot_count_for(size_t entry_count_max) {
     assert(entry_count_max <= SIZE_MAX / 4);
     size_t slots = 1;
     while (slots / 2 < entry_count_max) slots *= 2;
-    assert(slots >= 2 * entry_count_max);   /* at most half full */
+    assert(slots >= 2 * entry_count_max); /* at most half full */
     return slots;
 }
 
-static size_t slot_count_limit(const sp_map *map) { return slot_count_for(map->entry_count_max); }
+static size_t slot_count_limit(const sp_map *map) {
+    return slot_count_for(map->entry_count_max);
+}
 
 int sp_map_init(sp_map *map, size_t entry_count_max, sp_error *err) {
     assert(map != NULL);
@@ -76,8 +78,8 @@ static int grow(sp_map *map, sp_error *err) {
     assert(new_count <= slot_count_limit(map));
     sp_map_slot *new_slots = calloc(new_count, sizeof *new_slots);
     if (new_slots == NULL) {
-        return sp_error_set(err, 500, "out_of_memory", NULL,
-                            "cannot grow a map to %zu slots", new_count);
+        return sp_error_set(err, 500, "out_of_memory", NULL, "cannot grow a map to %zu slots",
+                            new_count);
     }
     for (size_t i = 0; i < map->slot_count; i++) {
         if (map->slots[i].value == NULL) continue;

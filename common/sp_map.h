@@ -13,12 +13,12 @@
 
 typedef struct sp_map_slot {
     uint8_t key[SP_KEY_LEN];
-    void *value;               /* NULL = empty slot */
+    void *value; /* NULL = empty slot */
 } sp_map_slot;
 
 typedef struct sp_map {
     sp_map_slot *slots;
-    size_t slot_count;         /* power of two */
+    size_t slot_count; /* power of two */
     size_t entry_count;
     size_t entry_count_max;
 } sp_map;

@@ -18,16 +18,16 @@
 
 const int64_t sp_metrics_latency_bounds_ms[] = {1,   2,   5,    10,   25,   50,   100,
                                                 250, 500, 1000, 2500, 5000, 10000};
-const size_t sp_metrics_latency_bound_count =
-    sizeof sp_metrics_latency_bounds_ms / sizeof sp_metrics_latency_bounds_ms[0];
+const size_t sp_metrics_latency_bound_count = sizeof sp_metrics_latency_bounds_ms /
+                                              sizeof sp_metrics_latency_bounds_ms[0];
 
 typedef struct sp_series {
     uint64_t hash;
     char labels[SP_METRICS_LABELS_MAX][SP_METRICS_LABEL_VALUE_MAX];
-    atomic_uint_fast64_t count;                 /* counter value, histogram count */
+    atomic_uint_fast64_t count; /* counter value, histogram count */
     atomic_int_fast64_t gauge;
-    atomic_uint_fast64_t sum;                   /* histogram, in ms */
-    atomic_uint_fast64_t buckets[SP_METRICS_BUCKETS_MAX + 1];   /* per bucket; last: +Inf */
+    atomic_uint_fast64_t sum;                                 /* histogram, in ms */
+    atomic_uint_fast64_t buckets[SP_METRICS_BUCKETS_MAX + 1]; /* per bucket; last: +Inf */
 } sp_series;
 
 struct sp_metric {
@@ -39,12 +39,12 @@ struct sp_metric {
     size_t label_count;
     int64_t bounds[SP_METRICS_BUCKETS_MAX];
     size_t bound_count;
-    sp_series *series[SP_METRICS_SERIES_MAX];   /* [0, series_count) published */
+    sp_series *series[SP_METRICS_SERIES_MAX]; /* [0, series_count) published */
     atomic_size_t series_count;
 };
 
 struct sp_metrics {
-    pthread_mutex_t mutex;                       /* adding families and series */
+    pthread_mutex_t mutex; /* adding families and series */
     sp_metric *families[SP_METRICS_FAMILIES_MAX];
     atomic_size_t family_count;
     atomic_uint_fast64_t series_dropped;
@@ -102,22 +102,26 @@ static sp_metric *family_find(sp_metrics *m, const char *name) {
     return NULL;
 }
 
-static sp_metric *family_new(sp_metrics *m, const char *name, const char *help,
-                             sp_metric_kind kind, const char *const *label_names,
-                             size_t label_count, const int64_t *bounds, size_t bound_count) {
+static sp_metric *family_new(sp_metrics *m, const char *name, const char *help, sp_metric_kind kind,
+                             const char *const *label_names, size_t label_count,
+                             const int64_t *bounds, size_t bound_count) {
     sp_metric *f = calloc(1, sizeof *f);
     if (f == NULL) return NULL;
-    *f = (sp_metric){.registry = m, .name = name, .help = help, .kind = kind,
-                     .label_count = label_count, .bound_count = bound_count};
+    *f = (sp_metric){.registry = m,
+                     .name = name,
+                     .help = help,
+                     .kind = kind,
+                     .label_count = label_count,
+                     .bound_count = bound_count};
     for (size_t i = 0; i < label_count; i++) f->label_names[i] = label_names[i];
     for (size_t i = 0; i < bound_count; i++) f->bounds[i] = bounds[i];
     atomic_init(&f->series_count, 0);
     return f;
 }
 
-static sp_metric *family_get(sp_metrics *m, const char *name, const char *help,
-                             sp_metric_kind kind, const char *const *label_names,
-                             size_t label_count, const int64_t *bounds, size_t bound_count) {
+static sp_metric *family_get(sp_metrics *m, const char *name, const char *help, sp_metric_kind kind,
+                             const char *const *label_names, size_t label_count,
+                             const int64_t *bounds, size_t bound_count) {
     assert(m != NULL && name_valid(name, true) && help != NULL);
     assert(label_count <= SP_METRICS_LABELS_MAX && (label_names != NULL || label_count == 0));
     for (size_t i = 0; i < label_count; i++) assert(name_valid(label_names[i], false));
@@ -153,8 +157,8 @@ sp_metric *sp_metrics_histogram(sp_metrics *metrics, const char *name, const cha
                                 const char *const *label_names, size_t label_count,
                                 const int64_t *bounds_ms, size_t bound_count) {
     assert(bounds_ms != NULL && bound_count > 0 && bounds_ms[0] >= 0);
-    return family_get(metrics, name, help, SP_METRIC_HISTOGRAM, label_names, label_count,
-                      bounds_ms, bound_count);
+    return family_get(metrics, name, help, SP_METRIC_HISTOGRAM, label_names, label_count, bounds_ms,
+                      bound_count);
 }
 
 /* ------------------------------------------------------------------ series */
@@ -168,7 +172,7 @@ static uint64_t labels_hash(const sp_metric *f, const char *const *values) {
             h ^= (unsigned char)v[j];
             h *= 1099511628211ULL;
         }
-        h ^= 0xffu;   /* ends the value: ("ab","c") is not ("a","bc") */
+        h ^= 0xffu; /* ends the value: ("ab","c") is not ("a","bc") */
         h *= 1099511628211ULL;
     }
     return h;
@@ -182,8 +186,8 @@ static bool labels_equal(const sp_metric *f, const sp_series *s, const char *con
     return true;
 }
 
-static sp_series *series_scan(sp_metric *f, const char *const *values, uint64_t hash,
-                              size_t from, size_t to) {
+static sp_series *series_scan(sp_metric *f, const char *const *values, uint64_t hash, size_t from,
+                              size_t to) {
     for (size_t i = from; i < to; i++) {
         sp_series *s = f->series[i];
         if (s->hash == hash && labels_equal(f, s, values)) return s;
@@ -214,7 +218,7 @@ static sp_series *series_get(sp_metric *f, const char *const *values) {
     sp_metrics *m = f->registry;
     pthread_mutex_lock(&m->mutex);
     size_t count = atomic_load_explicit(&f->series_count, memory_order_relaxed);
-    s = series_scan(f, values, hash, seen, count);   /* added by another thread meanwhile */
+    s = series_scan(f, values, hash, seen, count); /* added by another thread meanwhile */
     if (s == NULL && count < SP_METRICS_SERIES_MAX) {
         s = series_new(f, values, hash);
         if (s != NULL) {
@@ -278,7 +282,7 @@ void sp_metrics_seconds_text(uint64_t ms, char out[SP_METRICS_SECONDS_TEXT_MAX])
 typedef struct text_buf {
     char *data;
     size_t len, cap;
-    bool overflow;      /* past SP_METRICS_TEXT_MAX, or out of memory */
+    bool overflow; /* past SP_METRICS_TEXT_MAX, or out of memory */
 } text_buf;
 
 static bool reserve(text_buf *b, size_t more) {
@@ -368,8 +372,7 @@ static void put_family(text_buf *b, const sp_metric *f) {
         put_labels(b, f, s, NULL);
         if (f->kind == SP_METRIC_COUNTER)
             put(b, " %" PRIuFAST64 "\n", atomic_load_explicit(&s->count, memory_order_relaxed));
-        else
-            put(b, " %" PRIdFAST64 "\n", atomic_load_explicit(&s->gauge, memory_order_relaxed));
+        else put(b, " %" PRIdFAST64 "\n", atomic_load_explicit(&s->gauge, memory_order_relaxed));
     }
 }
 
@@ -378,15 +381,16 @@ char *sp_metrics_render(sp_metrics *metrics, size_t *len_out) {
     text_buf b = {.data = malloc(SP_METRICS_TEXT_INITIAL), .cap = SP_METRICS_TEXT_INITIAL};
     if (b.data == NULL) return NULL;
     size_t families = atomic_load_explicit(&metrics->family_count, memory_order_acquire);
-    size_t whole = 0;    /* end of the last family written in full */
+    size_t whole = 0; /* end of the last family written in full */
     for (size_t f = 0; f < families && !b.overflow; f++) {
         put_family(&b, metrics->families[f]);
         if (!b.overflow) whole = b.len;
     }
     if (!b.overflow) {
-        put(&b, "# HELP solipass_metrics_series_dropped_total Label sets not recorded: their "
-                "family already had %d series.\n# TYPE solipass_metrics_series_dropped_total "
-                "counter\nsolipass_metrics_series_dropped_total %" PRIuFAST64 "\n",
+        put(&b,
+            "# HELP solipass_metrics_series_dropped_total Label sets not recorded: their "
+            "family already had %d series.\n# TYPE solipass_metrics_series_dropped_total "
+            "counter\nsolipass_metrics_series_dropped_total %" PRIuFAST64 "\n",
             SP_METRICS_SERIES_MAX, atomic_load(&metrics->series_dropped));
         if (!b.overflow) whole = b.len;
     }

@@ -23,10 +23,10 @@
 #include <stdint.h>
 
 #define SP_METRICS_FAMILIES_MAX 64
-#define SP_METRICS_SERIES_MAX 1024        /* per family; more label sets are dropped and counted */
+#define SP_METRICS_SERIES_MAX 1024 /* per family; more label sets are dropped and counted */
 #define SP_METRICS_LABELS_MAX 3
 #define SP_METRICS_LABEL_VALUE_MAX 96
-#define SP_METRICS_BUCKETS_MAX 16         /* finite bounds of a histogram; +Inf is added */
+#define SP_METRICS_BUCKETS_MAX 16 /* finite bounds of a histogram; +Inf is added */
 #define SP_METRICS_TEXT_MAX (4 * 1024 * 1024)
 
 typedef enum { SP_METRIC_COUNTER, SP_METRIC_GAUGE, SP_METRIC_HISTOGRAM } sp_metric_kind;

@@ -19,7 +19,7 @@ struct sp_metrics_http {
     struct mg_context *ctx;
     sp_metrics *registry;
     sp_log *log;
-    pthread_mutex_t extra_lock;       /* held while extra is called or changed */
+    pthread_mutex_t extra_lock; /* held while extra is called or changed */
     sp_metrics_http_extra_fn extra;
     void *extra_ctx;
 };
@@ -38,8 +38,7 @@ static char *render_page(sp_metrics_http *endpoint, size_t *len) {
     return text;
 }
 
-void sp_metrics_http_set_extra(sp_metrics_http *endpoint, sp_metrics_http_extra_fn fn,
-                               void *ctx) {
+void sp_metrics_http_set_extra(sp_metrics_http *endpoint, sp_metrics_http_extra_fn fn, void *ctx) {
     if (endpoint == NULL) return;
     pthread_mutex_lock(&endpoint->extra_lock);
     endpoint->extra = fn;
@@ -73,8 +72,9 @@ static int serve_metrics(struct mg_connection *conn, void *cbdata) {
                         "Connection: close\r\n\r\n");
         return 500;
     }
-    mg_printf(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-                    "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+    mg_printf(conn,
+              "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+              "Content-Length: %zu\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
               len);
     mg_write(conn, text, len);
     free(text);
@@ -95,15 +95,20 @@ static int listen_on(sp_metrics_http *endpoint, const sp_metrics_http_config *co
     bool v6 = strchr(config->address, ':') != NULL;
     snprintf(ports, sizeof ports, v6 ? "[%s]:%" PRId64 : "%s:%" PRId64, config->address,
              config->port);
-    const char *options[] = {"listening_ports", ports,
-                             "num_threads", SP_METRICS_HTTP_THREADS,
-                             "request_timeout_ms", SP_METRICS_HTTP_REQUEST_TIMEOUT_MS,
-                             "enable_keep_alive", "no",
+    const char *options[] = {"listening_ports",
+                             ports,
+                             "num_threads",
+                             SP_METRICS_HTTP_THREADS,
+                             "request_timeout_ms",
+                             SP_METRICS_HTTP_REQUEST_TIMEOUT_MS,
+                             "enable_keep_alive",
+                             "no",
                              NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.log_message = on_civetweb_log;
-    struct mg_init_data init = {.callbacks = &callbacks, .user_data = endpoint,
+    struct mg_init_data init = {.callbacks = &callbacks,
+                                .user_data = endpoint,
                                 .configuration_options = options};
     char text[SP_METRICS_HTTP_ERROR_MAX] = "";
     unsigned code = 0;
@@ -116,8 +121,8 @@ static int listen_on(sp_metrics_http *endpoint, const sp_metrics_http_config *co
     return 0;
 }
 
-int sp_metrics_http_start(const sp_metrics_http_config *config, sp_log *log,
-                          sp_metrics_http **out, sp_error *err) {
+int sp_metrics_http_start(const sp_metrics_http_config *config, sp_log *log, sp_metrics_http **out,
+                          sp_error *err) {
     assert(config != NULL && config->address != NULL && log != NULL && out != NULL);
     assert(log->metrics == NULL);
     *out = NULL;

@@ -22,8 +22,8 @@ bool sp_money_sub(int64_t a_cents, int64_t b_cents, int64_t *out_cents) {
     return true;
 }
 
-int sp_money_validate_amount(int64_t amount_cents, int64_t amount_cents_max,
-                             const char *field, sp_error *err) {
+int sp_money_validate_amount(int64_t amount_cents, int64_t amount_cents_max, const char *field,
+                             sp_error *err) {
     assert(amount_cents_max > 0);
     if (amount_cents > 0 && amount_cents <= amount_cents_max) return 0;
     char max_text[SP_MONEY_FORMAT_MAX];
@@ -39,6 +39,6 @@ void sp_money_format_eur(int64_t cents, char *out, size_t out_size) {
     assert(out_size >= SP_MONEY_FORMAT_MAX);
     /* Unsigned magnitude so that INT64_MIN needs no negation overflow. */
     uint64_t magnitude = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
-    snprintf(out, out_size, "%s%" PRIu64 ",%02" PRIu64 " €", cents < 0 ? "-" : "",
-             magnitude / 100u, magnitude % 100u);
+    snprintf(out, out_size, "%s%" PRIu64 ",%02" PRIu64 " €", cents < 0 ? "-" : "", magnitude / 100u,
+             magnitude % 100u);
 }

@@ -20,8 +20,8 @@ bool sp_money_sub(int64_t a_cents, int64_t b_cents, int64_t *out_cents);
 
 /* A command amount: > 0 and <= amount_cents_max. Fills err with
  * 422 "invalid_amount" naming `field` otherwise. */
-int sp_money_validate_amount(int64_t amount_cents, int64_t amount_cents_max,
-                             const char *field, sp_error *err);
+int sp_money_validate_amount(int64_t amount_cents, int64_t amount_cents_max, const char *field,
+                             sp_error *err);
 
 /* "12,34 €" (French format, non-breaking space before the sign is NOT used:
  * plain ASCII space). out must hold at least SP_MONEY_FORMAT_MAX bytes. */

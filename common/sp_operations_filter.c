@@ -9,7 +9,7 @@
 #include "sp_clock.h"
 #include "sp_text.h"
 
-#define AMOUNT_DIGITS_MAX 15         /* 10^15 cents: beyond any balance */
+#define AMOUNT_DIGITS_MAX 15 /* 10^15 cents: beyond any balance */
 
 static const char *const filter_names[SP_OPERATIONS_FILTER_COUNT] = {
     "from", "to", "status", "channel", "amount_min_cents", "amount_max_cents", "reference", "q"};
@@ -60,7 +60,7 @@ static int filter_amount(const char *field, const char *text, size_t len, int64_
     }
     if (!ok) return filter_invalid(field, "must be a non-negative integer of cents", err);
     *out = n;
-    assert(n >= 0);   /* at most AMOUNT_DIGITS_MAX digits: no overflow */
+    assert(n >= 0); /* at most AMOUNT_DIGITS_MAX digits: no overflow */
     return 0;
 }
 
@@ -139,7 +139,7 @@ int sp_operations_filter_set(sp_operations_filter_which which, const char *text,
         snprintf(err->field, sizeof err->field, "%s", field);
         return -1;
     }
-    assert(len < sizeof out->q);   /* the reference check bounds it */
+    assert(len < sizeof out->q); /* the reference check bounds it */
     if (which == SP_OPERATIONS_FILTER_REFERENCE) {
         out->has_reference = true;
         memcpy(out->reference, text, len);
@@ -168,8 +168,7 @@ int sp_operations_filter_cross_check(const sp_operations_filter *filter, sp_erro
 static int filter_json_error(sp_error *err) {
     assert(err != NULL);
     char field[SP_ERROR_FIELD_MAX];
-    snprintf(field, sizeof field, "filters%s%.48s", err->field[0] != '\0' ? "." : "",
-             err->field);
+    snprintf(field, sizeof field, "filters%s%.48s", err->field[0] != '\0' ? "." : "", err->field);
     snprintf(err->field, sizeof err->field, "%s", field);
     snprintf(err->code, sizeof err->code, "invalid_filter");
     err->http_status = 422;
@@ -188,8 +187,8 @@ static int filter_member(const char *name, const json_t *value, sp_operations_fi
     }
     char text[SP_OPERATIONS_FILTER_TEXT_BYTES];
     size_t len = 0;
-    bool amount =
-        which == SP_OPERATIONS_FILTER_AMOUNT_MIN || which == SP_OPERATIONS_FILTER_AMOUNT_MAX;
+    bool amount = which == SP_OPERATIONS_FILTER_AMOUNT_MIN ||
+                  which == SP_OPERATIONS_FILTER_AMOUNT_MAX;
     if (amount && json_is_integer(value)) {
         len = (size_t)snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT,
                                json_integer_value(value));
@@ -222,7 +221,7 @@ int sp_operations_filter_from_json(const json_t *filters, sp_operations_filter *
     const char *name = NULL;
     const json_t *value = NULL;
     json_object_foreach((json_t *)filters, name, value) {
-        if (json_is_null(value)) continue;      /* null means absent, as in bodies */
+        if (json_is_null(value)) continue; /* null means absent, as in bodies */
         if (filter_member(name, value, out, err) != 0) return filter_json_error(err);
     }
     if (sp_operations_filter_cross_check(out, err) != 0) return filter_json_error(err);

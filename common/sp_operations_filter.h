@@ -20,10 +20,10 @@
 #include <jansson.h>
 #include "sp_error.h"
 
-#define SP_OPERATIONS_REFERENCE_LEN_MAX 100   /* characters of a partner's internal reference */
-#define SP_OPERATIONS_FILTER_DATE_LEN 10      /* "YYYY-MM-DD" */
+#define SP_OPERATIONS_REFERENCE_LEN_MAX 100 /* characters of a partner's internal reference */
+#define SP_OPERATIONS_FILTER_DATE_LEN 10    /* "YYYY-MM-DD" */
 #define SP_OPERATIONS_FILTER_STATUS_MAX 16
-#define SP_OPERATIONS_FILTERS_MAX 16          /* members of the JSON form */
+#define SP_OPERATIONS_FILTERS_MAX 16 /* members of the JSON form */
 /* A text filter of SP_OPERATIONS_REFERENCE_LEN_MAX characters (4 bytes
  * each at most) and its NUL. */
 #define SP_OPERATIONS_FILTER_TEXT_BYTES (SP_OPERATIONS_REFERENCE_LEN_MAX * 4 + 1)
@@ -37,19 +37,19 @@ typedef enum {
     SP_OPERATIONS_FILTER_AMOUNT_MAX,
     SP_OPERATIONS_FILTER_REFERENCE,
     SP_OPERATIONS_FILTER_Q,
-    SP_OPERATIONS_FILTER_COUNT       /* none */
+    SP_OPERATIONS_FILTER_COUNT /* none */
 } sp_operations_filter_which;
 
 typedef struct sp_operations_filter {
     char from[SP_OPERATIONS_FILTER_DATE_LEN + 1];
     char to[SP_OPERATIONS_FILTER_DATE_LEN + 1];
-    char status[SP_OPERATIONS_FILTER_STATUS_MAX];   /* "", accepted, requested, paid, cancelled */
-    char channel[SP_OPERATIONS_FILTER_STATUS_MAX];  /* "", code, voucher */
+    char status[SP_OPERATIONS_FILTER_STATUS_MAX];  /* "", accepted, requested, paid, cancelled */
+    char channel[SP_OPERATIONS_FILTER_STATUS_MAX]; /* "", code, voucher */
     bool has_amount_min;
     int64_t amount_min_cents;
     bool has_amount_max;
     int64_t amount_max_cents;
-    bool has_reference;                             /* reference= may ask for "" */
+    bool has_reference; /* reference= may ask for "" */
     char reference[SP_OPERATIONS_FILTER_TEXT_BYTES];
     char q[SP_OPERATIONS_FILTER_TEXT_BYTES];
     /* q with '\', '%' and '_' escaped (backslash), ready for ILIKE ... ESCAPE '\' */
@@ -79,8 +79,7 @@ int sp_operations_reference_check(const char *text, size_t byte_len, sp_error *e
  * as the query parameters, amounts as JSON integers, the others as strings,
  * each checked by the very rules of the query form. Any fault is 422
  * invalid_filter with field "filters.<name>" (the query form's message). */
-int sp_operations_filter_from_json(const json_t *filters, sp_operations_filter *out,
-                                   sp_error *err);
+int sp_operations_filter_from_json(const json_t *filters, sp_operations_filter *out, sp_error *err);
 /* The filters that are set, in the JSON form (canonical: what the exports
  * record and show); NULL when out of memory. */
 json_t *sp_operations_filter_json(const sp_operations_filter *filter);
@@ -93,6 +92,7 @@ json_t *sp_operations_filter_json(const sp_operations_filter *filter);
 void sp_operations_filter_params(const sp_operations_filter *filter,
                                  char texts[2][SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX],
                                  const char *params[SP_OPERATIONS_FILTER_PARAMS]);
+/* clang-format off */
 /* The WHERE conditions of the filters over `operations o`, each parameter
  * optional (NULL): Paris days from and to (inclusive), status, channel,
  * amount bounds, exact reference, and q as an ILIKE pattern whose wildcards
@@ -108,5 +108,6 @@ void sp_operations_filter_params(const sp_operations_filter *filter,
     " AND ($" max "::bigint IS NULL OR o.amount_cents <= $" max "::bigint)"                  \
     " AND ($" ref "::text IS NULL OR o.reference = $" ref "::text)"                          \
     " AND ($" q "::text IS NULL OR o.reference ILIKE '%' || $" q "::text || '%' ESCAPE '\\')"
+/* clang-format on */
 
 #endif

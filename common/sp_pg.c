@@ -89,8 +89,8 @@ static int result_error(PGconn *conn, PGresult *res, sp_error *err) {
     } else {
         one_line(primary, text, sizeof text);
     }
-    return sp_error_set(err, 500, "database_error", NULL, "%s: %s",
-                        sqlstate ? sqlstate : "?????", text);
+    return sp_error_set(err, 500, "database_error", NULL, "%s: %s", sqlstate ? sqlstate : "?????",
+                        text);
 }
 
 static int take_result(PGconn *conn, PGresult *res, PGresult **out, sp_error *err);
@@ -100,8 +100,8 @@ int sp_pg_exec(PGconn *conn, const char *sql, int param_count, const char *const
     assert(conn != NULL && sql != NULL);
     assert(param_count >= 0 && (params != NULL || param_count == 0));
     if (out != NULL) *out = NULL;
-    return take_result(conn, PQexecParams(conn, sql, param_count, NULL, params, NULL, NULL, 0),
-                       out, err);
+    return take_result(conn, PQexecParams(conn, sql, param_count, NULL, params, NULL, NULL, 0), out,
+                       err);
 }
 
 /* The result of a statement run either way, checked the same way. */
@@ -120,14 +120,13 @@ static int take_result(PGconn *conn, PGresult *res, PGresult **out, sp_error *er
     return 0;
 }
 
-int sp_pg_prepare(PGconn *conn, const char *name, const char *sql, int param_count,
-                  sp_error *err) {
+int sp_pg_prepare(PGconn *conn, const char *name, const char *sql, int param_count, sp_error *err) {
     assert(conn != NULL && name != NULL && sql != NULL && param_count >= 0);
     return take_result(conn, PQprepare(conn, name, sql, param_count, NULL), NULL, err);
 }
 
-int sp_pg_exec_prepared(PGconn *conn, const char *name, int param_count,
-                        const char *const *params, PGresult **out, sp_error *err) {
+int sp_pg_exec_prepared(PGconn *conn, const char *name, int param_count, const char *const *params,
+                        PGresult **out, sp_error *err) {
     assert(conn != NULL && name != NULL);
     assert(param_count >= 0 && (params != NULL || param_count == 0));
     if (out != NULL) *out = NULL;
@@ -193,8 +192,8 @@ static int list_migrations(const char *dir, migration_name **names_out, size_t *
             goto done;
         }
         if (count == SP_PG_MIGRATION_FILES_MAX) {
-            sp_error_set(err, 500, "migration_failed", NULL,
-                         "more than %d migration files in %s", SP_PG_MIGRATION_FILES_MAX, dir);
+            sp_error_set(err, 500, "migration_failed", NULL, "more than %d migration files in %s",
+                         SP_PG_MIGRATION_FILES_MAX, dir);
             goto done;
         }
         snprintf(names[count++], sizeof names[0], "%s", entry->d_name);
@@ -249,8 +248,8 @@ done:
 static int migration_applied(PGconn *conn, const char *name, bool *applied, sp_error *err) {
     PGresult *res = NULL;
     const char *params[1] = {name};
-    if (sp_pg_exec(conn, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, params, &res,
-                   err) != 0) {
+    if (sp_pg_exec(conn, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, params, &res, err) !=
+        0) {
         return -1;
     }
     *applied = PQntuples(res) > 0;
@@ -281,8 +280,8 @@ static int apply_migration(PGconn *conn, const char *dir, const char *name, sp_e
     }
     PQclear(res);
     const char *params[1] = {name};
-    if (sp_pg_exec(conn, "INSERT INTO schema_migrations (name, applied_at) VALUES ($1, now())",
-                   1, params, NULL, err) != 0) {
+    if (sp_pg_exec(conn, "INSERT INTO schema_migrations (name, applied_at) VALUES ($1, now())", 1,
+                   params, NULL, err) != 0) {
         goto done;
     }
     if (sp_pg_command(conn, "COMMIT", err) != 0) goto done;
@@ -292,8 +291,8 @@ done:
     return rc;
 }
 
-static int apply_pending(PGconn *conn, const char *dir, const migration_name *names,
-                         size_t count, sp_log *log, sp_error *err) {
+static int apply_pending(PGconn *conn, const char *dir, const migration_name *names, size_t count,
+                         sp_log *log, sp_error *err) {
     for (size_t i = 0; i < count; i++) {
         bool applied = false;
         if (migration_applied(conn, names[i], &applied, err) != 0) return -1;

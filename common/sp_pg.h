@@ -26,10 +26,9 @@ int sp_pg_exec(PGconn *conn, const char *sql, int param_count, const char *const
 
 /* Prepared statements: parsed and planned once per connection (PQprepare),
  * then run by name with text parameters; errors as for sp_pg_exec. */
-int sp_pg_prepare(PGconn *conn, const char *name, const char *sql, int param_count,
-                  sp_error *err);
-int sp_pg_exec_prepared(PGconn *conn, const char *name, int param_count,
-                        const char *const *params, PGresult **out, sp_error *err);
+int sp_pg_prepare(PGconn *conn, const char *name, const char *sql, int param_count, sp_error *err);
+int sp_pg_exec_prepared(PGconn *conn, const char *name, int param_count, const char *const *params,
+                        PGresult **out, sp_error *err);
 
 /* A one-statement helper for BEGIN / COMMIT / ROLLBACK and DDL. */
 int sp_pg_command(PGconn *conn, const char *sql, sp_error *err);

@@ -13,20 +13,20 @@
 #define SP_PROFILE_NAME_CHARS_MAX 200
 #define SP_PROFILE_DESCRIPTION_CHARS_MAX 1000
 #define SP_PROFILE_ADDRESS_CHARS_MAX 300
-#define SP_PROFILE_URL_MAX 300              /* bytes, ASCII */
+#define SP_PROFILE_URL_MAX 300 /* bytes, ASCII */
 #define SP_PROFILE_SOCIAL_LINKS_MAX 8
-#define SP_PROFILE_PHONE_MAX 32             /* bytes */
+#define SP_PROFILE_PHONE_MAX 32 /* bytes */
 #define SP_PROFILE_PHONE_DIGITS_MIN 6
-#define SP_PROFILE_PHONE_DIGITS_MAX 15      /* E.164 */
+#define SP_PROFILE_PHONE_DIGITS_MAX 15 /* E.164 */
 #define SP_PROFILE_IBAN_MIN 15
 #define SP_PROFILE_IBAN_MAX 34
-#define SP_PROFILE_IBAN_INPUT_MAX 64        /* with the spaces people type */
+#define SP_PROFILE_IBAN_INPUT_MAX 64 /* with the spaces people type */
 #define SP_PROFILE_BIC_MAX 11
 
 typedef enum {
     SP_PROFILE_IBAN_OK = 0,
-    SP_PROFILE_IBAN_BAD_FORMAT,     /* characters, country, or length for that country */
-    SP_PROFILE_IBAN_BAD_CHECKSUM,   /* well formed, but the mod-97 check fails */
+    SP_PROFILE_IBAN_BAD_FORMAT,   /* characters, country, or length for that country */
+    SP_PROFILE_IBAN_BAD_CHECKSUM, /* well formed, but the mod-97 check fails */
 } sp_profile_iban_status;
 
 /* Spaces dropped and letters upper-cased into out (SP_PROFILE_IBAN_MAX + 1

@@ -98,7 +98,8 @@ static int decode_base64(const char *text, uint8_t *out, size_t out_max, size_t 
 int sp_receipt_signer_load(const char *base64, sp_receipt_signer *out, sp_error *err) {
     assert(out != NULL);
     memset(out, 0, sizeof *out);
-    if (sodium_init() < 0) return sp_error_set(err, 500, "sodium_init", NULL, "libsodium init failed");
+    if (sodium_init() < 0)
+        return sp_error_set(err, 500, "sodium_init", NULL, "libsodium init failed");
     uint8_t raw[SP_RECEIPT_SECRET_KEY_LEN];
     size_t len = 0;
     if (base64 == NULL || decode_base64(base64, raw, sizeof raw, &len) != 0 ||
@@ -134,7 +135,8 @@ int sp_receipt_signer_load(const char *base64, sp_receipt_signer *out, sp_error 
 int sp_receipt_keyring_parse(const char *list, sp_receipt_keyring *out, sp_error *err) {
     assert(out != NULL);
     memset(out, 0, sizeof *out);
-    if (sodium_init() < 0) return sp_error_set(err, 500, "sodium_init", NULL, "libsodium init failed");
+    if (sodium_init() < 0)
+        return sp_error_set(err, 500, "sodium_init", NULL, "libsodium init failed");
     const char *p = list != NULL ? list : "";
     while (*p != '\0') {
         const char *end = strchr(p, ',');
@@ -156,7 +158,7 @@ int sp_receipt_keyring_parse(const char *list, sp_receipt_keyring *out, sp_error
         }
         key->key_id = sp_receipt_key_id(key->public_key);
         out->count++;
-    assert(out->count <= SP_RECEIPT_KEYS_MAX);
+        assert(out->count <= SP_RECEIPT_KEYS_MAX);
         p = end != NULL ? end + 1 : p + len;
     }
     return 0;
@@ -177,7 +179,8 @@ int sp_receipt_canonical(const sp_receipt *receipt, uint8_t out[SP_RECEIPT_CANON
     if (receipt->amount_cents <= 0 || receipt->occurred_at_ms < 0 ||
         !pass_ref_valid(receipt->pass_ref) || !uuid_to_bytes(receipt->operation_id, out + 5) ||
         !uuid_to_bytes(receipt->partner_id, out + 21)) {
-        return sp_error_set(err, 400, "malformed", NULL, "a receipt needs two ids, a pass ref, "
+        return sp_error_set(err, 400, "malformed", NULL,
+                            "a receipt needs two ids, a pass ref, "
                             "a positive amount and a time");
     }
     out[0] = SP_RECEIPT_VERSION;
@@ -239,7 +242,8 @@ int sp_receipt_verify(const char *text, const sp_receipt_keyring *keys, sp_recei
     assert(out != NULL);
     memset(out, 0, sizeof *out);
     size_t len = strnlen(text, SP_RECEIPT_TEXT_MAX + 1);
-    if (len > SP_RECEIPT_TEXT_MAX) return refuse(err, "too_long", "this is not a receipt: too long");
+    if (len > SP_RECEIPT_TEXT_MAX)
+        return refuse(err, "too_long", "this is not a receipt: too long");
     size_t prefix_len = strlen(SP_RECEIPT_PREFIX);
     if (strncmp(text, SP_RECEIPT_PREFIX, prefix_len) != 0) {
         return refuse(err, "wrong_version", "this is not a receipt of a version this server knows");

@@ -24,10 +24,10 @@
 #define SP_RECEIPT_PUBLIC_KEY_LEN 32
 #define SP_RECEIPT_SECRET_KEY_LEN 64
 #define SP_RECEIPT_PASS_REF_LEN 4
-#define SP_RECEIPT_TEXT_MAX 200          /* 5 + 76 + 1 + 86 = 168 today */
-#define SP_RECEIPT_KEY_ID_TEXT_LEN 8     /* 8 lowercase hex digits */
-#define SP_RECEIPT_KEYS_MAX 8            /* public keys that still verify */
-#define SP_RECEIPT_KEY_SETTING_MAX 128   /* base64 of a 64-byte key is 88 */
+#define SP_RECEIPT_TEXT_MAX 200        /* 5 + 76 + 1 + 86 = 168 today */
+#define SP_RECEIPT_KEY_ID_TEXT_LEN 8   /* 8 lowercase hex digits */
+#define SP_RECEIPT_KEYS_MAX 8          /* public keys that still verify */
+#define SP_RECEIPT_KEY_SETTING_MAX 128 /* base64 of a 64-byte key is 88 */
 
 typedef struct sp_receipt {
     uint32_t key_id;

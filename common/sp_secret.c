@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define SP_SECRET_SCAN_LEN_MAX 4096   /* longer values are refused before any scan */
+#define SP_SECRET_SCAN_LEN_MAX 4096 /* longer values are refused before any scan */
 
 /* Words the examples and habits put where a secret belongs. */
 static const char *const placeholder_words[] = {
@@ -14,7 +14,7 @@ static const char *const placeholder_words[] = {
 };
 
 static bool contains_word_nocase(const char *value, size_t len, const char *word) {
-    assert(value != NULL || len == 0);   /* no setting: nothing to scan */
+    assert(value != NULL || len == 0); /* no setting: nothing to scan */
     assert(word != NULL);
     size_t word_len = strlen(word);
     for (size_t i = 0; i + word_len <= len; i++) {
@@ -50,17 +50,19 @@ int sp_secret_check(const char *value, const char *name, size_t len_min, size_t 
         if (contains_word_nocase(value, len, placeholder_words[i]))
             return sp_error_set(err, 500, "weak_secret", name,
                                 "%s is still the example's placeholder ('%s'): set a real one, "
-                                "e.g. openssl rand -base64 48", name, placeholder_words[i]);
+                                "e.g. openssl rand -base64 48",
+                                name, placeholder_words[i]);
     }
     if (len < len_min)
         return sp_error_set(err, 500, "weak_secret", name,
                             "%s is %zu bytes, it must be at least %zu (e.g. openssl rand "
-                            "-base64 48)", name, len, len_min);
+                            "-base64 48)",
+                            name, len, len_min);
     size_t distinct = distinct_bytes(value, len);
     if (distinct < distinct_min)
         return sp_error_set(err, 500, "weak_secret", name,
                             "%s has %zu different characters, it must have at least %zu: "
-                            "use a random one (e.g. openssl rand -base64 48)", name, distinct,
-                            distinct_min);
+                            "use a random one (e.g. openssl rand -base64 48)",
+                            name, distinct, distinct_min);
     return 0;
 }

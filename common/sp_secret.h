@@ -13,10 +13,10 @@
 #include <stddef.h>
 #include "sp_error.h"
 
-#define SP_SECRET_KEY_LEN_MIN 32             /* bytes of a shared key (SP_LINK_SECRET) */
-#define SP_SECRET_KEY_DISTINCT_MIN 10        /* different bytes in such a key */
-#define SP_SECRET_PASSWORD_LEN_MIN 12        /* bytes of a start-up password */
-#define SP_SECRET_PASSWORD_DISTINCT_MIN 6    /* different bytes in such a password */
+#define SP_SECRET_KEY_LEN_MIN 32          /* bytes of a shared key (SP_LINK_SECRET) */
+#define SP_SECRET_KEY_DISTINCT_MIN 10     /* different bytes in such a key */
+#define SP_SECRET_PASSWORD_LEN_MIN 12     /* bytes of a start-up password */
+#define SP_SECRET_PASSWORD_DISTINCT_MIN 6 /* different bytes in such a password */
 
 /* Whether value is usable as a secret of at least len_min bytes with at
  * least distinct_min different bytes and no placeholder word in it

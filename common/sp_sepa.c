@@ -12,7 +12,7 @@
 #include "sp_text.h"
 
 #define SEPA_NS "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
-#define SEPA_DATETIME_LEN 19            /* "2026-11-27T11:00:00" */
+#define SEPA_DATETIME_LEN 19 /* "2026-11-27T11:00:00" */
 #define SEPA_AMOUNT_TEXT_MAX 24
 
 /* <tag>escaped text</tag> */
@@ -34,12 +34,12 @@ static bool sepa_char(char c) {
 
 /* U+00A0..U+00FF in the SEPA set ("" = not a letter: becomes '.'). */
 static const char *const latin1[96] = {
-    " ", "", "", "", "", "", "", "", "", "", "", "", "", "-", "", "",            /* A0 */
-    "", "", "", "", "", "", "", ".", "", "", "", "", "", "", "", "",             /* B0 */
-    "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I", "I",  /* C0 */
-    "D", "N", "O", "O", "O", "O", "O", "x", "O", "U", "U", "U", "U", "Y", "TH", "ss", /* D0 */
-    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",  /* E0 */
-    "d", "n", "o", "o", "o", "o", "o", ".", "o", "u", "u", "u", "u", "y", "th", "y",  /* F0 */
+    " ", "",  "",  "",  "",  "",  "",   "",  "",  "",  "",  "",  "",  "-", "",   "",   /* A0 */
+    "",  "",  "",  "",  "",  "",  "",   ".", "",  "",  "",  "",  "",  "",  "",   "",   /* B0 */
+    "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I",  "I",  /* C0 */
+    "D", "N", "O", "O", "O", "O", "O",  "x", "O", "U", "U", "U", "U", "Y", "TH", "ss", /* D0 */
+    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",  /* E0 */
+    "d", "n", "o", "o", "o", "o", "o",  ".", "o", "u", "u", "u", "u", "y", "th", "y",  /* F0 */
 };
 
 /* The code point at *p (advanced past it); 0xFFFD for a broken sequence. */
@@ -48,8 +48,11 @@ static uint32_t next_code_point(const unsigned char **p) {
     assert(**p != '\0');
     const unsigned char *s = *p;
     uint32_t c = s[0];
-    size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-               : (c & 0xF8) == 0xF0 ? 4 : 0;
+    size_t len = c < 0x80             ? 1
+                 : (c & 0xE0) == 0xC0 ? 2
+                 : (c & 0xF0) == 0xE0 ? 3
+                 : (c & 0xF8) == 0xF0 ? 4
+                                      : 0;
     if (len == 0) {
         *p = s + 1;
         return 0xFFFD;
@@ -63,7 +66,7 @@ static uint32_t next_code_point(const unsigned char **p) {
         c = (c << 6) | (s[i] & 0x3F);
     }
     *p = s + len;
-    assert(c <= 0x1FFFFF);   /* at most 21 bits from 4 bytes */
+    assert(c <= 0x1FFFFF); /* at most 21 bits from 4 bytes */
     return c;
 }
 
@@ -96,7 +99,7 @@ void sp_sepa_transliterate(const char *text, char *out, size_t out_max) {
         char ascii[2];
         const char *form = sepa_form(next_code_point(&p), ascii);
         for (const char *f = form; *f != '\0' && len < out_max; f++) {
-            if (*f == ' ' && len == 0) continue;   /* leading spaces */
+            if (*f == ' ' && len == 0) continue; /* leading spaces */
             out[len++] = *f;
         }
     }
@@ -128,8 +131,8 @@ size_t sp_sepa_bytes_max(size_t transfer_count) {
  * not 0 or 1, its second not O. */
 static bool bic_schema_valid(const char *bic) {
     assert(bic != NULL);
-    return strlen(bic) >= 8 && ((bic[6] >= 'A' && bic[6] <= 'Z') || (bic[6] >= '2' && bic[6] <= '9')) &&
-           bic[7] != 'O';
+    return strlen(bic) >= 8 &&
+           ((bic[6] >= 'A' && bic[6] <= 'Z') || (bic[6] >= '2' && bic[6] <= '9')) && bic[7] != 'O';
 }
 
 static bool identifier_valid(const char *id) {
@@ -143,8 +146,8 @@ static bool identifier_valid(const char *id) {
     return true;
 }
 
-int sp_sepa_debtor_parse(const char *name, const char *iban, const char *bic,
-                         sp_sepa_debtor *out, sp_error *err) {
+int sp_sepa_debtor_parse(const char *name, const char *iban, const char *bic, sp_sepa_debtor *out,
+                         sp_error *err) {
     assert(name != NULL);
     assert(iban != NULL);
     assert(bic != NULL);
@@ -172,8 +175,8 @@ static int creditor_account(const sp_sepa_transfer *t, char iban[SP_PROFILE_IBAN
     if (t->iban == NULL || t->iban[0] == '\0' || t->bic == NULL || t->bic[0] == '\0')
         return sp_error_set(err, 409, "bank_account_missing", "request_ids",
                             "refund request %s cannot be paid: its partner has no %s in its "
-                            "bank details", t->request_id,
-                            t->iban == NULL || t->iban[0] == '\0' ? "IBAN" : "BIC");
+                            "bank details",
+                            t->request_id, t->iban == NULL || t->iban[0] == '\0' ? "IBAN" : "BIC");
     if (sp_profile_iban_normalize(t->iban, iban) != SP_PROFILE_IBAN_OK)
         return sp_error_set(err, 409, "invalid_iban", "request_ids",
                             "refund request %s cannot be paid: its partner's IBAN is not valid",
@@ -219,7 +222,7 @@ static int file_check(const sp_sepa_file *f, int64_t *control_sum_cents, sp_erro
             return sp_error_set(err, 422, "invalid_amount", "request_ids",
                                 "the transfers' sum overflows");
     }
-    assert(*control_sum_cents >= (int64_t)f->transfer_count);   /* each transfer >= 1 cent */
+    assert(*control_sum_cents >= (int64_t)f->transfer_count); /* each transfer >= 1 cent */
     return 0;
 }
 
@@ -231,7 +234,7 @@ static void local_time(int64_t utc_ms, char out[SEPA_DATETIME_LEN + 1]) {
     time_t t = (time_t)(local_ms / 1000 - (local_ms % 1000 < 0 ? 1 : 0));
     struct tm tm;
     gmtime_r(&t, &tm);
-    char text[64];   /* what the compiler cannot bound of int fields */
+    char text[64]; /* what the compiler cannot bound of int fields */
     snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d", (tm.tm_year + 1900) % 10000,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     snprintf(out, SEPA_DATETIME_LEN + 1, "%.*s", SEPA_DATETIME_LEN, text);
@@ -253,7 +256,7 @@ static void put_transfer(sp_text *w, const sp_sepa_transfer *t) {
     char name[SP_SEPA_NAME_MAX + 1], ustrd[SP_SEPA_REMITTANCE_MAX + 1];
     sp_error ignored;
     int checked = creditor_account(t, iban, bic, &ignored);
-    assert(checked == 0);   /* file_check passed */
+    assert(checked == 0); /* file_check passed */
     (void)checked;
     sp_sepa_end_to_end_id(t->request_id, end_to_end);
     sp_sepa_amount_text(t->amount_cents, amount);
@@ -262,8 +265,10 @@ static void put_transfer(sp_text *w, const sp_sepa_transfer *t) {
     remittance(t, ustrd);
     sp_text_put(w, "      <CdtTrfTxInf>\n        <PmtId>\n");
     put_element(w, "          ", "EndToEndId", end_to_end);
-    sp_text_putf(w, "        </PmtId>\n        <Amt>\n          <InstdAmt Ccy=\"EUR\">%s</InstdAmt>\n"
-            "        </Amt>\n        <CdtrAgt>\n          <FinInstnId>\n", amount);
+    sp_text_putf(w,
+                 "        </PmtId>\n        <Amt>\n          <InstdAmt Ccy=\"EUR\">%s</InstdAmt>\n"
+                 "        </Amt>\n        <CdtrAgt>\n          <FinInstnId>\n",
+                 amount);
     put_element(w, "            ", "BIC", bic);
     sp_text_put(w, "          </FinInstnId>\n        </CdtrAgt>\n        <Cdtr>\n");
     put_element(w, "          ", "Nm", name);
@@ -281,7 +286,7 @@ static void put_group_header(sp_text *w, const sp_sepa_file *f, const char *coun
     char created[SEPA_DATETIME_LEN + 1];
     local_time(f->created_at_ms, created);
     sp_text_put(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"" SEPA_NS "\">\n"
-           "  <CstmrCdtTrfInitn>\n    <GrpHdr>\n");
+                   "  <CstmrCdtTrfInitn>\n    <GrpHdr>\n");
     put_element(w, "      ", "MsgId", f->message_id);
     put_element(w, "      ", "CreDtTm", created);
     put_element(w, "      ", "NbOfTxs", count);
@@ -302,8 +307,9 @@ static void put_payment_info(sp_text *w, const sp_sepa_file *f, const char *coun
     sp_text_put(w, "      <PmtMtd>TRF</PmtMtd>\n");
     put_element(w, "      ", "NbOfTxs", count);
     put_element(w, "      ", "CtrlSum", sum);
-    sp_text_put(w, "      <PmtTpInf>\n        <SvcLvl>\n          <Cd>SEPA</Cd>\n        </SvcLvl>\n"
-           "      </PmtTpInf>\n");
+    sp_text_put(w,
+                "      <PmtTpInf>\n        <SvcLvl>\n          <Cd>SEPA</Cd>\n        </SvcLvl>\n"
+                "      </PmtTpInf>\n");
     put_element(w, "      ", "ReqdExctnDt", execution);
     sp_text_put(w, "      <Dbtr>\n");
     put_element(w, "        ", "Nm", f->debtor->name);

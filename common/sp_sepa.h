@@ -22,9 +22,9 @@
 
 /* CdtTrfTxInf per file: the ids of that many requests fit in one request body. */
 #define SP_SEPA_TRANSFERS_MAX 300
-#define SP_SEPA_ID_MAX 35                /* MsgId, PmtInfId, EndToEndId (Max35Text) */
-#define SP_SEPA_NAME_MAX 70              /* Nm (Max70Text) */
-#define SP_SEPA_REMITTANCE_MAX 140       /* Ustrd (Max140Text) */
+#define SP_SEPA_ID_MAX 35          /* MsgId, PmtInfId, EndToEndId (Max35Text) */
+#define SP_SEPA_NAME_MAX 70        /* Nm (Max70Text) */
+#define SP_SEPA_REMITTANCE_MAX 140 /* Ustrd (Max140Text) */
 /* The EPC's largest amount of one transfer: 999 999 999.99 euros. */
 #define SP_SEPA_AMOUNT_CENTS_MAX INT64_C(99999999999)
 #define SP_SEPA_HEADER_BYTES_MAX 4096
@@ -32,36 +32,36 @@
 
 /* The city's account every transfer is paid from. */
 typedef struct sp_sepa_debtor {
-    char name[SP_SEPA_NAME_MAX + 1];         /* transliterated, cut */
-    char iban[SP_PROFILE_IBAN_MAX + 1];      /* normalized, checked */
+    char name[SP_SEPA_NAME_MAX + 1];    /* transliterated, cut */
+    char iban[SP_PROFILE_IBAN_MAX + 1]; /* normalized, checked */
     char bic[SP_PROFILE_BIC_MAX + 1];
 } sp_sepa_debtor;
 
 /* One refund request to pay. */
 typedef struct sp_sepa_transfer {
-    const char *request_id;          /* a canonical uuid */
-    const char *partner_name;        /* UTF-8, any length */
-    const char *iban;                /* as stored in the partner's record; "" = none */
-    const char *bic;                 /* idem */
-    int64_t amount_cents;            /* 1 .. SP_SEPA_AMOUNT_CENTS_MAX */
-    const char *kind;                /* "manual" | "automatic" */
-    const char *period;              /* automatic: "YYYY-MM"; manual: "" */
+    const char *request_id;   /* a canonical uuid */
+    const char *partner_name; /* UTF-8, any length */
+    const char *iban;         /* as stored in the partner's record; "" = none */
+    const char *bic;          /* idem */
+    int64_t amount_cents;     /* 1 .. SP_SEPA_AMOUNT_CENTS_MAX */
+    const char *kind;         /* "manual" | "automatic" */
+    const char *period;       /* automatic: "YYYY-MM"; manual: "" */
 } sp_sepa_transfer;
 
 typedef struct sp_sepa_file {
-    const char *message_id;          /* 1..35 of the SEPA characters, unique per file */
-    const char *payment_info_id;     /* idem */
-    int64_t created_at_ms;           /* CreDtTm, written as Europe/Paris local time */
-    sp_date execution_date;          /* ReqdExctnDt */
+    const char *message_id;      /* 1..35 of the SEPA characters, unique per file */
+    const char *payment_info_id; /* idem */
+    int64_t created_at_ms;       /* CreDtTm, written as Europe/Paris local time */
+    sp_date execution_date;      /* ReqdExctnDt */
     const sp_sepa_debtor *debtor;
     const sp_sepa_transfer *transfers;
-    size_t transfer_count;           /* 1 .. SP_SEPA_TRANSFERS_MAX */
+    size_t transfer_count; /* 1 .. SP_SEPA_TRANSFERS_MAX */
 } sp_sepa_file;
 
 /* The debtor from the settings SP_SEPA_DEBTOR_NAME, _IBAN and _BIC: 500
  * "invalid_config" naming the variable when one is empty or invalid. */
-int sp_sepa_debtor_parse(const char *name, const char *iban, const char *bic,
-                         sp_sepa_debtor *out, sp_error *err);
+int sp_sepa_debtor_parse(const char *name, const char *iban, const char *bic, sp_sepa_debtor *out,
+                         sp_error *err);
 
 /* UTF-8 text in the SEPA character set, cut to out_max characters (out
  * holds out_max + 1 bytes), spaces trimmed at both ends: letters lose their

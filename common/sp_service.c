@@ -41,12 +41,16 @@ static sp_config_result load_settings(sp_service *svc, const sp_service_spec *sp
     }
     if (spec->item_count > 0) memcpy(all, spec->items, spec->item_count * sizeof all[0]);
     all[spec->item_count] = (sp_config_item){
-        "SP_ENVIRONMENT", SP_CONFIG_STRING, "development", 0, 0,
+        "SP_ENVIRONMENT",
+        SP_CONFIG_STRING,
+        "development",
+        0,
+        0,
         "development, staging or production; production refuses the test facilities "
         "(SP_CLOCK_OFFSET_FILE)",
         &svc->environment};
-    return sp_config_load_with_flags(all, spec->item_count + 1, spec->flags, spec->flag_count,
-                                     argc, argv, spec->program, spec->summary, &svc->err);
+    return sp_config_load_with_flags(all, spec->item_count + 1, spec->flags, spec->flag_count, argc,
+                                     argv, spec->program, spec->summary, &svc->err);
 }
 
 /* The settings, then what the process needs before any module runs. On
@@ -95,8 +99,8 @@ int sp_service_start(sp_service *svc, const sp_service_spec *spec, int argc, cha
         int refused = spec->refused_exit_code != 0 ? spec->refused_exit_code : 1;
         svc->exit_code = help_shown ? 0 : refused;
         if (!help_shown)
-            sp_log_error(&svc->log, "cannot start", "code", svc->err.code, "field",
-                         svc->err.field, "detail", svc->err.message, NULL);
+            sp_log_error(&svc->log, "cannot start", "code", svc->err.code, "field", svc->err.field,
+                         "detail", svc->err.message, NULL);
         sp_log_destroy(&svc->log);
         return -1;
     }
@@ -127,8 +131,7 @@ int sp_service_finish(sp_service *svc, int rc) {
     release(svc);
     if (rc != 0)
         sp_log_error(&svc->log, "fatal", "code", svc->err.code, "detail", svc->err.message, NULL);
-    else
-        sp_log_info(&svc->log, "stopped", NULL);
+    else sp_log_info(&svc->log, "stopped", NULL);
     sp_log_destroy(&svc->log);
     return rc == 0 ? 0 : 1;
 }

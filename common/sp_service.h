@@ -51,38 +51,39 @@
 typedef struct sp_service sp_service;
 
 typedef struct sp_service_spec {
-    const char *name;                 /* the "service" of every log line: "accounts" */
-    const char *program;              /* --help's title: "solipass-accounts" */
-    const char *summary;              /* --help's first paragraph */
-    const sp_config_item *items;      /* the whole table, in --help's order */
+    const char *name;            /* the "service" of every log line: "accounts" */
+    const char *program;         /* --help's title: "solipass-accounts" */
+    const char *summary;         /* --help's first paragraph */
+    const sp_config_item *items; /* the whole table, in --help's order */
     size_t item_count;
-    const sp_config_flag *flags;      /* command-line switches besides --help; may be NULL */
+    const sp_config_flag *flags; /* command-line switches besides --help; may be NULL */
     size_t flag_count;
     /* The binary's own checks of its settings, after SP_LOG_LEVEL's (the log
      * has its level by then). NULL: none. */
     int (*check)(void *ctx, sp_service *svc, sp_error *err);
     void *check_ctx;
-    int refused_exit_code;            /* exit code when the start is refused; 0 means 1 */
+    int refused_exit_code; /* exit code when the start is refused; 0 means 1 */
 } sp_service_spec;
 
 struct sp_service {
     sp_log log;
     sp_clock clock;
-    sp_error err;                     /* why the start or the run failed */
-    volatile sig_atomic_t *stop;      /* 1 after SIGINT or SIGTERM (sp_signal.h) */
-    int exit_code;                    /* when sp_service_start returned -1 */
+    sp_error err;                /* why the start or the run failed */
+    volatile sig_atomic_t *stop; /* 1 after SIGINT or SIGTERM (sp_signal.h) */
+    int exit_code;               /* when sp_service_start returned -1 */
     /* Settings the table fills (SP_SERVICE_CONFIG_ITEMS or the binary's own items). */
-    const char *log_level;            /* NULL: info */
-    const char *clock_offset_file;    /* NULL or "": system time */
-    const char *environment;          /* SP_ENVIRONMENT, added to every table by the start */
-    sp_metrics_http_config metrics_config;   /* address NULL: no endpoint items, none */
-    sp_metrics_http *metrics;         /* NULL when SP_METRICS_PORT is 0 */
+    const char *log_level;                 /* NULL: info */
+    const char *clock_offset_file;         /* NULL or "": system time */
+    const char *environment;               /* SP_ENVIRONMENT, added to every table by the start */
+    sp_metrics_http_config metrics_config; /* address NULL: no endpoint items, none */
+    sp_metrics_http *metrics;              /* NULL when SP_METRICS_PORT is 0 */
     /* SP_KAFKA_SECURITY_* (protocol NULL: not in the table, plaintext),
      * checked and installed for every Kafka client at start. */
     sp_kafka_security kafka_security;
 };
 
 /* The settings every service shares, in the order their --help lists them. */
+/* clang-format off */
 #define SP_SERVICE_CONFIG_ITEMS(svc)                                                           \
     {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug, info, warn or error",             \
      &(svc)->log_level},                                                                       \
@@ -91,6 +92,7 @@ struct sp_service {
     {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,                                       \
      "file holding a clock offset in milliseconds (tests); empty: system time",               \
      &(svc)->clock_offset_file}
+/* clang-format on */
 
 /* The longest settings table a binary may give (the skeleton adds its own). */
 #define SP_SERVICE_CONFIG_ITEMS_MAX 96
@@ -122,7 +124,7 @@ void sp_service_close(sp_service *svc);
 /* --- readiness: "ready" is the line deploy scripts and tests wait for --- */
 
 typedef struct sp_service_readiness {
-    sp_log *log;                      /* borrowed */
+    sp_log *log; /* borrowed */
     bool ready;
 } sp_service_readiness;
 
@@ -132,7 +134,6 @@ void sp_service_ready(sp_service_readiness *readiness);
 
 /* The sp_kafka_assigned_fn of a service with no state to rebuild on an
  * assignment (ctx: its sp_service_readiness): only says it is ready. */
-int sp_service_on_assigned(void *readiness, const sp_kafka_tp *tps, size_t tp_count,
-                           sp_error *err);
+int sp_service_on_assigned(void *readiness, const sp_kafka_tp *tps, size_t tp_count, sp_error *err);
 
 #endif

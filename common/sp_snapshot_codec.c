@@ -36,7 +36,9 @@ void sp_snapshot_put_u64(sp_snapshot_encoder *w, uint64_t v) {
     sp_snapshot_put_bytes(w, b, sizeof b);
 }
 
-void sp_snapshot_put_i64(sp_snapshot_encoder *w, int64_t v) { sp_snapshot_put_u64(w, (uint64_t)v); }
+void sp_snapshot_put_i64(sp_snapshot_encoder *w, int64_t v) {
+    sp_snapshot_put_u64(w, (uint64_t)v);
+}
 
 void sp_snapshot_put_u32(sp_snapshot_encoder *w, uint32_t v) {
     uint8_t b[4];

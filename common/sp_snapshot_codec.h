@@ -27,14 +27,14 @@
 #include "sp_error.h"
 #include "sp_map.h"
 
-#define SP_SNAPSHOT_BYTES_MAX ((size_t)1 << 32)   /* 4 GiB: far above any configured limit */
+#define SP_SNAPSHOT_BYTES_MAX ((size_t)1 << 32) /* 4 GiB: far above any configured limit */
 #define SP_SNAPSHOT_CHECKSUM_LEN 32
 
 typedef struct sp_snapshot_encoder {
     uint8_t *buf;
     size_t len;
     size_t cap;
-    int failed_status;            /* 0, 503 out of memory, 500 past SP_SNAPSHOT_BYTES_MAX */
+    int failed_status; /* 0, 503 out of memory, 500 past SP_SNAPSHOT_BYTES_MAX */
 } sp_snapshot_encoder;
 
 void sp_snapshot_put_bytes(sp_snapshot_encoder *w, const void *bytes, size_t n);
@@ -52,9 +52,9 @@ int sp_snapshot_encoder_finish(sp_snapshot_encoder *w, const char *what, uint8_t
 
 typedef struct sp_snapshot_decoder {
     const uint8_t *bytes;
-    size_t len;                   /* of the body: the checksum is not read */
+    size_t len; /* of the body: the checksum is not read */
     size_t pos;
-    const char *bad;              /* the first thing that did not read, or NULL */
+    const char *bad; /* the first thing that did not read, or NULL */
 } sp_snapshot_decoder;
 
 /* A decoder over the body of bytes once their checksum matches; -1 with 422

@@ -16,7 +16,7 @@
 int sp_snapshot_path(const char *dir, const char *kind, int32_t partition,
                      char out[SP_SNAPSHOT_PATH_MAX], sp_error *err) {
     int n = snprintf(out, SP_SNAPSHOT_PATH_MAX, "%s/%s-%" PRId32 ".snap", dir, kind, partition);
-    if (n < 0 || n >= SP_SNAPSHOT_PATH_MAX - 8) {   /* room for ".tmp" */
+    if (n < 0 || n >= SP_SNAPSHOT_PATH_MAX - 8) { /* room for ".tmp" */
         return sp_error_set(err, 400, "invalid_setting", "SP_SNAPSHOT_DIR", "path too long");
     }
     return 0;
@@ -37,8 +37,8 @@ int sp_snapshot_read(const char *path, size_t bytes_max, uint8_t **out, size_t *
     if (fstat(fd, &st) != 0) {
         rc = sp_error_set(err, 500, "snapshot_io", NULL, "stat %s: %s", path, strerror(errno));
     } else if (st.st_size < 0 || (uint64_t)st.st_size > bytes_max) {
-        rc = sp_error_set(err, 422, "snapshot_refused", NULL, "%s: %jd bytes, more than %zu",
-                          path, (intmax_t)st.st_size, bytes_max);
+        rc = sp_error_set(err, 422, "snapshot_refused", NULL, "%s: %jd bytes, more than %zu", path,
+                          (intmax_t)st.st_size, bytes_max);
     } else if ((bytes = malloc(st.st_size > 0 ? (size_t)st.st_size : 1)) == NULL) {
         rc = sp_error_set(err, 503, "unavailable", NULL, "out of memory reading %s", path);
     }
@@ -105,8 +105,7 @@ int sp_snapshot_write(const char *path, const uint8_t *bytes, size_t len, sp_err
     }
     if (rc != 0) {
         unlink(tmp);
-        return sp_error_set(err, 500, "snapshot_io", NULL, "write %s: %s", path,
-                            strerror(saved));
+        return sp_error_set(err, 500, "snapshot_io", NULL, "write %s: %s", path, strerror(saved));
     }
     if (fsync_folder_of(path) != 0) {
         return sp_error_set(err, 500, "snapshot_io", NULL, "fsync the folder of %s: %s", path,

@@ -39,11 +39,11 @@ int sp_snapshot_write(const char *path, const uint8_t *bytes, size_t len, sp_err
 typedef struct sp_snapshot_writer {
     pthread_t thread;
     bool running;
-    atomic_bool finished;           /* set by the thread as its last act */
+    atomic_bool finished; /* set by the thread as its last act */
     char path[SP_SNAPSHOT_PATH_MAX];
-    uint8_t *bytes;                 /* owned while running */
+    uint8_t *bytes; /* owned while running */
     size_t len;
-    int rc;                         /* of the last write, read after a join */
+    int rc; /* of the last write, read after a join */
     sp_error err;
 } sp_snapshot_writer;
 

@@ -71,8 +71,11 @@ bool sp_text_utf8_valid(const char *s, size_t byte_len) {
     size_t i = 0;
     while (i < byte_len) {
         unsigned char c = u[i];
-        size_t extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                                 : (c & 0xF8) == 0xF0 ? 3 : 4;
+        size_t extra = c < 0x80             ? 0
+                       : (c & 0xE0) == 0xC0 ? 1
+                       : (c & 0xF0) == 0xE0 ? 2
+                       : (c & 0xF8) == 0xF0 ? 3
+                                            : 4;
         if (extra == 4 || (extra > 0 && i + extra >= byte_len)) return false;
         uint32_t cp = extra == 0 ? c : c & (0x3Fu >> extra);
         for (size_t k = 1; k <= extra; k++) {

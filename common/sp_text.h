@@ -14,10 +14,10 @@
 #include <stddef.h>
 
 typedef struct sp_text {
-    char *buf;                     /* borrowed */
-    size_t size;                   /* bytes of buf, the NUL included */
-    size_t len;                    /* bytes written, the NUL excluded */
-    bool overflow;                 /* an append did not fit: the text is incomplete */
+    char *buf;     /* borrowed */
+    size_t size;   /* bytes of buf, the NUL included */
+    size_t len;    /* bytes written, the NUL excluded */
+    bool overflow; /* an append did not fit: the text is incomplete */
 } sp_text;
 
 /* Empty text over buf. */

@@ -11,9 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SP_VOUCHER_NUMBER_LEN 16            /* 15 random digits + 1 Damm check digit */
-#define SP_VOUCHER_NUMBER_GROUPED_LEN 19    /* "dddd dddd dddd dddd" */
-#define SP_VOUCHER_NUMBER_TYPED_MAX 64      /* bytes accepted as typed, spaces and dashes included */
+#define SP_VOUCHER_NUMBER_LEN 16         /* 15 random digits + 1 Damm check digit */
+#define SP_VOUCHER_NUMBER_GROUPED_LEN 19 /* "dddd dddd dddd dddd" */
+#define SP_VOUCHER_NUMBER_TYPED_MAX 64   /* bytes accepted as typed, spaces and dashes included */
 
 /* out must hold SP_VOUCHER_NUMBER_LEN + 1 bytes. */
 void sp_voucher_number_new(char *out);

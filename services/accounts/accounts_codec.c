@@ -103,7 +103,8 @@ static ProtobufCMessage *unpack_payload(const Solipass__Envelope *envelope, cons
                                                           envelope->payload.len,
                                                           envelope->payload.data);
     if (payload == NULL)
-        sp_error_set(err, 400, "malformed", "payload", "the %s payload does not decode", entry->type);
+        sp_error_set(err, 400, "malformed", "payload", "the %s payload does not decode",
+                     entry->type);
     return payload;
 }
 
@@ -116,14 +117,18 @@ static void profile_from_pb(const Solipass__Accounts__PartnerProfile *m, sp_acco
     memset(p, 0, sizeof *p);
     overflow[0] = '\0';
     if (m == NULL) return;
-    struct { char *dst; size_t size; const char *src; const char *name; } items[] = {
+    struct {
+        char *dst;
+        size_t size;
+        const char *src;
+        const char *name;
+    } items[] = {
         {p->legal_name, sizeof p->legal_name, m->legal_name, "legal_name"},
         {p->public_name, sizeof p->public_name, m->public_name, "public_name"},
         {p->description, sizeof p->description, m->description, "description"},
         {p->website, sizeof p->website, m->website, "website"},
         {p->hq_address, sizeof p->hq_address, m->hq_address, "hq_address"},
-        {p->activity_address, sizeof p->activity_address, m->activity_address,
-         "activity_address"},
+        {p->activity_address, sizeof p->activity_address, m->activity_address, "activity_address"},
         {p->contact_phone, sizeof p->contact_phone, m->contact_phone, "contact_phone"},
         {p->contact_email, sizeof p->contact_email, m->contact_email, "contact_email"},
         {p->iban, sizeof p->iban, m->iban, "iban"},
@@ -198,6 +203,26 @@ static void command_fields_partner_space(sp_accounts_command_msg *msg,
     }
 }
 
+static void command_fields_convention(sp_accounts_command *c, const ProtobufCMessage *payload) {
+    switch (c->kind) {
+    case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION: {
+        const Solipass__Accounts__PublishConvention *m = (const void *)payload;
+        c->title = m->title;
+        c->version = m->version;
+        c->text = m->text;
+        c->effective_date = m->effective_date;
+        c->mandatory = m->mandatory;
+        return;
+    }
+    case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION: {
+        const Solipass__Accounts__AcceptConvention *m = (const void *)payload;
+        c->convention_id = m->convention_id;
+        return;
+    }
+    default: return;
+    }
+}
+
 static void command_fields(sp_accounts_command *c, const ProtobufCMessage *payload) {
     switch (c->kind) {
     case SP_ACCOUNTS_CMD_CREATE_PARTNER: {
@@ -255,20 +280,8 @@ static void command_fields(sp_accounts_command *c, const ProtobufCMessage *paylo
         c->user_id = m->user_id;
         return;
     }
-    case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION: {
-        const Solipass__Accounts__PublishConvention *m = (const void *)payload;
-        c->title = m->title;
-        c->version = m->version;
-        c->text = m->text;
-        c->effective_date = m->effective_date;
-        c->mandatory = m->mandatory;
-        return;
-    }
-    case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION: {
-        const Solipass__Accounts__AcceptConvention *m = (const void *)payload;
-        c->convention_id = m->convention_id;
-        return;
-    }
+    case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION:
+    case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION: command_fields_convention(c, payload); return;
     default: return;
     }
 }
@@ -306,10 +319,12 @@ void sp_accounts_command_msg_free(sp_accounts_command_msg *msg) {
 /* ------------------------------------------------------------------ events in */
 
 /* A string from the log into a fixed field: must fit and be UTF-8 text. */
-static int copy_text(char *dst, size_t dst_size, const char *src, const char *field, sp_error *err) {
+static int copy_text(char *dst, size_t dst_size, const char *src, const char *field,
+                     sp_error *err) {
     if (src == NULL) src = "";
     if (strlen(src) >= dst_size || !sp_accounts_text_valid(src, 0, SIZE_MAX))
-        return sp_error_set(err, 400, "malformed", field, "%s is too long or not UTF-8 text", field);
+        return sp_error_set(err, 400, "malformed", field, "%s is too long or not UTF-8 text",
+                            field);
     memcpy(dst, src, strlen(src) + 1);
     return 0;
 }
@@ -322,8 +337,10 @@ static int copy_bytes(uint8_t *dst, size_t dst_size, ProtobufCBinaryData src, co
     return 0;
 }
 
-#define COPY(dst, src, field) do { \
-    if (copy_text((dst), sizeof(dst), (src), (field), err) != 0) return -1; } while (0)
+#define COPY(dst, src, field) \
+    do { \
+        if (copy_text((dst), sizeof(dst), (src), (field), err) != 0) return -1; \
+    } while (0)
 
 static int event_fields_partner(sp_accounts_event *e, const ProtobufCMessage *payload,
                                 sp_error *err) {
@@ -403,8 +420,10 @@ static int event_fields_partner_space(sp_accounts_event *e, const ProtobufCMessa
         COPY(e->partner_id, m->partner_id, "partner_id");
         profile_from_pb(m->profile, &e->profile, overflow, sizeof overflow);
         if (m->profile == NULL || overflow[0] != '\0')
-            return sp_error_set(err, 400, "malformed", "profile", "the profile is missing or "
-                                "its %s is too long", overflow[0] ? overflow : "whole");
+            return sp_error_set(err, 400, "malformed", "profile",
+                                "the profile is missing or "
+                                "its %s is too long",
+                                overflow[0] ? overflow : "whole");
         return 0;
     }
     case SP_ACCOUNTS_EV_IMAGE_SET: {
@@ -468,7 +487,8 @@ int sp_accounts_event_decode(const Solipass__Envelope *envelope, sp_accounts_eve
     assert(envelope != NULL && out != NULL);
     memset(out, 0, sizeof *out);
     const type_entry *entry = find_type(event_types, EVENT_TYPE_COUNT, envelope->type);
-    if (entry == NULL) return sp_error_set(err, 400, "malformed", "type", "not an accounts event type");
+    if (entry == NULL)
+        return sp_error_set(err, 400, "malformed", "type", "not an accounts event type");
     out->kind = (sp_accounts_event_kind)entry->kind;
     if (event_envelope(out, envelope, err) != 0) return -1;
     ProtobufCMessage *payload = unpack_payload(envelope, entry, err);
@@ -561,40 +581,10 @@ static const ProtobufCMessage *partner_space_to_pb(const sp_accounts_event *e,
     }
 }
 
-const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_accounts_event_pb *pb) {
-    memset(pb, 0, sizeof *pb);
-    pb->meta.type = sp_accounts_event_type(e->kind);
-    assert(pb->meta.type != NULL);
-    pb->meta.aggregate_id = e->aggregate_id;
-    pb->meta.aggregate_version = e->aggregate_version;
-    pb->meta.occurred_at_ms = e->occurred_at_ms;
-    pb->meta.command_id = e->command_id;
-    pb->meta.causation_id = "";
-    pb->meta.reply_to = "";
-    pb->meta.actor_id = e->actor_id;
-    pb->meta.actor_role = e->actor_role;
+/* A user's sessions, activation links and passwords. */
+static const ProtobufCMessage *credentials_to_pb(const sp_accounts_event *e,
+                                                 sp_accounts_event_pb *pb) {
     switch (e->kind) {
-    case SP_ACCOUNTS_EV_PARTNER_CREATED: {
-        Solipass__Accounts__PartnerCreated *m = &pb->u.partner_created;
-        solipass__accounts__partner_created__init(m);
-        m->partner_id = BORROW(e->partner_id);
-        m->partner_code = BORROW(e->partner_code);
-        m->name = BORROW(e->name);
-        m->category = BORROW(e->category);
-        return &m->base;
-    }
-    case SP_ACCOUNTS_EV_USER_REGISTERED: {
-        Solipass__Accounts__UserRegistered *m = &pb->u.user_registered;
-        solipass__accounts__user_registered__init(m);
-        m->user_id = BORROW(e->user_id);
-        m->email = BORROW(e->email);
-        m->password_hash = BORROW(e->password_hash);
-        m->full_name = BORROW(e->full_name);
-        m->role = (Solipass__Accounts__Role)e->role;
-        m->partner_id = BORROW(e->partner_id);
-        m->pass_id = BORROW(e->pass_id);
-        return &m->base;
-    }
     case SP_ACCOUNTS_EV_SESSION_STARTED: {
         Solipass__Accounts__SessionStarted *m = &pb->u.session_started;
         solipass__accounts__session_started__init(m);
@@ -629,14 +619,18 @@ const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_a
         m->purpose = BORROW(e->purpose);
         return &m->base;
     }
-    case SP_ACCOUNTS_EV_PROFILE_UPDATED:
-    case SP_ACCOUNTS_EV_IMAGE_SET:
-    case SP_ACCOUNTS_EV_ROLE_CHANGED:
-    case SP_ACCOUNTS_EV_USER_REMOVED: return partner_space_to_pb(e, pb);
+    default: return NULL;
+    }
+}
+
+/* The conventions' events, and a refusal (every kind left). */
+static const ProtobufCMessage *convention_or_rejection_to_pb(const sp_accounts_event *e,
+                                                             sp_accounts_event_pb *pb) {
+    switch (e->kind) {
     case SP_ACCOUNTS_EV_CONVENTION_PUBLISHED: {
         Solipass__Accounts__ConventionPublished *m = &pb->u.convention_published;
         solipass__accounts__convention_published__init(m);
-        assert(e->text != NULL);   /* only a decided event is encoded */
+        assert(e->text != NULL); /* only a decided event is encoded */
         m->convention_id = BORROW(e->convention_id);
         m->title = BORROW(e->title);
         m->version = BORROW(e->version);
@@ -656,8 +650,9 @@ const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_a
         m->accepted_at_ms = e->occurred_at_ms;
         return &m->base;
     }
-    case SP_ACCOUNTS_EV_COMMAND_REJECTED: break;
+    default: break;
     }
+    assert(e->kind == SP_ACCOUNTS_EV_COMMAND_REJECTED);
     Solipass__Accounts__CommandRejected *m = &pb->u.command_rejected;
     solipass__accounts__command_rejected__init(m);
     m->command_type = BORROW(e->command_type);
@@ -666,4 +661,54 @@ const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e, sp_a
     m->field = BORROW(e->field);
     m->request_hash = BORROW_BYTES(e->request_hash);
     return &m->base;
+}
+
+const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e,
+                                                sp_accounts_event_pb *pb) {
+    memset(pb, 0, sizeof *pb);
+    pb->meta.type = sp_accounts_event_type(e->kind);
+    assert(pb->meta.type != NULL);
+    pb->meta.aggregate_id = e->aggregate_id;
+    pb->meta.aggregate_version = e->aggregate_version;
+    pb->meta.occurred_at_ms = e->occurred_at_ms;
+    pb->meta.command_id = e->command_id;
+    pb->meta.causation_id = "";
+    pb->meta.reply_to = "";
+    pb->meta.actor_id = e->actor_id;
+    pb->meta.actor_role = e->actor_role;
+    switch (e->kind) {
+    case SP_ACCOUNTS_EV_PARTNER_CREATED: {
+        Solipass__Accounts__PartnerCreated *m = &pb->u.partner_created;
+        solipass__accounts__partner_created__init(m);
+        m->partner_id = BORROW(e->partner_id);
+        m->partner_code = BORROW(e->partner_code);
+        m->name = BORROW(e->name);
+        m->category = BORROW(e->category);
+        return &m->base;
+    }
+    case SP_ACCOUNTS_EV_USER_REGISTERED: {
+        Solipass__Accounts__UserRegistered *m = &pb->u.user_registered;
+        solipass__accounts__user_registered__init(m);
+        m->user_id = BORROW(e->user_id);
+        m->email = BORROW(e->email);
+        m->password_hash = BORROW(e->password_hash);
+        m->full_name = BORROW(e->full_name);
+        m->role = (Solipass__Accounts__Role)e->role;
+        m->partner_id = BORROW(e->partner_id);
+        m->pass_id = BORROW(e->pass_id);
+        return &m->base;
+    }
+    case SP_ACCOUNTS_EV_SESSION_STARTED:
+    case SP_ACCOUNTS_EV_SESSION_ENDED:
+    case SP_ACCOUNTS_EV_ACTIVATION_ISSUED:
+    case SP_ACCOUNTS_EV_PASSWORD_SET: return credentials_to_pb(e, pb);
+    case SP_ACCOUNTS_EV_PROFILE_UPDATED:
+    case SP_ACCOUNTS_EV_IMAGE_SET:
+    case SP_ACCOUNTS_EV_ROLE_CHANGED:
+    case SP_ACCOUNTS_EV_USER_REMOVED: return partner_space_to_pb(e, pb);
+    case SP_ACCOUNTS_EV_CONVENTION_PUBLISHED:
+    case SP_ACCOUNTS_EV_CONVENTION_ACCEPTED:
+    case SP_ACCOUNTS_EV_COMMAND_REJECTED: break;
+    }
+    return convention_or_rejection_to_pb(e, pb);
 }

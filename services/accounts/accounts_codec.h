@@ -21,9 +21,9 @@
 
 typedef struct sp_accounts_command_msg {
     sp_accounts_command command;
-    ProtobufCMessage *payload;      /* owned */
-    sp_accounts_profile profile;    /* UpdatePartnerProfile: command.profile points here */
-    char profile_overflow[32];      /* the member that did not fit, "" if none */
+    ProtobufCMessage *payload;   /* owned */
+    sp_accounts_profile profile; /* UpdatePartnerProfile: command.profile points here */
+    char profile_overflow[32];   /* the member that did not fit, "" if none */
 } sp_accounts_command_msg;
 
 /* "accounts.CreatePartner.v1" ... "accounts.RequestPasswordReset.v1". */

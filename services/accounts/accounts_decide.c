@@ -15,7 +15,7 @@
 #include "sp_clock.h"
 
 #define EMAIL_LOCAL_MAX 64
-#define ID_TRIES_MAX 8        /* fresh UUIDs tried: a collision is already improbable */
+#define ID_TRIES_MAX 8 /* fresh UUIDs tried: a collision is already improbable */
 
 /* ------------------------------------------------------------------ validation */
 
@@ -75,7 +75,10 @@ static size_t utf8_decode(const unsigned char *s, uint32_t *cp) {
         *cp = s[0];
         return 1;
     }
-    size_t len = (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    size_t len = (s[0] & 0xe0) == 0xc0   ? 2
+                 : (s[0] & 0xf0) == 0xe0 ? 3
+                 : (s[0] & 0xf8) == 0xf0 ? 4
+                                         : 0;
     if (len == 0) return 0;
     uint32_t value = s[0] & (0x7f >> len);
     for (size_t i = 1; i < len; i++) {
@@ -114,16 +117,34 @@ bool sp_accounts_password_hash_valid(const char *hash) {
 }
 
 int sp_accounts_status_of_code(const char *code) {
-    static const struct { const char *code; int status; } table[] = {
-        {"missing_field", 400}, {"invalid_value", 400}, {"invalid_email", 400},
-        {"forbidden", 403},     {"not_found", 404},     {"email_taken", 409},
-        {"conflict", 409},      {"idempotency_conflict", 409},
-        {"invalid_category", 422}, {"unavailable", 503},
-        {"invalid_token", 400},  {"token_expired", 410}, {"token_used", 410},
-        {"user_not_found", 404}, {"partner_not_found", 404}, {"last_admin", 409},
-        {"invalid_url", 400},    {"invalid_phone", 400},  {"invalid_iban", 422},
-        {"invalid_bic", 422},    {"convention_not_found", 404}, {"invalid_date", 422},
-        {"last_backoffice_admin", 409}, {"already_activated", 409},
+    static const struct {
+        const char *code;
+        int status;
+    } table[] = {
+        {"missing_field", 400},
+        {"invalid_value", 400},
+        {"invalid_email", 400},
+        {"forbidden", 403},
+        {"not_found", 404},
+        {"email_taken", 409},
+        {"conflict", 409},
+        {"idempotency_conflict", 409},
+        {"invalid_category", 422},
+        {"unavailable", 503},
+        {"invalid_token", 400},
+        {"token_expired", 410},
+        {"token_used", 410},
+        {"user_not_found", 404},
+        {"partner_not_found", 404},
+        {"last_admin", 409},
+        {"invalid_url", 400},
+        {"invalid_phone", 400},
+        {"invalid_iban", 422},
+        {"invalid_bic", 422},
+        {"convention_not_found", 404},
+        {"invalid_date", 422},
+        {"last_backoffice_admin", 409},
+        {"already_activated", 409},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].code, code) == 0) return table[i].status;
@@ -138,12 +159,14 @@ static int check_text(const char *text, size_t chars_min, const char *field, sp_
     if (!sp_accounts_text_valid(text, chars_min, SP_ACCOUNTS_NAME_CHARS_MAX))
         return sp_error_set(err, 400, "invalid_value", field,
                             "%s must be %zu to %d characters of UTF-8 text without control "
-                            "characters", field, chars_min, SP_ACCOUNTS_NAME_CHARS_MAX);
+                            "characters",
+                            field, chars_min, SP_ACCOUNTS_NAME_CHARS_MAX);
     return 0;
 }
 
 static int check_password_hash(const char *hash, const char *field, sp_error *err) {
-    if (hash[0] == '\0') return sp_error_set(err, 400, "missing_field", field, "%s is required", field);
+    if (hash[0] == '\0')
+        return sp_error_set(err, 400, "missing_field", field, "%s is required", field);
     if (!sp_accounts_password_hash_valid(hash))
         return sp_error_set(err, 400, "invalid_value", field, "%s must be an Argon2id hash string",
                             field);
@@ -190,7 +213,9 @@ static const char *canonical_email(const char *email, char buffer[SP_ACCOUNTS_EM
     return buffer;
 }
 
-static const char *text_or_empty(const char *text) { return text != NULL ? text : ""; }
+static const char *text_or_empty(const char *text) {
+    return text != NULL ? text : "";
+}
 
 /* Length-prefixed so that no two profiles give the same text. */
 static void digest_add(crypto_generichash_state *st, const char *text) {
@@ -204,9 +229,10 @@ void sp_accounts_profile_digest(const sp_accounts_profile *p, char out[65]) {
     crypto_generichash_state st;
     uint8_t digest[32];
     crypto_generichash_init(&st, NULL, 0, sizeof digest);
-    const char *fields[] = {p->legal_name, p->public_name, p->description, p->website,
-                            p->hq_address, p->activity_address, p->contact_phone,
-                            p->contact_email, p->iban, p->bic, p->bank_holder};
+    const char *fields[] = {p->legal_name,    p->public_name,   p->description,
+                            p->website,       p->hq_address,    p->activity_address,
+                            p->contact_phone, p->contact_email, p->iban,
+                            p->bic,           p->bank_holder};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) digest_add(&st, fields[i]);
     assert(p->social_link_count <= SP_PROFILE_SOCIAL_LINKS_MAX);
     for (size_t i = 0; i < p->social_link_count; i++) digest_add(&st, p->social_links[i]);
@@ -230,11 +256,11 @@ static void partner_space_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_
                           text_or_empty(c->full_name), role, ""};
     const char *change[5] = {user_id, role, "", "", ""};
     const char *remove[5] = {user_id, "", "", "", ""};
-    const char *const *fields = c->kind == SP_ACCOUNTS_CMD_UPDATE_PROFILE ? profile
-                                : c->kind == SP_ACCOUNTS_CMD_SET_IMAGE    ? image
+    const char *const *fields = c->kind == SP_ACCOUNTS_CMD_UPDATE_PROFILE     ? profile
+                                : c->kind == SP_ACCOUNTS_CMD_SET_IMAGE        ? image
                                 : c->kind == SP_ACCOUNTS_CMD_ADD_PARTNER_USER ? add
-                                : c->kind == SP_ACCOUNTS_CMD_CHANGE_ROLE  ? change
-                                                                          : remove;
+                                : c->kind == SP_ACCOUNTS_CMD_CHANGE_ROLE      ? change
+                                                                              : remove;
     sp_accounts_hash_fields(type, fields, out);
 }
 
@@ -251,7 +277,8 @@ void sp_accounts_request_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_L
         return;
     }
     case SP_ACCOUNTS_CMD_CREATE_BENEFICIARY: {
-        const char *f[5] = {canonical_email(c->email, email), c->password_hash, c->full_name, "", ""};
+        const char *f[5] = {canonical_email(c->email, email), c->password_hash, c->full_name, "",
+                            ""};
         sp_accounts_hash_fields(type, f, out);
         return;
     }
@@ -276,14 +303,13 @@ void sp_accounts_request_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_L
     case SP_ACCOUNTS_CMD_SET_IMAGE:
     case SP_ACCOUNTS_CMD_ADD_PARTNER_USER:
     case SP_ACCOUNTS_CMD_CHANGE_ROLE:
-    case SP_ACCOUNTS_CMD_REMOVE_USER:
-        partner_space_hash(c, out);
-        return;
+    case SP_ACCOUNTS_CMD_REMOVE_USER: partner_space_hash(c, out); return;
     case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION: {
         char digest[SP_ACCOUNTS_SHA256_HEX_LEN + 1];
         sp_accounts_text_sha256(text_or_empty(c->text), digest);
         const char *f[5] = {text_or_empty(c->title), text_or_empty(c->version), digest,
-                            text_or_empty(c->effective_date), c->mandatory ? "mandatory" : "optional"};
+                            text_or_empty(c->effective_date),
+                            c->mandatory ? "mandatory" : "optional"};
         sp_accounts_hash_fields(type, f, out);
         return;
     }
@@ -298,8 +324,7 @@ void sp_accounts_request_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_L
         return;
     }
     case SP_ACCOUNTS_CMD_START_SESSION:
-    case SP_ACCOUNTS_CMD_END_SESSION:
-        break;
+    case SP_ACCOUNTS_CMD_END_SESSION: break;
     }
     sp_accounts_token_text(c->token_hash, c->token_hash_len, token);
     snprintf(expires, sizeof expires, "%" PRId64, c->expires_at_ms);
@@ -385,7 +410,8 @@ static int new_partner_ids(const sp_accounts_state *state, char id[SP_ID_LEN + 1
     do {
         sp_id_new(id);
     } while (sp_accounts_partner_by_id(state, id) != NULL && ++i < ID_TRIES_MAX);
-    if (i == ID_TRIES_MAX) return sp_error_set(err, 503, "unavailable", "", "no free partner id found");
+    if (i == ID_TRIES_MAX)
+        return sp_error_set(err, 503, "unavailable", "", "no free partner id found");
     for (i = 0; i < SP_ACCOUNTS_PARTNER_CODE_TRIES_MAX; i++) {
         sp_partner_code_new(code);
         if (sp_accounts_partner_by_code(state, code) == NULL) return 0;
@@ -404,11 +430,11 @@ static int new_activation_id(const sp_accounts_state *state, char out[SP_ID_LEN 
 }
 
 static void add_activation(const sp_accounts_state *state, sp_accounts_decision *d,
-                           const sp_accounts_command *c, const char *user_id,
-                           uint64_t user_version, const char *email, const char *purpose,
-                           const char *activation_id, int64_t now_ms) {
-    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_ACTIVATION_ISSUED, user_id,
-                                     user_version + 1, now_ms, c);
+                           const sp_accounts_command *c, const char *user_id, uint64_t user_version,
+                           const char *email, const char *purpose, const char *activation_id,
+                           int64_t now_ms) {
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_ACTIVATION_ISSUED, user_id, user_version + 1,
+                                     now_ms, c);
     snprintf(e->user_id, sizeof e->user_id, "%s", user_id);
     snprintf(e->email, sizeof e->email, "%s", email);
     snprintf(e->purpose, sizeof e->purpose, "%s", purpose);
@@ -422,8 +448,7 @@ static int add_partner_admin(const sp_accounts_state *state, sp_accounts_decisio
                              const char *partner_id, const char *email, int64_t now_ms,
                              sp_error *err) {
     char activation_id[SP_ID_LEN + 1];
-    if (c->password_hash[0] == '\0' && new_activation_id(state, activation_id, err) != 0)
-        return -1;
+    if (c->password_hash[0] == '\0' && new_activation_id(state, activation_id, err) != 0) return -1;
     sp_accounts_event *admin = event_add(d, SP_ACCOUNTS_EV_USER_REGISTERED, user_id, 1, now_ms, c);
     user_fields(admin, email, c->password_hash, c->full_name, SP_ACCOUNTS_ROLE_PARTNER_ADMIN);
     snprintf(admin->partner_id, sizeof admin->partner_id, "%s", partner_id);
@@ -509,8 +534,8 @@ static int decide_start_session(const sp_accounts_state *state, const sp_account
         snprintf(ended->user_id, sizeof ended->user_id, "%s", user->user_id);
         memcpy(ended->token_hash, oldest->token_hash, SP_TOKEN_HASH_LEN);
     }
-    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_SESSION_STARTED, user->user_id,
-                                     ++version, now_ms, c);
+    sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_SESSION_STARTED, user->user_id, ++version,
+                                     now_ms, c);
     snprintf(e->user_id, sizeof e->user_id, "%s", user->user_id);
     memcpy(e->token_hash, c->token_hash, SP_TOKEN_HASH_LEN);
     e->expires_at_ms = c->expires_at_ms;
@@ -545,12 +570,11 @@ static bool purpose_valid(const char *purpose) {
 static int decide_set_password(const sp_accounts_state *state, const sp_accounts_command *c,
                                int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
     const char *purpose = text_or_empty(c->purpose);
-    const sp_accounts_activation *a =
-        sp_accounts_activation_by_id(state, text_or_empty(c->activation_id));
+    const sp_accounts_activation *a = sp_accounts_activation_by_id(state,
+                                                                   text_or_empty(c->activation_id));
     if (a == NULL || !purpose_valid(purpose) || strcmp(a->purpose, purpose) != 0)
         return sp_error_set(err, 400, "invalid_token", "token", "this link is not valid");
-    if (a->used)
-        return sp_error_set(err, 410, "token_used", "token", "this link was already used");
+    if (a->used) return sp_error_set(err, 410, "token_used", "token", "this link was already used");
     if (now_ms >= a->expires_at_ms)
         return sp_error_set(err, 410, "token_expired", "token", "this link has expired");
     if (check_password_hash(c->password_hash, "password_hash", err) != 0) return -1;
@@ -586,8 +610,8 @@ static int decide_request_reset(const sp_accounts_state *state, const sp_account
         return sp_error_set(err, 503, "unavailable", "", "activation limit (%zu) reached",
                             state->limits.activations_max);
     if (new_activation_id(state, activation_id, err) != 0) return -1;
-    add_activation(state, d, c, user->user_id, user->version, user->email, "reset",
-                   activation_id, now_ms);
+    add_activation(state, d, c, user->user_id, user->version, user->email, "reset", activation_id,
+                   now_ms);
     return 0;
 }
 
@@ -597,29 +621,29 @@ static bool profile_text_ok(const char *text, size_t chars_min, size_t chars_max
     return sp_accounts_text_valid(text, chars_min, chars_max);
 }
 
-static int check_profile_text(const char *text, bool required, size_t chars_max,
-                              const char *field, sp_error *err) {
+static int check_profile_text(const char *text, bool required, size_t chars_max, const char *field,
+                              sp_error *err) {
     if (required && text[0] == '\0')
         return sp_error_set(err, 400, "missing_field", field, "%s is required", field);
     if (!profile_text_ok(text, required ? 1 : 0, chars_max))
         return sp_error_set(err, 400, "invalid_value", field,
                             "%s must be at most %zu characters of UTF-8 text without control "
-                            "characters", field, chars_max);
+                            "characters",
+                            field, chars_max);
     return 0;
 }
 
 static int check_profile_url(const char *url, const char *field, sp_error *err) {
     if (url[0] == '\0' || sp_profile_url_valid(url)) return 0;
     return sp_error_set(err, 400, "invalid_url", field,
-                        "%s must be an http:// or https:// address of at most %d characters",
-                        field, SP_PROFILE_URL_MAX);
+                        "%s must be an http:// or https:// address of at most %d characters", field,
+                        SP_PROFILE_URL_MAX);
 }
 
 static int check_profile_bank(const sp_accounts_profile *p, sp_error *err) {
     char normal[SP_PROFILE_IBAN_MAX + 1];
-    if (p->iban[0] != '\0' &&
-        (sp_profile_iban_normalize(p->iban, normal) != SP_PROFILE_IBAN_OK ||
-         strcmp(normal, p->iban) != 0))
+    if (p->iban[0] != '\0' && (sp_profile_iban_normalize(p->iban, normal) != SP_PROFILE_IBAN_OK ||
+                               strcmp(normal, p->iban) != 0))
         return sp_error_set(err, 422, "invalid_iban", "iban", "iban is not a valid IBAN");
     char bic[SP_PROFILE_BIC_MAX + 1];
     if (p->bic[0] != '\0' && (!sp_profile_bic_normalize(p->bic, bic) || strcmp(bic, p->bic) != 0))
@@ -640,15 +664,15 @@ int sp_accounts_profile_check(const sp_accounts_profile *p, sp_error *err) {
         check_profile_url(p->website, "website", err) != 0)
         return -1;
     if (p->social_link_count > SP_PROFILE_SOCIAL_LINKS_MAX)
-        return sp_error_set(err, 400, "invalid_value", "social_links",
-                            "at most %d social_links", SP_PROFILE_SOCIAL_LINKS_MAX);
+        return sp_error_set(err, 400, "invalid_value", "social_links", "at most %d social_links",
+                            SP_PROFILE_SOCIAL_LINKS_MAX);
     for (size_t i = 0; i < p->social_link_count; i++) {
         if (p->social_links[i][0] == '\0' || !sp_profile_url_valid(p->social_links[i]))
             return sp_error_set(err, 400, "invalid_url", "social_links",
                                 "social_links[%zu] must be an http:// or https:// address", i);
     }
-    if (check_profile_text(p->hq_address, false, SP_PROFILE_ADDRESS_CHARS_MAX, "hq_address",
-                           err) != 0 ||
+    if (check_profile_text(p->hq_address, false, SP_PROFILE_ADDRESS_CHARS_MAX, "hq_address", err) !=
+            0 ||
         check_profile_text(p->activity_address, false, SP_PROFILE_ADDRESS_CHARS_MAX,
                            "activity_address", err) != 0)
         return -1;
@@ -680,14 +704,12 @@ static int require_partner_admin(const sp_accounts_state *state, const sp_accoun
 }
 
 static const sp_accounts_partner *partner_of_command(const sp_accounts_state *state,
-                                                     const sp_accounts_command *c,
-                                                     sp_error *err) {
-    const sp_accounts_partner *partner =
-        sp_accounts_partner_by_id(state, text_or_empty(c->partner_id));
+                                                     const sp_accounts_command *c, sp_error *err) {
+    const sp_accounts_partner *partner = sp_accounts_partner_by_id(state,
+                                                                   text_or_empty(c->partner_id));
     if (partner == NULL)
         sp_error_set(err, 404, "partner_not_found", "partner_id", "no such partner");
-    else if (require_partner_admin(state, c, partner->partner_id, NULL, err) != 0)
-        partner = NULL;
+    else if (require_partner_admin(state, c, partner->partner_id, NULL, err) != 0) partner = NULL;
     return partner;
 }
 
@@ -863,8 +885,7 @@ static int decide_change_role(const sp_accounts_state *state, const sp_accounts_
     const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
     bool staff = actor != NULL && (actor->role == SP_ACCOUNTS_ROLE_BACKOFFICE ||
                                    actor->role == SP_ACCOUNTS_ROLE_FINANCE);
-    if ((staff ? check_staff_role(c->role, err) : check_partner_role(c->role, err)) != 0)
-        return -1;
+    if ((staff ? check_staff_role(c->role, err) : check_partner_role(c->role, err)) != 0) return -1;
     sp_accounts_role kept = staff ? SP_ACCOUNTS_ROLE_BACKOFFICE : SP_ACCOUNTS_ROLE_PARTNER_ADMIN;
     const sp_accounts_user *user = target_user(state, c, c->role != kept, err);
     if (user == NULL) return -1;
@@ -943,9 +964,8 @@ static int check_convention(const sp_accounts_command *c, sp_error *err) {
     return 0;
 }
 
-static int decide_publish_convention(const sp_accounts_state *state,
-                                     const sp_accounts_command *c, int64_t now_ms,
-                                     sp_accounts_decision *d, sp_error *err) {
+static int decide_publish_convention(const sp_accounts_state *state, const sp_accounts_command *c,
+                                     int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
     if (require_backoffice(state, c, err) != 0 || check_convention(c, err) != 0) return -1;
     if (state->conventions.entry_count >= SP_ACCOUNTS_CONVENTIONS_MAX)
         return sp_error_set(err, 503, "unavailable", "", "convention limit (%d) reached",
@@ -971,17 +991,17 @@ static int decide_publish_convention(const sp_accounts_state *state,
 
 /* A partner administrator accepts, for its own partner, a convention not
  * accepted yet; who and when are the event's. */
-static int decide_accept_convention(const sp_accounts_state *state,
-                                    const sp_accounts_command *c, int64_t now_ms,
-                                    sp_accounts_decision *d, sp_error *err) {
+static int decide_accept_convention(const sp_accounts_state *state, const sp_accounts_command *c,
+                                    int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
     const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
-    const sp_accounts_partner *partner =
-        actor != NULL ? sp_accounts_partner_by_id(state, actor->partner_id) : NULL;
+    const sp_accounts_partner *partner = actor != NULL
+                                             ? sp_accounts_partner_by_id(state, actor->partner_id)
+                                             : NULL;
     if (partner == NULL || require_partner_admin(state, c, partner->partner_id, NULL, err) != 0)
         return sp_error_set(err, 403, "forbidden", "",
                             "only an administrator of a partner may accept a convention");
-    const sp_accounts_convention *convention =
-        sp_accounts_convention_by_id(state, text_or_empty(c->convention_id));
+    const sp_accounts_convention *convention = sp_accounts_convention_by_id(
+        state, text_or_empty(c->convention_id));
     if (convention == NULL)
         return sp_error_set(err, 404, "convention_not_found", "convention_id",
                             "no convention has this id");
@@ -1009,16 +1029,14 @@ static int decide_new(const sp_accounts_state *state, const sp_accounts_command 
     case SP_ACCOUNTS_CMD_REQUEST_RESET: return decide_request_reset(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_UPDATE_PROFILE: return decide_update_profile(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_SET_IMAGE: return decide_set_image(state, c, now_ms, d, err);
-    case SP_ACCOUNTS_CMD_ADD_PARTNER_USER:
-        return decide_add_partner_user(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_ADD_PARTNER_USER: return decide_add_partner_user(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_CHANGE_ROLE: return decide_change_role(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_REMOVE_USER: return decide_remove_user(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_PUBLISH_CONVENTION:
         return decide_publish_convention(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_ACCEPT_CONVENTION:
         return decide_accept_convention(state, c, now_ms, d, err);
-    case SP_ACCOUNTS_CMD_ISSUE_ACTIVATION:
-        return decide_issue_activation(state, c, now_ms, d, err);
+    case SP_ACCOUNTS_CMD_ISSUE_ACTIVATION: return decide_issue_activation(state, c, now_ms, d, err);
     case SP_ACCOUNTS_CMD_REGISTER_USER: break;
     }
     /* Accounts other than the start-up one are created by their own commands. */
@@ -1087,9 +1105,8 @@ void sp_accounts_decide(const sp_accounts_state *state, const sp_accounts_comman
                         int64_t now_ms, sp_accounts_decision *d) {
     assert(state != NULL && command != NULL && d != NULL);
     assert(command->actor_id != NULL && command->command_id != NULL && command->name != NULL &&
-           command->category != NULL && command->email != NULL &&
-           command->password_hash != NULL && command->full_name != NULL &&
-           command->user_id != NULL);
+           command->category != NULL && command->email != NULL && command->password_hash != NULL &&
+           command->full_name != NULL && command->user_id != NULL);
     assert(command->token_hash != NULL || command->token_hash_len == 0);
     memset(d, 0, sizeof *d);
     if (check_envelope(command, &d->rejection) != 0) return;
@@ -1127,8 +1144,8 @@ void sp_accounts_decide(const sp_accounts_state *state, const sp_accounts_comman
     reject(state, command, now_ms, hash, &why, d);
 }
 
-int sp_accounts_handle(sp_accounts_state *state, const sp_accounts_command *command,
-                       int64_t now_ms, sp_accounts_decision *decision, sp_error *err) {
+int sp_accounts_handle(sp_accounts_state *state, const sp_accounts_command *command, int64_t now_ms,
+                       sp_accounts_decision *decision, sp_error *err) {
     sp_accounts_decide(state, command, now_ms, decision);
     for (size_t i = 0; i < decision->event_count; i++) {
         bool applied = false;
@@ -1165,7 +1182,8 @@ int sp_accounts_decide_register(const sp_accounts_state *state, const char *emai
     if (check_new_email(state, email, "email", lower, err) != 0) return -1;
     if (check_password_hash(password_hash, "password_hash", err) != 0) return -1;
     if (check_text(full_name, 1, "full_name", err) != 0) return -1;
-    bool partner_role = role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN || role == SP_ACCOUNTS_ROLE_PARTNER_USER;
+    bool partner_role = role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN ||
+                        role == SP_ACCOUNTS_ROLE_PARTNER_USER;
     if (sp_accounts_role_name(role)[0] == '\0' || partner_role)
         return sp_error_set(err, 400, "invalid_value", "role", "not a role for a standalone user");
     if (sp_accounts_users_full(state))

@@ -11,20 +11,20 @@
 /* A stored outcome, rebuilt from the events of its command. */
 struct sp_accounts_record {
     uint8_t request_hash[SP_KEY_LEN];
-    bool pending;                              /* PartnerCreated applied, admin not yet */
+    bool pending; /* PartnerCreated applied, admin not yet */
     char pending_partner_id[SP_ID_LEN + 1];
     bool ok;
     int http_status;
-    char *code;                                /* owned, never NULL */
+    char *code; /* owned, never NULL */
     char *message;
     char *field;
     char *result_json;
     size_t ref_count;
     sp_accounts_ref refs[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
-    uint8_t key[SP_KEY_LEN];                   /* its key in state->records */
-    int64_t stored_at_ms;                      /* occurred_at of the event that stored it */
-    bool single_use;                           /* the gateway made its command id for one request */
-    sp_accounts_record *next;                  /* the next younger record of its list */
+    uint8_t key[SP_KEY_LEN];  /* its key in state->records */
+    int64_t stored_at_ms;     /* occurred_at of the event that stored it */
+    bool single_use;          /* the gateway made its command id for one request */
+    sp_accounts_record *next; /* the next younger record of its list */
 };
 
 /* The keys of the state's maps (sp_key_of of a name and the value). */
@@ -45,9 +45,9 @@ void sp_accounts_record_free(sp_accounts_record *record);
 int sp_accounts_record_store(sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
                              sp_accounts_record *record, sp_error *err);
 
-#define SP_ACCOUNTS_HASHED_BYTES_MAX 64          /* token-hash bytes rendered in a request hash */
+#define SP_ACCOUNTS_HASHED_BYTES_MAX 64 /* token-hash bytes rendered in a request hash */
 #define SP_ACCOUNTS_TOKEN_TEXT_MAX (2 * SP_ACCOUNTS_HASHED_BYTES_MAX + 24)
-#define SP_ACCOUNTS_TIME_TEXT_MAX 96             /* "2026-11-27T10:00:00.123Z", room for any int */
+#define SP_ACCOUNTS_TIME_TEXT_MAX 96 /* "2026-11-27T10:00:00.123Z", room for any int */
 
 /* Lower-case hex of len bytes into out (2 * len + 1 bytes). */
 void sp_accounts_hex(const uint8_t *bytes, size_t len, char *out);

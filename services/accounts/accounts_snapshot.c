@@ -28,8 +28,7 @@ void sp_accounts_snapshot_note(sp_accounts_snapshot_position *position,
     snprintf(position->last_aggregate_id, sizeof position->last_aggregate_id, "%s",
              event->aggregate_id);
     position->last_version = event->aggregate_version;
-    snprintf(position->last_command_id, sizeof position->last_command_id, "%s",
-             event->command_id);
+    snprintf(position->last_command_id, sizeof position->last_command_id, "%s", event->command_id);
 }
 
 bool sp_accounts_snapshot_names(const sp_accounts_snapshot_position *position,
@@ -196,7 +195,9 @@ typedef struct snap_decoding {
     bool oom;
 } snap_decoding;
 
-static bool going(const snap_decoding *d) { return d->r.bad == NULL && !d->oom; }
+static bool going(const snap_decoding *d) {
+    return d->r.bad == NULL && !d->oom;
+}
 
 static void refuse(snap_decoding *d, const char *why) {
     if (d->r.bad == NULL) d->r.bad = why;
@@ -269,8 +270,8 @@ static void get_sessions(snap_decoding *d, sp_accounts_user *u) {
 
 static void get_activations(snap_decoding *d, sp_accounts_user *u) {
     sp_snapshot_decoder *r = &d->r;
-    size_t count = sp_snapshot_get_count(r, d->state->limits.activations_max,
-                                         ACTIVATION_BYTES_MIN, "link count");
+    size_t count = sp_snapshot_get_count(r, d->state->limits.activations_max, ACTIVATION_BYTES_MIN,
+                                         "link count");
     sp_accounts_activation **tail = &u->activations;
     for (size_t i = 0; i < count && going(d); i++) {
         sp_accounts_activation *a = calloc(1, sizeof *a);
@@ -317,9 +318,9 @@ static sp_accounts_user *get_user_fields(snap_decoding *d) {
     u->version = sp_snapshot_get_u64(r, "user version");
     u->removed = sp_snapshot_get_bool(r, "user removed");
     u->has_password = sp_snapshot_get_bool(r, "user password");
-    if (going(d) && (u->user_id[0] == '\0' || role > SP_ACCOUNTS_ROLE_FINANCE ||
-                     sp_accounts_role_name(u->role)[0] == '\0' ||
-                     strlen(u->email) > SP_ACCOUNTS_EMAIL_MAX)) {
+    if (going(d) &&
+        (u->user_id[0] == '\0' || role > SP_ACCOUNTS_ROLE_FINANCE ||
+         sp_accounts_role_name(u->role)[0] == '\0' || strlen(u->email) > SP_ACCOUNTS_EMAIL_MAX)) {
         refuse(d, "user fields");
     }
     if (going(d) && partner_role(u->role) &&
@@ -362,8 +363,7 @@ static void get_convention(snap_decoding *d) {
     sp_snapshot_get_str(&d->r, c->version, sizeof c->version, "convention version");
     uint8_t key[SP_KEY_LEN];
     sp_accounts_convention_key(c->convention_id, key);
-    if (!put_in(d, &d->state->conventions, key, c, "a convention twice or past the limit"))
-        free(c);
+    if (!put_in(d, &d->state->conventions, key, c, "a convention twice or past the limit")) free(c);
 }
 
 static void get_acceptance(snap_decoding *d) {
@@ -414,7 +414,7 @@ static void get_record(snap_decoding *d, bool single_use) {
         refuse(d, "a record twice");
         sp_accounts_record_free(rec);
     } else if (sp_accounts_record_store(d->state, rec->key, rec, &ignored) != 0) {
-        refuse(d, "a record past the limit");   /* freed by the store */
+        refuse(d, "a record past the limit"); /* freed by the store */
     }
 }
 
@@ -461,8 +461,7 @@ static void get_body(snap_decoding *d) {
                               "acceptance count");
     for (size_t i = 0; i < n && going(d); i++) get_acceptance(d);
     for (int list = 0; list < 2 && going(d); list++) {
-        n = sp_snapshot_get_count(r, s->records.entry_count_max, RECORD_BYTES_MIN,
-                                  "record count");
+        n = sp_snapshot_get_count(r, s->records.entry_count_max, RECORD_BYTES_MIN, "record count");
         for (size_t i = 0; i < n && going(d); i++) get_record(d, list == 0);
     }
     s->backoffice_can_login_count = (size_t)sp_snapshot_get_u64(r, "back-office count");
@@ -494,8 +493,8 @@ static int get_header(sp_snapshot_decoder *r, int32_t partition, const char *bui
         strcmp(version, build_version) != 0) {
         return sp_error_set(err, 422, "snapshot_refused", NULL,
                             "written by another binary (format %u, version \"%s\"; this one: "
-                            "format %u, version \"%s\")", format, version,
-                            SP_ACCOUNTS_SNAPSHOT_FORMAT, build_version);
+                            "format %u, version \"%s\")",
+                            format, version, SP_ACCOUNTS_SNAPSHOT_FORMAT, build_version);
     }
     int32_t of_partition = (int32_t)sp_snapshot_get_u32(r, "partition");
     sp_accounts_limits l = {0};
@@ -557,8 +556,8 @@ int sp_accounts_snapshot_decode(const uint8_t *bytes, size_t len, int32_t partit
     return -1;
 }
 
-int sp_accounts_snapshot_equal(const sp_accounts_state *a, const sp_accounts_state *b,
-                               bool *equal, sp_error *err) {
+int sp_accounts_snapshot_equal(const sp_accounts_state *a, const sp_accounts_state *b, bool *equal,
+                               sp_error *err) {
     const sp_accounts_snapshot_position none = {0};
     uint8_t *x = NULL, *y = NULL;
     size_t x_len = 0, y_len = 0;

@@ -37,7 +37,7 @@
 #include "sp_snapshot_codec.h"
 
 #define SP_ACCOUNTS_SNAPSHOT_FORMAT 1u
-#define SP_ACCOUNTS_SNAPSHOT_VERSION_MAX 64        /* bytes of the binary's version */
+#define SP_ACCOUNTS_SNAPSHOT_VERSION_MAX 64 /* bytes of the binary's version */
 #define SP_ACCOUNTS_SNAPSHOT_BYTES_MAX SP_SNAPSHOT_BYTES_MAX
 
 /* Where the snapshot stands on the events partition: next_offset is the
@@ -73,7 +73,7 @@ int sp_accounts_snapshot_decode(const uint8_t *bytes, size_t len, int32_t partit
 
 /* Whether two states hold the same accounts (their canonical bytes are
  * equal); for the tests. -1 when one cannot be encoded. */
-int sp_accounts_snapshot_equal(const sp_accounts_state *a, const sp_accounts_state *b,
-                               bool *equal, sp_error *err);
+int sp_accounts_snapshot_equal(const sp_accounts_state *a, const sp_accounts_state *b, bool *equal,
+                               sp_error *err);
 
 #endif

@@ -14,7 +14,6 @@
 
 #include "accounts_internal.h"
 
-
 /* ------------------------------------------------------------------ names */
 
 const char *sp_accounts_role_name(sp_accounts_role role) {
@@ -150,6 +149,7 @@ int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *l
     if (state->limits.outcome_ttl_ms <= 0)
         state->limits.outcome_ttl_ms = SP_ACCOUNTS_OUTCOME_TTL_DEFAULT_MS;
     assert(state->limits.sessions_per_user_max <= SP_ACCOUNTS_SESSIONS_PER_USER_LIMIT);
+    /* clang-format off */
     sp_map *maps[] = {&state->users_by_id, &state->users_by_email, &state->partners_by_id,
                       &state->partners_by_code, &state->sessions, &state->records,
                       &state->activations, &state->conventions, &state->acceptances};
@@ -157,6 +157,7 @@ int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *l
                        limits->users_max, limits->sessions_max, limits->records_max,
                        state->limits.activations_max, SP_ACCOUNTS_CONVENTIONS_MAX,
                        limits->users_max};
+    /* clang-format on */
     size_t ready = 0;
     for (; ready < sizeof maps / sizeof maps[0]; ready++) {
         if (sp_map_init(maps[ready], maxima[ready], err) != 0) goto fail;
@@ -230,14 +231,16 @@ void sp_accounts_state_destroy(sp_accounts_state *state) {
 
 /* ------------------------------------------------------------------ lookups */
 
-const sp_accounts_user *sp_accounts_user_by_id(const sp_accounts_state *state, const char *user_id) {
+const sp_accounts_user *sp_accounts_user_by_id(const sp_accounts_state *state,
+                                               const char *user_id) {
     if (user_id == NULL || user_id[0] == '\0') return NULL;
     uint8_t key[SP_KEY_LEN];
     sp_accounts_user_key(user_id, key);
     return sp_map_get(&state->users_by_id, key);
 }
 
-const sp_accounts_user *sp_accounts_user_by_email(const sp_accounts_state *state, const char *email) {
+const sp_accounts_user *sp_accounts_user_by_email(const sp_accounts_state *state,
+                                                  const char *email) {
     if (email == NULL) return NULL;
     char lower[SP_ACCOUNTS_EMAIL_MAX + 1];
     size_t len = strlen(email);
@@ -264,8 +267,9 @@ const sp_accounts_partner *sp_accounts_partner_by_code(const sp_accounts_state *
     return sp_map_get(&state->partners_by_code, key);
 }
 
-const sp_accounts_session *sp_accounts_session_by_hash(const sp_accounts_state *state,
-                                                       const uint8_t token_hash[SP_TOKEN_HASH_LEN]) {
+const sp_accounts_session *
+sp_accounts_session_by_hash(const sp_accounts_state *state,
+                            const uint8_t token_hash[SP_TOKEN_HASH_LEN]) {
     uint8_t key[SP_KEY_LEN];
     sp_accounts_session_key(token_hash, key);
     const sp_accounts_session *session = sp_map_get(&state->sessions, key);
@@ -290,7 +294,7 @@ void sp_accounts_convention_key(const char *convention_id, uint8_t key[SP_KEY_LE
 }
 
 void sp_accounts_acceptance_key(const char *partner_id, const char *convention_id,
-                           uint8_t key[SP_KEY_LEN]) {
+                                uint8_t key[SP_KEY_LEN]) {
     sp_key_of(key, "acceptance", partner_id, convention_id, NULL);
 }
 
@@ -311,12 +315,22 @@ bool sp_accounts_convention_accepted(const sp_accounts_state *state, const char 
     return sp_map_get(&state->acceptances, key) != NULL;
 }
 
-size_t sp_accounts_user_count(const sp_accounts_state *state) { return state->users_by_id.entry_count; }
-size_t sp_accounts_partner_count(const sp_accounts_state *state) { return state->partners_by_id.entry_count; }
-size_t sp_accounts_session_count(const sp_accounts_state *state) { return state->sessions.entry_count; }
-size_t sp_accounts_record_count(const sp_accounts_state *state) { return state->records.entry_count; }
+size_t sp_accounts_user_count(const sp_accounts_state *state) {
+    return state->users_by_id.entry_count;
+}
+size_t sp_accounts_partner_count(const sp_accounts_state *state) {
+    return state->partners_by_id.entry_count;
+}
+size_t sp_accounts_session_count(const sp_accounts_state *state) {
+    return state->sessions.entry_count;
+}
+size_t sp_accounts_record_count(const sp_accounts_state *state) {
+    return state->records.entry_count;
+}
 
-static bool map_full(const sp_map *map) { return map->entry_count >= map->entry_count_max; }
+static bool map_full(const sp_map *map) {
+    return map->entry_count >= map->entry_count_max;
+}
 
 bool sp_accounts_users_full(const sp_accounts_state *state) {
     return map_full(&state->users_by_id) || map_full(&state->users_by_email);
@@ -324,8 +338,12 @@ bool sp_accounts_users_full(const sp_accounts_state *state) {
 bool sp_accounts_partners_full(const sp_accounts_state *state) {
     return map_full(&state->partners_by_id) || map_full(&state->partners_by_code);
 }
-bool sp_accounts_sessions_full(const sp_accounts_state *state) { return map_full(&state->sessions); }
-bool sp_accounts_records_full(const sp_accounts_state *state) { return map_full(&state->records); }
+bool sp_accounts_sessions_full(const sp_accounts_state *state) {
+    return map_full(&state->sessions);
+}
+bool sp_accounts_records_full(const sp_accounts_state *state) {
+    return map_full(&state->records);
+}
 bool sp_accounts_activations_full(const sp_accounts_state *state) {
     return map_full(&state->activations);
 }
@@ -407,9 +425,10 @@ static bool record_single_use(const sp_accounts_event *event) {
     case SP_ACCOUNTS_EV_PASSWORD_SET: return true;
     case SP_ACCOUNTS_EV_ACTIVATION_ISSUED: return strcmp(event->purpose, "reset") == 0;
     case SP_ACCOUNTS_EV_COMMAND_REJECTED: {
-        static const sp_accounts_command_kind kinds[] = {
-            SP_ACCOUNTS_CMD_START_SESSION, SP_ACCOUNTS_CMD_END_SESSION,
-            SP_ACCOUNTS_CMD_SET_PASSWORD, SP_ACCOUNTS_CMD_REQUEST_RESET};
+        static const sp_accounts_command_kind kinds[] = {SP_ACCOUNTS_CMD_START_SESSION,
+                                                         SP_ACCOUNTS_CMD_END_SESSION,
+                                                         SP_ACCOUNTS_CMD_SET_PASSWORD,
+                                                         SP_ACCOUNTS_CMD_REQUEST_RESET};
         for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
             if (strcmp(event->command_type, sp_accounts_command_type(kinds[i])) == 0) return true;
         }
@@ -492,7 +511,7 @@ static int record_room(const sp_accounts_state *state, const sp_accounts_event *
 }
 
 int sp_accounts_record_store(sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
-                        sp_accounts_record *record, sp_error *err) {
+                             sp_accounts_record *record, sp_error *err) {
     assert(memcmp(key, record->key, SP_KEY_LEN) == 0);
     if (sp_map_put(&state->records, key, record, err) != 0) {
         sp_accounts_record_free(record);
@@ -536,9 +555,9 @@ static char *json_render(json_t *object) {
 
 static char *result_partner(const sp_accounts_partner *partner, const sp_accounts_user *admin) {
     return json_render(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "partner_id",
-                                 partner->partner_id, "partner_code", partner->partner_code,
-                                 "name", partner->name, "category", partner->category,
-                                 "admin_user_id", admin->user_id, "admin_email", admin->email));
+                                 partner->partner_id, "partner_code", partner->partner_code, "name",
+                                 partner->name, "category", partner->category, "admin_user_id",
+                                 admin->user_id, "admin_email", admin->email));
 }
 
 static char *result_user(const sp_accounts_user *user) {
@@ -573,18 +592,18 @@ static void hash_of_user_command(const sp_accounts_event *event, uint8_t out[SP_
          * user comes from AddPartnerUser. */
         const char *fields[5] = {event->partner_id, event->email, event->full_name,
                                  sp_accounts_role_name(event->role), ""};
-        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_ADD_PARTNER_USER),
-                                fields, out);
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_ADD_PARTNER_USER), fields,
+                                out);
         return;
     }
-    if (event->password_hash[0] == '\0' && (event->role == SP_ACCOUNTS_ROLE_BACKOFFICE ||
-                                             event->role == SP_ACCOUNTS_ROLE_FINANCE)) {
+    if (event->password_hash[0] == '\0' &&
+        (event->role == SP_ACCOUNTS_ROLE_BACKOFFICE || event->role == SP_ACCOUNTS_ROLE_FINANCE)) {
         /* A staff user without a password comes from the back-office's
          * AddPartnerUser with no partner (the start-up account has one). */
         const char *fields[5] = {"", event->email, event->full_name,
                                  sp_accounts_role_name(event->role), ""};
-        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_ADD_PARTNER_USER),
-                                fields, out);
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_ADD_PARTNER_USER), fields,
+                                out);
         return;
     }
     if (event->role == SP_ACCOUNTS_ROLE_BENEFICIARY) {
@@ -650,8 +669,8 @@ static void hash_of_session_command(const sp_accounts_event *event, uint8_t out[
         /* The links of CreatePartner and AddPartnerUser belong to those
          * commands' records: a link with a record of its own is IssueActivation's. */
         const char *fields[5] = {event->user_id, "", "", "", ""};
-        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_ISSUE_ACTIVATION),
-                                fields, out);
+        sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_ISSUE_ACTIVATION), fields,
+                                out);
         return;
     }
     if (event->kind == SP_ACCOUNTS_EV_ACTIVATION_ISSUED) {
@@ -733,7 +752,8 @@ static int apply_partner_created(sp_accounts_state *state, const sp_accounts_eve
 }
 
 static bool user_event_acceptable(const sp_accounts_state *state, const sp_accounts_event *event) {
-    if (event->aggregate_version != 1 || strcmp(event->aggregate_id, event->user_id) != 0) return false;
+    if (event->aggregate_version != 1 || strcmp(event->aggregate_id, event->user_id) != 0)
+        return false;
     if (sp_accounts_user_by_id(state, event->user_id) != NULL) return false;
     if (sp_accounts_user_by_email(state, event->email) != NULL) return false;
     bool partner_role = event->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN ||
@@ -820,8 +840,8 @@ static int apply_user_registered(sp_accounts_state *state, const sp_accounts_eve
     if (user->role == SP_ACCOUNTS_ROLE_BACKOFFICE && user->has_password)
         state->backoffice_can_login_count++;
     if (user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
-        sp_accounts_partner *partner =
-            (sp_accounts_partner *)sp_accounts_partner_by_id(state, user->partner_id);
+        sp_accounts_partner *partner = (sp_accounts_partner *)sp_accounts_partner_by_id(
+            state, user->partner_id);
         assert(partner != NULL);
         partner->admin_count++;
         if (user->has_password) partner->admin_can_login_count++;
@@ -858,8 +878,8 @@ static int record_simple(sp_accounts_state *state, const sp_accounts_event *even
     }
     record_add_ref(record, ref);
     rc = ok ? record_set(record, true, http_status, "", "", "", json_owned)
-                : record_set(record, false, http_status, event->code, event->message, event->field,
-                             json_owned);
+            : record_set(record, false, http_status, event->code, event->message, event->field,
+                         json_owned);
     if (rc != 0) {
         sp_accounts_record_free(record);
         return oom(err, "a record");
@@ -960,8 +980,8 @@ static int apply_session_ended(sp_accounts_state *state, const sp_accounts_event
                                const sp_accounts_ref *ref, bool *applied, sp_error *err) {
     sp_accounts_user *user = next_of_user(state, event);
     if (user == NULL || strcmp(event->user_id, event->aggregate_id) != 0) return 0;
-    sp_accounts_session *session =
-        (sp_accounts_session *)sp_accounts_session_by_hash(state, event->token_hash);
+    sp_accounts_session *session = (sp_accounts_session *)sp_accounts_session_by_hash(
+        state, event->token_hash);
     if (session == NULL || strcmp(session->user_id, user->user_id) != 0) return 0;
     if (record_room(state, event, err) != 0) return -1;
     char *json = json_render(json_pack("{s:s}", "user_id", user->user_id));
@@ -1073,8 +1093,8 @@ static int apply_password_set(sp_accounts_state *state, const sp_accounts_event 
                               const sp_accounts_ref *ref, bool *applied, sp_error *err) {
     sp_accounts_user *user = next_of_user(state, event);
     if (user == NULL || strcmp(event->user_id, event->aggregate_id) != 0) return 0;
-    sp_accounts_activation *a =
-        (sp_accounts_activation *)sp_accounts_activation_by_id(state, event->activation_id);
+    sp_accounts_activation *a = (sp_accounts_activation *)sp_accounts_activation_by_id(
+        state, event->activation_id);
     if (a == NULL || a->used || strcmp(a->user_id, user->user_id) != 0) return 0;
     if (record_room(state, event, err) != 0) return -1;
     char *json = json_render(json_pack("{s:s, s:s, s:s}", "user_id", user->user_id, "email",
@@ -1084,13 +1104,13 @@ static int apply_password_set(sp_accounts_state *state, const sp_accounts_event 
     if (!user->has_password && !user->removed && user->role == SP_ACCOUNTS_ROLE_BACKOFFICE)
         state->backoffice_can_login_count++;
     if (!user->has_password && !user->removed && user->role == SP_ACCOUNTS_ROLE_PARTNER_ADMIN) {
-        sp_accounts_partner *partner =
-            (sp_accounts_partner *)sp_accounts_partner_by_id(state, user->partner_id);
+        sp_accounts_partner *partner = (sp_accounts_partner *)sp_accounts_partner_by_id(
+            state, user->partner_id);
         assert(partner != NULL);
         partner->admin_can_login_count++;
     }
     user->has_password = true;
-    sessions_free_expired(state, user, INT64_MAX);   /* the projection ends them too */
+    sessions_free_expired(state, user, INT64_MAX); /* the projection ends them too */
     user->version++;
     *applied = true;
     return record_simple(state, event, ref, 200, json, err);
@@ -1101,8 +1121,8 @@ static int apply_password_set(sp_accounts_state *state, const sp_accounts_event 
 /* The partner an event of its own belongs to, when the event is its next one. */
 static sp_accounts_partner *next_of_partner(sp_accounts_state *state,
                                             const sp_accounts_event *event) {
-    sp_accounts_partner *partner =
-        (sp_accounts_partner *)sp_accounts_partner_by_id(state, event->aggregate_id);
+    sp_accounts_partner *partner = (sp_accounts_partner *)sp_accounts_partner_by_id(
+        state, event->aggregate_id);
     if (partner == NULL || event->aggregate_version != partner->version + 1 ||
         strcmp(partner->partner_id, event->partner_id) != 0)
         return NULL;
@@ -1116,8 +1136,8 @@ static int apply_partner_changed(sp_accounts_state *state, const sp_accounts_eve
     if (record_room(state, event, err) != 0) return -1;
     json_t *result = event->kind == SP_ACCOUNTS_EV_IMAGE_SET
                          ? json_pack("{s:s, s:s, s:s, s:s}", "partner_id", partner->partner_id,
-                                     "slot", event->slot, "sha256", event->sha256,
-                                     "content_type", event->content_type)
+                                     "slot", event->slot, "sha256", event->sha256, "content_type",
+                                     event->content_type)
                          : json_pack("{s:s}", "partner_id", partner->partner_id);
     char *json = json_render(result);
     if (json == NULL) return oom(err, "a result");
@@ -1158,12 +1178,12 @@ static int apply_user_changed(sp_accounts_state *state, const sp_accounts_event 
         return 0;
     bool role_change = event->kind == SP_ACCOUNTS_EV_ROLE_CHANGED;
     if (role_change && !role_family_same(user->role, event->role)) return 0;
-    sp_accounts_partner *partner =
-        (sp_accounts_partner *)sp_accounts_partner_by_id(state, user->partner_id);
+    sp_accounts_partner *partner = (sp_accounts_partner *)sp_accounts_partner_by_id(
+        state, user->partner_id);
     assert(partner != NULL || staff_role(user->role));
     if (record_room(state, event, err) != 0) return -1;
-    char *json = role_change ? json_render(json_pack("{s:s, s:s}", "user_id", user->user_id,
-                                                     "role", sp_accounts_role_name(event->role)))
+    char *json = role_change ? json_render(json_pack("{s:s, s:s}", "user_id", user->user_id, "role",
+                                                     sp_accounts_role_name(event->role)))
                              : json_render(json_pack("{s:s}", "user_id", user->user_id));
     if (json == NULL) return oom(err, "a result");
     backoffice_count(state, user, -1);
@@ -1180,7 +1200,7 @@ static int apply_user_changed(sp_accounts_state *state, const sp_accounts_event 
         }
     } else {
         user->removed = true;
-        sessions_free_expired(state, user, INT64_MAX);   /* ended with the removal */
+        sessions_free_expired(state, user, INT64_MAX); /* ended with the removal */
     }
     user->version++;
     *applied = true;
@@ -1201,11 +1221,11 @@ static int apply_convention_published(sp_accounts_state *state, const sp_account
     snprintf(c->version, sizeof c->version, "%s", event->version);
     char published_at[SP_ACCOUNTS_TIME_TEXT_MAX];
     sp_accounts_format_time(event->occurred_at_ms, published_at);
-    char *json = json_render(json_pack(
-        "{s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "convention_id", c->convention_id, "title",
-        event->title, "version", c->version, "effective_date", event->effective_date,
-        "mandatory", event->mandatory, "text_sha256", event->text_sha256, "published_at",
-        published_at));
+    char *json = json_render(json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "convention_id",
+                                       c->convention_id, "title", event->title, "version",
+                                       c->version, "effective_date", event->effective_date,
+                                       "mandatory", event->mandatory, "text_sha256",
+                                       event->text_sha256, "published_at", published_at));
     uint8_t key[SP_KEY_LEN];
     sp_accounts_convention_key(c->convention_id, key);
     if (json == NULL || sp_map_put(&state->conventions, key, c, err) != 0) {
@@ -1229,10 +1249,10 @@ static int apply_convention_accepted(sp_accounts_state *state, const sp_accounts
     if (record_room(state, event, err) != 0) return -1;
     char accepted_at[SP_ACCOUNTS_TIME_TEXT_MAX];
     sp_accounts_format_time(event->occurred_at_ms, accepted_at);
-    char *json = json_render(json_pack(
-        "{s:s, s:s, s:s, s:s, s:s}", "partner_id", partner->partner_id, "convention_id",
-        c->convention_id, "version", event->version, "accepted_by", event->user_id,
-        "accepted_at", accepted_at));
+    char *json = json_render(json_pack("{s:s, s:s, s:s, s:s, s:s}", "partner_id",
+                                       partner->partner_id, "convention_id", c->convention_id,
+                                       "version", event->version, "accepted_by", event->user_id,
+                                       "accepted_at", accepted_at));
     if (json == NULL) return oom(err, "a result");
     uint8_t key[SP_KEY_LEN];
     sp_accounts_acceptance_key(partner->partner_id, c->convention_id, key);
@@ -1251,9 +1271,12 @@ int sp_accounts_apply(sp_accounts_state *state, const sp_accounts_event *event,
     *applied = false;
     if (err != NULL) sp_error_clear(err);
     switch (event->kind) {
-    case SP_ACCOUNTS_EV_PARTNER_CREATED: return apply_partner_created(state, event, ref, applied, err);
-    case SP_ACCOUNTS_EV_USER_REGISTERED: return apply_user_registered(state, event, ref, applied, err);
-    case SP_ACCOUNTS_EV_SESSION_STARTED: return apply_session_started(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_PARTNER_CREATED:
+        return apply_partner_created(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_USER_REGISTERED:
+        return apply_user_registered(state, event, ref, applied, err);
+    case SP_ACCOUNTS_EV_SESSION_STARTED:
+        return apply_session_started(state, event, ref, applied, err);
     case SP_ACCOUNTS_EV_SESSION_ENDED: return apply_session_ended(state, event, ref, applied, err);
     case SP_ACCOUNTS_EV_COMMAND_REJECTED:
         return apply_command_rejected(state, event, ref, applied, err);

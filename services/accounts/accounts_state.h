@@ -29,18 +29,18 @@
 #include "sp_map.h"
 #include "sp_profile.h"
 
-#define SP_ACCOUNTS_EMAIL_MAX 254             /* bytes, RFC 5321 path limit */
-#define SP_ACCOUNTS_NAME_CHARS_MAX 200        /* names: UTF-8 characters */
+#define SP_ACCOUNTS_EMAIL_MAX 254      /* bytes, RFC 5321 path limit */
+#define SP_ACCOUNTS_NAME_CHARS_MAX 200 /* names: UTF-8 characters */
 #define SP_ACCOUNTS_NAME_BYTES_MAX (4 * SP_ACCOUNTS_NAME_CHARS_MAX)
-#define SP_ACCOUNTS_PASSWORD_HASH_MAX 255     /* an Argon2id string is ~100 bytes */
+#define SP_ACCOUNTS_PASSWORD_HASH_MAX 255 /* an Argon2id string is ~100 bytes */
 #define SP_ACCOUNTS_CATEGORY_MAX 32
-#define SP_ACCOUNTS_COMMAND_ID_MAX 64         /* an Idempotency-Key */
+#define SP_ACCOUNTS_COMMAND_ID_MAX 64 /* an Idempotency-Key */
 #define SP_ACCOUNTS_COMMAND_TYPE_MAX 64
 #define SP_ACCOUNTS_RESULT_JSON_MAX 4096
 #define SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX 3  /* CreatePartner: partner, its admin, its link */
 #define SP_ACCOUNTS_PARTNER_CODE_TRIES_MAX 64 /* fresh random codes tried before giving up */
 #define SP_ACCOUNTS_SESSION_TTL_MAX_MS (INT64_C(366) * 24 * 3600 * 1000)
-#define SP_ACCOUNTS_PURPOSE_MAX 16            /* "activation" | "reset" */
+#define SP_ACCOUNTS_PURPOSE_MAX 16 /* "activation" | "reset" */
 #define SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS (INT64_C(72) * 3600 * 1000)
 #define SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX 4 /* default bound of the activations map */
 /* Live sessions a user may hold at once: a login beyond it ends the user's
@@ -91,15 +91,15 @@ typedef enum sp_accounts_command_kind {
 /* "accounts.CreatePartner.v1", ... */
 const char *sp_accounts_command_type(sp_accounts_command_kind kind);
 
-#define SP_ACCOUNTS_TEXT_BYTES(chars) (4 * (chars) + 1)   /* UTF-8 text of that many characters */
-#define SP_ACCOUNTS_SLOT_MAX 8                            /* "logo" | "cover" */
+#define SP_ACCOUNTS_TEXT_BYTES(chars) (4 * (chars) + 1) /* UTF-8 text of that many characters */
+#define SP_ACCOUNTS_SLOT_MAX 8                          /* "logo" | "cover" */
 #define SP_ACCOUNTS_SHA256_HEX_LEN 64
-#define SP_ACCOUNTS_CONTENT_TYPE_MAX 16                   /* "image/png" | "image/jpeg" */
+#define SP_ACCOUNTS_CONTENT_TYPE_MAX 16 /* "image/png" | "image/jpeg" */
 #define SP_ACCOUNTS_CONVENTION_TITLE_CHARS_MAX 200
 #define SP_ACCOUNTS_CONVENTION_VERSION_MAX 32             /* bytes of [A-Za-z0-9._-] */
 #define SP_ACCOUNTS_CONVENTION_TEXT_BYTES_MAX (32 * 1024) /* the event stays < 64 KiB */
 #define SP_ACCOUNTS_CONVENTIONS_MAX 256
-#define SP_ACCOUNTS_DATE_LEN 10                           /* "YYYY-MM-DD" */
+#define SP_ACCOUNTS_DATE_LEN 10 /* "YYYY-MM-DD" */
 
 /* A partner structure's profile (proto PartnerProfile), by value. */
 typedef struct sp_accounts_profile {
@@ -139,9 +139,9 @@ int sp_accounts_profile_check(const sp_accounts_profile *profile, sp_error *err)
  * issues an activation link. */
 typedef struct sp_accounts_command {
     sp_accounts_command_kind kind;
-    const char *actor_id;          /* envelope.actor_id: "" or a user id */
-    const char *actor_role;        /* envelope.actor_role: "" (or NULL) for the system */
-    const char *command_id;        /* envelope.command_id: the idempotency key */
+    const char *actor_id;   /* envelope.actor_id: "" or a user id */
+    const char *actor_role; /* envelope.actor_role: "" (or NULL) for the system */
+    const char *command_id; /* envelope.command_id: the idempotency key */
     const char *name;
     const char *category;
     const char *email;
@@ -149,11 +149,11 @@ typedef struct sp_accounts_command {
     const char *full_name;
     sp_accounts_role role;
     const char *user_id;
-    const uint8_t *token_hash;     /* may be NULL when token_hash_len is 0 */
+    const uint8_t *token_hash; /* may be NULL when token_hash_len is 0 */
     size_t token_hash_len;
     int64_t expires_at_ms;
     const char *activation_id;
-    const char *purpose;           /* "activation" | "reset" */
+    const char *purpose; /* "activation" | "reset" */
     /* Partner space (UpdatePartnerProfile, SetPartnerImage, AddPartnerUser
      * with email, full_name, role; ChangeUserRole with user_id, role;
      * RemoveUser with user_id). NULL pointers count as "" / no profile. The
@@ -161,7 +161,7 @@ typedef struct sp_accounts_command {
      * partner_id "" and the roles backoffice | finance. */
     const char *partner_id;
     const sp_accounts_profile *profile;
-    const char *profile_overflow;  /* the profile member that did not fit, "" or NULL if none */
+    const char *profile_overflow; /* the profile member that did not fit, "" or NULL if none */
     const char *slot;
     const char *sha256;
     const char *content_type;
@@ -206,7 +206,7 @@ typedef struct sp_accounts_event {
     int64_t occurred_at_ms;
     char command_id[SP_ACCOUNTS_COMMAND_ID_MAX + 1];
     char actor_id[SP_ID_LEN + 1];
-    char actor_role[SP_ACCOUNTS_ACTOR_ROLE_MAX + 1];   /* the command's: what the history shows */
+    char actor_role[SP_ACCOUNTS_ACTOR_ROLE_MAX + 1]; /* the command's: what the history shows */
     /* PartnerCreated (partner_id also: UserRegistered of a partner role) */
     char partner_id[SP_ID_LEN + 1];
     char partner_code[SP_PARTNER_CODE_LEN + 1];
@@ -259,28 +259,29 @@ typedef struct sp_accounts_activation sp_accounts_activation;
 
 typedef struct sp_accounts_user {
     char user_id[SP_ID_LEN + 1];
-    char *email;                      /* owned, lower case */
-    char *full_name;                  /* owned */
+    char *email;     /* owned, lower case */
+    char *full_name; /* owned */
     sp_accounts_role role;
-    char partner_id[SP_ID_LEN + 1];   /* "" unless a partner role */
-    char pass_id[SP_ID_LEN + 1];      /* "" unless a beneficiary */
-    uint64_t version;                 /* of the user aggregate (sessions, rejections) */
-    bool removed;                     /* UserRemoved: no login, no session, e-mail stays taken */
-    bool has_password;                /* registered with one or a link used: it can log in */
-    sp_accounts_session *sessions;    /* its sessions in start order (owned by state->sessions) */
+    char partner_id[SP_ID_LEN + 1]; /* "" unless a partner role */
+    char pass_id[SP_ID_LEN + 1];    /* "" unless a beneficiary */
+    uint64_t version;               /* of the user aggregate (sessions, rejections) */
+    bool removed;                   /* UserRemoved: no login, no session, e-mail stays taken */
+    bool has_password;              /* registered with one or a link used: it can log in */
+    sp_accounts_session *sessions;  /* its sessions in start order (owned by state->sessions) */
     size_t session_count;
-    sp_accounts_activation *activations; /* its links in issue order (owned by state->activations) */
+    /* its links in issue order (owned by state->activations) */
+    sp_accounts_activation *activations;
     size_t activation_count;
 } sp_accounts_user;
 
 typedef struct sp_accounts_partner {
     char partner_id[SP_ID_LEN + 1];
     char partner_code[SP_PARTNER_CODE_LEN + 1];
-    char *name;                       /* owned */
+    char *name; /* owned */
     char category[SP_ACCOUNTS_CATEGORY_MAX + 1];
     uint64_t version;
-    size_t admin_count;               /* its users of role partner_admin, not removed */
-    size_t admin_can_login_count;     /* those of them with a password (has_password) */
+    size_t admin_count;           /* its users of role partner_admin, not removed */
+    size_t admin_can_login_count; /* those of them with a password (has_password) */
 } sp_accounts_partner;
 
 /* A session that has not ended: an ended one is freed at once, an expired
@@ -313,13 +314,13 @@ typedef struct sp_accounts_ref {
 
 /* Bounds of the maps; reaching one refuses new commands with 503 "unavailable". */
 typedef struct sp_accounts_limits {
-    size_t users_max;                 /* also bounds partners (each has an admin) */
-    size_t sessions_max;              /* at least users_max * sessions_per_user_max to never refuse */
-    size_t sessions_per_user_max;     /* 0: SP_ACCOUNTS_SESSIONS_PER_USER_DEFAULT */
-    size_t records_max;               /* stored command outcomes */
-    int64_t outcome_ttl_ms;           /* 0: SP_ACCOUNTS_OUTCOME_TTL_DEFAULT_MS */
-    size_t activations_max;           /* 0: SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX * users_max */
-    int64_t activation_ttl_ms;        /* life of a link; 0: SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS */
+    size_t users_max;             /* also bounds partners (each has an admin) */
+    size_t sessions_max;          /* at least users_max * sessions_per_user_max to never refuse */
+    size_t sessions_per_user_max; /* 0: SP_ACCOUNTS_SESSIONS_PER_USER_DEFAULT */
+    size_t records_max;           /* stored command outcomes */
+    int64_t outcome_ttl_ms;       /* 0: SP_ACCOUNTS_OUTCOME_TTL_DEFAULT_MS */
+    size_t activations_max;       /* 0: SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX * users_max */
+    int64_t activation_ttl_ms;    /* life of a link; 0: SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS */
 } sp_accounts_limits;
 
 /* A published convention: what deciding an acceptance needs (the text
@@ -329,24 +330,24 @@ typedef struct sp_accounts_convention {
     char version[SP_ACCOUNTS_CONVENTION_VERSION_MAX + 1];
 } sp_accounts_convention;
 
-typedef struct sp_accounts_record sp_accounts_record;   /* private to accounts_state.c */
+typedef struct sp_accounts_record sp_accounts_record; /* private to accounts_state.c */
 
 typedef struct sp_accounts_state {
     bool initialised;
     sp_accounts_limits limits;
-    sp_map users_by_id;               /* owns the sp_accounts_user values */
-    sp_map users_by_email;            /* same values, borrowed */
-    sp_map partners_by_id;            /* owns the sp_accounts_partner values */
-    sp_map partners_by_code;          /* same values, borrowed */
-    sp_map sessions;                  /* owns sp_accounts_session, keyed by token hash */
-    sp_map records;                   /* owns sp_accounts_record, keyed by sp_key_of(actor, command id) */
+    sp_map users_by_id;      /* owns the sp_accounts_user values */
+    sp_map users_by_email;   /* same values, borrowed */
+    sp_map partners_by_id;   /* owns the sp_accounts_partner values */
+    sp_map partners_by_code; /* same values, borrowed */
+    sp_map sessions;         /* owns sp_accounts_session, keyed by token hash */
+    sp_map records;          /* owns sp_accounts_record, keyed by sp_key_of(actor, command id) */
     /* The same records in the order they were stored, oldest first, in two
      * lists freed at different ages (single-use ids, the others). */
     sp_accounts_record *single_use_oldest, *single_use_newest;
     sp_accounts_record *kept_oldest, *kept_newest;
-    sp_map activations;               /* owns sp_accounts_activation, keyed by its id */
-    sp_map conventions;               /* owns sp_accounts_convention, keyed by its id */
-    sp_map acceptances;               /* (partner, convention) -> its convention, borrowed */
+    sp_map activations; /* owns sp_accounts_activation, keyed by its id */
+    sp_map conventions; /* owns sp_accounts_convention, keyed by its id */
+    sp_map acceptances; /* (partner, convention) -> its convention, borrowed */
     /* Back-office users not removed and with a password: no change may
      * bring it to 0, or nobody could manage the staff any more. */
     size_t backoffice_can_login_count;
@@ -358,7 +359,8 @@ void sp_accounts_state_destroy(sp_accounts_state *state);
 
 const sp_accounts_user *sp_accounts_user_by_id(const sp_accounts_state *state, const char *user_id);
 /* email is compared lower-cased. */
-const sp_accounts_user *sp_accounts_user_by_email(const sp_accounts_state *state, const char *email);
+const sp_accounts_user *sp_accounts_user_by_email(const sp_accounts_state *state,
+                                                  const char *email);
 const sp_accounts_partner *sp_accounts_partner_by_id(const sp_accounts_state *state,
                                                      const char *partner_id);
 const sp_accounts_partner *sp_accounts_partner_by_code(const sp_accounts_state *state,
@@ -386,7 +388,7 @@ typedef struct sp_accounts_outcome {
     char code[SP_ERROR_CODE_MAX];
     char message[SP_ERROR_MESSAGE_MAX];
     char field[SP_ERROR_FIELD_MAX];
-    char result_json[SP_ACCOUNTS_RESULT_JSON_MAX];   /* "" when !ok */
+    char result_json[SP_ACCOUNTS_RESULT_JSON_MAX]; /* "" when !ok */
     size_t ref_count;
     sp_accounts_ref refs[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
 } sp_accounts_outcome;
@@ -411,11 +413,11 @@ void sp_accounts_request_hash(const sp_accounts_command *command, uint8_t out[SP
 
 typedef struct sp_accounts_decision {
     uint8_t key[SP_KEY_LEN];
-    bool recorded;        /* the outcome is the record under key (after applying events) */
-    bool replayed;        /* an identical earlier command: no events */
+    bool recorded; /* the outcome is the record under key (after applying events) */
+    bool replayed; /* an identical earlier command: no events */
     size_t event_count;
     sp_accounts_event events[SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX];
-    sp_error rejection;   /* the outcome when !recorded; it is not stored */
+    sp_error rejection; /* the outcome when !recorded; it is not stored */
 } sp_accounts_decision;
 
 /* Decide a command from the state; the state is not changed. */
@@ -424,8 +426,8 @@ void sp_accounts_decide(const sp_accounts_state *state, const sp_accounts_comman
 
 /* Decide, then apply the decided events. -1 only when an event could not be
  * applied (a broken invariant: the caller must not produce the events). */
-int sp_accounts_handle(sp_accounts_state *state, const sp_accounts_command *command,
-                       int64_t now_ms, sp_accounts_decision *decision, sp_error *err);
+int sp_accounts_handle(sp_accounts_state *state, const sp_accounts_command *command, int64_t now_ms,
+                       sp_accounts_decision *decision, sp_error *err);
 
 /* The reply for a decision handled by sp_accounts_handle(). */
 void sp_accounts_decision_outcome(const sp_accounts_state *state,

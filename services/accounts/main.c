@@ -24,13 +24,16 @@ int main(int argc, char **argv) {
          "full name of that account", &config.bootstrap_full_name},
         {"SP_USERS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
          "most users (and partners) held in memory; stored command outcomes are bounded at 16 "
-         "times that, sessions at SP_SESSIONS_PER_USER_MAX times that", &config.users_max},
+         "times that, sessions at SP_SESSIONS_PER_USER_MAX times that",
+         &config.users_max},
         {"SP_SESSIONS_PER_USER_MAX", SP_CONFIG_INT, "8", 1, SP_ACCOUNTS_SESSIONS_PER_USER_LIMIT,
          "live sessions a user may hold at once; a login beyond it ends the user's oldest "
-         "session (ended and expired sessions are freed)", &config.sessions_per_user_max},
+         "session (ended and expired sessions are freed)",
+         &config.sessions_per_user_max},
         {"SP_OUTCOME_TTL_S", SP_CONFIG_INT, "86400", 60, 31 * 24 * 3600,
          "how long, in seconds, the outcome of an accounts command answers its Idempotency-Key "
-         "again (then it is freed)", &config.outcome_ttl_s},
+         "again (then it is freed)",
+         &config.outcome_ttl_s},
         {"SP_ACTIVATION_TTL_S", SP_CONFIG_INT, "259200", 60, 31 * 24 * 3600,
          "life of an account activation or password reset link, in seconds (single use)",
          &config.activation_ttl_s},
@@ -38,14 +41,17 @@ int main(int argc, char **argv) {
          "folder of the accounts state's snapshot (one file, accounts-0.snap, written every "
          "SP_SNAPSHOT_EVERY_EVENTS events and at a clean stop, read at start and at each "
          "assignment so that only the events after it are replayed). Empty: every start "
-         "replays the whole log", &config.snapshot_dir},
+         "replays the whole log",
+         &config.snapshot_dir},
         {"SP_SNAPSHOT_EVERY_EVENTS", SP_CONFIG_INT, "10000", 1, 1000000000,
          "accounts events applied between two snapshots", &config.snapshot_every_events},
     };
     const sp_service_spec spec = {
-        .name = SP_ACCOUNTS_SERVICE_NAME, .program = "solipass-accounts",
+        .name = SP_ACCOUNTS_SERVICE_NAME,
+        .program = "solipass-accounts",
         .summary = "The accounts service: single writer of users, partners and sessions.",
-        .items = items, .item_count = sizeof items / sizeof items[0]};
+        .items = items,
+        .item_count = sizeof items / sizeof items[0]};
     if (sp_service_start(&svc, &spec, argc, argv) != 0) return svc.exit_code;
     int rc = sp_accounts_service_run(&config, &svc.log, &svc.clock, svc.stop, &svc.err);
     return sp_service_finish(&svc, rc);

@@ -25,8 +25,12 @@
 
 #include "accounts_codec.h"
 
-static void u64_text(uint64_t value, char out[24]) { snprintf(out, 24, "%" PRIu64, value); }
-static void i64_text(int64_t value, char out[24]) { snprintf(out, 24, "%" PRId64, value); }
+static void u64_text(uint64_t value, char out[24]) {
+    snprintf(out, 24, "%" PRIu64, value);
+}
+static void i64_text(int64_t value, char out[24]) {
+    snprintf(out, 24, "%" PRId64, value);
+}
 
 /* ------------------------------------------------------------------ rebuild */
 
@@ -40,8 +44,7 @@ typedef struct rebuild_ctx {
 
 static int snapshot_disagrees(sp_error *err, const sp_kafka_msg *msg, const char *why) {
     return sp_error_set(err, 409, "snapshot_disagrees", NULL,
-                        "the event at offset %" PRId64 " after the snapshot: %s", msg->offset,
-                        why);
+                        "the event at offset %" PRId64 " after the snapshot: %s", msg->offset, why);
 }
 
 /* An event the log holds but no rebuild can read: the position moves past it. */
@@ -71,9 +74,10 @@ static int on_event_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
         return 0;
     }
     if (rc->from_snapshot && rc->messages == 1 && svc->position.next_offset > 0) {
-        if (sp_accounts_snapshot_names(&svc->position, &event)) return 0;   /* in it already */
+        if (sp_accounts_snapshot_names(&svc->position, &event)) return 0; /* in it already */
         return sp_error_set(err, 409, "snapshot_disagrees", NULL,
-                            "the log holds %s v%" PRIu64 " where the snapshot ends with %s v%" PRIu64,
+                            "the log holds %s v%" PRIu64
+                            " where the snapshot ends with %s v%" PRIu64,
                             event.aggregate_id, event.aggregate_version,
                             svc->position.last_aggregate_id, svc->position.last_version);
     }
@@ -135,8 +139,8 @@ static int rebuild_from_snapshot(service *svc, sp_error *err) {
             *err = why;
             return -1;
         }
-        sp_log_warn(svc->log, "accounts snapshot discarded: rebuilding from the whole log",
-                    "code", why.code, "detail", why.message, NULL);
+        sp_log_warn(svc->log, "accounts snapshot discarded: rebuilding from the whole log", "code",
+                    why.code, "detail", why.message, NULL);
         return 1;
     }
     log_state(svc, "state rebuilt", from, ctx.messages, sp_clock_monotonic_ms() - started_ms);
@@ -156,9 +160,8 @@ static int rebuild(service *svc, sp_error *err) {
     svc->position = (sp_accounts_snapshot_position){0};
     svc->events_since_snapshot = 0;
     rebuild_ctx ctx = {.svc = svc};
-    if (sp_kafka_replay_partition(svc->config->brokers, SP_TOPIC_ACCOUNTS_EVENTS,
-                                  EVENTS_PARTITION, on_event_message, &ctx, REPLAY_TIMEOUT_MS,
-                                  svc->log, err) != 0) {
+    if (sp_kafka_replay_partition(svc->config->brokers, SP_TOPIC_ACCOUNTS_EVENTS, EVENTS_PARTITION,
+                                  on_event_message, &ctx, REPLAY_TIMEOUT_MS, svc->log, err) != 0) {
         if (strcmp(err->code, "log_truncated") == 0)
             sp_log_error(svc->log,
                          "cannot rebuild: " SP_TOPIC_ACCOUNTS_EVENTS " no longer starts at "
@@ -204,8 +207,8 @@ static int bootstrap_check(service *svc, sp_error *err) {
     if (sp_accounts_email_normalize(c->bootstrap_email, svc->bootstrap_email, "SP_BOOTSTRAP_EMAIL",
                                     err) != 0)
         return -1;
-    if (sp_secret_check(c->bootstrap_password, "SP_BOOTSTRAP_PASSWORD",
-                        SP_SECRET_PASSWORD_LEN_MIN, SP_SECRET_PASSWORD_DISTINCT_MIN, err) != 0)
+    if (sp_secret_check(c->bootstrap_password, "SP_BOOTSTRAP_PASSWORD", SP_SECRET_PASSWORD_LEN_MIN,
+                        SP_SECRET_PASSWORD_DISTINCT_MIN, err) != 0)
         return -1;
     if (strlen(c->bootstrap_password) > SP_ACCOUNTS_BOOTSTRAP_PASSWORD_MAX)
         return sp_error_set(err, 500, "invalid_config", "SP_BOOTSTRAP_PASSWORD",
@@ -279,8 +282,8 @@ static void on_revoked(void *ctx, const sp_kafka_tp *tps, size_t tp_count) {
 static int dead_letter(service *svc, const sp_kafka_msg *msg, const char *reason, sp_error *err) {
     char offset[24];
     i64_text(msg->offset, offset);
-    sp_log_warn(svc->log, "command dead-lettered", "topic", msg->topic, "offset", offset,
-                "reason", reason, NULL);
+    sp_log_warn(svc->log, "command dead-lettered", "topic", msg->topic, "offset", offset, "reason",
+                reason, NULL);
     svc->counters.dead_letters++;
     return sp_deadletter_send(svc->producer, msg, SP_ACCOUNTS_SERVICE_NAME, reason,
                               sp_clock_now_ms(svc->clock), err);
@@ -374,10 +377,13 @@ static int send_reply(service *svc, plan *p, sp_error *err) {
     reply.events = out->ref_count > 0 ? ref_ptrs : NULL;
     reply.replayed = out->replayed;
     reply.http_status = out->http_status;
-    sp_envelope_meta meta = {.type = "Reply.v1", .aggregate_id = envelope->reply_to,
+    sp_envelope_meta meta = {.type = "Reply.v1",
+                             .aggregate_id = envelope->reply_to,
                              .occurred_at_ms = sp_clock_now_ms(svc->clock),
-                             .command_id = envelope->command_id, .causation_id = envelope->id,
-                             .reply_to = "", .actor_id = envelope->actor_id};
+                             .command_id = envelope->command_id,
+                             .causation_id = envelope->id,
+                             .reply_to = "",
+                             .actor_id = envelope->actor_id};
     int rc = sp_envelope_produce(svc->producer, SP_TOPIC_REPLIES, RD_KAFKA_PARTITION_UA, &meta,
                                  &reply.base, NULL, NULL, err);
     if (rc == 0) svc->counters.replies++;
@@ -396,7 +402,7 @@ static int process_batch(service *svc, size_t count, sp_error *err) {
     for (size_t i = 0; i < count; i++) {
         plan *p = &svc->plans[i];
         fill_refs(svc, p);
-        for (size_t k = 0; k < p->decision.event_count; k++)   /* in the order produced */
+        for (size_t k = 0; k < p->decision.event_count; k++) /* in the order produced */
             acc_snapshot_note_event(svc, &p->decision.events[k], p->deliveries[k].offset);
     }
     for (size_t i = 0; i < count; i++) {
@@ -420,9 +426,8 @@ static void log_stats(service *svc) {
          dead[24], users[24], partners[24];
     int64_t low = 0, high = 0;
     sp_error err;
-    if (svc->next_offset >= 0 &&
-        sp_kafka_watermarks(svc->consumer, SP_TOPIC_ACCOUNTS_COMMANDS, 0, &low, &high,
-                            WATERMARK_TIMEOUT_MS, &err) == 0)
+    if (svc->next_offset >= 0 && sp_kafka_watermarks(svc->consumer, SP_TOPIC_ACCOUNTS_COMMANDS, 0,
+                                                     &low, &high, WATERMARK_TIMEOUT_MS, &err) == 0)
         i64_text(high > svc->next_offset ? high - svc->next_offset : 0, lag);
     u64_text(svc->counters.commands, commands);
     u64_text(svc->counters.events_written, events);
@@ -444,7 +449,7 @@ static int loop(service *svc, volatile sig_atomic_t *stop, sp_error *err) {
                                              POLL_TIMEOUT_MS, err);
         if (n < 0) return -1;
         if (n > 0 && process_batch(svc, (size_t)n, err) != 0) return -1;
-        if (n > 0) acc_snapshot_round(svc, false);   /* its events are flushed */
+        if (n > 0) acc_snapshot_round(svc, false); /* its events are flushed */
         sp_kafka_producer_poll(svc->producer);
         if (sp_clock_monotonic_ms() - svc->stats_at_ms >= STATS_INTERVAL_MS) {
             log_stats(svc);
@@ -474,9 +479,8 @@ static int start(service *svc, sp_error *err) {
     if (rebuild(svc, err) != 0) return -1;
     if (bootstrap(svc, err) != 0) return -1;
     const char *const topics[] = {SP_TOPIC_ACCOUNTS_COMMANDS};
-    svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_ACCOUNTS_GROUP_ID,
-                                                topics, 1, on_assigned, on_revoked, svc,
-                                                svc->log, err);
+    svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_ACCOUNTS_GROUP_ID, topics,
+                                                1, on_assigned, on_revoked, svc, svc->log, err);
     return svc->consumer != NULL ? 0 : -1;
 }
 
@@ -502,7 +506,7 @@ int sp_accounts_service_run(const sp_accounts_config *config, sp_log *log, sp_cl
         .activation_ttl_ms = config->activation_ttl_s * 1000};
     int rc = start(svc, err);
     if (rc == 0) rc = loop(svc, stop, err);
-    if (rc == 0) acc_snapshot_round(svc, true);   /* a clean stop: the next start reads little */
+    if (rc == 0) acc_snapshot_round(svc, true); /* a clean stop: the next start reads little */
     int write_rc = 0;
     sp_error write_err;
     sp_snapshot_writer_done(&svc->snapshot_writer, true, &write_rc, &write_err);

@@ -21,19 +21,19 @@
 /* Bounds derived from SP_USERS_MAX (maps grow only as they fill); sessions:
  * SP_SESSIONS_PER_USER_MAX times it. */
 #define SP_ACCOUNTS_RECORDS_PER_USER_MAX 16
-#define SP_ACCOUNTS_BOOTSTRAP_PASSWORD_MAX 1024    /* bytes */
+#define SP_ACCOUNTS_BOOTSTRAP_PASSWORD_MAX 1024 /* bytes */
 
 typedef struct sp_accounts_config {
     const char *brokers;
-    const char *bootstrap_email;        /* "" with the password "": no start-up account */
+    const char *bootstrap_email; /* "" with the password "": no start-up account */
     const char *bootstrap_password;
     const char *bootstrap_full_name;
     int64_t users_max;
-    int64_t activation_ttl_s;           /* life of an activation or reset link */
-    int64_t sessions_per_user_max;      /* live sessions per user; one more ends the oldest */
-    int64_t outcome_ttl_s;              /* how long a command's outcome answers its key */
-    const char *snapshot_dir;           /* folder of the state's snapshot; "" = none */
-    int64_t snapshot_every_events;      /* events applied between two snapshots */
+    int64_t activation_ttl_s;      /* life of an activation or reset link */
+    int64_t sessions_per_user_max; /* live sessions per user; one more ends the oldest */
+    int64_t outcome_ttl_s;         /* how long a command's outcome answers its key */
+    const char *snapshot_dir;      /* folder of the state's snapshot; "" = none */
+    int64_t snapshot_every_events; /* events applied between two snapshots */
 } sp_accounts_config;
 
 /* Runs until *stop becomes non-zero (returns 0 after a clean stop) or a

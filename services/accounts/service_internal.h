@@ -33,14 +33,14 @@ typedef struct counters {
     uint64_t rejected;
     uint64_t replayed;
     uint64_t dead_letters;
-    uint64_t events_applied;          /* while rebuilding */
-    uint64_t events_ignored;          /* not the next version of their aggregate */
+    uint64_t events_applied; /* while rebuilding */
+    uint64_t events_ignored; /* not the next version of their aggregate */
     uint64_t events_unreadable;
 } counters;
 
 /* One command of the polled batch, from its decision to its reply. */
 typedef struct plan {
-    Solipass__Envelope *envelope;     /* owned; NULL when dead-lettered */
+    Solipass__Envelope *envelope; /* owned; NULL when dead-lettered */
     sp_accounts_decision decision;
     /* The reply, taken right after the decision: a later command of the
      * batch may free the stored outcome to make room for its own. */
@@ -56,19 +56,19 @@ typedef struct service {
     sp_accounts_state state;
     sp_kafka_producer *producer;
     sp_kafka_consumer *consumer;
-    sp_kafka_msg *msgs;               /* SP_KAFKA_BATCH_MAX */
-    plan *plans;                      /* SP_KAFKA_BATCH_MAX */
-    bool rebuild_needed;              /* partitions were revoked: another writer may have run */
+    sp_kafka_msg *msgs;  /* SP_KAFKA_BATCH_MAX */
+    plan *plans;         /* SP_KAFKA_BATCH_MAX */
+    bool rebuild_needed; /* partitions were revoked: another writer may have run */
     /* Where the state stands on the events partition (the last event
      * applied), and the snapshots (service_snapshot.c). */
     sp_accounts_snapshot_position position;
     uint64_t events_since_snapshot;
     sp_snapshot_writer snapshot_writer;
     sp_service_readiness readiness;
-    int64_t next_offset;              /* next command offset to read, NEXT_OFFSET_UNKNOWN */
-    int64_t stats_at_ms;              /* monotonic */
+    int64_t next_offset; /* next command offset to read, NEXT_OFFSET_UNKNOWN */
+    int64_t stats_at_ms; /* monotonic */
     counters counters;
-    char bootstrap_email[SP_ACCOUNTS_EMAIL_MAX + 1];   /* lower-cased */
+    char bootstrap_email[SP_ACCOUNTS_EMAIL_MAX + 1]; /* lower-cased */
 } service;
 
 /* ---- service_snapshot.c ---- */

@@ -31,10 +31,10 @@ int acc_snapshot_load(service *svc) {
     size_t len = 0;
     sp_error why;
     sp_error_clear(&why);
-    if (sp_snapshot_path(svc->config->snapshot_dir, SNAPSHOT_KIND, EVENTS_PARTITION, path,
-                         &why) != 0 ||
+    if (sp_snapshot_path(svc->config->snapshot_dir, SNAPSHOT_KIND, EVENTS_PARTITION, path, &why) !=
+            0 ||
         sp_snapshot_read(path, SP_ACCOUNTS_SNAPSHOT_BYTES_MAX, &bytes, &len, &why) != 0) {
-        if (why.http_status == 404) {   /* a first start, or a host new to the service */
+        if (why.http_status == 404) { /* a first start, or a host new to the service */
             sp_log_info(svc->log, "no accounts snapshot: rebuilding from the whole log", "path",
                         path, NULL);
         } else {
@@ -44,8 +44,7 @@ int acc_snapshot_load(service *svc) {
         return 1;
     }
     int rc = sp_accounts_snapshot_decode(bytes, len, EVENTS_PARTITION, &svc->limits,
-                                         ACCOUNTS_BUILD_VERSION, &svc->state, &svc->position,
-                                         &why);
+                                         ACCOUNTS_BUILD_VERSION, &svc->state, &svc->position, &why);
     free(bytes);
     if (rc != 0) {
         sp_log_warn(svc->log, "accounts snapshot refused: rebuilding from the whole log", "code",
@@ -63,8 +62,8 @@ static void take(service *svc, bool final) {
     int64_t started_ms = sp_clock_monotonic_ms();
     uint8_t *bytes = NULL;
     size_t len = 0;
-    if (sp_snapshot_path(svc->config->snapshot_dir, SNAPSHOT_KIND, EVENTS_PARTITION, path,
-                         &why) != 0 ||
+    if (sp_snapshot_path(svc->config->snapshot_dir, SNAPSHOT_KIND, EVENTS_PARTITION, path, &why) !=
+            0 ||
         sp_accounts_snapshot_encode(&svc->state, EVENTS_PARTITION, &svc->position,
                                     ACCOUNTS_BUILD_VERSION, &bytes, &len, &why) != 0) {
         sp_log_warn(svc->log, "accounts snapshot not taken", "code", why.code, "detail",
@@ -82,8 +81,8 @@ static void take(service *svc, bool final) {
     snprintf(offset, sizeof offset, "%" PRId64, svc->position.next_offset);
     snprintf(size, sizeof size, "%zu", len);
     snprintf(ms, sizeof ms, "%" PRId64, encode_ms);
-    sp_log_info(svc->log, "accounts snapshot taken", "offset", offset, "bytes", size,
-                "encode_ms", ms, NULL);
+    sp_log_info(svc->log, "accounts snapshot taken", "offset", offset, "bytes", size, "encode_ms",
+                ms, NULL);
 }
 
 void acc_snapshot_round(service *svc, bool final) {
@@ -91,8 +90,7 @@ void acc_snapshot_round(service *svc, bool final) {
     sp_snapshot_writer_collect(&svc->snapshot_writer, final, svc->log,
                                "accounts snapshot not written");
     if (svc->events_since_snapshot == 0) return;
-    if (!final && svc->events_since_snapshot < (uint64_t)svc->config->snapshot_every_events)
-        return;
-    if (svc->snapshot_writer.running) return;   /* the next round takes it */
+    if (!final && svc->events_since_snapshot < (uint64_t)svc->config->snapshot_every_events) return;
+    if (svc->snapshot_writer.running) return; /* the next round takes it */
     take(svc, final);
 }

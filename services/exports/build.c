@@ -16,12 +16,12 @@
 #include "sp_export_request.h"
 #include "sp_pg.h"
 
-#define WRITE_TRIES_MAX 1024                 /* short writes of one buffer */
+#define WRITE_TRIES_MAX 1024 /* short writes of one buffer */
 #define CURSOR "export_rows"
 
 struct sp_export_build {
-    PGconn *conn;                            /* borrowed */
-    sp_log *log;                             /* borrowed */
+    PGconn *conn; /* borrowed */
+    sp_log *log;  /* borrowed */
     char export_id[SP_ID_LEN + 1];
     sp_export_kind kind;
     char tmp_path[SP_EXPORT_PATH_MAX];
@@ -35,9 +35,10 @@ struct sp_export_build {
     int64_t row_count;
     int64_t size_bytes;
     sp_csv csv;
-    char *buffer;                            /* SP_EXPORT_BUFFER_BYTES */
+    char *buffer; /* SP_EXPORT_BUFFER_BYTES */
 };
 
+/* clang-format off */
 static const char next_sql[] =
     "SELECT export_id, partner_id, kind, filters::text FROM exports WHERE status = 'pending'"
     " ORDER BY requested_at, export_id LIMIT 1";
@@ -72,6 +73,7 @@ static const char ready_sql[] =
 static const char failed_sql[] =
     "UPDATE exports SET status = 'failed', reason = $2"
     " WHERE export_id = $1::uuid AND status = 'pending'";
+/* clang-format on */
 
 bool sp_export_path(const char *dir, const char *export_id, bool temporary,
                     char out[SP_EXPORT_PATH_MAX]) {
@@ -119,8 +121,8 @@ static int fsync_dir(const char *dir, sp_error *err) {
     int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
     if (fd >= 0) close(fd);
     if (rc != 0) {
-        return sp_error_set(err, 500, "export_write_failed", "", "cannot sync folder %s: %s",
-                            dir, strerror(errno));
+        return sp_error_set(err, 500, "export_write_failed", "", "cannot sync folder %s: %s", dir,
+                            strerror(errno));
     }
     return 0;
 }
@@ -129,14 +131,14 @@ static int fsync_dir(const char *dir, sp_error *err) {
 static int publish_file(sp_export_build *b, sp_error *err) {
     if (drain(b, 1, err) != 0) return -1;
     if (fsync(b->fd) != 0) {
-        return sp_error_set(err, 500, "export_write_failed", "", "cannot sync %s: %s",
-                            b->tmp_path, strerror(errno));
+        return sp_error_set(err, 500, "export_write_failed", "", "cannot sync %s: %s", b->tmp_path,
+                            strerror(errno));
     }
     int rc = close(b->fd);
     b->fd = -1;
     if (rc != 0) {
-        return sp_error_set(err, 500, "export_write_failed", "", "cannot close %s: %s",
-                            b->tmp_path, strerror(errno));
+        return sp_error_set(err, 500, "export_write_failed", "", "cannot close %s: %s", b->tmp_path,
+                            strerror(errno));
     }
     if (rename(b->tmp_path, b->path) != 0) {
         return sp_error_set(err, 500, "export_write_failed", "", "cannot rename %s: %s",
@@ -152,12 +154,15 @@ static int64_t int_at(const PGresult *res, int row, int column) {
 }
 
 static int write_operation(sp_export_build *b, const PGresult *res, int i, sp_error *err) {
-    sp_export_operation_row row = {
-        .occurred_at_ms = int_at(res, i, 0), .reference = PQgetvalue(res, i, 1),
-        .channel = PQgetvalue(res, i, 2), .amount_cents = int_at(res, i, 3),
-        .status = PQgetvalue(res, i, 4), .pass_id = PQgetvalue(res, i, 5),
-        .category = PQgetvalue(res, i, 6), .operation_id = PQgetvalue(res, i, 7),
-        .refund_request_id = PQgetvalue(res, i, 8)};
+    sp_export_operation_row row = {.occurred_at_ms = int_at(res, i, 0),
+                                   .reference = PQgetvalue(res, i, 1),
+                                   .channel = PQgetvalue(res, i, 2),
+                                   .amount_cents = int_at(res, i, 3),
+                                   .status = PQgetvalue(res, i, 4),
+                                   .pass_id = PQgetvalue(res, i, 5),
+                                   .category = PQgetvalue(res, i, 6),
+                                   .operation_id = PQgetvalue(res, i, 7),
+                                   .refund_request_id = PQgetvalue(res, i, 8)};
     if (strlen(row.pass_id) != SP_ID_LEN) {
         return sp_error_set(err, 500, "internal", "", "a stored pass id breaks the schema");
     }
@@ -165,13 +170,18 @@ static int write_operation(sp_export_build *b, const PGresult *res, int i, sp_er
 }
 
 static int write_refund(sp_export_build *b, const PGresult *res, int i, sp_error *err) {
-    sp_export_refund_row row = {
-        .created_at_ms = int_at(res, i, 0), .request_id = PQgetvalue(res, i, 1),
-        .kind = PQgetvalue(res, i, 2), .period = PQgetvalue(res, i, 3),
-        .status = PQgetvalue(res, i, 4), .amount_cents = int_at(res, i, 5),
-        .operation_count = int_at(res, i, 6), .paid = strcmp(PQgetvalue(res, i, 7), "t") == 0,
-        .paid_at_ms = int_at(res, i, 8), .transfer_reference = PQgetvalue(res, i, 9),
-        .cancel_reason = PQgetvalue(res, i, 10), .cancel_message = PQgetvalue(res, i, 11)};
+    sp_export_refund_row row = {.created_at_ms = int_at(res, i, 0),
+                                .request_id = PQgetvalue(res, i, 1),
+                                .kind = PQgetvalue(res, i, 2),
+                                .period = PQgetvalue(res, i, 3),
+                                .status = PQgetvalue(res, i, 4),
+                                .amount_cents = int_at(res, i, 5),
+                                .operation_count = int_at(res, i, 6),
+                                .paid = strcmp(PQgetvalue(res, i, 7), "t") == 0,
+                                .paid_at_ms = int_at(res, i, 8),
+                                .transfer_reference = PQgetvalue(res, i, 9),
+                                .cancel_reason = PQgetvalue(res, i, 10),
+                                .cancel_message = PQgetvalue(res, i, 11)};
     return sp_export_refund_write(&b->csv, &row, err);
 }
 
@@ -197,7 +207,7 @@ static void discard(sp_export_build *b) {
     if (b->fd >= 0) close(b->fd);
     b->fd = -1;
     unlink(b->tmp_path);
-    if (!b->marked_ready) unlink(b->path);   /* published, but its row could not say so */
+    if (!b->marked_ready) unlink(b->path); /* published, but its row could not say so */
     if (b->in_transaction) {
         sp_error ignored;
         sp_pg_command(b->conn, "ROLLBACK", &ignored);
@@ -208,8 +218,8 @@ static void discard(sp_export_build *b) {
 /* Removes what was written and records why; -1 when even that fails. */
 static int fail(sp_export_build *b, const sp_error *why, sp_error *err) {
     discard(b);
-    sp_log_warn(b->log, "export failed", "export_id", b->export_id, "code", why->code,
-                "detail", why->message, NULL);
+    sp_log_warn(b->log, "export failed", "export_id", b->export_id, "code", why->code, "detail",
+                why->message, NULL);
     const char *params[2] = {b->export_id, why->message[0] != '\0' ? why->message : why->code};
     return sp_pg_exec(b->conn, failed_sql, 2, params, NULL, err);
 }
@@ -246,8 +256,10 @@ static int begin(sp_export_build *b, const char *dir, const char *partner_id,
     snprintf(b->dir, sizeof b->dir, "%s", dir);
     json_error_t jerr;
     json_t *filters = json_loads(filters_text, JSON_REJECT_DUPLICATES, &jerr);
-    int rc = filters != NULL ? 0 : sp_error_set(err, 500, "internal", "", "stored filters are "
-                                                "not JSON");
+    int rc = filters != NULL ? 0
+                             : sp_error_set(err, 500, "internal", "",
+                                            "stored filters are "
+                                            "not JSON");
     if (rc == 0) rc = open_cursor(b, partner_id, filters, err);
     json_decref(filters);
     if (rc != 0) return -1;
@@ -331,9 +343,9 @@ static int finish(sp_export_build *b, int64_t now_ms, sp_error *err) {
     bool marked = strcmp(PQcmdTuples(res), "1") == 0;
     PQclear(res);
     b->marked_ready = true;
-    if (!marked) unlink(b->path);   /* deleted or expired meanwhile: no file without its row */
-    sp_log_info(b->log, "export ready", "export_id", b->export_id, "rows", rows, "size_bytes",
-                size, NULL);
+    if (!marked) unlink(b->path); /* deleted or expired meanwhile: no file without its row */
+    sp_log_info(b->log, "export ready", "export_id", b->export_id, "rows", rows, "size_bytes", size,
+                NULL);
     return 0;
 }
 

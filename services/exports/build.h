@@ -22,7 +22,7 @@
 #include "sp_log.h"
 
 #define SP_EXPORT_BUFFER_BYTES (256 * 1024)
-#define SP_EXPORT_ROW_BYTES_MAX (16 * 1024)   /* the buffer is written out before it gets closer */
+#define SP_EXPORT_ROW_BYTES_MAX (16 * 1024) /* the buffer is written out before it gets closer */
 #define SP_EXPORT_PATH_MAX 4096
 
 typedef struct sp_export_build sp_export_build;

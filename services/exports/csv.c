@@ -73,8 +73,8 @@ void sp_csv_text(sp_csv *csv, const char *text, size_t len) {
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         if (text[i] != '"') continue;
-        put(csv, text + start, i + 1 - start);   /* through the quote ... */
-        put(csv, "\"", 1);                       /* ... which is doubled */
+        put(csv, text + start, i + 1 - start); /* through the quote ... */
+        put(csv, "\"", 1);                     /* ... which is doubled */
         start = i + 1;
     }
     put(csv, text + start, len - start);

@@ -19,16 +19,16 @@
 
 #define SP_CSV_BOM "\xEF\xBB\xBF"
 #define SP_CSV_SEPARATOR ';'
-#define SP_CSV_AMOUNT_LEN_MAX 24         /* "92233720368547758,07" */
-#define SP_CSV_DATE_LEN 16               /* "27/11/2026 10:00" */
+#define SP_CSV_AMOUNT_LEN_MAX 24 /* "92233720368547758,07" */
+#define SP_CSV_DATE_LEN 16       /* "27/11/2026 10:00" */
 
 typedef struct sp_csv {
     char *buf;
     size_t size;
-    size_t len;                          /* bytes written, not yet drained */
-    size_t row_start;                    /* where the row being written began */
-    size_t cells;                        /* cells of the row being written */
-    bool failed;                         /* a cell of this row did not fit */
+    size_t len;       /* bytes written, not yet drained */
+    size_t row_start; /* where the row being written began */
+    size_t cells;     /* cells of the row being written */
+    bool failed;      /* a cell of this row did not fit */
 } sp_csv;
 
 void sp_csv_init(sp_csv *csv, char *buf, size_t size);

@@ -51,7 +51,9 @@ const char *sp_export_refund_kind_label(const char *kind) {
     return LABEL_OF(labels, kind);
 }
 
-static void text(sp_csv *csv, const char *value) { sp_csv_text(csv, value, strlen(value)); }
+static void text(sp_csv *csv, const char *value) {
+    sp_csv_text(csv, value, strlen(value));
+}
 
 static int header(sp_csv *csv, const char *const *names, size_t count, sp_error *err) {
     assert(csv != NULL);
@@ -62,9 +64,15 @@ static int header(sp_csv *csv, const char *const *names, size_t count, sp_error 
 
 int sp_export_operations_header(sp_csv *csv, sp_error *err) {
     assert(csv != NULL);
-    static const char *const names[] = {
-        "Date", "Référence interne", "Canal", "Montant (€)", "Statut", "Bénéficiaire",
-        "Catégorie", "Opération", "Demande de remboursement"};
+    static const char *const names[] = {"Date",
+                                        "Référence interne",
+                                        "Canal",
+                                        "Montant (€)",
+                                        "Statut",
+                                        "Bénéficiaire",
+                                        "Catégorie",
+                                        "Opération",
+                                        "Demande de remboursement"};
     return header(csv, names, sizeof names / sizeof names[0], err);
 }
 
@@ -89,10 +97,16 @@ int sp_export_operation_write(sp_csv *csv, const sp_export_operation_row *row, s
 
 int sp_export_refunds_header(sp_csv *csv, sp_error *err) {
     assert(csv != NULL);
-    static const char *const names[] = {
-        "Date de la demande", "Demande de remboursement", "Type", "Période", "Statut",
-        "Montant (€)", "Nombre d'opérations", "Date de paiement", "Référence du virement",
-        "Motif d'annulation"};
+    static const char *const names[] = {"Date de la demande",
+                                        "Demande de remboursement",
+                                        "Type",
+                                        "Période",
+                                        "Statut",
+                                        "Montant (€)",
+                                        "Nombre d'opérations",
+                                        "Date de paiement",
+                                        "Référence du virement",
+                                        "Motif d'annulation"};
     return header(csv, names, sizeof names / sizeof names[0], err);
 }
 

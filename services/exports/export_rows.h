@@ -12,34 +12,34 @@
 #include "csv.h"
 #include "sp_error.h"
 
-#define SP_EXPORT_PASS_REF_LEN 4             /* what a partner sees of a pass: its id's end */
+#define SP_EXPORT_PASS_REF_LEN 4 /* what a partner sees of a pass: its id's end */
 
 /* One payment at the partner (the operations read model). */
 typedef struct sp_export_operation_row {
     int64_t occurred_at_ms;
-    const char *reference;                   /* "" when none */
-    const char *channel;                     /* "code" | "voucher" */
+    const char *reference; /* "" when none */
+    const char *channel;   /* "code" | "voucher" */
     int64_t amount_cents;
-    const char *status;                      /* accepted | cancelled | requested | paid */
+    const char *status; /* accepted | cancelled | requested | paid */
     const char *pass_id;
     const char *category;
     const char *operation_id;
-    const char *refund_request_id;           /* "" when none */
+    const char *refund_request_id; /* "" when none */
 } sp_export_operation_row;
 
 /* One refund request of the partner (refund_requests). */
 typedef struct sp_export_refund_row {
     int64_t created_at_ms;
     const char *request_id;
-    const char *kind;                        /* manual | automatic */
-    const char *period;                      /* "YYYY-MM" of an automatic request, else "" */
-    const char *status;                      /* opening | pending | paid | cancelled */
-    int64_t amount_cents;                    /* the total (expected while opening) */
+    const char *kind;     /* manual | automatic */
+    const char *period;   /* "YYYY-MM" of an automatic request, else "" */
+    const char *status;   /* opening | pending | paid | cancelled */
+    int64_t amount_cents; /* the total (expected while opening) */
     int64_t operation_count;
     bool paid;
-    int64_t paid_at_ms;                      /* when paid */
+    int64_t paid_at_ms; /* when paid */
     const char *transfer_reference;
-    const char *cancel_reason;               /* "" | partner | aborted */
+    const char *cancel_reason; /* "" | partner | aborted */
     const char *cancel_message;
 } sp_export_refund_row;
 

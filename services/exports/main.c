@@ -37,20 +37,23 @@ static int start(sp_service *svc, sp_exports_config *c, int argc, char **argv) {
         {"SP_EXPORTS_PURGE_MS", SP_CONFIG_INT, "1000", 10, 3600000,
          "how often expired exports are looked for", &c->purge_ms},
         {"SP_EXPORTS_ROWS_MAX", SP_CONFIG_INT, "2000000", 1, 100000000,
-         "largest export, in rows: a larger one fails and asks for narrower filters",
-         &c->rows_max},
+         "largest export, in rows: a larger one fails and asks for narrower filters", &c->rows_max},
         {"SP_EXPORTS_BATCH_ROWS", SP_CONFIG_INT, "2000", 1, 100000,
          "rows read from the database at a time (commands are answered between batches)",
          &c->batch_rows},
         {"SP_EXPORTS_PER_PARTNER_MAX", SP_CONFIG_INT, "10", 1, 1000,
          "exports one partner may have pending or ready at once; one more is refused with "
-         "429 too_many_exports until one is deleted or expires", &c->per_partner_max},
+         "429 too_many_exports until one is deleted or expires",
+         &c->per_partner_max},
     };
     const sp_service_spec spec = {
-        .name = SP_EXPORTS_SERVICE_NAME, .program = "solipass-exports",
+        .name = SP_EXPORTS_SERVICE_NAME,
+        .program = "solipass-exports",
         .summary = "The exports service: partners' CSV exports of their operations and "
-            "refund requests, built from the read models.",
-        .items = items, .item_count = sizeof items / sizeof items[0], .check = check,
+                   "refund requests, built from the read models.",
+        .items = items,
+        .item_count = sizeof items / sizeof items[0],
+        .check = check,
         .check_ctx = c};
     return sp_service_start(svc, &spec, argc, argv);
 }

@@ -29,8 +29,8 @@
 #define POLL_IDLE_MS 100
 #define PG_WAIT_MS 30000
 #define FLUSH_TIMEOUT_MS 10000
-#define BATCH_TRIES_MAX 120          /* one per second: PostgreSQL away for two minutes is fatal */
-#define PICK_IDLE_MS 200             /* how often the pending exports are looked for */
+#define BATCH_TRIES_MAX 120 /* one per second: PostgreSQL away for two minutes is fatal */
+#define PICK_IDLE_MS 200    /* how often the pending exports are looked for */
 #define TYPE_REQUEST "exports.RequestExport.v1"
 #define TYPE_DELETE "exports.DeleteExport.v1"
 #define REPLY_TEXT_MAX 256
@@ -39,15 +39,15 @@ typedef struct service {
     const sp_exports_config *config;
     sp_log *log;
     sp_clock *clock;
-    PGconn *pg;                      /* commands and purge */
-    PGconn *build_pg;                /* the build's long read transaction */
+    PGconn *pg;       /* commands and purge */
+    PGconn *build_pg; /* the build's long read transaction */
     sp_kafka_producer *producer;
     sp_kafka_consumer *consumer;
-    sp_kafka_msg *msgs;              /* SP_KAFKA_BATCH_MAX */
-    sp_export_build *build;          /* the export being built, NULL when none */
+    sp_kafka_msg *msgs;     /* SP_KAFKA_BATCH_MAX */
+    sp_export_build *build; /* the export being built, NULL when none */
     sp_service_readiness readiness;
-    int64_t next_pick_ms;            /* monotonic */
-    int64_t next_purge_ms;           /* monotonic */
+    int64_t next_pick_ms;  /* monotonic */
+    int64_t next_purge_ms; /* monotonic */
 } service;
 
 /* What a command comes to: the reply's fields. */
@@ -76,12 +76,14 @@ static void accept_with(outcome *out, int http_status, bool replayed) {
 
 /* ------------------------------------------------------------------ requests */
 
+/* clang-format off */
 /* The actor must be a (not removed) user of the partner it acts for: the
  * gateway checked the session, and a command that got here otherwise is
  * refused as the gateway would have. */
 static const char actor_sql[] =
     "SELECT 1 FROM users WHERE user_id = $1::uuid AND partner_id = $2::uuid"
     " AND removed_at IS NULL AND role IN ('partner_admin', 'partner_user')";
+/* clang-format on */
 
 /* 0 with *ok; -1 only when the database fails. */
 static int actor_of_partner(service *svc, const char *actor_id, const char *partner_id, bool *ok,
@@ -102,6 +104,7 @@ static void refuse_actor(outcome *out) {
     refuse(out, &why);
 }
 
+/* clang-format off */
 static const char insert_sql[] =
     "INSERT INTO exports (export_id, partner_id, requested_by, command_id, kind, filters, status,"
     " file_name, requested_at, expires_at) VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5,"
@@ -123,6 +126,7 @@ static const char quota_sql[] =
     "SELECT count(*) FILTER (WHERE status IN ('pending', 'ready') AND export_id <> $2::uuid),"
     " EXISTS (SELECT 1 FROM exports WHERE export_id = $2::uuid)"
     " FROM exports WHERE partner_id = $1::uuid";
+/* clang-format on */
 
 /* 0 with *full when the partner has its SP_EXPORTS_PER_PARTNER_MAX exports
  * and this is a new request; a request sent again is answered as before. */
@@ -142,7 +146,8 @@ static void refuse_quota(service *svc, outcome *out) {
     sp_error why;
     sp_error_set(&why, 429, "too_many_exports", "",
                  "this partner already has %" PRId64 " exports kept or in progress: delete one "
-                 "or wait until one expires", svc->config->per_partner_max);
+                 "or wait until one expires",
+                 svc->config->per_partner_max);
     refuse(out, &why);
 }
 
@@ -162,9 +167,9 @@ static int request_check(const Solipass__Exports__RequestExport *cmd, const char
     json_error_t jerr;
     json_t *filters = json_loads(cmd->filters_json, JSON_REJECT_DUPLICATES, &jerr);
     sp_export_request request;
-    int rc = filters != NULL ? sp_export_filters_parse(kind, filters, &request, err)
-                             : sp_error_set(err, 422, "invalid_filter", "filters",
-                                            "filters_json is not JSON");
+    int rc = filters != NULL
+                 ? sp_export_filters_parse(kind, filters, &request, err)
+                 : sp_error_set(err, 422, "invalid_filter", "filters", "filters_json is not JSON");
     json_decref(filters);
     json_t *shown = rc == 0 ? sp_export_filters_json(&request) : NULL;
     *canonical = shown != NULL ? json_dumps(shown, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -197,7 +202,7 @@ static int on_request(service *svc, const Solipass__Envelope *env, outcome *out,
         snprintf(now, sizeof now, "%" PRId64, sp_clock_now_ms(svc->clock));
         snprintf(retention, sizeof retention, "%" PRId64, svc->config->retention_s);
         const char *params[8] = {cmd->export_id, cmd->partner_id, env->actor_id, env->command_id,
-                                 cmd->kind, filters, now, retention};
+                                 cmd->kind,      filters,         now,           retention};
         PGresult *res = NULL;
         rc = sp_pg_exec(svc->pg, insert_sql, 8, params, &res, err);
         bool inserted = rc == 0 && strcmp(PQcmdTuples(res), "1") == 0;
@@ -208,7 +213,7 @@ static int on_request(service *svc, const Solipass__Envelope *env, outcome *out,
         if (rc == 0 && !inserted) rc = sp_pg_exec(svc->pg, same_sql, 5, same_params, &res, err);
         if (rc == 0 && (inserted || strcmp(PQgetvalue(res, 0, 0), "t") == 0)) {
             accept_with(out, 202, !inserted);
-            if (inserted) svc->next_pick_ms = 0;   /* look for it at once */
+            if (inserted) svc->next_pick_ms = 0; /* look for it at once */
         } else if (rc == 0) {
             sp_error_set(&why, 409, "idempotency_conflict", "Idempotency-Key",
                          "this key already asked for another export");
@@ -223,6 +228,7 @@ static int on_request(service *svc, const Solipass__Envelope *env, outcome *out,
 
 /* ------------------------------------------------------------------ deletions */
 
+/* clang-format off */
 static const char delete_sql[] =
     "UPDATE exports SET status = 'deleted',"
     " deleted_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
@@ -231,6 +237,7 @@ static const char delete_sql[] =
 
 static const char status_sql[] =
     "SELECT status FROM exports WHERE export_id = $1::uuid AND partner_id = $2::uuid";
+/* clang-format on */
 
 /* Its file goes with it: the one being built, or the finished one. */
 static void remove_files(service *svc, const char *export_id) {
@@ -243,8 +250,8 @@ static void remove_files(service *svc, const char *export_id) {
     if (sp_export_path(svc->config->dir, export_id, false, path)) unlink(path);
 }
 
-static int delete_outcome(service *svc, const Solipass__Exports__DeleteExport *cmd,
-                          outcome *out, sp_error *err) {
+static int delete_outcome(service *svc, const Solipass__Exports__DeleteExport *cmd, outcome *out,
+                          sp_error *err) {
     const char *params[2] = {cmd->export_id, cmd->partner_id};
     PGresult *res = NULL;
     if (sp_pg_exec(svc->pg, status_sql, 2, params, &res, err) != 0) return -1;
@@ -264,8 +271,8 @@ static int delete_outcome(service *svc, const Solipass__Exports__DeleteExport *c
 }
 
 static int on_delete(service *svc, const Solipass__Envelope *env, outcome *out, sp_error *err) {
-    Solipass__Exports__DeleteExport *cmd =
-        solipass__exports__delete_export__unpack(NULL, env->payload.len, env->payload.data);
+    Solipass__Exports__DeleteExport *cmd = solipass__exports__delete_export__unpack(
+        NULL, env->payload.len, env->payload.data);
     sp_error why;
     if (cmd == NULL || !sp_id_valid(cmd->export_id) || !sp_id_valid(cmd->partner_id)) {
         sp_error_set(&why, 404, "export_not_found", "export_id", "no export has this id");
@@ -308,16 +315,18 @@ static int send_reply(service *svc, const Solipass__Envelope *env, const outcome
     reply.result_json = (char *)"{}";
     reply.replayed = out->replayed;
     reply.http_status = out->http_status;
-    sp_envelope_meta meta = {.type = "Reply.v1", .aggregate_id = env->reply_to,
+    sp_envelope_meta meta = {.type = "Reply.v1",
+                             .aggregate_id = env->reply_to,
                              .occurred_at_ms = sp_clock_now_ms(svc->clock),
-                             .command_id = env->command_id, .causation_id = env->id,
-                             .reply_to = "", .actor_id = env->actor_id};
+                             .command_id = env->command_id,
+                             .causation_id = env->id,
+                             .reply_to = "",
+                             .actor_id = env->actor_id};
     return sp_envelope_produce(svc->producer, SP_TOPIC_REPLIES, RD_KAFKA_PARTITION_UA, &meta,
                                &reply.base, NULL, NULL, err);
 }
 
-static int dead_letter(service *svc, const sp_kafka_msg *msg, const char *reason,
-                       sp_error *err) {
+static int dead_letter(service *svc, const sp_kafka_msg *msg, const char *reason, sp_error *err) {
     sp_log_warn(svc->log, "command dead-lettered", "reason", reason, NULL);
     return sp_deadletter_send(svc->producer, msg, SP_EXPORTS_SERVICE_NAME, reason,
                               sp_clock_now_ms(svc->clock), err);
@@ -354,7 +363,7 @@ static int process_batch_once(service *svc, size_t count, sp_error *err) {
 
 static int reconnect(service *svc, sp_error *err) {
     if (svc->build != NULL) {
-        sp_export_build_abandon(svc->build);   /* pending still: built again from the start */
+        sp_export_build_abandon(svc->build); /* pending still: built again from the start */
         sp_export_build_free(svc->build);
         svc->build = NULL;
     }
@@ -366,8 +375,7 @@ static int reconnect(service *svc, sp_error *err) {
     return svc->pg != NULL && svc->build_pg != NULL ? 0 : -1;
 }
 
-static int process_batch(service *svc, size_t count, volatile sig_atomic_t *stop,
-                         sp_error *err) {
+static int process_batch(service *svc, size_t count, volatile sig_atomic_t *stop, sp_error *err) {
     for (int tries = 0; tries < BATCH_TRIES_MAX && !*stop; tries++) {
         if (svc->pg != NULL && svc->build_pg != NULL && process_batch_once(svc, count, err) == 0) {
             return 0;
@@ -397,11 +405,12 @@ static int build_tick(service *svc, sp_error *err) {
     if (step != SP_EXPORT_STEP_MORE) {
         sp_export_build_free(svc->build);
         svc->build = NULL;
-        svc->next_pick_ms = 0;   /* the next one at once */
+        svc->next_pick_ms = 0; /* the next one at once */
     }
     return rc;
 }
 
+/* clang-format off */
 static const char purge_sql[] =
     "UPDATE exports SET status = 'expired',"
     " expired_at = timestamptz 'epoch' + $1::bigint * interval '1 millisecond'"
@@ -409,6 +418,7 @@ static const char purge_sql[] =
     " WHERE status IN ('pending', 'ready', 'failed')"
     " AND expires_at <= timestamptz 'epoch' + $1::bigint * interval '1 millisecond'"
     " ORDER BY expires_at LIMIT $2::integer) RETURNING export_id";
+/* clang-format on */
 
 static int purge(service *svc, sp_error *err) {
     char now[24], limit[16];
@@ -459,8 +469,8 @@ static int loop(service *svc, volatile sig_atomic_t *stop, sp_error *err) {
 static void remove_leftovers(service *svc) {
     PGresult *res = NULL;
     sp_error err;
-    if (sp_pg_exec(svc->pg, "SELECT export_id FROM exports WHERE status = 'pending'", 0, NULL,
-                   &res, &err) != 0) {
+    if (sp_pg_exec(svc->pg, "SELECT export_id FROM exports WHERE status = 'pending'", 0, NULL, &res,
+                   &err) != 0) {
         return;
     }
     for (int i = 0; i < PQntuples(res); i++) {
@@ -484,8 +494,7 @@ static int start(service *svc, sp_error *err) {
     svc->build_pg = sp_pg_connect(svc->config->pg_dsn, PG_WAIT_MS, svc->log, err);
     if (svc->build_pg == NULL) return -1;
     remove_leftovers(svc);
-    svc->producer = sp_kafka_producer_new(svc->config->brokers, SP_EXPORTS_GROUP_ID, svc->log,
-                                          err);
+    svc->producer = sp_kafka_producer_new(svc->config->brokers, SP_EXPORTS_GROUP_ID, svc->log, err);
     if (svc->producer == NULL) return -1;
     const char *const topics[] = {SP_TOPIC_EXPORTS_COMMANDS};
     svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_EXPORTS_GROUP_ID, topics,

@@ -18,8 +18,7 @@
 
 /* ------------------------------------------------------------------ requests */
 
-int sp_finance_requests_init(sp_finance_requests *requests, size_t requests_max,
-                             sp_error *err) {
+int sp_finance_requests_init(sp_finance_requests *requests, size_t requests_max, sp_error *err) {
     assert(requests != NULL);
     assert(requests_max > 0);
     return sp_map_init(&requests->map, requests_max, err);
@@ -87,7 +86,7 @@ int sp_finance_requests_note(sp_finance_requests *requests, const Solipass__Enve
         rc = -1;
         goto done;
     }
-    free(previous);   /* the same facts read again (a rebuild) */
+    free(previous); /* the same facts read again (a rebuild) */
 done:
     solipass__ledger__refund_request_opened__free_unpacked(m, NULL);
     return rc;
@@ -133,7 +132,7 @@ static int map_payment(const Solipass__Envelope *env, sp_finance_event *out, sp_
     d->channel = "code";
     d->partner_code = m->partner_code;
     d->amount_cents = m->amount_cents;
-    assert(d->amount_cents > 0);   /* a payment moves money to the partner */
+    assert(d->amount_cents > 0); /* a payment moves money to the partner */
     out->event.partner_id = m->partner_id;
     out->event.amount_cents = m->amount_cents;
     out->event.type = "payment_accepted";
@@ -264,8 +263,9 @@ static int map_paid(const Solipass__Envelope *env, sp_finance_event *out, sp_err
         !total_valid(m->total_cents) || reference_len == 0 ||
         reference_len > SP_FINANCE_TRANSFER_REFERENCE_MAX ||
         sp_date_parse(m->paid_on, &paid_on, &why) != 0)
-        return invalid(err, env->type, "an invalid request id, partner id, total, transfer "
-                                       "reference or date");
+        return invalid(err, env->type,
+                       "an invalid request id, partner id, total, transfer "
+                       "reference or date");
     Solipass__Finance__RefundRequestPaid *d = &out->refund_request_paid;
     d->request_id = m->request_id;
     d->transfer_reference = m->transfer_reference;
@@ -349,10 +349,9 @@ void sp_finance_instant(int64_t utc_ms, char out[SP_FINANCE_INSTANT_LEN + 1]) {
     assert(ms < 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    char text[64];   /* what the compiler cannot bound of int fields */
-    snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-             tm.tm_sec, (int)ms);
+    char text[64]; /* what the compiler cannot bound of int fields */
+    snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)ms);
     snprintf(out, SP_FINANCE_INSTANT_LEN + 1, "%.*s", SP_FINANCE_INSTANT_LEN, text);
 }
 
@@ -367,9 +366,9 @@ static json_t *detail_json(const Solipass__Finance__FinanceEvent *e) {
     switch (e->detail_case) {
     case SOLIPASS__FINANCE__FINANCE_EVENT__DETAIL_PAYMENT_ACCEPTED: {
         const Solipass__Finance__PaymentAccepted *d = e->payment_accepted;
-        return json_pack("{s:s, s:s, s:s, s:s, s:I}", "operation_id", d->operation_id,
-                         "channel", d->channel, "partner_code", d->partner_code, "voucher_id",
-                         d->voucher_id, "amount_cents", (json_int_t)d->amount_cents);
+        return json_pack("{s:s, s:s, s:s, s:s, s:I}", "operation_id", d->operation_id, "channel",
+                         d->channel, "partner_code", d->partner_code, "voucher_id", d->voucher_id,
+                         "amount_cents", (json_int_t)d->amount_cents);
     }
     case SOLIPASS__FINANCE__FINANCE_EVENT__DETAIL_OPERATION_CANCELLED: {
         const Solipass__Finance__OperationCancelled *d = e->operation_cancelled;
@@ -381,19 +380,19 @@ static json_t *detail_json(const Solipass__Finance__FinanceEvent *e) {
         const Solipass__Finance__RefundRequestPending *d = e->refund_request_pending;
         return json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "request_id", d->request_id, "kind",
                          d->kind, "period", d->period, "total_cents", (json_int_t)d->total_cents,
-                         "operation_count", (json_int_t)d->operation_count,
-                         "bank_account_missing", d->bank_account_missing);
+                         "operation_count", (json_int_t)d->operation_count, "bank_account_missing",
+                         d->bank_account_missing);
     }
     case SOLIPASS__FINANCE__FINANCE_EVENT__DETAIL_REFUND_REQUEST_CANCELLED: {
         const Solipass__Finance__RefundRequestCancelled *d = e->refund_request_cancelled;
-        return json_pack("{s:s, s:s, s:s, s:s}", "request_id", d->request_id, "reason",
-                         d->reason, "code", d->code, "message", d->message);
+        return json_pack("{s:s, s:s, s:s, s:s}", "request_id", d->request_id, "reason", d->reason,
+                         "code", d->code, "message", d->message);
     }
     case SOLIPASS__FINANCE__FINANCE_EVENT__DETAIL_REFUND_REQUEST_PAID: {
         const Solipass__Finance__RefundRequestPaid *d = e->refund_request_paid;
-        return json_pack("{s:s, s:s, s:s, s:I}", "request_id", d->request_id,
-                         "transfer_reference", d->transfer_reference, "paid_on", d->paid_on,
-                         "total_cents", (json_int_t)d->total_cents);
+        return json_pack("{s:s, s:s, s:s, s:I}", "request_id", d->request_id, "transfer_reference",
+                         d->transfer_reference, "paid_on", d->paid_on, "total_cents",
+                         (json_int_t)d->total_cents);
     }
     default: return NULL;
     }
@@ -409,12 +408,13 @@ char *sp_finance_json(const Solipass__Finance__FinanceEvent *e) {
     json_t *detail = detail_json(e);
     if (detail == NULL) return NULL;
     /* The detail sits under the type's own name, as in the protobuf oneof. */
-    json_t *root = json_pack(
-        "{s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:I, s:o}", "event_id", e->event_id,
-        "type", e->type, "occurred_at", at, "occurred_at_ms", (json_int_t)e->occurred_at_ms,
-        "partner_id", e->partner_id, "amount_cents", (json_int_t)e->amount_cents, "amount_eur",
-        eur, "ledger_type", e->ledger_type, "ledger_aggregate_id", e->ledger_aggregate_id,
-        "ledger_aggregate_version", (json_int_t)e->ledger_aggregate_version, e->type, detail);
+    json_t *root = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:s, s:s, s:I, s:o}", "event_id",
+                             e->event_id, "type", e->type, "occurred_at", at, "occurred_at_ms",
+                             (json_int_t)e->occurred_at_ms, "partner_id", e->partner_id,
+                             "amount_cents", (json_int_t)e->amount_cents, "amount_eur", eur,
+                             "ledger_type", e->ledger_type, "ledger_aggregate_id",
+                             e->ledger_aggregate_id, "ledger_aggregate_version",
+                             (json_int_t)e->ledger_aggregate_version, e->type, detail);
     if (root == NULL) return NULL;
     char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);

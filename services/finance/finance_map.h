@@ -24,9 +24,9 @@
 #include "sp_map.h"
 
 #define SP_FINANCE_ENVELOPE_TYPE "finance.FinanceEvent.v1"
-#define SP_FINANCE_KIND_MAX 16          /* "manual" | "automatic" */
-#define SP_FINANCE_PERIOD_LEN 7         /* "YYYY-MM" */
-#define SP_FINANCE_INSTANT_LEN 24       /* "2026-11-27T10:00:00.123Z" */
+#define SP_FINANCE_KIND_MAX 16    /* "manual" | "automatic" */
+#define SP_FINANCE_PERIOD_LEN 7   /* "YYYY-MM" */
+#define SP_FINANCE_INSTANT_LEN 24 /* "2026-11-27T10:00:00.123Z" */
 #define SP_FINANCE_TRANSFER_REFERENCE_MAX 35
 
 /* ------------------------------------------------------------------ requests */
@@ -38,11 +38,10 @@ typedef struct sp_finance_request_info {
 } sp_finance_request_info;
 
 typedef struct sp_finance_requests {
-    sp_map map;                         /* sp_key_of(request_id) -> sp_finance_request_info */
+    sp_map map; /* sp_key_of(request_id) -> sp_finance_request_info */
 } sp_finance_requests;
 
-int sp_finance_requests_init(sp_finance_requests *requests, size_t requests_max,
-                             sp_error *err);
+int sp_finance_requests_init(sp_finance_requests *requests, size_t requests_max, sp_error *err);
 void sp_finance_requests_destroy(sp_finance_requests *requests);
 /* Records what a ledger.RefundRequestOpened.v1 envelope says (other types:
  * nothing, 0). 422 "invalid_event" when its payload does not decode or
@@ -62,8 +61,8 @@ typedef struct sp_finance_event {
     Solipass__Finance__RefundRequestPending refund_request_pending;
     Solipass__Finance__RefundRequestCancelled refund_request_cancelled;
     Solipass__Finance__RefundRequestPaid refund_request_paid;
-    ProtobufCMessage *source;           /* the decoded ledger payload (owned) */
-    sp_finance_request_info request;    /* pending: copied from the registry */
+    ProtobufCMessage *source;        /* the decoded ledger payload (owned) */
+    sp_finance_request_info request; /* pending: copied from the registry */
 } sp_finance_event;
 
 /* Maps one ledger event envelope. *mapped is false (and out untouched but

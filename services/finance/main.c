@@ -17,12 +17,14 @@ static int start(sp_service *svc, sp_finance_config *c, int argc, char **argv) {
          &c->publish_tries_max},
     };
     const sp_service_spec spec = {
-        .name = SP_FINANCE_SERVICE_NAME, .program = "solipass-finance",
+        .name = SP_FINANCE_SERVICE_NAME,
+        .program = "solipass-finance",
         .summary = "The finance service: publishes the ledger events finance staff "
-            "need (payments, cancellations, refund requests pending, cancelled, "
-            "paid) to solipass.finance.v1 (protobuf) and solipass.finance.json.v1 "
-            "(JSON), keyed by partner id.",
-        .items = items, .item_count = sizeof items / sizeof items[0]};
+                   "need (payments, cancellations, refund requests pending, cancelled, "
+                   "paid) to solipass.finance.v1 (protobuf) and solipass.finance.json.v1 "
+                   "(JSON), keyed by partner id.",
+        .items = items,
+        .item_count = sizeof items / sizeof items[0]};
     return sp_service_start(svc, &spec, argc, argv);
 }
 

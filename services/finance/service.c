@@ -26,7 +26,7 @@
 typedef struct counters {
     uint64_t read;
     uint64_t published;
-    uint64_t skipped;               /* undecodable or invalid: the projection dead-letters them */
+    uint64_t skipped; /* undecodable or invalid: the projection dead-letters them */
 } counters;
 
 typedef struct service {
@@ -35,7 +35,7 @@ typedef struct service {
     sp_clock *clock;
     sp_kafka_producer *producer;
     sp_kafka_consumer *consumer;
-    sp_kafka_msg *msgs;             /* SP_KAFKA_BATCH_MAX */
+    sp_kafka_msg *msgs; /* SP_KAFKA_BATCH_MAX */
     sp_finance_requests requests;
     bool requests_ready;
     sp_service_readiness readiness;
@@ -62,7 +62,7 @@ static int note_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
     int rc = sp_finance_requests_note(&svc->requests, env, &why);
     solipass__envelope__free_unpacked(env, NULL);
     if (rc != 0 && strcmp(why.code, "invalid_event") != 0) {
-        *err = why;   /* a bound or memory: the registry would be partial */
+        *err = why; /* a bound or memory: the registry would be partial */
         return -1;
     }
     return 0;
@@ -80,8 +80,8 @@ static int on_assigned(void *ctx, const sp_kafka_tp *tps, size_t tp_count, sp_er
         snprintf(partition, sizeof partition, "%" PRId32, tps[i].partition);
         snprintf(requests, sizeof requests, "%zu", svc->requests.map.entry_count);
         snprintf(ms, sizeof ms, "%" PRId64, sp_clock_monotonic_ms() - started_ms);
-        sp_log_info(svc->log, "refund request openings read", "partition", partition,
-                    "requests", requests, "ms", ms, NULL);
+        sp_log_info(svc->log, "refund request openings read", "partition", partition, "requests",
+                    requests, "ms", ms, NULL);
     }
     sp_service_ready(&svc->readiness);
     return 0;
@@ -89,15 +89,19 @@ static int on_assigned(void *ctx, const sp_kafka_tp *tps, size_t tp_count, sp_er
 
 /* ------------------------------------------------------------------ publish */
 
-static int publish_event(service *svc, const Solipass__Envelope *source,
-                         const sp_finance_event *fe, sp_error *err) {
+static int publish_event(service *svc, const Solipass__Envelope *source, const sp_finance_event *fe,
+                         sp_error *err) {
     const Solipass__Finance__FinanceEvent *e = &fe->event;
-    sp_envelope_meta meta = {.type = SP_FINANCE_ENVELOPE_TYPE, .aggregate_id = e->partner_id,
-                             .aggregate_version = 0, .occurred_at_ms = e->occurred_at_ms,
-                             .command_id = source->command_id, .causation_id = source->id,
-                             .reply_to = "", .actor_id = source->actor_id};
-    if (sp_envelope_produce(svc->producer, SP_TOPIC_FINANCE, RD_KAFKA_PARTITION_UA, &meta,
-                            &e->base, NULL, NULL, err) != 0)
+    sp_envelope_meta meta = {.type = SP_FINANCE_ENVELOPE_TYPE,
+                             .aggregate_id = e->partner_id,
+                             .aggregate_version = 0,
+                             .occurred_at_ms = e->occurred_at_ms,
+                             .command_id = source->command_id,
+                             .causation_id = source->id,
+                             .reply_to = "",
+                             .actor_id = source->actor_id};
+    if (sp_envelope_produce(svc->producer, SP_TOPIC_FINANCE, RD_KAFKA_PARTITION_UA, &meta, &e->base,
+                            NULL, NULL, err) != 0)
         return -1;
     char *json = sp_finance_json(e);
     if (json == NULL) return sp_error_set(err, 500, "out_of_memory", "", "finance JSON");
@@ -109,8 +113,7 @@ static int publish_event(service *svc, const Solipass__Envelope *source,
 
 /* Maps and produces one ledger message; *published says whether it gave a
  * finance event. Only the producer's failures are errors. */
-static int publish_message(service *svc, const sp_kafka_msg *msg, bool *published,
-                           sp_error *err) {
+static int publish_message(service *svc, const sp_kafka_msg *msg, bool *published, sp_error *err) {
     *published = false;
     sp_error why;
     Solipass__Envelope *env = sp_envelope_unpack(msg->value, msg->value_len, &why);
@@ -136,8 +139,7 @@ static int publish_message(service *svc, const sp_kafka_msg *msg, bool *publishe
     return rc;
 }
 
-static int publish_batch_once(service *svc, size_t count, uint64_t *published,
-                              sp_error *err) {
+static int publish_batch_once(service *svc, size_t count, uint64_t *published, sp_error *err) {
     *published = 0;
     for (size_t i = 0; i < count; i++) {
         bool one = false;
@@ -150,8 +152,7 @@ static int publish_batch_once(service *svc, size_t count, uint64_t *published,
 /* Both copies of every event of the batch are durable before its offsets
  * are committed; a failed flush publishes the whole batch again (readers
  * dedupe), at most publish_tries_max times. */
-static int publish_batch(service *svc, size_t count, volatile sig_atomic_t *stop,
-                         sp_error *err) {
+static int publish_batch(service *svc, size_t count, volatile sig_atomic_t *stop, sp_error *err) {
     for (int64_t tries = 0; tries < svc->config->publish_tries_max && !*stop; tries++) {
         uint64_t published = 0;
         if (publish_batch_once(svc, count, &published, err) == 0) {
@@ -161,13 +162,15 @@ static int publish_batch(service *svc, size_t count, volatile sig_atomic_t *stop
         }
         if (strcmp(err->code, "limit_reached") == 0 || strcmp(err->code, "out_of_memory") == 0)
             return -1;
-        sp_log_warn(svc->log, "finance events not delivered: publishing the batch again",
-                    "code", err->code, "detail", err->message, NULL);
+        sp_log_warn(svc->log, "finance events not delivered: publishing the batch again", "code",
+                    err->code, "detail", err->message, NULL);
         sp_clock_sleep_ms(RETRY_PAUSE_MS);
     }
-    if (*stop) return 0;   /* not committed: read and published again after a restart */
-    return sp_error_set(err, 503, "unavailable", "", "the finance topics refused a batch "
-                        "%" PRId64 " times", svc->config->publish_tries_max);
+    if (*stop) return 0; /* not committed: read and published again after a restart */
+    return sp_error_set(err, 503, "unavailable", "",
+                        "the finance topics refused a batch "
+                        "%" PRId64 " times",
+                        svc->config->publish_tries_max);
 }
 
 /* ------------------------------------------------------------------ loop */
@@ -177,15 +180,14 @@ static void log_stats(service *svc) {
     snprintf(read, sizeof read, "%" PRIu64, svc->counters.read);
     snprintf(published, sizeof published, "%" PRIu64, svc->counters.published);
     snprintf(skipped, sizeof skipped, "%" PRIu64, svc->counters.skipped);
-    sp_log_info(svc->log, "stats", "read", read, "published", published, "skipped", skipped,
-                NULL);
+    sp_log_info(svc->log, "stats", "read", read, "published", published, "skipped", skipped, NULL);
 }
 
 static int loop(service *svc, volatile sig_atomic_t *stop, sp_error *err) {
     int64_t stats_at_ms = sp_clock_monotonic_ms();
     while (!*stop) {
-        int n = sp_kafka_consumer_poll_batch(svc->consumer, svc->msgs, SP_KAFKA_BATCH_MAX,
-                                             POLL_MS, err);
+        int n = sp_kafka_consumer_poll_batch(svc->consumer, svc->msgs, SP_KAFKA_BATCH_MAX, POLL_MS,
+                                             err);
         if (n < 0) return -1;
         if (n > 0 && publish_batch(svc, (size_t)n, stop, err) != 0) return -1;
         sp_kafka_producer_poll(svc->producer);
@@ -204,15 +206,13 @@ static int start(service *svc, sp_error *err) {
     if (sp_finance_requests_init(&svc->requests, (size_t)svc->config->requests_max, err) != 0)
         return -1;
     svc->requests_ready = true;
-    svc->producer = sp_kafka_producer_new(svc->config->brokers, "solipass-finance", svc->log,
-                                          err);
+    svc->producer = sp_kafka_producer_new(svc->config->brokers, "solipass-finance", svc->log, err);
     if (svc->producer == NULL) return -1;
     const char *const topics[] = {SP_TOPIC_LEDGER_EVENTS};
     /* Nothing to drop on a revocation: the openings remembered are facts of
      * the log, they stay true. */
-    svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_FINANCE_GROUP_ID,
-                                                topics, 1, on_assigned, NULL, svc,
-                                                svc->log, err);
+    svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_FINANCE_GROUP_ID, topics,
+                                                1, on_assigned, NULL, svc, svc->log, err);
     return svc->consumer != NULL ? 0 : -1;
 }
 

@@ -30,8 +30,8 @@
 
 typedef struct sp_finance_config {
     const char *brokers;
-    int64_t requests_max;          /* refund requests remembered (SP_FINANCE_REQUESTS_MAX) */
-    int64_t publish_tries_max;     /* flush attempts of one batch before giving up */
+    int64_t requests_max;      /* refund requests remembered (SP_FINANCE_REQUESTS_MAX) */
+    int64_t publish_tries_max; /* flush attempts of one batch before giving up */
 } sp_finance_config;
 
 /* Runs until *stop becomes non-zero (0) or a fatal error (-1, err). */

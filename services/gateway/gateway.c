@@ -4,7 +4,9 @@
 
 #include <assert.h>
 
-int64_t sp_gw_monotonic_ms(void) { return sp_clock_monotonic_ms(); }
+int64_t sp_gw_monotonic_ms(void) {
+    return sp_clock_monotonic_ms();
+}
 
 int sp_gw_cond_init(pthread_cond_t *cond) {
     assert(cond != NULL);

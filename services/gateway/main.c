@@ -38,7 +38,7 @@
 #define SP_GW_STOP_POLL_MS 100
 #define SP_GW_ADDRESS_LEN_MAX 64
 #define SP_GW_SESSION_TTL_S_MAX (31 * 24 * 3600)
-#define SP_GW_SESSIONS_PER_USER_LIMIT 64   /* the accounts service's own limit */
+#define SP_GW_SESSIONS_PER_USER_LIMIT 64 /* the accounts service's own limit */
 
 /* The settings main checks once read, and where the checked forms go. */
 typedef struct gw_settings {
@@ -76,22 +76,23 @@ static void add_service_items(sp_service *svc, sp_gw_config *c, sp_config_item *
         {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0,
          "debug | info | warn | error (debug logs every request)", &svc->log_level},
         {"SP_CLOCK_OFFSET_FILE", SP_CONFIG_STRING, "", 0, 0,
-         "file holding a clock offset in ms (tests); empty: system time",
-         &svc->clock_offset_file},
+         "file holding a clock offset in ms (tests); empty: system time", &svc->clock_offset_file},
         /* Not on the API port, which faces the clients. */
         SP_METRICS_HTTP_CONFIG_ITEMS(&svc->metrics_config),
         SP_KAFKA_SECURITY_CONFIG_ITEMS(&svc->kafka_security),
-        {"SP_HTTP_ADDRESS", SP_CONFIG_STRING, "127.0.0.1", 0, 0,
-         "IP address to listen on", &c->http_address},
+        {"SP_HTTP_ADDRESS", SP_CONFIG_STRING, "127.0.0.1", 0, 0, "IP address to listen on",
+         &c->http_address},
         {"SP_HTTP_PORT", SP_CONFIG_INT, "8080", 1, 65535, "TCP port to listen on", &c->http_port},
         {"SP_HTTP_THREADS", SP_CONFIG_INT, "512", 1, 1024,
          "HTTP worker threads; a connection holds one from its accept (a keep-alive or a "
          "slow one too), so this bounds the connections served at once: 200 slow clients "
-         "leave 64 threads no room for anyone else", &c->http_threads},
+         "leave 64 threads no room for anyone else",
+         &c->http_threads},
         {"SP_HTTP_REQUEST_TIMEOUT_MS", SP_CONFIG_INT, "5000", 500, 60000,
          "a client must send its request line and headers within this, and may not stay "
          "longer silent while its body is read or its answer written; a slower one is "
-         "disconnected (civetweb's request_timeout_ms)", &c->http_request_timeout_ms},
+         "disconnected (civetweb's request_timeout_ms)",
+         &c->http_request_timeout_ms},
         {"SP_HTTP_REQUESTS_PER_ADDRESS_MAX", SP_CONFIG_INT, "32", 1, 1024,
          "requests in progress of one client address (once its headers are read; live "
          "streams included); one more is 429 too_many_requests",
@@ -119,7 +120,8 @@ static void add_session_items(sp_gw_config *c, sp_config_item *items, size_t *co
          &c->sessions_per_user_max},
         {"SP_DIRECTORY_START_MS", SP_CONFIG_INT, "120000", 1000, 3600000,
          "longest the start may take to read the accounts events into the session directory "
-         "(the gateway answers nothing before)", &c->directory_start_ms},
+         "(the gateway answers nothing before)",
+         &c->directory_start_ms},
         {"SP_PAYMENT_MAX_CENTS", SP_CONFIG_INT, "100000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
          "largest payment, in euro cents", &c->payment_max_cents},
         {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
@@ -135,10 +137,10 @@ static void add_session_items(sp_gw_config *c, sp_config_item *items, size_t *co
          &c->login_failures_per_account_max},
         {"SP_LOGIN_FAILURES_PER_ADDRESS_MAX", SP_CONFIG_INT, "20", 1, 100000,
          "failed logins (and password-reset requests) of one client address within "
-         "SP_LOGIN_WINDOW_S before 429 too_many_attempts", &c->login_failures_per_address_max},
+         "SP_LOGIN_WINDOW_S before 429 too_many_attempts",
+         &c->login_failures_per_address_max},
         {"SP_LOGIN_WINDOW_S", SP_CONFIG_INT, "900", 1, 86400,
-         "the window of those counts, in seconds, from a key's first failure",
-         &c->login_window_s},
+         "the window of those counts, in seconds, from a key's first failure", &c->login_window_s},
     };
     append_items(items, count, group, sizeof group / sizeof group[0]);
 }
@@ -163,7 +165,8 @@ static void add_partner_space_items(sp_gw_config *c, sp_config_item *items, size
          &c->sse_streams_max},
         {"SP_SSE_MAX_S", SP_CONFIG_INT, "300", 5, 3600,
          "a live operation stream ends after this many seconds (the client reconnects with "
-         "Last-Event-ID)", &c->sse_s_max},
+         "Last-Event-ID)",
+         &c->sse_s_max},
     };
     append_items(items, count, group, sizeof group / sizeof group[0]);
 }
@@ -173,7 +176,8 @@ static void add_edge_items(sp_gw_config *c, sp_config_item *items, size_t *count
     const sp_config_item group[] = {
         {"SP_SEPA_DEBTOR_NAME", SP_CONFIG_STRING, "", 0, 0,
          "the city's account holder that SEPA transfer files pay refunds from; empty (with "
-         "the two below): POST /api/v1/finance/sepa answers 503", &c->sepa_debtor_name},
+         "the two below): POST /api/v1/finance/sepa answers 503",
+         &c->sepa_debtor_name},
         {"SP_SEPA_DEBTOR_IBAN", SP_CONFIG_STRING, "", 0, 0, "that account's IBAN",
          &c->sepa_debtor_iban},
         {"SP_SEPA_DEBTOR_BIC", SP_CONFIG_STRING, "", 0, 0, "that account's bank's BIC",
@@ -183,11 +187,13 @@ static void add_edge_items(sp_gw_config *c, sp_config_item *items, size_t *count
          &c->exports_dir},
         {"SP_WEB_DIR", SP_CONFIG_STRING, "", 0, 0,
          "folder of the built web apps (web/dist) served outside /api/; empty: the API only, "
-         "every other path answers 404", &c->web_dir},
+         "every other path answers 404",
+         &c->web_dir},
         {"SP_PUBLIC_URL", SP_CONFIG_STRING, "", 0, 0,
          "the origin browsers reach the service at, http(s)://host[:port] with no path: the "
          "Origin cookie sessions must come from, the QR codes' links, Secure cookies when "
-         "https; empty: http://SP_HTTP_ADDRESS:SP_HTTP_PORT", &c->public_url},
+         "https; empty: http://SP_HTTP_ADDRESS:SP_HTTP_PORT",
+         &c->public_url},
         {"SP_TRUSTED_PROXIES", SP_CONFIG_STRING, "", 0, 0,
          "reverse proxies in front of the gateway: IP addresses and CIDR networks separated "
          "by commas; only from them is X-Forwarded-For read (its right-most address that is "
@@ -211,11 +217,14 @@ static int start(sp_service *svc, gw_settings *settings, int argc, char **argv) 
     add_partner_space_items(c, items, &count);
     add_edge_items(c, items, &count);
     const sp_service_spec spec = {
-        .name = "gateway", .program = "solipass-gateway",
+        .name = "gateway",
+        .program = "solipass-gateway",
         .summary = "The HTTP JSON API of solipass: validates requests, sends commands to the "
                    "event log, waits for their outcome, reads the read models.",
-        .items = items, .item_count = count,
-        .check = check_settings, .check_ctx = settings};
+        .items = items,
+        .item_count = count,
+        .check = check_settings,
+        .check_ctx = settings};
     return sp_service_start(svc, &spec, argc, argv);
 }
 
@@ -233,8 +242,8 @@ static int check_address(const char *address, sp_error *err) {
 
 static int check_link_secret(const char *secret, sp_error *err) {
     if (secret[0] == '\0') return 0;
-    if (sp_secret_check(secret, "SP_LINK_SECRET", SP_SECRET_KEY_LEN_MIN,
-                        SP_SECRET_KEY_DISTINCT_MIN, err) != 0)
+    if (sp_secret_check(secret, "SP_LINK_SECRET", SP_SECRET_KEY_LEN_MIN, SP_SECRET_KEY_DISTINCT_MIN,
+                        err) != 0)
         return -1;
     if (sp_link_secret_valid(secret)) return 0;
     return sp_error_set(err, 500, "invalid_config", "SP_LINK_SECRET",
@@ -291,8 +300,8 @@ static void clamp_streams(sp_gw_config *c, sp_log *log) {
     c->sse_streams_max = c->http_threads / 2;
     char max[24];
     snprintf(max, sizeof max, "%" PRId64, c->sse_streams_max);
-    sp_log_info(log, "SP_SSE_STREAMS_MAX lowered to half of SP_HTTP_THREADS", "streams_max",
-                max, NULL);
+    sp_log_info(log, "SP_SSE_STREAMS_MAX lowered to half of SP_HTTP_THREADS", "streams_max", max,
+                NULL);
 }
 
 static int check_receipt_keys(const char *list, sp_receipt_keyring *keys, sp_error *err) {
@@ -402,8 +411,8 @@ static void app_stop(sp_gw_app *app) {
 static void serve_until_stopped(sp_gw_app *app, sp_gw_http *http, const sp_service *svc) {
     char port[16];
     snprintf(port, sizeof port, "%" PRId64, app->config->http_port);
-    sp_log_info(app->log, "ready", "address", app->config->http_address, "port", port,
-                "reply_to", sp_gw_commands_reply_to(app->commands), NULL);
+    sp_log_info(app->log, "ready", "address", app->config->http_address, "port", port, "reply_to",
+                sp_gw_commands_reply_to(app->commands), NULL);
     struct timespec pause = {.tv_sec = 0, .tv_nsec = SP_GW_STOP_POLL_MS * 1000000L};
     while (!sp_service_stopping(svc)) nanosleep(&pause, NULL);
     sp_log_info(app->log, "stopping", NULL);
@@ -423,15 +432,22 @@ int main(int argc, char **argv) {
     memset(&proxies, 0, sizeof proxies);
     sp_receipt_keyring receipt_keys;
     memset(&receipt_keys, 0, sizeof receipt_keys);
-    gw_settings settings = {.config = &config, .contact = &contact, .sepa_debtor = &sepa_debtor,
-                            .proxies = &proxies, .receipt_keys = &receipt_keys};
+    gw_settings settings = {.config = &config,
+                            .contact = &contact,
+                            .sepa_debtor = &sepa_debtor,
+                            .proxies = &proxies,
+                            .receipt_keys = &receipt_keys};
     if (start(&svc, &settings, argc, argv) != 0) return svc.exit_code;
     sp_gw_metrics metrics;
     sp_gw_metrics_init(&metrics);
-    sp_gw_app app = {.config = &config, .log = &svc.log, .clock = &svc.clock, .metrics = &metrics,
+    sp_gw_app app = {.config = &config,
+                     .log = &svc.log,
+                     .clock = &svc.clock,
+                     .metrics = &metrics,
                      .contact = &contact,
                      .sepa_debtor = settings.sepa_configured ? &sepa_debtor : NULL,
-                     .proxies = &proxies, .receipt_keys = &receipt_keys};
+                     .proxies = &proxies,
+                     .receipt_keys = &receipt_keys};
     mg_init_library(0);
     int rc = -1;
     sp_gw_http *http = NULL;

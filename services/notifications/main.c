@@ -52,14 +52,15 @@ static int start(sp_service *svc, sp_notify_config *c, int argc, char **argv) {
          "SMTP server: smtp://host:port or smtps://host:port", &c->smtp.url},
         {"SP_SMTP_TLS", SP_CONFIG_STRING, "starttls", 0, 0,
          "starttls (smtp://, STARTTLS required), tls (smtps://) or off (smtp:// in clear: "
-         "a server on this machine only)", &c->smtp.tls},
+         "a server on this machine only)",
+         &c->smtp.tls},
         {"SP_SMTP_USER", SP_CONFIG_STRING, "", 0, 0, "SMTP user name; empty: no authentication",
          &c->smtp.user},
         {"SP_SMTP_PASSWORD", SP_CONFIG_STRING, "", 0, 0, "SMTP password", &c->smtp.password},
         {"SP_SMTP_FROM", SP_CONFIG_STRING, NULL, 0, 0,
          "sender address (MAIL FROM and From:), e.g. pass@ville.example", &c->smtp.from_address},
-        {"SP_SMTP_FROM_NAME", SP_CONFIG_STRING, "Pass solidarité", 0, 0,
-         "sender display name", &c->from_name},
+        {"SP_SMTP_FROM_NAME", SP_CONFIG_STRING, "Pass solidarité", 0, 0, "sender display name",
+         &c->from_name},
         {"SP_SMTP_TIMEOUT_MS", SP_CONFIG_INT, "15000", 100, 300000,
          "longest SMTP exchange of one e-mail", &c->smtp.timeout_ms},
         {"SP_PUBLIC_BASE_URL", SP_CONFIG_STRING, NULL, 0, 0,
@@ -80,10 +81,13 @@ static int start(sp_service *svc, sp_notify_config *c, int argc, char **argv) {
          &c->max_age_s},
     };
     const sp_service_spec spec = {
-        .name = SP_NOTIFY_SERVICE_NAME, .program = "solipass-notifications",
+        .name = SP_NOTIFY_SERVICE_NAME,
+        .program = "solipass-notifications",
         .summary = "The notifications service: e-mails (activation, password reset, "
-            "payment received) sent over SMTP from the event log.",
-        .items = items, .item_count = sizeof items / sizeof items[0], .check = check,
+                   "payment received) sent over SMTP from the event log.",
+        .items = items,
+        .item_count = sizeof items / sizeof items[0],
+        .check = check,
         .check_ctx = c};
     return sp_service_start(svc, &spec, argc, argv);
 }

@@ -14,8 +14,8 @@
 #include "sp_money.h"
 #include "sp_text.h"
 
-#define B64_LINE_BYTES 57            /* 57 bytes give a 76-character base64 line */
-#define ENCODED_WORD_BYTES 39        /* text per RFC 2047 word: 52 base64 chars, a line < 78 */
+#define B64_LINE_BYTES 57     /* 57 bytes give a 76-character base64 line */
+#define ENCODED_WORD_BYTES 39 /* text per RFC 2047 word: 52 base64 chars, a line < 78 */
 #define SERVICE_NAME "Pass solidarité"
 
 static void put_base64_lines(sp_text *w, const char *data, size_t len) {
@@ -76,11 +76,10 @@ const char *sp_notify_kind_name(sp_notify_kind kind) {
 }
 
 sp_notify_kind sp_notify_kind_parse(const char *name) {
-    static const sp_notify_kind kinds[] = {SP_NOTIFY_ACTIVATION, SP_NOTIFY_PASSWORD_RESET,
-                                           SP_NOTIFY_PAYMENT_RECEIVED,
-                                           SP_NOTIFY_VOUCHER_REDEEMED, SP_NOTIFY_REFUND_REQUESTED,
-                                           SP_NOTIFY_REFUND_PAID, SP_NOTIFY_OPERATION_CANCELLED,
-                                           SP_NOTIFY_PASS_CLOSED};
+    static const sp_notify_kind kinds[] = {
+        SP_NOTIFY_ACTIVATION,          SP_NOTIFY_PASSWORD_RESET,   SP_NOTIFY_PAYMENT_RECEIVED,
+        SP_NOTIFY_VOUCHER_REDEEMED,    SP_NOTIFY_REFUND_REQUESTED, SP_NOTIFY_REFUND_PAID,
+        SP_NOTIFY_OPERATION_CANCELLED, SP_NOTIFY_PASS_CLOSED};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (name != NULL && strcmp(name, sp_notify_kind_name(kinds[i])) == 0) return kinds[i];
     }
@@ -111,8 +110,8 @@ void sp_notify_paris_time(int64_t utc_ms, char out[SP_NOTIFY_PARIS_TIME_MAX]) {
     assert(out != NULL);
     struct tm tm;
     utc_parts(utc_ms + sp_paris_utc_offset_ms(utc_ms), &tm);
-    snprintf(out, SP_NOTIFY_PARIS_TIME_MAX, "%02d/%02d/%04d à %02d:%02d", tm.tm_mday,
-             tm.tm_mon + 1, tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
+    snprintf(out, SP_NOTIFY_PARIS_TIME_MAX, "%02d/%02d/%04d à %02d:%02d", tm.tm_mday, tm.tm_mon + 1,
+             tm.tm_year + 1900, tm.tm_hour, tm.tm_min);
 }
 
 static void rfc5322_date(int64_t utc_ms, char out[64]) {
@@ -122,9 +121,8 @@ static void rfc5322_date(int64_t utc_ms, char out[64]) {
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
     utc_parts(utc_ms, &tm);
-    snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
-             tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-             tm.tm_sec);
+    snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday % 7], tm.tm_mday,
+             months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 int64_t sp_notify_backoff_ms(int64_t attempts, int64_t base_ms, int64_t delay_ms_max) {
@@ -179,21 +177,25 @@ static void text_link(const sp_notify_mail *m, sp_text *w) {
     sp_notify_paris_time(m->expires_at_ms, until);
     sp_text_put(w, "Bonjour,\r\n\r\n");
     if (m->kind == SP_NOTIFY_ACTIVATION) {
-        sp_text_put(w, "Un compte vous a été ouvert sur le "
-               SERVICE_NAME ".\r\nPour l'activer, choisissez votre mot de passe en suivant ce "
-               "lien :\r\n\r\n");
+        sp_text_put(w, "Un compte vous a été ouvert sur le " SERVICE_NAME
+                       ".\r\nPour l'activer, choisissez votre mot de passe en suivant ce "
+                       "lien :\r\n\r\n");
     } else {
-        sp_text_putf(w, "Un nouveau mot de passe a été demandé pour votre compte (%s).\r\nPour le "
-                "choisir, suivez ce lien :\r\n\r\n", m->to_address);
+        sp_text_putf(w,
+                     "Un nouveau mot de passe a été demandé pour votre compte (%s).\r\nPour le "
+                     "choisir, suivez ce lien :\r\n\r\n",
+                     m->to_address);
     }
     sp_text_putf(w, "%s\r\n\r\nCe lien ne sert qu'une fois et expire le %s (heure de Paris).\r\n",
-         m->link, until);
+                 m->link, until);
     if (m->kind == SP_NOTIFY_ACTIVATION) {
-        sp_text_putf(w, "Ensuite, connectez-vous avec votre adresse e-mail (%s) et ce mot de passe."
-                "\r\n\r\nSi vous n'attendiez pas ce message, ignorez-le.\r\n", m->to_address);
+        sp_text_putf(w,
+                     "Ensuite, connectez-vous avec votre adresse e-mail (%s) et ce mot de passe."
+                     "\r\n\r\nSi vous n'attendiez pas ce message, ignorez-le.\r\n",
+                     m->to_address);
     } else {
         sp_text_put(w, "\r\nSi vous n'avez rien demandé, ignorez ce message : votre mot de passe "
-               "actuel reste valable.\r\n");
+                       "actuel reste valable.\r\n");
     }
     sp_text_put(w, "\r\n-- \r\n" SERVICE_NAME "\r\n");
 }
@@ -204,11 +206,11 @@ static void html_link(const sp_notify_mail *m, sp_text *w) {
     char until[SP_NOTIFY_PARIS_TIME_MAX];
     sp_notify_paris_time(m->expires_at_ms, until);
     bool activation = m->kind == SP_NOTIFY_ACTIVATION;
-    sp_text_put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+    sp_text_put(
+        w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
            "<p>Bonjour,</p>\r\n<p>");
     if (activation) {
-        sp_text_put(w, "Un compte vous a été ouvert sur le "
-               SERVICE_NAME ".");
+        sp_text_put(w, "Un compte vous a été ouvert sur le " SERVICE_NAME ".");
     } else {
         sp_text_put(w, "Un nouveau mot de passe a été demandé pour votre compte (");
         sp_text_put_markup(w, m->to_address);
@@ -216,10 +218,13 @@ static void html_link(const sp_notify_mail *m, sp_text *w) {
     }
     sp_text_put(w, "</p>\r\n<p><a href=\"");
     sp_text_put_markup(w, m->link);
-    sp_text_put(w, activation ? "\">Activer mon compte</a></p>\r\n" : "\">Choisir un mot de passe</a></p>\r\n");
-    sp_text_putf(w, "<p>Ce lien ne sert qu'une fois et expire le %s (heure de Paris).</p>\r\n", until);
-    sp_text_put(w, "<p>Si vous n'attendiez pas ce message, ignorez-le.</p>\r\n<p>-- <br>" SERVICE_NAME
-           "</p>\r\n</body></html>\r\n");
+    sp_text_put(w, activation ? "\">Activer mon compte</a></p>\r\n"
+                              : "\">Choisir un mot de passe</a></p>\r\n");
+    sp_text_putf(w, "<p>Ce lien ne sert qu'une fois et expire le %s (heure de Paris).</p>\r\n",
+                 until);
+    sp_text_put(w,
+                "<p>Si vous n'attendiez pas ce message, ignorez-le.</p>\r\n<p>-- <br>" SERVICE_NAME
+                "</p>\r\n</body></html>\r\n");
 }
 
 /* What a payment's or a cancellation's e-mail shows: its amount, a second
@@ -238,20 +243,22 @@ static void figures_of(const sp_notify_mail *m, int64_t sum_cents, figures *f) {
     sp_notify_paris_time(m->occurred_at_ms, f->when);
 }
 
-#define HTML_START "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head>" \
-                   "<body>\r\n<p>Bonjour,</p>\r\n<p>"
+#define HTML_START \
+    "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head>" \
+    "<body>\r\n<p>Bonjour,</p>\r\n<p>"
 
 static void text_payment(const sp_notify_mail *m, sp_text *w) {
     assert(m->kind == SP_NOTIFY_PAYMENT_RECEIVED);
     figures f;
     figures_of(m, m->owed_cents, &f);
-    sp_text_putf(w, "Bonjour,\r\n\r\n%s a reçu un paiement par " SERVICE_NAME ".\r\n\r\n"
-            "  Montant :      %s\r\n  Date :         %s\r\n  Bénéficiaire : pass n° …%s\r\n"
-            "  Opération :    %s\r\n\r\n"
-            "Montant que la ville vous doit à ce jour : %s.\r\n"
-            "L'opération est visible dans votre espace partenaire.\r\n\r\n-- \r\n"
-            SERVICE_NAME "\r\n",
-         m->partner_name, f.amount, f.when, m->pass_ref, m->operation_id, f.sum);
+    sp_text_putf(w,
+                 "Bonjour,\r\n\r\n%s a reçu un paiement par " SERVICE_NAME ".\r\n\r\n"
+                 "  Montant :      %s\r\n  Date :         %s\r\n  Bénéficiaire : pass n° …%s\r\n"
+                 "  Opération :    %s\r\n\r\n"
+                 "Montant que la ville vous doit à ce jour : %s.\r\n"
+                 "L'opération est visible dans votre espace partenaire.\r\n\r\n"
+                 "-- \r\n" SERVICE_NAME "\r\n",
+                 m->partner_name, f.amount, f.when, m->pass_ref, m->operation_id, f.sum);
 }
 
 static void html_payment(const sp_notify_mail *m, sp_text *w) {
@@ -261,13 +268,14 @@ static void html_payment(const sp_notify_mail *m, sp_text *w) {
     sp_text_put(w, HTML_START);
     sp_text_put_markup(w, m->partner_name);
     sp_text_put(w, " a reçu un paiement par " SERVICE_NAME ".</p>\r\n<table>\r\n");
-    sp_text_putf(w, "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
-            "<tr><th align=\"left\">Date</th><td>%s</td></tr>\r\n"
-            "<tr><th align=\"left\">Bénéficiaire</th><td>pass n° …%s</td></tr>\r\n"
-            "<tr><th align=\"left\">Opération</th><td>%s</td></tr>\r\n</table>\r\n"
-            "<p>Montant que la ville vous doit à ce jour : <strong>%s</strong>.</p>\r\n"
-            "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
-         f.amount, f.when, m->pass_ref, m->operation_id, f.sum);
+    sp_text_putf(w,
+                 "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+                 "<tr><th align=\"left\">Date</th><td>%s</td></tr>\r\n"
+                 "<tr><th align=\"left\">Bénéficiaire</th><td>pass n° …%s</td></tr>\r\n"
+                 "<tr><th align=\"left\">Opération</th><td>%s</td></tr>\r\n</table>\r\n"
+                 "<p>Montant que la ville vous doit à ce jour : <strong>%s</strong>.</p>\r\n"
+                 "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
+                 f.amount, f.when, m->pass_ref, m->operation_id, f.sum);
 }
 
 /* The beneficiary sees only the end of the number, in its printed groups:
@@ -277,15 +285,16 @@ static void text_voucher(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], balance[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_paris_time(m->occurred_at_ms, when);
-    sp_text_putf(w, "Bonjour,\r\n\r\nVotre bon d'échange a été utilisé chez %s.\r\n\r\n"
-            "  Bon :       **** **** **** %s\r\n  Montant :   %s\r\n  Date :      %s\r\n",
-         m->partner_name, m->voucher_ref, amount, when);
+    sp_text_putf(w,
+                 "Bonjour,\r\n\r\nVotre bon d'échange a été utilisé chez %s.\r\n\r\n"
+                 "  Bon :       **** **** **** %s\r\n  Montant :   %s\r\n  Date :      %s\r\n",
+                 m->partner_name, m->voucher_ref, amount, when);
     if (m->has_balance) {
         sp_money_format_eur(m->balance_cents, balance, sizeof balance);
         sp_text_putf(w, "\r\nSolde restant sur votre pass : %s.\r\n", balance);
     }
     sp_text_put(w, "\r\nSi vous n'avez pas utilisé ce bon, signalez-le au " SERVICE_NAME ".\r\n"
-           "\r\n-- \r\n" SERVICE_NAME "\r\n");
+                   "\r\n-- \r\n" SERVICE_NAME "\r\n");
 }
 
 static void html_voucher(const sp_notify_mail *m, sp_text *w) {
@@ -293,20 +302,22 @@ static void html_voucher(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], balance[SP_MONEY_FORMAT_MAX], when[SP_NOTIFY_PARIS_TIME_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_paris_time(m->occurred_at_ms, when);
-    sp_text_put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+    sp_text_put(
+        w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
            "<p>Bonjour,</p>\r\n<p>Votre bon d'échange a été utilisé chez ");
     sp_text_put_markup(w, m->partner_name);
-    sp_text_putf(w, ".</p>\r\n<table>\r\n"
-            "<tr><th align=\"left\">Bon</th><td>**** **** **** %s</td></tr>\r\n"
-            "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
-            "<tr><th align=\"left\">Date</th><td>%s</td></tr>\r\n</table>\r\n",
-         m->voucher_ref, amount, when);
+    sp_text_putf(w,
+                 ".</p>\r\n<table>\r\n"
+                 "<tr><th align=\"left\">Bon</th><td>**** **** **** %s</td></tr>\r\n"
+                 "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+                 "<tr><th align=\"left\">Date</th><td>%s</td></tr>\r\n</table>\r\n",
+                 m->voucher_ref, amount, when);
     if (m->has_balance) {
         sp_money_format_eur(m->balance_cents, balance, sizeof balance);
         sp_text_putf(w, "<p>Solde restant sur votre pass : <strong>%s</strong>.</p>\r\n", balance);
     }
     sp_text_put(w, "<p>Si vous n'avez pas utilisé ce bon, signalez-le au " SERVICE_NAME ".</p>\r\n"
-           "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n");
+                   "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n");
 }
 
 /* Where the amount of a cancelled payment went: the pass, or the budget when
@@ -321,14 +332,15 @@ static const char *cancel_outcome(const sp_notify_mail *m) {
 }
 
 static void text_cancelled(const sp_notify_mail *m, sp_text *w) {
-    assert(m->amount_cents > 0);   /* checked by mail_valid */
+    assert(m->amount_cents > 0); /* checked by mail_valid */
     assert(m->balance_cents >= 0);
     figures f;
     figures_of(m, m->balance_cents, &f);
-    sp_text_putf(w, "Bonjour,\r\n\r\n%s a annulé un de vos paiements.\r\n\r\n"
-            "  Montant :     %s\r\n  Annulé le :   %s\r\n\r\n%s\r\n"
-            "Solde de votre pass : %s.\r\n\r\n-- \r\n" SERVICE_NAME "\r\n",
-         m->partner_name, f.amount, f.when, cancel_outcome(m), f.sum);
+    sp_text_putf(w,
+                 "Bonjour,\r\n\r\n%s a annulé un de vos paiements.\r\n\r\n"
+                 "  Montant :     %s\r\n  Annulé le :   %s\r\n\r\n%s\r\n"
+                 "Solde de votre pass : %s.\r\n\r\n-- \r\n" SERVICE_NAME "\r\n",
+                 m->partner_name, f.amount, f.when, cancel_outcome(m), f.sum);
 }
 
 static void html_cancelled(const sp_notify_mail *m, sp_text *w) {
@@ -338,19 +350,21 @@ static void html_cancelled(const sp_notify_mail *m, sp_text *w) {
     figures_of(m, m->balance_cents, &f);
     sp_text_put(w, HTML_START);
     sp_text_put_markup(w, m->partner_name);
-    sp_text_putf(w, " a annulé un de vos paiements.</p>\r\n<table>\r\n"
-            "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
-            "<tr><th align=\"left\">Annulé le</th><td>%s</td></tr>\r\n</table>\r\n"
-            "<p>%s</p>\r\n<p>Solde de votre pass : <strong>%s</strong>.</p>\r\n"
-            "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
-         f.amount, f.when, cancel_outcome(m), f.sum);
+    sp_text_putf(w,
+                 " a annulé un de vos paiements.</p>\r\n<table>\r\n"
+                 "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+                 "<tr><th align=\"left\">Annulé le</th><td>%s</td></tr>\r\n</table>\r\n"
+                 "<p>%s</p>\r\n<p>Solde de votre pass : <strong>%s</strong>.</p>\r\n"
+                 "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
+                 f.amount, f.when, cancel_outcome(m), f.sum);
 }
 
 /* A closed pass: when, what went back to the city, what it no longer does. */
-#define CLOSED_AFTER "Votre pass ne permet plus de payer un partenaire ni de créer de bon " \
-                     "d'échange."
-#define CLOSED_CONTACT "Pour toute question, adressez-vous au service du " SERVICE_NAME \
-                       " de votre mairie."
+#define CLOSED_AFTER \
+    "Votre pass ne permet plus de payer un partenaire ni de créer de bon " \
+    "d'échange."
+#define CLOSED_CONTACT \
+    "Pour toute question, adressez-vous au service du " SERVICE_NAME " de votre mairie."
 
 static void closed_vouchers(const sp_notify_mail *m, char *out, size_t size) {
     assert(size > 0);
@@ -359,9 +373,9 @@ static void closed_vouchers(const sp_notify_mail *m, char *out, size_t size) {
         out[0] = '\0';
         return;
     }
-    snprintf(out, size, m->vouchers_cancelled == 1
-                            ? " Votre bon d'échange en cours a été annulé."
-                            : " Vos %lld bons d'échange en cours ont été annulés.",
+    snprintf(out, size,
+             m->vouchers_cancelled == 1 ? " Votre bon d'échange en cours a été annulé."
+                                        : " Vos %lld bons d'échange en cours ont été annulés.",
              (long long)m->vouchers_cancelled);
 }
 
@@ -372,10 +386,13 @@ static void text_closed(const sp_notify_mail *m, sp_text *w) {
     figures_of(m, 0, &f);
     char vouchers[96];
     closed_vouchers(m, vouchers, sizeof vouchers);
-    sp_text_putf(w, "Bonjour,\r\n\r\nVotre pass a été fermé le %s par le service du "
-            SERVICE_NAME ".\r\n\r\nSon solde, %s, a été rendu au budget de la ville.%s\r\n"
-            CLOSED_AFTER "\r\n\r\n" CLOSED_CONTACT "\r\n\r\n-- \r\n" SERVICE_NAME "\r\n",
-         f.when, f.amount, vouchers);
+    sp_text_putf(w,
+                 "Bonjour,\r\n\r\n"
+                 "Votre pass a été fermé le %s par le service du " SERVICE_NAME ".\r\n\r\n"
+                 "Son solde, %s, a été rendu au budget de la ville.%s\r\n" CLOSED_AFTER
+                 "\r\n\r\n" CLOSED_CONTACT "\r\n\r\n"
+                 "-- \r\n" SERVICE_NAME "\r\n",
+                 f.when, f.amount, vouchers);
 }
 
 static void html_closed(const sp_notify_mail *m, sp_text *w) {
@@ -386,16 +403,17 @@ static void html_closed(const sp_notify_mail *m, sp_text *w) {
     char vouchers[96];
     closed_vouchers(m, vouchers, sizeof vouchers);
     sp_text_put(w, HTML_START);
-    sp_text_putf(w, "Votre pass a été fermé le %s par le service du " SERVICE_NAME ".</p>\r\n"
-            "<p>Son solde, <strong>%s</strong>, a été rendu au budget de la ville.%s</p>\r\n"
-            "<p>" CLOSED_AFTER "</p>\r\n<p>" CLOSED_CONTACT "</p>\r\n"
-            "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
-         f.when, f.amount, vouchers);
+    sp_text_putf(w,
+                 "Votre pass a été fermé le %s par le service du " SERVICE_NAME ".</p>\r\n"
+                 "<p>Son solde, <strong>%s</strong>, a été rendu au budget de la ville.%s</p>\r\n"
+                 "<p>" CLOSED_AFTER "</p>\r\n<p>" CLOSED_CONTACT "</p>\r\n"
+                 "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
+                 f.when, f.amount, vouchers);
 }
 
-static const char *const month_names[12] = {
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre"};
+static const char *const month_names[12] = {"janvier",   "février", "mars",     "avril",
+                                            "mai",       "juin",    "juillet",  "août",
+                                            "septembre", "octobre", "novembre", "décembre"};
 
 void sp_notify_period_text(const char *period, char out[SP_NOTIFY_PERIOD_TEXT_MAX]) {
     assert(out != NULL);
@@ -412,7 +430,7 @@ void sp_notify_period_text(const char *period, char out[SP_NOTIFY_PERIOD_TEXT_MA
 /* "30/11/2026" from "2026-11-30" (checked by mail_valid). */
 static void french_date(const char *iso, char out[11]) {
     assert(iso != NULL);
-    assert(strlen(iso) == 10);   /* "YYYY-MM-DD" */
+    assert(strlen(iso) == 10); /* "YYYY-MM-DD" */
     snprintf(out, 11, "%.2s/%.2s/%.4s", iso + 8, iso + 5, iso);
 }
 
@@ -427,13 +445,15 @@ static void text_refund_requested(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], period[SP_NOTIFY_PERIOD_TEXT_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_period_text(m->period, period);
-    sp_text_putf(w, "Bonjour,\r\n\r\nUne demande de remboursement a été enregistrée pour %s.\r\n\r\n"
-            "  Demande :     %s\r\n  Montant :     %s\r\n  Opérations :  %" PRId64 "\r\n",
-         m->partner_name, m->request_id, amount, m->operation_count);
+    sp_text_putf(w,
+                 "Bonjour,\r\n\r\nUne demande de remboursement a été enregistrée pour %s.\r\n\r\n"
+                 "  Demande :     %s\r\n  Montant :     %s\r\n  Opérations :  %" PRId64 "\r\n",
+                 m->partner_name, m->request_id, amount, m->operation_count);
     if (period[0] != '\0')
         sp_text_putf(w, "  Période :     %s (remboursement automatique)\r\n", period);
-    sp_text_put(w, "\r\nLa ville vous versera ce montant par virement sur le compte bancaire de votre "
-           "structure.\r\n");
+    sp_text_put(w,
+                "\r\nLa ville vous versera ce montant par virement sur le compte bancaire de votre "
+                "structure.\r\n");
     if (m->bank_details_missing) sp_text_putf(w, "\r\n%s\r\n", bank_details_text);
     sp_text_put(w, "\r\n-- \r\n" SERVICE_NAME "\r\n");
 }
@@ -444,20 +464,27 @@ static void html_refund_requested(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], period[SP_NOTIFY_PERIOD_TEXT_MAX];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     sp_notify_period_text(m->period, period);
-    sp_text_put(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+    sp_text_put(
+        w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
            "<p>Bonjour,</p>\r\n<p>Une demande de remboursement a été enregistrée pour ");
     sp_text_put_markup(w, m->partner_name);
-    sp_text_putf(w, ".</p>\r\n<table>\r\n"
-            "<tr><th align=\"left\">Demande</th><td>%s</td></tr>\r\n"
-            "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
-            "<tr><th align=\"left\">Opérations</th><td>%" PRId64 "</td></tr>\r\n",
-         m->request_id, amount, m->operation_count);
+    sp_text_putf(w,
+                 ".</p>\r\n<table>\r\n"
+                 "<tr><th align=\"left\">Demande</th><td>%s</td></tr>\r\n"
+                 "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+                 "<tr><th align=\"left\">Opérations</th><td>%" PRId64 "</td></tr>\r\n",
+                 m->request_id, amount, m->operation_count);
     if (period[0] != '\0')
-        sp_text_putf(w, "<tr><th align=\"left\">Période</th><td>%s (remboursement automatique)</td></tr>"
-                "\r\n", period);
-    sp_text_put(w, "</table>\r\n<p>La ville vous versera ce montant par virement sur le compte bancaire "
+        sp_text_putf(
+            w,
+            "<tr><th align=\"left\">Période</th><td>%s (remboursement automatique)</td></tr>"
+            "\r\n",
+            period);
+    sp_text_put(
+        w, "</table>\r\n<p>La ville vous versera ce montant par virement sur le compte bancaire "
            "de votre structure.</p>\r\n");
-    if (m->bank_details_missing) sp_text_putf(w, "<p><strong>%s</strong></p>\r\n", bank_details_text);
+    if (m->bank_details_missing)
+        sp_text_putf(w, "<p><strong>%s</strong></p>\r\n", bank_details_text);
     sp_text_put(w, "<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n");
 }
 
@@ -467,12 +494,13 @@ static void text_refund_paid(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], paid_on[11];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     french_date(m->paid_on, paid_on);
-    sp_text_putf(w, "Bonjour,\r\n\r\nLa demande de remboursement %s de %s a été payée par virement."
-            "\r\n\r\n  Montant :                %s\r\n  Référence du virement :  %s\r\n"
-            "  Date du virement :       %s\r\n\r\n"
-            "Le montant arrive sur votre compte dans les délais de votre banque.\r\n"
-            "\r\n-- \r\n" SERVICE_NAME "\r\n",
-         m->request_id, m->partner_name, amount, m->transfer_reference, paid_on);
+    sp_text_putf(w,
+                 "Bonjour,\r\n\r\nLa demande de remboursement %s de %s a été payée par virement."
+                 "\r\n\r\n  Montant :                %s\r\n  Référence du virement :  %s\r\n"
+                 "  Date du virement :       %s\r\n\r\n"
+                 "Le montant arrive sur votre compte dans les délais de votre banque.\r\n"
+                 "\r\n-- \r\n" SERVICE_NAME "\r\n",
+                 m->request_id, m->partner_name, amount, m->transfer_reference, paid_on);
 }
 
 static void html_refund_paid(const sp_notify_mail *m, sp_text *w) {
@@ -481,15 +509,22 @@ static void html_refund_paid(const sp_notify_mail *m, sp_text *w) {
     char amount[SP_MONEY_FORMAT_MAX], paid_on[11];
     sp_money_format_eur(m->amount_cents, amount, sizeof amount);
     french_date(m->paid_on, paid_on);
-    sp_text_putf(w, "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
-            "<p>Bonjour,</p>\r\n<p>La demande de remboursement %s de ", m->request_id);
+    sp_text_putf(
+        w,
+        "<!DOCTYPE html>\r\n<html lang=\"fr\"><head><meta charset=\"utf-8\"></head><body>\r\n"
+        "<p>Bonjour,</p>\r\n<p>La demande de remboursement %s de ",
+        m->request_id);
     sp_text_put_markup(w, m->partner_name);
     sp_text_put(w, " a été payée par virement.</p>\r\n<table>\r\n");
-    sp_text_putf(w, "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
-            "<tr><th align=\"left\">Référence du virement</th><td>", amount);
+    sp_text_putf(w,
+                 "<tr><th align=\"left\">Montant</th><td>%s</td></tr>\r\n"
+                 "<tr><th align=\"left\">Référence du virement</th><td>",
+                 amount);
     sp_text_put_markup(w, m->transfer_reference);
-    sp_text_putf(w, "</td></tr>\r\n<tr><th align=\"left\">Date du virement</th><td>%s</td></tr>\r\n"
-            "</table>\r\n<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n", paid_on);
+    sp_text_putf(w,
+                 "</td></tr>\r\n<tr><th align=\"left\">Date du virement</th><td>%s</td></tr>\r\n"
+                 "</table>\r\n<p>-- <br>" SERVICE_NAME "</p>\r\n</body></html>\r\n",
+                 paid_on);
 }
 
 static bool digits_prefix(const char *text, size_t len) {
@@ -530,8 +565,7 @@ static bool mail_valid(const sp_notify_mail *m) {
                strlen(m->pass_ref) == SP_NOTIFY_PASS_REF_LEN && plain_ascii(m->operation_id);
     if (m->kind == SP_NOTIFY_VOUCHER_REDEEMED)
         return m->partner_name != NULL && digits(m->voucher_ref, SP_NOTIFY_VOUCHER_REF_LEN);
-    if (m->kind == SP_NOTIFY_REFUND_REQUESTED)
-        return refund_valid(m) && m->operation_count >= 0;
+    if (m->kind == SP_NOTIFY_REFUND_REQUESTED) return refund_valid(m) && m->operation_count >= 0;
     if (m->kind == SP_NOTIFY_OPERATION_CANCELLED)
         return m->partner_name != NULL && m->amount_cents > 0 && m->balance_cents >= 0;
     if (m->kind == SP_NOTIFY_PASS_CLOSED) return m->amount_cents >= 0 && m->vouchers_cancelled >= 0;
@@ -548,20 +582,21 @@ static void put_headers(const sp_notify_mail *m, sp_text *w) {
     char date[64], subject_buf[512];
     rfc5322_date(m->date_ms, date);
     sp_text_put(w, "From: ");
-    put_header_text(w, m->from_name != NULL && m->from_name[0] != '\0' ? m->from_name
-                                                                      : SERVICE_NAME);
+    put_header_text(w,
+                    m->from_name != NULL && m->from_name[0] != '\0' ? m->from_name : SERVICE_NAME);
     sp_text_putf(w, " <%s>\r\nTo: <%s>\r\n", m->from_address, m->to_address);
     for (size_t i = 0; i < m->cc_count; i++)
         sp_text_putf(w, "%s<%s>%s", i == 0 ? "Cc: " : " ", m->cc_addresses[i],
-             i + 1 < m->cc_count ? ",\r\n" : "\r\n");
+                     i + 1 < m->cc_count ? ",\r\n" : "\r\n");
     sp_text_put(w, "Subject: ");
     put_header_text(w, subject_of(m, subject_buf, sizeof subject_buf));
     bool voucher = m->kind == SP_NOTIFY_VOUCHER_REDEEMED;
-    sp_text_putf(w, "\r\nDate: %s\r\nMessage-ID: <%s%s@solipass>\r\nMIME-Version: 1.0\r\n"
-            "Content-Type: multipart/alternative;\r\n boundary=\"sp-%s\"\r\n"
-            "X-Solipass-Kind: %s\r\n\r\n",
-         date, m->event_id, voucher ? ".voucher_redeemed" : "", m->event_id,
-         sp_notify_kind_name(m->kind));
+    sp_text_putf(w,
+                 "\r\nDate: %s\r\nMessage-ID: <%s%s@solipass>\r\nMIME-Version: 1.0\r\n"
+                 "Content-Type: multipart/alternative;\r\n boundary=\"sp-%s\"\r\n"
+                 "X-Solipass-Kind: %s\r\n\r\n",
+                 date, m->event_id, voucher ? ".voucher_redeemed" : "", m->event_id,
+                 sp_notify_kind_name(m->kind));
 }
 
 static void put_part(sp_text *w, const char *event_id, const char *type, const char *body,
@@ -569,8 +604,10 @@ static void put_part(sp_text *w, const char *event_id, const char *type, const c
     assert(event_id != NULL);
     assert(type != NULL);
     assert(body != NULL);
-    sp_text_putf(w, "--sp-%s\r\nContent-Type: %s; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: base64\r\n\r\n", event_id, type);
+    sp_text_putf(w,
+                 "--sp-%s\r\nContent-Type: %s; charset=utf-8\r\n"
+                 "Content-Transfer-Encoding: base64\r\n\r\n",
+                 event_id, type);
     put_base64_lines(w, body, len);
 }
 
@@ -584,8 +621,10 @@ int sp_notify_render(const sp_notify_mail *m, char *out, size_t out_size, size_t
     *out_len = 0;
     out[0] = '\0';
     if (sp_notify_kind_name(m->kind)[0] == '\0' || !mail_valid(m) || !plain_ascii(m->event_id))
-        return sp_error_set(err, 400, "invalid_mail", "", "a %s e-mail with an invalid address "
-                            "or field", sp_notify_kind_name(m->kind));
+        return sp_error_set(err, 400, "invalid_mail", "",
+                            "a %s e-mail with an invalid address "
+                            "or field",
+                            sp_notify_kind_name(m->kind));
     char text_buf[SP_NOTIFY_BODY_BYTES_MAX], html_buf[SP_NOTIFY_BODY_BYTES_MAX];
     sp_text text;
     sp_text_init(&text, text_buf, sizeof text_buf);

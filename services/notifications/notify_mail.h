@@ -17,13 +17,13 @@
 #include "sp_error.h"
 
 #define SP_NOTIFY_MESSAGE_BYTES_MAX (64 * 1024)
-#define SP_NOTIFY_BODY_BYTES_MAX (12 * 1024)        /* one part before base64 */
+#define SP_NOTIFY_BODY_BYTES_MAX (12 * 1024) /* one part before base64 */
 #define SP_NOTIFY_ADDRESS_MAX 254
 #define SP_NOTIFY_LINK_MAX 1024
-#define SP_NOTIFY_PARIS_TIME_MAX 40                  /* "27/11/2026 à 11:40" */
-#define SP_NOTIFY_PASS_REF_LEN 4                     /* what a partner sees of a pass id */
-#define SP_NOTIFY_VOUCHER_REF_LEN 4                  /* what a mail shows of a voucher number */
-#define SP_NOTIFY_CC_MAX 15                          /* copies: a partner's other administrators */
+#define SP_NOTIFY_PARIS_TIME_MAX 40 /* "27/11/2026 à 11:40" */
+#define SP_NOTIFY_PASS_REF_LEN 4    /* what a partner sees of a pass id */
+#define SP_NOTIFY_VOUCHER_REF_LEN 4 /* what a mail shows of a voucher number */
+#define SP_NOTIFY_CC_MAX 15         /* copies: a partner's other administrators */
 #define SP_NOTIFY_TRANSFER_REFERENCE_MAX 35
 
 typedef enum {
@@ -46,37 +46,37 @@ sp_notify_kind sp_notify_kind_parse(const char *name);
 
 typedef struct sp_notify_mail {
     sp_notify_kind kind;
-    const char *event_id;          /* Message-ID and MIME boundary: a canonical id */
-    const char *from_address;      /* bare address */
-    const char *from_name;         /* display name, UTF-8 */
-    const char *to_address;        /* bare address */
+    const char *event_id;            /* Message-ID and MIME boundary: a canonical id */
+    const char *from_address;        /* bare address */
+    const char *from_name;           /* display name, UTF-8 */
+    const char *to_address;          /* bare address */
     const char *const *cc_addresses; /* bare addresses, each also a recipient; may be NULL */
-    size_t cc_count;               /* 0..SP_NOTIFY_CC_MAX */
-    int64_t date_ms;               /* the Date header */
+    size_t cc_count;                 /* 0..SP_NOTIFY_CC_MAX */
+    int64_t date_ms;                 /* the Date header */
     /* activation, password reset */
-    const char *link;              /* the whole URL */
+    const char *link; /* the whole URL */
     int64_t expires_at_ms;
     /* payment received */
     const char *partner_name;
     int64_t amount_cents;
     int64_t occurred_at_ms;
-    const char *pass_ref;          /* SP_NOTIFY_PASS_REF_LEN characters */
+    const char *pass_ref; /* SP_NOTIFY_PASS_REF_LEN characters */
     const char *operation_id;
-    int64_t owed_cents;            /* what the city owes the partner now */
+    int64_t owed_cents; /* what the city owes the partner now */
     /* voucher redeemed (also partner_name, amount_cents, occurred_at_ms) */
-    const char *voucher_ref;       /* the number's last SP_NOTIFY_VOUCHER_REF_LEN digits */
+    const char *voucher_ref; /* the number's last SP_NOTIFY_VOUCHER_REF_LEN digits */
     bool has_balance;
-    int64_t balance_cents;         /* the pass's balance after the redemption */
+    int64_t balance_cents; /* the pass's balance after the redemption */
     /* refund requested, refund paid (also partner_name; amount_cents is the request's total) */
     const char *request_id;
     int64_t operation_count;
-    const char *period;            /* automatic: "YYYY-MM"; manual: "" */
-    bool bank_details_missing;     /* asks the administrators to fill their bank details */
-    const char *transfer_reference;/* paid: the bank transfer's reference */
-    const char *paid_on;           /* paid: "YYYY-MM-DD" */
+    const char *period;             /* automatic: "YYYY-MM"; manual: "" */
+    bool bank_details_missing;      /* asks the administrators to fill their bank details */
+    const char *transfer_reference; /* paid: the bank transfer's reference */
+    const char *paid_on;            /* paid: "YYYY-MM-DD" */
     /* operation cancelled (also partner_name, amount_cents, occurred_at_ms: the
      * cancellation's instant, balance_cents: the pass's balance after it) */
-    bool returned_to_budget;       /* its envelope had expired: the amount left the pass */
+    bool returned_to_budget; /* its envelope had expired: the amount left the pass */
     /* pass closed (amount_cents: what went back to the budget, occurred_at_ms:
      * when it closed) */
     int64_t vouchers_cancelled;

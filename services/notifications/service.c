@@ -30,13 +30,13 @@
 #define POLL_IDLE_MS 200
 #define POLL_BUSY_MS 10
 #define PG_WAIT_MS 30000
-#define STAGE_TRIES_MAX 120          /* one per second: PostgreSQL down for two minutes is fatal */
+#define STAGE_TRIES_MAX 120 /* one per second: PostgreSQL down for two minutes is fatal */
 #define SENDS_PER_ROUND_MAX 16
 /* A slow server must not keep the consumer from polling (librdkafka's
  * max.poll.interval.ms is 300 s): a round stops starting sends after this. */
 #define SEND_ROUND_MS_MAX 5000
-#define LEASE_MS 120000              /* a taken row is not due again before its round ends */
-#define BEHIND_RETRY_MS 250          /* the projection usually catches up within that */
+#define LEASE_MS 120000     /* a taken row is not due again before its round ends */
+#define BEHIND_RETRY_MS 250 /* the projection usually catches up within that */
 /* Waiting for the projection costs no attempt for that long after the event;
  * past it, the wait counts as failed attempts (a read model that never shows
  * it ends in the dead-letter topic). */
@@ -62,8 +62,8 @@ typedef struct service {
     sp_kafka_producer *producer;
     sp_kafka_consumer *consumer;
     sp_notify_smtp *smtp;
-    sp_kafka_msg *msgs;               /* SP_KAFKA_BATCH_MAX */
-    char *message;                    /* SP_NOTIFY_MESSAGE_BYTES_MAX */
+    sp_kafka_msg *msgs; /* SP_KAFKA_BATCH_MAX */
+    char *message;      /* SP_NOTIFY_MESSAGE_BYTES_MAX */
     sp_service_readiness readiness;
     int64_t stats_at_ms;
     counters counters;
@@ -85,18 +85,21 @@ typedef struct mail_row {
 typedef struct attempt {
     bool sent;
     bool permanent;
-    bool behind;                     /* the read models do not show the event yet */
+    bool behind; /* the read models do not show the event yet */
     char recipient[SP_NOTIFY_ADDRESS_MAX + 1];
-    char cc[SP_NOTIFY_CC_MAX][SP_NOTIFY_ADDRESS_MAX + 1];   /* copies (refund e-mails) */
+    char cc[SP_NOTIFY_CC_MAX][SP_NOTIFY_ADDRESS_MAX + 1]; /* copies (refund e-mails) */
     const char *cc_list[SP_NOTIFY_CC_MAX];
     size_t cc_count;
     char reason[SP_NOTIFY_SMTP_REASON_MAX];
 } attempt;
 
-static void i64_text(int64_t value, char out[24]) { snprintf(out, 24, "%" PRId64, value); }
+static void i64_text(int64_t value, char out[24]) {
+    snprintf(out, 24, "%" PRId64, value);
+}
 
 /* ------------------------------------------------------------------ staging */
 
+/* clang-format off */
 static const char insert_sql[] =
     "INSERT INTO notification_mails (event_id, kind, params, source_topic, source_partition,"
     " source_offset, original, next_attempt_at, created_at) VALUES ($1, $2, $3::jsonb, $4,"
@@ -104,12 +107,13 @@ static const char insert_sql[] =
     " timestamptz 'epoch' + $8::bigint * interval '1 millisecond',"
     " timestamptz 'epoch' + $8::bigint * interval '1 millisecond')"
     " ON CONFLICT (event_id, kind) DO NOTHING";
+/* clang-format on */
 
 /* The template's inputs of an ActivationIssued that still deserves a mail. */
 static json_t *params_activation(const service *svc, const Solipass__Envelope *env,
                                  sp_notify_kind *kind) {
-    Solipass__Accounts__ActivationIssued *m =
-        solipass__accounts__activation_issued__unpack(NULL, env->payload.len, env->payload.data);
+    Solipass__Accounts__ActivationIssued *m = solipass__accounts__activation_issued__unpack(
+        NULL, env->payload.len, env->payload.data);
     if (m == NULL) return NULL;
     json_t *params = NULL;
     bool reset = strcmp(m->purpose, "reset") == 0;
@@ -141,19 +145,18 @@ static json_t *payment_params(const Solipass__Envelope *env, const char *operati
 static json_t *params_payment(const Solipass__Envelope *env, sp_notify_kind *kind) {
     json_t *params = NULL;
     if (strcmp(env->type, "ledger.PaymentAccepted.v1") == 0) {
-        Solipass__Ledger__PaymentAccepted *m =
-            solipass__ledger__payment_accepted__unpack(NULL, env->payload.len, env->payload.data);
+        Solipass__Ledger__PaymentAccepted *m = solipass__ledger__payment_accepted__unpack(
+            NULL, env->payload.len, env->payload.data);
         if (m == NULL) return NULL;
-        params = payment_params(env, m->operation_id, m->partner_id, m->pass_id,
-                                m->amount_cents, kind);
+        params = payment_params(env, m->operation_id, m->partner_id, m->pass_id, m->amount_cents,
+                                kind);
         solipass__ledger__payment_accepted__free_unpacked(m, NULL);
         return params;
     }
-    Solipass__Ledger__VoucherRedeemed *m =
-        solipass__ledger__voucher_redeemed__unpack(NULL, env->payload.len, env->payload.data);
+    Solipass__Ledger__VoucherRedeemed *m = solipass__ledger__voucher_redeemed__unpack(
+        NULL, env->payload.len, env->payload.data);
     if (m == NULL) return NULL;
-    params = payment_params(env, m->operation_id, m->partner_id, m->pass_id, m->amount_cents,
-                            kind);
+    params = payment_params(env, m->operation_id, m->partner_id, m->pass_id, m->amount_cents, kind);
     solipass__ledger__voucher_redeemed__free_unpacked(m, NULL);
     return params;
 }
@@ -161,8 +164,8 @@ static json_t *params_payment(const Solipass__Envelope *env, sp_notify_kind *kin
 /* The beneficiary's e-mail of a redeemed voucher: the read models give the
  * address and the number; the event gives the rest. */
 static json_t *params_voucher(const Solipass__Envelope *env) {
-    Solipass__Ledger__VoucherRedeemed *m =
-        solipass__ledger__voucher_redeemed__unpack(NULL, env->payload.len, env->payload.data);
+    Solipass__Ledger__VoucherRedeemed *m = solipass__ledger__voucher_redeemed__unpack(
+        NULL, env->payload.len, env->payload.data);
     if (m == NULL) return NULL;
     json_t *params = NULL;
     if (sp_id_valid(m->voucher_id) && sp_id_valid(m->partner_id) && sp_id_valid(m->pass_id) &&
@@ -190,9 +193,9 @@ static json_t *params_cancel(const Solipass__Envelope *env, sp_notify_kind *kind
     if (sp_id_valid(m->operation_id) && sp_id_valid(m->partner_id) && sp_id_valid(m->pass_id) &&
         m->amount_cents > 0 && m->pass_balance_after_cents >= 0) {
         *kind = SP_NOTIFY_OPERATION_CANCELLED;
-        params = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:I}", "operation_id",
-                           m->operation_id, "partner_id", m->partner_id, "pass_id", m->pass_id,
-                           "amount_cents", (json_int_t)m->amount_cents, "balance_cents",
+        params = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:I}", "operation_id", m->operation_id,
+                           "partner_id", m->partner_id, "pass_id", m->pass_id, "amount_cents",
+                           (json_int_t)m->amount_cents, "balance_cents",
                            (json_int_t)m->pass_balance_after_cents, "to_budget", to_budget,
                            "occurred_at_ms", (json_int_t)env->occurred_at_ms);
     }
@@ -203,8 +206,8 @@ static json_t *params_cancel(const Solipass__Envelope *env, sp_notify_kind *kind
 /* The beneficiary's e-mail of a closed pass: the read models give the
  * address; the event gives what went back to the budget. */
 static json_t *params_closed(const Solipass__Envelope *env, sp_notify_kind *kind) {
-    Solipass__Ledger__PassClosed *m =
-        solipass__ledger__pass_closed__unpack(NULL, env->payload.len, env->payload.data);
+    Solipass__Ledger__PassClosed *m = solipass__ledger__pass_closed__unpack(NULL, env->payload.len,
+                                                                            env->payload.data);
     if (m == NULL) return NULL;
     json_t *params = NULL;
     if (sp_id_valid(m->pass_id) && m->returned_cents >= 0 && m->vouchers_cancelled >= 0) {
@@ -286,8 +289,8 @@ static int insert_row(service *svc, const sp_kafka_msg *msg, const Solipass__Env
     char *hex = malloc(2 * msg->value_len + 1);
     if (hex == NULL) return sp_error_set(err, 500, "out_of_memory", "", "original bytes");
     sodium_bin2hex(hex, 2 * msg->value_len + 1, msg->value, msg->value_len);
-    const char *values[8] = {env->id, sp_notify_kind_name(kind), params, msg->topic, partition,
-                             offset, hex, now};
+    const char *values[8] = {
+        env->id, sp_notify_kind_name(kind), params, msg->topic, partition, offset, hex, now};
     int rc = sp_pg_exec(svc->pg, insert_sql, 8, values, NULL, err);
     free(hex);
     return rc;
@@ -350,11 +353,13 @@ static int stage_batch(service *svc, size_t count, volatile sig_atomic_t *stop, 
                     err->message, NULL);
         struct timespec pause = {.tv_sec = 1, .tv_nsec = 0};
         nanosleep(&pause, NULL);
-        reconnect(svc, err);   /* a failure leaves pg NULL: the next try reconnects again */
+        reconnect(svc, err); /* a failure leaves pg NULL: the next try reconnects again */
     }
     if (*stop) return 0;
-    return sp_error_set(err, 503, "unavailable", "", "PostgreSQL refused the e-mails' rows "
-                        "%d times", STAGE_TRIES_MAX);
+    return sp_error_set(err, 503, "unavailable", "",
+                        "PostgreSQL refused the e-mails' rows "
+                        "%d times",
+                        STAGE_TRIES_MAX);
 }
 
 /* ------------------------------------------------------------------ composing */
@@ -381,11 +386,13 @@ static int not_shown_yet(service *svc, json_t *at, attempt *a, const char *reaso
     return give_up(a, false, reason);
 }
 
+/* clang-format off */
 static const char partner_sql[] =
     "SELECT p.name, p.owed_cents, (SELECT u.email FROM users u WHERE u.partner_id ="
     " p.partner_id AND u.role = 'partner_admin' ORDER BY u.created_at, u.user_id LIMIT 1),"
     " EXISTS (SELECT 1 FROM operations o WHERE o.operation_id = $2::uuid)"
     " FROM partners p WHERE p.partner_id = $1::uuid";
+/* clang-format on */
 
 static int compose_link(service *svc, const mail_row *row, json_t *params, sp_notify_mail *mail,
                         char *link, attempt *a) {
@@ -393,7 +400,8 @@ static int compose_link(service *svc, const mail_row *row, json_t *params, sp_no
     const char *activation_id = json_string_value(json_object_get(params, "activation_id"));
     const char *purpose = json_string_value(json_object_get(params, "purpose"));
     json_t *expires = json_object_get(params, "expires_at_ms");
-    if (email == NULL || !sp_id_valid(activation_id) || purpose == NULL || !json_is_integer(expires)) {
+    if (email == NULL || !sp_id_valid(activation_id) || purpose == NULL ||
+        !json_is_integer(expires)) {
         return give_up(a, true, "the stored parameters are incomplete");
     }
     snprintf(a->recipient, sizeof a->recipient, "%s", email);
@@ -426,8 +434,8 @@ static bool operation_params_of(json_t *params, operation_params *p) {
     p->pass_id = json_string_value(json_object_get(params, "pass_id"));
     p->amount = json_object_get(params, "amount_cents");
     p->at = json_object_get(params, "occurred_at_ms");
-    return sp_id_valid(p->operation_id) && sp_id_valid(p->partner_id) &&
-           sp_id_valid(p->pass_id) && json_is_integer(p->amount) && json_is_integer(p->at);
+    return sp_id_valid(p->operation_id) && sp_id_valid(p->partner_id) && sp_id_valid(p->pass_id) &&
+           json_is_integer(p->amount) && json_is_integer(p->at);
 }
 
 /* The partner's name, administrator and amount owed, from the read models;
@@ -451,8 +459,9 @@ static int compose_payment(service *svc, json_t *params, sp_notify_mail *mail, c
     }
     PQclear(res);
     if (!known) {
-        return not_shown_yet(svc, at, a, "the read models do not show "
-                                         "the payment or the partner's administrator yet");
+        return not_shown_yet(svc, at, a,
+                             "the read models do not show "
+                             "the payment or the partner's administrator yet");
     }
     mail->partner_name = name;
     mail->amount_cents = json_integer_value(amount);
@@ -462,6 +471,7 @@ static int compose_payment(service *svc, json_t *params, sp_notify_mail *mail, c
     return 0;
 }
 
+/* clang-format off */
 /* Whom a beneficiary's e-mail goes to: the oldest beneficiary user of the
  * pass $3 (NULL when the pass has none). */
 #define BENEFICIARY_EMAIL_SQL                                                    \
@@ -472,6 +482,7 @@ static const char voucher_sql[] =
     "SELECT p.name, v.number, " BENEFICIARY_EMAIL_SQL
     " FROM partners p, vouchers v WHERE p.partner_id = $1::uuid AND v.voucher_id = $2::uuid"
     " AND v.status = 'redeemed'";
+/* clang-format on */
 
 /* The partner's name, the voucher's number and the beneficiary's address,
  * from the read models; a transient failure until they show the redemption. */
@@ -501,8 +512,9 @@ static int compose_voucher(service *svc, json_t *params, sp_notify_mail *mail, c
     }
     PQclear(res);
     if (!known) {
-        return not_shown_yet(svc, at, a, "the read models do not show "
-                                         "the redeemed voucher or its beneficiary yet");
+        return not_shown_yet(svc, at, a,
+                             "the read models do not show "
+                             "the redeemed voucher or its beneficiary yet");
     }
     mail->partner_name = name;
     mail->voucher_ref = voucher_ref;
@@ -513,9 +525,11 @@ static int compose_voucher(service *svc, json_t *params, sp_notify_mail *mail, c
     return 0;
 }
 
+/* clang-format off */
 static const char cancel_sql[] =
     "SELECT p.name, " BENEFICIARY_EMAIL_SQL " FROM partners p, operations o WHERE p.partner_id = $1::uuid AND o.operation_id = $2::uuid"
     " AND o.status = 'cancelled'";
+/* clang-format on */
 
 /* The partner's name and the beneficiary's address, from the read models; a
  * transient failure until they show the cancellation and a beneficiary. */
@@ -534,8 +548,9 @@ static int compose_cancel(service *svc, json_t *params, sp_notify_mail *mail, ch
     snprintf(a->recipient, sizeof a->recipient, "%s", known ? PQgetvalue(res, 0, 1) : "");
     PQclear(res);
     if (!known)
-        return not_shown_yet(svc, op.at, a, "the read models do not show "
-                                         "the cancelled payment or its beneficiary yet");
+        return not_shown_yet(svc, op.at, a,
+                             "the read models do not show "
+                             "the cancelled payment or its beneficiary yet");
     mail->partner_name = name;
     mail->amount_cents = json_integer_value(op.amount);
     mail->balance_cents = json_integer_value(balance);
@@ -544,11 +559,13 @@ static int compose_cancel(service *svc, json_t *params, sp_notify_mail *mail, ch
     return 0;
 }
 
+/* clang-format off */
 /* The beneficiary of a pass the read models show closed. */
 static const char closed_sql[] =
     "SELECT (SELECT u.email FROM users u WHERE u.pass_id = p.pass_id AND u.role = 'beneficiary'"
     " ORDER BY u.created_at, u.user_id LIMIT 1) FROM passes p"
     " WHERE p.pass_id = $1::uuid AND p.closed_at IS NOT NULL";
+/* clang-format on */
 
 /* The beneficiary's address, from the read models; a transient failure
  * until they show the pass closed and its beneficiary. */
@@ -568,14 +585,16 @@ static int compose_closed(service *svc, json_t *params, sp_notify_mail *mail, at
     snprintf(a->recipient, sizeof a->recipient, "%s", known ? PQgetvalue(res, 0, 0) : "");
     PQclear(res);
     if (!known)
-        return not_shown_yet(svc, at, a, "the read models do not show "
-                                         "the closed pass or its beneficiary yet");
+        return not_shown_yet(svc, at, a,
+                             "the read models do not show "
+                             "the closed pass or its beneficiary yet");
     mail->amount_cents = json_integer_value(returned);
     mail->vouchers_cancelled = json_integer_value(vouchers);
     mail->occurred_at_ms = json_integer_value(at);
     return 0;
 }
 
+/* clang-format off */
 /* The request as the read models show it, its partner's name, whether the
  * partner lacks bank details now, and its administrators (oldest first). */
 static const char refund_sql[] =
@@ -586,6 +605,7 @@ static const char refund_sql[] =
     "   LIMIT $3::integer) a)"
     " FROM refund_requests r JOIN partners p ON p.partner_id = r.partner_id"
     " WHERE r.request_id = $1::uuid AND r.partner_id = $2::uuid";
+/* clang-format on */
 
 /* "a,b,c" into the attempt's recipient (the first) and copies (the rest). */
 static void refund_recipients(const char *emails, attempt *a) {
@@ -633,9 +653,10 @@ static int compose_refund(service *svc, json_t *params, sp_notify_mail *mail, ch
     }
     PQclear(res);
     if (!known || a->recipient[0] == '\0') {
-        return not_shown_yet(svc, at, a, "the read models do not show "
-                                         "the refund request or the partner's "
-                                         "administrators yet");
+        return not_shown_yet(svc, at, a,
+                             "the read models do not show "
+                             "the refund request or the partner's "
+                             "administrators yet");
     }
     mail->partner_name = name;
     mail->request_id = request_id;
@@ -654,7 +675,8 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
     memset(a, 0, sizeof *a);
     json_error_t jerr;
     json_t *params = json_loads(row->params, 0, &jerr);
-    sp_notify_mail mail = {.kind = row->kind, .event_id = row->event_id,
+    sp_notify_mail mail = {.kind = row->kind,
+                           .event_id = row->event_id,
                            .from_address = svc->config->smtp.from_address,
                            .from_name = svc->config->from_name,
                            .date_ms = sp_clock_now_ms(svc->clock)};
@@ -672,7 +694,7 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
              : row->kind == SP_NOTIFY_OPERATION_CANCELLED
                  ? compose_cancel(svc, params, &mail, name, a, &err)
              : row->kind == SP_NOTIFY_PASS_CLOSED ? compose_closed(svc, params, &mail, a, &err)
-                 : compose_link(svc, row, params, &mail, link, a);
+                                                  : compose_link(svc, row, params, &mail, link, a);
     mail.to_address = a->recipient;
     size_t len = 0;
     if (rc == 0 &&
@@ -692,6 +714,7 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
 
 /* ------------------------------------------------------------------ outcomes */
 
+/* clang-format off */
 static const char sent_sql[] =
     "UPDATE notification_mails SET status = 'sent', attempts = attempts + 1, recipient = $2,"
     " last_error = NULL, done_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
@@ -709,6 +732,7 @@ static const char dead_sql[] =
     " recipient = nullif($2, ''), last_error = $4,"
     " done_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
     " WHERE event_id = $1 AND kind = $5 AND status = 'pending'";
+/* clang-format on */
 
 static int dead_letter(service *svc, const mail_row *row, const char *reason, sp_error *err) {
     size_t hex_len = strlen(row->original_hex);
@@ -716,8 +740,11 @@ static int dead_letter(service *svc, const mail_row *row, const char *reason, sp
     if (original == NULL) return sp_error_set(err, 500, "out_of_memory", "", "dead letter");
     size_t len = 0;
     sodium_hex2bin(original, hex_len / 2 + 1, row->original_hex, hex_len, NULL, &len, NULL);
-    sp_kafka_msg msg = {.topic = row->topic, .partition = row->partition, .offset = row->offset,
-                        .value = original, .value_len = len};
+    sp_kafka_msg msg = {.topic = row->topic,
+                        .partition = row->partition,
+                        .offset = row->offset,
+                        .value = original,
+                        .value_len = len};
     char why[SP_NOTIFY_SMTP_REASON_MAX + 64];
     snprintf(why, sizeof why, "e-mail %s not delivered: %s", sp_notify_kind_name(row->kind),
              reason);
@@ -733,8 +760,10 @@ static void log_outcome(service *svc, const mail_row *row, const attempt *a, con
     char attempts[24], retry[24];
     i64_text(row->attempts + 1, attempts);
     i64_text(retry_in_ms, retry);
-    sp_log_level level = a->sent ? SP_LOG_INFO : retry_in_ms <= 0 ? SP_LOG_ERROR
-                                               : a->behind ? SP_LOG_DEBUG : SP_LOG_WARN;
+    sp_log_level level = a->sent            ? SP_LOG_INFO
+                         : retry_in_ms <= 0 ? SP_LOG_ERROR
+                         : a->behind        ? SP_LOG_DEBUG
+                                            : SP_LOG_WARN;
     sp_log_write(svc->log, level, what, "event_id", row->event_id, "kind",
                  sp_notify_kind_name(row->kind), "to", a->recipient, "attempts", attempts,
                  "retry_in_ms", retry, "reason", a->reason, NULL);
@@ -776,6 +805,7 @@ static int record_outcome(service *svc, const mail_row *row, const attempt *a, s
 
 /* ------------------------------------------------------------------ sending */
 
+/* clang-format off */
 /* The due rows, leased for LEASE_MS (pushed into the future) as they are
  * taken, so that a second instance skips them and a crash only delays them. */
 static const char due_sql[] =
@@ -792,6 +822,7 @@ static const char release_sql[] =
     "UPDATE notification_mails SET next_attempt_at ="
     " timestamptz 'epoch' + $2::bigint * interval '1 millisecond'"
     " WHERE event_id = $1 AND kind = $3 AND status = 'pending'";
+/* clang-format on */
 
 static void row_of(const PGresult *res, int i, mail_row *row) {
     row->event_id = PQgetvalue(res, i, 0);
@@ -821,7 +852,7 @@ static int send_due(service *svc, int *count, sp_error *err) {
     for (int i = 0; i < *count && rc == 0; i++) {
         mail_row row;
         row_of(res, i, &row);
-        assert(sp_notify_kind_name(row.kind)[0] != '\0');   /* the table's CHECK */
+        assert(sp_notify_kind_name(row.kind)[0] != '\0'); /* the table's CHECK */
         if (sp_clock_monotonic_ms() - started_ms >= SEND_ROUND_MS_MAX) {
             /* Out of time: the row is due again at once, for the next round. */
             const char *release[3] = {row.event_id, now, sp_notify_kind_name(row.kind)};
@@ -898,12 +929,12 @@ static int start(service *svc, sp_error *err) {
     if (svc->pg == NULL) return -1;
     /* Safe beside the projection's own run: sp_pg_migrate holds an advisory lock. */
     if (sp_pg_migrate(svc->pg, svc->config->migrations_dir, svc->log, err) != 0) return -1;
-    svc->producer = sp_kafka_producer_new(svc->config->brokers, "solipass-notifications",
-                                          svc->log, err);
+    svc->producer = sp_kafka_producer_new(svc->config->brokers, "solipass-notifications", svc->log,
+                                          err);
     if (svc->producer == NULL) return -1;
     const char *const topics[] = {SP_TOPIC_ACCOUNTS_EVENTS, SP_TOPIC_LEDGER_EVENTS};
-    svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_NOTIFY_GROUP_ID, topics,
-                                                2, sp_service_on_assigned, NULL, &svc->readiness,
+    svc->consumer = sp_kafka_consumer_new_group(svc->config->brokers, SP_NOTIFY_GROUP_ID, topics, 2,
+                                                sp_service_on_assigned, NULL, &svc->readiness,
                                                 svc->log, err);
     return svc->consumer != NULL ? 0 : -1;
 }

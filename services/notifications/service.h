@@ -36,12 +36,13 @@ typedef struct sp_notify_config {
     const char *migrations_dir;
     sp_notify_smtp_config smtp;
     const char *from_name;
-    const char *public_base_url;   /* links: <base>/activate?token=..., <base>/reset-password?token=... */
+    /* links: <base>/activate?token=..., <base>/reset-password?token=... */
+    const char *public_base_url;
     const char *link_secret;
-    int64_t retries_max;           /* attempts before a mail is dead-lettered */
+    int64_t retries_max; /* attempts before a mail is dead-lettered */
     int64_t retry_base_ms;
     int64_t retry_ms_max;
-    int64_t max_age_s;             /* older events are not mailed (a first start on an old log) */
+    int64_t max_age_s; /* older events are not mailed (a first start on an old log) */
 } sp_notify_config;
 
 /* Runs until *stop becomes non-zero (0) or a fatal error (-1, err). */

@@ -9,7 +9,7 @@
 #include "notify_mail.h"
 
 #define SP_NOTIFY_SMTP_CONNECT_TIMEOUT_MS 5000
-#define SP_NOTIFY_SMTP_LINE_MAX 256          /* the server reply line kept */
+#define SP_NOTIFY_SMTP_LINE_MAX 256 /* the server reply line kept */
 #define SP_NOTIFY_SMTP_ADDRESS_ARG_MAX (SP_NOTIFY_ADDRESS_MAX + 3)
 
 struct sp_notify_smtp {
@@ -22,7 +22,7 @@ typedef struct upload {
     const char *data;
     size_t len;
     size_t sent;
-    char last_line[SP_NOTIFY_SMTP_LINE_MAX];   /* the server's last refusal (4xx, 5xx) */
+    char last_line[SP_NOTIFY_SMTP_LINE_MAX]; /* the server's last refusal (4xx, 5xx) */
     bool refusal_seen;
 } upload;
 
@@ -60,7 +60,8 @@ sp_notify_smtp *sp_notify_smtp_new(const sp_notify_smtp_config *config, sp_error
     bool smtps = strncmp(config->url, "smtps://", 8) == 0;
     bool smtp = strncmp(config->url, "smtp://", 7) == 0;
     bool tls_ok = (smtps && strcmp(config->tls, "tls") == 0) ||
-                  (smtp && (strcmp(config->tls, "off") == 0 || strcmp(config->tls, "starttls") == 0));
+                  (smtp &&
+                   (strcmp(config->tls, "off") == 0 || strcmp(config->tls, "starttls") == 0));
     if (!smtp && !smtps) {
         sp_error_set(err, 500, "invalid_config", "SP_SMTP_URL",
                      "SP_SMTP_URL must start with smtp:// or smtps://");
@@ -104,7 +105,8 @@ static void set_options(sp_notify_smtp *s, upload *u, struct curl_slist *rcpt, c
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(c->timeout_ms < SP_NOTIFY_SMTP_CONNECT_TIMEOUT_MS
-                                ? c->timeout_ms : SP_NOTIFY_SMTP_CONNECT_TIMEOUT_MS));
+                                ? c->timeout_ms
+                                : SP_NOTIFY_SMTP_CONNECT_TIMEOUT_MS));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
     if (strcmp(c->tls, "off") != 0) curl_easy_setopt(curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
     if (c->user[0] != '\0') {
@@ -140,9 +142,9 @@ static struct curl_slist *recipients_of(const char *to_address, const char *cons
     return rcpt;
 }
 
-void sp_notify_smtp_send(sp_notify_smtp *smtp, const char *to_address,
-                         const char *const *cc, size_t cc_count, const char *message,
-                         size_t message_len, sp_notify_smtp_result *result) {
+void sp_notify_smtp_send(sp_notify_smtp *smtp, const char *to_address, const char *const *cc,
+                         size_t cc_count, const char *message, size_t message_len,
+                         sp_notify_smtp_result *result) {
     assert(smtp != NULL && to_address != NULL && message != NULL && result != NULL);
     assert(cc_count <= SP_NOTIFY_CC_MAX && (cc != NULL || cc_count == 0));
     memset(result, 0, sizeof *result);

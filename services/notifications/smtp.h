@@ -20,18 +20,18 @@
 #define SP_NOTIFY_SMTP_REASON_MAX 384
 
 typedef struct sp_notify_smtp_config {
-    const char *url;            /* smtp://host:port or smtps://host:port */
-    const char *tls;            /* "off" | "starttls" | "tls" */
-    const char *user;           /* "" = no authentication */
+    const char *url;  /* smtp://host:port or smtps://host:port */
+    const char *tls;  /* "off" | "starttls" | "tls" */
+    const char *user; /* "" = no authentication */
     const char *password;
-    const char *from_address;   /* MAIL FROM */
-    int64_t timeout_ms;         /* a whole send, connection included */
+    const char *from_address; /* MAIL FROM */
+    int64_t timeout_ms;       /* a whole send, connection included */
 } sp_notify_smtp_config;
 
 typedef struct sp_notify_smtp_result {
     bool sent;
-    bool permanent;             /* the server refused for good (5xx) */
-    long smtp_code;             /* the server's last reply code, 0 when none */
+    bool permanent; /* the server refused for good (5xx) */
+    long smtp_code; /* the server's last reply code, 0 when none */
     char reason[SP_NOTIFY_SMTP_REASON_MAX];
 } sp_notify_smtp_result;
 
@@ -45,8 +45,8 @@ void sp_notify_smtp_free(sp_notify_smtp *smtp);
  * cc_count addresses of cc (may be NULL when 0): one SMTP transaction, so a
  * recipient the server refuses fails the whole send. The outcome is in
  * *result; the call itself does not fail. */
-void sp_notify_smtp_send(sp_notify_smtp *smtp, const char *to_address,
-                         const char *const *cc, size_t cc_count, const char *message,
-                         size_t message_len, sp_notify_smtp_result *result);
+void sp_notify_smtp_send(sp_notify_smtp *smtp, const char *to_address, const char *const *cc,
+                         size_t cc_count, const char *message, size_t message_len,
+                         sp_notify_smtp_result *result);
 
 #endif

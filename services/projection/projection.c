@@ -42,8 +42,8 @@
 /* A poll returns at least one message, or the batch is done. */
 #define POLLS_PER_TXN_MAX(events_max) ((events_max) + 2)
 /* an event takes its own statement and its figures' (projection_figures.h) */
-#define STATEMENTS_MAX(events_max) (2 * (events_max) + SP_PROJECTION_POSITIONS_MAX + 4 + \
-                                    SP_PROJECTION_FOLD_STATEMENTS_MAX)
+#define STATEMENTS_MAX(events_max) \
+    (2 * (events_max) + SP_PROJECTION_POSITIONS_MAX + 4 + SP_PROJECTION_FOLD_STATEMENTS_MAX)
 #define SP_PROJECTION_FOLD_STATEMENTS_MAX 16
 #define PG_CONNECT_WAIT_MS 30000
 #define PG_LOCK_WAIT_MS 15000
@@ -55,7 +55,7 @@
 #define KAFKA_TIMEOUT_MS 10000
 #define LAG_WATERMARK_TIMEOUT_MS 1000
 #define DEADLETTER_FLUSH_MS 10000
-#define RECOVERIES_MAX 20               /* consecutive failed batches before giving up */
+#define RECOVERIES_MAX 20 /* consecutive failed batches before giving up */
 #define RECOVERY_BACKOFF_MS_MAX 5000
 #define PROGRESS_LOG_MS 10000
 #define LAG_TEXT_MAX 4096
@@ -67,24 +67,30 @@
 #define NUMBER_TEXT_MAX 24
 #define SHADOW_SQL_MAX 256
 #define SHADOW_PROGRESS_MS_DEFAULT 1000
-#define COPY_CHUNK_BYTES ((size_t)1 << 20)   /* one PQputCopyData */
+#define COPY_CHUNK_BYTES ((size_t)1 << 20) /* one PQputCopyData */
 
 typedef enum { FAIL_NONE = 0, FAIL_TRANSIENT, FAIL_DATA, FAIL_FATAL } failure;
 
 /* Where a batch's time goes (logged at a shadow build's end): polling the
  * log, folding and sending the statements (the server runs them meanwhile),
  * waiting for their results, the COPYs, the COMMIT. */
-typedef enum { PHASE_READ, PHASE_FOLD, PHASE_STATEMENTS, PHASE_COPY, PHASE_COMMIT,
-               PHASE_COUNT } phase;
+typedef enum {
+    PHASE_READ,
+    PHASE_FOLD,
+    PHASE_STATEMENTS,
+    PHASE_COPY,
+    PHASE_COMMIT,
+    PHASE_COUNT
+} phase;
 
 typedef enum { STMT_CONTROL, STMT_EVENT, STMT_FIGURES, STMT_OFFSETS, STMT_FOLD } statement_kind;
 
 typedef struct counters {
-    int64_t events;          /* messages consumed */
-    int64_t applied;         /* changed a read model */
-    int64_t duplicates;      /* accounts event already there */
-    int64_t stale;           /* ledger event that was not the pass's next version */
-    int64_t no_ops;          /* known events no read model shows */
+    int64_t events;     /* messages consumed */
+    int64_t applied;    /* changed a read model */
+    int64_t duplicates; /* accounts event already there */
+    int64_t stale;      /* ledger event that was not the pass's next version */
+    int64_t no_ops;     /* known events no read model shows */
     int64_t dead_letters;
     int64_t batches;
 } counters;
@@ -106,10 +112,10 @@ typedef struct refused_event {
 } refused_event;
 
 typedef struct statement_tag {
-    uint8_t kind;                      /* statement_kind */
+    uint8_t kind; /* statement_kind */
     bool versioned;
-    size_t position;                   /* STMT_EVENT: the message it applies */
-    int64_t offset;                    /* STMT_FOLD: the count it must return, or -1 */
+    size_t position; /* STMT_EVENT: the message it applies */
+    int64_t offset;  /* STMT_FOLD: the count it must return, or -1 */
 } statement_tag;
 
 typedef struct projector {
@@ -119,23 +125,23 @@ typedef struct projector {
     const volatile sig_atomic_t *stop;
     PGconn *conn;
     sp_kafka_consumer *consumer;
-    sp_kafka_producer *producer;       /* dead letters */
+    sp_kafka_producer *producer; /* dead letters */
     sp_projection_position positions[SP_PROJECTION_POSITIONS_MAX];
     size_t position_count;
-    sp_kafka_msg *msgs;                /* SP_KAFKA_BATCH_MAX */
+    sp_kafka_msg *msgs; /* SP_KAFKA_BATCH_MAX */
     /* The transaction's messages, copied out of the consumer's polls (each
      * copy one allocation, freed when the next transaction starts): the
      * fold plans on all of them before any is applied. */
-    sp_kafka_msg *batch_msgs;          /* batch_events_max */
-    size_t batch_events_max;           /* a live batch's or a replay chunk's */
+    sp_kafka_msg *batch_msgs; /* batch_events_max */
+    size_t batch_events_max;  /* a live batch's or a replay chunk's */
     void **batch_copies;
     size_t batch_count;
     sp_projection_fold *fold;
-    bool fold_off;                     /* the fold's SQL was refused: this batch event by event */
-    char *row_buf;                     /* SP_PROJECTION_ROW_BYTES_MAX */
-    statement_tag *statements;         /* the open pipeline's, in order */
+    bool fold_off;             /* the fold's SQL was refused: this batch event by event */
+    char *row_buf;             /* SP_PROJECTION_ROW_BYTES_MAX */
+    statement_tag *statements; /* the open pipeline's, in order */
     size_t statement_count;
-    size_t failed_statement;           /* index of the first failed one, or statement_count */
+    size_t failed_statement; /* index of the first failed one, or statement_count */
     bool pipeline_open;
     /* A replay's shadow: the fold's new rows go by COPY after the pipeline,
      * before COMMIT (projection_copy.h); copy_refused: the database refused
@@ -147,14 +153,14 @@ typedef struct projector {
     int64_t phase_ms[PHASE_COUNT];
     int64_t phase_started_ms;
     counters total, batch;
-    dead_letter_keys dead_letters_queued;    /* this batch's, until flushed */
-    dead_letter_keys dead_letters_flushed;   /* until the batch that skips them commits */
+    dead_letter_keys dead_letters_queued;  /* this batch's, until flushed */
+    dead_letter_keys dead_letters_flushed; /* until the batch that skips them commits */
     int64_t recoveries;
     refused_event refused[REFUSED_MAX];
     size_t refused_count;
     bool caught_up;
     int64_t started_ms, next_progress_ms, progress_ms;
-    int64_t backlog_at_start;          /* shadow: events to its targets when it started */
+    int64_t backlog_at_start; /* shadow: events to its targets when it started */
 } projector;
 
 static void i64_text(int64_t value, char out[NUMBER_TEXT_MAX]) {
@@ -181,8 +187,8 @@ static int pg_lock(projector *p, sp_error *err) {
     int64_t deadline_ms = sp_clock_monotonic_ms() + PG_LOCK_WAIT_MS;
     for (int attempt = 0; attempt <= PG_LOCK_WAIT_MS / PG_LOCK_RETRY_MS; attempt++) {
         PGresult *res = NULL;
-        if (sp_pg_exec(p->conn, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &res,
-                       err) != 0)
+        if (sp_pg_exec(p->conn, "SELECT pg_try_advisory_lock($1::bigint)", 1, params, &res, err) !=
+            0)
             return -1;
         bool locked = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         PQclear(res);
@@ -194,7 +200,8 @@ static int pg_lock(projector *p, sp_error *err) {
     }
     return sp_error_set(err, 503, "projection_busy", "",
                         "another solipass-projection kept the database's projection lock for "
-                        "%d ms: stop it first", PG_LOCK_WAIT_MS);
+                        "%d ms: stop it first",
+                        PG_LOCK_WAIT_MS);
 }
 
 static int pg_prepare(projector *p, const sp_projection_statement *st, const Oid *types,
@@ -204,7 +211,8 @@ static int pg_prepare(projector *p, const sp_projection_statement *st, const Oid
     char text[SP_ERROR_MESSAGE_MAX];
     pg_error_text(res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn), text, sizeof text);
     PQclear(res);
-    if (!ok) return sp_error_set(err, 500, "database_error", "", "preparing %s: %s", st->name, text);
+    if (!ok)
+        return sp_error_set(err, 500, "database_error", "", "preparing %s: %s", st->name, text);
     return 0;
 }
 
@@ -226,7 +234,7 @@ static int pg_prepare_figures(projector *p, sp_error *err) {
 static int pg_prepare_all(projector *p, sp_error *err) {
     for (size_t i = 0; i < sp_projection_statement_count; i++)
         if (pg_prepare(p, &sp_projection_statements[i], NULL, err) != 0) return -1;
-    if (pg_prepare_figures(p, err) != 0) return -1;   /* the pending tables the fold fills */
+    if (pg_prepare_figures(p, err) != 0) return -1; /* the pending tables the fold fills */
     for (size_t i = 0; i < sp_projection_fold_statement_count; i++)
         if (pg_prepare(p, &sp_projection_fold_statements[i], NULL, err) != 0) return -1;
     return 0;
@@ -262,7 +270,7 @@ static int pg_open(projector *p, sp_error *err) {
 }
 
 static void pg_close(projector *p) {
-    PQfinish(p->conn);   /* an open transaction rolls back with the session */
+    PQfinish(p->conn); /* an open transaction rolls back with the session */
     p->conn = NULL;
     p->pipeline_open = false;
 }
@@ -281,7 +289,7 @@ static int load_offsets(projector *p, sp_error *err) {
                         "partition", PQgetvalue(res, row, 1), NULL);
             continue;
         }
-        assert(next_offset >= 0);   /* CHECK (next_offset >= 0) */
+        assert(next_offset >= 0); /* CHECK (next_offset >= 0) */
         p->positions[index].next_offset = next_offset;
     }
     PQclear(res);
@@ -328,9 +336,10 @@ static int check_log(projector *p, bool first, sp_error *err) {
             return -1;
         if (first) pos->high_at_start = p->options->schema != NULL ? target_of(p, pos) : high;
         if (pos->high_at_start > high)
-            return sp_error_set(err, 500, "log_reset", "", "%s [%" PRId32 "] ends at offset %"
-                                PRId64 ", before the replay's target %" PRId64, pos->topic,
-                                pos->partition, high, pos->high_at_start);
+            return sp_error_set(err, 500, "log_reset", "",
+                                "%s [%" PRId32 "] ends at offset %" PRId64
+                                ", before the replay's target %" PRId64,
+                                pos->topic, pos->partition, high, pos->high_at_start);
     }
     return 0;
 }
@@ -390,7 +399,7 @@ static failure classify_result(const PGresult *res, sp_error *err) {
     pg_error_text(PQresultErrorMessage(res), text, sizeof text);
     sp_error_set(err, 500, "database_error", "", "%s: %s", sqlstate ? sqlstate : "no SQLSTATE",
                  text);
-    if (sqlstate == NULL) return FAIL_TRANSIENT;    /* libpq's own: the connection */
+    if (sqlstate == NULL) return FAIL_TRANSIENT; /* libpq's own: the connection */
     /* data exceptions, constraint violations, limits: this event, not the database */
     if (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ||
         strncmp(sqlstate, "54", 2) == 0)
@@ -399,7 +408,7 @@ static failure classify_result(const PGresult *res, sp_error *err) {
     static const char *const transient[] = {"08", "57", "53", "40", "58"};
     for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++)
         if (strncmp(sqlstate, transient[i], 2) == 0) return FAIL_TRANSIENT;
-    return FAIL_FATAL;                               /* the SQL or the schema is wrong */
+    return FAIL_FATAL; /* the SQL or the schema is wrong */
 }
 
 static failure connection_failure(projector *p, const char *what, sp_error *err) {
@@ -413,7 +422,8 @@ static failure connection_failure(projector *p, const char *what, sp_error *err)
 
 static bool dead_letter_known(const dead_letter_keys *keys, dead_letter_key key) {
     for (size_t i = 0; i < keys->count; i++)
-        if (keys->keys[i].position == key.position && keys->keys[i].offset == key.offset) return true;
+        if (keys->keys[i].position == key.position && keys->keys[i].offset == key.offset)
+            return true;
     return false;
 }
 
@@ -435,7 +445,7 @@ static failure dead_letters_flush(projector *p, sp_error *err) {
 static failure dead_letter(projector *p, size_t position, const sp_kafka_msg *msg,
                            const sp_error *reason, sp_error *err) {
     p->batch.dead_letters++;
-    if (p->options->schema != NULL) return FAIL_NONE;   /* the live projection sent it */
+    if (p->options->schema != NULL) return FAIL_NONE; /* the live projection sent it */
     dead_letter_key key = {.position = position, .offset = msg->offset};
     if (dead_letter_known(&p->dead_letters_flushed, key)) return FAIL_NONE;
     char why[SP_ERROR_CODE_MAX + SP_ERROR_MESSAGE_MAX + 4];
@@ -459,8 +469,10 @@ static failure take_offset(projector *p, const sp_kafka_msg *msg, size_t *positi
     int index = sp_projection_position_find(p->positions, p->position_count, msg->topic,
                                             msg->partition);
     if (index < 0) {
-        sp_error_set(err, 500, "unexpected_partition", "", "a message from %s [%" PRId32 "], "
-                     "which is not assigned", msg->topic, msg->partition);
+        sp_error_set(err, 500, "unexpected_partition", "",
+                     "a message from %s [%" PRId32 "], "
+                     "which is not assigned",
+                     msg->topic, msg->partition);
         return FAIL_FATAL;
     }
     *position = (size_t)index;
@@ -582,7 +594,7 @@ static failure read_statement(projector *p, size_t index, int64_t deadline_ms, f
     ExecStatusType status = PQresultStatus(res);
     const statement_tag *tag = &p->statements[index];
     if (status == PGRES_TUPLES_OK && tag->kind == STMT_EVENT) {
-        assert(PQntuples(res) == 1 && PQnfields(res) == 1);   /* SELECT count(*) */
+        assert(PQntuples(res) == 1 && PQnfields(res) == 1); /* SELECT count(*) */
         count_outcome(p, tag->versioned, PQgetvalue(res, 0, 0));
     } else if (status == PGRES_TUPLES_OK && tag->kind == STMT_FOLD && tag->offset >= 0 &&
                *first == FAIL_NONE) {
@@ -590,8 +602,9 @@ static failure read_statement(projector *p, size_t index, int64_t deadline_ms, f
         int64_t written = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         /* A pass moved since its version was read: read again, fold again. */
         if (written != tag->offset) {
-            sp_error_set(err, 503, "fold_stale", "", "%" PRId64 " passes written instead of %"
-                         PRId64 ": the batch runs again", written, tag->offset);
+            sp_error_set(err, 503, "fold_stale", "",
+                         "%" PRId64 " passes written instead of %" PRId64 ": the batch runs again",
+                         written, tag->offset);
             *first = FAIL_TRANSIENT;
             p->failed_statement = index;
         }
@@ -638,8 +651,8 @@ static failure send_offsets(projector *p, sp_error *err) {
         i64_text(pos->batch_next_offset, offset);
         const char *params[3] = {pos->topic, partition, offset};
         statement_tag tag = {.kind = STMT_OFFSETS};
-        failure f = send_statement(p, tag, SP_PROJECTION_OFFSET_UPSERT_STATEMENT, NULL, 3,
-                                   params, err);
+        failure f = send_statement(p, tag, SP_PROJECTION_OFFSET_UPSERT_STATEMENT, NULL, 3, params,
+                                   err);
         if (f != FAIL_NONE) return f;
     }
     return FAIL_NONE;
@@ -724,7 +737,7 @@ static bool chunk_complete(const projector *p, const int64_t *kept_next) {
 static failure collect(projector *p, sp_error *err) {
     batch_free_copies(p);
     bool fill = p->options->batch_events_max > 0;
-    int64_t kept_next[SP_PROJECTION_POSITIONS_MAX];   /* fill: past the last message kept */
+    int64_t kept_next[SP_PROJECTION_POSITIONS_MAX]; /* fill: past the last message kept */
     for (size_t i = 0; i < p->position_count; i++) kept_next[i] = p->positions[i].next_offset;
     for (size_t polls = 0; polls < POLLS_PER_TXN_MAX(p->batch_events_max); polls++) {
         size_t room = p->batch_events_max - p->batch_count;
@@ -732,7 +745,7 @@ static failure collect(projector *p, sp_error *err) {
         if (want == 0) break;
         int n = sp_kafka_consumer_poll_batch(p->consumer, p->msgs, want,
                                              polls == 0 || fill ? POLL_MS : 0, err);
-        if (n < 0) return FAIL_FATAL;      /* a truncated log or a dead client */
+        if (n < 0) return FAIL_FATAL; /* a truncated log or a dead client */
         for (int i = 0; i < n; i++) {
             failure f = batch_keep(p, &p->msgs[i], err);
             if (f != FAIL_NONE) return f;
@@ -763,8 +776,8 @@ static failure fold_plan(projector *p, sp_error *err) {
             continue;
         sp_projection_row row;
         sp_error ignored;
-        if (sp_projection_row_build(msg, p->row_buf, SP_PROJECTION_ROW_BYTES_MAX, &row,
-                                    &ignored) != 0)
+        if (sp_projection_row_build(msg, p->row_buf, SP_PROJECTION_ROW_BYTES_MAX, &row, &ignored) !=
+            0)
             continue;
         if (sp_projection_fold_plan(p->fold, &row, err) != 0) return FAIL_FATAL;
     }
@@ -789,14 +802,16 @@ static failure fold_load_versions(projector *p, sp_error *err) {
         used += (size_t)snprintf(ids + used, size - used, "%s%s", used > 1 ? "," : "", id);
     }
     snprintf(ids + used, size - used, "}");
-    if (used == 1) {              /* no pass folds: no round trip */
+    if (used == 1) { /* no pass folds: no round trip */
         free(ids);
         return FAIL_NONE;
     }
     const char *params[1] = {ids};
     PGresult *res = NULL;
-    int rc = sp_pg_exec(p->conn, "SELECT pass_id, version FROM passes "
-                        "WHERE pass_id = ANY ($1::uuid[])", 1, params, &res, err);
+    int rc = sp_pg_exec(p->conn,
+                        "SELECT pass_id, version FROM passes "
+                        "WHERE pass_id = ANY ($1::uuid[])",
+                        1, params, &res, err);
     free(ids);
     if (rc != 0) return FAIL_TRANSIENT;
     for (int row = 0; row < PQntuples(res); row++)
@@ -868,7 +883,9 @@ static failure send_event(projector *p, size_t index, sp_error *err) {
         count_outcome(p, row.versioned, applied ? "1" : "0");
         return FAIL_NONE;
     }
-    statement_tag tag = {.kind = STMT_EVENT, .versioned = row.versioned, .position = position,
+    statement_tag tag = {.kind = STMT_EVENT,
+                         .versioned = row.versioned,
+                         .position = position,
                          .offset = msg->offset};
     /* Before the event's statement: it sees the rows the event changes. */
     sp_projection_figures_row figures;
@@ -892,7 +909,6 @@ static void phase_mark(projector *p, phase which) {
     p->phase_started_ms = now_ms;
 }
 
-
 /* A refusal of the COPY itself (a duplicate key, a value the column
  * refuses): the batch runs again with the fold's statements. */
 static failure copy_refusal(projector *p, const PGresult *res, sp_error *err) {
@@ -904,8 +920,8 @@ static failure copy_refusal(projector *p, const PGresult *res, sp_error *err) {
 /* One table's new rows through COPY FROM STDIN, in the open transaction. */
 static failure copy_one(projector *p, const sp_projection_fold_statement *st, sp_error *err) {
     char copy_sql[SP_PROJECTION_COPY_SQL_MAX];
-    bool copyable = sp_projection_copy_sql(fold_statement_sql(st->name), st->param_count,
-                                           copy_sql, sizeof copy_sql);
+    bool copyable = sp_projection_copy_sql(fold_statement_sql(st->name), st->param_count, copy_sql,
+                                           sizeof copy_sql);
     assert(copyable);
     (void)copyable;
     size_t rows = 0;
@@ -932,10 +948,11 @@ static failure copy_one(projector *p, const sp_projection_fold_statement *st, sp
     if (PQputCopyEnd(p->conn, NULL) != 1) return connection_failure(p, "ending a COPY", err);
     failure f = FAIL_NONE;
     while ((res = PQgetResult(p->conn)) != NULL) {
-        if (f == FAIL_NONE && PQresultStatus(res) != PGRES_COMMAND_OK) f = copy_refusal(p, res, err);
+        if (f == FAIL_NONE && PQresultStatus(res) != PGRES_COMMAND_OK)
+            f = copy_refusal(p, res, err);
         else if (f == FAIL_NONE && strtoull(PQcmdTuples(res), NULL, 10) != rows) {
-            sp_error_set(err, 500, "database_error", "", "COPY %s wrote %s rows of %zu",
-                         st->name, PQcmdTuples(res), rows);
+            sp_error_set(err, 500, "database_error", "", "COPY %s wrote %s rows of %zu", st->name,
+                         PQcmdTuples(res), rows);
             f = FAIL_FATAL;
         }
         PQclear(res);
@@ -946,9 +963,10 @@ static failure copy_one(projector *p, const sp_projection_fold_statement *st, sp
 /* After the pipeline (its transaction still open): the copies, then COMMIT. */
 static failure copy_and_commit(projector *p, sp_error *err) {
     failure f = FAIL_NONE;
-    for (size_t i = 0; i < p->copy_count && f == FAIL_NONE; i++) f = copy_one(p, &p->copies[i], err);
+    for (size_t i = 0; i < p->copy_count && f == FAIL_NONE; i++)
+        f = copy_one(p, &p->copies[i], err);
     phase_mark(p, PHASE_COPY);
-    if (f != FAIL_NONE) return f;   /* recover() drops the connection, and the transaction */
+    if (f != FAIL_NONE) return f; /* recover() drops the connection, and the transaction */
     PGresult *res = PQexec(p->conn, "COMMIT");
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         f = res != NULL ? classify_result(res, err) : connection_failure(p, "COMMIT", err);
@@ -1005,8 +1023,8 @@ static void lag_text(projector *p, char *out, size_t out_size, int64_t *lag_tota
         } else {
             int64_t lag = high > pos->next_offset ? high - pos->next_offset : 0;
             *lag_total += lag;
-            n = snprintf(out + used, out_size - used, "%s%s[%" PRId32 "]=%" PRId64,
-                         used ? " " : "", pos->topic, pos->partition, lag);
+            n = snprintf(out + used, out_size - used, "%s%s[%" PRId32 "]=%" PRId64, used ? " " : "",
+                         pos->topic, pos->partition, lag);
         }
         if (n < 0) break;
         used += (size_t)n;
@@ -1030,10 +1048,10 @@ static void log_progress(projector *p) {
     i64_text(p->total.batches, batches);
     i64_text(p->total.batches > 0 ? p->total.events / p->total.batches : 0, mean);
     i64_text(p->recoveries, recoveries);
-    sp_log_info(p->log, "progress", "lag_total", lag_total, "lag", lag, "events", events,
-                "applied", applied, "skipped_duplicate", duplicates, "skipped_version", stale,
-                "no_op", no_ops, "dead_letters", dead, "batches", batches, "mean_batch", mean,
-                "recoveries", recoveries, NULL);
+    sp_log_info(p->log, "progress", "lag_total", lag_total, "lag", lag, "events", events, "applied",
+                applied, "skipped_duplicate", duplicates, "skipped_version", stale, "no_op", no_ops,
+                "dead_letters", dead, "batches", batches, "mean_batch", mean, "recoveries",
+                recoveries, NULL);
 }
 
 /* A replay's progress: what is done, its rate, what is left to its targets
@@ -1072,8 +1090,8 @@ static void note_caught_up(projector *p) {
     i64_text(p->total.events, events);
     i64_text(elapsed_ms, elapsed);
     i64_text(elapsed_ms > 0 ? p->total.events * 1000 / elapsed_ms : p->total.events, rate);
-    sp_log_info(p->log, "caught up", "rebuild", p->options->rebuild ? "true" : "false",
-                "events", events, "elapsed_ms", elapsed, "events_per_s", rate, NULL);
+    sp_log_info(p->log, "caught up", "rebuild", p->options->rebuild ? "true" : "false", "events",
+                events, "elapsed_ms", elapsed, "events_per_s", rate, NULL);
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -1081,28 +1099,31 @@ static void note_caught_up(projector *p) {
 /* Remembers the event the database refused so that the retry dead-letters
  * it before SQL; -1 when that cannot lead anywhere new. */
 static int note_refused(projector *p, const sp_error *cause, sp_error *err) {
-    if (p->copy_refused ||
-        (p->failed_statement < p->statement_count &&
-         p->statements[p->failed_statement].kind == STMT_FOLD)) {
+    if (p->copy_refused || (p->failed_statement < p->statement_count &&
+                            p->statements[p->failed_statement].kind == STMT_FOLD)) {
         p->copy_refused = false;
-        p->fold_off = true;   /* the batch again event by event: the refused one is found */
+        p->fold_off = true; /* the batch again event by event: the refused one is found */
         return 0;
     }
     if (p->failed_statement >= p->statement_count ||
         (p->statements[p->failed_statement].kind != STMT_EVENT &&
          p->statements[p->failed_statement].kind != STMT_FIGURES)) {
-        *err = *cause;   /* the offsets or COMMIT refused: not an event's fault */
+        *err = *cause; /* the offsets or COMMIT refused: not an event's fault */
         return -1;
     }
     const statement_tag *tag = &p->statements[p->failed_statement];
     dead_letter_key key = {.position = tag->position, .offset = tag->offset};
     for (size_t i = 0; i < p->refused_count; i++)
         if (p->refused[i].key.position == key.position && p->refused[i].key.offset == key.offset)
-            return sp_error_set(err, 500, "database_error", "", "refused again after being "
-                                "dead-lettered: %s", cause->message);
+            return sp_error_set(err, 500, "database_error", "",
+                                "refused again after being "
+                                "dead-lettered: %s",
+                                cause->message);
     if (p->refused_count == REFUSED_MAX)
-        return sp_error_set(err, 500, "database_error", "", "more than %d events refused by "
-                            "the database: %s", REFUSED_MAX, cause->message);
+        return sp_error_set(err, 500, "database_error", "",
+                            "more than %d events refused by "
+                            "the database: %s",
+                            REFUSED_MAX, cause->message);
     refused_event *r = &p->refused[p->refused_count++];
     r->key = key;
     snprintf(r->reason, sizeof r->reason, "%s", cause->message);
@@ -1115,8 +1136,10 @@ static int recover(projector *p, failure f, int transient_in_a_row, const sp_err
                    sp_error *err) {
     p->recoveries++;
     if (f == FAIL_DATA && note_refused(p, cause, err) != 0) return -1;
-    sp_log_warn(p->log, f == FAIL_DATA ? "database refused an event, applying the batch again "
-                                         "without it" : "batch failed, reconnecting",
+    sp_log_warn(p->log,
+                f == FAIL_DATA ? "database refused an event, applying the batch again "
+                                 "without it"
+                               : "batch failed, reconnecting",
                 "code", cause->code, "error", cause->message, NULL);
     detach(p);
     int64_t backoff_ms = f == FAIL_DATA ? 0 : 100 * (int64_t)transient_in_a_row;
@@ -1162,8 +1185,7 @@ static int start(projector *p, sp_error *err) {
     p->batch_msgs = calloc(p->batch_events_max, sizeof *p->batch_msgs);
     p->batch_copies = calloc(p->batch_events_max, sizeof *p->batch_copies);
     p->fold = sp_projection_fold_new_sized(p->batch_events_max);
-    if (!p->msgs || !p->row_buf || !p->statements || !p->batch_msgs || !p->batch_copies ||
-        !p->fold)
+    if (!p->msgs || !p->row_buf || !p->statements || !p->batch_msgs || !p->batch_copies || !p->fold)
         return sp_error_set(err, 500, "out_of_memory", "", "projection buffers");
     bool shadow = p->options->schema != NULL;
     assert(!shadow || (!p->options->rebuild && p->options->exit_when_caught_up));
@@ -1171,8 +1193,7 @@ static int start(projector *p, sp_error *err) {
      * their batches and their statements. */
     assert(shadow || (p->options->batch_events_max == 0 && !p->options->copy_new_rows));
     if (!shadow) {
-        p->producer = sp_kafka_producer_new(p->options->brokers, PROJECTION_CLIENT_ID, p->log,
-                                            err);
+        p->producer = sp_kafka_producer_new(p->options->brokers, PROJECTION_CLIENT_ID, p->log, err);
         if (p->producer == NULL) return -1;
     }
     if (init_positions(p, err) != 0 || pg_open(p, err) != 0 ||
@@ -1224,9 +1245,10 @@ int sp_projection_run(const sp_projection_options *options, sp_clock *clock, sp_
 
 /* Text renderings that do not depend on the session's settings. */
 int sp_projection_checksum_settings(PGconn *conn, sp_error *err) {
-    static const char *const settings[] = {
-        "SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET bytea_output = 'hex'",
-        "SET IntervalStyle = 'postgres'", "SET extra_float_digits = 1"};
+    static const char *const settings[] = {"SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'",
+                                           "SET bytea_output = 'hex'",
+                                           "SET IntervalStyle = 'postgres'",
+                                           "SET extra_float_digits = 1"};
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
         if (sp_pg_command(conn, settings[i], err) != 0) return -1;
     return 0;

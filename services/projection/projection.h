@@ -27,8 +27,8 @@ typedef struct sp_projection_options {
     const char *brokers;
     const char *pg_dsn;
     const char *migrations_dir;
-    bool rebuild;              /* empty every read model and the offsets first */
-    bool exit_when_caught_up;  /* return once the log's ends seen at start are applied */
+    bool rebuild;             /* empty every read model and the offsets first */
+    bool exit_when_caught_up; /* return once the log's ends seen at start are applied */
     /* A replay's shadow build (projection_replay.h): the schema of the shadow
      * tables (NULL: the live read models). In a shadow schema the projection
      * takes no projection lock, migrates nothing, sends no dead letter (the
@@ -38,7 +38,7 @@ typedef struct sp_projection_options {
     const char *schema;
     const sp_kafka_tp *targets;
     size_t target_count;
-    int64_t progress_ms;       /* progress log period; 0: the default (10 s) */
+    int64_t progress_ms; /* progress log period; 0: the default (10 s) */
     /* A replay's shadow build only: events folded in one transaction (0:
      * SP_PROJECTION_TXN_EVENTS_MAX), and the fold's new rows written with
      * COPY (projection_copy.h) instead of their INSERT statements. */

@@ -12,7 +12,9 @@
 
 /* ------------------------------------------------------------ buffer */
 
-void sp_projection_copy_buf_clear(sp_projection_copy_buf *buf) { buf->len = 0; }
+void sp_projection_copy_buf_clear(sp_projection_copy_buf *buf) {
+    buf->len = 0;
+}
 
 void sp_projection_copy_buf_free(sp_projection_copy_buf *buf) {
     free(buf->data);
@@ -37,6 +39,7 @@ static int reserve(sp_projection_copy_buf *buf, size_t more, sp_error *err) {
 /* One byte of a field, escaped: at most 2 bytes written (room reserved). */
 static void put_escaped(sp_projection_copy_buf *buf, char c) {
     char *at = buf->data + buf->len;
+    /* clang-format off */
     switch (c) {
     case '\\': at[0] = '\\'; at[1] = '\\'; buf->len += 2; return;
     case '\t': at[0] = '\\'; at[1] = 't'; buf->len += 2; return;
@@ -44,6 +47,7 @@ static void put_escaped(sp_projection_copy_buf *buf, char c) {
     case '\r': at[0] = '\\'; at[1] = 'r'; buf->len += 2; return;
     default: at[0] = c; buf->len += 1; return;
     }
+    /* clang-format on */
 }
 
 int sp_projection_copy_field(sp_projection_copy_buf *buf, const char *value, size_t value_len,
@@ -90,11 +94,13 @@ static int next_element(sp_projection_copy_buf *buf, const char **cursor, int co
         c = end + 1;
     } else {
         size_t n = strcspn(c, ",}");
-        if (n == 0 || c[n] == '\0') return malformed(err, column, "an empty or unterminated element");
+        if (n == 0 || c[n] == '\0')
+            return malformed(err, column, "an empty or unterminated element");
         if (memchr(c, '"', n) != NULL || memchr(c, '\\', n) != NULL || memchr(c, '{', n) != NULL)
             return malformed(err, column, "an unquoted element with quotes, braces or escapes");
-        int rc = n == 4 && strncasecmp(c, "NULL", 4) == 0 ? sp_projection_copy_null(buf, err)
-                                                          : sp_projection_copy_field(buf, c, n, err);
+        int rc = n == 4 && strncasecmp(c, "NULL", 4) == 0
+                     ? sp_projection_copy_null(buf, err)
+                     : sp_projection_copy_field(buf, c, n, err);
         if (rc != 0) return -1;
         c += n;
     }
@@ -189,8 +195,7 @@ static const char *unnest_params(const char *s, int param_count) {
     s = skip_space(s);
     /* An upsert that changes the row in place has no COPY equivalent. */
     if (skip_word(s, "ON CONFLICT") != NULL)
-        return strcasestr(s, "DO NOTHING") != NULL && strcasestr(s, "DO UPDATE") == NULL ? s
-                                                                                        : NULL;
+        return strcasestr(s, "DO NOTHING") != NULL && strcasestr(s, "DO UPDATE") == NULL ? s : NULL;
     if (*s == '\0' || *s == ')' || skip_word(s, "RETURNING") != NULL) return s;
     return NULL;
 }

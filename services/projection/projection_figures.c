@@ -15,6 +15,7 @@
 
 #define META_PARAMS SP_PROJECTION_FIGURES_META_PARAMS
 
+/* clang-format off */
 /* The history line: the event's meta ($1..$5) then partner, pass, details. */
 #define HISTORY(action, partner, pass, details, from)                                    \
     "h AS (INSERT INTO history (event_id, occurred_at, action, actor_id, actor_role, "    \
@@ -293,9 +294,11 @@ const char *const sp_projection_figures_fold_sql =
     "payment_count = f.payment_count + EXCLUDED.payment_count, "
     "amount_cents = f.amount_cents + EXCLUDED.amount_cents) "
     "SELECT 1";
+/* clang-format on */
 
 /* Prepared with every parameter typed text: 5 of the meta plus the event's. */
-#define STATEMENT(name, sql, event_params) {name, sql, META_PARAMS + (event_params)}
+#define STATEMENT(name, sql, event_params) \
+    { name, sql, META_PARAMS + (event_params) }
 const sp_projection_statement sp_projection_figures_statements[] = {
     STATEMENT("spf_partner_created", partner_created_sql, 5),
     STATEMENT("spf_user_registered", user_registered_sql, 8),
@@ -321,8 +324,8 @@ const sp_projection_statement sp_projection_figures_statements[] = {
     STATEMENT("spf_refund_request_paid", refund_request_paid_sql, 5),
     STATEMENT("spf_pass_closed", pass_closed_sql, 6),
 };
-const size_t sp_projection_figures_statement_count =
-    sizeof sp_projection_figures_statements / sizeof sp_projection_figures_statements[0];
+const size_t sp_projection_figures_statement_count = sizeof sp_projection_figures_statements /
+                                                     sizeof sp_projection_figures_statements[0];
 
 /* ------------------------------------------------------------ the one table
  *
@@ -360,8 +363,8 @@ const sp_projection_figures_entry sp_projection_figures_entries[] = {
     {"ledger.RefundRequestPaid.v1", "refund_paid", "spf_refund_request_paid"},
     {"ledger.PassClosed.v1", "pass_closed", "spf_pass_closed"},
 };
-const size_t sp_projection_figures_entry_count =
-    sizeof sp_projection_figures_entries / sizeof sp_projection_figures_entries[0];
+const size_t sp_projection_figures_entry_count = sizeof sp_projection_figures_entries /
+                                                 sizeof sp_projection_figures_entries[0];
 
 /* ------------------------------------------------------------ building */
 
@@ -405,7 +408,7 @@ void sp_projection_figures_build(const sp_projection_row *row, sp_projection_fig
     out->params[1] = out->occurred_at;
     out->params[2] = row->actor_id[0] != '\0' ? row->actor_id : NULL;
     out->params[3] = row->actor_id[0] != '\0' && row->actor_role[0] != '\0' ? row->actor_role
-                                                                           : NULL;
+                                                                            : NULL;
     out->params[4] = entry->action;
     for (int i = 0; i < row->param_count; i++) out->params[META_PARAMS + i] = row->params[i];
     out->param_count = META_PARAMS + row->param_count;

@@ -27,12 +27,13 @@
 /* $1 event_id $2 occurred_at $3 actor_id|NULL $4 actor_role|NULL $5 action,
  * then the event's own parameters from $6 on (its $k is $(k+5)). */
 #define SP_PROJECTION_FIGURES_META_PARAMS 5
-#define SP_PROJECTION_FIGURES_PARAMS_MAX (SP_PROJECTION_FIGURES_META_PARAMS + SP_PROJECTION_PARAMS_MAX)
+#define SP_PROJECTION_FIGURES_PARAMS_MAX \
+    (SP_PROJECTION_FIGURES_META_PARAMS + SP_PROJECTION_PARAMS_MAX)
 
 typedef struct sp_projection_figures_entry {
-    const char *type;          /* the envelope type */
-    const char *action;        /* the history's action code (a statement may refine it) */
-    const char *statement;     /* the name of its sp_projection_figures_statements entry */
+    const char *type;      /* the envelope type */
+    const char *action;    /* the history's action code (a statement may refine it) */
+    const char *statement; /* the name of its sp_projection_figures_statements entry */
 } sp_projection_figures_entry;
 extern const sp_projection_figures_entry sp_projection_figures_entries[];
 extern const size_t sp_projection_figures_entry_count;
@@ -45,7 +46,7 @@ extern const size_t sp_projection_figures_statement_count;
 const sp_projection_statement *sp_projection_figures_statement(const char *name);
 
 typedef struct sp_projection_figures_row {
-    const char *statement;     /* NULL: the event writes no figure nor history */
+    const char *statement; /* NULL: the event writes no figure nor history */
     const char *action;
     int param_count;
     const char *params[SP_PROJECTION_FIGURES_PARAMS_MAX];

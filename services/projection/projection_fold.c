@@ -24,8 +24,8 @@
 static const size_t fold_events_default = SP_PROJECTION_FOLD_EVENTS_MAX;
 #undef SP_PROJECTION_FOLD_EVENTS_MAX
 #define SP_PROJECTION_FOLD_EVENTS_MAX (f->events_max)
-#define PASS_SLOTS (f->slot_count)            /* > 2 * SP_PROJECTION_FOLD_EVENTS_MAX, power of 2 */
-#define CATEGORY_BYTES_MAX 33             /* ^[a-z][a-z0-9_]{1,31}$ */
+#define PASS_SLOTS (f->slot_count) /* > 2 * SP_PROJECTION_FOLD_EVENTS_MAX, power of 2 */
+#define CATEGORY_BYTES_MAX 33      /* ^[a-z][a-z0-9_]{1,31}$ */
 #define DATE_BYTES_MAX 11
 #define ACCOUNT_BYTES_MAX 96
 #define ITEM_TEXT_MAX 128
@@ -38,14 +38,14 @@ static const size_t fold_events_default = SP_PROJECTION_FOLD_EVENTS_MAX;
 typedef struct text_buf {
     char *data;
     size_t len, cap;
-    bool failed;                          /* out of memory: the render refuses */
+    bool failed; /* out of memory: the render refuses */
 } text_buf;
 
 typedef struct fold_pass {
     char id[SP_ID_LEN + 1];
-    bool foldable;                        /* no event of the batch the fold does not take */
+    bool foldable; /* no event of the batch the fold does not take */
     bool exists_at_start, exists;
-    bool opened;                          /* opened by this batch: a new row */
+    bool opened; /* opened by this batch: a new row */
     int64_t version_at_start, version;
     int64_t balance_cents;
     char beneficiary_id[SP_ID_LEN + 1];
@@ -54,18 +54,18 @@ typedef struct fold_pass {
 } fold_pass;
 
 typedef struct envelope_item {
-    uint32_t pass;                        /* index in passes */
-    uint32_t seq;                         /* log order within the batch */
-    bool insert;                          /* opened here (else a movement's update) */
+    uint32_t pass; /* index in passes */
+    uint32_t seq;  /* log order within the batch */
+    bool insert;   /* opened here (else a movement's update) */
     bool expired;
-    bool credited;                        /* a credit: the row exists after it (the credit may
-                                           * open it) and is not expired */
+    bool credited; /* a credit: the row exists after it (the credit may
+                    * open it) and is not expired */
     int64_t balance_cents;
     char category[CATEGORY_BYTES_MAX];
-    char end_date[DATE_BYTES_MAX];        /* "" = none */
+    char end_date[DATE_BYTES_MAX]; /* "" = none */
 } envelope_item;
 
-typedef struct sum_item {                 /* one key's delta (ledger account, partner) */
+typedef struct sum_item { /* one key's delta (ledger account, partner) */
     char key[ACCOUNT_BYTES_MAX];
     int64_t cents;
 } sum_item;
@@ -75,23 +75,25 @@ typedef struct budget_item {
     int64_t credited, spent, expired, reserved, available;
 } budget_item;
 
+/* clang-format off */
 /* Columns of the rows each event adds. */
 enum { OP_ID, OP_KIND, OP_PASS, OP_PARTNER, OP_CATEGORY, OP_AMOUNT, OP_BALANCE, OP_COMMAND,
        OP_AT, OP_TOPIC, OP_PARTITION, OP_OFFSET, OP_CHANNEL, OP_RECEIPT, OP_COLUMNS };
+/* clang-format on */
 enum { H_EVENT, H_AT, H_ACTION, H_ACTOR, H_ROLE, H_PARTNER, H_PASS, H_DETAILS, H_COLUMNS };
 enum { D_AT, D_CATEGORY, D_AMOUNT, D_COLUMNS };
 #define RENDERED_COLUMNS 40
 
 struct sp_projection_fold {
-    size_t events_max, slot_count;        /* capacity (sp_projection_fold_new_sized) */
-    fold_pass *passes;                    /* SP_PROJECTION_FOLD_EVENTS_MAX, in first-seen order */
+    size_t events_max, slot_count; /* capacity (sp_projection_fold_new_sized) */
+    fold_pass *passes;             /* SP_PROJECTION_FOLD_EVENTS_MAX, in first-seen order */
     size_t pass_count;
-    int32_t *slots;                       /* PASS_SLOTS: index + 1, 0 = empty */
+    int32_t *slots; /* PASS_SLOTS: index + 1, 0 = empty */
     envelope_item *envelopes;
     size_t envelope_count, envelope_cap;
     sum_item *ledger;
     size_t ledger_count, ledger_cap;
-    sum_item *owed;                       /* partners: one payment each at most */
+    sum_item *owed; /* partners: one payment each at most */
     size_t owed_count;
     budget_item *budget;
     size_t budget_count;
@@ -100,7 +102,7 @@ struct sp_projection_fold {
     text_buf operations[OP_COLUMNS];
     text_buf history[H_COLUMNS];
     text_buf daily[D_COLUMNS];
-    text_buf rendered[RENDERED_COLUMNS];  /* passes, envelopes and sums, at render */
+    text_buf rendered[RENDERED_COLUMNS]; /* passes, envelopes and sums, at render */
 };
 
 /* ------------------------------------------------------------ text */
@@ -119,7 +121,7 @@ static void buf_reserve(text_buf *b, size_t more) {
 }
 
 static void buf_add(text_buf *b, const char *s, size_t n) {
-    if (n == 0) return;   /* s may be NULL then: memcpy must not see it */
+    if (n == 0) return; /* s may be NULL then: memcpy must not see it */
     buf_reserve(b, n);
     if (b->failed) return;
     memcpy(b->data + b->len, s, n);
@@ -258,15 +260,13 @@ const char *sp_projection_fold_pass_of(const sp_projection_row *row) {
     case SP_PROJECTION_REFUND_REQUEST_OPENED:
     case SP_PROJECTION_REFUND_REQUEST_CONFIRMED:
     case SP_PROJECTION_REFUND_REQUEST_CANCELLED:
-    case SP_PROJECTION_REFUND_REQUEST_PAID:
-        return NULL;                      /* a request's own aggregate */
-    default:
-        return row->params[0];            /* every other ledger event: $1 is its aggregate */
+    case SP_PROJECTION_REFUND_REQUEST_PAID: return NULL; /* a request's own aggregate */
+    default: return row->params[0]; /* every other ledger event: $1 is its aggregate */
     }
 }
 
 static uint32_t id_hash(const char *id) {
-    uint32_t h = 2166136261u;              /* FNV-1a */
+    uint32_t h = 2166136261u; /* FNV-1a */
     for (const char *c = id; *c; c++) h = (h ^ (uint8_t)*c) * 16777619u;
     return h;
 }
@@ -305,7 +305,9 @@ int sp_projection_fold_plan(sp_projection_fold *f, const sp_projection_row *row,
     return 0;
 }
 
-size_t sp_projection_fold_pass_count(const sp_projection_fold *f) { return f->pass_count; }
+size_t sp_projection_fold_pass_count(const sp_projection_fold *f) {
+    return f->pass_count;
+}
 
 const char *sp_projection_fold_pass_id(const sp_projection_fold *f, size_t index) {
     assert(index < f->pass_count);
@@ -372,8 +374,8 @@ static int ledger_add(sp_projection_fold *f, const char *account, int64_t cents,
     return 0;
 }
 
-static void budget_add(sp_projection_fold *f, const char *category, int64_t credited,
-                       int64_t spent, int64_t expired, int64_t available) {
+static void budget_add(sp_projection_fold *f, const char *category, int64_t credited, int64_t spent,
+                       int64_t expired, int64_t available) {
     assert(f->budget_count < SP_PROJECTION_FOLD_EVENTS_MAX);
     budget_item *b = &f->budget[f->budget_count++];
     snprintf(b->category, sizeof b->category, "%s", category);
@@ -386,8 +388,8 @@ static void budget_add(sp_projection_fold *f, const char *category, int64_t cred
 
 /* The history line of an applied event: its envelope's meta, then its
  * partner, pass and details. */
-static void history_add(sp_projection_fold *f, const sp_projection_row *row,
-                        const char *partner_id, const char *pass_id, const char *details) {
+static void history_add(sp_projection_fold *f, const sp_projection_row *row, const char *partner_id,
+                        const char *pass_id, const char *details) {
     char at[SP_PROJECTION_TIME_LEN + 1];
     sp_projection_time_format(row->occurred_at_ms, at);
     bool actor = row->actor_id[0] != '\0';
@@ -453,9 +455,9 @@ static int fold_movement(sp_projection_fold *f, fold_pass *p, const sp_projectio
     if (envelope_add(f, p, category, end_date, false, expiry, credit, param_i64(row, 4), err) != 0)
         return -1;
     if (!expiry || amount > 0) {
-        static const int columns[] = {OP_ID, OP_PASS, OP_PARTNER, OP_CATEGORY, OP_AMOUNT,
-                                      OP_BALANCE, OP_COMMAND, OP_AT, OP_TOPIC, OP_PARTITION,
-                                      OP_OFFSET, OP_RECEIPT};
+        static const int columns[] = {OP_ID,     OP_PASS,      OP_PARTNER, OP_CATEGORY,
+                                      OP_AMOUNT, OP_BALANCE,   OP_COMMAND, OP_AT,
+                                      OP_TOPIC,  OP_PARTITION, OP_OFFSET,  OP_RECEIPT};
         static const int params[] = {6, 0, 14, 3, 7, 5, 8, 2, 9, 10, 11, 15};
         for (size_t i = 0; i < sizeof columns / sizeof columns[0]; i++)
             arr_add(&f->operations[columns[i]], row->params[params[i]]);
@@ -481,9 +483,12 @@ static int fold_movement(sp_projection_fold *f, fold_pass *p, const sp_projectio
          * credit's end date when its envelope has one */
         char extra[64] = "";
         if (payment) snprintf(extra, sizeof extra, ", \"channel\": \"code\"");
-        else if (end_date != NULL) snprintf(extra, sizeof extra, ", \"end_date\": \"%.10s\"", end_date);
-        snprintf(details, sizeof details, "{\"operation_id\": \"%s\", \"category\": \"%s\", "
-                 "\"amount_cents\": %" PRId64 "%s}", row->params[6], category, amount, extra);
+        else if (end_date != NULL)
+            snprintf(extra, sizeof extra, ", \"end_date\": \"%.10s\"", end_date);
+        snprintf(details, sizeof details,
+                 "{\"operation_id\": \"%s\", \"category\": \"%s\", "
+                 "\"amount_cents\": %" PRId64 "%s}",
+                 row->params[6], category, amount, extra);
         if (payment) budget_add(f, category, 0, amount, 0, -amount);
         else budget_add(f, category, amount, 0, 0, amount);
     }
@@ -516,6 +521,7 @@ int sp_projection_fold_add(sp_projection_fold *f, const sp_projection_row *row, 
 
 /* ------------------------------------------------------------ statements */
 
+/* clang-format off */
 #define COUNTED(name, sql) "WITH w AS (" sql " RETURNING 1) SELECT count(*) FROM w"
 
 const sp_projection_statement sp_projection_fold_statements[] = {
@@ -579,11 +585,14 @@ const sp_projection_statement sp_projection_fold_statements[] = {
      "$4::uuid[], $5::text[], $6::uuid[], $7::uuid[], $8::jsonb[]) ON CONFLICT DO NOTHING",
      8},
 };
-const size_t sp_projection_fold_statement_count =
-    sizeof sp_projection_fold_statements / sizeof sp_projection_fold_statements[0];
+/* clang-format on */
+const size_t sp_projection_fold_statement_count = sizeof sp_projection_fold_statements /
+                                                  sizeof sp_projection_fold_statements[0];
 
+/* clang-format off */
 enum { S_PASSES_INSERT, S_PASSES_UPDATE, S_ENVELOPES_INSERT, S_ENVELOPES_UPDATE, S_OPERATIONS,
        S_OWED, S_LEDGER, S_BUDGET, S_DAILY, S_HISTORY };
+/* clang-format on */
 
 /* ------------------------------------------------------------ render */
 
@@ -699,7 +708,8 @@ static void render_envelopes(render *r) {
         if (first->credited) last.expired = false;
         size_t j = i + 1;
         for (; j < f->envelope_count && f->envelopes[j].pass == first->pass &&
-               strcmp(f->envelopes[j].category, first->category) == 0; j++) {
+               strcmp(f->envelopes[j].category, first->category) == 0;
+             j++) {
             const envelope_item *e = &f->envelopes[j];
             last.balance_cents = e->balance_cents;
             last.expired = e->credited ? false : last.expired || e->expired;

@@ -74,18 +74,17 @@ bool sp_projection_fold_wants(const sp_projection_fold *fold, const sp_projectio
 /* Folds one row the fold wants, in log order: 1 when it applies, 0 when it
  * is skipped (not the pass's next version, or a pass opened again); -1 with
  * err when the batch holds more than the fold can. */
-int sp_projection_fold_add(sp_projection_fold *fold, const sp_projection_row *row,
-                           sp_error *err);
+int sp_projection_fold_add(sp_projection_fold *fold, const sp_projection_row *row, sp_error *err);
 
 /* The set-wise statements of the folded batch, in the order to send them
  * (every parameter is text, mostly PostgreSQL array literals). A statement
  * with expected_count >= 0 returns one row, one bigint: the rows it wrote,
  * which must equal expected_count (else a pass changed since it was read). */
 typedef struct sp_projection_fold_statement {
-    const char *name;          /* prepared under this name (sp_projection_fold_statements) */
+    const char *name; /* prepared under this name (sp_projection_fold_statements) */
     int param_count;
     const char *params[SP_PROJECTION_FOLD_PARAMS_MAX];
-    int64_t expected_count;    /* -1: nothing to check */
+    int64_t expected_count; /* -1: nothing to check */
 } sp_projection_fold_statement;
 
 extern const sp_projection_statement sp_projection_fold_statements[];

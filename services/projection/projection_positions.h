@@ -16,11 +16,11 @@
 #define SP_PROJECTION_POSITIONS_MAX 65
 
 typedef struct sp_projection_position {
-    const char *topic;            /* SP_TOPIC_* constant */
+    const char *topic; /* SP_TOPIC_* constant */
     int32_t partition;
-    int64_t next_offset;          /* durable: what projection_offsets holds */
-    int64_t batch_next_offset;    /* after the messages of the open batch */
-    int64_t high_at_start;        /* the log's end when the service started */
+    int64_t next_offset;       /* durable: what projection_offsets holds */
+    int64_t batch_next_offset; /* after the messages of the open batch */
+    int64_t high_at_start;     /* the log's end when the service started */
 } sp_projection_position;
 
 /* Index of (topic, partition) in positions, or -1. */
@@ -35,9 +35,9 @@ int sp_projection_position_check_log(const sp_projection_position *position, int
                                      int64_t high, sp_error *err);
 
 typedef enum {
-    SP_PROJECTION_OFFSET_NEXT,       /* the expected message */
-    SP_PROJECTION_OFFSET_SEEN,       /* before the expected one: delivered again, skip it */
-    SP_PROJECTION_OFFSET_GAP,        /* after it: check the log was not truncated */
+    SP_PROJECTION_OFFSET_NEXT, /* the expected message */
+    SP_PROJECTION_OFFSET_SEEN, /* before the expected one: delivered again, skip it */
+    SP_PROJECTION_OFFSET_GAP,  /* after it: check the log was not truncated */
 } sp_projection_offset_kind;
 
 sp_projection_offset_kind sp_projection_offset_classify(const sp_projection_position *position,

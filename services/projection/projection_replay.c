@@ -26,8 +26,8 @@
 #define REPLAY_TABLES_MAX 64
 #define REPLAY_PG_CONNECT_WAIT_MS 30000
 #define REPLAY_KAFKA_TIMEOUT_MS 10000
-#define REPLAY_LIVE_WAIT_MS 500          /* the live projection is behind the shadow */
-#define REPLAY_LOCK_TIMEOUT "30s"        /* the swap lock waits for one live batch */
+#define REPLAY_LIVE_WAIT_MS 500   /* the live projection is behind the shadow */
+#define REPLAY_LOCK_TIMEOUT "30s" /* the swap lock waits for one live batch */
 /* Held for the whole replay: one replay per database ("sp-rply" in ASCII). */
 #define REPLAY_LOCK_KEY "32492962835540089"
 #define REPLAY_LINES_MAX (REPLAY_TABLES_MAX * (REPLAY_NAME_MAX + 2 * 40 + 16))
@@ -42,10 +42,10 @@ typedef struct replay {
     char live_schema[REPLAY_NAME_MAX];   /* quoted identifier */
     char shadow_schema[REPLAY_NAME_MAX]; /* quoted identifier */
     bool chosen[REPLAY_TABLES_MAX];
-    sp_kafka_tp tps[SP_PROJECTION_POSITIONS_MAX];   /* offset: the shadow's target */
+    sp_kafka_tp tps[SP_PROJECTION_POSITIONS_MAX]; /* offset: the shadow's target */
     size_t tp_count;
-    bool holds_projection_lock;          /* no live projection: the replay writes the offsets */
-    int64_t compare_ms, copy_in_ms;      /* the swap's two steps, for the log */
+    bool holds_projection_lock;     /* no live projection: the replay writes the offsets */
+    int64_t compare_ms, copy_in_ms; /* the swap's two steps, for the log */
 } replay;
 
 static int64_t replay_now_ms(void);
@@ -110,11 +110,13 @@ int sp_replay_tables_parse(const char *list, bool *chosen, sp_error *err) {
 /* TRUNCATE needs every table that references a chosen one: they are chosen
  * too (and must be read models). */
 static int expand_references(replay *r, sp_error *err) {
+    /* clang-format off */
     static const char sql[] =
         "WITH RECURSIVE c(rel) AS (SELECT to_regclass(quote_ident(current_schema()) || '.' || "
         "quote_ident(n)) FROM unnest($1::text[]) AS n UNION SELECT k.conrelid FROM "
         "pg_constraint k JOIN c ON k.confrelid = c.rel WHERE k.contype = 'f') "
         "SELECT cl.relname FROM c JOIN pg_class cl ON cl.oid = c.rel";
+    /* clang-format on */
     char names[REPLAY_SQL_MAX];
     size_t used = 0;
     names[used++] = '{';
@@ -134,10 +136,11 @@ static int expand_references(replay *r, sp_error *err) {
         const char *name = PQgetvalue(res, row, 0);
         int index = table_index(name, strlen(name));
         if (index < 0)
-            rc = sp_error_set(err, 500, "not_a_read_model", "", "table %s references a read "
-                              "model but is not one: the replay cannot swap", name);
-        else
-            r->chosen[index] = true;
+            rc = sp_error_set(err, 500, "not_a_read_model", "",
+                              "table %s references a read "
+                              "model but is not one: the replay cannot swap",
+                              name);
+        else r->chosen[index] = true;
     }
     PQclear(res);
     return rc;
@@ -154,14 +157,17 @@ static int read_watermarks(replay *r, sp_error *err) {
     if (ledger > SP_PROJECTION_POSITIONS_MAX - 1)
         return sp_error_set(err, 500, "invalid_config", "", "%s has %d partitions, more than %d",
                             SP_TOPIC_LEDGER_EVENTS, ledger, SP_PROJECTION_POSITIONS_MAX - 1);
-    r->tps[0] = (sp_kafka_tp){.topic = SP_TOPIC_ACCOUNTS_EVENTS, .partition = 0,
+    r->tps[0] = (sp_kafka_tp){.topic = SP_TOPIC_ACCOUNTS_EVENTS,
+                              .partition = 0,
                               .offset = RD_KAFKA_OFFSET_END};
     for (int i = 0; i < ledger; i++)
-        r->tps[1 + i] = (sp_kafka_tp){.topic = SP_TOPIC_LEDGER_EVENTS, .partition = i,
+        r->tps[1 + i] = (sp_kafka_tp){.topic = SP_TOPIC_LEDGER_EVENTS,
+                                      .partition = i,
                                       .offset = RD_KAFKA_OFFSET_END};
     r->tp_count = 1 + (size_t)ledger;
-    sp_kafka_consumer *consumer = sp_kafka_consumer_new_assigned(
-        r->options->brokers, REPLAY_CLIENT_ID, r->tps, r->tp_count, r->log, err);
+    sp_kafka_consumer *consumer = sp_kafka_consumer_new_assigned(r->options->brokers,
+                                                                 REPLAY_CLIENT_ID, r->tps,
+                                                                 r->tp_count, r->log, err);
     if (consumer == NULL) return -1;
     int rc = 0;
     for (size_t i = 0; i < r->tp_count && rc == 0; i++) {
@@ -169,7 +175,8 @@ static int read_watermarks(replay *r, sp_error *err) {
         rc = sp_kafka_watermarks(consumer, r->tps[i].topic, r->tps[i].partition, &low, &high,
                                  REPLAY_KAFKA_TIMEOUT_MS, err);
         if (rc == 0 && low > 0)
-            rc = sp_error_set(err, 500, "log_truncated", "", "log truncated at %s[%" PRId32 "]: "
+            rc = sp_error_set(err, 500, "log_truncated", "",
+                              "log truncated at %s[%" PRId32 "]: "
                               "low watermark %" PRId64 " (the events before it are gone): the "
                               "read models cannot be rebuilt from this log, nothing swapped",
                               r->tps[i].topic, r->tps[i].partition, low);
@@ -181,8 +188,7 @@ static int read_watermarks(replay *r, sp_error *err) {
 
 /* ------------------------------------------------------------ database */
 
-static int quote_into(PGconn *conn, const char *name, char *out, size_t out_size,
-                      sp_error *err) {
+static int quote_into(PGconn *conn, const char *name, char *out, size_t out_size, sp_error *err) {
     char *quoted = PQescapeIdentifier(conn, name, strlen(name));
     if (quoted == NULL) return sp_error_set(err, 500, "database_error", "", "quoting %s", name);
     int n = snprintf(out, out_size, "%s", quoted);
@@ -202,16 +208,16 @@ static int replay_connect(replay *r, sp_error *err) {
     if (sp_pg_migrate(r->conn, r->options->migrations_dir, r->log, err) != 0 ||
         sp_projection_checksum_settings(r->conn, err) != 0 ||
         sp_pg_command(r->conn, "SET lock_timeout = '" REPLAY_LOCK_TIMEOUT "'", err) != 0 ||
-        sp_pg_exec(r->conn, "SELECT current_schema(), pg_try_advisory_lock($1::bigint)", 1,
-                   params, &res, err) != 0)
+        sp_pg_exec(r->conn, "SELECT current_schema(), pg_try_advisory_lock($1::bigint)", 1, params,
+                   &res, err) != 0)
         return -1;
     bool locked = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-    int rc = quote_into(r->conn, PQgetvalue(res, 0, 0), r->live_schema, sizeof r->live_schema,
-                        err);
+    int rc = quote_into(r->conn, PQgetvalue(res, 0, 0), r->live_schema, sizeof r->live_schema, err);
     PQclear(res);
     if (rc != 0) return -1;
     if (!locked)
-        return sp_error_set(err, 409, "replay_busy", "", "another replay is running on this "
+        return sp_error_set(err, 409, "replay_busy", "",
+                            "another replay is running on this "
                             "database");
     return quote_into(r->conn, SP_REPLAY_SCHEMA, r->shadow_schema, sizeof r->shadow_schema, err);
 }
@@ -254,8 +260,8 @@ static int create_shadow(replay *r, sp_error *err) {
 static void drop_shadow(replay *r) {
     char drop[REPLAY_SQL_MAX];
     sp_error err;
-    if (sql_format(drop, sizeof drop, &err, "DROP SCHEMA IF EXISTS %s CASCADE",
-                   r->shadow_schema) != 0 ||
+    if (sql_format(drop, sizeof drop, &err, "DROP SCHEMA IF EXISTS %s CASCADE", r->shadow_schema) !=
+            0 ||
         sp_pg_command(r->conn, drop, &err) != 0)
         sp_log_warn(r->log, "the shadow schema stays", "error", err.message, NULL);
 }
@@ -265,16 +271,18 @@ static void drop_shadow(replay *r) {
 static int read_offsets(replay *r, const char *schema, int64_t *offsets, sp_error *err) {
     char sql[REPLAY_SQL_MAX];
     PGresult *res = NULL;
-    if (sql_format(sql, sizeof sql, err, "SELECT topic, partition, next_offset FROM "
-                   "%s.projection_offsets WHERE consumer = 'projection'", schema) != 0 ||
+    if (sql_format(sql, sizeof sql, err,
+                   "SELECT topic, partition, next_offset FROM "
+                   "%s.projection_offsets WHERE consumer = 'projection'",
+                   schema) != 0 ||
         sp_pg_exec(r->conn, sql, 0, NULL, &res, err) != 0)
         return -1;
     for (size_t i = 0; i < r->tp_count; i++) offsets[i] = 0;
     for (int row = 0; row < PQntuples(res); row++) {
         int32_t partition = (int32_t)strtol(PQgetvalue(res, row, 1), NULL, 10);
         for (size_t i = 0; i < r->tp_count; i++)
-            if (r->tps[i].partition == partition && strcmp(r->tps[i].topic,
-                                                           PQgetvalue(res, row, 0)) == 0)
+            if (r->tps[i].partition == partition &&
+                strcmp(r->tps[i].topic, PQgetvalue(res, row, 0)) == 0)
                 offsets[i] = strtoll(PQgetvalue(res, row, 2), NULL, 10);
     }
     PQclear(res);
@@ -317,7 +325,8 @@ static int compare_tables(replay *r, char *lines, size_t lines_size, sp_error *e
         if (!r->chosen[i]) continue;
         char shadow[SP_PROJECTION_MD5_TEXT_LEN + 1], live[SP_PROJECTION_MD5_TEXT_LEN + 1];
         const sp_projection_table *t = &sp_projection_tables[i];
-        if (sql_format(sql, sizeof sql, err, "SET LOCAL search_path TO %s", r->shadow_schema) != 0 ||
+        if (sql_format(sql, sizeof sql, err, "SET LOCAL search_path TO %s", r->shadow_schema) !=
+                0 ||
             sp_pg_command(r->conn, sql, err) != 0 ||
             sp_projection_table_checksum(r->conn, t, shadow, err) != 0 ||
             sql_format(sql, sizeof sql, err, "SET LOCAL search_path TO %s", r->live_schema) != 0 ||
@@ -382,11 +391,15 @@ static int copy_in(replay *r, sp_error *err) {
     for (size_t i = 0; i < sp_projection_table_count; i++)
         if (r->chosen[i] && copy_table_in(r, sp_projection_tables[i].name, err) != 0) return -1;
     if (!r->holds_projection_lock) return 0;
-    if (sql_format(sql, sizeof sql, err, "DELETE FROM %s.projection_offsets WHERE consumer = "
-                   "'projection'", r->live_schema) != 0 ||
+    if (sql_format(sql, sizeof sql, err,
+                   "DELETE FROM %s.projection_offsets WHERE consumer = "
+                   "'projection'",
+                   r->live_schema) != 0 ||
         sp_pg_command(r->conn, sql, err) != 0 ||
-        sql_format(sql, sizeof sql, err, "INSERT INTO %s.projection_offsets SELECT * FROM "
-                   "%s.projection_offsets", r->live_schema, r->shadow_schema) != 0)
+        sql_format(sql, sizeof sql, err,
+                   "INSERT INTO %s.projection_offsets SELECT * FROM "
+                   "%s.projection_offsets",
+                   r->live_schema, r->shadow_schema) != 0)
         return -1;
     return sp_pg_command(r->conn, sql, err);
 }
@@ -394,7 +407,7 @@ static int copy_in(replay *r, sp_error *err) {
 /* One transaction: compare, empty, copy in. The "all" line hashes the
  * "<table>=<md5>" parts only, like --checksum's. */
 static int swap(replay *r, int64_t events, sp_error *err) {
-    static char lines[REPLAY_LINES_MAX];   /* written once per replay, in one thread */
+    static char lines[REPLAY_LINES_MAX]; /* written once per replay, in one thread */
     char plain[REPLAY_LINES_MAX];
     if (sp_pg_command(r->conn, "BEGIN", err) != 0) return -1;
     int64_t started_ms = replay_now_ms();
@@ -411,8 +424,8 @@ static int swap(replay *r, int64_t events, sp_error *err) {
         const char *space = strchr(line, ' ');
         const char *end = strchr(line, '\n');
         assert(space != NULL && end != NULL && space < end);
-        used += (size_t)snprintf(plain + used, sizeof plain - used, "%.*s\n",
-                                 (int)(space - line), line);
+        used += (size_t)snprintf(plain + used, sizeof plain - used, "%.*s\n", (int)(space - line),
+                                 line);
         line = end + 1;
     }
     const char *params[1] = {plain};
@@ -442,9 +455,8 @@ static int lock_and_target(replay *r, int64_t *target, sp_error *err) {
     if (advisory(r, "SELECT pg_try_advisory_lock($1::bigint)", SP_PROJECTION_LOCK_KEY,
                  &r->holds_projection_lock, err) != 0)
         return -1;
-    if (!r->holds_projection_lock &&
-        advisory(r, "SELECT pg_advisory_lock($1::bigint)::text", SP_PROJECTION_SWAP_LOCK_KEY,
-                 NULL, err) != 0)
+    if (!r->holds_projection_lock && advisory(r, "SELECT pg_advisory_lock($1::bigint)::text",
+                                              SP_PROJECTION_SWAP_LOCK_KEY, NULL, err) != 0)
         return -1;
     if (!r->holds_projection_lock) return read_offsets(r, r->live_schema, target, err);
     if (read_watermarks(r, err) != 0) return -1;
@@ -463,7 +475,7 @@ static swap_step try_swap(replay *r, const int64_t *target, int64_t *events, sp_
     int64_t missing = 0;
     *events = 0;
     for (size_t i = 0; i < r->tp_count; i++) {
-        if (shadow_at[i] > target[i]) return STEP_AGAIN;   /* the live projection lags */
+        if (shadow_at[i] > target[i]) return STEP_AGAIN; /* the live projection lags */
         missing += target[i] - shadow_at[i];
         *events += target[i];
         r->tps[i].offset = target[i];
@@ -494,7 +506,8 @@ static int converge_and_swap(replay *r, sp_error *err) {
         if (step == STEP_SWAPPED) return 0;
         sp_clock_sleep_ms(REPLAY_LIVE_WAIT_MS);
     }
-    return sp_error_set(err, 503, "replay_not_converged", "", "the live projection's offsets "
+    return sp_error_set(err, 503, "replay_not_converged", "",
+                        "the live projection's offsets "
                         "stayed behind the shadow tables' for %d attempts: is it stuck?",
                         SP_REPLAY_SWAP_ATTEMPTS_MAX);
 }
@@ -517,10 +530,9 @@ static void log_done(replay *r, int64_t started_ms, int64_t built_ms) {
     snprintf(copy_in, sizeof copy_in, "%" PRId64, r->copy_in_ms);
     snprintf(rate, sizeof rate, "%" PRId64,
              now_ms > started_ms ? count * 1000 / (now_ms - started_ms) : count);
-    sp_log_info(r->log, "replay swapped", "events", events, "elapsed_ms", total,
-                "shadow_built_ms", build, "compare_ms", compare, "copy_in_ms", copy_in,
-                "events_per_s", rate, "live_projection",
-                r->holds_projection_lock ? "absent" : "running", NULL);
+    sp_log_info(r->log, "replay swapped", "events", events, "elapsed_ms", total, "shadow_built_ms",
+                build, "compare_ms", compare, "copy_in_ms", copy_in, "events_per_s", rate,
+                "live_projection", r->holds_projection_lock ? "absent" : "running", NULL);
 }
 
 int sp_projection_replay(const sp_replay_options *options, sp_clock *clock, sp_log *log,

@@ -51,7 +51,7 @@ typedef struct sp_replay_options {
     const char *brokers;
     const char *pg_dsn;
     const char *migrations_dir;
-    const char *tables;   /* "a,b,c" or "" for every read model */
+    const char *tables; /* "a,b,c" or "" for every read model */
     /* Events read, folded and written per transaction of the shadow build
      * (SP_REPLAY_CHUNK_EVENTS): the bound on what the replay holds in memory. */
     size_t chunk_events;

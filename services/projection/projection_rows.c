@@ -23,6 +23,7 @@
 
 /* ------------------------------------------------------------------ SQL */
 
+/* clang-format off */
 static const char partner_created_sql[] =
     "WITH i AS (INSERT INTO partners (partner_id, partner_code, name, category, owed_cents, "
     "created_at) SELECT $1::uuid, $2::text, $3::text, $4::text, "
@@ -397,6 +398,7 @@ const char *const sp_projection_truncate_sql =
 
 const char *const sp_projection_offsets_delete_sql =
     "DELETE FROM projection_offsets WHERE consumer = 'projection'";
+/* clang-format on */
 
 const sp_projection_table sp_projection_tables[] = {
     {"partners", "partner_id"},
@@ -417,7 +419,8 @@ const sp_projection_table sp_projection_tables[] = {
     {"figures_budget", "category"},
     {"history", "event_id"},
 };
-const size_t sp_projection_table_count = sizeof sp_projection_tables / sizeof sp_projection_tables[0];
+const size_t sp_projection_table_count = sizeof sp_projection_tables /
+                                         sizeof sp_projection_tables[0];
 
 void sp_projection_checksum_sql(const sp_projection_table *table, char *out, size_t out_size) {
     assert(table != NULL && out != NULL);
@@ -431,8 +434,8 @@ void sp_projection_checksum_sql(const sp_projection_table *table, char *out, siz
 
 /* ------------------------------------------------------------ pure helpers */
 
-#define TIME_MIN_MS INT64_C(946684800000)    /* 2000-01-01T00:00:00Z */
-#define TIME_END_MS INT64_C(7258118400000)   /* 2200-01-01T00:00:00Z */
+#define TIME_MIN_MS INT64_C(946684800000)  /* 2000-01-01T00:00:00Z */
+#define TIME_END_MS INT64_C(7258118400000) /* 2200-01-01T00:00:00Z */
 #define MS_PER_DAY INT64_C(86400000)
 
 bool sp_projection_time_valid(int64_t utc_ms) {
@@ -444,8 +447,8 @@ void sp_projection_time_format(int64_t utc_ms, char *out) {
     int year, month, day;
     sp_date_to_ymd((sp_date)(utc_ms / MS_PER_DAY), &year, &month, &day);
     int64_t ms_of_day = utc_ms % MS_PER_DAY;
-    int n = snprintf(out, SP_PROJECTION_TIME_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                     year, month, day, (int)(ms_of_day / 3600000), (int)(ms_of_day / 60000 % 60),
+    int n = snprintf(out, SP_PROJECTION_TIME_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year,
+                     month, day, (int)(ms_of_day / 3600000), (int)(ms_of_day / 60000 % 60),
                      (int)(ms_of_day / 1000 % 60), (int)(ms_of_day % 1000));
     assert(n == SP_PROJECTION_TIME_LEN);
     (void)n;
@@ -458,12 +461,14 @@ static size_t utf8_sequence_length(const unsigned char *s) {
     if (c < 0x80) return 1;
     size_t len;
     uint32_t cp;
+    /* clang-format off */
     if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1Fu; }
     else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0Fu; }
     else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07u; }
     else return 0;
+    /* clang-format on */
     for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0u) != 0x80u) return 0;   /* also stops at the NUL */
+        if ((s[i] & 0xC0u) != 0x80u) return 0; /* also stops at the NUL */
         cp = (cp << 6) | (s[i] & 0x3Fu);
     }
     if (len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
@@ -512,7 +517,8 @@ static void writer_begin(row_writer *w) {
     w->param_start = w->used;
 }
 
-static void writer_append(row_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void writer_append(row_writer *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void writer_append(row_writer *w, const char *fmt, ...) {
     if (w->overflow) return;
     va_list ap;
@@ -533,7 +539,7 @@ static void writer_end(row_writer *w) {
         row->params[row->param_count++] = NULL;
         return;
     }
-    w->buf[w->used++] = '\0';   /* vsnprintf already wrote it; claim its byte */
+    w->buf[w->used++] = '\0'; /* vsnprintf already wrote it; claim its byte */
     row->params[row->param_count++] = w->buf + w->param_start;
 }
 
@@ -605,8 +611,9 @@ static int need_text(const char *field, const char *value, bool empty_ok, size_t
 
 static int need_cents(const char *field, int64_t cents, int64_t min_cents, sp_error *err) {
     if (cents >= min_cents && cents <= SP_MONEY_BALANCE_ABS_MAX_CENTS) return 0;
-    return sp_error_set(err, 422, "invalid_event", field, "%s is %" PRId64 ", outside %" PRId64
-                        "..%" PRId64, field, cents, min_cents, SP_MONEY_BALANCE_ABS_MAX_CENTS);
+    return sp_error_set(err, 422, "invalid_event", field,
+                        "%s is %" PRId64 ", outside %" PRId64 "..%" PRId64, field, cents, min_cents,
+                        SP_MONEY_BALANCE_ABS_MAX_CENTS);
 }
 
 static int need_time(const char *field, int64_t utc_ms, sp_error *err) {
@@ -626,8 +633,10 @@ static int need_partner_code(const char *field, const char *code, sp_error *err)
     bool ok = strlen(code) == SP_PARTNER_CODE_LEN && code[0] >= '1' && code[0] <= '9';
     for (size_t i = 1; ok && i < SP_PARTNER_CODE_LEN; i++) ok = code[i] >= '0' && code[i] <= '9';
     if (ok && sp_luhn_valid(code)) return 0;
-    return invalid(err, field, "%s is not an 8-digit partner code with a Luhn check digit: "
-                   "\"%.40s\"", code);
+    return invalid(err, field,
+                   "%s is not an 8-digit partner code with a Luhn check digit: "
+                   "\"%.40s\"",
+                   code);
 }
 
 /* ------------------------------------------------------------ ledger accounts */
@@ -693,7 +702,8 @@ static int postings_net(Solipass__Ledger__Posting *const *postings, size_t count
     for (size_t i = 0; i < count; i++) {
         const Solipass__Ledger__Posting *p = postings[i];
         if (!account_valid(p->debit_account))
-            return invalid(err, "postings", "%s: unknown debit account \"%.80s\"", p->debit_account);
+            return invalid(err, "postings", "%s: unknown debit account \"%.80s\"",
+                           p->debit_account);
         if (!account_valid(p->credit_account))
             return invalid(err, "postings", "%s: unknown credit account \"%.80s\"",
                            p->credit_account);
@@ -708,8 +718,7 @@ static int postings_net(Solipass__Ledger__Posting *const *postings, size_t count
 }
 
 /* The postings must move exactly what the event says, nothing else. */
-static int postings_match(const ledger_deltas *net, const ledger_deltas *expected,
-                          sp_error *err) {
+static int postings_match(const ledger_deltas *net, const ledger_deltas *expected, sp_error *err) {
     size_t nonzero = 0;
     for (size_t i = 0; i < net->count; i++) {
         const ledger_delta *d = &net->items[i];
@@ -757,8 +766,10 @@ typedef struct build_ctx {
 } build_ctx;
 
 static int undecodable_payload(sp_error *err, const char *type) {
-    return sp_error_set(err, 422, "undecodable", "payload", "the payload of a %s is not valid "
-                        "protobuf", type);
+    return sp_error_set(err, 422, "undecodable", "payload",
+                        "the payload of a %s is not valid "
+                        "protobuf",
+                        type);
 }
 
 #define UNPACK(fn, ctx) fn(NULL, (ctx)->env->payload.len, (ctx)->env->payload.data)
@@ -825,11 +836,13 @@ static int build_user_registered(const build_ctx *c, row_writer *w, sp_error *er
     if (need_uuid("user_id", m->user_id, err) != 0 ||
         need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
         need_text("email", m->email, false, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
-        need_text("password_hash", m->password_hash, true, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
+        need_text("password_hash", m->password_hash, true, SP_PROJECTION_TEXT_BYTES_MAX, err) !=
+            0 ||
         need_text("full_name", m->full_name, true, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0)
         goto done;
     if (role == NULL) {
-        sp_error_set(err, 422, "invalid_event", "role", "role %d is not a known role", (int)m->role);
+        sp_error_set(err, 422, "invalid_event", "role", "role %d is not a known role",
+                     (int)m->role);
         goto done;
     }
     if (need_user_links(m, err) != 0) goto done;
@@ -891,7 +904,8 @@ done:
 /* Recorded for the accounts service's own idempotence; no read model shows it. */
 static int build_accounts_rejected(const build_ctx *c, row_writer *w, sp_error *err) {
     (void)w;
-    Solipass__Accounts__CommandRejected *m = UNPACK(solipass__accounts__command_rejected__unpack, c);
+    Solipass__Accounts__CommandRejected *m = UNPACK(solipass__accounts__command_rejected__unpack,
+                                                    c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     solipass__accounts__command_rejected__free_unpacked(m, NULL);
     return 0;
@@ -905,15 +919,16 @@ static int need_purpose(const char *purpose, sp_error *err) {
 /* A link was issued: the notifications service mails it; no read model shows it. */
 static int build_activation_issued(const build_ctx *c, row_writer *w, sp_error *err) {
     (void)w;
-    Solipass__Accounts__ActivationIssued *m =
-        UNPACK(solipass__accounts__activation_issued__unpack, c);
+    Solipass__Accounts__ActivationIssued *m = UNPACK(solipass__accounts__activation_issued__unpack,
+                                                     c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     if (need_uuid("activation_id", m->activation_id, err) != 0 ||
         need_uuid("user_id", m->user_id, err) != 0 ||
         need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
         need_text("email", m->email, false, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
-        need_purpose(m->purpose, err) != 0 || need_time("expires_at_ms", m->expires_at_ms, err) != 0)
+        need_purpose(m->purpose, err) != 0 ||
+        need_time("expires_at_ms", m->expires_at_ms, err) != 0)
         goto done;
     rc = 0;
 done:
@@ -928,7 +943,8 @@ static int build_password_set(const build_ctx *c, row_writer *w, sp_error *err) 
     if (need_uuid("user_id", m->user_id, err) != 0 ||
         need_same_id("user_id", m->user_id, c->env->aggregate_id, err) != 0 ||
         need_uuid("activation_id", m->activation_id, err) != 0 ||
-        need_text("password_hash", m->password_hash, false, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0 ||
+        need_text("password_hash", m->password_hash, false, SP_PROJECTION_TEXT_BYTES_MAX, err) !=
+            0 ||
         need_purpose(m->purpose, err) != 0)
         goto done;
     put_text(w, m->user_id);
@@ -961,7 +977,8 @@ static int need_envelope_specs(Solipass__Ledger__EnvelopeSpec *const *specs, siz
         sp_date date;
         sp_error date_err;
         if (need_category("envelopes.category", specs[i]->category, err) != 0) return -1;
-        if (specs[i]->end_date[0] != '\0' && sp_date_parse(specs[i]->end_date, &date, &date_err) != 0)
+        if (specs[i]->end_date[0] != '\0' &&
+            sp_date_parse(specs[i]->end_date, &date, &date_err) != 0)
             return invalid(err, "envelopes.end_date", "%s is not a YYYY-MM-DD date: \"%.40s\"",
                            specs[i]->end_date);
         for (size_t j = 0; j < i; j++)
@@ -976,7 +993,8 @@ static void put_envelope_arrays(row_writer *w, Solipass__Ledger__EnvelopeSpec *c
                                 size_t count) {
     writer_begin(w);
     writer_append(w, "{");
-    for (size_t i = 0; i < count; i++) writer_append(w, "%s\"%s\"", i ? "," : "", specs[i]->category);
+    for (size_t i = 0; i < count; i++)
+        writer_append(w, "%s\"%s\"", i ? "," : "", specs[i]->category);
     writer_append(w, "}");
     writer_end(w);
     writer_begin(w);
@@ -1016,14 +1034,14 @@ typedef struct movement {
     const char *pass_id;
     const char *category;
     const char *operation_id;
-    const char *partner_id;          /* NULL except for a payment */
-    const char *receipt;             /* NULL except for a signed payment */
-    int64_t amount_cents;            /* >= 1, or >= 0 for an expiry */
+    const char *partner_id; /* NULL except for a payment */
+    const char *receipt;    /* NULL except for a signed payment */
+    int64_t amount_cents;   /* >= 1, or >= 0 for an expiry */
     int64_t envelope_balance_after_cents;
     int64_t pass_balance_after_cents;
     Solipass__Ledger__Posting *const *postings;
     size_t posting_count;
-    ledger_deltas expected;          /* what the postings must add up to */
+    ledger_deltas expected; /* what the postings must add up to */
 } movement;
 
 static void expect(movement *mv, const char *account, int64_t delta_cents) {
@@ -1077,16 +1095,20 @@ static int build_pass_credited(const build_ctx *c, row_writer *w, sp_error *err)
     Solipass__Ledger__PassCredited *m = UNPACK(solipass__ledger__pass_credited__unpack, c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
-    movement mv = {.pass_id = m->pass_id, .category = m->category,
-                   .operation_id = m->operation_id, .amount_cents = m->amount_cents,
+    movement mv = {.pass_id = m->pass_id,
+                   .category = m->category,
+                   .operation_id = m->operation_id,
+                   .amount_cents = m->amount_cents,
                    .envelope_balance_after_cents = m->envelope_balance_after_cents,
                    .pass_balance_after_cents = m->pass_balance_after_cents,
-                   .postings = m->postings, .posting_count = m->n_postings};
+                   .postings = m->postings,
+                   .posting_count = m->n_postings};
     char account[ACCOUNT_BYTES_MAX];
     sp_date end_date;
     sp_error date_err;
     if (need_cents("amount_cents", m->amount_cents, 1, err) != 0 ||
-        need_uuid("pass_id", m->pass_id, err) != 0 || need_category("category", m->category, err) != 0)
+        need_uuid("pass_id", m->pass_id, err) != 0 ||
+        need_category("category", m->category, err) != 0)
         goto done;
     envelope_account(&mv, account);
     expect(&mv, "budget", -m->amount_cents);
@@ -1112,7 +1134,8 @@ static int payment_receipt(const build_ctx *c, const Solipass__Ledger__PaymentAc
     if (m->receipt_signature.len != SP_RECEIPT_SIGNATURE_LEN) {
         return invalid(err, "receipt_signature", "%s is not %s bytes long", "64");
     }
-    sp_receipt receipt = {.key_id = m->receipt_key_id, .amount_cents = m->amount_cents,
+    sp_receipt receipt = {.key_id = m->receipt_key_id,
+                          .amount_cents = m->amount_cents,
                           .occurred_at_ms = c->env->occurred_at_ms};
     snprintf(receipt.operation_id, sizeof receipt.operation_id, "%s", m->operation_id);
     snprintf(receipt.partner_id, sizeof receipt.partner_id, "%s", m->partner_id);
@@ -1124,15 +1147,19 @@ static int build_payment_accepted(const build_ctx *c, row_writer *w, sp_error *e
     Solipass__Ledger__PaymentAccepted *m = UNPACK(solipass__ledger__payment_accepted__unpack, c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
-    movement mv = {.pass_id = m->pass_id, .category = m->category,
-                   .operation_id = m->operation_id, .partner_id = m->partner_id,
+    movement mv = {.pass_id = m->pass_id,
+                   .category = m->category,
+                   .operation_id = m->operation_id,
+                   .partner_id = m->partner_id,
                    .amount_cents = m->amount_cents,
                    .envelope_balance_after_cents = m->envelope_balance_after_cents,
                    .pass_balance_after_cents = m->pass_balance_after_cents,
-                   .postings = m->postings, .posting_count = m->n_postings};
+                   .postings = m->postings,
+                   .posting_count = m->n_postings};
     char account[ACCOUNT_BYTES_MAX], owed[ACCOUNT_BYTES_MAX];
     if (need_cents("amount_cents", m->amount_cents, 1, err) != 0 ||
-        need_uuid("pass_id", m->pass_id, err) != 0 || need_category("category", m->category, err) != 0 ||
+        need_uuid("pass_id", m->pass_id, err) != 0 ||
+        need_category("category", m->category, err) != 0 ||
         need_uuid("partner_id", m->partner_id, err) != 0 ||
         need_partner_code("partner_code", m->partner_code, err) != 0 ||
         need_uuid_or_empty("beneficiary_id", m->beneficiary_id, err) != 0)
@@ -1157,14 +1184,18 @@ static int build_envelope_expired(const build_ctx *c, row_writer *w, sp_error *e
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     sp_date date;
-    movement mv = {.pass_id = m->pass_id, .category = m->category,
-                   .operation_id = m->operation_id, .amount_cents = m->returned_cents,
+    movement mv = {.pass_id = m->pass_id,
+                   .category = m->category,
+                   .operation_id = m->operation_id,
+                   .amount_cents = m->returned_cents,
                    .envelope_balance_after_cents = 0,
                    .pass_balance_after_cents = m->pass_balance_after_cents,
-                   .postings = m->postings, .posting_count = m->n_postings};
+                   .postings = m->postings,
+                   .posting_count = m->n_postings};
     char account[ACCOUNT_BYTES_MAX];
     if (need_cents("returned_cents", m->returned_cents, 0, err) != 0 ||
-        need_uuid("pass_id", m->pass_id, err) != 0 || need_category("category", m->category, err) != 0)
+        need_uuid("pass_id", m->pass_id, err) != 0 ||
+        need_category("category", m->category, err) != 0)
         goto done;
     if (sp_date_parse(m->end_date, &date, err) != 0) {
         invalid(err, "end_date", "%s is not a YYYY-MM-DD date: \"%.40s\"", m->end_date);
@@ -1267,7 +1298,8 @@ static int build_voucher_issued(const build_ctx *c, row_writer *w, sp_error *err
     ledger_deltas expected = {.count = 0};
     char from[ACCOUNT_BYTES_MAX], to[ACCOUNT_BYTES_MAX];
     sp_date date;
-    if (need_uuid("pass_id", m->pass_id, err) != 0 || need_uuid("voucher_id", m->voucher_id, err) != 0 ||
+    if (need_uuid("pass_id", m->pass_id, err) != 0 ||
+        need_uuid("voucher_id", m->voucher_id, err) != 0 ||
         need_category("category", m->category, err) != 0 ||
         need_cents("amount_cents", m->amount_cents, 1, err) != 0 ||
         need_voucher_number(m->voucher_number, err) != 0 ||
@@ -1300,7 +1332,8 @@ static int build_voucher_redeemed(const build_ctx *c, row_writer *w, sp_error *e
     int rc = -1;
     ledger_deltas expected = {.count = 0};
     char from[ACCOUNT_BYTES_MAX], to[ACCOUNT_BYTES_MAX];
-    if (need_uuid("pass_id", m->pass_id, err) != 0 || need_uuid("voucher_id", m->voucher_id, err) != 0 ||
+    if (need_uuid("pass_id", m->pass_id, err) != 0 ||
+        need_uuid("voucher_id", m->voucher_id, err) != 0 ||
         need_uuid("operation_id", m->operation_id, err) != 0 ||
         need_uuid("partner_id", m->partner_id, err) != 0 ||
         need_partner_code("partner_code", m->partner_code, err) != 0 ||
@@ -1332,7 +1365,8 @@ static int build_voucher_released(const build_ctx *c, row_writer *w, sp_error *e
     int rc = -1;
     ledger_deltas expected = {.count = 0};
     char from[ACCOUNT_BYTES_MAX], to[ACCOUNT_BYTES_MAX];
-    if (need_uuid("pass_id", m->pass_id, err) != 0 || need_uuid("voucher_id", m->voucher_id, err) != 0 ||
+    if (need_uuid("pass_id", m->pass_id, err) != 0 ||
+        need_uuid("voucher_id", m->voucher_id, err) != 0 ||
         need_category("category", m->category, err) != 0 ||
         need_cents("amount_cents", m->amount_cents, 1, err) != 0)
         goto done;
@@ -1357,8 +1391,8 @@ done:
 /* ------------------------------------------------------------ partner operations */
 
 static int build_operation_cancelled(const build_ctx *c, row_writer *w, sp_error *err) {
-    Solipass__Ledger__OperationCancelled *m =
-        UNPACK(solipass__ledger__operation_cancelled__unpack, c);
+    Solipass__Ledger__OperationCancelled *m = UNPACK(solipass__ledger__operation_cancelled__unpack,
+                                                     c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     ledger_deltas expected = {.count = 0};
@@ -1378,8 +1412,8 @@ static int build_operation_cancelled(const build_ctx *c, row_writer *w, sp_error
     expect_move(&expected, from, to, m->amount_cents);
     /* put_voucher_head's layout, with the operation in the voucher's place. */
     if (put_voucher_head(c, m->pass_id, m->operation_id, m->category,
-                         m->envelope_balance_after_cents, m->pass_balance_after_cents,
-                         m->postings, m->n_postings, &expected, w, err) != 0)
+                         m->envelope_balance_after_cents, m->pass_balance_after_cents, m->postings,
+                         m->n_postings, &expected, w, err) != 0)
         goto done;
     put_text(w, m->partner_id);
     put_int(w, m->amount_cents);
@@ -1398,8 +1432,7 @@ done:
 /* Every posting credits the budget, from a distinct envelope of this pass or
  * voucher; the accounts are the debits then "budget", the deltas minus each
  * amount then their sum. Voucher ids go to $6. */
-static int put_close_postings(const Solipass__Ledger__PassClosed *m, row_writer *w,
-                              sp_error *err) {
+static int put_close_postings(const Solipass__Ledger__PassClosed *m, row_writer *w, sp_error *err) {
     char envelope_prefix[ACCOUNT_BYTES_MAX];
     snprintf(envelope_prefix, sizeof envelope_prefix, "pass:%s:", m->pass_id);
     int64_t total_cents = 0, vouchers = 0;
@@ -1408,8 +1441,10 @@ static int put_close_postings(const Solipass__Ledger__PassClosed *m, row_writer 
         if (!account_valid(p->debit_account) || strcmp(p->credit_account, "budget") != 0 ||
             (strncmp(p->debit_account, envelope_prefix, strlen(envelope_prefix)) != 0 &&
              strncmp(p->debit_account, "voucher:", 8) != 0))
-            return invalid(err, "postings", "%s: a close moves an envelope of the pass or a "
-                           "voucher to the budget, not \"%.80s\"", p->debit_account);
+            return invalid(err, "postings",
+                           "%s: a close moves an envelope of the pass or a "
+                           "voucher to the budget, not \"%.80s\"",
+                           p->debit_account);
         for (size_t j = 0; j < i; j++)
             if (strcmp(m->postings[j]->debit_account, p->debit_account) == 0)
                 return invalid(err, "postings", "%s: \"%.80s\" returned twice", p->debit_account);
@@ -1419,18 +1454,22 @@ static int put_close_postings(const Solipass__Ledger__PassClosed *m, row_writer 
         vouchers += strncmp(p->debit_account, "voucher:", 8) == 0;
     }
     if (total_cents != m->returned_cents || vouchers != m->vouchers_cancelled)
-        return invalid(err, "returned_cents", "%s or vouchers_cancelled is not what the postings "
-                       "move%s", "");
+        return invalid(err, "returned_cents",
+                       "%s or vouchers_cancelled is not what the postings "
+                       "move%s",
+                       "");
     /* Nothing held, nothing moved: no row of ledger_balances is touched. */
     const char *budget = m->n_postings > 0 ? "\"budget\"" : "";
     writer_begin(w);
     writer_append(w, "{");
-    for (size_t i = 0; i < m->n_postings; i++) writer_append(w, "\"%s\",", m->postings[i]->debit_account);
+    for (size_t i = 0; i < m->n_postings; i++)
+        writer_append(w, "\"%s\",", m->postings[i]->debit_account);
     writer_append(w, "%s}", budget);
     writer_end(w);
     writer_begin(w);
     writer_append(w, "{");
-    for (size_t i = 0; i < m->n_postings; i++) writer_append(w, "%" PRId64 ",", -m->postings[i]->amount_cents);
+    for (size_t i = 0; i < m->n_postings; i++)
+        writer_append(w, "%" PRId64 ",", -m->postings[i]->amount_cents);
     if (m->n_postings > 0) writer_append(w, "%" PRId64, total_cents);
     writer_append(w, "}");
     writer_end(w);
@@ -1464,7 +1503,7 @@ done:
     return rc;
 }
 
-#define REFERENCE_BYTES_MAX 400          /* 100 characters of UTF-8 */
+#define REFERENCE_BYTES_MAX 400 /* 100 characters of UTF-8 */
 #define REFERENCE_CHARS_MAX 100
 
 static int need_reference(const char *reference, sp_error *err) {
@@ -1478,14 +1517,14 @@ static int need_reference(const char *reference, sp_error *err) {
 }
 
 static int build_operation_reference_set(const build_ctx *c, row_writer *w, sp_error *err) {
-    Solipass__Ledger__OperationReferenceSet *m =
-        UNPACK(solipass__ledger__operation_reference_set__unpack, c);
+    Solipass__Ledger__OperationReferenceSet *m = UNPACK(
+        solipass__ledger__operation_reference_set__unpack, c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     if (need_uuid("pass_id", m->pass_id, err) != 0 ||
         need_uuid("operation_id", m->operation_id, err) != 0 ||
-        need_uuid("partner_id", m->partner_id, err) != 0 || need_reference(m->reference, err) != 0 ||
-        need_ledger_event(c, m->pass_id, err) != 0)
+        need_uuid("partner_id", m->partner_id, err) != 0 ||
+        need_reference(m->reference, err) != 0 || need_ledger_event(c, m->pass_id, err) != 0)
         goto done;
     put_text(w, m->pass_id);
     put_int(w, (int64_t)c->env->aggregate_version);
@@ -1519,9 +1558,9 @@ static void put_text_array(row_writer *w, char *const *items, size_t count) {
 
 static int need_profile(const Solipass__Accounts__PartnerProfile *p, sp_error *err) {
     if (p == NULL) return invalid(err, "profile", "%s is missing%s", "");
-    const char *texts[] = {p->legal_name, p->description, p->website, p->hq_address,
-                           p->activity_address, p->contact_phone, p->contact_email, p->iban,
-                           p->bic, p->bank_holder};
+    const char *texts[] = {
+        p->legal_name,    p->description,   p->website, p->hq_address, p->activity_address,
+        p->contact_phone, p->contact_email, p->iban,    p->bic,        p->bank_holder};
     if (need_text("public_name", p->public_name, false, SP_PROJECTION_TEXT_BYTES_MAX, err) != 0)
         return -1;
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
@@ -1539,8 +1578,8 @@ static int need_profile(const Solipass__Accounts__PartnerProfile *p, sp_error *e
 }
 
 static int build_partner_profile_updated(const build_ctx *c, row_writer *w, sp_error *err) {
-    Solipass__Accounts__PartnerProfileUpdated *m =
-        UNPACK(solipass__accounts__partner_profile_updated__unpack, c);
+    Solipass__Accounts__PartnerProfileUpdated *m = UNPACK(
+        solipass__accounts__partner_profile_updated__unpack, c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     if (need_uuid("partner_id", m->partner_id, err) != 0 ||
@@ -1578,8 +1617,8 @@ static bool sha256_hex(const char *s) {
 }
 
 static int build_partner_image_set(const build_ctx *c, row_writer *w, sp_error *err) {
-    Solipass__Accounts__PartnerImageSet *m =
-        UNPACK(solipass__accounts__partner_image_set__unpack, c);
+    Solipass__Accounts__PartnerImageSet *m = UNPACK(solipass__accounts__partner_image_set__unpack,
+                                                    c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     if (need_uuid("partner_id", m->partner_id, err) != 0 ||
@@ -1610,8 +1649,8 @@ done:
 }
 
 static int build_user_role_changed(const build_ctx *c, row_writer *w, sp_error *err) {
-    Solipass__Accounts__UserRoleChanged *m =
-        UNPACK(solipass__accounts__user_role_changed__unpack, c);
+    Solipass__Accounts__UserRoleChanged *m = UNPACK(solipass__accounts__user_role_changed__unpack,
+                                                    c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     bool partner_role = m->role == SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_ADMIN ||
@@ -1654,7 +1693,7 @@ done:
     return rc;
 }
 
-#define CONVENTION_TITLE_BYTES_MAX 800          /* 200 characters of UTF-8 */
+#define CONVENTION_TITLE_BYTES_MAX 800 /* 200 characters of UTF-8 */
 #define CONVENTION_VERSION_BYTES_MAX 32
 #define CONVENTION_TEXT_BYTES_MAX (32 * 1024)
 
@@ -1682,8 +1721,8 @@ static int need_body(const char *field, const char *value, sp_error *err) {
 }
 
 static int build_convention_published(const build_ctx *c, row_writer *w, sp_error *err) {
-    Solipass__Accounts__ConventionPublished *m =
-        UNPACK(solipass__accounts__convention_published__unpack, c);
+    Solipass__Accounts__ConventionPublished *m = UNPACK(
+        solipass__accounts__convention_published__unpack, c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     if (need_uuid("convention_id", m->convention_id, err) != 0 ||
@@ -1709,8 +1748,8 @@ done:
 }
 
 static int build_convention_accepted(const build_ctx *c, row_writer *w, sp_error *err) {
-    Solipass__Accounts__ConventionAccepted *m =
-        UNPACK(solipass__accounts__convention_accepted__unpack, c);
+    Solipass__Accounts__ConventionAccepted *m = UNPACK(
+        solipass__accounts__convention_accepted__unpack, c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     if (need_uuid("partner_id", m->partner_id, err) != 0 ||
@@ -1733,8 +1772,8 @@ done:
 
 /* ------------------------------------------------------------ refund requests */
 
-#define REFUND_PARTS_MAX 10000             /* SP_LEDGER_REFUND_PARTS_MAX */
-#define REFUND_PART_OPERATIONS_MAX 1024    /* SP_LEDGER_REFUND_PART_OPERATIONS_MAX */
+#define REFUND_PARTS_MAX 10000          /* SP_LEDGER_REFUND_PARTS_MAX */
+#define REFUND_PART_OPERATIONS_MAX 1024 /* SP_LEDGER_REFUND_PART_OPERATIONS_MAX */
 #define TRANSFER_REFERENCE_CHARS_MAX 35
 
 /* What every event of a request's own aggregate must satisfy. */
@@ -1805,8 +1844,8 @@ static void put_parts_json(row_writer *w, Solipass__Ledger__RefundPart *const *p
 }
 
 static int build_refund_request_opened(const build_ctx *c, row_writer *w, sp_error *err) {
-    Solipass__Ledger__RefundRequestOpened *m =
-        UNPACK(solipass__ledger__refund_request_opened__unpack, c);
+    Solipass__Ledger__RefundRequestOpened *m = UNPACK(
+        solipass__ledger__refund_request_opened__unpack, c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     if (need_request_event(c, m->request_id, err) != 0 ||
@@ -1846,8 +1885,8 @@ static void put_request_head(const build_ctx *c, const char *request_id, row_wri
 }
 
 static int build_refund_request_confirmed(const build_ctx *c, row_writer *w, sp_error *err) {
-    Solipass__Ledger__RefundRequestConfirmed *m =
-        UNPACK(solipass__ledger__refund_request_confirmed__unpack, c);
+    Solipass__Ledger__RefundRequestConfirmed *m = UNPACK(
+        solipass__ledger__refund_request_confirmed__unpack, c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     if (need_request_event(c, m->request_id, err) != 0 ||
@@ -1865,8 +1904,8 @@ done:
 }
 
 static int build_refund_request_cancelled(const build_ctx *c, row_writer *w, sp_error *err) {
-    Solipass__Ledger__RefundRequestCancelled *m =
-        UNPACK(solipass__ledger__refund_request_cancelled__unpack, c);
+    Solipass__Ledger__RefundRequestCancelled *m = UNPACK(
+        solipass__ledger__refund_request_cancelled__unpack, c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     if (need_request_event(c, m->request_id, err) != 0 ||
@@ -1891,14 +1930,14 @@ done:
 }
 
 static int build_refund_request_paid(const build_ctx *c, row_writer *w, sp_error *err) {
-    Solipass__Ledger__RefundRequestPaid *m =
-        UNPACK(solipass__ledger__refund_request_paid__unpack, c);
+    Solipass__Ledger__RefundRequestPaid *m = UNPACK(solipass__ledger__refund_request_paid__unpack,
+                                                    c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     if (need_request_event(c, m->request_id, err) != 0 ||
         need_uuid("partner_id", m->partner_id, err) != 0 ||
-        need_text("transfer_reference", m->transfer_reference, false,
-                  TRANSFER_REFERENCE_CHARS_MAX, err) != 0 ||
+        need_text("transfer_reference", m->transfer_reference, false, TRANSFER_REFERENCE_CHARS_MAX,
+                  err) != 0 ||
         need_date("paid_on", m->paid_on, err) != 0)
         goto done;
     put_request_head(c, m->request_id, w);
@@ -1935,8 +1974,8 @@ static void part_expected(part_change change, const Solipass__Ledger__RefundPart
 
 static int build_part_changed(const build_ctx *c, row_writer *w, part_change change,
                               sp_error *err) {
-    Solipass__Ledger__RefundPartChanged *m =
-        UNPACK(solipass__ledger__refund_part_changed__unpack, c);
+    Solipass__Ledger__RefundPartChanged *m = UNPACK(solipass__ledger__refund_part_changed__unpack,
+                                                    c);
     if (m == NULL) return undecodable_payload(err, c->env->type);
     int rc = -1;
     ledger_deltas expected, net;
@@ -1994,7 +2033,7 @@ typedef struct event_type {
     const char *topic;
     sp_projection_event_kind kind;
     bool versioned;
-    const sp_projection_statement *statement;   /* NULL: changes no read model */
+    const sp_projection_statement *statement; /* NULL: changes no read model */
     build_fn build;
 } event_type;
 
@@ -2029,11 +2068,11 @@ const sp_projection_statement sp_projection_statements[] = {
     {"sp_operations_reserved", operations_reserved_sql, 9},
     {"sp_operations_released", operations_released_sql, 9},
     {"sp_operations_settled", operations_settled_sql, 9},
-    {"sp_reserve_rejected", reserve_rejected_sql, 7},   /* STATEMENT_RESERVE_REJECTED */
+    {"sp_reserve_rejected", reserve_rejected_sql, 7}, /* STATEMENT_RESERVE_REJECTED */
     {"sp_pass_closed", pass_closed_sql, 6},
 };
-const size_t sp_projection_statement_count =
-    sizeof sp_projection_statements / sizeof sp_projection_statements[0];
+const size_t sp_projection_statement_count = sizeof sp_projection_statements /
+                                             sizeof sp_projection_statements[0];
 
 #define STATEMENT(i) (&sp_projection_statements[i])
 
@@ -2046,8 +2085,8 @@ static const event_type event_types[] = {
      STATEMENT(2), build_session_started},
     {"accounts.SessionEnded.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_SESSION_ENDED, false,
      STATEMENT(3), build_session_ended},
-    {"accounts.CommandRejected.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_ACCOUNTS_REJECTED, false,
-     NULL, build_accounts_rejected},
+    {"accounts.CommandRejected.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_ACCOUNTS_REJECTED,
+     false, NULL, build_accounts_rejected},
     {"accounts.ActivationIssued.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_ACTIVATION_ISSUED,
      false, NULL, build_activation_issued},
     {"accounts.PasswordSet.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_PASSWORD_SET, false,
@@ -2080,8 +2119,8 @@ static const event_type event_types[] = {
      STATEMENT(17), build_user_removed},
     {"accounts.ConventionPublished.v1", SP_TOPIC_ACCOUNTS_EVENTS,
      SP_PROJECTION_CONVENTION_PUBLISHED, false, STATEMENT(18), build_convention_published},
-    {"accounts.ConventionAccepted.v1", SP_TOPIC_ACCOUNTS_EVENTS,
-     SP_PROJECTION_CONVENTION_ACCEPTED, false, STATEMENT(19), build_convention_accepted},
+    {"accounts.ConventionAccepted.v1", SP_TOPIC_ACCOUNTS_EVENTS, SP_PROJECTION_CONVENTION_ACCEPTED,
+     false, STATEMENT(19), build_convention_accepted},
     {"ledger.OperationCancelled.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATION_CANCELLED,
      true, STATEMENT(20), build_operation_cancelled},
     {"ledger.OperationReferenceSet.v1", SP_TOPIC_LEDGER_EVENTS,
@@ -2092,16 +2131,16 @@ static const event_type event_types[] = {
      SP_PROJECTION_REFUND_REQUEST_CONFIRMED, true, STATEMENT(23), build_refund_request_confirmed},
     {"ledger.RefundRequestCancelled.v1", SP_TOPIC_LEDGER_EVENTS,
      SP_PROJECTION_REFUND_REQUEST_CANCELLED, true, STATEMENT(24), build_refund_request_cancelled},
-    {"ledger.RefundRequestPaid.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_REFUND_REQUEST_PAID,
-     true, STATEMENT(25), build_refund_request_paid},
+    {"ledger.RefundRequestPaid.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_REFUND_REQUEST_PAID, true,
+     STATEMENT(25), build_refund_request_paid},
     {"ledger.OperationsReserved.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATIONS_RESERVED,
      true, STATEMENT(26), build_operations_reserved},
     {"ledger.OperationsReleased.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATIONS_RELEASED,
      true, STATEMENT(27), build_operations_released},
-    {"ledger.OperationsSettled.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATIONS_SETTLED,
-     true, STATEMENT(28), build_operations_settled},
-    {"ledger.PassClosed.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_PASS_CLOSED, true,
-     STATEMENT(30), build_pass_closed},
+    {"ledger.OperationsSettled.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_OPERATIONS_SETTLED, true,
+     STATEMENT(28), build_operations_settled},
+    {"ledger.PassClosed.v1", SP_TOPIC_LEDGER_EVENTS, SP_PROJECTION_PASS_CLOSED, true, STATEMENT(30),
+     build_pass_closed},
 };
 
 static const event_type *event_type_find(const char *type) {
@@ -2121,7 +2160,8 @@ static int need_envelope(const Solipass__Envelope *env, const sp_kafka_msg *msg,
         return sp_error_set(err, 422, "wrong_topic", "type", "a %s does not belong on %.60s",
                             type->type, msg->topic);
     if (need_time("occurred_at_ms", env->occurred_at_ms, err) != 0 ||
-        need_text("command_id", env->command_id, true, SP_PROJECTION_COMMAND_ID_BYTES_MAX, err) != 0)
+        need_text("command_id", env->command_id, true, SP_PROJECTION_COMMAND_ID_BYTES_MAX, err) !=
+            0)
         return -1;
     *type_out = type;
     return 0;
@@ -2134,8 +2174,9 @@ static void row_take_meta(const Solipass__Envelope *env, sp_projection_row *row)
     const char *actor = env->actor_id != NULL && sp_id_valid(env->actor_id) ? env->actor_id : "";
     snprintf(row->actor_id, sizeof row->actor_id, "%s", actor);
     const char *role = env->actor_role != NULL && actor[0] != '\0' &&
-                       sp_projection_text_valid(env->actor_role, SP_ENVELOPE_ROLE_MAX)
-                           ? env->actor_role : "";
+                               sp_projection_text_valid(env->actor_role, SP_ENVELOPE_ROLE_MAX)
+                           ? env->actor_role
+                           : "";
     snprintf(row->actor_role, sizeof row->actor_role, "%s", role);
 }
 

@@ -30,9 +30,9 @@
 /* Parameters are the payload's strings plus fixed-size numbers, arrays and
  * hex: twice the largest envelope bounds them with room to spare. */
 #define SP_PROJECTION_ROW_BYTES_MAX (2 * SP_ENVELOPE_BYTES_MAX + 8192)
-#define SP_PROJECTION_ENVELOPES_MAX 32      /* envelopes of one pass */
-#define SP_PROJECTION_POSTINGS_MAX 8        /* postings of one event */
-#define SP_PROJECTION_TEXT_BYTES_MAX 1024   /* names, e-mails, password hashes */
+#define SP_PROJECTION_ENVELOPES_MAX 32    /* envelopes of one pass */
+#define SP_PROJECTION_POSTINGS_MAX 8      /* postings of one event */
+#define SP_PROJECTION_TEXT_BYTES_MAX 1024 /* names, e-mails, password hashes */
 #define SP_PROJECTION_COMMAND_ID_BYTES_MAX 128
 
 typedef enum {
@@ -40,17 +40,17 @@ typedef enum {
     SP_PROJECTION_USER_REGISTERED,
     SP_PROJECTION_SESSION_STARTED,
     SP_PROJECTION_SESSION_ENDED,
-    SP_PROJECTION_ACCOUNTS_REJECTED,     /* changes no read model */
+    SP_PROJECTION_ACCOUNTS_REJECTED, /* changes no read model */
     SP_PROJECTION_PASS_OPENED,
     SP_PROJECTION_PASS_CREDITED,
     SP_PROJECTION_PAYMENT_ACCEPTED,
     SP_PROJECTION_ENVELOPE_EXPIRED,
     SP_PROJECTION_LEDGER_REJECTED,
-    SP_PROJECTION_ACTIVATION_ISSUED,     /* changes no read model */
+    SP_PROJECTION_ACTIVATION_ISSUED, /* changes no read model */
     SP_PROJECTION_PASSWORD_SET,
     SP_PROJECTION_VOUCHER_ISSUED,
     SP_PROJECTION_VOUCHER_REDEEMED,
-    SP_PROJECTION_VOUCHER_RELEASED,      /* VoucherCancelled and VoucherExpired */
+    SP_PROJECTION_VOUCHER_RELEASED, /* VoucherCancelled and VoucherExpired */
     SP_PROJECTION_PARTNER_PROFILE_UPDATED,
     SP_PROJECTION_PARTNER_IMAGE_SET,
     SP_PROJECTION_USER_ROLE_CHANGED,
@@ -138,12 +138,12 @@ typedef enum {
 
 typedef struct sp_projection_row {
     sp_projection_event_kind kind;
-    const char *type;           /* the envelope type, a static string */
-    bool versioned;             /* a ledger event: 0 rows means "not the next version" */
-    const char *sql;            /* NULL when the event changes no read model */
-    const char *statement;      /* the name sql is prepared under (see below) */
+    const char *type;      /* the envelope type, a static string */
+    bool versioned;        /* a ledger event: 0 rows means "not the next version" */
+    const char *sql;       /* NULL when the event changes no read model */
+    const char *statement; /* the name sql is prepared under (see below) */
     int param_count;
-    const char *params[SP_PROJECTION_PARAMS_MAX];   /* NULL = SQL NULL */
+    const char *params[SP_PROJECTION_PARAMS_MAX]; /* NULL = SQL NULL */
     /* The envelope's, for the history (projection_figures.h): its id, when,
      * and who asked ("" for the system, or an actor that is not a user id). */
     char event_id[SP_ID_LEN + 1];
@@ -200,7 +200,7 @@ void sp_projection_checksum_sql(const sp_projection_table *table, char *out, siz
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ"; out must hold SP_PROJECTION_TIME_LEN + 1.
  * Only for instants validated by sp_projection_time_valid(). */
 #define SP_PROJECTION_TIME_LEN 24
-bool sp_projection_time_valid(int64_t utc_ms);   /* 2000-01-01 <= t < 2200-01-01 */
+bool sp_projection_time_valid(int64_t utc_ms); /* 2000-01-01 <= t < 2200-01-01 */
 void sp_projection_time_format(int64_t utc_ms, char *out);
 
 /* Strict UTF-8 (no overlong forms, no surrogates) without control

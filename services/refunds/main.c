@@ -41,8 +41,7 @@ static int check_run_now(void *ctx, sp_service *svc, sp_error *err) {
     run_now_option *option = ctx;
     if (option->missing_value) option->text = "";
     if (option->text == NULL) return 0;
-    if (sp_refunds_period_parse(option->text, RUN_NOW_OPTION, &option->period, err) != 0)
-        return -1;
+    if (sp_refunds_period_parse(option->text, RUN_NOW_OPTION, &option->period, err) != 0) return -1;
     svc->metrics_config.port = 0;
     return 0;
 }
@@ -57,26 +56,27 @@ static int start(sp_service *svc, sp_refunds_config *c, run_now_option *option, 
         {"SP_PG_DSN", SP_CONFIG_STRING, NULL, 0, 0,
          "PostgreSQL connection string (the read models, read only)", &c->pg_dsn},
         {"SP_REFUNDS_POLL_MS", SP_CONFIG_INT, "100", 10, 60000,
-         "how often the read models are looked at for the next step of each request",
-         &c->poll_ms},
+         "how often the read models are looked at for the next step of each request", &c->poll_ms},
         {"SP_REFUNDS_RESEND_MS", SP_CONFIG_INT, "5000", 100, 3600000,
-         "a step the read model does not show done after this long is sent again",
-         &c->resend_ms},
+         "a step the read model does not show done after this long is sent again", &c->resend_ms},
         {"SP_REFUNDS_MONTHLY_RUN", SP_CONFIG_BOOL, "true", 0, 0,
          "open the automatic requests of each month (false: refunds on request only)",
          &c->monthly_run},
     };
     const sp_service_spec spec = {
-        .name = SP_REFUNDS_SERVICE_NAME, .program = "solipass-refunds",
+        .name = SP_REFUNDS_SERVICE_NAME,
+        .program = "solipass-refunds",
         .summary = "The refunds service: drives each refund request across its passes "
-            "(reserve, confirm or abort, release, settle) and opens the monthly "
-            "automatic requests (the 30th, or a shorter month's last day, 00:00 "
-            "Europe/Paris). With --monthly-run-now YYYY-MM: makes that period's "
-            "monthly run once (the same requests as the automatic one: safe to "
-            "repeat), drives them until none is opening, prints one line and exits 0; "
-            "exit 2 for a bad or future period, 1 on failure.",
-        .items = items, .item_count = sizeof items / sizeof items[0],
-        .check = check_run_now, .check_ctx = option,
+                   "(reserve, confirm or abort, release, settle) and opens the monthly "
+                   "automatic requests (the 30th, or a shorter month's last day, 00:00 "
+                   "Europe/Paris). With --monthly-run-now YYYY-MM: makes that period's "
+                   "monthly run once (the same requests as the automatic one: safe to "
+                   "repeat), drives them until none is opening, prints one line and exits 0; "
+                   "exit 2 for a bad or future period, 1 on failure.",
+        .items = items,
+        .item_count = sizeof items / sizeof items[0],
+        .check = check_run_now,
+        .check_ctx = option,
         .refused_exit_code = option->text != NULL || option->missing_value ? EXIT_REFUSED : 0};
     return sp_service_start(svc, &spec, argc, argv);
 }

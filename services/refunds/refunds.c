@@ -76,8 +76,7 @@ static const sp_refunds_batch_row *batch_row_of(const sp_refunds_batch_row *rows
     return NULL;
 }
 
-sp_refunds_batch_decision sp_refunds_decide_batch(const char *partner_id,
-                                                  sp_refund_period period,
+sp_refunds_batch_decision sp_refunds_decide_batch(const char *partner_id, sp_refund_period period,
                                                   const sp_refunds_batch_row *rows,
                                                   size_t row_count, size_t *index,
                                                   char *request_id) {
@@ -101,7 +100,7 @@ sp_refunds_batch_decision sp_refunds_decide_batch(const char *partner_id,
         if (row->cancelled) return SP_REFUNDS_BATCH_DONE;
         last = row;
     }
-    return SP_REFUNDS_BATCH_DONE;   /* SP_REFUNDS_BATCH_REQUESTS_MAX reached */
+    return SP_REFUNDS_BATCH_DONE; /* SP_REFUNDS_BATCH_REQUESTS_MAX reached */
 }
 
 sp_refunds_decision sp_refunds_decide_opening(const sp_refunds_opening *o) {
@@ -132,9 +131,8 @@ void sp_refunds_sent_init(sp_refunds_sent *sent) {
     memset(sent, 0, sizeof *sent);
 }
 
-bool sp_refunds_sent_due(const sp_refunds_sent *sent, sp_refunds_step step,
-                         const char *request_id, const char *aggregate_id, int64_t now_ms,
-                         int64_t resend_ms) {
+bool sp_refunds_sent_due(const sp_refunds_sent *sent, sp_refunds_step step, const char *request_id,
+                         const char *aggregate_id, int64_t now_ms, int64_t resend_ms) {
     assert(now_ms >= 0);
     assert(sent != NULL);
     assert(resend_ms > 0);
@@ -201,7 +199,8 @@ int sp_refunds_period_parse(const char *text, const char *field, sp_refund_perio
         if (i != 4 && (text[i] < '0' || text[i] > '9')) shaped = false;
     int year = 0, month = 0;
     if (shaped) {
-        year = (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 + (text[3] - '0');
+        year = (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 +
+               (text[3] - '0');
         month = (text[5] - '0') * 10 + (text[6] - '0');
     }
     if (!shaped || year < 2000 || year > 2199 || month < 1 || month > 12)

@@ -22,15 +22,15 @@
 
 /* ------------------------------------------------------------ command ids */
 
-#define SP_REFUNDS_COMMAND_ID_MAX (16 + SP_ID_LEN)   /* "release-<uuid>" */
+#define SP_REFUNDS_COMMAND_ID_MAX (16 + SP_ID_LEN) /* "release-<uuid>" */
 
 typedef enum {
-    SP_REFUNDS_STEP_RESERVE,     /* per pass: "reserve-<request_id>" */
-    SP_REFUNDS_STEP_RELEASE,     /* per pass: "release-<request_id>" */
-    SP_REFUNDS_STEP_SETTLE,      /* per pass: "settle-<request_id>" */
-    SP_REFUNDS_STEP_CONFIRM,     /* the request: "confirm" */
-    SP_REFUNDS_STEP_ABORT,       /* the request: "abort" */
-    SP_REFUNDS_STEP_OPEN,        /* the request (monthly run): "auto-YYYY-MM" */
+    SP_REFUNDS_STEP_RESERVE, /* per pass: "reserve-<request_id>" */
+    SP_REFUNDS_STEP_RELEASE, /* per pass: "release-<request_id>" */
+    SP_REFUNDS_STEP_SETTLE,  /* per pass: "settle-<request_id>" */
+    SP_REFUNDS_STEP_CONFIRM, /* the request: "confirm" */
+    SP_REFUNDS_STEP_ABORT,   /* the request: "abort" */
+    SP_REFUNDS_STEP_OPEN,    /* the request (monthly run): "auto-YYYY-MM" */
 } sp_refunds_step;
 
 /* The command id of a step; period is used by SP_REFUNDS_STEP_OPEN only.
@@ -62,16 +62,16 @@ void sp_refunds_batch_request_id(const char *partner_id, sp_refund_period period
 
 /* An automatic request of (partner, period) as the read model shows it. */
 typedef struct sp_refunds_batch_row {
-    const char *request_id;       /* borrowed */
-    bool opening;                 /* status 'opening' */
-    bool cancelled;               /* status 'cancelled' (by the partner or aborted) */
-    int64_t operations_asked;     /* operations its parts asked for */
+    const char *request_id;   /* borrowed */
+    bool opening;             /* status 'opening' */
+    bool cancelled;           /* status 'cancelled' (by the partner or aborted) */
+    int64_t operations_asked; /* operations its parts asked for */
 } sp_refunds_batch_row;
 
 typedef enum {
-    SP_REFUNDS_BATCH_OPEN,        /* open request *index */
-    SP_REFUNDS_BATCH_WAIT,        /* a request of the batch is still opening */
-    SP_REFUNDS_BATCH_DONE,        /* nothing more this period */
+    SP_REFUNDS_BATCH_OPEN, /* open request *index */
+    SP_REFUNDS_BATCH_WAIT, /* a request of the batch is still opening */
+    SP_REFUNDS_BATCH_DONE, /* nothing more this period */
 } sp_refunds_batch_decision;
 
 /* Which request of (partner, period) to open next, from the partner's
@@ -82,8 +82,7 @@ typedef enum {
  * was full, so operations may have been left out); request 0 when there is
  * none. Whether accepted operations remain is the caller's to check. On
  * SP_REFUNDS_BATCH_OPEN, *index and request_id (SP_ID_LEN + 1) name it. */
-sp_refunds_batch_decision sp_refunds_decide_batch(const char *partner_id,
-                                                  sp_refund_period period,
+sp_refunds_batch_decision sp_refunds_decide_batch(const char *partner_id, sp_refund_period period,
                                                   const sp_refunds_batch_row *rows,
                                                   size_t row_count, size_t *index,
                                                   char *request_id);
@@ -92,18 +91,18 @@ sp_refunds_batch_decision sp_refunds_decide_batch(const char *partner_id,
 
 /* An opening request's parts as the read model shows them. */
 typedef struct sp_refunds_opening {
-    int64_t part_count;           /* refund_requests.part_count */
-    int64_t parts_seen;           /* rows of refund_request_parts */
+    int64_t part_count; /* refund_requests.part_count */
+    int64_t parts_seen; /* rows of refund_request_parts */
     int64_t parts_reserved;
     int64_t parts_refused;
-    int64_t reserved_cents;       /* sum over the reserved parts */
+    int64_t reserved_cents; /* sum over the reserved parts */
     int64_t reserved_operations;
 } sp_refunds_opening;
 
 typedef enum {
-    SP_REFUNDS_WAIT,              /* parts still asked */
-    SP_REFUNDS_CONFIRM,           /* every part reserved */
-    SP_REFUNDS_ABORT,             /* a part was refused */
+    SP_REFUNDS_WAIT,    /* parts still asked */
+    SP_REFUNDS_CONFIRM, /* every part reserved */
+    SP_REFUNDS_ABORT,   /* a part was refused */
 } sp_refunds_decision;
 
 sp_refunds_decision sp_refunds_decide_opening(const sp_refunds_opening *opening);
@@ -127,9 +126,8 @@ typedef struct sp_refunds_sent {
 void sp_refunds_sent_init(sp_refunds_sent *sent);
 /* Whether the step (request, aggregate) is to be sent at now_ms: never sent,
  * or last sent at least resend_ms ago. */
-bool sp_refunds_sent_due(const sp_refunds_sent *sent, sp_refunds_step step,
-                         const char *request_id, const char *aggregate_id, int64_t now_ms,
-                         int64_t resend_ms);
+bool sp_refunds_sent_due(const sp_refunds_sent *sent, sp_refunds_step step, const char *request_id,
+                         const char *aggregate_id, int64_t now_ms, int64_t resend_ms);
 void sp_refunds_sent_mark(sp_refunds_sent *sent, sp_refunds_step step, const char *request_id,
                           const char *aggregate_id, int64_t now_ms);
 
@@ -146,14 +144,14 @@ typedef struct sp_refunds_auto_op {
 /* A request's parts: passes and the index range of their operations. */
 #define SP_REFUNDS_PARTS_MAX SP_REFUND_REQUEST_OPERATIONS_MAX
 typedef struct sp_refunds_part_range {
-    size_t first;                 /* index into the operations */
+    size_t first; /* index into the operations */
     size_t count;
 } sp_refunds_part_range;
 
 typedef struct sp_refunds_grouping {
     sp_refunds_part_range parts[SP_REFUNDS_PARTS_MAX];
     size_t part_count;
-    size_t operation_count;       /* how many of the operations are in a part */
+    size_t operation_count; /* how many of the operations are in a part */
     int64_t total_cents;
 } sp_refunds_grouping;
 

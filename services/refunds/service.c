@@ -21,10 +21,10 @@
 
 #define PG_CONNECT_WAIT_MS 30000
 #define FLUSH_TIMEOUT_MS 10000
-#define SCAN_ROWS_MAX 256                 /* rows of each query per tick */
-#define RUN_PARTNERS_MAX 64               /* automatic requests opened per run check */
-#define RUN_CHECK_INTERVAL_MS 1000        /* the monthly run is looked at once a second */
-#define SLEEP_SLICE_MS 50                 /* a stop is noticed within this */
+#define SCAN_ROWS_MAX 256          /* rows of each query per tick */
+#define RUN_PARTNERS_MAX 64        /* automatic requests opened per run check */
+#define RUN_CHECK_INTERVAL_MS 1000 /* the monthly run is looked at once a second */
+#define SLEEP_SLICE_MS 50          /* a stop is noticed within this */
 #define NUMBER_TEXT_MAX 24
 /* "uuid,uuid,...": SP_LEDGER_REFUND_PART_OPERATIONS_MAX ids of one part */
 #define PART_OPERATIONS_MAX 1024
@@ -39,18 +39,19 @@ typedef struct refunds_service {
     sp_refunds_sent *sent;
     size_t sent_this_tick;
     int64_t next_run_check_ms;
-    char *ids_text;                               /* PART_IDS_TEXT_MAX + 1 */
-    char **ids;                                   /* PART_OPERATIONS_MAX */
-    sp_refunds_auto_op *auto_ops;                 /* SP_REFUND_REQUEST_OPERATIONS_MAX */
+    char *ids_text;               /* PART_IDS_TEXT_MAX + 1 */
+    char **ids;                   /* PART_OPERATIONS_MAX */
+    sp_refunds_auto_op *auto_ops; /* SP_REFUND_REQUEST_OPERATIONS_MAX */
     sp_refunds_grouping *grouping;
-    Solipass__Ledger__RefundPart *parts;          /* SP_REFUNDS_PARTS_MAX */
+    Solipass__Ledger__RefundPart *parts; /* SP_REFUNDS_PARTS_MAX */
     Solipass__Ledger__RefundPart **part_ptrs;
-    char **auto_ids;                              /* SP_REFUND_REQUEST_OPERATIONS_MAX */
-    sp_refunds_batch_row *batch;                  /* SP_REFUNDS_BATCH_REQUESTS_MAX */
+    char **auto_ids;             /* SP_REFUND_REQUEST_OPERATIONS_MAX */
+    sp_refunds_batch_row *batch; /* SP_REFUNDS_BATCH_REQUESTS_MAX */
 } refunds_service;
 
 /* ------------------------------------------------------------ SQL */
 
+/* clang-format off */
 static const char asked_parts_sql[] =
     "SELECT p.request_id, p.pass_id, r.partner_id, r.kind, array_to_string(p.operation_ids, ',')"
     " FROM refund_request_parts p JOIN refund_requests r ON r.request_id = p.request_id"
@@ -114,6 +115,7 @@ static const char run_operations_sql[] =
     " AND o.kind = 'payment' AND o.status = 'accepted' AND" BEFORE_RUN
     " ORDER BY o.occurred_at, o.operation_id LIMIT $3::integer) s"
     " ORDER BY s.pass_id, s.occurred_at, s.operation_id";
+/* clang-format on */
 
 /* ------------------------------------------------------------ edges */
 
@@ -128,9 +130,14 @@ static int query(refunds_service *s, const char *sql, int count, const char *con
 /* Commands of the system: no actor, no reply wanted (the read model is the answer). */
 static int send_command(refunds_service *s, const char *type, const char *aggregate_id,
                         const char *command_id, const ProtobufCMessage *payload, sp_error *err) {
-    sp_envelope_meta meta = {.type = type, .aggregate_id = aggregate_id, .aggregate_version = 0,
-                             .occurred_at_ms = sp_clock_now_ms(s->clock), .command_id = command_id,
-                             .causation_id = "", .reply_to = "", .actor_id = ""};
+    sp_envelope_meta meta = {.type = type,
+                             .aggregate_id = aggregate_id,
+                             .aggregate_version = 0,
+                             .occurred_at_ms = sp_clock_now_ms(s->clock),
+                             .command_id = command_id,
+                             .causation_id = "",
+                             .reply_to = "",
+                             .actor_id = ""};
     if (sp_envelope_produce(s->producer, SP_TOPIC_LEDGER_COMMANDS, RD_KAFKA_PARTITION_UA, &meta,
                             payload, NULL, NULL, err) != 0)
         return -1;
@@ -190,8 +197,8 @@ static int reserve_row(refunds_service *s, const PGresult *res, int row, int64_t
     command.skip_unavailable = strcmp(PQgetvalue(res, row, 3), "automatic") == 0;
     char command_id[SP_REFUNDS_COMMAND_ID_MAX + 1];
     sp_refunds_command_id(SP_REFUNDS_STEP_RESERVE, request_id, NO_PERIOD, command_id);
-    if (send_command(s, "ledger.ReserveOperations.v1", pass_id, command_id, &command.base,
-                     err) != 0)
+    if (send_command(s, "ledger.ReserveOperations.v1", pass_id, command_id, &command.base, err) !=
+        0)
         return -1;
     sp_refunds_sent_mark(s->sent, SP_REFUNDS_STEP_RESERVE, request_id, pass_id, now_ms);
     return 0;
@@ -213,13 +220,12 @@ static int reserve_asked_parts(refunds_service *s, int64_t now_ms, sp_error *err
 
 static int confirm(refunds_service *s, const char *request_id, const sp_refunds_opening *o,
                    sp_error *err) {
-    Solipass__Ledger__ConfirmRefundRequest command =
-        SOLIPASS__LEDGER__CONFIRM_REFUND_REQUEST__INIT;
+    Solipass__Ledger__ConfirmRefundRequest command = SOLIPASS__LEDGER__CONFIRM_REFUND_REQUEST__INIT;
     command.request_id = (char *)request_id;
     command.total_cents = o->reserved_cents;
     command.operation_count = o->reserved_operations;
-    return send_command(s, "ledger.ConfirmRefundRequest.v1", request_id, "confirm",
-                        &command.base, err);
+    return send_command(s, "ledger.ConfirmRefundRequest.v1", request_id, "confirm", &command.base,
+                        err);
 }
 
 static int abort_request(refunds_service *s, const PGresult *res, int row, sp_error *err) {
@@ -242,11 +248,12 @@ static int decide_row(refunds_service *s, const PGresult *res, int row, int64_t 
                             .reserved_cents = int64_of(PQgetvalue(res, row, 5)),
                             .reserved_operations = int64_of(PQgetvalue(res, row, 6))};
     if (o.part_count < 1 || o.parts_reserved + o.parts_refused > o.parts_seen)
-        return sp_error_set(err, 500, "invalid_row", "part_count", "a request's parts do not add up");
+        return sp_error_set(err, 500, "invalid_row", "part_count",
+                            "a request's parts do not add up");
     sp_refunds_decision decision = sp_refunds_decide_opening(&o);
     if (decision == SP_REFUNDS_WAIT) return 0;
-    sp_refunds_step step =
-        decision == SP_REFUNDS_CONFIRM ? SP_REFUNDS_STEP_CONFIRM : SP_REFUNDS_STEP_ABORT;
+    sp_refunds_step step = decision == SP_REFUNDS_CONFIRM ? SP_REFUNDS_STEP_CONFIRM
+                                                          : SP_REFUNDS_STEP_ABORT;
     if (!sp_refunds_sent_due(s->sent, step, request_id, request_id, now_ms, s->config->resend_ms))
         return 0;
     int rc = decision == SP_REFUNDS_CONFIRM ? confirm(s, request_id, &o, err)
@@ -280,8 +287,7 @@ static int release_or_settle(refunds_service *s, sp_refunds_step step, int64_t n
     int rc = 0;
     for (int row = 0; rc == 0 && row < PQntuples(res); row++) {
         char *request_id = PQgetvalue(res, row, 0), *pass_id = PQgetvalue(res, row, 1);
-        if (!sp_refunds_sent_due(s->sent, step, request_id, pass_id, now_ms,
-                                 s->config->resend_ms))
+        if (!sp_refunds_sent_due(s->sent, step, request_id, pass_id, now_ms, s->config->resend_ms))
             continue;
         char command_id[SP_REFUNDS_COMMAND_ID_MAX + 1];
         sp_refunds_command_id(step, request_id, NO_PERIOD, command_id);
@@ -305,9 +311,9 @@ static int release_or_settle(refunds_service *s, sp_refunds_step step, int64_t n
 /* The protobuf parts of a grouping, pointing into res (valid until PQclear). */
 static void auto_parts(refunds_service *s, const PGresult *res, size_t count) {
     for (size_t i = 0; i < count; i++) {
-        s->auto_ops[i] = (sp_refunds_auto_op){
-            .pass_id = PQgetvalue(res, (int)i, 0), .operation_id = PQgetvalue(res, (int)i, 1),
-            .amount_cents = int64_of(PQgetvalue(res, (int)i, 2))};
+        s->auto_ops[i] = (sp_refunds_auto_op){.pass_id = PQgetvalue(res, (int)i, 0),
+                                              .operation_id = PQgetvalue(res, (int)i, 1),
+                                              .amount_cents = int64_of(PQgetvalue(res, (int)i, 2))};
         s->auto_ids[i] = PQgetvalue(res, (int)i, 1);
     }
 }
@@ -331,8 +337,8 @@ static int batch_next(refunds_service *s, const char *partner_id, sp_refund_peri
             .cancelled = strcmp(PQgetvalue(res, (int)i, 2), "t") == 0,
             .operations_asked = int64_of(PQgetvalue(res, (int)i, 3))};
     size_t index = 0;
-    sp_refunds_batch_decision decision =
-        sp_refunds_decide_batch(partner_id, period, s->batch, count, &index, request_id);
+    sp_refunds_batch_decision decision = sp_refunds_decide_batch(partner_id, period, s->batch,
+                                                                 count, &index, request_id);
     PQclear(res);
     return decision == SP_REFUNDS_BATCH_OPEN ? 1 : 0;
 }
@@ -356,7 +362,7 @@ static int open_automatic(refunds_service *s, const char *partner_id, bool bank_
     auto_parts(s, res, count);
     int rc = -1;
     if (count == 0) {
-        rc = 0;   /* cancelled since the partners were read */
+        rc = 0; /* cancelled since the partners were read */
         goto done;
     }
     if (sp_refunds_group(s->auto_ops, count, s->grouping, err) != 0) goto done;
@@ -380,16 +386,15 @@ static int open_automatic(refunds_service *s, const char *partner_id, bool bank_
     command.expected_total_cents = s->grouping->total_cents;
     command.bank_account_missing = bank_missing;
     sp_refunds_command_id(SP_REFUNDS_STEP_OPEN, request_id, period, command_id);
-    rc = send_command(s, "ledger.OpenRefundRequest.v1", request_id, command_id, &command.base,
-                      err);
-    if (rc == 0) sp_refunds_sent_mark(s->sent, SP_REFUNDS_STEP_OPEN, request_id, request_id, now_ms);
+    rc = send_command(s, "ledger.OpenRefundRequest.v1", request_id, command_id, &command.base, err);
+    if (rc == 0)
+        sp_refunds_sent_mark(s->sent, SP_REFUNDS_STEP_OPEN, request_id, request_id, now_ms);
 done:
     PQclear(res);
     return rc;
 }
 
-static int monthly_run(refunds_service *s, sp_refund_period period, int64_t now_ms,
-                       sp_error *err) {
+static int monthly_run(refunds_service *s, sp_refund_period period, int64_t now_ms, sp_error *err) {
     char run_ms[NUMBER_TEXT_MAX], period_text[SP_REFUND_PERIOD_TEXT_LEN + 1];
     char limit[NUMBER_TEXT_MAX];
     limit_text(run_ms, sp_clock_refund_run_ms(period));
@@ -412,12 +417,14 @@ static int monthly_run(refunds_service *s, sp_refund_period period, int64_t now_
 
 /* ------------------------------------------------------------ the loop */
 
+/* clang-format off */
 /* The run of period is over when no partner is left for it and none of its
  * requests is still opening: 1 with *requests (the period's automatic
  * requests), 0 not yet, -1 on error. */
 static const char period_requests_sql[] =
     "SELECT count(*) FILTER (WHERE status = 'opening'), count(*) FROM refund_requests"
     " WHERE kind = 'automatic' AND period = $1::text";
+/* clang-format on */
 
 static int period_requests(refunds_service *s, sp_refund_period period, int64_t *opening,
                            int64_t *requests, sp_error *err) {
@@ -432,8 +439,7 @@ static int period_requests(refunds_service *s, sp_refund_period period, int64_t 
     return 0;
 }
 
-static int run_over(refunds_service *s, sp_refund_period period, int64_t *requests,
-                    sp_error *err) {
+static int run_over(refunds_service *s, sp_refund_period period, int64_t *requests, sp_error *err) {
     char run_ms[NUMBER_TEXT_MAX], period_text[SP_REFUND_PERIOD_TEXT_LEN + 1];
     char limit[NUMBER_TEXT_MAX], full[NUMBER_TEXT_MAX], batch_max[NUMBER_TEXT_MAX];
     limit_text(run_ms, sp_clock_refund_run_ms(period));
@@ -463,12 +469,12 @@ static void tick(refunds_service *s, const sp_refund_period *run_now) {
     bool run = run_now != NULL || s->config->monthly_run;
     if (rc == 0 && run && sp_clock_monotonic_ms() >= s->next_run_check_ms) {
         s->next_run_check_ms = sp_clock_monotonic_ms() + RUN_CHECK_INTERVAL_MS;
-        rc = monthly_run(s, run_now != NULL ? *run_now : sp_clock_refund_period_due(now_ms),
-                         now_ms, &err);
+        rc = monthly_run(s, run_now != NULL ? *run_now : sp_clock_refund_period_due(now_ms), now_ms,
+                         &err);
     }
     if (rc != 0)
-        sp_log_warn(s->log, "tick failed, tried again at the next one", "code", err.code,
-                    "detail", err.message, NULL);
+        sp_log_warn(s->log, "tick failed, tried again at the next one", "code", err.code, "detail",
+                    err.message, NULL);
     /* What was sent is on the broker before the next look at the read models. */
     if (s->sent_this_tick > 0 && sp_kafka_producer_flush(s->producer, FLUSH_TIMEOUT_MS, &err) != 0)
         sp_log_warn(s->log, "commands not flushed, sent again later", "detail", err.message, NULL);
@@ -560,7 +566,7 @@ int sp_refunds_run_now(const sp_refunds_config *config, sp_log *log, sp_clock *c
     sp_log_info(log, "monthly run now", "period", period_text, NULL);
     int64_t deadline_ms = sp_clock_monotonic_ms() + SP_REFUNDS_RUN_NOW_TIMEOUT_MS;
     int over = 0;
-    bool sent_last_tick = true;     /* the first tick makes the run */
+    bool sent_last_tick = true; /* the first tick makes the run */
     while (!*stop) {
         if (sp_clock_monotonic_ms() > deadline_ms) {
             sp_error_set(err, 503, "timeout", "--monthly-run-now",
@@ -583,8 +589,8 @@ int sp_refunds_run_now(const sp_refunds_config *config, sp_log *log, sp_clock *c
         sp_error_set(err, 503, "stopped", "", "stopped before the run of %s ended", period_text);
         goto done;
     }
-    printf("monthly run %s: %" PRId64 " automatic requests (%" PRId64 " opened now)\n",
-           period_text, after, after - before);
+    printf("monthly run %s: %" PRId64 " automatic requests (%" PRId64 " opened now)\n", period_text,
+           after, after - before);
     fflush(stdout);
     rc = 0;
 done:

@@ -27,15 +27,15 @@
 typedef struct sp_refunds_config {
     const char *brokers;
     const char *pg_dsn;
-    int64_t poll_ms;          /* SP_REFUNDS_POLL_MS */
-    int64_t resend_ms;        /* SP_REFUNDS_RESEND_MS */
-    bool monthly_run;         /* SP_REFUNDS_MONTHLY_RUN */
+    int64_t poll_ms;   /* SP_REFUNDS_POLL_MS */
+    int64_t resend_ms; /* SP_REFUNDS_RESEND_MS */
+    bool monthly_run;  /* SP_REFUNDS_MONTHLY_RUN */
     /* --monthly-run-now YYYY-MM: NULL for the service; else the period whose
      * run is made once, then the process exits (sp_refunds_run_now). */
     const sp_refund_period *run_now;
 } sp_refunds_config;
 
-#define SP_REFUNDS_RUN_NOW_TIMEOUT_MS 300000   /* the whole --monthly-run-now */
+#define SP_REFUNDS_RUN_NOW_TIMEOUT_MS 300000 /* the whole --monthly-run-now */
 
 /* Runs until *stop becomes non-zero (0) or a fatal error (-1, err). */
 int sp_refunds_service_run(const sp_refunds_config *config, sp_log *log, sp_clock *clock,

@@ -23,7 +23,6 @@
 /* Every posting touches two accounts. */
 #define PLAN_ACCOUNTS_MAX (2 * SP_LEDGER_POSTINGS_MAX)
 
-
 /* ------------------------------------------------------------ small helpers */
 
 bool sp_ledger_copy(char *dst, size_t dst_size, const char *src) {
@@ -98,23 +97,37 @@ bool sp_ledger_envelope_expired_at(const sp_ledger_envelope *envelope, int64_t n
 }
 
 int sp_ledger_status_of_code(const char *code) {
-    static const struct { const char *code; int status; } table[] = {
-        {"invalid_value", 400},          {"pass_not_found", 404},
-        {"partner_not_found", 404},      {"conflict", 409},
-        {"idempotency_conflict", 409},   {"unavailable", 503},
-        {"voucher_not_found", 404},      {"voucher_used", 409},
-        {"voucher_cancelled", 409},      {"voucher_expired", 409},
-        {"operation_not_found", 404},    {"operation_cancelled", 409},
-        {"operation_in_refund_request", 409}, {"operation_paid", 409},
-        {"refund_request_not_found", 404},    {"refund_request_exists", 409},
-        {"refund_request_opening", 409},      {"refund_request_pending", 409},
-        {"refund_request_paid", 409},         {"refund_request_cancelled", 409},
-        {"pass_closed", 409},                 {"too_many_vouchers", 409},
+    static const struct {
+        const char *code;
+        int status;
+    } table[] = {
+        {"invalid_value", 400},
+        {"pass_not_found", 404},
+        {"partner_not_found", 404},
+        {"conflict", 409},
+        {"idempotency_conflict", 409},
+        {"unavailable", 503},
+        {"voucher_not_found", 404},
+        {"voucher_used", 409},
+        {"voucher_cancelled", 409},
+        {"voucher_expired", 409},
+        {"operation_not_found", 404},
+        {"operation_cancelled", 409},
+        {"operation_in_refund_request", 409},
+        {"operation_paid", 409},
+        {"refund_request_not_found", 404},
+        {"refund_request_exists", 409},
+        {"refund_request_opening", 409},
+        {"refund_request_pending", 409},
+        {"refund_request_paid", 409},
+        {"refund_request_cancelled", 409},
+        {"pass_closed", 409},
+        {"too_many_vouchers", 409},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].code, code) == 0) return table[i].status;
     }
-    return 422;   /* every other ledger rule: invalid_amount, insufficient_funds, ... */
+    return 422; /* every other ledger rule: invalid_amount, insufficient_funds, ... */
 }
 
 void sp_ledger_format_instant(int64_t unix_ms, char out[25]) {
@@ -145,7 +158,8 @@ int sp_ledger_directory_init(sp_ledger_directory *dir, size_t partners_max, sp_e
     assert(dir != NULL);
     memset(dir, 0, sizeof *dir);
     dir->conventions = calloc(SP_LEDGER_CONVENTIONS_MAX, sizeof *dir->conventions);
-    if (dir->conventions == NULL) return sp_error_set(err, 503, "unavailable", NULL, "out of memory");
+    if (dir->conventions == NULL)
+        return sp_error_set(err, 503, "unavailable", NULL, "out of memory");
     if (sp_map_init(&dir->acceptances, SP_LEDGER_ACCEPTANCES_MAX, err) != 0) {
         free(dir->conventions);
         return -1;
@@ -170,7 +184,7 @@ void sp_ledger_directory_destroy(sp_ledger_directory *dir) {
     if (dir == NULL) return;
     sp_map_foreach(&dir->by_code, free_partner, NULL);
     sp_map_destroy(&dir->by_code);
-    sp_map_destroy(&dir->acceptances);   /* its values are the conventions' slots */
+    sp_map_destroy(&dir->acceptances); /* its values are the conventions' slots */
     free(dir->conventions);
 }
 
@@ -181,7 +195,8 @@ int sp_ledger_directory_add(sp_ledger_directory *dir, const char *partner_id,
     if (partner_id == NULL || !sp_id_valid(partner_id)) {
         return sp_error_set(err, 400, "invalid_value", "partner_id", "partner id is not a uuid");
     }
-    if (partner_code == NULL || strnlen(partner_code, SP_PARTNER_CODE_LEN + 1) != SP_PARTNER_CODE_LEN ||
+    if (partner_code == NULL ||
+        strnlen(partner_code, SP_PARTNER_CODE_LEN + 1) != SP_PARTNER_CODE_LEN ||
         partner_code[0] == '0' || !sp_luhn_valid(partner_code)) {
         return sp_error_set(err, 400, "invalid_value", "partner_code",
                             "partner code is not 8 digits with a Luhn check digit");
@@ -189,11 +204,12 @@ int sp_ledger_directory_add(sp_ledger_directory *dir, const char *partner_id,
     if (!sp_ledger_category_valid(category) || strcmp(category, SP_LEDGER_GENERAL_CATEGORY) == 0) {
         return sp_error_set(err, 400, "invalid_category", "category", "invalid partner category");
     }
-    if (name == NULL || strnlen(name, SP_LEDGER_PARTNER_NAME_MAX + 1) > SP_LEDGER_PARTNER_NAME_MAX) {
+    if (name == NULL ||
+        strnlen(name, SP_LEDGER_PARTNER_NAME_MAX + 1) > SP_LEDGER_PARTNER_NAME_MAX) {
         return sp_error_set(err, 400, "invalid_value", "name", "partner name longer than %d bytes",
                             SP_LEDGER_PARTNER_NAME_MAX);
     }
-    json_t *probe = json_string(name);   /* it goes into result JSON: UTF-8 only */
+    json_t *probe = json_string(name); /* it goes into result JSON: UTF-8 only */
     if (probe == NULL) {
         return sp_error_set(err, 400, "invalid_value", "name", "partner name is not UTF-8");
     }
@@ -384,8 +400,9 @@ static sp_ledger_refund_account *refund_account_get(const sp_ledger_state *state
 
 int64_t sp_ledger_refund_account_cents(const sp_ledger_state *state, const char *request_id) {
     assert(state != NULL);
-    const sp_ledger_refund_account *account =
-        request_id != NULL ? refund_account_get(state, request_id) : NULL;
+    const sp_ledger_refund_account *account = request_id != NULL
+                                                  ? refund_account_get(state, request_id)
+                                                  : NULL;
     return account != NULL ? account->balance_cents : 0;
 }
 
@@ -471,8 +488,7 @@ void sp_ledger_foreach_pass(const sp_ledger_state *state, sp_ledger_pass_visit_f
     sp_map_foreach(&state->passes, pass_visit, &pv);
 }
 
-void sp_ledger_record_set_event_ref(sp_ledger_record *record, int32_t partition,
-                                    int64_t offset) {
+void sp_ledger_record_set_event_ref(sp_ledger_record *record, int32_t partition, int64_t offset) {
     assert(record != NULL);
     assert(partition >= 0);
     assert(offset >= 0);
@@ -495,9 +511,9 @@ typedef enum {
 typedef struct plan_account {
     char name[SP_LEDGER_ACCOUNT_MAX + 1];
     account_kind kind;
-    int64_t *balance_cents;        /* NULL: the budget, a partner or refund account to open, or
-                                    * a voucher not issued yet */
-    char partner_id[SP_ID_LEN + 1];                   /* partner: its id; refund: the request's */
+    int64_t *balance_cents;         /* NULL: the budget, a partner or refund account to open, or
+                                     * a voucher not issued yet */
+    char partner_id[SP_ID_LEN + 1]; /* partner: its id; refund: the request's */
     int64_t before_cents;
     int64_t after_cents;
 } plan_account;
@@ -514,7 +530,7 @@ static int resolve_refund_account(const sp_ledger_state *state, const char *name
                                   plan_account *out) {
     if (strcmp(name, SP_LEDGER_BANK_ACCOUNT) == 0) {
         out->kind = ACCOUNT_BANK;
-        out->balance_cents = &((sp_ledger_state *)state)->bank_cents;   /* written only by post */
+        out->balance_cents = &((sp_ledger_state *)state)->bank_cents; /* written only by post */
         out->before_cents = state->bank_cents;
         return 0;
     }
@@ -558,7 +574,8 @@ static int resolve_account(const sp_ledger_state *state, const char *name, plan_
         out->before_cents = index >= 0 ? *out->balance_cents : 0;
     } else if (strncmp(name, PARTNER_PREFIX, strlen(PARTNER_PREFIX)) == 0) {
         const char *rest = name + strlen(PARTNER_PREFIX);
-        if (strnlen(rest, SP_ID_LEN + 1) <= SP_ID_LEN || strcmp(rest + SP_ID_LEN, PARTNER_SUFFIX) != 0) {
+        if (strnlen(rest, SP_ID_LEN + 1) <= SP_ID_LEN ||
+            strcmp(rest + SP_ID_LEN, PARTNER_SUFFIX) != 0) {
             goto unknown;
         }
         memcpy(out->partner_id, rest, SP_ID_LEN);
@@ -597,7 +614,8 @@ static plan_account *plan_account_of(const sp_ledger_state *state, post_plan *pl
     plan_account *account = &plan->accounts[plan->account_count];
     if (resolve_account(state, name, account, err) != 0) return NULL;
     plan->account_count++;
-    if (account->kind == ACCOUNT_PARTNER && account->balance_cents == NULL) plan->partners_to_open++;
+    if (account->kind == ACCOUNT_PARTNER && account->balance_cents == NULL)
+        plan->partners_to_open++;
     if (account->kind == ACCOUNT_REFUND && account->balance_cents == NULL) plan->refunds_to_open++;
     return account;
 }
@@ -645,7 +663,7 @@ static int plan_check_limits(const sp_ledger_state *state, const post_plan *plan
         /* Every value is within the limit, so these sums cannot overflow. */
         delta_sum_cents += account->after_cents - account->before_cents;
     }
-    assert(delta_sum_cents == 0);   /* debits equal credits */
+    assert(delta_sum_cents == 0); /* debits equal credits */
     if (plan->partners_to_open > 0 &&
         state->owed.entry_count + plan->partners_to_open > state->limits.partners_max) {
         return sp_error_set(err, 503, "unavailable", NULL, "partner accounts limit reached");
@@ -698,7 +716,7 @@ static int open_refund_account(sp_ledger_state *state, plan_account *account, sp
         return -1;
     }
     account->balance_cents = &refund->balance_cents;
-    assert(account->before_cents == 0);   /* a new account holds nothing */
+    assert(account->before_cents == 0); /* a new account holds nothing */
     return 0;
 }
 
@@ -721,7 +739,7 @@ static int open_partner_accounts(sp_ledger_state *state, post_plan *plan, sp_err
             return -1;
         }
         account->balance_cents = &owed->balance_cents;
-        assert(account->before_cents == 0);   /* a new account holds nothing */
+        assert(account->before_cents == 0); /* a new account holds nothing */
     }
     return 0;
 }
@@ -805,11 +823,11 @@ static char *open_json(const sp_ledger_pass *pass, int64_t occurred_at_ms) {
 
 typedef struct operation_view {
     const sp_ledger_event *event;
-    const char *kind;                      /* "payment" | "credit" */
-    const char *partner_name;              /* payment only */
+    const char *kind;         /* "payment" | "credit" */
+    const char *partner_name; /* payment only */
     int64_t envelope_balance_after_cents;
     int64_t pass_balance_after_cents;
-    const char *end_date;                  /* credit: the envelope's after it, "" = none */
+    const char *end_date; /* credit: the envelope's after it, "" = none */
 } operation_view;
 
 static char *operation_json(const operation_view *view) {
@@ -834,9 +852,8 @@ static char *operation_json(const operation_view *view) {
     failed |= set_cents(obj, "pass_balance_after_cents", view->pass_balance_after_cents);
     failed |= set_string(obj, "occurred_at", occurred_at);
     if (!payment) {
-        failed |= json_object_set_new(obj, "end_date", view->end_date[0] != '\0'
-                                                           ? json_string(view->end_date)
-                                                           : json_null());
+        failed |= json_object_set_new(
+            obj, "end_date", view->end_date[0] != '\0' ? json_string(view->end_date) : json_null());
         failed |= json_object_set_new(obj, "envelope_opened", json_boolean(event->envelope_opened));
     }
     if (payment && event->has_receipt) {
@@ -850,7 +867,8 @@ static char *operation_json(const operation_view *view) {
 
 int sp_ledger_receipt_text(const sp_ledger_event *event, char out[SP_RECEIPT_TEXT_MAX + 1],
                            sp_error *err) {
-    sp_receipt receipt = {.key_id = event->receipt_key_id, .amount_cents = event->amount_cents,
+    sp_receipt receipt = {.key_id = event->receipt_key_id,
+                          .amount_cents = event->amount_cents,
                           .occurred_at_ms = event->occurred_at_ms};
     snprintf(receipt.operation_id, sizeof receipt.operation_id, "%s", event->operation_id);
     snprintf(receipt.partner_id, sizeof receipt.partner_id, "%s", event->partner_id);
@@ -927,7 +945,8 @@ static bool postings_match(const sp_ledger_event *event, const sp_ledger_posting
     for (size_t i = 0; i < derived_count; i++) {
         const sp_ledger_posting *a = &event->postings[i], *b = &derived[i];
         if (strcmp(a->debit_account, b->debit_account) != 0 ||
-            strcmp(a->credit_account, b->credit_account) != 0 || a->amount_cents != b->amount_cents) {
+            strcmp(a->credit_account, b->credit_account) != 0 ||
+            a->amount_cents != b->amount_cents) {
             return false;
         }
     }
@@ -985,8 +1004,8 @@ static int pass_from_event(const sp_ledger_event *event, sp_ledger_pass *pass, s
 static int apply_opened(sp_ledger_state *state, const sp_ledger_event *event,
                         sp_ledger_applied *out, sp_error *err) {
     if (state->passes.entry_count >= state->limits.passes_max) {
-        return sp_error_set(err, 503, "unavailable", NULL, "passes limit reached (SP_PASSES_MAX=%zu)",
-                            state->limits.passes_max);
+        return sp_error_set(err, 503, "unavailable", NULL,
+                            "passes limit reached (SP_PASSES_MAX=%zu)", state->limits.passes_max);
     }
     if (records_room(state, err) != 0) return -1;
     sp_ledger_pass *pass = calloc(1, sizeof *pass);
@@ -1044,7 +1063,8 @@ static int credited_envelope(const sp_ledger_pass *pass, const sp_ledger_event *
         return invalid_event(err, "end date earlier than the envelope's");
     }
     /* An expired envelope is used again only with a later end date. */
-    if (after->closed && !(end_date > after->end_date)) return invalid_event(err, "envelope closed");
+    if (after->closed && !(end_date > after->end_date))
+        return invalid_event(err, "envelope closed");
     after->closed = false;
     after->has_end_date = true;
     after->end_date = end_date;
@@ -1066,27 +1086,28 @@ static int apply_credited(sp_ledger_state *state, sp_ledger_pass *pass,
     char end_date[SP_LEDGER_DATE_LEN + 1] = "";
     if (after.has_end_date) sp_date_format(after.end_date, end_date);
     operation_view view = {
-        .event = event, .kind = "credit",
+        .event = event,
+        .kind = "credit",
         .envelope_balance_after_cents = after.balance_cents + event->amount_cents,
         .pass_balance_after_cents = sp_ledger_pass_balance_cents(pass) + event->amount_cents,
         .end_date = end_date};
     uint8_t hash[SP_KEY_LEN];
     sp_ledger_hash_credit(hash, pass->pass_id, event->category, event->amount_cents,
                           event->requested_end_date);
-    if (record_store(state, event, record_new(hash, 201, operation_json(&view), NULL),
-                     &out->record, err) != 0) {
+    if (record_store(state, event, record_new(hash, 201, operation_json(&view), NULL), &out->record,
+                     err) != 0) {
         return -1;
     }
     /* Nothing can fail from here: the envelope takes its new shape, then the money. */
     pass->envelopes[index] = after;
     if (event->envelope_opened) pass->envelope_count++;
     int rc = sp_ledger_post(state, &posting, 1, err);
-    assert(rc == 0);   /* sp_ledger_post_check accepted it just now */
+    assert(rc == 0); /* sp_ledger_post_check accepted it just now */
     return rc;
 }
 
-static int apply_payment(sp_ledger_state *state, sp_ledger_pass *pass,
-                         const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err) {
+static int apply_payment(sp_ledger_state *state, sp_ledger_pass *pass, const sp_ledger_event *event,
+                         sp_ledger_applied *out, sp_error *err) {
     int index = sp_ledger_envelope_index(pass, event->category);
     if (index < 0) return invalid_event(err, "no such envelope");
     if (!sp_id_valid(event->partner_id)) return invalid_event(err, "partner id");
@@ -1098,28 +1119,30 @@ static int apply_payment(sp_ledger_state *state, sp_ledger_pass *pass,
     if (records_room(state, err) != 0) return -1;
     if (sp_ledger_post_check(state, &posting, 1, err) != 0) return post_refused(err);
     if (sp_ledger_operation_reserve(pass, err) != 0) return -1;
-    const sp_ledger_partner *partner = sp_ledger_directory_find(state->directory, event->partner_code);
+    const sp_ledger_partner *partner = sp_ledger_directory_find(state->directory,
+                                                                event->partner_code);
     operation_view view = {
-        .event = event, .kind = "payment",
+        .event = event,
+        .kind = "payment",
         .partner_name = partner != NULL ? partner->name : "",
         .envelope_balance_after_cents = pass->envelopes[index].balance_cents - event->amount_cents,
         .pass_balance_after_cents = sp_ledger_pass_balance_cents(pass) - event->amount_cents};
     uint8_t hash[SP_KEY_LEN];
     sp_ledger_hash_pay(hash, pass->pass_id, event->partner_code, event->amount_cents);
-    if (record_store(state, event, record_new(hash, 201, operation_json(&view), NULL),
-                     &out->record, err) != 0) {
+    if (record_store(state, event, record_new(hash, 201, operation_json(&view), NULL), &out->record,
+                     err) != 0) {
         return -1;
     }
     int rc = sp_ledger_post(state, &posting, 1, err);
-    assert(rc == 0);   /* sp_ledger_post_check accepted it just now */
+    assert(rc == 0); /* sp_ledger_post_check accepted it just now */
     if (rc != 0) return -1;
     sp_ledger_operation_remember(pass, event->operation_id, event->partner_id, event->category, "",
                                  event->amount_cents);
     return 0;
 }
 
-static int apply_expired(sp_ledger_state *state, sp_ledger_pass *pass,
-                         const sp_ledger_event *event, sp_error *err) {
+static int apply_expired(sp_ledger_state *state, sp_ledger_pass *pass, const sp_ledger_event *event,
+                         sp_error *err) {
     int index = sp_ledger_envelope_index(pass, event->category);
     if (index < 0) return invalid_event(err, "no such envelope");
     sp_ledger_envelope *envelope = &pass->envelopes[index];
@@ -1208,8 +1231,8 @@ int sp_ledger_voucher_insert(sp_ledger_state *state, sp_ledger_voucher *voucher,
     return 0;
 }
 
-static int apply_to_pass(sp_ledger_state *state, sp_ledger_pass *pass,
-                         const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err) {
+static int apply_to_pass(sp_ledger_state *state, sp_ledger_pass *pass, const sp_ledger_event *event,
+                         sp_ledger_applied *out, sp_error *err) {
     switch (event->kind) {
     case SP_LEDGER_EVENT_PASS_CREDITED: return apply_credited(state, pass, event, out, err);
     case SP_LEDGER_EVENT_PAYMENT_ACCEPTED: return apply_payment(state, pass, event, out, err);
@@ -1237,8 +1260,8 @@ static int apply_to_pass(sp_ledger_state *state, sp_ledger_pass *pass,
     return invalid_event(err, "unknown kind");
 }
 
-int sp_ledger_apply(sp_ledger_state *state, const sp_ledger_event *event,
-                    sp_ledger_applied *out, sp_error *err) {
+int sp_ledger_apply(sp_ledger_state *state, const sp_ledger_event *event, sp_ledger_applied *out,
+                    sp_error *err) {
     assert(state != NULL);
     assert(event != NULL);
     assert(out != NULL);
@@ -1270,7 +1293,8 @@ int sp_ledger_apply(sp_ledger_state *state, const sp_ledger_event *event,
 
 void sp_ledger_event_clear(sp_ledger_event *event) {
     _Static_assert(offsetof(sp_ledger_event, operation_ids) + sizeof event->operation_ids +
-                           _Alignof(sp_ledger_event) > sizeof(sp_ledger_event),
+                           _Alignof(sp_ledger_event) >
+                       sizeof(sp_ledger_event),
                    "the operation id slots are the event's last field");
     assert(event != NULL);
     memset(event, 0, offsetof(sp_ledger_event, operation_ids));

@@ -16,7 +16,7 @@
 #include <string.h>
 
 enum {
-    ROLE_SYSTEM = 1u << 0,          /* actor_id "" and actor_role "": a solipass service */
+    ROLE_SYSTEM = 1u << 0, /* actor_id "" and actor_role "": a solipass service */
     ROLE_BACKOFFICE = 1u << 1,
     ROLE_PARTNER_ADMIN = 1u << 2,
     ROLE_PARTNER_USER = 1u << 3,
@@ -27,10 +27,14 @@ enum {
 
 /* The actor's role as a bit; 0 when unknown or inconsistent with actor_id. */
 static unsigned role_of(const sp_ledger_command *c) {
-    static const struct { const char *name; unsigned bit; } roles[] = {
-        {"backoffice", ROLE_BACKOFFICE}, {"partner_admin", ROLE_PARTNER_ADMIN},
-        {"partner_user", ROLE_PARTNER_USER}, {"beneficiary", ROLE_BENEFICIARY},
-        {"finance", ROLE_FINANCE}};
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } roles[] = {{"backoffice", ROLE_BACKOFFICE},
+                 {"partner_admin", ROLE_PARTNER_ADMIN},
+                 {"partner_user", ROLE_PARTNER_USER},
+                 {"beneficiary", ROLE_BENEFICIARY},
+                 {"finance", ROLE_FINANCE}};
     const char *actor = c->actor_id != NULL ? c->actor_id : "";
     const char *role = c->actor_role != NULL ? c->actor_role : "";
     if (actor[0] == '\0') return role[0] == '\0' ? ROLE_SYSTEM : 0;
@@ -69,16 +73,16 @@ static unsigned roles_allowed(sp_ledger_command_kind kind) {
 
 static const char *who(const sp_ledger_command *c) {
     if (c->actor_id == NULL || c->actor_id[0] == '\0') return "the system";
-    return c->actor_role != NULL && c->actor_role[0] != '\0' ? c->actor_role : "an actor without role";
+    return c->actor_role != NULL && c->actor_role[0] != '\0' ? c->actor_role
+                                                             : "an actor without role";
 }
 
-int sp_ledger_actor_check(const sp_ledger_state *state, const sp_ledger_command *c,
-                          sp_error *err) {
+int sp_ledger_actor_check(const sp_ledger_state *state, const sp_ledger_command *c, sp_error *err) {
     assert(state != NULL && c != NULL);
     unsigned role = role_of(c);
     if ((role & roles_allowed(c->kind)) == 0)
-        return sp_error_set(err, 403, "forbidden", "",
-                            "%.32s may not ask for %s", who(c), sp_ledger_command_type(c->kind));
+        return sp_error_set(err, 403, "forbidden", "", "%.32s may not ask for %s", who(c),
+                            sp_ledger_command_type(c->kind));
     /* A beneficiary acts on its own pass only (an unknown pass is the
      * decider's 404). */
     if (role == ROLE_BENEFICIARY && !sp_ledger_command_is_refund_request(c->kind)) {

@@ -35,15 +35,16 @@ static bool reason_valid(const char *reason) {
 
 typedef struct open_vouchers {
     const char *pass_id;
-    sp_ledger_event *event;        /* ids into operation_ids, amounts into close_voucher_cents */
-    size_t count;                  /* found, may pass SP_LEDGER_CLOSE_VOUCHERS_MAX */
+    sp_ledger_event *event; /* ids into operation_ids, amounts into close_voucher_cents */
+    size_t count;           /* found, may pass SP_LEDGER_CLOSE_VOUCHERS_MAX */
 } open_vouchers;
 
 static void collect_voucher(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
     (void)key;
     open_vouchers *found = ctx;
     const sp_ledger_voucher *voucher = value;
-    if (voucher->status != SP_LEDGER_VOUCHER_ACTIVE || strcmp(voucher->pass_id, found->pass_id) != 0)
+    if (voucher->status != SP_LEDGER_VOUCHER_ACTIVE ||
+        strcmp(voucher->pass_id, found->pass_id) != 0)
         return;
     if (found->count < SP_LEDGER_CLOSE_VOUCHERS_MAX) {
         sp_ledger_copy(found->event->operation_ids[found->count], SP_ID_LEN + 1,
@@ -85,7 +86,8 @@ static int close_returns(const sp_ledger_state *state, const sp_ledger_pass *pas
     if (found.count > SP_LEDGER_CLOSE_VOUCHERS_MAX) {
         return sp_error_set(err, 409, "too_many_vouchers", "pass_id",
                             "the pass holds %zu open vouchers, a close cancels at most %d: "
-                            "cancel some first", found.count, SP_LEDGER_CLOSE_VOUCHERS_MAX);
+                            "cancel some first",
+                            found.count, SP_LEDGER_CLOSE_VOUCHERS_MAX);
     }
     event->changed_count = found.count;
     sort_vouchers(event);
@@ -186,7 +188,8 @@ static int close_matches(sp_ledger_state *state, const sp_ledger_pass *pass,
         return sp_ledger_invalid_event(err, "too many returns");
     }
     size_t holding = 0;
-    for (size_t i = 0; i < pass->envelope_count; i++) holding += pass->envelopes[i].balance_cents > 0;
+    for (size_t i = 0; i < pass->envelope_count; i++)
+        holding += pass->envelopes[i].balance_cents > 0;
     if (holding != event->envelope_count) return sp_ledger_invalid_event(err, "envelope returns");
     int64_t total_cents = 0;
     for (size_t i = 0; i < event->envelope_count; i++) {
@@ -246,7 +249,7 @@ int sp_ledger_apply_closed(sp_ledger_state *state, sp_ledger_pass *pass,
     if (sp_ledger_record_keep(state, event, hash, 200, closed_json(event), out, err) != 0)
         return -1;
     int rc = post_in_chunks(state, postings, count, true, err);
-    assert(rc == 0);   /* checked just now */
+    assert(rc == 0); /* checked just now */
     if (rc != 0) return -1;
     for (size_t i = 0; i < event->changed_count; i++) {
         sp_ledger_voucher *voucher = sp_ledger_voucher_of(state, event->operation_ids[i]);

@@ -124,8 +124,8 @@ static const char *const *ids_of(char **ids) {
  * the array; the strings stay the payload's). */
 static int open_refund_fields(sp_ledger_command *command, const ProtobufCMessage *payload,
                               sp_ledger_command_pb *holder, sp_error *err) {
-    const Solipass__Ledger__OpenRefundRequest *m =
-        (const Solipass__Ledger__OpenRefundRequest *)payload;
+    const Solipass__Ledger__OpenRefundRequest *m = (const Solipass__Ledger__OpenRefundRequest *)
+        payload;
     command->pass_id = m->request_id;
     command->request_id = m->request_id;
     command->partner_id = m->partner_id;
@@ -173,13 +173,13 @@ static void request_command_fields(sp_ledger_command *command, const ProtobufCMe
         command->transfer_reference = m->transfer_reference;
         command->paid_on = m->paid_on;
     }
-    command->pass_id = command->request_id;   /* the request is the aggregate */
+    command->pass_id = command->request_id; /* the request is the aggregate */
 }
 
 static void part_command_fields(sp_ledger_command *command, const ProtobufCMessage *payload) {
     if (command->kind == SP_LEDGER_COMMAND_RESERVE_OPERATIONS) {
-        const Solipass__Ledger__ReserveOperations *m =
-            (const Solipass__Ledger__ReserveOperations *)payload;
+        const Solipass__Ledger__ReserveOperations *m = (const Solipass__Ledger__ReserveOperations *)
+            payload;
         command->pass_id = m->pass_id;
         command->request_id = m->request_id;
         command->partner_id = m->partner_id;
@@ -187,13 +187,13 @@ static void part_command_fields(sp_ledger_command *command, const ProtobufCMessa
         command->operation_id_count = m->n_operation_ids;
         command->skip_unavailable = m->skip_unavailable;
     } else if (command->kind == SP_LEDGER_COMMAND_RELEASE_OPERATIONS) {
-        const Solipass__Ledger__ReleaseOperations *m =
-            (const Solipass__Ledger__ReleaseOperations *)payload;
+        const Solipass__Ledger__ReleaseOperations *m = (const Solipass__Ledger__ReleaseOperations *)
+            payload;
         command->pass_id = m->pass_id;
         command->request_id = m->request_id;
     } else {
-        const Solipass__Ledger__SettleOperations *m =
-            (const Solipass__Ledger__SettleOperations *)payload;
+        const Solipass__Ledger__SettleOperations *m = (const Solipass__Ledger__SettleOperations *)
+            payload;
         command->pass_id = m->pass_id;
         command->request_id = m->request_id;
     }
@@ -241,7 +241,8 @@ static void command_fields(sp_ledger_command *command, const ProtobufCMessage *p
         command->partner_code = pay->partner_code;
         command->amount_cents = pay->amount_cents;
     } else if (command->kind == SP_LEDGER_COMMAND_CANCEL_OPERATION) {
-        const Solipass__Ledger__CancelOperation *m = (const Solipass__Ledger__CancelOperation *)payload;
+        const Solipass__Ledger__CancelOperation *m = (const Solipass__Ledger__CancelOperation *)
+            payload;
         command->pass_id = m->pass_id;
         command->operation_id = m->operation_id;
         command->partner_id = m->partner_id;
@@ -261,15 +262,14 @@ static void command_fields(sp_ledger_command *command, const ProtobufCMessage *p
     }
 }
 
-int sp_ledger_command_from_envelope(const Solipass__Envelope *envelope,
-                                    sp_ledger_command *command, sp_ledger_command_pb *holder,
-                                    sp_error *err) {
+int sp_ledger_command_from_envelope(const Solipass__Envelope *envelope, sp_ledger_command *command,
+                                    sp_ledger_command_pb *holder, sp_error *err) {
     assert(envelope != NULL && command != NULL && holder != NULL);
     memset(command, 0, sizeof *command);
     holder->payload = NULL;
     holder->parts = NULL;
-    const ProtobufCMessageDescriptor *descriptor =
-        command_descriptor(text_or_empty(envelope->type), &command->kind);
+    const ProtobufCMessageDescriptor *descriptor = command_descriptor(text_or_empty(envelope->type),
+                                                                      &command->kind);
     if (descriptor == NULL) {
         return sp_error_set(err, 400, "unknown_type", NULL, "not a ledger command type: '%.64s'",
                             text_or_empty(envelope->type));
@@ -304,8 +304,8 @@ static int take_posting(sp_ledger_event *event, size_t n_postings,
     event->posting_count = n_postings;
     for (size_t i = 0; i < n_postings; i++) {
         sp_ledger_posting *posting = &event->postings[i];
-        if (take(posting->debit_account, sizeof posting->debit_account,
-                 postings[i]->debit_account, "debit account", err) != 0 ||
+        if (take(posting->debit_account, sizeof posting->debit_account, postings[i]->debit_account,
+                 "debit account", err) != 0 ||
             take(posting->credit_account, sizeof posting->credit_account,
                  postings[i]->credit_account, "credit account", err) != 0) {
             return -1;
@@ -423,7 +423,8 @@ static int take_issued(sp_ledger_event *event, const Solipass__Ledger__VoucherIs
         take(event->voucher_number, sizeof event->voucher_number, m->voucher_number,
              "voucher number", err) != 0 ||
         take(event->category, sizeof event->category, m->category, "category", err) != 0 ||
-        take(event->valid_until, sizeof event->valid_until, m->valid_until, "valid until", err) != 0 ||
+        take(event->valid_until, sizeof event->valid_until, m->valid_until, "valid until", err) !=
+            0 ||
         take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
         take(event->partner_code, sizeof event->partner_code, m->partner_code, "partner code",
              err) != 0 ||
@@ -512,7 +513,7 @@ static int take_refund_opened(sp_ledger_event *event,
     if (operation_count != m->operation_count) {
         return malformed(err, "operation_count is not the parts' operations");
     }
-    event->parts = NULL;   /* the ledger keeps only the counts */
+    event->parts = NULL; /* the ledger keeps only the counts */
     event->part_count = m->n_parts;
     event->operation_count = m->operation_count;
     event->expected_total_cents = m->expected_total_cents;
@@ -527,8 +528,7 @@ static int take_refund_opened(sp_ledger_event *event,
 }
 
 static int take_refund_confirmed(sp_ledger_event *event,
-                                 const Solipass__Ledger__RefundRequestConfirmed *m,
-                                 sp_error *err) {
+                                 const Solipass__Ledger__RefundRequestConfirmed *m, sp_error *err) {
     event->total_cents = m->total_cents;
     event->operation_count = m->operation_count;
     if (take(event->request_id, sizeof event->request_id, m->request_id, "request id", err) != 0 ||
@@ -539,8 +539,7 @@ static int take_refund_confirmed(sp_ledger_event *event,
 }
 
 static int take_refund_cancelled(sp_ledger_event *event,
-                                 const Solipass__Ledger__RefundRequestCancelled *m,
-                                 sp_error *err) {
+                                 const Solipass__Ledger__RefundRequestCancelled *m, sp_error *err) {
     if (take(event->request_id, sizeof event->request_id, m->request_id, "request id", err) != 0 ||
         take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
         take(event->reason, sizeof event->reason, m->reason, "reason", err) != 0 ||
@@ -707,8 +706,10 @@ static const char *payload_pass_id(sp_ledger_event_kind kind, const ProtobufCMes
     case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
     case SP_LEDGER_EVENT_OPERATIONS_SETTLED:
         return ((const Solipass__Ledger__RefundPartChanged *)payload)->pass_id;
-    case SP_LEDGER_EVENT_PASS_OPENED: return ((const Solipass__Ledger__PassOpened *)payload)->pass_id;
-    case SP_LEDGER_EVENT_PASS_CREDITED: return ((const Solipass__Ledger__PassCredited *)payload)->pass_id;
+    case SP_LEDGER_EVENT_PASS_OPENED:
+        return ((const Solipass__Ledger__PassOpened *)payload)->pass_id;
+    case SP_LEDGER_EVENT_PASS_CREDITED:
+        return ((const Solipass__Ledger__PassCredited *)payload)->pass_id;
     case SP_LEDGER_EVENT_PAYMENT_ACCEPTED:
         return ((const Solipass__Ledger__PaymentAccepted *)payload)->pass_id;
     case SP_LEDGER_EVENT_ENVELOPE_EXPIRED:
@@ -726,7 +727,8 @@ static const char *payload_pass_id(sp_ledger_event_kind kind, const ProtobufCMes
         return ((const Solipass__Ledger__OperationCancelled *)payload)->pass_id;
     case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET:
         return ((const Solipass__Ledger__OperationReferenceSet *)payload)->pass_id;
-    case SP_LEDGER_EVENT_PASS_CLOSED: return ((const Solipass__Ledger__PassClosed *)payload)->pass_id;
+    case SP_LEDGER_EVENT_PASS_CLOSED:
+        return ((const Solipass__Ledger__PassClosed *)payload)->pass_id;
     }
     return "";
 }
@@ -759,11 +761,13 @@ static int take_payload(sp_ledger_event *event, const ProtobufCMessage *payload,
         return take_refund_opened(event, (const Solipass__Ledger__RefundRequestOpened *)payload,
                                   err);
     case SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED:
-        return take_refund_confirmed(
-            event, (const Solipass__Ledger__RefundRequestConfirmed *)payload, err);
+        return take_refund_confirmed(event,
+                                     (const Solipass__Ledger__RefundRequestConfirmed *)payload,
+                                     err);
     case SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED:
-        return take_refund_cancelled(
-            event, (const Solipass__Ledger__RefundRequestCancelled *)payload, err);
+        return take_refund_cancelled(event,
+                                     (const Solipass__Ledger__RefundRequestCancelled *)payload,
+                                     err);
     case SP_LEDGER_EVENT_REFUND_REQUEST_PAID:
         return take_refund_paid(event, (const Solipass__Ledger__RefundRequestPaid *)payload, err);
     case SP_LEDGER_EVENT_OPERATIONS_RESERVED:
@@ -780,8 +784,8 @@ static int take_envelope_fields(sp_ledger_event *event, const Solipass__Envelope
                                 sp_error *err) {
     event->version = envelope->aggregate_version;
     event->occurred_at_ms = envelope->occurred_at_ms;
-    if (take(event->pass_id, sizeof event->pass_id, envelope->aggregate_id, "aggregate id",
-             err) != 0 ||
+    if (take(event->pass_id, sizeof event->pass_id, envelope->aggregate_id, "aggregate id", err) !=
+            0 ||
         take(event->command_id, sizeof event->command_id, envelope->command_id, "command id",
              err) != 0 ||
         take(event->actor_id, sizeof event->actor_id, envelope->actor_id, "actor id", err) != 0 ||
@@ -801,8 +805,8 @@ int sp_ledger_event_from_envelope(const Solipass__Envelope *envelope, sp_ledger_
                                   sp_error *err) {
     assert(envelope != NULL && event != NULL);
     sp_ledger_event_clear(event);
-    const ProtobufCMessageDescriptor *descriptor =
-        event_descriptor(text_or_empty(envelope->type), &event->kind);
+    const ProtobufCMessageDescriptor *descriptor = event_descriptor(text_or_empty(envelope->type),
+                                                                    &event->kind);
     if (descriptor == NULL) {
         return sp_error_set(err, 400, "unknown_type", NULL, "not a ledger event type: '%.64s'",
                             text_or_empty(envelope->type));
@@ -812,7 +816,8 @@ int sp_ledger_event_from_envelope(const Solipass__Envelope *envelope, sp_ledger_
                                                           envelope->payload.data);
     if (payload == NULL) return malformed(err, "undecodable event payload");
     int rc = take_payload(event, payload, err);
-    if (rc == 0 && strcmp(text_or_empty(payload_pass_id(event->kind, payload)), event->pass_id) != 0) {
+    if (rc == 0 &&
+        strcmp(text_or_empty(payload_pass_id(event->kind, payload)), event->pass_id) != 0) {
         rc = malformed(err, "the envelope's aggregate id is not the event's pass id");
     }
     protobuf_c_message_free_unpacked(payload, NULL);
@@ -1094,8 +1099,9 @@ static const ProtobufCMessage *part_changed_to_pb(const sp_ledger_event *event,
     m->operation_ids = event->changed_count > 0 ? holder->operation_id_ptrs : NULL;
     m->amount_cents = event->amount_cents;
     m->n_skipped_operation_ids = event->skipped_count;
-    m->skipped_operation_ids =
-        event->skipped_count > 0 ? holder->operation_id_ptrs + event->changed_count : NULL;
+    m->skipped_operation_ids = event->skipped_count > 0
+                                   ? holder->operation_id_ptrs + event->changed_count
+                                   : NULL;
     m->request_hash = hash_of(event, true);
     postings_to_pb(event, holder, &m->n_postings, &m->postings);
     return &m->base;
@@ -1235,9 +1241,8 @@ const ProtobufCMessage *sp_ledger_reply_of_error(const sp_error *error,
 
 /* ------------------------------------------------------------ partners */
 
-static int directory_apply_convention(sp_ledger_directory *dir,
-                                      const Solipass__Envelope *envelope, bool *added,
-                                      sp_error *err) {
+static int directory_apply_convention(sp_ledger_directory *dir, const Solipass__Envelope *envelope,
+                                      bool *added, sp_error *err) {
     Solipass__Accounts__ConventionPublished *m = solipass__accounts__convention_published__unpack(
         NULL, envelope->payload.len, envelope->payload.data);
     if (m == NULL) return malformed(err, "undecodable ConventionPublished payload");
@@ -1248,9 +1253,8 @@ static int directory_apply_convention(sp_ledger_directory *dir,
     return rc;
 }
 
-static int directory_apply_acceptance(sp_ledger_directory *dir,
-                                      const Solipass__Envelope *envelope, bool *added,
-                                      sp_error *err) {
+static int directory_apply_acceptance(sp_ledger_directory *dir, const Solipass__Envelope *envelope,
+                                      bool *added, sp_error *err) {
     Solipass__Accounts__ConventionAccepted *m = solipass__accounts__convention_accepted__unpack(
         NULL, envelope->payload.len, envelope->payload.data);
     if (m == NULL) return malformed(err, "undecodable ConventionAccepted payload");
@@ -1260,9 +1264,8 @@ static int directory_apply_acceptance(sp_ledger_directory *dir,
     return rc;
 }
 
-int sp_ledger_directory_apply_envelope(sp_ledger_directory *dir,
-                                       const Solipass__Envelope *envelope, bool *added,
-                                       sp_error *err) {
+int sp_ledger_directory_apply_envelope(sp_ledger_directory *dir, const Solipass__Envelope *envelope,
+                                       bool *added, sp_error *err) {
     assert(dir != NULL && envelope != NULL && added != NULL);
     *added = false;
     const char *type = text_or_empty(envelope->type);

@@ -24,17 +24,16 @@
 /* ------------------------------------------------------------ commands */
 
 typedef struct sp_ledger_command_pb {
-    ProtobufCMessage *payload;     /* owned, unpacked */
-    sp_ledger_refund_part *parts;  /* owned: an OpenRefundRequest's parts (borrowing from payload) */
+    ProtobufCMessage *payload;    /* owned, unpacked */
+    sp_ledger_refund_part *parts; /* owned: an OpenRefundRequest's parts (borrowing from payload) */
 } sp_ledger_command_pb;
 
 /* Decodes the payload of a ledger command envelope and checks its identity
  * (aggregate id = pass id, or the request id for a refund request's own
  * commands, a uuid; actor ""/uuid; command id). -1 with a reason when the
  * type is unknown or the message malformed: a dead letter. */
-int sp_ledger_command_from_envelope(const Solipass__Envelope *envelope,
-                                    sp_ledger_command *command, sp_ledger_command_pb *holder,
-                                    sp_error *err);
+int sp_ledger_command_from_envelope(const Solipass__Envelope *envelope, sp_ledger_command *command,
+                                    sp_ledger_command_pb *holder, sp_error *err);
 void sp_ledger_command_pb_free(sp_ledger_command_pb *holder);
 
 /* ------------------------------------------------------------ events */
@@ -60,11 +59,11 @@ typedef struct sp_ledger_event_pb {
     Solipass__Ledger__RefundRequestPaid refund_paid;
     Solipass__Ledger__RefundPartChanged part_changed;
     Solipass__Ledger__PassClosed closed;
-    sp_ledger_posting *close_postings;                 /* owned: a PassClosed's postings */
-    Solipass__Ledger__Posting *close_pb;               /* owned, borrowing close_postings */
-    Solipass__Ledger__Posting **close_pb_ptrs;         /* owned */
-    Solipass__Ledger__RefundPart *refund_parts;        /* owned: sp_ledger_event_pb_release */
-    Solipass__Ledger__RefundPart **refund_part_ptrs;   /* owned */
+    sp_ledger_posting *close_postings;               /* owned: a PassClosed's postings */
+    Solipass__Ledger__Posting *close_pb;             /* owned, borrowing close_postings */
+    Solipass__Ledger__Posting **close_pb_ptrs;       /* owned */
+    Solipass__Ledger__RefundPart *refund_parts;      /* owned: sp_ledger_event_pb_release */
+    Solipass__Ledger__RefundPart **refund_part_ptrs; /* owned */
     char *operation_id_ptrs[SP_LEDGER_REFUND_PART_OPERATIONS_MAX];
     Solipass__Ledger__EnvelopeSpec specs[SP_LEDGER_ENVELOPES_MAX];
     Solipass__Ledger__EnvelopeSpec *spec_ptrs[SP_LEDGER_ENVELOPES_MAX];
@@ -96,16 +95,14 @@ typedef struct sp_ledger_reply_pb {
 const ProtobufCMessage *sp_ledger_reply_of_record(const sp_ledger_record *record, bool replayed,
                                                   sp_ledger_reply_pb *holder);
 /* The reply for a refusal that records nothing. */
-const ProtobufCMessage *sp_ledger_reply_of_error(const sp_error *error,
-                                                 sp_ledger_reply_pb *holder);
+const ProtobufCMessage *sp_ledger_reply_of_error(const sp_error *error, sp_ledger_reply_pb *holder);
 
 /* ------------------------------------------------------------ partners */
 
 /* Feeds the directory from one accounts event: PartnerCreated adds a
  * partner, ConventionPublished a convention, ConventionAccepted an
  * acceptance (*added = true); other types are ignored. -1 when malformed. */
-int sp_ledger_directory_apply_envelope(sp_ledger_directory *dir,
-                                       const Solipass__Envelope *envelope, bool *added,
-                                       sp_error *err);
+int sp_ledger_directory_apply_envelope(sp_ledger_directory *dir, const Solipass__Envelope *envelope,
+                                       bool *added, sp_error *err);
 
 #endif

@@ -26,8 +26,8 @@ static sp_ledger_convention *convention_find(const sp_ledger_directory *dir,
 }
 
 static int convention_fields_check(const char *convention_id, const char *title,
-                                   const char *version, const char *effective_date,
-                                   sp_date *date, sp_error *err) {
+                                   const char *version, const char *effective_date, sp_date *date,
+                                   sp_error *err) {
     if (convention_id == NULL || !sp_id_valid(convention_id)) {
         return sp_error_set(err, 400, "invalid_value", "convention_id",
                             "convention id is not a uuid");
@@ -37,8 +37,8 @@ static int convention_fields_check(const char *convention_id, const char *title,
         return sp_error_set(err, 400, "invalid_value", "title", "convention title of 1 to %d bytes",
                             SP_LEDGER_CONVENTION_TITLE_MAX);
     }
-    size_t version_len =
-        version != NULL ? strnlen(version, SP_LEDGER_CONVENTION_VERSION_MAX + 1) : 0;
+    size_t version_len = version != NULL ? strnlen(version, SP_LEDGER_CONVENTION_VERSION_MAX + 1)
+                                         : 0;
     if (version_len == 0 || version_len > SP_LEDGER_CONVENTION_VERSION_MAX) {
         return sp_error_set(err, 400, "invalid_value", "version",
                             "convention version of 1 to %d bytes",
@@ -53,8 +53,7 @@ static int convention_fields_check(const char *convention_id, const char *title,
 
 int sp_ledger_directory_add_convention(sp_ledger_directory *dir, const char *convention_id,
                                        const char *title, const char *version,
-                                       const char *effective_date, bool mandatory,
-                                       sp_error *err) {
+                                       const char *effective_date, bool mandatory, sp_error *err) {
     assert(dir != NULL && dir->conventions != NULL);
     sp_date date = 0;
     if (convention_fields_check(convention_id, title, version, effective_date, &date, err) != 0) {
@@ -124,12 +123,13 @@ static void text_cut(char *out, size_t out_size, const char *text) {
 
 int sp_ledger_convention_check(const sp_ledger_directory *dir, const char *partner_id,
                                int64_t now_ms, sp_error *err) {
-    if (dir == NULL) return 0;   /* a state without a directory pays no partner anyway */
+    if (dir == NULL) return 0; /* a state without a directory pays no partner anyway */
     const sp_ledger_convention *c = sp_ledger_convention_missing(dir, partner_id, now_ms);
     if (c == NULL) return 0;
     char title[SP_LEDGER_CONVENTION_TITLE_SHOWN_MAX + 1];
     text_cut(title, sizeof title, c->title);
     return sp_error_set(err, 422, "convention_not_accepted", "partner_code",
                         "this partner cannot take payments yet: it has not accepted the "
-                        "convention '%s' (version %s)", title, c->version);
+                        "convention '%s' (version %s)",
+                        title, c->version);
 }

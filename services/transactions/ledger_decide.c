@@ -13,7 +13,7 @@
 #include "ledger_internal.h"
 #include "sp_money.h"
 
-#define COMMAND_ID_CLIENT_MAX 64   /* an Idempotency-Key: 1 to 64 of [A-Za-z0-9_-] */
+#define COMMAND_ID_CLIENT_MAX 64 /* an Idempotency-Key: 1 to 64 of [A-Za-z0-9_-] */
 
 /* ------------------------------------------------------------ request hashes */
 
@@ -26,10 +26,10 @@ void sp_ledger_hash_open(uint8_t out[SP_KEY_LEN], const char *pass_id, const cha
                          const char *const *end_dates) {
     char count_text[24];
     snprintf(count_text, sizeof count_text, "%zu", envelope_count);
-    sp_key_of(out, SP_LEDGER_TYPE_OPEN_PASS, text_or_empty(pass_id),
-              text_or_empty(beneficiary_id), count_text);
+    sp_key_of(out, SP_LEDGER_TYPE_OPEN_PASS, text_or_empty(pass_id), text_or_empty(beneficiary_id),
+              count_text);
     size_t hashed_count = envelope_count < SP_LEDGER_ENVELOPES_MAX ? envelope_count
-                                                                    : SP_LEDGER_ENVELOPES_MAX;
+                                                                   : SP_LEDGER_ENVELOPES_MAX;
     /* Chained so that any length of field fits: key = H(hex(previous key), category, date). */
     for (size_t i = 0; i < hashed_count; i++) {
         char previous[2 * SP_KEY_LEN + 1];
@@ -61,7 +61,7 @@ void sp_ledger_hash_pay(uint8_t out[SP_KEY_LEN], const char *pass_id, const char
 }
 
 void sp_ledger_hash_issue(uint8_t out[SP_KEY_LEN], const char *pass_id, int64_t amount_cents,
-                         const char *category, const char *partner_code) {
+                          const char *category, const char *partner_code) {
     char amount_text[24];
     snprintf(amount_text, sizeof amount_text, "%" PRId64, amount_cents);
     uint8_t head[SP_KEY_LEN];
@@ -72,7 +72,7 @@ void sp_ledger_hash_issue(uint8_t out[SP_KEY_LEN], const char *pass_id, int64_t 
 }
 
 void sp_ledger_hash_redeem(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *voucher_id,
-                          const char *voucher_number, const char *partner_code) {
+                           const char *voucher_number, const char *partner_code) {
     uint8_t head[SP_KEY_LEN];
     sp_key_of(head, SP_LEDGER_TYPE_REDEEM_VOUCHER, text_or_empty(pass_id),
               text_or_empty(voucher_id), NULL);
@@ -82,8 +82,8 @@ void sp_ledger_hash_redeem(uint8_t out[SP_KEY_LEN], const char *pass_id, const c
 }
 
 void sp_ledger_hash_cancel(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *voucher_id) {
-    sp_key_of(out, SP_LEDGER_TYPE_CANCEL_VOUCHER, text_or_empty(pass_id),
-              text_or_empty(voucher_id), NULL);
+    sp_key_of(out, SP_LEDGER_TYPE_CANCEL_VOUCHER, text_or_empty(pass_id), text_or_empty(voucher_id),
+              NULL);
 }
 
 /* A code as typed ("1234 5678") is compared in its normalized form. */
@@ -95,9 +95,8 @@ static bool partner_code_of(const char *typed, char code[SP_PARTNER_CODE_LEN + 1
 static void command_hash(const sp_ledger_command *command, uint8_t out[SP_KEY_LEN]) {
     switch (command->kind) {
     case SP_LEDGER_COMMAND_OPEN_PASS:
-        sp_ledger_hash_open(out, command->pass_id, command->beneficiary_id,
-                            command->envelope_count, command->envelope_categories,
-                            command->envelope_end_dates);
+        sp_ledger_hash_open(out, command->pass_id, command->beneficiary_id, command->envelope_count,
+                            command->envelope_categories, command->envelope_end_dates);
         return;
     case SP_LEDGER_COMMAND_CREDIT_PASS:
         sp_ledger_hash_credit(out, command->pass_id, command->category, command->amount_cents,
@@ -136,9 +135,7 @@ static void command_hash(const sp_ledger_command *command, uint8_t out[SP_KEY_LE
     case SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID:
     case SP_LEDGER_COMMAND_RESERVE_OPERATIONS:
     case SP_LEDGER_COMMAND_RELEASE_OPERATIONS:
-    case SP_LEDGER_COMMAND_SETTLE_OPERATIONS:
-        sp_ledger_hash_refund(command, out);
-        return;
+    case SP_LEDGER_COMMAND_SETTLE_OPERATIONS: sp_ledger_hash_refund(command, out); return;
     case SP_LEDGER_COMMAND_CLOSE_PASS:
         sp_ledger_hash_close(out, command->pass_id, command->reason);
         return;
@@ -212,7 +209,8 @@ static int validate_envelope_specs(const sp_ledger_command *command, sp_error *e
         if (!sp_ledger_category_valid(category)) {
             return sp_error_set(err, 422, "invalid_category", "envelopes",
                                 "envelope %zu: a category is 2 to 32 of a-z 0-9 _ starting "
-                                "with a letter", i + 1);
+                                "with a letter",
+                                i + 1);
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(category, command->envelope_categories[j]) == 0) {
@@ -251,17 +249,17 @@ static void event_header(sp_ledger_event *event, sp_ledger_event_kind kind,
     event->occurred_at_ms = now_ms;
     bool fits = sp_ledger_copy(event->command_id, sizeof event->command_id, command_id) &&
                 sp_ledger_copy(event->actor_id, sizeof event->actor_id, actor_id);
-    assert(fits);   /* identities are validated before deciding */
+    assert(fits); /* identities are validated before deciding */
     (void)fits;
 }
 
 /* A rule refused a command on an existing pass: the refusal is an event, so
  * the command id keeps this outcome across restarts. */
 static void reject(sp_ledger_decision *out, const sp_ledger_pass *pass,
-                   const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
-                   int64_t now_ms, const sp_error *why) {
+                   const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
+                   const sp_error *why) {
     if (why->http_status == 503) {
-        refuse(out, why);   /* a full bound is not the command's fault: ask again later */
+        refuse(out, why); /* a full bound is not the command's fault: ask again later */
         return;
     }
     out->kind = SP_LEDGER_DECIDED_EVENT;
@@ -322,8 +320,8 @@ static void decide_open(const sp_ledger_state *state, const sp_ledger_pass *pass
 
 /* What a credit does to its envelope's end date. */
 typedef struct credit_plan {
-    int index;                     /* the envelope credited, -1: the credit opens it */
-    bool has_end_date;             /* after the credit */
+    int index;         /* the envelope credited, -1: the credit opens it */
+    bool has_end_date; /* after the credit */
     sp_date end_date;
 } credit_plan;
 
@@ -338,7 +336,8 @@ static int credit_end_date(const sp_ledger_envelope *envelope, const char *reque
         if (envelope != NULL && sp_ledger_envelope_expired_at(envelope, now_ms)) {
             return sp_error_set(err, 422, "envelope_expired", "category",
                                 "the envelope '%s' has expired: give a new end_date to use it "
-                                "again", envelope->category);
+                                "again",
+                                envelope->category);
         }
         return 0;
     }
@@ -355,7 +354,8 @@ static int credit_end_date(const sp_ledger_envelope *envelope, const char *reque
         sp_date_format(plan->end_date, current);
         return sp_error_set(err, 422, "end_date_earlier", "end_date",
                             "end_date is before the envelope's end date %s: an end date can "
-                            "only be set or extended", current);
+                            "only be set or extended",
+                            current);
     }
     plan->has_end_date = true;
     plan->end_date = wanted;
@@ -459,8 +459,8 @@ static int pay_rules(const sp_ledger_state *state, const sp_ledger_pass *pass,
     if (*index < 0) return -1;
     const sp_ledger_envelope *envelope = &pass->envelopes[*index];
     if (sp_ledger_envelope_expired_at(envelope, now_ms)) {
-        return sp_error_set(err, 422, "envelope_expired", "",
-                            "the envelope '%s' has expired", envelope->category);
+        return sp_error_set(err, 422, "envelope_expired", "", "the envelope '%s' has expired",
+                            envelope->category);
     }
     if (sp_money_validate_amount(command->amount_cents, state->limits.payment_max_cents,
                                  "amount_cents", err) != 0) {
@@ -504,7 +504,8 @@ static void decide_pay(const sp_ledger_state *state, const sp_ledger_pass *pass,
     sp_ledger_copy(event->partner_id, sizeof event->partner_id, partner->partner_id);
     sp_ledger_copy(event->partner_code, sizeof event->partner_code, partner->partner_code);
     event->amount_cents = command->amount_cents;
-    event->envelope_balance_after_cents = pass->envelopes[index].balance_cents - command->amount_cents;
+    event->envelope_balance_after_cents = pass->envelopes[index].balance_cents -
+                                          command->amount_cents;
     event->pass_balance_after_cents = sp_ledger_pass_balance_cents(pass) - command->amount_cents;
     event->posting_count = 1;
     event->postings[0] = posting;
@@ -529,8 +530,8 @@ void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *com
     sp_ledger_event_clear(&out->event);
     uint8_t hash[SP_KEY_LEN];
     command_hash(command, hash);
-    const sp_ledger_record *seen =
-        sp_ledger_record_find(state, command->pass_id, command->actor_id, command->command_id);
+    const sp_ledger_record *seen = sp_ledger_record_find(state, command->pass_id, command->actor_id,
+                                                         command->command_id);
     if (seen != NULL) {
         if (memcmp(seen->request_hash, hash, SP_KEY_LEN) == 0) {
             replay(out, seen);

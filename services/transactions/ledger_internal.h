@@ -29,9 +29,9 @@ void sp_ledger_hash_pay(uint8_t out[SP_KEY_LEN], const char *pass_id, const char
                         int64_t amount_cents);
 
 void sp_ledger_hash_issue(uint8_t out[SP_KEY_LEN], const char *pass_id, int64_t amount_cents,
-                         const char *category, const char *partner_code);
+                          const char *category, const char *partner_code);
 void sp_ledger_hash_redeem(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *voucher_id,
-                          const char *voucher_number, const char *partner_code);
+                           const char *voucher_number, const char *partner_code);
 void sp_ledger_hash_cancel(uint8_t out[SP_KEY_LEN], const char *pass_id, const char *voucher_id);
 
 void sp_ledger_hash_cancel_operation(uint8_t out[SP_KEY_LEN], const char *pass_id,
@@ -128,9 +128,7 @@ void sp_ledger_decide_set_reference(const sp_ledger_state *state, const sp_ledge
                                     const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
                                     sp_ledger_decision *out);
 int sp_ledger_apply_operation(sp_ledger_state *state, sp_ledger_pass *pass,
-                              const sp_ledger_event *event, sp_ledger_applied *out,
-                              sp_error *err);
-
+                              const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err);
 
 /* ---- ledger_close.c ---- */
 
@@ -146,15 +144,13 @@ int sp_ledger_apply_closed(sp_ledger_state *state, sp_ledger_pass *pass,
 /* The request hash of a refund command (any of the eight kinds). */
 void sp_ledger_hash_refund(const sp_ledger_command *command, uint8_t out[SP_KEY_LEN]);
 /* A request's own command (the request exists or not: its rules say). */
-void sp_ledger_decide_refund_request(const sp_ledger_state *state,
-                                     const sp_ledger_command *command,
+void sp_ledger_decide_refund_request(const sp_ledger_state *state, const sp_ledger_command *command,
                                      const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
                                      sp_ledger_decision *out);
 /* Reserve, release or settle the operations of an existing pass. */
 void sp_ledger_decide_refund_part(const sp_ledger_state *state, const sp_ledger_pass *pass,
-                                  const sp_ledger_command *command,
-                                  const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
-                                  sp_ledger_decision *out);
+                                  const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
+                                  int64_t now_ms, sp_ledger_decision *out);
 /* A request's own event, or a CommandRejected of one of its commands. */
 bool sp_ledger_event_of_refund_request(const sp_ledger_event *event);
 /* Applies it with the request's versions (a stale one is skipped). */

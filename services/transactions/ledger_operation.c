@@ -77,7 +77,7 @@ const sp_ledger_operation *sp_ledger_operation_find(const sp_ledger_pass *pass,
 
 int sp_ledger_operation_reserve(sp_ledger_pass *pass, sp_error *err) {
     if (pass->operation_count < pass->operation_capacity) return 0;
-    if (pass->operation_capacity >= SP_LEDGER_PASS_OPERATIONS_MAX) return 0;   /* the oldest goes */
+    if (pass->operation_capacity >= SP_LEDGER_PASS_OPERATIONS_MAX) return 0; /* the oldest goes */
     size_t capacity = pass->operation_capacity == 0 ? OPERATIONS_INITIAL_CAPACITY
                                                     : 2 * pass->operation_capacity;
     if (capacity > SP_LEDGER_PASS_OPERATIONS_MAX) capacity = SP_LEDGER_PASS_OPERATIONS_MAX;
@@ -91,7 +91,7 @@ int sp_ledger_operation_reserve(sp_ledger_pass *pass, sp_error *err) {
 void sp_ledger_operation_remember(sp_ledger_pass *pass, const char *operation_id,
                                   const char *partner_id, const char *category,
                                   const char *voucher_id, int64_t amount_cents) {
-    assert(pass->operation_capacity > 0);   /* sp_ledger_operation_reserve first */
+    assert(pass->operation_capacity > 0); /* sp_ledger_operation_reserve first */
     if (pass->operation_count == pass->operation_capacity) {
         assert(pass->operation_count == SP_LEDGER_PASS_OPERATIONS_MAX);
         /* A requested payment holds money in its request's account until it is
@@ -208,7 +208,7 @@ static void cancel_posting(const sp_ledger_pass *pass, const sp_ledger_operation
 static void cancelled_event(const sp_ledger_pass *pass, const sp_ledger_operation *op,
                             int64_t now_ms, sp_ledger_event *event) {
     int index = sp_ledger_envelope_index(pass, op->category);
-    assert(index >= 0);   /* paid from it, and envelopes are never removed */
+    assert(index >= 0); /* paid from it, and envelopes are never removed */
     const sp_ledger_envelope *envelope = &pass->envelopes[index];
     bool to_budget = sp_ledger_envelope_expired_at(envelope, now_ms);
     sp_ledger_copy(event->operation_id, sizeof event->operation_id, op->operation_id);
@@ -285,8 +285,7 @@ void sp_ledger_decide_set_reference(const sp_ledger_state *state, const sp_ledge
     }
     out->kind = SP_LEDGER_DECIDED_EVENT;
     sp_ledger_event *event = &out->event;
-    sp_ledger_decided_header(event, SP_LEDGER_EVENT_OPERATION_REFERENCE_SET, pass, command,
-                             now_ms);
+    sp_ledger_decided_header(event, SP_LEDGER_EVENT_OPERATION_REFERENCE_SET, pass, command, now_ms);
     memcpy(event->request_hash, hash, SP_KEY_LEN);
     sp_ledger_copy(event->operation_id, sizeof event->operation_id, op->operation_id);
     sp_ledger_copy(event->partner_id, sizeof event->partner_id, op->partner_id);
@@ -299,8 +298,9 @@ void sp_ledger_decide_set_reference(const sp_ledger_state *state, const sp_ledge
  * when !accepted_only, anything but cancelled). */
 static sp_ledger_operation *changing_operation(sp_ledger_pass *pass, const sp_ledger_event *event,
                                                bool accepted_only, sp_error *err) {
-    sp_ledger_operation *op =
-        sp_id_valid(event->operation_id) ? operation_of(pass, event->operation_id) : NULL;
+    sp_ledger_operation *op = sp_id_valid(event->operation_id)
+                                  ? operation_of(pass, event->operation_id)
+                                  : NULL;
     if (op == NULL || strcmp(op->partner_id, event->partner_id) != 0) {
         sp_ledger_invalid_event(err, "no such payment of this partner on this pass");
         return NULL;
@@ -339,7 +339,7 @@ static int apply_cancelled(sp_ledger_state *state, sp_ledger_pass *pass,
         return -1;
     }
     int rc = sp_ledger_post(state, &posting, 1, err);
-    assert(rc == 0);   /* sp_ledger_post_check accepted it just now */
+    assert(rc == 0); /* sp_ledger_post_check accepted it just now */
     if (rc != 0) return -1;
     op->status = SP_LEDGER_OPERATION_CANCELLED;
     return 0;
@@ -351,13 +351,12 @@ static int apply_reference_set(sp_ledger_state *state, sp_ledger_pass *pass,
     if (changing_operation(pass, event, false, err) == NULL) return -1;
     if (!reference_valid(event->reference)) return sp_ledger_invalid_event(err, "reference");
     if (sp_ledger_records_room(state, err) != 0) return -1;
-    return sp_ledger_record_keep(state, event, event->request_hash, 200, reference_json(event),
-                                 out, err);
+    return sp_ledger_record_keep(state, event, event->request_hash, 200, reference_json(event), out,
+                                 err);
 }
 
 int sp_ledger_apply_operation(sp_ledger_state *state, sp_ledger_pass *pass,
-                              const sp_ledger_event *event, sp_ledger_applied *out,
-                              sp_error *err) {
+                              const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err) {
     assert(state != NULL && pass != NULL && event != NULL && out != NULL);
     switch (event->kind) {
     case SP_LEDGER_EVENT_OPERATION_CANCELLED: return apply_cancelled(state, pass, event, out, err);

@@ -48,8 +48,7 @@ static void request_key(uint8_t key[SP_KEY_LEN], const char *request_id) {
     sp_key_of(key, "refund_request", request_id, NULL, NULL);
 }
 
-static sp_ledger_refund_request *request_get(const sp_ledger_state *state,
-                                             const char *request_id) {
+static sp_ledger_refund_request *request_get(const sp_ledger_state *state, const char *request_id) {
     uint8_t key[SP_KEY_LEN];
     request_key(key, request_id);
     return sp_map_get(&state->refund_requests, key);
@@ -111,9 +110,7 @@ void sp_ledger_hash_refund(const sp_ledger_command *command, uint8_t out[SP_KEY_
     const char *aggregate_id = text_or_empty(command->pass_id);
     char a[24], b[24];
     switch (command->kind) {
-    case SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST:
-        hash_open(command, out);
-        return;
+    case SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST: hash_open(command, out); return;
     case SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST:
         number_text(a, command->total_cents);
         number_text(b, command->operation_count);
@@ -152,8 +149,7 @@ static int compare_texts(const void *a, const void *b) {
 }
 
 /* Whether ids[0..count) holds one id twice (*twice = it); -1 out of memory. */
-static int find_duplicate(const char *const *ids, size_t count, const char **twice,
-                          sp_error *err) {
+static int find_duplicate(const char *const *ids, size_t count, const char **twice, sp_error *err) {
     *twice = NULL;
     if (count < 2) return 0;
     const char **sorted = malloc(count * sizeof *sorted);
@@ -193,15 +189,14 @@ static int operation_ids_valid(const char *const *ids, size_t count, sp_error *e
     return 0;
 }
 
-static int parts_valid(const sp_ledger_command *command, int64_t *operation_count,
-                       sp_error *err) {
+static int parts_valid(const sp_ledger_command *command, int64_t *operation_count, sp_error *err) {
     if (command->part_count == 0 || command->parts == NULL) {
         return sp_error_set(err, 422, "empty_selection", "parts", "select at least one operation");
     }
     if (command->part_count > SP_LEDGER_REFUND_PARTS_MAX) {
         return sp_error_set(err, 422, "too_many_passes", "parts",
-                            "at most %d passes in one request, got %zu",
-                            SP_LEDGER_REFUND_PARTS_MAX, command->part_count);
+                            "at most %d passes in one request, got %zu", SP_LEDGER_REFUND_PARTS_MAX,
+                            command->part_count);
     }
     const char **pass_ids = malloc(command->part_count * sizeof *pass_ids);
     if (pass_ids == NULL) return sp_error_set(err, 503, "unavailable", NULL, "out of memory");
@@ -215,7 +210,7 @@ static int parts_valid(const sp_ledger_command *command, int64_t *operation_coun
                               i + 1);
         } else {
             rc = operation_ids_valid(part->operation_ids, part->operation_id_count, err);
-            *operation_count += (int64_t)part->operation_id_count;   /* <= 10000 * 1024 */
+            *operation_count += (int64_t)part->operation_id_count; /* <= 10000 * 1024 */
         }
     }
     const char *twice = NULL;
@@ -295,7 +290,7 @@ static void request_header(sp_ledger_event *event, sp_ledger_event_kind kind,
     event->occurred_at_ms = now_ms;
     bool fits = sp_ledger_copy(event->command_id, sizeof event->command_id, command->command_id) &&
                 sp_ledger_copy(event->actor_id, sizeof event->actor_id, command->actor_id);
-    assert(fits);   /* identities are validated before deciding */
+    assert(fits); /* identities are validated before deciding */
     (void)fits;
     memcpy(event->request_hash, hash, SP_KEY_LEN);
     if (request != NULL) {
@@ -363,7 +358,8 @@ static void decide_open(const sp_ledger_state *state, const sp_ledger_refund_req
         refuse(out, &why);
         return;
     }
-    if (open_fields_valid(command, &why) != 0 || parts_valid(command, &operation_count, &why) != 0) {
+    if (open_fields_valid(command, &why) != 0 ||
+        parts_valid(command, &operation_count, &why) != 0) {
         refuse(out, &why);
         return;
     }
@@ -392,8 +388,7 @@ static int confirm_rules(const sp_ledger_refund_request *request, const sp_ledge
                             request->asked_operation_count, command->operation_count);
     }
     if (command->operation_count == 0 && command->total_cents != 0) {
-        return sp_error_set(err, 422, "invalid_amount", "total_cents",
-                            "no operation, no amount");
+        return sp_error_set(err, 422, "invalid_amount", "total_cents", "no operation, no amount");
     }
     return 0;
 }
@@ -433,7 +428,8 @@ static int paid_rules(const sp_ledger_refund_request *request, const sp_ledger_c
     if (!transfer_reference_valid(text_or_empty(command->transfer_reference))) {
         return sp_error_set(err, 422, "invalid_transfer_reference", "transfer_reference",
                             "a transfer reference is 1 to %d of A-Z a-z 0-9 / - ? : ( ) . , ' + "
-                            "and space", SP_LEDGER_TRANSFER_REFERENCE_MAX);
+                            "and space",
+                            SP_LEDGER_TRANSFER_REFERENCE_MAX);
     }
     sp_date paid_on;
     if (sp_date_parse(text_or_empty(command->paid_on), &paid_on, err) != 0) {
@@ -475,8 +471,7 @@ static void fill_request_event(sp_ledger_event *event, const sp_ledger_refund_re
     assert(!"not a request command");
 }
 
-void sp_ledger_decide_refund_request(const sp_ledger_state *state,
-                                     const sp_ledger_command *command,
+void sp_ledger_decide_refund_request(const sp_ledger_state *state, const sp_ledger_command *command,
                                      const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
                                      sp_ledger_decision *out) {
     assert(sp_ledger_command_is_refund_request(command->kind));
@@ -495,7 +490,9 @@ void sp_ledger_decide_refund_request(const sp_ledger_state *state,
     }
     int rc = 0;
     switch (command->kind) {
-    case SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST: rc = confirm_rules(request, command, &why); break;
+    case SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST:
+        rc = confirm_rules(request, command, &why);
+        break;
     case SP_LEDGER_COMMAND_ABORT_REFUND_REQUEST: rc = abort_rules(request, command, &why); break;
     case SP_LEDGER_COMMAND_CANCEL_REFUND_REQUEST: rc = cancel_rules(request, command, &why); break;
     default: rc = paid_rules(request, command, &why); break;
@@ -538,9 +535,8 @@ static int operation_available(const sp_ledger_pass *pass, const char *operation
     return sp_error_set(err, 500, "ledger_invariant", NULL, "unknown operation status");
 }
 
-static void part_posting(sp_ledger_event_kind kind, const char *request_id,
-                         const char *partner_id, int64_t amount_cents,
-                         sp_ledger_posting *posting) {
+static void part_posting(sp_ledger_event_kind kind, const char *request_id, const char *partner_id,
+                         int64_t amount_cents, sp_ledger_posting *posting) {
     memset(posting, 0, sizeof *posting);
     posting->amount_cents = amount_cents;
     char refund[SP_LEDGER_ACCOUNT_MAX + 1], owed[SP_LEDGER_ACCOUNT_MAX + 1];
@@ -576,9 +572,9 @@ static int reserve_select(const sp_ledger_pass *pass, const sp_ledger_command *c
             continue;
         }
         const sp_ledger_operation *op = sp_ledger_operation_find(pass, id);
-        event->amount_cents += op->amount_cents;   /* 1024 payments within the limit */
-        sp_ledger_copy(event->operation_ids[event->changed_count],
-                       sizeof event->operation_ids[0], id);
+        event->amount_cents += op->amount_cents; /* 1024 payments within the limit */
+        sp_ledger_copy(event->operation_ids[event->changed_count], sizeof event->operation_ids[0],
+                       id);
         event->changed_count++;
     }
     for (size_t i = 0; i < skipped_count; i++) {
@@ -595,7 +591,8 @@ static void requested_select(const sp_ledger_pass *pass, const char *request_id,
                              sp_ledger_event *event) {
     for (size_t i = 0; i < pass->operation_count; i++) {
         const sp_ledger_operation *op = &pass->operations[i];
-        if (op->status != SP_LEDGER_OPERATION_REQUESTED || strcmp(op->request_id, request_id) != 0) {
+        if (op->status != SP_LEDGER_OPERATION_REQUESTED ||
+            strcmp(op->request_id, request_id) != 0) {
             continue;
         }
         if (event->changed_count == 0) {
@@ -605,8 +602,8 @@ static void requested_select(const sp_ledger_pass *pass, const char *request_id,
         }
         assert(event->changed_count < SP_LEDGER_REFUND_PART_OPERATIONS_MAX);
         event->amount_cents += op->amount_cents;
-        sp_ledger_copy(event->operation_ids[event->changed_count],
-                       sizeof event->operation_ids[0], op->operation_id);
+        sp_ledger_copy(event->operation_ids[event->changed_count], sizeof event->operation_ids[0],
+                       op->operation_id);
         event->changed_count++;
     }
 }
@@ -639,9 +636,8 @@ static sp_ledger_event_kind part_event_kind(sp_ledger_command_kind kind) {
 }
 
 void sp_ledger_decide_refund_part(const sp_ledger_state *state, const sp_ledger_pass *pass,
-                                  const sp_ledger_command *command,
-                                  const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
-                                  sp_ledger_decision *out) {
+                                  const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
+                                  int64_t now_ms, sp_ledger_decision *out) {
     sp_error why;
     sp_error_clear(&why);
     sp_ledger_event *event = &out->event;
@@ -685,8 +681,7 @@ static char *dump(json_t *obj, int failed) {
 }
 
 /* The request as every reply of its commands shows it. */
-static char *request_json(const sp_ledger_refund_request *request,
-                          const sp_ledger_event *event) {
+static char *request_json(const sp_ledger_refund_request *request, const sp_ledger_event *event) {
     char updated_at[25];
     sp_ledger_format_instant(request->updated_at_ms, updated_at);
     bool opening = request->status == SP_LEDGER_REFUND_OPENING;
@@ -700,12 +695,12 @@ static char *request_json(const sp_ledger_refund_request *request,
     failed |= json_object_set_new(obj, "kind", json_string(request->kind));
     failed |= set_text_or_null(obj, "period", request->period);
     /* While opening, what was asked; from confirmation on, what was reserved. */
-    failed |= json_object_set_new(
-        obj, "total_cents",
-        json_integer(opening ? request->expected_total_cents : request->total_cents));
-    failed |= json_object_set_new(
-        obj, "operation_count",
-        json_integer(opening ? request->asked_operation_count : request->operation_count));
+    failed |= json_object_set_new(obj, "total_cents",
+                                  json_integer(opening ? request->expected_total_cents
+                                                       : request->total_cents));
+    failed |= json_object_set_new(obj, "operation_count",
+                                  json_integer(opening ? request->asked_operation_count
+                                                       : request->operation_count));
     failed |= json_object_set_new(obj, "part_count", json_integer((json_int_t)request->part_count));
     failed |= json_object_set_new(obj, "expected_total_cents",
                                   json_integer(request->expected_total_cents));
@@ -946,7 +941,8 @@ static int part_check(sp_ledger_pass *pass, const sp_ledger_event *event, sp_err
     for (size_t i = 0; i < event->changed_count; i++) {
         const sp_ledger_operation *op = sp_ledger_operation_of(pass, event->operation_ids[i]);
         if (op == NULL || strcmp(op->partner_id, event->partner_id) != 0 || op->status != from ||
-            (from == SP_LEDGER_OPERATION_REQUESTED && strcmp(op->request_id, event->request_id) != 0)) {
+            (from == SP_LEDGER_OPERATION_REQUESTED &&
+             strcmp(op->request_id, event->request_id) != 0)) {
             return sp_ledger_invalid_event(err, "an operation cannot make this move");
         }
         for (size_t j = 0; j < i; j++) {
@@ -954,7 +950,7 @@ static int part_check(sp_ledger_pass *pass, const sp_ledger_event *event, sp_err
                 return sp_ledger_invalid_event(err, "an operation listed twice");
             }
         }
-        sum_cents += op->amount_cents;   /* 1024 payments within the limit */
+        sum_cents += op->amount_cents; /* 1024 payments within the limit */
     }
     if (sum_cents != event->amount_cents) return sp_ledger_invalid_event(err, "amount");
     return 0;
@@ -983,7 +979,7 @@ int sp_ledger_apply_refund_part(sp_ledger_state *state, sp_ledger_pass *pass,
     }
     if (event->amount_cents > 0) {
         int rc = sp_ledger_post(state, &posting, 1, err);
-        assert(rc == 0);   /* sp_ledger_post_check accepted it just now */
+        assert(rc == 0); /* sp_ledger_post_check accepted it just now */
         if (rc != 0) return -1;
     }
     sp_ledger_operation_status from, to;

@@ -15,7 +15,8 @@ static const uint8_t snapshot_magic[8] = {'S', 'P', 'L', 'S', 'N', 'A', 'P', '\n
 
 /* ------------------------------------------------------------ encode */
 
-static void put_pass(sp_snapshot_encoder *w, const sp_snapshot_entry *entry, const sp_snapshot_entries *records_by_value) {
+static void put_pass(sp_snapshot_encoder *w, const sp_snapshot_entry *entry,
+                     const sp_snapshot_entries *records_by_value) {
     const sp_ledger_pass *pass = entry->value;
     sp_snapshot_put_bytes(w, entry->key, SP_KEY_LEN);
     sp_snapshot_put_str(w, pass->pass_id);
@@ -33,9 +34,11 @@ static void put_pass(sp_snapshot_encoder *w, const sp_snapshot_entry *entry, con
     sp_snapshot_put_bytes(w, pass->open_request_hash, SP_KEY_LEN);
     /* The opening outcome is one of the records: named by its key. */
     const sp_snapshot_entry probe = {.value = (void *)pass->open_record};
-    const sp_snapshot_entry *open = pass->open_record == NULL ? NULL :
-        bsearch(&probe, records_by_value->items, records_by_value->count,
-                sizeof probe, sp_snapshot_entry_by_value);
+    const sp_snapshot_entry *open = pass->open_record == NULL
+                                        ? NULL
+                                        : bsearch(&probe, records_by_value->items,
+                                                  records_by_value->count, sizeof probe,
+                                                  sp_snapshot_entry_by_value);
     assert(pass->open_record == NULL || open != NULL);
     sp_snapshot_put_bool(w, open != NULL);
     if (open != NULL) sp_snapshot_put_bytes(w, open->key, SP_KEY_LEN);
@@ -119,8 +122,15 @@ static void put_small(sp_snapshot_encoder *w, const sp_snapshot_entry *entry, bo
     }
 }
 
-typedef enum { MAP_PASSES, MAP_OWED, MAP_RECORDS, MAP_VOUCHERS, MAP_REQUESTS, MAP_ACCOUNTS,
-               MAP_COUNT } snap_map_id;
+typedef enum {
+    MAP_PASSES,
+    MAP_OWED,
+    MAP_RECORDS,
+    MAP_VOUCHERS,
+    MAP_REQUESTS,
+    MAP_ACCOUNTS,
+    MAP_COUNT
+} snap_map_id;
 
 static const sp_map *map_of(const sp_ledger_state *state, snap_map_id id) {
     switch (id) {
@@ -134,14 +144,15 @@ static const sp_map *map_of(const sp_ledger_state *state, snap_map_id id) {
     }
 }
 
-static void put_body(sp_snapshot_encoder *w, const sp_ledger_state *state, sp_snapshot_entries sorted[MAP_COUNT],
+static void put_body(sp_snapshot_encoder *w, const sp_ledger_state *state,
+                     sp_snapshot_entries sorted[MAP_COUNT],
                      const sp_snapshot_entries *records_by_value) {
     sp_snapshot_put_i64(w, state->budget_cents);
     sp_snapshot_put_i64(w, state->bank_cents);
     sp_snapshot_put_u64(w, state->events_applied);
     sp_snapshot_put_u64(w, state->events_skipped);
     /* Records first: a pass names its opening record, read before it. */
-    static const snap_map_id order[MAP_COUNT] = {MAP_RECORDS, MAP_PASSES, MAP_OWED,
+    static const snap_map_id order[MAP_COUNT] = {MAP_RECORDS,  MAP_PASSES,   MAP_OWED,
                                                  MAP_VOUCHERS, MAP_REQUESTS, MAP_ACCOUNTS};
     for (size_t m = 0; m < MAP_COUNT; m++) {
         const sp_snapshot_entries *e = &sorted[order[m]];
@@ -185,7 +196,8 @@ int sp_ledger_snapshot_encode(const sp_ledger_state *state,
     sp_snapshot_encoder w = {0};
     bool memory_ok = true;
     for (size_t m = 0; m < MAP_COUNT; m++) {
-        memory_ok = memory_ok && sp_snapshot_sorted_entries(map_of(state, (snap_map_id)m), &sorted[m]);
+        memory_ok = memory_ok &&
+                    sp_snapshot_sorted_entries(map_of(state, (snap_map_id)m), &sorted[m]);
     }
     if (memory_ok) memory_ok = sp_snapshot_sorted_entries(&state->records, &records_by_value);
     if (memory_ok) {
@@ -389,7 +401,8 @@ static void get_request(snap_decoding *d) {
         q->total_cents = sp_snapshot_get_i64(r, "request total");
         q->operation_count = sp_snapshot_get_i64(r, "request operations");
         sp_snapshot_get_str(r, q->reason, sizeof q->reason, "request reason");
-        sp_snapshot_get_str(r, q->transfer_reference, sizeof q->transfer_reference, "request transfer");
+        sp_snapshot_get_str(r, q->transfer_reference, sizeof q->transfer_reference,
+                            "request transfer");
         sp_snapshot_get_str(r, q->paid_on, sizeof q->paid_on, "request paid on");
         q->opened_at_ms = sp_snapshot_get_i64(r, "request opened");
         q->updated_at_ms = sp_snapshot_get_i64(r, "request updated");
@@ -425,7 +438,7 @@ static void get_body(snap_decoding *d) {
     s->bank_cents = sp_snapshot_get_i64(r, "bank");
     s->events_applied = sp_snapshot_get_u64(r, "applied");
     s->events_skipped = sp_snapshot_get_u64(r, "skipped");
-    static const snap_map_id order[MAP_COUNT] = {MAP_RECORDS, MAP_PASSES, MAP_OWED,
+    static const snap_map_id order[MAP_COUNT] = {MAP_RECORDS,  MAP_PASSES,   MAP_OWED,
                                                  MAP_VOUCHERS, MAP_REQUESTS, MAP_ACCOUNTS};
     for (size_t m = 0; m < MAP_COUNT && r->bad == NULL && !d->oom; m++) {
         const sp_map *map = map_of(s, order[m]);
@@ -459,14 +472,16 @@ static int get_header(sp_snapshot_decoder *r, int32_t partition, const char *bui
         strcmp(version, build_version) != 0) {
         return sp_error_set(err, 422, "snapshot_refused", NULL,
                             "written by another binary (format %u, version \"%s\"; this one: "
-                            "format %u, version \"%s\")", format, version,
-                            SP_LEDGER_SNAPSHOT_FORMAT, build_version);
+                            "format %u, version \"%s\")",
+                            format, version, SP_LEDGER_SNAPSHOT_FORMAT, build_version);
     }
     int32_t of_partition = (int32_t)sp_snapshot_get_u32(r, "partition");
     position->next_offset = sp_snapshot_get_i64(r, "next offset");
-    sp_snapshot_get_str(r, position->last_aggregate_id, sizeof position->last_aggregate_id, "last aggregate");
+    sp_snapshot_get_str(r, position->last_aggregate_id, sizeof position->last_aggregate_id,
+                        "last aggregate");
     position->last_version = sp_snapshot_get_u64(r, "last version");
-    sp_snapshot_get_str(r, position->last_command_id, sizeof position->last_command_id, "last command");
+    sp_snapshot_get_str(r, position->last_command_id, sizeof position->last_command_id,
+                        "last command");
     if (r->bad != NULL || of_partition != partition || position->next_offset < 0) {
         return sp_error_set(err, 422, "snapshot_refused", NULL,
                             "header unreadable or of partition %d, not %d", (int)of_partition,
@@ -493,8 +508,8 @@ sp_ledger_state *sp_ledger_snapshot_decode(const uint8_t *bytes, size_t len, int
         if (d.oom) {
             sp_error_set(err, 503, "unavailable", NULL, "out of memory reading a snapshot");
         } else {
-            sp_error_set(err, 422, "snapshot_refused", NULL, "unreadable at %s (byte %zu)",
-                         d.r.bad, d.r.pos);
+            sp_error_set(err, 422, "snapshot_refused", NULL, "unreadable at %s (byte %zu)", d.r.bad,
+                         d.r.pos);
         }
         sp_ledger_state_free(d.state);
         return NULL;

@@ -34,8 +34,8 @@
 #include "sp_snapshot_codec.h"
 
 #define SP_LEDGER_SNAPSHOT_FORMAT 1u
-#define SP_LEDGER_SNAPSHOT_VERSION_MAX 64          /* bytes of the binary's version */
-#define SP_LEDGER_SNAPSHOT_BYTES_MAX SP_SNAPSHOT_BYTES_MAX   /* 4 GiB: far above 10^6 passes */
+#define SP_LEDGER_SNAPSHOT_VERSION_MAX 64                  /* bytes of the binary's version */
+#define SP_LEDGER_SNAPSHOT_BYTES_MAX SP_SNAPSHOT_BYTES_MAX /* 4 GiB: far above 10^6 passes */
 #define SP_LEDGER_SNAPSHOT_CHECKSUM_LEN SP_SNAPSHOT_CHECKSUM_LEN
 
 /* Where the snapshot stands on the partition's events: next_offset is the

@@ -109,8 +109,8 @@ static const sp_ledger_partner *partner_of(const sp_ledger_state *state, const c
 /* The voucher of this pass named by the command, in a state that allows a
  * change at now_ms; -1 with the precise refusal otherwise. */
 static int active_voucher(const sp_ledger_state *state, const sp_ledger_pass *pass,
-                          const char *voucher_id, int64_t now_ms,
-                          const sp_ledger_voucher **out, sp_error *err) {
+                          const char *voucher_id, int64_t now_ms, const sp_ledger_voucher **out,
+                          sp_error *err) {
     *out = sp_ledger_voucher_find(state, text_or_empty(voucher_id));
     if (*out == NULL || strcmp((*out)->pass_id, pass->pass_id) != 0) {
         *out = NULL;
@@ -124,8 +124,7 @@ static int active_voucher(const sp_ledger_state *state, const sp_ledger_pass *pa
         return sp_error_set(err, 409, "voucher_cancelled", "number", "this voucher was cancelled");
     case SP_LEDGER_VOUCHER_EXPIRED:
         return sp_error_set(err, 409, "voucher_expired", "number", "this voucher has expired");
-    case SP_LEDGER_VOUCHER_ACTIVE:
-        break;
+    case SP_LEDGER_VOUCHER_ACTIVE: break;
     }
     if (sp_paris_date_of(now_ms) > (*out)->valid_until) {
         return sp_error_set(err, 409, "voucher_expired", "number", "this voucher has expired");
@@ -253,7 +252,8 @@ static int redeem_rules(const sp_ledger_state *state, const sp_ledger_pass *pass
                         sp_error *err) {
     if (active_voucher(state, pass, command->voucher_id, now_ms, voucher, err) != 0) {
         /* A wrong number must not tell a used voucher from an unknown one. */
-        if (*voucher != NULL && strcmp((*voucher)->number, text_or_empty(command->voucher_number)) != 0) {
+        if (*voucher != NULL &&
+            strcmp((*voucher)->number, text_or_empty(command->voucher_number)) != 0) {
             return sp_error_set(err, 404, "voucher_not_found", "number", "no such voucher");
         }
         return -1;
@@ -276,7 +276,8 @@ static int redeem_rules(const sp_ledger_state *state, const sp_ledger_pass *pass
     if (index < 0 || strcmp(pass->envelopes[index].category, (*voucher)->category) != 0) {
         return sp_error_set(err, 422, "voucher_restricted", "number",
                             "this voucher (envelope '%s') cannot be used at a partner of "
-                            "category '%s'", (*voucher)->category, (*partner)->category);
+                            "category '%s'",
+                            (*voucher)->category, (*partner)->category);
     }
     return 0;
 }
@@ -323,7 +324,7 @@ void sp_ledger_decide_redeem(const sp_ledger_state *state, const sp_ledger_pass 
 static void release_event(const sp_ledger_pass *pass, const sp_ledger_voucher *voucher,
                           sp_ledger_event *event) {
     int index = sp_ledger_envelope_index(pass, voucher->category);
-    assert(index >= 0);   /* issued from it, and envelopes are never removed */
+    assert(index >= 0); /* issued from it, and envelopes are never removed */
     const sp_ledger_envelope *envelope = &pass->envelopes[index];
     sp_ledger_copy(event->voucher_id, sizeof event->voucher_id, voucher->voucher_id);
     sp_ledger_copy(event->category, sizeof event->category, voucher->category);
@@ -360,7 +361,8 @@ void sp_ledger_decide_cancel(const sp_ledger_state *state, const sp_ledger_pass 
     }
     if (rc != 0) {
         sp_ledger_event_clear(event);
-        if (strcmp(why.field, "number") == 0) sp_ledger_copy(why.field, sizeof why.field, "voucher_id");
+        if (strcmp(why.field, "number") == 0)
+            sp_ledger_copy(why.field, sizeof why.field, "voucher_id");
         sp_ledger_decided_reject(out, pass, command, hash, now_ms, &why);
         return;
     }
@@ -412,7 +414,8 @@ static int apply_issued(sp_ledger_state *state, sp_ledger_pass *pass, const sp_l
         return sp_ledger_invalid_event(err, "postings");
     }
     if (state->vouchers.entry_count >= state->limits.vouchers_max) {
-        return sp_error_set(err, 503, "unavailable", NULL, "vouchers limit reached (SP_VOUCHERS_MAX=%zu)",
+        return sp_error_set(err, 503, "unavailable", NULL,
+                            "vouchers limit reached (SP_VOUCHERS_MAX=%zu)",
                             state->limits.vouchers_max);
     }
     if (sp_ledger_records_room(state, err) != 0) return -1;
@@ -422,7 +425,7 @@ static int apply_issued(sp_ledger_state *state, sp_ledger_pass *pass, const sp_l
     *voucher = parsed;
     if (sp_ledger_voucher_insert(state, voucher, err) != 0) return -1;
     int rc = sp_ledger_post(state, &posting, 1, err);
-    assert(rc == 0);   /* checked just now; the voucher account exists */
+    assert(rc == 0); /* checked just now; the voucher account exists */
     if (rc != 0) return -1;
     pass->active_voucher_count++;
     return sp_ledger_record_keep(state, event, event->request_hash, 201,
@@ -431,9 +434,10 @@ static int apply_issued(sp_ledger_state *state, sp_ledger_pass *pass, const sp_l
 
 /* The event's voucher, of this pass and still active: only those change. */
 static sp_ledger_voucher *changing_voucher(sp_ledger_state *state, const sp_ledger_pass *pass,
-                                          const sp_ledger_event *event, sp_error *err) {
-    sp_ledger_voucher *voucher =
-        sp_id_valid(event->voucher_id) ? sp_ledger_voucher_of(state, event->voucher_id) : NULL;
+                                           const sp_ledger_event *event, sp_error *err) {
+    sp_ledger_voucher *voucher = sp_id_valid(event->voucher_id)
+                                     ? sp_ledger_voucher_of(state, event->voucher_id)
+                                     : NULL;
     if (voucher == NULL || strcmp(voucher->pass_id, pass->pass_id) != 0) {
         sp_ledger_invalid_event(err, "no such voucher on this pass");
         return NULL;
@@ -442,7 +446,8 @@ static sp_ledger_voucher *changing_voucher(sp_ledger_state *state, const sp_ledg
         sp_ledger_invalid_event(err, "the voucher is no longer active");
         return NULL;
     }
-    if (event->amount_cents != voucher->amount_cents || strcmp(event->category, voucher->category) != 0) {
+    if (event->amount_cents != voucher->amount_cents ||
+        strcmp(event->category, voucher->category) != 0) {
         sp_ledger_invalid_event(err, "amount or category is not the voucher's");
         return NULL;
     }
@@ -465,14 +470,15 @@ static int apply_redeemed(sp_ledger_state *state, sp_ledger_pass *pass,
     if (sp_ledger_records_room(state, err) != 0) return -1;
     if (sp_ledger_post_check(state, &posting, 1, err) != 0) return sp_ledger_post_refused(err);
     if (sp_ledger_operation_reserve(pass, err) != 0) return -1;
-    const sp_ledger_partner *partner = sp_ledger_directory_find(state->directory, event->partner_code);
+    const sp_ledger_partner *partner = sp_ledger_directory_find(state->directory,
+                                                                event->partner_code);
     if (sp_ledger_record_keep(state, event, event->request_hash, 201,
                               redeemed_json(event, partner != NULL ? partner->name : ""), out,
                               err) != 0) {
         return -1;
     }
     int rc = sp_ledger_post(state, &posting, 1, err);
-    assert(rc == 0);   /* sp_ledger_post_check accepted it just now */
+    assert(rc == 0); /* sp_ledger_post_check accepted it just now */
     if (rc != 0) return -1;
     voucher->status = SP_LEDGER_VOUCHER_REDEEMED;
     assert(pass->active_voucher_count > 0);
@@ -496,7 +502,8 @@ static int apply_released(sp_ledger_state *state, sp_ledger_pass *pass,
     }
     bool cancelled = event->kind == SP_LEDGER_EVENT_VOUCHER_CANCELLED;
     if (cancelled && sp_ledger_records_room(state, err) != 0) return -1;
-    if (sp_ledger_post_check(state, derived.postings, 1, err) != 0) return sp_ledger_post_refused(err);
+    if (sp_ledger_post_check(state, derived.postings, 1, err) != 0)
+        return sp_ledger_post_refused(err);
     voucher->status = cancelled ? SP_LEDGER_VOUCHER_CANCELLED : SP_LEDGER_VOUCHER_EXPIRED;
     /* An expiry is the ledger's own decision: no command outcome to keep. */
     if (cancelled && sp_ledger_record_keep(state, event, event->request_hash, 201,
@@ -505,7 +512,7 @@ static int apply_released(sp_ledger_state *state, sp_ledger_pass *pass,
         return -1;
     }
     int rc = sp_ledger_post(state, derived.postings, 1, err);
-    assert(rc == 0);   /* sp_ledger_post_check accepted it just now */
+    assert(rc == 0); /* sp_ledger_post_check accepted it just now */
     if (rc != 0) return -1;
     assert(pass->active_voucher_count > 0);
     pass->active_voucher_count--;
@@ -571,7 +578,7 @@ int sp_ledger_sweep_vouchers(sp_ledger_state *state, int64_t now_ms, sp_ledger_e
     int rc = 0;
     for (size_t i = 0; i < ctx.due_count; i++) {
         const sp_ledger_pass *pass = sp_ledger_pass_find(state, ctx.due[i]->pass_id);
-        assert(pass != NULL);   /* a voucher is issued on an open pass */
+        assert(pass != NULL); /* a voucher is issued on an open pass */
         sp_ledger_event *event = &events[*event_count];
         expiry_event(pass, ctx.due[i], now_ms, event);
         sp_ledger_applied applied;

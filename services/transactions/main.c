@@ -17,7 +17,8 @@ int main(int argc, char **argv) {
          &config.passes_max},
         {"SP_COMMANDS_MAX", SP_CONFIG_INT, "4000000", 1, 1000000000,
          "most command outcomes kept per ledger partition (idempotency); past it, new "
-         "commands get 503", &config.commands_max},
+         "commands get 503",
+         &config.commands_max},
         {"SP_PAYMENT_MAX_CENTS", SP_CONFIG_INT, "100000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
          "largest payment, in euro cents", &config.payment_max_cents},
         {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
@@ -27,13 +28,16 @@ int main(int argc, char **argv) {
          &config.expiry_check_ms},
         {"SP_VOUCHER_VALIDITY_DAYS", SP_CONFIG_INT, "90", 1, 3660,
          "days an exchange voucher can be redeemed after the day it is issued (never past "
-         "its envelope's end date)", &config.voucher_validity_days},
+         "its envelope's end date)",
+         &config.voucher_validity_days},
         {"SP_VOUCHERS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
          "most exchange vouchers held in memory per ledger partition; past it, new vouchers "
-         "get 503", &config.vouchers_max},
+         "get 503",
+         &config.vouchers_max},
         {"SP_REFUND_REQUESTS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
          "most refund requests (and refund accounts) held in memory per ledger partition; past "
-         "it, new refund requests get 503", &config.refund_requests_max},
+         "it, new refund requests get 503",
+         &config.refund_requests_max},
         {"SP_SNAPSHOT_DIR", SP_CONFIG_STRING, "", 0, 0,
          "folder of the ledger partitions' snapshots (one file each, written every "
          "SP_SNAPSHOT_EVERY_EVENTS events and at a clean stop, read at assignment so that only "
@@ -45,13 +49,16 @@ int main(int argc, char **argv) {
         {"SP_RECEIPT_SECRET_KEY", SP_CONFIG_STRING, "", 0, 0,
          "base64 of the Ed25519 key that signs payment receipts (the 64-byte libsodium secret "
          "key or its 32-byte seed); its public half goes in the gateway's "
-         "SP_RECEIPT_PUBLIC_KEYS. Empty: payments carry no receipt", &config.receipt_secret_key},
+         "SP_RECEIPT_PUBLIC_KEYS. Empty: payments carry no receipt",
+         &config.receipt_secret_key},
     };
     const sp_service_spec spec = {
-        .name = SP_TRANSACTIONS_SERVICE_NAME, .program = "solipass-transactions",
+        .name = SP_TRANSACTIONS_SERVICE_NAME,
+        .program = "solipass-transactions",
         .summary = "The transactions service: single writer of the ledger (passes, envelopes, "
                    "payments).",
-        .items = items, .item_count = sizeof items / sizeof items[0]};
+        .items = items,
+        .item_count = sizeof items / sizeof items[0]};
     if (sp_service_start(&svc, &spec, argc, argv) != 0) return svc.exit_code;
     int rc = sp_transactions_service_run(&config, &svc.log, &svc.clock, svc.stop, &svc.err);
     return sp_service_finish(&svc, rc);

@@ -52,8 +52,8 @@ static int partners_read(tx_service *svc, int64_t until_offset, int64_t deadline
         if (until_offset >= 0 && svc->partners_next_offset >= until_offset) return 0;
         int64_t left_ms = deadline_ms - sp_clock_monotonic_ms();
         if (left_ms < 0) left_ms = 0;
-        int n = sp_kafka_consumer_poll_batch(svc->partners, svc->partner_batch,
-                                             SP_KAFKA_BATCH_MAX, (int)left_ms, err);
+        int n = sp_kafka_consumer_poll_batch(svc->partners, svc->partner_batch, SP_KAFKA_BATCH_MAX,
+                                             (int)left_ms, err);
         if (n < 0) return -1;
         for (int i = 0; i < n; i++) partner_message(svc, &svc->partner_batch[i]);
         if (n == 0 && left_ms == 0) return 0;
@@ -65,8 +65,8 @@ void tx_partners_drain(tx_service *svc) {
     sp_error err;
     sp_error_clear(&err);
     if (partners_read(svc, -1, 0, TX_PARTNER_DRAIN_BATCHES_MAX, &err) != 0) {
-        sp_log_warn(svc->log, "partner directory not read", "code", err.code, "detail",
-                    err.message, NULL);
+        sp_log_warn(svc->log, "partner directory not read", "code", err.code, "detail", err.message,
+                    NULL);
     }
 }
 
@@ -86,13 +86,14 @@ int tx_partners_catch_up(tx_service *svc, int timeout_ms, sp_error *err) {
     /* A poll waits (until the deadline) for at least one message: one round
      * per missing message at worst, and a last one that finds the deadline. */
     int64_t rounds = high - svc->partners_next_offset + 2;
-    if (partners_read(svc, high, deadline_ms, rounds > INT32_MAX ? INT32_MAX : (int)rounds, err) != 0) {
+    if (partners_read(svc, high, deadline_ms, rounds > INT32_MAX ? INT32_MAX : (int)rounds, err) !=
+        0) {
         return -1;
     }
     if (svc->partners_next_offset < high) {
         return sp_error_set(err, 503, "kafka_unavailable", NULL,
-                            "partner directory at offset %" PRId64 " of %" PRId64
-                            " after %d ms", svc->partners_next_offset, high, timeout_ms);
+                            "partner directory at offset %" PRId64 " of %" PRId64 " after %d ms",
+                            svc->partners_next_offset, high, timeout_ms);
     }
     return 0;
 }
@@ -150,7 +151,7 @@ static int rebuild_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
         rebuild_warn(rc->svc, msg, &why);
         return 0;
     }
-    sp_ledger_event *event = &rc->svc->decision.event;   /* scratch, not in use while rebuilding */
+    sp_ledger_event *event = &rc->svc->decision.event; /* scratch, not in use while rebuilding */
     int decoded = sp_ledger_event_from_envelope(envelope, event, &why);
     solipass__envelope__free_unpacked(envelope, NULL);
     if (decoded != 0) {
@@ -159,19 +160,20 @@ static int rebuild_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
         return 0;
     }
     if (rc->snapshot != NULL && rc->messages == 1 && rc->snapshot->next_offset > 0) {
-        return snapshot_check_first(rc, event, err);   /* in the snapshot already */
+        return snapshot_check_first(rc, event, err); /* in the snapshot already */
     }
     sp_ledger_applied applied;
     if (sp_ledger_apply(rc->state, event, &applied, &why) != 0) {
         if (strcmp(why.code, "invalid_event") != 0) {
-            *err = why;   /* a bound or memory: the state would be partial */
+            *err = why; /* a bound or memory: the state would be partial */
             return -1;
         }
         if (rc->snapshot != NULL) return snapshot_disagrees(err, msg, &why);
         rebuild_warn(rc->svc, msg, &why);
         return 0;
     }
-    if (applied.record != NULL) sp_ledger_record_set_event_ref(applied.record, msg->partition, msg->offset);
+    if (applied.record != NULL)
+        sp_ledger_record_set_event_ref(applied.record, msg->partition, msg->offset);
     tx_snapshot_note_event(rc->part, event);
     return 0;
 }
@@ -218,8 +220,8 @@ static int rebuild_from_snapshot(tx_service *svc, int32_t partition, sp_error *e
     sp_error why;
     sp_error_clear(&why);
     if (sp_kafka_replay_partition_from(svc->config->brokers, SP_TOPIC_LEDGER_EVENTS, partition,
-                                       from, rebuild_message, &ctx, TX_REPLAY_TIMEOUT_MS,
-                                       svc->log, &why) != 0) {
+                                       from, rebuild_message, &ctx, TX_REPLAY_TIMEOUT_MS, svc->log,
+                                       &why) != 0) {
         sp_ledger_state_free(state);
         if (strcmp(why.code, "snapshot_disagrees") == 0 || strcmp(why.code, "log_shorter") == 0 ||
             strcmp(why.code, "log_truncated") == 0) {
@@ -233,7 +235,7 @@ static int rebuild_from_snapshot(tx_service *svc, int32_t partition, sp_error *e
         return -1;
     }
     if (at.next_offset > 0 && ctx.messages == 0) {
-        sp_ledger_state_free(state);   /* its last event is not on the log */
+        sp_ledger_state_free(state); /* its last event is not on the log */
         log_fallback_rebuild(svc, partition);
         return 1;
     }
@@ -244,7 +246,7 @@ static int rebuild_from_snapshot(tx_service *svc, int32_t partition, sp_error *e
 
 static int rebuild_partition(tx_service *svc, int32_t partition, sp_error *err) {
     tx_partition *part = &svc->partitions[partition];
-    sp_ledger_state_free(part->state);   /* anything held before is stale */
+    sp_ledger_state_free(part->state); /* anything held before is stale */
     part->state = NULL;
     int from_snapshot = rebuild_from_snapshot(svc, partition, err);
     if (from_snapshot <= 0) return from_snapshot;
@@ -255,10 +257,12 @@ static int rebuild_partition(tx_service *svc, int32_t partition, sp_error *err) 
     part->events_since_snapshot = 0;
     rebuild_ctx ctx = {.svc = svc, .part = part, .state = state};
     if (sp_kafka_replay_partition(svc->config->brokers, SP_TOPIC_LEDGER_EVENTS, partition,
-                                  rebuild_message, &ctx, TX_REPLAY_TIMEOUT_MS, svc->log, err) != 0) {
+                                  rebuild_message, &ctx, TX_REPLAY_TIMEOUT_MS, svc->log,
+                                  err) != 0) {
         char partition_text[16];
         text_of(partition_text, sizeof partition_text, partition);
-        sp_log_error(svc->log, "ledger partition NOT rebuilt: refusing to decide from partial history",
+        sp_log_error(svc->log,
+                     "ledger partition NOT rebuilt: refusing to decide from partial history",
                      "partition", partition_text, "code", err->code, "detail", err->message, NULL);
         sp_ledger_state_free(state);
         return -1;
@@ -287,8 +291,9 @@ static int on_assigned(void *ctx, const sp_kafka_tp *tps, size_t tp_count, sp_er
         }
         if (rebuild_partition(svc, partition, err) != 0) return -1;
         int64_t offset = tps[i].offset;
-        svc->partitions[partition].next_offset =
-            offset >= 0 ? offset : offset == RD_KAFKA_OFFSET_BEGINNING ? 0 : -1;
+        svc->partitions[partition].next_offset = offset >= 0                           ? offset
+                                                 : offset == RD_KAFKA_OFFSET_BEGINNING ? 0
+                                                                                       : -1;
     }
     sp_service_ready(&svc->readiness);
     return 0;
@@ -411,8 +416,8 @@ static void log_lag(tx_service *svc) {
     text_of(dead, sizeof dead, (int64_t)svc->counters.dead_letters);
     text_of(expiries, sizeof expiries, (int64_t)svc->counters.expiries);
     sp_log_info(svc->log, "consumer lag", "lag", lag, "lag_total", total_text, "commands", commands,
-                "accepted", accepted, "rejected", rejected, "replayed", replayed,
-                "dead_letters", dead, "expiries", expiries, NULL);
+                "accepted", accepted, "rejected", rejected, "replayed", replayed, "dead_letters",
+                dead, "expiries", expiries, NULL);
 }
 
 /* ------------------------------------------------------------ start and run */
@@ -453,20 +458,21 @@ static int start(tx_service *svc, sp_error *err) {
         svc->sweep_events == NULL) {
         return sp_error_set(err, 500, "out_of_memory", NULL, "batch buffers");
     }
-    sp_kafka_tp partners_tp = {.topic = SP_TOPIC_ACCOUNTS_EVENTS, .partition = 0,
+    sp_kafka_tp partners_tp = {.topic = SP_TOPIC_ACCOUNTS_EVENTS,
+                               .partition = 0,
                                .offset = RD_KAFKA_OFFSET_BEGINNING};
     svc->partners = sp_kafka_consumer_new_assigned(svc->config->brokers,
                                                    "solipass-transactions-partners", &partners_tp,
                                                    1, svc->log, err);
     if (svc->partners == NULL) return -1;
     if (tx_partners_catch_up(svc, TX_START_CATCH_UP_MS, err) != 0) return -1;
-    svc->producer = sp_kafka_producer_new(svc->config->brokers, "solipass-transactions",
-                                          svc->log, err);
+    svc->producer = sp_kafka_producer_new(svc->config->brokers, "solipass-transactions", svc->log,
+                                          err);
     if (svc->producer == NULL) return -1;
     const char *topics[] = {SP_TOPIC_LEDGER_COMMANDS};
     svc->commands = sp_kafka_consumer_new_group(svc->config->brokers, SP_TRANSACTIONS_GROUP_ID,
-                                                topics, 1, on_assigned, on_revoked, svc,
-                                                svc->log, err);
+                                                topics, 1, on_assigned, on_revoked, svc, svc->log,
+                                                err);
     return svc->commands != NULL ? 0 : -1;
 }
 
@@ -493,7 +499,7 @@ static int run_loop(tx_service *svc, volatile sig_atomic_t *stop, sp_error *err)
                                              TX_POLL_TIMEOUT_MS, err);
         if (n < 0) return -1;
         if (n > 0 && tx_process_batch(svc, (size_t)n, err) != 0) return -1;
-        if (n > 0) tx_snapshot_round(svc, false);   /* its events are flushed */
+        if (n > 0) tx_snapshot_round(svc, false); /* its events are flushed */
         int64_t now_ms = sp_clock_monotonic_ms();
         if (svc->readiness.ready && now_ms - last_sweep_ms >= svc->config->expiry_check_ms) {
             if (sweep_expiries(svc, err) != 0) return -1;
@@ -508,8 +514,8 @@ static int run_loop(tx_service *svc, volatile sig_atomic_t *stop, sp_error *err)
     return 0;
 }
 
-int sp_transactions_service_run(const sp_transactions_config *config, sp_log *log,
-                                sp_clock *clock, volatile sig_atomic_t *stop, sp_error *err) {
+int sp_transactions_service_run(const sp_transactions_config *config, sp_log *log, sp_clock *clock,
+                                volatile sig_atomic_t *stop, sp_error *err) {
     assert(config != NULL && log != NULL && clock != NULL && stop != NULL);
     tx_service *svc = calloc(1, sizeof *svc);
     if (svc == NULL) return sp_error_set(err, 500, "out_of_memory", NULL, "service");
@@ -542,7 +548,7 @@ int sp_transactions_service_run(const sp_transactions_config *config, sp_log *lo
     if (rc == 0) rc = start(svc, err);
     if (rc == 0) rc = run_loop(svc, stop, err);
     if (rc == 0) log_lag(svc);
-    if (rc == 0) tx_snapshot_round(svc, true);   /* a clean stop: the next start reads little */
+    if (rc == 0) tx_snapshot_round(svc, true); /* a clean stop: the next start reads little */
     stop_all(svc);
     sodium_memzero(&svc->receipt_signer, sizeof svc->receipt_signer);
     free(svc);

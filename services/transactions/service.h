@@ -24,23 +24,23 @@
 
 typedef struct sp_transactions_config {
     const char *brokers;
-    int64_t passes_max;            /* per partition */
-    int64_t commands_max;          /* command outcomes kept, per partition */
+    int64_t passes_max;   /* per partition */
+    int64_t commands_max; /* command outcomes kept, per partition */
     int64_t payment_max_cents;
     int64_t credit_max_cents;
     int64_t expiry_check_ms;
-    int64_t vouchers_max;          /* vouchers kept, per partition */
+    int64_t vouchers_max; /* vouchers kept, per partition */
     int64_t voucher_validity_days;
-    int64_t refund_requests_max;   /* refund requests (and refund accounts) kept, per partition */
-    const char *receipt_secret_key;/* base64 Ed25519 secret key or seed; "" = no receipts */
-    const char *snapshot_dir;      /* folder of the partitions' snapshots; "" = none */
-    int64_t snapshot_every_events; /* events applied to a partition between two snapshots */
+    int64_t refund_requests_max;    /* refund requests (and refund accounts) kept, per partition */
+    const char *receipt_secret_key; /* base64 Ed25519 secret key or seed; "" = no receipts */
+    const char *snapshot_dir;       /* folder of the partitions' snapshots; "" = none */
+    int64_t snapshot_every_events;  /* events applied to a partition between two snapshots */
 } sp_transactions_config;
 
 /* Runs until *stop becomes non-zero (returns 0 after a clean stop) or a
  * fatal error (returns -1 with err filled: nothing unflushed was answered or
  * committed, so a restart rebuilds from the log and carries on). */
-int sp_transactions_service_run(const sp_transactions_config *config, sp_log *log,
-                                sp_clock *clock, volatile sig_atomic_t *stop, sp_error *err);
+int sp_transactions_service_run(const sp_transactions_config *config, sp_log *log, sp_clock *clock,
+                                volatile sig_atomic_t *stop, sp_error *err);
 
 #endif

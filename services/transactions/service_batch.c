@@ -72,7 +72,8 @@ static int apply_and_produce(tx_service *svc, sp_ledger_state *state, int32_t pa
     if (sp_ledger_apply(state, event, &applied, err) != 0) return -1;
     if (applied.skipped || applied.record == NULL) {
         return sp_error_set(err, 500, "ledger_invariant", NULL,
-                            "a decided %s event was not recorded", sp_ledger_event_type(event->kind));
+                            "a decided %s event was not recorded",
+                            sp_ledger_event_type(event->kind));
     }
     p->kind = TX_REPLY_RECORD;
     p->fresh = applied.record;
@@ -98,8 +99,8 @@ static bool convention_refusal(const sp_ledger_decision *decision) {
 static int refuse_actor(tx_service *svc, const sp_ledger_command *command, tx_pending *p,
                         const sp_error *why) {
     sp_log_warn(svc->log, "command refused: its actor may not ask for it", "pass_id",
-                command->pass_id, "actor_id", command->actor_id, "actor_role",
-                command->actor_role, "detail", why->message, NULL);
+                command->pass_id, "actor_id", command->actor_id, "actor_role", command->actor_role,
+                "detail", why->message, NULL);
     p->kind = TX_REPLY_ERROR;
     p->error = *why;
     svc->counters.rejected++;
@@ -163,8 +164,7 @@ static int decide(tx_service *svc, sp_ledger_state *state, int32_t partition,
     return sp_error_set(err, 500, "ledger_invariant", NULL, "unknown decision");
 }
 
-static int handle_command(tx_service *svc, const sp_kafka_msg *msg, tx_pending *p,
-                          sp_error *err) {
+static int handle_command(tx_service *svc, const sp_kafka_msg *msg, tx_pending *p, sp_error *err) {
     memset(p, 0, sizeof *p);
     svc->counters.commands++;
     sp_ledger_state *state = (msg->partition >= 0 && msg->partition < svc->partition_count)
@@ -210,12 +210,17 @@ static int send_reply(tx_service *svc, const tx_pending *p, int64_t now_ms, sp_e
     if (p->kind == TX_NO_REPLY || p->reply_to[0] == '\0') return 0;
     sp_ledger_reply_pb holder;
     const ProtobufCMessage *payload = p->kind == TX_REPLY_RECORD
-                                          ? sp_ledger_reply_of_record(p->record, p->replayed, &holder)
+                                          ? sp_ledger_reply_of_record(p->record, p->replayed,
+                                                                      &holder)
                                           : sp_ledger_reply_of_error(&p->error, &holder);
-    sp_envelope_meta meta = {.type = TX_REPLY_TYPE, .aggregate_id = p->reply_to,
-                             .aggregate_version = 0, .occurred_at_ms = now_ms,
-                             .command_id = p->command_id, .causation_id = p->causation_id,
-                             .reply_to = "", .actor_id = p->actor_id};
+    sp_envelope_meta meta = {.type = TX_REPLY_TYPE,
+                             .aggregate_id = p->reply_to,
+                             .aggregate_version = 0,
+                             .occurred_at_ms = now_ms,
+                             .command_id = p->command_id,
+                             .causation_id = p->causation_id,
+                             .reply_to = "",
+                             .actor_id = p->actor_id};
     return sp_envelope_produce(svc->producer, SP_TOPIC_REPLIES, RD_KAFKA_PARTITION_UA, &meta,
                                payload, NULL, NULL, err);
 }

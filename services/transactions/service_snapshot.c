@@ -44,11 +44,11 @@ sp_ledger_state *tx_snapshot_load(tx_service *svc, int32_t partition,
     sp_error_clear(&why);
     if (sp_snapshot_path(dir, "ledger", partition, path, &why) != 0 ||
         sp_snapshot_read(path, SP_LEDGER_SNAPSHOT_BYTES_MAX, &bytes, &len, &why) != 0) {
-        if (why.http_status == 404) {   /* a first start, or a partition new to this host */
+        if (why.http_status == 404) { /* a first start, or a partition new to this host */
             char p[16];
             text_of(p, sizeof p, partition);
-            sp_log_info(svc->log, "no ledger snapshot: rebuilding from the whole log",
-                        "partition", p, "path", path, NULL);
+            sp_log_info(svc->log, "no ledger snapshot: rebuilding from the whole log", "partition",
+                        p, "path", path, NULL);
         } else {
             log_fallback(svc, partition, "no usable ledger snapshot: rebuilding from the whole log",
                          &why);
@@ -56,8 +56,8 @@ sp_ledger_state *tx_snapshot_load(tx_service *svc, int32_t partition,
         return NULL;
     }
     sp_ledger_state *state = sp_ledger_snapshot_decode(bytes, len, partition, &svc->limits,
-                                                       &svc->directory, TX_BUILD_VERSION,
-                                                       position, &why);
+                                                       &svc->directory, TX_BUILD_VERSION, position,
+                                                       &why);
     free(bytes);
     if (state == NULL) {
         log_fallback(svc, partition, "ledger snapshot refused: rebuilding from the whole log",
@@ -78,16 +78,16 @@ static void take_one(tx_service *svc, int32_t p, bool final) {
     /* Every event applied is flushed and this is the partition's only
      * writer: the log ends with the last of them. A loader checks that. */
     if (sp_snapshot_path(svc->config->snapshot_dir, "ledger", p, path, &why) != 0 ||
-        sp_kafka_watermarks(svc->commands, SP_TOPIC_LEDGER_EVENTS, p, &low,
-                            &position.next_offset, TX_WATERMARK_TIMEOUT_MS, &why) != 0) {
+        sp_kafka_watermarks(svc->commands, SP_TOPIC_LEDGER_EVENTS, p, &low, &position.next_offset,
+                            TX_WATERMARK_TIMEOUT_MS, &why) != 0) {
         log_fallback(svc, p, "ledger snapshot not taken", &why);
         return;
     }
     int64_t started_ms = sp_clock_monotonic_ms();
     uint8_t *bytes = NULL;
     size_t len = 0;
-    if (sp_ledger_snapshot_encode(part->state, &position, TX_BUILD_VERSION, &bytes, &len,
-                                  &why) != 0) {
+    if (sp_ledger_snapshot_encode(part->state, &position, TX_BUILD_VERSION, &bytes, &len, &why) !=
+        0) {
         log_fallback(svc, p, "ledger snapshot not taken", &why);
         return;
     }

@@ -39,9 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     snprintf(query, size + 16, "cursor=%s", text);
     sp_error err;
     switch (data[0] % 3) {
-    case 0:
-        operations_cursor(text);
-        break;
+    case 0: operations_cursor(text); break;
     case 1: {
         sp_gw_beneficiaries_query q;
         (void)sp_gw_beneficiaries_query_parse(query, &q, &err);

@@ -12,7 +12,7 @@
 
 #include "gateway/routes/structure.h"
 
-#define IMAGE_BYTES_MAX (1024 * 1024)     /* SP_IMAGE_BYTES_MAX's default */
+#define IMAGE_BYTES_MAX (1024 * 1024) /* SP_IMAGE_BYTES_MAX's default */
 #define IMAGE_SIDE_PX_MAX 8000
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -13,7 +13,7 @@
 #include "gateway/routes/refund_request.h"
 #include "gateway/endpoints/validate.h"
 
-#define QUERY_BYTES_MAX 8192    /* civetweb's whole request head is 16 KiB */
+#define QUERY_BYTES_MAX 8192 /* civetweb's whole request head is 16 KiB */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

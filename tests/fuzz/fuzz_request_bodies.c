@@ -22,7 +22,7 @@
 
 typedef struct fuzz_case {
     unsigned parser;
-    const char *body;              /* NUL-terminated copy, as the gateway reads it */
+    const char *body; /* NUL-terminated copy, as the gateway reads it */
     size_t len;
 } fuzz_case;
 
@@ -56,8 +56,9 @@ static void parse_one(const fuzz_case *c, parsed *out) {
     case 2: sp_gw_parse_partner(b, n, &out->partner, &err); break;
     case 3: sp_gw_parse_set_password(b, n, &out->set_password, &err); break;
     case 4: sp_gw_parse_reset_request(b, n, &out->reset, &err); break;
-    case 5: sp_gw_parse_beneficiary(b, n, sp_date_from_ymd(2026, 11, 27), &out->beneficiary,
-                                    &err); break;
+    case 5:
+        sp_gw_parse_beneficiary(b, n, sp_date_from_ymd(2026, 11, 27), &out->beneficiary, &err);
+        break;
     case 6: sp_gw_parse_credit(b, n, AMOUNT_CENTS_MAX, &out->credit, &err); break;
     case 7: sp_gw_parse_voucher_issue(b, n, AMOUNT_CENTS_MAX, &out->voucher_issue, &err); break;
     case 8: sp_gw_parse_voucher_redeem(b, n, &out->voucher_redeem, &err); break;

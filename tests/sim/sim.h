@@ -41,38 +41,38 @@ typedef enum sim_step_kind {
     SIM_OPEN_REFUND,
     SIM_CANCEL_REFUND,
     SIM_MARK_PAID,
-    SIM_CLOSE_PASS,         /* the back office closes a pass (its beneficiary left) */
-    SIM_DUPLICATE,          /* a command sent again, same body */
-    SIM_CONFLICT,           /* the same command id, another body */
+    SIM_CLOSE_PASS, /* the back office closes a pass (its beneficiary left) */
+    SIM_DUPLICATE,  /* a command sent again, same body */
+    SIM_CONFLICT,   /* the same command id, another body */
     /* turns of the services */
-    SIM_WRITER,             /* a partition's writer takes up to n commands, then commits */
-    SIM_SWEEP,              /* a partition's expiry sweeps (envelopes, vouchers) */
-    SIM_FOLD,               /* the projection folds up to n events of a partition */
-    SIM_DRIVER,             /* one tick of the refunds driver */
-    SIM_TICK,               /* the clock moves on by minutes */
+    SIM_WRITER, /* a partition's writer takes up to n commands, then commits */
+    SIM_SWEEP,  /* a partition's expiry sweeps (envelopes, vouchers) */
+    SIM_FOLD,   /* the projection folds up to n events of a partition */
+    SIM_DRIVER, /* one tick of the refunds driver */
+    SIM_TICK,   /* the clock moves on by minutes */
     /* faults */
-    SIM_CLOCK_JUMP,         /* the clock jumps by days */
-    SIM_REDELIVER,          /* the fold gets a batch of a partition again */
-    SIM_WRITER_CRASH,       /* a writer restarts between its effect and its commit */
-    SIM_DRIVER_RESTART,     /* the refunds driver forgets what it sent */
-    SIM_LAG,                /* a partition's writer and fold stop for a while */
+    SIM_CLOCK_JUMP,     /* the clock jumps by days */
+    SIM_REDELIVER,      /* the fold gets a batch of a partition again */
+    SIM_WRITER_CRASH,   /* a writer restarts between its effect and its commit */
+    SIM_DRIVER_RESTART, /* the refunds driver forgets what it sent */
+    SIM_LAG,            /* a partition's writer and fold stop for a while */
     SIM_STEP_KIND_COUNT
 } sim_step_kind;
 
 typedef struct sim_step {
     sim_step_kind kind;
-    uint64_t arg;           /* the step's own randomness: what it picks, how much */
+    uint64_t arg; /* the step's own randomness: what it picks, how much */
 } sim_step;
 
 /* Ways to break the simulation on purpose, to prove its checks can fail. */
 typedef enum sim_mutation {
     SIM_MUTATION_NONE = 0,
-    SIM_MUTATION_FOLD_NO_VERSION_CHECK,   /* the fold applies a redelivered event again */
-    SIM_MUTATION_CORRUPT_PASS,            /* a pass's envelope loses a cent, unposted */
+    SIM_MUTATION_FOLD_NO_VERSION_CHECK, /* the fold applies a redelivered event again */
+    SIM_MUTATION_CORRUPT_PASS,          /* a pass's envelope loses a cent, unposted */
 } sim_mutation;
 
 typedef struct sim_failure {
-    size_t step_index;      /* the step after which an invariant broke */
+    size_t step_index; /* the step after which an invariant broke */
     char message[SIM_FAILURE_MESSAGE_MAX];
 } sim_failure;
 

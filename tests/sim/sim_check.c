@@ -29,7 +29,7 @@ __attribute__((format(printf, 2, 3))) static int fail(sim_failure *f, const char
 /* ------------------------------------------------------------ one state */
 
 typedef struct pass_walk {
-    const sp_ledger_state *other;   /* NULL: only the signs are checked */
+    const sp_ledger_state *other; /* NULL: only the signs are checked */
     int broken;
     char why[256];
 } pass_walk;
@@ -59,8 +59,8 @@ static void walk_pass(void *ctx, const sp_ledger_pass *pass) {
     }
     if (walk->other == NULL) return;
     const sp_ledger_pass *twin = sp_ledger_pass_find(walk->other, pass->pass_id);
-    bool same = twin != NULL && twin->version == pass->version &&
-                twin->closed == pass->closed && twin->closed_at_ms == pass->closed_at_ms &&
+    bool same = twin != NULL && twin->version == pass->version && twin->closed == pass->closed &&
+                twin->closed_at_ms == pass->closed_at_ms &&
                 twin->active_voucher_count == pass->active_voucher_count &&
                 twin->envelope_count == pass->envelope_count &&
                 twin->operation_count == pass->operation_count;
@@ -77,16 +77,20 @@ static void walk_pass(void *ctx, const sp_ledger_pass *pass) {
 
 static int check_state(const sim_world *w, int32_t p, const sp_ledger_state *s, sim_failure *f) {
     int64_t sum = sp_ledger_balance_sum_cents(s);
-    if (sum != 0) return fail(f, "partition %d: the books sum to %lld cents, not 0", (int)p,
-                              (long long)sum);
-    if (s->bank_cents < 0) return fail(f, "the bank is below zero (%lld)", (long long)s->bank_cents);
+    if (sum != 0)
+        return fail(f, "partition %d: the books sum to %lld cents, not 0", (int)p, (long long)sum);
+    if (s->bank_cents < 0)
+        return fail(f, "the bank is below zero (%lld)", (long long)s->bank_cents);
     for (int i = 0; i < SIM_PARTNERS; i++) {
         int64_t owed = sp_ledger_partner_owed_cents(s, w->partner_ids[i]);
-        if (owed < 0) return fail(f, "partner %s owed below zero (%lld)", w->partner_ids[i], (long long)owed);
+        if (owed < 0)
+            return fail(f, "partner %s owed below zero (%lld)", w->partner_ids[i], (long long)owed);
     }
     for (size_t i = 0; i < w->request_count; i++) {
         int64_t held = sp_ledger_refund_account_cents(s, w->requests[i]);
-        if (held < 0) return fail(f, "refund account of %s below zero (%lld)", w->requests[i], (long long)held);
+        if (held < 0)
+            return fail(f, "refund account of %s below zero (%lld)", w->requests[i],
+                        (long long)held);
     }
     pass_walk walk = {.other = NULL, .broken = 0};
     sp_ledger_foreach_pass(s, walk_pass, &walk);
@@ -122,9 +126,9 @@ static int check_twin(const sim_world *w, const sp_ledger_state *live, const sp_
         const sp_ledger_refund_request *a = sp_ledger_refund_request_find(live, w->requests[i]);
         const sp_ledger_refund_request *b = sp_ledger_refund_request_find(twin, w->requests[i]);
         if ((a == NULL) != (b == NULL) ||
-            (a != NULL && (a->status != b->status || a->version != b->version ||
-                           a->total_cents != b->total_cents ||
-                           a->operation_count != b->operation_count)))
+            (a != NULL &&
+             (a->status != b->status || a->version != b->version ||
+              a->total_cents != b->total_cents || a->operation_count != b->operation_count)))
             return fail(f, "refund request %s differs from its rebuild", w->requests[i]);
         if (sp_ledger_refund_account_cents(live, w->requests[i]) !=
             sp_ledger_refund_account_cents(twin, w->requests[i]))
@@ -158,7 +162,7 @@ static int check_operations(sim_world *w, const sp_ledger_operation **live, sim_
     for (size_t i = 0; i < w->op_count; i++) {
         sim_op_entry *o = &w->ops[i];
         live[i] = NULL;
-        if (o->partner < 0 || o->pass < 0) continue;   /* credits and expiries: not remembered */
+        if (o->partner < 0 || o->pass < 0) continue; /* credits and expiries: not remembered */
         const sp_ledger_operation *op = live_op(w, o);
         if (op == NULL) return fail(f, "payment %s on the log is unknown to its writer", o->id);
         if (!allowed(o->last_status, op->status))
@@ -193,7 +197,8 @@ static int check_requests(const sim_world *w, const sp_ledger_operation *const *
         if (r < 0) return fail(f, "operation %s names a request not on the log", w->ops[i].id);
         sums[r].cents += live[i]->amount_cents;
         sums[r].count++;
-        if (live[i]->status == SP_LEDGER_OPERATION_REQUESTED) sums[r].requested_cents += live[i]->amount_cents;
+        if (live[i]->status == SP_LEDGER_OPERATION_REQUESTED)
+            sums[r].requested_cents += live[i]->amount_cents;
     }
     for (size_t r = 0; r < w->request_count; r++) {
         const char *id = w->requests[r];
@@ -201,12 +206,15 @@ static int check_requests(const sim_world *w, const sp_ledger_operation *const *
         for (int p = 0; p < SIM_PARTITIONS; p++)
             held_cents += sp_ledger_refund_account_cents(w->partitions[p].state, id);
         if (held_cents != sums[r].requested_cents)
-            return fail(f, "refund request %s: its accounts hold %lld cents more than its "
-                        "requested operations", id, (long long)(held_cents - sums[r].requested_cents));
-        const sp_ledger_refund_request *req =
-            sp_ledger_refund_request_find(w->partitions[sim_partition_of(id)].state, id);
+            return fail(f,
+                        "refund request %s: its accounts hold %lld cents more than its "
+                        "requested operations",
+                        id, (long long)(held_cents - sums[r].requested_cents));
+        const sp_ledger_refund_request *req = sp_ledger_refund_request_find(
+            w->partitions[sim_partition_of(id)].state, id);
         if (req == NULL) return fail(f, "refund request %s on the log unknown to its writer", id);
-        bool settled = req->status == SP_LEDGER_REFUND_PENDING || req->status == SP_LEDGER_REFUND_PAID;
+        bool settled = req->status == SP_LEDGER_REFUND_PENDING ||
+                       req->status == SP_LEDGER_REFUND_PAID;
         if (settled && (req->total_cents != sums[r].cents || req->operation_count != sums[r].count))
             return fail(f, "refund request %s: total differs from its operations by %lld cents", id,
                         (long long)(req->total_cents - sums[r].cents));
@@ -228,9 +236,12 @@ static int check_fold_against_writers(const sim_world *w, sim_failure *f) {
         const sp_ledger_state *s = w->partitions[sim_partition_of(w->pass_ids[i])].state;
         const sp_ledger_pass *pass = sp_ledger_pass_find(s, w->pass_ids[i]);
         const sim_fold_pass *row = &w->fold.passes[i];
-        if ((pass != NULL) != row->exists) return fail(f, "pass %s: read model and ledger disagree on its existence", w->pass_ids[i]);
+        if ((pass != NULL) != row->exists)
+            return fail(f, "pass %s: read model and ledger disagree on its existence",
+                        w->pass_ids[i]);
         if (pass == NULL) continue;
-        if (row->balance_cents != sp_ledger_pass_balance_cents(pass) || row->version != pass->version)
+        if (row->balance_cents != sp_ledger_pass_balance_cents(pass) ||
+            row->version != pass->version)
             return fail(f, "pass %s: read model balance off by %lld cents", w->pass_ids[i],
                         (long long)(row->balance_cents - sp_ledger_pass_balance_cents(pass)));
         if ((row->closed_at_ms != 0) != pass->closed ||
@@ -247,7 +258,8 @@ static int check_fold_against_writers(const sim_world *w, sim_failure *f) {
                 strcmp(row->categories[e], env->category) != 0 ||
                 strcmp(row->end_dates[e], end_date) != 0 ||
                 (!pass->closed && row->expired[e] != env->closed))
-                return fail(f, "pass %s: read model envelope %lld differs", w->pass_ids[i], (long long)e);
+                return fail(f, "pass %s: read model envelope %lld differs", w->pass_ids[i],
+                            (long long)e);
         }
     }
     for (size_t i = 0; i < w->op_count; i++) {

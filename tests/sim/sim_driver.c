@@ -101,12 +101,12 @@ static int release_or_settle(sim_world *w, sp_refunds_step step, sp_error *err) 
     bool release = step == SP_REFUNDS_STEP_RELEASE;
     for (size_t i = 0; i < w->fold.part_count; i++) {
         const sim_fold_part *pt = &w->fold.parts[i];
-        if (pt->status != PT_RESERVED ||
-            pt->request_status != (release ? RQ_CANCELLED : RQ_PAID))
+        if (pt->status != PT_RESERVED || pt->request_status != (release ? RQ_CANCELLED : RQ_PAID))
             continue;
         sim_cmd *c = &w->scratch_cmd;
         memset(c, 0, sizeof *c);
-        c->kind = release ? SP_LEDGER_COMMAND_RELEASE_OPERATIONS : SP_LEDGER_COMMAND_SETTLE_OPERATIONS;
+        c->kind = release ? SP_LEDGER_COMMAND_RELEASE_OPERATIONS
+                          : SP_LEDGER_COMMAND_SETTLE_OPERATIONS;
         snprintf(c->aggregate, sizeof c->aggregate, "%s", w->pass_ids[pt->pass]);
         snprintf(c->request_id, sizeof c->request_id, "%s", w->requests[pt->request]);
         sp_refunds_command_id(step, c->request_id, (sp_refund_period){0, 0}, c->command_id);
@@ -144,7 +144,7 @@ static size_t batch_rows(const sim_world *w, int partner, const char *period,
 typedef struct run_op {
     int op;
     int pass;
-    const char *op_id;        /* borrowed from the world */
+    const char *op_id; /* borrowed from the world */
     const char *pass_id;
     int64_t at_ms;
 } run_op;
@@ -169,8 +169,11 @@ static size_t run_operations(const sim_world *w, int partner, int64_t run_ms, ru
         if (!o->exists || o->kind != OPK_PAYMENT || o->status != OP_ACCEPTED ||
             o->occurred_at_ms >= run_ms || strcmp(o->partner_id, w->partner_ids[partner]) != 0)
             continue;
-        out[count++] = (run_op){.op = (int)i, .pass = o->pass, .op_id = w->ops[i].id,
-                                .pass_id = w->pass_ids[o->pass], .at_ms = o->occurred_at_ms};
+        out[count++] = (run_op){.op = (int)i,
+                                .pass = o->pass,
+                                .op_id = w->ops[i].id,
+                                .pass_id = w->pass_ids[o->pass],
+                                .at_ms = o->occurred_at_ms};
     }
     /* ORDER BY occurred_at, operation_id LIMIT max; then by pass. */
     qsort(out, count, sizeof *out, by_time);
@@ -179,8 +182,8 @@ static size_t run_operations(const sim_world *w, int partner, int64_t run_ms, ru
     return count;
 }
 
-static int open_automatic(sim_world *w, int partner, sp_refund_period period, const char *period_text,
-                          int64_t run_ms, sp_error *err) {
+static int open_automatic(sim_world *w, int partner, sp_refund_period period,
+                          const char *period_text, int64_t run_ms, sp_error *err) {
     sp_refunds_batch_row rows[SIM_REQUESTS_MAX];
     size_t row_count = batch_rows(w, partner, period_text, rows, SIM_REQUESTS_MAX);
     size_t index = 0;
@@ -210,12 +213,14 @@ static int open_automatic(sim_world *w, int partner, sp_refund_period period, co
     snprintf(c->refund_kind, sizeof c->refund_kind, "automatic");
     snprintf(c->period, sizeof c->period, "%s", period_text);
     if (grouping.part_count > SIM_PARTS_MAX)
-        return sp_error_set(err, 507, "parts_full", NULL, "a request of more passes than the simulation holds");
+        return sp_error_set(err, 507, "parts_full", NULL,
+                            "a request of more passes than the simulation holds");
     c->part_count = grouping.part_count;
     for (size_t p = 0; p < c->part_count; p++) {
         const sp_refunds_part_range *range = &grouping.parts[p];
         if (range->count > SIM_PART_OPS_MAX)
-            return sp_error_set(err, 507, "part_full", NULL, "a part of more operations than the simulation holds");
+            return sp_error_set(err, 507, "part_full", NULL,
+                                "a part of more operations than the simulation holds");
         c->part_pass[p] = (uint16_t)ops[range->first].pass;
         c->part_op_count[p] = (uint16_t)range->count;
         for (size_t i = 0; i < c->part_op_count[p]; i++)

@@ -42,7 +42,7 @@ static void add_balance(sim_fold *fold, const char *account, int64_t delta_cents
             return;
         }
     }
-    if (fold->balance_count == SIM_FOLD_BALANCES_MAX) return;   /* checked by the caller */
+    if (fold->balance_count == SIM_FOLD_BALANCES_MAX) return; /* checked by the caller */
     sim_fold_balance *b = &fold->balances[fold->balance_count++];
     snprintf(b->account, sizeof b->account, "%s", account);
     b->balance_cents = delta_cents;
@@ -62,7 +62,8 @@ static int partner_index(const sim_fev *e, const char partner_ids[][SIM_ID_SIZE]
 
 sim_fold_part *sim_fold_part_find(sim_fold *fold, int request, int pass) {
     for (size_t i = 0; i < fold->part_count; i++)
-        if (fold->parts[i].request == request && fold->parts[i].pass == pass) return &fold->parts[i];
+        if (fold->parts[i].request == request && fold->parts[i].pass == pass)
+            return &fold->parts[i];
     return NULL;
 }
 
@@ -105,7 +106,7 @@ static void op_insert(sim_fold *fold, const sim_fev *e, sim_op_kind kind, int64_
                       const char *partner_id) {
     if (e->op < 0 || fold->ops[e->op].exists) return;
     sim_fold_op *o = &fold->ops[e->op];
-    memset(o, 0, sizeof *o);   /* rows are compared byte for byte, padding included */
+    memset(o, 0, sizeof *o); /* rows are compared byte for byte, padding included */
     o->exists = true;
     o->kind = kind;
     o->pass = e->pass;
@@ -120,7 +121,7 @@ static void op_insert(sim_fold *fold, const sim_fev *e, sim_op_kind kind, int64_
 
 static void apply_opened(sim_fold *fold, const sim_fev *e) {
     sim_fold_pass *p = &fold->passes[e->pass];
-    if (p->exists) return;   /* ON CONFLICT (pass_id) DO NOTHING */
+    if (p->exists) return; /* ON CONFLICT (pass_id) DO NOTHING */
     memset(p, 0, sizeof *p);
     p->exists = true;
     p->version = 1;
@@ -145,7 +146,8 @@ static void credit_envelope(sim_fold *fold, const sim_fev *e) {
     }
     p->envelope_cents[i] = e->envelope_after_cents;
     p->expired[i] = false;
-    if (e->end_date[0] != '\0') snprintf(p->end_dates[i], sizeof p->end_dates[i], "%s", e->end_date);
+    if (e->end_date[0] != '\0')
+        snprintf(p->end_dates[i], sizeof p->end_dates[i], "%s", e->end_date);
 }
 
 static void apply_movement(sim_fold *fold, const sim_fev *e, int owed_partner) {
@@ -153,7 +155,8 @@ static void apply_movement(sim_fold *fold, const sim_fev *e, int owed_partner) {
     bool expiry = e->kind == SP_LEDGER_EVENT_ENVELOPE_EXPIRED;
     if (e->kind == SP_LEDGER_EVENT_PASS_CREDITED) credit_envelope(fold, e);
     else set_envelope(fold, e, e->envelope_after_cents, expiry);
-    if (e->kind == SP_LEDGER_EVENT_PASS_CREDITED) op_insert(fold, e, OPK_CREDIT, e->amount_cents, "");
+    if (e->kind == SP_LEDGER_EVENT_PASS_CREDITED)
+        op_insert(fold, e, OPK_CREDIT, e->amount_cents, "");
     if (e->kind == SP_LEDGER_EVENT_PAYMENT_ACCEPTED) {
         op_insert(fold, e, OPK_PAYMENT, e->amount_cents, e->partner_id);
         if (owed_partner >= 0) fold->owed_cents[owed_partner] += e->amount_cents;
@@ -182,7 +185,7 @@ static void apply_voucher(sim_fold *fold, const sim_fev *e, int owed_partner) {
         op_insert(fold, e, OPK_PAYMENT, e->amount_cents, e->partner_id);
         if (owed_partner >= 0) fold->owed_cents[owed_partner] += e->amount_cents;
         break;
-    default:   /* cancelled, expired */
+    default: /* cancelled, expired */
         if (e->to_envelope) set_envelope(fold, e, e->envelope_after_cents, false);
         if (v != NULL && v->exists && v->status == VO_ACTIVE)
             v->status = e->kind == SP_LEDGER_EVENT_VOUCHER_EXPIRED ? VO_EXPIRED : VO_CANCELLED;
@@ -263,7 +266,7 @@ static void apply_reserve_rejected(sim_fold *fold, const sim_fev *e) {
 
 static bool apply_request_opened(sim_fold *fold, const sim_fev *e, int partner) {
     sim_fold_request *r = &fold->requests[e->request];
-    if (r->exists) return false;   /* ON CONFLICT DO NOTHING: the parts are not written */
+    if (r->exists) return false; /* ON CONFLICT DO NOTHING: the parts are not written */
     memset(r, 0, sizeof *r);
     r->exists = true;
     r->version = 1;
@@ -359,31 +362,20 @@ bool sim_fold_apply(sim_fold *fold, const sim_fev *e, bool check_version,
     switch (e->kind) {
     case SP_LEDGER_EVENT_PASS_CREDITED:
     case SP_LEDGER_EVENT_PAYMENT_ACCEPTED:
-    case SP_LEDGER_EVENT_ENVELOPE_EXPIRED:
-        apply_movement(fold, e, partner);
-        break;
+    case SP_LEDGER_EVENT_ENVELOPE_EXPIRED: apply_movement(fold, e, partner); break;
     case SP_LEDGER_EVENT_VOUCHER_ISSUED:
     case SP_LEDGER_EVENT_VOUCHER_REDEEMED:
     case SP_LEDGER_EVENT_VOUCHER_CANCELLED:
-    case SP_LEDGER_EVENT_VOUCHER_EXPIRED:
-        apply_voucher(fold, e, partner);
-        break;
-    case SP_LEDGER_EVENT_OPERATION_CANCELLED:
-        apply_operation_cancelled(fold, e, partner);
-        break;
+    case SP_LEDGER_EVENT_VOUCHER_EXPIRED: apply_voucher(fold, e, partner); break;
+    case SP_LEDGER_EVENT_OPERATION_CANCELLED: apply_operation_cancelled(fold, e, partner); break;
     case SP_LEDGER_EVENT_OPERATIONS_RESERVED:
     case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
-    case SP_LEDGER_EVENT_OPERATIONS_SETTLED:
-        apply_part(fold, e, partner);
-        break;
+    case SP_LEDGER_EVENT_OPERATIONS_SETTLED: apply_part(fold, e, partner); break;
     case SP_LEDGER_EVENT_COMMAND_REJECTED:
         if (e->request >= 0) apply_reserve_rejected(fold, e);
         break;
-    case SP_LEDGER_EVENT_PASS_CLOSED:
-        apply_closed(fold, e, vouchers);
-        break;
-    default:   /* reference set: the version only, here */
-        break;
+    case SP_LEDGER_EVENT_PASS_CLOSED: apply_closed(fold, e, vouchers); break;
+    default: /* reference set: the version only, here */ break;
     }
     return true;
 }
@@ -418,7 +410,8 @@ static int compare_balances(const sim_fold *a, const sim_fold *b, char *why, siz
     }
     for (size_t i = 0; i < a->balance_count; i++) {
         size_t j = 0;
-        while (j < b->balance_count && strcmp(a->balances[i].account, b->balances[j].account) != 0) j++;
+        while (j < b->balance_count && strcmp(a->balances[i].account, b->balances[j].account) != 0)
+            j++;
         if (j == b->balance_count || a->balances[i].balance_cents != b->balances[j].balance_cents) {
             snprintf(why, why_size, "ledger_balances %s differs", a->balances[i].account);
             return 1;

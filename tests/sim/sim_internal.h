@@ -17,17 +17,17 @@
 #define SIM_PARTITIONS 3
 #define SIM_PASSES 6
 #define SIM_PARTNERS 3
-#define SIM_CATEGORIES 3                  /* "general" (no end), "sport" (ends), "lecture"
-                                           * (opened by a credit) */
-#define SIM_OPENED_CATEGORIES 2           /* what a pass opens with: general and sport */
-#define SIM_LOG_MAX 2048                  /* commands, and events, per partition */
-#define SIM_OPS_MAX 1024                  /* operations the log names */
+/* "general" (no end), "sport" (ends), "lecture" (opened by a credit) */
+#define SIM_CATEGORIES 3
+#define SIM_OPENED_CATEGORIES 2 /* what a pass opens with: general and sport */
+#define SIM_LOG_MAX 2048        /* commands, and events, per partition */
+#define SIM_OPS_MAX 1024        /* operations the log names */
 #define SIM_VOUCHERS_MAX 256
 #define SIM_REQUESTS_MAX 128
-#define SIM_PARTS_MAX SIM_PASSES          /* passes in one refund request */
-#define SIM_PART_OPS_MAX 128              /* operations of one pass in one request */
-#define SIM_SENT_MAX 4096                 /* client commands kept to be sent again */
-#define SIM_KEYS_MAX 8192                 /* command keys (open addressing, power of 2) */
+#define SIM_PARTS_MAX SIM_PASSES /* passes in one refund request */
+#define SIM_PART_OPS_MAX 128     /* operations of one pass in one request */
+#define SIM_SENT_MAX 4096        /* client commands kept to be sent again */
+#define SIM_KEYS_MAX 8192        /* command keys (open addressing, power of 2) */
 #define SIM_FOLD_PARTS_MAX 512
 #define SIM_FOLD_BALANCES_MAX 512
 #define SIM_ID_SIZE (SP_ID_LEN + 1)
@@ -43,8 +43,8 @@ typedef struct sim_cmd {
     char actor[SIM_ID_SIZE];
     char command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
     char beneficiary[SIM_ID_SIZE];
-    char end_date[SP_LEDGER_DATE_LEN + 1];          /* open: the sport envelope's; credit:
-                                                     * the one asked ("" = keep) */
+    char end_date[SP_LEDGER_DATE_LEN + 1]; /* open: the sport envelope's; credit:
+                                            * the one asked ("" = keep) */
     char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];
     char partner_code[SP_PARTNER_CODE_LEN + 1];
     int64_t amount_cents;
@@ -56,9 +56,9 @@ typedef struct sim_cmd {
     char refund_kind[SP_LEDGER_REFUND_KIND_MAX + 1];
     char period[SP_LEDGER_REFUND_PERIOD_LEN + 1];
     size_t part_count;
-    uint16_t part_pass[SIM_PARTS_MAX];                /* pass index */
+    uint16_t part_pass[SIM_PARTS_MAX]; /* pass index */
     uint16_t part_op_count[SIM_PARTS_MAX];
-    uint16_t part_ops[SIM_PARTS_MAX][SIM_PART_OPS_MAX];   /* registry index; reserve: part 0 */
+    uint16_t part_ops[SIM_PARTS_MAX][SIM_PART_OPS_MAX]; /* registry index; reserve: part 0 */
     int64_t expected_total_cents;
     int64_t total_cents;
     int64_t operation_count;
@@ -67,8 +67,8 @@ typedef struct sim_cmd {
     char transfer_reference[SP_LEDGER_TRANSFER_REFERENCE_MAX + 1];
     char paid_on[SP_LEDGER_DATE_LEN + 1];
     bool skip_unavailable;
-    char reason[32];                                 /* close */
-    bool conflict_probe;                             /* last: not part of the body */
+    char reason[32];     /* close */
+    bool conflict_probe; /* last: not part of the body */
 } sim_cmd;
 
 /* The ledger's view of a logged command (strings borrowed from it and
@@ -89,20 +89,20 @@ typedef struct sim_fev {
     uint64_t version;
     int64_t at_ms;
     int32_t partition;
-    int pass;                                       /* aggregate as a pass index, -1 none */
-    int op;                                         /* registry index, -1 none */
-    int voucher;                                    /* registry index, -1 none */
-    int request;                                    /* registry index, -1 none */
+    int pass;    /* aggregate as a pass index, -1 none */
+    int op;      /* registry index, -1 none */
+    int voucher; /* registry index, -1 none */
+    int request; /* registry index, -1 none */
     char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];
     int64_t amount_cents;
     int64_t envelope_after_cents;
     int64_t pass_after_cents;
     char partner_id[SIM_ID_SIZE];
-    bool to_envelope;                               /* released/cancelled: back to the pass */
-    size_t envelope_count;                          /* opened */
+    bool to_envelope;      /* released/cancelled: back to the pass */
+    size_t envelope_count; /* opened */
     char envelope_categories[SIM_CATEGORIES][SP_LEDGER_CATEGORY_LEN_MAX + 1];
-    char envelope_end_dates[SIM_CATEGORIES][SP_LEDGER_DATE_LEN + 1];   /* opened */
-    char end_date[SP_LEDGER_DATE_LEN + 1];          /* credited: the envelope's after it */
+    char envelope_end_dates[SIM_CATEGORIES][SP_LEDGER_DATE_LEN + 1]; /* opened */
+    char end_date[SP_LEDGER_DATE_LEN + 1]; /* credited: the envelope's after it */
     size_t posting_count;
     char debit[SP_LEDGER_ACCOUNT_MAX + 1];
     char credit[SP_LEDGER_ACCOUNT_MAX + 1];
@@ -117,10 +117,10 @@ typedef struct sim_fev {
     int part_pass[SIM_PARTS_MAX];
     size_t part_op_count[SIM_PARTS_MAX];
     uint16_t part_ops[SIM_PARTS_MAX][SIM_PART_OPS_MAX];
-    size_t changed_count;                           /* operations events */
+    size_t changed_count; /* operations events */
     uint16_t changed[SIM_PART_OPS_MAX];
-    char code[SP_ERROR_CODE_MAX];                   /* rejected reserve; cancelled request */
-    int refusal_op;                                 /* registry index, -1 none */
+    char code[SP_ERROR_CODE_MAX]; /* rejected reserve; cancelled request */
+    int refusal_op;               /* registry index, -1 none */
     char reason[SP_LEDGER_REFUND_REASON_MAX + 1];
     /* closed: envelope_count returns (envelope_categories), their cents;
      * changed_count vouchers (registry indices in changed[]), their cents */
@@ -145,20 +145,20 @@ typedef struct sim_fold_pass {
     char categories[SIM_CATEGORIES][SP_LEDGER_CATEGORY_LEN_MAX + 1];
     int64_t envelope_cents[SIM_CATEGORIES];
     bool expired[SIM_CATEGORIES];
-    char end_dates[SIM_CATEGORIES][SP_LEDGER_DATE_LEN + 1];   /* "" = NULL */
-    int64_t closed_at_ms;                            /* 0 = NULL: open */
+    char end_dates[SIM_CATEGORIES][SP_LEDGER_DATE_LEN + 1]; /* "" = NULL */
+    int64_t closed_at_ms;                                   /* 0 = NULL: open */
 } sim_fold_pass;
 
 typedef struct sim_fold_op {
     bool exists;
     sim_op_kind kind;
     int pass;
-    char partner_id[SIM_ID_SIZE];                    /* "" = NULL */
+    char partner_id[SIM_ID_SIZE]; /* "" = NULL */
     char category[SP_LEDGER_CATEGORY_LEN_MAX + 1];
     int64_t amount_cents;
     int64_t occurred_at_ms;
     sim_op_status status;
-    int request;                                     /* -1 = NULL */
+    int request; /* -1 = NULL */
 } sim_fold_op;
 
 typedef struct sim_fold_voucher {
@@ -192,7 +192,7 @@ typedef struct sim_fold_part {
     int64_t amount_cents;
     int64_t operation_count;
     int64_t updated_at_ms;
-    int request_status;                              /* 0 = NULL */
+    int request_status; /* 0 = NULL */
     char refusal_code[SP_ERROR_CODE_MAX];
     int refusal_op;
 } sim_fold_part;
@@ -213,29 +213,29 @@ typedef struct sim_fold {
     sim_fold_part parts[SIM_FOLD_PARTS_MAX];
     size_t balance_count;
     sim_fold_balance balances[SIM_FOLD_BALANCES_MAX];
-    size_t next[SIM_PARTITIONS];                     /* next event of each partition */
-    size_t read[SIM_PARTITIONS];                     /* the furthest it ever read */
-    size_t ops_used, vouchers_used, requests_used;   /* high-water marks: what a reset clears */
+    size_t next[SIM_PARTITIONS];                   /* next event of each partition */
+    size_t read[SIM_PARTITIONS];                   /* the furthest it ever read */
+    size_t ops_used, vouchers_used, requests_used; /* high-water marks: what a reset clears */
 } sim_fold;
 
 /* ------------------------------------------------------------ the world */
 
 typedef struct sim_event_entry {
-    uint8_t *bytes;                                  /* the packed envelope, owned */
+    uint8_t *bytes; /* the packed envelope, owned */
     size_t len;
     sim_fev fev;
 } sim_event_entry;
 
 typedef struct sim_partition {
-    sp_ledger_state *state;                          /* the writer's, live */
-    sp_ledger_state *shadow;                         /* every logged event applied, decoded */
+    sp_ledger_state *state;  /* the writer's, live */
+    sp_ledger_state *shadow; /* every logged event applied, decoded */
     size_t command_count;
-    sim_cmd *commands;                               /* SIM_LOG_MAX */
-    size_t committed;                                /* next command to read */
+    sim_cmd *commands; /* SIM_LOG_MAX */
+    size_t committed;  /* next command to read */
     size_t event_count;
-    sim_event_entry *events;                         /* SIM_LOG_MAX */
-    size_t lag_steps;                                /* steps its writer and fold sit still */
-    uint8_t *snapshot;                               /* the writer's last snapshot, or NULL */
+    sim_event_entry *events; /* SIM_LOG_MAX */
+    size_t lag_steps;        /* steps its writer and fold sit still */
+    uint8_t *snapshot;       /* the writer's last snapshot, or NULL */
     size_t snapshot_len;
 } sim_partition;
 
@@ -244,7 +244,7 @@ typedef struct sim_op_entry {
     int pass;
     int partner;
     int64_t amount_cents;
-    sp_ledger_operation_status last_status;          /* as last seen at the writer; 0 unseen */
+    sp_ledger_operation_status last_status; /* as last seen at the writer; 0 unseen */
 } sim_op_entry;
 
 typedef struct sim_voucher_entry {
@@ -254,12 +254,12 @@ typedef struct sim_voucher_entry {
 } sim_voucher_entry;
 
 typedef struct sim_key_slot {
-    uint64_t hash;                                   /* 0 = free */
+    uint64_t hash; /* 0 = free */
     uint64_t body_hash;
     bool has_outcome;
     int http_status;
     uint64_t outcome_hash;
-    bool applied;                                    /* an event of it is on the log */
+    bool applied; /* an event of it is on the log */
 } sim_key_slot;
 
 struct sim_world {
@@ -283,24 +283,24 @@ struct sim_world {
     size_t request_count;
     char requests[SIM_REQUESTS_MAX][SIM_ID_SIZE];
     size_t sent_count;
-    sim_cmd *sent;                                   /* SIM_SENT_MAX */
-    sim_key_slot *keys;                              /* SIM_KEYS_MAX */
-    sim_fold fold;                                   /* the live read models */
-    sim_fold *fresh;                                 /* scratch: a fold from the log */
+    sim_cmd *sent;      /* SIM_SENT_MAX */
+    sim_key_slot *keys; /* SIM_KEYS_MAX */
+    sim_fold fold;      /* the live read models */
+    sim_fold *fresh;    /* scratch: a fold from the log */
     sp_refunds_sent *driver_sent;
-    sp_ledger_decision *decision;                    /* scratch */
+    sp_ledger_decision *decision; /* scratch */
     sp_ledger_event *scratch_event;
-    sp_ledger_event *sweep_events;                   /* SIM_SWEEP_EVENTS_MAX */
+    sp_ledger_event *sweep_events; /* SIM_SWEEP_EVENTS_MAX */
     sim_cmd scratch_cmd;
-    sim_cmd_view *view;                              /* scratch */
-    char *row_buf;                                   /* SP_PROJECTION_ROW_BYTES_MAX */
-    bool dirty[SIM_PARTITIONS];                      /* a state changed since the last check */
-    bool fold_dirty;                                 /* the fold changed since the last check */
+    sim_cmd_view *view;         /* scratch */
+    char *row_buf;              /* SP_PROJECTION_ROW_BYTES_MAX */
+    bool dirty[SIM_PARTITIONS]; /* a state changed since the last check */
+    bool fold_dirty;            /* the fold changed since the last check */
     sim_stats stats;
 };
 
 #define SIM_SWEEP_EVENTS_MAX 16
-#define SIM_T0_MS INT64_C(1773136800000)                 /* 2026-03-10T10:00:00Z */
+#define SIM_T0_MS INT64_C(1773136800000) /* 2026-03-10T10:00:00Z */
 #define SIM_RESEND_MS (5 * 60 * 1000)
 
 /* sim_world.c */
@@ -318,8 +318,7 @@ int sim_writer_turn(sim_world *w, int32_t p, size_t count, sim_failure *f, sp_er
 /* The writer snapshots its state (it stands at the partition's last event). */
 int sim_writer_snapshot(sim_world *w, int32_t p, sp_error *err);
 int sim_writer_crash(sim_world *w, int32_t p, size_t count, bool lose_last, bool from_snapshot,
-                     sim_failure *f,
-                     sp_error *err);
+                     sim_failure *f, sp_error *err);
 int sim_sweep_turn(sim_world *w, int32_t p, sim_failure *f, sp_error *err);
 int sim_fold_turn(sim_world *w, int32_t p, size_t count, sp_error *err);
 /* w->fresh: the log folded from nothing up to where the live fold stands. */

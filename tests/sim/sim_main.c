@@ -31,8 +31,9 @@ typedef struct options {
 } options;
 
 static int usage(void) {
-    fprintf(stderr, "usage: solipass-sim [--seeds N] [--first S] [--seed S] [--steps N (<= %d)] "
-                    "[--mutation fold-no-version-check|corrupt-pass] [--verbose]\n",
+    fprintf(stderr,
+            "usage: solipass-sim [--seeds N] [--first S] [--seed S] [--steps N (<= %d)] "
+            "[--mutation fold-no-version-check|corrupt-pass] [--verbose]\n",
             SIM_PLAN_STEPS_MAX);
     return 2;
 }
@@ -56,7 +57,8 @@ static int parse(int argc, char **argv, options *o) {
             continue;
         }
         if (strcmp(a, "--mutation") == 0 && v != NULL) {
-            if (strcmp(v, "fold-no-version-check") == 0) o->mutation = SIM_MUTATION_FOLD_NO_VERSION_CHECK;
+            if (strcmp(v, "fold-no-version-check") == 0)
+                o->mutation = SIM_MUTATION_FOLD_NO_VERSION_CHECK;
             else if (strcmp(v, "corrupt-pass") == 0) o->mutation = SIM_MUTATION_CORRUPT_PASS;
             else return usage();
         } else if (!parse_u64(v, &n)) {

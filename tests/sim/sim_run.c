@@ -56,7 +56,7 @@ static int settle(sim_world *w, sim_failure *f, sp_error *err) {
         }
         int rc = sim_check(w, f, err);
         if (rc != 0) return rc;
-        w->now_ms += SIM_RESEND_MS;   /* what was not answered is sent again */
+        w->now_ms += SIM_RESEND_MS; /* what was not answered is sent again */
         if (sim_driver_tick(w, err) != 0) return -1;
         if (round == SETTLE_ROUNDS_MAX / 2 && sim_back_office(w, err) != 0) return -1;
     }
@@ -79,7 +79,7 @@ int sim_run(sim_world *w, uint64_t seed, const sim_step *steps, size_t step_coun
     }
     if (rc == 0) rc = settle(w, failure, err);
     failure->step_index = i == 0 ? 0 : i - 1;
-    if (rc == 1 && i == step_count) failure->step_index = step_count;   /* while settling */
+    if (rc == 1 && i == step_count) failure->step_index = step_count; /* while settling */
     if (stats != NULL) add_stats(stats, &w->stats);
     return rc;
 }

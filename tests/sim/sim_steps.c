@@ -11,6 +11,7 @@
 #include "sim_internal.h"
 #include "sp_clock.h"
 
+/* clang-format off */
 static const char *const step_names[SIM_STEP_KIND_COUNT] = {
     "open-pass", "credit", "pay", "issue-voucher", "redeem-voucher", "cancel-voucher",
     "cancel-operation", "open-refund-request", "cancel-refund-request", "mark-paid",
@@ -19,6 +20,7 @@ static const char *const step_names[SIM_STEP_KIND_COUNT] = {
 
 static const unsigned step_weights[SIM_STEP_KIND_COUNT] = {
     3, 12, 22, 5, 5, 2, 4, 4, 3, 4, 1, 5, 2, 24, 3, 22, 10, 10, 2, 3, 3, 1, 2};
+/* clang-format on */
 
 static uint64_t pick(uint64_t *arg, uint64_t n) {
     uint64_t v = *arg % n;
@@ -38,7 +40,7 @@ void sim_plan(uint64_t seed, size_t step_count, sim_step *steps) {
     unsigned total = 0;
     for (int k = 0; k < SIM_STEP_KIND_COUNT; k++) total += step_weights[k];
     for (size_t i = 0; i < step_count && i < SIM_PLAN_STEPS_MAX; i++) {
-        if (i < SIM_PASSES) {   /* every pass is asked for first, so that work has a subject */
+        if (i < SIM_PASSES) { /* every pass is asked for first, so that work has a subject */
             steps[i] = (sim_step){.kind = SIM_OPEN_PASS, .arg = i};
             continue;
         }
@@ -64,7 +66,8 @@ void sim_step_describe(const sim_step *step, char *out, size_t out_size) {
         return;
     }
     case SIM_SWEEP:
-        snprintf(out, out_size, "sweep partition=%llu", (unsigned long long)pick(&a, SIM_PARTITIONS));
+        snprintf(out, out_size, "sweep partition=%llu",
+                 (unsigned long long)pick(&a, SIM_PARTITIONS));
         return;
     default:
         snprintf(out, out_size, "%s arg=%016llx", step_names[step->kind],
@@ -102,30 +105,32 @@ static bool client_pass(sim_world *w, sim_step_kind kind, uint64_t a, sim_cmd *c
     switch (kind) {
     case SIM_OPEN_PASS:
         cmd_begin(w, c, SP_LEDGER_COMMAND_OPEN_PASS, pass_id, w->admin, "open");
-        snprintf(c->command_id, sizeof c->command_id, "open");   /* one per pass: a retry */
+        snprintf(c->command_id, sizeof c->command_id, "open"); /* one per pass: a retry */
         snprintf(c->beneficiary, sizeof c->beneficiary, "%s", w->beneficiaries[pass]);
         date_in_days(SIM_T0_MS, 30 + 8 * pass, c->end_date);
         return true;
     case SIM_CREDIT:
         cmd_begin(w, c, SP_LEDGER_COMMAND_CREDIT_PASS, pass_id, w->admin, "credit");
-    {
-        /* "lecture" (one credit in five) opens an envelope the pass does not
-         * have; one credit in three asks for an end date (a few already past). */
-        static const char *const categories[] = {"sport", "general", "sport", "general", "lecture"};
-        snprintf(c->category, sizeof c->category, "%s", categories[pick(&a, 5)]);
-        c->amount_cents = 5000 + (int64_t)pick(&a, 45000);
-        if (pick(&a, 3) == 0) date_in_days(w->now_ms, (int)pick(&a, 90) - 5, c->end_date);
-        return true;
-    }
+        {
+            /* "lecture" (one credit in five) opens an envelope the pass does not
+             * have; one credit in three asks for an end date (a few already past). */
+            static const char *const categories[] = {"sport", "general", "sport", "general",
+                                                     "lecture"};
+            snprintf(c->category, sizeof c->category, "%s", categories[pick(&a, 5)]);
+            c->amount_cents = 5000 + (int64_t)pick(&a, 45000);
+            if (pick(&a, 3) == 0) date_in_days(w->now_ms, (int)pick(&a, 90) - 5, c->end_date);
+            return true;
+        }
     case SIM_PAY:
         cmd_begin(w, c, SP_LEDGER_COMMAND_PAY, pass_id, w->partner_actors[partner], "pay");
         snprintf(c->partner_code, sizeof c->partner_code, "%s", w->partner_codes[partner]);
         c->amount_cents = 100 + (int64_t)pick(&a, 3000);
         return true;
-    default:   /* SIM_ISSUE_VOUCHER */
+    default: /* SIM_ISSUE_VOUCHER */
         cmd_begin(w, c, SP_LEDGER_COMMAND_ISSUE_VOUCHER, pass_id, w->admin, "issue");
         snprintf(c->category, sizeof c->category, "%s", pick(&a, 2) ? "sport" : "");
-        if (pick(&a, 2)) snprintf(c->partner_code, sizeof c->partner_code, "%s", w->partner_codes[partner]);
+        if (pick(&a, 2))
+            snprintf(c->partner_code, sizeof c->partner_code, "%s", w->partner_codes[partner]);
         c->amount_cents = 100 + (int64_t)pick(&a, 3000);
         return true;
     }
@@ -141,7 +146,8 @@ static bool client_voucher(sim_world *w, sim_step_kind kind, uint64_t a, sim_cmd
         snprintf(c->partner_code, sizeof c->partner_code, "%s", w->partner_codes[partner]);
         snprintf(c->voucher_number, sizeof c->voucher_number, "%s", v->number);
     } else {
-        cmd_begin(w, c, SP_LEDGER_COMMAND_CANCEL_VOUCHER, w->pass_ids[v->pass], w->admin, "cancelv");
+        cmd_begin(w, c, SP_LEDGER_COMMAND_CANCEL_VOUCHER, w->pass_ids[v->pass], w->admin,
+                  "cancelv");
     }
     snprintf(c->voucher_id, sizeof c->voucher_id, "%s", v->id);
     return true;
@@ -185,8 +191,8 @@ static bool client_open_refund(sim_world *w, uint64_t a, sim_cmd *c) {
         size_t n = 0;
         for (size_t i = 0; i < w->fold.ops_used && (int)n < per_pass; i++) {
             const sim_fold_op *o = &w->fold.ops[i];
-            if (!o->exists || o->kind != OPK_PAYMENT || o->status != OP_ACCEPTED || o->pass != pass ||
-                strcmp(o->partner_id, w->partner_ids[partner]) != 0)
+            if (!o->exists || o->kind != OPK_PAYMENT || o->status != OP_ACCEPTED ||
+                o->pass != pass || strcmp(o->partner_id, w->partner_ids[partner]) != 0)
                 continue;
             c->part_ops[c->part_count][n++] = (uint16_t)i;
             c->expected_total_cents += o->amount_cents;
@@ -205,7 +211,8 @@ static bool client_request(sim_world *w, sim_step_kind kind, uint64_t a, sim_cmd
      * or the partner cancels what it sees. */
     size_t pending[SIM_REQUESTS_MAX], count = 0;
     for (size_t i = 0; i < w->request_count; i++)
-        if (w->fold.requests[i].exists && w->fold.requests[i].status == RQ_PENDING) pending[count++] = i;
+        if (w->fold.requests[i].exists && w->fold.requests[i].status == RQ_PENDING)
+            pending[count++] = i;
     if (count > 0 && pick(&a, 4) != 0) r = pending[pick(&a, count)];
     const char *id = w->requests[r];
     int partner = w->fold.requests[r].exists ? w->fold.requests[r].partner : 0;
@@ -247,29 +254,15 @@ static int client_step(sim_world *w, const sim_step *step, sp_error *err) {
     case SIM_OPEN_PASS:
     case SIM_CREDIT:
     case SIM_PAY:
-    case SIM_ISSUE_VOUCHER:
-        send = client_pass(w, step->kind, step->arg, c);
-        break;
+    case SIM_ISSUE_VOUCHER: send = client_pass(w, step->kind, step->arg, c); break;
     case SIM_REDEEM_VOUCHER:
-    case SIM_CANCEL_VOUCHER:
-        send = client_voucher(w, step->kind, step->arg, c);
-        break;
-    case SIM_CANCEL_OPERATION:
-        send = client_cancel_operation(w, step->arg, c);
-        break;
-    case SIM_OPEN_REFUND:
-        send = client_open_refund(w, step->arg, c);
-        break;
+    case SIM_CANCEL_VOUCHER: send = client_voucher(w, step->kind, step->arg, c); break;
+    case SIM_CANCEL_OPERATION: send = client_cancel_operation(w, step->arg, c); break;
+    case SIM_OPEN_REFUND: send = client_open_refund(w, step->arg, c); break;
     case SIM_CANCEL_REFUND:
-    case SIM_MARK_PAID:
-        send = client_request(w, step->kind, step->arg, c);
-        break;
-    case SIM_CLOSE_PASS:
-        send = client_close_pass(w, step->arg, c);
-        break;
-    default:
-        send = client_again(w, step->kind, step->arg, c);
-        break;
+    case SIM_MARK_PAID: send = client_request(w, step->kind, step->arg, c); break;
+    case SIM_CLOSE_PASS: send = client_close_pass(w, step->arg, c); break;
+    default: send = client_again(w, step->kind, step->arg, c); break;
     }
     return send ? sim_send(w, c, step->kind != SIM_CONFLICT, err) : 0;
 }
@@ -290,18 +283,11 @@ int sim_step_run(sim_world *w, const sim_step *step, sim_failure *f, sp_error *e
          * periodic one after a flushed batch. */
         return rc == 0 && pick(&a, 4) == 0 ? sim_writer_snapshot(w, p, err) : rc;
     }
-    case SIM_SWEEP:
-        return part->lag_steps > 0 ? 0 : sim_sweep_turn(w, p, f, err);
-    case SIM_FOLD:
-        return part->lag_steps > 0 ? 0 : sim_fold_turn(w, p, n, err);
-    case SIM_DRIVER:
-        return sim_driver_tick(w, err);
-    case SIM_TICK:
-        w->now_ms += (int64_t)(1 + pick(&a, 120)) * 60000;
-        return 0;
-    case SIM_CLOCK_JUMP:
-        w->now_ms += (int64_t)(1 + pick(&a, 20)) * 86400000;
-        return 0;
+    case SIM_SWEEP: return part->lag_steps > 0 ? 0 : sim_sweep_turn(w, p, f, err);
+    case SIM_FOLD: return part->lag_steps > 0 ? 0 : sim_fold_turn(w, p, n, err);
+    case SIM_DRIVER: return sim_driver_tick(w, err);
+    case SIM_TICK: w->now_ms += (int64_t)(1 + pick(&a, 120)) * 60000; return 0;
+    case SIM_CLOCK_JUMP: w->now_ms += (int64_t)(1 + pick(&a, 20)) * 86400000; return 0;
     case SIM_REDELIVER: {
         size_t back = n < w->fold.next[p] ? n : w->fold.next[p];
         w->fold.next[p] -= back;
@@ -309,17 +295,12 @@ int sim_step_run(sim_world *w, const sim_step *step, sim_failure *f, sp_error *e
         w->stats.redeliveries++;
         return 0;
     }
-    case SIM_WRITER_CRASH:
-    {
+    case SIM_WRITER_CRASH: {
         bool lose_last = pick(&a, 2) == 1;
         return sim_writer_crash(w, p, n, lose_last, pick(&a, 2) == 1, f, err);
     }
-    case SIM_DRIVER_RESTART:
-        sp_refunds_sent_init(w->driver_sent);
-        return 0;
-    default:   /* SIM_LAG */
-        part->lag_steps = 5 + n * 3;
-        return 0;
+    case SIM_DRIVER_RESTART: sp_refunds_sent_init(w->driver_sent); return 0;
+    default: /* SIM_LAG */ part->lag_steps = 5 + n * 3; return 0;
     }
 }
 

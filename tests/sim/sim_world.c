@@ -51,9 +51,12 @@ static void stream_buf(void *const buf, const size_t size) {
     }
 }
 
-static randombytes_implementation stream_impl = {
-    .implementation_name = stream_name, .random = stream_random, .stir = NULL,
-    .uniform = NULL, .buf = stream_buf, .close = NULL};
+static randombytes_implementation stream_impl = {.implementation_name = stream_name,
+                                                 .random = stream_random,
+                                                 .stir = NULL,
+                                                 .uniform = NULL,
+                                                 .buf = stream_buf,
+                                                 .close = NULL};
 
 int sim_global_init(sp_error *err) {
     if (randombytes_set_implementation(&stream_impl) != 0 || sodium_init() < 0)
@@ -64,7 +67,7 @@ int sim_global_init(sp_error *err) {
 /* ------------------------------------------------------------ lookups */
 
 int32_t sim_partition_of(const char *aggregate_id) {
-    uint32_t h = 2166136261u;   /* FNV-1a: where the broker's murmur2 would put it */
+    uint32_t h = 2166136261u; /* FNV-1a: where the broker's murmur2 would put it */
     for (const char *c = aggregate_id; *c != '\0'; c++) h = (h ^ (uint8_t)*c) * 16777619u;
     return (int32_t)(h % SIM_PARTITIONS);
 }
@@ -164,7 +167,6 @@ void sim_world_free(sim_world *w) {
     free(w);
 }
 
-
 static int add_partners(sim_world *w, sp_error *err) {
     static const char *const names[SIM_PARTNERS] = {"Stade Nautique", "Librairie des Arcades",
                                                     "Piscine du Port"};
@@ -177,8 +179,8 @@ static int add_partners(sim_world *w, sp_error *err) {
         do {
             sp_partner_code_new(w->partner_codes[i]);
         } while (sp_ledger_directory_find(&w->directory, w->partner_codes[i]) != NULL);
-        if (sp_ledger_directory_add(&w->directory, w->partner_ids[i], w->partner_codes[i],
-                                    names[i], categories[i], err) != 0)
+        if (sp_ledger_directory_add(&w->directory, w->partner_ids[i], w->partner_codes[i], names[i],
+                                    categories[i], err) != 0)
             return -1;
     }
     return 0;
@@ -192,9 +194,13 @@ static int world_reset(sim_world *w, uint64_t seed, sim_mutation mutation, sp_er
     w->seed = seed;
     w->mutation = mutation;
     w->now_ms = SIM_T0_MS;
-    w->limits = (sp_ledger_limits){.passes_max = 64, .commands_max = 100000, .partners_max = 16,
-                                   .payment_max_cents = 100000, .credit_max_cents = 1000000,
-                                   .vouchers_max = SIM_VOUCHERS_MAX, .voucher_validity_days = 12,
+    w->limits = (sp_ledger_limits){.passes_max = 64,
+                                   .commands_max = 100000,
+                                   .partners_max = 16,
+                                   .payment_max_cents = 100000,
+                                   .credit_max_cents = 1000000,
+                                   .vouchers_max = SIM_VOUCHERS_MAX,
+                                   .voucher_validity_days = 12,
                                    .refund_requests_max = SIM_REQUESTS_MAX};
     if (add_partners(w, err) != 0) return -1;
     sp_id_new(w->admin);
@@ -267,7 +273,8 @@ static void view_of(const sim_world *w, const sim_cmd *s, sim_cmd_view *v) {
     c->refund_kind = s->refund_kind;
     c->period = s->period;
     for (size_t p = 0; p < s->part_count; p++) {
-        for (size_t i = 0; i < s->part_op_count[p]; i++) v->ops[p][i] = w->ops[s->part_ops[p][i]].id;
+        for (size_t i = 0; i < s->part_op_count[p]; i++)
+            v->ops[p][i] = w->ops[s->part_ops[p][i]].id;
         v->parts[p] = (sp_ledger_refund_part){.pass_id = w->pass_ids[s->part_pass[p]],
                                               .operation_ids = v->ops[p],
                                               .operation_id_count = s->part_op_count[p]};
@@ -341,7 +348,7 @@ static int check_outcome(sim_world *w, const sim_cmd *cmd, const sp_ledger_recor
     uint64_t body = body_hash(cmd);
     if (record != NULL) {
         if (!slot->has_outcome) {
-            if (cmd->conflict_probe) return 0;   /* the first body was refused: this one is first */
+            if (cmd->conflict_probe) return 0; /* the first body was refused: this one is first */
             slot->has_outcome = true;
             slot->body_hash = body;
             slot->http_status = record->http_status;
@@ -371,7 +378,8 @@ static int check_outcome(sim_world *w, const sim_cmd *cmd, const sp_ledger_recor
 static int register_op(sim_world *w, const sp_ledger_event *e, int pass, sp_error *err) {
     if (e->operation_id[0] == '\0' || sim_find_op(w, e->operation_id) >= 0) return 0;
     if (w->op_count == SIM_OPS_MAX)
-        return sp_error_set(err, 507, "ops_full", NULL, "more operations than the simulation holds");
+        return sp_error_set(err, 507, "ops_full", NULL,
+                            "more operations than the simulation holds");
     sim_op_entry *o = &w->ops[w->op_count++];
     memset(o, 0, sizeof *o);
     snprintf(o->id, sizeof o->id, "%s", e->operation_id);
@@ -409,8 +417,7 @@ static int register_ids(sim_world *w, const sp_ledger_event *e, int pass, sp_err
         snprintf(w->requests[w->request_count++], SIM_ID_SIZE, "%s", e->pass_id);
         w->stats.refund_requests++;
         return 0;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -445,7 +452,8 @@ static void fev_refunds(const sim_world *w, const sp_ledger_event *d, const sp_l
 /* A close's returns: envelopes by category, vouchers by registry index
  * (the sim's passes hold at most SIM_VOUCHERS_MAX, and a close at most 120). */
 static void fev_closed(const sim_world *w, const sp_ledger_event *d, sim_fev *f) {
-    for (size_t i = 0; i < f->envelope_count; i++) f->close_envelope_cents[i] = d->close_envelope_cents[i];
+    for (size_t i = 0; i < f->envelope_count; i++)
+        f->close_envelope_cents[i] = d->close_envelope_cents[i];
     f->changed_count = d->changed_count < SIM_PART_OPS_MAX ? d->changed_count : SIM_PART_OPS_MAX;
     for (size_t i = 0; i < f->changed_count; i++) {
         f->changed[i] = (uint16_t)find_voucher(w, d->operation_ids[i]);
@@ -521,8 +529,13 @@ static int decode(const uint8_t *bytes, size_t len, sp_ledger_event *out, sp_err
 /* The projection's row builder must take every event a writer produces. */
 static int check_projection_row(sim_world *w, int32_t p, size_t offset, const uint8_t *bytes,
                                 size_t len, sim_failure *f) {
-    sp_kafka_msg msg = {.topic = SP_TOPIC_LEDGER_EVENTS, .partition = p, .offset = (int64_t)offset,
-                        .key = NULL, .key_len = 0, .value = bytes, .value_len = len,
+    sp_kafka_msg msg = {.topic = SP_TOPIC_LEDGER_EVENTS,
+                        .partition = p,
+                        .offset = (int64_t)offset,
+                        .key = NULL,
+                        .key_len = 0,
+                        .value = bytes,
+                        .value_len = len,
                         .timestamp_ms = w->now_ms};
     sp_projection_row row;
     sp_error why;
@@ -552,17 +565,14 @@ static void moves_before(const sp_ledger_state *s, const sp_ledger_event *e, op_
     switch (e->kind) {
     case SP_LEDGER_EVENT_PAYMENT_ACCEPTED:
     case SP_LEDGER_EVENT_VOUCHER_REDEEMED:
-    case SP_LEDGER_EVENT_OPERATION_CANCELLED:
-        m->ids[m->count++] = e->operation_id;
-        break;
+    case SP_LEDGER_EVENT_OPERATION_CANCELLED: m->ids[m->count++] = e->operation_id; break;
     case SP_LEDGER_EVENT_OPERATIONS_RESERVED:
     case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
     case SP_LEDGER_EVENT_OPERATIONS_SETTLED:
         for (size_t i = 0; i < e->changed_count && i < SIM_PART_OPS_MAX; i++)
             m->ids[m->count++] = e->operation_ids[i];
         break;
-    default:
-        break;
+    default: break;
     }
     for (size_t i = 0; i < m->count; i++) m->before[i] = status_of(s, e->pass_id, m->ids[i]);
 }
@@ -574,17 +584,27 @@ static int moves_check(const sp_ledger_state *s, const sp_ledger_event *e, const
     sp_ledger_operation_status from = 0, to = 0;
     switch (e->kind) {
     case SP_LEDGER_EVENT_PAYMENT_ACCEPTED:
-    case SP_LEDGER_EVENT_VOUCHER_REDEEMED: from = 0; to = SP_LEDGER_OPERATION_ACCEPTED; break;
+    case SP_LEDGER_EVENT_VOUCHER_REDEEMED:
+        from = 0;
+        to = SP_LEDGER_OPERATION_ACCEPTED;
+        break;
     case SP_LEDGER_EVENT_OPERATION_CANCELLED:
-        from = SP_LEDGER_OPERATION_ACCEPTED; to = SP_LEDGER_OPERATION_CANCELLED; break;
+        from = SP_LEDGER_OPERATION_ACCEPTED;
+        to = SP_LEDGER_OPERATION_CANCELLED;
+        break;
     case SP_LEDGER_EVENT_OPERATIONS_RESERVED:
-        from = SP_LEDGER_OPERATION_ACCEPTED; to = SP_LEDGER_OPERATION_REQUESTED; break;
+        from = SP_LEDGER_OPERATION_ACCEPTED;
+        to = SP_LEDGER_OPERATION_REQUESTED;
+        break;
     case SP_LEDGER_EVENT_OPERATIONS_RELEASED:
-        from = SP_LEDGER_OPERATION_REQUESTED; to = SP_LEDGER_OPERATION_ACCEPTED; break;
+        from = SP_LEDGER_OPERATION_REQUESTED;
+        to = SP_LEDGER_OPERATION_ACCEPTED;
+        break;
     case SP_LEDGER_EVENT_OPERATIONS_SETTLED:
-        from = SP_LEDGER_OPERATION_REQUESTED; to = SP_LEDGER_OPERATION_PAID; break;
-    default:
-        return 0;
+        from = SP_LEDGER_OPERATION_REQUESTED;
+        to = SP_LEDGER_OPERATION_PAID;
+        break;
+    default: return 0;
     }
     for (size_t i = 0; i < m->count; i++) {
         sp_ledger_operation_status after = status_of(s, e->pass_id, m->ids[i]);
@@ -648,7 +668,8 @@ static int append_event(sim_world *w, int32_t p, const sp_ledger_event *event,
     sp_ledger_event *decoded = w->scratch_event;
     if (decode(entry->bytes, entry->len, decoded, err) != 0) return -1;
     if (decoded->command_id[0] != '\0') {
-        sim_key_slot *slot = key_slot(w, decoded->pass_id, decoded->actor_id, decoded->command_id, err);
+        sim_key_slot *slot = key_slot(w, decoded->pass_id, decoded->actor_id, decoded->command_id,
+                                      err);
         if (slot == NULL) return -1;
         if (slot->applied)
             return violation(f, "command %s of %s applied twice", decoded->command_id,
@@ -684,8 +705,8 @@ static int count_answer(sim_world *w, const sp_ledger_decision *d) {
 
 /* Decides and applies one command; produces its event and answers it
  * unless `produce` is false (the process dies before its flush). */
-static int writer_handle(sim_world *w, int32_t p, const sim_cmd *cmd, bool produce,
-                         sim_failure *f, sp_error *err) {
+static int writer_handle(sim_world *w, int32_t p, const sim_cmd *cmd, bool produce, sim_failure *f,
+                         sp_error *err) {
     view_of(w, cmd, w->view);
     w->dirty[p] = true;
     sp_ledger_state *state = w->partitions[p].state;
@@ -746,8 +767,7 @@ int sim_rebuild(sim_world *w, int32_t p, sp_ledger_state **out, sim_failure *f, 
 #define SIM_BUILD_VERSION "sim"
 
 /* Where the partition's log stands: its next offset, and its last event. */
-static int log_position(sim_world *w, int32_t p, sp_ledger_snapshot_position *pos,
-                        sp_error *err) {
+static int log_position(sim_world *w, int32_t p, sp_ledger_snapshot_position *pos, sp_error *err) {
     sim_partition *part = &w->partitions[p];
     memset(pos, 0, sizeof *pos);
     pos->next_offset = (int64_t)part->event_count;
@@ -757,8 +777,7 @@ static int log_position(sim_world *w, int32_t p, sp_ledger_snapshot_position *po
     snprintf(pos->last_aggregate_id, sizeof pos->last_aggregate_id, "%s",
              w->scratch_event->pass_id);
     pos->last_version = w->scratch_event->version;
-    snprintf(pos->last_command_id, sizeof pos->last_command_id, "%s",
-             w->scratch_event->command_id);
+    snprintf(pos->last_command_id, sizeof pos->last_command_id, "%s", w->scratch_event->command_id);
     return 0;
 }
 
@@ -789,10 +808,10 @@ static int restart_from_snapshot(sim_world *w, int32_t p, const sp_ledger_state 
     sp_error why;
     sp_error_clear(&why);
     sp_ledger_state *state = sp_ledger_snapshot_decode(part->snapshot, part->snapshot_len, p,
-                                                       &w->limits, &w->directory,
-                                                       SIM_BUILD_VERSION, &pos, &why);
-    if (state == NULL) return violation(f, "a snapshot of its own was refused: %s %s", why.code,
-                                        why.message);
+                                                       &w->limits, &w->directory, SIM_BUILD_VERSION,
+                                                       &pos, &why);
+    if (state == NULL)
+        return violation(f, "a snapshot of its own was refused: %s %s", why.code, why.message);
     size_t events_at_snapshot = part->event_count;
     part->event_count = (size_t)pos.next_offset;
     if (pos.next_offset > (int64_t)events_at_snapshot) {
@@ -824,8 +843,11 @@ static int restart_from_snapshot(sim_world *w, int32_t p, const sp_ledger_state 
     bool equal = false;
     if (sp_ledger_snapshot_equal(state, full, &equal, err) != 0 || !equal) {
         sp_ledger_state_free(state);
-        return equal ? -1 : violation(f, "snapshot + the log after it differs from the whole "
-                                         "log's rebuild%s%s", "", "");
+        return equal ? -1
+                     : violation(f,
+                                 "snapshot + the log after it differs from the whole "
+                                 "log's rebuild%s%s",
+                                 "", "");
     }
     *out = state;
     w->stats.snapshot_restarts++;
@@ -873,7 +895,8 @@ int sim_sweep_turn(sim_world *w, int32_t p, sim_failure *f, sp_error *err) {
                                                        SIM_SWEEP_EVENTS_MAX, &count, &why)
                             : sp_ledger_sweep_vouchers(state, w->now_ms, w->sweep_events,
                                                        SIM_SWEEP_EVENTS_MAX, &count, &why);
-        if (rc != 0) return violation(f, "a sweep broke an invariant: %s %s", why.code, why.message);
+        if (rc != 0)
+            return violation(f, "a sweep broke an invariant: %s %s", why.code, why.message);
         for (size_t i = 0; i < count; i++) {
             rc = append_event(w, p, &w->sweep_events[i], NULL, f, err);
             if (rc != 0) return rc;
@@ -892,7 +915,8 @@ int sim_fold_turn(sim_world *w, int32_t p, size_t count, sp_error *err) {
         sim_fold_apply(&w->fold, &part->events[w->fold.next[p]++].fev, check,
                        (const char(*)[SIM_ID_SIZE])w->partner_ids, w->vouchers);
         if (w->fold.next[p] > w->fold.read[p]) w->fold.read[p] = w->fold.next[p];
-        if (w->fold.part_count == SIM_FOLD_PARTS_MAX || w->fold.balance_count == SIM_FOLD_BALANCES_MAX)
+        if (w->fold.part_count == SIM_FOLD_PARTS_MAX ||
+            w->fold.balance_count == SIM_FOLD_BALANCES_MAX)
             return sp_error_set(err, 507, "fold_full", NULL, "the fold's tables are full");
     }
     return 0;

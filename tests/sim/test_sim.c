@@ -63,8 +63,7 @@ static void test_seeds_hold_every_invariant(void **state) {
                   "%llu writer crashes (%llu restarted from a snapshot), %llu redeliveries\n",
                   UNIT_SEEDS, (unsigned long long)stats.commands, (unsigned long long)stats.events,
                   (unsigned long long)stats.payments, (unsigned long long)stats.refund_requests,
-                  (unsigned long long)stats.crashes,
-                  (unsigned long long)stats.snapshot_restarts,
+                  (unsigned long long)stats.crashes, (unsigned long long)stats.snapshot_restarts,
                   (unsigned long long)stats.redeliveries);
     /* The runs did work: money moved, requests went through (fewer payments
      * since credits also open "lecture" envelopes: its partner no longer
@@ -100,7 +99,8 @@ static void assert_caught(fixture *fx, sim_mutation mutation, const char *expect
         print_message("shrunk to %zu steps: %s\n", count, failure.message);
         assert_true(count < STEPS);
         sp_error err;
-        assert_int_equal(sim_run(fx->world, seed, fx->steps, count, mutation, NULL, &failure, &err), 1);
+        assert_int_equal(sim_run(fx->world, seed, fx->steps, count, mutation, NULL, &failure, &err),
+                         1);
         return;
     }
     fail_msg("no seed caught the mutation");

@@ -30,8 +30,7 @@ static inline void ledger_fixture_add_partner(sp_ledger_directory *directory, co
  * the event records none). */
 static inline const sp_ledger_record *ledger_fixture_run(sp_ledger_state *state,
                                                          const sp_ledger_command *command,
-                                                         int64_t now_ms,
-                                                         sp_ledger_decision *out) {
+                                                         int64_t now_ms, sp_ledger_decision *out) {
     sp_ledger_decide(state, command, now_ms, out);
     if (out->kind != SP_LEDGER_DECIDED_EVENT) return NULL;
     sp_ledger_applied applied;

@@ -45,8 +45,8 @@ static inline void snapshot_check_every_cut(const sp_ledger_event *events, size_
         sp_ledger_snapshot_position at = {.next_offset = (int64_t)k};
         uint8_t *bytes = NULL;
         size_t len = 0;
-        assert_int_equal(sp_ledger_snapshot_encode(head, &at, SNAPSHOT_CHECK_VERSION, &bytes,
-                                                   &len, &err), 0);
+        assert_int_equal(
+            sp_ledger_snapshot_encode(head, &at, SNAPSHOT_CHECK_VERSION, &bytes, &len, &err), 0);
         sp_ledger_snapshot_position read_at;
         sp_ledger_state *restored = sp_ledger_snapshot_decode(bytes, len, partition, limits,
                                                               directory, SNAPSHOT_CHECK_VERSION,
@@ -55,7 +55,7 @@ static inline void snapshot_check_every_cut(const sp_ledger_event *events, size_
         assert_int_equal(read_at.next_offset, (int64_t)k);
         bool equal = false;
         assert_int_equal(sp_ledger_snapshot_equal(restored, head, &equal, &err), 0);
-        assert_true(equal);   /* the pair is exact */
+        assert_true(equal); /* the pair is exact */
         snapshot_check_apply(restored, events, k, count, scratch);
         assert_int_equal(sp_ledger_snapshot_equal(restored, full, &equal, &err), 0);
         if (!equal) fail_msg("snapshot after %zu of %zu events + the rest != whole log", k, count);

@@ -17,7 +17,7 @@
 
 #include "accounts/accounts_state.h"
 
-#define T0 INT64_C(1795766400000)          /* 2026-11-27T08:00:00.000Z */
+#define T0 INT64_C(1795766400000) /* 2026-11-27T08:00:00.000Z */
 #define HOUR_MS (INT64_C(3600) * 1000)
 #define HASH_A "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
 #define EVENTS_MAX 1024
@@ -25,8 +25,8 @@
 typedef struct world {
     sp_accounts_limits limits;
     sp_accounts_state state;
-    char user_id[SP_ID_LEN + 1];              /* a back-office user */
-    sp_accounts_event events[EVENTS_MAX];     /* every event applied, in order */
+    char user_id[SP_ID_LEN + 1];          /* a back-office user */
+    sp_accounts_event events[EVENTS_MAX]; /* every event applied, in order */
     size_t event_count;
 } world;
 
@@ -38,7 +38,8 @@ static world *world_new(sp_accounts_limits limits) {
     assert_int_equal(sp_accounts_state_init(&w->state, &limits, &err), 0);
     sp_accounts_event *e = &w->events[w->event_count++];
     assert_int_equal(sp_accounts_decide_register(&w->state, "bo@city.example", HASH_A, "BO",
-                                                 SP_ACCOUNTS_ROLE_BACKOFFICE, T0, e, &err), 0);
+                                                 SP_ACCOUNTS_ROLE_BACKOFFICE, T0, e, &err),
+                     0);
     bool applied = false;
     assert_int_equal(sp_accounts_apply(&w->state, e, NULL, &applied, &err), 0);
     assert_true(applied);
@@ -77,9 +78,16 @@ static sp_accounts_outcome login(world *w, size_t n, int64_t now_ms, int64_t ttl
     token_of(n, hash);
     char id[32];
     snprintf(id, sizeof id, "login-%zu", n);
-    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_START_SESSION, .actor_id = "",
-                             .command_id = id, .name = "", .category = "", .email = "",
-                             .password_hash = "", .full_name = "", .user_id = w->user_id, .token_hash = hash,
+    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_START_SESSION,
+                             .actor_id = "",
+                             .command_id = id,
+                             .name = "",
+                             .category = "",
+                             .email = "",
+                             .password_hash = "",
+                             .full_name = "",
+                             .user_id = w->user_id,
+                             .token_hash = hash,
                              .token_hash_len = SP_TOKEN_HASH_LEN,
                              .expires_at_ms = now_ms + ttl_ms};
     return run(w, &c, now_ms, d);
@@ -90,9 +98,15 @@ static sp_accounts_outcome logout(world *w, size_t n, int64_t now_ms) {
     token_of(n, hash);
     char id[32];
     snprintf(id, sizeof id, "logout-%zu", n);
-    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_END_SESSION, .actor_id = w->user_id,
-                             .command_id = id, .name = "", .category = "", .email = "",
-                             .password_hash = "", .full_name = "", .user_id = "",
+    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_END_SESSION,
+                             .actor_id = w->user_id,
+                             .command_id = id,
+                             .name = "",
+                             .category = "",
+                             .email = "",
+                             .password_hash = "",
+                             .full_name = "",
+                             .user_id = "",
                              .token_hash = hash,
                              .token_hash_len = SP_TOKEN_HASH_LEN};
     sp_accounts_decision d;
@@ -107,9 +121,15 @@ static bool has_session(const sp_accounts_state *state, size_t n) {
 
 static sp_accounts_outcome create_beneficiary(world *w, const char *key, const char *email,
                                               int64_t now_ms) {
-    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY, .actor_id = w->user_id,
-                             .command_id = key, .name = "", .category = "", .email = email,
-                             .password_hash = HASH_A, .full_name = "Ben", .user_id = ""};
+    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY,
+                             .actor_id = w->user_id,
+                             .command_id = key,
+                             .name = "",
+                             .category = "",
+                             .email = email,
+                             .password_hash = HASH_A,
+                             .full_name = "Ben",
+                             .user_id = ""};
     sp_accounts_decision d;
     return run(w, &c, now_ms, &d);
 }
@@ -137,8 +157,8 @@ static void assert_rebuilt_same(world *w, size_t sessions_upto) {
  * the 9th login after 8 logouts was 503 for ever. */
 static void test_logins_after_logouts_never_run_out(void **state) {
     (void)state;
-    world *w = world_new((sp_accounts_limits){.users_max = 1, .sessions_max = 8,
-                                              .records_max = 16});
+    world *w = world_new(
+        (sp_accounts_limits){.users_max = 1, .sessions_max = 8, .records_max = 16});
     int64_t now = T0;
     for (size_t n = 0; n < 200; n++) {
         sp_accounts_decision d;
@@ -160,8 +180,8 @@ static void test_logins_after_logouts_never_run_out(void **state) {
 
 static void test_expired_sessions_are_freed_at_the_next_login(void **state) {
     (void)state;
-    world *w = world_new((sp_accounts_limits){.users_max = 1, .sessions_max = 8,
-                                              .records_max = 16});
+    world *w = world_new(
+        (sp_accounts_limits){.users_max = 1, .sessions_max = 8, .records_max = 16});
     sp_accounts_decision d;
     for (size_t n = 0; n < 8; n++) assert_true(login(w, n, T0 + (int64_t)n, HOUR_MS, &d).ok);
     assert_int_equal(sp_accounts_session_count(&w->state), 8);
@@ -179,8 +199,8 @@ static void test_expired_sessions_are_freed_at_the_next_login(void **state) {
 
 static void test_a_login_beyond_the_bound_ends_the_oldest_session(void **state) {
     (void)state;
-    world *w = world_new((sp_accounts_limits){.users_max = 1, .sessions_max = 3,
-                                              .sessions_per_user_max = 3, .records_max = 16});
+    world *w = world_new((sp_accounts_limits){
+        .users_max = 1, .sessions_max = 3, .sessions_per_user_max = 3, .records_max = 16});
     sp_accounts_decision d;
     for (size_t n = 0; n < 3; n++) assert_true(login(w, n, T0 + (int64_t)n, HOUR_MS, &d).ok);
     sp_accounts_outcome out = login(w, 3, T0 + 10, HOUR_MS, &d);
@@ -207,8 +227,8 @@ static void test_a_login_beyond_the_bound_ends_the_oldest_session(void **state) 
  * later is decided again (a creation then finds its e-mail taken). */
 static void test_outcomes_are_kept_for_their_window_then_freed(void **state) {
     (void)state;
-    world *w = world_new((sp_accounts_limits){.users_max = 10, .sessions_max = 80,
-                                              .records_max = 4});
+    world *w = world_new(
+        (sp_accounts_limits){.users_max = 10, .sessions_max = 80, .records_max = 4});
     const char *emails[] = {"a@x.example", "b@x.example", "c@x.example", "d@x.example",
                             "e@x.example"};
     const char *keys[] = {"k1", "k2", "k3", "k4", "k5"};
@@ -238,8 +258,8 @@ static void test_outcomes_are_kept_for_their_window_then_freed(void **state) {
  * make a creation wait for a day. */
 static void test_single_use_outcomes_make_room_first(void **state) {
     (void)state;
-    world *w = world_new((sp_accounts_limits){.users_max = 10, .sessions_max = 80,
-                                              .records_max = 4});
+    world *w = world_new(
+        (sp_accounts_limits){.users_max = 10, .sessions_max = 80, .records_max = 4});
     sp_accounts_decision d;
     assert_int_equal(create_beneficiary(w, "k1", "a@x.example", T0).http_status, 201);
     for (size_t n = 0; n < 3; n++) assert_true(login(w, n, T0 + 1, HOUR_MS, &d).ok);
@@ -263,22 +283,34 @@ static void test_single_use_outcomes_make_room_first(void **state) {
  * token stops working with the reset. */
 static void test_a_password_reset_ends_every_session(void **state) {
     (void)state;
-    world *w = world_new((sp_accounts_limits){.users_max = 1, .sessions_max = 8,
-                                              .records_max = 16});
+    world *w = world_new(
+        (sp_accounts_limits){.users_max = 1, .sessions_max = 8, .records_max = 16});
     sp_accounts_decision d;
     for (size_t n = 0; n < 3; n++) assert_true(login(w, n, T0 + (int64_t)n, HOUR_MS, &d).ok);
-    sp_accounts_command reset = {.kind = SP_ACCOUNTS_CMD_REQUEST_RESET, .actor_id = "",
-                                 .command_id = "r1", .name = "", .category = "",
-                                 .email = "bo@city.example", .password_hash = "",
-                                 .full_name = "", .user_id = ""};
+    sp_accounts_command reset = {.kind = SP_ACCOUNTS_CMD_REQUEST_RESET,
+                                 .actor_id = "",
+                                 .command_id = "r1",
+                                 .name = "",
+                                 .category = "",
+                                 .email = "bo@city.example",
+                                 .password_hash = "",
+                                 .full_name = "",
+                                 .user_id = ""};
     assert_true(run(w, &reset, T0 + 10, &d).ok);
     assert_int_equal(d.events[0].kind, SP_ACCOUNTS_EV_ACTIVATION_ISSUED);
     char activation_id[SP_ID_LEN + 1];
     snprintf(activation_id, sizeof activation_id, "%s", d.events[0].activation_id);
-    sp_accounts_command set = {.kind = SP_ACCOUNTS_CMD_SET_PASSWORD, .actor_id = "",
-                               .command_id = "s1", .name = "", .category = "", .email = "",
-                               .password_hash = HASH_A, .full_name = "", .user_id = "",
-                               .activation_id = activation_id, .purpose = "reset"};
+    sp_accounts_command set = {.kind = SP_ACCOUNTS_CMD_SET_PASSWORD,
+                               .actor_id = "",
+                               .command_id = "s1",
+                               .name = "",
+                               .category = "",
+                               .email = "",
+                               .password_hash = HASH_A,
+                               .full_name = "",
+                               .user_id = "",
+                               .activation_id = activation_id,
+                               .purpose = "reset"};
     sp_accounts_outcome out = run(w, &set, T0 + 20, &d);
     assert_true(out.ok);
     assert_int_equal(d.event_count, 1);
@@ -296,9 +328,14 @@ static void test_a_password_reset_ends_every_session(void **state) {
 static sp_accounts_outcome request_reset(world *w, size_t n, int64_t now_ms, char *activation_id) {
     char id[32];
     snprintf(id, sizeof id, "reset-%zu", n);
-    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_REQUEST_RESET, .actor_id = "",
-                             .command_id = id, .name = "", .category = "",
-                             .email = "bo@city.example", .password_hash = "", .full_name = "",
+    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_REQUEST_RESET,
+                             .actor_id = "",
+                             .command_id = id,
+                             .name = "",
+                             .category = "",
+                             .email = "bo@city.example",
+                             .password_hash = "",
+                             .full_name = "",
                              .user_id = ""};
     sp_accounts_decision d;
     sp_accounts_outcome out = run(w, &c, now_ms, &d);
@@ -309,10 +346,17 @@ static sp_accounts_outcome request_reset(world *w, size_t n, int64_t now_ms, cha
 static sp_accounts_outcome use_link(world *w, const char *activation_id, size_t n, int64_t now_ms) {
     char id[32];
     snprintf(id, sizeof id, "set-%zu", n);
-    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_SET_PASSWORD, .actor_id = "",
-                             .command_id = id, .name = "", .category = "", .email = "",
-                             .password_hash = HASH_A, .full_name = "", .user_id = "",
-                             .activation_id = activation_id, .purpose = "reset"};
+    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_SET_PASSWORD,
+                             .actor_id = "",
+                             .command_id = id,
+                             .name = "",
+                             .category = "",
+                             .email = "",
+                             .password_hash = HASH_A,
+                             .full_name = "",
+                             .user_id = "",
+                             .activation_id = activation_id,
+                             .purpose = "reset"};
     sp_accounts_decision d;
     return run(w, &c, now_ms, &d);
 }
@@ -322,8 +366,8 @@ static sp_accounts_outcome use_link(world *w, const char *activation_id, size_t 
  * frees the oldest; a used link still says so until then. */
 static void test_password_links_are_freed(void **state) {
     (void)state;
-    world *w = world_new((sp_accounts_limits){.users_max = 1, .sessions_max = 8,
-                                              .records_max = 16});
+    world *w = world_new(
+        (sp_accounts_limits){.users_max = 1, .sessions_max = 8, .records_max = 16});
     enum { LINKS = 40 };
     static char ids[LINKS][SP_ID_LEN + 1];
     int64_t now = T0;
@@ -337,7 +381,7 @@ static void test_password_links_are_freed(void **state) {
         assert_true(w->state.activations.entry_count <= SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX);
     }
     /* The newest links work; an old one superseded reads as unknown. */
-    assert_true(use_link(w, ids[LINKS - 2], 2000, now).ok);   /* 38: not used yet */
+    assert_true(use_link(w, ids[LINKS - 2], 2000, now).ok); /* 38: not used yet */
     sp_accounts_outcome out = use_link(w, ids[1], 2001, now);
     assert_int_equal(out.http_status, 400);
     assert_string_equal(out.code, "invalid_token");

@@ -21,7 +21,7 @@
 
 #include "accounts_fixture.h"
 
-#define NOW_MS INT64_C(1795766400000)          /* 2026-11-27T08:00:00.000Z */
+#define NOW_MS INT64_C(1795766400000) /* 2026-11-27T08:00:00.000Z */
 #define HASH_A "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
 #define EVENTS_MAX 64
 
@@ -36,7 +36,8 @@ typedef struct fixture {
     int keys;
 } fixture;
 
-static const sp_accounts_limits limits = {.users_max = 100, .sessions_max = 100,
+static const sp_accounts_limits limits = {.users_max = 100,
+                                          .sessions_max = 100,
                                           .records_max = 400};
 
 static void keep(fixture *f, const sp_accounts_decision *d) {
@@ -48,9 +49,18 @@ static void keep(fixture *f, const sp_accounts_decision *d) {
 
 static sp_accounts_command command(sp_accounts_command_kind kind, const char *actor,
                                    const char *key) {
-    sp_accounts_command c = {.kind = kind, .actor_id = actor, .command_id = key, .name = "",
-                             .category = "", .email = "", .password_hash = "", .full_name = "",
-                             .user_id = "", .partner_id = "", .slot = "", .sha256 = "",
+    sp_accounts_command c = {.kind = kind,
+                             .actor_id = actor,
+                             .command_id = key,
+                             .name = "",
+                             .category = "",
+                             .email = "",
+                             .password_hash = "",
+                             .full_name = "",
+                             .user_id = "",
+                             .partner_id = "",
+                             .slot = "",
+                             .sha256 = "",
                              .content_type = ""};
     return c;
 }
@@ -196,8 +206,8 @@ static void test_users_are_refused_precisely(void **state) {
 
 static void test_the_last_administrator_stays(void **state) {
     fixture *f = *state;
-    sp_accounts_outcome out =
-        change_role(f, f->admin_a, "r1", f->admin_a, SP_ACCOUNTS_ROLE_PARTNER_USER);
+    sp_accounts_outcome out = change_role(f, f->admin_a, "r1", f->admin_a,
+                                          SP_ACCOUNTS_ROLE_PARTNER_USER);
     expect(&out, 409, "last_admin");
     out = remove_user(f, f->admin_a, "r2", f->admin_a);
     expect(&out, 409, "last_admin");
@@ -222,7 +232,9 @@ static void test_the_last_administrator_stays(void **state) {
     expect(&out, 409, "last_admin");
     /* Removing the one who never activated is allowed. */
     assert_int_equal(add_user(f, f->admin_a, f->partner_a, "r5c", "third@club-a.example",
-                              SP_ACCOUNTS_ROLE_PARTNER_ADMIN, &d).http_status, 201);
+                              SP_ACCOUNTS_ROLE_PARTNER_ADMIN, &d)
+                         .http_status,
+                     201);
     char third[SP_ID_LEN + 1];
     snprintf(third, sizeof third, "%s", d.events[0].user_id);
     assert_true(remove_user(f, f->admin_a, "r5d", third).ok);
@@ -306,7 +318,7 @@ static void test_the_profile_is_checked_again(void **state) {
     assert_string_equal(d.events[0].profile.iban, p.iban);
     out = update(f, f->admin_a, f->partner_a, "u1", &p, &d);
     assert_true(out.replayed);
-    p.iban[26] = '8';   /* the check digits no longer match */
+    p.iban[26] = '8'; /* the check digits no longer match */
     out = update(f, f->admin_a, f->partner_a, "u1", &p, &d);
     expect(&out, 409, "idempotency_conflict");
     out = update(f, f->admin_a, f->partner_a, "u2", &p, &d);
@@ -354,8 +366,8 @@ static void rebuild(const fixture *f, sp_accounts_state *rebuilt) {
 }
 
 /* The stored outcome of actor's command key is the same in both states. */
-static void same_outcome(const sp_accounts_state *a, const sp_accounts_state *b,
-                         const char *actor, const char *command_key) {
+static void same_outcome(const sp_accounts_state *a, const sp_accounts_state *b, const char *actor,
+                         const char *command_key) {
     uint8_t key[SP_KEY_LEN];
     sp_accounts_key_of(actor, command_key, key);
     sp_accounts_outcome x, y;
@@ -413,8 +425,8 @@ static sp_accounts_outcome set_password(fixture *f, const char *key, const char 
 }
 
 /* A back-office user added by the back-office and activated; its id into user_id. */
-static void activated_staff(fixture *f, const char *key, const char *email,
-                            sp_accounts_role role, char user_id[SP_ID_LEN + 1]) {
+static void activated_staff(fixture *f, const char *key, const char *email, sp_accounts_role role,
+                            char user_id[SP_ID_LEN + 1]) {
     sp_accounts_decision d;
     assert_int_equal(add_staff(f, f->backoffice_id, key, email, role, &d).http_status, 201);
     snprintf(user_id, SP_ID_LEN + 1, "%s", d.events[0].user_id);
@@ -446,11 +458,14 @@ static void test_staff_users_are_added_with_an_activation_link(void **state) {
     assert_true(again.ok && again.replayed);
     assert_string_equal(again.result_json, out.result_json);
     expect((out = add_staff(f, f->backoffice_id, "s1", "compta@city.example",
-                            SP_ACCOUNTS_ROLE_BACKOFFICE, &d), &out), 409, "idempotency_conflict");
+                            SP_ACCOUNTS_ROLE_BACKOFFICE, &d),
+            &out),
+           409, "idempotency_conflict");
     out = add_staff(f, f->backoffice_id, "s2", "compta@city.example", SP_ACCOUNTS_ROLE_BACKOFFICE,
                     &d);
     expect(&out, 409, "email_taken");
-    out = add_staff(f, f->backoffice_id, "s3", "x@city.example", SP_ACCOUNTS_ROLE_PARTNER_ADMIN, &d);
+    out = add_staff(f, f->backoffice_id, "s3", "x@city.example", SP_ACCOUNTS_ROLE_PARTNER_ADMIN,
+                    &d);
     expect(&out, 400, "invalid_value");
     /* Only the back-office manages the staff: not a partner, not finance. */
     out = add_staff(f, f->admin_a, "s4", "y@city.example", SP_ACCOUNTS_ROLE_BACKOFFICE, &d);
@@ -470,8 +485,8 @@ static void test_staff_and_partner_users_stay_apart(void **state) {
     char finance[SP_ID_LEN + 1];
     activated_staff(f, "t1", "finance@city.example", SP_ACCOUNTS_ROLE_FINANCE, finance);
     /* The back-office's commands address staff users only, a partner's its own. */
-    sp_accounts_outcome out =
-        change_role(f, f->backoffice_id, "t2", f->admin_a, SP_ACCOUNTS_ROLE_PARTNER_USER);
+    sp_accounts_outcome out = change_role(f, f->backoffice_id, "t2", f->admin_a,
+                                          SP_ACCOUNTS_ROLE_PARTNER_USER);
     expect(&out, 400, "invalid_value");
     out = change_role(f, f->backoffice_id, "t3", f->admin_a, SP_ACCOUNTS_ROLE_BACKOFFICE);
     expect(&out, 404, "user_not_found");
@@ -489,15 +504,16 @@ static void test_staff_and_partner_users_stay_apart(void **state) {
 static void test_the_last_backoffice_user_stays(void **state) {
     fixture *f = *state;
     assert_int_equal(f->state.backoffice_can_login_count, 1);
-    sp_accounts_outcome out =
-        change_role(f, f->backoffice_id, "l1", f->backoffice_id, SP_ACCOUNTS_ROLE_FINANCE);
+    sp_accounts_outcome out = change_role(f, f->backoffice_id, "l1", f->backoffice_id,
+                                          SP_ACCOUNTS_ROLE_FINANCE);
     expect(&out, 409, "last_backoffice_admin");
     out = remove_user(f, f->backoffice_id, "l2", f->backoffice_id);
     expect(&out, 409, "last_backoffice_admin");
     /* A second back-office user who never activated does not count. */
     sp_accounts_decision d;
-    assert_true(add_staff(f, f->backoffice_id, "l3", "new@city.example",
-                          SP_ACCOUNTS_ROLE_BACKOFFICE, &d).ok);
+    assert_true(
+        add_staff(f, f->backoffice_id, "l3", "new@city.example", SP_ACCOUNTS_ROLE_BACKOFFICE, &d)
+            .ok);
     char pending[SP_ID_LEN + 1];
     snprintf(pending, sizeof pending, "%s", d.events[0].user_id);
     out = remove_user(f, f->backoffice_id, "l4", f->backoffice_id);
@@ -523,8 +539,8 @@ static void test_the_last_backoffice_user_stays(void **state) {
 static void test_a_disabled_staff_user_can_neither_log_in_nor_reset(void **state) {
     fixture *f = *state;
     sp_accounts_decision d;
-    assert_true(add_staff(f, f->backoffice_id, "g1", "gone@city.example",
-                          SP_ACCOUNTS_ROLE_FINANCE, &d).ok);
+    assert_true(
+        add_staff(f, f->backoffice_id, "g1", "gone@city.example", SP_ACCOUNTS_ROLE_FINANCE, &d).ok);
     char gone[SP_ID_LEN + 1], link[SP_ID_LEN + 1];
     snprintf(gone, sizeof gone, "%s", d.events[0].user_id);
     snprintf(link, sizeof link, "%s", d.events[1].activation_id);

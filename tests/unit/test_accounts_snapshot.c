@@ -23,31 +23,46 @@
 
 #include "accounts_fixture.h"
 
-#define T0 INT64_C(1795766400000)              /* 2026-11-27T08:00:00.000Z */
+#define T0 INT64_C(1795766400000) /* 2026-11-27T08:00:00.000Z */
 #define MINUTE_MS INT64_C(60000)
 #define HASH_A "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
 #define EVENTS_MAX 160
 #define VERSION "test-1"
 
 /* Two sessions a user: a third login supersedes the oldest. */
-static const sp_accounts_limits limits = {.users_max = 64, .sessions_max = 128,
-                                          .sessions_per_user_max = 2, .records_max = 1024};
+static const sp_accounts_limits limits = {
+    .users_max = 64, .sessions_max = 128, .sessions_per_user_max = 2, .records_max = 1024};
 
 typedef struct history {
     sp_accounts_state state;
     int64_t now_ms;
-    sp_accounts_event *events;        /* EVENTS_MAX */
+    sp_accounts_event *events; /* EVENTS_MAX */
     size_t event_count;
     char backoffice_id[SP_ID_LEN + 1];
 } history;
 
 static sp_accounts_command blank(sp_accounts_command_kind kind, const char *actor,
                                  const char *key) {
-    sp_accounts_command c = {.kind = kind, .actor_id = actor, .command_id = key, .name = "",
-                             .category = "", .email = "", .password_hash = "", .full_name = "",
-                             .user_id = "", .activation_id = "", .purpose = "", .partner_id = "",
-                             .slot = "", .sha256 = "", .content_type = "", .convention_id = "",
-                             .title = "", .version = "", .text = "", .effective_date = ""};
+    sp_accounts_command c = {.kind = kind,
+                             .actor_id = actor,
+                             .command_id = key,
+                             .name = "",
+                             .category = "",
+                             .email = "",
+                             .password_hash = "",
+                             .full_name = "",
+                             .user_id = "",
+                             .activation_id = "",
+                             .purpose = "",
+                             .partner_id = "",
+                             .slot = "",
+                             .sha256 = "",
+                             .content_type = "",
+                             .convention_id = "",
+                             .title = "",
+                             .version = "",
+                             .text = "",
+                             .effective_date = ""};
     return c;
 }
 
@@ -109,8 +124,8 @@ static void link_of(const sp_accounts_decision *d, char out[SP_ID_LEN + 1]) {
     fail_msg("no link issued");
 }
 
-static void partners_and_people(history *h, char admin[SP_ID_LEN + 1],
-                                char partner[SP_ID_LEN + 1], char ben[SP_ID_LEN + 1]) {
+static void partners_and_people(history *h, char admin[SP_ID_LEN + 1], char partner[SP_ID_LEN + 1],
+                                char ben[SP_ID_LEN + 1]) {
     const char *bo = h->backoffice_id;
     sp_accounts_command c = blank(SP_ACCOUNTS_CMD_CREATE_PARTNER, bo, "p1");
     c.name = "Club de judo";
@@ -121,7 +136,7 @@ static void partners_and_people(history *h, char admin[SP_ID_LEN + 1],
     sp_accounts_decision *d = run(h, &c);
     snprintf(partner, SP_ID_LEN + 1, "%s", d->events[0].partner_id);
     user_of(d, admin);
-    c = blank(SP_ACCOUNTS_CMD_CREATE_PARTNER, bo, "p2");   /* its admin gets a link */
+    c = blank(SP_ACCOUNTS_CMD_CREATE_PARTNER, bo, "p2"); /* its admin gets a link */
     c.name = "Théâtre";
     c.category = "culture";
     c.email = "admin@theatre.example";
@@ -139,12 +154,12 @@ static void partners_and_people(history *h, char admin[SP_ID_LEN + 1],
     c.password_hash = HASH_A;
     c.full_name = "Zoé";
     user_of(run(h, &c), ben);
-    c = blank(SP_ACCOUNTS_CMD_CREATE_BENEFICIARY, bo, "b1");   /* the same key, another body */
+    c = blank(SP_ACCOUNTS_CMD_CREATE_BENEFICIARY, bo, "b1"); /* the same key, another body */
     c.email = "other@example.org";
     c.password_hash = HASH_A;
     c.full_name = "Autre";
     run(h, &c);
-    c = blank(SP_ACCOUNTS_CMD_CREATE_BENEFICIARY, bo, "b2");   /* without a password: a link */
+    c = blank(SP_ACCOUNTS_CMD_CREATE_BENEFICIARY, bo, "b2"); /* without a password: a link */
     c.email = "sam@example.org";
     c.full_name = "Sam";
     run(h, &c);
@@ -159,8 +174,9 @@ static void history_build(history *h) {
     assert_int_equal(sp_accounts_state_init(&h->state, &limits, &err), 0);
     sp_accounts_event *e = &h->events[h->event_count++];
     assert_int_equal(sp_accounts_decide_register(&h->state, "bo@city.example", HASH_A,
-                                                 "Back-office", SP_ACCOUNTS_ROLE_BACKOFFICE, T0,
-                                                 e, &err), 0);
+                                                 "Back-office", SP_ACCOUNTS_ROLE_BACKOFFICE, T0, e,
+                                                 &err),
+                     0);
     bool applied = false;
     sp_accounts_ref ref = {.partition = 0, .offset = 0};
     assert_int_equal(sp_accounts_apply(&h->state, e, &ref, &applied, &err), 0);
@@ -169,11 +185,11 @@ static void history_build(history *h) {
     partners_and_people(h, admin, partner, ben);
     login(h, ben, "ben-1", "l1");
     login(h, ben, "ben-2", "l2");
-    login(h, ben, "ben-3", "l3");                 /* supersedes ben-1 */
+    login(h, ben, "ben-3", "l3"); /* supersedes ben-1 */
     logout(h, ben, "ben-2", "o1");
-    logout(h, ben, "ben-2", "o2");                /* refused: ended already */
+    logout(h, ben, "ben-2", "o2"); /* refused: ended already */
     login(h, admin, "admin-1", "l4");
-    login(h, "7d3f1e2a-5b6c-4d7e-8f90-a1b2c3d4e5f6", "nobody", "l5");   /* refused */
+    login(h, "7d3f1e2a-5b6c-4d7e-8f90-a1b2c3d4e5f6", "nobody", "l5"); /* refused */
     sp_accounts_command c = blank(SP_ACCOUNTS_CMD_REQUEST_RESET, "", "r1");
     c.email = "zoe@example.org";
     char link[SP_ID_LEN + 1];
@@ -201,7 +217,7 @@ static void history_build(history *h) {
     c.user_id = cashier;
     c.role = SP_ACCOUNTS_ROLE_PARTNER_ADMIN;
     run(h, &c);
-    h->now_ms += 30 * MINUTE_MS;                  /* the single-use outcomes' window passes */
+    h->now_ms += 30 * MINUTE_MS; /* the single-use outcomes' window passes */
     c = blank(SP_ACCOUNTS_CMD_SET_PASSWORD, "", "s2");
     c.activation_id = link;
     c.password_hash = HASH_A;
@@ -258,7 +274,7 @@ static void test_every_cut_then_the_rest_equals_the_whole_log(void **unused) {
     sp_accounts_state full;
     assert_int_equal(sp_accounts_state_init(&full, &limits, &err), 0);
     apply_range(&full, &h, 0, h.event_count);
-    assert_equal_states(&full, &h.state);   /* the rebuild is the writer's state */
+    assert_equal_states(&full, &h.state); /* the rebuild is the writer's state */
     for (size_t k = 0; k <= h.event_count; k++) {
         sp_accounts_state head, restored;
         assert_int_equal(sp_accounts_state_init(&head, &limits, &err), 0);
@@ -267,8 +283,8 @@ static void test_every_cut_then_the_rest_equals_the_whole_log(void **unused) {
         size_t len = 0;
         encode(&head, (int64_t)k, &bytes, &len);
         sp_accounts_snapshot_position at;
-        assert_int_equal(sp_accounts_snapshot_decode(bytes, len, 0, &limits, VERSION, &restored,
-                                                     &at, &err), 0);
+        assert_int_equal(
+            sp_accounts_snapshot_decode(bytes, len, 0, &limits, VERSION, &restored, &at, &err), 0);
         assert_int_equal(at.next_offset, (int64_t)k);
         assert_string_equal(at.last_aggregate_id, "aggregate");
         assert_int_equal(at.last_version, 7);
@@ -277,8 +293,8 @@ static void test_every_cut_then_the_rest_equals_the_whole_log(void **unused) {
         apply_range(&restored, &h, k, h.event_count);
         bool equal = false;
         assert_int_equal(sp_accounts_snapshot_equal(&restored, &full, &equal, &err), 0);
-        if (!equal) fail_msg("snapshot after %zu of %zu events + the rest != whole log", k,
-                             h.event_count);
+        if (!equal)
+            fail_msg("snapshot after %zu of %zu events + the rest != whole log", k, h.event_count);
         free(bytes);
         sp_accounts_state_destroy(&restored);
         sp_accounts_state_destroy(&head);
@@ -299,8 +315,8 @@ static void test_restored_state_answers_as_before(void **unused) {
     sp_accounts_state restored;
     sp_accounts_snapshot_position at;
     sp_error err;
-    assert_int_equal(sp_accounts_snapshot_decode(bytes, len, 0, &limits, VERSION, &restored, &at,
-                                                 &err), 0);
+    assert_int_equal(
+        sp_accounts_snapshot_decode(bytes, len, 0, &limits, VERSION, &restored, &at, &err), 0);
     uint8_t hash[SP_TOKEN_HASH_LEN];
     /* ben-1 superseded, ben-2 and admin-1 ended, ben-3 ended by the reset. */
     sp_token_hash("ben-4", hash);
@@ -333,8 +349,8 @@ static void expect_refused(const uint8_t *bytes, size_t len, int32_t partition,
     sp_accounts_snapshot_position at;
     sp_error err;
     sp_error_clear(&err);
-    assert_int_equal(sp_accounts_snapshot_decode(bytes, len, partition, with, version, &state,
-                                                 &at, &err), -1);
+    assert_int_equal(
+        sp_accounts_snapshot_decode(bytes, len, partition, with, version, &state, &at, &err), -1);
     assert_int_equal(err.http_status, 422);
     assert_string_equal(err.code, "snapshot_refused");
     if (reason != NULL && strstr(err.message, reason) == NULL)
@@ -350,7 +366,7 @@ static void test_truncated_other_binary_partition_or_limits_refused(void **unuse
     size_t len = 0;
     encode(&h.state, (int64_t)h.event_count, &bytes, &len);
     for (size_t cut = 0; cut < len; cut++) {
-        uint8_t *part = malloc(cut > 0 ? cut : 1);   /* its own buffer: ASan sees any overread */
+        uint8_t *part = malloc(cut > 0 ? cut : 1); /* its own buffer: ASan sees any overread */
         assert_non_null(part);
         memcpy(part, bytes, cut);
         expect_refused(part, cut, 0, &limits, VERSION, NULL);
@@ -415,8 +431,8 @@ static void test_every_flipped_byte_refused_or_equal(void **unused) {
             sp_accounts_state state;
             sp_accounts_snapshot_position at;
             sp_error err;
-            if (sp_accounts_snapshot_decode(copy, len, 0, &limits, VERSION, &state, &at,
-                                            &err) == 0) {
+            if (sp_accounts_snapshot_decode(copy, len, 0, &limits, VERSION, &state, &at, &err) ==
+                0) {
                 assert_equal_states(&state, &h.state);
                 sp_accounts_state_destroy(&state);
             }
@@ -450,8 +466,8 @@ static void test_resealed_corruption_never_crashes(void **unused) {
             sp_accounts_state state;
             sp_accounts_snapshot_position at;
             sp_error err;
-            if (sp_accounts_snapshot_decode(copy, len, 0, &limits, VERSION, &state, &at,
-                                            &err) == 0) {
+            if (sp_accounts_snapshot_decode(copy, len, 0, &limits, VERSION, &state, &at, &err) ==
+                0) {
                 decoded++;
                 sp_accounts_state_destroy(&state);
             } else {

@@ -18,7 +18,7 @@
 
 #include "accounts_fixture.h"
 
-#define NOW_MS INT64_C(1795766400000)          /* 2026-11-27T08:00:00.000Z */
+#define NOW_MS INT64_C(1795766400000) /* 2026-11-27T08:00:00.000Z */
 #define HASH_A "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
 #define HASH_B "$argon2id$v=19$m=65536,t=2,p=1$b3RoZXJzYWx0b3RoZXI$b3RoZXJoYXNob3RoZXJoYQ"
 #define EVENTS_MAX 512
@@ -32,7 +32,8 @@ typedef struct fixture {
     size_t event_count;
 } fixture;
 
-static const sp_accounts_limits limits = {.users_max = 1000, .sessions_max = 1000,
+static const sp_accounts_limits limits = {.users_max = 1000,
+                                          .sessions_max = 1000,
                                           .records_max = 4000};
 
 static void keep_events(fixture *f, const sp_accounts_decision *d) {
@@ -68,10 +69,15 @@ static int teardown(void **state) {
 
 static sp_accounts_command partner_command(const char *actor_id, const char *command_id,
                                            const char *name, const char *email) {
-    sp_accounts_command c = {
-        .kind = SP_ACCOUNTS_CMD_CREATE_PARTNER, .actor_id = actor_id, .command_id = command_id,
-        .name = name, .category = "football", .email = email, .password_hash = HASH_A,
-        .full_name = "Club Admin", .user_id = ""};
+    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_CREATE_PARTNER,
+                             .actor_id = actor_id,
+                             .command_id = command_id,
+                             .name = name,
+                             .category = "football",
+                             .email = email,
+                             .password_hash = HASH_A,
+                             .full_name = "Club Admin",
+                             .user_id = ""};
     return c;
 }
 
@@ -95,8 +101,8 @@ static const char *json_field(json_t *object, const char *name) {
 
 static void test_create_partner(void **state) {
     fixture *f = *state;
-    sp_accounts_command c =
-        partner_command(f->backoffice_id, "key-1", "Club de foot", "Admin@Club.Example");
+    sp_accounts_command c = partner_command(f->backoffice_id, "key-1", "Club de foot",
+                                            "Admin@Club.Example");
     sp_accounts_decision d;
     sp_accounts_outcome out = run(f, &c, &d);
 
@@ -146,7 +152,8 @@ static void test_partner_codes_unique(void **state) {
     assert_int_equal(sp_accounts_partner_count(&f->state), PARTNERS_MANY);
     for (size_t i = 0; i < f->event_count; i++) {
         if (f->events[i].kind != SP_ACCOUNTS_EV_PARTNER_CREATED) continue;
-        const sp_accounts_partner *p = sp_accounts_partner_by_code(&f->state, f->events[i].partner_code);
+        const sp_accounts_partner *p = sp_accounts_partner_by_code(&f->state,
+                                                                   f->events[i].partner_code);
         assert_non_null(p);
         assert_string_equal(p->partner_id, f->events[i].partner_id);
     }
@@ -154,12 +161,14 @@ static void test_partner_codes_unique(void **state) {
 
 static void test_duplicate_email_refused(void **state) {
     fixture *f = *state;
-    sp_accounts_command first = partner_command(f->backoffice_id, "k1", "Club A", "admin@club.example");
+    sp_accounts_command first = partner_command(f->backoffice_id, "k1", "Club A",
+                                                "admin@club.example");
     sp_accounts_decision d;
     assert_true(run(f, &first, &d).ok);
     size_t users = sp_accounts_user_count(&f->state);
 
-    sp_accounts_command again = partner_command(f->backoffice_id, "k2", "Club B", "ADMIN@club.example");
+    sp_accounts_command again = partner_command(f->backoffice_id, "k2", "Club B",
+                                                "ADMIN@club.example");
     sp_accounts_outcome out = run(f, &again, &d);
     assert_false(out.ok);
     assert_int_equal(out.http_status, 409);
@@ -174,10 +183,15 @@ static void test_duplicate_email_refused(void **state) {
     assert_int_equal(d.events[0].aggregate_version, 2);
 
     /* The beneficiary path refuses it too. */
-    sp_accounts_command b = {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY, .actor_id = f->backoffice_id,
-                             .command_id = "k3", .name = "", .category = "",
-                             .email = "admin@CLUB.example", .password_hash = HASH_A,
-                             .full_name = "Someone", .user_id = ""};
+    sp_accounts_command b = {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY,
+                             .actor_id = f->backoffice_id,
+                             .command_id = "k3",
+                             .name = "",
+                             .category = "",
+                             .email = "admin@CLUB.example",
+                             .password_hash = HASH_A,
+                             .full_name = "Someone",
+                             .user_id = ""};
     out = run(f, &b, &d);
     assert_int_equal(out.http_status, 409);
     assert_string_equal(out.field, "email");
@@ -185,10 +199,15 @@ static void test_duplicate_email_refused(void **state) {
 
 static void test_non_backoffice_refused(void **state) {
     fixture *f = *state;
-    sp_accounts_command b = {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY, .actor_id = f->backoffice_id,
-                             .command_id = "b1", .name = "", .category = "",
-                             .email = "ben@example.org", .password_hash = HASH_A,
-                             .full_name = "Bénéficiaire Un", .user_id = ""};
+    sp_accounts_command b = {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY,
+                             .actor_id = f->backoffice_id,
+                             .command_id = "b1",
+                             .name = "",
+                             .category = "",
+                             .email = "ben@example.org",
+                             .password_hash = HASH_A,
+                             .full_name = "Bénéficiaire Un",
+                             .user_id = ""};
     sp_accounts_decision d;
     sp_accounts_outcome out = run(f, &b, &d);
     assert_true(out.ok);
@@ -224,9 +243,14 @@ static void test_non_backoffice_refused(void **state) {
 static void test_beneficiary_without_password_gets_a_link(void **state) {
     fixture *f = *state;
     sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY,
-                             .actor_id = f->backoffice_id, .command_id = "imp-1", .name = "",
-                             .category = "", .email = "Zoe@Example.org", .password_hash = "",
-                             .full_name = "Zoé Durand", .user_id = ""};
+                             .actor_id = f->backoffice_id,
+                             .command_id = "imp-1",
+                             .name = "",
+                             .category = "",
+                             .email = "Zoe@Example.org",
+                             .password_hash = "",
+                             .full_name = "Zoé Durand",
+                             .user_id = ""};
     sp_accounts_decision d;
     sp_accounts_outcome out = run(f, &c, &d);
     assert_true(out.ok);
@@ -262,7 +286,12 @@ static void test_beneficiary_without_password_gets_a_link(void **state) {
 
 static void test_invalid_fields_refused(void **state) {
     fixture *f = *state;
-    struct { sp_accounts_command c; int status; const char *code; const char *field; } cases[] = {
+    struct {
+        sp_accounts_command c;
+        int status;
+        const char *code;
+        const char *field;
+    } cases[] = {
         {partner_command(f->backoffice_id, "v1", "", "a@b.example"), 400, "missing_field", "name"},
         {partner_command(f->backoffice_id, "v2", "Club", "not-an-email"), 400, "invalid_email",
          "admin_email"},
@@ -270,8 +299,8 @@ static void test_invalid_fields_refused(void **state) {
          "admin_email"},
         {partner_command(f->backoffice_id, "v4", "Club\n", "a@b.example"), 400, "invalid_value",
          "name"},
-        {partner_command(f->backoffice_id, "bad key!", "Club", "a@b.example"), 400,
-         "invalid_value", "command_id"},
+        {partner_command(f->backoffice_id, "bad key!", "Club", "a@b.example"), 400, "invalid_value",
+         "command_id"},
     };
     cases[0].c.name = "";
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -359,9 +388,17 @@ static void test_same_key_other_body_conflicts(void **state) {
 static sp_accounts_command session_command(sp_accounts_command_kind kind, const char *actor,
                                            const char *key, const char *user_id,
                                            const uint8_t *hash, size_t hash_len, int64_t expires) {
-    sp_accounts_command c = {.kind = kind, .actor_id = actor, .command_id = key, .name = "",
-                             .category = "", .email = "", .password_hash = "", .full_name = "",
-                             .user_id = user_id, .token_hash = hash, .token_hash_len = hash_len,
+    sp_accounts_command c = {.kind = kind,
+                             .actor_id = actor,
+                             .command_id = key,
+                             .name = "",
+                             .category = "",
+                             .email = "",
+                             .password_hash = "",
+                             .full_name = "",
+                             .user_id = user_id,
+                             .token_hash = hash,
+                             .token_hash_len = hash_len,
                              .expires_at_ms = expires};
     return c;
 }
@@ -372,8 +409,8 @@ static void test_sessions(void **state) {
     sp_token_hash("a-bearer-token", hash);
     const char *user = f->backoffice_id;
     int64_t expires = NOW_MS + 3600 * 1000 + 123;
-    sp_accounts_command start =
-        session_command(SP_ACCOUNTS_CMD_START_SESSION, user, "login-1", user, hash, 32, expires);
+    sp_accounts_command start = session_command(SP_ACCOUNTS_CMD_START_SESSION, user, "login-1",
+                                                user, hash, 32, expires);
     sp_accounts_decision d;
     sp_accounts_outcome out = run(f, &start, &d);
     assert_true(out.ok);
@@ -392,7 +429,7 @@ static void test_sessions(void **state) {
     out = run(f, &end, &d);
     assert_true(out.ok);
     assert_int_equal(out.http_status, 204);
-    assert_null(sp_accounts_session_by_hash(&f->state, hash));   /* ended: freed */
+    assert_null(sp_accounts_session_by_hash(&f->state, hash)); /* ended: freed */
     assert_int_equal(sp_accounts_user_by_id(&f->state, user)->version, 3);
 
     /* Ended, unknown: 404, and nothing written. */
@@ -430,15 +467,20 @@ static void test_session_refusals(void **state) {
     /* Another user cannot end my session. */
     c = session_command(SP_ACCOUNTS_CMD_START_SESSION, user, "s4", user, hash, 32, NOW_MS + 1000);
     assert_true(run(f, &c, &d).ok);
-    sp_accounts_command b = {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY, .actor_id = user,
-                             .command_id = "b", .name = "", .category = "",
-                             .email = "ben@example.org", .password_hash = HASH_A,
-                             .full_name = "Ben", .user_id = ""};
+    sp_accounts_command b = {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY,
+                             .actor_id = user,
+                             .command_id = "b",
+                             .name = "",
+                             .category = "",
+                             .email = "ben@example.org",
+                             .password_hash = HASH_A,
+                             .full_name = "Ben",
+                             .user_id = ""};
     out = run(f, &b, &d);
     char ben[SP_ID_LEN + 1];
     snprintf(ben, sizeof ben, "%s", d.events[0].user_id);
-    sp_accounts_command end =
-        session_command(SP_ACCOUNTS_CMD_END_SESSION, ben, "e1", "", hash, 32, 0);
+    sp_accounts_command end = session_command(SP_ACCOUNTS_CMD_END_SESSION, ben, "e1", "", hash, 32,
+                                              0);
     assert_int_equal(run(f, &end, &d).http_status, 404);
     assert_non_null(sp_accounts_session_by_hash(&f->state, hash));
 }
@@ -463,7 +505,8 @@ static void assert_same_outcome(const sp_accounts_state *a, const sp_accounts_st
     for (size_t i = 0; i < x.ref_count; i++) assert_int_equal(x.refs[i].offset, y.refs[i].offset);
 }
 
-static void assert_same_user(const sp_accounts_state *a, const sp_accounts_state *b, const char *id) {
+static void assert_same_user(const sp_accounts_state *a, const sp_accounts_state *b,
+                             const char *id) {
     const sp_accounts_user *x = sp_accounts_user_by_id(a, id);
     const sp_accounts_user *y = sp_accounts_user_by_id(b, id);
     assert_non_null(x);
@@ -487,9 +530,15 @@ static void mixed_history(fixture *f, uint8_t token[SP_TOKEN_HASH_LEN]) {
         partner_command(bo, "h3", "Bad", "a@b.example"),
         session_command(SP_ACCOUNTS_CMD_START_SESSION, bo, "h4", bo, token, 32, NOW_MS + 60000),
         session_command(SP_ACCOUNTS_CMD_END_SESSION, bo, "h5", "", token, 32, 0),
-        {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY, .actor_id = bo, .command_id = "h6",
-         .name = "", .category = "", .email = "ben@example.org", .password_hash = HASH_B,
-         .full_name = "Zoé", .user_id = ""},
+        {.kind = SP_ACCOUNTS_CMD_CREATE_BENEFICIARY,
+         .actor_id = bo,
+         .command_id = "h6",
+         .name = "",
+         .category = "",
+         .email = "ben@example.org",
+         .password_hash = HASH_B,
+         .full_name = "Zoé",
+         .user_id = ""},
     };
     cmds[2].category = "general";
     for (size_t i = 0; i < 6; i++) {
@@ -525,7 +574,8 @@ static void test_rebuild_equivalence(void **state) {
     assert_int_equal(sp_accounts_record_count(&rebuilt), sp_accounts_record_count(&f->state));
     for (size_t i = 0; i < f->event_count; i++) {
         const sp_accounts_event *e = &f->events[i];
-        if (e->kind == SP_ACCOUNTS_EV_USER_REGISTERED) assert_same_user(&f->state, &rebuilt, e->user_id);
+        if (e->kind == SP_ACCOUNTS_EV_USER_REGISTERED)
+            assert_same_user(&f->state, &rebuilt, e->user_id);
         if (e->kind != SP_ACCOUNTS_EV_PARTNER_CREATED) continue;
         const sp_accounts_partner *x = sp_accounts_partner_by_id(&f->state, e->partner_id);
         const sp_accounts_partner *y = sp_accounts_partner_by_code(&rebuilt, e->partner_code);
@@ -536,7 +586,8 @@ static void test_rebuild_equivalence(void **state) {
     }
     assert_null(sp_accounts_session_by_hash(&rebuilt, token));
     const char *keys[] = {"h1", "h2", "h3", "h4", "h5", "h6"};
-    for (size_t i = 0; i < 6; i++) assert_same_outcome(&f->state, &rebuilt, f->backoffice_id, keys[i]);
+    for (size_t i = 0; i < 6; i++)
+        assert_same_outcome(&f->state, &rebuilt, f->backoffice_id, keys[i]);
 
     /* After the rebuild, a re-sent command still gets its first answer. */
     sp_accounts_command again = partner_command(f->backoffice_id, "h1", "Médiathèque \"Centre\"",
@@ -560,14 +611,14 @@ static void test_version_gaps_skipped(void **state) {
         sp_accounts_event e = f->events[i];
         if (e.kind == SP_ACCOUNTS_EV_USER_REGISTERED && e.role == SP_ACCOUNTS_ROLE_BENEFICIARY) {
             sp_accounts_event gap = e;
-            gap.aggregate_version = 2;       /* a user's first event is version 1 */
+            gap.aggregate_version = 2; /* a user's first event is version 1 */
             assert_int_equal(sp_accounts_apply(&rebuilt, &gap, NULL, &applied, &err), 0);
             assert_false(applied);
             assert_null(sp_accounts_user_by_id(&rebuilt, e.user_id));
         }
         if (e.kind == SP_ACCOUNTS_EV_SESSION_ENDED) {
             sp_accounts_event ahead = e;
-            ahead.aggregate_version += 1;    /* skips one */
+            ahead.aggregate_version += 1; /* skips one */
             assert_int_equal(sp_accounts_apply(&rebuilt, &ahead, NULL, &applied, &err), 0);
             assert_false(applied);
             assert_non_null(sp_accounts_session_by_hash(&rebuilt, token));
@@ -629,10 +680,17 @@ static void test_partner_without_admin_is_completed(void **state) {
 
 static sp_accounts_command link_command(const char *activation_id, const char *purpose,
                                         const char *command_id) {
-    sp_accounts_command c = {
-        .kind = SP_ACCOUNTS_CMD_SET_PASSWORD, .actor_id = "", .command_id = command_id,
-        .name = "", .category = "", .email = "", .password_hash = HASH_B, .full_name = "",
-        .user_id = "", .activation_id = activation_id, .purpose = purpose};
+    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_SET_PASSWORD,
+                             .actor_id = "",
+                             .command_id = command_id,
+                             .name = "",
+                             .category = "",
+                             .email = "",
+                             .password_hash = HASH_B,
+                             .full_name = "",
+                             .user_id = "",
+                             .activation_id = activation_id,
+                             .purpose = purpose};
     return c;
 }
 
@@ -641,7 +699,7 @@ static void expect_refused(fixture *f, const sp_accounts_command *c, int64_t now
     sp_accounts_decision d;
     sp_error err;
     assert_int_equal(sp_accounts_handle(&f->state, c, now_ms, &d, &err), 0);
-    assert_int_equal(d.event_count, 0);            /* a bad link writes nothing */
+    assert_int_equal(d.event_count, 0); /* a bad link writes nothing */
     sp_accounts_outcome out;
     sp_accounts_decision_outcome(&f->state, &d, &out);
     assert_false(out.ok);
@@ -651,8 +709,8 @@ static void expect_refused(fixture *f, const sp_accounts_command *c, int64_t now
 
 static void test_activation_link_single_use_and_expiring(void **state) {
     fixture *f = *state;
-    sp_accounts_command c =
-        partner_command(f->backoffice_id, "act-1", "Club sans mot de passe", "Coach@Club.Example");
+    sp_accounts_command c = partner_command(f->backoffice_id, "act-1", "Club sans mot de passe",
+                                            "Coach@Club.Example");
     c.password_hash = "";
     sp_accounts_decision d;
     sp_accounts_outcome out = run(f, &c, &d);
@@ -670,8 +728,8 @@ static void test_activation_link_single_use_and_expiring(void **state) {
 
     sp_accounts_command wrong = link_command(activation_id, "reset", "l1");
     expect_refused(f, &wrong, NOW_MS, 400, "invalid_token");
-    sp_accounts_command unknown = link_command("00000000-0000-4000-8000-000000000000",
-                                               "activation", "l2");
+    sp_accounts_command unknown = link_command("00000000-0000-4000-8000-000000000000", "activation",
+                                               "l2");
     expect_refused(f, &unknown, NOW_MS, 400, "invalid_token");
     sp_accounts_command set = link_command(activation_id, "activation", "l3");
     expect_refused(f, &set, issued->expires_at_ms, 410, "token_expired");
@@ -704,10 +762,15 @@ static void test_activation_link_single_use_and_expiring(void **state) {
 
 static void test_password_reset_request(void **state) {
     fixture *f = *state;
-    sp_accounts_command c = {
-        .kind = SP_ACCOUNTS_CMD_REQUEST_RESET, .actor_id = "", .command_id = "r1", .name = "",
-        .category = "", .email = "nobody@example.org", .password_hash = "", .full_name = "",
-        .user_id = ""};
+    sp_accounts_command c = {.kind = SP_ACCOUNTS_CMD_REQUEST_RESET,
+                             .actor_id = "",
+                             .command_id = "r1",
+                             .name = "",
+                             .category = "",
+                             .email = "nobody@example.org",
+                             .password_hash = "",
+                             .full_name = "",
+                             .user_id = ""};
     expect_refused(f, &c, NOW_MS, 404, "not_found");
     c.command_id = "r2";
     c.email = "BACK.office@city.example";
@@ -736,15 +799,17 @@ static void test_validation_helpers(void **state) {
     (void)state;
     char out[SP_ACCOUNTS_EMAIL_MAX + 1];
     sp_error err;
-    assert_int_equal(sp_accounts_email_normalize("Jane.Doe+x@Mail.Example.ORG", out, "email", &err), 0);
+    assert_int_equal(sp_accounts_email_normalize("Jane.Doe+x@Mail.Example.ORG", out, "email", &err),
+                     0);
     assert_string_equal(out, "jane.doe+x@mail.example.org");
-    const char *bad[] = {"", "a", "@b.fr", "a@", "a@b", "a@@b.fr", "a@b@c.fr", "a b@c.fr",
-                         "a@.b.fr", "a@b.fr.", "a@b..fr", "é@b.fr", "a\t@b.fr"};
+    const char *bad[] = {"",        "a",        "@b.fr",    "a@",      "a@b",
+                         "a@@b.fr", "a@b@c.fr", "a b@c.fr", "a@.b.fr", "a@b.fr.",
+                         "a@b..fr", "é@b.fr",   "a\t@b.fr"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(sp_accounts_email_normalize(bad[i], out, "email", &err), -1);
     char longest[300];
     memset(longest, 'a', sizeof longest);
-    memcpy(longest + 250, "@b.fr", 6);        /* 255 bytes */
+    memcpy(longest + 250, "@b.fr", 6); /* 255 bytes */
     assert_int_equal(sp_accounts_email_normalize(longest, out, "email", &err), -1);
 
     assert_true(sp_accounts_partner_category_valid("sport"));
@@ -776,7 +841,8 @@ static void test_bounds_refuse_with_503(void **state) {
     assert_int_equal(sp_accounts_state_init(&s, &small, &err), 0);
     sp_accounts_event e;
     assert_int_equal(sp_accounts_decide_register(&s, "bo@city.example", HASH_A, "BO",
-                                                 SP_ACCOUNTS_ROLE_BACKOFFICE, NOW_MS, &e, &err), 0);
+                                                 SP_ACCOUNTS_ROLE_BACKOFFICE, NOW_MS, &e, &err),
+                     0);
     bool applied = false;
     assert_int_equal(sp_accounts_apply(&s, &e, NULL, &applied, &err), 0);
     /* Room for one partner admin only: the second is refused, not stored, nothing written. */
@@ -814,7 +880,7 @@ static void test_codec_refuses_malformed(void **state) {
     assert_int_equal(sp_accounts_event_decode(&env, &out, &err), 0);
     assert_string_equal(out.email, e.email);
 
-    env.payload.len = len - 1;                       /* cut short */
+    env.payload.len = len - 1; /* cut short */
     assert_int_equal(sp_accounts_event_decode(&env, &out, &err), -1);
     env.payload.len = len;
     env.type = (char *)"accounts.SessionStarted.v1"; /* a session without a 32-byte hash */
@@ -832,7 +898,7 @@ static void test_codec_refuses_malformed(void **state) {
     sp_accounts_command_msg command;
     env.actor_id = (char *)"";
     env.command_id = (char *)"k";
-    assert_int_equal(sp_accounts_command_decode(&env, &command, &err), -1);   /* an event */
+    assert_int_equal(sp_accounts_command_decode(&env, &command, &err), -1); /* an event */
     Solipass__Accounts__CreateBeneficiary create = SOLIPASS__ACCOUNTS__CREATE_BENEFICIARY__INIT;
     create.email = (char *)"ben@example.org";
     create.password_hash = (char *)HASH_A;

@@ -26,13 +26,19 @@ static sp_audit *new_audit(void) {
 
 /* Feeds one event of at most one posting (an empty debit = no posting). */
 static void feed(sp_audit *audit, int64_t offset, const char *type, const char *pass,
-                 uint64_t version, const char *operation_id, const char *debit,
-                 const char *credit, int64_t amount_cents) {
+                 uint64_t version, const char *operation_id, const char *debit, const char *credit,
+                 int64_t amount_cents) {
     sp_audit_posting posting = {debit, credit, amount_cents};
     sp_audit_event event = {
-        .topic = TOPIC, .partition = 3, .offset = offset, .type = type, .aggregate_id = pass,
-        .aggregate_version = version, .operation_id = operation_id,
-        .postings = debit ? &posting : NULL, .posting_count = debit ? 1 : 0,
+        .topic = TOPIC,
+        .partition = 3,
+        .offset = offset,
+        .type = type,
+        .aggregate_id = pass,
+        .aggregate_version = version,
+        .operation_id = operation_id,
+        .postings = debit ? &posting : NULL,
+        .posting_count = debit ? 1 : 0,
     };
     sp_error err;
     assert_int_equal(sp_audit_feed(audit, &event, &err), 0);
@@ -87,7 +93,7 @@ static void test_a_posting_that_is_not_positive_is_caught_at_its_offset(void **s
     assert_only_failure(audit, SP_AUDIT_POSTINGS,
                         TOPIC "[3] offset 6 ledger.PassCredited.v1 " PASS_A);
     assert_non_null(strstr(sp_audit_verdict_of(audit, SP_AUDIT_POSTINGS)->why, "not positive"));
-    assert_true(sp_audit_balance(audit, ENV_A) == 3000);   /* not applied */
+    assert_true(sp_audit_balance(audit, ENV_A) == 3000); /* not applied */
     sp_audit_free(audit);
 }
 
@@ -111,8 +117,8 @@ static void test_a_pass_below_zero_is_caught_at_its_offset(void **state) {
     /* Back above zero later: the first offence is still reported. */
     assert_only_failure(audit, SP_AUDIT_NON_NEGATIVE,
                         TOPIC "[3] offset 6 ledger.PaymentAccepted.v1 " PASS_A);
-    assert_non_null(strstr(sp_audit_verdict_of(audit, SP_AUDIT_NON_NEGATIVE)->why,
-                           ENV_A " is -1 cents"));
+    assert_non_null(
+        strstr(sp_audit_verdict_of(audit, SP_AUDIT_NON_NEGATIVE)->why, ENV_A " is -1 cents"));
     sp_audit_free(audit);
 }
 
@@ -124,8 +130,8 @@ static void test_a_partner_owed_below_zero_is_caught(void **state) {
     feed(audit, 6, "ledger.OperationCancelled.v1", PASS_A, 7, NULL, OWED, ENV_A, 2500);
     sp_audit_finish(audit);
     assert_only_failure(audit, SP_AUDIT_NON_NEGATIVE, "offset 6 ledger.OperationCancelled.v1");
-    assert_non_null(strstr(sp_audit_verdict_of(audit, SP_AUDIT_NON_NEGATIVE)->why,
-                           OWED " is -500 cents"));
+    assert_non_null(
+        strstr(sp_audit_verdict_of(audit, SP_AUDIT_NON_NEGATIVE)->why, OWED " is -500 cents"));
     sp_audit_free(audit);
 }
 
@@ -182,10 +188,18 @@ static void feed_part(sp_audit *audit, int64_t offset, const char *type, uint64_
                       const char *debit, const char *credit) {
     sp_audit_posting posting = {debit, credit, amount_cents};
     sp_audit_event event = {
-        .topic = TOPIC, .partition = 3, .offset = offset, .type = type, .aggregate_id = PASS_A,
-        .aggregate_version = version, .postings = debit ? &posting : NULL,
-        .posting_count = debit ? 1 : 0, .request_id = REQUEST, .operation_ids = ids,
-        .operation_id_count = id_count, .amount_cents = amount_cents,
+        .topic = TOPIC,
+        .partition = 3,
+        .offset = offset,
+        .type = type,
+        .aggregate_id = PASS_A,
+        .aggregate_version = version,
+        .postings = debit ? &posting : NULL,
+        .posting_count = debit ? 1 : 0,
+        .request_id = REQUEST,
+        .operation_ids = ids,
+        .operation_id_count = id_count,
+        .amount_cents = amount_cents,
     };
     sp_error err;
     assert_int_equal(sp_audit_feed(audit, &event, &err), 0);
@@ -194,8 +208,13 @@ static void feed_part(sp_audit *audit, int64_t offset, const char *type, uint64_
 static void feed_request(sp_audit *audit, int64_t offset, const char *type, uint64_t version,
                          int64_t total_cents, int64_t operation_count) {
     sp_audit_event event = {
-        .topic = TOPIC, .partition = 5, .offset = offset, .type = type, .aggregate_id = REQUEST,
-        .aggregate_version = version, .amount_cents = total_cents,
+        .topic = TOPIC,
+        .partition = 5,
+        .offset = offset,
+        .type = type,
+        .aggregate_id = REQUEST,
+        .aggregate_version = version,
+        .amount_cents = total_cents,
         .operation_count = operation_count,
     };
     sp_error err;
@@ -207,10 +226,16 @@ static void feed_cancel(sp_audit *audit, int64_t offset, uint64_t version, const
     const char *ids[1] = {id};
     sp_audit_posting posting = {OWED, ENV_A, amount_cents};
     sp_audit_event event = {
-        .topic = TOPIC, .partition = 3, .offset = offset, .type = "ledger.OperationCancelled.v1",
-        .aggregate_id = PASS_A, .aggregate_version = version,
-        .postings = amount_cents > 0 ? &posting : NULL, .posting_count = amount_cents > 0,
-        .operation_ids = ids, .operation_id_count = 1,
+        .topic = TOPIC,
+        .partition = 3,
+        .offset = offset,
+        .type = "ledger.OperationCancelled.v1",
+        .aggregate_id = PASS_A,
+        .aggregate_version = version,
+        .postings = amount_cents > 0 ? &posting : NULL,
+        .posting_count = amount_cents > 0,
+        .operation_ids = ids,
+        .operation_id_count = 1,
     };
     sp_error err;
     assert_int_equal(sp_audit_feed(audit, &event, &err), 0);
@@ -251,7 +276,7 @@ static void test_a_paid_refund_request_passes_every_check(void **state) {
     seen_states seen = {0, 0};
     sp_audit_foreach_operation(audit, count_state, &seen);
     assert_int_equal(seen.paid, 2);
-    assert_int_equal(seen.other, 0);   /* the credit has no life */
+    assert_int_equal(seen.other, 0); /* the credit has no life */
     sp_audit_free(audit);
 }
 
@@ -260,7 +285,7 @@ static void test_cancelling_a_requested_operation_is_caught(void **state) {
     sp_audit *audit = new_audit();
     feed_sound_log(audit);
     feed_part(audit, 11, "ledger.OperationsReserved.v1", 7, both_payments, 2, 2000, OWED, REFUND);
-    feed_cancel(audit, 12, 8, "op-2", 0);   /* no posting: only the state is wrong */
+    feed_cancel(audit, 12, 8, "op-2", 0); /* no posting: only the state is wrong */
     sp_audit_finish(audit);
     assert_only_failure(audit, SP_AUDIT_OPERATION_STATES, "offset 12 ");
     assert_non_null(strstr(sp_audit_verdict_of(audit, SP_AUDIT_OPERATION_STATES)->why,
@@ -302,7 +327,8 @@ static void test_a_request_confirmed_for_another_total_is_caught(void **state) {
     feed_part(audit, 11, "ledger.OperationsReserved.v1", 7, both_payments, 2, 2000, OWED, REFUND);
     feed_request(audit, 12, "ledger.RefundRequestConfirmed.v1", 2, 2100, 2);
     sp_audit_finish(audit);
-    assert_only_failure(audit, SP_AUDIT_REFUND_TOTALS, "request " REQUEST " was confirmed for "
+    assert_only_failure(audit, SP_AUDIT_REFUND_TOTALS,
+                        "request " REQUEST " was confirmed for "
                         "2100 cents and 2 operations, its operations hold 2000 cents and 2");
     sp_audit_free(audit);
 }

@@ -57,9 +57,11 @@ static void test_beneficiaries_filters(void **state) {
     assert_int_equal(sp_gw_beneficiaries_query_parse(
                          "q=Mar%C3%AFe+du_50%25&status=closed&category=food&limit=100", &q, &err),
                      0);
-    assert_string_equal(q.search.q, "Mar\xc3\xaf" "e du_50%");
+    assert_string_equal(q.search.q, "Mar\xc3\xaf"
+                                    "e du_50%");
     /* LIKE's wildcards typed by a person are searched as themselves. */
-    assert_string_equal(q.search.q_pattern, "Mar\xc3\xaf" "e du\\_50\\%");
+    assert_string_equal(q.search.q_pattern, "Mar\xc3\xaf"
+                                            "e du\\_50\\%");
     assert_string_equal(q.status, "closed");
     assert_string_equal(q.category, "food");
     assert_int_equal(q.page.limit, 100);
@@ -82,8 +84,7 @@ static void test_beneficiaries_refusals(void **state) {
     expect_beneficiaries_refused("status=open&status=open", 400, "invalid_value", "status");
     expect_beneficiaries_refused("status=openopenopen", 400, "invalid_value", "status");
     expect_beneficiaries_refused("category=Food", 422, "invalid_category", "category");
-    expect_beneficiaries_refused("category=food&category=sport", 400, "invalid_value",
-                                 "category");
+    expect_beneficiaries_refused("category=food&category=sport", 400, "invalid_value", "category");
     expect_beneficiaries_refused("q=a&q=b", 400, "invalid_value", "q");
     expect_beneficiaries_refused("q=%ZZ", 400, "invalid_value", "q");
     expect_beneficiaries_refused("q=a%00b", 400, "invalid_value", "q");
@@ -107,8 +108,7 @@ static void test_partners_query(void **state) {
     assert_int_equal(sp_gw_partners_query_parse(NULL, &q, &err), 0);
     assert_int_equal(q.page.limit, SP_GW_PARTNERS_LIMIT_DEFAULT);
     assert_string_equal(q.state, "");
-    const char *states[] = {"not_activated", "convention_pending", "bank_details_missing",
-                            "owed"};
+    const char *states[] = {"not_activated", "convention_pending", "bank_details_missing", "owed"};
     for (size_t i = 0; i < 4; i++) {
         char query[64];
         snprintf(query, sizeof query, "state=%s&limit=500&q=club", states[i]);

@@ -65,8 +65,8 @@ static void test_days_in_month(void **state) {
     (void)state;
     assert_int_equal(sp_days_in_month(2024, 2), 29);
     assert_int_equal(sp_days_in_month(2026, 2), 28);
-    assert_int_equal(sp_days_in_month(2000, 2), 29);   /* divisible by 400 */
-    assert_int_equal(sp_days_in_month(2100, 2), 28);   /* divisible by 100 only */
+    assert_int_equal(sp_days_in_month(2000, 2), 29); /* divisible by 400 */
+    assert_int_equal(sp_days_in_month(2100, 2), 28); /* divisible by 100 only */
     assert_int_equal(sp_days_in_month(2026, 4), 30);
     assert_int_equal(sp_days_in_month(2026, 12), 31);
 }
@@ -102,8 +102,8 @@ static void test_paris_date_around_midnight(void **state) {
     /* Leap day. */
     assert_date(sp_paris_date_of(utc_ms(2028, 2, 28, 23, 0, 0, 0)), "2028-02-29");
     /* Before the epoch, rounding goes down, not towards zero. */
-    assert_int_equal(sp_paris_date_of(-1), 0);             /* 00:59:59.999 in Paris */
-    assert_int_equal(sp_paris_date_of(-HOUR_MS - 1), -1);  /* 23:59:59.999 on 1969-12-31 */
+    assert_int_equal(sp_paris_date_of(-1), 0);            /* 00:59:59.999 in Paris */
+    assert_int_equal(sp_paris_date_of(-HOUR_MS - 1), -1); /* 23:59:59.999 on 1969-12-31 */
 }
 
 static void test_date_parse_strict(void **state) {
@@ -115,10 +115,11 @@ static void test_date_parse_strict(void **state) {
     assert_int_equal(sp_date_parse("2000-01-01", &date, &err), 0);
     assert_int_equal(sp_date_parse("2199-12-31", &date, &err), 0);
 
-    const char *bad[] = {NULL,          "",            "2026-02-29",  "2100-02-29", "2026-04-31",
-                         "2026-13-01",  "2026-00-10",  "2026-01-00",  "1999-12-31", "2200-01-01",
-                         "2026-2-01",   "2026-02-1",   "2026/02/01",  "2026-02-01x", " 2026-02-01",
-                         "2026-02-01 ", "20260201",    "+026-02-01",  "2026-0a-01", "2026-02-01T00:00"};
+    const char *bad[] = {
+        NULL,          "",           "2026-02-29", "2100-02-29",  "2026-04-31",
+        "2026-13-01",  "2026-00-10", "2026-01-00", "1999-12-31",  "2200-01-01",
+        "2026-2-01",   "2026-02-1",  "2026/02/01", "2026-02-01x", " 2026-02-01",
+        "2026-02-01 ", "20260201",   "+026-02-01", "2026-0a-01",  "2026-02-01T00:00"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sp_error_clear(&err);
         date = 12345;
@@ -182,8 +183,8 @@ static void test_clock_follows_offset_file(void **state) {
     assert_offset(&clock, 60000);
 
     /* Unparsable content keeps the last good value. */
-    const char *garbage[] = {"soon", "", "12abc", "99999999999999999999", "4000000000000",
-                             "1 2", "--5"};
+    const char *garbage[] = {"soon",          "",    "12abc", "99999999999999999999",
+                             "4000000000000", "1 2", "--5"};
     for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
         write_file(path, garbage[i]);
         sleep_ms(250);
@@ -225,12 +226,12 @@ static void assert_due(int64_t now_ms, const char *expected) {
 static void test_refund_run_day(void **state) {
     (void)state;
     assert_int_equal(sp_clock_refund_run_day(2026, 11), 30);
-    assert_int_equal(sp_clock_refund_run_day(2026, 12), 30);   /* 31 days: still the 30th */
-    assert_int_equal(sp_clock_refund_run_day(2026, 4), 30);    /* 30 days: its last day */
+    assert_int_equal(sp_clock_refund_run_day(2026, 12), 30); /* 31 days: still the 30th */
+    assert_int_equal(sp_clock_refund_run_day(2026, 4), 30);  /* 30 days: its last day */
     assert_int_equal(sp_clock_refund_run_day(2026, 2), 28);
-    assert_int_equal(sp_clock_refund_run_day(2024, 2), 29);    /* leap year */
-    assert_int_equal(sp_clock_refund_run_day(2100, 2), 28);    /* century, not leap */
-    assert_int_equal(sp_clock_refund_run_day(2000, 2), 29);    /* 400 years, leap */
+    assert_int_equal(sp_clock_refund_run_day(2024, 2), 29); /* leap year */
+    assert_int_equal(sp_clock_refund_run_day(2100, 2), 28); /* century, not leap */
+    assert_int_equal(sp_clock_refund_run_day(2000, 2), 29); /* 400 years, leap */
 }
 
 static void test_paris_midnight_on_dst_change_days(void **state) {
@@ -249,8 +250,8 @@ static void test_paris_midnight_on_dst_change_days(void **state) {
 
 static void test_refund_run_instant(void **state) {
     (void)state;
-    assert_run(2026, 11, utc_ms(2026, 11, 29, 23, 0, 0, 0));   /* CET */
-    assert_run(2026, 4, utc_ms(2026, 4, 29, 22, 0, 0, 0));     /* CEST, a month of 30 days */
+    assert_run(2026, 11, utc_ms(2026, 11, 29, 23, 0, 0, 0)); /* CET */
+    assert_run(2026, 4, utc_ms(2026, 4, 29, 22, 0, 0, 0));   /* CEST, a month of 30 days */
     assert_run(2026, 2, utc_ms(2026, 2, 27, 23, 0, 0, 0));
     assert_run(2024, 2, utc_ms(2024, 2, 28, 23, 0, 0, 0));
     assert_run(2100, 2, utc_ms(2100, 2, 27, 23, 0, 0, 0));
@@ -269,10 +270,10 @@ static void test_refund_period_due(void **state) {
     assert_due(run_ms - 1, "2026-10");
     assert_due(run_ms, "2026-11");
     assert_due(run_ms + 1, "2026-11");
-    assert_due(utc_ms(2026, 11, 30, 23, 30, 0, 0), "2026-11");   /* already December 1st in Paris */
-    assert_due(utc_ms(2027, 1, 15, 12, 0, 0, 0), "2026-12");     /* across the year */
+    assert_due(utc_ms(2026, 11, 30, 23, 30, 0, 0), "2026-11"); /* already December 1st in Paris */
+    assert_due(utc_ms(2027, 1, 15, 12, 0, 0, 0), "2026-12");   /* across the year */
     assert_due(utc_ms(2026, 12, 31, 22, 59, 59, 999), "2026-12");
-    int64_t february_ms = utc_ms(2024, 2, 28, 23, 0, 0, 0);      /* Feb 29 00:00 Paris */
+    int64_t february_ms = utc_ms(2024, 2, 28, 23, 0, 0, 0); /* Feb 29 00:00 Paris */
     assert_due(february_ms - 1, "2024-01");
     assert_due(february_ms, "2024-02");
     assert_due(utc_ms(2026, 2, 27, 23, 0, 0, 0), "2026-02");     /* Feb 28 in a common year */

@@ -39,9 +39,13 @@ typedef struct fixture {
 } fixture;
 
 static sp_ledger_limits limits(void) {
-    return (sp_ledger_limits){.passes_max = 100, .commands_max = 10000, .partners_max = 100,
-                              .payment_max_cents = 100000, .credit_max_cents = 1000000,
-                              .vouchers_max = 1000, .voucher_validity_days = 90};
+    return (sp_ledger_limits){.passes_max = 100,
+                              .commands_max = 10000,
+                              .partners_max = 100,
+                              .payment_max_cents = 100000,
+                              .credit_max_cents = 1000000,
+                              .vouchers_max = 1000,
+                              .voucher_validity_days = 90};
 }
 
 static int setup(void **state) {
@@ -81,9 +85,12 @@ static const sp_ledger_record *run(fixture *fx, sp_ledger_command *command,
 /* A pass with general 10 000 and sport 5 000. */
 static void open_and_credit(fixture *fx) {
     sp_ledger_decision d;
-    sp_ledger_command open = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = P1,
-                              .actor_id = ACTOR, .command_id = "open",
-                              .beneficiary_id = BENEFICIARY, .envelope_count = 2};
+    sp_ledger_command open = {.kind = SP_LEDGER_COMMAND_OPEN_PASS,
+                              .pass_id = P1,
+                              .actor_id = ACTOR,
+                              .command_id = "open",
+                              .beneficiary_id = BENEFICIARY,
+                              .envelope_count = 2};
     open.envelope_categories[0] = "general";
     open.envelope_end_dates[0] = "";
     open.envelope_categories[1] = "sport";
@@ -93,9 +100,12 @@ static void open_and_credit(fixture *fx) {
     const char *categories[] = {"general", "sport"};
     const int64_t amounts[] = {10000, 5000};
     for (size_t i = 0; i < 2; i++) {
-        sp_ledger_command credit = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS, .pass_id = P1,
-                                    .actor_id = ACTOR, .command_id = categories[i],
-                                    .category = categories[i], .amount_cents = amounts[i]};
+        sp_ledger_command credit = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS,
+                                    .pass_id = P1,
+                                    .actor_id = ACTOR,
+                                    .command_id = categories[i],
+                                    .category = categories[i],
+                                    .amount_cents = amounts[i]};
         run(fx, &credit, &d);
         assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CREDITED);
     }
@@ -103,26 +113,36 @@ static void open_and_credit(fixture *fx) {
 
 static void pay(fixture *fx, const char *key, const sp_ledger_partner *partner,
                 int64_t amount_cents, sp_ledger_decision *d) {
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_PAY, .pass_id = P1,
-                                 .actor_id = BENEFICIARY, .actor_role = "beneficiary",
-                                 .command_id = key, .partner_code = partner->partner_code,
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_PAY,
+                                 .pass_id = P1,
+                                 .actor_id = BENEFICIARY,
+                                 .actor_role = "beneficiary",
+                                 .command_id = key,
+                                 .partner_code = partner->partner_code,
                                  .amount_cents = amount_cents};
     run(fx, &command, d);
 }
 
 static void issue(fixture *fx, const char *key, int64_t amount_cents, const char *category,
                   sp_ledger_decision *d) {
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_ISSUE_VOUCHER, .pass_id = P1,
-                                 .actor_id = BENEFICIARY, .actor_role = "beneficiary",
-                                 .command_id = key, .amount_cents = amount_cents,
-                                 .category = category, .partner_code = ""};
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_ISSUE_VOUCHER,
+                                 .pass_id = P1,
+                                 .actor_id = BENEFICIARY,
+                                 .actor_role = "beneficiary",
+                                 .command_id = key,
+                                 .amount_cents = amount_cents,
+                                 .category = category,
+                                 .partner_code = ""};
     run(fx, &command, d);
 }
 
 static const sp_ledger_record *close_pass(fixture *fx, const char *key, const char *reason,
                                           sp_ledger_decision *d) {
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CLOSE_PASS, .pass_id = P1,
-                                 .actor_id = ACTOR, .command_id = key, .reason = reason};
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CLOSE_PASS,
+                                 .pass_id = P1,
+                                 .actor_id = ACTOR,
+                                 .command_id = key,
+                                 .reason = reason};
     return run(fx, &command, d);
 }
 
@@ -154,9 +174,13 @@ static void pass_with_history(fixture *fx, char voucher_ids[2][SP_ID_LEN + 1],
     char number[SP_VOUCHER_NUMBER_LEN + 1], id[SP_ID_LEN + 1];
     memcpy(number, d.event.voucher_number, sizeof number);
     memcpy(id, d.event.voucher_id, sizeof id);
-    sp_ledger_command redeem = {.kind = SP_LEDGER_COMMAND_REDEEM_VOUCHER, .pass_id = P1,
-                                .actor_id = PARTNER_ACTOR, .actor_role = "partner_user",
-                                .command_id = "r3", .voucher_id = id, .voucher_number = number,
+    sp_ledger_command redeem = {.kind = SP_LEDGER_COMMAND_REDEEM_VOUCHER,
+                                .pass_id = P1,
+                                .actor_id = PARTNER_ACTOR,
+                                .actor_role = "partner_user",
+                                .command_id = "r3",
+                                .voucher_id = id,
+                                .voucher_number = number,
                                 .partner_code = fx->sport.partner_code};
     run(fx, &redeem, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_VOUCHER_REDEEMED);
@@ -212,15 +236,21 @@ static void test_closed_pass_refuses_payments_credits_and_vouchers(void **state)
     ledger_fixture_assert_rejected(&d, "pass_closed");
     issue(fx, "v-after", 1, "general", &d);
     ledger_fixture_assert_rejected(&d, "pass_closed");
-    sp_ledger_command credit = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS, .pass_id = P1,
-                                .actor_id = ACTOR, .command_id = "credit-after",
-                                .category = "general", .amount_cents = 100};
+    sp_ledger_command credit = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS,
+                                .pass_id = P1,
+                                .actor_id = ACTOR,
+                                .command_id = "credit-after",
+                                .category = "general",
+                                .amount_cents = 100};
     run(fx, &credit, &d);
     ledger_fixture_assert_rejected(&d, "pass_closed");
     const sp_ledger_voucher *v = sp_ledger_voucher_find(fx->state, vouchers[0]);
-    sp_ledger_command redeem = {.kind = SP_LEDGER_COMMAND_REDEEM_VOUCHER, .pass_id = P1,
-                                .actor_id = PARTNER_ACTOR, .actor_role = "partner_user",
-                                .command_id = "r-after", .voucher_id = v->voucher_id,
+    sp_ledger_command redeem = {.kind = SP_LEDGER_COMMAND_REDEEM_VOUCHER,
+                                .pass_id = P1,
+                                .actor_id = PARTNER_ACTOR,
+                                .actor_role = "partner_user",
+                                .command_id = "r-after",
+                                .voucher_id = v->voucher_id,
                                 .voucher_number = v->number,
                                 .partner_code = fx->lecture.partner_code};
     run(fx, &redeem, &d);
@@ -247,9 +277,12 @@ static void test_cancelled_payment_after_close_goes_to_the_budget(void **state) 
     sp_ledger_decision d;
     close_pass(fx, "close", "", &d);
     int64_t budget_before = fx->state->budget_cents;
-    sp_ledger_command cancel = {.kind = SP_LEDGER_COMMAND_CANCEL_OPERATION, .pass_id = P1,
-                                .actor_id = PARTNER_ACTOR, .actor_role = "partner_admin",
-                                .command_id = "cancel", .operation_id = payment,
+    sp_ledger_command cancel = {.kind = SP_LEDGER_COMMAND_CANCEL_OPERATION,
+                                .pass_id = P1,
+                                .actor_id = PARTNER_ACTOR,
+                                .actor_role = "partner_admin",
+                                .command_id = "cancel",
+                                .operation_id = payment,
                                 .partner_id = fx->lecture.partner_id};
     run(fx, &cancel, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_OPERATION_CANCELLED);
@@ -265,14 +298,21 @@ static void test_only_the_back_office_closes_with_a_sound_reason(void **state) {
     sp_error err;
     const char *roles[] = {"beneficiary", "partner_admin", "partner_user", "finance"};
     for (size_t i = 0; i < 4; i++) {
-        sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CLOSE_PASS, .pass_id = P1,
-                                     .actor_id = BENEFICIARY, .actor_role = roles[i],
-                                     .command_id = "close", .reason = ""};
+        sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CLOSE_PASS,
+                                     .pass_id = P1,
+                                     .actor_id = BENEFICIARY,
+                                     .actor_role = roles[i],
+                                     .command_id = "close",
+                                     .reason = ""};
         assert_int_equal(sp_ledger_actor_check(fx->state, &command, &err), -1);
         assert_string_equal(err.code, "forbidden");
     }
-    sp_ledger_command ok = {.kind = SP_LEDGER_COMMAND_CLOSE_PASS, .pass_id = P1, .actor_id = ACTOR,
-                            .actor_role = "backoffice", .command_id = "close", .reason = ""};
+    sp_ledger_command ok = {.kind = SP_LEDGER_COMMAND_CLOSE_PASS,
+                            .pass_id = P1,
+                            .actor_id = ACTOR,
+                            .actor_role = "backoffice",
+                            .command_id = "close",
+                            .reason = ""};
     assert_int_equal(sp_ledger_actor_check(fx->state, &ok, &err), 0);
     sp_ledger_decision d;
     close_pass(fx, "bad-reason", "line\nbreak", &d);
@@ -310,9 +350,12 @@ static void test_a_close_cancels_at_most_its_bound_of_vouchers(void **state) {
     ledger_fixture_assert_rejected(&d, "too_many_vouchers");
     assert_int_equal(sp_ledger_status_of_code("too_many_vouchers"), 409);
     assert_false(sp_ledger_pass_find(fx->state, P1)->closed);
-    sp_ledger_command cancel = {.kind = SP_LEDGER_COMMAND_CANCEL_VOUCHER, .pass_id = P1,
-                                .actor_id = BENEFICIARY, .actor_role = "beneficiary",
-                                .command_id = "cancel", .voucher_id = first};
+    sp_ledger_command cancel = {.kind = SP_LEDGER_COMMAND_CANCEL_VOUCHER,
+                                .pass_id = P1,
+                                .actor_id = BENEFICIARY,
+                                .actor_role = "beneficiary",
+                                .command_id = "cancel",
+                                .voucher_id = first};
     run(fx, &cancel, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_VOUCHER_CANCELLED);
     close_pass(fx, "close-again", "", &d);
@@ -333,20 +376,23 @@ static void test_forged_close_is_refused(void **state) {
     char vouchers[2][SP_ID_LEN + 1], payment[SP_ID_LEN + 1];
     pass_with_history(fx, vouchers, payment);
     sp_ledger_decision d;
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CLOSE_PASS, .pass_id = P1,
-                                 .actor_id = ACTOR, .actor_role = "backoffice",
-                                 .command_id = "close", .reason = ""};
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CLOSE_PASS,
+                                 .pass_id = P1,
+                                 .actor_id = ACTOR,
+                                 .actor_role = "backoffice",
+                                 .command_id = "close",
+                                 .reason = ""};
     sp_ledger_decide(fx->state, &command, T0_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CLOSED);
     sp_ledger_applied applied;
     sp_error err;
     sp_ledger_event forged = d.event;
-    forged.close_envelope_cents[0] -= 1;   /* keeps a cent on the pass */
+    forged.close_envelope_cents[0] -= 1; /* keeps a cent on the pass */
     forged.amount_cents -= 1;
     assert_int_equal(sp_ledger_apply(fx->state, &forged, &applied, &err), -1);
     assert_string_equal(err.code, "invalid_event");
     forged = d.event;
-    forged.changed_count = 1;              /* leaves a voucher active */
+    forged.changed_count = 1; /* leaves a voucher active */
     forged.amount_cents -= forged.close_voucher_cents[1];
     assert_int_equal(sp_ledger_apply(fx->state, &forged, &applied, &err), -1);
     assert_false(sp_ledger_pass_find(fx->state, P1)->closed);
@@ -406,20 +452,21 @@ static void test_snapshot_then_the_log_reaches_the_same_close(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_close_returns_everything_to_the_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_returns_everything_to_the_budget, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_closed_pass_refuses_payments_credits_and_vouchers,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancelled_payment_after_close_goes_to_the_budget,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_only_the_back_office_closes_with_a_sound_reason,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_close_cancels_at_most_its_bound_of_vouchers,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_only_the_back_office_closes_with_a_sound_reason, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_close_cancels_at_most_its_bound_of_vouchers, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_forged_close_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_from_encoded_events_reaches_the_same_close,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_snapshot_then_the_log_reaches_the_same_close,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_then_the_log_reaches_the_same_close, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

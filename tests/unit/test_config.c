@@ -91,8 +91,17 @@ static void test_integer_is_strict(void **state) {
     settings s = {0};
     sp_error err;
     setenv("SP_TEST_BROKERS", "b:1", 1);
-    const char *bad[] = {"0", "65536", "-1", "12abc", "abc", " 80", "80 ", "8.0", "0x50",
-                         "99999999999999999999", "-99999999999999999999"};
+    const char *bad[] = {"0",
+                         "65536",
+                         "-1",
+                         "12abc",
+                         "abc",
+                         " 80",
+                         "80 ",
+                         "8.0",
+                         "0x50",
+                         "99999999999999999999",
+                         "-99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         setenv("SP_TEST_PORT", bad[i], 1);
         assert_int_equal(load(&s, 1, no_args, &err), SP_CONFIG_FAILED);
@@ -104,7 +113,8 @@ static void test_integer_is_strict(void **state) {
     }
     /* Out of int64_t range is refused even when the bounds are int64_t's own. */
     int64_t wide = 0;
-    sp_config_item wide_item = {"SP_TEST_WIDE", SP_CONFIG_INT, "0", INT64_MIN, INT64_MAX, "", &wide};
+    sp_config_item wide_item = {"SP_TEST_WIDE", SP_CONFIG_INT, "0", INT64_MIN, INT64_MAX, "",
+                                &wide};
     setenv("SP_TEST_WIDE", "9223372036854775807", 1);
     assert_int_equal(sp_config_load(&wide_item, 1, 1, no_args, "t", "", &err), SP_CONFIG_OK);
     assert_true(wide == INT64_MAX);
@@ -176,8 +186,8 @@ static void test_flags(void **state) {
         {"--checksum", "print checksums", &checksum},
     };
     char *argv[] = {"solipass-test", "--checksum", NULL};
-    assert_int_equal(sp_config_load_with_flags(items, ITEM_COUNT, flags, 2, 2, argv, "solipass-test",
-                                               "A test binary.", &err),
+    assert_int_equal(sp_config_load_with_flags(items, ITEM_COUNT, flags, 2, 2, argv,
+                                               "solipass-test", "A test binary.", &err),
                      SP_CONFIG_OK);
     assert_false(rebuild);
     assert_true(checksum);
@@ -189,8 +199,8 @@ static void test_flags(void **state) {
 }
 
 /* Runs the load with stdout redirected to a file, returns what it printed. */
-static sp_config_result load_capturing(const sp_config_flag *flags, size_t flag_count,
-                                       char **argv, int argc, char *out, size_t out_size) {
+static sp_config_result load_capturing(const sp_config_flag *flags, size_t flag_count, char **argv,
+                                       int argc, char *out, size_t out_size) {
     settings s = {0};
     sp_config_item items[ITEM_COUNT];
     make_items(items, &s);
@@ -201,8 +211,9 @@ static sp_config_result load_capturing(const sp_config_flag *flags, size_t flag_
     int saved = dup(STDOUT_FILENO);
     assert_true(saved >= 0);
     assert_true(dup2(fileno(capture), STDOUT_FILENO) >= 0);
-    sp_config_result result = sp_config_load_with_flags(
-        items, ITEM_COUNT, flags, flag_count, argc, argv, "solipass-test", "A test binary.", &err);
+    sp_config_result result = sp_config_load_with_flags(items, ITEM_COUNT, flags, flag_count, argc,
+                                                        argv, "solipass-test", "A test binary.",
+                                                        &err);
     fflush(stdout);
     assert_true(dup2(saved, STDOUT_FILENO) >= 0);
     close(saved);

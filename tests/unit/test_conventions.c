@@ -18,7 +18,7 @@
 
 #include "accounts_fixture.h"
 
-#define NOW_MS INT64_C(1795766400000)   /* 2026-11-27T08:00:00Z */
+#define NOW_MS INT64_C(1795766400000) /* 2026-11-27T08:00:00Z */
 #define HASH_A "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
 #define EVENTS_MAX 64
 #define TEXT "Article 1.\nLe partenaire accepte le Pass solidarité.\n\tArticle 2. ..."
@@ -32,15 +32,26 @@ typedef struct fixture {
     size_t event_count;
 } fixture;
 
-static const sp_accounts_limits limits = {.users_max = 100, .sessions_max = 100,
+static const sp_accounts_limits limits = {.users_max = 100,
+                                          .sessions_max = 100,
                                           .records_max = 400};
 
 static sp_accounts_command blank(sp_accounts_command_kind kind, const char *actor,
                                  const char *key) {
-    sp_accounts_command c = {.kind = kind, .actor_id = actor, .command_id = key, .name = "",
-                             .category = "", .email = "", .password_hash = "", .full_name = "",
-                             .user_id = "", .convention_id = "", .title = "", .version = "",
-                             .text = "", .effective_date = ""};
+    sp_accounts_command c = {.kind = kind,
+                             .actor_id = actor,
+                             .command_id = key,
+                             .name = "",
+                             .category = "",
+                             .email = "",
+                             .password_hash = "",
+                             .full_name = "",
+                             .user_id = "",
+                             .convention_id = "",
+                             .title = "",
+                             .version = "",
+                             .text = "",
+                             .effective_date = ""};
     return c;
 }
 
@@ -250,8 +261,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_publish_then_accept_records_who_and_when, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_publish_and_accept_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rebuilt_state_gives_the_same_answers, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rebuilt_state_gives_the_same_answers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,7 +46,8 @@ static void test_bom_separator_crlf(void **state) {
     sp_csv_text(&f.csv, "Référence interne", strlen("Référence interne"));
     sp_csv_empty(&f.csv);
     assert_int_equal(sp_csv_end_row(&f.csv, &f.err), 0);
-    assert_string_equal(written(&f), "\xEF\xBB\xBF" "Date;Référence interne;\r\n");
+    assert_string_equal(written(&f), "\xEF\xBB\xBF"
+                                     "Date;Référence interne;\r\n");
 }
 
 static void test_plain_text_is_not_quoted(void **state) {
@@ -114,7 +115,7 @@ static void test_amounts(void **state) {
     assert_int_equal(sp_csv_amount(&f.csv, -1, &f.err), -1);
     assert_string_equal(f.err.code, "csv_negative_amount");
     assert_int_equal(sp_csv_end_row(&f.csv, &f.err), 0);
-    assert_string_equal(written(&f), "25,00\r\n");   /* the refused amount wrote nothing */
+    assert_string_equal(written(&f), "25,00\r\n"); /* the refused amount wrote nothing */
 }
 
 static int64_t utc_ms(int year, int month, int day, int hour, int minute) {
@@ -126,17 +127,17 @@ static void test_dates_in_paris_around_dst(void **state) {
     (void)state;
     char text[SP_CSV_DATE_LEN + 1];
     sp_csv_date_format(utc_ms(2026, 1, 15, 9, 5), text);
-    assert_string_equal(text, "15/01/2026 10:05");           /* CET, UTC+1 */
+    assert_string_equal(text, "15/01/2026 10:05"); /* CET, UTC+1 */
     sp_csv_date_format(utc_ms(2026, 3, 29, 0, 59), text);
-    assert_string_equal(text, "29/03/2026 01:59");           /* last minute of CET */
+    assert_string_equal(text, "29/03/2026 01:59"); /* last minute of CET */
     sp_csv_date_format(utc_ms(2026, 3, 29, 1, 0), text);
-    assert_string_equal(text, "29/03/2026 03:00");           /* 02:00 never happens */
+    assert_string_equal(text, "29/03/2026 03:00"); /* 02:00 never happens */
     sp_csv_date_format(utc_ms(2026, 10, 25, 0, 59), text);
-    assert_string_equal(text, "25/10/2026 02:59");           /* last minute of CEST */
+    assert_string_equal(text, "25/10/2026 02:59"); /* last minute of CEST */
     sp_csv_date_format(utc_ms(2026, 10, 25, 1, 0), text);
-    assert_string_equal(text, "25/10/2026 02:00");           /* 02:00 again, in CET */
+    assert_string_equal(text, "25/10/2026 02:00"); /* 02:00 again, in CET */
     sp_csv_date_format(utc_ms(2026, 12, 31, 23, 30), text);
-    assert_string_equal(text, "01/01/2027 00:30");           /* the Paris day is the next one */
+    assert_string_equal(text, "01/01/2027 00:30"); /* the Paris day is the next one */
     /* Seconds and milliseconds are cut, not rounded. */
     sp_csv_date_format(utc_ms(2026, 6, 1, 10, 0) + 59999, text);
     assert_string_equal(text, "01/06/2026 12:00");

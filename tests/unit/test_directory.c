@@ -101,8 +101,8 @@ static void test_session_answers_until_it_ends(void **state) {
     assert_string_equal(user.pass_id, pass_id);
     assert_string_equal(user.partner_id, "");
     assert_string_equal(user.email, "marie@example.org");
-    assert_false(session_of(f, 'b', T0 + 1, &user));            /* never started */
-    assert_false(session_of(f, 'a', T0 + HOUR_MS, &user));      /* expired */
+    assert_false(session_of(f, 'b', T0 + 1, &user));       /* never started */
+    assert_false(session_of(f, 'a', T0 + HOUR_MS, &user)); /* expired */
 
     uint8_t hash[SP_TOKEN_HASH_LEN];
     token_hash_of(hash, 'a');
@@ -128,7 +128,7 @@ static void test_removal_and_new_password_end_every_session(void **state) {
 
     Solipass__Accounts__PasswordSet same = SOLIPASS__ACCOUNTS__PASSWORD_SET__INIT;
     same.user_id = (char *)user_id;
-    same.password_hash = "$argon2id$first";   /* the same hash read again: ends nothing */
+    same.password_hash = "$argon2id$first"; /* the same hash read again: ends nothing */
     assert_int_equal(apply(f, "accounts.PasswordSet.v1", &same.base, T0 + 1), 0);
     assert_true(session_of(f, 'a', T0 + 2, &user));
     Solipass__Accounts__PasswordSet reset = SOLIPASS__ACCOUNTS__PASSWORD_SET__INIT;
@@ -143,7 +143,7 @@ static void test_removal_and_new_password_end_every_session(void **state) {
     assert_true(session_of(f, 'c', T0 + 5, &user));
     Solipass__Accounts__UserRemoved wrong = SOLIPASS__ACCOUNTS__USER_REMOVED__INIT;
     wrong.user_id = (char *)user_id;
-    wrong.partner_id = (char *)other_partner_id;   /* not this user's partner: refused */
+    wrong.partner_id = (char *)other_partner_id; /* not this user's partner: refused */
     assert_int_equal(apply(f, "accounts.UserRemoved.v1", &wrong.base, T0 + 6), 0);
     assert_true(session_of(f, 'c', T0 + 7, &user));
     Solipass__Accounts__UserRemoved removed = SOLIPASS__ACCOUNTS__USER_REMOVED__INIT;
@@ -178,7 +178,7 @@ static void test_role_change_shows_at_once_for_its_partner_only(void **state) {
 }
 
 static void test_expired_sessions_freed_at_next_login_and_bound_kept(void **state) {
-    fixture *f = *state;   /* two sessions per user at most */
+    fixture *f = *state; /* two sessions per user at most */
     register_user(f, SOLIPASS__ACCOUNTS__ROLE__ROLE_BENEFICIARY, "", pass_id);
     assert_int_equal(start_session(f, 'a', T0 + 10, T0), 0);
     assert_int_equal(start_session(f, 'b', T0 + HOUR_MS, T0 + 1), 0);
@@ -211,10 +211,11 @@ static void test_unreadable_and_other_events_only_move_the_offset(void **state) 
     static const uint8_t garbage[] = {0xff, 0xff, 0xff};
     sp_error err;
     assert_int_equal(sp_gw_directory_apply(&f->dir, 5, "accounts.SessionStarted.v1", garbage,
-                                           sizeof garbage, T0, &err), 0);
+                                           sizeof garbage, T0, &err),
+                     0);
     assert_int_equal(f->dir.events_ignored, 1);
-    assert_int_equal(sp_gw_directory_apply(&f->dir, 9, "accounts.ConventionAccepted.v1", NULL, 0,
-                                           T0, &err), 0);
+    assert_int_equal(
+        sp_gw_directory_apply(&f->dir, 9, "accounts.ConventionAccepted.v1", NULL, 0, T0, &err), 0);
     assert_int_equal(f->dir.events_ignored, 1);
     assert_int_equal(f->dir.next_offset, 10);
 }
@@ -225,8 +226,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_session_answers_until_it_ends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removal_and_new_password_end_every_session, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_role_change_shows_at_once_for_its_partner_only,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_role_change_shows_at_once_for_its_partner_only, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_expired_sessions_freed_at_next_login_and_bound_kept,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_partner_codes, setup, teardown),

@@ -90,7 +90,8 @@ static void test_routing_finds_each_route(void **state) {
         bool keyed = r == SP_GW_ROUTE_MEDIA_GET || r == SP_GW_ROUTE_DIRECTORY_PARTNER;
         if (strchr(e->path, '{') != NULL && !keyed) assert_string_equal(m.path_id, SAMPLE_ID);
         if (r == SP_GW_ROUTE_MEDIA_GET) assert_string_equal(m.path_key, SAMPLE_SHA256);
-        if (r == SP_GW_ROUTE_DIRECTORY_PARTNER) assert_string_equal(m.path_key, SAMPLE_PARTNER_CODE);
+        if (r == SP_GW_ROUTE_DIRECTORY_PARTNER)
+            assert_string_equal(m.path_key, SAMPLE_PARTNER_CODE);
     }
 }
 
@@ -98,7 +99,9 @@ static void test_malformed_ids_answer_their_own_404(void **state) {
     (void)state;
     sp_gw_route_match m;
     sp_error err;
-    static const struct { const char *method, *path, *code, *field; } cases[] = {
+    static const struct {
+        const char *method, *path, *code, *field;
+    } cases[] = {
         {"GET", "/api/v1/partner/refund-requests/42", "refund_request_not_found", "request_id"},
         {"PATCH", "/api/v1/partner/users/x", "user_not_found", "user_id"},
         {"PUT", "/api/v1/partner/operations/x/reference", "operation_not_found", "operation_id"},
@@ -173,9 +176,9 @@ static void test_every_reference_resolves(void **state) {
     check_refs(doc, doc);
     json_t *schemes = json_object_get(json_object_get(doc, "components"), "securitySchemes");
     assert_non_null(json_object_get(schemes, "bearer"));
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(schemes, "cookie"), "name")),
-        "sp_session");
+    assert_string_equal(json_string_value(
+                            json_object_get(json_object_get(schemes, "cookie"), "name")),
+                        "sp_session");
     json_decref(doc);
 }
 
@@ -213,8 +216,7 @@ static void test_query_names_come_from_the_table(void **state) {
     assert_string_equal(names[SP_GW_ROUTE_STRUCTURE_GET], "");
     assert_string_equal(names[SP_GW_ROUTE_PASS_OPERATIONS], "limit cursor");
     assert_string_equal(names[SP_GW_ROUTE_PARTNER_REFUNDS_LIST], "status limit cursor");
-    assert_string_equal(names[SP_GW_ROUTE_FINANCE_REFUNDS_LIST],
-                        "status partner_id limit cursor");
+    assert_string_equal(names[SP_GW_ROUTE_FINANCE_REFUNDS_LIST], "status partner_id limit cursor");
     assert_string_equal(names[SP_GW_ROUTE_PARTNER_OPERATIONS_STREAM], "");
     assert_string_equal(names[SP_GW_ROUTE_VOUCHER_PRINT], "format");
 }
@@ -228,10 +230,10 @@ static void test_unlisted_query_parameters_are_unknown_fields(void **state) {
     assert_int_equal(err.http_status, 400);
     assert_string_equal(err.code, "unknown_field");
     assert_string_equal(err.field, "partner_id");
-    assert_int_equal(sp_gw_endpoint_query_check("status limit cursor", "limit=5&status=paid",
-                                                &err), 0);
-    assert_int_equal(sp_gw_endpoint_query_check("status limit cursor", "limit=5&stat=paid",
-                                                &err), -1);
+    assert_int_equal(sp_gw_endpoint_query_check("status limit cursor", "limit=5&status=paid", &err),
+                     0);
+    assert_int_equal(sp_gw_endpoint_query_check("status limit cursor", "limit=5&stat=paid", &err),
+                     -1);
     assert_string_equal(err.field, "stat");
     /* A name is matched whole: neither a prefix nor a longer name passes. */
     assert_int_equal(sp_gw_endpoint_query_check("limit cursor", "limits=5", &err), -1);
@@ -273,9 +275,13 @@ static void test_csv_enrolment_is_back_office_only(void **state) {
     (void)state;
     const sp_gw_route routes[] = {SP_GW_ROUTE_BENEFICIARIES_IMPORTS,
                                   SP_GW_ROUTE_BENEFICIARIES_IMPORT_GET};
-    static const struct { const char *role; unsigned bit; } refused[] = {
-        {"finance", SP_GW_ROLE_FINANCE}, {"partner_admin", SP_GW_ROLE_PARTNER_ADMIN},
-        {"partner_user", SP_GW_ROLE_PARTNER_USER}, {"beneficiary", SP_GW_ROLE_BENEFICIARY}};
+    static const struct {
+        const char *role;
+        unsigned bit;
+    } refused[] = {{"finance", SP_GW_ROLE_FINANCE},
+                   {"partner_admin", SP_GW_ROLE_PARTNER_ADMIN},
+                   {"partner_user", SP_GW_ROLE_PARTNER_USER},
+                   {"beneficiary", SP_GW_ROLE_BENEFICIARY}};
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const sp_gw_endpoint *e = sp_gw_endpoint_of(routes[i]);
         assert_true(e->session);

@@ -29,7 +29,9 @@ static void test_utf8_semicolons_crlf(void **state) {
     sp_gw_enrol_csv csv;
     sp_error err;
     assert_int_equal(parse("nom;prenom;email\r\nDurand;Zoé;Zoe.Durand@Example.org\r\n"
-                           "Martin;Léo;leo@example.org\r\n", &csv, &err), 0);
+                           "Martin;Léo;leo@example.org\r\n",
+                           &csv, &err),
+                     0);
     assert_int_equal(csv.encoding, SP_GW_ENROL_CSV_UTF8);
     assert_int_equal(csv.delimiter, ';');
     assert_int_equal(csv.lines_total, 2);
@@ -47,8 +49,10 @@ static void test_bom_commas_lf_any_order_and_header_spelling(void **state) {
     (void)state;
     sp_gw_enrol_csv csv;
     sp_error err;
-    assert_int_equal(parse("\xEF\xBB\xBF" "E-mail,PRÉNOM, Nom \nleo@example.org,Léo,Martin",
-                           &csv, &err), 0);
+    assert_int_equal(parse("\xEF\xBB\xBF"
+                           "E-mail,PRÉNOM, Nom \nleo@example.org,Léo,Martin",
+                           &csv, &err),
+                     0);
     assert_int_equal(csv.encoding, SP_GW_ENROL_CSV_UTF8_BOM);
     assert_int_equal(csv.delimiter, ',');
     assert_int_equal(csv.row_count, 1);
@@ -66,7 +70,8 @@ static void test_windows_1252_bytes_are_decoded(void **state) {
     sp_error err;
     /* é = 0xE9, ï = 0xEF, Œ = 0x8C, ’ = 0x92 in Windows-1252: not UTF-8. */
     const char text[] = "nom;pr\xE9nom;email\r\nB\x9C uf;Ana\xEFs;anais@example.org\r\n"
-                        "L\x92Hermite;\x8C" "dile;odile@example.org\r\n";
+                        "L\x92Hermite;\x8C"
+                        "dile;odile@example.org\r\n";
     assert_int_equal(parse(text, &csv, &err), 0);
     assert_int_equal(csv.encoding, SP_GW_ENROL_CSV_WINDOWS_1252);
     assert_int_equal(csv.row_count, 2);
@@ -109,13 +114,13 @@ static void test_each_line_problem_names_line_and_field(void **state) {
     sp_error err;
     const char text[] = "nom;prenom;email\n"
                         "Martin;Léo;leo@example.org\n"
-                        ";Zoé;zoe@example.org\n"          /* 3: no nom */
-                        "Durand;Ana;pas-une-adresse\n"    /* 4: bad e-mail */
-                        "Roux;Ève;LEO@example.org\n"      /* 5: e-mail of line 2 */
-                        "Petit;Jean\n"                    /* 6: a field missing */
-                        ";;\n"                            /* blank: ignored */
-                        "Blanc;Paul;;\n"                  /* 8: one field too many */
-                        "Noir;;\n";                       /* 9: no prenom, no email */
+                        ";Zoé;zoe@example.org\n"       /* 3: no nom */
+                        "Durand;Ana;pas-une-adresse\n" /* 4: bad e-mail */
+                        "Roux;Ève;LEO@example.org\n"   /* 5: e-mail of line 2 */
+                        "Petit;Jean\n"                 /* 6: a field missing */
+                        ";;\n"                         /* blank: ignored */
+                        "Blanc;Paul;;\n"               /* 8: one field too many */
+                        "Noir;;\n";                    /* 9: no prenom, no email */
     assert_int_equal(parse(text, &csv, &err), 0);
     assert_int_equal(csv.lines_total, 7);
     assert_int_equal(csv.row_count, 1);
@@ -234,16 +239,23 @@ static void test_query_allocation_checked(void **state) {
     sp_date today = 0;
     assert_int_equal(sp_date_parse("2026-12-07", &today, &err), 0);
     assert_int_equal(sp_gw_enrol_query_parse("dry_run=true&category=sport&amount_cents=5000"
-                                             "&end_date=2027-06-30", 100000, today, &q, &err), 0);
+                                             "&end_date=2027-06-30",
+                                             100000, today, &q, &err),
+                     0);
     assert_true(q.dry_run);
     assert_string_equal(q.category, "sport");
     assert_int_equal(q.amount_cents, 5000);
     assert_string_equal(q.end_date, "2027-06-30");
-    assert_int_equal(sp_gw_enrol_query_parse("category=general&amount_cents=1", 100000, today, &q,
-                                             &err), 0);
+    assert_int_equal(
+        sp_gw_enrol_query_parse("category=general&amount_cents=1", 100000, today, &q, &err), 0);
     assert_false(q.dry_run);
     assert_string_equal(q.end_date, "");
-    struct { const char *query; int status; const char *code; const char *field; } bad[] = {
+    struct {
+        const char *query;
+        int status;
+        const char *code;
+        const char *field;
+    } bad[] = {
         {"amount_cents=5000", 400, "missing_field", "category"},
         {"category=sport", 400, "missing_field", "amount_cents"},
         {"category=Sport&amount_cents=5000", 422, "invalid_category", "category"},
@@ -293,8 +305,8 @@ static void test_problems_sorted_by_line_stable(void **state) {
     (void)state;
     sp_gw_enrol_csv csv;
     sp_error err;
-    assert_int_equal(parse("nom;prenom;email\n;A;a@example.org\nB;;x\nC;D;c@example.org\n", &csv,
-                           &err), 0);
+    assert_int_equal(
+        parse("nom;prenom;email\n;A;a@example.org\nB;;x\nC;D;c@example.org\n", &csv, &err), 0);
     sp_gw_enrol_csv_problem_add(&csv, 4, "email", "email_enrolled", "déjà inscrit ici");
     sp_gw_enrol_csv_problem_add(&csv, 2, "email", "email_enrolled", "déjà inscrit ici");
     sp_gw_enrol_csv_problems_sort(&csv);

@@ -93,8 +93,8 @@ static void test_round_trip_keeps_every_field(void **state) {
     assert_string_equal(env->causation_id, meta.causation_id);
     assert_string_equal(env->reply_to, meta.reply_to);
     assert_string_equal(env->actor_id, meta.actor_id);
-    Solipass__Ledger__Pay *back =
-        solipass__ledger__pay__unpack(NULL, env->payload.len, env->payload.data);
+    Solipass__Ledger__Pay *back = solipass__ledger__pay__unpack(NULL, env->payload.len,
+                                                                env->payload.data);
     assert_non_null(back);
     assert_string_equal(back->pass_id, pass_id);
     assert_string_equal(back->partner_code, "12345674");
@@ -168,9 +168,9 @@ static void test_unpack_refuses_a_bad_id(void **state) {
     assert_refused(&env, "id");
     env.id = "not-a-uuid";
     assert_refused(&env, "id");
-    env.id = "3F2504E0-4F89-41D3-9A0C-0305E82C3301";   /* not canonical lower case */
+    env.id = "3F2504E0-4F89-41D3-9A0C-0305E82C3301"; /* not canonical lower case */
     assert_refused(&env, "id");
-    env.id = "3f2504e0-4f89-41d3-9a0c-0305e82c33011";  /* one character too many */
+    env.id = "3f2504e0-4f89-41d3-9a0c-0305e82c33011"; /* one character too many */
     assert_refused(&env, "id");
 }
 
@@ -178,7 +178,7 @@ static void test_unpack_refuses_oversized_fields(void **state) {
     (void)state;
     char long_text[200];
     memset(long_text, 'x', sizeof long_text);
-    long_text[65] = '\0';   /* 65 characters: one past the 64 limit */
+    long_text[65] = '\0'; /* 65 characters: one past the 64 limit */
     Solipass__Envelope env = valid_raw();
     env.type = long_text;
     assert_refused(&env, "type");
@@ -191,7 +191,7 @@ static void test_unpack_refuses_oversized_fields(void **state) {
     env.command_id = long_text;
     assert_refused(&env, "command_id");
     long_text[SP_ENVELOPE_COMMAND_ID_MAX + 1] = 'x';
-    long_text[129] = '\0';  /* 129 characters: one past the 128 limit */
+    long_text[129] = '\0'; /* 129 characters: one past the 128 limit */
     env = valid_raw();
     env.reply_to = long_text;
     assert_refused(&env, "reply_to");
@@ -243,7 +243,7 @@ static void test_oversized_messages_are_refused(void **state) {
     assert_non_null(big);
     Solipass__Ledger__Pay pay = pay_payload();
     pay.partner_code = (char *)big;
-    memset(big, '7', big_len - 1);   /* a NUL-terminated string of 64 KiB */
+    memset(big, '7', big_len - 1); /* a NUL-terminated string of 64 KiB */
     sp_envelope_meta meta = full_meta();
     uint8_t *buf = NULL;
     size_t len = 0;

@@ -33,7 +33,8 @@ static void test_operations_filters_as_json(void **state) {
                            "\"to\":\"2026-03-31\",\"status\":\"accepted\",\"channel\":\"code\","
                            "\"amount_min_cents\":0,\"amount_max_cents\":2500,"
                            "\"reference\":\"\",\"q\":\"50%_off\",\"colour\":null}}",
-                           &r, &err), 0);
+                           &r, &err),
+                     0);
     assert_int_equal(r.kind, SP_EXPORT_OPERATIONS);
     assert_string_equal(r.operations.from, "2026-03-01");
     assert_true(r.operations.has_amount_min && r.operations.amount_min_cents == 0);
@@ -53,7 +54,10 @@ static void test_operations_filters_as_json(void **state) {
 
 static void test_operations_filters_refused_like_the_listing(void **state) {
     (void)state;
-    const struct { const char *filters; const char *field; } bad[] = {
+    const struct {
+        const char *filters;
+        const char *field;
+    } bad[] = {
         {"{\"status\":\"refunded\"}", "filters.status"},
         {"{\"channel\":\"cash\"}", "filters.channel"},
         {"{\"from\":\"2026-13-01\"}", "filters.from"},
@@ -86,7 +90,9 @@ static void test_refund_filters(void **state) {
     sp_export_request r;
     sp_error err;
     assert_int_equal(parse("{\"kind\":\"refund_requests\",\"filters\":{\"from\":\"2026-11-01\","
-                           "\"status\":\"pending\",\"kind\":\"automatic\"}}", &r, &err), 0);
+                           "\"status\":\"pending\",\"kind\":\"automatic\"}}",
+                           &r, &err),
+                     0);
     assert_int_equal(r.kind, SP_EXPORT_REFUND_REQUESTS);
     const char *params[SP_EXPORT_REFUND_FILTER_PARAMS];
     sp_export_refund_filter_params(&r.refunds, params);
@@ -98,13 +104,17 @@ static void test_refund_filters(void **state) {
     assert_string_equal(text,
                         "{\"from\":\"2026-11-01\",\"kind\":\"automatic\",\"status\":\"pending\"}");
     free(text);
-    const struct { const char *body; const char *field; } bad[] = {
+    const struct {
+        const char *body;
+        const char *field;
+    } bad[] = {
         {"{\"kind\":\"refund_requests\",\"filters\":{\"status\":\"accepted\"}}", "filters.status"},
         {"{\"kind\":\"refund_requests\",\"filters\":{\"kind\":\"monthly\"}}", "filters.kind"},
         {"{\"kind\":\"refund_requests\",\"filters\":{\"to\":\"2026-02-30\"}}", "filters.to"},
         {"{\"kind\":\"refund_requests\",\"filters\":{\"channel\":\"code\"}}", "filters.channel"},
         {"{\"kind\":\"refund_requests\",\"filters\":"
-         "{\"from\":\"2026-11-02\",\"to\":\"2026-11-01\"}}", "filters.from"},
+         "{\"from\":\"2026-11-02\",\"to\":\"2026-11-01\"}}",
+         "filters.from"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(parse(bad[i].body, &r, &err), -1);

@@ -32,7 +32,7 @@ static void envelope_of(fixture *f, const char *type, const char *aggregate_id,
     f->env.type = (char *)type;
     f->env.aggregate_id = (char *)aggregate_id;
     f->env.aggregate_version = 3;
-    f->env.occurred_at_ms = INT64_C(1795773600123);   /* 2026-11-27T10:00:00.123Z */
+    f->env.occurred_at_ms = INT64_C(1795773600123); /* 2026-11-27T10:00:00.123Z */
     size_t len = protobuf_c_message_get_packed_size(payload);
     assert_true(len <= sizeof f->payload);
     protobuf_c_message_pack(payload, f->payload);
@@ -106,7 +106,8 @@ static void test_payment_by_code(void **state) {
     /* The packed message decodes to the same event. */
     uint8_t buf[1024];
     size_t len = protobuf_c_message_pack(&fe.event.base, buf);
-    Solipass__Finance__FinanceEvent *back = solipass__finance__finance_event__unpack(NULL, len, buf);
+    Solipass__Finance__FinanceEvent *back = solipass__finance__finance_event__unpack(NULL, len,
+                                                                                     buf);
     assert_non_null(back);
     assert_string_equal(back->payment_accepted->partner_code, "12345674");
     assert_int_equal(back->payment_accepted->amount_cents, 1250);
@@ -291,7 +292,7 @@ static void test_registry_is_bounded_and_checked(void **state) {
         envelope_of(f, "ledger.RefundRequestOpened.v1", id, &m.base);
         rc = sp_finance_requests_note(&f->requests, &f->env, &err);
     }
-    assert_int_equal(rc, -1);   /* the 9th of a registry of 8 */
+    assert_int_equal(rc, -1); /* the 9th of a registry of 8 */
     assert_int_not_equal(strcmp(err.code, "invalid_event"), 0);
 }
 

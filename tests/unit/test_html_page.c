@@ -25,10 +25,10 @@ static void test_a_page_too_long_is_flagged_not_overrun(void **state) {
     memset(buf, 'Z', sizeof buf);
     sp_gw_html page = {.data = buf, .size = 16};
     sp_gw_html_add(&page, "%s", "0123456789");
-    sp_gw_html_add(&page, "%s", "0123456789");   /* does not fit */
+    sp_gw_html_add(&page, "%s", "0123456789"); /* does not fit */
     assert_true(page.overflow);
     assert_int_equal(page.len, 10);
-    sp_gw_html_add_escaped(&page, "&");           /* ignored once overflowed */
+    sp_gw_html_add_escaped(&page, "&"); /* ignored once overflowed */
     assert_int_equal(page.len, 10);
     for (size_t i = 16; i < sizeof buf; i++) assert_int_equal(buf[i], 'Z');
 }

@@ -46,14 +46,14 @@ static void test_id_valid_is_strict(void **state) {
     const char *bad[] = {
         NULL,
         "",
-        "0F8FAD5B-D9CB-469F-A165-70867728950E",    /* upper case */
-        "0f8fad5b-d9cb-169f-a165-70867728950e",    /* version 1 */
-        "0f8fad5b-d9cb-469f-c165-70867728950e",    /* variant c */
-        "0f8fad5b-d9cb-469f-7165-70867728950e",    /* variant 7 */
-        "0f8fad5bd-9cb-469f-a165-70867728950e",    /* dash misplaced */
-        "0f8fad5b-d9cb-469f-a165-70867728950",     /* 35 chars */
-        "0f8fad5b-d9cb-469f-a165-70867728950e0",   /* 37 chars */
-        "0f8fad5b-d9cb-469f-a165-70867728950g",    /* not hex */
+        "0F8FAD5B-D9CB-469F-A165-70867728950E",  /* upper case */
+        "0f8fad5b-d9cb-169f-a165-70867728950e",  /* version 1 */
+        "0f8fad5b-d9cb-469f-c165-70867728950e",  /* variant c */
+        "0f8fad5b-d9cb-469f-7165-70867728950e",  /* variant 7 */
+        "0f8fad5bd-9cb-469f-a165-70867728950e",  /* dash misplaced */
+        "0f8fad5b-d9cb-469f-a165-70867728950",   /* 35 chars */
+        "0f8fad5b-d9cb-469f-a165-70867728950e0", /* 37 chars */
+        "0f8fad5b-d9cb-469f-a165-70867728950g",  /* not hex */
         "{f8fad5b-d9cb-469f-a165-70867728950e",
         "0f8fad5b d9cb 469f a165 70867728950e",
     };
@@ -82,7 +82,8 @@ static void test_partner_code_new_valid_and_catches_typos(void **state) {
         sp_partner_code_new(code);
         assert_int_equal(strlen(code), SP_PARTNER_CODE_LEN);
         assert_true(code[0] >= '1' && code[0] <= '9');
-        for (size_t i = 0; i < SP_PARTNER_CODE_LEN; i++) assert_true(code[i] >= '0' && code[i] <= '9');
+        for (size_t i = 0; i < SP_PARTNER_CODE_LEN; i++)
+            assert_true(code[i] >= '0' && code[i] <= '9');
         assert_true(sp_luhn_valid(code));
         /* The check digit is the Luhn digit of the 7 others. */
         char payload[SP_PARTNER_CODE_LEN];
@@ -125,9 +126,12 @@ static void test_partner_code_normalize(void **state) {
     assert_true(sp_partner_code_normalize("1-2-3-4 5-6-7-4", out));
     assert_string_equal(out, "12345674");
 
-    const char *bad[] = {NULL, "", "   ", "1234567", "123456745", "1234a674", "1234_5674",
-                         "12345674\n", "１2345674",
-                         "1234567412345674123456741234567412345674123456741234567412345674"};
+    const char *bad[] = {
+        NULL,        "",
+        "   ",       "1234567",
+        "123456745", "1234a674",
+        "1234_5674", "12345674\n",
+        "１2345674", "1234567412345674123456741234567412345674123456741234567412345674"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_false(sp_partner_code_normalize(bad[i], out));
         assert_true(strlen(out) <= SP_PARTNER_CODE_LEN);
@@ -190,8 +194,8 @@ static void test_token_new_and_hash(void **state) {
     assert_int_equal(strlen(t1), SP_TOKEN_LEN);
     assert_string_not_equal(t1, t2);
     for (size_t i = 0; i < SP_TOKEN_LEN; i++) {
-        assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-                               t1[i]));
+        assert_non_null(
+            strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", t1[i]));
     }
     /* The 43 characters decode back to 32 bytes. */
     uint8_t raw[32];
@@ -209,10 +213,10 @@ static void test_token_new_and_hash(void **state) {
     assert_memory_not_equal(h1, h2, SP_TOKEN_HASH_LEN);
 
     /* BLAKE2b-256("abc"), the published test vector. */
-    const uint8_t abc[SP_TOKEN_HASH_LEN] = {
-        0xbd, 0xdd, 0x81, 0x3c, 0x63, 0x42, 0x39, 0x72, 0x31, 0x71, 0xef,
-        0x3f, 0xee, 0x98, 0x57, 0x9b, 0x94, 0x96, 0x4e, 0x3b, 0xb1, 0xcb,
-        0x3e, 0x42, 0x72, 0x62, 0xc8, 0xc0, 0x68, 0xd5, 0x23, 0x19};
+    const uint8_t abc[SP_TOKEN_HASH_LEN] = {0xbd, 0xdd, 0x81, 0x3c, 0x63, 0x42, 0x39, 0x72,
+                                            0x31, 0x71, 0xef, 0x3f, 0xee, 0x98, 0x57, 0x9b,
+                                            0x94, 0x96, 0x4e, 0x3b, 0xb1, 0xcb, 0x3e, 0x42,
+                                            0x72, 0x62, 0xc8, 0xc0, 0x68, 0xd5, 0x23, 0x19};
     sp_token_hash("abc", h1);
     assert_memory_equal(h1, abc, SP_TOKEN_HASH_LEN);
 }

@@ -66,8 +66,8 @@ static void test_unbalanced_text_is_bounded_too(void **state) {
     (void)state;
     sp_error err;
     char *open_only = nested_login(700, false);
-    assert_int_equal(sp_gw_json_depth_check(open_only, strlen(open_only), SP_GW_JSON_DEPTH_MAX,
-                                            &err), -1);
+    assert_int_equal(
+        sp_gw_json_depth_check(open_only, strlen(open_only), SP_GW_JSON_DEPTH_MAX, &err), -1);
     assert_string_equal(err.code, "too_deep");
     free(open_only);
     /* stray closers never make the count negative and let more opens in */

@@ -28,7 +28,8 @@ static size_t property_count(const sp_kafka_security *s) {
 }
 
 static sp_kafka_security production(void) {
-    sp_kafka_security s = {.protocol = "SASL_SSL", .sasl_mechanism = "SCRAM-SHA-512",
+    sp_kafka_security s = {.protocol = "SASL_SSL",
+                           .sasl_mechanism = "SCRAM-SHA-512",
                            .sasl_username = "solipass-gateway",
                            .sasl_password = "Qm9v3xTz8Lr2Wp6Yk1",
                            .ssl_ca_file = "/etc/solipass/kafka-ca.pem",
@@ -44,8 +45,7 @@ static void test_plaintext_sets_only_the_protocol(void **state) {
     assert_int_equal(property_count(&s), 1);
     assert_string_equal(property(&s, "security.protocol"), "plaintext");
     /* Nothing installed yet: plaintext. */
-    assert_string_equal(property(sp_kafka_security_installed(), "security.protocol"),
-                        "plaintext");
+    assert_string_equal(property(sp_kafka_security_installed(), "security.protocol"), "plaintext");
 }
 
 static void test_sasl_ssl_with_scram_maps_every_setting(void **state) {
@@ -113,7 +113,7 @@ static void test_inconsistent_settings_are_refused_by_name(void **state) {
     s = production();
     s.protocol = "sasl_plaintext";
     s.ssl_ca_file = "";
-    s.sasl_mechanism = "PLAIN";            /* a password in clear */
+    s.sasl_mechanism = "PLAIN"; /* a password in clear */
     expect_refused(&s, "SP_KAFKA_SASL_MECHANISM");
     s = production();
     s.sasl_username = "";
@@ -122,7 +122,7 @@ static void test_inconsistent_settings_are_refused_by_name(void **state) {
     s.sasl_password = NULL;
     expect_refused(&s, "SP_KAFKA_SASL_PASSWORD");
     s = production();
-    s.sasl_password = "change-me-to-this-service-s-kafka-password";   /* the example's */
+    s.sasl_password = "change-me-to-this-service-s-kafka-password"; /* the example's */
     sp_error err;
     assert_int_equal(sp_kafka_security_check(&s, &err), -1);
     assert_string_equal(err.field, "SP_KAFKA_SASL_PASSWORD");
@@ -130,7 +130,7 @@ static void test_inconsistent_settings_are_refused_by_name(void **state) {
     s.sasl_password = "short";
     assert_int_equal(sp_kafka_security_check(&s, &err), -1);
     s = production();
-    s.protocol = "plaintext";              /* SASL settings that would be ignored */
+    s.protocol = "plaintext"; /* SASL settings that would be ignored */
     s.ssl_ca_file = "";
     expect_refused(&s, "SP_KAFKA_SASL_USERNAME");
     sp_kafka_security t = {.protocol = "plaintext", .ssl_ca_file = "/ca.pem"};
@@ -152,7 +152,7 @@ static void test_unreadable_files_are_named(void **state) {
     sp_error err;
     assert_int_equal(sp_kafka_security_files_check(&s, &err), -1);
     assert_string_equal(err.field, "SP_KAFKA_SSL_CA_FILE");
-    s.ssl_ca_file = "/etc/passwd";         /* readable by everyone */
+    s.ssl_ca_file = "/etc/passwd"; /* readable by everyone */
     assert_int_equal(sp_kafka_security_files_check(&s, &err), 0);
 }
 

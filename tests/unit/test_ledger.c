@@ -29,8 +29,8 @@
 typedef struct fixture {
     sp_ledger_directory directory;
     sp_ledger_state *state;
-    sp_ledger_partner sport, lecture, music;   /* copies of what the directory holds */
-    sp_ledger_event *events;                   /* every applied event, in order */
+    sp_ledger_partner sport, lecture, music; /* copies of what the directory holds */
+    sp_ledger_event *events;                 /* every applied event, in order */
     size_t event_count;
     int64_t next_offset;
 } fixture;
@@ -41,8 +41,11 @@ static void add_partner(fixture *fx, const char *name, const char *category,
 }
 
 static sp_ledger_limits default_limits(void) {
-    return (sp_ledger_limits){.passes_max = 1000, .commands_max = 100000, .partners_max = 100,
-                              .payment_max_cents = 100000, .credit_max_cents = 1000000};
+    return (sp_ledger_limits){.passes_max = 1000,
+                              .commands_max = 100000,
+                              .partners_max = 100,
+                              .payment_max_cents = 100000,
+                              .credit_max_cents = 1000000};
 }
 
 static int setup_with(void **state, const sp_ledger_limits *limits) {
@@ -97,8 +100,10 @@ static void open_pass(fixture *fx, const char *pass_id, const char *spec, sp_led
     /* spec: "general=,sport=2026-06-30" */
     static char copy[256];
     snprintf(copy, sizeof copy, "%s", spec);
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = pass_id,
-                                 .actor_id = ACTOR, .command_id = "open-1"};
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_OPEN_PASS,
+                                 .pass_id = pass_id,
+                                 .actor_id = ACTOR,
+                                 .command_id = "open-1"};
     command.beneficiary_id = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9";
     char *save = NULL;
     for (char *item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
@@ -117,8 +122,11 @@ static void open_pass(fixture *fx, const char *pass_id, const char *spec, sp_led
 
 static void credit(fixture *fx, const char *pass_id, const char *category, int64_t amount_cents,
                    const char *key, int64_t now_ms, sp_ledger_decision *out) {
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS, .pass_id = pass_id,
-                                 .actor_id = ACTOR, .command_id = key, .category = category,
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS,
+                                 .pass_id = pass_id,
+                                 .actor_id = ACTOR,
+                                 .command_id = key,
+                                 .category = category,
                                  .amount_cents = amount_cents};
     run(fx, &command, now_ms, out);
 }
@@ -126,17 +134,24 @@ static void credit(fixture *fx, const char *pass_id, const char *category, int64
 static void credit_until(fixture *fx, const char *pass_id, const char *category,
                          int64_t amount_cents, const char *end_date, const char *key,
                          int64_t now_ms, sp_ledger_decision *out) {
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS, .pass_id = pass_id,
-                                 .actor_id = ACTOR, .command_id = key, .category = category,
-                                 .amount_cents = amount_cents, .end_date = end_date};
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS,
+                                 .pass_id = pass_id,
+                                 .actor_id = ACTOR,
+                                 .command_id = key,
+                                 .category = category,
+                                 .amount_cents = amount_cents,
+                                 .end_date = end_date};
     run(fx, &command, now_ms, out);
 }
 
 static void pay(fixture *fx, const char *pass_id, const char *partner_code, int64_t amount_cents,
                 const char *key, int64_t now_ms, sp_ledger_decision *out) {
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_PAY, .pass_id = pass_id,
-                                 .actor_id = ACTOR, .command_id = key,
-                                 .partner_code = partner_code, .amount_cents = amount_cents};
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_PAY,
+                                 .pass_id = pass_id,
+                                 .actor_id = ACTOR,
+                                 .command_id = key,
+                                 .partner_code = partner_code,
+                                 .amount_cents = amount_cents};
     run(fx, &command, now_ms, out);
 }
 
@@ -144,7 +159,8 @@ static int64_t envelope_cents(const fixture *fx, const char *pass_id, const char
     const sp_ledger_pass *pass = sp_ledger_pass_find(fx->state, pass_id);
     assert_non_null(pass);
     for (size_t i = 0; i < pass->envelope_count; i++) {
-        if (strcmp(pass->envelopes[i].category, category) == 0) return pass->envelopes[i].balance_cents;
+        if (strcmp(pass->envelopes[i].category, category) == 0)
+            return pass->envelopes[i].balance_cents;
     }
     fail_msg("no envelope %s", category);
     return -1;
@@ -203,7 +219,8 @@ static void test_payment_within_balance(void **state) {
     assert_string_equal(json_string_value(json_object_get(root, "occurred_at")),
                         "2026-03-10T10:00:01.234Z");
     assert_int_equal(json_integer_value(json_object_get(root, "amount_cents")), 1200);
-    assert_int_equal(json_integer_value(json_object_get(root, "envelope_balance_after_cents")), 3800);
+    assert_int_equal(json_integer_value(json_object_get(root, "envelope_balance_after_cents")),
+                     3800);
     assert_int_equal(json_integer_value(json_object_get(root, "pass_balance_after_cents")), 3800);
     assert_string_equal(json_string_value(json_object_get(root, "operation_id")),
                         d.event.operation_id);
@@ -217,15 +234,18 @@ static void test_signed_payment_receipt_round_trips(void **state) {
     sp_ledger_decision d;
     open_pass(fx, P1, "general=", &d);
     credit(fx, P1, "general", 5000, "c1", T0_MS, &d);
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_PAY, .pass_id = P1, .actor_id = ACTOR,
-                                 .command_id = "signed", .partner_code = fx->sport.partner_code,
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_PAY,
+                                 .pass_id = P1,
+                                 .actor_id = ACTOR,
+                                 .command_id = "signed",
+                                 .partner_code = fx->sport.partner_code,
                                  .amount_cents = 700};
     sp_ledger_decide(fx->state, &command, T0_MS + 5, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
     sp_receipt_signer signer;
     sp_error err;
-    assert_int_equal(sp_receipt_signer_load("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=", &signer,
-                                            &err), 0);
+    assert_int_equal(
+        sp_receipt_signer_load("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=", &signer, &err), 0);
     sp_receipt receipt = {.amount_cents = d.event.amount_cents,
                           .occurred_at_ms = d.event.occurred_at_ms};
     strcpy(receipt.operation_id, d.event.operation_id);
@@ -319,7 +339,7 @@ static void test_amount_bounds_and_unknown_pass(void **state) {
     assert_string_equal(d.event.code, "invalid_amount");
     pay(fx, P1, fx->sport.partner_code, -5, "k-neg", T0_MS, &d);
     assert_string_equal(d.event.code, "invalid_amount");
-    pay(fx, P1, "12345674", 100, "k-unknown", T0_MS, &d);   /* valid Luhn, no such partner */
+    pay(fx, P1, "12345674", 100, "k-unknown", T0_MS, &d); /* valid Luhn, no such partner */
     assert_string_equal(d.event.code, "partner_not_found");
     assert_int_equal(record_of(fx, P1, "k-unknown")->http_status, 404);
     pay(fx, P1, "12345678", 100, "k-luhn", T0_MS, &d);
@@ -340,8 +360,8 @@ static void test_general_envelope_pays_a_category_without_envelope(void **state)
     assert_string_equal(d.event.category, "general");
     assert_int_equal(envelope_cents(fx, P1, "general"), 2500);
     assert_int_equal(envelope_cents(fx, P1, "lecture"), 2000);
-    assert_int_equal(json_int_field(record_of(fx, P1, "k1")->result_json,
-                                    "pass_balance_after_cents"), 4500);
+    assert_int_equal(
+        json_int_field(record_of(fx, P1, "k1")->result_json, "pass_balance_after_cents"), 4500);
 }
 
 static void test_category_envelope_is_preferred(void **state) {
@@ -387,7 +407,8 @@ static void test_same_key_same_body_replays_without_second_movement(void **state
     char *first_json = strdup(first->result_json);
     size_t events_before = fx->event_count;
     char spaced[16];
-    snprintf(spaced, sizeof spaced, "%.4s %.4s", fx->music.partner_code, fx->music.partner_code + 4);
+    snprintf(spaced, sizeof spaced, "%.4s %.4s", fx->music.partner_code,
+             fx->music.partner_code + 4);
     for (int i = 0; i < 10; i++) {
         /* Later, and typed with a space: the same request. */
         pay(fx, P1, spaced, 1500, "k1", T0_MS + 60000, &d);
@@ -422,7 +443,7 @@ static void test_same_key_other_body_is_a_conflict(void **state) {
     assert_string_equal(d.error.code, "idempotency_conflict");
     pay(fx, P1, fx->sport.partner_code, 1500, "k1", T0_MS, &d);
     assert_string_equal(d.error.code, "idempotency_conflict");
-    credit(fx, P1, "general", 5000, "k1", T0_MS, &d);   /* another command type, same key */
+    credit(fx, P1, "general", 5000, "k1", T0_MS, &d); /* another command type, same key */
     assert_string_equal(d.error.code, "idempotency_conflict");
     assert_int_equal(fx->event_count, events_before);
     assert_int_equal(envelope_cents(fx, P1, "general"), 3500);
@@ -456,10 +477,14 @@ static void test_open_pass_rules(void **state) {
     assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
     assert_ptr_equal(d.record, record);
     /* Another key, other envelopes: the pass exists, refused and recorded. */
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = P1,
-                                 .actor_id = ACTOR, .command_id = "open-2",
-                                 .beneficiary_id = ACTOR, .envelope_count = 1,
-                                 .envelope_categories = {"general"}, .envelope_end_dates = {""}};
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_OPEN_PASS,
+                                 .pass_id = P1,
+                                 .actor_id = ACTOR,
+                                 .command_id = "open-2",
+                                 .beneficiary_id = ACTOR,
+                                 .envelope_count = 1,
+                                 .envelope_categories = {"general"},
+                                 .envelope_end_dates = {""}};
     run(fx, &command, T0_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
     assert_string_equal(d.event.code, "conflict");
@@ -470,8 +495,8 @@ static void test_open_pass_rules(void **state) {
 /* ------------------------------------------------------------ expiry */
 
 /* 2026-06-30 ends at 22:00 UTC (CEST); 2027-01-15 at 23:00 UTC (CET). */
-#define JUNE_30_LAST_MS INT64_C(1782856799999)   /* 2026-06-30T21:59:59.999Z */
-#define JAN_15_LAST_MS INT64_C(1800053999999)    /* 2027-01-15T22:59:59.999Z */
+#define JUNE_30_LAST_MS INT64_C(1782856799999) /* 2026-06-30T21:59:59.999Z */
+#define JAN_15_LAST_MS INT64_C(1800053999999)  /* 2027-01-15T22:59:59.999Z */
 
 static void test_expiry_the_day_after_end_date_in_paris(void **state) {
     fixture *fx = *state;
@@ -494,9 +519,11 @@ static void test_expiry_the_day_after_end_date_in_paris(void **state) {
     /* Last minute of June 30 in Paris: still usable. */
     pay(fx, P1, fx->sport.partner_code, 1000, "k1", JUNE_30_LAST_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
-    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS, swept, 4, &count, &err), 0);
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS, swept, 4, &count, &err),
+                     0);
     assert_int_equal(count, 0);
-    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + 1, swept, 4, &count, &err), 0);
+    assert_int_equal(
+        sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + 1, swept, 4, &count, &err), 0);
     assert_int_equal(count, 1);
     assert_int_equal(swept[0].kind, SP_LEDGER_EVENT_ENVELOPE_EXPIRED);
     assert_string_equal(swept[0].pass_id, P1);
@@ -509,13 +536,16 @@ static void test_expiry_the_day_after_end_date_in_paris(void **state) {
     assert_int_equal(envelope_cents(fx, P1, "sport"), 0);
     assert_int_equal(fx->state->budget_cents, -3500);
     /* Swept once: never again. */
-    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + DAY_MS, swept, 4, &count, &err), 0);
+    assert_int_equal(
+        sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + DAY_MS, swept, 4, &count, &err), 0);
     assert_int_equal(count, 0);
 
     /* In winter the Paris day ends at 23:00 UTC. */
-    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JAN_15_LAST_MS, swept, 4, &count, &err), 0);
+    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JAN_15_LAST_MS, swept, 4, &count, &err),
+                     0);
     assert_int_equal(count, 0);
-    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JAN_15_LAST_MS + 1, swept, 4, &count, &err), 0);
+    assert_int_equal(
+        sp_ledger_sweep_expiries(fx->state, JAN_15_LAST_MS + 1, swept, 4, &count, &err), 0);
     assert_int_equal(count, 1);
     assert_string_equal(swept[0].pass_id, P2);
     assert_int_equal(swept[0].amount_cents, 2500);
@@ -540,7 +570,8 @@ static void test_expired_envelope_refuses_payment_and_credit(void **state) {
     sp_ledger_event swept[4];
     size_t count = 0;
     sp_error err;
-    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + 1, swept, 4, &count, &err), 0);
+    assert_int_equal(
+        sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + 1, swept, 4, &count, &err), 0);
     assert_int_equal(count, 1);
     /* Closed now: refused even at a time before its end date (clock moved back). */
     pay(fx, P1, fx->sport.partner_code, 100, "k2", T0_MS, &d);
@@ -626,7 +657,7 @@ static void test_credit_refuses_a_ninth_envelope_and_a_bad_category(void **state
     fixture *fx = *state;
     sp_ledger_decision d;
     open_pass(fx, P1, "general=,a1=,a2=,a3=,a4=,a5=,a6=", &d);
-    credit(fx, P1, "a7", 100, "c1", T0_MS, &d);   /* the eighth: accepted */
+    credit(fx, P1, "a7", 100, "c1", T0_MS, &d); /* the eighth: accepted */
     assert_true(d.event.envelope_opened);
     int64_t budget_cents = fx->state->budget_cents;
     credit(fx, P1, "a8", 100, "c2", T0_MS, &d);
@@ -656,7 +687,7 @@ static void test_credit_sets_and_extends_but_never_shortens_an_end_date(void **s
     expect_rejected(&d, "invalid_date", "end_date");
     credit_until(fx, P1, "sport", 100, "30/06/2026", "c4", T0_MS, &d);
     expect_rejected(&d, "invalid_date", "end_date");
-    assert_int_equal(fx->state->budget_cents, 0);   /* nothing moved */
+    assert_int_equal(fx->state->budget_cents, 0); /* nothing moved */
     /* The same date changes nothing; today is accepted; later extends. */
     credit_until(fx, P1, "sport", 100, "2026-06-30", "c5", T0_MS, &d);
     assert_string_equal(d.event.end_date, "2026-06-30");
@@ -674,7 +705,8 @@ static void test_credit_sets_and_extends_but_never_shortens_an_end_date(void **s
     sp_ledger_event swept[4];
     size_t count = 0;
     sp_error err;
-    assert_int_equal(sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + 1, swept, 4, &count, &err), 0);
+    assert_int_equal(
+        sp_ledger_sweep_expiries(fx->state, JUNE_30_LAST_MS + 1, swept, 4, &count, &err), 0);
     assert_int_equal(count, 0);
     /* The new end date is the one that expires it. */
     int64_t oct_1_ms = JUNE_30_LAST_MS + 1 + 92 * DAY_MS;
@@ -706,7 +738,7 @@ static void test_expired_envelope_is_used_again_with_a_later_end_date(void **sta
     credit_until(fx, P1, "sport", 1000, "2026-08-31", "c4", july_2_ms, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CREDITED);
     assert_false(d.event.envelope_opened);
-    assert_int_equal(d.event.envelope_balance_after_cents, 1000);   /* the old remainder is gone */
+    assert_int_equal(d.event.envelope_balance_after_cents, 1000); /* the old remainder is gone */
     sp_ledger_envelope envelope;
     assert_true(envelope_of(fx, P1, "sport", &envelope));
     assert_false(envelope.closed);
@@ -746,8 +778,11 @@ static void test_closed_pass_refuses_a_credit_with_an_end_date(void **state) {
     fixture *fx = *state;
     sp_ledger_decision d;
     open_pass(fx, P1, "general=", &d);
-    sp_ledger_command close = {.kind = SP_LEDGER_COMMAND_CLOSE_PASS, .pass_id = P1,
-                               .actor_id = ACTOR, .command_id = "close", .reason = ""};
+    sp_ledger_command close = {.kind = SP_LEDGER_COMMAND_CLOSE_PASS,
+                               .pass_id = P1,
+                               .actor_id = ACTOR,
+                               .command_id = "close",
+                               .reason = ""};
     run(fx, &close, T0_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CLOSED);
     credit_until(fx, P1, "sport", 500, "2026-06-30", "c1", T0_MS, &d);
@@ -766,11 +801,11 @@ static void test_credited_event_that_breaks_the_envelope_rules_is_refused(void *
     snprintf(forged.command_id, sizeof forged.command_id, "forged");
     sp_ledger_applied applied;
     sp_error err;
-    forged.envelope_opened = true;   /* it exists already */
+    forged.envelope_opened = true; /* it exists already */
     assert_int_equal(sp_ledger_apply(fx->state, &forged, &applied, &err), -1);
     assert_string_equal(err.code, "invalid_event");
     forged.envelope_opened = false;
-    snprintf(forged.end_date, sizeof forged.end_date, "2026-05-01");   /* shortens it */
+    snprintf(forged.end_date, sizeof forged.end_date, "2026-05-01"); /* shortens it */
     assert_int_equal(sp_ledger_apply(fx->state, &forged, &applied, &err), -1);
     assert_string_equal(err.code, "invalid_event");
     /* An event from before end dates (none given) keeps the envelope's. */
@@ -833,7 +868,7 @@ static void test_invalid_event_is_refused_and_changes_nothing(void **state) {
     assert_string_equal(err.code, "invalid_event");
     sp_ledger_event mismatched = d.event;
     mismatched.version++;
-    mismatched.postings[0].amount_cents = 1;   /* fields and posting disagree */
+    mismatched.postings[0].amount_cents = 1; /* fields and posting disagree */
     assert_int_equal(sp_ledger_apply(fx->state, &mismatched, &applied, &err), -1);
     assert_string_equal(err.code, "invalid_event");
     assert_int_equal(envelope_cents(fx, P1, "general"), 400);
@@ -907,18 +942,20 @@ static void test_post_refuses_and_changes_nothing(void **state) {
 
     sp_ledger_posting bad[8];
     for (int i = 0; i < 8; i++) bad[i] = p;
-    bad[0].amount_cents = 0;                                         /* nothing to move */
-    bad[1].amount_cents = -100;                                      /* backwards */
-    snprintf(bad[2].credit_account, sizeof bad[2].credit_account, "%s", envelope);   /* to itself */
-    snprintf(bad[3].debit_account, sizeof bad[3].debit_account, "pass:%s:sport", P1); /* no envelope */
-    snprintf(bad[4].credit_account, sizeof bad[4].credit_account, "treasury");       /* no such form */
+    bad[0].amount_cents = 0;    /* nothing to move */
+    bad[1].amount_cents = -100; /* backwards */
+    snprintf(bad[2].credit_account, sizeof bad[2].credit_account, "%s", envelope); /* to itself */
+    snprintf(bad[3].debit_account, sizeof bad[3].debit_account, "pass:%s:sport",
+             P1);                                                              /* no envelope */
+    snprintf(bad[4].credit_account, sizeof bad[4].credit_account, "treasury"); /* no such form */
     snprintf(bad[5].credit_account, sizeof bad[5].credit_account, "partner:nope:owed");
-    bad[6].amount_cents = 1001;                                      /* below zero */
-    bad[7].amount_cents = SP_MONEY_BALANCE_ABS_CENTS_MAX + 1;        /* above any limit */
+    bad[6].amount_cents = 1001;                               /* below zero */
+    bad[7].amount_cents = SP_MONEY_BALANCE_ABS_CENTS_MAX + 1; /* above any limit */
     for (int i = 0; i < 8; i++) assert_refused_unchanged(fx, &bad[i], 1);
 
     /* The budget may go negative, but not past the limit. */
-    sp_ledger_posting fund = {.debit_account = "budget", .amount_cents = SP_MONEY_BALANCE_ABS_CENTS_MAX};
+    sp_ledger_posting fund = {.debit_account = "budget",
+                              .amount_cents = SP_MONEY_BALANCE_ABS_CENTS_MAX};
     snprintf(fund.credit_account, sizeof fund.credit_account, "%s", envelope);
     assert_refused_unchanged(fx, &fund, 1);
     /* All or nothing: a good posting followed by a bad one moves nothing. */
@@ -969,7 +1006,8 @@ static void random_step(fixture *fx, uint64_t *seed, const char *const *pass_ids
     int key_number = (r % 8 == 0 && step > 0) ? (int)(rng_next(seed) % (uint64_t)step) : step;
     snprintf(key, sizeof key, "k%d", key_number);
     const char *pass_id = pass_ids[rng_next(seed) % 3];
-    int64_t amount_cents = (int64_t)(rng_next(seed) % 3000) + ((rng_next(seed) % 50 == 0) ? -10 : 0);
+    int64_t amount_cents = (int64_t)(rng_next(seed) % 3000) +
+                           ((rng_next(seed) % 50 == 0) ? -10 : 0);
     uint64_t kind = rng_next(seed) % 8;
     if (kind == 0) {
         /* A credit that may open the envelope and sets or extends (or, too
@@ -1007,13 +1045,15 @@ static void run_random_sequence(fixture *fx, int steps, uint64_t seed) {
     open_pass(fx, pass_ids[1], "lecture=,sport=", &d);
     open_pass(fx, pass_ids[2], "general=2026-05-31", &d);
     for (int step = 0; step < steps; step++) {
-        int64_t now_ms = T0_MS + (int64_t)step * 40 * 60 * 1000;   /* 40 minutes a step */
+        int64_t now_ms = T0_MS + (int64_t)step * 40 * 60 * 1000; /* 40 minutes a step */
         random_step(fx, &seed, pass_ids, step, now_ms);
         balance_check bc = {.ok = true};
         sp_ledger_foreach_pass(fx->state, check_pass, &bc);
         assert_true(bc.ok);
         for (int p = 0; p < 3; p++) {
-            const sp_ledger_partner *partner = (p == 0) ? &fx->sport : (p == 1) ? &fx->lecture : &fx->music;
+            const sp_ledger_partner *partner = (p == 0)   ? &fx->sport
+                                               : (p == 1) ? &fx->lecture
+                                                          : &fx->music;
             assert_true(sp_ledger_partner_owed_cents(fx->state, partner->partner_id) >= 0);
         }
         assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
@@ -1036,7 +1076,7 @@ static void test_long_random_sequence_never_below_zero_and_sums_to_zero(void **s
     assert_true(p1->envelopes[1].closed);
     size_t opened = 0;
     for (size_t i = 0; i < fx->event_count; i++) opened += fx->events[i].envelope_opened;
-    assert_true(opened >= 1);   /* the run did open envelopes by credit */
+    assert_true(opened >= 1); /* the run did open envelopes by credit */
     assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
 }
 
@@ -1101,10 +1141,14 @@ static void test_rebuild_from_events_reaches_the_same_state(void **state) {
     fixture *fx = *state;
     run_random_sequence(fx, 3000, UINT64_C(0x2545F4914F6CDD1D));
     sp_ledger_decision d;
-    sp_ledger_command open_again = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = P1,
-                                    .actor_id = ACTOR, .command_id = "open-x",
-                                    .beneficiary_id = ACTOR, .envelope_count = 1,
-                                    .envelope_categories = {"general"}, .envelope_end_dates = {""}};
+    sp_ledger_command open_again = {.kind = SP_LEDGER_COMMAND_OPEN_PASS,
+                                    .pass_id = P1,
+                                    .actor_id = ACTOR,
+                                    .command_id = "open-x",
+                                    .beneficiary_id = ACTOR,
+                                    .envelope_count = 1,
+                                    .envelope_categories = {"general"},
+                                    .envelope_end_dates = {""}};
     run(fx, &open_again, T0_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
 
@@ -1140,10 +1184,14 @@ static void test_rebuild_from_events_reaches_the_same_state(void **state) {
     assert_true(fx->state->records.entry_count > 1000);
 
     /* A command answered before the rebuild is answered the same after it. */
-    sp_ledger_command again = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = P1,
-                               .actor_id = ACTOR, .command_id = "open-x",
-                               .beneficiary_id = ACTOR, .envelope_count = 1,
-                               .envelope_categories = {"general"}, .envelope_end_dates = {""}};
+    sp_ledger_command again = {.kind = SP_LEDGER_COMMAND_OPEN_PASS,
+                               .pass_id = P1,
+                               .actor_id = ACTOR,
+                               .command_id = "open-x",
+                               .beneficiary_id = ACTOR,
+                               .envelope_count = 1,
+                               .envelope_categories = {"general"},
+                               .envelope_end_dates = {""}};
     sp_ledger_decide(rebuilt, &again, T0_MS, &d);
     assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
     assert_string_equal(d.record->code, "conflict");
@@ -1177,7 +1225,7 @@ static void test_command_from_envelope_checks_identity(void **state) {
     assert_int_equal(command.amount_cents, 250);
     sp_ledger_command_pb_free(&holder);
 
-    envelope.aggregate_id = (char *)P2;   /* keyed to another pass */
+    envelope.aggregate_id = (char *)P2; /* keyed to another pass */
     assert_int_equal(sp_ledger_command_from_envelope(&envelope, &command, &holder, &err), -1);
     envelope.aggregate_id = (char *)P1;
     envelope.command_id = (char *)"key with spaces";
@@ -1187,7 +1235,7 @@ static void test_command_from_envelope_checks_identity(void **state) {
     assert_int_equal(sp_ledger_command_from_envelope(&envelope, &command, &holder, &err), -1);
     assert_string_equal(err.code, "unknown_type");
     envelope.type = (char *)"ledger.Pay.v1";
-    envelope.payload.len = 3;   /* truncated */
+    envelope.payload.len = 3; /* truncated */
     assert_int_equal(sp_ledger_command_from_envelope(&envelope, &command, &holder, &err), -1);
 }
 
@@ -1205,9 +1253,11 @@ static void test_mandatory_convention_in_force_blocks_payment_until_accepted(voi
     /* T0 is 2026-03-10 in Paris: in force from that day, and an optional one */
     assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A,
                                                         "Convention de partenariat", "2026-1",
-                                                        "2026-03-10", true, &err), 0);
+                                                        "2026-03-10", true, &err),
+                     0);
     assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_B, "Charte", "1",
-                                                        "2026-01-01", false, &err), 0);
+                                                        "2026-01-01", false, &err),
+                     0);
     pay(fx, P1, fx->sport.partner_code, 100, "k1", T0_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
     assert_string_equal(d.event.code, "convention_not_accepted");
@@ -1224,8 +1274,8 @@ static void test_mandatory_convention_in_force_blocks_payment_until_accepted(voi
     pay(fx, P1, fx->lecture.partner_code, 100, "k3", T0_MS, &d);
     assert_string_equal(d.event.code, "convention_not_accepted");
     /* the refusal is the key's stored outcome, accepted or not afterwards */
-    assert_int_equal(sp_ledger_directory_accept(&fx->directory, fx->lecture.partner_id, CONV_A,
-                                                &err), 0);
+    assert_int_equal(
+        sp_ledger_directory_accept(&fx->directory, fx->lecture.partner_id, CONV_A, &err), 0);
     pay(fx, P1, fx->lecture.partner_code, 100, "k3", T0_MS, &d);
     assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
     pay(fx, P1, fx->lecture.partner_code, 100, "k4", T0_MS, &d);
@@ -1237,16 +1287,17 @@ static void test_convention_applies_from_its_paris_effective_date(void **state) 
     fixture *fx = *state;
     sp_error err;
     assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "Avenant", "2",
-                                                        "2026-03-11", true, &err), 0);
+                                                        "2026-03-11", true, &err),
+                     0);
     /* 2026-03-10T22:59:59.999Z is still the 10th in Paris (UTC+1), 23:00Z the 11th */
     int64_t before_ms = INT64_C(1773183599999), from_ms = before_ms + 1;
     assert_null(sp_ledger_convention_missing(&fx->directory, fx->music.partner_id, before_ms));
-    const sp_ledger_convention *c =
-        sp_ledger_convention_missing(&fx->directory, fx->music.partner_id, from_ms);
+    const sp_ledger_convention *c = sp_ledger_convention_missing(&fx->directory,
+                                                                 fx->music.partner_id, from_ms);
     assert_non_null(c);
     assert_string_equal(c->convention_id, CONV_A);
-    assert_int_equal(sp_ledger_convention_check(&fx->directory, fx->music.partner_id, from_ms,
-                                                &err), -1);
+    assert_int_equal(
+        sp_ledger_convention_check(&fx->directory, fx->music.partner_id, from_ms, &err), -1);
     assert_string_equal(err.code, "convention_not_accepted");
     assert_string_equal(err.field, "partner_code");
 }
@@ -1255,37 +1306,44 @@ static void test_convention_directory_validates_and_is_replay_safe(void **state)
     fixture *fx = *state;
     sp_error err;
     assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, "nope", "T", "1",
-                                                        "2026-01-01", true, &err), -1);
+                                                        "2026-01-01", true, &err),
+                     -1);
     assert_string_equal(err.field, "convention_id");
     assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "", "1",
-                                                        "2026-01-01", true, &err), -1);
+                                                        "2026-01-01", true, &err),
+                     -1);
     assert_string_equal(err.field, "title");
     assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "T", "",
-                                                        "2026-01-01", true, &err), -1);
+                                                        "2026-01-01", true, &err),
+                     -1);
     assert_string_equal(err.field, "version");
     assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "T", "1",
-                                                        "2026-02-30", true, &err), -1);
+                                                        "2026-02-30", true, &err),
+                     -1);
     assert_string_equal(err.field, "effective_date");
-    assert_int_equal(sp_ledger_directory_accept(&fx->directory, fx->sport.partner_id, CONV_A,
-                                                &err), -1);
+    assert_int_equal(sp_ledger_directory_accept(&fx->directory, fx->sport.partner_id, CONV_A, &err),
+                     -1);
     assert_string_equal(err.code, "convention_not_found");
     /* a replayed publication keeps the first one */
     assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "Optional", "1",
-                                                        "2026-01-01", false, &err), 0);
+                                                        "2026-01-01", false, &err),
+                     0);
     assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_A, "Mandatory", "1",
-                                                        "2026-01-01", true, &err), 0);
+                                                        "2026-01-01", true, &err),
+                     0);
     assert_int_equal(fx->directory.convention_count, 1);
     assert_null(sp_ledger_convention_missing(&fx->directory, fx->sport.partner_id, T0_MS));
     /* a long title is cut on a character boundary in the message */
     char title[SP_LEDGER_CONVENTION_TITLE_MAX + 1];
     size_t len = 0;
     while (len + 2 <= SP_LEDGER_CONVENTION_TITLE_MAX) {
-        memcpy(title + len, "\xc3\xa9", 2);   /* é */
+        memcpy(title + len, "\xc3\xa9", 2); /* é */
         len += 2;
     }
     title[len] = '\0';
     assert_int_equal(sp_ledger_directory_add_convention(&fx->directory, CONV_B, title, "1",
-                                                        "2026-01-01", true, &err), 0);
+                                                        "2026-01-01", true, &err),
+                     0);
     assert_int_equal(sp_ledger_convention_check(&fx->directory, fx->sport.partner_id, T0_MS, &err),
                      -1);
     json_t *probe = json_string(err.message);
@@ -1297,8 +1355,11 @@ static void test_convention_directory_validates_and_is_replay_safe(void **state)
  * ledger refuses a command its actor's role could not ask for. */
 static void expect_actor(const fixture *fx, sp_ledger_command_kind kind, const char *pass_id,
                          const char *actor_id, const char *role, bool allowed) {
-    sp_ledger_command c = {.kind = kind, .pass_id = pass_id, .actor_id = actor_id,
-                           .actor_role = role, .command_id = "k"};
+    sp_ledger_command c = {.kind = kind,
+                           .pass_id = pass_id,
+                           .actor_id = actor_id,
+                           .actor_role = role,
+                           .command_id = "k"};
     sp_error err;
     sp_error_clear(&err);
     int rc = sp_ledger_actor_check(fx->state, &c, &err);
@@ -1312,7 +1373,7 @@ static void expect_actor(const fixture *fx, sp_ledger_command_kind kind, const c
     assert_true(strlen(err.message) > 0);
 }
 
-#define BENEFICIARY "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9"   /* open_pass's */
+#define BENEFICIARY "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9" /* open_pass's */
 #define OTHER_USER "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
 #define P_ACTOR "3d9c0e2a-1b4f-4c5d-9e6f-7a8b9c0d1e2f"
 #define REQUEST_ID "6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d"
@@ -1359,8 +1420,8 @@ static void test_actor_roles_are_checked(void **state) {
     expect_actor(fx, SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID, REQUEST_ID, P_ACTOR,
                  "partner_admin", false);
     expect_actor(fx, SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST, REQUEST_ID, "", "", true);
-    expect_actor(fx, SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST, REQUEST_ID, P_ACTOR,
-                 "partner_admin", false);
+    expect_actor(fx, SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST, REQUEST_ID, P_ACTOR, "partner_admin",
+                 false);
     expect_actor(fx, SP_LEDGER_COMMAND_SETTLE_OPERATIONS, P1, "", "backoffice", false);
     expect_actor(fx, SP_LEDGER_COMMAND_RESERVE_OPERATIONS, P1, ACTOR, "", false);
 }
@@ -1372,33 +1433,51 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_payment_within_balance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payment_exactly_at_balance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signed_payment_receipt_round_trips, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_payment_above_balance_is_rejected_and_moves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_payment_above_balance_is_rejected_and_moves_nothing,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_amount_bounds_and_unknown_pass, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_general_envelope_pays_a_category_without_envelope, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_general_envelope_pays_a_category_without_envelope,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_category_envelope_is_preferred, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_envelope_for_category, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_same_key_same_body_replays_without_second_movement, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_key_same_body_replays_without_second_movement,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_key_other_body_is_a_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_pass_rules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expiry_the_day_after_end_date_in_paris, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expired_envelope_refuses_payment_and_credit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_credit_opens_an_envelope_that_then_pays, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_credit_refuses_a_ninth_envelope_and_a_bad_category, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_credit_sets_and_extends_but_never_shortens_an_end_date, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expired_envelope_is_used_again_with_a_later_end_date, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_credit_end_date_is_part_of_the_request, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_closed_pass_refuses_a_credit_with_an_end_date, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_credited_event_that_breaks_the_envelope_rules_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_the_day_after_end_date_in_paris, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_expired_envelope_refuses_payment_and_credit, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_credit_opens_an_envelope_that_then_pays, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_credit_refuses_a_ninth_envelope_and_a_bad_category,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credit_sets_and_extends_but_never_shortens_an_end_date,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_envelope_is_used_again_with_a_later_end_date,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credit_end_date_is_part_of_the_request, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_closed_pass_refuses_a_credit_with_an_end_date, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_credited_event_that_breaks_the_envelope_rules_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_with_wrong_version_is_skipped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_event_is_refused_and_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_event_is_refused_and_changes_nothing, setup,
+                                        teardown),
         cmocka_unit_test(test_full_maps_answer_503),
         cmocka_unit_test_setup_teardown(test_post_refuses_and_changes_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_random_sequence_never_below_zero_and_sums_to_zero, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rebuild_from_events_reaches_the_same_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_random_sequence_never_below_zero_and_sums_to_zero,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_from_events_reaches_the_same_state, setup,
+                                        teardown),
         cmocka_unit_test(test_command_from_envelope_checks_identity),
-        cmocka_unit_test_setup_teardown(test_mandatory_convention_in_force_blocks_payment_until_accepted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_convention_applies_from_its_paris_effective_date, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_convention_directory_validates_and_is_replay_safe, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_mandatory_convention_in_force_blocks_payment_until_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_convention_applies_from_its_paris_effective_date,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_convention_directory_validates_and_is_replay_safe,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

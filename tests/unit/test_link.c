@@ -22,7 +22,8 @@ static void test_made_token_checks(void **state) {
     assert_int_equal(strlen(token), SP_LINK_TOKEN_LEN);
     assert_memory_equal(token, ACTIVATION_ID, SP_ID_LEN);
     for (const char *p = token; *p != '\0'; p++)
-        assert_non_null(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", *p));
+        assert_non_null(
+            strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", *p));
     char id[SP_ID_LEN + 1];
     sp_error err;
     assert_int_equal(sp_link_token_check(SECRET, token, "activation", id, &err), 0);

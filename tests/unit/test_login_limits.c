@@ -21,12 +21,12 @@ static void test_one_name_per_secret_kind_and_key(void **state) {
     assert_int_equal(strlen(a), SP_GW_LOGIN_KEY_HASH_HEX_LEN);
     assert_null(strstr(a, "ada"));
     sp_gw_login_key_hash(secret, "account", "ada@example.org", b);
-    assert_string_equal(a, b);                   /* what another gateway computes */
+    assert_string_equal(a, b); /* what another gateway computes */
     sp_gw_login_key_hash(secret, "address", "ada@example.org", b);
-    assert_string_not_equal(a, b);               /* kinds never share a row */
-    sp_gw_login_key_hash("another-secret-of-another-city-0123456789", "account",
-                         "ada@example.org", b);
-    assert_string_not_equal(a, b);               /* unguessable without the secret */
+    assert_string_not_equal(a, b); /* kinds never share a row */
+    sp_gw_login_key_hash("another-secret-of-another-city-0123456789", "account", "ada@example.org",
+                         b);
+    assert_string_not_equal(a, b); /* unguessable without the secret */
     sp_gw_login_key_hash(secret, "account", "ada@example.or", b);
     assert_string_not_equal(a, b);
     /* The kind ends where its NUL is: "account" + "x" is not "accountx" + "". */

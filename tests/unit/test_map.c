@@ -41,7 +41,7 @@ static void test_put_get_replace(void **state) {
     assert_int_equal(map.entry_count, 2);
     assert_int_equal(sp_map_put(&map, a, &three, &err), 0);
     assert_ptr_equal(sp_map_get(&map, a), &three);
-    assert_int_equal(map.entry_count, 2);   /* replaced, not added */
+    assert_int_equal(map.entry_count, 2); /* replaced, not added */
     sp_map_destroy(&map);
 }
 
@@ -79,11 +79,11 @@ static void test_growth_keeps_every_entry(void **state) {
         key_of_number(i, key);
         values[i] = (int)i;
         assert_int_equal(sp_map_put(&map, key, &values[i], &err), 0);
-        assert_true(map.entry_count * 2 <= map.slot_count);               /* load <= 1/2 */
-        assert_int_equal(map.slot_count & (map.slot_count - 1), 0);        /* power of two */
+        assert_true(map.entry_count * 2 <= map.slot_count);         /* load <= 1/2 */
+        assert_int_equal(map.slot_count & (map.slot_count - 1), 0); /* power of two */
     }
     assert_true(map.slot_count > initial_slots);
-    assert_int_equal(map.slot_count, 2048);   /* the smallest that holds 1000 at load 1/2 */
+    assert_int_equal(map.slot_count, 2048); /* the smallest that holds 1000 at load 1/2 */
     assert_int_equal(map.entry_count, ENTRY_COUNT);
     for (size_t i = 0; i < ENTRY_COUNT; i++) {
         uint8_t key[SP_KEY_LEN];
@@ -152,7 +152,7 @@ static void test_remove_keeps_the_others_reachable(void **state) {
     int values[N];
     for (size_t i = 0; i < N; i++) {
         if (i % 4 == 0) {
-            memset(keys[i], 0xff, SP_KEY_LEN);   /* one bucket, at the array's end */
+            memset(keys[i], 0xff, SP_KEY_LEN); /* one bucket, at the array's end */
             keys[i][15] = (uint8_t)i;
         } else {
             key_of_number(i, keys[i]);

@@ -65,13 +65,13 @@ static void test_counter_by_label(void **state) {
 static void test_unlabelled_counter_and_gauge(void **state) {
     (void)state;
     sp_metrics *m = sp_metrics_new();
-    sp_metric *dead =
-        sp_metrics_counter(m, "solipass_dead_letters_total", "Dead letters.", NULL, 0);
+    sp_metric *dead = sp_metrics_counter(m, "solipass_dead_letters_total", "Dead letters.", NULL,
+                                         0);
     sp_metric *lag = sp_metrics_gauge(m, "solipass_consumer_lag_messages", "Lag.",
                                       (const char *const[]){"topic", "partition"}, 2);
     sp_metric_add(dead, NULL, 1);
     sp_metric_set(lag, (const char *[]){"t", "0"}, 42);
-    sp_metric_set(lag, (const char *[]){"t", "0"}, 7);      /* a gauge keeps the last value */
+    sp_metric_set(lag, (const char *[]){"t", "0"}, 7); /* a gauge keeps the last value */
     sp_metric_set(lag, (const char *[]){"t", "1"}, -3);
     char *text = render(m);
     assert_line(text, "# TYPE solipass_dead_letters_total counter");
@@ -92,7 +92,7 @@ static void test_label_values_escaped_and_cut(void **state) {
     memset(longer, 'v', sizeof longer - 1);
     longer[sizeof longer - 1] = '\0';
     sp_metric_add(c, (const char *[]){longer}, 1);
-    sp_metric_add(c, (const char *[]){longer}, 1);    /* the same (cut) series */
+    sp_metric_add(c, (const char *[]){longer}, 1); /* the same (cut) series */
     char *text = render(m);
     assert_line(text, "x_total{code=\"a\\\"b\\\\c\\nd\"} 1");
     char expected[256];
@@ -110,10 +110,10 @@ static void test_histogram_cumulative_buckets(void **state) {
     sp_metric *h = sp_metrics_histogram(m, "solipass_gateway_request_duration_seconds", "Time.",
                                         route_status, 2, bounds, 3);
     const char *pay[] = {"pass_pay", "201"};
-    sp_metric_observe_ms(h, pay, -4);    /* counts as 0 */
-    sp_metric_observe_ms(h, pay, 1);     /* on a bound: that bucket */
+    sp_metric_observe_ms(h, pay, -4); /* counts as 0 */
+    sp_metric_observe_ms(h, pay, 1);  /* on a bound: that bucket */
     sp_metric_observe_ms(h, pay, 7);
-    sp_metric_observe_ms(h, pay, 11);    /* past every bound: +Inf only */
+    sp_metric_observe_ms(h, pay, 11); /* past every bound: +Inf only */
     sp_metric_observe_ms(h, (const char *[]){"pass_pay", "409"}, 3);
     char *text = render(m);
     assert_line(text, "# TYPE solipass_gateway_request_duration_seconds histogram");
@@ -140,8 +140,7 @@ static void test_histogram_cumulative_buckets(void **state) {
 static void test_unlabelled_histogram(void **state) {
     (void)state;
     sp_metrics *m = sp_metrics_new();
-    sp_metric *h = sp_metrics_histogram(m, "d_seconds", "D.", NULL, 0,
-                                        sp_metrics_latency_bounds_ms,
+    sp_metric *h = sp_metrics_histogram(m, "d_seconds", "D.", NULL, 0, sp_metrics_latency_bounds_ms,
                                         sp_metrics_latency_bound_count);
     sp_metric_observe_ms(h, NULL, 30);
     char *text = render(m);
@@ -158,9 +157,11 @@ static void test_unlabelled_histogram(void **state) {
 /* Prometheus reads seconds: the shortest exact decimal of the milliseconds. */
 static void test_seconds_text(void **state) {
     (void)state;
-    const struct { uint64_t ms; const char *text; } cases[] = {
-        {0, "0"}, {1, "0.001"}, {25, "0.025"}, {250, "0.25"}, {1000, "1"}, {1234, "1.234"},
-        {2500, "2.5"}, {10000, "10"}, {60010, "60.01"}};
+    const struct {
+        uint64_t ms;
+        const char *text;
+    } cases[] = {{0, "0"},        {1, "0.001"},  {25, "0.025"}, {250, "0.25"},   {1000, "1"},
+                 {1234, "1.234"}, {2500, "2.5"}, {10000, "10"}, {60010, "60.01"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[SP_METRICS_SECONDS_TEXT_MAX];
         sp_metrics_seconds_text(cases[i].ms, text);
@@ -177,7 +178,7 @@ static void test_series_bounded(void **state) {
         snprintf(value, sizeof value, "t%d", i);
         sp_metric_add(c, (const char *[]){value}, 1);
     }
-    sp_metric_add(c, (const char *[]){"t0"}, 1);   /* an existing series still counts */
+    sp_metric_add(c, (const char *[]){"t0"}, 1); /* an existing series still counts */
     char *text = render(m);
     assert_line(text, "y_total{topic=\"t0\"} 2");
     snprintf(value, sizeof value, "y_total{topic=\"t%d\"} 1", SP_METRICS_SERIES_MAX - 1);
@@ -200,7 +201,7 @@ static void test_families_bounded_and_null_safe(void **state) {
     snprintf(names[SP_METRICS_FAMILIES_MAX], sizeof names[0], "extra_total");
     sp_metric *none = sp_metrics_counter(m, names[SP_METRICS_FAMILIES_MAX], "F.", NULL, 0);
     assert_null(none);
-    sp_metric_add(none, NULL, 1);   /* recording into a missing family does nothing */
+    sp_metric_add(none, NULL, 1); /* recording into a missing family does nothing */
     char *text = render(m);
     assert_null(strstr(text, "extra_total"));
     free(text);

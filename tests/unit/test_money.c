@@ -20,7 +20,7 @@ static void test_add_sums_and_detects_overflow(void **state) {
 
     out = 42;
     assert_false(sp_money_add(INT64_MAX, 1, &out));
-    assert_int_equal(out, 42);   /* untouched on overflow */
+    assert_int_equal(out, 42); /* untouched on overflow */
     assert_false(sp_money_add(1, INT64_MAX, &out));
     assert_false(sp_money_add(INT64_MIN, -1, &out));
     assert_false(sp_money_add(INT64_MAX, INT64_MAX, &out));

@@ -13,7 +13,7 @@
 
 #include "notifications/notify_mail.h"
 
-#define NOW_MS INT64_C(1795766400000)          /* 2026-11-27T08:00:00.000Z = 09:00 in Paris */
+#define NOW_MS INT64_C(1795766400000) /* 2026-11-27T08:00:00.000Z = 09:00 in Paris */
 #define EVENT_ID "5b0f7c1e-2d3a-4e5f-8a9b-0c1d2e3f4a5b"
 #define BUF_MAX SP_NOTIFY_MESSAGE_BYTES_MAX
 
@@ -36,15 +36,19 @@ static void part_of(const char *msg, const char *type, char *out, size_t out_siz
         if (*p != '\r' && *p != '\n') b64[n++] = *p;
     }
     size_t len = 0;
-    assert_int_equal(sodium_base642bin((unsigned char *)out, out_size - 1, b64, n, NULL, &len,
-                                       NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+    assert_int_equal(sodium_base642bin((unsigned char *)out, out_size - 1, b64, n, NULL, &len, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
     out[len] = '\0';
 }
 
 static sp_notify_mail link_mail(sp_notify_kind kind) {
-    sp_notify_mail m = {.kind = kind, .event_id = EVENT_ID,
-                        .from_address = "pass@ville.example", .from_name = "Pass solidarité",
-                        .to_address = "coach@club.example", .date_ms = NOW_MS,
+    sp_notify_mail m = {.kind = kind,
+                        .event_id = EVENT_ID,
+                        .from_address = "pass@ville.example",
+                        .from_name = "Pass solidarité",
+                        .to_address = "coach@club.example",
+                        .date_ms = NOW_MS,
                         .link = "https://pass.ville.example/activate?token=abc.def",
                         .expires_at_ms = NOW_MS + 3 * 24 * 3600 * INT64_C(1000)};
     return m;
@@ -80,11 +84,16 @@ static void test_activation_mail(void **state) {
 
 static void test_payment_mail_shows_no_beneficiary(void **state) {
     (void)state;
-    sp_notify_mail m = {.kind = SP_NOTIFY_PAYMENT_RECEIVED, .event_id = EVENT_ID,
-                        .from_address = "pass@ville.example", .from_name = "",
-                        .to_address = "coach@club.example", .date_ms = NOW_MS,
-                        .partner_name = "Club <Foot> & Co", .amount_cents = 2500,
-                        .occurred_at_ms = NOW_MS, .pass_ref = "154d",
+    sp_notify_mail m = {.kind = SP_NOTIFY_PAYMENT_RECEIVED,
+                        .event_id = EVENT_ID,
+                        .from_address = "pass@ville.example",
+                        .from_name = "",
+                        .to_address = "coach@club.example",
+                        .date_ms = NOW_MS,
+                        .partner_name = "Club <Foot> & Co",
+                        .amount_cents = 2500,
+                        .occurred_at_ms = NOW_MS,
+                        .pass_ref = "154d",
                         .operation_id = "6d929103-f39c-4cf2-85ee-7a397f088cf4",
                         .owed_cents = 12550};
     size_t len = 0;
@@ -119,12 +128,18 @@ static void test_header_injection_refused(void **state) {
 }
 
 static sp_notify_mail voucher_mail(void) {
-    sp_notify_mail m = {.kind = SP_NOTIFY_VOUCHER_REDEEMED, .event_id = EVENT_ID,
-                        .from_address = "pass@ville.example", .from_name = "Pass solidarité",
-                        .to_address = "lea@exemple.example", .date_ms = NOW_MS,
-                        .partner_name = "Club <Sport>", .amount_cents = 1250,
-                        .occurred_at_ms = NOW_MS, .voucher_ref = "4821",
-                        .has_balance = true, .balance_cents = 3775};
+    sp_notify_mail m = {.kind = SP_NOTIFY_VOUCHER_REDEEMED,
+                        .event_id = EVENT_ID,
+                        .from_address = "pass@ville.example",
+                        .from_name = "Pass solidarité",
+                        .to_address = "lea@exemple.example",
+                        .date_ms = NOW_MS,
+                        .partner_name = "Club <Sport>",
+                        .amount_cents = 1250,
+                        .occurred_at_ms = NOW_MS,
+                        .voucher_ref = "4821",
+                        .has_balance = true,
+                        .balance_cents = 3775};
     return m;
 }
 
@@ -151,7 +166,7 @@ static void test_voucher_mail_to_the_beneficiary(void **state) {
     assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), 0);
     part_of(message, "text/plain", text, sizeof text);
     assert_null(strstr(text, "Solde"));
-    m.voucher_ref = "48x1";               /* only digits of the number */
+    m.voucher_ref = "48x1"; /* only digits of the number */
     assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
     assert_string_equal(err.code, "invalid_mail");
 }
@@ -160,12 +175,20 @@ static void test_voucher_mail_to_the_beneficiary(void **state) {
 static const char *const other_admins[] = {"second@club.example", "third@club.example"};
 
 static sp_notify_mail refund_mail(sp_notify_kind kind) {
-    sp_notify_mail m = {.kind = kind, .event_id = EVENT_ID,
-                        .from_address = "pass@ville.example", .from_name = "Pass solidarité",
-                        .to_address = "coach@club.example", .cc_addresses = other_admins,
-                        .cc_count = 2, .date_ms = NOW_MS, .partner_name = "Club <Judo>",
-                        .request_id = REQUEST_ID, .amount_cents = 123456, .operation_count = 7,
-                        .period = "", .transfer_reference = "VIR 2026/11-42",
+    sp_notify_mail m = {.kind = kind,
+                        .event_id = EVENT_ID,
+                        .from_address = "pass@ville.example",
+                        .from_name = "Pass solidarité",
+                        .to_address = "coach@club.example",
+                        .cc_addresses = other_admins,
+                        .cc_count = 2,
+                        .date_ms = NOW_MS,
+                        .partner_name = "Club <Judo>",
+                        .request_id = REQUEST_ID,
+                        .amount_cents = 123456,
+                        .operation_count = 7,
+                        .period = "",
+                        .transfer_reference = "VIR 2026/11-42",
                         .paid_on = "2026-11-30"};
     return m;
 }
@@ -182,11 +205,12 @@ static void test_refund_requested_mail(void **state) {
     char text[SP_NOTIFY_BODY_BYTES_MAX], html[SP_NOTIFY_BODY_BYTES_MAX];
     part_of(message, "text/plain", text, sizeof text);
     part_of(message, "text/html", html, sizeof html);
-    assert_non_null(strstr(text, "Une demande de remboursement a été enregistrée pour Club <Judo>."));
+    assert_non_null(
+        strstr(text, "Une demande de remboursement a été enregistrée pour Club <Judo>."));
     assert_non_null(strstr(text, "Demande :     " REQUEST_ID "\r\n"));
-    assert_non_null(strstr(text, "Montant :     1234,56 €\r\n"));   /* a decimal comma */
+    assert_non_null(strstr(text, "Montant :     1234,56 €\r\n")); /* a decimal comma */
     assert_non_null(strstr(text, "Opérations :  7\r\n"));
-    assert_null(strstr(text, "Période"));           /* a manual request has none */
+    assert_null(strstr(text, "Période")); /* a manual request has none */
     assert_null(strstr(text, "coordonnées bancaires"));
     assert_non_null(strstr(html, "Club &lt;Judo&gt;"));
 
@@ -201,7 +225,7 @@ static void test_refund_requested_mail(void **state) {
     assert_non_null(strstr(html, "octobre 2026"));
     assert_non_null(strstr(html, "coordonnées bancaires"));
 
-    m.cc_count = SP_NOTIFY_CC_MAX + 1;                 /* beyond the bound */
+    m.cc_count = SP_NOTIFY_CC_MAX + 1; /* beyond the bound */
     assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
     static const char *const injected[] = {"x@y.example>\r\nBcc: <victim@example.org"};
     m.cc_addresses = injected;
@@ -265,7 +289,7 @@ static void test_cancelled_payment_mail_to_the_beneficiary(void **state) {
     assert_non_null(strstr(message, "Message-ID: <" EVENT_ID "@solipass>\r\n"));
     assert_non_null(strstr(message, "X-Solipass-Kind: operation_cancelled\r\n"));
     assert_non_null(strstr(text, "Café \"Chez <Léa>\" & fils a annulé un de vos paiements."));
-    assert_non_null(strstr(text, "Montant :     12,50 €\r\n"));      /* a decimal comma */
+    assert_non_null(strstr(text, "Montant :     12,50 €\r\n")); /* a decimal comma */
     assert_non_null(strstr(text, "Annulé le :   27/11/2026 à 09:00\r\n"));
     assert_non_null(strstr(text, "de nouveau disponible sur votre pass"));
     assert_non_null(strstr(text, "Solde de votre pass : 42,05 €."));
@@ -282,7 +306,7 @@ static void test_cancelled_payment_mail_to_the_beneficiary(void **state) {
     assert_non_null(strstr(text, "Montant :     0,05 €\r\n"));
     assert_non_null(strstr(text, "Solde de votre pass : 3,00 €."));
 
-    m.amount_cents = 0;                   /* a cancelled payment moved money */
+    m.amount_cents = 0; /* a cancelled payment moved money */
     size_t len = 0;
     sp_error err;
     assert_int_equal(sp_notify_render(&m, message, sizeof message, &len, &err), -1);
@@ -307,15 +331,20 @@ static void test_cancelled_payment_to_an_expired_envelope(void **state) {
 
 static void test_closed_pass_mail_to_the_beneficiary(void **state) {
     (void)state;
-    sp_notify_mail m = {.kind = SP_NOTIFY_PASS_CLOSED, .event_id = EVENT_ID,
-                        .from_address = "pass@ville.example", .from_name = "Pass solidarité",
-                        .to_address = "lea@exemple.example", .date_ms = NOW_MS,
-                        .amount_cents = 4400, .occurred_at_ms = NOW_MS, .vouchers_cancelled = 2};
+    sp_notify_mail m = {.kind = SP_NOTIFY_PASS_CLOSED,
+                        .event_id = EVENT_ID,
+                        .from_address = "pass@ville.example",
+                        .from_name = "Pass solidarité",
+                        .to_address = "lea@exemple.example",
+                        .date_ms = NOW_MS,
+                        .amount_cents = 4400,
+                        .occurred_at_ms = NOW_MS,
+                        .vouchers_cancelled = 2};
     char text[SP_NOTIFY_BODY_BYTES_MAX], html[SP_NOTIFY_BODY_BYTES_MAX];
     render_parts(&m, text, html);
     assert_non_null(strstr(message, "To: <lea@exemple.example>\r\n"));
     assert_non_null(strstr(message, "X-Solipass-Kind: pass_closed\r\n"));
-    assert_non_null(strstr(message, "Subject: =?UTF-8?"));   /* "é": an encoded word */
+    assert_non_null(strstr(message, "Subject: =?UTF-8?")); /* "é": an encoded word */
     assert_non_null(strstr(text, "Votre pass a été fermé le 27/11/2026 à 09:00"));
     assert_non_null(strstr(text, "Son solde, 44,00 €, a été rendu au budget de la ville."));
     assert_non_null(strstr(text, "Vos 2 bons d'échange en cours ont été annulés."));

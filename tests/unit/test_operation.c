@@ -42,9 +42,13 @@ static void add_partner(fixture *fx, const char *name, const char *category,
 }
 
 static sp_ledger_limits limits(void) {
-    return (sp_ledger_limits){.passes_max = 100, .commands_max = 10000, .partners_max = 100,
-                              .payment_max_cents = 100000, .credit_max_cents = 1000000,
-                              .vouchers_max = 100, .voucher_validity_days = 90};
+    return (sp_ledger_limits){.passes_max = 100,
+                              .commands_max = 10000,
+                              .partners_max = 100,
+                              .payment_max_cents = 100000,
+                              .credit_max_cents = 1000000,
+                              .vouchers_max = 100,
+                              .voucher_validity_days = 90};
 }
 
 static int setup(void **state) {
@@ -80,8 +84,10 @@ static void run(fixture *fx, const sp_ledger_command *command, int64_t now_ms,
 /* A pass with general 10 000, sport 5 000 (ending sport_end, or never). */
 static void open_and_credit(fixture *fx, const char *sport_end) {
     sp_ledger_decision d;
-    sp_ledger_command open = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = P1,
-                              .actor_id = ACTOR, .command_id = "open",
+    sp_ledger_command open = {.kind = SP_LEDGER_COMMAND_OPEN_PASS,
+                              .pass_id = P1,
+                              .actor_id = ACTOR,
+                              .command_id = "open",
                               .beneficiary_id = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
                               .envelope_count = 2};
     open.envelope_categories[0] = "general";
@@ -92,9 +98,12 @@ static void open_and_credit(fixture *fx, const char *sport_end) {
     const char *categories[] = {"general", "sport"};
     const int64_t amounts[] = {10000, 5000};
     for (size_t i = 0; i < 2; i++) {
-        sp_ledger_command credit = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS, .pass_id = P1,
-                                    .actor_id = ACTOR, .command_id = categories[i],
-                                    .category = categories[i], .amount_cents = amounts[i]};
+        sp_ledger_command credit = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS,
+                                    .pass_id = P1,
+                                    .actor_id = ACTOR,
+                                    .command_id = categories[i],
+                                    .category = categories[i],
+                                    .amount_cents = amounts[i]};
         run(fx, &credit, T0_MS, &d);
         assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CREDITED);
     }
@@ -104,8 +113,11 @@ static void open_and_credit(fixture *fx, const char *sport_end) {
 static void pay_ok(fixture *fx, const char *key, const sp_ledger_partner *partner,
                    int64_t amount_cents, char *out) {
     sp_ledger_decision d;
-    sp_ledger_command pay = {.kind = SP_LEDGER_COMMAND_PAY, .pass_id = P1, .actor_id = ACTOR,
-                             .command_id = key, .partner_code = partner->partner_code,
+    sp_ledger_command pay = {.kind = SP_LEDGER_COMMAND_PAY,
+                             .pass_id = P1,
+                             .actor_id = ACTOR,
+                             .command_id = key,
+                             .partner_code = partner->partner_code,
                              .amount_cents = amount_cents};
     run(fx, &pay, T0_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
@@ -114,9 +126,12 @@ static void pay_ok(fixture *fx, const char *key, const sp_ledger_partner *partne
 
 static void cancel(fixture *fx, const char *key, const char *operation_id,
                    const sp_ledger_partner *partner, int64_t now_ms, sp_ledger_decision *out) {
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CANCEL_OPERATION, .pass_id = P1,
-                                 .actor_id = PARTNER_ACTOR, .command_id = key,
-                                 .operation_id = operation_id, .partner_id = partner->partner_id};
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CANCEL_OPERATION,
+                                 .pass_id = P1,
+                                 .actor_id = PARTNER_ACTOR,
+                                 .command_id = key,
+                                 .operation_id = operation_id,
+                                 .partner_id = partner->partner_id};
     run(fx, &command, now_ms, out);
 }
 
@@ -124,8 +139,11 @@ static void set_reference(fixture *fx, const char *key, const char *operation_id
                           const sp_ledger_partner *partner, const char *reference,
                           sp_ledger_decision *out) {
     sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_SET_OPERATION_REFERENCE,
-                                 .pass_id = P1, .actor_id = PARTNER_ACTOR, .command_id = key,
-                                 .operation_id = operation_id, .partner_id = partner->partner_id,
+                                 .pass_id = P1,
+                                 .actor_id = PARTNER_ACTOR,
+                                 .command_id = key,
+                                 .operation_id = operation_id,
+                                 .partner_id = partner->partner_id,
                                  .reference = reference};
     run(fx, &command, T0_MS, out);
 }
@@ -133,7 +151,8 @@ static void set_reference(fixture *fx, const char *key, const char *operation_id
 static int64_t envelope_cents(const fixture *fx, const char *category) {
     const sp_ledger_pass *pass = sp_ledger_pass_find(fx->state, P1);
     for (size_t i = 0; i < pass->envelope_count; i++) {
-        if (strcmp(pass->envelopes[i].category, category) == 0) return pass->envelopes[i].balance_cents;
+        if (strcmp(pass->envelopes[i].category, category) == 0)
+            return pass->envelopes[i].balance_cents;
     }
     fail_msg("no envelope %s", category);
     return -1;
@@ -157,14 +176,13 @@ static void test_cancel_returns_the_money_exactly_once(void **state) {
     cancel(fx, "c1", op, &fx->sport, T0_MS + 1000, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_OPERATION_CANCELLED);
     assert_int_equal(d.event.amount_cents, 1234);
-    assert_string_equal(d.event.postings[0].credit_account + strlen("pass:") + SP_ID_LEN,
-                        ":sport");
+    assert_string_equal(d.event.postings[0].credit_account + strlen("pass:") + SP_ID_LEN, ":sport");
     assert_int_equal(envelope_cents(fx, "sport"), 5000);
     assert_int_equal(sp_ledger_pass_balance_cents(sp_ledger_pass_find(fx->state, P1)), 15000);
     assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id), 0);
     assert_int_equal(fx->state->budget_cents, budget_before);
-    const sp_ledger_operation *remembered =
-        sp_ledger_operation_find(sp_ledger_pass_find(fx->state, P1), op);
+    const sp_ledger_operation *remembered = sp_ledger_operation_find(
+        sp_ledger_pass_find(fx->state, P1), op);
     assert_non_null(remembered);
     assert_int_equal(remembered->status, SP_LEDGER_OPERATION_CANCELLED);
     const sp_ledger_record *first = sp_ledger_record_find(fx->state, P1, PARTNER_ACTOR, "c1");
@@ -235,17 +253,24 @@ static void test_cancelling_a_redemption_returns_it_to_the_pass(void **state) {
     fixture *fx = *state;
     open_and_credit(fx, "");
     sp_ledger_decision d;
-    sp_ledger_command issue = {.kind = SP_LEDGER_COMMAND_ISSUE_VOUCHER, .pass_id = P1,
-                               .actor_id = ACTOR, .command_id = "v", .amount_cents = 600,
-                               .category = "", .partner_code = ""};
+    sp_ledger_command issue = {.kind = SP_LEDGER_COMMAND_ISSUE_VOUCHER,
+                               .pass_id = P1,
+                               .actor_id = ACTOR,
+                               .command_id = "v",
+                               .amount_cents = 600,
+                               .category = "",
+                               .partner_code = ""};
     run(fx, &issue, T0_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_VOUCHER_ISSUED);
     char voucher_id[SP_ID_LEN + 1], number[SP_VOUCHER_NUMBER_LEN + 1];
     memcpy(voucher_id, d.event.voucher_id, sizeof voucher_id);
     memcpy(number, d.event.voucher_number, sizeof number);
-    sp_ledger_command redeem = {.kind = SP_LEDGER_COMMAND_REDEEM_VOUCHER, .pass_id = P1,
-                                .actor_id = PARTNER_ACTOR, .command_id = "r",
-                                .voucher_id = voucher_id, .voucher_number = number,
+    sp_ledger_command redeem = {.kind = SP_LEDGER_COMMAND_REDEEM_VOUCHER,
+                                .pass_id = P1,
+                                .actor_id = PARTNER_ACTOR,
+                                .command_id = "r",
+                                .voucher_id = voucher_id,
+                                .voucher_number = number,
                                 .partner_code = fx->lecture.partner_code};
     run(fx, &redeem, T0_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_VOUCHER_REDEEMED);
@@ -307,7 +332,7 @@ static void test_a_pass_remembers_a_bounded_number_of_payments(void **state) {
     }
     const sp_ledger_pass *pass = sp_ledger_pass_find(fx->state, P1);
     assert_int_equal(pass->operation_count, SP_LEDGER_PASS_OPERATIONS_MAX);
-    assert_null(sp_ledger_operation_find(pass, first));   /* the oldest is forgotten */
+    assert_null(sp_ledger_operation_find(pass, first)); /* the oldest is forgotten */
     assert_non_null(sp_ledger_operation_find(pass, op));
     sp_ledger_decision d;
     cancel(fx, "c-old", first, &fx->lecture, T0_MS, &d);
@@ -343,7 +368,7 @@ static void test_rebuild_reaches_the_same_operations(void **state) {
     sp_ledger_decision d;
     set_reference(fx, "ra", a, &fx->sport, "Ticket 7", &d);
     cancel(fx, "cb", b, &fx->lecture, T0_MS, &d);
-    cancel(fx, "cx", b, &fx->sport, T0_MS, &d);   /* rejected */
+    cancel(fx, "cx", b, &fx->sport, T0_MS, &d); /* rejected */
     sp_ledger_limits l = limits();
     sp_error err;
     sp_ledger_state *twin = sp_ledger_state_new(3, &l, &fx->directory, &err);
@@ -381,7 +406,8 @@ static void test_rebuild_reaches_the_same_operations(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cancel_returns_the_money_exactly_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_returns_the_money_exactly_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_another_partner_cannot_touch_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_after_the_envelope_expired_goes_to_the_budget,
                                         setup, teardown),

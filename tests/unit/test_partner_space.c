@@ -49,11 +49,9 @@ static void test_contact_refuses_bad_settings(void **state) {
     assert_string_equal(err.field, "SP_CONTACT_PHONES");
     assert_int_equal(sp_gw_contact_parse("9h-17h", "a@b.fr", "01 23 45 67 89;", &c, &err), -1);
     assert_int_equal(sp_gw_contact_parse("9h-17h", "a@b.fr", "call us", &c, &err), -1);
-    assert_int_equal(sp_gw_contact_parse("9h-17h", "a@b.fr", "3939;3940;3941;3942;3943", &c,
-                                         &err),
+    assert_int_equal(sp_gw_contact_parse("9h-17h", "a@b.fr", "3939;3940;3941;3942;3943", &c, &err),
                      -1);
-    assert_int_equal(sp_gw_contact_parse("9h-17h", "a@b.fr", "3939;3940;3941;3942", &c, &err),
-                     0);
+    assert_int_equal(sp_gw_contact_parse("9h-17h", "a@b.fr", "3939;3940;3941;3942", &c, &err), 0);
     assert_int_equal(c.phone_count, 4);
 }
 
@@ -68,7 +66,11 @@ static void test_event_ids_round_trip_and_refuse_others(void **state) {
     assert_int_equal(sp_gw_sse_id_parse(id, &ms, op, &err), 0);
     assert_int_equal(ms, INT64_C(1795766400123));
     assert_string_equal(op, OP_A);
-    const char *bad[] = {"", "1795766400123", "|" OP_A, "12x|" OP_A, "1795766400123|" OP_A "0",
+    const char *bad[] = {"",
+                         "1795766400123",
+                         "|" OP_A,
+                         "12x|" OP_A,
+                         "1795766400123|" OP_A "0",
                          "1795766400123|6D929103-F39C-4CF2-85EE-7A397F088CF4",
                          "99999999999999999999|" OP_A};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -112,7 +114,7 @@ static void test_sent_ring_forgets_only_the_oldest(void **state) {
     assert_false(sp_gw_sse_sent_has(sent, OP_A));
     assert_true(sp_gw_sse_sent_has(sent, OP_B));
     sp_gw_sse_sent_array(sent, array);
-    assert_int_equal(strlen(array), SP_GW_SSE_SENT_ARRAY_MAX - 1);   /* 255 commas */
+    assert_int_equal(strlen(array), SP_GW_SSE_SENT_ARRAY_MAX - 1); /* 255 commas */
     free(sent);
 }
 
@@ -167,7 +169,8 @@ static void test_one_partner_cannot_hold_every_stream(void **state) {
     assert_int_equal(sp_gw_streams_enter_partner(streams, b), SP_GW_STREAMS_ENTERED);
     sp_gw_streams_leave_partner(streams, a);
     assert_int_equal(sp_gw_streams_enter_partner(streams, a), SP_GW_STREAMS_ENTERED);
-    for (int i = 0; i < SP_GW_SSE_STREAMS_PER_PARTNER_MAX; i++) sp_gw_streams_leave_partner(streams, a);
+    for (int i = 0; i < SP_GW_SSE_STREAMS_PER_PARTNER_MAX; i++)
+        sp_gw_streams_leave_partner(streams, a);
     sp_gw_streams_leave_partner(streams, b);
     assert_int_equal(sp_gw_streams_open(streams), 0);
     sp_gw_streams_free(streams);

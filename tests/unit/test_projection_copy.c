@@ -34,8 +34,8 @@ static void test_escapes_each_class(void **state) {
     assert_string_equal(field_text("a\nb", 3), "a\\nb");
     assert_string_equal(field_text("a\rb", 3), "a\\rb");
     assert_string_equal(field_text("a\\b", 3), "a\\\\b");
-    assert_string_equal(field_text("\\N", 2), "\\\\N");   /* the text \N is not a NULL */
-    assert_string_equal(field_text("\\.", 2), "\\\\.");   /* nor the end of the data */
+    assert_string_equal(field_text("\\N", 2), "\\\\N"); /* the text \N is not a NULL */
+    assert_string_equal(field_text("\\.", 2), "\\\\."); /* nor the end of the data */
     assert_string_equal(field_text("", 0), "");
     /* quotes, commas, braces: COPY text gives them no meaning */
     assert_string_equal(field_text("\"{a,b}\"", 7), "\"{a,b}\"");
@@ -88,10 +88,9 @@ static void test_arrays_transposed(void **state) {
     size_t rows = 0;
     const char *text = rows_text(arrays, 3, &rows);
     assert_int_equal(rows, 2);
-    assert_string_equal(text,
-        "11111111-1111-4111-8111-111111111111\ttab\\there\t"
-        "{\"note\": \"a\\\\\\\\b\\\\nC\\\\u00e9\"}\n"
-        "22222222-2222-4222-8222-222222222222\t\\N\tline\\nbreak\n");
+    assert_string_equal(text, "11111111-1111-4111-8111-111111111111\ttab\\there\t"
+                              "{\"note\": \"a\\\\\\\\b\\\\nC\\\\u00e9\"}\n"
+                              "22222222-2222-4222-8222-222222222222\t\\N\tline\\nbreak\n");
 }
 
 static void test_bare_elements(void **state) {
@@ -114,13 +113,13 @@ static void test_empty_arrays(void **state) {
 static void test_malformed_refused(void **state) {
     (void)state;
     static const char *const cases[][2] = {
-        {"{\"a\",\"b\"}", "{\"a\"}"},            /* lengths differ */
+        {"{\"a\",\"b\"}", "{\"a\"}"}, /* lengths differ */
         {"{\"a\"}", "{\"a\",\"b\"}"},
-        {"{\"a}", "{\"b\"}"},                    /* unterminated */
-        {"{\"a\"}x", "{\"b\"}"},                 /* bytes after */
-        {"{{1,2}}", "{\"b\"}"},                  /* two dimensions */
-        {"a", "{\"b\"}"},                        /* not an array */
-        {"{a\"b}", "{c}"},                       /* a quote inside a bare element */
+        {"{\"a}", "{\"b\"}"},    /* unterminated */
+        {"{\"a\"}x", "{\"b\"}"}, /* bytes after */
+        {"{{1,2}}", "{\"b\"}"},  /* two dimensions */
+        {"a", "{\"b\"}"},        /* not an array */
+        {"{a\"b}", "{c}"},       /* a quote inside a bare element */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sp_projection_copy_buf buf = {0};
@@ -168,29 +167,32 @@ static void test_copy_sql_refuses_other_shapes(void **state) {
     char out[SP_PROJECTION_COPY_SQL_MAX] = "untouched";
     /* updates, upserts that add or replace (a credit's envelope row replaces
      * the one an earlier chunk wrote), computed columns */
-    static const char *const names[] = {"spx_passes_update",  "spx_envelopes_insert",
+    static const char *const names[] = {"spx_passes_update",    "spx_envelopes_insert",
                                         "spx_envelopes_update", "spx_partners_owed",
-                                        "spx_figures_daily",  "spx_ledger_balances"};
+                                        "spx_figures_daily",    "spx_ledger_balances"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_false(sp_projection_copy_sql(statement_sql(names[i]), statement_params(names[i]),
                                             out, sizeof out));
     assert_string_equal(out, "untouched");
     /* more parameters than columns, a filter after unnest */
     assert_false(sp_projection_copy_sql("INSERT INTO t (a) SELECT * FROM unnest($1::text[], "
-                                        "$2::text[])", 2, out, sizeof out));
+                                        "$2::text[])",
+                                        2, out, sizeof out));
     assert_false(sp_projection_copy_sql("INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], "
-                                        "$2::text[]) AS s WHERE s.a IS NOT NULL", 2, out,
-                                        sizeof out));
+                                        "$2::text[]) AS s WHERE s.a IS NOT NULL",
+                                        2, out, sizeof out));
     assert_false(sp_projection_copy_sql("INSERT INTO t (a, b) SELECT * FROM unnest($2::text[], "
-                                        "$1::text[])", 2, out, sizeof out));
+                                        "$1::text[])",
+                                        2, out, sizeof out));
     /* an upsert adding to the row it finds is not an insert */
     assert_false(sp_projection_copy_sql("INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], "
                                         "$2::bigint[]) ON CONFLICT (a) DO UPDATE SET b = t.b + "
-                                        "EXCLUDED.b", 2, out, sizeof out));
+                                        "EXCLUDED.b",
+                                        2, out, sizeof out));
     assert_string_equal(out, "untouched");
     assert_true(sp_projection_copy_sql("INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], "
-                                       "$2::text[]) ON CONFLICT (a) DO NOTHING", 2, out,
-                                       sizeof out));
+                                       "$2::text[]) ON CONFLICT (a) DO NOTHING",
+                                       2, out, sizeof out));
     assert_string_equal(out, "COPY t (a, b) FROM STDIN");
 }
 
@@ -241,10 +243,13 @@ static void test_a_replay_fold_holds_more_than_a_live_batch(void **state) {
         if (strcmp(statements[i].name, "spx_passes_insert") != 0) continue;
         sp_projection_copy_buf buf = {0};
         assert_int_equal(sp_projection_copy_rows(&buf, statements[i].params,
-                                                 statements[i].param_count, &copied, &err), 0);
-        assert_memory_equal(buf.data, "11111111-1111-4111-8111-000000000000\t"
+                                                 statements[i].param_count, &copied, &err),
+                         0);
+        assert_memory_equal(buf.data,
+                            "11111111-1111-4111-8111-000000000000\t"
                             "44444444-4444-4444-8444-000000000000\t0\t1\t"
-                            "2026-06-01T10:00:00.000Z\t2026-06-01T10:00:00.000Z\n", 121);
+                            "2026-06-01T10:00:00.000Z\t2026-06-01T10:00:00.000Z\n",
+                            121);
         sp_projection_copy_buf_free(&buf);
     }
     assert_int_equal(copied, PASSES);

@@ -14,12 +14,13 @@
 
 #define EVENT_ID "3b1f6c2e-8d4a-4c5e-9f10-2a3b4c5d6e7f"
 #define USER_ID "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918"
-#define T_MS INT64_C(1795773600123)          /* 2026-11-27T10:00:00.123Z */
+#define T_MS INT64_C(1795773600123) /* 2026-11-27T10:00:00.123Z */
 #define T_TEXT "2026-11-27T10:00:00.123Z"
 
 static const sp_projection_statement *main_statement(const char *name) {
     for (size_t i = 0; i < sp_projection_statement_count; i++)
-        if (strcmp(sp_projection_statements[i].name, name) == 0) return &sp_projection_statements[i];
+        if (strcmp(sp_projection_statements[i].name, name) == 0)
+            return &sp_projection_statements[i];
     return NULL;
 }
 
@@ -67,15 +68,20 @@ static void test_one_line_per_event_type_with_a_stable_action(void **state) {
     }
     assert_string_equal(sp_projection_figures_action("ledger.OperationCancelled.v1"),
                         "payment_cancelled");
-    assert_string_equal(sp_projection_figures_action("ledger.VoucherExpired.v1"), "voucher_expired");
+    assert_string_equal(sp_projection_figures_action("ledger.VoucherExpired.v1"),
+                        "voucher_expired");
     assert_null(sp_projection_figures_action("accounts.SessionStarted.v1"));
     assert_null(sp_projection_figures_action("ledger.CommandRejected.v1"));
 }
 
 static sp_projection_row credit_row(const char *const *params, int count) {
-    sp_projection_row row = {.kind = SP_PROJECTION_PASS_CREDITED, .type = "ledger.PassCredited.v1",
-                             .versioned = true, .sql = "SELECT 1", .statement = "sp_pass_credited",
-                             .param_count = count, .occurred_at_ms = T_MS};
+    sp_projection_row row = {.kind = SP_PROJECTION_PASS_CREDITED,
+                             .type = "ledger.PassCredited.v1",
+                             .versioned = true,
+                             .sql = "SELECT 1",
+                             .statement = "sp_pass_credited",
+                             .param_count = count,
+                             .occurred_at_ms = T_MS};
     for (int i = 0; i < count; i++) row.params[i] = params[i];
     snprintf(row.event_id, sizeof row.event_id, "%s", EVENT_ID);
     snprintf(row.actor_id, sizeof row.actor_id, "%s", USER_ID);
@@ -91,7 +97,7 @@ static void test_the_meta_then_the_events_own_parameters(void **state) {
         snprintf(texts[i], sizeof texts[i], "p%d", i + 1);
         params[i] = texts[i];
     }
-    params[14] = NULL;   /* a credit names no partner */
+    params[14] = NULL; /* a credit names no partner */
     sp_projection_row row = credit_row(params, SP_PROJECTION_CREDIT_PARAM_COUNT);
     sp_projection_figures_row out;
     sp_projection_figures_build(&row, &out);

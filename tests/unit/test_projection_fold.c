@@ -77,7 +77,7 @@ static event moved(const char *pass, int64_t version, int64_t amount, int64_t en
     set_param(&e, 6, text);
     snprintf(text, sizeof text, "%lld", (long long)amount);
     set_param(&e, 7, text);
-    snprintf(text, sizeof text, "cmd \"%d\"", n);   /* quoted in the array literal */
+    snprintf(text, sizeof text, "cmd \"%d\"", n); /* quoted in the array literal */
     set_param(&e, 8, text);
     set_param(&e, 9, "ledger.events");
     set_param(&e, 10, "3");
@@ -100,9 +100,8 @@ static event moved(const char *pass, int64_t version, int64_t amount, int64_t en
 }
 
 /* A credit of another category, with an end date ("" = none given). */
-static event credited(const char *pass, int64_t version, const char *category,
-                      const char *end_date, int64_t amount, int64_t envelope, int64_t balance,
-                      int n) {
+static event credited(const char *pass, int64_t version, const char *category, const char *end_date,
+                      int64_t amount, int64_t envelope, int64_t balance, int n) {
     event e = moved(pass, version, amount, envelope, balance, false, n);
     char text[128];
     set_param(&e, 3, category);
@@ -124,8 +123,8 @@ typedef struct known {
 } known;
 
 /* Plans, loads the known versions, folds: the applied count. */
-static int fold_batch(sp_projection_fold *fold, event *events, size_t count,
-                      const known *versions, size_t known_count) {
+static int fold_batch(sp_projection_fold *fold, event *events, size_t count, const known *versions,
+                      size_t known_count) {
     sp_error err;
     sp_projection_fold_reset(fold);
     for (size_t i = 0; i < count; i++) repoint(&events[i]);
@@ -185,7 +184,9 @@ static size_t split(const char *literal, char items[ROWS_MAX][ROW_TEXT_MAX / 4])
     return literal[1] == '}' ? 0 : n;
 }
 
-static int text_cmp(const void *a, const void *b) { return strcmp(a, b); }
+static int text_cmp(const void *a, const void *b) {
+    return strcmp(a, b);
+}
 
 static void rows_of(const sp_projection_fold_statement *s, row_set *out) {
     static char items[SP_PROJECTION_FOLD_PARAMS_MAX][ROWS_MAX][ROW_TEXT_MAX / 4];
@@ -237,8 +238,9 @@ static void test_a_batch_folds_into_final_rows(void **state) {
     rendered r;
     render(fold, &r);
     /* the pass once, at its last version and balance */
-    assert_row(&r, "spx_passes_insert", PASS_A "|44444444-4444-4444-8444-444444444444|500|4|"
-               "2026-06-01T10:00:00.000Z|2026-06-01T10:04:00.000Z|");
+    assert_row(&r, "spx_passes_insert",
+               PASS_A "|44444444-4444-4444-8444-444444444444|500|4|"
+                      "2026-06-01T10:00:00.000Z|2026-06-01T10:04:00.000Z|");
     assert_null(statement(&r, "spx_passes_update"));
     assert_row(&r, "spx_envelopes_insert", PASS_A "|food|500|2026-12-31|f|");
     assert_row(&r, "spx_envelopes_insert", PASS_A "|culture|0|NULL|f|");
@@ -306,8 +308,8 @@ static void test_interleaving_changes_no_row(void **state) {
     b[3] = moved(PASS_B, 4, 50, 650, 650, true, 14);
     event first[8] = {a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]};
     event second[8] = {b[0], a[0], b[1], a[1], a[2], b[2], b[3], a[3]};
-    assert_null(sp_projection_fold_pass_of(&(sp_projection_row){.sql = "x", .versioned = false,
-                                                                 .param_count = 1}));
+    assert_null(sp_projection_fold_pass_of(
+        &(sp_projection_row){.sql = "x", .versioned = false, .param_count = 1}));
     static rendered r1, r2;
     assert_int_equal(fold_batch(fold, first, 8, NULL, 0), 8);
     render(fold, &r1);
@@ -345,7 +347,7 @@ static void test_credits_open_and_extend_envelopes(void **state) {
     e[0] = credited(PASS_A, 5, "food", "2027-03-31", 100, 600, 600, 5);
     e[1] = credited(PASS_A, 6, "sport", "2026-09-30", 2000, 2000, 2600, 6);
     e[2] = moved(PASS_A, 7, 50, 550, 2550, true, 7);
-    e[3] = moved(PASS_A, 8, 0, 0, 2550, false, 8);            /* culture expires */
+    e[3] = moved(PASS_A, 8, 0, 0, 2550, false, 8); /* culture expires */
     e[3].row.kind = SP_PROJECTION_ENVELOPE_EXPIRED;
     e[3].row.type = "ledger.EnvelopeExpired.v1";
     e[3].row.param_count = SP_PROJECTION_MOVEMENT_PARAM_COUNT;
@@ -353,7 +355,7 @@ static void test_credits_open_and_extend_envelopes(void **state) {
     set_param(&e[3], 12, "{}");
     set_param(&e[3], 13, "{}");
     e[4] = credited(PASS_A, 9, "culture", "2027-01-31", 300, 300, 2850, 9);
-    e[5] = moved(PASS_B, 2, 0, 0, 0, false, 10);             /* another pass's expiry only */
+    e[5] = moved(PASS_B, 2, 0, 0, 0, false, 10); /* another pass's expiry only */
     e[5].row.kind = SP_PROJECTION_ENVELOPE_EXPIRED;
     e[5].row.type = "ledger.EnvelopeExpired.v1";
     e[5].row.param_count = SP_PROJECTION_MOVEMENT_PARAM_COUNT;

@@ -23,7 +23,7 @@
 #define PARTNER_ID "5d4c3b2a-1f0e-4d9c-ab8a-7f6e5d4c3b2a"
 #define USER_ID "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918"
 #define OPERATION_ID "9a8b7c6d-5e4f-4321-b0a9-8b7c6d5e4f32"
-#define T_MS INT64_C(1795773600123)          /* 2026-11-27T10:00:00.123Z */
+#define T_MS INT64_C(1795773600123) /* 2026-11-27T10:00:00.123Z */
 #define T_TEXT "2026-11-27T10:00:00.123Z"
 #define ENVELOPE_ACCOUNT "pass:" PASS_ID ":general"
 #define OWED_ACCOUNT "partner:" PARTNER_ID ":owed"
@@ -54,16 +54,20 @@ static int teardown(void **state) {
 
 static void pack(fixture *f, const char *topic, const char *type, const char *aggregate_id,
                  uint64_t version, const ProtobufCMessage *payload) {
-    sp_envelope_meta meta = {.type = type, .aggregate_id = aggregate_id,
-                             .aggregate_version = version, .occurred_at_ms = T_MS,
-                             .command_id = "key-1", .causation_id = "", .reply_to = "",
+    sp_envelope_meta meta = {.type = type,
+                             .aggregate_id = aggregate_id,
+                             .aggregate_version = version,
+                             .occurred_at_ms = T_MS,
+                             .command_id = "key-1",
+                             .causation_id = "",
+                             .reply_to = "",
                              .actor_id = USER_ID};
     sp_error err;
     free(f->value);
     f->value = NULL;
     assert_int_equal(sp_envelope_pack(&meta, payload, &f->value, &f->value_len, NULL, &err), 0);
-    f->msg = (sp_kafka_msg){.topic = topic, .partition = 3, .offset = 41, .value = f->value,
-                            .value_len = f->value_len};
+    f->msg = (sp_kafka_msg){
+        .topic = topic, .partition = 3, .offset = 41, .value = f->value, .value_len = f->value_len};
 }
 
 static int build(fixture *f) {
@@ -117,11 +121,11 @@ static void test_partner_created(void **state) {
     assert_string_equal(f->row.actor_id, USER_ID);
     assert_int_equal(f->row.occurred_at_ms, T_MS);
 
-    m.category = "general";   /* a partner's category is never "general" */
+    m.category = "general"; /* a partner's category is never "general" */
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerCreated.v1", PARTNER_ID, 1, &m.base);
     assert_poison(f, "invalid_event", "category");
     m.category = "culture";
-    code[7] = code[7] == '9' ? '0' : (char)(code[7] + 1);   /* wrong check digit */
+    code[7] = code[7] == '9' ? '0' : (char)(code[7] + 1); /* wrong check digit */
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PartnerCreated.v1", PARTNER_ID, 1, &m.base);
     assert_poison(f, "invalid_event", "partner_code");
 }
@@ -142,7 +146,7 @@ static void test_user_registered(void **state) {
     assert_param(f, 2, "admin@club.example");
     assert_param(f, 5, "partner_admin");
     assert_param(f, 6, PARTNER_ID);
-    assert_param(f, 7, NULL);                 /* no pass: SQL NULL, not "" */
+    assert_param(f, 7, NULL); /* no pass: SQL NULL, not "" */
     assert_param(f, 8, T_TEXT);
 
     m.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_BENEFICIARY;
@@ -157,7 +161,7 @@ static void test_user_registered(void **state) {
     m.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_UNSPECIFIED;
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRegistered.v1", USER_ID, 1, &m.base);
     assert_poison(f, "invalid_event", "role");
-    m.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_USER;   /* without its partner */
+    m.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_PARTNER_USER; /* without its partner */
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRegistered.v1", USER_ID, 1, &m.base);
     assert_poison(f, "invalid_event", "partner_id");
     m.role = SOLIPASS__ACCOUNTS__ROLE__ROLE_BACKOFFICE;
@@ -167,7 +171,7 @@ static void test_user_registered(void **state) {
     assert_poison(f, "invalid_event", "full_name");
     m.full_name = "Ada";
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.UserRegistered.v1", OTHER_ID, 1, &m.base);
-    assert_poison(f, "invalid_event", "user_id");     /* not its own aggregate */
+    assert_poison(f, "invalid_event", "user_id"); /* not its own aggregate */
 }
 
 static void test_sessions(void **state) {
@@ -289,7 +293,7 @@ static void test_links(void **state) {
     issued.expires_at_ms = T_MS + 3600000;
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.ActivationIssued.v1", USER_ID, 2, &issued.base);
     assert_int_equal(build(f), 0);
-    assert_null(f->row.sql);                       /* no read model shows a link */
+    assert_null(f->row.sql); /* no read model shows a link */
     issued.purpose = "anything";
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.ActivationIssued.v1", USER_ID, 2, &issued.base);
     assert_poison(f, "invalid_event", "purpose");
@@ -302,7 +306,7 @@ static void test_links(void **state) {
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "accounts.PasswordSet.v1", USER_ID, 3, &set.base);
     assert_int_equal(build(f), 0);
     assert_non_null(strstr(f->row.sql, "UPDATE users SET password_hash"));
-    assert_non_null(strstr(f->row.sql, "UPDATE sessions SET ended_at"));   /* a reset ends them */
+    assert_non_null(strstr(f->row.sql, "UPDATE sessions SET ended_at")); /* a reset ends them */
     assert_int_equal(f->row.param_count, 3);
     assert_param(f, 1, USER_ID);
     assert_param(f, 2, set.password_hash);
@@ -378,10 +382,12 @@ static void test_pass_credited(void **state) {
     assert_non_null(strstr(f->row.sql, "ON CONFLICT (pass_id, category) DO UPDATE"));
     assert_non_null(strstr(f->row.sql, "COALESCE(EXCLUDED.end_date, envelopes.end_date)"));
     /* an event without end_date (written before it existed): $17 NULL */
+    /* clang-format off */
     const char *expected[] = {PASS_ID, "3", T_TEXT, "general", "7000", "9000", OPERATION_ID,
                               "5000", "key-1", SP_TOPIC_LEDGER_EVENTS, "3", "41",
                               "{\"budget\",\"" ENVELOPE_ACCOUNT "\"}", "{-5000,5000}", NULL, NULL,
                               NULL};
+    /* clang-format on */
     for (int i = 0; i < SP_PROJECTION_CREDIT_PARAM_COUNT; i++) assert_param(f, i + 1, expected[i]);
     m.end_date = "2026-12-31";
     m.envelope_opened = true;
@@ -393,7 +399,7 @@ static void test_pass_credited(void **state) {
     assert_poison(f, "invalid_event", "end_date");
     m.end_date = "";
 
-    posting.amount_cents = 4999;                       /* postings disagree with the event */
+    posting.amount_cents = 4999; /* postings disagree with the event */
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassCredited.v1", PASS_ID, 3, &m.base);
     assert_poison(f, "invalid_event", "postings");
     posting.amount_cents = 5000;
@@ -440,7 +446,7 @@ static void test_payment_accepted(void **state) {
     assert_param(f, 13, "{\"" ENVELOPE_ACCOUNT "\",\"" OWED_ACCOUNT "\"}");
     assert_param(f, 14, "{-1250,1250}");
     assert_param(f, 15, PARTNER_ID);
-    assert_param(f, 16, NULL);                        /* signed before receipts existed */
+    assert_param(f, 16, NULL); /* signed before receipts existed */
 
     /* A signed payment keeps its receipt text; a cut signature is poison. */
     uint8_t signature[SP_RECEIPT_SIGNATURE_LEN];
@@ -457,7 +463,7 @@ static void test_payment_accepted(void **state) {
     assert_poison(f, "invalid_event", "receipt_signature");
     m.receipt_signature.len = 0;
 
-    posting.credit_account = "partner:" OTHER_ID ":owed";   /* pays someone else */
+    posting.credit_account = "partner:" OTHER_ID ":owed"; /* pays someone else */
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PaymentAccepted.v1", PASS_ID, 4, &m.base);
     assert_poison(f, "invalid_event", "postings");
     posting.credit_account = "cash";
@@ -538,7 +544,7 @@ static void test_envelope_expired(void **state) {
     assert_non_null(strstr(f->row.sql, "'expiry'"));
     assert_param(f, 5, "0");
     assert_param(f, 8, "0");
-    assert_param(f, 13, "{}");      /* nothing returned: no posting */
+    assert_param(f, 13, "{}"); /* nothing returned: no posting */
     assert_param(f, 14, "{}");
 
     Solipass__Ledger__Posting posting = SOLIPASS__LEDGER__POSTING__INIT;
@@ -554,7 +560,7 @@ static void test_envelope_expired(void **state) {
     assert_param(f, 8, "700");
     assert_param(f, 14, "{-700,700}");
 
-    m.n_postings = 0;                /* money returned without its posting */
+    m.n_postings = 0; /* money returned without its posting */
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.EnvelopeExpired.v1", PASS_ID, 5, &m.base);
     assert_poison(f, "invalid_event", "postings");
 }
@@ -675,18 +681,19 @@ static void test_refund_request_opened(void **state) {
     assert_param(f, 7, "true");
     assert_param(f, 8, USER_ID);
     assert_param(f, 9, T_TEXT);
-    assert_param(f, 10, "[{\"pass_id\":\"" PASS_ID "\",\"operation_ids\":[\"" OPERATION_ID
-                        "\",\"" OTHER_ID "\"]}]");
+    assert_param(f, 10,
+                 "[{\"pass_id\":\"" PASS_ID "\",\"operation_ids\":[\"" OPERATION_ID "\",\"" OTHER_ID
+                 "\"]}]");
 
     m.period = "2026-13";
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestOpened.v1", REQUEST_ID, 1, &m.base);
     assert_poison(f, "invalid_event", "period");
-    m.kind = "manual";   /* a manual request has no period */
+    m.kind = "manual"; /* a manual request has no period */
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestOpened.v1", REQUEST_ID, 1, &m.base);
     assert_poison(f, "invalid_event", "period");
     m.period = "";
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestOpened.v1", PASS_ID, 1, &m.base);
-    assert_poison(f, "invalid_event", "request_id");   /* not its own aggregate */
+    assert_poison(f, "invalid_event", "request_id"); /* not its own aggregate */
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.RefundRequestOpened.v1", REQUEST_ID, 2, &m.base);
     assert_poison(f, "invalid_event", "aggregate_version");
     part.n_operation_ids = 0;
@@ -777,7 +784,7 @@ static void test_refund_parts_move_money(void **state) {
     assert_int_equal(build(f), 0);
     assert_int_equal(f->row.kind, SP_PROJECTION_OPERATIONS_RESERVED);
     assert_non_null(strstr(f->row.sql, "status = 'requested'"));
-    assert_null(strstr(f->row.sql, "owed_cents"));   /* still owed */
+    assert_null(strstr(f->row.sql, "owed_cents")); /* still owed */
     assert_param(f, 2, "7");
     assert_param(f, 4, REQUEST_ID);
     assert_param(f, 6, "{" OPERATION_ID "}");
@@ -807,7 +814,7 @@ static void test_refund_parts_move_money(void **state) {
     assert_param(f, 5, NULL);
     assert_param(f, 6, "{}");
     assert_param(f, 8, "{}");
-    m.amount_cents = 100;   /* money without an operation */
+    m.amount_cents = 100; /* money without an operation */
     pack_part(f, "ledger.OperationsReleased.v1", &m);
     assert_poison(f, "invalid_event", "amount_cents");
 }
@@ -852,7 +859,7 @@ static void test_poison_messages(void **state) {
     m.pass_id = PASS_ID;
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PassFrozen.v1", PASS_ID, 2, &m.base);
     assert_poison(f, "unknown_type", "type");
-    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.Pay.v1", PASS_ID, 0, &m.base);   /* a command */
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.Pay.v1", PASS_ID, 0, &m.base); /* a command */
     assert_poison(f, "unknown_type", "type");
     pack(f, SP_TOPIC_ACCOUNTS_EVENTS, "ledger.CommandRejected.v1", PASS_ID, 2, &m.base);
     assert_poison(f, "wrong_topic", "type");
@@ -867,9 +874,14 @@ static void test_poison_messages(void **state) {
     assert_poison(f, "undecodable", NULL);
 
     /* A valid envelope whose payload is not the message its type says. */
-    sp_envelope_meta meta = {.type = "ledger.PassCredited.v1", .aggregate_id = PASS_ID,
-                             .aggregate_version = 2, .occurred_at_ms = T_MS, .command_id = "",
-                             .causation_id = "", .reply_to = "", .actor_id = ""};
+    sp_envelope_meta meta = {.type = "ledger.PassCredited.v1",
+                             .aggregate_id = PASS_ID,
+                             .aggregate_version = 2,
+                             .occurred_at_ms = T_MS,
+                             .command_id = "",
+                             .causation_id = "",
+                             .reply_to = "",
+                             .actor_id = ""};
     Solipass__Envelope env = SOLIPASS__ENVELOPE__INIT;
     char id[] = OPERATION_ID, type[] = "ledger.PassCredited.v1", aggregate[] = PASS_ID;
     env.id = id;
@@ -884,7 +896,7 @@ static void test_poison_messages(void **state) {
     f->msg.value_len = len;
     assert_poison(f, "undecodable", "payload");
 
-    env.occurred_at_ms = 0;           /* an event from 1970 */
+    env.occurred_at_ms = 0; /* an event from 1970 */
     env.payload = (ProtobufCBinaryData){.len = 0, .data = NULL};
     len = solipass__envelope__pack(&env, packed);
     f->msg.value_len = len;
@@ -910,7 +922,7 @@ static void test_time_format(void **state) {
     char text[SP_PROJECTION_TIME_LEN + 1];
     sp_projection_time_format(T_MS, text);
     assert_string_equal(text, T_TEXT);
-    sp_projection_time_format(INT64_C(951782400000), text);        /* a leap day */
+    sp_projection_time_format(INT64_C(951782400000), text); /* a leap day */
     assert_string_equal(text, "2000-02-29T00:00:00.000Z");
     sp_projection_time_format(INT64_C(7258118399999), text);
     assert_string_equal(text, "2199-12-31T23:59:59.999Z");
@@ -922,9 +934,9 @@ static void test_text_and_category(void **state) {
     (void)state;
     assert_true(sp_projection_text_valid("Fran\xc3\xa7oise \xe2\x82\xac \xf0\x9f\x98\x80", 64));
     assert_false(sp_projection_text_valid("line\nbreak", 64));
-    assert_false(sp_projection_text_valid("\xc0\xaf", 64));           /* overlong '/' */
-    assert_false(sp_projection_text_valid("\xed\xa0\x80", 64));       /* a surrogate */
-    assert_false(sp_projection_text_valid("\xe2\x82", 64));           /* cut short */
+    assert_false(sp_projection_text_valid("\xc0\xaf", 64));     /* overlong '/' */
+    assert_false(sp_projection_text_valid("\xed\xa0\x80", 64)); /* a surrogate */
+    assert_false(sp_projection_text_valid("\xe2\x82", 64));     /* cut short */
     assert_false(sp_projection_text_valid("abcdef", 5));
     assert_true(sp_projection_text_valid("", 5));
     assert_true(sp_projection_category_valid("sport"));
@@ -932,7 +944,7 @@ static void test_text_and_category(void **state) {
     assert_false(sp_projection_category_valid("s"));
     assert_false(sp_projection_category_valid("2sport"));
     assert_false(sp_projection_category_valid("sport-culture"));
-    assert_false(sp_projection_category_valid("abcdefghijklmnopqrstuvwxyzabcdefg"));  /* 33 */
+    assert_false(sp_projection_category_valid("abcdefghijklmnopqrstuvwxyzabcdefg")); /* 33 */
 }
 
 static void test_fixed_sql(void **state) {
@@ -979,8 +991,10 @@ static void test_fixed_sql(void **state) {
 
 static void test_positions_guard_against_holes(void **state) {
     (void)state;
-    sp_projection_position p = {.topic = SP_TOPIC_LEDGER_EVENTS, .partition = 2,
-                                .next_offset = 100, .batch_next_offset = 100};
+    sp_projection_position p = {.topic = SP_TOPIC_LEDGER_EVENTS,
+                                .partition = 2,
+                                .next_offset = 100,
+                                .batch_next_offset = 100};
     sp_error err;
     assert_int_equal(sp_projection_position_check_log(&p, 0, 150, &err), 0);
     assert_int_equal(sp_projection_position_check_log(&p, 100, 100, &err), 0);
@@ -1005,7 +1019,7 @@ static void test_positions_catch_up(void **state) {
     assert_int_equal(sp_projection_position_find(ps, 2, SP_TOPIC_LEDGER_EVENTS, 1), -1);
     assert_false(sp_projection_caught_up(ps, 2));
     assert_int_equal(sp_projection_backlog(ps, 2), 3);
-    ps[1].next_offset = 12;          /* messages appended after the start count too */
+    ps[1].next_offset = 12; /* messages appended after the start count too */
     assert_true(sp_projection_caught_up(ps, 2));
     assert_int_equal(sp_projection_backlog(ps, 2), 0);
 }

@@ -32,14 +32,14 @@ static void test_parse_addresses_and_networks(void **state) {
     assert_true(sp_gw_proxies_trusts(&p, "::1"));
     assert_true(sp_gw_proxies_trusts(&p, "fd12:3456::1"));
     assert_false(sp_gw_proxies_trusts(&p, "fe80::1"));
-    assert_true(sp_gw_proxies_trusts(&p, "::ffff:10.0.0.5"));   /* IPv4 on an IPv6 socket */
+    assert_true(sp_gw_proxies_trusts(&p, "::ffff:10.0.0.5")); /* IPv4 on an IPv6 socket */
     assert_false(sp_gw_proxies_trusts(&p, "not-an-address"));
     /* host bits of a network are ignored; /0 trusts everyone of its family */
     assert_int_equal(sp_gw_proxies_parse("172.16.9.9/12 0.0.0.0/0", &p, &err), 0);
     assert_true(sp_gw_proxies_trusts(&p, "203.0.113.7"));
     assert_false(sp_gw_proxies_trusts(&p, "2001:db8::1"));
-    const char *bad[] = {"10.0.0", "10.0.0.1/33", "::1/129", "10.0.0.1/", "10.0.0.1/-1",
-                         "proxy.example", "10.0.0.1/8x"};
+    const char *bad[] = {"10.0.0",      "10.0.0.1/33",   "::1/129",    "10.0.0.1/",
+                         "10.0.0.1/-1", "proxy.example", "10.0.0.1/8x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(sp_gw_proxies_parse(bad[i], &p, &err), -1);
         assert_string_equal(err.field, "SP_TRUSTED_PROXIES");

@@ -67,7 +67,7 @@ static void test_bounded_table_keeps_recent_keys(void **state) {
 typedef struct racer {
     sp_gw_ratelimit *limit;
     pthread_barrier_t *start;
-    int64_t now_ms;             /* each read the clock a little apart */
+    int64_t now_ms; /* each read the clock a little apart */
     int64_t wait_ms;
 } racer;
 

@@ -39,7 +39,7 @@ typedef struct fixture {
     sp_ledger_directory directory;
     sp_ledger_state *state;
     sp_ledger_partner sport, lecture;
-    sp_ledger_event *events;       /* EVENTS_MAX: every applied event, in order */
+    sp_ledger_event *events; /* EVENTS_MAX: every applied event, in order */
     size_t event_count;
 } fixture;
 
@@ -49,9 +49,13 @@ static void add_partner(fixture *fx, const char *name, const char *category,
 }
 
 static sp_ledger_limits limits(void) {
-    return (sp_ledger_limits){.passes_max = 100, .commands_max = 10000, .partners_max = 100,
-                              .payment_max_cents = 100000, .credit_max_cents = 1000000,
-                              .vouchers_max = 100, .voucher_validity_days = 90,
+    return (sp_ledger_limits){.passes_max = 100,
+                              .commands_max = 10000,
+                              .partners_max = 100,
+                              .payment_max_cents = 100000,
+                              .credit_max_cents = 1000000,
+                              .vouchers_max = 100,
+                              .voucher_validity_days = 90,
                               .refund_requests_max = 10};
 }
 
@@ -83,8 +87,9 @@ static int teardown(void **state) {
 
 /* Decides and, for an event, applies it: the sum of balances stays zero. */
 static void run(fixture *fx, const sp_ledger_command *command, sp_ledger_decision *out) {
-    const sp_ledger_record *record =
-        ledger_fixture_run(fx->state, command, T0_MS + (int64_t)fx->event_count * 1000, out);
+    const sp_ledger_record *record = ledger_fixture_run(fx->state, command,
+                                                        T0_MS + (int64_t)fx->event_count * 1000,
+                                                        out);
     if (out->kind != SP_LEDGER_DECIDED_EVENT) return;
     assert_non_null(record);
     assert_true(fx->event_count < EVENTS_MAX);
@@ -93,16 +98,21 @@ static void run(fixture *fx, const sp_ledger_command *command, sp_ledger_decisio
 
 static void open_and_credit(fixture *fx, const char *pass_id) {
     sp_ledger_decision d;
-    sp_ledger_command open = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = pass_id,
-                              .actor_id = ACTOR, .command_id = "open",
+    sp_ledger_command open = {.kind = SP_LEDGER_COMMAND_OPEN_PASS,
+                              .pass_id = pass_id,
+                              .actor_id = ACTOR,
+                              .command_id = "open",
                               .beneficiary_id = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
                               .envelope_count = 1};
     open.envelope_categories[0] = "general";
     open.envelope_end_dates[0] = "";
     run(fx, &open, &d);
-    sp_ledger_command credit = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS, .pass_id = pass_id,
-                                .actor_id = ACTOR, .command_id = "credit",
-                                .category = "general", .amount_cents = 50000};
+    sp_ledger_command credit = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS,
+                                .pass_id = pass_id,
+                                .actor_id = ACTOR,
+                                .command_id = "credit",
+                                .category = "general",
+                                .amount_cents = 50000};
     run(fx, &credit, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CREDITED);
 }
@@ -110,8 +120,11 @@ static void open_and_credit(fixture *fx, const char *pass_id) {
 static void pay_ok(fixture *fx, const char *pass_id, const char *key,
                    const sp_ledger_partner *partner, int64_t amount_cents, char *out) {
     sp_ledger_decision d;
-    sp_ledger_command pay = {.kind = SP_LEDGER_COMMAND_PAY, .pass_id = pass_id, .actor_id = ACTOR,
-                             .command_id = key, .partner_code = partner->partner_code,
+    sp_ledger_command pay = {.kind = SP_LEDGER_COMMAND_PAY,
+                             .pass_id = pass_id,
+                             .actor_id = ACTOR,
+                             .command_id = key,
+                             .partner_code = partner->partner_code,
                              .amount_cents = amount_cents};
     run(fx, &pay, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
@@ -122,10 +135,15 @@ static void open_request(fixture *fx, const char *request_id, const char *key,
                          const sp_ledger_partner *partner, const sp_ledger_refund_part *parts,
                          size_t part_count, int64_t expected_cents, sp_ledger_decision *d) {
     sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST,
-                                 .pass_id = request_id, .request_id = request_id,
-                                 .actor_id = ADMIN, .command_id = key,
-                                 .partner_id = partner->partner_id, .refund_kind = "manual",
-                                 .period = "", .parts = parts, .part_count = part_count,
+                                 .pass_id = request_id,
+                                 .request_id = request_id,
+                                 .actor_id = ADMIN,
+                                 .command_id = key,
+                                 .partner_id = partner->partner_id,
+                                 .refund_kind = "manual",
+                                 .period = "",
+                                 .parts = parts,
+                                 .part_count = part_count,
                                  .expected_total_cents = expected_cents};
     run(fx, &command, d);
 }
@@ -134,9 +152,13 @@ static void reserve(fixture *fx, const char *pass_id, const char *request_id,
                     const sp_ledger_partner *partner, const char *const *ids, size_t count,
                     bool skip, const char *key, sp_ledger_decision *d) {
     sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_RESERVE_OPERATIONS,
-                                 .pass_id = pass_id, .request_id = request_id, .actor_id = "",
-                                 .command_id = key, .partner_id = partner->partner_id,
-                                 .operation_ids = ids, .operation_id_count = count,
+                                 .pass_id = pass_id,
+                                 .request_id = request_id,
+                                 .actor_id = "",
+                                 .command_id = key,
+                                 .partner_id = partner->partner_id,
+                                 .operation_ids = ids,
+                                 .operation_id_count = count,
                                  .skip_unavailable = skip};
     run(fx, &command, d);
 }
@@ -144,16 +166,22 @@ static void reserve(fixture *fx, const char *pass_id, const char *request_id,
 /* Release or settle. */
 static void step(fixture *fx, sp_ledger_command_kind kind, const char *pass_id,
                  const char *request_id, const char *key, sp_ledger_decision *d) {
-    sp_ledger_command command = {.kind = kind, .pass_id = pass_id, .request_id = request_id,
-                                 .actor_id = "", .command_id = key};
+    sp_ledger_command command = {.kind = kind,
+                                 .pass_id = pass_id,
+                                 .request_id = request_id,
+                                 .actor_id = "",
+                                 .command_id = key};
     run(fx, &command, d);
 }
 
 static void confirm(fixture *fx, const char *request_id, int64_t total_cents, int64_t count,
                     const char *key, sp_ledger_decision *d) {
     sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CONFIRM_REFUND_REQUEST,
-                                 .pass_id = request_id, .request_id = request_id, .actor_id = "",
-                                 .command_id = key, .total_cents = total_cents,
+                                 .pass_id = request_id,
+                                 .request_id = request_id,
+                                 .actor_id = "",
+                                 .command_id = key,
+                                 .total_cents = total_cents,
                                  .operation_count = count};
     run(fx, &command, d);
 }
@@ -161,8 +189,11 @@ static void confirm(fixture *fx, const char *request_id, int64_t total_cents, in
 static void abort_request(fixture *fx, const char *request_id, const char *key,
                           sp_ledger_decision *d) {
     sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_ABORT_REFUND_REQUEST,
-                                 .pass_id = request_id, .request_id = request_id, .actor_id = "",
-                                 .command_id = key, .code = "operation_cancelled",
+                                 .pass_id = request_id,
+                                 .request_id = request_id,
+                                 .actor_id = "",
+                                 .command_id = key,
+                                 .code = "operation_cancelled",
                                  .message = "the operation was cancelled",
                                  .operation_id = UNKNOWN_OP};
     run(fx, &command, d);
@@ -171,8 +202,10 @@ static void abort_request(fixture *fx, const char *request_id, const char *key,
 static void cancel_request(fixture *fx, const char *request_id, const sp_ledger_partner *partner,
                            const char *key, sp_ledger_decision *d) {
     sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CANCEL_REFUND_REQUEST,
-                                 .pass_id = request_id, .request_id = request_id,
-                                 .actor_id = ADMIN, .command_id = key,
+                                 .pass_id = request_id,
+                                 .request_id = request_id,
+                                 .actor_id = ADMIN,
+                                 .command_id = key,
                                  .partner_id = partner->partner_id};
     run(fx, &command, d);
 }
@@ -180,18 +213,24 @@ static void cancel_request(fixture *fx, const char *request_id, const sp_ledger_
 static void mark_paid(fixture *fx, const char *request_id, const char *reference,
                       const char *paid_on, const char *key, sp_ledger_decision *d) {
     sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID,
-                                 .pass_id = request_id, .request_id = request_id,
-                                 .actor_id = ADMIN, .command_id = key,
-                                 .transfer_reference = reference, .paid_on = paid_on};
+                                 .pass_id = request_id,
+                                 .request_id = request_id,
+                                 .actor_id = ADMIN,
+                                 .command_id = key,
+                                 .transfer_reference = reference,
+                                 .paid_on = paid_on};
     run(fx, &command, d);
 }
 
 static void cancel_operation(fixture *fx, const char *pass_id, const char *operation_id,
                              const sp_ledger_partner *partner, const char *key,
                              sp_ledger_decision *d) {
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CANCEL_OPERATION, .pass_id = pass_id,
-                                 .actor_id = ADMIN, .command_id = key,
-                                 .operation_id = operation_id, .partner_id = partner->partner_id};
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CANCEL_OPERATION,
+                                 .pass_id = pass_id,
+                                 .actor_id = ADMIN,
+                                 .command_id = key,
+                                 .operation_id = operation_id,
+                                 .partner_id = partner->partner_id};
     run(fx, &command, d);
 }
 
@@ -206,8 +245,8 @@ static void assert_refused(const sp_ledger_decision *d, const char *code) {
 
 static sp_ledger_operation_status status_of(const fixture *fx, const char *pass_id,
                                             const char *operation_id) {
-    const sp_ledger_operation *op =
-        sp_ledger_operation_find(sp_ledger_pass_find(fx->state, pass_id), operation_id);
+    const sp_ledger_operation *op = sp_ledger_operation_find(
+        sp_ledger_pass_find(fx->state, pass_id), operation_id);
     assert_non_null(op);
     return op->status;
 }
@@ -281,7 +320,8 @@ static void pending_request(fixture *fx, three_ops *t) {
     assert_int_equal(status_of(fx, P1, t->a), SP_LEDGER_OPERATION_REQUESTED);
     assert_string_equal(
         sp_ledger_operation_find(sp_ledger_pass_find(fx->state, P1), t->a)->request_id, R1);
-    assert_string_equal(sp_ledger_operation_status_name(SP_LEDGER_OPERATION_REQUESTED), "requested");
+    assert_string_equal(sp_ledger_operation_status_name(SP_LEDGER_OPERATION_REQUESTED),
+                        "requested");
 
     confirm(fx, R1, 3500, 3, "confirm", &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED);
@@ -427,8 +467,10 @@ static void test_strict_reserve_refuses_and_changes_nothing(void **state) {
     const struct {
         const char *other;
         const char *code;
-    } cases[] = {{rc.b, "operation_cancelled"},      {rc.c, "operation_in_refund_request"},
-                 {rc.d, "operation_paid"},           {rc.e, "operation_not_found"},
+    } cases[] = {{rc.b, "operation_cancelled"},
+                 {rc.c, "operation_in_refund_request"},
+                 {rc.d, "operation_paid"},
+                 {rc.e, "operation_not_found"},
                  {UNKNOWN_OP, "operation_not_found"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *ids[] = {rc.a, cases[i].other};
@@ -445,8 +487,8 @@ static void test_strict_reserve_refuses_and_changes_nothing(void **state) {
         assert_int_equal(sp_ledger_partner_owed_cents(fx->state, fx->sport.partner_id),
                          owed_before);
     }
-    assert_string_equal(sp_ledger_operation_find(sp_ledger_pass_find(fx->state, P1), rc.c)->request_id,
-                        R1);
+    assert_string_equal(
+        sp_ledger_operation_find(sp_ledger_pass_find(fx->state, P1), rc.c)->request_id, R1);
 }
 
 static void test_skip_unavailable_reserves_what_it_can(void **state) {
@@ -492,8 +534,8 @@ static void test_selections_are_bounded_and_checked(void **state) {
     assert_rejected(&d, "invalid_value");
     static const char *many[SP_LEDGER_REFUND_PART_OPERATIONS_MAX + 1];
     for (size_t i = 0; i <= SP_LEDGER_REFUND_PART_OPERATIONS_MAX; i++) many[i] = a;
-    reserve(fx, P1, R1, &fx->sport, many, SP_LEDGER_REFUND_PART_OPERATIONS_MAX + 1, false,
-            "r-many", &d);
+    reserve(fx, P1, R1, &fx->sport, many, SP_LEDGER_REFUND_PART_OPERATIONS_MAX + 1, false, "r-many",
+            &d);
     assert_rejected(&d, "too_many_operations");
     reserve(fx, R2, R1, &fx->sport, twice, 1, false, "r-no-pass", &d);
     assert_refused(&d, "pass_not_found");
@@ -511,10 +553,15 @@ static void test_selections_are_bounded_and_checked(void **state) {
     open_request(fx, R1, "o-same-pass", &fx->sport, same_pass, 2, 0, &d);
     assert_refused(&d, "duplicate_pass");
     sp_ledger_refund_part one[] = {{P1, ids, 1}};
-    sp_ledger_command automatic = {.kind = SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST, .pass_id = R1,
-                                   .actor_id = "", .command_id = "auto-2026-13",
-                                   .partner_id = fx->sport.partner_id, .refund_kind = "automatic",
-                                   .period = "2026-13", .parts = one, .part_count = 1};
+    sp_ledger_command automatic = {.kind = SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST,
+                                   .pass_id = R1,
+                                   .actor_id = "",
+                                   .command_id = "auto-2026-13",
+                                   .partner_id = fx->sport.partner_id,
+                                   .refund_kind = "automatic",
+                                   .period = "2026-13",
+                                   .parts = one,
+                                   .part_count = 1};
     run(fx, &automatic, &d);
     assert_refused(&d, "invalid_value");
     assert_string_equal(d.error.field, "period");
@@ -543,8 +590,7 @@ static void test_abort_only_while_opening(void **state) {
     assert_string_equal(d.event.reason, "aborted");
     assert_string_equal(d.event.code, "operation_cancelled");
     assert_string_equal(d.event.operation_id, UNKNOWN_OP);
-    assert_non_null(strstr(json_of(fx, R1, "", "abort"),
-                           "\"status\":\"cancelled\"") );
+    assert_non_null(strstr(json_of(fx, R1, "", "abort"), "\"status\":\"cancelled\""));
     assert_non_null(strstr(json_of(fx, R1, "", "abort"), "\"reason\":\"aborted\""));
     abort_request(fx, R1, "abort-2", &d);
     assert_rejected(&d, "refund_request_cancelled");
@@ -668,9 +714,9 @@ static void paid_and_aborted(fixture *fx) {
     mark_paid(fx, R1, "VIR 1", "2026-03-31", "paid", &d);
     step(fx, SP_LEDGER_COMMAND_SETTLE_OPERATIONS, P2, R1, "settle-" R1, &d);
     open_request(fx, R2, "o2", &fx->sport, r2_parts, 1, 2000, &d);
-    reserve(fx, P1, R2, &fx->sport, b_only, 1, false, "reserve-" R2, &d);   /* refused */
+    reserve(fx, P1, R2, &fx->sport, b_only, 1, false, "reserve-" R2, &d); /* refused */
     abort_request(fx, R2, "abort", &d);
-    cancel_request(fx, R1, &fx->sport, "c1", &d);                         /* refused */
+    cancel_request(fx, R1, &fx->sport, "c1", &d); /* refused */
     assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
 }
 
@@ -732,8 +778,8 @@ static void test_a_restored_state_answers_retries_with_their_first_outcome(void 
     assert_int_equal(sp_ledger_snapshot_encode(fx->state, &at, "v1", &bytes, &len, &err), 0);
     sp_ledger_limits l = limits();
     sp_ledger_snapshot_position read_at;
-    sp_ledger_state *restored =
-        sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v1", &read_at, &err);
+    sp_ledger_state *restored = sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v1",
+                                                          &read_at, &err);
     assert_non_null(restored);
     sp_ledger_state_free(fx->state);
     fx->state = restored;
@@ -741,7 +787,7 @@ static void test_a_restored_state_answers_retries_with_their_first_outcome(void 
     mark_paid(fx, R1, "VIR 1", "2026-03-31", "paid", &d);
     assert_int_equal(d.kind, SP_LEDGER_DECIDED_REPLAY);
     assert_string_equal(d.record->result_json, first_json);
-    mark_paid(fx, R1, "VIR 2", "2026-03-31", "paid", &d);       /* same key, other body */
+    mark_paid(fx, R1, "VIR 2", "2026-03-31", "paid", &d); /* same key, other body */
     assert_int_equal(d.kind, SP_LEDGER_DECIDED_REFUSED);
     assert_string_equal(d.error.code, "idempotency_conflict");
     free(first_json);
@@ -759,27 +805,24 @@ static void test_a_bad_snapshot_is_refused(void **state) {
     sp_error err;
     assert_int_equal(sp_ledger_snapshot_encode(fx->state, &at, "v1", &bytes, &len, &err), 0);
     sp_ledger_limits l = limits();
-    assert_null(sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v2", &read_at,
-                                          &err));
+    assert_null(sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v2", &read_at, &err));
     assert_string_equal(err.code, "snapshot_refused");
     assert_non_null(strstr(err.message, "another binary"));
-    assert_null(sp_ledger_snapshot_decode(bytes, len, 4, &l, &fx->directory, "v1", &read_at,
-                                          &err));
+    assert_null(sp_ledger_snapshot_decode(bytes, len, 4, &l, &fx->directory, "v1", &read_at, &err));
     assert_string_equal(err.code, "snapshot_refused");
-    assert_null(sp_ledger_snapshot_decode(bytes, len / 2, 3, &l, &fx->directory, "v1", &read_at,
-                                          &err));
+    assert_null(
+        sp_ledger_snapshot_decode(bytes, len / 2, 3, &l, &fx->directory, "v1", &read_at, &err));
     assert_string_equal(err.code, "snapshot_refused");
     for (size_t i = 0; i < len; i += 97) {
         bytes[i] ^= 0x20;
-        assert_null(sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v1", &read_at,
-                                              &err));
+        assert_null(
+            sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v1", &read_at, &err));
         assert_string_equal(err.code, "snapshot_refused");
         bytes[i] ^= 0x20;
     }
     /* A state that no longer fits the configured limits is refused too. */
     l.passes_max = 1;
-    assert_null(sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v1", &read_at,
-                                          &err));
+    assert_null(sp_ledger_snapshot_decode(bytes, len, 3, &l, &fx->directory, "v1", &read_at, &err));
     assert_string_equal(err.code, "snapshot_refused");
     free(bytes);
 }
@@ -810,8 +853,12 @@ static void test_a_decoded_opening_is_not_produced_again(void **state) {
 /* Packs a command payload in an envelope and decodes it as the service does. */
 static int decode(const char *type, const char *aggregate_id, const ProtobufCMessage *payload,
                   sp_ledger_command *command, sp_ledger_command_pb *holder, sp_error *err) {
-    sp_envelope_meta meta = {.type = type, .aggregate_id = aggregate_id, .occurred_at_ms = T0_MS,
-                             .command_id = "idem-1", .causation_id = "", .reply_to = "",
+    sp_envelope_meta meta = {.type = type,
+                             .aggregate_id = aggregate_id,
+                             .occurred_at_ms = T0_MS,
+                             .command_id = "idem-1",
+                             .causation_id = "",
+                             .reply_to = "",
                              .actor_id = ADMIN};
     uint8_t *bytes = NULL;
     size_t len = 0;
@@ -826,7 +873,7 @@ static int decode(const char *type, const char *aggregate_id, const ProtobufCMes
 
 static void test_commands_are_keyed_by_their_aggregate(void **state) {
     (void)state;
-    assert_true(sodium_init() >= 0);   /* envelope ids */
+    assert_true(sodium_init() >= 0); /* envelope ids */
     char pass_id[] = P1, request_id[] = R1, operation_id[] = UNKNOWN_OP;
     char partner_id[] = ADMIN, manual[] = "manual", none[] = "";
     char *ids[] = {operation_id};
@@ -846,8 +893,8 @@ static void test_commands_are_keyed_by_their_aggregate(void **state) {
     sp_ledger_command command;
     sp_ledger_command_pb holder;
     sp_error err;
-    assert_int_equal(decode(SP_LEDGER_TYPE_OPEN_REFUND_REQUEST, R1, &open.base, &command,
-                            &holder, &err), 0);
+    assert_int_equal(
+        decode(SP_LEDGER_TYPE_OPEN_REFUND_REQUEST, R1, &open.base, &command, &holder, &err), 0);
     assert_int_equal(command.kind, SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST);
     assert_true(sp_ledger_command_is_refund_request(command.kind));
     assert_string_equal(command.pass_id, R1);
@@ -857,8 +904,8 @@ static void test_commands_are_keyed_by_their_aggregate(void **state) {
     assert_int_equal(command.expected_total_cents, 100);
     sp_ledger_command_pb_free(&holder);
     /* A request's command keyed by anything but the request is malformed. */
-    assert_int_equal(decode(SP_LEDGER_TYPE_OPEN_REFUND_REQUEST, P1, &open.base, &command,
-                            &holder, &err), -1);
+    assert_int_equal(
+        decode(SP_LEDGER_TYPE_OPEN_REFUND_REQUEST, P1, &open.base, &command, &holder, &err), -1);
     assert_string_equal(err.code, "malformed_message");
 
     Solipass__Ledger__ReserveOperations reserve_pb = SOLIPASS__LEDGER__RESERVE_OPERATIONS__INIT;
@@ -869,7 +916,8 @@ static void test_commands_are_keyed_by_their_aggregate(void **state) {
     reserve_pb.operation_ids = ids;
     reserve_pb.skip_unavailable = true;
     assert_int_equal(decode(SP_LEDGER_TYPE_RESERVE_OPERATIONS, P1, &reserve_pb.base, &command,
-                            &holder, &err), 0);
+                            &holder, &err),
+                     0);
     assert_false(sp_ledger_command_is_refund_request(command.kind));
     assert_string_equal(command.pass_id, P1);
     assert_string_equal(command.request_id, R1);
@@ -877,7 +925,8 @@ static void test_commands_are_keyed_by_their_aggregate(void **state) {
     assert_int_equal(command.operation_id_count, 1);
     sp_ledger_command_pb_free(&holder);
     assert_int_equal(decode(SP_LEDGER_TYPE_RESERVE_OPERATIONS, R1, &reserve_pb.base, &command,
-                            &holder, &err), -1);
+                            &holder, &err),
+                     -1);
 
     Solipass__Ledger__MarkRefundRequestPaid paid = SOLIPASS__LEDGER__MARK_REFUND_REQUEST_PAID__INIT;
     char reference[] = "VIR 1", paid_on[] = "2026-03-31";
@@ -885,7 +934,8 @@ static void test_commands_are_keyed_by_their_aggregate(void **state) {
     paid.transfer_reference = reference;
     paid.paid_on = paid_on;
     assert_int_equal(decode(SP_LEDGER_TYPE_MARK_REFUND_REQUEST_PAID, R1, &paid.base, &command,
-                            &holder, &err), 0);
+                            &holder, &err),
+                     0);
     assert_string_equal(command.pass_id, R1);
     assert_string_equal(command.transfer_reference, "VIR 1");
     sp_ledger_command_pb_free(&holder);

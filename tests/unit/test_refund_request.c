@@ -61,7 +61,7 @@ static void test_selection_by_filters(void **state) {
     assert_true(s->all);
     assert_string_equal(s->filter.filters.from, "2026-11-01");
     assert_true(s->filter.filters.has_amount_max && s->filter.filters.amount_max_cents == 1000);
-    assert_string_equal(s->filter.filters.q, "50% & co");   /* the text survives the encoding */
+    assert_string_equal(s->filter.filters.q, "50% & co"); /* the text survives the encoding */
     assert_string_equal(s->filter.filters.status, "");
     free(s);
 }
@@ -109,14 +109,19 @@ static void test_listing_query(void **state) {
     assert_int_equal(sp_gw_refunds_filter_parse("status=paid&limit=5", false, &f, &err), 0);
     assert_string_equal(f.status, "paid");
     assert_int_equal(f.page.limit, 5);
-    assert_int_equal(sp_gw_refunds_filter_parse("partner_id=" PARTNER "&status=pending", true, &f,
-                                                &err), 0);
+    assert_int_equal(
+        sp_gw_refunds_filter_parse("partner_id=" PARTNER "&status=pending", true, &f, &err), 0);
     assert_string_equal(f.partner_id, PARTNER);
-    const struct { const char *query; bool finance; const char *code; const char *field; } bad[] = {
+    const struct {
+        const char *query;
+        bool finance;
+        const char *code;
+        const char *field;
+    } bad[] = {
         {"status=refunded", false, "invalid_value", "status"},
         {"status=paid&status=paid", false, "invalid_value", "status"},
         {"status=pendingpendingpendingpendingpendingpending", false, "invalid_value", "status"},
-        {"partner_id=" PARTNER, false, "unknown_field", "partner_id"},   /* a partner sees its own */
+        {"partner_id=" PARTNER, false, "unknown_field", "partner_id"}, /* a partner sees its own */
         {"partner_id=42", true, "invalid_value", "partner_id"},
         {"limit=0", false, "invalid_value", "limit"},
         {"colour=red", true, "unknown_field", "colour"},
@@ -134,7 +139,8 @@ static void test_transfer_reference(void **state) {
     sp_error err;
     assert_int_equal(sp_gw_transfer_reference_check("VIR-2026-0042", &err), 0);
     assert_int_equal(sp_gw_transfer_reference_check("Ref: (12/2026) +a,b.c'd?", &err), 0);
-    assert_int_equal(sp_gw_transfer_reference_check("12345678901234567890123456789012345", &err), 0);
+    assert_int_equal(sp_gw_transfer_reference_check("12345678901234567890123456789012345", &err),
+                     0);
     const char *bad[] = {"", "VIR_1", "VIR\xc3\xa9", "123456789012345678901234567890123456",
                          "a\tb"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -147,10 +153,8 @@ static void test_transfer_reference(void **state) {
 int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_selection_by_ids),
-        cmocka_unit_test(test_selection_by_filters),
-        cmocka_unit_test(test_selection_refusals),
-        cmocka_unit_test(test_listing_query),
+        cmocka_unit_test(test_selection_by_ids),   cmocka_unit_test(test_selection_by_filters),
+        cmocka_unit_test(test_selection_refusals), cmocka_unit_test(test_listing_query),
         cmocka_unit_test(test_transfer_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

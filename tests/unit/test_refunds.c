@@ -80,23 +80,24 @@ static void test_steps_are_sent_again_only_after_the_resend_delay(void **state) 
     int64_t t = 1000000;
     assert_true(sp_refunds_sent_due(sent, SP_REFUNDS_STEP_RESERVE, REQUEST_ID, PASS_A, t, 5000));
     sp_refunds_sent_mark(sent, SP_REFUNDS_STEP_RESERVE, REQUEST_ID, PASS_A, t);
-    assert_false(sp_refunds_sent_due(sent, SP_REFUNDS_STEP_RESERVE, REQUEST_ID, PASS_A, t + 4999,
-                                     5000));
-    assert_true(sp_refunds_sent_due(sent, SP_REFUNDS_STEP_RESERVE, REQUEST_ID, PASS_A, t + 5000,
-                                    5000));
+    assert_false(
+        sp_refunds_sent_due(sent, SP_REFUNDS_STEP_RESERVE, REQUEST_ID, PASS_A, t + 4999, 5000));
+    assert_true(
+        sp_refunds_sent_due(sent, SP_REFUNDS_STEP_RESERVE, REQUEST_ID, PASS_A, t + 5000, 5000));
     /* Another pass, or another step of the same pass, is its own entry. */
     assert_true(sp_refunds_sent_due(sent, SP_REFUNDS_STEP_RESERVE, REQUEST_ID, PASS_B, t, 5000));
     assert_true(sp_refunds_sent_due(sent, SP_REFUNDS_STEP_RELEASE, REQUEST_ID, PASS_A, t, 5000));
     /* A clock moved back does not silence a step. */
-    assert_true(sp_refunds_sent_due(sent, SP_REFUNDS_STEP_RESERVE, REQUEST_ID, PASS_A, t - 1,
-                                    5000));
+    assert_true(
+        sp_refunds_sent_due(sent, SP_REFUNDS_STEP_RESERVE, REQUEST_ID, PASS_A, t - 1, 5000));
     free(sent);
 }
 
 static void test_grouping_by_pass(void **state) {
     (void)state;
-    sp_refunds_auto_op ops[] = {
-        {PASS_A, OPERATION_ID, 500}, {PASS_A, OPERATION_ID, 250}, {PASS_B, OPERATION_ID, 100}};
+    sp_refunds_auto_op ops[] = {{PASS_A, OPERATION_ID, 500},
+                                {PASS_A, OPERATION_ID, 250},
+                                {PASS_B, OPERATION_ID, 100}};
     sp_refunds_grouping *g = malloc(sizeof *g);
     assert_non_null(g);
     sp_error err;
@@ -110,8 +111,9 @@ static void test_grouping_by_pass(void **state) {
     assert_int_equal(g->total_cents, 850);
 
     /* A pass seen again after another is a caller's mistake, not two parts. */
-    sp_refunds_auto_op unsorted[] = {
-        {PASS_A, OPERATION_ID, 500}, {PASS_B, OPERATION_ID, 100}, {PASS_A, OPERATION_ID, 250}};
+    sp_refunds_auto_op unsorted[] = {{PASS_A, OPERATION_ID, 500},
+                                     {PASS_B, OPERATION_ID, 100},
+                                     {PASS_A, OPERATION_ID, 250}};
     assert_int_equal(sp_refunds_group(unsorted, 3, g, &err), -1);
     assert_string_equal(err.code, "invalid_row");
     sp_refunds_auto_op free_money[] = {{PASS_A, OPERATION_ID, 0}};
@@ -145,7 +147,7 @@ static void test_batch_ids_keep_request_zero_and_differ_after(void **state) {
     char two[SP_ID_LEN + 1], other[SP_ID_LEN + 1];
     sp_refunds_batch_request_id(PARTNER_ID, november, 0, zero);
     sp_refunds_auto_request_id(PARTNER_ID, november, auto_id);
-    assert_string_equal(zero, auto_id);          /* existing logs keep their meaning */
+    assert_string_equal(zero, auto_id); /* existing logs keep their meaning */
     sp_refunds_batch_request_id(PARTNER_ID, november, 1, one);
     sp_refunds_batch_request_id(PARTNER_ID, november, 1, again);
     sp_refunds_batch_request_id(PARTNER_ID, november, 2, two);
@@ -227,8 +229,8 @@ static void test_period_parse(void **state) {
     assert_int_equal(period.year, 2026);
     assert_int_equal(period.month, 11);
     assert_int_equal(sp_refunds_period_parse("2199-12", "--p", &period, &err), 0);
-    const char *bad[] = {"2026-13", "2026-00", "1999-12", "2200-01", "2026-1", "2026-011",
-                         "2026/11", "20x6-11", "", " 2026-11", "2026-11 "};
+    const char *bad[] = {"2026-13", "2026-00", "1999-12", "2200-01",  "2026-1",  "2026-011",
+                         "2026/11", "20x6-11", "",        " 2026-11", "2026-11 "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(sp_refunds_period_parse(bad[i], "--p", &period, &err), -1);
         assert_string_equal(err.field, "--p");

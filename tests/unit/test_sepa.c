@@ -20,12 +20,12 @@
 #define R3 "33333333-3333-4333-8333-333333333333"
 #define IBAN_FR "FR7630006000011234567890189"
 #define IBAN_DE "DE89370400440532013000"
-#define CREATED_MS INT64_C(1795773600123)   /* 2026-11-27T10:00:00.123Z = 11:00 in Paris */
+#define CREATED_MS INT64_C(1795773600123) /* 2026-11-27T10:00:00.123Z = 11:00 in Paris */
 
 static sp_sepa_debtor debtor(void) {
     sp_sepa_debtor d;
-    assert_int_equal(sp_sepa_debtor_parse("Ville de Solipass – CCAS", IBAN_FR, "agrifrppxxx", &d,
-                                          NULL), 0);
+    assert_int_equal(
+        sp_sepa_debtor_parse("Ville de Solipass – CCAS", IBAN_FR, "agrifrppxxx", &d, NULL), 0);
     return d;
 }
 
@@ -34,13 +34,15 @@ static sp_sepa_file file_of(const sp_sepa_debtor *d, const sp_sepa_transfer *t, 
                       .payment_info_id = "PI-0123456789abcdef0123456789abcdef",
                       .created_at_ms = CREATED_MS,
                       .execution_date = sp_date_from_ymd(2026, 12, 1),
-                      .debtor = d, .transfers = t, .transfer_count = n};
+                      .debtor = d,
+                      .transfers = t,
+                      .transfer_count = n};
     return f;
 }
 
 static char *build(const sp_sepa_file *f, size_t *len, sp_error *err) {
-    size_t size = sp_sepa_bytes_max(f->transfer_count <= SP_SEPA_TRANSFERS_MAX
-                                        ? f->transfer_count : SP_SEPA_TRANSFERS_MAX);
+    size_t size = sp_sepa_bytes_max(
+        f->transfer_count <= SP_SEPA_TRANSFERS_MAX ? f->transfer_count : SP_SEPA_TRANSFERS_MAX);
     char *out = malloc(size);
     assert_non_null(out);
     if (sp_sepa_build(f, out, size, len, err) != 0) {
@@ -146,11 +148,13 @@ static void test_transliteration_to_the_sepa_set(void **state) {
     assert_string_equal(out, "Association Elan + Coeur - Ca bouge a Noel");
     sp_sepa_transliterate("Straße \"Über\" <Ünd> 50% 京都", out, SP_SEPA_NAME_MAX);
     assert_string_equal(out, "Strasse 'Uber' .Und. 50. ..");
-    sp_sepa_transliterate("L’Œuvre\tde\x01" "Saint_Éloi\xff", out, SP_SEPA_NAME_MAX);
+    sp_sepa_transliterate("L’Œuvre\tde\x01"
+                          "Saint_Éloi\xff",
+                          out, SP_SEPA_NAME_MAX);
     assert_string_equal(out, "L'OEuvre de Saint-Eloi.");
     char longer[300];
     memset(longer, 0, sizeof longer);
-    for (int i = 0; i < 100; i++) strcat(longer, "é");   /* 2 bytes each */
+    for (int i = 0; i < 100; i++) strcat(longer, "é"); /* 2 bytes each */
     sp_sepa_transliterate(longer, out, SP_SEPA_NAME_MAX);
     assert_int_equal(strlen(out), SP_SEPA_NAME_MAX);
     /* "Œ" at the cut: its two letters never overflow the limit. */
@@ -171,9 +175,9 @@ static void test_names_escaped_and_cut(void **state) {
     char *xml = build(&f, &len, NULL);
     assert_non_null(xml);
     char text[512];
-    element(xml, "Nm", 2, text, sizeof text);   /* InitgPty, Dbtr, then Cdtr */
+    element(xml, "Nm", 2, text, sizeof text); /* InitgPty, Dbtr, then Cdtr */
     assert_string_equal(text, "L&#39;Atelier .b.+./b. &#39;Les Amis&#39; du quartier de la "
-                              "gare et de ses environ");   /* 70 characters */
+                              "gare et de ses environ"); /* 70 characters */
     assert_null(strstr(xml, "<b>"));
     assert_int_equal(validate_with_xmllint(xml, len), 0);
     free(xml);
@@ -198,12 +202,12 @@ static void test_partner_without_iban_refused_naming_the_request(void **state) {
     assert_string_equal(err.code, "bank_account_missing");
     assert_non_null(strstr(err.message, "BIC"));
     t[1].bic = "COBADEFF";
-    t[1].iban = "DE89370400440532013001";   /* one digit off: mod-97 fails */
+    t[1].iban = "DE89370400440532013001"; /* one digit off: mod-97 fails */
     assert_null(build(&f, &len, &err));
     assert_string_equal(err.code, "invalid_iban");
     assert_non_null(strstr(err.message, R2));
     t[1].iban = IBAN_DE;
-    t[1].bic = "COBADE01";                   /* location code starting with 0 */
+    t[1].bic = "COBADE01"; /* location code starting with 0 */
     assert_null(build(&f, &len, &err));
     assert_string_equal(err.code, "invalid_bic");
 }
@@ -228,7 +232,7 @@ static void test_limits(void **state) {
     /* The largest file fits its bound, whatever the names. */
     size_t n = SP_SEPA_TRANSFERS_MAX;
     sp_sepa_transfer *many = calloc(n + 1, sizeof *many);
-    char (*ids)[SP_ID_LEN + 1] = calloc(n + 1, sizeof *ids);
+    char(*ids)[SP_ID_LEN + 1] = calloc(n + 1, sizeof *ids);
     assert_non_null(many);
     assert_non_null(ids);
     char name[600];
@@ -236,8 +240,9 @@ static void test_limits(void **state) {
     for (int i = 0; i < 150; i++) strcat(name, "'&");
     for (size_t i = 0; i <= n; i++) {
         snprintf(ids[i], sizeof ids[i], "%08zx-0000-4000-8000-000000000000", i);
-        many[i] = (sp_sepa_transfer){ids[i], name, IBAN_FR, "BNPAFRPPXXX",
-                                     SP_SEPA_AMOUNT_CENTS_MAX / 1000, "automatic", "2026-10"};
+        many[i] = (sp_sepa_transfer){
+            ids[i],      name,     IBAN_FR, "BNPAFRPPXXX", SP_SEPA_AMOUNT_CENTS_MAX / 1000,
+            "automatic", "2026-10"};
     }
     f = file_of(&d, many, n);
     char *xml = build(&f, &len, &err);
@@ -246,7 +251,7 @@ static void test_limits(void **state) {
     element(xml, "NbOfTxs", 0, text, sizeof text);
     assert_string_equal(text, "300");
     element(xml, "CtrlSum", 0, text, sizeof text);
-    assert_string_equal(text, "299999997.00");   /* 300 x 999999.99 */
+    assert_string_equal(text, "299999997.00"); /* 300 x 999999.99 */
     assert_int_equal(validate_with_xmllint(xml, len), 0);
     free(xml);
     f.transfer_count = n + 1;
@@ -263,8 +268,8 @@ static void test_debtor_settings_checked(void **state) {
     sp_error err;
     assert_int_equal(sp_sepa_debtor_parse("", IBAN_FR, "AGRIFRPP", &d, &err), -1);
     assert_string_equal(err.field, "SP_SEPA_DEBTOR_NAME");
-    assert_int_equal(sp_sepa_debtor_parse("Ville", "FR7630006000011234567890188", "AGRIFRPP", &d,
-                                          &err), -1);
+    assert_int_equal(
+        sp_sepa_debtor_parse("Ville", "FR7630006000011234567890188", "AGRIFRPP", &d, &err), -1);
     assert_string_equal(err.field, "SP_SEPA_DEBTOR_IBAN");
     assert_int_equal(sp_sepa_debtor_parse("Ville", IBAN_FR, "AGRI", &d, &err), -1);
     assert_string_equal(err.field, "SP_SEPA_DEBTOR_BIC");

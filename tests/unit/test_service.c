@@ -15,7 +15,7 @@
 
 typedef struct own_settings {
     int64_t answer;
-    bool check_called_at_warn;     /* the log had its level when the check ran */
+    bool check_called_at_warn; /* the log had its level when the check ran */
     bool refuse;
 } own_settings;
 
@@ -27,16 +27,19 @@ static int check(void *ctx, sp_service *svc, sp_error *err) {
 }
 
 /* Starts with the shared settings and one of the test's own. */
-static int start(sp_service *svc, own_settings *own, int argc, char **argv,
-                 int refused_exit_code) {
+static int start(sp_service *svc, own_settings *own, int argc, char **argv, int refused_exit_code) {
     const sp_config_item items[] = {
         SP_SERVICE_CONFIG_ITEMS(svc),
         {"SP_TEST_ANSWER", SP_CONFIG_INT, "42", 0, 100, "the answer", &own->answer},
     };
-    const sp_service_spec spec = {
-        .name = "test", .program = "solipass-test", .summary = "A test service.",
-        .items = items, .item_count = sizeof items / sizeof items[0], .check = check,
-        .check_ctx = own, .refused_exit_code = refused_exit_code};
+    const sp_service_spec spec = {.name = "test",
+                                  .program = "solipass-test",
+                                  .summary = "A test service.",
+                                  .items = items,
+                                  .item_count = sizeof items / sizeof items[0],
+                                  .check = check,
+                                  .check_ctx = own,
+                                  .refused_exit_code = refused_exit_code};
     return sp_service_start(svc, &spec, argc, argv);
 }
 
@@ -61,7 +64,7 @@ static void test_start_reads_the_shared_settings(void **state) {
     assert_int_equal(svc.log.level_min, SP_LOG_WARN);
     assert_true(own.check_called_at_warn);
     assert_int_equal(own.answer, 7);
-    assert_null(svc.metrics);                    /* SP_METRICS_PORT 0: no endpoint */
+    assert_null(svc.metrics); /* SP_METRICS_PORT 0: no endpoint */
     assert_false(sp_service_stopping(&svc));
     assert_true(sp_clock_now_ms(&svc.clock) > 0);
     assert_int_equal(sp_service_finish(&svc, 0), 0);
@@ -87,12 +90,12 @@ static void test_refusals_name_the_variable(void **state) {
     assert_int_equal(svc.exit_code, 1);
     assert_string_equal(svc.err.field, "SP_LOG_LEVEL");
     setenv("SP_LOG_LEVEL", "info", 1);
-    setenv("SP_TEST_ANSWER", "101", 1);          /* out of its bounds */
+    setenv("SP_TEST_ANSWER", "101", 1); /* out of its bounds */
     assert_int_equal(start(&svc, &own, 1, argv, 2), -1);
-    assert_int_equal(svc.exit_code, 2);          /* the binary's own exit code */
+    assert_int_equal(svc.exit_code, 2); /* the binary's own exit code */
     assert_string_equal(svc.err.field, "SP_TEST_ANSWER");
     unsetenv("SP_TEST_ANSWER");
-    own.refuse = true;                           /* the binary's own check */
+    own.refuse = true; /* the binary's own check */
     assert_int_equal(start(&svc, &own, 1, argv, 0), -1);
     assert_int_equal(svc.exit_code, 1);
     assert_string_equal(svc.err.field, "SP_TEST_ANSWER");

@@ -11,7 +11,7 @@
 
 #include "gateway/http/session_cookie.h"
 
-#define TOKEN "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234"   /* 43 characters */
+#define TOKEN "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_01234" /* 43 characters */
 
 static void test_the_cookie_is_found_among_others(void **state) {
     (void)state;
@@ -26,8 +26,7 @@ static void test_the_cookie_is_found_among_others(void **state) {
     assert_true(sp_gw_cookie_token("a=1;sp_session=\"" TOKEN "\"", token, &present));
     assert_string_equal(token, TOKEN);
     /* A cookie whose name only ends or starts like ours is another one. */
-    assert_false(sp_gw_cookie_token("xsp_session=" TOKEN "; sp_sessionx=" TOKEN, token,
-                                    &present));
+    assert_false(sp_gw_cookie_token("xsp_session=" TOKEN "; sp_sessionx=" TOKEN, token, &present));
     assert_false(present);
     assert_string_equal(token, "");
     assert_false(sp_gw_cookie_token(NULL, token, &present));
@@ -63,11 +62,11 @@ static void test_the_header_and_the_cookie_count_are_bounded(void **state) {
     for (size_t i = 0; i < SP_GW_COOKIES_MAX; i++)
         len += (size_t)sprintf(header + len, "c%zu=1; ", i);
     sprintf(header + len, "sp_session=" TOKEN);
-    assert_false(sp_gw_cookie_token(header, token, &present));   /* past the 64th */
+    assert_false(sp_gw_cookie_token(header, token, &present)); /* past the 64th */
     assert_false(present);
     memset(header, 'a', sizeof header);
     memcpy(header, "sp_session=" TOKEN "; z=", strlen("sp_session=" TOKEN "; z="));
-    header[SP_GW_COOKIE_HEADER_LEN_MAX + 1] = '\0';           /* one byte too long */
+    header[SP_GW_COOKIE_HEADER_LEN_MAX + 1] = '\0'; /* one byte too long */
     assert_false(sp_gw_cookie_token(header, token, &present));
     header[SP_GW_COOKIE_HEADER_LEN_MAX] = '\0';
     assert_true(sp_gw_cookie_token(header, token, &present));
@@ -78,8 +77,7 @@ static void test_the_authorization_header_wins_over_the_cookie(void **state) {
     char token[SP_TOKEN_LEN + 1];
     assert_int_equal(sp_gw_credential_of("Bearer x", "sp_session=" TOKEN, token),
                      SP_GW_CREDENTIAL_BEARER);
-    assert_int_equal(sp_gw_credential_of("", "sp_session=" TOKEN, token),
-                     SP_GW_CREDENTIAL_BEARER);
+    assert_int_equal(sp_gw_credential_of("", "sp_session=" TOKEN, token), SP_GW_CREDENTIAL_BEARER);
     assert_int_equal(sp_gw_credential_of(NULL, "sp_session=" TOKEN, token),
                      SP_GW_CREDENTIAL_COOKIE);
     assert_string_equal(token, TOKEN);
@@ -98,8 +96,12 @@ static void test_only_the_public_origin_may_change_something(void **state) {
     assert_false(sp_gw_method_unsafe("GET"));
     assert_false(sp_gw_method_unsafe("HEAD"));
     assert_int_equal(sp_gw_origin_check("https://pass.ville.fr", "https://pass.ville.fr", &err), 0);
-    const char *bad[] = {"https://pass.ville.fr/", "http://pass.ville.fr", "null", "",
-                         "https://pass.ville.fr.evil.example", "HTTPS://PASS.VILLE.FR",
+    const char *bad[] = {"https://pass.ville.fr/",
+                         "http://pass.ville.fr",
+                         "null",
+                         "",
+                         "https://pass.ville.fr.evil.example",
+                         "HTTPS://PASS.VILLE.FR",
                          "https://pass.ville.fr:443"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(sp_gw_origin_check(bad[i], "https://pass.ville.fr", &err), -1);
@@ -120,12 +122,23 @@ static void test_the_public_url_is_an_origin(void **state) {
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         assert_int_equal(sp_gw_public_url_check(good[i], &err), 0);
     }
-    const char *bad[] = {"", "pass.ville.fr", "https://pass.ville.fr/", "https://pass.ville.fr/app",
-                         "https://Pass.ville.fr", "ftp://pass.ville.fr", "https://", "https://:80",
-                         "https://pass.ville.fr:443", "http://pass.ville.fr:80",
-                         "https://pass.ville.fr:0", "https://pass.ville.fr:65536",
-                         "https://pass.ville.fr:08080", "https://user@pass.ville.fr",
-                         "https://pass.ville.fr?x=1", "https://.ville.fr", "http://[]:80",
+    const char *bad[] = {"",
+                         "pass.ville.fr",
+                         "https://pass.ville.fr/",
+                         "https://pass.ville.fr/app",
+                         "https://Pass.ville.fr",
+                         "ftp://pass.ville.fr",
+                         "https://",
+                         "https://:80",
+                         "https://pass.ville.fr:443",
+                         "http://pass.ville.fr:80",
+                         "https://pass.ville.fr:0",
+                         "https://pass.ville.fr:65536",
+                         "https://pass.ville.fr:08080",
+                         "https://user@pass.ville.fr",
+                         "https://pass.ville.fr?x=1",
+                         "https://.ville.fr",
+                         "http://[]:80",
                          "https://pass.ville.fr:"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(sp_gw_public_url_check(bad[i], &err), -1);

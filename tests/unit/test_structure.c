@@ -34,8 +34,8 @@ static void test_iban_refuses_a_wrong_check_or_shape(void **state) {
     assert_int_equal(sp_profile_iban_normalize("FR76 3000 6000 0112 3456 7890 188", out),
                      SP_PROFILE_IBAN_BAD_CHECKSUM);
     assert_string_equal(out, "");
-    assert_int_equal(sp_profile_iban_normalize("DE89 3704 0044 0532 0130 00"
-                                               , out), SP_PROFILE_IBAN_OK);
+    assert_int_equal(sp_profile_iban_normalize("DE89 3704 0044 0532 0130 00", out),
+                     SP_PROFILE_IBAN_OK);
     assert_int_equal(sp_profile_iban_normalize("DE89 3704 0044 0523 0130 00", out),
                      SP_PROFILE_IBAN_BAD_CHECKSUM);
     /* A French IBAN is 27 characters. */
@@ -46,7 +46,8 @@ static void test_iban_refuses_a_wrong_check_or_shape(void **state) {
     assert_int_equal(sp_profile_iban_normalize("FR76-3000-6000", out), SP_PROFILE_IBAN_BAD_FORMAT);
     assert_int_equal(sp_profile_iban_normalize("", out), SP_PROFILE_IBAN_BAD_FORMAT);
     assert_int_equal(sp_profile_iban_normalize("FR76 3000 6000 0112 3456 7890 1890 0000 1111 2222",
-                                               out), SP_PROFILE_IBAN_BAD_FORMAT);
+                                               out),
+                     SP_PROFILE_IBAN_BAD_FORMAT);
 }
 
 static void test_bic_urls_and_phones(void **state) {
@@ -86,13 +87,18 @@ static void test_profile_body_errors_are_precise(void **state) {
     assert_string_equal(p.iban, "FR7630006000011234567890189");
     assert_string_equal(p.contact_email, "a@b.fr");
     assert_int_equal(p.social_link_count, 1);
-    static const struct { const char *body; int status; const char *code, *field; } cases[] = {
+    static const struct {
+        const char *body;
+        int status;
+        const char *code, *field;
+    } cases[] = {
         {"{\"legal_name\":\"A\",\"public_name\":\"B\",\"iban\":\"FR7630006000011234567890188\","
-         "\"bank_holder\":\"H\"}", 422, "invalid_iban", "iban"},
+         "\"bank_holder\":\"H\"}",
+         422, "invalid_iban", "iban"},
         {"{\"legal_name\":\"A\",\"public_name\":\"B\",\"iban\":\"FR7630006000011234567890189\"}",
          400, "missing_field", "bank_holder"},
-        {"{\"legal_name\":\"A\",\"public_name\":\"B\",\"bic\":\"BNPAFRPP\"}", 400,
-         "missing_field", "iban"},
+        {"{\"legal_name\":\"A\",\"public_name\":\"B\",\"bic\":\"BNPAFRPP\"}", 400, "missing_field",
+         "iban"},
         {"{\"legal_name\":\"A\",\"public_name\":\"B\",\"website\":\"ftp://x.fr\"}", 400,
          "invalid_url", "website"},
         {"{\"legal_name\":\"A\",\"public_name\":\"B\",\"social_links\":[1]}", 400, "invalid_type",
@@ -119,11 +125,12 @@ static void test_user_bodies(void **state) {
     sp_error err;
     char role[16];
     assert_int_equal(sp_gw_parse_user_add(BODY("{\"email\":\"Cash@Club.FR\",\"full_name\":\"C\"}"),
-                                          &add, &err), 0);
+                                          &add, &err),
+                     0);
     assert_string_equal(add.email, "cash@club.fr");
     assert_string_equal(add.role, "partner_user");
-    assert_int_equal(sp_gw_parse_user_add(BODY("{\"email\":\"nope\",\"full_name\":\"C\"}"), &add,
-                                          &err), -1);
+    assert_int_equal(
+        sp_gw_parse_user_add(BODY("{\"email\":\"nope\",\"full_name\":\"C\"}"), &add, &err), -1);
     assert_string_equal(err.code, "invalid_email");
     assert_int_equal(sp_gw_parse_user_role(BODY("{\"role\":\"backoffice\"}"), role, &err), -1);
     assert_string_equal(err.field, "role");
@@ -133,10 +140,10 @@ static void test_user_bodies(void **state) {
 
 /* A PNG's signature, IHDR (CRCs are not what is checked) and IEND. */
 static size_t tiny_png(uint8_t *out, uint32_t width, uint32_t height) {
-    static const uint8_t head[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13,
-                                   'I', 'H', 'D', 'R'};
-    static const uint8_t tail[] = {8, 2, 0, 0, 0, 1, 2, 3, 4,
-                                   0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    static const uint8_t head[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a,
+                                   0,    0,   0,   13,  'I',  'H',  'D',  'R'};
+    static const uint8_t tail[] = {8, 2, 0,   0,   0,   1,   2,    3,    4,    0,   0,
+                                   0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
     size_t n = 0;
     memcpy(out, head, sizeof head);
     n += sizeof head;
@@ -168,9 +175,9 @@ static void test_images_are_recognised_by_content(void **state) {
     png_len = tiny_png(png, 9000, 10);
     assert_int_equal(sp_gw_image_check(png, png_len, "image/png", 1024, &info, &err), -1);
     assert_string_equal(err.code, "invalid_image");
-    static const uint8_t jpeg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 7, 'J', 'F', 'I', 'F', 0,
-                                   0xff, 0xc0, 0, 11, 8, 0, 120, 0, 160, 3, 1, 0x22, 0,
-                                   0xff, 0xd9};
+    static const uint8_t jpeg[] = {0xff, 0xd8, 0xff, 0xe0, 0,    7,  'J',  'F', 'I',
+                                   'F',  0,    0xff, 0xc0, 0,    11, 8,    0,   120,
+                                   0,    160,  3,    1,    0x22, 0,  0xff, 0xd9};
     assert_int_equal(sp_gw_image_check(jpeg, sizeof jpeg, "image/jpeg; q=1", 1024, &info, &err), 0);
     assert_string_equal(info.content_type, "image/jpeg");
     assert_int_equal(info.width_px, 160);

@@ -18,7 +18,7 @@ static void test_appends_until_the_buffer_is_exactly_full(void **state) {
     sp_text_put(&t, "abc");
     sp_text_putf(&t, "%d", 1234);
     assert_false(t.overflow);
-    assert_string_equal(buf, "abc1234");   /* 7 bytes and the NUL: full */
+    assert_string_equal(buf, "abc1234"); /* 7 bytes and the NUL: full */
     assert_int_equal(t.len, 7);
     sp_text_put_n(&t, "x", 1);
     assert_true(t.overflow);
@@ -34,7 +34,7 @@ static void test_an_overflow_sticks_even_when_a_later_append_would_fit(void **st
     sp_text_put(&t, "cdefgh");
     assert_true(t.overflow);
     sp_text_put(&t, "c");
-    assert_string_equal(buf, "ab");        /* nothing after the first refusal */
+    assert_string_equal(buf, "ab"); /* nothing after the first refusal */
     assert_int_equal(t.len, 2);
 }
 
@@ -66,22 +66,22 @@ static void test_markup_that_does_not_fit_stops_at_a_whole_entity(void **state) 
     sp_text_init(&t, buf, sizeof buf);
     sp_text_put_markup(&t, "ab&cd");
     assert_true(t.overflow);
-    assert_string_equal(buf, "ab&amp;");   /* never half an entity */
+    assert_string_equal(buf, "ab&amp;"); /* never half an entity */
 }
 
 /* Text from outside: strict UTF-8, characters counted, control characters seen. */
 static void test_utf8_checks(void **state) {
     (void)state;
-    const char *good = "Caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";   /* é, €, an emoji */
+    const char *good = "Caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"; /* é, €, an emoji */
     assert_true(sp_text_utf8_valid(good, strlen(good)));
     assert_int_equal(sp_text_utf8_char_count(good, strlen(good)), 8);
     const char *bad[] = {
-        "\xc3",                 /* cut short */
-        "\xc0\xaf",             /* overlong '/' */
-        "\xed\xa0\x80",         /* a surrogate */
-        "\xf4\x90\x80\x80",     /* past U+10FFFF */
-        "\xff",                 /* never a lead byte */
-        "a\x80",                /* a lone continuation byte */
+        "\xc3",             /* cut short */
+        "\xc0\xaf",         /* overlong '/' */
+        "\xed\xa0\x80",     /* a surrogate */
+        "\xf4\x90\x80\x80", /* past U+10FFFF */
+        "\xff",             /* never a lead byte */
+        "a\x80",            /* a lone continuation byte */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(sp_text_utf8_valid(bad[i], strlen(bad[i])));

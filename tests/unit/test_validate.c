@@ -96,7 +96,8 @@ static void test_routes_refused(void **state) {
     assert_string_equal(allow, "GET");
     /* Upper-case or truncated ids name no pass: refused before any query. */
     assert_int_equal(sp_gw_route_find("GET", "/api/v1/passes/0B6F3C1E-8D2A-4F4B-9A51-3C7D2E1F0A99",
-                                      &m, &err), -1);
+                                      &m, &err),
+                     -1);
     expect_error(&err, 404, "pass_not_found", "pass_id");
     assert_int_equal(sp_gw_route_find("POST", "/api/v1/passes/1234/credits", &m, &err), -1);
     expect_error(&err, 404, "pass_not_found", "pass_id");
@@ -165,8 +166,13 @@ static void test_amount_range(void **state) {
     (void)state;
     char code[9];
     valid_code("1234567", code);
-    const char *bad[] = {"0", "-1", "-100000", "100001", "9223372036854775807",
-                         "-9223372036854775808", "99999999999999999999",
+    const char *bad[] = {"0",
+                         "-1",
+                         "-100000",
+                         "100001",
+                         "9223372036854775807",
+                         "-9223372036854775808",
+                         "99999999999999999999",
                          "-99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char body[256];
@@ -288,9 +294,9 @@ static void test_emails(void **state) {
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         assert_int_equal(sp_gw_email_normalize(good[i], "email", out, &err), 0);
     }
-    const char *bad[] = {"", "a", "@b.fr", "a@", "a@b", "a@@b.fr", "a@b@c.fr", "a b@c.fr",
-                         ".a@b.fr", "a.@b.fr", "a..b@c.fr", "a@-b.fr", "a@b-.fr", "a@b..fr",
-                         "a@b.fr.", "a@b_c.fr", "é@b.fr"};
+    const char *bad[] = {"",         "a",        "@b.fr",   "a@",       "a@b",       "a@@b.fr",
+                         "a@b@c.fr", "a b@c.fr", ".a@b.fr", "a.@b.fr",  "a..b@c.fr", "a@-b.fr",
+                         "a@b-.fr",  "a@b..fr",  "a@b.fr.", "a@b_c.fr", "é@b.fr"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(sp_gw_email_normalize(bad[i], "admin_email", out, &err), -1);
         expect_error(&err, 400, "invalid_email", "admin_email");
@@ -401,8 +407,8 @@ static void test_link_bodies(void **state) {
     assert_int_equal(sp_gw_parse_reset_request(body, strlen(body), &reset, &err), -1);
     expect_error(&err, 400, "invalid_email", "email");
     sp_gw_route_match match;
-    assert_int_equal(sp_gw_route_find("POST", "/api/v1/auth/password-reset/confirm", &match,
-                                      &err), 0);
+    assert_int_equal(sp_gw_route_find("POST", "/api/v1/auth/password-reset/confirm", &match, &err),
+                     0);
     assert_int_equal(match.route, SP_GW_ROUTE_RESET_CONFIRM);
     assert_int_equal(sp_gw_route_find("GET", "/api/v1/auth/activate", &match, &err), -1);
     expect_error(&err, 405, "method_not_allowed", "");
@@ -416,7 +422,8 @@ static void test_password_too_long(void **state) {
     password[SP_GW_PASSWORD_LEN_MAX + 1] = '\0';
     snprintf(body, sizeof body,
              "{\"name\": \"Club\", \"category\": \"sport\", \"admin_email\": \"c@club.fr\", "
-             "\"admin_password\": \"%s\", \"admin_full_name\": \"L\"}", password);
+             "\"admin_password\": \"%s\", \"admin_full_name\": \"L\"}",
+             password);
     sp_gw_partner_req req;
     sp_error err;
     assert_int_equal(partner(body, &req, &err), -1);
@@ -424,20 +431,24 @@ static void test_password_too_long(void **state) {
     password[SP_GW_PASSWORD_LEN_MAX] = '\0';
     snprintf(body, sizeof body,
              "{\"name\": \"Club\", \"category\": \"sport\", \"admin_email\": \"c@club.fr\", "
-             "\"admin_password\": \"%s\", \"admin_full_name\": \"L\"}", password);
+             "\"admin_password\": \"%s\", \"admin_full_name\": \"L\"}",
+             password);
     assert_int_equal(partner(body, &req, &err), 0);
     assert_int_equal(strlen(req.admin_password), SP_GW_PASSWORD_LEN_MAX);
 }
 
 /* ------------------------------------------------------------------ beneficiaries */
 
-static sp_date today(void) { return sp_date_from_ymd(2026, 11, 27); }
+static sp_date today(void) {
+    return sp_date_from_ymd(2026, 11, 27);
+}
 
 static int beneficiary(const char *envelopes_json, sp_gw_beneficiary_req *req, sp_error *err) {
     char body[4096];
     snprintf(body, sizeof body,
              "{\"email\": \"Ben@Example.org\", \"password\": \"correct horse\", "
-             "\"full_name\": \"Ben Martin\", \"envelopes\": %s}", envelopes_json);
+             "\"full_name\": \"Ben Martin\", \"envelopes\": %s}",
+             envelopes_json);
     return sp_gw_parse_beneficiary(body, strlen(body), today(), req, err);
 }
 
@@ -449,7 +460,8 @@ static void test_beneficiary_ok(void **state) {
                                  "{\"category\": \"sport\", \"end_date\": \"2026-11-27\"}, "
                                  "{\"category\": \"culture\", \"end_date\": \"\"}, "
                                  "{\"category\": \"leisure\", \"end_date\": null}]",
-                                 &req, &err), 0);
+                                 &req, &err),
+                     0);
     assert_string_equal(req.email, "ben@example.org");
     assert_int_equal(req.envelope_count, 4);
     assert_string_equal(req.envelopes[1].category, "sport");
@@ -472,22 +484,22 @@ static void test_beneficiary_refused(void **state) {
     expect_error(&err, 400, "unknown_field", "envelopes[0].budget");
     assert_int_equal(beneficiary("[{\"end_date\": \"2027-01-01\"}]", &req, &err), -1);
     expect_error(&err, 400, "missing_field", "envelopes[0].category");
-    assert_int_equal(beneficiary("[{\"category\": \"sport\"}, {\"category\": \"sport\"}]", &req,
-                                 &err), -1);
+    assert_int_equal(
+        beneficiary("[{\"category\": \"sport\"}, {\"category\": \"sport\"}]", &req, &err), -1);
     expect_error(&err, 422, "invalid_category", "envelopes[1].category");
     assert_int_equal(beneficiary("[{\"category\": \"x\"}]", &req, &err), -1);
     expect_error(&err, 422, "invalid_category", "envelopes[0].category");
-    assert_int_equal(beneficiary("[{\"category\": \"sport\", \"end_date\": \"2027-02-30\"}]", &req,
-                                 &err), -1);
+    assert_int_equal(
+        beneficiary("[{\"category\": \"sport\", \"end_date\": \"2027-02-30\"}]", &req, &err), -1);
     expect_error(&err, 422, "invalid_date", "envelopes[0].end_date");
-    assert_int_equal(beneficiary("[{\"category\": \"sport\", \"end_date\": \"27/11/2027\"}]", &req,
-                                 &err), -1);
+    assert_int_equal(
+        beneficiary("[{\"category\": \"sport\", \"end_date\": \"27/11/2027\"}]", &req, &err), -1);
     expect_error(&err, 422, "invalid_date", "envelopes[0].end_date");
-    assert_int_equal(beneficiary("[{\"category\": \"sport\", \"end_date\": \"2026-11-26\"}]", &req,
-                                 &err), -1);
+    assert_int_equal(
+        beneficiary("[{\"category\": \"sport\", \"end_date\": \"2026-11-26\"}]", &req, &err), -1);
     expect_error(&err, 422, "invalid_date", "envelopes[0].end_date");
-    assert_int_equal(beneficiary("[{\"category\": \"sport\", \"end_date\": 20271231}]", &req,
-                                 &err), -1);
+    assert_int_equal(beneficiary("[{\"category\": \"sport\", \"end_date\": 20271231}]", &req, &err),
+                     -1);
     expect_error(&err, 400, "invalid_type", "envelopes[0].end_date");
 
     char many[2048] = "[";
@@ -508,34 +520,43 @@ static void test_credit(void **state) {
     sp_gw_credit_req req;
     sp_error err;
     const char *body = "{\"category\": \"general\", \"amount_cents\": 1000000}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), 0);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err),
+                     0);
     assert_int_equal(req.amount_cents, 1000000);
     assert_string_equal(req.category, "general");
     body = "{\"category\": \"general\", \"amount_cents\": 1000001}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err),
+                     -1);
     expect_error(&err, 422, "invalid_amount", "amount_cents");
     body = "{\"category\": \"general\", \"amount_cents\": \"1000\"}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err),
+                     -1);
     expect_error(&err, 400, "invalid_type", "amount_cents");
     body = "{\"category\": \"9lives\", \"amount_cents\": 1000}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err),
+                     -1);
     expect_error(&err, 422, "invalid_category", "category");
     /* An end date: absent or "" is none; today (2026-11-27) is the earliest. */
     assert_string_equal(req.end_date, "");
     body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"2026-11-27\"}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), 0);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err),
+                     0);
     assert_string_equal(req.end_date, "2026-11-27");
     body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"\"}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), 0);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err),
+                     0);
     assert_string_equal(req.end_date, "");
     body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"2026-11-26\"}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err),
+                     -1);
     expect_error(&err, 422, "invalid_date", "end_date");
     body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": \"2027-02-30\"}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err),
+                     -1);
     expect_error(&err, 422, "invalid_date", "end_date");
     body = "{\"category\": \"sport\", \"amount_cents\": 1000, \"end_date\": 20270101}";
-    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err), -1);
+    assert_int_equal(sp_gw_parse_credit(body, strlen(body), CREDIT_CENTS_MAX, today(), &req, &err),
+                     -1);
     expect_error(&err, 400, "invalid_type", "end_date");
 }
 
@@ -597,8 +618,9 @@ static void test_page(void **state) {
     assert_int_equal(page.limit, 200);
     assert_int_equal(sp_gw_page_parse("limit=1&", &page, &err), 0);
     assert_int_equal(page.limit, 1);
-    const char *bad_limits[] = {"limit=0", "limit=201", "limit=", "limit=abc", "limit=-5",
-                                "limit=1000", "limit=10&limit=20", "limit"};
+    const char *bad_limits[] = {"limit=0",           "limit=201", "limit=",
+                                "limit=abc",         "limit=-5",  "limit=1000",
+                                "limit=10&limit=20", "limit"};
     for (size_t i = 0; i < sizeof bad_limits / sizeof bad_limits[0]; i++) {
         assert_int_equal(sp_gw_page_parse(bad_limits[i], &page, &err), -1);
         expect_error(&err, 400, "invalid_value", "limit");
@@ -675,15 +697,12 @@ static void test_error_json(void **state) {
     assert_non_null(back);
     assert_string_equal(json_string_value(json_object_get(back, "code")), "invalid_amount");
     assert_string_equal(json_string_value(json_object_get(back, "field")), "amount_cents");
-    assert_string_equal(json_string_value(json_object_get(back, "message")),
-                        "at most 1 000,00 €");
+    assert_string_equal(json_string_value(json_object_get(back, "message")), "at most 1 000,00 €");
     /* An RFC 9457 problem: code, message and field are extension members. */
     assert_string_equal(json_string_value(json_object_get(back, "type")), "about:blank");
-    assert_string_equal(json_string_value(json_object_get(back, "title")),
-                        "Unprocessable Content");
+    assert_string_equal(json_string_value(json_object_get(back, "title")), "Unprocessable Content");
     assert_int_equal(json_integer_value(json_object_get(back, "status")), 422);
-    assert_string_equal(json_string_value(json_object_get(back, "detail")),
-                        "at most 1 000,00 €");
+    assert_string_equal(json_string_value(json_object_get(back, "detail")), "at most 1 000,00 €");
     assert_int_equal(json_object_size(back), 7);
     json_decref(back);
     free(text);
@@ -734,16 +753,28 @@ static void test_operations_filter(void **state) {
     assert_int_equal(sp_gw_operations_filter_parse("reference=", &f, &err), 0);
     assert_true(f.filters.has_reference);
     assert_string_equal(f.filters.reference, "");
-    const struct { const char *query; const char *field; } bad[] = {
-        {"status=refunded", "status"}, {"channel=cash", "channel"},
-        {"from=2026-13-01", "from"}, {"to=yesterday", "to"}, {"from=2026-3-1", "from"},
-        {"amount_min_cents=-1", "amount_min_cents"}, {"amount_max_cents=1.5", "amount_max_cents"},
+    const struct {
+        const char *query;
+        const char *field;
+    } bad[] = {
+        {"status=refunded", "status"},
+        {"channel=cash", "channel"},
+        {"from=2026-13-01", "from"},
+        {"to=yesterday", "to"},
+        {"from=2026-3-1", "from"},
+        {"amount_min_cents=-1", "amount_min_cents"},
+        {"amount_max_cents=1.5", "amount_max_cents"},
         {"amount_max_cents=", "amount_max_cents"},
         {"amount_min_cents=9&amount_max_cents=1", "amount_min_cents"},
-        {"from=2026-03-02&to=2026-03-01", "from"}, {"q=%0A", "q"}, {"q=%ZZ", "q"},
-        {"q=%C3", "q"}, {"reference=%00", "reference"}, {"status=accepted&status=accepted", "status"},
+        {"from=2026-03-02&to=2026-03-01", "from"},
+        {"q=%0A", "q"},
+        {"q=%ZZ", "q"},
+        {"q=%C3", "q"},
+        {"reference=%00", "reference"},
+        {"status=accepted&status=accepted", "status"},
         {"limit=0", "limit"},
-        {"q=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        {"q=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
          "q"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

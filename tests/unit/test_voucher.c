@@ -42,9 +42,13 @@ static void add_partner(fixture *fx, const char *name, const char *category,
 }
 
 static sp_ledger_limits limits(void) {
-    return (sp_ledger_limits){.passes_max = 100, .commands_max = 10000, .partners_max = 100,
-                              .payment_max_cents = 100000, .credit_max_cents = 1000000,
-                              .vouchers_max = 1000, .voucher_validity_days = VALIDITY_DAYS};
+    return (sp_ledger_limits){.passes_max = 100,
+                              .commands_max = 10000,
+                              .partners_max = 100,
+                              .payment_max_cents = 100000,
+                              .credit_max_cents = 1000000,
+                              .vouchers_max = 1000,
+                              .voucher_validity_days = VALIDITY_DAYS};
 }
 
 static int setup(void **state) {
@@ -86,8 +90,10 @@ static void run(fixture *fx, const sp_ledger_command *command, int64_t now_ms,
 /* A pass with general 10 000, sport 5 000 (ending sport_end, or never). */
 static void open_and_credit(fixture *fx, const char *sport_end) {
     sp_ledger_decision d;
-    sp_ledger_command open = {.kind = SP_LEDGER_COMMAND_OPEN_PASS, .pass_id = P1,
-                              .actor_id = ACTOR, .command_id = "open",
+    sp_ledger_command open = {.kind = SP_LEDGER_COMMAND_OPEN_PASS,
+                              .pass_id = P1,
+                              .actor_id = ACTOR,
+                              .command_id = "open",
                               .beneficiary_id = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
                               .envelope_count = 2};
     open.envelope_categories[0] = "general";
@@ -99,9 +105,12 @@ static void open_and_credit(fixture *fx, const char *sport_end) {
     const char *categories[] = {"general", "sport"};
     const int64_t amounts[] = {10000, 5000};
     for (size_t i = 0; i < 2; i++) {
-        sp_ledger_command credit = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS, .pass_id = P1,
-                                    .actor_id = ACTOR, .command_id = categories[i],
-                                    .category = categories[i], .amount_cents = amounts[i]};
+        sp_ledger_command credit = {.kind = SP_LEDGER_COMMAND_CREDIT_PASS,
+                                    .pass_id = P1,
+                                    .actor_id = ACTOR,
+                                    .command_id = categories[i],
+                                    .category = categories[i],
+                                    .amount_cents = amounts[i]};
         run(fx, &credit, T0_MS, &d);
         assert_int_equal(d.event.kind, SP_LEDGER_EVENT_PASS_CREDITED);
     }
@@ -109,33 +118,43 @@ static void open_and_credit(fixture *fx, const char *sport_end) {
 
 static void issue(fixture *fx, const char *key, int64_t amount_cents, const char *category,
                   const char *partner_code, int64_t now_ms, sp_ledger_decision *out) {
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_ISSUE_VOUCHER, .pass_id = P1,
-                                 .actor_id = ACTOR, .command_id = key,
-                                 .amount_cents = amount_cents, .category = category,
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_ISSUE_VOUCHER,
+                                 .pass_id = P1,
+                                 .actor_id = ACTOR,
+                                 .command_id = key,
+                                 .amount_cents = amount_cents,
+                                 .category = category,
                                  .partner_code = partner_code};
     run(fx, &command, now_ms, out);
 }
 
 static void redeem(fixture *fx, const char *key, const char *voucher_id, const char *number,
                    const sp_ledger_partner *partner, int64_t now_ms, sp_ledger_decision *out) {
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_REDEEM_VOUCHER, .pass_id = P1,
-                                 .actor_id = PARTNER_ACTOR, .command_id = key,
-                                 .voucher_id = voucher_id, .voucher_number = number,
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_REDEEM_VOUCHER,
+                                 .pass_id = P1,
+                                 .actor_id = PARTNER_ACTOR,
+                                 .command_id = key,
+                                 .voucher_id = voucher_id,
+                                 .voucher_number = number,
                                  .partner_code = partner->partner_code};
     run(fx, &command, now_ms, out);
 }
 
 static void cancel(fixture *fx, const char *key, const char *voucher_id, int64_t now_ms,
                    sp_ledger_decision *out) {
-    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CANCEL_VOUCHER, .pass_id = P1,
-                                 .actor_id = ACTOR, .command_id = key, .voucher_id = voucher_id};
+    sp_ledger_command command = {.kind = SP_LEDGER_COMMAND_CANCEL_VOUCHER,
+                                 .pass_id = P1,
+                                 .actor_id = ACTOR,
+                                 .command_id = key,
+                                 .voucher_id = voucher_id};
     run(fx, &command, now_ms, out);
 }
 
 static int64_t envelope_cents(const fixture *fx, const char *category) {
     const sp_ledger_pass *pass = sp_ledger_pass_find(fx->state, P1);
     for (size_t i = 0; i < pass->envelope_count; i++) {
-        if (strcmp(pass->envelopes[i].category, category) == 0) return pass->envelopes[i].balance_cents;
+        if (strcmp(pass->envelopes[i].category, category) == 0)
+            return pass->envelopes[i].balance_cents;
     }
     fail_msg("no envelope %s", category);
     return -1;
@@ -182,7 +201,8 @@ static void test_issue_reserves_the_amount_at_once(void **state) {
     assert_non_null(voucher);
     assert_int_equal(voucher->status, SP_LEDGER_VOUCHER_ACTIVE);
     assert_int_equal(voucher->balance_cents, 2500);
-    assert_string_equal(d.event.postings[0].credit_account + strlen("voucher:"), voucher->voucher_id);
+    assert_string_equal(d.event.postings[0].credit_account + strlen("voucher:"),
+                        voucher->voucher_id);
     /* Two vouchers never share a number or an id. */
     sp_ledger_decision d2;
     issue(fx, "v2", 100, "", "", T0_MS, &d2);
@@ -260,10 +280,10 @@ static void test_redeem_needs_the_partners_accepted_conventions(void **state) {
     open_and_credit(fx, "");
     issued v = issue_ok(fx, "v", 1200, "sport", "");
     sp_error err;
-    assert_int_equal(sp_ledger_directory_add_convention(&fx->directory,
-                                                        "7d3f1e2a-5b6c-4d7e-8f90-a1b2c3d4e5f6",
-                                                        "Convention 2026", "1", "2026-01-01",
-                                                        true, &err), 0);
+    assert_int_equal(
+        sp_ledger_directory_add_convention(&fx->directory, "7d3f1e2a-5b6c-4d7e-8f90-a1b2c3d4e5f6",
+                                           "Convention 2026", "1", "2026-01-01", true, &err),
+        0);
     sp_ledger_decision d;
     redeem(fx, "r1", v.voucher_id, v.number, &fx->sport, T0_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_COMMAND_REJECTED);
@@ -271,7 +291,8 @@ static void test_redeem_needs_the_partners_accepted_conventions(void **state) {
     assert_int_equal(sp_ledger_voucher_find(fx->state, v.voucher_id)->status,
                      SP_LEDGER_VOUCHER_ACTIVE);
     assert_int_equal(sp_ledger_directory_accept(&fx->directory, fx->sport.partner_id,
-                                                "7d3f1e2a-5b6c-4d7e-8f90-a1b2c3d4e5f6", &err), 0);
+                                                "7d3f1e2a-5b6c-4d7e-8f90-a1b2c3d4e5f6", &err),
+                     0);
     redeem(fx, "r2", v.voucher_id, v.number, &fx->sport, T0_MS, &d);
     assert_int_equal(d.event.kind, SP_LEDGER_EVENT_VOUCHER_REDEEMED);
 }
@@ -373,7 +394,7 @@ static void test_expiry_returns_the_amount_after_the_last_day(void **state) {
     cancel(fx, "c", v.voucher_id, after_ms, &d);
     assert_rejected(&d, "voucher_expired");
     /* Applying an event that changes a final voucher is refused. */
-    sp_ledger_event again = fx->events[fx->event_count - 2];   /* the expiry */
+    sp_ledger_event again = fx->events[fx->event_count - 2]; /* the expiry */
     again.version = sp_ledger_pass_find(fx->state, P1)->version + 1;
     sp_ledger_applied applied;
     assert_int_equal(sp_ledger_apply(fx->state, &again, &applied, &err), -1);
@@ -388,7 +409,7 @@ static void test_voucher_of_an_expired_envelope_returns_to_the_budget(void **sta
     sp_date end;
     sp_error err;
     assert_int_equal(sp_date_parse("2026-03-20", &end, &err), 0);
-    assert_int_equal(voucher->valid_until, end);   /* never past its envelope */
+    assert_int_equal(voucher->valid_until, end); /* never past its envelope */
     int64_t later_ms = T0_MS + 12 * DAY_MS;
     sp_ledger_event events[4];
     size_t count = 0;
@@ -430,7 +451,7 @@ static void test_rebuild_from_encoded_events_reaches_the_same_vouchers(void **st
     issued c = issue_ok(fx, "c", 300, "", "");
     sp_ledger_decision d;
     redeem(fx, "ra", a.voucher_id, a.number, &fx->music, T0_MS, &d);
-    redeem(fx, "rb", b.voucher_id, b.number, &fx->sport2, T0_MS, &d);   /* rejected */
+    redeem(fx, "rb", b.voucher_id, b.number, &fx->sport2, T0_MS, &d); /* rejected */
     cancel(fx, "cc", c.voucher_id, T0_MS, &d);
     sp_ledger_limits l = limits();
     sp_error err;
@@ -463,7 +484,8 @@ static void test_rebuild_from_encoded_events_reaches_the_same_vouchers(void **st
     assert_string_equal(x->result_json, y->result_json);
     y = sp_ledger_record_find(twin, P1, ACTOR, "b");
     assert_non_null(y);
-    assert_string_equal(sp_ledger_record_find(fx->state, P1, ACTOR, "b")->result_json, y->result_json);
+    assert_string_equal(sp_ledger_record_find(fx->state, P1, ACTOR, "b")->result_json,
+                        y->result_json);
     sp_ledger_state_free(twin);
 }
 
@@ -480,7 +502,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restrictions_follow_partner_and_envelope, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_returns_the_amount_and_is_final, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_returns_the_amount_and_is_final, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_expiry_returns_the_amount_after_the_last_day, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_voucher_of_an_expired_envelope_returns_to_the_budget,

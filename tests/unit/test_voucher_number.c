@@ -74,7 +74,7 @@ static void test_every_adjacent_swap_is_caught(void **state) {
         char number[SP_VOUCHER_NUMBER_LEN + 1];
         sp_voucher_number_new(number);
         for (size_t pos = 0; pos + 1 < SP_VOUCHER_NUMBER_LEN; pos++) {
-            if (number[pos] == number[pos + 1]) continue;   /* a swap that changes nothing */
+            if (number[pos] == number[pos + 1]) continue; /* a swap that changes nothing */
             char swapped[SP_VOUCHER_NUMBER_LEN + 1];
             memcpy(swapped, number, sizeof swapped);
             swapped[pos] = number[pos + 1];
@@ -149,8 +149,12 @@ static void test_typed_forms_are_normalized(void **state) {
     assert_true(sp_voucher_number_normalize(dashed, out));
     assert_string_equal(out, number);
 
-    const char *refused[] = {NULL, "", "123456789012345", "12345678901234567",
-                             "1234 5678 9012 345x", "1234.5678.9012.3456",
+    const char *refused[] = {NULL,
+                             "",
+                             "123456789012345",
+                             "12345678901234567",
+                             "1234 5678 9012 345x",
+                             "1234.5678.9012.3456",
                              "１２３４５６７８９０１２３４５６"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         assert_false(sp_voucher_number_normalize(refused[i], out));

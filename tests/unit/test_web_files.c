@@ -27,8 +27,8 @@ static void test_the_home_and_the_apps_are_index_pages(void **state) {
     assert_int_equal(t.cache, SP_GW_WEB_NO_CACHE);
     assert_true(t.document);
     assert_false(t.precompressed);
-    const char *partner[] = {"/partenaire", "/partenaire/", "/partenaire/operations/42",
-                             "/partenaire/a.b", "/activate", "/reset-password",
+    const char *partner[] = {"/partenaire",     "/partenaire/", "/partenaire/operations/42",
+                             "/partenaire/a.b", "/activate",    "/reset-password",
                              "/activate/x"};
     for (size_t i = 0; i < sizeof partner / sizeof partner[0]; i++) {
         t = route_file(partner[i], SP_GW_WEB_APP_PARTENAIRE);
@@ -43,8 +43,7 @@ static void test_the_home_and_the_apps_are_index_pages(void **state) {
     assert_int_equal(sp_gw_web_route("GET", "/activate", 0, &t), SP_GW_WEB_NOT_FOUND);
     /* The QR code's link: the beneficiary app, or the home page without it. */
     assert_string_equal(route_file("/payer/12345674", ALL_APPS).file, "beneficiaire/index.html");
-    assert_string_equal(route_file("/payer/12345674", SP_GW_WEB_APP_PARTENAIRE).file,
-                        "index.html");
+    assert_string_equal(route_file("/payer/12345674", SP_GW_WEB_APP_PARTENAIRE).file, "index.html");
     assert_int_equal(sp_gw_web_route("HEAD", "/", 0, &t), SP_GW_WEB_FILE);
 }
 
@@ -60,19 +59,24 @@ static void test_assets_are_immutable_and_typed_by_extension(void **state) {
         const char *path;
         const char *type;
     } types[] = {
-        {"/assets/a-1.css", "text/css; charset=utf-8"}, {"/assets/a-1.svg", "image/svg+xml"},
-        {"/assets/a-1.png", "image/png"}, {"/assets/a-1.woff2", "font/woff2"},
-        {"/assets/a-1.json", "application/json"}, {"/assets/a-1.map", "application/json"},
+        {"/assets/a-1.css", "text/css; charset=utf-8"},
+        {"/assets/a-1.svg", "image/svg+xml"},
+        {"/assets/a-1.png", "image/png"},
+        {"/assets/a-1.woff2", "font/woff2"},
+        {"/assets/a-1.json", "application/json"},
+        {"/assets/a-1.map", "application/json"},
         {"/assets/a-1.webmanifest", "application/manifest+json"},
-        {"/assets/a-1.ico", "image/x-icon"}, {"/assets/a-1.txt", "text/plain; charset=utf-8"},
+        {"/assets/a-1.ico", "image/x-icon"},
+        {"/assets/a-1.txt", "text/plain; charset=utf-8"},
     };
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         assert_string_equal(route_file(types[i].path, 0).content_type, types[i].type);
     }
     assert_true(route_file("/assets/a-1.svg", 0).document);
-    const char *unknown[] = {"/assets/a-1.exe", "/assets/a-1.js.gz", "/assets/a-1.js.br",
-                             "/assets/noext", "/assets/", "/assets", "/assets/.hidden.js",
-                             "/assets/sub/a-1.js", "/assets/a b.js", "/assets/a%20b.js"};
+    const char *unknown[] = {"/assets/a-1.exe",    "/assets/a-1.js.gz",  "/assets/a-1.js.br",
+                             "/assets/noext",      "/assets/",           "/assets",
+                             "/assets/.hidden.js", "/assets/sub/a-1.js", "/assets/a b.js",
+                             "/assets/a%20b.js"};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         sp_gw_web_target u;
         assert_int_equal(sp_gw_web_route("GET", unknown[i], ALL_APPS, &u), SP_GW_WEB_NOT_FOUND);
@@ -88,8 +92,8 @@ static void test_root_files_and_the_rest(void **state) {
                         "application/manifest+json");
     assert_string_equal(route_file("/sw.js", 0).file, "sw.js");
     assert_string_equal(route_file("/robots.txt", 0).file, "robots.txt");
-    const char *none[] = {"/nowhere", "/partenairex", "/index.html/x", "/robots", "/a.exe",
-                          "/payerx/1", "/.env"};
+    const char *none[] = {"/nowhere", "/partenairex", "/index.html/x", "/robots",
+                          "/a.exe",   "/payerx/1",    "/.env"};
     for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
         assert_int_equal(sp_gw_web_route("GET", none[i], ALL_APPS, &t), SP_GW_WEB_NOT_FOUND);
     }
@@ -111,12 +115,28 @@ static void test_the_api_is_not_a_page(void **state) {
 static void test_traversal_and_odd_paths_are_refused(void **state) {
     (void)state;
     sp_gw_web_target t;
-    const char *refused[] = {
-        "", "partenaire", "/..", "/../etc/passwd", "/assets/../index.html", "/assets/./a-1.js",
-        "/partenaire/../../x", "/partenaire/..", "/partenaire/.", "//", "//assets/a-1.js",
-        "/assets//a-1.js", "/assets\\a-1.js", "/partenaire/%2e%2e/x", "/partenaire/%2E%2e",
-        "/partenaire/a%2fb", "/partenaire/a%2Fb", "/partenaire/a%5Cb", "/partenaire/a%00",
-        "/partenaire/\x01", "/partenaire/\x7f", "/partenaire/a\tb"};
+    const char *refused[] = {"",
+                             "partenaire",
+                             "/..",
+                             "/../etc/passwd",
+                             "/assets/../index.html",
+                             "/assets/./a-1.js",
+                             "/partenaire/../../x",
+                             "/partenaire/..",
+                             "/partenaire/.",
+                             "//",
+                             "//assets/a-1.js",
+                             "/assets//a-1.js",
+                             "/assets\\a-1.js",
+                             "/partenaire/%2e%2e/x",
+                             "/partenaire/%2E%2e",
+                             "/partenaire/a%2fb",
+                             "/partenaire/a%2Fb",
+                             "/partenaire/a%5Cb",
+                             "/partenaire/a%00",
+                             "/partenaire/\x01",
+                             "/partenaire/\x7f",
+                             "/partenaire/a\tb"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         assert_int_equal(sp_gw_web_route("GET", refused[i], ALL_APPS, &t), SP_GW_WEB_NOT_FOUND);
         assert_string_equal(t.file, "");

@@ -20,9 +20,9 @@
 #include <stdint.h>
 #include "sp_error.h"
 
-#define SP_AUDIT_ACCOUNT_MAX 96        /* account name bytes, NUL included */
-#define SP_AUDIT_ID_MAX 72             /* pass / operation id bytes, NUL included */
-#define SP_AUDIT_WHY_MAX 320           /* a failure's whole description */
+#define SP_AUDIT_ACCOUNT_MAX 96 /* account name bytes, NUL included */
+#define SP_AUDIT_ID_MAX 72      /* pass / operation id bytes, NUL included */
+#define SP_AUDIT_WHY_MAX 320    /* a failure's whole description */
 
 /* A payment operation's state at the end of the log. */
 typedef enum {
@@ -50,10 +50,10 @@ typedef struct sp_audit_event {
     const char *topic;
     int32_t partition;
     int64_t offset;
-    const char *type;                  /* envelope type */
-    const char *aggregate_id;          /* the pass id */
+    const char *type;         /* envelope type */
+    const char *aggregate_id; /* the pass id */
     uint64_t aggregate_version;
-    const char *operation_id;          /* "" or NULL when the event creates no operation */
+    const char *operation_id; /* "" or NULL when the event creates no operation */
     const sp_audit_posting *postings;
     size_t posting_count;
     /* The refund life (NULL / 0 for other events):
@@ -71,19 +71,20 @@ typedef struct sp_audit_event {
 } sp_audit_event;
 
 typedef enum {
-    SP_AUDIT_POSTINGS = 0,   /* every posting positive, between two distinct known accounts */
-    SP_AUDIT_NON_NEGATIVE,   /* pass, partner owed, voucher, refund and bank accounts never below zero */
-    SP_AUDIT_ZERO_SUM,       /* the balances sum to zero after every event and at the end */
-    SP_AUDIT_VERSIONS,       /* the events of a pass have versions 1, 2, 3 ... */
-    SP_AUDIT_OPERATIONS,     /* an operation id is created by at most one event */
+    SP_AUDIT_POSTINGS = 0, /* every posting positive, between two distinct known accounts */
+    /* pass, partner owed, voucher, refund and bank accounts never below zero */
+    SP_AUDIT_NON_NEGATIVE,
+    SP_AUDIT_ZERO_SUM,         /* the balances sum to zero after every event and at the end */
+    SP_AUDIT_VERSIONS,         /* the events of a pass have versions 1, 2, 3 ... */
+    SP_AUDIT_OPERATIONS,       /* an operation id is created by at most one event */
     SP_AUDIT_OPERATION_STATES, /* every payment in one state, moved only as its life allows */
-    SP_AUDIT_REFUND_TOTALS,  /* a request's and each part's total equal to their operations */
+    SP_AUDIT_REFUND_TOTALS,    /* a request's and each part's total equal to their operations */
     SP_AUDIT_CHECK_COUNT
 } sp_audit_check;
 
 typedef struct sp_audit_verdict {
     bool failed;
-    char why[SP_AUDIT_WHY_MAX];        /* the first offending event and the reason */
+    char why[SP_AUDIT_WHY_MAX]; /* the first offending event and the reason */
 } sp_audit_verdict;
 
 typedef struct sp_audit sp_audit;
@@ -118,14 +119,13 @@ typedef void (*sp_audit_account_fn)(void *ctx, const char *account, int64_t bala
 void sp_audit_foreach_account(const sp_audit *audit, sp_audit_account_fn fn, void *ctx);
 
 /* Visits every payment operation (by code or voucher) with its state. */
-typedef void (*sp_audit_operation_fn)(void *ctx, const char *operation_id,
-                                      sp_audit_op_state state);
+typedef void (*sp_audit_operation_fn)(void *ctx, const char *operation_id, sp_audit_op_state state);
 void sp_audit_foreach_operation(const sp_audit *audit, sp_audit_operation_fn fn, void *ctx);
 
 /* Visits every refund request with its state and confirmed total (0 while
  * opening). */
-typedef void (*sp_audit_request_fn)(void *ctx, const char *request_id,
-                                    sp_audit_request_state state, int64_t total_cents);
+typedef void (*sp_audit_request_fn)(void *ctx, const char *request_id, sp_audit_request_state state,
+                                    int64_t total_cents);
 void sp_audit_foreach_request(const sp_audit *audit, sp_audit_request_fn fn, void *ctx);
 
 /* "accepted", "requested", "paid", "cancelled": the read model's words. */

@@ -19,7 +19,7 @@
 #include "sp_pg.h"
 
 #define AUDIT_PG_CONNECT_WAIT_MS 10000
-#define AUDIT_PG_ROWS_MAX 16000000      /* rows of one read model */
+#define AUDIT_PG_ROWS_MAX 16000000 /* rows of one read model */
 #define AUDIT_PG_WHY_MAX 400
 
 /* name -> cents, for one side of a comparison. */
@@ -30,20 +30,21 @@ typedef struct audit_row {
 
 typedef struct audit_table {
     sp_map rows;
-    bool failed;                         /* out of memory, bound or overflow */
+    bool failed; /* out of memory, bound or overflow */
 } audit_table;
 
 typedef struct audit_model {
-    const char *check;                   /* printed after ok / FAIL */
-    const char *label;                   /* what a row's value is called */
-    const char *sql;                     /* SELECT name, cents */
-    const char *const *value_names;      /* NULL: the value is cents; else its words */
+    const char *check;              /* printed after ok / FAIL */
+    const char *label;              /* what a row's value is called */
+    const char *sql;                /* SELECT name, cents */
+    const char *const *value_names; /* NULL: the value is cents; else its words */
 } audit_model;
 
 /* sp_audit_op_state by value; 0 = a status the ledger does not know. */
 static const char *const op_state_words[] = {"an unknown status", "accepted", "requested", "paid",
                                              "cancelled"};
 
+/* clang-format off */
 static const audit_model audit_models[] = {
     {"ledger_balances matches the ledger", "ledger_balances.balance_cents",
      "SELECT account, balance_cents FROM ledger_balances", NULL},
@@ -68,6 +69,7 @@ static const audit_model audit_models[] = {
     {"budget figures match the ledger", "figures_budget.available_cents",
      "SELECT category, available_cents FROM figures_budget", NULL},
 };
+/* clang-format on */
 #define MODEL_OPERATIONS 4
 #define MODEL_REQUESTS 5
 #define MODEL_BUDGET 6
@@ -113,8 +115,7 @@ static void table_add(audit_table *table, const char *name, size_t name_len, int
         }
         memcpy(row->name, copy, name_len + 1);
     }
-    if (!sp_money_add(row->cents, cents, &row->cents))
-        table->failed = true;
+    if (!sp_money_add(row->cents, cents, &row->cents)) table->failed = true;
 }
 
 /* The computed side of each read model, from the audit's accounts. */
@@ -129,8 +130,7 @@ static void computed_add_account(void *ctx, const char *account, int64_t balance
     if (strncmp(account, "pass:", 5) == 0) {
         const char *id = account + 5;
         const char *colon = strchr(id, ':');
-        if (colon != NULL)
-            table_add(&computed->tables[1], id, (size_t)(colon - id), balance_cents);
+        if (colon != NULL) table_add(&computed->tables[1], id, (size_t)(colon - id), balance_cents);
         table_add(&computed->tables[2], account, len, balance_cents);
         const char *category = colon != NULL ? colon + 1 : NULL;
         if (category != NULL && *category != '\0')
@@ -156,27 +156,23 @@ static int parse_cents(const char *text, int64_t *out) {
     char *end = NULL;
     errno = 0;
     long long value = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0')
-        return -1;
+    if (errno != 0 || end == text || *end != '\0') return -1;
     *out = (int64_t)value;
     return 0;
 }
 
-static int load_model(PGconn *conn, const audit_model *model, audit_table *table,
-                      sp_error *err) {
+static int load_model(PGconn *conn, const audit_model *model, audit_table *table, sp_error *err) {
     PGresult *res = NULL;
-    if (sp_pg_exec(conn, model->sql, 0, NULL, &res, err) != 0)
-        return -1;
+    if (sp_pg_exec(conn, model->sql, 0, NULL, &res, err) != 0) return -1;
     int rc = 0;
     int rows = PQntuples(res);
     for (int r = 0; r < rows && rc == 0; r++) {
         const char *name = PQgetvalue(res, r, 0);
         int64_t cents = 0;
         if (parse_cents(PQgetvalue(res, r, 1), &cents) != 0)
-            rc = sp_error_set(err, 500, "database_error", "", "%s: bad amount for %s",
-                              model->label, name);
-        else
-            table_add(table, name, strlen(name), cents);
+            rc = sp_error_set(err, 500, "database_error", "", "%s: bad amount for %s", model->label,
+                              name);
+        else table_add(table, name, strlen(name), cents);
     }
     if (rc == 0 && table->failed)
         rc = sp_error_set(err, 500, "audit_limit", "", "%s: too many or too long rows",
@@ -198,12 +194,10 @@ static void diff_row(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
     (void)key;
     audit_diff *diff = ctx;
     const audit_row *row = value;
-    if (diff->found)
-        return;
+    if (diff->found) return;
     const audit_row *other = table_get(diff->other, row->name);
     int64_t other_cents = other ? other->cents : 0;
-    if (other_cents == row->cents)
-        return;
+    if (other_cents == row->cents) return;
     diff->found = true;
     int64_t db_cents = diff->this_side_is_db ? row->cents : other_cents;
     int64_t ledger_cents = diff->this_side_is_db ? other_cents : row->cents;
@@ -211,10 +205,11 @@ static void diff_row(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
     const char *const *words = diff->model->value_names;
     size_t word_count = sizeof op_state_words / sizeof op_state_words[0];
     if (words != NULL) {
-        const char *db_word = db_cents >= 0 && (uint64_t)db_cents < word_count
-                                  ? words[db_cents] : words[0];
+        const char *db_word = db_cents >= 0 && (uint64_t)db_cents < word_count ? words[db_cents]
+                                                                               : words[0];
         const char *ledger_word = ledger_cents >= 0 && (uint64_t)ledger_cents < word_count
-                                      ? words[ledger_cents] : words[0];
+                                      ? words[ledger_cents]
+                                      : words[0];
         if (db_row_missing)
             snprintf(diff->why, sizeof diff->why, "%s: no row for %s, the ledger says %s",
                      diff->model->label, row->name, ledger_word);
@@ -223,11 +218,12 @@ static void diff_row(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
                      diff->model->label, row->name, db_word,
                      ledger_cents == 0 ? "it is no payment" : ledger_word);
     } else if (db_row_missing)
-        snprintf(diff->why, sizeof diff->why, "%s: no row for %s, the ledger says %" PRId64
-                 " cents", diff->model->label, row->name, ledger_cents);
+        snprintf(diff->why, sizeof diff->why,
+                 "%s: no row for %s, the ledger says %" PRId64 " cents", diff->model->label,
+                 row->name, ledger_cents);
     else
-        snprintf(diff->why, sizeof diff->why, "%s of %s is %" PRId64 ", the ledger says %"
-                 PRId64, diff->model->label, row->name, db_cents, ledger_cents);
+        snprintf(diff->why, sizeof diff->why, "%s of %s is %" PRId64 ", the ledger says %" PRId64,
+                 diff->model->label, row->name, db_cents, ledger_cents);
 }
 
 static bool model_matches(const audit_model *model, const audit_table *db,
@@ -239,18 +235,15 @@ static bool model_matches(const audit_model *model, const audit_table *db,
         diff.this_side_is_db = false;
         sp_map_foreach(&ledger->rows, diff_row, &diff);
     }
-    if (diff.found)
-        printf("FAIL %s: %s\n", model->check, diff.why);
-    else
-        printf("ok %s\n", model->check);
+    if (diff.found) printf("FAIL %s: %s\n", model->check, diff.why);
+    else printf("ok %s\n", model->check);
     return !diff.found;
 }
 
 static int tables_init(audit_table *tables, size_t count, sp_error *err) {
     for (size_t i = 0; i < count; i++) {
         if (sp_map_init(&tables[i].rows, AUDIT_PG_ROWS_MAX, err) != 0) {
-            for (size_t j = 0; j < i; j++)
-                sp_map_destroy(&tables[j].rows);
+            for (size_t j = 0; j < i; j++) sp_map_destroy(&tables[j].rows);
             return -1;
         }
     }
@@ -263,13 +256,10 @@ int sp_audit_pg_compare(const sp_audit *audit, const char *dsn, sp_log *log, sp_
     audit_table db[AUDIT_MODEL_COUNT] = {0};
     bool computed_ready = false, db_ready = false;
     PGconn *conn = sp_pg_connect(dsn, AUDIT_PG_CONNECT_WAIT_MS, log, err);
-    if (conn == NULL)
-        goto done;
-    if (tables_init(computed.tables, AUDIT_MODEL_COUNT, err) != 0)
-        goto done;
+    if (conn == NULL) goto done;
+    if (tables_init(computed.tables, AUDIT_MODEL_COUNT, err) != 0) goto done;
     computed_ready = true;
-    if (tables_init(db, AUDIT_MODEL_COUNT, err) != 0)
-        goto done;
+    if (tables_init(db, AUDIT_MODEL_COUNT, err) != 0) goto done;
     db_ready = true;
     sp_audit_foreach_account(audit, computed_add_account, &computed);
     sp_audit_foreach_operation(audit, computed_add_operation, &computed);
@@ -282,23 +272,17 @@ int sp_audit_pg_compare(const sp_audit *audit, const char *dsn, sp_log *log, sp_
         }
     }
     /* One snapshot for every read model, so that they agree with each other. */
-    if (sp_pg_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) != 0)
-        goto done;
+    if (sp_pg_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) != 0) goto done;
     for (size_t i = 0; i < AUDIT_MODEL_COUNT; i++)
-        if (load_model(conn, &audit_models[i], &db[i], err) != 0)
-            goto done;
+        if (load_model(conn, &audit_models[i], &db[i], err) != 0) goto done;
     rc = 0;
     for (size_t i = 0; i < AUDIT_MODEL_COUNT; i++)
-        if (!model_matches(&audit_models[i], &db[i], &computed.tables[i]))
-            rc = 1;
+        if (!model_matches(&audit_models[i], &db[i], &computed.tables[i])) rc = 1;
 done:
     for (size_t i = 0; i < AUDIT_MODEL_COUNT; i++) {
-        if (computed_ready)
-            table_destroy(&computed.tables[i]);
-        if (db_ready)
-            table_destroy(&db[i]);
+        if (computed_ready) table_destroy(&computed.tables[i]);
+        if (db_ready) table_destroy(&db[i]);
     }
-    if (conn != NULL)
-        PQfinish(conn);
+    if (conn != NULL) PQfinish(conn);
     return rc;
 }

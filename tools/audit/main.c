@@ -26,8 +26,9 @@
 #include "sp_kafka_security.h"
 #include "sp_log.h"
 
-#define AUDIT_POSTINGS_MAX 128         /* legs of one event; the ledger writes one, a PassClosed
-                                        * one per envelope and open voucher (8 + 120) */
+/* legs of one event; the ledger writes one, a PassClosed one per envelope
+ * and open voucher (8 + 120) */
+#define AUDIT_POSTINGS_MAX 128
 #define AUDIT_ACCOUNTS_MAX 8000000
 #define AUDIT_PASSES_MAX 2000000
 #define AUDIT_OPERATIONS_MAX 16000000
@@ -49,7 +50,7 @@ typedef struct audit_reader {
 typedef struct audit_event_type {
     const char *type;
     const ProtobufCMessageDescriptor *descriptor;
-    bool creates_operation;            /* its operation_id names a new operation */
+    bool creates_operation; /* its operation_id names a new operation */
 } audit_event_type;
 
 /* Every ledger event type. Postings are found by field name, so a type that
@@ -86,35 +87,33 @@ static const audit_event_type audit_event_types[] = {
 
 static const audit_event_type *event_type_of(const char *type) {
     for (size_t i = 0; i < sizeof audit_event_types / sizeof audit_event_types[0]; i++)
-        if (strcmp(audit_event_types[i].type, type) == 0)
-            return &audit_event_types[i];
+        if (strcmp(audit_event_types[i].type, type) == 0) return &audit_event_types[i];
     return NULL;
 }
 
 static void note_undecodable(audit_reader *reader, const sp_kafka_msg *msg, const char *type,
                              const char *why) {
-    if (reader->undecodable)
-        return;
+    if (reader->undecodable) return;
     reader->undecodable = true;
     snprintf(reader->undecodable_why, sizeof reader->undecodable_why,
-             "%s[%" PRId32 "] offset %" PRId64 " %s: %s", msg->topic, msg->partition,
-             msg->offset, type, why);
+             "%s[%" PRId32 "] offset %" PRId64 " %s: %s", msg->topic, msg->partition, msg->offset,
+             type, why);
 }
 
 /* The message's string field `name`, or NULL when it has none. */
 static const char *string_field(const ProtobufCMessage *message, const char *name) {
-    const ProtobufCFieldDescriptor *field =
-        protobuf_c_message_descriptor_get_field_by_name(message->descriptor, name);
-    if (field == NULL || field->type != PROTOBUF_C_TYPE_STRING
-        || field->label == PROTOBUF_C_LABEL_REPEATED)
+    const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field_by_name(
+        message->descriptor, name);
+    if (field == NULL || field->type != PROTOBUF_C_TYPE_STRING ||
+        field->label == PROTOBUF_C_LABEL_REPEATED)
         return NULL;
     return *(const char *const *)((const char *)message + field->offset);
 }
 
 static const ProtobufCFieldDescriptor *field_of(const ProtobufCMessage *message, const char *name,
-                                               ProtobufCType type, bool repeated) {
-    const ProtobufCFieldDescriptor *field =
-        protobuf_c_message_descriptor_get_field_by_name(message->descriptor, name);
+                                                ProtobufCType type, bool repeated) {
+    const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field_by_name(
+        message->descriptor, name);
     if (field == NULL || field->type != type ||
         (field->label == PROTOBUF_C_LABEL_REPEATED) != repeated)
         return NULL;
@@ -152,18 +151,16 @@ static void refund_fields_of(const ProtobufCMessage *payload, const char *type,
 static int postings_of(const ProtobufCMessage *message, sp_audit_posting *out, size_t out_max,
                        size_t *count) {
     *count = 0;
-    const ProtobufCFieldDescriptor *field =
-        protobuf_c_message_descriptor_get_field_by_name(message->descriptor, "postings");
-    if (field == NULL)
-        return 0;
-    if (field->label != PROTOBUF_C_LABEL_REPEATED
-        || field->descriptor != &solipass__ledger__posting__descriptor)
+    const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field_by_name(
+        message->descriptor, "postings");
+    if (field == NULL) return 0;
+    if (field->label != PROTOBUF_C_LABEL_REPEATED ||
+        field->descriptor != &solipass__ledger__posting__descriptor)
         return -1;
     size_t n = *(const size_t *)((const char *)message + field->quantifier_offset);
-    if (n > out_max)
-        return -1;
-    Solipass__Ledger__Posting *const *postings =
-        *(Solipass__Ledger__Posting *const *const *)((const char *)message + field->offset);
+    if (n > out_max) return -1;
+    Solipass__Ledger__Posting *const *postings = *(
+        Solipass__Ledger__Posting *const *const *)((const char *)message + field->offset);
     for (size_t i = 0; i < n; i++) {
         out[i].debit_account = postings[i]->debit_account;
         out[i].credit_account = postings[i]->credit_account;
@@ -178,8 +175,11 @@ static int feed_payload(audit_reader *reader, const sp_kafka_msg *msg,
                         const ProtobufCMessage *payload, sp_error *err) {
     sp_audit_posting postings[AUDIT_POSTINGS_MAX];
     sp_audit_event event = {
-        .topic = msg->topic, .partition = msg->partition, .offset = msg->offset,
-        .type = envelope->type, .aggregate_id = envelope->aggregate_id,
+        .topic = msg->topic,
+        .partition = msg->partition,
+        .offset = msg->offset,
+        .type = envelope->type,
+        .aggregate_id = envelope->aggregate_id,
         .aggregate_version = envelope->aggregate_version,
         .operation_id = event_type->creates_operation ? string_field(payload, "operation_id")
                                                       : NULL,
@@ -204,17 +204,16 @@ static int on_message(void *ctx, const sp_kafka_msg *msg, sp_error *err) {
     }
     int rc = 0;
     const audit_event_type *event_type = event_type_of(envelope->type);
-    ProtobufCMessage *payload = event_type == NULL ? NULL
-        : protobuf_c_message_unpack(event_type->descriptor, NULL, envelope->payload.len,
-                                    envelope->payload.data);
-    if (event_type == NULL)
-        note_undecodable(reader, msg, envelope->type, "unknown event type");
+    ProtobufCMessage *payload = event_type == NULL
+                                    ? NULL
+                                    : protobuf_c_message_unpack(event_type->descriptor, NULL,
+                                                                envelope->payload.len,
+                                                                envelope->payload.data);
+    if (event_type == NULL) note_undecodable(reader, msg, envelope->type, "unknown event type");
     else if (payload == NULL)
         note_undecodable(reader, msg, envelope->type, "payload does not decode");
-    else
-        rc = feed_payload(reader, msg, envelope, event_type, payload, err);
-    if (payload != NULL)
-        protobuf_c_message_free_unpacked(payload, NULL);
+    else rc = feed_payload(reader, msg, envelope, event_type, payload, err);
+    if (payload != NULL) protobuf_c_message_free_unpacked(payload, NULL);
     solipass__envelope__free_unpacked(envelope, NULL);
     return rc;
 }
@@ -224,14 +223,12 @@ static int read_ledger(const audit_settings *settings, audit_reader *reader, sp_
                        sp_error *err) {
     int partition_count = sp_kafka_partition_count(settings->brokers, SP_TOPIC_LEDGER_EVENTS,
                                                    (int)settings->timeout_ms, err);
-    if (partition_count <= 0)
-        return -1;
+    if (partition_count <= 0) return -1;
     for (int32_t p = 0; p < partition_count; p++) {
         if (sp_kafka_replay_partition(settings->brokers, SP_TOPIC_LEDGER_EVENTS, p, on_message,
                                       reader, (int)settings->timeout_ms, log, err) == 0)
             continue;
-        if (strcmp(err->code, "log_truncated") != 0)
-            return -1;
+        if (strcmp(err->code, "log_truncated") != 0) return -1;
         /* err says where the log starts now: the low watermark. */
         printf("log truncated at %s[%" PRId32 "]: the audit cannot prove the ledger (%s)\n",
                SP_TOPIC_LEDGER_EVENTS, p, err->message);
@@ -242,17 +239,14 @@ static int read_ledger(const audit_settings *settings, audit_reader *reader, sp_
 
 static bool print_log_checks(const audit_reader *reader) {
     bool all_ok = true;
-    if (reader->undecodable)
-        printf("FAIL events decodable: %s\n", reader->undecodable_why);
-    else
-        printf("ok events decodable\n");
+    if (reader->undecodable) printf("FAIL events decodable: %s\n", reader->undecodable_why);
+    else printf("ok events decodable\n");
     all_ok = !reader->undecodable;
     for (int c = 0; c < SP_AUDIT_CHECK_COUNT; c++) {
         const sp_audit_verdict *verdict = sp_audit_verdict_of(reader->audit, (sp_audit_check)c);
         if (verdict->failed)
             printf("FAIL %s: %s\n", sp_audit_check_name((sp_audit_check)c), verdict->why);
-        else
-            printf("ok %s\n", sp_audit_check_name((sp_audit_check)c));
+        else printf("ok %s\n", sp_audit_check_name((sp_audit_check)c));
     }
     return all_ok && sp_audit_all_ok(reader->audit);
 }
@@ -270,16 +264,13 @@ static int audit_run(const audit_settings *settings, sp_log *log) {
     sp_error_clear(&err);
     audit_reader reader = {0};
     reader.audit = sp_audit_new(AUDIT_ACCOUNTS_MAX, AUDIT_PASSES_MAX, AUDIT_OPERATIONS_MAX, &err);
-    if (reader.audit == NULL)
-        goto done;
-    if (read_ledger(settings, &reader, log, &err) != 0)
-        goto done;
+    if (reader.audit == NULL) goto done;
+    if (read_ledger(settings, &reader, log, &err) != 0) goto done;
     sp_audit_finish(reader.audit);
     bool all_ok = print_log_checks(&reader);
     if (settings->pg_dsn[0] != '\0') {
         int compared = sp_audit_pg_compare(reader.audit, settings->pg_dsn, log, &err);
-        if (compared < 0)
-            goto done;
+        if (compared < 0) goto done;
         all_ok = all_ok && compared == 0;
     }
     printf("summary: %zu events (%zu duplicates ignored), %zu accounts, %zu passes: %s\n",
@@ -312,8 +303,7 @@ int main(int argc, char **argv) {
     sp_error err;
     sp_config_result loaded = sp_config_load(items, sizeof items / sizeof items[0], argc, argv,
                                              "solipass-audit", audit_summary, &err);
-    if (loaded == SP_CONFIG_HELP_SHOWN)
-        return 0;
+    if (loaded == SP_CONFIG_HELP_SHOWN) return 0;
     if (loaded == SP_CONFIG_FAILED) {
         fprintf(stderr, "solipass-audit: %s\n", err.message);
         return 2;

@@ -61,8 +61,10 @@ static const devbroker_topic devbroker_topics[] = {
 
 static void on_rk_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
     sp_log *log = rd_kafka_opaque(rk);
-    sp_log_level lvl = level <= 3 ? SP_LOG_ERROR : level == 4 ? SP_LOG_WARN
-                     : level <= 6 ? SP_LOG_INFO : SP_LOG_DEBUG;
+    sp_log_level lvl = level <= 3   ? SP_LOG_ERROR
+                       : level == 4 ? SP_LOG_WARN
+                       : level <= 6 ? SP_LOG_INFO
+                                    : SP_LOG_DEBUG;
     sp_log_write(log, lvl, "librdkafka", "facility", fac, "detail", buf, NULL);
 }
 
@@ -98,9 +100,8 @@ static rd_kafka_t *handle_new(sp_log *log, const char *client_id, const char *bo
     char errstr[512];
     if (rd_kafka_conf_set(conf, "client.id", client_id, errstr, sizeof errstr) !=
             RD_KAFKA_CONF_OK ||
-        (bootstrap[0] != '\0' &&
-         rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof errstr) !=
-             RD_KAFKA_CONF_OK) ||
+        (bootstrap[0] != '\0' && rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr,
+                                                   sizeof errstr) != RD_KAFKA_CONF_OK) ||
         rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof errstr) != RD_KAFKA_CONF_OK ||
         /* The mock brokers' sockets take this handle's settings: without
          * TCP_NODELAY, back-to-back responses wait for the client's delayed
@@ -121,8 +122,7 @@ static rd_kafka_t *handle_new(sp_log *log, const char *client_id, const char *bo
     return rk;
 }
 
-static int create_topics(rd_kafka_mock_cluster_t *mcluster, int ledger_partitions,
-                         sp_error *err) {
+static int create_topics(rd_kafka_mock_cluster_t *mcluster, int ledger_partitions, sp_error *err) {
     for (size_t i = 0; i < sizeof devbroker_topics / sizeof devbroker_topics[0]; i++) {
         const devbroker_topic *t = &devbroker_topics[i];
         int count = t->partition_count > 0 ? t->partition_count : ledger_partitions;
@@ -186,8 +186,7 @@ static int serve(sp_log *log, const char *address_file, int ledger_partitions,
     const char *address = rd_kafka_mock_cluster_bootstraps(mcluster);
     probe_rk = handle_new(log, "solipass-devbroker-probe", address, err);
     if (probe_rk == NULL) goto done;
-    if (address_file[0] != '\0' && write_address_file(address_file, address, err) != 0)
-        goto done;
+    if (address_file[0] != '\0' && write_address_file(address_file, address, err) != 0) goto done;
     printf("bootstrap.servers=%s\n", address);
     fflush(stdout);
     sp_log_info(log, "ready", "bootstrap_servers", address, NULL);
@@ -209,8 +208,7 @@ int main(int argc, char **argv) {
         {"SP_DEVBROKER_ADDRESS_FILE", SP_CONFIG_STRING, "", 0, 0,
          "file that receives HOST:PORT of the broker once its topics exist (\"\": none)",
          &address_file},
-        {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug | info | warn | error",
-         &log_level},
+        {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug | info | warn | error", &log_level},
         /* 64: the projection reads at most 64 ledger partitions. */
         {"SP_DEVBROKER_LEDGER_PARTITIONS", SP_CONFIG_INT, "8", 1, 64,
          "partitions of the ledger command and event topics (each keeps at most 5 MiB)",
@@ -235,8 +233,8 @@ int main(int argc, char **argv) {
         sp_error_set(&err, 400, "invalid_config", "SP_LOG_LEVEL", "unknown level \"%s\"",
                      log_level);
     if (level < 0) {
-        sp_log_error(&log, "invalid configuration", "code", err.code, "field", err.field,
-                     "error", err.message, NULL);
+        sp_log_error(&log, "invalid configuration", "code", err.code, "field", err.field, "error",
+                     err.message, NULL);
         goto done;
     }
     log.level_min = (sp_log_level)level;

@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
 
-#define SP_LOG_JSON_DEPTH_MAX 16       /* nesting of sub-messages */
+#define SP_LOG_JSON_DEPTH_MAX 16 /* nesting of sub-messages */
 #define SP_LOG_JSON_BYTES_MAX (64 * 1024)
 
 /* The payload message of an envelope type such as "ledger.PaymentAccepted.v1"

@@ -52,31 +52,34 @@ static int print_json(FILE *out, json_t *line, sp_error *err) {
 
 typedef struct requeue_scan {
     int32_t partition;
-    int64_t offset;                      /* the dead letter asked for */
+    int64_t offset; /* the dead letter asked for */
     bool found;
     char source_topic[OPS_TOPIC_MAX];
     int32_t source_partition;
     int64_t source_offset;
     char key[OPS_KEY_MAX];
-    uint8_t *value;                      /* the original message, malloc'd */
+    uint8_t *value; /* the original message, malloc'd */
     size_t value_len;
     char original_type[SP_ENVELOPE_TYPE_MAX + 1];
-    char marker[OPS_MARKER_TEXT_MAX];    /* not empty: already requeued */
-    sp_error refusal;                    /* code not empty: refused */
+    char marker[OPS_MARKER_TEXT_MAX]; /* not empty: already requeued */
+    sp_error refusal;                 /* code not empty: refused */
 } requeue_scan;
 
 static void take_dead_letter(requeue_scan *scan, const Solipass__DeadLetter *dead) {
     if (strstr(dead->reason, OPS_TRUNCATED_MARK) != NULL) {
-        sp_error_set(&scan->refusal, 409, "original_truncated", "offset", "the dead letter at "
+        sp_error_set(&scan->refusal, 409, "original_truncated", "offset",
+                     "the dead letter at "
                      "offset %" PRId64 " holds only the start of its original message: it "
-                     "cannot be requeued", scan->offset);
+                     "cannot be requeued",
+                     scan->offset);
         return;
     }
     if (dead->original_key.len >= sizeof scan->key ||
         memchr(dead->original_key.data, '\0', dead->original_key.len) != NULL) {
-        sp_error_set(&scan->refusal, 409, "invalid_key", "offset", "the dead letter at offset %"
-                     PRId64 " has a key that is not a text of at most %d bytes", scan->offset,
-                     OPS_KEY_MAX - 1);
+        sp_error_set(&scan->refusal, 409, "invalid_key", "offset",
+                     "the dead letter at offset %" PRId64
+                     " has a key that is not a text of at most %d bytes",
+                     scan->offset, OPS_KEY_MAX - 1);
         return;
     }
     snprintf(scan->source_topic, sizeof scan->source_topic, "%s", dead->source_topic);
@@ -103,18 +106,19 @@ static void take_dead_letter(requeue_scan *scan, const Solipass__DeadLetter *dea
 static void scan_message(requeue_scan *scan, const sp_kafka_msg *msg) {
     sp_error err;
     Solipass__Envelope *envelope = sp_envelope_unpack(msg->value, msg->value_len, &err);
-    Solipass__DeadLetter *dead = envelope == NULL ? NULL
-        : solipass__dead_letter__unpack(NULL, envelope->payload.len, envelope->payload.data);
+    Solipass__DeadLetter *dead = envelope == NULL
+                                     ? NULL
+                                     : solipass__dead_letter__unpack(NULL, envelope->payload.len,
+                                                                     envelope->payload.data);
     bool is_marker = dead != NULL && strcmp(envelope->type, SP_LOG_REQUEUED_TYPE) == 0;
     if (msg->offset == scan->offset) {
         scan->found = true;
         if (dead == NULL || strcmp(envelope->type, "DeadLetter.v1") != 0)
-            sp_error_set(&scan->refusal, 409, "not_a_dead_letter", "offset", "offset %" PRId64
-                         " of %s[%" PRId32 "] is %s, not a dead letter", msg->offset,
-                         SP_TOPIC_DEADLETTER, msg->partition,
+            sp_error_set(&scan->refusal, 409, "not_a_dead_letter", "offset",
+                         "offset %" PRId64 " of %s[%" PRId32 "] is %s, not a dead letter",
+                         msg->offset, SP_TOPIC_DEADLETTER, msg->partition,
                          is_marker ? "a requeue marker" : "a message of another kind");
-        else
-            take_dead_letter(scan, dead);
+        else take_dead_letter(scan, dead);
     } else if (is_marker && scan->marker[0] == '\0' && dead->source_offset == scan->offset &&
                dead->source_partition == scan->partition &&
                strcmp(dead->source_topic, SP_TOPIC_DEADLETTER) == 0) {
@@ -137,14 +141,16 @@ static int scan_dead_letters(const sp_log_ops_settings *s, requeue_scan *scan, s
     sp_kafka_consumer_free(probe);
     if (rc != 0) return -1;
     if (scan->offset < low || scan->offset >= high)
-        return sp_error_set(err, 404, "no_such_message", "offset", "%s[%" PRId32 "] holds "
+        return sp_error_set(err, 404, "no_such_message", "offset",
+                            "%s[%" PRId32 "] holds "
                             "offsets %" PRId64 " to %" PRId64 ": there is no dead letter at "
-                            "offset %" PRId64, SP_TOPIC_DEADLETTER, scan->partition, low,
-                            high - 1, scan->offset);
-    sp_kafka_tp tp = {.topic = SP_TOPIC_DEADLETTER, .partition = scan->partition,
+                            "offset %" PRId64,
+                            SP_TOPIC_DEADLETTER, scan->partition, low, high - 1, scan->offset);
+    sp_kafka_tp tp = {.topic = SP_TOPIC_DEADLETTER,
+                      .partition = scan->partition,
                       .offset = scan->offset};
-    sp_kafka_consumer *consumer = sp_kafka_consumer_new_assigned(s->brokers, OPS_CLIENT_ID, &tp,
-                                                                 1, log, err);
+    sp_kafka_consumer *consumer = sp_kafka_consumer_new_assigned(s->brokers, OPS_CLIENT_ID, &tp, 1,
+                                                                 log, err);
     if (consumer == NULL) return -1;
     sp_kafka_msg msgs[SP_KAFKA_BATCH_MAX];
     int64_t next = scan->offset, idle_polls = 0;
@@ -153,8 +159,10 @@ static int scan_dead_letters(const sp_log_ops_settings *s, requeue_scan *scan, s
         int n = sp_kafka_consumer_poll_batch(consumer, msgs, SP_KAFKA_BATCH_MAX, OPS_POLL_MS, err);
         if (n < 0) rc = -1;
         else if (n == 0 && ++idle_polls > s->timeout_ms / OPS_POLL_MS)
-            rc = sp_error_set(err, 504, "timeout", "", "%s: offset %" PRId64 " not reached in "
-                              "time", SP_TOPIC_DEADLETTER, high - 1);
+            rc = sp_error_set(err, 504, "timeout", "",
+                              "%s: offset %" PRId64 " not reached in "
+                              "time",
+                              SP_TOPIC_DEADLETTER, high - 1);
         for (int i = 0; rc == 0 && i < n; i++) {
             if (msgs[i].offset >= high) continue;
             scan_message(scan, &msgs[i]);
@@ -172,23 +180,29 @@ static int check_requeue(const sp_log_ops_settings *s, const requeue_scan *scan,
         return -1;
     }
     if (!scan->found)
-        return sp_error_set(err, 404, "no_such_message", "offset", "offset %" PRId64 " of %s was "
-                            "not delivered (compacted away?)", scan->offset, SP_TOPIC_DEADLETTER);
+        return sp_error_set(err, 404, "no_such_message", "offset",
+                            "offset %" PRId64 " of %s was "
+                            "not delivered (compacted away?)",
+                            scan->offset, SP_TOPIC_DEADLETTER);
     if (scan->marker[0] != '\0')
-        return sp_error_set(err, 409, "already_requeued", "offset", "the dead letter at offset %"
-                            PRId64 " was already requeued (%s)", scan->offset, scan->marker);
+        return sp_error_set(err, 409, "already_requeued", "offset",
+                            "the dead letter at offset %" PRId64 " was already requeued (%s)",
+                            scan->offset, scan->marker);
     bool known = false;
-    for (size_t i = 0; i < OPS_TOPIC_COUNT; i++) known |= strcmp(ops_topics[i], scan->source_topic) == 0;
+    for (size_t i = 0; i < OPS_TOPIC_COUNT; i++)
+        known |= strcmp(ops_topics[i], scan->source_topic) == 0;
     if (!known)
-        return sp_error_set(err, 409, "unknown_source_topic", "offset", "the dead letter at "
+        return sp_error_set(err, 409, "unknown_source_topic", "offset",
+                            "the dead letter at "
                             "offset %" PRId64 " comes from \"%.100s\", not a solipass topic",
                             scan->offset, scan->source_topic);
     int count = sp_kafka_partition_count(s->brokers, scan->source_topic, (int)s->timeout_ms, err);
     if (count < 0) return -1;
     if (scan->source_partition < 0 || scan->source_partition >= count)
-        return sp_error_set(err, 409, "unknown_source_topic", "offset", "%s has %d partitions, "
-                            "the dead letter names partition %" PRId32, scan->source_topic, count,
-                            scan->source_partition);
+        return sp_error_set(err, 409, "unknown_source_topic", "offset",
+                            "%s has %d partitions, "
+                            "the dead letter names partition %" PRId32,
+                            scan->source_topic, count, scan->source_partition);
     return 0;
 }
 
@@ -216,18 +230,19 @@ static int requeue_write(const sp_log_ops_settings *s, const requeue_scan *scan,
     dl.source_offset = scan->offset;
     dl.service = SP_LOG_REQUEUE_SERVICE;
     dl.reason = reason;
-    sp_envelope_meta meta = {.type = SP_LOG_REQUEUED_TYPE, .aggregate_id = SP_TOPIC_DEADLETTER,
+    sp_envelope_meta meta = {.type = SP_LOG_REQUEUED_TYPE,
+                             .aggregate_id = SP_TOPIC_DEADLETTER,
                              .occurred_at_ms = sp_clock_now_ms(&clock)};
     if (sp_envelope_produce(producer, SP_TOPIC_DEADLETTER, scan->partition, &meta, &dl.base,
                             &marker, NULL, err) != 0 ||
         sp_kafka_producer_flush(producer, (int)s->timeout_ms, err) != 0)
         goto done;
-    rc = print_json(out, json_pack("{sIsisssisIsIss}", "requeued_offset",
-                                   (json_int_t)scan->offset, "partition", (int)scan->partition,
-                                   "to_topic", scan->source_topic, "to_partition",
-                                   (int)copy.partition, "to_offset", (json_int_t)copy.offset,
-                                   "marker_offset", (json_int_t)marker.offset, "original_type",
-                                   scan->original_type),
+    rc = print_json(out,
+                    json_pack("{sIsisssisIsIss}", "requeued_offset", (json_int_t)scan->offset,
+                              "partition", (int)scan->partition, "to_topic", scan->source_topic,
+                              "to_partition", (int)copy.partition, "to_offset",
+                              (json_int_t)copy.offset, "marker_offset", (json_int_t)marker.offset,
+                              "original_type", scan->original_type),
                     err);
 done:
     sp_clock_destroy(&clock);
@@ -282,7 +297,7 @@ static rd_kafka_t *lag_handle(const char *brokers, const char *group, sp_error *
 /* Every partition of the solipass topics, with its high watermark. */
 typedef struct lag_partitions {
     rd_kafka_topic_partition_list_t *list;
-    int64_t *high;                        /* by index in list */
+    int64_t *high; /* by index in list */
 } lag_partitions;
 
 static int lag_partitions_load(rd_kafka_t *rk, const sp_log_ops_settings *s, lag_partitions *lp,
@@ -291,15 +306,16 @@ static int lag_partitions_load(rd_kafka_t *rk, const sp_log_ops_settings *s, lag
     for (size_t i = 0; i < OPS_TOPIC_COUNT; i++) {
         int count = sp_kafka_partition_count(s->brokers, ops_topics[i], (int)s->timeout_ms, err);
         if (count < 0) return -1;
-        for (int p = 0; p < count; p++) rd_kafka_topic_partition_list_add(lp->list, ops_topics[i], p);
+        for (int p = 0; p < count; p++)
+            rd_kafka_topic_partition_list_add(lp->list, ops_topics[i], p);
     }
     lp->high = calloc((size_t)lp->list->cnt, sizeof *lp->high);
     if (lp->high == NULL) return sp_error_set(err, 500, "out_of_memory", "", "watermarks");
     for (int i = 0; i < lp->list->cnt; i++) {
         int64_t low = 0;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-            rk, lp->list->elems[i].topic, lp->list->elems[i].partition, &low, &lp->high[i],
-            (int)s->timeout_ms);
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, lp->list->elems[i].topic,
+                                                                 lp->list->elems[i].partition, &low,
+                                                                 &lp->high[i], (int)s->timeout_ms);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
             return sp_error_set(err, 503, "kafka_unavailable", "", "watermarks of %s[%d]: %s",
                                 lp->list->elems[i].topic, (int)lp->list->elems[i].partition,
@@ -310,10 +326,11 @@ static int lag_partitions_load(rd_kafka_t *rk, const sp_log_ops_settings *s, lag
 
 static int print_lag(FILE *out, const char *group, const char *store, const char *topic,
                      int32_t partition, int64_t committed, int64_t high, sp_error *err) {
-    return print_json(out, json_pack("{sssssssisIsIsI}", "group", group, "store", store, "topic",
-                                     topic, "partition", (int)partition, "committed",
-                                     (json_int_t)committed, "high", (json_int_t)high, "lag",
-                                     (json_int_t)(high > committed ? high - committed : 0)),
+    return print_json(out,
+                      json_pack("{sssssssisIsIsI}", "group", group, "store", store, "topic", topic,
+                                "partition", (int)partition, "committed", (json_int_t)committed,
+                                "high", (json_int_t)high, "lag",
+                                (json_int_t)(high > committed ? high - committed : 0)),
                       err);
 }
 
@@ -344,7 +361,8 @@ static int lag_of_group(const sp_log_ops_settings *s, const char *group, const l
 
 static int64_t high_of(const lag_partitions *lp, const char *topic, int32_t partition) {
     for (int i = 0; i < lp->list->cnt; i++)
-        if (lp->list->elems[i].partition == partition && strcmp(lp->list->elems[i].topic, topic) == 0)
+        if (lp->list->elems[i].partition == partition &&
+            strcmp(lp->list->elems[i].topic, topic) == 0)
             return lp->high[i];
     return 0;
 }
@@ -354,9 +372,10 @@ static int lag_of_projection(const sp_log_ops_settings *s, const lag_partitions 
     PGconn *conn = sp_pg_connect(s->pg_dsn, OPS_PG_CONNECT_WAIT_MS, log, err);
     if (conn == NULL) return -1;
     PGresult *res = NULL;
-    int rc = sp_pg_exec(conn, "SELECT consumer, topic, partition, next_offset FROM "
-                        "projection_offsets ORDER BY consumer, topic, partition", 0, NULL, &res,
-                        err);
+    int rc = sp_pg_exec(conn,
+                        "SELECT consumer, topic, partition, next_offset FROM "
+                        "projection_offsets ORDER BY consumer, topic, partition",
+                        0, NULL, &res, err);
     for (int row = 0; rc == 0 && row < PQntuples(res); row++) {
         const char *topic = PQgetvalue(res, row, 1);
         int32_t partition = (int32_t)strtol(PQgetvalue(res, row, 2), NULL, 10);
@@ -401,11 +420,13 @@ int sp_log_lag(const sp_log_ops_settings *settings, const char *const *groups, s
     rd_kafka_t *rk = lag_handle(settings->brokers, "solipass-log", err);
     if (rk == NULL || lag_partitions_load(rk, settings, &lp, err) != 0) goto done;
     size_t count = group_names(rk, settings, &list, names, SP_LOG_GROUPS_MAX, log);
-    for (size_t i = 0; i < group_count && count < SP_LOG_GROUPS_MAX; i++) names[count++] = groups[i];
+    for (size_t i = 0; i < group_count && count < SP_LOG_GROUPS_MAX; i++)
+        names[count++] = groups[i];
     rc = 0;
     for (size_t i = 0; rc == 0 && i < count; i++)
         rc = lag_of_group(settings, names[i], &lp, out, err);
-    if (rc == 0 && settings->pg_dsn[0] != '\0') rc = lag_of_projection(settings, &lp, out, log, err);
+    if (rc == 0 && settings->pg_dsn[0] != '\0')
+        rc = lag_of_projection(settings, &lp, out, log, err);
     if (rc == 0 && fflush(out) != 0) rc = sp_error_set(err, 500, "io_error", "", "stdout");
 done:
     if (list != NULL) rd_kafka_group_list_destroy(list);

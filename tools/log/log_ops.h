@@ -35,7 +35,7 @@
 
 typedef struct sp_log_ops_settings {
     const char *brokers;
-    const char *pg_dsn;        /* "" = no database: lag shows the Kafka groups only */
+    const char *pg_dsn; /* "" = no database: lag shows the Kafka groups only */
     int64_t timeout_ms;
 } sp_log_ops_settings;
 

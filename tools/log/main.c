@@ -61,8 +61,8 @@ typedef struct log_options {
     const char *topic;
     bool from_beginning;
     bool follow;
-    const char *type;                /* NULL = every type */
-    const char *aggregate;           /* NULL = every aggregate */
+    const char *type;      /* NULL = every type */
+    const char *aggregate; /* NULL = every aggregate */
     int64_t max;
     bool help;
 } log_options;
@@ -85,8 +85,7 @@ static int parse_integer(const char *text, int64_t min, int64_t max, int64_t *ou
     char *end = NULL;
     errno = 0;
     long long value = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < min || value > max)
-        return -1;
+    if (errno != 0 || end == text || *end != '\0' || value < min || value > max) return -1;
     *out = value;
     return 0;
 }
@@ -100,8 +99,10 @@ static int parse_ops(int argc, char **argv, log_options *opts) {
     int i = 2;
     if (opts->command == LOG_REQUEUE) {
         if (argc < 3 || parse_integer(argv[2], 0, INT64_MAX, &opts->requeue_offset) != 0) {
-            fprintf(stderr, "solipass-log: requeue: OFFSET is the dead letter's offset, an "
-                            "integer >= 0\n%s", log_usage);
+            fprintf(stderr,
+                    "solipass-log: requeue: OFFSET is the dead letter's offset, an "
+                    "integer >= 0\n%s",
+                    log_usage);
             return -1;
         }
         i = 3;
@@ -111,8 +112,9 @@ static int parse_ops(int argc, char **argv, log_options *opts) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             opts->help = true;
         } else if (opts->command == LOG_REQUEUE && strcmp(argv[i], "--partition") == 0 &&
-                   has_value && parse_integer(argv[i + 1], 0, LOG_PARTITIONS_MAX - 1,
-                                              &opts->requeue_partition) == 0) {
+                   has_value &&
+                   parse_integer(argv[i + 1], 0, LOG_PARTITIONS_MAX - 1,
+                                 &opts->requeue_partition) == 0) {
             i++;
         } else if (opts->command == LOG_LAG && strcmp(argv[i], "--group") == 0 && has_value &&
                    opts->group_count < SP_LOG_GROUPS_MAX / 2) {
@@ -153,12 +155,9 @@ static int parse_options(int argc, char **argv, log_options *opts) {
     for (; i < argc; i++) {
         const char *arg = argv[i];
         bool has_value = i + 1 < argc;
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
-            opts->help = true;
-        else if (strcmp(arg, "--from-beginning") == 0)
-            opts->from_beginning = true;
-        else if (strcmp(arg, "--follow") == 0)
-            opts->follow = true;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) opts->help = true;
+        else if (strcmp(arg, "--from-beginning") == 0) opts->from_beginning = true;
+        else if (strcmp(arg, "--follow") == 0) opts->follow = true;
         else if (strcmp(arg, "--type") == 0 && has_value && !opts->deadletters)
             opts->type = argv[++i];
         else if (strcmp(arg, "--aggregate") == 0 && has_value && !opts->deadletters)
@@ -179,7 +178,7 @@ static int parse_options(int argc, char **argv, log_options *opts) {
 /* Where to start and stop in each partition. */
 typedef struct log_plan {
     sp_kafka_tp tps[LOG_PARTITIONS_MAX];
-    int64_t high[LOG_PARTITIONS_MAX];   /* high watermark seen at start */
+    int64_t high[LOG_PARTITIONS_MAX]; /* high watermark seen at start */
     bool done[LOG_PARTITIONS_MAX];
     size_t count;
 } log_plan;
@@ -188,15 +187,15 @@ static int plan_reads(const log_settings *settings, const log_options *opts, log
                       sp_log *log, sp_error *err) {
     int partition_count = sp_kafka_partition_count(settings->brokers, opts->topic,
                                                    (int)settings->timeout_ms, err);
-    if (partition_count <= 0)
-        return -1;
+    if (partition_count <= 0) return -1;
     if (partition_count > LOG_PARTITIONS_MAX)
-        return sp_error_set(err, 400, "too_many_partitions", "", "%s has %d partitions, at most"
-                            " %d are read", opts->topic, partition_count, LOG_PARTITIONS_MAX);
+        return sp_error_set(err, 400, "too_many_partitions", "",
+                            "%s has %d partitions, at most"
+                            " %d are read",
+                            opts->topic, partition_count, LOG_PARTITIONS_MAX);
     sp_kafka_consumer *probe = sp_kafka_consumer_new_assigned(settings->brokers, "solipass-log",
                                                               NULL, 0, log, err);
-    if (probe == NULL)
-        return -1;
+    if (probe == NULL) return -1;
     int rc = 0;
     plan->count = (size_t)partition_count;
     for (int32_t p = 0; p < partition_count && rc == 0; p++) {
@@ -231,12 +230,13 @@ static json_t *position_of(const sp_kafka_msg *msg) {
 /* The envelope's fields, its payload decoded when its type is known. */
 static json_t *envelope_json(const Solipass__Envelope *envelope) {
     json_t *object = sp_log_json_message(&envelope->base);
-    if (object == NULL)
-        return NULL;
+    if (object == NULL) return NULL;
     const ProtobufCMessageDescriptor *descriptor = sp_log_json_descriptor_of(envelope->type);
-    ProtobufCMessage *payload = descriptor == NULL ? NULL
-        : protobuf_c_message_unpack(descriptor, NULL, envelope->payload.len,
-                                    envelope->payload.data);
+    ProtobufCMessage *payload = descriptor == NULL
+                                    ? NULL
+                                    : protobuf_c_message_unpack(descriptor, NULL,
+                                                                envelope->payload.len,
+                                                                envelope->payload.data);
     if (payload != NULL) {
         json_t *decoded = sp_log_json_message(payload);
         protobuf_c_message_free_unpacked(payload, NULL);
@@ -246,15 +246,16 @@ static json_t *envelope_json(const Solipass__Envelope *envelope) {
         }
     } else {
         /* The hex payload stays, with the reason it is not decoded. */
-        json_object_set_new(object, "payload_error", json_string(descriptor == NULL
-                            ? "unknown type" : "payload does not decode"));
+        json_object_set_new(object, "payload_error",
+                            json_string(descriptor == NULL ? "unknown type"
+                                                           : "payload does not decode"));
     }
     return object;
 }
 
 static bool envelope_matches(const Solipass__Envelope *envelope, const log_options *opts) {
-    return (opts->type == NULL || strcmp(envelope->type, opts->type) == 0)
-        && (opts->aggregate == NULL || strcmp(envelope->aggregate_id, opts->aggregate) == 0);
+    return (opts->type == NULL || strcmp(envelope->type, opts->type) == 0) &&
+           (opts->aggregate == NULL || strcmp(envelope->aggregate_id, opts->aggregate) == 0);
 }
 
 /* NULL when filtered out (*failed false) or out of memory (*failed true). */
@@ -262,31 +263,28 @@ static json_t *tail_line(const sp_kafka_msg *msg, const log_options *opts, bool 
     *failed = false;
     sp_error err;
     Solipass__Envelope *envelope = sp_envelope_unpack(msg->value, msg->value_len, &err);
-    if (envelope == NULL && (opts->type != NULL || opts->aggregate != NULL))
-        return NULL;
+    if (envelope == NULL && (opts->type != NULL || opts->aggregate != NULL)) return NULL;
     if (envelope != NULL && !envelope_matches(envelope, opts)) {
         solipass__envelope__free_unpacked(envelope, NULL);
         return NULL;
     }
     json_t *line = position_of(msg);
     json_t *body = NULL;
-    if (envelope != NULL)
-        body = envelope_json(envelope);
+    if (envelope != NULL) body = envelope_json(envelope);
     else
-        body = json_pack("{sso}", "error", err.message,
-                         "value_hex", sp_log_json_hex(msg->value, msg->value_len));
+        body = json_pack("{sso}", "error", err.message, "value_hex",
+                         sp_log_json_hex(msg->value, msg->value_len));
     if (line == NULL || body == NULL) {
         json_decref(body);
         json_decref(line);
         line = NULL;
         *failed = true;
     } else if (json_object_set_new(line, envelope ? "envelope" : "undecodable", body) != 0) {
-        json_decref(line);   /* set_new already released body */
+        json_decref(line); /* set_new already released body */
         line = NULL;
         *failed = true;
     }
-    if (envelope != NULL)
-        solipass__envelope__free_unpacked(envelope, NULL);
+    if (envelope != NULL) solipass__envelope__free_unpacked(envelope, NULL);
     return line;
 }
 
@@ -299,8 +297,8 @@ static int describe_dead_letter(json_t *line, const Solipass__DeadLetter *dead) 
     rc |= json_object_set_new(line, "source_offset", json_integer(dead->source_offset));
     rc |= set_text(line, "original_key", dead->original_key.data, dead->original_key.len);
     sp_error err;
-    Solipass__Envelope *original =
-        sp_envelope_unpack(dead->original_value.data, dead->original_value.len, &err);
+    Solipass__Envelope *original = sp_envelope_unpack(dead->original_value.data,
+                                                      dead->original_value.len, &err);
     if (original != NULL) {
         rc |= set_text(line, "original_type", original->type, strlen(original->type));
         rc |= set_text(line, "original_aggregate_id", original->aggregate_id,
@@ -320,25 +318,23 @@ static int describe_dead_letter(json_t *line, const Solipass__DeadLetter *dead) 
 static json_t *dead_letter_line(const sp_kafka_msg *msg) {
     json_t *line = json_pack("{sisI}", "partition", (int)msg->partition, "offset",
                              (json_int_t)msg->offset);
-    if (line == NULL)
-        return NULL;
+    if (line == NULL) return NULL;
     sp_error err;
     Solipass__Envelope *envelope = sp_envelope_unpack(msg->value, msg->value_len, &err);
-    Solipass__DeadLetter *dead = envelope == NULL ? NULL
-        : solipass__dead_letter__unpack(NULL, envelope->payload.len, envelope->payload.data);
+    Solipass__DeadLetter *dead = envelope == NULL
+                                     ? NULL
+                                     : solipass__dead_letter__unpack(NULL, envelope->payload.len,
+                                                                     envelope->payload.data);
     int rc = 0;
     /* Requeue markers (log_ops.h) carry a DeadLetter too: the type tells them apart. */
-    if (envelope != NULL)
-        rc = set_text(line, "type", envelope->type, strlen(envelope->type));
-    if (dead != NULL && rc == 0)
-        rc = describe_dead_letter(line, dead);
+    if (envelope != NULL) rc = set_text(line, "type", envelope->type, strlen(envelope->type));
+    if (dead != NULL && rc == 0) rc = describe_dead_letter(line, dead);
     else if (rc == 0)
-        rc = json_object_set_new(line, "error", json_string(envelope == NULL ? err.message
-                                 : "the payload is not a DeadLetter"));
-    if (dead != NULL)
-        solipass__dead_letter__free_unpacked(dead, NULL);
-    if (envelope != NULL)
-        solipass__envelope__free_unpacked(envelope, NULL);
+        rc = json_object_set_new(line, "error",
+                                 json_string(envelope == NULL ? err.message
+                                                              : "the payload is not a DeadLetter"));
+    if (dead != NULL) solipass__dead_letter__free_unpacked(dead, NULL);
+    if (envelope != NULL) solipass__envelope__free_unpacked(envelope, NULL);
     if (rc != 0) {
         json_decref(line);
         return NULL;
@@ -348,8 +344,7 @@ static json_t *dead_letter_line(const sp_kafka_msg *msg) {
 
 static bool all_done(const log_plan *plan) {
     for (size_t p = 0; p < plan->count; p++)
-        if (!plan->done[p])
-            return false;
+        if (!plan->done[p]) return false;
     return true;
 }
 
@@ -358,12 +353,13 @@ static int print_message(const sp_kafka_msg *msg, const log_options *opts, sp_er
     bool failed = false;
     json_t *line = opts->deadletters ? dead_letter_line(msg) : tail_line(msg, opts, &failed);
     if (line == NULL)
-        return opts->deadletters || failed
-            ? sp_error_set(err, 500, "out_of_memory", "", "formatting offset %" PRId64,
-                           msg->offset) : 0;
-    int rc = json_dumpf(line, stdout, JSON_COMPACT | JSON_ENSURE_ASCII) == 0
-             && fputc('\n', stdout) != EOF ? 1
-             : sp_error_set(err, 500, "io_error", "", "stdout: %s", strerror(errno));
+        return opts->deadletters || failed ? sp_error_set(err, 500, "out_of_memory", "",
+                                                          "formatting offset %" PRId64, msg->offset)
+                                           : 0;
+    int rc = json_dumpf(line, stdout, JSON_COMPACT | JSON_ENSURE_ASCII) == 0 &&
+                     fputc('\n', stdout) != EOF
+                 ? 1
+                 : sp_error_set(err, 500, "io_error", "", "stdout: %s", strerror(errno));
     json_decref(line);
     return rc;
 }
@@ -373,29 +369,26 @@ static int print_message(const sp_kafka_msg *msg, const log_options *opts, sp_er
  * polls when not following. */
 static int read_plan(sp_kafka_consumer *consumer, log_plan *plan, const log_options *opts,
                      int64_t idle_polls_max, sp_error *err) {
-    sp_kafka_msg msgs[SP_KAFKA_BATCH_MAX];   /* 32 KiB, pointing into librdkafka memory */
+    sp_kafka_msg msgs[SP_KAFKA_BATCH_MAX]; /* 32 KiB, pointing into librdkafka memory */
     int64_t printed = 0, idle_polls = 0;
     while (!stop_requested && printed < opts->max && (opts->follow || !all_done(plan))) {
         int n = sp_kafka_consumer_poll_batch(consumer, msgs, SP_KAFKA_BATCH_MAX, LOG_POLL_MS, err);
-        if (n < 0)
-            return -1;
+        if (n < 0) return -1;
         if (n == 0 && !opts->follow && ++idle_polls > idle_polls_max)
-            return sp_error_set(err, 504, "timeout", "", "%s: the high watermark was not"
-                                " reached in time", opts->topic);
+            return sp_error_set(err, 504, "timeout", "",
+                                "%s: the high watermark was not"
+                                " reached in time",
+                                opts->topic);
         for (int i = 0; i < n && printed < opts->max; i++) {
             const sp_kafka_msg *msg = &msgs[i];
             size_t p = (size_t)msg->partition;
-            if (p >= plan->count || (!opts->follow && msg->offset >= plan->high[p]))
-                continue;
+            if (p >= plan->count || (!opts->follow && msg->offset >= plan->high[p])) continue;
             int shown = print_message(msg, opts, err);
-            if (shown < 0)
-                return -1;
+            if (shown < 0) return -1;
             printed += shown;
-            if (msg->offset + 1 >= plan->high[p])
-                plan->done[p] = true;
+            if (msg->offset + 1 >= plan->high[p]) plan->done[p] = true;
         }
-        if (n > 0)
-            idle_polls = 0;
+        if (n > 0) idle_polls = 0;
     }
     fflush(stdout);
     return 0;
@@ -411,20 +404,17 @@ static int log_run(const log_settings *settings, const log_options *opts, sp_log
         sp_error_set(&err, 500, "out_of_memory", "", "plan");
         goto done;
     }
-    if (plan_reads(settings, opts, plan, log, &err) != 0)
-        goto done;
+    if (plan_reads(settings, opts, plan, log, &err) != 0) goto done;
     if (!opts->follow && all_done(plan)) {
         rc = 0;
         goto done;
     }
     consumer = sp_kafka_consumer_new_assigned(settings->brokers, "solipass-log", plan->tps,
                                               plan->count, log, &err);
-    if (consumer == NULL)
-        goto done;
+    if (consumer == NULL) goto done;
     rc = read_plan(consumer, plan, opts, settings->timeout_ms / LOG_POLL_MS + 1, &err);
 done:
-    if (rc != 0)
-        sp_log_error(log, "log not read", "code", err.code, "error", err.message, NULL);
+    if (rc != 0) sp_log_error(log, "log not read", "code", err.code, "error", err.message, NULL);
     sp_kafka_consumer_free(consumer);
     free(plan);
     return rc == 0 ? 0 : 2;
@@ -432,7 +422,8 @@ done:
 
 /* requeue and lag: 0 done, 2 refused or failed (the reason on stderr). */
 static int log_ops_run(const log_settings *settings, const log_options *opts, sp_log *log) {
-    sp_log_ops_settings ops = {.brokers = settings->brokers, .pg_dsn = settings->pg_dsn,
+    sp_log_ops_settings ops = {.brokers = settings->brokers,
+                               .pg_dsn = settings->pg_dsn,
                                .timeout_ms = settings->timeout_ms};
     sp_error err;
     sp_error_clear(&err);
@@ -441,8 +432,8 @@ static int log_ops_run(const log_settings *settings, const log_options *opts, sp
                                   stdout, log, &err)
                  : sp_log_lag(&ops, opts->groups, opts->group_count, stdout, log, &err);
     if (rc != 0) {
-        sp_log_error(log, opts->command == LOG_REQUEUE ? "not requeued" : "lag not shown",
-                     "code", err.code, "error", err.message, NULL);
+        sp_log_error(log, opts->command == LOG_REQUEUE ? "not requeued" : "lag not shown", "code",
+                     err.code, "error", err.message, NULL);
         return 2;
     }
     return 0;
@@ -458,8 +449,7 @@ static const char log_summary[] =
 
 int main(int argc, char **argv) {
     log_options opts;
-    if (parse_options(argc, argv, &opts) != 0)
-        return 2;
+    if (parse_options(argc, argv, &opts) != 0) return 2;
     log_settings settings = {0};
     sp_kafka_security kafka_security = {0};
     const sp_config_item items[] = {
@@ -480,8 +470,7 @@ int main(int argc, char **argv) {
     sp_config_result loaded = sp_config_load(items, sizeof items / sizeof items[0],
                                              opts.help ? 2 : 1, config_argv, "solipass-log",
                                              log_summary, &err);
-    if (loaded == SP_CONFIG_HELP_SHOWN)
-        return 0;
+    if (loaded == SP_CONFIG_HELP_SHOWN) return 0;
     if (loaded == SP_CONFIG_FAILED) {
         fprintf(stderr, "solipass-log: %s\n", err.message);
         return 2;

@@ -34,11 +34,11 @@
 #define LOGGEN_CLIENT_ID "solipass-loggen"
 #define LOGGEN_CATEGORY "general"
 #define LOGGEN_PAYMENT_CENTS 100
-#define LOGGEN_FLUSH_EVERY 20000         /* bounds librdkafka's queue */
+#define LOGGEN_FLUSH_EVERY 20000 /* bounds librdkafka's queue */
 #define LOGGEN_FLUSH_TIMEOUT_MS 60000
 #define LOGGEN_ACCOUNT_MAX 96
-#define LOGGEN_START_MS INT64_C(1793000000000)   /* 2026-10-26: a fixed, valid instant */
-#define LOGGEN_LOGIN_STEP_MS INT64_C(60000)      /* between two logins of the history */
+#define LOGGEN_START_MS INT64_C(1793000000000) /* 2026-10-26: a fixed, valid instant */
+#define LOGGEN_LOGIN_STEP_MS INT64_C(60000)    /* between two logins of the history */
 #define LOGGEN_SESSION_TTL_MS INT64_C(86400000)
 
 typedef struct loggen_partner {
@@ -52,16 +52,20 @@ typedef struct loggen {
     int64_t partner_count;
     int64_t events, bytes, passes;
     int64_t now_ms;
-    char (*user_ids)[SP_ID_LEN + 1];  /* SP_LOGGEN_USERS, for their later logins */
+    char (*user_ids)[SP_ID_LEN + 1]; /* SP_LOGGEN_USERS, for their later logins */
 } loggen;
 
 static int produce(loggen *g, const char *topic, const char *aggregate_id, uint64_t version,
                    const char *type, const ProtobufCMessage *payload, sp_error *err) {
     char command_id[SP_ID_LEN + 1];
     sp_id_new(command_id);
-    sp_envelope_meta meta = {.type = type, .aggregate_id = aggregate_id,
-                             .aggregate_version = version, .occurred_at_ms = g->now_ms++,
-                             .command_id = command_id, .causation_id = "", .reply_to = "",
+    sp_envelope_meta meta = {.type = type,
+                             .aggregate_id = aggregate_id,
+                             .aggregate_version = version,
+                             .occurred_at_ms = g->now_ms++,
+                             .command_id = command_id,
+                             .causation_id = "",
+                             .reply_to = "",
                              .actor_id = ""};
     uint8_t *value = NULL;
     size_t len = 0;
@@ -89,8 +93,8 @@ static int partners_create(loggen *g, sp_error *err) {
         m.partner_code = p->code;
         m.name = name;
         m.category = "sport";
-        if (produce(g, SP_TOPIC_ACCOUNTS_EVENTS, p->id, 1, "accounts.PartnerCreated.v1",
-                    &m.base, err) != 0)
+        if (produce(g, SP_TOPIC_ACCOUNTS_EVENTS, p->id, 1, "accounts.PartnerCreated.v1", &m.base,
+                    err) != 0)
             return -1;
     }
     return 0;
@@ -150,8 +154,8 @@ static int logins_create(loggen *g, int64_t user_count, int64_t login_count, sp_
         ended.user_id = (char *)user_id;
         ended.token_hash.data = token_hash;
         ended.token_hash.len = sizeof token_hash;
-        if (produce(g, SP_TOPIC_ACCOUNTS_EVENTS, user_id, version + 1,
-                    "accounts.SessionEnded.v1", &ended.base, err) != 0)
+        if (produce(g, SP_TOPIC_ACCOUNTS_EVENTS, user_id, version + 1, "accounts.SessionEnded.v1",
+                    &ended.base, err) != 0)
             return -1;
     }
     return 0;
@@ -172,8 +176,8 @@ static int pass_open(loggen *g, const char *pass_id, int64_t payments, sp_error 
     opened.beneficiary_id = beneficiary;
     opened.n_envelopes = 1;
     opened.envelopes = specs;
-    if (produce(g, SP_TOPIC_LEDGER_EVENTS, pass_id, 1, "ledger.PassOpened.v1", &opened.base,
-                err) != 0)
+    if (produce(g, SP_TOPIC_LEDGER_EVENTS, pass_id, 1, "ledger.PassOpened.v1", &opened.base, err) !=
+        0)
         return -1;
     int64_t amount = payments * LOGGEN_PAYMENT_CENTS;
     Solipass__Ledger__Posting posting = SOLIPASS__LEDGER__POSTING__INIT;
@@ -190,8 +194,8 @@ static int pass_open(loggen *g, const char *pass_id, int64_t payments, sp_error 
     credited.pass_balance_after_cents = amount;
     credited.n_postings = 1;
     credited.postings = postings;
-    return produce(g, SP_TOPIC_LEDGER_EVENTS, pass_id, 2, "ledger.PassCredited.v1",
-                   &credited.base, err);
+    return produce(g, SP_TOPIC_LEDGER_EVENTS, pass_id, 2, "ledger.PassCredited.v1", &credited.base,
+                   err);
 }
 
 static int pay(loggen *g, const char *pass_id, uint64_t version, int64_t balance_after,
@@ -254,9 +258,9 @@ int main(int argc, char **argv) {
          "beneficiaries with one open session each (two accounts events each)", &user_count},
         {"SP_LOGGEN_LOGINS", SP_CONFIG_INT, "0", 0, 100000000,
          "more logins of those beneficiaries in turn, each ended a minute later (two accounts "
-         "events each, a minute apart)", &login_count},
-        {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug | info | warn | error",
-         &log_level},
+         "events each, a minute apart)",
+         &login_count},
+        {"SP_LOG_LEVEL", SP_CONFIG_STRING, "info", 0, 0, "debug | info | warn | error", &log_level},
     };
     sp_log log;
     sp_error err;

@@ -19,35 +19,35 @@
 
 typedef enum {
     WAITER_FREE = 0,
-    WAITER_WAITING,      /* a request thread sleeps on it */
-    WAITER_ABANDONED     /* the request left; the delivery report is still due */
+    WAITER_WAITING,  /* a request thread sleeps on it */
+    WAITER_ABANDONED /* the request left; the delivery report is still due */
 } waiter_state;
 
 typedef struct waiter {
     waiter_state state;
     char envelope_id[SP_ID_LEN + 1];
     pthread_cond_t cond;
-    Solipass__Reply *reply;            /* set by the replies thread, taken by the request */
-    sp_kafka_delivery delivery;        /* written by the delivery report (replies thread) */
-    bool produced;                     /* delivery is in librdkafka's hands */
+    Solipass__Reply *reply;     /* set by the replies thread, taken by the request */
+    sp_kafka_delivery delivery; /* written by the delivery report (replies thread) */
+    bool produced;              /* delivery is in librdkafka's hands */
     bool delivery_seen;
     bool delivery_failed;
     rd_kafka_resp_err_t delivery_error;
 } waiter;
 
 struct sp_gw_commands {
-    const char *brokers;               /* borrowed from the configuration */
+    const char *brokers; /* borrowed from the configuration */
     sp_log *log;
     sp_gw_metrics *metrics;
     char reply_to[SP_GW_INSTANCE_REPLY_TO_MAX];
     sp_kafka_producer *producer;
-    sp_kafka_consumer *replies;        /* used by the thread only, once started */
+    sp_kafka_consumer *replies; /* used by the thread only, once started */
     pthread_t thread;
     bool thread_started;
     atomic_bool stop;
-    pthread_mutex_t mutex;             /* guards the waiters */
+    pthread_mutex_t mutex; /* guards the waiters */
     waiter *waiters;
-    size_t in_use;                     /* waiters not FREE */
+    size_t in_use; /* waiters not FREE */
 };
 
 /* ------------------------------------------------------------------ replies consumer */
@@ -59,8 +59,8 @@ static sp_kafka_consumer *open_replies(const char *brokers, sp_log *log, sp_erro
                                                               NULL, 0, log, err);
     if (probe == NULL) return NULL;
     int64_t low = 0, high = 0;
-    int rc = sp_kafka_watermarks(probe, SP_TOPIC_REPLIES, 0, &low, &high,
-                                 SP_GW_KAFKA_START_WAIT_MS, err);
+    int rc = sp_kafka_watermarks(probe, SP_TOPIC_REPLIES, 0, &low, &high, SP_GW_KAFKA_START_WAIT_MS,
+                                 err);
     sp_kafka_consumer_free(probe);
     if (rc != 0) return NULL;
     sp_kafka_tp tp = {.topic = SP_TOPIC_REPLIES, .partition = 0, .offset = high};
@@ -89,8 +89,8 @@ static Solipass__Reply *decode_reply(sp_gw_commands *c, const sp_kafka_msg *msg,
     }
     Solipass__Reply *reply = NULL;
     if (strcmp(env->type, SP_GW_REPLY_TYPE) != 0 || !sp_id_valid(env->causation_id)) {
-        sp_log_warn(c->log, "reply skipped: not a Reply.v1 with a causation id", "type",
-                    env->type, NULL);
+        sp_log_warn(c->log, "reply skipped: not a Reply.v1 with a causation id", "type", env->type,
+                    NULL);
     } else {
         reply = solipass__reply__unpack(NULL, env->payload.len, env->payload.data);
         if (reply == NULL) sp_log_warn(c->log, "reply skipped: undecodable payload", NULL);
@@ -104,7 +104,7 @@ static void handle_reply(sp_gw_commands *c, const sp_kafka_msg *msg) {
     size_t ours_len = strlen(c->reply_to);
     if (msg->key == NULL || msg->key_len != ours_len ||
         memcmp(msg->key, c->reply_to, ours_len) != 0) {
-        return;   /* another gateway's */
+        return; /* another gateway's */
     }
     char causation_id[SP_ID_LEN + 1] = "";
     Solipass__Reply *reply = decode_reply(c, msg, causation_id);
@@ -120,8 +120,7 @@ static void handle_reply(sp_gw_commands *c, const sp_kafka_msg *msg) {
     if (reply != NULL) {
         /* Its request timed out already, or a redelivered duplicate. */
         sp_gw_metrics_reply_unmatched(c->metrics);
-        sp_log_debug(c->log, "reply without a waiting request", "causation_id", causation_id,
-                     NULL);
+        sp_log_debug(c->log, "reply without a waiting request", "causation_id", causation_id, NULL);
         solipass__reply__free_unpacked(reply, NULL);
     }
 }
@@ -302,7 +301,8 @@ static wait_result waiter_wait(sp_gw_commands *c, waiter *w, int64_t deadline_ms
     while (w->reply == NULL && !w->delivery_failed && wait_rc != ETIMEDOUT) {
         wait_rc = pthread_cond_timedwait(&w->cond, &c->mutex, &until);
     }
-    wait_result result = {.reply = w->reply, .delivery_failed = w->delivery_failed,
+    wait_result result = {.reply = w->reply,
+                          .delivery_failed = w->delivery_failed,
                           .delivery_error = w->delivery_error};
     w->reply = NULL;
     if (w->delivery_seen) {
@@ -322,10 +322,8 @@ static void waiter_release_unproduced(sp_gw_commands *c, waiter *w) {
     pthread_mutex_unlock(&c->mutex);
 }
 
-static int unavailable(sp_gw_commands *c, int64_t started_ms, const char *message,
-                       sp_error *err) {
-    sp_gw_metrics_command(c->metrics, SP_GW_COMMAND_UNAVAILABLE,
-                          sp_gw_monotonic_ms() - started_ms);
+static int unavailable(sp_gw_commands *c, int64_t started_ms, const char *message, sp_error *err) {
+    sp_gw_metrics_command(c->metrics, SP_GW_COMMAND_UNAVAILABLE, sp_gw_monotonic_ms() - started_ms);
     return sp_error_set(err, 503, "unavailable", "", "%s", message);
 }
 
@@ -374,7 +372,8 @@ int sp_gw_commands_send(sp_gw_commands *c, const char *topic, const sp_envelope_
                     rd_kafka_err2name(result.delivery_error), NULL);
         return unavailable(c, started_ms,
                            "the event log did not take the request: retry with the same "
-                           "Idempotency-Key", err);
+                           "Idempotency-Key",
+                           err);
     }
     sp_gw_metrics_command(c->metrics, SP_GW_COMMAND_TIMEOUT, elapsed_ms);
     sp_log_warn(c->log, "command timed out", "type", m.type, "command_id", m.command_id, NULL);

@@ -24,10 +24,10 @@
 #include "sp_envelope.h"
 #include "sp_error.h"
 
-#define SP_GW_WAITERS_MAX 1024             /* commands in flight at once */
+#define SP_GW_WAITERS_MAX 1024 /* commands in flight at once */
 #define SP_GW_REPLIES_POLL_MS 10
 #define SP_GW_REPLIES_BATCH_MAX 64
-#define SP_GW_KAFKA_START_WAIT_MS 30000    /* for the broker at start */
+#define SP_GW_KAFKA_START_WAIT_MS 30000 /* for the broker at start */
 
 sp_gw_commands *sp_gw_commands_new(const char *brokers, sp_gw_metrics *metrics, sp_log *log,
                                    sp_error *err);
@@ -41,9 +41,9 @@ size_t sp_gw_commands_pending(sp_gw_commands *commands);
  * and causation_id are set here) and waits until deadline_ms (monotonic)
  * for the reply. 503 "unavailable" when the table is full or the log
  * refused the command; 503 "timeout" when no reply came in time. */
-int sp_gw_commands_send(sp_gw_commands *commands, const char *topic,
-                        const sp_envelope_meta *meta, const ProtobufCMessage *payload,
-                        int64_t deadline_ms, Solipass__Reply **reply, sp_error *err);
+int sp_gw_commands_send(sp_gw_commands *commands, const char *topic, const sp_envelope_meta *meta,
+                        const ProtobufCMessage *payload, int64_t deadline_ms,
+                        Solipass__Reply **reply, sp_error *err);
 
 /* Send, then, for an ok reply, wait until the projection shows its events:
  * the caller's next read sees what it just did. A refused command's reply

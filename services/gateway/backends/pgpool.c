@@ -21,23 +21,23 @@
 #define SP_GW_PG_PREPARED_NAME_MAX 32
 
 typedef struct prepared_statement {
-    uint64_t hash;     /* FNV-1a of the text, to skip most comparisons */
-    char *sql;         /* owned copy of the text */
+    uint64_t hash; /* FNV-1a of the text, to skip most comparisons */
+    char *sql;     /* owned copy of the text */
 } prepared_statement;
 
 typedef struct pool_slot pool_slot;
 static void forget_prepared(pool_slot *slot);
 
 struct pool_slot {
-    PGconn *conn;      /* NULL: to be opened by the next borrower */
+    PGconn *conn; /* NULL: to be opened by the next borrower */
     bool busy;
-    uint64_t epoch;    /* the pool's epoch when conn was opened */
-    prepared_statement prepared[SP_GW_PG_PREPARED_MAX];   /* on conn */
+    uint64_t epoch;                                     /* the pool's epoch when conn was opened */
+    prepared_statement prepared[SP_GW_PG_PREPARED_MAX]; /* on conn */
     size_t prepared_count;
 };
 
 struct sp_gw_pgpool {
-    const char *dsn;   /* borrowed from the configuration */
+    const char *dsn; /* borrowed from the configuration */
     sp_log *log;
     pthread_mutex_t mutex;
     pthread_cond_t freed;
@@ -133,7 +133,8 @@ static uint64_t text_hash(const char *text) {
 static int prepared_index(pool_slot *slot, const char *sql, int param_count) {
     uint64_t hash = text_hash(sql);
     for (size_t i = 0; i < slot->prepared_count; i++) {
-        if (slot->prepared[i].hash == hash && strcmp(slot->prepared[i].sql, sql) == 0) return (int)i;
+        if (slot->prepared[i].hash == hash && strcmp(slot->prepared[i].sql, sql) == 0)
+            return (int)i;
     }
     if (slot->prepared_count == SP_GW_PG_PREPARED_MAX) return -1;
     char *copy = strdup(sql);
@@ -176,7 +177,7 @@ int sp_gw_pgpool_acquire(sp_gw_pgpool *pool, int wait_ms, sp_gw_pg_lease *lease,
     pool_slot *slot = free_slot(pool);
     while (slot == NULL) {
         if (pthread_cond_timedwait(&pool->freed, &pool->mutex, &deadline) != 0) {
-            slot = free_slot(pool);   /* a last look: the signal may race the timeout */
+            slot = free_slot(pool); /* a last look: the signal may race the timeout */
             break;
         }
         slot = free_slot(pool);
@@ -242,8 +243,8 @@ static int query_once(sp_gw_pgpool *pool, const char *sql, int param_count,
     return rc;
 }
 
-static int query(sp_gw_pgpool *pool, const char *sql, int param_count,
-                 const char *const *params, bool prepare, PGresult **out, sp_error *err) {
+static int query(sp_gw_pgpool *pool, const char *sql, int param_count, const char *const *params,
+                 bool prepare, PGresult **out, sp_error *err) {
     assert(pool != NULL && sql != NULL);
     sp_error db_err;
     bool lost = false;
@@ -253,7 +254,7 @@ static int query(sp_gw_pgpool *pool, const char *sql, int param_count,
     if (rc != 0 && lost)
         rc = query_once(pool, sql, param_count, params, prepare, out, &lost, &db_err);
     if (rc == 0) return 0;
-    if (db_err.http_status == 503) {   /* no connection to be had: already worded */
+    if (db_err.http_status == 503) { /* no connection to be had: already worded */
         return sp_error_set(err, 503, "unavailable", "", "%s", db_err.message);
     }
     sp_log_warn(pool->log, "database query failed", "error", db_err.message, NULL);

@@ -18,15 +18,17 @@
 #define SP_GW_TOPIC_NAME_MAX 128
 #define SP_GW_PROJWAIT_RECONNECT_MS 1000
 
+/* clang-format off */
 static const char offsets_sql[] =
     "SELECT topic, partition, next_offset FROM projection_offsets WHERE consumer = $1";
+/* clang-format on */
 
 /* One request waiting, on its own stack: the poller wakes only the waiters
  * whose events are all applied, not every waiter at every read. */
 typedef struct projwait_waiter {
-    Solipass__EventRef *const *refs;   /* borrowed from the waiting request */
+    Solipass__EventRef *const *refs; /* borrowed from the waiting request */
     size_t ref_count;
-    pthread_cond_t reached_cond;       /* signalled once, when reached turns true */
+    pthread_cond_t reached_cond; /* signalled once, when reached turns true */
     bool reached;
     struct projwait_waiter *next;
 } projwait_waiter;
@@ -38,20 +40,20 @@ typedef struct offset_entry {
 } offset_entry;
 
 struct sp_gw_projwait {
-    const char *dsn;           /* borrowed from the configuration */
+    const char *dsn; /* borrowed from the configuration */
     sp_log *log;
     sp_gw_metrics *metrics;
-    PGconn *conn;              /* used by the thread only */
+    PGconn *conn; /* used by the thread only */
     pthread_t thread;
     bool thread_started;
     atomic_bool stop;
     pthread_mutex_t mutex;
-    pthread_cond_t wake;       /* tells the thread that someone waits */
+    pthread_cond_t wake; /* tells the thread that someone waits */
     size_t waiters;
-    projwait_waiter *waiting;  /* the waiters not yet removed; as many as request threads */
+    projwait_waiter *waiting; /* the waiters not yet removed; as many as request threads */
     offset_entry offsets[SP_GW_PROJWAIT_PARTITIONS_MAX];
     size_t offset_count;
-    struct sp_gw_directory_feed *directory;   /* borrowed; NULL: none */
+    struct sp_gw_directory_feed *directory; /* borrowed; NULL: none */
 };
 
 /* ------------------------------------------------------------------ the thread */
@@ -63,8 +65,7 @@ static bool all_reached(const sp_gw_projwait *pw, Solipass__EventRef *const *ref
         bool reached = false;
         for (size_t k = 0; k < pw->offset_count && !reached; k++) {
             const offset_entry *e = &pw->offsets[k];
-            reached = e->partition == refs[i]->partition &&
-                      strcmp(e->topic, refs[i]->topic) == 0 &&
+            reached = e->partition == refs[i]->partition && strcmp(e->topic, refs[i]->topic) == 0 &&
                       e->next_offset > refs[i]->offset;
         }
         if (!reached) return false;
@@ -80,7 +81,6 @@ static void wake_reached(sp_gw_projwait *pw) {
         pthread_cond_signal(&w->reached_cond);
     }
 }
-
 
 /* Reads every offset into fresh (outside the mutex); -1 on a database failure. */
 static int read_offsets(sp_gw_projwait *pw, offset_entry *fresh, size_t *count) {
@@ -103,7 +103,7 @@ static int read_offsets(sp_gw_projwait *pw, offset_entry *fresh, size_t *count) 
         snprintf(e->topic, sizeof e->topic, "%s", PQgetvalue(res, i, 0));
         e->partition = (int32_t)strtol(PQgetvalue(res, i, 1), NULL, 10);
         e->next_offset = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-        assert(e->partition >= 0 && e->next_offset >= 0);   /* the table's CHECKs */
+        assert(e->partition >= 0 && e->next_offset >= 0); /* the table's CHECKs */
         (*count)++;
     }
     PQclear(res);
@@ -205,7 +205,7 @@ static void wait_in_line(sp_gw_projwait *pw, projwait_waiter *me, int64_t deadli
         wait_rc = pthread_cond_timedwait(&me->reached_cond, &pw->mutex, &until);
     projwait_waiter **link = &pw->waiting;
     while (*link != me) {
-        assert(*link != NULL);   /* me was queued above and only this thread removes it */
+        assert(*link != NULL); /* me was queued above and only this thread removes it */
         link = &(*link)->next;
     }
     *link = me->next;

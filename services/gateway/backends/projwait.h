@@ -17,7 +17,7 @@
 #include "reply.pb-c.h"
 #include "sp_error.h"
 
-#define SP_GW_PROJWAIT_PARTITIONS_MAX 64     /* (topic, partition) pairs followed */
+#define SP_GW_PROJWAIT_PARTITIONS_MAX 64 /* (topic, partition) pairs followed */
 #define SP_GW_PROJWAIT_BUSY_POLL_MS 2
 #define SP_GW_PROJWAIT_IDLE_POLL_MS 100
 

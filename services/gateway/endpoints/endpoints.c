@@ -16,9 +16,12 @@ enum { ENTRY_COUNTER_FIRST = __COUNTER__ };
 #define ENTRY(route_id, handler_fn) \
     .route = (sp_gw_route)((route_id) + 0 * __COUNTER__), .handler = &(handler_fn)
 
-#define JSON(status_code, schema_name, text) {status_code, SP_GW_MEDIA_JSON, schema_name, text}
-#define NO_CONTENT(text) {204, SP_GW_MEDIA_NONE, NULL, text}
-#define OF(status_code, media, text) {status_code, media, NULL, text}
+#define JSON(status_code, schema_name, text) \
+    { status_code, SP_GW_MEDIA_JSON, schema_name, text }
+#define NO_CONTENT(text) \
+    { 204, SP_GW_MEDIA_NONE, NULL, text }
+#define OF(status_code, media, text) \
+    { status_code, media, NULL, text }
 
 /* Roles of the partner space, and of finance staff. */
 #define PARTNERS SP_GW_ROLES_PARTNER
@@ -33,6 +36,9 @@ enum { ENTRY_COUNTER_FIRST = __COUNTER__ };
 #define OPERATION_SELECTION_ERRORS \
     "404:operation_not_found 409:operation_cancelled,operation_in_refund_request,operation_paid"
 
+/* The table is laid out by hand: one endpoint a block, its fields grouped
+ * by what they say (route, who, body, answers, errors). */
+/* clang-format off */
 static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
     /* ---------------------------------------------------------- sessions */
     [SP_GW_ROUTE_LOGIN] = {ENTRY(SP_GW_ROUTE_LOGIN, sp_gw_route_login),
@@ -770,6 +776,7 @@ static const sp_gw_endpoint endpoint_table[SP_GW_ROUTE_COUNT] = {
         .answers = {JSON(200, "OwedPage", "one page")},
         .errors = "400:invalid_value,unknown_field"},
 };
+/* clang-format on */
 
 /* Every route has exactly one entry: none twice (-Woverride-init), and as
  * many entries as routes (SP_GW_ROUTE_NONE has none). */
@@ -834,8 +841,8 @@ const char *sp_gw_media_type(sp_gw_media media) {
 
 /* Matches path against pattern; a "{name}" segment (when any) goes to
  * segment, cut to segment_size - 1 bytes and flagged by *segment_too_long. */
-static bool pattern_match(const char *pattern, const char *path, char *segment,
-                          size_t segment_size, bool *segment_too_long) {
+static bool pattern_match(const char *pattern, const char *path, char *segment, size_t segment_size,
+                          bool *segment_too_long) {
     const char *p = pattern;
     const char *s = path;
     while (*p != '\0') {
@@ -897,8 +904,7 @@ static int take_segment(const sp_gw_endpoint *e, const char *segment, bool too_l
     return 0;
 }
 
-int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *out,
-                     sp_error *err) {
+int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *out, sp_error *err) {
     assert(method != NULL && path != NULL && out != NULL);
     memset(out, 0, sizeof *out);
     bool path_known = false;

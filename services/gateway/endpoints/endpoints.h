@@ -16,36 +16,36 @@
 #include "sp_error.h"
 #include "validate.h"
 
-#define SP_GW_ANSWERS_MAX 3          /* success answers of one endpoint (200, 202, ...) */
+#define SP_GW_ANSWERS_MAX 3 /* success answers of one endpoint (200, 202, ...) */
 #define SP_GW_PATH_SEGMENT_LEN_MAX 64
-#define SP_GW_ENDPOINT_QUERY_PARAMS_MAX 16  /* parameters of one query string */
-#define SP_GW_QUERY_NAMES_LEN_MAX 255       /* an entry's query parameter names, joined */
+#define SP_GW_ENDPOINT_QUERY_PARAMS_MAX 16 /* parameters of one query string */
+#define SP_GW_QUERY_NAMES_LEN_MAX 255      /* an entry's query parameter names, joined */
 
 /* What a body or an answer is; JSON ones name a schema of
  * services/gateway/endpoints/api/components.json. */
 typedef enum {
-    SP_GW_MEDIA_NONE = 0,     /* no body (204, or an endpoint without body) */
-    SP_GW_MEDIA_JSON,         /* application/json */
-    SP_GW_MEDIA_IMAGE,        /* image/png or image/jpeg */
+    SP_GW_MEDIA_NONE = 0, /* no body (204, or an endpoint without body) */
+    SP_GW_MEDIA_JSON,     /* application/json */
+    SP_GW_MEDIA_IMAGE,    /* image/png or image/jpeg */
     SP_GW_MEDIA_PNG,
     SP_GW_MEDIA_SVG,
-    SP_GW_MEDIA_HTML,         /* text/html; charset=utf-8 */
-    SP_GW_MEDIA_CSV,          /* text/csv; charset=utf-8, an attachment */
-    SP_GW_MEDIA_XML,          /* application/xml; charset=utf-8, an attachment */
-    SP_GW_MEDIA_EVENTS,       /* text/event-stream */
-    SP_GW_MEDIA_PROMETHEUS,   /* text/plain; version=0.0.4 */
+    SP_GW_MEDIA_HTML,       /* text/html; charset=utf-8 */
+    SP_GW_MEDIA_CSV,        /* text/csv; charset=utf-8, an attachment */
+    SP_GW_MEDIA_XML,        /* application/xml; charset=utf-8, an attachment */
+    SP_GW_MEDIA_EVENTS,     /* text/event-stream */
+    SP_GW_MEDIA_PROMETHEUS, /* text/plain; version=0.0.4 */
 } sp_gw_media;
 
 typedef enum {
-    SP_GW_KEY_NONE = 0,       /* no Idempotency-Key */
+    SP_GW_KEY_NONE = 0, /* no Idempotency-Key */
     SP_GW_KEY_OPTIONAL,
-    SP_GW_KEY_REQUIRED,       /* 428 idempotency_key_required without it */
+    SP_GW_KEY_REQUIRED, /* 428 idempotency_key_required without it */
 } sp_gw_key_rule;
 
 typedef struct sp_gw_answer_spec {
-    int status;               /* 0 ends the list */
+    int status; /* 0 ends the list */
     sp_gw_media media;
-    const char *schema;       /* JSON: a schema name; NULL otherwise */
+    const char *schema; /* JSON: a schema name; NULL otherwise */
     const char *description;
 } sp_gw_answer_spec;
 
@@ -55,14 +55,14 @@ typedef struct sp_gw_endpoint {
     /* "{name}" stands for one path segment: a canonical id, except for
      * /api/v1/media/{sha256} (64 lower-case hex digits). */
     const char *path;
-    const char *name;             /* operationId, log and metric label */
+    const char *name; /* operationId, log and metric label */
     sp_gw_route_fn handler;
-    bool session;                 /* a session (bearer token or cookie) is needed */
-    unsigned roles;               /* roles served, with a session */
+    bool session;   /* a session (bearer token or cookie) is needed */
+    unsigned roles; /* roles served, with a session */
     const char *summary;
-    const char *query;            /* names of components.parameters, space-separated */
+    const char *query; /* names of components.parameters, space-separated */
     sp_gw_media body_media;
-    const char *body_schema;      /* JSON body: a schema name */
+    const char *body_schema; /* JSON body: a schema name */
     bool body_required;
     sp_gw_key_rule key;
     sp_gw_answer_spec answers[SP_GW_ANSWERS_MAX];
@@ -91,8 +91,7 @@ int sp_gw_endpoint_query_check(const char *names, const char *query, sp_error *e
  * 405 "method_not_allowed" for a known path with another method, 404 with
  * the entry's id_not_found_code when the {id} segment is not a canonical
  * id (or not a SHA-256 for media). */
-int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *out,
-                     sp_error *err);
+int sp_gw_route_find(const char *method, const char *path, sp_gw_route_match *out, sp_error *err);
 /* The methods a known path accepts, as an Allow header value ("GET, POST"). */
 void sp_gw_route_allowed(const char *path, char *out, size_t out_size);
 /* Stable label of a route for logs and metrics ("pass_pay", "unknown"). */

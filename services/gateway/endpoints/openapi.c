@@ -21,7 +21,7 @@ extern const size_t sp_gw_api_components_json_len;
 
 typedef struct status_codes {
     int status;
-    json_t *codes;        /* array of strings, each once */
+    json_t *codes; /* array of strings, each once */
 } status_codes;
 
 typedef struct error_set {
@@ -97,8 +97,10 @@ static int error_common(error_set *set, const sp_gw_endpoint *e, sp_error *err) 
     /* A body checked against its fields (validate.c); one that must be
      * empty or {} is refused only as malformed or with a member. */
     if (e->body_media == SP_GW_MEDIA_JSON && e->body_required)
-        rc |= error_parse(set, "400:malformed_json,too_deep,unknown_field,missing_field,"
-                          "invalid_type,invalid_value", name, err);
+        rc |= error_parse(set,
+                          "400:malformed_json,too_deep,unknown_field,missing_field,"
+                          "invalid_type,invalid_value",
+                          name, err);
     else if (e->body_media == SP_GW_MEDIA_JSON)
         rc |= error_parse(set, "400:malformed_json,too_deep,unknown_field", name, err);
     if (reads_body && e->body_media != SP_GW_MEDIA_IMAGE)
@@ -203,9 +205,9 @@ static json_t *parameters(const sp_gw_endpoint *e) {
         snprintf(name, sizeof name, "%.*s", (int)strcspn(open + 1, "}"), open + 1);
         bool media = e->route == SP_GW_ROUTE_MEDIA_GET;
         bool code = e->route == SP_GW_ROUTE_DIRECTORY_PARTNER;
-        json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "name", name,
-                                              "in", "path", "required", true, "schema", "type",
-                                              "string", media || code ? "pattern" : "format",
+        json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:{s:s, s:s}}", "name", name, "in",
+                                              "path", "required", true, "schema", "type", "string",
+                                              media || code ? "pattern" : "format",
                                               media  ? "^[0-9a-f]{64}$"
                                               : code ? "^[0-9]{8}$"
                                                      : "uuid"));
@@ -227,10 +229,14 @@ static json_t *parameters(const sp_gw_endpoint *e) {
 }
 
 static json_t *roles_of(unsigned roles) {
-    static const struct { unsigned bit; const char *name; } names[] = {
-        {SP_GW_ROLE_BACKOFFICE, "backoffice"}, {SP_GW_ROLE_PARTNER_ADMIN, "partner_admin"},
-        {SP_GW_ROLE_PARTNER_USER, "partner_user"}, {SP_GW_ROLE_BENEFICIARY, "beneficiary"},
-        {SP_GW_ROLE_FINANCE, "finance"}};
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{SP_GW_ROLE_BACKOFFICE, "backoffice"},
+                 {SP_GW_ROLE_PARTNER_ADMIN, "partner_admin"},
+                 {SP_GW_ROLE_PARTNER_USER, "partner_user"},
+                 {SP_GW_ROLE_BENEFICIARY, "beneficiary"},
+                 {SP_GW_ROLE_FINANCE, "finance"}};
     json_t *list = json_array();
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if ((roles & names[i].bit) != 0) json_array_append_new(list, json_string(names[i].name));
@@ -317,11 +323,10 @@ json_t *sp_gw_openapi_build(sp_error *err) {
         json_decref(components);
         return NULL;
     }
-    json_t *doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s, s:s}}, s:o, s:o}", "openapi",
-                            "3.1.0", "info", "title", "solipass HTTP API", "version", "1",
-                            "description", api_description, "license", "name",
-                            "AGPL-3.0-or-later", "identifier", "AGPL-3.0-or-later", "paths", all,
-                            "components", components);
+    json_t *doc = json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s, s:s}}, s:o, s:o}", "openapi", "3.1.0",
+                            "info", "title", "solipass HTTP API", "version", "1", "description",
+                            api_description, "license", "name", "AGPL-3.0-or-later", "identifier",
+                            "AGPL-3.0-or-later", "paths", all, "components", components);
     if (doc == NULL) sp_error_set(err, 500, "internal", "", "out of memory");
     return doc;
 }
@@ -339,8 +344,10 @@ static int query_names_of(const sp_gw_endpoint *e, const json_t *parameters, cha
         const char *in = json_string_value(json_object_get(parameter, "in"));
         const char *name = json_string_value(json_object_get(parameter, "name"));
         if (in == NULL || name == NULL)
-            return sp_error_set(err, 500, "internal", "", "%s lists parameter %s, which "
-                                "components.json does not describe", e->name, key);
+            return sp_error_set(err, 500, "internal", "",
+                                "%s lists parameter %s, which "
+                                "components.json does not describe",
+                                e->name, key);
         if (strcmp(in, "query") == 0) {
             int n = snprintf(out + used, out_size - used, "%s%s", used > 0 ? " " : "", name);
             if (n < 0 || (size_t)n >= out_size - used)

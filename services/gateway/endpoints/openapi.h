@@ -14,7 +14,7 @@
 #include "endpoints.h"
 #include "sp_error.h"
 
-#define SP_GW_OPENAPI_STATUSES_MAX 16    /* distinct statuses one operation may answer */
+#define SP_GW_OPENAPI_STATUSES_MAX 16 /* distinct statuses one operation may answer */
 #define SP_GW_OPENAPI_CODE_LEN_MAX 48
 
 /* The whole document; NULL + err (500) when the components do not parse or

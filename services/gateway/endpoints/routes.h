@@ -155,8 +155,7 @@ typedef enum { SP_GW_OPERATIONS_OF_PASS, SP_GW_OPERATIONS_OF_PARTNER } sp_gw_ope
  * shown as pass_ref (its id's last 4 characters) and no balance. */
 /* A page's answer (200) with its totals: takes both (body NULL: a failure
  * already in err, totals freed). */
-int sp_gw_answer_page_with_totals(sp_gw_request *req, json_t *body, json_t *totals,
-                                  sp_error *err);
+int sp_gw_answer_page_with_totals(sp_gw_request *req, json_t *body, json_t *totals, sp_error *err);
 int sp_gw_answer_operations(sp_gw_request *req, sp_gw_operations_scope scope, const char *id,
                             sp_error *err);
 /* Payments at partner $1 after the position ($2 occurred_at ms, $3
@@ -181,12 +180,11 @@ json_t *sp_gw_operation_json(const PGresult *res, int row, sp_gw_operations_scop
 /* The Idempotency-Key when given (checked: NULL + 400), else a fresh random
  * command id written into fresh: for PUT, PATCH and DELETE, idempotent by
  * themselves. */
-const char *sp_gw_optional_key(const sp_gw_request *req, char fresh[SP_ID_LEN + 1],
-                               sp_error *err);
+const char *sp_gw_optional_key(const sp_gw_request *req, char fresh[SP_ID_LEN + 1], sp_error *err);
 /* Runs an accounts command: a refusal is answered here (*ok false, 0); an
  * acceptance is left to the caller to answer (*ok true, *replayed). */
 int sp_gw_run_accounts(sp_gw_request *req, const char *type, const char *aggregate_id,
-                       const char *key, const ProtobufCMessage *payload, bool *ok,
-                       bool *replayed, sp_error *err);
+                       const char *key, const ProtobufCMessage *payload, bool *ok, bool *replayed,
+                       sp_error *err);
 
 #endif

@@ -16,10 +16,10 @@
 #include "sp_text.h"
 
 #define SP_GW_QUERY_PARAMS_MAX 8
-#define SP_GW_CURSOR_BYTES 24            /* 8 bytes of milliseconds + 16 of the uuid */
-#define SP_GW_INT64_REAL_LIMIT 9.2e18    /* a JSON integer this large did not fit int64 */
-#define SP_GW_UTF8_TRIM_MAX 3            /* bytes a truncated UTF-8 sequence can leave */
-#define SP_GW_PREFIX_BYTES 40              /* "envelopes[<index>]." */
+#define SP_GW_CURSOR_BYTES 24         /* 8 bytes of milliseconds + 16 of the uuid */
+#define SP_GW_INT64_REAL_LIMIT 9.2e18 /* a JSON integer this large did not fit int64 */
+#define SP_GW_UTF8_TRIM_MAX 3         /* bytes a truncated UTF-8 sequence can leave */
+#define SP_GW_PREFIX_BYTES 40         /* "envelopes[<index>]." */
 #define SP_GW_INSTANT_BUFFER_BYTES 64
 #define MS_PER_DAY INT64_C(86400000)
 
@@ -28,7 +28,7 @@
 static const sp_gw_field login_fields[] = {
     {"email", SP_GW_FIELD_STRING, true, 1, SP_GW_EMAIL_LEN_MAX},
     {"password", SP_GW_FIELD_STRING, true, 1, SP_GW_PASSWORD_LEN_MAX},
-    {"session", SP_GW_FIELD_STRING, false, 1, 6},    /* "bearer" (default) or "cookie" */
+    {"session", SP_GW_FIELD_STRING, false, 1, 6}, /* "bearer" (default) or "cookie" */
 };
 static const sp_gw_field payment_fields[] = {
     {"partner_code", SP_GW_FIELD_STRING, true, 1, 32},
@@ -77,7 +77,8 @@ static const sp_gw_field credit_fields[] = {
     {"end_date", SP_GW_FIELD_STRING, false, 0, 10},
 };
 
-#define SCHEMA_OF(fields) {fields, sizeof fields / sizeof fields[0]}
+#define SCHEMA_OF(fields) \
+    { fields, sizeof fields / sizeof fields[0] }
 const sp_gw_schema sp_gw_schema_login = SCHEMA_OF(login_fields);
 const sp_gw_schema sp_gw_schema_payment = SCHEMA_OF(payment_fields);
 const sp_gw_schema sp_gw_schema_partner = SCHEMA_OF(partner_fields);
@@ -195,8 +196,8 @@ static int report_overflow(const char *body, size_t len, const sp_gw_schema *sch
         if (field->type != SP_GW_FIELD_INTEGER || !json_is_real(value)) continue;
         double v = json_real_value(value);
         if (v >= SP_GW_INT64_REAL_LIMIT || v <= -SP_GW_INT64_REAL_LIMIT) {
-            rc = sp_error_set(err, 422, "invalid_amount", field->name,
-                              "%s is out of range", field->name);
+            rc = sp_error_set(err, 422, "invalid_amount", field->name, "%s is out of range",
+                              field->name);
             break;
         }
     }
@@ -204,8 +205,7 @@ static int report_overflow(const char *body, size_t len, const sp_gw_schema *sch
     return rc;
 }
 
-json_t *sp_gw_body_parse(const char *body, size_t len, const sp_gw_schema *schema,
-                         sp_error *err) {
+json_t *sp_gw_body_parse(const char *body, size_t len, const sp_gw_schema *schema, sp_error *err) {
     assert(schema != NULL);
     if (len > SP_GW_BODY_BYTES_MAX) {
         sp_error_set(err, 413, "body_too_large", "", "the body is larger than %d bytes",
@@ -373,8 +373,8 @@ static int end_date_check(const char *text, const char *field, sp_date today, sp
     return 0;
 }
 
-static int parse_envelope(const json_t *item, size_t index, sp_date today,
-                          sp_gw_envelope_req *out, sp_error *err) {
+static int parse_envelope(const json_t *item, size_t index, sp_date today, sp_gw_envelope_req *out,
+                          sp_error *err) {
     char prefix[SP_GW_PREFIX_BYTES];
     char field[SP_ERROR_FIELD_MAX];
     snprintf(prefix, sizeof prefix, "envelopes[%zu].", index);
@@ -411,8 +411,8 @@ static int parse_envelopes(const json_t *array, sp_date today, sp_gw_beneficiary
     return 0;
 }
 
-int sp_gw_parse_beneficiary(const char *body, size_t len, sp_date today,
-                            sp_gw_beneficiary_req *out, sp_error *err) {
+int sp_gw_parse_beneficiary(const char *body, size_t len, sp_date today, sp_gw_beneficiary_req *out,
+                            sp_error *err) {
     assert(out != NULL);
     memset(out, 0, sizeof *out);
     json_t *root = sp_gw_body_parse(body, len, &sp_gw_schema_beneficiary, err);
@@ -447,7 +447,7 @@ int sp_gw_parse_voucher_issue(const char *body, size_t len, int64_t amount_max_c
     if (category[0] != '\0' && sp_gw_category_check(category, "category", true, err) != 0) {
         goto done;
     }
-    size_t category_len = strlen(category);   /* checked: ASCII, at most 32 */
+    size_t category_len = strlen(category); /* checked: ASCII, at most 32 */
     assert(category_len < sizeof out->category);
     memcpy(out->category, category, category_len + 1);
     char code[SP_GW_TEXT_BYTES(32)];
@@ -558,8 +558,7 @@ int sp_gw_category_check(const char *category, const char *field, bool general_a
                          sp_error *err) {
     assert(category != NULL && field != NULL);
     size_t len = strlen(category);
-    bool ok = len >= 2 && len <= SP_GW_CATEGORY_LEN_MAX && category[0] >= 'a' &&
-              category[0] <= 'z';
+    bool ok = len >= 2 && len <= SP_GW_CATEGORY_LEN_MAX && category[0] >= 'a' && category[0] <= 'z';
     for (size_t i = 1; ok && i < len; i++) {
         char c = category[i];
         ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
@@ -571,7 +570,8 @@ int sp_gw_category_check(const char *category, const char *field, bool general_a
     if (!general_allowed && strcmp(category, "general") == 0) {
         return sp_error_set(err, 422, "invalid_category", field,
                             "%s cannot be \"general\": it is the envelope that pays any "
-                            "partner without an envelope of its own", field);
+                            "partner without an envelope of its own",
+                            field);
     }
     return 0;
 }
@@ -606,7 +606,9 @@ int sp_gw_voucher_number_check(const char *in, const char *field, char *out, sp_
     return 0;
 }
 
-static bool is_token_char(char c) { return is_alnum_ascii(c) || c == '-' || c == '_'; }
+static bool is_token_char(char c) {
+    return is_alnum_ascii(c) || c == '-' || c == '_';
+}
 
 int sp_gw_idempotency_key_check(const char *header_value, sp_error *err) {
     if (header_value == NULL) {
@@ -785,7 +787,7 @@ void sp_gw_instant_format(int64_t utc_ms, char *out) {
     assert(out != NULL);
     int64_t days = utc_ms / MS_PER_DAY;
     int64_t ms_of_day = utc_ms % MS_PER_DAY;
-    if (ms_of_day < 0) {   /* floor division for instants before 1970 */
+    if (ms_of_day < 0) { /* floor division for instants before 1970 */
         ms_of_day += MS_PER_DAY;
         days -= 1;
     }
@@ -822,13 +824,23 @@ static json_t *json_text(const char *text) {
 }
 
 const char *sp_gw_status_phrase(int status) {
-    static const struct { int status; const char *phrase; } phrases[] = {
-        {400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"}, {404, "Not Found"},
-        {405, "Method Not Allowed"}, {409, "Conflict"}, {410, "Gone"},
-        {413, "Content Too Large"}, {415, "Unsupported Media Type"},
-        {422, "Unprocessable Content"}, {428, "Precondition Required"},
-        {429, "Too Many Requests"}, {500, "Internal Server Error"},
-        {503, "Service Unavailable"}};
+    static const struct {
+        int status;
+        const char *phrase;
+    } phrases[] = {{400, "Bad Request"},
+                   {401, "Unauthorized"},
+                   {403, "Forbidden"},
+                   {404, "Not Found"},
+                   {405, "Method Not Allowed"},
+                   {409, "Conflict"},
+                   {410, "Gone"},
+                   {413, "Content Too Large"},
+                   {415, "Unsupported Media Type"},
+                   {422, "Unprocessable Content"},
+                   {428, "Precondition Required"},
+                   {429, "Too Many Requests"},
+                   {500, "Internal Server Error"},
+                   {503, "Service Unavailable"}};
     for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++) {
         if (phrases[i].status == status) return phrases[i].phrase;
     }
@@ -891,7 +903,7 @@ static bool query_decode(const char *value, size_t value_len, char *out, size_t 
 typedef struct filter_parse {
     sp_gw_operations_filter *out;
     bool seen[SP_OPERATIONS_FILTER_COUNT];
-    bool page_seen[2];                  /* limit, cursor */
+    bool page_seen[2]; /* limit, cursor */
 } filter_parse;
 
 static int filter_param_of(void *ctx, const char *name, size_t name_len, const char *value,
@@ -914,8 +926,7 @@ static int filter_param_of(void *ctx, const char *name, size_t name_len, const c
     return sp_operations_filter_set(which, text, len, &parse->out->filters, err);
 }
 
-int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out,
-                                  sp_error *err) {
+int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out, sp_error *err) {
     assert(out != NULL);
     memset(out, 0, sizeof *out);
     out->page.limit = SP_GW_PAGE_LIMIT_DEFAULT;

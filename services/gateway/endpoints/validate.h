@@ -23,24 +23,24 @@
 
 #define SP_GW_BODY_BYTES_MAX (16 * 1024)
 #define SP_GW_IDEMPOTENCY_KEY_LEN_MAX 64
-#define SP_GW_EMAIL_LEN_MAX 254          /* bytes, all ASCII */
+#define SP_GW_EMAIL_LEN_MAX 254 /* bytes, all ASCII */
 #define SP_GW_EMAIL_LOCAL_LEN_MAX 64
 #define SP_GW_EMAIL_LABEL_LEN_MAX 63
-#define SP_GW_PASSWORD_LEN_MIN 10        /* characters, for new accounts */
-#define SP_GW_PASSWORD_LEN_MAX 128       /* characters */
-#define SP_GW_NAME_LEN_MAX 200           /* characters: names of people and partners */
+#define SP_GW_PASSWORD_LEN_MIN 10  /* characters, for new accounts */
+#define SP_GW_PASSWORD_LEN_MAX 128 /* characters */
+#define SP_GW_NAME_LEN_MAX 200     /* characters: names of people and partners */
 #define SP_GW_CATEGORY_LEN_MAX 32
 #define SP_GW_ENVELOPES_MAX 16
 #define SP_GW_PAGE_LIMIT_DEFAULT 50
 #define SP_GW_PAGE_LIMIT_MAX 200
 #define SP_GW_CURSOR_LEN_MAX 96
-#define SP_GW_INSTANT_LEN 24             /* "2026-11-27T10:00:00.123Z" */
+#define SP_GW_INSTANT_LEN 24 /* "2026-11-27T10:00:00.123Z" */
 #define SP_GW_PASS_REF_LEN 4
 #define SP_GW_UTF8_BYTES_PER_CHAR_MAX 4
-#define SP_GW_PASS_CLOSE_REASON_LEN_MAX 200  /* characters */
+#define SP_GW_PASS_CLOSE_REASON_LEN_MAX 200 /* characters */
 
 /* Text buffers large enough for a string field of n characters plus the NUL. */
-#define SP_GW_TEXT_BYTES(n) ((n) * SP_GW_UTF8_BYTES_PER_CHAR_MAX + 1)
+#define SP_GW_TEXT_BYTES(n) ((n)*SP_GW_UTF8_BYTES_PER_CHAR_MAX + 1)
 
 /* ------------------------------------------------------------------ routes */
 
@@ -135,14 +135,14 @@ typedef enum {
     SP_GW_ROUTE_PARTNER_HISTORY,
     /* what the city owes each partner, for finance */
     SP_GW_ROUTE_FINANCE_OWED,
-    SP_GW_ROUTE_COUNT              /* bound of the route-indexed metric tables */
+    SP_GW_ROUTE_COUNT /* bound of the route-indexed metric tables */
 } sp_gw_route;
 
 typedef struct sp_gw_route_match {
     sp_gw_route route;
-    char path_id[SP_ID_LEN + 1];   /* the {pass_id} or {voucher_id} segment, "" when none */
-    char path_key[65];             /* the {sha256} of /api/v1/media/, the {partner_code} of
-                                      the directory (as typed, checked by the route); "" */
+    char path_id[SP_ID_LEN + 1]; /* the {pass_id} or {voucher_id} segment, "" when none */
+    char path_key[65];           /* the {sha256} of /api/v1/media/, the {partner_code} of
+                                    the directory (as typed, checked by the route); "" */
 } sp_gw_route_match;
 
 /* Routing by the endpoint table: sp_gw_route_find() and the others in
@@ -184,21 +184,20 @@ extern const sp_gw_schema sp_gw_schema_operation_reference;
  * it against schema: 400 malformed_json | unknown_field | missing_field |
  * invalid_type | invalid_value (length, control characters), 413
  * body_too_large, 422 invalid_amount (an integer beyond 64 bits). */
-json_t *sp_gw_body_parse(const char *body, size_t len, const sp_gw_schema *schema,
-                         sp_error *err);
+json_t *sp_gw_body_parse(const char *body, size_t len, const sp_gw_schema *schema, sp_error *err);
 /* The same checks on an already parsed object; prefix ("envelopes[2].")
  * is put before field names in errors. */
 int sp_gw_object_check(const json_t *object, const sp_gw_schema *schema, const char *prefix,
                        sp_error *err);
 
 typedef struct sp_gw_login_req {
-    char email[SP_GW_EMAIL_LEN_MAX + 1];                      /* lower-cased */
+    char email[SP_GW_EMAIL_LEN_MAX + 1]; /* lower-cased */
     char password[SP_GW_TEXT_BYTES(SP_GW_PASSWORD_LEN_MAX)];
-    bool session_cookie;                                      /* "session": "cookie" */
+    bool session_cookie; /* "session": "cookie" */
 } sp_gw_login_req;
 
 typedef struct sp_gw_payment_req {
-    char partner_code[SP_PARTNER_CODE_LEN + 1];               /* 8 digits, Luhn-valid */
+    char partner_code[SP_PARTNER_CODE_LEN + 1]; /* 8 digits, Luhn-valid */
     int64_t amount_cents;
 } sp_gw_payment_req;
 
@@ -211,20 +210,20 @@ typedef struct sp_gw_set_password_req {
 } sp_gw_set_password_req;
 
 typedef struct sp_gw_reset_request_req {
-    char email[SP_GW_EMAIL_LEN_MAX + 1];                      /* lower-cased */
+    char email[SP_GW_EMAIL_LEN_MAX + 1]; /* lower-cased */
 } sp_gw_reset_request_req;
 
 typedef struct sp_gw_partner_req {
     char name[SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX)];
     char category[SP_GW_CATEGORY_LEN_MAX + 1];
     char admin_email[SP_GW_EMAIL_LEN_MAX + 1];
-    char admin_password[SP_GW_TEXT_BYTES(SP_GW_PASSWORD_LEN_MAX)];   /* "": activation link */
+    char admin_password[SP_GW_TEXT_BYTES(SP_GW_PASSWORD_LEN_MAX)]; /* "": activation link */
     char admin_full_name[SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX)];
 } sp_gw_partner_req;
 
 typedef struct sp_gw_envelope_req {
     char category[SP_GW_CATEGORY_LEN_MAX + 1];
-    char end_date[11];                                        /* "YYYY-MM-DD" or "" */
+    char end_date[11]; /* "YYYY-MM-DD" or "" */
 } sp_gw_envelope_req;
 
 typedef struct sp_gw_beneficiary_req {
@@ -237,18 +236,18 @@ typedef struct sp_gw_beneficiary_req {
 
 typedef struct sp_gw_voucher_issue_req {
     int64_t amount_cents;
-    char category[SP_GW_CATEGORY_LEN_MAX + 1];                /* "" when absent */
-    char partner_code[SP_PARTNER_CODE_LEN + 1];               /* "" when absent, else Luhn-valid */
+    char category[SP_GW_CATEGORY_LEN_MAX + 1];  /* "" when absent */
+    char partner_code[SP_PARTNER_CODE_LEN + 1]; /* "" when absent, else Luhn-valid */
 } sp_gw_voucher_issue_req;
 
 typedef struct sp_gw_voucher_redeem_req {
-    char number[SP_VOUCHER_NUMBER_LEN + 1];                   /* 16 digits, Damm-valid */
+    char number[SP_VOUCHER_NUMBER_LEN + 1]; /* 16 digits, Damm-valid */
 } sp_gw_voucher_redeem_req;
 
 typedef struct sp_gw_credit_req {
     char category[SP_GW_CATEGORY_LEN_MAX + 1];
     int64_t amount_cents;
-    char end_date[11];                                        /* "YYYY-MM-DD" or "" */
+    char end_date[11]; /* "YYYY-MM-DD" or "" */
 } sp_gw_credit_req;
 
 int sp_gw_parse_login(const char *body, size_t len, sp_gw_login_req *out, sp_error *err);
@@ -260,8 +259,8 @@ int sp_gw_parse_set_password(const char *body, size_t len, sp_gw_set_password_re
 int sp_gw_parse_reset_request(const char *body, size_t len, sp_gw_reset_request_req *out,
                               sp_error *err);
 /* today: the Europe/Paris date of now; an end_date before it is refused. */
-int sp_gw_parse_beneficiary(const char *body, size_t len, sp_date today,
-                            sp_gw_beneficiary_req *out, sp_error *err);
+int sp_gw_parse_beneficiary(const char *body, size_t len, sp_date today, sp_gw_beneficiary_req *out,
+                            sp_error *err);
 /* {category, amount_cents, end_date?}: 422 invalid_category | invalid_amount
  * | invalid_date (not a date, or before today, the Europe/Paris date). The
  * ledger decides the rest (an envelope to open, an end date to extend). */
@@ -299,9 +298,9 @@ int sp_gw_bearer_token(const char *authorization, char *token, sp_error *err);
 /* ------------------------------------------------------------------ paging */
 
 typedef struct sp_gw_page {
-    int limit;                          /* 1..SP_GW_PAGE_LIMIT_MAX */
+    int limit; /* 1..SP_GW_PAGE_LIMIT_MAX */
     bool has_cursor;
-    int64_t after_occurred_at_ms;       /* the last row of the previous page */
+    int64_t after_occurred_at_ms; /* the last row of the previous page */
     char after_operation_id[SP_ID_LEN + 1];
 } sp_gw_page;
 
@@ -311,8 +310,8 @@ int sp_gw_page_parse(const char *query, sp_gw_page *out, sp_error *err);
 /* Calls fn for each "name=value" of a raw query string (may be NULL), with
  * the undecoded name and value and their lengths; at most params_max of
  * them (400 invalid_value beyond). Stops at fn's first -1. */
-typedef int (*sp_gw_query_param_fn)(void *ctx, const char *name, size_t name_len,
-                                    const char *value, size_t value_len, sp_error *err);
+typedef int (*sp_gw_query_param_fn)(void *ctx, const char *name, size_t name_len, const char *value,
+                                    size_t value_len, sp_error *err);
 int sp_gw_query_foreach(const char *query, size_t params_max, sp_gw_query_param_fn fn, void *ctx,
                         sp_error *err);
 /* Opaque text for "after this row"; out holds SP_GW_CURSOR_LEN_MAX + 1 bytes. */
@@ -322,7 +321,7 @@ int sp_gw_cursor_decode(const char *text, int64_t *occurred_at_ms, char *operati
 
 /* ------------------------------------------------------------------ operation filters */
 
-#define SP_GW_FILTER_PARAMS_MAX 16          /* query parameters of a filtered listing */
+#define SP_GW_FILTER_PARAMS_MAX 16 /* query parameters of a filtered listing */
 
 /* GET /partner/operations: paging plus the operations' filters
  * (sp_operations_filter.h), each optional; text filters are decoded (%XX,
@@ -335,8 +334,7 @@ typedef struct sp_gw_operations_filter {
 /* Raw (undecoded) query string, may be NULL. 400 invalid_value naming the
  * parameter (a bad value, a parameter given twice, from after to,
  * amount_min_cents above amount_max_cents) or unknown_field. */
-int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out,
-                                  sp_error *err);
+int sp_gw_operations_filter_parse(const char *query, sp_gw_operations_filter *out, sp_error *err);
 
 /* ------------------------------------------------------------------ answers */
 

@@ -22,23 +22,23 @@ struct sp_gw_auth {
     char dummy_hash[SP_GW_PASSWORD_HASH_MAX];
     pthread_mutex_t mutex;
     pthread_cond_t slot_freed;
-    size_t hashing;            /* Argon2id computations running */
+    size_t hashing; /* Argon2id computations running */
 };
 
+/* clang-format off */
 /* Where the projection is in the accounts events: what a session unknown
  * to this gateway's directory waits for (below). */
 static const char accounts_offset_sql[] =
     "SELECT next_offset FROM projection_offsets WHERE consumer = 'projection'"
     " AND topic = $1 AND partition = 0";
+/* clang-format on */
 
 static const struct {
     const char *name;
     sp_gw_role bit;
 } role_names[] = {
-    {"backoffice", SP_GW_ROLE_BACKOFFICE},
-    {"partner_admin", SP_GW_ROLE_PARTNER_ADMIN},
-    {"partner_user", SP_GW_ROLE_PARTNER_USER},
-    {"beneficiary", SP_GW_ROLE_BENEFICIARY},
+    {"backoffice", SP_GW_ROLE_BACKOFFICE},     {"partner_admin", SP_GW_ROLE_PARTNER_ADMIN},
+    {"partner_user", SP_GW_ROLE_PARTNER_USER}, {"beneficiary", SP_GW_ROLE_BENEFICIARY},
     {"finance", SP_GW_ROLE_FINANCE},
 };
 
@@ -181,7 +181,9 @@ int sp_gw_auth_hash(sp_gw_auth *auth, const char *password, const char *actor_id
 
 /* ------------------------------------------------------------------ sessions */
 
-static bool optional_id_valid(const char *id) { return id[0] == '\0' || sp_id_valid(id); }
+static bool optional_id_valid(const char *id) {
+    return id[0] == '\0' || sp_id_valid(id);
+}
 
 int sp_gw_user_from_row(const char *const values[6], sp_gw_user *user, sp_error *err) {
     assert(values != NULL && user != NULL);
@@ -217,7 +219,7 @@ int sp_gw_directory_catch_up(sp_gw_app *app, sp_error *err) {
     int64_t projected = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     PQclear(res);
     if (projected <= 0) return 0;
-    sp_error late;   /* not caught up in time: the lookup answers from what is read */
+    sp_error late; /* not caught up in time: the lookup answers from what is read */
     sp_gw_directory_feed_until(app->directory, projected - 1,
                                sp_gw_monotonic_ms() + SP_GW_DIRECTORY_MISS_WAIT_MS, &late);
     return 0;
@@ -234,9 +236,9 @@ static int session_user(sp_gw_app *app, const uint8_t token_hash[SP_TOKEN_HASH_L
     bool found = false;
     if (sp_gw_directory_feed_session(app->directory, token_hash, now_ms, user, &found, err) != 0)
         return -1;
-    if (!found && (sp_gw_directory_catch_up(app, err) != 0 ||
-                   sp_gw_directory_feed_session(app->directory, token_hash, now_ms, user, &found,
-                                                err) != 0))
+    if (!found &&
+        (sp_gw_directory_catch_up(app, err) != 0 ||
+         sp_gw_directory_feed_session(app->directory, token_hash, now_ms, user, &found, err) != 0))
         return -1;
     if (!found) return sp_error_set(err, 401, "unauthenticated", "", "%s", ended);
     return 0;
@@ -252,8 +254,7 @@ int sp_gw_auth_session(sp_gw_app *app, const char *authorization, const char *co
         return sp_error_set(err, 401, "unauthenticated", "",
                             "a valid session is required (the sp_session cookie is not one)");
     }
-    if (credential != SP_GW_CREDENTIAL_COOKIE &&
-        sp_gw_bearer_token(authorization, token, err) != 0)
+    if (credential != SP_GW_CREDENTIAL_COOKIE && sp_gw_bearer_token(authorization, token, err) != 0)
         return -1;
     uint8_t token_hash[SP_TOKEN_HASH_LEN];
     sp_token_hash(token, token_hash);
@@ -267,11 +268,12 @@ int sp_gw_auth_session(sp_gw_app *app, const char *authorization, const char *co
 int sp_gw_auth_require(const sp_gw_user *user, unsigned roles_mask, sp_error *err) {
     assert(user != NULL);
     if ((user->role_bit & roles_mask) != 0) return 0;
-    return sp_error_set(err, 403, "forbidden", "", "this account (%s) may not do this",
-                        user->role);
+    return sp_error_set(err, 403, "forbidden", "", "this account (%s) may not do this", user->role);
 }
 
-static json_t *id_or_null(const char *id) { return id[0] != '\0' ? json_string(id) : json_null(); }
+static json_t *id_or_null(const char *id) {
+    return id[0] != '\0' ? json_string(id) : json_null();
+}
 
 json_t *sp_gw_user_json(const sp_gw_user *user) {
     assert(user != NULL);

@@ -3,9 +3,9 @@
  * A request's bearer token (or, without an Authorization header, its
  * sp_session cookie: session_cookie.h) is hashed (sp_token_hash) and looked up in the
  * gateway's session directory (directory_feed.h, kept from the accounts
- * events), not ended and not expired at the injected clock's now; any failure is the same 401 "unauthenticated", whatever the cause.
- * Passwords are checked and hashed with Argon2id (libsodium); at most
- * SP_GW_HASHING_MAX of those memory-hungry computations run at once. A new
+ * events), not ended and not expired at the injected clock's now; any failure is the same 401
+ * "unauthenticated", whatever the cause. Passwords are checked and hashed with Argon2id
+ * (libsodium); at most SP_GW_HASHING_MAX of those memory-hungry computations run at once. A new
  * account's hash takes its salt from the command's identity, so that the
  * same request retried under the same Idempotency-Key carries the same
  * hash (and is recognised as the same command), while raw passwords never
@@ -23,9 +23,9 @@
 #include "sp_id.h"
 #include "validate.h"
 
-#define SP_GW_HASHING_MAX 4                 /* Argon2id runs at once (64 MiB each) */
+#define SP_GW_HASHING_MAX 4 /* Argon2id runs at once (64 MiB each) */
 #define SP_GW_HASHING_WAIT_MS 3000
-#define SP_GW_DIRECTORY_MISS_WAIT_MS 1000   /* an unknown token: the directory catching up */
+#define SP_GW_DIRECTORY_MISS_WAIT_MS 1000 /* an unknown token: the directory catching up */
 #define SP_GW_ROLE_NAME_MAX 16
 #define SP_GW_PASSWORD_HASH_MAX crypto_pwhash_STRBYTES
 
@@ -45,11 +45,11 @@ typedef struct sp_gw_user {
     char email[SP_GW_EMAIL_LEN_MAX + 1];
     char full_name[SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX)];
     char role[SP_GW_ROLE_NAME_MAX];
-    unsigned role_bit;                      /* one sp_gw_role, 0 when unknown */
-    char partner_id[SP_ID_LEN + 1];         /* "" when none */
-    char pass_id[SP_ID_LEN + 1];            /* "" when none */
-    uint8_t token_hash[SP_TOKEN_HASH_LEN];  /* of this request's session */
-    bool by_cookie;                         /* the session came in the sp_session cookie */
+    unsigned role_bit;                     /* one sp_gw_role, 0 when unknown */
+    char partner_id[SP_ID_LEN + 1];        /* "" when none */
+    char pass_id[SP_ID_LEN + 1];           /* "" when none */
+    uint8_t token_hash[SP_TOKEN_HASH_LEN]; /* of this request's session */
+    bool by_cookie;                        /* the session came in the sp_session cookie */
 } sp_gw_user;
 
 /* Prepares the dummy hash a login for an unknown e-mail is checked against,

@@ -15,7 +15,7 @@ struct sp_gw_dir_session {
     uint8_t token_hash[SP_TOKEN_HASH_LEN];
     int64_t expires_at_ms;
     sp_gw_dir_user *user;
-    sp_gw_dir_session *next_of_user;     /* the user's sessions, newest first */
+    sp_gw_dir_session *next_of_user; /* the user's sessions, newest first */
 };
 
 struct sp_gw_dir_user {
@@ -65,7 +65,9 @@ static void password_digest(uint8_t out[SP_KEY_LEN], const char *hash) {
     sp_key_of(out, DIR_CONTEXT_PASSWORD, hash, "", "");
 }
 
-static bool optional_id(const char *id) { return id[0] == '\0' || sp_id_valid(id); }
+static bool optional_id(const char *id) {
+    return id[0] == '\0' || sp_id_valid(id);
+}
 
 /* ------------------------------------------------------------------ lifecycle */
 
@@ -106,8 +108,8 @@ static int full(sp_error *err, const char *what, const char *setting) {
     assert(what != NULL);
     assert(setting != NULL);
     return sp_error_set(err, 500, "directory_full", NULL,
-                        "the gateway's %s table is full: give it the accounts service's %s",
-                        what, setting);
+                        "the gateway's %s table is full: give it the accounts service's %s", what,
+                        setting);
 }
 
 /* ------------------------------------------------------------------ sessions */
@@ -145,7 +147,7 @@ static int session_started(sp_gw_directory *dir, const Solipass__Accounts__Sessi
     sp_gw_dir_user *user = sp_map_get(&dir->users, key);
     if (user == NULL || user->removed) return 1;
     end_sessions(dir, user, false, at_ms);
-    if (sp_map_get(&dir->sessions, m->token_hash.data) != NULL) return 1;   /* seen already */
+    if (sp_map_get(&dir->sessions, m->token_hash.data) != NULL) return 1; /* seen already */
     if (user->session_count >= dir->sessions_per_user_max) {
         return full(err, "sessions of one user", "SP_SESSIONS_PER_USER_MAX");
     }
@@ -177,7 +179,7 @@ static sp_gw_dir_session *session_of(const sp_gw_directory *dir,
 static int session_ended(sp_gw_directory *dir, const Solipass__Accounts__SessionEnded *m) {
     if (m->token_hash.len != SP_TOKEN_HASH_LEN) return 1;
     sp_gw_dir_session *s = session_of(dir, m->token_hash.data);
-    if (s == NULL || strcmp(s->user->user_id, m->user_id) != 0) return 0;   /* ended already */
+    if (s == NULL || strcmp(s->user->user_id, m->user_id) != 0) return 0; /* ended already */
     sp_gw_dir_user *user = s->user;
     sp_gw_dir_session **link = &user->sessions;
     while (*link != s) {
@@ -202,7 +204,7 @@ static int user_registered(sp_gw_directory *dir, const Solipass__Accounts__UserR
     if (!ok) return 1;
     uint8_t key[SP_KEY_LEN];
     user_key(key, m->user_id);
-    if (sp_map_get(&dir->users, key) != NULL) return 0;   /* the projection keeps the first */
+    if (sp_map_get(&dir->users, key) != NULL) return 0; /* the projection keeps the first */
     sp_gw_dir_user *user = calloc(1, sizeof *user);
     if (user == NULL) return sp_error_set(err, 500, "out_of_memory", NULL, "directory user");
     snprintf(user->user_id, sizeof user->user_id, "%s", m->user_id);
@@ -251,7 +253,7 @@ static void password_set(sp_gw_directory *dir, const Solipass__Accounts__Passwor
     if (user == NULL) return;
     uint8_t digest[SP_KEY_LEN];
     password_digest(digest, m->password_hash);
-    if (memcmp(digest, user->password_digest, SP_KEY_LEN) == 0) return;   /* read again */
+    if (memcmp(digest, user->password_digest, SP_KEY_LEN) == 0) return; /* read again */
     memcpy(user->password_digest, digest, SP_KEY_LEN);
     end_sessions(dir, user, true, 0);
 }
@@ -264,7 +266,7 @@ static int partner_created(sp_gw_directory *dir, const Solipass__Accounts__Partn
     uint8_t key[SP_KEY_LEN];
     code_key(key, m->partner_code);
     if (sp_map_get(&dir->partner_codes, key) != NULL) return 0;
-    char *code = strdup(m->partner_code);   /* kept to tell two codes of one digest apart */
+    char *code = strdup(m->partner_code); /* kept to tell two codes of one digest apart */
     if (code == NULL) return sp_error_set(err, 500, "out_of_memory", NULL, "directory");
     sp_error put_err;
     if (sp_map_put(&dir->partner_codes, key, code, &put_err) != 0) {
@@ -286,23 +288,23 @@ static int apply_known(sp_gw_directory *dir, const char *type, const uint8_t *pa
     assert(payload != NULL || payload_len == 0);
     int rc = 1;
     if (strcmp(type, "accounts.PartnerCreated.v1") == 0) {
-        Solipass__Accounts__PartnerCreated *m =
-            UNPACK(solipass__accounts__partner_created__unpack, Solipass__Accounts__PartnerCreated);
+        Solipass__Accounts__PartnerCreated *m = UNPACK(solipass__accounts__partner_created__unpack,
+                                                       Solipass__Accounts__PartnerCreated);
         if (m != NULL) rc = partner_created(dir, m, err);
         solipass__accounts__partner_created__free_unpacked(m, NULL);
     } else if (strcmp(type, "accounts.UserRegistered.v1") == 0) {
-        Solipass__Accounts__UserRegistered *m =
-            UNPACK(solipass__accounts__user_registered__unpack, Solipass__Accounts__UserRegistered);
+        Solipass__Accounts__UserRegistered *m = UNPACK(solipass__accounts__user_registered__unpack,
+                                                       Solipass__Accounts__UserRegistered);
         if (m != NULL) rc = user_registered(dir, m, err);
         solipass__accounts__user_registered__free_unpacked(m, NULL);
     } else if (strcmp(type, "accounts.SessionStarted.v1") == 0) {
-        Solipass__Accounts__SessionStarted *m =
-            UNPACK(solipass__accounts__session_started__unpack, Solipass__Accounts__SessionStarted);
+        Solipass__Accounts__SessionStarted *m = UNPACK(solipass__accounts__session_started__unpack,
+                                                       Solipass__Accounts__SessionStarted);
         if (m != NULL) rc = session_started(dir, m, at_ms, err);
         solipass__accounts__session_started__free_unpacked(m, NULL);
     } else if (strcmp(type, "accounts.SessionEnded.v1") == 0) {
-        Solipass__Accounts__SessionEnded *m =
-            UNPACK(solipass__accounts__session_ended__unpack, Solipass__Accounts__SessionEnded);
+        Solipass__Accounts__SessionEnded *m = UNPACK(solipass__accounts__session_ended__unpack,
+                                                     Solipass__Accounts__SessionEnded);
         if (m != NULL) rc = session_ended(dir, m);
         solipass__accounts__session_ended__free_unpacked(m, NULL);
     } else if (strcmp(type, "accounts.UserRoleChanged.v1") == 0) {
@@ -314,23 +316,23 @@ static int apply_known(sp_gw_directory *dir, const char *type, const uint8_t *pa
         }
         solipass__accounts__user_role_changed__free_unpacked(m, NULL);
     } else if (strcmp(type, "accounts.UserRemoved.v1") == 0) {
-        Solipass__Accounts__UserRemoved *m =
-            UNPACK(solipass__accounts__user_removed__unpack, Solipass__Accounts__UserRemoved);
+        Solipass__Accounts__UserRemoved *m = UNPACK(solipass__accounts__user_removed__unpack,
+                                                    Solipass__Accounts__UserRemoved);
         if (m != NULL) {
             user_removed(dir, m);
             rc = 0;
         }
         solipass__accounts__user_removed__free_unpacked(m, NULL);
     } else if (strcmp(type, "accounts.PasswordSet.v1") == 0) {
-        Solipass__Accounts__PasswordSet *m =
-            UNPACK(solipass__accounts__password_set__unpack, Solipass__Accounts__PasswordSet);
+        Solipass__Accounts__PasswordSet *m = UNPACK(solipass__accounts__password_set__unpack,
+                                                    Solipass__Accounts__PasswordSet);
         if (m != NULL) {
             password_set(dir, m);
             rc = 0;
         }
         solipass__accounts__password_set__free_unpacked(m, NULL);
     } else {
-        rc = 0;   /* changes nothing the gateway checks */
+        rc = 0; /* changes nothing the gateway checks */
     }
     return rc;
 }
@@ -351,8 +353,9 @@ int sp_gw_directory_apply(sp_gw_directory *dir, int64_t offset, const char *type
 
 /* ------------------------------------------------------------------ lookups */
 
-bool sp_gw_directory_session(const sp_gw_directory *dir, const uint8_t token_hash[SP_TOKEN_HASH_LEN],
-                             int64_t now_ms, sp_gw_user *user) {
+bool sp_gw_directory_session(const sp_gw_directory *dir,
+                             const uint8_t token_hash[SP_TOKEN_HASH_LEN], int64_t now_ms,
+                             sp_gw_user *user) {
     assert(dir != NULL);
     assert(token_hash != NULL);
     assert(user != NULL);
@@ -382,7 +385,9 @@ bool sp_gw_directory_partner_code(const sp_gw_directory *dir, const char *partne
     return code != NULL && strcmp(code, partner_code) == 0;
 }
 
-size_t sp_gw_directory_user_count(const sp_gw_directory *dir) { return dir->users.entry_count; }
+size_t sp_gw_directory_user_count(const sp_gw_directory *dir) {
+    return dir->users.entry_count;
+}
 
 size_t sp_gw_directory_session_count(const sp_gw_directory *dir) {
     assert(dir != NULL);

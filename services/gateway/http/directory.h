@@ -42,12 +42,12 @@ typedef struct sp_gw_dir_session sp_gw_dir_session;
 typedef struct sp_gw_dir_user sp_gw_dir_user;
 
 typedef struct sp_gw_directory {
-    sp_map users;              /* sp_key_of(user id) -> sp_gw_dir_user */
-    sp_map sessions;           /* first 16 bytes of the token hash -> sp_gw_dir_session */
-    sp_map partner_codes;      /* sp_key_of(partner code) -> the code (malloc'd text) */
+    sp_map users;         /* sp_key_of(user id) -> sp_gw_dir_user */
+    sp_map sessions;      /* first 16 bytes of the token hash -> sp_gw_dir_session */
+    sp_map partner_codes; /* sp_key_of(partner code) -> the code (malloc'd text) */
     size_t sessions_per_user_max;
-    int64_t next_offset;       /* of the accounts events partition: the next event to apply */
-    uint64_t events_ignored;   /* not understood (logged by the caller) */
+    int64_t next_offset;     /* of the accounts events partition: the next event to apply */
+    uint64_t events_ignored; /* not understood (logged by the caller) */
 } sp_gw_directory;
 
 int sp_gw_directory_init(sp_gw_directory *dir, size_t users_max, size_t sessions_per_user_max,
@@ -62,14 +62,14 @@ void sp_gw_directory_destroy(sp_gw_directory *dir);
  * counted in events_ignored and skipped (0), as the projection would dead
  * letter it; -1 only for a full table. */
 int sp_gw_directory_apply(sp_gw_directory *dir, int64_t offset, const char *type,
-                          const uint8_t *payload, size_t payload_len, int64_t at_ms,
-                          sp_error *err);
+                          const uint8_t *payload, size_t payload_len, int64_t at_ms, sp_error *err);
 
 /* The user of the open session whose token hashes to token_hash, unexpired
  * at now_ms, of a user not removed: true and *user filled (token_hash set,
  * by_cookie false), else false. */
-bool sp_gw_directory_session(const sp_gw_directory *dir, const uint8_t token_hash[SP_TOKEN_HASH_LEN],
-                             int64_t now_ms, sp_gw_user *user);
+bool sp_gw_directory_session(const sp_gw_directory *dir,
+                             const uint8_t token_hash[SP_TOKEN_HASH_LEN], int64_t now_ms,
+                             sp_gw_user *user);
 
 /* Whether a partner holds this code. */
 bool sp_gw_directory_partner_code(const sp_gw_directory *dir, const char *partner_code);

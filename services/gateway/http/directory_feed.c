@@ -20,18 +20,18 @@
 
 struct sp_gw_directory_feed {
     sp_log *log;
-    sp_kafka_consumer *consumer;   /* used by one thread at a time: the start, then the feed's */
-    sp_kafka_msg *batch;           /* SP_KAFKA_BATCH_MAX */
+    sp_kafka_consumer *consumer; /* used by one thread at a time: the start, then the feed's */
+    sp_kafka_msg *batch;         /* SP_KAFKA_BATCH_MAX */
     pthread_t thread;
     bool thread_started;
     atomic_bool stop;
-    pthread_rwlock_t lock;         /* over dir */
+    pthread_rwlock_t lock; /* over dir */
     sp_gw_directory dir;
     bool dir_ready;
-    pthread_mutex_t mutex;         /* over the three below */
-    pthread_cond_t applied;        /* broadcast after every applied batch */
+    pthread_mutex_t mutex;  /* over the three below */
+    pthread_cond_t applied; /* broadcast after every applied batch */
     int64_t next_offset;
-    bool broken;                   /* the directory stopped: every lookup is 503 */
+    bool broken; /* the directory stopped: every lookup is 503 */
 };
 
 static int broken_error(sp_error *err) {
@@ -67,7 +67,7 @@ static int feed_step(sp_gw_directory_feed *feed, int timeout_ms, sp_error *err) 
     int rc = 0;
     pthread_rwlock_wrlock(&feed->lock);
     for (int i = 0; i < n && rc == 0; i++) {
-        if (feed->batch[i].offset < feed->dir.next_offset) continue;   /* read already */
+        if (feed->batch[i].offset < feed->dir.next_offset) continue; /* read already */
         rc = apply_message(feed, &feed->batch[i], err);
     }
     int64_t next_offset = feed->dir.next_offset;
@@ -106,7 +106,8 @@ static int catch_up(sp_gw_directory_feed *feed, int64_t start_timeout_ms, sp_err
     if (low > 0) {
         return sp_error_set(err, 500, "log_truncated", NULL,
                             "%s [0] starts at offset %" PRId64 ": users and sessions before it "
-                            "are lost", SP_TOPIC_ACCOUNTS_EVENTS, low);
+                            "are lost",
+                            SP_TOPIC_ACCOUNTS_EVENTS, low);
     }
     int64_t deadline_ms = sp_gw_monotonic_ms() + start_timeout_ms;
     while (feed->next_offset < high && sp_gw_monotonic_ms() < deadline_ms) {
@@ -115,7 +116,8 @@ static int catch_up(sp_gw_directory_feed *feed, int64_t start_timeout_ms, sp_err
     if (feed->next_offset < high) {
         return sp_error_set(err, 503, "kafka_unavailable", NULL,
                             "session directory at offset %" PRId64 " of %" PRId64 " after %" PRId64
-                            " ms", feed->next_offset, high, start_timeout_ms);
+                            " ms",
+                            feed->next_offset, high, start_timeout_ms);
     }
     return 0;
 }
@@ -145,7 +147,8 @@ sp_gw_directory_feed *sp_gw_directory_feed_new(const char *brokers, size_t users
     }
     if (sp_gw_directory_init(&feed->dir, users_max, sessions_per_user_max, err) != 0) goto fail;
     feed->dir_ready = true;
-    sp_kafka_tp tp = {.topic = SP_TOPIC_ACCOUNTS_EVENTS, .partition = 0,
+    sp_kafka_tp tp = {.topic = SP_TOPIC_ACCOUNTS_EVENTS,
+                      .partition = 0,
                       .offset = RD_KAFKA_OFFSET_BEGINNING};
     feed->consumer = sp_kafka_consumer_new_assigned(brokers, "solipass-gateway-directory", &tp, 1,
                                                     log, err);

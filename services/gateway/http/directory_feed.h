@@ -21,7 +21,7 @@
 #include "sp_error.h"
 #include "sp_log.h"
 
-#define SP_GW_DIRECTORY_POLL_MS 100   /* a poll's wait when the log is quiet */
+#define SP_GW_DIRECTORY_POLL_MS 100 /* a poll's wait when the log is quiet */
 
 typedef struct sp_gw_directory_feed sp_gw_directory_feed;
 

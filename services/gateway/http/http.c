@@ -18,7 +18,7 @@
 
 #define SP_GW_LISTEN_TEXT_MAX 96
 #define SP_GW_ALLOW_TEXT_MAX 32
-#define SP_GW_HTTP_HEAD_BYTES_MAX 16384   /* request line and headers (civetweb's buffer) */
+#define SP_GW_HTTP_HEAD_BYTES_MAX 16384 /* request line and headers (civetweb's buffer) */
 #define SP_GW_JSON_CONTENT_TYPE "application/json"
 #define SP_GW_PROBLEM_CONTENT_TYPE "application/problem+json"
 
@@ -41,8 +41,8 @@ const char *sp_gw_request_header(const sp_gw_request *req, const char *name) {
     return mg_get_header(req->conn, name);
 }
 
-static int answer_raw(sp_gw_request *req, int status, const char *content_type,
-                      const char *body, size_t body_len, bool replayed, const char *allow) {
+static int answer_raw(sp_gw_request *req, int status, const char *content_type, const char *body,
+                      size_t body_len, bool replayed, const char *allow) {
     assert(req->status == 0 && status >= 200 && status <= 599);
     char length[24];
     snprintf(length, sizeof length, "%zu", body_len);
@@ -70,8 +70,8 @@ static int answer_raw(sp_gw_request *req, int status, const char *content_type,
     return 0;
 }
 
-int sp_gw_answer_text(sp_gw_request *req, int status, const char *content_type,
-                      const char *body, size_t body_len, bool replayed) {
+int sp_gw_answer_text(sp_gw_request *req, int status, const char *content_type, const char *body,
+                      size_t body_len, bool replayed) {
     assert(req != NULL && (body != NULL || body_len == 0));
     return answer_raw(req, status, content_type ? content_type : SP_GW_JSON_CONTENT_TYPE, body,
                       body_len, replayed, NULL);
@@ -213,8 +213,8 @@ int sp_gw_answer_problem(sp_gw_request *req, json_t *problem, bool replayed) {
         sp_error_set(&err, 500, "internal", "", "the answer could not be built");
         return sp_gw_answer_error(req, &err);
     }
-    int rc = answer_raw(req, status_code, SP_GW_PROBLEM_CONTENT_TYPE, text, strlen(text),
-                        replayed, NULL);
+    int rc = answer_raw(req, status_code, SP_GW_PROBLEM_CONTENT_TYPE, text, strlen(text), replayed,
+                        NULL);
     free(text);
     return rc;
 }
@@ -283,8 +283,8 @@ static int read_body(sp_gw_request *req, const struct mg_request_info *info, cha
     return 0;
 }
 
-static int dispatch(const sp_gw_http *http, sp_gw_request *req,
-                    const struct mg_request_info *info, char **body, sp_error *err) {
+static int dispatch(const sp_gw_http *http, sp_gw_request *req, const struct mg_request_info *info,
+                    char **body, sp_error *err) {
     if (sp_gw_route_find(req->method, req->path, &req->match, err) != 0) return -1;
     const sp_gw_endpoint *endpoint = sp_gw_endpoint_of(req->match.route);
     /* An image upload (up to SP_IMAGE_BYTES_MAX) is read only once its
@@ -333,8 +333,7 @@ static void log_request(const sp_gw_request *req) {
 }
 
 /* The request once its address may have one more in progress. */
-static int serve(const sp_gw_http *http, sp_gw_request *req,
-                 const struct mg_request_info *info) {
+static int serve(const sp_gw_http *http, sp_gw_request *req, const struct mg_request_info *info) {
     if (sp_gw_web_serve(req, info->local_uri_raw != NULL ? info->local_uri_raw : req->path,
                         info->request_uri != NULL ? info->request_uri : req->path)) {
         log_request(req);
@@ -375,7 +374,8 @@ static int on_request(struct mg_connection *conn) {
         sp_error busy;
         sp_error_set(&busy, 429, "too_many_requests", "",
                      "this address already has %" PRId64 " requests in progress: wait for one "
-                     "to end", http->app->config->http_requests_per_address_max);
+                     "to end",
+                     http->app->config->http_requests_per_address_max);
         req.retry_after_s = 1;
         sp_gw_answer_error(&req, &busy);
         log_request(&req);
@@ -411,7 +411,7 @@ static int on_http_error(struct mg_connection *conn, int status, const char *err
         sp_error_set(&err, status >= 400 && status <= 599 ? status : 400,
                      civetweb_error_code(status), "", "%.120s", why);
     char *text = sp_gw_error_json(&err);
-    if (text == NULL) return 1;                     /* civetweb's own text, then */
+    if (text == NULL) return 1; /* civetweb's own text, then */
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\nContent-Type: " SP_GW_PROBLEM_CONTENT_TYPE "\r\n"
               "Content-Length: %zu\r\nCache-Control: no-store\r\n"
@@ -460,8 +460,7 @@ sp_gw_http *sp_gw_http_start(sp_gw_app *app, sp_error *err) {
                              /* Headers and body go out in separate writes: without
                               * TCP_NODELAY the second waits for the client's delayed
                               * ACK, 40 ms per answer. */
-                             "tcp_nodelay", "1",
-                             "max_request_size", head_bytes, NULL};
+                             "tcp_nodelay", "1", "max_request_size", head_bytes, NULL};
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.begin_request = on_request;

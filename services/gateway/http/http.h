@@ -42,17 +42,17 @@ typedef struct sp_gw_request {
     sp_gw_app *app;
     const char *method;
     const char *path;
-    const char *query;           /* raw query string, NULL when none */
+    const char *query; /* raw query string, NULL when none */
     sp_gw_route_match match;
-    const char *body;            /* NUL-terminated; "" when none */
+    const char *body; /* NUL-terminated; "" when none */
     size_t body_len;
-    sp_gw_user user;             /* filled when the route needs a session */
-    int64_t started_ms;          /* monotonic */
-    int64_t deadline_ms;         /* started_ms + SP_COMMAND_TIMEOUT_MS */
-    int status;                  /* what was answered, 0 until then */
-    int64_t retry_after_s;       /* > 0: a Retry-After header goes with the answer */
-    char set_cookie[SP_GW_SET_COOKIE_LEN_MAX + 1];   /* "" or a Set-Cookie for the answer */
-    char client_address[SP_GW_CLIENT_ADDRESS_MAX];   /* see sp_gw_request_address */
+    sp_gw_user user;       /* filled when the route needs a session */
+    int64_t started_ms;    /* monotonic */
+    int64_t deadline_ms;   /* started_ms + SP_COMMAND_TIMEOUT_MS */
+    int status;            /* what was answered, 0 until then */
+    int64_t retry_after_s; /* > 0: a Retry-After header goes with the answer */
+    char set_cookie[SP_GW_SET_COOKIE_LEN_MAX + 1]; /* "" or a Set-Cookie for the answer */
+    char client_address[SP_GW_CLIENT_ADDRESS_MAX]; /* see sp_gw_request_address */
 } sp_gw_request;
 
 /* Starts listening; NULL + err when the address cannot be bound. */
@@ -68,8 +68,8 @@ const char *sp_gw_request_address(const sp_gw_request *req);
 const char *sp_gw_request_header(const sp_gw_request *req, const char *name);
 
 /* Body text (content_type NULL: application/json). */
-int sp_gw_answer_text(sp_gw_request *req, int status, const char *content_type,
-                      const char *body, size_t body_len, bool replayed);
+int sp_gw_answer_text(sp_gw_request *req, int status, const char *content_type, const char *body,
+                      size_t body_len, bool replayed);
 /* Dumps and answers value, then drops the reference (the value is stolen). */
 int sp_gw_answer_json(sp_gw_request *req, int status, json_t *value, bool replayed);
 int sp_gw_answer_no_content(sp_gw_request *req);

@@ -8,15 +8,15 @@
 #include <string.h>
 
 typedef struct slot {
-    char address[SP_GW_INFLIGHT_ADDRESS_LEN_MAX + 1];   /* "" = free */
+    char address[SP_GW_INFLIGHT_ADDRESS_LEN_MAX + 1]; /* "" = free */
     size_t count;
 } slot;
 
 struct sp_gw_inflight {
     pthread_mutex_t mutex;
     size_t max_per_address;
-    size_t slot_count;                 /* a power of two, >= 2 * threads */
-    size_t used;                       /* slots whose count > 0 */
+    size_t slot_count; /* a power of two, >= 2 * threads */
+    size_t used;       /* slots whose count > 0 */
     slot *slots;
 };
 
@@ -61,7 +61,7 @@ static size_t hash_of(const char *address) {
  * slot is looked at at most once). Called under the mutex. */
 static slot *find(sp_gw_inflight *t, const char *key) {
     assert(t->slot_count > 0);
-    assert((t->slot_count & (t->slot_count - 1)) == 0);   /* a power of two: the mask works */
+    assert((t->slot_count & (t->slot_count - 1)) == 0); /* a power of two: the mask works */
     assert(key != NULL);
     size_t mask = t->slot_count - 1;
     slot *free_slot = NULL;
@@ -86,7 +86,7 @@ bool sp_gw_inflight_enter(sp_gw_inflight *inflight, const char *address) {
     key_of(address, key);
     pthread_mutex_lock(&inflight->mutex);
     slot *s = find(inflight, key);
-    assert(s != NULL);                 /* 2 * threads slots, at most threads in use */
+    assert(s != NULL); /* 2 * threads slots, at most threads in use */
     bool ok = s != NULL && s->count < inflight->max_per_address;
     if (ok) {
         if (s->count == 0) {

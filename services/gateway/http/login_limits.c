@@ -14,6 +14,7 @@
  * keys counted within one window, whatever has come before. */
 #define LOGIN_PURGE_ROWS_MAX 64
 
+/* clang-format off */
 /* The window restarts when it ended (or when the clock was moved back by a
  * whole window, as in ratelimit.c); a refused reservation counts nothing. */
 static const char take_sql[] =
@@ -38,6 +39,7 @@ static const char give_back_sql[] =
     " AND window_start_ms > $2::bigint - $3::bigint";
 
 static const char clear_sql[] = "DELETE FROM login_attempts WHERE key_hash = $1";
+/* clang-format on */
 
 void sp_gw_login_key_hash(const char *secret, const char *kind, const char *key,
                           char hex[SP_GW_LOGIN_KEY_HASH_HEX_LEN + 1]) {
@@ -93,8 +95,8 @@ int sp_gw_login_limit_take(const sp_gw_login_limit *limit, const char *key, int6
     return rc;
 }
 
-int sp_gw_login_limit_give_back(const sp_gw_login_limit *limit, const char *key,
-                                int64_t now_ms, sp_error *err) {
+int sp_gw_login_limit_give_back(const sp_gw_login_limit *limit, const char *key, int64_t now_ms,
+                                sp_error *err) {
     char hash[SP_GW_LOGIN_KEY_HASH_HEX_LEN + 1], now[24], window[24];
     sp_gw_login_key_hash(limit->secret, limit->kind, key, hash);
     snprintf(now, sizeof now, "%" PRId64, now_ms);

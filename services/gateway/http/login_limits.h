@@ -33,11 +33,11 @@ typedef struct sp_gw_pgpool sp_gw_pgpool;
 
 typedef struct sp_gw_login_limit {
     sp_gw_pgpool *pool;
-    const char *secret;          /* SP_LINK_SECRET ("" allowed: hashes then unkeyed) */
-    const char *kind;            /* "account" or "address": keys of each kind apart */
+    const char *secret; /* SP_LINK_SECRET ("" allowed: hashes then unkeyed) */
+    const char *kind;   /* "account" or "address": keys of each kind apart */
     int64_t failures_max;
     int64_t window_ms;
-    bool purges;                 /* its takes delete ended rows (one kind per login) */
+    bool purges; /* its takes delete ended rows (one kind per login) */
 } sp_gw_login_limit;
 
 /* hex = keyed BLAKE2b-256 of kind and key (pure). */
@@ -50,8 +50,8 @@ void sp_gw_login_key_hash(const char *secret, const char *kind, const char *key,
 int sp_gw_login_limit_take(const sp_gw_login_limit *limit, const char *key, int64_t now_ms,
                            int64_t *wait_ms, sp_error *err);
 /* Takes back one attempt reserved by sp_gw_login_limit_take(). */
-int sp_gw_login_limit_give_back(const sp_gw_login_limit *limit, const char *key,
-                                int64_t now_ms, sp_error *err);
+int sp_gw_login_limit_give_back(const sp_gw_login_limit *limit, const char *key, int64_t now_ms,
+                                sp_error *err);
 /* Forgets key's failures (after a success). */
 int sp_gw_login_limit_clear(const sp_gw_login_limit *limit, const char *key, sp_error *err);
 

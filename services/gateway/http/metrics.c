@@ -9,8 +9,9 @@
 #include "endpoints.h"
 #include "sp_metrics.h"
 
-static const int64_t bucket_bounds_ms[SP_GW_HISTOGRAM_BUCKET_COUNT] = {
-    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+static const int64_t bucket_bounds_ms[SP_GW_HISTOGRAM_BUCKET_COUNT] = {1,    2,    5,    10,  25,
+                                                                       50,   100,  250,  500, 1000,
+                                                                       2500, 5000, 10000};
 
 static void histogram_init(sp_gw_histogram *h) {
     for (size_t i = 0; i <= SP_GW_HISTOGRAM_BUCKET_COUNT; i++) atomic_init(&h->buckets[i], 0);
@@ -142,8 +143,8 @@ static void put_histogram_series(text_buf *b, const char *name, const char *labe
     const char *open = labels[0] != '\0' ? "{" : "", *close = labels[0] != '\0' ? "}" : "";
     /* _count is the +Inf bucket: a scrape never sees them differ. */
     sp_metrics_seconds_text(atomic_load(&h->sum_ms), seconds);
-    put(b, "%s_sum%s%s%s %s\n%s_count%s%s%s %" PRIuFAST64 "\n", name, open, labels, close,
-        seconds, name, open, labels, close, cumulative);
+    put(b, "%s_sum%s%s%s %s\n%s_count%s%s%s %" PRIuFAST64 "\n", name, open, labels, close, seconds,
+        name, open, labels, close, cumulative);
 }
 
 static void put_histogram(text_buf *b, const char *name, const char *help,

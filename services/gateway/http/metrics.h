@@ -17,23 +17,23 @@
  * answer: far above the twenty-odd the gateway answers. A status past them
  * (or outside 100..599) is counted in statuses_unslotted only. */
 #define SP_GW_STATUS_SLOT_COUNT 32
-#define SP_GW_HISTOGRAM_BUCKET_COUNT 13     /* finite upper bounds */
+#define SP_GW_HISTOGRAM_BUCKET_COUNT 13 /* finite upper bounds */
 #define SP_GW_METRICS_TEXT_MAX (2 * 1024 * 1024)
 
 typedef struct sp_gw_histogram {
-    atomic_uint_fast64_t buckets[SP_GW_HISTOGRAM_BUCKET_COUNT + 1];   /* last: +Inf */
+    atomic_uint_fast64_t buckets[SP_GW_HISTOGRAM_BUCKET_COUNT + 1]; /* last: +Inf */
     atomic_uint_fast64_t sum_ms;
     atomic_uint_fast64_t count;
 } sp_gw_histogram;
 
 typedef enum {
-    SP_GW_COMMAND_REPLIED,        /* a reply came back (ok or not) */
-    SP_GW_COMMAND_TIMEOUT,        /* no reply in time: outcome unknown */
-    SP_GW_COMMAND_UNAVAILABLE     /* not delivered to the log, or no room to wait */
+    SP_GW_COMMAND_REPLIED,    /* a reply came back (ok or not) */
+    SP_GW_COMMAND_TIMEOUT,    /* no reply in time: outcome unknown */
+    SP_GW_COMMAND_UNAVAILABLE /* not delivered to the log, or no room to wait */
 } sp_gw_command_outcome;
 
 typedef struct sp_gw_metrics {
-    atomic_int statuses[SP_GW_STATUS_SLOT_COUNT];     /* the status of each slot; 0: free */
+    atomic_int statuses[SP_GW_STATUS_SLOT_COUNT]; /* the status of each slot; 0: free */
     atomic_uint_fast64_t statuses_unslotted;
     atomic_uint_fast64_t requests[SP_GW_ROUTE_COUNT][SP_GW_STATUS_SLOT_COUNT];
     /* One histogram per route and status: only those that counted a

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENTRY_TEXT_MAX 64                 /* an address with a /prefix */
+#define ENTRY_TEXT_MAX 64 /* an address with a /prefix */
 
 /* An IP address (IPv4-mapped IPv6 read as IPv4) into net->bytes. */
 static bool parse_ip(const char *text, sp_gw_proxy_net *net) {
@@ -57,7 +57,7 @@ static bool parse_net(const char *entry, sp_gw_proxy_net *net) {
     if (prefix > bits_max) return false;
     net->prefix_bits = (unsigned)(prefix < 0 ? bits_max : prefix);
     for (unsigned bit = net->prefix_bits; bit < (unsigned)bits_max; bit++)
-        net->bytes[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+        net->bytes[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
     return true;
 }
 
@@ -82,8 +82,7 @@ int sp_gw_proxies_parse(const char *list, sp_gw_proxies *out, sp_error *err) {
         entry[len] = '\0';
         if (!parse_net(entry, &out->nets[out->count])) {
             return sp_error_set(err, 500, "invalid_config", "SP_TRUSTED_PROXIES",
-                                "SP_TRUSTED_PROXIES: '%s' is not an IP address or network",
-                                entry);
+                                "SP_TRUSTED_PROXIES: '%s' is not an IP address or network", entry);
         }
         out->count++;
         p += len;
@@ -124,14 +123,14 @@ static bool previous_entry(const char *header, const char **end, char *entry, si
     while (start > header && start[-1] != ',' && start[-1] != ' ' && start[-1] != '\t') start--;
     size_t len = (size_t)(stop - start);
     *end = start;
-    if (len >= entry_size) len = 0;   /* too long to be an address: unreadable */
+    if (len >= entry_size) len = 0; /* too long to be an address: unreadable */
     memcpy(entry, start, len);
     entry[len] = '\0';
     return true;
 }
 
-void sp_gw_client_address(const sp_gw_proxies *proxies, const char *peer,
-                          const char *forwarded_for, char out[SP_GW_CLIENT_ADDRESS_MAX]) {
+void sp_gw_client_address(const sp_gw_proxies *proxies, const char *peer, const char *forwarded_for,
+                          char out[SP_GW_CLIENT_ADDRESS_MAX]) {
     assert(proxies != NULL);
     assert(out != NULL);
     sp_gw_proxy_net ip;
@@ -146,8 +145,8 @@ void sp_gw_client_address(const sp_gw_proxies *proxies, const char *peer,
     for (size_t hop = 0; hop < SP_GW_FORWARDED_HOPS_MAX; hop++) {
         if (!previous_entry(forwarded_for, &end, entry, sizeof entry)) return;
         sp_gw_proxy_net hop_ip;
-        if (!parse_ip(entry, &hop_ip)) return;     /* unreadable: keep the last trusted one */
+        if (!parse_ip(entry, &hop_ip)) return; /* unreadable: keep the last trusted one */
         ip_text(&hop_ip, out);
-        if (!trusts_ip(proxies, &hop_ip)) return;  /* the client the proxies saw */
+        if (!trusts_ip(proxies, &hop_ip)) return; /* the client the proxies saw */
     }
 }

@@ -20,18 +20,18 @@
 
 #include "sp_error.h"
 
-#define SP_GW_PROXIES_MAX 32              /* networks in SP_TRUSTED_PROXIES */
-#define SP_GW_FORWARDED_HOPS_MAX 32       /* X-Forwarded-For entries looked at, from the right */
-#define SP_GW_CLIENT_ADDRESS_MAX 46       /* INET6_ADDRSTRLEN, NUL included */
+#define SP_GW_PROXIES_MAX 32        /* networks in SP_TRUSTED_PROXIES */
+#define SP_GW_FORWARDED_HOPS_MAX 32 /* X-Forwarded-For entries looked at, from the right */
+#define SP_GW_CLIENT_ADDRESS_MAX 46 /* INET6_ADDRSTRLEN, NUL included */
 
 typedef struct sp_gw_proxy_net {
     bool v6;
-    uint8_t bytes[16];                    /* the network, host bits zero; IPv4: first 4 */
-    unsigned prefix_bits;                 /* 0..32 (IPv4), 0..128 (IPv6) */
+    uint8_t bytes[16];    /* the network, host bits zero; IPv4: first 4 */
+    unsigned prefix_bits; /* 0..32 (IPv4), 0..128 (IPv6) */
 } sp_gw_proxy_net;
 
 typedef struct sp_gw_proxies {
-    size_t count;                         /* 0: no proxy is trusted */
+    size_t count; /* 0: no proxy is trusted */
     sp_gw_proxy_net nets[SP_GW_PROXIES_MAX];
 } sp_gw_proxies;
 
@@ -50,7 +50,7 @@ bool sp_gw_proxies_trusts(const sp_gw_proxies *proxies, const char *address);
  * trusted, the result is the nearest trustworthy one: the peer, or the
  * left-most of the trusted entries read. Never longer than
  * SP_GW_CLIENT_ADDRESS_MAX - 1 bytes. */
-void sp_gw_client_address(const sp_gw_proxies *proxies, const char *peer,
-                          const char *forwarded_for, char out[SP_GW_CLIENT_ADDRESS_MAX]);
+void sp_gw_client_address(const sp_gw_proxies *proxies, const char *peer, const char *forwarded_for,
+                          char out[SP_GW_CLIENT_ADDRESS_MAX]);
 
 #endif

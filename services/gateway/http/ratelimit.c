@@ -19,10 +19,10 @@ typedef struct slot {
 struct sp_gw_ratelimit {
     pthread_mutex_t mutex;
     slot *slots;
-    size_t slot_count;          /* a power of two */
+    size_t slot_count; /* a power of two */
     int64_t failures_max;
     int64_t window_ms;
-    uint8_t placement_key[crypto_shorthash_KEYBYTES];   /* random, never shown */
+    uint8_t placement_key[crypto_shorthash_KEYBYTES]; /* random, never shown */
 };
 
 /* A key's identity (collision-free digest) and the start of its group. */
@@ -98,7 +98,7 @@ static bool locked(const sp_gw_ratelimit *limit, const slot *s, int64_t now_ms) 
 
 static slot *probe(sp_gw_ratelimit *limit, const key_ref *ref, size_t i) {
     assert(i < SP_GW_RATELIMIT_PROBES_MAX);
-    assert((limit->slot_count & (limit->slot_count - 1)) == 0);   /* a power of two */
+    assert((limit->slot_count & (limit->slot_count - 1)) == 0); /* a power of two */
     return &limit->slots[(ref->start + i) & (limit->slot_count - 1)];
 }
 
@@ -115,8 +115,7 @@ static slot *find(sp_gw_ratelimit *limit, const key_ref *ref) {
 /* Under the mutex: a slot for a new key - free or stale, else the unlocked
  * one whose window started first; NULL when every slot is locked
  * (*wait_ms: until the first of them ends). */
-static slot *claim(sp_gw_ratelimit *limit, const key_ref *ref, int64_t now_ms,
-                   int64_t *wait_ms) {
+static slot *claim(sp_gw_ratelimit *limit, const key_ref *ref, int64_t now_ms, int64_t *wait_ms) {
     assert(ref != NULL);
     assert(wait_ms != NULL);
     slot *oldest_unlocked = NULL;

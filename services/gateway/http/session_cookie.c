@@ -10,8 +10,8 @@
 #define PORT_DIGITS_MAX 5
 
 static bool is_token_char(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* Copies value[0..len) into token when it has a token's form. */
@@ -107,8 +107,7 @@ static const char *host_end(const char *host) {
         return p + 1;
     }
     while (is_host_char(*p)) p++;
-    if (p == host || host[0] == '.' || host[0] == '-' || p[-1] == '.' || p[-1] == '-')
-        return NULL;
+    if (p == host || host[0] == '.' || host[0] == '-' || p[-1] == '.' || p[-1] == '-') return NULL;
     return p;
 }
 
@@ -133,7 +132,8 @@ int sp_gw_public_url_check(const char *url, sp_error *err) {
     if (ok) return 0;
     return sp_error_set(err, 500, "invalid_config", "SP_PUBLIC_URL",
                         "SP_PUBLIC_URL must be http(s)://host[:port] in lower case, with no path "
-                        "and no final '/' (and no :80 or :443 port), got '%.255s'", url);
+                        "and no final '/' (and no :80 or :443 port), got '%.255s'",
+                        url);
 }
 
 bool sp_gw_public_url_secure(const char *public_url) {

@@ -19,15 +19,15 @@
 #include "sp_id.h"
 
 #define SP_GW_COOKIE_NAME "sp_session"
-#define SP_GW_COOKIE_HEADER_LEN_MAX 8192     /* a longer Cookie header is not read */
-#define SP_GW_COOKIES_MAX 64                 /* cookies looked at in one header */
+#define SP_GW_COOKIE_HEADER_LEN_MAX 8192 /* a longer Cookie header is not read */
+#define SP_GW_COOKIES_MAX 64             /* cookies looked at in one header */
 #define SP_GW_PUBLIC_URL_LEN_MAX 255
-#define SP_GW_SET_COOKIE_LEN_MAX 160         /* the longest Set-Cookie value built here */
+#define SP_GW_SET_COOKIE_LEN_MAX 160 /* the longest Set-Cookie value built here */
 
 typedef enum {
-    SP_GW_CREDENTIAL_NONE,      /* neither: a route that needs a session answers 401 */
-    SP_GW_CREDENTIAL_BEARER,    /* Authorization header (checked by sp_gw_bearer_token) */
-    SP_GW_CREDENTIAL_COOKIE,    /* Cookie: sp_session=<token> */
+    SP_GW_CREDENTIAL_NONE,   /* neither: a route that needs a session answers 401 */
+    SP_GW_CREDENTIAL_BEARER, /* Authorization header (checked by sp_gw_bearer_token) */
+    SP_GW_CREDENTIAL_COOKIE, /* Cookie: sp_session=<token> */
 } sp_gw_credential;
 
 /* Which credential the request carries. The Authorization header, when

@@ -19,8 +19,8 @@ void sp_gw_list_cursor_encode(sp_gw_list list, const char *id, char *out) {
 }
 
 /* The operations' cursor parser reads the bytes; the tag says whose it is. */
-static int cursor_param(sp_gw_list list, const char *value, size_t value_len,
-                        sp_gw_list_page *page, sp_error *err) {
+static int cursor_param(sp_gw_list list, const char *value, size_t value_len, sp_gw_list_page *page,
+                        sp_error *err) {
     char query[SP_GW_CURSOR_LEN_MAX + 16];
     if (page->has_cursor || value_len > SP_GW_CURSOR_LEN_MAX)
         return sp_error_set(err, 400, "invalid_value", "cursor",
@@ -57,8 +57,7 @@ static int limit_param(const char *value, size_t value_len, int limit_max, bool 
 static int search_param(const char *value, size_t value_len, sp_gw_list_search *out,
                         sp_error *err) {
     char query[RAW_QUERY_BYTES_MAX];
-    if (out->q[0] != '\0')
-        return sp_error_set(err, 400, "invalid_value", "q", "q is given twice");
+    if (out->q[0] != '\0') return sp_error_set(err, 400, "invalid_value", "q", "q is given twice");
     if (value_len + 3 > sizeof query)
         return sp_error_set(err, 400, "invalid_value", "q", "q is too long");
     snprintf(query, sizeof query, "q=%.*s", (int)value_len, value);

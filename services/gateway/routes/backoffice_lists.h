@@ -24,8 +24,8 @@
 #define SP_GW_BENEFICIARIES_LIMIT_MAX 100
 #define SP_GW_PARTNERS_LIMIT_DEFAULT 200
 #define SP_GW_PARTNERS_LIMIT_MAX 500
-#define SP_GW_LIST_PARAMS_MAX 8            /* query parameters of one list request */
-#define SP_GW_LIST_STATE_MAX 24            /* "bank_details_missing" and its NUL */
+#define SP_GW_LIST_PARAMS_MAX 8 /* query parameters of one list request */
+#define SP_GW_LIST_STATE_MAX 24 /* "bank_details_missing" and its NUL */
 
 /* The list a cursor belongs to: its tag inside the cursor. */
 typedef enum {
@@ -43,15 +43,15 @@ typedef struct sp_gw_list_page {
 /* A text searched (q): as typed, and as an ILIKE pattern with '\', '%'
  * and '_' escaped (the operations' q: same length and character rules). */
 typedef struct sp_gw_list_search {
-    char q[SP_OPERATIONS_FILTER_TEXT_BYTES];                  /* "" when absent */
+    char q[SP_OPERATIONS_FILTER_TEXT_BYTES]; /* "" when absent */
     char q_pattern[2 * SP_OPERATIONS_FILTER_TEXT_BYTES];
 } sp_gw_list_search;
 
 /* GET /api/v1/beneficiaries?q=&status=open|closed|all&category=&limit=&cursor= */
 typedef struct sp_gw_beneficiaries_query {
     sp_gw_list_search search;
-    char status[8];                                           /* "open", "closed", "" = all */
-    char category[SP_GW_CATEGORY_LEN_MAX + 1];                /* "" when absent */
+    char status[8];                            /* "open", "closed", "" = all */
+    char category[SP_GW_CATEGORY_LEN_MAX + 1]; /* "" when absent */
     sp_gw_list_page page;
 } sp_gw_beneficiaries_query;
 

@@ -22,7 +22,7 @@ static const char *const column_names[COL_KINDS] = {"", "nom", "prenom", "email"
 
 /* One record as split, each field unquoted into its own buffer. */
 typedef struct csv_record {
-    size_t count;                                    /* fields seen, may pass COLUMNS_MAX */
+    size_t count; /* fields seen, may pass COLUMNS_MAX */
     char text[SP_GW_ENROL_CSV_COLUMNS_MAX][SP_GW_ENROL_CSV_FIELD_BYTES_MAX + 1];
     size_t len[SP_GW_ENROL_CSV_COLUMNS_MAX];
     bool too_long[SP_GW_ENROL_CSV_COLUMNS_MAX];
@@ -33,26 +33,26 @@ typedef struct csv_record {
  * threads have small stacks). */
 typedef struct csv_parser {
     csv_record record;
-    int columns[SP_GW_ENROL_CSV_COLUMNS_MAX];        /* kind of each header column */
+    int columns[SP_GW_ENROL_CSV_COLUMNS_MAX]; /* kind of each header column */
     size_t column_count;
-    char (*emails)[SP_GW_EMAIL_LEN_MAX + 1];         /* by line counted, "" when not valid */
-    int32_t *lines;                                  /* the file line of each line counted */
-    int32_t slots[EMAIL_SLOTS];                      /* 1 + index of an e-mail seen, 0 = empty */
+    char (*emails)[SP_GW_EMAIL_LEN_MAX + 1]; /* by line counted, "" when not valid */
+    int32_t *lines;                          /* the file line of each line counted */
+    int32_t slots[EMAIL_SLOTS];              /* 1 + index of an e-mail seen, 0 = empty */
 } csv_parser;
 
 /* ------------------------------------------------------------------ decoding */
 
 /* 0x80..0x9f of Windows-1252; its five unassigned bytes stay the C1
  * controls they are in ISO-8859-1 (then refused as control characters). */
-static const uint16_t cp1252_high[32] = {
-    0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
-    0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008d, 0x017d, 0x008f,
-    0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
-    0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178};
+static const uint16_t cp1252_high[32] = {0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020,
+                                         0x2021, 0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008d,
+                                         0x017d, 0x008f, 0x0090, 0x2018, 0x2019, 0x201c, 0x201d,
+                                         0x2022, 0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a,
+                                         0x0153, 0x009d, 0x017e, 0x0178};
 
 static size_t utf8_put(uint32_t cp, char *out) {
     assert(out != NULL);
-    assert(cp <= 0xFFFF);   /* Windows-1252 and ISO-8859-1 stay in the BMP */
+    assert(cp <= 0xFFFF); /* Windows-1252 and ISO-8859-1 stay in the BMP */
     if (cp < 0x80) {
         out[0] = (char)cp;
         return 1;
@@ -121,7 +121,7 @@ static char detect_delimiter(const char *s, size_t n) {
 }
 
 static void field_append(csv_record *r, char c) {
-    assert(r->count >= 1);   /* a field was begun */
+    assert(r->count >= 1); /* a field was begun */
     if (r->count > SP_GW_ENROL_CSV_COLUMNS_MAX) return;
     size_t f = r->count - 1;
     if (r->len[f] >= SP_GW_ENROL_CSV_FIELD_BYTES_MAX) {
@@ -141,7 +141,9 @@ static void field_begin(csv_record *r) {
     r->too_long[r->count - 1] = false;
 }
 
-static bool is_end(char c, char delimiter) { return c == delimiter || c == '\r' || c == '\n'; }
+static bool is_end(char c, char delimiter) {
+    return c == delimiter || c == '\r' || c == '\n';
+}
 
 /* A quoted field from the opening quote at *i; after it *i is on the
  * delimiter, the line break or the end. */
@@ -217,7 +219,7 @@ static size_t trim(char *text, size_t len) {
 
 /* The base letter of a Latin-1 accented letter, lower-cased; 0 for others. */
 static char latin1_base(uint32_t cp) {
-    static const char table[] = "aaaaaaeceeeeiiiidnooooo/ouuuuyty";   /* U+00E0..U+00FF */
+    static const char table[] = "aaaaaaeceeeeiiiidnooooo/ouuuuyty"; /* U+00E0..U+00FF */
     if (cp >= 0xc0 && cp <= 0xde) cp += 0x20;
     if (cp >= 0xe0 && cp <= 0xff && cp != 0xf7) return table[cp - 0xe0];
     return 0;
@@ -235,7 +237,8 @@ static void fold_name(const char *name, size_t len, char out[HEADER_NAME_BYTES_M
         if (s[i] >= 0x80) {
             while (i + step < len && (s[i + step] & 0xc0) == 0x80) step++;
             cp = step == 2 ? (uint32_t)(s[i] & 0x1f) << 6 | (s[i + 1] & 0x3f)
-                 : step == 3 && memcmp(s + i, "\xe2\x80\x99", 3) == 0 ? '\'' : '?';
+                 : step == 3 && memcmp(s + i, "\xe2\x80\x99", 3) == 0 ? '\''
+                                                                      : '?';
         }
         i += step;
         if (cp == ' ' || cp == '-' || cp == '_' || cp == '.' || cp == '\'' || cp == '\t' ||
@@ -249,12 +252,22 @@ static void fold_name(const char *name, size_t len, char out[HEADER_NAME_BYTES_M
 }
 
 static int column_kind(const char *name, size_t len) {
-    static const struct { const char *folded; int kind; } known[] = {
-        {"nom", COL_NOM}, {"nomdefamille", COL_NOM}, {"nomfamille", COL_NOM},
+    static const struct {
+        const char *folded;
+        int kind;
+    } known[] = {
+        {"nom", COL_NOM},
+        {"nomdefamille", COL_NOM},
+        {"nomfamille", COL_NOM},
         {"prenom", COL_PRENOM},
-        {"email", COL_EMAIL}, {"courriel", COL_EMAIL}, {"mail", COL_EMAIL},
-        {"mel", COL_EMAIL}, {"adresseemail", COL_EMAIL}, {"adressemail", COL_EMAIL},
-        {"adressecourriel", COL_EMAIL}, {"adresseelectronique", COL_EMAIL},
+        {"email", COL_EMAIL},
+        {"courriel", COL_EMAIL},
+        {"mail", COL_EMAIL},
+        {"mel", COL_EMAIL},
+        {"adresseemail", COL_EMAIL},
+        {"adressemail", COL_EMAIL},
+        {"adressecourriel", COL_EMAIL},
+        {"adresseelectronique", COL_EMAIL},
     };
     char folded[HEADER_NAME_BYTES_MAX];
     fold_name(name, len, folded);
@@ -286,7 +299,8 @@ static int check_header(csv_parser *p, sp_error *err) {
     if (r->count > SP_GW_ENROL_CSV_COLUMNS_MAX)
         return sp_error_set(err, 422, "csv_unknown_column", "",
                             "L'en-tête a plus de %d colonnes ; seules nom, prenom et email sont "
-                            "attendues.", SP_GW_ENROL_CSV_COLUMNS_MAX);
+                            "attendues.",
+                            SP_GW_ENROL_CSV_COLUMNS_MAX);
     bool seen[COL_KINDS] = {false};
     char label[SP_GW_ENROL_CSV_COLUMN_MAX + 1];
     for (size_t f = 0; f < r->count; f++) {
@@ -296,7 +310,8 @@ static int check_header(csv_parser *p, sp_error *err) {
         if (kind < 0)
             return sp_error_set(err, 422, "csv_unknown_column", label,
                                 "La colonne « %s » n'est pas reconnue : seules nom, prenom et "
-                                "email sont attendues.", label);
+                                "email sont attendues.",
+                                label);
         if (kind != COL_IGNORED && seen[kind])
             return sp_error_set(err, 422, "csv_duplicate_column", column_names[kind],
                                 "La colonne %s apparaît deux fois dans l'en-tête.",
@@ -309,7 +324,8 @@ static int check_header(csv_parser *p, sp_error *err) {
         if (!seen[kind])
             return sp_error_set(err, 422, "csv_missing_column", column_names[kind],
                                 "La colonne %s manque dans l'en-tête (colonnes attendues : nom, "
-                                "prenom, email).", column_names[kind]);
+                                "prenom, email).",
+                                column_names[kind]);
     }
     return 0;
 }
@@ -335,7 +351,8 @@ void sp_gw_enrol_csv_problem_add(sp_gw_enrol_csv *csv, int32_t line, const char 
  * leaves unassigned decode to. */
 static bool has_c1_control(const char *text, size_t len) {
     for (size_t i = 0; i + 1 < len; i++) {
-        if ((uint8_t)text[i] == 0xc2 && (uint8_t)text[i + 1] >= 0x80 && (uint8_t)text[i + 1] <= 0x9f)
+        if ((uint8_t)text[i] == 0xc2 && (uint8_t)text[i + 1] >= 0x80 &&
+            (uint8_t)text[i + 1] <= 0x9f)
             return true;
     }
     return false;
@@ -348,14 +365,13 @@ static const char *name_problem(const char *text, size_t len) {
     return sp_text_utf8_char_count(text, len) > SP_GW_ENROL_CSV_NAME_CHARS_MAX ? "too_long" : NULL;
 }
 
-static void name_check(sp_gw_enrol_csv *csv, int32_t line, int kind, const char *text,
-                       size_t len, bool too_long, bool *valid) {
+static void name_check(sp_gw_enrol_csv *csv, int32_t line, int kind, const char *text, size_t len,
+                       bool too_long, bool *valid) {
     const char *code = too_long ? "too_long" : name_problem(text, len);
     if (code == NULL) return;
     const char *what = kind == COL_NOM ? "Le nom" : "Le prénom";
     char message[SP_GW_ENROL_CSV_MESSAGE_MAX + 1];
-    if (strcmp(code, "missing_value") == 0)
-        snprintf(message, sizeof message, "%s est vide.", what);
+    if (strcmp(code, "missing_value") == 0) snprintf(message, sizeof message, "%s est vide.", what);
     else if (strcmp(code, "too_long") == 0)
         snprintf(message, sizeof message, "%s dépasse %d caractères.", what,
                  SP_GW_ENROL_CSV_NAME_CHARS_MAX);
@@ -380,17 +396,18 @@ static int32_t email_seen(csv_parser *p, size_t index) {
         }
         if (strcmp(p->emails[*slot - 1], email) == 0) return p->lines[*slot - 1];
     }
-    return 0;   /* unreachable: EMAIL_SLOTS is more than twice the lines */
+    return 0; /* unreachable: EMAIL_SLOTS is more than twice the lines */
 }
 
-static void email_check(sp_gw_enrol_csv *csv, csv_parser *p, int32_t line, char *text,
-                        size_t len, bool too_long, bool *valid) {
+static void email_check(sp_gw_enrol_csv *csv, csv_parser *p, int32_t line, char *text, size_t len,
+                        bool too_long, bool *valid) {
     char message[SP_GW_ENROL_CSV_MESSAGE_MAX + 1];
     size_t index = csv->lines_total - 1;
     p->lines[index] = line;
     sp_error err;
     if (text[0] == '\0' && !too_long) {
-        sp_gw_enrol_csv_problem_add(csv, line, "email", "missing_value", "L'adresse e-mail est vide.");
+        sp_gw_enrol_csv_problem_add(csv, line, "email", "missing_value",
+                                    "L'adresse e-mail est vide.");
     } else if (too_long || strlen(text) != len ||
                sp_gw_email_normalize(text, "email", p->emails[index], &err) != 0) {
         p->emails[index][0] = '\0';
@@ -437,8 +454,9 @@ static int check_line(sp_gw_enrol_csv *csv, csv_parser *p, int32_t line, sp_erro
         return 0;
     }
     if (r->count != p->column_count) {
-        snprintf(message, sizeof message, "La ligne a %zu champs alors que l'en-tête a %zu colonnes.",
-                 r->count, p->column_count);
+        snprintf(message, sizeof message,
+                 "La ligne a %zu champs alors que l'en-tête a %zu colonnes.", r->count,
+                 p->column_count);
         sp_gw_enrol_csv_problem_add(csv, line, "", "wrong_field_count", message);
         return 0;
     }
@@ -466,13 +484,13 @@ static int check_line(sp_gw_enrol_csv *csv, csv_parser *p, int32_t line, sp_erro
     size_t offset = 0;
     if (arena_put(csv, r->text[prenom], r->text[nom], &offset) != 0)
         return sp_error_set(err, 503, "unavailable", "", "mémoire insuffisante");
-    row->full_name = (char *)(uintptr_t)offset;   /* made a pointer once the arena is final */
+    row->full_name = (char *)(uintptr_t)offset; /* made a pointer once the arena is final */
     csv->row_count++;
     return 0;
 }
 
-static int read_lines(sp_gw_enrol_csv *csv, csv_parser *p, const char *text, size_t len,
-                      size_t pos, sp_error *err) {
+static int read_lines(sp_gw_enrol_csv *csv, csv_parser *p, const char *text, size_t len, size_t pos,
+                      sp_error *err) {
     int32_t line = 1;
     while (pos < len) {
         read_record(text, len, &pos, csv->delimiter, &p->record);
@@ -481,7 +499,8 @@ static int read_lines(sp_gw_enrol_csv *csv, csv_parser *p, const char *text, siz
         if (csv->lines_total == SP_GW_ENROL_CSV_LINES_MAX)
             return sp_error_set(err, 422, "csv_too_many_lines", "",
                                 "Le fichier a plus de %d lignes de bénéficiaires : "
-                                "découpez-le en plusieurs fichiers.", SP_GW_ENROL_CSV_LINES_MAX);
+                                "découpez-le en plusieurs fichiers.",
+                                SP_GW_ENROL_CSV_LINES_MAX);
         csv->lines_total++;
         if (check_line(csv, p, line, err) != 0) return -1;
     }
@@ -519,8 +538,8 @@ static int allocate(sp_gw_enrol_csv *out, csv_parser **p) {
     out->problems = calloc(SP_GW_ENROL_CSV_PROBLEMS_MAX, sizeof *out->problems);
     out->arena_size = 4096;
     out->arena = malloc(out->arena_size);
-    bool ok = *p != NULL && (*p)->emails != NULL && (*p)->lines != NULL && out->rows != NULL && out->problems != NULL &&
-              out->arena != NULL;
+    bool ok = *p != NULL && (*p)->emails != NULL && (*p)->lines != NULL && out->rows != NULL &&
+              out->problems != NULL && out->arena != NULL;
     return ok ? 0 : -1;
 }
 
@@ -529,8 +548,8 @@ int sp_gw_enrol_csv_parse(const uint8_t *bytes, size_t len, sp_gw_enrol_csv *out
     assert(bytes != NULL || len == 0);
     memset(out, 0, sizeof *out);
     if (len > SP_GW_ENROL_CSV_BYTES_MAX)
-        return sp_error_set(err, 413, "body_too_large", "",
-                            "Le fichier dépasse %d octets.", SP_GW_ENROL_CSV_BYTES_MAX);
+        return sp_error_set(err, 413, "body_too_large", "", "Le fichier dépasse %d octets.",
+                            SP_GW_ENROL_CSV_BYTES_MAX);
     size_t text_len = 0;
     char *text = decode(bytes, len, &out->encoding, &text_len);
     csv_parser *p = NULL;
@@ -580,7 +599,7 @@ void sp_gw_enrol_csv_problems_sort(sp_gw_enrol_csv *csv) {
 
 typedef struct query_parse {
     sp_gw_enrol_query *out;
-    bool seen[4];                                  /* dry_run, category, amount_cents, end_date */
+    bool seen[4]; /* dry_run, category, amount_cents, end_date */
 } query_parse;
 
 static bool value_is(const char *value, size_t len, const char *text) {
@@ -602,7 +621,7 @@ static int amount_param(const char *value, size_t len, sp_gw_enrol_query *out, s
         return sp_error_set(err, 422, "invalid_amount", "amount_cents",
                             "amount_cents must be a whole number of cents");
     out->amount_cents = amount;
-    assert(amount >= 0);   /* at most 15 digits: no overflow */
+    assert(amount >= 0); /* at most 15 digits: no overflow */
     return 0;
 }
 
@@ -614,8 +633,7 @@ static int query_param(void *ctx, const char *name, size_t name_len, const char 
     query_parse *parse = ctx;
     size_t which = 0;
     while (which < 4 && !value_is(name, name_len, names[which])) which++;
-    if (which == 4)
-        return sp_error_set(err, 400, "unknown_field", "", "unknown query parameter");
+    if (which == 4) return sp_error_set(err, 400, "unknown_field", "", "unknown query parameter");
     if (parse->seen[which])
         return sp_error_set(err, 400, "invalid_value", names[which], "%s is given twice",
                             names[which]);
@@ -632,7 +650,7 @@ static int query_param(void *ctx, const char *name, size_t name_len, const char 
         return amount_param(value, value_len, out, err);
     } else {
         snprintf(text, size, "%.*s", (int)(value_len < size ? value_len : size - 1), value);
-        if (value_len >= size) text[0] = '?';     /* too long: refused by its check */
+        if (value_len >= size) text[0] = '?'; /* too long: refused by its check */
     }
     return 0;
 }
@@ -674,8 +692,9 @@ void sp_gw_enrol_command_id(const char *file_sha256_hex, const sp_gw_enrol_query
     /* Newline-separated: no field holds a newline, so no two inputs meet. */
     char amount[24];
     snprintf(amount, sizeof amount, "%" PRId64, allocation->amount_cents);
-    const char *parts[6] = {file_sha256_hex, allocation->category, amount, allocation->end_date,
-                            email, step};
+    const char *parts[6] = {file_sha256_hex, allocation->category,
+                            amount,          allocation->end_date,
+                            email,           step};
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     for (size_t i = 0; i < 6; i++) {

@@ -34,17 +34,17 @@
 #include "sp_error.h"
 #include "validate.h"
 
-#define SP_GW_ENROL_CSV_BYTES_MAX (2 * 1024 * 1024)  /* the upload, as sent */
-#define SP_GW_ENROL_CSV_LINES_MAX 5000               /* beneficiary lines, header not counted */
-#define SP_GW_ENROL_CSV_COLUMNS_MAX 32               /* fields of one record looked at */
-#define SP_GW_ENROL_CSV_FIELD_BYTES_MAX 1024         /* a field as read, before its check */
+#define SP_GW_ENROL_CSV_BYTES_MAX (2 * 1024 * 1024) /* the upload, as sent */
+#define SP_GW_ENROL_CSV_LINES_MAX 5000              /* beneficiary lines, header not counted */
+#define SP_GW_ENROL_CSV_COLUMNS_MAX 32              /* fields of one record looked at */
+#define SP_GW_ENROL_CSV_FIELD_BYTES_MAX 1024        /* a field as read, before its check */
 /* `nom` and `prenom` each: both with a space between fit the 200
  * characters of a user's full name. */
 #define SP_GW_ENROL_CSV_NAME_CHARS_MAX 99
-#define SP_GW_ENROL_CSV_PROBLEMS_MAX 1000            /* problems listed; more are counted */
+#define SP_GW_ENROL_CSV_PROBLEMS_MAX 1000 /* problems listed; more are counted */
 #define SP_GW_ENROL_CSV_CODE_MAX (SP_ERROR_CODE_MAX - 1)
-#define SP_GW_ENROL_CSV_MESSAGE_MAX 239              /* bytes of the French sentence */
-#define SP_GW_ENROL_CSV_COLUMN_MAX 63                /* bytes of a column name in a problem */
+#define SP_GW_ENROL_CSV_MESSAGE_MAX 239 /* bytes of the French sentence */
+#define SP_GW_ENROL_CSV_COLUMN_MAX 63   /* bytes of a column name in a problem */
 
 typedef enum {
     SP_GW_ENROL_CSV_UTF8 = 0,
@@ -53,8 +53,8 @@ typedef enum {
 } sp_gw_enrol_csv_encoding;
 
 typedef struct sp_gw_enrol_problem {
-    int32_t line;                                  /* 1 = the header */
-    char field[SP_GW_ENROL_CSV_COLUMN_MAX + 1];    /* nom | prenom | email | "" */
+    int32_t line;                               /* 1 = the header */
+    char field[SP_GW_ENROL_CSV_COLUMN_MAX + 1]; /* nom | prenom | email | "" */
     char code[SP_GW_ENROL_CSV_CODE_MAX + 1];
     char message[SP_GW_ENROL_CSV_MESSAGE_MAX + 1]; /* French, UTF-8 */
 } sp_gw_enrol_problem;
@@ -62,20 +62,20 @@ typedef struct sp_gw_enrol_problem {
 /* One line without a problem: whom to enrol. */
 typedef struct sp_gw_enrol_row {
     int32_t line;
-    char email[SP_GW_EMAIL_LEN_MAX + 1];           /* lower-cased, as enrolment stores it */
-    char *full_name;                               /* "Prénom Nom", UTF-8, in the result's arena */
+    char email[SP_GW_EMAIL_LEN_MAX + 1]; /* lower-cased, as enrolment stores it */
+    char *full_name;                     /* "Prénom Nom", UTF-8, in the result's arena */
 } sp_gw_enrol_row;
 
 typedef struct sp_gw_enrol_csv {
     sp_gw_enrol_csv_encoding encoding;
-    char delimiter;                                /* ';' or ',' */
-    size_t lines_total;                            /* beneficiary lines (blank ones not counted) */
-    sp_gw_enrol_row *rows;                         /* the valid lines, in file order */
+    char delimiter;        /* ';' or ',' */
+    size_t lines_total;    /* beneficiary lines (blank ones not counted) */
+    sp_gw_enrol_row *rows; /* the valid lines, in file order */
     size_t row_count;
-    sp_gw_enrol_problem *problems;                 /* the first SP_GW_ENROL_CSV_PROBLEMS_MAX */
+    sp_gw_enrol_problem *problems; /* the first SP_GW_ENROL_CSV_PROBLEMS_MAX */
     size_t problem_count;
-    size_t problems_total;                         /* listed or not */
-    char *arena;                                   /* the rows' full names */
+    size_t problems_total; /* listed or not */
+    char *arena;           /* the rows' full names */
     size_t arena_used, arena_size;
 } sp_gw_enrol_csv;
 
@@ -110,7 +110,7 @@ typedef struct sp_gw_enrol_query {
     bool dry_run;
     char category[SP_GW_CATEGORY_LEN_MAX + 1];
     int64_t amount_cents;
-    char end_date[11];                             /* "YYYY-MM-DD" or "" */
+    char end_date[11]; /* "YYYY-MM-DD" or "" */
 } sp_gw_enrol_query;
 
 /* The raw query string (may be NULL): dry_run=true|false (default false),
@@ -124,7 +124,7 @@ int sp_gw_enrol_query_parse(const char *query, int64_t amount_max_cents, sp_date
 
 /* ------------------------------------------------------------------ command ids */
 
-#define SP_GW_ENROL_COMMAND_ID_LEN 60                /* "imp-" and 56 hex digits */
+#define SP_GW_ENROL_COMMAND_ID_LEN 60 /* "imp-" and 56 hex digits */
 
 /* The command id of one step ("enrol" or "credit") of one line: derived
  * from the file's SHA-256 (64 hex digits), the allocation and the line's

@@ -12,7 +12,6 @@
 
 /* 400 malformed_json | unknown_field | missing_field | invalid_type |
  * invalid_value (kind), 422 invalid_filter naming "filters.<name>". */
-int sp_gw_export_request_parse(const char *body, size_t len, sp_export_request *out,
-                               sp_error *err);
+int sp_gw_export_request_parse(const char *body, size_t len, sp_export_request *out, sp_error *err);
 
 #endif

@@ -22,18 +22,18 @@ typedef struct import_job {
     job_state state;
     char import_id[SP_ID_LEN + 1];
     sp_gw_import_spec spec;
-    sp_gw_enrol_csv csv;                  /* rows read by the workers; problems under the lock */
-    int64_t started_seq;                  /* which run is oldest */
-    size_t next_row;                      /* the next row a worker takes */
+    sp_gw_enrol_csv csv; /* rows read by the workers; problems under the lock */
+    int64_t started_seq; /* which run is oldest */
+    size_t next_row;     /* the next row a worker takes */
     size_t lines_done, enrolled, credited, skipped, failed;
     pthread_t workers[SP_GW_IMPORT_WORKERS];
-    size_t worker_count;                  /* started, to join */
-    size_t workers_live;                  /* not finished yet */
+    size_t worker_count; /* started, to join */
+    size_t workers_live; /* not finished yet */
 } import_job;
 
 struct sp_gw_imports {
     sp_gw_app *app;
-    pthread_mutex_t lock;                 /* guards everything below and each job's counters */
+    pthread_mutex_t lock; /* guards everything below and each job's counters */
     bool stopping;
     int64_t seq;
     size_t running;
@@ -45,7 +45,7 @@ typedef enum { LINE_ENROLLED, LINE_SKIPPED, LINE_FAILED } line_result;
 
 typedef struct line_outcome {
     line_result result;
-    bool credited;                        /* this run credited the pass */
+    bool credited; /* this run credited the pass */
     char code[SP_GW_ENROL_CSV_CODE_MAX + 1];
     char message[SP_GW_ENROL_CSV_MESSAGE_MAX + 1];
 } line_outcome;
@@ -55,10 +55,14 @@ typedef struct line_outcome {
 static sp_envelope_meta line_meta(const sp_gw_app *app, const sp_gw_import_spec *spec,
                                   const char *type, const char *aggregate_id,
                                   const char *command_id) {
-    return (sp_envelope_meta){.type = type, .aggregate_id = aggregate_id,
+    return (sp_envelope_meta){.type = type,
+                              .aggregate_id = aggregate_id,
                               .occurred_at_ms = sp_clock_now_ms(app->clock),
-                              .command_id = command_id, .causation_id = "", .reply_to = "",
-                              .actor_id = spec->actor_id, .actor_role = spec->actor_role};
+                              .command_id = command_id,
+                              .causation_id = "",
+                              .reply_to = "",
+                              .actor_id = spec->actor_id,
+                              .actor_role = spec->actor_role};
 }
 
 static void outcome_fail(line_outcome *out, const char *code, const char *what, const char *why) {
@@ -120,7 +124,8 @@ static int enrol(const sp_gw_app *app, const sp_gw_import_spec *spec, const sp_g
                                       command_id);
     Solipass__Reply *reply = NULL;
     sp_error err;
-    if (run_command(app, SP_TOPIC_ACCOUNTS_COMMANDS, &meta, &create.base, false, &reply, &err) != 0) {
+    if (run_command(app, SP_TOPIC_ACCOUNTS_COMMANDS, &meta, &create.base, false, &reply, &err) !=
+        0) {
         outcome_unanswered(out, &err, "Inscription non faite");
         return -1;
     }
@@ -220,8 +225,8 @@ static void record_outcome(import_job *job, const sp_gw_enrol_row *row, const li
     if (o->result == LINE_SKIPPED) job->skipped++;
     if (o->result == LINE_FAILED) job->failed++;
     if (o->code[0] != '\0')
-        sp_gw_enrol_csv_problem_add(&job->csv, row->line,
-                                    o->result == LINE_FAILED ? "" : "email", o->code, o->message);
+        sp_gw_enrol_csv_problem_add(&job->csv, row->line, o->result == LINE_FAILED ? "" : "email",
+                                    o->code, o->message);
 }
 
 static void *worker_main(void *arg) {
@@ -305,14 +310,11 @@ static json_t *job_json(import_job *job) {
                      "import_id", job->import_id, "state",
                      job->state == JOB_DONE ? "done" : "running", "encoding",
                      sp_gw_enrol_csv_encoding_name(job->csv.encoding), "delimiter", delimiter,
-                     "lines_total", (json_int_t)job->csv.lines_total,
-                     "lines_valid", (json_int_t)job->csv.row_count,
-                     "lines_done", (json_int_t)job->lines_done,
-                     "enrolled", (json_int_t)job->enrolled,
-                     "credited", (json_int_t)job->credited,
-                     "skipped", (json_int_t)job->skipped,
-                     "failed", (json_int_t)job->failed, "problems", problems,
-                     "problems_total", (json_int_t)job->csv.problems_total);
+                     "lines_total", (json_int_t)job->csv.lines_total, "lines_valid",
+                     (json_int_t)job->csv.row_count, "lines_done", (json_int_t)job->lines_done,
+                     "enrolled", (json_int_t)job->enrolled, "credited", (json_int_t)job->credited,
+                     "skipped", (json_int_t)job->skipped, "failed", (json_int_t)job->failed,
+                     "problems", problems, "problems_total", (json_int_t)job->csv.problems_total);
 }
 
 static bool same_request(const sp_gw_import_spec *a, const sp_gw_import_spec *b) {
@@ -325,8 +327,8 @@ static bool same_request(const sp_gw_import_spec *a, const sp_gw_import_spec *b)
 /* A slot for a new run: a free one, else the oldest finished one. NULL + 503. */
 static import_job *slot_for_new(sp_gw_imports *imports, sp_error *err) {
     if (imports->running >= SP_GW_IMPORTS_RUNNING_MAX) {
-        sp_error_set(err, 503, "imports_busy", "",
-                     "%d imports are running: wait until one is done", SP_GW_IMPORTS_RUNNING_MAX);
+        sp_error_set(err, 503, "imports_busy", "", "%d imports are running: wait until one is done",
+                     SP_GW_IMPORTS_RUNNING_MAX);
         return NULL;
     }
     import_job *oldest = NULL;
@@ -338,8 +340,7 @@ static import_job *slot_for_new(sp_gw_imports *imports, sp_error *err) {
     }
     if (oldest == NULL)
         sp_error_set(err, 503, "imports_busy", "", "no finished import can make room");
-    else
-        job_join_and_clear(oldest);
+    else job_join_and_clear(oldest);
     return oldest;
 }
 
@@ -352,9 +353,8 @@ static void job_launch(sp_gw_imports *imports, import_job *job) {
     job->workers_live = wanted;
     for (size_t i = 0; i < wanted; i++) {
         if (pthread_create(&job->workers[job->worker_count], NULL, worker_main, job) != 0)
-            job->workers_live--;       /* the others take its share of the lines */
-        else
-            job->worker_count++;
+            job->workers_live--; /* the others take its share of the lines */
+        else job->worker_count++;
     }
     if (job->worker_count == 0) {
         /* No thread: every line is refused as not done (the file may be sent again). */
@@ -376,8 +376,8 @@ static import_job *job_of_key(sp_gw_imports *imports, const sp_gw_import_spec *s
     return NULL;
 }
 
-int sp_gw_imports_start(sp_gw_imports *imports, const sp_gw_import_spec *spec,
-                        sp_gw_enrol_csv *csv, json_t **job_out, bool *replayed, sp_error *err) {
+int sp_gw_imports_start(sp_gw_imports *imports, const sp_gw_import_spec *spec, sp_gw_enrol_csv *csv,
+                        json_t **job_out, bool *replayed, sp_error *err) {
     assert(imports != NULL && spec != NULL && csv != NULL && job_out != NULL);
     *job_out = NULL;
     *replayed = false;

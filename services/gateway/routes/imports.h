@@ -34,7 +34,7 @@
 
 #define SP_GW_IMPORTS_KEPT_MAX 16
 #define SP_GW_IMPORTS_RUNNING_MAX 2
-#define SP_GW_IMPORT_WORKERS 4            /* lines of one run in flight at once */
+#define SP_GW_IMPORT_WORKERS 4 /* lines of one run in flight at once */
 
 typedef struct sp_gw_imports sp_gw_imports;
 
@@ -43,7 +43,7 @@ typedef struct sp_gw_import_spec {
     char actor_id[SP_ID_LEN + 1];
     char actor_role[SP_GW_ROLE_NAME_MAX];
     char key[SP_GW_IDEMPOTENCY_KEY_LEN_MAX + 1];
-    char file_sha256[65];                 /* hex of the bytes as uploaded */
+    char file_sha256[65]; /* hex of the bytes as uploaded */
     sp_gw_enrol_query allocation;
 } sp_gw_import_spec;
 
@@ -55,12 +55,11 @@ void sp_gw_imports_free(sp_gw_imports *imports);
  * 409 idempotency_conflict when that one had another file or allocation,
  * 503 imports_busy when SP_GW_IMPORTS_RUNNING_MAX run or no finished run
  * can make room. *job: the run as an ImportJob. */
-int sp_gw_imports_start(sp_gw_imports *imports, const sp_gw_import_spec *spec,
-                        sp_gw_enrol_csv *csv, json_t **job, bool *replayed, sp_error *err);
+int sp_gw_imports_start(sp_gw_imports *imports, const sp_gw_import_spec *spec, sp_gw_enrol_csv *csv,
+                        json_t **job, bool *replayed, sp_error *err);
 
 /* The run as an ImportJob; 404 import_not_found. */
-int sp_gw_imports_get(sp_gw_imports *imports, const char *import_id, json_t **job,
-                      sp_error *err);
+int sp_gw_imports_get(sp_gw_imports *imports, const char *import_id, json_t **job, sp_error *err);
 
 /* {line, field, code, message} of each listed problem, in line order. */
 json_t *sp_gw_enrol_problems_json(sp_gw_enrol_csv *csv);

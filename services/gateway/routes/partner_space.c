@@ -84,7 +84,8 @@ int sp_gw_contact_parse(const char *hours, const char *email, const char *phones
     if (!text_ok(hours, 1, SP_GW_CONTACT_HOURS_CHARS_MAX)) {
         return sp_error_set(err, 500, "invalid_config", "SP_CONTACT_HOURS",
                             "SP_CONTACT_HOURS must be 1 to %d characters of UTF-8 without "
-                            "control characters", SP_GW_CONTACT_HOURS_CHARS_MAX);
+                            "control characters",
+                            SP_GW_CONTACT_HOURS_CHARS_MAX);
     }
     snprintf(out->hours, sizeof out->hours, "%s", hours);
     if (sp_gw_email_normalize(email, "SP_CONTACT_EMAIL", out->email, err) != 0) {
@@ -105,8 +106,8 @@ json_t *sp_gw_contact_json(const sp_gw_contact *contact) {
         }
     }
     if (phones == NULL) return NULL;
-    return json_pack("{s:s, s:s, s:o}", "hours", contact->hours, "email", contact->email,
-                     "phones", phones);
+    return json_pack("{s:s, s:s, s:o}", "hours", contact->hours, "email", contact->email, "phones",
+                     phones);
 }
 
 /* ------------------------------------------------------------------ SSE */
@@ -117,8 +118,8 @@ void sp_gw_sse_id_format(int64_t occurred_at_ms, const char *operation_id, char 
     snprintf(out, SP_GW_SSE_ID_LEN_MAX + 1, "%" PRId64 "|%s", occurred_at_ms, operation_id);
 }
 
-int sp_gw_sse_id_parse(const char *text, int64_t *occurred_at_ms,
-                       char operation_id[SP_ID_LEN + 1], sp_error *err) {
+int sp_gw_sse_id_parse(const char *text, int64_t *occurred_at_ms, char operation_id[SP_ID_LEN + 1],
+                       sp_error *err) {
     assert(text != NULL);
     assert(occurred_at_ms != NULL);
     assert(operation_id != NULL);
@@ -216,7 +217,7 @@ struct sp_gw_streams {
     int64_t open;
     int64_t max;
     atomic_bool stopping;
-    stream_owner *owners;             /* max entries: each open stream has an owner */
+    stream_owner *owners; /* max entries: each open stream has an owner */
 };
 
 sp_gw_streams *sp_gw_streams_new(int64_t max) {

@@ -22,14 +22,14 @@
 #define SP_GW_CONTACT_HOURS_CHARS_MAX 200
 #define SP_GW_CONTACT_EMAIL_LEN_MAX 254
 #define SP_GW_CONTACT_PHONES_MAX 4
-#define SP_GW_CONTACT_PHONE_LEN_MIN 4         /* "3939" */
-#define SP_GW_CONTACT_PHONE_LEN_MAX 24        /* "+33 (0)1 23 45 67 89" */
-#define SP_GW_CONTACT_PHONES_TEXT_MAX 128     /* SP_CONTACT_PHONES as configured */
+#define SP_GW_CONTACT_PHONE_LEN_MIN 4     /* "3939" */
+#define SP_GW_CONTACT_PHONE_LEN_MAX 24    /* "+33 (0)1 23 45 67 89" */
+#define SP_GW_CONTACT_PHONES_TEXT_MAX 128 /* SP_CONTACT_PHONES as configured */
 
 typedef struct sp_gw_contact {
     char hours[SP_GW_CONTACT_HOURS_CHARS_MAX * 4 + 1];
     char email[SP_GW_CONTACT_EMAIL_LEN_MAX + 1];
-    size_t phone_count;                   /* 1..SP_GW_CONTACT_PHONES_MAX */
+    size_t phone_count; /* 1..SP_GW_CONTACT_PHONES_MAX */
     char phones[SP_GW_CONTACT_PHONES_MAX][SP_GW_CONTACT_PHONE_LEN_MAX + 1];
 } sp_gw_contact;
 
@@ -45,7 +45,7 @@ json_t *sp_gw_contact_json(const sp_gw_contact *contact);
 
 /* ------------------------------------------------------------------ payment link */
 
-#define SP_GW_PAYER_URL_LEN_MAX (255 + 7 + 8)   /* SP_PUBLIC_URL + "/payer/" + code */
+#define SP_GW_PAYER_URL_LEN_MAX (255 + 7 + 8) /* SP_PUBLIC_URL + "/payer/" + code */
 
 /* "<public_url>/payer/<partner_code>": what the partner's QR code and
  * poster encode, the beneficiary app's payment screen for this partner.
@@ -55,15 +55,15 @@ int sp_gw_payer_url(const char *public_url, const char *partner_code,
 
 /* ------------------------------------------------------------------ SSE */
 
-#define SP_GW_SSE_ID_LEN_MAX (20 + 1 + SP_ID_LEN)   /* "<ms>|<operation id>" */
-#define SP_GW_SSE_SENT_MAX 256                        /* ids remembered per stream */
+#define SP_GW_SSE_ID_LEN_MAX (20 + 1 + SP_ID_LEN) /* "<ms>|<operation id>" */
+#define SP_GW_SSE_SENT_MAX 256                    /* ids remembered per stream */
 
 /* An event id "<occurred_at_ms>|<operation_id>" into out (SP_GW_SSE_ID_LEN_MAX + 1). */
 void sp_gw_sse_id_format(int64_t occurred_at_ms, const char *operation_id, char *out);
 /* The Last-Event-ID header a reconnecting client sends back: 400
  * invalid_value (field Last-Event-ID) when it is not one of ours. */
-int sp_gw_sse_id_parse(const char *text, int64_t *occurred_at_ms,
-                       char operation_id[SP_ID_LEN + 1], sp_error *err);
+int sp_gw_sse_id_parse(const char *text, int64_t *occurred_at_ms, char operation_id[SP_ID_LEN + 1],
+                       sp_error *err);
 /* "id: <id>\nevent: <name>\ndata: <data>\n\n" (malloc'd, NUL-terminated,
  * *len without it); NULL when data holds a line break (one data line only)
  * or memory runs out. */
@@ -102,8 +102,8 @@ void sp_gw_streams_leave(sp_gw_streams *streams);
 
 typedef enum sp_gw_streams_entry {
     SP_GW_STREAMS_ENTERED = 0,
-    SP_GW_STREAMS_FULL,           /* max streams open, or stopping: 503, retry later */
-    SP_GW_STREAMS_PARTNER_FULL,   /* this partner has SP_GW_SSE_STREAMS_PER_PARTNER_MAX open */
+    SP_GW_STREAMS_FULL,         /* max streams open, or stopping: 503, retry later */
+    SP_GW_STREAMS_PARTNER_FULL, /* this partner has SP_GW_SSE_STREAMS_PER_PARTNER_MAX open */
 } sp_gw_streams_entry;
 
 /* Takes a slot for a stream of partner_id (a valid id). */

@@ -57,7 +57,8 @@ int sp_gw_qr_svg(const char *text, char **out, size_t *len, sp_error *err) {
         return sp_error_set(err, 503, "unavailable", "", "out of memory");
     }
     int size = code->width + 2 * SP_GW_QR_QUIET_MODULES;
-    text_append(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+    text_append(&b,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
                 "width=\"%d\" height=\"%d\" shape-rendering=\"crispEdges\">"
                 "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"",
                 size, size, size * 4, size * 4, size, size);
@@ -138,7 +139,8 @@ int sp_gw_qr_png(const char *text, unsigned char **out, size_t *len, sp_error *e
     QRcode *code = encode(text, err);
     if (code == NULL) return -1;
     int rc = -1;
-    size_t pixels = (size_t)(code->width + 2 * SP_GW_QR_QUIET_MODULES) * SP_GW_QR_PNG_PIXELS_PER_MODULE;
+    size_t pixels = (size_t)(code->width + 2 * SP_GW_QR_QUIET_MODULES) *
+                    SP_GW_QR_PNG_PIXELS_PER_MODULE;
     byte_buf b = {.data = malloc(SP_GW_QR_PNG_BYTES_MAX), .cap = SP_GW_QR_PNG_BYTES_MAX};
     png_bytep row = malloc(pixels);
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <jansson.h>
 
-#define SELECTION_QUERY_BYTES_MAX 4096      /* the "all" filters as a query string */
+#define SELECTION_QUERY_BYTES_MAX 4096 /* the "all" filters as a query string */
 #define NUMBER_TEXT_MAX 24
 
-static const char *const filter_names[] = {"from", "to", "channel", "amount_min_cents",
-                                           "amount_max_cents", "reference", "q"};
+static const char *const filter_names[] = {
+    "from", "to", "channel", "amount_min_cents", "amount_max_cents", "reference", "q"};
 #define FILTER_NAME_COUNT (sizeof filter_names / sizeof filter_names[0])
 
 static bool is_filter_name(const char *name) {
@@ -59,8 +59,7 @@ static int selection_ids(const json_t *ids, sp_gw_refund_selection *out, sp_erro
 }
 
 /* Appends "&name=value" with the value percent-encoded. */
-static int query_append(char *out, size_t size, size_t *used, const char *name,
-                        const char *value) {
+static int query_append(char *out, size_t size, size_t *used, const char *name, const char *value) {
     assert(out != NULL);
     assert(used != NULL);
     assert(*used < size);
@@ -76,7 +75,7 @@ static int query_append(char *out, size_t size, size_t *used, const char *name,
                   : snprintf(out + *used, size - *used, "%%%02X", *p);
         if (n < 0 || (size_t)n >= size - *used) return -1;
         *used += (size_t)n;
-    assert(*used < size);   /* room left for the NUL */
+        assert(*used < size); /* room left for the NUL */
     }
     return 0;
 }
@@ -170,7 +169,7 @@ static bool is_request_status(const char *text) {
 typedef struct refunds_parse {
     bool finance;
     sp_gw_refunds_filter *out;
-    char page_query[2 * SP_GW_CURSOR_LEN_MAX + 64];   /* limit and cursor */
+    char page_query[2 * SP_GW_CURSOR_LEN_MAX + 64]; /* limit and cursor */
     size_t page_used;
 } refunds_parse;
 
@@ -230,5 +229,6 @@ int sp_gw_transfer_reference_check(const char *text, sp_error *err) {
         return 0;
     return sp_error_set(err, 422, "invalid_transfer_reference", "transfer_reference",
                         "a transfer reference is 1 to %d of A-Z a-z 0-9 / - ? : ( ) . , ' + "
-                        "and space", SP_GW_TRANSFER_REFERENCE_CHARS_MAX);
+                        "and space",
+                        SP_GW_TRANSFER_REFERENCE_CHARS_MAX);
 }

@@ -26,8 +26,8 @@
  * amount_max_cents, reference, q: same checks, same error fields). */
 typedef struct sp_gw_refund_selection {
     bool all;
-    sp_gw_operations_filter filter;                                   /* all */
-    size_t id_count;                                                  /* ids */
+    sp_gw_operations_filter filter; /* all */
+    size_t id_count;                /* ids */
     char ids[SP_REFUND_REQUEST_OPERATIONS_MAX][SP_ID_LEN + 1];
 } sp_gw_refund_selection;
 
@@ -43,8 +43,8 @@ void sp_gw_refund_ids_array(const sp_gw_refund_selection *selection, char *out);
  * partner_id (finance only), limit and cursor. 400 invalid_value naming the
  * parameter, unknown_field for another one. */
 typedef struct sp_gw_refunds_filter {
-    char status[SP_GW_REFUND_STATUS_MAX];       /* "" = any */
-    char partner_id[SP_ID_LEN + 1];             /* "" = every partner */
+    char status[SP_GW_REFUND_STATUS_MAX]; /* "" = any */
+    char partner_id[SP_ID_LEN + 1];       /* "" = every partner */
     sp_gw_page page;
 } sp_gw_refunds_filter;
 

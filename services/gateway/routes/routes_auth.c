@@ -23,10 +23,12 @@
 #include "session_cookie.h"
 #include "sp_kafka.h"
 
+/* clang-format off */
 static const char login_sql[] =
     "SELECT user_id, email, full_name, role, coalesce(partner_id::text, ''),"
     " coalesce(pass_id::text, ''), password_hash FROM users WHERE email = $1"
     " AND removed_at IS NULL";
+/* clang-format on */
 
 /* The user row of email and its password hash (hash "" when unknown). */
 static int find_user(sp_gw_request *req, const char *email, sp_gw_user *user, bool *found,
@@ -52,12 +54,13 @@ static int find_user(sp_gw_request *req, const char *email, sp_gw_user *user, bo
  * client addresses; the same limits as the gateway's own tables. */
 static sp_gw_login_limit shared_limit(sp_gw_request *req, bool by_account) {
     const sp_gw_config *c = req->app->config;
-    sp_gw_login_limit limit = {
-        .pool = req->app->pool, .secret = c->link_secret,
-        .kind = by_account ? "account" : "address",
-        .failures_max = by_account ? c->login_failures_per_account_max
-                                   : c->login_failures_per_address_max,
-        .window_ms = c->login_window_s * 1000, .purges = by_account};
+    sp_gw_login_limit limit = {.pool = req->app->pool,
+                               .secret = c->link_secret,
+                               .kind = by_account ? "account" : "address",
+                               .failures_max = by_account ? c->login_failures_per_account_max
+                                                          : c->login_failures_per_address_max,
+                               .window_ms = c->login_window_s * 1000,
+                               .purges = by_account};
     return limit;
 }
 
@@ -91,8 +94,8 @@ static int take_shared(sp_gw_request *req, const char *email, int64_t now_ms, in
     if (sp_gw_login_limit_take(&by_account, email, now_ms, wait_ms, err) != 0) return -1;
     if (*wait_ms > 0) return 0;
     sp_error ignored;
-    if (sp_gw_login_limit_take(&by_address, sp_gw_request_address(req), now_ms, wait_ms,
-                               err) != 0) {
+    if (sp_gw_login_limit_take(&by_address, sp_gw_request_address(req), now_ms, wait_ms, err) !=
+        0) {
         sp_gw_login_limit_give_back(&by_account, email, now_ms, &ignored);
         return -1;
     }
@@ -124,8 +127,7 @@ static int check_attempts(sp_gw_request *req, const char *email, int64_t now_ms,
     if (wait_ms <= 0) return 0;
     req->retry_after_s = (wait_ms + 999) / 1000;
     return sp_error_set(err, 429, "too_many_attempts", "",
-                        "too many failed attempts: try again in %" PRId64 " s",
-                        req->retry_after_s);
+                        "too many failed attempts: try again in %" PRId64 " s", req->retry_after_s);
 }
 
 static int check_credentials(sp_gw_request *req, sp_gw_login_req *body, sp_gw_user *user,
@@ -139,8 +141,7 @@ static int check_credentials(sp_gw_request *req, sp_gw_login_req *body, sp_gw_us
                                    strlen(crypto_pwhash_argon2id_STRPREFIX)) == 0;
     bool matches = false;
     if (rc == 0) {
-        rc = sp_gw_auth_verify(req->app->auth, usable ? hash : NULL, body->password, &matches,
-                               err);
+        rc = sp_gw_auth_verify(req->app->auth, usable ? hash : NULL, body->password, &matches, err);
     }
     /* The reserved attempt stays counted only when the password was wrong. */
     if (rc != 0) {
@@ -157,8 +158,7 @@ static int check_credentials(sp_gw_request *req, sp_gw_login_req *body, sp_gw_us
     return release_attempt(req, body->email, true, err);
 }
 
-static int answer_login(sp_gw_request *req, const char *token, int64_t expires_at_ms,
-                        bool cookie) {
+static int answer_login(sp_gw_request *req, const char *token, int64_t expires_at_ms, bool cookie) {
     char expires_at[SP_GW_INSTANT_LEN + 1];
     sp_gw_instant_format(expires_at_ms, expires_at);
     json_t *body;
@@ -182,9 +182,8 @@ int sp_gw_route_login(sp_gw_request *req, sp_error *err) {
     if (sp_gw_parse_login(req->body, req->body_len, &body, err) != 0) return -1;
     /* Another site's page could otherwise log a browser in to an account
      * of its choosing (login CSRF). */
-    if (body.session_cookie &&
-        sp_gw_origin_check(sp_gw_request_header(req, "Origin"), req->app->config->public_url,
-                           err) != 0) {
+    if (body.session_cookie && sp_gw_origin_check(sp_gw_request_header(req, "Origin"),
+                                                  req->app->config->public_url, err) != 0) {
         sodium_memzero(body.password, sizeof body.password);
         return -1;
     }
@@ -204,13 +203,12 @@ int sp_gw_route_login(sp_gw_request *req, sp_error *err) {
     start.token_hash.len = sizeof token_hash;
     start.expires_at_ms = expires_at_ms;
     char command_id[SP_ID_LEN + 1];
-    sp_id_new(command_id);   /* every login is a new session */
-    sp_envelope_meta meta = sp_gw_command_meta(req, "accounts.StartSession.v1",
-                                               req->user.user_id, command_id);
+    sp_id_new(command_id); /* every login is a new session */
+    sp_envelope_meta meta = sp_gw_command_meta(req, "accounts.StartSession.v1", req->user.user_id,
+                                               command_id);
     Solipass__Reply *reply = NULL;
-    int rc = sp_gw_commands_run(req->app->commands, req->app->projwait,
-                                SP_TOPIC_ACCOUNTS_COMMANDS, &meta, &start.base, req->deadline_ms,
-                                &reply, err);
+    int rc = sp_gw_commands_run(req->app->commands, req->app->projwait, SP_TOPIC_ACCOUNTS_COMMANDS,
+                                &meta, &start.base, req->deadline_ms, &reply, err);
     if (rc == 0 && !reply->ok) {
         rc = sp_gw_answer_reply(req, reply, err);
     } else if (rc == 0) {

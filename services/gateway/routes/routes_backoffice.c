@@ -36,8 +36,8 @@ int sp_gw_route_partners_create(sp_gw_request *req, sp_error *err) {
     create.admin_password_hash = hash;
     create.admin_full_name = body.admin_full_name;
     /* The partner's id is chosen by the accounts service: keyed by who asks. */
-    sp_envelope_meta meta = sp_gw_command_meta(req, "accounts.CreatePartner.v1",
-                                               req->user.user_id, key);
+    sp_envelope_meta meta = sp_gw_command_meta(req, "accounts.CreatePartner.v1", req->user.user_id,
+                                               key);
     return sp_gw_run_and_answer(req, SP_TOPIC_ACCOUNTS_COMMANDS, &meta, &create.base, err);
 }
 
@@ -106,9 +106,8 @@ static int create_beneficiary(sp_gw_request *req, const sp_gw_beneficiary_req *b
     Solipass__Reply *created = NULL, *opened = NULL;
     json_t *user = NULL;
     const char *user_id = NULL, *pass_id = NULL;
-    int rc = sp_gw_commands_run(req->app->commands, req->app->projwait,
-                                SP_TOPIC_ACCOUNTS_COMMANDS, &meta, &create.base, req->deadline_ms,
-                                &created, err);
+    int rc = sp_gw_commands_run(req->app->commands, req->app->projwait, SP_TOPIC_ACCOUNTS_COMMANDS,
+                                &meta, &create.base, req->deadline_ms, &created, err);
     if (rc != 0) goto done;
     if (!created->ok) {
         rc = sp_gw_answer_reply(req, created, err);

@@ -12,9 +12,10 @@
 #include "backoffice_lists.h"
 #include "pgpool.h"
 
-#define DETAIL_ROWS_SHOWN 20             /* latest operations, refund requests of a detail */
-#define ACCEPTANCES_ROWS_MAX 10000       /* partners listed on either side of a convention */
+#define DETAIL_ROWS_SHOWN 20       /* latest operations, refund requests of a detail */
+#define ACCEPTANCES_ROWS_MAX 10000 /* partners listed on either side of a convention */
 #define NUMBER_TEXT_MAX 24
+/* clang-format off */
 #define MS_OF(column) "floor(extract(epoch FROM " column ") * 1000)::bigint"
 
 /* ------------------------------------------------------------------ SQL */
@@ -67,8 +68,10 @@ static const char beneficiary_cursor_sql[] =
     " WHERE a.partner_id = p.partner_id AND a.convention_id = l.id) AS convention_accepted,"  \
     " p.iban = '' AS bank_details_missing, " MS_OF("p.created_at") " AS created_ms"          \
     " FROM partners p CROSS JOIN (SELECT " LATEST_IN_FORCE " AS id) l"
+/* clang-format on */
 enum { P_ACTIVATED = 5, P_CONVENTION_ACCEPTED, P_BANK_MISSING, P_CREATED_MS, P_COLUMNS };
 
+/* clang-format off */
 /* $1 Paris day, $2 q (ILIKE pattern on the name without its accents, or
  * the start of the partner code), $3 state, $4 the cursor's partner, $5 the
  * most rows. */
@@ -100,6 +103,7 @@ static const char convention_pending_sql[] =
     "SELECT p.partner_id, p.name FROM partners p WHERE NOT EXISTS (SELECT 1"
     " FROM convention_acceptances a WHERE a.partner_id = p.partner_id"
     " AND a.convention_id = $1::uuid) ORDER BY p.name, p.partner_id LIMIT $2::integer";
+/* clang-format on */
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -181,7 +185,7 @@ static json_t *list_page(const PGresult *res, int limit, const char *member, sp_
  * rest: their values stay NULL). */
 typedef struct detail_part {
     const char *name;
-    json_t *value;                      /* owned until put into the detail */
+    json_t *value; /* owned until put into the detail */
 } detail_part;
 
 /* Puts every part into detail, which it then owns; on the first part
@@ -264,20 +268,18 @@ int sp_gw_route_beneficiaries_list(sp_gw_request *req, sp_error *err) {
 static json_t *beneficiary_head(sp_gw_request *req, char pass_id[SP_ID_LEN + 1], sp_error *err) {
     const char *params[1] = {req->match.path_id};
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, beneficiary_sql, 1, params, &res, err) != 0)
-        return NULL;
+    if (sp_gw_pgpool_query(req->app->pool, beneficiary_sql, 1, params, &res, err) != 0) return NULL;
     json_t *head = NULL;
     if (PQntuples(res) != 1) {
         sp_error_set(err, 404, "beneficiary_not_found", "user_id", "no beneficiary has this id");
     } else {
         json_t *created_at = instant_of(PQgetvalue(res, 0, B_CREATED_MS), err);
-        head = created_at == NULL ? NULL
-                                  : json_pack("{s:s, s:s, s:s, s:b, s:o}", "user_id",
-                                              PQgetvalue(res, 0, B_USER), "full_name",
-                                              PQgetvalue(res, 0, B_NAME), "email",
-                                              PQgetvalue(res, 0, B_EMAIL), "activated",
-                                              is_true(res, 0, B_ACTIVATED), "created_at",
-                                              created_at);
+        head = created_at == NULL
+                   ? NULL
+                   : json_pack("{s:s, s:s, s:s, s:b, s:o}", "user_id", PQgetvalue(res, 0, B_USER),
+                               "full_name", PQgetvalue(res, 0, B_NAME), "email",
+                               PQgetvalue(res, 0, B_EMAIL), "activated",
+                               is_true(res, 0, B_ACTIVATED), "created_at", created_at);
         snprintf(pass_id, SP_ID_LEN + 1, "%s", PQgetvalue(res, 0, B_PASS));
         if (head == NULL && err->code[0] == '\0') out_of_memory(err);
     }
@@ -289,8 +291,9 @@ int sp_gw_route_beneficiary_get(sp_gw_request *req, sp_error *err) {
     char pass_id[SP_ID_LEN + 1] = "";
     json_t *detail = beneficiary_head(req, pass_id, err);
     if (detail == NULL) return -1;
-    detail_part parts[3] = {
-        {"pass", sp_gw_pass_of(req, pass_id, err)}, {"operations", NULL}, {"vouchers", NULL}};
+    detail_part parts[3] = {{"pass", sp_gw_pass_of(req, pass_id, err)},
+                            {"operations", NULL},
+                            {"vouchers", NULL}};
     if (parts[0].value != NULL)
         parts[1].value = sp_gw_operations_latest(req, SP_GW_OPERATIONS_OF_PASS, pass_id,
                                                  DETAIL_ROWS_SHOWN, err);
@@ -367,9 +370,10 @@ int sp_gw_route_partner_detail(sp_gw_request *req, sp_error *err) {
     if (partner == NULL) return -1;
     json_t *detail = json_pack("{s:o}", "partner", partner);
     if (detail == NULL) return out_of_memory(err);
-    detail_part parts[4] = {
-        {"structure", sp_gw_structure_of(req, id, err)}, {"users", NULL}, {"operations", NULL},
-        {"refund_requests", NULL}};
+    detail_part parts[4] = {{"structure", sp_gw_structure_of(req, id, err)},
+                            {"users", NULL},
+                            {"operations", NULL},
+                            {"refund_requests", NULL}};
     if (parts[0].value != NULL) parts[1].value = sp_gw_partner_users_of(req, id, err);
     if (parts[1].value != NULL)
         parts[2].value = sp_gw_operations_latest(req, SP_GW_OPERATIONS_OF_PARTNER, id,
@@ -385,9 +389,9 @@ int sp_gw_route_partner_detail(sp_gw_request *req, sp_error *err) {
 static json_t *accepted_json(const PGresult *res, int row, sp_error *err) {
     json_t *at = instant_of(PQgetvalue(res, row, 2), err);
     if (at == NULL) return NULL;
-    return json_pack("{s:s, s:s, s:o, s:{s:s, s:s}}", "partner_id", PQgetvalue(res, row, 0),
-                     "name", PQgetvalue(res, row, 1), "accepted_at", at, "accepted_by",
-                     "user_id", PQgetvalue(res, row, 3), "full_name", PQgetvalue(res, row, 4));
+    return json_pack("{s:s, s:s, s:o, s:{s:s, s:s}}", "partner_id", PQgetvalue(res, row, 0), "name",
+                     PQgetvalue(res, row, 1), "accepted_at", at, "accepted_by", "user_id",
+                     PQgetvalue(res, row, 3), "full_name", PQgetvalue(res, row, 4));
 }
 
 static json_t *pending_json(const PGresult *res, int row, sp_error *err) {
@@ -425,8 +429,9 @@ int sp_gw_route_convention_acceptances(sp_gw_request *req, sp_error *err) {
         return sp_error_set(err, 404, "convention_not_found", "convention_id",
                             "no convention has this id");
     json_t *accepted = acceptance_rows(req, convention_accepted_sql, accepted_json, err);
-    json_t *pending =
-        accepted != NULL ? acceptance_rows(req, convention_pending_sql, pending_json, err) : NULL;
+    json_t *pending = accepted != NULL
+                          ? acceptance_rows(req, convention_pending_sql, pending_json, err)
+                          : NULL;
     if (pending == NULL) {
         json_decref(accepted);
         return -1;

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "pgpool.h"
 
+/* clang-format off */
 static const char pass_sql[] =
     "SELECT p.balance_cents, e.category, e.balance_cents, coalesce(e.end_date::text, ''),"
     " e.expired, coalesce(floor(extract(epoch FROM p.closed_at) * 1000)::bigint::text, '')"
@@ -69,6 +70,7 @@ const char sp_gw_partner_operations_stream_sql[] =
 
 enum { OP_ID, OP_KIND, OP_STATUS, OP_PASS, OP_PARTNER, OP_CODE, OP_CATEGORY, OP_AMOUNT,
        OP_BALANCE, OP_AT_MS, OP_CHANNEL, OP_REFERENCE, OP_REFUND, OP_RECEIPT, OP_COLUMNS };
+/* clang-format on */
 
 /* ------------------------------------------------------------------ commands */
 
@@ -125,12 +127,10 @@ static json_t *text_or_null(const char *text) {
 json_t *sp_gw_partner_json(const PGresult *res, int row, int first, sp_error *err) {
     int64_t owed_cents = 0;
     if (sp_gw_int64_of(PQgetvalue(res, row, first + 4), &owed_cents, err) != 0) return NULL;
-    json_t *partner = json_pack("{s:s, s:s, s:s, s:s, s:I}", "partner_id",
-                                PQgetvalue(res, row, first), "partner_code",
-                                PQgetvalue(res, row, first + 1), "name",
-                                PQgetvalue(res, row, first + 2), "category",
-                                PQgetvalue(res, row, first + 3), "owed_cents",
-                                (json_int_t)owed_cents);
+    json_t *partner = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I}", "partner_id", PQgetvalue(res, row, first), "partner_code",
+        PQgetvalue(res, row, first + 1), "name", PQgetvalue(res, row, first + 2), "category",
+        PQgetvalue(res, row, first + 3), "owed_cents", (json_int_t)owed_cents);
     if (partner == NULL) sp_error_set(err, 500, "internal", "", "a partner could not be shown");
     return partner;
 }
@@ -163,7 +163,7 @@ static json_t *pass_json(const PGresult *res, const char *pass_id, sp_error *err
     if (sp_gw_int64_of(PQgetvalue(res, 0, 0), &balance_cents, err) != 0) return NULL;
     json_t *envelopes = json_array();
     for (int row = 0; envelopes != NULL && row < PQntuples(res); row++) {
-        if (PQgetisnull(res, row, 1)) continue;   /* a pass without envelopes */
+        if (PQgetisnull(res, row, 1)) continue; /* a pass without envelopes */
         json_t *envelope = envelope_json(res, row, err);
         if (envelope == NULL || json_array_append_new(envelopes, envelope) != 0) {
             json_decref(envelopes);
@@ -231,7 +231,8 @@ static int partner_fields(json_t *op, const PGresult *res, int row) {
     const char *status = PQgetvalue(res, row, OP_STATUS);
     bool cancellable = strcmp(status, "accepted") == 0;
     int rc = json_object_set_new(op, "reference", json_string(PQgetvalue(res, row, OP_REFERENCE)));
-    rc |= json_object_set_new(op, "refund_request_id", text_or_null(PQgetvalue(res, row, OP_REFUND)));
+    rc |= json_object_set_new(op, "refund_request_id",
+                              text_or_null(PQgetvalue(res, row, OP_REFUND)));
     rc |= json_object_set_new(op, "cancellable", json_boolean(cancellable));
     if (!cancellable) {
         rc |= json_object_set_new(op, "cancellable_reason",
@@ -260,13 +261,15 @@ static json_t *operation_json(const PGresult *res, int row, sp_gw_operations_sco
     int set_rc = op == NULL ? -1 : 0;
     /* How a payment was made: "code" or "voucher"; null for other kinds. */
     if (op != NULL) {
-        set_rc |= json_object_set_new(op, "channel", text_or_null(PQgetvalue(res, row, OP_CHANNEL)));
+        set_rc |= json_object_set_new(op, "channel",
+                                      text_or_null(PQgetvalue(res, row, OP_CHANNEL)));
     }
     if (op != NULL && scope == SP_GW_OPERATIONS_OF_PASS) {
         set_rc |= json_object_set_new(op, "pass_id", json_string(PQgetvalue(res, row, OP_PASS)));
         set_rc |= json_object_set_new(op, "pass_balance_after_cents", json_integer(balance_cents));
         /* The payment's signed receipt, for the proof reopened from the history. */
-        set_rc |= json_object_set_new(op, "receipt", text_or_null(PQgetvalue(res, row, OP_RECEIPT)));
+        set_rc |= json_object_set_new(op, "receipt",
+                                      text_or_null(PQgetvalue(res, row, OP_RECEIPT)));
     } else if (op != NULL) {
         /* A partner learns neither who paid nor what is left on the pass. */
         char pass_ref[SP_GW_PASS_REF_LEN + 1];
@@ -288,8 +291,8 @@ json_t *sp_gw_operation_json(const PGresult *res, int row, sp_gw_operations_scop
     return operation_json(res, row, scope, at_ms, err);
 }
 
-static json_t *operations_page_json(const PGresult *res, sp_gw_operations_scope scope,
-                                    int limit, sp_error *err) {
+static json_t *operations_page_json(const PGresult *res, sp_gw_operations_scope scope, int limit,
+                                    sp_error *err) {
     int rows = PQntuples(res);
     json_t *ops = json_array();
     json_t *next_cursor = json_null();
@@ -335,8 +338,8 @@ static json_t *totals_json(sp_gw_request *req, const char *partner_id,
     const char *params[1 + FILTER_PARAMS] = {partner_id};
     memcpy(params + 1, filter, FILTER_PARAMS * sizeof params[0]);
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, partner_operations_totals_sql, 1 + FILTER_PARAMS,
-                           params, &res, err) != 0) {
+    if (sp_gw_pgpool_query(req->app->pool, partner_operations_totals_sql, 1 + FILTER_PARAMS, params,
+                           &res, err) != 0) {
         return NULL;
     }
     int64_t count = 0, amount_cents = 0;
@@ -351,22 +354,22 @@ static json_t *totals_json(sp_gw_request *req, const char *partner_id,
     return totals;
 }
 
-static int answer_partner_operations(sp_gw_request *req, const char *partner_id,
-                                     sp_error *err) {
+static int answer_partner_operations(sp_gw_request *req, const char *partner_id, sp_error *err) {
     sp_gw_operations_filter filter;
     if (sp_gw_operations_filter_parse(req->query, &filter, err) != 0) return -1;
     char after_ms[24], limit_plus_one[16], amounts[2][SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX];
     snprintf(after_ms, sizeof after_ms, "%" PRId64, filter.page.after_occurred_at_ms);
     snprintf(limit_plus_one, sizeof limit_plus_one, "%d", filter.page.limit + 1);
-    const char *params[4 + FILTER_PARAMS] = {
-        partner_id, filter.page.has_cursor ? after_ms : NULL,
-        filter.page.has_cursor ? filter.page.after_operation_id : NULL, limit_plus_one};
+    const char *params[4 + FILTER_PARAMS] = {partner_id, filter.page.has_cursor ? after_ms : NULL,
+                                             filter.page.has_cursor ? filter.page.after_operation_id
+                                                                    : NULL,
+                                             limit_plus_one};
     sp_operations_filter_params(&filter.filters, amounts, params + 4);
     json_t *totals = totals_json(req, partner_id, params + 4, err);
     if (totals == NULL) return -1;
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, partner_operations_sql, 4 + FILTER_PARAMS, params,
-                           &res, err) != 0) {
+    if (sp_gw_pgpool_query(req->app->pool, partner_operations_sql, 4 + FILTER_PARAMS, params, &res,
+                           err) != 0) {
         json_decref(totals);
         return -1;
     }
@@ -375,8 +378,7 @@ static int answer_partner_operations(sp_gw_request *req, const char *partner_id,
     return sp_gw_answer_page_with_totals(req, body, totals, err);
 }
 
-int sp_gw_answer_page_with_totals(sp_gw_request *req, json_t *body, json_t *totals,
-                                  sp_error *err) {
+int sp_gw_answer_page_with_totals(sp_gw_request *req, json_t *body, json_t *totals, sp_error *err) {
     if (body == NULL || json_object_set_new(body, "totals", totals) != 0) {
         if (body == NULL) json_decref(totals);
         json_decref(body);

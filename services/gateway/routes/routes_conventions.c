@@ -13,8 +13,9 @@
 #include "accounts.pb-c.h"
 #include "pgpool.h"
 
-#define CONVENTIONS_LIST_MAX 256    /* as many as the accounts service keeps */
+#define CONVENTIONS_LIST_MAX 256 /* as many as the accounts service keeps */
 
+/* clang-format off */
 static const char conventions_sql[] =
     "SELECT convention_id, title, version, body, effective_date::text, mandatory,"
     " published_by, floor(extract(epoch FROM published_at) * 1000)::bigint,"
@@ -35,6 +36,7 @@ static const char partner_conventions_sql[] =
 
 enum { C_ID, C_TITLE, C_VERSION, C_BODY, C_DATE, C_MANDATORY, C_BY, C_AT_MS, C_IN_FORCE,
        A_VERSION, A_AT_MS, A_BY, A_BY_NAME };
+/* clang-format on */
 
 static void paris_today(const sp_gw_request *req, char out[11]) {
     sp_date_format(sp_paris_date_of(sp_clock_now_ms(req->app->clock)), out);
@@ -93,7 +95,7 @@ int sp_gw_route_conventions_list(sp_gw_request *req, sp_error *err) {
 /* ------------------------------------------------------------------ publish */
 
 typedef struct convention_body {
-    json_t *root;                   /* owns the strings below */
+    json_t *root; /* owns the strings below */
     const char *title, *version, *text, *effective_date;
     bool mandatory;
 } convention_body;
@@ -117,15 +119,13 @@ static int body_string(json_t *root, const char *name, const char **out, sp_erro
  * here; the accounts service checks the values (lengths, date, text). */
 static int parse_convention(const sp_gw_request *req, convention_body *out, sp_error *err) {
     memset(out, 0, sizeof *out);
-    if (sp_gw_json_depth_check(req->body, req->body_len, SP_GW_JSON_DEPTH_MAX, err) != 0)
-        return -1;
+    if (sp_gw_json_depth_check(req->body, req->body_len, SP_GW_JSON_DEPTH_MAX, err) != 0) return -1;
     json_error_t jerr;
     out->root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(out->root)) {
         return sp_error_set(err, 400, "malformed_json", "", "the body must be a JSON object");
     }
-    static const char *const known[] = {"title", "version", "text", "effective_date",
-                                        "mandatory"};
+    static const char *const known[] = {"title", "version", "text", "effective_date", "mandatory"};
     const char *name = NULL;
     json_t *value = NULL;
     json_object_foreach(out->root, name, value) {
@@ -188,8 +188,8 @@ static int add_acceptance(json_t *c, const PGresult *res, int row, sp_error *err
     json_t *by = json_pack("{s:s, s:s}", "user_id", PQgetvalue(res, row, A_BY), "full_name",
                            PQgetvalue(res, row, A_BY_NAME));
     json_t *acceptance = by != NULL ? json_pack("{s:s, s:o, s:o}", "version",
-                                                PQgetvalue(res, row, A_VERSION), "accepted_at",
-                                                at, "accepted_by", by)
+                                                PQgetvalue(res, row, A_VERSION), "accepted_at", at,
+                                                "accepted_by", by)
                                     : NULL;
     if (by == NULL) json_decref(at);
     if (acceptance == NULL || json_object_set_new(c, "acceptance", acceptance) != 0) {
@@ -228,9 +228,9 @@ int sp_gw_route_partner_conventions(sp_gw_request *req, sp_error *err) {
     json_decref(accepted);
     json_decref(waiting);
     if (body == NULL) {
-        return err->http_status != 0 ? -1
-                                     : sp_error_set(err, 500, "internal", "",
-                                                    "the conventions could not be shown");
+        return err->http_status != 0
+                   ? -1
+                   : sp_error_set(err, 500, "internal", "", "the conventions could not be shown");
     }
     return sp_gw_answer_json(req, 200, body, false);
 }

@@ -25,6 +25,7 @@
 #define DOWNLOAD_CHUNK_BYTES (64 * 1024)
 #define DOWNLOAD_PATH_MAX 4096
 #define DOWNLOAD_NAME_MAX 96
+/* clang-format off */
 #define MS(column) "floor(extract(epoch FROM " column ") * 1000)::bigint"
 
 /* Newest first, keyset-paged like the operations (requested_at, export_id). */
@@ -49,6 +50,7 @@ enum { EX_ID, EX_KIND, EX_FILTERS, EX_STATUS, EX_REASON, EX_ROWS, EX_SIZE, EX_BY
 static const char download_sql[] =
     "SELECT status, reason, file_name, kind, " MS("requested_at") ", " MS("expires_at")
     " FROM exports WHERE partner_id = $1::uuid AND export_id = $2::uuid";
+/* clang-format on */
 
 static int own_partner(const sp_gw_request *req, sp_error *err) {
     if (sp_id_valid(req->user.partner_id)) return 0;
@@ -120,9 +122,8 @@ static int answer_export(sp_gw_request *req, const char *export_id, int status, 
 
 /* ------------------------------------------------------------------ POST */
 
-static int send_request(sp_gw_request *req, const sp_export_request *request,
-                        const char *export_id, const char *key, Solipass__Reply **reply,
-                        sp_error *err) {
+static int send_request(sp_gw_request *req, const sp_export_request *request, const char *export_id,
+                        const char *key, Solipass__Reply **reply, sp_error *err) {
     json_t *filters = sp_export_filters_json(request);
     char *filters_text = filters != NULL ? json_dumps(filters, JSON_COMPACT | JSON_SORT_KEYS)
                                          : NULL;
@@ -234,7 +235,7 @@ static void download_name(const PGresult *res, char out[DOWNLOAD_NAME_MAX]) {
     sp_date_format(sp_paris_date_of(at_ms), day);
     snprintf(out, DOWNLOAD_NAME_MAX, "solipass-%s-%s-%.8s.csv",
              strcmp(PQgetvalue(res, 0, 3), "operations") == 0 ? "operations"
-                                                               : "demandes-remboursement",
+                                                              : "demandes-remboursement",
              day, PQgetvalue(res, 0, 2));
 }
 
@@ -263,7 +264,7 @@ static int send_file(sp_gw_request *req, int fd, const char *name, sp_error *err
     int64_t chunks_max = left / DOWNLOAD_CHUNK_BYTES + 1;
     for (int64_t i = 0; left > 0 && i < chunks_max; i++) {
         ssize_t n = read(fd, chunk, DOWNLOAD_CHUNK_BYTES);
-        if (n <= 0 || mg_write(req->conn, chunk, (size_t)n) <= 0) break;   /* client gone */
+        if (n <= 0 || mg_write(req->conn, chunk, (size_t)n) <= 0) break; /* client gone */
         left -= n;
     }
     free(chunk);
@@ -279,9 +280,9 @@ int sp_gw_route_partner_export_download(sp_gw_request *req, sp_error *err) {
     const char *params[2] = {req->user.partner_id, req->match.path_id};
     PGresult *res = NULL;
     if (sp_gw_pgpool_query(req->app->pool, download_sql, 2, params, &res, err) != 0) return -1;
-    int rc = PQntuples(res) == 1 ? downloadable(req, res, err)
-                                 : sp_error_set(err, 404, "export_not_found", "export_id",
-                                                "no export has this id");
+    int rc = PQntuples(res) == 1
+                 ? downloadable(req, res, err)
+                 : sp_error_set(err, 404, "export_not_found", "export_id", "no export has this id");
     char path[DOWNLOAD_PATH_MAX], name[DOWNLOAD_NAME_MAX];
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/%s", dir, PQgetvalue(res, 0, 2));
@@ -309,11 +310,11 @@ int sp_gw_route_partner_export_delete(sp_gw_request *req, sp_error *err) {
     Solipass__Exports__DeleteExport command = SOLIPASS__EXPORTS__DELETE_EXPORT__INIT;
     command.export_id = req->match.path_id;
     command.partner_id = req->user.partner_id;
-    sp_envelope_meta meta =
-        sp_gw_command_meta(req, "exports.DeleteExport.v1", req->match.path_id, key);
+    sp_envelope_meta meta = sp_gw_command_meta(req, "exports.DeleteExport.v1", req->match.path_id,
+                                               key);
     Solipass__Reply *reply = NULL;
-    if (sp_gw_commands_run(req->app->commands, req->app->projwait, SP_TOPIC_EXPORTS_COMMANDS,
-                           &meta, &command.base, req->deadline_ms, &reply, err) != 0) {
+    if (sp_gw_commands_run(req->app->commands, req->app->projwait, SP_TOPIC_EXPORTS_COMMANDS, &meta,
+                           &command.base, req->deadline_ms, &reply, err) != 0) {
         return -1;
     }
     int rc = reply->ok ? sp_gw_answer_no_content(req) : sp_gw_answer_reply(req, reply, err);

@@ -22,6 +22,7 @@
 
 /* ------------------------------------------------------------ dashboard */
 
+/* clang-format off */
 /* $1 first day, $2 today (Europe/Paris), $3 first day of the oldest month,
  * $4 now (the instant of as_of). Days without a payment left (all
  * cancelled) are not listed; the twelve months are, even when empty. */
@@ -55,6 +56,7 @@ static const char dashboard_sql[] =
     "date_trunc('month', r.created_at AT TIME ZONE 'Europe/Paris')::date = m.month "
     "GROUP BY m.month) x)"
     ")::text";
+/* clang-format on */
 _Static_assert(DASHBOARD_PARTNERS_MAX == 10, "the LIMIT of dashboard_sql");
 
 typedef struct days_parse {
@@ -66,10 +68,10 @@ static int days_param_of(void *ctx, const char *name, size_t name_len, const cha
                          size_t value_len, sp_error *err) {
     days_parse *parse = ctx;
     if (name_len != 4 || strncmp(name, "days", 4) != 0)
-        return sp_error_set(err, 400, "unknown_field", "", "unknown query parameter: this "
+        return sp_error_set(err, 400, "unknown_field", "",
+                            "unknown query parameter: this "
                             "endpoint takes days");
-    if (parse->seen)
-        return sp_error_set(err, 400, "invalid_value", "days", "days is given twice");
+    if (parse->seen) return sp_error_set(err, 400, "invalid_value", "days", "days is given twice");
     parse->seen = true;
     int days = 0;
     bool digits = value_len >= 1 && value_len <= 3;
@@ -88,7 +90,8 @@ static int days_param_of(void *ctx, const char *name, size_t name_len, const cha
 static int answer_rendered(sp_gw_request *req, PGresult *res, sp_error *err) {
     json_error_t json_err;
     json_t *body = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)
-                       ? json_loads(PQgetvalue(res, 0, 0), 0, &json_err) : NULL;
+                       ? json_loads(PQgetvalue(res, 0, 0), 0, &json_err)
+                       : NULL;
     if (body == NULL || !json_is_object(body)) {
         json_decref(body);
         return sp_error_set(err, 500, "internal", "", "the figures could not be shown");
@@ -103,7 +106,7 @@ int sp_gw_route_dashboard(sp_gw_request *req, sp_error *err) {
     sp_date today = sp_paris_date_of(now_ms);
     int year, month, day;
     sp_date_to_ymd(today, &year, &month, &day);
-    int oldest = year * 12 + (month - 1) - (DASHBOARD_MONTHS - 1);   /* months since year 0 */
+    int oldest = year * 12 + (month - 1) - (DASHBOARD_MONTHS - 1); /* months since year 0 */
     char first[DATE_TEXT_LEN + 1], last[DATE_TEXT_LEN + 1], oldest_month[DATE_TEXT_LEN + 1];
     char now_text[SP_GW_INSTANT_LEN + 1];
     sp_date_format(today - (parse.days - 1), first);
@@ -120,6 +123,7 @@ int sp_gw_route_dashboard(sp_gw_request *req, sp_error *err) {
 
 /* ------------------------------------------------------------ history */
 
+/* clang-format off */
 /* $1 the partner or pass, $2 after this instant (ms, NULL: from the newest)
  * $3 and event id, $4 rows. Each row: occurred_at ms, event_id, the entry.
  * The actor's name is read from users now (a renamed person shows by
@@ -159,9 +163,12 @@ static const char pass_history_sql[] = HISTORY_SQL(
     "'partner_id', h.partner_id, 'partner_name', (SELECT p.name FROM partners p "
     "WHERE p.partner_id = h.partner_id)) END",
     "pass_id");
+/* clang-format on */
 _Static_assert(SP_GW_PASS_REF_LEN == 4, "the pass_ref of partner_own_history_sql");
 
+/* clang-format off */
 static const char partner_exists_sql[] = "SELECT 1 FROM partners WHERE partner_id = $1::uuid";
+/* clang-format on */
 
 /* A keyset page whose rows are (sort key, id, the line as JSON text) and
  * one row more than asked: {<member>: [lines], next_cursor}. */
@@ -203,8 +210,8 @@ static int answer_history(sp_gw_request *req, const char *sql, const char *id, s
     sp_gw_page page;
     if (sp_gw_page_parse(req->query, &page, err) != 0) return -1;
     if (page.limit > HISTORY_LIMIT_MAX)
-        return sp_error_set(err, 400, "invalid_value", "limit",
-                            "limit must be from 1 to %d", HISTORY_LIMIT_MAX);
+        return sp_error_set(err, 400, "invalid_value", "limit", "limit must be from 1 to %d",
+                            HISTORY_LIMIT_MAX);
     char after_ms[NUMBER_TEXT_MAX], limit_plus_one[NUMBER_TEXT_MAX];
     snprintf(after_ms, sizeof after_ms, "%" PRId64, page.after_occurred_at_ms);
     /* One row more than asked tells whether there is a next page. */
@@ -247,6 +254,7 @@ int sp_gw_route_partner_history(sp_gw_request *req, sp_error *err) {
 
 /* ------------------------------------------------------------ owed */
 
+/* clang-format off */
 /* What the city owes each partner (its `partner:X:owed` account), most
  * first, for finance as for the back-office: $1 after this amount (cents,
  * NULL: from the most owed) $2 and partner, $3 rows. `requested_cents` is
@@ -263,11 +271,11 @@ static const char owed_page_sql[] =
 static const char owed_totals_sql[] =
     "SELECT json_build_object('partner_count', count(*), 'owed_cents', "
     "coalesce(sum(owed_cents), 0)::bigint)::text FROM partners WHERE owed_cents > 0";
+/* clang-format on */
 
 static json_t *owed_totals(sp_gw_request *req, sp_error *err) {
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, owed_totals_sql, 0, NULL, &res, err) != 0)
-        return NULL;
+    if (sp_gw_pgpool_query(req->app->pool, owed_totals_sql, 0, NULL, &res, err) != 0) return NULL;
     json_error_t json_err;
     json_t *totals = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, &json_err) : NULL;
     PQclear(res);

@@ -22,6 +22,7 @@ static const sp_gw_field sepa_fields[] = {
 };
 static const sp_gw_schema sepa_schema = {sepa_fields, sizeof sepa_fields / sizeof sepa_fields[0]};
 
+/* clang-format off */
 /* The requests with the bank details their partner had when each was made
  * (the latest partner_bank_details row at or before the request's time), in
  * one query; when that row has no IBAN or no BIC (the request was flagged
@@ -37,6 +38,7 @@ static const char sepa_requests_sql[] =
     "  FROM partner_bank_details b WHERE b.partner_id = r.partner_id AND b.valid_from <= r.created_at"
     "  ORDER BY b.valid_from DESC, b.profile_version DESC LIMIT 1) d ON true"
     " WHERE r.request_id = ANY($1::uuid[])";
+/* clang-format on */
 
 typedef struct sepa_ask {
     char ids[SP_SEPA_TRANSFERS_MAX][SP_ID_LEN + 1];
@@ -108,8 +110,8 @@ static int row_of(const PGresult *res, const char *request_id, int *row, sp_erro
         *row = i;
         return 0;
     }
-    return sp_error_set(err, 404, "refund_request_not_found", "request_ids",
-                        "no refund request %s", request_id);
+    return sp_error_set(err, 404, "refund_request_not_found", "request_ids", "no refund request %s",
+                        request_id);
 }
 
 /* The transfers, in the order asked; strings point into res. */
@@ -136,14 +138,17 @@ static int answer_file(sp_gw_request *req, const sepa_ask *ask, const sp_sepa_tr
     char id[SP_ID_LEN + 1], hex[SP_SEPA_ID_MAX + 1], message_id[SP_SEPA_ID_MAX + 1];
     char payment_info_id[SP_SEPA_ID_MAX + 1], filename[SEPA_FILENAME_MAX];
     sp_id_new(id);
-    sp_sepa_end_to_end_id(id, hex);   /* 32 hex digits: unique per file */
+    sp_sepa_end_to_end_id(id, hex); /* 32 hex digits: unique per file */
     snprintf(message_id, sizeof message_id, "SP-%.32s", hex);
     snprintf(payment_info_id, sizeof payment_info_id, "PI-%.32s", hex);
     snprintf(filename, sizeof filename, "sepa-%s.xml", message_id);
-    sp_sepa_file file = {.message_id = message_id, .payment_info_id = payment_info_id,
+    sp_sepa_file file = {.message_id = message_id,
+                         .payment_info_id = payment_info_id,
                          .created_at_ms = sp_clock_now_ms(req->app->clock),
-                         .execution_date = ask->execution_date, .debtor = req->app->sepa_debtor,
-                         .transfers = transfers, .transfer_count = ask->count};
+                         .execution_date = ask->execution_date,
+                         .debtor = req->app->sepa_debtor,
+                         .transfers = transfers,
+                         .transfer_count = ask->count};
     size_t size = sp_sepa_bytes_max(ask->count), len = 0;
     char *xml = malloc(size);
     if (xml == NULL) return sp_error_set(err, 500, "out_of_memory", "", "transfer file");
@@ -159,7 +164,8 @@ static int answer_file(sp_gw_request *req, const sepa_ask *ask, const sp_sepa_tr
 
 int sp_gw_route_finance_sepa(sp_gw_request *req, sp_error *err) {
     if (req->app->sepa_debtor == NULL)
-        return sp_error_set(err, 503, "unavailable", "", "SEPA files need SP_SEPA_DEBTOR_NAME, "
+        return sp_error_set(err, 503, "unavailable", "",
+                            "SEPA files need SP_SEPA_DEBTOR_NAME, "
                             "SP_SEPA_DEBTOR_IBAN and SP_SEPA_DEBTOR_BIC");
     sepa_ask *ask = calloc(1, sizeof *ask);
     sp_sepa_transfer *transfers = calloc(SP_SEPA_TRANSFERS_MAX, sizeof *transfers);
@@ -173,8 +179,7 @@ int sp_gw_route_finance_sepa(sp_gw_request *req, sp_error *err) {
     if (ask_of(req, ask, err) != 0) goto done;
     ids_text(ask, ids, SEPA_IDS_TEXT_MAX);
     const char *params[1] = {ids};
-    if (sp_gw_pgpool_query(req->app->pool, sepa_requests_sql, 1, params, &res, err) != 0)
-        goto done;
+    if (sp_gw_pgpool_query(req->app->pool, sepa_requests_sql, 1, params, &res, err) != 0) goto done;
     if (transfers_of(res, ask, transfers, err) != 0) goto done;
     rc = answer_file(req, ask, transfers, err);
 done:

@@ -13,12 +13,14 @@
 #include "imports.h"
 #include "pgpool.h"
 
+/* clang-format off */
 /* The lines (second array) whose e-mail (first array) a user has; both
  * arrays newline-joined, which no valid e-mail holds. */
 static const char enrolled_lines_sql[] =
     "SELECT l.line FROM unnest(string_to_array($1, E'\\n'),"
     " string_to_array($2, E'\\n')::integer[]) AS l(email, line)"
     " JOIN users u ON u.email = l.email ORDER BY l.line";
+/* clang-format on */
 
 /* What spreadsheets and browsers call a CSV file. */
 static int content_type_check(const sp_gw_request *req, sp_error *err) {
@@ -80,12 +82,12 @@ static int answer_dry_run(sp_gw_request *req, sp_gw_enrol_csv *csv, sp_error *er
     if (problems == NULL) return sp_error_set(err, 500, "internal", "", "out of memory");
     char delimiter[2] = {csv->delimiter, '\0'};
     assert(enrolled <= csv->row_count);
-    json_t *report = json_pack("{s:I, s:I, s:s, s:s, s:o, s:I}",
-                               "lines_total", (json_int_t)csv->lines_total,
-                               "lines_valid", (json_int_t)(csv->row_count - enrolled),
-                               "encoding", sp_gw_enrol_csv_encoding_name(csv->encoding),
-                               "delimiter", delimiter, "problems", problems,
-                               "problems_total", (json_int_t)csv->problems_total);
+    json_t *report = json_pack("{s:I, s:I, s:s, s:s, s:o, s:I}", "lines_total",
+                               (json_int_t)csv->lines_total, "lines_valid",
+                               (json_int_t)(csv->row_count - enrolled), "encoding",
+                               sp_gw_enrol_csv_encoding_name(csv->encoding), "delimiter", delimiter,
+                               "problems", problems, "problems_total",
+                               (json_int_t)csv->problems_total);
     return sp_gw_answer_json(req, 200, report, false);
 }
 

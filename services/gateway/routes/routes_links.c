@@ -41,8 +41,8 @@ static int set_password(sp_gw_request *req, const char *purpose, sp_error *err) 
     int rc = sp_gw_parse_set_password(req->body, req->body_len, &body, err);
     char activation_id[SP_ID_LEN + 1];
     if (rc == 0)
-        rc = sp_link_token_check(req->app->config->link_secret, body.token, purpose,
-                                 activation_id, err);
+        rc = sp_link_token_check(req->app->config->link_secret, body.token, purpose, activation_id,
+                                 err);
     char command_id[SP_ID_LEN + 1];
     char hash[SP_GW_PASSWORD_HASH_MAX];
     if (rc == 0) {
@@ -84,8 +84,8 @@ int sp_gw_route_reset_request(sp_gw_request *req, sp_error *err) {
     reset.email = body.email;
     char command_id[SP_ID_LEN + 1];
     sp_id_new(command_id);
-    sp_envelope_meta meta = sp_gw_command_meta(req, "accounts.RequestPasswordReset.v1",
-                                               command_id, command_id);
+    sp_envelope_meta meta = sp_gw_command_meta(req, "accounts.RequestPasswordReset.v1", command_id,
+                                               command_id);
     Solipass__Reply *reply = NULL;
     if (sp_gw_commands_send(req->app->commands, SP_TOPIC_ACCOUNTS_COMMANDS, &meta, &reset.base,
                             req->deadline_ms, &reply, err) != 0)

@@ -10,9 +10,11 @@
 #include "pgpool.h"
 #include "sp_kafka.h"
 
+/* clang-format off */
 static const char partner_sql[] =
     "SELECT partner_id, partner_code, name, category, owed_cents FROM partners"
     " WHERE partner_id = $1::uuid";
+/* clang-format on */
 
 static int own_partner(const sp_gw_request *req, sp_error *err) {
     if (sp_id_valid(req->user.partner_id)) return 0;
@@ -42,11 +44,13 @@ int sp_gw_route_partner_operations(sp_gw_request *req, sp_error *err) {
 
 /* ------------------------------------------------------------------ one operation */
 
+/* clang-format off */
 /* A payment at the session's partner, found in the read model: its pass is
  * the aggregate the command goes to. Another partner's is not found. */
 static const char partner_operation_sql[] =
     "SELECT pass_id FROM operations WHERE operation_id = $1::uuid AND partner_id = $2::uuid"
     " AND kind = 'payment'";
+/* clang-format on */
 
 static int operation_pass(sp_gw_request *req, char pass_id[SP_ID_LEN + 1], sp_error *err) {
     const char *params[2] = {req->match.path_id, req->user.partner_id};
@@ -88,8 +92,8 @@ int sp_gw_route_partner_operation_reference(sp_gw_request *req, sp_error *err) {
     command.operation_id = req->match.path_id;
     command.partner_id = req->user.partner_id;
     command.reference = reference;
-    sp_envelope_meta meta =
-        sp_gw_command_meta(req, "ledger.SetOperationReference.v1", pass_id, key);
+    sp_envelope_meta meta = sp_gw_command_meta(req, "ledger.SetOperationReference.v1", pass_id,
+                                               key);
     return sp_gw_run_and_answer(req, SP_TOPIC_LEDGER_COMMANDS, &meta, &command.base, err);
 }
 

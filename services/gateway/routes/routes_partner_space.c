@@ -24,20 +24,22 @@
 #include "qr.h"
 
 #define POSTER_BYTES_MAX (128 * 1024)
-#define STREAM_POLL_MS 200                 /* a payment shows within this (plus the query) */
+#define STREAM_POLL_MS 200 /* a payment shows within this (plus the query) */
 /* A comment line every second: proxies keep the stream, and a client that
  * left (a page changed, a tab closed) is noticed by the second write after
  * it, so its thread and its partner's stream slot are free within ~2 s. */
 #define STREAM_HEARTBEAT_MS 1000
-#define STREAM_LOOKBACK_MS 5000            /* rows made visible this late are still sent */
+#define STREAM_LOOKBACK_MS 5000 /* rows made visible this late are still sent */
 #define STREAM_ROWS_PER_POLL_MAX 100
-#define STREAM_RETRY_MS 1000               /* the client's reconnection delay */
+#define STREAM_RETRY_MS 1000 /* the client's reconnection delay */
 #define STREAM_BUSY_RETRY_AFTER_S 5
-#define STREAM_SESSION_CHECK_MS 500        /* a logged-out or removed user's stream ends within 1 s */
+#define STREAM_SESSION_CHECK_MS 500 /* a logged-out or removed user's stream ends within 1 s */
 #define ZERO_ID "00000000-0000-0000-0000-000000000000"
 
+/* clang-format off */
 static const char partner_sql[] =
     "SELECT partner_code, name FROM partners WHERE partner_id = $1::uuid";
+/* clang-format on */
 
 /* The session's partner's code and name (a result the caller PQclear()s). */
 static int own_partner(sp_gw_request *req, PGresult **res, sp_error *err) {
@@ -106,8 +108,8 @@ static void poster_head(sp_gw_html *p, const char *name) {
     sp_gw_html_add(p, "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>");
     sp_gw_html_add_escaped(p, name);
     sp_gw_html_add(p, " — Pass solidarité</title>"
-             "<link rel=\"stylesheet\" href=\"" SP_GW_STYLE_PATH_PREFIX "poster.css\">"
-             "</head><body><main class=\"affiche\">");
+                      "<link rel=\"stylesheet\" href=\"" SP_GW_STYLE_PATH_PREFIX "poster.css\">"
+                      "</head><body><main class=\"affiche\">");
 }
 
 static int build_poster(const char *name, const char *code, const char *svg,
@@ -115,18 +117,21 @@ static int build_poster(const char *name, const char *code, const char *svg,
     poster_head(p, name);
     sp_gw_html_add(p, "<h1>");
     sp_gw_html_add_escaped(p, name);
-    sp_gw_html_add(p, "</h1><p class=\"accepte\">Ici, payez avec votre <strong>Pass solidarité"
-             "</strong></p><div class=\"qr\">%s</div><p>Code partenaire :</p>"
-             "<p class=\"code\">%.4s %.4s</p>", svg, code, code + 4);
-    sp_gw_html_add(p, "<ol><li>Scannez ce QR code avec l'appareil photo de votre téléphone : "
-             "la page de paiement du Pass solidarité s'ouvre pour ce lieu.</li>"
-             "<li>Ou bien ouvrez l'application Pass solidarité, touchez « Utiliser » et tapez "
-             "le code partenaire ci-dessus.</li>"
-             "<li>Saisissez le montant, puis validez : le paiement est immédiat et le solde "
-             "de votre pass est mis à jour.</li>"
-             "<li>Montrez l'écran de confirmation au guichet.</li></ol>"
-             "<p>Pas de téléphone ? Demandez un bon d'échange au CCAS et remettez-le ici.</p>"
-             "<p class=\"contact\">Pass solidarité — ");
+    sp_gw_html_add(p,
+                   "</h1><p class=\"accepte\">Ici, payez avec votre <strong>Pass solidarité"
+                   "</strong></p><div class=\"qr\">%s</div><p>Code partenaire :</p>"
+                   "<p class=\"code\">%.4s %.4s</p>",
+                   svg, code, code + 4);
+    sp_gw_html_add(
+        p, "<ol><li>Scannez ce QR code avec l'appareil photo de votre téléphone : "
+           "la page de paiement du Pass solidarité s'ouvre pour ce lieu.</li>"
+           "<li>Ou bien ouvrez l'application Pass solidarité, touchez « Utiliser » et tapez "
+           "le code partenaire ci-dessus.</li>"
+           "<li>Saisissez le montant, puis validez : le paiement est immédiat et le solde "
+           "de votre pass est mis à jour.</li>"
+           "<li>Montrez l'écran de confirmation au guichet.</li></ol>"
+           "<p>Pas de téléphone ? Demandez un bon d'échange au CCAS et remettez-le ici.</p>"
+           "<p class=\"contact\">Pass solidarité — ");
     sp_gw_html_add_escaped(p, contact->hours);
     sp_gw_html_add(p, " — ");
     sp_gw_html_add_escaped(p, contact->email);
@@ -156,8 +161,8 @@ int sp_gw_route_partner_poster(sp_gw_request *req, sp_error *err) {
     if (rc == 0) rc = payer_url_of(req, res, url, err);
     if (rc == 0) rc = sp_gw_qr_svg(url, &svg, &svg_len, err);
     if (rc == 0) {
-        rc = build_poster(PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), svg, req->app->contact,
-                          &p, err);
+        rc = build_poster(PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), svg, req->app->contact, &p,
+                          err);
     }
     if (rc == 0) sp_gw_answer_text(req, 200, "text/html; charset=utf-8", p.data, p.len, false);
     PQclear(res);
@@ -179,12 +184,12 @@ int sp_gw_route_contact(sp_gw_request *req, sp_error *err) {
 typedef struct stream {
     sp_gw_request *req;
     char partner_id[SP_ID_LEN + 1];
-    int64_t floor_ms;                  /* nothing at or before (floor_ms, floor_id) is sent */
+    int64_t floor_ms; /* nothing at or before (floor_ms, floor_id) is sent */
     char floor_id[SP_ID_LEN + 1];
-    int64_t last_ms;                   /* occurred_at of the newest row sent */
+    int64_t last_ms; /* occurred_at of the newest row sent */
     sp_gw_sse_sent sent;
-    int64_t last_write_ms;             /* monotonic */
-    int64_t session_checked_ms;        /* monotonic */
+    int64_t last_write_ms;      /* monotonic */
+    int64_t session_checked_ms; /* monotonic */
 } stream;
 
 static int stream_write(stream *s, const char *data, size_t len) {
@@ -227,8 +232,8 @@ static int stream_poll(stream *s, sp_error *err) {
     sp_gw_sse_sent_array(&s->sent, sent_ids);
     const char *params[6] = {s->partner_id, floor_ms, s->floor_id, since_ms, limit, sent_ids};
     PGresult *res = NULL;
-    int rc = sp_gw_pgpool_query(s->req->app->pool, sp_gw_partner_operations_stream_sql, 6,
-                                params, &res, err);
+    int rc = sp_gw_pgpool_query(s->req->app->pool, sp_gw_partner_operations_stream_sql, 6, params,
+                                &res, err);
     free(sent_ids);
     for (int row = 0; rc == 0 && row < PQntuples(res); row++) {
         rc = stream_send_row(s, res, row, err);
@@ -295,7 +300,7 @@ static void stream_run(stream *s) {
         }
         nanosleep(&pause, NULL);
     }
-    mg_send_chunk(s->req->conn, "", 0);   /* the last chunk: the response is complete */
+    mg_send_chunk(s->req->conn, "", 0); /* the last chunk: the response is complete */
 }
 
 int sp_gw_route_partner_operations_stream(sp_gw_request *req, sp_error *err) {

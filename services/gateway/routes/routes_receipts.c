@@ -16,14 +16,16 @@
 #include "sp_receipt.h"
 #include "validate.h"
 
-#define RECEIPT_FIELD_BYTES_MAX 1024   /* longer bodies are not receipts: 400 before any work */
+#define RECEIPT_FIELD_BYTES_MAX 1024 /* longer bodies are not receipts: 400 before any work */
 
+/* clang-format off */
 static const char operation_sql[] =
     "SELECT o.status, p.name, p.partner_code FROM operations o"
     " LEFT JOIN partners p ON p.partner_id = o.partner_id"
     " WHERE o.operation_id = $1::uuid AND o.kind = 'payment'";
 static const char partner_sql[] =
     "SELECT name, partner_code FROM partners WHERE partner_id = $1::uuid";
+/* clang-format on */
 
 static const sp_gw_field verify_fields[] = {
     {"receipt", SP_GW_FIELD_STRING, true, 1, RECEIPT_FIELD_BYTES_MAX},
@@ -61,8 +63,8 @@ static int known_facts(sp_gw_request *req, const sp_receipt *receipt, json_t *an
     if (sp_gw_pgpool_query(req->app->pool, operation_sql, 1, params, &res, err) != 0) return -1;
     bool known = PQntuples(res) == 1;
     int failed = json_object_set_new(answer, "known", json_boolean(known));
-    failed |= json_object_set_new(answer, "status", known ? json_string(PQgetvalue(res, 0, 0))
-                                                          : json_null());
+    failed |= json_object_set_new(answer, "status",
+                                  known ? json_string(PQgetvalue(res, 0, 0)) : json_null());
     PQclear(res);
     params[0] = receipt->partner_id;
     if (sp_gw_pgpool_query(req->app->pool, partner_sql, 1, params, &res, err) != 0) return -1;
@@ -85,8 +87,10 @@ int sp_gw_route_receipt_verify(sp_gw_request *req, sp_error *err) {
                                      req->app->receipt_keys, &receipt, &why);
     json_decref(root);
     if (verified != 0) {
-        return sp_gw_answer_json(req, 200, json_pack("{s:b, s:s, s:s}", "valid", 0, "reason",
-                                                     why.code, "message", why.message), false);
+        return sp_gw_answer_json(req, 200,
+                                 json_pack("{s:b, s:s, s:s}", "valid", 0, "reason", why.code,
+                                           "message", why.message),
+                                 false);
     }
     char key_id[SP_RECEIPT_KEY_ID_TEXT_LEN + 1], occurred_at[SP_GW_INSTANT_LEN + 1];
     sp_receipt_key_id_text(receipt.key_id, key_id);
@@ -114,8 +118,10 @@ static int take_qr_param(void *ctx, const char *name, size_t name_len, const cha
     if (name_len != 1 || name[0] != 'r')
         return sp_error_set(err, 400, "unknown_field", "", "the only parameter is r");
     if (value_len == 0 || value_len > SP_RECEIPT_TEXT_MAX)
-        return sp_error_set(err, 400, "invalid_value", "r", "r is a receipt's text (at most %d "
-                            "characters)", SP_RECEIPT_TEXT_MAX);
+        return sp_error_set(err, 400, "invalid_value", "r",
+                            "r is a receipt's text (at most %d "
+                            "characters)",
+                            SP_RECEIPT_TEXT_MAX);
     memcpy(q->receipt, value, value_len);
     q->receipt[value_len] = '\0';
     q->seen = true;

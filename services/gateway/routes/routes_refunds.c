@@ -30,6 +30,7 @@
 
 /* ------------------------------------------------------------------ SQL */
 
+/* clang-format off */
 #define MS_OF(column) "floor(extract(epoch FROM " column ") * 1000)::bigint"
 #define MS_OR_EMPTY(column) "coalesce(" MS_OF(column) "::text, '')"
 #define REQUEST_COLUMNS                                                                      \
@@ -80,6 +81,7 @@ static const char selected_operations_sql[] =
     " coalesce(o.refund_request_id::text, '') FROM operations o"
     " WHERE o.partner_id = $1::uuid AND o.kind = 'payment' AND o.operation_id = ANY ($2::uuid[])"
     " ORDER BY o.pass_id, o.occurred_at, o.operation_id";
+/* clang-format on */
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -117,9 +119,13 @@ static int no_body(const sp_gw_request *req, sp_error *err) {
 /* ------------------------------------------------------------------ a request as JSON */
 
 static int put_amounts(json_t *r, const PGresult *res, int row, sp_error *err) {
-    static const struct { int column; const char *name; } amounts[] = {
-        {RQ_EXPECTED, "expected_total_cents"}, {RQ_TOTAL, "total_cents"},
-        {RQ_COUNT, "operation_count"}, {RQ_PARTS, "part_count"}};
+    static const struct {
+        int column;
+        const char *name;
+    } amounts[] = {{RQ_EXPECTED, "expected_total_cents"},
+                   {RQ_TOTAL, "total_cents"},
+                   {RQ_COUNT, "operation_count"},
+                   {RQ_PARTS, "part_count"}};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof amounts / sizeof amounts[0]; i++) {
         int64_t value = 0;
@@ -130,9 +136,13 @@ static int put_amounts(json_t *r, const PGresult *res, int row, sp_error *err) {
 }
 
 static int put_instants(json_t *r, const PGresult *res, int row, sp_error *err) {
-    static const struct { int column; const char *name; } instants[] = {
-        {RQ_CREATED, "created_at"}, {RQ_CONFIRMED, "confirmed_at"},
-        {RQ_CANCELLED, "cancelled_at"}, {RQ_PAID, "paid_at"}};
+    static const struct {
+        int column;
+        const char *name;
+    } instants[] = {{RQ_CREATED, "created_at"},
+                    {RQ_CONFIRMED, "confirmed_at"},
+                    {RQ_CANCELLED, "cancelled_at"},
+                    {RQ_PAID, "paid_at"}};
     for (size_t i = 0; i < sizeof instants / sizeof instants[0]; i++) {
         json_t *value = instant_or_null(PQgetvalue(res, row, instants[i].column), err);
         if (value == NULL || json_object_set_new(r, instants[i].name, value) != 0) return -1;
@@ -144,12 +154,11 @@ static json_t *request_json(const PGresult *res, int row, sp_error *err) {
     assert(PQnfields(res) == RQ_COLUMNS);
     json_t *r = json_pack(
         "{s:s, s:s, s:s, s:s, s:o, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "request_id",
-        PQgetvalue(res, row, RQ_ID), "partner_id", PQgetvalue(res, row, RQ_PARTNER),
-        "partner_name", PQgetvalue(res, row, RQ_PARTNER_NAME), "kind",
-        PQgetvalue(res, row, RQ_KIND), "period", text_or_null(PQgetvalue(res, row, RQ_PERIOD)),
-        "status", PQgetvalue(res, row, RQ_STATUS), "bank_account_missing",
-        strcmp(PQgetvalue(res, row, RQ_BANK_MISSING), "t") == 0, "cancel_reason",
-        text_or_null(PQgetvalue(res, row, RQ_CANCEL_REASON)), "cancel_code",
+        PQgetvalue(res, row, RQ_ID), "partner_id", PQgetvalue(res, row, RQ_PARTNER), "partner_name",
+        PQgetvalue(res, row, RQ_PARTNER_NAME), "kind", PQgetvalue(res, row, RQ_KIND), "period",
+        text_or_null(PQgetvalue(res, row, RQ_PERIOD)), "status", PQgetvalue(res, row, RQ_STATUS),
+        "bank_account_missing", strcmp(PQgetvalue(res, row, RQ_BANK_MISSING), "t") == 0,
+        "cancel_reason", text_or_null(PQgetvalue(res, row, RQ_CANCEL_REASON)), "cancel_code",
         text_or_null(PQgetvalue(res, row, RQ_CANCEL_CODE)), "cancel_message",
         text_or_null(PQgetvalue(res, row, RQ_CANCEL_MESSAGE)), "cancel_operation_id",
         text_or_null(PQgetvalue(res, row, RQ_CANCEL_OPERATION)), "transfer_reference",
@@ -157,7 +166,8 @@ static json_t *request_json(const PGresult *res, int row, sp_error *err) {
         text_or_null(PQgetvalue(res, row, RQ_PAID_ON)));
     if (r == NULL || put_amounts(r, res, row, err) != 0 || put_instants(r, res, row, err) != 0) {
         json_decref(r);
-        if (err->code[0] == '\0') sp_error_set(err, 500, "internal", "", "a request could not be shown");
+        if (err->code[0] == '\0')
+            sp_error_set(err, 500, "internal", "", "a request could not be shown");
         return NULL;
     }
     return r;
@@ -175,8 +185,8 @@ static json_t *request_operation_json(const PGresult *res, int row, sp_error *er
                            PQgetvalue(res, row, 0), "pass_ref", pass_ref, "amount_cents",
                            (json_int_t)amount_cents, "status", PQgetvalue(res, row, 3),
                            "occurred_at", occurred_at, "reference", PQgetvalue(res, row, 5),
-                           "channel", text_or_null(PQgetvalue(res, row, 6)),
-                           "refund_request_id", text_or_null(PQgetvalue(res, row, 7)));
+                           "channel", text_or_null(PQgetvalue(res, row, 6)), "refund_request_id",
+                           text_or_null(PQgetvalue(res, row, 7)));
     if (op == NULL) sp_error_set(err, 500, "internal", "", "an operation could not be shown");
     return op;
 }
@@ -231,9 +241,9 @@ static json_t *request_with_operations(sp_gw_request *req, const char *request_i
 /* ------------------------------------------------------------------ waiting */
 
 typedef enum {
-    GOAL_LEFT_OPENING,       /* pending, or cancelled (aborted) */
-    GOAL_RELEASED,           /* cancelled, no part reserved any more */
-    GOAL_SETTLED,            /* paid, no part reserved any more */
+    GOAL_LEFT_OPENING, /* pending, or cancelled (aborted) */
+    GOAL_RELEASED,     /* cancelled, no part reserved any more */
+    GOAL_SETTLED,      /* paid, no part reserved any more */
 } wait_goal;
 
 static bool goal_reached(wait_goal goal, const char *status, const char *reserved_parts) {
@@ -308,8 +318,8 @@ static int run_request_command(sp_gw_request *req, const char *type, const char 
     *answered = false;
     sp_envelope_meta meta = sp_gw_command_meta(req, type, request_id, key);
     Solipass__Reply *reply = NULL;
-    if (sp_gw_commands_run(req->app->commands, req->app->projwait, SP_TOPIC_LEDGER_COMMANDS,
-                           &meta, payload, req->deadline_ms, &reply, err) != 0)
+    if (sp_gw_commands_run(req->app->commands, req->app->projwait, SP_TOPIC_LEDGER_COMMANDS, &meta,
+                           payload, req->deadline_ms, &reply, err) != 0)
         return -1;
     int rc = 0;
     if (!reply->ok) {
@@ -330,7 +340,7 @@ typedef struct selected_op {
 
 /* What a request asks: accepted payments of the partner, ordered by pass. */
 typedef struct selection {
-    sp_gw_refund_selection asked;              /* the body, checked */
+    sp_gw_refund_selection asked; /* the body, checked */
     selected_op ops[SP_REFUND_REQUEST_OPERATIONS_MAX];
     size_t count;
     int64_t total_cents;
@@ -347,7 +357,8 @@ static int selection_add(selection *sel, const char *operation_id, const char *p
     snprintf(op->pass_id, sizeof op->pass_id, "%s", pass_id);
     if (sp_gw_int64_of(amount_text, &op->amount_cents, err) != 0) return -1;
     if (!sp_money_add(sel->total_cents, op->amount_cents, &sel->total_cents))
-        return sp_error_set(err, 422, "selection_too_large", "operation_ids", "the total overflows");
+        return sp_error_set(err, 422, "selection_too_large", "operation_ids",
+                            "the total overflows");
     return 0;
 }
 
@@ -421,8 +432,10 @@ static int select_all(sp_gw_request *req, selection *sel, sp_error *err) {
 
 /* ------------------------------------------------------------------ opening a request */
 
+/* clang-format off */
 static const char bank_missing_sql[] =
     "SELECT (iban = '' OR bic = '') FROM partners WHERE partner_id = $1::uuid";
+/* clang-format on */
 
 static int bank_account_missing(sp_gw_request *req, bool *missing, sp_error *err) {
     const char *params[1] = {req->user.partner_id};
@@ -430,7 +443,9 @@ static int bank_account_missing(sp_gw_request *req, bool *missing, sp_error *err
     if (sp_gw_pgpool_query(req->app->pool, bank_missing_sql, 1, params, &res, err) != 0) return -1;
     int rc = 0;
     if (PQntuples(res) == 1) *missing = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    else rc = sp_error_set(err, 404, "partner_not_found", "", "this account's partner is not known yet");
+    else
+        rc = sp_error_set(err, 404, "partner_not_found", "",
+                          "this account's partner is not known yet");
     PQclear(res);
     return rc;
 }
@@ -682,8 +697,7 @@ int sp_gw_route_finance_refund_paid(sp_gw_request *req, sp_error *err) {
     snprintf(paid_on, sizeof paid_on, "%s", json_string_value(json_object_get(root, "paid_on")));
     json_decref(root);
     if (sp_gw_transfer_reference_check(reference, err) != 0 ||
-        paid_on_check(req, paid_on, err) != 0 ||
-        request_exists(req, NULL, err) != 0)
+        paid_on_check(req, paid_on, err) != 0 || request_exists(req, NULL, err) != 0)
         return -1;
     Solipass__Ledger__MarkRefundRequestPaid command =
         SOLIPASS__LEDGER__MARK_REFUND_REQUEST_PAID__INIT;

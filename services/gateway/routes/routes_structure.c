@@ -21,6 +21,7 @@
 #define SP_GW_MEDIA_PATH "/api/v1/media/"
 #define SP_GW_MEDIA_URL_MAX (sizeof SP_GW_MEDIA_PATH + 64)
 
+/* clang-format off */
 static const char structure_sql[] =
     "SELECT partner_id, partner_code, name, category, legal_name, description, website,"
     " array_to_json(social_links)::text, hq_address, activity_address, contact_phone,"
@@ -48,6 +49,7 @@ static const char media_insert_sql[] =
     " VALUES ($1, $2, $3::bytea, $4::integer, $5::integer) ON CONFLICT (sha256) DO NOTHING";
 static const char media_select_sql[] =
     "SELECT content_type, encode(bytes, 'hex') FROM media WHERE sha256 = $1";
+/* clang-format on */
 
 /* ------------------------------------------------------------------ answers */
 
@@ -76,14 +78,14 @@ static json_t *structure_json(const PGresult *res) {
         " s:o, s:o}",
         "partner_id", PQgetvalue(res, 0, S_ID), "partner_code", PQgetvalue(res, 0, S_CODE),
         "category", PQgetvalue(res, 0, S_CATEGORY), "legal_name", PQgetvalue(res, 0, S_LEGAL),
-        "public_name", PQgetvalue(res, 0, S_NAME), "description",
-        PQgetvalue(res, 0, S_DESCRIPTION), "website", PQgetvalue(res, 0, S_WEBSITE),
-        "social_links", links_of(PQgetvalue(res, 0, S_LINKS)), "hq_address",
-        PQgetvalue(res, 0, S_HQ), "activity_address", activity, "displayed_address", shown,
-        "contact_phone", PQgetvalue(res, 0, S_PHONE), "contact_email",
-        PQgetvalue(res, 0, S_EMAIL), "iban", PQgetvalue(res, 0, S_IBAN), "bic",
-        PQgetvalue(res, 0, S_BIC), "bank_holder", PQgetvalue(res, 0, S_HOLDER), "logo_url",
-        media_url(PQgetvalue(res, 0, S_LOGO)), "cover_url", media_url(PQgetvalue(res, 0, S_COVER)));
+        "public_name", PQgetvalue(res, 0, S_NAME), "description", PQgetvalue(res, 0, S_DESCRIPTION),
+        "website", PQgetvalue(res, 0, S_WEBSITE), "social_links",
+        links_of(PQgetvalue(res, 0, S_LINKS)), "hq_address", PQgetvalue(res, 0, S_HQ),
+        "activity_address", activity, "displayed_address", shown, "contact_phone",
+        PQgetvalue(res, 0, S_PHONE), "contact_email", PQgetvalue(res, 0, S_EMAIL), "iban",
+        PQgetvalue(res, 0, S_IBAN), "bic", PQgetvalue(res, 0, S_BIC), "bank_holder",
+        PQgetvalue(res, 0, S_HOLDER), "logo_url", media_url(PQgetvalue(res, 0, S_LOGO)),
+        "cover_url", media_url(PQgetvalue(res, 0, S_COVER)));
 }
 
 json_t *sp_gw_structure_of(sp_gw_request *req, const char *partner_id, sp_error *err) {
@@ -113,8 +115,7 @@ static int own_partner(const sp_gw_request *req, sp_error *err) {
 
 /* The Idempotency-Key when given; PUT is idempotent by itself, so a fresh
  * command id otherwise. */
-const char *sp_gw_optional_key(const sp_gw_request *req, char fresh[SP_ID_LEN + 1],
-                               sp_error *err) {
+const char *sp_gw_optional_key(const sp_gw_request *req, char fresh[SP_ID_LEN + 1], sp_error *err) {
     const char *key = sp_gw_request_header(req, "Idempotency-Key");
     if (key == NULL) {
         sp_id_new(fresh);
@@ -151,8 +152,8 @@ static void profile_pb(const sp_gw_profile_req *p, Solipass__Accounts__PartnerPr
 /* Runs an accounts command; a refusal is answered, an acceptance leaves
  * the answer to the caller (*ok, *replayed). */
 int sp_gw_run_accounts(sp_gw_request *req, const char *type, const char *aggregate_id,
-                       const char *key, const ProtobufCMessage *payload, bool *ok,
-                       bool *replayed, sp_error *err) {
+                       const char *key, const ProtobufCMessage *payload, bool *ok, bool *replayed,
+                       sp_error *err) {
     sp_envelope_meta meta = sp_gw_command_meta(req, type, aggregate_id, key);
     Solipass__Reply *reply = NULL;
     *ok = false;
@@ -187,8 +188,8 @@ int sp_gw_route_structure_put(sp_gw_request *req, sp_error *err) {
             SOLIPASS__ACCOUNTS__UPDATE_PARTNER_PROFILE__INIT;
         update.partner_id = req->user.partner_id;
         update.profile = &profile;
-        rc = sp_gw_run_accounts(req, "accounts.UpdatePartnerProfile.v1", req->user.partner_id,
-                                key, &update.base, &ok, &replayed, err);
+        rc = sp_gw_run_accounts(req, "accounts.UpdatePartnerProfile.v1", req->user.partner_id, key,
+                                &update.base, &ok, &replayed, err);
     }
     free(body);
     if (rc != 0 || !ok) return rc;
@@ -238,13 +239,13 @@ static int put_image(sp_gw_request *req, const char *slot, sp_error *err) {
     set.sha256 = sha256;
     set.content_type = (char *)info.content_type;
     bool ok = false, replayed = false;
-    if (sp_gw_run_accounts(req, "accounts.SetPartnerImage.v1", req->user.partner_id, key,
-                           &set.base, &ok, &replayed, err) != 0)
+    if (sp_gw_run_accounts(req, "accounts.SetPartnerImage.v1", req->user.partner_id, key, &set.base,
+                           &ok, &replayed, err) != 0)
         return -1;
-    if (!ok) return 0;   /* the refusal was answered */
+    if (!ok) return 0; /* the refusal was answered */
     json_t *answer = json_pack("{s:s, s:s, s:s, s:o, s:i, s:i}", "slot", slot, "sha256", sha256,
-                               "content_type", info.content_type, "url", media_url(sha256),
-                               "width", (int)info.width_px, "height", (int)info.height_px);
+                               "content_type", info.content_type, "url", media_url(sha256), "width",
+                               (int)info.width_px, "height", (int)info.height_px);
     return sp_gw_answer_json(req, 200, answer, replayed);
 }
 

@@ -27,6 +27,7 @@
  * activated, oldest first (a partner rarely has more than a handful). */
 #define SP_GW_ACTIVATION_RESEND_MAX 50
 
+/* clang-format off */
 static const char users_sql[] =
     "SELECT user_id, email, full_name, role, password_hash <> '',"
     " floor(extract(epoch FROM created_at) * 1000)::bigint"
@@ -46,6 +47,7 @@ static const char user_sql[] =
 static const char staff_users_sql[] =
     STAFF_USERS_SELECT " ORDER BY created_at, user_id LIMIT $1::integer";
 static const char staff_user_sql[] = STAFF_USERS_SELECT " AND user_id = $1::uuid";
+/* clang-format on */
 
 /* Columns user_id, email, full_name, role, activated, created_at (ms) and,
  * for a staff user (staff), disabled. */
@@ -55,10 +57,9 @@ static json_t *user_json_of(const PGresult *res, int row, bool staff, sp_error *
     char created_at[SP_GW_INSTANT_LEN + 1];
     sp_gw_instant_format(created_ms, created_at);
     json_t *user = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "user_id", PQgetvalue(res, row, 0),
-                             "email", PQgetvalue(res, row, 1), "full_name",
-                             PQgetvalue(res, row, 2), "role", PQgetvalue(res, row, 3),
-                             "activated", strcmp(PQgetvalue(res, row, 4), "t") == 0,
-                             "created_at", created_at);
+                             "email", PQgetvalue(res, row, 1), "full_name", PQgetvalue(res, row, 2),
+                             "role", PQgetvalue(res, row, 3), "activated",
+                             strcmp(PQgetvalue(res, row, 4), "t") == 0, "created_at", created_at);
     if (user != NULL && staff &&
         json_object_set_new(user, "disabled",
                             json_boolean(strcmp(PQgetvalue(res, row, 6), "t") == 0)) != 0) {
@@ -167,7 +168,7 @@ static int add_user(sp_gw_request *req, const char *partner_id, bool staff, sp_e
     if (sp_gw_idempotency_key(req, &key, err) != 0) return -1;
     sp_gw_user_add_req body;
     if ((staff ? sp_gw_parse_staff_add : sp_gw_parse_user_add)(req->body, req->body_len, &body,
-                                                              err) != 0)
+                                                               err) != 0)
         return -1;
     Solipass__Accounts__AddPartnerUser add = SOLIPASS__ACCOUNTS__ADD_PARTNER_USER__INIT;
     add.partner_id = (char *)partner_id;
@@ -182,7 +183,7 @@ static int add_user(sp_gw_request *req, const char *partner_id, bool staff, sp_e
                            &meta, &add.base, req->deadline_ms, &reply, err) != 0)
         return -1;
     char user_id[SP_ID_LEN + 1];
-    int rc = !reply->ok                                 ? sp_gw_answer_reply(req, reply, err)
+    int rc = !reply->ok                                ? sp_gw_answer_reply(req, reply, err)
              : added_user_id(reply, user_id, err) != 0 ? -1
              : staff ? answer_staff_user(req, user_id, 201, reply->replayed, err)
                      : answer_user(req, user_id, 201, reply->replayed, err);
@@ -202,7 +203,7 @@ static int change_role(sp_gw_request *req, bool staff, bool *ok, bool *replayed,
     if (key == NULL) return -1;
     char role[16];
     if ((staff ? sp_gw_parse_staff_role : sp_gw_parse_user_role)(req->body, req->body_len, role,
-                                                                err) != 0)
+                                                                 err) != 0)
         return -1;
     Solipass__Accounts__ChangeUserRole change = SOLIPASS__ACCOUNTS__CHANGE_USER_ROLE__INIT;
     change.user_id = req->match.path_id;
@@ -286,11 +287,13 @@ int sp_gw_route_staff_users_delete(sp_gw_request *req, sp_error *err) {
 
 /* ------------------------------------------------------------------ activation links */
 
+/* clang-format off */
 static const char partner_known_sql[] = "SELECT 1 FROM partners WHERE partner_id = $1::uuid";
 
 static const char not_activated_sql[] =
     "SELECT user_id, email FROM users WHERE partner_id = $1::uuid AND removed_at IS NULL"
     " AND password_hash = '' ORDER BY created_at, user_id LIMIT $2::integer";
+/* clang-format on */
 
 /* One IssueActivation for user_id: *sent when a link went out; a user who
  * activated meanwhile (409 already_activated) is skipped. The command id is
@@ -322,7 +325,8 @@ static int not_activated_users(sp_gw_request *req, PGresult **res, sp_error *err
         return -1;
     bool exists = PQntuples(known) == 1;
     PQclear(known);
-    if (!exists) return sp_error_set(err, 404, "partner_not_found", "partner_id", "no such partner");
+    if (!exists)
+        return sp_error_set(err, 404, "partner_not_found", "partner_id", "no such partner");
     char limit[16];
     snprintf(limit, sizeof limit, "%d", SP_GW_ACTIVATION_RESEND_MAX);
     params[1] = limit;
@@ -343,9 +347,8 @@ int sp_gw_route_partner_activation_email(sp_gw_request *req, sp_error *err) {
         bool sent = false;
         rc = issue_activation(req, PQgetvalue(res, row, 0), &sent, err);
         if (rc == 0 && sent &&
-            json_array_append_new(users, json_pack("{s:s, s:s}", "user_id",
-                                                   PQgetvalue(res, row, 0), "email",
-                                                   PQgetvalue(res, row, 1))) != 0)
+            json_array_append_new(users, json_pack("{s:s, s:s}", "user_id", PQgetvalue(res, row, 0),
+                                                   "email", PQgetvalue(res, row, 1))) != 0)
             rc = sp_error_set(err, 503, "unavailable", "", "out of memory");
     }
     PQclear(res);

@@ -26,6 +26,7 @@
 #define VOUCHERS_LIST_MAX 500
 #define PRINT_PAGE_BYTES_MAX (128 * 1024)
 
+/* clang-format off */
 #define VOUCHER_SELECT                                                                        \
     "SELECT v.voucher_id, v.number, v.status, v.pass_id, v.amount_cents, v.category,"         \
     " coalesce(v.partner_id::text, ''), coalesce(p.partner_code, ''), coalesce(p.name, ''),"  \
@@ -50,6 +51,7 @@ static const char partner_known_sql[] = "SELECT 1 FROM partners WHERE partner_co
 
 enum { V_ID, V_NUMBER, V_STATUS, V_PASS, V_AMOUNT, V_CATEGORY, V_PARTNER, V_CODE,
        V_PARTNER_NAME, V_UNTIL, V_ISSUED_MS, V_CLOSED_MS, V_REDEEMED_BY, V_HOLDER };
+/* clang-format on */
 
 /* ------------------------------------------------------------------ read model */
 
@@ -137,7 +139,8 @@ static int issue(sp_gw_request *req, const char *pass_id, sp_error *err) {
     if (body.partner_code[0] != '\0') {
         const char *params[1] = {body.partner_code};
         PGresult *res = NULL;
-        if (sp_gw_pgpool_query(req->app->pool, partner_known_sql, 1, params, &res, err) != 0) return -1;
+        if (sp_gw_pgpool_query(req->app->pool, partner_known_sql, 1, params, &res, err) != 0)
+            return -1;
         bool known = PQntuples(res) == 1;
         PQclear(res);
         if (!known) {
@@ -238,7 +241,8 @@ static int print_format(const char *query, bool *a6, sp_error *err) {
 }
 
 static const char *status_notice(const char *status) {
-    if (strcmp(status, "redeemed") == 0) return "Ce bon a déjà été utilisé : il n'est plus valable.";
+    if (strcmp(status, "redeemed") == 0)
+        return "Ce bon a déjà été utilisé : il n'est plus valable.";
     if (strcmp(status, "cancelled") == 0) return "Ce bon a été annulé : il n'est plus valable.";
     if (strcmp(status, "expired") == 0) return "Ce bon a expiré : il n'est plus valable.";
     return NULL;
@@ -247,11 +251,12 @@ static const char *status_notice(const char *status) {
 /* The style is a stylesheet of the gateway's (web_files.h): the pages'
  * Content-Security-Policy allows no inline style. */
 static void page_head(sp_gw_html *p, bool a6, const char *grouped) {
-    sp_gw_html_add(p, "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
-             "<title>Bon d'échange %s</title>"
-             "<link rel=\"stylesheet\" href=\"" SP_GW_STYLE_PATH_PREFIX "voucher-%s.css\">"
-             "</head><body><main class=\"bon\">",
-             grouped, a6 ? "a6" : "a4");
+    sp_gw_html_add(p,
+                   "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
+                   "<title>Bon d'échange %s</title>"
+                   "<link rel=\"stylesheet\" href=\"" SP_GW_STYLE_PATH_PREFIX "voucher-%s.css\">"
+                   "</head><body><main class=\"bon\">",
+                   grouped, a6 ? "a6" : "a4");
 }
 
 static int build_print_page(const PGresult *res, bool a6, const char *svg, sp_gw_html *p,
@@ -269,10 +274,11 @@ static int build_print_page(const PGresult *res, bool a6, const char *svg, sp_gw
     page_head(p, a6, grouped);
     sp_gw_html_add(p, "<h1>Bon d'échange — Pass solidarité</h1><p class=\"nom\">Bénéficiaire : ");
     sp_gw_html_add_escaped(p, PQgetvalue(res, 0, V_HOLDER));
-    sp_gw_html_add(p, "</p><p class=\"montant\">%s</p><p>Numéro du bon :</p>"
-             "<p class=\"numero\">%s</p><div class=\"qr\">%s</div>"
-             "<p>Valable jusqu'au <strong>%.2s/%.2s/%.4s</strong> inclus.</p>",
-             amount, grouped, svg, until + 8, until + 5, until);
+    sp_gw_html_add(p,
+                   "</p><p class=\"montant\">%s</p><p>Numéro du bon :</p>"
+                   "<p class=\"numero\">%s</p><div class=\"qr\">%s</div>"
+                   "<p>Valable jusqu'au <strong>%.2s/%.2s/%.4s</strong> inclus.</p>",
+                   amount, grouped, svg, until + 8, until + 5, until);
     if (PQgetvalue(res, 0, V_CODE)[0] != '\0') {
         sp_gw_html_add(p, "<p>Utilisable uniquement chez : <strong>");
         sp_gw_html_add_escaped(p, PQgetvalue(res, 0, V_PARTNER_NAME));
@@ -280,13 +286,14 @@ static int build_print_page(const PGresult *res, bool a6, const char *svg, sp_gw
     }
     const char *notice = status_notice(PQgetvalue(res, 0, V_STATUS));
     if (notice != NULL) sp_gw_html_add(p, "<p class=\"avis\">%s</p>", notice);
-    sp_gw_html_add(p, "<ol><li>Remettez ce bon à un partenaire du Pass solidarité.</li>"
-             "<li>Le partenaire scanne le QR code ou saisit le numéro dans son espace "
-             "partenaire : il est crédité du montant, en une seule fois.</li>"
-             "<li>Un bon ne sert qu'une fois. Gardez-le comme un billet : qui a le numéro "
-             "peut l'utiliser.</li>"
-             "<li>Non utilisé à la date limite, le montant revient sur votre pass.</li></ol>"
-             "</main></body></html>\n");
+    sp_gw_html_add(p,
+                   "<ol><li>Remettez ce bon à un partenaire du Pass solidarité.</li>"
+                   "<li>Le partenaire scanne le QR code ou saisit le numéro dans son espace "
+                   "partenaire : il est crédité du montant, en une seule fois.</li>"
+                   "<li>Un bon ne sert qu'une fois. Gardez-le comme un billet : qui a le numéro "
+                   "peut l'utiliser.</li>"
+                   "<li>Non utilisé à la date limite, le montant revient sur votre pass.</li></ol>"
+                   "</main></body></html>\n");
     if (p->overflow) {
         return sp_error_set(err, 500, "internal", "", "the print page is larger than %d bytes",
                             PRINT_PAGE_BYTES_MAX);
@@ -380,9 +387,11 @@ static int voucher_by_number(sp_gw_request *req, const char *number, found_vouch
         if (strcmp(status, "redeemed") == 0 && redeemed_here) {
             rc = 0;
         } else if (strcmp(status, "redeemed") == 0) {
-            rc = sp_error_set(err, 409, "voucher_used", "number", "this voucher has already been used");
+            rc = sp_error_set(err, 409, "voucher_used", "number",
+                              "this voucher has already been used");
         } else if (strcmp(status, "cancelled") == 0) {
-            rc = sp_error_set(err, 409, "voucher_cancelled", "number", "this voucher was cancelled");
+            rc = sp_error_set(err, 409, "voucher_cancelled", "number",
+                              "this voucher was cancelled");
         } else if (strcmp(status, "expired") == 0 || past) {
             rc = sp_error_set(err, 409, "voucher_expired", "number", "this voucher has expired");
         }
@@ -393,19 +402,20 @@ static int voucher_by_number(sp_gw_request *req, const char *number, found_vouch
     return rc;
 }
 
-static int own_partner_code(sp_gw_request *req, char code[SP_PARTNER_CODE_LEN + 1],
-                            sp_error *err) {
+static int own_partner_code(sp_gw_request *req, char code[SP_PARTNER_CODE_LEN + 1], sp_error *err) {
     if (!sp_id_valid(req->user.partner_id)) {
         return sp_error_set(err, 403, "forbidden", "", "this account belongs to no partner");
     }
     const char *params[1] = {req->user.partner_id};
     PGresult *res = NULL;
-    if (sp_gw_pgpool_query(req->app->pool, partner_code_of_sql, 1, params, &res, err) != 0) return -1;
+    if (sp_gw_pgpool_query(req->app->pool, partner_code_of_sql, 1, params, &res, err) != 0)
+        return -1;
     int rc = 0;
     if (PQntuples(res) == 1 && strlen(PQgetvalue(res, 0, 0)) == SP_PARTNER_CODE_LEN) {
         snprintf(code, SP_PARTNER_CODE_LEN + 1, "%s", PQgetvalue(res, 0, 0));
     } else {
-        rc = sp_error_set(err, 404, "partner_not_found", "", "this account's partner is not known yet");
+        rc = sp_error_set(err, 404, "partner_not_found", "",
+                          "this account's partner is not known yet");
     }
     PQclear(res);
     return rc;

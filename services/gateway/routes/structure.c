@@ -76,7 +76,8 @@ static int check_links(const json_t *root, sp_gw_profile_req *out, sp_error *err
         if (!sp_profile_url_valid(url))
             return sp_error_set(err, 400, "invalid_url", "social_links",
                                 "social_links[%zu] must be an http:// or https:// address of at "
-                                "most %d characters", i, SP_PROFILE_URL_MAX);
+                                "most %d characters",
+                                i, SP_PROFILE_URL_MAX);
         assert(i < SP_PROFILE_SOCIAL_LINKS_MAX);
         snprintf(out->social_links[i], sizeof out->social_links[i], "%s", url);
         out->social_link_count = i + 1;
@@ -164,8 +165,8 @@ static int check_role(const char *role, bool staff, sp_error *err) {
     const char *first = staff ? "backoffice" : "partner_admin";
     const char *second = staff ? "finance" : "partner_user";
     if (strcmp(role, first) == 0 || strcmp(role, second) == 0) return 0;
-    return sp_error_set(err, 400, "invalid_value", "role", "role must be \"%s\" or \"%s\"",
-                        first, second);
+    return sp_error_set(err, 400, "invalid_value", "role", "role must be \"%s\" or \"%s\"", first,
+                        second);
 }
 
 static int parse_user_add(const char *body, size_t len, bool staff, sp_gw_user_add_req *out,
@@ -217,7 +218,9 @@ int sp_gw_parse_staff_role(const char *body, size_t len, char *role, sp_error *e
 static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
-static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | (uint32_t)p[1]; }
+static uint32_t be16(const uint8_t *p) {
+    return (uint32_t)p[0] << 8 | (uint32_t)p[1];
+}
 
 static bool png_dimensions(const uint8_t *b, size_t len, sp_gw_image_info *out) {
     assert(b != NULL);
@@ -234,8 +237,7 @@ static bool png_dimensions(const uint8_t *b, size_t len, sp_gw_image_info *out) 
 
 /* SOFn markers (frame headers): C0..CF except DHT (C4), JPG (C8), DAC (CC). */
 static bool jpeg_frame_marker(uint8_t marker) {
-    return marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 &&
-           marker != 0xcc;
+    return marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
 }
 
 static bool jpeg_dimensions(const uint8_t *b, size_t len, sp_gw_image_info *out) {
@@ -247,11 +249,11 @@ static bool jpeg_dimensions(const uint8_t *b, size_t len, sp_gw_image_info *out)
     for (int segments = 0; segments < SP_GW_IMAGE_JPEG_SEGMENTS_MAX; segments++) {
         if (at + 4 > len || b[at] != 0xff) return false;
         uint8_t marker = b[at + 1];
-        if (marker == 0xff) {   /* fill byte */
+        if (marker == 0xff) { /* fill byte */
             at++;
             continue;
         }
-        if (marker == 0xd9 || marker == 0xda) return false;   /* no frame before the scan */
+        if (marker == 0xd9 || marker == 0xda) return false; /* no frame before the scan */
         size_t segment_len = be16(b + at + 2);
         if (segment_len < 2 || at + 2 + segment_len > len) return false;
         if (jpeg_frame_marker(marker)) {
@@ -273,8 +275,8 @@ static bool declared(const char *header, const char *type) {
     return header[n] == '\0' || header[n] == ';' || header[n] == ' ';
 }
 
-int sp_gw_image_check(const uint8_t *bytes, size_t len, const char *declared_type,
-                      size_t bytes_max, sp_gw_image_info *out, sp_error *err) {
+int sp_gw_image_check(const uint8_t *bytes, size_t len, const char *declared_type, size_t bytes_max,
+                      sp_gw_image_info *out, sp_error *err) {
     assert(out != NULL);
     assert(bytes != NULL || len == 0);
     memset(out, 0, sizeof *out);
@@ -284,13 +286,13 @@ int sp_gw_image_check(const uint8_t *bytes, size_t len, const char *declared_typ
         return sp_error_set(err, 415, "unsupported_media_type", "Content-Type",
                             "send the image as image/png or image/jpeg");
     if (len > bytes_max)
-        return sp_error_set(err, 413, "image_too_large", "",
-                            "the image is larger than %zu bytes", bytes_max);
+        return sp_error_set(err, 413, "image_too_large", "", "the image is larger than %zu bytes",
+                            bytes_max);
     bool recognised = len >= SP_GW_IMAGE_BYTES_MIN &&
                       (png ? png_dimensions(bytes, len, out) : jpeg_dimensions(bytes, len, out));
     if (!recognised)
-        return sp_error_set(err, 400, "invalid_image", "",
-                            "the body is not a complete %s image", png ? "PNG" : "JPEG");
+        return sp_error_set(err, 400, "invalid_image", "", "the body is not a complete %s image",
+                            png ? "PNG" : "JPEG");
     if (out->width_px == 0 || out->height_px == 0 || out->width_px > SP_GW_IMAGE_SIDE_PX_MAX ||
         out->height_px > SP_GW_IMAGE_SIDE_PX_MAX)
         return sp_error_set(err, 400, "invalid_image", "",

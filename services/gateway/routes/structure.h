@@ -14,10 +14,10 @@
 #include "sp_profile.h"
 #include "validate.h"
 
-#define SP_GW_IMAGE_BYTES_MAX_DEFAULT (1024 * 1024)  /* SP_IMAGE_BYTES_MAX */
-#define SP_GW_IMAGE_BYTES_MIN 24                     /* smaller cannot hold a header */
+#define SP_GW_IMAGE_BYTES_MAX_DEFAULT (1024 * 1024) /* SP_IMAGE_BYTES_MAX */
+#define SP_GW_IMAGE_BYTES_MIN 24                    /* smaller cannot hold a header */
 #define SP_GW_IMAGE_SIDE_PX_MAX 8000
-#define SP_GW_IMAGE_JPEG_SEGMENTS_MAX 256            /* markers walked to find the frame */
+#define SP_GW_IMAGE_JPEG_SEGMENTS_MAX 256 /* markers walked to find the frame */
 
 typedef struct sp_gw_profile_req {
     char legal_name[SP_GW_TEXT_BYTES(SP_PROFILE_NAME_CHARS_MAX)];
@@ -29,9 +29,9 @@ typedef struct sp_gw_profile_req {
     char hq_address[SP_GW_TEXT_BYTES(SP_PROFILE_ADDRESS_CHARS_MAX)];
     char activity_address[SP_GW_TEXT_BYTES(SP_PROFILE_ADDRESS_CHARS_MAX)];
     char contact_phone[SP_PROFILE_PHONE_MAX + 1];
-    char contact_email[SP_GW_EMAIL_LEN_MAX + 1];   /* lower-cased, "" when none */
-    char iban[SP_PROFILE_IBAN_MAX + 1];            /* upper case without spaces, "" when none */
-    char bic[SP_PROFILE_BIC_MAX + 1];              /* upper case, "" when none */
+    char contact_email[SP_GW_EMAIL_LEN_MAX + 1]; /* lower-cased, "" when none */
+    char iban[SP_PROFILE_IBAN_MAX + 1];          /* upper case without spaces, "" when none */
+    char bic[SP_PROFILE_BIC_MAX + 1];            /* upper case, "" when none */
     char bank_holder[SP_GW_TEXT_BYTES(SP_PROFILE_NAME_CHARS_MAX)];
 } sp_gw_profile_req;
 
@@ -43,9 +43,9 @@ typedef struct sp_gw_profile_req {
 int sp_gw_parse_profile(const char *body, size_t len, sp_gw_profile_req *out, sp_error *err);
 
 typedef struct sp_gw_user_add_req {
-    char email[SP_GW_EMAIL_LEN_MAX + 1];             /* lower-cased */
+    char email[SP_GW_EMAIL_LEN_MAX + 1]; /* lower-cased */
     char full_name[SP_GW_TEXT_BYTES(SP_GW_NAME_LEN_MAX)];
-    char role[16];                 /* "partner_admin" | "partner_user", or a staff role */
+    char role[16]; /* "partner_admin" | "partner_user", or a staff role */
 } sp_gw_user_add_req;
 
 /* {email, full_name, role?} (role defaults to partner_user). */
@@ -58,7 +58,7 @@ int sp_gw_parse_staff_add(const char *body, size_t len, sp_gw_user_add_req *out,
 int sp_gw_parse_staff_role(const char *body, size_t len, char *role, sp_error *err);
 
 typedef struct sp_gw_image_info {
-    const char *content_type;     /* "image/png" | "image/jpeg" (static) */
+    const char *content_type; /* "image/png" | "image/jpeg" (static) */
     uint32_t width_px;
     uint32_t height_px;
 } sp_gw_image_info;
@@ -69,7 +69,7 @@ typedef struct sp_gw_image_info {
  * ignored): 415 unsupported_media_type unless image/png or image/jpeg; 413
  * image_too_large over bytes_max; 400 invalid_image when the bytes are not
  * an image of the declared type. */
-int sp_gw_image_check(const uint8_t *bytes, size_t len, const char *declared_type,
-                      size_t bytes_max, sp_gw_image_info *out, sp_error *err);
+int sp_gw_image_check(const uint8_t *bytes, size_t len, const char *declared_type, size_t bytes_max,
+                      sp_gw_image_info *out, sp_error *err);
 
 #endif

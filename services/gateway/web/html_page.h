@@ -10,9 +10,9 @@
 
 typedef struct sp_gw_html {
     char *data;
-    size_t len;       /* bytes written, without the terminating NUL */
-    size_t size;      /* capacity of data */
-    bool overflow;    /* an append did not fit: the page is incomplete */
+    size_t len;    /* bytes written, without the terminating NUL */
+    size_t size;   /* capacity of data */
+    bool overflow; /* an append did not fit: the page is incomplete */
 } sp_gw_html;
 
 void sp_gw_html_add(sp_gw_html *page, const char *format, ...)

@@ -95,8 +95,8 @@ static bool name_valid(const char *name, size_t len) {
     return true;
 }
 
-static sp_gw_web_decision target_file(sp_gw_web_target *out, const char *folder,
-                                      const char *name, sp_gw_web_cache cache) {
+static sp_gw_web_decision target_file(sp_gw_web_target *out, const char *folder, const char *name,
+                                      sp_gw_web_cache cache) {
     assert(out != NULL);
     assert(folder != NULL);
     assert(name != NULL);
@@ -234,7 +234,7 @@ unsigned sp_gw_accept_encoding(const char *header) {
         const char *item_end = comma != NULL ? comma : end;
         const char *name, *name_end;
         int q = item_q(p, item_end, &name, &name_end);
-        if (q < 0) q = 0;   /* malformed: allows nothing */
+        if (q < 0) q = 0; /* malformed: allows nothing */
         if (coding_is(name, name_end, "br")) br_q = q;
         if (coding_is(name, name_end, "gzip") || coding_is(name, name_end, "x-gzip")) gzip_q = q;
         if (coding_is(name, name_end, "*")) star_q = q;
@@ -268,7 +268,7 @@ bool sp_gw_web_etag_matches(const char *if_none_match, const char *etag) {
         const char *item = p;
         const char *item_end = comma != NULL ? comma : end;
         trim(&item, &item_end);
-        if (item_end - item >= 2 && item[0] == 'W' && item[1] == '/') item += 2;  /* weak */
+        if (item_end - item >= 2 && item[0] == 'W' && item[1] == '/') item += 2; /* weak */
         size_t item_len = (size_t)(item_end - item);
         if ((item_len == 1 && item[0] == '*') ||
             (item_len == strlen(etag) && memcmp(item, etag, item_len) == 0))
@@ -333,19 +333,18 @@ static const struct {
      ".avis { border: 2px solid #000; padding: .4em; font-weight: bold; }\n"
      "ol { padding-left: 1.2em; }\n"
      "@media print { .bon { margin: 0; max-width: none; } }\n"},
-    {"poster",
-     "@page { size: A4; margin: 15mm; }\n"
-     "body { font-family: sans-serif; color: #000; margin: 0; font-size: 14pt;"
-     " text-align: center; }\n"
-     ".affiche { max-width: 180mm; margin: 1em auto; }\n"
-     "h1 { font-size: 2em; margin: 0 0 .3em; }\n"
-     ".accepte { font-size: 1.4em; margin: 0 0 1em; }\n"
-     ".qr svg { width: 110mm; height: auto; display: block; margin: 0 auto; }\n"
-     ".code { font-family: monospace; font-size: 2.6em; font-weight: bold;"
-     " letter-spacing: .15em; margin: .3em 0; }\n"
-     "ol { text-align: left; display: inline-block; margin: 1em auto; }\n"
-     ".contact { font-size: .8em; margin-top: 1.5em; }\n"
-     "@media print { .affiche { margin: 0 auto; } }\n"},
+    {"poster", "@page { size: A4; margin: 15mm; }\n"
+               "body { font-family: sans-serif; color: #000; margin: 0; font-size: 14pt;"
+               " text-align: center; }\n"
+               ".affiche { max-width: 180mm; margin: 1em auto; }\n"
+               "h1 { font-size: 2em; margin: 0 0 .3em; }\n"
+               ".accepte { font-size: 1.4em; margin: 0 0 1em; }\n"
+               ".qr svg { width: 110mm; height: auto; display: block; margin: 0 auto; }\n"
+               ".code { font-family: monospace; font-size: 2.6em; font-weight: bold;"
+               " letter-spacing: .15em; margin: .3em 0; }\n"
+               "ol { text-align: left; display: inline-block; margin: 1em auto; }\n"
+               ".contact { font-size: .8em; margin-top: 1.5em; }\n"
+               "@media print { .affiche { margin: 0 auto; } }\n"},
 };
 
 const char *sp_gw_page_style(const char *path) {

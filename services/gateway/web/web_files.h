@@ -19,9 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SP_GW_WEB_PATH_LEN_MAX 1024             /* a longer path is not a page: 404 */
-#define SP_GW_WEB_NAME_LEN_MAX 128              /* a file name under assets/ or the root */
-#define SP_GW_WEB_FILE_LEN_MAX (SP_GW_WEB_NAME_LEN_MAX + 32)   /* relative name + ".br" */
+#define SP_GW_WEB_PATH_LEN_MAX 1024 /* a longer path is not a page: 404 */
+#define SP_GW_WEB_NAME_LEN_MAX 128  /* a file name under assets/ or the root */
+#define SP_GW_WEB_FILE_LEN_MAX (SP_GW_WEB_NAME_LEN_MAX + 32) /* relative name + ".br" */
 #define SP_GW_WEB_FILE_BYTES_MAX (8 * 1024 * 1024)
 #define SP_GW_WEB_ACCEPT_ENCODING_LEN_MAX 1024
 #define SP_GW_WEB_ACCEPT_ENCODING_ITEMS_MAX 32
@@ -40,23 +40,23 @@ typedef enum {
 const char *sp_gw_web_app_folder(size_t i);
 
 typedef enum {
-    SP_GW_WEB_API,           /* /api/..., /healthz, /metrics: not a page */
-    SP_GW_WEB_FILE,          /* target says which file */
-    SP_GW_WEB_NOT_FOUND,     /* 404 page */
-    SP_GW_WEB_METHOD,        /* 405: pages are GET and HEAD only */
+    SP_GW_WEB_API,       /* /api/..., /healthz, /metrics: not a page */
+    SP_GW_WEB_FILE,      /* target says which file */
+    SP_GW_WEB_NOT_FOUND, /* 404 page */
+    SP_GW_WEB_METHOD,    /* 405: pages are GET and HEAD only */
 } sp_gw_web_decision;
 
 typedef enum {
-    SP_GW_WEB_NO_CACHE,      /* revalidated each time (ETag) */
-    SP_GW_WEB_IMMUTABLE,     /* named by its content's hash */
+    SP_GW_WEB_NO_CACHE,  /* revalidated each time (ETag) */
+    SP_GW_WEB_IMMUTABLE, /* named by its content's hash */
 } sp_gw_web_cache;
 
 typedef struct sp_gw_web_target {
-    char file[SP_GW_WEB_FILE_LEN_MAX + 1];   /* relative to SP_WEB_DIR, e.g. "assets/a-1F.js" */
+    char file[SP_GW_WEB_FILE_LEN_MAX + 1]; /* relative to SP_WEB_DIR, e.g. "assets/a-1F.js" */
     const char *content_type;
     sp_gw_web_cache cache;
-    bool document;           /* HTML (or SVG): gets the security headers */
-    bool precompressed;      /* a .br or .gz sibling may be sent instead */
+    bool document;      /* HTML (or SVG): gets the security headers */
+    bool precompressed; /* a .br or .gz sibling may be sent instead */
 } sp_gw_web_target;
 
 /* What answers method on path (the raw path, without the query), given the

@@ -13,9 +13,9 @@
 #include <civetweb.h>
 #include "web_files.h"
 
-#define WEB_PATH_COMPONENTS_MAX 3     /* "assets/<name>", "<app>/index.html" */
-#define CHUNK_BYTES (16 * 1024)       /* a file goes out in pieces of this: bounded memory */
-#define CHUNKS_MAX (SP_GW_WEB_FILE_BYTES_MAX / CHUNK_BYTES + 16)   /* short reads included */
+#define WEB_PATH_COMPONENTS_MAX 3 /* "assets/<name>", "<app>/index.html" */
+#define CHUNK_BYTES (16 * 1024)   /* a file goes out in pieces of this: bounded memory */
+#define CHUNKS_MAX (SP_GW_WEB_FILE_BYTES_MAX / CHUNK_BYTES + 16) /* short reads included */
 
 typedef struct web_file {
     int fd;
@@ -98,11 +98,12 @@ void sp_gw_web_add_security_headers(struct mg_connection *conn) {
     }
 }
 
-static bool is_head(const sp_gw_request *req) { return strcmp(req->method, "HEAD") == 0; }
+static bool is_head(const sp_gw_request *req) {
+    return strcmp(req->method, "HEAD") == 0;
+}
 
 static void answer_simple(sp_gw_request *req, int status, const char *content_type,
-                          const char *cache_control, const char *body, size_t len,
-                          bool document) {
+                          const char *cache_control, const char *body, size_t len, bool document) {
     char length[24];
     snprintf(length, sizeof length, "%zu", len);
     mg_response_header_start(req->conn, status);
@@ -149,8 +150,8 @@ static void answer_file(sp_gw_request *req, const sp_gw_web_target *target, cons
     char etag[SP_GW_WEB_ETAG_LEN_MAX + 1] = "";
     bool immutable = target->cache == SP_GW_WEB_IMMUTABLE;
     if (!immutable) sp_gw_web_etag(file->size_bytes, file->mtime_ns, etag);
-    bool not_modified =
-        !immutable && sp_gw_web_etag_matches(sp_gw_request_header(req, "If-None-Match"), etag);
+    bool not_modified = !immutable &&
+                        sp_gw_web_etag_matches(sp_gw_request_header(req, "If-None-Match"), etag);
     int status = not_modified ? 304 : 200;
     char length[24];
     snprintf(length, sizeof length, "%" PRId64, file->size_bytes);
@@ -220,8 +221,7 @@ bool sp_gw_web_serve(sp_gw_request *req, const char *path, const char *request_u
         return true;
     }
     int root = open(web_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    decision = sp_gw_web_route(req->method, path, root >= 0 ? apps_present(root) : 0,
-                               &target);
+    decision = sp_gw_web_route(req->method, path, root >= 0 ? apps_present(root) : 0, &target);
     if (decision == SP_GW_WEB_METHOD) {
         static const char refused[] = "Seules les méthodes GET et HEAD sont permises ici.\n";
         answer_simple(req, 405, "text/plain; charset=utf-8", "no-store", refused,
