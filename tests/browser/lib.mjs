@@ -4,7 +4,7 @@
 // axe-core injected for the accessibility checks, small assertions.
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { optimizePng } from './png.mjs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,9 +104,13 @@ export async function openContext(browser, options = {}) {
 let shotCount = 0;
 
 /** Empties the screenshot folder: each run's pictures, numbered in order. */
+/** Removes this journey's earlier pictures, not the folders of the other
+ * journeys that may sit inside its folder. */
 export function freshScreenshots() {
-  rmSync(SCREENSHOTS, { recursive: true, force: true });
   mkdirSync(SCREENSHOTS, { recursive: true });
+  for (const entry of readdirSync(SCREENSHOTS, { withFileTypes: true })) {
+    if (entry.isFile() && entry.name.endsWith('.png')) rmSync(join(SCREENSHOTS, entry.name));
+  }
 }
 
 export async function screenshot(page, name) {
