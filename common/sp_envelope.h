@@ -12,7 +12,7 @@
 
 #define SP_ENVELOPE_BYTES_MAX (64 * 1024) /* larger messages are refused / dead-lettered */
 /* Field lengths in bytes that unpack accepts. Client Idempotency-Keys are at
- * most 64; internal command ids such as "expiry:<pass>:<category>" need more. */
+ * most 64; internal command ids such as "expiry:<pass>:<category>:<end date>" need more. */
 #define SP_ENVELOPE_TYPE_MAX 64
 #define SP_ENVELOPE_AGGREGATE_ID_MAX 64
 #define SP_ENVELOPE_COMMAND_ID_MAX 96

@@ -632,11 +632,17 @@ static void collect_due(void *ctx, const sp_ledger_pass *pass) {
 static void expiry_event(const sp_ledger_pass *pass, size_t index, int64_t now_ms,
                          sp_ledger_event *event) {
     const sp_ledger_envelope *envelope = &pass->envelopes[index];
-    /* Names the expiry in the log: one per envelope, so it is its own id. */
-    _Static_assert(SP_LEDGER_COMMAND_ID_MAX >= sizeof "expiry::" - 1 + SP_ID_LEN + 32,
-                   "an expiry command id holds a pass id and a whole category");
+    /* Names the expiry in the log. An envelope can expire more than once (a
+     * credit with a later end date brings it back), each time at another end
+     * date: the date makes each expiry its own command id. */
+    _Static_assert(SP_LEDGER_COMMAND_ID_MAX >=
+                       sizeof "expiry:::" - 1 + SP_ID_LEN + 32 + SP_LEDGER_DATE_LEN,
+                   "an expiry command id holds a pass id, a whole category and a date");
+    char end_date[SP_LEDGER_DATE_LEN + 1];
+    sp_date_format(envelope->end_date, end_date);
     char command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
-    snprintf(command_id, sizeof command_id, "expiry:%s:%s", pass->pass_id, envelope->category);
+    snprintf(command_id, sizeof command_id, "expiry:%s:%s:%s", pass->pass_id, envelope->category,
+             end_date);
     sp_ledger_event_clear(event);
     event_header(event, SP_LEDGER_EVENT_ENVELOPE_EXPIRED, pass, pass->pass_id, "", command_id,
                  now_ms);

@@ -529,7 +529,8 @@ static void test_expiry_the_day_after_end_date_in_paris(void **state) {
     assert_string_equal(swept[0].pass_id, P1);
     assert_string_equal(swept[0].category, "sport");
     assert_string_equal(swept[0].end_date, "2026-06-30");
-    assert_string_equal(swept[0].command_id, "expiry:0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8:sport");
+    assert_string_equal(swept[0].command_id,
+                        "expiry:0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8:sport:2026-06-30");
     assert_int_equal(swept[0].amount_cents, 3000);
     assert_int_equal(swept[0].pass_balance_after_cents, 0);
     assert_true(sp_ledger_pass_find(fx->state, P1)->envelopes[1].closed);
@@ -730,6 +731,8 @@ static void test_expired_envelope_is_used_again_with_a_later_end_date(void **sta
     assert_int_equal(sp_ledger_sweep_expiries(fx->state, july_2_ms, swept, 4, &count, &err), 0);
     assert_int_equal(count, 1);
     assert_int_equal(fx->state->budget_cents, 0);
+    assert_string_equal(swept[0].command_id,
+                        "expiry:0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8:sport:2026-06-30");
     /* Without a new end date it stays expired; one before today is refused. */
     credit(fx, P1, "sport", 1000, "c2", july_2_ms, &d);
     expect_rejected(&d, "envelope_expired", "category");
@@ -749,6 +752,9 @@ static void test_expired_envelope_is_used_again_with_a_later_end_date(void **sta
     assert_int_equal(sp_ledger_sweep_expiries(fx->state, sept_1_ms, swept, 4, &count, &err), 0);
     assert_int_equal(count, 1);
     assert_int_equal(swept[0].amount_cents, 700);
+    /* Its second expiry is another command than its first, at its own date. */
+    assert_string_equal(swept[0].command_id,
+                        "expiry:0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8:sport:2026-08-31");
     assert_int_equal(fx->state->budget_cents, -300);
     assert_int_equal(sp_ledger_balance_sum_cents(fx->state), 0);
 }
