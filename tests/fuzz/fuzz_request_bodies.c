@@ -59,7 +59,10 @@ static void parse_one(const fuzz_case *c, parsed *out) {
     case 5:
         sp_gw_parse_beneficiary(b, n, sp_date_from_ymd(2026, 11, 27), &out->beneficiary, &err);
         break;
-    case 6: sp_gw_parse_credit(b, n, AMOUNT_CENTS_MAX, &out->credit, &err); break;
+    case 6:
+        sp_gw_parse_credit(b, n, AMOUNT_CENTS_MAX, sp_date_from_ymd(2026, 11, 27), &out->credit,
+                           &err);
+        break;
     case 7: sp_gw_parse_voucher_issue(b, n, AMOUNT_CENTS_MAX, &out->voucher_issue, &err); break;
     case 8: sp_gw_parse_voucher_redeem(b, n, &out->voucher_redeem, &err); break;
     case 9: sp_gw_parse_profile(b, n, &out->profile, &err); break;
