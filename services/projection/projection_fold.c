@@ -169,7 +169,7 @@ static const char *arr_text(text_buf *b) {
     return b->failed ? NULL : b->data;
 }
 
-/* The next element of an array literal as projection_rows.c writes them
+/* The next element of an array literal as projection_rows_ledger.c writes them
  * (quoted without escapes, or bare); false at its end. */
 static bool arr_next(const char **cursor, char *out, size_t out_size, bool *is_null) {
     const char *c = *cursor;

@@ -6,7 +6,7 @@
  * ledger events), a simulated clock, the transactions service's single
  * writer of each partition (the real sp_ledger_decide / sp_ledger_apply /
  * sweeps over the real codec), a fold standing in for the projection (the
- * rules of services/projection/projection_rows.c's SQL, mirrored in C over
+ * rules of services/projection/projection_rows_*.c's SQL, mirrored in C over
  * in-memory rows, fed by every event the real row builder accepts), and the
  * refunds driver (the real refunds.c decisions over that fold). A seed gives
  * a plan: a list of steps (client commands, writer/fold/driver turns,

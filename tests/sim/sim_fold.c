@@ -1,5 +1,5 @@
 /* sim_fold.c - the projection's stand-in: the read models' rows as the
- * statements of services/projection/projection_rows.c would write them,
+ * statements of services/projection/projection_rows_*.c would write them,
  * one event at a time.
  *
  * The projection's own pure code ends at "event -> SQL text + parameters"
@@ -10,7 +10,7 @@
  * (`version = $2 - 1`), a refund request's own events likewise on the
  * request's version, inserts are `ON CONFLICT DO NOTHING`, a part row is
  * upserted by both the request and the pass. It is a mirror, not the SQL:
- * a rule changed in projection_rows.c must be changed here too (the gap is
+ * a rule changed in projection_rows_*.c must be changed here too (the gap is
  * documented in docs/architecture.md). */
 #include <stdio.h>
 #include <string.h>

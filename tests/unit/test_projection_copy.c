@@ -196,7 +196,7 @@ static void test_copy_sql_refuses_other_shapes(void **state) {
     assert_string_equal(out, "COPY t (a, b) FROM STDIN");
 }
 
-/* A PassOpened row as projection_rows.c builds it (one envelope). */
+/* A PassOpened row as projection_rows_ledger.c builds it (one envelope). */
 static sp_projection_row opened_row(char params[5][64], int n) {
     sp_projection_row row;
     memset(&row, 0, sizeof row);

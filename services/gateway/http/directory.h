@@ -6,7 +6,7 @@
  * log and holds the lock).
  *
  * The events applied, with what the projection does for each
- * (services/projection/projection_rows.c):
+ * (services/projection/projection_rows_accounts.c):
  *   PartnerCreated   the partner code names a partner
  *   UserRegistered   a user, its role, partner, pass and password digest
  *   SessionStarted   an open session (token hash, expiry); the user's
