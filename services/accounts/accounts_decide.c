@@ -513,7 +513,7 @@ static int decide_start_session(const sp_accounts_state *state, const sp_account
     if (user == NULL || user->removed)
         return sp_error_set(err, 404, "not_found", "user_id", "no such user");
     if (check_token_hash(c, err) != 0) return -1;
-    if (c->expires_at_ms <= now_ms || c->expires_at_ms - now_ms > SP_ACCOUNTS_SESSION_TTL_MAX_MS)
+    if (c->expires_at_ms <= now_ms || c->expires_at_ms - now_ms > SP_ACCOUNTS_SESSION_TTL_MS_MAX)
         return sp_error_set(err, 400, "invalid_value", "expires_at_ms",
                             "a session must expire in the future, within 366 days");
     if (sp_accounts_session_by_hash(state, c->token_hash) != NULL)

@@ -268,8 +268,8 @@ static void record_key(uint8_t key[SP_KEY_LEN], const char *pass_id, const char 
 sp_ledger_state *sp_ledger_state_new(int32_t partition, const sp_ledger_limits *limits,
                                      const sp_ledger_directory *directory, sp_error *err) {
     assert(limits != NULL);
-    assert(limits->payment_max_cents > 0);
-    assert(limits->credit_max_cents > 0);
+    assert(limits->payment_cents_max > 0);
+    assert(limits->credit_cents_max > 0);
     sp_ledger_state *state = calloc(1, sizeof *state);
     if (state == NULL) {
         sp_error_set(err, 503, "unavailable", NULL, "out of memory");

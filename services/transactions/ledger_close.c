@@ -102,7 +102,7 @@ static int close_returns(const sp_ledger_state *state, const sp_ledger_pass *pas
         event->close_envelope_cents[k] = envelope->balance_cents;
         total_cents += envelope->balance_cents;
     }
-    /* Each balance is within SP_MONEY_BALANCE_ABS_MAX_CENTS and the budget
+    /* Each balance is within SP_MONEY_BALANCE_ABS_CENTS_MAX and the budget
      * holds minus their sum: the total is within it too. */
     event->amount_cents = total_cents;
     return 0;

@@ -383,7 +383,7 @@ static int credit_rules(const sp_ledger_state *state, const sp_ledger_pass *pass
     if (credit_end_date(envelope, text_or_empty(command->end_date), now_ms, plan, err) != 0) {
         return -1;
     }
-    if (sp_money_validate_amount(command->amount_cents, state->limits.credit_max_cents,
+    if (sp_money_validate_amount(command->amount_cents, state->limits.credit_cents_max,
                                  "amount_cents", err) != 0) {
         return -1;
     }
@@ -462,7 +462,7 @@ static int pay_rules(const sp_ledger_state *state, const sp_ledger_pass *pass,
         return sp_error_set(err, 422, "envelope_expired", "", "the envelope '%s' has expired",
                             envelope->category);
     }
-    if (sp_money_validate_amount(command->amount_cents, state->limits.payment_max_cents,
+    if (sp_money_validate_amount(command->amount_cents, state->limits.payment_cents_max,
                                  "amount_cents", err) != 0) {
         return -1;
     }

@@ -252,7 +252,7 @@ static int open_fields_valid(const sp_ledger_command *command, sp_error *err) {
                             "an automatic request names its month \"YYYY-MM\", a manual one none");
     }
     if (command->expected_total_cents < 0 ||
-        command->expected_total_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS) {
+        command->expected_total_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX) {
         return sp_error_set(err, 422, "invalid_amount", "expected_total_cents",
                             "expected total out of range");
     }
@@ -379,7 +379,7 @@ static void decide_open(const sp_ledger_state *state, const sp_ledger_refund_req
 static int confirm_rules(const sp_ledger_refund_request *request, const sp_ledger_command *command,
                          sp_error *err) {
     if (status_is(request, SP_LEDGER_REFUND_OPENING, err) != 0) return -1;
-    if (command->total_cents < 0 || command->total_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS) {
+    if (command->total_cents < 0 || command->total_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX) {
         return sp_error_set(err, 422, "invalid_amount", "total_cents", "total out of range");
     }
     if (command->operation_count < 0 || command->operation_count > request->asked_operation_count) {
@@ -787,7 +787,7 @@ static int request_from_event(const sp_ledger_event *event, sp_ledger_refund_req
         event->operation_count >
             (int64_t)event->part_count * SP_LEDGER_REFUND_PART_OPERATIONS_MAX ||
         event->expected_total_cents < 0 ||
-        event->expected_total_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS) {
+        event->expected_total_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX) {
         return sp_ledger_invalid_event(err, "parts, operation count or expected total");
     }
     memset(request, 0, sizeof *request);
@@ -838,7 +838,7 @@ static int request_change(const sp_ledger_refund_request *request, const sp_ledg
     next->updated_at_ms = event->occurred_at_ms;
     if (event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED) {
         if (request->status != SP_LEDGER_REFUND_OPENING || event->total_cents < 0 ||
-            event->total_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS || event->operation_count < 0 ||
+            event->total_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX || event->operation_count < 0 ||
             event->operation_count > request->asked_operation_count) {
             return sp_ledger_invalid_event(err, "confirmation of a request not opening");
         }

@@ -167,7 +167,7 @@ static int issue_envelope(const sp_ledger_pass *pass, const char *category,
 static int issue_rules(const sp_ledger_state *state, const sp_ledger_pass *pass,
                        const sp_ledger_command *command, int64_t now_ms,
                        const sp_ledger_partner **partner, int *index, sp_error *err) {
-    if (sp_money_validate_amount(command->amount_cents, state->limits.payment_max_cents,
+    if (sp_money_validate_amount(command->amount_cents, state->limits.payment_cents_max,
                                  "amount_cents", err) != 0) {
         return -1;
     }

@@ -290,9 +290,9 @@ done:
     return rc;
 }
 
-int sp_gw_parse_payment(const char *body, size_t len, int64_t amount_max_cents,
+int sp_gw_parse_payment(const char *body, size_t len, int64_t amount_cents_max,
                         sp_gw_payment_req *out, sp_error *err) {
-    assert(out != NULL && amount_max_cents > 0);
+    assert(out != NULL && amount_cents_max > 0);
     memset(out, 0, sizeof *out);
     json_t *root = sp_gw_body_parse(body, len, &sp_gw_schema_payment, err);
     if (root == NULL) return -1;
@@ -301,7 +301,7 @@ int sp_gw_parse_payment(const char *body, size_t len, int64_t amount_max_cents,
     copy_member(root, "partner_code", code, sizeof code);
     if (sp_gw_partner_code_check(code, "partner_code", out->partner_code, err) != 0) goto done;
     out->amount_cents = integer_member(root, "amount_cents");
-    if (sp_money_validate_amount(out->amount_cents, amount_max_cents, "amount_cents", err) != 0) {
+    if (sp_money_validate_amount(out->amount_cents, amount_cents_max, "amount_cents", err) != 0) {
         goto done;
     }
     rc = 0;
@@ -431,15 +431,15 @@ done:
     return rc;
 }
 
-int sp_gw_parse_voucher_issue(const char *body, size_t len, int64_t amount_max_cents,
+int sp_gw_parse_voucher_issue(const char *body, size_t len, int64_t amount_cents_max,
                               sp_gw_voucher_issue_req *out, sp_error *err) {
-    assert(out != NULL && amount_max_cents > 0);
+    assert(out != NULL && amount_cents_max > 0);
     memset(out, 0, sizeof *out);
     json_t *root = sp_gw_body_parse(body, len, &sp_gw_schema_voucher_issue, err);
     if (root == NULL) return -1;
     int rc = -1;
     out->amount_cents = integer_member(root, "amount_cents");
-    if (sp_money_validate_amount(out->amount_cents, amount_max_cents, "amount_cents", err) != 0) {
+    if (sp_money_validate_amount(out->amount_cents, amount_cents_max, "amount_cents", err) != 0) {
         goto done;
     }
     char category[SP_GW_TEXT_BYTES(SP_GW_CATEGORY_LEN_MAX)];
@@ -475,9 +475,9 @@ int sp_gw_parse_voucher_redeem(const char *body, size_t len, sp_gw_voucher_redee
     return rc;
 }
 
-int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents, sp_date today,
+int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_cents_max, sp_date today,
                        sp_gw_credit_req *out, sp_error *err) {
-    assert(out != NULL && amount_max_cents > 0);
+    assert(out != NULL && amount_cents_max > 0);
     memset(out, 0, sizeof *out);
     json_t *root = sp_gw_body_parse(body, len, &sp_gw_schema_credit, err);
     if (root == NULL) return -1;
@@ -485,7 +485,7 @@ int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents, s
     copy_member(root, "category", out->category, sizeof out->category);
     if (sp_gw_category_check(out->category, "category", true, err) != 0) goto done;
     out->amount_cents = integer_member(root, "amount_cents");
-    if (sp_money_validate_amount(out->amount_cents, amount_max_cents, "amount_cents", err) != 0) {
+    if (sp_money_validate_amount(out->amount_cents, amount_cents_max, "amount_cents", err) != 0) {
         goto done;
     }
     copy_member(root, "end_date", out->end_date, sizeof out->end_date);
