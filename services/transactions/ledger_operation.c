@@ -93,6 +93,7 @@ void sp_ledger_operation_remember(sp_ledger_pass *pass, const char *operation_id
                                   const char *voucher_id, int64_t amount_cents) {
     assert(pass != NULL);
     assert(pass->operation_capacity > 0); /* sp_ledger_operation_reserve first */
+    assert(amount_cents > 0); /* its posting moved it, and a posting moves 1 cent or more */
     if (pass->operation_count == pass->operation_capacity) {
         assert(pass->operation_count == SP_LEDGER_PASS_OPERATIONS_MAX);
         /* A requested payment holds money in its request's account until it is

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ledger_internal.h"
+#include "sp_money.h"
 #include "sp_snapshot_codec.h"
 
 static const uint8_t snapshot_magic[8] = {'S', 'P', 'L', 'S', 'N', 'A', 'P', '\n'};
@@ -310,6 +311,11 @@ static void get_operations(snap_decoding *d, sp_ledger_pass *pass) {
         sp_snapshot_get_str(r, op->category, sizeof op->category, "operation category");
         sp_snapshot_get_str(r, op->voucher_id, sizeof op->voucher_id, "operation voucher");
         op->amount_cents = sp_snapshot_get_i64(r, "operation amount");
+        /* What a posting moved: 1 cent to the balance limit (the ledger asserts it). */
+        if (r->bad == NULL &&
+            (op->amount_cents <= 0 || op->amount_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX)) {
+            r->bad = "operation amount";
+        }
         uint32_t status = sp_snapshot_get_u32(r, "operation status");
         if (status < SP_LEDGER_OPERATION_ACCEPTED || status > SP_LEDGER_OPERATION_PAID) {
             r->bad = "operation status";
