@@ -14,7 +14,8 @@
 /* ------------------------------------------------------------------ cursor */
 
 void sp_gw_list_cursor_encode(sp_gw_list list, const char *id, char *out) {
-    assert((list == SP_GW_LIST_BENEFICIARIES || list == SP_GW_LIST_PARTNERS) && sp_id_valid(id));
+    assert(list == SP_GW_LIST_BENEFICIARIES || list == SP_GW_LIST_PARTNERS);
+    assert(sp_id_valid(id));
     sp_gw_cursor_encode((int64_t)list, id, out);
 }
 
