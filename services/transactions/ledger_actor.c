@@ -82,7 +82,10 @@ int sp_ledger_actor_check(const sp_ledger_state *state, const sp_ledger_command 
     assert(state != NULL);
     assert(c != NULL);
     unsigned role = role_of(c);
-    if ((role & roles_allowed(c->kind)) == 0)
+    assert((role & (role - 1)) == 0); /* one role at most */
+    unsigned allowed = roles_allowed(c->kind);
+    assert(allowed != 0); /* every kind of command has actors who may ask for it */
+    if ((role & allowed) == 0)
         return sp_error_set(err, 403, "forbidden", "", "%.32s may not ask for %s", who(c),
                             sp_ledger_command_type(c->kind));
     /* A beneficiary acts on its own pass only (an unknown pass is the

@@ -446,6 +446,7 @@ static int pay_envelope(const sp_ledger_pass *pass, const sp_ledger_partner *par
                             "the pass has no '%s' envelope and no general envelope",
                             partner->category);
     }
+    assert((size_t)index < pass->envelope_count);
     return index;
 }
 

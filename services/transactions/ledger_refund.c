@@ -308,6 +308,9 @@ static void request_header(sp_ledger_event *event, sp_ledger_event_kind kind,
 static void request_reject(sp_ledger_decision *out, const sp_ledger_refund_request *request,
                            const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
                            int64_t now_ms, const sp_error *why) {
+    assert(out != NULL);
+    assert(request != NULL); /* a command of no request is refused, not recorded */
+    assert(why != NULL);
     if (why->http_status == 503) {
         refuse(out, why);
         return;
@@ -327,6 +330,9 @@ static void request_reject(sp_ledger_decision *out, const sp_ledger_refund_reque
 /* Only an opening (Confirm, Abort) or a pending (Cancel, MarkPaid) request moves on. */
 static int status_is(const sp_ledger_refund_request *request, sp_ledger_refund_status wanted,
                      sp_error *err) {
+    assert(request != NULL);
+    /* Only an opening or a pending request moves on. */
+    assert(wanted == SP_LEDGER_REFUND_OPENING || wanted == SP_LEDGER_REFUND_PENDING);
     if (request->status == wanted) return 0;
     switch (request->status) {
     case SP_LEDGER_REFUND_OPENING:
@@ -380,6 +386,10 @@ static void decide_open(const sp_ledger_state *state, const sp_ledger_refund_req
     event->operation_count = operation_count;
     event->expected_total_cents = command->expected_total_cents;
     event->bank_account_missing = command->bank_account_missing;
+    /* parts_valid counted 1 to SP_LEDGER_REFUND_PARTS_MAX parts and their operations. */
+    assert(event->part_count >= 1);
+    assert(event->part_count <= SP_LEDGER_REFUND_PARTS_MAX);
+    assert(event->operation_count >= 0);
 }
 
 static int confirm_rules(const sp_ledger_refund_request *request, const sp_ledger_command *command,
@@ -452,6 +462,9 @@ static void fill_request_event(sp_ledger_event *event, const sp_ledger_refund_re
         event->kind = SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED;
         event->total_cents = command->total_cents;
         event->operation_count = command->operation_count;
+        /* confirm_rules: no operation, no amount; never more than asked. */
+        assert(event->operation_count > 0 || event->total_cents == 0);
+        assert(event->operation_count <= request->asked_operation_count);
         return;
     case SP_LEDGER_COMMAND_ABORT_REFUND_REQUEST:
         event->kind = SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED;
@@ -467,6 +480,7 @@ static void fill_request_event(sp_ledger_event *event, const sp_ledger_refund_re
         return;
     case SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID:
         event->kind = SP_LEDGER_EVENT_REFUND_REQUEST_PAID;
+        assert(request->status == SP_LEDGER_REFUND_PENDING); /* paid_rules */
         event->total_cents = request->total_cents;
         sp_ledger_copy(event->transfer_reference, sizeof event->transfer_reference,
                        command->transfer_reference);
