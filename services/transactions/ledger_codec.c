@@ -873,6 +873,7 @@ static const ProtobufCMessage *opened_to_pb(const sp_ledger_event *event,
                                             sp_ledger_event_pb *holder) {
     assert(event != NULL);
     assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_PASS_OPENED);
     Solipass__Ledger__PassOpened *m = &holder->opened;
     solipass__ledger__pass_opened__init(m);
     m->pass_id = borrow(event->pass_id);
@@ -893,6 +894,7 @@ static const ProtobufCMessage *credited_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
     assert(event != NULL);
     assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_PASS_CREDITED);
     Solipass__Ledger__PassCredited *m = &holder->credited;
     solipass__ledger__pass_credited__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -912,6 +914,7 @@ static const ProtobufCMessage *payment_to_pb(const sp_ledger_event *event,
                                              sp_ledger_event_pb *holder) {
     assert(event != NULL);
     assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
     Solipass__Ledger__PaymentAccepted *m = &holder->payment;
     solipass__ledger__payment_accepted__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -936,6 +939,7 @@ static const ProtobufCMessage *expired_to_pb(const sp_ledger_event *event,
                                              sp_ledger_event_pb *holder) {
     assert(event != NULL);
     assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_ENVELOPE_EXPIRED);
     Solipass__Ledger__EnvelopeExpired *m = &holder->expired;
     solipass__ledger__envelope_expired__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -952,6 +956,7 @@ static const ProtobufCMessage *rejected_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
     assert(event != NULL);
     assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_COMMAND_REJECTED);
     Solipass__Ledger__CommandRejected *m = &holder->rejected;
     solipass__ledger__command_rejected__init(m);
     m->pass_id = borrow(event->pass_id);
@@ -977,6 +982,7 @@ static const ProtobufCMessage *issued_to_pb(const sp_ledger_event *event,
                                             sp_ledger_event_pb *holder) {
     assert(event != NULL);
     assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_VOUCHER_ISSUED);
     Solipass__Ledger__VoucherIssued *m = &holder->issued;
     solipass__ledger__voucher_issued__init(m);
     m->voucher_id = borrow(event->voucher_id);
@@ -999,6 +1005,7 @@ static const ProtobufCMessage *redeemed_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
     assert(event != NULL);
     assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_VOUCHER_REDEEMED);
     Solipass__Ledger__VoucherRedeemed *m = &holder->redeemed;
     solipass__ledger__voucher_redeemed__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -1019,6 +1026,8 @@ static const ProtobufCMessage *released_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
     assert(event != NULL);
     assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_VOUCHER_CANCELLED ||
+           event->kind == SP_LEDGER_EVENT_VOUCHER_EXPIRED);
     Solipass__Ledger__VoucherReleased *m = &holder->released;
     solipass__ledger__voucher_released__init(m);
     m->voucher_id = borrow(event->voucher_id);
@@ -1036,6 +1045,7 @@ static const ProtobufCMessage *cancelled_to_pb(const sp_ledger_event *event,
                                                sp_ledger_event_pb *holder) {
     assert(event != NULL);
     assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_OPERATION_CANCELLED);
     Solipass__Ledger__OperationCancelled *m = &holder->cancelled;
     solipass__ledger__operation_cancelled__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -1056,6 +1066,7 @@ static const ProtobufCMessage *reference_set_to_pb(const sp_ledger_event *event,
                                                    sp_ledger_event_pb *holder) {
     assert(event != NULL);
     assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_OPERATION_REFERENCE_SET);
     Solipass__Ledger__OperationReferenceSet *m = &holder->reference_set;
     solipass__ledger__operation_reference_set__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -1072,6 +1083,7 @@ static const ProtobufCMessage *reference_set_to_pb(const sp_ledger_event *event,
  * are not kept: it is never produced again). */
 static const ProtobufCMessage *refund_opened_to_pb(const sp_ledger_event *event,
                                                    sp_ledger_event_pb *holder) {
+    assert(event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_OPENED);
     if (event->parts == NULL || event->part_count == 0) return NULL;
     holder->refund_parts = calloc(event->part_count, sizeof *holder->refund_parts);
     holder->refund_part_ptrs = calloc(event->part_count, sizeof *holder->refund_part_ptrs);
@@ -1101,6 +1113,9 @@ static const ProtobufCMessage *refund_opened_to_pb(const sp_ledger_event *event,
 
 static const ProtobufCMessage *refund_request_to_pb(const sp_ledger_event *event,
                                                     sp_ledger_event_pb *holder) {
+    assert(event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED ||
+           event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED ||
+           event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_PAID);
     if (event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED) {
         Solipass__Ledger__RefundRequestConfirmed *m = &holder->refund_confirmed;
         solipass__ledger__refund_request_confirmed__init(m);
@@ -1139,6 +1154,9 @@ static const ProtobufCMessage *part_changed_to_pb(const sp_ledger_event *event,
     assert(event != NULL);
     assert(holder != NULL);
     assert(event->changed_count + event->skipped_count <= SP_LEDGER_REFUND_PART_OPERATIONS_MAX);
+    assert(event->kind == SP_LEDGER_EVENT_OPERATIONS_RESERVED ||
+           event->kind == SP_LEDGER_EVENT_OPERATIONS_RELEASED ||
+           event->kind == SP_LEDGER_EVENT_OPERATIONS_SETTLED);
     Solipass__Ledger__RefundPartChanged *m = &holder->part_changed;
     solipass__ledger__refund_part_changed__init(m);
     for (size_t i = 0; i < event->changed_count + event->skipped_count; i++) {
@@ -1163,6 +1181,7 @@ static const ProtobufCMessage *closed_to_pb(const sp_ledger_event *event,
                                             sp_ledger_event_pb *holder) {
     assert(event != NULL);
     assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_PASS_CLOSED);
     Solipass__Ledger__PassClosed *m = &holder->closed;
     solipass__ledger__pass_closed__init(m);
     m->pass_id = borrow(event->pass_id);
