@@ -8,6 +8,9 @@
 int sp_error_set(sp_error *err, int http_status, const char *code, const char *field,
                  const char *fmt, ...) {
     assert(fmt != NULL);
+    /* An error answers 4xx (the request's) or 5xx (ours): never a success. */
+    assert(http_status >= 400);
+    assert(http_status <= 599);
     if (err == NULL) return -1;
     err->http_status = http_status;
     snprintf(err->code, sizeof err->code, "%s", code ? code : "error");

@@ -129,10 +129,10 @@ int sp_operations_filter_set(sp_operations_filter_which which, const char *text,
         return filter_choice(field, text, "code", "voucher", out->channel, err);
     case SP_OPERATIONS_FILTER_AMOUNT_MIN:
         out->has_amount_min = true;
-        return filter_amount(field, text, len, &out->amount_min_cents, err);
+        return filter_amount(field, text, len, &out->amount_cents_min, err);
     case SP_OPERATIONS_FILTER_AMOUNT_MAX:
         out->has_amount_max = true;
-        return filter_amount(field, text, len, &out->amount_max_cents, err);
+        return filter_amount(field, text, len, &out->amount_cents_max, err);
     default: break;
     }
     if (sp_operations_reference_check(text, len, err) != 0) {
@@ -157,7 +157,7 @@ int sp_operations_filter_cross_check(const sp_operations_filter *filter, sp_erro
     if (filter->from[0] != '\0' && filter->to[0] != '\0' && strcmp(filter->from, filter->to) > 0)
         return filter_invalid("from", "is after to", err);
     if (filter->has_amount_min && filter->has_amount_max &&
-        filter->amount_min_cents > filter->amount_max_cents)
+        filter->amount_cents_min > filter->amount_cents_max)
         return filter_invalid("amount_min_cents", "is above amount_max_cents", err);
     return 0;
 }
@@ -249,8 +249,8 @@ json_t *sp_operations_filter_json(const sp_operations_filter *filter) {
         put_text(out, "to", f->to, f->to[0] != '\0') != 0 ||
         put_text(out, "status", f->status, f->status[0] != '\0') != 0 ||
         put_text(out, "channel", f->channel, f->channel[0] != '\0') != 0 ||
-        put_cents(out, "amount_min_cents", f->amount_min_cents, f->has_amount_min) != 0 ||
-        put_cents(out, "amount_max_cents", f->amount_max_cents, f->has_amount_max) != 0 ||
+        put_cents(out, "amount_min_cents", f->amount_cents_min, f->has_amount_min) != 0 ||
+        put_cents(out, "amount_max_cents", f->amount_cents_max, f->has_amount_max) != 0 ||
         put_text(out, "reference", f->reference, f->has_reference) != 0 ||
         put_text(out, "q", f->q, f->q[0] != '\0') != 0) {
         json_decref(out);
@@ -265,8 +265,8 @@ void sp_operations_filter_params(const sp_operations_filter *filter,
     assert(filter != NULL);
     assert(texts != NULL);
     assert(params != NULL);
-    snprintf(texts[0], SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_min_cents);
-    snprintf(texts[1], SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_max_cents);
+    snprintf(texts[0], SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_cents_min);
+    snprintf(texts[1], SP_OPERATIONS_FILTER_AMOUNT_TEXT_MAX, "%" PRId64, filter->amount_cents_max);
     params[0] = filter->from[0] != '\0' ? filter->from : NULL;
     params[1] = filter->to[0] != '\0' ? filter->to : NULL;
     params[2] = filter->status[0] != '\0' ? filter->status : NULL;

@@ -46,9 +46,9 @@ typedef struct sp_operations_filter {
     char status[SP_OPERATIONS_FILTER_STATUS_MAX];  /* "", accepted, requested, paid, cancelled */
     char channel[SP_OPERATIONS_FILTER_STATUS_MAX]; /* "", code, voucher */
     bool has_amount_min;
-    int64_t amount_min_cents;
+    int64_t amount_cents_min;
     bool has_amount_max;
-    int64_t amount_max_cents;
+    int64_t amount_cents_max;
     bool has_reference; /* reference= may ask for "" */
     char reference[SP_OPERATIONS_FILTER_TEXT_BYTES];
     char q[SP_OPERATIONS_FILTER_TEXT_BYTES];

@@ -99,6 +99,8 @@ bool sp_accounts_is_event_type(const char *type) {
 
 static ProtobufCMessage *unpack_payload(const Solipass__Envelope *envelope, const type_entry *entry,
                                         sp_error *err) {
+    assert(envelope != NULL);
+    assert(entry != NULL);
     ProtobufCMessage *payload = protobuf_c_message_unpack(entry->descriptor, NULL,
                                                           envelope->payload.len,
                                                           envelope->payload.data);
@@ -162,6 +164,7 @@ static void profile_from_pb(const Solipass__Accounts__PartnerProfile *m, sp_acco
 
 static void command_fields_partner_space(sp_accounts_command_msg *msg,
                                          const ProtobufCMessage *payload) {
+    assert(msg != NULL);
     sp_accounts_command *c = &msg->command;
     switch (c->kind) {
     case SP_ACCOUNTS_CMD_UPDATE_PROFILE: {
@@ -288,7 +291,8 @@ static void command_fields(sp_accounts_command *c, const ProtobufCMessage *paylo
 
 int sp_accounts_command_decode(const Solipass__Envelope *envelope, sp_accounts_command_msg *out,
                                sp_error *err) {
-    assert(envelope != NULL && out != NULL);
+    assert(envelope != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     const type_entry *entry = find_type(command_types, COMMAND_TYPE_COUNT, envelope->type);
     if (entry == NULL)
@@ -344,6 +348,7 @@ static int copy_bytes(uint8_t *dst, size_t dst_size, ProtobufCBinaryData src, co
 
 static int event_fields_partner(sp_accounts_event *e, const ProtobufCMessage *payload,
                                 sp_error *err) {
+    assert(e != NULL);
     const Solipass__Accounts__PartnerCreated *m = (const void *)payload;
     COPY(e->partner_id, m->partner_id, "partner_id");
     COPY(e->partner_code, m->partner_code, "partner_code");
@@ -353,6 +358,7 @@ static int event_fields_partner(sp_accounts_event *e, const ProtobufCMessage *pa
 }
 
 static int event_fields_user(sp_accounts_event *e, const ProtobufCMessage *payload, sp_error *err) {
+    assert(e != NULL);
     const Solipass__Accounts__UserRegistered *m = (const void *)payload;
     COPY(e->user_id, m->user_id, "user_id");
     COPY(e->email, m->email, "email");
@@ -384,6 +390,7 @@ static int event_fields_session(sp_accounts_event *e, const ProtobufCMessage *pa
 
 static int event_fields_rejected(sp_accounts_event *e, const ProtobufCMessage *payload,
                                  sp_error *err) {
+    assert(e != NULL);
     const Solipass__Accounts__CommandRejected *m = (const void *)payload;
     COPY(e->command_type, m->command_type, "command_type");
     COPY(e->code, m->code, "code");
@@ -473,6 +480,8 @@ static int event_fields_convention(sp_accounts_event *e, const ProtobufCMessage 
 }
 
 static int event_envelope(sp_accounts_event *e, const Solipass__Envelope *envelope, sp_error *err) {
+    assert(e != NULL);
+    assert(envelope != NULL);
     COPY(e->aggregate_id, envelope->aggregate_id, "aggregate_id");
     COPY(e->command_id, envelope->command_id, "command_id");
     COPY(e->actor_id, envelope->actor_id, "actor_id");
@@ -484,7 +493,8 @@ static int event_envelope(sp_accounts_event *e, const Solipass__Envelope *envelo
 
 int sp_accounts_event_decode(const Solipass__Envelope *envelope, sp_accounts_event *out,
                              sp_error *err) {
-    assert(envelope != NULL && out != NULL);
+    assert(envelope != NULL);
+    assert(out != NULL);
     memset(out, 0, sizeof *out);
     const type_entry *entry = find_type(event_types, EVENT_TYPE_COUNT, envelope->type);
     if (entry == NULL)
@@ -522,6 +532,8 @@ int sp_accounts_event_decode(const Solipass__Envelope *envelope, sp_accounts_eve
 /* The profile's strings, borrowed into pb->profile. */
 static Solipass__Accounts__PartnerProfile *profile_to_pb(const sp_accounts_profile *p,
                                                          sp_accounts_event_pb *pb) {
+    assert(p != NULL);
+    assert(pb != NULL);
     Solipass__Accounts__PartnerProfile *m = &pb->profile;
     solipass__accounts__partner_profile__init(m);
     m->legal_name = BORROW(p->legal_name);
@@ -665,6 +677,8 @@ static const ProtobufCMessage *convention_or_rejection_to_pb(const sp_accounts_e
 
 const ProtobufCMessage *sp_accounts_event_to_pb(const sp_accounts_event *e,
                                                 sp_accounts_event_pb *pb) {
+    assert(e != NULL);
+    assert(pb != NULL);
     memset(pb, 0, sizeof *pb);
     pb->meta.type = sp_accounts_event_type(e->kind);
     assert(pb->meta.type != NULL);

@@ -226,6 +226,7 @@ static void digest_add(crypto_generichash_state *st, const char *text) {
 }
 
 void sp_accounts_profile_digest(const sp_accounts_profile *p, char out[65]) {
+    assert(p != NULL);
     crypto_generichash_state st;
     uint8_t digest[32];
     crypto_generichash_init(&st, NULL, 0, sizeof digest);
@@ -241,6 +242,7 @@ void sp_accounts_profile_digest(const sp_accounts_profile *p, char out[65]) {
 }
 
 static void partner_space_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_LEN]) {
+    assert(c != NULL);
     char email[SP_ACCOUNTS_EMAIL_MAX + 1];
     char digest[65] = "";
     const char *type = sp_accounts_command_type(c->kind);
@@ -265,6 +267,7 @@ static void partner_space_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_
 }
 
 void sp_accounts_request_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_LEN]) {
+    assert(c != NULL);
     char email[SP_ACCOUNTS_EMAIL_MAX + 1];
     char token[SP_ACCOUNTS_TOKEN_TEXT_MAX];
     char expires[24];
@@ -338,7 +341,10 @@ void sp_accounts_request_hash(const sp_accounts_command *c, uint8_t out[SP_KEY_L
 static sp_accounts_event *event_add(sp_accounts_decision *d, sp_accounts_event_kind kind,
                                     const char *aggregate_id, uint64_t version, int64_t now_ms,
                                     const sp_accounts_command *command) {
+    assert(d != NULL);
     assert(d->event_count < SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX);
+    assert(aggregate_id != NULL);
+    assert(version > 0); /* an aggregate's first event is its version 1 */
     sp_accounts_event *e = &d->events[d->event_count++];
     memset(e, 0, sizeof *e);
     e->kind = kind;
@@ -356,6 +362,7 @@ static sp_accounts_event *event_add(sp_accounts_decision *d, sp_accounts_event_k
 
 static void user_fields(sp_accounts_event *e, const char *email_lower, const char *password_hash,
                         const char *full_name, sp_accounts_role role) {
+    assert(e != NULL);
     snprintf(e->user_id, sizeof e->user_id, "%s", e->aggregate_id);
     snprintf(e->email, sizeof e->email, "%s", email_lower);
     snprintf(e->password_hash, sizeof e->password_hash, "%s", password_hash);
@@ -376,6 +383,7 @@ static int new_user_id(const sp_accounts_state *state, char out[SP_ID_LEN + 1], 
 
 static int require_backoffice(const sp_accounts_state *state, const sp_accounts_command *command,
                               sp_error *err) {
+    assert(command != NULL);
     const sp_accounts_user *actor = sp_accounts_user_by_id(state, command->actor_id);
     /* A disabled back-office user (removed) has no rights left, whatever the gateway did. */
     if (actor == NULL || actor->removed || actor->role != SP_ACCOUNTS_ROLE_BACKOFFICE)
@@ -433,6 +441,7 @@ static void add_activation(const sp_accounts_state *state, sp_accounts_decision 
                            const sp_accounts_command *c, const char *user_id, uint64_t user_version,
                            const char *email, const char *purpose, const char *activation_id,
                            int64_t now_ms) {
+    assert(state != NULL);
     sp_accounts_event *e = event_add(d, SP_ACCOUNTS_EV_ACTIVATION_ISSUED, user_id, user_version + 1,
                                      now_ms, c);
     snprintf(e->user_id, sizeof e->user_id, "%s", user_id);
@@ -509,11 +518,12 @@ static int check_token_hash(const sp_accounts_command *c, sp_error *err) {
 
 static int decide_start_session(const sp_accounts_state *state, const sp_accounts_command *c,
                                 int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    assert(c != NULL);
     const sp_accounts_user *user = sp_accounts_user_by_id(state, c->user_id);
     if (user == NULL || user->removed)
         return sp_error_set(err, 404, "not_found", "user_id", "no such user");
     if (check_token_hash(c, err) != 0) return -1;
-    if (c->expires_at_ms <= now_ms || c->expires_at_ms - now_ms > SP_ACCOUNTS_SESSION_TTL_MAX_MS)
+    if (c->expires_at_ms <= now_ms || c->expires_at_ms - now_ms > SP_ACCOUNTS_SESSION_TTL_MS_MAX)
         return sp_error_set(err, 400, "invalid_value", "expires_at_ms",
                             "a session must expire in the future, within 366 days");
     if (sp_accounts_session_by_hash(state, c->token_hash) != NULL)
@@ -539,6 +549,10 @@ static int decide_start_session(const sp_accounts_state *state, const sp_account
     snprintf(e->user_id, sizeof e->user_id, "%s", user->user_id);
     memcpy(e->token_hash, c->token_hash, SP_TOKEN_HASH_LEN);
     e->expires_at_ms = c->expires_at_ms;
+    /* The login leaves the user within its bound of live sessions. */
+    assert(d->event_count >= 1);
+    assert(d->event_count <= 2);
+    assert(e->expires_at_ms > now_ms);
     return 0;
 }
 
@@ -569,6 +583,7 @@ static bool purpose_valid(const char *purpose) {
  * the two is told precisely (410), an unknown or misused one is not. */
 static int decide_set_password(const sp_accounts_state *state, const sp_accounts_command *c,
                                int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    assert(c != NULL);
     const char *purpose = text_or_empty(c->purpose);
     const sp_accounts_activation *a = sp_accounts_activation_by_id(state,
                                                                    text_or_empty(c->activation_id));
@@ -694,6 +709,7 @@ int sp_accounts_profile_check(const sp_accounts_profile *p, sp_error *err) {
 static int require_partner_admin(const sp_accounts_state *state, const sp_accounts_command *c,
                                  const char *partner_id, const sp_accounts_user **actor_out,
                                  sp_error *err) {
+    assert(c != NULL);
     const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
     if (actor == NULL || actor->removed || actor->role != SP_ACCOUNTS_ROLE_PARTNER_ADMIN ||
         strcmp(actor->partner_id, partner_id) != 0)
@@ -705,6 +721,7 @@ static int require_partner_admin(const sp_accounts_state *state, const sp_accoun
 
 static const sp_accounts_partner *partner_of_command(const sp_accounts_state *state,
                                                      const sp_accounts_command *c, sp_error *err) {
+    assert(c != NULL);
     const sp_accounts_partner *partner = sp_accounts_partner_by_id(state,
                                                                    text_or_empty(c->partner_id));
     if (partner == NULL)
@@ -819,6 +836,7 @@ static int decide_issue_activation(const sp_accounts_state *state, const sp_acco
 /* A new user of the partner, without a password: the activation link mails it. */
 static int decide_add_partner_user(const sp_accounts_state *state, const sp_accounts_command *c,
                                    int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    assert(c != NULL);
     char email[SP_ACCOUNTS_EMAIL_MAX + 1];
     char user_id[SP_ID_LEN + 1];
     char activation_id[SP_ID_LEN + 1];
@@ -849,6 +867,7 @@ static int decide_add_partner_user(const sp_accounts_state *state, const sp_acco
 static const sp_accounts_user *target_user(const sp_accounts_state *state,
                                            const sp_accounts_command *c, bool demotes,
                                            sp_error *err) {
+    assert(c != NULL);
     const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
     /* The same commands from the back-office address its staff users. */
     if (actor != NULL && actor->role == SP_ACCOUNTS_ROLE_BACKOFFICE)
@@ -881,6 +900,7 @@ static const sp_accounts_user *target_user(const sp_accounts_state *state,
 
 static int decide_change_role(const sp_accounts_state *state, const sp_accounts_command *c,
                               int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    assert(c != NULL);
     /* A staff actor's roles are the staff ones (finance is then refused by target_user). */
     const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
     bool staff = actor != NULL && (actor->role == SP_ACCOUNTS_ROLE_BACKOFFICE ||
@@ -942,6 +962,7 @@ static bool convention_version_valid(const char *version) {
 }
 
 static int check_convention(const sp_accounts_command *c, sp_error *err) {
+    assert(c != NULL);
     const char *title = text_or_empty(c->title), *version = text_or_empty(c->version);
     const char *text = text_or_empty(c->text), *date = text_or_empty(c->effective_date);
     if (!sp_accounts_text_valid(title, 1, SP_ACCOUNTS_CONVENTION_TITLE_CHARS_MAX))
@@ -993,6 +1014,7 @@ static int decide_publish_convention(const sp_accounts_state *state, const sp_ac
  * accepted yet; who and when are the event's. */
 static int decide_accept_convention(const sp_accounts_state *state, const sp_accounts_command *c,
                                     int64_t now_ms, sp_accounts_decision *d, sp_error *err) {
+    assert(c != NULL);
     const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
     const sp_accounts_partner *partner = actor != NULL
                                              ? sp_accounts_partner_by_id(state, actor->partner_id)
@@ -1053,6 +1075,7 @@ static bool rejection_kept(const sp_accounts_command *c, const sp_error *why) {
 
 static void reject(const sp_accounts_state *state, const sp_accounts_command *c, int64_t now_ms,
                    const uint8_t hash[SP_KEY_LEN], const sp_error *why, sp_accounts_decision *d) {
+    assert(c != NULL);
     const sp_accounts_user *actor = sp_accounts_user_by_id(state, c->actor_id);
     if (actor == NULL || !rejection_kept(c, why)) {
         d->rejection = *why;
@@ -1103,10 +1126,17 @@ static void decide_resume_partner(const sp_accounts_state *state, const sp_accou
 
 void sp_accounts_decide(const sp_accounts_state *state, const sp_accounts_command *command,
                         int64_t now_ms, sp_accounts_decision *d) {
-    assert(state != NULL && command != NULL && d != NULL);
-    assert(command->actor_id != NULL && command->command_id != NULL && command->name != NULL &&
-           command->category != NULL && command->email != NULL && command->password_hash != NULL &&
-           command->full_name != NULL && command->user_id != NULL);
+    assert(state != NULL);
+    assert(command != NULL);
+    assert(d != NULL);
+    assert(command->actor_id != NULL);
+    assert(command->command_id != NULL);
+    assert(command->name != NULL);
+    assert(command->category != NULL);
+    assert(command->email != NULL);
+    assert(command->password_hash != NULL);
+    assert(command->full_name != NULL);
+    assert(command->user_id != NULL);
     assert(command->token_hash != NULL || command->token_hash_len == 0);
     memset(d, 0, sizeof *d);
     if (check_envelope(command, &d->rejection) != 0) return;
@@ -1137,6 +1167,7 @@ void sp_accounts_decide(const sp_accounts_state *state, const sp_accounts_comman
     sp_error why;
     sp_error_clear(&why);
     if (decide_new(state, command, now_ms, d, &why) == 0) {
+        assert(d->event_count <= SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX);
         d->recorded = true;
         return;
     }

@@ -24,6 +24,8 @@ static const uint8_t snapshot_magic[8] = {'S', 'P', 'A', 'S', 'N', 'A', 'P', '\n
 
 void sp_accounts_snapshot_note(sp_accounts_snapshot_position *position,
                                const sp_accounts_event *event, int64_t offset) {
+    assert(position != NULL);
+    assert(event != NULL);
     position->next_offset = offset + 1;
     snprintf(position->last_aggregate_id, sizeof position->last_aggregate_id, "%s",
              event->aggregate_id);
@@ -33,6 +35,8 @@ void sp_accounts_snapshot_note(sp_accounts_snapshot_position *position,
 
 bool sp_accounts_snapshot_names(const sp_accounts_snapshot_position *position,
                                 const sp_accounts_event *event) {
+    assert(position != NULL);
+    assert(event != NULL);
     return strcmp(event->aggregate_id, position->last_aggregate_id) == 0 &&
            event->aggregate_version == position->last_version &&
            strcmp(event->command_id, position->last_command_id) == 0;
@@ -41,6 +45,7 @@ bool sp_accounts_snapshot_names(const sp_accounts_snapshot_position *position,
 /* ------------------------------------------------------------ encode */
 
 static void put_user(sp_snapshot_encoder *w, const sp_accounts_user *u) {
+    assert(u != NULL);
     sp_snapshot_put_str(w, u->user_id);
     sp_snapshot_put_str(w, u->email);
     sp_snapshot_put_str(w, u->full_name);
@@ -69,6 +74,7 @@ static void put_user(sp_snapshot_encoder *w, const sp_accounts_user *u) {
 }
 
 static void put_partner(sp_snapshot_encoder *w, const sp_accounts_partner *p) {
+    assert(p != NULL);
     sp_snapshot_put_str(w, p->partner_id);
     sp_snapshot_put_str(w, p->partner_code);
     sp_snapshot_put_str(w, p->name);
@@ -114,6 +120,8 @@ static void put_records(sp_snapshot_encoder *w, const sp_accounts_state *state,
 
 static void put_header(sp_snapshot_encoder *w, const sp_accounts_state *state, int32_t partition,
                        const sp_accounts_snapshot_position *position, const char *build_version) {
+    assert(state != NULL);
+    assert(position != NULL);
     const sp_accounts_limits *l = &state->limits;
     sp_snapshot_put_bytes(w, snapshot_magic, sizeof snapshot_magic);
     sp_snapshot_put_u32(w, SP_ACCOUNTS_SNAPSHOT_FORMAT);
@@ -164,7 +172,10 @@ int sp_accounts_snapshot_encode(const sp_accounts_state *state, int32_t partitio
                                 const sp_accounts_snapshot_position *position,
                                 const char *build_version, uint8_t **out, size_t *out_len,
                                 sp_error *err) {
-    assert(state != NULL && state->initialised && position != NULL && build_version != NULL);
+    assert(state != NULL);
+    assert(state->initialised);
+    assert(position != NULL);
+    assert(build_version != NULL);
     assert(strlen(build_version) <= SP_ACCOUNTS_SNAPSHOT_VERSION_MAX);
     *out = NULL;
     *out_len = 0;
@@ -243,6 +254,8 @@ static void get_partner(snap_decoding *d) {
 }
 
 static void get_sessions(snap_decoding *d, sp_accounts_user *u) {
+    assert(d != NULL);
+    assert(u != NULL);
     sp_snapshot_decoder *r = &d->r;
     size_t count = sp_snapshot_get_count(r, d->state->limits.sessions_max, SESSION_BYTES_MIN,
                                          "session count");
@@ -269,6 +282,8 @@ static void get_sessions(snap_decoding *d, sp_accounts_user *u) {
 }
 
 static void get_activations(snap_decoding *d, sp_accounts_user *u) {
+    assert(d != NULL);
+    assert(u != NULL);
     sp_snapshot_decoder *r = &d->r;
     size_t count = sp_snapshot_get_count(r, d->state->limits.activations_max, ACTIVATION_BYTES_MIN,
                                          "link count");
@@ -447,6 +462,7 @@ static void recount_partner(void *ctx, const uint8_t key[SP_KEY_LEN], void *valu
 }
 
 static void get_body(snap_decoding *d) {
+    assert(d != NULL);
     sp_snapshot_decoder *r = &d->r;
     sp_accounts_state *s = d->state;
     size_t n = sp_snapshot_get_count(r, s->partners_by_id.entry_count_max, PARTNER_BYTES_MIN,
@@ -532,7 +548,10 @@ int sp_accounts_snapshot_decode(const uint8_t *bytes, size_t len, int32_t partit
                                 const sp_accounts_limits *limits, const char *build_version,
                                 sp_accounts_state *state, sp_accounts_snapshot_position *position,
                                 sp_error *err) {
-    assert(limits != NULL && build_version != NULL && state != NULL && position != NULL);
+    assert(limits != NULL);
+    assert(build_version != NULL);
+    assert(state != NULL);
+    assert(position != NULL);
     memset(position, 0, sizeof *position);
     memset(state, 0, sizeof *state);
     snap_decoding d = {.state = state};

@@ -106,7 +106,8 @@ void sp_accounts_session_key(const uint8_t token_hash[SP_TOKEN_HASH_LEN], uint8_
 }
 
 void sp_accounts_key_of(const char *actor_id, const char *command_id, uint8_t out[SP_KEY_LEN]) {
-    assert(actor_id != NULL && command_id != NULL);
+    assert(actor_id != NULL);
+    assert(command_id != NULL);
     sp_key_of(out, actor_id, command_id, NULL, NULL);
 }
 
@@ -136,8 +137,11 @@ void sp_accounts_token_text(const uint8_t *bytes, size_t len,
 
 int sp_accounts_state_init(sp_accounts_state *state, const sp_accounts_limits *limits,
                            sp_error *err) {
-    assert(state != NULL && limits != NULL);
-    assert(limits->users_max > 0 && limits->sessions_max > 0 && limits->records_max > 0);
+    assert(state != NULL);
+    assert(limits != NULL);
+    assert(limits->users_max > 0);
+    assert(limits->sessions_max > 0);
+    assert(limits->records_max > 0);
     memset(state, 0, sizeof *state);
     state->limits = *limits;
     if (state->limits.activations_max == 0)
@@ -270,6 +274,7 @@ const sp_accounts_partner *sp_accounts_partner_by_code(const sp_accounts_state *
 const sp_accounts_session *
 sp_accounts_session_by_hash(const sp_accounts_state *state,
                             const uint8_t token_hash[SP_TOKEN_HASH_LEN]) {
+    assert(state != NULL);
     uint8_t key[SP_KEY_LEN];
     sp_accounts_session_key(token_hash, key);
     const sp_accounts_session *session = sp_map_get(&state->sessions, key);
@@ -309,42 +314,54 @@ const sp_accounts_convention *sp_accounts_convention_by_id(const sp_accounts_sta
 
 bool sp_accounts_convention_accepted(const sp_accounts_state *state, const char *partner_id,
                                      const char *convention_id) {
-    assert(state != NULL && partner_id != NULL && convention_id != NULL);
+    assert(state != NULL);
+    assert(partner_id != NULL);
+    assert(convention_id != NULL);
     uint8_t key[SP_KEY_LEN];
     sp_accounts_acceptance_key(partner_id, convention_id, key);
     return sp_map_get(&state->acceptances, key) != NULL;
 }
 
 size_t sp_accounts_user_count(const sp_accounts_state *state) {
+    assert(state != NULL);
     return state->users_by_id.entry_count;
 }
 size_t sp_accounts_partner_count(const sp_accounts_state *state) {
+    assert(state != NULL);
     return state->partners_by_id.entry_count;
 }
 size_t sp_accounts_session_count(const sp_accounts_state *state) {
+    assert(state != NULL);
     return state->sessions.entry_count;
 }
 size_t sp_accounts_record_count(const sp_accounts_state *state) {
+    assert(state != NULL);
     return state->records.entry_count;
 }
 
 static bool map_full(const sp_map *map) {
+    assert(map != NULL);
     return map->entry_count >= map->entry_count_max;
 }
 
 bool sp_accounts_users_full(const sp_accounts_state *state) {
+    assert(state != NULL);
     return map_full(&state->users_by_id) || map_full(&state->users_by_email);
 }
 bool sp_accounts_partners_full(const sp_accounts_state *state) {
+    assert(state != NULL);
     return map_full(&state->partners_by_id) || map_full(&state->partners_by_code);
 }
 bool sp_accounts_sessions_full(const sp_accounts_state *state) {
+    assert(state != NULL);
     return map_full(&state->sessions);
 }
 bool sp_accounts_records_full(const sp_accounts_state *state) {
+    assert(state != NULL);
     return map_full(&state->records);
 }
 bool sp_accounts_activations_full(const sp_accounts_state *state) {
+    assert(state != NULL);
     return map_full(&state->activations);
 }
 
@@ -352,6 +369,7 @@ bool sp_accounts_activations_full(const sp_accounts_state *state) {
 
 const sp_accounts_record *sp_accounts_record_get(const sp_accounts_state *state,
                                                  const uint8_t key[SP_KEY_LEN]) {
+    assert(state != NULL);
     return sp_map_get(&state->records, key);
 }
 
@@ -366,6 +384,7 @@ bool sp_accounts_record_matches(const sp_accounts_record *record, const uint8_t 
 
 int sp_accounts_outcome_get(const sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
                             sp_accounts_outcome *out, sp_error *err) {
+    assert(state != NULL);
     memset(out, 0, sizeof *out);
     const sp_accounts_record *record = sp_map_get(&state->records, key);
     if (record == NULL) return sp_error_set(err, 404, "not_found", "", "no outcome under this key");
@@ -377,7 +396,8 @@ int sp_accounts_outcome_get(const sp_accounts_state *state, const uint8_t key[SP
     snprintf(out->message, sizeof out->message, "%s", record->message);
     snprintf(out->field, sizeof out->field, "%s", record->field);
     int written = snprintf(out->result_json, sizeof out->result_json, "%s", record->result_json);
-    assert(written >= 0 && (size_t)written < sizeof out->result_json);
+    assert(written >= 0);
+    assert((size_t)written < sizeof out->result_json);
     (void)written;
     out->ref_count = record->ref_count;
     memcpy(out->refs, record->refs, sizeof out->refs);
@@ -386,6 +406,7 @@ int sp_accounts_outcome_get(const sp_accounts_state *state, const uint8_t key[SP
 
 void sp_accounts_record_fill_refs(sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
                                   const sp_accounts_ref *refs, size_t ref_count) {
+    assert(state != NULL);
     sp_accounts_record *record = sp_map_get(&state->records, key);
     if (record == NULL) return;
     size_t next = 0;
@@ -403,6 +424,7 @@ static void record_add_ref(sp_accounts_record *record, const sp_accounts_ref *re
 /* Sets the outcome strings (copies); -1 when out of memory. */
 static int record_set(sp_accounts_record *record, bool ok, int http_status, const char *code,
                       const char *message, const char *field, char *result_json_owned) {
+    assert(record != NULL);
     record->ok = ok;
     record->http_status = http_status;
     record->code = strdup(code);
@@ -512,6 +534,7 @@ static int record_room(const sp_accounts_state *state, const sp_accounts_event *
 
 int sp_accounts_record_store(sp_accounts_state *state, const uint8_t key[SP_KEY_LEN],
                              sp_accounts_record *record, sp_error *err) {
+    assert(record != NULL);
     assert(memcmp(key, record->key, SP_KEY_LEN) == 0);
     if (sp_map_put(&state->records, key, record, err) != 0) {
         sp_accounts_record_free(record);
@@ -554,6 +577,8 @@ static char *json_render(json_t *object) {
 }
 
 static char *result_partner(const sp_accounts_partner *partner, const sp_accounts_user *admin) {
+    assert(partner != NULL);
+    assert(admin != NULL);
     return json_render(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "partner_id",
                                  partner->partner_id, "partner_code", partner->partner_code, "name",
                                  partner->name, "category", partner->category, "admin_user_id",
@@ -580,6 +605,8 @@ static char *result_session(const char *user_id, int64_t expires_at_ms) {
  * same hash sp_accounts_request_hash() gives for that command. */
 static void hash_of_partner_command(const sp_accounts_partner *partner,
                                     const sp_accounts_event *admin, uint8_t out[SP_KEY_LEN]) {
+    assert(partner != NULL);
+    assert(admin != NULL);
     const char *fields[5] = {partner->name, partner->category, admin->email, admin->password_hash,
                              admin->full_name};
     sp_accounts_hash_fields(sp_accounts_command_type(SP_ACCOUNTS_CMD_CREATE_PARTNER), fields, out);
@@ -784,6 +811,7 @@ static sp_accounts_user *user_new(const sp_accounts_event *event) {
 }
 
 static int user_insert(sp_accounts_state *state, sp_accounts_user *user, sp_error *err) {
+    assert(user != NULL);
     uint8_t key[SP_KEY_LEN];
     sp_accounts_user_key(user->user_id, key);
     if (sp_map_put(&state->users_by_id, key, user, err) != 0) {
@@ -853,6 +881,7 @@ static int apply_user_registered(sp_accounts_state *state, const sp_accounts_eve
 /* The user aggregate an event of a session or a rejection belongs to, when
  * the event is its next one. */
 static sp_accounts_user *next_of_user(sp_accounts_state *state, const sp_accounts_event *event) {
+    assert(event != NULL);
     sp_accounts_user *user = (sp_accounts_user *)sp_accounts_user_by_id(state, event->aggregate_id);
     if (user == NULL || event->aggregate_version != user->version + 1) return NULL;
     return user;
@@ -913,10 +942,12 @@ bool sp_accounts_sessions_room(const sp_accounts_state *state, const sp_accounts
 /* Takes the session out of the map and of its user's list, and frees it. */
 static void session_free(sp_accounts_state *state, sp_accounts_user *user,
                          sp_accounts_session *session) {
+    assert(user != NULL);
     sp_accounts_session **link = &user->sessions;
     for (size_t i = 0; *link != NULL && *link != session && i < user->session_count; i++)
         link = &(*link)->next_of_user;
     assert(*link == session);
+    assert(user->session_count > 0);
     *link = session->next_of_user;
     user->session_count--;
     uint8_t key[SP_KEY_LEN];
@@ -930,6 +961,7 @@ static void session_free(sp_accounts_state *state, sp_accounts_user *user,
 /* Frees the user's sessions expired at now_ms (all of them with INT64_MAX). */
 static void sessions_free_expired(sp_accounts_state *state, sp_accounts_user *user,
                                   int64_t now_ms) {
+    assert(user != NULL);
     sp_accounts_session *s = user->sessions;
     for (size_t i = 0, n = user->session_count; s != NULL && i < n; i++) {
         sp_accounts_session *next = s->next_of_user;
@@ -969,6 +1001,8 @@ static int apply_session_started(sp_accounts_state *state, const sp_accounts_eve
     assert(*tail == NULL);
     *tail = session;
     user->session_count++;
+    /* Each session is in the map and in its user's list: no user holds more than the map. */
+    assert(user->session_count <= state->sessions.entry_count);
     user->version++;
     *applied = true;
     char *json = result_session(user->user_id, event->expires_at_ms);
@@ -1007,6 +1041,7 @@ static int apply_command_rejected(sp_accounts_state *state, const sp_accounts_ev
 /* ------------------------------------------------------------------ links */
 
 static bool activation_spent(const sp_accounts_activation *a, int64_t now_ms) {
+    assert(a != NULL);
     return a->used || now_ms >= a->expires_at_ms;
 }
 
@@ -1025,10 +1060,12 @@ bool sp_accounts_activations_room(const sp_accounts_state *state, const sp_accou
 /* Takes the link out of the map and of its user's list, and frees it. */
 static void activation_free(sp_accounts_state *state, sp_accounts_user *user,
                             sp_accounts_activation *a) {
+    assert(user != NULL);
     sp_accounts_activation **link = &user->activations;
     for (size_t i = 0; *link != NULL && *link != a && i < user->activation_count; i++)
         link = &(*link)->next_of_user;
     assert(*link == a);
+    assert(user->activation_count > 0);
     *link = a->next_of_user;
     user->activation_count--;
     uint8_t key[SP_KEY_LEN];
@@ -1043,6 +1080,7 @@ static void activation_free(sp_accounts_state *state, sp_accounts_user *user,
  * the oldest while it would hold more than its bound. */
 static void activations_make_room(sp_accounts_state *state, sp_accounts_user *user,
                                   int64_t now_ms) {
+    assert(user != NULL);
     sp_accounts_activation *a = user->activations;
     for (size_t i = 0, n = user->activation_count; a != NULL && i < n; i++) {
         sp_accounts_activation *next = a->next_of_user;
@@ -1081,6 +1119,8 @@ static int apply_activation_issued(sp_accounts_state *state, const sp_accounts_e
     assert(*tail == NULL);
     *tail = a;
     user->activation_count++;
+    /* activations_make_room left room for this one. */
+    assert(user->activation_count <= SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX);
     user->version++;
     *applied = true;
     /* A link issued by CreatePartner belongs to that command's record already. */
@@ -1121,6 +1161,7 @@ static int apply_password_set(sp_accounts_state *state, const sp_accounts_event 
 /* The partner an event of its own belongs to, when the event is its next one. */
 static sp_accounts_partner *next_of_partner(sp_accounts_state *state,
                                             const sp_accounts_event *event) {
+    assert(event != NULL);
     sp_accounts_partner *partner = (sp_accounts_partner *)sp_accounts_partner_by_id(
         state, event->aggregate_id);
     if (partner == NULL || event->aggregate_version != partner->version + 1 ||
@@ -1241,6 +1282,7 @@ static int apply_convention_published(sp_accounts_state *state, const sp_account
  * had not accepted yet. */
 static int apply_convention_accepted(sp_accounts_state *state, const sp_accounts_event *event,
                                      const sp_accounts_ref *ref, bool *applied, sp_error *err) {
+    assert(event != NULL);
     sp_accounts_partner *partner = next_of_partner(state, event);
     const sp_accounts_convention *c = sp_accounts_convention_by_id(state, event->convention_id);
     if (partner == NULL || c == NULL ||
@@ -1267,7 +1309,9 @@ static int apply_convention_accepted(sp_accounts_state *state, const sp_accounts
 
 int sp_accounts_apply(sp_accounts_state *state, const sp_accounts_event *event,
                       const sp_accounts_ref *ref, bool *applied, sp_error *err) {
-    assert(state != NULL && event != NULL && applied != NULL);
+    assert(state != NULL);
+    assert(event != NULL);
+    assert(applied != NULL);
     *applied = false;
     if (err != NULL) sp_error_clear(err);
     switch (event->kind) {

@@ -39,7 +39,7 @@
 #define SP_ACCOUNTS_RESULT_JSON_MAX 4096
 #define SP_ACCOUNTS_EVENTS_PER_COMMAND_MAX 3  /* CreatePartner: partner, its admin, its link */
 #define SP_ACCOUNTS_PARTNER_CODE_TRIES_MAX 64 /* fresh random codes tried before giving up */
-#define SP_ACCOUNTS_SESSION_TTL_MAX_MS (INT64_C(366) * 24 * 3600 * 1000)
+#define SP_ACCOUNTS_SESSION_TTL_MS_MAX (INT64_C(366) * 24 * 3600 * 1000)
 #define SP_ACCOUNTS_PURPOSE_MAX 16 /* "activation" | "reset" */
 #define SP_ACCOUNTS_ACTIVATION_TTL_DEFAULT_MS (INT64_C(72) * 3600 * 1000)
 #define SP_ACCOUNTS_ACTIVATIONS_PER_USER_MAX 4 /* default bound of the activations map */

@@ -34,8 +34,8 @@ typedef struct sp_gw_config {
     int64_t users_max;             /* SP_USERS_MAX: the directory's users, partners */
     int64_t sessions_per_user_max; /* SP_SESSIONS_PER_USER_MAX */
     int64_t directory_start_ms;    /* SP_DIRECTORY_START_MS: reading the accounts log */
-    int64_t payment_max_cents;
-    int64_t credit_max_cents;
+    int64_t payment_cents_max;
+    int64_t credit_cents_max;
     const char *link_secret; /* SP_LINK_SECRET; "" = no activation links */
     int64_t login_failures_per_account_max;
     int64_t login_failures_per_address_max;

@@ -123,9 +123,9 @@ static void add_session_items(sp_gw_config *c, sp_config_item *items, size_t *co
          "(the gateway answers nothing before)",
          &c->directory_start_ms},
         {"SP_PAYMENT_MAX_CENTS", SP_CONFIG_INT, "100000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
-         "largest payment, in euro cents", &c->payment_max_cents},
+         "largest payment, in euro cents", &c->payment_cents_max},
         {"SP_CREDIT_MAX_CENTS", SP_CONFIG_INT, "1000000", 1, SP_MONEY_BALANCE_ABS_CENTS_MAX,
-         "largest credit of a pass, in euro cents", &c->credit_max_cents},
+         "largest credit of a pass, in euro cents", &c->credit_cents_max},
         {"SP_LINK_SECRET", SP_CONFIG_STRING, "", 0, 0,
          "secret (32 to 1024 bytes, random: openssl rand -base64 48) shared with the "
          "notifications service that authenticates activation and password-reset links; a "

@@ -13,10 +13,12 @@
 /* ------------------------------------------------------------ buffer */
 
 void sp_projection_copy_buf_clear(sp_projection_copy_buf *buf) {
+    assert(buf != NULL);
     buf->len = 0;
 }
 
 void sp_projection_copy_buf_free(sp_projection_copy_buf *buf) {
+    assert(buf != NULL);
     free(buf->data);
     *buf = (sp_projection_copy_buf){0};
 }
@@ -38,6 +40,7 @@ static int reserve(sp_projection_copy_buf *buf, size_t more, sp_error *err) {
 
 /* One byte of a field, escaped: at most 2 bytes written (room reserved). */
 static void put_escaped(sp_projection_copy_buf *buf, char c) {
+    assert(buf != NULL);
     char *at = buf->data + buf->len;
     /* clang-format off */
     switch (c) {
@@ -52,7 +55,8 @@ static void put_escaped(sp_projection_copy_buf *buf, char c) {
 
 int sp_projection_copy_field(sp_projection_copy_buf *buf, const char *value, size_t value_len,
                              sp_error *err) {
-    assert(buf != NULL && (value != NULL || value_len == 0));
+    assert(buf != NULL);
+    assert(value != NULL || value_len == 0);
     if (value_len > 0 && memchr(value, '\0', value_len) != NULL)
         return sp_error_set(err, 422, "copy_invalid", "", "a NUL byte cannot be copied");
     if (reserve(buf, 2 * value_len, err) != 0) return -1;
@@ -118,8 +122,11 @@ static int put_byte(sp_projection_copy_buf *buf, char c, sp_error *err) {
 
 int sp_projection_copy_rows(sp_projection_copy_buf *buf, const char *const *arrays,
                             int column_count, size_t *rows_out, sp_error *err) {
-    assert(buf != NULL && arrays != NULL && rows_out != NULL);
-    assert(column_count > 0 && column_count <= SP_PROJECTION_COPY_COLUMNS_MAX);
+    assert(buf != NULL);
+    assert(arrays != NULL);
+    assert(rows_out != NULL);
+    assert(column_count > 0);
+    assert(column_count <= SP_PROJECTION_COPY_COLUMNS_MAX);
     const char *cursor[SP_PROJECTION_COPY_COLUMNS_MAX];
     for (int k = 0; k < column_count; k++) {
         if (arrays[k] == NULL || arrays[k][0] != '{') return malformed(err, k, "not an array");
@@ -201,7 +208,8 @@ static const char *unnest_params(const char *s, int param_count) {
 }
 
 bool sp_projection_copy_sql(const char *insert_sql, int param_count, char *out, size_t out_size) {
-    assert(insert_sql != NULL && out != NULL);
+    assert(insert_sql != NULL);
+    assert(out != NULL);
     const char *s = insert_sql;
     const char *with = skip_word(s, "WITH w AS (");
     if (with != NULL) s = with;

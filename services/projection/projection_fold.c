@@ -130,6 +130,7 @@ static void buf_add(text_buf *b, const char *s, size_t n) {
 }
 
 static void buf_clear(text_buf *b) {
+    assert(b != NULL);
     b->len = 0;
     b->failed = false;
     if (b->data != NULL) b->data[0] = '\0';
@@ -138,6 +139,7 @@ static void buf_clear(text_buf *b) {
 /* One element of an array literal: quoted (backslash before " and \), or
  * NULL for a NULL s. */
 static void arr_add(text_buf *b, const char *s) {
+    assert(b != NULL);
     buf_add(b, b->len == 0 ? "{" : ",", 1);
     if (s == NULL) {
         buf_add(b, "NULL", 4);
@@ -191,7 +193,9 @@ static bool arr_next(const char **cursor, char *out, size_t out_size, bool *is_n
 }
 
 static int64_t param_i64(const sp_projection_row *row, int index) {
-    assert(index < row->param_count && row->params[index] != NULL);
+    assert(row != NULL);
+    assert(index < row->param_count);
+    assert(row->params[index] != NULL);
     return strtoll(row->params[index], NULL, 10);
 }
 
@@ -202,7 +206,8 @@ sp_projection_fold *sp_projection_fold_new(void) {
 }
 
 sp_projection_fold *sp_projection_fold_new_sized(size_t events_max) {
-    assert(events_max > 0 && events_max <= SP_PROJECTION_FOLD_EVENTS_LIMIT);
+    assert(events_max > 0);
+    assert(events_max <= SP_PROJECTION_FOLD_EVENTS_LIMIT);
     sp_projection_fold *f = calloc(1, sizeof *f);
     if (f == NULL) return NULL;
     f->events_max = events_max;
@@ -238,6 +243,7 @@ void sp_projection_fold_free(sp_projection_fold *f) {
 }
 
 void sp_projection_fold_reset(sp_projection_fold *f) {
+    assert(f != NULL);
     memset(f->slots, 0, PASS_SLOTS * sizeof *f->slots);
     f->pass_count = f->envelope_count = f->ledger_count = f->owed_count = f->budget_count = 0;
     f->event_count = f->operation_count = f->history_count = f->daily_count = 0;
@@ -280,6 +286,7 @@ static fold_pass *pass_find(const sp_projection_fold *f, const char *id) {
 }
 
 static fold_pass *pass_add(sp_projection_fold *f, const char *id) {
+    assert(f != NULL);
     assert(f->pass_count < SP_PROJECTION_FOLD_EVENTS_MAX);
     size_t s = id_hash(id) & (PASS_SLOTS - 1);
     while (f->slots[s] != 0) s = (s + 1) & (PASS_SLOTS - 1);
@@ -288,6 +295,7 @@ static fold_pass *pass_add(sp_projection_fold *f, const char *id) {
     snprintf(p->id, sizeof p->id, "%s", id);
     p->foldable = true;
     f->slots[s] = (int32_t)f->pass_count;
+    assert(pass_find(f, id) == p);
     return p;
 }
 
@@ -306,10 +314,12 @@ int sp_projection_fold_plan(sp_projection_fold *f, const sp_projection_row *row,
 }
 
 size_t sp_projection_fold_pass_count(const sp_projection_fold *f) {
+    assert(f != NULL);
     return f->pass_count;
 }
 
 const char *sp_projection_fold_pass_id(const sp_projection_fold *f, size_t index) {
+    assert(f != NULL);
     assert(index < f->pass_count);
     return f->passes[index].foldable ? f->passes[index].id : NULL;
 }
@@ -346,6 +356,10 @@ static int envelope_add(sp_projection_fold *f, const fold_pass *p, const char *c
         f->envelopes = items;
         f->envelope_cap = cap;
     }
+    assert(f->envelope_count < f->envelope_cap);
+    /* p is one of this fold's passes: its index goes in the item. */
+    assert(p >= f->passes);
+    assert(p < f->passes + f->pass_count);
     envelope_item *e = &f->envelopes[f->envelope_count];
     e->pass = (uint32_t)(p - f->passes);
     e->seq = (uint32_t)f->envelope_count++;
@@ -368,6 +382,7 @@ static int ledger_add(sp_projection_fold *f, const char *account, int64_t cents,
         f->ledger = items;
         f->ledger_cap = cap;
     }
+    assert(f->ledger_count < f->ledger_cap);
     sum_item *item = &f->ledger[f->ledger_count++];
     snprintf(item->key, sizeof item->key, "%s", account);
     item->cents = cents;
@@ -376,6 +391,7 @@ static int ledger_add(sp_projection_fold *f, const char *account, int64_t cents,
 
 static void budget_add(sp_projection_fold *f, const char *category, int64_t credited, int64_t spent,
                        int64_t expired, int64_t available) {
+    assert(f != NULL);
     assert(f->budget_count < SP_PROJECTION_FOLD_EVENTS_MAX);
     budget_item *b = &f->budget[f->budget_count++];
     snprintf(b->category, sizeof b->category, "%s", category);
@@ -390,6 +406,8 @@ static void budget_add(sp_projection_fold *f, const char *category, int64_t cred
  * partner, pass and details. */
 static void history_add(sp_projection_fold *f, const sp_projection_row *row, const char *partner_id,
                         const char *pass_id, const char *details) {
+    assert(f != NULL);
+    assert(row != NULL);
     char at[SP_PROJECTION_TIME_LEN + 1];
     sp_projection_time_format(row->occurred_at_ms, at);
     bool actor = row->actor_id[0] != '\0';
@@ -510,7 +528,8 @@ int sp_projection_fold_add(sp_projection_fold *f, const sp_projection_row *row, 
     assert(sp_projection_fold_wants(f, row));
     if (f->event_count == SP_PROJECTION_FOLD_EVENTS_MAX) return full(err, "events");
     fold_pass *p = pass_find(f, sp_projection_fold_pass_of(row));
-    assert(p != NULL && p->foldable);
+    assert(p != NULL);
+    assert(p->foldable);
     f->event_count++;
     if (row->kind == SP_PROJECTION_PASS_OPENED) return fold_opened(f, p, row, err);
     assert(row->param_count == (row->kind == SP_PROJECTION_PASS_CREDITED
@@ -630,6 +649,8 @@ static long sums_merge(sum_item *items, size_t count) {
 }
 
 static bool budget_sum(budget_item *to, const budget_item *from) {
+    assert(to != NULL);
+    assert(from != NULL);
     return sp_money_add(to->credited, from->credited, &to->credited) &&
            sp_money_add(to->spent, from->spent, &to->spent) &&
            sp_money_add(to->expired, from->expired, &to->expired) &&
@@ -645,6 +666,7 @@ typedef struct render {
 } render;
 
 static text_buf *column(render *r) {
+    assert(r != NULL);
     assert(r->next_column < RENDERED_COLUMNS);
     return &r->fold->rendered[r->next_column++];
 }
@@ -661,6 +683,7 @@ static void emit(render *r, int statement, size_t rows, text_buf *const *bufs, i
 }
 
 static void render_passes(render *r) {
+    assert(r != NULL);
     sp_projection_fold *f = r->fold;
     text_buf *ins[6], *upd[5];
     for (size_t i = 0; i < 6; i++) ins[i] = column(r);
@@ -695,6 +718,7 @@ static void render_passes(render *r) {
  * usable). A movement but a credit on a category a pass opened here does
  * not have changes nothing, as its own statement would. */
 static void render_envelopes(render *r) {
+    assert(r != NULL);
     sp_projection_fold *f = r->fold;
     if (f->envelope_count > 1)
         qsort(f->envelopes, f->envelope_count, sizeof *f->envelopes, envelope_cmp);
@@ -738,6 +762,7 @@ static void render_envelopes(render *r) {
 }
 
 static int render_sums(render *r, sp_error *err) {
+    assert(r != NULL);
     sp_projection_fold *f = r->fold;
     long owed = sums_merge(f->owed, f->owed_count), ledger = sums_merge(f->ledger, f->ledger_count);
     if (owed < 0 || ledger < 0)

@@ -84,6 +84,7 @@ void sp_ledger_partner_account(char out[SP_LEDGER_ACCOUNT_MAX + 1], const char *
 }
 
 int sp_ledger_envelope_index(const sp_ledger_pass *pass, const char *category) {
+    assert(pass != NULL);
     assert(pass->envelope_count <= SP_LEDGER_ENVELOPES_MAX);
     for (size_t i = 0; i < pass->envelope_count; i++) {
         if (strcmp(pass->envelopes[i].category, category) == 0) return (int)i;
@@ -268,8 +269,8 @@ static void record_key(uint8_t key[SP_KEY_LEN], const char *pass_id, const char 
 sp_ledger_state *sp_ledger_state_new(int32_t partition, const sp_ledger_limits *limits,
                                      const sp_ledger_directory *directory, sp_error *err) {
     assert(limits != NULL);
-    assert(limits->payment_max_cents > 0);
-    assert(limits->credit_max_cents > 0);
+    assert(limits->payment_cents_max > 0);
+    assert(limits->credit_cents_max > 0);
     sp_ledger_state *state = calloc(1, sizeof *state);
     if (state == NULL) {
         sp_error_set(err, 503, "unavailable", NULL, "out of memory");
@@ -605,6 +606,7 @@ unknown:
 
 static plan_account *plan_account_of(const sp_ledger_state *state, post_plan *plan,
                                      const char *name, sp_error *err) {
+    assert(plan != NULL);
     assert(name != NULL);
     assert(plan->account_count <= PLAN_ACCOUNTS_MAX);
     for (size_t i = 0; i < plan->account_count; i++) {
@@ -644,6 +646,7 @@ static int plan_posting(const sp_ledger_state *state, post_plan *plan,
 }
 
 static int plan_check_limits(const sp_ledger_state *state, const post_plan *plan, sp_error *err) {
+    assert(plan != NULL);
     assert(plan->account_count >= 2);
     assert(plan->account_count <= PLAN_ACCOUNTS_MAX);
     int64_t delta_sum_cents = 0;
@@ -704,6 +707,7 @@ int sp_ledger_post_check(const sp_ledger_state *state, const sp_ledger_posting *
 }
 
 static int open_refund_account(sp_ledger_state *state, plan_account *account, sp_error *err) {
+    assert(account != NULL);
     assert(account->kind == ACCOUNT_REFUND);
     assert(account->balance_cents == NULL);
     sp_ledger_refund_account *refund = calloc(1, sizeof *refund);
@@ -831,6 +835,7 @@ typedef struct operation_view {
 } operation_view;
 
 static char *operation_json(const operation_view *view) {
+    assert(view != NULL);
     const sp_ledger_event *event = view->event;
     bool payment = strcmp(view->kind, "payment") == 0;
     char occurred_at[25];
@@ -867,6 +872,7 @@ static char *operation_json(const operation_view *view) {
 
 int sp_ledger_receipt_text(const sp_ledger_event *event, char out[SP_RECEIPT_TEXT_MAX + 1],
                            sp_error *err) {
+    assert(event != NULL);
     sp_receipt receipt = {.key_id = event->receipt_key_id,
                           .amount_cents = event->amount_cents,
                           .occurred_at_ms = event->occurred_at_ms};
@@ -891,6 +897,8 @@ static int records_room(const sp_ledger_state *state, sp_error *err) {
 /* Takes ownership of result_json (may be NULL for a rejection). */
 static sp_ledger_record *record_new(const uint8_t hash[SP_KEY_LEN], int http_status,
                                     char *result_json, const sp_error *rejection) {
+    assert(http_status >= 200);
+    assert(http_status <= 599);
     sp_ledger_record *record = calloc(1, sizeof *record);
     if (record == NULL) {
         free(result_json);
@@ -1030,6 +1038,7 @@ static int apply_opened(sp_ledger_state *state, const sp_ledger_event *event,
     }
     if (record_store(state, event, record, &out->record, err) != 0) return -1;
     pass->open_record = out->record;
+    assert(state->passes.entry_count <= state->limits.passes_max);
     return 0;
 }
 
@@ -1039,6 +1048,7 @@ static int apply_opened(sp_ledger_state *state, const sp_ledger_event *event,
  * one) keeps the envelope's. *opened: index is a new slot, not yet counted. */
 static int credited_envelope(const sp_ledger_pass *pass, const sp_ledger_event *event, int *index,
                              sp_ledger_envelope *after, sp_error *err) {
+    assert(event != NULL);
     *index = sp_ledger_envelope_index(pass, event->category);
     if (event->envelope_opened) {
         if (*index >= 0) return invalid_event(err, "envelope already open");
@@ -1101,13 +1111,18 @@ static int apply_credited(sp_ledger_state *state, sp_ledger_pass *pass,
     /* Nothing can fail from here: the envelope takes its new shape, then the money. */
     pass->envelopes[index] = after;
     if (event->envelope_opened) pass->envelope_count++;
+    assert(pass->envelope_count <= SP_LEDGER_ENVELOPES_MAX);
     int rc = sp_ledger_post(state, &posting, 1, err);
     assert(rc == 0); /* sp_ledger_post_check accepted it just now */
+    /* The record told the balances this posting leaves. */
+    assert(pass->envelopes[index].balance_cents == view.envelope_balance_after_cents);
+    assert(sp_ledger_pass_balance_cents(pass) == view.pass_balance_after_cents);
     return rc;
 }
 
 static int apply_payment(sp_ledger_state *state, sp_ledger_pass *pass, const sp_ledger_event *event,
                          sp_ledger_applied *out, sp_error *err) {
+    assert(event != NULL);
     int index = sp_ledger_envelope_index(pass, event->category);
     if (index < 0) return invalid_event(err, "no such envelope");
     if (!sp_id_valid(event->partner_id)) return invalid_event(err, "partner id");
@@ -1136,6 +1151,11 @@ static int apply_payment(sp_ledger_state *state, sp_ledger_pass *pass, const sp_
     int rc = sp_ledger_post(state, &posting, 1, err);
     assert(rc == 0); /* sp_ledger_post_check accepted it just now */
     if (rc != 0) return -1;
+    /* A payment never takes an envelope below zero, and the record told the
+     * balances it leaves. */
+    assert(pass->envelopes[index].balance_cents >= 0);
+    assert(pass->envelopes[index].balance_cents == view.envelope_balance_after_cents);
+    assert(sp_ledger_pass_balance_cents(pass) == view.pass_balance_after_cents);
     sp_ledger_operation_remember(pass, event->operation_id, event->partner_id, event->category, "",
                                  event->amount_cents);
     return 0;
@@ -1143,6 +1163,7 @@ static int apply_payment(sp_ledger_state *state, sp_ledger_pass *pass, const sp_
 
 static int apply_expired(sp_ledger_state *state, sp_ledger_pass *pass, const sp_ledger_event *event,
                          sp_error *err) {
+    assert(event != NULL);
     int index = sp_ledger_envelope_index(pass, event->category);
     if (index < 0) return invalid_event(err, "no such envelope");
     sp_ledger_envelope *envelope = &pass->envelopes[index];
@@ -1159,6 +1180,7 @@ static int apply_expired(sp_ledger_state *state, sp_ledger_pass *pass, const sp_
     } else if (event->posting_count != 0) {
         return invalid_event(err, "postings");
     }
+    assert(envelope->balance_cents == 0); /* everything left went back to the budget */
     envelope->closed = true;
     return 0;
 }

@@ -168,8 +168,8 @@ typedef struct sp_ledger_limits {
     size_t passes_max;          /* SP_PASSES_MAX */
     size_t commands_max;        /* SP_COMMANDS_MAX: command outcomes kept */
     size_t partners_max;        /* partner owed accounts */
-    int64_t payment_max_cents;  /* SP_PAYMENT_MAX_CENTS */
-    int64_t credit_max_cents;   /* SP_CREDIT_MAX_CENTS */
+    int64_t payment_cents_max;  /* SP_PAYMENT_MAX_CENTS */
+    int64_t credit_cents_max;   /* SP_CREDIT_MAX_CENTS */
     size_t vouchers_max;        /* SP_VOUCHERS_MAX: vouchers kept, whatever their status;
                                  * 0: none can be issued */
     int voucher_validity_days;  /* SP_VOUCHER_VALIDITY_DAYS: days after the day of issue */

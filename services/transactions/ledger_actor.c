@@ -27,6 +27,7 @@ enum {
 
 /* The actor's role as a bit; 0 when unknown or inconsistent with actor_id. */
 static unsigned role_of(const sp_ledger_command *c) {
+    assert(c != NULL);
     static const struct {
         const char *name;
         unsigned bit;
@@ -78,9 +79,13 @@ static const char *who(const sp_ledger_command *c) {
 }
 
 int sp_ledger_actor_check(const sp_ledger_state *state, const sp_ledger_command *c, sp_error *err) {
-    assert(state != NULL && c != NULL);
+    assert(state != NULL);
+    assert(c != NULL);
     unsigned role = role_of(c);
-    if ((role & roles_allowed(c->kind)) == 0)
+    assert((role & (role - 1)) == 0); /* one role at most */
+    unsigned allowed = roles_allowed(c->kind);
+    assert(allowed != 0); /* every kind of command has actors who may ask for it */
+    if ((role & allowed) == 0)
         return sp_error_set(err, 403, "forbidden", "", "%.32s may not ask for %s", who(c),
                             sp_ledger_command_type(c->kind));
     /* A beneficiary acts on its own pass only (an unknown pass is the

@@ -61,6 +61,7 @@ static int voucher_order(const void *a, const void *b) {
 }
 
 static void sort_vouchers(sp_ledger_event *event) {
+    assert(event != NULL);
     size_t n = event->changed_count;
     if (n < 2) return;
     const char *ids[SP_LEDGER_CLOSE_VOUCHERS_MAX];
@@ -80,6 +81,8 @@ static void sort_vouchers(sp_ledger_event *event) {
 /* Fills the returns of the close; -1 when the pass holds too many vouchers. */
 static int close_returns(const sp_ledger_state *state, const sp_ledger_pass *pass,
                          sp_ledger_event *event, sp_error *err) {
+    assert(state != NULL);
+    assert(pass != NULL);
     open_vouchers found = {.pass_id = pass->pass_id, .event = event};
     sp_map_foreach(&state->vouchers, collect_voucher, &found);
     assert(found.count == pass->active_voucher_count);
@@ -102,7 +105,7 @@ static int close_returns(const sp_ledger_state *state, const sp_ledger_pass *pas
         event->close_envelope_cents[k] = envelope->balance_cents;
         total_cents += envelope->balance_cents;
     }
-    /* Each balance is within SP_MONEY_BALANCE_ABS_MAX_CENTS and the budget
+    /* Each balance is within SP_MONEY_BALANCE_ABS_CENTS_MAX and the budget
      * holds minus their sum: the total is within it too. */
     event->amount_cents = total_cents;
     return 0;
@@ -111,6 +114,8 @@ static int close_returns(const sp_ledger_state *state, const sp_ledger_pass *pas
 void sp_ledger_decide_close(const sp_ledger_state *state, const sp_ledger_pass *pass,
                             const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
                             int64_t now_ms, sp_ledger_decision *out) {
+    assert(command != NULL);
+    assert(out != NULL);
     sp_error why;
     sp_error_clear(&why);
     sp_ledger_event *event = &out->event;
@@ -140,9 +145,10 @@ void sp_ledger_decide_close(const sp_ledger_state *state, const sp_ledger_pass *
 
 size_t sp_ledger_close_postings(const sp_ledger_event *event,
                                 sp_ledger_posting postings[SP_LEDGER_CLOSE_POSTINGS_MAX]) {
+    assert(event != NULL);
     assert(event->kind == SP_LEDGER_EVENT_PASS_CLOSED);
-    assert(event->envelope_count <= SP_LEDGER_ENVELOPES_MAX &&
-           event->changed_count <= SP_LEDGER_CLOSE_VOUCHERS_MAX);
+    assert(event->envelope_count <= SP_LEDGER_ENVELOPES_MAX);
+    assert(event->changed_count <= SP_LEDGER_CLOSE_VOUCHERS_MAX);
     size_t n = 0;
     for (size_t i = 0; i < event->envelope_count; i++, n++) {
         memset(&postings[n], 0, sizeof postings[n]);
@@ -165,6 +171,7 @@ size_t sp_ledger_close_postings(const sp_ledger_event *event,
 /* ------------------------------------------------------------ apply */
 
 static char *closed_json(const sp_ledger_event *event) {
+    assert(event != NULL);
     char closed_at[25];
     sp_ledger_format_instant(event->occurred_at_ms, closed_at);
     json_t *obj = json_object();

@@ -124,6 +124,7 @@ static const char *const *ids_of(char **ids) {
  * the array; the strings stay the payload's). */
 static int open_refund_fields(sp_ledger_command *command, const ProtobufCMessage *payload,
                               sp_ledger_command_pb *holder, sp_error *err) {
+    assert(command != NULL);
     const Solipass__Ledger__OpenRefundRequest *m = (const Solipass__Ledger__OpenRefundRequest *)
         payload;
     command->pass_id = m->request_id;
@@ -264,7 +265,9 @@ static void command_fields(sp_ledger_command *command, const ProtobufCMessage *p
 
 int sp_ledger_command_from_envelope(const Solipass__Envelope *envelope, sp_ledger_command *command,
                                     sp_ledger_command_pb *holder, sp_error *err) {
-    assert(envelope != NULL && command != NULL && holder != NULL);
+    assert(envelope != NULL);
+    assert(command != NULL);
+    assert(holder != NULL);
     memset(command, 0, sizeof *command);
     holder->payload = NULL;
     holder->parts = NULL;
@@ -334,6 +337,8 @@ static int take_opened(sp_ledger_event *event, const Solipass__Ledger__PassOpene
 
 static int take_credited(sp_ledger_event *event, const Solipass__Ledger__PassCredited *m,
                          sp_error *err) {
+    assert(event != NULL);
+    assert(m != NULL);
     event->amount_cents = m->amount_cents;
     event->envelope_balance_after_cents = m->envelope_balance_after_cents;
     event->pass_balance_after_cents = m->pass_balance_after_cents;
@@ -351,6 +356,8 @@ static int take_credited(sp_ledger_event *event, const Solipass__Ledger__PassCre
 
 static int take_payment(sp_ledger_event *event, const Solipass__Ledger__PaymentAccepted *m,
                         sp_error *err) {
+    assert(event != NULL);
+    assert(m != NULL);
     event->amount_cents = m->amount_cents;
     event->envelope_balance_after_cents = m->envelope_balance_after_cents;
     event->pass_balance_after_cents = m->pass_balance_after_cents;
@@ -378,6 +385,8 @@ static int take_payment(sp_ledger_event *event, const Solipass__Ledger__PaymentA
 
 static int take_expired(sp_ledger_event *event, const Solipass__Ledger__EnvelopeExpired *m,
                         sp_error *err) {
+    assert(event != NULL);
+    assert(m != NULL);
     event->amount_cents = m->returned_cents;
     event->pass_balance_after_cents = m->pass_balance_after_cents;
     if (take(event->operation_id, sizeof event->operation_id, m->operation_id, "operation id",
@@ -416,6 +425,8 @@ static int take_hash(sp_ledger_event *event, const ProtobufCBinaryData *hash, bo
 
 static int take_issued(sp_ledger_event *event, const Solipass__Ledger__VoucherIssued *m,
                        sp_error *err) {
+    assert(event != NULL);
+    assert(m != NULL);
     event->amount_cents = m->amount_cents;
     event->envelope_balance_after_cents = m->envelope_balance_after_cents;
     event->pass_balance_after_cents = m->pass_balance_after_cents;
@@ -438,6 +449,8 @@ static int take_issued(sp_ledger_event *event, const Solipass__Ledger__VoucherIs
 
 static int take_redeemed(sp_ledger_event *event, const Solipass__Ledger__VoucherRedeemed *m,
                          sp_error *err) {
+    assert(event != NULL);
+    assert(m != NULL);
     event->amount_cents = m->amount_cents;
     event->pass_balance_after_cents = m->pass_balance_after_cents;
     if (take(event->operation_id, sizeof event->operation_id, m->operation_id, "operation id",
@@ -457,6 +470,8 @@ static int take_redeemed(sp_ledger_event *event, const Solipass__Ledger__Voucher
 
 static int take_released(sp_ledger_event *event, const Solipass__Ledger__VoucherReleased *m,
                          sp_error *err) {
+    assert(event != NULL);
+    assert(m != NULL);
     event->amount_cents = m->amount_cents;
     event->envelope_balance_after_cents = m->envelope_balance_after_cents;
     event->pass_balance_after_cents = m->pass_balance_after_cents;
@@ -471,6 +486,8 @@ static int take_released(sp_ledger_event *event, const Solipass__Ledger__Voucher
 
 static int take_cancelled(sp_ledger_event *event, const Solipass__Ledger__OperationCancelled *m,
                           sp_error *err) {
+    assert(event != NULL);
+    assert(m != NULL);
     event->amount_cents = m->amount_cents;
     event->envelope_balance_after_cents = m->envelope_balance_after_cents;
     event->pass_balance_after_cents = m->pass_balance_after_cents;
@@ -529,6 +546,8 @@ static int take_refund_opened(sp_ledger_event *event,
 
 static int take_refund_confirmed(sp_ledger_event *event,
                                  const Solipass__Ledger__RefundRequestConfirmed *m, sp_error *err) {
+    assert(event != NULL);
+    assert(m != NULL);
     event->total_cents = m->total_cents;
     event->operation_count = m->operation_count;
     if (take(event->request_id, sizeof event->request_id, m->request_id, "request id", err) != 0 ||
@@ -554,6 +573,8 @@ static int take_refund_cancelled(sp_ledger_event *event,
 
 static int take_refund_paid(sp_ledger_event *event, const Solipass__Ledger__RefundRequestPaid *m,
                             sp_error *err) {
+    assert(event != NULL);
+    assert(m != NULL);
     event->total_cents = m->total_cents;
     if (take(event->request_id, sizeof event->request_id, m->request_id, "request id", err) != 0 ||
         take(event->partner_id, sizeof event->partner_id, m->partner_id, "partner id", err) != 0 ||
@@ -594,6 +615,8 @@ static int take_part_changed(sp_ledger_event *event, const Solipass__Ledger__Ref
  * budget; from an envelope of this pass, or from a voucher (ledger.proto). */
 static int take_close_posting(sp_ledger_event *event, const Solipass__Ledger__Posting *p,
                               sp_error *err) {
+    assert(event != NULL);
+    assert(p != NULL);
     char prefix[SP_LEDGER_ACCOUNT_MAX + 1];
     sp_ledger_envelope_account(prefix, event->pass_id, "");
     const char *debit = text_or_empty(p->debit_account);
@@ -619,6 +642,8 @@ static int take_close_posting(sp_ledger_event *event, const Solipass__Ledger__Po
 
 static int take_closed(sp_ledger_event *event, const Solipass__Ledger__PassClosed *m,
                        sp_error *err) {
+    assert(event != NULL);
+    assert(m != NULL);
     event->amount_cents = m->returned_cents;
     if (take(event->beneficiary_id, sizeof event->beneficiary_id, m->beneficiary_id,
              "beneficiary id", err) != 0 ||
@@ -782,6 +807,8 @@ static int take_payload(sp_ledger_event *event, const ProtobufCMessage *payload,
 
 static int take_envelope_fields(sp_ledger_event *event, const Solipass__Envelope *envelope,
                                 sp_error *err) {
+    assert(event != NULL);
+    assert(envelope != NULL);
     event->version = envelope->aggregate_version;
     event->occurred_at_ms = envelope->occurred_at_ms;
     if (take(event->pass_id, sizeof event->pass_id, envelope->aggregate_id, "aggregate id", err) !=
@@ -803,7 +830,8 @@ static int take_envelope_fields(sp_ledger_event *event, const Solipass__Envelope
 
 int sp_ledger_event_from_envelope(const Solipass__Envelope *envelope, sp_ledger_event *event,
                                   sp_error *err) {
-    assert(envelope != NULL && event != NULL);
+    assert(envelope != NULL);
+    assert(event != NULL);
     sp_ledger_event_clear(event);
     const ProtobufCMessageDescriptor *descriptor = event_descriptor(text_or_empty(envelope->type),
                                                                     &event->kind);
@@ -828,6 +856,7 @@ int sp_ledger_event_from_envelope(const Solipass__Envelope *envelope, sp_ledger_
 
 static void postings_to_pb(const sp_ledger_event *event, sp_ledger_event_pb *holder,
                            size_t *n_postings, Solipass__Ledger__Posting ***postings) {
+    assert(event != NULL);
     assert(event->posting_count <= 1);
     for (size_t i = 0; i < event->posting_count; i++) {
         solipass__ledger__posting__init(&holder->postings[i]);
@@ -842,6 +871,9 @@ static void postings_to_pb(const sp_ledger_event *event, sp_ledger_event_pb *hol
 
 static const ProtobufCMessage *opened_to_pb(const sp_ledger_event *event,
                                             sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_PASS_OPENED);
     Solipass__Ledger__PassOpened *m = &holder->opened;
     solipass__ledger__pass_opened__init(m);
     m->pass_id = borrow(event->pass_id);
@@ -860,6 +892,9 @@ static const ProtobufCMessage *opened_to_pb(const sp_ledger_event *event,
 
 static const ProtobufCMessage *credited_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_PASS_CREDITED);
     Solipass__Ledger__PassCredited *m = &holder->credited;
     solipass__ledger__pass_credited__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -877,6 +912,9 @@ static const ProtobufCMessage *credited_to_pb(const sp_ledger_event *event,
 
 static const ProtobufCMessage *payment_to_pb(const sp_ledger_event *event,
                                              sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_PAYMENT_ACCEPTED);
     Solipass__Ledger__PaymentAccepted *m = &holder->payment;
     solipass__ledger__payment_accepted__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -899,6 +937,9 @@ static const ProtobufCMessage *payment_to_pb(const sp_ledger_event *event,
 
 static const ProtobufCMessage *expired_to_pb(const sp_ledger_event *event,
                                              sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_ENVELOPE_EXPIRED);
     Solipass__Ledger__EnvelopeExpired *m = &holder->expired;
     solipass__ledger__envelope_expired__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -913,6 +954,9 @@ static const ProtobufCMessage *expired_to_pb(const sp_ledger_event *event,
 
 static const ProtobufCMessage *rejected_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_COMMAND_REJECTED);
     Solipass__Ledger__CommandRejected *m = &holder->rejected;
     solipass__ledger__command_rejected__init(m);
     m->pass_id = borrow(event->pass_id);
@@ -928,6 +972,7 @@ static const ProtobufCMessage *rejected_to_pb(const sp_ledger_event *event,
 }
 
 static ProtobufCBinaryData hash_of(const sp_ledger_event *event, bool set) {
+    assert(event != NULL);
     ProtobufCBinaryData hash = {.len = set ? SP_KEY_LEN : 0,
                                 .data = set ? (uint8_t *)event->request_hash : NULL};
     return hash;
@@ -935,6 +980,9 @@ static ProtobufCBinaryData hash_of(const sp_ledger_event *event, bool set) {
 
 static const ProtobufCMessage *issued_to_pb(const sp_ledger_event *event,
                                             sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_VOUCHER_ISSUED);
     Solipass__Ledger__VoucherIssued *m = &holder->issued;
     solipass__ledger__voucher_issued__init(m);
     m->voucher_id = borrow(event->voucher_id);
@@ -955,6 +1003,9 @@ static const ProtobufCMessage *issued_to_pb(const sp_ledger_event *event,
 
 static const ProtobufCMessage *redeemed_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_VOUCHER_REDEEMED);
     Solipass__Ledger__VoucherRedeemed *m = &holder->redeemed;
     solipass__ledger__voucher_redeemed__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -973,6 +1024,10 @@ static const ProtobufCMessage *redeemed_to_pb(const sp_ledger_event *event,
 
 static const ProtobufCMessage *released_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_VOUCHER_CANCELLED ||
+           event->kind == SP_LEDGER_EVENT_VOUCHER_EXPIRED);
     Solipass__Ledger__VoucherReleased *m = &holder->released;
     solipass__ledger__voucher_released__init(m);
     m->voucher_id = borrow(event->voucher_id);
@@ -988,6 +1043,9 @@ static const ProtobufCMessage *released_to_pb(const sp_ledger_event *event,
 
 static const ProtobufCMessage *cancelled_to_pb(const sp_ledger_event *event,
                                                sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_OPERATION_CANCELLED);
     Solipass__Ledger__OperationCancelled *m = &holder->cancelled;
     solipass__ledger__operation_cancelled__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -1006,6 +1064,9 @@ static const ProtobufCMessage *cancelled_to_pb(const sp_ledger_event *event,
 
 static const ProtobufCMessage *reference_set_to_pb(const sp_ledger_event *event,
                                                    sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_OPERATION_REFERENCE_SET);
     Solipass__Ledger__OperationReferenceSet *m = &holder->reference_set;
     solipass__ledger__operation_reference_set__init(m);
     m->operation_id = borrow(event->operation_id);
@@ -1022,6 +1083,7 @@ static const ProtobufCMessage *reference_set_to_pb(const sp_ledger_event *event,
  * are not kept: it is never produced again). */
 static const ProtobufCMessage *refund_opened_to_pb(const sp_ledger_event *event,
                                                    sp_ledger_event_pb *holder) {
+    assert(event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_OPENED);
     if (event->parts == NULL || event->part_count == 0) return NULL;
     holder->refund_parts = calloc(event->part_count, sizeof *holder->refund_parts);
     holder->refund_part_ptrs = calloc(event->part_count, sizeof *holder->refund_part_ptrs);
@@ -1051,6 +1113,9 @@ static const ProtobufCMessage *refund_opened_to_pb(const sp_ledger_event *event,
 
 static const ProtobufCMessage *refund_request_to_pb(const sp_ledger_event *event,
                                                     sp_ledger_event_pb *holder) {
+    assert(event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED ||
+           event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED ||
+           event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_PAID);
     if (event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED) {
         Solipass__Ledger__RefundRequestConfirmed *m = &holder->refund_confirmed;
         solipass__ledger__refund_request_confirmed__init(m);
@@ -1086,7 +1151,12 @@ static const ProtobufCMessage *refund_request_to_pb(const sp_ledger_event *event
 
 static const ProtobufCMessage *part_changed_to_pb(const sp_ledger_event *event,
                                                   sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
     assert(event->changed_count + event->skipped_count <= SP_LEDGER_REFUND_PART_OPERATIONS_MAX);
+    assert(event->kind == SP_LEDGER_EVENT_OPERATIONS_RESERVED ||
+           event->kind == SP_LEDGER_EVENT_OPERATIONS_RELEASED ||
+           event->kind == SP_LEDGER_EVENT_OPERATIONS_SETTLED);
     Solipass__Ledger__RefundPartChanged *m = &holder->part_changed;
     solipass__ledger__refund_part_changed__init(m);
     for (size_t i = 0; i < event->changed_count + event->skipped_count; i++) {
@@ -1109,6 +1179,9 @@ static const ProtobufCMessage *part_changed_to_pb(const sp_ledger_event *event,
 
 static const ProtobufCMessage *closed_to_pb(const sp_ledger_event *event,
                                             sp_ledger_event_pb *holder) {
+    assert(event != NULL);
+    assert(holder != NULL);
+    assert(event->kind == SP_LEDGER_EVENT_PASS_CLOSED);
     Solipass__Ledger__PassClosed *m = &holder->closed;
     solipass__ledger__pass_closed__init(m);
     m->pass_id = borrow(event->pass_id);
@@ -1154,7 +1227,8 @@ void sp_ledger_event_pb_release(sp_ledger_event_pb *holder) {
 
 const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
                                               sp_ledger_event_pb *holder) {
-    assert(event != NULL && holder != NULL);
+    assert(event != NULL);
+    assert(holder != NULL);
     holder->refund_parts = NULL;
     holder->refund_part_ptrs = NULL;
     holder->close_postings = NULL;
@@ -1187,7 +1261,8 @@ const ProtobufCMessage *sp_ledger_event_to_pb(const sp_ledger_event *event,
 
 void sp_ledger_event_meta(const sp_ledger_event *event, const char *causation_id,
                           sp_envelope_meta *meta) {
-    assert(event != NULL && meta != NULL);
+    assert(event != NULL);
+    assert(meta != NULL);
     memset(meta, 0, sizeof *meta);
     meta->type = sp_ledger_event_type(event->kind);
     meta->aggregate_id = event->pass_id;
@@ -1204,7 +1279,8 @@ void sp_ledger_event_meta(const sp_ledger_event *event, const char *causation_id
 
 const ProtobufCMessage *sp_ledger_reply_of_record(const sp_ledger_record *record, bool replayed,
                                                   sp_ledger_reply_pb *holder) {
-    assert(record != NULL && holder != NULL);
+    assert(record != NULL);
+    assert(holder != NULL);
     solipass__reply__init(&holder->reply);
     Solipass__Reply *reply = &holder->reply;
     reply->ok = record->ok;
@@ -1228,7 +1304,8 @@ const ProtobufCMessage *sp_ledger_reply_of_record(const sp_ledger_record *record
 
 const ProtobufCMessage *sp_ledger_reply_of_error(const sp_error *error,
                                                  sp_ledger_reply_pb *holder) {
-    assert(error != NULL && holder != NULL);
+    assert(error != NULL);
+    assert(holder != NULL);
     solipass__reply__init(&holder->reply);
     Solipass__Reply *reply = &holder->reply;
     reply->ok = false;
@@ -1243,6 +1320,7 @@ const ProtobufCMessage *sp_ledger_reply_of_error(const sp_error *error,
 
 static int directory_apply_convention(sp_ledger_directory *dir, const Solipass__Envelope *envelope,
                                       bool *added, sp_error *err) {
+    assert(envelope != NULL);
     Solipass__Accounts__ConventionPublished *m = solipass__accounts__convention_published__unpack(
         NULL, envelope->payload.len, envelope->payload.data);
     if (m == NULL) return malformed(err, "undecodable ConventionPublished payload");
@@ -1255,6 +1333,7 @@ static int directory_apply_convention(sp_ledger_directory *dir, const Solipass__
 
 static int directory_apply_acceptance(sp_ledger_directory *dir, const Solipass__Envelope *envelope,
                                       bool *added, sp_error *err) {
+    assert(envelope != NULL);
     Solipass__Accounts__ConventionAccepted *m = solipass__accounts__convention_accepted__unpack(
         NULL, envelope->payload.len, envelope->payload.data);
     if (m == NULL) return malformed(err, "undecodable ConventionAccepted payload");
@@ -1266,7 +1345,9 @@ static int directory_apply_acceptance(sp_ledger_directory *dir, const Solipass__
 
 int sp_ledger_directory_apply_envelope(sp_ledger_directory *dir, const Solipass__Envelope *envelope,
                                        bool *added, sp_error *err) {
-    assert(dir != NULL && envelope != NULL && added != NULL);
+    assert(dir != NULL);
+    assert(envelope != NULL);
+    assert(added != NULL);
     *added = false;
     const char *type = text_or_empty(envelope->type);
     if (strcmp(type, ACCOUNTS_TYPE_CONVENTION_PUBLISHED) == 0) {

@@ -54,7 +54,8 @@ static int convention_fields_check(const char *convention_id, const char *title,
 int sp_ledger_directory_add_convention(sp_ledger_directory *dir, const char *convention_id,
                                        const char *title, const char *version,
                                        const char *effective_date, bool mandatory, sp_error *err) {
-    assert(dir != NULL && dir->conventions != NULL);
+    assert(dir != NULL);
+    assert(dir->conventions != NULL);
     sp_date date = 0;
     if (convention_fields_check(convention_id, title, version, effective_date, &date, err) != 0) {
         return -1;
@@ -94,7 +95,8 @@ int sp_ledger_directory_accept(sp_ledger_directory *dir, const char *partner_id,
 
 const sp_ledger_convention *sp_ledger_convention_missing(const sp_ledger_directory *dir,
                                                          const char *partner_id, int64_t now_ms) {
-    assert(dir != NULL && partner_id != NULL);
+    assert(dir != NULL);
+    assert(partner_id != NULL);
     sp_date today = sp_paris_date_of(now_ms);
     for (size_t i = 0; i < dir->convention_count; i++) {
         const sp_ledger_convention *c = &dir->conventions[i];

@@ -231,11 +231,13 @@ static int validate_envelope_specs(const sp_ledger_command *command, sp_error *e
 /* ------------------------------------------------------------ decisions */
 
 static void refuse(sp_ledger_decision *out, const sp_error *why) {
+    assert(out != NULL);
     out->kind = SP_LEDGER_DECIDED_REFUSED;
     out->error = *why;
 }
 
 static void replay(sp_ledger_decision *out, const sp_ledger_record *record) {
+    assert(out != NULL);
     out->kind = SP_LEDGER_DECIDED_REPLAY;
     out->record = record;
 }
@@ -243,6 +245,7 @@ static void replay(sp_ledger_decision *out, const sp_ledger_record *record) {
 static void event_header(sp_ledger_event *event, sp_ledger_event_kind kind,
                          const sp_ledger_pass *pass, const char *pass_id, const char *actor_id,
                          const char *command_id, int64_t now_ms) {
+    assert(event != NULL);
     event->kind = kind;
     sp_ledger_copy(event->pass_id, sizeof event->pass_id, pass_id);
     event->version = pass != NULL ? pass->version + 1 : 1;
@@ -330,6 +333,7 @@ typedef struct credit_plan {
  * current one (money promised until a date stays promised until then). */
 static int credit_end_date(const sp_ledger_envelope *envelope, const char *requested,
                            int64_t now_ms, credit_plan *plan, sp_error *err) {
+    assert(plan != NULL);
     plan->has_end_date = envelope != NULL && envelope->has_end_date;
     plan->end_date = plan->has_end_date ? envelope->end_date : 0;
     if (requested[0] == '\0') {
@@ -368,6 +372,7 @@ static int credit_end_date(const sp_ledger_envelope *envelope, const char *reque
 static int credit_rules(const sp_ledger_state *state, const sp_ledger_pass *pass,
                         const sp_ledger_command *command, int64_t now_ms, credit_plan *plan,
                         sp_ledger_posting *posting, sp_error *err) {
+    assert(command != NULL);
     const char *category = text_or_empty(command->category);
     if (!sp_ledger_category_valid(category)) {
         return sp_error_set(err, 422, "invalid_category", "category",
@@ -383,7 +388,7 @@ static int credit_rules(const sp_ledger_state *state, const sp_ledger_pass *pass
     if (credit_end_date(envelope, text_or_empty(command->end_date), now_ms, plan, err) != 0) {
         return -1;
     }
-    if (sp_money_validate_amount(command->amount_cents, state->limits.credit_max_cents,
+    if (sp_money_validate_amount(command->amount_cents, state->limits.credit_cents_max,
                                  "amount_cents", err) != 0) {
         return -1;
     }
@@ -422,6 +427,10 @@ static void decide_credit(const sp_ledger_state *state, const sp_ledger_pass *pa
     /* sp_ledger_post_check proved these stay within the balance limit. */
     event->envelope_balance_after_cents = before_cents + command->amount_cents;
     event->pass_balance_after_cents = sp_ledger_pass_balance_cents(pass) + command->amount_cents;
+    /* credit_rules accepted a positive amount the posting carries whole. */
+    assert(event->amount_cents > 0);
+    assert(posting.amount_cents == event->amount_cents);
+    assert(event->envelope_balance_after_cents <= event->pass_balance_after_cents);
     event->posting_count = 1;
     event->postings[0] = posting;
 }
@@ -429,6 +438,7 @@ static void decide_credit(const sp_ledger_state *state, const sp_ledger_pass *pa
 /* The envelope a partner's payment comes from: its category's, else "general". */
 static int pay_envelope(const sp_ledger_pass *pass, const sp_ledger_partner *partner,
                         sp_error *err) {
+    assert(partner != NULL);
     int index = sp_ledger_envelope_index(pass, partner->category);
     if (index < 0) index = sp_ledger_envelope_index(pass, SP_LEDGER_GENERAL_CATEGORY);
     if (index < 0) {
@@ -436,6 +446,7 @@ static int pay_envelope(const sp_ledger_pass *pass, const sp_ledger_partner *par
                             "the pass has no '%s' envelope and no general envelope",
                             partner->category);
     }
+    assert((size_t)index < pass->envelope_count);
     return index;
 }
 
@@ -462,7 +473,7 @@ static int pay_rules(const sp_ledger_state *state, const sp_ledger_pass *pass,
         return sp_error_set(err, 422, "envelope_expired", "", "the envelope '%s' has expired",
                             envelope->category);
     }
-    if (sp_money_validate_amount(command->amount_cents, state->limits.payment_max_cents,
+    if (sp_money_validate_amount(command->amount_cents, state->limits.payment_cents_max,
                                  "amount_cents", err) != 0) {
         return -1;
     }
@@ -478,6 +489,7 @@ static int pay_rules(const sp_ledger_state *state, const sp_ledger_pass *pass,
 static void decide_pay(const sp_ledger_state *state, const sp_ledger_pass *pass,
                        const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
                        int64_t now_ms, sp_ledger_decision *out) {
+    assert(command != NULL);
     sp_error why;
     sp_error_clear(&why);
     const sp_ledger_partner *partner = NULL;
@@ -507,6 +519,11 @@ static void decide_pay(const sp_ledger_state *state, const sp_ledger_pass *pass,
     event->envelope_balance_after_cents = pass->envelopes[index].balance_cents -
                                           command->amount_cents;
     event->pass_balance_after_cents = sp_ledger_pass_balance_cents(pass) - command->amount_cents;
+    /* pay_rules refused what the envelope cannot pay: no balance goes below zero. */
+    assert(event->amount_cents > 0);
+    assert(posting.amount_cents == event->amount_cents);
+    assert(event->envelope_balance_after_cents >= 0);
+    assert(event->pass_balance_after_cents >= event->envelope_balance_after_cents);
     event->posting_count = 1;
     event->postings[0] = posting;
 }
@@ -521,7 +538,9 @@ static bool closed_refuses(sp_ledger_command_kind kind) {
 
 void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *command,
                       int64_t now_ms, sp_ledger_decision *out) {
-    assert(state != NULL && command != NULL && out != NULL);
+    assert(state != NULL);
+    assert(command != NULL);
+    assert(out != NULL);
     assert(sp_ledger_command_identity_valid(command->pass_id, command->actor_id,
                                             command->command_id, NULL) == 0);
     out->kind = 0;
@@ -590,6 +609,8 @@ void sp_ledger_decide(const sp_ledger_state *state, const sp_ledger_command *com
 void sp_ledger_decided_header(sp_ledger_event *event, sp_ledger_event_kind kind,
                               const sp_ledger_pass *pass, const sp_ledger_command *command,
                               int64_t now_ms) {
+    assert(pass != NULL);
+    assert(command != NULL);
     event_header(event, kind, pass, pass->pass_id, command->actor_id, command->command_id, now_ms);
 }
 
@@ -631,6 +652,8 @@ static void collect_due(void *ctx, const sp_ledger_pass *pass) {
 
 static void expiry_event(const sp_ledger_pass *pass, size_t index, int64_t now_ms,
                          sp_ledger_event *event) {
+    assert(pass != NULL);
+    assert(event != NULL);
     const sp_ledger_envelope *envelope = &pass->envelopes[index];
     /* Names the expiry in the log. An envelope can expire more than once (a
      * credit with a later end date brings it back), each time at another end
@@ -663,7 +686,9 @@ static void expiry_event(const sp_ledger_pass *pass, size_t index, int64_t now_m
 
 int sp_ledger_sweep_expiries(sp_ledger_state *state, int64_t now_ms, sp_ledger_event *events,
                              size_t events_max, size_t *event_count, sp_error *err) {
-    assert(state != NULL && event_count != NULL && (events != NULL || events_max == 0));
+    assert(state != NULL);
+    assert(event_count != NULL);
+    assert(events != NULL || events_max == 0);
     *event_count = 0;
     if (events_max == 0) return 0;
     due_ctx ctx = {.today = sp_paris_date_of(now_ms), .due_max = events_max};

@@ -91,7 +91,9 @@ int sp_ledger_operation_reserve(sp_ledger_pass *pass, sp_error *err) {
 void sp_ledger_operation_remember(sp_ledger_pass *pass, const char *operation_id,
                                   const char *partner_id, const char *category,
                                   const char *voucher_id, int64_t amount_cents) {
+    assert(pass != NULL);
     assert(pass->operation_capacity > 0); /* sp_ledger_operation_reserve first */
+    assert(amount_cents > 0); /* its posting moved it, and a posting moves 1 cent or more */
     if (pass->operation_count == pass->operation_capacity) {
         assert(pass->operation_count == SP_LEDGER_PASS_OPERATIONS_MAX);
         /* A requested payment holds money in its request's account until it is
@@ -128,6 +130,8 @@ static char *dump(json_t *obj, int failed) {
  * as pass_ref; returned_to says where the money went. */
 static char *cancelled_json(const sp_ledger_operation *op, const sp_ledger_event *event,
                             bool to_budget) {
+    assert(op != NULL);
+    assert(event != NULL);
     char occurred_at[25];
     sp_ledger_format_instant(event->occurred_at_ms, occurred_at);
     json_t *obj = json_object();
@@ -148,6 +152,7 @@ static char *cancelled_json(const sp_ledger_operation *op, const sp_ledger_event
 }
 
 static char *reference_json(const sp_ledger_event *event) {
+    assert(event != NULL);
     char occurred_at[25];
     sp_ledger_format_instant(event->occurred_at_ms, occurred_at);
     json_t *obj = json_object();
@@ -164,6 +169,7 @@ static char *reference_json(const sp_ledger_event *event) {
  * accepted; another partner's is not found (nothing is revealed). */
 static int partner_operation(const sp_ledger_pass *pass, const sp_ledger_command *command,
                              const sp_ledger_operation **out, sp_error *err) {
+    assert(command != NULL);
     const char *partner_id = text_or_empty(command->partner_id);
     *out = sp_ledger_operation_find(pass, command->operation_id);
     if (*out == NULL || !sp_id_valid(partner_id) || strcmp((*out)->partner_id, partner_id) != 0) {
@@ -194,6 +200,8 @@ static int cancellable(const sp_ledger_operation *op, sp_error *err) {
  * that envelope has expired since (its remainder went there). */
 static void cancel_posting(const sp_ledger_pass *pass, const sp_ledger_operation *op,
                            bool to_budget, sp_ledger_posting *posting) {
+    assert(op != NULL);
+    assert(posting != NULL);
     memset(posting, 0, sizeof *posting);
     posting->amount_cents = op->amount_cents;
     sp_ledger_partner_account(posting->debit_account, op->partner_id);
@@ -207,6 +215,9 @@ static void cancel_posting(const sp_ledger_pass *pass, const sp_ledger_operation
 
 static void cancelled_event(const sp_ledger_pass *pass, const sp_ledger_operation *op,
                             int64_t now_ms, sp_ledger_event *event) {
+    assert(pass != NULL);
+    assert(op != NULL);
+    assert(event != NULL);
     int index = sp_ledger_envelope_index(pass, op->category);
     assert(index >= 0); /* paid from it, and envelopes are never removed */
     const sp_ledger_envelope *envelope = &pass->envelopes[index];
@@ -229,6 +240,7 @@ void sp_ledger_decide_cancel_operation(const sp_ledger_state *state, const sp_le
                                        const sp_ledger_command *command,
                                        const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
                                        sp_ledger_decision *out) {
+    assert(out != NULL);
     sp_error why;
     sp_error_clear(&why);
     const sp_ledger_operation *op = NULL;
@@ -268,6 +280,7 @@ void sp_ledger_decide_set_reference(const sp_ledger_state *state, const sp_ledge
                                     const sp_ledger_command *command,
                                     const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
                                     sp_ledger_decision *out) {
+    assert(command != NULL);
     (void)state;
     sp_error why;
     sp_error_clear(&why);
@@ -298,6 +311,7 @@ void sp_ledger_decide_set_reference(const sp_ledger_state *state, const sp_ledge
  * when !accepted_only, anything but cancelled). */
 static sp_ledger_operation *changing_operation(sp_ledger_pass *pass, const sp_ledger_event *event,
                                                bool accepted_only, sp_error *err) {
+    assert(event != NULL);
     sp_ledger_operation *op = sp_id_valid(event->operation_id)
                                   ? operation_of(pass, event->operation_id)
                                   : NULL;
@@ -357,7 +371,10 @@ static int apply_reference_set(sp_ledger_state *state, sp_ledger_pass *pass,
 
 int sp_ledger_apply_operation(sp_ledger_state *state, sp_ledger_pass *pass,
                               const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err) {
-    assert(state != NULL && pass != NULL && event != NULL && out != NULL);
+    assert(state != NULL);
+    assert(pass != NULL);
+    assert(event != NULL);
+    assert(out != NULL);
     switch (event->kind) {
     case SP_LEDGER_EVENT_OPERATION_CANCELLED: return apply_cancelled(state, pass, event, out, err);
     case SP_LEDGER_EVENT_OPERATION_REFERENCE_SET:

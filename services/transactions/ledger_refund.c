@@ -90,6 +90,7 @@ static void chain_ids(uint8_t out[SP_KEY_LEN], const char *const *ids, size_t co
 }
 
 static void hash_open(const sp_ledger_command *command, uint8_t out[SP_KEY_LEN]) {
+    assert(command != NULL);
     char total[24], parts[24];
     number_text(total, command->expected_total_cents);
     number_text(parts, (int64_t)command->part_count);
@@ -106,6 +107,7 @@ static void hash_open(const sp_ledger_command *command, uint8_t out[SP_KEY_LEN])
 }
 
 void sp_ledger_hash_refund(const sp_ledger_command *command, uint8_t out[SP_KEY_LEN]) {
+    assert(command != NULL);
     const char *type = sp_ledger_command_type(command->kind);
     const char *aggregate_id = text_or_empty(command->pass_id);
     char a[24], b[24];
@@ -237,6 +239,7 @@ static bool period_valid(const char *period) {
 }
 
 static int open_fields_valid(const sp_ledger_command *command, sp_error *err) {
+    assert(command != NULL);
     const char *kind = text_or_empty(command->refund_kind);
     const char *period = text_or_empty(command->period);
     if (command->partner_id == NULL || !sp_id_valid(command->partner_id)) {
@@ -252,7 +255,7 @@ static int open_fields_valid(const sp_ledger_command *command, sp_error *err) {
                             "an automatic request names its month \"YYYY-MM\", a manual one none");
     }
     if (command->expected_total_cents < 0 ||
-        command->expected_total_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS) {
+        command->expected_total_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX) {
         return sp_error_set(err, 422, "invalid_amount", "expected_total_cents",
                             "expected total out of range");
     }
@@ -275,6 +278,7 @@ static bool transfer_reference_valid(const char *reference) {
 /* ------------------------------------------------------------ request decisions */
 
 static void refuse(sp_ledger_decision *out, const sp_error *why) {
+    assert(out != NULL);
     out->kind = SP_LEDGER_DECIDED_REFUSED;
     out->error = *why;
 }
@@ -283,6 +287,8 @@ static void request_header(sp_ledger_event *event, sp_ledger_event_kind kind,
                            const sp_ledger_refund_request *request,
                            const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
                            int64_t now_ms) {
+    assert(event != NULL);
+    assert(command != NULL);
     event->kind = kind;
     sp_ledger_copy(event->pass_id, sizeof event->pass_id, command->pass_id);
     sp_ledger_copy(event->request_id, sizeof event->request_id, command->pass_id);
@@ -302,6 +308,9 @@ static void request_header(sp_ledger_event *event, sp_ledger_event_kind kind,
 static void request_reject(sp_ledger_decision *out, const sp_ledger_refund_request *request,
                            const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
                            int64_t now_ms, const sp_error *why) {
+    assert(out != NULL);
+    assert(request != NULL); /* a command of no request is refused, not recorded */
+    assert(why != NULL);
     if (why->http_status == 503) {
         refuse(out, why);
         return;
@@ -321,6 +330,9 @@ static void request_reject(sp_ledger_decision *out, const sp_ledger_refund_reque
 /* Only an opening (Confirm, Abort) or a pending (Cancel, MarkPaid) request moves on. */
 static int status_is(const sp_ledger_refund_request *request, sp_ledger_refund_status wanted,
                      sp_error *err) {
+    assert(request != NULL);
+    /* Only an opening or a pending request moves on. */
+    assert(wanted == SP_LEDGER_REFUND_OPENING || wanted == SP_LEDGER_REFUND_PENDING);
     if (request->status == wanted) return 0;
     switch (request->status) {
     case SP_LEDGER_REFUND_OPENING:
@@ -374,12 +386,16 @@ static void decide_open(const sp_ledger_state *state, const sp_ledger_refund_req
     event->operation_count = operation_count;
     event->expected_total_cents = command->expected_total_cents;
     event->bank_account_missing = command->bank_account_missing;
+    /* parts_valid counted 1 to SP_LEDGER_REFUND_PARTS_MAX parts and their operations. */
+    assert(event->part_count >= 1);
+    assert(event->part_count <= SP_LEDGER_REFUND_PARTS_MAX);
+    assert(event->operation_count >= 0);
 }
 
 static int confirm_rules(const sp_ledger_refund_request *request, const sp_ledger_command *command,
                          sp_error *err) {
     if (status_is(request, SP_LEDGER_REFUND_OPENING, err) != 0) return -1;
-    if (command->total_cents < 0 || command->total_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS) {
+    if (command->total_cents < 0 || command->total_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX) {
         return sp_error_set(err, 422, "invalid_amount", "total_cents", "total out of range");
     }
     if (command->operation_count < 0 || command->operation_count > request->asked_operation_count) {
@@ -446,6 +462,9 @@ static void fill_request_event(sp_ledger_event *event, const sp_ledger_refund_re
         event->kind = SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED;
         event->total_cents = command->total_cents;
         event->operation_count = command->operation_count;
+        /* confirm_rules: no operation, no amount; never more than asked. */
+        assert(event->operation_count > 0 || event->total_cents == 0);
+        assert(event->operation_count <= request->asked_operation_count);
         return;
     case SP_LEDGER_COMMAND_ABORT_REFUND_REQUEST:
         event->kind = SP_LEDGER_EVENT_REFUND_REQUEST_CANCELLED;
@@ -461,6 +480,7 @@ static void fill_request_event(sp_ledger_event *event, const sp_ledger_refund_re
         return;
     case SP_LEDGER_COMMAND_MARK_REFUND_REQUEST_PAID:
         event->kind = SP_LEDGER_EVENT_REFUND_REQUEST_PAID;
+        assert(request->status == SP_LEDGER_REFUND_PENDING); /* paid_rules */
         event->total_cents = request->total_cents;
         sp_ledger_copy(event->transfer_reference, sizeof event->transfer_reference,
                        command->transfer_reference);
@@ -474,6 +494,7 @@ static void fill_request_event(sp_ledger_event *event, const sp_ledger_refund_re
 void sp_ledger_decide_refund_request(const sp_ledger_state *state, const sp_ledger_command *command,
                                      const uint8_t hash[SP_KEY_LEN], int64_t now_ms,
                                      sp_ledger_decision *out) {
+    assert(command != NULL);
     assert(sp_ledger_command_is_refund_request(command->kind));
     const sp_ledger_refund_request *request = request_get(state, command->pass_id);
     if (command->kind == SP_LEDGER_COMMAND_OPEN_REFUND_REQUEST) {
@@ -537,6 +558,7 @@ static int operation_available(const sp_ledger_pass *pass, const char *operation
 
 static void part_posting(sp_ledger_event_kind kind, const char *request_id, const char *partner_id,
                          int64_t amount_cents, sp_ledger_posting *posting) {
+    assert(posting != NULL);
     memset(posting, 0, sizeof *posting);
     posting->amount_cents = amount_cents;
     char refund[SP_LEDGER_ACCOUNT_MAX + 1], owed[SP_LEDGER_ACCOUNT_MAX + 1];
@@ -572,6 +594,8 @@ static int reserve_select(const sp_ledger_pass *pass, const sp_ledger_command *c
             continue;
         }
         const sp_ledger_operation *op = sp_ledger_operation_find(pass, id);
+        assert(op != NULL); /* operation_available found it */
+        assert(op->amount_cents > 0);
         event->amount_cents += op->amount_cents; /* 1024 payments within the limit */
         sp_ledger_copy(event->operation_ids[event->changed_count], sizeof event->operation_ids[0],
                        id);
@@ -582,6 +606,7 @@ static int reserve_select(const sp_ledger_pass *pass, const sp_ledger_command *c
                        sizeof event->operation_ids[0], skipped[i]);
     }
     event->skipped_count = skipped_count;
+    assert(event->changed_count + event->skipped_count == command->operation_id_count);
     return 0;
 }
 
@@ -601,6 +626,7 @@ static void requested_select(const sp_ledger_pass *pass, const char *request_id,
             continue;
         }
         assert(event->changed_count < SP_LEDGER_REFUND_PART_OPERATIONS_MAX);
+        assert(op->amount_cents > 0);
         event->amount_cents += op->amount_cents;
         sp_ledger_copy(event->operation_ids[event->changed_count], sizeof event->operation_ids[0],
                        op->operation_id);
@@ -610,6 +636,7 @@ static void requested_select(const sp_ledger_pass *pass, const char *request_id,
 
 static int part_rules(const sp_ledger_pass *pass, const sp_ledger_command *command,
                       sp_ledger_event *event, sp_error *err) {
+    assert(command != NULL);
     const char *request_id = text_or_empty(command->request_id);
     if (!sp_id_valid(request_id)) {
         return sp_error_set(err, 400, "invalid_value", "request_id", "request id is not a uuid");
@@ -638,6 +665,8 @@ static sp_ledger_event_kind part_event_kind(sp_ledger_command_kind kind) {
 void sp_ledger_decide_refund_part(const sp_ledger_state *state, const sp_ledger_pass *pass,
                                   const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
                                   int64_t now_ms, sp_ledger_decision *out) {
+    assert(command != NULL);
+    assert(out != NULL);
     sp_error why;
     sp_error_clear(&why);
     sp_ledger_event *event = &out->event;
@@ -682,6 +711,8 @@ static char *dump(json_t *obj, int failed) {
 
 /* The request as every reply of its commands shows it. */
 static char *request_json(const sp_ledger_refund_request *request, const sp_ledger_event *event) {
+    assert(request != NULL);
+    assert(event != NULL);
     char updated_at[25];
     sp_ledger_format_instant(request->updated_at_ms, updated_at);
     bool opening = request->status == SP_LEDGER_REFUND_OPENING;
@@ -734,6 +765,7 @@ static json_t *ids_array(const sp_ledger_event *event, size_t from, size_t count
 
 /* One pass's part of a request, as its step left it. */
 static char *part_json(const sp_ledger_event *event) {
+    assert(event != NULL);
     json_t *obj = json_object();
     json_t *changed = ids_array(event, 0, event->changed_count);
     json_t *skipped = ids_array(event, event->changed_count, event->skipped_count);
@@ -775,6 +807,7 @@ bool sp_ledger_event_of_refund_request(const sp_ledger_event *event) {
 
 static int request_from_event(const sp_ledger_event *event, sp_ledger_refund_request *request,
                               sp_error *err) {
+    assert(event != NULL);
     bool automatic = strcmp(event->refund_kind, KIND_AUTOMATIC) == 0;
     if (!sp_id_valid(event->partner_id) ||
         (!automatic && strcmp(event->refund_kind, KIND_MANUAL) != 0) ||
@@ -787,7 +820,7 @@ static int request_from_event(const sp_ledger_event *event, sp_ledger_refund_req
         event->operation_count >
             (int64_t)event->part_count * SP_LEDGER_REFUND_PART_OPERATIONS_MAX ||
         event->expected_total_cents < 0 ||
-        event->expected_total_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS) {
+        event->expected_total_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX) {
         return sp_ledger_invalid_event(err, "parts, operation count or expected total");
     }
     memset(request, 0, sizeof *request);
@@ -834,11 +867,13 @@ static int apply_opened(sp_ledger_state *state, const sp_ledger_event *event,
 /* The request as this event leaves it (next), checked against its rules. */
 static int request_change(const sp_ledger_refund_request *request, const sp_ledger_event *event,
                           sp_ledger_refund_request *next, sp_error *err) {
+    assert(event != NULL);
+    assert(next != NULL);
     *next = *request;
     next->updated_at_ms = event->occurred_at_ms;
     if (event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_CONFIRMED) {
         if (request->status != SP_LEDGER_REFUND_OPENING || event->total_cents < 0 ||
-            event->total_cents > SP_MONEY_BALANCE_ABS_MAX_CENTS || event->operation_count < 0 ||
+            event->total_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX || event->operation_count < 0 ||
             event->operation_count > request->asked_operation_count) {
             return sp_ledger_invalid_event(err, "confirmation of a request not opening");
         }
@@ -865,6 +900,7 @@ static int request_change(const sp_ledger_refund_request *request, const sp_ledg
         if (sp_date_parse(event->paid_on, &paid_on, err) != 0) {
             return sp_ledger_invalid_event(err, "paid_on");
         }
+        assert(next->total_cents >= 0);
         next->status = SP_LEDGER_REFUND_PAID;
         sp_ledger_copy(next->transfer_reference, sizeof next->transfer_reference,
                        event->transfer_reference);
@@ -895,7 +931,9 @@ static int apply_request_change(sp_ledger_state *state, sp_ledger_refund_request
 
 int sp_ledger_apply_refund_request(sp_ledger_state *state, const sp_ledger_event *event,
                                    sp_ledger_applied *out, sp_error *err) {
-    assert(state != NULL && event != NULL && out != NULL);
+    assert(state != NULL);
+    assert(event != NULL);
+    assert(out != NULL);
     assert(sp_ledger_event_of_refund_request(event));
     sp_ledger_refund_request *request = request_get(state, event->pass_id);
     bool opening = event->kind == SP_LEDGER_EVENT_REFUND_REQUEST_OPENED;
@@ -910,6 +948,7 @@ int sp_ledger_apply_refund_request(sp_ledger_state *state, const sp_ledger_event
                      : apply_request_change(state, request, event, out, err);
     if (rc != 0) return -1;
     if (request != NULL) request->version = event->version;
+    assert(request_get(state, event->pass_id) != NULL);
     assert(request_get(state, event->pass_id)->version == event->version);
     state->events_applied++;
     return 0;
@@ -920,6 +959,9 @@ int sp_ledger_apply_refund_request(sp_ledger_state *state, const sp_ledger_event
 /* The status an operation must have for this event, and the one it takes. */
 static void part_transition(sp_ledger_event_kind kind, sp_ledger_operation_status *from,
                             sp_ledger_operation_status *to) {
+    assert(kind == SP_LEDGER_EVENT_OPERATIONS_RESERVED ||
+           kind == SP_LEDGER_EVENT_OPERATIONS_RELEASED ||
+           kind == SP_LEDGER_EVENT_OPERATIONS_SETTLED);
     *from = kind == SP_LEDGER_EVENT_OPERATIONS_RESERVED ? SP_LEDGER_OPERATION_ACCEPTED
                                                         : SP_LEDGER_OPERATION_REQUESTED;
     *to = kind == SP_LEDGER_EVENT_OPERATIONS_RESERVED   ? SP_LEDGER_OPERATION_REQUESTED
@@ -930,6 +972,7 @@ static void part_transition(sp_ledger_event_kind kind, sp_ledger_operation_statu
 /* Every changed operation exists, is the partner's, can make this move, and
  * their amounts add up to the event's. */
 static int part_check(sp_ledger_pass *pass, const sp_ledger_event *event, sp_error *err) {
+    assert(event != NULL);
     sp_ledger_operation_status from, to;
     part_transition(event->kind, &from, &to);
     if (!sp_id_valid(event->request_id) ||
@@ -959,7 +1002,10 @@ static int part_check(sp_ledger_pass *pass, const sp_ledger_event *event, sp_err
 int sp_ledger_apply_refund_part(sp_ledger_state *state, sp_ledger_pass *pass,
                                 const sp_ledger_event *event, sp_ledger_applied *out,
                                 sp_error *err) {
-    assert(state != NULL && pass != NULL && event != NULL && out != NULL);
+    assert(state != NULL);
+    assert(pass != NULL);
+    assert(event != NULL);
+    assert(out != NULL);
     if (part_check(pass, event, err) != 0) return -1;
     sp_ledger_posting posting;
     if (event->amount_cents > 0) {
@@ -986,6 +1032,8 @@ int sp_ledger_apply_refund_part(sp_ledger_state *state, sp_ledger_pass *pass,
     part_transition(event->kind, &from, &to);
     for (size_t i = 0; i < event->changed_count; i++) {
         sp_ledger_operation *op = sp_ledger_operation_of(pass, event->operation_ids[i]);
+        assert(op != NULL); /* part_check found each one */
+        assert(op->status == from);
         op->status = to;
         /* Released: the operation is nobody's request any more. */
         sp_ledger_copy(op->request_id, sizeof op->request_id,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ledger_internal.h"
+#include "sp_money.h"
 #include "sp_snapshot_codec.h"
 
 static const uint8_t snapshot_magic[8] = {'S', 'P', 'L', 'S', 'N', 'A', 'P', '\n'};
@@ -17,6 +18,7 @@ static const uint8_t snapshot_magic[8] = {'S', 'P', 'L', 'S', 'N', 'A', 'P', '\n
 
 static void put_pass(sp_snapshot_encoder *w, const sp_snapshot_entry *entry,
                      const sp_snapshot_entries *records_by_value) {
+    assert(entry != NULL);
     const sp_ledger_pass *pass = entry->value;
     sp_snapshot_put_bytes(w, entry->key, SP_KEY_LEN);
     sp_snapshot_put_str(w, pass->pass_id);
@@ -59,6 +61,7 @@ static void put_pass(sp_snapshot_encoder *w, const sp_snapshot_entry *entry,
 }
 
 static void put_record(sp_snapshot_encoder *w, const sp_snapshot_entry *entry) {
+    assert(entry != NULL);
     const sp_ledger_record *rec = entry->value;
     sp_snapshot_put_bytes(w, entry->key, SP_KEY_LEN);
     sp_snapshot_put_bytes(w, rec->request_hash, SP_KEY_LEN);
@@ -74,6 +77,7 @@ static void put_record(sp_snapshot_encoder *w, const sp_snapshot_entry *entry) {
 }
 
 static void put_voucher(sp_snapshot_encoder *w, const sp_snapshot_entry *entry) {
+    assert(entry != NULL);
     const sp_ledger_voucher *v = entry->value;
     sp_snapshot_put_bytes(w, entry->key, SP_KEY_LEN);
     sp_snapshot_put_str(w, v->voucher_id);
@@ -88,6 +92,7 @@ static void put_voucher(sp_snapshot_encoder *w, const sp_snapshot_entry *entry) 
 }
 
 static void put_request(sp_snapshot_encoder *w, const sp_snapshot_entry *entry) {
+    assert(entry != NULL);
     const sp_ledger_refund_request *q = entry->value;
     sp_snapshot_put_bytes(w, entry->key, SP_KEY_LEN);
     sp_snapshot_put_str(w, q->request_id);
@@ -110,6 +115,7 @@ static void put_request(sp_snapshot_encoder *w, const sp_snapshot_entry *entry) 
 }
 
 static void put_small(sp_snapshot_encoder *w, const sp_snapshot_entry *entry, bool is_owed) {
+    assert(entry != NULL);
     sp_snapshot_put_bytes(w, entry->key, SP_KEY_LEN);
     if (is_owed) {
         const sp_ledger_owed *o = entry->value;
@@ -147,6 +153,7 @@ static const sp_map *map_of(const sp_ledger_state *state, snap_map_id id) {
 static void put_body(sp_snapshot_encoder *w, const sp_ledger_state *state,
                      sp_snapshot_entries sorted[MAP_COUNT],
                      const sp_snapshot_entries *records_by_value) {
+    assert(state != NULL);
     sp_snapshot_put_i64(w, state->budget_cents);
     sp_snapshot_put_i64(w, state->bank_cents);
     sp_snapshot_put_u64(w, state->events_applied);
@@ -173,6 +180,8 @@ static void put_body(sp_snapshot_encoder *w, const sp_ledger_state *state,
 
 static void put_header(sp_snapshot_encoder *w, const sp_ledger_state *state,
                        const sp_ledger_snapshot_position *position, const char *build_version) {
+    assert(state != NULL);
+    assert(position != NULL);
     sp_snapshot_put_bytes(w, snapshot_magic, sizeof snapshot_magic);
     sp_snapshot_put_u32(w, SP_LEDGER_SNAPSHOT_FORMAT);
     sp_snapshot_put_str(w, build_version);
@@ -187,7 +196,9 @@ int sp_ledger_snapshot_encode(const sp_ledger_state *state,
                               const sp_ledger_snapshot_position *position,
                               const char *build_version, uint8_t **out, size_t *out_len,
                               sp_error *err) {
-    assert(state != NULL && position != NULL && build_version != NULL);
+    assert(state != NULL);
+    assert(position != NULL);
+    assert(build_version != NULL);
     assert(strlen(build_version) <= SP_LEDGER_SNAPSHOT_VERSION_MAX);
     *out = NULL;
     *out_len = 0;
@@ -220,6 +231,7 @@ int sp_ledger_snapshot_encode(const sp_ledger_state *state,
 /* ------------------------------------------------------------ decode */
 
 static void record_free(sp_ledger_record *rec) {
+    assert(rec != NULL);
     free(rec->result_json);
     free(rec->code);
     free(rec->message);
@@ -282,6 +294,7 @@ static void get_record(snap_decoding *d) {
 }
 
 static void get_operations(snap_decoding *d, sp_ledger_pass *pass) {
+    assert(d != NULL);
     sp_snapshot_decoder *r = &d->r;
     size_t count = sp_snapshot_get_count(r, SP_LEDGER_PASS_OPERATIONS_MAX, 45, "operation count");
     if (r->bad != NULL || count == 0) return;
@@ -298,6 +311,11 @@ static void get_operations(snap_decoding *d, sp_ledger_pass *pass) {
         sp_snapshot_get_str(r, op->category, sizeof op->category, "operation category");
         sp_snapshot_get_str(r, op->voucher_id, sizeof op->voucher_id, "operation voucher");
         op->amount_cents = sp_snapshot_get_i64(r, "operation amount");
+        /* What a posting moved: 1 cent to the balance limit (the ledger asserts it). */
+        if (r->bad == NULL &&
+            (op->amount_cents <= 0 || op->amount_cents > SP_MONEY_BALANCE_ABS_CENTS_MAX)) {
+            r->bad = "operation amount";
+        }
         uint32_t status = sp_snapshot_get_u32(r, "operation status");
         if (status < SP_LEDGER_OPERATION_ACCEPTED || status > SP_LEDGER_OPERATION_PAID) {
             r->bad = "operation status";
@@ -309,6 +327,7 @@ static void get_operations(snap_decoding *d, sp_ledger_pass *pass) {
 }
 
 static void get_pass(snap_decoding *d) {
+    assert(d != NULL);
     sp_snapshot_decoder *r = &d->r;
     uint8_t key[SP_KEY_LEN];
     sp_snapshot_get_bytes(r, key, SP_KEY_LEN, "pass key");
@@ -356,6 +375,7 @@ static void get_pass(snap_decoding *d) {
 }
 
 static void get_voucher(snap_decoding *d) {
+    assert(d != NULL);
     sp_snapshot_decoder *r = &d->r;
     uint8_t key[SP_KEY_LEN];
     sp_snapshot_get_bytes(r, key, SP_KEY_LEN, "voucher key");
@@ -379,6 +399,7 @@ static void get_voucher(snap_decoding *d) {
 }
 
 static void get_request(snap_decoding *d) {
+    assert(d != NULL);
     sp_snapshot_decoder *r = &d->r;
     uint8_t key[SP_KEY_LEN];
     sp_snapshot_get_bytes(r, key, SP_KEY_LEN, "request key");
@@ -411,6 +432,7 @@ static void get_request(snap_decoding *d) {
 }
 
 static void get_small(snap_decoding *d, bool is_owed) {
+    assert(d != NULL);
     sp_snapshot_decoder *r = &d->r;
     uint8_t key[SP_KEY_LEN];
     sp_snapshot_get_bytes(r, key, SP_KEY_LEN, "account key");

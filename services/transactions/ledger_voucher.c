@@ -46,6 +46,8 @@ static json_t *id_or_null(const char *id) {
 
 /* The voucher as its beneficiary sees it after issuing or cancelling it. */
 static char *voucher_json(const sp_ledger_voucher *voucher, const sp_ledger_event *event) {
+    assert(voucher != NULL);
+    assert(event != NULL);
     char occurred_at[25], valid_until[SP_LEDGER_DATE_LEN + 1];
     sp_ledger_format_instant(event->occurred_at_ms, occurred_at);
     sp_date_format(voucher->valid_until, valid_until);
@@ -69,6 +71,7 @@ static char *voucher_json(const sp_ledger_voucher *voucher, const sp_ledger_even
 /* The payment a redemption becomes, as the partner sees it: the pass only
  * as pass_ref (the last 4 characters of its id), no balance. */
 static char *redeemed_json(const sp_ledger_event *event, const char *partner_name) {
+    assert(event != NULL);
     char occurred_at[25];
     sp_ledger_format_instant(event->occurred_at_ms, occurred_at);
     json_t *obj = json_object();
@@ -167,7 +170,7 @@ static int issue_envelope(const sp_ledger_pass *pass, const char *category,
 static int issue_rules(const sp_ledger_state *state, const sp_ledger_pass *pass,
                        const sp_ledger_command *command, int64_t now_ms,
                        const sp_ledger_partner **partner, int *index, sp_error *err) {
-    if (sp_money_validate_amount(command->amount_cents, state->limits.payment_max_cents,
+    if (sp_money_validate_amount(command->amount_cents, state->limits.payment_cents_max,
                                  "amount_cents", err) != 0) {
         return -1;
     }
@@ -198,6 +201,7 @@ static int issue_rules(const sp_ledger_state *state, const sp_ledger_pass *pass,
 /* Validity: SP_VOUCHER_VALIDITY_DAYS from today, never past its envelope's end. */
 static sp_date valid_until_of(const sp_ledger_state *state, const sp_ledger_envelope *envelope,
                               int64_t now_ms) {
+    assert(state != NULL);
     sp_date until = sp_paris_date_of(now_ms) + (sp_date)state->limits.voucher_validity_days;
     if (envelope->has_end_date && envelope->end_date < until) until = envelope->end_date;
     return until;
@@ -206,6 +210,7 @@ static sp_date valid_until_of(const sp_ledger_state *state, const sp_ledger_enve
 void sp_ledger_decide_issue(const sp_ledger_state *state, const sp_ledger_pass *pass,
                             const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
                             int64_t now_ms, sp_ledger_decision *out) {
+    assert(out != NULL);
     sp_error why;
     sp_error_clear(&why);
     const sp_ledger_partner *partner = NULL;
@@ -285,6 +290,7 @@ static int redeem_rules(const sp_ledger_state *state, const sp_ledger_pass *pass
 void sp_ledger_decide_redeem(const sp_ledger_state *state, const sp_ledger_pass *pass,
                              const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
                              int64_t now_ms, sp_ledger_decision *out) {
+    assert(out != NULL);
     sp_error why;
     sp_error_clear(&why);
     const sp_ledger_voucher *voucher = NULL;
@@ -323,6 +329,9 @@ void sp_ledger_decide_redeem(const sp_ledger_state *state, const sp_ledger_pass 
  * when that envelope has expired meanwhile (its remainder went there). */
 static void release_event(const sp_ledger_pass *pass, const sp_ledger_voucher *voucher,
                           sp_ledger_event *event) {
+    assert(pass != NULL);
+    assert(voucher != NULL);
+    assert(event != NULL);
     int index = sp_ledger_envelope_index(pass, voucher->category);
     assert(index >= 0); /* issued from it, and envelopes are never removed */
     const sp_ledger_envelope *envelope = &pass->envelopes[index];
@@ -350,6 +359,8 @@ static void release_event(const sp_ledger_pass *pass, const sp_ledger_voucher *v
 void sp_ledger_decide_cancel(const sp_ledger_state *state, const sp_ledger_pass *pass,
                              const sp_ledger_command *command, const uint8_t hash[SP_KEY_LEN],
                              int64_t now_ms, sp_ledger_decision *out) {
+    assert(command != NULL);
+    assert(out != NULL);
     sp_error why;
     sp_error_clear(&why);
     const sp_ledger_voucher *voucher = NULL;
@@ -435,6 +446,7 @@ static int apply_issued(sp_ledger_state *state, sp_ledger_pass *pass, const sp_l
 /* The event's voucher, of this pass and still active: only those change. */
 static sp_ledger_voucher *changing_voucher(sp_ledger_state *state, const sp_ledger_pass *pass,
                                            const sp_ledger_event *event, sp_error *err) {
+    assert(event != NULL);
     sp_ledger_voucher *voucher = sp_id_valid(event->voucher_id)
                                      ? sp_ledger_voucher_of(state, event->voucher_id)
                                      : NULL;
@@ -521,7 +533,10 @@ static int apply_released(sp_ledger_state *state, sp_ledger_pass *pass,
 
 int sp_ledger_apply_voucher(sp_ledger_state *state, sp_ledger_pass *pass,
                             const sp_ledger_event *event, sp_ledger_applied *out, sp_error *err) {
-    assert(state != NULL && pass != NULL && event != NULL && out != NULL);
+    assert(state != NULL);
+    assert(pass != NULL);
+    assert(event != NULL);
+    assert(out != NULL);
     switch (event->kind) {
     case SP_LEDGER_EVENT_VOUCHER_ISSUED: return apply_issued(state, pass, event, out, err);
     case SP_LEDGER_EVENT_VOUCHER_REDEEMED: return apply_redeemed(state, pass, event, out, err);
@@ -553,6 +568,9 @@ static void collect_due(void *ctx, const uint8_t key[SP_KEY_LEN], void *value) {
 
 static void expiry_event(const sp_ledger_pass *pass, const sp_ledger_voucher *voucher,
                          int64_t now_ms, sp_ledger_event *event) {
+    assert(pass != NULL);
+    assert(voucher != NULL);
+    assert(event != NULL);
     _Static_assert(SP_LEDGER_COMMAND_ID_MAX >= sizeof VOUCHER_EXPIRY_PREFIX - 1 + SP_ID_LEN,
                    "a voucher expiry command id holds the voucher id");
     sp_ledger_event_clear(event);
@@ -568,7 +586,9 @@ static void expiry_event(const sp_ledger_pass *pass, const sp_ledger_voucher *vo
 
 int sp_ledger_sweep_vouchers(sp_ledger_state *state, int64_t now_ms, sp_ledger_event *events,
                              size_t events_max, size_t *event_count, sp_error *err) {
-    assert(state != NULL && event_count != NULL && (events != NULL || events_max == 0));
+    assert(state != NULL);
+    assert(event_count != NULL);
+    assert(events != NULL || events_max == 0);
     *event_count = 0;
     if (events_max == 0) return 0;
     due_ctx ctx = {.today = sp_paris_date_of(now_ms), .due_max = events_max};

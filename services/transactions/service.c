@@ -526,8 +526,8 @@ int sp_transactions_service_run(const sp_transactions_config *config, sp_log *lo
     svc->limits = (sp_ledger_limits){.passes_max = (size_t)config->passes_max,
                                      .commands_max = (size_t)config->commands_max,
                                      .partners_max = (size_t)config->passes_max,
-                                     .payment_max_cents = config->payment_max_cents,
-                                     .credit_max_cents = config->credit_max_cents,
+                                     .payment_cents_max = config->payment_cents_max,
+                                     .credit_cents_max = config->credit_cents_max,
                                      .vouchers_max = (size_t)config->vouchers_max,
                                      .voucher_validity_days = (int)config->voucher_validity_days,
                                      .refund_requests_max = (size_t)config->refund_requests_max};

@@ -26,8 +26,8 @@ typedef struct sp_transactions_config {
     const char *brokers;
     int64_t passes_max;   /* per partition */
     int64_t commands_max; /* command outcomes kept, per partition */
-    int64_t payment_max_cents;
-    int64_t credit_max_cents;
+    int64_t payment_cents_max;
+    int64_t credit_cents_max;
     int64_t expiry_check_ms;
     int64_t vouchers_max; /* vouchers kept, per partition */
     int64_t voucher_validity_days;

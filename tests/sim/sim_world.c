@@ -197,8 +197,8 @@ static int world_reset(sim_world *w, uint64_t seed, sim_mutation mutation, sp_er
     w->limits = (sp_ledger_limits){.passes_max = 64,
                                    .commands_max = 100000,
                                    .partners_max = 16,
-                                   .payment_max_cents = 100000,
-                                   .credit_max_cents = 1000000,
+                                   .payment_cents_max = 100000,
+                                   .credit_cents_max = 1000000,
                                    .vouchers_max = SIM_VOUCHERS_MAX,
                                    .voucher_validity_days = 12,
                                    .refund_requests_max = SIM_REQUESTS_MAX};

@@ -37,7 +37,7 @@ static void test_operations_filters_as_json(void **state) {
                      0);
     assert_int_equal(r.kind, SP_EXPORT_OPERATIONS);
     assert_string_equal(r.operations.from, "2026-03-01");
-    assert_true(r.operations.has_amount_min && r.operations.amount_min_cents == 0);
+    assert_true(r.operations.has_amount_min && r.operations.amount_cents_min == 0);
     assert_true(r.operations.has_reference);
     assert_string_equal(r.operations.q_pattern, "50\\%\\_off");
     char *text = filters_text(&r);

@@ -44,8 +44,8 @@ static sp_ledger_limits default_limits(void) {
     return (sp_ledger_limits){.passes_max = 1000,
                               .commands_max = 100000,
                               .partners_max = 100,
-                              .payment_max_cents = 100000,
-                              .credit_max_cents = 1000000};
+                              .payment_cents_max = 100000,
+                              .credit_cents_max = 1000000};
 }
 
 static int setup_with(void **state, const sp_ledger_limits *limits) {

@@ -60,7 +60,7 @@ static void test_selection_by_filters(void **state) {
     assert_int_equal(sp_gw_refund_selection_parse(body, strlen(body), s, &err), 0);
     assert_true(s->all);
     assert_string_equal(s->filter.filters.from, "2026-11-01");
-    assert_true(s->filter.filters.has_amount_max && s->filter.filters.amount_max_cents == 1000);
+    assert_true(s->filter.filters.has_amount_max && s->filter.filters.amount_cents_max == 1000);
     assert_string_equal(s->filter.filters.q, "50% & co"); /* the text survives the encoding */
     assert_string_equal(s->filter.filters.status, "");
     free(s);

@@ -738,8 +738,8 @@ static void test_operations_filter(void **state) {
     assert_string_equal(f.filters.to, "2026-03-31");
     assert_string_equal(f.filters.status, "cancelled");
     assert_string_equal(f.filters.channel, "voucher");
-    assert_true(f.filters.has_amount_min && f.filters.amount_min_cents == 0);
-    assert_true(f.filters.has_amount_max && f.filters.amount_max_cents == 2500);
+    assert_true(f.filters.has_amount_min && f.filters.amount_cents_min == 0);
+    assert_true(f.filters.has_amount_max && f.filters.amount_cents_max == 2500);
     assert_int_equal(f.page.limit, 5);
     assert_true(f.filters.has_reference);
     assert_string_equal(f.filters.reference, "Facture n\xc2\xb0 12");

@@ -45,8 +45,8 @@ static sp_ledger_limits limits(void) {
     return (sp_ledger_limits){.passes_max = 100,
                               .commands_max = 10000,
                               .partners_max = 100,
-                              .payment_max_cents = 100000,
-                              .credit_max_cents = 1000000,
+                              .payment_cents_max = 100000,
+                              .credit_cents_max = 1000000,
                               .vouchers_max = 1000,
                               .voucher_validity_days = VALIDITY_DAYS};
 }

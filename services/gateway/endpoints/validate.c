@@ -162,7 +162,9 @@ static int check_field(const json_t *object, const sp_gw_field *field, const cha
 
 int sp_gw_object_check(const json_t *object, const sp_gw_schema *schema, const char *prefix,
                        sp_error *err) {
-    assert(object != NULL && schema != NULL && prefix != NULL);
+    assert(object != NULL);
+    assert(schema != NULL);
+    assert(prefix != NULL);
     if (!json_is_object(object)) {
         return sp_error_set(err, 400, "malformed_json", "", "a JSON object is expected");
     }
@@ -290,9 +292,10 @@ done:
     return rc;
 }
 
-int sp_gw_parse_payment(const char *body, size_t len, int64_t amount_max_cents,
+int sp_gw_parse_payment(const char *body, size_t len, int64_t amount_cents_max,
                         sp_gw_payment_req *out, sp_error *err) {
-    assert(out != NULL && amount_max_cents > 0);
+    assert(out != NULL);
+    assert(amount_cents_max > 0);
     memset(out, 0, sizeof *out);
     json_t *root = sp_gw_body_parse(body, len, &sp_gw_schema_payment, err);
     if (root == NULL) return -1;
@@ -301,7 +304,7 @@ int sp_gw_parse_payment(const char *body, size_t len, int64_t amount_max_cents,
     copy_member(root, "partner_code", code, sizeof code);
     if (sp_gw_partner_code_check(code, "partner_code", out->partner_code, err) != 0) goto done;
     out->amount_cents = integer_member(root, "amount_cents");
-    if (sp_money_validate_amount(out->amount_cents, amount_max_cents, "amount_cents", err) != 0) {
+    if (sp_money_validate_amount(out->amount_cents, amount_cents_max, "amount_cents", err) != 0) {
         goto done;
     }
     rc = 0;
@@ -394,7 +397,8 @@ static int parse_envelope(const json_t *item, size_t index, sp_date today, sp_gw
 static int parse_envelopes(const json_t *array, sp_date today, sp_gw_beneficiary_req *out,
                            sp_error *err) {
     size_t count = json_array_size(array);
-    assert(count >= 1 && count <= SP_GW_ENVELOPES_MAX);
+    assert(count >= 1);
+    assert(count <= SP_GW_ENVELOPES_MAX);
     for (size_t i = 0; i < count; i++) {
         sp_gw_envelope_req *envelope = &out->envelopes[i];
         if (parse_envelope(json_array_get(array, i), i, today, envelope, err) != 0) return -1;
@@ -431,15 +435,16 @@ done:
     return rc;
 }
 
-int sp_gw_parse_voucher_issue(const char *body, size_t len, int64_t amount_max_cents,
+int sp_gw_parse_voucher_issue(const char *body, size_t len, int64_t amount_cents_max,
                               sp_gw_voucher_issue_req *out, sp_error *err) {
-    assert(out != NULL && amount_max_cents > 0);
+    assert(out != NULL);
+    assert(amount_cents_max > 0);
     memset(out, 0, sizeof *out);
     json_t *root = sp_gw_body_parse(body, len, &sp_gw_schema_voucher_issue, err);
     if (root == NULL) return -1;
     int rc = -1;
     out->amount_cents = integer_member(root, "amount_cents");
-    if (sp_money_validate_amount(out->amount_cents, amount_max_cents, "amount_cents", err) != 0) {
+    if (sp_money_validate_amount(out->amount_cents, amount_cents_max, "amount_cents", err) != 0) {
         goto done;
     }
     char category[SP_GW_TEXT_BYTES(SP_GW_CATEGORY_LEN_MAX)];
@@ -475,9 +480,10 @@ int sp_gw_parse_voucher_redeem(const char *body, size_t len, sp_gw_voucher_redee
     return rc;
 }
 
-int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents, sp_date today,
+int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_cents_max, sp_date today,
                        sp_gw_credit_req *out, sp_error *err) {
-    assert(out != NULL && amount_max_cents > 0);
+    assert(out != NULL);
+    assert(amount_cents_max > 0);
     memset(out, 0, sizeof *out);
     json_t *root = sp_gw_body_parse(body, len, &sp_gw_schema_credit, err);
     if (root == NULL) return -1;
@@ -485,7 +491,7 @@ int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents, s
     copy_member(root, "category", out->category, sizeof out->category);
     if (sp_gw_category_check(out->category, "category", true, err) != 0) goto done;
     out->amount_cents = integer_member(root, "amount_cents");
-    if (sp_money_validate_amount(out->amount_cents, amount_max_cents, "amount_cents", err) != 0) {
+    if (sp_money_validate_amount(out->amount_cents, amount_cents_max, "amount_cents", err) != 0) {
         goto done;
     }
     copy_member(root, "end_date", out->end_date, sizeof out->end_date);
@@ -536,7 +542,9 @@ static bool email_domain_valid(const char *domain, size_t len) {
 }
 
 int sp_gw_email_normalize(const char *in, const char *field, char *out, sp_error *err) {
-    assert(in != NULL && field != NULL && out != NULL);
+    assert(in != NULL);
+    assert(field != NULL);
+    assert(out != NULL);
     out[0] = '\0';
     size_t len = strlen(in);
     const char *at = strchr(in, '@');
@@ -556,7 +564,8 @@ int sp_gw_email_normalize(const char *in, const char *field, char *out, sp_error
 
 int sp_gw_category_check(const char *category, const char *field, bool general_allowed,
                          sp_error *err) {
-    assert(category != NULL && field != NULL);
+    assert(category != NULL);
+    assert(field != NULL);
     size_t len = strlen(category);
     bool ok = len >= 2 && len <= SP_GW_CATEGORY_LEN_MAX && category[0] >= 'a' && category[0] <= 'z';
     for (size_t i = 1; ok && i < len; i++) {
@@ -577,7 +586,9 @@ int sp_gw_category_check(const char *category, const char *field, bool general_a
 }
 
 int sp_gw_partner_code_check(const char *in, const char *field, char *out, sp_error *err) {
-    assert(in != NULL && field != NULL && out != NULL);
+    assert(in != NULL);
+    assert(field != NULL);
+    assert(out != NULL);
     if (!sp_partner_code_normalize(in, out) || out[0] == '0') {
         out[0] = '\0';
         return sp_error_set(err, 422, "invalid_partner_code", field,
@@ -592,7 +603,9 @@ int sp_gw_partner_code_check(const char *in, const char *field, char *out, sp_er
 }
 
 int sp_gw_voucher_number_check(const char *in, const char *field, char *out, sp_error *err) {
-    assert(in != NULL && field != NULL && out != NULL);
+    assert(in != NULL);
+    assert(field != NULL);
+    assert(out != NULL);
     if (!sp_voucher_number_normalize(in, out) || out[0] == '0') {
         out[0] = '\0';
         return sp_error_set(err, 422, "invalid_voucher_number", field,
@@ -732,7 +745,9 @@ static int hex_value(char c) {
 }
 
 void sp_gw_cursor_encode(int64_t occurred_at_ms, const char *operation_id, char *out) {
-    assert(occurred_at_ms >= 0 && sp_id_valid(operation_id) && out != NULL);
+    assert(occurred_at_ms >= 0);
+    assert(sp_id_valid(operation_id));
+    assert(out != NULL);
     uint8_t bytes[SP_GW_CURSOR_BYTES];
     for (size_t i = 0; i < 8; i++) bytes[i] = (uint8_t)((uint64_t)occurred_at_ms >> (56 - 8 * i));
     size_t n = 8;
@@ -748,7 +763,9 @@ void sp_gw_cursor_encode(int64_t occurred_at_ms, const char *operation_id, char 
 
 int sp_gw_cursor_decode(const char *text, int64_t *occurred_at_ms, char *operation_id,
                         sp_error *err) {
-    assert(text != NULL && occurred_at_ms != NULL && operation_id != NULL);
+    assert(text != NULL);
+    assert(occurred_at_ms != NULL);
+    assert(operation_id != NULL);
     static const char hex[] = "0123456789abcdef";
     uint8_t bytes[SP_GW_CURSOR_BYTES];
     size_t bin_len = 0;
@@ -806,7 +823,8 @@ void sp_gw_instant_format(int64_t utc_ms, char *out) {
 }
 
 void sp_gw_pass_ref(const char *pass_id, char *out) {
-    assert(pass_id != NULL && out != NULL);
+    assert(pass_id != NULL);
+    assert(out != NULL);
     size_t len = strlen(pass_id);
     const char *tail = len > SP_GW_PASS_REF_LEN ? pass_id + len - SP_GW_PASS_REF_LEN : pass_id;
     snprintf(out, SP_GW_PASS_REF_LEN + 1, "%s", tail);

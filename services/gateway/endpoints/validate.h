@@ -251,7 +251,7 @@ typedef struct sp_gw_credit_req {
 } sp_gw_credit_req;
 
 int sp_gw_parse_login(const char *body, size_t len, sp_gw_login_req *out, sp_error *err);
-int sp_gw_parse_payment(const char *body, size_t len, int64_t amount_max_cents,
+int sp_gw_parse_payment(const char *body, size_t len, int64_t amount_cents_max,
                         sp_gw_payment_req *out, sp_error *err);
 int sp_gw_parse_partner(const char *body, size_t len, sp_gw_partner_req *out, sp_error *err);
 int sp_gw_parse_set_password(const char *body, size_t len, sp_gw_set_password_req *out,
@@ -264,11 +264,11 @@ int sp_gw_parse_beneficiary(const char *body, size_t len, sp_date today, sp_gw_b
 /* {category, amount_cents, end_date?}: 422 invalid_category | invalid_amount
  * | invalid_date (not a date, or before today, the Europe/Paris date). The
  * ledger decides the rest (an envelope to open, an end date to extend). */
-int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_max_cents, sp_date today,
+int sp_gw_parse_credit(const char *body, size_t len, int64_t amount_cents_max, sp_date today,
                        sp_gw_credit_req *out, sp_error *err);
 /* {amount_cents, category?, partner_code?}: 422 invalid_amount |
  * invalid_category ("general" allowed) | invalid_partner_code. */
-int sp_gw_parse_voucher_issue(const char *body, size_t len, int64_t amount_max_cents,
+int sp_gw_parse_voucher_issue(const char *body, size_t len, int64_t amount_cents_max,
                               sp_gw_voucher_issue_req *out, sp_error *err);
 /* {number}: 422 invalid_voucher_number (see sp_gw_voucher_number_check). */
 int sp_gw_parse_voucher_redeem(const char *body, size_t len, sp_gw_voucher_redeem_req *out,

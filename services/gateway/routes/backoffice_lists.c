@@ -14,13 +14,16 @@
 /* ------------------------------------------------------------------ cursor */
 
 void sp_gw_list_cursor_encode(sp_gw_list list, const char *id, char *out) {
-    assert((list == SP_GW_LIST_BENEFICIARIES || list == SP_GW_LIST_PARTNERS) && sp_id_valid(id));
+    assert(list == SP_GW_LIST_BENEFICIARIES || list == SP_GW_LIST_PARTNERS);
+    assert(sp_id_valid(id));
     sp_gw_cursor_encode((int64_t)list, id, out);
 }
 
 /* The operations' cursor parser reads the bytes; the tag says whose it is. */
 static int cursor_param(sp_gw_list list, const char *value, size_t value_len, sp_gw_list_page *page,
                         sp_error *err) {
+    assert(list == SP_GW_LIST_BENEFICIARIES || list == SP_GW_LIST_PARTNERS);
+    assert(page != NULL);
     char query[SP_GW_CURSOR_LEN_MAX + 16];
     if (page->has_cursor || value_len > SP_GW_CURSOR_LEN_MAX)
         return sp_error_set(err, 400, "invalid_value", "cursor",
@@ -38,6 +41,8 @@ static int cursor_param(sp_gw_list list, const char *value, size_t value_len, sp
 
 static int limit_param(const char *value, size_t value_len, int limit_max, bool *seen,
                        sp_gw_list_page *page, sp_error *err) {
+    assert(limit_max >= 1);
+    assert(limit_max <= 999); /* what 3 digits can say */
     int n = 0;
     bool ok = !*seen && value_len >= 1 && value_len <= 3;
     for (size_t i = 0; ok && i < value_len; i++) {
@@ -56,6 +61,7 @@ static int limit_param(const char *value, size_t value_len, int limit_max, bool 
 
 static int search_param(const char *value, size_t value_len, sp_gw_list_search *out,
                         sp_error *err) {
+    assert(out != NULL);
     char query[RAW_QUERY_BYTES_MAX];
     if (out->q[0] != '\0') return sp_error_set(err, 400, "invalid_value", "q", "q is given twice");
     if (value_len + 3 > sizeof query)
@@ -71,6 +77,8 @@ static int search_param(const char *value, size_t value_len, sp_gw_list_search *
 /* A short value (one of a few words, or a category) as text; too long is
  * cut to a text no list accepts. */
 static void short_value(const char *value, size_t value_len, char *out, size_t out_size) {
+    assert(value != NULL || value_len == 0);
+    assert(out_size >= 1);
     size_t kept = value_len < out_size - 1 ? value_len : out_size - 1;
     memcpy(out, value, kept);
     out[kept] = '\0';
@@ -104,6 +112,7 @@ static int beneficiaries_status(const char *value, size_t value_len, beneficiari
         return sp_error_set(err, 400, "invalid_value", "status",
                             "status must be given once: open, closed or all");
     parse->status_seen = true;
+    assert(strlen(text) < sizeof parse->out->status);
     if (strcmp(text, "all") != 0) memcpy(parse->out->status, text, strlen(text) + 1);
     return 0;
 }
@@ -115,6 +124,7 @@ static int beneficiaries_category(const char *value, size_t value_len,
         return sp_error_set(err, 400, "invalid_value", "category", "category is given twice");
     short_value(value, value_len, text, sizeof text);
     if (sp_gw_category_check(text, "category", true, err) != 0) return -1;
+    assert(strlen(text) < sizeof out->category);
     memcpy(out->category, text, strlen(text) + 1);
     return 0;
 }
@@ -122,6 +132,7 @@ static int beneficiaries_category(const char *value, size_t value_len,
 static int beneficiaries_param(void *ctx, const char *name, size_t name_len, const char *value,
                                size_t value_len, sp_error *err) {
     beneficiaries_parse *parse = ctx;
+    assert(parse != NULL);
     sp_gw_beneficiaries_query *out = parse->out;
     if (is_name(name, name_len, "q")) return search_param(value, value_len, &out->search, err);
     if (is_name(name, name_len, "status"))
@@ -165,6 +176,7 @@ static int partners_state(const char *value, size_t value_len, sp_gw_partners_qu
         return sp_error_set(err, 400, "invalid_value", "state",
                             "state must be given once: not_activated, convention_pending, "
                             "bank_details_missing or owed");
+    assert(strlen(text) < sizeof out->state);
     memcpy(out->state, text, strlen(text) + 1);
     return 0;
 }
@@ -172,6 +184,7 @@ static int partners_state(const char *value, size_t value_len, sp_gw_partners_qu
 static int partners_param(void *ctx, const char *name, size_t name_len, const char *value,
                           size_t value_len, sp_error *err) {
     partners_parse *parse = ctx;
+    assert(parse != NULL);
     sp_gw_partners_query *out = parse->out;
     if (is_name(name, name_len, "q")) return search_param(value, value_len, &out->search, err);
     if (is_name(name, name_len, "state")) return partners_state(value, value_len, out, err);

@@ -655,10 +655,10 @@ static int query_param(void *ctx, const char *name, size_t name_len, const char 
     return 0;
 }
 
-int sp_gw_enrol_query_parse(const char *query, int64_t amount_max_cents, sp_date today,
+int sp_gw_enrol_query_parse(const char *query, int64_t amount_cents_max, sp_date today,
                             sp_gw_enrol_query *out, sp_error *err) {
     assert(out != NULL);
-    assert(amount_max_cents > 0);
+    assert(amount_cents_max > 0);
     memset(out, 0, sizeof *out);
     query_parse parse = {.out = out};
     if (sp_gw_query_foreach(query, 8, query_param, &parse, err) != 0) return -1;
@@ -667,7 +667,7 @@ int sp_gw_enrol_query_parse(const char *query, int64_t amount_max_cents, sp_date
     if (sp_gw_category_check(out->category, "category", true, err) != 0) return -1;
     if (!parse.seen[2])
         return sp_error_set(err, 400, "missing_field", "amount_cents", "amount_cents is required");
-    if (sp_money_validate_amount(out->amount_cents, amount_max_cents, "amount_cents", err) != 0)
+    if (sp_money_validate_amount(out->amount_cents, amount_cents_max, "amount_cents", err) != 0)
         return -1;
     if (!parse.seen[3] || out->end_date[0] == '\0') return 0;
     sp_date end_date;

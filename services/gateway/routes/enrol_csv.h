@@ -115,11 +115,11 @@ typedef struct sp_gw_enrol_query {
 
 /* The raw query string (may be NULL): dry_run=true|false (default false),
  * category (required; "general" allowed), amount_cents (required, 1 to
- * amount_max_cents), end_date (optional, not before today). 400
+ * amount_cents_max), end_date (optional, not before today). 400
  * missing_field | invalid_value | unknown_field, 422 invalid_category |
  * invalid_amount | invalid_date, each naming its parameter. Values are taken
  * as written (none of the valid ones needs %-encoding). */
-int sp_gw_enrol_query_parse(const char *query, int64_t amount_max_cents, sp_date today,
+int sp_gw_enrol_query_parse(const char *query, int64_t amount_cents_max, sp_date today,
                             sp_gw_enrol_query *out, sp_error *err);
 
 /* ------------------------------------------------------------------ command ids */

@@ -204,7 +204,7 @@ int sp_gw_route_passes_credit(sp_gw_request *req, sp_error *err) {
     if (sp_gw_idempotency_key(req, &key, err) != 0) return -1;
     sp_gw_credit_req body;
     sp_date today = sp_paris_date_of(sp_clock_now_ms(req->app->clock));
-    if (sp_gw_parse_credit(req->body, req->body_len, req->app->config->credit_max_cents, today,
+    if (sp_gw_parse_credit(req->body, req->body_len, req->app->config->credit_cents_max, today,
                            &body, err) != 0) {
         return -1;
     }

@@ -111,7 +111,7 @@ static int start_run(sp_gw_request *req, const sp_gw_enrol_query *allocation, co
 int sp_gw_route_beneficiaries_imports(sp_gw_request *req, sp_error *err) {
     sp_gw_enrol_query allocation;
     sp_date today = sp_paris_date_of(sp_clock_now_ms(req->app->clock));
-    if (sp_gw_enrol_query_parse(req->query, req->app->config->credit_max_cents, today, &allocation,
+    if (sp_gw_enrol_query_parse(req->query, req->app->config->credit_cents_max, today, &allocation,
                                 err) != 0)
         return -1;
     const char *key = NULL;

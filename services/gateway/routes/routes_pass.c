@@ -43,7 +43,7 @@ int sp_gw_route_pass_pay(sp_gw_request *req, sp_error *err) {
     if (sp_gw_idempotency_key(req, &key, err) != 0) return -1;
     if (own_pass(req, err) != 0) return -1;
     sp_gw_payment_req body;
-    if (sp_gw_parse_payment(req->body, req->body_len, req->app->config->payment_max_cents, &body,
+    if (sp_gw_parse_payment(req->body, req->body_len, req->app->config->payment_cents_max, &body,
                             err) != 0) {
         return -1;
     }

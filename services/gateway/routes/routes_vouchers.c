@@ -132,7 +132,7 @@ static int issue(sp_gw_request *req, const char *pass_id, sp_error *err) {
     const char *key = NULL;
     if (sp_gw_idempotency_key(req, &key, err) != 0) return -1;
     sp_gw_voucher_issue_req body;
-    if (sp_gw_parse_voucher_issue(req->body, req->body_len, req->app->config->payment_max_cents,
+    if (sp_gw_parse_voucher_issue(req->body, req->body_len, req->app->config->payment_cents_max,
                                   &body, err) != 0) {
         return -1;
     }
