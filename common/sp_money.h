@@ -11,8 +11,6 @@
 /* Largest balance any ledger account may reach (10 million euros): sums of
  * such values never overflow int64_t. */
 #define SP_MONEY_BALANCE_ABS_CENTS_MAX INT64_C(1000000000)
-/* Its former name, while some files still use it. */
-#define SP_MONEY_BALANCE_ABS_MAX_CENTS SP_MONEY_BALANCE_ABS_CENTS_MAX
 
 /* false on overflow (out untouched). */
 bool sp_money_add(int64_t a_cents, int64_t b_cents, int64_t *out_cents);

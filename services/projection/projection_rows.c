@@ -73,23 +73,25 @@ const size_t sp_projection_table_count = sizeof sp_projection_tables /
                                          sizeof sp_projection_tables[0];
 
 void sp_projection_checksum_sql(const sp_projection_table *table, char *out, size_t out_size) {
-    assert(table != NULL && out != NULL);
+    assert(table != NULL);
+    assert(out != NULL);
     int n = snprintf(out, out_size,
                      "SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY %s)), md5('')) "
                      "FROM %s AS t",
                      table->order_by, table->name);
-    assert(n > 0 && (size_t)n < out_size);
+    assert(n > 0);
+    assert((size_t)n < out_size);
     (void)n;
 }
 
 /* ------------------------------------------------------------ pure helpers */
 
-#define TIME_MIN_MS INT64_C(946684800000)  /* 2000-01-01T00:00:00Z */
-#define TIME_END_MS INT64_C(7258118400000) /* 2200-01-01T00:00:00Z */
+#define TIME_MS_MIN INT64_C(946684800000)  /* 2000-01-01T00:00:00Z */
+#define TIME_MS_END INT64_C(7258118400000) /* 2200-01-01T00:00:00Z */
 #define MS_PER_DAY INT64_C(86400000)
 
 bool sp_projection_time_valid(int64_t utc_ms) {
-    return utc_ms >= TIME_MIN_MS && utc_ms < TIME_END_MS;
+    return utc_ms >= TIME_MS_MIN && utc_ms < TIME_MS_END;
 }
 
 void sp_projection_time_format(int64_t utc_ms, char *out) {
@@ -248,11 +250,11 @@ int need_text(const char *field, const char *value, bool empty_ok, size_t bytes_
                         field, bytes_max);
 }
 
-int need_cents(const char *field, int64_t cents, int64_t min_cents, sp_error *err) {
-    if (cents >= min_cents && cents <= SP_MONEY_BALANCE_ABS_MAX_CENTS) return 0;
+int need_cents(const char *field, int64_t cents, int64_t cents_min, sp_error *err) {
+    if (cents >= cents_min && cents <= SP_MONEY_BALANCE_ABS_CENTS_MAX) return 0;
     return sp_error_set(err, 422, "invalid_event", field,
-                        "%s is %" PRId64 ", outside %" PRId64 "..%" PRId64, field, cents, min_cents,
-                        SP_MONEY_BALANCE_ABS_MAX_CENTS);
+                        "%s is %" PRId64 ", outside %" PRId64 "..%" PRId64, field, cents, cents_min,
+                        SP_MONEY_BALANCE_ABS_CENTS_MAX);
 }
 
 int need_time(const char *field, int64_t utc_ms, sp_error *err) {
@@ -452,7 +454,11 @@ static void row_take_meta(const Solipass__Envelope *env, sp_projection_row *row)
 
 int sp_projection_row_build(const sp_kafka_msg *msg, char *buf, size_t buf_size,
                             sp_projection_row *row, sp_error *err) {
-    assert(msg != NULL && msg->topic != NULL && buf != NULL && buf_size > 0 && row != NULL);
+    assert(msg != NULL);
+    assert(msg->topic != NULL);
+    assert(buf != NULL);
+    assert(buf_size > 0);
+    assert(row != NULL);
     memset(row, 0, sizeof *row);
     if (msg->value == NULL || msg->value_len == 0)
         return sp_error_set(err, 422, "undecodable", "", "empty message (no envelope)");

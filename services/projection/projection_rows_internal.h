@@ -62,7 +62,7 @@ int need_uuid(const char *field, const char *value, sp_error *err);
 int need_uuid_or_empty(const char *field, const char *value, sp_error *err);
 int need_category(const char *field, const char *value, sp_error *err);
 int need_text(const char *field, const char *value, bool empty_ok, size_t bytes_max, sp_error *err);
-int need_cents(const char *field, int64_t cents, int64_t min_cents, sp_error *err);
+int need_cents(const char *field, int64_t cents, int64_t cents_min, sp_error *err);
 int need_time(const char *field, int64_t utc_ms, sp_error *err);
 int need_same_id(const char *field, const char *payload_id, const char *aggregate_id,
                  sp_error *err);

@@ -320,14 +320,16 @@ static void expect(movement *mv, const char *account, int64_t delta_cents) {
     assert(mv->expected.count < DELTAS_MAX);
     ledger_delta *d = &mv->expected.items[mv->expected.count++];
     int n = snprintf(d->account, sizeof d->account, "%s", account);
-    assert(n > 0 && (size_t)n < sizeof d->account);
+    assert(n > 0);
+    assert((size_t)n < sizeof d->account);
     (void)n;
     d->delta_cents = delta_cents;
 }
 
 static void envelope_account(const movement *mv, char out[ACCOUNT_BYTES_MAX]) {
     int n = snprintf(out, ACCOUNT_BYTES_MAX, "pass:%s:%s", mv->pass_id, mv->category);
-    assert(n > 0 && n < ACCOUNT_BYTES_MAX);
+    assert(n > 0);
+    assert(n < ACCOUNT_BYTES_MAX);
     (void)n;
 }
 
