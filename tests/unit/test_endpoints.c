@@ -5,6 +5,7 @@
  * resolves, and docs/openapi.json is what the gateway serves. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "gateway/http/auth.h"
 #include "gateway/endpoints/endpoints.h"
 #include "gateway/endpoints/openapi.h"
+#include "gateway/endpoints/validate.h"
 
 #define SAMPLE_ID "0b6f3c1e-8d2a-4f4b-9a51-3c7d2e1f0a99"
 #define SAMPLE_SHA256 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -182,6 +184,83 @@ static void test_every_reference_resolves(void **state) {
     json_decref(doc);
 }
 
+/* Does the OpenAPI type (a name, or a list of names with "null") say kind? */
+static bool openapi_type_is(json_t *property, const char *kind) {
+    json_t *type = json_object_get(property, "type");
+    if (json_is_string(type)) return strcmp(json_string_value(type), kind) == 0;
+    size_t i;
+    json_t *one;
+    json_array_foreach(type, i, one) {
+        if (strcmp(json_string_value(one), kind) == 0) return true;
+    }
+    return false;
+}
+
+static bool openapi_required(json_t *component, const char *name) {
+    size_t i;
+    json_t *one;
+    json_array_foreach(json_object_get(component, "required"), i, one) {
+        if (strcmp(json_string_value(one), name) == 0) return true;
+    }
+    return false;
+}
+
+/* One request body's two descriptions: the fields the gateway checks
+ * (validate.c) and the component the API description publishes. */
+static void expect_same_fields(json_t *component, const sp_gw_schema *schema, const char *what) {
+    static const char *const kinds[] = {"string", "integer", "array"};
+    json_t *properties = json_object_get(component, "properties");
+    if (!json_is_object(properties)) fail_msg("%s: no properties in the description", what);
+    if (json_object_size(properties) != schema->field_count)
+        fail_msg("%s: %zu properties described, %zu checked", what, json_object_size(properties),
+                 schema->field_count);
+    for (size_t i = 0; i < schema->field_count; i++) {
+        const sp_gw_field *field = &schema->fields[i];
+        json_t *property = json_object_get(properties, field->name);
+        if (property == NULL) fail_msg("%s.%s is checked but not described", what, field->name);
+        if (!openapi_type_is(property, kinds[field->type]))
+            fail_msg("%s.%s is checked as %s, described otherwise", what, field->name,
+                     kinds[field->type]);
+        if (openapi_required(component, field->name) != field->required)
+            fail_msg("%s.%s: required %s when checked, not when described", what, field->name,
+                     field->required ? "only" : "not");
+        json_t *items_max = json_object_get(property, "maxItems");
+        if (field->type == SP_GW_FIELD_ARRAY && json_is_integer(items_max))
+            assert_int_equal(json_integer_value(items_max), field->length_max);
+    }
+}
+
+/* Every request body the gateway checks field by field is described with the
+ * same fields, types and required ones, so a field added on one side only
+ * fails here rather than at a client. */
+static void test_checked_bodies_match_their_description(void **state) {
+    (void)state;
+    static const struct {
+        const char *component;
+        const sp_gw_schema *schema;
+    } bodies[] = {
+        {"LoginRequest", &sp_gw_schema_login},
+        {"PaymentRequest", &sp_gw_schema_payment},
+        {"PartnerCreateRequest", &sp_gw_schema_partner},
+        {"BeneficiaryCreateRequest", &sp_gw_schema_beneficiary},
+        {"EnvelopeRequest", &sp_gw_schema_envelope},
+        {"CreditRequest", &sp_gw_schema_credit},
+        {"VoucherIssueRequest", &sp_gw_schema_voucher_issue},
+        {"RedeemRequest", &sp_gw_schema_voucher_redeem},
+        {"PasswordSet", &sp_gw_schema_set_password},
+        {"PasswordResetRequest", &sp_gw_schema_reset_request},
+        {"ReferenceRequest", &sp_gw_schema_operation_reference},
+    };
+    json_t *doc = description();
+    json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        json_t *component = json_object_get(schemas, bodies[i].component);
+        if (component == NULL) fail_msg("%s is not described", bodies[i].component);
+        expect_same_fields(component, bodies[i].schema, bodies[i].component);
+    }
+    json_decref(doc);
+}
+
 /* docs/openapi.json (SP_OPENAPI_JSON) is byte for byte what is served: run
  * `ninja -C build openapi` after changing the table or the components. */
 static void test_committed_description_is_current(void **state) {
@@ -319,6 +398,7 @@ int main(void) {
         cmocka_unit_test(test_unlisted_query_parameters_are_unknown_fields),
         cmocka_unit_test(test_finance_pays_and_changes_nothing_else),
         cmocka_unit_test(test_csv_enrolment_is_back_office_only),
+        cmocka_unit_test(test_checked_bodies_match_their_description),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
