@@ -209,3 +209,41 @@ bool sp_snapshot_sorted_entries(const sp_map *map, sp_snapshot_entries *out) {
     qsort(out->items, out->count, sizeof *out->items, entry_by_key);
     return true;
 }
+
+void sp_snapshot_put_preamble(sp_snapshot_encoder *w, const uint8_t *magic, size_t magic_len,
+                              uint32_t format, const char *build_version) {
+    assert(magic != NULL);
+    assert(magic_len > 0);
+    assert(magic_len <= SP_SNAPSHOT_MAGIC_BYTES_MAX);
+    assert(build_version != NULL);
+    assert(strlen(build_version) <= SP_SNAPSHOT_VERSION_BYTES_MAX);
+    sp_snapshot_put_bytes(w, magic, magic_len);
+    sp_snapshot_put_u32(w, format);
+    sp_snapshot_put_str(w, build_version);
+}
+
+int sp_snapshot_get_preamble(sp_snapshot_decoder *r, const uint8_t *magic, size_t magic_len,
+                             uint32_t format, const char *build_version, const char *kind,
+                             sp_error *err) {
+    assert(r != NULL);
+    assert(magic != NULL);
+    assert(magic_len > 0);
+    assert(magic_len <= SP_SNAPSHOT_MAGIC_BYTES_MAX);
+    assert(build_version != NULL);
+    assert(kind != NULL);
+    uint8_t read_magic[SP_SNAPSHOT_MAGIC_BYTES_MAX];
+    if (!sp_snapshot_get_bytes(r, read_magic, magic_len, "magic") ||
+        memcmp(read_magic, magic, magic_len) != 0) {
+        return sp_error_set(err, 422, "snapshot_refused", NULL, "not %s snapshot", kind);
+    }
+    uint32_t read_format = sp_snapshot_get_u32(r, "format");
+    char version[SP_SNAPSHOT_VERSION_BYTES_MAX + 1];
+    sp_snapshot_get_str(r, version, sizeof version, "binary version");
+    if (r->bad != NULL || read_format != format || strcmp(version, build_version) != 0) {
+        return sp_error_set(err, 422, "snapshot_refused", NULL,
+                            "written by another binary (format %u, version \"%s\"; this one: "
+                            "format %u, version \"%s\")",
+                            read_format, version, format, build_version);
+    }
+    return 0;
+}

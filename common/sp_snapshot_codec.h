@@ -92,4 +92,18 @@ bool sp_snapshot_sorted_entries(const sp_map *map, sp_snapshot_entries *out);
 /* A qsort comparator by value pointer, to find an entry by its value with bsearch. */
 int sp_snapshot_entry_by_value(const void *a, const void *b);
 
+/* What every snapshot starts with: its kind's magic bytes, its format and
+ * the version of the binary that wrote it (at most
+ * SP_SNAPSHOT_VERSION_BYTES_MAX bytes). */
+#define SP_SNAPSHOT_VERSION_BYTES_MAX 64
+#define SP_SNAPSHOT_MAGIC_BYTES_MAX 16
+void sp_snapshot_put_preamble(sp_snapshot_encoder *w, const uint8_t *magic, size_t magic_len,
+                              uint32_t format, const char *build_version);
+/* Reads the preamble and checks it is this kind's, in this format, from this
+ * binary: -1 with 422 snapshot_refused ("not a <kind> snapshot", or "written
+ * by another binary (...)") otherwise. */
+int sp_snapshot_get_preamble(sp_snapshot_decoder *r, const uint8_t *magic, size_t magic_len,
+                             uint32_t format, const char *build_version, const char *kind,
+                             sp_error *err);
+
 #endif

@@ -11,6 +11,8 @@
 #include "accounts_internal.h"
 
 static const uint8_t snapshot_magic[8] = {'S', 'P', 'A', 'S', 'N', 'A', 'P', '\n'};
+_Static_assert(SP_ACCOUNTS_SNAPSHOT_VERSION_MAX <= SP_SNAPSHOT_VERSION_BYTES_MAX,
+               "the binary's version fits the preamble the codec reads");
 
 /* The smallest encodings, which bound the counts read back. */
 #define USER_BYTES_MIN 50
@@ -123,9 +125,8 @@ static void put_header(sp_snapshot_encoder *w, const sp_accounts_state *state, i
     assert(state != NULL);
     assert(position != NULL);
     const sp_accounts_limits *l = &state->limits;
-    sp_snapshot_put_bytes(w, snapshot_magic, sizeof snapshot_magic);
-    sp_snapshot_put_u32(w, SP_ACCOUNTS_SNAPSHOT_FORMAT);
-    sp_snapshot_put_str(w, build_version);
+    sp_snapshot_put_preamble(w, snapshot_magic, sizeof snapshot_magic, SP_ACCOUNTS_SNAPSHOT_FORMAT,
+                             build_version);
     sp_snapshot_put_u32(w, (uint32_t)partition);
     sp_snapshot_put_u64(w, l->users_max);
     sp_snapshot_put_u64(w, l->sessions_max);
@@ -497,20 +498,10 @@ static void get_body(snap_decoding *d) {
 static int get_header(sp_snapshot_decoder *r, int32_t partition, const char *build_version,
                       const sp_accounts_limits *limits, sp_accounts_snapshot_position *position,
                       sp_error *err) {
-    uint8_t magic[sizeof snapshot_magic];
-    if (!sp_snapshot_get_bytes(r, magic, sizeof magic, "magic") ||
-        memcmp(magic, snapshot_magic, sizeof magic) != 0) {
-        return sp_error_set(err, 422, "snapshot_refused", NULL, "not an accounts snapshot");
-    }
-    uint32_t format = sp_snapshot_get_u32(r, "format");
-    char version[SP_ACCOUNTS_SNAPSHOT_VERSION_MAX + 1];
-    sp_snapshot_get_str(r, version, sizeof version, "binary version");
-    if (r->bad != NULL || format != SP_ACCOUNTS_SNAPSHOT_FORMAT ||
-        strcmp(version, build_version) != 0) {
-        return sp_error_set(err, 422, "snapshot_refused", NULL,
-                            "written by another binary (format %u, version \"%s\"; this one: "
-                            "format %u, version \"%s\")",
-                            format, version, SP_ACCOUNTS_SNAPSHOT_FORMAT, build_version);
+    if (sp_snapshot_get_preamble(r, snapshot_magic, sizeof snapshot_magic,
+                                 SP_ACCOUNTS_SNAPSHOT_FORMAT, build_version, "an accounts",
+                                 err) != 0) {
+        return -1;
     }
     int32_t of_partition = (int32_t)sp_snapshot_get_u32(r, "partition");
     sp_accounts_limits l = {0};

@@ -13,6 +13,8 @@
 #include "sp_snapshot_codec.h"
 
 static const uint8_t snapshot_magic[8] = {'S', 'P', 'L', 'S', 'N', 'A', 'P', '\n'};
+_Static_assert(SP_LEDGER_SNAPSHOT_VERSION_MAX <= SP_SNAPSHOT_VERSION_BYTES_MAX,
+               "the binary's version fits the preamble the codec reads");
 
 /* ------------------------------------------------------------ encode */
 
@@ -182,9 +184,8 @@ static void put_header(sp_snapshot_encoder *w, const sp_ledger_state *state,
                        const sp_ledger_snapshot_position *position, const char *build_version) {
     assert(state != NULL);
     assert(position != NULL);
-    sp_snapshot_put_bytes(w, snapshot_magic, sizeof snapshot_magic);
-    sp_snapshot_put_u32(w, SP_LEDGER_SNAPSHOT_FORMAT);
-    sp_snapshot_put_str(w, build_version);
+    sp_snapshot_put_preamble(w, snapshot_magic, sizeof snapshot_magic, SP_LEDGER_SNAPSHOT_FORMAT,
+                             build_version);
     sp_snapshot_put_u32(w, (uint32_t)state->partition);
     sp_snapshot_put_i64(w, position->next_offset);
     sp_snapshot_put_str(w, position->last_aggregate_id);
@@ -482,20 +483,9 @@ static void get_body(snap_decoding *d) {
 /* The header up to the body; 0, or -1 with the reason of the refusal. */
 static int get_header(sp_snapshot_decoder *r, int32_t partition, const char *build_version,
                       sp_ledger_snapshot_position *position, sp_error *err) {
-    uint8_t magic[sizeof snapshot_magic];
-    if (!sp_snapshot_get_bytes(r, magic, sizeof magic, "magic") ||
-        memcmp(magic, snapshot_magic, sizeof magic) != 0) {
-        return sp_error_set(err, 422, "snapshot_refused", NULL, "not a ledger snapshot");
-    }
-    uint32_t format = sp_snapshot_get_u32(r, "format");
-    char version[SP_LEDGER_SNAPSHOT_VERSION_MAX + 1];
-    sp_snapshot_get_str(r, version, sizeof version, "binary version");
-    if (r->bad != NULL || format != SP_LEDGER_SNAPSHOT_FORMAT ||
-        strcmp(version, build_version) != 0) {
-        return sp_error_set(err, 422, "snapshot_refused", NULL,
-                            "written by another binary (format %u, version \"%s\"; this one: "
-                            "format %u, version \"%s\")",
-                            format, version, SP_LEDGER_SNAPSHOT_FORMAT, build_version);
+    if (sp_snapshot_get_preamble(r, snapshot_magic, sizeof snapshot_magic,
+                                 SP_LEDGER_SNAPSHOT_FORMAT, build_version, "a ledger", err) != 0) {
+        return -1;
     }
     int32_t of_partition = (int32_t)sp_snapshot_get_u32(r, "partition");
     position->next_offset = sp_snapshot_get_i64(r, "next offset");
