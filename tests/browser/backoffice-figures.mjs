@@ -309,6 +309,8 @@ try {
     // The dashboard: another period, then a chart's table opened.
     await tabTo(() => document.activeElement?.id === 'dashboard-days', 'the period');
     await p.keyboard.type('30');
+    const period = await p.evaluate(() => document.querySelector('#dashboard-days')?.value);
+    check(period === '30', `the period holds ${period} after typing 30`);
     await p.keyboard.press('Tab');
     await p.keyboard.press('Enter');
     await p.waitForURL(/jours=30/);

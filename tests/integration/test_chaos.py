@@ -10,7 +10,8 @@ connection) is sent again with the same Idempotency-Key, a bounded number
 of times. Then: every answered success is in the read models exactly once,
 every refusal is absent, the books sum to zero, solipass-audit exits 0, a
 replay of the read models finds them identical, every voucher-used e-mail
-is sent once (Message-IDs are unique in the SMTP sink), and every payment
+is sent, a copy only after an interruption of its sender and under the same
+Message-ID (at most one per interruption), and every payment
 reaches the finance topic at least once, its copies sharing one event id.
 
 Its own stack (its own var folder). CHAOS_KILLS (default 20) and
@@ -331,9 +332,18 @@ def test_chaos_under_mixed_load(chaos_world):
     mails = world.mails()
     ids = collections.Counter(m["message_id"] for m in mails)
     twice = [i for i, n in ids.items() if n > 1]
-    check(not twice, "%d Message-IDs sent more than once: %r" % (len(twice), twice[:5]))
-    found = collections.Counter(to for m in mails if m["kind"] == "voucher_redeemed"
-                                for to in m["to"])
+    # Delivery is at least once (docs/architecture.md, E-mail): a sender
+    # killed, or its database restarted, between the SMTP server's acceptance
+    # and the row's `sent` mark mails that one e-mail again, under the same
+    # Message-ID so that the recipient's mail system can drop the copy. At
+    # most one copy per interruption; any other copy is a bug.
+    interruptions = figures["by_service"]["notifications"] + figures["pg_restarts"]
+    check(len(twice) <= interruptions and all(ids[i] == 2 for i in twice),
+          "%d Message-IDs sent more than once (%d interruptions of the sender): %r"
+          % (len(twice), interruptions, [(i, ids[i]) for i in twice[:5]]))
+    print("chaos: %d e-mails, %d sent again after an interruption" % (len(mails), len(twice)))
+    found = collections.Counter(to for m in {m["message_id"]: m for m in mails}.values()
+                                if m["kind"] == "voucher_redeemed" for to in m["to"])
     for to, n in wanted.items():
         check(found[to] == n, "%s: %d voucher e-mails, %d vouchers used" % (to, found[to], n))
 

@@ -8,6 +8,7 @@ import { call, type Answer } from '../../shared/api';
 import { BarChart, BarList, type ChartTable } from '../../shared/charts';
 import { categoryLabel } from '../../shared/categories.fr';
 import { formatCents, formatCount, formatDateTime, formatDay, formatDayShort, formatMonth, formatMonthShort, parisToday } from '../../shared/format';
+import { useEffect, useState } from 'preact/hooks';
 import { useLoad } from '../../shared/load';
 import { setQuery } from '../../shared/router';
 import { LoadError, Loading, Notice, Page } from '../../shared/ui';
@@ -198,6 +199,35 @@ function RefundsByMonth(props: { data: Dashboard }) {
   );
 }
 
+/** The period shown. The choice is the person's own until "Afficher": the
+ * figures arriving meanwhile draw the page again, and a select bound to the
+ * address alone would go back to the period shown. */
+function PeriodForm(props: { days: number }) {
+  const [chosen, setChosen] = useState(String(props.days));
+  useEffect(() => setChosen(String(props.days)), [props.days]);
+  return (
+    <form
+      class="period-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setQuery({ jours: chosen !== '90' ? chosen : undefined });
+      }}
+    >
+      <label for="dashboard-days">{D.period}</label>
+      <select id="dashboard-days" name="jours" value={chosen} onChange={(e) => setChosen(e.currentTarget.value)}>
+        {D.periods.map(([value, text]) => (
+          <option key={value} value={value}>
+            {text}
+          </option>
+        ))}
+      </select>
+      <button type="submit" class="button button-secondary button-small">
+        {D.show}
+      </button>
+    </form>
+  );
+}
+
 /** The console's first page: `welcome` is the activation or reset link's
  * `?bienvenue=` (1 activated, 2 password changed), said on top. */
 export function DashboardPage(props: { query: URLSearchParams; backoffice: boolean; welcome?: string | null }) {
@@ -217,26 +247,7 @@ export function DashboardPage(props: { query: URLSearchParams; backoffice: boole
           {T.welcome.passwordChanged}
         </Notice>
       )}
-      <form
-        class="period-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          const value = new FormData(e.currentTarget).get('jours');
-          setQuery({ jours: typeof value === 'string' && value !== '90' ? value : undefined });
-        }}
-      >
-        <label for="dashboard-days">{D.period}</label>
-        <select id="dashboard-days" name="jours" value={String(days)}>
-          {D.periods.map(([value, text]) => (
-            <option key={value} value={value}>
-              {text}
-            </option>
-          ))}
-        </select>
-        <button type="submit" class="button button-secondary button-small">
-          {D.show}
-        </button>
-      </form>
+      <PeriodForm days={days} />
       {load.loading && !data && <Loading />}
       {load.error && <LoadError error={load.error} retry={() => void load.reload()} />}
       {data && (
