@@ -912,10 +912,12 @@ class Stack:
         env["SP_METRICS_PORT"] = "0"
         return env
 
-    def run_tool(self, name, args, timeout_s=300):
-        """Run a service binary once with its environment and extra arguments
-        (e.g. projection --checksum); returns the CompletedProcess."""
+    def run_tool(self, name, args, timeout_s=300, extra_env=None):
+        """Run a service binary once with its environment (and extra_env) and
+        extra arguments (e.g. projection --checksum); returns the
+        CompletedProcess."""
         env = self.tool_environment(name)
+        env.update(extra_env or {})
         return subprocess.run([self.binary(name)] + list(args), env=env,
                               cwd=self.var_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=timeout_s)

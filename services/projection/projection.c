@@ -13,8 +13,9 @@
  * remembered: the batch runs again and dead-letters that event before SQL.
  * Any other failure reconnects and re-reads from the stored offsets.
  * A replay's shadow build (options->copy_new_rows) folds far larger batches
- * and writes the fold's new read-model rows with COPY after the pipeline,
- * before its COMMIT (COPY cannot run inside a pipeline). */
+ * and writes the fold's new read-model rows with COPY, on copier connections
+ * of their own while the pipeline runs (COPY cannot run inside a pipeline;
+ * projection_copier.h), committed before the chunk's transaction. */
 #include "projection.h"
 
 #include <assert.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 #include <libpq-fe.h>
+#include "projection_copier.h"
 #include "projection_copy.h"
 #include "projection_figures.h"
 #include "projection_fold.h"
@@ -67,7 +69,11 @@
 #define NUMBER_TEXT_MAX 24
 #define SHADOW_SQL_MAX 256
 #define SHADOW_PROGRESS_MS_DEFAULT 1000
-#define COPY_CHUNK_BYTES ((size_t)1 << 20) /* one PQputCopyData */
+/* A shadow build's COPY connections: with the projection's own, one
+ * PostgreSQL backend per core of a small machine and one more, so the
+ * largest tables are written side by side. */
+#define COPIERS_MAX 2
+#define COPIER_LOCK_TIMEOUT "5s" /* a key another open transaction holds */
 
 typedef enum { FAIL_NONE = 0, FAIL_TRANSIENT, FAIL_DATA, FAIL_FATAL } failure;
 
@@ -143,13 +149,15 @@ typedef struct projector {
     size_t statement_count;
     size_t failed_statement; /* index of the first failed one, or statement_count */
     bool pipeline_open;
-    /* A replay's shadow: the fold's new rows go by COPY after the pipeline,
-     * before COMMIT (projection_copy.h); copy_refused: the database refused
-     * one, the batch runs again with the statements. */
+    /* A replay's shadow: the fold's new rows go by COPY on the copiers'
+     * connections while the pipeline runs, committed before its COMMIT
+     * (projection_copier.h); copy_refused: the database refused one, the
+     * batch runs again with the statements. */
     sp_projection_fold_statement copies[SP_PROJECTION_FOLD_STATEMENTS_MAX];
     size_t copy_count;
     bool copy_refused;
-    sp_projection_copy_buf copy_buf;
+    sp_copier copiers[COPIERS_MAX];
+    size_t copier_count; /* connected */
     int64_t phase_ms[PHASE_COUNT];
     int64_t phase_started_ms;
     counters total, batch;
@@ -243,33 +251,60 @@ static int pg_prepare_all(projector *p, sp_error *err) {
 /* In a shadow schema every statement's unqualified table resolves to the
  * shadow table: the same SQL builds the same rows there. The replay, not
  * this connection, holds the locks. */
-static int shadow_search_path(projector *p, sp_error *err) {
-    char *quoted = PQescapeIdentifier(p->conn, p->options->schema, strlen(p->options->schema));
-    if (quoted == NULL) return connection_failure_text(p->conn, "quoting the schema", err);
+static int shadow_search_path(projector *p, PGconn *conn, sp_error *err) {
+    char *quoted = PQescapeIdentifier(conn, p->options->schema, strlen(p->options->schema));
+    if (quoted == NULL) return connection_failure_text(conn, "quoting the schema", err);
     char sql[SHADOW_SQL_MAX];
     int n = snprintf(sql, sizeof sql, "SET search_path TO %s", quoted);
     PQfreemem(quoted);
     if (n < 0 || (size_t)n >= sizeof sql)
         return sp_error_set(err, 400, "invalid_config", "", "schema name too long");
-    return sp_pg_command(p->conn, sql, err);
+    return sp_pg_command(conn, sql, err);
 }
 
-static int pg_open(projector *p, sp_error *err) {
-    assert(p->conn == NULL);
-    p->conn = sp_pg_connect(p->options->pg_dsn, PG_CONNECT_WAIT_MS, p->log, err);
-    if (p->conn == NULL) return -1;
-    if (PQsetClientEncoding(p->conn, "UTF8") != 0)
+/* A connection with the projection's session settings; *conn_out NULL on
+ * failure. */
+static int pg_session(projector *p, PGconn **conn_out, sp_error *err) {
+    PGconn *conn = sp_pg_connect(p->options->pg_dsn, PG_CONNECT_WAIT_MS, p->log, err);
+    *conn_out = conn;
+    if (conn == NULL) return -1;
+    if (PQsetClientEncoding(conn, "UTF8") != 0)
         return sp_error_set(err, 500, "database_error", "", "cannot set client_encoding UTF8");
     /* The read models are derived from the log and carry their offsets in
      * the same transaction: a batch lost in a database crash is lost with
      * its offsets and applied again from the log. So a commit need not wait
      * for the WAL flush (an fsync per batch otherwise bounds the projection). */
-    if (sp_pg_command(p->conn, "SET synchronous_commit TO off", err) != 0) return -1;
+    return sp_pg_command(conn, "SET synchronous_commit TO off", err);
+}
+
+/* A shadow's copiers: the same session, and a bounded wait for a key that
+ * another open transaction holds (the chunk then runs with statements). */
+static int pg_open_copiers(projector *p, sp_error *err) {
+    while (p->copier_count < COPIERS_MAX) {
+        PGconn *conn = NULL;
+        int rc = pg_session(p, &conn, err);
+        if (rc == 0) rc = shadow_search_path(p, conn, err);
+        if (rc == 0) rc = sp_pg_command(conn, "SET lock_timeout = '" COPIER_LOCK_TIMEOUT "'", err);
+        if (rc != 0) {
+            PQfinish(conn);
+            return -1;
+        }
+        sp_copier_init(&p->copiers[p->copier_count++], conn);
+    }
+    return 0;
+}
+
+static int pg_open(projector *p, sp_error *err) {
+    assert(p->conn == NULL && p->copier_count == 0);
+    if (pg_session(p, &p->conn, err) != 0) return -1;
     if (p->options->schema == NULL) return pg_lock(p, err);
-    return shadow_search_path(p, err);
+    if (shadow_search_path(p, p->conn, err) != 0) return -1;
+    return p->options->copy_new_rows ? pg_open_copiers(p, err) : 0;
 }
 
 static void pg_close(projector *p) {
+    for (size_t i = 0; i < p->copier_count; i++) sp_copier_close(&p->copiers[i]);
+    p->copier_count = 0;
     PQfinish(p->conn); /* an open transaction rolls back with the session */
     p->conn = NULL;
     p->pipeline_open = false;
@@ -909,63 +944,79 @@ static void phase_mark(projector *p, phase which) {
     p->phase_started_ms = now_ms;
 }
 
-/* A refusal of the COPY itself (a duplicate key, a value the column
- * refuses): the batch runs again with the fold's statements. */
-static failure copy_refusal(projector *p, const PGresult *res, sp_error *err) {
-    failure f = classify_result(res, err);
-    if (f == FAIL_DATA) p->copy_refused = true;
-    return f;
-}
-
-/* One table's new rows through COPY FROM STDIN, in the open transaction. */
-static failure copy_one(projector *p, const sp_projection_fold_statement *st, sp_error *err) {
-    char copy_sql[SP_PROJECTION_COPY_SQL_MAX];
-    bool copyable = sp_projection_copy_sql(fold_statement_sql(st->name), st->param_count, copy_sql,
-                                           sizeof copy_sql);
+/* A copy's job: its COPY statement (derived from the fold's INSERT) and
+ * the fold's arrays, borrowed until the copiers are waited for. */
+static sp_copier_job copy_job(const sp_projection_fold_statement *st) {
+    sp_copier_job job = {.name = st->name, .arrays = st->params, .column_count = st->param_count};
+    bool copyable = sp_projection_copy_sql(fold_statement_sql(st->name), st->param_count, job.sql,
+                                           sizeof job.sql);
     assert(copyable);
     (void)copyable;
-    size_t rows = 0;
-    sp_projection_copy_buf_clear(&p->copy_buf);
-    if (sp_projection_copy_rows(&p->copy_buf, st->params, st->param_count, &rows, err) != 0) {
+    for (int i = 0; i < st->param_count; i++) job.bytes += strlen(st->params[i]);
+    return job;
+}
+
+/* The batch's copies shared out, largest first to the least loaded copier,
+ * and started: they run while the pipeline does. */
+static failure start_copies(projector *p, sp_error *err) {
+    assert(p->copier_count == COPIERS_MAX && p->copy_count <= SP_COPIER_JOBS_MAX);
+    sp_copier_job jobs[SP_COPIER_JOBS_MAX], shared[COPIERS_MAX][SP_COPIER_JOBS_MAX];
+    size_t counts[COPIERS_MAX] = {0}, loads[COPIERS_MAX] = {0};
+    for (size_t i = 0; i < p->copy_count; i++) jobs[i] = copy_job(&p->copies[i]);
+    for (size_t done = 0; done < p->copy_count; done++) {
+        size_t largest = done, least = 0;
+        for (size_t i = done + 1; i < p->copy_count; i++)
+            if (jobs[i].bytes > jobs[largest].bytes) largest = i;
+        sp_copier_job job = jobs[largest];
+        jobs[largest] = jobs[done];
+        for (size_t c = 1; c < COPIERS_MAX; c++)
+            if (loads[c] < loads[least]) least = c;
+        shared[least][counts[least]++] = job;
+        loads[least] += job.bytes;
+    }
+    for (size_t c = 0; c < COPIERS_MAX; c++)
+        if (counts[c] > 0 && sp_copier_start(&p->copiers[c], shared[c], counts[c], err) != 0)
+            return FAIL_FATAL;
+    return FAIL_NONE;
+}
+
+/* What a copier's failure means for the batch: a refused row, or a key
+ * another transaction holds, runs it again with the statements. */
+static failure copier_failure(projector *p, sp_copier_outcome outcome, const char *sqlstate) {
+    if (outcome == SP_COPIER_BROKEN) return FAIL_TRANSIENT;
+    if (outcome == SP_COPIER_FATAL) return FAIL_FATAL;
+    assert(outcome == SP_COPIER_REFUSED);
+    if (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ||
+        strcmp(sqlstate, "55P03") == 0 || strncmp(sqlstate, "54", 2) == 0) {
         p->copy_refused = true;
         return FAIL_DATA;
     }
-    PGresult *res = PQexec(p->conn, copy_sql);
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        failure f = res != NULL ? copy_refusal(p, res, err)
-                                : connection_failure(p, "starting a COPY", err);
-        PQclear(res);
-        return f;
-    }
-    PQclear(res);
-    for (size_t at = 0; at < p->copy_buf.len;) {
-        size_t n = p->copy_buf.len - at < COPY_CHUNK_BYTES ? p->copy_buf.len - at
-                                                           : COPY_CHUNK_BYTES;
-        if (PQputCopyData(p->conn, p->copy_buf.data + at, (int)n) != 1)
-            return connection_failure(p, "sending COPY rows", err);
-        at += n;
-    }
-    if (PQputCopyEnd(p->conn, NULL) != 1) return connection_failure(p, "ending a COPY", err);
-    failure f = FAIL_NONE;
-    while ((res = PQgetResult(p->conn)) != NULL) {
-        if (f == FAIL_NONE && PQresultStatus(res) != PGRES_COMMAND_OK)
-            f = copy_refusal(p, res, err);
-        else if (f == FAIL_NONE && strtoull(PQcmdTuples(res), NULL, 10) != rows) {
-            sp_error_set(err, 500, "database_error", "", "COPY %s wrote %s rows of %zu", st->name,
-                         PQcmdTuples(res), rows);
-            f = FAIL_FATAL;
-        }
-        PQclear(res);
-    }
-    return f;
+    return strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "57", 2) == 0 ||
+                   strncmp(sqlstate, "40", 2) == 0 || strncmp(sqlstate, "53", 2) == 0
+               ? FAIL_TRANSIENT
+               : FAIL_FATAL;
 }
 
-/* After the pipeline (its transaction still open): the copies, then COMMIT. */
-static failure copy_and_commit(projector *p, sp_error *err) {
-    failure f = FAIL_NONE;
-    for (size_t i = 0; i < p->copy_count && f == FAIL_NONE; i++)
-        f = copy_one(p, &p->copies[i], err);
+/* After the pipeline (its transaction still open): waits for every copier;
+ * when the batch and they all went well, commits them, then the batch's
+ * own transaction (with the offsets); otherwise rolls them back. */
+static failure finish_copies(projector *p, failure f, sp_error *err) {
+    for (size_t c = 0; c < p->copier_count; c++) {
+        sp_error copier_err;
+        sp_copier_outcome outcome = sp_copier_wait(&p->copiers[c], &copier_err);
+        if (outcome != SP_COPIER_OK && f == FAIL_NONE) {
+            f = copier_failure(p, outcome, p->copiers[c].sqlstate);
+            *err = copier_err;
+        }
+    }
     phase_mark(p, PHASE_COPY);
+    for (size_t c = 0; c < p->copier_count; c++) {
+        sp_error copier_err;
+        if (sp_copier_end(&p->copiers[c], f == FAIL_NONE, &copier_err) != 0 && f == FAIL_NONE) {
+            f = FAIL_TRANSIENT; /* the chunk again: its copied rows refuse the COPY */
+            *err = copier_err;
+        }
+    }
     if (f != FAIL_NONE) return f; /* recover() drops the connection, and the transaction */
     PGresult *res = PQexec(p->conn, "COMMIT");
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -988,6 +1039,8 @@ static failure apply_pipelined(projector *p, sp_error *err) {
     for (size_t i = 0; i < p->batch_count && f == FAIL_NONE; i++) f = send_event(p, i, err);
     /* The folded rows, then the figures' deltas of the batch, at once. */
     if (f == FAIL_NONE && !p->fold_off) f = send_fold(p, err);
+    bool copying = p->options->copy_new_rows && !p->fold_off;
+    if (f == FAIL_NONE && copying && p->copy_count > 0) f = start_copies(p, err);
     statement_tag fold = {.kind = STMT_CONTROL};
     if (f == FAIL_NONE)
         f = send_statement(p, fold, NULL, sp_projection_figures_fold_sql, 0, NULL, err);
@@ -995,12 +1048,11 @@ static failure apply_pipelined(projector *p, sp_error *err) {
     /* A dead letter is on the broker before the offset that skips it commits. */
     if (f == FAIL_NONE) f = dead_letters_flush(p, err);
     statement_tag commit = {.kind = STMT_CONTROL};
-    bool copying = p->options->copy_new_rows && !p->fold_off;
     if (f == FAIL_NONE && !copying) f = send_statement(p, commit, NULL, "COMMIT", 0, NULL, err);
     phase_mark(p, PHASE_FOLD);
     if (f == FAIL_NONE) f = pipeline_finish(p, err);
     phase_mark(p, PHASE_STATEMENTS);
-    if (f == FAIL_NONE && copying) f = copy_and_commit(p, err);
+    if (copying) f = finish_copies(p, f, err);
     if (f == FAIL_NONE) batch_done(p);
     return f;
 }
@@ -1236,7 +1288,6 @@ int sp_projection_run(const sp_projection_options *options, sp_clock *clock, sp_
     free(p->batch_msgs);
     free(p->batch_copies);
     sp_projection_fold_free(p->fold);
-    sp_projection_copy_buf_free(&p->copy_buf);
     free(p);
     return rc;
 }
@@ -1258,7 +1309,7 @@ int sp_projection_table_checksum(PGconn *conn, const sp_projection_table *table,
                                  char md5_out[SP_PROJECTION_MD5_TEXT_LEN + 1], sp_error *err) {
     char sql[SP_PROJECTION_SQL_BYTES_MAX];
     PGresult *res = NULL;
-    sp_projection_checksum_sql(table, sql, sizeof sql);
+    sp_projection_checksum_sql(table, NULL, sql, sizeof sql);
     if (sp_pg_exec(conn, sql, 0, NULL, &res, err) != 0) return -1;
     assert(PQntuples(res) == 1 && PQgetlength(res, 0, 0) == SP_PROJECTION_MD5_TEXT_LEN);
     snprintf(md5_out, SP_PROJECTION_MD5_TEXT_LEN + 1, "%s", PQgetvalue(res, 0, 0));

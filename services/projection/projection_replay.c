@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,12 @@
 /* Held for the whole replay: one replay per database ("sp-rply" in ASCII). */
 #define REPLAY_LOCK_KEY "32492962835540089"
 #define REPLAY_LINES_MAX (REPLAY_TABLES_MAX * (REPLAY_NAME_MAX + 2 * 40 + 16))
+/* The replay's connections for the work after the build (indexes,
+ * statistics, checksums): its own and one more, so two tables' are done at
+ * once (one PostgreSQL backend per core). */
+#define REPLAY_SIDE_CONNS 2
+#define REPLAY_SIDE_WAIT_MS 600000 /* one table's indexes or checksum */
+#define REPLAY_JOB_SQL_MAX 8192
 
 typedef struct replay {
     const sp_replay_options *options;
@@ -39,13 +46,19 @@ typedef struct replay {
     const volatile sig_atomic_t *stop;
     FILE *out;
     PGconn *conn;
+    PGconn *side_conn;                   /* the compare's second connection */
     char live_schema[REPLAY_NAME_MAX];   /* quoted identifier */
     char shadow_schema[REPLAY_NAME_MAX]; /* quoted identifier */
     bool chosen[REPLAY_TABLES_MAX];
     sp_kafka_tp tps[SP_PROJECTION_POSITIONS_MAX]; /* offset: the shadow's target */
     size_t tp_count;
-    bool holds_projection_lock;     /* no live projection: the replay writes the offsets */
+    bool holds_projection_lock; /* no live projection: the replay writes the offsets */
+    /* The swap renames the shadow tables in (they are logged, then); else
+     * it copies their rows into the live tables (renamable_reason says why). */
+    bool renames;
+    char renamable_reason[REPLAY_SQL_MAX];
     int64_t compare_ms, copy_in_ms; /* the swap's two steps, for the log */
+    int64_t finish_ms;              /* the shadow's other indexes and statistics */
 } replay;
 
 static int64_t replay_now_ms(void);
@@ -219,23 +232,131 @@ static int replay_connect(replay *r, sp_error *err) {
         return sp_error_set(err, 409, "replay_busy", "",
                             "another replay is running on this "
                             "database");
+    r->side_conn = sp_pg_connect(r->options->pg_dsn, REPLAY_PG_CONNECT_WAIT_MS, r->log, err);
+    if (r->side_conn == NULL) return -1;
+    if (PQsetClientEncoding(r->side_conn, "UTF8") != 0)
+        return sp_error_set(err, 500, "database_error", "", "cannot set client_encoding UTF8");
+    if (sp_projection_checksum_settings(r->side_conn, err) != 0) return -1;
     return quote_into(r->conn, SP_REPLAY_SCHEMA, r->shadow_schema, sizeof r->shadow_schema, err);
 }
 
-/* With only its unique indexes (the keys the statements' ON CONFLICT and
- * the checksums' order need): every other index would be kept up to date at
- * each row for nothing, the swap's copy fills the live tables' own. */
-static int create_shadow_table(replay *r, const char *table, sp_error *err) {
-    char sql[REPLAY_SQL_MAX], drop[REPLAY_SQL_MAX];
-    if (sql_format(sql, sizeof sql, err, "CREATE UNLOGGED TABLE %s.%s (LIKE %s.%s INCLUDING ALL)",
-                   r->shadow_schema, table, r->live_schema, table) != 0 ||
-        sql_format(drop, sizeof drop, err,
-                   "DO $$DECLARE i regclass; BEGIN FOR i IN SELECT indexrelid::regclass FROM "
-                   "pg_index WHERE indrelid = '%s.%s'::regclass AND NOT indisunique LOOP "
-                   "EXECUTE 'DROP INDEX ' || i::text; END LOOP; END$$",
-                   r->shadow_schema, table) != 0)
+/* ------------------------------------------------------------ shadow tables */
+
+/* The chosen live tables, "<live>.<table>, ..." or, as_regclass,
+ * "'<live>.<table>'::regclass, ...". */
+static int chosen_tables(replay *r, bool as_regclass, char *out, size_t out_size, sp_error *err) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sp_projection_table_count; i++) {
+        if (!r->chosen[i]) continue;
+        int n = snprintf(out + used, out_size - used, "%s%s%s.%s%s", used > 0 ? ", " : "",
+                         as_regclass ? "'" : "", r->live_schema, sp_projection_tables[i].name,
+                         as_regclass ? "'::regclass" : "");
+        if (n < 0 || (size_t)n >= out_size - used)
+            return sp_error_set(err, 500, "sql_too_long", "", "the read models' names");
+        used += (size_t)n;
+    }
+    return 0;
+}
+
+/* Whether the swap can put the shadow tables in place of the live ones: a
+ * table with grants, another owner, row security, triggers or views on it
+ * would lose them, so its rows are copied in instead. */
+static int decide_renames(replay *r, sp_error *err) {
+    char tables[REPLAY_SQL_MAX], sql[REPLAY_SQL_MAX * 3];
+    /* clang-format off */
+    if (chosen_tables(r, true, tables, sizeof tables, err) != 0 ||
+        sql_format(sql, sizeof sql, err,
+            "SELECT string_agg(c.relname || CASE WHEN c.relacl IS NOT NULL THEN ' has grants' "
+            "WHEN c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) "
+            "THEN ' has another owner' WHEN c.relrowsecurity THEN ' has row security' "
+            "WHEN EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND "
+            "NOT t.tgisinternal) THEN ' has triggers' ELSE ' has views' END, ', ') "
+            "FROM pg_class c WHERE c.oid = ANY (ARRAY[%s]) AND (c.relacl IS NOT NULL OR "
+            "c.relrowsecurity OR "
+            "c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = current_user) OR "
+            "EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal) "
+            "OR EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite w ON d.classid = "
+            "'pg_rewrite'::regclass AND d.objid = w.oid WHERE d.refobjid = c.oid AND "
+            "w.ev_class <> c.oid))", tables) != 0)
         return -1;
-    return sp_pg_command(r->conn, sql, err) == 0 ? sp_pg_command(r->conn, drop, err) : -1;
+    /* clang-format on */
+    PGresult *res = NULL;
+    if (sp_pg_exec(r->conn, sql, 0, NULL, &res, err) != 0) return -1;
+    r->renames = PQgetisnull(res, 0, 0);
+    snprintf(r->renamable_reason, sizeof r->renamable_reason, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (!r->renames)
+        sp_log_info(r->log, "replay swaps by copying the rows in", "reason", r->renamable_reason,
+                    NULL);
+    return 0;
+}
+
+/* The statements that give a shadow table the live table's keys (keys:
+ * its primary key, unique constraints and unique indexes, which the
+ * statements' ON CONFLICT and the checksums' order need) or its other
+ * indexes, under the same names; rendered with the live schema as the
+ * search path, so that the table's name comes out unqualified and, run
+ * with the shadow schema first, names the shadow table. In a transaction. */
+static int key_statements(replay *r, const char *table, bool keys, PGresult **out, sp_error *err) {
+    char path[REPLAY_SQL_MAX], sql[REPLAY_SQL_MAX * 2];
+    /* clang-format off */
+    if (sql_format(path, sizeof path, err, "SET LOCAL search_path TO %s", r->live_schema) != 0 ||
+        sql_format(sql, sizeof sql, err,
+                   "SELECT CASE WHEN c.oid IS NULL THEN 'CREATE ' || CASE WHEN i.indisunique "
+                   "THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || quote_ident(x.relname) || ' ON ' || "
+                   "quote_ident(t.relname) || substring(pg_get_indexdef(i.indexrelid) FROM "
+                   "position(' USING ' IN pg_get_indexdef(i.indexrelid))) "
+                   "ELSE 'ALTER TABLE ' || i.indrelid::regclass::text || ' ADD CONSTRAINT ' || "
+                   "quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid) END "
+                   "FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid "
+                   "JOIN pg_class t ON t.oid = i.indrelid "
+                   "LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND "
+                   "c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x') "
+                   "WHERE i.indrelid = '%s.%s'::regclass AND "
+                   "(i.indisunique OR c.oid IS NOT NULL) = %s ORDER BY 1",
+                   r->live_schema, table, keys ? "true" : "false") != 0)
+        return -1;
+    /* clang-format on */
+    if (sp_pg_command(r->conn, path, err) != 0) return -1;
+    return sp_pg_exec(r->conn, sql, 0, NULL, out, err);
+}
+
+/* Runs the statement each row holds in column (a DROP or a CREATE INDEX). */
+static int run_each(replay *r, PGresult *res, int column, sp_error *err) {
+    for (int row = 0; row < PQntuples(res); row++)
+        if (sp_pg_command(r->conn, PQgetvalue(res, row, column), err) != 0) return -1;
+    return 0;
+}
+
+/* Gives the shadow table the live one's keys or its other indexes. */
+static int shadow_indexes(replay *r, const char *table, bool keys, sp_error *err) {
+    char path[REPLAY_SQL_MAX];
+    PGresult *statements = NULL;
+    if (key_statements(r, table, keys, &statements, err) != 0) return -1;
+    int rc = sql_format(path, sizeof path, err, "SET LOCAL search_path TO %s, %s", r->shadow_schema,
+                        r->live_schema) == 0 &&
+                     sp_pg_command(r->conn, path, err) == 0 && run_each(r, statements, 0, err) == 0
+                 ? 0
+                 : -1;
+    PQclear(statements);
+    return rc;
+}
+
+/* A shadow table like the live one (columns, defaults, checks) with only
+ * its keys: every other index would be kept up to date at each row for
+ * nothing; they are built once the rows are in (finish_shadow) or, when
+ * the rows are copied in, the live table's own are. Logged when it is to be
+ * renamed in, since it becomes a live table. */
+static int create_shadow_table(replay *r, const char *table, sp_error *err) {
+    char sql[REPLAY_SQL_MAX];
+    if (sql_format(sql, sizeof sql, err,
+                   "CREATE %sTABLE %s.%s (LIKE %s.%s INCLUDING ALL EXCLUDING INDEXES)",
+                   r->renames ? "" : "UNLOGGED ", r->shadow_schema, table, r->live_schema,
+                   table) != 0 ||
+        sp_pg_command(r->conn, sql, err) != 0)
+        return -1;
+    return shadow_indexes(r, table, true, err);
 }
 
 /* Fresh shadow tables, in one transaction: a previous replay's are gone. */
@@ -264,6 +385,166 @@ static void drop_shadow(replay *r) {
             0 ||
         sp_pg_command(r->conn, drop, &err) != 0)
         sp_log_warn(r->log, "the shadow schema stays", "error", err.message, NULL);
+}
+
+/* ------------------------------------------------------------ two at a time */
+
+/* Work on one table that runs beside another's on the replay's second
+ * connection: a checksum (one row: its md5), or statements. */
+typedef struct side_job {
+    size_t table; /* in sp_projection_tables */
+    bool checksum;
+    char sql[REPLAY_JOB_SQL_MAX];
+    int64_t bytes; /* the table's size: the largest start first */
+    bool failed;
+    char md5[SP_PROJECTION_MD5_TEXT_LEN + 1];
+} side_job;
+
+static int job_size(replay *r, const char *schema, side_job *job, sp_error *err) {
+    char sql[REPLAY_SQL_MAX];
+    PGresult *res = NULL;
+    if (sql_format(sql, sizeof sql, err, "SELECT pg_relation_size('%s.%s'::regclass)", schema,
+                   sp_projection_tables[job->table].name) != 0 ||
+        sp_pg_exec(r->conn, sql, 0, NULL, &res, err) != 0)
+        return -1;
+    job->bytes = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+/* Into order[0..count], largest first. */
+static void job_insert(side_job **order, size_t count, side_job *job) {
+    assert(count < 2 * REPLAY_TABLES_MAX && job != NULL);
+    size_t at = count;
+    for (; at > 0 && order[at - 1]->bytes < job->bytes; at--) order[at] = order[at - 1];
+    order[at] = job;
+}
+
+/* The results conn has in; *finished once the job's last one came. */
+static int job_read(PGconn *conn, side_job *job, bool *finished, sp_error *err) {
+    *finished = false;
+    while (!PQisBusy(conn)) {
+        PGresult *res = PQgetResult(conn);
+        if (res == NULL) {
+            *finished = true;
+            return job->failed ? -1 : 0;
+        }
+        ExecStatusType status = PQresultStatus(res);
+        if (job->checksum && status == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+            PQgetlength(res, 0, 0) == SP_PROJECTION_MD5_TEXT_LEN)
+            memcpy(job->md5, PQgetvalue(res, 0, 0), SP_PROJECTION_MD5_TEXT_LEN + 1);
+        else if ((job->checksum || status != PGRES_COMMAND_OK) && !job->failed) {
+            job->failed = true;
+            sp_error_set(err, 500, "database_error", "", "%s of %s: %s",
+                         job->checksum ? "checksum" : "indexes",
+                         sp_projection_tables[job->table].name, PQresultErrorMessage(res));
+        }
+        PQclear(res);
+    }
+    return 0;
+}
+
+/* One round: each idle connection takes the next job, each busy one reads
+ * what came; *waiting holds the sockets still computing. */
+static int jobs_step(PGconn *const *conns, side_job **running, side_job **jobs, size_t count,
+                     size_t *next, size_t *done, struct pollfd *pfds, nfds_t *waiting,
+                     sp_error *err) {
+    *waiting = 0;
+    for (size_t c = 0; c < REPLAY_SIDE_CONNS; c++) {
+        if (running[c] == NULL && *next < count) {
+            if (PQsendQuery(conns[c], jobs[*next]->sql) != 1)
+                return sp_error_set(err, 500, "database_error", "", "sending %s: %s",
+                                    jobs[*next]->sql, PQerrorMessage(conns[c]));
+            running[c] = jobs[(*next)++];
+        }
+        if (running[c] == NULL) continue;
+        bool finished = false;
+        if (PQconsumeInput(conns[c]) != 1)
+            return sp_error_set(err, 500, "database_error", "", "reading %s: %s", running[c]->sql,
+                                PQerrorMessage(conns[c]));
+        if (job_read(conns[c], running[c], &finished, err) != 0) return -1;
+        if (!finished) {
+            pfds[(*waiting)++] = (struct pollfd){.fd = PQsocket(conns[c]), .events = POLLIN};
+            continue;
+        }
+        running[c] = NULL;
+        (*done)++;
+    }
+    return 0;
+}
+
+/* Runs the jobs, largest first, on the replay's two connections side by
+ * side (one PostgreSQL backend per core). On failure both connections are
+ * left idle, out of any transaction. */
+static int run_jobs(replay *r, side_job **jobs, size_t count, sp_error *err) {
+    PGconn *const conns[REPLAY_SIDE_CONNS] = {r->conn, r->side_conn};
+    side_job *running[REPLAY_SIDE_CONNS] = {NULL, NULL};
+    size_t next = 0, done = 0;
+    int rc = 0;
+    assert(r->side_conn != NULL && count <= 2 * REPLAY_TABLES_MAX);
+    while (done < count && rc == 0) {
+        assert(done <= next && next <= count);
+        struct pollfd pfds[REPLAY_SIDE_CONNS];
+        nfds_t waiting = 0;
+        rc = jobs_step(conns, running, jobs, count, &next, &done, pfds, &waiting, err);
+        if (rc != 0 || !(waiting == REPLAY_SIDE_CONNS || (waiting > 0 && next == count))) continue;
+        int ready = poll(pfds, waiting, REPLAY_SIDE_WAIT_MS);
+        if (ready == 0)
+            rc = sp_error_set(err, 503, "database_timeout", "", "no result within %d ms",
+                              REPLAY_SIDE_WAIT_MS);
+        else if (ready < 0 && errno != EINTR)
+            rc = sp_error_set(err, 500, "database_error", "", "waiting for a result");
+    }
+    for (size_t c = 0; rc != 0 && c < REPLAY_SIDE_CONNS; c++)
+        if (PQtransactionStatus(conns[c]) != PQTRANS_IDLE) /* waits for what it runs */
+            PQclear(PQexec(conns[c], "ROLLBACK"));
+    return rc;
+}
+
+/* A table's other indexes and its statistics, in one transaction run on
+ * either connection. */
+static int index_job(replay *r, size_t table, side_job *job, sp_error *err) {
+    const char *name = sp_projection_tables[table].name;
+    PGresult *statements = NULL;
+    *job = (side_job){.table = table};
+    if (key_statements(r, name, false, &statements, err) != 0) return -1;
+    int used = snprintf(job->sql, sizeof job->sql, "BEGIN; SET LOCAL search_path TO %s, %s; ",
+                        r->shadow_schema, r->live_schema);
+    for (int row = 0; row < PQntuples(statements) && used > 0; row++) {
+        int n = snprintf(job->sql + used, sizeof job->sql - (size_t)used, "%s; ",
+                         PQgetvalue(statements, row, 0));
+        used = n < 0 || (size_t)n >= sizeof job->sql - (size_t)used ? -1 : used + n;
+    }
+    PQclear(statements);
+    if (used < 0 || sql_format(job->sql + used, sizeof job->sql - (size_t)used, err,
+                               "ANALYZE %s.%s; COMMIT", r->shadow_schema, name) != 0)
+        return sp_error_set(err, 500, "sql_too_long", "", "the indexes of %s", name);
+    return job_size(r, r->shadow_schema, job, err);
+}
+
+/* Once the rows are in, and before the swap: the live tables' other indexes
+ * built on the shadow's (one sort each, instead of an insertion per row),
+ * and their statistics, so that the tables renamed in serve at once; two
+ * tables at a time. */
+static int finish_shadow(replay *r, sp_error *err) {
+    static side_job jobs[REPLAY_TABLES_MAX]; /* one replay per process */
+    side_job *order[REPLAY_TABLES_MAX];
+    size_t count = 0;
+    if (!r->renames) return 0;
+    if (sp_pg_command(r->conn, "BEGIN", err) != 0) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < sp_projection_table_count && rc == 0; i++) {
+        if (!r->chosen[i]) continue;
+        rc = index_job(r, i, &jobs[count], err);
+        if (rc == 0) job_insert(order, count, &jobs[count]);
+        if (rc == 0) count++;
+    }
+    if (rc == 0) rc = sp_pg_command(r->conn, "COMMIT", err);
+    if (rc != 0) {
+        PQclear(PQexec(r->conn, "ROLLBACK"));
+        return -1;
+    }
+    return run_jobs(r, order, count, err);
 }
 
 /* The projection's stored offsets in schema (quoted); 0 for a partition
@@ -316,36 +597,53 @@ static int advisory(replay *r, const char *sql, const char *key, bool *got, sp_e
     return 0;
 }
 
-/* Checksums of the chosen tables, shadow then live, into lines. */
+/* Checksums of the chosen tables, shadow and live, into lines, two at a
+ * time. The live tables cannot change meanwhile (the replay holds the
+ * projection's lock or its swap lock), so the second connection, outside
+ * the swap's transaction, reads what the swap replaces. */
 static int compare_tables(replay *r, char *lines, size_t lines_size, sp_error *err) {
-    char sql[REPLAY_SQL_MAX];
+    static side_job jobs[2 * REPLAY_TABLES_MAX]; /* one replay per process */
+    side_job *order[2 * REPLAY_TABLES_MAX];
+    size_t count = 0;
+    for (size_t i = 0; i < sp_projection_table_count; i++)
+        for (int shadow = 1; r->chosen[i] && shadow >= 0; shadow--) {
+            side_job *job = &jobs[count];
+            const char *schema = shadow == 1 ? r->shadow_schema : r->live_schema;
+            *job = (side_job){.table = i, .checksum = true};
+            sp_projection_checksum_sql(&sp_projection_tables[i], schema, job->sql, sizeof job->sql);
+            if (job_size(r, schema, job, err) != 0) return -1;
+            job_insert(order, count++, job);
+        }
+    if (run_jobs(r, order, count, err) != 0) return -1;
     size_t used = 0;
     lines[0] = '\0';
-    for (size_t i = 0; i < sp_projection_table_count; i++) {
-        if (!r->chosen[i]) continue;
-        char shadow[SP_PROJECTION_MD5_TEXT_LEN + 1], live[SP_PROJECTION_MD5_TEXT_LEN + 1];
-        const sp_projection_table *t = &sp_projection_tables[i];
-        if (sql_format(sql, sizeof sql, err, "SET LOCAL search_path TO %s", r->shadow_schema) !=
-                0 ||
-            sp_pg_command(r->conn, sql, err) != 0 ||
-            sp_projection_table_checksum(r->conn, t, shadow, err) != 0 ||
-            sql_format(sql, sizeof sql, err, "SET LOCAL search_path TO %s", r->live_schema) != 0 ||
-            sp_pg_command(r->conn, sql, err) != 0 ||
-            sp_projection_table_checksum(r->conn, t, live, err) != 0)
-            return -1;
-        int n = snprintf(lines + used, lines_size - used, "%s=%s live=%s %s\n", t->name, shadow,
-                         live, strcmp(shadow, live) == 0 ? "same" : "differs");
+    for (size_t j = 0; j + 1 < count; j += 2) {
+        const side_job *shadow = &jobs[j], *live = &jobs[j + 1];
+        assert(shadow->table == live->table);
+        int n = snprintf(lines + used, lines_size - used, "%s=%s live=%s %s\n",
+                         sp_projection_tables[shadow->table].name, shadow->md5, live->md5,
+                         strcmp(shadow->md5, live->md5) == 0 ? "same" : "differs");
         assert(n > 0 && (size_t)n < lines_size - used);
         used += (size_t)n;
     }
     return 0;
 }
 
-/* Runs the statement each row holds in column (a DROP or a CREATE INDEX). */
-static int run_each(replay *r, PGresult *res, int column, sp_error *err) {
-    for (int row = 0; row < PQntuples(res); row++)
-        if (sp_pg_command(r->conn, PQgetvalue(res, row, column), err) != 0) return -1;
-    return 0;
+/* With no live projection, its offsets become the shadow's. */
+static int take_offsets(replay *r, sp_error *err) {
+    char sql[REPLAY_SQL_MAX];
+    if (!r->holds_projection_lock) return 0;
+    if (sql_format(sql, sizeof sql, err,
+                   "DELETE FROM %s.projection_offsets WHERE consumer = "
+                   "'projection'",
+                   r->live_schema) != 0 ||
+        sp_pg_command(r->conn, sql, err) != 0 ||
+        sql_format(sql, sizeof sql, err,
+                   "INSERT INTO %s.projection_offsets SELECT * FROM "
+                   "%s.projection_offsets",
+                   r->live_schema, r->shadow_schema) != 0)
+        return -1;
+    return sp_pg_command(r->conn, sql, err);
 }
 
 /* One live table, emptied, filled from its shadow: its indexes that no
@@ -390,18 +688,42 @@ static int copy_in(replay *r, sp_error *err) {
     if (sp_pg_command(r->conn, sql, err) != 0) return -1;
     for (size_t i = 0; i < sp_projection_table_count; i++)
         if (r->chosen[i] && copy_table_in(r, sp_projection_tables[i].name, err) != 0) return -1;
-    if (!r->holds_projection_lock) return 0;
-    if (sql_format(sql, sizeof sql, err,
-                   "DELETE FROM %s.projection_offsets WHERE consumer = "
-                   "'projection'",
-                   r->live_schema) != 0 ||
+    return take_offsets(r, err);
+}
+
+/* Drops the chosen live tables and moves the shadow ones into their
+ * schema, under their names, with their keys and indexes (built on the
+ * shadow); their foreign keys, read from the live tables first, are added
+ * again (no table outside the chosen ones references them:
+ * expand_references). Each row is written once, by the shadow build. */
+static int rename_in(replay *r, sp_error *err) {
+    char tables[REPLAY_SQL_MAX], sql[REPLAY_SQL_MAX * 2];
+    PGresult *foreign_keys = NULL;
+    /* clang-format off */
+    if (chosen_tables(r, true, tables, sizeof tables, err) != 0 ||
+        sql_format(sql, sizeof sql, err, "SET LOCAL search_path TO %s", r->live_schema) != 0 ||
         sp_pg_command(r->conn, sql, err) != 0 ||
         sql_format(sql, sizeof sql, err,
-                   "INSERT INTO %s.projection_offsets SELECT * FROM "
-                   "%s.projection_offsets",
-                   r->live_schema, r->shadow_schema) != 0)
+            "SELECT 'ALTER TABLE ' || conrelid::regclass::text || ' ADD CONSTRAINT ' || "
+            "quote_ident(conname) || ' ' || pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid = ANY (ARRAY[%s]) ORDER BY 1", tables) != 0 ||
+        sp_pg_exec(r->conn, sql, 0, NULL, &foreign_keys, err) != 0)
         return -1;
-    return sp_pg_command(r->conn, sql, err);
+    /* clang-format on */
+    int rc = chosen_tables(r, false, tables, sizeof tables, err) == 0 &&
+                     sql_format(sql, sizeof sql, err, "DROP TABLE %s", tables) == 0 &&
+                     sp_pg_command(r->conn, sql, err) == 0
+                 ? 0
+                 : -1;
+    for (size_t i = 0; i < sp_projection_table_count && rc == 0; i++) {
+        if (!r->chosen[i]) continue;
+        rc = sql_format(sql, sizeof sql, err, "ALTER TABLE %s.%s SET SCHEMA %s", r->shadow_schema,
+                        sp_projection_tables[i].name, r->live_schema);
+        if (rc == 0) rc = sp_pg_command(r->conn, sql, err);
+    }
+    if (rc == 0) rc = run_each(r, foreign_keys, 0, err);
+    PQclear(foreign_keys);
+    return rc == 0 ? take_offsets(r, err) : -1;
 }
 
 /* One transaction: compare, empty, copy in. The "all" line hashes the
@@ -413,7 +735,8 @@ static int swap(replay *r, int64_t events, sp_error *err) {
     int64_t started_ms = replay_now_ms();
     int rc = compare_tables(r, lines, sizeof lines, err);
     int64_t compared_ms = replay_now_ms();
-    if (rc != 0 || copy_in(r, err) != 0 || sp_pg_command(r->conn, "COMMIT", err) != 0) {
+    if (rc == 0) rc = r->renames ? rename_in(r, err) : copy_in(r, err);
+    if (rc != 0 || sp_pg_command(r->conn, "COMMIT", err) != 0) {
         PQclear(PQexec(r->conn, "ROLLBACK"));
         return -1;
     }
@@ -519,7 +842,7 @@ static int64_t replay_now_ms(void) {
 }
 
 static void log_done(replay *r, int64_t started_ms, int64_t built_ms) {
-    char events[24], total[24], build[24], rate[24], compare[24], copy_in[24];
+    char events[24], total[24], build[24], rate[24], compare[24], copy_in[24], indexes[24];
     int64_t count = 0;
     for (size_t i = 0; i < r->tp_count; i++) count += r->tps[i].offset;
     int64_t now_ms = replay_now_ms();
@@ -528,10 +851,12 @@ static void log_done(replay *r, int64_t started_ms, int64_t built_ms) {
     snprintf(build, sizeof build, "%" PRId64, built_ms - started_ms);
     snprintf(compare, sizeof compare, "%" PRId64, r->compare_ms);
     snprintf(copy_in, sizeof copy_in, "%" PRId64, r->copy_in_ms);
+    snprintf(indexes, sizeof indexes, "%" PRId64, r->finish_ms);
     snprintf(rate, sizeof rate, "%" PRId64,
              now_ms > started_ms ? count * 1000 / (now_ms - started_ms) : count);
     sp_log_info(r->log, "replay swapped", "events", events, "elapsed_ms", total, "shadow_built_ms",
-                build, "compare_ms", compare, "copy_in_ms", copy_in, "events_per_s", rate,
+                build, "indexes_ms", indexes, "compare_ms", compare,
+                r->renames ? "rename_ms" : "copy_in_ms", copy_in, "events_per_s", rate,
                 "live_projection", r->holds_projection_lock ? "absent" : "running", NULL);
 }
 
@@ -546,16 +871,20 @@ int sp_projection_replay(const sp_replay_options *options, sp_clock *clock, sp_l
     int64_t started_ms = replay_now_ms();
     if (sp_replay_tables_parse(options->tables, r->chosen, err) != 0 ||
         replay_connect(r, err) != 0 || expand_references(r, err) != 0 ||
-        read_watermarks(r, err) != 0 || create_shadow(r, err) != 0)
+        read_watermarks(r, err) != 0 || decide_renames(r, err) != 0 || create_shadow(r, err) != 0)
         goto done;
     shadow_made = true;
     if (build_shadow(r, err) != 0) goto done;
+    int64_t indexing_ms = replay_now_ms();
+    if (finish_shadow(r, err) != 0) goto done;
+    r->finish_ms = replay_now_ms() - indexing_ms;
     int64_t built_ms = replay_now_ms();
     if (converge_and_swap(r, err) != 0) goto done;
     log_done(r, started_ms, built_ms);
     rc = 0;
 done:
     if (shadow_made) drop_shadow(r);
+    PQfinish(r->side_conn);
     PQfinish(r->conn);
     free(r);
     return rc;

@@ -44,7 +44,7 @@
  * replay's memory an event (messages, fold, COPY text); a log of more
  * events is folded and written chunk by chunk. */
 #define SP_REPLAY_CHUNK_EVENTS_DEFAULT 100000
-#define SP_REPLAY_CHUNK_EVENTS_MIN 1000
+#define SP_REPLAY_CHUNK_EVENTS_MIN 10
 #define SP_REPLAY_CHUNK_EVENTS_MAX 1000000
 
 typedef struct sp_replay_options {

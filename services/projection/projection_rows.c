@@ -72,13 +72,15 @@ const sp_projection_table sp_projection_tables[] = {
 const size_t sp_projection_table_count = sizeof sp_projection_tables /
                                          sizeof sp_projection_tables[0];
 
-void sp_projection_checksum_sql(const sp_projection_table *table, char *out, size_t out_size) {
+void sp_projection_checksum_sql(const sp_projection_table *table, const char *schema, char *out,
+                                size_t out_size) {
     assert(table != NULL);
     assert(out != NULL);
     int n = snprintf(out, out_size,
                      "SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY %s)), md5('')) "
-                     "FROM %s AS t",
-                     table->order_by, table->name);
+                     "FROM %s%s%s AS t",
+                     table->order_by, schema != NULL ? schema : "", schema != NULL ? "." : "",
+                     table->name);
     assert(n > 0);
     assert((size_t)n < out_size);
     (void)n;

@@ -190,10 +190,12 @@ extern const sp_projection_table sp_projection_tables[];
 extern const size_t sp_projection_table_count;
 
 /* The checksum query of one table (one row, one text column: the md5 of its
- * rows as text in primary-key order; md5('') for an empty table). out must
- * hold SP_PROJECTION_SQL_BYTES_MAX bytes. */
+ * rows as text in primary-key order; md5('') for an empty table), in schema
+ * (a quoted identifier) or, NULL, the search path's. out must hold
+ * SP_PROJECTION_SQL_BYTES_MAX bytes. */
 #define SP_PROJECTION_SQL_BYTES_MAX 512
-void sp_projection_checksum_sql(const sp_projection_table *table, char *out, size_t out_size);
+void sp_projection_checksum_sql(const sp_projection_table *table, const char *schema, char *out,
+                                size_t out_size);
 
 /* ------------------------------------------------------------ pure helpers */
 

@@ -116,7 +116,7 @@ def phases_text(stderr, swapped):
         for key in PHASES:
             sums[key] += int(entry.get(key, 0))
     parts = ["%s %.2f" % (key[:-3], sums[key] / 1000.0) for key in PHASES]
-    for key in ("compare_ms", "copy_in_ms"):
+    for key in ("indexes_ms", "compare_ms", "rename_ms", "copy_in_ms"):
         if key in swapped:
             parts.append("%s %.2f" % (key[:-3], int(swapped[key]) / 1000.0))
     return "phases (s): " + ", ".join(parts)

@@ -6,14 +6,17 @@ corrupted row named by the audit is repaired by a replay."""
 
 import threading
 
+import pytest
+
 from solipass_api import new_key, wait_until
 from test_ops_tools import audit, some_activity
 
 SHADOW_SCHEMA = "solipass_replay"
 
 
-def replay(stack, *args):
-    return stack.run_tool("projection", ["--replay"] + list(args), timeout_s=600)
+def replay(stack, *args, extra_env=None):
+    return stack.run_tool("projection", ["--replay"] + list(args), timeout_s=600,
+                          extra_env=extra_env)
 
 
 def checksums(stack):
@@ -98,6 +101,76 @@ def test_replay_while_serving_swaps_in_the_same_rows(world, backoffice, partners
     # The live projection carries on from the swapped offsets.
     assert world.pay(world.login(beneficiary["email"], beneficiary["password"]),
                      partners["sport"]["partner_code"], 10).status_code == 201
+
+
+READ_MODELS = ("partners", "users", "sessions", "passes", "envelopes", "operations",
+               "ledger_balances", "vouchers", "conventions", "convention_acceptances",
+               "refund_requests", "refund_request_parts", "partner_bank_details",
+               "figures_daily", "figures_budget", "history")
+
+
+def schema_shape(world):
+    """What the migrations made of the read models: each index and
+    constraint, by name and definition, and whether the table is logged."""
+    names = ", ".join("'%s'" % name for name in READ_MODELS)
+    indexes = world.sql_rows(
+        "SELECT c.relname, x.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND c.relname IN (%s) "
+        "ORDER BY 1, 2" % names)
+    constraints = world.sql_rows(
+        "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
+        "JOIN pg_class c ON c.oid = k.conrelid WHERE c.relnamespace = "
+        "current_schema()::regnamespace AND c.relname IN (%s) ORDER BY 1, 2" % names)
+    persistence = world.sql_rows(
+        "SELECT relname, relpersistence FROM pg_class WHERE relnamespace = "
+        "current_schema()::regnamespace AND relname IN (%s) ORDER BY 1" % names)
+    return indexes, constraints, persistence
+
+
+def test_a_replay_renames_the_rebuilt_tables_in_with_every_index_and_key(world, backoffice,
+                                                                          partners):
+    """The swap puts the shadow tables in place of the live ones: the tables
+    that serve afterwards have the migrations' indexes, keys, checks and
+    foreign keys under their names, are logged, and have statistics."""
+    some_activity(world, backoffice, partners)
+    before = schema_shape(world)
+    assert len(before[0]) >= len(READ_MODELS) and any(
+        row[1] == "partners_name_unaccent_trgm" for row in before[0]), before[0]
+    assert {row[1] for row in before[2]} == {"p"}
+    done = replay(world.stack)
+    assert done.returncode == 0, done.stderr
+    assert '"rename_ms"' in done.stderr and "copying the rows in" not in done.stderr
+    assert schema_shape(world) == before
+    analyzed = world.sql_rows(
+        "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND "
+        "tablename = 'operations'")[0][0]
+    assert int(analyzed) > 0
+    # A foreign key still holds: an envelope of no pass is refused.
+    with pytest.raises(Exception) as refused:
+        world.sql("INSERT INTO envelopes (pass_id, category, balance_cents) VALUES "
+                  "('00000000-0000-4000-8000-000000000000', 'general', 0)")
+    assert "envelopes_pass_id_fkey" in str(refused.value)
+    assert audit(world.stack).returncode == 0
+
+
+def test_a_table_with_grants_is_copied_in_and_keeps_them(world, backoffice, partners):
+    """A table the swap could not recreate whole (here: a grant a deployment
+    added) keeps its identity: the rebuilt rows are copied into it."""
+    some_activity(world, backoffice, partners)
+    world.sql("GRANT SELECT ON passes TO PUBLIC")
+    try:
+        before = schema_shape(world)
+        done = replay(world.stack)
+        assert done.returncode == 0, done.stderr
+        assert "copying the rows in" in done.stderr and "passes has grants" in done.stderr
+        assert '"copy_in_ms"' in done.stderr
+        assert schema_shape(world) == before
+        granted = world.sql_rows("SELECT has_table_privilege('public', 'passes', 'SELECT')")
+        assert granted[0][0] == "t"
+        assert audit(world.stack).returncode == 0
+    finally:
+        world.sql("REVOKE SELECT ON passes FROM PUBLIC")
 
 
 def test_replay_of_an_unknown_read_model_changes_nothing(world):
