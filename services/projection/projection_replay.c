@@ -37,7 +37,8 @@
  * once (one PostgreSQL backend per core). */
 #define REPLAY_SIDE_CONNS 2
 #define REPLAY_SIDE_WAIT_MS 600000 /* one table's indexes or checksum */
-#define REPLAY_JOB_SQL_MAX 8192
+#define REPLAY_JOB_SQL_MAX 2048
+#define REPLAY_SIDE_JOBS_MAX 256 /* indexes and statistics, or checksums */
 
 typedef struct replay {
     const sp_replay_options *options;
@@ -414,7 +415,7 @@ static int job_size(replay *r, const char *schema, side_job *job, sp_error *err)
 
 /* Into order[0..count], largest first. */
 static void job_insert(side_job **order, size_t count, side_job *job) {
-    assert(count < 2 * REPLAY_TABLES_MAX && job != NULL);
+    assert(count < REPLAY_SIDE_JOBS_MAX && job != NULL);
     size_t at = count;
     for (; at > 0 && order[at - 1]->bytes < job->bytes; at--) order[at] = order[at - 1];
     order[at] = job;
@@ -481,7 +482,7 @@ static int run_jobs(replay *r, side_job **jobs, size_t count, sp_error *err) {
     side_job *running[REPLAY_SIDE_CONNS] = {NULL, NULL};
     size_t next = 0, done = 0;
     int rc = 0;
-    assert(r->side_conn != NULL && count <= 2 * REPLAY_TABLES_MAX);
+    assert(r->side_conn != NULL && count <= REPLAY_SIDE_JOBS_MAX);
     while (done < count && rc == 0) {
         assert(done <= next && next <= count);
         struct pollfd pfds[REPLAY_SIDE_CONNS];
@@ -501,49 +502,51 @@ static int run_jobs(replay *r, side_job **jobs, size_t count, sp_error *err) {
     return rc;
 }
 
-/* A table's other indexes and its statistics, in one transaction run on
- * either connection. */
-static int index_job(replay *r, size_t table, side_job *job, sp_error *err) {
+/* A table's other indexes, one job each, in its own transaction on either
+ * connection (two indexes of one table build side by side). */
+static int index_jobs(replay *r, size_t table, side_job *jobs, size_t jobs_max, size_t *count,
+                      sp_error *err) {
     const char *name = sp_projection_tables[table].name;
     PGresult *statements = NULL;
-    *job = (side_job){.table = table};
     if (key_statements(r, name, false, &statements, err) != 0) return -1;
-    int used = snprintf(job->sql, sizeof job->sql, "BEGIN; SET LOCAL search_path TO %s, %s; ",
-                        r->shadow_schema, r->live_schema);
-    for (int row = 0; row < PQntuples(statements) && used > 0; row++) {
-        int n = snprintf(job->sql + used, sizeof job->sql - (size_t)used, "%s; ",
-                         PQgetvalue(statements, row, 0));
-        used = n < 0 || (size_t)n >= sizeof job->sql - (size_t)used ? -1 : used + n;
+    int rc = 0;
+    for (int row = 0; row < PQntuples(statements) && rc == 0; row++) {
+        if (*count == jobs_max) {
+            rc = sp_error_set(err, 500, "too_many_indexes", "", "more than %zu indexes", jobs_max);
+            break;
+        }
+        side_job *job = &jobs[*count];
+        *job = (side_job){.table = table};
+        rc = sql_format(job->sql, sizeof job->sql, err,
+                        "BEGIN; SET LOCAL search_path TO %s, %s; %s; COMMIT", r->shadow_schema,
+                        r->live_schema, PQgetvalue(statements, row, 0));
+        if (rc == 0) rc = job_size(r, r->shadow_schema, job, err);
+        if (rc == 0) (*count)++;
     }
     PQclear(statements);
-    if (used < 0 || sql_format(job->sql + used, sizeof job->sql - (size_t)used, err,
-                               "ANALYZE %s.%s; COMMIT", r->shadow_schema, name) != 0)
-        return sp_error_set(err, 500, "sql_too_long", "", "the indexes of %s", name);
-    return job_size(r, r->shadow_schema, job, err);
+    return rc;
 }
 
 /* Once the rows are in, and before the swap: the live tables' other indexes
  * built on the shadow's (one sort each, instead of an insertion per row),
- * and their statistics, so that the tables renamed in serve at once; two
- * tables at a time. */
+ * two at a time. Statistics are left to autovacuum, whose threshold the
+ * inserts have crossed: an ANALYZE here cost a fifth of PostgreSQL's time
+ * in a replay, and the index builds give the planner the tables' sizes. */
 static int finish_shadow(replay *r, sp_error *err) {
-    static side_job jobs[REPLAY_TABLES_MAX]; /* one replay per process */
-    side_job *order[REPLAY_TABLES_MAX];
+    static side_job jobs[REPLAY_SIDE_JOBS_MAX]; /* one replay per process */
+    side_job *order[REPLAY_SIDE_JOBS_MAX];
     size_t count = 0;
     if (!r->renames) return 0;
     if (sp_pg_command(r->conn, "BEGIN", err) != 0) return -1;
     int rc = 0;
-    for (size_t i = 0; i < sp_projection_table_count && rc == 0; i++) {
-        if (!r->chosen[i]) continue;
-        rc = index_job(r, i, &jobs[count], err);
-        if (rc == 0) job_insert(order, count, &jobs[count]);
-        if (rc == 0) count++;
-    }
+    for (size_t i = 0; i < sp_projection_table_count && rc == 0; i++)
+        if (r->chosen[i]) rc = index_jobs(r, i, jobs, REPLAY_SIDE_JOBS_MAX, &count, err);
     if (rc == 0) rc = sp_pg_command(r->conn, "COMMIT", err);
     if (rc != 0) {
         PQclear(PQexec(r->conn, "ROLLBACK"));
         return -1;
     }
+    for (size_t i = 0; i < count; i++) job_insert(order, i, &jobs[i]);
     return run_jobs(r, order, count, err);
 }
 

@@ -132,7 +132,7 @@ def test_a_replay_renames_the_rebuilt_tables_in_with_every_index_and_key(world, 
                                                                           partners):
     """The swap puts the shadow tables in place of the live ones: the tables
     that serve afterwards have the migrations' indexes, keys, checks and
-    foreign keys under their names, are logged, and have statistics."""
+    foreign keys under their names, are logged, and have their sizes."""
     some_activity(world, backoffice, partners)
     before = schema_shape(world)
     assert len(before[0]) >= len(READ_MODELS) and any(
@@ -142,10 +142,8 @@ def test_a_replay_renames_the_rebuilt_tables_in_with_every_index_and_key(world, 
     assert done.returncode == 0, done.stderr
     assert '"rename_ms"' in done.stderr and "copying the rows in" not in done.stderr
     assert schema_shape(world) == before
-    analyzed = world.sql_rows(
-        "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND "
-        "tablename = 'operations'")[0][0]
-    assert int(analyzed) > 0
+    sized = world.sql_rows("SELECT reltuples > 0 FROM pg_class WHERE oid = 'operations'::regclass")
+    assert sized[0][0] == "t"             # the planner knows its size
     # A foreign key still holds: an envelope of no pass is refused.
     with pytest.raises(Exception) as refused:
         world.sql("INSERT INTO envelopes (pass_id, category, balance_cents) VALUES "
