@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "projection_figures.h"
+#include "sp_clock.h"
 #include "sp_id.h"
 #include "sp_money.h"
 
@@ -70,6 +71,15 @@ typedef struct sum_item { /* one key's delta (ledger account, partner) */
     int64_t cents;
 } sum_item;
 
+/* One payment's Europe/Paris day and category, merged at render: the
+ * figures' daily rows get one delta per day and category, not one per
+ * payment. */
+typedef struct daily_item {
+    sp_date day;
+    char category[CATEGORY_BYTES_MAX];
+    int64_t payment_count, amount_cents;
+} daily_item;
+
 typedef struct budget_item {
     char category[CATEGORY_BYTES_MAX];
     int64_t credited, spent, expired, reserved, available;
@@ -81,7 +91,6 @@ enum { OP_ID, OP_KIND, OP_PASS, OP_PARTNER, OP_CATEGORY, OP_AMOUNT, OP_BALANCE, 
        OP_AT, OP_TOPIC, OP_PARTITION, OP_OFFSET, OP_CHANNEL, OP_RECEIPT, OP_COLUMNS };
 /* clang-format on */
 enum { H_EVENT, H_AT, H_ACTION, H_ACTOR, H_ROLE, H_PARTNER, H_PASS, H_DETAILS, H_COLUMNS };
-enum { D_AT, D_CATEGORY, D_AMOUNT, D_COLUMNS };
 #define RENDERED_COLUMNS 40
 
 struct sp_projection_fold {
@@ -98,10 +107,11 @@ struct sp_projection_fold {
     budget_item *budget;
     size_t budget_count;
     size_t event_count;
-    size_t operation_count, history_count, daily_count;
+    daily_item *daily; /* one payment each at most */
+    size_t daily_count;
+    size_t operation_count, history_count;
     text_buf operations[OP_COLUMNS];
     text_buf history[H_COLUMNS];
-    text_buf daily[D_COLUMNS];
     text_buf rendered[RENDERED_COLUMNS]; /* passes, envelopes and sums, at render */
 };
 
@@ -216,7 +226,8 @@ sp_projection_fold *sp_projection_fold_new_sized(size_t events_max) {
     f->slots = calloc(PASS_SLOTS, sizeof *f->slots);
     f->owed = calloc(SP_PROJECTION_FOLD_EVENTS_MAX, sizeof *f->owed);
     f->budget = calloc(SP_PROJECTION_FOLD_EVENTS_MAX, sizeof *f->budget);
-    if (!f->passes || !f->slots || !f->owed || !f->budget) {
+    f->daily = calloc(SP_PROJECTION_FOLD_EVENTS_MAX, sizeof *f->daily);
+    if (!f->passes || !f->slots || !f->owed || !f->budget || !f->daily) {
         sp_projection_fold_free(f);
         return NULL;
     }
@@ -231,7 +242,6 @@ void sp_projection_fold_free(sp_projection_fold *f) {
     if (f == NULL) return;
     bufs_free(f->operations, OP_COLUMNS);
     bufs_free(f->history, H_COLUMNS);
-    bufs_free(f->daily, D_COLUMNS);
     bufs_free(f->rendered, RENDERED_COLUMNS);
     free(f->passes);
     free(f->slots);
@@ -239,6 +249,7 @@ void sp_projection_fold_free(sp_projection_fold *f) {
     free(f->ledger);
     free(f->owed);
     free(f->budget);
+    free(f->daily);
     free(f);
 }
 
@@ -249,7 +260,6 @@ void sp_projection_fold_reset(sp_projection_fold *f) {
     f->event_count = f->operation_count = f->history_count = f->daily_count = 0;
     for (size_t i = 0; i < OP_COLUMNS; i++) buf_clear(&f->operations[i]);
     for (size_t i = 0; i < H_COLUMNS; i++) buf_clear(&f->history[i]);
-    for (size_t i = 0; i < D_COLUMNS; i++) buf_clear(&f->daily[i]);
     for (size_t i = 0; i < RENDERED_COLUMNS; i++) buf_clear(&f->rendered[i]);
 }
 
@@ -515,10 +525,13 @@ static int fold_movement(sp_projection_fold *f, fold_pass *p, const sp_projectio
         sum_item *owed = &f->owed[f->owed_count++];
         snprintf(owed->key, sizeof owed->key, "%s", row->params[14]);
         owed->cents = amount;
-        arr_add(&f->daily[D_AT], row->params[2]);
-        arr_add(&f->daily[D_CATEGORY], category);
-        arr_add_i64(&f->daily[D_AMOUNT], amount);
-        f->daily_count++;
+        /* $3, the payment's time, is written from the envelope's */
+        assert(f->daily_count < SP_PROJECTION_FOLD_EVENTS_MAX);
+        daily_item *day = &f->daily[f->daily_count++];
+        day->day = sp_paris_date_of(row->occurred_at_ms);
+        snprintf(day->category, sizeof day->category, "%s", category);
+        day->payment_count = 1;
+        day->amount_cents = amount;
     }
     history_add(f, row, payment ? row->params[14] : NULL, p->id, details);
     return 1;
@@ -595,9 +608,8 @@ const sp_projection_statement sp_projection_fold_statements[] = {
      6},
     {"spx_figures_daily",
      "INSERT INTO figures_daily_pending (day, category, payment_count, amount_cents) "
-     "SELECT (s.at AT TIME ZONE 'Europe/Paris')::date, s.category, 1, s.amount "
-     "FROM unnest($1::timestamptz[], $2::text[], $3::bigint[]) AS s(at, category, amount)",
-     3},
+     "SELECT * FROM unnest($1::date[], $2::text[], $3::bigint[], $4::bigint[])",
+     4},
     {"spx_history_insert",
      "INSERT INTO history (event_id, occurred_at, action, actor_id, actor_role, partner_id, "
      "pass_id, details) SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], "
@@ -625,6 +637,12 @@ static int envelope_cmp(const void *a, const void *b) {
 
 static int sum_cmp(const void *a, const void *b) {
     return strcmp(((const sum_item *)a)->key, ((const sum_item *)b)->key);
+}
+
+static int daily_cmp(const void *a, const void *b) {
+    const daily_item *x = a, *y = b;
+    if (x->day != y->day) return x->day < y->day ? -1 : 1;
+    return strcmp(x->category, y->category);
 }
 
 static int budget_cmp(const void *a, const void *b) {
@@ -803,19 +821,47 @@ static int render_sums(render *r, sp_error *err) {
     return 0;
 }
 
+/* One row per Europe/Paris day and category: its payments and their sum. */
+static int render_daily(render *r, sp_error *err) {
+    assert(r != NULL);
+    sp_projection_fold *f = r->fold;
+    if (f->daily_count > 1) qsort(f->daily, f->daily_count, sizeof *f->daily, daily_cmp);
+    size_t keys = 0;
+    for (size_t i = 0; i < f->daily_count; i++) {
+        daily_item *last = keys > 0 ? &f->daily[keys - 1] : NULL;
+        if (last == NULL || daily_cmp(last, &f->daily[i]) != 0) {
+            f->daily[keys++] = f->daily[i];
+            continue;
+        }
+        last->payment_count++;
+        if (!sp_money_add(last->amount_cents, f->daily[i].amount_cents, &last->amount_cents))
+            return sp_error_set(err, 422, "fold_overflow", "", "a day's payments overflow");
+    }
+    text_buf *d[4];
+    for (size_t i = 0; i < 4; i++) d[i] = column(r);
+    for (size_t i = 0; i < keys; i++) {
+        char day[11];
+        sp_date_format(f->daily[i].day, day);
+        arr_add(d[0], day);
+        arr_add(d[1], f->daily[i].category);
+        arr_add_i64(d[2], f->daily[i].payment_count);
+        arr_add_i64(d[3], f->daily[i].amount_cents);
+    }
+    emit(r, S_DAILY, keys, d, -1);
+    return 0;
+}
+
 int sp_projection_fold_render(sp_projection_fold *f, sp_projection_fold_statement *out,
                               size_t *count, sp_error *err) {
     render r = {.fold = f, .out = out};
     for (size_t i = 0; i < RENDERED_COLUMNS; i++) buf_clear(&f->rendered[i]);
     render_passes(&r);
     render_envelopes(&r);
-    text_buf *ops[OP_COLUMNS], *history[H_COLUMNS], *daily[D_COLUMNS];
+    text_buf *ops[OP_COLUMNS], *history[H_COLUMNS];
     for (size_t i = 0; i < OP_COLUMNS; i++) ops[i] = &f->operations[i];
     for (size_t i = 0; i < H_COLUMNS; i++) history[i] = &f->history[i];
-    for (size_t i = 0; i < D_COLUMNS; i++) daily[i] = &f->daily[i];
     emit(&r, S_OPERATIONS, f->operation_count, ops, -1);
-    if (render_sums(&r, err) != 0) return -1;
-    emit(&r, S_DAILY, f->daily_count, daily, -1);
+    if (render_sums(&r, err) != 0 || render_daily(&r, err) != 0) return -1;
     emit(&r, S_HISTORY, f->history_count, history, -1);
     for (size_t i = 0; i < r.count; i++)
         for (int k = 0; k < r.out[i].param_count; k++)

@@ -6,7 +6,8 @@
  * every event in the batch is one of these. Per batch: a pass's row once (its
  * last version, balance and time), each envelope's last balance, the new
  * operations and history rows, one delta per ledger account and per partner
- * (owed), the figures' deltas per category and per payment. The other events
+ * (owed), the figures' deltas per category and per Europe/Paris day and
+ * category (a day's payments counted and summed here). The other events
  * (vouchers, cancellations, closes, refusals, refunds, accounts) keep their
  * own statement (projection_rows.h): they are rare and read the rows they
  * change, and a pass that has one in the batch is not folded at all, so no

@@ -253,13 +253,45 @@ static void test_a_batch_folds_into_final_rows(void **state) {
     assert_row(&r, "spx_ledger_balances", "pass:" PASS_A ":food|500|");
     assert_row(&r, "spx_ledger_balances", "partner:" PARTNER ":owed|500|");
     assert_row(&r, "spx_figures_budget", "food|1000|500|0|0|500|");
-    row_set history, daily;
+    row_set history;
     rows_of(statement(&r, "spx_history_insert"), &history);
-    rows_of(statement(&r, "spx_figures_daily"), &daily);
     assert_int_equal(history.count, 4);
-    assert_int_equal(daily.count, 2);
+    /* the two payments as one day's figures (2026-05-28 22:26 in Paris) */
+    assert_row(&r, "spx_figures_daily", "2026-05-28|food|2|500|");
     /* a command id with quotes survives the array literal */
     assert_non_null(strstr(statement(&r, "spx_operations_insert")->params[7], "cmd \\\"3\\\""));
+}
+
+/* A day's figures follow Europe/Paris: a payment at 23:59:59.999 there
+ * counts on that day, one at midnight on the next, in summer (UTC+2) as in
+ * winter (UTC+1). */
+static void test_daily_figures_are_counted_per_paris_day_and_category(void **state) {
+    sp_projection_fold *fold = *state;
+    static const int64_t at_ms[4] = {
+        1780351199999, /* 2026-06-01T21:59:59.999Z: 23:59:59.999 in Paris */
+        1780351200000, /* 2026-06-01T22:00:00.000Z: 00:00 on June 2nd */
+        1796165999999, /* 2026-12-01T22:59:59.999Z: 23:59:59.999 in Paris */
+        1796166000000, /* 2026-12-01T23:00:00.000Z: 00:00 on December 2nd */
+    };
+    event e[6];
+    e[0] = opened(PASS_A, 1);
+    e[1] = moved(PASS_A, 2, 1000, 1000, 1000, false, 2);
+    int64_t balance = 1000;
+    for (int i = 0; i < 4; i++) {
+        balance -= 10 * (i + 1);
+        e[2 + i] = moved(PASS_A, 3 + i, 10 * (i + 1), balance, balance, true, 3 + i);
+        e[2 + i].row.occurred_at_ms = at_ms[i];
+    }
+    assert_int_equal(fold_batch(fold, e, 6, NULL, 0), 6);
+    rendered r;
+    render(fold, &r);
+    row_set daily;
+    rows_of(statement(&r, "spx_figures_daily"), &daily);
+    assert_int_equal(daily.count, 4);
+    assert_row(&r, "spx_figures_daily", "2026-06-01|food|1|10|");
+    assert_row(&r, "spx_figures_daily", "2026-06-02|food|1|20|");
+    assert_row(&r, "spx_figures_daily", "2026-12-01|food|1|30|");
+    assert_row(&r, "spx_figures_daily", "2026-12-02|food|1|40|");
 }
 
 static void test_a_batch_delivered_again_writes_nothing(void **state) {
@@ -410,6 +442,8 @@ static void test_a_pass_with_another_event_is_not_folded(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_batch_folds_into_final_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daily_figures_are_counted_per_paris_day_and_category,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_batch_delivered_again_writes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_versions_are_checked_one_by_one, setup, teardown),
