@@ -169,9 +169,10 @@ static void arr_add(text_buf *b, const char *s) {
 }
 
 static void arr_add_i64(text_buf *b, int64_t value) {
-    char text[24];
-    snprintf(text, sizeof text, "%" PRId64, value);
-    arr_add(b, text);
+    char text[SP_PROJECTION_INT_TEXT_MAX];
+    size_t len = sp_projection_int_text(value, text);
+    buf_add(b, b->len == 0 ? "{" : ",", 1);
+    buf_add(b, text, len); /* digits need no quotes */
 }
 
 /* The literal, closed ("{}" when empty). */

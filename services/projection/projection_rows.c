@@ -96,16 +96,31 @@ bool sp_projection_time_valid(int64_t utc_ms) {
     return utc_ms >= TIME_MS_MIN && utc_ms < TIME_MS_END;
 }
 
+/* value's last `width` decimal digits, zero-padded, at out. */
+static void put_digits(char *out, int64_t value, int width) {
+    assert(value >= 0);
+    for (int i = width - 1; i >= 0; i--) {
+        out[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+}
+
+/* Written digit by digit rather than by snprintf: every event carries a
+ * time or two, and a replay formats millions. */
 void sp_projection_time_format(int64_t utc_ms, char *out) {
     assert(sp_projection_time_valid(utc_ms));
     int year, month, day;
     sp_date_to_ymd((sp_date)(utc_ms / MS_PER_DAY), &year, &month, &day);
     int64_t ms_of_day = utc_ms % MS_PER_DAY;
-    int n = snprintf(out, SP_PROJECTION_TIME_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year,
-                     month, day, (int)(ms_of_day / 3600000), (int)(ms_of_day / 60000 % 60),
-                     (int)(ms_of_day / 1000 % 60), (int)(ms_of_day % 1000));
-    assert(n == SP_PROJECTION_TIME_LEN);
-    (void)n;
+    memcpy(out, "0000-00-00T00:00:00.000Z", SP_PROJECTION_TIME_LEN + 1);
+    put_digits(out, year, 4);
+    put_digits(out + 5, month, 2);
+    put_digits(out + 8, day, 2);
+    put_digits(out + 11, ms_of_day / 3600000, 2);
+    put_digits(out + 14, ms_of_day / 60000 % 60, 2);
+    put_digits(out + 17, ms_of_day / 1000 % 60, 2);
+    put_digits(out + 20, ms_of_day % 1000, 3);
+    assert(out[SP_PROJECTION_TIME_LEN] == '\0');
 }
 
 /* Length of the UTF-8 sequence starting at s, 0 when it is not well formed
@@ -175,6 +190,37 @@ void writer_append(row_writer *w, const char *fmt, ...) {
     w->used += (size_t)n;
 }
 
+void writer_add(row_writer *w, const char *bytes, size_t len) {
+    if (w->overflow) return;
+    if (len >= w->size - w->used) { /* room for the NUL writer_end adds */
+        w->overflow = true;
+        return;
+    }
+    memcpy(w->buf + w->used, bytes, len);
+    w->used += len;
+}
+
+size_t sp_projection_int_text(int64_t value, char out[SP_PROJECTION_INT_TEXT_MAX]) {
+    char digits[20];
+    size_t count = 0, len = 0;
+    uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+    do {
+        digits[count++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+    if (value < 0) out[len++] = '-';
+    while (count > 0) out[len++] = digits[--count];
+    assert(len < SP_PROJECTION_INT_TEXT_MAX);
+    out[len] = '\0';
+    return len;
+}
+
+void writer_add_int(row_writer *w, int64_t value) {
+    char text[SP_PROJECTION_INT_TEXT_MAX];
+    size_t len = sp_projection_int_text(value, text);
+    writer_add(w, text, len);
+}
+
 void writer_end(row_writer *w) {
     sp_projection_row *row = w->row;
     if (w->overflow || w->used >= w->size) {
@@ -182,19 +228,19 @@ void writer_end(row_writer *w) {
         row->params[row->param_count++] = NULL;
         return;
     }
-    w->buf[w->used++] = '\0'; /* vsnprintf already wrote it; claim its byte */
+    w->buf[w->used++] = '\0'; /* room kept by every append */
     row->params[row->param_count++] = w->buf + w->param_start;
 }
 
 void put_text(row_writer *w, const char *text) {
     writer_begin(w);
-    writer_append(w, "%s", text);
+    writer_add(w, text, strlen(text));
     writer_end(w);
 }
 
 void put_int(row_writer *w, int64_t value) {
     writer_begin(w);
-    writer_append(w, "%" PRId64, value);
+    writer_add_int(w, value);
     writer_end(w);
 }
 

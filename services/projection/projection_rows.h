@@ -199,6 +199,11 @@ void sp_projection_checksum_sql(const sp_projection_table *table, const char *sc
 
 /* ------------------------------------------------------------ pure helpers */
 
+/* value in decimal, as printf's %lld writes it, into out (NUL-terminated);
+ * returns its length. Without printf: a replay formats millions. */
+#define SP_PROJECTION_INT_TEXT_MAX 21
+size_t sp_projection_int_text(int64_t value, char out[SP_PROJECTION_INT_TEXT_MAX]);
+
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ"; out must hold SP_PROJECTION_TIME_LEN + 1.
  * Only for instants validated by sp_projection_time_valid(). */
 #define SP_PROJECTION_TIME_LEN 24

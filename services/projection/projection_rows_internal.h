@@ -45,6 +45,9 @@ typedef struct row_writer {
 
 void writer_begin(row_writer *w);
 void writer_append(row_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The hot appends, without printf: bytes as they are, an integer in decimal. */
+void writer_add(row_writer *w, const char *bytes, size_t len);
+void writer_add_int(row_writer *w, int64_t value);
 void writer_end(row_writer *w);
 void put_text(row_writer *w, const char *text);
 void put_int(row_writer *w, int64_t value);

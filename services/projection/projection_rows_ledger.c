@@ -202,19 +202,25 @@ int postings_match(const ledger_deltas *net, const ledger_deltas *expected, sp_e
 
 void put_accounts(row_writer *w, const ledger_deltas *deltas) {
     writer_begin(w);
-    writer_append(w, "{");
-    for (size_t i = 0; i < deltas->count; i++)
-        writer_append(w, "%s\"%s\"", i ? "," : "", deltas->items[i].account);
-    writer_append(w, "}");
+    writer_add(w, "{", 1);
+    for (size_t i = 0; i < deltas->count; i++) {
+        if (i > 0) writer_add(w, ",", 1);
+        writer_add(w, "\"", 1);
+        writer_add(w, deltas->items[i].account, strlen(deltas->items[i].account));
+        writer_add(w, "\"", 1);
+    }
+    writer_add(w, "}", 1);
     writer_end(w);
 }
 
 void put_deltas(row_writer *w, const ledger_deltas *deltas) {
     writer_begin(w);
-    writer_append(w, "{");
-    for (size_t i = 0; i < deltas->count; i++)
-        writer_append(w, "%s%" PRId64, i ? "," : "", deltas->items[i].delta_cents);
-    writer_append(w, "}");
+    writer_add(w, "{", 1);
+    for (size_t i = 0; i < deltas->count; i++) {
+        if (i > 0) writer_add(w, ",", 1);
+        writer_add_int(w, deltas->items[i].delta_cents);
+    }
+    writer_add(w, "}", 1);
     writer_end(w);
 }
 

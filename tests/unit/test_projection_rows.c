@@ -15,6 +15,7 @@
 #include "ledger.pb-c.h"
 #include "projection/projection_positions.h"
 #include "projection/projection_rows.h"
+#include "projection/projection_rows_internal.h"
 #include "sp_receipt.h"
 #include "sp_id.h"
 
@@ -917,6 +918,31 @@ static void test_small_buffer_is_refused_not_overrun(void **state) {
 
 /* ------------------------------------------------------------ helpers and SQL */
 
+/* The parameter writer's own integer text, as printf's %lld would write
+ * it, and its refusal of a parameter that would not fit with its NUL. */
+static void test_writer_integers_and_bounds(void **state) {
+    (void)state;
+    static const int64_t values[] = {0, 7, -7, 1000000, INT64_MAX, INT64_MIN, -100};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char buf[64], expected[32];
+        sp_projection_row row = {0};
+        row_writer w = {.buf = buf, .size = sizeof buf, .row = &row};
+        put_int(&w, values[i]);
+        snprintf(expected, sizeof expected, "%lld", (long long)values[i]);
+        assert_string_equal(row.params[0], expected);
+    }
+    char small[4];
+    sp_projection_row row = {0};
+    row_writer w = {.buf = small, .size = sizeof small, .row = &row};
+    put_text(&w, "abc"); /* 3 bytes and the NUL: just fits */
+    assert_string_equal(row.params[0], "abc");
+    w = (row_writer){.buf = small, .size = sizeof small, .row = &row};
+    row.param_count = 0;
+    put_text(&w, "abcd"); /* one byte too many */
+    assert_null(row.params[0]);
+    assert_true(w.overflow);
+}
+
 static void test_time_format(void **state) {
     (void)state;
     char text[SP_PROJECTION_TIME_LEN + 1];
@@ -1051,6 +1077,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_poison_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_buffer_is_refused_not_overrun, setup, teardown),
         cmocka_unit_test(test_time_format),
+        cmocka_unit_test(test_writer_integers_and_bounds),
         cmocka_unit_test(test_text_and_category),
         cmocka_unit_test(test_fixed_sql),
         cmocka_unit_test(test_positions_guard_against_holes),
