@@ -74,6 +74,10 @@
  * largest tables are written side by side. */
 #define COPIERS_MAX 2
 #define COPIER_LOCK_TIMEOUT "5s" /* a key another open transaction holds */
+/* A chunk's operations and history rows go to the copiers every so many
+ * events while the fold goes on, at most so many times a chunk. */
+#define COPY_STREAM_EVENTS 8192
+#define COPY_TAKES_MAX 64
 
 typedef enum { FAIL_NONE = 0, FAIL_TRANSIENT, FAIL_DATA, FAIL_FATAL } failure;
 
@@ -157,7 +161,9 @@ typedef struct projector {
     size_t copy_count;
     bool copy_refused;
     sp_copier copiers[COPIERS_MAX];
-    size_t copier_count; /* connected */
+    size_t copier_count;                            /* connected */
+    sp_projection_fold_taken taken[COPY_TAKES_MAX]; /* rows copied while folding */
+    size_t taken_count;
     int64_t phase_ms[PHASE_COUNT];
     int64_t phase_started_ms;
     counters total, batch;
@@ -289,7 +295,11 @@ static int pg_open_copiers(projector *p, sp_error *err) {
             PQfinish(conn);
             return -1;
         }
-        sp_copier_init(&p->copiers[p->copier_count++], conn);
+        if (sp_copier_init(&p->copiers[p->copier_count], conn) != 0) {
+            PQfinish(conn);
+            return sp_error_set(err, 500, "thread_failed", "", "cannot make a copier's lock");
+        }
+        p->copier_count++;
     }
     return 0;
 }
@@ -956,28 +966,50 @@ static sp_copier_job copy_job(const sp_projection_fold_statement *st) {
     return job;
 }
 
-/* The batch's copies shared out, largest first to the least loaded copier,
- * and started: they run while the pipeline does. */
-static failure start_copies(projector *p, sp_error *err) {
-    assert(p->copier_count == COPIERS_MAX && p->copy_count <= SP_COPIER_JOBS_MAX);
-    sp_copier_job jobs[SP_COPIER_JOBS_MAX], shared[COPIERS_MAX][SP_COPIER_JOBS_MAX];
-    size_t counts[COPIERS_MAX] = {0}, loads[COPIERS_MAX] = {0};
-    for (size_t i = 0; i < p->copy_count; i++) jobs[i] = copy_job(&p->copies[i]);
-    for (size_t done = 0; done < p->copy_count; done++) {
-        size_t largest = done, least = 0;
-        for (size_t i = done + 1; i < p->copy_count; i++)
-            if (jobs[i].bytes > jobs[largest].bytes) largest = i;
-        sp_copier_job job = jobs[largest];
-        jobs[largest] = jobs[done];
-        for (size_t c = 1; c < COPIERS_MAX; c++)
-            if (loads[c] < loads[least]) least = c;
-        shared[least][counts[least]++] = job;
-        loads[least] += job.bytes;
-    }
-    for (size_t c = 0; c < COPIERS_MAX; c++)
-        if (counts[c] > 0 && sp_copier_start(&p->copiers[c], shared[c], counts[c], err) != 0)
+/* One COPY for the least loaded copier (started with the first). */
+static failure copy_dispatch(projector *p, const sp_projection_fold_statement *st, sp_error *err) {
+    assert(p->copier_count == COPIERS_MAX);
+    size_t least = 0;
+    for (size_t c = 0; c < COPIERS_MAX; c++) {
+        if (!sp_copier_started(&p->copiers[c]) && sp_copier_start(&p->copiers[c], err) != 0)
             return FAIL_FATAL;
-    return FAIL_NONE;
+        if (p->copiers[c].bytes_queued < p->copiers[least].bytes_queued) least = c;
+    }
+    sp_copier_job job = copy_job(st);
+    return sp_copier_add(&p->copiers[least], &job, err) == 0 ? FAIL_NONE : FAIL_FATAL;
+}
+
+/* The operations and history rows folded so far, to the copiers while the
+ * fold goes on (a replay chunk's rows are mostly these). */
+static failure stream_copies(projector *p, sp_error *err) {
+    if (p->taken_count == COPY_TAKES_MAX) return FAIL_NONE; /* the rest at the render */
+    sp_projection_fold_taken *taken = &p->taken[p->taken_count];
+    if (sp_projection_fold_take_new_rows(p->fold, taken, err) != 0) return FAIL_FATAL;
+    if (taken->count == 0) return FAIL_NONE;
+    p->taken_count++;
+    failure f = FAIL_NONE;
+    for (size_t i = 0; i < taken->count && f == FAIL_NONE; i++)
+        f = copy_dispatch(p, &taken->statements[i], err);
+    return f;
+}
+
+/* The render's copies, largest first. */
+static failure start_copies(projector *p, sp_error *err) {
+    assert(p->copy_count <= SP_PROJECTION_FOLD_STATEMENTS_MAX);
+    bool sent[SP_PROJECTION_FOLD_STATEMENTS_MAX] = {false};
+    size_t bytes[SP_PROJECTION_FOLD_STATEMENTS_MAX] = {0};
+    for (size_t i = 0; i < p->copy_count; i++)
+        for (int k = 0; k < p->copies[i].param_count; k++)
+            bytes[i] += strlen(p->copies[i].params[k]);
+    failure f = FAIL_NONE;
+    for (size_t done = 0; done < p->copy_count && f == FAIL_NONE; done++) {
+        size_t largest = p->copy_count;
+        for (size_t i = 0; i < p->copy_count; i++)
+            if (!sent[i] && (largest == p->copy_count || bytes[i] > bytes[largest])) largest = i;
+        sent[largest] = true;
+        f = copy_dispatch(p, &p->copies[largest], err);
+    }
+    return f;
 }
 
 /* What a copier's failure means for the batch: a refused row, or a key
@@ -1010,6 +1042,8 @@ static failure finish_copies(projector *p, failure f, sp_error *err) {
         }
     }
     phase_mark(p, PHASE_COPY);
+    for (size_t i = 0; i < p->taken_count; i++) sp_projection_fold_taken_free(&p->taken[i]);
+    p->taken_count = 0;
     for (size_t c = 0; c < p->copier_count; c++) {
         sp_error copier_err;
         if (sp_copier_end(&p->copiers[c], f == FAIL_NONE, &copier_err) != 0 && f == FAIL_NONE) {
@@ -1036,11 +1070,15 @@ static failure apply_pipelined(projector *p, sp_error *err) {
     f = fold_plan(p, err);
     if (f == FAIL_NONE) f = fold_load_versions(p, err);
     if (f == FAIL_NONE) f = pipeline_begin(p, err);
-    for (size_t i = 0; i < p->batch_count && f == FAIL_NONE; i++) f = send_event(p, i, err);
+    bool copying = p->options->copy_new_rows && !p->fold_off;
+    for (size_t i = 0; i < p->batch_count && f == FAIL_NONE; i++) {
+        f = send_event(p, i, err);
+        if (f == FAIL_NONE && copying && (i + 1) % COPY_STREAM_EVENTS == 0)
+            f = stream_copies(p, err);
+    }
     /* The folded rows, then the figures' deltas of the batch, at once. */
     if (f == FAIL_NONE && !p->fold_off) f = send_fold(p, err);
-    bool copying = p->options->copy_new_rows && !p->fold_off;
-    if (f == FAIL_NONE && copying && p->copy_count > 0) f = start_copies(p, err);
+    if (f == FAIL_NONE && copying) f = start_copies(p, err);
     statement_tag fold = {.kind = STMT_CONTROL};
     if (f == FAIL_NONE)
         f = send_statement(p, fold, NULL, sp_projection_figures_fold_sql, 0, NULL, err);

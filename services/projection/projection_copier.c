@@ -8,9 +8,13 @@
 
 #define COPIER_PIECE_BYTES ((size_t)1 << 20) /* one PQputCopyData */
 
-void sp_copier_init(sp_copier *c, PGconn *conn) {
+int sp_copier_init(sp_copier *c, PGconn *conn) {
     assert(c != NULL && conn != NULL);
     *c = (sp_copier){.conn = conn};
+    if (pthread_mutex_init(&c->lock, NULL) != 0) return -1;
+    if (pthread_cond_init(&c->added, NULL) == 0) return 0;
+    pthread_mutex_destroy(&c->lock);
+    return -1;
 }
 
 /* A failed step: refused by the database (its SQLSTATE kept for the caller
@@ -83,20 +87,30 @@ static int copier_job(sp_copier *c, const sp_copier_job *job) {
     return copying ? copier_send(c, job, rows) : -1;
 }
 
+/* The next job, waiting for one while the queue is open; NULL once it is
+ * closed and empty. */
+static const sp_copier_job *copier_next(sp_copier *c) {
+    pthread_mutex_lock(&c->lock);
+    while (c->next_job == c->job_count && !c->closed) pthread_cond_wait(&c->added, &c->lock);
+    const sp_copier_job *job = c->next_job < c->job_count ? &c->jobs[c->next_job++] : NULL;
+    pthread_mutex_unlock(&c->lock);
+    return job;
+}
+
 static void *copier_main(void *arg) {
     sp_copier *c = arg;
-    if (copier_command(c, "BEGIN") != 0) return NULL;
-    c->in_transaction = true;
-    for (size_t i = 0; i < c->job_count; i++)
-        if (copier_job(c, &c->jobs[i]) != 0) break;
+    bool failed = copier_command(c, "BEGIN") != 0;
+    if (!failed) c->in_transaction = true;
+    /* After a failure the queue is still drained, so that wait returns. */
+    for (const sp_copier_job *job; (job = copier_next(c)) != NULL;)
+        if (!failed) failed = copier_job(c, job) != 0;
     return NULL;
 }
 
-int sp_copier_start(sp_copier *c, const sp_copier_job *jobs, size_t job_count, sp_error *err) {
+int sp_copier_start(sp_copier *c, sp_error *err) {
     assert(c != NULL && c->conn != NULL && !c->running && !c->in_transaction);
-    assert(job_count <= SP_COPIER_JOBS_MAX);
-    memcpy(c->jobs, jobs, job_count * sizeof *jobs);
-    c->job_count = job_count;
+    c->job_count = c->next_job = c->bytes_queued = 0;
+    c->closed = false;
     c->outcome = SP_COPIER_OK;
     c->sqlstate[0] = '\0';
     sp_error_clear(&c->err);
@@ -106,9 +120,34 @@ int sp_copier_start(sp_copier *c, const sp_copier_job *jobs, size_t job_count, s
     return 0;
 }
 
+bool sp_copier_started(const sp_copier *c) {
+    assert(c != NULL);
+    return c->running;
+}
+
+int sp_copier_add(sp_copier *c, const sp_copier_job *job, sp_error *err) {
+    assert(c != NULL && c->running && job != NULL);
+    pthread_mutex_lock(&c->lock);
+    bool full = c->job_count == SP_COPIER_JOBS_MAX;
+    if (!full) {
+        c->jobs[c->job_count++] = *job;
+        c->bytes_queued += job->bytes;
+        pthread_cond_signal(&c->added);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (full)
+        return sp_error_set(err, 500, "copier_full", "", "more than %d COPYs in a chunk",
+                            SP_COPIER_JOBS_MAX);
+    return 0;
+}
+
 sp_copier_outcome sp_copier_wait(sp_copier *c, sp_error *err) {
     assert(c != NULL);
     if (!c->running) return SP_COPIER_OK;
+    pthread_mutex_lock(&c->lock);
+    c->closed = true;
+    pthread_cond_signal(&c->added);
+    pthread_mutex_unlock(&c->lock);
     int joined = pthread_join(c->thread, NULL);
     assert(joined == 0);
     (void)joined;
@@ -136,5 +175,7 @@ void sp_copier_close(sp_copier *c) {
     if (c->running) sp_copier_wait(c, &ignored);
     PQfinish(c->conn); /* an open transaction rolls back with the session */
     sp_projection_copy_buf_free(&c->buf);
+    pthread_cond_destroy(&c->added);
+    pthread_mutex_destroy(&c->lock);
     *c = (sp_copier){0};
 }

@@ -6,13 +6,13 @@
  *
  * A copier is one connection (its session already set: search_path to the
  * shadow schema) and, while a chunk is being written, one thread. Start
- * opens a transaction and runs its jobs' COPYs in order; wait joins the
- * thread and says how they went, the transaction still open; end commits or
- * rolls it back. The caller commits every copier before its own
- * transaction (the one holding the offsets): a crash between the two
- * leaves rows whose offsets were not stored, and the chunk written again
- * finds their keys taken, so its COPY is refused and the chunk runs with
- * the statements, whose ON CONFLICT DO NOTHING skips them.
+ * opens a transaction and runs the COPYs of the jobs added to its queue, in
+ * order, as they come (the caller adds rows while it folds the rest of the
+ * chunk); wait closes the queue, joins the thread and says how they went,
+ * the transaction still open; end commits or rolls it back. The caller commits every copier before
+ * its own transaction (the one holding the offsets): a crash between the two leaves rows whose
+ * offsets were not stored, and the chunk written again finds their keys taken, so its COPY is
+ * refused and the chunk runs with the statements, whose ON CONFLICT DO NOTHING skips them.
  *
  * Memory: the copier owns its connection (closed by sp_copier_close) and
  * its row buffer; a job's arrays are borrowed from the caller's fold and
@@ -29,7 +29,7 @@
 #include "projection_copy.h"
 #include "sp_error.h"
 
-#define SP_COPIER_JOBS_MAX 16
+#define SP_COPIER_JOBS_MAX 192 /* a chunk's jobs, streamed and final */
 #define SP_COPIER_SQLSTATE_LEN 5
 
 typedef struct sp_copier_job {
@@ -52,21 +52,29 @@ typedef struct sp_copier {
     pthread_t thread;
     bool running;
     bool in_transaction;
+    pthread_mutex_t lock; /* guards the queue: jobs, job_count, closed */
+    pthread_cond_t added;
+    bool closed;
     sp_copier_job jobs[SP_COPIER_JOBS_MAX];
-    size_t job_count;
+    size_t job_count, next_job; /* next_job: the thread's own */
+    size_t bytes_queued;        /* the caller's: to share work out */
     sp_projection_copy_buf buf;
     sp_copier_outcome outcome;
     char sqlstate[SP_COPIER_SQLSTATE_LEN + 1]; /* "" unless refused */
     sp_error err;
 } sp_copier;
 
-/* Takes conn (its session set). */
-void sp_copier_init(sp_copier *c, PGconn *conn);
-/* Starts the jobs (copied) in the copier's thread; -1 with err when the
+/* Takes conn (its session set). -1 when its lock cannot be made. */
+int sp_copier_init(sp_copier *c, PGconn *conn);
+/* Starts the copier's thread on an empty queue; -1 with err when the
  * thread cannot start (nothing runs then). */
-int sp_copier_start(sp_copier *c, const sp_copier_job *jobs, size_t job_count, sp_error *err);
-/* Waits for the jobs; the outcome, and err when not SP_COPIER_OK. No-op
- * (SP_COPIER_OK) when nothing was started. */
+int sp_copier_start(sp_copier *c, sp_error *err);
+bool sp_copier_started(const sp_copier *c);
+/* Queues a job (copied) for the started copier; -1 with err when the queue
+ * is full. After a failed job the others are dropped: wait says why. */
+int sp_copier_add(sp_copier *c, const sp_copier_job *job, sp_error *err);
+/* Closes the queue and waits for its jobs; the outcome, and err when not
+ * SP_COPIER_OK. No-op (SP_COPIER_OK) when nothing was started. */
 sp_copier_outcome sp_copier_wait(sp_copier *c, sp_error *err);
 /* COMMIT (commit) or ROLLBACK of the open transaction; 0 when there is
  * none. -1 with err when the COMMIT fails. */

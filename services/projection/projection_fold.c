@@ -822,6 +822,47 @@ static int render_sums(render *r, sp_error *err) {
     return 0;
 }
 
+/* The literals of one table's new rows handed over: the statement points
+ * into the buffers, whose memory goes to taken; the fold starts new ones. */
+static int take_table(sp_projection_fold_taken *taken, int statement, text_buf *bufs,
+                      size_t columns, size_t *rows, sp_error *err) {
+    if (*rows == 0) return 0;
+    const sp_projection_statement *st = &sp_projection_fold_statements[statement];
+    assert((size_t)st->param_count == columns);
+    assert(taken->text_count + columns <= SP_PROJECTION_FOLD_TAKEN_TEXTS_MAX);
+    for (size_t i = 0; i < columns; i++)
+        if (arr_text(&bufs[i]) == NULL)
+            return sp_error_set(err, 500, "out_of_memory", "", "taking the fold's rows");
+    sp_projection_fold_statement *s = &taken->statements[taken->count++];
+    *s = (sp_projection_fold_statement){.name = st->name,
+                                        .param_count = st->param_count,
+                                        .expected_count = -1};
+    for (size_t i = 0; i < columns; i++) {
+        s->params[i] = bufs[i].data;
+        taken->texts[taken->text_count++] = bufs[i].data;
+        bufs[i] = (text_buf){0};
+    }
+    *rows = 0;
+    return 0;
+}
+
+int sp_projection_fold_take_new_rows(sp_projection_fold *f, sp_projection_fold_taken *out,
+                                     sp_error *err) {
+    assert(f != NULL && out != NULL);
+    *out = (sp_projection_fold_taken){0};
+    if (take_table(out, S_OPERATIONS, f->operations, OP_COLUMNS, &f->operation_count, err) == 0 &&
+        take_table(out, S_HISTORY, f->history, H_COLUMNS, &f->history_count, err) == 0)
+        return 0;
+    sp_projection_fold_taken_free(out);
+    return -1;
+}
+
+void sp_projection_fold_taken_free(sp_projection_fold_taken *taken) {
+    assert(taken != NULL);
+    for (size_t i = 0; i < taken->text_count; i++) free(taken->texts[i]);
+    *taken = (sp_projection_fold_taken){0};
+}
+
 /* One row per Europe/Paris day and category: its payments and their sum. */
 static int render_daily(render *r, sp_error *err) {
     assert(r != NULL);

@@ -91,6 +91,24 @@ typedef struct sp_projection_fold_statement {
 extern const sp_projection_statement sp_projection_fold_statements[];
 extern const size_t sp_projection_fold_statement_count;
 
+/* The operations and history rows folded since the batch's start or the
+ * last take, handed over before the batch ends so that a replay can copy
+ * them while it folds the rest (they are new rows, which nothing later in
+ * the batch changes): their statements (the inserts' own, with those rows)
+ * and the texts their parameters point into, which the caller now owns
+ * (sp_projection_fold_taken_free). The batch's render no longer holds them.
+ * -1 when out of memory (nothing taken then). */
+#define SP_PROJECTION_FOLD_TAKEN_TEXTS_MAX 32
+typedef struct sp_projection_fold_taken {
+    sp_projection_fold_statement statements[2];
+    size_t count;
+    char *texts[SP_PROJECTION_FOLD_TAKEN_TEXTS_MAX];
+    size_t text_count;
+} sp_projection_fold_taken;
+int sp_projection_fold_take_new_rows(sp_projection_fold *fold, sp_projection_fold_taken *out,
+                                     sp_error *err);
+void sp_projection_fold_taken_free(sp_projection_fold_taken *taken);
+
 /* Renders the statements into out (room for sp_projection_fold_statement_count),
  * leaving out those with no row; returns how many. -1 when out of memory. */
 int sp_projection_fold_render(sp_projection_fold *fold, sp_projection_fold_statement *out,
