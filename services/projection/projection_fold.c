@@ -826,6 +826,7 @@ static int render_sums(render *r, sp_error *err) {
  * into the buffers, whose memory goes to taken; the fold starts new ones. */
 static int take_table(sp_projection_fold_taken *taken, int statement, text_buf *bufs,
                       size_t columns, size_t *rows, sp_error *err) {
+    assert(taken->count < 2);
     if (*rows == 0) return 0;
     const sp_projection_statement *st = &sp_projection_fold_statements[statement];
     assert((size_t)st->param_count == columns);
@@ -848,7 +849,8 @@ static int take_table(sp_projection_fold_taken *taken, int statement, text_buf *
 
 int sp_projection_fold_take_new_rows(sp_projection_fold *f, sp_projection_fold_taken *out,
                                      sp_error *err) {
-    assert(f != NULL && out != NULL);
+    assert(f != NULL);
+    assert(out != NULL);
     *out = (sp_projection_fold_taken){0};
     if (take_table(out, S_OPERATIONS, f->operations, OP_COLUMNS, &f->operation_count, err) == 0 &&
         take_table(out, S_HISTORY, f->history, H_COLUMNS, &f->history_count, err) == 0)
@@ -859,6 +861,7 @@ int sp_projection_fold_take_new_rows(sp_projection_fold *f, sp_projection_fold_t
 
 void sp_projection_fold_taken_free(sp_projection_fold_taken *taken) {
     assert(taken != NULL);
+    assert(taken->text_count <= SP_PROJECTION_FOLD_TAKEN_TEXTS_MAX);
     for (size_t i = 0; i < taken->text_count; i++) free(taken->texts[i]);
     *taken = (sp_projection_fold_taken){0};
 }

@@ -294,6 +294,63 @@ static void test_daily_figures_are_counted_per_paris_day_and_category(void **sta
     assert_row(&r, "spx_figures_daily", "2026-12-02|food|1|40|");
 }
 
+static bool in_set(const row_set *set, const char *row) {
+    for (size_t i = 0; i < set->count; i++)
+        if (strcmp(set->rows[i], row) == 0) return true;
+    return false;
+}
+
+/* Rows handed over in the middle of a batch (a replay copies them while it
+ * folds the rest) plus the render's are the rows of the same batch folded
+ * whole; the render no longer holds the ones taken. */
+static void test_rows_taken_midway_and_rendered_make_the_whole_batch(void **state) {
+    sp_projection_fold *fold = *state;
+    event e[4];
+    batch_of_one_pass(e);
+    assert_int_equal(fold_batch(fold, e, 4, NULL, 0), 4);
+    rendered whole;
+    render(fold, &whole);
+    static row_set ops_whole, history_whole, ops[2], history[2]; /* 64 KiB each */
+    rows_of(statement(&whole, "spx_operations_insert"), &ops_whole);
+    rows_of(statement(&whole, "spx_history_insert"), &history_whole);
+
+    sp_error err;
+    sp_projection_fold_reset(fold);
+    for (size_t i = 0; i < 4; i++) repoint(&e[i]);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(sp_projection_fold_plan(fold, &e[i].row, &err), 0);
+    sp_projection_fold_taken taken;
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(sp_projection_fold_add(fold, &e[i].row, &err), 1);
+        if (i == 1) assert_int_equal(sp_projection_fold_take_new_rows(fold, &taken, &err), 0);
+    }
+    rendered rest;
+    render(fold, &rest);
+    assert_int_equal(taken.count, 2);
+    rows_of(&taken.statements[0], &ops[0]);
+    rows_of(&taken.statements[1], &history[0]);
+    rows_of(statement(&rest, "spx_operations_insert"), &ops[1]);
+    rows_of(statement(&rest, "spx_history_insert"), &history[1]);
+    assert_string_equal(taken.statements[0].name, "spx_operations_insert");
+    assert_int_equal(ops[0].count, 1); /* the credit */
+    assert_int_equal(history[0].count, 2);
+    assert_int_equal(ops[0].count + ops[1].count, ops_whole.count);
+    assert_int_equal(history[0].count + history[1].count, history_whole.count);
+    /* (whole's statements pointed into the fold's buffers, now reused: its
+     * rows were kept as text above) */
+    for (size_t part = 0; part < 2; part++) {
+        for (size_t i = 0; i < ops[part].count; i++)
+            assert_true(in_set(&ops_whole, ops[part].rows[i]));
+        for (size_t i = 0; i < history[part].count; i++)
+            assert_true(in_set(&history_whole, history[part].rows[i]));
+    }
+    /* the pass itself is still the render's, at its last version */
+    assert_row(&rest, "spx_passes_insert",
+               PASS_A "|44444444-4444-4444-8444-444444444444|500|4|"
+                      "2026-06-01T10:00:00.000Z|2026-06-01T10:04:00.000Z|");
+    sp_projection_fold_taken_free(&taken);
+}
+
 static void test_a_batch_delivered_again_writes_nothing(void **state) {
     sp_projection_fold *fold = *state;
     event e[4];
@@ -443,6 +500,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_batch_folds_into_final_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daily_figures_are_counted_per_paris_day_and_category,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows_taken_midway_and_rendered_make_the_whole_batch,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_batch_delivered_again_writes_nothing, setup,
                                         teardown),
