@@ -351,8 +351,11 @@ static int shadow_indexes(replay *r, const char *table, bool keys, sp_error *err
  * renamed in, since it becomes a live table. */
 static int create_shadow_table(replay *r, const char *table, sp_error *err) {
     char sql[REPLAY_SQL_MAX];
+    /* Autovacuum would analyze and vacuum the rows as they come in, beside
+     * the replay: the tables renamed in get it back at the swap. */
     if (sql_format(sql, sizeof sql, err,
-                   "CREATE %sTABLE %s.%s (LIKE %s.%s INCLUDING ALL EXCLUDING INDEXES)",
+                   "CREATE %sTABLE %s.%s (LIKE %s.%s INCLUDING ALL EXCLUDING INDEXES) "
+                   "WITH (autovacuum_enabled = false)",
                    r->renames ? "" : "UNLOGGED ", r->shadow_schema, table, r->live_schema,
                    table) != 0 ||
         sp_pg_command(r->conn, sql, err) != 0)
@@ -722,6 +725,10 @@ static int rename_in(replay *r, sp_error *err) {
         if (!r->chosen[i]) continue;
         rc = sql_format(sql, sizeof sql, err, "ALTER TABLE %s.%s SET SCHEMA %s", r->shadow_schema,
                         sp_projection_tables[i].name, r->live_schema);
+        if (rc == 0) rc = sp_pg_command(r->conn, sql, err);
+        if (rc == 0)
+            rc = sql_format(sql, sizeof sql, err, "ALTER TABLE %s.%s RESET (autovacuum_enabled)",
+                            r->live_schema, sp_projection_tables[i].name);
         if (rc == 0) rc = sp_pg_command(r->conn, sql, err);
     }
     if (rc == 0) rc = run_each(r, foreign_keys, 0, err);
