@@ -819,6 +819,14 @@ static failure fold_plan(projector *p, sp_error *err) {
             sp_projection_offset_classify(&p->positions[index], msg->offset) ==
                 SP_PROJECTION_OFFSET_SEEN)
             continue;
+        /* The fold's own kinds by their envelope alone: each is decoded in
+         * full once, when applied. */
+        sp_projection_event_kind kind;
+        char pass_id[SP_ID_LEN + 1];
+        if (sp_projection_row_peek(msg, &kind, pass_id) == 0 && sp_projection_fold_kind(kind)) {
+            if (sp_projection_fold_plan_foldable(p->fold, pass_id, err) != 0) return FAIL_FATAL;
+            continue;
+        }
         sp_projection_row row;
         sp_error ignored;
         if (sp_projection_row_build(msg, p->row_buf, SP_PROJECTION_ROW_BYTES_MAX, &row, &ignored) !=

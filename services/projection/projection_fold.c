@@ -310,18 +310,31 @@ static fold_pass *pass_add(sp_projection_fold *f, const char *id) {
     return p;
 }
 
+/* The pass planned (added foldable when new), or NULL when the batch
+ * holds as many passes as the fold can. */
+static fold_pass *pass_planned(sp_projection_fold *f, const char *id, sp_error *err) {
+    assert(id != NULL);
+    fold_pass *p = pass_find(f, id);
+    if (p != NULL) return p;
+    if (f->pass_count == SP_PROJECTION_FOLD_EVENTS_MAX) {
+        sp_error_set(err, 500, "fold_full", "", "more than %zu passes in a batch",
+                     SP_PROJECTION_FOLD_EVENTS_MAX);
+        return NULL;
+    }
+    return pass_add(f, id);
+}
+
 int sp_projection_fold_plan(sp_projection_fold *f, const sp_projection_row *row, sp_error *err) {
     const char *id = sp_projection_fold_pass_of(row);
     if (id == NULL) return 0;
-    fold_pass *p = pass_find(f, id);
-    if (p == NULL) {
-        if (f->pass_count == SP_PROJECTION_FOLD_EVENTS_MAX)
-            return sp_error_set(err, 500, "fold_full", "", "more than %zu passes in a batch",
-                                SP_PROJECTION_FOLD_EVENTS_MAX);
-        p = pass_add(f, id);
-    }
+    fold_pass *p = pass_planned(f, id, err);
+    if (p == NULL) return -1;
     if (!sp_projection_fold_kind(row->kind)) p->foldable = false;
     return 0;
+}
+
+int sp_projection_fold_plan_foldable(sp_projection_fold *f, const char *pass_id, sp_error *err) {
+    return pass_planned(f, pass_id, err) != NULL ? 0 : -1;
 }
 
 size_t sp_projection_fold_pass_count(const sp_projection_fold *f) {

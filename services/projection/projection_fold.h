@@ -62,6 +62,10 @@ const char *sp_projection_fold_pass_of(const sp_projection_row *row);
  * the per-event statements (sp_projection_fold_wants() false). -1 when the
  * batch has more passes than the fold holds. */
 int sp_projection_fold_plan(sp_projection_fold *fold, const sp_projection_row *row, sp_error *err);
+/* The same for an event of a kind the fold takes (sp_projection_fold_kind)
+ * known only by its pass (sp_projection_row_peek): it keeps the pass
+ * foldable. */
+int sp_projection_fold_plan_foldable(sp_projection_fold *fold, const char *pass_id, sp_error *err);
 /* The passes to look up (foldable ones), for the caller's one query: the
  * i-th id for i < sp_projection_fold_pass_count(). */
 size_t sp_projection_fold_pass_count(const sp_projection_fold *fold);

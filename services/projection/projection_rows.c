@@ -500,6 +500,27 @@ static void row_take_meta(const Solipass__Envelope *env, sp_projection_row *row)
     snprintf(row->actor_role, sizeof row->actor_role, "%s", role);
 }
 
+int sp_projection_row_peek(const sp_kafka_msg *msg, sp_projection_event_kind *kind,
+                           char aggregate_id[SP_ID_LEN + 1]) {
+    assert(msg != NULL);
+    assert(kind != NULL);
+    if (msg->value == NULL || msg->value_len == 0) return -1;
+    sp_error ignored;
+    Solipass__Envelope *env = sp_envelope_unpack(msg->value, msg->value_len, &ignored);
+    if (env == NULL) return -1;
+    const event_type *type = NULL;
+    int rc = need_envelope(env, msg, &type, &ignored) == 0 && env->aggregate_id != NULL &&
+                     sp_id_valid(env->aggregate_id)
+                 ? 0
+                 : -1;
+    if (rc == 0) {
+        *kind = type->kind;
+        memcpy(aggregate_id, env->aggregate_id, SP_ID_LEN + 1);
+    }
+    solipass__envelope__free_unpacked(env, NULL);
+    return rc;
+}
+
 int sp_projection_row_build(const sp_kafka_msg *msg, char *buf, size_t buf_size,
                             sp_projection_row *row, sp_error *err) {
     assert(msg != NULL);

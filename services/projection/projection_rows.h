@@ -152,6 +152,16 @@ typedef struct sp_projection_row {
     char actor_role[SP_ENVELOPE_ROLE_MAX + 1];
 } sp_projection_row;
 
+/* What planning a batch needs of a message without building its row (a
+ * replay plans millions): the event's kind and its aggregate, from the
+ * envelope alone, its payload not decoded. 0 when the envelope decodes, its
+ * type belongs on the topic and its aggregate is an id; -1 otherwise. A
+ * ledger event that passes here and fails sp_projection_row_build is poison
+ * that its apply dead-letters; the build also checks the payload's pass is
+ * this aggregate. */
+int sp_projection_row_peek(const sp_kafka_msg *msg, sp_projection_event_kind *kind,
+                           char aggregate_id[SP_ID_LEN + 1]);
+
 /* Decode and validate msg (topic, partition, offset and value are used) and
  * fill row, its parameters written into buf. Returns 0, or -1 when the
  * message is poison: err->code is a stable reason ("undecodable",

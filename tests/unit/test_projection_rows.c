@@ -464,6 +464,25 @@ static void test_payment_accepted(void **state) {
     assert_poison(f, "invalid_event", "receipt_signature");
     m.receipt_signature.len = 0;
 
+    /* The plan's peek: the kind and the pass from the envelope alone; an
+     * envelope on the wrong topic or with an aggregate that is no id is
+     * left to the full build (which dead-letters it). */
+    sp_projection_event_kind kind = SP_PROJECTION_PASS_OPENED;
+    char aggregate[SP_ID_LEN + 1];
+    assert_int_equal(sp_projection_row_peek(&f->msg, &kind, aggregate), 0);
+    assert_int_equal(kind, SP_PROJECTION_PAYMENT_ACCEPTED);
+    assert_string_equal(aggregate, PASS_ID);
+    f->msg.topic = SP_TOPIC_ACCOUNTS_EVENTS;
+    assert_int_equal(sp_projection_row_peek(&f->msg, &kind, aggregate), -1);
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PaymentAccepted.v1", "not-an-id", 4, &m.base);
+    assert_int_equal(sp_projection_row_peek(&f->msg, &kind, aggregate), -1);
+    f->msg.value_len = 3; /* cut */
+    assert_int_equal(sp_projection_row_peek(&f->msg, &kind, aggregate), -1);
+    /* A payload's pass other than its aggregate passes the peek, not the build. */
+    pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PaymentAccepted.v1", OTHER_ID, 4, &m.base);
+    assert_int_equal(sp_projection_row_peek(&f->msg, &kind, aggregate), 0);
+    assert_poison(f, "invalid_event", "pass_id");
+
     posting.credit_account = "partner:" OTHER_ID ":owed"; /* pays someone else */
     pack(f, SP_TOPIC_LEDGER_EVENTS, "ledger.PaymentAccepted.v1", PASS_ID, 4, &m.base);
     assert_poison(f, "invalid_event", "postings");
