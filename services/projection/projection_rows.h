@@ -191,17 +191,18 @@ extern const char *const sp_projection_offsets_select_sql;
 extern const char *const sp_projection_truncate_sql;
 extern const char *const sp_projection_offsets_delete_sql;
 
-/* The read-model tables and the primary key that orders their checksum. */
+/* The read-model tables. */
 typedef struct sp_projection_table {
     const char *name;
-    const char *order_by;
 } sp_projection_table;
 extern const sp_projection_table sp_projection_tables[];
 extern const size_t sp_projection_table_count;
 
-/* The checksum query of one table (one row, one text column: the md5 of its
- * rows as text in primary-key order; md5('') for an empty table), in schema
- * (a quoted identifier) or, NULL, the search path's. out must hold
+/* The checksum query of one table (one row, one text column: an md5 of its
+ * row count and of the sums of its rows' 64-bit hashes under two seeds
+ * (hash_record_extended, PostgreSQL 14 or later): the same rows give the
+ * same checksum whatever their order or storage), in schema (a quoted
+ * identifier) or, NULL, the search path's. out must hold
  * SP_PROJECTION_SQL_BYTES_MAX bytes. */
 #define SP_PROJECTION_SQL_BYTES_MAX 512
 void sp_projection_checksum_sql(const sp_projection_table *table, const char *schema, char *out,

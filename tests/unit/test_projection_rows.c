@@ -1002,10 +1002,10 @@ static void test_fixed_sql(void **state) {
         assert_string_not_equal(t->name, "schema_migrations");
         assert_non_null(strstr(sp_projection_truncate_sql, t->name));
         sp_projection_checksum_sql(t, NULL, sql, sizeof sql);
-        assert_non_null(strstr(sql, t->order_by));
+        assert_non_null(strstr(sql, "hash_record_extended(t, 0)"));
+        assert_non_null(strstr(sql, "hash_record_extended(t, 1)"));
         if (strcmp(t->name, "operations") == 0) {
             saw_operations = true;
-            assert_non_null(strstr(sql, "ORDER BY operation_id"));
             assert_non_null(strstr(sql, "FROM operations AS t"));
             sp_projection_checksum_sql(t, "\"sp_replay\"", sql, sizeof sql);
             assert_non_null(strstr(sql, "FROM \"sp_replay\".operations AS t"));
