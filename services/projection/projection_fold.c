@@ -203,6 +203,60 @@ static bool arr_next(const char **cursor, char *out, size_t out_size, bool *is_n
     return true;
 }
 
+/* src into dst (dst_size bytes, cut to fit, NUL-terminated): the fold's
+ * hot path copies a few strings an event, without snprintf's parsing. */
+static void text_copy(char *dst, size_t dst_size, const char *src) {
+    assert(dst_size > 0);
+    size_t len = strnlen(src, dst_size - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+/* A bounded text being written (cut at its size, always NUL-terminated). */
+typedef struct text_out {
+    char *data;
+    size_t size, len;
+} text_out;
+
+/* At most max bytes of s. */
+static void out_add(text_out *o, const char *s, size_t max) {
+    assert(o->len < o->size);
+    size_t n = strnlen(s, max);
+    if (n > o->size - 1 - o->len) n = o->size - 1 - o->len;
+    memcpy(o->data + o->len, s, n);
+    o->len += n;
+    o->data[o->len] = '\0';
+}
+
+/* A movement's history details, as the figures' statements write them: an
+ * expiry's category and amount; a credit's or payment's operation too, a
+ * payment's channel, a credit's end date when its envelope has one. */
+static void movement_details(char *details, size_t size, const char *operation_id,
+                             const char *category, int64_t amount, bool payment,
+                             const char *end_date) {
+    text_out out = {.data = details, .size = size};
+    details[0] = '\0';
+    if (operation_id != NULL) {
+        out_add(&out, "{\"operation_id\": \"", SIZE_MAX);
+        out_add(&out, operation_id, SIZE_MAX);
+        out_add(&out, "\", \"category\": \"", SIZE_MAX);
+    } else {
+        out_add(&out, "{\"category\": \"", SIZE_MAX);
+    }
+    out_add(&out, category, SIZE_MAX);
+    out_add(&out, "\", \"amount_cents\": ", SIZE_MAX);
+    char amount_text[SP_PROJECTION_INT_TEXT_MAX];
+    sp_projection_int_text(amount, amount_text);
+    out_add(&out, amount_text, SIZE_MAX);
+    if (payment) out_add(&out, ", \"channel\": \"code\"", SIZE_MAX);
+    if (end_date != NULL) {
+        out_add(&out, ", \"end_date\": \"", SIZE_MAX);
+        out_add(&out, end_date, 10);
+        out_add(&out, "\"", SIZE_MAX);
+    }
+    out_add(&out, "}", SIZE_MAX);
+}
+
 static int64_t param_i64(const sp_projection_row *row, int index) {
     assert(row != NULL);
     assert(index < row->param_count);
@@ -303,7 +357,7 @@ static fold_pass *pass_add(sp_projection_fold *f, const char *id) {
     while (f->slots[s] != 0) s = (s + 1) & (PASS_SLOTS - 1);
     fold_pass *p = &f->passes[f->pass_count++];
     memset(p, 0, sizeof *p);
-    snprintf(p->id, sizeof p->id, "%s", id);
+    text_copy(p->id, sizeof p->id, id);
     p->foldable = true;
     f->slots[s] = (int32_t)f->pass_count;
     assert(pass_find(f, id) == p);
@@ -391,8 +445,8 @@ static int envelope_add(sp_projection_fold *f, const fold_pass *p, const char *c
     e->expired = expired;
     e->credited = credited;
     e->balance_cents = balance_cents;
-    snprintf(e->category, sizeof e->category, "%s", category);
-    snprintf(e->end_date, sizeof e->end_date, "%s", end_date != NULL ? end_date : "");
+    text_copy(e->category, sizeof e->category, category);
+    text_copy(e->end_date, sizeof e->end_date, end_date != NULL ? end_date : "");
     return 0;
 }
 
@@ -408,7 +462,7 @@ static int ledger_add(sp_projection_fold *f, const char *account, int64_t cents,
     }
     assert(f->ledger_count < f->ledger_cap);
     sum_item *item = &f->ledger[f->ledger_count++];
-    snprintf(item->key, sizeof item->key, "%s", account);
+    text_copy(item->key, sizeof item->key, account);
     item->cents = cents;
     return 0;
 }
@@ -418,7 +472,7 @@ static void budget_add(sp_projection_fold *f, const char *category, int64_t cred
     assert(f != NULL);
     assert(f->budget_count < SP_PROJECTION_FOLD_EVENTS_MAX);
     budget_item *b = &f->budget[f->budget_count++];
-    snprintf(b->category, sizeof b->category, "%s", category);
+    text_copy(b->category, sizeof b->category, category);
     b->credited = credited;
     b->spent = spent;
     b->expired = expired;
@@ -453,9 +507,9 @@ static int fold_opened(sp_projection_fold *f, fold_pass *p, const sp_projection_
     p->exists = p->opened = true;
     p->version = 1;
     p->balance_cents = 0;
-    snprintf(p->beneficiary_id, sizeof p->beneficiary_id, "%s", row->params[1]);
-    snprintf(p->opened_at, sizeof p->opened_at, "%s", row->params[2]);
-    snprintf(p->updated_at, sizeof p->updated_at, "%s", row->params[2]);
+    text_copy(p->beneficiary_id, sizeof p->beneficiary_id, row->params[1]);
+    text_copy(p->opened_at, sizeof p->opened_at, row->params[2]);
+    text_copy(p->updated_at, sizeof p->updated_at, row->params[2]);
     const char *categories = row->params[3], *dates = row->params[4];
     char category[ITEM_TEXT_MAX], date[ITEM_TEXT_MAX], details[DETAILS_BYTES_MAX];
     bool category_null = false, date_null = false;
@@ -490,7 +544,7 @@ static int fold_movement(sp_projection_fold *f, fold_pass *p, const sp_projectio
     bool payment = row->kind == SP_PROJECTION_PAYMENT_ACCEPTED;
     p->version = version;
     p->balance_cents = param_i64(row, 5);
-    snprintf(p->updated_at, sizeof p->updated_at, "%s", row->params[2]);
+    text_copy(p->updated_at, sizeof p->updated_at, row->params[2]);
     bool credit = row->kind == SP_PROJECTION_PASS_CREDITED;
     /* A credit's $17: the envelope's end date after it, NULL = keep the row's. */
     const char *end_date = credit ? row->params[SP_PROJECTION_CREDIT_PARAM_COUNT - 1] : NULL;
@@ -516,34 +570,21 @@ static int fold_movement(sp_projection_fold *f, fold_pass *p, const sp_projectio
         if (ledger_add(f, account, strtoll(delta, NULL, 10), err) != 0) return -1;
     }
     char details[DETAILS_BYTES_MAX];
-    if (expiry) {
-        budget_add(f, category, 0, 0, amount, -amount);
-        snprintf(details, sizeof details, "{\"category\": \"%s\", \"amount_cents\": %" PRId64 "}",
-                 category, amount);
-    } else {
-        /* as the figures' statements write it: a payment's channel, a
-         * credit's end date when its envelope has one */
-        char extra[64] = "";
-        if (payment) snprintf(extra, sizeof extra, ", \"channel\": \"code\"");
-        else if (end_date != NULL)
-            snprintf(extra, sizeof extra, ", \"end_date\": \"%.10s\"", end_date);
-        snprintf(details, sizeof details,
-                 "{\"operation_id\": \"%s\", \"category\": \"%s\", "
-                 "\"amount_cents\": %" PRId64 "%s}",
-                 row->params[6], category, amount, extra);
-        if (payment) budget_add(f, category, 0, amount, 0, -amount);
-        else budget_add(f, category, amount, 0, 0, amount);
-    }
+    if (expiry) budget_add(f, category, 0, 0, amount, -amount);
+    else if (payment) budget_add(f, category, 0, amount, 0, -amount);
+    else budget_add(f, category, amount, 0, 0, amount);
+    movement_details(details, sizeof details, expiry ? NULL : row->params[6], category, amount,
+                     payment, payment || expiry ? NULL : end_date);
     if (payment) {
         assert(f->owed_count < SP_PROJECTION_FOLD_EVENTS_MAX);
         sum_item *owed = &f->owed[f->owed_count++];
-        snprintf(owed->key, sizeof owed->key, "%s", row->params[14]);
+        text_copy(owed->key, sizeof owed->key, row->params[14]);
         owed->cents = amount;
         /* $3, the payment's time, is written from the envelope's */
         assert(f->daily_count < SP_PROJECTION_FOLD_EVENTS_MAX);
         daily_item *day = &f->daily[f->daily_count++];
         day->day = sp_paris_date_of(row->occurred_at_ms);
-        snprintf(day->category, sizeof day->category, "%s", category);
+        text_copy(day->category, sizeof day->category, category);
         day->payment_count = 1;
         day->amount_cents = amount;
     }

@@ -256,6 +256,19 @@ static void test_a_batch_folds_into_final_rows(void **state) {
     row_set history;
     rows_of(statement(&r, "spx_history_insert"), &history);
     assert_int_equal(history.count, 4);
+    /* the history's details, as the figures' statements write them */
+    bool saw_payment = false, saw_credit = false;
+    for (size_t i = 0; i < history.count; i++) {
+        saw_payment |= strstr(history.rows[i],
+                              "{\"operation_id\": \"bbbbbbbb-bbbb-4bbb-8bbb-"
+                              "000000000003\", \"category\": \"food\", "
+                              "\"amount_cents\": 300, \"channel\": \"code\"}") != NULL;
+        saw_credit |= strstr(history.rows[i], "{\"operation_id\": \"bbbbbbbb-bbbb-4bbb-8bbb-"
+                                              "000000000002\", \"category\": \"food\", "
+                                              "\"amount_cents\": 1000}") != NULL;
+    }
+    assert_true(saw_payment);
+    assert_true(saw_credit);
     /* the two payments as one day's figures (2026-05-28 22:26 in Paris) */
     assert_row(&r, "spx_figures_daily", "2026-05-28|food|2|500|");
     /* a command id with quotes survives the array literal */
