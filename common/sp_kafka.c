@@ -777,6 +777,41 @@ int sp_kafka_watermarks(sp_kafka_consumer *consumer, const char *topic, int32_t 
     return 0;
 }
 
+/* One ListOffsets round for every partition of list, at `which`
+ * (RD_KAFKA_OFFSET_BEGINNING or _END), into out[]. */
+static int offsets_at(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list, int64_t which,
+                      int64_t *out, int timeout_ms, sp_error *err) {
+    for (int i = 0; i < list->cnt; i++) list->elems[i].offset = which;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, list, timeout_ms);
+    for (int i = 0; i < list->cnt && e == RD_KAFKA_RESP_ERR_NO_ERROR; i++) {
+        const rd_kafka_topic_partition_t *tp = &list->elems[i];
+        if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR || tp->offset < 0)
+            return sp_error_set(err, 503, "kafka_unavailable", NULL,
+                                "watermarks of %s [%" PRId32 "]: %s", tp->topic, tp->partition,
+                                tp->err != RD_KAFKA_RESP_ERR_NO_ERROR ? rd_kafka_err2str(tp->err)
+                                                                      : "no offset");
+        out[i] = tp->offset;
+    }
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return sp_error_set(err, 503, "kafka_unavailable", NULL, "watermarks: %s",
+                            rd_kafka_err2str(e));
+    return 0;
+}
+
+int sp_kafka_watermarks_many(sp_kafka_consumer *consumer, const sp_kafka_tp *tps, size_t count,
+                             int64_t *lows, int64_t *highs, int timeout_ms, sp_error *err) {
+    assert(consumer != NULL && tps != NULL && lows != NULL && highs != NULL);
+    assert(count > 0 && count <= SP_KAFKA_WATERMARKS_MANY_MAX);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)count);
+    for (size_t i = 0; i < count; i++)
+        rd_kafka_topic_partition_list_add(list, tps[i].topic, tps[i].partition);
+    int rc = offsets_at(consumer->rk, list, RD_KAFKA_OFFSET_BEGINNING, lows, timeout_ms, err);
+    if (rc == 0) rc = offsets_at(consumer->rk, list, RD_KAFKA_OFFSET_END, highs, timeout_ms, err);
+    rd_kafka_topic_partition_list_destroy(list);
+    for (size_t i = 0; i < count && rc == 0; i++) assert(lows[i] >= 0 && highs[i] >= lows[i]);
+    return rc;
+}
+
 static int count_from_metadata(rd_kafka_t *rk, const char *topic, int timeout_ms, sp_error *err) {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (rkt == NULL)

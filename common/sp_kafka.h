@@ -144,6 +144,14 @@ int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *ms
 int sp_kafka_watermarks(sp_kafka_consumer *consumer, const char *topic, int32_t partition,
                         int64_t *low, int64_t *high, int timeout_ms, sp_error *err);
 
+/* Low and high watermarks of count partitions (tps' offsets unused) into
+ * lows[] and highs[]: two broker requests for them all (the earliest, then
+ * the latest offsets, through rd_kafka_offsets_for_times) rather than two
+ * per partition. */
+#define SP_KAFKA_WATERMARKS_MANY_MAX 1024
+int sp_kafka_watermarks_many(sp_kafka_consumer *consumer, const sp_kafka_tp *tps, size_t count,
+                             int64_t *lows, int64_t *highs, int timeout_ms, sp_error *err);
+
 /* Partition count of a topic, from metadata. */
 int sp_kafka_partition_count(const char *brokers, const char *topic, int timeout_ms, sp_error *err);
 

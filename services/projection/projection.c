@@ -372,13 +372,19 @@ static int64_t target_of(const projector *p, const sp_projection_position *pos) 
 /* Refuses a log that lost messages the read model never saw; the first time,
  * notes where the log ends (the catch-up target). */
 static int check_log(projector *p, bool first, sp_error *err) {
+    sp_kafka_tp tps[SP_PROJECTION_POSITIONS_MAX];
+    int64_t lows[SP_PROJECTION_POSITIONS_MAX], highs[SP_PROJECTION_POSITIONS_MAX];
+    assert(p->position_count > 0 && p->position_count <= SP_PROJECTION_POSITIONS_MAX);
+    for (size_t i = 0; i < p->position_count; i++)
+        tps[i] = (sp_kafka_tp){.topic = p->positions[i].topic,
+                               .partition = p->positions[i].partition};
+    if (sp_kafka_watermarks_many(p->consumer, tps, p->position_count, lows, highs, KAFKA_TIMEOUT_MS,
+                                 err) != 0)
+        return -1;
     for (size_t i = 0; i < p->position_count; i++) {
         sp_projection_position *pos = &p->positions[i];
-        int64_t low = 0, high = 0;
-        if (sp_kafka_watermarks(p->consumer, pos->topic, pos->partition, &low, &high,
-                                KAFKA_TIMEOUT_MS, err) != 0 ||
-            sp_projection_position_check_log(pos, low, high, err) != 0)
-            return -1;
+        int64_t high = highs[i];
+        if (sp_projection_position_check_log(pos, lows[i], high, err) != 0) return -1;
         if (first) pos->high_at_start = p->options->schema != NULL ? target_of(p, pos) : high;
         if (pos->high_at_start > high)
             return sp_error_set(err, 500, "log_reset", "",

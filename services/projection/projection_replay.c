@@ -183,18 +183,17 @@ static int read_watermarks(replay *r, sp_error *err) {
                                                                  REPLAY_CLIENT_ID, r->tps,
                                                                  r->tp_count, r->log, err);
     if (consumer == NULL) return -1;
-    int rc = 0;
+    int64_t lows[SP_PROJECTION_POSITIONS_MAX], highs[SP_PROJECTION_POSITIONS_MAX];
+    int rc = sp_kafka_watermarks_many(consumer, r->tps, r->tp_count, lows, highs,
+                                      REPLAY_KAFKA_TIMEOUT_MS, err);
     for (size_t i = 0; i < r->tp_count && rc == 0; i++) {
-        int64_t low = 0, high = 0;
-        rc = sp_kafka_watermarks(consumer, r->tps[i].topic, r->tps[i].partition, &low, &high,
-                                 REPLAY_KAFKA_TIMEOUT_MS, err);
-        if (rc == 0 && low > 0)
+        if (lows[i] > 0)
             rc = sp_error_set(err, 500, "log_truncated", "",
                               "log truncated at %s[%" PRId32 "]: "
                               "low watermark %" PRId64 " (the events before it are gone): the "
                               "read models cannot be rebuilt from this log, nothing swapped",
-                              r->tps[i].topic, r->tps[i].partition, low);
-        r->tps[i].offset = high;
+                              r->tps[i].topic, r->tps[i].partition, lows[i]);
+        r->tps[i].offset = highs[i];
     }
     sp_kafka_consumer_free(consumer);
     return rc;
