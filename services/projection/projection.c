@@ -138,6 +138,7 @@ typedef struct projector {
     size_t batch_count;
     sp_projection_fold *fold;
     bool fold_off;             /* the fold's SQL was refused: this batch event by event */
+    bool figures_pending;      /* this batch sent a figures statement: its deltas to fold */
     char *row_buf;             /* SP_PROJECTION_ROW_BYTES_MAX */
     statement_tag *statements; /* the open pipeline's, in order */
     size_t statement_count;
@@ -227,7 +228,7 @@ static int pg_prepare_figures(projector *p, sp_error *err) {
         assert(sp_projection_figures_statements[i].param_count <= SP_PROJECTION_FIGURES_PARAMS_MAX);
         if (pg_prepare(p, &sp_projection_figures_statements[i], types, err) != 0) return -1;
     }
-    return 0;
+    return pg_prepare(p, &sp_projection_figures_fold, NULL, err);
 }
 
 /* Parsed and planned once per connection rather than once per event. */
@@ -662,6 +663,7 @@ static failure send_offsets(projector *p, sp_error *err) {
 
 static void batch_reset(projector *p) {
     memset(&p->batch, 0, sizeof p->batch);
+    p->figures_pending = false;
     p->dead_letters_queued.count = 0;
     for (size_t i = 0; i < p->position_count; i++)
         p->positions[i].batch_next_offset = p->positions[i].next_offset;
@@ -893,6 +895,7 @@ static failure send_event(projector *p, size_t index, sp_error *err) {
     if (figures.statement != NULL) {
         statement_tag figures_tag = tag;
         figures_tag.kind = STMT_FIGURES;
+        p->figures_pending = true;
         f = send_statement(p, figures_tag, figures.statement, NULL, figures.param_count,
                            figures.params, err);
         if (f != FAIL_NONE) return f;
@@ -989,8 +992,8 @@ static failure apply_pipelined(projector *p, sp_error *err) {
     /* The folded rows, then the figures' deltas of the batch, at once. */
     if (f == FAIL_NONE && !p->fold_off) f = send_fold(p, err);
     statement_tag fold = {.kind = STMT_CONTROL};
-    if (f == FAIL_NONE)
-        f = send_statement(p, fold, NULL, sp_projection_figures_fold_sql, 0, NULL, err);
+    if (f == FAIL_NONE && p->figures_pending)
+        f = send_statement(p, fold, sp_projection_figures_fold.name, NULL, 0, NULL, err);
     if (f == FAIL_NONE) f = send_offsets(p, err);
     /* A dead letter is on the broker before the offset that skips it commits. */
     if (f == FAIL_NONE) f = dead_letters_flush(p, err);
