@@ -34,6 +34,7 @@
 #include "sp_clock.h"
 #include "sp_envelope.h"
 #include "sp_kafka.h"
+#include "sp_offsets_notice.h"
 #include "sp_pg.h"
 
 #define PROJECTION_CLIENT_ID "solipass-projection"
@@ -205,6 +206,10 @@ static int pg_lock(projector *p, sp_error *err) {
                         PG_LOCK_WAIT_MS);
 }
 
+/* The offsets' notification (send_offsets_notice). */
+static const sp_projection_statement offsets_notice_statement = {"sp_offsets_notice",
+                                                                 "SELECT pg_notify($1, $2)", 2};
+
 static int pg_prepare(projector *p, const sp_projection_statement *st, const Oid *types,
                       sp_error *err) {
     PGresult *res = PQprepare(p->conn, st->name, st->sql, st->param_count, types);
@@ -238,7 +243,7 @@ static int pg_prepare_all(projector *p, sp_error *err) {
     if (pg_prepare_figures(p, err) != 0) return -1; /* the pending tables the fold fills */
     for (size_t i = 0; i < sp_projection_fold_statement_count; i++)
         if (pg_prepare(p, &sp_projection_fold_statements[i], NULL, err) != 0) return -1;
-    return 0;
+    return pg_prepare(p, &offsets_notice_statement, NULL, err);
 }
 
 /* In a shadow schema every statement's unqualified table resolves to the
@@ -659,6 +664,27 @@ static failure send_offsets(projector *p, sp_error *err) {
     return FAIL_NONE;
 }
 
+/* Live, in the batch's transaction: the offsets it moved, for the gateways
+ * that wait on them (sp_offsets_notice.h), delivered when it commits. A
+ * replay's shadow sends none: its offsets are not the live read models'. */
+static failure send_offsets_notice(projector *p, sp_error *err) {
+    assert(p->options->schema == NULL);
+    char payload[SP_OFFSETS_NOTICE_BYTES_MAX] = "";
+    bool moved = false, fits = true;
+    for (size_t i = 0; i < p->position_count && fits; i++) {
+        const sp_projection_position *pos = &p->positions[i];
+        if (pos->batch_next_offset == pos->next_offset) continue;
+        moved = true;
+        fits = sp_offsets_notice_append(payload, sizeof payload, pos->topic, pos->partition,
+                                        pos->batch_next_offset);
+    }
+    if (!moved) return FAIL_NONE;
+    if (!fits) payload[0] = '\0'; /* an empty notice: read the table */
+    const char *params[2] = {SP_OFFSETS_NOTICE_CHANNEL, payload};
+    statement_tag tag = {.kind = STMT_CONTROL};
+    return send_statement(p, tag, offsets_notice_statement.name, NULL, 2, params, err);
+}
+
 /* ------------------------------------------------------------ one batch */
 
 static void batch_reset(projector *p) {
@@ -995,6 +1021,7 @@ static failure apply_pipelined(projector *p, sp_error *err) {
     if (f == FAIL_NONE && p->figures_pending)
         f = send_statement(p, fold, sp_projection_figures_fold.name, NULL, 0, NULL, err);
     if (f == FAIL_NONE) f = send_offsets(p, err);
+    if (f == FAIL_NONE && p->options->schema == NULL) f = send_offsets_notice(p, err);
     /* A dead letter is on the broker before the offset that skips it commits. */
     if (f == FAIL_NONE) f = dead_letters_flush(p, err);
     statement_tag commit = {.kind = STMT_CONTROL};
