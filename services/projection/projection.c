@@ -36,6 +36,7 @@
 #include "sp_clock.h"
 #include "sp_envelope.h"
 #include "sp_kafka.h"
+#include "sp_offsets_notice.h"
 #include "sp_pg.h"
 
 #define PROJECTION_CLIENT_ID "solipass-projection"
@@ -148,6 +149,7 @@ typedef struct projector {
     size_t batch_count;
     sp_projection_fold *fold;
     bool fold_off;             /* the fold's SQL was refused: this batch event by event */
+    bool figures_pending;      /* this batch sent a figures statement: its deltas to fold */
     char *row_buf;             /* SP_PROJECTION_ROW_BYTES_MAX */
     statement_tag *statements; /* the open pipeline's, in order */
     size_t statement_count;
@@ -218,6 +220,10 @@ static int pg_lock(projector *p, sp_error *err) {
                         PG_LOCK_WAIT_MS);
 }
 
+/* The offsets' notification (send_offsets_notice). */
+static const sp_projection_statement offsets_notice_statement = {"sp_offsets_notice",
+                                                                 "SELECT pg_notify($1, $2)", 2};
+
 static int pg_prepare(projector *p, const sp_projection_statement *st, const Oid *types,
                       sp_error *err) {
     PGresult *res = PQprepare(p->conn, st->name, st->sql, st->param_count, types);
@@ -241,7 +247,7 @@ static int pg_prepare_figures(projector *p, sp_error *err) {
         assert(sp_projection_figures_statements[i].param_count <= SP_PROJECTION_FIGURES_PARAMS_MAX);
         if (pg_prepare(p, &sp_projection_figures_statements[i], types, err) != 0) return -1;
     }
-    return 0;
+    return pg_prepare(p, &sp_projection_figures_fold, NULL, err);
 }
 
 /* Parsed and planned once per connection rather than once per event. */
@@ -251,7 +257,7 @@ static int pg_prepare_all(projector *p, sp_error *err) {
     if (pg_prepare_figures(p, err) != 0) return -1; /* the pending tables the fold fills */
     for (size_t i = 0; i < sp_projection_fold_statement_count; i++)
         if (pg_prepare(p, &sp_projection_fold_statements[i], NULL, err) != 0) return -1;
-    return 0;
+    return pg_prepare(p, &offsets_notice_statement, NULL, err);
 }
 
 /* In a shadow schema every statement's unqualified table resolves to the
@@ -709,10 +715,32 @@ static failure send_offsets(projector *p, sp_error *err) {
     return FAIL_NONE;
 }
 
+/* Live, in the batch's transaction: the offsets it moved, for the gateways
+ * that wait on them (sp_offsets_notice.h), delivered when it commits. A
+ * replay's shadow sends none: its offsets are not the live read models'. */
+static failure send_offsets_notice(projector *p, sp_error *err) {
+    assert(p->options->schema == NULL);
+    char payload[SP_OFFSETS_NOTICE_BYTES_MAX] = "";
+    bool moved = false, fits = true;
+    for (size_t i = 0; i < p->position_count && fits; i++) {
+        const sp_projection_position *pos = &p->positions[i];
+        if (pos->batch_next_offset == pos->next_offset) continue;
+        moved = true;
+        fits = sp_offsets_notice_append(payload, sizeof payload, pos->topic, pos->partition,
+                                        pos->batch_next_offset);
+    }
+    if (!moved) return FAIL_NONE;
+    if (!fits) payload[0] = '\0'; /* an empty notice: read the table */
+    const char *params[2] = {SP_OFFSETS_NOTICE_CHANNEL, payload};
+    statement_tag tag = {.kind = STMT_CONTROL};
+    return send_statement(p, tag, offsets_notice_statement.name, NULL, 2, params, err);
+}
+
 /* ------------------------------------------------------------ one batch */
 
 static void batch_reset(projector *p) {
     memset(&p->batch, 0, sizeof p->batch);
+    p->figures_pending = false;
     p->dead_letters_queued.count = 0;
     for (size_t i = 0; i < p->position_count; i++)
         p->positions[i].batch_next_offset = p->positions[i].next_offset;
@@ -952,6 +980,7 @@ static failure send_event(projector *p, size_t index, sp_error *err) {
     if (figures.statement != NULL) {
         statement_tag figures_tag = tag;
         figures_tag.kind = STMT_FIGURES;
+        p->figures_pending = true;
         f = send_statement(p, figures_tag, figures.statement, NULL, figures.param_count,
                            figures.params, err);
         if (f != FAIL_NONE) return f;
@@ -1094,9 +1123,10 @@ static failure apply_pipelined(projector *p, sp_error *err) {
     if (f == FAIL_NONE && !p->fold_off) f = send_fold(p, err);
     if (f == FAIL_NONE && copying) f = start_copies(p, err);
     statement_tag fold = {.kind = STMT_CONTROL};
-    if (f == FAIL_NONE)
-        f = send_statement(p, fold, NULL, sp_projection_figures_fold_sql, 0, NULL, err);
+    if (f == FAIL_NONE && p->figures_pending)
+        f = send_statement(p, fold, sp_projection_figures_fold.name, NULL, 0, NULL, err);
     if (f == FAIL_NONE) f = send_offsets(p, err);
+    if (f == FAIL_NONE && p->options->schema == NULL) f = send_offsets_notice(p, err);
     /* A dead letter is on the broker before the offset that skips it commits. */
     if (f == FAIL_NONE) f = dead_letters_flush(p, err);
     statement_tag commit = {.kind = STMT_CONTROL};

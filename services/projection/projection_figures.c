@@ -27,7 +27,7 @@
 /* Where the credited money of a category is: every column moves by a delta
  * (credited = spent + expired + reserved + available holds after each),
  * appended to this transaction's pending deltas and folded into
- * figures_budget once per batch (sp_projection_figures_fold_sql): one row
+ * figures_budget once per batch (sp_projection_figures_fold): one row
  * a category updated by every event of a batch would make PostgreSQL walk
  * a chain of that row's versions as long as the batch at each update. */
 #define BUDGET(category, credited, spent, expired, reserved, available)                  \
@@ -276,24 +276,19 @@ const char *const sp_projection_figures_pending_sql[SP_PROJECTION_FIGURES_PENDIN
 /* Once per batch, after its events: one upsert per touched row. Any key a
  * batch touched gets its row (even at zero), so a replay's other batch
  * boundaries give the same rows. */
-const char *const sp_projection_figures_fold_sql =
+const sp_projection_statement sp_projection_figures_fold = {
+    "spf_fold",
     "WITH pb AS (DELETE FROM figures_budget_pending RETURNING *), "
     "pd AS (DELETE FROM figures_daily_pending RETURNING *), "
     "b AS (INSERT INTO figures_budget AS f (category, credited_cents, spent_cents, "
     "expired_cents, reserved_cents, available_cents) SELECT category, sum(credited_cents), "
     "sum(spent_cents), sum(expired_cents), sum(reserved_cents), sum(available_cents) FROM pb "
-    "GROUP BY category ON CONFLICT (category) DO UPDATE SET "
-    "credited_cents = f.credited_cents + EXCLUDED.credited_cents, "
-    "spent_cents = f.spent_cents + EXCLUDED.spent_cents, "
-    "expired_cents = f.expired_cents + EXCLUDED.expired_cents, "
-    "reserved_cents = f.reserved_cents + EXCLUDED.reserved_cents, "
-    "available_cents = f.available_cents + EXCLUDED.available_cents), "
+    "GROUP BY category " SP_PROJECTION_FIGURES_BUDGET_ADD "), "
     "d AS (INSERT INTO figures_daily AS f (day, category, payment_count, amount_cents) "
     "SELECT day, category, sum(payment_count), sum(amount_cents) FROM pd GROUP BY day, category "
-    "ON CONFLICT (day, category) DO UPDATE SET "
-    "payment_count = f.payment_count + EXCLUDED.payment_count, "
-    "amount_cents = f.amount_cents + EXCLUDED.amount_cents) "
-    "SELECT 1";
+    SP_PROJECTION_FIGURES_DAILY_ADD ") "
+    "SELECT 1",
+    0};
 /* clang-format on */
 
 /* Prepared with every parameter typed text: 5 of the meta plus the event's. */

@@ -61,11 +61,32 @@ void sp_projection_figures_build(const sp_projection_row *row, sp_projection_fig
 
 /* The pending deltas of a batch (temporary tables: to run on every new
  * connection before preparing the statements), and their fold into
- * figures_budget and figures_daily, to send once per batch after its
- * events: the events append deltas, never update the figures' rows. */
+ * figures_budget and figures_daily (prepared once per connection under
+ * sp_projection_figures_fold's name), to send after the events of a batch
+ * that sent any figures statement: the events append deltas, never update
+ * the figures' rows. A batch that sent none must not touch the pending
+ * tables: PostgreSQL empties ON COMMIT DELETE ROWS tables (truncating
+ * their files) at the commit of every transaction that used a temporary
+ * table, which cost a third of the live projection's commits. */
 #define SP_PROJECTION_FIGURES_PENDING_TABLES 2
 extern const char *const sp_projection_figures_pending_sql[SP_PROJECTION_FIGURES_PENDING_TABLES];
-extern const char *const sp_projection_figures_fold_sql;
+extern const sp_projection_statement sp_projection_figures_fold;
+
+/* How a batch's deltas, one row per key, are added to the figures' rows
+ * (the table aliased f): by the fold of the pending deltas and by the
+ * fold of the batch's payments (projection_fold.c), which writes its
+ * deltas straight into the figures. */
+#define SP_PROJECTION_FIGURES_BUDGET_ADD \
+    "ON CONFLICT (category) DO UPDATE SET " \
+    "credited_cents = f.credited_cents + EXCLUDED.credited_cents, " \
+    "spent_cents = f.spent_cents + EXCLUDED.spent_cents, " \
+    "expired_cents = f.expired_cents + EXCLUDED.expired_cents, " \
+    "reserved_cents = f.reserved_cents + EXCLUDED.reserved_cents, " \
+    "available_cents = f.available_cents + EXCLUDED.available_cents"
+#define SP_PROJECTION_FIGURES_DAILY_ADD \
+    "ON CONFLICT (day, category) DO UPDATE SET " \
+    "payment_count = f.payment_count + EXCLUDED.payment_count, " \
+    "amount_cents = f.amount_cents + EXCLUDED.amount_cents"
 
 /* The action of an event type, NULL when it has none. */
 const char *sp_projection_figures_action(const char *type);

@@ -656,14 +656,18 @@ const sp_projection_statement sp_projection_fold_statements[] = {
      "SELECT * FROM unnest($1::text[], $2::bigint[]) ON CONFLICT (account) DO UPDATE "
      "SET balance_cents = ledger_balances.balance_cents + EXCLUDED.balance_cents",
      2},
+    /* The batch's deltas go straight into the figures (one row per
+     * category, and one per Europe/Paris day and category, summed here),
+     * not through the pending tables: see projection_figures.h */
     {"spx_figures_budget",
-     "INSERT INTO figures_budget_pending (category, credited_cents, spent_cents, expired_cents, "
+     "INSERT INTO figures_budget AS f (category, credited_cents, spent_cents, expired_cents, "
      "reserved_cents, available_cents) SELECT * FROM unnest($1::text[], $2::bigint[], "
-     "$3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])",
+     "$3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) " SP_PROJECTION_FIGURES_BUDGET_ADD,
      6},
     {"spx_figures_daily",
-     "INSERT INTO figures_daily_pending (day, category, payment_count, amount_cents) "
-     "SELECT * FROM unnest($1::date[], $2::text[], $3::bigint[], $4::bigint[])",
+     "INSERT INTO figures_daily AS f (day, category, payment_count, amount_cents) "
+     "SELECT * FROM unnest($1::date[], $2::text[], $3::bigint[], $4::bigint[]) "
+     SP_PROJECTION_FIGURES_DAILY_ADD,
      4},
     {"spx_history_insert",
      "INSERT INTO history (event_id, occurred_at, action, actor_id, actor_role, partner_id, "

@@ -161,9 +161,8 @@ def run_anchor(stack, seconds, clients):
     return None
 
 
-def print_gateway_breakdown(metrics_url):
-    """Where a payment's time goes, from the gateway's own metrics: the command
-    round trip through the log, then the wait for the projection."""
+def metric_values(metrics_url):
+    """A service's metrics (Prometheus text), by name with its labels."""
     import urllib.request
     with urllib.request.urlopen(metrics_url, timeout=10) as answer:
         text = answer.read().decode()
@@ -173,11 +172,26 @@ def print_gateway_breakdown(metrics_url):
             continue
         name, value = line.rsplit(" ", 1)
         values[name] = float(value)
+    return values
+
+
+def print_mean_ms(values, name, label, labels=""):
+    count = values.get(name + "_count" + labels, 0)
+    if count:
+        print("%s_ms_mean=%.2f" % (label, 1000 * values[name + "_sum" + labels] / count))
+
+
+def print_gateway_breakdown(stack):
+    """Where a payment's time goes, from the services' own metrics: the command
+    from its production to its offset committed by the transactions service
+    (events and reply durable), the whole round trip to the gateway's reading
+    of the reply, then the wait for the projection (warm-up included)."""
+    values = metric_values(stack.metrics_url("transactions"))
+    print_mean_ms(values, "solipass_command_duration_seconds", "transactions_command_to_commit",
+                  '{topic="solipass.ledger.commands.v1"}')
+    values = metric_values(stack.metrics_url("gateway"))
     for what in ("command_duration", "projection_wait"):
-        name = "solipass_gateway_%s_seconds" % what
-        count = values.get(name + "_count", 0)
-        if count:
-            print("gateway_%s_ms_mean=%.2f" % (what, 1000 * values[name + "_sum"] / count))
+        print_mean_ms(values, "solipass_gateway_%s_seconds" % what, "gateway_" + what)
 
 
 def main():
@@ -217,7 +231,7 @@ def main():
         print("latency_p50_ms=%.2f latency_p90_ms=%.2f latency_p99_ms=%.2f latency_max_ms=%.2f" % (
             result["p50_us"] / 1000, result["p90_us"] / 1000, result["p99_us"] / 1000,
             result["max_us"] / 1000))
-        print_gateway_breakdown(stack.metrics_url("gateway"))
+        print_gateway_breakdown(stack)
         print_cpu_per_payment(cpu_before, cpu_after, result["created"])
         total = stack.psql("SELECT coalesce(sum(balance_cents), 0) FROM ledger_balances")
         print("ledger sum after the run: %s (must be 0)" % total)

@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -13,9 +14,9 @@
 #include <libpq-fe.h>
 #include "directory_feed.h"
 #include "sp_kafka.h"
+#include "sp_offsets_notice.h"
 #include "sp_pg.h"
 
-#define SP_GW_TOPIC_NAME_MAX 128
 #define SP_GW_PROJWAIT_RECONNECT_MS 1000
 
 /* clang-format off */
@@ -33,11 +34,7 @@ typedef struct projwait_waiter {
     struct projwait_waiter *next;
 } projwait_waiter;
 
-typedef struct offset_entry {
-    char topic[SP_GW_TOPIC_NAME_MAX];
-    int32_t partition;
-    int64_t next_offset;
-} offset_entry;
+typedef sp_offsets_notice_entry offset_entry;
 
 struct sp_gw_projwait {
     const char *dsn; /* borrowed from the configuration */
@@ -82,14 +79,26 @@ static void wake_reached(sp_gw_projwait *pw) {
     }
 }
 
+/* A connection listening to the projection's notices, or -1. */
+static int ensure_listening(sp_gw_projwait *pw) {
+    sp_error err;
+    if (pw->conn != NULL && PQstatus(pw->conn) == CONNECTION_OK) return 0;
+    PQfinish(pw->conn);
+    pw->conn = sp_pg_connect(pw->dsn, 0, pw->log, &err);
+    if (pw->conn == NULL) return -1;
+    if (sp_pg_exec(pw->conn, "LISTEN " SP_OFFSETS_NOTICE_CHANNEL, 0, NULL, NULL, &err) != 0) {
+        sp_log_warn(pw->log, "projection notices unavailable", "error", err.message, NULL);
+        PQfinish(pw->conn);
+        pw->conn = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 /* Reads every offset into fresh (outside the mutex); -1 on a database failure. */
 static int read_offsets(sp_gw_projwait *pw, offset_entry *fresh, size_t *count) {
     sp_error err;
-    if (pw->conn == NULL || PQstatus(pw->conn) != CONNECTION_OK) {
-        PQfinish(pw->conn);
-        pw->conn = sp_pg_connect(pw->dsn, 0, pw->log, &err);
-        if (pw->conn == NULL) return -1;
-    }
+    assert(pw->conn != NULL);
     const char *params[1] = {"projection"};
     PGresult *res = NULL;
     if (sp_pg_exec(pw->conn, offsets_sql, 1, params, &res, &err) != 0) {
@@ -110,6 +119,64 @@ static int read_offsets(sp_gw_projwait *pw, offset_entry *fresh, size_t *count) 
     return 0;
 }
 
+/* The whole table read: replaces every offset known. */
+static void publish_all(sp_gw_projwait *pw, const offset_entry *fresh, size_t count) {
+    pthread_mutex_lock(&pw->mutex);
+    if (count != pw->offset_count || memcmp(pw->offsets, fresh, count * sizeof *fresh) != 0) {
+        memcpy(pw->offsets, fresh, count * sizeof *fresh);
+        pw->offset_count = count;
+        wake_reached(pw);
+    }
+    pthread_mutex_unlock(&pw->mutex);
+}
+
+/* A notice's partitions, each at its new offset (notices come in commit
+ * order, so the last one holds). false: the table is to be read instead. */
+static bool publish_notice(sp_gw_projwait *pw, const char *payload) {
+    offset_entry moved[SP_GW_PROJWAIT_PARTITIONS_MAX];
+    int count = sp_offsets_notice_parse(payload, moved, SP_GW_PROJWAIT_PARTITIONS_MAX);
+    if (count <= 0) return false;
+    bool complete = true;
+    pthread_mutex_lock(&pw->mutex);
+    for (int i = 0; i < count; i++) {
+        size_t k = 0;
+        while (k < pw->offset_count && (pw->offsets[k].partition != moved[i].partition ||
+                                        strcmp(pw->offsets[k].topic, moved[i].topic) != 0))
+            k++;
+        if (k == SP_GW_PROJWAIT_PARTITIONS_MAX) {
+            complete = false;
+            continue;
+        }
+        if (k == pw->offset_count) pw->offset_count++;
+        pw->offsets[k] = moved[i];
+    }
+    wake_reached(pw);
+    pthread_mutex_unlock(&pw->mutex);
+    return complete;
+}
+
+/* Waits up to wait_ms for notices and publishes them; -1 on a broken
+ * connection, 1 when a notice asks for the table to be read. */
+static int take_notices(sp_gw_projwait *pw, int64_t wait_ms) {
+    assert(pw->conn != NULL);
+    int rc = 0;
+    PGnotify *notice = PQnotifies(pw->conn);
+    if (notice == NULL && wait_ms > 0) {
+        struct pollfd fd = {.fd = PQsocket(pw->conn), .events = POLLIN};
+        if (poll(&fd, 1, (int)wait_ms) > 0 && PQconsumeInput(pw->conn) != 1) return -1;
+        notice = PQnotifies(pw->conn);
+    }
+    for (; notice != NULL; notice = PQnotifies(pw->conn)) {
+        if (!publish_notice(pw, notice->extra)) rc = 1;
+        PQfreemem(notice);
+    }
+    return rc;
+}
+
+/* The offsets are learnt from the projection's notices as its batches
+ * commit; the table is read at the start, after a reconnection, when a
+ * notice asks for it, and every SP_GW_PROJWAIT_IDLE_POLL_MS in any case
+ * (a replay's swap, a projection that sends no notices). */
 static void *run_poller(void *arg) {
     sp_gw_projwait *pw = arg;
     offset_entry *fresh = calloc(SP_GW_PROJWAIT_PARTITIONS_MAX, sizeof *fresh);
@@ -117,29 +184,27 @@ static void *run_poller(void *arg) {
         sp_log_error(pw->log, "projection wait: out of memory", NULL);
         return NULL;
     }
+    int64_t read_due_ms = 0;
     while (!atomic_load(&pw->stop)) {
+        bool ok = ensure_listening(pw) == 0;
         size_t count = 0;
-        bool ok = read_offsets(pw, fresh, &count) == 0;
-        pthread_mutex_lock(&pw->mutex);
-        bool changed = ok && (count != pw->offset_count ||
-                              memcmp(pw->offsets, fresh, count * sizeof *fresh) != 0);
-        if (changed) {
-            memcpy(pw->offsets, fresh, count * sizeof *fresh);
-            pw->offset_count = count;
-            wake_reached(pw);
+        int64_t now_ms = sp_gw_monotonic_ms();
+        if (ok && now_ms >= read_due_ms) {
+            ok = read_offsets(pw, fresh, &count) == 0;
+            if (ok) publish_all(pw, fresh, count);
+            read_due_ms = now_ms + SP_GW_PROJWAIT_IDLE_POLL_MS;
         }
-        bool busy = ok && pw->waiters > 0;
-        if (!busy && !atomic_load(&pw->stop)) {
-            /* Idle (or the database is away): a new waiter cuts the pause short. */
-            int64_t pause_ms = ok ? SP_GW_PROJWAIT_IDLE_POLL_MS : SP_GW_PROJWAIT_RECONNECT_MS;
-            struct timespec until = sp_gw_deadline_timespec(sp_gw_monotonic_ms() + pause_ms);
-            pthread_cond_timedwait(&pw->wake, &pw->mutex, &until);
-        }
-        pthread_mutex_unlock(&pw->mutex);
-        if (busy) {
-            struct timespec pause = {.tv_sec = 0,
-                                     .tv_nsec = SP_GW_PROJWAIT_BUSY_POLL_MS * 1000000L};
-            nanosleep(&pause, NULL);
+        int taken = ok ? take_notices(pw, read_due_ms - now_ms) : -1;
+        if (taken == 1) read_due_ms = 0;
+        if (taken < 0) {
+            PQfinish(pw->conn); /* reconnected, listening again, on the next turn */
+            pw->conn = NULL;
+            read_due_ms = 0;
+            pthread_mutex_lock(&pw->mutex);
+            struct timespec until = sp_gw_deadline_timespec(sp_gw_monotonic_ms() +
+                                                            SP_GW_PROJWAIT_RECONNECT_MS);
+            if (!atomic_load(&pw->stop)) pthread_cond_timedwait(&pw->wake, &pw->mutex, &until);
+            pthread_mutex_unlock(&pw->mutex);
         }
     }
     free(fresh);

@@ -1,7 +1,10 @@
 /* projwait.h - read-your-writes: waiting until the projection has applied
- * the events a reply names. One thread reads projection_offsets (every 2 ms
- * while somebody waits, every 100 ms otherwise) and publishes the latest
- * next_offset of every partition; each waiter sleeps on its own condition
+ * the events a reply names. One thread learns the next_offset of every
+ * partition from the notices the projection sends as each batch commits
+ * (sp_offsets_notice.h; before, it read projection_offsets every 2 ms
+ * while somebody waited: a statement per poll, whatever the rate), reads
+ * the table itself at its start, after a reconnection and every 100 ms in
+ * any case, and publishes them; each waiter sleeps on its own condition
  * variable and is woken once, when the offsets it waits for are reached
  * (not at every read: under load that woke every request thread 500 times
  * a second).
@@ -18,8 +21,7 @@
 #include "sp_error.h"
 
 #define SP_GW_PROJWAIT_PARTITIONS_MAX 64 /* (topic, partition) pairs followed */
-#define SP_GW_PROJWAIT_BUSY_POLL_MS 2
-#define SP_GW_PROJWAIT_IDLE_POLL_MS 100
+#define SP_GW_PROJWAIT_IDLE_POLL_MS 100  /* the table read even while notices come */
 
 sp_gw_projwait *sp_gw_projwait_new(const char *dsn, sp_gw_metrics *metrics, sp_log *log,
                                    sp_error *err);
