@@ -166,12 +166,11 @@ static void test_copy_sql_refuses_other_shapes(void **state) {
     (void)state;
     char out[SP_PROJECTION_COPY_SQL_MAX] = "untouched";
     /* updates, upserts that add or replace (a credit's envelope row replaces
-     * the one an earlier chunk wrote). (The figures' pending deltas have
-     * COPY's shape, but projection.c copies read models only: the statement
-     * after them reads them.) */
-    static const char *const names[] = {"spx_passes_update", "spx_envelopes_insert",
+     * the one an earlier chunk wrote; the figures add to theirs) */
+    static const char *const names[] = {"spx_passes_update",    "spx_envelopes_insert",
                                         "spx_envelopes_update", "spx_partners_owed",
-                                        "spx_ledger_balances"};
+                                        "spx_ledger_balances",  "spx_figures_budget",
+                                        "spx_figures_daily"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_false(sp_projection_copy_sql(statement_sql(names[i]), statement_params(names[i]),
                                             out, sizeof out));
