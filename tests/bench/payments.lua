@@ -25,11 +25,18 @@ function init(args)
   codes = read_lines(os.getenv("SOLIPASS_BENCH_CODES"))
   amount = os.getenv("SOLIPASS_BENCH_AMOUNT_CENTS") or "100"
   run = os.getenv("SOLIPASS_BENCH_RUN") or "run"
+  -- A pause before each request (ms), to run below the peak: at half of it,
+  -- the latency a city sees on an ordinary day rather than under a queue.
+  pause_ms = tonumber(os.getenv("SOLIPASS_BENCH_PAUSE_MS") or "0")
   counter = 0
   ok = 0
   refused = 0
   failed = 0
   math.randomseed(id * 7919 + os.time())
+end
+
+function delay()
+  return pause_ms
 end
 
 function request()

@@ -5,8 +5,10 @@ Starts a stack from the release build `build` in var/bench on free ports,
 creates beneficiaries with large balances and a few partners over HTTP, logs
 the beneficiaries in, then drives POST /api/v1/pass/payments with wrk
 (keep-alive connections, a unique Idempotency-Key per request) for a fixed
-duration. Prints payments/s and the p50/p99 latency, checks the ledger still
-sums to zero, then runs the PostgreSQL-only anchor
+duration. Prints payments/s and the p50/p99 latency, the CPU each process
+spent per payment, the projection's lag when the load ended, the latency at
+half the peak rate (a second, paced run), checks the ledger still sums to
+zero, then runs the PostgreSQL-only anchor
 (../shared/anchors/pg-ledger/run) against the same PostgreSQL and prints its
 tps and the ratio ours/anchor."""
 
@@ -35,6 +37,7 @@ ANCHOR = next((path for path in (
 CREDIT_CENTS = 1000000       # SP_CREDIT_MAX_CENTS: the largest single credit
 CREDITS_PER_PASS = 5
 PASSWORD = "bench-password-1"
+LEDGER_TOPIC = "solipass.ledger.events.v1"
 
 
 def parse_args():
@@ -46,6 +49,8 @@ def parse_args():
     parser.add_argument("--passes", type=int, default=64, help="beneficiaries paying (default 64)")
     parser.add_argument("--partners", type=int, default=4)
     parser.add_argument("--anchor-clients", type=int, default=8)
+    parser.add_argument("--half-rate-seconds", type=int, default=10,
+                        help="the run at half the peak rate, for its latency (default 10; 0: none)")
     parser.add_argument("--build-dir", default="build")
     parser.add_argument("--with-notifications", action="store_true",
                         help="also run the notifications service (a mail per payment); off by "
@@ -82,9 +87,9 @@ def populate(base_url, stack, passes, partners):
     return tokens, codes
 
 
-def run_wrk(stack, args, seconds, tokens_file, codes_file, run_name):
+def run_wrk(stack, args, seconds, tokens_file, codes_file, run_name, pause_ms=0):
     env = dict(os.environ, SOLIPASS_BENCH_TOKENS=tokens_file, SOLIPASS_BENCH_CODES=codes_file,
-               SOLIPASS_BENCH_RUN=run_name)
+               SOLIPASS_BENCH_RUN=run_name, SOLIPASS_BENCH_PAUSE_MS=str(int(pause_ms)))
     argv = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", "%ds" % seconds,
             "--timeout", "10s", "-s", os.path.join(HERE, "payments.lua"),
             stack.gateway_url + "/api/v1/pass/payments"]
@@ -94,6 +99,60 @@ def run_wrk(stack, args, seconds, tokens_file, codes_file, run_name):
         if line.startswith("WRK_RESULT "):
             return json.loads(line[len("WRK_RESULT "):])
     raise SystemExit("wrk gave no result:\n" + done.stdout)
+
+
+def ledger_log_end(stack):
+    """The ledger events' log end: the sum of its partitions' high
+    watermarks, from the devbroker (kcat)."""
+    listing = subprocess.run(["kcat", "-b", stack.kafka_brokers, "-L", "-t", LEDGER_TOPIC],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    partitions = listing.stdout.count(" partition ")
+    argv = ["kcat", "-b", stack.kafka_brokers, "-Q"]
+    for partition in range(partitions):
+        argv += ["-t", "%s:%d:-1" % (LEDGER_TOPIC, partition)]
+    done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=30)
+    ends = [int(line.rsplit(" ", 1)[1]) for line in done.stdout.splitlines()
+            if line.startswith(LEDGER_TOPIC + " [")]
+    if partitions == 0 or len(ends) != partitions:
+        raise SystemExit("cannot read the ledger's log end:\n" + listing.stderr + done.stderr)
+    return sum(ends)
+
+
+def print_projection_lag(stack, load_ended):
+    """How far the projection was behind the ledger's log when the load
+    ended (events, read at once), and when it had applied all of it."""
+    log_end = ledger_log_end(stack)
+    query = ("SELECT coalesce(sum(next_offset), 0) FROM projection_offsets WHERE "
+             "consumer = 'projection' AND topic = '%s'" % LEDGER_TOPIC)
+    behind = log_end - int(stack.psql(query))
+    while int(stack.psql(query)) < log_end and time.monotonic() < load_ended + 60:
+        time.sleep(0.01)
+    # 0 when nothing was behind (every answer waited for its payment's rows);
+    # else the time until the last event was applied, reading the log's end
+    # included (an upper bound).
+    lag_ms = (time.monotonic() - load_ended) * 1000 if behind > 0 else 0
+    print("projection_lag_at_end_events=%d projection_lag_at_end_ms=%.0f" % (behind, lag_ms))
+
+
+def run_half_rate(stack, args, peak_per_s, tokens_file, codes_file, run_id):
+    """The latency at half the peak rate: each connection pauses before each
+    request, the pause set from a short trial so that the rate lands near
+    half the peak (wrk keeps a connection to one request at a time)."""
+    target = peak_per_s / 2
+    pause_ms = 1000.0 * args.connections / target
+    for trial in range(2):  # the pause less the latency seen at that rate
+        seen = run_wrk(stack, args, 3, tokens_file, codes_file, "half-try%d-%s" % (trial, run_id),
+                       pause_ms)
+        latency_ms = seen["p50_us"] / 1000.0
+        pause_ms = max(0.0, 1000.0 * args.connections / target - latency_ms)
+    result = run_wrk(stack, args, args.half_rate_seconds, tokens_file, codes_file,
+                     "half-" + run_id, pause_ms)
+    rate = result["created"] / (result["duration_us"] / 1e6)
+    print("half_rate_target_per_s=%.0f half_rate_per_s=%.0f (pause %.1f ms a request)"
+          % (target, rate, pause_ms))
+    print("half_rate_latency_p50_ms=%.2f half_rate_latency_p99_ms=%.2f"
+          % (result["p50_us"] / 1000, result["p99_us"] / 1000))
 
 
 def process_cpu_us(pid):
@@ -221,9 +280,13 @@ def main():
                 run_wrk(stack, args, args.warmup_seconds, tokens_file, codes_file, "warm-" + run_id)
             cpu_before = cpu_snapshot(stack)
             result = run_wrk(stack, args, args.seconds, tokens_file, codes_file, "bench-" + run_id)
+            load_ended = time.monotonic()
             cpu_after = cpu_snapshot(stack)
-        seconds = result["duration_us"] / 1e6
-        ours = result["created"] / seconds
+            print_projection_lag(stack, load_ended)
+            seconds = result["duration_us"] / 1e6
+            ours = result["created"] / seconds
+            if args.half_rate_seconds > 0:
+                run_half_rate(stack, args, ours, tokens_file, codes_file, run_id)
         print("payments: %d created, %d refused, %d failed, %d socket errors in %.1f s "
               "(%d connections)" % (result["created"], result["refused"], result["failed"],
                                     result["socket_errors"], seconds, args.connections))
