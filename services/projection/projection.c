@@ -285,7 +285,11 @@ static int pg_session(projector *p, PGconn **conn_out, sp_error *err) {
     /* The read models are derived from the log and carry their offsets in
      * the same transaction: a batch lost in a database crash is lost with
      * its offsets and applied again from the log. So a commit need not wait
-     * for the WAL flush (an fsync per batch otherwise bounds the projection). */
+     * for the WAL flush (an fsync per batch otherwise bounds the projection).
+     * Not a replay's shadow: a chunk is its copiers' transactions and its
+     * own, and a crash must not keep the first and lose the last (an fsync
+     * per chunk of up to a million events is nothing). */
+    if (p->options->copy_new_rows) return 0;
     return sp_pg_command(conn, "SET synchronous_commit TO off", err);
 }
 
@@ -1087,17 +1091,26 @@ static failure finish_copies(projector *p, failure f, sp_error *err) {
     phase_mark(p, PHASE_COPY);
     for (size_t i = 0; i < p->taken_count; i++) sp_projection_fold_taken_free(&p->taken[i]);
     p->taken_count = 0;
+    /* Once a copier has committed, the chunk is partly in the shadow: its
+     * new passes would make the chunk's events look applied when run again,
+     * so any failure from there on ends the replay (nothing swapped; the
+     * next one starts afresh) rather than trying the chunk again. */
+    bool partly = false;
     for (size_t c = 0; c < p->copier_count; c++) {
         sp_error copier_err;
+        bool had = p->copiers[c].in_transaction;
         if (sp_copier_end(&p->copiers[c], f == FAIL_NONE, &copier_err) != 0 && f == FAIL_NONE) {
-            f = FAIL_TRANSIENT; /* the chunk again: its copied rows refuse the COPY */
+            f = partly ? FAIL_FATAL : FAIL_TRANSIENT; /* none committed: the chunk again */
             *err = copier_err;
         }
+        partly = partly || (had && f == FAIL_NONE);
     }
     if (f != FAIL_NONE) return f; /* recover() drops the connection, and the transaction */
     PGresult *res = PQexec(p->conn, "COMMIT");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         f = res != NULL ? classify_result(res, err) : connection_failure(p, "COMMIT", err);
+        if (partly) f = FAIL_FATAL;
+    }
     PQclear(res);
     phase_mark(p, PHASE_COMMIT);
     return f;

@@ -10,9 +10,9 @@
  * order, as they come (the caller adds rows while it folds the rest of the
  * chunk); wait closes the queue, joins the thread and says how they went,
  * the transaction still open; end commits or rolls it back. The caller commits every copier before
- * its own transaction (the one holding the offsets): a crash between the two leaves rows whose
- * offsets were not stored, and the chunk written again finds their keys taken, so its COPY is
- * refused and the chunk runs with the statements, whose ON CONFLICT DO NOTHING skips them.
+ * its own transaction (the one holding the offsets), all with synchronous commits; a failure
+ * after the first copier's commit leaves the chunk partly written, and ends the replay (nothing
+ * swapped) rather than running the chunk again.
  *
  * Memory: the copier owns its connection (closed by sp_copier_close) and
  * its row buffer; a job's arrays are borrowed from the caller's fold and
