@@ -144,6 +144,12 @@ int sp_kafka_consumer_commit(sp_kafka_consumer *consumer, const sp_kafka_msg *ms
 int sp_kafka_watermarks(sp_kafka_consumer *consumer, const char *topic, int32_t partition,
                         int64_t *low, int64_t *high, int timeout_ms, sp_error *err);
 
+/* The high watermark (the next offset to be written) of one partition, in
+ * one broker request: cheaper than sp_kafka_watermarks() when the low one
+ * does not matter. */
+int sp_kafka_high_watermark(sp_kafka_consumer *consumer, const char *topic, int32_t partition,
+                            int64_t *high, int timeout_ms, sp_error *err);
+
 /* Low and high watermarks of count partitions (tps' offsets unused) into
  * lows[] and highs[]: two broker requests for them all (the earliest, then
  * the latest offsets, through rd_kafka_offsets_for_times) rather than two

@@ -61,13 +61,36 @@ static int partners_read(tx_service *svc, int64_t until_offset, int64_t deadline
     return 0;
 }
 
-void tx_partners_drain(tx_service *svc) {
+/* Reads the accounts topic up to `high`, for at most timeout_ms. A poll
+ * waits (until the deadline) for at least one message: one round per missing
+ * message at worst, and a last one that finds the deadline. */
+static int partners_read_to(tx_service *svc, int64_t high, int timeout_ms, sp_error *err) {
+    int64_t deadline_ms = sp_clock_monotonic_ms() + timeout_ms;
+    int64_t rounds = high - svc->partners_next_offset + 2;
+    if (partners_read(svc, high, deadline_ms, rounds > INT32_MAX ? INT32_MAX : (int)rounds, err) !=
+        0) {
+        return -1;
+    }
+    if (svc->partners_next_offset < high) {
+        return sp_error_set(err, 503, "kafka_unavailable", NULL,
+                            "partner directory at offset %" PRId64 " of %" PRId64 " after %d ms",
+                            svc->partners_next_offset, high, timeout_ms);
+    }
+    return 0;
+}
+
+void tx_partners_barrier(tx_service *svc) {
     sp_error err;
     sp_error_clear(&err);
-    if (partners_read(svc, -1, 0, TX_PARTNER_DRAIN_BATCHES_MAX, &err) != 0) {
-        sp_log_warn(svc->log, "partner directory not read", "code", err.code, "detail", err.message,
-                    NULL);
+    int64_t high = 0;
+    if (sp_kafka_high_watermark(svc->partners, SP_TOPIC_ACCOUNTS_EVENTS, 0, &high,
+                                TX_WATERMARK_TIMEOUT_MS, &err) == 0 &&
+        partners_read_to(svc, high, TX_PARTNER_CATCH_UP_MS, &err) == 0) {
+        assert(svc->partners_next_offset >= high);
+        return;
     }
+    sp_log_warn(svc->log, "partner directory behind: the batch is decided from what it holds",
+                "code", err.code, "detail", err.message, NULL);
 }
 
 int tx_partners_catch_up(tx_service *svc, int timeout_ms, sp_error *err) {
@@ -82,20 +105,7 @@ int tx_partners_catch_up(tx_service *svc, int timeout_ms, sp_error *err) {
                             ": partners created before it are lost",
                             SP_TOPIC_ACCOUNTS_EVENTS, low);
     }
-    int64_t deadline_ms = sp_clock_monotonic_ms() + timeout_ms;
-    /* A poll waits (until the deadline) for at least one message: one round
-     * per missing message at worst, and a last one that finds the deadline. */
-    int64_t rounds = high - svc->partners_next_offset + 2;
-    if (partners_read(svc, high, deadline_ms, rounds > INT32_MAX ? INT32_MAX : (int)rounds, err) !=
-        0) {
-        return -1;
-    }
-    if (svc->partners_next_offset < high) {
-        return sp_error_set(err, 503, "kafka_unavailable", NULL,
-                            "partner directory at offset %" PRId64 " of %" PRId64 " after %d ms",
-                            svc->partners_next_offset, high, timeout_ms);
-    }
-    return 0;
+    return partners_read_to(svc, high, timeout_ms, err);
 }
 
 /* ------------------------------------------------------------ rebuild */

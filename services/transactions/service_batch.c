@@ -1,5 +1,6 @@
-/* service_batch.c - one polled batch of ledger commands: decode (poison goes
- * to the dead-letter topic), decide and apply, produce the events, flush them,
+/* service_batch.c - one polled batch of ledger commands: read the accounts
+ * topic to its end (the partner directory a decision reads), decode (poison
+ * goes to the dead-letter topic), decide and apply, produce the events, flush them,
  * then reply with where they landed, flush the replies, and only then commit
  * the command offsets. A failed flush is fatal: nothing of the batch was
  * answered or committed, and a restart rebuilds from what did land. */
@@ -46,25 +47,6 @@ static int take_reply_fields(tx_pending *p, const Solipass__Envelope *envelope, 
     return 0;
 }
 
-/* A command naming a partner this process has not read yet: read on first. */
-static void know_partner(tx_service *svc, const sp_ledger_command *command) {
-    char code[SP_PARTNER_CODE_LEN + 1];
-    bool names_partner = command->kind == SP_LEDGER_COMMAND_PAY ||
-                         command->kind == SP_LEDGER_COMMAND_ISSUE_VOUCHER ||
-                         command->kind == SP_LEDGER_COMMAND_REDEEM_VOUCHER;
-    if (!names_partner || command->partner_code == NULL || command->partner_code[0] == '\0' ||
-        !sp_partner_code_normalize(command->partner_code, code) ||
-        sp_ledger_directory_find(&svc->directory, code) != NULL) {
-        return;
-    }
-    sp_error why;
-    sp_error_clear(&why);
-    if (tx_partners_catch_up(svc, TX_PARTNER_CATCH_UP_MS, &why) != 0) {
-        sp_log_warn(svc->log, "partner directory behind", "code", why.code, "detail", why.message,
-                    NULL);
-    }
-}
-
 static int apply_and_produce(tx_service *svc, sp_ledger_state *state, int32_t partition,
                              const sp_ledger_event *event, tx_pending *p, sp_error *err) {
     sp_ledger_applied applied;
@@ -84,14 +66,6 @@ static int apply_and_produce(tx_service *svc, sp_ledger_state *state, int32_t pa
         svc->counters.accepted++;
     }
     return tx_produce_event(svc, partition, event, p->causation_id, &p->delivery, err);
-}
-
-/* A refusal for a convention not accepted is recorded for ever: make sure
- * first that it is not only this process that has not read the acceptance. */
-static bool convention_refusal(const sp_ledger_decision *decision) {
-    return decision->kind == SP_LEDGER_DECIDED_EVENT &&
-           decision->event.kind == SP_LEDGER_EVENT_COMMAND_REJECTED &&
-           strcmp(decision->event.code, "convention_not_accepted") == 0;
 }
 
 /* A command its actor could not have asked for: refused, nothing recorded,
@@ -130,18 +104,8 @@ static int decide(tx_service *svc, sp_ledger_state *state, int32_t partition,
     sp_error_clear(&refusal);
     if (sp_ledger_actor_check(state, command, &refusal) != 0)
         return refuse_actor(svc, command, p, &refusal);
-    know_partner(svc, command);
     sp_ledger_decision *decision = &svc->decision;
     sp_ledger_decide(state, command, sp_clock_now_ms(svc->clock), decision);
-    if (convention_refusal(decision)) {
-        sp_error why;
-        sp_error_clear(&why);
-        if (tx_partners_catch_up(svc, TX_PARTNER_CATCH_UP_MS, &why) != 0) {
-            sp_log_warn(svc->log, "partner directory behind", "code", why.code, "detail",
-                        why.message, NULL);
-        }
-        sp_ledger_decide(state, command, sp_clock_now_ms(svc->clock), decision);
-    }
     switch (decision->kind) {
     case SP_LEDGER_DECIDED_REPLAY:
         p->kind = TX_REPLY_RECORD;
@@ -231,7 +195,7 @@ static void log_flush_failure(tx_service *svc, const char *what, const sp_error 
 
 int tx_process_batch(tx_service *svc, size_t count, sp_error *err) {
     assert(count > 0 && count <= SP_KAFKA_BATCH_MAX);
-    tx_partners_drain(svc);
+    tx_partners_barrier(svc);
     for (size_t i = 0; i < count; i++) {
         if (handle_command(svc, &svc->batch[i], &svc->pending[i], err) != 0) return -1;
     }

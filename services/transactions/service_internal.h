@@ -21,9 +21,8 @@
 #define TX_REPLAY_TIMEOUT_MS 120000 /* rebuild of one partition */
 #define TX_FLUSH_TIMEOUT_MS 10000
 #define TX_POLL_TIMEOUT_MS 50
-#define TX_PARTNER_CATCH_UP_MS 2000     /* when a Pay names an unknown partner code */
-#define TX_START_CATCH_UP_MS 30000      /* the directory before the first rebuild */
-#define TX_PARTNER_DRAIN_BATCHES_MAX 64 /* per non-blocking drain */
+#define TX_PARTNER_CATCH_UP_MS 2000 /* per batch, and at each assignment */
+#define TX_START_CATCH_UP_MS 30000  /* the directory before the first rebuild */
 #define TX_METADATA_TIMEOUT_MS 10000
 #define TX_WATERMARK_TIMEOUT_MS 2000
 #define TX_LAG_LOG_MS 10000
@@ -93,9 +92,13 @@ typedef struct tx_service {
     int32_t snapshot_next_partition;    /* where the next round of snapshots starts */
 } tx_service;
 
-/* Reads the accounts events already fetched (non-blocking) into the directory. */
-void tx_partners_drain(tx_service *svc);
-/* Reads them up to the high watermark seen now, for at most timeout_ms. */
+/* Reads the accounts events up to the topic's end as the broker reports it
+ * now, so that a batch is decided knowing every publication, acceptance or
+ * removal answered before its commands were sent. On failure (logged) the
+ * batch is decided from what the directory holds. */
+void tx_partners_barrier(tx_service *svc);
+/* Reads them up to the high watermark seen now, for at most timeout_ms;
+ * fails when the topic no longer starts where the directory needs it. */
 int tx_partners_catch_up(tx_service *svc, int timeout_ms, sp_error *err);
 
 /* Produces one ledger event to its partition, keyed by the pass id. */

@@ -161,3 +161,34 @@ def test_mandatory_convention_in_force_blocks_until_accepted_then_payments_show_
     assert redeemed.status_code == 201, redeemed.text
     ben.close()
     admin.close()
+
+
+def accept(admin, convention_id):
+    answer = admin.post("/api/v1/partner/conventions/%s/accept" % convention_id, key=new_key())
+    assert answer.status_code == 201, answer.text
+
+
+def test_a_publication_binds_the_payment_sent_right_after_its_answer(world, backoffice):
+    """The transactions service learns conventions from the accounts topic on
+    its own reader: a payment sent the moment a publication is answered must
+    still be decided knowing it, and one sent the moment the acceptance is
+    answered must go through. Several rounds, because a reader that is only
+    late now and then would pass one."""
+    partner = world.create_partner(backoffice, "sport", "Club d'aviron")
+    admin = partner_admin(world, partner)
+    for convention_id, convention in partner_lists(admin)[1].items():
+        if convention["mandatory"] and convention["in_force"]:
+            accept(admin, convention_id)
+    ben = paying_beneficiary(world, backoffice)
+    assert world.pay(ben, partner["partner_code"], 100).status_code == 201
+    for round_index in range(8):
+        published = publish(backoffice, title="Avenant %d" % round_index,
+                            version="2027-a%d" % round_index, effective_date=day(world, 0))
+        assert published.status_code == 201, published.text
+        expect_error(world.pay(ben, partner["partner_code"], 100), 422, "convention_not_accepted",
+                     "partner_code")
+        accept(admin, published.json()["convention_id"])
+        paid = world.pay(ben, partner["partner_code"], 100)
+        assert paid.status_code == 201, (round_index, paid.text)
+    ben.close()
+    admin.close()
