@@ -273,7 +273,7 @@ class Supervisor:
 class Stack:
     def __init__(self, build_dir="build", var_dir=None, gateway_port=None, fast_pg=False,
                  bootstrap_email="backoffice@example.org", bootstrap_password="backoffice-pass-1",
-                 bootstrap_full_name="Back-office", log_level="info", service_env=None,
+                 bootstrap_full_name="Administrateur", log_level="info", service_env=None,
                  extra_env=None, ready_timeout_s=READY_TIMEOUT_S, quiet=True, notifications=True):
         """build_dir: meson build folder (relative to the repository or absolute).
         var_dir: the folder this stack owns (default <repo>/var).

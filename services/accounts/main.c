@@ -20,8 +20,9 @@ int main(int argc, char **argv) {
          "password of that account (hashed with Argon2id before it is stored): at least 12 "
          "bytes, no placeholder (change-me...), else the service does not start",
          &config.bootstrap_password},
-        {"SP_BOOTSTRAP_FULL_NAME", SP_CONFIG_STRING, "Back-office", 0, 0,
-         "full name of that account", &config.bootstrap_full_name},
+        {"SP_BOOTSTRAP_FULL_NAME", SP_CONFIG_STRING, "Administrateur", 0, 0,
+         "full name of that account, shown beside its role (Back-office) in the console",
+         &config.bootstrap_full_name},
         {"SP_USERS_MAX", SP_CONFIG_INT, "1000000", 1, 100000000,
          "most users (and partners) held in memory; stored command outcomes are bounded at 16 "
          "times that, sessions at SP_SESSIONS_PER_USER_MAX times that",
