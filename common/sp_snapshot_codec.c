@@ -247,3 +247,22 @@ int sp_snapshot_get_preamble(sp_snapshot_decoder *r, const uint8_t *magic, size_
     }
     return 0;
 }
+
+void sp_snapshot_put_position(sp_snapshot_encoder *w, const sp_snapshot_position *position) {
+    assert(w != NULL && position != NULL && position->next_offset >= 0);
+    sp_snapshot_put_i64(w, position->next_offset);
+    sp_snapshot_put_str(w, position->last_aggregate_id);
+    sp_snapshot_put_u64(w, position->last_version);
+    sp_snapshot_put_str(w, position->last_command_id);
+}
+
+void sp_snapshot_get_position(sp_snapshot_decoder *r, sp_snapshot_position *position) {
+    assert(r != NULL && position != NULL);
+    position->next_offset = sp_snapshot_get_i64(r, "next offset");
+    sp_snapshot_get_str(r, position->last_aggregate_id, sizeof position->last_aggregate_id,
+                        "last aggregate");
+    position->last_version = sp_snapshot_get_u64(r, "last version");
+    sp_snapshot_get_str(r, position->last_command_id, sizeof position->last_command_id,
+                        "last command");
+    if (r->bad == NULL && position->next_offset < 0) r->bad = "negative next offset";
+}

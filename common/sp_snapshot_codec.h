@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "sp_error.h"
+#include "sp_id.h"
 #include "sp_map.h"
 
 #define SP_SNAPSHOT_BYTES_MAX ((size_t)1 << 32) /* 4 GiB: far above any configured limit */
@@ -105,5 +106,20 @@ void sp_snapshot_put_preamble(sp_snapshot_encoder *w, const uint8_t *magic, size
 int sp_snapshot_get_preamble(sp_snapshot_decoder *r, const uint8_t *magic, size_t magic_len,
                              uint32_t format, const char *build_version, const char *kind,
                              sp_error *err);
+
+/* Where a snapshot stands on its partition's events: next_offset is the
+ * first event not in it; the last one in it (next_offset - 1) is named by
+ * its aggregate id, version and command id. next_offset 0: no event yet.
+ * The ledger's and the accounts' snapshots both carry one. */
+#define SP_SNAPSHOT_COMMAND_ID_MAX 96 /* the longest command id an envelope allows */
+typedef struct sp_snapshot_position {
+    int64_t next_offset;
+    char last_aggregate_id[SP_ID_LEN + 1];
+    uint64_t last_version;
+    char last_command_id[SP_SNAPSHOT_COMMAND_ID_MAX + 1];
+} sp_snapshot_position;
+void sp_snapshot_put_position(sp_snapshot_encoder *w, const sp_snapshot_position *position);
+/* A negative offset marks the decoder bad like any unreadable field. */
+void sp_snapshot_get_position(sp_snapshot_decoder *r, sp_snapshot_position *position);
 
 #endif

@@ -135,10 +135,7 @@ static void put_header(sp_snapshot_encoder *w, const sp_accounts_state *state, i
     sp_snapshot_put_i64(w, l->outcome_ttl_ms);
     sp_snapshot_put_u64(w, l->activations_max);
     sp_snapshot_put_i64(w, l->activation_ttl_ms);
-    sp_snapshot_put_i64(w, position->next_offset);
-    sp_snapshot_put_str(w, position->last_aggregate_id);
-    sp_snapshot_put_u64(w, position->last_version);
-    sp_snapshot_put_str(w, position->last_command_id);
+    sp_snapshot_put_position(w, position);
 }
 
 enum { SORTED_USERS, SORTED_PARTNERS, SORTED_CONVENTIONS, SORTED_ACCEPTANCES, SORTED_COUNT };
@@ -512,13 +509,8 @@ static int get_header(sp_snapshot_decoder *r, int32_t partition, const char *bui
     l.outcome_ttl_ms = sp_snapshot_get_i64(r, "outcome ttl");
     l.activations_max = (size_t)sp_snapshot_get_u64(r, "links max");
     l.activation_ttl_ms = sp_snapshot_get_i64(r, "link ttl");
-    position->next_offset = sp_snapshot_get_i64(r, "next offset");
-    sp_snapshot_get_str(r, position->last_aggregate_id, sizeof position->last_aggregate_id,
-                        "last aggregate");
-    position->last_version = sp_snapshot_get_u64(r, "last version");
-    sp_snapshot_get_str(r, position->last_command_id, sizeof position->last_command_id,
-                        "last command");
-    if (r->bad != NULL || of_partition != partition || position->next_offset < 0) {
+    sp_snapshot_get_position(r, position);
+    if (r->bad != NULL || of_partition != partition) {
         return sp_error_set(err, 422, "snapshot_refused", NULL,
                             "header unreadable or of partition %d, not %d", (int)of_partition,
                             (int)partition);

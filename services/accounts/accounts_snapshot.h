@@ -40,15 +40,10 @@
 #define SP_ACCOUNTS_SNAPSHOT_VERSION_MAX 64 /* bytes of the binary's version */
 #define SP_ACCOUNTS_SNAPSHOT_BYTES_MAX SP_SNAPSHOT_BYTES_MAX
 
-/* Where the snapshot stands on the events partition: next_offset is the
- * first event not in it; the last one in it (next_offset - 1) is named by
- * its aggregate id, version and command id. next_offset 0: no event yet. */
-typedef struct sp_accounts_snapshot_position {
-    int64_t next_offset;
-    char last_aggregate_id[SP_ID_LEN + 1];
-    uint64_t last_version;
-    char last_command_id[SP_ACCOUNTS_COMMAND_ID_MAX + 1];
-} sp_accounts_snapshot_position;
+/* Where the snapshot stands on the events (sp_snapshot_codec.h). */
+_Static_assert(SP_ACCOUNTS_COMMAND_ID_MAX <= SP_SNAPSHOT_COMMAND_ID_MAX,
+               "a command id fits a snapshot position");
+typedef sp_snapshot_position sp_accounts_snapshot_position;
 
 /* The identity of an event, as a position's last event. */
 void sp_accounts_snapshot_note(sp_accounts_snapshot_position *position,

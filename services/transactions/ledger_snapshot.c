@@ -187,10 +187,7 @@ static void put_header(sp_snapshot_encoder *w, const sp_ledger_state *state,
     sp_snapshot_put_preamble(w, snapshot_magic, sizeof snapshot_magic, SP_LEDGER_SNAPSHOT_FORMAT,
                              build_version);
     sp_snapshot_put_u32(w, (uint32_t)state->partition);
-    sp_snapshot_put_i64(w, position->next_offset);
-    sp_snapshot_put_str(w, position->last_aggregate_id);
-    sp_snapshot_put_u64(w, position->last_version);
-    sp_snapshot_put_str(w, position->last_command_id);
+    sp_snapshot_put_position(w, position);
 }
 
 int sp_ledger_snapshot_encode(const sp_ledger_state *state,
@@ -488,13 +485,8 @@ static int get_header(sp_snapshot_decoder *r, int32_t partition, const char *bui
         return -1;
     }
     int32_t of_partition = (int32_t)sp_snapshot_get_u32(r, "partition");
-    position->next_offset = sp_snapshot_get_i64(r, "next offset");
-    sp_snapshot_get_str(r, position->last_aggregate_id, sizeof position->last_aggregate_id,
-                        "last aggregate");
-    position->last_version = sp_snapshot_get_u64(r, "last version");
-    sp_snapshot_get_str(r, position->last_command_id, sizeof position->last_command_id,
-                        "last command");
-    if (r->bad != NULL || of_partition != partition || position->next_offset < 0) {
+    sp_snapshot_get_position(r, position);
+    if (r->bad != NULL || of_partition != partition) {
         return sp_error_set(err, 422, "snapshot_refused", NULL,
                             "header unreadable or of partition %d, not %d", (int)of_partition,
                             (int)partition);

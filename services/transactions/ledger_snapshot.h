@@ -38,15 +38,10 @@
 #define SP_LEDGER_SNAPSHOT_BYTES_MAX SP_SNAPSHOT_BYTES_MAX /* 4 GiB: far above 10^6 passes */
 #define SP_LEDGER_SNAPSHOT_CHECKSUM_LEN SP_SNAPSHOT_CHECKSUM_LEN
 
-/* Where the snapshot stands on the partition's events: next_offset is the
- * first event not in it; the last one in it (next_offset - 1) is named by
- * its aggregate id, version and command id. next_offset 0: no event yet. */
-typedef struct sp_ledger_snapshot_position {
-    int64_t next_offset;
-    char last_aggregate_id[SP_ID_LEN + 1];
-    uint64_t last_version;
-    char last_command_id[SP_LEDGER_COMMAND_ID_MAX + 1];
-} sp_ledger_snapshot_position;
+/* Where the snapshot stands on the events (sp_snapshot_codec.h). */
+_Static_assert(SP_LEDGER_COMMAND_ID_MAX <= SP_SNAPSHOT_COMMAND_ID_MAX,
+               "a command id fits a snapshot position");
+typedef sp_snapshot_position sp_ledger_snapshot_position;
 
 /* The state's bytes (*out, *out_len), stamped with build_version. -1: 503
  * out of memory, 500 past SP_LEDGER_SNAPSHOT_BYTES_MAX. */
