@@ -819,12 +819,12 @@ static int offsets_at(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list, int
     return 0;
 }
 
-int sp_kafka_high_watermark(sp_kafka_consumer *consumer, const char *topic, int32_t partition,
+int sp_kafka_high_watermark(sp_kafka_producer *producer, const char *topic, int32_t partition,
                             int64_t *high, int timeout_ms, sp_error *err) {
-    assert(consumer != NULL && topic != NULL && high != NULL && timeout_ms >= 0);
+    assert(producer != NULL && topic != NULL && high != NULL && timeout_ms >= 0);
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, topic, partition);
-    int rc = offsets_at(consumer->rk, list, RD_KAFKA_OFFSET_END, high, timeout_ms, err);
+    int rc = offsets_at(producer->rk, list, RD_KAFKA_OFFSET_END, high, timeout_ms, err);
     rd_kafka_topic_partition_list_destroy(list);
     assert(rc != 0 || *high >= 0);
     return rc;

@@ -145,9 +145,10 @@ int sp_kafka_watermarks(sp_kafka_consumer *consumer, const char *topic, int32_t 
                         int64_t *low, int64_t *high, int timeout_ms, sp_error *err);
 
 /* The high watermark (the next offset to be written) of one partition, in
- * one broker request: cheaper than sp_kafka_watermarks() when the low one
- * does not matter. */
-int sp_kafka_high_watermark(sp_kafka_consumer *consumer, const char *topic, int32_t partition,
+ * one broker request, asked through a producer: a consumer's connection may
+ * hold a fetch the broker answers first (the devbroker holds an empty one for
+ * fetch.wait.max.ms), and the answer would wait behind it. */
+int sp_kafka_high_watermark(sp_kafka_producer *producer, const char *topic, int32_t partition,
                             int64_t *high, int timeout_ms, sp_error *err);
 
 /* Low and high watermarks of count partitions (tps' offsets unused) into

@@ -83,7 +83,7 @@ void tx_partners_barrier(tx_service *svc) {
     sp_error err;
     sp_error_clear(&err);
     int64_t high = 0;
-    if (sp_kafka_high_watermark(svc->partners, SP_TOPIC_ACCOUNTS_EVENTS, 0, &high,
+    if (sp_kafka_high_watermark(svc->producer, SP_TOPIC_ACCOUNTS_EVENTS, 0, &high,
                                 TX_WATERMARK_TIMEOUT_MS, &err) == 0 &&
         partners_read_to(svc, high, TX_PARTNER_CATCH_UP_MS, &err) == 0) {
         assert(svc->partners_next_offset >= high);
