@@ -717,19 +717,21 @@ static void try_row(service *svc, const mail_row *row, attempt *a) {
 /* clang-format off */
 static const char sent_sql[] =
     "UPDATE notification_mails SET status = 'sent', attempts = attempts + 1, recipient = $2,"
-    " last_error = NULL, done_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
+    " last_error = NULL, leased_by_pid = NULL,"
+    " done_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
     " WHERE event_id = $1 AND kind = $4 AND status = 'pending'";
 static const char retry_sql[] =
     "UPDATE notification_mails SET attempts = attempts + 1, recipient = nullif($2, ''),"
-    " last_error = $4, next_attempt_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
+    " last_error = $4, leased_by_pid = NULL,"
+    " next_attempt_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
     " WHERE event_id = $1 AND kind = $5 AND status = 'pending'";
 static const char behind_sql[] =
-    "UPDATE notification_mails SET last_error = $3,"
+    "UPDATE notification_mails SET last_error = $3, leased_by_pid = NULL,"
     " next_attempt_at = timestamptz 'epoch' + $2::bigint * interval '1 millisecond'"
     " WHERE event_id = $1 AND kind = $4 AND status = 'pending'";
 static const char dead_sql[] =
     "UPDATE notification_mails SET status = 'dead_lettered', attempts = attempts + 1,"
-    " recipient = nullif($2, ''), last_error = $4,"
+    " recipient = nullif($2, ''), last_error = $4, leased_by_pid = NULL,"
     " done_at = timestamptz 'epoch' + $3::bigint * interval '1 millisecond'"
     " WHERE event_id = $1 AND kind = $5 AND status = 'pending'";
 /* clang-format on */
@@ -807,12 +809,21 @@ static int record_outcome(service *svc, const mail_row *row, const attempt *a, s
 
 /* clang-format off */
 /* The due rows, leased for LEASE_MS (pushed into the future) as they are
- * taken, so that a second instance skips them and a crash only delays them. */
+ * taken, so that a second instance skips them and a crash only delays them.
+ * A row also names the session that took it: a row whose session is gone
+ * (its sender was killed) is due at once. A session another database role
+ * opened may show no backend_start: it then counts as alive, and the row
+ * waits for its lease to end. */
 static const char due_sql[] =
     "UPDATE notification_mails m SET next_attempt_at ="
-    " timestamptz 'epoch' + ($1::bigint + $3::bigint) * interval '1 millisecond'"
-    " FROM (SELECT event_id, kind FROM notification_mails WHERE status = 'pending'"
-    " AND next_attempt_at <= timestamptz 'epoch' + $1::bigint * interval '1 millisecond'"
+    " timestamptz 'epoch' + ($1::bigint + $3::bigint) * interval '1 millisecond',"
+    " leased_by_pid = pg_backend_pid(),"
+    " leased_by_start = (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())"
+    " FROM (SELECT event_id, kind FROM notification_mails n WHERE status = 'pending'"
+    " AND (next_attempt_at <= timestamptz 'epoch' + $1::bigint * interval '1 millisecond'"
+    " OR (leased_by_pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a"
+    " WHERE a.pid = n.leased_by_pid"
+    " AND (a.backend_start IS NULL OR a.backend_start = n.leased_by_start))))"
     " ORDER BY next_attempt_at, event_id, kind LIMIT $2::integer FOR UPDATE SKIP LOCKED) d"
     " WHERE m.event_id = d.event_id AND m.kind = d.kind"
     " RETURNING m.event_id, m.kind, m.params::text, m.attempts, m.source_topic,"
@@ -820,7 +831,7 @@ static const char due_sql[] =
 
 static const char release_sql[] =
     "UPDATE notification_mails SET next_attempt_at ="
-    " timestamptz 'epoch' + $2::bigint * interval '1 millisecond'"
+    " timestamptz 'epoch' + $2::bigint * interval '1 millisecond', leased_by_pid = NULL"
     " WHERE event_id = $1 AND kind = $3 AND status = 'pending'";
 /* clang-format on */
 

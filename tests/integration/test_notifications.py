@@ -4,6 +4,8 @@ a file - and these tests read what arrived and follow its links as a person
 would. Also: password reset, link refusals, an SMTP server that is down or
 refuses a recipient, and login rate limits."""
 
+import socket
+import threading
 import time
 import uuid
 
@@ -263,6 +265,65 @@ def test_a_restarted_service_sends_nothing_twice(world, backoffice):
     ids = [m["message_id"] for m in world.mails()]
     assert len(ids) == len(set(ids)), "an e-mail was sent twice"
     assert int(world.sql("SELECT count(*) FROM notification_mails WHERE status = 'sent'")) == len(ids)
+
+
+class MuteSmtpServer:
+    """Accepts connections on the SMTP port and never greets: a sender that
+    connects waits there, holding the rows it took."""
+
+    def __init__(self, port):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", port))
+        self.listener.listen(8)
+        self.accepted = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.accepted.append(self.listener.accept()[0])
+            except OSError:
+                return
+
+    def close(self):
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(timeout=5)
+        for connection in self.accepted:
+            connection.close()
+
+
+def test_a_killed_sender_holds_no_mail_for_its_lease(world, backoffice):
+    """A sender killed in the middle of sending leaves its rows leased for two
+    minutes; the next sender sees that the session which took them is gone
+    and mails them at once."""
+    stack = world.stack
+    partner = world.create_partner(backoffice, "sport")
+    beneficiary = world.create_beneficiary(backoffice, [("general", None)], {"general": 700})
+    api = world.login(beneficiary["email"], beneficiary["password"])
+    stack.stop_service("smtp")
+    mute = MuteSmtpServer(stack.smtp_port)
+    try:
+        assert world.pay(api, partner["partner_code"], 700).status_code == 201
+        leased = "SELECT count(*) FROM notification_mails WHERE status = 'pending'" \
+                 " AND leased_by_pid IS NOT NULL AND params->>'partner_id' = '%s'" \
+                 % partner["partner_id"]
+        wait_until(lambda: int(world.sql(leased)) == 1 and mute.accepted,
+                   "the payment's mail taken by a sender stuck on a silent server", timeout_s=10)
+        stack.kill("notifications")
+    finally:
+        mute.close()
+        stack.start_service("smtp")
+    killed_at = time.monotonic()
+    stack.start_service("notifications")
+    mails = world.wait_for_mails(partner["admin_email"], timeout_s=60)
+    assert time.monotonic() - killed_at < 30, "the mail waited for the lease of the killed sender"
+    assert len(mails) == 1 and "7,00" in mails[0]["subject"]
 
 
 # ---------------------------------------------------------------- login rate limits
