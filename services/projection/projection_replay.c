@@ -798,6 +798,18 @@ static int lock_and_target(replay *r, int64_t *target, sp_error *err) {
 
 typedef enum { STEP_SWAPPED, STEP_AGAIN, STEP_FAILED } swap_step;
 
+/* The swap's transaction lost a lock to a reader of the live tables - a
+ * deadlock (40P01: a query held one table and wanted the next one the
+ * swap had dropped) or the lock timeout (55P03) - and was rolled back
+ * whole: the shadow is intact, the next attempt swaps it. */
+static bool swap_lost_a_lock(replay *r, const sp_error *err) {
+    assert(err != NULL);
+    bool lost = strncmp(err->message, "40P01:", 6) == 0 || strncmp(err->message, "55P03:", 6) == 0;
+    if (lost)
+        sp_log_warn(r->log, "replay swap rolled back, trying again", "detail", err->message, NULL);
+    return lost;
+}
+
 /* One attempt, locks held: catch up the last events and swap, or say why
  * not yet (the live projection is behind the shadow, or too far ahead to
  * keep it waiting). */
@@ -818,7 +830,8 @@ static swap_step try_swap(replay *r, const int64_t *target, int64_t *events, sp_
         return STEP_AGAIN;
     }
     if (missing > 0 && build_shadow(r, err) != 0) return STEP_FAILED;
-    return swap(r, *events, err) == 0 ? STEP_SWAPPED : STEP_FAILED;
+    if (swap(r, *events, err) == 0) return STEP_SWAPPED;
+    return swap_lost_a_lock(r, err) ? STEP_AGAIN : STEP_FAILED;
 }
 
 static int converge_and_swap(replay *r, sp_error *err) {

@@ -6,6 +6,7 @@ corrupted row named by the audit is repaired by a replay."""
 
 import threading
 
+import psycopg
 import pytest
 
 from solipass_api import new_key, wait_until
@@ -150,6 +151,34 @@ def test_a_replay_renames_the_rebuilt_tables_in_with_every_index_and_key(world, 
         world.sql("INSERT INTO envelopes (pass_id, category, balance_cents) VALUES "
                   "('00000000-0000-4000-8000-000000000000', 'general', 0)")
     assert "envelopes_pass_id_fkey" in str(refused.value)
+    assert audit(world.stack).returncode == 0
+
+
+def test_a_swap_that_deadlocks_with_a_reader_is_rolled_back_and_tried_again(world, backoffice,
+                                                                          partners):
+    """A reader that holds one live table and then wants another the swap
+    already dropped deadlocks with it; PostgreSQL ends the swap's
+    transaction, and the replay swaps again instead of failing."""
+    some_activity(world, backoffice, partners)
+    reader = psycopg.connect(world.stack.pg_dsn)
+    try:
+        reader.execute("SELECT 1 FROM history LIMIT 1")  # its lock lasts the transaction
+        result = {}
+        thread = threading.Thread(target=lambda: result.update(done=replay(world.stack)))
+        thread.start()
+        wait_until(lambda: world.sql_rows(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock'"
+            " AND relation = 'history'::regclass")[0][0] == "1",
+            "the swap waiting for the reader's table", timeout_s=300, interval_s=0.05)
+        reader.execute("SELECT 1 FROM partners LIMIT 1")  # the swap holds it: a deadlock
+        reader.rollback()
+        thread.join(timeout=300)
+    finally:
+        reader.close()
+    done = result["done"]
+    assert done.returncode == 0, done.stderr
+    assert "replay swap rolled back, trying again" in done.stderr and "40P01" in done.stderr
+    assert "swapped tables=" in done.stdout
     assert audit(world.stack).returncode == 0
 
 
