@@ -235,10 +235,14 @@ static int put_typed(sp_projection_copy_buf *buf, size_t at, size_t len,
 static int binary_element(sp_projection_copy_buf *buf, const char **cursor,
                           sp_projection_copy_type type, int column, sp_error *err) {
     const char *c = *cursor, *end = NULL;
-    bool quoted = *c == '"';
+    bool quoted = *c == '"', escaped = false;
     if (quoted) {
-        for (end = c + 1; *end != '"' && *end != '\0';) end += end[0] == '\\' && end[1] ? 2 : 1;
-        if (*end == '\0') return malformed(err, column, "an unterminated element");
+        /* runs without a quote or backslash at a time (most values have none) */
+        for (end = c + 1 + strcspn(c + 1, "\"\\"); *end == '\\' && end[1] != '\0';) {
+            escaped = true;
+            end += 2 + strcspn(end + 2, "\"\\");
+        }
+        if (*end != '"') return malformed(err, column, "an unterminated element");
     } else {
         end = c + strcspn(c, ",}");
         if (end == c || *end == '\0')
@@ -255,10 +259,17 @@ static int binary_element(sp_projection_copy_buf *buf, const char **cursor,
         buf->len += 4;
         if (type == SP_PROJECTION_COPY_JSONB) buf->data[buf->len++] = JSONB_VERSION;
         size_t value_at = buf->len;
-        for (const char *b = quoted ? c + 1 : c; b < end; b++) {
-            if (quoted && *b == '\\') b++;
-            buf->data[buf->len++] = *b;
+        const char *from = quoted ? c + 1 : c;
+        char *out = buf->data + buf->len;
+        if (!escaped) {
+            memcpy(out, from, (size_t)(end - from));
+            out += end - from;
         }
+        for (const char *b = from; escaped && b < end; b++) {
+            if (*b == '\\') b++;
+            *out++ = *b;
+        }
+        buf->len = (size_t)(out - buf->data);
         size_t value_len = buf->len - value_at;
         if (type != SP_PROJECTION_COPY_TEXT && type != SP_PROJECTION_COPY_JSONB) {
             if (put_typed(buf, value_at, value_len, type, column, err) != 0) return -1;
