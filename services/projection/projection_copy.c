@@ -1,5 +1,5 @@
-/* projection_copy.c - array literals to COPY text rows, INSERT to COPY
- * statement (see projection_copy.h). Pure: no I/O. */
+/* projection_copy.c - array literals to COPY text or binary rows, INSERT
+ * to COPY statement (see projection_copy.h). Pure: no I/O. */
 #include "projection_copy.h"
 
 #include <assert.h>

@@ -1,6 +1,6 @@
 /* projection_copy.h - a replay's folded new rows in PostgreSQL's COPY text
- * format, so that `--replay` writes them with COPY FROM STDIN instead of one
- * INSERT ... SELECT FROM unnest(...) per table.
+ * or binary format, so that `--replay` writes them with COPY FROM STDIN
+ * instead of one INSERT ... SELECT FROM unnest(...) per table.
  *
  * The fold (projection_fold.h) renders each table's new rows as one
  * PostgreSQL array literal per column, the parameters of a statement of the
