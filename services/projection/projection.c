@@ -1005,10 +1005,12 @@ static void phase_mark(projector *p, phase which) {
  * the fold's arrays, borrowed until the copiers are waited for. */
 static sp_copier_job copy_job(const sp_projection_fold_statement *st) {
     sp_copier_job job = {.name = st->name, .arrays = st->params, .column_count = st->param_count};
-    bool copyable = sp_projection_copy_sql(fold_statement_sql(st->name), st->param_count, job.sql,
-                                           sizeof job.sql);
+    const char *insert_sql = fold_statement_sql(st->name);
+    bool copyable = sp_projection_copy_sql(insert_sql, st->param_count, job.sql, sizeof job.sql);
     assert(copyable);
     (void)copyable;
+    job.binary = sp_projection_copy_binary_sql(insert_sql, st->param_count, job.binary_sql,
+                                               sizeof job.binary_sql, job.types);
     for (int i = 0; i < st->param_count; i++) job.bytes += strlen(st->params[i]);
     return job;
 }

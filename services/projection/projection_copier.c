@@ -75,14 +75,21 @@ static int copier_send(sp_copier *c, const sp_copier_job *job, size_t rows) {
 
 static int copier_job(sp_copier *c, const sp_copier_job *job) {
     size_t rows = 0;
+    sp_error binary_err;
     sp_projection_copy_buf_clear(&c->buf);
-    if (sp_projection_copy_rows(&c->buf, job->arrays, job->column_count, &rows, &c->err) != 0) {
+    bool binary = job->binary &&
+                  sp_projection_copy_rows_binary(&c->buf, job->arrays, job->types,
+                                                 job->column_count, &rows, &binary_err) == 0;
+    if (!binary) sp_projection_copy_buf_clear(&c->buf); /* the text format: the server judges */
+    if (!binary &&
+        sp_projection_copy_rows(&c->buf, job->arrays, job->column_count, &rows, &c->err) != 0) {
         c->outcome = SP_COPIER_FATAL;
         return -1;
     }
-    PGresult *res = PQexec(c->conn, job->sql);
+    const char *sql = binary ? job->binary_sql : job->sql;
+    PGresult *res = PQexec(c->conn, sql);
     bool copying = PQresultStatus(res) == PGRES_COPY_IN;
-    if (!copying) copier_fail(c, res, job->sql);
+    if (!copying) copier_fail(c, res, sql);
     PQclear(res);
     return copying ? copier_send(c, job, rows) : -1;
 }

@@ -35,6 +35,12 @@
 typedef struct sp_copier_job {
     const char *name; /* the fold statement's, for messages */
     char sql[SP_PROJECTION_COPY_SQL_MAX];
+    /* The same COPY in the binary format, when every column's type has one
+     * (sp_projection_copy_binary_sql): sent so unless a value is not in
+     * its type's text form, then the text one is. */
+    bool binary;
+    char binary_sql[SP_PROJECTION_COPY_SQL_MAX];
+    sp_projection_copy_type types[SP_PROJECTION_COPY_COLUMNS_MAX];
     const char *const *arrays; /* borrowed: one array literal per column */
     int column_count;
     size_t bytes; /* the arrays' length, to share the work out */

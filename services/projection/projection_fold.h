@@ -114,7 +114,10 @@ int sp_projection_fold_take_new_rows(sp_projection_fold *fold, sp_projection_fol
 void sp_projection_fold_taken_free(sp_projection_fold_taken *taken);
 
 /* Renders the statements into out (room for sp_projection_fold_statement_count),
- * leaving out those with no row; returns how many. -1 when out of memory. */
+ * leaving out those with no row; returns how many. -1 when out of memory or
+ * when a sum overflowed (each delta is added to its account's, partner's,
+ * category's or day's sum as it is folded). The batch ends there: nothing
+ * more folds before sp_projection_fold_reset(). */
 int sp_projection_fold_render(sp_projection_fold *fold, sp_projection_fold_statement *out,
                               size_t *count, sp_error *err);
 

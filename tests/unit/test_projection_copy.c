@@ -162,6 +162,106 @@ static void test_copy_sql_of_the_fold_inserts(void **state) {
     assert_true(strncmp(out, "COPY history (event_id, ", 24) == 0);
 }
 
+/* Binary COPY: each type as the server reads it, the values the text
+ * format would give (a timestamp as microseconds since 2000-01-01 UTC). */
+static void test_binary_rows_hold_each_type(void **state) {
+    (void)state;
+    const char *arrays[6] = {"{\"11111111-2222-4333-8444-555555555555\",NULL}",
+                             "{\"a\\\"b\",x}",
+                             "{-5,9223372036854775807}",
+                             "{7,-1}",
+                             "{\"2000-01-01T00:00:01.500Z\",\"2026-06-01T10:00:00.000Z\"}",
+                             "{\"{\\\"k\\\": 1}\",NULL}"};
+    const sp_projection_copy_type types[6] = {
+        SP_PROJECTION_COPY_UUID,    SP_PROJECTION_COPY_TEXT,        SP_PROJECTION_COPY_BIGINT,
+        SP_PROJECTION_COPY_INTEGER, SP_PROJECTION_COPY_TIMESTAMPTZ, SP_PROJECTION_COPY_JSONB};
+    sp_projection_copy_buf buf = {0};
+    sp_error err;
+    size_t rows = 0;
+    assert_int_equal(sp_projection_copy_rows_binary(&buf, arrays, types, 6, &rows, &err), 0);
+    assert_int_equal(rows, 2);
+    static const unsigned char first[] =
+        "PGCOPY\n\377\r\n\0"
+        "\0\0\0\0"
+        "\0\0\0\0" /* signature, flags, extension */
+        "\0\6"     /* six fields */
+        "\0\0\0\20"
+        "\x11\x11\x11\x11\x22\x22\x43\x33\x84\x44\x55\x55\x55\x55\x55\x55"
+        "\0\0\0\3"
+        "a\"b"
+        "\0\0\0\10"
+        "\xff\xff\xff\xff\xff\xff\xff\xfb"
+        "\0\0\0\4"
+        "\0\0\0\7"
+        "\0\0\0\10"
+        "\0\0\0\0\0\x16\xe3\x60"
+        "\0\0\0\11"
+        "\1{\"k\": 1}"
+        "\0\6"
+        "\xff\xff\xff\xff"; /* the second row: a NULL uuid */
+    assert_memory_equal(buf.data, first, sizeof first - 1);
+    /* 2026-06-01T10:00:00Z: 9,648 days and 10 hours after 2000-01-01 */
+    int64_t us = (9648LL * 86400 + 36000) * 1000000;
+    unsigned char at[8];
+    for (int i = 0; i < 8; i++) at[i] = (unsigned char)((uint64_t)us >> (56 - 8 * i));
+    const char *tail = buf.data + buf.len;
+    assert_memory_equal(tail - 2 - 4 - 8, at, 8); /* then the jsonb NULL */
+    assert_memory_equal(tail - 2, "\xff\xff", 2); /* the trailer */
+    sp_projection_copy_buf_free(&buf);
+}
+
+/* A value not in the one text form the projection writes for its type is
+ * refused: the caller then sends the text format, and the server judges. */
+static void test_binary_refuses_other_text_forms(void **state) {
+    (void)state;
+    static const struct {
+        sp_projection_copy_type type;
+        const char *array;
+    } cases[] = {
+        {SP_PROJECTION_COPY_TIMESTAMPTZ, "{\"2026-06-01 10:00:00+00\"}"},
+        {SP_PROJECTION_COPY_TIMESTAMPTZ, "{\"2026-02-30T10:00:00.000Z\"}"},
+        {SP_PROJECTION_COPY_TIMESTAMPTZ, "{\"2026-06-01T24:00:00.000Z\"}"},
+        {SP_PROJECTION_COPY_UUID, "{11111111222243338444555555555555}"},
+        {SP_PROJECTION_COPY_UUID, "{11111111-2222-4333-8444-55555555555g}"},
+        {SP_PROJECTION_COPY_INTEGER, "{2147483648}"},
+        {SP_PROJECTION_COPY_BIGINT, "{+5}"},
+        {SP_PROJECTION_COPY_BIGINT, "{9223372036854775808}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sp_projection_copy_buf buf = {0};
+        sp_error err;
+        size_t rows = 0;
+        const char *arrays[1] = {cases[i].array};
+        assert_int_equal(
+            sp_projection_copy_rows_binary(&buf, arrays, &cases[i].type, 1, &rows, &err), -1);
+        assert_string_equal(err.code, "copy_invalid");
+        sp_projection_copy_buf_free(&buf);
+    }
+}
+
+static void test_binary_sql_of_the_fold_inserts(void **state) {
+    (void)state;
+    char out[SP_PROJECTION_COPY_SQL_MAX];
+    sp_projection_copy_type types[SP_PROJECTION_COPY_COLUMNS_MAX];
+    assert_true(sp_projection_copy_binary_sql(statement_sql("spx_history_insert"),
+                                              statement_params("spx_history_insert"), out,
+                                              sizeof out, types));
+    assert_string_equal(out, "COPY history (event_id, occurred_at, action, actor_id, actor_role, "
+                             "partner_id, pass_id, details) FROM STDIN (FORMAT binary)");
+    assert_int_equal(types[0], SP_PROJECTION_COPY_UUID);
+    assert_int_equal(types[1], SP_PROJECTION_COPY_TIMESTAMPTZ);
+    assert_int_equal(types[7], SP_PROJECTION_COPY_JSONB);
+    assert_true(sp_projection_copy_binary_sql(statement_sql("spx_operations_insert"),
+                                              statement_params("spx_operations_insert"), out,
+                                              sizeof out, types));
+    assert_int_equal(types[10], SP_PROJECTION_COPY_INTEGER);
+    assert_int_equal(types[11], SP_PROJECTION_COPY_BIGINT);
+    /* a type without a binary form here: the text format only */
+    assert_false(sp_projection_copy_binary_sql(
+        "INSERT INTO t (a, b) SELECT * FROM unnest($1::uuid[], $2::date[])", 2, out, sizeof out,
+        types));
+}
+
 static void test_copy_sql_refuses_other_shapes(void **state) {
     (void)state;
     char out[SP_PROJECTION_COPY_SQL_MAX] = "untouched";
@@ -269,6 +369,9 @@ int main(void) {
         cmocka_unit_test(test_malformed_refused),
         cmocka_unit_test(test_copy_sql_of_the_fold_inserts),
         cmocka_unit_test(test_copy_sql_refuses_other_shapes),
+        cmocka_unit_test(test_binary_rows_hold_each_type),
+        cmocka_unit_test(test_binary_refuses_other_text_forms),
+        cmocka_unit_test(test_binary_sql_of_the_fold_inserts),
         cmocka_unit_test(test_a_replay_fold_holds_more_than_a_live_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

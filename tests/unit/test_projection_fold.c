@@ -509,6 +509,68 @@ static void test_a_pass_with_another_event_is_not_folded(void **state) {
     assert_null(sp_projection_fold_pass_id(fold, 0));
 }
 
+/* Each delta is added to its key's sum as it is folded: forty passes, each
+ * credited and paid twice, make one ledger row per account (more keys than
+ * the sums' first table holds), one owed sum, one budget row and one day;
+ * the next batch's sums start again from nothing. */
+#define MANY_PASSES 40
+static void test_sums_hold_one_row_per_key_and_start_again_at_reset(void **state) {
+    sp_projection_fold *fold = *state;
+    static event e[MANY_PASSES * 4];
+    static char ids[MANY_PASSES][SP_ID_LEN + 1];
+    for (int i = 0; i < MANY_PASSES; i++) {
+        snprintf(ids[i], sizeof ids[i], "55555555-5555-4555-8555-%012d", i);
+        e[4 * i] = opened(ids[i], 4 * i);
+        e[4 * i + 1] = moved(ids[i], 2, 1000, 1000, 1000, false, 4 * i + 1);
+        e[4 * i + 2] = moved(ids[i], 3, 300, 700, 700, true, 4 * i + 2);
+        e[4 * i + 3] = moved(ids[i], 4, 200, 500, 500, true, 4 * i + 3);
+        e[4 * i + 3].row.occurred_at_ms = e[4 * i + 2].row.occurred_at_ms;
+    }
+    assert_int_equal(fold_batch(fold, e, MANY_PASSES * 4, NULL, 0), MANY_PASSES * 4);
+    rendered r;
+    render(fold, &r);
+    row_set ledger;
+    rows_of(statement(&r, "spx_ledger_balances"), &ledger);
+    assert_int_equal(ledger.count, MANY_PASSES + 2);
+    assert_row(&r, "spx_ledger_balances", "budget|-40000|");
+    assert_row(&r, "spx_ledger_balances", "partner:" PARTNER ":owed|20000|");
+    for (int i = 0; i < MANY_PASSES; i++) {
+        char expected[ROW_TEXT_MAX];
+        snprintf(expected, sizeof expected, "pass:%.36s:food|500|", ids[i]);
+        assert_row(&r, "spx_ledger_balances", expected);
+    }
+    assert_row(&r, "spx_partners_owed", PARTNER "|20000|");
+    assert_row(&r, "spx_figures_budget", "food|40000|20000|0|0|20000|");
+    row_set budget;
+    rows_of(statement(&r, "spx_figures_budget"), &budget);
+    assert_int_equal(budget.count, 1);
+    /* a batch of one pass after the reset: its own sums only */
+    event one[4];
+    batch_of_one_pass(one);
+    assert_int_equal(fold_batch(fold, one, 4, NULL, 0), 4);
+    render(fold, &r);
+    rows_of(statement(&r, "spx_ledger_balances"), &ledger);
+    assert_int_equal(ledger.count, 3);
+    assert_row(&r, "spx_partners_owed", PARTNER "|500|");
+    assert_row(&r, "spx_figures_daily", "2026-05-28|food|2|500|");
+}
+
+/* A sum that overflows refuses the render (the batch then goes event by
+ * event, whose statements refuse it too). */
+static void test_an_overflowing_sum_refuses_the_render(void **state) {
+    sp_projection_fold *fold = *state;
+    event e[3];
+    e[0] = opened(PASS_A, 1);
+    e[1] = moved(PASS_A, 2, INT64_MAX, INT64_MAX, INT64_MAX, false, 2);
+    e[2] = moved(PASS_A, 3, 1, INT64_MAX, INT64_MAX, false, 3);
+    assert_int_equal(fold_batch(fold, e, 3, NULL, 0), 3);
+    sp_projection_fold_statement out[16];
+    size_t count = 0;
+    sp_error err;
+    assert_int_equal(sp_projection_fold_render(fold, out, &count, &err), -1);
+    assert_string_equal(err.code, "fold_overflow");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_batch_folds_into_final_rows, setup, teardown),
@@ -522,6 +584,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_credits_open_and_extend_envelopes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interleaving_changes_no_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_pass_with_another_event_is_not_folded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sums_hold_one_row_per_key_and_start_again_at_reset,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_overflowing_sum_refuses_the_render, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
