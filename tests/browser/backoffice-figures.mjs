@@ -149,6 +149,11 @@ try {
     const top = d.partners_owed_most[0];
     const listed = plain(await page.locator('[data-testid="chart-owed"] .bar-list li').first().textContent());
     check(listed.includes(top.name) && listed.includes(money(top.owed_cents)), `owed most: ${listed}`);
+    // Its sentence agrees with the count: one partner is "le seul", never "Les 1 premiers".
+    const owedCount = d.partners_owed_most.filter((p) => p.owed_cents > 0).length;
+    const owedSentence = plain(await page.locator('[data-testid="chart-owed"] .chart-summary').textContent());
+    const agrees = owedCount === 1 ? owedSentence.includes('le seul partenaire') : owedSentence.includes(`Les ${owedCount} premiers`);
+    check(agrees, `owed most, ${owedCount} partners: ${owedSentence}`);
     await accessible(page, 'dashboard (tables open)');
     await screenshot(page, 'tableau-de-bord-1280');
     await guideShot(page, 'tableau-de-bord');

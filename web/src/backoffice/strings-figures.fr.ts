@@ -49,8 +49,10 @@ export const F = {
     reserved_cents: 'Réservé (bons)',
     available_cents: 'Disponible',
     owedTitle: 'Partenaires à qui la ville doit le plus',
-    owedSummary: (first: string, amount: string, total: string, n: string) =>
-      `${first} est le partenaire à qui la ville doit le plus (${amount}). Les ${n} premiers cumulent ${total}.`,
+    owedSummary: (first: string, amount: string, total: string, count: number) =>
+      count === 1
+        ? `${first} est le seul partenaire à qui la ville doit de l’argent (${amount}).`
+        : `${first} est le partenaire à qui la ville doit le plus (${amount}). Les ${formatCount(count)} premiers cumulent ${total}.`,
     owedCaption: 'Ce que la ville doit aux partenaires, du plus grand montant au plus petit',
     colPartner: 'Partenaire',
     colOwed: 'Montant dû',

@@ -147,7 +147,7 @@ function OwedMost(props: { data: Dashboard; linkPartners: boolean }) {
     <BarList
       testId="chart-owed"
       title={D.owedTitle}
-      summary={first ? D.owedSummary(first.name, formatCents(first.owed_cents), formatCents(total), formatCount(items.length)) : F.refunds.owedNone}
+      summary={first ? D.owedSummary(first.name, formatCents(first.owed_cents), formatCents(total), items.length) : F.refunds.owedNone}
       words={W}
       table={{
         caption: D.owedCaption,
